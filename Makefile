@@ -1,0 +1,36 @@
+# A thin wrapper over CMake (as Neovim does). The two set-up commands are `make demo` and
+# `make test`; everything else is CMake.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build test demo bench clean install format
+
+all: build
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+demo: build
+	./$(BUILD_DIR)/examples/smtp-core-demo
+
+bench:
+	cmake -S . -B $(BUILD_DIR)-bench -DCMAKE_BUILD_TYPE=Release -DSMTP_BUILD_BENCH=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR)-bench -j $(JOBS)
+	cmake --build $(BUILD_DIR)-bench --target bench
+
+install: build
+	cmake --install $(BUILD_DIR)
+
+format:
+	clang-format -i lib/*.c lib/*.h include/smtp/*.h tests/*.c tests/*.h examples/*.c
+
+clean:
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-bench

@@ -1,0 +1,37 @@
+/*
+ * libsmtp — the umbrella header. Include this one header to get the whole public API.
+ *
+ * The core is sans-I/O: it never reads a socket, a clock or a file. Bytes go in, events come
+ * out through callbacks, and bytes to send are written into the caller's buffers.
+ */
+#ifndef SMTP_SMTP_H
+#define SMTP_SMTP_H
+
+#include <smtp/common.h>
+#include <smtp/version.h>
+#include <smtp/reply.h>
+#include <smtp/command.h>
+#include <smtp/path.h>
+#include <smtp/params.h>
+#include <smtp/codec.h>
+#include <smtp/caps.h>
+#include <smtp/data.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * smtp_lib_version returns the version of the library actually linked, "MAJOR.MINOR.PATCH"
+ * (compare with SMTP_VERSION_STRING, the version of the headers). Static storage.
+ */
+SMTP_API const char *smtp_lib_version(void);
+
+/* smtp_lib_version_number returns the linked library's SMTP_VERSION_NUMBER. */
+SMTP_API int smtp_lib_version_number(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_SMTP_H */

@@ -1,0 +1,74 @@
+/*
+ * Internal helpers shared by the library's source files. Not installed.
+ */
+#ifndef SMTP_INTERNAL_H
+#define SMTP_INTERNAL_H
+
+#include <smtp/common.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocation through a caller's allocator (never NULL here: resolve with smtp_mem_or_default). */
+static inline const smtp_mem *smtp_mem_or_default(const smtp_mem *mem)
+{
+    return mem ? mem : smtp_mem_default();
+}
+
+static inline void *smtp_malloc(const smtp_mem *mem, size_t size)
+{
+    return mem->malloc(size, mem->user_data);
+}
+
+static inline void *smtp_calloc(const smtp_mem *mem, size_t nmemb, size_t size)
+{
+    return mem->calloc(nmemb, size, mem->user_data);
+}
+
+static inline void *smtp_realloc(const smtp_mem *mem, void *ptr, size_t size)
+{
+    return mem->realloc(ptr, size, mem->user_data);
+}
+
+static inline void smtp_free(const smtp_mem *mem, void *ptr)
+{
+    mem->free(ptr, mem->user_data);
+}
+
+/* ASCII character classes, locale-independent (RFC 5234 core rules). */
+static inline bool smtp_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline bool smtp_is_alpha(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static inline bool smtp_is_alnum(unsigned char c)
+{
+    return smtp_is_digit(c) || smtp_is_alpha(c);
+}
+
+/* A control byte: C0, DEL. Tab is a control too; callers that allow it check it first. */
+static inline bool smtp_is_ctl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+static inline unsigned char smtp_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Case-insensitive ASCII comparison of a span with a lowercase NUL-terminated literal. */
+bool smtp_span_ieq(const char *ptr, size_t len, const char *lower_lit);
+
+/* Case-insensitive ASCII prefix test against a lowercase literal. */
+bool smtp_span_iprefix(const char *ptr, size_t len, const char *lower_lit);
+
+#define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* SMTP_INTERNAL_H */
