@@ -69,6 +69,13 @@ bool smtp_span_ieq(const char *ptr, size_t len, const char *lower_lit);
 /* Case-insensitive ASCII prefix test against a lowercase literal. */
 bool smtp_span_iprefix(const char *ptr, size_t len, const char *lower_lit);
 
+/*
+ * The length of the enhanced status code (RFC 3463 2: class "." 1*3digit "." 1*3digit) that
+ * begins `s`, when its class is the first digit of the reply `code`; 0 when there is none.
+ * The caller checks what follows it.
+ */
+size_t smtp_enhanced_prefix(const char *s, size_t len, int code);
+
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* SMTP_INTERNAL_H */

@@ -1,2 +1,200 @@
-/* Placeholder: being written in this session. */
+/*
+ * The reply parser (RFC 5321 4.2), client side.
+ *
+ * How it works: the input is cut at LF. A line found whole inside one read is handed to the
+ * line handler as a span into the caller's buffer (no copy); only a line split across reads
+ * is gathered in `buf`, allocated once with max_line octets. Each complete line is checked
+ * (CRLF ending, no bare CR, no NUL, a 2xx-5xx code, a valid separator, the same code as the
+ * reply's first line) and reported; a line whose separator is SP, or that ends right after the
+ * code ("250\r\n", which real servers send), completes the reply. Any violation fails the
+ * parser for good: a reply is never made up from bytes that do not form one.
+ */
 #include "internal.h"
+
+#include <smtp/reply.h>
+
+#include <string.h>
+
+#define REPLY_DEFAULT_MAX_LINE 2048
+#define REPLY_DEFAULT_MAX_LINES 1000
+
+struct smtp_reply_parser {
+    const smtp_mem *mem;
+    smtp_reply_callbacks cb;
+    void *user_data;
+    size_t max_line;
+    size_t max_lines;
+    char *buf;     /* a line split across reads, max_line octets */
+    size_t buflen; /* octets of it held so far */
+    int code;      /* the code of the reply in progress, 0 between replies */
+    size_t nlines; /* lines of the reply in progress */
+    int error;     /* sticky error, 0 when none */
+};
+
+void smtp_reply_settings_init(smtp_reply_settings *settings)
+{
+    settings->max_line = REPLY_DEFAULT_MAX_LINE;
+    settings->max_lines = REPLY_DEFAULT_MAX_LINES;
+}
+
+int smtp_reply_parser_new(smtp_reply_parser **pparser, const smtp_reply_callbacks *callbacks,
+                          const smtp_reply_settings *settings, const smtp_mem *mem, void *user_data)
+{
+    smtp_reply_settings defaults;
+    if (!pparser) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!settings) {
+        smtp_reply_settings_init(&defaults);
+        settings = &defaults;
+    }
+    /* "250\r\n" plus one octet: anything smaller could not hold a reply line. */
+    if (settings->max_line < 6 || settings->max_lines == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    mem = smtp_mem_or_default(mem);
+    smtp_reply_parser *p = smtp_calloc(mem, 1, sizeof *p);
+    if (!p) return SMTP_ERR_NOMEM;
+    p->buf = smtp_malloc(mem, settings->max_line);
+    if (!p->buf) {
+        smtp_free(mem, p);
+        return SMTP_ERR_NOMEM;
+    }
+    p->mem = mem;
+    if (callbacks) p->cb = *callbacks;
+    p->user_data = user_data;
+    p->max_line = settings->max_line;
+    p->max_lines = settings->max_lines;
+    *pparser = p;
+    return 0;
+}
+
+void smtp_reply_parser_del(smtp_reply_parser *parser)
+{
+    if (!parser) return;
+    smtp_free(parser->mem, parser->buf);
+    smtp_free(parser->mem, parser);
+}
+
+void smtp_reply_parser_reset(smtp_reply_parser *parser)
+{
+    parser->buflen = 0;
+    parser->code = 0;
+    parser->nlines = 0;
+    parser->error = 0;
+}
+
+int smtp_reply_parser_idle(const smtp_reply_parser *parser)
+{
+    return parser->error == 0 && parser->buflen == 0 && parser->code == 0;
+}
+
+/* Reads 1-3 digits at s[*i]; returns 0 when there are none or more than three. */
+static int digits1to3(const char *s, size_t len, size_t *i)
+{
+    size_t start = *i;
+    while (*i < len && smtp_is_digit((unsigned char)s[*i]))
+        (*i)++;
+    return *i - start >= 1 && *i - start <= 3;
+}
+
+size_t smtp_enhanced_prefix(const char *s, size_t len, int code)
+{
+    size_t i = 2;
+    if (len < 5 || s[0] != (char)('0' + code / 100) || s[1] != '.') return 0;
+    if (!digits1to3(s, len, &i) || i >= len || s[i] != '.') return 0;
+    i++;
+    return digits1to3(s, len, &i) ? i : 0;
+}
+
+/*
+ * Splits an enhanced status code off the start of `line->text` when there is one of the
+ * reply's class, followed by SP or the end of the text.
+ */
+static void split_enhanced(smtp_reply_line *line)
+{
+    const char *t = line->text.ptr;
+    size_t n = line->text.len;
+    size_t e = smtp_enhanced_prefix(t, n, line->code);
+    line->enhanced = (smtp_span){t, 0};
+    line->message = line->text;
+    if (e == 0 || (e < n && t[e] != ' ')) return;
+    line->enhanced.len = e;
+    line->message = (smtp_span){t + e + (e < n), n - e - (e < n)};
+}
+
+/* Checks and reports one complete line (ending in LF); returns 0, SMTP_PAUSE or an error. */
+static int handle_line(smtp_reply_parser *p, const char *s, size_t n)
+{
+    if (n < 2 || s[n - 2] != '\r') return SMTP_ERR_BARE_LF;
+    n -= 2; /* the content, without CRLF */
+    if (memchr(s, '\r', n)) return SMTP_ERR_BARE_CR;
+    if (memchr(s, '\0', n)) return SMTP_ERR_NUL;
+    if (n < 3 || s[0] < '2' || s[0] > '5' || !smtp_is_digit((unsigned char)s[1]) ||
+        !smtp_is_digit((unsigned char)s[2]))
+        return SMTP_ERR_REPLY_CODE;
+
+    smtp_reply_line line;
+    line.code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    if (n == 3)
+        line.last = 1; /* "250\r\n": a final line without SP and text */
+    else if (s[3] == ' ')
+        line.last = 1;
+    else if (s[3] == '-')
+        line.last = 0;
+    else
+        return SMTP_ERR_REPLY_SEPARATOR;
+    if (p->code != 0 && line.code != p->code) return SMTP_ERR_REPLY_MISMATCH;
+    if (p->nlines >= p->max_lines) return SMTP_ERR_REPLY_TOO_LONG;
+
+    line.index = p->nlines;
+    line.text = n > 3 ? (smtp_span){s + 4, n - 4} : (smtp_span){s + 3, 0};
+    split_enhanced(&line);
+    if (line.last) {
+        p->code = 0;
+        p->nlines = 0;
+    } else {
+        p->code = line.code;
+        p->nlines++;
+    }
+    if (!p->cb.on_line) return 0;
+    int rv = p->cb.on_line(&line, p->user_data);
+    if (rv < 0) return SMTP_ERR_CALLBACK_FAILURE;
+    return rv == SMTP_PAUSE ? SMTP_PAUSE : 0;
+}
+
+smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data, size_t len)
+{
+    smtp_reply_parser *p = parser;
+    if (!p || (!data && len > 0)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (p->error) return p->error;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *start = data + pos;
+        size_t avail = len - pos;
+        const char *lf = memchr(start, '\n', avail);
+        size_t take = lf ? (size_t)(lf - start) + 1 : avail;
+        /* Without its LF the line still needs at least one more octet. */
+        if (p->buflen + take + (lf ? 0 : 1) > p->max_line) {
+            p->error = SMTP_ERR_LINE_TOO_LONG;
+            return p->error;
+        }
+        if (!lf) {
+            memcpy(p->buf + p->buflen, start, take);
+            p->buflen += take;
+            return (smtp_ssize)len;
+        }
+        const char *line = start;
+        size_t linelen = take;
+        if (p->buflen) {
+            memcpy(p->buf + p->buflen, start, take);
+            line = p->buf;
+            linelen = p->buflen + take;
+        }
+        pos += take;
+        int rv = handle_line(p, line, linelen);
+        p->buflen = 0;
+        if (rv < 0) {
+            p->error = rv;
+            return rv;
+        }
+        if (rv == SMTP_PAUSE) break;
+    }
+    return (smtp_ssize)pos;
+}

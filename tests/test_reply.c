@@ -1,0 +1,237 @@
+/* Unit tests of the reply parser's API and of the reply emitter. */
+#include "check.h"
+
+#include <smtp/reply.h>
+
+#include <stdlib.h>
+
+/* ---- an allocator that fails the Nth allocation and counts what is live ---- */
+struct failmem {
+    int fail_at; /* 1-based; 0 = never */
+    int calls;
+    int live;
+};
+
+static void *fm_malloc(size_t n, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    f->live++;
+    return malloc(n);
+}
+
+static void fm_free(void *p, void *ud)
+{
+    struct failmem *f = ud;
+    if (p) f->live--;
+    free(p);
+}
+
+static void *fm_calloc(size_t n, size_t s, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    f->live++;
+    return calloc(n, s);
+}
+
+static void *fm_realloc(void *p, size_t n, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    if (!p) f->live++;
+    return realloc(p, n);
+}
+
+static void test_alloc_failures(void)
+{
+    for (int n = 1; n <= 3; n++) {
+        struct failmem f = {n, 0, 0};
+        smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+        smtp_reply_parser *p = NULL;
+        int rv = smtp_reply_parser_new(&p, NULL, NULL, &mem, NULL);
+        if (n <= 2) {
+            CHECK_INT(rv, SMTP_ERR_NOMEM);
+        } else {
+            CHECK_INT(rv, 0);
+            CHECK_INT(smtp_reply_parser_read(p, "250 ok\r\n", 8), 8);
+            smtp_reply_parser_del(p);
+        }
+        CHECK_INT(f.live, 0);
+    }
+}
+
+static void test_bad_arguments(void)
+{
+    smtp_reply_parser *p;
+    smtp_reply_settings s;
+    CHECK_INT(smtp_reply_parser_new(NULL, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_reply_settings_init(&s);
+    s.max_line = 5;
+    CHECK_INT(smtp_reply_parser_new(&p, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_reply_settings_init(&s);
+    s.max_lines = 0;
+    CHECK_INT(smtp_reply_parser_new(&p, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_reply_parser_new(&p, NULL, NULL, NULL, NULL), 0);
+    CHECK_INT(smtp_reply_parser_read(p, NULL, 3), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_reply_parser_read(p, NULL, 0), 0);
+    CHECK_INT(smtp_reply_parser_read(NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_reply_parser_del(p);
+    smtp_reply_parser_del(NULL);
+}
+
+struct counter {
+    int lines;
+    int ret;
+};
+
+static int count_line(const smtp_reply_line *line, void *ud)
+{
+    struct counter *c = ud;
+    (void)line;
+    c->lines++;
+    return c->ret;
+}
+
+static void test_pause_and_failure(void)
+{
+    struct counter c = {0, SMTP_PAUSE};
+    smtp_reply_callbacks cb = {count_line};
+    smtp_reply_parser *p;
+    const char *in = "250-a\r\n250 b\r\n220 c\r\n";
+    CHECK_INT(smtp_reply_parser_new(&p, &cb, NULL, NULL, &c), 0);
+    /* SMTP_PAUSE stops right after each line */
+    CHECK_INT(smtp_reply_parser_read(p, in, 21), 7);
+    CHECK_INT(smtp_reply_parser_read(p, in + 7, 14), 7);
+    CHECK_INT(smtp_reply_parser_read(p, in + 14, 7), 7);
+    CHECK_INT(c.lines, 3);
+    CHECK(smtp_reply_parser_idle(p));
+
+    /* a failing callback fails the parser, stickily */
+    c.ret = -7;
+    CHECK_INT(smtp_reply_parser_read(p, "250 x\r\n", 7), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT(smtp_reply_parser_read(p, "250 x\r\n", 7), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK(!smtp_reply_parser_idle(p));
+    /* reset makes it usable again, with nothing left of the failed state */
+    c.ret = 0;
+    smtp_reply_parser_reset(p);
+    CHECK(smtp_reply_parser_idle(p));
+    CHECK_INT(smtp_reply_parser_read(p, "250-x\r\n", 7), 7);
+    CHECK(!smtp_reply_parser_idle(p));
+    smtp_reply_parser_reset(p);
+    CHECK_INT(smtp_reply_parser_read(p, "251 y\r\n", 7), 7); /* no mismatch with 250 */
+    CHECK_INT(c.lines, 6);
+    smtp_reply_parser_del(p);
+}
+
+/* An endless reply over many reads uses no more memory than max_line: it fails at max_lines. */
+static void test_endless_reply(void)
+{
+    struct failmem f = {0, 0, 0};
+    smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    smtp_reply_parser *p;
+    CHECK_INT(smtp_reply_parser_new(&p, NULL, NULL, &mem, NULL), 0);
+    int calls = f.calls;
+    smtp_ssize rv = 0;
+    int i;
+    for (i = 0; i < 5000 && rv >= 0; i++)
+        rv = smtp_reply_parser_read(p, "250-more\r\n", 10);
+    CHECK_INT(rv, SMTP_ERR_REPLY_TOO_LONG);
+    CHECK_INT(i, 1001);
+    CHECK_INT(f.calls, calls); /* nothing allocated after _new */
+    smtp_reply_parser_del(p);
+    CHECK_INT(f.live, 0);
+}
+
+/* Every refusal leaves the destination untouched. */
+#define UNTOUCHED(buf) (buf[0] == '#' && buf[sizeof buf - 1] == '#')
+
+static void test_emit(void)
+{
+    char buf[600];
+    smtp_ssize n;
+    memset(buf, '#', sizeof buf);
+
+    n = smtp_emit_reply1(buf, sizeof buf, 250, NULL, "ok", 2);
+    CHECK_MEM(buf, (size_t)n, "250 ok\r\n");
+    n = smtp_emit_reply1(buf, sizeof buf, 250, NULL, "", 0);
+    CHECK_MEM(buf, (size_t)n, "250\r\n");
+    n = smtp_emit_reply1(buf, sizeof buf, 250, "2.0.0", "", 0);
+    CHECK_MEM(buf, (size_t)n, "250 2.0.0\r\n");
+    n = smtp_emit_reply1(buf, sizeof buf, 550, "5.1.1", "no such user", 12);
+    CHECK_MEM(buf, (size_t)n, "550 5.1.1 no such user\r\n");
+
+    smtp_span lines[] = {{"mx.example.org", 14}, {"", 0}, {"PIPELINING", 10}, {"SIZE 100", 8}};
+    n = smtp_emit_reply(buf, sizeof buf, 250, NULL, lines, 4);
+    CHECK_MEM(buf, (size_t)n, "250-mx.example.org\r\n250-\r\n250-PIPELINING\r\n250 SIZE 100\r\n");
+    n = smtp_emit_reply(buf, sizeof buf, 451, "4.3.0", lines, 2);
+    CHECK_MEM(buf, (size_t)n, "451-4.3.0 mx.example.org\r\n451 4.3.0\r\n");
+    CHECK_INT(smtp_emit_reply(NULL, 0, 250, NULL, lines, 4), 56);
+    n = smtp_emit_reply1(buf, sizeof buf, 250, NULL, "a\tb", 3);
+    CHECK_MEM(buf, (size_t)n, "250 a\tb\r\n");
+
+    memset(buf, '#', sizeof buf);
+    const char *unsafe[] = {"a\rb", "a\nb", "a\0b", "\x1b[31m", "del\x7f", "\r\n250 fake"};
+    for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++) {
+        size_t len = i == 2 ? 3 : strlen(unsafe[i]);
+        CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 250, NULL, unsafe[i], len),
+                  SMTP_ERR_UNSAFE_ARGUMENT);
+    }
+    /* an unsafe line anywhere refuses the whole reply */
+    smtp_span bad[] = {{"fine", 4}, {"bad\n", 4}};
+    CHECK_INT(smtp_emit_reply(buf, sizeof buf, 250, NULL, bad, 2), SMTP_ERR_UNSAFE_ARGUMENT);
+    CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 199, NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 600, NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    const char *badenh[] = {"5.1.1", "2.1", "2.1.", "2.1.1.1", "2.1000.1", "x.1.1", "2..1", ""};
+    for (size_t i = 0; i < sizeof badenh / sizeof badenh[0]; i++)
+        CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 250, badenh[i], "x", 1),
+                  SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_emit_reply(buf, sizeof buf, 250, NULL, lines, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_emit_reply(buf, 0, 250, NULL, lines, 1), SMTP_ERR_NOBUF);
+    CHECK_INT(smtp_emit_reply1(buf, 7, 250, NULL, "ok", 2), SMTP_ERR_NOBUF);
+    /* 512 octets with CRLF is the limit (RFC 5321 4.5.3.1.5) */
+    char text[600];
+    memset(text, 'x', sizeof text);
+    CHECK_INT(smtp_emit_reply1(NULL, 0, 250, NULL, text, 506), 512);
+    CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 250, NULL, text, 507), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(UNTOUCHED(buf));
+    CHECK_INT(smtp_emit_reply1(buf, 8, 250, NULL, "ok", 2), 8);
+}
+
+/* What the emitter writes, the parser reads back unchanged. */
+static void test_roundtrip(void)
+{
+    char buf[256];
+    smtp_span lines[] = {{"one", 3}, {"two", 3}, {"", 0}, {"four", 4}};
+    smtp_ssize n = smtp_emit_reply(buf, sizeof buf, 452, "4.5.3", lines, 4);
+    CHECK(n > 0);
+    struct counter c = {0, 0};
+    smtp_reply_callbacks cb = {count_line};
+    smtp_reply_parser *p;
+    CHECK_INT(smtp_reply_parser_new(&p, &cb, NULL, NULL, &c), 0);
+    CHECK_INT(smtp_reply_parser_read(p, buf, (size_t)n), n);
+    CHECK_INT(c.lines, 4);
+    CHECK(smtp_reply_parser_idle(p));
+    smtp_reply_parser_del(p);
+}
+
+static void test_errors(void)
+{
+    CHECK_STR(smtp_error_name(SMTP_ERR_NOMEM), "SMTP_ERR_NOMEM");
+    CHECK_STR(smtp_error_name(12345), "SMTP_ERR_UNKNOWN");
+    CHECK_STR(smtp_error_text(SMTP_ERR_BARE_LF), "bare LF (not preceded by CR)");
+    CHECK_STR(smtp_error_text(-9999), "unknown error");
+    CHECK_STR(smtp_error_name(0), "SMTP_OK");
+}
+
+int main(void)
+{
+    test_alloc_failures();
+    test_bad_arguments();
+    test_pause_and_failure();
+    test_endless_reply();
+    test_emit();
+    test_roundtrip();
+    test_errors();
+    return check_finish();
+}
