@@ -22,7 +22,8 @@
  *   1. whole: one feed of the whole input, then close;
  *   2. bytes: one feed per byte, then close;
  *   3. splits: for every split point i, feed [0,i) then [i,n), then close (and every pair of
- *      split points for inputs up to 160 bytes);
+ *      split points for inputs up to 160 bytes, unless SMTP_VEC_NO_PAIRS is set, as under
+ *      valgrind);
  *   4. trailing: the input then the trailing bytes; the log before close must equal the log of
  *      the whole pass before close (bytes that complete nothing must change nothing).
  */
