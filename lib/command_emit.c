@@ -1,2 +1,222 @@
-/* Placeholder: being written in this session. */
+/*
+ * Command emitters (client side): write one command line with its CRLF into the caller's
+ * buffer.
+ *
+ * How it works: every emitter first describes its line as up to four pieces (fixed text and
+ * caller arguments), checks the arguments and the total length, and only then copies the
+ * pieces. So a refused call writes nothing at all (DESIGN.md invariant 5): no control byte
+ * (CR, LF, NUL, HTAB, any C0, DEL) can reach the wire, and no half line is left in `dest`.
+ */
 #include "internal.h"
+
+#include <smtp/command.h>
+
+#include <string.h>
+
+/* RFC 5321 4.5.3.1.4 and RFC 4954 4, CRLF included. */
+#define SMTP_EMIT_MAX_LINE 512
+#define SMTP_EMIT_MAX_AUTH_LINE 12288
+
+/* A line under construction: pieces copied in order, then CRLF. */
+struct line_pieces {
+    smtp_span piece[6];
+    size_t count;
+};
+
+static void add(struct line_pieces *l, const char *p, size_t n)
+{
+    l->piece[l->count].ptr = p;
+    l->piece[l->count].len = n;
+    l->count++;
+}
+
+static void add_str(struct line_pieces *l, const char *s)
+{
+    add(l, s, strlen(s));
+}
+
+/* Any byte below 0x20 (HTAB too: no command grammar uses it) or DEL is unsafe. */
+static bool has_control(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (smtp_is_ctl((unsigned char)p[i])) return true;
+    }
+    return false;
+}
+
+/* Checks the length against `limit`, then the capacity, then writes the line. */
+static smtp_ssize write_line(char *dest, size_t cap, const struct line_pieces *l, size_t limit)
+{
+    size_t total = 2;
+    for (size_t i = 0; i < l->count; i++)
+        total += l->piece[i].len;
+    if (total > limit) return SMTP_ERR_TOO_LONG;
+    if (total > cap) return SMTP_ERR_NOBUF;
+    size_t off = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->piece[i].len) memcpy(dest + off, l->piece[i].ptr, l->piece[i].len);
+        off += l->piece[i].len;
+    }
+    dest[off++] = '\r';
+    dest[off++] = '\n';
+    return (smtp_ssize)off;
+}
+
+static bool args_invalid(const char *dest, size_t cap, const char *a, size_t alen)
+{
+    return (!dest && cap) || (!a && alen);
+}
+
+static bool takes_no_argument(smtp_verb verb)
+{
+    return verb == SMTP_VERB_DATA || verb == SMTP_VERB_RSET || verb == SMTP_VERB_QUIT ||
+           verb == SMTP_VERB_STARTTLS;
+}
+
+static bool argument_optional(smtp_verb verb)
+{
+    return verb == SMTP_VERB_NOOP || verb == SMTP_VERB_HELP;
+}
+
+smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, const char *arg, size_t arglen)
+{
+    if (args_invalid(dest, cap, arg, arglen) || verb <= SMTP_VERB_UNKNOWN ||
+        verb > SMTP_VERB_XFORWARD)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (has_control(arg, arglen)) return SMTP_ERR_UNSAFE_ARGUMENT;
+    if (takes_no_argument(verb) ? arglen != 0 : (arglen == 0 && !argument_optional(verb)))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    struct line_pieces l = {.count = 0};
+    add_str(&l, smtp_verb_name(verb));
+    if (arglen) {
+        add_str(&l, " ");
+        add(&l, arg, arglen);
+    }
+    return write_line(dest, cap, &l,
+                      verb == SMTP_VERB_AUTH ? SMTP_EMIT_MAX_AUTH_LINE : SMTP_EMIT_MAX_LINE);
+}
+
+/*
+ * Whether "<" mailbox ">" is one path token: no '>' or SP outside a quoted string, and every
+ * quoted string and quoted pair closed (RFC 5321 4.1.2). Otherwise the receiver would end the
+ * path early and read the rest as parameters.
+ */
+static bool mailbox_is_one_token(const char *p, size_t n)
+{
+    bool quoted = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (quoted) {
+            if (c == '\\') {
+                if (++i == n) return false;
+            } else if (c == '"') {
+                quoted = false;
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == '>' || c == ' ') {
+            return false;
+        }
+    }
+    return !quoted;
+}
+
+static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, const char *mailbox,
+                                    size_t mlen, const char *params, size_t plen)
+{
+    if (args_invalid(dest, cap, mailbox, mlen) || (!params && plen))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (has_control(mailbox, mlen) || has_control(params, plen)) return SMTP_ERR_UNSAFE_ARGUMENT;
+    if (!mailbox_is_one_token(mailbox, mlen)) return SMTP_ERR_INVALID_ARGUMENT;
+    struct line_pieces l = {.count = 0};
+    add_str(&l, head);
+    add(&l, mailbox, mlen);
+    add_str(&l, ">");
+    if (plen) {
+        add_str(&l, " ");
+        add(&l, params, plen);
+    }
+    return write_line(dest, cap, &l, SMTP_EMIT_MAX_LINE);
+}
+
+smtp_ssize smtp_emit_mail(char *dest, size_t cap, const char *mailbox, size_t mlen,
+                          const char *params, size_t plen)
+{
+    return emit_path_command(dest, cap, "MAIL FROM:<", mailbox, mlen, params, plen);
+}
+
+smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t mlen,
+                          const char *params, size_t plen)
+{
+    /* RCPT TO:<> is not a forward-path (RFC 5321 4.1.1.3). */
+    if (mlen == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    return emit_path_command(dest, cap, "RCPT TO:<", mailbox, mlen, params, plen);
+}
+
+smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int last)
+{
+    if (!dest && cap) return SMTP_ERR_INVALID_ARGUMENT;
+    char digits[20];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + size % 10);
+        size /= 10;
+    } while (size);
+    struct line_pieces l = {.count = 0};
+    add_str(&l, "BDAT ");
+    add(&l, digits + n, sizeof digits - n);
+    if (last) add_str(&l, " LAST");
+    return write_line(dest, cap, &l, SMTP_EMIT_MAX_LINE);
+}
+
+static bool is_mechanism(const char *p, size_t n)
+{
+    if (n == 0 || n > 20) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (!smtp_is_alnum(c) && c != '-' && c != '_') return false;
+    }
+    return true;
+}
+
+static bool is_base64_text(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (!smtp_is_alnum(c) && c != '+' && c != '/' && c != '=') return false;
+    }
+    return true;
+}
+
+smtp_ssize smtp_emit_auth(char *dest, size_t cap, const char *mech, size_t mechlen,
+                          const char *initial_response, size_t irlen)
+{
+    if (args_invalid(dest, cap, mech, mechlen)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (has_control(mech, mechlen) || has_control(initial_response, irlen))
+        return SMTP_ERR_UNSAFE_ARGUMENT;
+    if (!is_mechanism(mech, mechlen) || !is_base64_text(initial_response, irlen))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    struct line_pieces l = {.count = 0};
+    add_str(&l, "AUTH ");
+    add(&l, mech, mechlen);
+    if (initial_response) {
+        add_str(&l, " ");
+        /* RFC 4954 4: a zero-length initial response is sent as "=". */
+        if (irlen)
+            add(&l, initial_response, irlen);
+        else
+            add_str(&l, "=");
+    }
+    return write_line(dest, cap, &l, SMTP_EMIT_MAX_AUTH_LINE);
+}
+
+smtp_ssize smtp_emit_sasl_response(char *dest, size_t cap, const char *text, size_t len)
+{
+    if (args_invalid(dest, cap, text, len)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (has_control(text, len)) return SMTP_ERR_UNSAFE_ARGUMENT;
+    bool cancel = len == 1 && text[0] == '*';
+    if (!cancel && !is_base64_text(text, len)) return SMTP_ERR_INVALID_ARGUMENT;
+    struct line_pieces l = {.count = 0};
+    add(&l, text, len);
+    return write_line(dest, cap, &l, SMTP_EMIT_MAX_AUTH_LINE);
+}
