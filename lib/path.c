@@ -1,2 +1,491 @@
-/* Placeholder: being written in this session. */
+/*
+ * The grammar of SMTP paths and domains: RFC 5321 4.1.2 (Path, Mailbox, Local-part, Domain),
+ * 4.1.3 (address literals), 4.5.3.1 (size limits), and RFC 6531 3.3 (UTF-8 when SMTPUTF8 is
+ * in effect).
+ *
+ * How it works: a cursor walks the input once, by recursive descent over the ABNF. UTF-8 is
+ * checked for the whole input before the grammar runs, so the grammar can treat every byte
+ * >= 0x80 as part of a valid UTF8-non-ascii character wherever RFC 6531 allows one (atext,
+ * qtextSMTP, U-labels) and as a syntax error elsewhere. Length limits are recorded while
+ * parsing and reported only once the whole grammar has passed, so that SMTP_ERR_TOO_LONG
+ * always describes an otherwise valid path. Nothing is copied: the results are spans.
+ */
 #include "internal.h"
+
+#include <smtp/codec.h>
+#include <smtp/path.h>
+
+#include <string.h>
+
+#define PATH_KNOWN_FLAGS                                                                           \
+    (SMTP_PATH_ALLOW_NULL | SMTP_PATH_ALLOW_POSTMASTER | SMTP_PATH_UTF8 |                          \
+     SMTP_PATH_LENIENT_BRACKETS)
+
+typedef struct cursor {
+    const unsigned char *s;
+    size_t pos;
+    size_t end;         /* parsing stops here (before a closing '>') */
+    size_t err_at;      /* where the first syntax error was found */
+    bool too_long;      /* a length limit was exceeded (reported after the grammar) */
+    size_t too_long_at; /* the start of the first element over its limit */
+} cursor;
+
+static int fail_at(cursor *c, size_t at)
+{
+    c->err_at = at;
+    return SMTP_ERR_SYNTAX;
+}
+
+static void over_limit(cursor *c, size_t at)
+{
+    if (!c->too_long) {
+        c->too_long = true;
+        c->too_long_at = at;
+    }
+}
+
+static bool at_end(const cursor *c)
+{
+    return c->pos >= c->end;
+}
+
+/* The next byte, or 0 at the end (callers only compare it with non-zero bytes). */
+static unsigned char peek(const cursor *c)
+{
+    return at_end(c) ? 0 : c->s[c->pos];
+}
+
+static smtp_span span_of(const cursor *c, size_t from, size_t to)
+{
+    smtp_span sp = {(const char *)c->s + from, to - from};
+    return sp;
+}
+
+/* ---- character classes (RFC 5321 4.1.2, RFC 5322 3.2.3, RFC 6531 3.3) ---- */
+
+static bool is_utf8_byte(unsigned char c)
+{
+    return c >= 0x80; /* already validated as part of a well-formed sequence */
+}
+
+static bool is_atext(unsigned char c)
+{
+    return smtp_is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
+           is_utf8_byte(c);
+}
+
+/* qtextSMTP: %d32-33 / %d35-91 / %d93-126, and UTF8-non-ascii. */
+static bool is_qtext(unsigned char c)
+{
+    return (c >= 32 && c <= 126 && c != '"' && c != '\\') || is_utf8_byte(c);
+}
+
+/* dcontent: %d33-90 / %d94-126 (RFC 5321 4.1.3). */
+static bool is_dcontent(unsigned char c)
+{
+    return (c >= 33 && c <= 90) || (c >= 94 && c <= 126);
+}
+
+static bool is_hex(unsigned char c)
+{
+    return smtp_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned hex_val(unsigned char c)
+{
+    if (smtp_is_digit(c)) return (unsigned)(c - '0');
+    return (unsigned)(smtp_lower(c) - 'a' + 10);
+}
+
+/* ---- domain names ---- */
+
+/*
+ * Domain = sub-domain *("." sub-domain); sub-domain = Let-dig [Ldh-str], or a U-label with
+ * SMTPUTF8. A label may not start or end with '-'. ASCII labels are limited to 63 octets
+ * (RFC 1035 2.3.4); U-labels are only bounded by the domain's 255 (their A-label length would
+ * need IDNA tables).
+ */
+static int parse_name(cursor *c, smtp_domain *d)
+{
+    size_t start = c->pos;
+    for (;;) {
+        size_t label = c->pos;
+        bool utf8 = false;
+        while (!at_end(c) && (smtp_is_alnum(peek(c)) || peek(c) == '-' || is_utf8_byte(peek(c)))) {
+            utf8 = utf8 || is_utf8_byte(peek(c));
+            c->pos++;
+        }
+        if (c->pos == label) return fail_at(c, c->pos);
+        if (c->s[label] == '-') return fail_at(c, label);
+        if (c->s[c->pos - 1] == '-') return fail_at(c, c->pos - 1);
+        if (!utf8 && c->pos - label > SMTP_MAX_LABEL) over_limit(c, label);
+        if (utf8) d->utf8 = 1;
+        if (peek(c) != '.') break;
+        c->pos++;
+    }
+    d->kind = SMTP_DOMAIN_NAME;
+    d->text = span_of(c, start, c->pos);
+    if (c->pos - start > SMTP_MAX_DOMAIN) over_limit(c, start);
+    return 0;
+}
+
+/* ---- address literals ---- */
+
+/*
+ * Snum = 1*3DIGIT with a value 0..255; IPv4-address-literal = Snum 3("." Snum). Parses p[0..n)
+ * entirely into addr[0..3]; returns false with the offset of the failure in *bad.
+ */
+static bool parse_ipv4(const unsigned char *p, size_t n, unsigned char *addr, size_t *bad)
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i >= n || p[i] != '.') {
+                *bad = i;
+                return false;
+            }
+            i++;
+        }
+        size_t first = i;
+        unsigned v = 0;
+        while (i < n && smtp_is_digit(p[i]) && i - first < 3)
+            v = v * 10 + (unsigned)(p[i++] - '0');
+        if (i == first || v > 255 || (i < n && smtp_is_digit(p[i]))) {
+            *bad = i == first ? i : first;
+            return false;
+        }
+        addr[part] = (unsigned char)v;
+    }
+    *bad = i;
+    return i == n;
+}
+
+/* Does the piece at p[i..n) look like an embedded IPv4 address (hex digits then a '.')? */
+static bool ipv6_piece_is_ipv4(const unsigned char *p, size_t i, size_t n)
+{
+    while (i < n && is_hex(p[i]))
+        i++;
+    return i < n && p[i] == '.';
+}
+
+/*
+ * IPv6-addr (RFC 5321 4.1.3): IPv6-full, IPv6-comp, IPv6v4-full, IPv6v4-comp. Parses p[0..n)
+ * into addr[0..15]; returns false with the offset of the failure in *bad.
+ *
+ * Group counts: without "::" there must be exactly 8 groups (an embedded IPv4 address counts
+ * as 2). With "::", which "represents at least 2 16-bit groups of zeros", at most 6 explicit
+ * groups: that is RFC 5321's "no more than 6 groups in addition to the '::'" and, for the v4
+ * forms, "no more than 4 groups in addition to the '::' and IPv4-address-literal".
+ */
+static bool parse_ipv6(const unsigned char *p, size_t n, unsigned char *addr, size_t *bad)
+{
+    uint16_t groups[8] = {0};
+    size_t ng = 0;
+    long dc = -1; /* the number of groups before "::", when present */
+    size_t i = 0;
+    if (n >= 2 && p[0] == ':' && p[1] == ':') {
+        dc = 0;
+        i = 2;
+    }
+    while (i < n) {
+        if (ipv6_piece_is_ipv4(p, i, n)) {
+            unsigned char v4[4];
+            size_t r;
+            if (!parse_ipv4(p + i, n - i, v4, &r) || ng > 6) {
+                *bad = i + (ng > 6 ? 0 : r);
+                return false;
+            }
+            groups[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
+            groups[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
+            i = n;
+            break;
+        }
+        size_t first = i;
+        unsigned v = 0;
+        while (i < n && is_hex(p[i]) && i - first < 4)
+            v = v << 4 | hex_val(p[i++]);
+        if (i == first || (i < n && is_hex(p[i])) || ng == 8) {
+            *bad = i == first ? i : first;
+            return false;
+        }
+        groups[ng++] = (uint16_t)v;
+        if (i == n) break;
+        if (p[i] != ':') {
+            *bad = i;
+            return false;
+        }
+        i++;
+        if (i < n && p[i] == ':') {
+            if (dc >= 0) {
+                *bad = i;
+                return false;
+            }
+            dc = (long)ng;
+            i++;
+        } else if (i == n) {
+            *bad = i - 1; /* a trailing single ':' */
+            return false;
+        }
+    }
+    if (dc < 0 ? ng != 8 : ng > 6) {
+        *bad = n;
+        return false;
+    }
+    size_t head = dc < 0 ? ng : (size_t)dc;
+    size_t tail = ng - head;
+    uint16_t full[8] = {0};
+    for (size_t k = 0; k < head; k++)
+        full[k] = groups[k];
+    for (size_t k = 0; k < tail; k++)
+        full[8 - tail + k] = groups[head + k];
+    for (size_t k = 0; k < 8; k++) {
+        addr[2 * k] = (unsigned char)(full[k] >> 8);
+        addr[2 * k + 1] = (unsigned char)full[k];
+    }
+    return true;
+}
+
+/* Standardized-tag = Ldh-str: letters, digits, '-', ending with a letter or digit. */
+static bool is_ldh_str(const unsigned char *p, size_t n)
+{
+    if (n == 0 || !smtp_is_alnum(p[n - 1])) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!smtp_is_alnum(p[i]) && p[i] != '-') return false;
+    }
+    return true;
+}
+
+/*
+ * address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
+ * General-address-literal ) "]". The tag "IPv6" (any case) always means IPv6: a registered
+ * tag must carry its registered syntax, so "[IPv6:junk]" is not a general literal.
+ */
+static int parse_literal(cursor *c, smtp_domain *d)
+{
+    size_t start = c->pos++;
+    size_t in = c->pos;
+    while (!at_end(c) && is_dcontent(peek(c)))
+        c->pos++;
+    if (peek(c) != ']') return fail_at(c, c->pos);
+    const unsigned char *p = c->s + in;
+    size_t n = c->pos - in;
+    c->pos++;
+    d->text = span_of(c, start, c->pos);
+    const unsigned char *colon = n ? memchr(p, ':', n) : NULL;
+    if (!colon) {
+        size_t r;
+        if (!parse_ipv4(p, n, d->addr, &r)) return fail_at(c, in + r);
+        d->kind = SMTP_DOMAIN_IPV4;
+        d->literal = span_of(c, in, in + n);
+        return 0;
+    }
+    size_t tag_len = (size_t)(colon - p);
+    size_t rest = in + tag_len + 1;
+    if (smtp_span_ieq((const char *)p, tag_len, "ipv6")) {
+        size_t r;
+        if (!parse_ipv6(p + tag_len + 1, n - tag_len - 1, d->addr, &r)) return fail_at(c, rest + r);
+        d->kind = SMTP_DOMAIN_IPV6;
+    } else {
+        if (!is_ldh_str(p, tag_len)) return fail_at(c, in);
+        if (rest == in + n) return fail_at(c, rest);
+        d->kind = SMTP_DOMAIN_GENERAL;
+        d->tag = span_of(c, in, in + tag_len);
+    }
+    d->literal = span_of(c, rest, in + n);
+    if (c->pos - start > SMTP_MAX_DOMAIN) over_limit(c, start);
+    return 0;
+}
+
+static int parse_domain_or_literal(cursor *c, smtp_domain *d)
+{
+    return peek(c) == '[' ? parse_literal(c, d) : parse_name(c, d);
+}
+
+/* ---- local part ---- */
+
+/* Quoted-string = DQUOTE *QcontentSMTP DQUOTE; quoted-pairSMTP = %d92 %d32-126. */
+static int parse_quoted(cursor *c)
+{
+    c->pos++;
+    while (!at_end(c)) {
+        unsigned char ch = peek(c);
+        if (ch == '"') {
+            c->pos++;
+            return 0;
+        }
+        if (ch == '\\') {
+            c->pos++;
+            if (at_end(c) || peek(c) < 32 || peek(c) > 126) return fail_at(c, c->pos);
+        } else if (!is_qtext(ch)) {
+            return fail_at(c, c->pos);
+        }
+        c->pos++;
+    }
+    return fail_at(c, c->pos);
+}
+
+/* Dot-string = Atom *("." Atom); Atom = 1*atext. */
+static int parse_dot_string(cursor *c)
+{
+    for (;;) {
+        size_t atom = c->pos;
+        while (!at_end(c) && is_atext(peek(c)))
+            c->pos++;
+        if (c->pos == atom) return fail_at(c, c->pos);
+        if (peek(c) != '.') return 0;
+        c->pos++;
+    }
+}
+
+/* Mailbox = Local-part "@" ( Domain / address-literal ), running to the cursor's end. */
+static int parse_mailbox(cursor *c, smtp_path *out)
+{
+    size_t start = c->pos;
+    bool quoted = peek(c) == '"';
+    int rc = quoted ? parse_quoted(c) : parse_dot_string(c);
+    if (rc < 0) return rc;
+    out->local = span_of(c, start, c->pos);
+    if (quoted) out->flags |= SMTP_PATH_F_QUOTED;
+    if (c->pos - start > SMTP_MAX_LOCAL_PART) over_limit(c, start);
+    if (peek(c) != '@') return fail_at(c, c->pos);
+    c->pos++;
+    rc = parse_domain_or_literal(c, &out->domain);
+    if (rc < 0) return rc;
+    if (!at_end(c)) return fail_at(c, c->pos);
+    out->mailbox = span_of(c, start, c->pos);
+    return 0;
+}
+
+/* A-d-l = At-domain *( "," At-domain ); At-domain = "@" Domain; followed by ':'. */
+static int parse_route(cursor *c, smtp_path *out)
+{
+    size_t start = c->pos;
+    for (;;) {
+        if (peek(c) != '@') return fail_at(c, c->pos);
+        c->pos++;
+        smtp_domain hop;
+        memset(&hop, 0, sizeof hop);
+        int rc = parse_name(c, &hop);
+        if (rc < 0) return rc;
+        if (peek(c) == ',') {
+            c->pos++;
+            continue;
+        }
+        if (peek(c) != ':') return fail_at(c, c->pos);
+        out->route = span_of(c, start, c->pos);
+        out->flags |= SMTP_PATH_F_SOURCE_ROUTE;
+        c->pos++;
+        return 0;
+    }
+}
+
+/*
+ * UTF-8 is checked before the grammar: bytes >= 0x80 need SMTP_PATH_UTF8 and must form
+ * well-formed UTF-8. Sets *seen when there is any.
+ */
+static int check_utf8(const char *s, size_t len, unsigned flags, size_t *err_at, bool *seen)
+{
+    size_t i = 0;
+    while (i < len && (unsigned char)s[i] < 0x80)
+        i++;
+    *seen = i < len;
+    if (i == len) return 0;
+    if (!(flags & SMTP_PATH_UTF8)) {
+        *err_at = i;
+        return SMTP_ERR_UTF8;
+    }
+    size_t bad = 0;
+    if (smtp_utf8_check(s + i, len - i, &bad) < 0) {
+        *err_at = i + bad;
+        return SMTP_ERR_UTF8;
+    }
+    return 0;
+}
+
+/* Finds the part between the brackets; sets the cursor's bounds. */
+static int strip_brackets(cursor *c, size_t len, unsigned flags, smtp_path *out)
+{
+    if (len >= 2 && c->s[0] == '<' && c->s[len - 1] == '>') {
+        c->pos = 1;
+        c->end = len - 1;
+        return 0;
+    }
+    if (len > 0 && c->s[0] != '<' && (flags & SMTP_PATH_LENIENT_BRACKETS)) {
+        c->pos = 0;
+        c->end = len;
+        out->flags |= SMTP_PATH_F_NO_BRACKETS;
+        return 0;
+    }
+    return fail_at(c, len > 0 && c->s[0] == '<' ? len : 0);
+}
+
+static int path_grammar(cursor *c, size_t len, unsigned flags, smtp_path *out)
+{
+    int rc = strip_brackets(c, len, flags, out);
+    if (rc < 0) return rc;
+    if (c->pos == c->end) {
+        /* "<>": the null reverse-path (RFC 5321 4.1.1.2); never without brackets. */
+        if (!(flags & SMTP_PATH_ALLOW_NULL) || (out->flags & SMTP_PATH_F_NO_BRACKETS))
+            return fail_at(c, c->pos);
+        out->flags |= SMTP_PATH_F_NULL;
+        return 0;
+    }
+    if ((flags & SMTP_PATH_ALLOW_POSTMASTER) &&
+        smtp_span_ieq((const char *)c->s + c->pos, c->end - c->pos, "postmaster")) {
+        /* RFC 5321 4.1.1.3: "<Postmaster>" names the local postmaster, without a domain. */
+        out->local = span_of(c, c->pos, c->end);
+        out->mailbox = out->local;
+        out->flags |= SMTP_PATH_F_POSTMASTER;
+        return 0;
+    }
+    if (peek(c) == '@') {
+        rc = parse_route(c, out);
+        if (rc < 0) return rc;
+    }
+    return parse_mailbox(c, out);
+}
+
+int smtp_path_parse(const char *s, size_t len, unsigned flags, smtp_path *out)
+{
+    if ((!s && len) || !out || (flags & ~PATH_KNOWN_FLAGS)) return SMTP_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    bool utf8;
+    int rc = check_utf8(s, len, flags, &out->error_at, &utf8);
+    if (rc < 0) return rc;
+    cursor c = {(const unsigned char *)s, 0, 0, 0, false, 0};
+    rc = path_grammar(&c, len, flags, out);
+    if (rc < 0) {
+        out->error_at = c.err_at;
+        return rc;
+    }
+    /* RFC 5321 4.5.3.1.3: the path's 256 octets include the punctuation: brackets too. */
+    size_t path_len = len + ((out->flags & SMTP_PATH_F_NO_BRACKETS) ? 2 : 0);
+    if (!c.too_long && path_len > SMTP_MAX_PATH) over_limit(&c, 0);
+    if (c.too_long) {
+        out->error_at = c.too_long_at;
+        return SMTP_ERR_TOO_LONG;
+    }
+    if (utf8) out->flags |= SMTP_PATH_F_UTF8;
+    return 0;
+}
+
+int smtp_domain_parse(const char *s, size_t len, unsigned flags, smtp_domain *out, size_t *error_at)
+{
+    if ((!s && len) || !out || (flags & ~PATH_KNOWN_FLAGS)) return SMTP_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    size_t err = 0;
+    bool utf8;
+    int rc = check_utf8(s, len, flags & SMTP_PATH_UTF8, &err, &utf8);
+    cursor c = {(const unsigned char *)s, 0, len, 0, false, 0};
+    if (rc == 0) {
+        rc = parse_domain_or_literal(&c, out);
+        if (rc == 0 && !at_end(&c)) rc = fail_at(&c, c.pos);
+        err = c.err_at;
+        if (rc == 0 && c.too_long) {
+            rc = SMTP_ERR_TOO_LONG;
+            err = c.too_long_at;
+        }
+    }
+    if (error_at) *error_at = rc < 0 ? err : 0;
+    return rc;
+}
