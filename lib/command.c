@@ -355,6 +355,7 @@ static void parse_clean_line(const char *line, size_t len, unsigned flags, smtp_
 int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_command *out)
 {
     if (!out || (!line && len) || (flags & ~SMTP_CMD_FLAGS_ALL)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!line) line = ""; /* an empty line; spares pointer arithmetic on NULL */
     smtp_cmd_error lerr = error_of_status(smtp_line_scan(line, len));
     if (lerr != SMTP_CMD_OK) {
         command_head(out, line, len);
