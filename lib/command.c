@@ -446,12 +446,15 @@ static int deliver_sasl(smtp_cmd_parser *p, const smtp_line *ln)
 {
     smtp_sasl_response r;
     memset(&r, 0, sizeof r);
+    size_t limit = p->settings.max_auth_line;
     r.line = ln->text;
-    r.error = error_of_status(ln->status);
-    if (r.error == SMTP_CMD_OK && over_limit(ln->text.len, p->settings.max_auth_line))
+    if (ln->status == SMTP_LINE_TOO_LONG || over_limit(r.line.len, limit)) {
+        /* As for commands: too long wins, and the prefix is the same however long. */
         r.error = SMTP_CMD_ERR_LINE_TOO_LONG;
-    if (r.error == SMTP_CMD_ERR_LINE_TOO_LONG && r.line.len > p->settings.max_auth_line - 1)
-        r.line.len = p->settings.max_auth_line - 1;
+        if (r.line.len > limit - 1) r.line.len = limit - 1;
+    } else {
+        r.error = error_of_status(ln->status);
+    }
     r.cancelled = r.error == SMTP_CMD_OK && r.line.len == 1 && r.line.ptr[0] == '*';
     if (!p->callbacks.on_sasl_response) return 0;
     return p->callbacks.on_sasl_response(&r, p->user_data);
