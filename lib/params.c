@@ -243,16 +243,28 @@ static int unknown_param(const smtp_param *p, pctx *c)
     return 0;
 }
 
+/*
+ * A fault found by the iterator: names the keyword of the token holding the bad byte (the run
+ * of keyword characters that starts it), so that the reply can say which parameter failed.
+ */
 static int list_fault(pctx *c, const smtp_param_iter *it)
 {
-    smtp_param none;
-    memset(&none, 0, sizeof none);
-    none.offset = it->error_at;
+    smtp_param tok;
+    memset(&tok, 0, sizeof tok);
+    size_t b = it->error_at < it->len ? it->error_at : it->len;
+    while (b > 0 && it->s[b - 1] != ' ')
+        b--;
+    size_t e = b;
+    while (e < it->len && (smtp_is_alnum((unsigned char)it->s[e]) || it->s[e] == '-'))
+        e++;
+    tok.key.ptr = it->s + b;
+    tok.key.len = e - b;
+    tok.offset = it->error_at;
     if (it->error == SMTP_ERR_UTF8)
-        return bad(c, &none, SMTP_ERR_UTF8,
+        return bad(c, &tok, SMTP_ERR_UTF8,
                    c->utf8 ? "malformed UTF-8 in a parameter value"
                            : "UTF-8 in a parameter value without SMTPUTF8");
-    return bad(c, &none, it->error, "malformed parameter (keyword[=value], separated by SP)");
+    return bad(c, &tok, it->error, "malformed parameter (keyword[=value], separated by SP)");
 }
 
 static int parse_list(const char *s, size_t len, const param_def *defs, size_t ndefs, void *out,
