@@ -1,2 +1,238 @@
-/* Placeholder: being written in this session. */
+/*
+ * The DATA unstuffing decoder (server side), RFC 5321 4.5.2 and 4.1.1.4.
+ *
+ * How it works. The decoder is a small state machine whose states only matter at line starts
+ * and around CR; inside a line (state MID) it scans with memchr for the next LF and then for a
+ * CR before it, and extends a zero-copy span over everything that is plain content, across
+ * any number of lines. A span stops:
+ *  - at a line start followed by '.' (the next call decides: stuffed dot or end of data);
+ *  - at a CR that ends the chunk (held in state CR: the next byte tells CRLF from bare CR);
+ *  - at a bare LF/CR that the NORMALIZE policy rewrites (the CRLF comes from static storage);
+ *  - at the end of the chunk.
+ * So the decoder never copies and its only "carry" is its state: a held CR, a held line-start
+ * dot, or a held ".\r" — all known bytes, delivered (if at all) from static storage.
+ *
+ * A line starts only at the start of data or after CRLF. A bare LF or bare CR never starts a
+ * line, so it never takes part in an end of data or in unstuffing: "\n.\n", "\n.\r\n",
+ * "\r\n.\n", "\r.\r" and friends are content. We chose this over Postfix's
+ * smtpd_forbid_bare_newline=normalize, which treats LF-terminated lines as lines (unstuffing a
+ * '.' after a bare LF) but accepts only CRLF.CRLF as the end: with one definition of "line
+ * start" for both rules, the decoder is the exact inverse of a conforming encoder (whose
+ * output never has a bare LF) and no two readings of the same bytes can disagree on where
+ * the message ends. A '.' at a real line start followed by a bare CR or LF is stuffing and is
+ * removed (the line has other characters, RFC 5321 4.5.2), as Postfix does.
+ *
+ * Line lengths (RFC 5321 4.5.3.1.6) are counted on the delivered content (stuffed dots
+ * excluded, CRLF included) and only flagged: a long line is a peer's fault the server may
+ * tolerate, not a reason to lose sync.
+ */
 #include "internal.h"
+
+#include <smtp/data.h>
+
+#include <string.h>
+
+enum {
+    ST_LINE_START, /* at the start of a line: a '.' here is stuffing or the end */
+    ST_MID,        /* inside a line */
+    ST_CR,         /* a CR was consumed and not delivered; its next byte decides */
+    ST_DOT,        /* a line-start '.' was consumed */
+    ST_DOT_CR,     /* a line-start ".\r" was consumed */
+    ST_EMIT_LF,    /* NORMALIZE: deliver the LF that completes a bare CR */
+    ST_EMIT_CRLF,  /* NORMALIZE: deliver the CRLF that replaces a bare LF */
+    ST_END         /* CRLF.CRLF was read */
+};
+
+static const char crlf[] = "\r\n";
+
+void smtp_data_decoder_init(smtp_data_decoder *dec, smtp_data_policy policy)
+{
+    if (!dec) return;
+    dec->size_ = 0;
+    dec->line_start_ = 0;
+    dec->state_ = ST_LINE_START; /* RFC 5321 4.1.1.4: data starts at a line start */
+    dec->flags_ = 0;
+    switch (policy) {
+    case SMTP_DATA_BARE_NORMALIZE:
+    case SMTP_DATA_BARE_ALLOW: dec->policy_ = (unsigned char)policy; break;
+    case SMTP_DATA_BARE_REJECT:
+    default: dec->policy_ = SMTP_DATA_BARE_REJECT; break;
+    }
+}
+
+uint64_t smtp_data_decoder_size(const smtp_data_decoder *dec)
+{
+    return dec ? dec->size_ : 0;
+}
+
+unsigned smtp_data_decoder_flags(const smtp_data_decoder *dec)
+{
+    return dec ? dec->flags_ : 0;
+}
+
+/* A content line ends at decoded offset `end_off` (just after its LF). */
+static void line_end(smtp_data_decoder *d, uint64_t end_off)
+{
+    if (end_off - d->line_start_ > SMTP_DATA_MAX_LINE) d->flags_ |= SMTP_DATA_FLAG_LONG_LINE;
+    d->line_start_ = end_off;
+}
+
+static void saw_bare(smtp_data_decoder *d, unsigned flag)
+{
+    d->flags_ |= (unsigned char)flag;
+    if (d->policy_ == SMTP_DATA_BARE_REJECT) d->flags_ |= SMTP_DATA_FLAG_REJECT;
+}
+
+/* Delivers a span; a partial line already over the limit is flagged at once. */
+static int deliver(smtp_data_decoder *d, smtp_span *out, const char *ptr, size_t len)
+{
+    out->ptr = ptr;
+    out->len = len;
+    d->size_ += len;
+    if (d->size_ - d->line_start_ > SMTP_DATA_MAX_LINE) d->flags_ |= SMTP_DATA_FLAG_LONG_LINE;
+    return SMTP_DATA_CONTENT;
+}
+
+/* Delivers static bytes ending with LF: they end a content line. */
+static int deliver_eol(smtp_data_decoder *d, smtp_span *out, const char *eol, size_t len)
+{
+    deliver(d, out, eol, len);
+    line_end(d, d->size_);
+    return SMTP_DATA_CONTENT;
+}
+
+/* A bare CR whose CR was held (state CR or DOT_CR): delivered from static storage. */
+static int deliver_held_bare_cr(smtp_data_decoder *d, smtp_span *out)
+{
+    saw_bare(d, SMTP_DATA_FLAG_BARE_CR);
+    d->state_ = ST_MID;
+    if (d->policy_ == SMTP_DATA_BARE_NORMALIZE) return deliver_eol(d, out, crlf, 2);
+    return deliver(d, out, crlf, 1);
+}
+
+/*
+ * Scans content from p (state MID) and returns one span, or NEED_INPUT when the chunk ends
+ * with nothing to deliver. `lf` caches the next LF (or `end`) so that a chunk with many bare
+ * CRs is still scanned once.
+ */
+static int scan(smtp_data_decoder *d, const char *data, const char *p, const char *end,
+                smtp_span *out, size_t *consumed)
+{
+    const char *start = p;
+    const char *lf = NULL;
+    while (p < end) {
+        if (!lf || lf < p) {
+            lf = memchr(p, '\n', (size_t)(end - p));
+            if (!lf) lf = end;
+        }
+        const char *cr = memchr(p, '\r', (size_t)(lf - p));
+        if (!cr) {
+            if (lf == end) {
+                p = end;
+                break;
+            }
+            /* A bare LF: content (or CRLF under NORMALIZE), never a line start. */
+            saw_bare(d, SMTP_DATA_FLAG_BARE_LF);
+            if (d->policy_ == SMTP_DATA_BARE_NORMALIZE) {
+                *consumed = (size_t)(lf + 1 - data);
+                if (lf == start) {
+                    d->state_ = ST_MID;
+                    return deliver_eol(d, out, crlf, 2);
+                }
+                d->state_ = ST_EMIT_CRLF;
+                return deliver(d, out, start, (size_t)(lf - start));
+            }
+            p = lf + 1;
+            line_end(d, d->size_ + (uint64_t)(p - start));
+            continue;
+        }
+        if (cr + 1 < end && cr[1] == '\n') {
+            /* CRLF: the next byte starts a line. Stop if it is '.' or not here yet. */
+            p = cr + 2;
+            line_end(d, d->size_ + (uint64_t)(p - start));
+            if (p == end || *p == '.') {
+                d->state_ = ST_LINE_START;
+                *consumed = (size_t)(p - data);
+                return deliver(d, out, start, (size_t)(p - start));
+            }
+            continue;
+        }
+        if (cr + 1 == end) {
+            /* Hold the CR: only the next chunk tells CRLF from a bare CR. */
+            d->state_ = ST_CR;
+            *consumed = (size_t)(end - data);
+            if (cr == start) return SMTP_DATA_NEED_INPUT;
+            return deliver(d, out, start, (size_t)(cr - start));
+        }
+        /* A bare CR inside the chunk. */
+        saw_bare(d, SMTP_DATA_FLAG_BARE_CR);
+        p = cr + 1;
+        if (d->policy_ == SMTP_DATA_BARE_NORMALIZE) {
+            d->state_ = ST_EMIT_LF;
+            *consumed = (size_t)(p - data);
+            return deliver(d, out, start, (size_t)(p - start));
+        }
+    }
+    d->state_ = ST_MID;
+    *consumed = (size_t)(end - data);
+    if (p == start) return SMTP_DATA_NEED_INPUT;
+    return deliver(d, out, start, (size_t)(p - start));
+}
+
+int smtp_data_decode(smtp_data_decoder *dec, const char *data, size_t len, smtp_span *out,
+                     size_t *consumed)
+{
+    if (consumed) *consumed = 0;
+    if (!dec || !out || !consumed || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!data) data = ""; /* no arithmetic on a null pointer */
+    const char *p = data;
+    const char *end = data + len;
+    for (;;) {
+        switch (dec->state_) {
+        case ST_EMIT_LF: dec->state_ = ST_MID; return deliver_eol(dec, out, crlf + 1, 1);
+        case ST_EMIT_CRLF: dec->state_ = ST_MID; return deliver_eol(dec, out, crlf, 2);
+        case ST_CR:
+            if (p == end) return SMTP_DATA_NEED_INPUT;
+            if (*p == '\n') {
+                /* A CRLF split across chunks: the held CR and this LF end a line. */
+                dec->state_ = ST_LINE_START;
+                *consumed = 1;
+                return deliver_eol(dec, out, crlf, 2);
+            }
+            return deliver_held_bare_cr(dec, out);
+        case ST_LINE_START:
+            if (p == end) return SMTP_DATA_NEED_INPUT;
+            if (*p == '.') {
+                p++;
+                *consumed = (size_t)(p - data);
+                dec->state_ = ST_DOT;
+                break;
+            }
+            dec->state_ = ST_MID;
+            break;
+        case ST_DOT:
+            if (p == end) return SMTP_DATA_NEED_INPUT;
+            if (*p == '\r') {
+                p++;
+                *consumed = (size_t)(p - data);
+                dec->state_ = ST_DOT_CR;
+                break;
+            }
+            dec->state_ = ST_MID; /* the dot was stuffing: dropped (RFC 5321 4.5.2) */
+            break;
+        case ST_DOT_CR:
+            if (p == end) return SMTP_DATA_NEED_INPUT;
+            if (*p == '\n') {
+                p++;
+                *consumed = (size_t)(p - data);
+                dec->state_ = ST_END;
+                return SMTP_DATA_END;
+            }
+            /* ".\r" then another byte: the dot was stuffing and the CR is bare. */
+            return deliver_held_bare_cr(dec, out);
+        case ST_MID: return scan(dec, data, p, end, out, consumed);
+        case ST_END:
+        default: return SMTP_ERR_INVALID_STATE;
+        }
+    }
+}
