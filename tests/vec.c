@@ -9,9 +9,9 @@
 #include <string.h>
 
 static const vec_runner *const runners[] = {
-    &vec_runner_reply, &vec_runner_command,     &vec_runner_path,
-    &vec_runner_params, &vec_runner_caps,       &vec_runner_data_decode,
-    &vec_runner_data_encode, &vec_runner_codec,
+    &vec_runner_reply,  &vec_runner_command,     &vec_runner_path,        &vec_runner_params,
+    &vec_runner_caps,   &vec_runner_data_decode, &vec_runner_data_encode, &vec_runner_codec,
+    &vec_runner_server, &vec_runner_client,
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -51,8 +51,7 @@ void vec_logf(vec_log *log, const char *fmt, ...)
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = 0;
+    if (n < 0) n = 0;
     log_reserve(log, (size_t)n + 1);
     vsnprintf(log->buf + log->len, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
@@ -96,8 +95,7 @@ int vec_opt_has(const char *options, const char *word)
         const char *e = p;
         while (*e && *e != ' ')
             e++;
-        if ((size_t)(e - p) == wl && memcmp(p, word, wl) == 0)
-            return 1;
+        if ((size_t)(e - p) == wl && memcmp(p, word, wl) == 0) return 1;
         p = e;
     }
     return 0;
@@ -110,8 +108,7 @@ unsigned long vec_opt_num(const char *options, const char *key, unsigned long df
     while (*p) {
         while (*p == ' ')
             p++;
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
-            return strtoul(p + kl + 1, NULL, 10);
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=') return strtoul(p + kl + 1, NULL, 10);
         while (*p && *p != ' ')
             p++;
     }
@@ -134,12 +131,9 @@ struct vcase {
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -229,12 +223,9 @@ static int load_cases(const char *file, struct vcase **out, size_t *nout)
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t ll = strlen(line);
-        if (ll && line[ll - 1] == '\n')
-            line[--ll] = '\0';
-        if (ll && line[ll - 1] == '\r')
-            line[--ll] = '\0';
-        if (line[0] == '#')
-            continue;
+        if (ll && line[ll - 1] == '\n') line[--ll] = '\0';
+        if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
+        if (line[0] == '#') continue;
         if (strncmp(line, "=== ", 4) == 0) {
             FINISH_CASE();
             cases = xrealloc(cases, (n + 1) * sizeof *cases);
@@ -287,13 +278,11 @@ static int load_cases(const char *file, struct vcase **out, size_t *nout)
             }
             break;
         case INPUT:
-            if (unescape_append(&in, line, file, lineno) < 0)
-                rc = -1;
+            if (unescape_append(&in, line, file, lineno) < 0) rc = -1;
             break;
         case EVENTS:
             rtrim(line);
-            if (line[0])
-                vec_logf(&ev, "%s", line);
+            if (line[0]) vec_logf(&ev, "%s", line);
             break;
         case NONE: break;
         }
@@ -331,8 +320,7 @@ static char *replay(const vec_runner *r, const struct vcase *c, const char *data
         r->feed(st, data + pieces[i].off, pieces[i].len, &log);
     *pre_close = log.len;
     r->close(st, &log);
-    if (!log.buf)
-        vec_log_raw(&log, "", 0);
+    if (!log.buf) vec_log_raw(&log, "", 0);
     return log.buf;
 }
 
@@ -379,8 +367,7 @@ static int run_case(const char *file, const vec_runner *r, const struct vcase *c
     for (size_t i = 0; i < n; i++)
         ps[i] = (struct piece){i, 1};
     char *got = replay(r, c, in, ps, n, &pre, &open_failed);
-    if (strcmp(got, ref) != 0)
-        report(file, c, "one byte at a time", ref, got);
+    if (strcmp(got, ref) != 0) report(file, c, "one byte at a time", ref, got);
     free(got);
 
     /* every split point, and every pair of split points for short inputs */
@@ -392,8 +379,7 @@ static int run_case(const char *file, const vec_runner *r, const struct vcase *c
             report(file, c, mode, ref, got);
         }
         free(got);
-        if (n > 160 || getenv("SMTP_VEC_NO_PAIRS"))
-            continue;
+        if (n > 160 || getenv("SMTP_VEC_NO_PAIRS")) continue;
         for (size_t j = i + 1; j < n && failures == before; j++) {
             struct piece three[3] = {{0, i}, {i, j - i}, {j, n - j}};
             got = replay(r, c, in, three, 3, &pre, &open_failed);
@@ -433,8 +419,7 @@ static const vec_runner *runner_for(const char *file)
 {
     /* the name of the directory holding the file */
     const char *slash = strrchr(file, '/');
-    if (!slash)
-        return NULL;
+    if (!slash) return NULL;
     const char *start = slash;
     while (start > file && start[-1] != '/')
         start--;
@@ -463,8 +448,7 @@ int main(int argc, char **argv)
         }
         struct vcase *cases;
         size_t n;
-        if (load_cases(argv[a], &cases, &n) < 0)
-            failures++;
+        if (load_cases(argv[a], &cases, &n) < 0) failures++;
         for (size_t i = 0; i < n; i++) {
             run_case(argv[a], r, &cases[i]);
             total++;

@@ -76,6 +76,8 @@ extern const vec_runner vec_runner_caps;
 extern const vec_runner vec_runner_data_decode;
 extern const vec_runner vec_runner_data_encode;
 extern const vec_runner vec_runner_codec;
+extern const vec_runner vec_runner_server;
+extern const vec_runner vec_runner_client;
 
 /* Helpers for runners' option strings: does `options` hold the word `word`? */
 int vec_opt_has(const char *options, const char *word);

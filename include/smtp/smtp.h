@@ -16,6 +16,8 @@
 #include <smtp/codec.h>
 #include <smtp/caps.h>
 #include <smtp/data.h>
+#include <smtp/server.h>
+#include <smtp/client.h>
 
 #ifdef __cplusplus
 extern "C" {
