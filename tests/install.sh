@@ -32,5 +32,5 @@ else
     grep -q '^Libs: -L${libdir} -lsmtp' "$pc" || { echo "unexpected Libs in smtp.pc"; exit 1; }
 fi
 "$cc" $cflags_build $cflags "$src/tests/install/consumer.c" -o "$tmp/consumer-pc" $libs
-"$tmp/consumer-pc"
+LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$tmp/consumer-pc"
 echo "install: headers, library, smtpConfig.cmake and smtp.pc all work"
