@@ -191,7 +191,8 @@ static bool is_base64_text(const char *p, size_t n)
 smtp_ssize smtp_emit_auth(char *dest, size_t cap, const char *mech, size_t mechlen,
                           const char *initial_response, size_t irlen)
 {
-    if (args_invalid(dest, cap, mech, mechlen)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (args_invalid(dest, cap, mech, mechlen) || (!initial_response && irlen))
+        return SMTP_ERR_INVALID_ARGUMENT;
     if (has_control(mech, mechlen) || has_control(initial_response, irlen))
         return SMTP_ERR_UNSAFE_ARGUMENT;
     if (!is_mechanism(mech, mechlen) || !is_base64_text(initial_response, irlen))

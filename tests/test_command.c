@@ -573,6 +573,9 @@ static void test_emit_bdat_auth_sasl(void)
     CHECK_EMITS(smtp_emit_auth(out, sizeof out, "SCRAM-SHA-1", 11, NULL, 0),
                 "AUTH SCRAM-SHA-1\r\n");
     CHECK_REFUSED(smtp_emit_auth(out, sizeof out, "", 0, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    /* A NULL initial response with a length is the caller's error, not a read of NULL. */
+    CHECK_REFUSED(smtp_emit_auth(out, sizeof out, "PLAIN", 5, NULL, 3), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_REFUSED(smtp_emit_auth(NULL, 4, "PLAIN", 5, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_REFUSED(smtp_emit_auth(out, sizeof out, "ABCDEFGHIJKLMNOPQRSTU", 21, NULL, 0),
                   SMTP_ERR_INVALID_ARGUMENT);
     CHECK_REFUSED(smtp_emit_auth(out, sizeof out, "PL AIN", 6, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
