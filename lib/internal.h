@@ -71,7 +71,8 @@ bool smtp_span_iprefix(const char *ptr, size_t len, const char *lower_lit);
 
 /*
  * The length of the enhanced status code (RFC 3463 2: class "." 1*3digit "." 1*3digit) that
- * begins `s`, when its class is the first digit of the reply `code`; 0 when there is none.
+ * begins `s`, when its class is the first digit of the reply `code` and that digit is 2, 4 or
+ * 5 (RFC 3463 has no class 3); 0 when there is none.
  * The caller checks what follows it.
  */
 size_t smtp_enhanced_prefix(const char *s, size_t len, int code);

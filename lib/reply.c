@@ -97,7 +97,10 @@ static int digits1to3(const char *s, size_t len, size_t *i)
 size_t smtp_enhanced_prefix(const char *s, size_t len, int code)
 {
     size_t i = 2;
-    if (len < 5 || s[0] != (char)('0' + code / 100) || s[1] != '.') return 0;
+    int cls = code / 100;
+    /* RFC 3463 2: class = "2" / "4" / "5" (there are no 3xx enhanced codes). */
+    if (cls != 2 && cls != 4 && cls != 5) return 0;
+    if (len < 5 || s[0] != (char)('0' + cls) || s[1] != '.') return 0;
     if (!digits1to3(s, len, &i) || i >= len || s[i] != '.') return 0;
     i++;
     return digits1to3(s, len, &i) ? i : 0;

@@ -186,6 +186,10 @@ static void test_emit(void)
     for (size_t i = 0; i < sizeof badenh / sizeof badenh[0]; i++)
         CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 250, badenh[i], "x", 1),
                   SMTP_ERR_INVALID_ARGUMENT);
+    /* RFC 3463 2: class = "2" / "4" / "5"; a 3xx reply carries no enhanced code. */
+    CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 354, "3.0.0", "go ahead", 8),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 334, "3.0.0", "", 0), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_emit_reply(buf, sizeof buf, 250, NULL, lines, 0), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_emit_reply(buf, 0, 250, NULL, lines, 1), SMTP_ERR_NOBUF);
     CHECK_INT(smtp_emit_reply1(buf, 7, 250, NULL, "ok", 2), SMTP_ERR_NOBUF);

@@ -35,7 +35,8 @@ typedef struct smtp_reply_line {
     /*
      * The enhanced status code ("2.1.5") when `text` begins with one (RFC 3463 2:
      * class.subject.detail, 1-3 digits each) whose class equals the reply code's first digit,
-     * followed by SP or the end of the line; else an empty span (len 0).
+     * followed by SP or the end of the line; else an empty span (len 0). A 3xx reply has none
+     * (RFC 3463 2: the class is 2, 4 or 5).
      */
     smtp_span enhanced;
     /* The text after the enhanced status code and its SP; equal to `text` when there is none. */
@@ -125,7 +126,8 @@ SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *parser);
  * Returns the number of bytes written, or with dest NULL and cap 0 the number that would be.
  * On any error nothing at all is written:
  *   SMTP_ERR_INVALID_ARGUMENT  code not 200..599, enhanced not "C.SSS.DDD" with C equal to the
- *                              code's first digit, nlines 0, or a line longer than 512 octets
+ *                              code's first digit (so never on a 3xx reply: RFC 3463 2 has
+ *                              classes 2, 4 and 5 only), nlines 0, or a line longer than 512 octets
  *                              with its CRLF (RFC 5321 4.5.3.1.5);
  *   SMTP_ERR_UNSAFE_ARGUMENT   a text holds CR, LF, NUL or another control byte (TAB is
  *                              allowed: RFC 5321 textstring), or DEL;
