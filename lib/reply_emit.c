@@ -23,10 +23,16 @@ static int text_ok(const smtp_span *t)
     return 1;
 }
 
+/* RFC 5321 4.2: Reply-code = %x32-35 %x30-35 %x30-39. */
+static bool code_valid(int code)
+{
+    return code >= 200 && code <= 599 && code / 10 % 10 <= 5;
+}
+
 smtp_ssize smtp_emit_reply(char *dest, size_t cap, int code, const char *enhanced,
                            const smtp_span *lines, size_t nlines)
 {
-    if (code < 200 || code > 599 || !lines || nlines == 0 || (!dest && cap > 0))
+    if (!code_valid(code) || !lines || nlines == 0 || (!dest && cap > 0))
         return SMTP_ERR_INVALID_ARGUMENT;
     size_t elen = enhanced ? strlen(enhanced) : 0;
     if (enhanced && (elen == 0 || smtp_enhanced_prefix(enhanced, elen, code) != elen))

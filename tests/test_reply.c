@@ -182,6 +182,10 @@ static void test_emit(void)
     CHECK_INT(smtp_emit_reply(buf, sizeof buf, 250, NULL, bad, 2), SMTP_ERR_UNSAFE_ARGUMENT);
     CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 199, NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 600, NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    /* RFC 5321 4.2: Reply-code = %x32-35 %x30-35 %x30-39: the second digit is 0-5. */
+    CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 260, NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 599, NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_emit_reply1(NULL, 0, 459, NULL, "x", 1), 7);
     const char *badenh[] = {"5.1.1", "2.1", "2.1.", "2.1.1.1", "2.1000.1", "x.1.1", "2..1", ""};
     for (size_t i = 0; i < sizeof badenh / sizeof badenh[0]; i++)
         CHECK_INT(smtp_emit_reply1(buf, sizeof buf, 250, badenh[i], "x", 1),

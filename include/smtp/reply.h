@@ -125,7 +125,8 @@ SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *parser);
  * (RFC 2034 4). `lines` holds `nlines` texts (nlines >= 1; a text may be empty).
  * Returns the number of bytes written, or with dest NULL and cap 0 the number that would be.
  * On any error nothing at all is written:
- *   SMTP_ERR_INVALID_ARGUMENT  code not 200..599, enhanced not "C.SSS.DDD" with C equal to the
+ *   SMTP_ERR_INVALID_ARGUMENT  code not 200..599 or with a second digit above 5 (RFC 5321
+ *                              4.2 Reply-code), enhanced not "C.SSS.DDD" with C equal to the
  *                              code's first digit (so never on a 3xx reply: RFC 3463 2 has
  *                              classes 2, 4 and 5 only), nlines 0, or a line longer than 512 octets
  *                              with its CRLF (RFC 5321 4.5.3.1.5);
