@@ -1,2 +1,589 @@
-/* Placeholder: being written in this session. */
-#include "internal.h"
+/*
+ * The server session engine: the object, the read loop and the command state machine.
+ *
+ * Theory of operation
+ * -------------------
+ * One smtp_server holds one connection. Bytes from the client go in through smtp_server_read;
+ * replies come out through smtp_server_write (server_reply.c); the application decides through
+ * callbacks. Nothing here reads a clock or touches a socket.
+ *
+ * Input is read in one of three modes (srv->input): command lines, read by the core's
+ * streaming command parser (<smtp/command.h>); DATA content, read by the core's unstuffing
+ * decoder up to CRLF.CRLF (server_data.c); BDAT payload, counted octet by octet
+ * (server_data.c). The command parser's callback returns SMTP_PAUSE whenever the mode changes
+ * or the engine must stop, so the read loop can switch readers at the exact byte where a
+ * command ends.
+ *
+ * Session state, in the order a conversation goes through it:
+ *
+ *   not started --start--> greeting decision --220--> no HELO --HELO/EHLO--> ready
+ *                               |--554--> refused (503 to all but QUIT)
+ *   ready --MAIL--> mail --RCPT--> rcpts --DATA/BDAT--> message --end--> ready
+ *   any --QUIT / 421 / 521 / fatal error--> closing (nothing more is consumed)
+ *   ready --STARTTLS--> TLS wait --smtp_server_tls_started--> no HELO (everything forgotten)
+ *
+ * The transaction (srv->mail, rcpts, msg_open) is cleared by RSET, HELO/EHLO, STARTTLS, QUIT,
+ * and by the final reply of a message (accepted or not).
+ *
+ * Decisions: every policy point (greeting, HELO, MAIL, RCPT, DATA start, message end, VRFY)
+ * sets srv->decision and calls the application. The decision is made by smtp_server_reply
+ * (inside the callback or later) or by the callback returning 0 (default acceptance). While a
+ * decision is pending the read loop stops: the bytes after the command stay unconsumed, so
+ * pipelined commands are processed later and in order (RFC 2920 3.1).
+ *
+ * Flow control: input is consumed only while SMTP_SRV_RESERVE octets of the output queue are
+ * free, so a client that pipelines without reading cannot grow the queue past max_output.
+ */
+#include "server_internal.h"
+
+#include <smtp/reply.h>
+
+#include <string.h>
+
+void smtp_server_settings_init(smtp_server_settings *s)
+{
+    if (!s) return;
+    memset(s, 0, sizeof *s);
+    s->hostname = "localhost";
+    s->extensions = SMTP_SERVER_EXT_PIPELINING | SMTP_SERVER_EXT_SIZE | SMTP_SERVER_EXT_8BITMIME |
+                    SMTP_SERVER_EXT_SMTPUTF8 | SMTP_SERVER_EXT_CHUNKING | SMTP_SERVER_EXT_DSN |
+                    SMTP_SERVER_EXT_ENHANCEDSTATUSCODES;
+    s->bare_policy = SMTP_DATA_BARE_REJECT;
+    s->max_message_size = 10240000;
+    s->max_line = 2048;
+    s->max_auth_line = 12288;
+    s->max_recipients = 1000;
+    s->max_messages = 1000;
+    s->hard_error_limit = 20;
+    s->junk_command_limit = 100;
+    s->auth_attempt_limit = 3;
+    s->max_output = 16384;
+    s->command_timeout = 300;
+    s->data_timeout = 300;
+    s->auth_mechanisms = "PLAIN LOGIN";
+}
+
+const char *smtp_server_abort_name(smtp_server_abort_reason reason)
+{
+    switch (reason) {
+    case SMTP_SERVER_ABORT_EOF: return "EOF";
+    case SMTP_SERVER_ABORT_SIZE: return "SIZE";
+    case SMTP_SERVER_ABORT_BARE: return "BARE";
+    case SMTP_SERVER_ABORT_RESET: return "RESET";
+    case SMTP_SERVER_ABORT_TIMEOUT: return "TIMEOUT";
+    case SMTP_SERVER_ABORT_SHUTDOWN: return "SHUTDOWN";
+    }
+    return "INVALID";
+}
+
+int smtp_srv_fail(smtp_server *srv, int err)
+{
+    if (!srv->error) srv->error = err;
+    srv->closing = 1;
+    return srv->error;
+}
+
+int smtp_srv_cb_result(smtp_server *srv, int r)
+{
+    if (r >= 0) return 0;
+    smtp_srv_fail(srv, SMTP_ERR_CALLBACK_FAILURE);
+    return -1;
+}
+
+void smtp_srv_clear_transaction(smtp_server *srv, int accepted)
+{
+    srv->mail = 0;
+    srv->rcpts = 0;
+    srv->binarymime = 0;
+    srv->smtputf8 = 0;
+    srv->msg_open = 0;
+    srv->bdat = 0;
+    srv->discard = 0;
+    srv->msg_size = 0;
+    srv->input = SMTP_SRV_IN_COMMAND;
+    if (accepted) {
+        srv->messages++;
+        srv->errors = 0; /* Postfix: the counts restart once mail was delivered */
+        srv->junk = 0;
+    }
+}
+
+int smtp_srv_reset_transaction(smtp_server *srv, smtp_server_abort_reason why)
+{
+    int r = 0;
+    if (srv->msg_open)
+        SMTP_SRV_CALL(srv, r, on_message_abort, why);
+    else if (srv->mail)
+        SMTP_SRV_CALL0(srv, r, on_reset);
+    smtp_srv_clear_transaction(srv, 0);
+    return smtp_srv_cb_result(srv, r);
+}
+
+/* ---- validation of settings ---- */
+
+/* A setting string: printable ASCII (SP allowed when `sp`), at most `max` octets. */
+static int check_string(const char *s, size_t min, size_t max, int sp)
+{
+    if (!s) return min == 0;
+    size_t n = strlen(s);
+    if (n < min || n > max) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c > 0x7e || c < 0x20 || (c == ' ' && !sp)) return 0;
+    }
+    return 1;
+}
+
+static int check_settings(const smtp_server_settings *s)
+{
+    if (!check_string(s->hostname, 1, SMTP_MAX_DOMAIN, 0)) return 0;
+    if (!check_string(s->auth_mechanisms, 0, 400, 1)) return 0;
+    if (!check_string(s->mt_priority_profile, 0, 64, 0)) return 0;
+    if (s->extensions & ~SMTP_SERVER_EXT_ALL) return 0;
+    if (s->flags & ~SMTP_SERVER_FLAGS_ALL) return 0;
+    if (s->cmd_flags & ~(SMTP_CMD_LENIENT_BARE_LF | SMTP_CMD_STRICT_PATH_SPACE |
+                         SMTP_CMD_LENIENT_PATH_BRACKETS | SMTP_CMD_LENIENT_EMPTY_HELO))
+        return 0;
+    if ((unsigned)s->bare_policy > SMTP_DATA_BARE_ALLOW) return 0;
+    if (s->max_recipients < 100) return 0; /* RFC 5321 4.5.3.1.8 */
+    if (s->max_output < 2 * SMTP_SRV_RESERVE) return 0;
+    if (s->command_timeout < 300) return 0; /* RFC 5321 4.5.3.2.7 */
+    return 1;
+}
+
+/* Copies the setting strings into one allocation owned by the session. */
+static int copy_strings(smtp_server *srv)
+{
+    const smtp_server_settings *s = &srv->set;
+    size_t hl = strlen(s->hostname) + 1;
+    size_t al = (s->auth_mechanisms ? strlen(s->auth_mechanisms) : 0) + 1;
+    size_t ml = s->mt_priority_profile ? strlen(s->mt_priority_profile) + 1 : 0;
+    srv->strings = smtp_malloc(srv->mem, hl + al + ml);
+    if (!srv->strings) return SMTP_ERR_NOMEM;
+    char *p = srv->strings;
+    memcpy(p, s->hostname, hl);
+    srv->set.hostname = p;
+    p += hl;
+    memcpy(p, s->auth_mechanisms ? s->auth_mechanisms : "", al);
+    srv->set.auth_mechanisms = p;
+    p += al;
+    if (ml) {
+        memcpy(p, s->mt_priority_profile, ml);
+        srv->set.mt_priority_profile = p;
+    }
+    return 0;
+}
+
+static int on_command(const smtp_command *cmd, void *user_data);
+
+int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
+                    const smtp_server_settings *settings, const smtp_mem *mem, void *user_data)
+{
+    if (!pp) return SMTP_ERR_INVALID_ARGUMENT;
+    *pp = NULL;
+    smtp_server_settings defaults;
+    smtp_server_settings_init(&defaults);
+    if (!settings) settings = &defaults;
+    if (!check_settings(settings)) return SMTP_ERR_INVALID_ARGUMENT;
+    mem = smtp_mem_or_default(mem);
+    smtp_server *srv = smtp_calloc(mem, 1, sizeof *srv);
+    if (!srv) return SMTP_ERR_NOMEM;
+    srv->mem = mem;
+    if (callbacks) srv->cb = *callbacks;
+    srv->user_data = user_data;
+    srv->set = *settings;
+    int r = copy_strings(srv);
+    smtp_ssize ehlo = r < 0 ? 0 : smtp_srv_ehlo_size(srv);
+    if (!r && (ehlo < 0 || ehlo > SMTP_SRV_RESERVE)) r = SMTP_ERR_INVALID_ARGUMENT;
+    if (!r) {
+        smtp_cmd_settings cs;
+        smtp_cmd_settings_init(&cs);
+        cs.max_line = settings->max_line;
+        cs.max_auth_line = settings->max_auth_line;
+        cs.flags = settings->cmd_flags;
+        smtp_cmd_callbacks ccb = {on_command, NULL};
+        r = smtp_cmd_parser_new(&srv->parser, &ccb, &cs, mem, srv);
+    }
+    if (!r) {
+        srv->out = smtp_malloc(mem, settings->max_output);
+        srv->out_cap = settings->max_output;
+        if (!srv->out) r = SMTP_ERR_NOMEM;
+    }
+    if (r) {
+        smtp_server_del(srv);
+        return r;
+    }
+    srv->tls = (settings->flags & SMTP_SERVER_TLS) != 0;
+    *pp = srv;
+    return 0;
+}
+
+void smtp_server_del(smtp_server *srv)
+{
+    if (!srv) return;
+    smtp_cmd_parser_del(srv->parser);
+    smtp_free(srv->mem, srv->out);
+    smtp_free(srv->mem, srv->strings);
+    smtp_free(srv->mem, srv);
+}
+
+int smtp_server_start(smtp_server *srv)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->started || srv->in_callback) return SMTP_ERR_INVALID_STATE;
+    srv->started = 1;
+    srv->decision = SMTP_SRV_DEC_CONNECT;
+    srv->answered = 0;
+    int r;
+    SMTP_SRV_CALL0(srv, r, on_connect);
+    return smtp_srv_decided(srv, r) < 0 ? srv->error : 0;
+}
+
+/* ---- commands ---- */
+
+/* A reply from the engine itself (not a decision); failures are internal and fatal. */
+static int reply(smtp_server *srv, int code, const char *enhanced, const char *text)
+{
+    int r = smtp_srv_reply(srv, code, enhanced, text);
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
+/* NOOP, RSET, VRFY, ETRN, HELP: past the limit the session closes (Postfix's junk limit). */
+static int junk(smtp_server *srv)
+{
+    if (!srv->set.junk_command_limit || ++srv->junk <= srv->set.junk_command_limit) return 0;
+    int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many junk commands");
+    return r < 0 ? smtp_srv_fail(srv, r) : 1;
+}
+
+static int cmd_helo(smtp_server *srv, const smtp_command *cmd)
+{
+    int lmtp = (srv->set.flags & SMTP_SERVER_LMTP) != 0;
+    if (lmtp != (cmd->verb == SMTP_VERB_LHLO))
+        return reply(srv, 500, "5.5.1", lmtp ? "Error: use LHLO" : "Error: command not recognized");
+    /* RFC 5321 4.1.4: HELO/EHLO in a session resets it as RSET does. */
+    if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
+    srv->decision = SMTP_SRV_DEC_HELO;
+    srv->dec_verb = cmd->verb;
+    srv->answered = 0;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_helo, cmd->verb, cmd->domain);
+    return smtp_srv_decided(srv, r);
+}
+
+/* The parameter extensions the client may use now (what was advertised). */
+static unsigned param_extensions(const smtp_server *srv)
+{
+    unsigned e = srv->set.extensions, p = 0;
+    if (e & SMTP_SERVER_EXT_SIZE) p |= SMTP_PARAM_EXT_SIZE;
+    if (e & SMTP_SERVER_EXT_8BITMIME) p |= SMTP_PARAM_EXT_8BITMIME;
+    if ((e & SMTP_SERVER_EXT_BINARYMIME) && (e & SMTP_SERVER_EXT_CHUNKING))
+        p |= SMTP_PARAM_EXT_BINARYMIME;
+    if (e & SMTP_SERVER_EXT_SMTPUTF8) p |= SMTP_PARAM_EXT_SMTPUTF8;
+    if (e & SMTP_SERVER_EXT_DSN) p |= SMTP_PARAM_EXT_DSN;
+    if ((e & SMTP_SERVER_EXT_REQUIRETLS) && srv->tls) p |= SMTP_PARAM_EXT_REQUIRETLS;
+    if (e & SMTP_SERVER_EXT_MT_PRIORITY) p |= SMTP_PARAM_EXT_MTPRIORITY;
+    if (e & SMTP_SERVER_EXT_DELIVERBY) p |= SMTP_PARAM_EXT_DELIVERBY;
+    return p;
+}
+
+static int param_fault(smtp_server *srv, const smtp_param_fault *f)
+{
+    /* RFC 5321 4.1.1.11: 555 for an unrecognized parameter, 501 for a malformed one. */
+    return reply(srv, f->reply_code == 555 ? 555 : 501, "5.5.4", f->text ? f->text : "Error");
+}
+
+/* A path that failed smtp_path_parse: non-ASCII without SMTPUTF8 is 553 5.6.7 (RFC 6531). */
+static int path_fault(smtp_server *srv, int err, int utf8, const char *enhanced, const char *what)
+{
+    if (err == SMTP_ERR_UTF8 && !utf8)
+        return reply(srv, 553, "5.6.7", "Error: non-ASCII address without SMTPUTF8");
+    return reply(srv, 501, enhanced, what);
+}
+
+static unsigned path_flags(const smtp_server *srv, int utf8)
+{
+    unsigned f = utf8 ? SMTP_PATH_UTF8 : 0;
+    if (srv->set.cmd_flags & SMTP_CMD_LENIENT_PATH_BRACKETS) f |= SMTP_PATH_LENIENT_BRACKETS;
+    return f;
+}
+
+static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
+{
+    if (srv->helo == SMTP_VERB_UNKNOWN)
+        return reply(srv, 503, "5.5.1", "Error: send HELO/EHLO first");
+    if (srv->mail) return reply(srv, 503, "5.5.1", "Error: nested MAIL command");
+    if (srv->set.max_messages && srv->messages >= srv->set.max_messages) {
+        int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many messages");
+        return r < 0 ? smtp_srv_fail(srv, r) : 0;
+    }
+    smtp_server_mail m;
+    memset(&m, 0, sizeof m);
+    smtp_params_opts opts;
+    smtp_params_opts_init(&opts);
+    opts.extensions = param_extensions(srv);
+    if (smtp_mail_params_parse(cmd->params.ptr, cmd->params.len, &opts, &m.params) < 0)
+        return param_fault(srv, &m.params.fault);
+    int utf8 = (m.params.present & SMTP_MAIL_SMTPUTF8) != 0;
+    m.path = cmd->path;
+    int e = smtp_path_parse(cmd->path.ptr, cmd->path.len,
+                            SMTP_PATH_ALLOW_NULL | path_flags(srv, utf8), &m.parsed);
+    if (e < 0) return path_fault(srv, e, utf8, "5.1.7", "Error: bad sender address syntax");
+    uint64_t max = srv->set.max_message_size;
+    if ((m.params.present & SMTP_MAIL_SIZE) && max && m.params.size > max)
+        return reply(srv, 552, "5.3.4", "Error: message size exceeds fixed limit"); /* RFC 1870 */
+    srv->decision = SMTP_SRV_DEC_MAIL;
+    srv->answered = 0;
+    srv->binarymime = (m.params.present & SMTP_MAIL_BODY) && m.params.body == SMTP_BODY_BINARYMIME;
+    srv->smtputf8 = utf8;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_mail, &m);
+    return smtp_srv_decided(srv, r);
+}
+
+static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
+{
+    if (!srv->mail) return reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    if (srv->msg_open) return reply(srv, 503, "5.5.1", "Error: RCPT inside BDAT transfer");
+    if (srv->rcpts >= srv->set.max_recipients)
+        return reply(srv, 452, "4.5.3", "Error: too many recipients"); /* RFC 5321 4.5.3.1.10 */
+    smtp_server_rcpt rc;
+    memset(&rc, 0, sizeof rc);
+    smtp_params_opts opts;
+    smtp_params_opts_init(&opts);
+    opts.extensions = param_extensions(srv);
+    opts.smtputf8 = srv->smtputf8;
+    if (smtp_rcpt_params_parse(cmd->params.ptr, cmd->params.len, &opts, &rc.params) < 0)
+        return param_fault(srv, &rc.params.fault);
+    rc.path = cmd->path;
+    int e =
+        smtp_path_parse(cmd->path.ptr, cmd->path.len,
+                        SMTP_PATH_ALLOW_POSTMASTER | path_flags(srv, srv->smtputf8), &rc.parsed);
+    if (e < 0)
+        return path_fault(srv, e, srv->smtputf8, "5.1.3", "Error: bad recipient address syntax");
+    rc.index = srv->rcpts;
+    srv->decision = SMTP_SRV_DEC_RCPT;
+    srv->answered = 0;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_rcpt, &rc);
+    return smtp_srv_decided(srv, r);
+}
+
+static int cmd_vrfy(smtp_server *srv, const smtp_command *cmd)
+{
+    srv->decision = SMTP_SRV_DEC_VRFY;
+    srv->answered = 0;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_vrfy, cmd->arg);
+    return smtp_srv_decided(srv, r);
+}
+
+static int cmd_starttls(smtp_server *srv)
+{
+    if (!(srv->set.extensions & SMTP_SERVER_EXT_STARTTLS))
+        return reply(srv, 502, "5.5.1", "Error: command not implemented");
+    if (srv->tls) return reply(srv, 554, "5.5.1", "Error: TLS already active");
+    if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
+    if (reply(srv, 220, "2.0.0", "Ready to start TLS") < 0) return -1;
+    /* RFC 3207 4.2: nothing after this line is read before the handshake. */
+    srv->tls_wait = 1;
+    int r;
+    SMTP_SRV_CALL0(srv, r, on_starttls);
+    return smtp_srv_cb_result(srv, r);
+}
+
+static int cmd_quit(smtp_server *srv)
+{
+    if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
+    if (reply(srv, 221, "2.0.0", "Bye") < 0) return -1;
+    srv->closing = 1;
+    return 0;
+}
+
+/* A line the command parser flagged: answer with the reply it names. */
+static int cmd_error(smtp_server *srv, const smtp_command *cmd)
+{
+    const char *enhanced = NULL, *text = NULL;
+    int code = smtp_cmd_error_reply(cmd->error, cmd->verb, &enhanced, &text);
+    if (reply(srv, code, enhanced, text) < 0) return -1;
+    /* RFC 3030 3: a BDAT whose size cannot be read leaves the stream out of sync: close. */
+    if (code == 521) srv->closing = 1;
+    return 0;
+}
+
+static int dispatch(smtp_server *srv, const smtp_command *cmd)
+{
+    if (cmd->error) return cmd_error(srv, cmd);
+    if (srv->refused && cmd->verb != SMTP_VERB_QUIT)
+        return reply(srv, 503, "5.5.1", "Error: no SMTP service here"); /* RFC 5321 3.1 */
+    int j;
+    switch (cmd->verb) {
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_LHLO: return cmd_helo(srv, cmd);
+    case SMTP_VERB_MAIL: return cmd_mail(srv, cmd);
+    case SMTP_VERB_RCPT: return cmd_rcpt(srv, cmd);
+    case SMTP_VERB_DATA: return smtp_srv_cmd_data(srv);
+    case SMTP_VERB_BDAT: return smtp_srv_cmd_bdat(srv, cmd);
+    case SMTP_VERB_QUIT: return cmd_quit(srv);
+    case SMTP_VERB_STARTTLS: return cmd_starttls(srv);
+    case SMTP_VERB_RSET:
+        if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
+        /* RFC 5321 4.1.1.5: always 250, clears the transaction, never closes. */
+        if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
+        return reply(srv, 250, "2.0.0", "Ok");
+    case SMTP_VERB_NOOP:
+        if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
+        return reply(srv, 250, "2.0.0", "Ok");
+    case SMTP_VERB_VRFY:
+        if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
+        return cmd_vrfy(srv, cmd);
+    case SMTP_VERB_HELP:
+        if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
+        return reply(srv, 214, "2.0.0", "See RFC 5321");
+    case SMTP_VERB_ETRN:
+        if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
+        return reply(srv, 502, "5.5.1", "Error: command not implemented");
+    case SMTP_VERB_EXPN: /* no list expansion: it would disclose addresses */
+    case SMTP_VERB_AUTH:
+    case SMTP_VERB_XCLIENT:
+    case SMTP_VERB_XFORWARD:
+    default: return reply(srv, 502, "5.5.1", "Error: command not implemented");
+    }
+}
+
+/* Can input be consumed now? */
+static int can_consume(const smtp_server *srv)
+{
+    return srv->started && !srv->error && !srv->closing && !srv->tls_wait &&
+           srv->decision == SMTP_SRV_DEC_NONE && !srv->lmtp_fill &&
+           smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
+}
+
+static int on_command(const smtp_command *cmd, void *user_data)
+{
+    smtp_server *srv = user_data;
+    if (dispatch(srv, cmd) < 0 || srv->error) return -1;
+    if (srv->stop || srv->input != SMTP_SRV_IN_COMMAND || !can_consume(srv)) return SMTP_PAUSE;
+    return 0;
+}
+
+/* Reports bytes fed between STARTTLS and the handshake (once), and closes by default. */
+static int tls_injection(smtp_server *srv)
+{
+    srv->injection = 1;
+    int r;
+    SMTP_SRV_CALL0(srv, r, on_tls_injection);
+    if (smtp_srv_cb_result(srv, r) < 0) return srv->error;
+    if (srv->set.flags & SMTP_SERVER_KEEP_TLS_INJECTION) return 0;
+    r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: pipelined input after STARTTLS");
+    if (r < 0) return smtp_srv_fail(srv, r);
+    srv->tls_wait = 0;
+    return 0;
+}
+
+smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
+{
+    if (!srv || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->error) return srv->error;
+    if (!srv->started || srv->in_callback) return SMTP_ERR_INVALID_STATE;
+    size_t pos = 0;
+    srv->stop = 0;
+    while (!srv->stop && can_consume(srv)) {
+        smtp_ssize n;
+        if (srv->input == SMTP_SRV_IN_CHUNK && srv->chunk_left == 0) {
+            n = smtp_srv_data_read(srv, NULL, 0); /* a chunk ends without more bytes */
+        } else if (pos == len) {
+            break;
+        } else if (srv->input == SMTP_SRV_IN_COMMAND) {
+            n = smtp_cmd_parser_read(srv->parser, data + pos, len - pos);
+        } else {
+            n = smtp_srv_data_read(srv, data + pos, len - pos);
+        }
+        if (n < 0) return smtp_srv_fail(srv, srv->error ? srv->error : (int)n);
+        pos += (size_t)n;
+    }
+    if (srv->tls_wait && pos < len && !srv->injection) {
+        int r = tls_injection(srv);
+        if (r < 0) return r;
+    }
+    return (smtp_ssize)pos;
+}
+
+int smtp_server_pending(const smtp_server *srv)
+{
+    return srv && srv->decision != SMTP_SRV_DEC_NONE;
+}
+
+int smtp_server_want_read(const smtp_server *srv)
+{
+    return srv && can_consume(srv);
+}
+
+int smtp_server_want_write(const smtp_server *srv)
+{
+    return srv && srv->out_len > 0;
+}
+
+int smtp_server_want_close(const smtp_server *srv)
+{
+    return srv && (srv->closing || srv->error) && srv->out_len == 0 && !srv->lmtp_fill;
+}
+
+int smtp_server_tls_started(smtp_server *srv)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!srv->tls_wait || srv->out_len || srv->closing || srv->in_callback)
+        return SMTP_ERR_INVALID_STATE;
+    /* RFC 3207 4.2: discard all knowledge obtained from the client. */
+    srv->tls_wait = 0;
+    srv->tls = 1;
+    srv->injection = 0;
+    srv->helo = SMTP_VERB_UNKNOWN;
+    smtp_srv_clear_transaction(srv, 0);
+    return 0;
+}
+
+unsigned smtp_server_timeout(const smtp_server *srv)
+{
+    if (!srv || !srv->started || srv->closing || srv->error || srv->tls_wait ||
+        srv->decision != SMTP_SRV_DEC_NONE)
+        return 0;
+    return srv->input == SMTP_SRV_IN_COMMAND ? srv->set.command_timeout : srv->set.data_timeout;
+}
+
+/* Ends the session from the adapter's side: abort what is in progress, queue a 421, close. */
+static int end_session(smtp_server *srv, smtp_server_abort_reason why, const char *enhanced,
+                       const char *text)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->in_callback || srv->closing || srv->error) return SMTP_ERR_INVALID_STATE;
+    srv->decision = SMTP_SRV_DEC_NONE;
+    srv->lmtp_left = 0;
+    if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
+    if (text) smtp_srv_reply_host(srv, 421, enhanced, text); /* dropped when no room is left */
+    srv->closing = 1;
+    return 0;
+}
+
+int smtp_server_timeout_expired(smtp_server *srv)
+{
+    return end_session(srv, SMTP_SERVER_ABORT_TIMEOUT, "4.4.2", "Error: timeout exceeded");
+}
+
+int smtp_server_shutdown(smtp_server *srv)
+{
+    return end_session(srv, SMTP_SERVER_ABORT_SHUTDOWN, "4.3.2", "Service shutting down");
+}
+
+int smtp_server_eof(smtp_server *srv)
+{
+    if (srv && !srv->in_callback && !srv->error && srv->closing) {
+        /* Closed after QUIT or a 421: only a message still streaming is left to drop. */
+        srv->closing = 0;
+        int r = end_session(srv, SMTP_SERVER_ABORT_EOF, NULL, NULL);
+        srv->closing = 1;
+        return r;
+    }
+    return end_session(srv, SMTP_SERVER_ABORT_EOF, NULL, NULL);
+}

@@ -1,5 +1,371 @@
-/* Placeholder: this header is being written in this session. */
+/*
+ * libsmtp — the server session engine: a sans-I/O SMTP (RFC 5321) and LMTP (RFC 2033) server
+ * protocol engine.
+ *
+ * The engine holds one connection's conversation. The adapter (the code that owns the socket,
+ * the clock and TLS) feeds it the bytes the client sent and pulls the bytes to send back; the
+ * engine never reads, writes, sleeps or looks at a clock. The application keeps every decision
+ * (who may connect, which senders and recipients are accepted, where the message goes) through
+ * callbacks that answer at once or later (SMTP_SERVER_DEFER, then smtp_server_reply).
+ *
+ *   smtp_server_settings s;
+ *   smtp_server_settings_init(&s);
+ *   s.hostname = "mx.example.org";
+ *   smtp_server *srv;
+ *   smtp_server_new(&srv, &callbacks, &s, NULL, app);
+ *   smtp_server_start(srv);                       // decides and queues the greeting
+ *   loop:
+ *     n = smtp_server_read(srv, buf, len);        // n < 0: fatal; else keep buf[n..len) for later
+ *     m = smtp_server_write(srv, out, sizeof out);  // send out[0..m)
+ *     smtp_server_want_close(srv) -> close the socket
+ *   smtp_server_eof(srv);                         // the client went away
+ *   smtp_server_del(srv);
+ *
+ * Protocol errors of the client are not errors of the engine: it answers them (500, 501, 503,
+ * 555...). Negative returns are the caller's misuse or a fatal condition (memory, a failed
+ * callback) and are sticky for the feeding calls.
+ */
 #ifndef SMTP_SERVER_H
 #define SMTP_SERVER_H
+
+#include <smtp/command.h>
 #include <smtp/common.h>
+#include <smtp/data.h>
+#include <smtp/params.h>
+#include <smtp/path.h>
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+/* The opaque server session. */
+typedef struct smtp_server smtp_server;
+
+/*
+ * A policy callback returns SMTP_SERVER_DEFER to answer later with smtp_server_reply (after a
+ * database or DNS lookup). Until then the engine processes no later input: smtp_server_read
+ * returns having consumed the bytes up to the end of the command (or of the message) that
+ * asked, and smtp_server_want_read is 0.
+ */
+#define SMTP_SERVER_DEFER 2
+
+/* Extensions advertised in the EHLO reply (smtp_server_settings.extensions). */
+#define SMTP_SERVER_EXT_PIPELINING 0x0001u          /* RFC 2920 */
+#define SMTP_SERVER_EXT_SIZE 0x0002u                /* RFC 1870: "SIZE n" (max_message_size) */
+#define SMTP_SERVER_EXT_8BITMIME 0x0004u            /* RFC 6152 */
+#define SMTP_SERVER_EXT_SMTPUTF8 0x0008u            /* RFC 6531 */
+#define SMTP_SERVER_EXT_CHUNKING 0x0010u            /* RFC 3030: BDAT */
+#define SMTP_SERVER_EXT_BINARYMIME 0x0020u          /* RFC 3030; only with CHUNKING */
+#define SMTP_SERVER_EXT_DSN 0x0040u                 /* RFC 3461 */
+#define SMTP_SERVER_EXT_ENHANCEDSTATUSCODES 0x0080u /* RFC 2034: then every reply has one */
+#define SMTP_SERVER_EXT_STARTTLS 0x0100u            /* RFC 3207; never over TLS */
+#define SMTP_SERVER_EXT_AUTH 0x0200u /* RFC 4954; over TLS only unless SMTP_SERVER_AUTH_PLAINTEXT  \
+                                      */
+#define SMTP_SERVER_EXT_REQUIRETLS 0x0400u  /* RFC 8689; over TLS only */
+#define SMTP_SERVER_EXT_DELIVERBY 0x0800u   /* RFC 2852: "DELIVERBY [deliverby_min]" */
+#define SMTP_SERVER_EXT_MT_PRIORITY 0x1000u /* RFC 6710: "MT-PRIORITY [mt_priority_profile]" */
+#define SMTP_SERVER_EXT_LIMITS 0x2000u      /* RFC 9422: "LIMITS RCPTMAX=n MAILMAX=n" */
+#define SMTP_SERVER_EXT_ALL 0x3fffu
+
+/* Behaviour flags (smtp_server_settings.flags). */
+/* LMTP (RFC 2033): LHLO instead of HELO/EHLO, one reply per accepted recipient after data. */
+#define SMTP_SERVER_LMTP 0x01u
+/* The connection is already encrypted (implicit TLS, RFC 8314): no STARTTLS, AUTH allowed. */
+#define SMTP_SERVER_TLS 0x02u
+/* Offer and accept AUTH without TLS (dangerous: passwords in clear text). */
+#define SMTP_SERVER_AUTH_PLAINTEXT 0x04u
+/*
+ * Do not close the connection when bytes follow STARTTLS before the handshake (they are still
+ * never consumed: the adapter must drop them). The default closes with 421 (CVE-2011-0411).
+ */
+#define SMTP_SERVER_KEEP_TLS_INJECTION 0x08u
+#define SMTP_SERVER_FLAGS_ALL 0x0fu
+
+/*
+ * Settings. Fill with smtp_server_settings_init, then change fields. Strings are copied by
+ * smtp_server_new (they need not outlive the call).
+ */
+typedef struct smtp_server_settings {
+    /*
+     * The server's name, first word of the greeting and of the EHLO reply: 1-255 printable
+     * ASCII octets without SP. Default "localhost". The banner never shows a software name or
+     * version ("220 <hostname> ESMTP").
+     */
+    const char *hostname;
+    unsigned extensions; /* SMTP_SERVER_EXT_*; default PIPELINING SIZE 8BITMIME SMTPUTF8
+                            CHUNKING ENHANCEDSTATUSCODES DSN */
+    unsigned flags;      /* SMTP_SERVER_* flags; default 0 */
+    /*
+     * Lenient SMTP_CMD_* flags of the command parser: SMTP_CMD_LENIENT_EMPTY_HELO (HELO/EHLO
+     * without a name), SMTP_CMD_LENIENT_PATH_BRACKETS ("MAIL FROM:a@b"),
+     * SMTP_CMD_STRICT_PATH_SPACE, SMTP_CMD_LENIENT_BARE_LF. Default 0.
+     */
+    unsigned cmd_flags;
+    /* What a bare LF or CR in DATA content does (<smtp/data.h>); default REJECT: 550 5.6.0. */
+    smtp_data_policy bare_policy;
+    /* Largest message in octets (0: no limit). Default 10240000 (Postfix's). */
+    uint64_t max_message_size;
+    /* Longest command line with CRLF; default 2048 (extensions lengthen MAIL/RCPT). */
+    size_t max_line;
+    /* Longest AUTH line and SASL response with CRLF; default 12288 (RFC 4954 4). */
+    size_t max_auth_line;
+    /* Recipients per message, then 452 4.5.3; default 1000, at least 100 (RFC 5321 4.5.3.1.8). */
+    size_t max_recipients;
+    /* Messages per connection, then 421 4.7.0 at the next MAIL; default 1000 (0: no limit). */
+    size_t max_messages;
+    /* Error replies (4xx/5xx) before 421 4.7.0 and close; default 20 (Postfix); 0: no limit. */
+    unsigned hard_error_limit;
+    /* NOOP, RSET, VRFY, ETRN, HELP before 421 4.7.0 and close; default 100 (Postfix). */
+    unsigned junk_command_limit;
+    /* Failed AUTH exchanges before 421 4.7.0 and close; default 3; 0: no limit. */
+    unsigned auth_attempt_limit;
+    /*
+     * The output queue bound in octets; default 16384, at least 4096. The engine stops
+     * consuming input while less than 2048 octets are free, so the peer cannot make it buffer
+     * without bound (a client pipelining without reading its replies).
+     */
+    size_t max_output;
+    /* Seconds to wait for a command (RFC 5321 4.5.3.2.7: at least 300); default 300. */
+    unsigned command_timeout;
+    /* Seconds to wait for more message data (RFC 5321 4.5.3.2.6); default 300. */
+    unsigned data_timeout;
+    /* The AUTH mechanisms advertised, space separated; default "PLAIN LOGIN". */
+    const char *auth_mechanisms;
+    unsigned deliverby_min;          /* DELIVERBY's min-by-time in seconds; 0: none shown */
+    const char *mt_priority_profile; /* MT-PRIORITY's profile ("MIXER"); NULL: none shown */
+} smtp_server_settings;
+
+/* smtp_server_settings_init fills `*s` with the defaults above. NULL is ignored. */
+SMTP_API void smtp_server_settings_init(smtp_server_settings *s);
+
+/* The arguments of MAIL FROM, valid during the callback (spans borrow the command line). */
+typedef struct smtp_server_mail {
+    smtp_span path;          /* as sent, with its angle brackets ("<>" for the null path) */
+    smtp_path parsed;        /* smtp_path_parse of `path` */
+    smtp_mail_params params; /* the checked parameters */
+} smtp_server_mail;
+
+/* The arguments of RCPT TO, valid during the callback. */
+typedef struct smtp_server_rcpt {
+    smtp_span path;
+    smtp_path parsed;
+    smtp_rcpt_params params;
+    size_t index; /* how many recipients were accepted before this one */
+} smtp_server_rcpt;
+
+/* A complete message, reported to on_message_end. */
+typedef struct smtp_server_message {
+    uint64_t size;       /* content octets delivered through on_data */
+    unsigned data_flags; /* SMTP_DATA_FLAG_* seen by the DATA decoder (0 for BDAT) */
+    int bdat;            /* 1 when received with BDAT (RFC 3030), 0 with DATA */
+    size_t recipients;   /* accepted recipients: LMTP expects that many replies */
+} smtp_server_message;
+
+/* Why a message that was being received is dropped (on_message_abort). */
+typedef enum smtp_server_abort_reason {
+    SMTP_SERVER_ABORT_EOF = 1,  /* smtp_server_eof: the connection was lost */
+    SMTP_SERVER_ABORT_SIZE,     /* over max_message_size: the rest is discarded, 552 5.3.4 */
+    SMTP_SERVER_ABORT_BARE,     /* a bare LF/CR under SMTP_DATA_BARE_REJECT: 550 5.6.0 */
+    SMTP_SERVER_ABORT_RESET,    /* RSET, HELO/EHLO or a failed BDAT ended the transaction */
+    SMTP_SERVER_ABORT_TIMEOUT,  /* smtp_server_timeout_expired */
+    SMTP_SERVER_ABORT_SHUTDOWN, /* smtp_server_shutdown or a 421 */
+} smtp_server_abort_reason;
+
+/* smtp_server_abort_name returns "EOF", "SIZE"..., or "INVALID". Never NULL; static. */
+SMTP_API const char *smtp_server_abort_name(smtp_server_abort_reason reason);
+
+/*
+ * Callbacks. Every one receives the session first and `user_data` last. A NULL callback means
+ * the default: accept (policy callbacks) or ignore (notifications).
+ *
+ * Policy callbacks (on_connect, on_helo, on_mail, on_rcpt, on_data_start, on_message_end,
+ * on_vrfy) decide one reply. Each either
+ *  - returns 0: the engine sends its default acceptance, unless the callback has already
+ *    called smtp_server_reply (the usual way to refuse: reply 550 then return 0);
+ *  - returns SMTP_SERVER_DEFER: the decision comes later through smtp_server_reply (order is
+ *    kept: no later command is read meanwhile);
+ *  - returns a negative value: the feeding call fails with SMTP_ERR_CALLBACK_FAILURE and the
+ *    session is dead (sticky).
+ * Other positive values count as 0. on_data may also return SMTP_PAUSE: smtp_server_read then
+ * returns right after that piece of content (flow control). Callbacks may call
+ * smtp_server_reply, smtp_server_write and the query functions, never smtp_server_read,
+ * smtp_server_del or the other state-changing calls (they return SMTP_ERR_INVALID_STATE).
+ */
+typedef struct smtp_server_callbacks {
+    /*
+     * The connection is up: decide the greeting. Accept: "220 <hostname> ESMTP". Refuse with
+     * 554 (the engine then answers 503 to everything but QUIT, RFC 5321 3.1) or 421 (closes).
+     */
+    int (*on_connect)(smtp_server *srv, void *user_data);
+    /* HELO, EHLO or LHLO `verb` with the client's `domain` (not validated; may be empty under
+     * SMTP_CMD_LENIENT_EMPTY_HELO). Accept: 250 and the EHLO capability list. */
+    int (*on_helo)(smtp_server *srv, smtp_verb verb, smtp_span domain, void *user_data);
+    /* MAIL FROM, checked (path, parameters, SIZE against the limit). Accept: 250 2.1.0. */
+    int (*on_mail)(smtp_server *srv, const smtp_server_mail *mail, void *user_data);
+    /* RCPT TO, checked. Accept (250, 251, 252): counted as a recipient; default 250 2.1.5. */
+    int (*on_rcpt)(smtp_server *srv, const smtp_server_rcpt *rcpt, void *user_data);
+    /* DATA, or the first BDAT of a message. Accept: 354 (DATA) or streaming starts (BDAT). */
+    int (*on_data_start)(smtp_server *srv, void *user_data);
+    /* A piece of the message content (unstuffed for DATA, raw for BDAT), in order. The span
+     * borrows the input or static storage: valid during the call only. */
+    int (*on_data)(smtp_server *srv, smtp_span data, void *user_data);
+    /*
+     * The whole message was received and handed over through on_data. Accept: 250 2.0.0 (in
+     * LMTP mode, one reply per accepted recipient: call smtp_server_reply msg->recipients
+     * times; the replies not given repeat the last one given, or 250 when none was).
+     * Nothing is acknowledged before this callback returned or its deferred reply came.
+     */
+    int (*on_message_end)(smtp_server *srv, const smtp_server_message *msg, void *user_data);
+    /* A message that on_data_start accepted will not complete: drop what on_data gave. */
+    int (*on_message_abort)(smtp_server *srv, smtp_server_abort_reason reason, void *user_data);
+    /* A transaction (an accepted MAIL) ended without a message: RSET, HELO/EHLO, STARTTLS,
+     * QUIT, a refused DATA end. Notification only. */
+    int (*on_reset)(smtp_server *srv, void *user_data);
+    /* VRFY `arg`. Default 252 2.5.0 (no user enumeration); the application may resolve it. */
+    int (*on_vrfy)(smtp_server *srv, smtp_span arg, void *user_data);
+    /*
+     * STARTTLS was accepted and "220 2.0.0 Ready to start TLS" queued: once that reply is
+     * written, start the TLS handshake, then call smtp_server_tls_started. Notification only.
+     */
+    int (*on_starttls)(smtp_server *srv, void *user_data);
+    /*
+     * Bytes were fed after the STARTTLS line, before smtp_server_tls_started: plaintext
+     * pipelined over the TLS boundary (RFC 3207 4.2, CVE-2011-0411). They are never consumed.
+     * Unless SMTP_SERVER_KEEP_TLS_INJECTION, the engine then queues 421 and closes.
+     * Reported once. Notification only.
+     */
+    int (*on_tls_injection)(smtp_server *srv, void *user_data);
+} smtp_server_callbacks;
+
+/*
+ * smtp_server_new creates a session in `*pp`. `callbacks` (NULL: all defaults) and `settings`
+ * (NULL: defaults) are copied; `mem` is the allocator (NULL: smtp_mem_default()), which must
+ * outlive the session; `user_data` goes to every callback. Every buffer the session uses is
+ * allocated here (command line, output queue); nothing is allocated per command or message.
+ * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (pp NULL, a setting out of range: hostname empty,
+ * over 255 octets or with a byte outside 0x21-0x7E, max_recipients < 100, max_output < 4096,
+ * command_timeout < 300, line limits outside the command parser's range, an unknown flag or
+ * extension bit, an AUTH list or MT-PRIORITY profile with control bytes, an EHLO reply that
+ * would not fit in 2048 octets), SMTP_ERR_NOMEM. On error *pp is NULL and nothing stays
+ * allocated.
+ */
+SMTP_API int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
+                             const smtp_server_settings *settings, const smtp_mem *mem,
+                             void *user_data);
+
+/* smtp_server_del frees the session (no callback is called). NULL is ignored. */
+SMTP_API void smtp_server_del(smtp_server *srv);
+
+/*
+ * smtp_server_start begins the conversation: on_connect decides the greeting (at once or
+ * deferred). Call it once, when the connection is up.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL); SMTP_ERR_INVALID_STATE (called twice, or
+ * from a callback); SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API int smtp_server_start(smtp_server *srv);
+
+/*
+ * smtp_server_read consumes client bytes `data`/`len` (split anywhere) and processes every
+ * complete command, message part or chunk in order, calling the callbacks and queueing
+ * replies. It returns the number of bytes consumed: `len`, or fewer when it must stop — a
+ * decision is pending, the output queue is nearly full (write, then feed the rest again), the
+ * session is closing, STARTTLS waits for the handshake (bytes after the STARTTLS line are
+ * never consumed), or on_data returned SMTP_PAUSE. The caller keeps the unconsumed bytes and
+ * feeds them again later, followed by new ones.
+ * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0; nothing happens);
+ * SMTP_ERR_INVALID_STATE (before smtp_server_start, or from a callback);
+ * SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM: fatal and sticky (every later call returns them).
+ */
+SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len);
+
+/*
+ * smtp_server_write copies up to `cap` bytes of pending output to `dest` and removes them from
+ * the queue; returns the number copied (0 when nothing is pending). It may be called from a
+ * callback. After a write, the engine may queue more (LMTP replies waiting for room).
+ * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, dest NULL with cap > 0).
+ */
+SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap);
+
+/*
+ * smtp_server_reply answers the pending decision: inside a policy callback (then return 0),
+ * or later after SMTP_SERVER_DEFER. `code` is the reply code, or 0 for the default
+ * acceptance. `enhanced` is an RFC 3463 code ("5.7.1") or NULL for a default one (sent only
+ * with ENHANCEDSTATUSCODES); `text`/`len` is one line of text (NULL/0: a default text).
+ * Codes allowed: 421 always (queued, then the connection closes); on_connect 220, 554 or any
+ * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354;
+ * on_vrfy 250, 251, 252; and 4xx/5xx for every one.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, a code not allowed here, an enhanced code
+ * of another class or malformed, text NULL with len > 0, text over 400 octets);
+ * SMTP_ERR_UNSAFE_ARGUMENT (CR, LF, NUL or another control byte in the text);
+ * SMTP_ERR_INVALID_STATE (no decision pending, or the session failed or closed);
+ * SMTP_ERR_NOBUF (the output queue has no room: write, then reply again). On error nothing
+ * changes and the decision stays pending.
+ */
+SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
+                               size_t len);
+
+/* smtp_server_pending returns 1 while a decision waits for smtp_server_reply, else 0. */
+SMTP_API int smtp_server_pending(const smtp_server *srv);
+
+/*
+ * smtp_server_want_read returns 1 when the engine can consume input now (no decision pending,
+ * not closing, not waiting for TLS, room for replies), else 0.
+ */
+SMTP_API int smtp_server_want_read(const smtp_server *srv);
+
+/* smtp_server_want_write returns 1 when output is pending, else 0. */
+SMTP_API int smtp_server_want_write(const smtp_server *srv);
+
+/*
+ * smtp_server_want_close returns 1 when the connection should be closed now: after QUIT's 221,
+ * a 421, a 521, or a fatal error, once all output was written. Else 0.
+ */
+SMTP_API int smtp_server_want_close(const smtp_server *srv);
+
+/*
+ * smtp_server_tls_started tells the engine that the TLS handshake after STARTTLS completed
+ * (RFC 3207 4.2): every piece of session state is forgotten (HELO, transaction, AUTH), EHLO
+ * is required again and STARTTLS is no longer offered. Feed decrypted bytes from now on.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL); SMTP_ERR_INVALID_STATE (no STARTTLS is
+ * waiting, the 220 has not been written yet, the session is closing, or from a callback).
+ */
+SMTP_API int smtp_server_tls_started(smtp_server *srv);
+
+/*
+ * smtp_server_timeout returns the seconds the adapter should wait for client input in the
+ * current state (RFC 5321 4.5.3.2): command_timeout between commands, data_timeout inside a
+ * message; 0 when no client timeout applies (a decision is pending, TLS handshake, closing).
+ * The adapter restarts its timer whenever it feeds bytes.
+ */
+SMTP_API unsigned smtp_server_timeout(const smtp_server *srv);
+
+/*
+ * smtp_server_timeout_expired tells the engine that the timeout from smtp_server_timeout
+ * passed without input: it queues "421 4.4.2 <hostname> Error: timeout exceeded", drops any
+ * message in progress (on_message_abort TIMEOUT) and closes.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT; SMTP_ERR_INVALID_STATE (from a callback, or closing);
+ * SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API int smtp_server_timeout_expired(smtp_server *srv);
+
+/*
+ * smtp_server_shutdown queues "421 4.3.2 <hostname> Service shutting down" (RFC 5321 3.8),
+ * drops any message in progress (on_message_abort SHUTDOWN) and closes. Returns as
+ * smtp_server_timeout_expired.
+ */
+SMTP_API int smtp_server_shutdown(smtp_server *srv);
+
+/*
+ * smtp_server_eof tells the engine that the client closed the connection (or it broke): a
+ * message in progress is aborted (on_message_abort EOF; nothing is acknowledged), an open
+ * transaction reported (on_reset). The session then only wants to close.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT; SMTP_ERR_INVALID_STATE (from a callback);
+ * SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API int smtp_server_eof(smtp_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_SERVER_H */

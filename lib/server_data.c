@@ -1,0 +1,211 @@
+/*
+ * The server engine's message input: DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030).
+ *
+ * DATA content goes through the core's unstuffing decoder, which ends only at CRLF.CRLF and
+ * applies the bare LF/CR policy; each decoded span is handed to on_data at once (zero copy).
+ * BDAT payload is counted, not parsed: exactly chunk-size octets follow the BDAT line.
+ *
+ * A message that must be refused (over max_message_size, or a bare LF/CR under the REJECT
+ * policy) is aborted at once (on_message_abort) and the rest of it is read and dropped, so
+ * that the reply (552, 550) comes after the real end and the stream stays in sync (DESIGN.md
+ * invariant 8). BDAT sizes are checked against the limit from the BDAT line, before a single
+ * payload octet is read; nothing is ever allocated for a chunk.
+ */
+#include "server_internal.h"
+
+#include <stdio.h>
+
+int smtp_srv_data_begin(smtp_server *srv, int bdat)
+{
+    srv->msg_open = 1;
+    srv->msg_size = 0;
+    srv->discard = 0;
+    srv->bdat = bdat;
+    if (bdat) {
+        srv->input = SMTP_SRV_IN_CHUNK;
+        srv->chunk_left = srv->dec_chunk;
+        srv->chunk_total = srv->dec_chunk;
+        srv->chunk_last = srv->dec_last;
+        srv->chunk_deliver = 1;
+    } else {
+        srv->input = SMTP_SRV_IN_DATA;
+        smtp_data_decoder_init(&srv->dec, srv->set.bare_policy);
+    }
+    return 0;
+}
+
+/* Engine replies here never fail but for internal errors, which are fatal. */
+static int reply(smtp_server *srv, int code, const char *enhanced, const char *text)
+{
+    int r = smtp_srv_reply(srv, code, enhanced, text);
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
+int smtp_srv_message_end(smtp_server *srv)
+{
+    smtp_server_message msg;
+    msg.size = srv->msg_size;
+    msg.data_flags = srv->bdat ? 0 : smtp_data_decoder_flags(&srv->dec);
+    msg.bdat = srv->bdat;
+    msg.recipients = srv->rcpts;
+    srv->input = SMTP_SRV_IN_COMMAND;
+    srv->decision = SMTP_SRV_DEC_MESSAGE;
+    srv->answered = 0;
+    srv->lmtp_left = srv->rcpts;
+    srv->lmtp_ok = 0;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_message_end, &msg);
+    return smtp_srv_decided(srv, r);
+}
+
+int smtp_srv_cmd_data(smtp_server *srv)
+{
+    if (!srv->mail) return reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    if (srv->msg_open) return reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
+    /* RFC 5321 3.3: no recipient accepted may be answered 554 "no valid recipients". */
+    if (!srv->rcpts) return reply(srv, 554, "5.5.1", "Error: no valid recipients");
+    /* RFC 3030 3: a BODY=BINARYMIME message can only be sent with BDAT. */
+    if (srv->binarymime) return reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
+    srv->decision = SMTP_SRV_DEC_DATA;
+    srv->answered = 0;
+    int r;
+    SMTP_SRV_CALL0(srv, r, on_data_start);
+    return smtp_srv_decided(srv, r);
+}
+
+/* Reads the next `size` payload octets and drops them (the reply was already queued). */
+static void skip_chunk(smtp_server *srv, uint64_t size)
+{
+    srv->input = SMTP_SRV_IN_CHUNK;
+    srv->chunk_left = size;
+    srv->chunk_deliver = 0;
+}
+
+int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
+{
+    uint64_t size = cmd->chunk_size;
+    int r;
+    /* Every refused BDAT still has its payload: it is read and dropped (RFC 3030 2). */
+    if (!(srv->set.extensions & SMTP_SERVER_EXT_CHUNKING))
+        r = reply(srv, 502, "5.5.1", "Error: command not implemented");
+    else if (!srv->mail)
+        r = reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    else if (!srv->rcpts)
+        r = reply(srv, 554, "5.5.1", "Error: no valid recipients");
+    else if (srv->set.max_message_size && size > srv->set.max_message_size - srv->msg_size) {
+        /* Checked from the BDAT line, before one octet of the chunk is read. */
+        r = smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_SIZE);
+        if (r == 0) r = reply(srv, 552, "5.3.4", "Error: message file too big");
+    } else if (srv->msg_open) {
+        srv->input = SMTP_SRV_IN_CHUNK;
+        srv->chunk_left = size;
+        srv->chunk_total = size;
+        srv->chunk_last = cmd->last;
+        srv->chunk_deliver = 1;
+        return 0;
+    } else {
+        srv->decision = SMTP_SRV_DEC_BDAT;
+        srv->answered = 0;
+        srv->dec_chunk = size;
+        srv->dec_last = cmd->last;
+        SMTP_SRV_CALL0(srv, r, on_data_start);
+        return smtp_srv_decided(srv, r);
+    }
+    if (r < 0) return r;
+    skip_chunk(srv, size);
+    return 0;
+}
+
+/* Hands content to the application; returns 1 when on_data asked to pause. */
+static int deliver(smtp_server *srv, smtp_span span)
+{
+    srv->msg_size += span.len;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_data, span);
+    if (smtp_srv_cb_result(srv, r) < 0) return -1;
+    return r == SMTP_PAUSE;
+}
+
+/* A chunk's payload was read completely. */
+static int chunk_done(smtp_server *srv)
+{
+    srv->input = SMTP_SRV_IN_COMMAND;
+    if (!srv->chunk_deliver) return 0;
+    if (srv->chunk_last) return smtp_srv_message_end(srv);
+    char text[64];
+    snprintf(text, sizeof text, "Ok: %llu octets received", (unsigned long long)srv->chunk_total);
+    return reply(srv, 250, "2.0.0", text);
+}
+
+static smtp_ssize chunk_read(smtp_server *srv, const char *data, size_t len)
+{
+    size_t n = srv->chunk_left < len ? (size_t)srv->chunk_left : len;
+    srv->chunk_left -= n;
+    if (n && srv->chunk_deliver) {
+        smtp_span span = {data, n};
+        int r = deliver(srv, span);
+        if (r < 0) return -1;
+        if (r) srv->stop = 1;
+    }
+    if (!srv->chunk_left && chunk_done(srv) < 0) return -1;
+    return (smtp_ssize)n;
+}
+
+/* Stops delivering a message that will be refused; the rest is read and dropped. */
+static int drop_message(smtp_server *srv, smtp_server_abort_reason why)
+{
+    srv->discard = (int)why;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_message_abort, why);
+    return smtp_srv_cb_result(srv, r);
+}
+
+static int data_content(smtp_server *srv, smtp_span span)
+{
+    if (srv->discard) return 0;
+    uint64_t max = srv->set.max_message_size;
+    if (max && span.len > max - srv->msg_size) return drop_message(srv, SMTP_SERVER_ABORT_SIZE);
+    if (smtp_data_decoder_flags(&srv->dec) & SMTP_DATA_FLAG_REJECT)
+        return drop_message(srv, SMTP_SERVER_ABORT_BARE);
+    return deliver(srv, span);
+}
+
+/* CRLF.CRLF was read: the final reply, now or after the application's decision. */
+static int data_end(smtp_server *srv)
+{
+    srv->input = SMTP_SRV_IN_COMMAND;
+    if (!srv->discard && (smtp_data_decoder_flags(&srv->dec) & SMTP_DATA_FLAG_REJECT) &&
+        drop_message(srv, SMTP_SERVER_ABORT_BARE) < 0)
+        return -1;
+    if (!srv->discard) return smtp_srv_message_end(srv);
+    int why = srv->discard;
+    smtp_srv_clear_transaction(srv, 0);
+    if (why == SMTP_SERVER_ABORT_SIZE)
+        return reply(srv, 552, "5.3.4", "Error: message file too big");
+    return reply(srv, 550, "5.6.0", "Error: bare <CR> or <LF> in message");
+}
+
+smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len)
+{
+    if (srv->input == SMTP_SRV_IN_CHUNK) return chunk_read(srv, data, len);
+    size_t pos = 0;
+    while (!srv->stop) {
+        smtp_span span = {NULL, 0};
+        size_t used = 0;
+        int ev = smtp_data_decode(&srv->dec, data + pos, len - pos, &span, &used);
+        pos += used;
+        if (ev == SMTP_DATA_CONTENT) {
+            int r = data_content(srv, span);
+            if (r < 0) return -1;
+            if (r) srv->stop = 1; /* on_data paused: return after this piece */
+            continue;
+        }
+        if (ev == SMTP_DATA_END) {
+            if (data_end(srv) < 0) return -1;
+            break;
+        }
+        if (ev != SMTP_DATA_NEED_INPUT) return smtp_srv_fail(srv, ev);
+        break;
+    }
+    return (smtp_ssize)pos;
+}

@@ -1,0 +1,164 @@
+/*
+ * The server session engine's private state, shared by lib/server*.c. Not installed.
+ *
+ * Files: server.c (object, read loop, command state machine), server_reply.c (output queue,
+ * reply formatting, the EHLO reply, decisions), server_data.c (DATA and BDAT streaming and the
+ * end of a message).
+ */
+#ifndef SMTP_SERVER_INTERNAL_H
+#define SMTP_SERVER_INTERNAL_H
+
+#include "internal.h"
+
+#include <smtp/server.h>
+
+/* Free output space below which no more input is consumed: any one reply fits in it. */
+#define SMTP_SRV_RESERVE 2048
+/* The longest reply text an application may give (a reply line stays under 512 octets). */
+#define SMTP_SRV_MAX_TEXT 400
+
+/* What the engine reads next. */
+typedef enum smtp_srv_input {
+    SMTP_SRV_IN_COMMAND = 0, /* command lines (or a SASL response) */
+    SMTP_SRV_IN_DATA,        /* DATA content up to CRLF.CRLF */
+    SMTP_SRV_IN_CHUNK        /* BDAT payload: chunk_left octets */
+} smtp_srv_input;
+
+/* The decision the application owes (smtp_server_reply). */
+typedef enum smtp_srv_decision {
+    SMTP_SRV_DEC_NONE = 0,
+    SMTP_SRV_DEC_CONNECT,
+    SMTP_SRV_DEC_HELO,
+    SMTP_SRV_DEC_MAIL,
+    SMTP_SRV_DEC_RCPT,
+    SMTP_SRV_DEC_DATA, /* DATA: 354 */
+    SMTP_SRV_DEC_BDAT, /* first BDAT of a message: no reply on acceptance */
+    SMTP_SRV_DEC_MESSAGE,
+    SMTP_SRV_DEC_VRFY
+} smtp_srv_decision;
+
+struct smtp_server {
+    const smtp_mem *mem;
+    smtp_server_callbacks cb;
+    void *user_data;
+    smtp_server_settings set; /* strings point into `strings` */
+    char *strings;            /* one allocation: hostname, AUTH list, MT-PRIORITY profile */
+    smtp_cmd_parser *parser;
+
+    char *out; /* output queue: out[out_head .. out_head + out_len) */
+    size_t out_head, out_len, out_cap;
+
+    int error;       /* sticky fatal error, 0 while none */
+    int started;     /* smtp_server_start was called */
+    int in_callback; /* a callback is running: no reentrant state changes */
+    int closing;     /* no more input: close once the output is written */
+    int refused;     /* greeting was a refusal (554): only QUIT is served */
+    int tls;         /* the connection is encrypted */
+    int tls_wait;    /* STARTTLS accepted, waiting for smtp_server_tls_started */
+    int injection;   /* bytes after STARTTLS were reported */
+    int stop;        /* the current read must return (pause) */
+    smtp_verb helo;  /* the accepted HELO/EHLO/LHLO verb, or SMTP_VERB_UNKNOWN */
+    smtp_srv_input input;
+
+    /* The pending decision. */
+    smtp_srv_decision decision;
+    int answered;        /* smtp_server_reply was called during the policy callback */
+    smtp_verb dec_verb;  /* HELO/EHLO/LHLO for DEC_HELO */
+    int dec_last;        /* BDAT LAST for DEC_BDAT */
+    uint64_t dec_chunk;  /* BDAT size for DEC_BDAT */
+    size_t lmtp_left;    /* LMTP replies still owed for DEC_MESSAGE */
+    size_t lmtp_fill;    /* copies of lmtp_last still to queue (no room yet) */
+    int lmtp_ok;         /* an LMTP recipient accepted the message */
+    char lmtp_last[512]; /* the last LMTP reply line, with CRLF */
+    size_t lmtp_last_len;
+
+    /* The transaction. */
+    int mail;             /* MAIL accepted */
+    size_t rcpts;         /* accepted recipients */
+    int binarymime;       /* MAIL BODY=BINARYMIME: BDAT only (RFC 3030 3) */
+    int smtputf8;         /* MAIL SMTPUTF8 */
+    int msg_open;         /* on_data_start accepted, message not ended */
+    int bdat;             /* the message comes with BDAT */
+    int discard;          /* an smtp_server_abort_reason: content is dropped until the end */
+    uint64_t msg_size;    /* content octets so far */
+    uint64_t chunk_left;  /* BDAT payload octets still to read */
+    int chunk_last;       /* the chunk being read is LAST */
+    int chunk_deliver;    /* the chunk goes to on_data (else it is discarded) */
+    uint64_t chunk_total; /* the current chunk's size, for its 250 reply */
+    smtp_data_decoder dec;
+
+    /* Counters. */
+    size_t messages;
+    unsigned errors, junk;
+};
+
+/* ---- server.c ---- */
+
+/* Runs a callback result through the convention: < 0 fails the session (returns -1). */
+int smtp_srv_cb_result(smtp_server *srv, int r);
+/* Forgets the transaction; reports on_reset (open transaction) or on_message_abort. */
+int smtp_srv_reset_transaction(smtp_server *srv, smtp_server_abort_reason why);
+/* Clears the transaction without callbacks; `accepted`: a message was taken. */
+void smtp_srv_clear_transaction(smtp_server *srv, int accepted);
+/* Marks the session failed with `err` (sticky); returns err. */
+int smtp_srv_fail(smtp_server *srv, int err);
+
+/* Calls callback `name` with the session first and user_data last, flagged as in a callback;
+ * `r` receives its result (0 when the callback is NULL). */
+#define SMTP_SRV_CALL(srv, r, name, ...)                                                           \
+    do {                                                                                           \
+        (r) = 0;                                                                                   \
+        if ((srv)->cb.name) {                                                                      \
+            (srv)->in_callback = 1;                                                                \
+            (r) = (srv)->cb.name((srv), __VA_ARGS__, (srv)->user_data);                            \
+            (srv)->in_callback = 0;                                                                \
+        }                                                                                          \
+    } while (0)
+#define SMTP_SRV_CALL0(srv, r, name)                                                               \
+    do {                                                                                           \
+        (r) = 0;                                                                                   \
+        if ((srv)->cb.name) {                                                                      \
+            (srv)->in_callback = 1;                                                                \
+            (r) = (srv)->cb.name((srv), (srv)->user_data);                                         \
+            (srv)->in_callback = 0;                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* ---- server_reply.c ---- */
+
+/* Appends raw bytes to the output queue; SMTP_ERR_NOBUF when they do not fit. */
+int smtp_srv_out(smtp_server *srv, const char *p, size_t n);
+/* Free octets in the output queue. */
+size_t smtp_srv_out_room(const smtp_server *srv);
+/*
+ * Queues one reply line. `enhanced` is dropped without ENHANCEDSTATUSCODES; NULL for none.
+ * A 4xx/5xx reply counts as an error; at the hard limit a 421 follows and the session closes.
+ * A 421 closes the session.
+ */
+int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
+/* Queues "CODE <hostname> text" (greeting and 421 lines carry the server's name). */
+int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text);
+/* Queues the 250 reply to EHLO/LHLO with the configured capabilities. */
+int smtp_srv_reply_ehlo(smtp_server *srv);
+/* Measures the largest EHLO reply the settings can produce (for smtp_server_new). */
+smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
+/* Calls a policy callback's result handling: default acceptance or deferral. */
+int smtp_srv_decided(smtp_server *srv, int r);
+/* Applies a decision (code 0: default acceptance). */
+int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len);
+/* Queues LMTP reply copies still owed (after a write made room). */
+int smtp_srv_lmtp_fill(smtp_server *srv);
+
+/* ---- server_data.c ---- */
+
+/* Consumes DATA content or BDAT payload; returns bytes consumed or a negative error. */
+smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len);
+/* DATA and BDAT commands. */
+int smtp_srv_cmd_data(smtp_server *srv);
+int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);
+/* After DEC_DATA/DEC_BDAT was accepted: start reading the content (`bdat`: a chunk). */
+int smtp_srv_data_begin(smtp_server *srv, int bdat);
+/* The end of a message: asks on_message_end. */
+int smtp_srv_message_end(smtp_server *srv);
+
+#endif /* SMTP_SERVER_INTERNAL_H */
