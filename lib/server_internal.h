@@ -109,18 +109,20 @@ int smtp_srv_fail(smtp_server *srv, int err);
     do {                                                                                           \
         (r) = 0;                                                                                   \
         if ((srv)->cb.name) {                                                                      \
+            int saved_ = (srv)->in_callback;                                                       \
             (srv)->in_callback = 1;                                                                \
             (r) = (srv)->cb.name((srv), __VA_ARGS__, (srv)->user_data);                            \
-            (srv)->in_callback = 0;                                                                \
+            (srv)->in_callback = saved_;                                                           \
         }                                                                                          \
     } while (0)
 #define SMTP_SRV_CALL0(srv, r, name)                                                               \
     do {                                                                                           \
         (r) = 0;                                                                                   \
         if ((srv)->cb.name) {                                                                      \
+            int saved_ = (srv)->in_callback;                                                       \
             (srv)->in_callback = 1;                                                                \
             (r) = (srv)->cb.name((srv), (srv)->user_data);                                         \
-            (srv)->in_callback = 0;                                                                \
+            (srv)->in_callback = saved_;                                                           \
         }                                                                                          \
     } while (0)
 

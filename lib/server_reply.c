@@ -339,11 +339,10 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
     if (code == 421) srv->closing = 1;
     if (dec == SMTP_SRV_DEC_BDAT && !ok) {
         /* RFC 3030 2: the chunk is still read (and dropped); the transaction has failed. */
+        smtp_srv_clear_transaction(srv, 0);
         srv->input = SMTP_SRV_IN_CHUNK;
         srv->chunk_deliver = 0;
         srv->chunk_left = srv->dec_chunk;
-        r = smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET);
-        if (r < 0) return r;
     }
     return count_error(srv, code);
 }

@@ -59,8 +59,9 @@ typedef struct smtp_server smtp_server;
 #define SMTP_SERVER_EXT_DSN 0x0040u                 /* RFC 3461 */
 #define SMTP_SERVER_EXT_ENHANCEDSTATUSCODES 0x0080u /* RFC 2034: then every reply has one */
 #define SMTP_SERVER_EXT_STARTTLS 0x0100u            /* RFC 3207; never over TLS */
-#define SMTP_SERVER_EXT_AUTH 0x0200u /* RFC 4954; over TLS only unless SMTP_SERVER_AUTH_PLAINTEXT  \
-                                      */
+#define SMTP_SERVER_EXT_AUTH                                                                       \
+    0x0200u /* RFC 4954; over TLS only unless SMTP_SERVER_AUTH_PLAINTEXT                           \
+             */
 #define SMTP_SERVER_EXT_REQUIRETLS 0x0400u  /* RFC 8689; over TLS only */
 #define SMTP_SERVER_EXT_DELIVERBY 0x0800u   /* RFC 2852: "DELIVERBY [deliverby_min]" */
 #define SMTP_SERVER_EXT_MT_PRIORITY 0x1000u /* RFC 6710: "MT-PRIORITY [mt_priority_profile]" */
@@ -204,7 +205,11 @@ typedef struct smtp_server_callbacks {
     int (*on_mail)(smtp_server *srv, const smtp_server_mail *mail, void *user_data);
     /* RCPT TO, checked. Accept (250, 251, 252): counted as a recipient; default 250 2.1.5. */
     int (*on_rcpt)(smtp_server *srv, const smtp_server_rcpt *rcpt, void *user_data);
-    /* DATA, or the first BDAT of a message. Accept: 354 (DATA) or streaming starts (BDAT). */
+    /*
+     * DATA, or the first BDAT of a message. Accept: 354 (DATA) or streaming starts (BDAT: the
+     * reply comes after the chunk). Refusing the first BDAT ends the transaction (RFC 3030 2:
+     * the client must start over; no on_reset follows) and its payload is dropped.
+     */
     int (*on_data_start)(smtp_server *srv, void *user_data);
     /* A piece of the message content (unstuffed for DATA, raw for BDAT), in order. The span
      * borrows the input or static storage: valid during the call only. */
