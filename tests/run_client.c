@@ -1,2 +1,473 @@
+/*
+ * Vector runner "client": the input is what a scripted server sends; the options line scripts
+ * the application (session settings, then messages). After every feed the runner acts as the
+ * application and the adapter would (submits the next message, writes the body, asks for QUIT
+ * after the last message, finishes the TLS handshake at its scripted place) and drains the
+ * client's output. Events:
+ *   C: <line>                      each complete line the client sent (without CRLF)
+ *   C+ <bytes>                     at close: bytes sent after the last CRLF
+ *   rcpt I CODE text="..." [enh=X] the RCPT reply of recipient I
+ *   lmtp I CODE text="..."         an LMTP reply after the data
+ *   message N STATUS accepted=A rejected=R [missing=CAP] [CMD CODE text="..." enh=X]
+ *   submit N SMTP_ERR_...          the envelope was refused
+ *   starttls                       the client asks for the TLS handshake
+ *   tls ok|failed                  the runner reports the handshake (at byte tls_at=N)
+ *   end REASON [error=..] [CMD CODE text="..."]
+ *   error SMTP_ERR_...             smtp_client_read failed
+ *   eof                            at close, before smtp_client_eof
+ *
+ * Options (values use the input escapes: \r \n \s \t \\ \xHH). Session: helo=NAME lmtp nopipe
+ * nochunk tls=opp|req tls_at=N tls_fail implicit_tls user=U pass=P token=T authzid=Z mech=M
+ * plainauth out=N bodybuf=N maxrcpt=N replytext=N wcap=N noquit quitfirst.
+ * Messages, in order, each opened by from=ADDR (empty: the null path): to=ADDR (a recipient)
+ * notify=SUCCESS,FAILURE,DELAY,NEVER orcpt=ADDR (for the last recipient) body=TEXT (appended)
+ * bodyrep=N (the body is repeated N times) piece=N (written N bytes at a time) size=N 8bit
+ * binary aon ret=full|hdrs envid=X requiretls prio=N by=N;R|N|RT|NT holdfor=N holduntil=D
+ * reqdsn reqprio noend (the body is never ended).
+ */
 #include "vec.h"
-const vec_runner vec_runner_client = {"client", NULL, NULL, NULL, NULL};
+
+#include <smtp/client.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXMSG 8
+#define MAXRCPT 16
+
+struct rmsg {
+    smtp_client_message m;
+    smtp_client_rcpt rcpts[MAXRCPT];
+    char *body;
+    size_t body_len;
+    size_t piece;
+    int noend;
+};
+
+struct cstate {
+    smtp_client *cli;
+    vec_log *log;
+    struct rmsg msgs[MAXMSG];
+    size_t nmsgs, next, cur;
+    int active; /* a message is in progress */
+    size_t body_off;
+    int body_done; /* no more body writes for the current message */
+    int noquit, quit_sent, session_ended, failed;
+    size_t tls_at, off;
+    int tls_fail;
+    size_t wcap;
+    char *line;
+    size_t line_len, line_cap;
+    char *strings[256]; /* owned option values */
+    size_t nstrings;
+};
+
+/* ---- options ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Unescapes [s, e) into a new string owned by st; *len gets its length. */
+static char *unescape(struct cstate *st, const char *s, const char *e, size_t *len)
+{
+    char *out = malloc((size_t)(e - s) + 1);
+    size_t n = 0;
+    while (s < e) {
+        if (*s == '\\' && s + 1 < e) {
+            char c = s[1];
+            s += 2;
+            switch (c) {
+            case 'r': out[n++] = '\r'; break;
+            case 'n': out[n++] = '\n'; break;
+            case 't': out[n++] = '\t'; break;
+            case 's': out[n++] = ' '; break;
+            case '0': out[n++] = '\0'; break;
+            case 'x':
+                if (s + 1 < e && hexval(s[0]) >= 0 && hexval(s[1]) >= 0) {
+                    out[n++] = (char)(hexval(s[0]) * 16 + hexval(s[1]));
+                    s += 2;
+                }
+                break;
+            default: out[n++] = c;
+            }
+        } else {
+            out[n++] = *s++;
+        }
+    }
+    out[n] = '\0';
+    if (len) *len = n;
+    if (st->nstrings < sizeof st->strings / sizeof st->strings[0])
+        st->strings[st->nstrings++] = out;
+    return out;
+}
+
+static int key_is(const char *tok, size_t klen, const char *key)
+{
+    return strlen(key) == klen && memcmp(tok, key, klen) == 0;
+}
+
+static unsigned notify_bits(const char *v)
+{
+    unsigned b = 0;
+    if (strstr(v, "NEVER")) b |= SMTP_NOTIFY_NEVER;
+    if (strstr(v, "SUCCESS")) b |= SMTP_NOTIFY_SUCCESS;
+    if (strstr(v, "FAILURE")) b |= SMTP_NOTIFY_FAILURE;
+    if (strstr(v, "DELAY")) b |= SMTP_NOTIFY_DELAY;
+    return b;
+}
+
+/* Applies one option word; returns 0, or -1 when it is not understood. */
+static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, size_t tlen)
+{
+    const char *eq = memchr(tok, '=', tlen);
+    size_t klen = eq ? (size_t)(eq - tok) : tlen;
+    size_t vlen = 0;
+    char *v = eq ? unescape(st, eq + 1, tok + tlen, &vlen) : NULL;
+    unsigned long num = v ? strtoul(v, NULL, 10) : 0;
+    struct rmsg *m = st->nmsgs ? &st->msgs[st->nmsgs - 1] : NULL;
+    smtp_client_rcpt *r = m && m->m.nrcpts ? &m->rcpts[m->m.nrcpts - 1] : NULL;
+
+    if (key_is(tok, klen, "from") && v) {
+        if (st->nmsgs == MAXMSG) return -1;
+        m = &st->msgs[st->nmsgs++];
+        smtp_client_message_init(&m->m);
+        m->m.sender = v;
+        m->m.rcpts = m->rcpts;
+        return 0;
+    }
+    /* session settings */
+    if (key_is(tok, klen, "helo") && v)
+        s->helo_name = v;
+    else if (key_is(tok, klen, "lmtp"))
+        s->lmtp = 1;
+    else if (key_is(tok, klen, "nopipe"))
+        s->pipelining = 0;
+    else if (key_is(tok, klen, "nochunk"))
+        s->chunking = 0;
+    else if (key_is(tok, klen, "tls") && v)
+        s->tls = strcmp(v, "req") == 0 ? SMTP_CLIENT_TLS_REQUIRED : SMTP_CLIENT_TLS_OPPORTUNISTIC;
+    else if (key_is(tok, klen, "tls_at") && v)
+        st->tls_at = num;
+    else if (key_is(tok, klen, "tls_fail"))
+        st->tls_fail = 1;
+    else if (key_is(tok, klen, "implicit_tls"))
+        s->tls_active = 1;
+    else if (key_is(tok, klen, "user") && v)
+        s->auth_user = v;
+    else if (key_is(tok, klen, "pass") && v)
+        s->auth_password = v;
+    else if (key_is(tok, klen, "token") && v)
+        s->auth_token = v;
+    else if (key_is(tok, klen, "authzid") && v)
+        s->auth_authzid = v;
+    else if (key_is(tok, klen, "mech") && v)
+        s->auth_mech = v;
+    else if (key_is(tok, klen, "plainauth"))
+        s->auth_allow_plaintext = 1;
+    else if (key_is(tok, klen, "out") && v)
+        s->max_output = num;
+    else if (key_is(tok, klen, "bodybuf") && v)
+        s->max_body_buffer = num;
+    else if (key_is(tok, klen, "maxrcpt") && v)
+        s->max_recipients = num;
+    else if (key_is(tok, klen, "replytext") && v)
+        s->max_reply_text = num;
+    else if (key_is(tok, klen, "wcap") && v)
+        st->wcap = num ? num : 1;
+    else if (key_is(tok, klen, "noquit"))
+        st->noquit = 1;
+    /* message fields */
+    else if (!m)
+        return -1;
+    else if (key_is(tok, klen, "to") && v) {
+        if (m->m.nrcpts == MAXRCPT) return -1;
+        memset(&m->rcpts[m->m.nrcpts], 0, sizeof m->rcpts[0]);
+        m->rcpts[m->m.nrcpts++].address = v;
+    } else if (key_is(tok, klen, "notify") && v && r)
+        r->notify = notify_bits(v);
+    else if (key_is(tok, klen, "orcpt") && v && r)
+        r->orcpt = v;
+    else if (key_is(tok, klen, "body") && v) {
+        m->body = realloc(m->body, m->body_len + vlen + 1);
+        memcpy(m->body + m->body_len, v, vlen);
+        m->body_len += vlen;
+    } else if (key_is(tok, klen, "bodyrep") && v && m->body_len) {
+        size_t one = m->body_len;
+        m->body = realloc(m->body, one * num + 1);
+        for (unsigned long i = 1; i < num; i++)
+            memcpy(m->body + one * i, m->body, one);
+        m->body_len = one * num;
+    } else if (key_is(tok, klen, "piece") && v)
+        m->piece = num;
+    else if (key_is(tok, klen, "size") && v)
+        m->m.size = num;
+    else if (key_is(tok, klen, "8bit"))
+        m->m.body = SMTP_BODY_8BITMIME;
+    else if (key_is(tok, klen, "binary"))
+        m->m.body = SMTP_BODY_BINARYMIME;
+    else if (key_is(tok, klen, "aon"))
+        m->m.flags |= SMTP_CLIENT_MSG_ALL_OR_NOTHING;
+    else if (key_is(tok, klen, "reqdsn"))
+        m->m.flags |= SMTP_CLIENT_MSG_REQUIRE_DSN;
+    else if (key_is(tok, klen, "reqprio"))
+        m->m.flags |= SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY;
+    else if (key_is(tok, klen, "ret") && v)
+        m->m.ret = strcmp(v, "full") == 0 ? SMTP_RET_FULL : SMTP_RET_HDRS;
+    else if (key_is(tok, klen, "envid") && v)
+        m->m.envid = v;
+    else if (key_is(tok, klen, "requiretls"))
+        m->m.requiretls = 1;
+    else if (key_is(tok, klen, "prio") && v) {
+        m->m.mt_priority_set = 1;
+        m->m.mt_priority = atoi(v);
+    } else if (key_is(tok, klen, "by") && v) {
+        char *semi = strchr(v, ';');
+        m->m.by_time = strtoll(v, NULL, 10);
+        m->m.by_mode = semi && semi[1] == 'R' ? SMTP_BY_RETURN : SMTP_BY_NOTIFY;
+        m->m.by_trace = semi && semi[1] && semi[2] == 'T';
+    } else if (key_is(tok, klen, "holdfor") && v)
+        m->m.holdfor = (uint32_t)num;
+    else if (key_is(tok, klen, "holduntil") && v)
+        m->m.holduntil = v;
+    else if (key_is(tok, klen, "noend"))
+        m->noend = 1;
+    else
+        return -1;
+    return 0;
+}
+
+/* ---- logging ---- */
+
+static void log_reply(vec_log *log, const smtp_client_reply *r, int with_cmd)
+{
+    char head[64];
+    int n = with_cmd
+                ? snprintf(head, sizeof head, " %s %d text=\"", smtp_verb_name(r->command), r->code)
+                : snprintf(head, sizeof head, " %d text=\"", r->code);
+    vec_log_raw(log, head, (size_t)n);
+    vec_log_escaped(log, r->text.ptr, r->text.len);
+    vec_log_raw(log, "\"", 1);
+    if (r->enhanced.len) {
+        vec_log_raw(log, " enh=", 5);
+        vec_log_escaped(log, r->enhanced.ptr, r->enhanced.len);
+    }
+    if (r->truncated) vec_log_raw(log, " truncated", 10);
+}
+
+static void log_output(struct cstate *st, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (st->line_len == st->line_cap) {
+            st->line_cap = st->line_cap ? st->line_cap * 2 : 256;
+            st->line = realloc(st->line, st->line_cap);
+        }
+        st->line[st->line_len++] = p[i];
+        if (p[i] != '\n') continue;
+        size_t l = st->line_len;
+        if (l >= 2 && st->line[l - 2] == '\r') l -= 2;
+        vec_log_raw(st->log, "C: ", 3);
+        vec_log_escaped(st->log, st->line, l);
+        vec_logf(st->log, "%s", "");
+        st->line_len = 0;
+    }
+}
+
+/* ---- callbacks ---- */
+
+static int on_rcpt(size_t index, int after_data, const smtp_client_reply *r, void *ud)
+{
+    struct cstate *st = ud;
+    char head[32];
+    int n = snprintf(head, sizeof head, "%s %zu", after_data ? "lmtp" : "rcpt", index);
+    vec_log_raw(st->log, head, (size_t)n);
+    log_reply(st->log, r, 0);
+    vec_logf(st->log, "%s", "");
+    return 0;
+}
+
+static int on_message(const smtp_client_result *res, void *ud)
+{
+    struct cstate *st = ud;
+    char head[96];
+    int n = snprintf(head, sizeof head, "message %zu %s accepted=%zu rejected=%zu", st->cur,
+                     smtp_client_status_name(res->status), res->accepted, res->rejected);
+    vec_log_raw(st->log, head, (size_t)n);
+    if (res->status == SMTP_CLIENT_UNSUPPORTED) {
+        n = snprintf(head, sizeof head, " missing=%s", smtp_cap_name(res->missing));
+        vec_log_raw(st->log, head, (size_t)n);
+    }
+    if (res->reply) log_reply(st->log, res->reply, 1);
+    vec_logf(st->log, "%s", "");
+    st->active = 0;
+    return 0;
+}
+
+static int on_starttls(void *ud)
+{
+    struct cstate *st = ud;
+    vec_logf(st->log, "starttls");
+    return 0;
+}
+
+static int on_session_end(const smtp_client_session_result *res, void *ud)
+{
+    struct cstate *st = ud;
+    vec_log_raw(st->log, "end ", 4);
+    vec_log_raw(st->log, smtp_client_end_name(res->end), strlen(smtp_client_end_name(res->end)));
+    if (res->error) {
+        vec_log_raw(st->log, " error=", 7);
+        vec_log_raw(st->log, smtp_error_name(res->error), strlen(smtp_error_name(res->error)));
+    }
+    if (res->reply) log_reply(st->log, res->reply, 1);
+    vec_logf(st->log, "%s", "");
+    st->session_ended = 1;
+    return 0;
+}
+
+/* ---- driving ---- */
+
+/* Acts as the application and the adapter until nothing more happens. */
+static void pump(struct cstate *st)
+{
+    char buf[65536];
+    for (int progress = 1; progress && !st->failed;) {
+        progress = 0;
+        if (smtp_client_want_tls(st->cli) && st->off == st->tls_at) {
+            vec_logf(st->log, "tls %s", st->tls_fail ? "failed" : "ok");
+            smtp_client_tls_done(st->cli, !st->tls_fail);
+            progress = 1;
+        }
+        if (!st->active && st->next < st->nmsgs && !st->session_ended) {
+            st->cur = st->next++;
+            int rv = smtp_client_submit(st->cli, &st->msgs[st->cur].m);
+            if (rv < 0) {
+                vec_logf(st->log, "submit %zu %s", st->cur, smtp_error_name(rv));
+            } else {
+                st->active = 1;
+                st->body_off = 0;
+                st->body_done = 0;
+            }
+            progress = 1;
+        }
+        struct rmsg *m = &st->msgs[st->cur];
+        if (st->active && !st->body_done) {
+            size_t want = m->body_len - st->body_off;
+            if (m->piece && want > m->piece) want = m->piece;
+            smtp_ssize n = want ? smtp_client_body_write(st->cli, m->body + st->body_off, want) : 0;
+            if (n < 0) {
+                st->body_done = 1;
+            } else if (n > 0) {
+                st->body_off += (size_t)n;
+                progress = 1;
+            } else if (st->body_off == m->body_len) {
+                if (!m->noend) smtp_client_body_end(st->cli);
+                st->body_done = 1;
+                progress = 1;
+            }
+        }
+        if (!st->active && st->next == st->nmsgs && !st->noquit && !st->quit_sent &&
+            !st->session_ended) {
+            st->quit_sent = 1;
+            smtp_client_quit(st->cli);
+            progress = 1;
+        }
+        size_t cap = st->wcap < sizeof buf ? st->wcap : sizeof buf;
+        smtp_ssize n = smtp_client_write(st->cli, buf, cap);
+        if (n > 0) {
+            log_output(st, buf, (size_t)n);
+            progress = 1;
+        }
+    }
+}
+
+static void *open_client(const char *options, vec_log *log)
+{
+    struct cstate *st = calloc(1, sizeof *st);
+    smtp_client_settings s;
+    smtp_client_settings_init(&s);
+    s.helo_name = "client.example";
+    st->log = log;
+    st->wcap = 4096;
+    st->tls_at = (size_t)-1;
+    const char *p = options;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p && apply(st, &s, p, (size_t)(e - p)) != 0) {
+            fprintf(stderr, "run_client: bad option '%.*s'\n", (int)(e - p), p);
+            goto bad;
+        }
+        p = e;
+    }
+    smtp_client_callbacks cb = {on_rcpt, on_message, on_starttls, on_session_end};
+    int rv = smtp_client_new(&st->cli, &cb, &s, NULL, st);
+    if (rv) {
+        vec_logf(log, "new %s", smtp_error_name(rv));
+        st->failed = 1;
+        return st;
+    }
+    pump(st);
+    return st;
+bad:
+    for (size_t i = 0; i < st->nstrings; i++)
+        free(st->strings[i]);
+    for (size_t i = 0; i < st->nmsgs; i++)
+        free(st->msgs[i].body);
+    free(st);
+    return NULL;
+}
+
+static void feed_client(void *state, const char *data, size_t len, vec_log *log)
+{
+    struct cstate *st = state;
+    st->log = log;
+    while (len > 0 && !st->failed && !smtp_client_is_done(st->cli)) {
+        size_t lim = len;
+        if (st->tls_at > st->off && st->tls_at - st->off < len) lim = st->tls_at - st->off;
+        smtp_ssize n = smtp_client_read(st->cli, data, lim);
+        if (n < 0) {
+            vec_logf(log, "error %s", smtp_error_name((int)n));
+            st->failed = 1;
+            return;
+        }
+        data += n;
+        len -= (size_t)n;
+        st->off += (size_t)n;
+        pump(st);
+        if (n == 0) break;
+    }
+}
+
+static void close_client(void *state, vec_log *log)
+{
+    struct cstate *st = state;
+    st->log = log;
+    if (st->cli && !st->failed && !smtp_client_is_done(st->cli)) {
+        vec_logf(log, "eof");
+        smtp_client_eof(st->cli);
+        pump(st);
+    }
+    if (st->line_len) {
+        vec_log_raw(log, "C+ ", 3);
+        vec_log_escaped(log, st->line, st->line_len);
+        vec_logf(log, "%s", "");
+    }
+    smtp_client_del(st->cli);
+    for (size_t i = 0; i < st->nstrings; i++)
+        free(st->strings[i]);
+    for (size_t i = 0; i < st->nmsgs; i++)
+        free(st->msgs[i].body);
+    free(st->line);
+    free(st);
+}
+
+const vec_runner vec_runner_client = {"client", "2", open_client, feed_client, close_client};

@@ -1,5 +1,476 @@
-/* Placeholder: this header is being written in this session. */
+/*
+ * libsmtp — the client session engine: a sans-I/O SMTP (RFC 5321) and LMTP (RFC 2033) client.
+ *
+ * The engine holds one connection's conversation. The adapter (the code that owns the socket,
+ * the clock and TLS) feeds it the bytes the server sent and pulls the bytes to send; the engine
+ * never reads, writes, sleeps or looks at a clock. The application submits messages one at a
+ * time (an envelope, then a body streamed in pieces of any size) and learns the outcome through
+ * callbacks: one per recipient, one per message, one for the session.
+ *
+ *   smtp_client_settings s;
+ *   smtp_client_settings_init(&s);
+ *   s.helo_name = "client.example.org";
+ *   smtp_client *cli;
+ *   smtp_client_new(&cli, &callbacks, &s, NULL, app);
+ *   smtp_client_submit(cli, &message);             // the envelope; borrowed until on_message
+ *   smtp_client_body_write(cli, body, len);        // any time after submit; may accept less
+ *   smtp_client_body_end(cli);
+ *   loop:
+ *     n = smtp_client_read(cli, buf, len);         // n < 0: the session failed; else keep
+ *                                                  // buf[n..len) and feed it again later
+ *     m = smtp_client_write(cli, out, sizeof out); // send out[0..m)
+ *     smtp_client_want_tls(cli) -> handshake, then smtp_client_tls_done(cli, ok)
+ *     smtp_client_timeout(cli, &ms) -> arm a timer; on expiry smtp_client_timeout_expired(cli)
+ *   smtp_client_quit(cli);                         // after the last message
+ *   ... until smtp_client_is_done(cli)
+ *   smtp_client_del(cli);
+ *
+ * The client never sends a command before the whole reply it waits for has arrived, however
+ * the reply was split across reads (RFC 5321 4.2, DESIGN.md invariant 2). A reply that answers
+ * no command the client has sent (unsolicited, or an extra reply) is a protocol violation, not
+ * the answer to the next command; a 421 reply ends the session cleanly at any point
+ * (RFC 5321 3.8).
+ *
+ * Negative returns are SMTP_ERR_* codes. Errors of the feeding call smtp_client_read (a server
+ * protocol violation, a failed callback, memory) are fatal and sticky: the session has failed,
+ * on_session_end has said why, and every later feeding call returns the same error.
+ */
 #ifndef SMTP_CLIENT_H
 #define SMTP_CLIENT_H
+
 #include <smtp/common.h>
+#include <smtp/caps.h>
+#include <smtp/command.h>
+#include <smtp/params.h>
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+/* The opaque client session. */
+typedef struct smtp_client smtp_client;
+
+/* STARTTLS policy (RFC 3207). */
+typedef enum smtp_client_tls_policy {
+    /* Never send STARTTLS. */
+    SMTP_CLIENT_TLS_NONE = 0,
+    /* Use STARTTLS when the server offers it; go on in plaintext when it is absent or refused. */
+    SMTP_CLIENT_TLS_OPPORTUNISTIC = 1,
+    /*
+     * STARTTLS or nothing: when the server does not offer it or refuses it, the client sends
+     * QUIT and nothing else, and the session ends (SMTP_CLIENT_END_TLS_UNAVAILABLE).
+     */
+    SMTP_CLIENT_TLS_REQUIRED = 2
+} smtp_client_tls_policy;
+
+/* Settings of a client. Fill with smtp_client_settings_init, then change fields. */
+typedef struct smtp_client_settings {
+    /*
+     * The name sent with EHLO, HELO or LHLO: a domain or an address literal ("[192.0.2.1]"),
+     * checked with smtp_domain_parse (RFC 5321 4.1.1.1). Required. Borrowed: it must outlive
+     * the client.
+     */
+    const char *helo_name;
+    /* Non-zero: speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */
+    int lmtp;
+    /* Non-zero (the default): pipeline MAIL, RCPT and DATA/BDAT when offered (RFC 2920). */
+    int pipelining;
+    /* Non-zero (the default): send the body with BDAT when CHUNKING is offered (RFC 3030). */
+    int chunking;
+    /* The STARTTLS policy; SMTP_CLIENT_TLS_NONE by default. */
+    smtp_client_tls_policy tls;
+    /*
+     * Non-zero when the connection is already protected by TLS (implicit TLS on port 465,
+     * RFC 8314 3.3): no STARTTLS is sent and AUTH may run. 0 by default.
+     */
+    int tls_active;
+    /*
+     * SASL authentication (RFC 4954), done after EHLO (after the TLS handshake when STARTTLS
+     * is used) when auth_user is not NULL. Strings are borrowed: they must outlive the client.
+     * auth_password serves PLAIN and LOGIN; auth_token (an OAuth 2.0 bearer token) serves
+     * OAUTHBEARER (RFC 7628) and XOAUTH2. auth_authzid (NULL: none) is the identity to act as
+     * (PLAIN, OAUTHBEARER). auth_mech names the mechanism to use ("PLAIN", "LOGIN", "XOAUTH2",
+     * "OAUTHBEARER"); NULL picks the strongest the server offers that the credentials allow:
+     * OAUTHBEARER, XOAUTH2 with a token; PLAIN, LOGIN with a password.
+     */
+    const char *auth_user;
+    const char *auth_password;
+    const char *auth_token;
+    const char *auth_authzid;
+    const char *auth_mech;
+    /*
+     * Non-zero allows AUTH over a connection without TLS (dangerous: the credentials travel in
+     * clear). 0 by default: without TLS the session ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE.
+     */
+    int auth_allow_plaintext;
+    /* The longest reply line, CRLF included (default 2048, at least 6; smtp_reply_settings). */
+    size_t max_reply_line;
+    /* The most lines of one reply (default 1000). */
+    size_t max_reply_lines;
+    /*
+     * The reply text kept for results (every line's text joined by LF), in octets: default
+     * 4096, at least 64. Longer replies are truncated in results (smtp_client_reply.truncated);
+     * the EHLO reply is read line by line and never truncated for the capabilities.
+     */
+    size_t max_reply_text;
+    /*
+     * The output queue in octets: default 16384, at least 1024. It holds commands not yet
+     * pulled by smtp_client_write and encoded body data; it bounds how many commands one
+     * pipelined flight holds before the adapter pulls some (the rest follow as room frees).
+     * An AUTH command longer than this cannot be sent (SMTP_CLIENT_END_AUTH_UNAVAILABLE).
+     */
+    size_t max_output;
+    /* The body buffer in octets (default 16384, at least 1): see smtp_client_body_write. */
+    size_t max_body_buffer;
+    /* The most recipients of one message (default 1000, at least 1, at most 100000). */
+    size_t max_recipients;
+    /*
+     * Timeouts in milliseconds (RFC 5321 4.5.3.2): greeting 5 min, MAIL 5 min, RCPT 5 min,
+     * DATA initiation 2 min, each data block 3 min, end of data 10 min; other commands
+     * (EHLO, STARTTLS, AUTH, RSET, QUIT) 5 min. 0 disables one. See smtp_client_timeout.
+     */
+    uint32_t timeout_greeting;
+    uint32_t timeout_mail;
+    uint32_t timeout_rcpt;
+    uint32_t timeout_data;
+    uint32_t timeout_data_block;
+    uint32_t timeout_data_end;
+    uint32_t timeout_command;
+} smtp_client_settings;
+
+/* smtp_client_settings_init fills `*settings` with the defaults above. NULL is ignored. */
+SMTP_API void smtp_client_settings_init(smtp_client_settings *settings);
+
+/*
+ * A server reply as reported to callbacks. Every span is valid only during the callback.
+ */
+typedef struct smtp_client_reply {
+    /*
+     * The command the reply answers: SMTP_VERB_UNKNOWN for the greeting and for an unsolicited
+     * reply; SMTP_VERB_DATA also for the reply after the end of the data; SMTP_VERB_BDAT for
+     * the reply to a BDAT chunk.
+     */
+    smtp_verb command;
+    int code; /* 200..599 */
+    /* The enhanced status code of the first line ("5.1.1", RFC 3463), empty when none. */
+    smtp_span enhanced;
+    /* The text of every line after the code and separator, joined by LF (no final LF). */
+    smtp_span text;
+    size_t lines;  /* how many lines the reply had */
+    int truncated; /* 1 when `text` was cut at max_reply_text octets */
+} smtp_client_reply;
+
+/* The outcome of a message. */
+typedef enum smtp_client_status {
+    /* Accepted after the data, for `accepted` recipients (LMTP: delivered to at least one). */
+    SMTP_CLIENT_DELIVERED = 0,
+    /* A 4xx reply, a 421, a lost connection, a timeout: try again later. */
+    SMTP_CLIENT_TEMPFAIL = 1,
+    /* A 5xx reply: do not try again as is. */
+    SMTP_CLIENT_PERMFAIL = 2,
+    /*
+     * Refused by the client before anything of the message was sent: the message needs an
+     * extension the server does not offer (`missing`), or declares a SIZE above the server's
+     * limit (`missing` is SMTP_CAP_SIZE).
+     */
+    SMTP_CLIENT_UNSUPPORTED = 3
+} smtp_client_status;
+
+/* smtp_client_status_name returns "DELIVERED", "TEMPFAIL"...; "INVALID" for another value. */
+SMTP_API const char *smtp_client_status_name(smtp_client_status status);
+
+/* What on_message reports. */
+typedef struct smtp_client_result {
+    smtp_client_status status;
+    /*
+     * The reply that decided the outcome: the reply after the data, or the failing reply (to
+     * MAIL, to the last RCPT when no recipient was accepted, to DATA or BDAT, a 421). NULL
+     * when no reply decided it (a lost connection, a timeout, SMTP_CLIENT_UNSUPPORTED).
+     */
+    const smtp_client_reply *reply;
+    size_t accepted;  /* recipients accepted by RCPT (LMTP: delivered after the data) */
+    size_t rejected;  /* recipients refused by RCPT (LMTP: refused after the data too) */
+    smtp_cap missing; /* SMTP_CLIENT_UNSUPPORTED: the extension that was needed */
+} smtp_client_result;
+
+/* Why a session ended (on_session_end). */
+typedef enum smtp_client_end {
+    SMTP_CLIENT_END_QUIT = 0,         /* QUIT was sent and answered: the normal end */
+    SMTP_CLIENT_END_SHUTDOWN,         /* the server sent 421 (RFC 5321 3.8) */
+    SMTP_CLIENT_END_REJECTED,         /* a refusal: greeting, EHLO/HELO/LHLO, RSET (`reply`) */
+    SMTP_CLIENT_END_PROTOCOL,         /* the server broke the protocol (`error`) */
+    SMTP_CLIENT_END_CLOSED,           /* the server closed the connection (smtp_client_eof) */
+    SMTP_CLIENT_END_TIMEOUT,          /* smtp_client_timeout_expired */
+    SMTP_CLIENT_END_TLS_UNAVAILABLE,  /* TLS required, STARTTLS not offered or refused */
+    SMTP_CLIENT_END_TLS_FAILED,       /* the adapter's TLS handshake failed */
+    SMTP_CLIENT_END_AUTH_UNAVAILABLE, /* no usable mechanism, or AUTH refused over plaintext */
+    SMTP_CLIENT_END_AUTH_FAILED,      /* the server refused the credentials (`reply`) */
+    SMTP_CLIENT_END_ERROR             /* a local failure (`error`: a callback, memory) */
+} smtp_client_end;
+
+/* smtp_client_end_name returns "QUIT", "SHUTDOWN"...; "INVALID" for another value. */
+SMTP_API const char *smtp_client_end_name(smtp_client_end end);
+
+/* What on_session_end reports. */
+typedef struct smtp_client_session_result {
+    smtp_client_end end;
+    int error;                      /* SMTP_ERR_* for END_PROTOCOL and END_ERROR, else 0 */
+    const smtp_client_reply *reply; /* the reply that ended the session, or NULL */
+} smtp_client_session_result;
+
+/*
+ * Callbacks. A NULL callback is a no-op. Each returns 0 to go on or a negative value to fail:
+ * the feeding call then returns SMTP_ERR_CALLBACK_FAILURE and the session is failed (sticky).
+ * Callbacks must not call smtp_client_read, smtp_client_write or smtp_client_del; they may
+ * call smtp_client_submit, smtp_client_body_write, smtp_client_body_end and smtp_client_quit.
+ */
+typedef struct smtp_client_callbacks {
+    /*
+     * The reply to RCPT for recipient `index` of the current message (2xx: accepted). In LMTP
+     * mode, also the reply after the data for each accepted recipient (`after_data` 1).
+     */
+    int (*on_rcpt)(size_t index, int after_data, const smtp_client_reply *reply, void *user_data);
+    /*
+     * The outcome of the current message. The message's envelope is no longer borrowed; the
+     * next message may be submitted from here.
+     */
+    int (*on_message)(const smtp_client_result *result, void *user_data);
+    /*
+     * The server answered STARTTLS with 220: start the TLS handshake on the connection now,
+     * then call smtp_client_tls_done (smtp_client_want_tls says the same).
+     */
+    int (*on_starttls)(void *user_data);
+    /*
+     * The outcome of the session is known (once). After a refusal the client may still send
+     * QUIT: keep calling smtp_client_write until smtp_client_is_done.
+     */
+    int (*on_session_end)(const smtp_client_session_result *result, void *user_data);
+} smtp_client_callbacks;
+
+/*
+ * smtp_client_new creates a client in `*pcli`, waiting for the server's greeting.
+ * `callbacks` (NULL: none) and `settings` (NULL: defaults, which lack helo_name and so fail)
+ * are copied; strings in settings are borrowed. `mem` is the allocator (NULL:
+ * smtp_mem_default()); it must outlive the client. `user_data` is passed to every callback.
+ * All memory is allocated here, bounded by the settings; nothing is allocated later.
+ * Returns 0, SMTP_ERR_INVALID_ARGUMENT (pcli NULL, a setting out of range, a helo_name that
+ * is missing or not a domain or address literal, an auth_mech the client does not implement),
+ * or SMTP_ERR_NOMEM. On error *pcli is NULL (when pcli is not NULL).
+ */
+SMTP_API int smtp_client_new(smtp_client **pcli, const smtp_client_callbacks *callbacks,
+                             const smtp_client_settings *settings, const smtp_mem *mem,
+                             void *user_data);
+
+/* smtp_client_del frees the client. NULL is ignored. */
+SMTP_API void smtp_client_del(smtp_client *cli);
+
+/*
+ * smtp_client_read consumes server output `data`/`len`, split anywhere. It returns the number
+ * of bytes consumed, which is less than `len` when a complete reply leaves the client with
+ * output to send or with nothing to wait for (then send what smtp_client_write gives, let the
+ * application act, and feed the rest again), and 0 once the session is done. Errors (fatal
+ * and sticky; on_session_end has reported SMTP_CLIENT_END_PROTOCOL or _ERROR):
+ *   SMTP_ERR_PROTO            an unsolicited or extra reply (one that arrived before the
+ *                             command it would answer was written out, or when no reply was
+ *                             awaited), or bytes after the 220 to STARTTLS (an injection,
+ *                             RFC 3207 5), or an unexpected SASL challenge;
+ *   SMTP_ERR_REPLY_CODE, _REPLY_SEPARATOR, _REPLY_MISMATCH, _REPLY_TOO_LONG, _LINE_TOO_LONG,
+ *   _BARE_LF, _BARE_CR, _NUL  a malformed reply (<smtp/reply.h>);
+ *   SMTP_ERR_CALLBACK_FAILURE a callback failed;
+ *   SMTP_ERR_INVALID_ARGUMENT cli NULL or data NULL with len > 0 (not sticky).
+ */
+SMTP_API smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len);
+
+/*
+ * smtp_client_write copies up to `cap` bytes to send into `dest` and returns how many (0 when
+ * there is nothing to send now). Bytes are produced on demand: commands as soon as they may be
+ * sent, body data as the application writes it.
+ * Errors: SMTP_ERR_INVALID_ARGUMENT (cli NULL, dest NULL with cap > 0); the sticky error of a
+ * failed session.
+ */
+SMTP_API smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap);
+
+/* smtp_client_want_read returns 1 while the session expects or tolerates server bytes. */
+SMTP_API int smtp_client_want_read(const smtp_client *cli);
+
+/* smtp_client_want_write returns 1 when smtp_client_write has bytes to give. */
+SMTP_API int smtp_client_want_write(const smtp_client *cli);
+
+/*
+ * smtp_client_is_done returns 1 when the session is over (QUIT answered, 421, a failure,
+ * eof): nothing more will be sent, close the connection. Also 1 for a NULL cli.
+ */
+SMTP_API int smtp_client_is_done(const smtp_client *cli);
+
+/* Recipient of a message. */
+typedef struct smtp_client_rcpt {
+    /* The mailbox without angle brackets ("user@example.org"), NUL-terminated. */
+    const char *address;
+    /*
+     * DSN (RFC 3461 4.1): SMTP_NOTIFY_* bits for NOTIFY=, 0 for none. NOTIFY and ORCPT are
+     * sent only when the server offers DSN; see SMTP_CLIENT_MSG_REQUIRE_DSN.
+     */
+    unsigned notify;
+    /*
+     * DSN ORCPT (RFC 3461 4.2): the original recipient, an RFC 822 address sent as
+     * "ORCPT=rfc822;" and its xtext encoding; NULL for none.
+     */
+    const char *orcpt;
+} smtp_client_rcpt;
+
+/* smtp_client_message.flags */
+/* Deliver to none unless every recipient is accepted (default: deliver to the accepted). */
+#define SMTP_CLIENT_MSG_ALL_OR_NOTHING 0x1u
+/* Refuse the message (SMTP_CLIENT_UNSUPPORTED) rather than drop DSN parameters. */
+#define SMTP_CLIENT_MSG_REQUIRE_DSN 0x2u
+/* Refuse the message rather than drop MT-PRIORITY. */
+#define SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY 0x4u
+
+/*
+ * A message's envelope. Fill with smtp_client_message_init, then set fields. Everything it
+ * points to is borrowed from smtp_client_submit until on_message reports the message.
+ * Parameters go only to a server that offers their extension; when one is not offered the
+ * message is refused before anything is sent (SMTP_CLIENT_UNSUPPORTED) if the extension is
+ * needed for a correct delivery (SMTPUTF8, 8BITMIME, BINARYMIME, REQUIRETLS, DELIVERBY,
+ * FUTURERELEASE) or required by a flag, and silently left out otherwise (SIZE, DSN,
+ * MT-PRIORITY).
+ */
+typedef struct smtp_client_message {
+    /* The reverse-path without angle brackets; "" for the null path "<>". Required. */
+    const char *sender;
+    const smtp_client_rcpt *rcpts; /* at least one */
+    size_t nrcpts;
+    /*
+     * The body size in octets if known (RFC 1870 SIZE=); 0: unknown, then the client declares
+     * the size itself when the whole body was written before MAIL is sent.
+     */
+    uint64_t size;
+    /*
+     * SMTP_BODY_8BITMIME (RFC 6152) or SMTP_BODY_BINARYMIME (RFC 3030: sent with BDAT, bytes
+     * unchanged); SMTP_BODY_NONE (default) or SMTP_BODY_7BIT send no BODY parameter.
+     */
+    smtp_body body;
+    smtp_ret ret;        /* DSN RET= (RFC 3461 4.3); SMTP_RET_NONE for none */
+    const char *envid;   /* DSN ENVID (RFC 3461 4.4), raw (xtext-encoded by the client); NULL */
+    int requiretls;      /* non-zero: REQUIRETLS (RFC 8689); the session must also use TLS */
+    int mt_priority_set; /* non-zero: send MT-PRIORITY=mt_priority (RFC 6710) */
+    int mt_priority;     /* -9..9 */
+    /* DELIVERBY (RFC 2852): BY=by_time;R|N[T] when by_mode is not SMTP_BY_NONE. */
+    smtp_by_mode by_mode;
+    int64_t by_time; /* seconds; > 0 in R mode; within -999999999..999999999 */
+    int by_trace;
+    /* FUTURERELEASE (RFC 4865): HOLDFOR=holdfor when non-zero, or HOLDUNTIL=holduntil. */
+    uint32_t holdfor;
+    const char *holduntil; /* an RFC 3339 date-time, or NULL */
+    unsigned flags;        /* SMTP_CLIENT_MSG_* */
+} smtp_client_message;
+
+/* smtp_client_message_init clears `*msg` (no parameter, no flag). NULL is ignored. */
+SMTP_API void smtp_client_message_init(smtp_client_message *msg);
+
+/*
+ * smtp_client_submit starts a message. Allowed while no message is in progress (before the
+ * greeting too, and from on_message); the message is sent when the session is ready. The
+ * envelope is checked here: on any error nothing is sent and nothing is kept.
+ * Returns 0, or:
+ *   SMTP_ERR_INVALID_ARGUMENT  cli or msg NULL; no sender or no recipient; more recipients
+ *                              than max_recipients; a path that is not valid (smtp_path_parse
+ *                              with the null path allowed for the sender, "Postmaster" for
+ *                              recipients, UTF-8 allowed); a parameter value out of range;
+ *   SMTP_ERR_UNSAFE_ARGUMENT   a string holds CR, LF or another control byte;
+ *   SMTP_ERR_TOO_LONG          a MAIL or RCPT line would exceed 512 octets (RFC 5321
+ *                              4.5.3.1.4, the limit of smtp_emit_mail);
+ *   SMTP_ERR_INVALID_STATE     a message is in progress, or the session is ending or over.
+ */
+SMTP_API int smtp_client_submit(smtp_client *cli, const smtp_client_message *msg);
+
+/*
+ * smtp_client_body_write gives body bytes of the current message (any size, any split; the
+ * body may be written while the envelope is negotiated). They are copied into the body buffer
+ * (max_body_buffer octets) and encoded as they are sent: for DATA a leading '.' is doubled,
+ * bare LF and bare CR become CRLF (RFC 5321 4.5.2, 2.3.8); for BDAT bare LF and CR become
+ * CRLF, or with BODY=BINARYMIME bytes are sent unchanged.
+ * Returns how many bytes were taken: fewer than `len`, possibly 0, when the buffer is full
+ * (write the rest after smtp_client_write has made room). Errors: SMTP_ERR_INVALID_ARGUMENT
+ * (cli NULL, data NULL with len > 0); SMTP_ERR_INVALID_STATE (no message in progress — it
+ * may have failed already, on_message said so — or the body was ended).
+ */
+SMTP_API smtp_ssize smtp_client_body_write(smtp_client *cli, const char *data, size_t len);
+
+/*
+ * smtp_client_body_end marks the end of the body: the client adds the end of data (exactly one
+ * CRLF.CRLF, with the CRLF of the last line when the body lacked it) or the final BDAT LAST.
+ * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL) or SMTP_ERR_INVALID_STATE (no message in
+ * progress, or already ended).
+ */
+SMTP_API int smtp_client_body_end(smtp_client *cli);
+
+/*
+ * smtp_client_quit asks the client to send QUIT once no message is in progress (now, if
+ * none). Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL) or SMTP_ERR_INVALID_STATE (the
+ * session is already ending or over).
+ */
+SMTP_API int smtp_client_quit(smtp_client *cli);
+
+/*
+ * smtp_client_eof tells the client the server closed the connection. Unless the session was
+ * done, it ends with SMTP_CLIENT_END_CLOSED and the message in progress fails temporarily.
+ * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), or SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API int smtp_client_eof(smtp_client *cli);
+
+/*
+ * smtp_client_want_tls returns 1 when the server has accepted STARTTLS with 220 and the
+ * adapter must now run the TLS handshake (no byte may be read or written in plaintext until
+ * smtp_client_tls_done).
+ */
+SMTP_API int smtp_client_want_tls(const smtp_client *cli);
+
+/*
+ * smtp_client_tls_done reports the end of the TLS handshake. With `ok` non-zero the session
+ * goes on over TLS: the capabilities are forgotten and EHLO is sent again (RFC 3207 4.2);
+ * with `ok` 0 the session ends (SMTP_CLIENT_END_TLS_FAILED) and nothing more is sent.
+ * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), SMTP_ERR_INVALID_STATE (no handshake was
+ * asked for), or SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API int smtp_client_tls_done(smtp_client *cli, int ok);
+
+/* What the client is waiting for (smtp_client_timeout). */
+typedef enum smtp_client_wait {
+    SMTP_CLIENT_WAIT_NONE = 0,   /* for the application or the adapter, or done: no timer */
+    SMTP_CLIENT_WAIT_GREETING,   /* the 220 greeting */
+    SMTP_CLIENT_WAIT_COMMAND,    /* the reply to EHLO, STARTTLS, AUTH, RSET, QUIT... */
+    SMTP_CLIENT_WAIT_MAIL,       /* the reply to MAIL */
+    SMTP_CLIENT_WAIT_RCPT,       /* the reply to RCPT */
+    SMTP_CLIENT_WAIT_DATA,       /* the 354 to DATA */
+    SMTP_CLIENT_WAIT_DATA_BLOCK, /* sending body data (or the reply to a BDAT chunk) */
+    SMTP_CLIENT_WAIT_DATA_END    /* the reply after the end of data or to BDAT LAST */
+} smtp_client_wait;
+
+/*
+ * smtp_client_timeout says what the client waits for now and stores in *ms (when not NULL)
+ * the timeout that applies, from the settings (0: none). The adapter re-arms its timer when
+ * the value returned changes after a read or write (RFC 5321 4.5.3.2: each timeout covers one
+ * wait); the engine never reads a clock.
+ */
+SMTP_API smtp_client_wait smtp_client_timeout(const smtp_client *cli, uint32_t *ms);
+
+/*
+ * smtp_client_timeout_expired tells the client the timeout of the current wait expired: the
+ * session ends (SMTP_CLIENT_END_TIMEOUT), the message in progress fails temporarily and
+ * nothing more is sent. Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL),
+ * SMTP_ERR_INVALID_STATE (done), or SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API int smtp_client_timeout_expired(smtp_client *cli);
+
+/*
+ * smtp_client_caps returns the capabilities of the server's last EHLO (or LHLO) reply; empty
+ * before it, after HELO, and after STARTTLS until the new EHLO reply. Valid while cli is.
+ */
+SMTP_API const smtp_caps *smtp_client_caps(const smtp_client *cli);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_CLIENT_H */

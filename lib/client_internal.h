@@ -1,0 +1,184 @@
+/*
+ * The client session engine's private state, shared by lib/client.c (session, replies, I/O),
+ * lib/client_txn.c (messages: MAIL, RCPT, DATA, BDAT, RSET and the body) and
+ * lib/client_auth.c (SASL). Not installed.
+ */
+#ifndef SMTP_CLIENT_INTERNAL_H
+#define SMTP_CLIENT_INTERNAL_H
+
+#include "internal.h"
+
+#include <smtp/caps.h>
+#include <smtp/client.h>
+#include <smtp/data.h>
+#include <smtp/reply.h>
+
+/* What the session sends next once the expectation queue allows it. */
+enum smtp_cli_phase {
+    SMTP_CLI_GREETING, /* waiting for the greeting: nothing to send */
+    SMTP_CLI_HELLO,    /* send EHLO (LHLO in LMTP mode) */
+    SMTP_CLI_HELO,     /* send HELO (EHLO got 500/502) */
+    SMTP_CLI_WAIT,     /* a negotiation command is out: nothing to send */
+    SMTP_CLI_STARTTLS, /* send STARTTLS */
+    SMTP_CLI_TLS,      /* the adapter runs the TLS handshake: nothing in or out */
+    SMTP_CLI_AUTH,     /* send the next AUTH line */
+    SMTP_CLI_READY,    /* messages; QUIT when asked */
+    SMTP_CLI_QUIT,     /* send QUIT as soon as nothing is awaited */
+    SMTP_CLI_CLOSING,  /* QUIT is out */
+    SMTP_CLI_DONE      /* nothing more in or out */
+};
+
+/* What an awaited reply answers. */
+enum smtp_cli_expect_kind {
+    SMTP_CLI_X_IGNORE, /* a reply still owed after the session failed: read and dropped */
+    SMTP_CLI_X_GREETING,
+    SMTP_CLI_X_EHLO, /* EHLO or LHLO */
+    SMTP_CLI_X_HELO,
+    SMTP_CLI_X_STARTTLS,
+    SMTP_CLI_X_AUTH,
+    SMTP_CLI_X_RSET,
+    SMTP_CLI_X_QUIT,
+    SMTP_CLI_X_MAIL,
+    SMTP_CLI_X_RCPT,     /* index: the recipient */
+    SMTP_CLI_X_DATA,     /* the 354 */
+    SMTP_CLI_X_DATA_END, /* after CRLF.CRLF; flag: the lone dot of an aborted message */
+    SMTP_CLI_X_BDAT,     /* flag: BDAT LAST */
+    SMTP_CLI_X_LMTP      /* index: the recipient whose reply after the data this is */
+};
+
+/* One awaited reply: what it answers, and where its command ends in the output stream. */
+struct smtp_cli_expect {
+    uint64_t end; /* output offset just after the command (and its BDAT chunk) */
+    uint32_t index;
+    uint8_t kind;
+    uint8_t flag;
+};
+
+/* The deciding reply of a message, copied so that it outlives the reply buffer. */
+struct smtp_cli_saved {
+    int set;
+    int code;
+    smtp_verb command;
+    size_t lines;
+    int truncated;
+    size_t enh_off, enh_len;
+    size_t len;
+    char *text; /* max_reply_text octets */
+};
+
+/* The message in progress (smtp_client.msg NULL: none). */
+enum smtp_cli_mail { SMTP_CLI_MAIL_NONE, SMTP_CLI_MAIL_SENT, SMTP_CLI_MAIL_OK, SMTP_CLI_MAIL_FAIL };
+enum smtp_cli_data {
+    SMTP_CLI_DATA_NONE,  /* neither DATA nor BDAT sent */
+    SMTP_CLI_DATA_SENT,  /* DATA out, 354 awaited */
+    SMTP_CLI_DATA_BODY,  /* 354 received: body streaming */
+    SMTP_CLI_DATA_ABORT, /* 354 received with no recipient: a lone "." to send */
+    SMTP_CLI_DATA_BDAT,  /* BDAT chunks streaming */
+    SMTP_CLI_DATA_END,   /* end of data or BDAT LAST out: final replies awaited */
+    SMTP_CLI_DATA_FAIL   /* DATA refused */
+};
+
+struct smtp_client {
+    const smtp_mem *mem;
+    smtp_client_callbacks cb;
+    smtp_client_settings set;
+    void *user_data;
+    smtp_reply_parser *rp;
+
+    int err;   /* the sticky error of a failed session */
+    int phase; /* enum smtp_cli_phase */
+    int ended; /* on_session_end was called */
+    int quit_asked;
+    int tls_active;
+    int ehlo; /* the session began with EHLO/LHLO (else HELO): caps are meaningful */
+    smtp_caps caps;
+    smtp_caps caps_next; /* filled while an EHLO reply arrives */
+
+    /* SASL */
+    int auth_mech; /* enum in client_auth.c; 0: none chosen */
+    int auth_step;
+
+    /* output: out[out_head .. out_head + out_len) is pending */
+    char *out;
+    size_t out_cap, out_head, out_len;
+    uint64_t queued;  /* octets ever put in the output */
+    uint64_t written; /* octets ever pulled by smtp_client_write */
+    smtp_verb last_verb;
+    char *scratch; /* out_cap octets: SASL messages */
+
+    /* awaited replies, a ring */
+    struct smtp_cli_expect *xq;
+    size_t xq_cap, xq_head, xq_len;
+
+    /* the reply being read */
+    int r_started;   /* its first byte has arrived */
+    int r_solicited; /* at that moment, a command it answers was written out */
+    int r_complete;
+    int r_code;
+    size_t r_lines;
+    int r_truncated;
+    size_t r_enh_off, r_enh_len;
+    char *rtext;
+    size_t rtext_cap, rtext_len;
+
+    /* the message in progress */
+    const smtp_client_message *msg;
+    int m_bdat;    /* the body goes with BDAT */
+    int m_mail;    /* enum smtp_cli_mail */
+    int m_data;    /* enum smtp_cli_data */
+    int m_utf8;    /* an address needs SMTPUTF8 */
+    int m_decided; /* the message has failed (m_status); replies still owed are read */
+    int m_status;
+    int m_delivered;
+    size_t m_pending; /* awaited replies that belong to the message */
+    size_t m_rcpt_sent, m_rcpt_replied, m_ok, m_rej, m_temp;
+    size_t m_lmtp_ok, m_lmtp_rej, m_lmtp_temp;
+    unsigned char *rcpt_ok; /* max_recipients flags */
+    int need_rset;          /* a transaction is open after a failure: send RSET */
+    struct smtp_cli_saved saved;
+
+    /* the body, a ring of raw bytes as the application wrote them */
+    char *body;
+    size_t body_cap, body_head, body_len;
+    int body_ended;
+    int enc_finished;
+    smtp_data_encoder enc;
+};
+
+/* ---- lib/client.c ---- */
+char *smtp_cli_out_room(smtp_client *c, size_t *room);
+void smtp_cli_out_commit(smtp_client *c, size_t n, smtp_verb verb);
+size_t smtp_cli_xq_free(const smtp_client *c);
+void smtp_cli_expect_push(smtp_client *c, int kind, uint32_t index, int flag);
+/* Whether a command `verb` may be written now (RFC 2920 3.1 with PIPELINING, else lockstep). */
+int smtp_cli_may_send(const smtp_client *c, smtp_verb verb);
+/* Ends the session: reports it, fails the message in progress, then QUITs or stops. */
+int smtp_cli_end(smtp_client *c, smtp_client_end end, int error, const smtp_client_reply *reply,
+                 int send_quit);
+/* Runs the producer after an API call changed the state; a failure there is the session's. */
+int smtp_cli_kick(smtp_client *c);
+/* Records a failed callback; returns SMTP_ERR_CALLBACK_FAILURE. */
+int smtp_cli_callback_failed(smtp_client *c);
+/* Moves on once the hello (and STARTTLS) steps are over: AUTH or ready. */
+int smtp_cli_after_tls(smtp_client *c);
+
+/* ---- lib/client_txn.c ---- */
+/* Emits the next unit of the message (a command, body data); 1 if anything was emitted. */
+int smtp_cli_txn_produce(smtp_client *c);
+/* Handles a reply to MAIL, RCPT, DATA, BDAT or after the data. */
+int smtp_cli_txn_reply(smtp_client *c, const struct smtp_cli_expect *x, const smtp_client_reply *r);
+/* Fails the message in progress, if any (status, deciding reply or NULL) and reports it. */
+int smtp_cli_txn_abort(smtp_client *c, int status, const smtp_client_reply *r);
+/* Whether the message in progress still has something to say before QUIT. */
+int smtp_cli_txn_busy(const smtp_client *c);
+
+/* ---- lib/client_auth.c ---- */
+/* The mechanism named by settings.auth_mech (0: none named, -1: unknown name). */
+int smtp_cli_auth_named(const smtp_client_settings *s);
+/* Picks the mechanism after the final EHLO; ends the session when none may be used. */
+int smtp_cli_auth_start(smtp_client *c);
+/* Emits the next AUTH line; 1 if emitted. */
+int smtp_cli_auth_produce(smtp_client *c);
+int smtp_cli_auth_reply(smtp_client *c, const smtp_client_reply *r);
+
+#endif /* SMTP_CLIENT_INTERNAL_H */

@@ -1,0 +1,750 @@
+/*
+ * The client session engine: messages. Submission and its checks, the MAIL/RCPT parameters,
+ * the body buffer and its encoding for DATA or BDAT, and the replies of a transaction.
+ *
+ * A message goes through MAIL, one RCPT per recipient, then DATA and the dot-stuffed body
+ * ending with exactly one CRLF.CRLF (RFC 5321 4.5.2), or BDAT chunks with exact sizes, the
+ * last one marked LAST (RFC 3030). With PIPELINING these go in one flight and the replies are
+ * matched in order afterwards (RFC 2920 3.1): a failed MAIL makes the rest fail, no accepted
+ * recipient leaves a DATA whose 354 must be answered with an empty message (a lone "."), and
+ * a transaction left open by a failure is closed with RSET. Without PIPELINING each command
+ * waits for the previous reply, and no DATA is sent when no recipient was accepted.
+ *
+ * The application writes the body into a bounded ring at any time after submission; it is
+ * encoded only as it goes out, so the DATA/BDAT choice (made when MAIL is sent, from the
+ * capabilities) applies to all of it. The outcome of the message is reported once every reply
+ * it is owed has arrived; the deciding reply is copied into `saved` to outlive the reply
+ * buffer.
+ */
+#include "client_internal.h"
+
+#include <smtp/codec.h>
+#include <smtp/path.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#define PARAMS_MAX 512   /* a MAIL or RCPT line is at most 512 octets (RFC 5321 4.5.3.1.4) */
+#define BDAT_HEAD_MAX 32 /* "BDAT " 20 digits " LAST" CRLF */
+
+/* ---- checks of the envelope ---- */
+
+static int has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if (smtp_is_ctl((unsigned char)*s)) return 1;
+    return 0;
+}
+
+static int has_8bit(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80) return 1;
+    return 0;
+}
+
+/* Checks a mailbox as a path (RFC 5321 4.1.2); sets *utf8 when it needs SMTPUTF8. */
+static int check_path(const char *mailbox, unsigned flags, int *utf8)
+{
+    char buf[SMTP_MAX_PATH + 3];
+    size_t n = strlen(mailbox);
+    smtp_path p;
+    if (n > SMTP_MAX_PATH) return SMTP_ERR_INVALID_ARGUMENT;
+    buf[0] = '<';
+    memcpy(buf + 1, mailbox, n);
+    buf[n + 1] = '>';
+    if (smtp_path_parse(buf, n + 2, flags | SMTP_PATH_UTF8, &p) != 0)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (p.flags & SMTP_PATH_F_UTF8) *utf8 = 1;
+    return 0;
+}
+
+static int dsn_asked(const smtp_client_message *m)
+{
+    if (m->ret != SMTP_RET_NONE || m->envid) return 1;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].notify || m->rcpts[i].orcpt) return 1;
+    return 0;
+}
+
+static int check_values(const smtp_client_message *m)
+{
+    int64_t t;
+    if ((unsigned)m->body > SMTP_BODY_BINARYMIME || (unsigned)m->ret > SMTP_RET_HDRS ||
+        (unsigned)m->by_mode > SMTP_BY_RETURN)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (m->mt_priority_set && (m->mt_priority < -9 || m->mt_priority > 9))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (m->by_mode != SMTP_BY_NONE && (m->by_time < -999999999 || m->by_time > 999999999 ||
+                                       (m->by_mode == SMTP_BY_RETURN && m->by_time <= 0)))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (m->holdfor > 999999999 || (m->holdfor && m->holduntil)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (m->holduntil && smtp_datetime_parse(m->holduntil, strlen(m->holduntil), &t) != 0)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    /* RFC 3461 4.4: ENVID is at most 100 characters once xtext-encoded. */
+    if (m->envid) {
+        smtp_ssize n = smtp_xtext_encoded_len(m->envid, strlen(m->envid));
+        if (n < 0 || n > 100 || has_8bit(m->envid)) return SMTP_ERR_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        unsigned nt = m->rcpts[i].notify;
+        if (nt & ~0xfu) return SMTP_ERR_INVALID_ARGUMENT;
+        if ((nt & SMTP_NOTIFY_NEVER) && (nt & ~SMTP_NOTIFY_NEVER)) return SMTP_ERR_INVALID_ARGUMENT;
+        if (m->rcpts[i].orcpt && has_8bit(m->rcpts[i].orcpt)) return SMTP_ERR_INVALID_ARGUMENT;
+    }
+    return 0;
+}
+
+/* ---- parameters ---- */
+
+struct pbuf {
+    char *p;
+    size_t len, cap;
+    int err;
+};
+
+static void pb_add(struct pbuf *b, const char *s, size_t n)
+{
+    if (b->err) return;
+    if (b->len + n + 1 > b->cap) {
+        b->err = SMTP_ERR_TOO_LONG;
+        return;
+    }
+    if (b->len) b->p[b->len++] = ' ';
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void pb_num(struct pbuf *b, const char *key, long long v, const char *suffix)
+{
+    char tmp[64];
+    int n = snprintf(tmp, sizeof tmp, "%s%lld%s", key, v, suffix);
+    pb_add(b, tmp, (size_t)n);
+}
+
+/* "KEY=" and the xtext encoding of `raw` (RFC 3461 4). */
+static void pb_xtext(struct pbuf *b, const char *key, const char *raw)
+{
+    char tmp[PARAMS_MAX];
+    size_t k = strlen(key);
+    memcpy(tmp, key, k);
+    smtp_ssize n = smtp_xtext_encode(raw, strlen(raw), tmp + k, sizeof tmp - k);
+    if (n < 0) {
+        if (!b->err) b->err = n == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)n;
+        return;
+    }
+    pb_add(b, tmp, k + (size_t)n);
+}
+
+/* Which optional parameters go out: all (`full`, to check lengths at submission) or those the
+ * server offers. */
+static int offered(const smtp_client *c, smtp_cap cap, int full)
+{
+    return full || (c->ehlo && smtp_caps_has(&c->caps, cap));
+}
+
+static int mail_params(const smtp_client *c, const smtp_client_message *m, uint64_t size, int full,
+                       char *out, size_t cap)
+{
+    struct pbuf b = {out, 0, cap, 0};
+    if (full) {
+        pb_add(&b, "SIZE=18446744073709551615", 25); /* the longest SIZE */
+    } else if (size && offered(c, SMTP_CAP_SIZE, 0)) {
+        char tmp[32];
+        int n = snprintf(tmp, sizeof tmp, "SIZE=%llu", (unsigned long long)size);
+        pb_add(&b, tmp, (size_t)n);
+    }
+    if (m->body == SMTP_BODY_8BITMIME) pb_add(&b, "BODY=8BITMIME", 13);
+    if (m->body == SMTP_BODY_BINARYMIME) pb_add(&b, "BODY=BINARYMIME", 15);
+    if (c->m_utf8 || full) pb_add(&b, "SMTPUTF8", 8);
+    if (offered(c, SMTP_CAP_DSN, full)) {
+        if (m->ret == SMTP_RET_FULL) pb_add(&b, "RET=FULL", 8);
+        if (m->ret == SMTP_RET_HDRS) pb_add(&b, "RET=HDRS", 8);
+        if (m->envid) pb_xtext(&b, "ENVID=", m->envid);
+    }
+    if (m->requiretls) pb_add(&b, "REQUIRETLS", 10);
+    if (m->mt_priority_set && offered(c, SMTP_CAP_MT_PRIORITY, full))
+        pb_num(&b, "MT-PRIORITY=", m->mt_priority, "");
+    if (m->by_mode != SMTP_BY_NONE)
+        pb_num(&b, "BY=", (long long)m->by_time,
+               m->by_mode == SMTP_BY_RETURN ? (m->by_trace ? ";RT" : ";R")
+                                            : (m->by_trace ? ";NT" : ";N"));
+    if (m->holdfor) pb_num(&b, "HOLDFOR=", (long long)m->holdfor, "");
+    if (m->holduntil) {
+        char tmp[PARAMS_MAX];
+        int n = snprintf(tmp, sizeof tmp, "HOLDUNTIL=%s", m->holduntil);
+        if (n < 0 || (size_t)n >= sizeof tmp)
+            b.err = SMTP_ERR_TOO_LONG;
+        else
+            pb_add(&b, tmp, (size_t)n);
+    }
+    return b.err ? b.err : (int)b.len;
+}
+
+static int rcpt_params(const smtp_client *c, const smtp_client_rcpt *r, int full, char *out,
+                       size_t cap)
+{
+    struct pbuf b = {out, 0, cap, 0};
+    if (!offered(c, SMTP_CAP_DSN, full)) return 0;
+    if (r->notify) {
+        char tmp[64] = "NOTIFY=";
+        if (r->notify & SMTP_NOTIFY_NEVER) strcat(tmp, "NEVER,");
+        if (r->notify & SMTP_NOTIFY_SUCCESS) strcat(tmp, "SUCCESS,");
+        if (r->notify & SMTP_NOTIFY_FAILURE) strcat(tmp, "FAILURE,");
+        if (r->notify & SMTP_NOTIFY_DELAY) strcat(tmp, "DELAY,");
+        pb_add(&b, tmp, strlen(tmp) - 1);
+    }
+    if (r->orcpt) pb_xtext(&b, "ORCPT=rfc822;", r->orcpt);
+    return b.err ? b.err : (int)b.len;
+}
+
+/* Emits the longest MAIL and RCPT lines the message can give into the scratch buffer, so that
+ * no line can fail later, half-way through a transaction. */
+static int check_lengths(smtp_client *c, const smtp_client_message *m)
+{
+    char params[PARAMS_MAX];
+    int n = mail_params(c, m, 0, 1, params, sizeof params);
+    if (n < 0) return n;
+    smtp_ssize e =
+        smtp_emit_mail(c->scratch, c->out_cap, m->sender, strlen(m->sender), params, (size_t)n);
+    if (e < 0) return e == SMTP_ERR_INVALID_ARGUMENT ? SMTP_ERR_INVALID_ARGUMENT : (int)e;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        const smtp_client_rcpt *r = &m->rcpts[i];
+        n = rcpt_params(c, r, 1, params, sizeof params);
+        if (n < 0) return n;
+        e = smtp_emit_rcpt(c->scratch, c->out_cap, r->address, strlen(r->address), params,
+                           (size_t)n);
+        if (e < 0) return (int)e;
+    }
+    return 0;
+}
+
+static void body_reset(smtp_client *c)
+{
+    c->body_head = c->body_len = 0;
+    c->body_ended = 0;
+    c->enc_finished = 0;
+}
+
+static void txn_clear(smtp_client *c)
+{
+    c->msg = NULL;
+    c->m_bdat = c->m_mail = c->m_data = c->m_utf8 = c->m_decided = c->m_status = 0;
+    c->m_delivered = 0;
+    c->m_pending = c->m_rcpt_sent = c->m_rcpt_replied = c->m_ok = c->m_rej = c->m_temp = 0;
+    c->m_lmtp_ok = c->m_lmtp_rej = c->m_lmtp_temp = 0;
+    c->saved.set = 0;
+    body_reset(c);
+}
+
+void smtp_client_message_init(smtp_client_message *msg)
+{
+    if (msg) memset(msg, 0, sizeof *msg);
+}
+
+int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
+{
+    smtp_client *c = cli;
+    int utf8 = 0, rv;
+    if (!c || !m) return SMTP_ERR_INVALID_ARGUMENT;
+    if (c->err || c->ended || c->quit_asked || c->msg || c->phase == SMTP_CLI_DONE)
+        return SMTP_ERR_INVALID_STATE;
+    if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > c->set.max_recipients)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (has_ctl(m->sender) || (m->envid && has_ctl(m->envid)) ||
+        (m->holduntil && has_ctl(m->holduntil)))
+        return SMTP_ERR_UNSAFE_ARGUMENT;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        if (!m->rcpts[i].address) return SMTP_ERR_INVALID_ARGUMENT;
+        if (has_ctl(m->rcpts[i].address) || (m->rcpts[i].orcpt && has_ctl(m->rcpts[i].orcpt)))
+            return SMTP_ERR_UNSAFE_ARGUMENT;
+    }
+    if (m->sender[0] && (rv = check_path(m->sender, 0, &utf8)) != 0) return rv;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if ((rv = check_path(m->rcpts[i].address, SMTP_PATH_ALLOW_POSTMASTER, &utf8)) != 0)
+            return rv;
+    if ((rv = check_values(m)) != 0) return rv;
+    c->m_utf8 = 1; /* the longest lines carry SMTPUTF8 */
+    rv = check_lengths(c, m);
+    c->m_utf8 = 0;
+    if (rv) return rv;
+    txn_clear(c);
+    c->msg = m;
+    c->m_utf8 = utf8;
+    memset(c->rcpt_ok, 0, m->nrcpts);
+    return smtp_cli_kick(c);
+}
+
+/* ---- the body ---- */
+
+smtp_ssize smtp_client_body_write(smtp_client *cli, const char *data, size_t len)
+{
+    smtp_client *c = cli;
+    if (!c || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (c->err || !c->msg || c->body_ended) return SMTP_ERR_INVALID_STATE;
+    size_t n = c->body_cap - c->body_len;
+    if (n > len) n = len;
+    size_t tail = (c->body_head + c->body_len) % c->body_cap;
+    size_t first = c->body_cap - tail < n ? c->body_cap - tail : n;
+    if (first) memcpy(c->body + tail, data, first);
+    if (n > first) memcpy(c->body, data + first, n - first);
+    c->body_len += n;
+    int rv = smtp_cli_kick(c);
+    return rv < 0 ? rv : (smtp_ssize)n;
+}
+
+int smtp_client_body_end(smtp_client *cli)
+{
+    smtp_client *c = cli;
+    if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+    if (c->err || !c->msg || c->body_ended) return SMTP_ERR_INVALID_STATE;
+    c->body_ended = 1;
+    return smtp_cli_kick(c);
+}
+
+static unsigned char body_at(const smtp_client *c, size_t i)
+{
+    return (unsigned char)c->body[(c->body_head + i) % c->body_cap];
+}
+
+/* The size of the whole body as it will be sent, stuffing aside (RFC 1870 3: the size counts
+ * CRLF line ends). Only when the body was ended before MAIL. */
+static uint64_t body_size(const smtp_client *c)
+{
+    uint64_t n = c->body_len;
+    if (c->msg->body == SMTP_BODY_BINARYMIME) return n;
+    for (size_t i = 0; i < c->body_len; i++) {
+        unsigned char b = body_at(c, i);
+        if (b == '\n' && (i == 0 || body_at(c, i - 1) != '\r')) n++;
+        if (b == '\r' && (i + 1 == c->body_len || body_at(c, i + 1) != '\n')) n++;
+    }
+    /* DATA adds the CRLF of a last line that lacks it. */
+    if (!c->m_bdat && c->body_len && body_at(c, c->body_len - 1) != '\n' &&
+        body_at(c, c->body_len - 1) != '\r')
+        n += 2;
+    return n;
+}
+
+/* Encodes buffered body bytes into `dst` (up to `cap`); returns the octets written. */
+static size_t encode_some(smtp_client *c, char *dst, size_t cap)
+{
+    size_t made_total = 0;
+    while (c->body_len && cap - made_total >= SMTP_DATA_ENCODE_MIN_OUT) {
+        size_t seg = c->body_cap - c->body_head;
+        if (seg > c->body_len) seg = c->body_len;
+        size_t used = 0, made = 0;
+        if (smtp_data_encode(&c->enc, c->body + c->body_head, seg, dst + made_total,
+                             cap - made_total, &used, &made) != 0)
+            break;
+        c->body_head = (c->body_head + used) % c->body_cap;
+        c->body_len -= used;
+        made_total += made;
+        if (used == 0) break;
+    }
+    if (c->body_len == 0) c->body_head = 0;
+    return made_total;
+}
+
+/* After the end of the data: one reply (SMTP), or one per accepted recipient (LMTP,
+ * RFC 2033 4.2). */
+static void expect_final(smtp_client *c, int kind, int flag)
+{
+    if (!c->set.lmtp) {
+        smtp_cli_expect_push(c, kind, 0, flag);
+        c->m_pending++;
+        return;
+    }
+    for (size_t i = 0; i < c->msg->nrcpts; i++) {
+        if (!c->rcpt_ok[i]) continue;
+        smtp_cli_expect_push(c, SMTP_CLI_X_LMTP, (uint32_t)i, 0);
+        c->m_pending++;
+    }
+}
+
+static int emit_body(smtp_client *c)
+{
+    int progress = 0;
+    for (;;) {
+        size_t room;
+        char *dst = smtp_cli_out_room(c, &room);
+        if (c->body_len) {
+            size_t made = encode_some(c, dst, room);
+            if (made == 0) return progress;
+            smtp_cli_out_commit(c, made, SMTP_VERB_UNKNOWN);
+            progress = 1;
+            continue;
+        }
+        if (!c->body_ended || room < SMTP_DATA_ENCODE_FINISH_MAX) return progress;
+        size_t made = 0;
+        smtp_data_encode_finish(&c->enc, dst, room, &made);
+        smtp_cli_out_commit(c, made, SMTP_VERB_UNKNOWN);
+        expect_final(c, SMTP_CLI_X_DATA_END, 0);
+        c->m_data = SMTP_CLI_DATA_END;
+        return 1;
+    }
+}
+
+/* One BDAT chunk: the body bytes at hand, encoded, after a header naming their exact size
+ * (RFC 3030 2). The last one carries LAST. */
+static int emit_bdat(smtp_client *c)
+{
+    if (!smtp_cli_may_send(c, SMTP_VERB_BDAT) || smtp_cli_xq_free(c) < c->msg->nrcpts + 1) return 0;
+    /* LMTP: the replies after BDAT LAST are one per accepted recipient, so it waits for the
+     * RCPT replies. */
+    int may_end = c->body_ended && (!c->set.lmtp || c->m_rcpt_replied == c->msg->nrcpts);
+    /* Wait for a worthwhile chunk unless the body is complete. */
+    if (!c->body_ended && c->body_len < c->body_cap / 2 && c->body_len < 8192) return 0;
+    if (!c->body_len && !may_end) return 0;
+    size_t room;
+    char *dst = smtp_cli_out_room(c, &room);
+    if (room < BDAT_HEAD_MAX + SMTP_DATA_ENCODE_MIN_OUT + 1) return 0;
+    size_t made = encode_some(c, dst + BDAT_HEAD_MAX, room - BDAT_HEAD_MAX - 1);
+    int last = may_end && c->body_len == 0;
+    if (last) {
+        size_t fin = 0;
+        smtp_data_encode_finish(&c->enc, dst + BDAT_HEAD_MAX + made, 1, &fin);
+        made += fin;
+    }
+    if (made == 0 && !last) return 0;
+    char head[BDAT_HEAD_MAX];
+    smtp_ssize h = smtp_emit_bdat(head, sizeof head, made, last);
+    if (h < 0) return (int)h;
+    memmove(dst + h, dst + BDAT_HEAD_MAX, made);
+    memcpy(dst, head, (size_t)h);
+    smtp_cli_out_commit(c, (size_t)h + made, SMTP_VERB_BDAT);
+    if (last) {
+        expect_final(c, SMTP_CLI_X_BDAT, 1);
+        c->m_data = SMTP_CLI_DATA_END;
+    } else {
+        smtp_cli_expect_push(c, SMTP_CLI_X_BDAT, 0, 0);
+        c->m_pending++;
+    }
+    return 1;
+}
+
+/* ---- the transaction's commands ---- */
+
+static int finish(smtp_client *c, int status);
+
+/* The extension a message needs that the server lacks, or -1 (RFC 6531 3.4, RFC 6152 3,
+ * RFC 3030 3, RFC 8689 4.1, RFC 2852 4, RFC 4865 3, RFC 1870 6). */
+static int missing_ext(const smtp_client *c, const smtp_client_message *m, uint64_t size)
+{
+    const smtp_caps *k = &c->caps;
+    int e = c->ehlo;
+    if (c->m_utf8 && !(e && smtp_caps_has(k, SMTP_CAP_SMTPUTF8))) return SMTP_CAP_SMTPUTF8;
+    if (m->body == SMTP_BODY_8BITMIME && !(e && smtp_caps_has(k, SMTP_CAP_8BITMIME)))
+        return SMTP_CAP_8BITMIME;
+    if (m->body == SMTP_BODY_BINARYMIME) {
+        if (!(e && smtp_caps_has(k, SMTP_CAP_BINARYMIME))) return SMTP_CAP_BINARYMIME;
+        if (!(e && c->set.chunking && smtp_caps_has(k, SMTP_CAP_CHUNKING)))
+            return SMTP_CAP_CHUNKING;
+    }
+    if (m->requiretls && !(e && c->tls_active && smtp_caps_has(k, SMTP_CAP_REQUIRETLS)))
+        return SMTP_CAP_REQUIRETLS;
+    if (m->by_mode != SMTP_BY_NONE && !(e && smtp_caps_has(k, SMTP_CAP_DELIVERBY)))
+        return SMTP_CAP_DELIVERBY;
+    if ((m->holdfor || m->holduntil) && !(e && smtp_caps_has(k, SMTP_CAP_FUTURERELEASE)))
+        return SMTP_CAP_FUTURERELEASE;
+    if ((m->flags & SMTP_CLIENT_MSG_REQUIRE_DSN) && dsn_asked(m) &&
+        !(e && smtp_caps_has(k, SMTP_CAP_DSN)))
+        return SMTP_CAP_DSN;
+    if ((m->flags & SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY) && m->mt_priority_set &&
+        !(e && smtp_caps_has(k, SMTP_CAP_MT_PRIORITY)))
+        return SMTP_CAP_MT_PRIORITY;
+    if (size && e && smtp_caps_size(k) && size > smtp_caps_size(k)) return SMTP_CAP_SIZE;
+    return -1;
+}
+
+static int emit_mail(smtp_client *c)
+{
+    const smtp_client_message *m = c->msg;
+    char params[PARAMS_MAX];
+    if (!smtp_cli_may_send(c, SMTP_VERB_MAIL) || smtp_cli_xq_free(c) < 4) return 0;
+    c->m_bdat = c->ehlo && c->set.chunking && smtp_caps_has(&c->caps, SMTP_CAP_CHUNKING);
+    uint64_t size = m->size;
+    if (!size && c->body_ended) size = body_size(c);
+    int missing = missing_ext(c, m, size);
+    if (missing >= 0) {
+        smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED, NULL, 0, 0, (smtp_cap)missing};
+        txn_clear(c);
+        if (c->cb.on_message && c->cb.on_message(&res, c->user_data) < 0)
+            return smtp_cli_callback_failed(c);
+        return 1;
+    }
+    int n = mail_params(c, m, size, 0, params, sizeof params);
+    if (n < 0) return n;
+    size_t room;
+    char *dst = smtp_cli_out_room(c, &room);
+    smtp_ssize e = smtp_emit_mail(dst, room, m->sender, strlen(m->sender), params, (size_t)n);
+    if (e == SMTP_ERR_NOBUF) return 0;
+    if (e < 0) return (int)e;
+    smtp_cli_out_commit(c, (size_t)e, SMTP_VERB_MAIL);
+    smtp_cli_expect_push(c, SMTP_CLI_X_MAIL, 0, 0);
+    c->m_pending++;
+    c->m_mail = SMTP_CLI_MAIL_SENT;
+    smtp_data_encoder_init(&c->enc, !c->m_bdat                        ? SMTP_DATA_ENCODE_DOT
+                                    : m->body == SMTP_BODY_BINARYMIME ? SMTP_DATA_ENCODE_RAW
+                                                                      : SMTP_DATA_ENCODE_CRLF);
+    return 1;
+}
+
+static int emit_rcpt(smtp_client *c)
+{
+    const smtp_client_rcpt *r = &c->msg->rcpts[c->m_rcpt_sent];
+    char params[PARAMS_MAX];
+    if (!smtp_cli_may_send(c, SMTP_VERB_RCPT) || smtp_cli_xq_free(c) < 3) return 0;
+    int n = rcpt_params(c, r, 0, params, sizeof params);
+    if (n < 0) return n;
+    size_t room;
+    char *dst = smtp_cli_out_room(c, &room);
+    smtp_ssize e = smtp_emit_rcpt(dst, room, r->address, strlen(r->address), params, (size_t)n);
+    if (e == SMTP_ERR_NOBUF) return 0;
+    if (e < 0) return (int)e;
+    smtp_cli_out_commit(c, (size_t)e, SMTP_VERB_RCPT);
+    smtp_cli_expect_push(c, SMTP_CLI_X_RCPT, (uint32_t)c->m_rcpt_sent, 0);
+    c->m_pending++;
+    c->m_rcpt_sent++;
+    return 1;
+}
+
+static int emit_plain(smtp_client *c, smtp_verb verb, const char *text, size_t len, int kind)
+{
+    size_t room;
+    char *dst = smtp_cli_out_room(c, &room);
+    if (room < len) return 0;
+    memcpy(dst, text, len);
+    smtp_cli_out_commit(c, len, verb);
+    smtp_cli_expect_push(c, kind, 0, 1);
+    return 1;
+}
+
+int smtp_cli_txn_produce(smtp_client *c)
+{
+    if (c->need_rset && !c->msg && c->quit_asked) c->need_rset = 0; /* QUIT does it */
+    if (c->need_rset) {
+        if (!smtp_cli_may_send(c, SMTP_VERB_RSET) || smtp_cli_xq_free(c) == 0) return 0;
+        int rv = emit_plain(c, SMTP_VERB_RSET, "RSET\r\n", 6, SMTP_CLI_X_RSET);
+        if (rv > 0) c->need_rset = 0;
+        return rv;
+    }
+    if (!c->msg) return 0;
+    if (c->m_mail == SMTP_CLI_MAIL_NONE) return emit_mail(c);
+    if (c->m_data == SMTP_CLI_DATA_ABORT) {
+        /* RFC 2920 3.1: DATA got 354 though no recipient was accepted: send an empty
+         * message, which the server must refuse for want of recipients. */
+        if (!emit_plain(c, SMTP_VERB_UNKNOWN, ".\r\n", 3, SMTP_CLI_X_DATA_END)) return 0;
+        c->m_pending++;
+        c->m_data = SMTP_CLI_DATA_END;
+        return 1;
+    }
+    if (c->m_decided) return 0;
+    if (c->m_rcpt_sent < c->msg->nrcpts) return emit_rcpt(c);
+    switch (c->m_data) {
+    case SMTP_CLI_DATA_NONE:
+        /* All or nothing: no data before every recipient has answered, so that nothing can
+         * be delivered to some only (without PIPELINING this is lockstep anyway). */
+        if ((c->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) && c->m_rcpt_replied < c->msg->nrcpts)
+            return 0;
+        if (c->m_bdat) {
+            c->m_data = SMTP_CLI_DATA_BDAT;
+            return 1;
+        }
+        if (!smtp_cli_may_send(c, SMTP_VERB_DATA) || smtp_cli_xq_free(c) == 0) return 0;
+        if (!emit_plain(c, SMTP_VERB_DATA, "DATA\r\n", 6, SMTP_CLI_X_DATA)) return 0;
+        c->m_pending++;
+        c->m_data = SMTP_CLI_DATA_SENT;
+        return 1;
+    case SMTP_CLI_DATA_BODY: return emit_body(c);
+    case SMTP_CLI_DATA_BDAT: return emit_bdat(c);
+    default: return 0;
+    }
+}
+
+int smtp_cli_txn_busy(const smtp_client *c)
+{
+    return c->msg != NULL;
+}
+
+/* ---- replies ---- */
+
+static void save_reply(smtp_client *c, const smtp_client_reply *r)
+{
+    struct smtp_cli_saved *s = &c->saved;
+    s->set = 1;
+    s->code = r->code;
+    s->command = r->command;
+    s->lines = r->lines;
+    s->truncated = r->truncated;
+    s->len = r->text.len;
+    memcpy(s->text, r->text.ptr, r->text.len);
+    s->enh_off = r->enhanced.len ? (size_t)(r->enhanced.ptr - r->text.ptr) : 0;
+    s->enh_len = r->enhanced.len;
+}
+
+static int status_of(int code)
+{
+    return code >= 500 ? SMTP_CLIENT_PERMFAIL : SMTP_CLIENT_TEMPFAIL;
+}
+
+/* The message has failed; the replies it is still owed are read before it is reported. */
+static void decide(smtp_client *c, int status, const smtp_client_reply *r, int rset)
+{
+    if (c->m_decided) return;
+    c->m_decided = 1;
+    c->m_status = status;
+    if (r) save_reply(c, r);
+    if (rset && c->m_mail == SMTP_CLI_MAIL_OK) c->need_rset = 1;
+}
+
+static int finish(smtp_client *c, int status)
+{
+    smtp_client_result res;
+    smtp_client_reply rep;
+    memset(&res, 0, sizeof res);
+    res.status = (smtp_client_status)status;
+    if (c->saved.set) {
+        memset(&rep, 0, sizeof rep);
+        rep.command = c->saved.command;
+        rep.code = c->saved.code;
+        rep.text.ptr = c->saved.text;
+        rep.text.len = c->saved.len;
+        rep.enhanced.ptr = c->saved.text + c->saved.enh_off;
+        rep.enhanced.len = c->saved.enh_len;
+        rep.lines = c->saved.lines;
+        rep.truncated = c->saved.truncated;
+        res.reply = &rep;
+    }
+    res.accepted = c->set.lmtp && c->m_data == SMTP_CLI_DATA_END ? c->m_lmtp_ok : c->m_ok;
+    res.rejected = c->m_rej + c->m_lmtp_rej;
+    txn_clear(c);
+    if (c->cb.on_message && c->cb.on_message(&res, c->user_data) < 0)
+        return smtp_cli_callback_failed(c);
+    return 0;
+}
+
+int smtp_cli_txn_abort(smtp_client *c, int status, const smtp_client_reply *r)
+{
+    if (!c->msg) return 0;
+    if (!c->m_decided && r) save_reply(c, r);
+    return finish(c, c->m_decided ? c->m_status : status);
+}
+
+/* All recipients answered and no data was sent yet: is there anyone to send to? */
+static void judge_recipients(smtp_client *c)
+{
+    int aon = (c->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) != 0;
+    if (c->m_ok == 0 || (aon && c->m_rej > 0))
+        decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 1);
+}
+
+static int on_rcpt_reply(smtp_client *c, const struct smtp_cli_expect *x,
+                         const smtp_client_reply *r)
+{
+    c->m_rcpt_replied++;
+    if (r->code / 100 == 2) {
+        c->m_ok++;
+        c->rcpt_ok[x->index] = 1;
+    } else {
+        c->m_rej++;
+        if (r->code / 100 == 4) c->m_temp++;
+        /* The first refusal is the deciding reply if the message fails for it. */
+        if (!c->saved.set && !c->m_decided) save_reply(c, r);
+    }
+    if (c->cb.on_rcpt && c->cb.on_rcpt(x->index, 0, r, c->user_data) < 0)
+        return smtp_cli_callback_failed(c);
+    /* Before DATA (or while BDAT chunks go out): with no recipient, stop and RSET. */
+    if (c->m_rcpt_replied == c->msg->nrcpts && !c->m_decided &&
+        (c->m_data == SMTP_CLI_DATA_NONE || c->m_data == SMTP_CLI_DATA_BDAT))
+        judge_recipients(c);
+    return 0;
+}
+
+static void on_data_reply(smtp_client *c, const smtp_client_reply *r)
+{
+    if (r->code == 354) {
+        if (c->m_decided || c->m_ok == 0) {
+            decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 0);
+            c->m_data = SMTP_CLI_DATA_ABORT;
+        } else if ((c->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) && c->m_rej) {
+            c->m_data = SMTP_CLI_DATA_ABORT; /* not reached: DATA waits for every RCPT */
+        } else {
+            c->m_data = SMTP_CLI_DATA_BODY;
+        }
+        return;
+    }
+    c->m_data = SMTP_CLI_DATA_FAIL;
+    /* With no recipient accepted, the recipients' refusals tell more than DATA's 554. */
+    if (c->m_ok == 0)
+        decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 1);
+    else
+        decide(c, status_of(r->code), r, 1);
+}
+
+static void on_lmtp_reply(smtp_client *c, const smtp_client_reply *r)
+{
+    if (r->code / 100 == 2) {
+        c->m_lmtp_ok++;
+    } else {
+        c->m_lmtp_rej++;
+        if (r->code / 100 == 4) c->m_lmtp_temp++;
+    }
+    save_reply(c, r);
+}
+
+int smtp_cli_txn_reply(smtp_client *c, const struct smtp_cli_expect *x, const smtp_client_reply *r)
+{
+    if (!c->msg) return 0; /* not reached: replies of a reported message are ignored */
+    c->m_pending--;
+    switch (x->kind) {
+    case SMTP_CLI_X_MAIL:
+        if (r->code / 100 == 2) {
+            c->m_mail = SMTP_CLI_MAIL_OK;
+        } else {
+            c->m_mail = SMTP_CLI_MAIL_FAIL;
+            decide(c, status_of(r->code), r, 0);
+        }
+        break;
+    case SMTP_CLI_X_RCPT: {
+        int rv = on_rcpt_reply(c, x, r);
+        if (rv < 0) return rv;
+        break;
+    }
+    case SMTP_CLI_X_DATA: on_data_reply(c, r); break;
+    case SMTP_CLI_X_DATA_END:
+        if (x->flag) break; /* the reply to the lone dot of an aborted message */
+        /* RFC 5321 4.1.1.4: the transaction is over whatever the reply. */
+        if (r->code / 100 == 2) {
+            save_reply(c, r);
+            c->m_delivered = 1;
+        } else {
+            decide(c, status_of(r->code), r, 0);
+        }
+        break;
+    case SMTP_CLI_X_BDAT:
+        if (r->code / 100 != 2) {
+            /* RFC 3030 2: no more BDAT after a failed one; close the transaction. */
+            decide(c, status_of(r->code), r, 1);
+        } else if (x->flag && !c->m_decided) {
+            save_reply(c, r);
+            c->m_delivered = 1;
+        }
+        break;
+    case SMTP_CLI_X_LMTP: {
+        on_lmtp_reply(c, r);
+        if (c->cb.on_rcpt && c->cb.on_rcpt(x->index, 1, r, c->user_data) < 0)
+            return smtp_cli_callback_failed(c);
+        break;
+    }
+    default: break;
+    }
+    if (c->m_pending || c->m_data == SMTP_CLI_DATA_ABORT) return 0;
+    if (c->m_decided) return finish(c, c->m_status);
+    if (c->m_data == SMTP_CLI_DATA_END) {
+        if (!c->set.lmtp)
+            return finish(c, c->m_delivered ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_PERMFAIL);
+        if (c->m_lmtp_ok) return finish(c, SMTP_CLIENT_DELIVERED);
+        return finish(c, c->m_lmtp_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL);
+    }
+    return 0;
+}
