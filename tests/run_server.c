@@ -478,6 +478,20 @@ static int tls_mark(const struct state *st)
     return n == ml ? 1 : -1;
 }
 
+/*
+ * How much of the unread input to feed: everything before the handshake marker (or before
+ * what may be the start of one), as an adapter reads nothing more once the handshake begins.
+ */
+static size_t feed_len(const struct state *st)
+{
+    size_t ml = sizeof TLS_MARK - 1;
+    for (size_t i = 0; i < st->in.len; i++) {
+        size_t n = st->in.len - i < ml ? st->in.len - i : ml;
+        if (st->in.buf[i] == '[' && memcmp(st->in.buf + i, TLS_MARK, n) == 0) return i;
+    }
+    return st->in.len;
+}
+
 static void pump(struct state *st)
 {
     while (!st->failed) {
@@ -495,7 +509,7 @@ static void pump(struct state *st)
             }
             injected = 1;
         }
-        smtp_ssize n = smtp_server_read(st->srv, st->in.buf, st->in.len);
+        smtp_ssize n = smtp_server_read(st->srv, st->in.buf, feed_len(st));
         if (n < 0) {
             drain(st);
             vec_logf(st->log, "read error=%s", smtp_error_name((int)n));
