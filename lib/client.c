@@ -458,6 +458,20 @@ static int on_starttls_reply(smtp_client *c, const smtp_client_reply *r)
     return smtp_cli_after_tls(c); /* opportunistic: go on in plaintext (RFC 3207 4.1) */
 }
 
+/* Codes that can answer one command only (RFC 5321 4.3.2, RFC 4954 4): a 354 to MAIL or a
+ * 220 to EHLO is not a reply to that command but a confused or hostile server. */
+static int plausible(int kind, int code)
+{
+    switch (code) {
+    case 220: return kind == SMTP_CLI_X_GREETING || kind == SMTP_CLI_X_STARTTLS;
+    case 221: return kind == SMTP_CLI_X_QUIT;
+    case 235:
+    case 334: return kind == SMTP_CLI_X_AUTH;
+    case 354: return kind == SMTP_CLI_X_DATA;
+    default: return 1;
+    }
+}
+
 static int handle_reply(smtp_client *c)
 {
     smtp_client_reply r;
@@ -482,6 +496,8 @@ static int handle_reply(smtp_client *c)
     }
     struct smtp_cli_expect x = expect_pop(c);
     r.command = verb_of(x.kind);
+    if (x.kind != SMTP_CLI_X_IGNORE && !plausible(x.kind, r.code))
+        return fail(c, SMTP_ERR_PROTO, &r);
     if (r.code == 421 && x.kind != SMTP_CLI_X_QUIT && x.kind != SMTP_CLI_X_IGNORE) {
         int rv = smtp_cli_end(c, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
         c->phase = SMTP_CLI_DONE;
