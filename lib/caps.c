@@ -26,19 +26,14 @@ struct words {
     const char *end;
 };
 
-static bool is_blank(unsigned char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* The next word (a run of non-blank bytes), or false at the end. */
 static bool next_word(struct words *w, smtp_span *out)
 {
-    while (w->p < w->end && is_blank((unsigned char)*w->p))
+    while (w->p < w->end && smtp_is_wsp((unsigned char)*w->p))
         w->p++;
     if (w->p == w->end) return false;
     const char *start = w->p;
-    while (w->p < w->end && !is_blank((unsigned char)*w->p))
+    while (w->p < w->end && !smtp_is_wsp((unsigned char)*w->p))
         w->p++;
     out->ptr = start;
     out->len = (size_t)(w->p - start);
@@ -57,17 +52,7 @@ static size_t count_words(struct words w)
 /* Digits only, at most `max_digits`, no overflow of `limit`: the whole word or nothing. */
 static bool parse_number(smtp_span s, size_t max_digits, uint64_t limit, uint64_t *out)
 {
-    if (s.len == 0 || s.len > max_digits) return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (!smtp_is_digit(c)) return false;
-        unsigned d = (unsigned)(c - '0');
-        if (v > (limit - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
+    return smtp_parse_uint(s.ptr, s.len, max_digits, limit, out) == 0;
 }
 
 /* ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") */
@@ -77,28 +62,6 @@ static bool is_keyword(smtp_span s)
     for (size_t i = 1; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
         if (!smtp_is_alnum(c) && c != '-') return false;
-    }
-    return true;
-}
-
-/* RFC 4422 3.1: sasl-mech = 1*20mech-char, mech-char = UPPER-ALPHA / DIGIT / "-" / "_"
- * (lower case tolerated: names are compared without regard to case). */
-static bool is_sasl_name(smtp_span s)
-{
-    if (s.len == 0 || s.len > 20) return false;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (!smtp_is_alnum(c) && c != '-' && c != '_') return false;
-    }
-    return true;
-}
-
-static bool span_ieq_span(smtp_span a, smtp_span b)
-{
-    if (a.len != b.len) return false;
-    for (size_t i = 0; i < a.len; i++) {
-        if (smtp_lower((unsigned char)a.ptr[i]) != smtp_lower((unsigned char)b.ptr[i]))
-            return false;
     }
     return true;
 }
@@ -172,7 +135,7 @@ static void read_auth(smtp_caps *c, struct words w)
     smtp_span s;
     size_t n = 0;
     while (next_word(&w, &s)) {
-        if (!is_sasl_name(s)) {
+        if (!smtp_is_sasl_mech(s.ptr, s.len)) {
             /* Not a mechanism: the rest is a comment ("[SASL clear text...]") or garbage. */
             count_malformed(c);
             return;
@@ -343,13 +306,7 @@ static void add_greeting(smtp_caps *c, struct words w)
 {
     smtp_span s;
     if (!next_word(&w, &s)) return;
-    for (size_t i = 0; i < s.len; i++) {
-        if (smtp_is_ctl((unsigned char)s.ptr[i])) {
-            count_malformed(c);
-            return;
-        }
-    }
-    if (s.len > SMTP_CAPS_DOMAIN_MAX) {
+    if (smtp_span_has_ctl(s.ptr, s.len) || s.len > SMTP_CAPS_DOMAIN_MAX) {
         count_malformed(c);
         return;
     }
@@ -359,10 +316,10 @@ static void add_greeting(smtp_caps *c, struct words w)
 
 static void add_keyword_line(smtp_caps *c, const char *p, const char *end)
 {
-    while (p < end && is_blank((unsigned char)*p))
+    while (p < end && smtp_is_wsp((unsigned char)*p))
         p++;
     const char *k = p;
-    while (p < end && !is_blank((unsigned char)*p) && *p != '=')
+    while (p < end && !smtp_is_wsp((unsigned char)*p) && *p != '=')
         p++;
     smtp_span kw = {k, (size_t)(p - k)};
     if (!is_keyword(kw)) {
@@ -436,7 +393,7 @@ int smtp_caps_has_auth(const smtp_caps *caps, const char *mech, size_t len)
     struct words w = {caps->auth_list_, caps->auth_list_ + caps->auth_list_len_};
     smtp_span s;
     while (next_word(&w, &s)) {
-        if (span_ieq_span(s, want)) return 1;
+        if (smtp_span_ieq_span(s.ptr, s.len, want.ptr, want.len)) return 1;
     }
     return 0;
 }

@@ -74,11 +74,7 @@ static smtp_verb verb_lookup(const char *p, size_t n)
     if (n < 4 || n > 8) return SMTP_VERB_UNKNOWN;
     for (size_t v = 1; v < SMTP_ARRAY_LEN(verbs); v++) {
         const char *name = verbs[v].name;
-        size_t i = 0;
-        while (i < n && name[i] != '\0' &&
-               smtp_lower((unsigned char)p[i]) == smtp_lower((unsigned char)name[i]))
-            i++;
-        if (i == n && name[i] == '\0') return (smtp_verb)v;
+        if (smtp_span_ieq_span(p, n, name, strlen(name))) return (smtp_verb)v;
     }
     return SMTP_VERB_UNKNOWN;
 }
@@ -151,11 +147,6 @@ static smtp_span span_of(const char *p, size_t n)
     return s;
 }
 
-static bool is_wsp(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* Bytes before the first SP: the verb as sent. */
 static size_t verb_len(const char *line, size_t len)
 {
@@ -166,7 +157,7 @@ static size_t verb_len(const char *line, size_t len)
 /* The line's length without trailing SP and HTAB. */
 static size_t trimmed_len(const char *line, size_t len)
 {
-    while (len > 0 && is_wsp(line[len - 1]))
+    while (len > 0 && smtp_is_wsp((unsigned char)line[len - 1]))
         len--;
     return len;
 }
@@ -256,15 +247,10 @@ static smtp_cmd_error parse_bdat(smtp_command *c)
 {
     const char *a = c->arg.ptr;
     size_t n = c->arg.len, i = 0;
-    uint64_t size = 0;
-    while (i < n && smtp_is_digit((unsigned char)a[i])) {
-        unsigned d = (unsigned)(a[i] - '0');
-        if (size > (UINT64_MAX - d) / 10) return SMTP_CMD_ERR_BDAT;
-        size = size * 10 + d;
+    while (i < n && smtp_is_digit((unsigned char)a[i]))
         i++;
-    }
-    if (i == 0) return SMTP_CMD_ERR_BDAT;
-    c->chunk_size = size;
+    /* Any number of digits (leading zeros are fine) up to UINT64_MAX. */
+    if (smtp_parse_uint(a, i, SIZE_MAX, UINT64_MAX, &c->chunk_size) < 0) return SMTP_CMD_ERR_BDAT;
     if (i == n) return SMTP_CMD_OK;
     if (a[i] != ' ') return SMTP_CMD_ERR_BDAT;
     while (i < n && a[i] == ' ')
@@ -274,17 +260,6 @@ static smtp_cmd_error parse_bdat(smtp_command *c)
     return SMTP_CMD_OK;
 }
 
-/* sasl-mech = 1*20mech-char (RFC 4422 3.1); lower case accepted as clients send it. */
-static bool is_mechanism(const char *p, size_t n)
-{
-    if (n == 0 || n > 20) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (!smtp_is_alnum(c) && c != '-' && c != '_') return false;
-    }
-    return true;
-}
-
 /* AUTH SP mechanism [SP initial-response] (RFC 4954 4). */
 static smtp_cmd_error parse_auth(smtp_command *c)
 {
@@ -292,7 +267,7 @@ static smtp_cmd_error parse_auth(smtp_command *c)
     size_t n = c->arg.len;
     if (n == 0) return SMTP_CMD_ERR_MISSING_ARGUMENT;
     size_t ml = verb_len(a, n);
-    if (!is_mechanism(a, ml)) return SMTP_CMD_ERR_SYNTAX;
+    if (!smtp_is_sasl_mech(a, ml)) return SMTP_CMD_ERR_SYNTAX;
     c->mechanism = span_of(a, ml);
     size_t i = ml;
     while (i < n && a[i] == ' ')

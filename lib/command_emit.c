@@ -35,15 +35,6 @@ static void add_str(struct line_pieces *l, const char *s)
     add(l, s, strlen(s));
 }
 
-/* Any byte below 0x20 (HTAB too: no command grammar uses it) or DEL is unsafe. */
-static bool has_control(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (smtp_is_ctl((unsigned char)p[i])) return true;
-    }
-    return false;
-}
-
 /* Checks the length against `limit`, then the capacity, then writes the line. */
 static smtp_ssize write_line(char *dest, size_t cap, const struct line_pieces *l, size_t limit)
 {
@@ -83,7 +74,7 @@ smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, const char 
     if (args_invalid(dest, cap, arg, arglen) || verb <= SMTP_VERB_UNKNOWN ||
         verb > SMTP_VERB_XFORWARD)
         return SMTP_ERR_INVALID_ARGUMENT;
-    if (has_control(arg, arglen)) return SMTP_ERR_UNSAFE_ARGUMENT;
+    if (smtp_span_has_ctl(arg, arglen)) return SMTP_ERR_UNSAFE_ARGUMENT;
     if (takes_no_argument(verb) ? arglen != 0 : (arglen == 0 && !argument_optional(verb)))
         return SMTP_ERR_INVALID_ARGUMENT;
     struct line_pieces l = {.count = 0};
@@ -126,7 +117,8 @@ static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, co
 {
     if (args_invalid(dest, cap, mailbox, mlen) || (!params && plen))
         return SMTP_ERR_INVALID_ARGUMENT;
-    if (has_control(mailbox, mlen) || has_control(params, plen)) return SMTP_ERR_UNSAFE_ARGUMENT;
+    if (smtp_span_has_ctl(mailbox, mlen) || smtp_span_has_ctl(params, plen))
+        return SMTP_ERR_UNSAFE_ARGUMENT;
     if (!mailbox_is_one_token(mailbox, mlen)) return SMTP_ERR_INVALID_ARGUMENT;
     struct line_pieces l = {.count = 0};
     add_str(&l, head);
@@ -169,16 +161,6 @@ smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int last)
     return write_line(dest, cap, &l, SMTP_EMIT_MAX_LINE);
 }
 
-static bool is_mechanism(const char *p, size_t n)
-{
-    if (n == 0 || n > 20) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (!smtp_is_alnum(c) && c != '-' && c != '_') return false;
-    }
-    return true;
-}
-
 static bool is_base64_text(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -193,9 +175,9 @@ smtp_ssize smtp_emit_auth(char *dest, size_t cap, const char *mech, size_t mechl
 {
     if (args_invalid(dest, cap, mech, mechlen) || (!initial_response && irlen))
         return SMTP_ERR_INVALID_ARGUMENT;
-    if (has_control(mech, mechlen) || has_control(initial_response, irlen))
+    if (smtp_span_has_ctl(mech, mechlen) || smtp_span_has_ctl(initial_response, irlen))
         return SMTP_ERR_UNSAFE_ARGUMENT;
-    if (!is_mechanism(mech, mechlen) || !is_base64_text(initial_response, irlen))
+    if (!smtp_is_sasl_mech(mech, mechlen) || !is_base64_text(initial_response, irlen))
         return SMTP_ERR_INVALID_ARGUMENT;
     struct line_pieces l = {.count = 0};
     add_str(&l, "AUTH ");
@@ -214,7 +196,7 @@ smtp_ssize smtp_emit_auth(char *dest, size_t cap, const char *mech, size_t mechl
 smtp_ssize smtp_emit_sasl_response(char *dest, size_t cap, const char *text, size_t len)
 {
     if (args_invalid(dest, cap, text, len)) return SMTP_ERR_INVALID_ARGUMENT;
-    if (has_control(text, len)) return SMTP_ERR_UNSAFE_ARGUMENT;
+    if (smtp_span_has_ctl(text, len)) return SMTP_ERR_UNSAFE_ARGUMENT;
     bool cancel = len == 1 && text[0] == '*';
     if (!cancel && !is_base64_text(text, len)) return SMTP_ERR_INVALID_ARGUMENT;
     struct line_pieces l = {.count = 0};

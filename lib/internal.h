@@ -63,11 +63,49 @@ static inline unsigned char smtp_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
+/* WSP: SP or HTAB (RFC 5234 B.1). */
+static inline bool smtp_is_wsp(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The value of a hex digit, either case (ABNF HEXDIG is case-insensitive), or -1. */
+static inline int smtp_hex_value(unsigned char c)
+{
+    if (smtp_is_digit(c)) return c - '0';
+    c = smtp_lower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Spans and grammar pieces used by more than one parser (lib/mem.c). */
+
+/* Does p[0..n) hold a control byte (C0, HTAB included, or DEL)? */
+bool smtp_span_has_ctl(const char *p, size_t n);
+
+/* RFC 5322 3.2.3 atext, ASCII only: ALPHA / DIGIT / one of !#$%&'*+-/=?^_`{|}~. */
+bool smtp_is_atext(unsigned char c);
+
+/*
+ * RFC 4422 3.1: sasl-mech = 1*20mech-char, mech-char = UPPER-ALPHA / DIGIT / "-" / "_".
+ * Lower case is accepted too: peers send it, and names are compared without regard to case.
+ */
+bool smtp_is_sasl_mech(const char *p, size_t n);
+
+/*
+ * Parses all of p[0..n) as a decimal number of 1..max_digits digits and at most `limit`.
+ * Returns 0 (and sets *out), SMTP_ERR_SYNTAX (empty, or a byte that is not a digit) or
+ * SMTP_ERR_OVERFLOW (more than max_digits digits, or above limit); *out is untouched on error.
+ */
+int smtp_parse_uint(const char *p, size_t n, size_t max_digits, uint64_t limit, uint64_t *out);
+
 /* Case-insensitive ASCII comparison of a span with a lowercase NUL-terminated literal. */
 bool smtp_span_ieq(const char *ptr, size_t len, const char *lower_lit);
 
 /* Case-insensitive ASCII prefix test against a lowercase literal. */
 bool smtp_span_iprefix(const char *ptr, size_t len, const char *lower_lit);
+
+/* Case-insensitive ASCII comparison of two spans. */
+bool smtp_span_ieq_span(const char *a, size_t alen, const char *b, size_t blen);
 
 /*
  * The length of the enhanced status code (RFC 3463 2: class "." 1*3digit "." 1*3digit) that

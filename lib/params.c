@@ -201,19 +201,7 @@ static int bad(pctx *c, const smtp_param *p, int err, const char *text)
 /* Parses the whole span as 1..max_digits decimal digits, at most `limit`. */
 static int parse_uint(smtp_span v, size_t max_digits, uint64_t limit, uint64_t *out)
 {
-    if (v.len == 0) return SMTP_ERR_SYNTAX;
-    for (size_t i = 0; i < v.len; i++) {
-        if (!smtp_is_digit((unsigned char)v.ptr[i])) return SMTP_ERR_SYNTAX;
-    }
-    if (v.len > max_digits) return SMTP_ERR_OVERFLOW;
-    uint64_t x = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned d = (unsigned)(v.ptr[i] - '0');
-        if (x > (limit - d) / 10) return SMTP_ERR_OVERFLOW;
-        x = x * 10 + d;
-    }
-    *out = x;
-    return 0;
+    return smtp_parse_uint(v.ptr, v.len, max_digits, limit, out);
 }
 
 static bool value_is(const smtp_param *p, const char *lower)
@@ -531,8 +519,7 @@ static bool is_atom(const char *p, size_t n)
 {
     if (n == 0) return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (!smtp_is_alnum(ch) && (ch == 0 || !strchr("!#$%&'*+-/=?^_`{|}~", ch))) return false;
+        if (!smtp_is_atext((unsigned char)p[i])) return false;
     }
     return true;
 }

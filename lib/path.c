@@ -68,10 +68,10 @@ static bool is_utf8_byte(unsigned char c)
     return c >= 0x80; /* already validated as part of a well-formed sequence */
 }
 
+/* atext, and UTF8-non-ascii with SMTPUTF8 (RFC 6531 3.3). */
 static bool is_atext(unsigned char c)
 {
-    return smtp_is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
-           is_utf8_byte(c);
+    return smtp_is_atext(c) || is_utf8_byte(c);
 }
 
 /* qtextSMTP: %d32-33 / %d35-91 / %d93-126, and UTF8-non-ascii. */
@@ -88,13 +88,12 @@ static bool is_dcontent(unsigned char c)
 
 static bool is_hex(unsigned char c)
 {
-    return smtp_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return smtp_hex_value(c) >= 0;
 }
 
 static unsigned hex_val(unsigned char c)
 {
-    if (smtp_is_digit(c)) return (unsigned)(c - '0');
-    return (unsigned)(smtp_lower(c) - 'a' + 10);
+    return (unsigned)smtp_hex_value(c);
 }
 
 /* ---- domain names ---- */

@@ -96,19 +96,10 @@ static size_t utf8_encode_one(uint32_t cp, unsigned char *buf)
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
-/* The value of a hex digit in either case, or -1. */
-static int hex_value(unsigned char c)
-{
-    if (smtp_is_digit(c)) return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* The value of an uppercase hex digit (RFC 3461 4 hexchar), or -1. */
 static int hex_upper_value(unsigned char c)
 {
-    return (c >= 'a' && c <= 'f') ? -1 : hex_value(c);
+    return (c >= 'a' && c <= 'f') ? -1 : smtp_hex_value(c);
 }
 
 /* ---- xtext ---- */
@@ -220,7 +211,7 @@ static size_t unichar_parse(const unsigned char *in, size_t len, uint32_t *cp)
     uint32_t v = 0;
     size_t digits = 0;
     for (; i < len && in[i] != '}'; i++) {
-        int d = hex_value(in[i]);
+        int d = smtp_hex_value(in[i]);
         if (d < 0 || digits == 6 || (digits == 0 && d == 0)) return 0;
         v = v << 4 | (uint32_t)d;
         digits++;

@@ -1,9 +1,11 @@
 /*
  * Unit tests of the codecs: argument checks, round trips over many inputs, the length
  * functions against the real output, "nothing written" on errors, and an exhaustive check of
- * the UTF-8 validator against the count of well-formed sequences of each length.
+ * the UTF-8 validator against the count of well-formed sequences of each length; and the
+ * grammar helpers of internal.h that several parsers share.
  */
 #include "check.h"
+#include "internal.h"
 
 #include <smtp/codec.h>
 
@@ -196,8 +198,61 @@ static void test_utf8_exhaustive(void)
     CHECK_INT(at, 1);
 }
 
+/* The shared helpers of internal.h (lib/mem.c), used by the command, caps, path and params
+ * parsers alike. */
+static void test_shared_helpers(void)
+{
+    uint64_t v = 7;
+    CHECK_INT(smtp_parse_uint("0", 1, 1, 9, &v), 0);
+    CHECK(v == 0);
+    CHECK_INT(smtp_parse_uint("18446744073709551615", 20, 20, UINT64_MAX, &v), 0);
+    CHECK(v == UINT64_MAX);
+    v = 7;
+    CHECK_INT(smtp_parse_uint("18446744073709551616", 20, 20, UINT64_MAX, &v), SMTP_ERR_OVERFLOW);
+    CHECK_INT(smtp_parse_uint("99999999999999999999", 20, 20, UINT64_MAX, &v), SMTP_ERR_OVERFLOW);
+    CHECK_INT(smtp_parse_uint("0001", 4, 3, 999, &v), SMTP_ERR_OVERFLOW); /* too many digits */
+    CHECK_INT(smtp_parse_uint("0001", 4, SIZE_MAX, 999, &v), 0);
+    CHECK(v == 1);
+    v = 7;
+    CHECK_INT(smtp_parse_uint("1000", 4, 9, 999, &v), SMTP_ERR_OVERFLOW);
+    CHECK_INT(smtp_parse_uint("8", 1, 1, 5, &v),
+              SMTP_ERR_OVERFLOW); /* a digit above a small limit */
+    CHECK_INT(smtp_parse_uint("", 0, 9, 999, &v), SMTP_ERR_SYNTAX);
+    CHECK_INT(smtp_parse_uint("1a", 2, 9, 999, &v), SMTP_ERR_SYNTAX);
+    CHECK_INT(smtp_parse_uint("+1", 2, 9, 999, &v), SMTP_ERR_SYNTAX);
+    CHECK(v == 7); /* untouched on error */
+
+    CHECK(smtp_is_sasl_mech("SCRAM-SHA-256-PLUS", 18));
+    CHECK(smtp_is_sasl_mech("x_oauth2", 8));
+    CHECK(smtp_is_sasl_mech("ABCDEFGHIJKLMNOPQRST", 20));
+    CHECK(!smtp_is_sasl_mech("ABCDEFGHIJKLMNOPQRSTU", 21));
+    CHECK(!smtp_is_sasl_mech("", 0));
+    CHECK(!smtp_is_sasl_mech("PL AIN", 6));
+    CHECK(!smtp_is_sasl_mech("PLAIN=", 6));
+
+    CHECK(smtp_span_ieq_span("PLAIN", 5, "plain", 5));
+    CHECK(!smtp_span_ieq_span("PLAIN", 5, "plai", 4));
+    CHECK(!smtp_span_ieq_span("[", 1, "{", 1)); /* only letters fold */
+    CHECK(smtp_span_ieq_span(NULL, 0, "", 0));
+
+    CHECK_INT(smtp_hex_value('0'), 0);
+    CHECK_INT(smtp_hex_value('f'), 15);
+    CHECK_INT(smtp_hex_value('F'), 15);
+    CHECK_INT(smtp_hex_value('g'), -1);
+    CHECK_INT(smtp_hex_value('@'), -1);
+
+    CHECK(smtp_span_has_ctl("a\tb", 3));
+    CHECK(smtp_span_has_ctl("\x7f", 1));
+    CHECK(!smtp_span_has_ctl("caf\xC3\xA9", 5));
+    CHECK(!smtp_span_has_ctl(NULL, 0));
+
+    CHECK(smtp_is_atext('{') && smtp_is_atext('~') && smtp_is_atext('z'));
+    CHECK(!smtp_is_atext('.') && !smtp_is_atext('@') && !smtp_is_atext(0) && !smtp_is_atext(0xC3));
+}
+
 int main(void)
 {
+    test_shared_helpers();
     test_arguments();
     test_base64_round_trip();
     test_base64_canonical();
