@@ -271,7 +271,7 @@ static void log_output(struct cstate *st, const char *p, size_t n)
         if (p[i] != '\n') continue;
         size_t l = st->line_len;
         if (l >= 2 && st->line[l - 2] == '\r') l -= 2;
-        vec_log_raw(st->log, "C: ", 3);
+        vec_log_raw(st->log, "C: ", l ? 3 : 2); /* an empty line: no trailing space */
         vec_log_escaped(st->log, st->line, l);
         vec_logf(st->log, "%s", "");
         st->line_len = 0;
