@@ -394,7 +394,7 @@ static int emit_bdat(smtp_client *c)
     int may_end = c->body_ended && (!c->set.lmtp || c->m_rcpt_replied == c->msg->nrcpts);
     /* Wait for a worthwhile chunk unless the body is complete. */
     if (!c->body_ended && c->body_len < c->body_cap / 2 && c->body_len < 8192) return 0;
-    if (!c->body_len && !may_end) return 0;
+    if (c->body_ended && !may_end) return 0; /* all of it goes with LAST shortly */
     size_t room;
     char *dst = smtp_cli_out_room(c, &room);
     if (room < BDAT_HEAD_MAX + SMTP_DATA_ENCODE_MIN_OUT + 1) return 0;
