@@ -1,0 +1,419 @@
+/*
+ * Unit tests of the server session engine's API: settings validation, misuse, the reply call,
+ * deferral and the consumed count, output in small pieces, STARTTLS calls, allocation failure
+ * at every step, and no allocation per message in steady state.
+ */
+#include "check.h"
+
+#include <smtp/server.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- an allocator that fails the Nth allocation and counts calls and live blocks ---- */
+struct failmem {
+    int calls;
+    int fail_at; /* 1-based; 0 = never */
+    int live;
+};
+
+static void *fm_malloc(size_t n, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    f->live++;
+    return malloc(n);
+}
+
+static void fm_free(void *p, void *ud)
+{
+    struct failmem *f = ud;
+    if (p) f->live--;
+    free(p);
+}
+
+static void *fm_calloc(size_t n, size_t s, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    f->live++;
+    return calloc(n, s);
+}
+
+static void *fm_realloc(void *p, size_t n, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    if (!p) f->live++;
+    return realloc(p, n);
+}
+
+/* ---- a scripted application ---- */
+struct app {
+    int defer_mail;
+    int in_cb_read; /* result of smtp_server_read called from a callback */
+    int mails, messages, aborts;
+    smtp_server *srv;
+    int fail_data;
+};
+
+static int app_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)m;
+    struct app *a = ud;
+    a->mails++;
+    a->in_cb_read = (int)smtp_server_read(srv, "x", 1);
+    return a->defer_mail ? SMTP_SERVER_DEFER : 0;
+}
+
+static int app_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
+{
+    (void)srv;
+    (void)msg;
+    struct app *a = ud;
+    a->messages++;
+    return 0;
+}
+
+static int app_abort(smtp_server *srv, smtp_server_abort_reason why, void *ud)
+{
+    (void)srv;
+    (void)why;
+    struct app *a = ud;
+    a->aborts++;
+    return 0;
+}
+
+static const smtp_server_callbacks app_cb = {
+    .on_mail = app_mail, .on_message_end = app_end, .on_message_abort = app_abort};
+
+/* Pulls all output into `buf` (NUL-terminated); returns its length. */
+static size_t pull(smtp_server *srv, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        smtp_ssize n = smtp_server_write(srv, buf + len, cap - 1 - len);
+        CHECK(n >= 0);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* Feeds the whole string, as an adapter would (keeping unconsumed bytes). */
+static void feed(smtp_server *srv, const char *s)
+{
+    size_t len = strlen(s), pos = 0;
+    char out[8192];
+    while (pos < len) {
+        smtp_ssize n = smtp_server_read(srv, s + pos, len - pos);
+        CHECK(n >= 0);
+        if (n <= 0) break;
+        pos += (size_t)n;
+        pull(srv, out, sizeof out);
+    }
+}
+
+/* Applies bad setting number `i` to `s`; returns 0 past the last one. */
+static int bad_setting(int i, smtp_server_settings *s)
+{
+    static char long_name[300];
+    memset(long_name, 'a', sizeof long_name - 1);
+    switch (i) {
+    case 0: s->hostname = ""; return 1;
+    case 1: s->hostname = "mx example"; return 1;
+    case 2: s->hostname = long_name; return 1;
+    case 3: s->hostname = "mx\r\n"; return 1;
+    case 4: s->max_recipients = 99; return 1; /* RFC 5321 4.5.3.1.8 */
+    case 5: s->max_output = 4095; return 1;
+    case 6: s->command_timeout = 299; return 1; /* RFC 5321 4.5.3.2.7 */
+    case 7: s->flags = 0x100; return 1;
+    case 8: s->extensions = 0x10000; return 1;
+    case 9: s->cmd_flags = 0x100; return 1;
+    case 10: s->max_line = 4; return 1;
+    case 11: s->auth_mechanisms = "PLAIN\n"; return 1;
+    case 12: s->mt_priority_profile = "A B"; return 1;
+    case 13: s->bare_policy = (smtp_data_policy)7; return 1;
+    default: return 0;
+    }
+}
+
+static void test_settings(void)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(NULL);
+    smtp_server_settings_init(&s);
+    CHECK_INT(s.max_recipients, 1000);
+    CHECK_INT(s.command_timeout, 300);
+    CHECK_INT(s.hard_error_limit, 20);
+    CHECK_INT(s.junk_command_limit, 100);
+    CHECK(strcmp(s.hostname, "localhost") == 0);
+    CHECK_INT(smtp_server_new(NULL, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    for (int i = 0;; i++) {
+        smtp_server_settings_init(&s);
+        if (!bad_setting(i, &s)) break;
+        smtp_server *srv = (smtp_server *)&s;
+        CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+        CHECK(srv == NULL);
+    }
+    /* Setting strings are copied: the caller's buffer may change at once. */
+    char name[32];
+    strcpy(name, "mx.example.org");
+    smtp_server_settings_init(&s);
+    s.hostname = name;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    strcpy(name, "changed");
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[256];
+    pull(srv, out, sizeof out);
+    CHECK(strcmp(out, "220 mx.example.org ESMTP\r\n") == 0);
+    smtp_server_del(srv);
+    smtp_server_del(NULL);
+}
+
+static void test_misuse(void)
+{
+    smtp_server *srv;
+    struct app a = {0};
+    CHECK_INT(smtp_server_new(&srv, &app_cb, NULL, NULL, &a), 0);
+    a.srv = srv;
+    /* Before start. */
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_timeout(srv), 0);
+    CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_start(srv), 0);
+    CHECK_INT(smtp_server_start(srv), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_read(NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_read(srv, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_read(srv, NULL, 0), 0);
+    CHECK_INT(smtp_server_write(NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_write(srv, NULL, 5), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply(NULL, 250, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_tls_started(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_timeout(srv), 300);
+    CHECK_INT(smtp_server_want_read(srv), 1);
+    CHECK_INT(smtp_server_want_write(srv), 1); /* the greeting */
+    CHECK_INT(smtp_server_want_close(srv), 0);
+    CHECK_INT(smtp_server_pending(srv), 0);
+    CHECK_INT(smtp_server_want_read(NULL), 0);
+    CHECK_INT(smtp_server_timeout_expired(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    /* Output pulled one byte at a time. */
+    char out[1024];
+    size_t len = 0;
+    for (;;) {
+        smtp_ssize n = smtp_server_write(srv, out + len, 1);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    CHECK_MEM(out, len, "220 localhost ESMTP\r\n");
+    CHECK_INT(smtp_server_want_write(srv), 0);
+    /* A callback may not read (reentrancy); the deferred decision then waits. */
+    a.defer_mail = 1;
+    const char *in = "EHLO c\r\nMAIL FROM:<a@b.example>\r\nNOOP\r\n";
+    smtp_ssize n = smtp_server_read(srv, in, strlen(in));
+    CHECK_INT(a.in_cb_read, SMTP_ERR_INVALID_STATE);
+    CHECK_INT(n, (smtp_ssize)(strlen(in) - 6)); /* stopped right after the MAIL line */
+    CHECK_INT(smtp_server_pending(srv), 1);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    CHECK_INT(smtp_server_timeout(srv), 0); /* the application's turn: no client timeout */
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), 0);
+    /* Bad replies change nothing. */
+    CHECK_INT(smtp_server_reply(srv, 354, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply(srv, 199, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply(srv, 600, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply(srv, 550, "4.1.1", NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply(srv, 550, "5.1", NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply(srv, 550, NULL, NULL, 3), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply(srv, 550, NULL, "a\r\nb", 4), SMTP_ERR_UNSAFE_ARGUMENT);
+    CHECK_INT(smtp_server_reply(srv, 550, NULL, "a\0b", 3), SMTP_ERR_UNSAFE_ARGUMENT);
+    char big[500];
+    memset(big, 'x', sizeof big);
+    CHECK_INT(smtp_server_reply(srv, 550, NULL, big, sizeof big), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_pending(srv), 1);
+    pull(srv, out, sizeof out); /* the EHLO reply */
+    CHECK_INT(smtp_server_reply(srv, 550, "5.7.1", "No\tthanks", 9), 0);
+    pull(srv, out, sizeof out);
+    CHECK(strcmp(out, "550 5.7.1 No\tthanks\r\n") == 0);
+    CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), 6);
+    pull(srv, out, sizeof out);
+    CHECK(strcmp(out, "250 2.0.0 Ok\r\n") == 0);
+    /* QUIT: 221, then want_close once written; nothing more is read. */
+    CHECK_INT(smtp_server_read(srv, "QUIT\r\nNOOP\r\n", 12), 6);
+    CHECK_INT(smtp_server_want_close(srv), 0);
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_want_close(srv), 1);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), 0);
+    CHECK_INT(smtp_server_timeout_expired(srv), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_eof(srv), 0);
+    smtp_server_del(srv);
+}
+
+static int fail_cb(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
+{
+    (void)srv;
+    (void)verb;
+    (void)domain;
+    (void)ud;
+    return -5;
+}
+
+static void test_callback_failure(void)
+{
+    smtp_server_callbacks cb = {0};
+    cb.on_helo = fail_cb;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, &cb, NULL, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    CHECK_INT(smtp_server_read(srv, "EHLO c\r\n", 8), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), SMTP_ERR_CALLBACK_FAILURE); /* sticky */
+    CHECK_INT(smtp_server_want_close(srv), 0); /* the greeting is still queued */
+    char out[64];
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_want_close(srv), 1);
+    smtp_server_del(srv);
+}
+
+static void test_starttls_calls(void)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.extensions |= SMTP_SERVER_EXT_STARTTLS;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[1024];
+    const char *in = "EHLO c\r\nSTARTTLS\r\nEHLO c\r\n";
+    smtp_ssize n = smtp_server_read(srv, in, 18);
+    CHECK_INT(n, 18);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    CHECK_INT(smtp_server_timeout(srv), 0);
+    /* The 220 must be written before the handshake. */
+    CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
+    pull(srv, out, sizeof out);
+    CHECK(strstr(out, "220 2.0.0 Ready to start TLS\r\n") != NULL);
+    CHECK_INT(smtp_server_tls_started(srv), 0);
+    CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_read(srv, in + 18, 8), 8);
+    pull(srv, out, sizeof out);
+    CHECK(strstr(out, "STARTTLS") == NULL);
+    smtp_server_del(srv);
+}
+
+static int count_data(smtp_server *srv, smtp_span data, void *ud)
+{
+    (void)srv;
+    *(size_t *)ud += data.len;
+    return 0;
+}
+
+static const char *const session_start = "EHLO c\r\n";
+static const char *const one_message = "MAIL FROM:<a@example.org> SIZE=100\r\n"
+                                       "RCPT TO:<b@example.org>\r\n"
+                                       "RCPT TO:<c@example.org>\r\n"
+                                       "DATA\r\n"
+                                       "Subject: x\r\n\r\n..body\r\n.\r\n"
+                                       "MAIL FROM:<a@example.org>\r\n"
+                                       "RCPT TO:<b@example.org>\r\n"
+                                       "BDAT 5\r\nhello"
+                                       "BDAT 3 LAST\r\nabc"
+                                       "RSET\r\nNOOP\r\n";
+
+/* Runs a session under the failing allocator; returns 0 when everything allocated. */
+static int run_session(struct failmem *f, size_t *delivered)
+{
+    smtp_mem mem = {f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    smtp_server_callbacks cb = {0};
+    cb.on_data = count_data;
+    smtp_server *srv;
+    int r = smtp_server_new(&srv, &cb, NULL, &mem, delivered);
+    if (r < 0) {
+        CHECK_INT(r, SMTP_ERR_NOMEM);
+        CHECK(srv == NULL);
+        return r;
+    }
+    CHECK_INT(smtp_server_start(srv), 0);
+    feed(srv, session_start);
+    feed(srv, one_message);
+    smtp_server_del(srv);
+    return 0;
+}
+
+static void test_alloc_failures(void)
+{
+    for (int n = 1;; n++) {
+        struct failmem f = {0, n, 0};
+        size_t delivered = 0;
+        int r = run_session(&f, &delivered);
+        CHECK_INT(f.live, 0);
+        if (r == 0) {
+            CHECK(f.calls < n); /* every allocation succeeded: done */
+            break;
+        }
+        if (n > 100) {
+            CHECK(0);
+            break;
+        }
+    }
+}
+
+/* Steady state: after _new, messages allocate nothing. */
+static void test_no_alloc_per_message(void)
+{
+    struct failmem f = {0, 0, 0};
+    smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    smtp_server_callbacks cb = {0};
+    size_t delivered = 0;
+    cb.on_data = count_data;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, &cb, NULL, &mem, &delivered), 0);
+    int after_new = f.calls;
+    CHECK_INT(smtp_server_start(srv), 0);
+    feed(srv, session_start);
+    for (int i = 0; i < 50; i++)
+        feed(srv, one_message);
+    CHECK_INT(f.calls, after_new);
+    CHECK_INT(delivered, 50 * (sizeof "Subject: x\r\n\r\n.body\r\n" - 1 + 8));
+    smtp_server_del(srv);
+    CHECK_INT(f.live, 0);
+}
+
+/* The output queue is bounded: a client that never reads its replies stops being read. */
+static void test_output_bound(void)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.max_output = 4096;
+    s.junk_command_limit = 0;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char in[6 * 1000];
+    for (int i = 0; i < 1000; i++)
+        memcpy(in + 6 * i, "NOOP\r\n", 6);
+    smtp_ssize n = smtp_server_read(srv, in, sizeof in);
+    CHECK(n > 0 && n < (smtp_ssize)sizeof in);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    CHECK_INT(smtp_server_read(srv, in + n, sizeof in - (size_t)n), 0);
+    char out[8192];
+    size_t len = pull(srv, out, sizeof out);
+    CHECK(len <= 4096);
+    CHECK_INT(smtp_server_want_read(srv), 1);
+    smtp_server_del(srv);
+}
+
+int main(void)
+{
+    test_settings();
+    test_misuse();
+    test_callback_failure();
+    test_starttls_calls();
+    test_alloc_failures();
+    test_no_alloc_per_message();
+    test_output_bound();
+    return check_finish();
+}
