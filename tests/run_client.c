@@ -345,13 +345,13 @@ static void pump(struct cstate *st)
         }
         if (!st->active && st->next < st->nmsgs && !st->session_ended) {
             st->cur = st->next++;
+            st->active = 1; /* before: on_message may report the message at once */
+            st->body_off = 0;
+            st->body_done = 0;
             int rv = smtp_client_submit(st->cli, &st->msgs[st->cur].m);
             if (rv < 0) {
                 vec_logf(st->log, "submit %zu %s", st->cur, smtp_error_name(rv));
-            } else {
-                st->active = 1;
-                st->body_off = 0;
-                st->body_done = 0;
+                st->active = 0;
             }
             progress = 1;
         }
