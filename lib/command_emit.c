@@ -35,13 +35,17 @@ static void add_str(struct line_pieces *l, const char *s)
     add(l, s, strlen(s));
 }
 
-/* Checks the length against `limit`, then the capacity, then writes the line. */
+/*
+ * Checks the length against `limit`, then the capacity, then writes the line. With dest NULL
+ * (cap is then 0) it only returns the length, as smtp_emit_reply does.
+ */
 static smtp_ssize write_line(char *dest, size_t cap, const struct line_pieces *l, size_t limit)
 {
     size_t total = 2;
     for (size_t i = 0; i < l->count; i++)
         total += l->piece[i].len;
     if (total > limit) return SMTP_ERR_TOO_LONG;
+    if (!dest) return (smtp_ssize)total;
     if (total > cap) return SMTP_ERR_NOBUF;
     size_t off = 0;
     for (size_t i = 0; i < l->count; i++) {

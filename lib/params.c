@@ -20,6 +20,7 @@
 
 void smtp_param_iter_init(smtp_param_iter *it, const char *s, size_t len, unsigned flags)
 {
+    if (!it) return;
     it->s = s;
     it->len = s ? len : 0;
     it->pos = 0;
@@ -290,6 +291,7 @@ static const smtp_params_opts *opts_or_default(const smtp_params_opts *opts, smt
 
 void smtp_params_opts_init(smtp_params_opts *o)
 {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->extensions = SMTP_PARAM_EXT_ALL;
 }

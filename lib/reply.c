@@ -33,6 +33,7 @@ struct smtp_reply_parser {
 
 void smtp_reply_settings_init(smtp_reply_settings *settings)
 {
+    if (!settings) return;
     settings->max_line = REPLY_DEFAULT_MAX_LINE;
     settings->max_lines = REPLY_DEFAULT_MAX_LINES;
 }
@@ -74,6 +75,7 @@ void smtp_reply_parser_del(smtp_reply_parser *parser)
 
 void smtp_reply_parser_reset(smtp_reply_parser *parser)
 {
+    if (!parser) return;
     parser->buflen = 0;
     parser->code = 0;
     parser->nlines = 0;
@@ -82,7 +84,7 @@ void smtp_reply_parser_reset(smtp_reply_parser *parser)
 
 int smtp_reply_parser_idle(const smtp_reply_parser *parser)
 {
-    return parser->error == 0 && parser->buflen == 0 && parser->code == 0;
+    return parser && parser->error == 0 && parser->buflen == 0 && parser->code == 0;
 }
 
 /* Reads 1-3 digits at s[*i]; returns 0 when there are none or more than three. */

@@ -486,7 +486,16 @@ static void test_emit_command(void)
                 "VRFY J\xC3\xA9r\xC3\xB4me\r\n");
     CHECK_EMITS(smtp_emit_command(out, 6, SMTP_VERB_QUIT, NULL, 0), "QUIT\r\n");
     CHECK_REFUSED(smtp_emit_command(out, 5, SMTP_VERB_QUIT, NULL, 0), SMTP_ERR_NOBUF);
-    CHECK_REFUSED(smtp_emit_command(NULL, 0, SMTP_VERB_QUIT, NULL, 0), SMTP_ERR_NOBUF);
+    /* dest NULL, cap 0: the length the line would have, as smtp_emit_reply gives. */
+    CHECK_INT(smtp_emit_command(NULL, 0, SMTP_VERB_QUIT, NULL, 0), 6);
+    CHECK_INT(smtp_emit_mail(NULL, 0, "a@b", 3, "SIZE=10", 7), 25);
+    CHECK_INT(smtp_emit_rcpt(NULL, 0, "a@b", 3, NULL, 0), 15);
+    CHECK_INT(smtp_emit_bdat(NULL, 0, 1000, 1), 16);
+    CHECK_INT(smtp_emit_auth(NULL, 0, "PLAIN", 5, "", 0), 14);
+    CHECK_INT(smtp_emit_sasl_response(NULL, 0, "*", 1), 3);
+    /* ...after every other check. */
+    CHECK_INT(smtp_emit_command(NULL, 0, SMTP_VERB_QUIT, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_emit_command(NULL, 0, SMTP_VERB_NOOP, "\r\n", 2), SMTP_ERR_UNSAFE_ARGUMENT);
     CHECK_REFUSED(smtp_emit_command(NULL, 8, SMTP_VERB_QUIT, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_REFUSED(smtp_emit_command(out, sizeof out, SMTP_VERB_UNKNOWN, NULL, 0),
                   SMTP_ERR_INVALID_ARGUMENT);

@@ -45,6 +45,8 @@ static void test_defaults_and_spans(void)
     smtp_params_opts_init(&o);
     CHECK_INT(o.extensions, SMTP_PARAM_EXT_ALL);
     CHECK(o.unknown == NULL && o.smtputf8 == 0);
+    smtp_params_opts_init(NULL); /* ignored */
+    smtp_param_iter_init(NULL, "SIZE=1", 6, 0);
 }
 
 static void test_iterator_sticky(void)

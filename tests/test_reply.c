@@ -122,6 +122,11 @@ static void test_pause_and_failure(void)
     CHECK_INT(smtp_reply_parser_read(p, "251 y\r\n", 7), 7); /* no mismatch with 250 */
     CHECK_INT(c.lines, 6);
     smtp_reply_parser_del(p);
+    /* NULL is ignored, as by the command parser's functions */
+    smtp_reply_settings_init(NULL);
+    smtp_reply_parser_reset(NULL);
+    CHECK(!smtp_reply_parser_idle(NULL));
+    smtp_reply_parser_del(NULL);
 }
 
 /* An endless reply over many reads uses no more memory than max_line: it fails at max_lines. */

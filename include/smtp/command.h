@@ -237,9 +237,12 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
 
 /*
  * Command emitters (client side). Each writes one complete command line with its CRLF into
- * `dest` (capacity `cap`; not NUL-terminated) and returns the number of bytes written.
+ * `dest` (capacity `cap`; not NUL-terminated) and returns the number of bytes written; with
+ * `dest` NULL and `cap` 0 it writes nothing and returns the number that would be written (after
+ * the same checks), as smtp_emit_reply does.
  * On any error, nothing at all is written to `dest` (DESIGN.md invariant 5):
- *  - SMTP_ERR_INVALID_ARGUMENT: a NULL pointer with a non-zero length, a verb that is not a
+ *  - SMTP_ERR_INVALID_ARGUMENT: a NULL pointer with a non-zero length (`dest` NULL with `cap`
+ *    > 0 included), a verb that is not a
  *    known one, an argument that breaks the verb's grammar as documented below;
  *  - SMTP_ERR_UNSAFE_ARGUMENT: an argument holds a control byte: CR, LF, NUL, any other
  *    byte below 0x20 including HTAB (no command grammar needs one), or DEL. Bytes 0x80-0xFF

@@ -56,7 +56,7 @@ typedef struct smtp_param_iter {
 /*
  * smtp_param_iter_init prepares `it` to walk the `len` bytes at `s`: parameters separated by
  * one or more SP (leading and trailing SP are ignored; the command parser may hand the string
- * with or without its first SP). `flags`: SMTP_PARAM_UTF8 or 0. `it` must not be NULL.
+ * with or without its first SP). `flags`: SMTP_PARAM_UTF8 or 0. A NULL `it` is ignored.
  */
 SMTP_API void smtp_param_iter_init(smtp_param_iter *it, const char *s, size_t len, unsigned flags);
 
@@ -110,7 +110,7 @@ typedef struct smtp_params_opts {
     void *user_data;               /* passed to `unknown` */
 } smtp_params_opts;
 
-/* smtp_params_opts_init sets all extensions, smtputf8 0, no callback. `o` must not be NULL. */
+/* smtp_params_opts_init sets all extensions, smtputf8 0, no callback. NULL is ignored. */
 SMTP_API void smtp_params_opts_init(smtp_params_opts *o);
 
 /*

@@ -65,7 +65,7 @@ typedef struct smtp_reply_settings {
     size_t max_lines;
 } smtp_reply_settings;
 
-/* smtp_reply_settings_init fills `settings` with the defaults. */
+/* smtp_reply_settings_init fills `settings` with the defaults. NULL is ignored. */
 SMTP_API void smtp_reply_settings_init(smtp_reply_settings *settings);
 
 /* The opaque reply parser. */
@@ -108,13 +108,14 @@ SMTP_API smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char
 /*
  * smtp_reply_parser_idle returns 1 when the parser stands between replies with no partial
  * line held (so a connection closing now loses no reply), 0 otherwise (inside a line or a
- * multi-line reply, or failed).
+ * multi-line reply, or failed; 0 for NULL).
  */
 SMTP_API int smtp_reply_parser_idle(const smtp_reply_parser *parser);
 
 /*
  * smtp_reply_parser_reset forgets any partial line or reply and a sticky error, keeping the
  * settings, callbacks and buffer (e.g. after the TLS handshake of STARTTLS, RFC 3207 4.2).
+ * NULL is ignored.
  */
 SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *parser);
 
