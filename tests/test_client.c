@@ -1,0 +1,460 @@
+/* Unit tests of the client session engine: API misuse, allocation failures, no allocation per
+ * message, failing callbacks, unsolicited replies, timeouts and the state queries. */
+#include "check.h"
+
+#include <smtp/client.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- an allocator that fails the Nth allocation and counts calls and live blocks ---- */
+struct failmem {
+    int fail_at; /* 1-based; 0 = never */
+    int calls;
+    int live;
+};
+
+static void *fm_malloc(size_t n, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    f->live++;
+    return malloc(n);
+}
+
+static void fm_free(void *p, void *ud)
+{
+    struct failmem *f = ud;
+    if (p) f->live--;
+    free(p);
+}
+
+static void *fm_calloc(size_t n, size_t s, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    f->live++;
+    return calloc(n, s);
+}
+
+static void *fm_realloc(void *p, size_t n, void *ud)
+{
+    struct failmem *f = ud;
+    if (++f->calls == f->fail_at) return NULL;
+    if (!p) f->live++;
+    return realloc(p, n);
+}
+
+/* ---- a tiny application ---- */
+struct app {
+    int messages, delivered, rcpts, ends, tls;
+    smtp_client_end end;
+    int fail_in; /* fail this callback kind: 1 rcpt, 2 message, 3 end */
+};
+
+static int on_rcpt(size_t index, int after_data, const smtp_client_reply *r, void *ud)
+{
+    struct app *a = ud;
+    (void)index, (void)after_data, (void)r;
+    a->rcpts++;
+    return a->fail_in == 1 ? -1 : 0;
+}
+
+static int on_message(const smtp_client_result *res, void *ud)
+{
+    struct app *a = ud;
+    a->messages++;
+    if (res->status == SMTP_CLIENT_DELIVERED) a->delivered++;
+    return a->fail_in == 2 ? -1 : 0;
+}
+
+static int on_starttls(void *ud)
+{
+    ((struct app *)ud)->tls++;
+    return 0;
+}
+
+static int on_end(const smtp_client_session_result *res, void *ud)
+{
+    struct app *a = ud;
+    a->ends++;
+    a->end = res->end;
+    return a->fail_in == 3 ? -1 : 0;
+}
+
+static const smtp_client_callbacks app_cb = {on_rcpt, on_message, on_starttls, on_end};
+
+static void settings(smtp_client_settings *s)
+{
+    smtp_client_settings_init(s);
+    s->helo_name = "client.example";
+}
+
+/* Pulls everything the client has to send; returns how many bytes. */
+static size_t drain(smtp_client *c, char *buf, size_t cap)
+{
+    size_t total = 0;
+    smtp_ssize n;
+    while ((n = smtp_client_write(c, buf + total, cap - total)) > 0)
+        total += (size_t)n;
+    return total;
+}
+
+/* Feeds a whole string, draining after every short read, as an adapter would. */
+static smtp_ssize feed(smtp_client *c, const char *s)
+{
+    char out[4096];
+    size_t len = strlen(s), off = 0;
+    drain(c, out, sizeof out);
+    while (off < len) {
+        smtp_ssize n = smtp_client_read(c, s + off, len - off);
+        if (n < 0) return n;
+        off += (size_t)n;
+        drain(c, out, sizeof out);
+        if (n == 0) break;
+    }
+    return (smtp_ssize)off;
+}
+
+static const smtp_client_rcpt one_rcpt[] = {{"b@example.net", 0, NULL}};
+
+static void message(smtp_client_message *m)
+{
+    smtp_client_message_init(m);
+    m->sender = "a@example.org";
+    m->rcpts = one_rcpt;
+    m->nrcpts = 1;
+}
+
+/* ---- tests ---- */
+
+static void test_bad_settings(void)
+{
+    smtp_client *c = (smtp_client *)1;
+    smtp_client_settings s;
+    CHECK_INT(smtp_client_new(NULL, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_new(&c, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(c == NULL);
+    settings(&s);
+    s.helo_name = "not a domain";
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.helo_name = "[192.0.2.1]";
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_del(c);
+    settings(&s);
+    s.max_output = 1023;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    settings(&s);
+    s.max_recipients = 0;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    settings(&s);
+    s.tls = (smtp_client_tls_policy)7;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    settings(&s);
+    s.auth_mech = "CRAM-MD5";
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    settings(&s);
+    s.auth_user = "u";
+    s.auth_password = "p";
+    s.auth_mech = "xoauth2"; /* needs a token */
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.auth_mech = "login";
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_del(c);
+    smtp_client_del(NULL);
+}
+
+static void test_misuse(void)
+{
+    smtp_client *c;
+    smtp_client_settings s;
+    smtp_client_message m;
+    char buf[64];
+    settings(&s);
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_client_read(NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_read(c, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_read(c, NULL, 0), 0);
+    CHECK_INT(smtp_client_write(NULL, buf, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_write(c, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_write(c, buf, sizeof buf), 0); /* nothing before the greeting */
+    CHECK_INT(smtp_client_body_write(c, "x", 1), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_body_end(c), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_tls_done(c, 1), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_submit(c, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_submit(NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    message(&m);
+    m.nrcpts = 0;
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    message(&m);
+    m.sender = "a\r\nRCPT TO:<x@y>";
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_UNSAFE_ARGUMENT);
+    message(&m);
+    m.mt_priority_set = 1;
+    m.mt_priority = -10;
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    message(&m);
+    m.by_mode = SMTP_BY_RETURN;
+    m.by_time = 0;
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    message(&m);
+    m.holdfor = 10;
+    m.holduntil = "2030-01-01T00:00:00Z";
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    message(&m);
+    m.holduntil = "tomorrow";
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    message(&m);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_STATE); /* one at a time */
+    CHECK_INT(smtp_client_body_write(c, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_body_write(c, "hello", 5), 5);
+    CHECK_INT(smtp_client_body_end(c), 0);
+    CHECK_INT(smtp_client_body_end(c), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_body_write(c, "x", 1), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_quit(c), 0);
+    CHECK_INT(smtp_client_quit(c), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_quit(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(smtp_client_want_read(c));
+    CHECK(!smtp_client_want_write(c));
+    CHECK(!smtp_client_is_done(c));
+    CHECK(smtp_client_is_done(NULL));
+    CHECK(smtp_client_caps(c) != NULL);
+    CHECK(smtp_client_caps(NULL) == NULL);
+    CHECK_INT(smtp_client_eof(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_timeout_expired(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_tls_done(NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_STR(smtp_client_status_name(SMTP_CLIENT_PERMFAIL), "PERMFAIL");
+    CHECK_STR(smtp_client_status_name((smtp_client_status)99), "INVALID");
+    CHECK_STR(smtp_client_end_name(SMTP_CLIENT_END_TLS_FAILED), "TLS_FAILED");
+    CHECK_STR(smtp_client_end_name((smtp_client_end)-1), "INVALID");
+    CHECK_INT(smtp_client_eof(c), 0);
+    CHECK(smtp_client_is_done(c));
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_read(c, "220 x\r\n", 7), 0);
+    smtp_client_del(c);
+}
+
+static void test_alloc_failures(void)
+{
+    /* Fail each allocation in turn until creation succeeds. */
+    for (int n = 1;; n++) {
+        struct failmem f = {n, 0, 0};
+        smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+        smtp_client_settings s;
+        smtp_client *c = NULL;
+        settings(&s);
+        int rv = smtp_client_new(&c, NULL, &s, &mem, NULL);
+        if (rv == 0) {
+            CHECK(n > 1);
+            CHECK_INT(feed(c, "220 hi\r\n250 ok\r\n"), 16);
+            smtp_client_del(c);
+            CHECK_INT(f.live, 0);
+            break;
+        }
+        CHECK_INT(rv, SMTP_ERR_NOMEM);
+        CHECK(c == NULL);
+        CHECK_INT(f.live, 0);
+        if (n > 10) break;
+    }
+}
+
+/* Many messages over one connection: after smtp_client_new, nothing is ever allocated. */
+static void test_steady_state(void)
+{
+    struct failmem f = {0, 0, 0};
+    smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_message m;
+    settings(&s);
+    s.max_body_buffer = 64;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, &mem, &a), 0);
+    int after_new = f.calls;
+    CHECK_INT(feed(c, "220 hi\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"), 46);
+    for (int i = 0; i < 300; i++) {
+        message(&m);
+        CHECK_INT(smtp_client_submit(c, &m), 0);
+        CHECK_INT(smtp_client_body_write(c, "Subject: x\r\n\r\nbody\r\n", 20), 20);
+        CHECK_INT(smtp_client_body_end(c), 0);
+        char out[256];
+        size_t n = drain(c, out, sizeof out);
+        CHECK_MEM(out, n,
+                  "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 20 LAST\r\n"
+                  "Subject: x\r\n\r\nbody\r\n");
+        CHECK_INT(feed(c, "250 ok\r\n250 ok\r\n250 queued\r\n"), 28);
+    }
+    CHECK_INT(a.delivered, 300);
+    CHECK_INT(f.calls, after_new);
+    CHECK_INT(smtp_client_quit(c), 0);
+    CHECK_INT(feed(c, "221 bye\r\n"), 9);
+    CHECK(smtp_client_is_done(c));
+    CHECK_INT(a.end, SMTP_CLIENT_END_QUIT);
+    smtp_client_del(c);
+    CHECK_INT(f.live, 0);
+}
+
+/* A reply that starts before the command it would answer was pulled out is unsolicited. */
+static void test_reply_before_command(void)
+{
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    char out[256];
+    settings(&s);
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    /* read returns after the greeting: EHLO is waiting to be sent */
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n250 ok\r\n", 16), 8);
+    CHECK(smtp_client_want_write(c));
+    CHECK_INT(smtp_client_read(c, "250 ok\r\n", 8), SMTP_ERR_PROTO); /* not drained */
+    CHECK_INT(a.end, SMTP_CLIENT_END_PROTOCOL);
+    CHECK_INT(smtp_client_read(c, "250 ok\r\n", 8), SMTP_ERR_PROTO); /* sticky */
+    CHECK_INT(smtp_client_write(c, out, sizeof out), SMTP_ERR_PROTO);
+    CHECK(smtp_client_is_done(c));
+    CHECK(!smtp_client_want_read(c));
+    smtp_client_del(c);
+
+    /* the same, drained: the reply answers EHLO */
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n250 ok\r\n", 16), 8);
+    CHECK_MEM(out, drain(c, out, sizeof out), "EHLO client.example\r\n");
+    CHECK_INT(smtp_client_read(c, "250 ok\r\n", 8), 8);
+    smtp_client_del(c);
+}
+
+static void test_callback_failure(void)
+{
+    for (int k = 1; k <= 3; k++) {
+        struct app a = {0};
+        a.fail_in = k;
+        smtp_client_settings s;
+        smtp_client *c;
+        smtp_client_message m;
+        char out[64];
+        settings(&s);
+        CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+        message(&m);
+        CHECK_INT(smtp_client_submit(c, &m), 0);
+        CHECK_INT(smtp_client_body_end(c), 0);
+        smtp_ssize rv = feed(c, "220 hi\r\n250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n");
+        if (k == 3) {
+            CHECK_INT(rv, 40);
+            CHECK_INT(smtp_client_quit(c), 0);
+            CHECK_INT(feed(c, "221 bye\r\n"), SMTP_ERR_CALLBACK_FAILURE);
+        } else {
+            CHECK_INT(rv, SMTP_ERR_CALLBACK_FAILURE);
+        }
+        CHECK_INT(smtp_client_read(c, "2", 1), SMTP_ERR_CALLBACK_FAILURE);
+        CHECK_INT(smtp_client_write(c, out, sizeof out), SMTP_ERR_CALLBACK_FAILURE);
+        CHECK(smtp_client_is_done(c));
+        smtp_client_del(c);
+    }
+}
+
+static void test_timeouts(void)
+{
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_message m;
+    uint32_t ms = 1;
+    char out[256];
+    settings(&s);
+    s.timeout_rcpt = 1234;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_GREETING);
+    CHECK_INT(ms, 5 * 60 * 1000);
+    CHECK_INT(feed(c, "220 hi\r\n"), 8);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_COMMAND);
+    message(&m);
+    CHECK_INT(feed(c, "250 ok\r\n"), 8);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_NONE); /* the application's turn */
+    CHECK_INT(ms, 0);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_timeout(c, NULL), SMTP_CLIENT_WAIT_MAIL);
+    drain(c, out, sizeof out);
+    CHECK_INT(feed(c, "250 ok\r\n"), 8);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_RCPT);
+    CHECK_INT(ms, 1234);
+    CHECK_INT(feed(c, "250 ok\r\n"), 8);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_DATA);
+    CHECK_INT(ms, 2 * 60 * 1000);
+    CHECK_INT(feed(c, "354 go\r\n"), 8);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_NONE); /* body from the app */
+    CHECK_INT(smtp_client_body_write(c, "x", 1), 1);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_DATA_BLOCK);
+    CHECK_INT(ms, 3 * 60 * 1000);
+    CHECK_INT(smtp_client_body_end(c), 0);
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_DATA_END);
+    CHECK_INT(ms, 10 * 60 * 1000);
+    CHECK_INT(smtp_client_timeout_expired(c), 0);
+    CHECK_INT(a.end, SMTP_CLIENT_END_TIMEOUT);
+    CHECK_INT(a.messages, 1);
+    CHECK_INT(a.delivered, 0);
+    CHECK(smtp_client_is_done(c));
+    CHECK_INT(smtp_client_write(c, out, sizeof out), 0); /* nothing more goes out */
+    CHECK_INT(smtp_client_timeout(c, &ms), SMTP_CLIENT_WAIT_NONE);
+    CHECK_INT(smtp_client_timeout_expired(c), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+}
+
+static void test_starttls_state(void)
+{
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    char out[256];
+    settings(&s);
+    s.tls = SMTP_CLIENT_TLS_REQUIRED;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(feed(c, "220 hi\r\n250-mx\r\n250 STARTTLS\r\n220 go\r\n"), 38);
+    CHECK_INT(a.tls, 1);
+    CHECK(smtp_client_want_tls(c));
+    CHECK(!smtp_client_want_read(c));
+    CHECK_INT(smtp_client_write(c, out, sizeof out), 0);
+    CHECK_INT(smtp_client_timeout(c, NULL), SMTP_CLIENT_WAIT_NONE);
+    CHECK_INT(smtp_client_tls_done(c, 1), 0);
+    CHECK(!smtp_client_want_tls(c));
+    CHECK_INT(smtp_client_tls_done(c, 1), SMTP_ERR_INVALID_STATE);
+    CHECK(!smtp_caps_has(smtp_client_caps(c), SMTP_CAP_STARTTLS)); /* forgotten (RFC 3207 4.2) */
+    CHECK_MEM(out, drain(c, out, sizeof out), "EHLO client.example\r\n");
+    smtp_client_del(c);
+}
+
+/* Body bytes are taken only as far as the buffer has room (backpressure). */
+static void test_body_backpressure(void)
+{
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_message m;
+    char out[256];
+    settings(&s);
+    s.max_body_buffer = 8;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    message(&m);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_body_write(c, "0123456789", 10), 8);
+    CHECK_INT(smtp_client_body_write(c, "89", 2), 0);
+    CHECK_INT(feed(c, "220 hi\r\n250 ok\r\n250 ok\r\n250 ok\r\n"), 32);
+    CHECK_INT(smtp_client_read(c, "354 go\r\n", 8), 8);
+    CHECK_MEM(out, drain(c, out, sizeof out), "01234567");
+    CHECK_INT(smtp_client_body_write(c, "89", 2), 2);
+    CHECK_INT(smtp_client_body_end(c), 0);
+    CHECK_MEM(out, drain(c, out, sizeof out), "89\r\n.\r\n");
+    smtp_client_del(c);
+}
+
+int main(void)
+{
+    test_bad_settings();
+    test_misuse();
+    test_alloc_failures();
+    test_steady_state();
+    test_reply_before_command();
+    test_callback_failure();
+    test_timeouts();
+    test_starttls_state();
+    test_body_backpressure();
+    return check_finish();
+}
