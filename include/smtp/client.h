@@ -272,8 +272,10 @@ SMTP_API void smtp_client_del(smtp_client *cli);
  * and sticky; on_session_end has reported SMTP_CLIENT_END_PROTOCOL or _ERROR):
  *   SMTP_ERR_PROTO            an unsolicited or extra reply (one that arrived before the
  *                             command it would answer was written out, or when no reply was
- *                             awaited), or bytes after the 220 to STARTTLS (an injection,
- *                             RFC 3207 5), or an unexpected SASL challenge;
+ *                             awaited), a reply code that cannot answer the awaited command
+ *                             (220 to EHLO, 354 to MAIL, 334 outside AUTH: RFC 5321 4.3.2),
+ *                             bytes after the 220 to STARTTLS (an injection, RFC 3207 5), or
+ *                             a SASL challenge after the exchange should be over;
  *   SMTP_ERR_REPLY_CODE, _REPLY_SEPARATOR, _REPLY_MISMATCH, _REPLY_TOO_LONG, _LINE_TOO_LONG,
  *   _BARE_LF, _BARE_CR, _NUL  a malformed reply (<smtp/reply.h>);
  *   SMTP_ERR_CALLBACK_FAILURE a callback failed;
