@@ -578,6 +578,11 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
         c->written += n;
         total += n;
     }
+    /* Refill now so that smtp_client_want_write tells the truth about what is left. */
+    if (c->out_len == 0) {
+        int rv = produce(c);
+        if (rv < 0) return fail(c, rv, NULL);
+    }
     return (smtp_ssize)total;
 }
 

@@ -438,7 +438,11 @@ static void test_body_backpressure(void)
     CHECK_INT(smtp_client_body_write(c, "89", 2), 0);
     CHECK_INT(feed(c, "220 hi\r\n250 ok\r\n250 ok\r\n250 ok\r\n"), 32);
     CHECK_INT(smtp_client_read(c, "354 go\r\n", 8), 8);
-    CHECK_MEM(out, drain(c, out, sizeof out), "01234567");
+    CHECK_INT(smtp_client_write(c, out, 4), 4); /* a full pull: more is pending */
+    CHECK(smtp_client_want_write(c));
+    CHECK_INT(smtp_client_write(c, out + 4, 4), 4);
+    CHECK_MEM(out, 8, "01234567");
+    CHECK(!smtp_client_want_write(c));
     CHECK_INT(smtp_client_body_write(c, "89", 2), 2);
     CHECK_INT(smtp_client_body_end(c), 0);
     CHECK_MEM(out, drain(c, out, sizeof out), "89\r\n.\r\n");
