@@ -74,6 +74,7 @@ typedef struct smtp_data_decoder {
  * smtp_data_decoder_init prepares `dec` for the bytes that follow a 354 reply: the start of
  * data counts as the start of a line, so ".\r\n" at once is an empty message.
  * `policy` is an smtp_data_policy; an unknown value is treated as SMTP_DATA_BARE_REJECT.
+ * A NULL `dec` is ignored.
  */
 SMTP_API void smtp_data_decoder_init(smtp_data_decoder *dec, smtp_data_policy policy);
 
@@ -99,10 +100,10 @@ SMTP_API void smtp_data_decoder_init(smtp_data_decoder *dec, smtp_data_policy po
 SMTP_API int smtp_data_decode(smtp_data_decoder *dec, const char *data, size_t len, smtp_span *out,
                               size_t *consumed);
 
-/* smtp_data_decoder_size returns the number of content octets delivered so far. */
+/* smtp_data_decoder_size returns the number of content octets delivered so far (0 for NULL). */
 SMTP_API uint64_t smtp_data_decoder_size(const smtp_data_decoder *dec);
 
-/* smtp_data_decoder_flags returns the SMTP_DATA_FLAG_* bits seen so far (sticky). */
+/* smtp_data_decoder_flags returns the SMTP_DATA_FLAG_* bits seen so far (sticky; 0 for NULL). */
 SMTP_API unsigned smtp_data_decoder_flags(const smtp_data_decoder *dec);
 
 /* ---- Encoder (client side) ---- */
@@ -145,7 +146,8 @@ typedef struct smtp_data_encoder {
 
 /*
  * smtp_data_encoder_init prepares `enc` for one message body in `mode` (an
- * smtp_data_encode_mode; an unknown value is treated as SMTP_DATA_ENCODE_DOT).
+ * smtp_data_encode_mode; an unknown value is treated as SMTP_DATA_ENCODE_DOT). A NULL `enc`
+ * is ignored.
  */
 SMTP_API void smtp_data_encoder_init(smtp_data_encoder *enc, smtp_data_encode_mode mode);
 
