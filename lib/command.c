@@ -184,27 +184,14 @@ static smtp_cmd_error error_of_status(smtp_line_status st)
 }
 
 /*
- * Finds the '>' closing a path that starts with '<' at p[0], skipping quoted strings with
- * their quoted pairs (RFC 5321 4.1.2: Quoted-string, quoted-pairSMTP), where '>' and SP are
- * ordinary. Returns its index, or n when there is none.
+ * Finds the '>' closing a path that starts with '<' at p[0]; a quoted local part may hold '>'
+ * and SP (RFC 5321 4.1.2). Returns its index, or n when there is none.
  */
 static size_t path_end(const char *p, size_t n)
 {
-    bool quoted = false;
-    for (size_t i = 1; i < n; i++) {
-        char c = p[i];
-        if (quoted) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                quoted = false;
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == '>') {
-            return i;
-        }
-    }
-    return n;
+    bool open_quote;
+    size_t end = 1 + smtp_path_scan(p + 1, n - 1, false, &open_quote);
+    return open_quote ? n : end;
 }
 
 /* MAIL FROM:<reverse-path> [SP params], RCPT TO:<forward-path> [SP params] (RFC 5321 4.1.1.2-3). */

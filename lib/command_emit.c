@@ -92,28 +92,14 @@ smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, const char 
 }
 
 /*
- * Whether "<" mailbox ">" is one path token: no '>' or SP outside a quoted string, and every
- * quoted string and quoted pair closed (RFC 5321 4.1.2). Otherwise the receiver would end the
- * path early and read the rest as parameters.
+ * Whether "<" mailbox ">" is one path token: no '>' or SP outside the quoted local part, and
+ * every quoted string and quoted pair closed (RFC 5321 4.1.2). Otherwise the receiver would end
+ * the path early and read the rest as parameters.
  */
 static bool mailbox_is_one_token(const char *p, size_t n)
 {
-    bool quoted = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (quoted) {
-            if (c == '\\') {
-                if (++i == n) return false;
-            } else if (c == '"') {
-                quoted = false;
-            }
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == '>' || c == ' ') {
-            return false;
-        }
-    }
-    return !quoted;
+    bool open_quote;
+    return smtp_path_scan(p, n, true, &open_quote) == n && !open_quote;
 }
 
 static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, const char *mailbox,

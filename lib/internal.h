@@ -115,6 +115,17 @@ bool smtp_span_ieq_span(const char *a, size_t alen, const char *b, size_t blen);
  */
 size_t smtp_enhanced_prefix(const char *s, size_t len, int code);
 
+/*
+ * Scans the text after a path's '<' for the end of the path token: the first '>' (and, when
+ * `stop_at_space`, the first SP) outside the quoted-string local part. A quoted string can only
+ * be the whole local part (RFC 5321 4.1.2), so a '"' opens one only at the start of the
+ * mailbox or right after a source route's ':'; elsewhere, e.g. inside a general address
+ * literal "[tag:\"]", it is an ordinary byte. Returns the offset of the terminator, or `n`
+ * when there is none; *open_quote tells whether a quoted string or quoted pair ran to the end.
+ * (lib/path.c)
+ */
+size_t smtp_path_scan(const char *p, size_t n, bool stop_at_space, bool *open_quote);
+
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* SMTP_INTERNAL_H */

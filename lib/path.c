@@ -488,3 +488,35 @@ int smtp_domain_parse(const char *s, size_t len, unsigned flags, smtp_domain *ou
     if (error_at) *error_at = rc < 0 ? err : 0;
     return rc;
 }
+
+/* ---- the extent of a path token (shared by the command parser and the emitters) ---- */
+
+static bool ends_token(char c, bool stop_at_space)
+{
+    return c == '>' || (stop_at_space && c == ' ');
+}
+
+size_t smtp_path_scan(const char *p, size_t n, bool stop_at_space, bool *open_quote)
+{
+    size_t i = 0;
+    *open_quote = false;
+    if (n > 0 && p[0] == '@') { /* a source route "@a,@b:" holds no quote */
+        while (i < n && p[i] != ':' && !ends_token(p[i], stop_at_space))
+            i++;
+        if (i == n || p[i] != ':') return i;
+        i++;
+    }
+    if (i < n && p[i] == '"') {
+        for (i++; i < n && p[i] != '"'; i++) {
+            if (p[i] == '\\' && ++i == n) break;
+        }
+        if (i >= n) {
+            *open_quote = true;
+            return n;
+        }
+        i++;
+    }
+    while (i < n && !ends_token(p[i], stop_at_space))
+        i++;
+    return i;
+}

@@ -546,6 +546,13 @@ static void test_emit_mail_rcpt(void)
     CHECK_EMITS(smtp_emit_mail(out, sizeof out, NULL, 0, NULL, 0), "MAIL FROM:<>\r\n");
     CHECK_EMITS(smtp_emit_mail(out, sizeof out, "\"a> b\"@c", 8, NULL, 0),
                 "MAIL FROM:<\"a> b\"@c>\r\n");
+    /* a quote opens a quoted string only at the local part's start (RFC 5321 4.1.2) */
+    CHECK_EMITS(smtp_emit_mail(out, sizeof out, "a@[x:\"]", 7, NULL, 0),
+                "MAIL FROM:<a@[x:\"]>\r\n");
+    CHECK_EMITS(smtp_emit_rcpt(out, sizeof out, "@r:\"q> \"@y", 10, NULL, 0),
+                "RCPT TO:<@r:\"q> \"@y>\r\n");
+    CHECK_REFUSED(smtp_emit_mail(out, sizeof out, "a\"b> c\"@d", 9, NULL, 0),
+                  SMTP_ERR_INVALID_ARGUMENT);
     CHECK_EMITS(smtp_emit_rcpt(out, sizeof out, "x@y", 3, "NOTIFY=NEVER", 12),
                 "RCPT TO:<x@y> NOTIFY=NEVER\r\n");
     CHECK_EMITS(smtp_emit_rcpt(out, 15, "x@y", 3, NULL, 0), "RCPT TO:<x@y>\r\n");
