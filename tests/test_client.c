@@ -1,49 +1,12 @@
 /* Unit tests of the client session engine: API misuse, allocation failures, no allocation per
  * message, failing callbacks, unsolicited replies, timeouts and the state queries. */
 #include "check.h"
+#include "failmem.h"
 
 #include <smtp/client.h>
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- an allocator that fails the Nth allocation and counts calls and live blocks ---- */
-struct failmem {
-    int fail_at; /* 1-based; 0 = never */
-    int calls;
-    int live;
-};
-
-static void *fm_malloc(size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return malloc(n);
-}
-
-static void fm_free(void *p, void *ud)
-{
-    struct failmem *f = ud;
-    if (p) f->live--;
-    free(p);
-}
-
-static void *fm_calloc(size_t n, size_t s, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return calloc(n, s);
-}
-
-static void *fm_realloc(void *p, size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    if (!p) f->live++;
-    return realloc(p, n);
-}
 
 /* ---- a tiny application ---- */
 struct app {
@@ -239,8 +202,8 @@ static void test_alloc_failures(void)
 {
     /* Fail each allocation in turn until creation succeeds. */
     for (int n = 1;; n++) {
-        struct failmem f = {n, 0, 0};
-        smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+        struct failmem f = {.fail_at = n};
+        smtp_mem mem = failmem_mem(&f);
         smtp_client_settings s;
         smtp_client *c = NULL;
         settings(&s);
@@ -262,8 +225,8 @@ static void test_alloc_failures(void)
 /* Many messages over one connection: after smtp_client_new, nothing is ever allocated. */
 static void test_steady_state(void)
 {
-    struct failmem f = {0, 0, 0};
-    smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
     struct app a = {0};
     smtp_client_settings s;
     smtp_client *c;

@@ -4,6 +4,7 @@
  * emitters (every refusal leaves the buffer untouched).
  */
 #include "check.h"
+#include "failmem.h"
 #include "line.h"
 
 #include <smtp/command.h>
@@ -11,57 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a counting allocator that can fail the Nth allocation ---- */
-
-struct counting {
-    int allocs, frees, fail_at;
-    size_t last_size;
-};
-
-static void *c_malloc(size_t size, void *ud)
-{
-    struct counting *c = ud;
-    if (++c->allocs == c->fail_at) return NULL;
-    c->last_size = size;
-    return malloc(size);
-}
-
-static void c_free(void *ptr, void *ud)
-{
-    struct counting *c = ud;
-    if (ptr) c->frees++;
-    free(ptr);
-}
-
-static void *c_calloc(size_t nmemb, size_t size, void *ud)
-{
-    struct counting *c = ud;
-    if (++c->allocs == c->fail_at) return NULL;
-    return calloc(nmemb, size);
-}
-
-static void *c_realloc(void *ptr, size_t size, void *ud)
-{
-    struct counting *c = ud;
-    if (++c->allocs == c->fail_at) return NULL;
-    return realloc(ptr, size);
-}
-
-static smtp_mem counting_mem(struct counting *c)
-{
-    smtp_mem m = {c, c_malloc, c_free, c_calloc, c_realloc};
-    return m;
-}
-
 /* ---- the framer ---- */
 
 static void test_framer_zero_copy(void)
 {
-    struct counting cnt = {0};
-    smtp_mem mem = counting_mem(&cnt);
+    struct failmem cnt = {0};
+    smtp_mem mem = failmem_mem(&cnt);
     smtp_line_framer f;
     CHECK_INT(smtp_line_init(&f, 16, 0, &mem), 0);
-    CHECK_INT(cnt.allocs, 1);
+    CHECK_INT(cnt.calls, 1);
     CHECK_INT(cnt.last_size, 15);
     const char in[] = "NOOP\r\nQUIT\r\n";
     smtp_line ln;
@@ -81,9 +40,9 @@ static void test_framer_zero_copy(void)
     CHECK_INT(ln.status, SMTP_LINE_OK);
     CHECK(ln.text.ptr == f.buf);
     CHECK_MEM(ln.text.ptr, ln.text.len, "RSET");
-    CHECK_INT(cnt.allocs, 1);
+    CHECK_INT(cnt.calls, 1);
     smtp_line_free(&f);
-    CHECK_INT(cnt.frees, 1);
+    CHECK_INT(cnt.live, 0);
 }
 
 static void test_framer_too_long(void)
@@ -158,8 +117,8 @@ static void test_framer_line_ends(void)
 static void test_framer_init_errors(void)
 {
     smtp_line_framer f;
-    struct counting cnt = {.fail_at = 1};
-    smtp_mem mem = counting_mem(&cnt);
+    struct failmem cnt = {.fail_at = 1};
+    smtp_mem mem = failmem_mem(&cnt);
     CHECK_INT(smtp_line_init(&f, 2, 0, smtp_mem_default()), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_line_init(&f, 16, 0x80, smtp_mem_default()), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_line_init(NULL, 16, 0, smtp_mem_default()), SMTP_ERR_INVALID_ARGUMENT);
@@ -354,24 +313,24 @@ static void test_parser_new(void)
     CHECK_INT(smtp_cmd_parser_new(&p, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
     /* Each allocation failing gives NOMEM and leaks nothing. */
     for (int fail = 1; fail <= 2; fail++) {
-        struct counting cnt = {.fail_at = fail};
-        smtp_mem mem = counting_mem(&cnt);
+        struct failmem cnt = {.fail_at = fail};
+        smtp_mem mem = failmem_mem(&cnt);
         CHECK_INT(smtp_cmd_parser_new(&p, NULL, NULL, &mem, NULL), SMTP_ERR_NOMEM);
         CHECK(p == NULL);
-        CHECK_INT(cnt.allocs - 1, cnt.frees);
+        CHECK_INT(cnt.live, 0);
     }
     /* Two allocations in all (object, line buffer); none while reading. */
-    struct counting cnt = {0};
-    smtp_mem mem = counting_mem(&cnt);
+    struct failmem cnt = {0};
+    smtp_mem mem = failmem_mem(&cnt);
     CHECK_INT(smtp_cmd_parser_new(&p, NULL, NULL, &mem, NULL), 0);
-    CHECK_INT(cnt.allocs, 2);
+    CHECK_INT(cnt.calls, 2);
     CHECK_INT(cnt.last_size, 12287);
     const char in[] = "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDA";
     for (size_t i = 0; i < sizeof in - 1; i++)
         CHECK_INT(smtp_cmd_parser_read(p, in + i, 1), 1);
-    CHECK_INT(cnt.allocs, 2);
+    CHECK_INT(cnt.calls, 2);
     smtp_cmd_parser_del(p);
-    CHECK_INT(cnt.frees, 2);
+    CHECK_INT(cnt.live, 0);
     smtp_cmd_parser_del(NULL);
 }
 

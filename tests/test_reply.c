@@ -1,53 +1,16 @@
 /* Unit tests of the reply parser's API and of the reply emitter. */
 #include "check.h"
+#include "failmem.h"
 
 #include <smtp/reply.h>
 
 #include <stdlib.h>
 
-/* ---- an allocator that fails the Nth allocation and counts what is live ---- */
-struct failmem {
-    int fail_at; /* 1-based; 0 = never */
-    int calls;
-    int live;
-};
-
-static void *fm_malloc(size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return malloc(n);
-}
-
-static void fm_free(void *p, void *ud)
-{
-    struct failmem *f = ud;
-    if (p) f->live--;
-    free(p);
-}
-
-static void *fm_calloc(size_t n, size_t s, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return calloc(n, s);
-}
-
-static void *fm_realloc(void *p, size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    if (!p) f->live++;
-    return realloc(p, n);
-}
-
 static void test_alloc_failures(void)
 {
     for (int n = 1; n <= 3; n++) {
-        struct failmem f = {n, 0, 0};
-        smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+        struct failmem f = {.fail_at = n};
+        smtp_mem mem = failmem_mem(&f);
         smtp_reply_parser *p = NULL;
         int rv = smtp_reply_parser_new(&p, NULL, NULL, &mem, NULL);
         if (n <= 2) {
@@ -132,8 +95,8 @@ static void test_pause_and_failure(void)
 /* An endless reply over many reads uses no more memory than max_line: it fails at max_lines. */
 static void test_endless_reply(void)
 {
-    struct failmem f = {0, 0, 0};
-    smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
     smtp_reply_parser *p;
     CHECK_INT(smtp_reply_parser_new(&p, NULL, NULL, &mem, NULL), 0);
     int calls = f.calls;
