@@ -386,6 +386,19 @@ static void pump(struct cstate *st)
     }
 }
 
+struct apply_ctx {
+    struct cstate *st;
+    smtp_client_settings *s;
+};
+
+static int apply_word(const char *word, size_t len, void *ctx)
+{
+    struct apply_ctx *a = ctx;
+    if (apply(a->st, a->s, word, len) == 0) return 0;
+    fprintf(stderr, "run_client: bad option '%.*s'\n", (int)len, word);
+    return 1;
+}
+
 static void *open_client(const char *options, vec_log *log)
 {
     struct cstate *st = calloc(1, sizeof *st);
@@ -395,19 +408,8 @@ static void *open_client(const char *options, vec_log *log)
     st->log = log;
     st->wcap = 4096;
     st->tls_at = (size_t)-1;
-    const char *p = options;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *e = p;
-        while (*e && *e != ' ')
-            e++;
-        if (e > p && apply(st, &s, p, (size_t)(e - p)) != 0) {
-            fprintf(stderr, "run_client: bad option '%.*s'\n", (int)(e - p), p);
-            goto bad;
-        }
-        p = e;
-    }
+    struct apply_ctx ctx = {st, &s};
+    if (vec_opt_each(options, apply_word, &ctx) != 0) goto bad;
     smtp_client_callbacks cb = {on_rcpt, on_message, on_starttls, on_session_end};
     int rv = smtp_client_new(&st->cli, &cb, &s, NULL, st);
     if (rv) {

@@ -170,29 +170,10 @@ static int on_sasl_response(const smtp_sasl_response *r, void *user_data)
 
 static void *cmd_open(const char *options, vec_log *log)
 {
-    static const char *const known[] = {"lf",         "strict-space", "no-brackets",
-                                        "empty-helo", "pause",        "pause-all"};
-    /* Reject unknown words so that a typo in a vector cannot pass silently. */
-    const char *p = options;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *e = p;
-        while (*e && *e != ' ')
-            e++;
-        size_t n = (size_t)(e - p);
-        int ok = n == 0;
-        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-            ok |= strlen(known[i]) == n && memcmp(known[i], p, n) == 0;
-        const char *eq = memchr(p, '=', n);
-        if (eq) {
-            size_t kl = (size_t)(eq - p);
-            ok |= (kl == 3 && !memcmp(p, "max", 3)) || (kl == 8 && !memcmp(p, "auth-max", 8)) ||
-                  (kl == 4 && !memcmp(p, "sasl", 4)) || (kl == 4 && !memcmp(p, "fail", 4));
-        }
-        if (!ok) return NULL;
-        p = e;
-    }
+    static const char *const known[] = {
+        "lf",        "strict-space", "no-brackets", "empty-helo", "pause",
+        "pause-all", "max=",         "auth-max=",   "sasl=",      "fail="};
+    if (!vec_opt_check(options, known, sizeof known / sizeof known[0])) return NULL;
     struct state *st = calloc(1, sizeof *st);
     if (!st) return NULL;
     st->log = log;

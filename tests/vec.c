@@ -85,9 +85,8 @@ void vec_log_escaped(vec_log *log, const char *data, size_t len)
     }
 }
 
-int vec_opt_has(const char *options, const char *word)
+int vec_opt_each(const char *options, int (*fn)(const char *word, size_t len, void *ctx), void *ctx)
 {
-    size_t wl = strlen(word);
     const char *p = options;
     while (*p) {
         while (*p == ' ')
@@ -95,24 +94,70 @@ int vec_opt_has(const char *options, const char *word)
         const char *e = p;
         while (*e && *e != ' ')
             e++;
-        if ((size_t)(e - p) == wl && memcmp(p, word, wl) == 0) return 1;
+        if (e > p) {
+            int rv = fn(p, (size_t)(e - p), ctx);
+            if (rv) return rv;
+        }
         p = e;
     }
     return 0;
 }
 
+struct opt_query {
+    const char *key;
+    size_t klen;
+    int with_value; /* match "key=..." rather than the word "key" */
+    const char *value;
+};
+
+static int match_word(const char *w, size_t len, void *ctx)
+{
+    struct opt_query *q = ctx;
+    if (q->with_value) {
+        if (len > q->klen && memcmp(w, q->key, q->klen) == 0 && w[q->klen] == '=') {
+            q->value = w + q->klen + 1;
+            return 1;
+        }
+        return 0;
+    }
+    return len == q->klen && memcmp(w, q->key, len) == 0;
+}
+
+int vec_opt_has(const char *options, const char *word)
+{
+    struct opt_query q = {word, strlen(word), 0, NULL};
+    return vec_opt_each(options, match_word, &q);
+}
+
 unsigned long vec_opt_num(const char *options, const char *key, unsigned long dflt)
 {
-    size_t kl = strlen(key);
-    const char *p = options;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=') return strtoul(p + kl + 1, NULL, 10);
-        while (*p && *p != ' ')
-            p++;
+    struct opt_query q = {key, strlen(key), 1, NULL};
+    return vec_opt_each(options, match_word, &q) ? strtoul(q.value, NULL, 10) : dflt;
+}
+
+struct opt_known {
+    const char *const *known;
+    size_t n;
+};
+
+static int unknown_word(const char *w, size_t len, void *ctx)
+{
+    struct opt_known *k = ctx;
+    for (size_t i = 0; i < k->n; i++) {
+        size_t kl = strlen(k->known[i]);
+        int prefix = kl > 0 && k->known[i][kl - 1] == '=';
+        if (prefix ? len >= kl && memcmp(w, k->known[i], kl) == 0
+                   : len == kl && memcmp(w, k->known[i], kl) == 0)
+            return 0;
     }
-    return dflt;
+    fprintf(stderr, "unknown option '%.*s'\n", (int)len, w);
+    return 1;
+}
+
+int vec_opt_check(const char *options, const char *const *known, size_t n)
+{
+    struct opt_known k = {known, n};
+    return vec_opt_each(options, unknown_word, &k) == 0;
 }
 
 /* ---- parsing vector files ---- */

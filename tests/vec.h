@@ -79,6 +79,18 @@ extern const vec_runner vec_runner_codec;
 extern const vec_runner vec_runner_server;
 extern const vec_runner vec_runner_client;
 
+/*
+ * Calls fn(word, len, ctx) for each space-separated word of `options`, in order; stops at and
+ * returns the first non-zero result (0 when every call returned 0).
+ */
+int vec_opt_each(const char *options, int (*fn)(const char *word, size_t len, void *ctx),
+                 void *ctx);
+/*
+ * Whether every word of `options` is one of the `n` known ones, so that a typo in a vector
+ * cannot pass silently; a known entry ending in '=' accepts "key=anything". Prints the first
+ * unknown word to stderr.
+ */
+int vec_opt_check(const char *options, const char *const *known, size_t n);
 /* Helpers for runners' option strings: does `options` hold the word `word`? */
 int vec_opt_has(const char *options, const char *word);
 /* The unsigned value of "key=N" in `options`, or `dflt` when absent. */
