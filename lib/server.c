@@ -148,6 +148,7 @@ static int check_settings(const smtp_server_settings *s)
     if (s->max_recipients < 100) return 0; /* RFC 5321 4.5.3.1.8 */
     if (s->max_output < 2 * SMTP_SRV_RESERVE) return 0;
     if (s->command_timeout < 300) return 0; /* RFC 5321 4.5.3.2.7 */
+    if (s->trust & ~SMTP_SERVER_TRUST_ALL) return 0;
     return 1;
 }
 
@@ -175,6 +176,19 @@ static int copy_strings(smtp_server *srv)
 }
 
 static int on_command(const smtp_command *cmd, void *user_data);
+static int on_sasl_response(const smtp_sasl_response *resp, void *user_data);
+
+/* The decoding buffer: XCLIENT/XFORWARD and AUTH= values (at most a command line), and with
+ * AUTH the LOGIN user name plus one decoded SASL response line. */
+static size_t scratch_size(const smtp_server_settings *s)
+{
+    size_t n = s->max_line;
+    if (s->extensions & SMTP_SERVER_EXT_AUTH) {
+        size_t sasl = SMTP_SRV_LOGIN_USER + (s->max_auth_line / 4) * 3 + 3;
+        if (sasl > n) n = sasl;
+    }
+    return n;
+}
 
 int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
                     const smtp_server_settings *settings, const smtp_mem *mem, void *user_data)
@@ -185,6 +199,10 @@ int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
     smtp_server_settings_init(&defaults);
     if (!settings) settings = &defaults;
     if (!check_settings(settings)) return SMTP_ERR_INVALID_ARGUMENT;
+    smtp_server_callbacks none;
+    memset(&none, 0, sizeof none);
+    if (!smtp_srv_auth_settings_ok(settings, callbacks ? callbacks : &none))
+        return SMTP_ERR_INVALID_ARGUMENT;
     mem = smtp_mem_or_default(mem);
     smtp_server *srv = smtp_calloc(mem, 1, sizeof *srv);
     if (!srv) return SMTP_ERR_NOMEM;
@@ -201,7 +219,7 @@ int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
         cs.max_line = settings->max_line;
         cs.max_auth_line = settings->max_auth_line;
         cs.flags = settings->cmd_flags;
-        smtp_cmd_callbacks ccb = {on_command, NULL};
+        smtp_cmd_callbacks ccb = {on_command, on_sasl_response};
         r = smtp_cmd_parser_new(&srv->parser, &ccb, &cs, mem, srv);
     }
     if (!r) {
@@ -209,11 +227,17 @@ int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
         srv->out_cap = settings->max_output;
         if (!srv->out) r = SMTP_ERR_NOMEM;
     }
+    if (!r) {
+        srv->scratch_cap = scratch_size(settings);
+        srv->scratch = smtp_malloc(mem, srv->scratch_cap);
+        if (!srv->scratch) r = SMTP_ERR_NOMEM;
+    }
     if (r) {
         smtp_server_del(srv);
         return r;
     }
     srv->tls = (settings->flags & SMTP_SERVER_TLS) != 0;
+    srv->trust = settings->trust;
     *pp = srv;
     return 0;
 }
@@ -223,8 +247,82 @@ void smtp_server_del(smtp_server *srv)
     if (!srv) return;
     smtp_cmd_parser_del(srv->parser);
     smtp_free(srv->mem, srv->out);
+    smtp_free(srv->mem, srv->scratch);
     smtp_free(srv->mem, srv->strings);
     smtp_free(srv->mem, srv);
+}
+
+/* ---- RFC 2920 synchronization (SMTP_SERVER_STRICT_PIPELINING) ---- */
+
+void smtp_srv_sync_begin(smtp_server *srv)
+{
+    srv->sync_owed = 1;
+}
+
+void smtp_srv_sync_settle(smtp_server *srv)
+{
+    if (!srv->sync_owed || srv->decision != SMTP_SRV_DEC_NONE) return;
+    srv->sync_owed = 0;
+    srv->sync_end = srv->out_total;
+}
+
+static int strict(const smtp_server *srv)
+{
+    return (srv->set.flags & SMTP_SERVER_STRICT_PIPELINING) != 0;
+}
+
+/* Is the client sending now talking before a reply it must wait for was written? */
+static int out_of_sync(const smtp_server *srv)
+{
+    if (!strict(srv) || srv->closing || srv->error || srv->tls_wait || !srv->started ||
+        srv->input == SMTP_SRV_IN_PROXY)
+        return 0;
+    return srv->sync_owed || srv->out_written < srv->sync_end;
+}
+
+/* RFC 2920 3.1: the commands that may stand anywhere in a group; all others end one. */
+static int ends_group(const smtp_server *srv, smtp_verb verb)
+{
+    /* Without PIPELINING negotiated by EHLO/LHLO, every command waits for its reply. */
+    if (!(srv->set.extensions & SMTP_SERVER_EXT_PIPELINING) ||
+        (srv->helo != SMTP_VERB_EHLO && srv->helo != SMTP_VERB_LHLO))
+        return 1;
+    switch (verb) {
+    case SMTP_VERB_RSET:
+    case SMTP_VERB_MAIL:
+    case SMTP_VERB_RCPT:
+    case SMTP_VERB_BDAT: /* RFC 3030 2 */
+    case SMTP_VERB_XFORWARD: /* sent with MAIL by Postfix's client */ return 0;
+    default: return 1;
+    }
+}
+
+/* The client did not wait: drop what is pending, 554 and close (as Postfix and Exim do). */
+static int sync_violation(smtp_server *srv)
+{
+    srv->decision = SMTP_SRV_DEC_NONE;
+    srv->lmtp_left = 0;
+    srv->lmtp_fill = 0;
+    srv->sync_owed = 0;
+    if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_SHUTDOWN) < 0) return srv->error;
+    smtp_srv_reply(srv, 554, "5.5.0",
+                   "Error: SMTP protocol synchronization"); /* room: best effort */
+    srv->closing = 1;
+    return 0;
+}
+
+/* ---- the greeting ---- */
+
+int smtp_srv_greet(smtp_server *srv)
+{
+    srv->decision = SMTP_SRV_DEC_CONNECT;
+    srv->answered = 0;
+    smtp_srv_sync_begin(srv);
+    int r;
+    SMTP_SRV_CALL0(srv, r, on_connect);
+    if (smtp_srv_decided(srv, r) < 0) return -1;
+    smtp_srv_sync_settle(srv);
+    return 0;
 }
 
 int smtp_server_start(smtp_server *srv)
@@ -232,11 +330,11 @@ int smtp_server_start(smtp_server *srv)
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
     if (srv->started || srv->in_callback) return SMTP_ERR_INVALID_STATE;
     srv->started = 1;
-    srv->decision = SMTP_SRV_DEC_CONNECT;
-    srv->answered = 0;
-    int r;
-    SMTP_SRV_CALL0(srv, r, on_connect);
-    return smtp_srv_decided(srv, r) < 0 ? srv->error : 0;
+    if (srv->set.flags & SMTP_SERVER_PROXY) {
+        srv->input = SMTP_SRV_IN_PROXY; /* the greeting waits for the header */
+        return 0;
+    }
+    return smtp_srv_greet(srv) < 0 ? srv->error : 0;
 }
 
 /* ---- commands ---- */
@@ -284,6 +382,7 @@ static unsigned param_extensions(const smtp_server *srv)
     if ((e & SMTP_SERVER_EXT_REQUIRETLS) && srv->tls) p |= SMTP_PARAM_EXT_REQUIRETLS;
     if (e & SMTP_SERVER_EXT_MT_PRIORITY) p |= SMTP_PARAM_EXT_MTPRIORITY;
     if (e & SMTP_SERVER_EXT_DELIVERBY) p |= SMTP_PARAM_EXT_DELIVERBY;
+    if (smtp_srv_auth_offered(srv)) p |= SMTP_PARAM_EXT_AUTH; /* RFC 4954 5 */
     return p;
 }
 
@@ -336,6 +435,7 @@ static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
     srv->answered = 0;
     srv->binarymime = (m.params.present & SMTP_MAIL_BODY) && m.params.body == SMTP_BODY_BINARYMIME;
     srv->smtputf8 = utf8;
+    m.auth = smtp_srv_mail_auth(srv, &m.params);
     int r;
     SMTP_SRV_CALL(srv, r, on_mail, &m);
     return smtp_srv_decided(srv, r);
@@ -444,10 +544,10 @@ static int dispatch(smtp_server *srv, const smtp_command *cmd)
     case SMTP_VERB_ETRN:
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
         return reply(srv, 502, "5.5.1", "Error: command not implemented");
-    case SMTP_VERB_EXPN: /* no list expansion: it would disclose addresses */
-    case SMTP_VERB_AUTH:
+    case SMTP_VERB_AUTH: return smtp_srv_cmd_auth(srv, cmd);
     case SMTP_VERB_XCLIENT:
-    case SMTP_VERB_XFORWARD:
+    case SMTP_VERB_XFORWARD: return smtp_srv_cmd_xclient(srv, cmd);
+    case SMTP_VERB_EXPN: /* no list expansion: it would disclose addresses */
     default: return reply(srv, 502, "5.5.1", "Error: command not implemented");
     }
 }
@@ -460,12 +560,32 @@ static int can_consume(const smtp_server *srv)
            smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
 }
 
+int smtp_srv_parser_result(smtp_server *srv)
+{
+    if (srv->error) return -1;
+    smtp_srv_sync_settle(srv);
+    /* Under strict pipelining, stop after a reply the client must wait for, so that the read
+     * loop sees whether more input came before it was written. */
+    if (srv->stop || srv->input != SMTP_SRV_IN_COMMAND || !can_consume(srv) ||
+        (strict(srv) && srv->out_written < srv->sync_end))
+        return SMTP_PAUSE;
+    return 0;
+}
+
 static int on_command(const smtp_command *cmd, void *user_data)
 {
     smtp_server *srv = user_data;
-    if (dispatch(srv, cmd) < 0 || srv->error) return -1;
-    if (srv->stop || srv->input != SMTP_SRV_IN_COMMAND || !can_consume(srv)) return SMTP_PAUSE;
-    return 0;
+    if (ends_group(srv, cmd->verb)) smtp_srv_sync_begin(srv);
+    if (dispatch(srv, cmd) < 0) return -1;
+    return smtp_srv_parser_result(srv);
+}
+
+static int on_sasl_response(const smtp_sasl_response *resp, void *user_data)
+{
+    smtp_server *srv = user_data;
+    smtp_srv_sync_begin(srv); /* RFC 4954 4: each step waits for the server's answer */
+    if (smtp_srv_sasl_response(srv, resp) < 0) return -1;
+    return smtp_srv_parser_result(srv);
 }
 
 /* Reports bytes fed between STARTTLS and the handshake (once), and closes by default. */
@@ -489,9 +609,18 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
     if (!srv->started || srv->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t pos = 0;
     srv->stop = 0;
-    while (!srv->stop && can_consume(srv)) {
+    for (;;) {
+        if (pos < len && out_of_sync(srv)) {
+            int r = sync_violation(srv);
+            if (r < 0) return r;
+            break;
+        }
+        if (srv->stop || !can_consume(srv)) break;
         smtp_ssize n;
-        if (srv->input == SMTP_SRV_IN_CHUNK && srv->chunk_left == 0) {
+        if (srv->input == SMTP_SRV_IN_PROXY) {
+            if (pos == len) break;
+            n = smtp_srv_proxy_read(srv, data + pos, len - pos);
+        } else if (srv->input == SMTP_SRV_IN_CHUNK && srv->chunk_left == 0) {
             n = smtp_srv_data_read(srv, NULL, 0); /* a chunk ends without more bytes */
         } else if (pos == len) {
             break;
@@ -541,6 +670,7 @@ int smtp_server_tls_started(smtp_server *srv)
     srv->injection = 0;
     srv->helo = SMTP_VERB_UNKNOWN;
     smtp_srv_clear_transaction(srv, 0);
+    smtp_srv_auth_reset(srv);
     return 0;
 }
 
@@ -561,7 +691,9 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
     srv->decision = SMTP_SRV_DEC_NONE;
     srv->lmtp_left = 0;
     if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
-    if (text) smtp_srv_reply_host(srv, 421, enhanced, text); /* dropped when no room is left */
+    /* Before the PROXY header nobody has been greeted: close without a word. */
+    if (text && srv->input != SMTP_SRV_IN_PROXY)
+        smtp_srv_reply_host(srv, 421, enhanced, text); /* dropped when no room is left */
     srv->closing = 1;
     return 0;
 }

@@ -3,12 +3,15 @@
  *
  * Files: server.c (object, read loop, command state machine), server_reply.c (output queue,
  * reply formatting, the EHLO reply, decisions), server_data.c (DATA and BDAT streaming and the
- * end of a message).
+ * end of a message), server_auth.c (AUTH and its SASL exchanges), server_xclient.c (XCLIENT
+ * and XFORWARD), server_proxy.c (the PROXY protocol header and IP address parsing).
  */
 #ifndef SMTP_SERVER_INTERNAL_H
 #define SMTP_SERVER_INTERNAL_H
 
 #include "internal.h"
+
+#include <smtp/command.h>
 
 #include <smtp/server.h>
 
@@ -21,8 +24,22 @@
 typedef enum smtp_srv_input {
     SMTP_SRV_IN_COMMAND = 0, /* command lines (or a SASL response) */
     SMTP_SRV_IN_DATA,        /* DATA content up to CRLF.CRLF */
-    SMTP_SRV_IN_CHUNK        /* BDAT payload: chunk_left octets */
+    SMTP_SRV_IN_CHUNK,       /* BDAT payload: chunk_left octets */
+    SMTP_SRV_IN_PROXY        /* the PROXY protocol header, before the greeting */
 } smtp_srv_input;
+
+/* The kind of an AUTH exchange in progress. */
+typedef enum smtp_srv_mech {
+    SMTP_SRV_MECH_NONE = 0,
+    SMTP_SRV_MECH_PLAIN, /* RFC 4616: one message, initial response or after "334 " */
+    SMTP_SRV_MECH_LOGIN, /* user name, then password, each after a 334 prompt */
+    SMTP_SRV_MECH_OTHER  /* run by on_sasl */
+} smtp_srv_mech;
+
+/* The PROXY header reader's buffer: the v2 header (16) and the largest address block (216). */
+#define SMTP_SRV_PROXY_BUF 232
+/* Scratch space kept for the LOGIN user name while the password is read. */
+#define SMTP_SRV_LOGIN_USER (SMTP_SERVER_MAX_IDENTITY + 1)
 
 /* The decision the application owes (smtp_server_reply). */
 typedef enum smtp_srv_decision {
@@ -34,7 +51,11 @@ typedef enum smtp_srv_decision {
     SMTP_SRV_DEC_DATA, /* DATA: 354 */
     SMTP_SRV_DEC_BDAT, /* first BDAT of a message: no reply on acceptance */
     SMTP_SRV_DEC_MESSAGE,
-    SMTP_SRV_DEC_VRFY
+    SMTP_SRV_DEC_VRFY,
+    SMTP_SRV_DEC_AUTH,    /* on_auth: PLAIN/LOGIN credentials */
+    SMTP_SRV_DEC_SASL,    /* on_sasl: a step of another mechanism */
+    SMTP_SRV_DEC_XCLIENT, /* on_xclient: 220 and a reset on acceptance */
+    SMTP_SRV_DEC_XFORWARD /* on_xforward: 250 */
 } smtp_srv_decision;
 
 struct smtp_server {
@@ -90,6 +111,35 @@ struct smtp_server {
     /* Counters. */
     size_t messages;
     unsigned errors, junk;
+
+    /* Decoding buffer (server_auth.c, server_xclient.c): allocated once in smtp_server_new. */
+    char *scratch;
+    size_t scratch_cap;
+    unsigned trust; /* SMTP_SERVER_TRUST_* */
+
+    /* AUTH (server_auth.c). */
+    smtp_srv_mech auth_mech; /* the exchange in progress, NONE between exchanges */
+    unsigned auth_step;      /* on_sasl's step counter */
+    char auth_name[24];      /* the mechanism's advertised name, NUL-terminated */
+    size_t login_user_len;   /* LOGIN: the user name kept at scratch[0..) */
+    smtp_server_auth cred;   /* the credentials of a pending DEC_AUTH (spans into scratch) */
+    unsigned auth_failures;  /* failed exchanges, for auth_attempt_limit */
+    int authenticated;
+    int identity_given; /* smtp_server_auth_accept named the identity of the pending decision */
+    char identity[SMTP_SERVER_MAX_IDENTITY + 1];
+    smtp_span xclient_login; /* XCLIENT LOGIN of a pending DEC_XCLIENT (into scratch) */
+
+    /* PROXY header (server_proxy.c). */
+    unsigned char proxy_buf[SMTP_SRV_PROXY_BUF];
+    size_t proxy_len;    /* octets held in proxy_buf */
+    size_t proxy_need;   /* v2: octets of header and address block to hold */
+    uint32_t proxy_skip; /* v2: octets of TLVs (or a LOCAL block) still to drop */
+
+    /* RFC 2920 synchronization (SMTP_SERVER_STRICT_PIPELINING). */
+    uint64_t out_total;   /* octets ever queued */
+    uint64_t out_written; /* octets ever pulled by smtp_server_write */
+    uint64_t sync_end;    /* out_total at the end of the last reply the client must wait for */
+    int sync_owed;        /* such a reply is owed but not queued yet (a decision pending) */
 };
 
 /* ---- server.c ---- */
@@ -125,6 +175,15 @@ int smtp_srv_fail(smtp_server *srv, int err);
             (srv)->in_callback = saved_;                                                           \
         }                                                                                          \
     } while (0)
+
+/* The current command or response requires the client to wait for its reply (RFC 2920). */
+void smtp_srv_sync_begin(smtp_server *srv);
+/* Once no decision is pending, records where the reply the client must wait for ends. */
+void smtp_srv_sync_settle(smtp_server *srv);
+/* Starts the greeting decision (on_connect). */
+int smtp_srv_greet(smtp_server *srv);
+/* What on_command and on_sasl_response return to the command parser after an event. */
+int smtp_srv_parser_result(smtp_server *srv);
 
 /* ---- server_reply.c ---- */
 
@@ -162,5 +221,42 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);
 int smtp_srv_data_begin(smtp_server *srv, int bdat);
 /* The end of a message: asks on_message_end. */
 int smtp_srv_message_end(smtp_server *srv);
+
+/* ---- server_auth.c ---- */
+
+/* Is AUTH offered on this connection (extension on, TLS or the plaintext flag)? */
+int smtp_srv_auth_offered(const smtp_server *srv);
+/* Checks the AUTH settings and callbacks for smtp_server_new (1: valid). */
+int smtp_srv_auth_settings_ok(const smtp_server_settings *s, const smtp_server_callbacks *cb);
+/* The AUTH command. */
+int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd);
+/* A SASL response line (the command parser's on_sasl_response). */
+int smtp_srv_sasl_response(smtp_server *srv, const smtp_sasl_response *resp);
+/* An AUTH decision was accepted: the identity is set, the exchange ends. */
+void smtp_srv_auth_success(smtp_server *srv);
+/* An AUTH exchange failed (its reply queued): counts it, 421 at auth_attempt_limit. */
+int smtp_srv_auth_failed(smtp_server *srv);
+/* Forgets the authentication (TLS handshake, XCLIENT). */
+void smtp_srv_auth_reset(smtp_server *srv);
+/* Decodes MAIL's AUTH= value for on_mail (RFC 4954 5). */
+smtp_span smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params);
+/* Copies an identity (already checked) and marks the session authenticated. */
+void smtp_srv_set_identity(smtp_server *srv, const char *p, size_t n);
+
+/* ---- server_xclient.c ---- */
+
+/* XCLIENT and XFORWARD. */
+int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd);
+/* XCLIENT was accepted: the session starts over as for a new client (before the 220). */
+void smtp_srv_xclient_reset(smtp_server *srv);
+
+/* ---- server_proxy.c ---- */
+
+/* Consumes PROXY header bytes; returns bytes consumed or a negative error. */
+smtp_ssize smtp_srv_proxy_read(smtp_server *srv, const char *data, size_t len);
+/* Parses all of p[0..n) as a dotted-quad IPv4 address (no leading zeros); 1 when valid. */
+int smtp_srv_parse_ipv4(const char *p, size_t n, unsigned char out[4]);
+/* Parses all of p[0..n) as an IPv6 address (RFC 4291 2.2, "::" and a dotted tail); 1 valid. */
+int smtp_srv_parse_ipv6(const char *p, size_t n, unsigned char out[16]);
 
 #endif /* SMTP_SERVER_INTERNAL_H */

@@ -28,6 +28,7 @@ int smtp_srv_out(smtp_server *srv, const char *p, size_t n)
     }
     memcpy(srv->out + srv->out_head + srv->out_len, p, n);
     srv->out_len += n;
+    srv->out_total += n;
     return 0;
 }
 
@@ -38,6 +39,7 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
     if (n) memcpy(dest, srv->out + srv->out_head, n);
     srv->out_head += n;
     srv->out_len -= n;
+    srv->out_written += n;
     if (!srv->out_len) srv->out_head = 0;
     if (srv->lmtp_fill && !srv->error) {
         int r = smtp_srv_lmtp_fill(srv);
@@ -131,6 +133,11 @@ static size_t ehlo_lines(const smtp_server *srv, int all, smtp_span *lines, char
     if ((ext & SMTP_SERVER_EXT_AUTH) && s->auth_mechanisms[0] &&
         (tls || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT)))
         EHLO_FMT("AUTH %s", s->auth_mechanisms);
+    /* Postfix's XCLIENT and XFORWARD, with the attributes accepted; to trusted peers only. */
+    if (all || (srv->trust & SMTP_SERVER_TRUST_XCLIENT))
+        EHLO_LIT("XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT");
+    if (all || (srv->trust & SMTP_SERVER_TRUST_XFORWARD))
+        EHLO_LIT("XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE");
     if ((ext & SMTP_SERVER_EXT_REQUIRETLS) && tls) EHLO_LIT("REQUIRETLS"); /* RFC 8689 4 */
     if (ext & SMTP_SERVER_EXT_DELIVERBY) {
         if (s->deliverby_min)
@@ -190,6 +197,10 @@ static int accepts(smtp_srv_decision dec, int code)
     case SMTP_SRV_DEC_RCPT:
     case SMTP_SRV_DEC_VRFY: return code == 250 || code == 251 || code == 252;
     case SMTP_SRV_DEC_DATA: return code == 354;
+    case SMTP_SRV_DEC_AUTH:
+    case SMTP_SRV_DEC_SASL: return code == 235; /* SASL: only through smtp_server_auth_accept */
+    case SMTP_SRV_DEC_XCLIENT: return code == 220;
+    case SMTP_SRV_DEC_XFORWARD: return code == 250;
     default: return 0;
     }
 }
@@ -208,6 +219,8 @@ static int check_text(const char *text, size_t len)
 /* The default enhanced code of a reply: the class, refined for MAIL and RCPT (RFC 3463). */
 static const char *default_enhanced(smtp_srv_decision dec, int code)
 {
+    int auth = dec == SMTP_SRV_DEC_AUTH || dec == SMTP_SRV_DEC_SASL;
+    if (auth && code == 535) return "5.7.8"; /* RFC 4954 6: authentication credentials invalid */
     if (code >= 500) return "5.0.0";
     if (code >= 400) return "4.0.0";
     if (dec == SMTP_SRV_DEC_MAIL) return "2.1.0";
@@ -273,10 +286,14 @@ static int apply_message(smtp_server *srv, int code, const char *enhanced, const
 static int apply_connect(smtp_server *srv, int code, const char *text, size_t len)
 {
     char buf[SMTP_SRV_MAX_TEXT + 1];
-    memcpy(buf, text ? text : "ESMTP", text ? len : 5);
-    buf[text ? len : 5] = '\0';
-    if (!text && code) strcpy(buf, code == 421 ? "Service not available" : "No SMTP service here");
-    if (code && code != 220) srv->refused = 1; /* RFC 5321 3.1: wait for QUIT, 503 to all */
+    int refuse = code && code != 220;
+    if (!text) {
+        text = !refuse ? "ESMTP" : code == 421 ? "Service not available" : "No SMTP service here";
+        len = strlen(text);
+    }
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (refuse) srv->refused = 1; /* RFC 5321 3.1: wait for QUIT, 503 to all */
     return smtp_srv_reply_host(srv, code ? code : 220, NULL, buf);
 }
 
@@ -321,6 +338,24 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
             return smtp_srv_data_begin(srv, 1); /* the chunk's reply comes after it */
         }
         break;
+    case SMTP_SRV_DEC_AUTH:
+    case SMTP_SRV_DEC_SASL:
+        if (ok) {
+            smtp_srv_auth_success(srv);
+            code = 235;
+            enhanced = "2.7.0";
+            if (!text) text = "Authentication successful", len = strlen(text);
+        } else if (!text && code == 535) {
+            text = "Authentication credentials invalid", len = strlen(text);
+        }
+        break;
+    case SMTP_SRV_DEC_XCLIENT:
+        if (ok) {
+            smtp_srv_xclient_reset(srv);
+            return apply_connect(srv, 220, text, len);
+        }
+        break;
+    case SMTP_SRV_DEC_XFORWARD: break;
     case SMTP_SRV_DEC_VRFY:
         if (ok && !code) {
             code = 252;
@@ -344,7 +379,11 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
         srv->chunk_deliver = 0;
         srv->chunk_left = srv->dec_chunk;
     }
-    return count_error(srv, code);
+    r = count_error(srv, code);
+    if (r < 0) return r;
+    if (!ok && (dec == SMTP_SRV_DEC_AUTH || dec == SMTP_SRV_DEC_SASL))
+        return smtp_srv_auth_failed(srv);
+    return 0;
 }
 
 int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len)
@@ -393,6 +432,8 @@ int smtp_srv_decided(smtp_server *srv, int r)
         srv->lmtp_left = 0;
         return smtp_srv_lmtp_fill(srv);
     }
+    /* A mechanism run by the application has no default acceptance. */
+    if (srv->decision == SMTP_SRV_DEC_SASL) return smtp_srv_apply(srv, 535, NULL, NULL, 0);
     return smtp_srv_apply(srv, 0, NULL, NULL, 0);
 }
 
@@ -401,7 +442,10 @@ int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const ch
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
     if (srv->error || srv->decision == SMTP_SRV_DEC_NONE) return SMTP_ERR_INVALID_STATE;
+    /* on_sasl accepts only with smtp_server_auth_accept, which names the identity. */
+    if (srv->decision == SMTP_SRV_DEC_SASL && code < 400) return SMTP_ERR_INVALID_ARGUMENT;
     int r = smtp_srv_apply(srv, code, enhanced, text, len);
     if (r == SMTP_ERR_NOMEM || r == SMTP_ERR_CALLBACK_FAILURE) return smtp_srv_fail(srv, r);
+    if (r == 0) smtp_srv_sync_settle(srv);
     return r;
 }

@@ -15,20 +15,33 @@
  *   at RCPT but gets 552 5.2.2 after the data (other recipients 250 2.1.5).
  * Options (words):
  *   lmtp tls starttls auth-plaintext keep-injection    session flags (starttls: the extension)
+ *   auth (the AUTH extension) sasl-mechs (offer PLAIN LOGIN XOAUTH2 CRAM-MD5) auth-limit=N
+ *   max-auth-line=N  trust-xclient trust-xforward  trust-late (on_connect grants both)
+ *   proxy (a PROXY header first)  strict (SMTP_SERVER_STRICT_PIPELINING; output is then held
+ *   and pulled only at the input marker "[WAIT]", where the client waits for the replies)
  *   no-pipelining no-esc no-chunking no-size binarymime all-ext    extensions
  *   empty-helo no-brackets lenient-lf                  command parser flags
  *   normalize allow                                    bare LF/CR policy (default reject)
  *   max-size=N max-rcpt=N max-msgs=N errors=N junk=N out=N   limits
  *   defer (every decision) defer-connect defer-helo defer-mail defer-rcpt defer-data
- *   defer-end defer-vrfy        answer later, after the read returned
+ *   defer-end defer-vrfy defer-auth defer-sasl defer-xclient   answer later, after the read
+ *   returned
  *   refuse-connect close-connect reject-data reject-end vrfy-resolve lmtp-one
  *   pause-data (on_data returns SMTP_PAUSE)   fail=K (the K-th callback fails)
  *   timeout (at close, before EOF: the adapter's timer expired)  shutdown (likewise)
+ * AUTH: PLAIN/LOGIN user "user" with password "secret" is accepted; "alias"/"secret" is
+ *   accepted as identity "alias@example.org"; user "temp" gets 454 4.7.0; others 535.
+ *   XOAUTH2: "auth=Bearer good" is accepted (identity from "user="); any other token gets an
+ *   error challenge, and the (empty) answer to it 535. CRAM-MD5: challenge
+ *   "<1.2@mx.example.org>", then "user c0ffee" is accepted, anything else 535.
+ *   XCLIENT NAME=bad.example is refused 550 5.7.1; other XCLIENT and XFORWARD are accepted.
  * Events: connect, helo VERB "domain", mail "path" [params], rcpt "path" index=N, data-start,
  *   data "line" (content, gathered and logged at the end of the message), message size=N
  *   bdat=B flags=F rcpts=N, abort REASON, reset, vrfy "arg", starttls, tls-started,
- *   tls-injection, defer KIND, S: reply line, read error=..., and at close: timeout=SECONDS
- *   want-close=W.
+ *   tls-injection, auth MECH authzid=".." authcid=".." password="..", sasl MECH step=N
+ *   response="..." (or no-response), xclient/xforward NAME="..." ..., proxy v=V ..., defer
+ *   KIND, S: reply line, read error=..., and at close: timeout=SECONDS want-close=W.
+ *   A mail event adds auth="..." (AUTH=) and identity="..." (once authenticated).
  */
 #include "vec.h"
 
@@ -39,6 +52,7 @@
 #include <string.h>
 
 #define TLS_MARK "[TLS]"
+#define WAIT_MARK "[WAIT]"
 
 struct bytes {
     char *buf;
@@ -67,15 +81,29 @@ static void bytes_drop(struct bytes *b, size_t n)
     b->len -= n;
 }
 
-enum kind { K_CONNECT, K_HELO, K_MAIL, K_RCPT, K_DATA, K_END, K_VRFY, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"connect", "helo", "mail", "rcpt",
-                                                "data",    "end",  "vrfy"};
+enum kind {
+    K_CONNECT,
+    K_HELO,
+    K_MAIL,
+    K_RCPT,
+    K_DATA,
+    K_END,
+    K_VRFY,
+    K_AUTH,
+    K_SASL,
+    K_XCLIENT,
+    K_COUNT
+};
+static const char *const kind_names[K_COUNT] = {"connect", "helo", "mail", "rcpt", "data",
+                                                "end",     "vrfy", "auth", "sasl", "xclient"};
 
-/* One scripted answer. */
+/* One scripted answer: a reply, or (AUTH) a challenge or an acceptance naming an identity. */
+enum action { A_REPLY, A_CHALLENGE, A_ACCEPT };
 struct answer {
     int code;
     const char *enhanced;
     const char *text;
+    enum action action;
 };
 
 struct state {
@@ -97,9 +125,12 @@ struct state {
     unsigned char lmtp_fail[2048];
     size_t rcpts;
     int starttls_seen;
+    int hold;       /* strict: output is pulled only at [WAIT] and at close */
+    char ident[64]; /* an identity to accept with (AUTH answers borrow it) */
 };
 
-static void drain(struct state *st)
+/* Pulls every pending output octet and logs the complete lines. */
+static void pull(struct state *st)
 {
     char buf[97];
     for (;;) {
@@ -118,11 +149,20 @@ static void drain(struct state *st)
         size_t n = (size_t)(nl - (st->out.buf + i)) + 1;
         vec_log_raw(st->log, "S: ", 3);
         size_t shown = n >= 2 && st->out.buf[i + n - 2] == '\r' ? n - 2 : n;
-        vec_log_escaped(st->log, st->out.buf + i, shown);
-        vec_logf(st->log, "%s", shown == n ? " (BUG: no CRLF)" : "");
+        /* A trailing SP ("334 ") is shown as \s: the harness trims trailing white space. */
+        int sp = shown < n && shown > 0 && st->out.buf[i + shown - 1] == ' ';
+        vec_log_escaped(st->log, st->out.buf + i, shown - (size_t)sp);
+        vec_logf(st->log, "%s%s", sp ? "\\s" : "", shown == n ? " (BUG: no CRLF)" : "");
         i += n;
     }
     bytes_drop(&st->out, i);
+}
+
+/* Pulls output as an adapter does after every event, unless the client is scripted to hold
+ * the server's replies unread (strict pipelining vectors). */
+static void drain(struct state *st)
+{
+    if (!st->hold) pull(st);
 }
 
 /* The start of every callback: output first (it happened before), then count for fail=K. */
@@ -147,6 +187,16 @@ static int span_prefix(smtp_span s, const char *p)
     return s.len >= n && memcmp(s.ptr, p, n) == 0;
 }
 
+static int give(struct state *st, const struct answer *a)
+{
+    const char *t = a->text;
+    switch (a->action) {
+    case A_CHALLENGE: return smtp_server_auth_challenge(st->srv, t, strlen(t));
+    case A_ACCEPT: return smtp_server_auth_accept(st->srv, t, t ? strlen(t) : 0);
+    default: return smtp_server_reply(st->srv, a->code, a->enhanced, t, t ? strlen(t) : 0);
+    }
+}
+
 /* Gives the decision now (smtp_server_reply, then return 0) or defers it. */
 static int decide(struct state *st, enum kind k, const struct answer *a, size_t n)
 {
@@ -159,8 +209,7 @@ static int decide(struct state *st, enum kind k, const struct answer *a, size_t 
         return SMTP_SERVER_DEFER;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *t = a[i].text;
-        int r = smtp_server_reply(st->srv, a[i].code, a[i].enhanced, t, t ? strlen(t) : 0);
+        int r = give(st, &a[i]);
         if (r < 0) vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
     }
     return 0;
@@ -173,23 +222,24 @@ static void answer_pending(struct state *st)
     vec_logf(st->log, "answer %s", kind_names[st->pending_kind]);
     size_t n = st->nanswers ? st->nanswers : 1;
     for (size_t i = 0; i < n; i++) {
-        struct answer a = st->nanswers ? st->answers[i] : (struct answer){0, NULL, NULL};
-        const char *t = a.text;
-        int r = smtp_server_reply(st->srv, a.code, a.enhanced, t, t ? strlen(t) : 0);
-        if (r < 0) vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
+        struct answer a = st->nanswers ? st->answers[i] : (struct answer){0, NULL, NULL, A_REPLY};
+        int r = give(st, &a);
+        if (r < 0 && !(r == SMTP_ERR_INVALID_STATE && smtp_server_want_close(st->srv)))
+            vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
     }
     if (smtp_server_pending(st->srv)) vec_logf(st->log, "BUG still pending");
 }
 
 static int on_connect(smtp_server *srv, void *ud)
 {
-    (void)srv;
     struct state *st = ud;
     if (enter(st)) return -1;
     vec_logf(st->log, "connect");
-    struct answer a = {0, NULL, NULL};
-    if (vec_opt_has(st->options, "refuse-connect")) a = (struct answer){554, NULL, "No service"};
-    if (vec_opt_has(st->options, "close-connect")) a = (struct answer){421, NULL, "Busy"};
+    struct answer a = {0, NULL, NULL, A_REPLY};
+    if (vec_opt_has(st->options, "refuse-connect"))
+        a = (struct answer){554, NULL, "No service", A_REPLY};
+    if (vec_opt_has(st->options, "close-connect")) a = (struct answer){421, NULL, "Busy", A_REPLY};
+    if (vec_opt_has(st->options, "trust-late")) smtp_server_set_trust(srv, SMTP_SERVER_TRUST_ALL);
     return decide(st, K_CONNECT, &a, a.code ? 1 : 0);
 }
 
@@ -202,13 +252,12 @@ static int on_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
     vec_log_raw(st->log, smtp_verb_name(verb), strlen(smtp_verb_name(verb)));
     log_span(st->log, " ", domain);
     vec_logf(st->log, "%s", "");
-    struct answer a = {550, "5.7.1", "Helo command rejected"};
+    struct answer a = {550, "5.7.1", "Helo command rejected", A_REPLY};
     return decide(st, K_HELO, &a, span_prefix(domain, "bad.example") ? 1 : 0);
 }
 
 static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
 {
-    (void)srv;
     struct state *st = ud;
     if (enter(st)) return -1;
     log_span(st->log, "mail ", m->path);
@@ -216,8 +265,14 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     if (p->present & SMTP_MAIL_SIZE) vec_log_raw(st->log, " size", 5);
     if (p->present & SMTP_MAIL_BODY) vec_log_raw(st->log, " body", 5);
     if (p->present & SMTP_MAIL_SMTPUTF8) vec_log_raw(st->log, " smtputf8", 9);
+    if (m->auth.ptr) log_span(st->log, " auth=", m->auth);
+    const char *id = smtp_server_auth_identity(srv);
+    if (id) {
+        smtp_span ids = {id, strlen(id)};
+        log_span(st->log, " identity=", ids);
+    }
     vec_logf(st->log, "%s", "");
-    struct answer a = {550, "5.7.1", "Sender rejected"};
+    struct answer a = {550, "5.7.1", "Sender rejected", A_REPLY};
     return decide(st, K_MAIL, &a, span_prefix(m->parsed.local, "spammer") ? 1 : 0);
 }
 
@@ -228,12 +283,12 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
     if (enter(st)) return -1;
     log_span(st->log, "rcpt ", rc->path);
     vec_logf(st->log, " index=%zu", rc->index);
-    struct answer a = {0, NULL, NULL};
+    struct answer a = {0, NULL, NULL, A_REPLY};
     size_t n = 0;
     if (span_prefix(rc->parsed.local, "bad"))
-        a = (struct answer){550, "5.1.1", "User unknown"}, n = 1;
+        a = (struct answer){550, "5.1.1", "User unknown", A_REPLY}, n = 1;
     else if (span_prefix(rc->parsed.local, "temp"))
-        a = (struct answer){450, "4.2.1", "Try later"}, n = 1;
+        a = (struct answer){450, "4.2.1", "Try later", A_REPLY}, n = 1;
     else if (st->rcpts < sizeof st->lmtp_fail)
         st->lmtp_fail[st->rcpts++] = (unsigned char)span_prefix(rc->parsed.local, "fail");
     return decide(st, K_RCPT, &a, n);
@@ -246,7 +301,7 @@ static int on_data_start(smtp_server *srv, void *ud)
     if (enter(st)) return -1;
     vec_logf(st->log, "data-start");
     st->content.len = 0;
-    struct answer a = {554, "5.7.1", "No data today"};
+    struct answer a = {554, "5.7.1", "No data today", A_REPLY};
     return decide(st, K_DATA, &a, vec_opt_has(st->options, "reject-data") ? 1 : 0);
 }
 
@@ -292,16 +347,17 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
     struct answer a[8];
     size_t n = 0;
     if (vec_opt_has(st->options, "reject-end")) {
-        a[n++] = (struct answer){550, "5.7.1", "Message rejected"};
+        a[n++] = (struct answer){550, "5.7.1", "Message rejected", A_REPLY};
     } else if (vec_opt_has(st->options, "lmtp")) {
         size_t k = msg->recipients < 8 ? msg->recipients : 8;
         int any = 0;
         for (size_t i = 0; i < k && i < st->rcpts; i++)
             any |= st->lmtp_fail[i];
         for (size_t i = 0; any && i < k && i < st->rcpts; i++)
-            a[n++] = st->lmtp_fail[i] ? (struct answer){552, "5.2.2", "Mailbox full"}
-                                      : (struct answer){250, "2.1.5", "Delivered"};
-        if (vec_opt_has(st->options, "lmtp-one")) a[n++] = (struct answer){250, NULL, "Stored"};
+            a[n++] = st->lmtp_fail[i] ? (struct answer){552, "5.2.2", "Mailbox full", A_REPLY}
+                                      : (struct answer){250, "2.1.5", "Delivered", A_REPLY};
+        if (vec_opt_has(st->options, "lmtp-one"))
+            a[n++] = (struct answer){250, NULL, "Stored", A_REPLY};
     }
     st->rcpts = 0;
     return decide(st, K_END, a, n);
@@ -335,7 +391,7 @@ static int on_vrfy(smtp_server *srv, smtp_span arg, void *ud)
     if (enter(st)) return -1;
     log_span(st->log, "vrfy ", arg);
     vec_logf(st->log, "%s", "");
-    struct answer a = {250, "2.1.5", "User exists"};
+    struct answer a = {250, "2.1.5", "User exists", A_REPLY};
     return decide(st, K_VRFY, &a, vec_opt_has(st->options, "vrfy-resolve") ? 1 : 0);
 }
 
@@ -359,25 +415,171 @@ static int on_tls_injection(smtp_server *srv, void *ud)
     return 0;
 }
 
-static const char *const known_words[] = {"lmtp",           "tls",
-                                          "starttls",       "auth-plaintext",
-                                          "keep-injection", "no-pipelining",
-                                          "no-esc",         "no-chunking",
-                                          "no-size",        "binarymime",
-                                          "all-ext",        "empty-helo",
-                                          "no-brackets",    "lenient-lf",
-                                          "normalize",      "allow",
-                                          "defer",          "defer-connect",
-                                          "defer-helo",     "defer-mail",
-                                          "defer-rcpt",     "defer-data",
-                                          "defer-end",      "defer-vrfy",
-                                          "refuse-connect", "close-connect",
-                                          "reject-data",    "reject-end",
-                                          "vrfy-resolve",   "lmtp-one",
-                                          "pause-data",     "timeout",
-                                          "shutdown",       NULL};
-static const char *const known_keys[] = {"max-size", "max-rcpt", "max-msgs", "errors",
-                                         "junk",     "out",      "fail",     NULL};
+static int span_is(smtp_span s, const char *lit)
+{
+    return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
+}
+
+static int on_auth(smtp_server *srv, const smtp_server_auth *au, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    vec_log_raw(st->log, "auth ", 5);
+    vec_log_raw(st->log, au->mechanism.ptr, au->mechanism.len);
+    log_span(st->log, " authzid=", au->authzid);
+    log_span(st->log, " authcid=", au->authcid);
+    log_span(st->log, " password=", au->password);
+    vec_logf(st->log, "%s", "");
+    struct answer a = {535, NULL, NULL, A_REPLY};
+    size_t n = 1;
+    int secret = span_is(au->password, "secret");
+    if (secret && span_is(au->authcid, "user")) n = 0; /* the default acceptance */
+    if (secret && span_is(au->authcid, "alias"))
+        a = (struct answer){0, NULL, "alias@example.org", A_ACCEPT};
+    if (span_is(au->authcid, "temp"))
+        a = (struct answer){454, "4.7.0", "Temporary authentication failure", A_REPLY};
+    return decide(st, K_AUTH, &a, n);
+}
+
+/* XOAUTH2's message: "user=" U ^A "auth=Bearer " T ^A ^A; keeps U in st->ident. */
+static int xoauth2_good(struct state *st, smtp_span r)
+{
+    const char *p = r.ptr, *end = r.ptr + r.len;
+    if (r.len < 5 || memcmp(p, "user=", 5) != 0) return 0;
+    const char *u = p + 5, *soh = memchr(u, 1, (size_t)(end - u));
+    if (!soh || (size_t)(soh - u) >= sizeof st->ident || soh == u) return 0;
+    memcpy(st->ident, u, (size_t)(soh - u));
+    st->ident[soh - u] = '\0';
+    smtp_span rest = {soh + 1, (size_t)(end - soh - 1)};
+    return span_is(rest, "auth=Bearer good\x01\x01");
+}
+
+static int on_sasl(smtp_server *srv, const smtp_server_sasl *sp, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    vec_log_raw(st->log, "sasl ", 5);
+    vec_log_raw(st->log, sp->mechanism.ptr, sp->mechanism.len);
+    char buf[64];
+    int k =
+        snprintf(buf, sizeof buf, " step=%u%s", sp->step, sp->has_response ? "" : " no-response");
+    vec_log_raw(st->log, buf, (size_t)k);
+    if (sp->has_response) log_span(st->log, " response=", sp->response);
+    vec_logf(st->log, "%s", "");
+    struct answer a = {535, "5.7.8", "Invalid credentials", A_REPLY};
+    if (span_is(sp->mechanism, "XOAUTH2")) {
+        if (!sp->has_response)
+            a = (struct answer){0, NULL, "", A_CHALLENGE};
+        else if (xoauth2_good(st, sp->response))
+            a = (struct answer){0, NULL, st->ident, A_ACCEPT};
+        else if (sp->response.len)
+            a = (struct answer){0, NULL, "{\"status\":\"401\"}", A_CHALLENGE};
+    } else if (span_is(sp->mechanism, "CRAM-MD5")) {
+        if (sp->step == 0 && !sp->has_response)
+            a = (struct answer){0, NULL, "<1.2@mx.example.org>", A_CHALLENGE};
+        else if (sp->step == 1 && span_is(sp->response, "user c0ffee"))
+            a = (struct answer){0, NULL, "user", A_ACCEPT};
+    }
+    return decide(st, K_SASL, &a, 1);
+}
+
+static void log_xattrs(struct state *st, const char *what, const smtp_server_xattrs *x)
+{
+    static const char *const names[] = {"NAME",  "ADDR",     "PORT",     "PROTO", "HELO",
+                                        "LOGIN", "DESTADDR", "DESTPORT", "IDENT", "SOURCE"};
+    const smtp_span *v[] = {&x->name,  &x->addr,     &x->port,     &x->proto, &x->helo,
+                            &x->login, &x->destaddr, &x->destport, &x->ident, &x->source};
+    vec_log_raw(st->log, what, strlen(what));
+    for (size_t i = 0; i < 10; i++) {
+        if (!(x->present & (1u << i))) continue;
+        vec_log_raw(st->log, " ", 1);
+        vec_log_raw(st->log, names[i], strlen(names[i]));
+        log_span(st->log, "=", *v[i]);
+    }
+    vec_logf(st->log, "%s", "");
+}
+
+static int on_xclient(smtp_server *srv, const smtp_server_xattrs *x, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    log_xattrs(st, "xclient", x);
+    struct answer a = {550, "5.7.1", "Client rejected", A_REPLY};
+    return decide(st, K_XCLIENT, &a, span_is(x->name, "bad.example") ? 1 : 0);
+}
+
+static int on_xforward(smtp_server *srv, const smtp_server_xattrs *x, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    log_xattrs(st, "xforward", x);
+    return 0;
+}
+
+static void log_addr(struct state *st, const char *prefix, smtp_server_proxy_family fam,
+                     smtp_span a, unsigned port)
+{
+    const unsigned char *b = (const unsigned char *)a.ptr;
+    if (fam == SMTP_SERVER_PROXY_TCP4) {
+        vec_log_raw(st->log, prefix, strlen(prefix));
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%u.%u.%u.%u:%u", b[0], b[1], b[2], b[3], port);
+        vec_log_raw(st->log, buf, (size_t)n);
+    } else if (fam == SMTP_SERVER_PROXY_TCP6) {
+        vec_log_raw(st->log, prefix, strlen(prefix));
+        vec_log_raw(st->log, "[", 1);
+        for (int i = 0; i < 8; i++) {
+            char buf[8];
+            int n = snprintf(buf, sizeof buf, i ? ":%x" : "%x",
+                             (unsigned)(b[2 * i] << 8 | b[2 * i + 1]));
+            vec_log_raw(st->log, buf, (size_t)n);
+        }
+        char buf[16];
+        int n = snprintf(buf, sizeof buf, "]:%u", port);
+        vec_log_raw(st->log, buf, (size_t)n);
+    } else if (fam == SMTP_SERVER_PROXY_UNIX) {
+        size_t len = a.len;
+        while (len && a.ptr[len - 1] == '\0')
+            len--;
+        log_span(st->log, prefix, (smtp_span){a.ptr, len});
+    }
+}
+
+static int on_proxy(smtp_server *srv, const smtp_server_proxy *px, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    static const char *const fams[] = {"UNSPEC", "TCP4", "TCP6", "UNIX"};
+    char buf[64];
+    int k = snprintf(buf, sizeof buf, "proxy v=%d%s fam=%s", px->version, px->local ? " local" : "",
+                     fams[px->family]);
+    vec_log_raw(st->log, buf, (size_t)k);
+    log_addr(st, " src=", px->family, px->src_addr, px->src_port);
+    log_addr(st, " dst=", px->family, px->dst_addr, px->dst_port);
+    vec_logf(st->log, "%s", "");
+    return 0;
+}
+
+static const char *const known_words[] = {
+    "lmtp",           "tls",           "starttls",      "auth-plaintext",
+    "keep-injection", "no-pipelining", "no-esc",        "no-chunking",
+    "no-size",        "binarymime",    "all-ext",       "empty-helo",
+    "no-brackets",    "lenient-lf",    "normalize",     "allow",
+    "defer",          "defer-connect", "defer-helo",    "defer-mail",
+    "defer-rcpt",     "defer-data",    "defer-end",     "defer-vrfy",
+    "refuse-connect", "close-connect", "reject-data",   "reject-end",
+    "vrfy-resolve",   "lmtp-one",      "pause-data",    "timeout",
+    "shutdown",       "auth",          "sasl-mechs",    "trust-xclient",
+    "trust-xforward", "trust-late",    "proxy",         "strict",
+    "defer-auth",     "defer-sasl",    "defer-xclient", NULL};
+static const char *const known_keys[] = {"max-size",      "max-rcpt", "max-msgs", "errors",
+                                         "junk",          "out",      "fail",     "auth-limit",
+                                         "max-auth-line", NULL};
 
 static int options_known(const char *options)
 {
@@ -411,6 +613,12 @@ static void settings_from(const char *o, smtp_server_settings *s)
     if (vec_opt_has(o, "auth-plaintext")) s->flags |= SMTP_SERVER_AUTH_PLAINTEXT;
     if (vec_opt_has(o, "keep-injection")) s->flags |= SMTP_SERVER_KEEP_TLS_INJECTION;
     if (vec_opt_has(o, "starttls")) s->extensions |= SMTP_SERVER_EXT_STARTTLS;
+    if (vec_opt_has(o, "auth")) s->extensions |= SMTP_SERVER_EXT_AUTH;
+    if (vec_opt_has(o, "sasl-mechs")) s->auth_mechanisms = "PLAIN LOGIN XOAUTH2 CRAM-MD5";
+    if (vec_opt_has(o, "trust-xclient")) s->trust |= SMTP_SERVER_TRUST_XCLIENT;
+    if (vec_opt_has(o, "trust-xforward")) s->trust |= SMTP_SERVER_TRUST_XFORWARD;
+    if (vec_opt_has(o, "proxy")) s->flags |= SMTP_SERVER_PROXY;
+    if (vec_opt_has(o, "strict")) s->flags |= SMTP_SERVER_STRICT_PIPELINING;
     if (vec_opt_has(o, "no-pipelining")) s->extensions &= ~SMTP_SERVER_EXT_PIPELINING;
     if (vec_opt_has(o, "no-esc")) s->extensions &= ~SMTP_SERVER_EXT_ENHANCEDSTATUSCODES;
     if (vec_opt_has(o, "no-chunking")) s->extensions &= ~SMTP_SERVER_EXT_CHUNKING;
@@ -432,6 +640,8 @@ static void settings_from(const char *o, smtp_server_settings *s)
     s->hard_error_limit = (unsigned)vec_opt_num(o, "errors", s->hard_error_limit);
     s->junk_command_limit = (unsigned)vec_opt_num(o, "junk", s->junk_command_limit);
     s->max_output = vec_opt_num(o, "out", s->max_output);
+    s->auth_attempt_limit = (unsigned)vec_opt_num(o, "auth-limit", s->auth_attempt_limit);
+    s->max_auth_line = vec_opt_num(o, "max-auth-line", s->max_auth_line);
 }
 
 static void *srv_open(const char *options, vec_log *log)
@@ -442,16 +652,31 @@ static void *srv_open(const char *options, vec_log *log)
     st->log = log;
     st->options = options;
     st->fail_at = vec_opt_num(options, "fail", 0);
-    static const char *const defer_words[K_COUNT] = {"defer-connect", "defer-helo", "defer-mail",
-                                                     "defer-rcpt",    "defer-data", "defer-end",
-                                                     "defer-vrfy"};
+    st->hold = vec_opt_has(options, "strict");
+    static const char *const defer_words[K_COUNT] = {
+        "defer-connect", "defer-helo", "defer-mail", "defer-rcpt", "defer-data",
+        "defer-end",     "defer-vrfy", "defer-auth", "defer-sasl", "defer-xclient"};
     for (int k = 0; k < K_COUNT; k++)
         st->defer[k] = vec_opt_has(options, "defer") || vec_opt_has(options, defer_words[k]);
     smtp_server_settings s;
     settings_from(options, &s);
-    smtp_server_callbacks cb = {on_connect,    on_helo, on_mail,        on_rcpt,
-                                on_data_start, on_data, on_message_end, on_message_abort,
-                                on_reset,      on_vrfy, on_starttls,    on_tls_injection};
+    smtp_server_callbacks cb = {.on_connect = on_connect,
+                                .on_helo = on_helo,
+                                .on_mail = on_mail,
+                                .on_rcpt = on_rcpt,
+                                .on_data_start = on_data_start,
+                                .on_data = on_data,
+                                .on_message_end = on_message_end,
+                                .on_message_abort = on_message_abort,
+                                .on_reset = on_reset,
+                                .on_vrfy = on_vrfy,
+                                .on_starttls = on_starttls,
+                                .on_tls_injection = on_tls_injection,
+                                .on_auth = on_auth,
+                                .on_sasl = on_sasl,
+                                .on_xclient = on_xclient,
+                                .on_xforward = on_xforward,
+                                .on_proxy = on_proxy};
     int r = smtp_server_new(&st->srv, &cb, &s, NULL, st);
     if (r < 0) {
         vec_logf(log, "new error=%s", smtp_error_name(r));
@@ -478,16 +703,27 @@ static int tls_mark(const struct state *st)
     return n == ml ? 1 : -1;
 }
 
+/* Does `mark` begin at p[0..n)? 1 yes, -1 a prefix of it, 0 no. */
+static int mark_at(const char *p, size_t n, const char *mark)
+{
+    size_t ml = strlen(mark);
+    size_t k = n < ml ? n : ml;
+    if (memcmp(p, mark, k) != 0) return 0;
+    return k == ml ? 1 : -1;
+}
+
 /*
- * How much of the unread input to feed: everything before the handshake marker (or before
- * what may be the start of one), as an adapter reads nothing more once the handshake begins.
+ * How much of the unread input to feed: everything before a marker (or before what may be
+ * the start of one), as an adapter reads nothing more once the handshake begins and a client
+ * that waits for replies sends nothing meanwhile.
  */
 static size_t feed_len(const struct state *st)
 {
-    size_t ml = sizeof TLS_MARK - 1;
     for (size_t i = 0; i < st->in.len; i++) {
-        size_t n = st->in.len - i < ml ? st->in.len - i : ml;
-        if (st->in.buf[i] == '[' && memcmp(st->in.buf + i, TLS_MARK, n) == 0) return i;
+        if (st->in.buf[i] != '[') continue;
+        if (mark_at(st->in.buf + i, st->in.len - i, TLS_MARK) ||
+            mark_at(st->in.buf + i, st->in.len - i, WAIT_MARK))
+            return i;
     }
     return st->in.len;
 }
@@ -496,6 +732,15 @@ static void pump(struct state *st)
 {
     while (!st->failed) {
         int injected = 0;
+        if (st->in.len) {
+            int w = mark_at(st->in.buf, st->in.len, WAIT_MARK);
+            if (w < 0 && !mark_at(st->in.buf, st->in.len, TLS_MARK)) return;
+            if (w > 0) {
+                pull(st); /* the client reads every reply before it goes on */
+                bytes_drop(&st->in, sizeof WAIT_MARK - 1);
+                continue;
+            }
+        }
         if (st->starttls_seen && st->in.len) {
             int m = tls_mark(st);
             if (m < 0) return; /* wait: the marker may be arriving */
@@ -555,10 +800,10 @@ static void srv_close(void *state, vec_log *log)
             r = smtp_server_shutdown(st->srv);
         }
         if (r < 0) vec_logf(log, "end error=%s", smtp_error_name(r));
-        drain(st);
+        pull(st);
         r = smtp_server_eof(st->srv);
         if (r < 0 && r != SMTP_ERR_INVALID_STATE) vec_logf(log, "eof error=%s", smtp_error_name(r));
-        drain(st);
+        pull(st);
         if (st->out.len) vec_logf(log, "BUG partial output line");
         vec_logf(log, "want-close=%d unread=%zu", smtp_server_want_close(st->srv), st->in.len);
     }

@@ -80,7 +80,40 @@ typedef struct smtp_server smtp_server;
  * never consumed: the adapter must drop them). The default closes with 421 (CVE-2011-0411).
  */
 #define SMTP_SERVER_KEEP_TLS_INJECTION 0x08u
-#define SMTP_SERVER_FLAGS_ALL 0x0fu
+/*
+ * Expect a HAProxy PROXY protocol header (version 1 or 2) before anything else: the greeting
+ * waits for it, on_proxy reports it, and a malformed one closes the connection without a
+ * reply. Only for listeners behind a proxy: a direct client could forge its address.
+ */
+#define SMTP_SERVER_PROXY 0x10u
+/*
+ * Enforce RFC 2920 command synchronization (as Postfix and Exim do): a client that sends
+ * anything before the reply it must wait for was written gets "554 5.5.0 Error: SMTP protocol
+ * synchronization" and the connection closes. It must wait for the greeting, for the reply to
+ * every command that ends a group (every command but RSET, MAIL, RCPT, BDAT and XFORWARD;
+ * every command at all when PIPELINING was not negotiated by EHLO/LHLO) and for each 334
+ * challenge of AUTH. "Written" means pulled by smtp_server_write: bytes fed while any of that
+ * reply is still in the engine's output queue (or not yet decided) are a violation. An adapter
+ * using this flag must therefore write out all pending output before it feeds bytes it read
+ * after that output was produced; bytes that arrived earlier are early by definition.
+ */
+#define SMTP_SERVER_STRICT_PIPELINING 0x20u
+#define SMTP_SERVER_FLAGS_ALL 0x3fu
+
+/*
+ * Trust granted to the peer (smtp_server_settings.trust, smtp_server_set_trust): it may send
+ * Postfix's XCLIENT (to impersonate the client it proxies) or XFORWARD (to pass on the
+ * original client's attributes). Grant it only to your own proxies and content filters.
+ * Untrusted peers get 550 5.7.0 and the commands are not advertised.
+ */
+#define SMTP_SERVER_TRUST_XCLIENT 0x1u
+#define SMTP_SERVER_TRUST_XFORWARD 0x2u
+#define SMTP_SERVER_TRUST_ALL 0x3u
+
+/* The longest identity an AUTH exchange or XCLIENT LOGIN may establish, in octets. */
+#define SMTP_SERVER_MAX_IDENTITY 255
+/* The longest SASL challenge (raw octets, before base64) smtp_server_auth_challenge sends. */
+#define SMTP_SERVER_MAX_CHALLENGE 1024
 
 /*
  * Settings. Fill with smtp_server_settings_init, then change fields. Strings are copied by
@@ -130,10 +163,16 @@ typedef struct smtp_server_settings {
     unsigned command_timeout;
     /* Seconds to wait for more message data (RFC 5321 4.5.3.2.6); default 300. */
     unsigned data_timeout;
-    /* The AUTH mechanisms advertised, space separated; default "PLAIN LOGIN". */
+    /*
+     * The AUTH mechanisms advertised, space separated; default "PLAIN LOGIN". PLAIN
+     * (RFC 4616) and LOGIN are built in and need on_auth; any other name (XOAUTH2,
+     * OAUTHBEARER, CRAM-MD5, SCRAM-SHA-256...) is run by on_sasl. Each name is a SASL
+     * mechanism name (RFC 4422 3.1: 1-20 of A-Z 0-9 '-' '_').
+     */
     const char *auth_mechanisms;
     unsigned deliverby_min;          /* DELIVERBY's min-by-time in seconds; 0: none shown */
     const char *mt_priority_profile; /* MT-PRIORITY's profile ("MIXER"); NULL: none shown */
+    unsigned trust;                  /* SMTP_SERVER_TRUST_* granted to this peer; default 0 */
 } smtp_server_settings;
 
 /* smtp_server_settings_init fills `*s` with the defaults above. NULL is ignored. */
@@ -144,6 +183,13 @@ typedef struct smtp_server_mail {
     smtp_span path;          /* as sent, with its angle brackets ("<>" for the null path) */
     smtp_path parsed;        /* smtp_path_parse of `path` */
     smtp_mail_params params; /* the checked parameters */
+    /*
+     * AUTH= (RFC 4954 5), xtext-decoded: the mailbox with its angle brackets, or "<>". An
+     * unauthenticated client's value is replaced by "<>", as RFC 4954 5 requires; whether to
+     * trust an authenticated client's value is the application's call. {NULL, 0} when the
+     * parameter was not sent. Accepted only while AUTH is offered (else 555).
+     */
+    smtp_span auth;
 } smtp_server_mail;
 
 /* The arguments of RCPT TO, valid during the callback. */
@@ -174,6 +220,65 @@ typedef enum smtp_server_abort_reason {
 
 /* smtp_server_abort_name returns "EOF", "SIZE"..., or "INVALID". Never NULL; static. */
 SMTP_API const char *smtp_server_abort_name(smtp_server_abort_reason reason);
+
+/* Credentials of AUTH PLAIN or LOGIN, for on_auth. */
+typedef struct smtp_server_auth {
+    smtp_span mechanism; /* "PLAIN" or "LOGIN", as advertised */
+    /* PLAIN's authorization identity (RFC 4616 2): whom the client wants to act as; empty
+     * when none was given (always for LOGIN). */
+    smtp_span authzid;
+    smtp_span authcid;  /* the user name: 1-255 octets of UTF-8 without control bytes */
+    smtp_span password; /* at least one octet; any byte but NUL */
+} smtp_server_auth;
+
+/* One step of an AUTH exchange run by the application (on_sasl). */
+typedef struct smtp_server_sasl {
+    smtp_span mechanism; /* as advertised in auth_mechanisms ("XOAUTH2") */
+    unsigned step;       /* 0 for the AUTH command, then 1, 2... for the responses to challenges */
+    int has_response;    /* 0 only at step 0 when AUTH came without an initial response */
+    smtp_span response;  /* the client's response, base64-decoded (may be empty) */
+} smtp_server_sasl;
+
+/* Attributes of XCLIENT or XFORWARD (Postfix), xtext-decoded; see the present bits. */
+#define SMTP_SERVER_XATTR_NAME 0x001u     /* client host name, "[UNAVAILABLE]", "[TEMPUNAVAIL]" */
+#define SMTP_SERVER_XATTR_ADDR 0x002u     /* client address: IPv4, or IPv6 ("IPV6:" optional) */
+#define SMTP_SERVER_XATTR_PORT 0x004u     /* client port, 0-65535 */
+#define SMTP_SERVER_XATTR_PROTO 0x008u    /* "SMTP" or "ESMTP" (any case) */
+#define SMTP_SERVER_XATTR_HELO 0x010u     /* the HELO/EHLO name the client sent */
+#define SMTP_SERVER_XATTR_LOGIN 0x020u    /* XCLIENT: the SASL login name */
+#define SMTP_SERVER_XATTR_DESTADDR 0x040u /* XCLIENT: the address the client connected to */
+#define SMTP_SERVER_XATTR_DESTPORT 0x080u /* XCLIENT: the port the client connected to */
+#define SMTP_SERVER_XATTR_IDENT 0x100u    /* XFORWARD: the original queue id */
+#define SMTP_SERVER_XATTR_SOURCE 0x200u   /* XFORWARD: "LOCAL" or "REMOTE" */
+
+/*
+ * The attributes one XCLIENT or XFORWARD command carried. Every value may also be
+ * "[UNAVAILABLE]" or "[TEMPUNAVAIL]" (Postfix). A value given twice keeps the last one.
+ * Spans borrow an internal buffer, valid until the decision is answered.
+ */
+typedef struct smtp_server_xattrs {
+    unsigned present; /* SMTP_SERVER_XATTR_* */
+    smtp_span name, addr, port, proto, helo, login, destaddr, destport, ident, source;
+} smtp_server_xattrs;
+
+/* The address family of a PROXY header. */
+typedef enum smtp_server_proxy_family {
+    SMTP_SERVER_PROXY_UNSPEC = 0, /* v1 UNKNOWN, v2 UNSPEC or LOCAL: use the socket's addresses */
+    SMTP_SERVER_PROXY_TCP4,
+    SMTP_SERVER_PROXY_TCP6,
+    SMTP_SERVER_PROXY_UNIX /* v2 only */
+} smtp_server_proxy_family;
+
+/* A PROXY protocol header (HAProxy's proxy-protocol.txt), for on_proxy. */
+typedef struct smtp_server_proxy {
+    int version; /* 1 (text) or 2 (binary) */
+    int local;   /* v2 LOCAL command: the proxy's own connection (a health check) */
+    smtp_server_proxy_family family;
+    /* Addresses in network byte order: 4 (TCP4) or 16 (TCP6) octets, or a 108-octet UNIX
+     * path padded with NULs; empty for UNSPEC. Valid during the callback. */
+    smtp_span src_addr, dst_addr;
+    uint16_t src_port, dst_port; /* 0 for UNSPEC and UNIX */
+} smtp_server_proxy;
 
 /*
  * Callbacks. Every one receives the session first and `user_data` last. A NULL callback means
@@ -240,6 +345,42 @@ typedef struct smtp_server_callbacks {
      * Reported once. Notification only.
      */
     int (*on_tls_injection)(smtp_server *srv, void *user_data);
+    /*
+     * AUTH PLAIN or LOGIN credentials (RFC 4954, RFC 4616): a policy callback. Accept (return
+     * 0, reply 235, or smtp_server_auth_accept to name the identity): "235 2.7.0
+     * Authentication successful", and the identity is authzid when given, else authcid.
+     * Refuse: 535 5.7.8 for bad credentials (RFC 4954 6), 454 4.7.0 for a temporary failure,
+     * any 4xx/5xx. The spans stay valid until the decision is answered (also after DEFER).
+     * Required when auth_mechanisms lists PLAIN or LOGIN and AUTH is enabled.
+     */
+    int (*on_auth)(smtp_server *srv, const smtp_server_auth *auth, void *user_data);
+    /*
+     * A step of an AUTH exchange of any other mechanism: a policy callback that answers
+     * with smtp_server_auth_challenge (a 334 challenge: the client's response comes back as
+     * the next step), smtp_server_auth_accept (235), or smtp_server_reply with a 4xx/5xx
+     * refusal. Returning 0 without answering refuses with 535 5.7.8: there is no default
+     * acceptance. The response stays valid until the decision is answered. Required when
+     * auth_mechanisms lists a mechanism other than PLAIN and LOGIN and AUTH is enabled.
+     */
+    int (*on_sasl)(smtp_server *srv, const smtp_server_sasl *step, void *user_data);
+    /*
+     * XCLIENT from a trusted peer (policy). Accept (0 or 220): the session is reset as for
+     * a new connection (HELO, transaction, authentication, error counts) and greeted again
+     * with "220 <hostname> ESMTP"; a LOGIN attribute becomes the authenticated identity.
+     * Refuse with a 4xx/5xx: nothing changes.
+     */
+    int (*on_xclient)(smtp_server *srv, const smtp_server_xattrs *attrs, void *user_data);
+    /*
+     * XFORWARD from a trusted peer (policy). Accept (0 or 250): "250 2.0.0 Ok". The
+     * application keeps the attributes for the next transaction (Postfix forgets them after
+     * each one).
+     */
+    int (*on_xforward)(smtp_server *srv, const smtp_server_xattrs *attrs, void *user_data);
+    /*
+     * The PROXY header was read (SMTP_SERVER_PROXY), before on_connect decides the greeting.
+     * The application may call smtp_server_set_trust here. Notification only.
+     */
+    int (*on_proxy)(smtp_server *srv, const smtp_server_proxy *proxy, void *user_data);
 } smtp_server_callbacks;
 
 /*
@@ -251,8 +392,11 @@ typedef struct smtp_server_callbacks {
  * over 255 octets or with a byte outside 0x21-0x7E, max_recipients < 100, max_output < 4096,
  * command_timeout < 300, line limits outside the command parser's range, an unknown flag or
  * extension bit, an AUTH list or MT-PRIORITY profile with control bytes, an EHLO reply that
- * would not fit in 2048 octets), SMTP_ERR_NOMEM. On error *pp is NULL and nothing stays
- * allocated.
+ * would not fit in 2048 octets, an unknown trust bit; with SMTP_SERVER_EXT_AUTH: an AUTH list
+ * that is empty or holds a name that is not a SASL mechanism name, PLAIN or LOGIN listed
+ * without on_auth, another mechanism listed without on_sasl), SMTP_ERR_NOMEM. A decoding
+ * buffer (for XCLIENT, XFORWARD, AUTH= and SASL responses) is allocated here too: max_line
+ * octets, or about max_auth_line with AUTH. On error *pp is NULL and nothing stays allocated.
  */
 SMTP_API int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
                              const smtp_server_settings *settings, const smtp_mem *mem,
@@ -298,7 +442,8 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap);
  * with ENHANCEDSTATUSCODES); `text`/`len` is one line of text (NULL/0: a default text).
  * Codes allowed: 421 always (queued, then the connection closes); on_connect 220, 554 or any
  * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354;
- * on_vrfy 250, 251, 252; and 4xx/5xx for every one.
+ * on_vrfy 250, 251, 252; on_auth 235; on_xclient 220; on_xforward 250; and 4xx/5xx for
+ * every one (on_sasl: 4xx/5xx only; accept with smtp_server_auth_accept).
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, a code not allowed here, an enhanced code
  * of another class or malformed, text NULL with len > 0, text over 400 octets);
  * SMTP_ERR_UNSAFE_ARGUMENT (CR, LF, NUL or another control byte in the text);
@@ -308,6 +453,45 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap);
  */
 SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
                                size_t len);
+
+/*
+ * smtp_server_auth_challenge answers a pending on_sasl step with a challenge: "334 " and the
+ * base64 of `data`/`len` (len 0: an empty challenge, "334 "). The client's response comes
+ * back as the next on_sasl step; "*" from the client cancels (501 5.0.0).
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0, len over
+ * SMTP_SERVER_MAX_CHALLENGE); SMTP_ERR_INVALID_STATE (no on_sasl decision pending, or the
+ * session failed or closed); SMTP_ERR_NOBUF (no room in the output queue: write, then call
+ * again). On error nothing changes.
+ */
+SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len);
+
+/*
+ * smtp_server_auth_accept ends a pending on_auth or on_sasl decision with success: "235 2.7.0
+ * Authentication successful", and `identity`/`len` becomes the authenticated identity
+ * (smtp_server_auth_identity). For on_auth, NULL keeps the default (authzid, else authcid);
+ * for on_sasl an identity is required.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL; identity NULL for on_sasl or with len > 0;
+ * len 0 or over SMTP_SERVER_MAX_IDENTITY); SMTP_ERR_UNSAFE_ARGUMENT (a control byte in
+ * the identity); SMTP_ERR_INVALID_STATE (no AUTH decision pending, or the session failed
+ * or closed); SMTP_ERR_NOBUF (no room for the reply). On error nothing changes.
+ */
+SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len);
+
+/*
+ * smtp_server_auth_identity returns the authenticated identity (NUL-terminated, at most
+ * SMTP_SERVER_MAX_IDENTITY octets, owned by the session and valid until the next state
+ * change), or NULL while the client is not authenticated. Authentication lasts for the
+ * session: RSET and EHLO keep it; the TLS handshake of STARTTLS and XCLIENT end it.
+ */
+SMTP_API const char *smtp_server_auth_identity(const smtp_server *srv);
+
+/*
+ * smtp_server_set_trust sets the SMTP_SERVER_TRUST_* bits granted to the peer, replacing
+ * settings.trust (e.g. from on_connect or on_proxy, once the peer's address is known). The
+ * next EHLO reply advertises XCLIENT/XFORWARD accordingly. It may be called from a callback.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, an unknown bit).
+ */
+SMTP_API int smtp_server_set_trust(smtp_server *srv, unsigned trust);
 
 /* smtp_server_pending returns 1 while a decision waits for smtp_server_reply, else 0. */
 SMTP_API int smtp_server_pending(const smtp_server *srv);

@@ -1,0 +1,360 @@
+/*
+ * The server engine's AUTH command (RFC 4954) and its SASL exchanges.
+ *
+ * How it works: AUTH picks one of the advertised mechanisms. PLAIN (RFC 4616) and LOGIN are
+ * run here: their credentials are decoded and checked for shape, then handed to on_auth, a
+ * policy callback like the others (answer at once or DEFER). Any other mechanism is run by
+ * the application through on_sasl, one step per client message: it answers each step with a
+ * challenge (334), an acceptance (235) or a refusal.
+ *
+ * Between a 334 and the client's answer the command parser reads the next line as a SASL
+ * response (smtp_cmd_parser_expect_sasl: up to max_auth_line octets, "*" cancels). Responses
+ * are base64-decoded into the session's scratch buffer, allocated once in smtp_server_new, so
+ * an exchange allocates nothing. The LOGIN user name is kept at the head of that buffer while
+ * the password is read after it. The decoded data stays untouched while a decision is pending,
+ * so the spans handed to the callbacks remain valid after DEFER.
+ *
+ * Every exchange that does not end in 235 counts against auth_attempt_limit; at the limit the
+ * session ends with 421 (like Postfix's smtpd_hard_error_limit, but for AUTH alone).
+ */
+#include "server_internal.h"
+
+#include <smtp/codec.h>
+
+#include <string.h>
+
+/* Engine replies; failures here are internal and fatal. */
+static int reply(smtp_server *srv, int code, const char *enhanced, const char *text)
+{
+    int r = smtp_srv_reply(srv, code, enhanced, text);
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
+int smtp_srv_auth_offered(const smtp_server *srv)
+{
+    const smtp_server_settings *s = &srv->set;
+    /* RFC 4954 4: no plaintext passwords over an unencrypted channel unless allowed. */
+    return (s->extensions & SMTP_SERVER_EXT_AUTH) && s->auth_mechanisms[0] &&
+           (srv->tls || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT));
+}
+
+/* The next space-separated word of `list` from *pos; 0 at the end. */
+static int next_word(const char *list, size_t *pos, smtp_span *w)
+{
+    size_t i = *pos;
+    while (list[i] == ' ')
+        i++;
+    size_t b = i;
+    while (list[i] && list[i] != ' ')
+        i++;
+    *pos = i;
+    w->ptr = list + b;
+    w->len = i - b;
+    return w->len > 0;
+}
+
+static smtp_srv_mech mech_kind(smtp_span name)
+{
+    if (smtp_span_ieq(name.ptr, name.len, "plain")) return SMTP_SRV_MECH_PLAIN;
+    if (smtp_span_ieq(name.ptr, name.len, "login")) return SMTP_SRV_MECH_LOGIN;
+    return SMTP_SRV_MECH_OTHER;
+}
+
+int smtp_srv_auth_settings_ok(const smtp_server_settings *s, const smtp_server_callbacks *cb)
+{
+    if (!(s->extensions & SMTP_SERVER_EXT_AUTH)) return 1;
+    const char *list = s->auth_mechanisms ? s->auth_mechanisms : "";
+    size_t pos = 0, n = 0;
+    smtp_span w;
+    while (next_word(list, &pos, &w)) {
+        n++;
+        if (!smtp_is_sasl_mech(w.ptr, w.len)) return 0;
+        if (mech_kind(w) == SMTP_SRV_MECH_OTHER ? !cb->on_sasl : !cb->on_auth) return 0;
+    }
+    return n > 0;
+}
+
+void smtp_srv_auth_reset(smtp_server *srv)
+{
+    srv->authenticated = 0;
+    srv->identity[0] = '\0';
+    srv->identity_given = 0;
+    srv->auth_mech = SMTP_SRV_MECH_NONE;
+}
+
+void smtp_srv_set_identity(smtp_server *srv, const char *p, size_t n)
+{
+    memcpy(srv->identity, p, n);
+    srv->identity[n] = '\0';
+    srv->authenticated = 1;
+}
+
+/* An exchange failed (its reply is queued): count it; at the limit, 421 and close. */
+int smtp_srv_auth_failed(smtp_server *srv)
+{
+    srv->auth_mech = SMTP_SRV_MECH_NONE;
+    srv->auth_failures++;
+    unsigned limit = srv->set.auth_attempt_limit;
+    if (!limit || srv->auth_failures < limit || srv->closing) return 0;
+    int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many authentication failures");
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
+static int fail(smtp_server *srv, int code, const char *enhanced, const char *text)
+{
+    if (reply(srv, code, enhanced, text) < 0) return -1;
+    return smtp_srv_auth_failed(srv);
+}
+
+void smtp_srv_auth_success(smtp_server *srv)
+{
+    if (!srv->identity_given) {
+        /* RFC 4616 2: the client acts as authzid when it named one, else as itself. */
+        smtp_span id = srv->cred.authzid.len ? srv->cred.authzid : srv->cred.authcid;
+        smtp_srv_set_identity(srv, id.ptr, id.len);
+    }
+    srv->authenticated = 1;
+    srv->identity_given = 0;
+    srv->auth_mech = SMTP_SRV_MECH_NONE;
+}
+
+/* Queues "334 " and the base64 of data, and reads the next line as a SASL response. */
+static int challenge(smtp_server *srv, const char *data, size_t len)
+{
+    char line[4 + ((SMTP_SERVER_MAX_CHALLENGE + 2) / 3) * 4 + 2];
+    memcpy(line, "334 ", 4);
+    smtp_ssize n = smtp_base64_encode(data, len, line + 4, sizeof line - 6);
+    if (n < 0) return (int)n;
+    memcpy(line + 4 + n, "\r\n", 2);
+    int r = smtp_srv_out(srv, line, (size_t)n + 6);
+    if (r < 0) return r;
+    return smtp_cmd_parser_expect_sasl(srv->parser);
+}
+
+static int engine_challenge(smtp_server *srv, const char *text)
+{
+    int r = challenge(srv, text, strlen(text));
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
+/* Where responses are decoded: after the room kept for the LOGIN user name. */
+static char *decode_area(smtp_server *srv, size_t *cap)
+{
+    *cap = srv->scratch_cap - SMTP_SRV_LOGIN_USER;
+    return srv->scratch + SMTP_SRV_LOGIN_USER;
+}
+
+/* Decodes base64 `in` into the decode area; 0, or -1 when it is not strict base64. */
+static int decode(smtp_server *srv, smtp_span in, smtp_span *out)
+{
+    size_t cap;
+    char *dst = decode_area(srv, &cap);
+    smtp_ssize n = smtp_base64_decode(in.ptr, in.len, dst, cap);
+    if (n < 0) return -1;
+    out->ptr = dst;
+    out->len = (size_t)n;
+    return 0;
+}
+
+/* RFC 4616 2: an identity is UTF-8; we also refuse control bytes (it reaches logs). */
+static int identity_ok(const char *p, size_t n, int may_be_empty)
+{
+    if (!n) return may_be_empty;
+    return n <= SMTP_SERVER_MAX_IDENTITY && !smtp_span_has_ctl(p, n) &&
+           smtp_utf8_check(p, n, NULL) == 0;
+}
+
+static int ask_auth(smtp_server *srv)
+{
+    srv->cred.mechanism.ptr = srv->auth_name;
+    srv->cred.mechanism.len = strlen(srv->auth_name);
+    srv->decision = SMTP_SRV_DEC_AUTH;
+    srv->answered = 0;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_auth, &srv->cred);
+    return smtp_srv_decided(srv, r);
+}
+
+static const char bad_credentials[] = "Error: authentication failed";
+
+/* RFC 4616 2: message = [authzid] NUL authcid NUL passwd. */
+static int plain_message(smtp_server *srv, smtp_span m)
+{
+    const char *p = m.ptr, *end = m.ptr + m.len;
+    const char *z1 = memchr(p, '\0', m.len);
+    const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(end - z1 - 1)) : NULL;
+    if (!z2 || memchr(z2 + 1, '\0', (size_t)(end - z2 - 1)))
+        return fail(srv, 535, "5.7.8", bad_credentials);
+    smtp_server_auth *c = &srv->cred;
+    c->authzid = (smtp_span){p, (size_t)(z1 - p)};
+    c->authcid = (smtp_span){z1 + 1, (size_t)(z2 - z1 - 1)};
+    c->password = (smtp_span){z2 + 1, (size_t)(end - z2 - 1)};
+    if (!identity_ok(c->authzid.ptr, c->authzid.len, 1) ||
+        !identity_ok(c->authcid.ptr, c->authcid.len, 0) || !c->password.len)
+        return fail(srv, 535, "5.7.8", bad_credentials);
+    return ask_auth(srv);
+}
+
+/* LOGIN: the user name, kept at the head of the scratch buffer; then ask for the password. */
+static int login_user(smtp_server *srv, smtp_span user)
+{
+    if (!identity_ok(user.ptr, user.len, 0)) return fail(srv, 535, "5.7.8", bad_credentials);
+    memmove(srv->scratch, user.ptr, user.len);
+    srv->login_user_len = user.len;
+    srv->auth_step = 1;
+    return engine_challenge(srv, "Password:");
+}
+
+static int login_password(smtp_server *srv, smtp_span password)
+{
+    if (!password.len) return fail(srv, 535, "5.7.8", bad_credentials);
+    smtp_server_auth *c = &srv->cred;
+    c->authzid = (smtp_span){srv->scratch, 0};
+    c->authcid = (smtp_span){srv->scratch, srv->login_user_len};
+    c->password = password;
+    return ask_auth(srv);
+}
+
+static int ask_sasl(smtp_server *srv, int has_response, smtp_span response)
+{
+    smtp_server_sasl step;
+    step.mechanism.ptr = srv->auth_name;
+    step.mechanism.len = strlen(srv->auth_name);
+    step.step = srv->auth_step;
+    step.has_response = has_response;
+    step.response = response;
+    srv->decision = SMTP_SRV_DEC_SASL;
+    srv->answered = 0;
+    int r;
+    SMTP_SRV_CALL(srv, r, on_sasl, &step);
+    return smtp_srv_decided(srv, r);
+}
+
+/* Finds `name` in the advertised list and keeps its advertised spelling. */
+static smtp_srv_mech find_mech(smtp_server *srv, smtp_span name)
+{
+    const char *list = srv->set.auth_mechanisms;
+    size_t pos = 0;
+    smtp_span w;
+    while (next_word(list, &pos, &w)) {
+        if (!smtp_span_ieq_span(w.ptr, w.len, name.ptr, name.len)) continue;
+        memcpy(srv->auth_name, w.ptr, w.len); /* at most 20 octets (RFC 4422 3.1) */
+        srv->auth_name[w.len] = '\0';
+        return mech_kind(w);
+    }
+    return SMTP_SRV_MECH_NONE;
+}
+
+int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd)
+{
+    if (!(srv->set.extensions & SMTP_SERVER_EXT_AUTH))
+        return reply(srv, 502, "5.5.1", "Error: command not implemented");
+    if (!smtp_srv_auth_offered(srv)) /* RFC 4954 4, RFC 5248: 538 5.7.11 */
+        return reply(srv, 538, "5.7.11", "Error: authentication requires encryption");
+    if (srv->helo != SMTP_VERB_EHLO && srv->helo != SMTP_VERB_LHLO)
+        return reply(srv, 503, "5.5.1", "Error: send EHLO first");
+    /* RFC 4954 4: no AUTH after a successful one, nor during a mail transaction. */
+    if (srv->authenticated) return reply(srv, 503, "5.5.1", "Error: already authenticated");
+    if (srv->mail) return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+    smtp_srv_mech kind = find_mech(srv, cmd->mechanism);
+    if (kind == SMTP_SRV_MECH_NONE) /* RFC 4954 4: 504 5.5.4 */
+        return reply(srv, 504, "5.5.4", "Error: unsupported authentication mechanism");
+    srv->auth_mech = kind;
+    srv->auth_step = 0;
+    srv->login_user_len = 0;
+    srv->identity_given = 0;
+    smtp_span ir = cmd->initial_response, resp = {NULL, 0};
+    int has_ir = ir.ptr != NULL;
+    /* RFC 4954 4: "=" is an empty initial response. */
+    if (has_ir && !(ir.len == 1 && ir.ptr[0] == '=') && decode(srv, ir, &resp) < 0)
+        return fail(srv, 501, "5.5.2", "Error: cannot decode response");
+    if (has_ir && !resp.ptr) resp.ptr = srv->scratch + SMTP_SRV_LOGIN_USER;
+    switch (kind) {
+    case SMTP_SRV_MECH_PLAIN: return has_ir ? plain_message(srv, resp) : engine_challenge(srv, "");
+    case SMTP_SRV_MECH_LOGIN:
+        return has_ir ? login_user(srv, resp) : engine_challenge(srv, "Username:");
+    default: return ask_sasl(srv, has_ir, resp);
+    }
+}
+
+int smtp_srv_sasl_response(smtp_server *srv, const smtp_sasl_response *resp)
+{
+    if (srv->auth_mech == SMTP_SRV_MECH_NONE) return 0; /* cannot happen: nothing armed it */
+    if (resp->error) {
+        const char *enhanced = NULL, *text = NULL;
+        int code = smtp_cmd_error_reply(resp->error, SMTP_VERB_AUTH, &enhanced, &text);
+        return fail(srv, code, enhanced, text);
+    }
+    /* RFC 4954 4: "*" cancels the exchange, answered with 501. */
+    if (resp->cancelled) return fail(srv, 501, "5.0.0", "Authentication cancelled");
+    smtp_span data;
+    if (decode(srv, resp->line, &data) < 0)
+        return fail(srv, 501, "5.5.2", "Error: cannot decode response");
+    if (!data.ptr) data.ptr = srv->scratch + SMTP_SRV_LOGIN_USER;
+    switch (srv->auth_mech) {
+    case SMTP_SRV_MECH_PLAIN: return plain_message(srv, data);
+    case SMTP_SRV_MECH_LOGIN:
+        return srv->auth_step == 0 ? login_user(srv, data) : login_password(srv, data);
+    default: srv->auth_step++; return ask_sasl(srv, 1, data);
+    }
+}
+
+smtp_span smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params)
+{
+    static const char null_path[] = "<>";
+    smtp_span none = {NULL, 0}, null_span = {null_path, 2};
+    if (!(params->present & SMTP_MAIL_AUTH)) return none;
+    /* RFC 4954 5: an unauthenticated client's AUTH= counts as AUTH=<>. */
+    if (!srv->authenticated) return null_span;
+    smtp_ssize n =
+        smtp_xtext_decode(params->auth.ptr, params->auth.len, srv->scratch, srv->scratch_cap);
+    if (n < 0) return null_span; /* the parameter parser validated it: not reached */
+    return (smtp_span){srv->scratch, (size_t)n};
+}
+
+/* ---- the application's answers ---- */
+
+int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->error || srv->closing || srv->decision != SMTP_SRV_DEC_SASL)
+        return SMTP_ERR_INVALID_STATE;
+    if ((!data && len) || len > SMTP_SERVER_MAX_CHALLENGE) return SMTP_ERR_INVALID_ARGUMENT;
+    size_t need = 4 + ((len + 2) / 3) * 4 + 2;
+    if (smtp_srv_out_room(srv) < need) return SMTP_ERR_NOBUF;
+    int r = challenge(srv, data ? data : "", len);
+    if (r < 0) return smtp_srv_fail(srv, r);
+    srv->decision = SMTP_SRV_DEC_NONE;
+    if (srv->in_callback) srv->answered = 1;
+    smtp_srv_sync_settle(srv);
+    return 0;
+}
+
+int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->error || (srv->decision != SMTP_SRV_DEC_AUTH && srv->decision != SMTP_SRV_DEC_SASL))
+        return SMTP_ERR_INVALID_STATE;
+    if (!identity) {
+        if (len || srv->decision == SMTP_SRV_DEC_SASL) return SMTP_ERR_INVALID_ARGUMENT;
+    } else {
+        if (!len || len > SMTP_SERVER_MAX_IDENTITY) return SMTP_ERR_INVALID_ARGUMENT;
+        if (smtp_span_has_ctl(identity, len)) return SMTP_ERR_UNSAFE_ARGUMENT;
+        memcpy(srv->identity, identity, len); /* not authenticated yet: the buffer is free */
+        srv->identity[len] = '\0';
+        srv->identity_given = 1;
+    }
+    int r = smtp_srv_apply(srv, 235, NULL, NULL, 0);
+    if (r < 0) {
+        srv->identity_given = 0;
+        if (r == SMTP_ERR_NOMEM || r == SMTP_ERR_CALLBACK_FAILURE) return smtp_srv_fail(srv, r);
+        return r;
+    }
+    smtp_srv_sync_settle(srv);
+    return 0;
+}
+
+const char *smtp_server_auth_identity(const smtp_server *srv)
+{
+    return srv && srv->authenticated ? srv->identity : NULL;
+}
