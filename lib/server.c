@@ -690,9 +690,10 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
     if (srv->in_callback || srv->closing || srv->error) return SMTP_ERR_INVALID_STATE;
     srv->decision = SMTP_SRV_DEC_NONE;
     srv->lmtp_left = 0;
-    if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
     /* Before the PROXY header nobody has been greeted: close without a word. */
-    if (text && srv->input != SMTP_SRV_IN_PROXY)
+    int greeted = srv->input != SMTP_SRV_IN_PROXY;
+    if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
+    if (text && greeted)
         smtp_srv_reply_host(srv, 421, enhanced, text); /* dropped when no room is left */
     srv->closing = 1;
     return 0;

@@ -111,9 +111,13 @@ static const char *parse_attrs(smtp_server *srv, smtp_span arg, int verb, smtp_s
             i++;
         if (b == i) break;
         const char *eq = memchr(arg.ptr + b, '=', i - b);
-        if (!eq || eq == arg.ptr + b)
-            return verb == FOR_XCLIENT ? "Syntax: XCLIENT attribute=value..."
-                                       : "Syntax: XFORWARD attribute=value...";
+        if (!eq || eq == arg.ptr + b) {
+            const char *text = NULL;
+            smtp_cmd_error_reply(SMTP_CMD_ERR_SYNTAX,
+                                 verb == FOR_XCLIENT ? SMTP_VERB_XCLIENT : SMTP_VERB_XFORWARD, NULL,
+                                 &text);
+            return text;
+        }
         smtp_span name = {arg.ptr + b, (size_t)(eq - (arg.ptr + b))};
         const struct xattr_def *d = find_def(name, verb);
         if (!d) return "Error: bad attribute name";
