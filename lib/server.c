@@ -271,13 +271,26 @@ static int strict(const smtp_server *srv)
     return (srv->set.flags & SMTP_SERVER_STRICT_PIPELINING) != 0;
 }
 
-/* Is the client sending now talking before a reply it must wait for was written? */
-static int out_of_sync(const smtp_server *srv)
+static int sync_checked(const smtp_server *srv)
 {
-    if (!strict(srv) || srv->closing || srv->error || srv->tls_wait || !srv->started ||
-        srv->input == SMTP_SRV_IN_PROXY)
+    return strict(srv) && !srv->closing && !srv->error && !srv->tls_wait && srv->started &&
+           srv->input != SMTP_SRV_IN_PROXY;
+}
+
+/*
+ * Is the client sending now talking before a reply it must wait for was written? Bytes
+ * offered while that reply is still being decided are only remembered (sync_early): they stay
+ * unconsumed as always, and are judged once the decision is made, so that the outcome does
+ * not depend on whether they came in the read that carried the command or in a later one.
+ */
+static int out_of_sync(smtp_server *srv)
+{
+    if (!sync_checked(srv)) return 0;
+    if (srv->decision != SMTP_SRV_DEC_NONE) {
+        if (srv->sync_owed) srv->sync_early = 1;
         return 0;
-    return srv->sync_owed || srv->out_written < srv->sync_end;
+    }
+    return srv->sync_early || srv->out_written < srv->sync_end;
 }
 
 /* RFC 2920 3.1: the commands that may stand anywhere in a group; all others end one. */
@@ -304,6 +317,7 @@ static int sync_violation(smtp_server *srv)
     srv->lmtp_left = 0;
     srv->lmtp_fill = 0;
     srv->sync_owed = 0;
+    srv->sync_early = 0;
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_SHUTDOWN) < 0) return srv->error;
     smtp_srv_reply(srv, 554, "5.5.0",
                    "Error: SMTP protocol synchronization"); /* room: best effort */

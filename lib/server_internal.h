@@ -140,6 +140,7 @@ struct smtp_server {
     uint64_t out_written; /* octets ever pulled by smtp_server_write */
     uint64_t sync_end;    /* out_total at the end of the last reply the client must wait for */
     int sync_owed;        /* such a reply is owed but not queued yet (a decision pending) */
+    int sync_early;       /* input was offered while that decision was pending */
 };
 
 /* ---- server.c ---- */

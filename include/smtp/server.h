@@ -95,7 +95,9 @@ typedef struct smtp_server smtp_server;
  * challenge of AUTH. "Written" means pulled by smtp_server_write: bytes fed while any of that
  * reply is still in the engine's output queue (or not yet decided) are a violation. An adapter
  * using this flag must therefore write out all pending output before it feeds bytes it read
- * after that output was produced; bytes that arrived earlier are early by definition.
+ * after that output was produced. Bytes offered to smtp_server_read while such a reply is
+ * still being decided (a deferred on_connect, on_helo...) are not consumed, as always, but
+ * remembered: once the decision is made, the next read with input is a violation.
  */
 #define SMTP_SERVER_STRICT_PIPELINING 0x20u
 #define SMTP_SERVER_FLAGS_ALL 0x3fu
@@ -215,7 +217,7 @@ typedef enum smtp_server_abort_reason {
     SMTP_SERVER_ABORT_BARE,     /* a bare LF/CR under SMTP_DATA_BARE_REJECT: 550 5.6.0 */
     SMTP_SERVER_ABORT_RESET,    /* RSET, HELO/EHLO or a failed BDAT ended the transaction */
     SMTP_SERVER_ABORT_TIMEOUT,  /* smtp_server_timeout_expired */
-    SMTP_SERVER_ABORT_SHUTDOWN, /* smtp_server_shutdown or a 421 */
+    SMTP_SERVER_ABORT_SHUTDOWN, /* smtp_server_shutdown, a 421, or a pipelining violation */
 } smtp_server_abort_reason;
 
 /* smtp_server_abort_name returns "EOF", "SIZE"..., or "INVALID". Never NULL; static. */
