@@ -213,9 +213,27 @@ struct scenario {
     smtp_client_tls_policy tls;
     int defer; /* the server defers half of its decisions */
     size_t nmsgs;
-    int shutdown; /* the server shuts down during the data of message nmsgs / 2 */
+    int shutdown;       /* the server shuts down during the data of message nmsgs / 2 */
+    int auth;           /* AUTH_*: the client authenticates, and how */
+    int auth_plaintext; /* AUTH is offered (and allowed by the client) without TLS */
     size_t cli_out, cli_body, srv_out; /* buffer sizes; 0: default */
 };
+
+/* Authentication (RFC 4954): the mechanism and how the exchange ends. */
+enum {
+    AUTH_NONE,
+    AUTH_PLAIN,       /* picked by the client from "PLAIN LOGIN" */
+    AUTH_LOGIN,       /* named by the client: two 334 challenges */
+    AUTH_XOAUTH2,     /* named by the client, run by the server's on_sasl */
+    AUTH_OAUTHBEARER, /* picked by the client for its token, with an authzid */
+    AUTH_BADPASS,     /* 535: the session ends AUTH_FAILED */
+    AUTH_NOPLAIN      /* offered without TLS, refused by the client: AUTH_UNAVAILABLE */
+};
+
+#define AUTH_USER "alice"
+#define AUTH_PASS "s3cret"
+#define AUTH_TOKEN "ya29.t0ken"
+#define AUTH_ZID "bob"
 
 /* What the session offers a message (derived from the scenario only). */
 struct offer {
@@ -317,6 +335,8 @@ struct srv_txn {
 struct answer {
     int code;
     const char *enhanced, *text;
+    int auth;             /* an AUTH acceptance: smtp_server_auth_accept(identity) */
+    const char *identity; /* NULL: the default identity (on_auth only) */
 };
 
 struct world {
@@ -338,7 +358,7 @@ struct world {
     /* the server's application */
     struct srv_txn x;
     int srv_tls, srv_tls_wait, tls_handshakes;
-    size_t helos, resets, aborts;
+    size_t helos, resets, aborts, auth_calls;
     int pend, pend_data; /* pend_data: the pending decision is on_data_start's */
     size_t pend_delay, pend_n, pend_i;
     struct answer pend_ans[MAXR];
@@ -641,9 +661,16 @@ static void gen_message(struct world *w, struct tmsg *t, size_t idx)
 
 /* ---- the server's application ---- */
 
+static int give_answer(smtp_server *srv, const struct answer *a)
+{
+    if (a->auth)
+        return smtp_server_auth_accept(srv, a->identity, a->identity ? strlen(a->identity) : 0);
+    return smtp_server_reply(srv, a->code, a->enhanced, a->text, a->text ? strlen(a->text) : 0);
+}
+
 static int srv_decide(struct world *w, smtp_server *srv, const struct answer *a, size_t n)
 {
-    static const struct answer accept = {0, NULL, NULL};
+    static const struct answer accept = {0, NULL, NULL, 0, NULL};
     if (n == 0) a = &accept, n = 1;
     if (w->sc->defer && chance(50)) {
         memcpy(w->pend_ans, a, n * sizeof *a);
@@ -654,11 +681,8 @@ static int srv_decide(struct world *w, smtp_server *srv, const struct answer *a,
         w->pend_data = 0;
         return SMTP_SERVER_DEFER;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *text = a[i].text;
-        CHECK_INT(smtp_server_reply(srv, a[i].code, a[i].enhanced, text, text ? strlen(text) : 0),
-                  0);
-    }
+    for (size_t i = 0; i < n; i++)
+        CHECK_INT(give_answer(srv, &a[i]), 0);
     return 0;
 }
 
@@ -671,9 +695,7 @@ static int answer_pending(struct world *w)
         return 1;
     }
     while (w->pend_i < w->pend_n) {
-        const struct answer *a = &w->pend_ans[w->pend_i];
-        int r =
-            smtp_server_reply(w->srv, a->code, a->enhanced, a->text, a->text ? strlen(a->text) : 0);
+        int r = give_answer(w->srv, &w->pend_ans[w->pend_i]);
         if (r == SMTP_ERR_NOBUF) return 0;
         CHECK_INT(r, 0);
         w->pend_i++;
@@ -711,6 +733,12 @@ static int s_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     CHECK(!x->mail_seen); /* one transaction per message */
     x->mail_seen = 1;
     x->tls = w->srv_tls;
+    /* Authenticated as the exchange said, for the whole session (RSET and EHLO keep it). */
+    const char *id = smtp_server_auth_identity(srv);
+    const char *want_id = w->sc->auth == AUTH_NONE          ? NULL
+                          : w->sc->auth == AUTH_OAUTHBEARER ? AUTH_ZID
+                                                            : AUTH_USER;
+    CHECK(want_id ? id && strcmp(id, want_id) == 0 : id == NULL);
     copy_span(x->path, sizeof x->path, &x->plen, m->path);
     x->present = p->present;
     x->size = p->size;
@@ -726,7 +754,7 @@ static int s_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     x->by_time = p->by_time;
     x->by_mode = p->by_mode;
     x->by_trace = p->by_trace;
-    struct answer no = {550, "5.7.1", "Sender rejected"};
+    struct answer no = {550, "5.7.1", "Sender rejected", 0, NULL};
     x->mail_code = span_prefix(m->parsed.local, "spammer") ? 550 : 250;
     return srv_decide(w, srv, &no, x->mail_code == 550);
 }
@@ -749,12 +777,12 @@ static int s_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
         CHECK(n >= 0);
         r->olen = n > 0 ? (size_t)n : 0;
     }
-    struct answer a = {0, NULL, NULL};
+    struct answer a = {0, NULL, NULL, 0, NULL};
     r->code = 250;
     if (span_prefix(rc->parsed.local, "bad"))
-        a = (struct answer){550, "5.1.1", "User unknown"}, r->code = 550;
+        a = (struct answer){550, "5.1.1", "User unknown", 0, NULL}, r->code = 550;
     else if (span_prefix(rc->parsed.local, "temp"))
-        a = (struct answer){450, "4.2.1", "Try later"}, r->code = 450;
+        a = (struct answer){450, "4.2.1", "Try later", 0, NULL}, r->code = 450;
     return srv_decide(w, srv, &a, a.code != 0);
 }
 
@@ -797,14 +825,14 @@ static int s_message_end(smtp_server *srv, const smtp_server_message *msg, void 
         for (size_t i = 0; i < x->nrcpt; i++) {
             if (x->r[i].code != 250) continue;
             if (span_prefix((smtp_span){x->r[i].mailbox, x->r[i].mlen}, "fail"))
-                a[n++] = (struct answer){552, "5.2.2", "Mailbox full"};
+                a[n++] = (struct answer){552, "5.2.2", "Mailbox full", 0, NULL};
             else
-                a[n++] = (struct answer){250, "2.1.5", "Delivered"};
+                a[n++] = (struct answer){250, "2.1.5", "Delivered", 0, NULL};
         }
     } else if (span_prefix((smtp_span){x->path, x->plen}, "<rejectend")) {
-        a[n++] = (struct answer){554, "5.6.0", "Content rejected"};
+        a[n++] = (struct answer){554, "5.6.0", "Content rejected", 0, NULL};
     } else if (span_prefix((smtp_span){x->path, x->plen}, "<tempend")) {
-        a[n++] = (struct answer){451, "4.3.0", "Queue full"};
+        a[n++] = (struct answer){451, "4.3.0", "Queue full", 0, NULL};
     }
     return srv_decide(w, srv, a, n);
 }
@@ -824,6 +852,43 @@ static int s_reset(smtp_server *srv, void *ud)
     (void)srv;
     w->resets++;
     return 0;
+}
+
+/* AUTH PLAIN and LOGIN: the credentials the client was given, and only over TLS unless the
+ * scenario allows plaintext (RFC 4954 4). */
+static int s_auth(smtp_server *srv, const smtp_server_auth *a, void *ud)
+{
+    struct world *w = ud;
+    w->auth_calls++;
+    CHECK(w->srv_tls || w->sc->auth_plaintext);
+    CHECK(span_is(a->mechanism, w->sc->auth == AUTH_LOGIN ? "LOGIN" : "PLAIN"));
+    CHECK(span_is(a->authcid, AUTH_USER));
+    CHECK_INT(a->authzid.len, 0);
+    if (!span_is(a->password, AUTH_PASS)) {
+        struct answer no = {535, "5.7.8", "Authentication credentials invalid", 0, NULL};
+        return srv_decide(w, srv, &no, 1);
+    }
+    struct answer yes = {0, NULL, NULL, 1, NULL};
+    return srv_decide(w, srv, &yes, 1);
+}
+
+/* XOAUTH2 and OAUTHBEARER (RFC 7628 3.1): the initial response carries the bearer token. */
+static int s_sasl(smtp_server *srv, const smtp_server_sasl *step, void *ud)
+{
+    struct world *w = ud;
+    w->auth_calls++;
+    CHECK(w->srv_tls || w->sc->auth_plaintext);
+    CHECK_INT(step->step, 0);
+    CHECK(step->has_response);
+    if (span_is(step->mechanism, "XOAUTH2")) {
+        CHECK(w->sc->auth == AUTH_XOAUTH2);
+        CHECK(span_is(step->response, "user=" AUTH_USER "\001auth=Bearer " AUTH_TOKEN "\001\001"));
+    } else {
+        CHECK(span_is(step->mechanism, "OAUTHBEARER") && w->sc->auth == AUTH_OAUTHBEARER);
+        CHECK(span_is(step->response, "n,a=" AUTH_ZID ",\001auth=Bearer " AUTH_TOKEN "\001\001"));
+    }
+    struct answer yes = {0, NULL, NULL, 1, w->sc->auth == AUTH_XOAUTH2 ? AUTH_USER : AUTH_ZID};
+    return srv_decide(w, srv, &yes, 1);
 }
 
 static int s_starttls(smtp_server *srv, void *ud)
@@ -1020,6 +1085,26 @@ static void check_message(struct world *w, struct tmsg *t, const smtp_client_res
     check_data(w, t, res);
 }
 
+/* Does the scenario's AUTH end the session before any message? */
+static int auth_ends(const struct scenario *sc)
+{
+    return sc->auth == AUTH_BADPASS || sc->auth == AUTH_NOPLAIN;
+}
+
+static void on_auth_end_message(struct world *w, const smtp_client_result *res)
+{
+    /* The message never went out: a refusal (535) fails it for good, a local refusal to send
+     * credentials in clear fails it temporarily. */
+    CHECK_INT(w->x.mail_seen, 0);
+    if (w->sc->auth == AUTH_BADPASS) {
+        CHECK_INT(res->status, SMTP_CLIENT_PERMFAIL);
+        CHECK(res->reply && res->reply->code == 535);
+    } else {
+        CHECK_INT(res->status, SMTP_CLIENT_TEMPFAIL);
+        CHECK(res->reply == NULL);
+    }
+}
+
 static void on_shutdown_message(struct world *w, const smtp_client_result *res)
 {
     /* RFC 5321 3.8: a 421 ends the message temporarily; the server dropped what it had. */
@@ -1055,6 +1140,8 @@ static int c_message(const smtp_client_result *res, void *ud)
                 res->reply ? res->reply->code : 0, res->accepted, res->rejected);
     if (w->shutdown_done && w->cur == w->shutdown_msg)
         on_shutdown_message(w, res);
+    else if (auth_ends(w->sc))
+        on_auth_end_message(w, res);
     else
         check_message(w, t, res);
     count_wire(w, t);
@@ -1245,6 +1332,13 @@ static void setup(struct world *w, const struct scenario *sc)
     ss.deliverby_min = 60;
     ss.mt_priority_profile = "MIXER";
     if (sc->srv_out) ss.max_output = sc->srv_out;
+    if (sc->auth) {
+        ss.extensions |= SMTP_SERVER_EXT_AUTH;
+        ss.auth_mechanisms = sc->auth == AUTH_XOAUTH2 || sc->auth == AUTH_OAUTHBEARER
+                                 ? "OAUTHBEARER XOAUTH2 PLAIN LOGIN"
+                                 : "PLAIN LOGIN";
+        if (sc->auth_plaintext || sc->auth == AUTH_NOPLAIN) ss.flags |= SMTP_SERVER_AUTH_PLAINTEXT;
+    }
     smtp_server_callbacks scb;
     memset(&scb, 0, sizeof scb);
     scb.on_connect = s_connect;
@@ -1258,6 +1352,8 @@ static void setup(struct world *w, const struct scenario *sc)
     scb.on_reset = s_reset;
     scb.on_starttls = s_starttls;
     scb.on_tls_injection = s_tls_injection;
+    scb.on_auth = s_auth;
+    scb.on_sasl = s_sasl;
     w->srv_mem = (smtp_mem){&w->smem, cm_malloc, cm_free, cm_calloc, cm_realloc};
     CHECK_INT(smtp_server_new(&w->srv, &scb, &ss, &w->srv_mem, w), 0);
     w->srv_calls_new = w->smem.calls;
@@ -1273,6 +1369,15 @@ static void setup(struct world *w, const struct scenario *sc)
     cs.tls_active = (sc->flags & SMTP_SERVER_TLS) != 0;
     if (sc->cli_out) cs.max_output = sc->cli_out;
     if (sc->cli_body) cs.max_body_buffer = sc->cli_body;
+    if (sc->auth) {
+        cs.auth_user = AUTH_USER;
+        cs.auth_password = sc->auth == AUTH_BADPASS ? "wrong" : AUTH_PASS;
+        cs.auth_allow_plaintext = sc->auth_plaintext;
+    }
+    if (sc->auth == AUTH_LOGIN) cs.auth_mech = "LOGIN";
+    if (sc->auth == AUTH_XOAUTH2) cs.auth_mech = "XOAUTH2";
+    if (sc->auth == AUTH_XOAUTH2 || sc->auth == AUTH_OAUTHBEARER) cs.auth_token = AUTH_TOKEN;
+    if (sc->auth == AUTH_OAUTHBEARER) cs.auth_authzid = AUTH_ZID;
     smtp_client_callbacks ccb = {c_rcpt, c_message, c_starttls, c_session_end};
     w->cli_mem = (smtp_mem){&w->cmem, cm_malloc, cm_free, cm_calloc, cm_realloc};
     CHECK_INT(smtp_client_new(&w->cli, &ccb, &cs, &w->cli_mem, w), 0);
@@ -1283,7 +1388,12 @@ static void check_session(struct world *w)
 {
     const struct scenario *sc = w->sc;
     CHECK(w->cli_ended);
-    if (sc->shutdown) {
+    CHECK_INT(w->auth_calls, sc->auth && sc->auth != AUTH_NOPLAIN);
+    if (auth_ends(sc)) {
+        CHECK_INT(w->end, sc->auth == AUTH_BADPASS ? SMTP_CLIENT_END_AUTH_FAILED
+                                                   : SMTP_CLIENT_END_AUTH_UNAVAILABLE);
+        CHECK_INT(w->msgs, 1);
+    } else if (sc->shutdown) {
         CHECK_INT(w->end, SMTP_CLIENT_END_SHUTDOWN);
         CHECK_INT(w->end_code, 421);
         CHECK_INT(w->msgs, w->shutdown_msg + 1);
@@ -1382,14 +1492,16 @@ out:
 
 static void name_scenario(struct scenario *sc, const char *ext)
 {
-    snprintf(sc->name, sizeof sc->name, "%s%s %s %s%s%s%s",
+    snprintf(sc->name, sizeof sc->name, "%s%s %s %s%s%s%s%s",
              (sc->flags & SMTP_SERVER_LMTP) ? "lmtp" : "smtp", sc->pipelining ? " pipe" : "",
              sc->chunking ? "bdat" : "data", ext,
              sc->flags & SMTP_SERVER_TLS                ? " tls"
              : sc->tls == SMTP_CLIENT_TLS_REQUIRED      ? " starttls"
              : sc->tls == SMTP_CLIENT_TLS_OPPORTUNISTIC ? " opptls"
                                                         : "",
-             sc->defer ? " defer" : "", sc->shutdown ? " shutdown" : "");
+             sc->defer ? " defer" : "",
+             (sc->flags & SMTP_SERVER_STRICT_PIPELINING) ? " strict" : "",
+             sc->shutdown ? " shutdown" : "");
 }
 
 /*
@@ -1429,6 +1541,9 @@ static void test_matrix(void)
                         if (round == 1) sc.cli_out = 1024, sc.cli_body = 1 + k * 37;
                         if (round == 1) sc.srv_out = 4096;
                         if (round == 2) sc.cli_body = 100 + k;
+                        /* RFC 2920 command synchronization enforced: a correct client
+                         * never trips it. */
+                        if (round == 2) sc.flags |= SMTP_SERVER_STRICT_PIPELINING;
                         name_scenario(&sc, ext_names[e]);
                         size_t nl = strlen(sc.name);
                         snprintf(sc.name + nl, sizeof sc.name - nl, " #%d", round);
@@ -1445,6 +1560,7 @@ static void test_many(void)
     sc.pipelining = 1;
     sc.chunking = 1;
     sc.defer = 1;
+    sc.flags = SMTP_SERVER_STRICT_PIPELINING;
     sc.nmsgs = 1200;
     name_scenario(&sc, " all");
     run(&sc, 42);
@@ -1474,10 +1590,51 @@ static void test_shutdown(void)
     }
 }
 
+/* AUTH after STARTTLS, over implicit TLS or (when both allow it) in clear, with every
+ * mechanism the client has; a refusal and a client that will not send credentials in clear. */
+static void test_auth(void)
+{
+    static const struct {
+        int auth, tls, plaintext, lmtp, pipe, defer;
+        const char *name;
+    } cases[] = {
+        {AUTH_PLAIN, 1, 0, 0, 1, 1, " auth-plain"},
+        {AUTH_PLAIN, 0, 1, 0, 1, 0, " auth-plain-cleartext"},
+        {AUTH_LOGIN, 2, 0, 0, 0, 1, " auth-login"},
+        {AUTH_LOGIN, 1, 0, 1, 1, 0, " auth-login"},
+        {AUTH_XOAUTH2, 1, 0, 0, 1, 1, " auth-xoauth2"},
+        {AUTH_OAUTHBEARER, 2, 0, 1, 0, 1, " auth-oauthbearer"},
+        {AUTH_BADPASS, 1, 0, 0, 1, 0, " auth-refused"},
+        {AUTH_BADPASS, 2, 0, 0, 0, 1, " auth-refused"},
+        {AUTH_NOPLAIN, 0, 0, 0, 1, 0, " auth-not-in-clear"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct scenario sc;
+        memset(&sc, 0, sizeof sc);
+        sc.ext = EXT_DEFAULT;
+        if (cases[i].tls == 0) sc.ext &= ~SMTP_SERVER_EXT_STARTTLS;
+        if (cases[i].tls == 1) sc.tls = SMTP_CLIENT_TLS_REQUIRED;
+        if (cases[i].tls == 2) {
+            sc.ext &= ~SMTP_SERVER_EXT_STARTTLS;
+            sc.flags |= SMTP_SERVER_TLS;
+        }
+        if (cases[i].lmtp) sc.flags |= SMTP_SERVER_LMTP;
+        sc.auth = cases[i].auth;
+        sc.auth_plaintext = cases[i].plaintext;
+        sc.pipelining = cases[i].pipe;
+        sc.chunking = (int)(i % 2);
+        sc.defer = cases[i].defer;
+        sc.nmsgs = 40;
+        name_scenario(&sc, cases[i].name);
+        run(&sc, 7000u + i);
+    }
+}
+
 int main(void)
 {
     test_matrix();
     test_many();
     test_shutdown();
+    test_auth();
     return check_finish();
 }
