@@ -19,6 +19,10 @@
  * other. Each scenario also counts RSET and DATA commands on the wire, and both engines run on
  * a counting allocator: after _new they may allocate nothing at all, however many messages go
  * through.
+ *
+ * Engine bugs this test found are kept out of the generated traffic by the KNOWN_BUG_*
+ * switches below (set one to 0 to see it fail). LOOPBACK_TRACE=<scenario name prefix> prints
+ * a scenario's conversation.
  */
 #include "check.h"
 
