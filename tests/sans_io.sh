@@ -11,7 +11,8 @@ case "$lib" in
 *.a) ;;
 *) echo "sans_io: needs the static library (got $lib); skipped for a shared build"; exit 0 ;;
 esac
-allowed='memchr memcpy memmove memset memcmp strlen strchr strrchr strncmp strcmp snprintf vsnprintf
+allowed='memchr memrchr memcpy memmove memset memcmp strlen strnlen strchr strrchr strncmp strcmp
+strcat strncat strcpy strncpy strspn strcspn strstr snprintf vsnprintf
 malloc calloc realloc free __stack_chk_fail __assert_fail abort'
 status=0
 objects=0
