@@ -27,6 +27,15 @@
 static const unsigned char v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                          0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
+/* Does p[0..n) begin with the literal `lit` (case-sensitive: the header is)? */
+static int starts_with(const char *p, size_t n, const char *lit)
+{
+    size_t i = 0;
+    for (; lit[i]; i++)
+        if (i >= n || p[i] != lit[i]) return 0;
+    return 1;
+}
+
 /* ---- IP addresses in text ---- */
 
 /* A decimal number 0..max without leading zeros, all of p[0..n). */
@@ -169,19 +178,19 @@ static int v1_line(smtp_server *srv)
     memset(&px, 0, sizeof px);
     px.version = 1;
     /* "the receiver must ignore anything presented before the CRLF" after UNKNOWN */
-    if (len >= 7 && memcmp(line, "UNKNOWN", 7) == 0 && (len == 7 || line[7] == ' '))
+    if (starts_with(line, len, "UNKNOWN") && (len == 7 || line[7] == ' '))
         return header_done(srv, &px);
     smtp_span w[5];
     unsigned char src[16], dst[16];
     if (!v1_words(line, len, w, 5)) goto bad;
-    if (w[0].len == 4 && memcmp(w[0].ptr, "TCP4", 4) == 0) {
+    if (w[0].len == 4 && starts_with(w[0].ptr, 4, "TCP4")) {
         if (!smtp_srv_parse_ipv4(w[1].ptr, w[1].len, src) ||
             !smtp_srv_parse_ipv4(w[2].ptr, w[2].len, dst))
             goto bad;
         px.family = SMTP_SERVER_PROXY_TCP4;
         px.src_addr = (smtp_span){(const char *)src, 4};
         px.dst_addr = (smtp_span){(const char *)dst, 4};
-    } else if (w[0].len == 4 && memcmp(w[0].ptr, "TCP6", 4) == 0) {
+    } else if (w[0].len == 4 && starts_with(w[0].ptr, 4, "TCP6")) {
         if (!smtp_srv_parse_ipv6(w[1].ptr, w[1].len, src) ||
             !smtp_srv_parse_ipv6(w[2].ptr, w[2].len, dst))
             goto bad;
