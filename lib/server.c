@@ -7,32 +7,42 @@
  * replies come out through smtp_server_write (server_reply.c); the application decides through
  * callbacks. Nothing here reads a clock or touches a socket.
  *
- * Input is read in one of three modes (srv->input): command lines, read by the core's
- * streaming command parser (<smtp/command.h>); DATA content, read by the core's unstuffing
- * decoder up to CRLF.CRLF (server_data.c); BDAT payload, counted octet by octet
- * (server_data.c). The command parser's callback returns SMTP_PAUSE whenever the mode changes
- * or the engine must stop, so the read loop can switch readers at the exact byte where a
- * command ends.
+ * Input is read in one of four modes (srv->input): command lines, read by the core's
+ * streaming command parser (<smtp/command.h>), which also reads the SASL responses of AUTH
+ * (server_auth.c); DATA content, read by the core's unstuffing decoder up to CRLF.CRLF
+ * (server_data.c); BDAT payload, counted octet by octet (server_data.c); and, first of all
+ * with SMTP_SERVER_PROXY, the PROXY protocol header (server_proxy.c). The command parser's
+ * callbacks return SMTP_PAUSE whenever the mode changes or the engine must stop, so the read
+ * loop can switch readers at the exact byte where a command ends.
  *
  * Session state, in the order a conversation goes through it:
  *
- *   not started --start--> greeting decision --220--> no HELO --HELO/EHLO--> ready
- *                               |--554--> refused (503 to all but QUIT)
+ *   not started --start--> [PROXY header] --> greeting decision --220--> no HELO --EHLO--> ready
+ *                                             |--554--> refused (503 to all but QUIT)
  *   ready --MAIL--> mail --RCPT--> rcpts --DATA/BDAT--> message --end--> ready
  *   any --QUIT / 421 / 521 / fatal error--> closing (nothing more is consumed)
  *   ready --STARTTLS--> TLS wait --smtp_server_tls_started--> no HELO (everything forgotten)
+ *   ready --AUTH--> exchange (334 / response ...) --235--> ready, authenticated
+ *   any but a transaction --XCLIENT (trusted)--> 220, no HELO (a new client, Postfix-style)
  *
  * The transaction (srv->mail, rcpts, msg_open) is cleared by RSET, HELO/EHLO, STARTTLS, QUIT,
  * and by the final reply of a message (accepted or not).
  *
- * Decisions: every policy point (greeting, HELO, MAIL, RCPT, DATA start, message end, VRFY)
- * sets srv->decision and calls the application. The decision is made by smtp_server_reply
- * (inside the callback or later) or by the callback returning 0 (default acceptance). While a
- * decision is pending the read loop stops: the bytes after the command stay unconsumed, so
- * pipelined commands are processed later and in order (RFC 2920 3.1).
+ * Decisions: every policy point (greeting, HELO, MAIL, RCPT, DATA start, message end, VRFY,
+ * AUTH credentials or SASL step, XCLIENT, XFORWARD) sets srv->decision and calls the application.
+ * The decision is made by smtp_server_reply (inside the callback or later) or by the callback
+ * returning 0 (default acceptance). While a decision is pending the read loop stops: the bytes
+ * after the command stay unconsumed, so pipelined commands are processed later and in order (RFC
+ * 2920 3.1).
  *
  * Flow control: input is consumed only while SMTP_SRV_RESERVE octets of the output queue are
  * free, so a client that pipelines without reading cannot grow the queue past max_output.
+ *
+ * Strict pipelining (SMTP_SERVER_STRICT_PIPELINING): the engine counts the octets it ever
+ * queued (out_total) and those the adapter pulled (out_written). When a reply the client must
+ * wait for is complete (the greeting, a group-ending command's reply, a 334), sync_end records
+ * out_total; any input offered while out_written < sync_end came before that reply was
+ * written, and ends the session with 554 5.5.0.
  */
 #include "server_internal.h"
 
