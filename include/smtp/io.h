@@ -393,7 +393,7 @@ SMTP_API void smtp_io_loop_del(smtp_io_loop *loop);
 /*
  * smtp_io_loop_listen binds and listens on every address of `host` (NULL: every local address,
  * IPv6 and IPv4) and `port` ("0": a port chosen by the kernel) and adds the sockets to the
- * loop. Returns the number of sockets added (>= 1), or -1 with *status/*detail as
+ * loop. Returns the number of sockets added (>= 1), or -1 with *status and *detail as
  * smtp_io_connect (SMTP_IO_SYSERR: the errno of bind or listen).
  */
 SMTP_API int smtp_io_loop_listen(smtp_io_loop *loop, const char *host, const char *port,
