@@ -12,7 +12,7 @@ case "$lib" in
 *) echo "sans_io: needs the static library (got $lib); skipped for a shared build"; exit 0 ;;
 esac
 allowed='memchr memrchr memcpy memmove memset memcmp strlen strnlen strchr strrchr strncmp strcmp
-strcat strncat strcpy strncpy strspn strcspn strstr snprintf vsnprintf
+strcat strncat strcpy strncpy strspn strcspn strstr bcmp snprintf vsnprintf
 malloc calloc realloc free __stack_chk_fail __assert_fail abort'
 status=0
 objects=0
