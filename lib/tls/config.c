@@ -1,0 +1,305 @@
+/*
+ * The shared TLS configuration (smtp_tls_config): it seeds one random generator (mbedTLS
+ * entropy + CTR-DRBG) for all its sessions, loads the own certificate chain and key and the
+ * trusted CAs from files or PEM text, checks that the key matches the certificate, and fills
+ * one mbedtls_ssl_config that every session of the config reads (mbedtls_ssl_setup).
+ *
+ * Defaults follow RFC 8314 4.1 (TLS 1.2 or later) and RFC 7817 / RFC 6125 for a client
+ * (certificate and host name verified); the caller may only weaken verification explicitly.
+ * Also holds the error helpers that config.c and session.c share (tls_internal.h).
+ */
+#include "tls_internal.h"
+
+#include <mbedtls/error.h>
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+/* 3.x: TLS 1.3 and MBEDTLS_USE_PSA_CRYPTO run their crypto through PSA, which must be
+ * initialized before any handshake (2.28 never needs it). */
+#include <psa/crypto.h>
+#define SMTP_TLS_NEED_PSA_INIT 1
+#endif
+
+#include <stdio.h>
+#include <string.h>
+
+/* A personalization string for the DRBG (NIST SP 800-90A): tells this generator apart. */
+static const unsigned char drbg_personalization[] = "libsmtp tls config";
+
+void smtp_tls_settings_init(smtp_tls_settings *s, smtp_tls_role role)
+{
+    if (!s) return;
+    memset(s, 0, sizeof *s);
+    s->role = role;
+    s->verify = role == SMTP_TLS_SERVER ? SMTP_TLS_VERIFY_NONE : SMTP_TLS_VERIFY_REQUIRED;
+    s->min_version = SMTP_TLS_MIN_1_2;
+    s->in_buffer = SMTP_TLS_DEFAULT_BUFFER;
+    s->out_buffer = SMTP_TLS_DEFAULT_BUFFER;
+}
+
+int smtp_tls_map_error(int mbedtls_err)
+{
+    /* An mbedTLS code is a high-level part (multiples of 0x80) plus a low-level part. */
+    int high = (-mbedtls_err) & ~0x7f, low = (-mbedtls_err) & 0x7f;
+    if (high == -MBEDTLS_ERR_SSL_ALLOC_FAILED || high == -MBEDTLS_ERR_X509_ALLOC_FAILED ||
+        high == -MBEDTLS_ERR_PK_ALLOC_FAILED || low == -MBEDTLS_ERR_MPI_ALLOC_FAILED)
+        return SMTP_ERR_NOMEM;
+    return SMTP_ERR_PROTO;
+}
+
+void smtp_tls_describe(char *buf, size_t cap, const char *what, int mbedtls_err)
+{
+    char text[200];
+#if defined(MBEDTLS_ERROR_C)
+    mbedtls_strerror(mbedtls_err, text, sizeof text);
+#else
+    snprintf(text, sizeof text, "mbedTLS error -0x%04X", (unsigned)-mbedtls_err);
+#endif
+    snprintf(buf, cap, "%s: %s", what, text);
+}
+
+size_t smtp_tls_flags_text(char *buf, size_t cap, uint32_t flags)
+{
+    char lines[512];
+    /* mbedTLS writes one problem per line, each ending with "\n". */
+    int n = mbedtls_x509_crt_verify_info(lines, sizeof lines, "", flags);
+    size_t out = 0;
+    if (cap == 0) return 0;
+    for (const char *p = lines; n > 0 && *p != '\0'; p++) {
+        if (*p == '\n') {
+            if (p[1] == '\0' || out + 2 >= cap) break;
+            buf[out++] = ';';
+            buf[out++] = ' ';
+        } else {
+            if (out + 1 >= cap) break;
+            buf[out++] = *p;
+        }
+    }
+    buf[out] = '\0';
+    return out;
+}
+
+/* A setting that does not load is the caller's to fix, unless memory ran out. */
+static int load_code(int mbedtls_err)
+{
+    return smtp_tls_map_error(mbedtls_err) == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM
+                                                             : SMTP_ERR_INVALID_ARGUMENT;
+}
+
+/* Formats a config error for the caller, when it gave a buffer. */
+static int config_error(char *err, size_t errlen, int code, const char *what, int mbedtls_err)
+{
+    if (err && errlen > 0) {
+        if (mbedtls_err != 0)
+            smtp_tls_describe(err, errlen, what, mbedtls_err);
+        else
+            snprintf(err, errlen, "%s", what);
+    }
+    return code;
+}
+
+static int check_settings(const smtp_tls_settings *s, char *err, size_t errlen)
+{
+    const int bad = SMTP_ERR_INVALID_ARGUMENT;
+    if (s->role != SMTP_TLS_CLIENT && s->role != SMTP_TLS_SERVER)
+        return config_error(err, errlen, bad, "role: neither client nor server", 0);
+    if (s->verify != SMTP_TLS_VERIFY_REQUIRED && s->verify != SMTP_TLS_VERIFY_OPTIONAL &&
+        s->verify != SMTP_TLS_VERIFY_NONE)
+        return config_error(err, errlen, bad, "verify: unknown mode", 0);
+    if (s->min_version != SMTP_TLS_MIN_1_2 && s->min_version != SMTP_TLS_MIN_1_3)
+        return config_error(err, errlen, bad, "min_version: unknown version", 0);
+    if (s->in_buffer < SMTP_TLS_MIN_BUFFER || s->out_buffer < SMTP_TLS_MIN_BUFFER)
+        return config_error(err, errlen, bad, "in_buffer/out_buffer: below SMTP_TLS_MIN_BUFFER", 0);
+    int has_cert = s->cert_file || s->cert_pem, has_key = s->key_file || s->key_pem;
+    if (has_cert != has_key)
+        return config_error(err, errlen, bad, "cert and key: one given without the other", 0);
+    if ((s->cert_file && s->cert_pem) || (s->key_file && s->key_pem))
+        return config_error(err, errlen, bad, "cert and key: both a file and PEM text given", 0);
+    if (s->role == SMTP_TLS_SERVER && !has_cert)
+        return config_error(err, errlen, bad, "server: no certificate and key", 0);
+    if (s->verify != SMTP_TLS_VERIFY_NONE && !s->ca_file && !s->ca_path && !s->ca_pem)
+        return config_error(err, errlen, bad, "verification on but no CA (ca_file, ca_path)", 0);
+    return 0;
+}
+
+/* Parsing functions return 0, a positive count of certificates they skipped, or an error. A
+ * CA bundle may hold certificates mbedTLS cannot read: skipping some is fine there. */
+static int load_cas(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err, size_t errlen)
+{
+    int ret;
+    if (s->ca_file && (ret = mbedtls_x509_crt_parse_file(&cfg->ca, s->ca_file)) < 0)
+        return config_error(err, errlen, load_code(ret), "ca_file", ret);
+    if (s->ca_path && (ret = mbedtls_x509_crt_parse_path(&cfg->ca, s->ca_path)) < 0)
+        return config_error(err, errlen, load_code(ret), "ca_path", ret);
+    if (s->ca_pem && (ret = mbedtls_x509_crt_parse(&cfg->ca, (const unsigned char *)s->ca_pem,
+                                                   strlen(s->ca_pem) + 1)) < 0)
+        return config_error(err, errlen, load_code(ret), "ca_pem", ret);
+    cfg->has_ca = cfg->ca.raw.len > 0;
+    if ((s->ca_file || s->ca_path || s->ca_pem) && !cfg->has_ca)
+        return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT, "CA: no certificate found", 0);
+    return 0;
+}
+
+/* 3.x: the key parsing and pair-check functions take the RNG (RSA blinding); 2.28's do not. */
+static int parse_key(smtp_tls_config *cfg, const smtp_tls_settings *s)
+{
+    const char *pw = s->key_password;
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    if (s->key_file)
+        return mbedtls_pk_parse_keyfile(&cfg->own_key, s->key_file, pw, mbedtls_ctr_drbg_random,
+                                        &cfg->drbg);
+    return mbedtls_pk_parse_key(&cfg->own_key, (const unsigned char *)s->key_pem,
+                                strlen(s->key_pem) + 1, (const unsigned char *)pw,
+                                pw ? strlen(pw) : 0, mbedtls_ctr_drbg_random, &cfg->drbg);
+#else
+    if (s->key_file) return mbedtls_pk_parse_keyfile(&cfg->own_key, s->key_file, pw);
+    return mbedtls_pk_parse_key(&cfg->own_key, (const unsigned char *)s->key_pem,
+                                strlen(s->key_pem) + 1, (const unsigned char *)pw,
+                                pw ? strlen(pw) : 0);
+#endif
+}
+
+static int check_pair(smtp_tls_config *cfg)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    return mbedtls_pk_check_pair(&cfg->own_cert.pk, &cfg->own_key, mbedtls_ctr_drbg_random,
+                                 &cfg->drbg);
+#else
+    return mbedtls_pk_check_pair(&cfg->own_cert.pk, &cfg->own_key);
+#endif
+}
+
+static int load_own(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err, size_t errlen)
+{
+    int ret;
+    if (!s->cert_file && !s->cert_pem) return 0;
+    /* The own chain must load whole: a skipped intermediate would break the peer's check. */
+    if (s->cert_file)
+        ret = mbedtls_x509_crt_parse_file(&cfg->own_cert, s->cert_file);
+    else
+        ret = mbedtls_x509_crt_parse(&cfg->own_cert, (const unsigned char *)s->cert_pem,
+                                     strlen(s->cert_pem) + 1);
+    if (ret != 0) {
+        if (ret > 0) ret = MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT;
+        return config_error(err, errlen, load_code(ret), "certificate", ret);
+    }
+    if ((ret = parse_key(cfg, s)) != 0)
+        return config_error(err, errlen, load_code(ret), "key", ret);
+    if ((ret = check_pair(cfg)) != 0)
+        return config_error(err, errlen, load_code(ret), "key: does not match the certificate",
+                            ret);
+    cfg->has_own = 1;
+    return 0;
+}
+
+/* 3.2 replaced mbedtls_ssl_conf_min_version(major, minor) by mbedtls_ssl_conf_min_tls_version;
+ * TLS 1.3 is usable from 3.2 on (3.0 and 3.1 had it only as an experiment). */
+static int set_min_version(mbedtls_ssl_config *conf, smtp_tls_version_min v)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    if (v == SMTP_TLS_MIN_1_3) {
+        mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+        return 0;
+    }
+#endif
+    if (v != SMTP_TLS_MIN_1_2) return SMTP_ERR_INVALID_ARGUMENT;
+    mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    return 0;
+#else
+    if (v != SMTP_TLS_MIN_1_2) return SMTP_ERR_INVALID_ARGUMENT;
+    mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    return 0;
+#endif
+}
+
+static int authmode(smtp_tls_verify v)
+{
+    switch (v) {
+    case SMTP_TLS_VERIFY_REQUIRED: return MBEDTLS_SSL_VERIFY_REQUIRED;
+    case SMTP_TLS_VERIFY_OPTIONAL: return MBEDTLS_SSL_VERIFY_OPTIONAL;
+    default: return MBEDTLS_SSL_VERIFY_NONE;
+    }
+}
+
+static int setup_ssl_config(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err,
+                            size_t errlen)
+{
+    int endpoint = s->role == SMTP_TLS_SERVER ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT;
+    int ret = mbedtls_ssl_config_defaults(&cfg->conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                          MBEDTLS_SSL_PRESET_DEFAULT);
+    if (ret != 0) return config_error(err, errlen, load_code(ret), "ssl config", ret);
+    if (set_min_version(&cfg->conf, s->min_version) != 0)
+        return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT,
+                            "min_version: TLS 1.3 is not available in this mbedTLS", 0);
+    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &cfg->drbg);
+    mbedtls_ssl_conf_authmode(&cfg->conf, authmode(s->verify));
+    /* Renegotiation stays off (mbedTLS's default): SMTP never needs it. */
+    if (cfg->has_ca) mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
+    if (cfg->has_own &&
+        (ret = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->own_cert, &cfg->own_key)) != 0)
+        return config_error(err, errlen, load_code(ret), "own certificate", ret);
+    return 0;
+}
+
+static int seed_rng(smtp_tls_config *cfg, char *err, size_t errlen)
+{
+#if defined(SMTP_TLS_NEED_PSA_INIT)
+    if (psa_crypto_init() != PSA_SUCCESS)
+        return config_error(err, errlen, SMTP_ERR_INVALID_STATE, "psa_crypto_init failed", 0);
+#endif
+    int ret = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy,
+                                    drbg_personalization, sizeof drbg_personalization - 1);
+    if (ret != 0) {
+        int code =
+            smtp_tls_map_error(ret) == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_ERR_INVALID_STATE;
+        return config_error(err, errlen, code, "random generator seed", ret);
+    }
+    return 0;
+}
+
+int smtp_tls_config_new(smtp_tls_config **pcfg, const smtp_tls_settings *settings,
+                        const smtp_mem *mem, char *err, size_t errlen)
+{
+    if (pcfg) *pcfg = NULL;
+    if (err && errlen > 0) err[0] = '\0';
+    if (!pcfg || !settings)
+        return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT, "pcfg or settings NULL", 0);
+    int ret = check_settings(settings, err, errlen);
+    if (ret != 0) return ret;
+    mem = mem ? mem : smtp_mem_default();
+    smtp_tls_config *cfg = mem->calloc(1, sizeof *cfg, mem->user_data);
+    if (!cfg) return config_error(err, errlen, SMTP_ERR_NOMEM, "out of memory", 0);
+    cfg->mem = *mem;
+    cfg->role = settings->role;
+    cfg->verify = settings->verify;
+    cfg->in_buffer = settings->in_buffer;
+    cfg->out_buffer = settings->out_buffer;
+    mbedtls_entropy_init(&cfg->entropy);
+    mbedtls_ctr_drbg_init(&cfg->drbg);
+    mbedtls_x509_crt_init(&cfg->ca);
+    mbedtls_x509_crt_init(&cfg->own_cert);
+    mbedtls_pk_init(&cfg->own_key);
+    mbedtls_ssl_config_init(&cfg->conf);
+    /* The RNG first: 3.x needs it to parse keys. */
+    if ((ret = seed_rng(cfg, err, errlen)) != 0 || (ret = load_cas(cfg, settings, err, errlen)) ||
+        (ret = load_own(cfg, settings, err, errlen)) ||
+        (ret = setup_ssl_config(cfg, settings, err, errlen))) {
+        smtp_tls_config_del(cfg);
+        return ret;
+    }
+    *pcfg = cfg;
+    return 0;
+}
+
+void smtp_tls_config_del(smtp_tls_config *cfg)
+{
+    if (!cfg) return;
+    mbedtls_ssl_config_free(&cfg->conf);
+    mbedtls_pk_free(&cfg->own_key);
+    mbedtls_x509_crt_free(&cfg->own_cert);
+    mbedtls_x509_crt_free(&cfg->ca);
+    mbedtls_ctr_drbg_free(&cfg->drbg);
+    mbedtls_entropy_free(&cfg->entropy);
+    smtp_mem mem = cfg->mem;
+    mem.free(cfg, mem.user_data);
+}

@@ -1,0 +1,409 @@
+/*
+ * A TLS session as a byte-stream filter (smtp_tls). mbedTLS does the protocol; it talks to the
+ * network through two in-memory callbacks set with mbedtls_ssl_set_bio:
+ *   bio_recv  gives mbedTLS the ciphertext fed so far (smtp_tls_feed) from the in queue, or
+ *             MBEDTLS_ERR_SSL_WANT_READ when the queue is empty (0, end of stream, after
+ *             smtp_tls_feed_eof);
+ *   bio_send  appends mbedTLS's records to the out queue (pulled by smtp_tls_pull), or answers
+ *             MBEDTLS_ERR_SSL_WANT_WRITE when the queue is full.
+ * Both queues are allocated once with the session; nothing here allocates later.
+ *
+ * The handshake needs no call of its own: feed, pull, read and write advance it when it is in
+ * progress, so the caller just moves bytes until smtp_tls_get_state says OPEN or FAILED.
+ *
+ * The one trap is a short send. When bio_send takes fewer bytes than offered, mbedTLS keeps
+ * the rest of the record and, on its next mbedtls_ssl_write, only flushes it and returns the
+ * length it was given, as if the new data had been sent (it expects the same arguments
+ * again). So `out_blocked` records whether the last send was short (then mbedTLS holds
+ * unsent bytes), and: pull flushes them as soon as it makes room (mbedtls_ssl_write of 0
+ * bytes, or the handshake step, which flushes first); write flushes before new data and hands
+ * mbedTLS no more than fits in the out queue with a record's overhead, so that a record is
+ * never left half-sent with its data counted twice or lost.
+ */
+#include "tls_internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A byte queue over a fixed buffer: bytes [start, start + len) are waiting. */
+typedef struct tls_queue {
+    unsigned char *buf;
+    size_t cap, start, len;
+} tls_queue;
+
+/* Room reserved beyond a record's overhead in the out queue for an alert mbedTLS may add. */
+#define TLS_ALERT_ROOM 64
+/* The overhead assumed when mbedTLS cannot tell it (mbedtls_ssl_get_record_expansion). */
+#define TLS_MAX_EXPANSION 512
+
+struct smtp_tls {
+    mbedtls_ssl_context ssl;
+    smtp_tls_config *cfg;
+    smtp_mem mem;
+    smtp_tls_state state;
+    int err;          /* the sticky SMTP_ERR_* once FAILED */
+    int mbed_err;     /* the mbedTLS code of the failure */
+    int eof;          /* smtp_tls_feed_eof was called */
+    int out_blocked;  /* the last bio_send was short: mbedTLS holds unsent bytes */
+    int close_wanted; /* smtp_tls_close was called */
+    int close_sent;   /* the close_notify alert was handed to mbedTLS */
+    int verified;     /* mbedTLS checked a peer certificate (verify_callback ran) */
+    tls_queue in, out;
+    char error[320];
+};
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Appends up to n bytes; returns how many fit. Moves the waiting bytes to the front first
+ * when the tail has no room. */
+static size_t queue_push(tls_queue *q, const void *data, size_t n)
+{
+    n = min_size(n, q->cap - q->len);
+    if (n == 0) return 0;
+    if (q->start + q->len + n > q->cap) {
+        memmove(q->buf, q->buf + q->start, q->len);
+        q->start = 0;
+    }
+    memcpy(q->buf + q->start + q->len, data, n);
+    q->len += n;
+    return n;
+}
+
+/* Removes up to n bytes into dest; returns how many. */
+static size_t queue_pop(tls_queue *q, void *dest, size_t n)
+{
+    n = min_size(n, q->len);
+    if (n == 0) return 0;
+    memcpy(dest, q->buf + q->start, n);
+    q->start += n;
+    q->len -= n;
+    if (q->len == 0) q->start = 0;
+    return n;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    smtp_tls *tls = ctx;
+    if (tls->in.len == 0) return tls->eof ? 0 : MBEDTLS_ERR_SSL_WANT_READ;
+    return (int)queue_pop(&tls->in, buf, min_size(len, INT_MAX));
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    smtp_tls *tls = ctx;
+    if (len == 0) return 0;
+    size_t n = queue_push(&tls->out, buf, min_size(len, INT_MAX));
+    /* mbedTLS always offers all it holds, so a full take means it holds nothing more. */
+    tls->out_blocked = n < len;
+    return n == 0 ? MBEDTLS_ERR_SSL_WANT_WRITE : (int)n;
+}
+
+/* Notes that mbedTLS checked a peer certificate; the flags are left as mbedTLS set them. */
+static int verify_callback(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    (void)crt;
+    (void)depth;
+    (void)flags;
+    ((smtp_tls *)ctx)->verified = 1;
+    return 0;
+}
+
+/* Makes the session FAILED with mbedTLS's reason; returns the sticky error. */
+static int tls_fail(smtp_tls *tls, int mbedtls_err, const char *what)
+{
+    tls->state = SMTP_TLS_FAILED;
+    tls->mbed_err = mbedtls_err;
+    tls->err = smtp_tls_map_error(mbedtls_err);
+    smtp_tls_describe(tls->error, sizeof tls->error, what, mbedtls_err);
+    if (mbedtls_err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+        size_t used = strlen(tls->error);
+        char problems[240];
+        smtp_tls_flags_text(problems, sizeof problems, mbedtls_ssl_get_verify_result(&tls->ssl));
+        if (used + 4 < sizeof tls->error)
+            snprintf(tls->error + used, sizeof tls->error - used, " [%s]", problems);
+    }
+    return tls->err;
+}
+
+static int is_retry(int ret)
+{
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) return 1;
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+    /* 3.x with TLS 1.3: a ticket arrived; we keep no session cache, so just go on. */
+    if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) return 1;
+#endif
+    return 0;
+}
+
+/* Advances a handshake in progress as far as the queued bytes allow. */
+static void drive_handshake(smtp_tls *tls)
+{
+    if (tls->state != SMTP_TLS_HANDSHAKE) return;
+    int ret = mbedtls_ssl_handshake(&tls->ssl);
+    if (ret == 0)
+        tls->state = SMTP_TLS_OPEN;
+    else if (!is_retry(ret))
+        tls_fail(tls, ret, "handshake");
+}
+
+/* Lets mbedTLS hand over the bytes it holds after a short send, then a wanted close_notify. */
+static void flush_pending(smtp_tls *tls)
+{
+    if (tls->state == SMTP_TLS_FAILED) return;
+    if (tls->state == SMTP_TLS_HANDSHAKE) {
+        drive_handshake(tls); /* every handshake step flushes first */
+        return;
+    }
+    if (tls->out_blocked) {
+        /* With bytes held, mbedtls_ssl_write only flushes them (see the top of this file). */
+        static const unsigned char none[1] = {0};
+        int ret = mbedtls_ssl_write(&tls->ssl, none, 0);
+        if (ret < 0 && !is_retry(ret)) {
+            tls_fail(tls, ret, "write");
+            return;
+        }
+    }
+    if (!tls->out_blocked && tls->close_wanted && !tls->close_sent) {
+        tls->close_sent = 1;
+        int ret = mbedtls_ssl_close_notify(&tls->ssl);
+        if (ret < 0 && !is_retry(ret)) tls_fail(tls, ret, "close_notify");
+    }
+}
+
+void smtp_tls_del(smtp_tls *tls)
+{
+    if (!tls) return;
+    mbedtls_ssl_free(&tls->ssl);
+    smtp_mem mem = tls->mem;
+    mem.free(tls, mem.user_data);
+}
+
+static int host_ok(const char *host)
+{
+    size_t n = strlen(host);
+    if (n == 0 || n > 255) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)host[i];
+        if (c < 0x21 || c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host, const smtp_mem *mem)
+{
+    if (ps) *ps = NULL;
+    if (!ps || !cfg) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cfg->role == SMTP_TLS_SERVER ? host != NULL
+                                     : (!host && cfg->verify != SMTP_TLS_VERIFY_NONE))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (host && !host_ok(host)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!mem) mem = &cfg->mem;
+    /* One block: the session, then the in and out buffers. */
+    smtp_tls *tls = mem->calloc(1, sizeof *tls + cfg->in_buffer + cfg->out_buffer, mem->user_data);
+    if (!tls) return SMTP_ERR_NOMEM;
+    tls->cfg = cfg;
+    tls->mem = *mem;
+    tls->in.buf = (unsigned char *)(tls + 1);
+    tls->in.cap = cfg->in_buffer;
+    tls->out.buf = tls->in.buf + cfg->in_buffer;
+    tls->out.cap = cfg->out_buffer;
+    mbedtls_ssl_init(&tls->ssl);
+    int ret = mbedtls_ssl_setup(&tls->ssl, &cfg->conf);
+    /* The host name is the SNI and the name the certificate must carry (RFC 6125). */
+    if (ret == 0 && host) ret = mbedtls_ssl_set_hostname(&tls->ssl, host);
+    if (ret != 0) {
+        smtp_tls_del(tls);
+        return smtp_tls_map_error(ret) == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM
+                                                         : SMTP_ERR_INVALID_ARGUMENT;
+    }
+    mbedtls_ssl_set_bio(&tls->ssl, tls, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_verify(&tls->ssl, verify_callback, tls);
+    *ps = tls;
+    return 0;
+}
+
+smtp_ssize smtp_tls_feed(smtp_tls *tls, const char *data, size_t len)
+{
+    if (!tls || (!data && len > 0)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (tls->state == SMTP_TLS_FAILED) return tls->err;
+    if (tls->eof) return SMTP_ERR_INVALID_STATE;
+    /* After close_notify the peer has nothing more to say (RFC 5246 7.2.1): drop the rest. */
+    if (tls->state == SMTP_TLS_CLOSED) return (smtp_ssize)len;
+    size_t n = queue_push(&tls->in, data, len);
+    drive_handshake(tls);
+    if (tls->state == SMTP_TLS_FAILED) return tls->err;
+    return (smtp_ssize)n;
+}
+
+int smtp_tls_feed_eof(smtp_tls *tls)
+{
+    if (!tls) return SMTP_ERR_INVALID_ARGUMENT;
+    tls->eof = 1;
+    drive_handshake(tls);
+    return tls->state == SMTP_TLS_FAILED ? tls->err : 0;
+}
+
+smtp_ssize smtp_tls_pull(smtp_tls *tls, char *dest, size_t cap)
+{
+    if (!tls || (!dest && cap > 0)) return SMTP_ERR_INVALID_ARGUMENT;
+    flush_pending(tls);
+    size_t n = 0;
+    while (n < cap && tls->out.len > 0) {
+        n += queue_pop(&tls->out, dest + n, cap - n);
+        if (tls->out_blocked || tls->close_wanted) flush_pending(tls);
+    }
+    return (smtp_ssize)n;
+}
+
+/* How many plaintext bytes one mbedtls_ssl_write may take so that its record fits whole. */
+static size_t write_room(smtp_tls *tls)
+{
+    int expansion = mbedtls_ssl_get_record_expansion(&tls->ssl);
+    int payload = mbedtls_ssl_get_max_out_record_payload(&tls->ssl);
+    size_t overhead = (expansion > 0 ? (size_t)expansion : TLS_MAX_EXPANSION) + TLS_ALERT_ROOM;
+    size_t free_room = tls->out.cap - tls->out.len;
+    if (payload <= 0 || free_room <= overhead) return 0;
+    return min_size(free_room - overhead, (size_t)payload);
+}
+
+smtp_ssize smtp_tls_write(smtp_tls *tls, const char *data, size_t len)
+{
+    if (!tls || (!data && len > 0)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (tls->state == SMTP_TLS_FAILED) return tls->err;
+    if (tls->close_wanted) return SMTP_ERR_INVALID_STATE;
+    drive_handshake(tls);
+    flush_pending(tls);
+    if (tls->state == SMTP_TLS_FAILED) return tls->err;
+    if (tls->state == SMTP_TLS_HANDSHAKE || tls->out_blocked) return 0;
+    size_t taken = 0;
+    while (taken < len) {
+        size_t chunk = min_size(len - taken, write_room(tls));
+        if (chunk == 0) break;
+        int ret = mbedtls_ssl_write(&tls->ssl, (const unsigned char *)data + taken, chunk);
+        if (ret == MBEDTLS_ERR_SSL_WANT_WRITE && tls->out_blocked) {
+            /* Not expected (the record fitted), but if so the record holds all of chunk. */
+            taken += chunk;
+            break;
+        }
+        if (is_retry(ret)) break;
+        if (ret < 0) return tls_fail(tls, ret, "write");
+        taken += (size_t)ret;
+    }
+    return (smtp_ssize)taken;
+}
+
+smtp_ssize smtp_tls_read(smtp_tls *tls, char *dest, size_t cap)
+{
+    if (!tls || (!dest && cap > 0)) return SMTP_ERR_INVALID_ARGUMENT;
+    drive_handshake(tls);
+    if (tls->state == SMTP_TLS_FAILED) return tls->err;
+    if (tls->state != SMTP_TLS_OPEN || cap == 0) return 0;
+    for (;;) {
+        int ret = mbedtls_ssl_read(&tls->ssl, (unsigned char *)dest, min_size(cap, INT_MAX));
+        if (ret > 0) return ret;
+        if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+            tls->state = SMTP_TLS_CLOSED;
+            return 0;
+        }
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) return 0;
+        if (is_retry(ret)) continue;
+        /* 0 or CONN_EOF: the stream ended (smtp_tls_feed_eof) without close_notify. */
+        if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF)
+            return tls_fail(tls, MBEDTLS_ERR_SSL_CONN_EOF, "read: truncated, no close_notify");
+        return tls_fail(tls, ret, "read");
+    }
+}
+
+int smtp_tls_close(smtp_tls *tls)
+{
+    if (!tls) return SMTP_ERR_INVALID_ARGUMENT;
+    if (tls->state == SMTP_TLS_FAILED) return tls->err;
+    if (tls->state == SMTP_TLS_HANDSHAKE) return SMTP_ERR_INVALID_STATE;
+    tls->close_wanted = 1;
+    flush_pending(tls);
+    return tls->state == SMTP_TLS_FAILED ? tls->err : 0;
+}
+
+smtp_tls_state smtp_tls_get_state(const smtp_tls *tls)
+{
+    return tls ? tls->state : SMTP_TLS_FAILED;
+}
+
+int smtp_tls_want_pull(const smtp_tls *tls)
+{
+    if (!tls) return 0;
+    if (tls->out.len > 0) return 1;
+    return tls->state != SMTP_TLS_FAILED &&
+           (tls->out_blocked || (tls->close_wanted && !tls->close_sent));
+}
+
+int smtp_tls_want_feed(const smtp_tls *tls)
+{
+    if (!tls || tls->eof) return 0;
+    if (tls->state != SMTP_TLS_HANDSHAKE && tls->state != SMTP_TLS_OPEN) return 0;
+    return tls->in.len < tls->in.cap;
+}
+
+const char *smtp_tls_error(const smtp_tls *tls)
+{
+    if (!tls) return "no session";
+    return tls->state == SMTP_TLS_FAILED ? tls->error : "";
+}
+
+int smtp_tls_error_code(const smtp_tls *tls)
+{
+    return tls && tls->state == SMTP_TLS_FAILED ? tls->mbed_err : 0;
+}
+
+static int handshake_done(const smtp_tls *tls)
+{
+    return tls && (tls->state == SMTP_TLS_OPEN || tls->state == SMTP_TLS_CLOSED);
+}
+
+const char *smtp_tls_version(const smtp_tls *tls)
+{
+    return handshake_done(tls) ? mbedtls_ssl_get_version(&tls->ssl) : NULL;
+}
+
+const char *smtp_tls_ciphersuite(const smtp_tls *tls)
+{
+    return handshake_done(tls) ? mbedtls_ssl_get_ciphersuite(&tls->ssl) : NULL;
+}
+
+uint32_t smtp_tls_verify_result(const smtp_tls *tls)
+{
+    /* Before a certificate was checked mbedTLS may report 0 ("verified"): trust the flag. */
+    if (!tls || !tls->verified) return SMTP_TLS_VERIFY_UNAVAILABLE;
+    return mbedtls_ssl_get_verify_result(&tls->ssl);
+}
+
+int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap)
+{
+    if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    uint32_t flags = smtp_tls_verify_result(tls);
+    if (flags == 0 || flags == SMTP_TLS_VERIFY_UNAVAILABLE) {
+        int n = snprintf(buf, cap, "%s", flags == 0 ? "verified" : "not verified");
+        return n < 0 ? 0 : (int)min_size((size_t)n, cap - 1);
+    }
+    return (int)smtp_tls_flags_text(buf, cap, flags);
+}
+
+int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap)
+{
+    if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    buf[0] = '\0';
+    if (!handshake_done(tls)) return 0;
+    /* mbedTLS keeps the peer's certificate with MBEDTLS_SSL_KEEP_PEER_CERTIFICATE (default). */
+    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&tls->ssl);
+    if (!peer) return 0;
+    int n = mbedtls_x509_dn_gets(buf, cap, &peer->subject);
+    if (n < 0) { /* too small: mbedTLS left nothing usable */
+        buf[0] = '\0';
+        return 0;
+    }
+    return n;
+}

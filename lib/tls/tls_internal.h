@@ -1,0 +1,55 @@
+/*
+ * Internal definitions of the TLS adapter shared by config.c and session.c: the config object
+ * and the helpers that turn mbedTLS results into libsmtp errors and text. Not installed.
+ *
+ * mbedTLS versions: 2.28 (Debian's) and 3.x are both supported. Their API differences are
+ * guarded with MBEDTLS_VERSION_NUMBER where they are used, each with a comment naming the
+ * change; this header only brings in the headers, which have the same names in both.
+ */
+#ifndef SMTP_TLS_INTERNAL_H
+#define SMTP_TLS_INTERNAL_H
+
+#include <smtp/tls.h>
+
+#include <mbedtls/version.h> /* 2.x: pulls in config.h; 3.x: build_info.h */
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#if MBEDTLS_VERSION_NUMBER < 0x021C0000
+#error "libsmtp's TLS adapter needs mbedTLS 2.28 or later"
+#endif
+
+/* The shared configuration. Every session points to it; nothing in it changes after _new. */
+struct smtp_tls_config {
+    smtp_mem mem; /* a copy of the caller's allocator */
+    smtp_tls_role role;
+    smtp_tls_verify verify;
+    size_t in_buffer, out_buffer;
+    int has_ca, has_own;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg; /* seeded once; locks itself with MBEDTLS_THREADING_C */
+    mbedtls_x509_crt ca;
+    mbedtls_x509_crt own_cert;
+    mbedtls_pk_context own_key;
+    mbedtls_ssl_config conf;
+};
+
+/* The libsmtp error for an mbedTLS error code: SMTP_ERR_NOMEM for allocation failures of any
+ * module, SMTP_ERR_PROTO for the rest. */
+int smtp_tls_map_error(int mbedtls_err);
+
+/*
+ * Writes "<what>: <mbedTLS text for err>" to buf[0..cap), NUL-terminated and cut to fit
+ * (mbedtls_strerror, or the code in hex when mbedTLS was built without MBEDTLS_ERROR_C).
+ */
+void smtp_tls_describe(char *buf, size_t cap, const char *what, int mbedtls_err);
+
+/* Writes the certificate problems in `flags` (MBEDTLS_X509_BADCERT_*) on one line, joined by
+ * "; ", to buf[0..cap), NUL-terminated; returns the length written. */
+size_t smtp_tls_flags_text(char *buf, size_t cap, uint32_t flags);
+
+#endif /* SMTP_TLS_INTERNAL_H */

@@ -1,0 +1,675 @@
+/*
+ * Tests of the TLS filter (include/smtp/tls.h) in memory: a client and a server session joined
+ * by two wires (wire.h) that move ciphertext in random pieces, with certificates made at run
+ * time (pki.h). Handshakes with every buffer size, data both ways, close_notify, verification
+ * failures (wrong CA, host name, expiry), verification off or optional, client certificates,
+ * garbage and truncation, configuration errors, files, argument errors, allocation failures
+ * and the promise that a session allocates only at creation.
+ * Usage: test_tls DIR (a directory where certificate files may be written).
+ */
+#include <smtp/tls.h>
+
+#include <mbedtls/version.h> /* MBEDTLS_VERSION_NUMBER, the TLS 1.3 option */
+
+#include "check.h"
+#include "failmem.h"
+#include "pki.h"
+#include "wire.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static test_pki pki;
+static const char *file_dir = ".";
+
+/* mbedTLS's certificate flags the tests look for (x509.h; the same in 2.28 and 3.x). */
+#define BADCERT_EXPIRED 0x01u
+#define BADCERT_CN_MISMATCH 0x04u
+#define BADCERT_NOT_TRUSTED 0x08u
+
+/* A pair of sessions and the two wires between them. */
+typedef struct pair {
+    smtp_tls *cli, *srv;
+    wire *c2s, *s2c;
+} pair;
+
+static smtp_tls_config *server_config(const char *chain, size_t buffer)
+{
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    s.cert_pem = chain;
+    s.key_pem = pki.server_key;
+    s.in_buffer = s.out_buffer = buffer;
+    smtp_tls_config *cfg = NULL;
+    char why[256];
+    int rc = smtp_tls_config_new(&cfg, &s, NULL, why, sizeof why);
+    if (rc != 0) fprintf(stderr, "server config: %s\n", why);
+    CHECK_INT(rc, 0);
+    return cfg;
+}
+
+static smtp_tls_config *client_config(const char *ca, smtp_tls_verify verify, size_t buffer)
+{
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
+    s.ca_pem = ca;
+    s.verify = verify;
+    s.in_buffer = s.out_buffer = buffer;
+    smtp_tls_config *cfg = NULL;
+    char why[256];
+    int rc = smtp_tls_config_new(&cfg, &s, NULL, why, sizeof why);
+    if (rc != 0) fprintf(stderr, "client config: %s\n", why);
+    CHECK_INT(rc, 0);
+    return cfg;
+}
+
+static void pair_open(pair *p, smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg,
+                      size_t max_piece)
+{
+    memset(p, 0, sizeof *p);
+    CHECK_INT(smtp_tls_new(&p->cli, ccfg, host, NULL), 0);
+    CHECK_INT(smtp_tls_new(&p->srv, scfg, NULL, NULL), 0);
+    p->c2s = wire_new(max_piece);
+    p->s2c = wire_new(max_piece);
+}
+
+static void pair_close(pair *p)
+{
+    smtp_tls_del(p->cli);
+    smtp_tls_del(p->srv);
+    wire_del(p->c2s);
+    wire_del(p->s2c);
+}
+
+/* Moves ciphertext both ways until nothing moves any more (both sides done or stuck). */
+static void pair_run(pair *p)
+{
+    int quiet = 0;
+    for (int i = 0; i < 200000 && quiet < 8; i++) {
+        smtp_ssize moved = 0, r;
+        if ((r = wire_pull(p->c2s, p->cli)) > 0) moved += r;
+        if ((r = wire_feed(p->c2s, p->srv)) > 0) moved += r;
+        if ((r = wire_pull(p->s2c, p->srv)) > 0) moved += r;
+        if ((r = wire_feed(p->s2c, p->cli)) > 0) moved += r;
+        quiet = moved ? 0 : quiet + 1;
+    }
+}
+
+static void check_open(pair *p)
+{
+    CHECK_INT(smtp_tls_get_state(p->cli), SMTP_TLS_OPEN);
+    CHECK_INT(smtp_tls_get_state(p->srv), SMTP_TLS_OPEN);
+    if (smtp_tls_get_state(p->cli) == SMTP_TLS_FAILED)
+        fprintf(stderr, "client: %s\n", smtp_tls_error(p->cli));
+    if (smtp_tls_get_state(p->srv) == SMTP_TLS_FAILED)
+        fprintf(stderr, "server: %s\n", smtp_tls_error(p->srv));
+}
+
+/* Sends len bytes each way at once through write/pull/feed/read in random pieces, and checks
+ * that each side reads exactly what the other wrote. */
+static void exchange(pair *p, size_t len)
+{
+    char *a = malloc(len), *b = malloc(len), *ra = malloc(len), *rb = malloc(len);
+    for (size_t i = 0; i < len; i++) {
+        a[i] = (char)wire_rand(256);
+        b[i] = (char)wire_rand(256);
+    }
+    size_t sa = 0, sb = 0, ga = 0, gb = 0;
+    for (int i = 0; i < 2000000 && (ga < len || gb < len); i++) {
+        smtp_ssize n;
+        if (sa < len && (n = smtp_tls_write(p->cli, a + sa, wire_piece(len - sa))) > 0)
+            sa += (size_t)n;
+        if (sb < len && (n = smtp_tls_write(p->srv, b + sb, wire_piece(len - sb))) > 0)
+            sb += (size_t)n;
+        wire_pull(p->c2s, p->cli);
+        wire_feed(p->c2s, p->srv);
+        wire_pull(p->s2c, p->srv);
+        wire_feed(p->s2c, p->cli);
+        if (ga < len && (n = smtp_tls_read(p->srv, ra + ga, wire_piece(len - ga))) > 0)
+            ga += (size_t)n;
+        if (gb < len && (n = smtp_tls_read(p->cli, rb + gb, wire_piece(len - gb))) > 0)
+            gb += (size_t)n;
+    }
+    CHECK_INT(ga, len);
+    CHECK_INT(gb, len);
+    CHECK(memcmp(a, ra, len) == 0);
+    CHECK(memcmp(b, rb, len) == 0);
+    free(a);
+    free(b);
+    free(ra);
+    free(rb);
+}
+
+/* The peers say goodbye: each close_notify is read as SMTP_TLS_CLOSED by the other side. */
+static void goodbye(pair *p)
+{
+    char buf[64];
+    CHECK_INT(smtp_tls_close(p->cli), 0);
+    CHECK_INT(smtp_tls_close(p->cli), 0); /* again: nothing more */
+    CHECK_INT(smtp_tls_write(p->cli, "x", 1), SMTP_ERR_INVALID_STATE);
+    pair_run(p);
+    CHECK_INT(smtp_tls_read(p->srv, buf, sizeof buf), 0);
+    CHECK_INT(smtp_tls_get_state(p->srv), SMTP_TLS_CLOSED);
+    CHECK_INT(smtp_tls_want_feed(p->srv), 0);
+    CHECK_INT(smtp_tls_feed(p->srv, "late", 4), 4); /* dropped after close_notify */
+    CHECK_INT(smtp_tls_close(p->srv), 0);
+    pair_run(p);
+    CHECK_INT(smtp_tls_read(p->cli, buf, sizeof buf), 0);
+    CHECK_INT(smtp_tls_get_state(p->cli), SMTP_TLS_CLOSED);
+    CHECK_INT(smtp_tls_want_pull(p->cli), 0);
+    CHECK_INT(smtp_tls_want_pull(p->srv), 0);
+}
+
+/* Handshake and data over every combination of buffer size and piece size, several seeds. */
+static void test_handshake_and_data(void)
+{
+    static const size_t buffers[] = {SMTP_TLS_MIN_BUFFER, 3000, SMTP_TLS_DEFAULT_BUFFER};
+    static const size_t pieces[] = {7, 300, 20000};
+    for (size_t b = 0; b < 3; b++) {
+        smtp_tls_config *scfg = server_config(pki.server_chain, buffers[b]);
+        smtp_tls_config *ccfg = client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, buffers[b]);
+        for (size_t k = 0; k < 3; k++) {
+            wire_seed = 1000 * b + k + 1;
+            pair p;
+            pair_open(&p, ccfg, k == 1 ? "mail.test" : "localhost", scfg, pieces[k]);
+            CHECK_INT(smtp_tls_get_state(p.cli), SMTP_TLS_HANDSHAKE);
+            CHECK(smtp_tls_version(p.cli) == NULL);
+            CHECK_INT(smtp_tls_write(p.cli, "early", 5), 0); /* not before the handshake */
+            CHECK_INT(smtp_tls_close(p.cli), SMTP_ERR_INVALID_STATE);
+            CHECK_INT(smtp_tls_verify_result(p.cli), SMTP_TLS_VERIFY_UNAVAILABLE);
+            pair_run(&p);
+            check_open(&p);
+            CHECK_STR(smtp_tls_version(p.cli), "TLSv1.2");
+            CHECK_STR(smtp_tls_version(p.srv), "TLSv1.2");
+            CHECK(smtp_tls_ciphersuite(p.cli) != NULL);
+            if (smtp_tls_ciphersuite(p.cli) && smtp_tls_ciphersuite(p.srv))
+                CHECK_STR(smtp_tls_ciphersuite(p.cli), smtp_tls_ciphersuite(p.srv));
+            CHECK_INT(smtp_tls_verify_result(p.cli), 0);
+            CHECK_INT(smtp_tls_verify_result(p.srv), SMTP_TLS_VERIFY_UNAVAILABLE);
+            char text[128];
+            CHECK_INT(smtp_tls_verify_text(p.cli, text, sizeof text), 8);
+            CHECK_STR(text, "verified");
+            CHECK(smtp_tls_peer_subject(p.cli, text, sizeof text) > 0);
+            CHECK(strstr(text, "CN=localhost") != NULL);
+            CHECK_INT(smtp_tls_peer_subject(p.srv, text, sizeof text), 0); /* no client cert */
+            CHECK_STR(smtp_tls_error(p.cli), "");
+            CHECK_INT(smtp_tls_error_code(p.cli), 0);
+            exchange(&p, k == 2 ? 100000 : 20000);
+            goodbye(&p);
+            pair_close(&p);
+        }
+        smtp_tls_config_del(ccfg);
+        smtp_tls_config_del(scfg);
+    }
+}
+
+/* Runs a handshake expected to fail on the client; returns the client's verify flags. */
+static uint32_t client_fails(smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg,
+                             const char *want_text)
+{
+    pair p;
+    pair_open(&p, ccfg, host, scfg, 500);
+    pair_run(&p);
+    CHECK_INT(smtp_tls_get_state(p.cli), SMTP_TLS_FAILED);
+    /* The client's fatal alert reaches the server, which fails too. */
+    CHECK_INT(smtp_tls_get_state(p.srv), SMTP_TLS_FAILED);
+    CHECK(strstr(smtp_tls_error(p.cli), want_text) != NULL);
+    if (!strstr(smtp_tls_error(p.cli), want_text))
+        fprintf(stderr, "error: %s (wanted %s)\n", smtp_tls_error(p.cli), want_text);
+    CHECK(smtp_tls_error_code(p.cli) < 0);
+    CHECK(smtp_tls_version(p.cli) == NULL);
+    /* Sticky: every later call says the same. */
+    char buf[16];
+    CHECK_INT(smtp_tls_read(p.cli, buf, sizeof buf), SMTP_ERR_PROTO);
+    CHECK_INT(smtp_tls_write(p.cli, "x", 1), SMTP_ERR_PROTO);
+    CHECK_INT(smtp_tls_feed(p.cli, "x", 1), SMTP_ERR_PROTO);
+    CHECK_INT(smtp_tls_close(p.cli), SMTP_ERR_PROTO);
+    CHECK_INT(smtp_tls_want_feed(p.cli), 0);
+    uint32_t flags = smtp_tls_verify_result(p.cli);
+    pair_close(&p);
+    return flags;
+}
+
+static void test_verification_failures(void)
+{
+    smtp_tls_config *scfg = server_config(pki.server_chain, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *good =
+        client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *wrong =
+        client_config(pki.other_ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_DEFAULT_BUFFER);
+    wire_seed = 42;
+    /* A CA that signed nothing here. */
+    uint32_t f = client_fails(wrong, "localhost", scfg, "not correctly signed");
+    CHECK(f != SMTP_TLS_VERIFY_UNAVAILABLE && (f & BADCERT_NOT_TRUSTED));
+    /* The right CA, another host name: the certificate names localhost and mail.test only. */
+    f = client_fails(good, "other.test", scfg, "Common Name");
+    CHECK(f != SMTP_TLS_VERIFY_UNAVAILABLE && (f & BADCERT_CN_MISMATCH));
+    f = client_fails(good, "mail.test.evil", scfg, "Common Name");
+    CHECK(f != SMTP_TLS_VERIFY_UNAVAILABLE && (f & BADCERT_CN_MISMATCH));
+    /* An expired certificate. */
+    smtp_tls_config *old = server_config(pki.expired_chain, SMTP_TLS_DEFAULT_BUFFER);
+    f = client_fails(good, "localhost", old, "expired");
+    CHECK(f != SMTP_TLS_VERIFY_UNAVAILABLE && (f & BADCERT_EXPIRED));
+    smtp_tls_config_del(old);
+    smtp_tls_config_del(wrong);
+    smtp_tls_config_del(good);
+    smtp_tls_config_del(scfg);
+}
+
+/* Verification off succeeds whatever the certificate; OPTIONAL succeeds and tells. */
+static void test_verification_off_and_optional(void)
+{
+    smtp_tls_config *scfg = server_config(pki.server_chain, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *none = client_config(NULL, SMTP_TLS_VERIFY_NONE, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *opt =
+        client_config(pki.other_ca, SMTP_TLS_VERIFY_OPTIONAL, SMTP_TLS_DEFAULT_BUFFER);
+    char text[200];
+    wire_seed = 7;
+    pair p;
+    pair_open(&p, none, NULL, scfg, 1000); /* no host name needed without verification */
+    pair_run(&p);
+    check_open(&p);
+    CHECK_INT(smtp_tls_verify_result(p.cli), SMTP_TLS_VERIFY_UNAVAILABLE);
+    smtp_tls_verify_text(p.cli, text, sizeof text);
+    CHECK_STR(text, "not verified");
+    exchange(&p, 5000);
+    pair_close(&p);
+
+    pair_open(&p, none, "other.test", scfg, 1000);
+    pair_run(&p);
+    check_open(&p);
+    pair_close(&p);
+
+    pair_open(&p, opt, "other.test", scfg, 1000);
+    pair_run(&p);
+    check_open(&p);
+    uint32_t f = smtp_tls_verify_result(p.cli);
+    CHECK(f != SMTP_TLS_VERIFY_UNAVAILABLE && (f & BADCERT_NOT_TRUSTED) &&
+          (f & BADCERT_CN_MISMATCH));
+    int n = smtp_tls_verify_text(p.cli, text, sizeof text);
+    CHECK(n > 0 && strstr(text, "; ") != NULL); /* two problems on one line */
+    CHECK(strchr(text, '\n') == NULL);
+    CHECK_INT(smtp_tls_verify_text(p.cli, text, 5), 4); /* cut to fit */
+    CHECK_INT((int)strlen(text), 4);
+    pair_close(&p);
+    smtp_tls_config_del(opt);
+    smtp_tls_config_del(none);
+    smtp_tls_config_del(scfg);
+}
+
+/* A server that asks for client certificates (REQUIRED and OPTIONAL). */
+static void test_client_certificates(void)
+{
+    smtp_tls_settings s;
+    smtp_tls_config *req = NULL, *opt = NULL, *with = NULL;
+    smtp_tls_config *without =
+        client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    s.cert_pem = pki.server_chain;
+    s.key_pem = pki.server_key;
+    s.ca_pem = pki.ca;
+    s.verify = SMTP_TLS_VERIFY_REQUIRED;
+    CHECK_INT(smtp_tls_config_new(&req, &s, NULL, NULL, 0), 0);
+    s.verify = SMTP_TLS_VERIFY_OPTIONAL;
+    CHECK_INT(smtp_tls_config_new(&opt, &s, NULL, NULL, 0), 0);
+    smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
+    s.ca_pem = pki.ca;
+    s.cert_pem = pki.client_cert;
+    s.key_pem = pki.client_key;
+    CHECK_INT(smtp_tls_config_new(&with, &s, NULL, NULL, 0), 0);
+
+    wire_seed = 99;
+    pair p;
+    char text[128];
+    pair_open(&p, with, "localhost", req, 700);
+    pair_run(&p);
+    check_open(&p);
+    CHECK_INT(smtp_tls_verify_result(p.srv), 0);
+    CHECK(smtp_tls_peer_subject(p.srv, text, sizeof text) > 0);
+    CHECK(strstr(text, "CN=client.test") != NULL);
+    pair_close(&p);
+
+    pair_open(&p, without, "localhost", req, 700);
+    pair_run(&p);
+    CHECK_INT(smtp_tls_get_state(p.srv), SMTP_TLS_FAILED);
+    CHECK(smtp_tls_get_state(p.cli) != SMTP_TLS_OPEN || smtp_tls_read(p.cli, text, 1) < 0);
+    pair_close(&p);
+
+    pair_open(&p, without, "localhost", opt, 700);
+    pair_run(&p);
+    check_open(&p);
+    CHECK_INT(smtp_tls_verify_result(p.srv), SMTP_TLS_VERIFY_UNAVAILABLE);
+    pair_close(&p);
+
+    smtp_tls_config_del(with);
+    smtp_tls_config_del(opt);
+    smtp_tls_config_del(req);
+    smtp_tls_config_del(without);
+}
+
+/* A peer that sends garbage, or closes mid-way, makes the session fail cleanly. */
+static void test_garbage_and_truncation(void)
+{
+    smtp_tls_config *scfg = server_config(pki.server_chain, SMTP_TLS_MIN_BUFFER);
+    smtp_tls_config *ccfg = client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_MIN_BUFFER);
+    static const char *const junk[] = {
+        "EHLO client.test\r\n",         "220 mail.test ESMTP\r\n",
+        "\x16\x03\x01\x00\x05hello",    /* a handshake record with a nonsense body */
+        "\x17\x03\x03\x40\x00",         /* application data before any handshake */
+        "\x15\x03\x03\x00\x02\x02\x28", /* a fatal alert (handshake_failure) */
+    };
+    char buf[2048];
+    for (size_t j = 0; j < sizeof junk / sizeof junk[0]; j++) {
+        for (int role = 0; role < 2; role++) {
+            smtp_tls *t = NULL;
+            CHECK_INT(smtp_tls_new(&t, role ? scfg : ccfg, role ? NULL : "localhost", NULL), 0);
+            smtp_tls_pull(t, buf, sizeof buf); /* the client's hello goes nowhere */
+            smtp_ssize r = 0;
+            for (size_t i = 0; junk[j][i] && r >= 0; i++)
+                r = smtp_tls_feed(t, junk[j] + i, 1);
+            /* A short record waits for its end: the peer's eof ends the wait. */
+            if (smtp_tls_get_state(t) == SMTP_TLS_HANDSHAKE) CHECK(smtp_tls_feed_eof(t) < 0);
+            CHECK_INT(smtp_tls_get_state(t), SMTP_TLS_FAILED);
+            CHECK(smtp_tls_error(t)[0] != '\0');
+            CHECK(smtp_tls_pull(t, buf, sizeof buf) >= 0); /* an alert, maybe */
+            CHECK_INT(smtp_tls_pull(t, buf, sizeof buf), 0);
+            smtp_tls_del(t);
+        }
+    }
+    /* Random bytes, many seeds: always FAILED, never a crash. */
+    for (unsigned seed = 1; seed <= 40; seed++) {
+        wire_seed = seed;
+        smtp_tls *t = NULL;
+        CHECK_INT(smtp_tls_new(&t, seed & 1 ? scfg : ccfg, seed & 1 ? NULL : "localhost", NULL), 0);
+        size_t n = 1 + wire_rand(sizeof buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)wire_rand(256);
+        if (seed % 4 == 0) buf[0] = 0x16; /* a handshake record type, to go a little deeper */
+        smtp_ssize r = smtp_tls_feed(t, buf, n);
+        if (r >= 0) smtp_tls_feed_eof(t);
+        CHECK_INT(smtp_tls_get_state(t), SMTP_TLS_FAILED);
+        smtp_tls_del(t);
+    }
+    /* Garbage after the handshake: the record fails its integrity check. */
+    wire_seed = 5;
+    pair p;
+    pair_open(&p, ccfg, "localhost", scfg, 100);
+    pair_run(&p);
+    check_open(&p);
+    CHECK_INT(smtp_tls_feed(p.srv, "\x17\x03\x03\x00\x20 0123456789abcdef0123456789abcdef", 37),
+              37);
+    CHECK_INT(smtp_tls_read(p.srv, buf, sizeof buf), SMTP_ERR_PROTO);
+    CHECK_INT(smtp_tls_get_state(p.srv), SMTP_TLS_FAILED);
+    pair_close(&p);
+    /* The connection ends after the handshake without close_notify: truncation. */
+    pair_open(&p, ccfg, "localhost", scfg, 100);
+    pair_run(&p);
+    check_open(&p);
+    CHECK_INT(smtp_tls_write(p.srv, "221 bye\r\n", 9), 9);
+    pair_run(&p);
+    CHECK_INT(smtp_tls_feed_eof(p.cli), 0);
+    CHECK_INT(smtp_tls_feed(p.cli, "x", 1), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_tls_want_feed(p.cli), 0);
+    CHECK_INT(smtp_tls_read(p.cli, buf, sizeof buf), 9); /* what came before the end is kept */
+    CHECK_INT(smtp_tls_read(p.cli, buf, sizeof buf), SMTP_ERR_PROTO);
+    CHECK(strstr(smtp_tls_error(p.cli), "close_notify") != NULL);
+    pair_close(&p);
+    /* The connection ends in the middle of the handshake. */
+    pair_open(&p, ccfg, "localhost", scfg, 100);
+    wire_pull(p.c2s, p.cli);
+    CHECK(wire_feed(p.c2s, p.srv) > 0);
+    CHECK(smtp_tls_feed_eof(p.srv) < 0);
+    CHECK_INT(smtp_tls_get_state(p.srv), SMTP_TLS_FAILED);
+    pair_close(&p);
+    smtp_tls_config_del(ccfg);
+    smtp_tls_config_del(scfg);
+}
+
+static int config_error(const smtp_tls_settings *s, const char *want)
+{
+    smtp_tls_config *cfg = (smtp_tls_config *)&cfg; /* must be reset to NULL */
+    char why[256] = "untouched";
+    int rc = smtp_tls_config_new(&cfg, s, NULL, why, sizeof why);
+    CHECK(cfg == NULL);
+    CHECK(strstr(why, want) != NULL);
+    if (!strstr(why, want)) fprintf(stderr, "config error \"%s\", wanted \"%s\"\n", why, want);
+    return rc;
+}
+
+static void test_config_errors(void)
+{
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    CHECK_INT(config_error(&s, "no certificate"), SMTP_ERR_INVALID_ARGUMENT);
+    s.cert_pem = pki.server_chain;
+    CHECK_INT(config_error(&s, "without the other"), SMTP_ERR_INVALID_ARGUMENT);
+    s.key_pem = pki.other_key;
+    CHECK_INT(config_error(&s, "does not match"), SMTP_ERR_INVALID_ARGUMENT);
+    s.key_pem = "-----BEGIN EC PRIVATE KEY-----\nnonsense\n-----END EC PRIVATE KEY-----\n";
+    CHECK_INT(config_error(&s, "key: "), SMTP_ERR_INVALID_ARGUMENT);
+    s.key_pem = pki.server_key;
+    s.cert_pem = "not a certificate";
+    CHECK_INT(config_error(&s, "certificate: "), SMTP_ERR_INVALID_ARGUMENT);
+    s.cert_pem = pki.server_chain;
+    s.key_file = "/nonexistent/key.pem";
+    CHECK_INT(config_error(&s, "both a file and PEM"), SMTP_ERR_INVALID_ARGUMENT);
+    s.key_pem = NULL;
+    CHECK_INT(config_error(&s, "key: "), SMTP_ERR_INVALID_ARGUMENT);
+    s.key_file = NULL;
+    s.key_pem = pki.server_key;
+    s.in_buffer = SMTP_TLS_MIN_BUFFER - 1;
+    CHECK_INT(config_error(&s, "SMTP_TLS_MIN_BUFFER"), SMTP_ERR_INVALID_ARGUMENT);
+    s.in_buffer = SMTP_TLS_DEFAULT_BUFFER;
+    s.verify = SMTP_TLS_VERIFY_REQUIRED; /* client certificates without a CA */
+    CHECK_INT(config_error(&s, "no CA"), SMTP_ERR_INVALID_ARGUMENT);
+    s.verify = (smtp_tls_verify)7;
+    CHECK_INT(config_error(&s, "verify"), SMTP_ERR_INVALID_ARGUMENT);
+    s.verify = SMTP_TLS_VERIFY_NONE;
+    s.role = (smtp_tls_role)5;
+    CHECK_INT(config_error(&s, "role"), SMTP_ERR_INVALID_ARGUMENT);
+
+    smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
+    CHECK_INT(s.verify, SMTP_TLS_VERIFY_REQUIRED); /* verification is on by default */
+    CHECK_INT(config_error(&s, "no CA"), SMTP_ERR_INVALID_ARGUMENT);
+    s.ca_file = "/nonexistent/ca.pem";
+    CHECK_INT(config_error(&s, "ca_file"), SMTP_ERR_INVALID_ARGUMENT);
+    s.ca_file = NULL;
+    s.ca_path = "/nonexistent-dir";
+    CHECK_INT(config_error(&s, "ca_path"), SMTP_ERR_INVALID_ARGUMENT);
+    s.ca_path = NULL;
+    s.ca_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    CHECK_INT(config_error(&s, "ca_pem"), SMTP_ERR_INVALID_ARGUMENT);
+    s.ca_pem = pki.ca;
+    s.min_version = SMTP_TLS_MIN_1_3;
+    smtp_tls_config *cfg = NULL;
+    int rc = smtp_tls_config_new(&cfg, &s, NULL, NULL, 0);
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    CHECK_INT(rc, 0);
+#else
+    CHECK_INT(rc, SMTP_ERR_INVALID_ARGUMENT); /* 2.28 has no TLS 1.3 */
+#endif
+    smtp_tls_config_del(cfg);
+    s.min_version = (smtp_tls_version_min)9;
+    CHECK_INT(config_error(&s, "min_version"), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_config_new(NULL, &s, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_config_new(&cfg, NULL, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(cfg == NULL);
+    char tiny[8];
+    s.min_version = SMTP_TLS_MIN_1_2;
+    s.ca_pem = NULL;
+    CHECK_INT(smtp_tls_config_new(&cfg, &s, NULL, tiny, sizeof tiny), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT((int)strlen(tiny), 7); /* cut to fit */
+    smtp_tls_settings_init(NULL, SMTP_TLS_CLIENT);
+    smtp_tls_config_del(NULL);
+}
+
+/* Certificates, key and CA read from files, and the CA from a directory. */
+static void test_files(void)
+{
+    char cert[512], key[512], ca[512], dir[512], in_dir[600];
+    CHECK_INT(
+        test_pki_write_file(file_dir, "tls-server-chain.pem", pki.server_chain, cert, sizeof cert),
+        0);
+    CHECK_INT(test_pki_write_file(file_dir, "tls-server-key.pem", pki.server_key, key, sizeof key),
+              0);
+    CHECK_INT(test_pki_write_file(file_dir, "tls-ca.pem", pki.ca, ca, sizeof ca), 0);
+    snprintf(dir, sizeof dir, "%s/tls-ca-dir", file_dir);
+    /* The CA directory holds one file; it is created by the test's CMake rule. */
+    int have_dir = test_pki_write_file(dir, "ca.pem", pki.ca, in_dir, sizeof in_dir) == 0;
+
+    smtp_tls_settings s;
+    smtp_tls_config *scfg = NULL, *ccfg = NULL, *dcfg = NULL;
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    s.cert_file = cert;
+    s.key_file = key;
+    CHECK_INT(smtp_tls_config_new(&scfg, &s, NULL, NULL, 0), 0);
+    smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
+    s.ca_file = ca;
+    CHECK_INT(smtp_tls_config_new(&ccfg, &s, NULL, NULL, 0), 0);
+    if (have_dir) {
+        s.ca_file = NULL;
+        s.ca_path = dir;
+        CHECK_INT(smtp_tls_config_new(&dcfg, &s, NULL, NULL, 0), 0);
+    } else {
+        fprintf(stderr, "note: %s missing, ca_path not tested\n", dir);
+    }
+    wire_seed = 11;
+    pair p;
+    pair_open(&p, ccfg, "mail.test", scfg, 4096);
+    pair_run(&p);
+    check_open(&p);
+    pair_close(&p);
+    if (dcfg) {
+        pair_open(&p, dcfg, "localhost", scfg, 4096);
+        pair_run(&p);
+        check_open(&p);
+        pair_close(&p);
+    }
+    smtp_tls_config_del(dcfg);
+    smtp_tls_config_del(ccfg);
+    smtp_tls_config_del(scfg);
+}
+
+static void test_arguments(void)
+{
+    smtp_tls_config *scfg = server_config(pki.server_chain, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *ccfg =
+        client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls *t = (smtp_tls *)&t;
+    char long_host[300];
+    memset(long_host, 'a', sizeof long_host - 1);
+    long_host[sizeof long_host - 1] = '\0';
+    CHECK_INT(smtp_tls_new(&t, ccfg, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT); /* verify: host */
+    CHECK(t == NULL);
+    CHECK_INT(smtp_tls_new(&t, scfg, "localhost", NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_new(&t, ccfg, "", NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_new(&t, ccfg, "bad\rhost", NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_new(&t, ccfg, "bad host", NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_new(&t, ccfg, long_host, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_new(NULL, ccfg, "localhost", NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_new(&t, NULL, "localhost", NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_new(&t, ccfg, "localhost", NULL), 0);
+    char buf[4];
+    CHECK_INT(smtp_tls_feed(NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_feed(t, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_feed(t, NULL, 0), 0);
+    CHECK_INT(smtp_tls_pull(NULL, buf, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_pull(t, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_write(NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_write(t, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_read(NULL, buf, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_read(t, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_read(t, buf, 0), 0);
+    CHECK_INT(smtp_tls_close(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_feed_eof(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_verify_text(NULL, buf, sizeof buf), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_verify_text(t, buf, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_peer_subject(t, NULL, 4), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_get_state(NULL), SMTP_TLS_FAILED);
+    CHECK_INT(smtp_tls_want_pull(NULL), 0);
+    CHECK_INT(smtp_tls_want_feed(NULL), 0);
+    CHECK(smtp_tls_version(NULL) == NULL);
+    CHECK(smtp_tls_ciphersuite(NULL) == NULL);
+    CHECK_INT(smtp_tls_verify_result(NULL), SMTP_TLS_VERIFY_UNAVAILABLE);
+    CHECK_INT(smtp_tls_error_code(NULL), 0);
+    CHECK(smtp_tls_error(NULL) != NULL);
+    /* A client's first pull gives a ClientHello: a TLS handshake record. */
+    CHECK_INT(smtp_tls_want_feed(t), 1);
+    char hello[2048];
+    smtp_ssize n = smtp_tls_pull(t, hello, sizeof hello);
+    CHECK(n > 5 && hello[0] == 0x16 && hello[1] == 0x03);
+    CHECK_INT(smtp_tls_want_pull(t), 0);
+    smtp_tls_del(t);
+    smtp_tls_del(NULL);
+    smtp_tls_config_del(ccfg);
+    smtp_tls_config_del(scfg);
+}
+
+/* Every allocation failure of config and session creation is reported and leaks nothing; a
+ * session allocates through smtp_mem once, at creation, and never after. */
+static void test_memory(void)
+{
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    s.cert_pem = pki.server_chain;
+    s.key_pem = pki.server_key;
+    struct failmem fm = {0};
+    smtp_mem mem = failmem_mem(&fm);
+    smtp_tls_config *scfg = NULL, *ccfg = NULL;
+    fm.fail_at = 1;
+    CHECK_INT(smtp_tls_config_new(&scfg, &s, &mem, NULL, 0), SMTP_ERR_NOMEM);
+    CHECK_INT(fm.live, 0);
+    fm = (struct failmem){0};
+    CHECK_INT(smtp_tls_config_new(&scfg, &s, &mem, NULL, 0), 0);
+    CHECK_INT(fm.calls, 1);
+    ccfg = client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_DEFAULT_BUFFER);
+
+    smtp_tls *t = NULL;
+    fm.fail_at = fm.calls + 1;
+    CHECK_INT(smtp_tls_new(&t, scfg, NULL, NULL), SMTP_ERR_NOMEM); /* the config's allocator */
+    CHECK(t == NULL);
+    CHECK_INT(fm.live, 1);
+    fm.fail_at = 0;
+
+    struct failmem cm = {0};
+    smtp_mem cmem = failmem_mem(&cm);
+    pair p;
+    memset(&p, 0, sizeof p);
+    CHECK_INT(smtp_tls_new(&p.cli, ccfg, "localhost", &cmem), 0);
+    CHECK_INT(smtp_tls_new(&p.srv, scfg, NULL, NULL), 0);
+    CHECK_INT(cm.calls, 1);
+    CHECK(cm.last_size >= 2 * SMTP_TLS_DEFAULT_BUFFER);
+    int srv_calls = fm.calls;
+    p.c2s = wire_new(333);
+    p.s2c = wire_new(333);
+    wire_seed = 3;
+    pair_run(&p);
+    check_open(&p);
+    exchange(&p, 30000);
+    goodbye(&p);
+    CHECK_INT(cm.calls, 1);
+    CHECK_INT(fm.calls, srv_calls);
+    pair_close(&p);
+    CHECK_INT(cm.live, 0);
+    smtp_tls_config_del(ccfg);
+    smtp_tls_config_del(scfg);
+    CHECK_INT(fm.live, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) file_dir = argv[1];
+    if (test_pki_make(&pki) != 0) return 1;
+    test_handshake_and_data();
+    test_verification_failures();
+    test_verification_off_and_optional();
+    test_client_certificates();
+    test_garbage_and_truncation();
+    test_config_errors();
+    test_files();
+    test_arguments();
+    test_memory();
+    return check_finish();
+}
