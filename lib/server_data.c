@@ -9,11 +9,15 @@
  * policy) is aborted at once (on_message_abort) and the rest of it is read and dropped, so
  * that the reply (552, 550) comes after the real end and the stream stays in sync (DESIGN.md
  * invariant 8). BDAT sizes are checked against the limit from the BDAT line, before a single
- * payload octet is read; nothing is ever allocated for a chunk.
+ * payload octet is read; nothing is ever allocated for a chunk. A refused BDAT (no CHUNKING,
+ * no transaction, no recipient, too big, refused by on_data_start) is answered only after its
+ * chunk was read and dropped (RFC 3030 2): its reply waits formatted in srv->held, so that a
+ * client still writing the chunk never sees the reply before its command is complete.
  */
 #include "server_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int smtp_srv_data_begin(smtp_server *srv, int bdat)
 {
@@ -73,29 +77,39 @@ int smtp_srv_cmd_data(smtp_server *srv)
     return smtp_srv_decided(srv, r);
 }
 
-/* Reads the next `size` payload octets and drops them (the reply was already queued). */
-static void skip_chunk(smtp_server *srv, uint64_t size)
+void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size)
 {
     srv->input = SMTP_SRV_IN_CHUNK;
     srv->chunk_left = size;
     srv->chunk_deliver = 0;
 }
 
+/* Keeps the reply to a refused BDAT until its chunk was read; internal errors are fatal. */
+static int hold(smtp_server *srv, int code, const char *enhanced, const char *text)
+{
+    int r = smtp_srv_hold_reply(srv, code, enhanced, text, strlen(text));
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
 int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
 {
     uint64_t size = cmd->chunk_size;
     int r;
-    /* Every refused BDAT still has its payload: it is read and dropped (RFC 3030 2). */
+    /*
+     * Every refused BDAT still has its payload: it is read and dropped, and only then answered
+     * (RFC 3030 2: the reply follows the whole chunk; a client may still be writing it).
+     */
     if (!(srv->set.extensions & SMTP_SERVER_EXT_CHUNKING))
-        r = reply(srv, 502, "5.5.1", "Error: command not implemented");
+        r = hold(srv, 502, "5.5.1", "Error: command not implemented");
     else if (!srv->mail)
-        r = reply(srv, 503, "5.5.1", "Error: need MAIL command");
+        r = hold(srv, 503, "5.5.1", "Error: need MAIL command");
     else if (!srv->rcpts)
-        r = reply(srv, 554, "5.5.1", "Error: no valid recipients");
+        r = hold(srv, 554, "5.5.1", "Error: no valid recipients");
     else if (srv->set.max_message_size && size > srv->set.max_message_size - srv->msg_size) {
-        /* Checked from the BDAT line, before one octet of the chunk is read. */
+        /* Checked from the BDAT line, before one octet of the chunk is read: the message is
+         * dropped now, the chunk skipped, and the 552 comes after it. */
         r = smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_SIZE);
-        if (r == 0) r = reply(srv, 552, "5.3.4", "Error: message file too big");
+        if (r == 0) r = hold(srv, 552, "5.3.4", "Error: message file too big");
     } else if (srv->msg_open) {
         srv->input = SMTP_SRV_IN_CHUNK;
         srv->chunk_left = size;
@@ -112,7 +126,7 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
         return smtp_srv_decided(srv, r);
     }
     if (r < 0) return r;
-    skip_chunk(srv, size);
+    smtp_srv_skip_chunk(srv, size);
     return 0;
 }
 
@@ -130,7 +144,10 @@ static int deliver(smtp_server *srv, smtp_span span)
 static int chunk_done(smtp_server *srv)
 {
     srv->input = SMTP_SRV_IN_COMMAND;
-    if (!srv->chunk_deliver) return 0;
+    if (!srv->chunk_deliver) {
+        int r = smtp_srv_release_held(srv); /* a refused BDAT's reply */
+        return r < 0 ? smtp_srv_fail(srv, r) : 0;
+    }
     if (srv->chunk_last) return smtp_srv_message_end(srv);
     char text[64];
     snprintf(text, sizeof text, "Ok: %llu octets received", (unsigned long long)srv->chunk_total);

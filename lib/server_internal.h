@@ -107,6 +107,13 @@ struct smtp_server {
     int chunk_deliver;    /* the chunk goes to on_data (else it is discarded) */
     uint64_t chunk_total; /* the current chunk's size, for its 250 reply */
     smtp_data_decoder dec;
+    /*
+     * A refused BDAT's reply, queued once its chunk was read and dropped (RFC 3030 2): the
+     * formatted line with CRLF (held_len 0: none) and its code, for the error count.
+     */
+    char held[512];
+    size_t held_len;
+    int held_code;
 
     /* Counters. */
     size_t messages;
@@ -204,6 +211,14 @@ int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const 
 int smtp_srv_reply_ehlo(smtp_server *srv);
 /* Measures the largest EHLO reply the settings can produce (for smtp_server_new). */
 smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
+/*
+ * Formats the reply to a refused BDAT and keeps it until its chunk was read: then
+ * smtp_srv_release_held queues it (RFC 3030 2). Errors are the emitter's.
+ */
+int smtp_srv_hold_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
+                        size_t len);
+/* Queues the held reply, if any, and counts it as an error reply. */
+int smtp_srv_release_held(smtp_server *srv);
 /* Calls a policy callback's result handling: default acceptance or deferral. */
 int smtp_srv_decided(smtp_server *srv, int r);
 /* Applies a decision (code 0: default acceptance). */
@@ -220,6 +235,8 @@ int smtp_srv_cmd_data(smtp_server *srv);
 int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);
 /* After DEC_DATA/DEC_BDAT was accepted: start reading the content (`bdat`: a chunk). */
 int smtp_srv_data_begin(smtp_server *srv, int bdat);
+/* Reads the next `size` payload octets and drops them; then the held reply is queued. */
+void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size);
 /* The end of a message: asks on_message_end. */
 int smtp_srv_message_end(smtp_server *srv);
 

@@ -48,12 +48,20 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
     return (smtp_ssize)n;
 }
 
+/* Formats one reply line with CRLF into line[0..512); returns its length or the emitter's
+ * error. The enhanced code is dropped without ENHANCEDSTATUSCODES. */
+static smtp_ssize format_line(const smtp_server *srv, char line[512], int code,
+                              const char *enhanced, const char *text, size_t len)
+{
+    if (!(srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES)) enhanced = NULL;
+    return smtp_emit_reply1(line, 512, code, enhanced, text, len);
+}
+
 /* Formats one reply line into the queue; errors are the emitter's (nothing queued). */
 static int emit_line(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len)
 {
     char line[512];
-    if (!(srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES)) enhanced = NULL;
-    smtp_ssize n = smtp_emit_reply1(line, sizeof line, code, enhanced, text, len);
+    smtp_ssize n = format_line(srv, line, code, enhanced, text, len);
     if (n < 0) return (int)n;
     return smtp_srv_out(srv, line, (size_t)n);
 }
@@ -76,6 +84,24 @@ int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char 
         return 0;
     }
     return count_error(srv, code);
+}
+
+int smtp_srv_hold_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
+                        size_t len)
+{
+    smtp_ssize n = format_line(srv, srv->held, code, enhanced, text, len);
+    if (n < 0) return (int)n;
+    srv->held_len = (size_t)n;
+    srv->held_code = code;
+    return 0;
+}
+
+int smtp_srv_release_held(smtp_server *srv)
+{
+    if (!srv->held_len) return 0;
+    int r = smtp_srv_out(srv, srv->held, srv->held_len);
+    srv->held_len = 0;
+    return r < 0 ? r : count_error(srv, srv->held_code);
 }
 
 int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text)
@@ -237,8 +263,7 @@ static void message_done(smtp_server *srv, int accepted)
 static int lmtp_line(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len)
 {
     char line[512];
-    if (!(srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES)) enhanced = NULL;
-    smtp_ssize n = smtp_emit_reply1(line, sizeof line, code, enhanced, text, len);
+    smtp_ssize n = format_line(srv, line, code, enhanced, text, len);
     if (n < 0) return (int)n;
     int r = smtp_srv_out(srv, line, (size_t)n);
     if (r < 0) return r;
@@ -297,6 +322,21 @@ static int apply_connect(smtp_server *srv, int code, const char *text, size_t le
     return smtp_srv_reply_host(srv, code ? code : 220, NULL, buf);
 }
 
+/*
+ * The first BDAT of a message was refused: the transaction has failed (RFC 3030 2), and the
+ * refusal answers the BDAT once its chunk was read and dropped.
+ */
+static int refuse_bdat(smtp_server *srv, int code, const char *enhanced, const char *text,
+                       size_t len)
+{
+    if (!text) text = "Error: command rejected", len = strlen(text);
+    int r = smtp_srv_hold_reply(srv, code, enhanced, text, len);
+    if (r < 0) return r;
+    smtp_srv_clear_transaction(srv, 0);
+    smtp_srv_skip_chunk(srv, srv->dec_chunk);
+    return 0;
+}
+
 static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *enhanced,
                  const char *text, size_t len)
 {
@@ -334,9 +374,8 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
         }
         break;
     case SMTP_SRV_DEC_BDAT:
-        if (ok) {
-            return smtp_srv_data_begin(srv, 1); /* the chunk's reply comes after it */
-        }
+        if (ok) return smtp_srv_data_begin(srv, 1); /* the chunk's reply comes after it */
+        if (code != 421) return refuse_bdat(srv, code, enhanced, text, len);
         break;
     case SMTP_SRV_DEC_AUTH:
     case SMTP_SRV_DEC_SASL:
@@ -372,13 +411,7 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
     int r = emit_line(srv, code, enhanced, text, len);
     if (r < 0) return r;
     if (code == 421) srv->closing = 1;
-    if (dec == SMTP_SRV_DEC_BDAT && !ok) {
-        /* RFC 3030 2: the chunk is still read (and dropped); the transaction has failed. */
-        smtp_srv_clear_transaction(srv, 0);
-        srv->input = SMTP_SRV_IN_CHUNK;
-        srv->chunk_deliver = 0;
-        srv->chunk_left = srv->dec_chunk;
-    }
+    if (dec == SMTP_SRV_DEC_BDAT) smtp_srv_clear_transaction(srv, 0); /* a 421: closing */
     r = count_error(srv, code);
     if (r < 0) return r;
     if (!ok && (dec == SMTP_SRV_DEC_AUTH || dec == SMTP_SRV_DEC_SASL))
