@@ -1,0 +1,505 @@
+/*
+ * smtp-send's sessions (send.h): the client engine's callbacks, the per-recipient results,
+ * the mapping of outcomes to sysexits.h statuses, and the load mode.
+ *
+ * One send_session is one connection. Its envelope and body are submitted before the greeting
+ * (the engine sends them when the session is ready); on_message records the outcome and
+ * submits the next copy until --count messages were handled, then asks for QUIT. The body is
+ * written into the engine as it makes room (pump_body, called after every pull of output).
+ * The worst outcome of all messages and sessions decides the exit status:
+ *   70 (a local failure) > 74 (connection) > 76 (protocol) > 69 (permanent) > 75 (temporary) > 0.
+ */
+#include "send.h"
+#include "transcript.h"
+
+#include <smtp/io.h>
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+#include "tls_glue.h"
+#endif
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What one recipient got: the RCPT reply, and in LMTP the reply after the data. */
+typedef struct rcpt_result {
+    int code; /* 0: no reply (the message failed before RCPT was answered) */
+    char reply[200];
+    int data_code; /* LMTP only: the reply after the data, 0 when none */
+    char data_reply[200];
+} rcpt_result;
+
+typedef struct send_session {
+    const send_options *o;
+    smtp_client *cli;
+    smtp_client_message msg;
+    smtp_client_rcpt *rcpts;
+    rcpt_result *results;
+    size_t body_off;
+    int in_message, body_ended;
+    size_t submitted, handled, delivered;
+    int status;    /* the worst exit status of this session */
+    int ended;     /* on_session_end was called */
+    int tls_noted; /* the transcript told that TLS is up */
+    ex_transcript tr;
+    char tag[24];
+} send_session;
+
+static int rank(int status)
+{
+    switch (status) {
+    case EX_OK: return 0;
+    case EX_TEMPFAIL: return 1;
+    case EX_UNAVAILABLE: return 2;
+    case EX_PROTOCOL: return 3;
+    case EX_IOERR: return 4;
+    default: return 5;
+    }
+}
+
+static int worst(int a, int b)
+{
+    return rank(a) >= rank(b) ? a : b;
+}
+
+/* "250 2.1.5 Ok" from a reply; multi-line text keeps its first line. */
+static void format_reply(char *dst, size_t cap, const smtp_client_reply *r)
+{
+    const char *nl = memchr(r->text.ptr, '\n', r->text.len);
+    int tlen = (int)(nl != NULL ? (size_t)(nl - r->text.ptr) : r->text.len);
+    if (r->enhanced.len > 0 && r->text.len > r->enhanced.len + 1 &&
+        memcmp(r->text.ptr, r->enhanced.ptr, r->enhanced.len) == 0)
+        snprintf(dst, cap, "%d %.*s", r->code, tlen, r->text.ptr);
+    else if (r->enhanced.len > 0)
+        snprintf(dst, cap, "%d %.*s %.*s", r->code, (int)r->enhanced.len, r->enhanced.ptr, tlen,
+                 r->text.ptr);
+    else
+        snprintf(dst, cap, "%d %.*s", r->code, tlen, r->text.ptr);
+    /* Replies are the server's bytes: keep the terminal safe. */
+    for (char *p = dst; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) *p = '?';
+}
+
+static int on_rcpt(size_t index, int after_data, const smtp_client_reply *reply, void *ud)
+{
+    send_session *s = ud;
+    rcpt_result *r = &s->results[index];
+    if (after_data) {
+        r->data_code = reply->code;
+        format_reply(r->data_reply, sizeof r->data_reply, reply);
+    } else {
+        r->code = reply->code;
+        format_reply(r->reply, sizeof r->reply, reply);
+    }
+    return 0;
+}
+
+static void pump_body(send_session *s)
+{
+    const send_options *o = s->o;
+    while (s->in_message && !s->body_ended) {
+        if (s->body_off < o->body_len) {
+            smtp_ssize n =
+                smtp_client_body_write(s->cli, o->body + s->body_off, o->body_len - s->body_off);
+            if (n <= 0) return; /* full for now, or the message already failed */
+            s->body_off += (size_t)n;
+        } else {
+            if (smtp_client_body_end(s->cli) != 0) return;
+            s->body_ended = 1;
+        }
+    }
+}
+
+static int submit_next(send_session *s)
+{
+    memset(s->results, 0, s->o->nrcpts * sizeof *s->results);
+    s->body_off = 0;
+    s->body_ended = 0;
+    if (smtp_client_submit(s->cli, &s->msg) != 0) return -1;
+    s->in_message = 1;
+    s->submitted++;
+    pump_body(s);
+    return 0;
+}
+
+/* The status one message earns, from its outcome and every recipient's replies. */
+static int message_status(const send_session *s, const smtp_client_result *res)
+{
+    int st = EX_OK;
+    switch (res->status) {
+    case SMTP_CLIENT_DELIVERED: break;
+    case SMTP_CLIENT_TEMPFAIL: st = EX_TEMPFAIL; break;
+    case SMTP_CLIENT_PERMFAIL:
+    case SMTP_CLIENT_UNSUPPORTED: st = EX_UNAVAILABLE; break;
+    }
+    for (size_t i = 0; i < s->o->nrcpts; i++) {
+        const rcpt_result *r = &s->results[i];
+        int code = r->data_code != 0 ? r->data_code : r->code;
+        if (code >= 500)
+            st = worst(st, EX_UNAVAILABLE);
+        else if (code >= 400)
+            st = worst(st, EX_TEMPFAIL);
+    }
+    return st;
+}
+
+static void print_results(const send_session *s, const smtp_client_result *res)
+{
+    const send_options *o = s->o;
+    char msg_reply[200] = "";
+    /* A reply that did not refuse (an EHLO reply before TLS was found missing) says nothing. */
+    if (res->reply != NULL && res->reply->code >= 400)
+        format_reply(msg_reply, sizeof msg_reply, res->reply);
+    if (res->status == SMTP_CLIENT_UNSUPPORTED) {
+        if (res->missing == SMTP_CAP_SIZE)
+            snprintf(msg_reply, sizeof msg_reply,
+                     "the message (%zu octets) is over the server's SIZE limit", o->body_len);
+        else
+            snprintf(msg_reply, sizeof msg_reply, "the server does not offer %s",
+                     smtp_cap_name(res->missing));
+    }
+    for (size_t i = 0; i < o->nrcpts; i++) {
+        const rcpt_result *r = &s->results[i];
+        const char *verdict, *why = r->reply;
+        if (r->code == 0) {
+            verdict = "not sent";
+            why = msg_reply;
+        } else if (r->code >= 500) {
+            verdict = "refused";
+        } else if (r->code >= 400) {
+            verdict = "deferred";
+        } else if (r->data_code != 0) {
+            verdict = r->data_code < 400   ? "delivered"
+                      : r->data_code < 500 ? "deferred"
+                                           : "refused";
+            why = r->data_reply;
+        } else if (res->status == SMTP_CLIENT_DELIVERED) {
+            verdict = "delivered";
+            why = msg_reply;
+            if (res->reply != NULL) format_reply(msg_reply, sizeof msg_reply, res->reply);
+        } else {
+            verdict = res->status == SMTP_CLIENT_TEMPFAIL ? "deferred" : "refused";
+            why = msg_reply;
+        }
+        printf("%s%s: %s%s%s\n", s->tag, o->rcpts[i], verdict, why[0] ? ": " : "", why);
+    }
+    fflush(stdout);
+}
+
+static int on_message(const smtp_client_result *res, void *ud)
+{
+    send_session *s = ud;
+    s->in_message = 0;
+    s->handled++;
+    if (res->status == SMTP_CLIENT_DELIVERED) s->delivered++;
+    s->status = worst(s->status, message_status(s, res));
+    if (s->o->count == 1 && s->o->sessions == 1 && !s->o->quiet) print_results(s, res);
+    if (s->handled < s->o->count) {
+        if (submit_next(s) == 0) return 0;
+    }
+    (void)smtp_client_quit(s->cli); /* refused when the session is ending already: fine */
+    return 0;
+}
+
+static int on_session_end(const smtp_client_session_result *res, void *ud)
+{
+    send_session *s = ud;
+    s->ended = 1;
+    int st = EX_OK;
+    char why[200] = "";
+    if (res->reply != NULL) format_reply(why, sizeof why, res->reply);
+    switch (res->end) {
+    case SMTP_CLIENT_END_QUIT: break;
+    case SMTP_CLIENT_END_SHUTDOWN:
+    case SMTP_CLIENT_END_CLOSED:
+    case SMTP_CLIENT_END_TIMEOUT: st = EX_TEMPFAIL; break;
+    case SMTP_CLIENT_END_REJECTED:
+    case SMTP_CLIENT_END_AUTH_FAILED:
+        st = res->reply != NULL && res->reply->code < 500 ? EX_TEMPFAIL : EX_UNAVAILABLE;
+        break;
+    case SMTP_CLIENT_END_TLS_UNAVAILABLE:
+    case SMTP_CLIENT_END_AUTH_UNAVAILABLE: st = EX_UNAVAILABLE; break;
+    case SMTP_CLIENT_END_TLS_FAILED: st = EX_IOERR; break;
+    case SMTP_CLIENT_END_PROTOCOL: st = EX_PROTOCOL; break;
+    case SMTP_CLIENT_END_ERROR: st = EX_SOFTWARE; break;
+    }
+    if (res->end == SMTP_CLIENT_END_QUIT) return 0;
+    fprintf(stderr, "smtp-send: %ssession ended: %s%s%s%s%s\n", s->tag,
+            smtp_client_end_name(res->end), why[0] ? ": " : "", why, res->error ? ": " : "",
+            res->error ? smtp_error_text(res->error) : "");
+    /* A connection lost or shut down after every message was delivered costs nothing. The
+     * order of on_message and on_session_end varies, so count deliveries, not reports. */
+    int harmless = res->end == SMTP_CLIENT_END_SHUTDOWN || res->end == SMTP_CLIENT_END_CLOSED ||
+                   res->end == SMTP_CLIENT_END_TIMEOUT;
+    if (!harmless || s->delivered < s->o->count) s->status = worst(s->status, st);
+    return 0;
+}
+
+/* ---- I/O: the adapter's connections, driven by one poll loop for every session ---- */
+
+static void on_trace(smtp_io_conn *conn, int direction, const char *data, size_t len, void *ud)
+{
+    (void)conn;
+    send_session *s = ud;
+    ex_transcript_add(&s->tr, direction == SMTP_IO_TRACE_OUT ? EX_CLIENT : EX_SERVER, data, len);
+}
+
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+static ex_tls tls_config; /* one config (CAs, random generator) for every connection */
+
+static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
+{
+    (void)conn;
+    send_session *s = ud;
+    ex_transcript_note(&s->tr, "TLS handshake");
+    return ex_tls_filter(&tls_config, filter);
+}
+#endif
+
+/* After every event of the connection: the engine may have room for more of the body. */
+static int on_progress(smtp_io_conn *conn, void *ud)
+{
+    send_session *s = ud;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (!s->tls_noted && smtp_io_conn_tls(conn)) {
+        char what[160], line[200];
+        ex_tls_describe(conn, what, sizeof what);
+        snprintf(line, sizeof line, "TLS started: %s", what);
+        ex_transcript_note(&s->tr, line);
+        s->tls_noted = 1;
+    }
+#else
+    (void)conn;
+#endif
+    pump_body(s);
+    return 0;
+}
+
+static const smtp_client_callbacks client_callbacks = {
+    .on_rcpt = on_rcpt,
+    .on_message = on_message,
+    .on_session_end = on_session_end,
+};
+
+/* The envelope of every copy: the body is 8-bit when any byte is (RFC 6152). */
+static void build_message(send_session *s)
+{
+    const send_options *o = s->o;
+    smtp_client_message_init(&s->msg);
+    s->msg.sender = o->from;
+    for (size_t i = 0; i < o->nrcpts; i++)
+        s->rcpts[i].address = o->rcpts[i];
+    s->msg.rcpts = s->rcpts;
+    s->msg.nrcpts = o->nrcpts;
+    s->msg.size = o->body_len;
+    for (size_t i = 0; i < o->body_len; i++) {
+        if ((unsigned char)o->body[i] >= 0x80) {
+            s->msg.body = SMTP_BODY_8BITMIME;
+            break;
+        }
+    }
+}
+
+static int new_engine(send_session *s)
+{
+    const send_options *o = s->o;
+    smtp_client_settings cs;
+    smtp_client_settings_init(&cs);
+    cs.helo_name = o->helo;
+    cs.lmtp = o->lmtp;
+    cs.pipelining = !o->no_pipelining;
+    cs.chunking = !o->no_chunking;
+    cs.tls = o->tls_required ? SMTP_CLIENT_TLS_REQUIRED
+             : o->starttls   ? SMTP_CLIENT_TLS_OPPORTUNISTIC
+                             : SMTP_CLIENT_TLS_NONE;
+    cs.tls_active = o->tls;
+    cs.auth_user = o->auth_user;
+    cs.auth_mech = o->auth_mech;
+    cs.auth_allow_plaintext = o->insecure_auth;
+    if (o->auth_mech != NULL &&
+        (strcmp(o->auth_mech, "XOAUTH2") == 0 || strcmp(o->auth_mech, "OAUTHBEARER") == 0))
+        cs.auth_token = o->auth_password;
+    else
+        cs.auth_password = o->auth_password;
+    if (o->nrcpts > cs.max_recipients) cs.max_recipients = o->nrcpts;
+    cs.max_body_buffer = 65536;
+    if (o->timeout_ms != 0) {
+        cs.timeout_greeting = cs.timeout_mail = cs.timeout_rcpt = cs.timeout_data =
+            cs.timeout_data_block = cs.timeout_data_end = cs.timeout_command = o->timeout_ms;
+    }
+    int rc = smtp_client_new(&s->cli, &client_callbacks, &cs, NULL, s);
+    if (rc != 0) {
+        fprintf(stderr, "smtp-send: cannot start a client: %s\n", smtp_error_text(rc));
+        return EX_SOFTWARE;
+    }
+    build_message(s);
+    rc = submit_next(s);
+    if (rc != 0) {
+        fprintf(stderr, "smtp-send: the envelope was refused: %s\n", smtp_error_text(rc));
+        return EX_USAGE;
+    }
+    return EX_OK;
+}
+
+static int connect_session(send_session *s, smtp_io_conn **pconn)
+{
+    const send_options *o = s->o;
+    smtp_io_status st;
+    int detail;
+    char text[256];
+    int fd = smtp_io_connect(o->host, o->port, o->timeout_ms ? o->timeout_ms : 30000, &st, &detail);
+    if (fd < 0) {
+        fprintf(stderr, "smtp-send: %s%s port %s: %s\n", s->tag, o->host, o->port,
+                smtp_io_status_text(st, detail, text, sizeof text));
+        return EX_IOERR;
+    }
+    smtp_io_settings ios;
+    smtp_io_settings_init(&ios);
+    ios.on_trace = o->verbose ? on_trace : NULL;
+    ios.on_progress = on_progress;
+    ios.user_data = s;
+    if (o->timeout_ms != 0) ios.write_timeout_ms = ios.handshake_timeout_ms = o->timeout_ms;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (o->tls || o->starttls || o->tls_required) ios.tls_new = tls_new;
+    ios.implicit_tls = o->tls;
+#endif
+    int rc = smtp_io_conn_new_client(pconn, fd, s->cli, &ios, NULL);
+    if (rc != 0) {
+        close(fd);
+        fprintf(stderr, "smtp-send: %s\n", smtp_error_text(rc));
+        return EX_SOFTWARE;
+    }
+    return EX_OK;
+}
+
+/* How the connection's end weighs when the engine did not say it already. */
+static void connection_ended(send_session *s, smtp_io_conn *conn)
+{
+    int detail;
+    smtp_io_status st = smtp_io_conn_status(conn, &detail);
+    ex_transcript_end(&s->tr);
+    if (s->ended || st == SMTP_IO_DONE) return;
+    char text[256];
+    fprintf(stderr, "smtp-send: %sconnection ended: %s\n", s->tag,
+            smtp_io_status_text(st, detail, text, sizeof text));
+    switch (st) {
+    case SMTP_IO_EOF:
+    case SMTP_IO_TIMEOUT: s->status = worst(s->status, EX_TEMPFAIL); break;
+    case SMTP_IO_SYSERR:
+    case SMTP_IO_TLS: s->status = worst(s->status, EX_IOERR); break;
+    default: s->status = worst(s->status, EX_SOFTWARE); break;
+    }
+}
+
+/* Drives every connection until all are done: the adapter's per-connection pieces in poll. */
+static void run_connections(send_session *ss, smtp_io_conn **conns, size_t n)
+{
+    struct pollfd *pfd = calloc(n, sizeof *pfd);
+    if (pfd == NULL) {
+        fprintf(stderr, "smtp-send: out of memory\n");
+        exit(EX_OSERR);
+    }
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++)
+        open += conns[i] != NULL;
+    while (open > 0) {
+        int64_t now = smtp_io_now_ms(), next = SMTP_IO_NEVER;
+        for (size_t i = 0; i < n; i++) {
+            pfd[i].fd = -1;
+            pfd[i].revents = 0;
+            if (conns[i] == NULL) continue;
+            unsigned ev = smtp_io_conn_events(conns[i]);
+            pfd[i].fd = ev != 0 ? smtp_io_conn_fd(conns[i]) : -1;
+            pfd[i].events =
+                (short)(((ev & SMTP_IO_READ) ? POLLIN : 0) | ((ev & SMTP_IO_WRITE) ? POLLOUT : 0));
+            int64_t d = smtp_io_conn_deadline(conns[i]);
+            if (d < next) next = d;
+        }
+        /* A second at most: nothing here waits for anything but the sockets and deadlines. */
+        int64_t wait = next == SMTP_IO_NEVER ? 1000 : next - now;
+        if (wait < 0) wait = 0;
+        if (wait > 1000) wait = 1000;
+        if (poll(pfd, (nfds_t)n, (int)wait) < 0 && errno != EINTR) {
+            fprintf(stderr, "smtp-send: poll: %s\n", strerror(errno));
+            exit(EX_OSERR);
+        }
+        now = smtp_io_now_ms();
+        for (size_t i = 0; i < n; i++) {
+            smtp_io_conn *c = conns[i];
+            if (c == NULL) continue;
+            short re = pfd[i].revents;
+            if (re & (POLLIN | POLLHUP | POLLERR)) smtp_io_conn_on_readable(c, now);
+            if (!smtp_io_conn_done(c) && (re & (POLLOUT | POLLHUP | POLLERR)))
+                smtp_io_conn_on_writable(c, now);
+            if (!smtp_io_conn_done(c) && smtp_io_conn_deadline(c) <= now)
+                smtp_io_conn_on_timer(c, now);
+            if (!smtp_io_conn_done(c) && smtp_io_conn_events(c) == 0) smtp_io_conn_flush(c, now);
+            if (smtp_io_conn_done(c)) {
+                connection_ended(&ss[i], c);
+                smtp_io_conn_del(c);
+                conns[i] = NULL;
+                open--;
+            }
+        }
+    }
+    free(pfd);
+}
+
+int send_run(const send_options *o)
+{
+    size_t n = o->sessions;
+    send_session *ss = calloc(n, sizeof *ss);
+    smtp_io_conn **conns = calloc(n, sizeof *conns);
+    if (ss == NULL || conns == NULL) return EX_OSERR;
+    int status = EX_OK;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (o->tls || o->starttls || o->tls_required) {
+        char err[512];
+        if (ex_tls_client_init(&tls_config, o->cafile, o->no_verify, o->host, err, sizeof err) !=
+            0) {
+            fprintf(stderr, "smtp-send: TLS: %s\n", err);
+            return EX_USAGE;
+        }
+    }
+#endif
+    int64_t start = smtp_io_now_ms();
+    for (size_t i = 0; i < n && status == EX_OK; i++) {
+        send_session *s = &ss[i];
+        s->o = o;
+        if (n > 1) snprintf(s->tag, sizeof s->tag, "[%zu] ", i + 1);
+        ex_transcript_init(&s->tr, o->verbose ? stderr : NULL, s->tag);
+        s->rcpts = calloc(o->nrcpts, sizeof *s->rcpts);
+        s->results = calloc(o->nrcpts, sizeof *s->results);
+        if (s->rcpts == NULL || s->results == NULL) return EX_OSERR;
+        status = new_engine(s);
+        if (status == EX_OK) s->status = connect_session(s, &conns[i]);
+    }
+    if (status == EX_OK) run_connections(ss, conns, n);
+    double secs = (double)(smtp_io_now_ms() - start) / 1000.0;
+    size_t handled = 0, delivered = 0;
+    for (size_t i = 0; i < n; i++) {
+        status = worst(status, ss[i].status);
+        handled += ss[i].handled;
+        delivered += ss[i].delivered;
+        if (conns[i] != NULL) smtp_io_conn_del(conns[i]);
+        smtp_client_del(ss[i].cli);
+        free(ss[i].rcpts);
+        free(ss[i].results);
+    }
+    if ((o->count > 1 || n > 1) && !o->quiet) {
+        size_t wanted = o->count * n;
+        printf("%zu of %zu messages delivered over %zu connection%s in %.3f s: %.1f messages/s\n",
+               delivered, wanted, n, n == 1 ? "" : "s", secs,
+               secs > 0 ? (double)delivered / secs : (double)delivered);
+        if (handled < wanted) printf("%zu messages not attempted\n", wanted - handled);
+    }
+    free(ss);
+    free(conns);
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    ex_tls_free(&tls_config);
+#endif
+    return status;
+}

@@ -1,0 +1,41 @@
+/*
+ * smtp-send's parts shared between its option parser (smtp-send.c) and its sessions (send.c).
+ */
+#ifndef EX_SEND_H
+#define EX_SEND_H
+
+#include "args.h"
+
+#include <smtp/smtp.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+
+#define SEND_MAX_RCPTS 1000
+
+typedef struct send_options {
+    char host[EX_HOST_MAX], port[EX_PORT_MAX];
+    const char *from, *rcpts[SEND_MAX_RCPTS];
+    size_t nrcpts;
+    const char *data_path, *helo;
+    int lmtp, no_pipelining, no_chunking;
+    uint32_t timeout_ms; /* 0: RFC 5321's timeouts and a 30 s connect timeout */
+    int starttls, tls_required, tls, no_verify;
+    const char *cafile;
+    const char *auth_user, *auth_password, *auth_mech;
+    int insecure_auth;
+    int verbose, quiet;
+    size_t count, sessions;
+    char *body; /* the whole message */
+    size_t body_len;
+} send_options;
+
+/*
+ * send_run opens o->sessions connections, sends o->count copies of the message on each,
+ * prints the results and returns the exit status (EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE,
+ * EX_PROTOCOL, EX_IOERR, EX_SOFTWARE).
+ */
+int send_run(const send_options *o);
+
+#endif /* EX_SEND_H */

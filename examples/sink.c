@@ -1,0 +1,368 @@
+/*
+ * smtp-sink's server (sink.h): the I/O adapter's multi-connection loop with one server engine
+ * per connection, whose callbacks keep the envelope, write the message into the Maildir as it
+ * arrives (content after dot-unstuffing, byte for byte) and, at the end of the data, make it
+ * durable (ex_maildir_commit: fsync of file and directory) before returning, so the engine's
+ * 250 never precedes the fsync (DESIGN.md invariant 6). Then the JSON line is printed.
+ *
+ * SIGINT and SIGTERM call smtp_io_loop_shutdown (async-signal-safe): the loop closes its
+ * listeners, sends 421 to idle connections, lets open transactions finish, and returns.
+ */
+#include "sink.h"
+#include "authfile.h"
+#include "json.h"
+#include "maildir.h"
+
+#include <smtp/io.h>
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+#include "tls_glue.h"
+#endif
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct sink_state {
+    const sink_options *o;
+    smtp_io_loop *loop;
+    ex_maildir maildir;
+    ex_authfile auth;
+    unsigned long long connections, messages;
+} sink_state;
+
+/* One connection. The envelope is kept until the message is answered. */
+typedef struct sink_session {
+    sink_state *st;
+    smtp_io_conn *conn;
+    unsigned long long id;
+    char helo[256];
+    size_t helo_len;
+    char from[260];
+    size_t from_len;
+    char *to; /* accepted recipients, each followed by a NUL */
+    size_t to_len, to_cap, nto;
+    ex_maildir_msg *msg; /* allocated at the first message with --maildir */
+    int storing;         /* msg holds an open file */
+} sink_session;
+
+static sink_state *the_state; /* for the signal handler */
+
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+static ex_tls tls_config; /* the certificate and key, for every connection */
+
+static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
+{
+    (void)conn;
+    (void)ud;
+    return ex_tls_filter(&tls_config, filter);
+}
+#endif
+
+static int on_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
+{
+    (void)srv;
+    (void)verb;
+    sink_session *s = ud;
+    s->helo_len = domain.len < sizeof s->helo ? domain.len : sizeof s->helo;
+    memcpy(s->helo, domain.ptr, s->helo_len);
+    return 0;
+}
+
+static int on_mail(smtp_server *srv, const smtp_server_mail *mail, void *ud)
+{
+    (void)srv;
+    sink_session *s = ud;
+    smtp_span box = mail->parsed.mailbox; /* empty for the null path <> */
+    s->from_len = box.len < sizeof s->from ? box.len : sizeof s->from;
+    memcpy(s->from, box.ptr, s->from_len);
+    s->to_len = s->nto = 0;
+    return 0;
+}
+
+static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rcpt, void *ud)
+{
+    sink_session *s = ud;
+    size_t max = s->st->o->max_recipients;
+    if (max != 0 && rcpt->index >= max) {
+        static const char text[] = "Error: too many recipients";
+        return smtp_server_reply(srv, 452, "4.5.3", text, sizeof text - 1) == 0 ? 0 : -1;
+    }
+    smtp_span box = rcpt->parsed.mailbox;
+    if (box.len == 0) box = rcpt->parsed.local; /* <Postmaster> */
+    if (s->to_len + box.len + 1 > s->to_cap) {
+        size_t cap = s->to_cap ? s->to_cap * 2 : 1024;
+        while (cap < s->to_len + box.len + 1)
+            cap *= 2;
+        char *to = realloc(s->to, cap);
+        if (to == NULL) {
+            static const char text[] = "Error: out of memory";
+            return smtp_server_reply(srv, 452, "4.3.1", text, sizeof text - 1) == 0 ? 0 : -1;
+        }
+        s->to = to;
+        s->to_cap = cap;
+    }
+    memcpy(s->to + s->to_len, box.ptr, box.len);
+    s->to_len += box.len;
+    s->to[s->to_len++] = '\0';
+    s->nto++;
+    return 0;
+}
+
+static int refuse_storage(smtp_server *srv, int err)
+{
+    char text[160];
+    int n = snprintf(text, sizeof text, "Error: cannot store the message: %s", strerror(err));
+    return smtp_server_reply(srv, 451, "4.3.0", text, (size_t)n) == 0 ? 0 : -1;
+}
+
+static int on_data_start(smtp_server *srv, void *ud)
+{
+    sink_session *s = ud;
+    if (s->st->o->maildir == NULL) return 0;
+    if (s->msg == NULL && (s->msg = malloc(sizeof *s->msg)) == NULL)
+        return refuse_storage(srv, ENOMEM);
+    if (ex_maildir_begin(&s->st->maildir, s->msg) != 0) return refuse_storage(srv, errno);
+    s->storing = 1;
+    return 0;
+}
+
+static int on_data(smtp_server *srv, smtp_span data, void *ud)
+{
+    (void)srv;
+    sink_session *s = ud;
+    if (s->storing) ex_maildir_write(s->msg, data.ptr, data.len);
+    return 0;
+}
+
+static void print_json(const sink_session *s, uint64_t size, const char *file)
+{
+    FILE *out = stdout;
+    fputs("{\"from\":", out);
+    ex_json_string(out, s->from, s->from_len);
+    fputs(",\"to\":[", out);
+    const char *p = s->to;
+    for (size_t i = 0; i < s->nto; i++) {
+        size_t n = strlen(p);
+        if (i > 0) putc(',', out);
+        ex_json_string(out, p, n);
+        p += n + 1;
+    }
+    fprintf(out, "],\"size\":%llu,\"file\":", (unsigned long long)size);
+    if (file != NULL)
+        ex_json_string(out, file, strlen(file));
+    else
+        fputs("null", out);
+    fputs(",\"helo\":", out);
+    ex_json_string(out, s->helo, s->helo_len);
+    fprintf(out, ",\"tls\":%s,\"auth\":", smtp_io_conn_tls(s->conn) ? "true" : "false");
+    const char *user = smtp_server_auth_identity(smtp_io_conn_server(s->conn));
+    if (user != NULL)
+        ex_json_string(out, user, strlen(user));
+    else
+        fputs("null", out);
+    fputs("}\n", out);
+    fflush(out);
+}
+
+/* The end of the data: durable first (fsync), then the JSON line, then the engine's 250. */
+static int on_message_end(smtp_server *srv, const smtp_server_message *m, void *ud)
+{
+    sink_session *s = ud;
+    const char *file = NULL;
+    if (s->storing) {
+        s->storing = 0;
+        if (ex_maildir_commit(&s->st->maildir, s->msg) != 0) return refuse_storage(srv, errno);
+        file = s->msg->new_path;
+    }
+    s->st->messages++;
+    print_json(s, m->size, file);
+    return 0;
+}
+
+static int on_message_abort(smtp_server *srv, smtp_server_abort_reason reason, void *ud)
+{
+    (void)srv;
+    sink_session *s = ud;
+    if (s->st->o->verbose)
+        fprintf(stderr, "smtp-sink: [%llu] message dropped: %s\n", s->id,
+                smtp_server_abort_name(reason));
+    if (s->storing) ex_maildir_abort(s->msg);
+    s->storing = 0;
+    return 0;
+}
+
+static int on_auth(smtp_server *srv, const smtp_server_auth *auth, void *ud)
+{
+    sink_session *s = ud;
+    if (ex_authfile_check(&s->st->auth, auth->authcid.ptr, auth->authcid.len, auth->password.ptr,
+                          auth->password.len) &&
+        (auth->authzid.len == 0 ||
+         (auth->authzid.len == auth->authcid.len &&
+          memcmp(auth->authzid.ptr, auth->authcid.ptr, auth->authcid.len) == 0)))
+        return 0;
+    static const char text[] = "Error: authentication failed";
+    return smtp_server_reply(srv, 535, "5.7.8", text, sizeof text - 1) == 0 ? 0 : -1;
+}
+
+static const smtp_server_callbacks callbacks = {
+    .on_helo = on_helo,
+    .on_mail = on_mail,
+    .on_rcpt = on_rcpt,
+    .on_data_start = on_data_start,
+    .on_data = on_data,
+    .on_message_end = on_message_end,
+    .on_message_abort = on_message_abort,
+    .on_auth = on_auth,
+};
+
+static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t peerlen,
+                     smtp_io_session *session, void *ud)
+{
+    (void)peer;
+    (void)peerlen;
+    sink_state *st = ud;
+    sink_session *s = calloc(1, sizeof *s);
+    if (s == NULL) return -1;
+    s->st = st;
+    s->conn = conn;
+    s->id = ++st->connections;
+    session->callbacks = &callbacks;
+    session->user_data = s;
+    if (st->o->verbose) fprintf(stderr, "smtp-sink: [%llu] connected\n", s->id);
+    return 0;
+}
+
+static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void *session_data,
+                     void *ud)
+{
+    (void)conn;
+    sink_state *st = ud;
+    sink_session *s = session_data;
+    if (s == NULL) return;
+    if (st->o->verbose) {
+        char text[256];
+        fprintf(stderr, "smtp-sink: [%llu] closed: %s\n", s->id,
+                smtp_io_status_text(status, detail, text, sizeof text));
+    }
+    if (s->storing) ex_maildir_abort(s->msg);
+    free(s->msg);
+    free(s->to);
+    free(s);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (the_state != NULL) smtp_io_loop_shutdown(the_state->loop);
+}
+
+static void engine_settings(const sink_options *o, smtp_server_settings *ss)
+{
+    static char host[256];
+    if (o->hostname != NULL) {
+        ss->hostname = o->hostname;
+    } else if (gethostname(host, sizeof host) == 0 && host[0] != '\0') {
+        host[sizeof host - 1] = '\0';
+        for (char *p = host; *p; p++)
+            if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) *p = '-';
+        ss->hostname = host;
+    }
+    if (o->lmtp) ss->flags |= SMTP_SERVER_LMTP;
+    if (o->pipelining_strict) ss->flags |= SMTP_SERVER_STRICT_PIPELINING;
+    if (o->proxy_protocol) ss->flags |= SMTP_SERVER_PROXY;
+    if (o->implicit_tls)
+        ss->flags |= SMTP_SERVER_TLS;
+    else if (o->tls_cert != NULL)
+        ss->extensions |= SMTP_SERVER_EXT_STARTTLS;
+    if (o->auth_file != NULL) ss->extensions |= SMTP_SERVER_EXT_AUTH;
+    if (o->insecure_auth) ss->flags |= SMTP_SERVER_AUTH_PLAINTEXT;
+    if (o->lenient)
+        ss->cmd_flags |=
+            SMTP_CMD_LENIENT_EMPTY_HELO | SMTP_CMD_LENIENT_PATH_BRACKETS | SMTP_CMD_LENIENT_BARE_LF;
+    ss->bare_policy = o->bare_policy;
+    if (o->max_size_set) ss->max_message_size = o->max_size;
+    /* The engine keeps RFC 5321 4.5.3.1.8's floor of 100; a lower limit is on_rcpt's. */
+    if (o->max_recipients > ss->max_recipients) ss->max_recipients = o->max_recipients;
+}
+
+int sink_run(const sink_options *o)
+{
+    sink_state st;
+    memset(&st, 0, sizeof st);
+    st.o = o;
+    if (o->maildir != NULL && ex_maildir_open(&st.maildir, o->maildir) != 0) {
+        fprintf(stderr, "smtp-sink: --maildir %s: %s\n", o->maildir, strerror(errno));
+        return EX_CANTCREAT;
+    }
+    if (o->auth_file != NULL) {
+        char err[512];
+        if (ex_authfile_load(&st.auth, o->auth_file, err, sizeof err) != 0) {
+            fprintf(stderr, "smtp-sink: --auth-file: %s\n", err);
+            return EX_NOINPUT;
+        }
+    }
+    smtp_io_loop_settings ls;
+    smtp_io_loop_settings_init(&ls);
+    engine_settings(o, &ls.server);
+    ls.on_accept = on_accept;
+    ls.on_close = on_close;
+    ls.user_data = &st;
+    if (o->max_connections != 0) ls.max_connections = o->max_connections;
+    int status = EX_OK;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (o->tls_cert != NULL) {
+        char err[512];
+        if (ex_tls_server_init(&tls_config, o->tls_cert, o->tls_key, err, sizeof err) != 0) {
+            fprintf(stderr, "smtp-sink: TLS: %s\n", err);
+            ex_authfile_free(&st.auth);
+            return EX_USAGE;
+        }
+        ls.io.tls_new = tls_new;
+        ls.io.implicit_tls = o->implicit_tls;
+    }
+#endif
+    int rc = smtp_io_loop_new(&st.loop, &ls, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "smtp-sink: cannot start: %s\n", smtp_error_text(rc));
+        status = EX_SOFTWARE;
+        goto out;
+    }
+    smtp_io_status ios;
+    int detail;
+    if (smtp_io_loop_listen(st.loop, o->any_host ? NULL : o->host, o->port, &ios, &detail) < 0) {
+        char text[256];
+        fprintf(stderr, "smtp-sink: cannot listen on %s port %s: %s\n", o->any_host ? "*" : o->host,
+                o->port, smtp_io_status_text(ios, detail, text, sizeof text));
+        status = EX_UNAVAILABLE;
+        goto out;
+    }
+    the_state = &st;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "smtp-sink: listening on %s port %d\n", o->any_host ? "*" : o->host,
+            smtp_io_loop_port(st.loop, 0));
+    rc = smtp_io_loop_run(st.loop);
+    if (rc < 0) {
+        fprintf(stderr, "smtp-sink: %s\n", smtp_error_text(rc));
+        status = EX_SOFTWARE;
+    } else {
+        fprintf(stderr, "smtp-sink: stopped after %llu connection(s), %llu message(s)\n",
+                st.connections, st.messages);
+    }
+    the_state = NULL;
+out:
+    smtp_io_loop_del(st.loop);
+    ex_authfile_free(&st.auth);
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    ex_tls_free(&tls_config);
+#endif
+    return status;
+}

@@ -1,0 +1,42 @@
+/*
+ * smtp-sink's parts shared between its option parser (smtp-sink.c) and its server (sink.c).
+ */
+#ifndef EX_SINK_H
+#define EX_SINK_H
+
+#include "args.h"
+
+#include <smtp/smtp.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+
+typedef struct sink_options {
+    char host[EX_HOST_MAX], port[EX_PORT_MAX];
+    int any_host; /* --listen '*:PORT': every local address */
+    const char *maildir;
+    int discard, lmtp, verbose;
+    const char *hostname;
+    const char *tls_cert, *tls_key;
+    int implicit_tls;
+    const char *auth_file;
+    int insecure_auth;
+    int max_size_set;
+    uint64_t max_size;
+    size_t max_recipients; /* 0: the engine's default */
+    smtp_data_policy bare_policy;
+    int lenient, pipelining_strict, proxy_protocol;
+    size_t max_connections;
+} sink_options;
+
+/*
+ * sink_run listens, serves connections until SIGINT or SIGTERM (then stops accepting, lets
+ * open transactions finish, and returns EX_OK), printing one JSON line per accepted message.
+ * Returns a sysexits.h status: EX_OK, EX_UNAVAILABLE (cannot listen), EX_CANTCREAT (cannot
+ * create the Maildir), EX_NOINPUT (cannot read --auth-file, --tls-cert or --tls-key),
+ * EX_SOFTWARE.
+ */
+int sink_run(const sink_options *o);
+
+#endif /* EX_SINK_H */

@@ -1,0 +1,307 @@
+/*
+ * smtp-send: send one message (or many, in load mode) to an SMTP or LMTP server, like
+ * sendmail -bm or swaks. Built on libsmtp's client engine and its socket adapter.
+ *
+ * How it works: the options are checked first (any mistake exits 64, EX_USAGE); the message
+ * is read whole (from --data FILE or standard input) because it may be sent many times and
+ * its size is declared with SIZE=. Each connection runs one client engine: its envelope is
+ * submitted before the greeting, its body written as the engine makes room, and on_message
+ * submits the next copy until --count messages went through, then QUIT. The adapter moves
+ * the bytes (and records them for -v). Every recipient's reply is kept and printed; the exit
+ * status is the worst outcome seen, in sysexits.h terms.
+ */
+#include "args.h"
+#include "send.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROG "smtp-send"
+
+__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, PROG ": ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+    exit(EX_USAGE);
+}
+
+static void help(void)
+{
+    fputs("Usage: " PROG " [OPTION]... --from ADDR --to ADDR [--to ADDR]...\n"
+          "Send a message (from --data FILE or standard input) to an SMTP or LMTP server.\n"
+          "\n"
+          "Envelope and message:\n"
+          "  -s, --server HOST[:PORT]  server to connect to; IPv6 as [ADDR]:PORT\n"
+          "                            (default localhost:25, with --tls localhost:465)\n"
+          "  -f, --from ADDR           envelope sender; --from '' sends the null path <>\n"
+          "  -t, --to ADDR             a recipient (repeat for more)\n"
+          "  -d, --data FILE           the message, headers and body ('-': standard input)\n"
+          "      --helo NAME           name sent with EHLO/LHLO (default: this host's name)\n"
+          "      --lmtp                speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
+          "      --no-pipelining       never pipeline commands (RFC 2920)\n"
+          "      --no-chunking         never use BDAT (RFC 3030), always DATA\n"
+          "      --timeout SECONDS     connect and per-reply timeout (default: RFC 5321's)\n"
+          "\n"
+          "TLS (needs a build with mbedTLS):\n"
+          "      --starttls            use STARTTLS when the server offers it\n"
+          "      --tls-required        use STARTTLS or send nothing\n"
+          "      --tls                 implicit TLS from the first byte (RFC 8314)\n"
+          "      --cafile FILE         trusted CA certificates (PEM) instead of the system's\n"
+          "      --no-verify           do not verify the server's certificate (dangerous)\n"
+          "\n"
+          "Authentication (RFC 4954):\n"
+          "      --auth-user USER      authenticate as USER\n"
+          "      --auth-password PASS  password (PLAIN, LOGIN) or bearer token (XOAUTH2,\n"
+          "                            OAUTHBEARER)\n"
+          "      --auth-mech MECH      PLAIN, LOGIN, XOAUTH2 or OAUTHBEARER (default: the\n"
+          "                            strongest the server offers)\n"
+          "      --allow-insecure-auth authenticate without TLS (password in clear text)\n"
+          "\n"
+          "Output and load:\n"
+          "  -v, --verbose             print the protocol transcript on standard error\n"
+          "                            (client lines 'C: ', server lines 'S: ')\n"
+          "  -q, --quiet               print nothing on success\n"
+          "      --count N             send the message N times per connection (default 1)\n"
+          "      --sessions N          open N connections in parallel (default 1); with\n"
+          "                            --count or --sessions above 1, print messages/second\n"
+          "  -h, --help                show this help and exit\n"
+          "      --version             show the version and exit\n"
+          "\n"
+          "Exit status (sysexits.h): 0 every recipient accepted the message; 64 bad options;\n"
+          "69 the message or a recipient was refused permanently (5xx); 74 connection or TLS\n"
+          "failure; 75 temporary failure (4xx, timeout, connection lost); 76 the server broke\n"
+          "the protocol.\n",
+          stdout);
+    exit(EX_OK);
+}
+
+enum {
+    OPT_HELO = 256,
+    OPT_LMTP,
+    OPT_NO_PIPELINING,
+    OPT_NO_CHUNKING,
+    OPT_TIMEOUT,
+    OPT_STARTTLS,
+    OPT_TLS_REQUIRED,
+    OPT_TLS,
+    OPT_CAFILE,
+    OPT_NO_VERIFY,
+    OPT_AUTH_USER,
+    OPT_AUTH_PASSWORD,
+    OPT_AUTH_MECH,
+    OPT_INSECURE_AUTH,
+    OPT_COUNT,
+    OPT_SESSIONS,
+    OPT_VERSION
+};
+
+static const struct option long_options[] = {
+    {"server", required_argument, NULL, 's'},
+    {"from", required_argument, NULL, 'f'},
+    {"to", required_argument, NULL, 't'},
+    {"data", required_argument, NULL, 'd'},
+    {"helo", required_argument, NULL, OPT_HELO},
+    {"lmtp", no_argument, NULL, OPT_LMTP},
+    {"no-pipelining", no_argument, NULL, OPT_NO_PIPELINING},
+    {"no-chunking", no_argument, NULL, OPT_NO_CHUNKING},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"starttls", no_argument, NULL, OPT_STARTTLS},
+    {"tls-required", no_argument, NULL, OPT_TLS_REQUIRED},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+    {"auth-user", required_argument, NULL, OPT_AUTH_USER},
+    {"auth-password", required_argument, NULL, OPT_AUTH_PASSWORD},
+    {"auth-mech", required_argument, NULL, OPT_AUTH_MECH},
+    {"allow-insecure-auth", no_argument, NULL, OPT_INSECURE_AUTH},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"sessions", required_argument, NULL, OPT_SESSIONS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* An address as the engine will send it: no brackets, no control byte, a valid path. */
+static void check_address(const char *opt, const char *addr, int is_sender)
+{
+    size_t len = strlen(addr);
+    if (is_sender && len == 0) return; /* the null reverse-path <> */
+    if (len > 0 && addr[0] == '<') usage_error("%s: give the address without angle brackets", opt);
+    char path[1024];
+    if (len + 3 > sizeof path) usage_error("%s: address too long", opt);
+    snprintf(path, sizeof path, "<%s>", addr);
+    smtp_path parsed;
+    unsigned flags = SMTP_PATH_UTF8 | (is_sender ? 0 : SMTP_PATH_ALLOW_POSTMASTER);
+    if (smtp_path_parse(path, len + 2, flags, &parsed) != 0)
+        usage_error("%s: not a valid mailbox (RFC 5321 4.1.2)", opt);
+}
+
+static uint64_t number(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    if (ex_parse_u64(arg, min, max, &v) != 0) {
+        fprintf(stderr, PROG ": %s: expected a whole number from %llu to %llu, got '%s'\n", opt,
+                (unsigned long long)min, (unsigned long long)max, arg);
+        fprintf(stderr, "Try '" PROG " --help' for more information.\n");
+        exit(EX_USAGE);
+    }
+    return v;
+}
+
+static void default_helo(send_options *o)
+{
+    static char host[256];
+    if (gethostname(host, sizeof host) == 0) {
+        host[sizeof host - 1] = '\0';
+        smtp_domain d;
+        if (smtp_domain_parse(host, strlen(host), 0, &d, NULL) == 0) {
+            o->helo = host;
+            return;
+        }
+    }
+    o->helo = "localhost";
+}
+
+static void parse_options(int argc, char **argv, send_options *o)
+{
+    const char *server = NULL, *data = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "s:f:t:d:vqh", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 's': server = optarg; break;
+        case 'f': o->from = optarg; break;
+        case 't':
+            if (o->nrcpts == SEND_MAX_RCPTS)
+                usage_error("too many recipients (at most %d)", SEND_MAX_RCPTS);
+            o->rcpts[o->nrcpts++] = optarg;
+            break;
+        case 'd': data = optarg; break;
+        case OPT_HELO: o->helo = optarg; break;
+        case OPT_LMTP: o->lmtp = 1; break;
+        case OPT_NO_PIPELINING: o->no_pipelining = 1; break;
+        case OPT_NO_CHUNKING: o->no_chunking = 1; break;
+        case OPT_TIMEOUT:
+            o->timeout_ms = 1000 * (uint32_t)number("--timeout", optarg, 1, 86400);
+            break;
+        case OPT_STARTTLS: o->starttls = 1; break;
+        case OPT_TLS_REQUIRED: o->tls_required = 1; break;
+        case OPT_TLS: o->tls = 1; break;
+        case OPT_CAFILE: o->cafile = optarg; break;
+        case OPT_NO_VERIFY: o->no_verify = 1; break;
+        case OPT_AUTH_USER: o->auth_user = optarg; break;
+        case OPT_AUTH_PASSWORD: o->auth_password = optarg; break;
+        case OPT_AUTH_MECH: o->auth_mech = optarg; break;
+        case OPT_INSECURE_AUTH: o->insecure_auth = 1; break;
+        case 'v': o->verbose = 1; break;
+        case 'q': o->quiet = 1; break;
+        case OPT_COUNT: o->count = (size_t)number("--count", optarg, 1, 10000000); break;
+        case OPT_SESSIONS: o->sessions = (size_t)number("--sessions", optarg, 1, 1000); break;
+        case 'h': help(); break;
+        case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
+        default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); exit(EX_USAGE);
+        }
+    }
+    if (optind < argc) usage_error("unexpected argument '%s'", argv[optind]);
+    if (o->from == NULL) usage_error("%s", "--from is required (--from '' sends the null path <>)");
+    if (o->nrcpts == 0) usage_error("%s", "at least one --to is required");
+    check_address("--from", o->from, 1);
+    for (size_t i = 0; i < o->nrcpts; i++)
+        check_address("--to", o->rcpts[i], 0);
+
+    if (o->tls + (o->starttls || o->tls_required) > 1)
+        usage_error("%s", "--tls (implicit TLS) excludes --starttls and --tls-required");
+    if ((o->cafile != NULL || o->no_verify) && !o->tls && !o->starttls && !o->tls_required)
+        usage_error("%s", "--cafile and --no-verify need --tls, --starttls or --tls-required");
+    if (o->cafile != NULL && o->no_verify)
+        usage_error("%s", "--cafile and --no-verify exclude each other");
+#ifndef SMTP_EXAMPLES_HAVE_TLS
+    if (o->tls || o->starttls || o->tls_required || o->cafile != NULL || o->no_verify)
+        usage_error("%s", "this smtp-send was built without TLS (mbedTLS not found)");
+#endif
+    if (o->cafile != NULL && access(o->cafile, R_OK) != 0)
+        usage_error("--cafile: cannot read %s", o->cafile);
+
+    if ((o->auth_user == NULL) != (o->auth_password == NULL))
+        usage_error("%s", "--auth-user and --auth-password go together");
+    if (o->auth_mech != NULL) {
+        static const char *const mechs[] = {"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"};
+        int known = 0;
+        for (size_t i = 0; i < 4; i++)
+            known |= strcmp(o->auth_mech, mechs[i]) == 0;
+        if (!known)
+            usage_error("--auth-mech: '%s' is not PLAIN, LOGIN, XOAUTH2 or OAUTHBEARER",
+                        o->auth_mech);
+        if (o->auth_user == NULL) usage_error("%s", "--auth-mech needs --auth-user");
+    }
+    if (o->insecure_auth && o->auth_user == NULL)
+        usage_error("%s", "--allow-insecure-auth needs --auth-user");
+
+    if (o->helo == NULL) default_helo(o);
+    smtp_domain d;
+    if (smtp_domain_parse(o->helo, strlen(o->helo), 0, &d, NULL) != 0)
+        usage_error("--helo: '%s' is not a domain or an address literal", o->helo);
+
+    const char *why;
+    if (ex_parse_endpoint(server != NULL ? server : "localhost", o->tls ? "465" : "25", 0, o->host,
+                          sizeof o->host, o->port, sizeof o->port, &why) != 0)
+        usage_error("--server: %s", why);
+    o->data_path = data;
+}
+
+/* Reads the whole message: it may be sent many times, and SIZE= declares its length. */
+static void read_message(send_options *o)
+{
+    FILE *f = stdin;
+    const char *name = "standard input";
+    if (o->data_path != NULL && strcmp(o->data_path, "-") != 0) {
+        name = o->data_path;
+        f = fopen(name, "rb");
+        if (f == NULL) {
+            fprintf(stderr, PROG ": --data: cannot open %s: %s\n", name, strerror(errno));
+            exit(EX_NOINPUT);
+        }
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (buf == NULL) {
+            fprintf(stderr, PROG ": out of memory reading %s\n", name);
+            exit(EX_OSERR);
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) break;
+        if (len == cap) buf = realloc(buf, cap *= 2);
+    }
+    if (ferror(f)) {
+        fprintf(stderr, PROG ": cannot read %s: %s\n", name, strerror(errno));
+        exit(EX_NOINPUT);
+    }
+    if (f != stdin) fclose(f);
+    o->body = buf;
+    o->body_len = len;
+}
+
+int main(int argc, char **argv)
+{
+    send_options o;
+    memset(&o, 0, sizeof o);
+    o.count = 1;
+    o.sessions = 1;
+    parse_options(argc, argv, &o);
+    read_message(&o);
+    int status = send_run(&o);
+    free(o.body);
+    return status;
+}

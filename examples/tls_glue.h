@@ -1,0 +1,38 @@
+/*
+ * TLS for smtp-send and smtp-sink: an smtp_tls session (<smtp/tls.h>, mbedTLS) presented as the
+ * I/O adapter's byte-stream filter (smtp_io_filter). Built only when smtp_tls exists.
+ */
+#ifndef EX_TLS_GLUE_H
+#define EX_TLS_GLUE_H
+
+#include <smtp/io.h>
+#include <smtp/tls.h>
+
+#include <stddef.h>
+
+typedef struct ex_tls {
+    smtp_tls_config *cfg;
+    const char *host; /* client: the name to verify; NULL for a server */
+} ex_tls;
+
+/*
+ * ex_tls_client_init loads the client config: the CAs of `cafile`, or the system's
+ * (/etc/ssl/certs) when NULL; `no_verify` turns verification off. `host` (borrowed) is sent as
+ * SNI and checked against the certificate. Returns 0, or -1 with a reason in err.
+ */
+int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char *host, char *err,
+                       size_t errlen);
+
+/* ex_tls_server_init loads a server's certificate chain and key. Returns 0 or -1 (err). */
+int ex_tls_server_init(ex_tls *t, const char *cert, const char *key, char *err, size_t errlen);
+
+/* ex_tls_free frees the config (after the last connection). */
+void ex_tls_free(ex_tls *t);
+
+/* ex_tls_filter fills `f` with a new session of `t`'s config. Returns 0 or a negative code. */
+int ex_tls_filter(ex_tls *t, smtp_io_filter *f);
+
+/* ex_tls_describe writes "TLSv1.3 TLS-AES-256-GCM-SHA384" for the connection's session. */
+void ex_tls_describe(const smtp_io_conn *conn, char *buf, size_t cap);
+
+#endif /* EX_TLS_GLUE_H */

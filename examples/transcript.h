@@ -1,0 +1,39 @@
+/*
+ * The -v protocol transcript: the bytes of each direction as lines prefixed "C: " (client) or
+ * "S: " (server), the way RFC 5321's examples show a session.
+ */
+#ifndef EX_TRANSCRIPT_H
+#define EX_TRANSCRIPT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct ex_transcript {
+    FILE *out;       /* NULL: record nothing */
+    const char *tag; /* printed before the prefix ("" or "[3] " for session 3) */
+    struct ex_transcript_side {
+        int mid_line;   /* a line of this side was started and not ended */
+        int pending_cr; /* the last byte was a CR: a CRLF ends the line */
+    } side[2];
+} ex_transcript;
+
+#define EX_CLIENT 0
+#define EX_SERVER 1
+
+/* ex_transcript_init prepares `t` to write to `out` (NULL: disabled) with `tag`. */
+void ex_transcript_init(ex_transcript *t, FILE *out, const char *tag);
+
+/*
+ * ex_transcript_add records `len` bytes sent by `side` (EX_CLIENT or EX_SERVER), split
+ * anywhere. CRLF ends a line; other control bytes are shown as \xHH so the transcript stays
+ * one line per protocol line; other bytes are printed as they are.
+ */
+void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len);
+
+/* ex_transcript_note prints an out-of-band line ("* TLS started") between protocol lines. */
+void ex_transcript_note(ex_transcript *t, const char *text);
+
+/* ex_transcript_end ends any unfinished line (the peer stopped mid-line) and flushes. */
+void ex_transcript_end(ex_transcript *t);
+
+#endif /* EX_TRANSCRIPT_H */

@@ -1,0 +1,93 @@
+/*
+ * rawsmtp: a deliberately dumb SMTP client for the end-to-end tests. It sends bytes exactly
+ * as a file holds them (bare LFs, pipelining without permission, half a message), which
+ * libsmtp's own client would never do, and copies every byte the server sends to standard
+ * output as it arrives.
+ *
+ * Usage: rawsmtp PORT FILE [GOFILE FILE2]
+ * Connects to 127.0.0.1:PORT (nothing else), writes FILE at once, and reads until the server
+ * closes. With GOFILE and FILE2, it writes FILE2 once GOFILE exists (the test creates it), so
+ * a test can act (send a signal) while a transaction is half done. Gives up after 30 seconds.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        perror(path);
+        exit(2);
+    }
+    static char buf[1 << 20];
+    *len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    char *copy = malloc(*len + 1);
+    if (copy == NULL) exit(2);
+    memcpy(copy, buf, *len);
+    return copy;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return; /* the server closed: what it said is printed anyway */
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: rawsmtp PORT FILE [GOFILE FILE2]\n");
+        return 2;
+    }
+    int port = atoi(argv[1]);
+    if (port <= 0 || port > 65535) return 2;
+    size_t len1, len2 = 0;
+    char *first = slurp(argv[2], &len1);
+    char *second = argc == 5 ? slurp(argv[4], &len2) : NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        perror("connect");
+        return 1;
+    }
+    send_all(fd, first, len1);
+    time_t end = time(NULL) + 30;
+    while (time(NULL) < end) {
+        if (second != NULL && access(argv[3], F_OK) == 0) {
+            send_all(fd, second, len2);
+            free(second);
+            second = NULL;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, 50);
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        fwrite(buf, 1, (size_t)n, stdout);
+        fflush(stdout);
+    }
+    free(first);
+    free(second);
+    close(fd);
+    return 0;
+}

@@ -1,0 +1,468 @@
+#!/bin/sh
+# End-to-end tests: smtp-send and a raw client against smtp-sink over 127.0.0.1 only.
+# Usage: run.sh CASE BINDIR RAWSMTP
+#   CASE    one of the functions named case_* below
+#   BINDIR  where smtp-send and smtp-sink are
+#   RAWSMTP the raw client (tests/e2e/rawsmtp.c)
+# SMTP_E2E_WRAPPER (e.g. "valgrind -q --error-exitcode=99") runs both programs under a tool.
+# smtp-sink listens on a port the kernel chooses (--listen 127.0.0.1:0) and is stopped by its
+# PID; every wait is bounded. Exit 0: pass, 1: fail, 77: skipped.
+set -u
+case_name=$1
+bin=$2
+raw=$3
+W=${SMTP_E2E_WRAPPER:-}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-e2e.XXXXXX")
+sink_pid=
+port=
+
+cleanup() {
+    if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
+        kill -KILL "$sink_pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL ($case_name): $*"
+    for f in "$tmp"/*.out "$tmp"/*.err; do
+        [ -f "$f" ] || continue
+        echo "---- $(basename "$f")"
+        head -c 4000 "$f"
+    done
+    exit 1
+}
+
+# start_sink [OPTIONS...]: starts smtp-sink in the background, waits for its port.
+start_sink() {
+    $W "$bin/smtp-sink" --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" 2>"$tmp/sink.err" &
+    sink_pid=$!
+    i=0
+    while [ $i -lt 200 ]; do
+        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
+            "$tmp/sink.err")
+        [ -n "$port" ] && return 0
+        kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    fail "smtp-sink did not listen within 10 s"
+}
+
+# stop_sink [SIGNAL]: signals smtp-sink by PID, waits at most 20 s, checks it exited 0.
+stop_sink() {
+    kill "-${1:-TERM}" "$sink_pid"
+    wait_sink
+}
+
+wait_sink() {
+    i=0
+    while kill -0 "$sink_pid" 2>/dev/null && [ $i -lt 400 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    kill -0 "$sink_pid" 2>/dev/null && fail "smtp-sink still running 20 s after the signal"
+    wait "$sink_pid"
+    rc=$?
+    sink_pid=
+    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
+}
+
+# send EXPECTED_STATUS [OPTIONS...]: runs smtp-send against the sink.
+send() {
+    expect=$1
+    shift
+    $W "$bin/smtp-send" --server "127.0.0.1:$port" "$@" >"$tmp/send.out" 2>"$tmp/send.err"
+    rc=$?
+    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
+}
+
+expect_in() { # FILE PATTERN (fixed string)
+    grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
+}
+
+count_new() {
+    ls "$tmp/md/new" | wc -l | tr -d ' '
+}
+
+# A message with CRLF line ends, lines that need dot-stuffing, 8-bit bytes, a tab, an empty
+# line and a long line: what the Maildir holds must be the same bytes.
+make_message() {
+    printf 'From: a@example.org\r\nTo: b@example.org\r\nSubject: e2e\r\n\r\n' >"$tmp/msg"
+    printf '.\r\n..\r\n.leading dot\r\n\r\ncaf\303\251 \377\t end\r\n' >>"$tmp/msg"
+    i=0
+    while [ $i -lt 90 ]; do printf 'long-line-' >>"$tmp/msg"; i=$((i + 1)); done
+    printf '\r\n. \r\nlast line\r\n' >>"$tmp/msg"
+}
+
+the_file() { # the only message of the Maildir
+    [ "$(count_new)" -eq 1 ] || fail "expected 1 message in new/, found $(count_new)"
+    echo "$tmp/md/new/$(ls "$tmp/md/new")"
+}
+
+case_plain() {
+    make_message
+    start_sink --maildir "$tmp/md"
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg"
+    expect_in "$tmp/send.out" "b@example.org: delivered: 250"
+    cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
+    [ -z "$(ls "$tmp/md/tmp")" ] || fail "tmp/ not empty"
+    stop_sink
+}
+
+case_bytes() {
+    make_message
+    start_sink --maildir "$tmp/md"
+    # BDAT (the default: the sink offers CHUNKING), DATA, DATA without pipelining, stdin.
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg"
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --no-chunking
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --no-chunking \
+        --no-pipelining
+    $W "$bin/smtp-send" --server "127.0.0.1:$port" --from a@example.org --to b@example.org \
+        <"$tmp/msg" >"$tmp/send.out" 2>"$tmp/send.err" || fail "send from stdin"
+    [ "$(count_new)" -eq 4 ] || fail "expected 4 messages"
+    for f in "$tmp/md/new"/*; do cmp "$tmp/msg" "$f" || fail "$f differs"; done
+    # A body without a final CRLF gets one (RFC 5321 4.1.1.4); nothing else changes.
+    printf 'Subject: x\r\n\r\nno end' >"$tmp/short"
+    rm -f "$tmp/md/new"/*
+    send 0 --from a@example.org --to b@example.org --data "$tmp/short" --no-chunking
+    printf 'Subject: x\r\n\r\nno end\r\n' >"$tmp/short.expected"
+    cmp "$tmp/short.expected" "$(the_file)" || fail "final CRLF"
+    stop_sink
+}
+
+case_recipients() {
+    make_message
+    start_sink --maildir "$tmp/md" --max-recipients 2
+    send 75 --from a@example.org --to r1@example.org --to r2@example.org --to r3@example.org \
+        --data "$tmp/msg"
+    expect_in "$tmp/send.out" "r1@example.org: delivered: 250"
+    expect_in "$tmp/send.out" "r2@example.org: delivered: 250"
+    expect_in "$tmp/send.out" "r3@example.org: deferred: 452 4.5.3"
+    expect_in "$tmp/sink.out" '"to":["r1@example.org","r2@example.org"]'
+    cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
+    stop_sink
+}
+
+case_max_size() {
+    make_message
+    start_sink --maildir "$tmp/md" --max-size 100
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg"
+    expect_in "$tmp/send.out" "b@example.org: not sent: the message (1010 octets) is over the server's SIZE limit"
+    # Without SIZE= the limit is found in the data (raw DATA): 552 5.3.4, nothing stored.
+    {
+        printf 'EHLO raw.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n'
+        printf 'DATA\r\n'
+        i=0
+        while [ $i -lt 20 ]; do printf 'twenty lines of more than 100 octets\r\n'; i=$((i + 1)); done
+        printf '.\r\nQUIT\r\n'
+    } >"$tmp/raw"
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "552 5.3.4"
+    expect_in "$tmp/raw.out" "221"
+    [ "$(count_new)" -eq 0 ] || fail "a message over --max-size was stored"
+    stop_sink
+}
+
+case_refused_connection() {
+    start_sink --discard
+    closed=$port
+    stop_sink
+    port=$closed
+    printf 'x\r\n' >"$tmp/msg"
+    send 74 --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 5
+    expect_in "$tmp/send.err" "refused"
+}
+
+case_bad_options() {
+    printf 'x\r\n' >"$tmp/msg"
+    s="$bin/smtp-send"
+    k="$bin/smtp-sink"
+    for args in "--bogus" "--count 0" "--count 12x" "--count -1" "--sessions 1001" \
+        "--server [::1" "--server [::1]x" "--server host:0" "--server host:65536" \
+        "--server host:" "--server :25" "--timeout 0" "--to b@example.org" \
+        "--from a@example.org" "--from <a@example.org> --to b@example.org" \
+        "--from a@example.org --to bad@@example.org" "--from a@example.org --to b@example.org extra" \
+        "--from a@example.org --to b@example.org --auth-user u" \
+        "--from a@example.org --to b@example.org --auth-user u --auth-password p --auth-mech CRAM-MD5" \
+        "--from a@example.org --to b@example.org --helo bad_name!" \
+        "--from a@example.org --to b@example.org --no-verify" \
+        "--from a@example.org --to b@example.org --tls --starttls"; do
+        # shellcheck disable=SC2086
+        $W "$s" $args --data "$tmp/msg" >"$tmp/o.out" 2>"$tmp/o.err" </dev/null
+        rc=$?
+        [ $rc -eq 64 ] || fail "smtp-send $args exited $rc, expected 64"
+        grep -q "smtp-send" "$tmp/o.err" || fail "smtp-send $args: no message"
+    done
+    for args in "" "--discard --maildir $tmp/md" "--discard --bare-lf sometimes" \
+        "--discard --listen 127.0.0.1:99999" "--discard --listen 127.0.0.1:x" \
+        "--discard --max-recipients 0" "--discard --max-size 1k" "--discard --hostname a\ b" \
+        "--discard --tls-cert /nonexistent" "--discard --auth-file /nonexistent" \
+        "--discard extra" "--discard --allow-insecure-auth"; do
+        # shellcheck disable=SC2086
+        $W "$k" $args >"$tmp/o.out" 2>"$tmp/o.err" </dev/null
+        rc=$?
+        [ $rc -eq 64 ] || fail "smtp-sink $args exited $rc, expected 64"
+        grep -q "smtp-sink" "$tmp/o.err" || fail "smtp-sink $args: no message"
+    done
+    # --auth-file without TLS needs --allow-insecure-auth.
+    printf 'u:p\n' >"$tmp/users"
+    $W "$k" --discard --auth-file "$tmp/users" >"$tmp/o.out" 2>"$tmp/o.err"
+    [ $? -eq 64 ] || fail "--auth-file without TLS"
+}
+
+case_json() {
+    make_message
+    start_sink --maildir "$tmp/md" --hostname sink.test
+    send 0 --from a@example.org --to b@example.org --to c@example.org --data "$tmp/msg" \
+        --helo client.example
+    size=$(wc -c <"$tmp/msg" | tr -d ' ')
+    file=$(the_file)
+    line=$(cat "$tmp/sink.out")
+    expected="{\"from\":\"a@example.org\",\"to\":[\"b@example.org\",\"c@example.org\"],\"size\":$size,\"file\":\"$file\",\"helo\":\"client.example\",\"tls\":false,\"auth\":null}"
+    [ "$line" = "$expected" ] || fail "JSON line: $line, expected $expected"
+    # Null sender, and a HELO name that needs escaping (quote, backslash, 8-bit, invalid UTF-8).
+    printf 'HELO x"y\\z\303\251\377\r\nMAIL FROM:<>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n' \
+        >"$tmp/raw"
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "250 2.0.0"
+    expect_in "$tmp/sink.out" '{"from":"","to":["b@example.org"],"size":4,'
+    expect_in "$tmp/sink.out" '"helo":"x\"y\\z'"$(printf '\303\251')"'\u00ff","tls":false,"auth":null}'
+    [ "$(wc -l <"$tmp/sink.out")" -eq 2 ] || fail "expected 2 JSON lines"
+    stop_sink
+}
+
+case_discard() {
+    make_message
+    start_sink --discard
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg"
+    expect_in "$tmp/sink.out" '"file":null'
+    size=$(wc -c <"$tmp/msg" | tr -d ' ')
+    expect_in "$tmp/sink.out" "\"size\":$size,"
+    stop_sink
+}
+
+case_lmtp() {
+    make_message
+    start_sink --maildir "$tmp/md" --lmtp
+    send 0 --lmtp --from a@example.org --to b@example.org --to c@example.org --data "$tmp/msg"
+    expect_in "$tmp/send.out" "b@example.org: delivered: 250"
+    expect_in "$tmp/send.out" "c@example.org: delivered: 250"
+    cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
+    # SMTP to an LMTP server fails: EHLO is refused (RFC 2033 4.1).
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg"
+    stop_sink
+}
+
+# A body with a bare LF sent as is (rawsmtp), under each --bare-lf policy.
+case_bare_lf() {
+    printf 'EHLO raw.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\none\ntwo\r\n.\r\nQUIT\r\n' \
+        >"$tmp/raw"
+    start_sink --maildir "$tmp/md"
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "550 5.6.0"
+    [ "$(count_new)" -eq 0 ] || fail "reject: a message was stored"
+    stop_sink
+    for policy in normalize allow; do
+        rm -rf "$tmp/md"
+        start_sink --maildir "$tmp/md" --bare-lf $policy
+        "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+        expect_in "$tmp/raw.out" "250 2.0.0"
+        if [ $policy = normalize ]; then
+            printf 'one\r\ntwo\r\n' >"$tmp/expected"
+        else
+            printf 'one\ntwo\r\n' >"$tmp/expected"
+        fi
+        cmp "$tmp/expected" "$(the_file)" || fail "--bare-lf $policy: stored bytes differ"
+        stop_sink
+    done
+}
+
+case_load() {
+    start_sink --maildir "$tmp/md"
+    i=0
+    : >"$tmp/msg"
+    while [ $i -lt 20 ]; do printf 'line %d of the load test\r\n' $i >>"$tmp/msg"; i=$((i + 1)); done
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --count 50 --sessions 4
+    expect_in "$tmp/send.out" "200 of 200 messages delivered over 4 connections"
+    expect_in "$tmp/send.out" "messages/s"
+    [ "$(count_new)" -eq 200 ] || fail "expected 200 messages, found $(count_new)"
+    [ "$(wc -l <"$tmp/sink.out")" -eq 200 ] || fail "expected 200 JSON lines"
+    # Every line names a different file, and each file is the message.
+    [ "$(sed 's/.*"file":"\([^"]*\)".*/\1/' "$tmp/sink.out" | sort -u | wc -l)" -eq 200 ] ||
+        fail "a file was reported twice"
+    for f in "$tmp/md/new"/*; do cmp -s "$tmp/msg" "$f" || fail "$f differs"; done
+    stop_sink
+}
+
+case_sigterm() {
+    # An idle connection gets 421 and smtp-sink exits 0.
+    start_sink --maildir "$tmp/md"
+    printf 'EHLO raw.example\r\n' >"$tmp/raw"
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" &
+    raw_pid=$!
+    i=0
+    until grep -q '^250 ' "$tmp/raw.out" 2>/dev/null; do
+        [ $i -lt 200 ] || fail "no EHLO reply"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    stop_sink TERM
+    wait $raw_pid
+    expect_in "$tmp/raw.out" "421 4.3.2"
+    # An open transaction is finished first: the message is stored and acknowledged.
+    start_sink --maildir "$tmp/md"
+    printf 'EHLO raw.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nfirst half\r\n' \
+        >"$tmp/raw1"
+    printf 'second half\r\n.\r\nQUIT\r\n' >"$tmp/raw2"
+    "$raw" "$port" "$tmp/raw1" "$tmp/go" "$tmp/raw2" >"$tmp/raw.out" &
+    raw_pid=$!
+    i=0
+    until grep -q '^354 ' "$tmp/raw.out" 2>/dev/null; do
+        [ $i -lt 200 ] || fail "no 354"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    kill -INT "$sink_pid"
+    sleep 0.3
+    kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink did not wait for the open transaction"
+    touch "$tmp/go"
+    wait_sink
+    wait $raw_pid
+    expect_in "$tmp/raw.out" "250 2.0.0"
+    printf 'first half\r\nsecond half\r\n' >"$tmp/expected"
+    cmp "$tmp/expected" "$(the_file)" || fail "the finished message differs"
+}
+
+case_help() {
+    for p in smtp-send smtp-sink; do
+        $W "$bin/$p" --help >"$tmp/help.out" 2>&1 || fail "$p --help"
+        expect_in "$tmp/help.out" "Usage: $p"
+        $W "$bin/$p" --version >"$tmp/help.out" 2>&1 || fail "$p --version"
+        expect_in "$tmp/help.out" "libsmtp"
+    done
+}
+
+case_strict_pipelining() {
+    printf 'EHLO raw.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n' \
+        >"$tmp/raw"
+    start_sink --discard --pipelining-strict
+    # Everything at once, before the greeting: a synchronization error.
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "554 5.5.0"
+    [ -s "$tmp/sink.out" ] && fail "a message was accepted"
+    # smtp-send waits where it must: accepted.
+    printf 'x\r\n' >"$tmp/msg"
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg"
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --no-pipelining
+    stop_sink
+}
+
+case_auth() {
+    printf '# users\nalice:s3cret:with colon\n\nbob:pw\n' >"$tmp/users"
+    printf 'x\r\n' >"$tmp/msg"
+    start_sink --discard --auth-file "$tmp/users" --allow-insecure-auth
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
+        --auth-password 's3cret:with colon' --allow-insecure-auth
+    expect_in "$tmp/sink.out" '"auth":"alice"}'
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user bob \
+        --auth-password pw --auth-mech LOGIN --allow-insecure-auth
+    expect_in "$tmp/sink.out" '"auth":"bob"}'
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
+        --auth-password wrong --allow-insecure-auth
+    expect_in "$tmp/send.out" "b@example.org: not sent: 535 5.7.8"
+    expect_in "$tmp/send.err" "session ended: AUTH_FAILED: 535 5.7.8"
+    # The client will not send a password in clear text unless told to.
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
+        --auth-password 's3cret:with colon'
+    [ "$(wc -l <"$tmp/sink.out")" -eq 2 ] || fail "expected 2 messages"
+    stop_sink
+}
+
+# TLS: a certificate for "localhost" made now with openssl (skipped without it).
+make_cert() {
+    command -v openssl >/dev/null 2>&1 || { echo "openssl not found: skipped"; exit 77; }
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+        -days 2 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost" \
+        >"$tmp/openssl.log" 2>&1 || fail "openssl could not make a certificate"
+}
+
+case_starttls() {
+    make_cert
+    make_message
+    printf 'alice:pw\n' >"$tmp/users"
+    start_sink --maildir "$tmp/md" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
+        --auth-file "$tmp/users"
+    port_ok=$port
+    # The name checked against the certificate is the one given to --server.
+    $W "$bin/smtp-send" --server "localhost:$port" --starttls --cafile "$tmp/cert.pem" \
+        --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
+        --auth-password pw -v >"$tmp/send.out" 2>"$tmp/send.err" || fail "STARTTLS send"
+    expect_in "$tmp/sink.out" '"tls":true,"auth":"alice"}'
+    expect_in "$tmp/send.err" "C: STARTTLS"
+    expect_in "$tmp/send.err" "TLS started"
+    cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
+    # A certificate that does not verify (no --cafile: the system CAs) ends the connection.
+    port=$port_ok
+    $W "$bin/smtp-send" --server "localhost:$port" --tls-required --from a@example.org \
+        --to b@example.org --data "$tmp/msg" >"$tmp/send.out" 2>"$tmp/send.err"
+    [ $? -eq 74 ] || fail "an unverified certificate did not give 74"
+    # --no-verify accepts it; AUTH is not offered without TLS.
+    send 0 --starttls --no-verify --from a@example.org --to b@example.org --data "$tmp/msg"
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
+        --auth-password pw --allow-insecure-auth
+    stop_sink
+}
+
+case_tls_required() {
+    make_cert
+    printf 'x\r\n' >"$tmp/msg"
+    start_sink --discard
+    send 69 --tls-required --no-verify --from a@example.org --to b@example.org --data "$tmp/msg"
+    send 0 --starttls --no-verify --from a@example.org --to b@example.org --data "$tmp/msg"
+    expect_in "$tmp/sink.out" '"tls":false'
+    stop_sink
+}
+
+case_implicit_tls() {
+    make_cert
+    printf 'x\r\n' >"$tmp/msg"
+    start_sink --discard --implicit-tls --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+    $W "$bin/smtp-send" --server "localhost:$port" --tls --cafile "$tmp/cert.pem" \
+        --from a@example.org --to b@example.org --data "$tmp/msg" >"$tmp/send.out" \
+        2>"$tmp/send.err" || fail "implicit TLS send"
+    expect_in "$tmp/sink.out" '"tls":true'
+    stop_sink
+}
+
+case_no_tls() {
+    printf 'x\r\n' >"$tmp/msg"
+    for opt in --starttls --tls-required --tls; do
+        $W "$bin/smtp-send" $opt --from a@example.org --to b@example.org --data "$tmp/msg" \
+            >"$tmp/o.out" 2>"$tmp/o.err"
+        [ $? -eq 64 ] || fail "smtp-send $opt in a build without TLS"
+        expect_in "$tmp/o.err" "this smtp-send was built without TLS (mbedTLS not found)"
+    done
+    $W "$bin/smtp-sink" --discard --tls-cert "$tmp/msg" --tls-key "$tmp/msg" >"$tmp/o.out" \
+        2>"$tmp/o.err"
+    [ $? -eq 64 ] || fail "smtp-sink --tls-cert in a build without TLS"
+    expect_in "$tmp/o.err" "this smtp-sink was built without TLS (mbedTLS not found)"
+}
+
+# A short case under valgrind (when it is installed and the build is not instrumented).
+case_valgrind() {
+    command -v valgrind >/dev/null 2>&1 || { echo "valgrind not found: skipped"; exit 77; }
+    if nm "$bin/smtp-send" 2>/dev/null | grep -q __asan_init; then
+        echo "sanitizer build: skipped"
+        exit 77
+    fi
+    W="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+    case_plain
+    rm -rf "$tmp/md"
+    case_json
+}
+
+command -v "case_$case_name" >/dev/null 2>&1 || { echo "unknown case $case_name"; exit 2; }
+"case_$case_name"
+echo "PASS ($case_name)"

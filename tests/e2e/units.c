@@ -1,0 +1,233 @@
+/*
+ * Unit tests of the example programs' helpers: strict numbers and endpoints (args.c), JSON
+ * escaping of arbitrary bytes (json.c), the auth file (authfile.c), the transcript
+ * (transcript.c) and the Maildir writer (maildir.c).
+ */
+#include "args.h"
+#include "authfile.h"
+#include "json.h"
+#include "maildir.h"
+#include "transcript.h"
+
+#include "check.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_numbers(void)
+{
+    uint64_t v = 7;
+    CHECK(ex_parse_u64("0", 0, 10, &v) == 0 && v == 0);
+    CHECK(ex_parse_u64("10", 0, 10, &v) == 0 && v == 10);
+    CHECK(ex_parse_u64("18446744073709551615", 0, UINT64_MAX, &v) == 0 && v == UINT64_MAX);
+    v = 7;
+    CHECK(ex_parse_u64("18446744073709551616", 0, UINT64_MAX, &v) == -1 && v == 7);
+    CHECK(ex_parse_u64("11", 0, 10, &v) == -1);
+    CHECK(ex_parse_u64("0", 1, 10, &v) == -1);
+    CHECK(ex_parse_u64("", 0, 10, &v) == -1);
+    CHECK(ex_parse_u64("-1", 0, 10, &v) == -1);
+    CHECK(ex_parse_u64("+1", 0, 10, &v) == -1);
+    CHECK(ex_parse_u64(" 1", 0, 10, &v) == -1);
+    CHECK(ex_parse_u64("1k", 0, 10, &v) == -1);
+    CHECK(v == 7);
+}
+
+static int endpoint(const char *arg, int port0, const char *host, const char *port)
+{
+    char h[EX_HOST_MAX], p[EX_PORT_MAX];
+    const char *why = NULL;
+    int rc = ex_parse_endpoint(arg, "25", port0, h, sizeof h, p, sizeof p, &why);
+    if (host == NULL) return rc == -1 && why != NULL;
+    return rc == 0 && strcmp(h, host) == 0 && strcmp(p, port) == 0;
+}
+
+static void test_endpoints(void)
+{
+    CHECK(endpoint("mx.example.org", 0, "mx.example.org", "25"));
+    CHECK(endpoint("mx.example.org:587", 0, "mx.example.org", "587"));
+    CHECK(endpoint("127.0.0.1:0025", 0, "127.0.0.1", "25"));
+    CHECK(endpoint("[::1]", 0, "::1", "25"));
+    CHECK(endpoint("[2001:db8::1]:2525", 0, "2001:db8::1", "2525"));
+    CHECK(endpoint("::1", 0, "::1", "25"));
+    CHECK(endpoint("127.0.0.1:0", 1, "127.0.0.1", "0"));
+    CHECK(endpoint("127.0.0.1:0", 0, NULL, NULL));
+    CHECK(endpoint("host:65536", 0, NULL, NULL));
+    CHECK(endpoint("host:", 0, NULL, NULL));
+    CHECK(endpoint(":25", 0, NULL, NULL));
+    CHECK(endpoint("", 0, NULL, NULL));
+    CHECK(endpoint("[::1", 0, NULL, NULL));
+    CHECK(endpoint("[::1]x", 0, NULL, NULL));
+    CHECK(endpoint("[::1]:", 0, NULL, NULL));
+    CHECK(endpoint("[]:25", 0, NULL, NULL));
+    CHECK(endpoint("[host]:25", 0, NULL, NULL));
+    CHECK(endpoint("ho st:25", 0, NULL, NULL));
+    CHECK(endpoint("host:2x", 0, NULL, NULL));
+    char big[400];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK(endpoint(big, 0, NULL, NULL));
+}
+
+/* Escapes `len` bytes into a string (via a memory stream). */
+static char *json(const char *s, size_t len)
+{
+    static char out[1024];
+    FILE *f = fmemopen(out, sizeof out, "w");
+    ex_json_string(f, s, len);
+    fclose(f);
+    return out;
+}
+
+static void test_json(void)
+{
+    CHECK_STR(json("a@b", 3), "\"a@b\"");
+    CHECK_STR(json("", 0), "\"\"");
+    CHECK_STR(json("q\"b\\", 4), "\"q\\\"b\\\\\"");
+    CHECK_STR(json("\r\n\t\x01\x7f", 5), "\"\\r\\n\\t\\u0001\\u007f\"");
+    CHECK_STR(json("\0x", 2), "\"\\u0000x\"");
+    CHECK_STR(json("caf\xc3\xa9", 5), "\"caf\xc3\xa9\"");           /* valid UTF-8 kept */
+    CHECK_STR(json("\xf0\x9f\x93\xa7", 4), "\"\xf0\x9f\x93\xa7\""); /* U+1F4E7 */
+    CHECK_STR(json("\xff", 1), "\"\\u00ff\"");
+    CHECK_STR(json("\xc3", 1), "\"\\u00c3\"");                                  /* truncated */
+    CHECK_STR(json("\xc0\xaf", 2), "\"\\u00c0\\u00af\"");                       /* overlong '/' */
+    CHECK_STR(json("\xed\xa0\x80", 3), "\"\\u00ed\\u00a0\\u0080\"");            /* a surrogate */
+    CHECK_STR(json("\xf4\x90\x80\x80", 4), "\"\\u00f4\\u0090\\u0080\\u0080\""); /* > U+10FFFF */
+    CHECK_STR(json("\xe2\x82", 2), "\"\\u00e2\\u0082\"");
+    CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3) == 3);
+    CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2) == 0);
+}
+
+static char dir[] = "/tmp/smtp-units.XXXXXX";
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    fputs(text, f);
+    fclose(f);
+}
+
+static int load(const char *text, ex_authfile *af)
+{
+    char path[256], err[256];
+    write_file("users", text);
+    snprintf(path, sizeof path, "%s/users", dir);
+    return ex_authfile_load(af, path, err, sizeof err);
+}
+
+static void test_authfile(void)
+{
+    ex_authfile af;
+    CHECK(load("# comment\n\nalice:pw:with:colons\r\nbob:x\n", &af) == 0);
+    CHECK(af.count == 2);
+    CHECK(ex_authfile_check(&af, "alice", 5, "pw:with:colons", 14));
+    CHECK(!ex_authfile_check(&af, "alice", 5, "pw:with:colon", 13));
+    CHECK(!ex_authfile_check(&af, "alice", 5, "pw:with:colonsX", 15));
+    CHECK(!ex_authfile_check(&af, "alice", 5, "x", 1));
+    CHECK(ex_authfile_check(&af, "bob", 3, "x", 1));
+    CHECK(!ex_authfile_check(&af, "bo", 2, "x", 1));
+    CHECK(!ex_authfile_check(&af, "carol", 5, "x", 1));
+    ex_authfile_free(&af);
+    CHECK(load("nocolon\n", &af) == -1);
+    CHECK(load(":pw\n", &af) == -1);
+    CHECK(load("user:\n", &af) == -1);
+    CHECK(load("# only a comment\n", &af) == -1);
+    char err[256];
+    CHECK(ex_authfile_load(&af, "/nonexistent/users", err, sizeof err) == -1);
+    CHECK(strstr(err, "/nonexistent/users") != NULL);
+}
+
+static void test_transcript(void)
+{
+    char out[1024];
+    FILE *f = fmemopen(out, sizeof out, "w");
+    ex_transcript t;
+    ex_transcript_init(&t, f, "");
+    ex_transcript_add(&t, EX_SERVER, "220 hi\r", 7);
+    ex_transcript_add(&t, EX_SERVER, "\n", 1);
+    ex_transcript_add(&t, EX_CLIENT, "EHLO a\r\nMAIL FROM:<>\r\n", 22);
+    ex_transcript_add(&t, EX_SERVER, "250-x\r\n250 y\x01z\r\n", 16);
+    ex_transcript_add(&t, EX_CLIENT, "\r\n", 2);
+    ex_transcript_add(&t, EX_CLIENT, "half", 4);
+    ex_transcript_note(&t, "TLS");
+    ex_transcript_end(&t);
+    fclose(f);
+    CHECK_STR(out, "S: 220 hi\nC: EHLO a\nC: MAIL FROM:<>\nS: 250-x\nS: 250 y\\x01z\nC: \n"
+                   "C: half\\\n* TLS\n");
+}
+
+static size_t count_dir(const char *sub)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/md/%s", dir, sub);
+    DIR *d = opendir(path);
+    size_t n = 0;
+    if (d == NULL) return (size_t)-1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_maildir(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/md", dir);
+    ex_maildir md;
+    CHECK(ex_maildir_open(&md, path) == 0);
+    CHECK(ex_maildir_open(&md, path) == 0); /* existing directories are fine */
+    CHECK(count_dir("cur") == 0);
+    ex_maildir_msg *m = malloc(sizeof *m);
+    ex_maildir_msg *m2 = malloc(sizeof *m2);
+    CHECK(ex_maildir_begin(&md, m) == 0);
+    CHECK(ex_maildir_begin(&md, m2) == 0);
+    CHECK(strcmp(m->tmp_path, m2->tmp_path) != 0); /* unique names */
+    CHECK(count_dir("tmp") == 2);
+    /* More than one buffer of data, in odd pieces. */
+    static char big[200000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 7);
+    for (size_t off = 0; off < sizeof big; off += 777)
+        ex_maildir_write(m, big + off, sizeof big - off < 777 ? sizeof big - off : 777);
+    CHECK(ex_maildir_commit(&md, m) == 0);
+    CHECK(count_dir("new") == 1 && count_dir("tmp") == 1);
+    FILE *f = fopen(m->new_path, "rb");
+    static char back[sizeof big + 1];
+    CHECK(f != NULL && fread(back, 1, sizeof back, f) == sizeof big);
+    fclose(f);
+    CHECK(memcmp(back, big, sizeof big) == 0);
+    CHECK(m->size == sizeof big);
+    ex_maildir_write(m2, "x", 1);
+    ex_maildir_abort(m2);
+    ex_maildir_abort(m2); /* twice is harmless */
+    CHECK(count_dir("tmp") == 0 && count_dir("new") == 1);
+    unlink(m->new_path);
+    free(m);
+    free(m2);
+    const char *subs[] = {"tmp", "new", "cur", ""};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/md/%s", dir, subs[i]);
+        rmdir(path);
+    }
+    /* A Maildir that cannot be created. */
+    CHECK(ex_maildir_open(&md, "/nonexistent/dir/md") == -1);
+}
+
+int main(void)
+{
+    if (mkdtemp(dir) == NULL) return 1;
+    test_numbers();
+    test_endpoints();
+    test_json();
+    test_authfile();
+    test_transcript();
+    test_maildir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/users", dir);
+    unlink(path);
+    rmdir(dir);
+    return check_finish();
+}
