@@ -67,7 +67,7 @@ static int on_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
     (void)verb;
     sink_session *s = ud;
     s->helo_len = domain.len < sizeof s->helo ? domain.len : sizeof s->helo;
-    memcpy(s->helo, domain.ptr, s->helo_len);
+    if (s->helo_len > 0) memcpy(s->helo, domain.ptr, s->helo_len);
     return 0;
 }
 
@@ -77,7 +77,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *mail, void *ud)
     sink_session *s = ud;
     smtp_span box = mail->parsed.mailbox; /* empty for the null path <> */
     s->from_len = box.len < sizeof s->from ? box.len : sizeof s->from;
-    memcpy(s->from, box.ptr, s->from_len);
+    if (s->from_len > 0) memcpy(s->from, box.ptr, s->from_len);
     s->to_len = s->nto = 0;
     return 0;
 }
@@ -104,7 +104,7 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rcpt, void *ud)
         s->to = to;
         s->to_cap = cap;
     }
-    memcpy(s->to + s->to_len, box.ptr, box.len);
+    if (box.len > 0) memcpy(s->to + s->to_len, box.ptr, box.len);
     s->to_len += box.len;
     s->to[s->to_len++] = '\0';
     s->nto++;
