@@ -196,7 +196,8 @@ SMTP_API void smtp_tls_del(smtp_tls *tls);
  * smtp_tls_feed takes ciphertext received from the peer, `data`/`len`, split anywhere. It
  * copies what fits in the in buffer and advances the handshake. Returns the number of bytes
  * taken: fewer than `len` (possibly 0) when the buffer is full — read plaintext, then feed the
- * rest again. After feeding, call smtp_tls_read until it returns 0, and smtp_tls_pull.
+ * rest again. After feeding, call smtp_tls_read until it returns 0, and smtp_tls_pull. Once
+ * the peer's close_notify was read (SMTP_TLS_CLOSED), bytes fed are dropped (and counted taken).
  * Errors: SMTP_ERR_INVALID_ARGUMENT (tls NULL, data NULL with len > 0; not sticky);
  * SMTP_ERR_INVALID_STATE (after smtp_tls_feed_eof; not sticky); the sticky error of a failed
  * session (also when this call made the handshake fail).

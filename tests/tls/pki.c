@@ -15,8 +15,20 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+/* 3.x: signatures may run through PSA, which must be initialized first (2.28: never). */
+#include <psa/crypto.h>
+#define PKI_PSA_INIT 1
+#endif
+
 #include <stdio.h>
 #include <string.h>
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+const char *const test_tls_expected_version = "TLSv1.3";
+#else
+const char *const test_tls_expected_version = "TLSv1.2";
+#endif
 
 struct pki_rng {
     mbedtls_entropy_context entropy;
@@ -132,6 +144,9 @@ int test_pki_make(test_pki *pki)
     int ret;
 
     memset(pki, 0, sizeof *pki);
+#if defined(PKI_PSA_INIT)
+    if (psa_crypto_init() != PSA_SUCCESS) return -1;
+#endif
     mbedtls_entropy_init(&rng.entropy);
     mbedtls_ctr_drbg_init(&rng.drbg);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
