@@ -125,11 +125,16 @@ static int check_settings(const smtp_tls_settings *s, char *err, size_t errlen)
  * CA bundle may hold certificates mbedTLS cannot read: skipping some is fine there. */
 static int load_cas(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err, size_t errlen)
 {
+    char what[300];
     int ret;
-    if (s->ca_file && (ret = mbedtls_x509_crt_parse_file(&cfg->ca, s->ca_file)) < 0)
-        return config_error(err, errlen, load_code(ret), "ca_file", ret);
-    if (s->ca_path && (ret = mbedtls_x509_crt_parse_path(&cfg->ca, s->ca_path)) < 0)
-        return config_error(err, errlen, load_code(ret), "ca_path", ret);
+    if (s->ca_file && (ret = mbedtls_x509_crt_parse_file(&cfg->ca, s->ca_file)) < 0) {
+        snprintf(what, sizeof what, "ca_file %s", s->ca_file);
+        return config_error(err, errlen, load_code(ret), what, ret);
+    }
+    if (s->ca_path && (ret = mbedtls_x509_crt_parse_path(&cfg->ca, s->ca_path)) < 0) {
+        snprintf(what, sizeof what, "ca_path %s", s->ca_path);
+        return config_error(err, errlen, load_code(ret), what, ret);
+    }
     if (s->ca_pem && (ret = mbedtls_x509_crt_parse(&cfg->ca, (const unsigned char *)s->ca_pem,
                                                    strlen(s->ca_pem) + 1)) < 0)
         return config_error(err, errlen, load_code(ret), "ca_pem", ret);
@@ -180,10 +185,12 @@ static int load_own(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err,
                                      strlen(s->cert_pem) + 1);
     if (ret != 0) {
         if (ret > 0) ret = MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT;
-        return config_error(err, errlen, load_code(ret), "certificate", ret);
+        return config_error(err, errlen, load_code(ret),
+                            s->cert_file ? s->cert_file : "certificate (cert_pem)", ret);
     }
     if ((ret = parse_key(cfg, s)) != 0)
-        return config_error(err, errlen, load_code(ret), "key", ret);
+        return config_error(err, errlen, load_code(ret),
+                            s->key_file ? s->key_file : "key (key_pem)", ret);
     if ((ret = check_pair(cfg)) != 0)
         return config_error(err, errlen, load_code(ret), "key: does not match the certificate",
                             ret);

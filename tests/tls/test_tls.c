@@ -448,15 +448,15 @@ static void test_config_errors(void)
     s.key_pem = pki.other_key;
     CHECK_INT(config_error(&s, "does not match"), SMTP_ERR_INVALID_ARGUMENT);
     s.key_pem = "-----BEGIN EC PRIVATE KEY-----\nnonsense\n-----END EC PRIVATE KEY-----\n";
-    CHECK_INT(config_error(&s, "key: "), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(config_error(&s, "key (key_pem): "), SMTP_ERR_INVALID_ARGUMENT);
     s.key_pem = pki.server_key;
     s.cert_pem = "not a certificate";
-    CHECK_INT(config_error(&s, "certificate: "), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(config_error(&s, "certificate (cert_pem): "), SMTP_ERR_INVALID_ARGUMENT);
     s.cert_pem = pki.server_chain;
     s.key_file = "/nonexistent/key.pem";
     CHECK_INT(config_error(&s, "both a file and PEM"), SMTP_ERR_INVALID_ARGUMENT);
     s.key_pem = NULL;
-    CHECK_INT(config_error(&s, "key: "), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(config_error(&s, "/nonexistent/key.pem: "), SMTP_ERR_INVALID_ARGUMENT);
     s.key_file = NULL;
     s.key_pem = pki.server_key;
     s.in_buffer = SMTP_TLS_MIN_BUFFER - 1;
@@ -474,10 +474,10 @@ static void test_config_errors(void)
     CHECK_INT(s.verify, SMTP_TLS_VERIFY_REQUIRED); /* verification is on by default */
     CHECK_INT(config_error(&s, "no CA"), SMTP_ERR_INVALID_ARGUMENT);
     s.ca_file = "/nonexistent/ca.pem";
-    CHECK_INT(config_error(&s, "ca_file"), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(config_error(&s, "ca_file /nonexistent/ca.pem: "), SMTP_ERR_INVALID_ARGUMENT);
     s.ca_file = NULL;
     s.ca_path = "/nonexistent-dir";
-    CHECK_INT(config_error(&s, "ca_path"), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(config_error(&s, "ca_path /nonexistent-dir: "), SMTP_ERR_INVALID_ARGUMENT);
     s.ca_path = NULL;
     s.ca_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
     CHECK_INT(config_error(&s, "ca_pem"), SMTP_ERR_INVALID_ARGUMENT);
