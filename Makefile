@@ -20,7 +20,7 @@ test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 demo: build
-	./$(BUILD_DIR)/examples/smtp-core-demo
+	sh examples/demo.sh $(BUILD_DIR)/examples
 
 bench:
 	cmake -S . -B $(BUILD_DIR)-bench -DCMAKE_BUILD_TYPE=Release -DSMTP_BUILD_BENCH=ON $(CMAKE_FLAGS)

@@ -44,6 +44,7 @@ typedef struct send_session {
     int status;    /* the worst exit status of this session */
     int ended;     /* on_session_end was called */
     int tls_noted; /* the transcript told that TLS is up */
+    smtp_io_conn *conn;
     ex_transcript tr;
     char tag[24];
 } send_session;
@@ -209,7 +210,7 @@ static int on_session_end(const smtp_client_session_result *res, void *ud)
     send_session *s = ud;
     s->ended = 1;
     int st = EX_OK;
-    char why[200] = "";
+    char why[512] = "";
     if (res->reply != NULL) format_reply(why, sizeof why, res->reply);
     switch (res->end) {
     case SMTP_CLIENT_END_QUIT: break;
@@ -227,6 +228,12 @@ static int on_session_end(const smtp_client_session_result *res, void *ud)
     case SMTP_CLIENT_END_ERROR: st = EX_SOFTWARE; break;
     }
     if (res->end == SMTP_CLIENT_END_QUIT) return 0;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    /* The TLS layer knows why the handshake failed (a certificate, a name, an alert). */
+    const smtp_io_filter *f = s->conn != NULL ? smtp_io_conn_filter(s->conn) : NULL;
+    if (res->end == SMTP_CLIENT_END_TLS_FAILED && f != NULL)
+        snprintf(why, sizeof why, "%s", smtp_tls_error(f->ctx));
+#endif
     fprintf(stderr, "smtp-send: %ssession ended: %s%s%s%s%s\n", s->tag,
             smtp_client_end_name(res->end), why[0] ? ": " : "", why, res->error ? ": " : "",
             res->error ? smtp_error_text(res->error) : "");
@@ -367,6 +374,7 @@ static int connect_session(send_session *s, smtp_io_conn **pconn)
     ios.implicit_tls = o->tls;
 #endif
     int rc = smtp_io_conn_new_client(pconn, fd, s->cli, &ios, NULL);
+    s->conn = *pconn;
     if (rc != 0) {
         close(fd);
         fprintf(stderr, "smtp-send: %s\n", smtp_error_text(rc));
@@ -439,6 +447,7 @@ static void run_connections(send_session *ss, smtp_io_conn **conns, size_t n)
             if (!smtp_io_conn_done(c) && smtp_io_conn_events(c) == 0) smtp_io_conn_flush(c, now);
             if (smtp_io_conn_done(c)) {
                 connection_ended(&ss[i], c);
+                ss[i].conn = NULL;
                 smtp_io_conn_del(c);
                 conns[i] = NULL;
                 open--;

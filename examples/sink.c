@@ -286,6 +286,8 @@ static void engine_settings(const sink_options *o, smtp_server_settings *ss)
     if (o->max_size_set) ss->max_message_size = o->max_size;
     /* The engine keeps RFC 5321 4.5.3.1.8's floor of 100; a lower limit is on_rcpt's. */
     if (o->max_recipients > ss->max_recipients) ss->max_recipients = o->max_recipients;
+    /* A sink under a load test takes what comes: no per-connection limit unless asked. */
+    ss->max_messages = o->max_messages;
 }
 
 int sink_run(const sink_options *o)

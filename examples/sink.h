@@ -28,6 +28,7 @@ typedef struct sink_options {
     smtp_data_policy bare_policy;
     int lenient, pipelining_strict, proxy_protocol;
     size_t max_connections;
+    size_t max_messages; /* per connection; 0: no limit (the default) */
 } sink_options;
 
 /*

@@ -45,6 +45,7 @@ static void help(void)
           "      --max-size BYTES       largest message accepted (default 10240000; 0: none)\n"
           "      --max-recipients N     recipients per message; more get 452 4.5.3\n"
           "      --max-connections N    connections served at once (default 1000)\n"
+          "      --max-messages N       messages per connection, then 421 (default: no limit)\n"
           "      --bare-lf POLICY       a bare LF or CR in DATA: reject (550 5.6.0, the\n"
           "                             default), normalize (to CRLF) or allow (keep it)\n"
           "      --lenient              accept client bugs: HELO without a name, MAIL FROM\n"
@@ -79,6 +80,7 @@ enum {
     OPT_MAX_SIZE,
     OPT_MAX_RCPTS,
     OPT_MAX_CONNS,
+    OPT_MAX_MSGS,
     OPT_BARE_LF,
     OPT_LENIENT,
     OPT_STRICT,
@@ -100,6 +102,7 @@ static const struct option long_options[] = {
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {"max-recipients", required_argument, NULL, OPT_MAX_RCPTS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-messages", required_argument, NULL, OPT_MAX_MSGS},
     {"bare-lf", required_argument, NULL, OPT_BARE_LF},
     {"lenient", no_argument, NULL, OPT_LENIENT},
     {"pipelining-strict", no_argument, NULL, OPT_STRICT},
@@ -166,6 +169,9 @@ static void parse_options(int argc, char **argv, sink_options *o)
             break;
         case OPT_MAX_CONNS:
             o->max_connections = (size_t)number("--max-connections", optarg, 1, 1000000);
+            break;
+        case OPT_MAX_MSGS:
+            o->max_messages = (size_t)number("--max-messages", optarg, 1, 100000000);
             break;
         case OPT_BARE_LF:
             if (strcmp(optarg, "reject") == 0)

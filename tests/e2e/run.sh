@@ -1,9 +1,10 @@
 #!/bin/sh
 # End-to-end tests: smtp-send and a raw client against smtp-sink over 127.0.0.1 only.
-# Usage: run.sh CASE BINDIR RAWSMTP
+# Usage: run.sh CASE BINDIR RAWSMTP [MKCERT]
 #   CASE    one of the functions named case_* below
 #   BINDIR  where smtp-send and smtp-sink are
 #   RAWSMTP the raw client (tests/e2e/rawsmtp.c)
+#   MKCERT  makes the TLS cases' certificates (tests/e2e/mkcert.c; builds with mbedTLS)
 # SMTP_E2E_WRAPPER (e.g. "valgrind -q --error-exitcode=99") runs both programs under a tool.
 # smtp-sink listens on a port the kernel chooses (--listen 127.0.0.1:0) and is stopped by its
 # PID; every wait is bounded. Exit 0: pass, 1: fail, 77: skipped.
@@ -11,6 +12,7 @@ set -u
 case_name=$1
 bin=$2
 raw=$3
+mkcert=${4:-none}
 W=${SMTP_E2E_WRAPPER:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-e2e.XXXXXX")
 sink_pid=
@@ -380,12 +382,10 @@ case_auth() {
     stop_sink
 }
 
-# TLS: a certificate for "localhost" made now with openssl (skipped without it).
+# TLS: a CA and a certificate for "localhost" signed by it, made now (tests/e2e/mkcert.c).
 make_cert() {
-    command -v openssl >/dev/null 2>&1 || { echo "openssl not found: skipped"; exit 77; }
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
-        -days 2 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost" \
-        >"$tmp/openssl.log" 2>&1 || fail "openssl could not make a certificate"
+    [ -x "$mkcert" ] || { echo "no mkcert (a build without TLS): skipped"; exit 77; }
+    "$mkcert" "$tmp" >"$tmp/mkcert.err" 2>&1 || fail "mkcert could not make the certificates"
 }
 
 case_starttls() {
@@ -396,7 +396,7 @@ case_starttls() {
         --auth-file "$tmp/users"
     port_ok=$port
     # The name checked against the certificate is the one given to --server.
-    $W "$bin/smtp-send" --server "localhost:$port" --starttls --cafile "$tmp/cert.pem" \
+    $W "$bin/smtp-send" --server "localhost:$port" --starttls --cafile "$tmp/ca.pem" \
         --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
         --auth-password pw -v >"$tmp/send.out" 2>"$tmp/send.err" || fail "STARTTLS send"
     expect_in "$tmp/sink.out" '"tls":true,"auth":"alice"}'
@@ -408,6 +408,10 @@ case_starttls() {
     $W "$bin/smtp-send" --server "localhost:$port" --tls-required --from a@example.org \
         --to b@example.org --data "$tmp/msg" >"$tmp/send.out" 2>"$tmp/send.err"
     [ $? -eq 74 ] || fail "an unverified certificate did not give 74"
+    expect_in "$tmp/send.err" "TLS"
+    # The right CA but another name (the certificate is for localhost): refused too.
+    send 74 --tls-required --cafile "$tmp/ca.pem" --from a@example.org --to b@example.org \
+        --data "$tmp/msg"
     # --no-verify accepts it; AUTH is not offered without TLS.
     send 0 --starttls --no-verify --from a@example.org --to b@example.org --data "$tmp/msg"
     send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
@@ -429,7 +433,7 @@ case_implicit_tls() {
     make_cert
     printf 'x\r\n' >"$tmp/msg"
     start_sink --discard --implicit-tls --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
-    $W "$bin/smtp-send" --server "localhost:$port" --tls --cafile "$tmp/cert.pem" \
+    $W "$bin/smtp-send" --server "localhost:$port" --tls --cafile "$tmp/ca.pem" \
         --from a@example.org --to b@example.org --data "$tmp/msg" >"$tmp/send.out" \
         2>"$tmp/send.err" || fail "implicit TLS send"
     expect_in "$tmp/sink.out" '"tls":true'
