@@ -13,6 +13,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -248,6 +249,11 @@ static inline void iot_close_inherited(int keep)
 {
     for (int fd = 3; fd < 256; fd++)
         if (fd != keep) close(fd);
+}
+
+static inline int iot_nonblock(int fd)
+{
+    return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
 static inline void iot_raise_nofile(rlim_t want)
