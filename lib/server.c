@@ -110,6 +110,7 @@ void smtp_srv_clear_transaction(smtp_server *srv, int accepted)
     srv->bdat = 0;
     srv->discard = 0;
     srv->msg_size = 0;
+    srv->chunk_failed = 0;
     srv->input = SMTP_SRV_IN_COMMAND;
     if (accepted) {
         srv->messages++;
@@ -538,6 +539,8 @@ static int cmd_error(smtp_server *srv, const smtp_command *cmd)
 static int dispatch(smtp_server *srv, const smtp_command *cmd)
 {
     if (cmd->error) return cmd_error(srv, cmd);
+    /* Only the BDATs pipelined right after a refused one belong to its failed message. */
+    if (cmd->verb != SMTP_VERB_BDAT) srv->chunk_failed = 0;
     if (srv->refused && cmd->verb != SMTP_VERB_QUIT)
         return reply(srv, 503, "5.5.1", "Error: no SMTP service here"); /* RFC 5321 3.1 */
     int j;

@@ -84,11 +84,41 @@ void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size)
     srv->chunk_deliver = 0;
 }
 
-/* Keeps the reply to a refused BDAT until its chunk was read; internal errors are fatal. */
-static int hold(smtp_server *srv, int code, const char *enhanced, const char *text)
+void smtp_srv_chunks_failed(smtp_server *srv, size_t rcpts)
 {
-    int r = smtp_srv_hold_reply(srv, code, enhanced, text, strlen(text));
+    srv->chunk_failed = 1;
+    srv->failed_rcpts = rcpts;
+}
+
+/* Keeps the reply to a refused BDAT until its chunk was read; internal errors are fatal. */
+static int hold(smtp_server *srv, int code, const char *enhanced, const char *text, size_t copies)
+{
+    int r = smtp_srv_hold_reply(srv, code, enhanced, text, strlen(text), copies);
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
+/* The replies a refused message (or BDAT LAST) owes: LMTP, one per accepted recipient. */
+static size_t copies_owed(const smtp_server *srv, int last, size_t rcpts)
+{
+    return last && rcpts && (srv->set.flags & SMTP_SERVER_LMTP) ? rcpts : 1;
+}
+
+/* A BDAT pipelined after a refused one: dropped with the same reply (RFC 3030 2). */
+static void chunk_after_failure(smtp_server *srv, int last)
+{
+    srv->held_copies = copies_owed(srv, last, srv->failed_rcpts);
+    if (last) srv->chunk_failed = 0; /* the failed message ends here */
+}
+
+/* A chunk over max_message_size: the message is dropped now, its chunk skipped, and the 552
+ * comes after it; the BDATs pipelined after a chunk that is not LAST are dropped too. */
+static int chunk_too_big(smtp_server *srv, int last)
+{
+    size_t rcpts = srv->rcpts;
+    if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_SIZE) < 0) return -1;
+    int r = hold(srv, 552, "5.3.4", "Error: message file too big", copies_owed(srv, last, rcpts));
+    if (r == 0 && !last) smtp_srv_chunks_failed(srv, rcpts);
+    return r;
 }
 
 int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
@@ -100,17 +130,16 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
      * (RFC 3030 2: the reply follows the whole chunk; a client may still be writing it).
      */
     if (!(srv->set.extensions & SMTP_SERVER_EXT_CHUNKING))
-        r = hold(srv, 502, "5.5.1", "Error: command not implemented");
+        r = hold(srv, 502, "5.5.1", "Error: command not implemented", 1);
+    else if (srv->chunk_failed)
+        chunk_after_failure(srv, cmd->last), r = 0;
     else if (!srv->mail)
-        r = hold(srv, 503, "5.5.1", "Error: need MAIL command");
+        r = hold(srv, 503, "5.5.1", "Error: need MAIL command", 1);
     else if (!srv->rcpts)
-        r = hold(srv, 554, "5.5.1", "Error: no valid recipients");
-    else if (srv->set.max_message_size && size > srv->set.max_message_size - srv->msg_size) {
-        /* Checked from the BDAT line, before one octet of the chunk is read: the message is
-         * dropped now, the chunk skipped, and the 552 comes after it. */
-        r = smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_SIZE);
-        if (r == 0) r = hold(srv, 552, "5.3.4", "Error: message file too big");
-    } else if (srv->msg_open) {
+        r = hold(srv, 554, "5.5.1", "Error: no valid recipients", 1);
+    else if (srv->set.max_message_size && size > srv->set.max_message_size - srv->msg_size)
+        r = chunk_too_big(srv, cmd->last); /* from the BDAT line: before any octet is read */
+    else if (srv->msg_open) {
         srv->input = SMTP_SRV_IN_CHUNK;
         srv->chunk_left = size;
         srv->chunk_total = size;
@@ -196,10 +225,13 @@ static int data_end(smtp_server *srv)
         return -1;
     if (!srv->discard) return smtp_srv_message_end(srv);
     int why = srv->discard;
+    size_t copies = copies_owed(srv, 1, srv->rcpts);
     smtp_srv_clear_transaction(srv, 0);
-    if (why == SMTP_SERVER_ABORT_SIZE)
-        return reply(srv, 552, "5.3.4", "Error: message file too big");
-    return reply(srv, 550, "5.6.0", "Error: bare <CR> or <LF> in message");
+    int r = why == SMTP_SERVER_ABORT_SIZE
+                ? hold(srv, 552, "5.3.4", "Error: message file too big", copies)
+                : hold(srv, 550, "5.6.0", "Error: bare <CR> or <LF> in message", copies);
+    if (r == 0) r = smtp_srv_release_held(srv);
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
 smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len)

@@ -109,11 +109,20 @@ struct smtp_server {
     smtp_data_decoder dec;
     /*
      * A refused BDAT's reply, queued once its chunk was read and dropped (RFC 3030 2): the
-     * formatted line with CRLF (held_len 0: none) and its code, for the error count.
+     * formatted line with CRLF, its code (for the error count) and how many copies the chunk
+     * being skipped owes (0: none; LMTP: one per accepted recipient after BDAT LAST).
      */
     char held[512];
     size_t held_len;
     int held_code;
+    size_t held_copies;
+    /*
+     * A BDAT of the message was refused: the BDATs pipelined after it (until another command)
+     * are dropped with the same reply (RFC 3030 2); in LMTP a BDAT LAST among them owes one
+     * per recipient the failed transaction had accepted (failed_rcpts).
+     */
+    int chunk_failed;
+    size_t failed_rcpts;
 
     /* Counters. */
     size_t messages;
@@ -212,12 +221,16 @@ int smtp_srv_reply_ehlo(smtp_server *srv);
 /* Measures the largest EHLO reply the settings can produce (for smtp_server_new). */
 smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
 /*
- * Formats the reply to a refused BDAT and keeps it until its chunk was read: then
- * smtp_srv_release_held queues it (RFC 3030 2). Errors are the emitter's.
+ * Formats the reply to a refused BDAT (or a refused message) and keeps it, `copies` times
+ * owed, until smtp_srv_release_held queues it: after the chunk was read (RFC 3030 2).
+ * Errors are the emitter's.
  */
 int smtp_srv_hold_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
-                        size_t len);
-/* Queues the held reply, if any, and counts it as an error reply. */
+                        size_t len, size_t copies);
+/*
+ * Queues the copies of the held reply owed, if any: the first now, the others as room allows
+ * (LMTP), and counts the reply once as an error reply.
+ */
 int smtp_srv_release_held(smtp_server *srv);
 /* Calls a policy callback's result handling: default acceptance or deferral. */
 int smtp_srv_decided(smtp_server *srv, int r);
@@ -237,6 +250,9 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);
 int smtp_srv_data_begin(smtp_server *srv, int bdat);
 /* Reads the next `size` payload octets and drops them; then the held reply is queued. */
 void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size);
+/* A BDAT that is not LAST was refused: the BDATs pipelined after it get the held reply too;
+ * `rcpts`: the recipients the failed transaction had accepted. */
+void smtp_srv_chunks_failed(smtp_server *srv, size_t rcpts);
 /* The end of a message: asks on_message_end. */
 int smtp_srv_message_end(smtp_server *srv);
 

@@ -87,21 +87,36 @@ int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char 
 }
 
 int smtp_srv_hold_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
-                        size_t len)
+                        size_t len, size_t copies)
 {
     smtp_ssize n = format_line(srv, srv->held, code, enhanced, text, len);
     if (n < 0) return (int)n;
     srv->held_len = (size_t)n;
     srv->held_code = code;
+    srv->held_copies = copies;
     return 0;
 }
 
 int smtp_srv_release_held(smtp_server *srv)
 {
-    if (!srv->held_len) return 0;
+    size_t copies = srv->held_copies;
+    if (!copies) return 0;
+    srv->held_copies = 0;
     int r = smtp_srv_out(srv, srv->held, srv->held_len);
-    srv->held_len = 0;
-    return r < 0 ? r : count_error(srv, srv->held_code);
+    if (r < 0) return r;
+    if (copies > 1) {
+        /* LMTP (RFC 2033 4.2): the other recipients' copies follow as the queue drains. */
+        memcpy(srv->lmtp_last, srv->held, srv->held_len);
+        srv->lmtp_last_len = srv->held_len;
+        srv->lmtp_ok = 0;
+        srv->lmtp_fill = copies - 1;
+        smtp_srv_lmtp_fill(srv);
+    }
+    if (srv->lmtp_fill) {
+        srv->errors++; /* a 421 at the limit would come before the copies: at the next error */
+        return 0;
+    }
+    return count_error(srv, srv->held_code);
 }
 
 int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text)
@@ -330,9 +345,13 @@ static int refuse_bdat(smtp_server *srv, int code, const char *enhanced, const c
                        size_t len)
 {
     if (!text) text = "Error: command rejected", len = strlen(text);
-    int r = smtp_srv_hold_reply(srv, code, enhanced, text, len);
+    size_t rcpts = srv->rcpts;
+    /* LMTP: a refused BDAT LAST is the message's end: one reply per recipient (RFC 2033). */
+    size_t copies = srv->dec_last && (srv->set.flags & SMTP_SERVER_LMTP) ? rcpts : 1;
+    int r = smtp_srv_hold_reply(srv, code, enhanced, text, len, copies);
     if (r < 0) return r;
     smtp_srv_clear_transaction(srv, 0);
+    if (!srv->dec_last) smtp_srv_chunks_failed(srv, rcpts);
     smtp_srv_skip_chunk(srv, srv->dec_chunk);
     return 0;
 }

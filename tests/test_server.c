@@ -406,6 +406,83 @@ static void test_output_bound(void)
     smtp_server_del(srv);
 }
 
+/* Feeds all of `in` and collects all output into `out` (grown as needed), as an adapter. */
+static size_t converse(smtp_server *srv, const char *in, size_t len, char **out)
+{
+    size_t pos = 0, olen = 0, cap = 1 << 16;
+    *out = malloc(cap);
+    if (!*out) abort();
+    for (int idle = 0; idle < 3;) {
+        smtp_ssize n = smtp_server_read(srv, in + pos, len - pos);
+        CHECK(n >= 0);
+        if (n < 0) break;
+        pos += (size_t)n;
+        smtp_ssize w;
+        int wrote = 0;
+        while ((w = smtp_server_write(srv, *out + olen, cap - olen)) > 0) {
+            olen += (size_t)w, wrote = 1;
+            if (cap - olen < 4096) {
+                cap *= 2;
+                char *p = realloc(*out, cap);
+                if (!p) abort();
+                *out = p;
+            }
+        }
+        idle = n > 0 || wrote ? 0 : idle + 1;
+    }
+    CHECK_INT(pos, len);
+    return olen;
+}
+
+/* How many times `line` occurs in out[0..len). */
+static size_t count_lines(const char *out, size_t len, const char *line)
+{
+    size_t n = 0, l = strlen(line);
+    for (size_t i = 0; i + l <= len; i++)
+        if (memcmp(out + i, line, l) == 0) n++, i += l - 1;
+    return n;
+}
+
+/*
+ * LMTP (RFC 2033 4.2): a refused message (too big, with DATA or BDAT LAST) gets one reply per
+ * accepted recipient, more than the output queue holds at once: they follow as it drains, and
+ * the next command's reply comes after the last of them.
+ */
+static void test_lmtp_refusal_per_recipient(void)
+{
+    enum { RCPTS = 300 };
+    static const char *const bodies[] = {"DATA\r\n0123456789\r\n0123456789\r\n.\r\n",
+                                         "BDAT 20 LAST\r\n0123456789\r\n012345\r\n",
+                                         "BDAT 4\r\nabcd"
+                                         "BDAT 20\r\n0123456789\r\n012345\r\n"
+                                         "BDAT 2 LAST\r\nxy"};
+    for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        s.flags = SMTP_SERVER_LMTP;
+        s.max_output = 4096;
+        s.max_message_size = 10;
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        static char in[RCPTS * 32 + 256];
+        size_t len = (size_t)snprintf(in, sizeof in, "LHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+        for (int i = 0; i < RCPTS; i++)
+            len += (size_t)snprintf(in + len, sizeof in - len, "RCPT TO:<r%d@example.org>\r\n", i);
+        len += (size_t)snprintf(in + len, sizeof in - len, "%sNOOP\r\n", bodies[b]);
+        char *out;
+        size_t olen = converse(srv, in, len, &out);
+        /* BDAT 4 is accepted; BDAT 20 fails (one 552), the pipelined BDAT LAST owes RCPTS. */
+        size_t want = b == 2 ? RCPTS + 1 : RCPTS;
+        CHECK_INT(count_lines(out, olen, "552 5.3.4 Error: message file too big\r\n"), want);
+        const char *tail = "552 5.3.4 Error: message file too big\r\n250 2.0.0 Ok\r\n";
+        CHECK(olen > strlen(tail) && memcmp(out + olen - strlen(tail), tail, strlen(tail)) == 0);
+        CHECK_INT(smtp_server_want_read(srv), 1);
+        free(out);
+        smtp_server_del(srv);
+    }
+}
+
 int main(void)
 {
     test_settings();
@@ -415,5 +492,6 @@ int main(void)
     test_alloc_failures();
     test_no_alloc_per_message();
     test_output_bound();
+    test_lmtp_refusal_per_recipient();
     return check_finish();
 }

@@ -69,7 +69,10 @@ typedef struct smtp_server smtp_server;
 #define SMTP_SERVER_EXT_ALL 0x3fffu
 
 /* Behaviour flags (smtp_server_settings.flags). */
-/* LMTP (RFC 2033): LHLO instead of HELO/EHLO, one reply per accepted recipient after data. */
+/*
+ * LMTP (RFC 2033): LHLO instead of HELO/EHLO, one reply per accepted recipient after data —
+ * also when the engine refuses the message (too big, a bare LF/CR, a refused BDAT LAST).
+ */
 #define SMTP_SERVER_LMTP 0x01u
 /* The connection is already encrypted (implicit TLS, RFC 8314): no STARTTLS, AUTH allowed. */
 #define SMTP_SERVER_TLS 0x02u
@@ -212,8 +215,10 @@ typedef struct smtp_server_message {
 
 /* Why a message that was being received is dropped (on_message_abort). */
 typedef enum smtp_server_abort_reason {
-    SMTP_SERVER_ABORT_EOF = 1,  /* smtp_server_eof: the connection was lost */
-    SMTP_SERVER_ABORT_SIZE,     /* over max_message_size: the rest is discarded, 552 5.3.4 */
+    SMTP_SERVER_ABORT_EOF = 1, /* smtp_server_eof: the connection was lost */
+    /* Over max_message_size: the rest is read and dropped, then 552 5.3.4 (a BDAT's size is
+     * judged from its line; the BDATs pipelined after it get the 552 too). */
+    SMTP_SERVER_ABORT_SIZE,
     SMTP_SERVER_ABORT_BARE,     /* a bare LF/CR under SMTP_DATA_BARE_REJECT: 550 5.6.0 */
     SMTP_SERVER_ABORT_RESET,    /* RSET, HELO/EHLO or a failed BDAT ended the transaction */
     SMTP_SERVER_ABORT_TIMEOUT,  /* smtp_server_timeout_expired */
@@ -315,7 +320,9 @@ typedef struct smtp_server_callbacks {
     /*
      * DATA, or the first BDAT of a message. Accept: 354 (DATA) or streaming starts (BDAT: the
      * reply comes after the chunk). Refusing the first BDAT ends the transaction (RFC 3030 2:
-     * the client must start over; no on_reset follows) and its payload is dropped.
+     * the client must start over; no on_reset follows) and its payload is dropped; the
+     * refusal is sent once the chunk was read (in LMTP, after BDAT LAST, once per accepted
+     * recipient), and the BDATs pipelined after it are dropped with the same reply.
      */
     int (*on_data_start)(smtp_server *srv, void *user_data);
     /* A piece of the message content (unstuffed for DATA, raw for BDAT), in order. The span
