@@ -8,6 +8,12 @@
  * Connects to 127.0.0.1:PORT (nothing else), writes FILE at once, and reads until the server
  * closes. With GOFILE and FILE2, it writes FILE2 once GOFILE exists (the test creates it), so
  * a test can act (send a signal) while a transaction is half done. Gives up after 30 seconds.
+ *
+ * Usage: rawsmtp --serve PORTFILE FILE
+ * A scripted server instead: listens on 127.0.0.1 with a port the kernel chooses (written to
+ * PORTFILE), accepts one connection, writes FILE at once (a broken server's replies) and
+ * closes its side, copies what the client sends to standard output until the client closes
+ * (30 s at most).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,10 +53,63 @@ static void send_all(int fd, const char *data, size_t len)
     }
 }
 
+/* Copies what arrives on fd to standard output until the peer closes or `end` passes. */
+static void drain(int fd, time_t end)
+{
+    while (time(NULL) < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, 50);
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        fwrite(buf, 1, (size_t)n, stdout);
+        fflush(stdout);
+    }
+}
+
+static int serve(const char *portfile, const char *script)
+{
+    size_t len;
+    char *text = slurp(script, &len);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 1) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0) {
+        perror("listen");
+        return 1;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", portfile);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) return 1;
+    fprintf(f, "%d\n", ntohs(sa.sin_port));
+    fclose(f);
+    rename(tmp, portfile); /* the test never reads half a number */
+    struct pollfd p = {lfd, POLLIN, 0};
+    if (poll(&p, 1, 30000) != 1) return 1;
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0) return 1;
+    send_all(fd, text, len);
+    shutdown(fd, SHUT_WR); /* the script is all this server says: then end of file */
+    drain(fd, time(NULL) + 30);
+    free(text);
+    close(fd);
+    close(lfd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--serve") == 0) return serve(argv[2], argv[3]);
     if (argc != 3 && argc != 5) {
-        fprintf(stderr, "usage: rawsmtp PORT FILE [GOFILE FILE2]\n");
+        fprintf(stderr,
+                "usage: rawsmtp PORT FILE [GOFILE FILE2] | rawsmtp --serve PORTFILE FILE\n");
         return 2;
     }
     int port = atoi(argv[1]);

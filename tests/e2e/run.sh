@@ -361,6 +361,88 @@ case_strict_pipelining() {
     stop_sink
 }
 
+# smtp-send against a scripted broken server (rawsmtp --serve): SCRIPT, expected status.
+broken_server() {
+    printf "$1" >"$tmp/script"
+    rm -f "$tmp/port"
+    "$raw" --serve "$tmp/port" "$tmp/script" >"$tmp/server.out" &
+    server_pid=$!
+    i=0
+    until [ -s "$tmp/port" ]; do
+        [ $i -lt 200 ] || fail "rawsmtp --serve did not listen"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    port=$(cat "$tmp/port")
+    send "$2" --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 10
+    wait $server_pid
+}
+
+case_server_faults() {
+    printf 'x\r\n' >"$tmp/msg"
+    # Protocol violations: 76.
+    broken_server 'hello\r\n' 76                       # not a reply
+    expect_in "$tmp/send.err" "PROTOCOL"
+    broken_server '220-a\r\n230 b\r\n' 76               # a continuation with another code
+    broken_server '220 hi\r\n354 go\r\n' 76             # 354 cannot answer EHLO
+    # Refusals: 554 greeting, 5xx to EHLO and HELO: 69; 421 and 4xx: 75; a close: 75.
+    broken_server '554 no service\r\n' 69
+    expect_in "$tmp/send.err" "554 no service"
+    broken_server '220 hi\r\n550 no\r\n550 no\r\n' 69
+    broken_server '421 busy\r\n' 75
+    broken_server '220 hi\r\n250 hi\r\n450 later\r\n' 75
+    expect_in "$tmp/send.out" "b@example.org: not sent: 450 later"
+    broken_server '220 hi\r\n' 75                 # closed after the greeting
+    expect_in "$tmp/send.err" "CLOSED"
+    # A recipient refused permanently and another accepted: 69, each one reported.
+    printf '220 hi\r\n250 hi\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n' \
+        >"$tmp/script"
+    "$raw" --serve "$tmp/port2" "$tmp/script" >"$tmp/server.out" &
+    server_pid=$!
+    i=0
+    until [ -s "$tmp/port2" ]; do
+        [ $i -lt 200 ] || fail "rawsmtp --serve did not listen"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    port=$(cat "$tmp/port2")
+    send 69 --from a@example.org --to bad@example.org --to good@example.org --data "$tmp/msg" \
+        --no-pipelining --timeout 10
+    wait $server_pid
+    expect_in "$tmp/send.out" "bad@example.org: refused: 550 5.1.1 no such user"
+    expect_in "$tmp/send.out" "good@example.org: delivered: 250 queued"
+    expect_in "$tmp/server.out" "RCPT TO:<good@example.org>"
+}
+
+case_lenient() {
+    # HELO without a name and paths without angle brackets: refused, then accepted.
+    printf 'HELO\r\nMAIL FROM:a@example.org\r\nQUIT\r\n' >"$tmp/raw"
+    start_sink --discard
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "501"
+    stop_sink
+    printf 'HELO\r\nMAIL FROM:a@example.org\r\nRCPT TO:b@example.org\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n' \
+        >"$tmp/raw"
+    start_sink --discard --lenient
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "250 2.0.0"
+    expect_in "$tmp/sink.out" '{"from":"a@example.org","to":["b@example.org"],"size":4,"file":null,"helo":"",'
+    stop_sink
+}
+
+case_proxy_protocol() {
+    start_sink --discard --proxy-protocol
+    printf 'PROXY TCP4 192.0.2.1 192.0.2.2 40000 25\r\nEHLO raw.example\r\nQUIT\r\n' >"$tmp/raw"
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "220 "
+    expect_in "$tmp/raw.out" "221"
+    # Without the header the connection is closed without a word.
+    printf 'EHLO raw.example\r\nQUIT\r\n' >"$tmp/raw"
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    [ -s "$tmp/raw.out" ] && fail "a connection without PROXY header got: $(cat "$tmp/raw.out")"
+    stop_sink
+}
+
 case_auth() {
     printf '# users\nalice:s3cret:with colon\n\nbob:pw\n' >"$tmp/users"
     printf 'x\r\n' >"$tmp/msg"
