@@ -33,7 +33,9 @@
  * The decision is made by smtp_server_reply (inside the callback or later) or by the callback
  * returning 0 (default acceptance). While a decision is pending the read loop stops: the bytes
  * after the command stay unconsumed, so pipelined commands are processed later and in order (RFC
- * 2920 3.1).
+ * 2920 3.1). A decision answered later resumes at once what needs no input (smtp_srv_resume:
+ * an empty BDAT chunk ends with its reply or the message's end), since the adapter may have
+ * nothing more to feed.
  *
  * Flow control: input is consumed only while SMTP_SRV_RESERVE octets of the output queue are
  * free, so a client that pipelines without reading cannot grow the queue past max_output.
@@ -585,6 +587,15 @@ static int can_consume(const smtp_server *srv)
     return srv->started && !srv->error && !srv->closing && !srv->tls_wait &&
            srv->decision == SMTP_SRV_DEC_NONE && !srv->lmtp_fill &&
            smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
+}
+
+int smtp_srv_resume(smtp_server *srv)
+{
+    if (srv->in_callback || !can_consume(srv)) return 0; /* the read loop goes on by itself */
+    if (srv->input == SMTP_SRV_IN_CHUNK && srv->chunk_left == 0 &&
+        smtp_srv_data_read(srv, NULL, 0) < 0)
+        return srv->error ? srv->error : SMTP_ERR_CALLBACK_FAILURE;
+    return 0;
 }
 
 int smtp_srv_parser_result(smtp_server *srv)

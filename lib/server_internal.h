@@ -199,6 +199,12 @@ void smtp_srv_sync_begin(smtp_server *srv);
 void smtp_srv_sync_settle(smtp_server *srv);
 /* Starts the greeting decision (on_connect). */
 int smtp_srv_greet(smtp_server *srv);
+/*
+ * After a decision answered outside the callbacks: carries on with what needs no more input
+ * (an empty BDAT chunk completes), as the adapter may have none to feed. Returns 0 or the
+ * session's fatal error.
+ */
+int smtp_srv_resume(smtp_server *srv);
 /* What on_command and on_sasl_response return to the command parser after an event. */
 int smtp_srv_parser_result(smtp_server *srv);
 

@@ -498,6 +498,10 @@ int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const ch
     if (srv->decision == SMTP_SRV_DEC_SASL && code < 400) return SMTP_ERR_INVALID_ARGUMENT;
     int r = smtp_srv_apply(srv, code, enhanced, text, len);
     if (r == SMTP_ERR_NOMEM || r == SMTP_ERR_CALLBACK_FAILURE) return smtp_srv_fail(srv, r);
-    if (r == 0) smtp_srv_sync_settle(srv);
-    return r;
+    if (r < 0) return r;
+    /* Before settling: what resumes may owe the reply the client waits for (RFC 2920). */
+    r = smtp_srv_resume(srv);
+    if (r < 0) return r;
+    smtp_srv_sync_settle(srv);
+    return 0;
 }

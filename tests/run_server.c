@@ -5,9 +5,10 @@
  *    draining the output before each event and after each read (so the interleaving does not
  *    depend on how the input was split);
  *  - it keeps the bytes smtp_server_read did not consume and feeds them again, answers deferred
- *    decisions as soon as a read returns, and plays the TLS handshake: while STARTTLS waits, the
- *    marker "[TLS]" at the head of the unread input means "the handshake completed" (anything
- *    else there is plaintext injected before it).
+ *    decisions as soon as a read returns (and reads again only if bytes are left, as a real
+ *    adapter with nothing more from the client), and plays the TLS handshake: while STARTTLS waits,
+ * the marker "[TLS]" at the head of the unread input means "the handshake completed" (anything else
+ * there is plaintext injected before it).
  *
  * Application decisions follow the addresses, so transcripts stay readable:
  *   HELO/EHLO "bad.example" -> 550 5.7.1; MAIL from a local part "spammer" -> 550 5.7.1;
@@ -215,19 +216,25 @@ static int decide(struct state *st, enum kind k, const struct answer *a, size_t 
     return 0;
 }
 
-/* Answers a deferred decision after the read returned. */
+/*
+ * Answers a deferred decision after the read returned. The answer may itself lead to the next
+ * decision (an empty BDAT chunk completes at once: on_message_end), which may be deferred in
+ * turn: the answers are copied first.
+ */
 static void answer_pending(struct state *st)
 {
+    struct answer answers[8];
+    size_t n = st->nanswers ? st->nanswers : 1;
+    memcpy(answers, st->answers, sizeof answers);
+    if (!st->nanswers) answers[0] = (struct answer){0, NULL, NULL, A_REPLY};
     st->pending = 0;
     vec_logf(st->log, "answer %s", kind_names[st->pending_kind]);
-    size_t n = st->nanswers ? st->nanswers : 1;
-    for (size_t i = 0; i < n; i++) {
-        struct answer a = st->nanswers ? st->answers[i] : (struct answer){0, NULL, NULL, A_REPLY};
-        int r = give(st, &a);
+    for (size_t i = 0; i < n && !st->pending; i++) {
+        int r = give(st, &answers[i]);
         if (r < 0 && !(r == SMTP_ERR_INVALID_STATE && smtp_server_want_close(st->srv)))
             vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
     }
-    if (smtp_server_pending(st->srv)) vec_logf(st->log, "BUG still pending");
+    if (!st->pending && smtp_server_pending(st->srv)) vec_logf(st->log, "BUG still pending");
 }
 
 static int on_connect(smtp_server *srv, void *ud)
@@ -768,10 +775,12 @@ static void pump(struct state *st)
             bytes_drop(&st->in, 1);
             continue;
         }
-        if (st->pending) {
+        /* As a real adapter: answer, then read again only with input in hand (an engine
+         * that could advance after the answer must do so without a read). */
+        while (st->pending) {
             answer_pending(st);
             drain(st);
-            continue;
+            n = 1;
         }
         if (n > 0 && st->in.len > 0) continue;
         return;

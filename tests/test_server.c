@@ -483,6 +483,57 @@ static void test_lmtp_refusal_per_recipient(void)
     }
 }
 
+static int defer_start(smtp_server *srv, void *ud)
+{
+    (void)srv, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int fail_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
+{
+    (void)srv, (void)msg, (void)ud;
+    return -1;
+}
+
+/*
+ * A first "BDAT 0 LAST" whose on_data_start was deferred ends the message when the decision
+ * is answered: no later read is needed (an adapter may have nothing more to feed).
+ */
+static void test_deferred_empty_chunk(void)
+{
+    for (int failing = 0; failing < 2; failing++) {
+        struct app a;
+        memset(&a, 0, sizeof a);
+        smtp_server_callbacks cb = app_cb;
+        cb.on_mail = NULL;
+        cb.on_data_start = defer_start;
+        if (failing) cb.on_message_end = fail_end;
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, &cb, NULL, NULL, &a), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        char out[8192];
+        pull(srv, out, sizeof out);
+        const char *in = "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n"
+                         "BDAT 0 LAST\r\n";
+        CHECK_INT(smtp_server_read(srv, in, strlen(in)), (smtp_ssize)strlen(in));
+        pull(srv, out, sizeof out);
+        CHECK_INT(smtp_server_pending(srv), 1);
+        CHECK_INT(a.messages, 0);
+        int r = smtp_server_reply(srv, 0, NULL, NULL, 0);
+        if (failing) {
+            CHECK_INT(r, SMTP_ERR_CALLBACK_FAILURE);
+            CHECK_INT(smtp_server_read(srv, "", 0), SMTP_ERR_CALLBACK_FAILURE);
+        } else {
+            CHECK_INT(r, 0);
+            CHECK_INT(a.messages, 1);
+            pull(srv, out, sizeof out);
+            CHECK_STR(out, "250 2.0.0 Ok: queued\r\n");
+            CHECK_INT(smtp_server_want_read(srv), 1);
+        }
+        smtp_server_del(srv);
+    }
+}
+
 int main(void)
 {
     test_settings();
@@ -493,5 +544,6 @@ int main(void)
     test_no_alloc_per_message();
     test_output_bound();
     test_lmtp_refusal_per_recipient();
+    test_deferred_empty_chunk();
     return check_finish();
 }

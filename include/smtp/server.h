@@ -453,12 +453,16 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap);
  * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354;
  * on_vrfy 250, 251, 252; on_auth 235; on_xclient 220; on_xforward 250; and 4xx/5xx for
  * every one (on_sasl: 4xx/5xx only; accept with smtp_server_auth_accept).
+ * Answered after SMTP_SERVER_DEFER, the decision also completes at once what needs no more
+ * input: an empty BDAT chunk ("BDAT 0 LAST" whose on_data_start was deferred) gets its reply,
+ * or ends the message, so on_message_end may be called from inside this call (and may defer).
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, a code not allowed here, an enhanced code
  * of another class or malformed, text NULL with len > 0, text over 400 octets);
  * SMTP_ERR_UNSAFE_ARGUMENT (CR, LF, NUL or another control byte in the text);
  * SMTP_ERR_INVALID_STATE (no decision pending, or the session failed or closed);
- * SMTP_ERR_NOBUF (the output queue has no room: write, then reply again). On error nothing
- * changes and the decision stays pending.
+ * SMTP_ERR_NOBUF (the output queue has no room: write, then reply again). On those errors
+ * nothing changes and the decision stays pending. SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM:
+ * the decision was made but the session then failed (fatal and sticky).
  */
 SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
                                size_t len);
