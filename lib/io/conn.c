@@ -347,11 +347,15 @@ static int run_filter(smtp_io_conn *c, int64_t now, int *progress)
         *progress = 1;
         if (tls_on(c, now) < 0) return -1;
     }
+    /* Plaintext is taken out also after the socket's end of file: the last command may have
+     * come with it. */
     char tmp[SMTP_IO_CHUNK];
-    while (c->in.len == 0 && !c->eof_seen && !c->done) {
+    while (c->in.len == 0 && !c->filter_end && !c->done) {
         smtp_ssize n = f->read(f->ctx, tmp, sizeof tmp);
         if (n < 0) {
-            peer_gone(c); /* close_notify, or a broken stream: the end of input either way */
+            /* close_notify, or a broken stream: the end of input either way */
+            c->filter_end = 1;
+            peer_gone(c);
             *progress = 1;
             break;
         }
@@ -451,8 +455,8 @@ static void maybe_drain(smtp_io_conn *c)
 static void check_closed(smtp_io_conn *c, int64_t now)
 {
     if (c->done) return;
-    if (c->eof_seen && !c->eof_given && (c->in.len == 0 || !engine_wants_read(c)) &&
-        !(c->srv && smtp_server_pending(c->srv))) {
+    if (c->eof_seen && !c->eof_given && c->cin.len == 0 &&
+        (c->in.len == 0 || !engine_wants_read(c)) && !(c->srv && smtp_server_pending(c->srv))) {
         int was_closed = engine_closed(c);
         engine_eof(c);
         if (!was_closed) {
@@ -512,6 +516,8 @@ static int pump(smtp_io_conn *c, int64_t now)
         if (push_output(c, now, &progress) < 0) break;
         if (maybe_start_tls(c, now, &progress) < 0) break;
         if (c->filter && run_filter(c, now, &progress) < 0) break;
+        /* A handshake step may have produced records (a client's first flight). */
+        if (c->filter && push_output(c, now, &progress) < 0) break;
         if (feed_in(c, now, &progress) < 0) break;
         if (!progress) break;
     }

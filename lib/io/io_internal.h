@@ -69,6 +69,7 @@ struct smtp_io_conn {
     /* State. */
     unsigned eof_seen : 1;    /* the peer's end of file (or TLS close) was read */
     unsigned eof_given : 1;   /* ...and given to the engine */
+    unsigned filter_end : 1;  /* the filter's plaintext stream ended */
     unsigned lingering : 1;   /* the engine closed; writing out the rest */
     unsigned timed_out : 1;   /* an engine timeout expired: the end is SMTP_IO_TIMEOUT */
     unsigned starttls : 1;    /* server: STARTTLS accepted; handshake once the 220 is out */
