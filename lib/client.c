@@ -386,9 +386,10 @@ static int on_reply_line(const smtp_reply_line *line, void *user_data)
     return 0;
 }
 
-static smtp_verb verb_of(int kind)
+/* The command an awaited reply answers (LMTP's replies after the data: DATA or BDAT). */
+static smtp_verb verb_of(const struct smtp_cli_expect *x)
 {
-    switch (kind) {
+    switch (x->kind) {
     case SMTP_CLI_X_EHLO: return SMTP_VERB_EHLO;
     case SMTP_CLI_X_HELO: return SMTP_VERB_HELO;
     case SMTP_CLI_X_STARTTLS: return SMTP_VERB_STARTTLS;
@@ -397,9 +398,9 @@ static smtp_verb verb_of(int kind)
     case SMTP_CLI_X_QUIT: return SMTP_VERB_QUIT;
     case SMTP_CLI_X_MAIL: return SMTP_VERB_MAIL;
     case SMTP_CLI_X_RCPT: return SMTP_VERB_RCPT;
+    case SMTP_CLI_X_LMTP: return x->flag ? SMTP_VERB_BDAT : SMTP_VERB_DATA;
     case SMTP_CLI_X_DATA:
-    case SMTP_CLI_X_DATA_END:
-    case SMTP_CLI_X_LMTP: return SMTP_VERB_DATA;
+    case SMTP_CLI_X_DATA_END: return SMTP_VERB_DATA;
     case SMTP_CLI_X_BDAT: return SMTP_VERB_BDAT;
     default: return SMTP_VERB_UNKNOWN;
     }
@@ -495,7 +496,7 @@ static int handle_reply(smtp_client *c)
         return fail(c, SMTP_ERR_PROTO, &r);
     }
     struct smtp_cli_expect x = expect_pop(c);
-    r.command = verb_of(x.kind);
+    r.command = verb_of(&x);
     if (x.kind != SMTP_CLI_X_IGNORE && !plausible(x.kind, r.code))
         return fail(c, SMTP_ERR_PROTO, &r);
     if (r.code == 421 && x.kind != SMTP_CLI_X_QUIT && x.kind != SMTP_CLI_X_IGNORE) {

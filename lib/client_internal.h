@@ -43,7 +43,8 @@ enum smtp_cli_expect_kind {
     SMTP_CLI_X_DATA,     /* the 354 */
     SMTP_CLI_X_DATA_END, /* after CRLF.CRLF; flag: the lone dot of an aborted message */
     SMTP_CLI_X_BDAT,     /* flag: BDAT LAST */
-    SMTP_CLI_X_LMTP      /* index: the recipient whose reply after the data this is */
+    SMTP_CLI_X_LMTP      /* index: the recipient whose reply after the data this is;
+                            flag: the data went with BDAT (the reply answers BDAT LAST) */
 };
 
 /* One awaited reply: what it answers, and where its command ends in the output stream. */

@@ -346,7 +346,7 @@ static size_t encode_some(smtp_client *c, char *dst, size_t cap)
 }
 
 /* After the end of the data: one reply (SMTP), or one per accepted recipient (LMTP,
- * RFC 2033 4.2). */
+ * RFC 2033 4.2), flagged when they answer BDAT LAST rather than DATA. */
 static void expect_final(smtp_client *c, int kind, int flag)
 {
     if (!c->set.lmtp) {
@@ -356,7 +356,7 @@ static void expect_final(smtp_client *c, int kind, int flag)
     }
     for (size_t i = 0; i < c->msg->nrcpts; i++) {
         if (!c->rcpt_ok[i]) continue;
-        smtp_cli_expect_push(c, SMTP_CLI_X_LMTP, (uint32_t)i, 0);
+        smtp_cli_expect_push(c, SMTP_CLI_X_LMTP, (uint32_t)i, kind == SMTP_CLI_X_BDAT);
         c->m_pending++;
     }
 }

@@ -7,7 +7,7 @@
  *   C: <line>                      each complete line the client sent (without CRLF)
  *   C+ <bytes>                     at close: bytes sent after the last CRLF
  *   rcpt I CODE text="..." [enh=X] the RCPT reply of recipient I
- *   lmtp I CODE text="..."         an LMTP reply after the data
+ *   lmtp I CMD CODE text="..."     an LMTP reply after the data (CMD: DATA or BDAT)
  *   message N STATUS accepted=A rejected=R [missing=CAP] [CMD CODE text="..." enh=X]
  *   submit N SMTP_ERR_...          the envelope was refused
  *   starttls                       the client asks for the TLS handshake
@@ -286,7 +286,7 @@ static int on_rcpt(size_t index, int after_data, const smtp_client_reply *r, voi
     char head[32];
     int n = snprintf(head, sizeof head, "%s %zu", after_data ? "lmtp" : "rcpt", index);
     vec_log_raw(st->log, head, (size_t)n);
-    log_reply(st->log, r, 0);
+    log_reply(st->log, r, after_data); /* LMTP: the verb answered, DATA or BDAT */
     vec_logf(st->log, "%s", "");
     return 0;
 }

@@ -920,8 +920,9 @@ static int c_rcpt(size_t index, int after_data, const smtp_client_reply *r, void
     int *slot = after_data ? &w->t.cli_lmtp[index] : &w->t.cli_rcpt[index];
     CHECK_INT(*slot, 0); /* one reply each */
     *slot = r->code;
-    /* After BDAT LAST the client names the LMTP replies DATA (see the report). */
-    CHECK_INT(r->command, after_data ? SMTP_VERB_DATA : SMTP_VERB_RCPT);
+    /* LMTP: the replies after the data answer DATA, or BDAT LAST. */
+    smtp_verb data = w->o.bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA;
+    CHECK_INT(r->command, after_data ? data : SMTP_VERB_RCPT);
     return 0;
 }
 
@@ -1031,8 +1032,7 @@ static void check_data(struct world *w, const struct tmsg *t, const smtp_client_
             if (want) last = want;
             delivered |= want == 250;
         }
-        check_status(res, delivered ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_PERMFAIL, last,
-                     SMTP_VERB_DATA);
+        check_status(res, delivered ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_PERMFAIL, last, verb);
         return;
     }
     int status = t->end_code == 250   ? SMTP_CLIENT_DELIVERED

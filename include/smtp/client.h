@@ -147,8 +147,10 @@ SMTP_API void smtp_client_settings_init(smtp_client_settings *settings);
 typedef struct smtp_client_reply {
     /*
      * The command the reply answers: SMTP_VERB_UNKNOWN for the greeting and for an unsolicited
-     * reply; SMTP_VERB_DATA also for the reply after the end of the data; SMTP_VERB_BDAT for
-     * the reply to a BDAT chunk.
+     * reply; SMTP_VERB_DATA for the 354 and for the reply after the end of the data;
+     * SMTP_VERB_BDAT for the reply to a BDAT chunk, BDAT LAST included. In LMTP the replies
+     * after the data, one per accepted recipient (on_rcpt with after_data 1, and the deciding
+     * reply of on_message), likewise answer DATA, or BDAT when the message went with BDAT.
      */
     smtp_verb command;
     int code; /* 200..599 */
