@@ -155,7 +155,9 @@ typedef struct smtp_io_settings {
     /* Bytes read from the socket at once (at most 65536); default 16384. */
     uint32_t read_size;
     /* Non-zero: start TLS before anything else (implicit TLS, RFC 8314 3.3). tls_new is then
-     * required. A server engine must be given SMTP_SERVER_TLS, a client tls_active. */
+     * required. A server engine must be given SMTP_SERVER_TLS, a client tls_active. A failed
+     * handshake ends the connection with SMTP_IO_TLS; the engine, which knows only STARTTLS,
+     * sees the connection closed (a client: SMTP_CLIENT_END_CLOSED). */
     int implicit_tls;
     /* The TLS factory for STARTTLS and implicit TLS; NULL: none (a session that asks for TLS
      * then ends with SMTP_IO_TLS). */

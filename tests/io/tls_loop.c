@@ -1,0 +1,133 @@
+/*
+ * TLS through the I/O adapter over loopback, with the mbedTLS adapter (built only with it):
+ * the server loop offers STARTTLS with a certificate made at run time (tests/tls/pki.c) and
+ * blocking clients require it and verify the name (RFC 3207, RFC 6125); a second loop speaks
+ * implicit TLS (RFC 8314); a client that expects another name fails the handshake and
+ * delivers nothing. Every message must arrive over TLS.
+ */
+#include "iotest.h"
+#include "pki.h"
+#include "tlsglue.h"
+
+static test_pki pki;
+
+/* A client in a child: STARTTLS required (or implicit TLS), verifying `host`. */
+static int client_child(int port, int implicit, const char *host, int nmsg, int want_ok)
+{
+    smtp_tls_settings ts;
+    smtp_tls_settings_init(&ts, SMTP_TLS_CLIENT);
+    ts.ca_pem = pki.ca;
+    char why[256];
+    if (smtp_tls_config_new(&glue_client_cfg, &ts, NULL, why, sizeof why) < 0) {
+        fprintf(stderr, "client config: %s\n", why);
+        return 0;
+    }
+    glue_host = host;
+    struct iot_client c;
+    smtp_client_settings cs;
+    smtp_client_settings_init(&cs);
+    cs.helo_name = "client.test";
+    cs.tls = implicit ? SMTP_CLIENT_TLS_NONE : SMTP_CLIENT_TLS_REQUIRED;
+    cs.tls_active = implicit;
+    int ok = iot_client_init(&c, 7, nmsg, 30000, &cs) == 0;
+    smtp_io_settings ios;
+    smtp_io_settings_init(&ios);
+    ios.tls_new = glue_new;
+    ios.implicit_tls = implicit;
+    smtp_io_status st = ok ? iot_client_run(&c, port, &ios) : SMTP_IO_ERROR;
+    if (want_ok)
+        ok = ok && st == SMTP_IO_DONE && c.delivered == nmsg && c.end == SMTP_CLIENT_END_QUIT;
+    else
+        /* The engine knows of STARTTLS only: after a failed implicit handshake it just sees
+         * the connection end. */
+        ok = ok && st == SMTP_IO_TLS && c.delivered == 0 &&
+             c.end == (implicit ? SMTP_CLIENT_END_CLOSED : SMTP_CLIENT_END_TLS_FAILED);
+    if (!ok)
+        fprintf(stderr, "tls client (%s, %s): %s, delivered %d, end %s\n",
+                implicit ? "implicit" : "starttls", host, smtp_io_status_name(st), c.delivered,
+                smtp_client_end_name(c.end));
+    iot_client_fini(&c);
+    smtp_tls_config_del(glue_client_cfg);
+    return ok;
+}
+
+static void run(int implicit)
+{
+    int nmsg = iot_small() ? 2 : 5;
+    /* The listener first, then the clients (waiting for a byte), then the loop: the children
+     * inherit none of the loop's or the server config's state. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    CHECK_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_INT(listen(lfd, 16), 0);
+    CHECK_INT(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int port = ntohs(sa.sin_port);
+    int go[2];
+    CHECK_INT(pipe(go), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(lfd);
+        close(go[1]);
+        char c;
+        int ok = read(go[0], &c, 1) == 1;
+        /* Two good clients at once, then one expecting another name. */
+        pid_t a = fork();
+        if (a == 0) _exit(client_child(port, implicit, "localhost", nmsg, 1) ? 0 : 1);
+        ok = client_child(port, implicit, "mail.test", nmsg, 1) && ok;
+        int st;
+        ok = waitpid(a, &st, 0) == a && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ok;
+        ok = client_child(port, implicit, "wrong.example", 1, 0) && ok;
+        _exit(ok ? 0 : 1);
+    }
+    close(go[0]);
+
+    smtp_tls_settings ts;
+    smtp_tls_settings_init(&ts, SMTP_TLS_SERVER);
+    ts.cert_pem = pki.server_chain;
+    ts.key_pem = pki.server_key;
+    char why[256];
+    CHECK_INT(smtp_tls_config_new(&glue_server_cfg, &ts, NULL, why, sizeof why), 0);
+    struct iot_server srv = {0};
+    smtp_io_loop_settings ls;
+    smtp_io_loop_settings_init(&ls);
+    ls.io.tls_new = glue_new;
+    ls.io.implicit_tls = implicit;
+    if (implicit)
+        ls.server.flags |= SMTP_SERVER_TLS;
+    else
+        ls.server.extensions |= SMTP_SERVER_EXT_STARTTLS;
+    ls.on_accept = iot_on_accept;
+    ls.on_close = iot_on_close;
+    ls.user_data = &srv;
+    smtp_io_loop *loop = NULL;
+    CHECK_INT(smtp_io_loop_new(&loop, &ls, NULL), 0);
+    CHECK_INT(smtp_io_loop_add_listener(loop, lfd), 0);
+    glue_made = 0;
+    CHECK_INT(write(go[1], "g", 1), 1);
+    close(go[1]);
+    CHECK_INT(iot_run_until_child(loop, pid), 0);
+    for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
+        smtp_io_loop_run_once(loop, 10);
+    CHECK_INT(srv.messages, 2 * nmsg);
+    CHECK_INT(srv.tls_messages, 2 * nmsg);
+    CHECK_INT(srv.starttls, implicit ? 0 : 3);
+    CHECK_INT(glue_made, 3);
+    CHECK_INT(srv.closed[SMTP_IO_DONE], 2);
+    iot_finish_loop(loop);
+    smtp_io_loop_del(loop);
+    smtp_tls_config_del(glue_server_cfg);
+}
+
+int main(void)
+{
+    iot_limit_time(100);
+    if (test_pki_make(&pki) < 0) return 1;
+    run(0);
+    run(1);
+    return check_finish();
+}
