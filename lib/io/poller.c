@@ -4,6 +4,8 @@
  * still report hang-ups for it and poll too), so a connection that waits only for the
  * application or a deadline costs nothing per wake-up.
  *
+ * (Define SMTP_IO_FORCE_POLL to build the poll version on Linux too, to test it.)
+ *
  * epoll: each entry's smtp_io_pollent is the event's data pointer.
  * poll: a pollfd table and a parallel table of entries; each entry knows its slot, and removal
  * moves the last slot into the hole (O(1)).
@@ -15,7 +17,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#if defined(__linux__)
+#if defined(__linux__) && !defined(SMTP_IO_FORCE_POLL)
 #include <sys/epoll.h>
 #define SMTP_IO_EPOLL 1
 #else
