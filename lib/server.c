@@ -44,7 +44,8 @@
  * queued (out_total) and those the adapter pulled (out_written). When a reply the client must
  * wait for is complete (the greeting, a group-ending command's reply, a 334), sync_end records
  * out_total; any input offered while out_written < sync_end came before that reply was
- * written, and ends the session with 554 5.5.0.
+ * written, and ends the session with 554 5.5.0. A BDAT's reply follows its chunk, so for a
+ * BDAT that ends a group (no PIPELINING) sync_end is recorded once the chunk was read.
  */
 #include "server_internal.h"
 
@@ -274,7 +275,9 @@ void smtp_srv_sync_begin(smtp_server *srv)
 
 void smtp_srv_sync_settle(smtp_server *srv)
 {
-    if (!srv->sync_owed || srv->decision != SMTP_SRV_DEC_NONE) return;
+    /* A BDAT's reply comes after its chunk (RFC 3030 2): settled once the chunk was read. */
+    if (!srv->sync_owed || srv->decision != SMTP_SRV_DEC_NONE || srv->input == SMTP_SRV_IN_CHUNK)
+        return;
     srv->sync_owed = 0;
     srv->sync_end = srv->out_total;
 }

@@ -193,7 +193,10 @@ static smtp_ssize chunk_read(smtp_server *srv, const char *data, size_t len)
         if (r < 0) return -1;
         if (r) srv->stop = 1;
     }
-    if (!srv->chunk_left && chunk_done(srv) < 0) return -1;
+    if (!srv->chunk_left) {
+        if (chunk_done(srv) < 0) return -1;
+        smtp_srv_sync_settle(srv); /* the reply a client without PIPELINING waits for */
+    }
     return (smtp_ssize)n;
 }
 

@@ -195,7 +195,8 @@ int smtp_srv_fail(smtp_server *srv, int err);
 
 /* The current command or response requires the client to wait for its reply (RFC 2920). */
 void smtp_srv_sync_begin(smtp_server *srv);
-/* Once no decision is pending, records where the reply the client must wait for ends. */
+/* Once no decision is pending (and no BDAT chunk is being read), records where the reply
+ * the client must wait for ends. */
 void smtp_srv_sync_settle(smtp_server *srv);
 /* Starts the greeting decision (on_connect). */
 int smtp_srv_greet(smtp_server *srv);
