@@ -38,6 +38,9 @@ fail() {
 
 # start_sink [OPTIONS...]: starts smtp-sink in the background, waits for its port.
 start_sink() {
+    # The redirections below truncate these files in the background child: remove them first,
+    # so that the port of a previous smtp-sink can never be read from a stale sink.err.
+    rm -f "$tmp/sink.out" "$tmp/sink.err"
     $W "$bin/smtp-sink" --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" 2>"$tmp/sink.err" &
     sink_pid=$!
     i=0
