@@ -4,49 +4,12 @@
  * at every step, and no allocation per message in steady state.
  */
 #include "check.h"
+#include "failmem.h"
 
 #include <smtp/server.h>
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- an allocator that fails the Nth allocation and counts calls and live blocks ---- */
-struct failmem {
-    int calls;
-    int fail_at; /* 1-based; 0 = never */
-    int live;
-};
-
-static void *fm_malloc(size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return malloc(n);
-}
-
-static void fm_free(void *p, void *ud)
-{
-    struct failmem *f = ud;
-    if (p) f->live--;
-    free(p);
-}
-
-static void *fm_calloc(size_t n, size_t s, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return calloc(n, s);
-}
-
-static void *fm_realloc(void *p, size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    if (!p) f->live++;
-    return realloc(p, n);
-}
 
 /* ---- a scripted application ---- */
 struct app {
@@ -326,7 +289,7 @@ static const char *const one_message = "MAIL FROM:<a@example.org> SIZE=100\r\n"
 /* Runs a session under the failing allocator; returns 0 when everything allocated. */
 static int run_session(struct failmem *f, size_t *delivered)
 {
-    smtp_mem mem = {f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    smtp_mem mem = failmem_mem(f);
     smtp_server_callbacks cb = {0};
     cb.on_data = count_data;
     smtp_server *srv;
@@ -346,7 +309,7 @@ static int run_session(struct failmem *f, size_t *delivered)
 static void test_alloc_failures(void)
 {
     for (int n = 1;; n++) {
-        struct failmem f = {0, n, 0};
+        struct failmem f = {.fail_at = n};
         size_t delivered = 0;
         int r = run_session(&f, &delivered);
         CHECK_INT(f.live, 0);
@@ -364,8 +327,8 @@ static void test_alloc_failures(void)
 /* Steady state: after _new, messages allocate nothing. */
 static void test_no_alloc_per_message(void)
 {
-    struct failmem f = {0, 0, 0};
-    smtp_mem mem = {&f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
     smtp_server_callbacks cb = {0};
     size_t delivered = 0;
     cb.on_data = count_data;

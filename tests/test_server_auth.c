@@ -5,49 +5,12 @@
  * allocation failure at every step, and no allocation per AUTH exchange or message.
  */
 #include "check.h"
+#include "failmem.h"
 
 #include <smtp/server.h>
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- an allocator that fails the Nth allocation and counts calls and live blocks ---- */
-struct failmem {
-    int calls;
-    int fail_at; /* 1-based; 0 = never */
-    int live;
-};
-
-static void *fm_malloc(size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return malloc(n);
-}
-
-static void fm_free(void *p, void *ud)
-{
-    struct failmem *f = ud;
-    if (p) f->live--;
-    free(p);
-}
-
-static void *fm_calloc(size_t n, size_t s, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    f->live++;
-    return calloc(n, s);
-}
-
-static void *fm_realloc(void *p, size_t n, void *ud)
-{
-    struct failmem *f = ud;
-    if (++f->calls == f->fail_at) return NULL;
-    if (!p) f->live++;
-    return realloc(p, n);
-}
 
 /* ---- a scripted application ---- */
 struct app {
@@ -334,7 +297,7 @@ static const char *const script_round = "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n"
 
 static int run_session(struct failmem *f, int rounds, int *after_new)
 {
-    smtp_mem mem = {f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+    smtp_mem mem = failmem_mem(f);
     smtp_server_settings s;
     auth_settings(&s);
     s.flags |= SMTP_SERVER_PROXY;
@@ -361,7 +324,7 @@ static int run_session(struct failmem *f, int rounds, int *after_new)
 static void test_alloc_failures(void)
 {
     for (int n = 1;; n++) {
-        struct failmem f = {0, n, 0};
+        struct failmem f = {.fail_at = n};
         int r = run_session(&f, 1, NULL);
         CHECK_INT(f.live, 0);
         if (r == 0) {
@@ -377,7 +340,7 @@ static void test_alloc_failures(void)
 
 static void test_no_alloc_per_exchange(void)
 {
-    struct failmem f = {0, 0, 0};
+    struct failmem f = {0};
     int after_new = 0;
     CHECK_INT(run_session(&f, 50, &after_new), 0);
     CHECK_INT(f.calls, after_new);
