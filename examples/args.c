@@ -6,8 +6,11 @@
  */
 #include "args.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 int ex_parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -76,4 +79,15 @@ int ex_parse_endpoint(const char *arg, const char *default_port, int allow_port0
     if (port_cap < EX_PORT_MAX) return *why = "port buffer too small", -1;
     snprintf(port, port_cap, "%u", (unsigned)n); /* "0025" becomes "25" */
     return 0;
+}
+
+void ex_usage_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    exit(EX_USAGE);
 }

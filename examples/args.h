@@ -30,4 +30,11 @@ int ex_parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 int ex_parse_endpoint(const char *arg, const char *default_port, int allow_port0, char *host,
                       size_t host_cap, char *port, size_t port_cap, const char **why);
 
+/*
+ * ex_usage_error prints "PROG: MESSAGE" and a pointer to --help on standard error, then exits
+ * with 64 (EX_USAGE): the one way both programs refuse a command line.
+ */
+__attribute__((format(printf, 2, 3), noreturn)) void ex_usage_error(const char *prog,
+                                                                    const char *fmt, ...);
+
 #endif /* EX_ARGS_H */

@@ -17,16 +17,7 @@
 
 #define PROG "smtp-sink"
 
-__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, PROG ": ");
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-    exit(EX_USAGE);
-}
+#define usage_error(...) ex_usage_error(PROG, __VA_ARGS__)
 
 static void help(void)
 {
