@@ -24,28 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct bytes {
-    char *buf;
-    size_t len, cap;
-};
-
-static void bytes_add(struct bytes *b, const char *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) abort();
-        b->buf = nb;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->buf + b->len, p, n);
-    b->len += n;
-}
+/* Growable byte buffers are vec_log (vec.h), filled with vec_log_raw. */
 
 /* Logs `b` split after each LF, one event per piece. */
-static void log_lines(vec_log *log, const char *tag, const struct bytes *b)
+static void log_lines(vec_log *log, const char *tag, const vec_log *b)
 {
     size_t i = 0;
     while (i < b->len) {
@@ -67,8 +49,8 @@ static void log_lines(vec_log *log, const char *tag, const struct bytes *b)
 
 struct dec_state {
     smtp_data_decoder dec;
-    struct bytes content;
-    struct bytes rest;
+    vec_log content;
+    vec_log rest;
     unsigned long long consumed;
     int ended;
     int failed;
@@ -111,7 +93,7 @@ static void dec_feed(void *state, const char *data, size_t len, vec_log *log)
 {
     struct dec_state *s = state;
     if (s->ended || s->failed) {
-        bytes_add(&s->rest, data, len);
+        vec_log_raw(&s->rest, data, len);
         return;
     }
     for (;;) {
@@ -128,7 +110,7 @@ static void dec_feed(void *state, const char *data, size_t len, vec_log *log)
         s->consumed += used;
         if (r == SMTP_DATA_CONTENT) {
             if (span.len == 0) vec_logf(log, "BUG empty span");
-            bytes_add(&s->content, span.ptr, span.len);
+            vec_log_raw(&s->content, span.ptr, span.len);
             continue;
         }
         if (r == SMTP_DATA_NEED_INPUT) {
@@ -139,7 +121,7 @@ static void dec_feed(void *state, const char *data, size_t len, vec_log *log)
             s->ended = 1;
             dec_log_summary(s, log);
             vec_logf(log, "end consumed=%llu", s->consumed);
-            bytes_add(&s->rest, data, len);
+            vec_log_raw(&s->rest, data, len);
             return;
         }
         vec_logf(log, "error %d", r);
@@ -179,7 +161,7 @@ const vec_runner vec_runner_data_decode = {
 
 struct enc_state {
     smtp_data_encoder enc;
-    struct bytes out;
+    vec_log out;
     char *buf;
     size_t cap;
     int failed;
@@ -223,7 +205,7 @@ static void enc_feed(void *state, const char *data, size_t len, vec_log *log)
             s->failed = 1;
             return;
         }
-        bytes_add(&s->out, s->buf, made);
+        vec_log_raw(&s->out, s->buf, made);
         data += used;
         len -= used;
     }
@@ -241,7 +223,7 @@ static void enc_close(void *state, vec_log *log)
         if (r != 0)
             vec_logf(log, "BUG finish returned %d", r);
         else
-            bytes_add(&s->out, s->buf, made);
+            vec_log_raw(&s->out, s->buf, made);
         size_t used;
         if (smtp_data_encode(&s->enc, "x", 1, s->buf, s->cap, &used, &made) !=
             SMTP_ERR_INVALID_STATE)

@@ -55,27 +55,9 @@
 #define TLS_MARK "[TLS]"
 #define WAIT_MARK "[WAIT]"
 
-struct bytes {
-    char *buf;
-    size_t len, cap;
-};
+/* Growable byte buffers are vec_log (vec.h), filled with vec_log_raw. */
 
-static void bytes_add(struct bytes *b, const char *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) abort();
-        b->buf = nb;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->buf + b->len, p, n);
-    b->len += n;
-}
-
-static void bytes_drop(struct bytes *b, size_t n)
+static void bytes_drop(vec_log *b, size_t n)
 {
     if (!n) return;
     memmove(b->buf, b->buf + n, b->len - n);
@@ -111,9 +93,9 @@ struct state {
     smtp_server *srv;
     vec_log *log;
     const char *options;
-    struct bytes in;      /* unconsumed client bytes */
-    struct bytes out;     /* server output not yet logged (a partial line) */
-    struct bytes content; /* the message being received */
+    vec_log in;      /* unconsumed client bytes */
+    vec_log out;     /* server output not yet logged (a partial line) */
+    vec_log content; /* the message being received */
     int defer[K_COUNT];
     int failed;
     unsigned long fail_at, calls;
@@ -141,7 +123,7 @@ static void pull(struct state *st)
             return;
         }
         if (n == 0) break;
-        bytes_add(&st->out, buf, (size_t)n);
+        vec_log_raw(&st->out, buf, (size_t)n);
     }
     size_t i = 0;
     while (i < st->out.len) {
@@ -319,14 +301,14 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     st->calls++;
     if (st->fail_at && st->calls == st->fail_at) return -1;
     if (data.len == 0) vec_logf(st->log, "BUG empty data span");
-    bytes_add(&st->content, data.ptr, data.len);
+    vec_log_raw(&st->content, data.ptr, data.len);
     return vec_opt_has(st->options, "pause-data") ? SMTP_PAUSE : 0;
 }
 
 static void log_content(struct state *st)
 {
     size_t i = 0;
-    struct bytes *b = &st->content;
+    vec_log *b = &st->content;
     while (i < b->len) {
         const char *nl = memchr(b->buf + i, '\n', b->len - i);
         size_t n = nl ? (size_t)(nl - (b->buf + i)) + 1 : b->len - i;
@@ -792,7 +774,7 @@ static void srv_feed(void *state, const char *data, size_t len, vec_log *log)
     struct state *st = state;
     st->log = log;
     if (st->failed) return;
-    bytes_add(&st->in, data, len);
+    vec_log_raw(&st->in, data, len);
     pump(st);
 }
 
