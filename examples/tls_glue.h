@@ -1,6 +1,7 @@
 /*
- * TLS for smtp-send and smtp-sink: an smtp_tls session (<smtp/tls.h>, mbedTLS) presented as the
- * I/O adapter's byte-stream filter (smtp_io_filter). Built only when smtp_tls exists.
+ * TLS for smtp-send and smtp-sink: the configs the programs load (CAs, certificate and key) and
+ * a session of one as the I/O adapter's filter (smtp_tls_io_filter_new). Built only when
+ * smtp_tls exists.
  */
 #ifndef EX_TLS_GLUE_H
 #define EX_TLS_GLUE_H
@@ -29,7 +30,8 @@ int ex_tls_server_init(ex_tls *t, const char *cert, const char *key, char *err, 
 /* ex_tls_free frees the config (after the last connection). */
 void ex_tls_free(ex_tls *t);
 
-/* ex_tls_filter fills `f` with a new session of `t`'s config. Returns 0 or a negative code. */
+/* ex_tls_filter fills `f` with a new session of `t`'s config (smtp_tls_io_filter_new). Returns
+ * 0 or a negative code. */
 int ex_tls_filter(ex_tls *t, smtp_io_filter *f);
 
 /* ex_tls_describe writes "TLSv1.3 TLS-AES-256-GCM-SHA384" for the connection's session. */

@@ -309,6 +309,32 @@ SMTP_API int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap);
  */
 SMTP_API int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap);
 
+/* ---- With the I/O adapter (<smtp/io.h>) ---- */
+
+struct smtp_io_filter; /* <smtp/io.h>; only the type is used: smtp_tls does not link smtp_io */
+
+/*
+ * smtp_tls_io_filter_new creates a session, as smtp_tls_new(&tls, cfg, host, mem), and fills
+ * `*filter` to run it under the I/O adapter (smtp_io_settings.tls_new; call it from that
+ * factory). filter->ctx is the smtp_tls session, so smtp_io_conn_filter(conn)->ctx gives it to
+ * smtp_tls_version, smtp_tls_error and the other queries; the filter's del frees it (with the
+ * connection). Its handshake() returns 1 once the handshake is done (OPEN, or CLOSED when the
+ * peer's close_notify came right after it), 0 while it runs, SMTP_ERR_PROTO when it failed;
+ * its read() returns SMTP_ERR_PROTO, the adapter's end of stream, once the peer's
+ * close_notify was read; close() queues the close_notify.
+ *
+ *   static int tls_new(smtp_io_filter *f, smtp_io_conn *conn, void *user_data)
+ *   {
+ *       struct app *a = user_data;
+ *       return smtp_tls_io_filter_new(f, a->client_cfg, a->server_name, NULL);
+ *   }
+ *
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (filter NULL, or smtp_tls_new's reasons);
+ * SMTP_ERR_NOMEM. On error `*filter` is left untouched and nothing stays allocated.
+ */
+SMTP_API int smtp_tls_io_filter_new(struct smtp_io_filter *filter, smtp_tls_config *cfg,
+                                    const char *host, const smtp_mem *mem);
+
 #ifdef __cplusplus
 }
 #endif

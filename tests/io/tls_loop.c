@@ -7,9 +7,26 @@
  */
 #include "iotest.h"
 #include "pki.h"
-#include "tlsglue.h"
+
+#include <smtp/tls.h>
 
 static test_pki pki;
+
+/* The TLS factory: a server session, or a client one that verifies glue_host
+ * (smtp_tls_io_filter_new is the glue). One config per role, set before connections start. */
+static smtp_tls_config *glue_client_cfg, *glue_server_cfg;
+static const char *glue_host = "localhost";
+static int glue_made;
+
+static int glue_new(smtp_io_filter *f, smtp_io_conn *conn, void *user_data)
+{
+    (void)user_data;
+    int server = smtp_io_conn_server(conn) != NULL;
+    int r = smtp_tls_io_filter_new(f, server ? glue_server_cfg : glue_client_cfg,
+                                   server ? NULL : glue_host, NULL);
+    if (r == 0) glue_made++;
+    return r;
+}
 
 /* A client in a child: STARTTLS required (or implicit TLS), verifying `host`. */
 static int client_child(int port, int implicit, const char *host, int nmsg, int want_ok)
