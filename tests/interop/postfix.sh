@@ -263,6 +263,26 @@ mode == "lf" { printf "%s\r\n", $0 >out; next }
 END { exit bad || k <= n }' "$src" || fail "$src: not the header fields Postfix adds ($*)"
 }
 
+# pf_delivered MAILBOX N MESSAGE PROTO: waits for N files in Maildir MAILBOX ($PF/mail/MAILBOX/
+# new, pf_mailbox's numbers); each must be MESSAGE once the header fields Postfix adds at the top,
+# exactly these and in this order, are removed: Return-Path, X-Original-To and Delivered-To
+# (virtual(8)'s delivery headers) and Received (smtpd's trace header, which must say "with
+# PROTO", RFC 3848). Nothing else may differ: the rest of the file, its LF line ends made CRLF
+# again, must equal MESSAGE. The files are removed afterwards; the last one's headers stay in
+# $T/got.hdr.
+pf_delivered() {
+    dir=$PF/mail/$1/new
+    pf_wait_files "$dir" "$2"
+    for f in "$dir"/*; do
+        [ -f "$f" ] || continue
+        pf_strip "$f" "$T/got" lf Return-Path X-Original-To Delivered-To Received
+        cmp "$3" "$T/got" || fail "$f: the message differs from what was sent"
+        grep -q "^	by postfix\.test (Postfix) with $4 id " "$T/got.hdr" ||
+            fail "$f: Received lacks 'with $4': $(cat "$T/got.hdr")"
+        rm -f "$f"
+    done
+}
+
 # pf_log_count STRING: how many lines of Postfix's log hold STRING (fixed string).
 pf_log_count() {
     grep -c -F -- "$1" "$T/postfix.log" 2>/dev/null || true

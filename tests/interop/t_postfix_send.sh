@@ -2,7 +2,7 @@
 # Our client (smtp-send) against Postfix's smtpd, in clear text (t_postfix_starttls.sh does TLS).
 # A private Postfix instance (postfix.sh) on 127.0.0.1 delivers example.org with virtual(8) into
 # Maildirs under $T; each delivered file must be the message smtp-send sent, byte for byte, once
-# the four header fields Postfix puts at its top are removed (see delivered() below).
+# the four header fields Postfix puts at its top are removed (pf_delivered in postfix.sh).
 # Cases: pipelined and not, BDAT and DATA (the transcript shows which was used), several messages
 # on one connection, refused recipients among good ones, 8BITMIME, SMTPUTF8, SIZE over the limit.
 . "${SMTP_SRC:?}/tests/interop/lib.sh"
@@ -33,24 +33,6 @@ the_line_after() {
     awk -v p="$1" 'found { print; exit } index($0, p) == 1 { found = 1 }' "$T/send.err"
 }
 
-# delivered MAILBOX N MESSAGE PROTO: waits for N files in Maildir MAILBOX ($PF/mail/MAILBOX/new);
-# each must be MESSAGE once the header fields Postfix adds at the top, exactly these and in this
-# order, are removed: Return-Path, X-Original-To and Delivered-To (virtual(8)'s delivery headers)
-# and Received (smtpd's trace header, which must say "with PROTO"). Nothing else may differ: the
-# rest of the file, its LF line ends made CRLF again (Postfix stores lines with LF), must equal
-# MESSAGE. The files are removed afterwards.
-delivered() {
-    dir=$PF/mail/$1/new
-    pf_wait_files "$dir" "$2"
-    for f in "$dir"/*; do
-        pf_strip "$f" "$T/got" lf Return-Path X-Original-To Delivered-To Received
-        cmp "$3" "$T/got" || fail "$f: the message differs from what smtp-send sent"
-        grep -q "^	by postfix\.test (Postfix) with $4 id " "$T/got.hdr" ||
-            fail "$f: Received lacks 'with $4': $(cat "$T/got.hdr")"
-        rm -f "$f"
-    done
-}
-
 pf_message "$T/msg7" 7bit
 pf_message "$T/msg8" 8bit
 
@@ -65,7 +47,7 @@ case $(the_line_after "C: MAIL FROM:") in
 *) fail "RCPT was not pipelined after MAIL" ;;
 esac
 grep -q "^C: MAIL FROM:<a@example.org> SIZE=[0-9]*$" "$T/send.err" || fail "MAIL without SIZE= or with BODY="
-delivered 1 1 "$T/msg7" ESMTP
+pf_delivered 1 1 "$T/msg7" ESMTP
 
 # Without pipelining and with DATA (dot-stuffing on the wire), and the other two combinations.
 send 0 --from a@example.org --to b@example.org --data "$T/msg7" --no-pipelining --no-chunking
@@ -75,16 +57,16 @@ case $(the_line_after "C: MAIL FROM:") in
 "S: 250 2.1.0 Ok") ;;
 *) fail "--no-pipelining: MAIL's reply was not awaited" ;;
 esac
-delivered 1 1 "$T/msg7" ESMTP
+pf_delivered 1 1 "$T/msg7" ESMTP
 send 0 --from a@example.org --to b@example.org --data "$T/msg7" --no-pipelining
 expect_in "$T/send.err" "C: BDAT"
 send 0 --from a@example.org --to b@example.org --data "$T/msg7" --no-chunking
 expect_in "$T/send.err" "C: DATA"
-delivered 1 2 "$T/msg7" ESMTP
+pf_delivered 1 2 "$T/msg7" ESMTP
 
 # Several messages on one connection: Postfix logs the counts of the session at disconnect.
 send 0 --from a@example.org --to b@example.org --data "$T/msg7" --count 7
-delivered 1 7 "$T/msg7" ESMTP
+pf_delivered 1 7 "$T/msg7" ESMTP
 [ "$(pf_log_count "ehlo=1 mail=7 rcpt=7 bdat=7 quit=1 commands=23")" -eq 1 ] ||
     fail "the 7 messages did not go over one connection"
 [ "$(grep -c '^C: EHLO' "$T/send.err")" -eq 1 ] || fail "--count 7: more than one EHLO"
@@ -98,14 +80,14 @@ expect_in "$T/send.out" "rejected@example.org: refused: 554 5.7.1 <rejected@exam
 expect_in "$T/send.out" "unknown@example.org: refused: 550 5.1.1 <unknown@example.org>: Recipient address rejected: User unknown in virtual mailbox table"
 expect_in "$T/send.out" "c@example.org: delivered: 250 2.0.0 Ok"
 [ "$(wc -l <"$T/send.out")" -eq 4 ] || fail "expected 4 recipient lines"
-delivered 1 1 "$T/msg7" ESMTP
-delivered 2 1 "$T/msg7" ESMTP
+pf_delivered 1 1 "$T/msg7" ESMTP
+pf_delivered 2 1 "$T/msg7" ESMTP
 # ... and the same without pipelining.
 send 69 --from a@example.org --to rejected@example.org --to c@example.org --data "$T/msg7" \
     --no-pipelining
 expect_in "$T/send.out" "rejected@example.org: refused: 554 5.7.1"
 expect_in "$T/send.out" "c@example.org: delivered: 250 2.0.0 Ok"
-delivered 2 1 "$T/msg7" ESMTP
+pf_delivered 2 1 "$T/msg7" ESMTP
 
 # 8BITMIME (RFC 6152): BODY=8BITMIME with BDAT and with DATA; the 8-bit bytes arrive unchanged.
 send 0 --from a@example.org --to b@example.org --data "$T/msg8"
@@ -113,7 +95,7 @@ grep -q "^C: MAIL FROM:<a@example.org> SIZE=[0-9]* BODY=8BITMIME$" "$T/send.err"
     fail "MAIL without BODY=8BITMIME"
 send 0 --from a@example.org --to b@example.org --data "$T/msg8" --no-chunking
 expect_in "$T/send.err" "BODY=8BITMIME"
-delivered 1 2 "$T/msg8" ESMTP
+pf_delivered 1 2 "$T/msg8" ESMTP
 
 # SMTPUTF8 (RFC 6531): UTF-8 in the local parts and a domain, and in the headers. Postfix says
 # "with UTF8SMTP" in Received (RFC 6531 3.7.3).
@@ -123,8 +105,8 @@ send 0 --from 'jörg@bücher.example' --to 'δοκιμή@example.org' --to 'jör
 grep -q "^C: MAIL FROM:<jörg@bücher.example> SIZE=[0-9]* BODY=8BITMIME SMTPUTF8$" "$T/send.err" ||
     fail "MAIL without SMTPUTF8"
 expect_in "$T/send.out" "δοκιμή@example.org: delivered: 250"
-delivered 3 1 "$T/msgu" UTF8SMTP
-delivered 4 1 "$T/msgu" UTF8SMTP
+pf_delivered 3 1 "$T/msgu" UTF8SMTP
+pf_delivered 4 1 "$T/msgu" UTF8SMTP
 
 # pad FILE SIZE: a 7-bit message of SIZE octets or a little more (lines of 100 octets added).
 pad() {
@@ -138,7 +120,7 @@ pad() {
 pad "$T/chunks" 40000
 send 0 --from a@example.org --to b@example.org --data "$T/chunks"
 [ "$(grep -o 'BDAT [0-9]*' "$T/send.err" | wc -l)" -ge 2 ] || fail "40000 octets in one BDAT"
-delivered 1 1 "$T/chunks" ESMTP
+pf_delivered 1 1 "$T/chunks" ESMTP
 
 # SIZE (RFC 1870): Postfix offers SIZE 60000 (message_size_limit). A larger message is not sent
 # at all (exit 69, no MAIL command) and nothing is delivered.
