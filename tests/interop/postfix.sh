@@ -155,17 +155,12 @@ pf_start() {
     done
 }
 
-# pf_group_alive PGID: true when a process of the group (not a zombie) still runs.
+# pf_group_alive PGID: true when a process of the group (not a zombie) still runs. In
+# /proc/PID/stat, "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so the
+# fields are counted after its last ")".
 pf_group_alive() {
-    g=$1
-    for s in /proc/[0-9]*/stat; do
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces, so cut after its last ")".
-        f=$(sed 's/.*) //' "$s" 2>/dev/null) || continue
-        # shellcheck disable=SC2086
-        set -- $f
-        [ $# -ge 3 ] && [ "$3" = "$g" ] && [ "$1" != Z ] && return 0
-    done
-    return 1
+    cat /proc/[0-9]*/stat 2>/dev/null |
+        awk -v g="$1" '{ sub(/.*\) /, "") } $3 == g && $1 != "Z" { found = 1 } END { exit !found }'
 }
 
 # pf_stop: SIGTERM to the master by PID; it must exit within 20 s, and its process group (the
