@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PARAMS_MAX 512   /* a MAIL or RCPT line is at most 512 octets (RFC 5321 4.5.3.1.4) */
-#define BDAT_HEAD_MAX 32 /* "BDAT " 20 digits " LAST" CRLF */
+#define PARAMS_MAX SMTP_MAX_MAIL_LINE /* the longest MAIL line (<smtp/command.h>) bounds them */
+#define BDAT_HEAD_MAX 32              /* "BDAT " 20 digits " LAST" CRLF */
 
 /* ---- checks of the envelope ---- */
 
@@ -90,7 +90,11 @@ static int check_values(const smtp_client_message *m)
         unsigned nt = m->rcpts[i].notify;
         if (nt & ~0xfu) return SMTP_ERR_INVALID_ARGUMENT;
         if ((nt & SMTP_NOTIFY_NEVER) && (nt & ~SMTP_NOTIFY_NEVER)) return SMTP_ERR_INVALID_ARGUMENT;
-        if (m->rcpts[i].orcpt && has_8bit(m->rcpts[i].orcpt)) return SMTP_ERR_INVALID_ARGUMENT;
+        /* RFC 3461 4.2: the ORCPT value, "rfc822;" and the xtext, is at most 500 characters. */
+        const char *o = m->rcpts[i].orcpt;
+        if (!o) continue;
+        smtp_ssize n = smtp_xtext_encoded_len(o, strlen(o));
+        if (n < 0 || n > 500 - 7 || has_8bit(o)) return SMTP_ERR_INVALID_ARGUMENT;
     }
     return 0;
 }
@@ -136,20 +140,29 @@ static void pb_xtext(struct pbuf *b, const char *key, const char *raw)
     pb_add(b, tmp, k + (size_t)n);
 }
 
-/* Which optional parameters go out: all (`full`, to check lengths at submission) or those the
- * server offers. */
-static int offered(const smtp_client *c, smtp_cap cap, int full)
+/*
+ * Which optional parameters (SIZE, DSN's, MT-PRIORITY: left out when not offered) go out:
+ * those the server offers when sending; at submission, to check the lengths, all of them at
+ * their longest (the longest line, which must fit in the output queue) or none (the line with
+ * the least room under its limit: each optional parameter adds no more to the line than its
+ * allowance adds to the limit, smtp_emit_mail).
+ */
+enum { PARAMS_OFFERED, PARAMS_LONGEST, PARAMS_SHORTEST };
+
+static int offered(const smtp_client *c, smtp_cap cap, int mode)
 {
-    return full || (c->ehlo && smtp_caps_has(&c->caps, cap));
+    if (mode != PARAMS_OFFERED) return mode == PARAMS_LONGEST;
+    return c->ehlo && smtp_caps_has(&c->caps, cap);
 }
 
-static int mail_params(const smtp_client *c, const smtp_client_message *m, uint64_t size, int full,
+static int mail_params(const smtp_client *c, const smtp_client_message *m, uint64_t size, int mode,
                        char *out, size_t cap)
 {
+    int full = mode == PARAMS_LONGEST;
     struct pbuf b = {out, 0, cap, 0};
     if (full) {
         pb_add(&b, "SIZE=18446744073709551615", 25); /* the longest SIZE */
-    } else if (size && offered(c, SMTP_CAP_SIZE, 0)) {
+    } else if (size && offered(c, SMTP_CAP_SIZE, mode)) {
         char tmp[32];
         int n = snprintf(tmp, sizeof tmp, "SIZE=%llu", (unsigned long long)size);
         pb_add(&b, tmp, (size_t)n);
@@ -157,13 +170,13 @@ static int mail_params(const smtp_client *c, const smtp_client_message *m, uint6
     if (m->body == SMTP_BODY_8BITMIME) pb_add(&b, "BODY=8BITMIME", 13);
     if (m->body == SMTP_BODY_BINARYMIME) pb_add(&b, "BODY=BINARYMIME", 15);
     if (c->m_utf8 || full) pb_add(&b, "SMTPUTF8", 8);
-    if (offered(c, SMTP_CAP_DSN, full)) {
+    if (offered(c, SMTP_CAP_DSN, mode)) {
         if (m->ret == SMTP_RET_FULL) pb_add(&b, "RET=FULL", 8);
         if (m->ret == SMTP_RET_HDRS) pb_add(&b, "RET=HDRS", 8);
         if (m->envid) pb_xtext(&b, "ENVID=", m->envid);
     }
     if (m->requiretls) pb_add(&b, "REQUIRETLS", 10);
-    if (m->mt_priority_set && offered(c, SMTP_CAP_MT_PRIORITY, full))
+    if (m->mt_priority_set && offered(c, SMTP_CAP_MT_PRIORITY, mode))
         pb_num(&b, "MT-PRIORITY=", m->mt_priority, "");
     if (m->by_mode != SMTP_BY_NONE)
         pb_num(&b, "BY=", (long long)m->by_time,
@@ -181,11 +194,11 @@ static int mail_params(const smtp_client *c, const smtp_client_message *m, uint6
     return b.err ? b.err : (int)b.len;
 }
 
-static int rcpt_params(const smtp_client *c, const smtp_client_rcpt *r, int full, char *out,
+static int rcpt_params(const smtp_client *c, const smtp_client_rcpt *r, int mode, char *out,
                        size_t cap)
 {
     struct pbuf b = {out, 0, cap, 0};
-    if (!offered(c, SMTP_CAP_DSN, full)) return 0;
+    if (!offered(c, SMTP_CAP_DSN, mode)) return 0;
     if (r->notify) {
         char tmp[64] = "NOTIFY=";
         if (r->notify & SMTP_NOTIFY_NEVER) strcat(tmp, "NEVER,");
@@ -198,23 +211,28 @@ static int rcpt_params(const smtp_client *c, const smtp_client_rcpt *r, int full
     return b.err ? b.err : (int)b.len;
 }
 
-/* Emits the longest MAIL and RCPT lines the message can give into the scratch buffer, so that
- * no line can fail later, half-way through a transaction. */
-static int check_lengths(smtp_client *c, const smtp_client_message *m)
+/* Emits the longest MAIL line the message can give, and the one with the least room under its
+ * limit, into the scratch buffer, and the longest RCPT lines, so that no line can fail later,
+ * half-way through a transaction (a RCPT line without parameters is far below 512). */
+static int check_lengths(smtp_client *c, const smtp_client_message *m, int utf8)
 {
     char params[PARAMS_MAX];
-    int n = mail_params(c, m, 0, 1, params, sizeof params);
-    if (n < 0) return n;
-    smtp_ssize e =
-        smtp_emit_mail(c->scratch, c->out_cap, m->sender, strlen(m->sender), params, (size_t)n);
-    if (e < 0) return e == SMTP_ERR_INVALID_ARGUMENT ? SMTP_ERR_INVALID_ARGUMENT : (int)e;
+    for (int mode = PARAMS_LONGEST; mode <= PARAMS_SHORTEST; mode++) {
+        c->m_utf8 = utf8 || mode == PARAMS_LONGEST;
+        int n = mail_params(c, m, 0, mode, params, sizeof params);
+        c->m_utf8 = 0;
+        if (n < 0) return n;
+        smtp_ssize e =
+            smtp_emit_mail(c->scratch, c->out_cap, m->sender, strlen(m->sender), params, (size_t)n);
+        if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e; /* max_output */
+    }
     for (size_t i = 0; i < m->nrcpts; i++) {
         const smtp_client_rcpt *r = &m->rcpts[i];
-        n = rcpt_params(c, r, 1, params, sizeof params);
+        int n = rcpt_params(c, r, PARAMS_LONGEST, params, sizeof params);
         if (n < 0) return n;
-        e = smtp_emit_rcpt(c->scratch, c->out_cap, r->address, strlen(r->address), params,
-                           (size_t)n);
-        if (e < 0) return (int)e;
+        smtp_ssize e = smtp_emit_rcpt(c->scratch, c->out_cap, r->address, strlen(r->address),
+                                      params, (size_t)n);
+        if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e;
     }
     return 0;
 }
@@ -264,10 +282,7 @@ int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
         if ((rv = check_path(m->rcpts[i].address, SMTP_PATH_ALLOW_POSTMASTER, &utf8)) != 0)
             return rv;
     if ((rv = check_values(m)) != 0) return rv;
-    c->m_utf8 = 1; /* the longest lines carry SMTPUTF8 */
-    rv = check_lengths(c, m);
-    c->m_utf8 = 0;
-    if (rv) return rv;
+    if ((rv = check_lengths(c, m, utf8)) != 0) return rv;
     txn_clear(c);
     c->msg = m;
     c->m_utf8 = utf8;
@@ -472,7 +487,7 @@ static int emit_mail(smtp_client *c)
             return smtp_cli_callback_failed(c);
         return 1;
     }
-    int n = mail_params(c, m, size, 0, params, sizeof params);
+    int n = mail_params(c, m, size, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
     char *dst = smtp_cli_out_room(c, &room);
@@ -494,7 +509,7 @@ static int emit_rcpt(smtp_client *c)
     const smtp_client_rcpt *r = &c->msg->rcpts[c->m_rcpt_sent];
     char params[PARAMS_MAX];
     if (!smtp_cli_may_send(c, SMTP_VERB_RCPT) || smtp_cli_xq_free(c) < 3) return 0;
-    int n = rcpt_params(c, r, 0, params, sizeof params);
+    int n = rcpt_params(c, r, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
     char *dst = smtp_cli_out_room(c, &room);

@@ -13,9 +13,65 @@
 
 #include <string.h>
 
-/* RFC 5321 4.5.3.1.4 and RFC 4954 4, CRLF included. */
-#define SMTP_EMIT_MAX_LINE 512
-#define SMTP_EMIT_MAX_AUTH_LINE 12288
+/*
+ * What an extension parameter adds to the 512-octet limit of a MAIL or RCPT line (RFC 5321
+ * 4.5.3.1.4: extensions may raise it). The RFC's own figure where it gives one, else the SP,
+ * the keyword and the longest value its grammar allows. SMTP_MAX_MAIL_LINE and
+ * SMTP_MAX_RCPT_LINE (<smtp/command.h>) are 512 plus the sums of these tables.
+ */
+struct allowance {
+    const char *keyword; /* lowercase */
+    size_t octets;
+};
+
+static const struct allowance mail_allowances[] = {
+    {"size", 26},        /* RFC 1870 3 (5) */
+    {"body", 16},        /* " BODY=BINARYMIME" (RFC 6152 2, RFC 3030 3) */
+    {"smtputf8", 10},    /* RFC 6531 3.1 (5) */
+    {"ret", 9},          /* " RET=HDRS" (RFC 3461 4.3) */
+    {"envid", 107},      /* " ENVID=" and 100 characters of xtext (RFC 3461 4.4) */
+    {"auth", 500},       /* RFC 4954 3 */
+    {"requiretls", 11},  /* " REQUIRETLS" (RFC 8689) */
+    {"mt-priority", 15}, /* " MT-PRIORITY=-9" (RFC 6710) */
+    {"by", 17},          /* " BY=-999999999;RT" (RFC 2852) */
+    /* " HOLDUNTIL=" and a date-time with a 3-digit fraction and an offset (RFC 4865, RFC 3339
+     * 5.6); " HOLDFOR=" and 9 digits is shorter, and only one of them may be given. */
+    {"holduntil", 40},
+    {"holdfor", 0},
+};
+
+static const struct allowance rcpt_allowances[] = {
+    {"notify", 29}, /* " NOTIFY=SUCCESS,FAILURE,DELAY" (RFC 3461 4.1) */
+    {"orcpt", 507}, /* " ORCPT=" and 500 characters (RFC 3461 4.2) */
+};
+
+/*
+ * 512 plus the allowance of each extension keyword present in `params` (each counted once; a
+ * keyword libsmtp does not know adds nothing).
+ */
+static size_t path_line_limit(const char *params, size_t plen, const struct allowance *table,
+                              size_t count)
+{
+    unsigned seen = 0;
+    size_t limit = SMTP_MAX_COMMAND_LINE;
+    size_t i = 0;
+    while (i < plen) {
+        while (i < plen && params[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < plen && params[i] != ' ' && params[i] != '=')
+            i++;
+        for (size_t k = 0; k < count; k++) {
+            if ((seen & (1u << k)) || !smtp_span_ieq(params + start, i - start, table[k].keyword))
+                continue;
+            seen |= 1u << k;
+            limit += table[k].octets;
+        }
+        while (i < plen && params[i] != ' ')
+            i++;
+    }
+    return limit;
+}
 
 /* A line under construction: pieces copied in order, then CRLF. */
 struct line_pieces {
@@ -88,7 +144,7 @@ smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, const char 
         add(&l, arg, arglen);
     }
     return write_line(dest, cap, &l,
-                      verb == SMTP_VERB_AUTH ? SMTP_EMIT_MAX_AUTH_LINE : SMTP_EMIT_MAX_LINE);
+                      verb == SMTP_VERB_AUTH ? SMTP_MAX_AUTH_LINE : SMTP_MAX_COMMAND_LINE);
 }
 
 /*
@@ -103,7 +159,8 @@ static bool mailbox_is_one_token(const char *p, size_t n)
 }
 
 static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, const char *mailbox,
-                                    size_t mlen, const char *params, size_t plen)
+                                    size_t mlen, const char *params, size_t plen,
+                                    const struct allowance *table, size_t count)
 {
     if (args_invalid(dest, cap, mailbox, mlen) || (!params && plen))
         return SMTP_ERR_INVALID_ARGUMENT;
@@ -118,13 +175,14 @@ static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, co
         add_str(&l, " ");
         add(&l, params, plen);
     }
-    return write_line(dest, cap, &l, SMTP_EMIT_MAX_LINE);
+    return write_line(dest, cap, &l, path_line_limit(params, plen, table, count));
 }
 
 smtp_ssize smtp_emit_mail(char *dest, size_t cap, const char *mailbox, size_t mlen,
                           const char *params, size_t plen)
 {
-    return emit_path_command(dest, cap, "MAIL FROM:<", mailbox, mlen, params, plen);
+    return emit_path_command(dest, cap, "MAIL FROM:<", mailbox, mlen, params, plen, mail_allowances,
+                             SMTP_ARRAY_LEN(mail_allowances));
 }
 
 smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t mlen,
@@ -132,7 +190,8 @@ smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t ml
 {
     /* RCPT TO:<> is not a forward-path (RFC 5321 4.1.1.3). */
     if (mlen == 0) return SMTP_ERR_INVALID_ARGUMENT;
-    return emit_path_command(dest, cap, "RCPT TO:<", mailbox, mlen, params, plen);
+    return emit_path_command(dest, cap, "RCPT TO:<", mailbox, mlen, params, plen, rcpt_allowances,
+                             SMTP_ARRAY_LEN(rcpt_allowances));
 }
 
 smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int last)
@@ -148,7 +207,7 @@ smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int last)
     add_str(&l, "BDAT ");
     add(&l, digits + n, sizeof digits - n);
     if (last) add_str(&l, " LAST");
-    return write_line(dest, cap, &l, SMTP_EMIT_MAX_LINE);
+    return write_line(dest, cap, &l, SMTP_MAX_COMMAND_LINE);
 }
 
 static bool is_base64_text(const char *p, size_t n)
@@ -180,7 +239,7 @@ smtp_ssize smtp_emit_auth(char *dest, size_t cap, const char *mech, size_t mechl
         else
             add_str(&l, "=");
     }
-    return write_line(dest, cap, &l, SMTP_EMIT_MAX_AUTH_LINE);
+    return write_line(dest, cap, &l, SMTP_MAX_AUTH_LINE);
 }
 
 smtp_ssize smtp_emit_sasl_response(char *dest, size_t cap, const char *text, size_t len)
@@ -191,5 +250,5 @@ smtp_ssize smtp_emit_sasl_response(char *dest, size_t cap, const char *text, siz
     if (!cancel && !is_base64_text(text, len)) return SMTP_ERR_INVALID_ARGUMENT;
     struct line_pieces l = {.count = 0};
     add(&l, text, len);
-    return write_line(dest, cap, &l, SMTP_EMIT_MAX_AUTH_LINE);
+    return write_line(dest, cap, &l, SMTP_MAX_AUTH_LINE);
 }

@@ -1,9 +1,11 @@
 /* Unit tests of the client session engine: API misuse, allocation failures, no allocation per
- * message, failing callbacks, unsolicited replies, timeouts and the state queries. */
+ * message, failing callbacks, unsolicited replies, timeouts and the state queries; and the
+ * limits of the MAIL and RCPT emitters the client relies on. */
 #include "check.h"
 #include "failmem.h"
 
 #include <smtp/client.h>
+#include <smtp/command.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +414,56 @@ static void test_body_backpressure(void)
     smtp_client_del(c);
 }
 
+/*
+ * The MAIL and RCPT emitters: 512 octets (RFC 5321 4.5.3.1.4) plus the allowance of each
+ * extension parameter present, each at exactly its limit and one octet over.
+ */
+static void check_limit(int mail, const char *params, size_t limit)
+{
+    static char box[2000], out[2000];
+    memset(box, 'm', sizeof box);
+    size_t plen = strlen(params);
+    /* "MAIL FROM:<" or "RCPT TO:<", the mailbox, ">", SP and params, CRLF */
+    size_t fixed = (mail ? 11u : 9u) + 1 + (plen ? 1 + plen : 0) + 2;
+    size_t mlen = limit - fixed;
+    smtp_ssize n = mail ? smtp_emit_mail(out, sizeof out, box, mlen, params, plen)
+                        : smtp_emit_rcpt(out, sizeof out, box, mlen, params, plen);
+    CHECK_INT(n, (smtp_ssize)limit);
+    n = mail ? smtp_emit_mail(out, sizeof out, box, mlen + 1, params, plen)
+             : smtp_emit_rcpt(out, sizeof out, box, mlen + 1, params, plen);
+    CHECK_INT(n, SMTP_ERR_TOO_LONG);
+    /* the size query applies the same limit */
+    n = mail ? smtp_emit_mail(NULL, 0, box, mlen + 1, params, plen)
+             : smtp_emit_rcpt(NULL, 0, box, mlen + 1, params, plen);
+    CHECK_INT(n, SMTP_ERR_TOO_LONG);
+}
+
+static void test_emit_limits(void)
+{
+    check_limit(1, "", 512);
+    check_limit(0, "", 512);
+    check_limit(1, "SIZE=1000", 512 + 26);                               /* RFC 1870 */
+    check_limit(1, "size=1 SIZE=2", 512 + 26);                           /* counted once */
+    check_limit(1, "AUTH=<>", 512 + 500);                                /* RFC 4954 */
+    check_limit(1, "RET=HDRS ENVID=x", 512 + 9 + 107);                   /* RFC 3461 */
+    check_limit(1, "SMTPUTF8 BODY=8BITMIME", 512 + 10 + 16);             /* RFC 6531, 6152 */
+    check_limit(1, "X-UNKNOWN=1", 512);                                  /* no allowance */
+    check_limit(1, "ENVIDX=1 XSIZE=1", 512);                             /* whole keywords */
+    check_limit(0, "NOTIFY=NEVER", 512 + 29);                            /* RFC 3461 */
+    check_limit(0, "NOTIFY=NEVER ORCPT=rfc822;a@b", SMTP_MAX_RCPT_LINE); /* RFC 3461 */
+    check_limit(0, "SIZE=10", 512); /* a MAIL parameter gives RCPT nothing */
+    check_limit(1,
+                "SIZE=1 BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=x AUTH=<> REQUIRETLS "
+                "MT-PRIORITY=1 BY=60;R HOLDUNTIL=2030-01-01T00:00:00Z",
+                SMTP_MAX_MAIL_LINE);
+    /* smtp_emit_command keeps 512 whatever its argument holds */
+    static char arg[600];
+    memcpy(arg, "FROM:<a@b> SIZE=1 ", 18);
+    memset(arg + 18, 'x', sizeof arg - 18);
+    CHECK_INT(smtp_emit_command(NULL, 0, SMTP_VERB_MAIL, arg, 512 - 7), 512);
+    CHECK_INT(smtp_emit_command(NULL, 0, SMTP_VERB_MAIL, arg, 512 - 6), SMTP_ERR_TOO_LONG);
+}
+
 int main(void)
 {
     test_bad_settings();
@@ -423,5 +475,6 @@ int main(void)
     test_timeouts();
     test_starttls_state();
     test_body_backpressure();
+    test_emit_limits();
     return check_finish();
 }

@@ -317,7 +317,8 @@ typedef struct smtp_client_rcpt {
     unsigned notify;
     /*
      * DSN ORCPT (RFC 3461 4.2): the original recipient, an RFC 822 address sent as
-     * "ORCPT=rfc822;" and its xtext encoding; NULL for none.
+     * "ORCPT=rfc822;" and its xtext encoding (at most 500 characters with "rfc822;", ASCII);
+     * NULL for none.
      */
     const char *orcpt;
 } smtp_client_rcpt;
@@ -382,8 +383,9 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
  *                              with the null path allowed for the sender, "Postmaster" for
  *                              recipients, UTF-8 allowed); a parameter value out of range;
  *   SMTP_ERR_UNSAFE_ARGUMENT   a string holds CR, LF or another control byte;
- *   SMTP_ERR_TOO_LONG          a MAIL or RCPT line would exceed 512 octets (RFC 5321
- *                              4.5.3.1.4, the limit of smtp_emit_mail);
+ *   SMTP_ERR_TOO_LONG          a MAIL or RCPT line would exceed its limit (512 octets,
+ *                              RFC 5321 4.5.3.1.4, plus what its parameters allow: see
+ *                              smtp_emit_mail), or would not fit in max_output;
  *   SMTP_ERR_INVALID_STATE     a message is in progress, or the session is ending or over.
  */
 SMTP_API int smtp_client_submit(smtp_client *cli, const smtp_client_message *msg);

@@ -247,16 +247,34 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
  *  - SMTP_ERR_UNSAFE_ARGUMENT: an argument holds a control byte: CR, LF, NUL, any other
  *    byte below 0x20 including HTAB (no command grammar needs one), or DEL. Bytes 0x80-0xFF
  *    pass (SMTPUTF8, RFC 6531);
- *  - SMTP_ERR_TOO_LONG: the line would exceed 512 octets with CRLF (RFC 5321 4.5.3.1.4), or
- *    12288 for AUTH and SASL lines (RFC 4954 4);
+ *  - SMTP_ERR_TOO_LONG: the line would exceed SMTP_MAX_COMMAND_LINE (512) octets with CRLF
+ *    (RFC 5321 4.5.3.1.4), SMTP_MAX_AUTH_LINE (12288) for AUTH and SASL lines (RFC 4954 4), or
+ *    for smtp_emit_mail and smtp_emit_rcpt 512 plus what the parameters present allow (below);
  *  - SMTP_ERR_NOBUF: the line does not fit in `cap` bytes.
  * The checks run in that order.
  */
 
 /*
+ * Line limits of the emitters, CRLF included. RFC 5321 4.5.3.1.4 sets 512 octets and lets
+ * extensions raise it: each MAIL or RCPT parameter libsmtp knows adds what its RFC grants (or
+ * its SP, keyword and longest value): MAIL SIZE 26 (RFC 1870), BODY 16, SMTPUTF8 10
+ * (RFC 6531), RET 9 and ENVID 107 (RFC 3461), AUTH 500 (RFC 4954), REQUIRETLS 11, MT-PRIORITY
+ * 15, BY 17, HOLDUNTIL or HOLDFOR 40; RCPT NOTIFY 29 and ORCPT 507 (RFC 3461). So a MAIL line
+ * with SIZE may have 538 octets, one without parameters 512. SMTP_MAX_MAIL_LINE and
+ * SMTP_MAX_RCPT_LINE are the longest lines with every parameter present: a server offering
+ * those extensions should read lines that long (smtp_cmd_settings.max_line; the server
+ * engine's default is 2048).
+ */
+#define SMTP_MAX_COMMAND_LINE 512
+#define SMTP_MAX_MAIL_LINE 1263
+#define SMTP_MAX_RCPT_LINE 1048
+#define SMTP_MAX_AUTH_LINE 12288 /* AUTH and SASL response lines (RFC 4954 4) */
+
+/*
  * smtp_emit_command writes "VERB[ SP arg]" CRLF, with the canonical verb name. `arg` is
- * written as is (for MAIL the whole "FROM:<a@b> SIZE=10"). Invalid: an argument for DATA,
- * RSET, QUIT or STARTTLS; no argument for HELO, EHLO, LHLO, MAIL, RCPT, BDAT, AUTH, VRFY,
+ * written as is (for MAIL the whole "FROM:<a@b> SIZE=10"; its limit is 512 whatever the
+ * parameters: use smtp_emit_mail and smtp_emit_rcpt for longer ones). Invalid: an argument for
+ * DATA, RSET, QUIT or STARTTLS; no argument for HELO, EHLO, LHLO, MAIL, RCPT, BDAT, AUTH, VRFY,
  * EXPN, ETRN, XCLIENT or XFORWARD (NOOP and HELP take either).
  */
 SMTP_API smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, const char *arg,
@@ -264,14 +282,16 @@ SMTP_API smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, co
 
 /*
  * smtp_emit_mail writes "MAIL FROM:<mailbox>[ SP params]" CRLF. `mailbox` comes without its
- * angle brackets; empty gives the null reverse-path "<>". Invalid: a '>' or SP in `mailbox`
- * outside a quoted string, or an unterminated quoted string (it would end the path early).
+ * angle brackets; empty gives the null reverse-path "<>". `params` ("SIZE=10 BODY=8BITMIME")
+ * is written as is; the line may have 512 octets plus the allowance of each known keyword in
+ * it (see SMTP_MAX_MAIL_LINE). Invalid: a '>' or SP in `mailbox` outside a quoted string, or an
+ * unterminated quoted string (it would end the path early).
  */
 SMTP_API smtp_ssize smtp_emit_mail(char *dest, size_t cap, const char *mailbox, size_t mlen,
                                    const char *params, size_t plen);
 
-/* smtp_emit_rcpt writes "RCPT TO:<mailbox>[ SP params]" CRLF, as smtp_emit_mail; an empty
- * mailbox is invalid. */
+/* smtp_emit_rcpt writes "RCPT TO:<mailbox>[ SP params]" CRLF, as smtp_emit_mail (limit: 512
+ * plus NOTIFY's and ORCPT's allowances, SMTP_MAX_RCPT_LINE); an empty mailbox is invalid. */
 SMTP_API smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t mlen,
                                    const char *params, size_t plen);
 
