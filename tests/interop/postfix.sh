@@ -151,7 +151,8 @@ pf_start() {
     # Postfix waits until a configuration file or table is older than a second or so before it
     # reads it (dict_load_file(): a file being edited is not read): date them in the past.
     touch -t 200001010000 "$PF_CONF"/*
-    postconf -c "$PF_CONF" -n >/dev/null 2>"$T/postconf.err" || fail "main.cf: $(cat "$T/postconf.err")"
+    postconf -c "$PF_CONF" -n >/dev/null 2>"$T/postconf.err" ||
+        fail "main.cf: $(cat "$T/postconf.err")"
     [ -s "$T/postconf.err" ] && fail "postconf warns: $(cat "$T/postconf.err")"
     "$pf_daemons/master" -c "$PF_CONF" </dev/null >"$T/master.err" 2>&1 &
     pf_pid=$!
@@ -185,7 +186,8 @@ pf_stop() {
         sleep 0.05
         i=$((i + 1))
     done
-    pf_group_alive "$pgid" && fail "Postfix daemons of process group $pgid still run 20 s after the master"
+    pf_group_alive "$pgid" &&
+        fail "Postfix daemons of process group $pgid still run 20 s after the master"
     return 0
 }
 
@@ -260,7 +262,11 @@ k <= n {
     next
 }
 { cont = 0 }
-mode == "lf" && index($0, "\r") { printf "%s: a CR in a file written with LF line ends\n", FILENAME; bad = 1; exit }
+mode == "lf" && index($0, "\r") {
+    printf "%s: a CR in a file written with LF line ends\n", FILENAME
+    bad = 1
+    exit
+}
 mode == "lf" { printf "%s\r\n", $0 >out; next }
 { print >out }
 END { exit bad || k <= n }' "$src" || fail "$src: not the header fields Postfix adds ($*)"

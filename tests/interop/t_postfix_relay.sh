@@ -26,8 +26,9 @@ fi
 pf_init
 pf_set "relayhost = [127.0.0.1]:$port" "smtp_tls_security_level = none"
 if [ $tls = yes ]; then
-    pf_service "encrypt unix - - n - - smtp -o smtp_tls_security_level=encrypt -o smtp_tls_loglevel=1"
-    pf_service "secure unix - - n - - smtp -o smtp_tls_security_level=secure -o smtp_tls_CAfile=$T/pki/ca.pem -o smtp_tls_loglevel=1"
+    o="-o smtp_tls_loglevel=1 -o smtp_tls_security_level"
+    pf_service "encrypt unix - - n - - smtp $o=encrypt"
+    pf_service "secure unix - - n - - smtp $o=secure -o smtp_tls_CAfile=$T/pki/ca.pem"
     printf 'tls.example encrypt:[127.0.0.1]:%s\nsecure.example secure:[localhost]:%s\n' \
         "$port" "$port" >"$PF_CONF/transport"
     pf_set "transport_maps = texthash:$PF_CONF/transport"
@@ -42,13 +43,15 @@ json_lines() {
         sleep 0.05
         i=$((i + 1))
     done
-    [ "$(wc -l <"$T/sink.out")" -eq "$1" ] || fail "smtp-sink printed $(wc -l <"$T/sink.out") lines, expected $1"
+    n=$(wc -l <"$T/sink.out")
+    [ "$n" -eq "$1" ] || fail "smtp-sink printed $n lines, expected $1"
 }
 
 # stored N MESSAGE HEADER: N files in the sink's Maildir; each is MESSAGE after its first header
 # field, a Received holding HEADER (fixed string), is removed. The files are removed afterwards.
 stored() {
-    [ "$(pf_count "$T/md/new")" -eq "$1" ] || fail "the Maildir holds $(pf_count "$T/md/new") messages, expected $1"
+    n=$(pf_count "$T/md/new")
+    [ "$n" -eq "$1" ] || fail "the Maildir holds $n messages, expected $1"
     for f in "$T/md/new"/*; do
         [ -f "$f" ] || continue
         pf_strip "$f" "$T/got" crlf Received
@@ -63,15 +66,16 @@ stored() {
 # transaction, one stored copy), then one from smtp-send through Postfix's smtpd, each checked.
 relay() {
     pf_message "$T/msg-$1" 8bit a@example.org "b@$1"
-    sendmail -C "$PF_CONF" -i -f a@example.org "b@$1" "c@$1" <"$T/msg-$1" ||
+    timeout 30 sendmail -C "$PF_CONF" -i -f a@example.org "b@$1" "c@$1" <"$T/msg-$1" ||
         fail "Postfix's sendmail failed"
     json_lines 1
     expect_in "$T/sink.out" "{\"from\":\"a@example.org\",\"to\":[\"b@$1\",\"c@$1\"],\"size\":"
     expect_in "$T/sink.out" "\"helo\":\"postfix.test\",\"tls\":$2,\"auth\":null}"
     # pickup(8)'s trace field: "Received: by postfix.test (Postfix, from userid 0)" and the id.
     stored 1 "$T/msg-$1" "Received: by postfix.test (Postfix, from userid 0)"
-    "$BIN/smtp-send" --server "127.0.0.1:$pf_port" --helo client.example --from a@example.org \
-        --to "b@$1" --data "$T/msg-$1" >"$T/send.out" 2>"$T/send.err" || fail "smtp-send to Postfix"
+    "$BIN/smtp-send" --timeout 30 --server "127.0.0.1:$pf_port" --helo client.example \
+        --from a@example.org --to "b@$1" --data "$T/msg-$1" >"$T/send.out" 2>"$T/send.err" ||
+        fail "smtp-send to Postfix"
     json_lines 1
     expect_in "$T/sink.out" "\"tls\":$2,"
     stored 1 "$T/msg-$1" "by postfix.test (Postfix) with ESMTP id "
@@ -87,9 +91,9 @@ fi
 
 # Many messages: 40 through Postfix's smtpd in one session, relayed over the connections its
 # smtp client opens and reuses (its connection cache); every one stored, every one identical.
-"$BIN/smtp-send" --server "127.0.0.1:$pf_port" --helo client.example --from a@example.org \
-    --to b@relay.example --data "$T/msg-relay.example" --count 40 >"$T/send.out" \
-    2>"$T/send.err" || fail "smtp-send --count 40 to Postfix"
+"$BIN/smtp-send" --timeout 30 --server "127.0.0.1:$pf_port" --helo client.example \
+    --from a@example.org --to b@relay.example --data "$T/msg-relay.example" --count 40 \
+    >"$T/send.out" 2>"$T/send.err" || fail "smtp-send --count 40 to Postfix"
 json_lines 40
 stored 40 "$T/msg-relay.example" "by postfix.test (Postfix) with ESMTP id "
 

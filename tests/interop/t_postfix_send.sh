@@ -12,7 +12,8 @@ pf_init
 pf_mailbox b@example.org c@example.org 'δοκιμή@example.org' 'jörg@bücher.example'
 # Refused recipients: one by an access table (554 5.7.1), one unknown to virtual_mailbox_maps
 # (550 5.1.1, smtpd_reject_unlisted_recipient).
-printf 'rejected@example.org REJECT refused by the access table of the test\n' >"$PF_CONF/rcpt_access"
+printf 'rejected@example.org REJECT refused by the access table of the test\n' \
+    >"$PF_CONF/rcpt_access"
 pf_set "smtpd_recipient_restrictions = check_recipient_access texthash:$PF_CONF/rcpt_access" \
     "virtual_mailbox_domains = example.org, bücher.example" \
     "message_size_limit = 60000"
@@ -22,7 +23,7 @@ pf_start
 send() {
     expect=$1
     shift
-    "$BIN/smtp-send" -v --server "127.0.0.1:$pf_port" --helo client.example "$@" \
+    "$BIN/smtp-send" -v --timeout 30 --server "127.0.0.1:$pf_port" --helo client.example "$@" \
         >"$T/send.out" 2>"$T/send.err"
     rc=$?
     [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
@@ -46,7 +47,8 @@ case $(the_line_after "C: MAIL FROM:") in
 "C: RCPT TO:<b@example.org>") ;;
 *) fail "RCPT was not pipelined after MAIL" ;;
 esac
-grep -q "^C: MAIL FROM:<a@example.org> SIZE=[0-9]*$" "$T/send.err" || fail "MAIL without SIZE= or with BODY="
+grep -q "^C: MAIL FROM:<a@example.org> SIZE=[0-9]*$" "$T/send.err" ||
+    fail "MAIL without SIZE=, or with BODY= for a 7-bit message"
 pf_delivered 1 1 "$T/msg7" ESMTP
 
 # Without pipelining and with DATA (dot-stuffing on the wire), and the other two combinations.

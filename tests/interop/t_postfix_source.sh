@@ -54,7 +54,8 @@ all_stored() {
 # The message of -F: smtp-source sends each line with CRLF, a leading dot doubled, and then
 # ends the data with CRLF.CRLF after the file's own last CRLF, so the message it sends is the
 # file plus one empty line (seen on the wire with a raw listener). That is what must be stored.
-printf 'From: a@example.org\nTo: b@example.org\nSubject: smtp-source\n\n.leading dot\n..two\n\ttab\nlast\n' >"$T/file"
+printf 'From: a@example.org\nTo: b@example.org\nSubject: smtp-source\n\n' >"$T/file"
+printf '.leading dot\n..two\n\ttab\nlast\n' >>"$T/file"
 sed 's/$/\r/' "$T/file" >"$T/expected"
 printf '\r\n' >>"$T/expected"
 

@@ -25,7 +25,7 @@ send() {
     expect=$1
     p=$2
     shift 2
-    "$BIN/smtp-send" -v --server "localhost:$p" --helo client.example "$@" \
+    "$BIN/smtp-send" -v --timeout 30 --server "localhost:$p" --helo client.example "$@" \
         >"$T/send.out" 2>"$T/send.err"
     rc=$?
     [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
