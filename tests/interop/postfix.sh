@@ -3,10 +3,11 @@
 # lookup tables), queue_directory, data_directory and virtual mailboxes; the log goes to
 # $T/postfix.log (lib.sh's fail() prints it). The system instance (/etc/postfix, /var/spool/
 # postfix) is never read for settings nor started nor stopped. Postfix listens on 127.0.0.1 only,
-# on ports from free_port; its own smtp client binds to 127.0.0.1 too. The master runs in the
-# foreground of this shell (no -w, no daemonizing), so $pf_pid is known from the start; it
-# becomes a session and process group leader, and SIGTERM makes it pass the signal to its
-# children and exit (master(8)). pf_stop waits, bounded, for the master and its process group.
+# on ports from free_port; its own smtp client binds to 127.0.0.1 too. The master is started
+# directly as a background job of this shell (not by "postfix start", which forks it away), so
+# $pf_pid is its PID; it becomes a session and process group leader, and SIGTERM makes it pass
+# the signal to its children and exit (master(8)). pf_stop waits, bounded, for the master and
+# its process group.
 #
 # The master refuses to run without root (mail_owner and setgid_group are the system's postfix
 # and postdrop, which Debian's package creates): outside CI a non-root run skips.
@@ -39,6 +40,9 @@ pf_init() {
     pf_daemons=$(postconf -d -h daemon_directory)
     [ -x "$pf_daemons/master" ] || fail "no $pf_daemons/master"
     pf_port=$(free_port)
+    # The daemons run as postfix and nobody: whatever the caller's umask, they must be able to
+    # read the configuration and walk to the queue and the mailboxes.
+    umask 022
     mkdir -p "$PF_CONF" "$PF/queue" "$PF/data" "$PF/mail"
     # The queue layout of Postfix's postfix-files (what "post-install create-missing" makes,
     # done here directly: it is quicker and touches nothing outside $PF).
