@@ -68,6 +68,8 @@ void smtp_server_settings_init(smtp_server_settings *s)
     s->max_recipients = 1000;
     s->max_messages = 1000;
     s->hard_error_limit = 20;
+    s->soft_error_limit = 10;
+    s->error_delay_ms = 1000;
     s->junk_command_limit = 100;
     s->auth_attempt_limit = 3;
     s->max_output = 16384;
@@ -161,7 +163,8 @@ static int check_settings(const smtp_server_settings *s)
     if ((unsigned)s->bare_policy > SMTP_DATA_BARE_ALLOW) return 0;
     if (s->max_recipients < 100) return 0; /* RFC 5321 4.5.3.1.8 */
     if (s->max_output < 2 * SMTP_SRV_RESERVE) return 0;
-    if (s->command_timeout < 300) return 0; /* RFC 5321 4.5.3.2.7 */
+    if (s->command_timeout < 300) return 0;   /* RFC 5321 4.5.3.2.7 */
+    if (s->error_delay_ms > 300000) return 0; /* RFC 5321 4.5.3.2: the client would give up */
     if (s->trust & ~SMTP_SERVER_TRUST_ALL) return 0;
     return 1;
 }
@@ -204,6 +207,67 @@ static size_t scratch_size(const smtp_server_settings *s)
     return n;
 }
 
+int smtp_srv_scratch(smtp_server *srv)
+{
+    if (srv->scratch) return 0;
+    /* Most sessions never see XCLIENT, AUTH= or AUTH: allocated at first use, then kept. */
+    srv->scratch = smtp_malloc(srv->mem, srv->scratch_cap);
+    if (srv->scratch) return 0;
+    smtp_srv_fail(srv, SMTP_ERR_NOMEM);
+    return -1;
+}
+
+/*
+ * The command parser allocates through this shim, which counts what it asks for so that
+ * smtp_server_memory can tell it (the parser allocates only when it is made: its line buffer
+ * is never reallocated).
+ */
+static void *parser_malloc(size_t n, void *ud)
+{
+    smtp_server *srv = ud;
+    void *p = smtp_malloc(srv->mem, n);
+    if (p) srv->parser_bytes += n;
+    return p;
+}
+
+static void parser_free(void *p, void *ud)
+{
+    smtp_free(((smtp_server *)ud)->mem, p);
+}
+
+static void *parser_calloc(size_t k, size_t n, void *ud)
+{
+    smtp_server *srv = ud;
+    void *p = smtp_calloc(srv->mem, k, n);
+    if (p) srv->parser_bytes += k * n;
+    return p;
+}
+
+static void *parser_realloc(void *old, size_t n, void *ud)
+{
+    smtp_server *srv = ud;
+    void *p = smtp_realloc(srv->mem, old, n);
+    if (p && !old) srv->parser_bytes += n;
+    return p;
+}
+
+static int new_parser(smtp_server *srv)
+{
+    const smtp_server_settings *s = &srv->set;
+    smtp_cmd_settings cs;
+    smtp_cmd_settings_init(&cs);
+    cs.max_line = s->max_line;
+    /* The parser's buffer holds the longest line allowed: AUTH's (RFC 4954 4) only when AUTH
+     * may be offered. Without it an AUTH line is held to max_line like any command. */
+    cs.max_auth_line = s->max_auth_line;
+    if (!(s->extensions & SMTP_SERVER_EXT_AUTH) && cs.max_auth_line > cs.max_line)
+        cs.max_auth_line = cs.max_line;
+    cs.flags = s->cmd_flags;
+    smtp_cmd_callbacks ccb = {on_command, on_sasl_response};
+    srv->parser_mem = (smtp_mem){srv, parser_malloc, parser_free, parser_calloc, parser_realloc};
+    return smtp_cmd_parser_new(&srv->parser, &ccb, &cs, &srv->parser_mem, srv);
+}
+
 int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
                     const smtp_server_settings *settings, const smtp_mem *mem, void *user_data)
 {
@@ -227,22 +291,17 @@ int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
     int r = copy_strings(srv);
     smtp_ssize ehlo = r < 0 ? 0 : smtp_srv_ehlo_size(srv);
     if (!r && (ehlo < 0 || ehlo > SMTP_SRV_RESERVE)) r = SMTP_ERR_INVALID_ARGUMENT;
+    if (!r) r = new_parser(srv);
+    int prealloc = (settings->flags & SMTP_SERVER_PREALLOCATE) != 0;
     if (!r) {
-        smtp_cmd_settings cs;
-        smtp_cmd_settings_init(&cs);
-        cs.max_line = settings->max_line;
-        cs.max_auth_line = settings->max_auth_line;
-        cs.flags = settings->cmd_flags;
-        smtp_cmd_callbacks ccb = {on_command, on_sasl_response};
-        r = smtp_cmd_parser_new(&srv->parser, &ccb, &cs, mem, srv);
-    }
-    if (!r) {
-        srv->out = smtp_malloc(mem, settings->max_output);
-        srv->out_cap = settings->max_output;
+        srv->out_cap = prealloc ? settings->max_output : SMTP_SRV_OUT_MIN;
+        srv->out = smtp_malloc(mem, srv->out_cap);
         if (!srv->out) r = SMTP_ERR_NOMEM;
     }
-    if (!r) {
-        srv->scratch_cap = scratch_size(settings);
+    srv->scratch_cap = scratch_size(settings);
+    /* A session that offers AUTH or trusts its peer from the start will need the decoding
+     * buffer (its parser already holds AUTH-sized lines): at once. Others when first used. */
+    if (!r && (prealloc || (settings->extensions & SMTP_SERVER_EXT_AUTH) || settings->trust)) {
         srv->scratch = smtp_malloc(mem, srv->scratch_cap);
         if (!srv->scratch) r = SMTP_ERR_NOMEM;
     }
@@ -264,6 +323,18 @@ void smtp_server_del(smtp_server *srv)
     smtp_free(srv->mem, srv->scratch);
     smtp_free(srv->mem, srv->strings);
     smtp_free(srv->mem, srv);
+}
+
+size_t smtp_server_memory(const smtp_server *srv)
+{
+    if (!srv) return 0;
+    const smtp_server_settings *s = &srv->set;
+    size_t n = sizeof *srv + srv->parser_bytes + srv->out_cap;
+    if (srv->scratch) n += srv->scratch_cap;
+    /* copy_strings' one allocation */
+    n += strlen(s->hostname) + 1 + strlen(s->auth_mechanisms) + 1;
+    if (s->mt_priority_profile) n += strlen(s->mt_priority_profile) + 1;
+    return n;
 }
 
 /* ---- RFC 2920 synchronization (SMTP_SERVER_STRICT_PIPELINING) ---- */
@@ -461,11 +532,11 @@ static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
     uint64_t max = srv->set.max_message_size;
     if ((m.params.present & SMTP_MAIL_SIZE) && max && m.params.size > max)
         return reply(srv, 552, "5.3.4", "Error: message size exceeds fixed limit"); /* RFC 1870 */
+    if (smtp_srv_mail_auth(srv, &m.params, &m.auth) < 0) return -1;
     srv->decision = SMTP_SRV_DEC_MAIL;
     srv->answered = 0;
     srv->binarymime = (m.params.present & SMTP_MAIL_BODY) && m.params.body == SMTP_BODY_BINARYMIME;
     srv->smtputf8 = utf8;
-    m.auth = smtp_srv_mail_auth(srv, &m.params);
     int r;
     SMTP_SRV_CALL(srv, r, on_mail, &m);
     return smtp_srv_decided(srv, r);
@@ -584,11 +655,21 @@ static int dispatch(smtp_server *srv, const smtp_command *cmd)
     }
 }
 
+/*
+ * Past the soft error limit, each command is read only once the replies before it were
+ * written: its own reply is then the only one the adapter holds (smtp_server_output_delay).
+ */
+static int slowed_down(const smtp_server *srv)
+{
+    unsigned soft = srv->set.soft_error_limit;
+    return srv->out_delay || (soft && srv->errors >= soft && srv->out_len);
+}
+
 /* Can input be consumed now? */
 static int can_consume(const smtp_server *srv)
 {
     return srv->started && !srv->error && !srv->closing && !srv->tls_wait &&
-           srv->decision == SMTP_SRV_DEC_NONE && !srv->lmtp_fill &&
+           srv->decision == SMTP_SRV_DEC_NONE && !srv->lmtp_fill && !slowed_down(srv) &&
            smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
 }
 
@@ -677,6 +758,7 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
         int r = tls_injection(srv);
         if (r < 0) return r;
     }
+    if (srv->error) return srv->error; /* e.g. the output queue could not grow */
     return (smtp_ssize)pos;
 }
 
@@ -695,9 +777,26 @@ int smtp_server_want_write(const smtp_server *srv)
     return srv && srv->out_len > 0;
 }
 
+unsigned smtp_server_output_delay(const smtp_server *srv)
+{
+    return srv && srv->out_len ? srv->out_delay : 0;
+}
+
+int smtp_server_want_tls(const smtp_server *srv)
+{
+    return srv && srv->tls_wait && !srv->closing && !srv->error;
+}
+
+int smtp_server_in_transaction(const smtp_server *srv)
+{
+    return srv && srv->mail;
+}
+
 int smtp_server_want_close(const smtp_server *srv)
 {
-    return srv && (srv->closing || srv->error) && srv->out_len == 0 && !srv->lmtp_fill;
+    /* LMTP copies still owed are dropped once the session failed. */
+    return srv && (srv->closing || srv->error) && srv->out_len == 0 &&
+           (!srv->lmtp_fill || srv->error);
 }
 
 int smtp_server_tls_started(smtp_server *srv)
@@ -718,7 +817,7 @@ int smtp_server_tls_started(smtp_server *srv)
 unsigned smtp_server_timeout(const smtp_server *srv)
 {
     if (!srv || !srv->started || srv->closing || srv->error || srv->tls_wait ||
-        srv->decision != SMTP_SRV_DEC_NONE)
+        srv->decision != SMTP_SRV_DEC_NONE || smtp_server_output_delay(srv))
         return 0;
     return srv->input == SMTP_SRV_IN_COMMAND ? srv->set.command_timeout : srv->set.data_timeout;
 }
@@ -736,6 +835,7 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
     if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
     if (text && greeted)
         smtp_srv_reply_host(srv, 421, enhanced, text); /* dropped when no room is left */
+    srv->out_delay = 0; /* the adapter's decision to end: no more slowing down */
     srv->closing = 1;
     return 0;
 }

@@ -9,10 +9,10 @@
  *
  * Between a 334 and the client's answer the command parser reads the next line as a SASL
  * response (smtp_cmd_parser_expect_sasl: up to max_auth_line octets, "*" cancels). Responses
- * are base64-decoded into the session's scratch buffer, allocated once in smtp_server_new, so
- * an exchange allocates nothing. The LOGIN user name is kept at the head of that buffer while
- * the password is read after it. The decoded data stays untouched while a decision is pending,
- * so the spans handed to the callbacks remain valid after DEFER.
+ * are base64-decoded into the session's scratch buffer, allocated at the first AUTH and then
+ * kept, so later exchanges allocate nothing. The LOGIN user name is kept at the head of that buffer
+ * while the password is read after it. The decoded data stays untouched while a decision is
+ * pending, so the spans handed to the callbacks remain valid after DEFER.
  *
  * Every exchange that does not end in 235 counts against auth_attempt_limit; at the limit the
  * session ends with 421 (like Postfix's smtpd_hard_error_limit, but for AUTH alone).
@@ -259,6 +259,7 @@ int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd)
     smtp_srv_mech kind = find_mech(srv, cmd->mechanism);
     if (kind == SMTP_SRV_MECH_NONE) /* RFC 4954 4: 504 5.5.4 */
         return reply(srv, 504, "5.5.4", "Error: unsupported authentication mechanism");
+    if (smtp_srv_scratch(srv) < 0) return -1;
     srv->auth_mech = kind;
     srv->auth_step = 0;
     srv->login_user_len = 0;
@@ -299,17 +300,20 @@ int smtp_srv_sasl_response(smtp_server *srv, const smtp_sasl_response *resp)
     }
 }
 
-smtp_span smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params)
+int smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params, smtp_span *out)
 {
     static const char null_path[] = "<>";
-    smtp_span none = {NULL, 0}, null_span = {null_path, 2};
-    if (!(params->present & SMTP_MAIL_AUTH)) return none;
+    smtp_span null_span = {null_path, 2};
+    *out = (smtp_span){NULL, 0};
+    if (!(params->present & SMTP_MAIL_AUTH)) return 0;
     /* RFC 4954 5: an unauthenticated client's AUTH= counts as AUTH=<>. */
-    if (!srv->authenticated) return null_span;
+    *out = null_span;
+    if (!srv->authenticated) return 0;
+    if (smtp_srv_scratch(srv) < 0) return -1;
     smtp_ssize n =
         smtp_xtext_decode(params->auth.ptr, params->auth.len, srv->scratch, srv->scratch_cap);
-    if (n < 0) return null_span; /* the parameter parser validated it: not reached */
-    return (smtp_span){srv->scratch, (size_t)n};
+    if (n >= 0) *out = (smtp_span){srv->scratch, (size_t)n}; /* n < 0: validated, not reached */
+    return 0;
 }
 
 /* ---- the application's answers ---- */

@@ -17,6 +17,11 @@
 
 /* Free output space below which no more input is consumed: any one reply fits in it. */
 #define SMTP_SRV_RESERVE 2048
+/*
+ * The output queue's first allocation: a greeting and a few replies. It doubles on demand up
+ * to max_output and keeps its size, so that steady state allocates nothing.
+ */
+#define SMTP_SRV_OUT_MIN 512
 /* The longest reply text an application may give (a reply line stays under 512 octets). */
 #define SMTP_SRV_MAX_TEXT 400
 
@@ -65,9 +70,14 @@ struct smtp_server {
     smtp_server_settings set; /* strings point into `strings` */
     char *strings;            /* one allocation: hostname, AUTH list, MT-PRIORITY profile */
     smtp_cmd_parser *parser;
+    smtp_mem parser_mem; /* counts the parser's allocations for smtp_server_memory */
+    size_t parser_bytes;
 
-    char *out; /* output queue: out[out_head .. out_head + out_len) */
+    /* Output queue: out[out_head .. out_head + out_len) of out_cap allocated octets (grown on
+     * demand up to set.max_output, the bound flow control works with). */
+    char *out;
     size_t out_head, out_len, out_cap;
+    unsigned out_delay; /* ms to hold the queued output (soft error limit); 0: none */
 
     int error;       /* sticky fatal error, 0 while none */
     int started;     /* smtp_server_start was called */
@@ -128,7 +138,8 @@ struct smtp_server {
     size_t messages;
     unsigned errors, junk;
 
-    /* Decoding buffer (server_auth.c, server_xclient.c): allocated once in smtp_server_new. */
+    /* Decoding buffer (server_auth.c, server_xclient.c): allocated when first needed
+     * (smtp_srv_scratch), then kept; scratch_cap is its size either way. */
     char *scratch;
     size_t scratch_cap;
     unsigned trust; /* SMTP_SERVER_TRUST_* */
@@ -169,6 +180,8 @@ int smtp_srv_reset_transaction(smtp_server *srv, smtp_server_abort_reason why);
 void smtp_srv_clear_transaction(smtp_server *srv, int accepted);
 /* Marks the session failed with `err` (sticky); returns err. */
 int smtp_srv_fail(smtp_server *srv, int err);
+/* Allocates the decoding buffer if it is not yet; 0, or -1 with the session failed (NOMEM). */
+int smtp_srv_scratch(smtp_server *srv);
 
 /* Calls callback `name` with the session first and user_data last, flagged as in a callback;
  * `r` receives its result (0 when the callback is NULL). */
@@ -211,9 +224,13 @@ int smtp_srv_parser_result(smtp_server *srv);
 
 /* ---- server_reply.c ---- */
 
-/* Appends raw bytes to the output queue; SMTP_ERR_NOBUF when they do not fit. */
+/*
+ * Appends raw bytes to the output queue, growing it when needed; SMTP_ERR_NOBUF when they do
+ * not fit in max_output, SMTP_ERR_NOMEM (the session then failed) when it cannot grow. Past
+ * the soft error limit the output is to be held (srv->out_delay).
+ */
 int smtp_srv_out(smtp_server *srv, const char *p, size_t n);
-/* Free octets in the output queue. */
+/* Free octets in the output queue (up to max_output). */
 size_t smtp_srv_out_room(const smtp_server *srv);
 /*
  * Queues one reply line. `enhanced` is dropped without ENHANCEDSTATUSCODES; NULL for none.
@@ -279,8 +296,8 @@ void smtp_srv_auth_success(smtp_server *srv);
 int smtp_srv_auth_failed(smtp_server *srv);
 /* Forgets the authentication (TLS handshake, XCLIENT). */
 void smtp_srv_auth_reset(smtp_server *srv);
-/* Decodes MAIL's AUTH= value for on_mail (RFC 4954 5). */
-smtp_span smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params);
+/* Decodes MAIL's AUTH= value for on_mail (RFC 4954 5) into *out; 0, or -1 (NOMEM, fatal). */
+int smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params, smtp_span *out);
 /* Copies an identity (already checked) and marks the session authenticated. */
 void smtp_srv_set_identity(smtp_server *srv, const char *p, size_t n);
 

@@ -16,19 +16,52 @@
 
 size_t smtp_srv_out_room(const smtp_server *srv)
 {
-    return srv->out_cap - srv->out_len;
+    return srv->set.max_output - srv->out_len;
 }
 
-int smtp_srv_out(smtp_server *srv, const char *p, size_t n)
+/* Makes room for n more octets at the queue's tail: compacts, or doubles the allocation (up
+ * to max_output; the caller checked the bound). SMTP_ERR_NOMEM: nothing changed. */
+static int out_reserve(smtp_server *srv, size_t n)
 {
-    if (n > smtp_srv_out_room(srv)) return SMTP_ERR_NOBUF;
+    if (srv->out_head + srv->out_len + n <= srv->out_cap) return 0;
+    if (srv->out_len + n > srv->out_cap) {
+        size_t cap = srv->out_cap * 2;
+        if (cap < srv->out_len + n) cap = srv->out_len + n;
+        if (cap > srv->set.max_output) cap = srv->set.max_output;
+        char *p = smtp_realloc(srv->mem, srv->out, cap);
+        if (!p) return SMTP_ERR_NOMEM;
+        srv->out = p;
+        srv->out_cap = cap;
+    }
     if (srv->out_head + srv->out_len + n > srv->out_cap) {
         memmove(srv->out, srv->out + srv->out_head, srv->out_len);
         srv->out_head = 0;
     }
+    return 0;
+}
+
+/* Appends without marking a delay: the copies of an LMTP reply already delayed once. */
+static int out_append(smtp_server *srv, const char *p, size_t n)
+{
+    if (n > smtp_srv_out_room(srv)) return SMTP_ERR_NOBUF;
+    if (out_reserve(srv, n) < 0) return smtp_srv_fail(srv, SMTP_ERR_NOMEM);
     memcpy(srv->out + srv->out_head + srv->out_len, p, n);
     srv->out_len += n;
     srv->out_total += n;
+    return 0;
+}
+
+int smtp_srv_out(smtp_server *srv, const char *p, size_t n)
+{
+    int r = out_append(srv, p, n);
+    if (r < 0) return r;
+    /*
+     * Postfix's smtpd_soft_error_limit: once the client has made that many errors, every
+     * reply waits smtpd_error_sleep_time. The engine has no clock: the adapter holds the
+     * output (smtp_server_output_delay) and no input is consumed until it was written.
+     */
+    unsigned soft = srv->set.soft_error_limit;
+    if (soft && srv->errors >= soft) srv->out_delay = srv->set.error_delay_ms;
     return 0;
 }
 
@@ -36,7 +69,10 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
 {
     if (!srv || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
     size_t n = srv->out_len < cap ? srv->out_len : cap;
-    if (n) memcpy(dest, srv->out + srv->out_head, n);
+    if (n) {
+        memcpy(dest, srv->out + srv->out_head, n);
+        srv->out_delay = 0; /* the adapter waited (or chose not to) */
+    }
     srv->out_head += n;
     srv->out_len -= n;
     srv->out_written += n;
@@ -110,7 +146,8 @@ int smtp_srv_release_held(smtp_server *srv)
         srv->lmtp_last_len = srv->held_len;
         srv->lmtp_ok = 0;
         srv->lmtp_fill = copies - 1;
-        smtp_srv_lmtp_fill(srv);
+        r = smtp_srv_lmtp_fill(srv);
+        if (r < 0) return r;
     }
     if (srv->lmtp_fill) {
         srv->errors++; /* a 421 at the limit would come before the copies: at the next error */
@@ -291,7 +328,9 @@ static int lmtp_line(smtp_server *srv, int code, const char *enhanced, const cha
 int smtp_srv_lmtp_fill(smtp_server *srv)
 {
     while (srv->lmtp_fill) {
-        if (smtp_srv_out(srv, srv->lmtp_last, srv->lmtp_last_len) < 0) return 0;
+        int r = out_append(srv, srv->lmtp_last, srv->lmtp_last_len);
+        if (r == SMTP_ERR_NOBUF) return 0; /* the rest after the next write */
+        if (r < 0) return r;
         srv->lmtp_fill--;
     }
     message_done(srv, srv->lmtp_ok);

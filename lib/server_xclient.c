@@ -139,6 +139,7 @@ int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
     unsigned need = verb == FOR_XCLIENT ? SMTP_SERVER_TRUST_XCLIENT : SMTP_SERVER_TRUST_XFORWARD;
     if (!(srv->trust & need)) return reply(srv, 550, "5.7.0", "Error: insufficient authorization");
     if (srv->mail) return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+    if (smtp_srv_scratch(srv) < 0) return -1;
     smtp_server_xattrs a;
     memset(&a, 0, sizeof a);
     const char *fault = parse_attrs(srv, cmd->arg, verb, &a);

@@ -23,7 +23,7 @@
  *   no-pipelining no-esc no-chunking no-size binarymime all-ext    extensions
  *   empty-helo no-brackets lenient-lf                  command parser flags
  *   normalize allow                                    bare LF/CR policy (default reject)
- *   max-size=N max-rcpt=N max-msgs=N errors=N junk=N out=N   limits
+ *   max-size=N max-rcpt=N max-msgs=N errors=N soft=N delay=MS junk=N out=N   limits
  *   defer (every decision) defer-connect defer-helo defer-mail defer-rcpt defer-data
  *   defer-end defer-vrfy defer-auth defer-sasl defer-xclient   answer later, after the read
  *   returned
@@ -41,7 +41,8 @@
  *   bdat=B flags=F rcpts=N, abort REASON, reset, vrfy "arg", starttls, tls-started,
  *   tls-injection, auth MECH authzid=".." authcid=".." password="..", sasl MECH step=N
  *   response="..." (or no-response), xclient/xforward NAME="..." ..., proxy v=V ..., defer
- *   KIND, S: reply line, read error=..., and at close: timeout=SECONDS want-close=W.
+ *   KIND, S: reply line, delay MS (the replies after it are held that long: soft error limit),
+ *   read error=..., and at close: timeout=SECONDS want-close=W.
  *   A mail event adds auth="..." (AUTH=) and identity="..." (once authenticated).
  */
 #include "vec.h"
@@ -112,10 +113,13 @@ struct state {
     char ident[64]; /* an identity to accept with (AUTH answers borrow it) */
 };
 
-/* Pulls every pending output octet and logs the complete lines. */
+/* Pulls every pending output octet and logs the complete lines; output the engine asks to
+ * hold (past the soft error limit) is logged after "delay MS", as an adapter waits first. */
 static void pull(struct state *st)
 {
     char buf[97];
+    unsigned delay = smtp_server_output_delay(st->srv);
+    if (delay) vec_logf(st->log, "delay %u", delay);
     for (;;) {
         smtp_ssize n = smtp_server_write(st->srv, buf, sizeof buf);
         if (n < 0) {
@@ -566,9 +570,9 @@ static const char *const known_words[] = {
     "shutdown",       "auth",          "sasl-mechs",    "trust-xclient",
     "trust-xforward", "trust-late",    "proxy",         "strict",
     "defer-auth",     "defer-sasl",    "defer-xclient", NULL};
-static const char *const known_keys[] = {"max-size",      "max-rcpt", "max-msgs", "errors",
-                                         "junk",          "out",      "fail",     "auth-limit",
-                                         "max-auth-line", NULL};
+static const char *const known_keys[] = {"max-size",   "max-rcpt",      "max-msgs", "errors",
+                                         "soft",       "delay",         "junk",     "out",
+                                         "auth-limit", "max-auth-line", "fail",     NULL};
 
 static int options_known(const char *options)
 {
@@ -627,6 +631,8 @@ static void settings_from(const char *o, smtp_server_settings *s)
     s->max_recipients = vec_opt_num(o, "max-rcpt", s->max_recipients);
     s->max_messages = vec_opt_num(o, "max-msgs", s->max_messages);
     s->hard_error_limit = (unsigned)vec_opt_num(o, "errors", s->hard_error_limit);
+    s->soft_error_limit = (unsigned)vec_opt_num(o, "soft", s->soft_error_limit);
+    s->error_delay_ms = (unsigned)vec_opt_num(o, "delay", s->error_delay_ms);
     s->junk_command_limit = (unsigned)vec_opt_num(o, "junk", s->junk_command_limit);
     s->max_output = vec_opt_num(o, "out", s->max_output);
     s->auth_attempt_limit = (unsigned)vec_opt_num(o, "auth-limit", s->auth_attempt_limit);

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the server session engine's API: settings validation, misuse, the reply call,
- * deferral and the consumed count, output in small pieces, STARTTLS calls, allocation failure
- * at every step, and no allocation per message in steady state.
+ * deferral and the consumed count, output in small pieces, STARTTLS calls and the queries an
+ * adapter drives by (want_tls, in_transaction, output_delay: the soft error limit),
+ * allocation failure at every step, and no allocation per message in steady state.
  */
 #include "check.h"
 #include "failmem.h"
@@ -98,6 +99,7 @@ static int bad_setting(int i, smtp_server_settings *s)
     case 11: s->auth_mechanisms = "PLAIN\n"; return 1;
     case 12: s->mt_priority_profile = "A B"; return 1;
     case 13: s->bare_policy = (smtp_data_policy)7; return 1;
+    case 14: s->error_delay_ms = 300001; return 1;
     default: return 0;
     }
 }
@@ -110,6 +112,8 @@ static void test_settings(void)
     CHECK_INT(s.max_recipients, 1000);
     CHECK_INT(s.command_timeout, 300);
     CHECK_INT(s.hard_error_limit, 20);
+    CHECK_INT(s.soft_error_limit, 10);
+    CHECK_INT(s.error_delay_ms, 1000);
     CHECK_INT(s.junk_command_limit, 100);
     CHECK(strcmp(s.hostname, "localhost") == 0);
     CHECK_INT(smtp_server_new(NULL, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
@@ -255,16 +259,159 @@ static void test_starttls_calls(void)
     CHECK_INT(n, 18);
     CHECK_INT(smtp_server_want_read(srv), 0);
     CHECK_INT(smtp_server_timeout(srv), 0);
+    CHECK_INT(smtp_server_want_tls(srv), 1);
     /* The 220 must be written before the handshake. */
     CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
     pull(srv, out, sizeof out);
     CHECK(strstr(out, "220 2.0.0 Ready to start TLS\r\n") != NULL);
+    CHECK_INT(smtp_server_want_tls(srv), 1); /* until the handshake is done */
     CHECK_INT(smtp_server_tls_started(srv), 0);
+    CHECK_INT(smtp_server_want_tls(srv), 0);
     CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
     CHECK_INT(smtp_server_read(srv, in + 18, 8), 8);
     pull(srv, out, sizeof out);
     CHECK(strstr(out, "STARTTLS") == NULL);
     smtp_server_del(srv);
+    CHECK_INT(smtp_server_want_tls(NULL), 0);
+    /* Plaintext after STARTTLS (CVE-2011-0411): the session closes instead of TLS. */
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    const char *inj = "EHLO c\r\nSTARTTLS\r\nRSET\r\n";
+    CHECK_INT(smtp_server_read(srv, inj, strlen(inj)), 18);
+    CHECK_INT(smtp_server_want_tls(srv), 0);
+    pull(srv, out, sizeof out);
+    CHECK(strstr(out, "421 4.7.0") != NULL);
+    CHECK_INT(smtp_server_want_close(srv), 1);
+    smtp_server_del(srv);
+}
+
+/* smtp_server_in_transaction: from an accepted MAIL to the end of the transaction. */
+static void test_in_transaction(void)
+{
+    struct app a;
+    memset(&a, 0, sizeof a);
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, &app_cb, NULL, NULL, &a), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_in_transaction(srv), 0);
+    CHECK_INT(smtp_server_in_transaction(NULL), 0);
+    a.defer_mail = 1;
+    feed(srv, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+    CHECK_INT(smtp_server_pending(srv), 1);
+    CHECK_INT(smtp_server_in_transaction(srv), 0); /* still being decided */
+    CHECK_INT(smtp_server_reply(srv, 550, NULL, NULL, 0), 0);
+    CHECK_INT(smtp_server_in_transaction(srv), 0); /* refused: none */
+    feed(srv, "MAIL FROM:<a@b.example>\r\n");
+    CHECK_INT(smtp_server_reply(srv, 0, NULL, NULL, 0), 0);
+    CHECK_INT(smtp_server_in_transaction(srv), 1);
+    feed(srv, "RCPT TO:<c@d.example>\r\nDATA\r\nx\r\n");
+    CHECK_INT(smtp_server_in_transaction(srv), 1);
+    feed(srv, ".\r\n");
+    CHECK_INT(a.messages, 1);
+    CHECK_INT(smtp_server_in_transaction(srv), 0); /* answered */
+    a.defer_mail = 0;
+    feed(srv, "MAIL FROM:<a@b.example>\r\n");
+    CHECK_INT(smtp_server_in_transaction(srv), 1);
+    feed(srv, "RSET\r\n");
+    CHECK_INT(smtp_server_in_transaction(srv), 0);
+    smtp_server_del(srv);
+}
+
+static int defer_start(smtp_server *srv, void *ud);
+
+/*
+ * The soft error limit (Postfix's smtpd_soft_error_limit): after `soft` error replies, each
+ * reply is held error_delay_ms by the adapter, and nothing more is read until it was written.
+ */
+static void test_soft_error_limit(void)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.soft_error_limit = 3;
+    s.error_delay_ms = 1234;
+    s.hard_error_limit = 0;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[4096];
+    CHECK_INT(smtp_server_output_delay(srv), 0); /* the greeting */
+    pull(srv, out, sizeof out);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(smtp_server_read(srv, "FOO\r\n", 5), 5);
+        CHECK_INT(smtp_server_output_delay(srv), 0);
+        pull(srv, out, sizeof out);
+    }
+    /* Three errors were made: the next reply (any) is held, and nothing more is read. */
+    const char *two = "NOOP\r\nNOOP\r\n";
+    CHECK_INT(smtp_server_read(srv, two, 12), 6);
+    CHECK_INT(smtp_server_output_delay(srv), 1234);
+    CHECK_INT(smtp_server_want_write(srv), 1);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    CHECK_INT(smtp_server_timeout(srv), 0); /* the client's wait starts once it is sent */
+    CHECK_INT(smtp_server_read(srv, two + 6, 6), 0);
+    /* Writing (after the wait) ends it. */
+    CHECK_INT(smtp_server_write(srv, out, 0), 0);
+    CHECK_INT(smtp_server_output_delay(srv), 1234);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.0.0 Ok\r\n");
+    CHECK_INT(smtp_server_output_delay(srv), 0);
+    CHECK_INT(smtp_server_want_read(srv), 1);
+    CHECK_INT(smtp_server_timeout(srv), 300);
+    CHECK_INT(smtp_server_read(srv, two + 6, 6), 6);
+    CHECK_INT(smtp_server_output_delay(srv), 1234);
+    /* A shutdown does not wait. */
+    CHECK_INT(smtp_server_shutdown(srv), 0);
+    CHECK_INT(smtp_server_output_delay(srv), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.0.0 Ok\r\n421 4.3.2 localhost Service shutting down\r\n");
+    smtp_server_del(srv);
+    CHECK_INT(smtp_server_output_delay(NULL), 0);
+    /* Past the limit, a deferred "BDAT 0 LAST" still ends the message once answered (no
+     * reply was held when its command was read), and its reply is held in turn. */
+    struct app a;
+    memset(&a, 0, sizeof a);
+    smtp_server_callbacks cb = app_cb;
+    cb.on_mail = NULL;
+    cb.on_data_start = defer_start;
+    smtp_server_settings_init(&s);
+    s.soft_error_limit = 1;
+    CHECK_INT(smtp_server_new(&srv, &cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    CHECK_INT(smtp_server_read(srv, "FOO\r\n", 5), 5);
+    pull(srv, out, sizeof out);
+    const char *steps[] = {"EHLO c\r\n", "MAIL FROM:<a@b.example>\r\n",
+                           "RCPT TO:<c@d.example>\r\n"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(smtp_server_read(srv, steps[i], strlen(steps[i])), (smtp_ssize)strlen(steps[i]));
+        CHECK(smtp_server_output_delay(srv) > 0);
+        pull(srv, out, sizeof out);
+    }
+    CHECK_INT(smtp_server_read(srv, "BDAT 0 LAST\r\n", 13), 13);
+    CHECK_INT(smtp_server_pending(srv), 1);
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), 0);
+    CHECK_INT(smtp_server_reply(srv, 0, NULL, NULL, 0), 0);
+    CHECK_INT(a.messages, 1);
+    CHECK_INT(smtp_server_output_delay(srv), 1000);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.0.0 Ok: queued\r\n");
+    smtp_server_del(srv);
+    /* 0 turns it off; so does a delay of 0. */
+    for (int i = 0; i < 2; i++) {
+        smtp_server_settings_init(&s);
+        s.hard_error_limit = 0;
+        if (i == 0) s.soft_error_limit = 0;
+        if (i == 1) s.error_delay_ms = 0;
+        CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        for (int k = 0; k < 30; k++) {
+            CHECK_INT(smtp_server_read(srv, "FOO\r\n", 5), 5);
+            CHECK_INT(smtp_server_output_delay(srv), 0);
+            pull(srv, out, sizeof out);
+        }
+        smtp_server_del(srv);
+    }
 }
 
 static int count_data(smtp_server *srv, smtp_span data, void *ud)
@@ -324,25 +471,47 @@ static void test_alloc_failures(void)
     }
 }
 
-/* Steady state: after _new, messages allocate nothing. */
+/*
+ * Steady state: once a message went through (the output queue has grown to what the
+ * conversation needs), messages allocate nothing, with or without reading the replies
+ * between commands.
+ */
 static void test_no_alloc_per_message(void)
 {
-    struct failmem f = {0};
-    smtp_mem mem = failmem_mem(&f);
-    smtp_server_callbacks cb = {0};
-    size_t delivered = 0;
-    cb.on_data = count_data;
-    smtp_server *srv;
-    CHECK_INT(smtp_server_new(&srv, &cb, NULL, &mem, &delivered), 0);
-    int after_new = f.calls;
-    CHECK_INT(smtp_server_start(srv), 0);
-    feed(srv, session_start);
-    for (int i = 0; i < 50; i++)
-        feed(srv, one_message);
-    CHECK_INT(f.calls, after_new);
-    CHECK_INT(delivered, 50 * (sizeof "Subject: x\r\n\r\n.body\r\n" - 1 + 8));
-    smtp_server_del(srv);
-    CHECK_INT(f.live, 0);
+    for (int unread = 0; unread < 2; unread++) {
+        struct failmem f = {0};
+        smtp_mem mem = failmem_mem(&f);
+        smtp_server_callbacks cb = {0};
+        size_t delivered = 0;
+        cb.on_data = count_data;
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, &cb, NULL, &mem, &delivered), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        feed(srv, session_start);
+        char out[8192];
+        if (unread) {
+            /* All replies of a message are queued before any is read. */
+            CHECK_INT(smtp_server_read(srv, one_message, strlen(one_message)),
+                      (smtp_ssize)strlen(one_message));
+            pull(srv, out, sizeof out);
+        } else {
+            feed(srv, one_message);
+        }
+        int warm = f.calls;
+        for (int i = 0; i < 50; i++) {
+            if (unread) {
+                CHECK_INT(smtp_server_read(srv, one_message, strlen(one_message)),
+                          (smtp_ssize)strlen(one_message));
+                pull(srv, out, sizeof out);
+            } else {
+                feed(srv, one_message);
+            }
+        }
+        CHECK_INT(f.calls, warm);
+        CHECK_INT(delivered, 51 * (sizeof "Subject: x\r\n\r\n.body\r\n" - 1 + 8));
+        smtp_server_del(srv);
+        CHECK_INT(f.live, 0);
+    }
 }
 
 /* The output queue is bounded: a client that never reads its replies stops being read. */
@@ -503,6 +672,8 @@ int main(void)
     test_misuse();
     test_callback_failure();
     test_starttls_calls();
+    test_in_transaction();
+    test_soft_error_limit();
     test_alloc_failures();
     test_no_alloc_per_message();
     test_output_bound();

@@ -16,7 +16,9 @@
  *   smtp_server_start(srv);                       // decides and queues the greeting
  *   loop:
  *     n = smtp_server_read(srv, buf, len);        // n < 0: fatal; else keep buf[n..len) for later
+ *     smtp_server_output_delay(srv) -> a timer first (after too many errors)
  *     m = smtp_server_write(srv, out, sizeof out);  // send out[0..m)
+ *     smtp_server_want_tls(srv) -> write all, TLS handshake, smtp_server_tls_started(srv)
  *     smtp_server_want_close(srv) -> close the socket
  *   smtp_server_eof(srv);                         // the client went away
  *   smtp_server_del(srv);
@@ -103,7 +105,14 @@ typedef struct smtp_server smtp_server;
  * remembered: once the decision is made, the next read with input is a violation.
  */
 #define SMTP_SERVER_STRICT_PIPELINING 0x20u
-#define SMTP_SERVER_FLAGS_ALL 0x3fu
+/*
+ * Allocate every buffer in smtp_server_new at its largest (the output queue at max_output, the
+ * decoding buffer) instead of on demand: nothing is allocated afterwards, and SMTP_ERR_NOMEM
+ * can come from smtp_server_new only (systems that reserve memory up front; tests that check
+ * it). An idle session then costs about max_output + max_line octets more.
+ */
+#define SMTP_SERVER_PREALLOCATE 0x40u
+#define SMTP_SERVER_FLAGS_ALL 0x7fu
 
 /*
  * Trust granted to the peer (smtp_server_settings.trust, smtp_server_set_trust): it may send
@@ -154,6 +163,16 @@ typedef struct smtp_server_settings {
     size_t max_messages;
     /* Error replies (4xx/5xx) before 421 4.7.0 and close; default 20 (Postfix); 0: no limit. */
     unsigned hard_error_limit;
+    /*
+     * Error replies after which every further reply is delayed by error_delay_ms (Postfix's
+     * smtpd_soft_error_limit: slows down clients that probe or guess); default 10; 0: never.
+     * The engine has no clock: it asks the adapter to hold its output
+     * (smtp_server_output_delay). Both error counts restart after an accepted message.
+     */
+    unsigned soft_error_limit;
+    /* That delay in milliseconds (Postfix's smtpd_error_sleep_time); default 1000, at most
+     * 300000 (a client waits five minutes for a reply, RFC 5321 4.5.3.2); 0: no delay. */
+    unsigned error_delay_ms;
     /* NOOP, RSET, VRFY, ETRN, HELP before 421 4.7.0 and close; default 100 (Postfix). */
     unsigned junk_command_limit;
     /* Failed AUTH exchanges before 421 4.7.0 and close; default 3; 0: no limit. */
@@ -161,7 +180,8 @@ typedef struct smtp_server_settings {
     /*
      * The output queue bound in octets; default 16384, at least 4096. The engine stops
      * consuming input while less than 2048 octets are free, so the peer cannot make it buffer
-     * without bound (a client pipelining without reading its replies).
+     * without bound (a client pipelining without reading its replies). The queue starts at
+     * 512 octets and grows on demand up to this bound, then keeps its size.
      */
     size_t max_output;
     /* Seconds to wait for a command (RFC 5321 4.5.3.2.7: at least 300); default 300. */
@@ -395,17 +415,24 @@ typedef struct smtp_server_callbacks {
 /*
  * smtp_server_new creates a session in `*pp`. `callbacks` (NULL: all defaults) and `settings`
  * (NULL: defaults) are copied; `mem` is the allocator (NULL: smtp_mem_default()), which must
- * outlive the session; `user_data` goes to every callback. Every buffer the session uses is
- * allocated here (command line, output queue); nothing is allocated per command or message.
+ * outlive the session; `user_data` goes to every callback.
+ * Memory: the session, its command parser (a line buffer of max_line octets, or of
+ * max_auth_line with SMTP_SERVER_EXT_AUTH: without AUTH offered, an AUTH line is held to
+ * max_line) and the first 512 octets of the output queue are allocated here. The output queue
+ * grows on demand up to max_output. A decoding buffer (for XCLIENT, XFORWARD, AUTH= and SASL
+ * responses: max_line octets, or about max_auth_line with AUTH) is allocated here too with
+ * SMTP_SERVER_EXT_AUTH or a trust bit, else when first used (after smtp_server_set_trust).
+ * Both are kept until smtp_server_del, so a session that has carried one message allocates
+ * nothing for the next ones (steady state). With SMTP_SERVER_PREALLOCATE both are allocated
+ * here at their largest instead. smtp_server_memory tells the total.
  * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (pp NULL, a setting out of range: hostname empty,
  * over 255 octets or with a byte outside 0x21-0x7E, max_recipients < 100, max_output < 4096,
- * command_timeout < 300, line limits outside the command parser's range, an unknown flag or
- * extension bit, an AUTH list or MT-PRIORITY profile with control bytes, an EHLO reply that
- * would not fit in 2048 octets, an unknown trust bit; with SMTP_SERVER_EXT_AUTH: an AUTH list
- * that is empty or holds a name that is not a SASL mechanism name, PLAIN or LOGIN listed
- * without on_auth, another mechanism listed without on_sasl), SMTP_ERR_NOMEM. A decoding
- * buffer (for XCLIENT, XFORWARD, AUTH= and SASL responses) is allocated here too: max_line
- * octets, or about max_auth_line with AUTH. On error *pp is NULL and nothing stays allocated.
+ * command_timeout < 300, error_delay_ms > 300000, line limits outside the command parser's
+ * range, an unknown flag or extension bit, an AUTH list or MT-PRIORITY profile with control
+ * bytes, an EHLO reply that would not fit in 2048 octets, an unknown trust bit; with
+ * SMTP_SERVER_EXT_AUTH: an AUTH list that is empty or holds a name that is not a SASL
+ * mechanism name, PLAIN or LOGIN listed without on_auth, another mechanism listed without
+ * on_sasl), SMTP_ERR_NOMEM. On error *pp is NULL and nothing stays allocated.
  */
 SMTP_API int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
                              const smtp_server_settings *settings, const smtp_mem *mem,
@@ -428,19 +455,23 @@ SMTP_API int smtp_server_start(smtp_server *srv);
  * replies. It returns the number of bytes consumed: `len`, or fewer when it must stop — a
  * decision is pending, the output queue is nearly full (write, then feed the rest again), the
  * session is closing, STARTTLS waits for the handshake (bytes after the STARTTLS line are
- * never consumed), or on_data returned SMTP_PAUSE. The caller keeps the unconsumed bytes and
- * feeds them again later, followed by new ones.
+ * never consumed), output is to be held (smtp_server_output_delay), or on_data returned
+ * SMTP_PAUSE. The caller keeps the unconsumed bytes and feeds them again later, followed by
+ * new ones.
  * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0; nothing happens);
  * SMTP_ERR_INVALID_STATE (before smtp_server_start, or from a callback);
- * SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM: fatal and sticky (every later call returns them).
+ * SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM (the output queue or the decoding buffer could
+ * not grow): fatal and sticky (every later call returns them).
  */
 SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len);
 
 /*
  * smtp_server_write copies up to `cap` bytes of pending output to `dest` and removes them from
  * the queue; returns the number copied (0 when nothing is pending). It may be called from a
- * callback. After a write, the engine may queue more (LMTP replies waiting for room).
- * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, dest NULL with cap > 0).
+ * callback. After a write, the engine may queue more (LMTP replies waiting for room). Copying
+ * at least one byte ends the delay of smtp_server_output_delay.
+ * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, dest NULL with cap > 0); SMTP_ERR_NOMEM (the
+ * queue could not grow for LMTP replies still owed: the session failed).
  */
 SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap);
 
@@ -515,8 +546,47 @@ SMTP_API int smtp_server_pending(const smtp_server *srv);
  */
 SMTP_API int smtp_server_want_read(const smtp_server *srv);
 
-/* smtp_server_want_write returns 1 when output is pending, else 0. */
+/* smtp_server_want_write returns 1 when output is pending (see smtp_server_output_delay for
+ * when to send it), else 0. */
 SMTP_API int smtp_server_want_write(const smtp_server *srv);
+
+/*
+ * smtp_server_output_delay returns how many milliseconds the adapter should hold the pending
+ * output before it writes it (smtp_server_write), or 0 to write it now. It is non-zero once
+ * the client has made soft_error_limit error replies (Postfix's smtpd_soft_error_limit and
+ * smtpd_error_sleep_time): every reply after that is delayed by error_delay_ms. The delay
+ * counts from when the adapter first sees the value non-zero (arm a timer, without blocking
+ * other connections), and smtp_server_write ends it. Meanwhile the engine consumes no input
+ * (smtp_server_want_read is 0, smtp_server_read stops right after the command that drew the
+ * reply, so each reply is delayed on its own) and smtp_server_timeout is 0 (the wait for the
+ * client starts once the reply was sent). An adapter that ignores it just does not delay.
+ * smtp_server_shutdown and smtp_server_timeout_expired cancel the delay.
+ */
+SMTP_API unsigned smtp_server_output_delay(const smtp_server *srv);
+
+/*
+ * smtp_server_want_tls returns 1 from the moment the 220 reply to STARTTLS is queued until
+ * smtp_server_tls_started: the adapter writes out all pending output (until
+ * smtp_server_want_write is 0), then runs the TLS handshake and reads no more plaintext (RFC
+ * 3207 4.2; bytes already read after the STARTTLS line are never consumed: drop them). 0 otherwise,
+ * and once the session is closing (plaintext injected after STARTTLS, a shutdown) or failed.
+ */
+SMTP_API int smtp_server_want_tls(const smtp_server *srv);
+
+/*
+ * smtp_server_in_transaction returns 1 from an accepted MAIL until the transaction ends (the
+ * final reply to its message, RSET, HELO/EHLO, STARTTLS, QUIT, an abort), else 0. A MAIL
+ * still being decided is smtp_server_pending, not yet a transaction. An adapter stopping
+ * gracefully lets sessions in a transaction (or with a decision pending) finish first.
+ */
+SMTP_API int smtp_server_in_transaction(const smtp_server *srv);
+
+/*
+ * smtp_server_memory returns the octets the session holds from its allocator now: the session
+ * itself, its setting strings, the command parser, the output queue and (once used) the
+ * decoding buffer; not the allocator's own overhead. 0 for NULL.
+ */
+SMTP_API size_t smtp_server_memory(const smtp_server *srv);
 
 /*
  * smtp_server_want_close returns 1 when the connection should be closed now: after QUIT's 221,
@@ -536,8 +606,9 @@ SMTP_API int smtp_server_tls_started(smtp_server *srv);
 /*
  * smtp_server_timeout returns the seconds the adapter should wait for client input in the
  * current state (RFC 5321 4.5.3.2): command_timeout between commands, data_timeout inside a
- * message; 0 when no client timeout applies (a decision is pending, TLS handshake, closing).
- * The adapter restarts its timer whenever it feeds bytes.
+ * message; 0 when no client timeout applies (a decision is pending, TLS handshake, closing,
+ * output held by smtp_server_output_delay). The adapter restarts its timer whenever it feeds
+ * bytes.
  */
 SMTP_API unsigned smtp_server_timeout(const smtp_server *srv);
 
