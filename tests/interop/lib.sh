@@ -23,6 +23,11 @@ interop_exit() {
     rm -rf "$T"
 }
 trap interop_exit EXIT
+# A signal (ctest's timeout, a closed pipe) ends the script through exit, so the EXIT trap runs.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
 
 # on_exit FUNCTION: runs FUNCTION at exit, before the tracked processes are killed.
 on_exit() { interop_cleanups="$1 $interop_cleanups"; }
@@ -121,7 +126,7 @@ start_sink() {
     i=0
     while [ $i -lt 400 ]; do
         port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
-            "$T/sink.err")
+            "$T/sink.err" 2>/dev/null)
         [ -n "$port" ] && return 0
         kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
         sleep 0.05
