@@ -12,14 +12,6 @@
 # The master refuses to run without root (mail_owner and setgid_group are the system's postfix
 # and postdrop, which Debian's package creates): outside CI a non-root run skips.
 
-# lib.sh cleans up in its EXIT trap, which a shell does not run when a signal kills it (ctest
-# interrupted, a closed pipe): a Postfix master would then outlive the test. A signal ends the
-# script through exit instead, so the EXIT trap stops the instance.
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-
 PF=$T/postfix
 PF_CONF=$PF/etc
 pf_pid=
