@@ -6,10 +6,10 @@
 # message over --max-size, and --ssl-reqd against a server without STARTTLS.
 # Stored messages are compared byte for byte (py_sink_check.py).
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need curl python3
 echo "peer: $(version_of curl)"
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
-n=0
+make_message
 
 # cu EXPECTED_STATUS [CURL OPTIONS...]: curl -v to smtp://127.0.0.1:$port/curl.example.
 cu() {
@@ -19,13 +19,6 @@ cu() {
         2>"$T/curl.log"
     rc=$?
     [ $rc -eq "$expect" ] || fail "curl $* exited $rc, expected $expect"
-}
-
-expect_msg() { # FILE [JSON]: the next stored message (see py_sink_check.py)
-    n=$((n + 1))
-    mkdir -p "$T/exp"
-    cp "$1" "$T/exp/$n.eml"
-    [ $# -lt 2 ] || printf '%s' "$2" >"$T/exp/$n.json"
 }
 
 start_sink --maildir "$T/md" --max-recipients 2 --max-size 5000
@@ -68,6 +61,5 @@ cu 55 --mail-from a@example.org --mail-rcpt b@example.org --upload-file "$T/big"
 expect_in "$T/curl.log" "< 552 5.3.4"
 # --ssl-reqd without STARTTLS offered: curl refuses to go on (64, CURLE_USE_SSL_FAILED).
 cu 64 --ssl-reqd --mail-from a@example.org --mail-rcpt b@example.org --upload-file "$T/msg"
-stop_sink
-python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" || fail "$(cat "$T/check.out")"
+check_sink
 echo PASS

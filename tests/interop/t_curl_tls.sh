@@ -4,12 +4,12 @@
 # certificate that does not verify; smtps:// (implicit TLS, RFC 8314). Stored messages are
 # compared byte for byte (py_sink_check.py).
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need curl python3
 echo "peer: $(version_of curl)"
 make_cert
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_message
 printf 'alice:s3cret\n' >"$T/users"
-n=0
 
 # cu EXPECTED_STATUS SCHEME [CURL OPTIONS...]: curl -v to SCHEME://localhost:$port/curl.example.
 cu() {
@@ -22,40 +22,24 @@ cu() {
     [ $rc -eq "$expect" ] || fail "curl $url $* exited $rc, expected $expect"
 }
 
-expect_msg() { # JSON: the next stored message is $T/msg with these JSON keys
-    n=$((n + 1))
-    mkdir -p "$T/exp"
-    cp "$T/msg" "$T/exp/$n.eml"
-    printf '%s' "$1" >"$T/exp/$n.json"
-}
-
-check_sink() {
-    stop_sink
-    python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" ||
-        fail "$(cat "$T/check.out")"
-    rm -rf "$T/exp" "$T/md"
-    n=0
-}
-
 start_sink --maildir "$T/md" --tls-cert "$T/pki/cert.pem" --tls-key "$T/pki/key.pem" \
     --auth-file "$T/users"
 cu 0 smtp --ssl-reqd --cacert "$T/pki/ca.pem"
 expect_in "$T/curl.log" "> STARTTLS"
-expect_msg '{"tls":true,"auth":null}'
+expect_msg "$T/msg" '{"tls":true,"auth":null}'
 cu 0 smtp --ssl-reqd --cacert "$T/pki/ca.pem" --user alice:s3cret
 expect_in "$T/curl.log" "> AUTH PLAIN"
-expect_msg '{"tls":true,"auth":"alice"}'
+expect_msg "$T/msg" '{"tls":true,"auth":"alice"}'
 cu 0 smtp --ssl-reqd --cacert "$T/pki/ca.pem" --user alice:s3cret --login-options AUTH=LOGIN
 expect_in "$T/curl.log" "> AUTH LOGIN"
-expect_msg '{"tls":true,"auth":"alice"}'
+expect_msg "$T/msg" '{"tls":true,"auth":"alice"}'
 # A wrong password: 535 5.7.8, curl exits 67 (CURLE_LOGIN_DENIED).
 cu 67 smtp --ssl-reqd --cacert "$T/pki/ca.pem" --user alice:wrong
 expect_in "$T/curl.log" "< 535 5.7.8"
 # Another CA (made the same way, so with the same name) than the one that signed the
 # certificate: the handshake fails, 35 (CURLE_SSL_CONNECT_ERROR: OpenSSL finds the issuer by
 # name, then its signature does not verify) or 60 (CURLE_PEER_FAILED_VERIFICATION).
-mkdir -p "$T/other"
-"$MKCERT" "$T/other" || fail "mkcert failed"
+make_other_ca
 curl -sS --max-time 20 "smtp://localhost:$port/curl.example" --ssl-reqd \
     --cacert "$T/other/ca.pem" --mail-from a@example.org --mail-rcpt b@example.org \
     --upload-file "$T/msg" >"$T/curl.out" 2>"$T/curl.log"
@@ -66,6 +50,6 @@ check_sink
 start_sink --maildir "$T/md" --tls-cert "$T/pki/cert.pem" --tls-key "$T/pki/key.pem" \
     --implicit-tls
 cu 0 smtps --cacert "$T/pki/ca.pem"
-expect_msg '{"tls":true}'
+expect_msg "$T/msg" '{"tls":true}'
 check_sink
 echo PASS

@@ -4,10 +4,10 @@
 # so, pipelined MAIL/RCPT/DATA, -t (recipients from the headers, Bcc removed, bare LF made
 # CRLF), the null sender, DSN (RFC 3461: RET and NOTIFY), and LMTP (protocol lmtp).
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need msmtp python3
 echo "peer: $(version_of msmtp)"
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
-n=0
+make_message
 
 # rc_file PORT: the configuration; account "auto" adds headers, "exact" does not.
 rc_file() {
@@ -39,28 +39,12 @@ ms() {
     [ $rc -eq "$expect" ] || fail "msmtp $* exited $rc, expected $expect"
 }
 
-expect_msg() { # FILE [JSON]: the next stored message (see py_sink_check.py)
-    n=$((n + 1))
-    mkdir -p "$T/exp"
-    cp "$1" "$T/exp/$n.eml"
-    [ $# -lt 2 ] || printf '%s' "$2" >"$T/exp/$n.json"
-}
-
-check_sink() {
-    stop_sink
-    python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" ||
-        fail "$(cat "$T/check.out")"
-    rm -rf "$T/exp" "$T/md"
-    n=0
-}
-
 start_sink --maildir "$T/md"
 rc_file "$port"
 # By default msmtp adds Date and Message-ID in front of a message that lacks them.
 ms 0 -a auto b@example.org <"$T/msg"
 # MAIL, RCPT and DATA pipelined (RFC 2920): all sent before the reply to MAIL.
-awk '/^--> MAIL FROM/ {m = 1} m && /^<--/ {exit} m && /^--> DATA/ {ok = 1} END {exit !ok}' \
-    "$T/msmtp.log" || fail "msmtp did not pipeline MAIL, RCPT and DATA"
+pipelined "$T/msmtp.log" "--> " "<-- "
 stored=$(sed -n 's/.*"file":"\([^"]*\)".*/\1/p' "$T/sink.out")
 head -n 2 "$stored" >"$T/added"
 LC_ALL=C grep -q -E "^Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4}$(printf '\r')\$" "$T/added" ||

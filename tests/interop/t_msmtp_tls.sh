@@ -4,14 +4,13 @@
 # certificate from another CA; implicit TLS (tls_starttls off, RFC 8314). Stored messages
 # compared byte for byte.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need msmtp python3
 echo "peer: $(version_of msmtp)"
 make_cert
-mkdir -p "$T/other"
-"$MKCERT" "$T/other" || fail "mkcert failed"
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_other_ca
+make_message
 printf 'alice:s3cret\n' >"$T/users"
-n=0
 
 # rc_file PORT: accounts for STARTTLS with each auth setting, a wrong password, another CA.
 rc_file() {
@@ -55,35 +54,20 @@ ms() { # EXPECTED_STATUS ACCOUNT: the message to b@example.org
     [ $rc -eq "$1" ] || fail "msmtp -a $2 exited $rc, expected $1"
 }
 
-expect_msg() { # JSON: the next stored message is $T/msg with these JSON keys
-    n=$((n + 1))
-    mkdir -p "$T/exp"
-    cp "$T/msg" "$T/exp/$n.eml"
-    printf '%s' "$1" >"$T/exp/$n.json"
-}
-
-check_sink() {
-    stop_sink
-    python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" ||
-        fail "$(cat "$T/check.out")"
-    rm -rf "$T/exp" "$T/md"
-    n=0
-}
-
 start_sink --maildir "$T/md" --tls-cert "$T/pki/cert.pem" --tls-key "$T/pki/key.pem" \
     --auth-file "$T/users"
 rc_file "$port"
 ms 0 noauth
 expect_in "$T/msmtp.log" "--> STARTTLS"
-expect_msg '{"tls":true,"auth":null}'
+expect_msg "$T/msg" '{"tls":true,"auth":null}'
 ms 0 auto
-expect_msg '{"tls":true,"auth":"alice"}'
+expect_msg "$T/msg" '{"tls":true,"auth":"alice"}'
 ms 0 plain
 expect_in "$T/msmtp.log" "--> AUTH PLAIN"
-expect_msg '{"tls":true,"auth":"alice"}'
+expect_msg "$T/msg" '{"tls":true,"auth":"alice"}'
 ms 0 login
 expect_in "$T/msmtp.log" "--> AUTH LOGIN"
-expect_msg '{"tls":true,"auth":"alice"}'
+expect_msg "$T/msg" '{"tls":true,"auth":"alice"}'
 # A wrong password: 535 5.7.8; msmtp exits 77 (EX_NOPERM).
 ms 77 wrong
 expect_in "$T/msmtp.log" "<-- 535 5.7.8"
@@ -96,6 +80,6 @@ start_sink --maildir "$T/md" --tls-cert "$T/pki/cert.pem" --tls-key "$T/pki/key.
     --implicit-tls
 rc_file "$port"
 ms 0 implicit
-expect_msg '{"tls":true}'
+expect_msg "$T/msg" '{"tls":true}'
 check_sink
 echo PASS

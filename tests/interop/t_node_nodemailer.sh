@@ -5,26 +5,18 @@
 # reported as rejected), DSN parameters (RFC 3461), SMTPUTF8 addresses, the null sender,
 # pipelining; then LMTP (lmtp: true). Stored messages compared byte for byte.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need_node
 need python3
 echo "peer: nodemailer $(version_of nodemailer), node $(node --version)"
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_message
 printf 'Subject: lf\n\n.dot\nbare\rcr\nlast' >"$T/lf"
 printf 'Subject: lf\r\n\r\n.dot\r\nbare\r\ncr\r\nlast\r\n' >"$T/lf.sent"
-mkdir -p "$T/exp"
 
 # nm CONFIG: runs node/nodemailer_client.mjs; results in $T/nm.out, transcript in $T/nm.log.
 nm() {
     node "$INTEROP/node/nodemailer_client.mjs" "$1" >"$T/nm.out" 2>"$T/nm.log" ||
         fail "nodemailer_client.mjs failed"
-}
-
-check_sink() {
-    stop_sink
-    python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" ||
-        fail "$(cat "$T/check.out")"
-    rm -rf "$T/exp" "$T/md"
-    mkdir -p "$T/exp"
 }
 
 start_sink --maildir "$T/md" --max-recipients 3
@@ -73,8 +65,7 @@ expect_in "$T/nm.log" "C: RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=r
 expect_in "$T/nm.log" "SMTPUTF8"
 expect_in "$T/nm.log" "C: MAIL FROM:<>"
 # PIPELINING: MAIL, RCPT and DATA written before the reply to MAIL is read.
-awk '/^C: MAIL FROM/ {m = 1} m && /^S: / {exit} m && /^C: DATA/ {ok = 1} END {exit !ok}' \
-    "$T/nm.log" || fail "nodemailer did not pipeline MAIL, RCPT and DATA"
+pipelined "$T/nm.log" "C: " "S: "
 grep -q '"error"' "$T/nm.out" && fail "a message failed: $(grep '"error"' "$T/nm.out")"
 check_sink
 

@@ -5,44 +5,18 @@
 # replies after the data (RFC 2033 4.2), and DSN offered (smtp-send sends no DSN parameters:
 # it has no option for them). Messages compared byte for byte.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need_node
 need python3
 echo "peer: smtp-server $(version_of smtp-server), node $(node --version)"
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_message
 size=$(wc -c <"$T/msg" | tr -d ' ')
-srv_pid=
-
 # start_server [OPTIONS of node/smtp_server.mjs]: sets $port; messages in $T/srv/N.eml, N.json.
 start_server() {
-    rm -rf "$T/srv" "$T/srv.port"
+    rm -rf "$T/srv"
     mkdir -p "$T/srv"
-    node "$INTEROP/node/smtp_server.mjs" --port-file "$T/srv.port" --dir "$T/srv" "$@" \
-        >"$T/smtp-server.log" 2>&1 &
-    srv_pid=$!
-    track "$srv_pid"
-    i=0
-    until [ -s "$T/srv.port" ]; do
-        kill -0 "$srv_pid" 2>/dev/null || fail "smtp-server exited at start"
-        [ $i -lt 400 ] || fail "smtp-server did not listen within 20 s"
-        sleep 0.05
-        i=$((i + 1))
-    done
-    port=$(cat "$T/srv.port")
-}
-
-stop_server() {
-    kill -TERM "$srv_pid"
-    wait_pid "$srv_pid" 20
-    wait "$srv_pid" || fail "smtp-server exited $?"
-}
-
-# send EXPECTED_STATUS [OPTIONS...]: smtp-send -v; output in $T/send.out, transcript in send.err.
-send() {
-    expect=$1
-    shift
-    "$BIN/smtp-send" --server "127.0.0.1:$port" --timeout 20 -v "$@" >"$T/send.out" 2>"$T/send.err"
-    rc=$?
-    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
+    start_peer smtp-server node "$INTEROP/node/smtp_server.mjs" --port-file "$T/smtp-server.port" \
+        --dir "$T/srv" "$@"
 }
 
 # received N [JSON_FRAGMENT...]: the N-th message is $T/msg and its N.json holds each fragment.
@@ -54,16 +28,9 @@ received() {
     for frag in "$@"; do expect_in "$T/srv/$f.json" "$frag"; done
 }
 
-# pipelined YES|NO: whether MAIL, RCPT and DATA all went out before the reply to MAIL.
-pipelined() {
-    if awk '/^C: MAIL FROM/ {m = 1} m && /^S: / {exit} m && /^C: DATA/ {ok = 1} END {exit !ok}' \
-        "$T/send.err"; then got=YES; else got=NO; fi
-    [ $got = "$1" ] || fail "pipelined: $got, expected $1"
-}
-
 start_server --user alice:s3cret --user 'bob:tok en' --refuse-rcpt nobody@example.org
 send 0 --from a@example.org --to b@example.org --to c@example.org --data "$T/msg"
-pipelined YES
+pipelined "$T/send.err" "C: " "S: " YES
 expect_in "$T/send.err" "S: 250-PIPELINING"
 expect_in "$T/send.err" "S: 250-DSN"
 expect_in "$T/send.out" "c@example.org: delivered: 250 OK: queued as 1"
@@ -72,12 +39,12 @@ received 1 '"from":"a@example.org"' '"to":["b@example.org","c@example.org"]' \
 # DSN is offered but smtp-send has no way to ask for it: no RET, ENVID or NOTIFY is sent.
 grep -E -q 'RET=|ENVID=|NOTIFY=|ORCPT=' "$T/send.err" && fail "smtp-send sent DSN parameters"
 send 0 --from a@example.org --to b@example.org --data "$T/msg" --no-pipelining
-pipelined NO
+pipelined "$T/send.err" "C: " "S: " NO
 received 2
 # AUTH (RFC 4954) over plain TCP, allowed on both sides for the test.
 send 0 --from a@example.org --to b@example.org --data "$T/msg" --auth-user alice \
     --auth-password s3cret --auth-mech PLAIN --allow-insecure-auth
-pipelined YES
+pipelined "$T/send.err" "C: " "S: " YES
 received 3 '"user":"alice"' '"method":"PLAIN"' '"type":"ESMTPA"'
 send 0 --from a@example.org --to b@example.org --data "$T/msg" --auth-user alice \
     --auth-password s3cret --auth-mech LOGIN --allow-insecure-auth
@@ -103,7 +70,7 @@ expect_in "$T/send.out" "b@example.org: delivered: 250"
 expect_in "$T/send.out" "c@example.org: delivered: 250"
 received 7 '"to":["b@example.org","c@example.org"]'
 [ -f "$T/srv/8.json" ] && fail "smtp-server took a message after a refused AUTH"
-stop_server
+stop_peer
 
 # SIZE (RFC 1870): the message is over the server's limit, so smtp-send does not send it.
 start_server --size 500 --hide-pipelining
@@ -111,17 +78,17 @@ send 69 --from a@example.org --to b@example.org --data "$T/msg"
 expect_in "$T/send.out" "b@example.org: not sent: the message ($size octets) is over the server's SIZE limit"
 printf 'Subject: small\r\n\r\nsmall\r\n' >"$T/msg"
 send 0 --from a@example.org --to b@example.org --data "$T/msg"
-pipelined NO
+pipelined "$T/send.err" "C: " "S: " NO
 received 1 "\"mailArgs\":{\"SIZE\":\"$(wc -c <"$T/msg" | tr -d ' ')\"}"
-stop_server
+stop_peer
 
 # LMTP: refused at RCPT, refused and deferred after the data, in RCPT order.
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_message
 start_server --lmtp --refuse-rcpt nobody@example.org --data-reply gone@example.org=550 \
     --data-reply full@example.org=452
 send 69 --lmtp --from a@example.org --to b@example.org --to nobody@example.org \
     --to gone@example.org --to full@example.org --to c@example.org --data "$T/msg"
-pipelined YES
+pipelined "$T/send.err" "C: " "S: " YES
 {
     echo "b@example.org: delivered: 250 <b@example.org> delivered"
     echo "nobody@example.org: refused: 550 <nobody@example.org>: no such user"
@@ -134,5 +101,5 @@ received 1 '"to":["b@example.org","gone@example.org","full@example.org","c@examp
     '"type":"LMTP"'
 send 0 --lmtp --from a@example.org --to b@example.org --data "$T/msg"
 received 2
-stop_server
+stop_peer
 echo PASS

@@ -3,6 +3,7 @@
 # (RFC 4954, RFC 4616) over plain TCP (--allow-insecure-auth), a wrong password, and a client
 # that will not send a password in clear text unless told to.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 . "$INTEROP/py_aiosmtpd.sh"
 
 make_message
@@ -46,5 +47,5 @@ send 69 --from a@example.org --to b@example.org --data "$T/msg" --auth-user alic
     --auth-password s3cret
 grep -q '^C: AUTH' "$T/send.err" && fail "AUTH sent in clear text without --allow-insecure-auth"
 [ -f "$T/aio/4.json" ] && fail "a message was taken after refused authentications"
-stop_aiosmtpd
+stop_peer
 echo PASS

@@ -3,6 +3,7 @@
 # recipient after the data (RFC 2033 4.2), in RCPT order, one recipient refused at RCPT, one
 # refused and one deferred after the data.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 . "$INTEROP/py_aiosmtpd.sh"
 
 make_message
@@ -37,5 +38,5 @@ expect_in "$T/send.out" "full@example.org: deferred: 452 4.2.2"
 # Plain SMTP to an LMTP server: EHLO is refused (500), and so is HELO: 69.
 send 69 --from a@example.org --to b@example.org --data "$T/msg"
 expect_in "$T/send.err" 'S: 500 Error: command "EHLO" not recognized'
-stop_aiosmtpd
+stop_peer
 echo PASS

@@ -2,6 +2,7 @@
 # smtp-send against Python's aiosmtpd with STARTTLS (RFC 3207; aiosmtpd's tls_context, a
 # certificate made now) and AUTH, which aiosmtpd offers only after TLS (auth_require_tls).
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 . "$INTEROP/py_aiosmtpd.sh"
 
 make_cert
@@ -33,5 +34,5 @@ send 0 --server "localhost:$port" --starttls --cafile "$T/pki/ca.pem" --from a@e
 cmp "$T/msg" "$(received 3)" || fail "message 3 differs"
 expect_in "$T/aio/3.json" '"auth": null'
 expect_in "$T/aio/3.json" '"tls": true'
-stop_aiosmtpd
+stop_peer
 echo PASS

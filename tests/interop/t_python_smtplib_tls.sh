@@ -3,18 +3,17 @@
 # CA) and --auth-file: no AUTH before TLS, login (PLAIN), AUTH LOGIN with and without an
 # initial response, a wrong password (535). Stored messages compared byte for byte.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need python3
 echo "peer: $(version_of python3) smtplib"
 make_cert
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_message
 printf 'alice:pw\n' >"$T/users"
-mkdir -p "$T/exp"
 start_sink --maildir "$T/md" --tls-cert "$T/pki/cert.pem" --tls-key "$T/pki/key.pem" \
     --auth-file "$T/users"
 python3 "$INTEROP/py_smtplib_client.py" tls "$port" "$T/exp" "$T/msg" "$T/pki/ca.pem" \
     >"$T/client.out" 2>"$T/client.log" || fail "smtplib (STARTTLS)"
-stop_sink
-python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" || fail "$(cat "$T/check.out")"
+check_sink
 expect_in "$T/client.log" "send: 'AUTH PLAIN "
 expect_in "$T/client.log" "send: 'AUTH LOGIN YWxpY2U=\\r\\n'"
 expect_in "$T/client.log" "reply: retcode (535)"

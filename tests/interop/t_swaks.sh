@@ -6,14 +6,14 @@
 # --pipelining-strict). Stored messages are compared byte for byte (py_sink_check.py).
 # swaks (20201014) has no BDAT: CHUNKING is not tried here.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need swaks python3
 echo "peer: $(version_of swaks)"
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_message
 # swaks ends --data with CRLF "." CRLF after the data as given, so a message that already
 # ends with CRLF arrives with one more empty line: that is what must be stored.
 cp "$T/msg" "$T/msg.swaks"
 printf '\r\n' >>"$T/msg.swaks"
-n=0
 
 # sw EXPECTED_STATUS [SWAKS OPTIONS...]: swaks to 127.0.0.1:$port; its transcript in $T/swaks.log.
 sw() {
@@ -25,34 +25,11 @@ sw() {
     [ $rc -eq "$expect" ] || fail "swaks $* exited $rc, expected $expect"
 }
 
-# expect_msg FILE [JSON]: the next message the sink accepts must be FILE's bytes (and its
-# JSON line must have JSON's keys).
-expect_msg() {
-    n=$((n + 1))
-    mkdir -p "$T/exp"
-    cp "$1" "$T/exp/$n.eml"
-    [ $# -lt 2 ] || printf '%s' "$2" >"$T/exp/$n.json"
-}
-
-check_sink() {
-    stop_sink
-    python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" ||
-        fail "$(cat "$T/check.out")"
-    rm -rf "$T/exp" "$T/md"
-    n=0
-}
-
-# pipelined: MAIL, RCPT and DATA were all sent before the reply to MAIL came (RFC 2920).
-pipelined() {
-    awk '/^ -> MAIL FROM/ {m = 1} m && /^<-/ {exit} m && /^ -> DATA/ {ok = 1} END {exit !ok}' \
-        "$T/swaks.log" || fail "swaks did not pipeline MAIL, RCPT and DATA"
-}
-
 start_sink --maildir "$T/md"
 sw 0 --to b@example.org --data "@$T/msg"
 expect_msg "$T/msg.swaks" '{"from":"a@example.org","to":["b@example.org"],"helo":"swaks.example","tls":false}'
 sw 0 --to b@example.org,c@example.org --data "@$T/msg" --pipeline
-pipelined
+pipelined "$T/swaks.log" " -> " "<"
 expect_msg "$T/msg.swaks" '{"to":["b@example.org","c@example.org"]}'
 # Stopped after RCPT: QUIT answered, nothing stored.
 sw 0 --to b@example.org --data "@$T/msg" --quit-after RCPT
@@ -103,7 +80,7 @@ check_sink
 # RFC 2920's synchronization points enforced: swaks waits where it must, pipelined or not.
 start_sink --maildir "$T/md" --pipelining-strict
 sw 0 --to b@example.org --data "@$T/msg" --pipeline
-pipelined
+pipelined "$T/swaks.log" " -> " "<"
 expect_msg "$T/msg.swaks"
 sw 0 --to b@example.org --data "@$T/msg"
 expect_msg "$T/msg.swaks"

@@ -4,6 +4,7 @@
 # offered before TLS; implicit TLS (--tls-on-connect, RFC 8314). Stored messages compared
 # byte for byte.
 . "$SMTP_SRC/tests/interop/lib.sh"
+. "$INTEROP/peers.sh"
 need swaks python3
 # swaks speaks TLS through Net::SSLeay (Debian: libnet-ssleay-perl, only recommended by swaks).
 if ! perl -MNet::SSLeay -e 1 2>/dev/null; then
@@ -12,11 +13,10 @@ if ! perl -MNet::SSLeay -e 1 2>/dev/null; then
 fi
 echo "peer: $(version_of swaks)"
 make_cert
-python3 "$INTEROP/py_message.py" "$T/msg" || fail "py_message.py"
+make_message
 cp "$T/msg" "$T/msg.swaks" # swaks adds an empty line after --data (see t_swaks.sh)
 printf '\r\n' >>"$T/msg.swaks"
 printf 'alice:s3cret\nbob:pw\n' >"$T/users"
-n=0
 
 sw() {
     expect=$1
@@ -28,32 +28,17 @@ sw() {
     [ $rc -eq "$expect" ] || fail "swaks $* exited $rc, expected $expect"
 }
 
-expect_msg() { # JSON: the next stored message is $T/msg.swaks with these JSON keys
-    n=$((n + 1))
-    mkdir -p "$T/exp"
-    cp "$T/msg.swaks" "$T/exp/$n.eml"
-    printf '%s' "$1" >"$T/exp/$n.json"
-}
-
-check_sink() {
-    stop_sink
-    python3 "$INTEROP/py_sink_check.py" "$T/sink.out" "$T/exp" >"$T/check.out" ||
-        fail "$(cat "$T/check.out")"
-    rm -rf "$T/exp" "$T/md"
-    n=0
-}
-
 start_sink --maildir "$T/md" --tls-cert "$T/pki/cert.pem" --tls-key "$T/pki/key.pem" \
     --auth-file "$T/users"
 sw 0 --tls --auth PLAIN --auth-user alice --auth-password s3cret
 expect_in "$T/swaks.log" "=== TLS started"
 expect_in "$T/swaks.log" "<~  235 2.7.0"
-expect_msg '{"tls":true,"auth":"alice"}'
+expect_msg "$T/msg.swaks" '{"tls":true,"auth":"alice"}'
 sw 0 --tls --auth LOGIN --auth-user bob --auth-password pw --pipeline
 expect_in "$T/swaks.log" "~> AUTH LOGIN"
-expect_msg '{"tls":true,"auth":"bob"}'
+expect_msg "$T/msg.swaks" '{"tls":true,"auth":"bob"}'
 sw 0 --tls
-expect_msg '{"tls":true,"auth":null}'
+expect_msg "$T/msg.swaks" '{"tls":true,"auth":null}'
 # CRAM-MD5 is not offered (28); a wrong password: 535 5.7.8 (28); no AUTH before TLS (28).
 sw 28 --tls --auth CRAM-MD5 --auth-user alice --auth-password s3cret
 sw 28 --tls --auth PLAIN --auth-user alice --auth-password wrong
@@ -65,6 +50,6 @@ start_sink --maildir "$T/md" --tls-cert "$T/pki/cert.pem" --tls-key "$T/pki/key.
     --implicit-tls
 sw 0 --tls-on-connect --pipeline
 expect_in "$T/swaks.log" "=== TLS started"
-expect_msg '{"tls":true}'
+expect_msg "$T/msg.swaks" '{"tls":true}'
 check_sink
 echo PASS
