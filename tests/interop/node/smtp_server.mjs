@@ -49,6 +49,7 @@ const server = new SMTPServer({
     name: 'smtp-server.test',
     lmtp: opts.lmtp,
     logger: false,
+    disableReverseLookup: true, // no DNS lookup of 127.0.0.1 before the greeting
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     authOptional: true,
