@@ -22,8 +22,10 @@ test: build
 demo: build
 	sh examples/demo.sh $(BUILD_DIR)/examples
 
+# Benchmarks (bench/run.sh): a Release tree of its own, without the tests; prints one table.
 bench:
-	cmake -S . -B $(BUILD_DIR)-bench -DCMAKE_BUILD_TYPE=Release -DSMTP_BUILD_BENCH=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD_DIR)-bench -DCMAKE_BUILD_TYPE=Release -DSMTP_BUILD_BENCH=ON \
+		-DSMTP_BUILD_TESTS=OFF $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR)-bench -j $(JOBS)
 	cmake --build $(BUILD_DIR)-bench --target bench
 
