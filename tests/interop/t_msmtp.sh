@@ -16,6 +16,7 @@ defaults
 host 127.0.0.1
 port $1
 domain msmtp.example
+timeout 20
 from a@example.org
 tls off
 auth off

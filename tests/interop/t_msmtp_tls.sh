@@ -19,6 +19,7 @@ defaults
 host localhost
 port $1
 domain msmtp.example
+timeout 20
 from a@example.org
 tls on
 tls_starttls on

@@ -37,7 +37,15 @@ const logger = {
     fatal: log('fatal')
 };
 
-const topts = { ...config.transport, logger, debug: true };
+// Every wait bounded (nodemailer's defaults go up to 10 minutes).
+const topts = {
+    connectionTimeout: 20000,
+    greetingTimeout: 20000,
+    socketTimeout: 20000,
+    ...config.transport,
+    logger,
+    debug: true
+};
 if (topts.tls && topts.tls.caFile) {
     topts.tls = { ...topts.tls, ca: fs.readFileSync(topts.tls.caFile) };
     delete topts.tls.caFile;
