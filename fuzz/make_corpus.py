@@ -137,6 +137,127 @@ def data_header(o, seed, encode):
     return bytes([seed, policy, 0])
 
 
+def opt_str(options, key):
+    m = re.search(r"(?:^|\s)%s=(\S*)" % re.escape(key), options)
+    return m.group(1) if m else None
+
+
+# Decision tables of fuzz_server (bytes 8-15): every decision accepted, and a mix of
+# refusals, deferrals and 421s.
+SERVER_TABLES = [bytes(8), bytes([0, 5, 0, 3, 1, 4, 6, 2]), bytes([0x5] * 8)]
+
+
+def server_header(o, seed, table, prealloc):
+    b2 = 0
+    for bit, word in enumerate(["lmtp", "tls", "auth-plaintext", "keep-injection", "proxy", "strict"]):
+        if has(o, word):
+            b2 |= 1 << bit
+    b2 |= (1 if has(o, "normalize") else 2 if has(o, "allow") else 0) << 6
+    ext = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 | 0x80  # the server's default extensions
+    if has(o, "starttls"):
+        ext |= 0x100
+    if has(o, "auth"):
+        ext |= 0x200
+    for word, bit in [("no-pipelining", 0x1), ("no-esc", 0x80), ("no-chunking", 0x10), ("no-size", 0x2)]:
+        if has(o, word):
+            ext &= ~bit
+    if has(o, "binarymime"):
+        ext |= 0x20
+    if has(o, "all-ext"):
+        ext = 0x3FFF
+    b5 = (1 if has(o, "lenient-lf") else 0) | (4 if has(o, "no-brackets") else 0) | (8 if has(o, "empty-helo") else 0)
+    size = opt_num(o, "max-size", None)
+    if size is not None:
+        b5 |= (3 if size == 0 else 1 if size <= 100 else 2 if size <= 5000 else 0) << 4
+    errors = opt_num(o, "errors", None)
+    if errors is not None:
+        b5 |= {3: 1, 0: 2, 1: 3}.get(errors, 0) << 6
+    b6 = 1 if has(o, "timeout") else 2 if has(o, "shutdown") else 0
+    if opt_num(o, "out", 16384) < 16384:
+        b6 |= 4
+    if has(o, "trust-xclient") or has(o, "trust-late"):
+        b6 |= 0x10
+    if has(o, "trust-xforward") or has(o, "trust-late"):
+        b6 |= 0x20
+    if has(o, "sasl-mechs"):
+        b6 |= 0x40
+    if opt_num(o, "max-rcpt", 1000) == 100:
+        b6 |= 0x80
+    if has(o, "defer"):
+        table = bytes([0x5] * 8)
+    pause = 0xFF if has(o, "pause-data") else 0
+    b7 = min(opt_num(o, "fail", 0), 127) | (0x80 if prealloc else 0)
+    return bytes([seed, 0, b2, ext & 0xFF, ext >> 8, b5, b6, b7]) + table + bytes([pause])
+
+
+def client_header(o, seed):
+    b2 = 1 if has(o, "lmtp") else 0
+    if not has(o, "nopipe"):
+        b2 |= 2
+    if not has(o, "nochunk"):
+        b2 |= 4
+    tls = opt_str(o, "tls")
+    b2 |= (1 if tls == "opp" else 2 if tls == "req" else 0) << 3
+    if has(o, "implicit_tls"):
+        b2 |= 0x20
+    if opt_str(o, "user") is not None:
+        b2 |= 0x40
+    if has(o, "plainauth"):
+        b2 |= 0x80
+    mech = opt_str(o, "mech")
+    b3 = {"PLAIN": 1, "LOGIN": 2, "XOAUTH2": 3, "OAUTHBEARER": 4}.get(mech, 5 if opt_str(o, "token") else 0)
+    if opt_num(o, "replytext", 4096) < 4096 or opt_num(o, "out", 16384) < 16384:
+        b3 |= 8
+    if len(re.findall(r"(?:^|\s)from=", o)) > 1:
+        b3 |= 0x10
+    if not has(o, "noquit"):
+        b3 |= 0x20
+    if has(o, "tls_fail"):
+        b3 |= 0x40
+    b4 = 0
+    for bit, words in enumerate([["8bit"], [], ["ret", "envid", "notify"], ["size"], ["requiretls"],
+                                 ["prio"], ["by"], ["aon"]]):
+        if any(has(o, w) or opt_str(o, w) is not None for w in words):
+            b4 |= 1 << bit
+    frm = opt_str(o, "from") or ""
+    if "\\x" in frm:
+        b4 |= 2
+    nto = max(1, min(4, len(re.findall(r"(?:^|\s)to=", o))))
+    b5 = (nto - 1) | (seed & 0x3F) << 2
+    b7 = (1 if has(o, "reqdsn") else 0) | (2 if opt_str(o, "holdfor") else 0) | (4 if has(o, "binary") else 0)
+    return bytes([seed, 0, b2, b3, b4, b5, 0, b7])
+
+
+def client_stream(o, data):
+    """The server's bytes with the harness's "[TLS]" marker where the vector's tls_at is."""
+    at = opt_num(o, "tls_at", None)
+    if at is None or at > len(data):
+        return data
+    return data[:at] + b"[TLS]" + data[at:]
+
+
+def envelope_seeds():
+    """Hand-made envelopes for fuzz_envelope (layout at the top of fuzz/fuzz_envelope.c)."""
+    every = 0x7F  # PIPELINING CHUNKING 8BITMIME SMTPUTF8 DSN BINARYMIME SIZE
+    cases = [
+        (bytes([every, 0x3B, 0, 0, 0, 1]), [b"a@example.org", b"", b"b@example.net"], b"hello\r\n"),
+        (bytes([every, 0x1B, 0, 0, 0, 2]), [b"a@example.org", b"", b"b@example.net"], b".\r\n..\r\n.x"),
+        (bytes([0x01, 0x10, 0, 0, 0, 3]), [b"a@example.org", b"", b"b@example.net"], b"bare\nlf\rcr\r\n.\r\n"),
+        (bytes([every, 0x3F, 0x02, 0x43, 7, 4]), [b"", b"", b"b@example.net", b"c@example.net"], b"8bit \xe9\r\n"),
+        (bytes([every, 0x3F, 0x03, 0x00, 0, 5]), [b"a@example.org", b"", b"b@example.net"], b"\x00\r\n.\r\n\rbin\n\xff"),
+        (bytes([every, 0x3F, 0xF4, 0xFE, 9, 6]), [b"a@example.org", b"id+1=x y", b"b@example.net\x01o+r=@x.y",
+                                                 b"Postmaster", b"c@[192.0.2.1]", b"\"q t\"@example.net"], b"dsn\r\n"),
+        (bytes([every, 0x3F, 0, 0, 0, 7]), [b"s\xc3\xa9@b\xc3\xbccher.example", b"", b"\xc3\xbc@example.net\x01\xc3\xbc@x.y"], b"utf8\r\n"),
+        (bytes([0x80 | every, 0x3F, 0, 1, 0, 8]), [b"a@example.org", b"", b"b@example.net", b"c@example.net"], b"lmtp\r\n"),
+        (bytes([every, 0xFF, 0, 0, 0, 9]), [b"a@example.org", b"", b"b@example.net"], b"x" * 1200 + b"\r\n" + b".\r\n" * 20),
+        (bytes([0, 0, 0, 0, 0, 10]), [b"a@example.org", b"", b"b@example.net"], b""),
+        (bytes([every, 0x04, 0x10, 0, 0, 11]), [b"a@example.org", b"", b"b@example.net"], b"requiretls\r\n"),
+        (bytes([every, 0x3F, 0, 0, 0, 12]), [b"a\r\n@example.org", b"", b"b@example.net"], b"unsafe\r\n"),
+        (bytes([every, 0x3F, 0, 0, 0, 13]), [b"a@" + b"x" * 300 + b".org", b"", b"b@example.net"], b"long\r\n"),
+    ]
+    return [h + b"\0".join(fields) + b"\0" + body for h, fields, body in cases]
+
+
 def seeds_for(runner, options, data):
     """The (target, bytes) seeds of one case."""
     if runner == "command":
@@ -154,7 +275,12 @@ def seeds_for(runner, options, data):
         return [("data", data_header(options, 0x21, True) + data)]
     if runner == "codec":
         return [("codec", data)]
-    return []  # reply has its own hand-made corpus; engines have none yet
+    if runner == "server":
+        return [("server", server_header(options, s, t, p) + data)
+                for s, t, p in ((0x00, SERVER_TABLES[0], True), (0x35, SERVER_TABLES[1], False))]
+    if runner == "client":
+        return [("client", client_header(options, s) + client_stream(options, data)) for s in (0x00, 0x6B)]
+    return []  # reply has its own hand-made corpus
 
 
 def build():
@@ -176,6 +302,8 @@ def build():
                     seen[target].add(blob)
                     name = "vec-%s-%s-%03d%s" % (runner, stem, n, "" if k == 0 else chr(ord("a") + k))
                     out.setdefault(target, {})[name] = blob
+    for n, blob in enumerate(envelope_seeds()):
+        out.setdefault("envelope", {})["vec-envelope-%03d" % n] = blob
     return out
 
 
