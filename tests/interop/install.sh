@@ -6,7 +6,8 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 need=
-for pkg in postfix swaks msmtp curl python3 python3-aiosmtpd; do
+# swaks needs Net::SSLeay for TLS (only recommended, and we install without recommends).
+for pkg in postfix swaks libnet-ssleay-perl msmtp curl python3 python3-aiosmtpd; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 # Node.js may come from Debian (nodejs + npm) or from NodeSource (nodejs holds npm).

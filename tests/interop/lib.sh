@@ -154,7 +154,10 @@ expect_in() {
 version_of() {
     case $1 in
     postfix) postconf -d -h mail_version 2>/dev/null ;;
-    aiosmtpd) python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null ;;
+    aiosmtpd) # Debian's python3 has it; a python3 earlier on PATH (pyenv) may not
+        for py in python3 /usr/bin/python3; do
+            "$py" -c 'import aiosmtpd; print(aiosmtpd.__version__)' 2>/dev/null && break
+        done ;;
     swaks) swaks --version 2>/dev/null | head -n 1 ;;
     curl) curl --version 2>/dev/null | head -n 1 ;;
     msmtp) msmtp --version 2>/dev/null | head -n 1 ;;
