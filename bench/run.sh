@@ -15,7 +15,8 @@
 #     round trips per message from smtp-send -v transcripts;
 #  5. resident memory per idle connection, at BENCH_IDLE connections held by bench/idle_hold.
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
-# the message counts of the end-to-end runs, default 1). Raw outputs stay in BUILD_DIR/bench-out.
+# the message counts of the end-to-end runs, default 1), BENCH_WITHOUT (see below). Raw
+# outputs (callgrind files, transcripts, every run's figure) stay in BUILD_DIR/bench-out.
 #
 # Postfix (smtp-sink, smtp-source) and valgrind come from Debian packages. When one is missing
 # it is installed only when this runs as root (it says so); otherwise its rows say "skipped".
@@ -77,29 +78,31 @@ apt_install() { # apt_install PACKAGE...: as root on Debian only
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections \
         2>/dev/null
     { apt-get update -q && apt-get install -y -q --no-install-recommends "$@"; } \
-        >"$out/apt.log" 2>&1
+        >>"$out/apt.log" 2>&1 || note "could not install $* (see $out/apt.log)"
 }
+# BENCH_WITHOUT="postfix valgrind" behaves as if they were missing (and installs nothing).
+without() { case " ${BENCH_WITHOUT:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 PF_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 PF_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
-if [ ! -x "$PF_SINK" ] || [ ! -x "$PF_SOURCE" ]; then
-    apt_install postfix || true
-fi
 have_postfix=0
-if [ -x "$PF_SINK" ] && [ -x "$PF_SOURCE" ]; then
-    have_postfix=1
+if ! without postfix; then
+    if [ ! -x "$PF_SINK" ] || [ ! -x "$PF_SOURCE" ]; then
+        apt_install postfix || true
+    fi
+    [ -x "$PF_SINK" ] && [ -x "$PF_SOURCE" ] && have_postfix=1
+fi
+if [ $have_postfix = 1 ]; then
     pf_version=$(postconf -d mail_version 2>/dev/null | sed 's/.*= //')
 else
-    note "postfix missing: skipped (its rows say so; run as root to install it)"
-fi
-if ! command -v valgrind >/dev/null 2>&1; then
-    apt_install valgrind || true
+    note "postfix missing: skipped (its rows say so; run as root to have it installed)"
 fi
 have_valgrind=0
-if command -v valgrind >/dev/null 2>&1; then
-    have_valgrind=1
-else
-    note "valgrind missing: skipped (instruction counts; run as root to install it)"
+if ! without valgrind; then
+    command -v valgrind >/dev/null 2>&1 || apt_install valgrind || true
+    command -v valgrind >/dev/null 2>&1 && have_valgrind=1
 fi
+[ $have_valgrind = 1 ] ||
+    note "valgrind missing: skipped (instruction counts; run as root to have it installed)"
 PF_MISSING="postfix missing: skipped"
 VG_MISSING="valgrind missing: skipped"
 
@@ -220,6 +223,8 @@ median() { # median FILE: the median of the numbers in FILE ("fail" if any faile
         else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# vs THEIRS OURS: Postfix's figure, with our ratio to it when both are numbers.
+vs() { case $1$2 in *[!0-9.]*) echo "$1" ;; *) echo "$1 (ours x$(ratio "$2" "$1"))" ;; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # ---- callgrind ----
@@ -353,7 +358,7 @@ for kind in source send; do
     esac
     ours=${sink_cost[ours-$kind]}
     theirs=${sink_cost[postfix-$kind]}
-    row "$what" "$ours" "$theirs (ours x$(ratio "$ours" "$theirs"))" "<= 21167 (63,500 / 3)" \
+    row "$what" "$ours" "$(vs "$theirs" "$ours")" "<= 21167 (63,500 / 3)" \
         "$(met_le "$ours" "$target")"
 done
 # What our smtp-sink's JSON line costs (on_message_end does nothing else with --discard).
@@ -423,10 +428,10 @@ for s in 1 10 50; do
         [ "$kind" = source ] && [ $have_postfix = 0 ] && ours=$PF_MISSING
         r=$(ratio "$ours" "$theirs")
         if [ "$kind" = send ]; then
-            row "sink msgs/s, $what, $s session(s)" "$ours" "$theirs (ours x$r)" \
+            row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" \
                 ">= 1.5x Postfix" "$(met_ge "$r" 1.5)"
         else
-            row "sink msgs/s, $what, $s session(s)" "$ours" "$theirs (ours x$r)" "-" ""
+            row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" "-" ""
         fi
     done
 done
@@ -441,7 +446,7 @@ for s in 1 10 50; do
         send-nopipe) what="unpipelined" ;;
         esac
         row "client msgs/s, smtp-send $what, $s session(s)" "$mine" \
-            "$src (ours x$(ratio "$mine" "$src"))" "-" ""
+            "$(vs "$src" "$mine")" "-" ""
     done
 done
 
