@@ -2,6 +2,7 @@
 # bench/run.sh BUILD_DIR: every benchmark of issue #8, printed as one table (measurement, ours,
 # Postfix, target, met?). `make bench` builds a Release tree and runs this; it can be re-run
 # alone on a built tree:  bash bench/run.sh build-bench
+# or only some parts, e.g. the memory per idle connection:  BENCH_ONLY=idle bash bench/run.sh build-bench
 #
 # Measurements, never assertions (the exit status is 0 whatever the figures are):
 #  1. core: bench_core (DATA decoder/encoder against memcpy, command and reply parsers);
@@ -15,7 +16,8 @@
 #     round trips per message from smtp-send -v transcripts;
 #  5. resident memory per idle connection, at BENCH_IDLE connections held by bench/idle_hold.
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
-# the message counts of the end-to-end runs, default 1), BENCH_WITHOUT (see below). Raw
+# the message counts of the end-to-end runs, default 1), BENCH_ONLY (the parts to run, default
+# "core engines sink e2e rtt idle"), BENCH_WITHOUT (see below). Raw
 # outputs (callgrind files, transcripts, every run's figure) stay in BUILD_DIR/bench-out.
 #
 # Postfix (smtp-sink, smtp-source) and valgrind come from Debian packages. When one is missing
@@ -227,6 +229,10 @@ median() { # median FILE: the median of the numbers in FILE ("fail" if any faile
 vs() { case $1$2 in *[!0-9.]*) echo "$1" ;; *) echo "$1 (ours x$(ratio "$2" "$1"))" ;; esac; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
+met_ge() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+%?$/) print "-"; else print (a + 0 >= b + 0) ? "yes" : "NO" }'; }
+met_le() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+%?$/) print "-"; else print (a + 0 <= b + 0) ? "yes" : "NO" }'; }
+met_lt() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/) print "-"; else print (a + 0 < b + 0) ? "yes" : "NO" }'; }
+
 # ---- callgrind ----
 cg_total() { # cg_total PREFIX: the one output file's "summary:" (two files: multi-process)
     local files
@@ -264,269 +270,290 @@ per_msg() { # per_msg IR1 IR2 N1 N2
 }
 
 # ==== 1. core throughput ====
-note "core throughput (bench_core)"
-"$bench/bench_core" >"$out/core.txt" 2>&1
-core() { # core NAME COLUMN: a figure of bench_core's output
-    awk -v name="$1" -v col="$2" 'index($0, name) == 1 { n = split(substr($0, length(name) + 1), f, " ");
-        print f[col]; exit }' "$out/core.txt"
+run_core() {
+    note "core throughput (bench_core)"
+    "$bench/bench_core" >"$out/core.txt" 2>&1
+    core() { # core NAME COLUMN: a figure of bench_core's output
+        awk -v name="$1" -v col="$2" 'index($0, name) == 1 { n = split(substr($0, length(name) + 1), f, " ");
+            print f[col]; exit }' "$out/core.txt"
+    }
+    section "core (bench_core, best of 7, 32 MiB of ~78-octet lines)"
+    memcpy_gbs=$(core "memcpy (same buffer)" 1)
+    for what in "DATA decoder, spans only:25" "DATA decoder + copy of every span:25" \
+        "DATA encoder (stuffing):15"; do
+        name=${what%:*}
+        want=${what##*:}
+        gbs=$(core "$name" 1)
+        pct=$(core "$name" 2)
+        row "$name, GB/s (% of memcpy $memcpy_gbs)" "$gbs ($pct)" "-" ">= $want% of memcpy" \
+            "$(met_ge "${pct%\%}" "$want")"
+    done
+    row "command parser, million lines/s" "$(core "command parser (pipelined groups)" 1)" "-" "-" ""
+    row "reply parser (EHLO + replies), million lines/s" \
+        "$(core "reply parser (EHLO + replies)" 1)" "-" "-" ""
 }
-met_ge() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+%?$/) print "-"; else print (a + 0 >= b + 0) ? "yes" : "NO" }'; }
-met_lt() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/) print "-"; else print (a + 0 < b + 0) ? "yes" : "NO" }'; }
-met_le() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+%?$/) print "-"; else print (a + 0 <= b + 0) ? "yes" : "NO" }'; }
-section "core (bench_core, best of 7, 32 MiB of ~78-octet lines)"
-memcpy_gbs=$(core "memcpy (same buffer)" 1)
-for what in "DATA decoder, spans only:25" "DATA decoder + copy of every span:25" \
-    "DATA encoder (stuffing):15"; do
-    name=${what%:*}
-    want=${what##*:}
-    gbs=$(core "$name" 1)
-    pct=$(core "$name" 2)
-    row "$name, GB/s (% of memcpy $memcpy_gbs)" "$gbs ($pct)" "-" ">= $want% of memcpy" \
-        "$(met_ge "${pct%\%}" "$want")"
-done
-row "command parser, million lines/s" "$(core "command parser (pipelined groups)" 1)" "-" "-" ""
-row "reply parser (EHLO + replies), million lines/s" \
-    "$(core "reply parser (EHLO + replies)" 1)" "-" "-" ""
 
 # ==== 2-3. the engines alone: instructions and allocations per message ====
-section "engines alone, in memory, 1 KiB message, one session"
-note "engines: allocations and messages per second (native)"
-for mode in server-data server-bdat client-data client-bdat; do
-    "$bench/bench_engine" "$mode" 100000 >"$out/engine-$mode.txt" 2>&1
-done
-eng() { awk -v key="$2" '{ for (i = 1; i < NF; i++) if ($i == key) print $(i + 1) }' \
-    "$out/engine-$1.txt"; }
-N1=1000
-N2=3000
-for mode in server-data server-bdat client-data client-bdat; do
-    if [ $have_valgrind = 1 ]; then
-        note "engines: callgrind $mode"
-        for n in $N1 $N2; do
-            "${VG[@]}" --callgrind-out-file="$out/cg-engine-$mode-$n.cg.%p" \
-                --log-file="$out/cg-engine-$mode-$n.vg" "$bench/bench_engine" "$mode" "$n" \
-                >/dev/null
-        done
-        ir=$(per_msg "$(cg_total "$out/cg-engine-$mode-$N1.cg")" \
-            "$(cg_total "$out/cg-engine-$mode-$N2.cg")" $N1 $N2)
-    else
-        ir=$VG_MISSING
-    fi
-    case $mode in
-    server-data) what="server engine (MAIL RCPT DATA .)" ;;
-    server-bdat) what="server engine (MAIL RCPT BDAT LAST)" ;;
-    client-data) what="client engine (PIPELINING, DATA)" ;;
-    client-bdat) what="client engine (PIPELINING, CHUNKING)" ;;
-    esac
-    row "$what: instructions/msg" "$ir" "-" "-" ""
-    allocs=$(eng "$mode" steady_allocations)
-    row "$what: heap allocations/msg" \
-        "$(awk -v a="$allocs" -v n="$(eng "$mode" steady_messages)" 'BEGIN { printf "%g (%d in %d)", a / n, a, n }')" \
-        "-" "0" "$(awk -v a="$allocs" 'BEGIN { if (a !~ /^[0-9]+$/) print "-"; else print (a == 0) ? "yes" : "NO" }')"
-    row "$what: msgs/s (wall clock)" "$(eng "$mode" messages_per_second)" "-" "-" ""
-done
+run_engines() {
+    section "engines alone, in memory, 1 KiB message, one session"
+    note "engines: allocations and messages per second (native)"
+    for mode in server-data server-bdat client-data client-bdat; do
+        "$bench/bench_engine" "$mode" 100000 >"$out/engine-$mode.txt" 2>&1
+    done
+    eng() { awk -v key="$2" '{ for (i = 1; i < NF; i++) if ($i == key) print $(i + 1) }' \
+        "$out/engine-$1.txt"; }
+    N1=1000
+    N2=3000
+    for mode in server-data server-bdat client-data client-bdat; do
+        if [ $have_valgrind = 1 ]; then
+            note "engines: callgrind $mode"
+            for n in $N1 $N2; do
+                "${VG[@]}" --callgrind-out-file="$out/cg-engine-$mode-$n.cg.%p" \
+                    --log-file="$out/cg-engine-$mode-$n.vg" "$bench/bench_engine" "$mode" "$n" \
+                    >/dev/null
+            done
+            ir=$(per_msg "$(cg_total "$out/cg-engine-$mode-$N1.cg")" \
+                "$(cg_total "$out/cg-engine-$mode-$N2.cg")" $N1 $N2)
+        else
+            ir=$VG_MISSING
+        fi
+        case $mode in
+        server-data) what="server engine (MAIL RCPT DATA .)" ;;
+        server-bdat) what="server engine (MAIL RCPT BDAT LAST)" ;;
+        client-data) what="client engine (PIPELINING, DATA)" ;;
+        client-bdat) what="client engine (PIPELINING, CHUNKING)" ;;
+        esac
+        row "$what: instructions/msg" "$ir" "-" "-" ""
+        allocs=$(eng "$mode" steady_allocations)
+        row "$what: heap allocations/msg" \
+            "$(awk -v a="$allocs" -v n="$(eng "$mode" steady_messages)" 'BEGIN { printf "%g (%d in %d)", a / n, a, n }')" \
+            "-" "0" "$(awk -v a="$allocs" 'BEGIN { if (a !~ /^[0-9]+$/) print "-"; else print (a == 0) ? "yes" : "NO" }')"
+        row "$what: msgs/s (wall clock)" "$(eng "$mode" messages_per_second)" "-" "-" ""
+    done
+}
 
 # ==== 2b. the whole sink process under callgrind ====
-section "whole smtp-sink process (callgrind), 1 KiB messages on one session over 127.0.0.1"
-S1=500
-S2=2500
-declare -A sink_cost
-for kind in source send; do
-    for who in ours postfix; do
-        key=$who-$kind
-        if [ $have_valgrind = 0 ]; then
-            sink_cost[$key]=$VG_MISSING
-            continue
-        fi
-        if { [ "$who" = postfix ] || [ "$kind" = source ]; } && [ $have_postfix = 0 ]; then
-            sink_cost[$key]=$PF_MISSING
-            continue
-        fi
-        note "whole sink: callgrind $who under the $kind load"
-        sink_ir "$who" "$kind" $S1
-        a=$ir
-        sink_ir "$who" "$kind" $S2
-        sink_cost[$key]=$(per_msg "$a" "$ir" $S1 $S2)
+run_sink() {
+    section "whole smtp-sink process (callgrind), 1 KiB messages on one session over 127.0.0.1"
+    S1=500
+    S2=2500
+    declare -A sink_cost
+    for kind in source send; do
+        for who in ours postfix; do
+            key=$who-$kind
+            if [ $have_valgrind = 0 ]; then
+                sink_cost[$key]=$VG_MISSING
+                continue
+            fi
+            if { [ "$who" = postfix ] || [ "$kind" = source ]; } && [ $have_postfix = 0 ]; then
+                sink_cost[$key]=$PF_MISSING
+                continue
+            fi
+            note "whole sink: callgrind $who under the $kind load"
+            sink_ir "$who" "$kind" $S1
+            a=$ir
+            sink_ir "$who" "$kind" $S2
+            sink_cost[$key]=$(per_msg "$a" "$ir" $S1 $S2)
+        done
     done
-done
-# The issue's target: a third of the 63,500 instructions it found for Postfix's smtp-sink; the
-# Postfix column adds the ratio to the Postfix measured here.
-target=21167
-for kind in source send; do
-    case $kind in
-    source) what="instructions/msg, smtp-source load (no pipelining)" ;;
-    send) what="instructions/msg, smtp-send load (pipelined)" ;;
-    esac
-    ours=${sink_cost[ours-$kind]}
-    theirs=${sink_cost[postfix-$kind]}
-    row "$what" "$ours" "$(vs "$theirs" "$ours")" "<= 21167 (63,500 / 3)" \
-        "$(met_le "$ours" "$target")"
-done
-# What our smtp-sink's JSON line costs (on_message_end does nothing else with --discard).
-if [ $have_valgrind = 1 ] && command -v callgrind_annotate >/dev/null 2>&1; then
-    incl() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null |
-        awk '/:on_message_end / { gsub(",", "", $1); print $1; exit }'; }
-    kind=source
-    [ $have_postfix = 0 ] && kind=send
-    a=$(incl "$(ls "$out/cg-ours-$kind-$S1.cg".*)")
-    b=$(incl "$(ls "$out/cg-ours-$kind-$S2.cg".*)")
-    row "  of which our JSON line per message (on_message_end)" "$(per_msg "$a" "$b" $S1 $S2)" \
-        "-" "-" ""
-fi
+    # The issue's target: a third of the 63,500 instructions it found for Postfix's smtp-sink; the
+    # Postfix column adds the ratio to the Postfix measured here.
+    target=21167
+    for kind in source send; do
+        case $kind in
+        source) what="instructions/msg, smtp-source load (no pipelining)" ;;
+        send) what="instructions/msg, smtp-send load (pipelined)" ;;
+        esac
+        ours=${sink_cost[ours-$kind]}
+        theirs=${sink_cost[postfix-$kind]}
+        row "$what" "$ours" "$(vs "$theirs" "$ours")" "<= 21167 (63,500 / 3)" \
+            "$(met_le "$ours" "$target")"
+    done
+    # What our smtp-sink's JSON line costs (on_message_end does nothing else with --discard).
+    if [ $have_valgrind = 1 ] && command -v callgrind_annotate >/dev/null 2>&1; then
+        incl() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null |
+            awk '/:on_message_end / { gsub(",", "", $1); print $1; exit }'; }
+        kind=source
+        [ $have_postfix = 0 ] && kind=send
+        a=$(incl "$(ls "$out/cg-ours-$kind-$S1.cg".*)")
+        b=$(incl "$(ls "$out/cg-ours-$kind-$S2.cg".*)")
+        row "  of which our JSON line per message (on_message_end)" "$(per_msg "$a" "$b" $S1 $S2)" \
+            "-" "-" ""
+    fi
+}
 
 # ==== 4. end to end: messages per second, interleaved ====
-section "end to end over 127.0.0.1, 1 KiB messages, messages/s (median of $reps interleaved runs)"
-if [ $have_postfix = 1 ]; then
-    kinds="source send send-nopipe"
-else
-    kinds="send send-nopipe"
-fi
-start_ours tput || exit 1
-ours_pid=$spid
-ours_port=$sport
-if [ $have_postfix = 1 ]; then
-    start_postfix tput-postfix || exit 1
-    pf_pid=$spid
-    pf_port=$sport
-fi
-total_for() { # messages per run, by load and sessions
-    local base
-    case $1 in
-    source) base=3000 ;;
-    send) base=12000 ;;
-    send-nopipe) base=3000 ;;
-    esac
-    [ "$2" -gt 1 ] && base=$((base * 2))
-    echo $((base * scale))
-}
-for rep in $(seq "$reps"); do
-    note "end to end: round $rep of $reps"
+run_e2e() {
+    section "end to end over 127.0.0.1, 1 KiB messages, messages/s (median of $reps interleaved runs)"
+    if [ $have_postfix = 1 ]; then
+        kinds="source send send-nopipe"
+    else
+        kinds="send send-nopipe"
+    fi
+    start_ours tput || exit 1
+    ours_pid=$spid
+    ours_port=$sport
+    if [ $have_postfix = 1 ]; then
+        start_postfix tput-postfix || exit 1
+        pf_pid=$spid
+        pf_port=$sport
+    fi
+    total_for() { # messages per run, by load and sessions
+        local base
+        case $1 in
+        source) base=3000 ;;
+        send) base=12000 ;;
+        send-nopipe) base=3000 ;;
+        esac
+        [ "$2" -gt 1 ] && base=$((base * 2))
+        echo $((base * scale))
+    }
+    for rep in $(seq "$reps"); do
+        note "end to end: round $rep of $reps"
+        for s in 1 10 50; do
+            for kind in $kinds; do
+                total=$(total_for "$kind" "$s")
+                load "$kind" "$s" "$total" "$ours_port" >>"$out/tput-ours-$kind-$s"
+                if [ $have_postfix = 1 ]; then
+                    load "$kind" "$s" "$total" "$pf_port" >>"$out/tput-postfix-$kind-$s"
+                fi
+            done
+        done
+    done
+    stop "$ours_pid"
+    [ $have_postfix = 1 ] && stop "$pf_pid"
     for s in 1 10 50; do
-        for kind in $kinds; do
-            total=$(total_for "$kind" "$s")
-            load "$kind" "$s" "$total" "$ours_port" >>"$out/tput-ours-$kind-$s"
+        for kind in send source send-nopipe; do
+            case $kind in
+            source) what="smtp-source" ;;
+            send) what="smtp-send pipelined" ;;
+            send-nopipe) what="smtp-send unpipelined" ;;
+            esac
+            ours=$(median "$out/tput-ours-$kind-$s" 2>/dev/null)
             if [ $have_postfix = 1 ]; then
-                load "$kind" "$s" "$total" "$pf_port" >>"$out/tput-postfix-$kind-$s"
+                theirs=$(median "$out/tput-postfix-$kind-$s")
+            else
+                theirs=$PF_MISSING
+            fi
+            [ "$kind" = source ] && [ $have_postfix = 0 ] && ours=$PF_MISSING
+            r=$(ratio "$ours" "$theirs")
+            if [ "$kind" = send ]; then
+                row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" \
+                    ">= 1.5x Postfix" "$(met_ge "$r" 1.5)"
+            else
+                row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" "-" ""
             fi
         done
     done
-done
-stop "$ours_pid"
-[ $have_postfix = 1 ] && stop "$pf_pid"
-for s in 1 10 50; do
-    for kind in send source send-nopipe; do
-        case $kind in
-        source) what="smtp-source" ;;
-        send) what="smtp-send pipelined" ;;
-        send-nopipe) what="smtp-send unpipelined" ;;
-        esac
-        ours=$(median "$out/tput-ours-$kind-$s" 2>/dev/null)
-        if [ $have_postfix = 1 ]; then
-            theirs=$(median "$out/tput-postfix-$kind-$s")
-        else
-            theirs=$PF_MISSING
-        fi
-        [ "$kind" = source ] && [ $have_postfix = 0 ] && ours=$PF_MISSING
-        r=$(ratio "$ours" "$theirs")
-        if [ "$kind" = send ]; then
-            row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" \
-                ">= 1.5x Postfix" "$(met_ge "$r" 1.5)"
-        else
-            row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" "-" ""
-        fi
+    section "load clients on our smtp-sink, messages/s (ours: smtp-send; Postfix: smtp-source); same runs"
+    for s in 1 10 50; do
+        src=$PF_MISSING
+        [ $have_postfix = 1 ] && src=$(median "$out/tput-ours-source-$s")
+        for kind in send send-nopipe; do
+            mine=$(median "$out/tput-ours-$kind-$s")
+            case $kind in
+            send) what="pipelined" ;;
+            send-nopipe) what="unpipelined" ;;
+            esac
+            row "client msgs/s, smtp-send $what, $s session(s)" "$mine" \
+                "$(vs "$src" "$mine")" "-" ""
+        done
     done
-done
-section "load clients on our smtp-sink, messages/s (ours: smtp-send; Postfix: smtp-source); same runs"
-for s in 1 10 50; do
-    src=$PF_MISSING
-    [ $have_postfix = 1 ] && src=$(median "$out/tput-ours-source-$s")
-    for kind in send send-nopipe; do
-        mine=$(median "$out/tput-ours-$kind-$s")
-        case $kind in
-        send) what="pipelined" ;;
-        send-nopipe) what="unpipelined" ;;
-        esac
-        row "client msgs/s, smtp-send $what, $s session(s)" "$mine" \
-            "$(vs "$src" "$mine")" "-" ""
-    done
-done
+}
 
 # Round trips: how many times the client waits for the server per message, from smtp-send's
 # transcript (-v): the runs of server lines between the first MAIL and QUIT, per message.
-section "round trips per message (smtp-send -v --count 5: waits for the server per message)"
-round_trips() { # round_trips PORT [smtp-send options]
-    local port=$1
-    shift
-    "$ex/smtp-send" -v -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" --count 5 "$@" \
-        2>&1 >/dev/null | tee -a "$out/transcripts.txt" |
-        awk '/^C: MAIL /{ m = 1 } /^C: QUIT/{ m = 0 } m && /^S: /{ if (!s) runs++; s = 1; next }
-             /^C: /{ s = 0 } END { printf "%.1f\n", runs / 5 }'
-}
-start_ours rtt || exit 1
-rt_ours=$(round_trips "$sport")
-rt_nopipe=$(round_trips "$sport" --no-pipelining --no-chunking)
-stop "$spid"
-rt_pf=$PF_MISSING
-if [ $have_postfix = 1 ]; then
-    start_postfix rtt-postfix && {
-        rt_pf="$(round_trips "$sport") (no CHUNKING offered)"
-        stop "$spid"
+run_rtt() {
+    section "round trips per message (smtp-send -v --count 5: waits for the server per message)"
+    round_trips() { # round_trips PORT [smtp-send options]
+        local port=$1
+        shift
+        "$ex/smtp-send" -v -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" --count 5 "$@" \
+            2>&1 >/dev/null | tee -a "$out/transcripts.txt" |
+            awk '/^C: MAIL /{ m = 1 } /^C: QUIT/{ m = 0 } m && /^S: /{ if (!s) runs++; s = 1; next }
+                 /^C: /{ s = 0 } END { printf "%.1f\n", runs / 5 }'
     }
-fi
-row "smtp-send, PIPELINING and CHUNKING (our sink)" "$rt_ours" "$rt_pf" "1" \
-    "$(awk -v a="$rt_ours" 'BEGIN { print (a + 0 == 1) ? "yes" : "NO" }')"
-row "smtp-send --no-pipelining --no-chunking (our sink)" "$rt_nopipe" "-" "-" ""
+    start_ours rtt || exit 1
+    rt_ours=$(round_trips "$sport")
+    rt_nopipe=$(round_trips "$sport" --no-pipelining --no-chunking)
+    stop "$spid"
+    rt_pf=$PF_MISSING
+    if [ $have_postfix = 1 ]; then
+        start_postfix rtt-postfix && {
+            rt_pf="$(round_trips "$sport") (no CHUNKING offered)"
+            stop "$spid"
+        }
+    fi
+    row "smtp-send, PIPELINING and CHUNKING (our sink)" "$rt_ours" "$rt_pf" "1" \
+        "$(awk -v a="$rt_ours" 'BEGIN { print (a + 0 == 1) ? "yes" : "NO" }')"
+    row "smtp-send --no-pipelining --no-chunking (our sink)" "$rt_nopipe" "-" "-" ""
+}
 
 # ==== 5. memory per idle connection ====
-section "memory per idle connection: resident size growth / connections held (greeted, idle)"
-# idle_rss NAME: holds idle_n connections to $sport of $spid; sets idle_kib (resident KiB
-# per connection, "fail" when none was held) and idle_held.
-idle_rss() {
-    local name=$1 rss0 rss1 hpid
-    idle_kib=fail
-    idle_held=0
-    rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status")
-    rm -f "$out/$name.fifo"
-    mkfifo "$out/$name.fifo"
-    "$bench/idle_hold" 127.0.0.1 "$sport" "$idle_n" <"$out/$name.fifo" >"$out/$name.held" \
-        2>"$out/$name.hold.err" &
-    hpid=$!
-    pids="$pids $hpid"
-    exec 9>"$out/$name.fifo" # idle_hold holds the connections until this closes
-    for _ in $(seq 1200); do
-        grep -q '^held' "$out/$name.held" && break
-        kill -0 "$hpid" 2>/dev/null || break
-        sleep 0.1
-    done
-    idle_held=$(sed -n 's/^held //p' "$out/$name.held")
-    sleep 0.5 # let the server settle (a last accept, a last greeting)
-    rss1=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status")
-    exec 9>&-
-    wait "$hpid" 2>/dev/null
-    forget "$hpid"
-    rm -f "$out/$name.fifo"
-    [ -n "$idle_held" ] && [ "$idle_held" != 0 ] || return
-    idle_kib=$(awk -v a="$rss0" -v b="$rss1" -v n="$idle_held" 'BEGIN { printf "%.1f", (b - a) / n }')
-}
-note "idle connections: ours ($idle_n)"
-start_ours idle || exit 1
-idle_rss idle-ours
-idle_ours=$idle_kib
-[ "$idle_held" != "$idle_n" ] && idle_ours="$idle_ours (held only $idle_held)"
-stop "$spid"
-idle_pf=$PF_MISSING
-if [ $have_postfix = 1 ]; then
-    note "idle connections: Postfix ($idle_n)"
-    if start_postfix idle-postfix; then
-        idle_rss idle-postfix
-        idle_pf=$idle_kib
-        [ "$idle_held" != "$idle_n" ] && idle_pf="$idle_pf (held only $idle_held)"
-        stop "$spid"
+run_idle() {
+    section "memory per idle connection: resident size growth / connections held (greeted, idle)"
+    # idle_rss NAME: holds idle_n connections to $sport of $spid; sets idle_kib (resident KiB
+    # per connection, "fail" when none was held) and idle_held.
+    idle_rss() {
+        local name=$1 rss0 rss1 hpid
+        idle_kib=fail
+        idle_held=0
+        rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status")
+        rm -f "$out/$name.fifo"
+        mkfifo "$out/$name.fifo"
+        "$bench/idle_hold" 127.0.0.1 "$sport" "$idle_n" <"$out/$name.fifo" >"$out/$name.held" \
+            2>"$out/$name.hold.err" &
+        hpid=$!
+        pids="$pids $hpid"
+        exec 9>"$out/$name.fifo" # idle_hold holds the connections until this closes
+        for _ in $(seq 1200); do
+            grep -q '^held' "$out/$name.held" && break
+            kill -0 "$hpid" 2>/dev/null || break
+            sleep 0.1
+        done
+        idle_held=$(sed -n 's/^held //p' "$out/$name.held")
+        sleep 0.5 # let the server settle (a last accept, a last greeting)
+        rss1=$(awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status")
+        exec 9>&-
+        wait "$hpid" 2>/dev/null
+        forget "$hpid"
+        rm -f "$out/$name.fifo"
+        [ -n "$idle_held" ] && [ "$idle_held" != 0 ] || return
+        idle_kib=$(awk -v a="$rss0" -v b="$rss1" -v n="$idle_held" 'BEGIN { printf "%.1f", (b - a) / n }')
+    }
+    note "idle connections: ours ($idle_n)"
+    start_ours idle || exit 1
+    idle_rss idle-ours
+    idle_ours=$idle_kib
+    [ "$idle_held" != "$idle_n" ] && idle_ours="$idle_ours (held only $idle_held)"
+    stop "$spid"
+    idle_pf=$PF_MISSING
+    if [ $have_postfix = 1 ]; then
+        note "idle connections: Postfix ($idle_n)"
+        if start_postfix idle-postfix; then
+            idle_rss idle-postfix
+            idle_pf=$idle_kib
+            [ "$idle_held" != "$idle_n" ] && idle_pf="$idle_pf (held only $idle_held)"
+            stop "$spid"
+        fi
     fi
-fi
-row "smtp-sink, KiB per idle connection at $idle_n (RSS)" "$idle_ours" "$idle_pf" \
-    "< 8 + kernel buffers" "$(met_lt "$idle_ours" 8)"
+    row "smtp-sink, KiB per idle connection at $idle_n (RSS)" "$idle_ours" "$idle_pf" \
+        "< 8 + kernel buffers" "$(met_lt "$idle_ours" 8)"
+}
 
-# ==== the table ====
+# ==== run the sections asked for (BENCH_ONLY, default all), then print the table ====
+for part in ${BENCH_ONLY:-core engines sink e2e rtt idle}; do
+    case $part in
+    core) run_core ;;
+    engines) run_engines ;;
+    sink) run_sink ;;
+    e2e) run_e2e ;;
+    rtt) run_rtt ;;
+    idle) run_idle ;;
+    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e rtt idle)" && exit 2 ;;
+    esac
+done
+
 elapsed=$(($(date +%s) - started))
 {
     echo
