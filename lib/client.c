@@ -59,6 +59,7 @@ void smtp_client_settings_init(smtp_client_settings *s)
     s->timeout_data_block = MIN_MS(3);
     s->timeout_data_end = MIN_MS(10);
     s->timeout_command = MIN_MS(5);
+    s->auth_max_iterations = 1000000;
 }
 
 const char *smtp_client_status_name(smtp_client_status status)
@@ -88,7 +89,8 @@ static int check_settings(const smtp_client_settings *s)
         return SMTP_ERR_INVALID_ARGUMENT;
     if (s->max_reply_line < 6 || s->max_reply_lines == 0 || s->max_reply_text < 64 ||
         s->max_output < 1024 || s->max_body_buffer == 0 || s->max_recipients == 0 ||
-        s->max_recipients > 100000 || (unsigned)s->tls > SMTP_CLIENT_TLS_REQUIRED)
+        s->max_recipients > 100000 || (unsigned)s->tls > SMTP_CLIENT_TLS_REQUIRED ||
+        s->auth_max_iterations == 0)
         return SMTP_ERR_INVALID_ARGUMENT;
     if (smtp_cli_auth_named(s) < 0) return SMTP_ERR_INVALID_ARGUMENT;
     return 0;
@@ -97,7 +99,7 @@ static int check_settings(const smtp_client_settings *s)
 static int on_reply_line(const smtp_reply_line *line, void *user_data);
 
 /* Lays out the one block holding the client and its buffers; returns its size. */
-static size_t layout(const smtp_client_settings *s, size_t off[6])
+static size_t layout(const smtp_client_settings *s, size_t off[7])
 {
     size_t n = (sizeof(smtp_client) + 15) & ~(size_t)15;
     size_t xq = s->max_recipients + 16; /* MAIL, RCPTs, DATA, BDATs, RSET, QUIT... */
@@ -113,6 +115,8 @@ static size_t layout(const smtp_client_settings *s, size_t off[6])
     n += s->max_reply_text;
     off[5] = n; /* recipient flags, then the body ring */
     n += s->max_recipients + s->max_body_buffer;
+    off[6] = n; /* the SASL buffer (CRAM-MD5, SCRAM), when one is needed */
+    n += smtp_cli_auth_buffer_size(s);
     return n;
 }
 
@@ -120,7 +124,7 @@ int smtp_client_new(smtp_client **pcli, const smtp_client_callbacks *callbacks,
                     const smtp_client_settings *settings, const smtp_mem *mem, void *user_data)
 {
     smtp_client_settings defaults;
-    size_t off[6];
+    size_t off[7];
     if (pcli) *pcli = NULL;
     if (!pcli) return SMTP_ERR_INVALID_ARGUMENT;
     if (!settings) {
@@ -154,6 +158,8 @@ int smtp_client_new(smtp_client **pcli, const smtp_client_callbacks *callbacks,
     c->rcpt_ok = (unsigned char *)block + off[5];
     c->body = block + off[5] + settings->max_recipients;
     c->body_cap = settings->max_body_buffer;
+    c->sasl = block + off[6];
+    c->sasl_cap = smtp_cli_auth_buffer_size(settings);
     c->tls_active = settings->tls_active != 0;
     smtp_caps_init(&c->caps);
 
@@ -331,8 +337,7 @@ int smtp_cli_end(smtp_client *c, smtp_client_end end, int error, const smtp_clie
     return 0;
 }
 
-/* A fatal error of the feeding call: the session fails without a word to the server. */
-static int fail(smtp_client *c, int error, const smtp_client_reply *reply)
+int smtp_cli_fail(smtp_client *c, int error, const smtp_client_reply *reply)
 {
     smtp_client_end end = error == SMTP_ERR_CALLBACK_FAILURE || error == SMTP_ERR_NOMEM
                               ? SMTP_CLIENT_END_ERROR
@@ -493,12 +498,12 @@ static int handle_reply(smtp_client *c)
             c->phase = SMTP_CLI_DONE;
             return rv;
         }
-        return fail(c, SMTP_ERR_PROTO, &r);
+        return smtp_cli_fail(c, SMTP_ERR_PROTO, &r);
     }
     struct smtp_cli_expect x = expect_pop(c);
     r.command = verb_of(&x);
     if (x.kind != SMTP_CLI_X_IGNORE && !plausible(x.kind, r.code))
-        return fail(c, SMTP_ERR_PROTO, &r);
+        return smtp_cli_fail(c, SMTP_ERR_PROTO, &r);
     if (r.code == 421 && x.kind != SMTP_CLI_X_QUIT && x.kind != SMTP_CLI_X_IGNORE) {
         int rv = smtp_cli_end(c, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
         c->phase = SMTP_CLI_DONE;
@@ -536,23 +541,23 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
     while (used < len && c->phase != SMTP_CLI_DONE) {
         /* RFC 3207 5: bytes after the 220 to STARTTLS, before the handshake, are an attack
          * (a plaintext injection that would be read as TLS-protected). */
-        if (c->phase == SMTP_CLI_TLS) return fail(c, SMTP_ERR_PROTO, NULL);
+        if (c->phase == SMTP_CLI_TLS) return smtp_cli_fail(c, SMTP_ERR_PROTO, NULL);
         if (!c->r_started) {
             c->r_started = 1;
             c->r_solicited = c->xq_len > 0 && c->xq[c->xq_head].end <= c->written;
         }
         smtp_ssize n = smtp_reply_parser_read(c->rp, data + used, len - used);
-        if (n < 0) return fail(c, (int)n, NULL);
+        if (n < 0) return smtp_cli_fail(c, (int)n, NULL);
         used += (size_t)n;
         if (!c->r_complete) continue;
         c->r_complete = 0;
         c->r_started = 0;
         int rv = handle_reply(c);
-        if (rv < 0 || c->err) return c->err ? c->err : fail(c, rv, NULL);
+        if (rv < 0 || c->err) return c->err ? c->err : smtp_cli_fail(c, rv, NULL);
         rv = produce(c);
-        if (rv < 0) return fail(c, rv, NULL);
+        if (rv < 0) return smtp_cli_fail(c, rv, NULL);
         if (c->phase == SMTP_CLI_TLS) {
-            if (used < len) return fail(c, SMTP_ERR_PROTO, NULL);
+            if (used < len) return smtp_cli_fail(c, SMTP_ERR_PROTO, NULL);
             break;
         }
         if (c->out_len > 0 || c->xq_len == 0) break;
@@ -569,7 +574,7 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
     while (total < cap) {
         if (c->out_len == 0) {
             int rv = produce(c);
-            if (rv < 0) return fail(c, rv, NULL);
+            if (rv < 0) return smtp_cli_fail(c, rv, NULL);
             if (c->out_len == 0) break;
         }
         size_t n = c->out_len < cap - total ? c->out_len : cap - total;
@@ -582,7 +587,7 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
     /* Refill now so that smtp_client_want_write tells the truth about what is left. */
     if (c->out_len == 0) {
         int rv = produce(c);
-        if (rv < 0) return fail(c, rv, NULL);
+        if (rv < 0) return smtp_cli_fail(c, rv, NULL);
     }
     return (smtp_ssize)total;
 }
@@ -590,7 +595,7 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
 int smtp_cli_kick(smtp_client *c)
 {
     int rv = produce(c);
-    return rv < 0 ? fail(c, rv, NULL) : 0;
+    return rv < 0 ? smtp_cli_fail(c, rv, NULL) : 0;
 }
 
 /* ---- queries and adapter events ---- */

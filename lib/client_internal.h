@@ -98,6 +98,14 @@ struct smtp_client {
     /* SASL */
     int auth_mech; /* enum in client_auth.c; 0: none chosen */
     int auth_step;
+    int auth_cancelled;                /* "*" was sent by choice: the end is AUTH_UNAVAILABLE */
+    int auth_verified;                 /* SCRAM: the server signature matched */
+    char auth_nonce[20];               /* SCRAM: the client nonce (base64 of 15 random octets) */
+    unsigned char auth_server_sig[32]; /* SCRAM: the ServerSignature expected */
+    /* The raw SASL message to send next is sasl[sasl_off .. sasl_off + sasl_len), computed
+     * from a challenge (CRAM-MD5, SCRAM); the buffer exists with crypto and auth_user only. */
+    char *sasl;
+    size_t sasl_cap, sasl_off, sasl_len;
 
     /* output: out[out_head .. out_head + out_len) is pending */
     char *out;
@@ -153,6 +161,9 @@ size_t smtp_cli_xq_free(const smtp_client *c);
 void smtp_cli_expect_push(smtp_client *c, int kind, uint32_t index, int flag);
 /* Whether a command `verb` may be written now (RFC 2920 3.1 with PIPELINING, else lockstep). */
 int smtp_cli_may_send(const smtp_client *c, smtp_verb verb);
+/* A fatal error of the feeding call: the session fails without a word to the server
+ * (END_PROTOCOL, or END_ERROR for a callback or memory); returns the sticky error. */
+int smtp_cli_fail(smtp_client *c, int error, const smtp_client_reply *reply);
 /* Ends the session: reports it, fails the message in progress, then QUITs or stops. */
 int smtp_cli_end(smtp_client *c, smtp_client_end end, int error, const smtp_client_reply *reply,
                  int send_quit);
@@ -174,8 +185,11 @@ int smtp_cli_txn_abort(smtp_client *c, int status, const smtp_client_reply *r);
 int smtp_cli_txn_busy(const smtp_client *c);
 
 /* ---- lib/client_auth.c ---- */
-/* The mechanism named by settings.auth_mech (0: none named, -1: unknown name). */
+/* The mechanism named by settings.auth_mech (0: none named, -1: unknown name, or its
+ * credential or crypto functions are missing). */
 int smtp_cli_auth_named(const smtp_client_settings *s);
+/* The size of the SASL buffer the settings need (0: none). */
+size_t smtp_cli_auth_buffer_size(const smtp_client_settings *s);
 /* Picks the mechanism after the final EHLO; ends the session when none may be used. */
 int smtp_cli_auth_start(smtp_client *c);
 /* Emits the next AUTH line; 1 if emitted. */

@@ -18,13 +18,16 @@
  *
  * Options (values use the input escapes: \r \n \s \t \\ \xHH). Session: helo=NAME lmtp nopipe
  * nochunk tls=opp|req tls_at=N tls_fail implicit_tls user=U pass=P token=T authzid=Z mech=M
- * plainauth out=N bodybuf=N maxrcpt=N replytext=N wcap=N noquit quitfirst.
+ * plainauth crypto (the reference crypto hook of tests/tls/refcrypto.h, whose random bytes
+ * give RFC 7677's SCRAM client nonce) maxiter=N out=N bodybuf=N maxrcpt=N replytext=N wcap=N
+ * noquit quitfirst.
  * Messages, in order, each opened by from=ADDR (empty: the null path): to=ADDR (a recipient)
  * notify=SUCCESS,FAILURE,DELAY,NEVER orcpt=ADDR (for the last recipient) body=TEXT (appended)
  * bodyrep=N (the body is repeated N times) piece=N (written N bytes at a time) size=N 8bit
  * binary aon ret=full|hdrs envid=X requiretls prio=N by=N;R|N|RT|NT holdfor=N holduntil=D
  * reqdsn reqprio noend (the body is never ended).
  */
+#include "tls/refcrypto.h"
 #include "vec.h"
 
 #include <smtp/client.h>
@@ -61,6 +64,8 @@ struct cstate {
     size_t line_len, line_cap;
     char *strings[256]; /* owned option values */
     size_t nstrings;
+    smtp_client_crypto crypto;
+    struct ref_crypto_state crypto_state;
 };
 
 /* ---- options ---- */
@@ -170,6 +175,11 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         s->auth_mech = v;
     else if (key_is(tok, klen, "plainauth"))
         s->auth_allow_plaintext = 1;
+    else if (key_is(tok, klen, "crypto")) {
+        ref_crypto_init(&st->crypto, &st->crypto_state, NULL, 0);
+        s->crypto = &st->crypto;
+    } else if (key_is(tok, klen, "maxiter") && v)
+        s->auth_max_iterations = (uint32_t)num;
     else if (key_is(tok, klen, "out") && v)
         s->max_output = num;
     else if (key_is(tok, klen, "bodybuf") && v)

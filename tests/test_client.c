@@ -3,6 +3,7 @@
  * limits of the MAIL and RCPT emitters the client relies on. */
 #include "check.h"
 #include "failmem.h"
+#include "tls/refcrypto.h"
 
 #include <smtp/client.h>
 #include <smtp/command.h>
@@ -414,6 +415,106 @@ static void test_body_backpressure(void)
     smtp_client_del(c);
 }
 
+/* A crypto hook over the reference one whose function number `fail` (1 hmac_md5, 2
+ * hmac_sha256, 3 sha256, 4 random) fails. */
+static struct ref_crypto_state sasl_state;
+static int sasl_fail;
+
+static int f_hmac_md5(const unsigned char *k, size_t kl, const unsigned char *m, size_t l,
+                      unsigned char *o, void *ctx)
+{
+    return sasl_fail == 1 ? -1 : ref_hmac_md5(k, kl, m, l, o, ctx);
+}
+
+static int f_hmac_sha256(const unsigned char *k, size_t kl, const unsigned char *m, size_t l,
+                         unsigned char *o, void *ctx)
+{
+    return sasl_fail == 2 ? -1 : ref_hmac_sha256(k, kl, m, l, o, ctx);
+}
+
+static int f_sha256(const unsigned char *m, size_t l, unsigned char *o, void *ctx)
+{
+    return sasl_fail == 3 ? -1 : ref_sha256(m, l, o, ctx);
+}
+
+static int f_random(unsigned char *b, size_t l, void *ctx)
+{
+    return sasl_fail == 4 ? -1 : ref_random(b, l, ctx);
+}
+
+static const smtp_client_crypto failing_crypto = {f_hmac_md5, f_hmac_sha256, f_sha256, f_random,
+                                                  &sasl_state};
+
+/* The SCRAM server-first message of RFC 7677 (one iteration) and the CRAM-MD5 challenge. */
+#define SCRAM_FIRST                                                                                \
+    "334 cj1yT3ByTkdmd0ViZVJXZ2JORWtxTyVodllEcFdVYTJSYVRDQWZ1eEZJbGopaE5sRiRrMCxzPVcyMlphSjBTTlk3" \
+    "c29Fc1VFamI2Z1E9PSxpPTE=\r\n"
+#define CRAM_CHALLENGE "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"
+
+/* CRAM-MD5 and SCRAM-SHA-256 settings, a crypto function that fails, the SASL buffer. */
+static void test_sasl_crypto(void)
+{
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_crypto partial;
+    struct ref_crypto_state st;
+    ref_crypto_init(&partial, &st, NULL, 0);
+    settings(&s);
+    s.auth_user = "tim";
+    s.auth_password = "tanstaaftanstaaf";
+    s.auth_mech = "CRAM-MD5"; /* without the hook: not implemented */
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.crypto = &partial;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_del(c);
+    s.auth_mech = "scram-sha-256";
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_del(c);
+    partial.random = NULL; /* SCRAM needs a nonce; CRAM-MD5 does not */
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.auth_mech = "CRAM-MD5";
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_del(c);
+    s.auth_mech = NULL;
+    s.auth_max_iterations = 0;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+
+    /* Each crypto function failing: the session ends as for a failed callback. */
+    static const struct {
+        int fail;
+        const char *mechs, *challenge;
+    } cases[] = {
+        {1, "CRAM-MD5", CRAM_CHALLENGE},
+        {4, "SCRAM-SHA-256", NULL}, /* the nonce, when the EHLO reply completes */
+        {2, "SCRAM-SHA-256", SCRAM_FIRST},
+        {3, "SCRAM-SHA-256", SCRAM_FIRST},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct app a = {0};
+        char ehlo[128], out[512];
+        ref_crypto_init(&partial, &sasl_state, NULL, 0); /* the state of failing_crypto */
+        sasl_fail = cases[i].fail;
+        settings(&s);
+        s.tls_active = 1;
+        s.auth_user = "user";
+        s.auth_password = "pencil";
+        s.crypto = &failing_crypto;
+        CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+        snprintf(ehlo, sizeof ehlo, "220 hi\r\n250-mx\r\n250 AUTH PLAIN %s\r\n", cases[i].mechs);
+        smtp_ssize n = feed(c, ehlo);
+        if (cases[i].challenge) {
+            CHECK_INT(n, (smtp_ssize)strlen(ehlo));
+            n = feed(c, cases[i].challenge);
+        }
+        CHECK_INT(n, SMTP_ERR_CALLBACK_FAILURE);
+        CHECK_INT(a.end, SMTP_CLIENT_END_ERROR);
+        CHECK_INT(smtp_client_write(c, out, sizeof out), SMTP_ERR_CALLBACK_FAILURE);
+        CHECK(smtp_client_is_done(c));
+        smtp_client_del(c);
+    }
+    sasl_fail = 0;
+}
+
 /*
  * The MAIL and RCPT emitters: 512 octets (RFC 5321 4.5.3.1.4) plus the allowance of each
  * extension parameter present, each at exactly its limit and one octet over.
@@ -476,5 +577,6 @@ int main(void)
     test_starttls_state();
     test_body_backpressure();
     test_emit_limits();
+    test_sasl_crypto();
     return check_finish();
 }

@@ -23,6 +23,8 @@
  * LOOPBACK_TRACE=<scenario name prefix> prints a scenario's conversation.
  */
 #include "check.h"
+#include "tls/refcrypto.h"
+#include "tls/sasl_server.h"
 
 #include <smtp/client.h>
 #include <smtp/codec.h>
@@ -229,8 +231,21 @@ enum {
     AUTH_XOAUTH2,     /* named by the client, run by the server's on_sasl */
     AUTH_OAUTHBEARER, /* picked by the client for its token, with an authzid */
     AUTH_BADPASS,     /* 535: the session ends AUTH_FAILED */
-    AUTH_NOPLAIN      /* offered without TLS, refused by the client: AUTH_UNAVAILABLE */
+    AUTH_NOPLAIN,     /* offered without TLS, refused by the client: AUTH_UNAVAILABLE */
+    AUTH_SCRAM,       /* picked as the strongest, run by the server's on_sasl */
+    AUTH_CRAM,        /* picked when SCRAM-SHA-256 is not offered */
+    AUTH_SCRAM_BAD,   /* a wrong password: "e=", then 535: AUTH_FAILED */
+    AUTH_SCRAM_FAKE   /* a server that does not know the password signs anyway: the client
+                         ends the session (PROTOCOL) and sends nothing more */
 };
+
+/* The mechanisms run by on_sasl. */
+static int auth_sasl(int auth)
+{
+    return auth >= AUTH_SCRAM;
+}
+
+#define SCRAM_ITERATIONS 4096
 
 #define AUTH_USER "alice"
 #define AUTH_PASS "s3cret"
@@ -360,7 +375,11 @@ struct world {
     /* the server's application */
     struct srv_txn x;
     int srv_tls, srv_tls_wait, tls_handshakes;
-    size_t helos, resets, aborts, auth_calls;
+    size_t helos, resets, aborts, auth_calls, sasl_steps;
+    smtp_client_crypto cli_crypto, srv_crypto; /* the reference hook (tests/tls/refcrypto.h) */
+    struct ref_crypto_state cli_crypto_state, srv_crypto_state;
+    struct scram_srv scram;
+    int scram_good;      /* the client's proof verified */
     int pend, pend_data; /* pend_data: the pending decision is on_data_start's */
     size_t pend_delay, pend_n, pend_i;
     size_t pend_gen; /* counts deferrals: an answer that led to a new one is seen */
@@ -838,12 +857,64 @@ static int s_auth(smtp_server *srv, const smtp_server_auth *a, void *ud)
     return srv_decide(w, srv, &yes, 1);
 }
 
+/* SCRAM-SHA-256 (RFC 5802) and CRAM-MD5 (RFC 2195): challenges at once, the verdict through
+ * srv_decide (deferred or not). */
+static int s_sasl_crypto(struct world *w, smtp_server *srv, const smtp_server_sasl *step)
+{
+    char out[512];
+    const char *pass = w->sc->auth == AUTH_SCRAM_FAKE ? "not the password" : AUTH_PASS;
+    struct answer yes = {0, NULL, NULL, 1, AUTH_USER};
+    struct answer no = {535, "5.7.8", "Authentication credentials invalid", 0, NULL};
+    if (span_is(step->mechanism, "CRAM-MD5")) {
+        CHECK(w->sc->auth == AUTH_CRAM);
+        if (step->step == 0) {
+            CHECK(!step->has_response);
+            return smtp_server_auth_challenge(srv, SASL_SRV_CRAM_CHALLENGE,
+                                              strlen(SASL_SRV_CRAM_CHALLENGE));
+        }
+        CHECK_INT(step->step, 1);
+        int ok = cram_srv_check(&w->srv_crypto, AUTH_USER, AUTH_PASS, step->response.ptr,
+                                step->response.len);
+        CHECK(ok);
+        return srv_decide(w, srv, ok ? &yes : &no, 1);
+    }
+    CHECK(span_is(step->mechanism, "SCRAM-SHA-256"));
+    CHECK(w->sc->auth == AUTH_SCRAM || w->sc->auth == AUTH_SCRAM_BAD ||
+          w->sc->auth == AUTH_SCRAM_FAKE);
+    int n;
+    switch (step->step) {
+    case 0:
+        CHECK(step->has_response);
+        n = scram_srv_first(&w->scram, &w->srv_crypto, pass, SCRAM_ITERATIONS, step->response.ptr,
+                            step->response.len, out, sizeof out);
+        CHECK(n > 0);
+        CHECK(strcmp(w->scram.user, AUTH_USER) == 0);
+        return smtp_server_auth_challenge(srv, out, n > 0 ? (size_t)n : 0);
+    case 1:
+        n = scram_srv_final(&w->scram, &w->srv_crypto, w->sc->auth == AUTH_SCRAM_FAKE,
+                            step->response.ptr, step->response.len, out, sizeof out);
+        CHECK(n >= 0);
+        CHECK_INT(n, w->sc->auth == AUTH_SCRAM);
+        w->scram_good = n == 1;
+        return smtp_server_auth_challenge(srv, out, strlen(out));
+    default:
+        /* The empty response to the server-final message (RFC 4954 4); never after a
+         * signature the client could not verify. */
+        CHECK_INT(step->step, 2);
+        CHECK(w->sc->auth != AUTH_SCRAM_FAKE);
+        CHECK_INT(step->response.len, 0);
+        return srv_decide(w, srv, w->scram_good ? &yes : &no, 1);
+    }
+}
+
 /* XOAUTH2 and OAUTHBEARER (RFC 7628 3.1): the initial response carries the bearer token. */
 static int s_sasl(smtp_server *srv, const smtp_server_sasl *step, void *ud)
 {
     struct world *w = ud;
-    w->auth_calls++;
+    w->sasl_steps++;
+    if (step->step == 0) w->auth_calls++;
     CHECK(w->srv_tls || w->sc->auth_plaintext);
+    if (auth_sasl(w->sc->auth)) return s_sasl_crypto(w, srv, step);
     CHECK_INT(step->step, 0);
     CHECK(step->has_response);
     if (span_is(step->mechanism, "XOAUTH2")) {
@@ -1054,7 +1125,8 @@ static void check_message(struct world *w, struct tmsg *t, const smtp_client_res
 /* Does the scenario's AUTH end the session before any message? */
 static int auth_ends(const struct scenario *sc)
 {
-    return sc->auth == AUTH_BADPASS || sc->auth == AUTH_NOPLAIN;
+    return sc->auth == AUTH_BADPASS || sc->auth == AUTH_NOPLAIN || sc->auth == AUTH_SCRAM_BAD ||
+           sc->auth == AUTH_SCRAM_FAKE;
 }
 
 static void on_auth_end_message(struct world *w, const smtp_client_result *res)
@@ -1062,7 +1134,11 @@ static void on_auth_end_message(struct world *w, const smtp_client_result *res)
     /* The message never went out: a refusal (535) fails it for good, a local refusal to send
      * credentials in clear fails it temporarily. */
     CHECK_INT(w->x.mail_seen, 0);
-    if (w->sc->auth == AUTH_BADPASS) {
+    if (w->sc->auth == AUTH_SCRAM_FAKE) {
+        /* The session failed on the server's signature: the deciding reply is its 334. */
+        CHECK_INT(res->status, SMTP_CLIENT_TEMPFAIL);
+        CHECK(res->reply && res->reply->code == 334);
+    } else if (w->sc->auth == AUTH_BADPASS || w->sc->auth == AUTH_SCRAM_BAD) {
         CHECK_INT(res->status, SMTP_CLIENT_PERMFAIL);
         CHECK(res->reply && res->reply->code == 535);
     } else {
@@ -1231,8 +1307,10 @@ static int wire_step(struct world *w)
     }
     if (w->s2c.len && !smtp_client_is_done(w->cli)) {
         n = smtp_client_read(w->cli, buf_data(&w->s2c), piece(w->s2c.len));
-        CHECK(n >= 0);
-        if (n < 0)
+        /* Only the impostor breaks the protocol: its signature cannot verify. */
+        int want_err = w->sc->auth == AUTH_SCRAM_FAKE ? SMTP_ERR_PROTO : 0;
+        CHECK(n >= 0 || n == want_err);
+        if (n < 0 && n != want_err)
             fprintf(stderr, "%s: smtp_client_read: %s\n", w->sc->name, smtp_error_name((int)n));
         if (n > 0) buf_drop(&w->s2c, (size_t)n), progress = 1;
     }
@@ -1276,6 +1354,9 @@ static int shutdown_step(struct world *w)
 
 static int finished(const struct world *w)
 {
+    /* A client that fails the session just hangs up: the server, mid-exchange, waits. */
+    if (w->sc->auth == AUTH_SCRAM_FAKE)
+        return smtp_client_is_done(w->cli) && !w->c2s.len && !smtp_server_want_write(w->srv);
     return smtp_client_is_done(w->cli) && smtp_server_want_close(w->srv);
 }
 
@@ -1302,7 +1383,9 @@ static void setup(struct world *w, const struct scenario *sc)
         ss.extensions |= SMTP_SERVER_EXT_AUTH;
         ss.auth_mechanisms = sc->auth == AUTH_XOAUTH2 || sc->auth == AUTH_OAUTHBEARER
                                  ? "OAUTHBEARER XOAUTH2 PLAIN LOGIN"
-                                 : "PLAIN LOGIN";
+                             : sc->auth == AUTH_CRAM ? "PLAIN LOGIN CRAM-MD5"
+                             : auth_sasl(sc->auth)   ? "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"
+                                                     : "PLAIN LOGIN";
         if (sc->auth_plaintext || sc->auth == AUTH_NOPLAIN) ss.flags |= SMTP_SERVER_AUTH_PLAINTEXT;
     }
     smtp_server_callbacks scb;
@@ -1339,7 +1422,13 @@ static void setup(struct world *w, const struct scenario *sc)
         cs.auth_user = AUTH_USER;
         cs.auth_password = sc->auth == AUTH_BADPASS ? "wrong" : AUTH_PASS;
         cs.auth_allow_plaintext = sc->auth_plaintext;
+        /* The crypto hook in every AUTH scenario: PLAIN and LOGIN are still picked when the
+         * server offers nothing stronger. */
+        ref_crypto_init(&w->cli_crypto, &w->cli_crypto_state, NULL, 0);
+        ref_crypto_init(&w->srv_crypto, &w->srv_crypto_state, NULL, 0);
+        cs.crypto = &w->cli_crypto;
     }
+    if (sc->auth == AUTH_SCRAM_BAD) cs.auth_password = "wrong";
     if (sc->auth == AUTH_LOGIN) cs.auth_mech = "LOGIN";
     if (sc->auth == AUTH_XOAUTH2) cs.auth_mech = "XOAUTH2";
     if (sc->auth == AUTH_XOAUTH2 || sc->auth == AUTH_OAUTHBEARER) cs.auth_token = AUTH_TOKEN;
@@ -1355,9 +1444,13 @@ static void check_session(struct world *w)
     const struct scenario *sc = w->sc;
     CHECK(w->cli_ended);
     CHECK_INT(w->auth_calls, sc->auth && sc->auth != AUTH_NOPLAIN);
+    if (sc->auth == AUTH_SCRAM || sc->auth == AUTH_SCRAM_BAD) CHECK_INT(w->sasl_steps, 3);
+    if (sc->auth == AUTH_SCRAM_FAKE) CHECK_INT(w->sasl_steps, 2); /* nothing after it */
+    if (sc->auth == AUTH_CRAM) CHECK_INT(w->sasl_steps, 2);
     if (auth_ends(sc)) {
-        CHECK_INT(w->end, sc->auth == AUTH_BADPASS ? SMTP_CLIENT_END_AUTH_FAILED
-                                                   : SMTP_CLIENT_END_AUTH_UNAVAILABLE);
+        CHECK_INT(w->end, sc->auth == AUTH_NOPLAIN      ? SMTP_CLIENT_END_AUTH_UNAVAILABLE
+                          : sc->auth == AUTH_SCRAM_FAKE ? SMTP_CLIENT_END_PROTOCOL
+                                                        : SMTP_CLIENT_END_AUTH_FAILED);
         CHECK_INT(w->msgs, 1);
     } else if (sc->shutdown) {
         CHECK_INT(w->end, SMTP_CLIENT_END_SHUTDOWN);
@@ -1573,6 +1666,13 @@ static void test_auth(void)
         {AUTH_BADPASS, 1, 0, 0, 1, 0, " auth-refused"},
         {AUTH_BADPASS, 2, 0, 0, 0, 1, " auth-refused"},
         {AUTH_NOPLAIN, 0, 0, 0, 1, 0, " auth-not-in-clear"},
+        {AUTH_SCRAM, 1, 0, 0, 1, 1, " auth-scram"},
+        {AUTH_SCRAM, 2, 0, 1, 0, 0, " auth-scram"},
+        {AUTH_SCRAM, 0, 1, 0, 1, 1, " auth-scram-cleartext"},
+        {AUTH_CRAM, 1, 0, 0, 0, 1, " auth-cram-md5"},
+        {AUTH_CRAM, 2, 0, 1, 1, 0, " auth-cram-md5"},
+        {AUTH_SCRAM_BAD, 1, 0, 0, 1, 1, " auth-scram-refused"},
+        {AUTH_SCRAM_FAKE, 2, 0, 0, 1, 0, " auth-scram-impostor"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct scenario sc;

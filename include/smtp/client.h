@@ -63,6 +63,34 @@ typedef enum smtp_client_tls_policy {
     SMTP_CLIENT_TLS_REQUIRED = 2
 } smtp_client_tls_policy;
 
+/*
+ * Cryptographic functions for the SASL mechanisms that need them (smtp_client_settings.crypto).
+ * The engine holds no cryptography of its own; the application supplies it, e.g. mbedTLS's
+ * with smtp_tls_crypto() (<smtp/tls.h>). A mechanism is offered only when every function it
+ * needs is set:
+ *   CRAM-MD5 (RFC 2195)                     hmac_md5;
+ *   SCRAM-SHA-256 (RFC 5802, RFC 7677)      hmac_sha256, sha256 and random.
+ * Each function returns 0, or a negative value when it failed: the feeding call then returns
+ * SMTP_ERR_CALLBACK_FAILURE and the session ends (SMTP_CLIENT_END_ERROR), as for a callback.
+ * They are called from smtp_client_read (and random from the call that completes the EHLO
+ * reply); SCRAM's key derivation runs hmac_sha256 once per iteration the server asks for
+ * (4096 usually; at most settings.auth_max_iterations).
+ */
+typedef struct smtp_client_crypto {
+    /* HMAC-MD5 (RFC 2104) of msg[0..len) under key[0..keylen): 16 octets to out. */
+    int (*hmac_md5)(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
+                    unsigned char *out, void *ctx);
+    /* HMAC-SHA-256 (RFC 2104, FIPS 180-4) of msg under key: 32 octets to out. */
+    int (*hmac_sha256)(const unsigned char *key, size_t keylen, const unsigned char *msg,
+                       size_t len, unsigned char *out, void *ctx);
+    /* SHA-256 of msg[0..len): 32 octets to out. */
+    int (*sha256)(const unsigned char *msg, size_t len, unsigned char *out, void *ctx);
+    /* Fills buf[0..len) with bytes from a cryptographically secure generator (SCRAM's client
+     * nonce: 15 octets, sent as 20 base64 characters). */
+    int (*random)(unsigned char *buf, size_t len, void *ctx);
+    void *ctx; /* passed last to each function */
+} smtp_client_crypto;
+
 /* Settings of a client. Fill with smtp_client_settings_init, then change fields. */
 typedef struct smtp_client_settings {
     /*
@@ -87,17 +115,35 @@ typedef struct smtp_client_settings {
     /*
      * SASL authentication (RFC 4954), done after EHLO (after the TLS handshake when STARTTLS
      * is used) when auth_user is not NULL. Strings are borrowed: they must outlive the client.
-     * auth_password serves PLAIN and LOGIN; auth_token (an OAuth 2.0 bearer token) serves
-     * OAUTHBEARER (RFC 7628) and XOAUTH2. auth_authzid (NULL: none) is the identity to act as
-     * (PLAIN, OAUTHBEARER). auth_mech names the mechanism to use ("PLAIN", "LOGIN", "XOAUTH2",
-     * "OAUTHBEARER"); NULL picks the strongest the server offers that the credentials allow:
-     * OAUTHBEARER, XOAUTH2 with a token; PLAIN, LOGIN with a password.
+     * auth_password serves SCRAM-SHA-256, CRAM-MD5, PLAIN and LOGIN (it is used as given: no
+     * SASLprep normalisation); auth_token (an OAuth 2.0 bearer token) serves OAUTHBEARER
+     * (RFC 7628) and XOAUTH2. auth_authzid (NULL: none) is the identity to act as (PLAIN,
+     * OAUTHBEARER, SCRAM-SHA-256). auth_mech names the mechanism to use ("PLAIN", "LOGIN",
+     * "XOAUTH2", "OAUTHBEARER", and with `crypto` "CRAM-MD5", "SCRAM-SHA-256"); NULL picks the
+     * strongest the server offers that the credentials allow: OAUTHBEARER, XOAUTH2 with a
+     * token; SCRAM-SHA-256 (mutual authentication, the password never leaves the client),
+     * CRAM-MD5 (the password never leaves the client), PLAIN, LOGIN with a password. A
+     * server that offers CRAM-MD5 but cannot check it for the account makes AUTH fail: name
+     * the mechanism then.
      */
     const char *auth_user;
     const char *auth_password;
     const char *auth_token;
     const char *auth_authzid;
     const char *auth_mech;
+    /*
+     * The cryptography CRAM-MD5 and SCRAM-SHA-256 need (see smtp_client_crypto); NULL (the
+     * default): those mechanisms are neither picked nor accepted in auth_mech. Borrowed: it
+     * must outlive the client.
+     */
+    const smtp_client_crypto *crypto;
+    /*
+     * The most SCRAM iterations (RFC 5802 5.1 "i") the client computes: default 1000000, at
+     * least 1. A server asking for more gets "*" (the exchange is cancelled) and the session
+     * ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE: each iteration is one HMAC, run inside
+     * smtp_client_read.
+     */
+    uint32_t auth_max_iterations;
     /*
      * Non-zero allows AUTH over a connection without TLS (dangerous: the credentials travel in
      * clear). 0 by default: without TLS the session ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE.
@@ -205,7 +251,8 @@ typedef enum smtp_client_end {
     SMTP_CLIENT_END_TIMEOUT,          /* smtp_client_timeout_expired */
     SMTP_CLIENT_END_TLS_UNAVAILABLE,  /* TLS required, STARTTLS not offered or refused */
     SMTP_CLIENT_END_TLS_FAILED,       /* the adapter's TLS handshake failed */
-    SMTP_CLIENT_END_AUTH_UNAVAILABLE, /* no usable mechanism, or AUTH refused over plaintext */
+    SMTP_CLIENT_END_AUTH_UNAVAILABLE, /* no usable mechanism, AUTH refused over plaintext,
+                                         or SCRAM cancelled (auth_max_iterations) */
     SMTP_CLIENT_END_AUTH_FAILED,      /* the server refused the credentials (`reply`) */
     SMTP_CLIENT_END_ERROR             /* a local failure (`error`: a callback, memory) */
 } smtp_client_end;
@@ -254,10 +301,12 @@ typedef struct smtp_client_callbacks {
  * `callbacks` (NULL: none) and `settings` (NULL: defaults, which lack helo_name and so fail)
  * are copied; strings in settings are borrowed. `mem` is the allocator (NULL:
  * smtp_mem_default()); it must outlive the client. `user_data` is passed to every callback.
- * All memory is allocated here, bounded by the settings; nothing is allocated later.
+ * All memory is allocated here, bounded by the settings; nothing is allocated later (with
+ * crypto and auth_user set, a SASL buffer of about 2 * max_reply_text octets too).
  * Returns 0, SMTP_ERR_INVALID_ARGUMENT (pcli NULL, a setting out of range, a helo_name that
- * is missing or not a domain or address literal, an auth_mech the client does not implement),
- * or SMTP_ERR_NOMEM. On error *pcli is NULL (when pcli is not NULL).
+ * is missing or not a domain or address literal, an auth_mech the client does not implement,
+ * or whose credential or crypto functions are missing), or SMTP_ERR_NOMEM. On error *pcli is NULL
+ * (when pcli is not NULL).
  */
 SMTP_API int smtp_client_new(smtp_client **pcli, const smtp_client_callbacks *callbacks,
                              const smtp_client_settings *settings, const smtp_mem *mem,
@@ -276,8 +325,13 @@ SMTP_API void smtp_client_del(smtp_client *cli);
  *                             command it would answer was written out, or when no reply was
  *                             awaited), a reply code that cannot answer the awaited command
  *                             (220 to EHLO, 354 to MAIL, 334 outside AUTH: RFC 5321 4.3.2),
- *                             bytes after the 220 to STARTTLS (an injection, RFC 3207 5), or
- *                             a SASL challenge after the exchange should be over;
+ *                             bytes after the 220 to STARTTLS (an injection, RFC 3207 5),
+ *                             a SASL challenge after the exchange should be over or that is
+ *                             malformed (not base64; a SCRAM message that breaks RFC 5802 7
+ *                             or whose nonce does not begin with the client's), or a SCRAM
+ *                             server signature that does not verify, or a 235 before it was
+ *                             verified (the server does not know the password: nothing more
+ *                             is sent, not even QUIT);
  *   SMTP_ERR_REPLY_CODE, _REPLY_SEPARATOR, _REPLY_MISMATCH, _REPLY_TOO_LONG, _LINE_TOO_LONG,
  *   _BARE_LF, _BARE_CR, _NUL  a malformed reply (<smtp/reply.h>);
  *   SMTP_ERR_CALLBACK_FAILURE a callback failed;
