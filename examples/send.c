@@ -256,6 +256,10 @@ static void on_trace(smtp_io_conn *conn, int direction, const char *data, size_t
 
 #ifdef SMTP_EXAMPLES_HAVE_TLS
 static ex_tls tls_config; /* one config (CAs, random generator) for every connection */
+/* CRAM-MD5 and SCRAM-SHA-256 run on mbedTLS's hashes and a config's random generator: the
+ * TLS config's, or without TLS one made for its generator only. */
+static ex_tls random_config;
+static smtp_client_crypto crypto;
 
 static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
 {
@@ -326,6 +330,9 @@ static int new_engine(send_session *s)
     cs.auth_user = o->auth_user;
     cs.auth_mech = o->auth_mech;
     cs.auth_allow_plaintext = o->insecure_auth;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (o->auth_user != NULL) cs.crypto = &crypto;
+#endif
     if (o->auth_mech != NULL &&
         (strcmp(o->auth_mech, "XOAUTH2") == 0 || strcmp(o->auth_mech, "OAUTHBEARER") == 0))
         cs.auth_token = o->auth_password;
@@ -473,6 +480,15 @@ int send_run(const send_options *o)
             return EX_USAGE;
         }
     }
+    if (o->auth_user != NULL) {
+        char err[512];
+        if (tls_config.cfg == NULL &&
+            ex_tls_client_init(&random_config, NULL, 1, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "smtp-send: random generator: %s\n", err);
+            return EX_SOFTWARE;
+        }
+        smtp_tls_crypto(&crypto, tls_config.cfg != NULL ? tls_config.cfg : random_config.cfg);
+    }
 #endif
     int64_t start = smtp_io_now_ms();
     for (size_t i = 0; i < n && status == EX_OK; i++) {
@@ -509,6 +525,7 @@ int send_run(const send_options *o)
     free(conns);
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     ex_tls_free(&tls_config);
+    ex_tls_free(&random_config);
 #endif
     return status;
 }

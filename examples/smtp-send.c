@@ -51,10 +51,11 @@ static void help(void)
           "\n"
           "Authentication (RFC 4954):\n"
           "      --auth-user USER      authenticate as USER\n"
-          "      --auth-password PASS  password (PLAIN, LOGIN) or bearer token (XOAUTH2,\n"
-          "                            OAUTHBEARER)\n"
-          "      --auth-mech MECH      PLAIN, LOGIN, XOAUTH2 or OAUTHBEARER (default: the\n"
-          "                            strongest the server offers)\n"
+          "      --auth-password PASS  password (SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN) or\n"
+          "                            bearer token (XOAUTH2, OAUTHBEARER)\n"
+          "      --auth-mech MECH      SCRAM-SHA-256, CRAM-MD5 (both need mbedTLS), PLAIN,\n"
+          "                            LOGIN, XOAUTH2 or OAUTHBEARER (default: the strongest\n"
+          "                            the server offers)\n"
           "      --allow-insecure-auth authenticate without TLS (password in clear text)\n"
           "\n"
           "Output and load:\n"
@@ -226,13 +227,20 @@ static void parse_options(int argc, char **argv, send_options *o)
     if ((o->auth_user == NULL) != (o->auth_password == NULL))
         usage_error("%s", "--auth-user and --auth-password go together");
     if (o->auth_mech != NULL) {
-        static const char *const mechs[] = {"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"};
-        int known = 0;
-        for (size_t i = 0; i < 4; i++)
-            known |= strcmp(o->auth_mech, mechs[i]) == 0;
+        static const char *const mechs[] = {"PLAIN",       "LOGIN",    "XOAUTH2",
+                                            "OAUTHBEARER", "CRAM-MD5", "SCRAM-SHA-256"};
+        size_t known = 0;
+        for (size_t i = 0; i < sizeof mechs / sizeof mechs[0]; i++)
+            if (strcmp(o->auth_mech, mechs[i]) == 0) known = i + 1;
         if (!known)
-            usage_error("--auth-mech: '%s' is not PLAIN, LOGIN, XOAUTH2 or OAUTHBEARER",
+            usage_error("--auth-mech: '%s' is not SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN, XOAUTH2 "
+                        "or OAUTHBEARER",
                         o->auth_mech);
+#ifndef SMTP_EXAMPLES_HAVE_TLS
+        /* Their hashes and random bytes come from mbedTLS (smtp_tls_crypto). */
+        if (known > 4)
+            usage_error("--auth-mech %s: this smtp-send was built without mbedTLS", o->auth_mech);
+#endif
         if (o->auth_user == NULL) usage_error("%s", "--auth-mech needs --auth-user");
     }
     if (o->insecure_auth && o->auth_user == NULL)

@@ -309,6 +309,26 @@ SMTP_API int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap);
  */
 SMTP_API int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap);
 
+/* ---- The client's SASL cryptography (<smtp/client.h>) ---- */
+
+struct smtp_client_crypto; /* <smtp/client.h> */
+
+/*
+ * smtp_tls_crypto fills `*crypto` with mbedTLS's HMAC-MD5, HMAC-SHA-256 and SHA-256, and
+ * random bytes from `cfg`'s generator (the CTR-DRBG a config seeds once), for the client's
+ * CRAM-MD5 and SCRAM-SHA-256 (smtp_client_settings.crypto). `cfg` may be a config of either
+ * role; it must outlive every client using the hook. With `cfg` NULL, random is NULL: CRAM-MD5
+ * only. A function mbedTLS was built without (MD5 is optional in mbedTLS) stays NULL, which
+ * disables its mechanism. Each function returns 0 or SMTP_ERR_PROTO (mbedTLS failed).
+ *
+ *   smtp_client_crypto crypto;
+ *   smtp_tls_crypto(&crypto, cfg);
+ *   client_settings.crypto = &crypto;    // borrowed: keep it alive with the client
+ *
+ * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (crypto NULL).
+ */
+SMTP_API int smtp_tls_crypto(struct smtp_client_crypto *crypto, smtp_tls_config *cfg);
+
 /* ---- With the I/O adapter (<smtp/io.h>) ---- */
 
 struct smtp_io_filter; /* <smtp/io.h>; only the type is used: smtp_tls does not link smtp_io */
