@@ -4,11 +4,13 @@
  *  - DATA decoder (unstuffing) and encoder (stuffing) in GB/s on mail made of ~78-octet lines,
  *    next to memcpy on the same buffer in the same run (the issue's targets: decoder >= 25% of
  *    memcpy, encoder >= 15%). The decoder is measured twice: delivering spans only (zero copy,
- *    what an application that streams to a file descriptor pays) and copying every span into
- *    a destination buffer (what an application that keeps the message pays).
+ *    what an application that streams to a file descriptor pays; the target applies to it) and
+ *    copying every span into a destination buffer (what an application that keeps the message
+ *    pays: the decoder plus a memcpy, so below 1/(1/d + 1) of memcpy for a decoder at d).
  *  - Command parsing (pipelined MAIL/RCPT/DATA/RSET groups) and reply parsing (multi-line EHLO
  *    replies and single-line replies), in lines per second.
- * Each figure is the best of several repetitions, to be robust against a noisy machine. Wall
+ * Each figure is the best of several repetitions in a row, to be robust against a noisy machine
+ * (memcpy's best is its speed with its buffers warm in the cache hierarchy). Wall
  * time comes from clock_gettime(CLOCK_MONOTONIC); this program is a benchmark, not part of the
  * library. Usage: bench_core [MiB]   (default 32)
  */
@@ -21,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#define REPS 7
+#define REPS 11
 
 static double now(void)
 {
@@ -235,8 +237,8 @@ int main(int argc, char **argv)
     printf("%-34s %10.2f %14s\n", "memcpy (same buffer)", gb / t_memcpy, "100");
     printf("%-34s %10.2f %13.0f%%   target >= 25%%\n", "DATA decoder, spans only", gb / t_dec,
            100 * t_memcpy / t_dec);
-    printf("%-34s %10.2f %13.0f%%   target >= 25%%\n", "DATA decoder + copy of every span",
-           gb / t_decc, 100 * t_memcpy / t_decc);
+    printf("%-34s %10.2f %13.0f%%\n", "DATA decoder + copy of every span", gb / t_decc,
+           100 * t_memcpy / t_decc);
     printf("%-34s %10.2f %13.0f%%   target >= 15%%\n", "DATA encoder (stuffing)", gb / t_enc,
            100 * t_memcpy / t_enc);
 

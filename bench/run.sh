@@ -16,7 +16,7 @@
 #     round trips per message from smtp-send -v transcripts;
 #  5. resident memory per idle connection, at BENCH_IDLE connections held by bench/idle_hold.
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
-# the message counts of the end-to-end runs, default 1), BENCH_ONLY (the parts to run, default
+# the message counts of the end-to-end runs, default 1), BENCH_CORE_RUNS (default 3), BENCH_ONLY (the parts to run, default
 # "core engines sink e2e rtt idle"), BENCH_WITHOUT (see below). Raw
 # outputs (callgrind files, transcripts, every run's figure) stay in BUILD_DIR/bench-out.
 #
@@ -271,22 +271,36 @@ per_msg() { # per_msg IR1 IR2 N1 N2
 
 # ==== 1. core throughput ====
 run_core() {
-    note "core throughput (bench_core)"
-    "$bench/bench_core" >"$out/core.txt" 2>&1
+    # memcpy is what other processes slow down most (memory bandwidth): of BENCH_CORE_RUNS runs,
+    # the one with the fastest memcpy is kept, which gives the least flattering ratios.
+    local runs=${BENCH_CORE_RUNS:-3} best=0 i m
+    for i in $(seq "$runs"); do
+        note "core throughput (bench_core, run $i of $runs)"
+        "$bench/bench_core" >"$out/core-$i.txt" 2>&1
+        m=$(awk '/^memcpy/ { print $(NF - 1) }' "$out/core-$i.txt")
+        if awk -v a="$m" -v b="$best" 'BEGIN { exit !(a + 0 > b + 0) }'; then
+            best=$m
+            cp "$out/core-$i.txt" "$out/core.txt"
+        fi
+    done
     core() { # core NAME COLUMN: a figure of bench_core's output
         awk -v name="$1" -v col="$2" 'index($0, name) == 1 { n = split(substr($0, length(name) + 1), f, " ");
             print f[col]; exit }' "$out/core.txt"
     }
-    section "core (bench_core, best of 7, 32 MiB of ~78-octet lines)"
+    section "core (bench_core: 32 MiB of ~78-octet lines; of $runs runs, the one with the fastest memcpy)"
     memcpy_gbs=$(core "memcpy (same buffer)" 1)
-    for what in "DATA decoder, spans only:25" "DATA decoder + copy of every span:25" \
+    for what in "DATA decoder, spans only:25" "DATA decoder + copy of every span:" \
         "DATA encoder (stuffing):15"; do
         name=${what%:*}
         want=${what##*:}
         gbs=$(core "$name" 1)
         pct=$(core "$name" 2)
-        row "$name, GB/s (% of memcpy $memcpy_gbs)" "$gbs ($pct)" "-" ">= $want% of memcpy" \
-            "$(met_ge "${pct%\%}" "$want")"
+        if [ -n "$want" ]; then
+            row "$name, GB/s (% of memcpy $memcpy_gbs)" "$gbs ($pct)" "-" ">= $want% of memcpy" \
+                "$(met_ge "${pct%\%}" "$want")"
+        else # the decoder plus a memcpy: the decoder's target does not apply
+            row "${name/every/each}, GB/s (% of memcpy $memcpy_gbs)" "$gbs ($pct)" "-" "-" ""
+        fi
     done
     row "command parser, million lines/s" "$(core "command parser (pipelined groups)" 1)" "-" "-" ""
     row "reply parser (EHLO + replies), million lines/s" \
