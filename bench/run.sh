@@ -225,8 +225,14 @@ median() { # median FILE: the median of the numbers in FILE ("fail" if any faile
         else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# vs THEIRS OURS: Postfix's figure, with our ratio to it when both are numbers.
-vs() { case $1$2 in *[!0-9.]*) echo "$1" ;; *) echo "$1 (ours x$(ratio "$2" "$1"))" ;; esac; }
+# vs THEIRS OURS [SPREAD]: Postfix's figure (and its spread), with our ratio to it when both
+# are numbers.
+vs() { case $1$2 in *[!0-9.]*) echo "$1" ;; *) echo "$1${3:+ $3} (ours x$(ratio "$2" "$1"))" ;; esac; }
+spread() { # spread FILE: "[min-max]" of a run's figures, in thousands
+    grep -q fail "$1" 2>/dev/null && return
+    sort -g "$1" 2>/dev/null | awk 'NR == 1 { lo = $1 } { hi = $1 }
+        END { if (NR > 1) printf "[%.0f-%.0fk]", lo / 1000, hi / 1000 }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
 met_ge() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+%?$/) print "-"; else print (a + 0 >= b + 0) ? "yes" : "NO" }'; }
@@ -398,7 +404,7 @@ run_sink() {
 
 # ==== 4. end to end: messages per second, interleaved ====
 run_e2e() {
-    section "end to end over 127.0.0.1, 1 KiB messages, messages/s (median of $reps interleaved runs)"
+    section "end to end over 127.0.0.1, 1 KiB messages, messages/s: median [slowest-fastest] of $reps interleaved runs"
     if [ $have_postfix = 1 ]; then
         kinds="source send send-nopipe"
     else
@@ -451,11 +457,13 @@ run_e2e() {
             fi
             [ "$kind" = source ] && [ $have_postfix = 0 ] && ours=$PF_MISSING
             r=$(ratio "$ours" "$theirs")
+            shown_ours="$ours $(spread "$out/tput-ours-$kind-$s")"
+            shown_theirs=$(vs "$theirs" "$ours" "$(spread "$out/tput-postfix-$kind-$s")")
             if [ "$kind" = send ]; then
-                row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" \
+                row "sink msgs/s, $what, $s session(s)" "$shown_ours" "$shown_theirs" \
                     ">= 1.5x Postfix" "$(met_ge "$r" 1.5)"
             else
-                row "sink msgs/s, $what, $s session(s)" "$ours" "$(vs "$theirs" "$ours")" "-" ""
+                row "sink msgs/s, $what, $s session(s)" "$shown_ours" "$shown_theirs" "-" ""
             fi
         done
     done
@@ -469,8 +477,9 @@ run_e2e() {
             send) what="pipelined" ;;
             send-nopipe) what="unpipelined" ;;
             esac
-            row "client msgs/s, smtp-send $what, $s session(s)" "$mine" \
-                "$(vs "$src" "$mine")" "-" ""
+            row "client msgs/s, smtp-send $what, $s session(s)" \
+                "$mine $(spread "$out/tput-ours-$kind-$s")" \
+                "$(vs "$src" "$mine" "$(spread "$out/tput-ours-source-$s")")" "-" ""
         done
     done
 }
@@ -572,12 +581,12 @@ elapsed=$(($(date +%s) - started))
 {
     echo
     echo "libsmtp benchmarks ($(uname -m), $(nproc) CPU(s); Postfix ${pf_version:-missing}; $elapsed s)"
-    printf '%-58s %-20s %-26s %-24s %s\n' "measurement" "ours" "Postfix" "target" "met?"
+    printf '%-58s %-20s %-32s %-22s %s\n' "measurement" "ours" "Postfix" "target" "met?"
     while IFS=$'\t' read -r a b c d e; do
         if [ "$a" = "#" ]; then
             printf '\n-- %s\n' "$b"
         else
-            printf '%-58s %-20s %-26s %-24s %s\n' "$a" "$b" "$c" "$d" "$e"
+            printf '%-58s %-20s %-32s %-22s %s\n' "$a" "$b" "$c" "$d" "$e"
         fi
     done <"$table"
 } | tee "$out/table.txt"
