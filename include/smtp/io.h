@@ -9,8 +9,9 @@
  *     asks which events to wait for (smtp_io_conn_events) and until when
  *     (smtp_io_conn_deadline), and reports what happened (smtp_io_conn_on_readable,
  *     _on_writable, _on_timer). The connection reads into the engine, writes what the engine
- *     produces (partial writes, EAGAIN, EOF), enforces the engines' RFC 5321 4.5.3.2 timeouts,
- *     runs STARTTLS and implicit TLS through a byte-stream filter, and closes.
+ *     produces (partial writes, EAGAIN, EOF), enforces the engines' RFC 5321 4.5.3.2 timeouts
+ *     and a server's reply delay (smtp_server_output_delay), runs STARTTLS and implicit TLS
+ *     through a byte-stream filter, and closes.
  *  2. Blocking calls: smtp_io_connect (by name, every address in turn, with a timeout),
  *     smtp_io_client_run and smtp_io_server_run (one session to its end on one descriptor).
  *  3. A multi-connection server loop (smtp_io_loop): listening sockets, accept, one server
@@ -198,12 +199,13 @@ SMTP_API int smtp_io_conn_new_client(smtp_io_conn **pc, int fd, smtp_client *cli
 
 /*
  * smtp_io_conn_new_server creates a server engine (smtp_server_new with `callbacks`,
- * `server_settings`, `mem` and `user_data`, all as documented there; `callbacks` is
- * borrowed and must outlive the connection) bound to the connected descriptor `fd`, which the
- * connection now owns, and starts it (smtp_server_start: do not call it yourself). The
- * connection owns the engine (smtp_io_conn_server). The application's callbacks receive the
- * engine and `user_data` as usual; the connection sees them pass, to run STARTTLS once the
- * 220 is written and to know whether a transaction is open (smtp_io_conn_busy).
+ * `server_settings`, `mem` and `user_data`, all as documented there) bound to the connected
+ * descriptor `fd`, which the connection now owns, and starts it (smtp_server_start: do not
+ * call it yourself). The connection owns the engine (smtp_io_conn_server). The application's
+ * callbacks receive the engine and `user_data` as usual. The connection follows the engine's
+ * queries: it runs STARTTLS once the 220 is written (smtp_server_want_tls), holds replies
+ * the engine asks to delay (smtp_server_output_delay: a deadline, never a sleep), and knows
+ * whether a transaction is open (smtp_io_conn_busy).
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (as smtp_io_conn_new_client, or from
  * smtp_server_new); SMTP_ERR_NOMEM; SMTP_ERR_CALLBACK_FAILURE (on_connect failed).
  * On error *pc is NULL and fd is left open.
@@ -233,9 +235,10 @@ SMTP_API const smtp_io_filter *smtp_io_conn_filter(const smtp_io_conn *conn);
 SMTP_API int smtp_io_conn_tls(const smtp_io_conn *conn);
 
 /*
- * smtp_io_conn_busy returns 1 while a server connection has a transaction open (from an
- * on_mail call until the message was answered or aborted, or the transaction was reset: a
- * refused MAIL counts until then), else 0. smtp_io_loop_shutdown lets such connections finish.
+ * smtp_io_conn_busy returns 1 while a server connection has a transaction open
+ * (smtp_server_in_transaction: from an accepted MAIL until its message was answered or
+ * aborted, or the transaction was reset) or a decision pending (smtp_server_pending: a MAIL
+ * being decided counts), else 0. smtp_io_loop_shutdown lets such connections finish.
  */
 SMTP_API int smtp_io_conn_busy(const smtp_io_conn *conn);
 
@@ -332,7 +335,7 @@ typedef struct smtp_io_loop smtp_io_loop;
  * fills it with the loop's defaults before the call.
  */
 typedef struct smtp_io_session {
-    /* The callbacks of the session; borrowed: must outlive the connection (a static struct). */
+    /* The callbacks of the session (copied by the engine; NULL: all defaults). */
     const smtp_server_callbacks *callbacks;
     /* The engine's settings (copied): initialized from smtp_io_loop_settings.server. */
     smtp_server_settings settings;

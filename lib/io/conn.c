@@ -22,9 +22,13 @@
  * handshake_timeout_ms, and a last reply not written within linger_ms end the connection too.
  *
  * STARTTLS (RFC 3207 4.2): a client starts the filter once smtp_client_want_tls is 1; a server
- * once on_starttls was reported (hooks.c) and the 220 has left `out`. Plaintext received
- * after the STARTTLS command is never handed to the filter: the engines report it
- * (injection), and what is left is dropped.
+ * once smtp_server_want_tls is 1 and the 220 has left `out`. Plaintext received after the
+ * STARTTLS command is never handed to the filter: the engines report it (injection), and what
+ * is left is dropped.
+ *
+ * Held output (a server past its soft error limit, smtp_server_output_delay): the engine's
+ * output is not pulled until hold_until, a deadline like the others (the loop's timer heap),
+ * so no other connection waits for it.
  */
 #include "io_internal.h"
 
@@ -198,6 +202,26 @@ static int out_send(smtp_io_conn *c, const char *data, size_t len, int64_t now)
 
 /* ---- moving bytes ---- */
 
+/*
+ * Is the server engine's output to be held now? The delay it asks for (after too many errors)
+ * starts when first seen; once it passed, the next pull ends it in the engine.
+ */
+static int output_held(smtp_io_conn *c, int64_t now)
+{
+    unsigned ms = c->srv ? smtp_server_output_delay(c->srv) : 0;
+    if (!ms) {
+        c->holding = 0;
+        return 0;
+    }
+    if (!c->holding) {
+        c->holding = 1;
+        c->hold_until = now + ms;
+    }
+    if (now < c->hold_until) return 1;
+    c->holding = 0;
+    return 0;
+}
+
 /* Pulls output from the engine (and the filter) and sends it until the socket stops taking
  * it or nothing is left. */
 static int push_output(smtp_io_conn *c, int64_t now, int *progress)
@@ -226,6 +250,7 @@ static int push_output(smtp_io_conn *c, int64_t now, int *progress)
                 continue;
             }
         }
+        if (output_held(c, now)) return 0;
         smtp_ssize n = engine_write(c, tmp, sizeof tmp);
         if (n < 0) return fail(c, SMTP_IO_ERROR, (int)n);
         if (n == 0) return 0;
@@ -320,10 +345,7 @@ static int tls_on(smtp_io_conn *c, int64_t now)
     c->wait_start = now;
     int r = 0;
     if (c->cli && smtp_client_want_tls(c->cli)) r = smtp_client_tls_done(c->cli, 1);
-    if (c->srv && c->starttls) {
-        c->starttls = 0;
-        r = smtp_server_tls_started(c->srv);
-    }
+    if (c->srv && smtp_server_want_tls(c->srv)) r = smtp_server_tls_started(c->srv);
     return r < 0 ? fail(c, SMTP_IO_ERROR, r) : 0;
 }
 
@@ -393,8 +415,7 @@ static int maybe_start_tls(smtp_io_conn *c, int64_t now, int *progress)
 {
     if (c->filter || c->out.len) return 0;
     if (c->srv) {
-        if (!c->starttls || smtp_server_want_write(c->srv) || smtp_server_want_close(c->srv))
-            return 0;
+        if (!smtp_server_want_tls(c->srv) || smtp_server_want_write(c->srv)) return 0;
         buf_clear(c, &c->in); /* pipelined over the boundary: reported by the engine, dropped */
     } else {
         if (!smtp_client_want_tls(c->cli)) return 0;
@@ -503,6 +524,7 @@ static void update_deadline(smtp_io_conn *c, int64_t now)
     if ((c->out.len || c->pout.len) && c->set.write_timeout_ms &&
         c->write_since + c->set.write_timeout_ms < d)
         d = c->write_since + c->set.write_timeout_ms;
+    if (c->holding && c->hold_until < d) d = c->hold_until;
     c->deadline = d;
 }
 
@@ -602,12 +624,7 @@ int smtp_io_conn_init_server(smtp_io_conn *c, const smtp_server_callbacks *callb
                              const smtp_server_settings *server_settings, void *user_data,
                              int64_t now)
 {
-    static const smtp_server_callbacks none;
-    c->app = callbacks ? callbacks : &none;
-    c->app_data = user_data;
-    smtp_server_callbacks hooks;
-    smtp_io_hooks_fill(&hooks, c->app);
-    int r = smtp_server_new(&c->srv, &hooks, server_settings, c->mem, c);
+    int r = smtp_server_new(&c->srv, callbacks, server_settings, c->mem, user_data);
     if (r < 0) return r;
     prepare_fd(c->fd);
     c->write_since = now;
@@ -685,7 +702,7 @@ int smtp_io_conn_tls(const smtp_io_conn *c)
 
 int smtp_io_conn_busy(const smtp_io_conn *c)
 {
-    return c && c->srv && (c->txn || smtp_server_pending(c->srv));
+    return c && c->srv && (smtp_server_in_transaction(c->srv) || smtp_server_pending(c->srv));
 }
 
 unsigned smtp_io_conn_events(const smtp_io_conn *c)

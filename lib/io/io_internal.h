@@ -1,6 +1,6 @@
 /*
  * Internal declarations of the I/O adapter (lib/io): the connection object, shared by the
- * connection code, the server callback hooks, the blocking calls and the loop; the poller
+ * connection code, the blocking calls and the loop; the poller
  * (epoll or poll) and the timer heap used by the loop. Not installed.
  */
 #ifndef SMTP_IO_INTERNAL_H
@@ -47,10 +47,8 @@ typedef enum smtp_io_tls_phase {
 
 struct smtp_io_conn {
     int fd;
-    smtp_client *cli;                 /* the client role: owned by the application */
-    smtp_server *srv;                 /* the server role: owned by the connection */
-    const smtp_server_callbacks *app; /* the application's server callbacks (borrowed) */
-    void *app_data;                   /* their user_data */
+    smtp_client *cli; /* the client role: owned by the application */
+    smtp_server *srv; /* the server role: owned by the connection */
     const smtp_mem *mem;
     smtp_io_settings set;
     smtp_io_filter *filter; /* allocated when TLS starts */
@@ -65,6 +63,7 @@ struct smtp_io_conn {
     int wait_kind;          /* what it waits for (client: smtp_client_wait; server: seconds) */
     int64_t write_since;    /* output pending without progress since then */
     int64_t phase_deadline; /* handshake or linger deadline */
+    int64_t hold_until;     /* server: output held until then (smtp_server_output_delay) */
     int64_t deadline;       /* the nearest of all, or SMTP_IO_NEVER */
     /* State. */
     unsigned eof_seen : 1;    /* the peer's end of file (or TLS close) was read */
@@ -72,8 +71,7 @@ struct smtp_io_conn {
     unsigned filter_end : 1;  /* the filter's plaintext stream ended */
     unsigned lingering : 1;   /* the engine closed; writing out the rest */
     unsigned timed_out : 1;   /* an engine timeout expired: the end is SMTP_IO_TIMEOUT */
-    unsigned starttls : 1;    /* server: STARTTLS accepted; handshake once the 220 is out */
-    unsigned txn : 1;         /* server: a transaction is open (smtp_io_conn_busy) */
+    unsigned holding : 1;     /* server: hold_until is armed for the engine's output */
     unsigned drain : 1;       /* server: 421 once no transaction is open (graceful stop) */
     unsigned done : 1;        /* over: status says how */
     unsigned in_progress : 1; /* inside on_progress (no recursion) */
@@ -99,9 +97,6 @@ void smtp_io_conn_free(smtp_io_conn *c);
 int smtp_io_conn_drain(smtp_io_conn *c, int force, int64_t now);
 /* Ends the connection with `status` (the first end counts). */
 void smtp_io_conn_finish(smtp_io_conn *c, smtp_io_status status, int detail);
-
-/* hooks.c: the server callbacks the connection puts between the engine and the application. */
-void smtp_io_hooks_fill(smtp_server_callbacks *hooks, const smtp_server_callbacks *app);
 
 /* fd.c: descriptor helpers. */
 int smtp_io_fd_nonblock(int fd, int on);
