@@ -18,9 +18,14 @@
  * command it would answer had already been pulled out completely. A reply that began before
  * that (the server cannot answer a command it has not received), or when nothing was awaited,
  * is an unsolicited or extra reply: a protocol error, never the answer to the next command
- * (a 421 excepted, which any server may send at any time, RFC 5321 3.8). So that an adapter
- * always sends before it feeds more, smtp_client_read returns after each complete reply that
- * leaves output to send or nothing awaited; the caller feeds the rest after writing.
+ * (a 421 excepted, which any server may send at any time, RFC 5321 3.8). "Began before" counts
+ * arrival, not feeding: bytes that came in the same read as a complete reply arrived before
+ * any command that reply lets the client send. So after a complete reply, bytes left in the
+ * input while no command that was written out awaits a reply are read at once, as an
+ * unsolicited reply, before anything more is sent. Otherwise (a written command still awaits,
+ * pipelining) smtp_client_read returns after each complete reply that leaves output to send,
+ * so that an adapter always sends before it feeds more; the bytes it hands back are `held`:
+ * fed again first, they are judged by what had been pulled out when they were handed back.
  *
  * Flow. phase says what the session sends next: the hello (EHLO, HELO after 500/502),
  * STARTTLS and the pause for the adapter's handshake, AUTH (lib/client_auth.c), then messages
@@ -492,8 +497,10 @@ static int handle_reply(smtp_client *c)
     r.lines = c->r_lines;
     r.truncated = c->r_truncated;
     if (!c->r_solicited) {
-        /* RFC 5321 3.8: a server may announce its shutdown with 421 at any time. */
-        if (r.code == 421) {
+        /* RFC 5321 3.8: a server may announce its shutdown with 421 at any time. Some close
+         * with 221 instead (Postfix, after junk: "221 2.7.0 Error: I can break rules, too"):
+         * not the answer to anything either, so no harm in letting it end the session too. */
+        if (r.code == 421 || r.code == 221) {
             int rv = smtp_cli_end(c, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
             c->phase = SMTP_CLI_DONE;
             return rv;
@@ -532,6 +539,20 @@ static int handle_reply(smtp_client *c)
     }
 }
 
+/* Keeps count of the held input (see smtp_client.held) after a read consumed `used` of `len`
+ * bytes. The bytes handed back now arrived before what is pulled out from now on; when they
+ * reach past the bytes still held from before, all of them are dated now (which can only let
+ * an extra reply pass, never fail a good one). */
+static void hold(smtp_client *c, size_t used, size_t len)
+{
+    size_t old = c->held > used ? c->held - used : 0;
+    c->held = old;
+    if (used < len && len - used > old) {
+        c->held = len - used;
+        c->held_written = c->written;
+    }
+}
+
 smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
 {
     smtp_client *c = cli;
@@ -543,8 +564,10 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
          * (a plaintext injection that would be read as TLS-protected). */
         if (c->phase == SMTP_CLI_TLS) return smtp_cli_fail(c, SMTP_ERR_PROTO, NULL);
         if (!c->r_started) {
+            /* What was out when the reply's first byte arrived (held: an earlier read). */
+            uint64_t out = used < c->held ? c->held_written : c->written;
             c->r_started = 1;
-            c->r_solicited = c->xq_len > 0 && c->xq[c->xq_head].end <= c->written;
+            c->r_solicited = c->xq_len > 0 && c->xq[c->xq_head].end <= out;
         }
         smtp_ssize n = smtp_reply_parser_read(c->rp, data + used, len - used);
         if (n < 0) return smtp_cli_fail(c, (int)n, NULL);
@@ -560,8 +583,11 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
             if (used < len) return smtp_cli_fail(c, SMTP_ERR_PROTO, NULL);
             break;
         }
+        /* Bytes left while no written command awaits a reply: an extra reply, read now. */
+        if (used < len && !(c->xq_len > 0 && c->xq[c->xq_head].end <= c->written)) continue;
         if (c->out_len > 0 || c->xq_len == 0) break;
     }
+    hold(c, used, len);
     return (smtp_ssize)used;
 }
 
@@ -636,6 +662,7 @@ int smtp_client_tls_done(smtp_client *cli, int ok)
     smtp_caps_init(&c->caps);
     smtp_reply_parser_reset(c->rp);
     c->r_started = 0;
+    c->held = 0; /* nothing crossed the boundary (it would have failed the session) */
     c->phase = SMTP_CLI_HELLO;
     return smtp_cli_kick(c);
 }

@@ -119,6 +119,15 @@ struct smtp_client {
     struct smtp_cli_expect *xq;
     size_t xq_cap, xq_head, xq_len;
 
+    /*
+     * Input handed back: smtp_client_read returned early with bytes left, which the caller
+     * feeds again first (client.h). The first `held` bytes of the input to come had arrived
+     * before the output past `held_written` was pulled, so they cannot answer a command
+     * that ends there.
+     */
+    size_t held;
+    uint64_t held_written;
+
     /* the reply being read */
     int r_started;   /* its first byte has arrived */
     int r_solicited; /* at that moment, a command it answers was written out */

@@ -3,7 +3,16 @@
  * the application (session settings, then messages). After every feed the runner acts as the
  * application and the adapter would (submits the next message, writes the body, asks for QUIT
  * after the last message, finishes the TLS handshake at its scripted place) and drains the
- * client's output. Events:
+ * client's output.
+ *
+ * The script is a server that answers each command after it came: the runner hands the client
+ * at most one complete reply per read (whatever the harness's split), and drains its output in
+ * between, as if each reply had arrived in a packet of its own once the command before it was
+ * sent. The client takes bytes given in one read for bytes that arrived together (an extra
+ * reply in the same read as the awaited one is a protocol error), so a blind feed of the whole
+ * script would be a server that talks ahead. packet=A-B makes input bytes [A, B) one read,
+ * whatever they hold: a server's packet with several replies (pipelining, or a server talking
+ * ahead). Events:
  *   C: <line>                      each complete line the client sent (without CRLF)
  *   C+ <bytes>                     at close: bytes sent after the last CRLF
  *   rcpt I CODE text="..." [enh=X] the RCPT reply of recipient I
@@ -20,7 +29,7 @@
  * nochunk tls=opp|req tls_at=N tls_fail implicit_tls user=U pass=P token=T authzid=Z mech=M
  * plainauth crypto (the reference crypto hook of tests/tls/refcrypto.h, whose random bytes
  * give RFC 7677's SCRAM client nonce) maxiter=N out=N bodybuf=N maxrcpt=N replytext=N wcap=N
- * noquit quitfirst.
+ * noquit quitfirst packet=A-B.
  * Messages, in order, each opened by from=ADDR (empty: the null path): to=ADDR (a recipient)
  * notify=SUCCESS,FAILURE,DELAY,NEVER orcpt=ADDR (for the last recipient) body=TEXT (appended)
  * bodyrep=N (the body is repeated N times) piece=N (written N bytes at a time) size=N 8bit
@@ -66,6 +75,13 @@ struct cstate {
     size_t nstrings;
     smtp_client_crypto crypto;
     struct ref_crypto_state crypto_state;
+    /* the script's replies: the column in the current line, and its fourth byte */
+    size_t col;
+    char sep;
+    /* packet=A-B: input bytes [pkt_from, pkt_to) are held in pkt until all have come */
+    size_t pkt_from, pkt_to, received;
+    char *pkt;
+    size_t pkt_len;
 };
 
 /* ---- options ---- */
@@ -192,6 +208,11 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         st->wcap = num ? num : 1;
     else if (key_is(tok, klen, "noquit"))
         st->noquit = 1;
+    else if (key_is(tok, klen, "packet") && v && strchr(v, '-')) {
+        st->pkt_from = num;
+        st->pkt_to = strtoul(strchr(v, '-') + 1, NULL, 10);
+        if (st->pkt_to <= st->pkt_from) return -1;
+    }
     /* message fields */
     else if (!m)
         return -1;
@@ -438,24 +459,70 @@ bad:
     return NULL;
 }
 
-static void feed_client(void *state, const char *data, size_t len, vec_log *log)
+/* The length of data up to the end of the first reply that ends in it (a final line: its
+ * fourth byte is not '-'), or len; `commit` moves the line state past all of it. */
+static size_t reply_end(struct cstate *st, const char *data, size_t len, int commit)
 {
-    struct cstate *st = state;
-    st->log = log;
+    size_t col = st->col;
+    char sep = st->sep;
+    size_t i = 0, end = len;
+    for (; i < len; i++) {
+        if (col == 3) sep = data[i];
+        col++;
+        if (data[i] != '\n') continue;
+        int final = col < 5 || sep != '-';
+        col = 0, sep = 0;
+        if (final && end == len) {
+            end = i + 1;
+            if (!commit) break;
+        }
+    }
+    if (commit) st->col = col, st->sep = sep;
+    return end;
+}
+
+/* Hands `data` to the client: in one read when `whole` (a packet), else reply by reply. */
+static void deliver(struct cstate *st, const char *data, size_t len, int whole, vec_log *log)
+{
     while (len > 0 && !st->failed && !smtp_client_is_done(st->cli)) {
-        size_t lim = len;
-        if (st->tls_at > st->off && st->tls_at - st->off < len) lim = st->tls_at - st->off;
+        size_t lim = whole ? len : reply_end(st, data, len, 0);
+        if (st->tls_at > st->off && st->tls_at - st->off < lim) lim = st->tls_at - st->off;
         smtp_ssize n = smtp_client_read(st->cli, data, lim);
         if (n < 0) {
             vec_logf(log, "error %s", smtp_error_name((int)n));
             st->failed = 1;
             return;
         }
+        reply_end(st, data, (size_t)n, 1);
         data += n;
         len -= (size_t)n;
         st->off += (size_t)n;
         pump(st);
         if (n == 0) break;
+    }
+}
+
+static void feed_client(void *state, const char *data, size_t len, vec_log *log)
+{
+    struct cstate *st = state;
+    st->log = log;
+    while (len > 0) {
+        size_t at = st->received;
+        size_t n = len;
+        if (at < st->pkt_from && st->pkt_from - at < n) n = st->pkt_from - at;
+        if (at >= st->pkt_from && at < st->pkt_to) {
+            /* inside the packet: held until it is complete, then one read */
+            if (st->pkt_to - at < n) n = st->pkt_to - at;
+            if (!st->pkt) st->pkt = malloc(st->pkt_to - st->pkt_from);
+            memcpy(st->pkt + st->pkt_len, data, n);
+            st->pkt_len += n;
+            if (at + n == st->pkt_to) deliver(st, st->pkt, st->pkt_len, 1, log);
+        } else {
+            deliver(st, data, n, 0, log);
+        }
+        st->received += n;
+        data += n;
+        len -= n;
     }
 }
 
@@ -479,6 +546,7 @@ static void close_client(void *state, vec_log *log)
     for (size_t i = 0; i < st->nmsgs; i++)
         free(st->msgs[i].body);
     free(st->line);
+    free(st->pkt);
     free(st);
 }
 

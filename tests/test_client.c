@@ -66,14 +66,29 @@ static size_t drain(smtp_client *c, char *buf, size_t cap)
     return total;
 }
 
-/* Feeds a whole string, draining after every short read, as an adapter would. */
+/* The length of s[0..len) up to the end of its first complete reply (its final line's fourth
+ * byte is not '-'), or len. */
+static size_t first_reply(const char *s, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '\n') continue;
+        if (i - start < 4 || s[start + 3] != '-') return i + 1;
+        start = i + 1;
+    }
+    return len;
+}
+
+/* Feeds a string of replies as a server that answers each command after it came: one reply per
+ * read (bytes in one read arrived together, and a reply that came with the one before it is an
+ * extra reply), draining the client's output in between, as an adapter would. */
 static smtp_ssize feed(smtp_client *c, const char *s)
 {
     char out[4096];
     size_t len = strlen(s), off = 0;
     drain(c, out, sizeof out);
     while (off < len) {
-        smtp_ssize n = smtp_client_read(c, s + off, len - off);
+        smtp_ssize n = smtp_client_read(c, s + off, first_reply(s + off, len - off));
         if (n < 0) return n;
         off += (size_t)n;
         drain(c, out, sizeof out);
@@ -271,7 +286,7 @@ static void test_reply_before_command(void)
     settings(&s);
     CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
     /* read returns after the greeting: EHLO is waiting to be sent */
-    CHECK_INT(smtp_client_read(c, "220 hi\r\n250 ok\r\n", 16), 8);
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n", 8), 8);
     CHECK(smtp_client_want_write(c));
     CHECK_INT(smtp_client_read(c, "250 ok\r\n", 8), SMTP_ERR_PROTO); /* not drained */
     CHECK_INT(a.end, SMTP_CLIENT_END_PROTOCOL);
@@ -281,12 +296,93 @@ static void test_reply_before_command(void)
     CHECK(!smtp_client_want_read(c));
     smtp_client_del(c);
 
-    /* the same, drained: the reply answers EHLO */
+    /* The reply to EHLO in the same read as the greeting: it arrived before EHLO could be
+     * sent, so it is an extra reply, read at once; EHLO is never sent. */
+    a.end = 0;
     CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
-    CHECK_INT(smtp_client_read(c, "220 hi\r\n250 ok\r\n", 16), 8);
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n250 ok\r\n", 16), SMTP_ERR_PROTO);
+    CHECK_INT(a.end, SMTP_CLIENT_END_PROTOCOL);
+    CHECK_INT(smtp_client_write(c, out, sizeof out), SMTP_ERR_PROTO);
+    smtp_client_del(c);
+
+    /* The same with a 421: a server may close at any time (RFC 5321 3.8). */
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n421 bye\r\n", 17), 17);
+    CHECK_INT(a.end, SMTP_CLIENT_END_SHUTDOWN);
+    CHECK_INT(drain(c, out, sizeof out), 0);
+    CHECK(smtp_client_is_done(c));
+    smtp_client_del(c);
+
+    /* Drained before the reply came: it answers EHLO. */
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n", 8), 8);
     CHECK_MEM(out, drain(c, out, sizeof out), "EHLO client.example\r\n");
     CHECK_INT(smtp_client_read(c, "250 ok\r\n", 8), 8);
     smtp_client_del(c);
+}
+
+/*
+ * Bytes handed back by a read (a written command still awaited a reply, and there was output
+ * to send) arrived before what is written next: fed again, a reply among them cannot answer
+ * a command written after they were handed back.
+ */
+static void held_case(int split)
+{
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_message m;
+    char out[256];
+    settings(&s);
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(feed(c, "220 hi\r\n250-mx\r\n250 PIPELINING\r\n"), 32);
+    message(&m);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_body_write(c, "x\r\n", 3), 3);
+    CHECK_INT(smtp_client_body_end(c), 0);
+    /* MAIL and RCPT go out; DATA is still queued */
+    CHECK_MEM(out, smtp_client_write(c, out, 52),
+              "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n");
+    /* The replies to MAIL and RCPT, and a 354, in one read: the client returns after MAIL's,
+     * to let DATA out first. */
+    const char *in = "250 ok\r\n250 ok\r\n354 go\r\n";
+    CHECK_INT(smtp_client_read(c, in, 24), 8);
+    CHECK_MEM(out, drain(c, out, sizeof out), "DATA\r\n");
+    if (split) {
+        /* the held bytes fed in pieces: RCPT's reply is fine, the 354 came before DATA */
+        CHECK_INT(smtp_client_read(c, in + 8, 5), 5);
+        CHECK_INT(smtp_client_read(c, in + 13, 3), 3);
+        CHECK_INT(smtp_client_read(c, in + 16, 8), SMTP_ERR_PROTO);
+    } else {
+        CHECK_INT(smtp_client_read(c, in + 8, 16), SMTP_ERR_PROTO);
+    }
+    CHECK_INT(a.rcpts, 1);
+    CHECK_INT(a.end, SMTP_CLIENT_END_PROTOCOL);
+    smtp_client_del(c);
+
+    /* The control: the 354 read after DATA went out answers it. */
+    a = (struct app){0};
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(feed(c, "220 hi\r\n250-mx\r\n250 PIPELINING\r\n"), 32);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_body_write(c, "x\r\n", 3), 3);
+    CHECK_INT(smtp_client_body_end(c), 0);
+    CHECK_INT(smtp_client_write(c, out, 52), 52);
+    CHECK_INT(smtp_client_read(c, in, 16), 8);
+    CHECK_MEM(out, drain(c, out, sizeof out), "DATA\r\n");
+    CHECK_INT(smtp_client_read(c, in + 8, 8), 8);  /* the held bytes, all of them */
+    CHECK_INT(smtp_client_read(c, in + 16, 8), 8); /* read after DATA was written */
+    CHECK_MEM(out, drain(c, out, sizeof out), "x\r\n.\r\n");
+    CHECK_INT(feed(c, "250 queued\r\n"), 12);
+    CHECK_INT(a.delivered, 1);
+    CHECK_INT(a.ends, 0);
+    smtp_client_del(c);
+}
+
+static void test_held_input(void)
+{
+    held_case(0);
+    held_case(1);
 }
 
 static void test_callback_failure(void)
@@ -572,6 +668,7 @@ int main(void)
     test_alloc_failures();
     test_steady_state();
     test_reply_before_command();
+    test_held_input();
     test_callback_failure();
     test_timeouts();
     test_starttls_state();

@@ -27,9 +27,11 @@
  *
  * The client never sends a command before the whole reply it waits for has arrived, however
  * the reply was split across reads (RFC 5321 4.2, DESIGN.md invariant 2). A reply that answers
- * no command the client has sent (unsolicited, or an extra reply) is a protocol violation, not
- * the answer to the next command; a 421 reply ends the session cleanly at any point
- * (RFC 5321 3.8).
+ * no command the client has sent (unsolicited, or an extra reply: one that came in the same read
+ * as the reply before it, before the client could send the command it would answer) is a
+ * protocol violation, not the answer to the next command; a 421 reply ends the session cleanly
+ * at any point (RFC 5321 3.8). So what is fed in one smtp_client_read call matters: bytes that
+ * arrived together.
  *
  * Negative returns are SMTP_ERR_* codes. Errors of the feeding call smtp_client_read (a server
  * protocol violation, a failed callback, memory) are fatal and sticky: the session has failed,
@@ -244,7 +246,8 @@ typedef struct smtp_client_result {
 /* Why a session ended (on_session_end). */
 typedef enum smtp_client_end {
     SMTP_CLIENT_END_QUIT = 0,         /* QUIT was sent and answered: the normal end */
-    SMTP_CLIENT_END_SHUTDOWN,         /* the server sent 421 (RFC 5321 3.8) */
+    SMTP_CLIENT_END_SHUTDOWN,         /* the server sent 421 (RFC 5321 3.8), or a 221 that
+                                         answered nothing (it closes: Postfix does so) */
     SMTP_CLIENT_END_REJECTED,         /* a refusal: greeting, EHLO/HELO/LHLO, RSET (`reply`) */
     SMTP_CLIENT_END_PROTOCOL,         /* the server broke the protocol (`error`) */
     SMTP_CLIENT_END_CLOSED,           /* the server closed the connection (smtp_client_eof) */
@@ -316,16 +319,22 @@ SMTP_API int smtp_client_new(smtp_client **pcli, const smtp_client_callbacks *ca
 SMTP_API void smtp_client_del(smtp_client *cli);
 
 /*
- * smtp_client_read consumes server output `data`/`len`, split anywhere. It returns the number
- * of bytes consumed, which is less than `len` when a complete reply leaves the client with
- * output to send or with nothing to wait for (then send what smtp_client_write gives, let the
- * application act, and feed the rest again), and 0 once the session is done. Errors (fatal
- * and sticky; on_session_end has reported SMTP_CLIENT_END_PROTOCOL or _ERROR):
+ * smtp_client_read consumes server output `data`/`len`, split anywhere: pass the bytes as
+ * they arrived, not more than one read of the connection gave (the client takes bytes that
+ * come in one call for bytes that arrived together). It returns the number of bytes consumed,
+ * which is less than `len` when a complete reply leaves the client with output to send while a
+ * command it wrote out still awaits a reply (pipelining), or with nothing to wait for: then
+ * send what smtp_client_write gives, let the application act, and feed the rest again, before
+ * any byte read later (those bytes arrived before what is sent now). It returns 0 once the
+ * session is done. Errors (fatal and sticky; on_session_end has reported
+ * SMTP_CLIENT_END_PROTOCOL or _ERROR):
  *   SMTP_ERR_PROTO            an unsolicited or extra reply (one that arrived before the
- *                             command it would answer was written out, or when no reply was
- *                             awaited), a reply code that cannot answer the awaited command
- *                             (220 to EHLO, 354 to MAIL, 334 outside AUTH: RFC 5321 4.3.2),
- *                             bytes after the 220 to STARTTLS (an injection, RFC 3207 5),
+ *                             command it would answer was written out, e.g. in the same read
+ *                             as the reply before it, or when no reply was awaited; a 421
+ *                             or 221 ends the session cleanly instead, RFC 5321 3.8), a
+ *                             reply code that cannot answer the awaited command (220 to
+ *                             EHLO, 354 to MAIL, 334 outside AUTH: RFC 5321 4.3.2), bytes
+ *                             after the 220 to STARTTLS (an injection, RFC 3207 5),
  *                             a SASL challenge after the exchange should be over or that is
  *                             malformed (not base64; a SCRAM message that breaks RFC 5802 7
  *                             or whose nonce does not begin with the client's), or a SCRAM
