@@ -589,5 +589,5 @@ elapsed=$(($(date +%s) - started))
             printf '%-58s %-20s %-32s %-22s %s\n' "$a" "$b" "$c" "$d" "$e"
         fi
     done <"$table"
-} | tee "$out/table.txt"
+} | sed 's/ *$//' | tee "$out/table.txt"
 exit 0
