@@ -8,6 +8,7 @@ BIN=${SMTP_BIN:?SMTP_BIN is not set}
 SRC=${SMTP_SRC:?SMTP_SRC is not set}
 MKCERT=${SMTP_MKCERT:-none}
 INTEROP=$SRC/tests/interop
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 T=$(mktemp -d "${TMPDIR:-/tmp}/smtp-interop.XXXXXX")
 chmod 755 "$T"
 interop_pids=
