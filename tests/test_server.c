@@ -471,6 +471,19 @@ static void test_alloc_failures(void)
     }
 }
 
+/* Feeds one_message: read by read (feed), or all at once before any reply is pulled. */
+static void one_round(smtp_server *srv, int unread)
+{
+    if (!unread) {
+        feed(srv, one_message);
+        return;
+    }
+    char out[8192];
+    CHECK_INT(smtp_server_read(srv, one_message, strlen(one_message)),
+              (smtp_ssize)strlen(one_message));
+    pull(srv, out, sizeof out);
+}
+
 /*
  * Steady state: once a message went through (the output queue has grown to what the
  * conversation needs), messages allocate nothing, with or without reading the replies
@@ -488,25 +501,10 @@ static void test_no_alloc_per_message(void)
         CHECK_INT(smtp_server_new(&srv, &cb, NULL, &mem, &delivered), 0);
         CHECK_INT(smtp_server_start(srv), 0);
         feed(srv, session_start);
-        char out[8192];
-        if (unread) {
-            /* All replies of a message are queued before any is read. */
-            CHECK_INT(smtp_server_read(srv, one_message, strlen(one_message)),
-                      (smtp_ssize)strlen(one_message));
-            pull(srv, out, sizeof out);
-        } else {
-            feed(srv, one_message);
-        }
+        one_round(srv, unread);
         int warm = f.calls;
-        for (int i = 0; i < 50; i++) {
-            if (unread) {
-                CHECK_INT(smtp_server_read(srv, one_message, strlen(one_message)),
-                          (smtp_ssize)strlen(one_message));
-                pull(srv, out, sizeof out);
-            } else {
-                feed(srv, one_message);
-            }
-        }
+        for (int i = 0; i < 50; i++)
+            one_round(srv, unread);
         CHECK_INT(f.calls, warm);
         CHECK_INT(delivered, 51 * (sizeof "Subject: x\r\n\r\n.body\r\n" - 1 + 8));
         smtp_server_del(srv);

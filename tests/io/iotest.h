@@ -191,7 +191,28 @@ static inline void iot_finish_loop(smtp_io_loop *loop)
         continue;
 }
 
-/* ---- raw clients ---- */
+/* ---- raw sockets ---- */
+
+/*
+ * A TCP socket bound to 127.0.0.1 on a port the kernel chooses (*port), listening with
+ * `backlog` (0: bound only: a port nobody listens on once closed); -1 on failure.
+ */
+static inline int iot_listen(int backlog, int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        (backlog && listen(fd, backlog) < 0) || getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
 
 static inline int iot_connect(int port)
 {

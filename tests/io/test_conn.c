@@ -15,21 +15,6 @@ struct expect {
     int filters; /* toy filters made */
 };
 
-static int listen_any(int *port)
-{
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 4) < 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
-        return -1;
-    *port = ntohs(sa.sin_port);
-    return lfd;
-}
-
 /* Forks a server that accepts one connection and serves it with smtp_io_server_run. */
 static pid_t serve_one(int lfd, const smtp_server_settings *ss, const smtp_io_settings *ios,
                        struct expect ex)
@@ -85,8 +70,8 @@ enum mode { PLAIN, STARTTLS, IMPLICIT, NO_FACTORY };
 
 static void run_case(enum mode mode)
 {
-    int port;
-    int lfd = listen_any(&port);
+    int port = 0;
+    int lfd = iot_listen(4, &port);
     CHECK(lfd >= 0);
     smtp_server_settings ss;
     smtp_server_settings_init(&ss);
@@ -149,8 +134,8 @@ static void run_case(enum mode mode)
  * the filter; the engine answers 421 and closes. */
 static void test_injection(void)
 {
-    int port;
-    int lfd = listen_any(&port);
+    int port = 0;
+    int lfd = iot_listen(4, &port);
     smtp_server_settings ss;
     smtp_server_settings_init(&ss);
     ss.hostname = "mx.test";
@@ -208,7 +193,7 @@ static void test_api(void)
     smtp_io_loop_del(NULL);
     /* A server connection on one end of a loopback pair: greeting queued and written, then
      * it waits for a command with the engine's timeout. */
-    int port, lfd = listen_any(&port);
+    int port, lfd = iot_listen(4, &port);
     int cfd = iot_connect(port), sfd = accept(lfd, NULL, NULL);
     close(lfd);
     smtp_io_settings_init(&s);

@@ -149,15 +149,9 @@ static void test_loop_hold(void)
 /* The blocking server: the reply comes after the delay (a lower bound the server sets). */
 static void test_blocking_hold(void)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t salen = sizeof sa;
-    CHECK_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    CHECK_INT(listen(lfd, 4), 0);
-    CHECK_INT(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+    int port = 0;
+    int lfd = iot_listen(4, &port);
+    CHECK(lfd >= 0);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -169,7 +163,7 @@ static void test_blocking_hold(void)
         _exit(st == SMTP_IO_DONE ? 0 : 1);
     }
     close(lfd);
-    int fd = iot_connect(ntohs(sa.sin_port));
+    int fd = iot_connect(port);
     char buf[4096];
     CHECK(iot_read_until(fd, buf, sizeof buf, "\r\n", 5000) > 0);
     send_all(fd, "FOO\r\n");

@@ -148,16 +148,9 @@ static void measure(int n, int mode)
     engine_settings(&ls.server, mode);
     /* The child is forked before the loop exists, so that it inherits none of the loop's
      * memory (valgrind would count that as lost in the child). */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t salen = sizeof sa;
-    CHECK_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    CHECK_INT(listen(lfd, 511), 0);
-    CHECK_INT(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
-    int port = ntohs(sa.sin_port);
+    int port = 0;
+    int lfd = iot_listen(511, &port);
+    CHECK(lfd >= 0);
     int ready[2], go[2];
     CHECK_INT(pipe(ready), 0);
     CHECK_INT(pipe(go), 0);

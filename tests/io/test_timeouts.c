@@ -111,15 +111,9 @@ static void test_write_stall(void)
  * never comes. */
 static void test_client_greeting_timeout(void)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    CHECK_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    CHECK_INT(listen(lfd, 4), 0);
-    CHECK_INT(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int port = 0;
+    int lfd = iot_listen(4, &port);
+    CHECK(lfd >= 0);
     struct iot_client c;
     smtp_client_settings cs;
     smtp_client_settings_init(&cs);
@@ -127,7 +121,7 @@ static void test_client_greeting_timeout(void)
     cs.timeout_greeting = 150;
     CHECK_INT(iot_client_init(&c, 0, 1, 100, &cs), 0);
     int64_t t0 = smtp_io_now_ms();
-    smtp_io_status st = iot_client_run(&c, ntohs(sa.sin_port), NULL);
+    smtp_io_status st = iot_client_run(&c, port, NULL);
     int64_t took = smtp_io_now_ms() - t0;
     CHECK_INT(st, SMTP_IO_TIMEOUT);
     CHECK(c.session_ended);
@@ -141,17 +135,12 @@ static void test_client_greeting_timeout(void)
 static void test_connect_failures(void)
 {
     /* A port nobody listens on: bind one, note it, close it. */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    CHECK_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    CHECK_INT(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int port = 0;
+    int lfd = iot_listen(0, &port);
+    CHECK(lfd >= 0);
     close(lfd);
     char ps[16];
-    snprintf(ps, sizeof ps, "%d", ntohs(sa.sin_port));
+    snprintf(ps, sizeof ps, "%d", port);
     smtp_io_status st;
     int detail;
     CHECK_INT(smtp_io_connect("127.0.0.1", ps, 1000, &st, &detail), -1);
