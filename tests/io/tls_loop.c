@@ -73,16 +73,9 @@ static void run(int implicit)
     int nmsg = iot_small() ? 2 : 5;
     /* The listener first, then the clients (waiting for a byte), then the loop: the children
      * inherit none of the loop's or the server config's state. */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    CHECK_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    CHECK_INT(listen(lfd, 16), 0);
-    CHECK_INT(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
-    int port = ntohs(sa.sin_port);
+    int port = 0;
+    int lfd = iot_listen(16, &port);
+    CHECK(lfd >= 0);
     int go[2];
     CHECK_INT(pipe(go), 0);
     fflush(stdout);
