@@ -505,7 +505,8 @@ SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced,
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0, len over
  * SMTP_SERVER_MAX_CHALLENGE); SMTP_ERR_INVALID_STATE (no on_sasl decision pending, or the
  * session failed or closed); SMTP_ERR_NOBUF (no room in the output queue: write, then call
- * again). On error nothing changes.
+ * again). On those errors nothing changes. SMTP_ERR_NOMEM: the output queue could not grow;
+ * the session failed (fatal and sticky).
  */
 SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len);
 
@@ -517,7 +518,8 @@ SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL; identity NULL for on_sasl or with len > 0;
  * len 0 or over SMTP_SERVER_MAX_IDENTITY); SMTP_ERR_UNSAFE_ARGUMENT (a control byte in
  * the identity); SMTP_ERR_INVALID_STATE (no AUTH decision pending, or the session failed
- * or closed); SMTP_ERR_NOBUF (no room for the reply). On error nothing changes.
+ * or closed); SMTP_ERR_NOBUF (no room for the reply). On those errors nothing changes.
+ * SMTP_ERR_NOMEM: the output queue could not grow; the session failed (fatal and sticky).
  */
 SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len);
 
