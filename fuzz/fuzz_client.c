@@ -267,34 +267,16 @@ static int c_session_end(const smtp_client_session_result *res, void *ud)
     return 0;
 }
 
-/* Pulls every pending output octet, in pieces of the split's sizes. */
-static void drain(struct run *r)
+/* Pulls every pending output octet, in pieces of the split's sizes (fdrain). */
+static smtp_ssize client_write(void *cli, char *dest, size_t cap)
 {
-    for (;;) {
-        size_t cap = r->split ? fsplit_piece(&r->sp) : 4096;
-        char *buf = malloc(cap);
-        if (!buf) abort();
-        smtp_ssize n = smtp_client_write(r->cli, buf, cap);
-        if (n < 0) {
-            /* The sticky error of a failed session, which the read reported already. */
-            free(buf);
-            break;
-        }
-        FUZZ_ASSERT((size_t)n <= cap);
-        flog_raw(&r->out, buf, (size_t)n);
-        free(buf);
-        if (n == 0) break;
-    }
+    return smtp_client_write(cli, dest, cap);
 }
 
-static size_t feed_len(const char *p, size_t n, int more)
+/* A negative return is the sticky error of a failed session, which the read reported. */
+static void drain(struct run *r)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '[') continue;
-        int m = fmark_at(p + i, n - i, TLS_MARK);
-        if (m > 0 || (m < 0 && more)) return i;
-    }
-    return n;
+    fdrain(&r->out, r->split ? &r->sp : NULL, client_write, r->cli);
 }
 
 static void feed_stream(struct run *r, const char *in, size_t len)
@@ -314,7 +296,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
             }
             continue;
         }
-        size_t n = feed_len(in + pos, avail - pos, more);
+        size_t n = fmark_feed_len(in + pos, avail - pos, more, TLS_MARK);
         if (n == 0) {
             if (!more) break;
             avail += fsplit_piece(&r->sp);

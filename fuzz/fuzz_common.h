@@ -137,6 +137,29 @@ static inline size_t fsplit_piece(struct fsplit *sp)
     }
 }
 
+/*
+ * Pulls every pending output octet of an engine into `out` through `write` (smtp_server_write
+ * or smtp_client_write behind a cast-free wrapper), in pieces of the split's sizes when `sp`
+ * is not NULL (else 4096 at a time), each into an exact-size heap buffer. Returns 0, or the
+ * negative error `write` returned.
+ */
+static inline int fdrain(struct flog *out, struct fsplit *sp,
+                         smtp_ssize (*write)(void *engine, char *dest, size_t cap), void *engine)
+{
+    for (;;) {
+        size_t cap = sp ? fsplit_piece(sp) : 4096;
+        char *buf = malloc(cap);
+        if (!buf) abort();
+        smtp_ssize n = write(engine, buf, cap);
+        if (n >= 0) {
+            FUZZ_ASSERT((size_t)n <= cap);
+            flog_raw(out, buf, (size_t)n);
+        }
+        free(buf);
+        if (n <= 0) return n < 0 ? (int)n : 0;
+    }
+}
+
 /* ---- a counting allocator: live blocks (leaks), and a budget of allocations once an engine
  * exists (DESIGN.md invariant 7), caught where it is exceeded so that the stack shows the
  * culprit ---- */
@@ -220,6 +243,18 @@ static inline int fmark_at(const char *p, size_t n, const char *mark)
     size_t k = n < ml ? n : ml;
     if (memcmp(p, mark, k) != 0) return 0;
     return k == ml ? 1 : -1;
+}
+
+/* How much of p[0..n) an adapter may feed: nothing at or after `mark` (or what may still
+ * become one, when more input is to come: `more`). */
+static inline size_t fmark_feed_len(const char *p, size_t n, int more, const char *mark)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != mark[0]) continue;
+        int m = fmark_at(p + i, n - i, mark);
+        if (m > 0 || (m < 0 && more)) return i;
+    }
+    return n;
 }
 
 /* ---- line discipline: no bare CR or LF, no NUL ---- */

@@ -433,19 +433,15 @@ static int on_proxy(smtp_server *srv, const smtp_server_proxy *px, void *ud)
 
 /* ---- the adapter ---- */
 
-/* Pulls every pending output octet, in pieces of the split's sizes. */
+/* Pulls every pending output octet, in pieces of the split's sizes (fdrain). */
+static smtp_ssize server_write(void *srv, char *dest, size_t cap)
+{
+    return smtp_server_write(srv, dest, cap);
+}
+
 static void drain(struct run *r)
 {
-    for (;;) {
-        size_t cap = r->split ? fsplit_piece(&r->sp) : 4096;
-        char *buf = malloc(cap);
-        if (!buf) abort();
-        smtp_ssize n = smtp_server_write(r->srv, buf, cap);
-        FUZZ_ASSERT(n >= 0 && (size_t)n <= cap);
-        flog_raw(&r->out, buf, (size_t)n);
-        free(buf);
-        if (n == 0) break;
-    }
+    FUZZ_ASSERT(fdrain(&r->out, r->split ? &r->sp : NULL, server_write, r->srv) == 0);
 }
 
 /* Answers a deferred decision; the answer may start the next decision, deferred in turn. */
@@ -467,18 +463,6 @@ static void answer_pending(struct run *r)
         }
         drain(r);
     }
-}
-
-/* How much of in[pos..avail) may be fed: nothing at or after a "[TLS]" marker (or what may
- * still become one, when more input is to come). */
-static size_t feed_len(const char *p, size_t n, int more)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '[') continue;
-        int m = fmark_at(p + i, n - i, TLS_MARK);
-        if (m > 0 || (m < 0 && more)) return i;
-    }
-    return n;
 }
 
 static void feed_stream(struct run *r, const char *in, size_t len)
@@ -503,7 +487,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
             }
             continue;
         }
-        size_t n = feed_len(in + pos, avail - pos, more);
+        size_t n = fmark_feed_len(in + pos, avail - pos, more, TLS_MARK);
         if (injected_drop) {
             /* SMTP_SERVER_KEEP_TLS_INJECTION: the adapter drops the plaintext. */
             pos += n;
