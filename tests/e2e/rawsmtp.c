@@ -11,9 +11,9 @@
  *
  * Usage: rawsmtp --serve PORTFILE FILE
  * A scripted server instead: listens on 127.0.0.1 with a port the kernel chooses (written to
- * PORTFILE), accepts one connection, writes FILE at once (a broken server's replies) and
- * closes its side, copies what the client sends to standard output until the client closes
- * (30 s at most).
+ * PORTFILE), accepts one connection, plays FILE (a broken server's replies) one reply per
+ * command line the client sends (play()), then closes its side, and copies what the client
+ * sends to standard output until the client closes (30 s at most).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,6 +69,56 @@ static void drain(int fd, time_t end)
     }
 }
 
+/* The length of the first reply in p[0..n): through its final line (one whose fourth byte is
+ * not '-'), or all of it. */
+static size_t reply_len(const char *p, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '\n') continue;
+        if (i - start < 4 || p[start + 3] != '-') return i + 1;
+        start = i + 1;
+    }
+    return n;
+}
+
+/*
+ * Plays the script as a server that answers each command after it came: the first reply at
+ * once, then one reply per line the client sends (the lines of a message, after a 354 up to
+ * the lone ".", are read, not answered). A client that pipelines gets its replies as the
+ * lines come. Then end of file, and what the client sends is copied until it closes.
+ */
+static void play(int fd, const char *text, size_t len, time_t end)
+{
+    size_t pos = reply_len(text, len);
+    int in_data = 0;
+    char line[1024];
+    size_t llen = 0;
+    send_all(fd, text, pos);
+    while (pos < len && time(NULL) < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, 50);
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        fwrite(buf, 1, (size_t)n, stdout);
+        fflush(stdout);
+        for (ssize_t i = 0; i < n && pos < len; i++) {
+            if (llen < sizeof line) line[llen++] = buf[i];
+            if (buf[i] != '\n') continue;
+            int dot = llen == 3 && line[0] == '.';
+            llen = 0;
+            if (in_data && !dot) continue;
+            size_t k = reply_len(text + pos, len - pos);
+            send_all(fd, text + pos, k);
+            in_data = !in_data && k >= 3 && memcmp(text + pos, "354", 3) == 0;
+            pos += k;
+        }
+    }
+}
+
 static int serve(const char *portfile, const char *script)
 {
     size_t len;
@@ -95,9 +145,10 @@ static int serve(const char *portfile, const char *script)
     if (poll(&p, 1, 30000) != 1) return 1;
     int fd = accept(lfd, NULL, NULL);
     if (fd < 0) return 1;
-    send_all(fd, text, len);
+    time_t end = time(NULL) + 30;
+    play(fd, text, len, end);
     shutdown(fd, SHUT_WR); /* the script is all this server says: then end of file */
-    drain(fd, time(NULL) + 30);
+    drain(fd, end);
     free(text);
     close(fd);
     close(lfd);

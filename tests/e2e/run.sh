@@ -190,7 +190,7 @@ case_bad_options() {
         "--from a@example.org" "--from <a@example.org> --to b@example.org" \
         "--from a@example.org --to bad@@example.org" "--from a@example.org --to b@example.org extra" \
         "--from a@example.org --to b@example.org --auth-user u" \
-        "--from a@example.org --to b@example.org --auth-user u --auth-password p --auth-mech CRAM-MD5" \
+        "--from a@example.org --to b@example.org --auth-user u --auth-password p --auth-mech DIGEST-MD5" \
         "--from a@example.org --to b@example.org --helo bad_name!" \
         "--from a@example.org --to b@example.org --no-verify" \
         "--from a@example.org --to b@example.org --tls --starttls"; do
