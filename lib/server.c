@@ -116,6 +116,7 @@ void smtp_srv_clear_transaction(smtp_server *srv, int accepted)
     srv->discard = 0;
     srv->msg_size = 0;
     srv->chunk_failed = 0;
+    srv->carried = 0;
     srv->input = SMTP_SRV_IN_COMMAND;
     if (accepted) {
         srv->messages++;
@@ -754,6 +755,9 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
         if (n < 0) return smtp_srv_fail(srv, srv->error ? srv->error : (int)n);
         pos += (size_t)n;
     }
+    /* A pause makes progress: a read that paused before any byte still consumes one. */
+    if (srv->stop && pos == 0 && len > 0 && !srv->error)
+        pos = (size_t)smtp_srv_take_carry(srv, data[0]);
     if (srv->tls_wait && pos < len && !srv->injection) {
         int r = tls_injection(srv);
         if (r < 0) return r;

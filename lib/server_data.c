@@ -33,6 +33,7 @@ int smtp_srv_data_begin(smtp_server *srv, int bdat)
         srv->chunk_deliver = 1;
     } else {
         srv->input = SMTP_SRV_IN_DATA;
+        srv->carried = 0;
         smtp_data_decoder_init(&srv->dec, srv->set.bare_policy);
     }
     return 0;
@@ -237,9 +238,10 @@ static int data_end(smtp_server *srv)
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
-smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len)
+/* Decodes DATA content from `data` until the input runs out, the end of data or a pause;
+ * returns the bytes consumed, or -1 (the session failed). */
+static smtp_ssize data_decode(smtp_server *srv, const char *data, size_t len)
 {
-    if (srv->input == SMTP_SRV_IN_CHUNK) return chunk_read(srv, data, len);
     size_t pos = 0;
     while (!srv->stop) {
         smtp_span span = {NULL, 0};
@@ -260,4 +262,34 @@ smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len)
         break;
     }
     return (smtp_ssize)pos;
+}
+
+smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len)
+{
+    if (srv->input == SMTP_SRV_IN_CHUNK) return chunk_read(srv, data, len);
+    if (srv->carried) {
+        /* The byte an earlier read consumed for a pause (smtp_srv_take_carry) comes first. */
+        smtp_ssize n = data_decode(srv, &srv->carry, 1);
+        if (n < 0) return -1;
+        srv->carried = n == 0;
+        if (srv->carried || srv->stop || srv->input != SMTP_SRV_IN_DATA) return 0;
+    }
+    return data_decode(srv, data, len);
+}
+
+int smtp_srv_take_carry(smtp_server *srv, char byte)
+{
+    /*
+     * on_data paused on content that no byte of this read produced: a CRLF that replaces a
+     * bare LF or CR the previous read consumed (NORMALIZE), or a bare CR held at the end of
+     * the previous read, which only this read's next byte revealed. Returning 0 would look
+     * like "nothing can be read" to an adapter, which would then wait for input the client
+     * will not send before it gets a reply: the read takes the next byte, unseen by the
+     * decoder, and the next read hands it over first. Nothing after the paused content is
+     * delivered before that next read.
+     */
+    if (srv->input != SMTP_SRV_IN_DATA || srv->carried) return 0;
+    srv->carry = byte;
+    srv->carried = 1;
+    return 1;
 }

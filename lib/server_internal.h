@@ -118,6 +118,12 @@ struct smtp_server {
     uint64_t chunk_total; /* the current chunk's size, for its 250 reply */
     smtp_data_decoder dec;
     /*
+     * A DATA content byte a read took while the decoder had not seen it (smtp_server_read: a
+     * pause always consumes at least one byte); the decoder reads it first at the next read.
+     */
+    char carry;
+    int carried;
+    /*
      * A refused BDAT's reply, queued once its chunk was read and dropped (RFC 3030 2): the
      * formatted line with CRLF, its code (for the error count) and how many copies the chunk
      * being skipped owes (0: none; LMTP: one per accepted recipient after BDAT LAST).
@@ -267,6 +273,12 @@ int smtp_srv_lmtp_fill(smtp_server *srv);
 
 /* Consumes DATA content or BDAT payload; returns bytes consumed or a negative error. */
 smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len);
+/*
+ * A read paused by on_data before it consumed a byte: in DATA content, takes `byte` (the next
+ * input byte) for the decoder to read first at the next read, and returns 1 (it counts as
+ * consumed); else returns 0.
+ */
+int smtp_srv_take_carry(smtp_server *srv, char byte);
 /* DATA and BDAT commands. */
 int smtp_srv_cmd_data(smtp_server *srv);
 int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);

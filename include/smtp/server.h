@@ -320,7 +320,11 @@ typedef struct smtp_server_proxy {
  *  - returns a negative value: the feeding call fails with SMTP_ERR_CALLBACK_FAILURE and the
  *    session is dead (sticky).
  * Other positive values count as 0. on_data may also return SMTP_PAUSE: smtp_server_read then
- * returns right after that piece of content (flow control). Callbacks may call
+ * returns right after that piece of content (flow control), having consumed at least one byte
+ * (a pause always makes progress): when no byte of that read made the piece (the CRLF that
+ * replaces a bare LF or CR under SMTP_DATA_BARE_NORMALIZE, a bare CR held from the read
+ * before), the read still consumes the next byte, which the engine keeps and reads first
+ * next time; nothing after the piece is delivered before the next read. Callbacks may call
  * smtp_server_reply, smtp_server_write and the query functions, never smtp_server_read,
  * smtp_server_del or the other state-changing calls (they return SMTP_ERR_INVALID_STATE).
  */
@@ -456,8 +460,8 @@ SMTP_API int smtp_server_start(smtp_server *srv);
  * decision is pending, the output queue is nearly full (write, then feed the rest again), the
  * session is closing, STARTTLS waits for the handshake (bytes after the STARTTLS line are
  * never consumed), output is to be held (smtp_server_output_delay), or on_data returned
- * SMTP_PAUSE. The caller keeps the unconsumed bytes and feeds them again later, followed by
- * new ones.
+ * SMTP_PAUSE (a pause consumes at least one byte). The caller keeps the unconsumed bytes and
+ * feeds them again later, followed by new ones.
  * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0; nothing happens);
  * SMTP_ERR_INVALID_STATE (before smtp_server_start, or from a callback);
  * SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM (the output queue or the decoding buffer could
