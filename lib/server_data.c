@@ -8,11 +8,13 @@
  * A message that must be refused (over max_message_size, or a bare LF/CR under the REJECT
  * policy) is aborted at once (on_message_abort) and the rest of it is read and dropped, so
  * that the reply (552, 550) comes after the real end and the stream stays in sync (DESIGN.md
- * invariant 8). BDAT sizes are checked against the limit from the BDAT line, before a single
- * payload octet is read; nothing is ever allocated for a chunk. A refused BDAT (no CHUNKING,
- * no transaction, no recipient, too big, refused by on_data_start) is answered only after its
- * chunk was read and dropped (RFC 3030 2): its reply waits formatted in srv->held, so that a
- * client still writing the chunk never sees the reply before its command is complete.
+ * invariant 8); one that is both is aborted for whichever comes first in the stream, however
+ * it was split (decode_window). BDAT sizes are checked against the limit from the BDAT line,
+ * before a single payload octet is read; nothing is ever allocated for a chunk. A refused BDAT
+ * (no CHUNKING, no transaction, no recipient, too big, refused by on_data_start) is answered
+ * only after its chunk was read and dropped (RFC 3030 2): its reply waits formatted in
+ * srv->held, so that a client still writing the chunk never sees the reply before its command
+ * is complete.
  */
 #include "server_internal.h"
 
@@ -210,13 +212,32 @@ static int drop_message(smtp_server *srv, smtp_server_abort_reason why)
     return smtp_srv_cb_result(srv, r);
 }
 
+/*
+ * A message both over max_message_size and with a bare LF/CR (REJECT) is aborted for the one
+ * that comes first in the stream, however the input was split: the decoder is given at most
+ * the octets still allowed (decode_window), so a span never goes past the limit, and the
+ * decoder flags a bare LF/CR in the span that holds it. A flagged span thus holds its bare
+ * LF/CR within the limit, or is the one octet just over it at the limit (one octet per call
+ * there): the flag is judged first, and an octet that is both the first over the limit and a
+ * bare LF/CR counts as BARE. Only a CRLF whose CR came in an earlier call is two octets (it is
+ * never flagged): over the limit it is SIZE.
+ */
+static size_t decode_window(const smtp_server *srv, size_t len)
+{
+    uint64_t max = srv->set.max_message_size;
+    if (!max || srv->discard || srv->set.bare_policy != SMTP_DATA_BARE_REJECT) return len;
+    uint64_t room = max - srv->msg_size; /* msg_size <= max until the message is dropped */
+    if (room == 0) room = 1;
+    return room < len ? (size_t)room : len;
+}
+
 static int data_content(smtp_server *srv, smtp_span span)
 {
     if (srv->discard) return 0;
-    uint64_t max = srv->set.max_message_size;
-    if (max && span.len > max - srv->msg_size) return drop_message(srv, SMTP_SERVER_ABORT_SIZE);
     if (smtp_data_decoder_flags(&srv->dec) & SMTP_DATA_FLAG_REJECT)
         return drop_message(srv, SMTP_SERVER_ABORT_BARE);
+    uint64_t max = srv->set.max_message_size;
+    if (max && span.len > max - srv->msg_size) return drop_message(srv, SMTP_SERVER_ABORT_SIZE);
     return deliver(srv, span);
 }
 
@@ -246,7 +267,8 @@ static smtp_ssize data_decode(smtp_server *srv, const char *data, size_t len)
     while (!srv->stop) {
         smtp_span span = {NULL, 0};
         size_t used = 0;
-        int ev = smtp_data_decode(&srv->dec, data + pos, len - pos, &span, &used);
+        int ev =
+            smtp_data_decode(&srv->dec, data + pos, decode_window(srv, len - pos), &span, &used);
         pos += used;
         if (ev == SMTP_DATA_CONTENT) {
             int r = data_content(srv, span);
@@ -259,7 +281,7 @@ static smtp_ssize data_decode(smtp_server *srv, const char *data, size_t len)
             break;
         }
         if (ev != SMTP_DATA_NEED_INPUT) return smtp_srv_fail(srv, ev);
-        break;
+        if (pos == len || used == 0) break; /* else the window was read: on with the rest */
     }
     return (smtp_ssize)pos;
 }

@@ -239,7 +239,10 @@ typedef enum smtp_server_abort_reason {
     /* Over max_message_size: the rest is read and dropped, then 552 5.3.4 (a BDAT's size is
      * judged from its line; the BDATs pipelined after it get the 552 too). */
     SMTP_SERVER_ABORT_SIZE,
-    SMTP_SERVER_ABORT_BARE,     /* a bare LF/CR under SMTP_DATA_BARE_REJECT: 550 5.6.0 */
+    /* A bare LF/CR under SMTP_DATA_BARE_REJECT: 550 5.6.0. A DATA message both too big and
+     * with a bare LF/CR is aborted for the first in the stream, whatever the split (an octet
+     * that is both the first over the limit and a bare LF/CR counts as BARE). */
+    SMTP_SERVER_ABORT_BARE,
     SMTP_SERVER_ABORT_RESET,    /* RSET, HELO/EHLO or a failed BDAT ended the transaction */
     SMTP_SERVER_ABORT_TIMEOUT,  /* smtp_server_timeout_expired */
     SMTP_SERVER_ABORT_SHUTDOWN, /* smtp_server_shutdown, a 421, or a pipelining violation */
