@@ -1,10 +1,15 @@
 /*
- * JSON string escaping of arbitrary bytes (json.h). Each position is either the start of a
- * well-formed UTF-8 sequence (RFC 3629 4, the table of valid byte ranges) and copied, or one
- * stray byte, written as the escaped code point of its value so no input can produce invalid
- * JSON or invalid UTF-8.
+ * JSON lines (json.h). The escaper copies runs of printable ASCII other than '"' and '\\'
+ * whole, and looks at every other position: either the start of a well-formed UTF-8 sequence
+ * (RFC 3629 4, the table of valid byte ranges), copied, or one stray or control byte, escaped,
+ * so no input can produce invalid JSON or invalid UTF-8. The buffer is flushed only when full
+ * or at the end of the line.
  */
 #include "json.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 size_t ex_utf8_seq(const unsigned char *s, size_t len)
 {
@@ -31,36 +36,127 @@ size_t ex_utf8_seq(const unsigned char *s, size_t len)
     return n;
 }
 
-void ex_json_string(FILE *out, const char *s, size_t len)
+void ex_jline_init(ex_jline *j, int fd)
 {
+    j->fd = fd;
+    j->len = 0;
+}
+
+int ex_jline_flush(ex_jline *j)
+{
+    const char *p = j->buf;
+    size_t left = j->len;
+    j->len = 0;
+    while (left > 0) {
+        ssize_t n = write(j->fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Room for `n` more bytes (n <= EX_JLINE_CAP), flushing first when needed. */
+static void need(ex_jline *j, size_t n)
+{
+    if (EX_JLINE_CAP - j->len < n) (void)ex_jline_flush(j);
+}
+
+void ex_jline_raw_slow(ex_jline *j, const char *s, size_t n)
+{
+    while (n > 0) {
+        if (j->len == EX_JLINE_CAP) (void)ex_jline_flush(j);
+        size_t k = EX_JLINE_CAP - j->len;
+        if (k > n) k = n;
+        memcpy(j->buf + j->len, s, k);
+        j->len += k;
+        s += k;
+        n -= k;
+    }
+}
+
+/* 1 for the bytes a JSON string holds as they are: printable ASCII but '"' (0x22) and '\\'
+ * (0x5c) (RFC 8259 7). A table: one load per byte, where the four comparisons cost a quarter
+ * of the line (callgrind). */
+static const unsigned char plain[256] = {
+    /* 0x00 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x10 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x20 */ 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x30 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x40 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x50 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    /* 0x60 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x70 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    /* 0x80 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x90 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0xa0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0xb0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0xc0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0xd0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0xe0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0xf0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+void ex_jline_string(ex_jline *j, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-    putc('"', out);
+    need(j, 1);
+    j->buf[j->len++] = '"';
     for (size_t i = 0; i < len;) {
-        unsigned char c = u[i];
-        size_t n = ex_utf8_seq(u + i, len - i);
-        if (n == 0) {
-            fprintf(out, "\\u%04x", c);
-            i++;
+        size_t run = i;
+        while (run < len && plain[u[run]])
+            run++;
+        if (run > i) {
+            ex_jline_raw(j, s + i, run - i);
+            i = run;
             continue;
         }
+        need(j, 6); /* the longest escape: \u00XX */
+        char *o = j->buf + j->len;
+        unsigned char c = u[i];
+        size_t n = ex_utf8_seq(u + i, len - i);
         if (n > 1) {
-            fwrite(u + i, 1, n, out);
+            memcpy(o, u + i, n);
+            j->len += n;
             i += n;
             continue;
         }
-        switch (c) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                fprintf(out, "\\u%04x", c);
-            else
-                putc(c, out);
-        }
         i++;
+        const char *esc = NULL;
+        switch (n == 0 ? 0 : c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default: break;
+        }
+        if (esc != NULL) {
+            o[0] = esc[0];
+            o[1] = esc[1];
+            j->len += 2;
+        } else { /* a control byte, DEL, or a byte outside valid UTF-8 */
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            j->len += 6;
+        }
     }
-    putc('"', out);
+    need(j, 1);
+    j->buf[j->len++] = '"';
+}
+
+void ex_jline_u64(ex_jline *j, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof digits - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    ex_jline_raw(j, digits + sizeof digits - n, n);
 }

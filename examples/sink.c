@@ -137,34 +137,41 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     return 0;
 }
 
+/* The line of an accepted message, built in a buffer and written with one write(2). */
 static void print_json(const sink_session *s, uint64_t size, const char *file)
 {
-    FILE *out = stdout;
-    fputs("{\"from\":", out);
-    ex_json_string(out, s->from, s->from_len);
-    fputs(",\"to\":[", out);
+    ex_jline j;
+    ex_jline_init(&j, STDOUT_FILENO);
+    ex_jline_lit(&j, "{\"from\":");
+    ex_jline_string(&j, s->from, s->from_len);
+    ex_jline_lit(&j, ",\"to\":[");
     const char *p = s->to;
     for (size_t i = 0; i < s->nto; i++) {
         size_t n = strlen(p);
-        if (i > 0) putc(',', out);
-        ex_json_string(out, p, n);
+        if (i > 0) ex_jline_lit(&j, ",");
+        ex_jline_string(&j, p, n);
         p += n + 1;
     }
-    fprintf(out, "],\"size\":%llu,\"file\":", (unsigned long long)size);
+    ex_jline_lit(&j, "],\"size\":");
+    ex_jline_u64(&j, size);
+    ex_jline_lit(&j, ",\"file\":");
     if (file != NULL)
-        ex_json_string(out, file, strlen(file));
+        ex_jline_string(&j, file, strlen(file));
     else
-        fputs("null", out);
-    fputs(",\"helo\":", out);
-    ex_json_string(out, s->helo, s->helo_len);
-    fprintf(out, ",\"tls\":%s,\"auth\":", smtp_io_conn_tls(s->conn) ? "true" : "false");
+        ex_jline_lit(&j, "null");
+    ex_jline_lit(&j, ",\"helo\":");
+    ex_jline_string(&j, s->helo, s->helo_len);
+    if (smtp_io_conn_tls(s->conn))
+        ex_jline_lit(&j, ",\"tls\":true,\"auth\":");
+    else
+        ex_jline_lit(&j, ",\"tls\":false,\"auth\":");
     const char *user = smtp_server_auth_identity(smtp_io_conn_server(s->conn));
     if (user != NULL)
-        ex_json_string(out, user, strlen(user));
+        ex_jline_string(&j, user, strlen(user));
     else
-        fputs("null", out);
-    fputs("}\n", out);
-    fflush(out);
+        ex_jline_lit(&j, "null");
+    ex_jline_lit(&j, "}\n");
+    (void)ex_jline_flush(&j); /* stdout gone (a closed pipe): the message is stored anyway */
 }
 
 /* The end of the data: durable first (fsync), then the JSON line, then the engine's 250. */

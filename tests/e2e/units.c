@@ -70,14 +70,72 @@ static void test_endpoints(void)
     CHECK(endpoint(big, 0, NULL, NULL));
 }
 
-/* Escapes `len` bytes into a string (via a memory stream). */
-static char *json(const char *s, size_t len)
+/* What a JSON line holds once flushed: it goes to a temporary file, read back whole. */
+static char *jline_text(ex_jline *j)
 {
-    static char out[1024];
-    FILE *f = fmemopen(out, sizeof out, "w");
-    ex_json_string(f, s, len);
+    static char out[65536];
+    FILE *f = tmpfile();
+    if (f == NULL) return strcpy(out, "(no tmpfile)");
+    int fd = j->fd;
+    j->fd = fileno(f);
+    CHECK(ex_jline_flush(j) == 0 && j->len == 0);
+    j->fd = fd;
+    rewind(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
     fclose(f);
     return out;
+}
+
+/* Escapes `len` bytes into a string. */
+static char *json(const char *s, size_t len)
+{
+    ex_jline j;
+    ex_jline_init(&j, -1);
+    ex_jline_string(&j, s, len);
+    return jline_text(&j);
+}
+
+/* A line longer than the buffer leaves in several writes, unchanged: plain runs, escapes and
+ * UTF-8 sequences that straddle the buffer's end. */
+static void test_jline_long(void)
+{
+    static char in[3 * EX_JLINE_CAP], want[8 * EX_JLINE_CAP];
+    size_t w = 0;
+    want[w++] = '"';
+    for (size_t i = 0; i < sizeof in; i++) {
+        static const char *const pieces[] = {"a", "\"", "\xc3\xa9", "\xff", "\x01"};
+        static const char *const out[] = {"a", "\\\"", "\xc3\xa9", "\\u00ff", "\\u0001"};
+        size_t k = (i * 7) % 5, n = strlen(pieces[k]);
+        if (i + n > sizeof in) { /* no sequence cut by the end of the input */
+            k = 0;
+            n = 1;
+        }
+        memcpy(in + i, pieces[k], n);
+        memcpy(want + w, out[k], strlen(out[k]));
+        w += strlen(out[k]);
+        i += n - 1;
+    }
+    want[w++] = '"';
+    ex_jline j;
+    ex_jline_init(&j, -1);
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (f == NULL) return;
+    j.fd = fileno(f);
+    ex_jline_string(&j, in, sizeof in);
+    ex_jline_lit(&j, ",");
+    ex_jline_u64(&j, 0);
+    ex_jline_lit(&j, ",");
+    ex_jline_u64(&j, UINT64_MAX);
+    CHECK(ex_jline_flush(&j) == 0);
+    memcpy(want + w, ",0,18446744073709551615", 23);
+    w += 23;
+    rewind(f);
+    static char got[sizeof want];
+    size_t n = fread(got, 1, sizeof got, f);
+    fclose(f);
+    CHECK(n == w && memcmp(got, want, w) == 0);
 }
 
 static void test_json(void)
@@ -97,6 +155,7 @@ static void test_json(void)
     CHECK_STR(json("\xe2\x82", 2), "\"\\u00e2\\u0082\"");
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3) == 3);
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2) == 0);
+    test_jline_long();
 }
 
 static char dir[] = "/tmp/smtp-units.XXXXXX";
