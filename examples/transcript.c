@@ -4,8 +4,15 @@
  * Lines of the two directions never interleave: a line of one side that is still open when
  * the other side speaks is ended first (shown with a trailing "\" so it is not taken for a
  * complete line).
+ *
+ * BDAT (RFC 3030 2): when a client line "BDAT n" or "BDAT n LAST" ends, the next n client
+ * octets are chunk data whatever they hold; they are counted, not printed, and summarised
+ * when the chunk is complete or when something else must be printed first.
  */
 #include "transcript.h"
+
+#include <string.h>
+#include <strings.h>
 
 void ex_transcript_init(ex_transcript *t, FILE *out, const char *tag)
 {
@@ -13,27 +20,59 @@ void ex_transcript_init(ex_transcript *t, FILE *out, const char *tag)
     t->tag = tag != NULL ? tag : "";
     for (int i = 0; i < 2; i++)
         t->side[i].mid_line = t->side[i].pending_cr = 0;
+    t->head_len = 0;
+    t->bdat_left = t->bdat_unshown = 0;
+}
+
+static void show_bdat(ex_transcript *t)
+{
+    if (t->bdat_unshown == 0) return;
+    fprintf(t->out, "%sC: <%llu octet%s of BDAT data>\n", t->tag,
+            (unsigned long long)t->bdat_unshown, t->bdat_unshown == 1 ? "" : "s");
+    t->bdat_unshown = 0;
 }
 
 static void break_line(ex_transcript *t, int side)
 {
     struct ex_transcript_side *s = &t->side[side];
+    if (side == EX_CLIENT) show_bdat(t);
     if (s->pending_cr) fputs("\\r", t->out);
     if (s->mid_line) fputs("\\\n", t->out);
     s->mid_line = s->pending_cr = 0;
 }
 
-static void put_byte(ex_transcript *t, int side, unsigned char c)
+static void start_line(ex_transcript *t, int side)
 {
     struct ex_transcript_side *s = &t->side[side];
-    if (!s->mid_line) {
-        fprintf(t->out, "%s%s", t->tag, side == EX_CLIENT ? "C: " : "S: ");
-        s->mid_line = 1;
-    }
+    if (s->mid_line) return;
+    fprintf(t->out, "%s%s", t->tag, side == EX_CLIENT ? "C: " : "S: ");
+    s->mid_line = 1;
+    if (side == EX_CLIENT) t->head_len = 0;
+}
+
+static void put_byte(ex_transcript *t, int side, unsigned char c)
+{
+    start_line(t, side);
+    if (side == EX_CLIENT && t->head_len < sizeof t->head) t->head[t->head_len++] = (char)c;
     if ((c < 0x20 && c != '\t') || c == 0x7f)
         fprintf(t->out, "\\x%02x", c);
     else
         putc(c, t->out);
+}
+
+/* The client line that just ended: "BDAT" SP chunk-size [SP "LAST"] announces chunk data. */
+static void client_line_end(ex_transcript *t)
+{
+    const char *h = t->head;
+    size_t n = t->head_len, i = 5;
+    if (n < 6 || strncasecmp(h, "BDAT ", 5) != 0) return; /* verbs are case-blind (2.4) */
+    uint64_t size = 0;
+    for (; i < n && h[i] >= '0' && h[i] <= '9'; i++) {
+        if (size > (UINT64_MAX - 9) / 10) return;
+        size = size * 10 + (uint64_t)(h[i] - '0');
+    }
+    if (i == 5 || (i < n && !(n - i == 5 && strncasecmp(h + i, " LAST", 5) == 0))) return;
+    t->bdat_left = size;
 }
 
 void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len)
@@ -42,21 +81,27 @@ void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len)
     break_line(t, !side);
     struct ex_transcript_side *s = &t->side[side];
     for (size_t i = 0; i < len; i++) {
+        if (side == EX_CLIENT && t->bdat_left > 0) {
+            uint64_t k = len - i < t->bdat_left ? len - i : t->bdat_left;
+            t->bdat_left -= k;
+            t->bdat_unshown += k;
+            i += (size_t)k - 1;
+            if (t->bdat_left == 0) show_bdat(t);
+            continue;
+        }
         unsigned char c = (unsigned char)data[i];
         if (s->pending_cr) {
             s->pending_cr = 0;
             if (c == '\n') {
                 putc('\n', t->out);
                 s->mid_line = 0;
+                if (side == EX_CLIENT) client_line_end(t);
                 continue;
             }
             put_byte(t, side, '\r');
         }
         if (c == '\r') {
-            if (!s->mid_line) {
-                fprintf(t->out, "%s%s", t->tag, side == EX_CLIENT ? "C: " : "S: ");
-                s->mid_line = 1;
-            }
+            start_line(t, side);
             s->pending_cr = 1;
         } else {
             put_byte(t, side, c);

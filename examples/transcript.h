@@ -1,11 +1,16 @@
 /*
  * The -v protocol transcript: the bytes of each direction as lines prefixed "C: " (client) or
- * "S: " (server), the way RFC 5321's examples show a session.
+ * "S: " (server), the way RFC 5321's examples show a session. The data of a client's BDAT chunk
+ * (RFC 3030: the octets after the "BDAT n" line) is not shown as lines, since a chunk may end
+ * mid-line and the next command would look like part of the message: it is one summary line
+ * "C: <n octets of BDAT data>" instead (several, adding up to n, when the server spoke or a note
+ * came while the chunk was being sent).
  */
 #ifndef EX_TRANSCRIPT_H
 #define EX_TRANSCRIPT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct ex_transcript {
@@ -15,6 +20,10 @@ typedef struct ex_transcript {
         int mid_line;   /* a line of this side was started and not ended */
         int pending_cr; /* the last byte was a CR: a CRLF ends the line */
     } side[2];
+    char head[32]; /* the start of the client's current line (to spot BDAT) */
+    size_t head_len;
+    uint64_t bdat_left;    /* octets of the current BDAT chunk still to come */
+    uint64_t bdat_unshown; /* octets of it that went by since its last summary line */
 } ex_transcript;
 
 #define EX_CLIENT 0
@@ -26,7 +35,8 @@ void ex_transcript_init(ex_transcript *t, FILE *out, const char *tag);
 /*
  * ex_transcript_add records `len` bytes sent by `side` (EX_CLIENT or EX_SERVER), split
  * anywhere. CRLF ends a line; other control bytes are shown as \xHH so the transcript stays
- * one line per protocol line; other bytes are printed as they are.
+ * one line per protocol line; other bytes are printed as they are. The client's BDAT chunk data
+ * is summarised (see above).
  */
 void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len);
 

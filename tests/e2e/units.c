@@ -218,6 +218,44 @@ static void test_transcript(void)
                    "C: half\\\n* TLS\n");
 }
 
+/* BDAT chunk data is summarised, never shown as lines: a chunk that ends mid-line leaves the
+ * next command on a line of its own; a chunk cut by a server line or a note is summarised in
+ * parts; "BDAT" inside chunk data is data; BDAT 0 LAST has no data line. */
+#define ADD(t, side, lit) ex_transcript_add((t), (side), (lit), sizeof(lit) - 1)
+static void test_transcript_bdat(void)
+{
+    char out[2048];
+    FILE *f = fmemopen(out, sizeof out, "w");
+    ex_transcript t;
+    ex_transcript_init(&t, f, "[2] ");
+    ADD(&t, EX_CLIENT, "BDAT 9\r\nabc\r\nde");
+    ADD(&t, EX_CLIENT, "fgBDAT 12 LAST\r\n");
+    ADD(&t, EX_CLIENT, "BDAT 1\r\nx\r\n");
+    ADD(&t, EX_SERVER, "250 ok\r\n");
+    ADD(&t, EX_CLIENT, "\nQUIT\r\nBDAT 0 LAST\r\nbdat 3\r\nabcRSET\r\nBDAT 2x\r\n");
+    ADD(&t, EX_CLIENT, "BDAT 5 LAST\r\nab");
+    ex_transcript_note(&t, "note");
+    ADD(&t, EX_CLIENT, "c");
+    ex_transcript_end(&t);
+    fclose(f);
+    CHECK_STR(out, "[2] C: BDAT 9\n"
+                   "[2] C: <9 octets of BDAT data>\n"
+                   "[2] C: BDAT 12 LAST\n"
+                   "[2] C: <11 octets of BDAT data>\n"
+                   "[2] S: 250 ok\n"
+                   "[2] C: <1 octet of BDAT data>\n"
+                   "[2] C: QUIT\n"
+                   "[2] C: BDAT 0 LAST\n"
+                   "[2] C: bdat 3\n"
+                   "[2] C: <3 octets of BDAT data>\n"
+                   "[2] C: RSET\n"
+                   "[2] C: BDAT 2x\n"
+                   "[2] C: BDAT 5 LAST\n"
+                   "[2] C: <2 octets of BDAT data>\n"
+                   "[2] * note\n"
+                   "[2] C: <1 octet of BDAT data>\n");
+}
+
 static size_t count_dir(const char *sub)
 {
     char path[256];
@@ -283,6 +321,7 @@ int main(void)
     test_json();
     test_authfile();
     test_transcript();
+    test_transcript_bdat();
     test_maildir();
     char path[256];
     snprintf(path, sizeof path, "%s/users", dir);
