@@ -44,6 +44,11 @@ typedef struct send_session {
     int status;    /* the worst exit status of this session */
     int ended;     /* on_session_end was called */
     int tls_noted; /* the transcript told that TLS is up */
+    /* The results of a message no reply decided (the session ended under it): printed when
+     * on_session_end or the connection's end says why. */
+    int print_pending;
+    smtp_client_status pending_status;
+    char end_why[512]; /* why the session ended (on_session_end) */
     smtp_io_conn *conn;
     ex_transcript tr;
     char tag[24];
@@ -126,6 +131,13 @@ static int submit_next(send_session *s)
     return 0;
 }
 
+/* Whether any DSN parameter was asked for. */
+static int dsn_asked(const send_options *o)
+{
+    return o->dsn_ret != SMTP_RET_NONE || o->dsn_envid != NULL || o->dsn_notify != 0 ||
+           o->dsn_orcpt;
+}
+
 /* The status one message earns, from its outcome and every recipient's replies. */
 static int message_status(const send_session *s, const smtp_client_result *res)
 {
@@ -147,27 +159,26 @@ static int message_status(const send_session *s, const smtp_client_result *res)
     return st;
 }
 
-static void print_results(const send_session *s, const smtp_client_result *res)
+/* Whether the line of recipient `r` takes its reason from the message's outcome: it got no
+ * reply of its own (not sent), or its RCPT was accepted and the message decides. */
+static int needs_message_reason(const rcpt_result *r)
+{
+    return r->code == 0 || (r->code < 400 && r->data_code == 0);
+}
+
+/*
+ * One line per recipient: "ADDR: VERDICT: REASON". `why` is the message's reason (the reply
+ * that decided it, or a local cause); a recipient's own reply comes first.
+ */
+static void print_results(const send_session *s, smtp_client_status status, const char *why)
 {
     const send_options *o = s->o;
-    char msg_reply[200] = "";
-    /* A reply that did not refuse (an EHLO reply before TLS was found missing) says nothing. */
-    if (res->reply != NULL && res->reply->code >= 400)
-        format_reply(msg_reply, sizeof msg_reply, res->reply);
-    if (res->status == SMTP_CLIENT_UNSUPPORTED) {
-        if (res->missing == SMTP_CAP_SIZE)
-            snprintf(msg_reply, sizeof msg_reply,
-                     "the message (%zu octets) is over the server's SIZE limit", o->body_len);
-        else
-            snprintf(msg_reply, sizeof msg_reply, "the server does not offer %s",
-                     smtp_cap_name(res->missing));
-    }
     for (size_t i = 0; i < o->nrcpts; i++) {
         const rcpt_result *r = &s->results[i];
-        const char *verdict, *why = r->reply;
+        const char *verdict, *text = r->reply;
         if (r->code == 0) {
             verdict = "not sent";
-            why = msg_reply;
+            text = why;
         } else if (r->code >= 500) {
             verdict = "refused";
         } else if (r->code >= 400) {
@@ -176,18 +187,47 @@ static void print_results(const send_session *s, const smtp_client_result *res)
             verdict = r->data_code < 400   ? "delivered"
                       : r->data_code < 500 ? "deferred"
                                            : "refused";
-            why = r->data_reply;
-        } else if (res->status == SMTP_CLIENT_DELIVERED) {
-            verdict = "delivered";
-            why = msg_reply;
-            if (res->reply != NULL) format_reply(msg_reply, sizeof msg_reply, res->reply);
+            text = r->data_reply;
         } else {
-            verdict = res->status == SMTP_CLIENT_TEMPFAIL ? "deferred" : "refused";
-            why = msg_reply;
+            verdict = status == SMTP_CLIENT_DELIVERED  ? "delivered"
+                      : status == SMTP_CLIENT_TEMPFAIL ? "deferred"
+                                                       : "refused";
+            text = why;
         }
-        printf("%s%s: %s%s%s\n", s->tag, o->rcpts[i], verdict, why[0] ? ": " : "", why);
+        printf("%s%s: %s%s%s\n", s->tag, o->rcpts[i], verdict, text[0] ? ": " : "", text);
     }
     fflush(stdout);
+}
+
+/* The lines of a message that waited for the session's end to know why it failed. */
+static void print_pending(send_session *s, const char *why)
+{
+    if (!s->print_pending) return;
+    s->print_pending = 0;
+    print_results(s, s->pending_status, why[0] ? why : "the session ended");
+}
+
+/* The server does not offer DSN (RFC 3461 4): the client left RET, ENVID, NOTIFY and ORCPT
+ * out; say so once (not once per session or message), unless --dsn-required refused the
+ * message instead. */
+static void warn_dsn_dropped(send_session *s, const smtp_client_result *res)
+{
+    static int warned;
+    const send_options *o = s->o;
+    if (warned || o->quiet || !dsn_asked(o) || res->status == SMTP_CLIENT_UNSUPPORTED ||
+        smtp_caps_has(smtp_client_caps(s->cli), SMTP_CAP_DSN))
+        return;
+    /* Only when the envelope went out: MAIL was answered (a reply to a recipient exists). */
+    for (size_t i = 0; i < o->nrcpts; i++) {
+        if (s->results[i].code != 0) {
+            warned = 1;
+            fprintf(stderr,
+                    "smtp-send: %sthe server does not offer DSN: RET, ENVID, NOTIFY and ORCPT "
+                    "were not sent (--dsn-required refuses the message instead)\n",
+                    s->tag);
+            return;
+        }
+    }
 }
 
 static int on_message(const smtp_client_result *res, void *ud)
@@ -197,7 +237,40 @@ static int on_message(const smtp_client_result *res, void *ud)
     s->handled++;
     if (res->status == SMTP_CLIENT_DELIVERED) s->delivered++;
     s->status = worst(s->status, message_status(s, res));
-    if (s->o->count == 1 && s->o->sessions == 1 && !s->o->quiet) print_results(s, res);
+    warn_dsn_dropped(s, res);
+    if (s->o->count == 1 && s->o->sessions == 1 && !s->o->quiet) {
+        /* The reply that decided the message; one that did not refuse (an EHLO reply before
+         * TLS was found missing) says nothing, unless the message was delivered. */
+        char why[200] = "";
+        if (res->reply != NULL && (res->status == SMTP_CLIENT_DELIVERED || res->reply->code >= 400))
+            format_reply(why, sizeof why, res->reply);
+        if (res->status == SMTP_CLIENT_UNSUPPORTED) {
+            if (res->missing == SMTP_CAP_SIZE)
+                snprintf(why, sizeof why,
+                         "the message (%zu octets) is over the server's SIZE limit",
+                         s->o->body_len);
+            else
+                snprintf(why, sizeof why, "the server does not offer %s",
+                         smtp_cap_name(res->missing));
+        }
+        /* A reply to no command of the message (the greeting, EHLO, STARTTLS, AUTH) ended
+         * the session: on_session_end says it better ("STARTTLS refused: 454 ..."). */
+        smtp_verb v = res->reply != NULL ? res->reply->command : SMTP_VERB_UNKNOWN;
+        int session_reply = res->reply != NULL && v != SMTP_VERB_MAIL && v != SMTP_VERB_RCPT &&
+                            v != SMTP_VERB_DATA && v != SMTP_VERB_BDAT;
+        int wait = 0;
+        for (size_t i = 0; i < s->o->nrcpts && (why[0] == '\0' || session_reply); i++)
+            wait |= needs_message_reason(&s->results[i]);
+        if (wait) {
+            /* No reply of the message decided it: the session is ending (the engine reports
+             * the message first), and on_session_end or the connection's end will say why. */
+            s->print_pending = 1;
+            s->pending_status = res->status;
+            if (s->ended) print_pending(s, s->end_why);
+        } else {
+            print_results(s, res->status, why);
+        }
+    }
     if (s->handled < s->o->count) {
         if (submit_next(s) == 0) return 0;
     }
@@ -205,13 +278,76 @@ static int on_message(const smtp_client_result *res, void *ud)
     return 0;
 }
 
+/* Why AUTH could not run (SMTP_CLIENT_END_AUTH_UNAVAILABLE without a reply), from what the
+ * server offered and what the options allow (the engine's rules: client.h). */
+static void auth_unavailable(const send_session *s, char *buf, size_t cap)
+{
+    const send_options *o = s->o;
+    const smtp_caps *caps = smtp_client_caps(s->cli);
+    smtp_span list = smtp_caps_auth_list(caps);
+    int tls = o->tls || (s->conn != NULL && smtp_io_conn_tls(s->conn));
+    if (!tls && !o->insecure_auth)
+        snprintf(buf, cap,
+                 "AUTH not attempted without TLS (--starttls, --tls or "
+                 "--allow-insecure-auth)");
+    else if (!smtp_caps_has(caps, SMTP_CAP_AUTH))
+        snprintf(buf, cap, "AUTH not offered");
+    else if (o->auth_mech != NULL)
+        snprintf(buf, cap, "AUTH %s not offered (offered: %.*s)", o->auth_mech, (int)list.len,
+                 list.ptr);
+    else
+        snprintf(buf, cap, "no usable AUTH mechanism offered (offered: %.*s)", (int)list.len,
+                 list.ptr);
+}
+
+/* Why the session ended, in words (the reply when one decided it). */
+static void end_reason(const send_session *s, const smtp_client_session_result *res, char *buf,
+                       size_t cap)
+{
+    char reply[400] = "";
+    if (res->reply != NULL) format_reply(reply, sizeof reply, res->reply);
+    int refusal = res->reply != NULL && res->reply->code >= 400;
+    switch (res->end) {
+    case SMTP_CLIENT_END_TLS_UNAVAILABLE:
+        if (refusal)
+            snprintf(buf, cap, "STARTTLS refused: %s", reply);
+        else
+            snprintf(buf, cap, "STARTTLS not offered (--tls-required)");
+        return;
+    case SMTP_CLIENT_END_AUTH_UNAVAILABLE:
+        if (refusal)
+            snprintf(buf, cap, "AUTH cancelled: %s", reply);
+        else
+            auth_unavailable(s, buf, cap);
+        return;
+    case SMTP_CLIENT_END_TLS_FAILED: {
+        const char *why = "";
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+        /* The TLS layer knows why the handshake failed (a certificate, a name, an alert). */
+        const smtp_io_filter *f = s->conn != NULL ? smtp_io_conn_filter(s->conn) : NULL;
+        if (f != NULL) why = smtp_tls_error(f->ctx);
+#endif
+        snprintf(buf, cap, "TLS handshake failed%s%s", why[0] ? ": " : "", why);
+        return;
+    }
+    case SMTP_CLIENT_END_CLOSED: snprintf(buf, cap, "connection closed by the server"); return;
+    case SMTP_CLIENT_END_TIMEOUT: snprintf(buf, cap, "timeout waiting for the server"); return;
+    case SMTP_CLIENT_END_PROTOCOL:
+    case SMTP_CLIENT_END_ERROR:
+        snprintf(
+            buf, cap, "%s: %s%s%s%s",
+            res->end == SMTP_CLIENT_END_PROTOCOL ? "the server broke the protocol" : "local error",
+            smtp_error_text(res->error), reply[0] ? " (reply: " : "", reply, reply[0] ? ")" : "");
+        return;
+    default: snprintf(buf, cap, "%s", reply); return;
+    }
+}
+
 static int on_session_end(const smtp_client_session_result *res, void *ud)
 {
     send_session *s = ud;
     s->ended = 1;
     int st = EX_OK;
-    char why[512] = "";
-    if (res->reply != NULL) format_reply(why, sizeof why, res->reply);
     switch (res->end) {
     case SMTP_CLIENT_END_QUIT: break;
     case SMTP_CLIENT_END_SHUTDOWN:
@@ -227,16 +363,15 @@ static int on_session_end(const smtp_client_session_result *res, void *ud)
     case SMTP_CLIENT_END_PROTOCOL: st = EX_PROTOCOL; break;
     case SMTP_CLIENT_END_ERROR: st = EX_SOFTWARE; break;
     }
-    if (res->end == SMTP_CLIENT_END_QUIT) return 0;
-#ifdef SMTP_EXAMPLES_HAVE_TLS
-    /* The TLS layer knows why the handshake failed (a certificate, a name, an alert). */
-    const smtp_io_filter *f = s->conn != NULL ? smtp_io_conn_filter(s->conn) : NULL;
-    if (res->end == SMTP_CLIENT_END_TLS_FAILED && f != NULL)
-        snprintf(why, sizeof why, "%s", smtp_tls_error(f->ctx));
-#endif
-    fprintf(stderr, "smtp-send: %ssession ended: %s%s%s%s%s\n", s->tag,
-            smtp_client_end_name(res->end), why[0] ? ": " : "", why, res->error ? ": " : "",
-            res->error ? smtp_error_text(res->error) : "");
+    if (res->end == SMTP_CLIENT_END_QUIT) {
+        print_pending(s, ""); /* a failure no reply decided, yet the session went on */
+        return 0;
+    }
+    char *why = s->end_why;
+    end_reason(s, res, why, sizeof s->end_why);
+    print_pending(s, why);
+    fprintf(stderr, "smtp-send: %ssession ended: %s%s%s\n", s->tag, smtp_client_end_name(res->end),
+            why[0] ? ": " : "", why);
     /* A connection lost or shut down after every message was delivered costs nothing. The
      * order of on_message and on_session_end varies, so count deliveries, not reports. */
     int harmless = res->end == SMTP_CLIENT_END_SHUTDOWN || res->end == SMTP_CLIENT_END_CLOSED ||
@@ -247,10 +382,28 @@ static int on_session_end(const smtp_client_session_result *res, void *ud)
 
 /* ---- I/O: the adapter's connections, driven by one poll loop for every session ---- */
 
+/* "* TLS started" once the handshake is done, before any byte that went over TLS. */
+static void note_tls(send_session *s, smtp_io_conn *conn)
+{
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (s->tls_noted || !smtp_io_conn_tls(conn)) return;
+    char what[160], line[200];
+    ex_tls_describe(conn, what, sizeof what);
+    snprintf(line, sizeof line, "TLS started: %s", what);
+    ex_transcript_note(&s->tr, line);
+    s->tls_noted = 1;
+#else
+    (void)s;
+    (void)conn;
+#endif
+}
+
+/* The engine's first output over TLS (the new EHLO) is traced in the same step that ends the
+ * handshake, before on_progress: the note is made here, ahead of those bytes. */
 static void on_trace(smtp_io_conn *conn, int direction, const char *data, size_t len, void *ud)
 {
-    (void)conn;
     send_session *s = ud;
+    note_tls(s, conn);
     ex_transcript_add(&s->tr, direction == SMTP_IO_TRACE_OUT ? EX_CLIENT : EX_SERVER, data, len);
 }
 
@@ -274,17 +427,7 @@ static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
 static int on_progress(smtp_io_conn *conn, void *ud)
 {
     send_session *s = ud;
-#ifdef SMTP_EXAMPLES_HAVE_TLS
-    if (!s->tls_noted && smtp_io_conn_tls(conn)) {
-        char what[160], line[200];
-        ex_tls_describe(conn, what, sizeof what);
-        snprintf(line, sizeof line, "TLS started: %s", what);
-        ex_transcript_note(&s->tr, line);
-        s->tls_noted = 1;
-    }
-#else
-    (void)conn;
-#endif
+    if (s->o->verbose) note_tls(s, conn); /* a handshake that nothing followed */
     pump_body(s);
     return 0;
 }
@@ -306,6 +449,14 @@ static void build_message(send_session *s)
     s->msg.rcpts = s->rcpts;
     s->msg.nrcpts = o->nrcpts;
     s->msg.size = o->body_len;
+    /* DSN (RFC 3461): sent only when the server offers it, unless --dsn-required. */
+    s->msg.ret = o->dsn_ret;
+    s->msg.envid = o->dsn_envid;
+    for (size_t i = 0; i < o->nrcpts; i++) {
+        s->rcpts[i].notify = o->dsn_notify;
+        s->rcpts[i].orcpt = o->dsn_orcpt ? o->rcpts[i] : NULL;
+    }
+    if (o->dsn_required) s->msg.flags |= SMTP_CLIENT_MSG_REQUIRE_DSN;
     for (size_t i = 0; i < o->body_len; i++) {
         if ((unsigned char)o->body[i] >= 0x80) {
             s->msg.body = SMTP_BODY_8BITMIME;
@@ -396,10 +547,11 @@ static void connection_ended(send_session *s, smtp_io_conn *conn)
     int detail;
     smtp_io_status st = smtp_io_conn_status(conn, &detail);
     ex_transcript_end(&s->tr);
-    if (s->ended || st == SMTP_IO_DONE) return;
     char text[256];
-    fprintf(stderr, "smtp-send: %sconnection ended: %s\n", s->tag,
-            smtp_io_status_text(st, detail, text, sizeof text));
+    smtp_io_status_text(st, detail, text, sizeof text);
+    print_pending(s, text); /* when nothing said why a message failed yet */
+    if (s->ended || st == SMTP_IO_DONE) return;
+    fprintf(stderr, "smtp-send: %sconnection ended: %s\n", s->tag, text);
     switch (st) {
     case SMTP_IO_EOF:
     case SMTP_IO_TIMEOUT: s->status = worst(s->status, EX_TEMPFAIL); break;

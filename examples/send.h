@@ -25,6 +25,13 @@ typedef struct send_options {
     const char *cafile;
     const char *auth_user, *auth_password, *auth_mech;
     int insecure_auth;
+    /* DSN (RFC 3461): RET (SMTP_RET_NONE: none), ENVID (NULL: none), NOTIFY bits for every
+     * recipient (0: none), ORCPT=rfc822;<the recipient> for each; dsn_required refuses the
+     * message when the server does not offer DSN (else the parameters are left out). */
+    smtp_ret dsn_ret;
+    const char *dsn_envid;
+    unsigned dsn_notify;
+    int dsn_orcpt, dsn_required;
     int verbose, quiet;
     size_t count, sessions;
     char *body; /* the whole message */

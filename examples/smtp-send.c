@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define PROG "smtp-send"
@@ -58,6 +59,16 @@ static void help(void)
           "                            the server offers)\n"
           "      --allow-insecure-auth authenticate without TLS (password in clear text)\n"
           "\n"
+          "Delivery status notifications (DSN, RFC 3461), sent when the server offers DSN:\n"
+          "      --dsn-ret FULL|HDRS   return the whole message or its headers in a failure DSN\n"
+          "      --dsn-envid ID        envelope identifier quoted in DSNs (printable ASCII)\n"
+          "      --dsn-notify WHEN     NEVER, or a comma list of SUCCESS, FAILURE and DELAY,\n"
+          "                            for every recipient\n"
+          "      --dsn-orcpt           ORCPT=rfc822;ADDR (the original recipient) for each --to\n"
+          "      --dsn-required        refuse to send (exit 69) when the server does not offer\n"
+          "                            DSN; without it the DSN parameters are left out and a\n"
+          "                            warning is printed\n"
+          "\n"
           "Output and load:\n"
           "  -v, --verbose             print the protocol transcript on standard error\n"
           "                            (client lines 'C: ', server lines 'S: ')\n"
@@ -91,6 +102,11 @@ enum {
     OPT_AUTH_PASSWORD,
     OPT_AUTH_MECH,
     OPT_INSECURE_AUTH,
+    OPT_DSN_RET,
+    OPT_DSN_ENVID,
+    OPT_DSN_NOTIFY,
+    OPT_DSN_ORCPT,
+    OPT_DSN_REQUIRED,
     OPT_COUNT,
     OPT_SESSIONS,
     OPT_VERSION
@@ -115,6 +131,11 @@ static const struct option long_options[] = {
     {"auth-password", required_argument, NULL, OPT_AUTH_PASSWORD},
     {"auth-mech", required_argument, NULL, OPT_AUTH_MECH},
     {"allow-insecure-auth", no_argument, NULL, OPT_INSECURE_AUTH},
+    {"dsn-ret", required_argument, NULL, OPT_DSN_RET},
+    {"dsn-envid", required_argument, NULL, OPT_DSN_ENVID},
+    {"dsn-notify", required_argument, NULL, OPT_DSN_NOTIFY},
+    {"dsn-orcpt", no_argument, NULL, OPT_DSN_ORCPT},
+    {"dsn-required", no_argument, NULL, OPT_DSN_REQUIRED},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"count", required_argument, NULL, OPT_COUNT},
@@ -149,6 +170,59 @@ static uint64_t number(const char *opt, const char *arg, uint64_t min, uint64_t 
         exit(EX_USAGE);
     }
     return v;
+}
+
+/* --dsn-ret: FULL or HDRS (RFC 3461 4.3; keywords in any case). */
+static smtp_ret dsn_ret(const char *arg)
+{
+    if (strcasecmp(arg, "FULL") == 0) return SMTP_RET_FULL;
+    if (strcasecmp(arg, "HDRS") == 0) return SMTP_RET_HDRS;
+    usage_error("--dsn-ret: '%s' is not FULL or HDRS", arg);
+}
+
+/* --dsn-notify: "NEVER", or SUCCESS, FAILURE and DELAY separated by commas, each once
+ * (RFC 3461 4.1). */
+static unsigned dsn_notify(const char *arg)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } words[] = {{"NEVER", SMTP_NOTIFY_NEVER},
+                 {"SUCCESS", SMTP_NOTIFY_SUCCESS},
+                 {"FAILURE", SMTP_NOTIFY_FAILURE},
+                 {"DELAY", SMTP_NOTIFY_DELAY}};
+    unsigned bits = 0;
+    for (const char *p = arg;;) {
+        size_t n = strcspn(p, ",");
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+            if (n == strlen(words[i].name) && strncasecmp(p, words[i].name, n) == 0)
+                bit = words[i].bit;
+        if (bit == 0)
+            usage_error("--dsn-notify: '%.*s' is not NEVER, SUCCESS, FAILURE or DELAY", (int)n, p);
+        if (bits & bit) usage_error("--dsn-notify: '%.*s' given twice", (int)n, p);
+        bits |= bit;
+        if (p[n] == '\0') break;
+        p += n + 1;
+    }
+    if ((bits & SMTP_NOTIFY_NEVER) && bits != SMTP_NOTIFY_NEVER)
+        usage_error("%s", "--dsn-notify: NEVER excludes SUCCESS, FAILURE and DELAY");
+    return bits;
+}
+
+/* Printable ASCII (SP included) whose xtext form (RFC 3461 4) is at most `max` characters. */
+static void dsn_text(const char *opt, const char *what, const char *s, smtp_ssize max)
+{
+    for (const char *p = s; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            usage_error("%s: %s '%s' is not printable ASCII%s", opt, what, s,
+                        strcmp(what, "recipient") == 0 ? " (ORCPT=rfc822 takes ASCII addresses)"
+                                                       : "");
+    smtp_ssize n = smtp_xtext_encoded_len(s, strlen(s));
+    if (n < 0 || n > max)
+        usage_error("%s: %s '%s' is %lld characters in xtext, at most %lld are allowed "
+                    "(RFC 3461)",
+                    opt, what, s, (long long)n, (long long)max);
 }
 
 static void default_helo(send_options *o)
@@ -195,6 +269,11 @@ static void parse_options(int argc, char **argv, send_options *o)
         case OPT_AUTH_PASSWORD: o->auth_password = optarg; break;
         case OPT_AUTH_MECH: o->auth_mech = optarg; break;
         case OPT_INSECURE_AUTH: o->insecure_auth = 1; break;
+        case OPT_DSN_RET: o->dsn_ret = dsn_ret(optarg); break;
+        case OPT_DSN_ENVID: o->dsn_envid = optarg; break;
+        case OPT_DSN_NOTIFY: o->dsn_notify = dsn_notify(optarg); break;
+        case OPT_DSN_ORCPT: o->dsn_orcpt = 1; break;
+        case OPT_DSN_REQUIRED: o->dsn_required = 1; break;
         case 'v': o->verbose = 1; break;
         case 'q': o->quiet = 1; break;
         case OPT_COUNT: o->count = (size_t)number("--count", optarg, 1, 10000000); break;
@@ -245,6 +324,18 @@ static void parse_options(int argc, char **argv, send_options *o)
     }
     if (o->insecure_auth && o->auth_user == NULL)
         usage_error("%s", "--allow-insecure-auth needs --auth-user");
+
+    if (o->dsn_envid != NULL) {
+        if (o->dsn_envid[0] == '\0') usage_error("%s", "--dsn-envid: empty identifier");
+        dsn_text("--dsn-envid", "identifier", o->dsn_envid, 100); /* RFC 3461 4.4 */
+    }
+    if (o->dsn_orcpt) /* RFC 3461 4.2: "rfc822;" and the xtext, 500 characters at most */
+        for (size_t i = 0; i < o->nrcpts; i++)
+            dsn_text("--dsn-orcpt", "recipient", o->rcpts[i], 500 - 7);
+    if (o->dsn_required && o->dsn_ret == SMTP_RET_NONE && o->dsn_envid == NULL &&
+        o->dsn_notify == 0 && !o->dsn_orcpt)
+        usage_error("%s", "--dsn-required needs --dsn-ret, --dsn-envid, --dsn-notify or "
+                          "--dsn-orcpt");
 
     if (o->helo == NULL) default_helo(o);
     smtp_domain d;

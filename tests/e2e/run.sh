@@ -87,6 +87,10 @@ expect_in() { # FILE PATTERN (fixed string)
     grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
 }
 
+expect_line() { # FILE LINE: a whole line, exactly
+    grep -x -F -q -- "$2" "$1" || fail "$(basename "$1") lacks the line: $2"
+}
+
 count_new() {
     ls "$tmp/md/new" | wc -l | tr -d ' '
 }
@@ -364,8 +368,9 @@ case_strict_pipelining() {
     stop_sink
 }
 
-# smtp-send against a scripted broken server (rawsmtp --serve): SCRIPT, expected status.
-broken_server() {
+# serve_script SCRIPT: a scripted server (rawsmtp --serve) playing SCRIPT (printf format) for
+# one connection, in the background ($server_pid); sets $port.
+serve_script() {
     printf "$1" >"$tmp/script"
     rm -f "$tmp/port"
     "$raw" --serve "$tmp/port" "$tmp/script" >"$tmp/server.out" &
@@ -377,7 +382,15 @@ broken_server() {
         i=$((i + 1))
     done
     port=$(cat "$tmp/port")
-    send "$2" --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 10
+}
+
+# broken_server SCRIPT STATUS [OPTIONS...]: smtp-send (from a@, to b@, $tmp/msg, and OPTIONS)
+# against a scripted server; STATUS is the exit status expected.
+broken_server() {
+    serve_script "$1"
+    expect=$2
+    shift 2
+    send "$expect" --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 10 "$@"
     wait $server_pid
 }
 
@@ -398,23 +411,40 @@ case_server_faults() {
     broken_server '220 hi\r\n' 75                 # closed after the greeting
     expect_in "$tmp/send.err" "CLOSED"
     # A recipient refused permanently and another accepted: 69, each one reported.
-    printf '220 hi\r\n250 hi\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n' \
-        >"$tmp/script"
-    "$raw" --serve "$tmp/port2" "$tmp/script" >"$tmp/server.out" &
-    server_pid=$!
-    i=0
-    until [ -s "$tmp/port2" ]; do
-        [ $i -lt 200 ] || fail "rawsmtp --serve did not listen"
-        sleep 0.05
-        i=$((i + 1))
-    done
-    port=$(cat "$tmp/port2")
+    serve_script '220 hi\r\n250 hi\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n'
     send 69 --from a@example.org --to bad@example.org --to good@example.org --data "$tmp/msg" \
         --no-pipelining --timeout 10
     wait $server_pid
     expect_in "$tmp/send.out" "bad@example.org: refused: 550 5.1.1 no such user"
     expect_in "$tmp/send.out" "good@example.org: delivered: 250 queued"
     expect_in "$tmp/server.out" "RCPT TO:<good@example.org>"
+}
+
+# Every recipient line that is not "delivered" says why, whatever ended the session.
+case_reasons() {
+    printf 'x\r\n' >"$tmp/msg"
+    broken_server '220 hi\r\n' 75
+    expect_line "$tmp/send.out" "b@example.org: not sent: connection closed by the server"
+    broken_server 'hello\r\n' 76
+    expect_line "$tmp/send.out" \
+        "b@example.org: not sent: the server broke the protocol: reply line without a valid 2xx-5xx code"
+    expect_in "$tmp/send.err" "session ended: PROTOCOL: the server broke the protocol"
+    broken_server '220 hi\r\n250 hi\r\n250 ok\r\n250 ok\r\n' 75 --no-pipelining
+    expect_line "$tmp/send.out" "b@example.org: deferred: connection closed by the server"
+    broken_server '220 hi\r\n250 hi\r\n250 ok\r\n250 ok\r\n354 go\r\n' 75 --no-pipelining
+    expect_line "$tmp/send.out" "b@example.org: deferred: connection closed by the server"
+    # --dsn-required and a server without DSN: refused before MAIL.
+    broken_server '220 hi\r\n250 hi\r\n221 bye\r\n' 69 --dsn-notify FAILURE --dsn-required
+    expect_line "$tmp/send.out" "b@example.org: not sent: the server does not offer DSN"
+    grep -q '^MAIL' "$tmp/server.out" && fail "MAIL sent although DSN is required and not offered"
+    if [ -x "$mkcert" ]; then # a build with TLS
+        broken_server '220 hi\r\n250-hi\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n221 bye\r\n' \
+            69 --tls-required --no-verify
+        expect_line "$tmp/send.out" \
+            "b@example.org: not sent: STARTTLS refused: 454 4.7.0 TLS not available"
+    fi
+    # No "not sent", "deferred" or "refused" line without a reason anywhere above: checked by
+    # the exact lines. The AUTH and STARTTLS causes: case_auth and case_tls_required.
 }
 
 case_lenient() {
@@ -463,7 +493,103 @@ case_auth() {
     # The client will not send a password in clear text unless told to.
     send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
         --auth-password 's3cret:with colon'
+    expect_line "$tmp/send.out" \
+        "b@example.org: not sent: AUTH not attempted without TLS (--starttls, --tls or --allow-insecure-auth)"
+    expect_in "$tmp/send.err" "session ended: AUTH_UNAVAILABLE: AUTH not attempted without TLS"
+    # A mechanism the server does not offer.
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
+        --auth-password pw --auth-mech XOAUTH2 --allow-insecure-auth
+    expect_line "$tmp/send.out" "b@example.org: not sent: AUTH XOAUTH2 not offered (offered: PLAIN LOGIN)"
     [ "$(wc -l <"$tmp/sink.out")" -eq 2 ] || fail "expected 2 messages"
+    stop_sink
+    # AUTH required but not offered at all (issue #6: the line had no reason).
+    start_sink --discard
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
+        --auth-password pw --allow-insecure-auth
+    expect_line "$tmp/send.out" "b@example.org: not sent: AUTH not offered"
+    stop_sink
+}
+
+# DSN (RFC 3461): smtp-send's --dsn-* options on the wire (the -v transcript; smtp-sink offers
+# DSN and accepts them), left out with a warning for a server without DSN, and bad values.
+case_dsn() {
+    printf 'x\r\n' >"$tmp/msg"
+    start_sink --discard
+    send 0 -v --from a@example.org --to b@example.org --to 'c+x=y@example.org' \
+        --data "$tmp/msg" --dsn-ret hdrs --dsn-envid 'env+id=1 x' --dsn-notify success,FAILURE \
+        --dsn-orcpt
+    expect_line "$tmp/send.err" "C: MAIL FROM:<a@example.org> SIZE=3 RET=HDRS ENVID=env+2Bid+3D1+20x"
+    expect_line "$tmp/send.err" \
+        "C: RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.org"
+    expect_line "$tmp/send.err" \
+        "C: RCPT TO:<c+x=y@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c+2Bx+3Dy@example.org"
+    expect_line "$tmp/send.out" "b@example.org: delivered: 250 2.0.0 Ok: queued"
+    expect_line "$tmp/send.out" "c+x=y@example.org: delivered: 250 2.0.0 Ok: queued"
+    grep -q 'does not offer DSN' "$tmp/send.err" && fail "a DSN warning for a server with DSN"
+    send 0 -v --from '' --to b@example.org --data "$tmp/msg" --dsn-notify never --dsn-ret FULL \
+        --dsn-required
+    expect_line "$tmp/send.err" "C: MAIL FROM:<> SIZE=3 RET=FULL"
+    expect_line "$tmp/send.err" "C: RCPT TO:<b@example.org> NOTIFY=NEVER"
+    [ "$(wc -l <"$tmp/sink.out")" -eq 2 ] || fail "expected 2 messages"
+    stop_sink
+    # A server without DSN: the parameters are left out, with a warning; the message goes.
+    serve_script '220 hi\r\n250-hi\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n'
+    send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --dsn-ret HDRS \
+        --dsn-envid e1 --dsn-notify DELAY --dsn-orcpt --timeout 10
+    wait $server_pid
+    expect_in "$tmp/server.out" "$(printf 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n')"
+    expect_in "$tmp/send.err" "the server does not offer DSN: RET, ENVID, NOTIFY and ORCPT were not sent"
+    expect_line "$tmp/send.out" "b@example.org: delivered: 250 queued"
+    # Bad values: 64 with a message naming the option.
+    s="$bin/smtp-send"
+    for args in "--dsn-ret FULLY" "--dsn-notify NEVER,DELAY" "--dsn-notify SUCCESS," \
+        "--dsn-notify success,Success" "--dsn-notify bounce" "--dsn-required" \
+        "--dsn-envid $(printf 'caf\303\251')" \
+        "--dsn-envid 01234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"; do
+        # shellcheck disable=SC2086
+        $W "$s" --from a@example.org --to b@example.org --data "$tmp/msg" $args \
+            >"$tmp/o.out" 2>"$tmp/o.err" </dev/null
+        rc=$?
+        [ $rc -eq 64 ] || fail "smtp-send $args exited $rc, expected 64"
+        grep -q "^smtp-send: --dsn-" "$tmp/o.err" || fail "smtp-send $args: $(cat "$tmp/o.err")"
+    done
+    $W "$s" --from a@example.org --to "$(printf 'j\303\266rg@example.org')" --dsn-orcpt \
+        --data "$tmp/msg" >"$tmp/o.out" 2>"$tmp/o.err"
+    [ $? -eq 64 ] || fail "--dsn-orcpt with a UTF-8 recipient"
+    expect_in "$tmp/o.err" "(ORCPT=rfc822 takes ASCII addresses)"
+    $W "$s" --from a@example.org --to b@example.org --dsn-envid '' --data "$tmp/msg" \
+        >"$tmp/o.out" 2>"$tmp/o.err"
+    [ $? -eq 64 ] || fail "--dsn-envid ''"
+}
+
+# The -v transcript: BDAT chunk data is one summary line per chunk, never mixed with the
+# commands, even when a chunk ends mid-line; DATA still shows the message's lines.
+case_transcript() {
+    : >"$tmp/msg"
+    i=0
+    while [ $i -lt 700 ]; do
+        printf 'line %04d of a message sent in several BDAT chunks that end in mid-line\r\n' $i \
+            >>"$tmp/msg"
+        i=$((i + 1))
+    done
+    size=$(wc -c <"$tmp/msg" | tr -d ' ')
+    start_sink --discard
+    send 0 -v --from a@example.org --to b@example.org --data "$tmp/msg"
+    bad=$(grep '^C: ' "$tmp/send.err" | grep -v -E \
+        '^C: (EHLO [^ ]+|MAIL FROM:<a@example.org> SIZE=[0-9]+|RCPT TO:<b@example.org>|BDAT [0-9]+( LAST)?|QUIT|<[0-9]+ octets? of BDAT data>)$')
+    [ -z "$bad" ] || fail "client lines that are neither commands nor chunk summaries: $bad"
+    [ "$(grep -c '^C: BDAT ' "$tmp/send.err")" -ge 2 ] || fail "expected several BDAT chunks"
+    announced=$(sed -n 's/^C: BDAT \([0-9]*\).*/\1/p' "$tmp/send.err" | awk '{ n += $1 } END { print n }')
+    shown=$(sed -n 's/^C: <\([0-9]*\) octets* of BDAT data>$/\1/p' "$tmp/send.err" |
+        awk '{ n += $1 } END { print n }')
+    [ "$announced" = "$size" ] && [ "$shown" = "$size" ] ||
+        fail "BDAT announced $announced, summarised $shown, message $size octets"
+    # A chunk boundary fell inside a line (else this case tests nothing).
+    sed -n 's/^C: BDAT \([0-9]*\).*/\1/p' "$tmp/send.err" | head -1 |
+        awk -v l=73 '{ exit ($1 % l) == 0 }' || fail "the first chunk ended at the end of a line"
+    send 0 -v --no-chunking --from a@example.org --to b@example.org --data "$tmp/msg"
+    expect_line "$tmp/send.err" "C: line 0699 of a message sent in several BDAT chunks that end in mid-line"
+    expect_line "$tmp/send.err" "C: ."
     stop_sink
 }
 
@@ -486,7 +612,11 @@ case_starttls() {
         --auth-password pw -v >"$tmp/send.out" 2>"$tmp/send.err" || fail "STARTTLS send"
     expect_in "$tmp/sink.out" '"tls":true,"auth":"alice"}'
     expect_in "$tmp/send.err" "C: STARTTLS"
-    expect_in "$tmp/send.err" "TLS started"
+    # In the order it happened: the 220, the handshake, then the EHLO sent over TLS.
+    awk '/^C: STARTTLS$/ { s = 1; next } s == 1 && /^S: 220 / { s = 2; next }
+        s == 2 && /^\* TLS handshake$/ { s = 3; next } s == 3 && /^\* TLS started: / { s = 4; next }
+        s == 4 && /^C: EHLO / { s = 5 } s > 0 && s < 5 && /^C: / { exit 1 } END { exit s != 5 }' \
+        "$tmp/send.err" || fail "the transcript does not show STARTTLS, 220, TLS, EHLO in order"
     cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
     # A certificate that does not verify (no --cafile: the system CAs) ends the connection.
     port=$port_ok
@@ -509,6 +639,7 @@ case_tls_required() {
     printf 'x\r\n' >"$tmp/msg"
     start_sink --discard
     send 69 --tls-required --no-verify --from a@example.org --to b@example.org --data "$tmp/msg"
+    expect_line "$tmp/send.out" "b@example.org: not sent: STARTTLS not offered (--tls-required)"
     send 0 --starttls --no-verify --from a@example.org --to b@example.org --data "$tmp/msg"
     expect_in "$tmp/sink.out" '"tls":false'
     stop_sink

@@ -2,8 +2,10 @@
 # smtp-send against nodemailer's smtp-server (npm): PIPELINING (MAIL, RCPT and DATA in one
 # flight, RFC 2920) and without it, AUTH PLAIN, LOGIN and XOAUTH2 with right and wrong
 # secrets, a refused recipient among good ones, SIZE over the limit, LMTP with per-recipient
-# replies after the data (RFC 2033 4.2), and DSN offered (smtp-send sends no DSN parameters:
-# it has no option for them). Messages compared byte for byte.
+# replies after the data (RFC 2033 4.2), and DSN (RFC 3461): RET, ENVID, NOTIFY and ORCPT from
+# smtp-send's --dsn-* options as smtp-server parsed them, compared exactly; left out for a
+# server that hides DSN, or the message refused with --dsn-required. Messages compared byte for
+# byte.
 . "$SMTP_SRC/tests/interop/lib.sh"
 . "$INTEROP/peers.sh"
 need_node
@@ -17,6 +19,18 @@ start_server() {
     mkdir -p "$T/srv"
     start_peer smtp-server node "$INTEROP/node/smtp_server.mjs" --port-file "$T/smtp-server.port" \
         --dir "$T/srv" "$@"
+}
+
+# field N KEY: the value of KEY in message N's N.json, as compact JSON with sorted keys.
+field() {
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(json.dumps(d.get(sys.argv[2]), sort_keys=True, separators=(",", ":")))' "$T/srv/$1.json" "$2"
+}
+# field_is N KEY JSON: exactly that value.
+field_is() {
+    got=$(field "$1" "$2")
+    [ "$got" = "$3" ] || fail "message $1: $2 is $got, expected $3"
 }
 
 # received N [JSON_FRAGMENT...]: the N-th message is $T/msg and its N.json holds each fragment.
@@ -36,8 +50,10 @@ expect_in "$T/send.err" "S: 250-DSN"
 expect_in "$T/send.out" "c@example.org: delivered: 250 OK: queued as 1"
 received 1 '"from":"a@example.org"' '"to":["b@example.org","c@example.org"]' \
     '"mailArgs":{"BODY":"8BITMIME"}' '"type":"ESMTP"'
-# DSN is offered but smtp-send has no way to ask for it: no RET, ENVID or NOTIFY is sent.
+# DSN is offered, but not asked for: no RET, ENVID, NOTIFY or ORCPT is sent.
 grep -E -q 'RET=|ENVID=|NOTIFY=|ORCPT=' "$T/send.err" && fail "smtp-send sent DSN parameters"
+field_is 1 dsn '{"envid":null,"ret":null}'
+field_is 1 rcptDsn '[null,null]'
 send 0 --from a@example.org --to b@example.org --data "$T/msg" --no-pipelining
 pipelined "$T/send.err" "C: " "S: " NO
 received 2
@@ -70,6 +86,44 @@ expect_in "$T/send.out" "b@example.org: delivered: 250"
 expect_in "$T/send.out" "c@example.org: delivered: 250"
 received 7 '"to":["b@example.org","c@example.org"]'
 [ -f "$T/srv/8.json" ] && fail "smtp-server took a message after a refused AUTH"
+# DSN (RFC 3461): RET and ENVID on MAIL, NOTIFY and ORCPT on each RCPT, xtext-encoded by the
+# client ('+', '=' and SP as +HH) and decoded by smtp-server: the values arrive unchanged.
+send 0 --from a@example.org --to b@example.org --to 'c+x=y@example.org' --data "$T/msg" \
+    --dsn-ret hdrs --dsn-envid 'env+id=1 x' --dsn-notify success,FAILURE --dsn-orcpt
+pipelined "$T/send.err" "C: " "S: " YES
+expect_in "$T/send.err" "C: MAIL FROM:<a@example.org> BODY=8BITMIME RET=HDRS ENVID=env+2Bid+3D1+20x"
+expect_in "$T/send.err" "C: RCPT TO:<c+x=y@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c+2Bx+3Dy@example.org"
+grep -q 'does not offer DSN' "$T/send.err" && fail "a DSN warning although smtp-server offers DSN"
+received 8 '"to":["b@example.org","c+x=y@example.org"]'
+field_is 8 dsn '{"envid":"env+id=1 x","ret":"HDRS"}'
+field_is 8 rcptDsn '[{"notify":["SUCCESS","FAILURE"],"orcpt":"rfc822;b@example.org"},{"notify":["SUCCESS","FAILURE"],"orcpt":"rfc822;c+x=y@example.org"}]'
+field_is 8 mailArgs '{"BODY":"8BITMIME","ENVID":"env+id=1 x","RET":"HDRS"}'
+field_is 8 rcptArgs '[{"NOTIFY":"SUCCESS,FAILURE","ORCPT":"rfc822;b@example.org"},{"NOTIFY":"SUCCESS,FAILURE","ORCPT":"rfc822;c+x=y@example.org"}]'
+# NOTIFY=NEVER alone, RET=FULL, the null sender; no ENVID, no ORCPT.
+send 0 --from '' --to b@example.org --data "$T/msg" --dsn-ret FULL --dsn-notify never \
+    --dsn-required
+received 9 '"from":""'
+field_is 9 dsn '{"envid":null,"ret":"FULL"}'
+field_is 9 rcptDsn '[{"notify":["NEVER"]}]'
+field_is 9 rcptArgs '[{"NOTIFY":"NEVER"}]'
+stop_peer
+
+# A server that does not offer DSN: the parameters are left out (RFC 3461 4), with a warning;
+# with --dsn-required the message is not sent at all.
+start_server --hide-dsn
+send 0 --from a@example.org --to b@example.org --data "$T/msg" --dsn-ret HDRS --dsn-envid e1 \
+    --dsn-notify DELAY --dsn-orcpt
+expect_in "$T/send.err" "S: 250 "
+grep -q 'S: 250-DSN' "$T/send.err" && fail "smtp-server --hide-dsn offers DSN"
+grep -E -q 'RET=|ENVID=|NOTIFY=|ORCPT=' "$T/send.err" && fail "DSN parameters sent without DSN"
+expect_in "$T/send.err" "smtp-send: the server does not offer DSN: RET, ENVID, NOTIFY and ORCPT were not sent"
+received 1 '"mailArgs":{"BODY":"8BITMIME"}'
+field_is 1 rcptDsn '[null]'
+send 69 --from a@example.org --to b@example.org --data "$T/msg" --dsn-notify FAILURE \
+    --dsn-required
+expect_in "$T/send.out" "b@example.org: not sent: the server does not offer DSN"
+grep -q '^C: MAIL' "$T/send.err" && fail "MAIL sent although DSN is required and not offered"
+[ -f "$T/srv/2.json" ] && fail "smtp-server took a message that required DSN"
 stop_peer
 
 # SIZE (RFC 1870): the message is over the server's limit, so smtp-send does not send it.

@@ -4,6 +4,9 @@
 // Every message it takes is written to --dir as N.eml (the content as smtp-server streamed
 // it, after its dot-unstuffing) and N.json (the envelope with the MAIL and RCPT parameters
 // and DSN fields smtp-server parsed, the user, the transmission type). SIGTERM stops it.
+// The DSN fields (RFC 3461) are as smtp-server decoded them (xtext undone): "dsn" {ret, envid}
+// from MAIL (each null when not sent; absent with --hide-dsn) and "rcptDsn", per recipient,
+// {notify: [...], orcpt} or null.
 //
 // Options:
 //   --lmtp                  LMTP (lmtp: true): one reply per recipient after the data
