@@ -8,6 +8,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +52,12 @@ int ex_jline_flush(ex_jline *j)
         ssize_t n = write(j->fd, p, left);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                /* A non-blocking descriptor inherited (a pipe shared with node, say): wait
+                 * until it takes more, as the blocking write stdio would have done. */
+                struct pollfd pfd = {j->fd, POLLOUT, 0};
+                if (poll(&pfd, 1, -1) >= 0 || errno == EINTR) continue;
+            }
             return -1;
         }
         p += n;

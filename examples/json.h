@@ -56,7 +56,8 @@ void ex_jline_u64(ex_jline *j, uint64_t v);
 
 /*
  * ex_jline_flush writes what the line holds to its descriptor (retrying after EINTR and short
- * writes) and empties it. Returns 0, or -1 with errno set (the bytes are dropped).
+ * writes, and waiting in poll(2) when a non-blocking descriptor is full) and empties it.
+ * Returns 0, or -1 with errno set (the bytes are dropped).
  */
 int ex_jline_flush(ex_jline *j);
 

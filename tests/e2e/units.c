@@ -12,8 +12,11 @@
 #include "check.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_numbers(void)
@@ -138,6 +141,42 @@ static void test_jline_long(void)
     CHECK(n == w && memcmp(got, want, w) == 0);
 }
 
+/* A full non-blocking pipe (stdout inherited that way): the flush waits for room instead of
+ * dropping the line. The reader, a child, starts draining only after the pipe filled up. */
+static void test_jline_nonblocking(void)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    CHECK(fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK) == 0);
+    static char fill[4096];
+    memset(fill, 'f', sizeof fill);
+    size_t filled = 0;
+    for (ssize_t n; (n = write(fds[1], fill, sizeof fill)) > 0;)
+        filled += (size_t)n;
+    CHECK(errno == EAGAIN || errno == EWOULDBLOCK);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) { /* reads everything, says whether the line came after the filling */
+        close(fds[1]);
+        usleep(100000);
+        static char back[1 << 20];
+        size_t got = 0;
+        for (ssize_t n; (n = read(fds[0], back + got, sizeof back - got)) > 0;)
+            got += (size_t)n;
+        _exit(got == filled + 5 && memcmp(back + filled, "\"ok\"\n", 5) == 0 ? 0 : 1);
+    }
+    close(fds[0]);
+    ex_jline j;
+    ex_jline_init(&j, fds[1]);
+    ex_jline_string(&j, "ok", 2);
+    ex_jline_lit(&j, "\n");
+    CHECK(ex_jline_flush(&j) == 0);
+    close(fds[1]);
+    int status = -1;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_json(void)
 {
     CHECK_STR(json("a@b", 3), "\"a@b\"");
@@ -156,6 +195,7 @@ static void test_json(void)
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3) == 3);
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2) == 0);
     test_jline_long();
+    test_jline_nonblocking();
 }
 
 static char dir[] = "/tmp/smtp-units.XXXXXX";
