@@ -351,6 +351,10 @@ case_help() {
         $W "$bin/$p" --version >"$tmp/help.out" 2>&1 || fail "$p --version"
         expect_in "$tmp/help.out" "libsmtp"
     done
+    $W "$bin/smtp-send" --help >"$tmp/help.out" 2>&1
+    for opt in --dsn-ret --dsn-envid --dsn-notify --dsn-orcpt --dsn-required; do
+        expect_in "$tmp/help.out" "$opt"
+    done
 }
 
 case_strict_pipelining() {
