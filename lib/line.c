@@ -6,7 +6,8 @@
  * the LF are appended to the buffer; once the buffer would overflow, the framer keeps its first
  * max-1 bytes (so the caller can still see which command was too long) and discards the rest up
  * to the LF. A line is judged only when its LF arrives, so the result never depends on how the
- * stream was split.
+ * stream was split. With SMTP_LINE_ON_DEMAND the buffer is allocated by the first call that has
+ * bytes to keep (a feed ending inside a line), so a peer that sends whole lines costs nothing.
  */
 #include "line.h"
 
@@ -14,17 +15,21 @@
 
 int smtp_line_init(smtp_line_framer *f, size_t max, unsigned flags, const smtp_mem *mem)
 {
-    if (!f || !mem || max < 3 || (flags & ~SMTP_LINE_LENIENT_BARE_LF))
+    if (!f || !mem || max < 3 || (flags & ~(SMTP_LINE_LENIENT_BARE_LF | SMTP_LINE_ON_DEMAND)))
         return SMTP_ERR_INVALID_ARGUMENT;
-    char *buf = smtp_malloc(mem, max - 1);
-    if (!buf) return SMTP_ERR_NOMEM;
     f->mem = mem;
-    f->buf = buf;
+    f->buf = NULL;
     f->max = max;
     f->len = 0;
     f->flags = flags;
     f->discarding = false;
-    return 0;
+    return (flags & SMTP_LINE_ON_DEMAND) ? 0 : smtp_line_reserve(f);
+}
+
+int smtp_line_reserve(smtp_line_framer *f)
+{
+    if (!f->buf) f->buf = smtp_malloc(f->mem, f->max - 1);
+    return f->buf ? 0 : SMTP_ERR_NOMEM;
 }
 
 void smtp_line_free(smtp_line_framer *f)
@@ -85,6 +90,12 @@ size_t smtp_line_next(smtp_line_framer *f, const char *data, size_t len, smtp_li
     out->text.ptr = NULL;
     out->text.len = 0;
     const char *lf = len ? memchr(data, '\n', len) : NULL;
+    if (!lf && len && smtp_line_reserve(f) < 0) {
+        /* A split line must be kept and there is no buffer (SMTP_LINE_ON_DEMAND); a split line
+         * already pending has one. */
+        out->status = SMTP_LINE_NOMEM;
+        return 0;
+    }
     if (!lf) {
         append(f, data, len);
         return len;

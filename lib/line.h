@@ -4,7 +4,9 @@
  *
  * A line that arrives whole inside one feed is handed out as a span into the caller's input
  * (zero copy); only a line split across feeds is copied, into one buffer of `max - 1` bytes
- * allocated once at init (never per line). A line longer than the limit is reported once, as
+ * allocated once (never per line): at init, or with SMTP_LINE_ON_DEMAND when the first split
+ * line must be kept (most peers send each line whole: their framer never allocates), then kept
+ * until smtp_line_free. A line longer than the limit is reported once, as
  * SMTP_LINE_TOO_LONG, when its LF arrives; the bytes in between are discarded so the stream
  * stays in sync (DESIGN.md invariant 8).
  *
@@ -22,6 +24,11 @@
 
 /* Accept a bare LF as a line end (RFC 5321 2.3.8 forbids it; some old clients send it). */
 #define SMTP_LINE_LENIENT_BARE_LF 0x1u
+/*
+ * Allocate the buffer when the first split line must be kept, not at init: smtp_line_next may
+ * then report SMTP_LINE_NOMEM (smtp_line_reserve allocates it beforehand).
+ */
+#define SMTP_LINE_ON_DEMAND 0x2u
 
 typedef enum smtp_line_status {
     SMTP_LINE_NONE = 0, /* no complete line: every byte given was consumed */
@@ -30,6 +37,7 @@ typedef enum smtp_line_status {
     SMTP_LINE_BARE_LF,  /* ended by an LF without CR */
     SMTP_LINE_BARE_CR,  /* holds a CR that is not part of the line end */
     SMTP_LINE_NUL,      /* holds a NUL byte */
+    SMTP_LINE_NOMEM,    /* SMTP_LINE_ON_DEMAND: no buffer for a split line; nothing consumed */
 } smtp_line_status;
 
 typedef struct smtp_line {
@@ -43,7 +51,7 @@ typedef struct smtp_line {
 
 typedef struct smtp_line_framer {
     const smtp_mem *mem;
-    char *buf;       /* max - 1 bytes: a split line's bytes before its LF */
+    char *buf;       /* max - 1 bytes: a split line's bytes before its LF (NULL: not yet) */
     size_t max;      /* the limit in octets, line end (2) included */
     size_t len;      /* bytes of the current partial line held in buf */
     unsigned flags;  /* SMTP_LINE_* */
@@ -51,11 +59,15 @@ typedef struct smtp_line_framer {
 } smtp_line_framer;
 
 /*
- * smtp_line_init prepares `f` for lines of at most `max` octets including CRLF (max >= 3) and
- * allocates its buffer through `mem` (not NULL). Returns 0, SMTP_ERR_INVALID_ARGUMENT or
- * SMTP_ERR_NOMEM (then nothing is allocated).
+ * smtp_line_init prepares `f` for lines of at most `max` octets including CRLF (max >= 3) under
+ * `flags` (SMTP_LINE_*) and allocates its buffer through `mem` (not NULL), unless
+ * SMTP_LINE_ON_DEMAND. Returns 0, SMTP_ERR_INVALID_ARGUMENT or SMTP_ERR_NOMEM (then nothing is
+ * allocated).
  */
 int smtp_line_init(smtp_line_framer *f, size_t max, unsigned flags, const smtp_mem *mem);
+
+/* smtp_line_reserve allocates the buffer of `f` now if it is not yet: 0 or SMTP_ERR_NOMEM. */
+int smtp_line_reserve(smtp_line_framer *f);
 
 /* smtp_line_free releases the buffer of `f` (an initialised framer). */
 void smtp_line_free(smtp_line_framer *f);
@@ -63,7 +75,8 @@ void smtp_line_free(smtp_line_framer *f);
 /*
  * smtp_line_next consumes bytes of `data` up to and including the first LF and reports the
  * line it completes in `*out`; without an LF it consumes everything and reports
- * SMTP_LINE_NONE. Returns the number of bytes consumed (> 0 when len > 0).
+ * SMTP_LINE_NONE. Returns the number of bytes consumed (> 0 when len > 0), except for
+ * SMTP_LINE_NOMEM: 0, the framer unchanged (the caller fails or calls again later).
  */
 size_t smtp_line_next(smtp_line_framer *f, const char *data, size_t len, smtp_line *out);
 

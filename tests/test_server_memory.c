@@ -5,10 +5,12 @@
  * decoding buffer comes with the first command that needs it; the command parser's buffer is
  * sized for AUTH lines only when AUTH may be offered; a queue that cannot grow fails the
  * session cleanly (SMTP_ERR_NOMEM, sticky, nothing leaked); SMTP_SERVER_PREALLOCATE allocates
- * everything at once.
+ * everything at once; the command line framer (lib/line.c) allocates its buffer on demand only
+ * for a line split across reads, once, and reports a failure to do so without losing a byte.
  */
 #include "check.h"
 #include "failmem.h"
+#include "line.h"
 
 #include <smtp/server.h>
 
@@ -171,6 +173,8 @@ static void test_parser_buffer(void)
 {
     smtp_server_settings s;
     smtp_server_settings_init(&s);
+    /* Preallocated, so that the comparison does not depend on when the parser's buffer comes. */
+    s.flags |= SMTP_SERVER_PREALLOCATE;
     smtp_server *plain, *auth;
     CHECK_INT(smtp_server_new(&plain, NULL, &s, NULL, NULL), 0);
     s.extensions |= SMTP_SERVER_EXT_AUTH;
@@ -252,11 +256,98 @@ static void test_preallocate(void)
     CHECK_INT(z.fm.live, 0);
 }
 
+/* Feeds `in` to `f` in pieces cut at `cut` (0: whole) and appends each line's status and text
+ * to `log`; returns the allocations made meanwhile. */
+static int frame_all(smtp_line_framer *f, struct failmem *fm, const char *in, size_t cut, char *log,
+                     size_t cap)
+{
+    int calls = fm->calls;
+    size_t n = strlen(in), used = 0;
+    log[0] = '\0';
+    while (used < n) {
+        size_t end = cut && used < cut ? cut : n;
+        smtp_line ln;
+        size_t k = smtp_line_next(f, in + used, end - used, &ln);
+        CHECK(k > 0);
+        used += k;
+        if (ln.status == SMTP_LINE_NONE) continue;
+        size_t l = strlen(log);
+        snprintf(log + l, cap - l, "%d:%.*s|", (int)ln.status, (int)ln.text.len, ln.text.ptr);
+    }
+    return fm->calls - calls;
+}
+
+/* The line framer with SMTP_LINE_ON_DEMAND: nothing at init, nothing for whole lines, one
+ * buffer for the first split line, then nothing more; a failed allocation consumes nothing. */
+static void test_line_on_demand(void)
+{
+    struct failmem fm = {0};
+    smtp_mem mem = failmem_mem(&fm);
+    smtp_line_framer f;
+    CHECK_INT(smtp_line_init(&f, 16, SMTP_LINE_ON_DEMAND, &mem), 0);
+    CHECK_INT(fm.calls, 0);
+    const char *in = "NOOP\r\nEHLO client\r\nthis line is too long\r\nbare\nQUIT\r\n";
+    const char *want = "1:NOOP|1:EHLO client|2:this line is to|3:bare|1:QUIT|";
+    char whole[256], split[256];
+    /* Whole lines, even one too long: the input is judged in place. */
+    CHECK_INT(frame_all(&f, &fm, in, 0, whole, sizeof whole), 0);
+    CHECK_STR(whole, want);
+    CHECK_INT(fm.live, 0);
+    /* Every split: the same lines; the first split line allocates max - 1 octets, once. */
+    for (size_t cut = 1; cut < strlen(in); cut++) {
+        frame_all(&f, &fm, in, cut, split, sizeof split);
+        CHECK_STR(split, want);
+    }
+    CHECK_INT(fm.calls, 1);
+    CHECK_INT(fm.last_size, 15);
+    smtp_line_free(&f);
+    CHECK_INT(fm.live, 0);
+
+    /* The allocation fails: SMTP_LINE_NOMEM, nothing consumed, nothing changed; the same bytes
+     * are framed once an allocation succeeds. */
+    memset(&fm, 0, sizeof fm);
+    fm.fail_at = 1;
+    CHECK_INT(smtp_line_init(&f, 16, SMTP_LINE_ON_DEMAND, &mem), 0);
+    smtp_line ln;
+    CHECK_INT(smtp_line_next(&f, "MAIL", 4, &ln), 0);
+    CHECK_INT(ln.status, SMTP_LINE_NOMEM);
+    CHECK_INT(f.len, 0);
+    CHECK_INT(smtp_line_next(&f, "MAIL", 4, &ln), 4);
+    CHECK_INT(ln.status, SMTP_LINE_NONE);
+    CHECK_INT(smtp_line_next(&f, " FROM:<>\r\n", 10, &ln), 10);
+    CHECK_INT(ln.status, SMTP_LINE_OK);
+    CHECK_MEM(ln.text.ptr, ln.text.len, "MAIL FROM:<>");
+    smtp_line_free(&f);
+    CHECK_INT(fm.live, 0);
+
+    /* smtp_line_reserve allocates at once (preallocation), then never again; without
+     * SMTP_LINE_ON_DEMAND, init does it and fails cleanly. */
+    memset(&fm, 0, sizeof fm);
+    CHECK_INT(smtp_line_init(&f, 16, SMTP_LINE_ON_DEMAND | SMTP_LINE_LENIENT_BARE_LF, &mem), 0);
+    fm.fail_at = 1;
+    CHECK_INT(smtp_line_reserve(&f), SMTP_ERR_NOMEM);
+    CHECK_INT(smtp_line_reserve(&f), 0);
+    CHECK_INT(smtp_line_reserve(&f), 0);
+    CHECK_INT(fm.calls, 2);
+    CHECK_INT(frame_all(&f, &fm, in, 3, split, sizeof split), 0);
+    CHECK_STR(split, "1:NOOP|1:EHLO client|2:this line is to|1:bare|1:QUIT|");
+    smtp_line_free(&f);
+    memset(&fm, 0, sizeof fm);
+    fm.fail_at = 1;
+    CHECK_INT(smtp_line_init(&f, 16, 0, &mem), SMTP_ERR_NOMEM);
+    CHECK_INT(smtp_line_init(&f, 16, 0, &mem), 0);
+    CHECK_INT(fm.live, 1);
+    smtp_line_free(&f);
+    CHECK_INT(fm.live, 0);
+    CHECK_INT(smtp_line_init(&f, 16, 0x4, &mem), SMTP_ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     test_exact();
     test_preallocate();
     test_parser_buffer();
     test_growth_failure();
+    test_line_on_demand();
     return check_finish();
 }
