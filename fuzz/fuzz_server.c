@@ -60,26 +60,13 @@
 #define MAX_MSGS 64
 
 /*
- * Known library bugs, tolerated until they are fixed so that CI stays green (set to 0 to
- * check them; the reproducers are in fuzz/crashes/):
- *  - server-pause-normalized-lf: under SMTP_DATA_BARE_NORMALIZE, when on_data returns
- *    SMTP_PAUSE on the CRLF a bare LF became, smtp_server_read returns 0: the LF is not
- *    counted as consumed (common.h: a pause consumes "the bytes of the event just reported"),
- *    so an adapter that waits for more input after a read of 0 stalls. Tolerated: a read of
- *    0 right after a pause is read again.
- *  - server-size-bare-order: a DATA message over max_message_size with a bare LF under
- *    SMTP_DATA_BARE_REJECT is aborted SIZE (552) or BARE (550) depending on how the input was
- *    split (server_data.c data_content checks the size of the whole span first). Tolerated:
- *    a size limit is only set with the NORMALIZE and ALLOW policies.
- */
-#define KNOWN_BUG_PAUSE_ZERO 1
-/*
+ * A known library bug, tolerated until it is fixed so that CI stays green (set to 0 to check
+ * it; the reproducer is in fuzz/crashes/):
  *  - server-double-abort: a message aborted (SIZE, BARE) whose rest is being read and dropped
  *    is aborted again (EOF, SHUTDOWN, TIMEOUT) when the session ends before its end: two
  *    on_message_abort for one message. Tolerated: a second abort is only logged.
  */
 #define KNOWN_BUG_DOUBLE_ABORT 1
-#define KNOWN_BUG_SIZE_BARE_ORDER 1
 
 /* Actions of the decision table. */
 enum action {
@@ -117,7 +104,6 @@ struct run {
     size_t steps;
     struct pending pend;
     int starttls_wait;
-    int paused; /* on_data returned SMTP_PAUSE during the last read */
     /* the message in progress */
     int in_message;
     struct flog content;
@@ -284,9 +270,7 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     FUZZ_ASSERT(data.len > 0);
     flog_raw(&r->content, data.ptr, data.len);
     unsigned i = r->data_calls++;
-    int pause = (r->pause_mask >> (i % 8)) & 1;
-    r->paused |= pause;
-    return pause ? SMTP_PAUSE : 0;
+    return (r->pause_mask >> (i % 8)) & 1 ? SMTP_PAUSE : 0;
 }
 
 static void log_content(struct run *r)
@@ -511,7 +495,6 @@ static void feed_stream(struct run *r, const char *in, size_t len)
         }
         int waiting_tls = r->starttls_wait;
         char *piece = fcopy(in + pos, n);
-        r->paused = 0;
         smtp_ssize got = smtp_server_read(r->srv, piece, n);
         free(piece);
         if (got < 0) {
@@ -531,7 +514,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
         }
         int answered = r->pending_set;
         answer_pending(r);
-        if (got > 0 || answered || (KNOWN_BUG_PAUSE_ZERO && r->paused)) continue;
+        if (got > 0 || answered) continue;
         /* Nothing consumed and nothing to answer: the engine will read no more of this. */
         if (smtp_server_want_close(r->srv) || !smtp_server_want_read(r->srv)) break;
         if (!more) break;
@@ -606,8 +589,6 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     s.cmd_flags = h[5] & 0xfu;
     static const uint64_t sizes[4] = {10240000, 100, 5000, 0};
     s.max_message_size = sizes[(h[5] >> 4) & 3];
-    if (KNOWN_BUG_SIZE_BARE_ORDER && s.bare_policy == SMTP_DATA_BARE_REJECT)
-        s.max_message_size = sizes[0];
     static const unsigned errs[4] = {20, 3, 0, 1};
     s.hard_error_limit = errs[h[5] >> 6];
     if (h[6] & 4) s.max_output = 4096;
