@@ -15,7 +15,10 @@
  *  - split invariance: the replies fed whole and fed in pieces (sizes from the input) give
  *    the same event log (every callback with its arguments, read errors, TLS and end results)
  *    and the same output bytes: the client never sends the next command before the complete
- *    reply it waits for, however the reply was split (DESIGN.md invariants 1 and 2);
+ *    reply it waits for, however the reply was split (DESIGN.md invariants 1 and 2). "Whole"
+ *    is one reply per read, as a server that answers each command after it came sends them: a
+ *    read holding bytes after a complete reply that no sent command awaits is a server talking
+ *    ahead, a protocol error by design (client.h), so reads never span two replies here;
  *  - the output never holds a bare CR, a bare LF or a NUL (bodies are CRLF-normalised and
  *    dot-stuffed), unless a message goes as BODY=BINARYMIME (then its BDAT chunks are raw);
  *  - the output read back as a server reads it: every command line parses (smtp_cmd_parse)
@@ -279,8 +282,39 @@ static void drain(struct run *r)
     fdrain(&r->out, r->split ? &r->sp : NULL, client_write, r->cli);
 }
 
+/* The end of the first complete reply in p[0..n) (a line whose fourth byte is not '-'), or n:
+ * a server answers each command after it came, so each read holds at most one reply (the
+ * client treats bytes after a complete reply that no sent command awaits as a server talking
+ * ahead, so the grouping of replies into reads is part of what a real server does). */
+static size_t first_reply(const char *p, size_t n, size_t *col, char *sep)
+{
+    size_t c = *col;
+    char s = *sep;
+    for (size_t i = 0; i < n; i++) {
+        if (c == 3) s = p[i];
+        c++;
+        if (p[i] == '\n') {
+            if (c < 5 || s != '-') return i + 1;
+            c = 0, s = 0;
+        }
+    }
+    return n;
+}
+
+/* Moves the line position of first_reply over n consumed bytes. */
+static void advance_lines(const char *p, size_t n, size_t *col, char *sep)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (*col == 3) *sep = p[i];
+        (*col)++;
+        if (p[i] == '\n') *col = 0, *sep = 0;
+    }
+}
+
 static void feed_stream(struct run *r, const char *in, size_t len)
 {
+    size_t col = 0;
+    char sep = 0;
     size_t pos = 0, avail = r->split ? 0 : len;
     while (!r->failed) {
         FUZZ_ASSERT(++r->steps < 8 * len + 10000); /* no livelock */
@@ -297,6 +331,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
             continue;
         }
         size_t n = fmark_feed_len(in + pos, avail - pos, more, TLS_MARK);
+        n = first_reply(in + pos, n, &col, &sep);
         if (n == 0) {
             if (!more) break;
             avail += fsplit_piece(&r->sp);
@@ -314,6 +349,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
             break;
         }
         FUZZ_ASSERT((size_t)got <= n);
+        advance_lines(in + pos, (size_t)got, &col, &sep);
         pos += (size_t)got;
         drain(r);
         if (got > 0) continue;

@@ -180,7 +180,22 @@ static const char client_replies1[] = "220 mx.example.org ESMTP\r\n"
                                       "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n";
 static const char client_replies2[] = "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n221 bye\r\n";
 
-/* Pumps the client against scripted replies; returns the first error, or 0. */
+/* The length of in[0..n) through its first complete reply (a final line: its fourth byte is
+ * not '-'), or n. */
+static size_t first_reply(const char *in, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] != '\n') continue;
+        if (i - start < 4 || in[start + 3] != '-') return i + 1;
+        start = i + 1;
+    }
+    return n;
+}
+
+/* Pumps the client against scripted replies, one reply per read as a server that answers each
+ * command after it came (a reply in the same read as the one before it is an extra reply);
+ * returns the first error, or 0. */
 static int client_pump(smtp_client *c, const char *in, size_t n)
 {
     char out[4096];
@@ -189,7 +204,7 @@ static int client_pump(smtp_client *c, const char *in, size_t n)
         while (smtp_client_write(c, out, sizeof out) > 0) {
         }
         if (!n) break;
-        smtp_ssize r = smtp_client_read(c, in, n);
+        smtp_ssize r = smtp_client_read(c, in, first_reply(in, n));
         if (r < 0) return (int)r;
         in += r;
         n -= (size_t)r;
