@@ -370,7 +370,9 @@ int smtp_cmd_parser_new(smtp_cmd_parser **pp, const smtp_cmd_callbacks *callback
     smtp_cmd_parser *p = smtp_calloc(mem, 1, sizeof *p);
     if (!p) return SMTP_ERR_NOMEM;
     size_t max = s.max_line > s.max_auth_line ? s.max_line : s.max_auth_line;
-    unsigned lflags = (s.flags & SMTP_CMD_LENIENT_BARE_LF) ? SMTP_LINE_LENIENT_BARE_LF : 0;
+    /* The line buffer comes with the first line split across reads (most never are). */
+    unsigned lflags = SMTP_LINE_ON_DEMAND;
+    if (s.flags & SMTP_CMD_LENIENT_BARE_LF) lflags |= SMTP_LINE_LENIENT_BARE_LF;
     int rv = smtp_line_init(&p->framer, max, lflags, mem);
     if (rv < 0) {
         smtp_free(mem, p);
@@ -389,6 +391,12 @@ void smtp_cmd_parser_del(smtp_cmd_parser *p)
     if (!p) return;
     smtp_line_free(&p->framer);
     smtp_free(p->mem, p);
+}
+
+int smtp_cmd_parser_reserve(smtp_cmd_parser *p)
+{
+    if (!p) return SMTP_ERR_INVALID_ARGUMENT;
+    return smtp_line_reserve(&p->framer);
 }
 
 int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p)
@@ -461,6 +469,10 @@ smtp_ssize smtp_cmd_parser_read(smtp_cmd_parser *p, const char *data, size_t len
     while (off < len) {
         smtp_line ln;
         off += smtp_line_next(&p->framer, data + off, len - off, &ln);
+        if (ln.status == SMTP_LINE_NOMEM) {
+            p->error = SMTP_ERR_NOMEM; /* no buffer for a split line: sticky, as a callback's */
+            return p->error;
+        }
         if (ln.status == SMTP_LINE_NONE) break;
         int rv = deliver_line(p, &ln);
         if (rv < 0) {

@@ -220,8 +220,8 @@ int smtp_srv_scratch(smtp_server *srv)
 
 /*
  * The command parser allocates through this shim, which counts what it asks for so that
- * smtp_server_memory can tell it (the parser allocates only when it is made: its line buffer
- * is never reallocated).
+ * smtp_server_memory can tell it (the parser itself when it is made, its line buffer once,
+ * with the first command line split across reads; nothing is ever reallocated).
  */
 static void *parser_malloc(size_t n, void *ud)
 {
@@ -294,6 +294,7 @@ int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
     if (!r && (ehlo < 0 || ehlo > SMTP_SRV_RESERVE)) r = SMTP_ERR_INVALID_ARGUMENT;
     if (!r) r = new_parser(srv);
     int prealloc = (settings->flags & SMTP_SERVER_PREALLOCATE) != 0;
+    if (!r && prealloc) r = smtp_cmd_parser_reserve(srv->parser);
     if (!r) {
         srv->out_cap = prealloc ? settings->max_output : SMTP_SRV_OUT_MIN;
         srv->out = smtp_malloc(mem, srv->out_cap);

@@ -311,21 +311,44 @@ static void test_parser_new(void)
     smtp_cmd_settings_init(&s);
     s.flags = 0x10;
     CHECK_INT(smtp_cmd_parser_new(&p, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
-    /* Each allocation failing gives NOMEM and leaks nothing. */
-    for (int fail = 1; fail <= 2; fail++) {
-        struct failmem cnt = {.fail_at = fail};
-        smtp_mem mem = failmem_mem(&cnt);
-        CHECK_INT(smtp_cmd_parser_new(&p, NULL, NULL, &mem, NULL), SMTP_ERR_NOMEM);
-        CHECK(p == NULL);
-        CHECK_INT(cnt.live, 0);
-    }
-    /* Two allocations in all (object, line buffer); none while reading. */
-    struct failmem cnt = {0};
+    /* The allocation failing gives NOMEM and leaks nothing. */
+    struct failmem cnt = {.fail_at = 1};
     smtp_mem mem = failmem_mem(&cnt);
+    CHECK_INT(smtp_cmd_parser_new(&p, NULL, NULL, &mem, NULL), SMTP_ERR_NOMEM);
+    CHECK(p == NULL);
+    CHECK_INT(cnt.live, 0);
+    /* One allocation at creation (the object); the line buffer with the first line split
+     * across reads, then none. */
+    cnt = (struct failmem){0};
     CHECK_INT(smtp_cmd_parser_new(&p, NULL, NULL, &mem, NULL), 0);
+    CHECK_INT(cnt.calls, 1);
+    CHECK_INT(smtp_cmd_parser_read(p, "EHLO x\r\nNOOP\r\n", 14), 14);
+    CHECK_INT(cnt.calls, 1);
+    const char in[] = "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDA";
+    for (size_t i = 0; i < sizeof in - 1; i++)
+        CHECK_INT(smtp_cmd_parser_read(p, in + i, 1), 1);
     CHECK_INT(cnt.calls, 2);
     CHECK_INT(cnt.last_size, 12287);
-    const char in[] = "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDA";
+    CHECK_INT(smtp_cmd_parser_reserve(p), 0);
+    CHECK_INT(cnt.calls, 2);
+    smtp_cmd_parser_del(p);
+    CHECK_INT(cnt.live, 0);
+    /* The line buffer cannot be allocated: SMTP_ERR_NOMEM, sticky; nothing leaks. */
+    struct rec r = {0};
+    smtp_cmd_callbacks cb = {rec_command, rec_sasl};
+    cnt = (struct failmem){.fail_at = 2};
+    CHECK_INT(smtp_cmd_parser_new(&p, &cb, NULL, &mem, &r), 0);
+    CHECK_INT(smtp_cmd_parser_read(p, "NOOP\r\nRS", 9), SMTP_ERR_NOMEM);
+    CHECK_INT(r.commands, 1); /* the whole line before it was read */
+    CHECK_INT(smtp_cmd_parser_read(p, "ET\r\n", 4), SMTP_ERR_NOMEM);
+    CHECK_INT(smtp_cmd_parser_reserve(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_cmd_parser_del(p);
+    CHECK_INT(cnt.live, 0);
+    /* Reserved up front: nothing allocated while reading. */
+    cnt = (struct failmem){0};
+    CHECK_INT(smtp_cmd_parser_new(&p, NULL, NULL, &mem, NULL), 0);
+    CHECK_INT(smtp_cmd_parser_reserve(p), 0);
+    CHECK_INT(cnt.calls, 2);
     for (size_t i = 0; i < sizeof in - 1; i++)
         CHECK_INT(smtp_cmd_parser_read(p, in + i, 1), 1);
     CHECK_INT(cnt.calls, 2);

@@ -3,7 +3,8 @@
  * holds from its allocator; an idle session with the default settings costs under 8 KiB (the
  * goal of issue 8 for smtp-sink); the output queue grows on demand within max_output; the
  * decoding buffer comes with the first command that needs it; the command parser's buffer is
- * sized for AUTH lines only when AUTH may be offered; a queue that cannot grow fails the
+ * sized for AUTH lines only when AUTH may be offered and allocated with the first command line
+ * split across reads; a buffer that cannot be allocated or a queue that cannot grow fails the
  * session cleanly (SMTP_ERR_NOMEM, sticky, nothing leaked); SMTP_SERVER_PREALLOCATE allocates
  * everything at once; the command line framer (lib/line.c) allocates its buffer on demand only
  * for a line split across reads, once, and reports a failure to do so without losing a byte.
@@ -152,6 +153,17 @@ static void test_exact(void)
     CHECK_INT(smtp_server_memory(srv), grown + 2048); /* max_line */
     CHECK_INT(smtp_server_read(srv, xf + 8, strlen(xf) - 8), (smtp_ssize)strlen(xf) - 8);
     CHECK_INT(z.fm.calls, calls + 1);
+    pull(srv, out, sizeof out);
+    /* The command line buffer comes with the first line split across reads, then stays. */
+    size_t before = smtp_server_memory(srv);
+    for (int round = 0; round < 3; round++) {
+        CHECK_INT(smtp_server_read(srv, "NO", 2), 2);
+        CHECK_INT(smtp_server_read(srv, "OP\r\n", 4), 4);
+        pull(srv, out, sizeof out);
+    }
+    CHECK_INT(z.fm.calls, calls + 2);
+    CHECK_INT(smtp_server_memory(srv), live_bytes(&z));
+    CHECK_INT(smtp_server_memory(srv), before + 2047); /* max_line - 1 */
     smtp_server_del(srv);
     CHECK_INT(z.fm.live, 0);
     CHECK_INT(smtp_server_memory(NULL), 0);
@@ -225,6 +237,29 @@ static void test_growth_failure(void)
     CHECK_INT(f.live, 0);
 }
 
+/* The command line buffer cannot be allocated: SMTP_ERR_NOMEM, sticky, nothing leaked. */
+static void test_line_buffer_failure(void)
+{
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, NULL, NULL, &mem, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_read(srv, "EHLO c\r\n", 8), 8); /* whole: no buffer needed */
+    pull(srv, out, sizeof out);
+    f.fail_at = f.calls + 1;
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\nMAIL FR", 14), SMTP_ERR_NOMEM);
+    CHECK_INT(smtp_server_read(srv, "OM:<>\r\n", 7), SMTP_ERR_NOMEM);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.0.0 Ok\r\n"); /* NOOP, the line read whole before it */
+    CHECK_INT(smtp_server_want_close(srv), 1);
+    smtp_server_del(srv);
+    CHECK_INT(f.live, 0);
+}
+
 /* SMTP_SERVER_PREALLOCATE: everything at _new, nothing after, whatever comes. */
 static void test_preallocate(void)
 {
@@ -240,7 +275,7 @@ static void test_preallocate(void)
     int calls = z.fm.calls;
     size_t held = smtp_server_memory(srv);
     CHECK_INT(held, live_bytes(&z));
-    CHECK(held >= 16384 + 2048);
+    CHECK(held >= 16384 + 2048 + 2047); /* output queue, decoding and line buffers */
     CHECK_INT(smtp_server_start(srv), 0);
     static char ehlos[8 * 300];
     for (int i = 0; i < 300; i++)
@@ -249,7 +284,8 @@ static void test_preallocate(void)
     char out[32768];
     pull(srv, out, sizeof out);
     const char *xf = "XFORWARD NAME=spike.porcupine.org\r\n";
-    CHECK_INT(smtp_server_read(srv, xf, strlen(xf)), (smtp_ssize)strlen(xf));
+    CHECK_INT(smtp_server_read(srv, xf, 9), 9); /* a line split across reads */
+    CHECK_INT(smtp_server_read(srv, xf + 9, strlen(xf) - 9), (smtp_ssize)strlen(xf) - 9);
     CHECK_INT(z.fm.calls, calls);
     CHECK_INT(smtp_server_memory(srv), held);
     smtp_server_del(srv);
@@ -348,6 +384,7 @@ int main(void)
     test_preallocate();
     test_parser_buffer();
     test_growth_failure();
+    test_line_buffer_failure();
     test_line_on_demand();
     return check_finish();
 }

@@ -203,8 +203,10 @@ SMTP_API void smtp_cmd_settings_init(smtp_cmd_settings *settings);
 /*
  * smtp_cmd_parser_new creates a parser in `*pp`. `callbacks` (NULL: all no-ops) and `settings`
  * (NULL: defaults) are copied. `mem` is the allocator (NULL: smtp_mem_default()); it must
- * outlive the parser. `user_data` is passed to every callback. One buffer of
- * max(max_line, max_auth_line) - 1 bytes is allocated, for lines split across reads.
+ * outlive the parser. `user_data` is passed to every callback. The parser itself is allocated
+ * here; its buffer of max(max_line, max_auth_line) - 1 bytes, for lines split across reads, is
+ * allocated by the first smtp_cmd_parser_read that ends inside a line (a peer that sends whole
+ * lines never needs it), or by smtp_cmd_parser_reserve, then kept until smtp_cmd_parser_del.
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (pp NULL, a limit out of range, an unknown flag);
  * SMTP_ERR_NOMEM. On error *pp is NULL (when pp is not NULL) and nothing stays allocated.
  */
@@ -223,9 +225,17 @@ SMTP_API void smtp_cmd_parser_del(smtp_cmd_parser *p);
  * Returns the number of bytes consumed: `len`, or less when a callback returned SMTP_PAUSE
  * (the bytes after the paused line are left for the caller, who feeds them again later).
  * Errors: SMTP_ERR_INVALID_ARGUMENT (p NULL, or data NULL with len > 0; nothing happens);
- * SMTP_ERR_CALLBACK_FAILURE when a callback failed, returned by this and every later call.
+ * SMTP_ERR_CALLBACK_FAILURE when a callback failed, SMTP_ERR_NOMEM when the line buffer could
+ * not be allocated (see smtp_cmd_parser_reserve): returned by this and every later call.
  */
 SMTP_API smtp_ssize smtp_cmd_parser_read(smtp_cmd_parser *p, const char *data, size_t len);
+
+/*
+ * smtp_cmd_parser_reserve allocates the parser's line buffer now, if it is not yet, so that
+ * smtp_cmd_parser_read never allocates (for code that reserves its memory up front).
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (p NULL); SMTP_ERR_NOMEM (the parser is unchanged).
+ */
+SMTP_API int smtp_cmd_parser_reserve(smtp_cmd_parser *p);
 
 /*
  * smtp_cmd_parser_expect_sasl makes the parser read the next line as a SASL response

@@ -107,9 +107,10 @@ typedef struct smtp_server smtp_server;
 #define SMTP_SERVER_STRICT_PIPELINING 0x20u
 /*
  * Allocate every buffer in smtp_server_new at its largest (the output queue at max_output, the
- * decoding buffer) instead of on demand: nothing is allocated afterwards, and SMTP_ERR_NOMEM
- * can come from smtp_server_new only (systems that reserve memory up front; tests that check
- * it). An idle session then costs about max_output + max_line octets more.
+ * decoding buffer, the command line buffer) instead of on demand: nothing is allocated
+ * afterwards, and SMTP_ERR_NOMEM can come from smtp_server_new only (systems that reserve
+ * memory up front; tests that check it). An idle session then costs about max_output +
+ * 2 * max_line octets more (max_auth_line instead of max_line with AUTH).
  */
 #define SMTP_SERVER_PREALLOCATE 0x40u
 #define SMTP_SERVER_FLAGS_ALL 0x7fu
@@ -423,15 +424,15 @@ typedef struct smtp_server_callbacks {
  * smtp_server_new creates a session in `*pp`. `callbacks` (NULL: all defaults) and `settings`
  * (NULL: defaults) are copied; `mem` is the allocator (NULL: smtp_mem_default()), which must
  * outlive the session; `user_data` goes to every callback.
- * Memory: the session, its command parser (a line buffer of max_line octets, or of
- * max_auth_line with SMTP_SERVER_EXT_AUTH: without AUTH offered, an AUTH line is held to
- * max_line) and the first 512 octets of the output queue are allocated here. The output queue
- * grows on demand up to max_output. A decoding buffer (for XCLIENT, XFORWARD, AUTH= and SASL
- * responses: max_line octets, or about max_auth_line with AUTH) is allocated here too with
- * SMTP_SERVER_EXT_AUTH or a trust bit, else when first used (after smtp_server_set_trust).
- * Both are kept until smtp_server_del, so a session that has carried one message allocates
- * nothing for the next ones (steady state). With SMTP_SERVER_PREALLOCATE both are allocated
- * here at their largest instead. smtp_server_memory tells the total.
+ * Memory: the session, its command parser and the first 512 octets of the output queue are
+ * allocated here. The output queue grows on demand up to max_output. The parser's line buffer
+ * (max_line octets, or max_auth_line with SMTP_SERVER_EXT_AUTH: without AUTH offered, an AUTH
+ * line is held to max_line) comes with the first command line split across reads. A decoding
+ * buffer (for XCLIENT, XFORWARD, AUTH= and SASL responses: max_line octets, or about
+ * max_auth_line with AUTH) is allocated here too with SMTP_SERVER_EXT_AUTH or a trust bit,
+ * else when first used (after smtp_server_set_trust). All are kept until smtp_server_del, so
+ * that a session allocates nothing per message (steady state). With SMTP_SERVER_PREALLOCATE
+ * all are allocated here, at their largest, instead. smtp_server_memory tells the total.
  * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (pp NULL, a setting out of range: hostname empty,
  * over 255 octets or with a byte outside 0x21-0x7E, max_recipients < 100, max_output < 4096,
  * command_timeout < 300, error_delay_ms > 300000, line limits outside the command parser's
@@ -467,8 +468,9 @@ SMTP_API int smtp_server_start(smtp_server *srv);
  * feeds them again later, followed by new ones.
  * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0; nothing happens);
  * SMTP_ERR_INVALID_STATE (before smtp_server_start, or from a callback);
- * SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM (the output queue or the decoding buffer could
- * not grow): fatal and sticky (every later call returns them).
+ * SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM (the output queue, the decoding buffer or the
+ * command line buffer could not be allocated): fatal and sticky (every later call returns
+ * them).
  */
 SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len);
 
