@@ -470,7 +470,9 @@ static int on_starttls_reply(smtp_client *c, const smtp_client_reply *r)
 }
 
 /* Codes that can answer one command only (RFC 5321 4.3.2, RFC 4954 4): a 354 to MAIL or a
- * 220 to EHLO is not a reply to that command but a confused or hostile server. */
+ * 220 to EHLO is not a reply to that command but a confused or hostile server. No other 3xx
+ * answers anything: 354 to DATA and 334 to AUTH are the only intermediate replies, so a 3xx
+ * to RCPT (which allows 250/251/252, 4xx, 5xx) is no refusal but a protocol error too. */
 static int plausible(int kind, int code)
 {
     switch (code) {
@@ -479,7 +481,7 @@ static int plausible(int kind, int code)
     case 235:
     case 334: return kind == SMTP_CLI_X_AUTH;
     case 354: return kind == SMTP_CLI_X_DATA;
-    default: return 1;
+    default: return code / 100 != 3;
     }
 }
 
