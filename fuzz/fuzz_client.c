@@ -59,13 +59,6 @@
 
 #define HEADER 8
 
-/*
- * A known library bug, tolerated until it is fixed so that CI stays green (set to 0 to check
- * it; the reproducer is fuzz/crashes/client-bdat-delivered-no-rcpt): a 250 to BDAT LAST when
- * every RCPT was refused is reported DELIVERED with accepted == 0, where the same 250 after
- * DATA's lone dot gives PERMFAIL with the RCPT refusal.
- */
-#define KNOWN_BUG_BDAT_DELIVERED_NO_RCPT 1
 #define TLS_MARK "[TLS]"
 #define MAXR 4
 #define NMSG 2
@@ -219,8 +212,7 @@ static int c_message(const smtp_client_result *res, void *ud)
     case SMTP_CLIENT_DELIVERED:
         /* LMTP: delivered to at least one recipient, the last reply deciding nothing. */
         FUZZ_ASSERT(res->reply && (r->lmtp ? t->lmtp_ok >= 1 : res->reply->code / 100 == 2));
-        FUZZ_ASSERT(res->accepted >= 1 || (KNOWN_BUG_BDAT_DELIVERED_NO_RCPT && !r->lmtp &&
-                                           res->reply->command == SMTP_VERB_BDAT));
+        FUZZ_ASSERT(res->accepted >= 1);
         t->delivered_at = r->out.len + 1;
         break;
     case SMTP_CLIENT_TEMPFAIL: break; /* 4xx, or the reply that broke the session */

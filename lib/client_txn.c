@@ -737,9 +737,13 @@ int smtp_cli_txn_reply(smtp_client *c, const struct smtp_cli_expect *x, const sm
         }
         break;
     case SMTP_CLI_X_BDAT:
-        if (r->code / 100 != 2 && c->m_ok == 0 && c->m_rcpt_replied == c->msg->nrcpts) {
-            /* No recipient accepted: their refusals tell more than BDAT's 554, as for DATA. */
-            decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 1);
+        if (c->m_ok == 0 && c->m_rcpt_replied == c->msg->nrcpts) {
+            /* No recipient accepted (BDAT went pipelined before the RCPT replies): their
+             * refusals decide, as for DATA, whatever BDAT got: a 554 tells less, and a 250 to
+             * LAST delivers to no one. That 250 ends the transaction; anything else is closed
+             * with RSET (RFC 3030 2). */
+            decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL,
+                   !(x->flag && r->code / 100 == 2));
         } else if (r->code / 100 != 2) {
             /* RFC 3030 2: no more BDAT after a failed one; close the transaction. */
             decide(c, status_of(r->code), r, 1);
