@@ -42,14 +42,6 @@
 #define HEADER 6
 #define MAXR 4
 
-/*
- * A known library bug, left out until it is fixed so that CI stays green (set to 0 to check
- * it; the reproducers are fuzz/crashes/envelope-empty-envid and envelope-empty-orcpt):
- * smtp_client_submit accepts an empty ENVID or ORCPT and the client sends "ENVID=" (RFC
- * 5321's esmtp-value is 1*char) or "ORCPT=rfc822;", which the server refuses with 501.
- */
-#define KNOWN_BUG_EMPTY_DSN_VALUE 1
-
 struct srv_rcpt {
     struct flog path, orcpt;
     unsigned present, notify;
@@ -219,7 +211,7 @@ static void make_envelope(struct world *w, const uint8_t *h, const char *p, cons
     next_field(&p, end, &w->fields[0]);
     m->sender = w->fields[0];
     next_field(&p, end, &w->fields[1]);
-    if ((h[3] & 0x40) && !(KNOWN_BUG_EMPTY_DSN_VALUE && !w->fields[1][0])) m->envid = w->fields[1];
+    if (h[3] & 0x40) m->envid = w->fields[1];
     size_t nr = 1 + (h[3] & 3u);
     for (size_t j = 0; j < nr; j++) {
         next_field(&p, end, &w->fields[2 + j]);
@@ -227,7 +219,6 @@ static void make_envelope(struct world *w, const uint8_t *h, const char *p, cons
         char *f = w->fields[2 + j];
         char *o = strchr(f, '\x01');
         if (o) *o = '\0', w->rc[j].orcpt = o + 1;
-        if (o && KNOWN_BUG_EMPTY_DSN_VALUE && !o[1]) w->rc[j].orcpt = NULL;
         w->rc[j].address = f;
         w->rc[j].notify = (h[3] >> 2) & 0xfu;
     }

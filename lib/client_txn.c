@@ -81,20 +81,21 @@ static int check_values(const smtp_client_message *m)
     if (m->holdfor > 999999999 || (m->holdfor && m->holduntil)) return SMTP_ERR_INVALID_ARGUMENT;
     if (m->holduntil && smtp_datetime_parse(m->holduntil, strlen(m->holduntil), &t) != 0)
         return SMTP_ERR_INVALID_ARGUMENT;
-    /* RFC 3461 4.4: ENVID is at most 100 characters once xtext-encoded. */
+    /* RFC 3461 4.4: ENVID is 1 to 100 characters once xtext-encoded ("ENVID=" is malformed). */
     if (m->envid) {
         smtp_ssize n = smtp_xtext_encoded_len(m->envid, strlen(m->envid));
-        if (n < 0 || n > 100 || has_8bit(m->envid)) return SMTP_ERR_INVALID_ARGUMENT;
+        if (n <= 0 || n > 100 || has_8bit(m->envid)) return SMTP_ERR_INVALID_ARGUMENT;
     }
     for (size_t i = 0; i < m->nrcpts; i++) {
         unsigned nt = m->rcpts[i].notify;
         if (nt & ~0xfu) return SMTP_ERR_INVALID_ARGUMENT;
         if ((nt & SMTP_NOTIFY_NEVER) && (nt & ~SMTP_NOTIFY_NEVER)) return SMTP_ERR_INVALID_ARGUMENT;
-        /* RFC 3461 4.2: the ORCPT value, "rfc822;" and the xtext, is at most 500 characters. */
+        /* RFC 3461 4.2: the ORCPT value, "rfc822;" and the xtext (1*xtext: an empty address
+         * is malformed), is at most 500 characters. */
         const char *o = m->rcpts[i].orcpt;
         if (!o) continue;
         smtp_ssize n = smtp_xtext_encoded_len(o, strlen(o));
-        if (n < 0 || n > 500 - 7 || has_8bit(o)) return SMTP_ERR_INVALID_ARGUMENT;
+        if (n <= 0 || n > 500 - 7 || has_8bit(o)) return SMTP_ERR_INVALID_ARGUMENT;
     }
     return 0;
 }

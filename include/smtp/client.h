@@ -380,8 +380,8 @@ typedef struct smtp_client_rcpt {
     unsigned notify;
     /*
      * DSN ORCPT (RFC 3461 4.2): the original recipient, an RFC 822 address sent as
-     * "ORCPT=rfc822;" and its xtext encoding (at most 500 characters with "rfc822;", ASCII);
-     * NULL for none.
+     * "ORCPT=rfc822;" and its xtext encoding (at least one character, at most 500 with
+     * "rfc822;", ASCII); NULL for none ("" is refused by smtp_client_submit).
      */
     const char *orcpt;
 } smtp_client_rcpt;
@@ -418,8 +418,10 @@ typedef struct smtp_client_message {
      * unchanged); SMTP_BODY_NONE (default) or SMTP_BODY_7BIT send no BODY parameter.
      */
     smtp_body body;
-    smtp_ret ret;        /* DSN RET= (RFC 3461 4.3); SMTP_RET_NONE for none */
-    const char *envid;   /* DSN ENVID (RFC 3461 4.4), raw (xtext-encoded by the client); NULL */
+    smtp_ret ret; /* DSN RET= (RFC 3461 4.3); SMTP_RET_NONE for none */
+    /* DSN ENVID (RFC 3461 4.4), raw (xtext-encoded by the client: 1 to 100 characters once
+     * encoded, ASCII; "" is refused by smtp_client_submit); NULL for none. */
+    const char *envid;
     int requiretls;      /* non-zero: REQUIRETLS (RFC 8689); the session must also use TLS */
     int mt_priority_set; /* non-zero: send MT-PRIORITY=mt_priority (RFC 6710) */
     int mt_priority;     /* -9..9 */
@@ -444,7 +446,8 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
  *   SMTP_ERR_INVALID_ARGUMENT  cli or msg NULL; no sender or no recipient; more recipients
  *                              than max_recipients; a path that is not valid (smtp_path_parse
  *                              with the null path allowed for the sender, "Postmaster" for
- *                              recipients, UTF-8 allowed); a parameter value out of range;
+ *                              recipients, UTF-8 allowed); a parameter value out of range
+ *                              (an empty ENVID or ORCPT, RFC 3461 4.2, 4.4, is one);
  *   SMTP_ERR_UNSAFE_ARGUMENT   a string holds CR, LF or another control byte;
  *   SMTP_ERR_TOO_LONG          a MAIL or RCPT line would exceed its limit (512 octets,
  *                              RFC 5321 4.5.3.1.4, plus what its parameters allow: see
