@@ -59,15 +59,6 @@
 #define TLS_MARK "[TLS]"
 #define MAX_MSGS 64
 
-/*
- * A known library bug, tolerated until it is fixed so that CI stays green (set to 0 to check
- * it; the reproducer is in fuzz/crashes/):
- *  - server-double-abort: a message aborted (SIZE, BARE) whose rest is being read and dropped
- *    is aborted again (EOF, SHUTDOWN, TIMEOUT) when the session ends before its end: two
- *    on_message_abort for one message. Tolerated: a second abort is only logged.
- */
-#define KNOWN_BUG_DOUBLE_ABORT 1
-
 /* Actions of the decision table. */
 enum action {
     ACT_ACCEPT,
@@ -306,7 +297,7 @@ static int on_message_abort(smtp_server *srv, smtp_server_abort_reason why, void
     /* What on_data gave before the abort depends on how the input was split (the decoder
      * streams; a bare LF ends the message where it is seen): only the reason is logged. */
     /* One abort per message that on_data_start accepted (server.h). */
-    FUZZ_ASSERT(r->in_message || KNOWN_BUG_DOUBLE_ABORT);
+    FUZZ_ASSERT(r->in_message);
     FLOG(&r->ev, "abort %s\n", smtp_server_abort_name(why));
     r->content.len = 0;
     r->in_message = 0;

@@ -128,9 +128,11 @@ void smtp_srv_clear_transaction(smtp_server *srv, int accepted)
 int smtp_srv_reset_transaction(smtp_server *srv, smtp_server_abort_reason why)
 {
     int r = 0;
-    if (srv->msg_open)
-        SMTP_SRV_CALL(srv, r, on_message_abort, why);
-    else if (srv->mail)
+    /* A message being dropped (srv->discard: SIZE or BARE) was aborted already: one
+     * on_message_abort per message, and no on_reset either (its end would not give one). */
+    if (srv->msg_open) {
+        if (!srv->discard) SMTP_SRV_CALL(srv, r, on_message_abort, why);
+    } else if (srv->mail)
         SMTP_SRV_CALL0(srv, r, on_reset);
     smtp_srv_clear_transaction(srv, 0);
     return smtp_srv_cb_result(srv, r);

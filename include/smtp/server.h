@@ -363,7 +363,11 @@ typedef struct smtp_server_callbacks {
      * Nothing is acknowledged before this callback returned or its deferred reply came.
      */
     int (*on_message_end)(smtp_server *srv, const smtp_server_message *msg, void *user_data);
-    /* A message that on_data_start accepted will not complete: drop what on_data gave. */
+    /*
+     * A message that on_data_start accepted will not complete: drop what on_data gave. Once
+     * per message: one aborted for SIZE or BARE while the rest of it is read and dropped gets
+     * no second call (nor on_reset) when the session ends (EOF, timeout, shutdown) first.
+     */
     int (*on_message_abort)(smtp_server *srv, smtp_server_abort_reason reason, void *user_data);
     /* A transaction (an accepted MAIL) ended without a message: RSET, HELO/EHLO, STARTTLS,
      * QUIT, a refused DATA end. Notification only. */
