@@ -233,9 +233,23 @@ SMTP_API const char *smtp_client_status_name(smtp_client_status status);
 typedef struct smtp_client_result {
     smtp_client_status status;
     /*
-     * The reply that decided the outcome: the reply after the data, or the failing reply (to
-     * MAIL, to the last RCPT when no recipient was accepted, to DATA or BDAT, a 421). NULL
-     * when no reply decided it (a lost connection, a timeout, SMTP_CLIENT_UNSUPPORTED).
+     * The reply that decided the outcome, by status:
+     *  - DELIVERED: the 2xx after the end of the data (DATA's CRLF.CRLF or BDAT LAST); in
+     *    LMTP the last reply after the data, which may be a refusal of another recipient.
+     *  - PERMFAIL: always a 5xx: to MAIL, DATA, a BDAT chunk or the end of the data; the
+     *    first RCPT refusal when no recipient was accepted (or, with
+     *    SMTP_CLIENT_MSG_ALL_OR_NOTHING, one was refused), whatever DATA or BDAT got then;
+     *    in LMTP the last reply after the data; or a 5xx that ended the session (greeting,
+     *    EHLO, RSET, STARTTLS, AUTH: see on_session_end).
+     *  - TEMPFAIL: a 4xx in the same places; with no recipient accepted and one refusal
+     *    temporary, the first RCPT refusal (which may be a 5xx); or, when the session ended
+     *    before the message was decided, the reply that ended it (on_session_end's `reply`):
+     *    a 421 or an unsolicited 221 (SHUTDOWN), the reply that broke the protocol, of any
+     *    code (PROTOCOL: a 250 nothing awaited, a 3xx where none is allowed), the EHLO 250
+     *    without STARTTLS when TLS is required, a 4xx refusal. When that end had no reply (a
+     *    lost connection, a timeout, a malformed reply, a local error), the first RCPT
+     *    refusal if there was one, else NULL.
+     *  - UNSUPPORTED: NULL (nothing was sent).
      */
     const smtp_client_reply *reply;
     size_t accepted;  /* recipients accepted by RCPT (LMTP: delivered after the data) */
