@@ -13,7 +13,10 @@
 #  4. end to end over 127.0.0.1: messages per second of both sinks under Postfix's
 #     smtp-source and our smtp-send (pipelined, and with --no-pipelining --no-chunking), at
 #     1, 10 and 50 sessions, runs interleaved (ours, theirs, ours...), median of BENCH_REPS;
-#     round trips per message from smtp-send -v transcripts;
+#     with 2 CPUs or more, both sinks are pinned (taskset) to one CPU and the load clients to
+#     another, so every round has the same placement (a server and its clients on different
+#     cores); the 1-session pipelined load is also run with the client on the sinks' CPU, as
+#     an informational row; round trips per message from smtp-send -v transcripts;
 #  5. resident memory per idle connection, at BENCH_IDLE connections held by bench/idle_hold.
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
 # the message counts of the end-to-end runs, default 1), BENCH_CORE_RUNS (default 3), BENCH_ONLY (the parts to run, default
@@ -142,7 +145,7 @@ wait_listen() { # wait_listen PID PORT: up to 30 s (valgrind starts slowly)
     return 1
 }
 
-# start_ours NAME [valgrind args...]: our smtp-sink on a kernel-chosen port; sets spid, sport.
+# start_ours NAME [PREFIX...]: (valgrind, taskset) our smtp-sink on a kernel-chosen port; sets spid, sport.
 start_ours() {
     local name=$1
     shift
@@ -163,7 +166,7 @@ start_ours() {
     return 1
 }
 
-# start_postfix NAME [valgrind args...]: Postfix's smtp-sink on a free high port.
+# start_postfix NAME [PREFIX...]: Postfix's smtp-sink on a free high port.
 start_postfix() {
     local name=$1 port
     shift
@@ -184,24 +187,57 @@ start_postfix() {
     return 1
 }
 
+# ---- CPU placement of the end-to-end runs ----
+# With one round trip per message, a sink and its client on the same vCPU hand the CPU to each
+# other, on two vCPUs each round trip waits for a wake-up across them (about 200 us on the KVM
+# guest of BENCHMARKS.md): left to the scheduler, rounds mix the two regimes. pin_sink and
+# pin_client (command prefixes, empty when not pinned) fix the placement; the callgrind,
+# round-trip and idle runs are not pinned (their figures do not depend on placement).
+pin_sink=()
+pin_client=()
+pin_same=() # the client on the sinks' CPU (the informational same-CPU row)
+placement="not pinned"
+setup_pinning() {
+    local cpus
+    # The CPUs this process may run on, in order (Cpus_allowed_list, e.g. "0-1" or "0,2-3").
+    cpus=$(awk '/^Cpus_allowed_list:/ { n = split($2, r, ","); for (i = 1; i <= n; i++) {
+        if (split(r[i], b, "-") == 2) { for (c = b[1]; c <= b[2]; c++) print c } else print r[i] } }'         /proc/self/status 2>/dev/null)
+    if ! command -v taskset >/dev/null 2>&1; then
+        note "taskset missing: end-to-end runs not pinned (the scheduler places sink and client)"
+        return
+    fi
+    if [ "$(echo "$cpus" | grep -c .)" -lt 2 ]; then
+        note "fewer than 2 CPUs: end-to-end runs not pinned"
+        return
+    fi
+    sink_cpu=$(echo "$cpus" | sed -n 1p)
+    client_cpu=$(echo "$cpus" | sed -n 2p)
+    pin_sink=(taskset -c "$sink_cpu")
+    pin_client=(taskset -c "$client_cpu")
+    pin_same=(taskset -c "$sink_cpu")
+    placement="sinks on CPU $sink_cpu, clients on CPU $client_cpu"
+}
+
 # ---- loads ----
 now_ns() { date +%s%N; }
-# load KIND SESSIONS TOTAL PORT: sends about TOTAL messages; prints messages per second.
+# load KIND SESSIONS TOTAL PORT [PREFIX...]: sends about TOTAL messages, the client run under
+# PREFIX (e.g. taskset -c 1); prints messages per second.
 load() {
     local kind=$1 s=$2 total=$3 port=$4 t0 t1 rc count
+    shift 4
     count=$(((total + s - 1) / s))
     t0=$(now_ns)
     case $kind in
     source)
-        "$PF_SOURCE" -d -s "$s" -m $((count * s)) -F "$out/msg.lf" -f "$FROM" -t "$TO" \
+        "$@" "$PF_SOURCE" -d -s "$s" -m $((count * s)) -F "$out/msg.lf" -f "$FROM" -t "$TO" \
             "127.0.0.1:$port" >>"$out/load.log" 2>&1
         ;;
     send)
-        "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
+        "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --count "$count" --sessions "$s" >>"$out/load.log" 2>&1
         ;;
     send-nopipe)
-        "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
+        "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --no-pipelining --no-chunking --count "$count" --sessions "$s" \
             >>"$out/load.log" 2>&1
         ;;
@@ -404,17 +440,18 @@ run_sink() {
 
 # ==== 4. end to end: messages per second, interleaved ====
 run_e2e() {
-    section "end to end over 127.0.0.1, 1 KiB messages, messages/s: median [slowest-fastest] of $reps interleaved runs"
+    setup_pinning
+    section "end to end over 127.0.0.1, 1 KiB messages, messages/s: median [slowest-fastest] of $reps interleaved runs; $placement"
     if [ $have_postfix = 1 ]; then
         kinds="source send send-nopipe"
     else
         kinds="send send-nopipe"
     fi
-    start_ours tput || exit 1
+    start_ours tput "${pin_sink[@]}" || exit 1
     ours_pid=$spid
     ours_port=$sport
     if [ $have_postfix = 1 ]; then
-        start_postfix tput-postfix || exit 1
+        start_postfix tput-postfix "${pin_sink[@]}" || exit 1
         pf_pid=$spid
         pf_port=$sport
     fi
@@ -433,15 +470,35 @@ run_e2e() {
         for s in 1 10 50; do
             for kind in $kinds; do
                 total=$(total_for "$kind" "$s")
-                load "$kind" "$s" "$total" "$ours_port" >>"$out/tput-ours-$kind-$s"
+                load "$kind" "$s" "$total" "$ours_port" "${pin_client[@]}" \
+                    >>"$out/tput-ours-$kind-$s"
                 if [ $have_postfix = 1 ]; then
-                    load "$kind" "$s" "$total" "$pf_port" >>"$out/tput-postfix-$kind-$s"
+                    load "$kind" "$s" "$total" "$pf_port" "${pin_client[@]}" \
+                        >>"$out/tput-postfix-$kind-$s"
                 fi
             done
         done
+        # The other placement, for the row where it matters most (no target): the client on
+        # the sinks' CPU.
+        if [ ${#pin_same[@]} -gt 0 ]; then
+            total=$(total_for send 1)
+            load send 1 "$total" "$ours_port" "${pin_same[@]}" >>"$out/tput-ours-send-same-1"
+            if [ $have_postfix = 1 ]; then
+                load send 1 "$total" "$pf_port" "${pin_same[@]}" >>"$out/tput-postfix-send-same-1"
+            fi
+        fi
     done
     stop "$ours_pid"
     [ $have_postfix = 1 ] && stop "$pf_pid"
+    same_cpu_row() {
+        local ours theirs
+        ours=$(median "$out/tput-ours-send-same-1")
+        theirs=$PF_MISSING
+        [ $have_postfix = 1 ] && theirs=$(median "$out/tput-postfix-send-same-1")
+        row "  the same, client on the sinks' CPU $sink_cpu (no target)" \
+            "$ours $(spread "$out/tput-ours-send-same-1")" \
+            "$(vs "$theirs" "$ours" "$(spread "$out/tput-postfix-send-same-1")")" "-" ""
+    }
     for s in 1 10 50; do
         for kind in send source send-nopipe; do
             case $kind in
@@ -462,6 +519,7 @@ run_e2e() {
             if [ "$kind" = send ]; then
                 row "sink msgs/s, $what, $s session(s)" "$shown_ours" "$shown_theirs" \
                     ">= 1.5x Postfix" "$(met_ge "$r" 1.5)"
+                [ "$s" = 1 ] && [ ${#pin_same[@]} -gt 0 ] && same_cpu_row
             else
                 row "sink msgs/s, $what, $s session(s)" "$shown_ours" "$shown_theirs" "-" ""
             fi
