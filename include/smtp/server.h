@@ -367,6 +367,9 @@ typedef struct smtp_server_callbacks {
      * A message that on_data_start accepted will not complete: drop what on_data gave. Once
      * per message: one aborted for SIZE or BARE while the rest of it is read and dropped gets
      * no second call (nor on_reset) when the session ends (EOF, timeout, shutdown) first.
+     * Also after on_message_end when the session ends before its decision is complete (it
+     * was deferred and not answered, or in LMTP not every reply owed was given): nothing
+     * more of it will be acknowledged.
      */
     int (*on_message_abort)(smtp_server *srv, smtp_server_abort_reason reason, void *user_data);
     /* A transaction (an accepted MAIL) ended without a message: RSET, HELO/EHLO, STARTTLS,
