@@ -23,7 +23,9 @@
  *   2. bytes: one feed per byte, then close;
  *   3. splits: for every split point i, feed [0,i) then [i,n), then close (and every pair of
  *      split points for inputs up to 160 bytes, unless SMTP_VEC_NO_PAIRS is set, as under
- *      valgrind);
+ *      valgrind; there SMTP_VEC_SPLIT_STRIDE=k also splits an input over 160 bytes only at
+ *      every k-th point and the last, since a SCRAM exchange replayed at each of its hundreds
+ *      of points is minutes of HMAC under valgrind; the other passes keep every point);
  *   4. trailing: the input then the trailing bytes; the log before close must equal the log of
  *      the whole pass before close (bytes that complete nothing must change nothing).
  */
