@@ -840,8 +840,11 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
     /* Before the PROXY header nobody has been greeted: close without a word. */
     int greeted = srv->input != SMTP_SRV_IN_PROXY;
     if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
-    if (text && greeted)
-        smtp_srv_reply_host(srv, 421, enhanced, text); /* dropped when no room is left */
+    if (text && greeted) {
+        /* Dropped when the queue is at max_output; a failed growth is fatal (NOMEM). */
+        smtp_srv_reply_host(srv, 421, enhanced, text);
+        if (srv->error) return srv->error;
+    }
     srv->out_delay = 0; /* the adapter's decision to end: no more slowing down */
     srv->closing = 1;
     return 0;

@@ -237,6 +237,41 @@ static void test_growth_failure(void)
     CHECK_INT(f.live, 0);
 }
 
+/* The output queue cannot grow for the 421 of a shutdown: SMTP_ERR_NOMEM, not a silent 0. For
+ * k pipelined RSETs left unwritten, shutdown either fits its 421 or fails; some k must fail. */
+static void test_shutdown_growth_failure(void)
+{
+    int failed = 0;
+    for (int k = 0; k < 60; k++) {
+        struct failmem f = {0};
+        smtp_mem mem = failmem_mem(&f);
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, NULL, NULL, &mem, NULL), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        for (int i = 0; i < k; i++)
+            CHECK_INT(smtp_server_read(srv, "RSET\r\n", 6), 6);
+        f.fail_at = f.calls + 1;
+        int r = smtp_server_shutdown(srv);
+        char out[8192];
+        size_t n = pull(srv, out, sizeof out);
+        if (r == SMTP_ERR_NOMEM) {
+            failed++;
+            CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), SMTP_ERR_NOMEM); /* sticky */
+        } else {
+            CHECK_INT(r, 0);
+            /* the last line is the 421 */
+            size_t start = n >= 2 ? n - 2 : 0;
+            while (start > 0 && out[start - 1] != '\n')
+                start--;
+            CHECK(n - start > 9 && memcmp(out + start, "421 4.3.2", 9) == 0);
+        }
+        CHECK_INT(smtp_server_want_close(srv), 1);
+        smtp_server_del(srv);
+        CHECK_INT(f.live, 0);
+    }
+    CHECK(failed > 0);
+}
+
 /* The command line buffer cannot be allocated: SMTP_ERR_NOMEM, sticky, nothing leaked. */
 static void test_line_buffer_failure(void)
 {
@@ -384,6 +419,7 @@ int main(void)
     test_preallocate();
     test_parser_buffer();
     test_growth_failure();
+    test_shutdown_growth_failure();
     test_line_buffer_failure();
     test_line_on_demand();
     return check_finish();

@@ -635,7 +635,9 @@ SMTP_API unsigned smtp_server_timeout(const smtp_server *srv);
  * passed without input: it queues "421 4.4.2 <hostname> Error: timeout exceeded", drops any
  * message in progress (on_message_abort TIMEOUT) and closes.
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT; SMTP_ERR_INVALID_STATE (from a callback, or closing);
- * SMTP_ERR_CALLBACK_FAILURE.
+ * SMTP_ERR_CALLBACK_FAILURE; SMTP_ERR_NOMEM (the output queue could not grow for the 421:
+ * fatal and sticky, the session only wants to close). A 421 that finds the queue at
+ * max_output is dropped and the call returns 0.
  */
 SMTP_API int smtp_server_timeout_expired(smtp_server *srv);
 
