@@ -110,7 +110,8 @@ typedef struct smtp_server smtp_server;
  * decoding buffer, the command line buffer) instead of on demand: nothing is allocated
  * afterwards, and SMTP_ERR_NOMEM can come from smtp_server_new only (systems that reserve
  * memory up front; tests that check it). An idle session then costs about max_output +
- * 2 * max_line octets more (max_auth_line instead of max_line with AUTH).
+ * 2 * max_line octets more; with AUTH (whose decoding buffer is allocated at _new anyway)
+ * about max_output + max_auth_line more.
  */
 #define SMTP_SERVER_PREALLOCATE 0x40u
 #define SMTP_SERVER_FLAGS_ALL 0x7fu
@@ -172,7 +173,9 @@ typedef struct smtp_server_settings {
      */
     unsigned soft_error_limit;
     /* That delay in milliseconds (Postfix's smtpd_error_sleep_time); default 1000, at most
-     * 300000 (a client waits five minutes for a reply, RFC 5321 4.5.3.2); 0: no delay. */
+     * 300000 (a client waits five minutes for a reply, RFC 5321 4.5.3.2); 0: no delay, but
+     * past the soft limit commands are still read one at a time, each once the replies
+     * before it were written (set soft_error_limit to 0 to turn both off). */
     unsigned error_delay_ms;
     /* NOOP, RSET, VRFY, ETRN, HELP before 421 4.7.0 and close; default 100 (Postfix). */
     unsigned junk_command_limit;
