@@ -53,19 +53,26 @@ static void send_all(int fd, const char *data, size_t len)
     }
 }
 
+/* Waits up to 50 ms for bytes on fd, copies them to standard output and returns how many
+ * (buf holds them); 0 when none came in time, -1 when the peer closed or poll/recv failed. */
+static ssize_t copy_some(int fd, char *buf, size_t cap)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, 50);
+    if (r < 0 && errno != EINTR) return -1;
+    if (r <= 0) return 0;
+    ssize_t n = recv(fd, buf, cap, 0);
+    if (n <= 0) return -1;
+    fwrite(buf, 1, (size_t)n, stdout);
+    fflush(stdout);
+    return n;
+}
+
 /* Copies what arrives on fd to standard output until the peer closes or `end` passes. */
 static void drain(int fd, time_t end)
 {
-    while (time(NULL) < end) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, 50);
-        if (r < 0 && errno != EINTR) break;
-        if (r <= 0) continue;
-        char buf[4096];
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        fwrite(buf, 1, (size_t)n, stdout);
-        fflush(stdout);
+    char buf[4096];
+    while (time(NULL) < end && copy_some(fd, buf, sizeof buf) >= 0) {
     }
 }
 
@@ -95,16 +102,10 @@ static void play(int fd, const char *text, size_t len, time_t end)
     char line[1024];
     size_t llen = 0;
     send_all(fd, text, pos);
+    char buf[4096];
     while (pos < len && time(NULL) < end) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, 50);
-        if (r < 0 && errno != EINTR) break;
-        if (r <= 0) continue;
-        char buf[4096];
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        fwrite(buf, 1, (size_t)n, stdout);
-        fflush(stdout);
+        ssize_t n = copy_some(fd, buf, sizeof buf);
+        if (n < 0) break;
         for (ssize_t i = 0; i < n && pos < len; i++) {
             if (llen < sizeof line) line[llen++] = buf[i];
             if (buf[i] != '\n') continue;
