@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A thin wrapper over CMake (as Neovim does). The two set-up commands are `make demo` and
 # `make test`; everything else is CMake.
 BUILD_DIR ?= build

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds and tests libsmtp against mbedTLS 3.6 (Debian trixie's packages), next to the 2.28 of
 # the system (Debian bookworm): the packages are downloaded with apt-get and unpacked into a
 # private directory (nothing is installed on the system), then the whole suite runs against them.

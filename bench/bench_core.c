@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_core: throughput of libsmtp's protocol core on realistic input.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_engine: the server and client session engines alone, in memory, on a 1 KiB message.
  *

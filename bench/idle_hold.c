@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * idle_hold: open N connections to an SMTP server, read every greeting, then hold them all
  * idle until standard input closes (or says anything), and close them. For the memory an

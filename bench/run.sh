@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh BUILD_DIR: every benchmark of issue #8, printed as one table (measurement, ours,
 # Postfix, target, met?). `make bench` builds a Release tree and runs this; it can be re-run
 # alone on a built tree:  bash bench/run.sh build-bench

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Strict command-line value parsing (args.h). Numbers are parsed by hand rather than with
  * strtoul, which accepts signs, leading spaces and wraps "-1" to ULONG_MAX. An endpoint is

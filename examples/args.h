@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Strict parsing of command-line values shared by smtp-send and smtp-sink: numbers and
  * HOST[:PORT] endpoints. Every function rejects anything it does not fully understand, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The --auth-file reader (authfile.h): the whole file is read into memory once, split into
  * lines in place, and each entry points into that copy.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-sink's --auth-file: the users allowed to authenticate, one "user:password" a line.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-core-demo: one SMTP conversation held in memory, built only from libsmtp's sans-I/O core.
  *

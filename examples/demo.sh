@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make demo: smtp-sink on a free loopback port with a temporary Maildir, one message sent with
 # smtp-send -v, then the transcript, smtp-sink's JSON line and the stored message. smtp-sink
 # listens on 127.0.0.1 only, on a port the kernel chooses, and is stopped by its PID.

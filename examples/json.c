@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * JSON lines (json.h). The escaper copies runs of printable ASCII other than '"' and '\\'
  * whole, and looks at every other position: either the start of a well-formed UTF-8 sequence

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * JSON output for smtp-sink's one line per accepted message (RFC 8259): a line is built in a
  * buffer by a hand-written escaper and leaves with one write(2), because the line is printed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Maildir delivery (maildir.h). The order is the one the Maildir page gives for a reliable
  * delivery: create DIR/tmp/<unique> exclusively, write, fsync, close, then link it into DIR/new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A Maildir writer (https://cr.yp.to/proto/maildir.html) for smtp-sink: each message is
  * written to DIR/tmp under a unique name, flushed to disk, and renamed into DIR/new, so a

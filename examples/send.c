@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-send's sessions (send.h): the client engine's callbacks, the per-recipient results,
  * the mapping of outcomes to sysexits.h statuses, and the load mode.

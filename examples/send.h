@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-send's parts shared between its option parser (smtp-send.c) and its sessions (send.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-sink's server (sink.h): the I/O adapter's multi-connection loop with one server engine
  * per connection, whose callbacks keep the envelope, write the message into the Maildir as it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-sink's parts shared between its option parser (smtp-sink.c) and its server (sink.c).
  */

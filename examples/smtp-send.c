@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-send: send one message (or many, in load mode) to an SMTP or LMTP server, like
  * sendmail -bm or swaks. Built on libsmtp's client engine and its socket adapter.

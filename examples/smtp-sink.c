@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtp-sink: a receiving SMTP or LMTP server that really takes the mail (like Postfix's
  * smtp-sink, but it stores messages in a Maildir or counts them, and prints one JSON line per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS for smtp-send and smtp-sink (tls_glue.h): the programs' choice of CAs and files. The
  * session itself runs under the I/O adapter through smtp_tls_io_filter_new (<smtp/tls.h>).

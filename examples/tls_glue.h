@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS for smtp-send and smtp-sink: the configs the programs load (CAs, certificate and key) and
  * a session of one as the I/O adapter's filter (smtp_tls_io_filter_new). Built only when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The -v transcript (transcript.h). Each direction keeps whether it is inside a line and
  * whether its last byte was a CR, so a CRLF split between two reads still ends one line.

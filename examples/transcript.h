@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The -v protocol transcript: the bytes of each direction as lines prefixed "C: " (client) or
  * "S: " (server), the way RFC 5321's examples show a session. The data of a client's BDAT chunk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the EHLO capability parser (smtp_caps_add_line and its getters).
  *

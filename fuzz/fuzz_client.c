@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: a whole client session (smtp_client) with one or two queued messages, fed a
  * hostile server's replies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the codecs of <smtp/codec.h>: base64, xtext, the RFC 6533 utf-8 address forms
  * (xtext and unitext) and UTF-8 validation.

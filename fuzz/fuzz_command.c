@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the streaming command parser (smtp_cmd_parser) and smtp_cmd_parse.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pieces shared by the stateful fuzz targets (fuzz_server.c, fuzz_client.c, fuzz_envelope.c):
  * an event log compared between runs, a seeded piece-size generator, a counting allocator, an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: DATA transparency (smtp_data_decode, smtp_data_encode, smtp_data_encode_finish).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: a differential oracle between the two engines. The input becomes an envelope
  * (sender, recipients, parameters) and a body; libsmtp's client sends it, and its output is

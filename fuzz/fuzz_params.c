@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: ESMTP parameters (smtp_param iterator, smtp_mail_params_parse,
  * smtp_rcpt_params_parse, smtp_datetime_parse) with options the fuzzer chooses.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the path and domain grammar (smtp_path_parse, smtp_domain_parse).
  *

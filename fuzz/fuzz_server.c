@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: a whole server session (smtp_server) fed a hostile client's stream.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Builds the fuzz seed corpora from the protocol vectors.
 
 Usage: fuzz/make_corpus.py [--check]

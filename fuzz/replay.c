@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replays fuzz inputs without libFuzzer, so the corpus runs as a regression test in
  * `make test` with any compiler: replay FILE_OR_DIR...

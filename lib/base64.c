@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * base64 (RFC 4648 4), the encoding of SASL exchanges in AUTH (RFC 4954 4).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The EHLO capability parser (RFC 5321 4.1.1.1: ehlo-line = ehlo-keyword *( SP ehlo-param )).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The client session engine: the session, the reading of replies and the output queue.
  *

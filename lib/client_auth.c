@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The client session engine: SASL authentication (RFC 4954) with PLAIN (RFC 4616), LOGIN
  * (draft-murchison-sasl-login), XOAUTH2 (Google's), OAUTHBEARER (RFC 7628), and, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The client session engine's private state, shared by lib/client.c (session, replies, I/O),
  * lib/client_txn.c (messages: MAIL, RCPT, DATA, BDAT, RSET and the body) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The client session engine: messages. Submission and its checks, the MAIL/RCPT parameters,
  * the body buffer and its encoding for DATA or BDAT, and the replies of a transaction.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The command parser (server side): one line -> smtp_command, and the streaming parser that
  * frames the input with the line framer (line.h) and reports each line through callbacks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Command emitters (client side): write one command line with its CRLF into the caller's
  * buffer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The DATA unstuffing decoder (server side), RFC 5321 4.5.2 and 4.1.1.4.
  *

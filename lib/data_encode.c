@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The DATA stuffing encoder (client side), RFC 5321 4.5.2, and its BDAT variants (RFC 3030).
  *

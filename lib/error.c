@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names and descriptions of the SMTP_ERR_* codes (include/smtp/common.h). */
 #include "internal.h"
 

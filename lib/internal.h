@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internal helpers shared by the library's source files. Not installed.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The line framer (internal): cuts a byte stream into CRLF-terminated lines for the command
  * parser and, later, the server engine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The default allocator (C library malloc family) and the small span and grammar helpers that
  * several parsers share (declared in internal.h), so that each rule is written once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2) and the typed values of the extensions.
  *

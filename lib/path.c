@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The grammar of SMTP paths and domains: RFC 5321 4.1.2 (Path, Mailbox, Local-part, Domain),
  * 4.1.3 (address literals), 4.5.3.1 (size limits), and RFC 6531 3.3 (UTF-8 when SMTPUTF8 is

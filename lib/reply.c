@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reply parser (RFC 5321 4.2), client side.
  *

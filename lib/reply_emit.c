@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reply emitter (RFC 5321 4.2, RFC 2034 4), server side.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server session engine: the object, the read loop and the command state machine.
  *

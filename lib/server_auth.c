@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server engine's AUTH command (RFC 4954) and its SASL exchanges.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server engine's message input: DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server session engine's private state, shared by lib/server*.c. Not installed.
  *

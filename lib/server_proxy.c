@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server engine's reader for the HAProxy PROXY protocol header (proxy-protocol.txt,
  * versions 1 and 2), read before the greeting when SMTP_SERVER_PROXY is set; and the IP

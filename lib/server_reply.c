@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server engine's output side: a bounded output queue the adapter pulls from
  * (smtp_server_write), reply formatting with the reply emitter, the EHLO capability list, and

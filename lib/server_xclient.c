@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server engine's XCLIENT and XFORWARD commands (Postfix's XCLIENT_README and
  * XFORWARD_README).

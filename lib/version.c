@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The version of the linked library (see smtp/version.h for the headers' version). */
 #include "internal.h"
 

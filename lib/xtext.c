@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Text codecs of ESMTP parameter values:
  *  - UTF-8 validation (RFC 3629 4: the well-formed sequences, as RFC 6531 requires);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A minimal assertion kit for the unit tests: each test file is one executable whose main()
  * calls its test functions and returns check_finish(). A failed check prints where and what,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A counting allocator for the unit tests: it fails the Nth allocation (to walk every failure
  * point of a constructor or a session), counts calls (to prove that steady state allocates

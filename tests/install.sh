@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the built libsmtp into a temporary prefix, then builds two consumers against it:
 # one with CMake's find_package(smtp), one with pkg-config's flags (read from smtp.pc by hand
 # when pkg-config is not installed), with the compiler and flags of the build (a sanitizer build

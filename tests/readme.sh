@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Keeps README.md true to the code: every ```c block that has a main() is compiled against the
 # built library (with the build's compiler and flags) and run; it must exit 0.
 # Usage: readme.sh README.md LIBSMTP.a INCLUDE_DIR GENERATED_INCLUDE_DIR CC CFLAGS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vector runner "caps": the EHLO capability parser (include/smtp/caps.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vector runner "client": the input is what a scripted server sends; the options line scripts
  * the application (session settings, then messages). After every feed the runner acts as the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The "codec" vector runner: the input is the bytes to encode, decode or check. The codecs
  * are stateless, so the runner buffers what it is fed and runs at close.

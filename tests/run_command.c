@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vector runner "command": feeds the input to an smtp_cmd_parser and logs every command, SASL
  * response and error, one per line.

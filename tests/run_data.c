@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vector runners for DATA transparency: "data_decode" (the server's unstuffing decoder) and
  * "data_encode" (the client's stuffing encoder).

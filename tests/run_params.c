@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The "params" vector runner: the input is the parameter string of MAIL or RCPT (what follows
  * the path). Parsing is stateless, so the runner buffers what it is fed and parses at close.

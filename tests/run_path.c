@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The "path" vector runner: the input is one path token ("<...>"), or with the option "domain"
  * one EHLO/HELO argument. smtp_path_parse is stateless, so the runner buffers what it is fed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vector runner "reply": feeds server output to smtp_reply_parser and logs
  *   line CODE -|last idx=N text="..." [enh=X.Y.Z msg="..."]

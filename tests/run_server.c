@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Vector runner "server": one smtp_server session fed the client's bytes, so that a vector reads
  * as a transcript. The runner plays the application and the adapter:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The core is sans-I/O (DESIGN.md): its objects may call only pure libc functions (memory, string
 # and in-memory formatting: snprintf writes to a buffer, never a stream). This test
 # lists every undefined symbol of each object in libsmtp.a (nm -u) and fails on any symbol

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks the symbols a shared libsmtp exports (nm -D):
 #  1. every one begins with smtp_;
 #  2. none equals a symbol exported by libESMTP (Debian's libesmtp6), read with nm from the

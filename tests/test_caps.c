@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the EHLO capability parser (include/smtp/caps.h): API contracts, ownership
  * (the caps outlive and never point into the reply), counters that saturate, the bounded AUTH

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the client session engine: API misuse, allocation failures, no allocation per
  * message, failing callbacks, unsolicited replies, timeouts and the state queries; and the
  * limits of the MAIL and RCPT emitters the client relies on. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the codecs: argument checks, round trips over many inputs, the length
  * functions against the real output, "nothing written" on errors, and an exhaustive check of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the command layer: the line framer (lib/line.h), smtp_cmd_parse, the streaming
  * parser's API contract (allocation, errors, pause, SASL mode, zero copy) and the command

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of DATA transparency (include/smtp/data.h): API contracts, the differential
  * property "decode(encode(body)) == body with normalized line ends, one end of data, consumed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Allocation failure, everywhere: whole sessions of both engines run under tests/failmem.h
  * with the Nth allocation failing, for every N until a run allocates fewer than N times.

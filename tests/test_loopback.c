@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Loopback test: libsmtp's client against libsmtp's server, wired through two in-memory byte
  * queues (no socket), both driven through their public API only.

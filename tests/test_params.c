@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the ESMTP parameter parsers: argument checks, default options, spans that
  * borrow the input, the date-time parser directly, and random inputs in exact-size heap

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of smtp_path_parse and smtp_domain_parse: argument checks, spans that borrow
  * the input, binary addresses, and inputs held in exact-size heap buffers so that ASan and

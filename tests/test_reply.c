@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the reply parser's API and of the reply emitter. */
 #include "check.h"
 #include "failmem.h"

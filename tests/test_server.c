@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the server session engine's API: settings validation, misuse, the reply call,
  * deferral and the consumed count, output in small pieces, STARTTLS calls and the queries an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the server engine's AUTH, XCLIENT/XFORWARD, PROXY and strict pipelining API:
  * settings validation, misuse of the answering calls, deferred SASL steps answered from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server engine's memory: what smtp_server_memory reports is exactly what the session
  * holds from its allocator; an idle session with the default settings costs under 8 KiB (the

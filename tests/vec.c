@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The protocol-vector harness (see vec.h for the file format and the four replays).
  * Usage: smtp_vectors FILE.vec...   The runner is named by the file's directory.

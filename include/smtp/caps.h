@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the EHLO capability parser (RFC 5321 4.1.1.1 and the extensions' RFCs).
  *

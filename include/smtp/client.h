@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the client session engine: a sans-I/O SMTP (RFC 5321) and LMTP (RFC 2033) client.
  *

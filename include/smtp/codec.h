@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the small codecs of SMTP parameters and authentication:
  *  - UTF-8 validation (RFC 3629, as SMTPUTF8 requires: RFC 6531 3.3);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — SMTP/LMTP commands: the server's streaming command parser, a stateless parser for
  * one line, and the client's command emitters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — common definitions shared by every part of the library:
  * the export macro, spans, the allocator, the size type and the error codes.

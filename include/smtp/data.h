@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — DATA transparency (RFC 5321 4.5.2 and 4.1.1.4): the server's unstuffing decoder and
  * the client's stuffing encoder, both streaming over chunks of any size.

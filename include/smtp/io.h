@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the I/O adapter (library smtp_io, CMake target smtp::io): binds the sans-I/O
  * engines of <smtp/client.h> and <smtp/server.h> to POSIX sockets, poll/epoll and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2 esmtp-param, and the
  * extensions that define them).

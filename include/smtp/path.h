@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the grammar of SMTP paths and domains (RFC 5321 4.1.2, 4.1.3, 4.5.3.1;
  * RFC 6531 3.3 for SMTPUTF8).

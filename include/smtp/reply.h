@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — SMTP replies: the streaming reply parser (client side) and the reply emitter
  * (server side). RFC 5321 4.2, RFC 2034 / RFC 3463 (enhanced status codes).

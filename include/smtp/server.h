@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the server session engine: a sans-I/O SMTP (RFC 5321) and LMTP (RFC 2033) server
  * protocol engine.

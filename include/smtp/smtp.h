@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the umbrella header. Include this one header to get the whole public API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — the optional TLS adapter (library smtp_tls, CMake target smtp::tls), built on
  * mbedTLS 2.28 or 3.x. It is a byte-stream filter that knows no socket: ciphertext goes in and

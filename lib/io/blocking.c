@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The blocking calls: connecting by name, and running one client or server session on one
  * descriptor until it ends. They are the connection pieces (conn.c) driven by poll(2) on a

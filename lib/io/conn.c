@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A connection: one non-blocking descriptor and one engine (client or server), driven by the
  * application's poll loop, the blocking calls or smtp_io_loop.

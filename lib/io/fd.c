@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Descriptor helpers, the clock, and the names of statuses: the small system-facing pieces
  * shared by the rest of the adapter.

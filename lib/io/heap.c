@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The loop's timers: every connection sits in a binary min-heap ordered by its deadline
  * (SMTP_IO_NEVER sorts last), and knows its index in it, so that adding, removing and moving

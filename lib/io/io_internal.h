@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internal declarations of the I/O adapter (lib/io): the connection object, shared by the
  * connection code, the blocking calls and the loop; the poller

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The multi-connection server loop: listening sockets, accept, one server connection
  * (conn.c) per client, made through the application's factory, all driven by one poller

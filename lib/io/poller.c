@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Readiness for the loop: epoll on Linux, poll(2) elsewhere, behind one small interface.
  * Level-triggered in both. A descriptor with no interest is removed from the set (epoll would

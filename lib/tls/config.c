@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared TLS configuration (smtp_tls_config): it seeds one random generator (mbedTLS
  * entropy + CTR-DRBG) for all its sessions, loads the own certificate chain and key and the

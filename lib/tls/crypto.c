@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mbedTLS's hashes and random generator as the client's crypto hook (smtp_client_crypto,
  * <smtp/client.h>), for CRAM-MD5 and SCRAM-SHA-256. The engine holds no cryptography; this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An smtp_tls session as the I/O adapter's byte-stream filter (smtp_io_filter, <smtp/io.h>):
  * the one glue between lib/io and lib/tls, used by smtp-send, smtp-sink and the io tests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A TLS session as a byte-stream filter (smtp_tls). mbedTLS does the protocol; it talks to the
  * network through two in-memory callbacks set with mbedtls_ssl_set_bio:

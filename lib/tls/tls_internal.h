@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internal definitions of the TLS adapter shared by config.c and session.c: the config object
  * and the helpers that turn mbedTLS results into libsmtp errors and text. Not installed.

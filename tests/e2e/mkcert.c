@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mkcert: writes a throwaway PKI for the end-to-end TLS tests into DIR, made now with mbedTLS
  * (tests/tls/pki.c): ca.pem (the CA to trust), cert.pem (the chain of "CN=localhost", SAN

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rawsmtp: a deliberately dumb SMTP client for the end-to-end tests. It sends bytes exactly
  * as a file holds them (bare LFs, pipelining without permission, half a message), which

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # End-to-end tests: smtp-send and a raw client against smtp-sink over 127.0.0.1 only.
 # Usage: run.sh CASE BINDIR RAWSMTP [MKCERT]
 #   CASE    one of the functions named case_* below

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the example programs' helpers: strict numbers and endpoints (args.c), JSON
  * escaping of arbitrary bytes (json.c), the auth file (authfile.c), the transcript

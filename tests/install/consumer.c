@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Links against an installed libsmtp and checks the headers match the library. */
 #include <smtp/smtp.h>
 

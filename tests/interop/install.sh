@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the interoperability peers when they are missing: Debian's postfix, swaks, msmtp,
 # curl, python3-aiosmtpd, Node.js and npm, then nodemailer and smtp-server from the npm registry
 # into tests/interop/node (package.json and package-lock.json pin the versions).

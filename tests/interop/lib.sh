@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers of the interop tests (tests/interop/t_*.sh source this file).
 # Environment (set by tests/interop/CMakeLists.txt): SMTP_BIN (smtp-send, smtp-sink), SMTP_MKCERT
 # (the test certificate maker, or "none" without mbedTLS), SMTP_SRC, SMTP_BUILD.

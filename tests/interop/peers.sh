@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers of the interop tests with Python, swaks, curl, msmtp and nodemailer
 # (t_python_*, t_swaks*, t_curl*, t_msmtp*, t_node_*), sourced after lib.sh.
 

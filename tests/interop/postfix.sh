@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A private Postfix instance for the interop tests (tests/interop/t_postfix_*.sh source this file
 # after lib.sh). Everything lives under $T/postfix: its own config_directory (main.cf, master.cf,
 # lookup tables), queue_directory, data_directory and virtual mailboxes; the log goes to

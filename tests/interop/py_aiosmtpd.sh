@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by tests/interop/t_python_aiosmtpd_*.sh after lib.sh and peers.sh: runs
 # py_aiosmtpd_server.py with a python3 that has Debian's aiosmtpd (python3 on PATH may be
 # another installation, e.g. pyenv's, without it: then /usr/bin/python3 is tried).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Writes the interop tests' standard message to the file named by the first argument.
 
 CRLF line ends, lines that need dot-stuffing (".", "..", ".leading dot", ". "), 8-bit bytes

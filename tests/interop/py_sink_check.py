@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Checks what smtp-sink stored against what the client sent.
 
 Usage: py_sink_check.py SINK_OUT EXPECTED_DIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Python's smtplib against smtp-sink: one scenario per MODE.
 
 Usage: py_smtplib_client.py MODE PORT EXPECTED_DIR MESSAGE [CA]

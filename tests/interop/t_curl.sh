@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # curl's SMTP client against smtp-sink: --mail-from/--mail-rcpt/--upload-file (sent as is,
 # dot-stuffed by curl), the EHLO name from the URL, --crlf on a file with LF line ends,
 # SMTPUTF8 (RFC 6531: a UTF-8 local part; curl sends the domain as IDNA A-labels), a

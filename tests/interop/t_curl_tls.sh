@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # curl's SMTP client against smtp-sink with TLS (a certificate made now): --ssl-reqd over
 # STARTTLS with --cacert, AUTH PLAIN and LOGIN (--login-options), a wrong password, a
 # certificate that does not verify; smtps:// (implicit TLS, RFC 8314). Stored messages are

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # msmtp against smtp-sink (a configuration file under $T): the headers msmtp adds by default
 # (Date, Message-ID: checked line by line, the rest byte for byte), no header added when told
 # so, pipelined MAIL/RCPT/DATA, -t (recipients from the headers, Bcc removed, bare LF made

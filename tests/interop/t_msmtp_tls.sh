@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # msmtp (GnuTLS) against smtp-sink with TLS (a certificate made now, msmtp's tls_trust_file
 # its CA): tls_starttls with auth on (msmtp's choice), plain and login, a wrong password, a
 # certificate from another CA; implicit TLS (tls_starttls off, RFC 8314). Stored messages

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # nodemailer's SMTP client (npm) against smtp-sink: a raw message (dot-stuffed, bytes kept),
 # one with bare LF and CR (sent as CRLF), a composed multipart message with an attachment
 # (compared with nodemailer's own build of it), a recipient over --max-recipients (452,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # nodemailer's SMTP client (npm) against smtp-sink with TLS (a certificate made now, its CA
 # given as tls.ca): STARTTLS required (requireTLS) without and with AUTH (authMethod PLAIN and
 # LOGIN), a wrong password (EAUTH, 535), another CA (the handshake fails, nothing sent);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # smtp-send against nodemailer's smtp-server (npm): PIPELINING (MAIL, RCPT and DATA in one
 # flight, RFC 2920) and without it, AUTH PLAIN, LOGIN and XOAUTH2 with right and wrong
 # secrets, a refused recipient among good ones, SIZE over the limit, LMTP with per-recipient

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Postfix's smtp client relaying to our smtp-sink: a private Postfix instance (postfix.sh) takes
 # messages from its sendmail command and from its smtpd (smtp-send), and delivers them over SMTP
 # to smtp-sink on 127.0.0.1, which stores each in a Maildir and prints a JSON line. The stored

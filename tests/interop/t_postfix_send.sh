@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Our client (smtp-send) against Postfix's smtpd, in clear text (t_postfix_starttls.sh does TLS).
 # A private Postfix instance (postfix.sh) on 127.0.0.1 delivers example.org with virtual(8) into
 # Maildirs under $T; each delivered file must be the message smtp-send sent, byte for byte, once

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Postfix's smtp-source (its SMTP/LMTP load generator, no pipelining) against our smtp-sink:
 # thousands of messages in parallel sessions, one connection per message and many messages per
 # connection (-d), several recipients per message (-r), SMTP and LMTP (-L). Nothing may be lost:

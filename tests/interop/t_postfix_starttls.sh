@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Our client (smtp-send) against Postfix's smtpd over STARTTLS (RFC 3207), with a certificate made
 # at test time (make_cert: CN and SAN localhost, our own CA). Postfix (OpenSSL) is the TLS server,
 # smtp-send (mbedTLS) the client verifying it with --cafile. The private instance (postfix.sh)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # smtp-send against Python's aiosmtpd (Debian's python3-aiosmtpd) with AUTH PLAIN and LOGIN
 # (RFC 4954, RFC 4616) over plain TCP (--allow-insecure-auth), a wrong password, and a client
 # that will not send a password in clear text unless told to.

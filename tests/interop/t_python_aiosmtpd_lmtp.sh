@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # smtp-send --lmtp against aiosmtpd's LMTP server (aiosmtpd.lmtp.LMTP): one reply per accepted
 # recipient after the data (RFC 2033 4.2), in RCPT order, one recipient refused at RCPT, one
 # refused and one deferred after the data.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # smtp-send against Python's aiosmtpd with STARTTLS (RFC 3207; aiosmtpd's tls_context, a
 # certificate made now) and AUTH, which aiosmtpd offers only after TLS (auth_require_tls).
 . "$SMTP_SRC/tests/interop/lib.sh"

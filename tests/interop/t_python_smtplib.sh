@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Python's smtplib against smtp-sink: sendmail (bytes, and a str with bare LF line ends),
 # send_message (Bcc in the envelope only), SMTPUTF8 addresses, a deferred fourth recipient,
 # SIZE over the limit, NOOP, RSET and the null sender on one connection; then smtplib.LMTP

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Python's smtplib against smtp-sink with STARTTLS (a certificate made now, verified with its
 # CA) and --auth-file: no AUTH before TLS, login (PLAIN), AUTH LOGIN with and without an
 # initial response, a wrong password (535). Stored messages compared byte for byte.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # swaks against smtp-sink: several option sets (plain, --pipeline, several recipients,
 # --protocol LMTP with a deferred recipient, --quit-after, a connection dropped after DATA,
 # --no-data-fixup with a bare LF under each --bare-lf policy, HELO without a name with and

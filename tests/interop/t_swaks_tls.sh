@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # swaks against smtp-sink with TLS (a certificate made now, verified with its CA): STARTTLS
 # with AUTH PLAIN and LOGIN, pipelined, a mechanism not offered, a wrong password, AUTH not
 # offered before TLS; implicit TLS (--tls-on-connect, RFC 8314). Stored messages compared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared pieces of the I/O adapter's tests: a recording server application (the callbacks of
  * a sink that counts messages, bytes and aborts), a loop made on it, raw loopback sockets for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The blocking calls and the TLS seam over loopback: smtp_io_server_run serving one accepted
  * descriptor (in a child) against smtp_io_client_run, in plaintext, with STARTTLS and with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server's reply delay past its soft error limit (smtp_server_output_delay, Postfix's
  * smtpd_soft_error_limit and smtpd_error_sleep_time), as the adapter honours it:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Many idle connections held by the loop at once (1,000; 100 with SMTP_IO_TEST_SMALL), every
  * one greeted, then all closed by the clients: the loop must hold them all, notice every end

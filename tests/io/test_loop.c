@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The multi-connection server loop over real loopback sockets: blocking clients sending many
  * messages on several connections at once, a client writing one byte at a time, a client that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Deadlines over loopback sockets, with tiny configured values: a silent client gets the
  * server's 421 4.4.2 (with a message in progress: aborted, TIMEOUT); a client that never

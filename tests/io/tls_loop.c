@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS through the I/O adapter over loopback, with the mbedTLS adapter (built only with it):
  * the server loop offers STARTTLS with a certificate made at run time (tests/tls/pki.c) and

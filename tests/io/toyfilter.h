@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A toy byte-stream filter for the TLS seam's tests, no cryptography: each side sends
  * "TOYHELLO\n" as its handshake (the server after the client's, as in TLS) and waits for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The load and abuse client of tests/load/run.sh: many SMTP conversations at once over
  * 127.0.0.1, driven by one poll(2) loop, each a script of steps (send, then wait for a reply

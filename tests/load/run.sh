@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Load and abuse test of smtp-sink over 127.0.0.1 (tests/load/loadclient.c does the clients).
 # Usage: run.sh SINK LOADCLIENT [MKCERT]
 #   SINK        the smtp-sink program

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The test PKI (pki.h): keys from mbedtls_ecp_gen_key, certificates from mbedtls_x509write_crt,
  * everything in PEM. The subjectAltName extension is encoded by hand (a SEQUENCE of dNSName

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A throwaway PKI for the TLS tests, made at run time with mbedTLS's x509write API (P-256 keys,
  * SHA-256 signatures), so the tests need no openssl command and no certificate files:

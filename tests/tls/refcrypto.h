@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A test crypto hook for the client (smtp_client_crypto, <smtp/client.h>) that needs no
  * mbedTLS: plain reference code of MD5 (RFC 1321), SHA-256 (FIPS 180-4) and HMAC (RFC 2104),

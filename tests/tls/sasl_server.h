@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server's side of CRAM-MD5 (RFC 2195) and SCRAM-SHA-256 (RFC 5802, RFC 7677) for the
  * tests that run libsmtp's client against a server: test_loopback (the in-memory server

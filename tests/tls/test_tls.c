@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tests of the TLS filter (include/smtp/tls.h) in memory: a client and a server session joined
  * by two wires (wire.h) that move ciphertext in random pieces, with certificates made at run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The mbedTLS crypto hook for the client's SASL mechanisms (smtp_tls_crypto, <smtp/tls.h>):
  * known answers of its hashes, agreement with the reference code the core tests use

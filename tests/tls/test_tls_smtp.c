@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * End to end: libsmtp's client engine delivers a message to libsmtp's server engine through
  * two TLS filters (include/smtp/tls.h) joined by in-memory wires that cut the bytes into

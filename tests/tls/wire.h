@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The in-memory network of the TLS tests: a seeded generator of piece sizes, and a one-way
  * wire that pulls ciphertext from one session and feeds it to another in random pieces,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // nodemailer's SMTP client (npm) against smtp-sink, for the interop tests.
 //
 // Usage: node nodemailer_client.mjs CONFIG.json

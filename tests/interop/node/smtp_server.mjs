@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // nodemailer's smtp-server (npm) as an SMTP or LMTP server for the interop tests.
 //
 // Listens on 127.0.0.1, a port the kernel chooses, written to --port-file once it listens.
