@@ -223,6 +223,33 @@ static int output_held(smtp_io_conn *c, int64_t now)
     return 0;
 }
 
+/*
+ * Strict pipelining (SMTP_SERVER_STRICT_PIPELINING): bytes that are already waiting when the
+ * engine's first output (the greeting) is about to be written were sent before the client was
+ * greeted, for instance while it waited in the listen queue. They are read and offered to the
+ * engine before that output leaves, so the engine judges them as early (554), whether or not
+ * it takes input now (a greeting still being decided remembers them). Under implicit TLS the
+ * filter already hands the first plaintext to the engine before the greeting is pulled.
+ */
+static int probe_early_input(smtp_io_conn *c)
+{
+    c->sync_probe = 0;
+    if (c->filter || c->eof_seen) return 0;
+    char buf[SMTP_IO_MAX_READ];
+    ssize_t n;
+    do
+        n = recv(c->fd, buf, c->set.read_size, 0);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) peer_gone(c);
+    if (n <= 0) return 0; /* nothing waiting (EAGAIN), or an error the next read reports */
+    trace(c, SMTP_IO_TRACE_IN, buf, (size_t)n);
+    smtp_ssize used = smtp_server_read(c->srv, buf, (size_t)n);
+    if (used < 0) return fail(c, SMTP_IO_ERROR, (int)used);
+    if (buf_append(c, &c->in, buf + used, (size_t)(n - used)) < 0)
+        return fail(c, SMTP_IO_ERROR, SMTP_ERR_NOMEM);
+    return 0;
+}
+
 /* Pulls output from the engine (and the filter) and sends it until the socket stops taking
  * it or nothing is left. */
 static int push_output(smtp_io_conn *c, int64_t now, int *progress)
@@ -252,6 +279,8 @@ static int push_output(smtp_io_conn *c, int64_t now, int *progress)
             }
         }
         if (output_held(c, now)) return 0;
+        if (c->sync_probe && smtp_server_want_write(c->srv) && probe_early_input(c) < 0)
+            return -1;
         smtp_ssize n = engine_write(c, tmp, sizeof tmp);
         if (n < 0) return fail(c, SMTP_IO_ERROR, (int)n);
         if (n == 0) return 0;
@@ -629,6 +658,8 @@ int smtp_io_conn_init_server(smtp_io_conn *c, const smtp_server_callbacks *callb
     if (r < 0) return r;
     prepare_fd(c->fd);
     c->write_since = now;
+    c->sync_probe =
+        server_settings && (server_settings->flags & SMTP_SERVER_STRICT_PIPELINING) != 0;
     r = smtp_server_start(c->srv);
     if (r < 0) return r;
     if (c->set.implicit_tls) (void)start_tls(c, now);

@@ -76,6 +76,8 @@ struct smtp_io_conn {
     unsigned drain : 1;       /* server: 421 once no transaction is open (graceful stop) */
     unsigned done : 1;        /* over: status says how */
     unsigned in_progress : 1; /* inside on_progress (no recursion) */
+    unsigned sync_probe : 1;  /* server, strict pipelining: input not yet probed before the
+                                 first output (the greeting) */
     smtp_io_status status;
     int detail;
     /* The loop's bookkeeping. */

@@ -88,6 +88,16 @@ expect_in() { # FILE PATTERN (fixed string)
     grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
 }
 
+# wait_for FILE REGEX: waits at most 10 s for a line of FILE that matches REGEX.
+wait_for() {
+    i=0
+    until grep -q -- "$2" "$1" 2>/dev/null; do
+        [ $i -lt 200 ] || fail "$(basename "$1") has no line matching $2 after 10 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+
 expect_line() { # FILE LINE: a whole line, exactly
     grep -x -F -q -- "$2" "$1" || fail "$(basename "$1") lacks the line: $2"
 }
@@ -370,6 +380,26 @@ case_strict_pipelining() {
     printf 'x\r\n' >"$tmp/msg"
     send 0 --from a@example.org --to b@example.org --data "$tmp/msg"
     send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --no-pipelining
+    stop_sink
+    # A client that talks while it waits in the listen queue: its bytes are already there when
+    # its greeting is decided, so it did not wait for it (554), even though the greeting is
+    # the first thing the sink writes on that connection.
+    start_sink --discard --pipelining-strict --max-connections 1
+    : >"$tmp/hold"
+    printf 'QUIT\r\n' >"$tmp/quit"
+    "$raw" "$port" "$tmp/hold" "$tmp/go" "$tmp/quit" >"$tmp/first.out" &
+    first_pid=$!
+    wait_for "$tmp/first.out" '^220 '
+    printf 'EHLO early.example\r\n' >"$tmp/early"
+    "$raw" "$port" "$tmp/early" >"$tmp/early.out" &
+    early_pid=$!
+    sleep 0.5 # the early client is in the listen queue, its EHLO waiting in its socket
+    [ -s "$tmp/early.out" ] && fail "the queued client was served while the slot was taken"
+    touch "$tmp/go"
+    wait $first_pid
+    wait $early_pid
+    expect_in "$tmp/early.out" "554 5.5.0"
+    grep -q '^250' "$tmp/early.out" && fail "the early EHLO was answered: $(cat "$tmp/early.out")"
     stop_sink
 }
 

@@ -4,7 +4,8 @@
  * descriptor (in a child) against smtp_io_client_run, in plaintext, with STARTTLS and with
  * implicit TLS through a toy filter (toyfilter.h: a handshake, then every byte changed on the
  * wire), a server asked for STARTTLS without a filter factory, plaintext pipelined over the
- * STARTTLS boundary, the transcript callback, and misuse of the connection calls.
+ * STARTTLS boundary, the transcript callback, misuse of the connection calls, and a client
+ * that talks before its greeting under strict pipelining.
  */
 #include "iotest.h"
 #include "toyfilter.h"
@@ -219,6 +220,54 @@ static void test_api(void)
     close(cfd);
 }
 
+/* on_connect that decides later (a DNSBL lookup, say). */
+static int defer_connect(smtp_server *srv, void *ud)
+{
+    (void)srv;
+    (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+/*
+ * Strict pipelining: a client that talks before its greeting was written gets 554, also when
+ * its bytes were already waiting before the connection was served (the listen queue) and also
+ * when the greeting is decided later (the bytes wait meanwhile).
+ */
+static void test_strict_greeting(int deferred)
+{
+    int port, lfd = iot_listen(4, &port);
+    int cfd = iot_connect(port);
+    CHECK_INT(iot_send(cfd, "EHLO early.test\r\n"), 0);
+    iot_sleep_ms(50); /* the EHLO is in the server's socket before it is served */
+    int sfd = accept(lfd, NULL, NULL);
+    close(lfd);
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    ss.hostname = "mx.test";
+    ss.flags |= SMTP_SERVER_STRICT_PIPELINING;
+    smtp_server_callbacks cb = {0};
+    if (deferred) cb.on_connect = defer_connect;
+    smtp_io_settings s;
+    smtp_io_settings_init(&s);
+    smtp_io_conn *c;
+    CHECK_INT(smtp_io_conn_new_server(&c, sfd, &cb, &ss, NULL, &s, NULL), 0);
+    smtp_server *srv = smtp_io_conn_server(c);
+    if (deferred) {
+        CHECK_INT(smtp_server_pending(srv), 1);
+        CHECK_INT(smtp_io_conn_on_readable(c, smtp_io_now_ms()), 0);
+        CHECK_INT(smtp_server_reply(srv, 0, NULL, NULL, 0), 0);
+        CHECK_INT(smtp_io_conn_on_writable(c, smtp_io_now_ms()), 0);
+    }
+    char buf[512];
+    CHECK(iot_read_until(cfd, buf, sizeof buf, "554", 2000) > 0);
+    CHECK(strncmp(buf, "220 mx.test", 11) == 0);
+    CHECK(strstr(buf, "554 5.5.0") != NULL);
+    CHECK(strstr(buf, "\r\n250") == NULL);
+    CHECK_INT(smtp_io_conn_done(c), 1);
+    smtp_io_conn_del(c);
+    close(cfd);
+}
+
 int main(void)
 {
     iot_limit_time(60);
@@ -228,5 +277,7 @@ int main(void)
     run_case(NO_FACTORY);
     test_injection();
     test_api();
+    test_strict_greeting(0);
+    test_strict_greeting(1);
     return check_finish();
 }
