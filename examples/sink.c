@@ -39,7 +39,7 @@ typedef struct sink_session {
     sink_state *st;
     smtp_io_conn *conn;
     unsigned long long id;
-    char helo[256];
+    char helo[SMTP_MAX_DOMAIN]; /* the engine refuses a longer name (501): never cut */
     size_t helo_len;
     char from[260];
     size_t from_len;

@@ -17,6 +17,7 @@
 #include "line.h"
 
 #include <smtp/command.h>
+#include <smtp/path.h>
 
 #include <string.h>
 
@@ -267,12 +268,14 @@ static smtp_cmd_error parse_auth(smtp_command *c)
     return SMTP_CMD_OK;
 }
 
-/* HELO/EHLO/LHLO SP ( Domain / address-literal ) (RFC 5321 4.1.1.1, RFC 2033 4.1). */
+/* HELO/EHLO/LHLO SP ( Domain / address-literal ) (RFC 5321 4.1.1.1, RFC 2033 4.1), at most
+ * 255 octets (RFC 5321 4.5.3.1.2): longer is a syntax error (501), never a cut name. */
 static smtp_cmd_error parse_hello(smtp_command *c, unsigned flags)
 {
     if (c->arg.len == 0)
         return (flags & SMTP_CMD_LENIENT_EMPTY_HELO) ? SMTP_CMD_OK : SMTP_CMD_ERR_MISSING_ARGUMENT;
     if (memchr(c->arg.ptr, ' ', c->arg.len)) return SMTP_CMD_ERR_SYNTAX;
+    if (c->arg.len > SMTP_MAX_DOMAIN) return SMTP_CMD_ERR_SYNTAX; /* 4.5.3.1.2 */
     c->domain = c->arg;
     return SMTP_CMD_OK;
 }

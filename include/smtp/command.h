@@ -110,7 +110,8 @@ typedef struct smtp_command {
      * of VRFY, EXPN, HELP, NOOP, ETRN and the attribute string of XCLIENT and XFORWARD.
      */
     smtp_span arg;
-    smtp_span domain; /* HELO, EHLO, LHLO: the client's name (not validated) */
+    smtp_span domain; /* HELO, EHLO, LHLO: the client's name, one word of at most 255 octets
+                         (SMTP_MAX_DOMAIN; longer: SMTP_CMD_ERR_SYNTAX), not validated */
     /*
      * MAIL, RCPT: the path with its angle brackets ("<a@b>", "<>"), found quote-aware (a
      * quoted local part may hold '>' and SP); under SMTP_CMD_LENIENT_PATH_BRACKETS, a path

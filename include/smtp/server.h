@@ -342,8 +342,9 @@ typedef struct smtp_server_callbacks {
      * 554 (the engine then answers 503 to everything but QUIT, RFC 5321 3.1) or 421 (closes).
      */
     int (*on_connect)(smtp_server *srv, void *user_data);
-    /* HELO, EHLO or LHLO `verb` with the client's `domain` (not validated; may be empty under
-     * SMTP_CMD_LENIENT_EMPTY_HELO). Accept: 250 and the EHLO capability list. */
+    /* HELO, EHLO or LHLO `verb` with the client's `domain`: one word of at most 255 octets
+     * (SMTP_MAX_DOMAIN; a longer one got 501), not otherwise validated; may be empty under
+     * SMTP_CMD_LENIENT_EMPTY_HELO. Accept: 250 and the EHLO capability list. */
     int (*on_helo)(smtp_server *srv, smtp_verb verb, smtp_span domain, void *user_data);
     /* MAIL FROM, checked (path, parameters, SIZE against the limit). Accept: 250 2.1.0. */
     int (*on_mail)(smtp_server *srv, const smtp_server_mail *mail, void *user_data);

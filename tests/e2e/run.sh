@@ -253,6 +253,23 @@ case_json() {
     stop_sink
 }
 
+# A HELO name over 255 octets (RFC 5321 4.5.3.1.2) is refused with 501, never cut; one of 255
+# octets that ends in a two-octet UTF-8 sequence is reported whole in the JSON line.
+case_long_helo() {
+    start_sink --discard
+    label=$(printf '%063d' 0 | tr 0 a)
+    name255="$label.$label.$label.$(printf '%061d' 0 | tr 0 b)$(printf '\303\251')"
+    [ "$(printf '%s' "$name255" | wc -c)" -eq 255 ] || fail "the test's name is not 255 octets"
+    printf 'EHLO %s.%s\r\nEHLO %s\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n' \
+        "$label" "$name255" "$name255" >"$tmp/raw"
+    "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+    expect_in "$tmp/raw.out" "501 5.5.4 Syntax: EHLO <domain>"
+    expect_in "$tmp/raw.out" "250 2.0.0"
+    expect_in "$tmp/sink.out" "\"helo\":\"$name255\","
+    [ "$(wc -l <"$tmp/sink.out")" -eq 1 ] || fail "expected 1 JSON line"
+    stop_sink
+}
+
 case_discard() {
     make_message
     start_sink --discard
