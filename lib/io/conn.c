@@ -279,8 +279,7 @@ static int push_output(smtp_io_conn *c, int64_t now, int *progress)
             }
         }
         if (output_held(c, now)) return 0;
-        if (c->sync_probe && smtp_server_want_write(c->srv) && probe_early_input(c) < 0)
-            return -1;
+        if (c->sync_probe && smtp_server_want_write(c->srv) && probe_early_input(c) < 0) return -1;
         smtp_ssize n = engine_write(c, tmp, sizeof tmp);
         if (n < 0) return fail(c, SMTP_IO_ERROR, (int)n);
         if (n == 0) return 0;
