@@ -351,7 +351,8 @@ static void parse_options(int argc, char **argv, send_options *o)
     o->data_path = data;
 }
 
-/* Reads the whole message: it may be sent many times, and SIZE= declares its length. */
+/* Reads the whole message: it may be sent many times, and SIZE= declares its length as
+ * transmitted (send.c). */
 static void read_message(send_options *o)
 {
     FILE *f = stdin;

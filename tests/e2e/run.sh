@@ -185,6 +185,30 @@ case_max_size() {
     stop_sink
 }
 
+# RFC 1870: SIZE counts the octets as transmitted. A file of LF-terminated lines is sent with
+# CRLF line ends: 7 lines of 21 octets + LF are 154 octets in the file, 161 on the wire.
+case_size_crlf() {
+    i=0
+    : >"$tmp/lf"
+    while [ $i -lt 7 ]; do printf 'twenty-one octets ...\n' >>"$tmp/lf"; i=$((i + 1)); done
+    [ "$(wc -c <"$tmp/lf" | tr -d ' ')" -eq 154 ] || fail "the test's file is not 154 octets"
+    start_sink --discard --max-size 160
+    send 69 --from a@example.org --to b@example.org --data "$tmp/lf" -v
+    expect_in "$tmp/send.out" "b@example.org: not sent: the message (161 octets) is over the server's SIZE limit"
+    [ -s "$tmp/sink.out" ] && fail "a message over --max-size was accepted"
+    stop_sink
+    start_sink --discard --max-size 161
+    send 0 --from a@example.org --to b@example.org --data "$tmp/lf" -v
+    expect_in "$tmp/send.err" "MAIL FROM:<a@example.org> SIZE=161"
+    expect_in "$tmp/sink.out" '"size":161,'
+    # A last line without its line end: DATA adds the CRLF, and SIZE counts it.
+    printf 'no line end' >"$tmp/noeol"
+    send 0 --from a@example.org --to b@example.org --data "$tmp/noeol" -v --no-chunking
+    expect_in "$tmp/send.err" "MAIL FROM:<a@example.org> SIZE=13"
+    expect_in "$tmp/sink.out" '"size":13,'
+    stop_sink
+}
+
 case_refused_connection() {
     start_sink --discard
     closed=$port
