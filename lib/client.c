@@ -473,9 +473,11 @@ static int on_starttls_reply(smtp_client *c, const smtp_client_reply *r)
 /* Codes that can answer one command only (RFC 5321 4.3.2, RFC 4954 4): a 354 to MAIL or a
  * 220 to EHLO is not a reply to that command but a confused or hostile server. No other 3xx
  * answers anything: 354 to DATA and 334 to AUTH are the only intermediate replies, so a 3xx
- * to RCPT (which allows 250/251/252, 4xx, 5xx) is no refusal but a protocol error too. */
+ * to RCPT (which allows 250/251/252, 4xx, 5xx) is no refusal but a protocol error too. DATA
+ * gets 354 or a refusal: a 2xx would leave the body unsent yet look like success. */
 static int plausible(int kind, int code)
 {
+    if (kind == SMTP_CLI_X_DATA && code / 100 == 2) return 0;
     switch (code) {
     case 220: return kind == SMTP_CLI_X_GREETING || kind == SMTP_CLI_X_STARTTLS;
     case 221: return kind == SMTP_CLI_X_QUIT;

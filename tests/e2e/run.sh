@@ -477,6 +477,15 @@ case_server_faults() {
     expect_in "$tmp/send.err" "PROTOCOL"
     broken_server '220-a\r\n230 b\r\n' 76               # a continuation with another code
     broken_server '220 hi\r\n354 go\r\n' 76             # 354 cannot answer EHLO
+    # 250 where DATA must get 354 (RFC 5321 4.3.2): no body is sent, and it is reported as a
+    # violation with the reply, on the recipient line and in "session ended".
+    broken_server '220 hi\r\n250 hi\r\n250 ok\r\n250 ok\r\n250 not 354\r\n' 76 --no-pipelining \
+        --no-chunking
+    expect_in "$tmp/send.err" "smtp-send: session ended: PROTOCOL"
+    expect_in "$tmp/send.err" "250 not 354"
+    expect_in "$tmp/send.out" "b@example.org: deferred: the server broke the protocol"
+    expect_in "$tmp/send.out" "(reply: 250 not 354)"
+    grep -q '^x' "$tmp/server.out" && fail "the body was sent after a 250 to DATA"
     # Refusals: 554 greeting, 5xx to EHLO and HELO: 69; 421 and 4xx: 75; a close: 75.
     broken_server '554 no service\r\n' 69
     expect_in "$tmp/send.err" "554 no service"
