@@ -246,11 +246,10 @@ typedef struct smtp_client_result {
      *    temporary, the first RCPT refusal (which may be a 5xx); or, when the session ended
      *    before the message was decided, the reply that ended it (on_session_end's `reply`):
      *    a 421 or an unsolicited 221 (SHUTDOWN), the reply that broke the protocol, of any
-     *    code (PROTOCOL: a 250 nothing awaited, a 2xx to DATA,
-     *    a 3xx where none is allowed), the EHLO 250
-     *    without STARTTLS when TLS is required, a 4xx refusal. When that end had no reply (a
-     *    lost connection, a timeout, a malformed reply, a local error), the first RCPT
-     *    refusal if there was one, else NULL.
+     *    code (PROTOCOL: a 250 nothing awaited, a 2xx to DATA, a 3xx where none is
+     *    allowed), the EHLO 250 without STARTTLS when TLS is required, a 4xx refusal. When
+     *    that end had no reply (a lost connection, a timeout, a malformed reply, a local
+     *    error), the first RCPT refusal if there was one, else NULL.
      *  - UNSUPPORTED: NULL (nothing was sent).
      */
     const smtp_client_reply *reply;
