@@ -199,6 +199,30 @@ static void test_errors(void)
     CHECK_STR(smtp_error_text(SMTP_ERR_BARE_LF), "bare LF (not preceded by CR)");
     CHECK_STR(smtp_error_text(-9999), "unknown error");
     CHECK_STR(smtp_error_name(0), "SMTP_OK");
+    CHECK_STR(smtp_error_name(SMTP_ERR_AGAIN), "SMTP_ERR_AGAIN");
+    CHECK_STR(smtp_error_name(SMTP_ERR_DUPLICATE), "SMTP_ERR_DUPLICATE");
+    /* Every code of the one list has its own name and a text; fatal only from -100 to -299. */
+    static const int codes[] = {
+#define CODE(name, value, text) SMTP_##name,
+        SMTP_ERROR_MAP(CODE)
+#undef CODE
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *name = smtp_error_name(codes[i]);
+        CHECK(strncmp(name, "SMTP_", 5) == 0 && strcmp(name, "SMTP_ERR_UNKNOWN") != 0);
+        CHECK(strcmp(smtp_error_text(codes[i]), "unknown error") != 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(name, smtp_error_name(codes[j])) != 0);
+        CHECK_INT(smtp_error_is_fatal(codes[i]), codes[i] <= -100 && codes[i] > -300);
+    }
+    CHECK_INT(smtp_error_is_fatal(SMTP_ERR_NOMEM), 1);
+    CHECK_INT(smtp_error_is_fatal(SMTP_ERR_PROTO), 1);
+    CHECK_INT(smtp_error_is_fatal(SMTP_ERR_REPLY_SEPARATOR), 1);
+    CHECK_INT(smtp_error_is_fatal(SMTP_ERR_INVALID_STATE), 0);
+    CHECK_INT(smtp_error_is_fatal(SMTP_ERR_AGAIN), 0);
+    CHECK_INT(smtp_error_is_fatal(SMTP_ERR_SYNTAX), 0);
+    CHECK_INT(smtp_error_is_fatal(-150), 0); /* not an smtp_error */
+    CHECK_INT(smtp_error_is_fatal(0), 0);
 }
 
 int main(void)

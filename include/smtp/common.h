@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libsmtp — common definitions shared by every part of the library:
- * the export macro, spans, the allocator, the size type and the error codes.
+ * the export macro, spans, the allocator, the size type, the error codes and the conventions.
  *
  * Conventions used by every header of libsmtp:
  *  - Input bytes are `const char *data, size_t len`; they need not be NUL-terminated and may
@@ -86,46 +86,61 @@ SMTP_API const smtp_mem *smtp_mem_default(void);
 #define SMTP_PAUSE 1
 
 /*
- * Error codes. Every error is negative; 0 is success. Errors are grouped:
- *  - misuse by the caller (-1 .. -99): the call did nothing;
+ * SMTP_WARN_UNUSED marks a function whose result must be used: one that may do less than it
+ * was asked (take fewer bytes than given) or that reports an outcome the caller must act on.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define SMTP_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define SMTP_WARN_UNUSED
+#endif
+
+/*
+ * The error codes, one list (name, value, description) from which the enum, smtp_error_name
+ * and smtp_error_text are generated. Every error is negative; 0 is success. The groups:
+ *  - misuse by the caller, or "not now" (-1 .. -99): the call did nothing;
  *  - resource failures (-100 .. -199);
  *  - protocol violations by the peer, reported by stream objects (-200 .. -299);
  *  - syntax errors in a single element handed to a parse function (-300 .. -399).
- * A stream object that returned an error from a feeding call stays in that error: every
- * later feeding call returns the same code ("sticky").
+ * A stream object (parser, engine) that returned a resource or protocol error from a call stays
+ * in that error: every later feeding call returns the same code ("sticky"); see
+ * smtp_error_is_fatal.
  */
+#define SMTP_ERROR_MAP(X)                                                                          \
+    X(OK, 0, "success")                                                                            \
+    /* Caller misuse, or not now. */                                                               \
+    X(ERR_INVALID_ARGUMENT, -1, "invalid argument")                                                \
+    X(ERR_UNSAFE_ARGUMENT, -2, "argument holds CR, LF, NUL or a control byte")                     \
+    X(ERR_NOBUF, -3, "output buffer too small")                                                    \
+    X(ERR_INVALID_STATE, -4, "call not allowed in this state")                                     \
+    X(ERR_AGAIN, -5, "nothing available now; try again later")                                     \
+    /* Resources. */                                                                               \
+    X(ERR_NOMEM, -100, "out of memory")                                                            \
+    X(ERR_CALLBACK_FAILURE, -101, "a callback failed")                                             \
+    /* Peer protocol violations (stream objects). */                                               \
+    X(ERR_PROTO, -200, "protocol violation by the peer")                                           \
+    X(ERR_LINE_TOO_LONG, -201, "line too long")                                                    \
+    X(ERR_BARE_LF, -202, "bare LF (not preceded by CR)")                                           \
+    X(ERR_BARE_CR, -203, "bare CR (not followed by LF)")                                           \
+    X(ERR_NUL, -204, "NUL byte")                                                                   \
+    X(ERR_REPLY_CODE, -205, "reply line without a valid 2xx-5xx code")                             \
+    X(ERR_REPLY_MISMATCH, -206, "continuation line with a different reply code")                   \
+    X(ERR_REPLY_TOO_LONG, -207, "multi-line reply has too many lines")                             \
+    X(ERR_REPLY_SEPARATOR, -208, "reply code followed by a byte other than SP, '-' or CRLF")       \
+    /* Syntax errors of parse functions. */                                                        \
+    X(ERR_SYNTAX, -300, "syntax error")                                                            \
+    X(ERR_TOO_LONG, -301, "element exceeds its length limit")                                      \
+    X(ERR_OVERFLOW, -302, "number out of range")                                                   \
+    X(ERR_UTF8, -303, "malformed or disallowed UTF-8")                                             \
+    X(ERR_XTEXT, -304, "malformed xtext or xtext decoding to a control byte")                      \
+    X(ERR_BASE64, -305, "malformed base64")                                                        \
+    X(ERR_DUPLICATE, -306, "parameter given more than once")
+
+/* The error codes: SMTP_OK, SMTP_ERR_INVALID_ARGUMENT... (SMTP_ERROR_MAP). */
 typedef enum smtp_error {
-    SMTP_OK = 0,
-
-    /* Caller misuse. */
-    SMTP_ERR_INVALID_ARGUMENT = -1, /* a NULL pointer, a value out of range, a bad flag */
-    SMTP_ERR_UNSAFE_ARGUMENT = -2,  /* an argument to emit holds CR, LF, NUL or a control */
-    SMTP_ERR_NOBUF = -3,            /* the output buffer is too small; nothing was written */
-    SMTP_ERR_INVALID_STATE = -4,    /* the call is not allowed in the object's state */
-
-    /* Resources. */
-    SMTP_ERR_NOMEM = -100,            /* the allocator returned NULL */
-    SMTP_ERR_CALLBACK_FAILURE = -101, /* a callback returned a negative value */
-
-    /* Peer protocol violations (stream objects). */
-    SMTP_ERR_PROTO = -200,          /* a protocol violation not covered below */
-    SMTP_ERR_LINE_TOO_LONG = -201,  /* a line exceeded the configured limit */
-    SMTP_ERR_BARE_LF = -202,        /* LF not preceded by CR */
-    SMTP_ERR_BARE_CR = -203,        /* CR not followed by LF */
-    SMTP_ERR_NUL = -204,            /* a NUL byte where none is allowed */
-    SMTP_ERR_REPLY_CODE = -205,     /* a reply line without a valid 2xx-5xx code */
-    SMTP_ERR_REPLY_MISMATCH = -206, /* a continuation line with another code */
-    SMTP_ERR_REPLY_TOO_LONG = -207, /* a multi-line reply with more lines than allowed */
-    SMTP_ERR_REPLY_SEPARATOR = -208, /* a code followed by a byte other than SP, '-' or CRLF */
-
-    /* Syntax errors of parse functions. */
-    SMTP_ERR_SYNTAX = -300,     /* the element does not follow its grammar */
-    SMTP_ERR_TOO_LONG = -301,   /* the element exceeds an RFC length limit */
-    SMTP_ERR_OVERFLOW = -302,   /* a number does not fit its type or its RFC bound */
-    SMTP_ERR_UTF8 = -303,       /* malformed UTF-8, or UTF-8 where only ASCII is allowed */
-    SMTP_ERR_XTEXT = -304,      /* malformed xtext, or xtext decoding to a control byte */
-    SMTP_ERR_BASE64 = -305,     /* malformed base64 */
-    SMTP_ERR_DUPLICATE = -306,  /* a parameter given twice */
+#define SMTP_ERROR_ENUM(name, value, text) SMTP_##name = value,
+    SMTP_ERROR_MAP(SMTP_ERROR_ENUM)
+#undef SMTP_ERROR_ENUM
 } smtp_error;
 
 /*
@@ -139,6 +154,28 @@ SMTP_API const char *smtp_error_name(int err);
  * Never NULL; static storage.
  */
 SMTP_API const char *smtp_error_text(int err);
+
+/*
+ * smtp_error_is_fatal tells whether `err`, returned by a call on an object (an engine, a
+ * parser, an adapter's connection), means the object has failed for good: every later call
+ * returns the same error, so close the connection and delete the object.
+ * Returns 1 for resource failures and peer protocol violations (-100 .. -299); 0 for success,
+ * caller misuse (the call did nothing: fix the call), SMTP_ERR_NOBUF and SMTP_ERR_AGAIN (try
+ * again), syntax errors of parse functions (about one element, not an object) and any value
+ * that is not an smtp_error.
+ */
+SMTP_API int smtp_error_is_fatal(int err);
+
+/*
+ * Versioned structs (the ABI rule of 1.0). Each settings or callbacks struct has a version
+ * macro (SMTP_CLIENT_SETTINGS_VERSION...) that grows by one whenever fields are added, always
+ * at the end. The functions that take such a struct have a `_versioned` entry point that also
+ * takes the version the caller was compiled with, and a macro of the plain name passing the
+ * current version: a program built against an older header keeps working with a newer
+ * library, which reads only the fields that version had and gives the later ones their
+ * defaults. Call the plain names; the `_versioned` ones exist for that macro and for language
+ * bindings.
+ */
 
 #ifdef __cplusplus
 }
