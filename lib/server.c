@@ -5,8 +5,8 @@
  * Theory of operation
  * -------------------
  * One smtp_server holds one connection. Bytes from the client go in through smtp_server_read;
- * replies come out through smtp_server_write (server_reply.c); the application decides through
- * callbacks. Nothing here reads a clock or touches a socket.
+ * replies come out through smtp_server_write (server_out.c); the application decides through
+ * callbacks (server_decide.c). Nothing here reads a clock or touches a socket.
  *
  * Input is read in one of four modes (srv->input): command lines, read by the core's
  * streaming command parser (<smtp/command.h>), which also reads the SASL responses of AUTH
@@ -32,7 +32,10 @@
  * Decisions: every policy point (greeting, HELO, MAIL, RCPT, DATA start, message end, VRFY,
  * AUTH credentials or SASL step, XCLIENT, XFORWARD) sets srv->decision and calls the application.
  * The decision is made by smtp_server_reply (inside the callback or later) or by the callback
- * returning 0 (default acceptance). While a decision is pending the read loop stops: the bytes
+ * returning 0 (default acceptance); server_decide.c turns it into its reply and calls the
+ * transition of the state it changes (smtp_srv_helo_accepted and the others below, next to
+ * their commands; smtp_srv_data_begin for a message). While a decision is pending the read loop
+ * stops: the bytes
  * after the command stay unconsumed, so pipelined commands are processed later and in order (RFC
  * 2920 3.1). A decision answered later resumes at once what needs no input (smtp_srv_resume:
  * an empty BDAT chunk ends with its reply or the message's end), since the adapter may have
@@ -431,6 +434,11 @@ int smtp_srv_greet(smtp_server *srv)
     return 0;
 }
 
+void smtp_srv_greeted(smtp_server *srv, int refused)
+{
+    if (refused) srv->refused = 1; /* RFC 5321 3.1: wait for QUIT, 503 to all */
+}
+
 int smtp_server_start(smtp_server *srv)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
@@ -473,6 +481,11 @@ static int cmd_helo(smtp_server *srv, const smtp_command *cmd)
     int r;
     SMTP_SRV_CALL(srv, r, on_helo, cmd->verb, cmd->domain);
     return smtp_srv_decided(srv, r);
+}
+
+void smtp_srv_helo_accepted(smtp_server *srv)
+{
+    srv->helo = srv->dec_verb;
 }
 
 /* The parameter extensions the client may use now (what was advertised). */
@@ -547,6 +560,11 @@ static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
     return smtp_srv_decided(srv, r);
 }
 
+void smtp_srv_mail_accepted(smtp_server *srv)
+{
+    srv->mail = 1;
+}
+
 static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
 {
     if (!srv->mail) return reply(srv, 503, "5.5.1", "Error: need MAIL command");
@@ -573,6 +591,11 @@ static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
     int r;
     SMTP_SRV_CALL(srv, r, on_rcpt, &rc);
     return smtp_srv_decided(srv, r);
+}
+
+void smtp_srv_rcpt_accepted(smtp_server *srv)
+{
+    srv->rcpts++;
 }
 
 static int cmd_vrfy(smtp_server *srv, const smtp_command *cmd)

@@ -107,6 +107,32 @@ static size_t copies_owed(const smtp_server *srv, int last, size_t rcpts)
     return last && rcpts && (srv->set.flags & SMTP_SERVER_LMTP) ? rcpts : 1;
 }
 
+/*
+ * The first BDAT of a message was refused: the transaction has failed (RFC 3030 2), and the
+ * refusal answers the BDAT once its chunk was read and dropped. A 421 answers at once: the
+ * session closes, no chunk is read.
+ */
+int smtp_srv_bdat_refused(smtp_server *srv, int code, const char *enhanced, const char *text,
+                          size_t len)
+{
+    if (!text) text = "Error: command rejected", len = strlen(text);
+    if (code == 421) {
+        int r = smtp_srv_reply_line(srv, code, enhanced, text, len);
+        if (r < 0) return r;
+        srv->closing = 1;
+        smtp_srv_clear_transaction(srv, 0);
+        return 0;
+    }
+    size_t rcpts = srv->rcpts;
+    int r =
+        smtp_srv_hold_reply(srv, code, enhanced, text, len, copies_owed(srv, srv->dec_last, rcpts));
+    if (r < 0) return r;
+    smtp_srv_clear_transaction(srv, 0);
+    if (!srv->dec_last) smtp_srv_chunks_failed(srv, rcpts);
+    smtp_srv_skip_chunk(srv, srv->dec_chunk);
+    return 0;
+}
+
 /* A BDAT pipelined after a refused one: dropped with the same reply (RFC 3030 2). */
 static void chunk_after_failure(smtp_server *srv, int last)
 {

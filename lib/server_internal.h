@@ -2,10 +2,11 @@
 /*
  * The server session engine's private state, shared by lib/server*.c. Not installed.
  *
- * Files: server.c (object, read loop, command state machine), server_reply.c (output queue,
- * reply formatting, the EHLO reply, decisions), server_data.c (DATA and BDAT streaming and the
- * end of a message), server_auth.c (AUTH and its SASL exchanges), server_xclient.c (XCLIENT
- * and XFORWARD), server_proxy.c (the PROXY protocol header and IP address parsing).
+ * Files: server.c (object, read loop, command state machine and its transitions), server_out.c
+ * (output queue and reply lines), server_ehlo.c (the EHLO capability list), server_decide.c
+ * (the application's decisions), server_data.c (DATA and BDAT streaming and the end of a
+ * message), server_auth.c (AUTH and its SASL exchanges), server_xclient.c (XCLIENT and
+ * XFORWARD), server_proxy.c (the PROXY protocol header and IP address parsing).
  */
 #ifndef SMTP_SERVER_INTERNAL_H
 #define SMTP_SERVER_INTERNAL_H
@@ -229,7 +230,18 @@ int smtp_srv_resume(smtp_server *srv);
 /* What on_command and on_sasl_response return to the command parser after an event. */
 int smtp_srv_parser_result(smtp_server *srv);
 
-/* ---- server_reply.c ---- */
+/* ---- server.c: what an accepted decision does to the session ---- */
+
+/* The greeting was given; `refused`: it was a refusal (554 or 421). */
+void smtp_srv_greeted(smtp_server *srv, int refused);
+/* HELO/EHLO/LHLO (srv->dec_verb) was accepted. */
+void smtp_srv_helo_accepted(smtp_server *srv);
+/* MAIL was accepted: the transaction begins. */
+void smtp_srv_mail_accepted(smtp_server *srv);
+/* RCPT was accepted: one more recipient. */
+void smtp_srv_rcpt_accepted(smtp_server *srv);
+
+/* ---- server_out.c ---- */
 
 /*
  * Appends raw bytes to the output queue, growing it when needed; SMTP_ERR_NOBUF when they do
@@ -240,6 +252,14 @@ int smtp_srv_out(smtp_server *srv, const char *p, size_t n);
 /* Free octets in the output queue (up to max_output). */
 size_t smtp_srv_out_room(const smtp_server *srv);
 /*
+ * Queues one reply line of text[0..len); `enhanced` is dropped without ENHANCEDSTATUSCODES,
+ * NULL for none. Counts nothing and closes nothing. Errors are the emitter's or smtp_srv_out's.
+ */
+int smtp_srv_reply_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+                        size_t len);
+/* After a queued 4xx/5xx: counts it; at the hard error limit a 421 follows (Postfix's rule). */
+int smtp_srv_count_error(smtp_server *srv, int code);
+/*
  * Queues one reply line. `enhanced` is dropped without ENHANCEDSTATUSCODES; NULL for none.
  * A 4xx/5xx reply counts as an error; at the hard limit a 421 follows and the session closes.
  * A 421 closes the session.
@@ -247,10 +267,6 @@ size_t smtp_srv_out_room(const smtp_server *srv);
 int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
 /* Queues "CODE <hostname> text" (greeting and 421 lines carry the server's name). */
 int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text);
-/* Queues the 250 reply to EHLO/LHLO with the configured capabilities. */
-int smtp_srv_reply_ehlo(smtp_server *srv);
-/* Measures the largest EHLO reply the settings can produce (for smtp_server_new). */
-smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
 /*
  * Formats the reply to a refused BDAT (or a refused message) and keeps it, `copies` times
  * owed, until smtp_srv_release_held queues it: after the chunk was read (RFC 3030 2).
@@ -263,12 +279,27 @@ int smtp_srv_hold_reply(smtp_server *srv, int code, const char *enhanced, const 
  * (LMTP), and counts the reply once as an error reply.
  */
 int smtp_srv_release_held(smtp_server *srv);
+/* Queues an LMTP reply line and keeps it for the copies owed to later recipients (lmtp_fill);
+ * a 2xx marks the message taken (lmtp_ok). */
+int smtp_srv_lmtp_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+                       size_t len);
+/* Queues LMTP reply copies still owed (after a write made room); once all are queued, the
+ * message has ended. */
+int smtp_srv_lmtp_fill(smtp_server *srv);
+
+/* ---- server_ehlo.c ---- */
+
+/* Queues the 250 reply to EHLO/LHLO with the configured capabilities. */
+int smtp_srv_reply_ehlo(smtp_server *srv);
+/* Measures the largest EHLO reply the settings can produce (for smtp_server_new). */
+smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
+
+/* ---- server_decide.c ---- */
+
 /* Calls a policy callback's result handling: default acceptance or deferral. */
 int smtp_srv_decided(smtp_server *srv, int r);
 /* Applies a decision (code 0: default acceptance). */
 int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len);
-/* Queues LMTP reply copies still owed (after a write made room). */
-int smtp_srv_lmtp_fill(smtp_server *srv);
 
 /* ---- server_data.c ---- */
 
@@ -285,6 +316,9 @@ int smtp_srv_cmd_data(smtp_server *srv);
 int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);
 /* After DEC_DATA/DEC_BDAT was accepted: start reading the content (`bdat`: a chunk). */
 int smtp_srv_data_begin(smtp_server *srv, int bdat);
+/* DEC_BDAT was refused: the transaction fails; the reply waits for the chunk (but a 421). */
+int smtp_srv_bdat_refused(smtp_server *srv, int code, const char *enhanced, const char *text,
+                          size_t len);
 /* Reads the next `size` payload octets and drops them; then the held reply is queued. */
 void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size);
 /* A BDAT that is not LAST was refused: the BDATs pipelined after it get the held reply too;

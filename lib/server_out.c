@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server engine's output: the bounded queue the adapter pulls from (smtp_server_write)
+ * and the reply lines formatted into it.
+ *
+ * Every line goes through the reply emitter, so no reply can carry CR, LF or NUL (DESIGN.md
+ * invariant 5). Enhanced status codes (RFC 2034 3) go on every 2xx/4xx/5xx reply when
+ * ENHANCEDSTATUSCODES is configured, except the greeting and the replies to HELO/EHLO/LHLO;
+ * never on the intermediate 354 and 334. Two replies wait formatted instead of being queued
+ * at once: a refused BDAT's, held until its chunk was read (RFC 3030 2), and an LMTP reply
+ * repeated for the recipients still owed one (RFC 2033 4.2), queued as the queue drains.
+ */
+#include "server_internal.h"
+
+#include <smtp/reply.h>
+
+#include <stdio.h>
+#include <string.h>
+
+size_t smtp_srv_out_room(const smtp_server *srv)
+{
+    return srv->set.max_output - srv->out_len;
+}
+
+/* Makes room for n more octets at the queue's tail: compacts, or doubles the allocation (up
+ * to max_output; the caller checked the bound). SMTP_ERR_NOMEM: nothing changed. */
+static int out_reserve(smtp_server *srv, size_t n)
+{
+    if (srv->out_head + srv->out_len + n <= srv->out_cap) return 0;
+    if (srv->out_len + n > srv->out_cap) {
+        size_t cap = srv->out_cap * 2;
+        if (cap < srv->out_len + n) cap = srv->out_len + n;
+        if (cap > srv->set.max_output) cap = srv->set.max_output;
+        char *p = smtp_realloc(srv->mem, srv->out, cap);
+        if (!p) return SMTP_ERR_NOMEM;
+        srv->out = p;
+        srv->out_cap = cap;
+    }
+    if (srv->out_head + srv->out_len + n > srv->out_cap) {
+        memmove(srv->out, srv->out + srv->out_head, srv->out_len);
+        srv->out_head = 0;
+    }
+    return 0;
+}
+
+/* Appends without marking a delay: the copies of an LMTP reply already delayed once. */
+static int out_append(smtp_server *srv, const char *p, size_t n)
+{
+    if (n > smtp_srv_out_room(srv)) return SMTP_ERR_NOBUF;
+    if (out_reserve(srv, n) < 0) return smtp_srv_fail(srv, SMTP_ERR_NOMEM);
+    memcpy(srv->out + srv->out_head + srv->out_len, p, n);
+    srv->out_len += n;
+    srv->out_total += n;
+    return 0;
+}
+
+int smtp_srv_out(smtp_server *srv, const char *p, size_t n)
+{
+    int r = out_append(srv, p, n);
+    if (r < 0) return r;
+    /*
+     * Postfix's smtpd_soft_error_limit: once the client has made that many errors, every
+     * reply waits smtpd_error_sleep_time. The engine has no clock: the adapter holds the
+     * output (smtp_server_output_delay) and no input is consumed until it was written.
+     */
+    unsigned soft = srv->set.soft_error_limit;
+    if (soft && srv->errors >= soft) srv->out_delay = srv->set.error_delay_ms;
+    return 0;
+}
+
+smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
+{
+    if (!srv || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
+    size_t n = srv->out_len < cap ? srv->out_len : cap;
+    if (n) {
+        memcpy(dest, srv->out + srv->out_head, n);
+        srv->out_delay = 0; /* the adapter waited (or chose not to) */
+    }
+    srv->out_head += n;
+    srv->out_len -= n;
+    srv->out_written += n;
+    if (!srv->out_len) srv->out_head = 0;
+    if (srv->lmtp_fill && !srv->error) {
+        int r = smtp_srv_lmtp_fill(srv);
+        if (r < 0) return smtp_srv_fail(srv, r);
+    }
+    return (smtp_ssize)n;
+}
+
+/* ---- reply lines ---- */
+
+/* Formats one reply line with CRLF into line[0..512); returns its length or the emitter's
+ * error. The enhanced code is dropped without ENHANCEDSTATUSCODES. */
+static smtp_ssize format_line(const smtp_server *srv, char line[512], int code,
+                              const char *enhanced, const char *text, size_t len)
+{
+    if (!(srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES)) enhanced = NULL;
+    return smtp_emit_reply1(line, 512, code, enhanced, text, len);
+}
+
+int smtp_srv_reply_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+                        size_t len)
+{
+    char line[512];
+    smtp_ssize n = format_line(srv, line, code, enhanced, text, len);
+    if (n < 0) return (int)n;
+    return smtp_srv_out(srv, line, (size_t)n);
+}
+
+int smtp_srv_count_error(smtp_server *srv, int code)
+{
+    if (code < 400 || srv->closing) return 0;
+    srv->errors++;
+    if (!srv->set.hard_error_limit || srv->errors < srv->set.hard_error_limit) return 0;
+    return smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many errors");
+}
+
+int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char *text)
+{
+    int r = smtp_srv_reply_line(srv, code, enhanced, text, strlen(text));
+    if (r < 0) return r;
+    if (code == 421) {
+        srv->closing = 1;
+        return 0;
+    }
+    return smtp_srv_count_error(srv, code);
+}
+
+int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text)
+{
+    char buf[SMTP_MAX_DOMAIN + SMTP_SRV_MAX_TEXT + 2];
+    int n = snprintf(buf, sizeof buf, "%s%s%s", srv->set.hostname, *text ? " " : "", text);
+    if (n < 0 || (size_t)n >= sizeof buf) return SMTP_ERR_INVALID_ARGUMENT;
+    int r = smtp_srv_reply_line(srv, code, enhanced, buf, (size_t)n);
+    if (r < 0) return r;
+    if (code == 421) srv->closing = 1;
+    return 0;
+}
+
+/* ---- replies that wait: a refused BDAT's, and LMTP's copies ---- */
+
+int smtp_srv_hold_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
+                        size_t len, size_t copies)
+{
+    smtp_ssize n = format_line(srv, srv->held, code, enhanced, text, len);
+    if (n < 0) return (int)n;
+    srv->held_len = (size_t)n;
+    srv->held_code = code;
+    srv->held_copies = copies;
+    return 0;
+}
+
+int smtp_srv_release_held(smtp_server *srv)
+{
+    size_t copies = srv->held_copies;
+    if (!copies) return 0;
+    srv->held_copies = 0;
+    int r = smtp_srv_out(srv, srv->held, srv->held_len);
+    if (r < 0) return r;
+    if (copies > 1) {
+        /* LMTP (RFC 2033 4.2): the other recipients' copies follow as the queue drains. */
+        memcpy(srv->lmtp_last, srv->held, srv->held_len);
+        srv->lmtp_last_len = srv->held_len;
+        srv->lmtp_ok = 0;
+        srv->lmtp_fill = copies - 1;
+        r = smtp_srv_lmtp_fill(srv);
+        if (r < 0) return r;
+    }
+    if (srv->lmtp_fill) {
+        srv->errors++; /* a 421 at the limit would come before the copies: at the next error */
+        return 0;
+    }
+    return smtp_srv_count_error(srv, srv->held_code);
+}
+
+int smtp_srv_lmtp_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+                       size_t len)
+{
+    char line[512];
+    smtp_ssize n = format_line(srv, line, code, enhanced, text, len);
+    if (n < 0) return (int)n;
+    int r = smtp_srv_out(srv, line, (size_t)n);
+    if (r < 0) return r;
+    memcpy(srv->lmtp_last, line, (size_t)n);
+    srv->lmtp_last_len = (size_t)n;
+    if (code < 300) srv->lmtp_ok = 1; /* a recipient took the message */
+    return 0;
+}
+
+int smtp_srv_lmtp_fill(smtp_server *srv)
+{
+    while (srv->lmtp_fill) {
+        int r = out_append(srv, srv->lmtp_last, srv->lmtp_last_len);
+        if (r == SMTP_ERR_NOBUF) return 0; /* the rest after the next write */
+        if (r < 0) return r;
+        srv->lmtp_fill--;
+    }
+    smtp_srv_clear_transaction(srv, srv->lmtp_ok); /* every recipient has its reply */
+    return 0;
+}
