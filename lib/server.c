@@ -850,7 +850,9 @@ unsigned smtp_server_timeout(const smtp_server *srv)
     if (!srv || !srv->started || srv->closing || srv->error || srv->tls_wait ||
         srv->decision != SMTP_SRV_DEC_NONE || smtp_server_output_delay(srv))
         return 0;
-    return srv->input == SMTP_SRV_IN_COMMAND ? srv->set.command_timeout : srv->set.data_timeout;
+    /* The PROXY header is no message data: the peer is to speak first, as for a command. */
+    int data = srv->input == SMTP_SRV_IN_DATA || srv->input == SMTP_SRV_IN_CHUNK;
+    return data ? srv->set.data_timeout : srv->set.command_timeout;
 }
 
 /* Ends the session from the adapter's side: abort what is in progress, queue a 421, close. */

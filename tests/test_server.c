@@ -665,6 +665,42 @@ static void test_deferred_empty_chunk(void)
     }
 }
 
+/*
+ * smtp_server_timeout: command_timeout whenever the peer is to say something that is not
+ * message data, the PROXY header included; data_timeout inside a message (RFC 5321 4.5.3.2).
+ */
+static void test_timeouts(void)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.flags = SMTP_SERVER_PROXY;
+    s.command_timeout = 600;
+    s.data_timeout = 120;
+    smtp_server *srv;
+    struct app a = {0};
+    CHECK_INT(smtp_server_new(&srv, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_server_timeout(srv), 0); /* not started */
+    CHECK_INT(smtp_server_start(srv), 0);
+    CHECK_INT(smtp_server_timeout(srv), 600); /* the PROXY header */
+    const char *hdr = "PROXY UNKNOWN\r\n";
+    CHECK_INT(smtp_server_read(srv, hdr, strlen(hdr)), (smtp_ssize)strlen(hdr));
+    CHECK_INT(smtp_server_timeout(srv), 600);
+    const char *in = "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n";
+    char out[2048];
+    size_t pos = 0, len = strlen(in);
+    while (pos < len) {
+        smtp_ssize n = smtp_server_read(srv, in + pos, len - pos);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        pos += (size_t)n;
+        pull(srv, out, sizeof out);
+    }
+    CHECK_INT(smtp_server_timeout(srv), 120); /* inside the message */
+    CHECK_INT(smtp_server_read(srv, "x\r\n.\r\n", 6), 6);
+    CHECK_INT(smtp_server_timeout(srv), 600);
+    smtp_server_del(srv);
+}
+
 int main(void)
 {
     test_settings();
@@ -678,5 +714,6 @@ int main(void)
     test_output_bound();
     test_lmtp_refusal_per_recipient();
     test_deferred_empty_chunk();
+    test_timeouts();
     return check_finish();
 }
