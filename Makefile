@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test demo bench clean install format
+.PHONY: all build test demo bench fuzz fuzz-long fuzz-build clean install format
 
 all: build
 
@@ -30,6 +30,22 @@ bench:
 	cmake --build $(BUILD_DIR)-bench -j $(JOBS)
 	cmake --build $(BUILD_DIR)-bench --target bench
 
+# Fuzzing (fuzz/README.md): a clang tree of its own with the libFuzzer targets over an
+# instrumented copy of the library. `make fuzz` is the CI smoke (SMTP_FUZZ_TOTAL_SECONDS shared,
+# or SMTP_FUZZ_SECONDS each); `make fuzz-long PER=seconds` is the release run (fuzz/run.sh).
+FUZZ_DIR ?= $(BUILD_DIR)-fuzz
+PER ?= 360
+fuzz-build:
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DSMTP_BUILD_FUZZERS=ON \
+		-DSMTP_BUILD_TESTS=OFF -DSMTP_BUILD_EXAMPLES=OFF -DSMTP_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	sh fuzz/run.sh smoke $(FUZZ_DIR)
+
+fuzz-long: fuzz-build
+	sh fuzz/run.sh long $(FUZZ_DIR) $(PER)
+
 install: build
 	cmake --install $(BUILD_DIR)
 
@@ -37,4 +53,4 @@ format:
 	clang-format -i lib/*.c lib/*.h include/smtp/*.h tests/*.c tests/*.h examples/*.c
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR)-bench
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-bench $(FUZZ_DIR)
