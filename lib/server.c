@@ -8,38 +8,41 @@
  * replies come out through smtp_server_write (server_out.c); the application decides through
  * callbacks (server_decide.c). Nothing here reads a clock or touches a socket.
  *
- * Input is read in one of four modes (srv->input): command lines, read by the core's
+ * Input is read in one of three modes (srv->input): command lines, read by the core's
  * streaming command parser (<smtp/command.h>), which also reads the SASL responses of AUTH
  * (server_auth.c); DATA content, read by the core's unstuffing decoder up to CRLF.CRLF
- * (server_data.c); BDAT payload, counted octet by octet (server_data.c); and, first of all
- * with SMTP_SERVER_PROXY, the PROXY protocol header (server_proxy.c). The command parser's
- * callbacks return SMTP_PAUSE whenever the mode changes or the engine must stop, so the read
- * loop can switch readers at the exact byte where a command ends.
+ * (server_data.c); BDAT payload, counted octet by octet (server_data.c). In the PROXY phase
+ * the PROXY protocol header is read instead (server_proxy.c). The command parser's callbacks
+ * return SMTP_PAUSE whenever the mode changes or the engine must stop, so the read loop can
+ * switch readers at the exact byte where a command ends.
  *
- * Session state, in the order a conversation goes through it:
+ * Session state is one phase (srv->phase, SMTP_SRV_*), in the order a conversation goes
+ * through it:
  *
- *   not started --start--> [PROXY header] --> greeting decision --220--> no HELO --EHLO--> ready
- *                                             |--554--> refused (503 to all but QUIT)
- *   ready --MAIL--> mail --RCPT--> rcpts --DATA/BDAT--> message --end--> ready
- *   any --QUIT / 421 / 521 / fatal error--> closing (nothing more is consumed)
- *   ready --STARTTLS--> TLS wait --smtp_server_tls_started--> no HELO (everything forgotten)
- *   ready --AUTH--> exchange (334 / response ...) --235--> ready, authenticated
- *   any but a transaction --XCLIENT (trusted)--> 220, no HELO (a new client, Postfix-style)
+ *   NEW --start--> [PROXY: the header] --> GREETING (decided) --220--> NO_HELO --EHLO--> READY
+ *                                                  |--554/421--> REFUSED (503 to all but QUIT)
+ *   READY --MAIL--> MAIL --RCPT--> RCPTS --DATA/BDAT--> MESSAGE --final reply--> READY
+ *   NO_HELO, READY or a transaction --STARTTLS--> TLS_WAIT --smtp_server_tls_started-->
+ *       NO_HELO (everything forgotten)
+ *   READY (after EHLO) --AUTH--> AUTH (334 / response ...) --235 or a failure--> READY
+ *   any but a transaction --XCLIENT (trusted)--> 220, NO_HELO (a new client, Postfix-style)
  *
- * The transaction (srv->mail, rcpts, msg_open) is cleared by RSET, HELO/EHLO, STARTTLS, QUIT,
- * and by the final reply of a message (accepted or not).
+ * Beside the phase, flags hold what is orthogonal to it; closing above all: QUIT, a 421, a
+ * 521 or a fatal error stop all input in any phase, and the phase stays, so that an open
+ * transaction is still reported at the end (smtp_server_eof). The transaction (MAIL, RCPTS,
+ * MESSAGE; smtp_srv_in_transaction) is cleared by RSET, HELO/EHLO, STARTTLS, QUIT, and by the
+ * final reply of a message (accepted or not).
  *
  * Decisions: every policy point (greeting, HELO, MAIL, RCPT, DATA start, message end, VRFY,
  * AUTH credentials or SASL step, XCLIENT, XFORWARD) sets srv->decision and calls the application.
  * The decision is made by smtp_server_reply (inside the callback or later) or by the callback
  * returning 0 (default acceptance); server_decide.c turns it into its reply and calls the
  * transition of the state it changes (smtp_srv_helo_accepted and the others below, next to
- * their commands; smtp_srv_data_begin for a message). While a decision is pending the read loop
- * stops: the bytes
- * after the command stay unconsumed, so pipelined commands are processed later and in order (RFC
- * 2920 3.1). A decision answered later resumes at once what needs no input (smtp_srv_resume:
- * an empty BDAT chunk ends with its reply or the message's end), since the adapter may have
- * nothing more to feed.
+ * their commands; smtp_srv_data_begin for a message). While a decision is pending the read
+ * loop stops: the bytes after the command stay unconsumed, so pipelined commands are processed
+ * later and in order (RFC 2920 3.1). A decision answered later resumes at once what needs no
+ * input (smtp_srv_resume: an empty BDAT chunk ends with its reply or the message's end), since
+ * the adapter may have nothing more to feed.
  *
  * Flow control: input is consumed only while SMTP_SRV_RESERVE octets of the output queue are
  * free, so a client that pipelines without reading cannot grow the queue past max_output.
@@ -111,17 +114,16 @@ int smtp_srv_cb_result(smtp_server *srv, int r)
 
 void smtp_srv_clear_transaction(smtp_server *srv, int accepted)
 {
-    srv->mail = 0;
     srv->rcpts = 0;
     srv->binarymime = 0;
     srv->smtputf8 = 0;
-    srv->msg_open = 0;
     srv->bdat = 0;
     srv->discard = 0;
     srv->msg_size = 0;
     srv->chunk_failed = 0;
     srv->carried = 0;
     srv->input = SMTP_SRV_IN_COMMAND;
+    if (smtp_srv_in_transaction(srv)) srv->phase = SMTP_SRV_READY;
     if (accepted) {
         srv->messages++;
         srv->errors = 0; /* Postfix: the counts restart once mail was delivered */
@@ -134,10 +136,14 @@ int smtp_srv_reset_transaction(smtp_server *srv, smtp_server_abort_reason why)
     int r = 0;
     /* A message being dropped (srv->discard: SIZE or BARE) was aborted already: one
      * on_message_abort per message, and no on_reset either (its end would not give one). */
-    if (srv->msg_open) {
+    switch (srv->phase) {
+    case SMTP_SRV_MESSAGE:
         if (!srv->discard) SMTP_SRV_CALL(srv, r, on_message_abort, why);
-    } else if (srv->mail)
-        SMTP_SRV_CALL0(srv, r, on_reset);
+        break;
+    case SMTP_SRV_MAIL:
+    case SMTP_SRV_RCPTS: SMTP_SRV_CALL0(srv, r, on_reset); break;
+    default: break;
+    }
     smtp_srv_clear_transaction(srv, 0);
     return smtp_srv_cb_result(srv, r);
 }
@@ -368,8 +374,12 @@ static int strict(const smtp_server *srv)
 
 static int sync_checked(const smtp_server *srv)
 {
-    return strict(srv) && !srv->closing && !srv->error && !srv->tls_wait && srv->started &&
-           srv->input != SMTP_SRV_IN_PROXY;
+    switch (srv->phase) {
+    case SMTP_SRV_NEW:
+    case SMTP_SRV_PROXY: /* the proxy speaks first and waits for nothing */
+    case SMTP_SRV_TLS_WAIT: return 0;
+    default: return strict(srv) && !srv->closing && !srv->error;
+    }
 }
 
 /*
@@ -392,9 +402,7 @@ static int out_of_sync(smtp_server *srv)
 static int ends_group(const smtp_server *srv, smtp_verb verb)
 {
     /* Without PIPELINING negotiated by EHLO/LHLO, every command waits for its reply. */
-    if (!(srv->set.extensions & SMTP_SERVER_EXT_PIPELINING) ||
-        (srv->helo != SMTP_VERB_EHLO && srv->helo != SMTP_VERB_LHLO))
-        return 1;
+    if (!(srv->set.extensions & SMTP_SERVER_EXT_PIPELINING) || !srv->ehlo) return 1;
     switch (verb) {
     case SMTP_VERB_RSET:
     case SMTP_VERB_MAIL:
@@ -424,6 +432,7 @@ static int sync_violation(smtp_server *srv)
 
 int smtp_srv_greet(smtp_server *srv)
 {
+    srv->phase = SMTP_SRV_GREETING;
     srv->decision = SMTP_SRV_DEC_CONNECT;
     srv->answered = 0;
     smtp_srv_sync_begin(srv);
@@ -436,16 +445,16 @@ int smtp_srv_greet(smtp_server *srv)
 
 void smtp_srv_greeted(smtp_server *srv, int refused)
 {
-    if (refused) srv->refused = 1; /* RFC 5321 3.1: wait for QUIT, 503 to all */
+    /* RFC 5321 3.1: a refused client may only QUIT; everything else gets 503. */
+    srv->phase = refused ? SMTP_SRV_REFUSED : SMTP_SRV_NO_HELO;
 }
 
 int smtp_server_start(smtp_server *srv)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
-    if (srv->started || srv->in_callback) return SMTP_ERR_INVALID_STATE;
-    srv->started = 1;
+    if (srv->phase != SMTP_SRV_NEW || srv->in_callback) return SMTP_ERR_INVALID_STATE;
     if (srv->set.flags & SMTP_SERVER_PROXY) {
-        srv->input = SMTP_SRV_IN_PROXY; /* the greeting waits for the header */
+        srv->phase = SMTP_SRV_PROXY; /* the greeting waits for the header */
         return 0;
     }
     return smtp_srv_greet(srv) < 0 ? srv->error : 0;
@@ -485,7 +494,8 @@ static int cmd_helo(smtp_server *srv, const smtp_command *cmd)
 
 void smtp_srv_helo_accepted(smtp_server *srv)
 {
-    srv->helo = srv->dec_verb;
+    srv->ehlo = srv->dec_verb != SMTP_VERB_HELO; /* RFC 5321 4.1.1.1, RFC 2033 4.1 */
+    srv->phase = SMTP_SRV_READY;
 }
 
 /* The parameter extensions the client may use now (what was advertised). */
@@ -528,9 +538,9 @@ static unsigned path_flags(const smtp_server *srv, int utf8)
 
 static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
 {
-    if (srv->helo == SMTP_VERB_UNKNOWN)
+    if (srv->phase == SMTP_SRV_NO_HELO)
         return reply(srv, 503, "5.5.1", "Error: send HELO/EHLO first");
-    if (srv->mail) return reply(srv, 503, "5.5.1", "Error: nested MAIL command");
+    if (smtp_srv_in_transaction(srv)) return reply(srv, 503, "5.5.1", "Error: nested MAIL command");
     if (srv->set.max_messages && srv->messages >= srv->set.max_messages) {
         int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many messages");
         return r < 0 ? smtp_srv_fail(srv, r) : 0;
@@ -562,13 +572,14 @@ static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
 
 void smtp_srv_mail_accepted(smtp_server *srv)
 {
-    srv->mail = 1;
+    srv->phase = SMTP_SRV_MAIL;
 }
 
 static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
 {
-    if (!srv->mail) return reply(srv, 503, "5.5.1", "Error: need MAIL command");
-    if (srv->msg_open) return reply(srv, 503, "5.5.1", "Error: RCPT inside BDAT transfer");
+    if (!smtp_srv_in_transaction(srv)) return reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    if (srv->phase == SMTP_SRV_MESSAGE)
+        return reply(srv, 503, "5.5.1", "Error: RCPT inside BDAT transfer");
     if (srv->rcpts >= srv->set.max_recipients)
         return reply(srv, 452, "4.5.3", "Error: too many recipients"); /* RFC 5321 4.5.3.1.10 */
     smtp_server_rcpt rc;
@@ -596,6 +607,7 @@ static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
 void smtp_srv_rcpt_accepted(smtp_server *srv)
 {
     srv->rcpts++;
+    srv->phase = SMTP_SRV_RCPTS;
 }
 
 static int cmd_vrfy(smtp_server *srv, const smtp_command *cmd)
@@ -615,7 +627,7 @@ static int cmd_starttls(smtp_server *srv)
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
     if (reply(srv, 220, "2.0.0", "Ready to start TLS") < 0) return -1;
     /* RFC 3207 4.2: nothing after this line is read before the handshake. */
-    srv->tls_wait = 1;
+    srv->phase = SMTP_SRV_TLS_WAIT;
     int r;
     SMTP_SRV_CALL0(srv, r, on_starttls);
     return smtp_srv_cb_result(srv, r);
@@ -645,7 +657,7 @@ static int dispatch(smtp_server *srv, const smtp_command *cmd)
     if (cmd->error) return cmd_error(srv, cmd);
     /* Only the BDATs pipelined right after a refused one belong to its failed message. */
     if (cmd->verb != SMTP_VERB_BDAT) srv->chunk_failed = 0;
-    if (srv->refused && cmd->verb != SMTP_VERB_QUIT)
+    if (srv->phase == SMTP_SRV_REFUSED && cmd->verb != SMTP_VERB_QUIT)
         return reply(srv, 503, "5.5.1", "Error: no SMTP service here"); /* RFC 5321 3.1 */
     int j;
     switch (cmd->verb) {
@@ -696,9 +708,9 @@ static int slowed_down(const smtp_server *srv)
 /* Can input be consumed now? */
 static int can_consume(const smtp_server *srv)
 {
-    return srv->started && !srv->error && !srv->closing && !srv->tls_wait &&
-           srv->decision == SMTP_SRV_DEC_NONE && !srv->lmtp_fill && !slowed_down(srv) &&
-           smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
+    return srv->phase != SMTP_SRV_NEW && srv->phase != SMTP_SRV_TLS_WAIT && !srv->error &&
+           !srv->closing && srv->decision == SMTP_SRV_DEC_NONE && !srv->lmtp_fill &&
+           !slowed_down(srv) && smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
 }
 
 int smtp_srv_resume(smtp_server *srv)
@@ -748,15 +760,14 @@ static int tls_injection(smtp_server *srv)
     if (srv->set.flags & SMTP_SERVER_KEEP_TLS_INJECTION) return 0;
     r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: pipelined input after STARTTLS");
     if (r < 0) return smtp_srv_fail(srv, r);
-    srv->tls_wait = 0;
-    return 0;
+    return 0; /* the 421 closed the session: no handshake is awaited any more */
 }
 
 smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
 {
     if (!srv || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
     if (srv->error) return srv->error;
-    if (!srv->started || srv->in_callback) return SMTP_ERR_INVALID_STATE;
+    if (srv->phase == SMTP_SRV_NEW || srv->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t pos = 0;
     srv->stop = 0;
     for (;;) {
@@ -767,7 +778,7 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
         }
         if (srv->stop || !can_consume(srv)) break;
         smtp_ssize n;
-        if (srv->input == SMTP_SRV_IN_PROXY) {
+        if (srv->phase == SMTP_SRV_PROXY) {
             if (pos == len) break;
             n = smtp_srv_proxy_read(srv, data + pos, len - pos);
         } else if (srv->input == SMTP_SRV_IN_CHUNK && srv->chunk_left == 0) {
@@ -785,7 +796,7 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
     /* A pause makes progress: a read that paused before any byte still consumes one. */
     if (srv->stop && pos == 0 && len > 0 && !srv->error)
         pos = (size_t)smtp_srv_take_carry(srv, data[0]);
-    if (srv->tls_wait && pos < len && !srv->injection) {
+    if (srv->phase == SMTP_SRV_TLS_WAIT && pos < len && !srv->injection) {
         int r = tls_injection(srv);
         if (r < 0) return r;
     }
@@ -815,12 +826,12 @@ unsigned smtp_server_output_delay(const smtp_server *srv)
 
 int smtp_server_want_tls(const smtp_server *srv)
 {
-    return srv && srv->tls_wait && !srv->closing && !srv->error;
+    return srv && srv->phase == SMTP_SRV_TLS_WAIT && !srv->closing && !srv->error;
 }
 
 int smtp_server_in_transaction(const smtp_server *srv)
 {
-    return srv && srv->mail;
+    return srv && smtp_srv_in_transaction(srv);
 }
 
 int smtp_server_want_close(const smtp_server *srv)
@@ -833,13 +844,13 @@ int smtp_server_want_close(const smtp_server *srv)
 int smtp_server_tls_started(smtp_server *srv)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
-    if (!srv->tls_wait || srv->out_len || srv->closing || srv->in_callback)
+    if (srv->phase != SMTP_SRV_TLS_WAIT || srv->out_len || srv->closing || srv->in_callback)
         return SMTP_ERR_INVALID_STATE;
     /* RFC 3207 4.2: discard all knowledge obtained from the client. */
-    srv->tls_wait = 0;
+    srv->phase = SMTP_SRV_NO_HELO;
     srv->tls = 1;
     srv->injection = 0;
-    srv->helo = SMTP_VERB_UNKNOWN;
+    srv->ehlo = 0;
     smtp_srv_clear_transaction(srv, 0);
     smtp_srv_auth_reset(srv);
     return 0;
@@ -847,12 +858,10 @@ int smtp_server_tls_started(smtp_server *srv)
 
 unsigned smtp_server_timeout(const smtp_server *srv)
 {
-    if (!srv || !srv->started || srv->closing || srv->error || srv->tls_wait ||
-        srv->decision != SMTP_SRV_DEC_NONE || smtp_server_output_delay(srv))
+    if (!srv || srv->phase == SMTP_SRV_NEW || srv->phase == SMTP_SRV_TLS_WAIT || srv->closing ||
+        srv->error || srv->decision != SMTP_SRV_DEC_NONE || smtp_server_output_delay(srv))
         return 0;
-    /* The PROXY header is no message data: the peer is to speak first, as for a command. */
-    int data = srv->input == SMTP_SRV_IN_DATA || srv->input == SMTP_SRV_IN_CHUNK;
-    return data ? srv->set.data_timeout : srv->set.command_timeout;
+    return srv->input == SMTP_SRV_IN_COMMAND ? srv->set.command_timeout : srv->set.data_timeout;
 }
 
 /* Ends the session from the adapter's side: abort what is in progress, queue a 421, close. */
@@ -864,7 +873,7 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
     srv->decision = SMTP_SRV_DEC_NONE;
     srv->lmtp_left = 0;
     /* Before the PROXY header nobody has been greeted: close without a word. */
-    int greeted = srv->input != SMTP_SRV_IN_PROXY;
+    int greeted = srv->phase != SMTP_SRV_PROXY;
     if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
     if (text && greeted) {
         /* Dropped when the queue is at max_output; a failed growth is fatal (NOMEM). */

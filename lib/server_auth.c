@@ -80,7 +80,6 @@ void smtp_srv_auth_reset(smtp_server *srv)
     srv->authenticated = 0;
     srv->identity[0] = '\0';
     srv->identity_given = 0;
-    srv->auth_mech = SMTP_SRV_MECH_NONE;
 }
 
 void smtp_srv_set_identity(smtp_server *srv, const char *p, size_t n)
@@ -93,7 +92,7 @@ void smtp_srv_set_identity(smtp_server *srv, const char *p, size_t n)
 /* An exchange failed (its reply is queued): count it; at the limit, 421 and close. */
 int smtp_srv_auth_failed(smtp_server *srv)
 {
-    srv->auth_mech = SMTP_SRV_MECH_NONE;
+    srv->phase = SMTP_SRV_READY;
     srv->auth_failures++;
     unsigned limit = srv->set.auth_attempt_limit;
     if (!limit || srv->auth_failures < limit || srv->closing) return 0;
@@ -116,7 +115,7 @@ void smtp_srv_auth_success(smtp_server *srv)
     }
     srv->authenticated = 1;
     srv->identity_given = 0;
-    srv->auth_mech = SMTP_SRV_MECH_NONE;
+    srv->phase = SMTP_SRV_READY;
 }
 
 /* Queues "334 " and the base64 of data, and reads the next line as a SASL response. */
@@ -252,16 +251,17 @@ int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd)
         return reply(srv, 502, "5.5.1", "Error: command not implemented");
     if (!smtp_srv_auth_offered(srv)) /* RFC 4954 4, RFC 5248: 538 5.7.11 */
         return reply(srv, 538, "5.7.11", "Error: authentication requires encryption");
-    if (srv->helo != SMTP_VERB_EHLO && srv->helo != SMTP_VERB_LHLO)
-        return reply(srv, 503, "5.5.1", "Error: send EHLO first");
+    if (!srv->ehlo) return reply(srv, 503, "5.5.1", "Error: send EHLO first");
     /* RFC 4954 4: no AUTH after a successful one, nor during a mail transaction. */
     if (srv->authenticated) return reply(srv, 503, "5.5.1", "Error: already authenticated");
-    if (srv->mail) return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+    if (smtp_srv_in_transaction(srv))
+        return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
     smtp_srv_mech kind = find_mech(srv, cmd->mechanism);
     if (kind == SMTP_SRV_MECH_NONE) /* RFC 4954 4: 504 5.5.4 */
         return reply(srv, 504, "5.5.4", "Error: unsupported authentication mechanism");
     if (smtp_srv_scratch(srv) < 0) return -1;
     srv->auth_mech = kind;
+    srv->phase = SMTP_SRV_AUTH;
     srv->auth_step = 0;
     srv->login_user_len = 0;
     srv->identity_given = 0;
@@ -281,7 +281,7 @@ int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd)
 
 int smtp_srv_sasl_response(smtp_server *srv, const smtp_sasl_response *resp)
 {
-    if (srv->auth_mech == SMTP_SRV_MECH_NONE) return 0; /* cannot happen: nothing armed it */
+    if (srv->phase != SMTP_SRV_AUTH) return 0; /* cannot happen: nothing armed it */
     if (resp->error) {
         const char *enhanced = NULL, *text = NULL;
         int code = smtp_cmd_error_reply(resp->error, SMTP_VERB_AUTH, &enhanced, &text);

@@ -24,7 +24,7 @@
 
 int smtp_srv_data_begin(smtp_server *srv, int bdat)
 {
-    srv->msg_open = 1;
+    srv->phase = SMTP_SRV_MESSAGE;
     srv->msg_size = 0;
     srv->discard = 0;
     srv->bdat = bdat;
@@ -68,10 +68,13 @@ int smtp_srv_message_end(smtp_server *srv)
 
 int smtp_srv_cmd_data(smtp_server *srv)
 {
-    if (!srv->mail) return reply(srv, 503, "5.5.1", "Error: need MAIL command");
-    if (srv->msg_open) return reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
-    /* RFC 5321 3.3: no recipient accepted may be answered 554 "no valid recipients". */
-    if (!srv->rcpts) return reply(srv, 554, "5.5.1", "Error: no valid recipients");
+    switch (srv->phase) {
+    case SMTP_SRV_MAIL: /* RFC 5321 3.3: no recipient accepted may be answered 554 */
+        return reply(srv, 554, "5.5.1", "Error: no valid recipients");
+    case SMTP_SRV_RCPTS: break;
+    case SMTP_SRV_MESSAGE: return reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
+    default: return reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    }
     /* RFC 3030 3: a BODY=BINARYMIME message can only be sent with BDAT. */
     if (srv->binarymime) return reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
     srv->decision = SMTP_SRV_DEC_DATA;
@@ -163,13 +166,13 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
         r = hold(srv, 502, "5.5.1", "Error: command not implemented", 1);
     else if (srv->chunk_failed)
         chunk_after_failure(srv, cmd->last), r = 0;
-    else if (!srv->mail)
+    else if (!smtp_srv_in_transaction(srv))
         r = hold(srv, 503, "5.5.1", "Error: need MAIL command", 1);
-    else if (!srv->rcpts)
+    else if (srv->phase == SMTP_SRV_MAIL)
         r = hold(srv, 554, "5.5.1", "Error: no valid recipients", 1);
     else if (srv->set.max_message_size && size > srv->set.max_message_size - srv->msg_size)
         r = chunk_too_big(srv, cmd->last); /* from the BDAT line: before any octet is read */
-    else if (srv->msg_open) {
+    else if (srv->phase == SMTP_SRV_MESSAGE) {
         srv->input = SMTP_SRV_IN_CHUNK;
         srv->chunk_left = size;
         srv->chunk_total = size;

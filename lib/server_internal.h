@@ -31,16 +31,15 @@
 typedef enum smtp_srv_input {
     SMTP_SRV_IN_COMMAND = 0, /* command lines (or a SASL response) */
     SMTP_SRV_IN_DATA,        /* DATA content up to CRLF.CRLF */
-    SMTP_SRV_IN_CHUNK,       /* BDAT payload: chunk_left octets */
-    SMTP_SRV_IN_PROXY        /* the PROXY protocol header, before the greeting */
+    SMTP_SRV_IN_CHUNK        /* BDAT payload: chunk_left octets */
 } smtp_srv_input;
 
 /* The kind of an AUTH exchange in progress. */
 typedef enum smtp_srv_mech {
-    SMTP_SRV_MECH_NONE = 0,
-    SMTP_SRV_MECH_PLAIN, /* RFC 4616: one message, initial response or after "334 " */
-    SMTP_SRV_MECH_LOGIN, /* user name, then password, each after a 334 prompt */
-    SMTP_SRV_MECH_OTHER  /* run by on_sasl */
+    SMTP_SRV_MECH_NONE = 0, /* not a mechanism advertised */
+    SMTP_SRV_MECH_PLAIN,    /* RFC 4616: one message, initial response or after "334 " */
+    SMTP_SRV_MECH_LOGIN,    /* user name, then password, each after a 334 prompt */
+    SMTP_SRV_MECH_OTHER     /* run by on_sasl */
 } smtp_srv_mech;
 
 /* The PROXY header reader's buffer: the v2 header (16) and the largest address block (216). */
@@ -65,6 +64,27 @@ typedef enum smtp_srv_decision {
     SMTP_SRV_DEC_XFORWARD /* on_xforward: 250 */
 } smtp_srv_decision;
 
+/*
+ * Where the session is in the conversation (the diagram in server.c), switched on by the
+ * command handlers. Closing is not a phase but a flag beside it (srv->closing): a session
+ * decides to close in any phase and keeps what that phase left open, which is still owed to
+ * the application (smtp_server_eof reports an open transaction, smtp_server_in_transaction
+ * says so until then).
+ */
+typedef enum smtp_srv_phase {
+    SMTP_SRV_NEW = 0,  /* smtp_server_start not called yet */
+    SMTP_SRV_PROXY,    /* reading the PROXY header (SMTP_SERVER_PROXY) */
+    SMTP_SRV_GREETING, /* the greeting is being decided (on_connect) */
+    SMTP_SRV_REFUSED,  /* greeted with a refusal: only QUIT is served (RFC 5321 3.1) */
+    SMTP_SRV_NO_HELO,  /* greeted, or everything forgotten: HELO/EHLO/LHLO comes first */
+    SMTP_SRV_READY,    /* HELO/EHLO/LHLO accepted, no transaction */
+    SMTP_SRV_MAIL,     /* MAIL accepted, no recipient yet */
+    SMTP_SRV_RCPTS,    /* one recipient or more accepted */
+    SMTP_SRV_MESSAGE,  /* DATA or the first BDAT accepted, until the message's final reply */
+    SMTP_SRV_AUTH,     /* an AUTH exchange (RFC 4954 4), until 235 or its failure */
+    SMTP_SRV_TLS_WAIT  /* STARTTLS accepted: until smtp_server_tls_started (RFC 3207 4.2) */
+} smtp_srv_phase;
+
 struct smtp_server {
     const smtp_mem *mem;
     smtp_server_callbacks cb;
@@ -81,17 +101,16 @@ struct smtp_server {
     size_t out_head, out_len, out_cap;
     unsigned out_delay; /* ms to hold the queued output (soft error limit); 0: none */
 
-    int error;       /* sticky fatal error, 0 while none */
-    int started;     /* smtp_server_start was called */
-    int in_callback; /* a callback is running: no reentrant state changes */
-    int closing;     /* no more input: close once the output is written */
-    int refused;     /* greeting was a refusal (554): only QUIT is served */
-    int tls;         /* the connection is encrypted */
-    int tls_wait;    /* STARTTLS accepted, waiting for smtp_server_tls_started */
-    int injection;   /* bytes after STARTTLS were reported */
-    int stop;        /* the current read must return (pause) */
-    smtp_verb helo;  /* the accepted HELO/EHLO/LHLO verb, or SMTP_VERB_UNKNOWN */
-    smtp_srv_input input;
+    /* The session's state: its phase, and the flags orthogonal to it. */
+    smtp_srv_phase phase;
+    int closing;          /* no more input: close once the output is written (in any phase) */
+    int error;            /* sticky fatal error, 0 while none; closing then */
+    int in_callback;      /* a callback is running: no reentrant state changes */
+    int stop;             /* the current read must return (pause) */
+    int tls;              /* the connection is encrypted */
+    int injection;        /* TLS_WAIT: bytes after STARTTLS were reported */
+    int ehlo;             /* past NO_HELO: the hello was EHLO or LHLO, so extensions apply */
+    smtp_srv_input input; /* what the read loop reads next (PROXY: the phase says) */
 
     /* The pending decision. */
     smtp_srv_decision decision;
@@ -106,11 +125,9 @@ struct smtp_server {
     size_t lmtp_last_len;
 
     /* The transaction. */
-    int mail;             /* MAIL accepted */
     size_t rcpts;         /* accepted recipients */
     int binarymime;       /* MAIL BODY=BINARYMIME: BDAT only (RFC 3030 3) */
     int smtputf8;         /* MAIL SMTPUTF8 */
-    int msg_open;         /* on_data_start accepted, message not ended */
     int bdat;             /* the message comes with BDAT */
     int discard;          /* an smtp_server_abort_reason: content is dropped until the end */
     uint64_t msg_size;    /* content octets so far */
@@ -153,7 +170,7 @@ struct smtp_server {
     unsigned trust; /* SMTP_SERVER_TRUST_* */
 
     /* AUTH (server_auth.c). */
-    smtp_srv_mech auth_mech; /* the exchange in progress, NONE between exchanges */
+    smtp_srv_mech auth_mech; /* the kind of the exchange in progress (the AUTH phase) */
     unsigned auth_step;      /* on_sasl's step counter */
     char auth_name[24];      /* the mechanism's advertised name, NUL-terminated */
     size_t login_user_len;   /* LOGIN: the user name kept at scratch[0..) */
@@ -177,6 +194,17 @@ struct smtp_server {
     int sync_owed;        /* such a reply is owed but not queued yet (a decision pending) */
     int sync_early;       /* input was offered while that decision was pending */
 };
+
+/* Is a transaction open: MAIL accepted, and its message not ended (RFC 5321 3.3)? */
+static inline int smtp_srv_in_transaction(const smtp_server *srv)
+{
+    switch (srv->phase) {
+    case SMTP_SRV_MAIL:
+    case SMTP_SRV_RCPTS:
+    case SMTP_SRV_MESSAGE: return 1;
+    default: return 0;
+    }
+}
 
 /* ---- server.c ---- */
 

@@ -137,7 +137,6 @@ static void bad_header(smtp_server *srv)
 /* Reports the header and starts the greeting decision. */
 static int header_done(smtp_server *srv, const smtp_server_proxy *px)
 {
-    srv->input = SMTP_SRV_IN_COMMAND;
     int r;
     SMTP_SRV_CALL(srv, r, on_proxy, px);
     if (smtp_srv_cb_result(srv, r) < 0) return -1;

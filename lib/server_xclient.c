@@ -139,7 +139,8 @@ int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
     int verb = cmd->verb == SMTP_VERB_XCLIENT ? FOR_XCLIENT : FOR_XFORWARD;
     unsigned need = verb == FOR_XCLIENT ? SMTP_SERVER_TRUST_XCLIENT : SMTP_SERVER_TRUST_XFORWARD;
     if (!(srv->trust & need)) return reply(srv, 550, "5.7.0", "Error: insufficient authorization");
-    if (srv->mail) return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+    if (smtp_srv_in_transaction(srv))
+        return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
     if (smtp_srv_scratch(srv) < 0) return -1;
     smtp_server_xattrs a;
     memset(&a, 0, sizeof a);
@@ -163,7 +164,8 @@ int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
 void smtp_srv_xclient_reset(smtp_server *srv)
 {
     /* Postfix: the session starts over as if the named client had connected. */
-    srv->helo = SMTP_VERB_UNKNOWN;
+    srv->ehlo = 0;
+    srv->phase = SMTP_SRV_NO_HELO;
     smtp_srv_clear_transaction(srv, 0);
     srv->messages = 0;
     srv->errors = 0;
