@@ -24,13 +24,6 @@
 
 #include <string.h>
 
-/* Engine replies; failures here are internal and fatal. */
-static int reply(smtp_server *srv, int code, const char *enhanced, const char *text)
-{
-    int r = smtp_srv_reply(srv, code, enhanced, text);
-    return r < 0 ? smtp_srv_fail(srv, r) : 0;
-}
-
 int smtp_srv_auth_offered(const smtp_server *srv)
 {
     const smtp_server_settings *s = &srv->set;
@@ -102,7 +95,7 @@ int smtp_srv_auth_failed(smtp_server *srv)
 
 static int fail(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
-    if (reply(srv, code, enhanced, text) < 0) return -1;
+    if (smtp_srv_reply(srv, code, enhanced, text) < 0) return -1;
     return smtp_srv_auth_failed(srv);
 }
 
@@ -168,11 +161,7 @@ static int ask_auth(smtp_server *srv)
 {
     srv->cred.mechanism.ptr = srv->auth_name;
     srv->cred.mechanism.len = strlen(srv->auth_name);
-    srv->decision = SMTP_SRV_DEC_AUTH;
-    srv->answered = 0;
-    int r;
-    SMTP_SRV_CALL(srv, r, on_auth, &srv->cred);
-    return smtp_srv_decided(srv, r);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_AUTH, on_auth, &srv->cred);
 }
 
 static const char bad_credentials[] = "Error: authentication failed";
@@ -223,11 +212,7 @@ static int ask_sasl(smtp_server *srv, int has_response, smtp_span response)
     step.step = srv->auth_step;
     step.has_response = has_response;
     step.response = response;
-    srv->decision = SMTP_SRV_DEC_SASL;
-    srv->answered = 0;
-    int r;
-    SMTP_SRV_CALL(srv, r, on_sasl, &step);
-    return smtp_srv_decided(srv, r);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_SASL, on_sasl, &step);
 }
 
 /* Finds `name` in the advertised list and keeps its advertised spelling. */
@@ -248,17 +233,18 @@ static smtp_srv_mech find_mech(smtp_server *srv, smtp_span name)
 int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd)
 {
     if (!(srv->set.extensions & SMTP_SERVER_EXT_AUTH))
-        return reply(srv, 502, "5.5.1", "Error: command not implemented");
+        return smtp_srv_reply(srv, 502, "5.5.1", "Error: command not implemented");
     if (!smtp_srv_auth_offered(srv)) /* RFC 4954 4, RFC 5248: 538 5.7.11 */
-        return reply(srv, 538, "5.7.11", "Error: authentication requires encryption");
-    if (!srv->ehlo) return reply(srv, 503, "5.5.1", "Error: send EHLO first");
+        return smtp_srv_reply(srv, 538, "5.7.11", "Error: authentication requires encryption");
+    if (!srv->ehlo) return smtp_srv_reply(srv, 503, "5.5.1", "Error: send EHLO first");
     /* RFC 4954 4: no AUTH after a successful one, nor during a mail transaction. */
-    if (srv->authenticated) return reply(srv, 503, "5.5.1", "Error: already authenticated");
+    if (srv->authenticated)
+        return smtp_srv_reply(srv, 503, "5.5.1", "Error: already authenticated");
     if (smtp_srv_in_transaction(srv))
-        return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+        return smtp_srv_reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
     smtp_srv_mech kind = find_mech(srv, cmd->mechanism);
     if (kind == SMTP_SRV_MECH_NONE) /* RFC 4954 4: 504 5.5.4 */
-        return reply(srv, 504, "5.5.4", "Error: unsupported authentication mechanism");
+        return smtp_srv_reply(srv, 504, "5.5.4", "Error: unsupported authentication mechanism");
     if (smtp_srv_scratch(srv) < 0) return -1;
     srv->auth_mech = kind;
     srv->phase = SMTP_SRV_AUTH;

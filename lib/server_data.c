@@ -42,13 +42,6 @@ int smtp_srv_data_begin(smtp_server *srv, int bdat)
     return 0;
 }
 
-/* Engine replies here never fail but for internal errors, which are fatal. */
-static int reply(smtp_server *srv, int code, const char *enhanced, const char *text)
-{
-    int r = smtp_srv_reply(srv, code, enhanced, text);
-    return r < 0 ? smtp_srv_fail(srv, r) : 0;
-}
-
 int smtp_srv_message_end(smtp_server *srv)
 {
     smtp_server_message msg;
@@ -57,31 +50,25 @@ int smtp_srv_message_end(smtp_server *srv)
     msg.bdat = srv->bdat;
     msg.recipients = srv->rcpts;
     srv->input = SMTP_SRV_IN_COMMAND;
-    srv->decision = SMTP_SRV_DEC_MESSAGE;
-    srv->answered = 0;
     srv->lmtp_left = srv->rcpts;
     srv->lmtp_ok = 0;
-    int r;
-    SMTP_SRV_CALL(srv, r, on_message_end, &msg);
-    return smtp_srv_decided(srv, r);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_MESSAGE, on_message_end, &msg);
 }
 
 int smtp_srv_cmd_data(smtp_server *srv)
 {
     switch (srv->phase) {
     case SMTP_SRV_MAIL: /* RFC 5321 3.3: no recipient accepted may be answered 554 */
-        return reply(srv, 554, "5.5.1", "Error: no valid recipients");
+        return smtp_srv_reply(srv, 554, "5.5.1", "Error: no valid recipients");
     case SMTP_SRV_RCPTS: break;
-    case SMTP_SRV_MESSAGE: return reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
-    default: return reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    case SMTP_SRV_MESSAGE:
+        return smtp_srv_reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
+    default: return smtp_srv_reply(srv, 503, "5.5.1", "Error: need MAIL command");
     }
     /* RFC 3030 3: a BODY=BINARYMIME message can only be sent with BDAT. */
-    if (srv->binarymime) return reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
-    srv->decision = SMTP_SRV_DEC_DATA;
-    srv->answered = 0;
-    int r;
-    SMTP_SRV_CALL0(srv, r, on_data_start);
-    return smtp_srv_decided(srv, r);
+    if (srv->binarymime)
+        return smtp_srv_reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
+    return SMTP_SRV_ASK0(srv, SMTP_SRV_DEC_DATA, on_data_start);
 }
 
 void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size)
@@ -180,12 +167,9 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
         srv->chunk_deliver = 1;
         return 0;
     } else {
-        srv->decision = SMTP_SRV_DEC_BDAT;
-        srv->answered = 0;
         srv->dec_chunk = size;
         srv->dec_last = cmd->last;
-        SMTP_SRV_CALL0(srv, r, on_data_start);
-        return smtp_srv_decided(srv, r);
+        return SMTP_SRV_ASK0(srv, SMTP_SRV_DEC_BDAT, on_data_start);
     }
     if (r < 0) return r;
     smtp_srv_skip_chunk(srv, size);
@@ -196,8 +180,7 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
 static int deliver(smtp_server *srv, smtp_span span)
 {
     srv->msg_size += span.len;
-    int r;
-    SMTP_SRV_CALL(srv, r, on_data, span);
+    int r = SMTP_SRV_CALL(srv, on_data, span);
     if (smtp_srv_cb_result(srv, r) < 0) return -1;
     return r == SMTP_PAUSE;
 }
@@ -213,7 +196,7 @@ static int chunk_done(smtp_server *srv)
     if (srv->chunk_last) return smtp_srv_message_end(srv);
     char text[64];
     snprintf(text, sizeof text, "Ok: %llu octets received", (unsigned long long)srv->chunk_total);
-    return reply(srv, 250, "2.0.0", text);
+    return smtp_srv_reply(srv, 250, "2.0.0", text);
 }
 
 static smtp_ssize chunk_read(smtp_server *srv, const char *data, size_t len)
@@ -237,9 +220,7 @@ static smtp_ssize chunk_read(smtp_server *srv, const char *data, size_t len)
 static int drop_message(smtp_server *srv, smtp_server_abort_reason why)
 {
     srv->discard = (int)why;
-    int r;
-    SMTP_SRV_CALL(srv, r, on_message_abort, why);
-    return smtp_srv_cb_result(srv, r);
+    return smtp_srv_cb_result(srv, SMTP_SRV_CALL(srv, on_message_abort, why));
 }
 
 /*

@@ -105,7 +105,7 @@ struct smtp_server {
     smtp_srv_phase phase;
     int closing;          /* no more input: close once the output is written (in any phase) */
     int error;            /* sticky fatal error, 0 while none; closing then */
-    int in_callback;      /* a callback is running: no reentrant state changes */
+    int in_callback;      /* callbacks running (SMTP_SRV_CALL): no reentrant state changes */
     int stop;             /* the current read must return (pause) */
     int tls;              /* the connection is encrypted */
     int injection;        /* TLS_WAIT: bytes after STARTTLS were reported */
@@ -219,28 +219,41 @@ int smtp_srv_fail(smtp_server *srv, int err);
 /* Allocates the decoding buffer if it is not yet; 0, or -1 with the session failed (NOMEM). */
 int smtp_srv_scratch(smtp_server *srv);
 
-/* Calls callback `name` with the session first and user_data last, flagged as in a callback;
- * `r` receives its result (0 when the callback is NULL). */
-#define SMTP_SRV_CALL(srv, r, name, ...)                                                           \
-    do {                                                                                           \
-        (r) = 0;                                                                                   \
-        if ((srv)->cb.name) {                                                                      \
-            int saved_ = (srv)->in_callback;                                                       \
-            (srv)->in_callback = 1;                                                                \
-            (r) = (srv)->cb.name((srv), __VA_ARGS__, (srv)->user_data);                            \
-            (srv)->in_callback = saved_;                                                           \
-        }                                                                                          \
-    } while (0)
-#define SMTP_SRV_CALL0(srv, r, name)                                                               \
-    do {                                                                                           \
-        (r) = 0;                                                                                   \
-        if ((srv)->cb.name) {                                                                      \
-            int saved_ = (srv)->in_callback;                                                       \
-            (srv)->in_callback = 1;                                                                \
-            (r) = (srv)->cb.name((srv), (srv)->user_data);                                         \
-            (srv)->in_callback = saved_;                                                           \
-        }                                                                                          \
-    } while (0)
+/* Ends a callback call of SMTP_SRV_CALL: returns its result `r`. */
+static inline int smtp_srv_returned(smtp_server *srv, int r)
+{
+    srv->in_callback--;
+    return r;
+}
+
+/*
+ * SMTP_SRV_CALL evaluates to the result of callback `name` (0 when the application left it
+ * NULL), called with the session first and user_data last while srv->in_callback counts it, so
+ * that no API call from inside changes state reentrantly. SMTP_SRV_CALL0: for a callback with
+ * no argument of its own. `srv` is evaluated more than once.
+ */
+#define SMTP_SRV_CALL(srv, name, ...)                                                              \
+    ((srv)->cb.name                                                                                \
+         ? smtp_srv_returned((srv), ((srv)->in_callback++,                                         \
+                                     (srv)->cb.name((srv), __VA_ARGS__, (srv)->user_data)))        \
+         : 0)
+#define SMTP_SRV_CALL0(srv, name)                                                                  \
+    ((srv)->cb.name ? smtp_srv_returned(                                                           \
+                          (srv), ((srv)->in_callback++, (srv)->cb.name((srv), (srv)->user_data)))  \
+                    : 0)
+
+/*
+ * SMTP_SRV_ASK asks the application for decision `dec` through its policy callback `name`: the
+ * decision is pending from now until it is answered, by smtp_server_reply (during the callback
+ * or later) or by the callback's result (smtp_srv_decided: 0 accepts, DEFER waits). Evaluates
+ * to smtp_srv_decided's result. SMTP_SRV_ASK0: for a callback with no argument of its own.
+ */
+#define SMTP_SRV_ASK(srv, dec, name, ...)                                                          \
+    ((srv)->decision = (dec), (srv)->answered = 0,                                                 \
+     smtp_srv_decided((srv), SMTP_SRV_CALL(srv, name, __VA_ARGS__)))
+#define SMTP_SRV_ASK0(srv, dec, name)                                                              \
+    ((srv)->decision = (dec), (srv)->answered = 0,                                                 \
+     smtp_srv_decided((srv), SMTP_SRV_CALL0(srv, name)))
 
 /* The current command or response requires the client to wait for its reply (RFC 2920). */
 void smtp_srv_sync_begin(smtp_server *srv);
@@ -288,9 +301,10 @@ int smtp_srv_reply_line(smtp_server *srv, int code, const char *enhanced, const 
 /* After a queued 4xx/5xx: counts it; at the hard error limit a 421 follows (Postfix's rule). */
 int smtp_srv_count_error(smtp_server *srv, int code);
 /*
- * Queues one reply line. `enhanced` is dropped without ENHANCEDSTATUSCODES; NULL for none.
- * A 4xx/5xx reply counts as an error; at the hard limit a 421 follows and the session closes.
- * A 421 closes the session.
+ * Queues one reply of the engine's own (not a decision). `enhanced` is dropped without
+ * ENHANCEDSTATUSCODES; NULL for none. A 4xx/5xx reply counts as an error; at the hard limit a
+ * 421 follows and the session closes. A 421 closes the session. Returns 0, or the session's
+ * error: a reply that cannot be queued fails the session.
  */
 int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
 /* Queues "CODE <hostname> text" (greeting and 421 lines carry the server's name). */

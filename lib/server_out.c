@@ -118,12 +118,10 @@ int smtp_srv_count_error(smtp_server *srv, int code)
 int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
     int r = smtp_srv_reply_line(srv, code, enhanced, text, strlen(text));
-    if (r < 0) return r;
-    if (code == 421) {
-        srv->closing = 1;
-        return 0;
-    }
-    return smtp_srv_count_error(srv, code);
+    if (r == 0 && code == 421) srv->closing = 1;
+    if (r == 0 && code != 421) r = smtp_srv_count_error(srv, code);
+    /* The engine's own replies fit by construction (SMTP_SRV_RESERVE): a failure is internal. */
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
 int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text)

@@ -137,9 +137,7 @@ static void bad_header(smtp_server *srv)
 /* Reports the header and starts the greeting decision. */
 static int header_done(smtp_server *srv, const smtp_server_proxy *px)
 {
-    int r;
-    SMTP_SRV_CALL(srv, r, on_proxy, px);
-    if (smtp_srv_cb_result(srv, r) < 0) return -1;
+    if (smtp_srv_cb_result(srv, SMTP_SRV_CALL(srv, on_proxy, px)) < 0) return -1;
     return smtp_srv_greet(srv);
 }
 

@@ -24,12 +24,6 @@
 #include <stddef.h>
 #include <string.h>
 
-static int reply(smtp_server *srv, int code, const char *enhanced, const char *text)
-{
-    int r = smtp_srv_reply(srv, code, enhanced, text);
-    return r < 0 ? smtp_srv_fail(srv, r) : 0;
-}
-
 enum { FOR_XCLIENT = 1, FOR_XFORWARD = 2 };
 
 /* How a value is checked. */
@@ -138,27 +132,20 @@ int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
 {
     int verb = cmd->verb == SMTP_VERB_XCLIENT ? FOR_XCLIENT : FOR_XFORWARD;
     unsigned need = verb == FOR_XCLIENT ? SMTP_SERVER_TRUST_XCLIENT : SMTP_SERVER_TRUST_XFORWARD;
-    if (!(srv->trust & need)) return reply(srv, 550, "5.7.0", "Error: insufficient authorization");
+    if (!(srv->trust & need))
+        return smtp_srv_reply(srv, 550, "5.7.0", "Error: insufficient authorization");
     if (smtp_srv_in_transaction(srv))
-        return reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+        return smtp_srv_reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
     if (smtp_srv_scratch(srv) < 0) return -1;
     smtp_server_xattrs a;
     memset(&a, 0, sizeof a);
     const char *fault = parse_attrs(srv, cmd->arg, verb, &a);
-    if (fault) return reply(srv, 501, "5.5.4", fault);
-    int r;
-    srv->answered = 0;
-    if (verb == FOR_XCLIENT) {
-        srv->xclient_login = (a.present & SMTP_SERVER_XATTR_LOGIN) && !unavailable(a.login)
-                                 ? a.login
-                                 : (smtp_span){NULL, 0};
-        srv->decision = SMTP_SRV_DEC_XCLIENT;
-        SMTP_SRV_CALL(srv, r, on_xclient, &a);
-    } else {
-        srv->decision = SMTP_SRV_DEC_XFORWARD;
-        SMTP_SRV_CALL(srv, r, on_xforward, &a);
-    }
-    return smtp_srv_decided(srv, r);
+    if (fault) return smtp_srv_reply(srv, 501, "5.5.4", fault);
+    if (verb == FOR_XFORWARD) return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_XFORWARD, on_xforward, &a);
+    srv->xclient_login = (a.present & SMTP_SERVER_XATTR_LOGIN) && !unavailable(a.login)
+                             ? a.login
+                             : (smtp_span){NULL, 0};
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_XCLIENT, on_xclient, &a);
 }
 
 void smtp_srv_xclient_reset(smtp_server *srv)
