@@ -127,6 +127,23 @@ size_t smtp_enhanced_prefix(const char *s, size_t len, int code);
  */
 size_t smtp_path_scan(const char *p, size_t n, bool stop_at_space, bool *open_quote);
 
+/*
+ * How smtp_ip_parse reads an address. Without a flag: RFC 4291 2.2 text and the dotted quad,
+ * as PROXY v1 writes them (no leading zeros, "::" for one group or more, no tag).
+ * SMTP_IP_RFC5321: an address literal's body (RFC 5321 4.1.3): IPv4 numbers may have leading
+ * zeros, IPv6 needs the tag "IPv6:" (any case), "::" stands for two groups or more.
+ * SMTP_IP_TAG: RFC 4291 text that may carry the "IPv6:" tag (Postfix's XCLIENT ADDR=).
+ */
+#define SMTP_IP_RFC5321 0x1u
+#define SMTP_IP_TAG 0x2u
+
+/*
+ * Parses all of p[0..n) as an IP address under `flags` (SMTP_IP_*): IPv4 when it has no ':'
+ * (nor the tag), else IPv6. Returns 4 (out[0..4) is the address), 16 (out[0..16)), or 0 when it
+ * is none, with the offset of the fault in *bad when bad is not NULL. (lib/ipaddr.c)
+ */
+int smtp_ip_parse(const char *p, size_t n, unsigned flags, unsigned char out[16], size_t *bad);
+
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* SMTP_INTERNAL_H */

@@ -9,7 +9,8 @@
  * >= 0x80 as part of a valid UTF8-non-ascii character wherever RFC 6531 allows one (atext,
  * qtextSMTP, U-labels) and as a syntax error elsewhere. Length limits are recorded while
  * parsing and reported only once the whole grammar has passed, so that SMTP_ERR_TOO_LONG
- * always describes an otherwise valid path. Nothing is copied: the results are spans.
+ * always describes an otherwise valid path. Nothing is copied: the results are spans. The
+ * addresses inside IPv4 and IPv6 literals are read by smtp_ip_parse (lib/ipaddr.c).
  */
 #include "internal.h"
 
@@ -87,16 +88,6 @@ static bool is_dcontent(unsigned char c)
     return (c >= 33 && c <= 90) || (c >= 94 && c <= 126);
 }
 
-static bool is_hex(unsigned char c)
-{
-    return smtp_hex_value(c) >= 0;
-}
-
-static unsigned hex_val(unsigned char c)
-{
-    return (unsigned)smtp_hex_value(c);
-}
-
 /* ---- domain names ---- */
 
 /*
@@ -131,120 +122,6 @@ static int parse_name(cursor *c, smtp_domain *d)
 
 /* ---- address literals ---- */
 
-/*
- * Snum = 1*3DIGIT with a value 0..255; IPv4-address-literal = Snum 3("." Snum). Parses p[0..n)
- * entirely into addr[0..3]; returns false with the offset of the failure in *bad.
- */
-static bool parse_ipv4(const unsigned char *p, size_t n, unsigned char *addr, size_t *bad)
-{
-    size_t i = 0;
-    for (int part = 0; part < 4; part++) {
-        if (part > 0) {
-            if (i >= n || p[i] != '.') {
-                *bad = i;
-                return false;
-            }
-            i++;
-        }
-        size_t first = i;
-        unsigned v = 0;
-        while (i < n && smtp_is_digit(p[i]) && i - first < 3)
-            v = v * 10 + (unsigned)(p[i++] - '0');
-        if (i == first || v > 255 || (i < n && smtp_is_digit(p[i]))) {
-            *bad = i == first ? i : first;
-            return false;
-        }
-        addr[part] = (unsigned char)v;
-    }
-    *bad = i;
-    return i == n;
-}
-
-/* Does the piece at p[i..n) look like an embedded IPv4 address (hex digits then a '.')? */
-static bool ipv6_piece_is_ipv4(const unsigned char *p, size_t i, size_t n)
-{
-    while (i < n && is_hex(p[i]))
-        i++;
-    return i < n && p[i] == '.';
-}
-
-/*
- * IPv6-addr (RFC 5321 4.1.3): IPv6-full, IPv6-comp, IPv6v4-full, IPv6v4-comp. Parses p[0..n)
- * into addr[0..15]; returns false with the offset of the failure in *bad.
- *
- * Group counts: without "::" there must be exactly 8 groups (an embedded IPv4 address counts
- * as 2). With "::", which "represents at least 2 16-bit groups of zeros", at most 6 explicit
- * groups: that is RFC 5321's "no more than 6 groups in addition to the '::'" and, for the v4
- * forms, "no more than 4 groups in addition to the '::' and IPv4-address-literal".
- */
-static bool parse_ipv6(const unsigned char *p, size_t n, unsigned char *addr, size_t *bad)
-{
-    uint16_t groups[8] = {0};
-    size_t ng = 0;
-    long dc = -1; /* the number of groups before "::", when present */
-    size_t i = 0;
-    if (n >= 2 && p[0] == ':' && p[1] == ':') {
-        dc = 0;
-        i = 2;
-    }
-    while (i < n) {
-        if (ipv6_piece_is_ipv4(p, i, n)) {
-            unsigned char v4[4];
-            size_t r;
-            if (!parse_ipv4(p + i, n - i, v4, &r) || ng > 6) {
-                *bad = i + (ng > 6 ? 0 : r);
-                return false;
-            }
-            groups[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            groups[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            i = n;
-            break;
-        }
-        size_t first = i;
-        unsigned v = 0;
-        while (i < n && is_hex(p[i]) && i - first < 4)
-            v = v << 4 | hex_val(p[i++]);
-        if (i == first || (i < n && is_hex(p[i])) || ng == 8) {
-            *bad = i == first ? i : first;
-            return false;
-        }
-        groups[ng++] = (uint16_t)v;
-        if (i == n) break;
-        if (p[i] != ':') {
-            *bad = i;
-            return false;
-        }
-        i++;
-        if (i < n && p[i] == ':') {
-            if (dc >= 0) {
-                *bad = i;
-                return false;
-            }
-            dc = (long)ng;
-            i++;
-        } else if (i == n) {
-            *bad = i - 1; /* a trailing single ':' */
-            return false;
-        }
-    }
-    if (dc < 0 ? ng != 8 : ng > 6) {
-        *bad = n;
-        return false;
-    }
-    size_t head = dc < 0 ? ng : (size_t)dc;
-    size_t tail = ng - head;
-    uint16_t full[8] = {0};
-    for (size_t k = 0; k < head; k++)
-        full[k] = groups[k];
-    for (size_t k = 0; k < tail; k++)
-        full[8 - tail + k] = groups[head + k];
-    for (size_t k = 0; k < 8; k++) {
-        addr[2 * k] = (unsigned char)(full[k] >> 8);
-        addr[2 * k + 1] = (unsigned char)full[k];
-    }
-    return true;
-}
-
 /* Standardized-tag = Ldh-str: letters, digits, '-', ending with a letter or digit. */
 static bool is_ldh_str(const unsigned char *p, size_t n)
 {
@@ -272,19 +149,13 @@ static int parse_literal(cursor *c, smtp_domain *d)
     c->pos++;
     d->text = span_of(c, start, c->pos);
     const unsigned char *colon = n ? memchr(p, ':', n) : NULL;
-    if (!colon) {
-        size_t r;
-        if (!parse_ipv4(p, n, d->addr, &r)) return fail_at(c, in + r);
-        d->kind = SMTP_DOMAIN_IPV4;
-        d->literal = span_of(c, in, in + n);
-        return 0;
-    }
-    size_t tag_len = (size_t)(colon - p);
-    size_t rest = in + tag_len + 1;
-    if (smtp_span_ieq((const char *)p, tag_len, "ipv6")) {
-        size_t r;
-        if (!parse_ipv6(p + tag_len + 1, n - tag_len - 1, d->addr, &r)) return fail_at(c, rest + r);
-        d->kind = SMTP_DOMAIN_IPV6;
+    size_t tag_len = colon ? (size_t)(colon - p) : 0;
+    size_t rest = colon ? in + tag_len + 1 : in;
+    if (!colon || smtp_span_ieq((const char *)p, tag_len, "ipv6")) {
+        size_t bad;
+        int family = smtp_ip_parse((const char *)p, n, SMTP_IP_RFC5321, d->addr, &bad);
+        if (!family) return fail_at(c, in + bad);
+        d->kind = family == 4 ? SMTP_DOMAIN_IPV4 : SMTP_DOMAIN_IPV6;
     } else {
         if (!is_ldh_str(p, tag_len)) return fail_at(c, in);
         if (rest == in + n) return fail_at(c, rest);

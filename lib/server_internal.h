@@ -6,7 +6,7 @@
  * (output queue and reply lines), server_ehlo.c (the EHLO capability list), server_decide.c
  * (the application's decisions), server_data.c (DATA and BDAT streaming and the end of a
  * message), server_auth.c (AUTH and its SASL exchanges), server_xclient.c (XCLIENT and
- * XFORWARD), server_proxy.c (the PROXY protocol header and IP address parsing).
+ * XFORWARD), server_proxy.c (the PROXY protocol header).
  */
 #ifndef SMTP_SERVER_INTERNAL_H
 #define SMTP_SERVER_INTERNAL_H
@@ -401,9 +401,5 @@ void smtp_srv_xclient_reset(smtp_server *srv);
 
 /* Consumes PROXY header bytes; returns bytes consumed or a negative error. */
 smtp_ssize smtp_srv_proxy_read(smtp_server *srv, const char *data, size_t len);
-/* Parses all of p[0..n) as a dotted-quad IPv4 address (no leading zeros); 1 when valid. */
-int smtp_srv_parse_ipv4(const char *p, size_t n, unsigned char out[4]);
-/* Parses all of p[0..n) as an IPv6 address (RFC 4291 2.2, "::" and a dotted tail); 1 valid. */
-int smtp_srv_parse_ipv6(const char *p, size_t n, unsigned char out[16]);
 
 #endif /* SMTP_SERVER_INTERNAL_H */

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The server engine's reader for the HAProxy PROXY protocol header (proxy-protocol.txt,
- * versions 1 and 2), read before the greeting when SMTP_SERVER_PROXY is set; and the IP
- * address parsers it shares with XCLIENT.
+ * versions 1 and 2), read before the greeting when SMTP_SERVER_PROXY is set.
  *
  * How it works: the first octet tells the version ('P' for the text form, CR for the binary
  * signature). Octets are checked as they arrive and held in a fixed buffer, so the header may
  * be split anywhere and nothing is allocated:
  *  - v1: "PROXY" SP ("TCP4" | "TCP6") SP src SP dst SP sport SP dport CRLF, or "PROXY UNKNOWN"
  *    and anything up to CRLF; at most 107 octets with CRLF; single spaces, addresses in their
- *    canonical text forms, ports 0-65535 without leading zeros.
+ *    canonical text forms (RFC 4291 2.2, smtp_ip_parse), ports 0-65535 without leading zeros.
  *  - v2: the 12-octet signature, version 2 with command LOCAL or PROXY, a family (UNSPEC,
  *    TCP over IPv4/IPv6, UNIX stream) and a length. The length is checked against the
  *    family's address block before any of it is read; the address block is kept and what
@@ -34,95 +33,6 @@ static int starts_with(const char *p, size_t n, const char *lit)
     size_t i = 0;
     for (; lit[i]; i++)
         if (i >= n || p[i] != lit[i]) return 0;
-    return 1;
-}
-
-/* ---- IP addresses in text ---- */
-
-/* A decimal number 0..max without leading zeros, all of p[0..n). */
-static int dec_ok(const char *p, size_t n, size_t digits, uint64_t max, uint64_t *v)
-{
-    if (n > 1 && p[0] == '0') return 0;
-    return smtp_parse_uint(p, n, digits, max, v) == 0;
-}
-
-int smtp_srv_parse_ipv4(const char *p, size_t n, unsigned char out[4])
-{
-    size_t i = 0;
-    for (int k = 0; k < 4; k++) {
-        size_t b = i;
-        while (i < n && p[i] != '.')
-            i++;
-        uint64_t v;
-        if (!dec_ok(p + b, i - b, 3, 255, &v)) return 0;
-        out[k] = (unsigned char)v;
-        if (k < 3) {
-            if (i == n) return 0;
-            i++; /* the dot */
-        }
-    }
-    return i == n;
-}
-
-/* One group of 1-4 hex digits, all of p[0..n). */
-static int hex_group(const char *p, size_t n, unsigned *v)
-{
-    if (n < 1 || n > 4) return 0;
-    *v = 0;
-    for (size_t i = 0; i < n; i++) {
-        int h = smtp_hex_value((unsigned char)p[i]);
-        if (h < 0) return 0;
-        *v = *v * 16 + (unsigned)h;
-    }
-    return 1;
-}
-
-int smtp_srv_parse_ipv6(const char *p, size_t n, unsigned char out[16])
-{
-    unsigned g[8];
-    size_t ng = 0, i = 0;
-    int gap = -1; /* where "::" stands, in groups */
-    if (n >= 2 && p[0] == ':' && p[1] == ':') {
-        gap = 0;
-        i = 2;
-    }
-    while (i < n) {
-        size_t j = i;
-        while (j < n && p[j] != ':')
-            j++;
-        if (memchr(p + i, '.', j - i)) {
-            /* RFC 4291 2.2 form 3: a dotted IPv4 address in the last 32 bits. */
-            unsigned char v4[4];
-            if (j != n || ng > 6 || !smtp_srv_parse_ipv4(p + i, j - i, v4)) return 0;
-            g[ng++] = (unsigned)v4[0] << 8 | v4[1];
-            g[ng++] = (unsigned)v4[2] << 8 | v4[3];
-            i = n;
-            break;
-        }
-        if (ng == 8 || !hex_group(p + i, j - i, &g[ng])) return 0;
-        ng++;
-        i = j;
-        if (i == n) break;
-        i++; /* ':' */
-        if (i < n && p[i] == ':') {
-            if (gap >= 0) return 0; /* one "::" at most */
-            gap = (int)ng;
-            i++;
-        } else if (i == n) {
-            return 0; /* a trailing single ':' */
-        }
-    }
-    if (gap < 0 ? ng != 8 : ng > 7) return 0;
-    size_t zeros = 8 - ng, o = 0;
-    for (size_t k = 0; k < 8; k++) {
-        unsigned v;
-        if (gap >= 0 && k >= (size_t)gap && k < (size_t)gap + zeros)
-            v = 0;
-        else
-            v = g[o++];
-        out[2 * k] = (unsigned char)(v >> 8);
-        out[2 * k + 1] = (unsigned char)v;
-    }
     return 1;
 }
 
@@ -159,10 +69,12 @@ static int v1_words(const char *p, size_t len, smtp_span *w, size_t n)
     return i == len;
 }
 
+/* A port: 0-65535 in decimal, without leading zeros. */
 static int v1_port(smtp_span w, uint16_t *port)
 {
     uint64_t v;
-    if (!dec_ok(w.ptr, w.len, 5, 65535, &v)) return 0;
+    if (w.len > 1 && w.ptr[0] == '0') return 0;
+    if (smtp_parse_uint(w.ptr, w.len, 5, 65535, &v) < 0) return 0;
     *port = (uint16_t)v;
     return 1;
 }
@@ -182,15 +94,15 @@ static int v1_line(smtp_server *srv)
     unsigned char src[16], dst[16];
     if (!v1_words(line, len, w, 5)) goto bad;
     if (w[0].len == 4 && starts_with(w[0].ptr, 4, "TCP4")) {
-        if (!smtp_srv_parse_ipv4(w[1].ptr, w[1].len, src) ||
-            !smtp_srv_parse_ipv4(w[2].ptr, w[2].len, dst))
+        if (smtp_ip_parse(w[1].ptr, w[1].len, 0, src, NULL) != 4 ||
+            smtp_ip_parse(w[2].ptr, w[2].len, 0, dst, NULL) != 4)
             goto bad;
         px.family = SMTP_SERVER_PROXY_TCP4;
         px.src_addr = (smtp_span){(const char *)src, 4};
         px.dst_addr = (smtp_span){(const char *)dst, 4};
     } else if (w[0].len == 4 && starts_with(w[0].ptr, 4, "TCP6")) {
-        if (!smtp_srv_parse_ipv6(w[1].ptr, w[1].len, src) ||
-            !smtp_srv_parse_ipv6(w[2].ptr, w[2].len, dst))
+        if (smtp_ip_parse(w[1].ptr, w[1].len, 0, src, NULL) != 16 ||
+            smtp_ip_parse(w[2].ptr, w[2].len, 0, dst, NULL) != 16)
             goto bad;
         px.family = SMTP_SERVER_PROXY_TCP6;
         px.src_addr = (smtp_span){(const char *)src, 16};

@@ -60,22 +60,15 @@ static int unavailable(smtp_span v)
            smtp_span_ieq(v.ptr, v.len, "[tempunavail]");
 }
 
-static int addr_ok(smtp_span v)
-{
-    unsigned char a[16];
-    if (smtp_span_iprefix(v.ptr, v.len, "ipv6:"))
-        return smtp_srv_parse_ipv6(v.ptr + 5, v.len - 5, a);
-    if (memchr(v.ptr, ':', v.len)) return smtp_srv_parse_ipv6(v.ptr, v.len, a);
-    return smtp_srv_parse_ipv4(v.ptr, v.len, a);
-}
-
 static int value_ok(int check, smtp_span v)
 {
     uint64_t port;
+    unsigned char addr[16];
     if (!v.len) return 0;
     if (unavailable(v)) return 1;
     switch (check) {
-    case CHECK_ADDR: return addr_ok(v);
+    case CHECK_ADDR: /* RFC 4291 2.2 text; Postfix writes IPv6 with the tag "IPv6:" */
+        return smtp_ip_parse(v.ptr, v.len, SMTP_IP_TAG, addr, NULL) != 0;
     case CHECK_PORT: return smtp_parse_uint(v.ptr, v.len, 5, 65535, &port) == 0;
     case CHECK_PROTO:
         return smtp_span_ieq(v.ptr, v.len, "smtp") || smtp_span_ieq(v.ptr, v.len, "esmtp");
