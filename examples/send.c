@@ -6,7 +6,7 @@
  * One send_session is one connection. Its envelope and body are submitted before the greeting
  * (the engine sends them when the session is ready); on_message records the outcome and
  * submits the next copy until --count messages were handled, then asks for QUIT. The body is
- * written into the engine as it makes room (pump_body, called after every pull of output).
+ * the message in memory: the engine encodes it from there as it sends, and declares its SIZE.
  * The worst outcome of all messages and sessions decides the exit status:
  *   70 (a local failure) > 74 (connection) > 76 (protocol) > 69 (permanent) > 75 (temporary) > 0.
  */
@@ -18,8 +18,6 @@
 #include "tls_glue.h"
 #endif
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +37,7 @@ typedef struct send_session {
     smtp_client_message msg;
     smtp_client_rcpt *rcpts;
     rcpt_result *results;
-    size_t body_off;
-    int in_message, body_ended;
+    int in_message;
     size_t submitted, handled, delivered;
     int status;    /* the worst exit status of this session */
     int ended;     /* on_session_end was called */
@@ -90,8 +87,10 @@ static void format_reply(char *dst, size_t cap, const smtp_client_reply *r)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) *p = '?';
 }
 
-static int on_rcpt(size_t index, int after_data, const smtp_client_reply *reply, void *ud)
+static int on_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *reply,
+                   void *ud)
 {
+    (void)cli;
     send_session *s = ud;
     rcpt_result *r = &s->results[index];
     if (after_data) {
@@ -104,31 +103,12 @@ static int on_rcpt(size_t index, int after_data, const smtp_client_reply *reply,
     return 0;
 }
 
-static void pump_body(send_session *s)
-{
-    const send_options *o = s->o;
-    while (s->in_message && !s->body_ended) {
-        if (s->body_off < o->body_len) {
-            smtp_ssize n =
-                smtp_client_body_write(s->cli, o->body + s->body_off, o->body_len - s->body_off);
-            if (n <= 0) return; /* full for now, or the message already failed */
-            s->body_off += (size_t)n;
-        } else {
-            if (smtp_client_body_end(s->cli) != 0) return;
-            s->body_ended = 1;
-        }
-    }
-}
-
 static int submit_next(send_session *s)
 {
     memset(s->results, 0, s->o->nrcpts * sizeof *s->results);
-    s->body_off = 0;
-    s->body_ended = 0;
     if (smtp_client_submit(s->cli, &s->msg) != 0) return -1;
     s->in_message = 1;
     s->submitted++;
-    pump_body(s);
     return 0;
 }
 
@@ -231,8 +211,9 @@ static void warn_dsn_dropped(send_session *s, const smtp_client_result *res)
     }
 }
 
-static int on_message(const smtp_client_result *res, void *ud)
+static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
 {
+    (void)cli;
     send_session *s = ud;
     s->in_message = 0;
     s->handled++;
@@ -249,7 +230,7 @@ static int on_message(const smtp_client_result *res, void *ud)
             if (res->missing == SMTP_CAP_SIZE)
                 snprintf(why, sizeof why,
                          "the message (%llu octets) is over the server's SIZE limit",
-                         (unsigned long long)s->msg.size);
+                         (unsigned long long)res->size);
             else
                 snprintf(why, sizeof why, "the server does not offer %s",
                          smtp_cap_name(res->missing));
@@ -344,8 +325,9 @@ static void end_reason(const send_session *s, const smtp_client_session_result *
     }
 }
 
-static int on_session_end(const smtp_client_session_result *res, void *ud)
+static int on_session_end(smtp_client *cli, const smtp_client_session_result *res, void *ud)
 {
+    (void)cli;
     send_session *s = ud;
     s->ended = 1;
     int st = EX_OK;
@@ -424,12 +406,11 @@ static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
 }
 #endif
 
-/* After every event of the connection: the engine may have room for more of the body. */
+/* After every event of the connection: a handshake that nothing followed is noted. */
 static int on_progress(smtp_io_conn *conn, void *ud)
 {
     send_session *s = ud;
-    if (s->o->verbose) note_tls(s, conn); /* a handshake that nothing followed */
-    pump_body(s);
+    if (s->o->verbose) note_tls(s, conn);
     return 0;
 }
 
@@ -438,23 +419,6 @@ static const smtp_client_callbacks client_callbacks = {
     .on_message = on_message,
     .on_session_end = on_session_end,
 };
-
-/*
- * The message's size as transmitted (RFC 1870 3 counts the octets sent, CRLF line ends
- * included, dot-stuffing aside): the client sends a bare LF or CR as CRLF, and DATA adds the
- * CRLF of a last line that lacks it. Over BDAT that last CRLF is not sent: the declared size is
- * then 2 octets more than the message, an over-estimate that never gets a 552 after the data.
- */
-static uint64_t wire_size(const char *body, size_t len)
-{
-    uint64_t n = len;
-    for (size_t i = 0; i < len; i++) {
-        if (body[i] == '\n' && (i == 0 || body[i - 1] != '\r')) n++;
-        if (body[i] == '\r' && (i + 1 == len || body[i + 1] != '\n')) n++;
-    }
-    if (len > 0 && body[len - 1] != '\n' && body[len - 1] != '\r') n += 2;
-    return n;
-}
 
 /* The envelope of every copy: the body is 8-bit when any byte is (RFC 6152). */
 static void build_message(send_session *s)
@@ -466,7 +430,8 @@ static void build_message(send_session *s)
         s->rcpts[i].address = o->rcpts[i];
     s->msg.rcpts = s->rcpts;
     s->msg.nrcpts = o->nrcpts;
-    s->msg.size = wire_size(o->body, o->body_len);
+    s->msg.body = o->body; /* the engine declares its size as transmitted (RFC 1870) */
+    s->msg.body_len = o->body_len;
     /* DSN (RFC 3461): sent only when the server offers it, unless --dsn-required. */
     s->msg.ret = o->dsn_ret;
     s->msg.envid = o->dsn_envid;
@@ -477,7 +442,7 @@ static void build_message(send_session *s)
     if (o->dsn_required) s->msg.flags |= SMTP_CLIENT_MSG_REQUIRE_DSN;
     for (size_t i = 0; i < o->body_len; i++) {
         if ((unsigned char)o->body[i] >= 0x80) {
-            s->msg.body = SMTP_BODY_8BITMIME;
+            s->msg.body_type = SMTP_BODY_8BITMIME;
             break;
         }
     }
@@ -489,16 +454,15 @@ static int new_engine(send_session *s)
     smtp_client_settings cs;
     smtp_client_settings_init(&cs);
     cs.helo_name = o->helo;
-    cs.lmtp = o->lmtp;
-    cs.pipelining = !o->no_pipelining;
-    cs.chunking = !o->no_chunking;
+    cs.flags = (o->lmtp ? SMTP_CLIENT_LMTP : 0) |
+               (o->no_pipelining ? SMTP_CLIENT_NO_PIPELINING : 0) |
+               (o->no_chunking ? SMTP_CLIENT_NO_CHUNKING : 0) | (o->tls ? SMTP_CLIENT_TLS : 0) |
+               (o->insecure_auth ? SMTP_CLIENT_AUTH_PLAINTEXT : 0);
     cs.tls = o->tls_required ? SMTP_CLIENT_TLS_REQUIRED
              : o->starttls   ? SMTP_CLIENT_TLS_OPPORTUNISTIC
                              : SMTP_CLIENT_TLS_NONE;
-    cs.tls_active = o->tls;
     cs.auth_user = o->auth_user;
     cs.auth_mech = o->auth_mech;
-    cs.auth_allow_plaintext = o->insecure_auth;
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     if (o->auth_user != NULL) cs.crypto = &crypto;
 #endif
@@ -508,7 +472,6 @@ static int new_engine(send_session *s)
     else
         cs.auth_password = o->auth_password;
     if (o->nrcpts > cs.max_recipients) cs.max_recipients = o->nrcpts;
-    cs.max_body_buffer = 65536;
     if (o->timeout_ms != 0) {
         cs.timeout_greeting = cs.timeout_mail = cs.timeout_rcpt = cs.timeout_data =
             cs.timeout_data_block = cs.timeout_data_end = cs.timeout_command = o->timeout_ms;
@@ -527,7 +490,8 @@ static int new_engine(send_session *s)
     return EX_OK;
 }
 
-static int connect_session(send_session *s, smtp_io_conn **pconn)
+/* Connects session `s` and hands it to the loop. */
+static int connect_session(send_session *s, smtp_io_loop *loop)
 {
     const send_options *o = s->o;
     smtp_io_status st;
@@ -549,8 +513,7 @@ static int connect_session(send_session *s, smtp_io_conn **pconn)
     if (o->tls || o->starttls || o->tls_required) ios.tls_new = tls_new;
     ios.implicit_tls = o->tls;
 #endif
-    int rc = smtp_io_conn_new_client(pconn, fd, s->cli, &ios, NULL);
-    s->conn = *pconn;
+    int rc = smtp_io_loop_add_client(loop, fd, s->cli, &ios, s, &s->conn);
     if (rc != 0) {
         close(fd);
         fprintf(stderr, "smtp-send: %s\n", smtp_error_text(rc));
@@ -579,67 +542,23 @@ static void connection_ended(send_session *s, smtp_io_conn *conn)
     }
 }
 
-/* Drives every connection until all are done: the adapter's per-connection pieces in poll. */
-static void run_connections(send_session *ss, smtp_io_conn **conns, size_t n)
+/* The loop closed a session's connection (smtp_io_loop_settings.on_close). */
+static void on_conn_close(smtp_io_conn *conn, smtp_io_status status, int detail, void *session_data,
+                          void *ud)
 {
-    struct pollfd *pfd = calloc(n, sizeof *pfd);
-    if (pfd == NULL) {
-        fprintf(stderr, "smtp-send: out of memory\n");
-        exit(EX_OSERR);
-    }
-    size_t open = 0;
-    for (size_t i = 0; i < n; i++)
-        open += conns[i] != NULL;
-    while (open > 0) {
-        int64_t now = smtp_io_now_ms(), next = SMTP_IO_NEVER;
-        for (size_t i = 0; i < n; i++) {
-            pfd[i].fd = -1;
-            pfd[i].revents = 0;
-            if (conns[i] == NULL) continue;
-            unsigned ev = smtp_io_conn_events(conns[i]);
-            pfd[i].fd = ev != 0 ? smtp_io_conn_fd(conns[i]) : -1;
-            pfd[i].events =
-                (short)(((ev & SMTP_IO_READ) ? POLLIN : 0) | ((ev & SMTP_IO_WRITE) ? POLLOUT : 0));
-            int64_t d = smtp_io_conn_deadline(conns[i]);
-            if (d < next) next = d;
-        }
-        /* A second at most: nothing here waits for anything but the sockets and deadlines. */
-        int64_t wait = next == SMTP_IO_NEVER ? 1000 : next - now;
-        if (wait < 0) wait = 0;
-        if (wait > 1000) wait = 1000;
-        if (poll(pfd, (nfds_t)n, (int)wait) < 0 && errno != EINTR) {
-            fprintf(stderr, "smtp-send: poll: %s\n", strerror(errno));
-            exit(EX_OSERR);
-        }
-        now = smtp_io_now_ms();
-        for (size_t i = 0; i < n; i++) {
-            smtp_io_conn *c = conns[i];
-            if (c == NULL) continue;
-            short re = pfd[i].revents;
-            if (re & (POLLIN | POLLHUP | POLLERR)) smtp_io_conn_on_readable(c, now);
-            if (!smtp_io_conn_done(c) && (re & (POLLOUT | POLLHUP | POLLERR)))
-                smtp_io_conn_on_writable(c, now);
-            if (!smtp_io_conn_done(c) && smtp_io_conn_deadline(c) <= now)
-                smtp_io_conn_on_timer(c, now);
-            if (!smtp_io_conn_done(c) && smtp_io_conn_events(c) == 0) smtp_io_conn_flush(c, now);
-            if (smtp_io_conn_done(c)) {
-                connection_ended(&ss[i], c);
-                ss[i].conn = NULL;
-                smtp_io_conn_del(c);
-                conns[i] = NULL;
-                open--;
-            }
-        }
-    }
-    free(pfd);
+    (void)status;
+    (void)detail;
+    (void)ud;
+    send_session *s = session_data;
+    connection_ended(s, conn);
+    s->conn = NULL;
 }
 
 int send_run(const send_options *o)
 {
     size_t n = o->sessions;
     send_session *ss = calloc(n, sizeof *ss);
-    smtp_io_conn **conns = calloc(n, sizeof *conns);
-    if (ss == NULL || conns == NULL) return EX_OSERR;
+    if (ss == NULL) return EX_OSERR;
     int status = EX_OK;
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     if (o->tls || o->starttls || o->tls_required) {
@@ -660,6 +579,17 @@ int send_run(const send_options *o)
         smtp_tls_crypto(&crypto, tls_config.cfg != NULL ? tls_config.cfg : random_config.cfg);
     }
 #endif
+    /* Every session in one loop: the adapter drives the connections. */
+    smtp_io_loop_settings ls;
+    smtp_io_loop_settings_init(&ls);
+    ls.on_close = on_conn_close;
+    ls.max_connections = n;
+    smtp_io_loop *loop;
+    int rc = smtp_io_loop_new(&loop, &ls, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "smtp-send: cannot start: %s\n", smtp_error_text(rc));
+        return EX_OSERR;
+    }
     int64_t start = smtp_io_now_ms();
     for (size_t i = 0; i < n && status == EX_OK; i++) {
         send_session *s = &ss[i];
@@ -670,16 +600,19 @@ int send_run(const send_options *o)
         s->results = calloc(o->nrcpts, sizeof *s->results);
         if (s->rcpts == NULL || s->results == NULL) return EX_OSERR;
         status = new_engine(s);
-        if (status == EX_OK) s->status = connect_session(s, &conns[i]);
+        if (status == EX_OK) s->status = connect_session(s, loop);
     }
-    if (status == EX_OK) run_connections(ss, conns, n);
+    if (status == EX_OK && (rc = smtp_io_loop_run(loop)) < 0) {
+        fprintf(stderr, "smtp-send: %s\n", smtp_error_text(rc));
+        status = EX_OSERR;
+    }
+    smtp_io_loop_del(loop); /* closes what is left (after a failure above) */
     double secs = (double)(smtp_io_now_ms() - start) / 1000.0;
     size_t handled = 0, delivered = 0;
     for (size_t i = 0; i < n; i++) {
         status = worst(status, ss[i].status);
         handled += ss[i].handled;
         delivered += ss[i].delivered;
-        if (conns[i] != NULL) smtp_io_conn_del(conns[i]);
         smtp_client_del(ss[i].cli);
         free(ss[i].rcpts);
         free(ss[i].results);
@@ -692,7 +625,6 @@ int send_run(const send_options *o)
         if (handled < wanted) printf("%zu messages not attempted\n", wanted - handled);
     }
     free(ss);
-    free(conns);
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     ex_tls_free(&tls_config);
     ex_tls_free(&random_config);

@@ -4,11 +4,11 @@
  * hostile server's replies.
  *
  * The harness plays the application (it submits the first message before the greeting and
- * the second from on_message, writes each body whole and ends it at once, and asks for QUIT
- * after the last one when the input says so) and the adapter (it feeds the server's bytes,
- * pulls every output octet after each read, and plays the TLS layer: while the client waits
- * for the handshake, the marker "[TLS]" in the stream means "the handshake ended", with the
- * result the input chose; any byte before it is plaintext injected across the boundary).
+ * the second from on_message, each with its body in memory or from a source the input
+ * chooses, and asks for QUIT after the last one when the input says so) and the adapter (it feeds
+ * the server's bytes, pulls every output octet after each read, and plays the TLS layer: while the
+ * client waits for the handshake, the marker "[TLS]" in the stream means "the handshake ended",
+ * with the result the input chose; any byte before it is plaintext injected across the boundary).
  * At the end of the input the server goes away (optionally after the adapter's timer expired).
  *
  * Checked here, besides no crash, no leak, no over-read (ASan) and no undefined behaviour
@@ -31,6 +31,12 @@
  *  - a message is reported DELIVERED only after its end of data was written out: the
  *    acknowledgement cannot come before the data it acknowledges (an early "250" is an
  *    unsolicited reply, RFC 5321 4.2);
+ *  - a body source that fails ends the session at once: on_session_end says END_ERROR with
+ *    SMTP_ERR_CALLBACK_FAILURE, the message is TEMPFAIL, and the output never holds that
+ *    message's end of data (nor a BDAT LAST). Output queued by the call that met the failure
+ *    but not yet pulled is dropped with the session, so a failed run's output depends on the
+ *    write sizes after all: then the whole and split outputs must agree on the shorter one
+ *    only (each is a prefix of the same stream);
  *  - results are coherent: reply codes 200-599 and texts within max_reply_text; DELIVERED
  *    with a 2xx reply, PERMFAIL with a 5xx one, UNSUPPORTED with none (TEMPFAIL carries a 4xx,
  *    or the reply that broke the session, or none); accepted + rejected
@@ -51,9 +57,15 @@
  * SIZE declared, REQUIRETLS, MT-PRIORITY, DELIVERBY, all-or-nothing; byte 5 = bits 0-1 the
  * recipients - 1, bits 2-4 the first body, bits 5-7 the second body; byte 6 = the callback
  * call that fails (0: none); byte 7 = bit 0 REQUIRE_DSN, bit 1 HOLDFOR, bit 2
- * BODY=BINARYMIME; the rest is the server's stream.
+ * BODY=BINARYMIME, bits 3-4 the body: in memory (0), or from a source (tests/body_source.h)
+ * giving it in pieces of sizes seeded by bytes 0-1 (1), that also says SMTP_ERR_AGAIN before
+ * every (k+1)th piece, the harness calling smtp_client_body_ready once the client's output
+ * is drained (2), or that fails once k/8 of the body was read (3), k being bits 5-7; the rest
+ * is the server's stream.
  */
 #include "fuzz_common.h"
+
+#include "../tests/body_source.h"
 
 #include <smtp/client.h>
 #include <smtp/command.h>
@@ -119,6 +131,8 @@ struct tmsg {
     smtp_client_rcpt rc[MAXR];
     char sender[64], addr[MAXR][64];
     struct flog body;
+    struct body_source src; /* the body, when it comes from a source */
+    struct fsplit src_sp;   /* the source's piece sizes */
     int submitted, reported, submit_rc;
     int rcpt_seen[MAXR], lmtp_seen[MAXR];
     size_t lmtp_ok;      /* LMTP: recipients delivered after the data */
@@ -161,25 +175,44 @@ static void log_reply(struct run *r, const smtp_client_reply *rep)
     flog_span(&r->ev, "text", rep->text.ptr, rep->text.len);
 }
 
+static size_t source_piece(size_t left, void *user_data)
+{
+    (void)left;
+    return fsplit_piece(user_data);
+}
+
+/* The body in memory, or from a source (byte 7, bits 3-7). */
+static void give_body(struct run *r, struct tmsg *t, size_t i)
+{
+    unsigned mode = (r->hdr[7] >> 3) & 3u, k = r->hdr[7] >> 5;
+    t->m.body = t->body.buf;
+    t->m.body_len = t->body.len;
+    t->m.read_body = NULL;
+    if (mode == 0) return;
+    body_source_init(&t->src, t->body.buf, t->body.len);
+    fsplit_init(&t->src_sp, ((unsigned)r->hdr[0] | (unsigned)r->hdr[1] << 8) + 1u + (unsigned)i);
+    t->src.next_piece = source_piece;
+    t->src.piece_data = &t->src_sp;
+    if (mode == 2) t->src.again_every = k + 1, t->src.again_max = SIZE_MAX;
+    if (mode == 3) t->src.fail_at = t->body.len * k / 8;
+    body_source_attach(&t->src, &t->m);
+}
+
 static void start_message(struct run *r, size_t i)
 {
     struct tmsg *t = &r->t[i];
     r->cur = i;
     t->submitted = 1;
+    give_body(r, t, i);
     t->submit_rc = smtp_client_submit(r->cli, &t->m);
     FLOG(&r->ev, "submit %zu %s\n", i, smtp_error_name(t->submit_rc));
-    if (t->submit_rc < 0) return;
-    if (t->reported) return; /* refused at once (UNSUPPORTED from inside submit) */
-    smtp_ssize n = smtp_client_body_write(r->cli, t->body.buf, t->body.len);
-    /* The body buffer (16384 octets) holds any of the bodies. */
-    if (n >= 0) FUZZ_ASSERT((size_t)n == t->body.len);
-    int rc = smtp_client_body_end(r->cli);
-    FLOG(&r->ev, "body %lld end %s\n", (long long)n, smtp_error_name(rc));
 }
 
-static int c_rcpt(size_t index, int after_data, const smtp_client_reply *rep, void *ud)
+static int c_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *rep,
+                  void *ud)
 {
     struct run *r = ud;
+    (void)cli;
     if (enter(r)) return -1;
     struct tmsg *t = &r->t[r->cur];
     FUZZ_ASSERT(t->submitted && !t->reported);
@@ -195,9 +228,10 @@ static int c_rcpt(size_t index, int after_data, const smtp_client_reply *rep, vo
     return 0;
 }
 
-static int c_message(const smtp_client_result *res, void *ud)
+static int c_message(smtp_client *cli, const smtp_client_result *res, void *ud)
 {
     struct run *r = ud;
+    (void)cli;
     if (enter(r)) return -1;
     size_t i = r->cur;
     struct tmsg *t = &r->t[i];
@@ -208,6 +242,8 @@ static int c_message(const smtp_client_result *res, void *ud)
     log_reply(r, res->reply);
     flog_str(&r->ev, "\n");
     FUZZ_ASSERT(res->accepted + res->rejected <= t->m.nrcpts);
+    /* The source failed: the message cannot have been acknowledged. */
+    if (t->src.failures) FUZZ_ASSERT(res->status == SMTP_CLIENT_TEMPFAIL);
     if (getenv("FUZZ_TRACE")) flog_dump("events so far", &r->ev);
     switch (res->status) {
     case SMTP_CLIENT_DELIVERED:
@@ -232,23 +268,27 @@ static int c_message(const smtp_client_result *res, void *ud)
     return 0;
 }
 
-static int c_starttls(void *ud)
+static int c_starttls(smtp_client *cli, void *ud)
 {
     struct run *r = ud;
+    (void)cli;
     if (enter(r)) return -1;
     FLOG(&r->ev, "starttls\n");
     return 0;
 }
 
-static int c_session_end(const smtp_client_session_result *res, void *ud)
+static int c_session_end(smtp_client *cli, const smtp_client_session_result *res, void *ud)
 {
     struct run *r = ud;
+    (void)cli;
     if (enter(r)) return -1;
     r->session_ends++;
     FUZZ_ASSERT(r->session_ends == 1);
     FLOG(&r->ev, "session-end %s %s", smtp_client_end_name(res->end), smtp_error_name(res->error));
     FUZZ_ASSERT(res->error == 0 || res->end == SMTP_CLIENT_END_PROTOCOL ||
                 res->end == SMTP_CLIENT_END_ERROR);
+    if (r->t[r->cur].src.failures)
+        FUZZ_ASSERT(res->end == SMTP_CLIENT_END_ERROR && res->error == SMTP_ERR_CALLBACK_FAILURE);
     log_reply(r, res->reply);
     flog_str(&r->ev, "\n");
     return 0;
@@ -260,10 +300,18 @@ static smtp_ssize client_write(void *cli, char *dest, size_t cap)
     return smtp_client_write(cli, dest, cap);
 }
 
-/* A negative return is the sticky error of a failed session, which the read reported. */
+/* A negative return is the sticky error of a failed session, which the read reported. Once the
+ * output is drained, a source that had nothing ready has more (the application calls
+ * smtp_client_body_ready outside the callbacks), and the output is drained again. */
 static void drain(struct run *r)
 {
-    fdrain(&r->out, r->split ? &r->sp : NULL, client_write, r->cli);
+    for (;;) {
+        fdrain(&r->out, r->split ? &r->sp : NULL, client_write, r->cli);
+        struct tmsg *t = &r->t[r->cur];
+        if (!t->src.waiting || t->reported) return;
+        int rc = body_source_resume(&t->src, r->cli);
+        FLOG(&r->ev, "body-ready %s\n", smtp_error_name(rc));
+    }
 }
 
 /* The end of the first complete reply in p[0..n) (a line whose fourth byte is not '-'), or n:
@@ -337,7 +385,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
         pos += (size_t)got;
         drain(r);
         if (got > 0) continue;
-        if (smtp_client_is_done(r->cli)) break;
+        if (smtp_client_want_close(r->cli)) break;
         if (smtp_client_want_tls(r->cli)) break; /* plaintext before the handshake, unread */
         if (!more) break;
         avail += fsplit_piece(&r->sp);
@@ -375,7 +423,7 @@ static void check_output(struct run *r)
     size_t n = r->out.len;
     int binary = 0;
     for (size_t k = 0; k < r->nmsgs; k++)
-        binary |= r->t[k].m.body == SMTP_BODY_BINARYMIME;
+        binary |= r->t[k].m.body_type == SMTP_BODY_BINARYMIME;
     if (!binary) FUZZ_ASSERT(fcrlf_clean(p, n, 1));
     size_t end_at[NMSG] = {0};
     struct flog content = {0}, want = {0};
@@ -447,7 +495,7 @@ static void check_output(struct run *r)
             flog_raw(&content, p + i, (size_t)sz);
             i += (size_t)sz;
             if (c.last) {
-                int bin = r->t[msg].m.body == SMTP_BODY_BINARYMIME;
+                int bin = r->t[msg].m.body_type == SMTP_BODY_BINARYMIME;
                 normalise(&want, &r->t[msg].body, 0, bin);
                 FUZZ_ASSERT(content.len == want.len &&
                             (!want.len || memcmp(content.buf, want.buf, want.len) == 0));
@@ -457,9 +505,11 @@ static void check_output(struct run *r)
             }
         }
     }
-    /* DELIVERED only after the end of data was written out. */
-    for (size_t k = 0; k < r->nmsgs; k++)
+    /* DELIVERED only after the end of data was written out; none after a failed source. */
+    for (size_t k = 0; k < r->nmsgs; k++) {
         if (r->t[k].delivered_at) FUZZ_ASSERT(end_at[k] && end_at[k] < r->t[k].delivered_at);
+        if (r->t[k].src.failures) FUZZ_ASSERT(!end_at[k]);
+    }
     flog_free(&content);
     flog_free(&want);
 }
@@ -498,8 +548,8 @@ static void make_message(struct run *r, size_t i)
     t->m.rcpts = t->rc;
     t->m.nrcpts = nr;
     body_of(&t->body, i == 0 ? (h[5] >> 2) & 7u : (h[5] >> 5) & 7u);
-    if (o & 1) t->m.body = SMTP_BODY_8BITMIME;
-    if (h[7] & 4) t->m.body = SMTP_BODY_BINARYMIME;
+    if (o & 1) t->m.body_type = SMTP_BODY_8BITMIME;
+    if (h[7] & 4) t->m.body_type = SMTP_BODY_BINARYMIME;
     if (o & 4) {
         t->m.ret = SMTP_RET_HDRS;
         t->m.envid = "env id+1";
@@ -533,14 +583,14 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     smtp_client_settings *cs = &r->cs;
     smtp_client_settings_init(cs);
     cs->helo_name = "client.example.org";
-    cs->lmtp = r->lmtp;
-    cs->pipelining = (h[2] >> 1) & 1;
-    cs->chunking = (h[2] >> 2) & 1;
+    if (r->lmtp) cs->flags |= SMTP_CLIENT_LMTP;
+    if (!(h[2] & 2)) cs->flags |= SMTP_CLIENT_NO_PIPELINING;
+    if (!(h[2] & 4)) cs->flags |= SMTP_CLIENT_NO_CHUNKING;
     static const smtp_client_tls_policy pol[4] = {SMTP_CLIENT_TLS_NONE,
                                                   SMTP_CLIENT_TLS_OPPORTUNISTIC,
                                                   SMTP_CLIENT_TLS_REQUIRED, SMTP_CLIENT_TLS_NONE};
     cs->tls = pol[(h[2] >> 3) & 3];
-    cs->tls_active = (h[2] >> 5) & 1;
+    if (h[2] & 0x20) cs->flags |= SMTP_CLIENT_TLS;
     if (h[2] & 0x40) {
         const char *const *c = creds[h[3] & 7];
         cs->auth_user = "alice";
@@ -549,7 +599,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         cs->auth_token = c[2];
         cs->auth_authzid = c[3];
     }
-    cs->auth_allow_plaintext = h[2] >> 7;
+    if (h[2] & 0x80) cs->flags |= SMTP_CLIENT_AUTH_PLAINTEXT;
     if (h[3] & 8) {
         cs->max_reply_line = 64;
         cs->max_reply_lines = 4;
@@ -578,10 +628,10 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         drain(r);
     }
     rc = smtp_client_eof(r->cli);
-    FLOG(&r->ev, "eof %s done=%d\n", smtp_error_name(rc), smtp_client_is_done(r->cli));
+    FLOG(&r->ev, "eof %s done=%d\n", smtp_error_name(rc), smtp_client_want_close(r->cli));
     drain(r);
     if (!r->failed && rc == 0) {
-        FUZZ_ASSERT(smtp_client_is_done(r->cli));
+        FUZZ_ASSERT(smtp_client_want_close(r->cli));
         FUZZ_ASSERT(r->session_ends == 1);
         for (size_t i = 0; i < r->nmsgs; i++)
             if (r->t[i].submitted && r->t[i].submit_rc == 0) FUZZ_ASSERT(r->t[i].reported);
@@ -608,6 +658,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_once(&whole, data, size, 0);
     run_once(&split, data, size, 1);
     flog_same("event logs", &whole.ev, &split.ev);
+    if (whole.t[0].src.failures || whole.t[1].src.failures) { /* see the top */
+        if (whole.out.len > split.out.len) whole.out.len = split.out.len;
+        if (split.out.len > whole.out.len) split.out.len = whole.out.len;
+    }
     flog_same("outputs", &whole.out, &split.out);
     run_free(&whole);
     run_free(&split);

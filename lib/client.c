@@ -46,12 +46,10 @@
 /* RFC 5321 4.5.3.2 */
 #define MIN_MS(m) ((uint32_t)(m)*60u * 1000u)
 
-void smtp_client_settings_init(smtp_client_settings *s)
+void smtp_client_settings_init_versioned(int version, smtp_client_settings *s)
 {
-    if (!s) return;
+    if (!s || version != SMTP_CLIENT_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
-    s->pipelining = 1;
-    s->chunking = 1;
     s->max_reply_line = 2048;
     s->max_reply_lines = 1000;
     s->max_reply_text = 4096;
@@ -87,10 +85,14 @@ const char *smtp_client_end_name(smtp_client_end end)
 
 /* ---- creation ---- */
 
+#define KNOWN_FLAGS                                                                                \
+    (SMTP_CLIENT_LMTP | SMTP_CLIENT_TLS | SMTP_CLIENT_AUTH_PLAINTEXT | SMTP_CLIENT_NO_PIPELINING | \
+     SMTP_CLIENT_NO_CHUNKING)
+
 static int check_settings(const smtp_client_settings *s)
 {
     smtp_domain d;
-    if (!s->helo_name) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!s->helo_name || (s->flags & ~KNOWN_FLAGS)) return SMTP_ERR_INVALID_ARGUMENT;
     if (smtp_domain_parse(s->helo_name, strlen(s->helo_name), 0, &d, NULL) != 0)
         return SMTP_ERR_INVALID_ARGUMENT;
     if (s->max_reply_line < 6 || s->max_reply_lines == 0 || s->max_reply_text < 64 ||
@@ -104,8 +106,37 @@ static int check_settings(const smtp_client_settings *s)
 
 static int on_reply_line(const smtp_reply_line *line, void *user_data);
 
+/* The settings' strings, copied into the client's block (each with its NUL). */
+static const char **string_field(smtp_client_settings *s, int i)
+{
+    const char **fields[] = {&s->helo_name,  &s->auth_user,    &s->auth_password,
+                             &s->auth_token, &s->auth_authzid, &s->auth_mech};
+    return i < (int)SMTP_ARRAY_LEN(fields) ? fields[i] : NULL;
+}
+
+static size_t strings_size(const smtp_client_settings *s)
+{
+    size_t n = 0;
+    const char **f;
+    for (int i = 0; (f = string_field((smtp_client_settings *)s, i)) != NULL; i++)
+        if (*f) n += strlen(*f) + 1;
+    return n;
+}
+
+static void copy_strings(smtp_client_settings *s, char *dst)
+{
+    const char **f;
+    for (int i = 0; (f = string_field(s, i)) != NULL; i++) {
+        if (!*f) continue;
+        size_t n = strlen(*f) + 1;
+        memcpy(dst, *f, n);
+        *f = dst;
+        dst += n;
+    }
+}
+
 /* Lays out the one block holding the client and its buffers; returns its size. */
-static size_t layout(const smtp_client_settings *s, size_t off[7])
+static size_t layout(const smtp_client_settings *s, size_t off[8])
 {
     size_t n = (sizeof(smtp_client) + 15) & ~(size_t)15;
     size_t xq = s->max_recipients + 16; /* MAIL, RCPTs, DATA, BDATs, RSET, QUIT... */
@@ -123,56 +154,79 @@ static size_t layout(const smtp_client_settings *s, size_t off[7])
     n += s->max_recipients + s->max_body_buffer;
     off[6] = n; /* the SASL buffer (CRAM-MD5, SCRAM), when one is needed */
     n += smtp_cli_auth_buffer_size(s);
+    off[7] = n; /* the settings' strings */
+    n += strings_size(s);
     return n;
 }
 
-int smtp_client_new(smtp_client **pcli, const smtp_client_callbacks *callbacks,
-                    const smtp_client_settings *settings, const smtp_mem *mem, void *user_data)
+/* The size of each version of the structs (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
 {
-    smtp_client_settings defaults;
-    size_t off[7];
+    return version == 1 ? sizeof(smtp_client_settings) : 0;
+}
+
+static size_t callbacks_size(int version)
+{
+    return version == 1 ? sizeof(smtp_client_callbacks) : 0;
+}
+
+int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
+                              const smtp_client_callbacks *callbacks, int settings_version,
+                              const smtp_client_settings *settings, const smtp_mem *mem,
+                              void *user_data)
+{
+    smtp_client_settings set;
+    smtp_client_callbacks cb;
+    size_t off[8];
     if (pcli) *pcli = NULL;
-    if (!pcli) return SMTP_ERR_INVALID_ARGUMENT;
-    if (!settings) {
-        smtp_client_settings_init(&defaults);
-        settings = &defaults;
-    }
-    int rv = check_settings(settings);
+    if (!pcli || !settings_size(settings_version) || !callbacks_size(callbacks_version))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    /* What a caller's version lacks keeps its default. */
+    smtp_client_settings_init(&set);
+    if (settings) memcpy(&set, settings, settings_size(settings_version));
+    memset(&cb, 0, sizeof cb);
+    if (callbacks) memcpy(&cb, callbacks, callbacks_size(callbacks_version));
+    int rv = check_settings(&set);
     if (rv) return rv;
     mem = smtp_mem_or_default(mem);
     /* Guard the sum of the settings against overflow before laying out the block. */
-    if (settings->max_output > SIZE_MAX / 8 || settings->max_reply_text > SIZE_MAX / 8 ||
-        settings->max_body_buffer > SIZE_MAX / 8)
+    if (set.max_output > SIZE_MAX / 8 || set.max_reply_text > SIZE_MAX / 8 ||
+        set.max_body_buffer > SIZE_MAX / 8)
         return SMTP_ERR_INVALID_ARGUMENT;
-    size_t total = layout(settings, off);
+    size_t total = layout(&set, off);
     char *block = smtp_malloc(mem, total);
     if (!block) return SMTP_ERR_NOMEM;
     smtp_client *c = (smtp_client *)(void *)block;
     memset(c, 0, sizeof *c);
     c->mem = mem;
-    if (callbacks) c->cb = *callbacks;
-    c->set = *settings;
+    c->cb = cb;
+    c->set = set;
+    copy_strings(&c->set, block + off[7]);
+    if (set.crypto) {
+        c->crypto = *set.crypto;
+        c->set.crypto = &c->crypto;
+    }
     c->user_data = user_data;
     c->xq = (struct smtp_cli_expect *)(void *)(block + off[0]);
-    c->xq_cap = settings->max_recipients + 16;
+    c->xq_cap = set.max_recipients + 16;
     c->out = block + off[1];
-    c->out_cap = settings->max_output;
+    c->out_cap = set.max_output;
     c->scratch = block + off[2];
     c->rtext = block + off[3];
-    c->rtext_cap = settings->max_reply_text;
+    c->rtext_cap = set.max_reply_text;
     c->saved.text = block + off[4];
     c->rcpt_ok = (unsigned char *)block + off[5];
-    c->body = block + off[5] + settings->max_recipients;
-    c->body_cap = settings->max_body_buffer;
+    c->body = block + off[5] + set.max_recipients;
+    c->body_cap = set.max_body_buffer;
     c->sasl = block + off[6];
-    c->sasl_cap = smtp_cli_auth_buffer_size(settings);
-    c->tls_active = settings->tls_active != 0;
+    c->sasl_cap = smtp_cli_auth_buffer_size(&set);
+    c->tls_active = (set.flags & SMTP_CLIENT_TLS) != 0;
     smtp_caps_init(&c->caps);
 
     smtp_reply_settings rs;
     smtp_reply_settings_init(&rs);
-    rs.max_line = settings->max_reply_line;
-    rs.max_lines = settings->max_reply_lines;
+    rs.max_line = set.max_reply_line;
+    rs.max_lines = set.max_reply_lines;
     smtp_reply_callbacks rcb = {.on_line = on_reply_line};
     rv = smtp_reply_parser_new(&c->rp, &rcb, &rs, mem, c);
     if (rv) {
@@ -239,7 +293,9 @@ static struct smtp_cli_expect expect_pop(smtp_client *c)
 int smtp_cli_may_send(const smtp_client *c, smtp_verb verb)
 {
     if (c->xq_len == 0) return 1;
-    if (!c->set.pipelining || !c->ehlo || !smtp_caps_has(&c->caps, SMTP_CAP_PIPELINING)) return 0;
+    if ((c->set.flags & SMTP_CLIENT_NO_PIPELINING) || !c->ehlo ||
+        !smtp_caps_has(&c->caps, SMTP_CAP_PIPELINING))
+        return 0;
     /* RFC 2920 3.1: RSET, MAIL and RCPT may be followed in a group; DATA and BDAT end it.
      * RFC 3030 4.2: BDAT chunks may follow each other. */
     switch (c->last_verb) {
@@ -276,8 +332,8 @@ static int produce(smtp_client *c)
         switch (c->phase) {
         case SMTP_CLI_HELLO:
             if (c->xq_len) return 0;
-            rv = emit_simple(c, c->set.lmtp ? SMTP_VERB_LHLO : SMTP_VERB_EHLO, c->set.helo_name,
-                             SMTP_CLI_X_EHLO);
+            rv = emit_simple(c, (c->set.flags & SMTP_CLIENT_LMTP) ? SMTP_VERB_LHLO : SMTP_VERB_EHLO,
+                             c->set.helo_name, SMTP_CLI_X_EHLO);
             if (rv > 0) c->phase = SMTP_CLI_WAIT;
             break;
         case SMTP_CLI_HELO:
@@ -336,11 +392,10 @@ int smtp_cli_end(smtp_client *c, smtp_client_end end, int error, const smtp_clie
     c->need_rset = 0;
     c->phase = send_quit ? SMTP_CLI_QUIT : SMTP_CLI_DONE;
     if (!send_quit) c->out_len = 0; /* nothing more goes out */
-    if (c->cb.on_session_end) {
-        smtp_client_session_result res = {end, error, reply};
-        if (c->cb.on_session_end(&res, c->user_data) < 0) return smtp_cli_callback_failed(c);
-    }
-    return 0;
+    smtp_client_session_result res = {end, error, reply};
+    int r;
+    SMTP_CALLBACK(c, r, on_session_end, &res);
+    return r < 0 ? smtp_cli_callback_failed(c) : 0;
 }
 
 int smtp_cli_fail(smtp_client *c, int error, const smtp_client_reply *reply)
@@ -450,7 +505,8 @@ static int on_hello_reply(smtp_client *c, int kind, const smtp_client_reply *r)
     }
     /* RFC 5321 4.1.4: a server that does not know EHLO answers 500 or 502: fall back to HELO
      * (not in LMTP, which has no HELO, RFC 2033 4.1). */
-    if (kind == SMTP_CLI_X_EHLO && !c->set.lmtp && (r->code == 500 || r->code == 502)) {
+    if (kind == SMTP_CLI_X_EHLO && !(c->set.flags & SMTP_CLIENT_LMTP) &&
+        (r->code == 500 || r->code == 502)) {
         c->phase = SMTP_CLI_HELO;
         return 0;
     }
@@ -461,9 +517,9 @@ static int on_starttls_reply(smtp_client *c, const smtp_client_reply *r)
 {
     if (r->code == 220) {
         c->phase = SMTP_CLI_TLS;
-        if (c->cb.on_starttls && c->cb.on_starttls(c->user_data) < 0)
-            return smtp_cli_callback_failed(c);
-        return 0;
+        int rv;
+        SMTP_CALLBACK0(c, rv, on_starttls);
+        return rv < 0 ? smtp_cli_callback_failed(c) : 0;
     }
     if (c->set.tls == SMTP_CLIENT_TLS_REQUIRED)
         return smtp_cli_end(c, SMTP_CLIENT_END_TLS_UNAVAILABLE, 0, r, 1);
@@ -563,6 +619,7 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
     smtp_client *c = cli;
     if (!c || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
     if (c->err) return c->err;
+    if (c->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t used = 0;
     while (used < len && c->phase != SMTP_CLI_DONE) {
         /* RFC 3207 5: bytes after the 220 to STARTTLS, before the handshake, are an attack
@@ -601,12 +658,13 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
     smtp_client *c = cli;
     if (!c || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
     if (c->err) return c->err;
+    if (c->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t total = 0;
+    int rv = 0;
     while (total < cap) {
         if (c->out_len == 0) {
-            int rv = produce(c);
-            if (rv < 0) return smtp_cli_fail(c, rv, NULL);
-            if (c->out_len == 0) break;
+            rv = produce(c);
+            if (rv < 0 || c->out_len == 0) break;
         }
         size_t n = c->out_len < cap - total ? c->out_len : cap - total;
         memcpy(dest + total, c->out + c->out_head, n);
@@ -616,9 +674,12 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
         total += n;
     }
     /* Refill now so that smtp_client_want_write tells the truth about what is left. */
-    if (c->out_len == 0) {
-        int rv = produce(c);
-        if (rv < 0) return smtp_cli_fail(c, rv, NULL);
+    if (rv >= 0 && c->out_len == 0) rv = produce(c);
+    /* A failure (a body source) fails the session; the octets copied are returned all the
+     * same, and the next call gives the sticky error. */
+    if (rv < 0) {
+        rv = smtp_cli_fail(c, rv, NULL);
+        if (total == 0) return rv;
     }
     return (smtp_ssize)total;
 }
@@ -641,7 +702,7 @@ int smtp_client_want_write(const smtp_client *cli)
     return cli && !cli->err && cli->out_len > 0;
 }
 
-int smtp_client_is_done(const smtp_client *cli)
+int smtp_client_want_close(const smtp_client *cli)
 {
     return !cli || cli->err || (cli->phase == SMTP_CLI_DONE && cli->out_len == 0);
 }

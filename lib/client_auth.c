@@ -133,7 +133,8 @@ static void wipe(void *p, size_t n)
 int smtp_cli_auth_start(smtp_client *c)
 {
     /* RFC 4954 4: never send credentials in clear unless told to. */
-    int mech = (c->tls_active || c->set.auth_allow_plaintext) ? choose(c) : MECH_NONE;
+    int mech =
+        (c->tls_active || (c->set.flags & SMTP_CLIENT_AUTH_PLAINTEXT)) ? choose(c) : MECH_NONE;
     if (mech == MECH_NONE) return smtp_cli_end(c, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
     c->auth_mech = mech;
     c->auth_step = 0;

@@ -83,9 +83,11 @@ enum smtp_cli_data {
 struct smtp_client {
     const smtp_mem *mem;
     smtp_client_callbacks cb;
-    smtp_client_settings set;
+    smtp_client_settings set; /* strings point into the client's block, crypto to `crypto` */
+    smtp_client_crypto crypto;
     void *user_data;
     smtp_reply_parser *rp;
+    int in_callback; /* an application callback or the body source is running */
 
     int err;   /* the sticky error of a failed session */
     int phase; /* enum smtp_cli_phase */
@@ -142,11 +144,12 @@ struct smtp_client {
 
     /* the message in progress */
     const smtp_client_message *msg;
-    int m_bdat;    /* the body goes with BDAT */
-    int m_mail;    /* enum smtp_cli_mail */
-    int m_data;    /* enum smtp_cli_data */
-    int m_utf8;    /* an address needs SMTPUTF8 */
-    int m_decided; /* the message has failed (m_status); replies still owed are read */
+    int m_bdat;      /* the body goes with BDAT */
+    uint64_t m_size; /* the size computed or given when MAIL was prepared (result.size) */
+    int m_mail;      /* enum smtp_cli_mail */
+    int m_data;      /* enum smtp_cli_data */
+    int m_utf8;      /* an address needs SMTPUTF8 */
+    int m_decided;   /* the message has failed (m_status); replies still owed are read */
     int m_status;
     int m_delivered;
     size_t m_pending; /* awaited replies that belong to the message */
@@ -156,13 +159,29 @@ struct smtp_client {
     int need_rset;          /* a transaction is open after a failure: send RSET */
     struct smtp_cli_saved saved;
 
-    /* the body, a ring of raw bytes as the application wrote them */
+    /*
+     * The body. A body in memory is encoded from msg->body at body_off. A body source is read
+     * into body[body_head .. body_head + body_len) (max_body_buffer octets); body_ended: it
+     * said the end; body_wait: it said SMTP_ERR_AGAIN (until smtp_client_body_ready).
+     */
+    size_t body_off;
     char *body;
     size_t body_cap, body_head, body_len;
     int body_ended;
-    int enc_finished;
+    int body_wait;
     smtp_data_encoder enc;
 };
+
+/* The settings' flags (SMTP_CLIENT_*). */
+static inline int smtp_cli_lmtp(const smtp_client *c)
+{
+    return (c->set.flags & SMTP_CLIENT_LMTP) != 0;
+}
+
+static inline int smtp_cli_chunking(const smtp_client *c)
+{
+    return (c->set.flags & SMTP_CLIENT_NO_CHUNKING) == 0;
+}
 
 /* ---- lib/client.c ---- */
 char *smtp_cli_out_room(smtp_client *c, size_t *room);

@@ -11,11 +11,13 @@
  * a transaction left open by a failure is closed with RSET. Without PIPELINING each command
  * waits for the previous reply, and no DATA is sent when no recipient was accepted.
  *
- * The application writes the body into a bounded ring at any time after submission; it is
- * encoded only as it goes out, so the DATA/BDAT choice (made when MAIL is sent, from the
- * capabilities) applies to all of it. The outcome of the message is reported once every reply
- * it is owed has arrived; the deciding reply is copied into `saved` to outlive the reply
- * buffer.
+ * The body is pulled only as it goes out, after the 354 or as BDAT chunks, so the DATA/BDAT
+ * choice (made when MAIL is sent, from the capabilities) applies to all of it: a body in
+ * memory is encoded from where it lies; a body source is read into the bounded body buffer as
+ * the output queue has room. Nothing of a message is acknowledged unless all of its body was
+ * sent: a source that fails fails the session before the end of data. The outcome of the
+ * message is reported once every reply it is owed has arrived; the deciding reply is copied
+ * into `saved` to outlive the reply buffer.
  */
 #include "client_internal.h"
 
@@ -71,7 +73,7 @@ static int dsn_asked(const smtp_client_message *m)
 static int check_values(const smtp_client_message *m)
 {
     int64_t t;
-    if ((unsigned)m->body > SMTP_BODY_BINARYMIME || (unsigned)m->ret > SMTP_RET_HDRS ||
+    if ((unsigned)m->body_type > SMTP_BODY_BINARYMIME || (unsigned)m->ret > SMTP_RET_HDRS ||
         (unsigned)m->by_mode > SMTP_BY_RETURN)
         return SMTP_ERR_INVALID_ARGUMENT;
     if (m->mt_priority_set && (m->mt_priority < -9 || m->mt_priority > 9))
@@ -169,8 +171,8 @@ static int mail_params(const smtp_client *c, const smtp_client_message *m, uint6
         int n = snprintf(tmp, sizeof tmp, "SIZE=%llu", (unsigned long long)size);
         pb_add(&b, tmp, (size_t)n);
     }
-    if (m->body == SMTP_BODY_8BITMIME) pb_add(&b, "BODY=8BITMIME", 13);
-    if (m->body == SMTP_BODY_BINARYMIME) pb_add(&b, "BODY=BINARYMIME", 15);
+    if (m->body_type == SMTP_BODY_8BITMIME) pb_add(&b, "BODY=8BITMIME", 13);
+    if (m->body_type == SMTP_BODY_BINARYMIME) pb_add(&b, "BODY=BINARYMIME", 15);
     if (c->m_utf8 || full) pb_add(&b, "SMTPUTF8", 8);
     if (offered(c, SMTP_CAP_DSN, mode)) {
         if (m->ret == SMTP_RET_FULL) pb_add(&b, "RET=FULL", 8);
@@ -241,15 +243,15 @@ static int check_lengths(smtp_client *c, const smtp_client_message *m, int utf8)
 
 static void body_reset(smtp_client *c)
 {
-    c->body_head = c->body_len = 0;
-    c->body_ended = 0;
-    c->enc_finished = 0;
+    c->body_off = c->body_head = c->body_len = 0;
+    c->body_ended = c->body_wait = 0;
 }
 
 static void txn_clear(smtp_client *c)
 {
     c->msg = NULL;
     c->m_bdat = c->m_mail = c->m_data = c->m_utf8 = c->m_decided = c->m_status = 0;
+    c->m_size = 0;
     c->m_delivered = 0;
     c->m_pending = c->m_rcpt_sent = c->m_rcpt_replied = c->m_ok = c->m_rej = c->m_temp = 0;
     c->m_lmtp_ok = c->m_lmtp_rej = c->m_lmtp_temp = 0;
@@ -269,7 +271,8 @@ int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
     if (!c || !m) return SMTP_ERR_INVALID_ARGUMENT;
     if (c->err || c->ended || c->quit_asked || c->msg || c->phase == SMTP_CLI_DONE)
         return SMTP_ERR_INVALID_STATE;
-    if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > c->set.max_recipients)
+    if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > c->set.max_recipients ||
+        (!m->read_body && !m->body && m->body_len))
         return SMTP_ERR_INVALID_ARGUMENT;
     if (has_ctl(m->sender) || (m->envid && has_ctl(m->envid)) ||
         (m->holduntil && has_ctl(m->holduntil)))
@@ -289,84 +292,117 @@ int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
     c->msg = m;
     c->m_utf8 = utf8;
     memset(c->rcpt_ok, 0, m->nrcpts);
-    return smtp_cli_kick(c);
+    /* The message is taken: what follows (a body source that fails at once, say) is the
+     * session's, reported by on_message and on_session_end, not an error of this call. */
+    (void)smtp_cli_kick(c);
+    return 0;
 }
 
 /* ---- the body ---- */
 
-smtp_ssize smtp_client_body_write(smtp_client *cli, const char *data, size_t len)
+/* The raw body octets at hand: the rest of a body in memory, or what the source gave. */
+static const char *body_at_hand(const smtp_client *c, size_t *len)
 {
-    smtp_client *c = cli;
-    if (!c || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err || !c->msg || c->body_ended) return SMTP_ERR_INVALID_STATE;
-    size_t n = c->body_cap - c->body_len;
-    if (n > len) n = len;
-    size_t tail = (c->body_head + c->body_len) % c->body_cap;
-    size_t first = c->body_cap - tail < n ? c->body_cap - tail : n;
-    if (first) memcpy(c->body + tail, data, first);
-    if (n > first) memcpy(c->body, data + first, n - first);
-    c->body_len += n;
-    int rv = smtp_cli_kick(c);
-    return rv < 0 ? rv : (smtp_ssize)n;
+    if (c->msg->read_body) {
+        *len = c->body_len;
+        return c->body + c->body_head;
+    }
+    *len = c->msg->body_len - c->body_off;
+    return c->msg->body ? c->msg->body + c->body_off : ""; /* NULL: the empty body */
 }
 
-int smtp_client_body_end(smtp_client *cli)
+static void body_consume(smtp_client *c, size_t n)
+{
+    if (!c->msg->read_body) {
+        c->body_off += n;
+        return;
+    }
+    c->body_head += n;
+    c->body_len -= n;
+    if (c->body_len == 0) c->body_head = 0;
+}
+
+/* Whether all of the body is at hand (or was sent). */
+static int body_complete(const smtp_client *c)
+{
+    return !c->msg->read_body || c->body_ended;
+}
+
+/*
+ * Reads the body source into the buffer while it has room, until the source says the end, or
+ * SMTP_ERR_AGAIN (wait for smtp_client_body_ready). A failed source is the session's failure:
+ * nothing more is sent, so the server never sees an end of data (client.h).
+ */
+static int body_pull(smtp_client *c)
+{
+    const smtp_client_message *m = c->msg;
+    if (!m->read_body) return 0;
+    while (!c->body_ended && !c->body_wait && c->body_len < c->body_cap) {
+        if (c->body_head) {
+            memmove(c->body, c->body + c->body_head, c->body_len);
+            c->body_head = 0;
+        }
+        size_t cap = c->body_cap - c->body_len;
+        int saved = c->in_callback;
+        c->in_callback = 1;
+        smtp_ssize n = m->read_body(c, c->body + c->body_len, cap, m->read_body_data);
+        c->in_callback = saved;
+        if (n == SMTP_ERR_AGAIN)
+            c->body_wait = 1;
+        else if (n < 0 || (size_t)n > cap)
+            return SMTP_ERR_CALLBACK_FAILURE;
+        else if (n == 0)
+            c->body_ended = 1;
+        else
+            c->body_len += (size_t)n;
+    }
+    return 0;
+}
+
+int smtp_client_body_ready(smtp_client *cli)
 {
     smtp_client *c = cli;
     if (!c) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err || !c->msg || c->body_ended) return SMTP_ERR_INVALID_STATE;
-    c->body_ended = 1;
+    if (c->err || !c->msg || c->in_callback || c->phase == SMTP_CLI_DONE)
+        return SMTP_ERR_INVALID_STATE;
+    c->body_wait = 0;
     return smtp_cli_kick(c);
 }
 
-static unsigned char body_at(const smtp_client *c, size_t i)
-{
-    return (unsigned char)c->body[(c->body_head + i) % c->body_cap];
-}
-
-/* The size of the whole body as it will be sent, stuffing aside (RFC 1870 3: the size counts
- * CRLF line ends). Only when the body was ended before MAIL. */
+/* The size of a body in memory as it will be sent, stuffing aside (RFC 1870 3: the size
+ * counts CRLF line ends). */
 static uint64_t body_size(const smtp_client *c)
 {
-    uint64_t n = c->body_len;
-    if (c->msg->body == SMTP_BODY_BINARYMIME) return n;
-    for (size_t i = 0; i < c->body_len; i++) {
-        unsigned char b = body_at(c, i);
-        if (b == '\n' && (i == 0 || body_at(c, i - 1) != '\r')) n++;
-        if (b == '\r' && (i + 1 == c->body_len || body_at(c, i + 1) != '\n')) n++;
+    const unsigned char *b = (const unsigned char *)c->msg->body;
+    size_t len = c->msg->body_len;
+    uint64_t n = len;
+    if (c->msg->body_type == SMTP_BODY_BINARYMIME) return n;
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] == '\n' && (i == 0 || b[i - 1] != '\r')) n++;
+        if (b[i] == '\r' && (i + 1 == len || b[i + 1] != '\n')) n++;
     }
     /* DATA adds the CRLF of a last line that lacks it. */
-    if (!c->m_bdat && c->body_len && body_at(c, c->body_len - 1) != '\n' &&
-        body_at(c, c->body_len - 1) != '\r')
-        n += 2;
+    if (!c->m_bdat && len && b[len - 1] != '\n' && b[len - 1] != '\r') n += 2;
     return n;
 }
 
-/* Encodes buffered body bytes into `dst` (up to `cap`); returns the octets written. */
+/* Encodes body octets at hand into `dst` (up to `cap`); returns the octets written. */
 static size_t encode_some(smtp_client *c, char *dst, size_t cap)
 {
-    size_t made_total = 0;
-    while (c->body_len && cap - made_total >= SMTP_DATA_ENCODE_MIN_OUT) {
-        size_t seg = c->body_cap - c->body_head;
-        if (seg > c->body_len) seg = c->body_len;
-        size_t used = 0, made = 0;
-        if (smtp_data_encode(&c->enc, c->body + c->body_head, seg, dst + made_total,
-                             cap - made_total, &used, &made) != 0)
-            break;
-        c->body_head = (c->body_head + used) % c->body_cap;
-        c->body_len -= used;
-        made_total += made;
-        if (used == 0) break;
-    }
-    if (c->body_len == 0) c->body_head = 0;
-    return made_total;
+    size_t len;
+    const char *src = body_at_hand(c, &len);
+    if (len == 0 || cap < SMTP_DATA_ENCODE_MIN_OUT) return 0;
+    size_t used = 0, made = 0;
+    if (smtp_data_encode(&c->enc, src, len, dst, cap, &used, &made) != 0) return 0;
+    body_consume(c, used);
+    return made;
 }
 
 /* After the end of the data: one reply (SMTP), or one per accepted recipient (LMTP,
  * RFC 2033 4.2), flagged when they answer BDAT LAST rather than DATA. */
 static void expect_final(smtp_client *c, int kind, int flag)
 {
-    if (!c->set.lmtp) {
+    if (!smtp_cli_lmtp(c)) {
         smtp_cli_expect_push(c, kind, 0, flag);
         c->m_pending++;
         return;
@@ -382,16 +418,18 @@ static int emit_body(smtp_client *c)
 {
     int progress = 0;
     for (;;) {
-        size_t room;
+        int rv = body_pull(c);
+        if (rv < 0) return rv;
+        size_t room, avail;
         char *dst = smtp_cli_out_room(c, &room);
-        if (c->body_len) {
+        if (body_at_hand(c, &avail), avail) {
             size_t made = encode_some(c, dst, room);
             if (made == 0) return progress;
             smtp_cli_out_commit(c, made, SMTP_VERB_UNKNOWN);
             progress = 1;
             continue;
         }
-        if (!c->body_ended || room < SMTP_DATA_ENCODE_FINISH_MAX) return progress;
+        if (!body_complete(c) || room < SMTP_DATA_ENCODE_FINISH_MAX) return progress;
         size_t made = 0;
         smtp_data_encode_finish(&c->enc, dst, room, &made);
         smtp_cli_out_commit(c, made, SMTP_VERB_UNKNOWN);
@@ -408,15 +446,20 @@ static int emit_bdat(smtp_client *c)
     if (!smtp_cli_may_send(c, SMTP_VERB_BDAT) || smtp_cli_xq_free(c) < c->msg->nrcpts + 1) return 0;
     /* LMTP: the replies after BDAT LAST are one per accepted recipient, so it waits for the
      * RCPT replies. */
-    int may_end = c->body_ended && (!c->set.lmtp || c->m_rcpt_replied == c->msg->nrcpts);
+    int rv = body_pull(c);
+    if (rv < 0) return rv;
+    int complete = body_complete(c);
+    int may_end = complete && (!smtp_cli_lmtp(c) || c->m_rcpt_replied == c->msg->nrcpts);
+    size_t avail;
+    body_at_hand(c, &avail);
     /* Wait for a worthwhile chunk unless the body is complete. */
-    if (!c->body_ended && c->body_len < c->body_cap / 2 && c->body_len < 8192) return 0;
-    if (c->body_ended && !may_end) return 0; /* all of it goes with LAST shortly */
+    if (!complete && avail < c->body_cap / 2 && avail < 8192) return 0;
+    if (complete && !may_end) return 0; /* all of it goes with LAST shortly */
     size_t room;
     char *dst = smtp_cli_out_room(c, &room);
     if (room < BDAT_HEAD_MAX + SMTP_DATA_ENCODE_MIN_OUT + 1) return 0;
     size_t made = encode_some(c, dst + BDAT_HEAD_MAX, room - BDAT_HEAD_MAX - 1);
-    int last = may_end && c->body_len == 0;
+    int last = may_end && (body_at_hand(c, &avail), avail == 0);
     if (last) {
         size_t fin = 0;
         smtp_data_encode_finish(&c->enc, dst + BDAT_HEAD_MAX + made, 1, &fin);
@@ -450,11 +493,11 @@ static int missing_ext(const smtp_client *c, const smtp_client_message *m, uint6
     const smtp_caps *k = &c->caps;
     int e = c->ehlo;
     if (c->m_utf8 && !(e && smtp_caps_has(k, SMTP_CAP_SMTPUTF8))) return SMTP_CAP_SMTPUTF8;
-    if (m->body == SMTP_BODY_8BITMIME && !(e && smtp_caps_has(k, SMTP_CAP_8BITMIME)))
+    if (m->body_type == SMTP_BODY_8BITMIME && !(e && smtp_caps_has(k, SMTP_CAP_8BITMIME)))
         return SMTP_CAP_8BITMIME;
-    if (m->body == SMTP_BODY_BINARYMIME) {
+    if (m->body_type == SMTP_BODY_BINARYMIME) {
         if (!(e && smtp_caps_has(k, SMTP_CAP_BINARYMIME))) return SMTP_CAP_BINARYMIME;
-        if (!(e && c->set.chunking && smtp_caps_has(k, SMTP_CAP_CHUNKING)))
+        if (!(e && smtp_cli_chunking(c) && smtp_caps_has(k, SMTP_CAP_CHUNKING)))
             return SMTP_CAP_CHUNKING;
     }
     if (m->requiretls && !(e && c->tls_active && smtp_caps_has(k, SMTP_CAP_REQUIRETLS)))
@@ -478,17 +521,17 @@ static int emit_mail(smtp_client *c)
     const smtp_client_message *m = c->msg;
     char params[PARAMS_MAX];
     if (!smtp_cli_may_send(c, SMTP_VERB_MAIL) || smtp_cli_xq_free(c) < 4) return 0;
-    c->m_bdat = c->ehlo && c->set.chunking && smtp_caps_has(&c->caps, SMTP_CAP_CHUNKING);
-    uint64_t size = m->size;
-    if (!size && c->body_ended) size = body_size(c);
+    c->m_bdat = c->ehlo && smtp_cli_chunking(c) && smtp_caps_has(&c->caps, SMTP_CAP_CHUNKING);
+    uint64_t size = m->read_body ? m->size : body_size(c);
     int missing = missing_ext(c, m, size);
     if (missing >= 0) {
-        smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED, NULL, 0, 0, (smtp_cap)missing};
+        smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED, NULL, 0, 0, (smtp_cap)missing, size};
         txn_clear(c);
-        if (c->cb.on_message && c->cb.on_message(&res, c->user_data) < 0)
-            return smtp_cli_callback_failed(c);
-        return 1;
+        int r;
+        SMTP_CALLBACK(c, r, on_message, &res);
+        return r < 0 ? smtp_cli_callback_failed(c) : 1;
     }
+    c->m_size = size;
     int n = mail_params(c, m, size, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
@@ -500,9 +543,9 @@ static int emit_mail(smtp_client *c)
     smtp_cli_expect_push(c, SMTP_CLI_X_MAIL, 0, 0);
     c->m_pending++;
     c->m_mail = SMTP_CLI_MAIL_SENT;
-    smtp_data_encoder_init(&c->enc, !c->m_bdat                        ? SMTP_DATA_ENCODE_DOT
-                                    : m->body == SMTP_BODY_BINARYMIME ? SMTP_DATA_ENCODE_RAW
-                                                                      : SMTP_DATA_ENCODE_CRLF);
+    smtp_data_encoder_init(&c->enc, !c->m_bdat                             ? SMTP_DATA_ENCODE_DOT
+                                    : m->body_type == SMTP_BODY_BINARYMIME ? SMTP_DATA_ENCODE_RAW
+                                                                           : SMTP_DATA_ENCODE_CRLF);
     return 1;
 }
 
@@ -620,6 +663,7 @@ static int finish(smtp_client *c, int status)
     smtp_client_reply rep;
     memset(&res, 0, sizeof res);
     res.status = (smtp_client_status)status;
+    res.size = c->m_size;
     if (c->saved.set) {
         memset(&rep, 0, sizeof rep);
         rep.command = c->saved.command;
@@ -632,12 +676,12 @@ static int finish(smtp_client *c, int status)
         rep.truncated = c->saved.truncated;
         res.reply = &rep;
     }
-    res.accepted = c->set.lmtp && c->m_data == SMTP_CLI_DATA_END ? c->m_lmtp_ok : c->m_ok;
+    res.accepted = smtp_cli_lmtp(c) && c->m_data == SMTP_CLI_DATA_END ? c->m_lmtp_ok : c->m_ok;
     res.rejected = c->m_rej + c->m_lmtp_rej;
     txn_clear(c);
-    if (c->cb.on_message && c->cb.on_message(&res, c->user_data) < 0)
-        return smtp_cli_callback_failed(c);
-    return 0;
+    int r;
+    SMTP_CALLBACK(c, r, on_message, &res);
+    return r < 0 ? smtp_cli_callback_failed(c) : 0;
 }
 
 int smtp_cli_txn_abort(smtp_client *c, int status, const smtp_client_reply *r)
@@ -668,8 +712,9 @@ static int on_rcpt_reply(smtp_client *c, const struct smtp_cli_expect *x,
         /* The first refusal is the deciding reply if the message fails for it. */
         if (!c->saved.set && !c->m_decided) save_reply(c, r);
     }
-    if (c->cb.on_rcpt && c->cb.on_rcpt(x->index, 0, r, c->user_data) < 0)
-        return smtp_cli_callback_failed(c);
+    int cr;
+    SMTP_CALLBACK(c, cr, on_rcpt, x->index, 0, r);
+    if (cr < 0) return smtp_cli_callback_failed(c);
     /* Before DATA (or while BDAT chunks go out): with no recipient, stop and RSET. */
     if (c->m_rcpt_replied == c->msg->nrcpts && !c->m_decided &&
         (c->m_data == SMTP_CLI_DATA_NONE || c->m_data == SMTP_CLI_DATA_BDAT))
@@ -756,8 +801,9 @@ int smtp_cli_txn_reply(smtp_client *c, const struct smtp_cli_expect *x, const sm
         break;
     case SMTP_CLI_X_LMTP: {
         on_lmtp_reply(c, r);
-        if (c->cb.on_rcpt && c->cb.on_rcpt(x->index, 1, r, c->user_data) < 0)
-            return smtp_cli_callback_failed(c);
+        int cr;
+        SMTP_CALLBACK(c, cr, on_rcpt, x->index, 1, r);
+        if (cr < 0) return smtp_cli_callback_failed(c);
         break;
     }
     default: break;
@@ -765,7 +811,7 @@ int smtp_cli_txn_reply(smtp_client *c, const struct smtp_cli_expect *x, const sm
     if (c->m_pending || c->m_data == SMTP_CLI_DATA_ABORT) return 0;
     if (c->m_decided) return finish(c, c->m_status);
     if (c->m_data == SMTP_CLI_DATA_END) {
-        if (!c->set.lmtp)
+        if (!smtp_cli_lmtp(c))
             return finish(c, c->m_delivered ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_PERMFAIL);
         if (c->m_lmtp_ok) return finish(c, SMTP_CLIENT_DELIVERED);
         return finish(c, c->m_lmtp_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL);

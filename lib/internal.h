@@ -146,4 +146,32 @@ int smtp_ip_parse(const char *p, size_t n, unsigned flags, unsigned char out[16]
 
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Calls the application's callback `name` of engine `o` (fields cb, user_data, in_callback)
+ * with the engine first and its user_data last, behind the reentrancy guard: while in_callback
+ * is set the engine's feeding calls refuse to run (docs/DESIGN.md, the 1.0 dialect). `r` gets
+ * the callback's result, 0 for a NULL callback. SMTP_CALLBACK0 is for a callback without
+ * other arguments.
+ */
+#define SMTP_CALLBACK(o, r, name, ...)                                                             \
+    do {                                                                                           \
+        (r) = 0;                                                                                   \
+        if ((o)->cb.name) {                                                                        \
+            int saved_ = (o)->in_callback;                                                         \
+            (o)->in_callback = 1;                                                                  \
+            (r) = (o)->cb.name((o), __VA_ARGS__, (o)->user_data);                                  \
+            (o)->in_callback = saved_;                                                             \
+        }                                                                                          \
+    } while (0)
+#define SMTP_CALLBACK0(o, r, name)                                                                 \
+    do {                                                                                           \
+        (r) = 0;                                                                                   \
+        if ((o)->cb.name) {                                                                        \
+            int saved_ = (o)->in_callback;                                                         \
+            (o)->in_callback = 1;                                                                  \
+            (r) = (o)->cb.name((o), (o)->user_data);                                               \
+            (o)->in_callback = saved_;                                                             \
+        }                                                                                          \
+    } while (0)
+
 #endif /* SMTP_INTERNAL_H */

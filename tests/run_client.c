@@ -2,7 +2,7 @@
 /*
  * Vector runner "client": the input is what a scripted server sends; the options line scripts
  * the application (session settings, then messages). After every feed the runner acts as the
- * application and the adapter would (submits the next message, writes the body, asks for QUIT
+ * application and the adapter would (submits the next message with its body, asks for QUIT
  * after the last message, finishes the TLS handshake at its scripted place) and drains the
  * client's output.
  *
@@ -29,14 +29,18 @@
  * Options (values use the input escapes: \r \n \s \t \\ \xHH). Session: helo=NAME lmtp nopipe
  * nochunk tls=opp|req tls_at=N tls_fail implicit_tls user=U pass=P token=T authzid=Z mech=M
  * plainauth crypto (the reference crypto hook of tests/tls/refcrypto.h, whose random bytes
- * give RFC 7677's SCRAM client nonce) maxiter=N out=N bodybuf=N maxrcpt=N replytext=N wcap=N
- * noquit quitfirst packet=A-B.
+ * give RFC 7677's SCRAM client nonce) maxiter=N out=N bodybuf=N (the body source's buffer:
+ * every body is a source then) maxrcpt=N replytext=N wcap=N noquit quitfirst packet=A-B.
  * Messages, in order, each opened by from=ADDR (empty: the null path): to=ADDR (a recipient)
  * notify=SUCCESS,FAILURE,DELAY,NEVER orcpt=ADDR (for the last recipient) body=TEXT (appended)
- * bodyrep=N (the body is repeated N times) piece=N (written N bytes at a time) size=N 8bit
- * binary aon ret=full|hdrs envid=X requiretls prio=N by=N;R|N|RT|NT holdfor=N holduntil=D
- * reqdsn reqprio noend (the body is never ended).
+ * bodyrep=N (the body is repeated N times) piece=N (the source gives N bytes at a time)
+ * size=N (declared by a source) 8bit binary aon ret=full|hdrs envid=X requiretls prio=N
+ * by=N;R|N|RT|NT holdfor=N holduntil=D reqdsn reqprio noend (the source never ends the body:
+ * it says SMTP_ERR_AGAIN after the last byte).
+ * A body is in memory (message.body), so the client computes its SIZE=, unless piece=, size=,
+ * noend or bodybuf= ask for a body source (tests/body_source.h).
  */
+#include "body_source.h"
 #include "tls/refcrypto.h"
 #include "vec.h"
 
@@ -56,6 +60,7 @@ struct rmsg {
     size_t body_len;
     size_t piece;
     int noend;
+    struct body_source src; /* the body source, when one is asked for */
 };
 
 struct cstate {
@@ -64,12 +69,11 @@ struct cstate {
     struct rmsg msgs[MAXMSG];
     size_t nmsgs, next, cur;
     int active; /* a message is in progress */
-    size_t body_off;
-    int body_done; /* no more body writes for the current message */
     int noquit, quit_sent, session_ended, failed;
     size_t tls_at, off;
     int tls_fail;
     size_t wcap;
+    int bodybuf; /* bodybuf= was given: every body is a source */
     char *line;
     size_t line_len, line_cap;
     char *strings[256]; /* owned option values */
@@ -167,11 +171,11 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
     if (key_is(tok, klen, "helo") && v)
         s->helo_name = v;
     else if (key_is(tok, klen, "lmtp"))
-        s->lmtp = 1;
+        s->flags |= SMTP_CLIENT_LMTP;
     else if (key_is(tok, klen, "nopipe"))
-        s->pipelining = 0;
+        s->flags |= SMTP_CLIENT_NO_PIPELINING;
     else if (key_is(tok, klen, "nochunk"))
-        s->chunking = 0;
+        s->flags |= SMTP_CLIENT_NO_CHUNKING;
     else if (key_is(tok, klen, "tls") && v)
         s->tls = strcmp(v, "req") == 0 ? SMTP_CLIENT_TLS_REQUIRED : SMTP_CLIENT_TLS_OPPORTUNISTIC;
     else if (key_is(tok, klen, "tls_at") && v)
@@ -179,7 +183,7 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
     else if (key_is(tok, klen, "tls_fail"))
         st->tls_fail = 1;
     else if (key_is(tok, klen, "implicit_tls"))
-        s->tls_active = 1;
+        s->flags |= SMTP_CLIENT_TLS;
     else if (key_is(tok, klen, "user") && v)
         s->auth_user = v;
     else if (key_is(tok, klen, "pass") && v)
@@ -191,7 +195,7 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
     else if (key_is(tok, klen, "mech") && v)
         s->auth_mech = v;
     else if (key_is(tok, klen, "plainauth"))
-        s->auth_allow_plaintext = 1;
+        s->flags |= SMTP_CLIENT_AUTH_PLAINTEXT;
     else if (key_is(tok, klen, "crypto")) {
         ref_crypto_init(&st->crypto, &st->crypto_state, NULL, 0);
         s->crypto = &st->crypto;
@@ -199,9 +203,10 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         s->auth_max_iterations = (uint32_t)num;
     else if (key_is(tok, klen, "out") && v)
         s->max_output = num;
-    else if (key_is(tok, klen, "bodybuf") && v)
+    else if (key_is(tok, klen, "bodybuf") && v) {
         s->max_body_buffer = num;
-    else if (key_is(tok, klen, "maxrcpt") && v)
+        st->bodybuf = 1;
+    } else if (key_is(tok, klen, "maxrcpt") && v)
         s->max_recipients = num;
     else if (key_is(tok, klen, "replytext") && v)
         s->max_reply_text = num;
@@ -240,9 +245,9 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
     else if (key_is(tok, klen, "size") && v)
         m->m.size = num;
     else if (key_is(tok, klen, "8bit"))
-        m->m.body = SMTP_BODY_8BITMIME;
+        m->m.body_type = SMTP_BODY_8BITMIME;
     else if (key_is(tok, klen, "binary"))
-        m->m.body = SMTP_BODY_BINARYMIME;
+        m->m.body_type = SMTP_BODY_BINARYMIME;
     else if (key_is(tok, klen, "aon"))
         m->m.flags |= SMTP_CLIENT_MSG_ALL_OR_NOTHING;
     else if (key_is(tok, klen, "reqdsn"))
@@ -312,8 +317,10 @@ static void log_output(struct cstate *st, const char *p, size_t n)
 
 /* ---- callbacks ---- */
 
-static int on_rcpt(size_t index, int after_data, const smtp_client_reply *r, void *ud)
+static int on_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *r,
+                   void *ud)
 {
+    (void)cli;
     struct cstate *st = ud;
     char head[32];
     int n = snprintf(head, sizeof head, "%s %zu", after_data ? "lmtp" : "rcpt", index);
@@ -323,8 +330,9 @@ static int on_rcpt(size_t index, int after_data, const smtp_client_reply *r, voi
     return 0;
 }
 
-static int on_message(const smtp_client_result *res, void *ud)
+static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
 {
+    (void)cli;
     struct cstate *st = ud;
     char head[96];
     int n = snprintf(head, sizeof head, "message %zu %s accepted=%zu rejected=%zu", st->cur,
@@ -340,15 +348,17 @@ static int on_message(const smtp_client_result *res, void *ud)
     return 0;
 }
 
-static int on_starttls(void *ud)
+static int on_starttls(smtp_client *cli, void *ud)
 {
+    (void)cli;
     struct cstate *st = ud;
     vec_logf(st->log, "starttls");
     return 0;
 }
 
-static int on_session_end(const smtp_client_session_result *res, void *ud)
+static int on_session_end(smtp_client *cli, const smtp_client_session_result *res, void *ud)
 {
+    (void)cli;
     struct cstate *st = ud;
     vec_log_raw(st->log, "end ", 4);
     vec_log_raw(st->log, smtp_client_end_name(res->end), strlen(smtp_client_end_name(res->end)));
@@ -378,30 +388,12 @@ static void pump(struct cstate *st)
         if (!st->active && st->next < st->nmsgs && !st->session_ended) {
             st->cur = st->next++;
             st->active = 1; /* before: on_message may report the message at once */
-            st->body_off = 0;
-            st->body_done = 0;
             int rv = smtp_client_submit(st->cli, &st->msgs[st->cur].m);
             if (rv < 0) {
                 vec_logf(st->log, "submit %zu %s", st->cur, smtp_error_name(rv));
                 st->active = 0;
             }
             progress = 1;
-        }
-        struct rmsg *m = &st->msgs[st->cur];
-        if (st->active && !st->body_done) {
-            size_t want = m->body_len - st->body_off;
-            if (m->piece && want > m->piece) want = m->piece;
-            smtp_ssize n = want ? smtp_client_body_write(st->cli, m->body + st->body_off, want) : 0;
-            if (n < 0) {
-                st->body_done = 1;
-            } else if (n > 0) {
-                st->body_off += (size_t)n;
-                progress = 1;
-            } else if (st->body_off == m->body_len) {
-                if (!m->noend) smtp_client_body_end(st->cli);
-                st->body_done = 1;
-                progress = 1;
-            }
         }
         if (!st->active && st->next == st->nmsgs && !st->noquit && !st->quit_sent &&
             !st->session_ended) {
@@ -416,6 +408,20 @@ static void pump(struct cstate *st)
             progress = 1;
         }
     }
+}
+
+/* Gives the message its body: in memory, or a source when the script asks for one. */
+static void set_body(const struct cstate *st, struct rmsg *m)
+{
+    if (!m->piece && !m->m.size && !m->noend && !st->bodybuf) {
+        m->m.body = m->body;
+        m->m.body_len = m->body_len;
+        return;
+    }
+    body_source_init(&m->src, m->body, m->body_len);
+    m->src.piece = m->piece;
+    m->src.open = m->noend;
+    body_source_attach(&m->src, &m->m);
 }
 
 struct apply_ctx {
@@ -442,6 +448,8 @@ static void *open_client(const char *options, vec_log *log)
     st->tls_at = (size_t)-1;
     struct apply_ctx ctx = {st, &s};
     if (vec_opt_each(options, apply_word, &ctx) != 0) goto bad;
+    for (size_t i = 0; i < st->nmsgs; i++)
+        set_body(st, &st->msgs[i]);
     smtp_client_callbacks cb = {on_rcpt, on_message, on_starttls, on_session_end};
     int rv = smtp_client_new(&st->cli, &cb, &s, NULL, st);
     if (rv) {
@@ -485,7 +493,7 @@ static size_t reply_end(struct cstate *st, const char *data, size_t len, int com
 /* Hands `data` to the client: in one read when `whole` (a packet), else reply by reply. */
 static void deliver(struct cstate *st, const char *data, size_t len, int whole, vec_log *log)
 {
-    while (len > 0 && !st->failed && !smtp_client_is_done(st->cli)) {
+    while (len > 0 && !st->failed && !smtp_client_want_close(st->cli)) {
         size_t lim = whole ? len : reply_end(st, data, len, 0);
         if (st->tls_at > st->off && st->tls_at - st->off < lim) lim = st->tls_at - st->off;
         smtp_ssize n = smtp_client_read(st->cli, data, lim);
@@ -531,7 +539,7 @@ static void close_client(void *state, vec_log *log)
 {
     struct cstate *st = state;
     st->log = log;
-    if (st->cli && !st->failed && !smtp_client_is_done(st->cli)) {
+    if (st->cli && !st->failed && !smtp_client_want_close(st->cli)) {
         vec_logf(log, "eof");
         smtp_client_eof(st->cli);
         pump(st);

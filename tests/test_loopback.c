@@ -5,7 +5,8 @@
  *
  * How it works. A scenario fixes the server's extensions and flags and the client's settings;
  * a loop then plays every role at once: the client's application (it submits generated
- * messages one at a time and writes their bodies in pieces), the server's application (policy
+ * messages one at a time, each with its body in memory or from a source that gives it in
+ * pieces of random size and now and then has nothing ready), the server's application (policy
  * callbacks that refuse some senders and recipients, answer at once or defer, and record all
  * they were told), the two adapters (bytes move between the engines in pieces of random size:
  * one byte, a few, a page, or everything, so that commands, replies and data are split
@@ -24,6 +25,7 @@
  *
  * LOOPBACK_TRACE=<scenario name prefix> prints a scenario's conversation.
  */
+#include "body_source.h"
 #include "check.h"
 #include "tls/refcrypto.h"
 #include "tls/sasl_server.h"
@@ -306,8 +308,10 @@ struct tmsg {
     smtp_client_message m;
     smtp_client_rcpt rc[MAXR];
     char sender[96], addr[MAXR][96], orcpt[MAXR][96], envid[96];
-    struct buf body;   /* what the application writes */
+    struct buf body;   /* the message's body */
     struct buf expect; /* what the server must deliver */
+    int source;        /* the body comes from src, else from memory */
+    struct body_source src;
     enum kind kind;
     /* the model */
     int missing;         /* the extension the client must find missing, or -1 */
@@ -371,8 +375,7 @@ struct world {
     /* the client's application */
     struct tmsg t;
     size_t next, cur;
-    int active, body_ended, quit_asked, cli_ended, starttls_seen;
-    size_t body_off;
+    int active, quit_asked, cli_ended, starttls_seen;
     smtp_client_end end;
     int end_code;
     /* the server's application */
@@ -407,7 +410,7 @@ static void normalise(struct tmsg *t, int bdat)
     const char *b = buf_data(&t->body);
     size_t n = t->body.len;
     buf_clear(&t->expect);
-    if (t->m.body == SMTP_BODY_BINARYMIME) {
+    if (t->m.body_type == SMTP_BODY_BINARYMIME) {
         buf_add(&t->expect, b, n);
         return;
     }
@@ -454,6 +457,34 @@ static void gen_binary(struct buf *b, size_t target)
         buf_byte(b, (int)below(256));
         if (chance(1)) buf_str(b, "\r\n.\r\n");
     }
+}
+
+static size_t source_piece(size_t left, void *user_data)
+{
+    (void)user_data;
+    return piece(left);
+}
+
+/* The body: in memory, or from a source in pieces of random size that now and then has
+ * nothing ready (SMTP_ERR_AGAIN), half the time each; always from a source when the message
+ * declares its size (a body in memory gets the size the client computes). */
+static void give_body(struct tmsg *t, const struct offer *o)
+{
+    t->source = t->kind == K_SIZE_OK || t->kind == K_SIZE_OVER || chance(50);
+    if (!t->source) {
+        t->m.body = buf_data(&t->body);
+        t->m.body_len = t->body.len;
+        /* Its exact size declared, a body over the limit is refused before MAIL (RFC 1870). */
+        if (t->oversize && o->size) t->missing = SMTP_CAP_SIZE;
+        return;
+    }
+    body_source_init(&t->src, buf_data(&t->body), t->body.len);
+    t->src.next_piece = source_piece;
+    if (chance(30)) {
+        t->src.again_every = 1 + below(8);
+        t->src.again_max = SIZE_MAX;
+    }
+    body_source_attach(&t->src, &t->m);
 }
 
 static void gen_message(struct world *w, struct tmsg *t, size_t idx)
@@ -519,12 +550,12 @@ static void gen_message(struct world *w, struct tmsg *t, size_t idx)
     size_t len = chance(5) ? 2000 + below(20000) : below(600);
     switch (t->kind) {
     case K_8BIT:
-        t->m.body = SMTP_BODY_8BITMIME;
+        t->m.body_type = SMTP_BODY_8BITMIME;
         gen_text(&t->body, len, 1);
         if (!o->eight) t->missing = SMTP_CAP_8BITMIME;
         break;
     case K_BINARY:
-        t->m.body = SMTP_BODY_BINARYMIME;
+        t->m.body_type = SMTP_BODY_BINARYMIME;
         gen_binary(&t->body, len);
         if (!o->binary)
             t->missing = SMTP_CAP_BINARYMIME;
@@ -632,6 +663,7 @@ static void gen_message(struct world *w, struct tmsg *t, size_t idx)
         gen_text(&t->body, 5000 + below(30000), 0);
         normalise(t, o->bdat);
     }
+    give_body(t, o);
 
     /* the data goes out when some recipient is accepted (all of them, all or nothing) */
     size_t ok = 0;
@@ -948,9 +980,11 @@ static int s_tls_injection(smtp_server *srv, void *ud)
 
 /* ---- the client's application and the checks of each message ---- */
 
-static int c_rcpt(size_t index, int after_data, const smtp_client_reply *r, void *ud)
+static int c_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *r,
+                  void *ud)
 {
     struct world *w = ud;
+    (void)cli;
     CHECK(w->active && index < w->t.m.nrcpts);
     if (index >= MAXR) return -1;
     int *slot = after_data ? &w->t.cli_lmtp[index] : &w->t.cli_rcpt[index];
@@ -967,16 +1001,18 @@ static void check_params(struct world *w, const struct tmsg *t)
     const struct srv_txn *x = &w->x;
     const struct offer *o = &w->o;
     unsigned pr = x->present;
-    if (t->m.size) {
-        CHECK_INT(!!(pr & SMTP_MAIL_SIZE), o->size);
+    if (t->source) {
+        /* The size the application declared, if any. */
+        CHECK_INT(!!(pr & SMTP_MAIL_SIZE), o->size && t->m.size);
         if (pr & SMTP_MAIL_SIZE) CHECK_INT(x->size, t->m.size);
-    } else if (pr & SMTP_MAIL_SIZE) {
-        CHECK(o->size);
-        CHECK_INT(x->size, t->expect.len); /* computed by the client from the whole body */
+    } else {
+        /* A body in memory: computed by the client, as transmitted (RFC 1870 3). */
+        CHECK_INT(!!(pr & SMTP_MAIL_SIZE), o->size && t->expect.len);
+        if (pr & SMTP_MAIL_SIZE) CHECK_INT(x->size, t->expect.len);
     }
-    if (t->m.body == SMTP_BODY_8BITMIME || t->m.body == SMTP_BODY_BINARYMIME) {
+    if (t->m.body_type == SMTP_BODY_8BITMIME || t->m.body_type == SMTP_BODY_BINARYMIME) {
         CHECK(pr & SMTP_MAIL_BODY);
-        CHECK_INT(x->body, t->m.body);
+        CHECK_INT(x->body, t->m.body_type);
     } else {
         CHECK(!(pr & SMTP_MAIL_BODY));
     }
@@ -1174,9 +1210,10 @@ static void count_wire(struct world *w, const struct tmsg *t)
     if (t->data && !w->o.bdat) w->want_data++;
 }
 
-static int c_message(const smtp_client_result *res, void *ud)
+static int c_message(smtp_client *cli, const smtp_client_result *res, void *ud)
 {
     struct world *w = ud;
+    (void)cli;
     struct tmsg *t = &w->t;
     CHECK(w->active);
     if (tracing)
@@ -1204,16 +1241,18 @@ static int c_message(const smtp_client_result *res, void *ud)
     return 0;
 }
 
-static int c_starttls(void *ud)
+static int c_starttls(smtp_client *cli, void *ud)
 {
     struct world *w = ud;
+    (void)cli;
     w->starttls_seen++;
     return 0;
 }
 
-static int c_session_end(const smtp_client_session_result *res, void *ud)
+static int c_session_end(smtp_client *cli, const smtp_client_session_result *res, void *ud)
 {
     struct world *w = ud;
+    (void)cli;
     CHECK(!w->cli_ended);
     w->cli_ended = 1;
     w->end = res->end;
@@ -1254,8 +1293,6 @@ static int app_step(struct world *w)
             w->cur = w->next++;
             gen_message(w, &w->t, w->cur);
             w->active = 1; /* first: on_message may come from inside submit */
-            w->body_off = 0;
-            w->body_ended = 0;
             CHECK_INT(smtp_client_submit(w->cli, &w->t.m), 0);
         } else {
             CHECK_INT(smtp_client_quit(w->cli), 0);
@@ -1263,18 +1300,10 @@ static int app_step(struct world *w)
         }
         progress = 1;
     }
-    if (w->active && !w->body_ended) {
-        size_t left = w->t.body.len - w->body_off;
-        if (left) {
-            smtp_ssize n =
-                smtp_client_body_write(w->cli, buf_data(&w->t.body) + w->body_off, piece(left));
-            CHECK(n >= 0);
-            if (n > 0) w->body_off += (size_t)n, progress = 1;
-        } else {
-            CHECK_INT(smtp_client_body_end(w->cli), 0);
-            w->body_ended = 1;
-            progress = 1;
-        }
+    /* A source that had nothing ready has more: now, or after a step or two. */
+    if (w->active && w->t.source && w->t.src.waiting) {
+        if (chance(50)) CHECK_INT(body_source_resume(&w->t.src, w->cli), 0);
+        progress = 1;
     }
     return progress;
 }
@@ -1308,7 +1337,7 @@ static int wire_step(struct world *w)
         w->s2c_bytes += (size_t)n;
         progress = 1;
     }
-    if (w->s2c.len && !smtp_client_is_done(w->cli)) {
+    if (w->s2c.len && !smtp_client_want_close(w->cli)) {
         n = smtp_client_read(w->cli, buf_data(&w->s2c), piece(w->s2c.len));
         /* Only the impostor breaks the protocol: its signature cannot verify. */
         int want_err = w->sc->auth == AUTH_SCRAM_FAKE ? SMTP_ERR_PROTO : 0;
@@ -1359,8 +1388,8 @@ static int finished(const struct world *w)
 {
     /* A client that fails the session just hangs up: the server, mid-exchange, waits. */
     if (w->sc->auth == AUTH_SCRAM_FAKE)
-        return smtp_client_is_done(w->cli) && !w->c2s.len && !smtp_server_want_write(w->srv);
-    return smtp_client_is_done(w->cli) && smtp_server_want_close(w->srv);
+        return smtp_client_want_close(w->cli) && !w->c2s.len && !smtp_server_want_write(w->srv);
+    return smtp_client_want_close(w->cli) && smtp_server_want_close(w->srv);
 }
 
 static void setup(struct world *w, const struct scenario *sc)
@@ -1415,17 +1444,17 @@ static void setup(struct world *w, const struct scenario *sc)
     smtp_client_settings cs;
     smtp_client_settings_init(&cs);
     cs.helo_name = HELO;
-    cs.lmtp = w->o.lmtp;
-    cs.pipelining = sc->pipelining;
-    cs.chunking = sc->chunking;
+    if (w->o.lmtp) cs.flags |= SMTP_CLIENT_LMTP;
+    if (!sc->pipelining) cs.flags |= SMTP_CLIENT_NO_PIPELINING;
+    if (!sc->chunking) cs.flags |= SMTP_CLIENT_NO_CHUNKING;
+    if (sc->flags & SMTP_SERVER_TLS) cs.flags |= SMTP_CLIENT_TLS;
     cs.tls = sc->tls;
-    cs.tls_active = (sc->flags & SMTP_SERVER_TLS) != 0;
     if (sc->cli_out) cs.max_output = sc->cli_out;
     if (sc->cli_body) cs.max_body_buffer = sc->cli_body;
     if (sc->auth) {
         cs.auth_user = AUTH_USER;
         cs.auth_password = sc->auth == AUTH_BADPASS ? "wrong" : AUTH_PASS;
-        cs.auth_allow_plaintext = sc->auth_plaintext;
+        if (sc->auth_plaintext) cs.flags |= SMTP_CLIENT_AUTH_PLAINTEXT;
         /* The crypto hook in every AUTH scenario: PLAIN and LOGIN are still picked when the
          * server offers nothing stronger. */
         ref_crypto_init(&w->cli_crypto, &w->cli_crypto_state, NULL, 0);
@@ -1528,12 +1557,12 @@ static void run(const struct scenario *sc, uint64_t seed)
     if (!finished(w))
         fprintf(stderr,
                 "%s: stalled after %zu steps at message %zu: c2s %zu s2c %zu pending %d "
-                "want_read %d/%d want_write %d/%d active %d quit %d ended %d body %zu/%zu%s\n",
+                "want_read %d/%d want_write %d/%d active %d quit %d ended %d source %d %zu/%zu%s\n",
                 sc->name, steps, w->cur, w->c2s.len, w->s2c.len, smtp_server_pending(w->srv),
                 smtp_client_want_read(w->cli), smtp_server_want_read(w->srv),
                 smtp_client_want_write(w->cli), smtp_server_want_write(w->srv), w->active,
-                w->quit_asked, w->cli_ended, w->body_off, w->t.body.len,
-                w->body_ended ? " ended" : "");
+                w->quit_asked, w->cli_ended, w->t.source, w->t.src.off, w->t.body.len,
+                w->t.src.waiting ? " waiting" : "");
     check_session(w);
     /* The client hung up: the server drops nothing, the transaction was over. */
     size_t aborts = w->aborts;

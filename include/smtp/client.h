@@ -5,17 +5,18 @@
  * The engine holds one connection's conversation. The adapter (the code that owns the socket,
  * the clock and TLS) feeds it the bytes the server sent and pulls the bytes to send; the engine
  * never reads, writes, sleeps or looks at a clock. The application submits messages one at a
- * time (an envelope, then a body streamed in pieces of any size) and learns the outcome through
- * callbacks: one per recipient, one per message, one for the session.
+ * time (an envelope and a body the engine pulls as it has room: from memory, or from a read
+ * callback) and learns the outcome through callbacks: one per recipient, one per message, one
+ * for the session. The engine never acknowledges a body it did not send whole: a body source
+ * that fails ends the session before the end of data.
  *
  *   smtp_client_settings s;
  *   smtp_client_settings_init(&s);
  *   s.helo_name = "client.example.org";
  *   smtp_client *cli;
  *   smtp_client_new(&cli, &callbacks, &s, NULL, app);
- *   smtp_client_submit(cli, &message);             // the envelope; borrowed until on_message
- *   smtp_client_body_write(cli, body, len);        // any time after submit; may accept less
- *   smtp_client_body_end(cli);
+ *   message.body = text; message.body_len = len;   // or message.read_body = a source
+ *   smtp_client_submit(cli, &message);             // borrowed until on_message
  *   loop:
  *     n = smtp_client_read(cli, buf, len);         // n < 0: the session failed; else keep
  *                                                  // buf[n..len) and feed it again later
@@ -23,7 +24,7 @@
  *     smtp_client_want_tls(cli) -> handshake, then smtp_client_tls_done(cli, ok)
  *     smtp_client_timeout(cli, &ms) -> arm a timer; on expiry smtp_client_timeout_expired(cli)
  *   smtp_client_quit(cli);                         // after the last message
- *   ... until smtp_client_is_done(cli)
+ *   ... until smtp_client_want_close(cli)
  *   smtp_client_del(cli);
  *
  * The client never sends a command before the whole reply it waits for has arrived, however
@@ -94,40 +95,51 @@ typedef struct smtp_client_crypto {
     void *ctx; /* passed last to each function */
 } smtp_client_crypto;
 
-/* Settings of a client. Fill with smtp_client_settings_init, then change fields. */
+/* smtp_client_settings.flags */
+/* Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */
+#define SMTP_CLIENT_LMTP 0x01u
+/*
+ * The connection is already protected by TLS (implicit TLS on port 465, RFC 8314 3.3): no
+ * STARTTLS is sent and AUTH may run.
+ */
+#define SMTP_CLIENT_TLS 0x02u
+/* Allow AUTH without TLS (dangerous: the credentials travel in clear); see auth_user. */
+#define SMTP_CLIENT_AUTH_PLAINTEXT 0x04u
+/* Never pipeline (by default MAIL, RCPT and DATA/BDAT are pipelined when offered, RFC 2920). */
+#define SMTP_CLIENT_NO_PIPELINING 0x08u
+/* Never use BDAT (by default the body goes with BDAT when CHUNKING is offered, RFC 3030). */
+#define SMTP_CLIENT_NO_CHUNKING 0x10u
+
+/* The version of smtp_client_settings this header describes (common.h: versioned structs). */
+#define SMTP_CLIENT_SETTINGS_VERSION 1
+
+/*
+ * Settings of a client. Fill with smtp_client_settings_init, then change fields. Strings are
+ * copied by smtp_client_new (as are the crypto functions): they need not outlive the call.
+ */
 typedef struct smtp_client_settings {
     /*
      * The name sent with EHLO, HELO or LHLO: a domain or an address literal ("[192.0.2.1]"),
-     * checked with smtp_domain_parse (RFC 5321 4.1.1.1). Required. Borrowed: it must outlive
-     * the client.
+     * checked with smtp_domain_parse (RFC 5321 4.1.1.1). Required.
      */
     const char *helo_name;
-    /* Non-zero: speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */
-    int lmtp;
-    /* Non-zero (the default): pipeline MAIL, RCPT and DATA/BDAT when offered (RFC 2920). */
-    int pipelining;
-    /* Non-zero (the default): send the body with BDAT when CHUNKING is offered (RFC 3030). */
-    int chunking;
+    /* SMTP_CLIENT_* flags; 0 by default. */
+    unsigned flags;
     /* The STARTTLS policy; SMTP_CLIENT_TLS_NONE by default. */
     smtp_client_tls_policy tls;
     /*
-     * Non-zero when the connection is already protected by TLS (implicit TLS on port 465,
-     * RFC 8314 3.3): no STARTTLS is sent and AUTH may run. 0 by default.
-     */
-    int tls_active;
-    /*
      * SASL authentication (RFC 4954), done after EHLO (after the TLS handshake when STARTTLS
-     * is used) when auth_user is not NULL. Strings are borrowed: they must outlive the client.
-     * auth_password serves SCRAM-SHA-256, CRAM-MD5, PLAIN and LOGIN (it is used as given: no
-     * SASLprep normalisation); auth_token (an OAuth 2.0 bearer token) serves OAUTHBEARER
-     * (RFC 7628) and XOAUTH2. auth_authzid (NULL: none) is the identity to act as (PLAIN,
-     * OAUTHBEARER, SCRAM-SHA-256). auth_mech names the mechanism to use ("PLAIN", "LOGIN",
-     * "XOAUTH2", "OAUTHBEARER", and with `crypto` "CRAM-MD5", "SCRAM-SHA-256"); NULL picks the
-     * strongest the server offers that the credentials allow: OAUTHBEARER, XOAUTH2 with a
-     * token; SCRAM-SHA-256 (mutual authentication, the password never leaves the client),
-     * CRAM-MD5 (the password never leaves the client), PLAIN, LOGIN with a password. A
-     * server that offers CRAM-MD5 but cannot check it for the account makes AUTH fail: name
-     * the mechanism then.
+     * is used) when auth_user is not NULL; without TLS only with SMTP_CLIENT_AUTH_PLAINTEXT,
+     * else the session ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE. auth_password serves
+     * SCRAM-SHA-256, CRAM-MD5, PLAIN and LOGIN (it is used as given: no SASLprep normalisation);
+     * auth_token (an OAuth 2.0 bearer token) serves OAUTHBEARER (RFC 7628) and XOAUTH2.
+     * auth_authzid (NULL: none) is the identity to act as (PLAIN, OAUTHBEARER, SCRAM-SHA-256).
+     * auth_mech names the mechanism to use ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER", and with
+     * `crypto` "CRAM-MD5", "SCRAM-SHA-256"); NULL picks the strongest the server offers that the
+     * credentials allow: OAUTHBEARER, XOAUTH2 with a token; SCRAM-SHA-256 (mutual authentication,
+     * the password never leaves the client), CRAM-MD5 (the password never leaves the client),
+     * PLAIN, LOGIN with a password. A server that offers CRAM-MD5 but cannot check it for the
+     * account makes AUTH fail: name the mechanism then.
      */
     const char *auth_user;
     const char *auth_password;
@@ -136,8 +148,8 @@ typedef struct smtp_client_settings {
     const char *auth_mech;
     /*
      * The cryptography CRAM-MD5 and SCRAM-SHA-256 need (see smtp_client_crypto); NULL (the
-     * default): those mechanisms are neither picked nor accepted in auth_mech. Borrowed: it
-     * must outlive the client.
+     * default): those mechanisms are neither picked nor accepted in auth_mech. The struct is
+     * copied; its ctx must outlive the client.
      */
     const smtp_client_crypto *crypto;
     /*
@@ -147,11 +159,6 @@ typedef struct smtp_client_settings {
      * smtp_client_read.
      */
     uint32_t auth_max_iterations;
-    /*
-     * Non-zero allows AUTH over a connection without TLS (dangerous: the credentials travel in
-     * clear). 0 by default: without TLS the session ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE.
-     */
-    int auth_allow_plaintext;
     /* The longest reply line, CRLF included (default 2048, at least 6; smtp_reply_settings). */
     size_t max_reply_line;
     /* The most lines of one reply (default 1000). */
@@ -169,7 +176,8 @@ typedef struct smtp_client_settings {
      * An AUTH command longer than this cannot be sent (SMTP_CLIENT_END_AUTH_UNAVAILABLE).
      */
     size_t max_output;
-    /* The body buffer in octets (default 16384, at least 1): see smtp_client_body_write. */
+    /* The buffer a body source (smtp_client_message.read_body) is read into: default 16384
+     * octets, at least 1. A body in memory is encoded from where it is, without a copy. */
     size_t max_body_buffer;
     /* The most recipients of one message (default 1000, at least 1, at most 100000). */
     size_t max_recipients;
@@ -187,8 +195,18 @@ typedef struct smtp_client_settings {
     uint32_t timeout_command;
 } smtp_client_settings;
 
-/* smtp_client_settings_init fills `*settings` with the defaults above. NULL is ignored. */
-SMTP_API void smtp_client_settings_init(smtp_client_settings *settings);
+/*
+ * smtp_client_settings_init fills `*settings` with the defaults above. NULL is ignored.
+ * (A macro: smtp_client_settings_init_versioned with SMTP_CLIENT_SETTINGS_VERSION.)
+ */
+#define smtp_client_settings_init(settings)                                                        \
+    smtp_client_settings_init_versioned(SMTP_CLIENT_SETTINGS_VERSION, (settings))
+/*
+ * smtp_client_settings_init_versioned fills the fields of smtp_client_settings version
+ * `version` (1 .. SMTP_CLIENT_SETTINGS_VERSION) with their defaults; another version is
+ * ignored.
+ */
+SMTP_API void smtp_client_settings_init_versioned(int version, smtp_client_settings *settings);
 
 /*
  * A server reply as reported to callbacks. Every span is valid only during the callback.
@@ -256,6 +274,13 @@ typedef struct smtp_client_result {
     size_t accepted;  /* recipients accepted by RCPT (LMTP: delivered after the data) */
     size_t rejected;  /* recipients refused by RCPT (LMTP: refused after the data too) */
     smtp_cap missing; /* SMTP_CLIENT_UNSUPPORTED: the extension that was needed */
+    /*
+     * The message's size as the client computed or was given it (RFC 1870: the octets
+     * transmitted, CRLF line ends counted): declared with SIZE= when the server offers it, and
+     * the size found over its limit when `missing` is SMTP_CAP_SIZE; 0 when unknown or when
+     * MAIL was never prepared.
+     */
+    uint64_t size;
 } smtp_client_result;
 
 /* Why a session ended (on_session_end). */
@@ -285,50 +310,65 @@ typedef struct smtp_client_session_result {
     const smtp_client_reply *reply; /* the reply that ended the session, or NULL */
 } smtp_client_session_result;
 
+/* The version of smtp_client_callbacks this header describes (common.h: versioned structs). */
+#define SMTP_CLIENT_CALLBACKS_VERSION 1
+
 /*
- * Callbacks. A NULL callback is a no-op. Each returns 0 to go on or a negative value to fail:
- * the feeding call then returns SMTP_ERR_CALLBACK_FAILURE and the session is failed (sticky).
- * Callbacks must not call smtp_client_read, smtp_client_write or smtp_client_del; they may
- * call smtp_client_submit, smtp_client_body_write, smtp_client_body_end and smtp_client_quit.
+ * Callbacks. Each gets the client first and the user_data given to smtp_client_new last. A
+ * NULL callback is a no-op. Each returns 0 to go on or a negative value to fail: the feeding
+ * call then returns SMTP_ERR_CALLBACK_FAILURE and the session is failed (sticky).
+ * Inside a callback (and a body source) smtp_client_read, smtp_client_write and
+ * smtp_client_body_ready return SMTP_ERR_INVALID_STATE, and smtp_client_del must not be
+ * called; smtp_client_submit and smtp_client_quit may be.
  */
 typedef struct smtp_client_callbacks {
     /*
      * The reply to RCPT for recipient `index` of the current message (2xx: accepted). In LMTP
      * mode, also the reply after the data for each accepted recipient (`after_data` 1).
      */
-    int (*on_rcpt)(size_t index, int after_data, const smtp_client_reply *reply, void *user_data);
+    int (*on_rcpt)(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *reply,
+                   void *user_data);
     /*
-     * The outcome of the current message. The message's envelope is no longer borrowed; the
-     * next message may be submitted from here.
+     * The outcome of the current message. The message (envelope and body) is no longer
+     * borrowed; the next message may be submitted from here.
      */
-    int (*on_message)(const smtp_client_result *result, void *user_data);
+    int (*on_message)(smtp_client *cli, const smtp_client_result *result, void *user_data);
     /*
      * The server answered STARTTLS with 220: start the TLS handshake on the connection now,
      * then call smtp_client_tls_done (smtp_client_want_tls says the same).
      */
-    int (*on_starttls)(void *user_data);
+    int (*on_starttls)(smtp_client *cli, void *user_data);
     /*
      * The outcome of the session is known (once). After a refusal the client may still send
-     * QUIT: keep calling smtp_client_write until smtp_client_is_done.
+     * QUIT: keep calling smtp_client_write until smtp_client_want_close.
      */
-    int (*on_session_end)(const smtp_client_session_result *result, void *user_data);
+    int (*on_session_end)(smtp_client *cli, const smtp_client_session_result *result,
+                          void *user_data);
 } smtp_client_callbacks;
 
 /*
  * smtp_client_new creates a client in `*pcli`, waiting for the server's greeting.
  * `callbacks` (NULL: none) and `settings` (NULL: defaults, which lack helo_name and so fail)
- * are copied; strings in settings are borrowed. `mem` is the allocator (NULL:
- * smtp_mem_default()); it must outlive the client. `user_data` is passed to every callback.
- * All memory is allocated here, bounded by the settings; nothing is allocated later (with
- * crypto and auth_user set, a SASL buffer of about 2 * max_reply_text octets too).
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (pcli NULL, a setting out of range, a helo_name that
- * is missing or not a domain or address literal, an auth_mech the client does not implement,
- * or whose credential or crypto functions are missing), or SMTP_ERR_NOMEM. On error *pcli is NULL
- * (when pcli is not NULL).
+ * are copied, the settings' strings too. `mem` is the allocator (NULL: smtp_mem_default());
+ * it must outlive the client. `user_data` is passed to every callback. All memory is
+ * allocated here, bounded by the settings; nothing is allocated later.
+ * (A macro: smtp_client_new_versioned with the versions of this header.)
+ * Returns 0, or:
+ *   SMTP_ERR_INVALID_ARGUMENT  pcli NULL; a setting out of range; a helo_name that is missing
+ *                              or not a domain or address literal; an auth_mech the client
+ *                              does not implement, or whose credential or crypto functions
+ *                              are missing; an unknown flag; a version this library lacks;
+ *   SMTP_ERR_NOMEM             the allocator failed.
+ * On error *pcli is NULL (when pcli is not NULL).
  */
-SMTP_API int smtp_client_new(smtp_client **pcli, const smtp_client_callbacks *callbacks,
-                             const smtp_client_settings *settings, const smtp_mem *mem,
-                             void *user_data);
+#define smtp_client_new(pcli, callbacks, settings, mem, user_data)                                 \
+    smtp_client_new_versioned((pcli), SMTP_CLIENT_CALLBACKS_VERSION, (callbacks),                  \
+                              SMTP_CLIENT_SETTINGS_VERSION, (settings), (mem), (user_data))
+/* smtp_client_new_versioned is smtp_client_new with the struct versions the caller uses. */
+SMTP_API int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
+                                       const smtp_client_callbacks *callbacks, int settings_version,
+                                       const smtp_client_settings *settings, const smtp_mem *mem,
+                                       void *user_data);
 
 /* smtp_client_del frees the client. NULL is ignored. */
 SMTP_API void smtp_client_del(smtp_client *cli);
@@ -359,18 +399,22 @@ SMTP_API void smtp_client_del(smtp_client *cli);
  *   SMTP_ERR_REPLY_CODE, _REPLY_SEPARATOR, _REPLY_MISMATCH, _REPLY_TOO_LONG, _LINE_TOO_LONG,
  *   _BARE_LF, _BARE_CR, _NUL  a malformed reply (<smtp/reply.h>);
  *   SMTP_ERR_CALLBACK_FAILURE a callback failed;
- *   SMTP_ERR_INVALID_ARGUMENT cli NULL or data NULL with len > 0 (not sticky).
+ *   SMTP_ERR_CALLBACK_FAILURE a body source failed (smtp_client_read_body_fn);
+ *   SMTP_ERR_INVALID_ARGUMENT cli NULL or data NULL with len > 0 (not sticky);
+ *   SMTP_ERR_INVALID_STATE    called inside a callback (not sticky).
  */
-SMTP_API smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len);
+SMTP_API smtp_ssize smtp_client_read(smtp_client *cli, const char *data,
+                                     size_t len) SMTP_WARN_UNUSED;
 
 /*
  * smtp_client_write copies up to `cap` bytes to send into `dest` and returns how many (0 when
  * there is nothing to send now). Bytes are produced on demand: commands as soon as they may be
- * sent, body data as the application writes it.
- * Errors: SMTP_ERR_INVALID_ARGUMENT (cli NULL, dest NULL with cap > 0); the sticky error of a
- * failed session.
+ * sent, body data as it is pulled from the message's body.
+ * Errors: SMTP_ERR_INVALID_ARGUMENT (cli NULL, dest NULL with cap > 0); SMTP_ERR_INVALID_STATE
+ * (inside a callback); the sticky error of a failed session (a body source that failed:
+ * SMTP_ERR_CALLBACK_FAILURE).
  */
-SMTP_API smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap);
+SMTP_API smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
 /* smtp_client_want_read returns 1 while the session expects or tolerates server bytes. */
 SMTP_API int smtp_client_want_read(const smtp_client *cli);
@@ -379,10 +423,11 @@ SMTP_API int smtp_client_want_read(const smtp_client *cli);
 SMTP_API int smtp_client_want_write(const smtp_client *cli);
 
 /*
- * smtp_client_is_done returns 1 when the session is over (QUIT answered, 421, a failure,
- * eof): nothing more will be sent, close the connection. Also 1 for a NULL cli.
+ * smtp_client_want_close returns 1 when the session is over (QUIT answered, 421, a failure,
+ * eof) and everything to send was pulled: nothing more will be sent, close the connection.
+ * Also 1 for a NULL cli.
  */
-SMTP_API int smtp_client_is_done(const smtp_client *cli);
+SMTP_API int smtp_client_want_close(const smtp_client *cli);
 
 /* Recipient of a message. */
 typedef struct smtp_client_rcpt {
@@ -410,13 +455,35 @@ typedef struct smtp_client_rcpt {
 #define SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY 0x4u
 
 /*
- * A message's envelope. Fill with smtp_client_message_init, then set fields. Everything it
- * points to is borrowed from smtp_client_submit until on_message reports the message.
- * Parameters go only to a server that offers their extension; when one is not offered the
- * message is refused before anything is sent (SMTP_CLIENT_UNSUPPORTED) if the extension is
- * needed for a correct delivery (SMTPUTF8, 8BITMIME, BINARYMIME, REQUIRETLS, DELIVERBY,
- * FUTURERELEASE) or required by a flag, and silently left out otherwise (SIZE, DSN,
- * MT-PRIORITY).
+ * A body source (smtp_client_message.read_body): copies up to `cap` octets of the body, the
+ * raw message (header, empty line, text, any line ends), into `dest` and returns how many.
+ * The engine calls it whenever it has room, with the message as `cli`'s current one and
+ * `user_data` as smtp_client_message.read_body_data. Return:
+ *   > 0             octets copied (at most `cap`; any amount: the engine asks again);
+ *   0               the end of the body;
+ *   SMTP_ERR_AGAIN  no octet ready now: the engine asks again after smtp_client_body_ready;
+ *   other negative  the body cannot be read: a message cannot be cut short in SMTP, so the
+ *                   session fails (SMTP_CLIENT_END_ERROR with SMTP_ERR_CALLBACK_FAILURE, the
+ *                   message TEMPFAIL) and nothing more is sent, not even the end of data:
+ *                   close the connection. The server never acknowledges a partial body.
+ * Ready-made sources for a file descriptor and a FILE* are in <smtp/io.h>.
+ */
+typedef smtp_ssize (*smtp_client_read_body_fn)(smtp_client *cli, char *dest, size_t cap,
+                                               void *user_data);
+
+/*
+ * A message: its envelope and its body. Fill with smtp_client_message_init, then set fields.
+ * Everything it points to is borrowed from smtp_client_submit until on_message reports the
+ * message. Parameters go only to a server that offers their extension; when one is not
+ * offered the message is refused before anything is sent (SMTP_CLIENT_UNSUPPORTED) if the
+ * extension is needed for a correct delivery (SMTPUTF8, 8BITMIME, BINARYMIME, REQUIRETLS,
+ * DELIVERBY, FUTURERELEASE) or required by a flag, and silently left out otherwise (SIZE,
+ * DSN, MT-PRIORITY).
+ *
+ * The body is sent as it is pulled: for DATA a leading '.' is doubled, bare LF and bare CR
+ * become CRLF and a last line without a line end gets one (RFC 5321 4.5.2, 2.3.8), then
+ * exactly one CRLF.CRLF; for BDAT bare LF and CR become CRLF, or with BODY=BINARYMIME bytes
+ * go unchanged, in chunks of exact sizes, the last one marked LAST (RFC 3030).
  */
 typedef struct smtp_client_message {
     /* The reverse-path without angle brackets; "" for the null path "<>". Required. */
@@ -424,15 +491,25 @@ typedef struct smtp_client_message {
     const smtp_client_rcpt *rcpts; /* at least one */
     size_t nrcpts;
     /*
-     * The body size in octets if known (RFC 1870 SIZE=); 0: unknown, then the client declares
-     * the size itself when the whole body was written before MAIL is sent.
+     * The body in memory: `body_len` octets at `body` (NULL with 0: an empty body). Used when
+     * read_body is NULL. The client declares its exact size (RFC 1870 SIZE=, as transmitted).
+     */
+    const char *body;
+    size_t body_len;
+    /* A body source instead (see smtp_client_read_body_fn), and its user_data. */
+    smtp_client_read_body_fn read_body;
+    void *read_body_data;
+    /*
+     * With read_body: the body's size as transmitted (RFC 1870 3: CRLF line ends counted,
+     * dot-stuffing not), declared with SIZE= and checked against the server's limit; 0 when
+     * unknown (no SIZE= is sent). Ignored for a body in memory.
      */
     uint64_t size;
     /*
      * SMTP_BODY_8BITMIME (RFC 6152) or SMTP_BODY_BINARYMIME (RFC 3030: sent with BDAT, bytes
      * unchanged); SMTP_BODY_NONE (default) or SMTP_BODY_7BIT send no BODY parameter.
      */
-    smtp_body body;
+    smtp_body body_type;
     smtp_ret ret; /* DSN RET= (RFC 3461 4.3); SMTP_RET_NONE for none */
     /* DSN ENVID (RFC 3461 4.4), raw (xtext-encoded by the client: 1 to 100 characters once
      * encoded, ASCII; "" is refused by smtp_client_submit); NULL for none. */
@@ -456,7 +533,9 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
 /*
  * smtp_client_submit starts a message. Allowed while no message is in progress (before the
  * greeting too, and from on_message); the message is sent when the session is ready. The
- * envelope is checked here: on any error nothing is sent and nothing is kept.
+ * envelope is checked here: on any error nothing is sent and nothing is kept. Once it returned
+ * 0 the message's outcome comes through on_message only, also when the session fails at once
+ * (a body source that fails on its first read).
  * Returns 0, or:
  *   SMTP_ERR_INVALID_ARGUMENT  cli or msg NULL; no sender or no recipient; more recipients
  *                              than max_recipients; a path that is not valid (smtp_path_parse
@@ -472,25 +551,13 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
 SMTP_API int smtp_client_submit(smtp_client *cli, const smtp_client_message *msg);
 
 /*
- * smtp_client_body_write gives body bytes of the current message (any size, any split; the
- * body may be written while the envelope is negotiated). They are copied into the body buffer
- * (max_body_buffer octets) and encoded as they are sent: for DATA a leading '.' is doubled,
- * bare LF and bare CR become CRLF (RFC 5321 4.5.2, 2.3.8); for BDAT bare LF and CR become
- * CRLF, or with BODY=BINARYMIME bytes are sent unchanged.
- * Returns how many bytes were taken: fewer than `len`, possibly 0, when the buffer is full
- * (write the rest after smtp_client_write has made room). Errors: SMTP_ERR_INVALID_ARGUMENT
- * (cli NULL, data NULL with len > 0); SMTP_ERR_INVALID_STATE (no message in progress — it
- * may have failed already, on_message said so — or the body was ended).
+ * smtp_client_body_ready tells the client that the body source of the current message, which
+ * last returned SMTP_ERR_AGAIN, has octets again: the engine pulls them as it has room.
+ * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), SMTP_ERR_INVALID_STATE (no message in
+ * progress, inside a callback or the session is over), or the session's error if pulling
+ * failed it.
  */
-SMTP_API smtp_ssize smtp_client_body_write(smtp_client *cli, const char *data, size_t len);
-
-/*
- * smtp_client_body_end marks the end of the body: the client adds the end of data (exactly one
- * CRLF.CRLF, with the CRLF of the last line when the body lacked it) or the final BDAT LAST.
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL) or SMTP_ERR_INVALID_STATE (no message in
- * progress, or already ended).
- */
-SMTP_API int smtp_client_body_end(smtp_client *cli);
+SMTP_API int smtp_client_body_ready(smtp_client *cli);
 
 /*
  * smtp_client_quit asks the client to send QUIT once no message is in progress (now, if

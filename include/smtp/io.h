@@ -157,7 +157,7 @@ typedef struct smtp_io_settings {
     /* Bytes read from the socket at once (at most 65536); default 16384. */
     uint32_t read_size;
     /* Non-zero: start TLS before anything else (implicit TLS, RFC 8314 3.3). tls_new is then
-     * required. A server engine must be given SMTP_SERVER_TLS, a client tls_active. A failed
+     * required. A server engine must be given SMTP_SERVER_TLS, a client SMTP_CLIENT_TLS. A failed
      * handshake ends the connection with SMTP_IO_TLS; the engine, which knows only STARTTLS,
      * sees the connection closed (a client: SMTP_CLIENT_END_CLOSED). */
     int implicit_tls;
@@ -169,9 +169,9 @@ typedef struct smtp_io_settings {
                      void *user_data);
     /*
      * Called after every event the connection handled (bytes read and fed, output written,
-     * a handshake step): a client application writes more body data (smtp_client_body_write),
-     * submits the next message or quits from here. Returns 0, or a negative value to end the
-     * connection (SMTP_IO_ERROR, detail SMTP_ERR_CALLBACK_FAILURE). May be NULL.
+     * a handshake step): a client application submits the next message, tells a waiting body
+     * source it has data (smtp_client_body_ready) or quits from here. Returns 0, or a negative
+     * value to end the connection (SMTP_IO_ERROR, detail SMTP_ERR_CALLBACK_FAILURE). May be NULL.
      */
     int (*on_progress)(smtp_io_conn *conn, void *user_data);
     /* Passed to tls_new, on_trace and on_progress. */
@@ -272,8 +272,8 @@ SMTP_API int smtp_io_conn_on_timer(smtp_io_conn *conn, int64_t now);
 
 /*
  * smtp_io_conn_flush processes what the application changed outside the handlers (a
- * deferred smtp_server_reply, smtp_client_submit, body data, smtp_server_shutdown): it feeds
- * kept input the engine can now take, pulls and writes output, and recomputes the events and
+ * deferred smtp_server_reply, smtp_client_submit, smtp_client_body_ready, smtp_server_shutdown): it
+ * feeds kept input the engine can now take, pulls and writes output, and recomputes the events and
  * the deadline. Returns as the handlers.
  */
 SMTP_API int smtp_io_conn_flush(smtp_io_conn *conn, int64_t now);
@@ -287,6 +287,26 @@ SMTP_API int smtp_io_conn_done(const smtp_io_conn *conn);
 /* smtp_io_conn_status returns how the connection ended (SMTP_IO_OK while it is open) and
  * stores the detail in *detail when not NULL. */
 SMTP_API smtp_io_status smtp_io_conn_status(const smtp_io_conn *conn, int *detail);
+
+/* ---- Body sources (smtp_client_message.read_body, <smtp/client.h>) ---- */
+
+/*
+ * smtp_io_read_fd is a body source reading the descriptor that `user_data` points to (an
+ * `int`, e.g. an open file or a pipe) with read(2) until its end of file. Set
+ * message.read_body = smtp_io_read_fd and message.read_body_data = &fd. A non-blocking
+ * descriptor without data gives SMTP_ERR_AGAIN (call smtp_client_body_ready when it is
+ * readable). Returns octets read, 0 at the end, SMTP_ERR_AGAIN, or SMTP_ERR_INVALID_ARGUMENT
+ * (no descriptor) and SMTP_ERR_INVALID_STATE (a read error), which fail the session before
+ * the end of data, so the message is never acknowledged short.
+ */
+SMTP_API smtp_ssize smtp_io_read_fd(smtp_client *cli, char *dest, size_t cap, void *user_data);
+
+/*
+ * smtp_io_read_file is a body source reading the stdio stream `user_data` (a FILE *) with
+ * fread until its end of file. Returns octets read, 0 at the end, SMTP_ERR_INVALID_ARGUMENT
+ * (stream NULL) or SMTP_ERR_INVALID_STATE (ferror), which fail the session as above.
+ */
+SMTP_API smtp_ssize smtp_io_read_file(smtp_client *cli, char *dest, size_t cap, void *user_data);
 
 /* ---- Blocking calls ---- */
 
@@ -305,9 +325,9 @@ SMTP_API int smtp_io_connect(const char *host, const char *port, uint32_t timeou
 
 /*
  * smtp_io_client_run runs the client session `cli` on the connected descriptor `fd` until it
- * is done (smtp_client_is_done) or the connection ends, enforcing the engine's timeouts. It
- * takes `fd` and always closes it. The application submits messages and writes bodies before
- * the call, from the engine's callbacks, or from settings->on_progress. `settings`: NULL for
+ * is done (smtp_client_want_close) or the connection ends, enforcing the engine's timeouts.
+ * It takes `fd` and always closes it. The application submits messages before the call, from
+ * the engine's callbacks, or from settings->on_progress. `settings`: NULL for
  * defaults. Returns how the connection ended (SMTP_IO_DONE when the session ran to its end;
  * the engine's on_session_end says how the conversation went) with the detail in *detail
  * (may be NULL); SMTP_IO_ERROR with SMTP_ERR_INVALID_ARGUMENT for cli NULL or fd < 0.
@@ -327,7 +347,7 @@ SMTP_API smtp_io_status smtp_io_server_run(int fd, const smtp_server_callbacks *
                                            void *user_data, const smtp_io_settings *settings,
                                            const smtp_mem *mem, int *detail);
 
-/* ---- The multi-connection server loop ---- */
+/* ---- The multi-connection loop: accepted and outgoing connections ---- */
 
 typedef struct smtp_io_loop smtp_io_loop;
 
@@ -363,14 +383,16 @@ typedef struct smtp_io_loop_settings {
      * The factory: a connection was accepted from `peer` (`peerlen` octets) as `conn`. Fill
      * `*session` (callbacks, settings, user_data) and return 0, or return a negative value to
      * close the connection at once without a word (to refuse with a 554 greeting, accept and
-     * refuse in on_connect instead). `conn` stays valid until on_close.
+     * refuse in on_connect instead). `conn` stays valid until on_close. Required to listen;
+     * NULL for a loop that only drives outgoing connections (smtp_io_loop_add_client).
      */
     int (*on_accept)(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t peerlen,
                      smtp_io_session *session, void *user_data);
     /*
      * The connection `conn` ended (`status`, `detail` as smtp_io_conn_status) and will be
-     * freed with its engine after this returns: free the session's user_data here. May be
-     * NULL.
+     * freed after this returns, a server connection with its engine: free the session's
+     * user_data here (`session_data`: the session's user_data, or smtp_io_loop_add_client's);
+     * a client engine is the application's, and may be deleted here. May be NULL.
      */
     void (*on_close)(smtp_io_conn *conn, smtp_io_status status, int detail, void *session_data,
                      void *user_data);
@@ -384,8 +406,8 @@ SMTP_API void smtp_io_loop_settings_init(smtp_io_loop_settings *s);
 
 /*
  * smtp_io_loop_new creates a loop (an epoll instance on Linux, a pollfd table elsewhere, a
- * wake-up pipe). `settings` is copied (on_accept is required); `mem` (NULL: default) must
- * outlive the loop. Returns 0; SMTP_ERR_INVALID_ARGUMENT (pl or settings NULL, on_accept NULL,
+ * wake-up pipe). `settings` is copied (on_accept is needed to listen); `mem` (NULL: default) must
+ * outlive the loop. Returns 0; SMTP_ERR_INVALID_ARGUMENT (pl or settings NULL,
  * max_connections 0, io settings as smtp_io_conn_new_client); SMTP_ERR_NOMEM;
  * SMTP_ERR_INVALID_STATE (epoll_create1 or pipe failed: out of descriptors).
  */
@@ -408,10 +430,28 @@ SMTP_API int smtp_io_loop_listen(smtp_io_loop *loop, const char *host, const cha
 /*
  * smtp_io_loop_add_listener adds a listening socket the application made (inherited from a
  * supervisor, say); the loop makes it non-blocking and closes it in smtp_io_loop_del.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (loop NULL, fd < 0); SMTP_ERR_NOMEM;
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (loop NULL, fd < 0, no on_accept); SMTP_ERR_NOMEM;
  * SMTP_ERR_INVALID_STATE (after shutdown, or epoll_ctl refused the descriptor).
  */
 SMTP_API int smtp_io_loop_add_listener(smtp_io_loop *loop, int fd);
+
+/*
+ * smtp_io_loop_add_client drives the client engine `cli` on the connected descriptor `fd`
+ * (smtp_io_connect gives one) among the loop's connections: many sessions in one thread, each
+ * carrying as many messages as the application submits (from the engine's callbacks, or from
+ * outside them followed by smtp_io_loop_update). The loop owns `fd` from now on; `cli` stays
+ * the application's (delete it in on_close or after the loop). `settings` (copied) are the
+ * connection's I/O settings, NULL for the loop's `io`. on_close reports the end with
+ * `session_data`. When shutdown starts, the client sends QUIT once its message in progress is
+ * done; after shutdown_grace_ms it is cut (SMTP_IO_SHUTDOWN).
+ * Returns 0 and, when `pconn` is not NULL, the connection in *pconn, valid until on_close (NULL
+ * if it already ended: on_close was called). Errors, with fd left open and nothing called:
+ * SMTP_ERR_INVALID_ARGUMENT (loop or cli NULL, fd < 0, settings as smtp_io_conn_new_client),
+ * SMTP_ERR_INVALID_STATE (the loop is shutting down), SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_io_loop_add_client(smtp_io_loop *loop, int fd, smtp_client *cli,
+                                     const smtp_io_settings *settings, void *session_data,
+                                     smtp_io_conn **pconn);
 
 /*
  * smtp_io_loop_port returns the local port of the `index`th listener (in the order added),
@@ -422,7 +462,8 @@ SMTP_API int smtp_io_loop_port(const smtp_io_loop *loop, size_t index);
 /*
  * smtp_io_loop_run_once waits up to `max_wait_ms` (-1: until the next deadline or event) and
  * handles what is ready: accepts, reads, writes, expired deadlines, shutdown.
- * Returns 1 while the loop goes on, 0 once it has shut down and every connection is closed;
+ * Returns 1 while the loop goes on, 0 once nothing is left to do: every connection is closed
+ * and the loop has shut down or has no listener (a loop that only drove clients);
  * SMTP_ERR_INVALID_ARGUMENT (loop NULL); SMTP_ERR_INVALID_STATE (epoll_wait or poll failed
  * other than by a signal). Errors of one connection end that connection only.
  */

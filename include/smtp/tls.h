@@ -18,7 +18,7 @@
  *
  *   // STARTTLS (RFC 3207): once smtp_client_want_tls(cli) is 1 (the server, once its
  *   // "220 Ready to start TLS" was written out: on_starttls), or at once for implicit TLS
- *   // (RFC 8314; set smtp_client_settings.tls_active / SMTP_SERVER_TLS):
+ *   // (RFC 8314; set SMTP_CLIENT_TLS / SMTP_SERVER_TLS in the settings' flags):
  *   smtp_tls *tls;
  *   smtp_tls_new(&tls, cfg, "mail.example.org", NULL);  // server: NULL host name
  *   loop:

@@ -102,7 +102,7 @@ static int engine_wants_read(const smtp_io_conn *c)
 
 static int engine_closed(const smtp_io_conn *c)
 {
-    return c->srv ? smtp_server_want_close(c->srv) : smtp_client_is_done(c->cli);
+    return c->srv ? smtp_server_want_close(c->srv) : smtp_client_want_close(c->cli);
 }
 
 /* Tells the engine the connection is gone (once): a message in progress is dropped, nothing
@@ -825,7 +825,16 @@ int smtp_io_conn_on_timer(smtp_io_conn *c, int64_t now)
 
 int smtp_io_conn_drain(smtp_io_conn *c, int force, int64_t now)
 {
-    if (c->done || !c->srv) return 0;
+    if (c->done) return 0;
+    if (c->cli) {
+        /* A client finishes its message in progress, then quits; cut when forced. */
+        if (force) {
+            smtp_io_conn_finish(c, SMTP_IO_SHUTDOWN, 0);
+            return 0;
+        }
+        (void)smtp_client_quit(c->cli); /* INVALID_STATE when already quitting: fine */
+        return pump(c, now);
+    }
     c->drain = 1;
     if (force) {
         c->drain = 0;

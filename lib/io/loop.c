@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The multi-connection server loop: listening sockets, accept, one server connection
- * (conn.c) per client, made through the application's factory, all driven by one poller
- * (poller.c: epoll on Linux, poll elsewhere) and one timer heap (heap.c).
+ * The multi-connection loop: listening sockets, accept, one server connection (conn.c) per
+ * client, made through the application's factory, and outgoing client connections the
+ * application adds (smtp_io_loop_add_client), all driven by one poller (poller.c: epoll on
+ * Linux, poll elsewhere) and one timer heap (heap.c).
  *
  * One iteration (smtp_io_loop_run_once): wait until the earliest deadline (the heap's root) or
  * an event; handle the ready descriptors (accept, read, write); run the timers that expired;
@@ -17,7 +18,9 @@
  *
  * Graceful shutdown (smtp_io_loop_shutdown, async-signal-safe through a wake-up pipe): the
  * listeners are closed; idle connections get 421 at once; busy ones (a transaction open, a
- * decision pending) when their transaction ends, or when shutdown_grace_ms has passed.
+ * decision pending) when their transaction ends, or when shutdown_grace_ms has passed. Client
+ * connections send QUIT once their message in progress is done, and are cut when the grace
+ * period ends.
  */
 #include "io_internal.h"
 
@@ -68,8 +71,8 @@ int smtp_io_loop_new(smtp_io_loop **pl, const smtp_io_loop_settings *settings, c
 {
     if (!pl) return SMTP_ERR_INVALID_ARGUMENT;
     *pl = NULL;
-    if (!settings || !settings->on_accept || settings->max_connections == 0 ||
-        settings->io.read_size == 0 || settings->io.read_size > SMTP_IO_MAX_READ ||
+    if (!settings || settings->max_connections == 0 || settings->io.read_size == 0 ||
+        settings->io.read_size > SMTP_IO_MAX_READ ||
         (settings->io.implicit_tls && !settings->io.tls_new))
         return SMTP_ERR_INVALID_ARGUMENT;
     mem = smtp_mem_or_default(mem);
@@ -135,16 +138,18 @@ static void close_conn(smtp_io_loop *l, smtp_io_conn *c)
     if (may_accept(l)) set_listening(l, 1);
 }
 
-/* After a connection handled something: close it, or update its interest and deadline. */
-static void settle(smtp_io_loop *l, smtp_io_conn *c)
+/* After a connection handled something: close it (returns 1: c is gone), or update its
+ * interest and deadline (returns 0). */
+static int settle(smtp_io_loop *l, smtp_io_conn *c)
 {
     if (!smtp_io_conn_done(c) && smtp_io_poller_set(l->poller, &c->pe, smtp_io_conn_events(c)) < 0)
         smtp_io_conn_finish(c, SMTP_IO_SYSERR, errno);
     if (smtp_io_conn_done(c)) {
         close_conn(l, c);
-        return;
+        return 1;
     }
     smtp_io_heap_update(&l->heap, c);
+    return 0;
 }
 
 static void new_conn(smtp_io_loop *l, int fd, const struct sockaddr *peer, socklen_t peerlen,
@@ -172,7 +177,7 @@ static void new_conn(smtp_io_loop *l, int fd, const struct sockaddr *peer, sockl
     }
     int r = smtp_io_conn_init_server(c, s.callbacks, &s.settings, s.user_data, now);
     if (r < 0) smtp_io_conn_finish(c, SMTP_IO_ERROR, r);
-    settle(l, c);
+    (void)settle(l, c);
 }
 
 static void accept_some(smtp_io_loop *l, smtp_io_pollent *pe, int64_t now)
@@ -220,7 +225,7 @@ static void on_ready(smtp_io_pollent *pe, unsigned events, void *arg)
     if (events & SMTP_IO_READ) (void)smtp_io_conn_on_readable(c, rc->now);
     if ((events & SMTP_IO_WRITE) && !smtp_io_conn_done(c))
         (void)smtp_io_conn_on_writable(c, rc->now);
-    settle(l, c);
+    (void)settle(l, c);
 }
 
 /* ---- shutdown ---- */
@@ -303,8 +308,14 @@ static void run_timers(smtp_io_loop *l, int64_t now)
         (void)smtp_io_conn_on_timer(c, now);
         if (!smtp_io_conn_done(c) && smtp_io_conn_deadline(c) <= now)
             smtp_io_conn_finish(c, SMTP_IO_TIMEOUT, 0);
-        settle(l, c);
+        (void)settle(l, c);
     }
+}
+
+/* Nothing can happen any more: shut down, or no listener, and no connection left. */
+static int finished(const smtp_io_loop *l)
+{
+    return (l->shutting_down || l->nlisteners == 0) && l->heap.len == 0;
 }
 
 int smtp_io_loop_run_once(smtp_io_loop *l, int max_wait_ms)
@@ -312,7 +323,7 @@ int smtp_io_loop_run_once(smtp_io_loop *l, int max_wait_ms)
     if (!l) return SMTP_ERR_INVALID_ARGUMENT;
     int64_t now = smtp_io_now_ms();
     if (l->shutdown_req && !l->shutting_down) begin_shutdown(l, now);
-    if (l->shutting_down && l->heap.len == 0) return 0;
+    if (finished(l)) return 0;
     int n = smtp_io_poller_wait(l->poller, wait_time(l, max_wait_ms, now), on_ready,
                                 &(struct ready_ctx){l, smtp_io_now_ms()});
     if (n < 0 && n != -EINTR) return SMTP_ERR_INVALID_STATE;
@@ -327,7 +338,7 @@ int smtp_io_loop_run_once(smtp_io_loop *l, int max_wait_ms)
         l->grace_over = 1;
         drain_all(l, 1, now);
     }
-    return l->shutting_down && l->heap.len == 0 ? 0 : 1;
+    return finished(l) ? 0 : 1;
 }
 
 int smtp_io_loop_run(smtp_io_loop *l)
@@ -342,7 +353,7 @@ int smtp_io_loop_update(smtp_io_loop *l, smtp_io_conn *c)
 {
     if (!l || !c) return SMTP_ERR_INVALID_ARGUMENT;
     int r = smtp_io_conn_flush(c, smtp_io_now_ms());
-    settle(l, c);
+    (void)settle(l, c);
     return r;
 }
 
@@ -351,11 +362,33 @@ size_t smtp_io_loop_connections(const smtp_io_loop *l)
     return l ? l->heap.len : 0;
 }
 
+/* ---- outgoing connections ---- */
+
+int smtp_io_loop_add_client(smtp_io_loop *l, int fd, smtp_client *cli,
+                            const smtp_io_settings *settings, void *session_data,
+                            smtp_io_conn **pconn)
+{
+    if (pconn) *pconn = NULL;
+    if (!l || fd < 0 || !cli) return SMTP_ERR_INVALID_ARGUMENT;
+    if (l->shutting_down || l->shutdown_req) return SMTP_ERR_INVALID_STATE;
+    smtp_io_conn *c;
+    int r = smtp_io_conn_new_client(&c, fd, cli, settings ? settings : &l->set.io, l->mem);
+    if (r < 0) return r;
+    c->loop_data = session_data;
+    if (smtp_io_heap_push(&l->heap, c, l->mem) < 0) {
+        smtp_io_conn_free(c); /* the descriptor stays the caller's, as on any error */
+        return SMTP_ERR_NOMEM;
+    }
+    /* A connection that ended at once is closed now (on_close was called). */
+    if (!settle(l, c) && pconn) *pconn = c;
+    return 0;
+}
+
 /* ---- listeners ---- */
 
 int smtp_io_loop_add_listener(smtp_io_loop *l, int fd)
 {
-    if (!l || fd < 0) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!l || fd < 0 || !l->set.on_accept) return SMTP_ERR_INVALID_ARGUMENT;
     if (l->shutting_down || l->shutdown_req) return SMTP_ERR_INVALID_STATE;
     smtp_io_pollent *pe = smtp_calloc(l->mem, 1, sizeof *pe);
     if (!pe) return SMTP_ERR_NOMEM;

@@ -11,6 +11,7 @@
 
 #include <smtp/io.h>
 
+#include "body_source.h"
 #include "check.h"
 
 #include <errno.h>
@@ -55,10 +56,14 @@ static uint64_t iot_hash(uint64_t h, const char *p, size_t n)
 /* ---- the recording server ---- */
 
 struct iot_server {
-    int messages;   /* on_message_end */
-    int aborts[8];  /* on_message_abort, by reason */
-    int accepted;   /* on_accept */
-    int closed[10]; /* on_close, by smtp_io_status */
+    int mails;         /* on_mail */
+    int size_declared; /* the last MAIL had SIZE= */
+    uint64_t size;     /* its value */
+    int messages;      /* on_message_end */
+    int bdat_messages; /* of which received with BDAT */
+    int aborts[8];     /* on_message_abort, by reason */
+    int accepted;      /* on_accept */
+    int closed[10];    /* on_close, by smtp_io_status */
     int open_sessions;
     uint64_t bytes;
     uint64_t hash; /* XOR of the hashes of every message */
@@ -71,6 +76,16 @@ struct iot_session {
     smtp_io_conn *conn;
     uint64_t h;
 };
+
+static inline int iot_on_mail(smtp_server *s, const smtp_server_mail *m, void *ud)
+{
+    (void)s;
+    struct iot_server *srv = ((struct iot_session *)ud)->srv;
+    srv->mails++;
+    srv->size_declared = (m->params.present & SMTP_MAIL_SIZE) != 0;
+    srv->size = m->params.size;
+    return 0;
+}
 
 static inline int iot_on_data_start(smtp_server *s, void *ud)
 {
@@ -91,9 +106,9 @@ static inline int iot_on_data(smtp_server *s, smtp_span d, void *ud)
 static inline int iot_on_message_end(smtp_server *s, const smtp_server_message *m, void *ud)
 {
     (void)s;
-    (void)m;
     struct iot_session *ss = ud;
     ss->srv->messages++;
+    ss->srv->bdat_messages += m->bdat;
     ss->srv->hash ^= ss->h;
     if (ss->conn && smtp_io_conn_tls(ss->conn)) ss->srv->tls_messages++;
     return 0;
@@ -114,6 +129,7 @@ static inline int iot_on_starttls(smtp_server *s, void *ud)
 }
 
 static const smtp_server_callbacks iot_callbacks = {
+    .on_mail = iot_on_mail,
     .on_data_start = iot_on_data_start,
     .on_data = iot_on_data,
     .on_message_end = iot_on_message_end,
@@ -182,6 +198,13 @@ static inline int iot_run_until_child(smtp_io_loop *loop, pid_t pid)
         if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         if (smtp_io_loop_run_once(loop, 20) < 0) return -1;
     }
+}
+
+/* Waits for child `pid`; 1 when it exited with status 0. */
+static inline int iot_child_ok(pid_t pid)
+{
+    int st;
+    return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /* Shuts the loop down and runs it to the end. */
@@ -293,19 +316,17 @@ static inline void iot_limit_time(unsigned seconds)
     alarm(seconds);
 }
 
-#endif
-
-/* ---- a client application: sends `nmsg` messages of generated bodies, then QUIT ---- */
+/* ---- a client application: sends `nmsg` messages of generated bodies, then QUIT; the bodies
+ * are given in memory and from a source (tests/body_source.h) in turn ---- */
 
 struct iot_client {
     int id;
     int nmsg;
     size_t body_size;
     int submitted, delivered, failed;
-    int body_ended;
-    size_t body_pos;
     char *body;
     size_t body_len;
+    struct body_source src; /* the body of every other message */
     smtp_client *cli;
     smtp_client_rcpt rcpt;
     smtp_client_message msg;
@@ -334,15 +355,19 @@ static inline void iot_client_next(struct iot_client *c)
         return;
     }
     c->body_len = iot_make_body(c->body, c->body_size, c->id, c->submitted);
-    c->body_pos = 0;
-    c->body_ended = 0;
+    c->msg.body = c->body;
+    c->msg.body_len = c->body_len;
+    c->msg.read_body = NULL;
+    body_source_init(&c->src, c->body, c->body_len);
+    if (c->submitted % 2) body_source_attach(&c->src, &c->msg);
     c->submitted++;
     if (smtp_client_submit(c->cli, &c->msg) < 0) c->failed++;
 }
 
-static inline int iot_c_on_message(const smtp_client_result *r, void *ud)
+static inline int iot_c_on_message(smtp_client *cli, const smtp_client_result *r, void *ud)
 {
     struct iot_client *c = ud;
+    (void)cli;
     if (r->status == SMTP_CLIENT_DELIVERED) {
         c->delivered++;
         c->hash ^= iot_hash(IOT_HASH0, c->body, c->body_len);
@@ -353,9 +378,11 @@ static inline int iot_c_on_message(const smtp_client_result *r, void *ud)
     return 0;
 }
 
-static inline int iot_c_on_session_end(const smtp_client_session_result *r, void *ud)
+static inline int iot_c_on_session_end(smtp_client *cli, const smtp_client_session_result *r,
+                                       void *ud)
 {
     struct iot_client *c = ud;
+    (void)cli;
     c->session_ended = 1;
     c->end = r->end;
     return 0;
@@ -365,23 +392,6 @@ static const smtp_client_callbacks iot_client_callbacks = {
     .on_message = iot_c_on_message,
     .on_session_end = iot_c_on_session_end,
 };
-
-/* on_progress: stream the body as the engine makes room. */
-static inline int iot_c_progress(smtp_io_conn *conn, void *ud)
-{
-    (void)conn;
-    struct iot_client *c = ud;
-    if (c->submitted == 0 || c->body_ended) return 0;
-    while (c->body_pos < c->body_len) {
-        smtp_ssize n =
-            smtp_client_body_write(c->cli, c->body + c->body_pos, c->body_len - c->body_pos);
-        if (n <= 0) return 0;
-        c->body_pos += (size_t)n;
-    }
-    c->body_ended = 1;
-    (void)smtp_client_body_end(c->cli);
-    return 0;
-}
 
 static inline int iot_client_init(struct iot_client *c, int id, int nmsg, size_t body_size,
                                   const smtp_client_settings *cs)
@@ -427,7 +437,7 @@ static inline smtp_io_status iot_client_run(struct iot_client *c, int port, smtp
         smtp_io_settings_init(&def);
         ios = &def;
     }
-    ios->on_progress = iot_c_progress;
-    ios->user_data = c;
     return smtp_io_client_run(c->cli, fd, ios, NULL, &detail);
 }
+
+#endif

@@ -46,7 +46,7 @@ static int client_child(int port, int implicit, const char *host, int nmsg, int 
     smtp_client_settings_init(&cs);
     cs.helo_name = "client.test";
     cs.tls = implicit ? SMTP_CLIENT_TLS_NONE : SMTP_CLIENT_TLS_REQUIRED;
-    cs.tls_active = implicit;
+    if (implicit) cs.flags |= SMTP_CLIENT_TLS;
     int ok = iot_client_init(&c, 7, nmsg, 30000, &cs) == 0;
     smtp_io_settings ios;
     smtp_io_settings_init(&ios);

@@ -117,9 +117,10 @@ struct app {
     int ended;
 };
 
-static int on_end(const smtp_client_session_result *res, void *ud)
+static int on_end(smtp_client *cli, const smtp_client_session_result *res, void *ud)
 {
     struct app *a = ud;
+    (void)cli;
     a->end = res->end;
     a->ended = 1;
     return 0;
@@ -132,7 +133,7 @@ static smtp_client *client(const smtp_client_crypto *k, const char *user, const 
     smtp_client *c = NULL;
     smtp_client_settings_init(&s);
     s.helo_name = "client.example";
-    s.tls_active = 1;
+    s.flags |= SMTP_CLIENT_TLS;
     s.auth_user = user;
     s.auth_password = pass;
     s.crypto = k;
@@ -234,7 +235,7 @@ static void scram_session(smtp_tls_config *cfg, const char *server_password, cha
         CHECK_INT(smtp_client_read(c, reply, strlen(reply)), SMTP_ERR_PROTO);
         CHECK_INT(a.end, SMTP_CLIENT_END_PROTOCOL);
         CHECK_INT(smtp_client_write(c, line, sizeof line), SMTP_ERR_PROTO); /* nothing more */
-        CHECK(smtp_client_is_done(c));
+        CHECK(smtp_client_want_close(c));
     }
     smtp_client_del(c);
 }

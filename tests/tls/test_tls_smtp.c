@@ -103,22 +103,25 @@ static int s_injection(smtp_server *srv, void *ud)
 }
 
 /* Client callbacks. */
-static int c_message(const smtp_client_result *r, void *ud)
+static int c_message(smtp_client *cli, const smtp_client_result *r, void *ud)
 {
     world *w = ud;
+    (void)cli;
     if (r->status == SMTP_CLIENT_DELIVERED) w->delivered++;
     return 0;
 }
 
-static int c_starttls(void *ud)
+static int c_starttls(smtp_client *cli, void *ud)
 {
+    (void)cli;
     ((world *)ud)->starttls_seen++;
     return 0;
 }
 
-static int c_session_end(const smtp_client_session_result *r, void *ud)
+static int c_session_end(smtp_client *cli, const smtp_client_session_result *r, void *ud)
 {
     world *w = ud;
+    (void)cli;
     w->ended++;
     w->end = r->end;
     return 0;
@@ -159,7 +162,7 @@ static void world_open(world *w, smtp_tls_config *ccfg, smtp_tls_config *scfg, c
     smtp_client_settings_init(&cs);
     cs.helo_name = "client.test";
     if (implicit)
-        cs.tls_active = 1;
+        cs.flags |= SMTP_CLIENT_TLS;
     else
         cs.tls = SMTP_CLIENT_TLS_REQUIRED;
     smtp_client_callbacks ccb;
@@ -181,10 +184,9 @@ static void world_open(world *w, smtp_tls_config *ccfg, smtp_tls_config *scfg, c
     w->msg.sender = "a@client.test";
     w->msg.rcpts = &rcpt;
     w->msg.nrcpts = 1;
+    w->msg.body = body_text;
+    w->msg.body_len = sizeof body_text - 1;
     CHECK_INT(smtp_client_submit(w->cli, &w->msg), 0);
-    CHECK_INT(smtp_client_body_write(w->cli, body_text, sizeof body_text - 1),
-              (smtp_ssize)(sizeof body_text - 1));
-    CHECK_INT(smtp_client_body_end(w->cli), 0);
     CHECK_INT(smtp_client_quit(w->cli), 0);
 }
 
@@ -390,7 +392,7 @@ static void check_delivered(world *w)
     CHECK_INT(w->messages, 1);
     CHECK_INT(w->ended, 1);
     CHECK_INT(w->end, SMTP_CLIENT_END_QUIT);
-    CHECK(smtp_client_is_done(w->cli));
+    CHECK(smtp_client_want_close(w->cli));
     CHECK(mem_has(w->body, w->body_len, "secret body line two"));
     CHECK(mem_has(w->body, w->body_len, "\r\n.a line that starts with a dot"));
     /* The conversation went through TLS: the server read it decrypted. */
@@ -488,7 +490,7 @@ static void test_starttls_verification_failure(void)
     CHECK_INT(w.end, SMTP_CLIENT_END_TLS_FAILED);
     CHECK_INT(w.delivered, 0);
     CHECK_INT(w.messages, 0);
-    CHECK(smtp_client_is_done(w.cli));
+    CHECK(smtp_client_want_close(w.cli));
     CHECK_INT(smtp_tls_get_state(w.c.tls), SMTP_TLS_FAILED);
     CHECK(strstr(smtp_tls_error(w.c.tls), "Common Name") != NULL);
     CHECK(w.srv_closed);
