@@ -6,7 +6,7 @@
  * the input (accept, refuse 4xx/5xx, 421, defer then accept or refuse, or fail); deferred
  * decisions are answered as soon as the read returns, as a real adapter does; STARTTLS
  * boundaries are marked in the stream by "[TLS]": while the engine waits for the handshake,
- * the marker means "the handshake completed" (smtp_server_tls_started), and any byte before
+ * the marker means "the handshake completed" (smtp_server_tls_done), and any byte before
  * it is plaintext injected across the boundary (RFC 3207 4.2); the adapter feeds nothing past
  * a marker before reaching it. At the end of the input the client goes away (optionally the
  * adapter's timer expires or the server shuts down first).
@@ -474,7 +474,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
             injected_drop = 0;
             if (r->starttls_wait) {
                 drain(r);
-                int rc = smtp_server_tls_started(r->srv);
+                int rc = smtp_server_tls_done(r->srv, 1);
                 FLOG(&r->ev, "tls-started %s\n", smtp_error_name(rc));
                 r->starttls_wait = 0;
             }

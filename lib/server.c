@@ -22,7 +22,7 @@
  *   NEW --start--> [PROXY: the header] --> GREETING (decided) --220--> NO_HELO --EHLO--> READY
  *                                                  |--554/421--> REFUSED (503 to all but QUIT)
  *   READY --MAIL--> MAIL --RCPT--> RCPTS --DATA/BDAT--> MESSAGE --final reply--> READY
- *   NO_HELO, READY or a transaction --STARTTLS--> TLS_WAIT --smtp_server_tls_started-->
+ *   NO_HELO, READY or a transaction --STARTTLS--> TLS_WAIT --smtp_server_tls_done-->
  *       NO_HELO (everything forgotten)
  *   READY (after EHLO) --AUTH--> AUTH (334 / response ...) --235 or a failure--> READY
  *   any but a transaction --XCLIENT (trusted)--> 220, NO_HELO (a new client, Postfix-style)
@@ -60,9 +60,9 @@
 
 #include <string.h>
 
-void smtp_server_settings_init(smtp_server_settings *s)
+void smtp_server_settings_init_versioned(int version, smtp_server_settings *s)
 {
-    if (!s) return;
+    if (!s || version != SMTP_SERVER_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
     s->hostname = "localhost";
     s->extensions = SMTP_SERVER_EXT_PIPELINING | SMTP_SERVER_EXT_SIZE | SMTP_SERVER_EXT_8BITMIME |
@@ -80,8 +80,8 @@ void smtp_server_settings_init(smtp_server_settings *s)
     s->junk_command_limit = 100;
     s->auth_attempt_limit = 3;
     s->max_output = 16384;
-    s->command_timeout = 300;
-    s->data_timeout = 300;
+    s->timeout_command = 300000;
+    s->timeout_data = 300000;
     s->auth_mechanisms = "PLAIN LOGIN";
 }
 
@@ -176,8 +176,8 @@ static int check_settings(const smtp_server_settings *s)
     if ((unsigned)s->bare_policy > SMTP_DATA_BARE_ALLOW) return 0;
     if (s->max_recipients < 100) return 0; /* RFC 5321 4.5.3.1.8 */
     if (s->max_output < 2 * SMTP_SRV_RESERVE) return 0;
-    if (s->command_timeout < 300) return 0;   /* RFC 5321 4.5.3.2.7 */
-    if (s->error_delay_ms > 300000) return 0; /* RFC 5321 4.5.3.2: the client would give up */
+    if (s->timeout_command < 300000) return 0; /* RFC 5321 4.5.3.2.7 */
+    if (s->error_delay_ms > 300000) return 0;  /* RFC 5321 4.5.3.2: the client would give up */
     if (s->trust & ~SMTP_SERVER_TRUST_ALL) return 0;
     return 1;
 }
@@ -281,24 +281,42 @@ static int new_parser(smtp_server *srv)
     return smtp_cmd_parser_new(&srv->parser, &ccb, &cs, &srv->parser_mem, srv);
 }
 
-int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
-                    const smtp_server_settings *settings, const smtp_mem *mem, void *user_data)
+/* The size of each version of the structs (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
+{
+    return version == 1 ? sizeof(smtp_server_settings) : 0;
+}
+
+static size_t callbacks_size(int version)
+{
+    return version == 1 ? sizeof(smtp_server_callbacks) : 0;
+}
+
+int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
+                              const smtp_server_callbacks *callbacks_in, int settings_version,
+                              const smtp_server_settings *settings_in, const smtp_mem *mem,
+                              void *user_data)
 {
     if (!pp) return SMTP_ERR_INVALID_ARGUMENT;
     *pp = NULL;
-    smtp_server_settings defaults;
-    smtp_server_settings_init(&defaults);
-    if (!settings) settings = &defaults;
-    if (!check_settings(settings)) return SMTP_ERR_INVALID_ARGUMENT;
-    smtp_server_callbacks none;
-    memset(&none, 0, sizeof none);
-    if (!smtp_srv_auth_settings_ok(settings, callbacks ? callbacks : &none))
+    if (!settings_size(settings_version) || !callbacks_size(callbacks_version))
         return SMTP_ERR_INVALID_ARGUMENT;
+    /* What a caller's version lacks keeps its default. */
+    smtp_server_settings set;
+    smtp_server_settings_init(&set);
+    if (settings_in) memcpy(&set, settings_in, settings_size(settings_version));
+    smtp_server_callbacks cbs;
+    memset(&cbs, 0, sizeof cbs);
+    if (callbacks_in) memcpy(&cbs, callbacks_in, callbacks_size(callbacks_version));
+    const smtp_server_settings *settings = &set;
+    const smtp_server_callbacks *callbacks = &cbs;
+    if (!check_settings(settings)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!smtp_srv_auth_settings_ok(settings, callbacks)) return SMTP_ERR_INVALID_ARGUMENT;
     mem = smtp_mem_or_default(mem);
     smtp_server *srv = smtp_calloc(mem, 1, sizeof *srv);
     if (!srv) return SMTP_ERR_NOMEM;
     srv->mem = mem;
-    if (callbacks) srv->cb = *callbacks;
+    srv->cb = *callbacks;
     srv->user_data = user_data;
     srv->set = *settings;
     int r = copy_strings(srv);
@@ -815,15 +833,20 @@ int smtp_server_in_transaction(const smtp_server *srv)
 int smtp_server_want_close(const smtp_server *srv)
 {
     /* LMTP copies still owed are dropped once the session failed. */
-    return srv && (srv->closing || srv->error) && srv->out_len == 0 &&
-           (!srv->lmtp_fill || srv->error);
+    return !srv ||
+           ((srv->closing || srv->error) && srv->out_len == 0 && (!srv->lmtp_fill || srv->error));
 }
 
-int smtp_server_tls_started(smtp_server *srv)
+int smtp_server_tls_done(smtp_server *srv, int ok)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
     if (srv->phase != SMTP_SRV_TLS_WAIT || srv->out_len || srv->closing || srv->in_callback)
         return SMTP_ERR_INVALID_STATE;
+    if (!ok) {
+        /* Neither plaintext nor TLS can carry a word now: close silently. */
+        srv->closing = 1;
+        return 0;
+    }
     /* RFC 3207 4.2: discard all knowledge obtained from the client. */
     srv->phase = SMTP_SRV_NO_HELO;
     srv->tls = 1;
@@ -834,12 +857,18 @@ int smtp_server_tls_started(smtp_server *srv)
     return 0;
 }
 
-unsigned smtp_server_timeout(const smtp_server *srv)
+smtp_server_wait smtp_server_timeout(const smtp_server *srv, uint32_t *ms)
 {
-    if (!srv || srv->phase == SMTP_SRV_NEW || srv->phase == SMTP_SRV_TLS_WAIT || srv->closing ||
-        srv->error || srv->decision != SMTP_SRV_DEC_NONE || smtp_server_output_delay(srv))
-        return 0;
-    return srv->input == SMTP_SRV_IN_COMMAND ? srv->set.command_timeout : srv->set.data_timeout;
+    smtp_server_wait w = SMTP_SERVER_WAIT_NONE;
+    uint32_t t = 0;
+    if (srv && srv->phase != SMTP_SRV_NEW && srv->phase != SMTP_SRV_TLS_WAIT && !srv->closing &&
+        !srv->error && srv->decision == SMTP_SRV_DEC_NONE && !smtp_server_output_delay(srv)) {
+        int command = srv->input == SMTP_SRV_IN_COMMAND;
+        w = command ? SMTP_SERVER_WAIT_COMMAND : SMTP_SERVER_WAIT_DATA;
+        t = command ? srv->set.timeout_command : srv->set.timeout_data;
+    }
+    if (ms) *ms = t;
+    return w;
 }
 
 /* Ends the session from the adapter's side: abort what is in progress, queue a 421, close. */

@@ -82,7 +82,7 @@ typedef enum smtp_srv_phase {
     SMTP_SRV_RCPTS,    /* one recipient or more accepted */
     SMTP_SRV_MESSAGE,  /* DATA or the first BDAT accepted, until the message's final reply */
     SMTP_SRV_AUTH,     /* an AUTH exchange (RFC 4954 4), until 235 or its failure */
-    SMTP_SRV_TLS_WAIT  /* STARTTLS accepted: until smtp_server_tls_started (RFC 3207 4.2) */
+    SMTP_SRV_TLS_WAIT  /* STARTTLS accepted: until smtp_server_tls_done (RFC 3207 4.2) */
 } smtp_srv_phase;
 
 struct smtp_server {

@@ -744,7 +744,7 @@ static void pump(struct state *st)
                 drain(st);
                 bytes_drop(&st->in, sizeof TLS_MARK - 1);
                 st->starttls_seen = 0;
-                int r = smtp_server_tls_started(st->srv);
+                int r = smtp_server_tls_done(st->srv, 1);
                 vec_logf(st->log, "tls-started%s", r < 0 ? " BUG" : "");
                 continue;
             }
@@ -792,7 +792,13 @@ static void srv_close(void *state, vec_log *log)
     if (st->srv && !st->failed) {
         int r = 0;
         if (vec_opt_has(st->options, "timeout")) {
-            vec_logf(log, "timeout=%u", smtp_server_timeout(st->srv));
+            uint32_t ms;
+            smtp_server_wait w = smtp_server_timeout(st->srv, &ms);
+            vec_logf(log, "timeout=%s %u",
+                     w == SMTP_SERVER_WAIT_DATA      ? "data"
+                     : w == SMTP_SERVER_WAIT_COMMAND ? "command"
+                                                     : "none",
+                     ms);
             r = smtp_server_timeout_expired(st->srv);
         } else if (vec_opt_has(st->options, "shutdown")) {
             r = smtp_server_shutdown(st->srv);

@@ -1356,7 +1356,7 @@ static int tls_step(struct world *w)
         smtp_server_want_write(w->srv))
         return 0;
     CHECK_INT(w->c2s.len, 0); /* nothing crossed the boundary (RFC 3207 4.2) */
-    CHECK_INT(smtp_server_tls_started(w->srv), 0);
+    CHECK_INT(smtp_server_tls_done(w->srv, 1), 0);
     CHECK_INT(smtp_client_tls_done(w->cli, 1), 0);
     w->srv_tls_wait = 0;
     w->srv_tls = 1;

@@ -13,6 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The timeout smtp_server_timeout gives, in milliseconds. */
+static uint32_t timeout_ms(const smtp_server *srv)
+{
+    uint32_t ms = 12345;
+    (void)smtp_server_timeout(srv, &ms);
+    return ms;
+}
+
 /* ---- a scripted application ---- */
 struct app {
     int defer_mail;
@@ -92,7 +100,7 @@ static int bad_setting(int i, smtp_server_settings *s)
     case 3: s->hostname = "mx\r\n"; return 1;
     case 4: s->max_recipients = 99; return 1; /* RFC 5321 4.5.3.1.8 */
     case 5: s->max_output = 4095; return 1;
-    case 6: s->command_timeout = 299; return 1; /* RFC 5321 4.5.3.2.7 */
+    case 6: s->timeout_command = 299999; return 1; /* RFC 5321 4.5.3.2.7 */
     case 7: s->flags = 0x100; return 1;
     case 8: s->extensions = 0x10000; return 1;
     case 9: s->cmd_flags = 0x100; return 1;
@@ -111,7 +119,8 @@ static void test_settings(void)
     smtp_server_settings_init(NULL);
     smtp_server_settings_init(&s);
     CHECK_INT(s.max_recipients, 1000);
-    CHECK_INT(s.command_timeout, 300);
+    CHECK_INT(s.timeout_command, 300000);
+    CHECK_INT(s.timeout_data, 300000);
     CHECK_INT(s.hard_error_limit, 20);
     CHECK_INT(s.soft_error_limit, 10);
     CHECK_INT(s.error_delay_ms, 1000);
@@ -149,7 +158,7 @@ static void test_misuse(void)
     a.srv = srv;
     /* Before start. */
     CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), SMTP_ERR_INVALID_STATE);
-    CHECK_INT(smtp_server_timeout(srv), 0);
+    CHECK_INT(timeout_ms(srv), 0);
     CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
     CHECK_INT(smtp_server_start(srv), 0);
     CHECK_INT(smtp_server_start(srv), SMTP_ERR_INVALID_STATE);
@@ -159,9 +168,9 @@ static void test_misuse(void)
     CHECK_INT(smtp_server_write(NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_server_write(srv, NULL, 5), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_server_reply(NULL, 250, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
-    CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
-    CHECK_INT(smtp_server_tls_started(NULL), SMTP_ERR_INVALID_ARGUMENT);
-    CHECK_INT(smtp_server_timeout(srv), 300);
+    CHECK_INT(smtp_server_tls_done(srv, 1), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_tls_done(NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(timeout_ms(srv), 300000);
     CHECK_INT(smtp_server_want_read(srv), 1);
     CHECK_INT(smtp_server_want_write(srv), 1); /* the greeting */
     CHECK_INT(smtp_server_want_close(srv), 0);
@@ -186,7 +195,7 @@ static void test_misuse(void)
     CHECK_INT(n, (smtp_ssize)(strlen(in) - 6)); /* stopped right after the MAIL line */
     CHECK_INT(smtp_server_pending(srv), 1);
     CHECK_INT(smtp_server_want_read(srv), 0);
-    CHECK_INT(smtp_server_timeout(srv), 0); /* the application's turn: no client timeout */
+    CHECK_INT(timeout_ms(srv), 0); /* the application's turn: no client timeout */
     CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), 0);
     /* Bad replies change nothing. */
     CHECK_INT(smtp_server_reply(srv, 354, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
@@ -259,16 +268,16 @@ static void test_starttls_calls(void)
     smtp_ssize n = smtp_server_read(srv, in, 18);
     CHECK_INT(n, 18);
     CHECK_INT(smtp_server_want_read(srv), 0);
-    CHECK_INT(smtp_server_timeout(srv), 0);
+    CHECK_INT(timeout_ms(srv), 0);
     CHECK_INT(smtp_server_want_tls(srv), 1);
     /* The 220 must be written before the handshake. */
-    CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_tls_done(srv, 1), SMTP_ERR_INVALID_STATE);
     pull(srv, out, sizeof out);
     CHECK(strstr(out, "220 2.0.0 Ready to start TLS\r\n") != NULL);
     CHECK_INT(smtp_server_want_tls(srv), 1); /* until the handshake is done */
-    CHECK_INT(smtp_server_tls_started(srv), 0);
+    CHECK_INT(smtp_server_tls_done(srv, 1), 0);
     CHECK_INT(smtp_server_want_tls(srv), 0);
-    CHECK_INT(smtp_server_tls_started(srv), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_tls_done(srv, 1), SMTP_ERR_INVALID_STATE);
     CHECK_INT(smtp_server_read(srv, in + 18, 8), 8);
     pull(srv, out, sizeof out);
     CHECK(strstr(out, "STARTTLS") == NULL);
@@ -350,7 +359,7 @@ static void test_soft_error_limit(void)
     CHECK_INT(smtp_server_output_delay(srv), 1234);
     CHECK_INT(smtp_server_want_write(srv), 1);
     CHECK_INT(smtp_server_want_read(srv), 0);
-    CHECK_INT(smtp_server_timeout(srv), 0); /* the client's wait starts once it is sent */
+    CHECK_INT(timeout_ms(srv), 0); /* the client's wait starts once it is sent */
     CHECK_INT(smtp_server_read(srv, two + 6, 6), 0);
     /* Writing (after the wait) ends it. */
     CHECK_INT(smtp_server_write(srv, out, 0), 0);
@@ -359,7 +368,7 @@ static void test_soft_error_limit(void)
     CHECK_STR(out, "250 2.0.0 Ok\r\n");
     CHECK_INT(smtp_server_output_delay(srv), 0);
     CHECK_INT(smtp_server_want_read(srv), 1);
-    CHECK_INT(smtp_server_timeout(srv), 300);
+    CHECK_INT(timeout_ms(srv), 300000);
     CHECK_INT(smtp_server_read(srv, two + 6, 6), 6);
     CHECK_INT(smtp_server_output_delay(srv), 1234);
     /* A shutdown does not wait. */
@@ -666,25 +675,27 @@ static void test_deferred_empty_chunk(void)
 }
 
 /*
- * smtp_server_timeout: command_timeout whenever the peer is to say something that is not
- * message data, the PROXY header included; data_timeout inside a message (RFC 5321 4.5.3.2).
+ * smtp_server_timeout: timeout_command whenever the peer is to say something that is not
+ * message data, the PROXY header included; timeout_data inside a message (RFC 5321 4.5.3.2).
  */
 static void test_timeouts(void)
 {
     smtp_server_settings s;
     smtp_server_settings_init(&s);
     s.flags = SMTP_SERVER_PROXY;
-    s.command_timeout = 600;
-    s.data_timeout = 120;
+    s.timeout_command = 600000;
+    s.timeout_data = 120000;
     smtp_server *srv;
     struct app a = {0};
     CHECK_INT(smtp_server_new(&srv, &app_cb, &s, NULL, &a), 0);
-    CHECK_INT(smtp_server_timeout(srv), 0); /* not started */
+    CHECK_INT(timeout_ms(srv), 0); /* not started */
+    CHECK_INT(smtp_server_timeout(srv, NULL), SMTP_SERVER_WAIT_NONE);
     CHECK_INT(smtp_server_start(srv), 0);
-    CHECK_INT(smtp_server_timeout(srv), 600); /* the PROXY header */
+    CHECK_INT(timeout_ms(srv), 600000); /* the PROXY header */
+    CHECK_INT(smtp_server_timeout(srv, NULL), SMTP_SERVER_WAIT_COMMAND);
     const char *hdr = "PROXY UNKNOWN\r\n";
     CHECK_INT(smtp_server_read(srv, hdr, strlen(hdr)), (smtp_ssize)strlen(hdr));
-    CHECK_INT(smtp_server_timeout(srv), 600);
+    CHECK_INT(timeout_ms(srv), 600000);
     const char *in = "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n";
     char out[2048];
     size_t pos = 0, len = strlen(in);
@@ -695,9 +706,13 @@ static void test_timeouts(void)
         pos += (size_t)n;
         pull(srv, out, sizeof out);
     }
-    CHECK_INT(smtp_server_timeout(srv), 120); /* inside the message */
+    CHECK_INT(timeout_ms(srv), 120000); /* inside the message */
+    CHECK_INT(smtp_server_timeout(srv, NULL), SMTP_SERVER_WAIT_DATA);
     CHECK_INT(smtp_server_read(srv, "x\r\n.\r\n", 6), 6);
-    CHECK_INT(smtp_server_timeout(srv), 600);
+    CHECK_INT(timeout_ms(srv), 600000);
+    CHECK_INT(smtp_server_timeout(srv, NULL), SMTP_SERVER_WAIT_COMMAND);
+    CHECK_INT(smtp_server_timeout(NULL, NULL), SMTP_SERVER_WAIT_NONE);
+    CHECK_INT(smtp_server_want_close(NULL), 1);
     smtp_server_del(srv);
 }
 

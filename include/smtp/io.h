@@ -149,7 +149,7 @@ typedef struct smtp_io_settings {
     uint32_t handshake_timeout_ms;
     /*
      * Server only: when non-zero, the server engine's timeouts (smtp_server_timeout, at least
-     * 300 seconds for commands) are cut to at most this many milliseconds (a server under
+     * five minutes for commands) are cut to at most this many milliseconds (a server under
      * load, like Postfix's stress-dependent smtpd_timeout; tests). Below five minutes this
      * departs from RFC 5321 4.5.3.2.7. Default 0.
      */

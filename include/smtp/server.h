@@ -19,7 +19,7 @@
  *     n = smtp_server_read(srv, buf, len);        // n < 0: fatal; else keep buf[n..len) for later
  *     smtp_server_output_delay(srv) -> a timer first (after too many errors)
  *     m = smtp_server_write(srv, out, sizeof out);  // send out[0..m)
- *     smtp_server_want_tls(srv) -> write all, TLS handshake, smtp_server_tls_started(srv)
+ *     smtp_server_want_tls(srv) -> write all, TLS handshake, smtp_server_tls_done(srv, ok)
  *     smtp_server_want_close(srv) -> close the socket
  *   smtp_server_eof(srv);                         // the client went away
  *   smtp_server_del(srv);
@@ -189,10 +189,12 @@ typedef struct smtp_server_settings {
      * 512 octets and grows on demand up to this bound, then keeps its size.
      */
     size_t max_output;
-    /* Seconds to wait for a command (RFC 5321 4.5.3.2.7: at least 300); default 300. */
-    unsigned command_timeout;
-    /* Seconds to wait for more message data (RFC 5321 4.5.3.2.6); default 300. */
-    unsigned data_timeout;
+    /* Milliseconds to wait for a command (RFC 5321 4.5.3.2.7: at least five minutes, 300000);
+     * default 300000. */
+    uint32_t timeout_command;
+    /* Milliseconds to wait for more message data (RFC 5321 4.5.3.2.6); default 300000; 0:
+     * none. */
+    uint32_t timeout_data;
     /*
      * The AUTH mechanisms advertised, space separated; default "PLAIN LOGIN". PLAIN
      * (RFC 4616) and LOGIN are built in and need on_auth; any other name (XOAUTH2,
@@ -205,8 +207,21 @@ typedef struct smtp_server_settings {
     unsigned trust;                  /* SMTP_SERVER_TRUST_* granted to this peer; default 0 */
 } smtp_server_settings;
 
-/* smtp_server_settings_init fills `*s` with the defaults above. NULL is ignored. */
-SMTP_API void smtp_server_settings_init(smtp_server_settings *s);
+/* The version of smtp_server_settings this header describes (common.h: versioned structs). */
+#define SMTP_SERVER_SETTINGS_VERSION 1
+
+/*
+ * smtp_server_settings_init fills `*s` with the defaults above. NULL is ignored.
+ * (A macro: smtp_server_settings_init_versioned with SMTP_SERVER_SETTINGS_VERSION.)
+ */
+#define smtp_server_settings_init(s)                                                               \
+    smtp_server_settings_init_versioned(SMTP_SERVER_SETTINGS_VERSION, (s))
+/*
+ * smtp_server_settings_init_versioned fills the fields of smtp_server_settings version
+ * `version` (1 .. SMTP_SERVER_SETTINGS_VERSION) with their defaults; another version is
+ * ignored.
+ */
+SMTP_API void smtp_server_settings_init_versioned(int version, smtp_server_settings *s);
 
 /* The arguments of MAIL FROM, valid during the callback (spans borrow the command line). */
 typedef struct smtp_server_mail {
@@ -315,6 +330,9 @@ typedef struct smtp_server_proxy {
     uint16_t src_port, dst_port; /* 0 for UNSPEC and UNIX */
 } smtp_server_proxy;
 
+/* The version of smtp_server_callbacks this header describes (common.h: versioned structs). */
+#define SMTP_SERVER_CALLBACKS_VERSION 1
+
 /*
  * Callbacks. Every one receives the session first and `user_data` last. A NULL callback means
  * the default: accept (policy callbacks) or ignore (notifications).
@@ -333,8 +351,10 @@ typedef struct smtp_server_proxy {
  * replaces a bare LF or CR under SMTP_DATA_BARE_NORMALIZE, a bare CR held from the read
  * before), the read still consumes the next byte, which the engine keeps and reads first
  * next time; nothing after the piece is delivered before the next read. Callbacks may call
- * smtp_server_reply, smtp_server_write and the query functions, never smtp_server_read,
- * smtp_server_del or the other state-changing calls (they return SMTP_ERR_INVALID_STATE).
+ * smtp_server_reply, smtp_server_write (it only copies replies already queued; the client's
+ * write, which produces output, may not be called from its callbacks) and the query
+ * functions, never smtp_server_read, smtp_server_del or the other state-changing calls (they
+ * return SMTP_ERR_INVALID_STATE).
  */
 typedef struct smtp_server_callbacks {
     /*
@@ -384,11 +404,11 @@ typedef struct smtp_server_callbacks {
     int (*on_vrfy)(smtp_server *srv, smtp_span arg, void *user_data);
     /*
      * STARTTLS was accepted and "220 2.0.0 Ready to start TLS" queued: once that reply is
-     * written, start the TLS handshake, then call smtp_server_tls_started. Notification only.
+     * written, start the TLS handshake, then call smtp_server_tls_done. Notification only.
      */
     int (*on_starttls)(smtp_server *srv, void *user_data);
     /*
-     * Bytes were fed after the STARTTLS line, before smtp_server_tls_started: plaintext
+     * Bytes were fed after the STARTTLS line, before smtp_server_tls_done: plaintext
      * pipelined over the TLS boundary (RFC 3207 4.2, CVE-2011-0411). They are never consumed.
      * Unless SMTP_SERVER_KEEP_TLS_INJECTION, the engine then queues 421 and closes.
      * Reported once. Notification only.
@@ -447,16 +467,22 @@ typedef struct smtp_server_callbacks {
  * all are allocated here, at their largest, instead. smtp_server_memory tells the total.
  * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (pp NULL, a setting out of range: hostname empty,
  * over 255 octets or with a byte outside 0x21-0x7E, max_recipients < 100, max_output < 4096,
- * command_timeout < 300, error_delay_ms > 300000, line limits outside the command parser's
+ * timeout_command < 300000, error_delay_ms > 300000, line limits outside the command parser's
  * range, an unknown flag or extension bit, an AUTH list or MT-PRIORITY profile with control
  * bytes, an EHLO reply that would not fit in 2048 octets, an unknown trust bit; with
  * SMTP_SERVER_EXT_AUTH: an AUTH list that is empty or holds a name that is not a SASL
  * mechanism name, PLAIN or LOGIN listed without on_auth, another mechanism listed without
- * on_sasl), SMTP_ERR_NOMEM. On error *pp is NULL and nothing stays allocated.
+ * on_sasl; a struct version this library lacks), SMTP_ERR_NOMEM. On error *pp is NULL and
+ * nothing stays allocated. (A macro: smtp_server_new_versioned with this header's versions.)
  */
-SMTP_API int smtp_server_new(smtp_server **pp, const smtp_server_callbacks *callbacks,
-                             const smtp_server_settings *settings, const smtp_mem *mem,
-                             void *user_data);
+#define smtp_server_new(pp, callbacks, settings, mem, user_data)                                   \
+    smtp_server_new_versioned((pp), SMTP_SERVER_CALLBACKS_VERSION, (callbacks),                    \
+                              SMTP_SERVER_SETTINGS_VERSION, (settings), (mem), (user_data))
+/* smtp_server_new_versioned is smtp_server_new with the struct versions the caller uses. */
+SMTP_API int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
+                                       const smtp_server_callbacks *callbacks, int settings_version,
+                                       const smtp_server_settings *settings, const smtp_mem *mem,
+                                       void *user_data);
 
 /* smtp_server_del frees the session (no callback is called). NULL is ignored. */
 SMTP_API void smtp_server_del(smtp_server *srv);
@@ -484,7 +510,8 @@ SMTP_API int smtp_server_start(smtp_server *srv);
  * command line buffer could not be allocated): fatal and sticky (every later call returns
  * them).
  */
-SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len);
+SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data,
+                                     size_t len) SMTP_WARN_UNUSED;
 
 /*
  * smtp_server_write copies up to `cap` bytes of pending output to `dest` and removes them from
@@ -494,7 +521,7 @@ SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t 
  * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, dest NULL with cap > 0); SMTP_ERR_NOMEM (the
  * queue could not grow for LMTP replies still owed: the session failed).
  */
-SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap);
+SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
 /*
  * smtp_server_reply answers the pending decision: inside a policy callback (then return 0),
@@ -589,7 +616,7 @@ SMTP_API unsigned smtp_server_output_delay(const smtp_server *srv);
 
 /*
  * smtp_server_want_tls returns 1 from the moment the 220 reply to STARTTLS is queued until
- * smtp_server_tls_started: the adapter writes out all pending output (until
+ * smtp_server_tls_done: the adapter writes out all pending output (until
  * smtp_server_want_write is 0), then runs the TLS handshake and reads no more plaintext (RFC
  * 3207 4.2; bytes already read after the STARTTLS line are never consumed: drop them). 0 otherwise,
  * and once the session is closing (plaintext injected after STARTTLS, a shutdown) or failed.
@@ -613,27 +640,38 @@ SMTP_API size_t smtp_server_memory(const smtp_server *srv);
 
 /*
  * smtp_server_want_close returns 1 when the connection should be closed now: after QUIT's 221,
- * a 421, a 521, or a fatal error, once all output was written. Else 0.
+ * a 421, a 521, a failed TLS handshake or a fatal error, once all output was written; also 1
+ * for a NULL srv. Else 0.
  */
 SMTP_API int smtp_server_want_close(const smtp_server *srv);
 
 /*
- * smtp_server_tls_started tells the engine that the TLS handshake after STARTTLS completed
- * (RFC 3207 4.2): every piece of session state is forgotten (HELO, transaction, AUTH), EHLO
- * is required again and STARTTLS is no longer offered. Feed decrypted bytes from now on.
+ * smtp_server_tls_done reports the end of the TLS handshake after STARTTLS. With `ok` non-zero
+ * the session goes on over TLS (RFC 3207 4.2): every piece of session state is forgotten
+ * (HELO, transaction, AUTH), EHLO is required again and STARTTLS is no longer offered; feed
+ * decrypted bytes from now on. With `ok` 0 the handshake failed: nothing more can be said in
+ * either plaintext or TLS, so the session closes without a word (smtp_server_want_close).
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL); SMTP_ERR_INVALID_STATE (no STARTTLS is
  * waiting, the 220 has not been written yet, the session is closing, or from a callback).
  */
-SMTP_API int smtp_server_tls_started(smtp_server *srv);
+SMTP_API int smtp_server_tls_done(smtp_server *srv, int ok);
+
+/* What the server is waiting for (smtp_server_timeout). */
+typedef enum smtp_server_wait {
+    SMTP_SERVER_WAIT_NONE = 0, /* for the application or the adapter, or closing: no timer */
+    SMTP_SERVER_WAIT_COMMAND,  /* a command (or the PROXY header, or a SASL response) */
+    SMTP_SERVER_WAIT_DATA      /* more message data (DATA content, a BDAT chunk) */
+} smtp_server_wait;
 
 /*
- * smtp_server_timeout returns the seconds the adapter should wait for client input in the
- * current state (RFC 5321 4.5.3.2): command_timeout between commands, data_timeout inside a
- * message; 0 when no client timeout applies (a decision is pending, TLS handshake, closing,
- * output held by smtp_server_output_delay). The adapter restarts its timer whenever it feeds
- * bytes.
+ * smtp_server_timeout says what the server waits for from the client now and stores in *ms
+ * (when not NULL) the timeout that applies, from the settings (RFC 5321 4.5.3.2):
+ * timeout_command between commands, timeout_data inside a message; 0 with
+ * SMTP_SERVER_WAIT_NONE when no client timeout applies (not started, a decision is pending, a
+ * TLS handshake, closing, output held by smtp_server_output_delay). The adapter restarts its
+ * timer whenever it feeds bytes and when the value returned changes.
  */
-SMTP_API unsigned smtp_server_timeout(const smtp_server *srv);
+SMTP_API smtp_server_wait smtp_server_timeout(const smtp_server *srv, uint32_t *ms);
 
 /*
  * smtp_server_timeout_expired tells the engine that the timeout from smtp_server_timeout

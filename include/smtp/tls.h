@@ -27,7 +27,7 @@
  *     while ((m = smtp_tls_pull(tls, out, sizeof out)) > 0) send(fd, out, m);
  *     if (smtp_tls_get_state(tls) == SMTP_TLS_FAILED) -> log smtp_tls_error(tls);
  *                                                   smtp_client_tls_done(cli, 0), close
- *     first time SMTP_TLS_OPEN: smtp_client_tls_done(cli, 1) / smtp_server_tls_started(srv);
+ *     first time SMTP_TLS_OPEN: smtp_client_tls_done(cli, 1) / smtp_server_tls_done(srv, 1);
  *                               log smtp_tls_version(tls), smtp_tls_ciphersuite(tls)
  *     p = smtp_tls_read(tls, plain, sizeof plain);    -> smtp_client_read / smtp_server_read
  *     q = smtp_client_write(cli, buf, sizeof buf);    -> smtp_tls_write(tls, buf, q)

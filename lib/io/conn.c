@@ -133,10 +133,12 @@ static int fail(smtp_io_conn *c, smtp_io_status status, int detail)
     return -1;
 }
 
-/* A TLS failure: a client waiting for the handshake is told (SMTP_CLIENT_END_TLS_FAILED). */
+/* A TLS failure: an engine waiting for the handshake is told (the client ends with
+ * SMTP_CLIENT_END_TLS_FAILED, the server closes). */
 static int tls_fail(smtp_io_conn *c, int code)
 {
     if (c->cli && smtp_client_want_tls(c->cli)) (void)smtp_client_tls_done(c->cli, 0);
+    if (c->srv && smtp_server_want_tls(c->srv)) (void)smtp_server_tls_done(c->srv, 0);
     return fail(c, SMTP_IO_TLS, code);
 }
 
@@ -374,7 +376,7 @@ static int tls_on(smtp_io_conn *c, int64_t now)
     c->wait_start = now;
     int r = 0;
     if (c->cli && smtp_client_want_tls(c->cli)) r = smtp_client_tls_done(c->cli, 1);
-    if (c->srv && smtp_server_want_tls(c->srv)) r = smtp_server_tls_started(c->srv);
+    if (c->srv && smtp_server_want_tls(c->srv)) r = smtp_server_tls_done(c->srv, 1);
     return r < 0 ? fail(c, SMTP_IO_ERROR, r) : 0;
 }
 
@@ -534,10 +536,8 @@ static void update_deadline(smtp_io_conn *c, int64_t now)
     int kind;
     uint32_t ms = 0;
     if (c->srv) {
-        unsigned s = smtp_server_timeout(c->srv);
-        kind = (int)s;
-        ms = s > UINT32_MAX / 1000 ? UINT32_MAX : s * 1000u;
-        if (s && c->set.server_timeout_cap_ms && ms > c->set.server_timeout_cap_ms)
+        kind = (int)smtp_server_timeout(c->srv, &ms);
+        if (ms && c->set.server_timeout_cap_ms && ms > c->set.server_timeout_cap_ms)
             ms = c->set.server_timeout_cap_ms;
     } else {
         kind = (int)smtp_client_timeout(c->cli, &ms);

@@ -16,7 +16,7 @@ static smtp_io_loop *timeout_loop(struct iot_server *srv, int *port, uint32_t ca
     ls.io.server_timeout_cap_ms = cap_ms;
     ls.io.write_timeout_ms = write_ms;
     ls.io.linger_ms = 300;
-    ls.server.data_timeout = 1;
+    ls.server.timeout_data = 1000;
     return iot_loop(srv, &ls, port);
 }
 

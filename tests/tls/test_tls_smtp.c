@@ -5,7 +5,7 @@
  * random pieces. Each side has a small adapter like the one a socket adapter would have:
  * plaintext moves straight between engine and wire until STARTTLS (RFC 3207), then through the
  * TLS session; the engines hear of the handshake through smtp_client_tls_done and
- * smtp_server_tls_started. Also implicit TLS (RFC 8314) and a failed verification.
+ * smtp_server_tls_done. Also implicit TLS (RFC 8314) and a failed verification.
  * Everything that crossed each wire is kept, and the part after the STARTTLS boundary must be
  * TLS records with none of the SMTP conversation in clear.
  */
@@ -323,7 +323,7 @@ static size_t server_step(world *w)
     if (s->tls && !s->told && smtp_tls_get_state(s->tls) != SMTP_TLS_HANDSHAKE) {
         s->told = 1;
         if (smtp_tls_get_state(s->tls) == SMTP_TLS_OPEN) {
-            if (!w->implicit) CHECK_INT(smtp_server_tls_started(w->srv), 0);
+            if (!w->implicit) CHECK_INT(smtp_server_tls_done(w->srv, 1), 0);
         } else {
             /* A failed handshake: send the alert, if any, then close. */
             while (smtp_tls_want_pull(s->tls))
