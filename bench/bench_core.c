@@ -145,8 +145,9 @@ struct text {
     size_t lines;
 };
 
-static int count_cmd(const smtp_command *cmd, void *ud)
+static int count_cmd(smtp_cmd_parser *parser, const smtp_command *cmd, void *ud)
 {
+    (void)parser;
     size_t *n = ud;
     (void)cmd;
     (*n)++;
@@ -168,8 +169,9 @@ static double run_commands(void *arg)
     return t;
 }
 
-static int count_line(const smtp_reply_line *line, void *ud)
+static int count_line(smtp_reply_parser *parser, const smtp_reply_line *line, void *ud)
 {
+    (void)parser;
     size_t *n = ud;
     (void)line;
     (*n)++;

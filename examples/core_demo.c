@@ -38,20 +38,16 @@ static void show(const char *prefix, const char *data, size_t len)
     static int at_line_start[2] = {1, 1};
     int side = prefix[0] == 'S';
     for (size_t i = 0; i < len; i++) {
-        if (at_line_start[side])
-            fputs(prefix, stdout);
+        if (at_line_start[side]) fputs(prefix, stdout);
         at_line_start[side] = data[i] == '\n';
-        if (data[i] != '\r')
-            putchar(data[i]);
+        if (data[i] != '\r') putchar(data[i]);
     }
 }
 
 static void put(struct queue *q, const char *prefix, const char *data, smtp_ssize n)
 {
-    if (n < 0)
-        die("emit", (int)n);
-    if ((size_t)n > sizeof q->buf - q->len)
-        die("queue", SMTP_ERR_NOBUF);
+    if (n < 0) die("emit", (int)n);
+    if ((size_t)n > sizeof q->buf - q->len) die("queue", SMTP_ERR_NOBUF);
     memcpy(q->buf + q->len, data, (size_t)n);
     q->len += (size_t)n;
     show(prefix, data, (size_t)n);
@@ -83,8 +79,9 @@ static void copy_mailbox(char *dst, size_t cap, const smtp_path *p)
     dst[n] = '\0';
 }
 
-static int on_command(const smtp_command *cmd, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data)
 {
+    (void)parser;
     struct server *s = user_data;
     smtp_path path;
     if (cmd->error != SMTP_CMD_OK) {
@@ -94,8 +91,10 @@ static int on_command(const smtp_command *cmd, void *user_data)
     switch (cmd->verb) {
     case SMTP_VERB_EHLO: {
         char buf[512];
-        smtp_span lines[] = {{"demo.invalid greets you", 23}, {"PIPELINING", 10},
-                             {"8BITMIME", 8},                 {"SIZE 1000000", 12},
+        smtp_span lines[] = {{"demo.invalid greets you", 23},
+                             {"PIPELINING", 10},
+                             {"8BITMIME", 8},
+                             {"SIZE 1000000", 12},
                              {"ENHANCEDSTATUSCODES", 19}};
         put(s->out, "S: ", buf, smtp_emit_reply(buf, sizeof buf, 250, NULL, lines, 5));
         break;
@@ -123,8 +122,7 @@ static int on_command(const smtp_command *cmd, void *user_data)
         reply(s, 221, "2.0.0", "bye");
         s->quit = 1;
         return SMTP_PAUSE;
-    default:
-        reply(s, 502, "5.5.1", "not in this demo");
+    default: reply(s, 502, "5.5.1", "not in this demo");
     }
     return 0;
 }
@@ -137,14 +135,11 @@ static size_t server_data(struct server *s, const char *data, size_t len)
         smtp_span piece;
         size_t n;
         int ev = smtp_data_decode(&s->dec, data + used, len - used, &piece, &n);
-        if (ev < 0)
-            die("data", ev);
+        if (ev < 0) die("data", ev);
         used += n;
-        if (ev == SMTP_DATA_NEED_INPUT)
-            break;
+        if (ev == SMTP_DATA_NEED_INPUT) break;
         if (ev == SMTP_DATA_CONTENT) {
-            if (piece.len > sizeof s->message - s->message_len)
-                die("message", SMTP_ERR_NOBUF);
+            if (piece.len > sizeof s->message - s->message_len) die("message", SMTP_ERR_NOBUF);
             memcpy(s->message + s->message_len, piece.ptr, piece.len);
             s->message_len += piece.len;
             continue;
@@ -163,8 +158,7 @@ static void server_feed(struct server *s, const char *data, size_t len)
 {
     static char pending[4096];
     static size_t npending;
-    if (len > sizeof pending - npending)
-        die("server input", SMTP_ERR_NOBUF);
+    if (len > sizeof pending - npending) die("server input", SMTP_ERR_NOBUF);
     memcpy(pending + npending, data, len);
     npending += len;
     size_t pos = 0;
@@ -174,12 +168,10 @@ static void server_feed(struct server *s, const char *data, size_t len)
             n = server_data(s, pending + pos, npending - pos);
         } else {
             smtp_ssize rv = smtp_cmd_parser_read(s->parser, pending + pos, npending - pos);
-            if (rv < 0)
-                die("command parser", (int)rv);
+            if (rv < 0) die("command parser", (int)rv);
             n = (size_t)rv;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         pos += n;
     }
     memmove(pending, pending + pos, npending - pos);
@@ -196,8 +188,9 @@ struct client {
     int lines;
 };
 
-static int on_reply_line(const smtp_reply_line *line, void *user_data)
+static int on_reply_line(smtp_reply_parser *parser, const smtp_reply_line *line, void *user_data)
 {
+    (void)parser;
     struct client *c = user_data;
     c->lines++;
     if (line->last) {
@@ -224,8 +217,7 @@ static int await_reply(struct client *c, struct queue *q, int want)
     while (!c->complete && i < q->len) {
         size_t n = q->len - i < PIECE_S2C ? q->len - i : PIECE_S2C;
         smtp_ssize rv = smtp_reply_parser_read(c->parser, q->buf + i, n);
-        if (rv < 0)
-            die("reply parser", (int)rv);
+        if (rv < 0) die("reply parser", (int)rv);
         i += n;
         pieces++;
     }
@@ -255,12 +247,10 @@ int main(void)
 
     smtp_cmd_callbacks ccb = {.on_command = on_command};
     int rv = smtp_cmd_parser_new(&srv.parser, &ccb, NULL, NULL, &srv);
-    if (rv != 0)
-        die("smtp_cmd_parser_new", rv);
+    if (rv != 0) die("smtp_cmd_parser_new", rv);
     smtp_reply_callbacks rcb = {.on_line = on_reply_line};
     rv = smtp_reply_parser_new(&cli.parser, &rcb, NULL, NULL, &cli);
-    if (rv != 0)
-        die("smtp_reply_parser_new", rv);
+    if (rv != 0) die("smtp_reply_parser_new", rv);
 
     printf("libsmtp %s core demo: a client and a server in memory\n\n", smtp_lib_version());
     reply(&srv, 220, NULL, "demo.invalid ESMTP"); /* no software version in the banner */
@@ -289,12 +279,10 @@ int main(void)
     smtp_data_encoder_init(&enc, SMTP_DATA_ENCODE_DOT);
     size_t consumed, produced;
     rv = smtp_data_encode(&enc, body, strlen(body), buf, sizeof buf, &consumed, &produced);
-    if (rv != 0 || consumed != strlen(body))
-        die("smtp_data_encode", rv);
+    if (rv != 0 || consumed != strlen(body)) die("smtp_data_encode", rv);
     put(&c2s, "C: ", buf, (smtp_ssize)produced);
     rv = smtp_data_encode_finish(&enc, buf, sizeof buf, &produced);
-    if (rv != 0)
-        die("smtp_data_encode_finish", rv);
+    if (rv != 0) die("smtp_data_encode_finish", rv);
     put(&c2s, "C: ", buf, (smtp_ssize)produced);
     deliver_to_server(&c2s, &srv);
     await_reply(&cli, &s2c, 250);

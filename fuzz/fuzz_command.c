@@ -173,8 +173,9 @@ static void check_line_place(const struct run *r, smtp_span line, size_t limit)
     if (line.len > limit - 1) abort();
 }
 
-static int on_command(const smtp_command *c, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_command *c, void *user_data)
 {
+    (void)parser;
     struct run *r = user_data;
     struct log *l = &r->log;
     size_t limit = c->verb == SMTP_VERB_AUTH ? r->max_auth_line : r->max_line;
@@ -217,8 +218,9 @@ static int on_command(const smtp_command *c, void *user_data)
     return SMTP_PAUSE;
 }
 
-static int on_sasl(const smtp_sasl_response *s, void *user_data)
+static int on_sasl(smtp_cmd_parser *parser, const smtp_sasl_response *s, void *user_data)
 {
+    (void)parser;
     struct run *r = user_data;
     check_line_place(r, s->line, r->max_auth_line);
     check_reply(s->error, SMTP_VERB_AUTH);

@@ -25,8 +25,9 @@ static void mix(struct digest *d, const void *p, size_t n)
         d->h = (d->h ^ b[i]) * 1099511628211ull; /* FNV-1a */
 }
 
-static int on_line(const smtp_reply_line *l, void *user_data)
+static int on_line(smtp_reply_parser *parser, const smtp_reply_line *l, void *user_data)
 {
+    (void)parser;
     struct digest *d = user_data;
     int head[3] = {l->code, l->last, (int)l->index};
     mix(d, head, sizeof head);

@@ -104,7 +104,7 @@ static int check_settings(const smtp_client_settings *s)
     return 0;
 }
 
-static int on_reply_line(const smtp_reply_line *line, void *user_data);
+static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, void *user_data);
 
 /* The settings' strings, copied into the client's block (each with its NUL). */
 static const char **string_field(smtp_client_settings *s, int i)
@@ -422,8 +422,9 @@ static void text_append(smtp_client *c, const char *p, size_t n)
     c->rtext_len += n;
 }
 
-static int on_reply_line(const smtp_reply_line *line, void *user_data)
+static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, void *user_data)
 {
+    (void)rp;
     smtp_client *c = user_data;
     if (line->index == 0) {
         c->r_code = line->code;

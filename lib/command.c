@@ -336,12 +336,13 @@ int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_command *o
 
 struct smtp_cmd_parser {
     smtp_line_framer framer;
-    smtp_cmd_callbacks callbacks;
+    smtp_cmd_callbacks cb;
     smtp_cmd_settings settings;
     const smtp_mem *mem;
     void *user_data;
     int error;      /* sticky: SMTP_ERR_CALLBACK_FAILURE once a callback failed */
     bool sasl_next; /* the next line is a SASL response */
+    int in_callback;
 };
 
 void smtp_cmd_settings_init(smtp_cmd_settings *settings)
@@ -382,7 +383,7 @@ int smtp_cmd_parser_new(smtp_cmd_parser **pp, const smtp_cmd_callbacks *callback
         smtp_free(mem, p);
         return rv;
     }
-    if (callbacks) p->callbacks = *callbacks;
+    if (callbacks) p->cb = *callbacks;
     p->settings = s;
     p->mem = mem;
     p->user_data = user_data;
@@ -430,8 +431,9 @@ static int deliver_sasl(smtp_cmd_parser *p, const smtp_line *ln)
         r.error = error_of_status(ln->status);
     }
     r.cancelled = r.error == SMTP_CMD_OK && r.line.len == 1 && r.line.ptr[0] == '*';
-    if (!p->callbacks.on_sasl_response) return 0;
-    return p->callbacks.on_sasl_response(&r, p->user_data);
+    int rv;
+    SMTP_CALLBACK(p, rv, on_sasl_response, &r);
+    return rv;
 }
 
 static int deliver_command(smtp_cmd_parser *p, const smtp_line *ln)
@@ -451,8 +453,9 @@ static int deliver_command(smtp_cmd_parser *p, const smtp_line *ln)
     } else {
         parse_clean_line(text, len, p->settings.flags, &c);
     }
-    if (!p->callbacks.on_command) return 0;
-    return p->callbacks.on_command(&c, p->user_data);
+    int rv;
+    SMTP_CALLBACK(p, rv, on_command, &c);
+    return rv;
 }
 
 static int deliver_line(smtp_cmd_parser *p, const smtp_line *ln)
@@ -469,6 +472,7 @@ smtp_ssize smtp_cmd_parser_read(smtp_cmd_parser *p, const char *data, size_t len
 {
     if (!p || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
     if (p->error) return p->error;
+    if (p->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t off = 0;
     while (off < len) {
         smtp_line ln;

@@ -30,6 +30,7 @@ struct smtp_reply_parser {
     int code;      /* the code of the reply in progress, 0 between replies */
     size_t nlines; /* lines of the reply in progress */
     int error;     /* sticky error, 0 when none */
+    int in_callback;
 };
 
 void smtp_reply_settings_init(smtp_reply_settings *settings)
@@ -159,8 +160,8 @@ static int handle_line(smtp_reply_parser *p, const char *s, size_t n)
         p->code = line.code;
         p->nlines++;
     }
-    if (!p->cb.on_line) return 0;
-    int rv = p->cb.on_line(&line, p->user_data);
+    int rv;
+    SMTP_CALLBACK(p, rv, on_line, &line);
     if (rv < 0) return SMTP_ERR_CALLBACK_FAILURE;
     return rv == SMTP_PAUSE ? SMTP_PAUSE : 0;
 }
@@ -170,6 +171,7 @@ smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data, s
     smtp_reply_parser *p = parser;
     if (!p || (!data && len > 0)) return SMTP_ERR_INVALID_ARGUMENT;
     if (p->error) return p->error;
+    if (p->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t pos = 0;
     while (pos < len) {
         const char *start = data + pos;

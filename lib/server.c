@@ -205,8 +205,9 @@ static int copy_strings(smtp_server *srv)
     return 0;
 }
 
-static int on_command(const smtp_command *cmd, void *user_data);
-static int on_sasl_response(const smtp_sasl_response *resp, void *user_data);
+static int on_command(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data);
+static int on_sasl_response(smtp_cmd_parser *parser, const smtp_sasl_response *resp,
+                            void *user_data);
 
 /* The decoding buffer: XCLIENT/XFORWARD and AUTH= values (at most a command line), and with
  * AUTH the LOGIN user name plus one decoded SASL response line. */
@@ -732,16 +733,19 @@ int smtp_srv_parser_result(smtp_server *srv)
     return 0;
 }
 
-static int on_command(const smtp_command *cmd, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data)
 {
+    (void)parser;
     smtp_server *srv = user_data;
     if (ends_group(srv, cmd->verb)) smtp_srv_sync_begin(srv);
     if (dispatch(srv, cmd) < 0) return -1;
     return smtp_srv_parser_result(srv);
 }
 
-static int on_sasl_response(const smtp_sasl_response *resp, void *user_data)
+static int on_sasl_response(smtp_cmd_parser *parser, const smtp_sasl_response *resp,
+                            void *user_data)
 {
+    (void)parser;
     smtp_server *srv = user_data;
     smtp_srv_sync_begin(srv); /* RFC 4954 4: each step waits for the server's answer */
     if (smtp_srv_sasl_response(srv, resp) < 0) return -1;

@@ -122,8 +122,9 @@ static void log_command(vec_log *log, const smtp_command *c)
     vec_logf(log, "%s", "");
 }
 
-static int on_command(const smtp_command *c, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_command *c, void *user_data)
 {
+    (void)parser;
     struct state *st = user_data;
     if (c->error != SMTP_CMD_OK) {
         log_error(st->log, "", c->error, c->verb, c->line);
@@ -152,8 +153,9 @@ static int on_command(const smtp_command *c, void *user_data)
     return SMTP_PAUSE;
 }
 
-static int on_sasl_response(const smtp_sasl_response *r, void *user_data)
+static int on_sasl_response(smtp_cmd_parser *parser, const smtp_sasl_response *r, void *user_data)
 {
+    (void)parser;
     struct state *st = user_data;
     if (r->error != SMTP_CMD_OK) {
         log_error(st->log, "sasl ", r->error, SMTP_VERB_AUTH, r->line);

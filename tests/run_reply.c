@@ -21,8 +21,9 @@ struct rstate {
     int failed;
 };
 
-static int on_line(const smtp_reply_line *line, void *user_data)
+static int on_line(smtp_reply_parser *parser, const smtp_reply_line *line, void *user_data)
 {
+    (void)parser;
     struct rstate *st = user_data;
     vec_log *log = st->log;
     char head[64];

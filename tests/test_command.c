@@ -270,8 +270,9 @@ struct rec {
     int arm_sasl_on_auth;
 };
 
-static int rec_command(const smtp_command *c, void *ud)
+static int rec_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud)
 {
+    (void)parser;
     struct rec *r = ud;
     r->commands++;
     r->last_verb = c->verb;
@@ -285,8 +286,9 @@ static int rec_command(const smtp_command *c, void *ud)
     return 7; /* positive values other than SMTP_PAUSE count as 0 */
 }
 
-static int rec_sasl(const smtp_sasl_response *s, void *ud)
+static int rec_sasl(smtp_cmd_parser *parser, const smtp_sasl_response *s, void *ud)
 {
+    (void)parser;
     struct rec *r = ud;
     r->sasl++;
     CHECK(s->error == SMTP_CMD_OK);
@@ -395,11 +397,34 @@ static void test_parser_read(void)
     smtp_cmd_parser_del(r.p);
 }
 
-static int fail_command(const smtp_command *c, void *ud)
+static int fail_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud)
 {
+    (void)parser;
     (void)c;
     (*(int *)ud)++;
     return -5;
+}
+
+/* The callbacks get their parser; reading it again from inside is refused (not sticky). */
+static int reenter_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud)
+{
+    (void)c;
+    *(smtp_ssize *)ud = smtp_cmd_parser_read(parser, "NOOP\r\n", 6);
+    return 0;
+}
+
+static void test_parser_reentry(void)
+{
+    smtp_ssize inner = 1;
+    smtp_cmd_parser *p;
+    smtp_cmd_callbacks cb = {reenter_command, NULL};
+    CHECK_INT(smtp_cmd_parser_new(&p, &cb, NULL, NULL, &inner), 0);
+    CHECK_INT(smtp_cmd_parser_read(p, "RSET\r\n", 6), 6);
+    CHECK_INT(inner, SMTP_ERR_INVALID_STATE);
+    inner = 1;
+    CHECK_INT(smtp_cmd_parser_read(p, "RSET\r\n", 6), 6); /* the guard left no error */
+    CHECK_INT(inner, SMTP_ERR_INVALID_STATE);
+    smtp_cmd_parser_del(p);
 }
 
 static void test_parser_sticky_failure(void)
@@ -641,6 +666,7 @@ int main(void)
     test_parser_new();
     test_parser_read();
     test_parser_sticky_failure();
+    test_parser_reentry();
     test_emit_command();
     test_emit_mail_rcpt();
     test_emit_bdat_auth_sasl();

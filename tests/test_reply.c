@@ -49,12 +49,35 @@ struct counter {
     int ret;
 };
 
-static int count_line(const smtp_reply_line *line, void *ud)
+static int count_line(smtp_reply_parser *parser, const smtp_reply_line *line, void *ud)
 {
+    (void)parser;
     struct counter *c = ud;
     (void)line;
     c->lines++;
     return c->ret;
+}
+
+/* on_line gets its parser; reading it again from inside is refused (not sticky). */
+static int reenter_line(smtp_reply_parser *parser, const smtp_reply_line *line, void *ud)
+{
+    (void)line;
+    *(smtp_ssize *)ud = smtp_reply_parser_read(parser, "250 x\r\n", 7);
+    return 0;
+}
+
+static void test_reentry(void)
+{
+    smtp_ssize inner = 1;
+    smtp_reply_callbacks cb = {reenter_line};
+    smtp_reply_parser *p;
+    CHECK_INT(smtp_reply_parser_new(&p, &cb, NULL, NULL, &inner), 0);
+    CHECK_INT(smtp_reply_parser_read(p, "220 a\r\n", 7), 7);
+    CHECK_INT(inner, SMTP_ERR_INVALID_STATE);
+    inner = 1;
+    CHECK_INT(smtp_reply_parser_read(p, "250 b\r\n", 7), 7);
+    CHECK_INT(inner, SMTP_ERR_INVALID_STATE);
+    smtp_reply_parser_del(p);
 }
 
 static void test_pause_and_failure(void)
@@ -230,6 +253,7 @@ int main(void)
     test_alloc_failures();
     test_bad_arguments();
     test_pause_and_failure();
+    test_reentry();
     test_endless_reply();
     test_emit();
     test_roundtrip();

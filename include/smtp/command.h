@@ -167,11 +167,12 @@ typedef struct smtp_sasl_response {
 } smtp_sasl_response;
 
 /*
- * Callbacks. A NULL callback is a no-op. Each returns 0 to continue, SMTP_PAUSE to make
- * smtp_cmd_parser_read return right after the line just reported (with the bytes after it
- * unconsumed), or a negative value to fail (smtp_cmd_parser_read then returns
- * SMTP_ERR_CALLBACK_FAILURE, for good). Other positive values count as 0. A callback must
- * not call smtp_cmd_parser_read or smtp_cmd_parser_del on its own parser.
+ * Callbacks: the parser first, user_data last. A NULL callback is a no-op. Each returns 0 to
+ * continue, SMTP_PAUSE to make smtp_cmd_parser_read return right after the line just
+ * reported (with the bytes after it unconsumed), or a negative value to fail
+ * (smtp_cmd_parser_read then returns SMTP_ERR_CALLBACK_FAILURE, for good). Other positive
+ * values count as 0. Inside one, smtp_cmd_parser_read on the same parser returns
+ * SMTP_ERR_INVALID_STATE and smtp_cmd_parser_del must not be called.
  *
  * Pause after DATA and BDAT to read the payload with <smtp/data.h>, after STARTTLS so that
  * nothing pipelined after it is consumed (RFC 3207 4.2, DESIGN.md invariant 4), or whenever
@@ -179,9 +180,10 @@ typedef struct smtp_sasl_response {
  */
 typedef struct smtp_cmd_callbacks {
     /* One command line, well-formed or not (cmd->error). */
-    int (*on_command)(const smtp_command *cmd, void *user_data);
+    int (*on_command)(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data);
     /* One SASL response line. */
-    int (*on_sasl_response)(const smtp_sasl_response *resp, void *user_data);
+    int (*on_sasl_response)(smtp_cmd_parser *parser, const smtp_sasl_response *resp,
+                            void *user_data);
 } smtp_cmd_callbacks;
 
 typedef struct smtp_cmd_settings {
@@ -230,7 +232,8 @@ SMTP_API void smtp_cmd_parser_del(smtp_cmd_parser *p);
  * SMTP_ERR_CALLBACK_FAILURE when a callback failed, SMTP_ERR_NOMEM when the line buffer could
  * not be allocated (see smtp_cmd_parser_reserve): returned by this and every later call.
  */
-SMTP_API smtp_ssize smtp_cmd_parser_read(smtp_cmd_parser *p, const char *data, size_t len);
+SMTP_API smtp_ssize smtp_cmd_parser_read(smtp_cmd_parser *p, const char *data,
+                                         size_t len) SMTP_WARN_UNUSED;
 
 /*
  * smtp_cmd_parser_reserve allocates the parser's line buffer now, if it is not yet, so that

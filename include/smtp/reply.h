@@ -44,14 +44,21 @@ typedef struct smtp_reply_line {
     smtp_span message;
 } smtp_reply_line;
 
-/* Callbacks of the reply parser. A NULL callback is a no-op. */
+/* The opaque reply parser. */
+typedef struct smtp_reply_parser smtp_reply_parser;
+
+/*
+ * Callbacks of the reply parser: the parser first, user_data last. A NULL callback is a
+ * no-op. Inside one, smtp_reply_parser_read on the same parser returns SMTP_ERR_INVALID_STATE
+ * and smtp_reply_parser_del must not be called.
+ */
 typedef struct smtp_reply_callbacks {
     /*
      * Called once per reply line, in order. Return 0 to go on, SMTP_PAUSE to make
      * smtp_reply_parser_read return right after this line, or a negative value to fail (the
      * read returns SMTP_ERR_CALLBACK_FAILURE and the parser stays failed).
      */
-    int (*on_line)(const smtp_reply_line *line, void *user_data);
+    int (*on_line)(smtp_reply_parser *parser, const smtp_reply_line *line, void *user_data);
 } smtp_reply_callbacks;
 
 /* Limits of the reply parser. Fill with smtp_reply_settings_init, then change fields. */
@@ -68,9 +75,6 @@ typedef struct smtp_reply_settings {
 
 /* smtp_reply_settings_init fills `settings` with the defaults. NULL is ignored. */
 SMTP_API void smtp_reply_settings_init(smtp_reply_settings *settings);
-
-/* The opaque reply parser. */
-typedef struct smtp_reply_parser smtp_reply_parser;
 
 /*
  * smtp_reply_parser_new creates a parser and stores it in *pparser.
@@ -101,10 +105,12 @@ SMTP_API void smtp_reply_parser_del(smtp_reply_parser *parser);
  *   SMTP_ERR_LINE_TOO_LONG    a line exceeds max_line octets;
  *   SMTP_ERR_BARE_LF / SMTP_ERR_BARE_CR / SMTP_ERR_NUL   in a line;
  *   SMTP_ERR_CALLBACK_FAILURE on_line returned a negative value;
- *   SMTP_ERR_INVALID_ARGUMENT parser NULL, or data NULL with len > 0.
+ *   SMTP_ERR_INVALID_ARGUMENT parser NULL, or data NULL with len > 0 (not sticky);
+ *   SMTP_ERR_INVALID_STATE    called from its own on_line (not sticky).
  * No reply is ever made up: a violation is reported as an error, never as a reply.
  */
-SMTP_API smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data, size_t len);
+SMTP_API smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data,
+                                           size_t len) SMTP_WARN_UNUSED;
 
 /*
  * smtp_reply_parser_idle returns 1 when the parser stands between replies with no partial
