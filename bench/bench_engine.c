@@ -276,8 +276,9 @@ static void run_client(int bdat, unsigned long n, unsigned long long *warm_alloc
     msg.sender = "alice@example.org";
     msg.rcpts = &rcpt;
     msg.nrcpts = 1;
-    msg.body = message; /* in memory: the client declares its SIZE= itself */
+    msg.body = message; /* in memory, CRLF line ends: its size as transmitted is known */
     msg.body_len = MSG_SIZE;
+    msg.size = MSG_SIZE;
     for (unsigned long i = 0; i < n; i++) {
         if (i == WARMUP) *warm_allocs = counter.calls;
         if ((rc = smtp_client_submit(cli, &msg)) != 0) die("smtp_client_submit", rc);

@@ -370,19 +370,20 @@ int smtp_client_body_ready(smtp_client *cli)
 }
 
 /* The size of a body in memory as it will be sent, stuffing aside (RFC 1870 3: the size
- * counts CRLF line ends). */
+ * counts CRLF line ends). memchr finds the line ends: a byte loop would cost the client more
+ * per message than everything else it does. */
 static uint64_t body_size(const smtp_client *c)
 {
-    const unsigned char *b = (const unsigned char *)c->msg->body;
     size_t len = c->msg->body_len;
+    if (c->msg->body_type == SMTP_BODY_BINARYMIME || len == 0) return len;
+    const char *b = c->msg->body, *end = b + len, *q;
     uint64_t n = len;
-    if (c->msg->body_type == SMTP_BODY_BINARYMIME) return n;
-    for (size_t i = 0; i < len; i++) {
-        if (b[i] == '\n' && (i == 0 || b[i - 1] != '\r')) n++;
-        if (b[i] == '\r' && (i + 1 == len || b[i + 1] != '\n')) n++;
-    }
+    for (const char *p = b; (q = memchr(p, '\n', (size_t)(end - p))) != NULL; p = q + 1)
+        if (q == b || q[-1] != '\r') n++; /* a bare LF goes as CRLF */
+    for (const char *p = b; (q = memchr(p, '\r', (size_t)(end - p))) != NULL; p = q + 1)
+        if (q + 1 == end || q[1] != '\n') n++; /* a bare CR too */
     /* DATA adds the CRLF of a last line that lacks it. */
-    if (!c->m_bdat && len && b[len - 1] != '\n' && b[len - 1] != '\r') n += 2;
+    if (!c->m_bdat && end[-1] != '\n' && end[-1] != '\r') n += 2;
     return n;
 }
 
@@ -522,7 +523,11 @@ static int emit_mail(smtp_client *c)
     char params[PARAMS_MAX];
     if (!smtp_cli_may_send(c, SMTP_VERB_MAIL) || smtp_cli_xq_free(c) < 4) return 0;
     c->m_bdat = c->ehlo && smtp_cli_chunking(c) && smtp_caps_has(&c->caps, SMTP_CAP_CHUNKING);
-    uint64_t size = m->read_body ? m->size : body_size(c);
+    /* A body in memory: its size as transmitted, computed only when SIZE is offered and the
+     * application did not give it. */
+    uint64_t size = m->size;
+    if (!size && !m->read_body && c->ehlo && smtp_caps_has(&c->caps, SMTP_CAP_SIZE))
+        size = body_size(c);
     int missing = missing_ext(c, m, size);
     if (missing >= 0) {
         smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED, NULL, 0, 0, (smtp_cap)missing, size};

@@ -457,6 +457,18 @@ static void test_size_declared(void)
             CHECK(p.sa.hash == iot_hash(IOT_HASH0, exp, el));
             pair_close(&p);
         }
+    /* A size the application gives is declared as given (it knows; the scan is spared). */
+    struct pcase pc = {MEMORY, 0, 1, 0, 0, 0, 0};
+    struct pair p;
+    pair_open(&p, &pc, "abc\r\n", 5);
+    p.msg.size = 7;
+    pair_run(&p);
+    CHECK_INT(p.ca.status, SMTP_CLIENT_DELIVERED);
+    CHECK(p.sa.size_declared);
+    CHECK_INT(p.sa.size, 7);
+    CHECK_INT(p.ca.size, 7);
+    CHECK_INT(p.sa.bytes, 5);
+    pair_close(&p);
 }
 
 /* ---- over sockets: smtp_io_client_run against smtp_io_server_run in a child ---- */

@@ -492,7 +492,8 @@ typedef struct smtp_client_message {
     size_t nrcpts;
     /*
      * The body in memory: `body_len` octets at `body` (NULL with 0: an empty body). Used when
-     * read_body is NULL. The client declares its exact size (RFC 1870 SIZE=, as transmitted).
+     * read_body is NULL. Unless `size` gives it, the client computes its exact size as
+     * transmitted for SIZE= (RFC 1870) when the server offers SIZE.
      */
     const char *body;
     size_t body_len;
@@ -500,9 +501,10 @@ typedef struct smtp_client_message {
     smtp_client_read_body_fn read_body;
     void *read_body_data;
     /*
-     * With read_body: the body's size as transmitted (RFC 1870 3: CRLF line ends counted,
-     * dot-stuffing not), declared with SIZE= and checked against the server's limit; 0 when
-     * unknown (no SIZE= is sent). Ignored for a body in memory.
+     * The body's size as transmitted (RFC 1870 3: CRLF line ends counted, dot-stuffing not),
+     * declared with SIZE= and checked against the server's limit. 0: unknown, then no SIZE=
+     * is sent for a body source, and the client computes it for a body in memory (a scan of
+     * the body; give the size when you know it to spare that).
      */
     uint64_t size;
     /*
