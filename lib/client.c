@@ -801,3 +801,8 @@ const smtp_caps *smtp_client_caps(const smtp_client *cli)
 {
     return cli ? &cli->caps : NULL;
 }
+
+int smtp_client_tls(const smtp_client *cli)
+{
+    return cli && cli->tls_active;
+}

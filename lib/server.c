@@ -917,3 +917,8 @@ int smtp_server_eof(smtp_server *srv)
     }
     return end_session(srv, SMTP_SERVER_ABORT_EOF, NULL, NULL);
 }
+
+int smtp_server_tls(const smtp_server *srv)
+{
+    return srv && srv->tls;
+}

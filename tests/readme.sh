@@ -15,8 +15,20 @@ awk -v dir="$tmp" '
 count=0
 LD_LIBRARY_PATH=$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export LD_LIBRARY_PATH
+src=$(dirname "$readme")
 for f in "$tmp"/block*.c; do
     [ -f "$f" ] || continue
+    # A block that shows a program of examples/ ("/* mail-send HOST ...", the file's second
+    # line) must be that file, but for its SPDX line: the build compiles it and an e2e test
+    # runs it (it needs a server and the TLS adapter).
+    example=$(sed -n '1s|^/\* \([a-z-]*\) .*|\1|p' "$f")
+    if [ -n "$example" ] && [ -f "$src/examples/$example.c" ]; then
+        tail -n +2 "$src/examples/$example.c" | cmp -s - "$f" ||
+            { echo "README's block for examples/$example.c differs from the file"; exit 1; }
+        echo "== examples/$example.c: README shows it as it is"
+        count=$((count + 1))
+        continue
+    fi
     grep -q 'int main' "$f" || continue
     count=$((count + 1))
     # shellcheck disable=SC2086

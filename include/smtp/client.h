@@ -620,6 +620,12 @@ SMTP_API smtp_client_wait smtp_client_timeout(const smtp_client *cli, uint32_t *
 SMTP_API int smtp_client_timeout_expired(smtp_client *cli);
 
 /*
+ * smtp_client_tls returns 1 when the session runs over TLS: from the start (SMTP_CLIENT_TLS,
+ * implicit TLS) or since smtp_client_tls_done(cli, 1) after STARTTLS; else 0 (NULL: 0).
+ */
+SMTP_API int smtp_client_tls(const smtp_client *cli);
+
+/*
  * smtp_client_caps returns the capabilities of the server's last EHLO (or LHLO) reply; empty
  * before it, after HELO, and after STARTTLS until the new EHLO reply. Valid while cli is.
  */

@@ -572,6 +572,12 @@ SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size
 SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len);
 
 /*
+ * smtp_server_tls returns 1 when the session runs over TLS: from the start (SMTP_SERVER_TLS,
+ * implicit TLS) or since smtp_server_tls_done(srv, 1) after STARTTLS; else 0 (NULL: 0).
+ */
+SMTP_API int smtp_server_tls(const smtp_server *srv);
+
+/*
  * smtp_server_auth_identity returns the authenticated identity (NUL-terminated, at most
  * SMTP_SERVER_MAX_IDENTITY octets, owned by the session and valid until the next state
  * change), or NULL while the client is not authenticated. Authentication lasts for the

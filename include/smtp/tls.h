@@ -52,6 +52,7 @@
 #define SMTP_TLS_H
 
 #include <smtp/common.h>
+#include <smtp/io.h>
 
 #include <stdint.h>
 
@@ -312,8 +313,6 @@ SMTP_API int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap);
 
 /* ---- The client's SASL cryptography (<smtp/client.h>) ---- */
 
-struct smtp_client_crypto; /* <smtp/client.h> */
-
 /*
  * smtp_tls_crypto fills `*crypto` with mbedTLS's HMAC-MD5, HMAC-SHA-256 and SHA-256, and
  * random bytes from `cfg`'s generator (the CTR-DRBG a config seeds once), for the client's
@@ -328,11 +327,9 @@ struct smtp_client_crypto; /* <smtp/client.h> */
  *
  * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (crypto NULL).
  */
-SMTP_API int smtp_tls_crypto(struct smtp_client_crypto *crypto, smtp_tls_config *cfg);
+SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
 
 /* ---- With the I/O adapter (<smtp/io.h>) ---- */
-
-struct smtp_io_filter; /* <smtp/io.h>; only the type is used: smtp_tls does not link smtp_io */
 
 /*
  * smtp_tls_io_filter_new creates a session, as smtp_tls_new(&tls, cfg, host, mem), and fills
@@ -353,8 +350,31 @@ struct smtp_io_filter; /* <smtp/io.h>; only the type is used: smtp_tls does not 
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (filter NULL, or smtp_tls_new's reasons);
  * SMTP_ERR_NOMEM. On error `*filter` is left untouched and nothing stays allocated.
  */
-SMTP_API int smtp_tls_io_filter_new(struct smtp_io_filter *filter, smtp_tls_config *cfg,
-                                    const char *host, const smtp_mem *mem);
+SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg, const char *host,
+                                    const smtp_mem *mem);
+
+/* ---- The common client task ---- */
+
+/*
+ * smtp_tls_client_run connects to `host` (a name or an address) and `port` (NULL: 465 when
+ * the client has SMTP_CLIENT_TLS, else 25) within `timeout_ms` (0: the system's), and runs the
+ * session `cli` there until it ends, blocking (smtp_io_client_run). TLS follows the client's
+ * settings: from the first byte with SMTP_CLIENT_TLS (implicit TLS, RFC 8314), or after the
+ * server's 220 to STARTTLS under SMTP_CLIENT_TLS_OPPORTUNISTIC or _REQUIRED (RFC 3207). The
+ * server's certificate must verify for `host` against `ca_file` (PEM; NULL: the system's store,
+ * /etc/ssl/certs); the configuration is made only when TLS starts. Submit the messages (and
+ * quit) before the call or from the client's callbacks; on_message and on_session_end report
+ * how the conversation went. Links smtp_io.
+ * Returns how the connection ended (smtp_io_status) with its detail in *detail (may be NULL):
+ * SMTP_IO_DONE when the session ran to its end; SMTP_IO_RESOLVE, SMTP_IO_SYSERR or
+ * SMTP_IO_TIMEOUT when no address could be reached (as smtp_io_connect; the client engine was
+ * not run); SMTP_IO_TLS when the handshake or the configuration failed (detail: the
+ * SMTP_ERR_* of smtp_tls_config_new or of the handshake: a certificate that does not verify
+ * gives SMTP_ERR_PROTO); SMTP_IO_ERROR with SMTP_ERR_INVALID_ARGUMENT for cli or host NULL;
+ * the other statuses as smtp_io_client_run.
+ */
+SMTP_API smtp_io_status smtp_tls_client_run(smtp_client *cli, const char *host, const char *port,
+                                            const char *ca_file, uint32_t timeout_ms, int *detail);
 
 #ifdef __cplusplus
 }

@@ -54,7 +54,7 @@ static int c_random(unsigned char *buf, size_t len, void *ctx)
     return 0;
 }
 
-int smtp_tls_crypto(struct smtp_client_crypto *crypto, smtp_tls_config *cfg)
+int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg)
 {
     if (!crypto) return SMTP_ERR_INVALID_ARGUMENT;
     memset(crypto, 0, sizeof *crypto);

@@ -9,8 +9,6 @@
  * completed is complete even when the peer's close_notify came right behind it (CLOSED):
  * read() then reports that end. And the adapter takes a negative read() for the end of the
  * stream, so the close_notify (a 0 read in state CLOSED) becomes one.
- *
- * Only the type smtp_io_filter comes from <smtp/io.h>: smtp_tls does not link smtp_io.
  */
 #include "tls_internal.h"
 
@@ -59,7 +57,7 @@ static void f_del(void *ctx)
     smtp_tls_del(ctx);
 }
 
-int smtp_tls_io_filter_new(struct smtp_io_filter *filter, smtp_tls_config *cfg, const char *host,
+int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg, const char *host,
                            const smtp_mem *mem)
 {
     if (!filter) return SMTP_ERR_INVALID_ARGUMENT;

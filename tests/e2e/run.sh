@@ -719,6 +719,26 @@ case_starttls() {
     stop_sink
 }
 
+# examples/mail-send.c, the README's "Send a message": one message over STARTTLS, verified
+# against the test CA, each recipient's reply and the deciding reply printed; a certificate
+# that does not verify (the system's store) sends nothing and fails.
+case_mail_send() {
+    make_cert
+    make_message
+    start_sink --maildir "$tmp/md" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+    $W "$bin/mail-send" localhost "$port" "$tmp/ca.pem" a@example.org b@example.org \
+        <"$tmp/msg" >"$tmp/send.out" 2>"$tmp/send.err" || fail "mail-send exited $?"
+    expect_line "$tmp/send.out" "b@example.org: 250 2.1.5 Ok"
+    expect_in "$tmp/send.out" "message to b@example.org: DELIVERED 250"
+    expect_in "$tmp/sink.out" '"tls":true'
+    cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
+    $W "$bin/mail-send" localhost "$port" /nonexistent/ca.pem a@example.org b@example.org \
+        <"$tmp/msg" >"$tmp/send.out" 2>"$tmp/send.err"
+    [ $? -eq 75 ] || fail "mail-send with a CA that does not load did not fail with 75"
+    [ "$(count_new)" -eq 1 ] || fail "a message went without TLS"
+    stop_sink
+}
+
 case_tls_required() {
     make_cert
     printf 'x\r\n' >"$tmp/msg"

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp_tls_client_run: the common client task in one blocking call (tls.h). It connects with
+ * the I/O adapter, gives the connection a TLS factory that verifies the server's name against
+ * a CA file or the system's store, and runs the session. The TLS configuration is made only
+ * when the session asks for TLS (implicit TLS, or the server's 220 to STARTTLS), so a session
+ * without TLS never needs a CA.
+ */
+#include "tls_internal.h"
+
+#include <smtp/io.h>
+
+#include <string.h>
+
+/* Debian's store of trusted CAs, one file per certificate (ca-certificates). */
+#define SYSTEM_CA_PATH "/etc/ssl/certs"
+
+struct client_run {
+    const char *host;
+    const char *ca_file;
+    smtp_tls_config *cfg;
+};
+
+static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *user_data)
+{
+    (void)conn;
+    struct client_run *r = user_data;
+    if (!r->cfg) {
+        smtp_tls_settings ts;
+        smtp_tls_settings_init(&ts, SMTP_TLS_CLIENT);
+        if (r->ca_file)
+            ts.ca_file = r->ca_file;
+        else
+            ts.ca_path = SYSTEM_CA_PATH;
+        int rc = smtp_tls_config_new(&r->cfg, &ts, NULL, NULL, 0);
+        if (rc != 0) return rc;
+    }
+    return smtp_tls_io_filter_new(filter, r->cfg, r->host, NULL);
+}
+
+smtp_io_status smtp_tls_client_run(smtp_client *cli, const char *host, const char *port,
+                                   const char *ca_file, uint32_t timeout_ms, int *detail)
+{
+    int ignored;
+    if (!detail) detail = &ignored;
+    *detail = 0;
+    if (!cli || !host) {
+        *detail = SMTP_ERR_INVALID_ARGUMENT;
+        return SMTP_IO_ERROR;
+    }
+    int implicit = smtp_client_tls(cli);
+    if (!port) port = implicit ? "465" : "25";
+    smtp_io_status st;
+    int fd = smtp_io_connect(host, port, timeout_ms, &st, detail);
+    if (fd < 0) return st;
+    struct client_run r = {host, ca_file, NULL};
+    smtp_io_settings io;
+    smtp_io_settings_init(&io);
+    io.tls_new = tls_new;
+    io.user_data = &r;
+    io.implicit_tls = implicit;
+    st = smtp_io_client_run(cli, fd, &io, NULL, detail);
+    smtp_tls_config_del(r.cfg);
+    return st;
+}
