@@ -196,46 +196,46 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
     size_t total = layout(&set, off);
     char *block = smtp_malloc(mem, total);
     if (!block) return SMTP_ERR_NOMEM;
-    smtp_client *c = (smtp_client *)(void *)block;
-    memset(c, 0, sizeof *c);
-    c->mem = mem;
-    c->cb = cb;
-    c->set = set;
-    copy_strings(&c->set, block + off[7]);
+    smtp_client *cli = (smtp_client *)(void *)block;
+    memset(cli, 0, sizeof *cli);
+    cli->mem = mem;
+    cli->cb = cb;
+    cli->set = set;
+    copy_strings(&cli->set, block + off[7]);
     if (set.crypto) {
-        c->crypto = *set.crypto;
-        c->set.crypto = &c->crypto;
+        cli->crypto = *set.crypto;
+        cli->set.crypto = &cli->crypto;
     }
-    c->user_data = user_data;
-    c->xq = (struct smtp_cli_expect *)(void *)(block + off[0]);
-    c->xq_cap = set.max_recipients + 16;
-    c->out = block + off[1];
-    c->out_cap = set.max_output;
-    c->scratch = block + off[2];
-    c->rtext = block + off[3];
-    c->rtext_cap = set.max_reply_text;
-    c->saved.text = block + off[4];
-    c->rcpt_ok = (unsigned char *)block + off[5];
-    c->body = block + off[5] + set.max_recipients;
-    c->body_cap = set.max_body_buffer;
-    c->sasl = block + off[6];
-    c->sasl_cap = smtp_cli_auth_buffer_size(&set);
-    c->tls_active = (set.flags & SMTP_CLIENT_TLS) != 0;
-    smtp_caps_init(&c->caps);
+    cli->user_data = user_data;
+    cli->xq = (struct smtp_cli_expect *)(void *)(block + off[0]);
+    cli->xq_cap = set.max_recipients + 16;
+    cli->out = block + off[1];
+    cli->out_cap = set.max_output;
+    cli->scratch = block + off[2];
+    cli->rtext = block + off[3];
+    cli->rtext_cap = set.max_reply_text;
+    cli->saved.text = block + off[4];
+    cli->rcpt_ok = (unsigned char *)block + off[5];
+    cli->body = block + off[5] + set.max_recipients;
+    cli->body_cap = set.max_body_buffer;
+    cli->sasl = block + off[6];
+    cli->sasl_cap = smtp_cli_auth_buffer_size(&set);
+    cli->tls_active = (set.flags & SMTP_CLIENT_TLS) != 0;
+    smtp_caps_init(&cli->caps);
 
     smtp_reply_settings rs;
     smtp_reply_settings_init(&rs);
     rs.max_line = set.max_reply_line;
     rs.max_lines = set.max_reply_lines;
     smtp_reply_callbacks rcb = {.on_line = on_reply_line};
-    rv = smtp_reply_parser_new(&c->rp, &rcb, &rs, mem, c);
+    rv = smtp_reply_parser_new(&cli->rp, &rcb, &rs, mem, cli);
     if (rv) {
         smtp_free(mem, block);
         return rv;
     }
-    c->phase = SMTP_CLI_GREETING;
-    smtp_cli_expect_push(c, SMTP_CLI_X_GREETING, 0, 0);
-    *pcli = c;
+    cli->phase = SMTP_CLI_GREETING;
+    smtp_cli_expect_push(cli, SMTP_CLI_X_GREETING, 0, 0);
+    *pcli = cli;
     return 0;
 }
 
@@ -248,57 +248,57 @@ void smtp_client_del(smtp_client *cli)
 
 /* ---- output queue and expectations ---- */
 
-char *smtp_cli_out_room(smtp_client *c, size_t *room)
+char *smtp_cli_out_room(smtp_client *cli, size_t *room)
 {
-    if (c->out_head) {
-        memmove(c->out, c->out + c->out_head, c->out_len);
-        c->out_head = 0;
+    if (cli->out_head) {
+        memmove(cli->out, cli->out + cli->out_head, cli->out_len);
+        cli->out_head = 0;
     }
-    *room = c->out_cap - c->out_len;
-    return c->out + c->out_len;
+    *room = cli->out_cap - cli->out_len;
+    return cli->out + cli->out_len;
 }
 
-void smtp_cli_out_commit(smtp_client *c, size_t n, smtp_verb verb)
+void smtp_cli_out_commit(smtp_client *cli, size_t n, smtp_verb verb)
 {
-    c->out_len += n;
-    c->queued += n;
-    if (verb != SMTP_VERB_UNKNOWN) c->last_verb = verb;
+    cli->out_len += n;
+    cli->queued += n;
+    if (verb != SMTP_VERB_UNKNOWN) cli->last_verb = verb;
 }
 
-size_t smtp_cli_xq_free(const smtp_client *c)
+size_t smtp_cli_xq_free(const smtp_client *cli)
 {
-    return c->xq_cap - c->xq_len;
+    return cli->xq_cap - cli->xq_len;
 }
 
-void smtp_cli_expect_push(smtp_client *c, int kind, uint32_t index, int flag)
+void smtp_cli_expect_push(smtp_client *cli, int kind, uint32_t index, int flag)
 {
     /* Callers check smtp_cli_xq_free first; the queue is sized for a whole transaction. */
-    if (c->xq_len == c->xq_cap) return;
-    struct smtp_cli_expect *x = &c->xq[(c->xq_head + c->xq_len) % c->xq_cap];
-    x->end = c->queued;
+    if (cli->xq_len == cli->xq_cap) return;
+    struct smtp_cli_expect *x = &cli->xq[(cli->xq_head + cli->xq_len) % cli->xq_cap];
+    x->end = cli->queued;
     x->index = index;
     x->kind = (uint8_t)kind;
     x->flag = (uint8_t)flag;
-    c->xq_len++;
+    cli->xq_len++;
 }
 
-static struct smtp_cli_expect expect_pop(smtp_client *c)
+static struct smtp_cli_expect expect_pop(smtp_client *cli)
 {
-    struct smtp_cli_expect x = c->xq[c->xq_head];
-    c->xq_head = (c->xq_head + 1) % c->xq_cap;
-    c->xq_len--;
+    struct smtp_cli_expect x = cli->xq[cli->xq_head];
+    cli->xq_head = (cli->xq_head + 1) % cli->xq_cap;
+    cli->xq_len--;
     return x;
 }
 
-int smtp_cli_may_send(const smtp_client *c, smtp_verb verb)
+int smtp_cli_may_send(const smtp_client *cli, smtp_verb verb)
 {
-    if (c->xq_len == 0) return 1;
-    if ((c->set.flags & SMTP_CLIENT_NO_PIPELINING) || !c->ehlo ||
-        !smtp_caps_has(&c->caps, SMTP_CAP_PIPELINING))
+    if (cli->xq_len == 0) return 1;
+    if ((cli->set.flags & SMTP_CLIENT_NO_PIPELINING) || !cli->ehlo ||
+        !smtp_caps_has(&cli->caps, SMTP_CAP_PIPELINING))
         return 0;
     /* RFC 2920 3.1: RSET, MAIL and RCPT may be followed in a group; DATA and BDAT end it.
      * RFC 3030 4.2: BDAT chunks may follow each other. */
-    switch (c->last_verb) {
+    switch (cli->last_verb) {
     case SMTP_VERB_RSET:
     case SMTP_VERB_MAIL:
     case SMTP_VERB_RCPT:
@@ -311,54 +311,55 @@ int smtp_cli_may_send(const smtp_client *c, smtp_verb verb)
 
 /* ---- producing output ---- */
 
-static int emit_simple(smtp_client *c, smtp_verb verb, const char *arg, int kind)
+static int emit_simple(smtp_client *cli, smtp_verb verb, const char *arg, int kind)
 {
     size_t room;
-    char *dst = smtp_cli_out_room(c, &room);
+    char *dst = smtp_cli_out_room(cli, &room);
     smtp_ssize n = smtp_emit_command(dst, room, verb, arg, arg ? strlen(arg) : 0);
     if (n == SMTP_ERR_NOBUF) return 0;
     if (n < 0) return (int)n; /* the arguments were checked: not reached */
-    smtp_cli_out_commit(c, (size_t)n, verb);
-    smtp_cli_expect_push(c, kind, 0, 0);
+    smtp_cli_out_commit(cli, (size_t)n, verb);
+    smtp_cli_expect_push(cli, kind, 0, 0);
     return 1;
 }
 
 /* Emits what the session may send now, as far as the output queue has room. */
-static int produce(smtp_client *c)
+static int produce(smtp_client *cli)
 {
     for (;;) {
         int rv = 0;
-        if (c->err) return c->err;
-        switch (c->phase) {
+        if (cli->err) return cli->err;
+        switch (cli->phase) {
         case SMTP_CLI_HELLO:
-            if (c->xq_len) return 0;
-            rv = emit_simple(c, (c->set.flags & SMTP_CLIENT_LMTP) ? SMTP_VERB_LHLO : SMTP_VERB_EHLO,
-                             c->set.helo_name, SMTP_CLI_X_EHLO);
-            if (rv > 0) c->phase = SMTP_CLI_WAIT;
+            if (cli->xq_len) return 0;
+            rv = emit_simple(cli,
+                             (cli->set.flags & SMTP_CLIENT_LMTP) ? SMTP_VERB_LHLO : SMTP_VERB_EHLO,
+                             cli->set.helo_name, SMTP_CLI_X_EHLO);
+            if (rv > 0) cli->phase = SMTP_CLI_WAIT;
             break;
         case SMTP_CLI_HELO:
-            if (c->xq_len) return 0;
-            rv = emit_simple(c, SMTP_VERB_HELO, c->set.helo_name, SMTP_CLI_X_HELO);
-            if (rv > 0) c->phase = SMTP_CLI_WAIT;
+            if (cli->xq_len) return 0;
+            rv = emit_simple(cli, SMTP_VERB_HELO, cli->set.helo_name, SMTP_CLI_X_HELO);
+            if (rv > 0) cli->phase = SMTP_CLI_WAIT;
             break;
         case SMTP_CLI_STARTTLS:
-            if (c->xq_len) return 0;
-            rv = emit_simple(c, SMTP_VERB_STARTTLS, NULL, SMTP_CLI_X_STARTTLS);
-            if (rv > 0) c->phase = SMTP_CLI_WAIT;
+            if (cli->xq_len) return 0;
+            rv = emit_simple(cli, SMTP_VERB_STARTTLS, NULL, SMTP_CLI_X_STARTTLS);
+            if (rv > 0) cli->phase = SMTP_CLI_WAIT;
             break;
         case SMTP_CLI_AUTH:
-            if (c->xq_len) return 0;
-            rv = smtp_cli_auth_produce(c);
+            if (cli->xq_len) return 0;
+            rv = smtp_cli_auth_produce(cli);
             break;
         case SMTP_CLI_READY:
-            rv = smtp_cli_txn_produce(c);
-            if (rv == 0 && c->quit_asked && !smtp_cli_txn_busy(c) && !c->need_rset)
-                c->phase = SMTP_CLI_QUIT, rv = 1;
+            rv = smtp_cli_txn_produce(cli);
+            if (rv == 0 && cli->quit_asked && !smtp_cli_txn_busy(cli) && !cli->need_rset)
+                cli->phase = SMTP_CLI_QUIT, rv = 1;
             break;
         case SMTP_CLI_QUIT:
-            if (c->xq_len) return 0;
-            rv = emit_simple(c, SMTP_VERB_QUIT, NULL, SMTP_CLI_X_QUIT);
-            if (rv > 0) c->phase = SMTP_CLI_CLOSING;
+            if (cli->xq_len) return 0;
+            rv = emit_simple(cli, SMTP_VERB_QUIT, NULL, SMTP_CLI_X_QUIT);
+            if (rv > 0) cli->phase = SMTP_CLI_CLOSING;
             break;
         default: return 0;
         }
@@ -368,86 +369,86 @@ static int produce(smtp_client *c)
 
 /* ---- ending ---- */
 
-int smtp_cli_callback_failed(smtp_client *c)
+int smtp_cli_callback_failed(smtp_client *cli)
 {
-    c->err = SMTP_ERR_CALLBACK_FAILURE;
-    c->phase = SMTP_CLI_DONE;
-    c->ended = 1;
-    return c->err;
+    cli->err = SMTP_ERR_CALLBACK_FAILURE;
+    cli->phase = SMTP_CLI_DONE;
+    cli->ended = 1;
+    return cli->err;
 }
 
-int smtp_cli_end(smtp_client *c, smtp_client_end end, int error, const smtp_client_reply *reply,
+int smtp_cli_end(smtp_client *cli, smtp_client_end end, int error, const smtp_client_reply *reply,
                  int send_quit)
 {
     int status = SMTP_CLIENT_TEMPFAIL;
-    if (c->ended) return 0;
-    c->ended = 1;
+    if (cli->ended) return 0;
+    cli->ended = 1;
     if (reply && reply->code >= 500 && end != SMTP_CLIENT_END_PROTOCOL)
         status = SMTP_CLIENT_PERMFAIL;
-    int rv = smtp_cli_txn_abort(c, status, reply);
+    int rv = smtp_cli_txn_abort(cli, status, reply);
     if (rv < 0) return rv;
     /* Replies still owed are read and dropped before QUIT. */
-    for (size_t i = 0; i < c->xq_len; i++)
-        c->xq[(c->xq_head + i) % c->xq_cap].kind = SMTP_CLI_X_IGNORE;
-    c->need_rset = 0;
-    c->phase = send_quit ? SMTP_CLI_QUIT : SMTP_CLI_DONE;
-    if (!send_quit) c->out_len = 0; /* nothing more goes out */
+    for (size_t i = 0; i < cli->xq_len; i++)
+        cli->xq[(cli->xq_head + i) % cli->xq_cap].kind = SMTP_CLI_X_IGNORE;
+    cli->need_rset = 0;
+    cli->phase = send_quit ? SMTP_CLI_QUIT : SMTP_CLI_DONE;
+    if (!send_quit) cli->out_len = 0; /* nothing more goes out */
     smtp_client_session_result res = {end, error, reply};
     int r;
-    SMTP_CALLBACK(c, r, on_session_end, &res);
-    return r < 0 ? smtp_cli_callback_failed(c) : 0;
+    SMTP_CALLBACK(cli, r, on_session_end, &res);
+    return r < 0 ? smtp_cli_callback_failed(cli) : 0;
 }
 
-int smtp_cli_fail(smtp_client *c, int error, const smtp_client_reply *reply)
+int smtp_cli_fail(smtp_client *cli, int error, const smtp_client_reply *reply)
 {
     smtp_client_end end = error == SMTP_ERR_CALLBACK_FAILURE || error == SMTP_ERR_NOMEM
                               ? SMTP_CLIENT_END_ERROR
                               : SMTP_CLIENT_END_PROTOCOL;
-    int rv = smtp_cli_end(c, end, error, reply, 0);
-    c->phase = SMTP_CLI_DONE;
-    c->err = rv < 0 ? rv : error;
-    return c->err;
+    int rv = smtp_cli_end(cli, end, error, reply, 0);
+    cli->phase = SMTP_CLI_DONE;
+    cli->err = rv < 0 ? rv : error;
+    return cli->err;
 }
 
 /* ---- reading replies ---- */
 
-static void text_append(smtp_client *c, const char *p, size_t n)
+static void text_append(smtp_client *cli, const char *p, size_t n)
 {
-    size_t room = c->rtext_cap - c->rtext_len;
+    size_t room = cli->rtext_cap - cli->rtext_len;
     if (n > room) {
         n = room;
-        c->r_truncated = 1;
+        cli->r_truncated = 1;
     }
-    if (n) memcpy(c->rtext + c->rtext_len, p, n);
-    c->rtext_len += n;
+    if (n) memcpy(cli->rtext + cli->rtext_len, p, n);
+    cli->rtext_len += n;
 }
 
 static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, void *user_data)
 {
     (void)rp;
-    smtp_client *c = user_data;
+    smtp_client *cli = user_data;
     if (line->index == 0) {
-        c->r_code = line->code;
-        c->r_lines = 0;
-        c->rtext_len = 0;
-        c->r_truncated = 0;
-        c->r_enh_len = 0;
+        cli->r_code = line->code;
+        cli->r_lines = 0;
+        cli->rtext_len = 0;
+        cli->r_truncated = 0;
+        cli->r_enh_len = 0;
         if (line->enhanced.len) {
-            c->r_enh_off = (size_t)(line->enhanced.ptr - line->text.ptr);
-            c->r_enh_len = line->enhanced.len;
+            cli->r_enh_off = (size_t)(line->enhanced.ptr - line->text.ptr);
+            cli->r_enh_len = line->enhanced.len;
         }
-        smtp_caps_init(&c->caps_next);
+        smtp_caps_init(&cli->caps_next);
     } else {
-        text_append(c, "\n", 1);
+        text_append(cli, "\n", 1);
     }
-    text_append(c, line->text.ptr, line->text.len);
-    if (c->r_enh_len && c->r_enh_off + c->r_enh_len > c->rtext_len) c->r_enh_len = 0;
+    text_append(cli, line->text.ptr, line->text.len);
+    if (cli->r_enh_len && cli->r_enh_off + cli->r_enh_len > cli->rtext_len) cli->r_enh_len = 0;
     /* The capabilities come from a 250 EHLO reply, read line by line (never truncated). */
-    if (c->xq_len && c->xq[c->xq_head].kind == SMTP_CLI_X_EHLO)
-        smtp_caps_add_line(&c->caps_next, line->text.ptr, line->text.len);
-    c->r_lines++;
+    if (cli->xq_len && cli->xq[cli->xq_head].kind == SMTP_CLI_X_EHLO)
+        smtp_caps_add_line(&cli->caps_next, line->text.ptr, line->text.len);
+    cli->r_lines++;
     if (line->last) {
-        c->r_complete = 1;
+        cli->r_complete = 1;
         return SMTP_PAUSE;
     }
     return 0;
@@ -474,57 +475,57 @@ static smtp_verb verb_of(const struct smtp_cli_expect *x)
 }
 
 /* After the hello: STARTTLS when the policy asks for it (RFC 3207), then AUTH or messages. */
-static int after_hello(smtp_client *c, const smtp_client_reply *r)
+static int after_hello(smtp_client *cli, const smtp_client_reply *r)
 {
-    if (!c->tls_active && c->set.tls != SMTP_CLIENT_TLS_NONE) {
-        if (c->ehlo && smtp_caps_has(&c->caps, SMTP_CAP_STARTTLS)) {
-            c->phase = SMTP_CLI_STARTTLS;
+    if (!cli->tls_active && cli->set.tls != SMTP_CLIENT_TLS_NONE) {
+        if (cli->ehlo && smtp_caps_has(&cli->caps, SMTP_CAP_STARTTLS)) {
+            cli->phase = SMTP_CLI_STARTTLS;
             return 0;
         }
-        if (c->set.tls == SMTP_CLIENT_TLS_REQUIRED)
-            return smtp_cli_end(c, SMTP_CLIENT_END_TLS_UNAVAILABLE, 0, r, 1);
+        if (cli->set.tls == SMTP_CLIENT_TLS_REQUIRED)
+            return smtp_cli_end(cli, SMTP_CLIENT_END_TLS_UNAVAILABLE, 0, r, 1);
     }
-    return smtp_cli_after_tls(c);
+    return smtp_cli_after_tls(cli);
 }
 
-int smtp_cli_after_tls(smtp_client *c)
+int smtp_cli_after_tls(smtp_client *cli)
 {
-    if (c->set.auth_user) return smtp_cli_auth_start(c);
-    c->phase = SMTP_CLI_READY;
+    if (cli->set.auth_user) return smtp_cli_auth_start(cli);
+    cli->phase = SMTP_CLI_READY;
     return 0;
 }
 
-static int on_hello_reply(smtp_client *c, int kind, const smtp_client_reply *r)
+static int on_hello_reply(smtp_client *cli, int kind, const smtp_client_reply *r)
 {
     if (r->code == 250) {
-        c->ehlo = kind == SMTP_CLI_X_EHLO;
-        if (c->ehlo)
-            c->caps = c->caps_next;
+        cli->ehlo = kind == SMTP_CLI_X_EHLO;
+        if (cli->ehlo)
+            cli->caps = cli->caps_next;
         else
-            smtp_caps_init(&c->caps);
-        return after_hello(c, r);
+            smtp_caps_init(&cli->caps);
+        return after_hello(cli, r);
     }
     /* RFC 5321 4.1.4: a server that does not know EHLO answers 500 or 502: fall back to HELO
      * (not in LMTP, which has no HELO, RFC 2033 4.1). */
-    if (kind == SMTP_CLI_X_EHLO && !(c->set.flags & SMTP_CLIENT_LMTP) &&
+    if (kind == SMTP_CLI_X_EHLO && !(cli->set.flags & SMTP_CLIENT_LMTP) &&
         (r->code == 500 || r->code == 502)) {
-        c->phase = SMTP_CLI_HELO;
+        cli->phase = SMTP_CLI_HELO;
         return 0;
     }
-    return smtp_cli_end(c, SMTP_CLIENT_END_REJECTED, 0, r, 1);
+    return smtp_cli_end(cli, SMTP_CLIENT_END_REJECTED, 0, r, 1);
 }
 
-static int on_starttls_reply(smtp_client *c, const smtp_client_reply *r)
+static int on_starttls_reply(smtp_client *cli, const smtp_client_reply *r)
 {
     if (r->code == 220) {
-        c->phase = SMTP_CLI_TLS;
+        cli->phase = SMTP_CLI_TLS;
         int rv;
-        SMTP_CALLBACK0(c, rv, on_starttls);
-        return rv < 0 ? smtp_cli_callback_failed(c) : 0;
+        SMTP_CALLBACK0(cli, rv, on_starttls);
+        return rv < 0 ? smtp_cli_callback_failed(cli) : 0;
     }
-    if (c->set.tls == SMTP_CLIENT_TLS_REQUIRED)
-        return smtp_cli_end(c, SMTP_CLIENT_END_TLS_UNAVAILABLE, 0, r, 1);
-    return smtp_cli_after_tls(c); /* opportunistic: go on in plaintext (RFC 3207 4.1) */
+    if (cli->set.tls == SMTP_CLIENT_TLS_REQUIRED)
+        return smtp_cli_end(cli, SMTP_CLIENT_END_TLS_UNAVAILABLE, 0, r, 1);
+    return smtp_cli_after_tls(cli); /* opportunistic: go on in plaintext (RFC 3207 4.1) */
 }
 
 /* Codes that can answer one command only (RFC 5321 4.3.2, RFC 4954 4): a 354 to MAIL or a
@@ -545,59 +546,59 @@ static int plausible(int kind, int code)
     }
 }
 
-static int handle_reply(smtp_client *c)
+static int handle_reply(smtp_client *cli)
 {
     smtp_client_reply r;
     memset(&r, 0, sizeof r);
-    r.code = c->r_code;
-    r.text.ptr = c->rtext;
-    r.text.len = c->rtext_len;
-    if (c->r_enh_len) {
-        r.enhanced.ptr = c->rtext + c->r_enh_off;
-        r.enhanced.len = c->r_enh_len;
+    r.code = cli->r_code;
+    r.text.ptr = cli->rtext;
+    r.text.len = cli->rtext_len;
+    if (cli->r_enh_len) {
+        r.enhanced.ptr = cli->rtext + cli->r_enh_off;
+        r.enhanced.len = cli->r_enh_len;
     }
-    r.lines = c->r_lines;
-    r.truncated = c->r_truncated;
-    if (!c->r_solicited) {
+    r.lines = cli->r_lines;
+    r.truncated = cli->r_truncated;
+    if (!cli->r_solicited) {
         /* RFC 5321 3.8: a server may announce its shutdown with 421 at any time. Some close
          * with 221 instead (Postfix, after junk: "221 2.7.0 Error: I can break rules, too"):
          * not the answer to anything either, so no harm in letting it end the session too. */
         if (r.code == 421 || r.code == 221) {
-            int rv = smtp_cli_end(c, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
-            c->phase = SMTP_CLI_DONE;
+            int rv = smtp_cli_end(cli, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
+            cli->phase = SMTP_CLI_DONE;
             return rv;
         }
-        return smtp_cli_fail(c, SMTP_ERR_PROTO, &r);
+        return smtp_cli_fail(cli, SMTP_ERR_PROTO, &r);
     }
-    struct smtp_cli_expect x = expect_pop(c);
+    struct smtp_cli_expect x = expect_pop(cli);
     r.command = verb_of(&x);
     if (x.kind != SMTP_CLI_X_IGNORE && !plausible(x.kind, r.code))
-        return smtp_cli_fail(c, SMTP_ERR_PROTO, &r);
+        return smtp_cli_fail(cli, SMTP_ERR_PROTO, &r);
     if (r.code == 421 && x.kind != SMTP_CLI_X_QUIT && x.kind != SMTP_CLI_X_IGNORE) {
-        int rv = smtp_cli_end(c, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
-        c->phase = SMTP_CLI_DONE;
+        int rv = smtp_cli_end(cli, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
+        cli->phase = SMTP_CLI_DONE;
         return rv;
     }
     switch (x.kind) {
     case SMTP_CLI_X_IGNORE: return 0;
     case SMTP_CLI_X_GREETING:
         if (r.code == 220) {
-            c->phase = SMTP_CLI_HELLO;
+            cli->phase = SMTP_CLI_HELLO;
             return 0;
         }
         /* RFC 5321 3.1: after a 554 greeting the client sends QUIT. */
-        return smtp_cli_end(c, SMTP_CLIENT_END_REJECTED, 0, &r, 1);
+        return smtp_cli_end(cli, SMTP_CLIENT_END_REJECTED, 0, &r, 1);
     case SMTP_CLI_X_EHLO:
-    case SMTP_CLI_X_HELO: return on_hello_reply(c, x.kind, &r);
-    case SMTP_CLI_X_STARTTLS: return on_starttls_reply(c, &r);
-    case SMTP_CLI_X_AUTH: return smtp_cli_auth_reply(c, &r);
+    case SMTP_CLI_X_HELO: return on_hello_reply(cli, x.kind, &r);
+    case SMTP_CLI_X_STARTTLS: return on_starttls_reply(cli, &r);
+    case SMTP_CLI_X_AUTH: return smtp_cli_auth_reply(cli, &r);
     case SMTP_CLI_X_RSET:
         if (r.code / 100 == 2) return 0;
-        return smtp_cli_end(c, SMTP_CLIENT_END_REJECTED, 0, &r, 1);
+        return smtp_cli_end(cli, SMTP_CLIENT_END_REJECTED, 0, &r, 1);
     case SMTP_CLI_X_QUIT:
-        c->phase = SMTP_CLI_DONE;
-        return smtp_cli_end(c, SMTP_CLIENT_END_QUIT, 0, &r, 0);
-    default: return smtp_cli_txn_reply(c, &x, &r);
+        cli->phase = SMTP_CLI_DONE;
+        return smtp_cli_end(cli, SMTP_CLIENT_END_QUIT, 0, &r, 0);
+    default: return smtp_cli_txn_reply(cli, &x, &r);
     }
 }
 
@@ -605,90 +606,88 @@ static int handle_reply(smtp_client *c)
  * bytes. The bytes handed back now arrived before what is pulled out from now on; when they
  * reach past the bytes still held from before, all of them are dated now (which can only let
  * an extra reply pass, never fail a good one). */
-static void hold(smtp_client *c, size_t used, size_t len)
+static void hold(smtp_client *cli, size_t used, size_t len)
 {
-    size_t old = c->held > used ? c->held - used : 0;
-    c->held = old;
+    size_t old = cli->held > used ? cli->held - used : 0;
+    cli->held = old;
     if (used < len && len - used > old) {
-        c->held = len - used;
-        c->held_written = c->written;
+        cli->held = len - used;
+        cli->held_written = cli->written;
     }
 }
 
 smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
 {
-    smtp_client *c = cli;
-    if (!c || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err) return c->err;
-    if (c->in_callback) return SMTP_ERR_INVALID_STATE;
+    if (!cli || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err) return cli->err;
+    if (cli->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t used = 0;
-    while (used < len && c->phase != SMTP_CLI_DONE) {
+    while (used < len && cli->phase != SMTP_CLI_DONE) {
         /* RFC 3207 5: bytes after the 220 to STARTTLS, before the handshake, are an attack
          * (a plaintext injection that would be read as TLS-protected). */
-        if (c->phase == SMTP_CLI_TLS) return smtp_cli_fail(c, SMTP_ERR_PROTO, NULL);
-        if (!c->r_started) {
+        if (cli->phase == SMTP_CLI_TLS) return smtp_cli_fail(cli, SMTP_ERR_PROTO, NULL);
+        if (!cli->r_started) {
             /* What was out when the reply's first byte arrived (held: an earlier read). */
-            uint64_t out = used < c->held ? c->held_written : c->written;
-            c->r_started = 1;
-            c->r_solicited = c->xq_len > 0 && c->xq[c->xq_head].end <= out;
+            uint64_t out = used < cli->held ? cli->held_written : cli->written;
+            cli->r_started = 1;
+            cli->r_solicited = cli->xq_len > 0 && cli->xq[cli->xq_head].end <= out;
         }
-        smtp_ssize n = smtp_reply_parser_read(c->rp, data + used, len - used);
-        if (n < 0) return smtp_cli_fail(c, (int)n, NULL);
+        smtp_ssize n = smtp_reply_parser_read(cli->rp, data + used, len - used);
+        if (n < 0) return smtp_cli_fail(cli, (int)n, NULL);
         used += (size_t)n;
-        if (!c->r_complete) continue;
-        c->r_complete = 0;
-        c->r_started = 0;
-        int rv = handle_reply(c);
-        if (rv < 0 || c->err) return c->err ? c->err : smtp_cli_fail(c, rv, NULL);
-        rv = produce(c);
-        if (rv < 0) return smtp_cli_fail(c, rv, NULL);
-        if (c->phase == SMTP_CLI_TLS) {
-            if (used < len) return smtp_cli_fail(c, SMTP_ERR_PROTO, NULL);
+        if (!cli->r_complete) continue;
+        cli->r_complete = 0;
+        cli->r_started = 0;
+        int rv = handle_reply(cli);
+        if (rv < 0 || cli->err) return cli->err ? cli->err : smtp_cli_fail(cli, rv, NULL);
+        rv = produce(cli);
+        if (rv < 0) return smtp_cli_fail(cli, rv, NULL);
+        if (cli->phase == SMTP_CLI_TLS) {
+            if (used < len) return smtp_cli_fail(cli, SMTP_ERR_PROTO, NULL);
             break;
         }
         /* Bytes left while no written command awaits a reply: an extra reply, read now. */
-        if (used < len && !(c->xq_len > 0 && c->xq[c->xq_head].end <= c->written)) continue;
-        if (c->out_len > 0 || c->xq_len == 0) break;
+        if (used < len && !(cli->xq_len > 0 && cli->xq[cli->xq_head].end <= cli->written)) continue;
+        if (cli->out_len > 0 || cli->xq_len == 0) break;
     }
-    hold(c, used, len);
+    hold(cli, used, len);
     return (smtp_ssize)used;
 }
 
 smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
 {
-    smtp_client *c = cli;
-    if (!c || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err) return c->err;
-    if (c->in_callback) return SMTP_ERR_INVALID_STATE;
+    if (!cli || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err) return cli->err;
+    if (cli->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t total = 0;
     int rv = 0;
     while (total < cap) {
-        if (c->out_len == 0) {
-            rv = produce(c);
-            if (rv < 0 || c->out_len == 0) break;
+        if (cli->out_len == 0) {
+            rv = produce(cli);
+            if (rv < 0 || cli->out_len == 0) break;
         }
-        size_t n = c->out_len < cap - total ? c->out_len : cap - total;
-        memcpy(dest + total, c->out + c->out_head, n);
-        c->out_head += n;
-        c->out_len -= n;
-        c->written += n;
+        size_t n = cli->out_len < cap - total ? cli->out_len : cap - total;
+        memcpy(dest + total, cli->out + cli->out_head, n);
+        cli->out_head += n;
+        cli->out_len -= n;
+        cli->written += n;
         total += n;
     }
     /* Refill now so that smtp_client_want_write tells the truth about what is left. */
-    if (rv >= 0 && c->out_len == 0) rv = produce(c);
+    if (rv >= 0 && cli->out_len == 0) rv = produce(cli);
     /* A failure (a body source) fails the session; the octets copied are returned all the
      * same, and the next call gives the sticky error. */
     if (rv < 0) {
-        rv = smtp_cli_fail(c, rv, NULL);
+        rv = smtp_cli_fail(cli, rv, NULL);
         if (total == 0) return rv;
     }
     return (smtp_ssize)total;
 }
 
-int smtp_cli_kick(smtp_client *c)
+int smtp_cli_kick(smtp_client *cli)
 {
-    int rv = produce(c);
-    return rv < 0 ? smtp_cli_fail(c, rv, NULL) : 0;
+    int rv = produce(cli);
+    return rv < 0 ? smtp_cli_fail(cli, rv, NULL) : 0;
 }
 
 /* ---- queries and adapter events ---- */
@@ -715,54 +714,50 @@ int smtp_client_want_tls(const smtp_client *cli)
 
 int smtp_client_tls_done(smtp_client *cli, int ok)
 {
-    smtp_client *c = cli;
-    if (!c) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err || c->phase != SMTP_CLI_TLS) return SMTP_ERR_INVALID_STATE;
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err || cli->phase != SMTP_CLI_TLS) return SMTP_ERR_INVALID_STATE;
     if (!ok) {
-        int rv = smtp_cli_end(c, SMTP_CLIENT_END_TLS_FAILED, 0, NULL, 0);
-        c->phase = SMTP_CLI_DONE;
+        int rv = smtp_cli_end(cli, SMTP_CLIENT_END_TLS_FAILED, 0, NULL, 0);
+        cli->phase = SMTP_CLI_DONE;
         return rv;
     }
     /* RFC 3207 4.2: forget everything learnt before TLS and greet again. */
-    c->tls_active = 1;
-    c->ehlo = 0;
-    smtp_caps_init(&c->caps);
-    smtp_reply_parser_reset(c->rp);
-    c->r_started = 0;
-    c->held = 0; /* nothing crossed the boundary (it would have failed the session) */
-    c->phase = SMTP_CLI_HELLO;
-    return smtp_cli_kick(c);
+    cli->tls_active = 1;
+    cli->ehlo = 0;
+    smtp_caps_init(&cli->caps);
+    smtp_reply_parser_reset(cli->rp);
+    cli->r_started = 0;
+    cli->held = 0; /* nothing crossed the boundary (it would have failed the session) */
+    cli->phase = SMTP_CLI_HELLO;
+    return smtp_cli_kick(cli);
 }
 
 int smtp_client_quit(smtp_client *cli)
 {
-    smtp_client *c = cli;
-    if (!c) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err || c->ended || c->quit_asked) return SMTP_ERR_INVALID_STATE;
-    c->quit_asked = 1;
-    return smtp_cli_kick(c);
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err || cli->ended || cli->quit_asked) return SMTP_ERR_INVALID_STATE;
+    cli->quit_asked = 1;
+    return smtp_cli_kick(cli);
 }
 
 int smtp_client_eof(smtp_client *cli)
 {
-    smtp_client *c = cli;
-    if (!c) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err) return c->err == SMTP_ERR_CALLBACK_FAILURE ? c->err : 0;
-    if (c->phase == SMTP_CLI_DONE) return 0;
-    int rv = smtp_cli_end(c, SMTP_CLIENT_END_CLOSED, 0, NULL, 0);
-    c->phase = SMTP_CLI_DONE;
-    c->out_len = 0;
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err) return cli->err == SMTP_ERR_CALLBACK_FAILURE ? cli->err : 0;
+    if (cli->phase == SMTP_CLI_DONE) return 0;
+    int rv = smtp_cli_end(cli, SMTP_CLIENT_END_CLOSED, 0, NULL, 0);
+    cli->phase = SMTP_CLI_DONE;
+    cli->out_len = 0;
     return rv;
 }
 
 int smtp_client_timeout_expired(smtp_client *cli)
 {
-    smtp_client *c = cli;
-    if (!c) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err || c->phase == SMTP_CLI_DONE) return SMTP_ERR_INVALID_STATE;
-    int rv = smtp_cli_end(c, SMTP_CLIENT_END_TIMEOUT, 0, NULL, 0);
-    c->phase = SMTP_CLI_DONE;
-    c->out_len = 0;
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err || cli->phase == SMTP_CLI_DONE) return SMTP_ERR_INVALID_STATE;
+    int rv = smtp_cli_end(cli, SMTP_CLIENT_END_TIMEOUT, 0, NULL, 0);
+    cli->phase = SMTP_CLI_DONE;
+    cli->out_len = 0;
     return rv;
 }
 

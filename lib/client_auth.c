@@ -108,16 +108,16 @@ size_t smtp_cli_auth_buffer_size(const smtp_client_settings *s)
  * server proves it knows it), CRAM-MD5 (the password never leaves the client), PLAIN, LOGIN.
  * Or the one named.
  */
-static int choose(const smtp_client *c)
+static int choose(const smtp_client *cli)
 {
-    uint32_t offered = c->ehlo ? smtp_caps_auth_mechs(&c->caps) : 0;
-    int named = smtp_cli_auth_named(&c->set);
+    uint32_t offered = cli->ehlo ? smtp_caps_auth_mechs(&cli->caps) : 0;
+    int named = smtp_cli_auth_named(&cli->set);
     if (named > 0) return (offered & mech_bits[named]) ? named : MECH_NONE;
     static const int order[] = {MECH_OAUTHBEARER, MECH_XOAUTH2, MECH_SCRAM_SHA_256,
                                 MECH_CRAM_MD5,    MECH_PLAIN,   MECH_LOGIN};
     for (size_t i = 0; i < SMTP_ARRAY_LEN(order); i++) {
         int m = order[i];
-        if ((offered & mech_bits[m]) && crypto_ok(&c->set, m) && has_credential(&c->set, m))
+        if ((offered & mech_bits[m]) && crypto_ok(&cli->set, m) && has_credential(&cli->set, m))
             return m;
     }
     return MECH_NONE;
@@ -130,25 +130,25 @@ static void wipe(void *p, size_t n)
         *v++ = 0;
 }
 
-int smtp_cli_auth_start(smtp_client *c)
+int smtp_cli_auth_start(smtp_client *cli)
 {
     /* RFC 4954 4: never send credentials in clear unless told to. */
-    int mech =
-        (c->tls_active || (c->set.flags & SMTP_CLIENT_AUTH_PLAINTEXT)) ? choose(c) : MECH_NONE;
-    if (mech == MECH_NONE) return smtp_cli_end(c, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
-    c->auth_mech = mech;
-    c->auth_step = 0;
-    c->auth_cancelled = 0;
-    c->auth_verified = 0;
-    c->sasl_len = 0;
+    int allowed = cli->tls_active || (cli->set.flags & SMTP_CLIENT_AUTH_PLAINTEXT);
+    int mech = allowed ? choose(cli) : MECH_NONE;
+    if (mech == MECH_NONE) return smtp_cli_end(cli, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
+    cli->auth_mech = mech;
+    cli->auth_step = 0;
+    cli->auth_cancelled = 0;
+    cli->auth_verified = 0;
+    cli->sasl_len = 0;
     if (mech == MECH_SCRAM_SHA_256) {
         /* RFC 5802 5.1: a fresh random nonce of printable characters other than ','. */
-        const smtp_client_crypto *k = c->set.crypto;
+        const smtp_client_crypto *k = cli->set.crypto;
         unsigned char raw[SCRAM_NONCE_RAW];
         if (k->random(raw, sizeof raw, k->ctx) < 0) return SMTP_ERR_CALLBACK_FAILURE;
-        smtp_base64_encode((const char *)raw, sizeof raw, c->auth_nonce, sizeof c->auth_nonce);
+        smtp_base64_encode((const char *)raw, sizeof raw, cli->auth_nonce, sizeof cli->auth_nonce);
     }
-    c->phase = SMTP_CLI_AUTH;
+    cli->phase = SMTP_CLI_AUTH;
     return 0;
 }
 
@@ -201,12 +201,12 @@ static void sb_gs2_header(struct sb *b, const smtp_client_settings *s)
 }
 
 /* RFC 5802 7: client-first-message-bare = "n=" saslname ",r=" c-nonce. */
-static void sb_client_first_bare(struct sb *b, const smtp_client *c)
+static void sb_client_first_bare(struct sb *b, const smtp_client *cli)
 {
     sb_puts(b, "n=");
-    sb_saslname(b, c->set.auth_user);
+    sb_saslname(b, cli->set.auth_user);
     sb_puts(b, ",r=");
-    sb_put(b, c->auth_nonce, sizeof c->auth_nonce);
+    sb_put(b, cli->auth_nonce, sizeof cli->auth_nonce);
 }
 
 static void sb_base64(struct sb *b, const void *data, size_t n)
@@ -220,11 +220,11 @@ static void sb_base64(struct sb *b, const void *data, size_t n)
 
 /* Builds the raw SASL message the client makes up itself for the current step into scratch;
  * returns its length, or (size_t)-1 when it does not fit in `limit`. */
-static size_t build(smtp_client *c, size_t limit)
+static size_t build(smtp_client *cli, size_t limit)
 {
-    const smtp_client_settings *s = &c->set;
-    struct sb b = {c->scratch, 0, limit, 0};
-    switch (c->auth_mech) {
+    const smtp_client_settings *s = &cli->set;
+    struct sb b = {cli->scratch, 0, limit, 0};
+    switch (cli->auth_mech) {
     case MECH_PLAIN: /* RFC 4616 2: [authzid] NUL authcid NUL passwd */
         if (s->auth_authzid) sb_puts(&b, s->auth_authzid);
         sb_put(&b, "", 1);
@@ -232,7 +232,7 @@ static size_t build(smtp_client *c, size_t limit)
         sb_put(&b, "", 1);
         sb_puts(&b, s->auth_password);
         break;
-    case MECH_LOGIN: sb_puts(&b, c->auth_step == 1 ? s->auth_user : s->auth_password); break;
+    case MECH_LOGIN: sb_puts(&b, cli->auth_step == 1 ? s->auth_user : s->auth_password); break;
     case MECH_XOAUTH2: /* "user=" user ^A "auth=Bearer " token ^A ^A */
         sb_puts(&b, "user=");
         sb_puts(&b, s->auth_user);
@@ -252,59 +252,59 @@ static size_t build(smtp_client *c, size_t limit)
         break;
     case MECH_SCRAM_SHA_256: /* RFC 5802 7: client-first-message */
         sb_gs2_header(&b, s);
-        sb_client_first_bare(&b, c);
+        sb_client_first_bare(&b, cli);
         break;
     default: b.err = 1;
     }
     return b.err ? (size_t)-1 : b.len;
 }
 
-int smtp_cli_auth_produce(smtp_client *c)
+int smtp_cli_auth_produce(smtp_client *cli)
 {
     size_t room;
     smtp_ssize e;
-    int mech = c->auth_mech, step = c->auth_step;
+    int mech = cli->auth_mech, step = cli->auth_step;
     int from_sasl = 0;
-    char *dst = smtp_cli_out_room(c, &room);
+    char *dst = smtp_cli_out_room(cli, &room);
     if (step == STEP_END) {
-        const char *text = c->auth_cancelled || mech == MECH_PLAIN ? "*"
-                           : mech == MECH_OAUTHBEARER              ? "AQ==" /* RFC 7628 3.2.3 */
-                                                                   : "";
+        const char *text = cli->auth_cancelled || mech == MECH_PLAIN ? "*"
+                           : mech == MECH_OAUTHBEARER                ? "AQ==" /* RFC 7628 3.2.3 */
+                                                                     : "";
         e = smtp_emit_sasl_response(dst, room, text, strlen(text));
     } else if (step == 0 && (mech == MECH_LOGIN || mech == MECH_CRAM_MD5)) {
         e = smtp_emit_auth(dst, room, mech_names[mech], strlen(mech_names[mech]), NULL, 0);
     } else if (step == 2 && mech == MECH_SCRAM_SHA_256) {
         e = smtp_emit_sasl_response(dst, room, "", 0);
     } else {
-        size_t limit = c->out_cap / 4; /* raw, then 4/3 as much base64 after it */
-        const char *raw = c->scratch;
+        size_t limit = cli->out_cap / 4; /* raw, then 4/3 as much base64 after it */
+        const char *raw = cli->scratch;
         size_t rawlen;
         from_sasl = step == 1 && (mech == MECH_CRAM_MD5 || mech == MECH_SCRAM_SHA_256);
         if (from_sasl) {
-            raw = c->sasl + c->sasl_off;
-            rawlen = c->sasl_len <= limit ? c->sasl_len : (size_t)-1;
+            raw = cli->sasl + cli->sasl_off;
+            rawlen = cli->sasl_len <= limit ? cli->sasl_len : (size_t)-1;
         } else {
-            rawlen = build(c, limit);
+            rawlen = build(cli, limit);
         }
         if (rawlen == (size_t)-1)
-            return smtp_cli_end(c, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
-        smtp_ssize b = smtp_base64_encode(raw, rawlen, c->scratch + limit, c->out_cap - limit);
-        if (!from_sasl) wipe(c->scratch, rawlen); /* do not keep the secret around */
-        if (b < 0) return smtp_cli_end(c, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
-        const char *b64 = c->scratch + limit;
+            return smtp_cli_end(cli, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
+        smtp_ssize b = smtp_base64_encode(raw, rawlen, cli->scratch + limit, cli->out_cap - limit);
+        if (!from_sasl) wipe(cli->scratch, rawlen); /* do not keep the secret around */
+        if (b < 0) return smtp_cli_end(cli, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
+        const char *b64 = cli->scratch + limit;
         if (step == 0)
             e = smtp_emit_auth(dst, room, mech_names[mech], strlen(mech_names[mech]), b64,
                                (size_t)b);
         else
             e = smtp_emit_sasl_response(dst, room, b64, (size_t)b);
-        wipe(c->scratch + limit, (size_t)b);
+        wipe(cli->scratch + limit, (size_t)b);
     }
-    if (e == SMTP_ERR_NOBUF && c->out_len) return 0; /* after the output drains */
-    if (e < 0) return smtp_cli_end(c, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
-    if (from_sasl) wipe(c->sasl, c->sasl_cap);
-    smtp_cli_out_commit(c, (size_t)e, SMTP_VERB_AUTH);
-    smtp_cli_expect_push(c, SMTP_CLI_X_AUTH, 0, 0);
-    c->phase = SMTP_CLI_WAIT;
+    if (e == SMTP_ERR_NOBUF && cli->out_len) return 0; /* after the output drains */
+    if (e < 0) return smtp_cli_end(cli, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
+    if (from_sasl) wipe(cli->sasl, cli->sasl_cap);
+    smtp_cli_out_commit(cli, (size_t)e, SMTP_VERB_AUTH);
+    smtp_cli_expect_push(cli, SMTP_CLI_X_AUTH, 0, 0);
+    cli->phase = SMTP_CLI_WAIT;
     return 1;
 }
 
@@ -312,44 +312,45 @@ int smtp_cli_auth_produce(smtp_client *c)
 
 /* Decodes the base64 text of a 334 challenge into sasl[off..); returns its length, or -1 when
  * it is not one line of base64 (RFC 4954 4). */
-static smtp_ssize decode_challenge(smtp_client *c, const smtp_client_reply *r, size_t off)
+static smtp_ssize decode_challenge(smtp_client *cli, const smtp_client_reply *r, size_t off)
 {
-    if (r->lines != 1 || r->truncated || off > c->sasl_cap) return -1;
-    smtp_ssize n = smtp_base64_decode(r->text.ptr, r->text.len, c->sasl + off, c->sasl_cap - off);
+    if (r->lines != 1 || r->truncated || off > cli->sasl_cap) return -1;
+    smtp_ssize n =
+        smtp_base64_decode(r->text.ptr, r->text.len, cli->sasl + off, cli->sasl_cap - off);
     return n < 0 ? -1 : n;
 }
 
 /* The next message is sasl[off .. off + len): send it at step `step`. */
-static int answer(smtp_client *c, size_t off, size_t len, int step)
+static int answer(smtp_client *cli, size_t off, size_t len, int step)
 {
-    c->sasl_off = off;
-    c->sasl_len = len;
-    c->auth_step = step;
-    c->phase = SMTP_CLI_AUTH;
+    cli->sasl_off = off;
+    cli->sasl_len = len;
+    cli->auth_step = step;
+    cli->phase = SMTP_CLI_AUTH;
     return 0;
 }
 
 /* RFC 2195 2: the response is the user name, SP, and HMAC-MD5(password, challenge) as 32
  * lowercase hex digits. */
-static int cram_md5(smtp_client *c, const smtp_client_reply *r)
+static int cram_md5(smtp_client *cli, const smtp_client_reply *r)
 {
-    const smtp_client_settings *s = &c->set;
+    const smtp_client_settings *s = &cli->set;
     const smtp_client_crypto *k = s->crypto;
     size_t ulen = strlen(s->auth_user), coff = ulen + 1 + 32;
-    smtp_ssize n = decode_challenge(c, r, coff);
-    if (n < 0) return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+    smtp_ssize n = decode_challenge(cli, r, coff);
+    if (n < 0) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     unsigned char mac[16];
     int rv = k->hmac_md5((const unsigned char *)s->auth_password, strlen(s->auth_password),
-                         (const unsigned char *)c->sasl + coff, (size_t)n, mac, k->ctx);
+                         (const unsigned char *)cli->sasl + coff, (size_t)n, mac, k->ctx);
     if (rv < 0) return SMTP_ERR_CALLBACK_FAILURE;
-    memcpy(c->sasl, s->auth_user, ulen);
-    c->sasl[ulen] = ' ';
+    memcpy(cli->sasl, s->auth_user, ulen);
+    cli->sasl[ulen] = ' ';
     for (size_t i = 0; i < sizeof mac; i++) {
-        c->sasl[ulen + 1 + 2 * i] = "0123456789abcdef"[mac[i] >> 4];
-        c->sasl[ulen + 2 + 2 * i] = "0123456789abcdef"[mac[i] & 15];
+        cli->sasl[ulen + 1 + 2 * i] = "0123456789abcdef"[mac[i] >> 4];
+        cli->sasl[ulen + 2 + 2 * i] = "0123456789abcdef"[mac[i] & 15];
     }
     wipe(mac, sizeof mac);
-    return answer(c, 0, coff, 1);
+    return answer(cli, 0, coff, 1);
 }
 
 /* The value of attribute `name` ("r=") at the start of s[*pos..n); advances *pos past it and
@@ -368,41 +369,41 @@ static int scram_attr(const char *s, size_t n, size_t *pos, char name, smtp_span
 }
 
 /* HMAC-SHA-256 through the hook; -1 when it failed. */
-static int hmac(const smtp_client *c, const void *key, size_t keylen, const void *msg, size_t len,
+static int hmac(const smtp_client *cli, const void *key, size_t keylen, const void *msg, size_t len,
                 unsigned char *out)
 {
-    const smtp_client_crypto *k = c->set.crypto;
+    const smtp_client_crypto *k = cli->set.crypto;
     return k->hmac_sha256(key, keylen, msg, len, out, k->ctx) < 0 ? -1 : 0;
 }
 
 /* RFC 5802 3: SaltedPassword = Hi(password, salt, i); ClientKey, StoredKey, the client proof
  * over AuthMessage, and the ServerSignature kept to check the server-final message. `salt`
  * has 4 octets of room after it for INT(1). */
-static int scram_keys(smtp_client *c, unsigned char *salt, size_t slen, uint32_t iterations,
+static int scram_keys(smtp_client *cli, unsigned char *salt, size_t slen, uint32_t iterations,
                       const char *auth_msg, size_t alen, unsigned char proof[SHA256_LEN])
 {
-    const smtp_client_crypto *k = c->set.crypto;
-    const char *pw = c->set.auth_password;
+    const smtp_client_crypto *k = cli->set.crypto;
+    const char *pw = cli->set.auth_password;
     size_t pwlen = strlen(pw);
     unsigned char salted[SHA256_LEN], u[SHA256_LEN], key[SHA256_LEN], stored[SHA256_LEN];
     int rv = -1;
     memcpy(salt + slen, "\0\0\0\1", 4);
-    if (hmac(c, pw, pwlen, salt, slen + 4, u) < 0) goto out;
+    if (hmac(cli, pw, pwlen, salt, slen + 4, u) < 0) goto out;
     memcpy(salted, u, sizeof u);
     for (uint32_t j = 1; j < iterations; j++) {
-        if (hmac(c, pw, pwlen, u, sizeof u, key) < 0) goto out; /* U(j) = HMAC(pw, U(j-1)) */
+        if (hmac(cli, pw, pwlen, u, sizeof u, key) < 0) goto out; /* U(j) = HMAC(pw, U(j-1)) */
         memcpy(u, key, sizeof u);
         for (size_t i = 0; i < sizeof u; i++)
             salted[i] ^= u[i];
     }
-    if (hmac(c, salted, sizeof salted, "Client Key", 10, key) < 0 ||
+    if (hmac(cli, salted, sizeof salted, "Client Key", 10, key) < 0 ||
         k->sha256(key, sizeof key, stored, k->ctx) < 0 ||
-        hmac(c, stored, sizeof stored, auth_msg, alen, proof) < 0)
+        hmac(cli, stored, sizeof stored, auth_msg, alen, proof) < 0)
         goto out;
     for (size_t i = 0; i < SHA256_LEN; i++)
         proof[i] ^= key[i]; /* ClientProof = ClientKey XOR ClientSignature */
-    if (hmac(c, salted, sizeof salted, "Server Key", 10, key) < 0 ||
-        hmac(c, key, sizeof key, auth_msg, alen, c->auth_server_sig) < 0)
+    if (hmac(cli, salted, sizeof salted, "Server Key", 10, key) < 0 ||
+        hmac(cli, key, sizeof key, auth_msg, alen, cli->auth_server_sig) < 0)
         goto out;
     rv = 0;
 out:
@@ -417,119 +418,119 @@ out:
  * AuthMessage = client-first-message-bare "," server-first-message ","
  * client-final-message-without-proof, and the client-final message is its tail with the
  * proof appended (RFC 5802 3, 7). */
-static int scram_first(smtp_client *c, const smtp_client_reply *r)
+static int scram_first(smtp_client *cli, const smtp_client_reply *r)
 {
-    struct sb b = {c->sasl, 0, c->sasl_cap, 0};
-    sb_client_first_bare(&b, c);
+    struct sb b = {cli->sasl, 0, cli->sasl_cap, 0};
+    sb_client_first_bare(&b, cli);
     sb_puts(&b, ",");
     size_t sf = b.len;
-    smtp_ssize n = b.err ? -1 : decode_challenge(c, r, sf);
-    if (n < 0) return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+    smtp_ssize n = b.err ? -1 : decode_challenge(cli, r, sf);
+    if (n < 0) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     b.len += (size_t)n;
     /* server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count
      * ["," extensions]: an "m=" extension is mandatory, and unknown here. */
-    const char *msg = c->sasl + sf;
+    const char *msg = cli->sasl + sf;
     size_t pos = 0;
     smtp_span nonce, salt, count;
     if (scram_attr(msg, (size_t)n, &pos, 'r', &nonce) < 0 ||
         scram_attr(msg, (size_t)n, &pos, 's', &salt) < 0 ||
         scram_attr(msg, (size_t)n, &pos, 'i', &count) < 0)
-        return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+        return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     /* The nonce is ours followed by the server's, printable without ','. */
-    if (nonce.len <= sizeof c->auth_nonce ||
-        memcmp(nonce.ptr, c->auth_nonce, sizeof c->auth_nonce) != 0)
-        return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+    if (nonce.len <= sizeof cli->auth_nonce ||
+        memcmp(nonce.ptr, cli->auth_nonce, sizeof cli->auth_nonce) != 0)
+        return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     for (size_t i = 0; i < nonce.len; i++)
         if ((unsigned char)nonce.ptr[i] < 0x21 || (unsigned char)nonce.ptr[i] > 0x7e)
-            return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+            return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     uint64_t iterations = 0;
     for (size_t i = 0; i < count.len; i++) {
         if (!smtp_is_digit((unsigned char)count.ptr[i]) || iterations > UINT32_MAX)
-            return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+            return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
         iterations = iterations * 10 + (uint64_t)(count.ptr[i] - '0');
     }
-    if (count.len == 0 || iterations == 0) return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
-    if (iterations > c->set.auth_max_iterations) {
-        c->auth_cancelled = 1; /* RFC 4954 4: "*" cancels the exchange */
-        return answer(c, 0, 0, STEP_END);
+    if (count.len == 0 || iterations == 0) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
+    if (iterations > cli->set.auth_max_iterations) {
+        cli->auth_cancelled = 1; /* RFC 4954 4: "*" cancels the exchange */
+        return answer(cli, 0, 0, STEP_END);
     }
     /* client-final-message-without-proof = "c=" base64(gs2-header) ",r=" nonce */
     sb_puts(&b, ",");
     size_t cf = b.len;
-    struct sb gs2 = {c->scratch, 0, c->out_cap, 0};
-    sb_gs2_header(&gs2, &c->set);
+    struct sb gs2 = {cli->scratch, 0, cli->out_cap, 0};
+    sb_gs2_header(&gs2, &cli->set);
     sb_puts(&b, "c=");
     if (gs2.err) b.err = 1;
     sb_base64(&b, gs2.p, gs2.len);
     sb_puts(&b, ",r=");
     sb_put(&b, nonce.ptr, nonce.len);
     /* The salt, decoded into scratch with room for INT(1) after it. */
-    smtp_ssize slen = smtp_base64_decode(salt.ptr, salt.len, c->scratch, c->out_cap - 4);
-    if (slen <= 0 || b.err) return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+    smtp_ssize slen = smtp_base64_decode(salt.ptr, salt.len, cli->scratch, cli->out_cap - 4);
+    if (slen <= 0 || b.err) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     unsigned char proof[SHA256_LEN];
-    if (scram_keys(c, (unsigned char *)c->scratch, (size_t)slen, (uint32_t)iterations, c->sasl,
-                   b.len, proof) < 0)
+    if (scram_keys(cli, (unsigned char *)cli->scratch, (size_t)slen, (uint32_t)iterations,
+                   cli->sasl, b.len, proof) < 0)
         return SMTP_ERR_CALLBACK_FAILURE;
     sb_puts(&b, ",p=");
     sb_base64(&b, proof, sizeof proof);
     wipe(proof, sizeof proof);
-    if (b.err) return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
-    return answer(c, cf, b.len - cf, 1);
+    if (b.err) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
+    return answer(cli, cf, b.len - cf, 1);
 }
 
 /* The server-final message: "v=" and the ServerSignature, which must match (RFC 5802 9), or
  * "e=" and an error, to which the empty response lets the server send its refusal. */
-static int scram_final(smtp_client *c, const smtp_client_reply *r)
+static int scram_final(smtp_client *cli, const smtp_client_reply *r)
 {
-    smtp_ssize n = decode_challenge(c, r, 0);
-    if (n < 0) return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+    smtp_ssize n = decode_challenge(cli, r, 0);
+    if (n < 0) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     size_t pos = 0;
     smtp_span v;
-    if (scram_attr(c->sasl, (size_t)n, &pos, 'e', &v) == 0) return answer(c, 0, 0, 2);
+    if (scram_attr(cli->sasl, (size_t)n, &pos, 'e', &v) == 0) return answer(cli, 0, 0, 2);
     unsigned char sig[SHA256_LEN + 3];
-    if (scram_attr(c->sasl, (size_t)n, &pos, 'v', &v) < 0 ||
+    if (scram_attr(cli->sasl, (size_t)n, &pos, 'v', &v) < 0 ||
         smtp_base64_decode(v.ptr, v.len, (char *)sig, sizeof sig) != SHA256_LEN)
-        return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
+        return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     unsigned diff = 0;
     for (size_t i = 0; i < SHA256_LEN; i++)
-        diff |= (unsigned)(sig[i] ^ c->auth_server_sig[i]);
-    if (diff) return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
-    c->auth_verified = 1;
-    return answer(c, 0, 0, 2);
+        diff |= (unsigned)(sig[i] ^ cli->auth_server_sig[i]);
+    if (diff) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
+    cli->auth_verified = 1;
+    return answer(cli, 0, 0, 2);
 }
 
-static int challenge(smtp_client *c, const smtp_client_reply *r)
+static int challenge(smtp_client *cli, const smtp_client_reply *r)
 {
-    int mech = c->auth_mech, step = c->auth_step;
+    int mech = cli->auth_mech, step = cli->auth_step;
     if (mech == MECH_LOGIN && step < 2) {
-        c->auth_step++; /* 1: the user name, 2: the password */
-        c->phase = SMTP_CLI_AUTH;
+        cli->auth_step++; /* 1: the user name, 2: the password */
+        cli->phase = SMTP_CLI_AUTH;
         return 0;
     }
-    if (mech == MECH_CRAM_MD5 && step == 0) return cram_md5(c, r);
-    if (mech == MECH_SCRAM_SHA_256 && step == 0) return scram_first(c, r);
-    if (mech == MECH_SCRAM_SHA_256 && step == 1) return scram_final(c, r);
+    if (mech == MECH_CRAM_MD5 && step == 0) return cram_md5(cli, r);
+    if (mech == MECH_SCRAM_SHA_256 && step == 0) return scram_first(cli, r);
+    if (mech == MECH_SCRAM_SHA_256 && step == 1) return scram_final(cli, r);
     if (step == 0 && (mech == MECH_PLAIN || uses_token(mech))) {
-        c->auth_step = STEP_END; /* an error challenge (RFC 7628 3.2.2) or an odd one: end it */
-        c->phase = SMTP_CLI_AUTH;
+        cli->auth_step = STEP_END; /* an error challenge (RFC 7628 3.2.2) or an odd one: end it */
+        cli->phase = SMTP_CLI_AUTH;
         return 0;
     }
-    return smtp_cli_fail(c, SMTP_ERR_PROTO, r); /* a challenge after the exchange is over */
+    return smtp_cli_fail(cli, SMTP_ERR_PROTO, r); /* a challenge after the exchange is over */
 }
 
-int smtp_cli_auth_reply(smtp_client *c, const smtp_client_reply *r)
+int smtp_cli_auth_reply(smtp_client *cli, const smtp_client_reply *r)
 {
-    if (r->code == 334) return challenge(c, r);
-    wipe(c->sasl, c->sasl_cap);
+    if (r->code == 334) return challenge(cli, r);
+    wipe(cli->sasl, cli->sasl_cap);
     smtp_client_end refused =
-        c->auth_cancelled ? SMTP_CLIENT_END_AUTH_UNAVAILABLE : SMTP_CLIENT_END_AUTH_FAILED;
+        cli->auth_cancelled ? SMTP_CLIENT_END_AUTH_UNAVAILABLE : SMTP_CLIENT_END_AUTH_FAILED;
     if (r->code == 235) { /* RFC 4954 6: authenticated */
-        if (c->auth_step == STEP_END) return smtp_cli_end(c, refused, 0, r, 1);
+        if (cli->auth_step == STEP_END) return smtp_cli_end(cli, refused, 0, r, 1);
         /* RFC 5802 9: a server that did not prove it knows the password is not trusted. */
-        if (c->auth_mech == MECH_SCRAM_SHA_256 && !c->auth_verified)
-            return smtp_cli_fail(c, SMTP_ERR_PROTO, r);
-        c->phase = SMTP_CLI_READY;
+        if (cli->auth_mech == MECH_SCRAM_SHA_256 && !cli->auth_verified)
+            return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
+        cli->phase = SMTP_CLI_READY;
         return 0;
     }
-    return smtp_cli_end(c, refused, 0, r, 1);
+    return smtp_cli_end(cli, refused, 0, r, 1);
 }

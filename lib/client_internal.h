@@ -173,45 +173,46 @@ struct smtp_client {
 };
 
 /* The settings' flags (SMTP_CLIENT_*). */
-static inline int smtp_cli_lmtp(const smtp_client *c)
+static inline int smtp_cli_lmtp(const smtp_client *cli)
 {
-    return (c->set.flags & SMTP_CLIENT_LMTP) != 0;
+    return (cli->set.flags & SMTP_CLIENT_LMTP) != 0;
 }
 
-static inline int smtp_cli_chunking(const smtp_client *c)
+static inline int smtp_cli_chunking(const smtp_client *cli)
 {
-    return (c->set.flags & SMTP_CLIENT_NO_CHUNKING) == 0;
+    return (cli->set.flags & SMTP_CLIENT_NO_CHUNKING) == 0;
 }
 
 /* ---- lib/client.c ---- */
-char *smtp_cli_out_room(smtp_client *c, size_t *room);
-void smtp_cli_out_commit(smtp_client *c, size_t n, smtp_verb verb);
-size_t smtp_cli_xq_free(const smtp_client *c);
-void smtp_cli_expect_push(smtp_client *c, int kind, uint32_t index, int flag);
+char *smtp_cli_out_room(smtp_client *cli, size_t *room);
+void smtp_cli_out_commit(smtp_client *cli, size_t n, smtp_verb verb);
+size_t smtp_cli_xq_free(const smtp_client *cli);
+void smtp_cli_expect_push(smtp_client *cli, int kind, uint32_t index, int flag);
 /* Whether a command `verb` may be written now (RFC 2920 3.1 with PIPELINING, else lockstep). */
-int smtp_cli_may_send(const smtp_client *c, smtp_verb verb);
+int smtp_cli_may_send(const smtp_client *cli, smtp_verb verb);
 /* A fatal error of the feeding call: the session fails without a word to the server
  * (END_PROTOCOL, or END_ERROR for a callback or memory); returns the sticky error. */
-int smtp_cli_fail(smtp_client *c, int error, const smtp_client_reply *reply);
+int smtp_cli_fail(smtp_client *cli, int error, const smtp_client_reply *reply);
 /* Ends the session: reports it, fails the message in progress, then QUITs or stops. */
-int smtp_cli_end(smtp_client *c, smtp_client_end end, int error, const smtp_client_reply *reply,
+int smtp_cli_end(smtp_client *cli, smtp_client_end end, int error, const smtp_client_reply *reply,
                  int send_quit);
 /* Runs the producer after an API call changed the state; a failure there is the session's. */
-int smtp_cli_kick(smtp_client *c);
+int smtp_cli_kick(smtp_client *cli);
 /* Records a failed callback; returns SMTP_ERR_CALLBACK_FAILURE. */
-int smtp_cli_callback_failed(smtp_client *c);
+int smtp_cli_callback_failed(smtp_client *cli);
 /* Moves on once the hello (and STARTTLS) steps are over: AUTH or ready. */
-int smtp_cli_after_tls(smtp_client *c);
+int smtp_cli_after_tls(smtp_client *cli);
 
 /* ---- lib/client_txn.c ---- */
 /* Emits the next unit of the message (a command, body data); 1 if anything was emitted. */
-int smtp_cli_txn_produce(smtp_client *c);
+int smtp_cli_txn_produce(smtp_client *cli);
 /* Handles a reply to MAIL, RCPT, DATA, BDAT or after the data. */
-int smtp_cli_txn_reply(smtp_client *c, const struct smtp_cli_expect *x, const smtp_client_reply *r);
+int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
+                       const smtp_client_reply *r);
 /* Fails the message in progress, if any (status, deciding reply or NULL) and reports it. */
-int smtp_cli_txn_abort(smtp_client *c, int status, const smtp_client_reply *r);
+int smtp_cli_txn_abort(smtp_client *cli, int status, const smtp_client_reply *r);
 /* Whether the message in progress still has something to say before QUIT. */
-int smtp_cli_txn_busy(const smtp_client *c);
+int smtp_cli_txn_busy(const smtp_client *cli);
 
 /* ---- lib/client_auth.c ---- */
 /* The mechanism named by settings.auth_mech (0: none named, -1: unknown name, or its
@@ -220,9 +221,9 @@ int smtp_cli_auth_named(const smtp_client_settings *s);
 /* The size of the SASL buffer the settings need (0: none). */
 size_t smtp_cli_auth_buffer_size(const smtp_client_settings *s);
 /* Picks the mechanism after the final EHLO; ends the session when none may be used. */
-int smtp_cli_auth_start(smtp_client *c);
+int smtp_cli_auth_start(smtp_client *cli);
 /* Emits the next AUTH line; 1 if emitted. */
-int smtp_cli_auth_produce(smtp_client *c);
-int smtp_cli_auth_reply(smtp_client *c, const smtp_client_reply *r);
+int smtp_cli_auth_produce(smtp_client *cli);
+int smtp_cli_auth_reply(smtp_client *cli, const smtp_client_reply *r);
 
 #endif /* SMTP_CLIENT_INTERNAL_H */

@@ -153,34 +153,34 @@ static void pb_xtext(struct pbuf *b, const char *key, const char *raw)
  */
 enum { PARAMS_OFFERED, PARAMS_LONGEST, PARAMS_SHORTEST };
 
-static int offered(const smtp_client *c, smtp_cap cap, int mode)
+static int offered(const smtp_client *cli, smtp_cap cap, int mode)
 {
     if (mode != PARAMS_OFFERED) return mode == PARAMS_LONGEST;
-    return c->ehlo && smtp_caps_has(&c->caps, cap);
+    return cli->ehlo && smtp_caps_has(&cli->caps, cap);
 }
 
-static int mail_params(const smtp_client *c, const smtp_client_message *m, uint64_t size, int mode,
-                       char *out, size_t cap)
+static int mail_params(const smtp_client *cli, const smtp_client_message *m, uint64_t size,
+                       int mode, char *out, size_t cap)
 {
     int full = mode == PARAMS_LONGEST;
     struct pbuf b = {out, 0, cap, 0};
     if (full) {
         pb_add(&b, "SIZE=18446744073709551615", 25); /* the longest SIZE */
-    } else if (size && offered(c, SMTP_CAP_SIZE, mode)) {
+    } else if (size && offered(cli, SMTP_CAP_SIZE, mode)) {
         char tmp[32];
         int n = snprintf(tmp, sizeof tmp, "SIZE=%llu", (unsigned long long)size);
         pb_add(&b, tmp, (size_t)n);
     }
     if (m->body_type == SMTP_BODY_8BITMIME) pb_add(&b, "BODY=8BITMIME", 13);
     if (m->body_type == SMTP_BODY_BINARYMIME) pb_add(&b, "BODY=BINARYMIME", 15);
-    if (c->m_utf8 || full) pb_add(&b, "SMTPUTF8", 8);
-    if (offered(c, SMTP_CAP_DSN, mode)) {
+    if (cli->m_utf8 || full) pb_add(&b, "SMTPUTF8", 8);
+    if (offered(cli, SMTP_CAP_DSN, mode)) {
         if (m->ret == SMTP_RET_FULL) pb_add(&b, "RET=FULL", 8);
         if (m->ret == SMTP_RET_HDRS) pb_add(&b, "RET=HDRS", 8);
         if (m->envid) pb_xtext(&b, "ENVID=", m->envid);
     }
     if (m->requiretls) pb_add(&b, "REQUIRETLS", 10);
-    if (m->mt_priority_set && offered(c, SMTP_CAP_MT_PRIORITY, mode))
+    if (m->mt_priority_set && offered(cli, SMTP_CAP_MT_PRIORITY, mode))
         pb_num(&b, "MT-PRIORITY=", m->mt_priority, "");
     if (m->by_mode != SMTP_BY_NONE)
         pb_num(&b, "BY=", (long long)m->by_time,
@@ -198,11 +198,11 @@ static int mail_params(const smtp_client *c, const smtp_client_message *m, uint6
     return b.err ? b.err : (int)b.len;
 }
 
-static int rcpt_params(const smtp_client *c, const smtp_client_rcpt *r, int mode, char *out,
+static int rcpt_params(const smtp_client *cli, const smtp_client_rcpt *r, int mode, char *out,
                        size_t cap)
 {
     struct pbuf b = {out, 0, cap, 0};
-    if (!offered(c, SMTP_CAP_DSN, mode)) return 0;
+    if (!offered(cli, SMTP_CAP_DSN, mode)) return 0;
     if (r->notify) {
         char tmp[64] = "NOTIFY=";
         if (r->notify & SMTP_NOTIFY_NEVER) strcat(tmp, "NEVER,");
@@ -218,45 +218,46 @@ static int rcpt_params(const smtp_client *c, const smtp_client_rcpt *r, int mode
 /* Emits the longest MAIL line the message can give, and the one with the least room under its
  * limit, into the scratch buffer, and the longest RCPT lines, so that no line can fail later,
  * half-way through a transaction (a RCPT line without parameters is far below 512). */
-static int check_lengths(smtp_client *c, const smtp_client_message *m, int utf8)
+static int check_lengths(smtp_client *cli, const smtp_client_message *m, int utf8)
 {
     char params[PARAMS_MAX];
     for (int mode = PARAMS_LONGEST; mode <= PARAMS_SHORTEST; mode++) {
-        c->m_utf8 = utf8 || mode == PARAMS_LONGEST;
-        int n = mail_params(c, m, 0, mode, params, sizeof params);
-        c->m_utf8 = 0;
+        cli->m_utf8 = utf8 || mode == PARAMS_LONGEST;
+        int n = mail_params(cli, m, 0, mode, params, sizeof params);
+        cli->m_utf8 = 0;
         if (n < 0) return n;
-        smtp_ssize e =
-            smtp_emit_mail(c->scratch, c->out_cap, m->sender, strlen(m->sender), params, (size_t)n);
+        smtp_ssize e = smtp_emit_mail(cli->scratch, cli->out_cap, m->sender, strlen(m->sender),
+                                      params, (size_t)n);
         if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e; /* max_output */
     }
     for (size_t i = 0; i < m->nrcpts; i++) {
         const smtp_client_rcpt *r = &m->rcpts[i];
-        int n = rcpt_params(c, r, PARAMS_LONGEST, params, sizeof params);
+        int n = rcpt_params(cli, r, PARAMS_LONGEST, params, sizeof params);
         if (n < 0) return n;
-        smtp_ssize e = smtp_emit_rcpt(c->scratch, c->out_cap, r->address, strlen(r->address),
+        smtp_ssize e = smtp_emit_rcpt(cli->scratch, cli->out_cap, r->address, strlen(r->address),
                                       params, (size_t)n);
         if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e;
     }
     return 0;
 }
 
-static void body_reset(smtp_client *c)
+static void body_reset(smtp_client *cli)
 {
-    c->body_off = c->body_head = c->body_len = 0;
-    c->body_ended = c->body_wait = 0;
+    cli->body_off = cli->body_head = cli->body_len = 0;
+    cli->body_ended = cli->body_wait = 0;
 }
 
-static void txn_clear(smtp_client *c)
+static void txn_clear(smtp_client *cli)
 {
-    c->msg = NULL;
-    c->m_bdat = c->m_mail = c->m_data = c->m_utf8 = c->m_decided = c->m_status = 0;
-    c->m_size = 0;
-    c->m_delivered = 0;
-    c->m_pending = c->m_rcpt_sent = c->m_rcpt_replied = c->m_ok = c->m_rej = c->m_temp = 0;
-    c->m_lmtp_ok = c->m_lmtp_rej = c->m_lmtp_temp = 0;
-    c->saved.set = 0;
-    body_reset(c);
+    cli->msg = NULL;
+    cli->m_bdat = cli->m_mail = cli->m_data = cli->m_utf8 = cli->m_decided = cli->m_status = 0;
+    cli->m_size = 0;
+    cli->m_delivered = 0;
+    cli->m_pending = cli->m_rcpt_sent = cli->m_rcpt_replied = 0;
+    cli->m_ok = cli->m_rej = cli->m_temp = 0;
+    cli->m_lmtp_ok = cli->m_lmtp_rej = cli->m_lmtp_temp = 0;
+    cli->saved.set = 0;
+    body_reset(cli);
 }
 
 void smtp_client_message_init(smtp_client_message *msg)
@@ -266,12 +267,11 @@ void smtp_client_message_init(smtp_client_message *msg)
 
 int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
 {
-    smtp_client *c = cli;
     int utf8 = 0, rv;
-    if (!c || !m) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err || c->ended || c->quit_asked || c->msg || c->phase == SMTP_CLI_DONE)
+    if (!cli || !m) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err || cli->ended || cli->quit_asked || cli->msg || cli->phase == SMTP_CLI_DONE)
         return SMTP_ERR_INVALID_STATE;
-    if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > c->set.max_recipients ||
+    if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > cli->set.max_recipients ||
         (!m->read_body && !m->body && m->body_len))
         return SMTP_ERR_INVALID_ARGUMENT;
     if (has_ctl(m->sender) || (m->envid && has_ctl(m->envid)) ||
@@ -287,45 +287,45 @@ int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
         if ((rv = check_path(m->rcpts[i].address, SMTP_PATH_ALLOW_POSTMASTER, &utf8)) != 0)
             return rv;
     if ((rv = check_values(m)) != 0) return rv;
-    if ((rv = check_lengths(c, m, utf8)) != 0) return rv;
-    txn_clear(c);
-    c->msg = m;
-    c->m_utf8 = utf8;
-    memset(c->rcpt_ok, 0, m->nrcpts);
+    if ((rv = check_lengths(cli, m, utf8)) != 0) return rv;
+    txn_clear(cli);
+    cli->msg = m;
+    cli->m_utf8 = utf8;
+    memset(cli->rcpt_ok, 0, m->nrcpts);
     /* The message is taken: what follows (a body source that fails at once, say) is the
      * session's, reported by on_message and on_session_end, not an error of this call. */
-    (void)smtp_cli_kick(c);
+    (void)smtp_cli_kick(cli);
     return 0;
 }
 
 /* ---- the body ---- */
 
 /* The raw body octets at hand: the rest of a body in memory, or what the source gave. */
-static const char *body_at_hand(const smtp_client *c, size_t *len)
+static const char *body_at_hand(const smtp_client *cli, size_t *len)
 {
-    if (c->msg->read_body) {
-        *len = c->body_len;
-        return c->body + c->body_head;
+    if (cli->msg->read_body) {
+        *len = cli->body_len;
+        return cli->body + cli->body_head;
     }
-    *len = c->msg->body_len - c->body_off;
-    return c->msg->body ? c->msg->body + c->body_off : ""; /* NULL: the empty body */
+    *len = cli->msg->body_len - cli->body_off;
+    return cli->msg->body ? cli->msg->body + cli->body_off : ""; /* NULL: the empty body */
 }
 
-static void body_consume(smtp_client *c, size_t n)
+static void body_consume(smtp_client *cli, size_t n)
 {
-    if (!c->msg->read_body) {
-        c->body_off += n;
+    if (!cli->msg->read_body) {
+        cli->body_off += n;
         return;
     }
-    c->body_head += n;
-    c->body_len -= n;
-    if (c->body_len == 0) c->body_head = 0;
+    cli->body_head += n;
+    cli->body_len -= n;
+    if (cli->body_len == 0) cli->body_head = 0;
 }
 
 /* Whether all of the body is at hand (or was sent). */
-static int body_complete(const smtp_client *c)
+static int body_complete(const smtp_client *cli)
 {
-    return !c->msg->read_body || c->body_ended;
+    return !cli->msg->read_body || cli->body_ended;
 }
 
 /*
@@ -333,137 +333,137 @@ static int body_complete(const smtp_client *c)
  * SMTP_ERR_AGAIN (wait for smtp_client_body_ready). A failed source is the session's failure:
  * nothing more is sent, so the server never sees an end of data (client.h).
  */
-static int body_pull(smtp_client *c)
+static int body_pull(smtp_client *cli)
 {
-    const smtp_client_message *m = c->msg;
+    const smtp_client_message *m = cli->msg;
     if (!m->read_body) return 0;
-    while (!c->body_ended && !c->body_wait && c->body_len < c->body_cap) {
-        if (c->body_head) {
-            memmove(c->body, c->body + c->body_head, c->body_len);
-            c->body_head = 0;
+    while (!cli->body_ended && !cli->body_wait && cli->body_len < cli->body_cap) {
+        if (cli->body_head) {
+            memmove(cli->body, cli->body + cli->body_head, cli->body_len);
+            cli->body_head = 0;
         }
-        size_t cap = c->body_cap - c->body_len;
-        int saved = c->in_callback;
-        c->in_callback = 1;
-        smtp_ssize n = m->read_body(c, c->body + c->body_len, cap, m->read_body_data);
-        c->in_callback = saved;
+        size_t cap = cli->body_cap - cli->body_len;
+        int saved = cli->in_callback;
+        cli->in_callback = 1;
+        smtp_ssize n = m->read_body(cli, cli->body + cli->body_len, cap, m->read_body_data);
+        cli->in_callback = saved;
         if (n == SMTP_ERR_AGAIN)
-            c->body_wait = 1;
+            cli->body_wait = 1;
         else if (n < 0 || (size_t)n > cap)
             return SMTP_ERR_CALLBACK_FAILURE;
         else if (n == 0)
-            c->body_ended = 1;
+            cli->body_ended = 1;
         else
-            c->body_len += (size_t)n;
+            cli->body_len += (size_t)n;
     }
     return 0;
 }
 
 int smtp_client_body_ready(smtp_client *cli)
 {
-    smtp_client *c = cli;
-    if (!c) return SMTP_ERR_INVALID_ARGUMENT;
-    if (c->err || !c->msg || c->in_callback || c->phase == SMTP_CLI_DONE)
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->err || !cli->msg || cli->in_callback || cli->phase == SMTP_CLI_DONE)
         return SMTP_ERR_INVALID_STATE;
-    c->body_wait = 0;
-    return smtp_cli_kick(c);
+    cli->body_wait = 0;
+    return smtp_cli_kick(cli);
 }
 
 /* The size of a body in memory as it will be sent, stuffing aside (RFC 1870 3: the size
  * counts CRLF line ends). memchr finds the line ends: a byte loop would cost the client more
  * per message than everything else it does. */
-static uint64_t body_size(const smtp_client *c)
+static uint64_t body_size(const smtp_client *cli)
 {
-    size_t len = c->msg->body_len;
-    if (c->msg->body_type == SMTP_BODY_BINARYMIME || len == 0) return len;
-    const char *b = c->msg->body, *end = b + len, *q;
+    size_t len = cli->msg->body_len;
+    if (cli->msg->body_type == SMTP_BODY_BINARYMIME || len == 0) return len;
+    const char *b = cli->msg->body, *end = b + len, *q;
     uint64_t n = len;
     for (const char *p = b; (q = memchr(p, '\n', (size_t)(end - p))) != NULL; p = q + 1)
         if (q == b || q[-1] != '\r') n++; /* a bare LF goes as CRLF */
     for (const char *p = b; (q = memchr(p, '\r', (size_t)(end - p))) != NULL; p = q + 1)
         if (q + 1 == end || q[1] != '\n') n++; /* a bare CR too */
     /* DATA adds the CRLF of a last line that lacks it. */
-    if (!c->m_bdat && end[-1] != '\n' && end[-1] != '\r') n += 2;
+    if (!cli->m_bdat && end[-1] != '\n' && end[-1] != '\r') n += 2;
     return n;
 }
 
 /* Encodes body octets at hand into `dst` (up to `cap`); returns the octets written. */
-static size_t encode_some(smtp_client *c, char *dst, size_t cap)
+static size_t encode_some(smtp_client *cli, char *dst, size_t cap)
 {
     size_t len;
-    const char *src = body_at_hand(c, &len);
+    const char *src = body_at_hand(cli, &len);
     if (len == 0 || cap < SMTP_DATA_ENCODE_MIN_OUT) return 0;
     size_t used = 0, made = 0;
-    if (smtp_data_encode(&c->enc, src, len, dst, cap, &used, &made) != 0) return 0;
-    body_consume(c, used);
+    if (smtp_data_encode(&cli->enc, src, len, dst, cap, &used, &made) != 0) return 0;
+    body_consume(cli, used);
     return made;
 }
 
 /* After the end of the data: one reply (SMTP), or one per accepted recipient (LMTP,
  * RFC 2033 4.2), flagged when they answer BDAT LAST rather than DATA. */
-static void expect_final(smtp_client *c, int kind, int flag)
+static void expect_final(smtp_client *cli, int kind, int flag)
 {
-    if (!smtp_cli_lmtp(c)) {
-        smtp_cli_expect_push(c, kind, 0, flag);
-        c->m_pending++;
+    if (!smtp_cli_lmtp(cli)) {
+        smtp_cli_expect_push(cli, kind, 0, flag);
+        cli->m_pending++;
         return;
     }
-    for (size_t i = 0; i < c->msg->nrcpts; i++) {
-        if (!c->rcpt_ok[i]) continue;
-        smtp_cli_expect_push(c, SMTP_CLI_X_LMTP, (uint32_t)i, kind == SMTP_CLI_X_BDAT);
-        c->m_pending++;
+    for (size_t i = 0; i < cli->msg->nrcpts; i++) {
+        if (!cli->rcpt_ok[i]) continue;
+        smtp_cli_expect_push(cli, SMTP_CLI_X_LMTP, (uint32_t)i, kind == SMTP_CLI_X_BDAT);
+        cli->m_pending++;
     }
 }
 
-static int emit_body(smtp_client *c)
+static int emit_body(smtp_client *cli)
 {
     int progress = 0;
     for (;;) {
-        int rv = body_pull(c);
+        int rv = body_pull(cli);
         if (rv < 0) return rv;
         size_t room, avail;
-        char *dst = smtp_cli_out_room(c, &room);
-        if (body_at_hand(c, &avail), avail) {
-            size_t made = encode_some(c, dst, room);
+        char *dst = smtp_cli_out_room(cli, &room);
+        if (body_at_hand(cli, &avail), avail) {
+            size_t made = encode_some(cli, dst, room);
             if (made == 0) return progress;
-            smtp_cli_out_commit(c, made, SMTP_VERB_UNKNOWN);
+            smtp_cli_out_commit(cli, made, SMTP_VERB_UNKNOWN);
             progress = 1;
             continue;
         }
-        if (!body_complete(c) || room < SMTP_DATA_ENCODE_FINISH_MAX) return progress;
+        if (!body_complete(cli) || room < SMTP_DATA_ENCODE_FINISH_MAX) return progress;
         size_t made = 0;
-        smtp_data_encode_finish(&c->enc, dst, room, &made);
-        smtp_cli_out_commit(c, made, SMTP_VERB_UNKNOWN);
-        expect_final(c, SMTP_CLI_X_DATA_END, 0);
-        c->m_data = SMTP_CLI_DATA_END;
+        smtp_data_encode_finish(&cli->enc, dst, room, &made);
+        smtp_cli_out_commit(cli, made, SMTP_VERB_UNKNOWN);
+        expect_final(cli, SMTP_CLI_X_DATA_END, 0);
+        cli->m_data = SMTP_CLI_DATA_END;
         return 1;
     }
 }
 
 /* One BDAT chunk: the body bytes at hand, encoded, after a header naming their exact size
  * (RFC 3030 2). The last one carries LAST. */
-static int emit_bdat(smtp_client *c)
+static int emit_bdat(smtp_client *cli)
 {
-    if (!smtp_cli_may_send(c, SMTP_VERB_BDAT) || smtp_cli_xq_free(c) < c->msg->nrcpts + 1) return 0;
+    if (!smtp_cli_may_send(cli, SMTP_VERB_BDAT) || smtp_cli_xq_free(cli) < cli->msg->nrcpts + 1)
+        return 0;
     /* LMTP: the replies after BDAT LAST are one per accepted recipient, so it waits for the
      * RCPT replies. */
-    int rv = body_pull(c);
+    int rv = body_pull(cli);
     if (rv < 0) return rv;
-    int complete = body_complete(c);
-    int may_end = complete && (!smtp_cli_lmtp(c) || c->m_rcpt_replied == c->msg->nrcpts);
+    int complete = body_complete(cli);
+    int may_end = complete && (!smtp_cli_lmtp(cli) || cli->m_rcpt_replied == cli->msg->nrcpts);
     size_t avail;
-    body_at_hand(c, &avail);
+    body_at_hand(cli, &avail);
     /* Wait for a worthwhile chunk unless the body is complete. */
-    if (!complete && avail < c->body_cap / 2 && avail < 8192) return 0;
+    if (!complete && avail < cli->body_cap / 2 && avail < 8192) return 0;
     if (complete && !may_end) return 0; /* all of it goes with LAST shortly */
     size_t room;
-    char *dst = smtp_cli_out_room(c, &room);
+    char *dst = smtp_cli_out_room(cli, &room);
     if (room < BDAT_HEAD_MAX + SMTP_DATA_ENCODE_MIN_OUT + 1) return 0;
-    size_t made = encode_some(c, dst + BDAT_HEAD_MAX, room - BDAT_HEAD_MAX - 1);
-    int last = may_end && (body_at_hand(c, &avail), avail == 0);
+    size_t made = encode_some(cli, dst + BDAT_HEAD_MAX, room - BDAT_HEAD_MAX - 1);
+    int last = may_end && (body_at_hand(cli, &avail), avail == 0);
     if (last) {
         size_t fin = 0;
-        smtp_data_encode_finish(&c->enc, dst + BDAT_HEAD_MAX + made, 1, &fin);
+        smtp_data_encode_finish(&cli->enc, dst + BDAT_HEAD_MAX + made, 1, &fin);
         made += fin;
     }
     if (made == 0 && !last) return 0;
@@ -472,36 +472,36 @@ static int emit_bdat(smtp_client *c)
     if (h < 0) return (int)h;
     memmove(dst + h, dst + BDAT_HEAD_MAX, made);
     memcpy(dst, head, (size_t)h);
-    smtp_cli_out_commit(c, (size_t)h + made, SMTP_VERB_BDAT);
+    smtp_cli_out_commit(cli, (size_t)h + made, SMTP_VERB_BDAT);
     if (last) {
-        expect_final(c, SMTP_CLI_X_BDAT, 1);
-        c->m_data = SMTP_CLI_DATA_END;
+        expect_final(cli, SMTP_CLI_X_BDAT, 1);
+        cli->m_data = SMTP_CLI_DATA_END;
     } else {
-        smtp_cli_expect_push(c, SMTP_CLI_X_BDAT, 0, 0);
-        c->m_pending++;
+        smtp_cli_expect_push(cli, SMTP_CLI_X_BDAT, 0, 0);
+        cli->m_pending++;
     }
     return 1;
 }
 
 /* ---- the transaction's commands ---- */
 
-static int finish(smtp_client *c, int status);
+static int finish(smtp_client *cli, int status);
 
 /* The extension a message needs that the server lacks, or -1 (RFC 6531 3.4, RFC 6152 3,
  * RFC 3030 3, RFC 8689 4.1, RFC 2852 4, RFC 4865 3, RFC 1870 6). */
-static int missing_ext(const smtp_client *c, const smtp_client_message *m, uint64_t size)
+static int missing_ext(const smtp_client *cli, const smtp_client_message *m, uint64_t size)
 {
-    const smtp_caps *k = &c->caps;
-    int e = c->ehlo;
-    if (c->m_utf8 && !(e && smtp_caps_has(k, SMTP_CAP_SMTPUTF8))) return SMTP_CAP_SMTPUTF8;
+    const smtp_caps *k = &cli->caps;
+    int e = cli->ehlo;
+    if (cli->m_utf8 && !(e && smtp_caps_has(k, SMTP_CAP_SMTPUTF8))) return SMTP_CAP_SMTPUTF8;
     if (m->body_type == SMTP_BODY_8BITMIME && !(e && smtp_caps_has(k, SMTP_CAP_8BITMIME)))
         return SMTP_CAP_8BITMIME;
     if (m->body_type == SMTP_BODY_BINARYMIME) {
         if (!(e && smtp_caps_has(k, SMTP_CAP_BINARYMIME))) return SMTP_CAP_BINARYMIME;
-        if (!(e && smtp_cli_chunking(c) && smtp_caps_has(k, SMTP_CAP_CHUNKING)))
+        if (!(e && smtp_cli_chunking(cli) && smtp_caps_has(k, SMTP_CAP_CHUNKING)))
             return SMTP_CAP_CHUNKING;
     }
-    if (m->requiretls && !(e && c->tls_active && smtp_caps_has(k, SMTP_CAP_REQUIRETLS)))
+    if (m->requiretls && !(e && cli->tls_active && smtp_caps_has(k, SMTP_CAP_REQUIRETLS)))
         return SMTP_CAP_REQUIRETLS;
     if (m->by_mode != SMTP_BY_NONE && !(e && smtp_caps_has(k, SMTP_CAP_DELIVERBY)))
         return SMTP_CAP_DELIVERBY;
@@ -517,125 +517,128 @@ static int missing_ext(const smtp_client *c, const smtp_client_message *m, uint6
     return -1;
 }
 
-static int emit_mail(smtp_client *c)
+static int emit_mail(smtp_client *cli)
 {
-    const smtp_client_message *m = c->msg;
+    const smtp_client_message *m = cli->msg;
     char params[PARAMS_MAX];
-    if (!smtp_cli_may_send(c, SMTP_VERB_MAIL) || smtp_cli_xq_free(c) < 4) return 0;
-    c->m_bdat = c->ehlo && smtp_cli_chunking(c) && smtp_caps_has(&c->caps, SMTP_CAP_CHUNKING);
+    if (!smtp_cli_may_send(cli, SMTP_VERB_MAIL) || smtp_cli_xq_free(cli) < 4) return 0;
+    cli->m_bdat =
+        cli->ehlo && smtp_cli_chunking(cli) && smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING);
     /* A body in memory: its size as transmitted, computed only when SIZE is offered and the
      * application did not give it. */
     uint64_t size = m->size;
-    if (!size && !m->read_body && c->ehlo && smtp_caps_has(&c->caps, SMTP_CAP_SIZE))
-        size = body_size(c);
-    int missing = missing_ext(c, m, size);
+    if (!size && !m->read_body && cli->ehlo && smtp_caps_has(&cli->caps, SMTP_CAP_SIZE))
+        size = body_size(cli);
+    int missing = missing_ext(cli, m, size);
     if (missing >= 0) {
         smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED, NULL, 0, 0, (smtp_cap)missing, size};
-        txn_clear(c);
+        txn_clear(cli);
         int r;
-        SMTP_CALLBACK(c, r, on_message, &res);
-        return r < 0 ? smtp_cli_callback_failed(c) : 1;
+        SMTP_CALLBACK(cli, r, on_message, &res);
+        return r < 0 ? smtp_cli_callback_failed(cli) : 1;
     }
-    c->m_size = size;
-    int n = mail_params(c, m, size, PARAMS_OFFERED, params, sizeof params);
+    cli->m_size = size;
+    int n = mail_params(cli, m, size, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
-    char *dst = smtp_cli_out_room(c, &room);
+    char *dst = smtp_cli_out_room(cli, &room);
     smtp_ssize e = smtp_emit_mail(dst, room, m->sender, strlen(m->sender), params, (size_t)n);
     if (e == SMTP_ERR_NOBUF) return 0;
     if (e < 0) return (int)e;
-    smtp_cli_out_commit(c, (size_t)e, SMTP_VERB_MAIL);
-    smtp_cli_expect_push(c, SMTP_CLI_X_MAIL, 0, 0);
-    c->m_pending++;
-    c->m_mail = SMTP_CLI_MAIL_SENT;
-    smtp_data_encoder_init(&c->enc, !c->m_bdat                             ? SMTP_DATA_ENCODE_DOT
-                                    : m->body_type == SMTP_BODY_BINARYMIME ? SMTP_DATA_ENCODE_RAW
-                                                                           : SMTP_DATA_ENCODE_CRLF);
+    smtp_cli_out_commit(cli, (size_t)e, SMTP_VERB_MAIL);
+    smtp_cli_expect_push(cli, SMTP_CLI_X_MAIL, 0, 0);
+    cli->m_pending++;
+    cli->m_mail = SMTP_CLI_MAIL_SENT;
+    smtp_data_encode_mode mode = !cli->m_bdat                           ? SMTP_DATA_ENCODE_DOT
+                                 : m->body_type == SMTP_BODY_BINARYMIME ? SMTP_DATA_ENCODE_RAW
+                                                                        : SMTP_DATA_ENCODE_CRLF;
+    smtp_data_encoder_init(&cli->enc, mode);
     return 1;
 }
 
-static int emit_rcpt(smtp_client *c)
+static int emit_rcpt(smtp_client *cli)
 {
-    const smtp_client_rcpt *r = &c->msg->rcpts[c->m_rcpt_sent];
+    const smtp_client_rcpt *r = &cli->msg->rcpts[cli->m_rcpt_sent];
     char params[PARAMS_MAX];
-    if (!smtp_cli_may_send(c, SMTP_VERB_RCPT) || smtp_cli_xq_free(c) < 3) return 0;
-    int n = rcpt_params(c, r, PARAMS_OFFERED, params, sizeof params);
+    if (!smtp_cli_may_send(cli, SMTP_VERB_RCPT) || smtp_cli_xq_free(cli) < 3) return 0;
+    int n = rcpt_params(cli, r, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
-    char *dst = smtp_cli_out_room(c, &room);
+    char *dst = smtp_cli_out_room(cli, &room);
     smtp_ssize e = smtp_emit_rcpt(dst, room, r->address, strlen(r->address), params, (size_t)n);
     if (e == SMTP_ERR_NOBUF) return 0;
     if (e < 0) return (int)e;
-    smtp_cli_out_commit(c, (size_t)e, SMTP_VERB_RCPT);
-    smtp_cli_expect_push(c, SMTP_CLI_X_RCPT, (uint32_t)c->m_rcpt_sent, 0);
-    c->m_pending++;
-    c->m_rcpt_sent++;
+    smtp_cli_out_commit(cli, (size_t)e, SMTP_VERB_RCPT);
+    smtp_cli_expect_push(cli, SMTP_CLI_X_RCPT, (uint32_t)cli->m_rcpt_sent, 0);
+    cli->m_pending++;
+    cli->m_rcpt_sent++;
     return 1;
 }
 
-static int emit_plain(smtp_client *c, smtp_verb verb, const char *text, size_t len, int kind)
+static int emit_plain(smtp_client *cli, smtp_verb verb, const char *text, size_t len, int kind)
 {
     size_t room;
-    char *dst = smtp_cli_out_room(c, &room);
+    char *dst = smtp_cli_out_room(cli, &room);
     if (room < len) return 0;
     memcpy(dst, text, len);
-    smtp_cli_out_commit(c, len, verb);
-    smtp_cli_expect_push(c, kind, 0, 1);
+    smtp_cli_out_commit(cli, len, verb);
+    smtp_cli_expect_push(cli, kind, 0, 1);
     return 1;
 }
 
-int smtp_cli_txn_produce(smtp_client *c)
+int smtp_cli_txn_produce(smtp_client *cli)
 {
-    if (c->need_rset && !c->msg && c->quit_asked) c->need_rset = 0; /* QUIT does it */
-    if (c->need_rset) {
-        if (!smtp_cli_may_send(c, SMTP_VERB_RSET) || smtp_cli_xq_free(c) == 0) return 0;
-        int rv = emit_plain(c, SMTP_VERB_RSET, "RSET\r\n", 6, SMTP_CLI_X_RSET);
-        if (rv > 0) c->need_rset = 0;
+    if (cli->need_rset && !cli->msg && cli->quit_asked) cli->need_rset = 0; /* QUIT does it */
+    if (cli->need_rset) {
+        if (!smtp_cli_may_send(cli, SMTP_VERB_RSET) || smtp_cli_xq_free(cli) == 0) return 0;
+        int rv = emit_plain(cli, SMTP_VERB_RSET, "RSET\r\n", 6, SMTP_CLI_X_RSET);
+        if (rv > 0) cli->need_rset = 0;
         return rv;
     }
-    if (!c->msg) return 0;
-    if (c->m_mail == SMTP_CLI_MAIL_NONE) return emit_mail(c);
-    if (c->m_data == SMTP_CLI_DATA_ABORT) {
+    if (!cli->msg) return 0;
+    if (cli->m_mail == SMTP_CLI_MAIL_NONE) return emit_mail(cli);
+    if (cli->m_data == SMTP_CLI_DATA_ABORT) {
         /* RFC 2920 3.1: DATA got 354 though no recipient was accepted: send an empty
          * message, which the server must refuse for want of recipients. */
-        if (!emit_plain(c, SMTP_VERB_UNKNOWN, ".\r\n", 3, SMTP_CLI_X_DATA_END)) return 0;
-        c->m_pending++;
-        c->m_data = SMTP_CLI_DATA_END;
+        if (!emit_plain(cli, SMTP_VERB_UNKNOWN, ".\r\n", 3, SMTP_CLI_X_DATA_END)) return 0;
+        cli->m_pending++;
+        cli->m_data = SMTP_CLI_DATA_END;
         return 1;
     }
-    if (c->m_decided) return 0;
-    if (c->m_rcpt_sent < c->msg->nrcpts) return emit_rcpt(c);
-    switch (c->m_data) {
+    if (cli->m_decided) return 0;
+    if (cli->m_rcpt_sent < cli->msg->nrcpts) return emit_rcpt(cli);
+    switch (cli->m_data) {
     case SMTP_CLI_DATA_NONE:
         /* All or nothing: no data before every recipient has answered, so that nothing can
          * be delivered to some only (without PIPELINING this is lockstep anyway). */
-        if ((c->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) && c->m_rcpt_replied < c->msg->nrcpts)
+        if ((cli->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) &&
+            cli->m_rcpt_replied < cli->msg->nrcpts)
             return 0;
-        if (c->m_bdat) {
-            c->m_data = SMTP_CLI_DATA_BDAT;
+        if (cli->m_bdat) {
+            cli->m_data = SMTP_CLI_DATA_BDAT;
             return 1;
         }
-        if (!smtp_cli_may_send(c, SMTP_VERB_DATA) || smtp_cli_xq_free(c) == 0) return 0;
-        if (!emit_plain(c, SMTP_VERB_DATA, "DATA\r\n", 6, SMTP_CLI_X_DATA)) return 0;
-        c->m_pending++;
-        c->m_data = SMTP_CLI_DATA_SENT;
+        if (!smtp_cli_may_send(cli, SMTP_VERB_DATA) || smtp_cli_xq_free(cli) == 0) return 0;
+        if (!emit_plain(cli, SMTP_VERB_DATA, "DATA\r\n", 6, SMTP_CLI_X_DATA)) return 0;
+        cli->m_pending++;
+        cli->m_data = SMTP_CLI_DATA_SENT;
         return 1;
-    case SMTP_CLI_DATA_BODY: return emit_body(c);
-    case SMTP_CLI_DATA_BDAT: return emit_bdat(c);
+    case SMTP_CLI_DATA_BODY: return emit_body(cli);
+    case SMTP_CLI_DATA_BDAT: return emit_bdat(cli);
     default: return 0;
     }
 }
 
-int smtp_cli_txn_busy(const smtp_client *c)
+int smtp_cli_txn_busy(const smtp_client *cli)
 {
-    return c->msg != NULL;
+    return cli->msg != NULL;
 }
 
 /* ---- replies ---- */
 
-static void save_reply(smtp_client *c, const smtp_client_reply *r)
+static void save_reply(smtp_client *cli, const smtp_client_reply *r)
 {
-    struct smtp_cli_saved *s = &c->saved;
+    struct smtp_cli_saved *s = &cli->saved;
     s->set = 1;
     s->code = r->code;
     s->command = r->command;
@@ -653,173 +656,175 @@ static int status_of(int code)
 }
 
 /* The message has failed; the replies it is still owed are read before it is reported. */
-static void decide(smtp_client *c, int status, const smtp_client_reply *r, int rset)
+static void decide(smtp_client *cli, int status, const smtp_client_reply *r, int rset)
 {
-    if (c->m_decided) return;
-    c->m_decided = 1;
-    c->m_status = status;
-    if (r) save_reply(c, r);
-    if (rset && c->m_mail == SMTP_CLI_MAIL_OK) c->need_rset = 1;
+    if (cli->m_decided) return;
+    cli->m_decided = 1;
+    cli->m_status = status;
+    if (r) save_reply(cli, r);
+    if (rset && cli->m_mail == SMTP_CLI_MAIL_OK) cli->need_rset = 1;
 }
 
-static int finish(smtp_client *c, int status)
+static int finish(smtp_client *cli, int status)
 {
     smtp_client_result res;
     smtp_client_reply rep;
     memset(&res, 0, sizeof res);
     res.status = (smtp_client_status)status;
-    res.size = c->m_size;
-    if (c->saved.set) {
+    res.size = cli->m_size;
+    if (cli->saved.set) {
         memset(&rep, 0, sizeof rep);
-        rep.command = c->saved.command;
-        rep.code = c->saved.code;
-        rep.text.ptr = c->saved.text;
-        rep.text.len = c->saved.len;
-        rep.enhanced.ptr = c->saved.text + c->saved.enh_off;
-        rep.enhanced.len = c->saved.enh_len;
-        rep.lines = c->saved.lines;
-        rep.truncated = c->saved.truncated;
+        rep.command = cli->saved.command;
+        rep.code = cli->saved.code;
+        rep.text.ptr = cli->saved.text;
+        rep.text.len = cli->saved.len;
+        rep.enhanced.ptr = cli->saved.text + cli->saved.enh_off;
+        rep.enhanced.len = cli->saved.enh_len;
+        rep.lines = cli->saved.lines;
+        rep.truncated = cli->saved.truncated;
         res.reply = &rep;
     }
-    res.accepted = smtp_cli_lmtp(c) && c->m_data == SMTP_CLI_DATA_END ? c->m_lmtp_ok : c->m_ok;
-    res.rejected = c->m_rej + c->m_lmtp_rej;
-    txn_clear(c);
+    res.accepted =
+        smtp_cli_lmtp(cli) && cli->m_data == SMTP_CLI_DATA_END ? cli->m_lmtp_ok : cli->m_ok;
+    res.rejected = cli->m_rej + cli->m_lmtp_rej;
+    txn_clear(cli);
     int r;
-    SMTP_CALLBACK(c, r, on_message, &res);
-    return r < 0 ? smtp_cli_callback_failed(c) : 0;
+    SMTP_CALLBACK(cli, r, on_message, &res);
+    return r < 0 ? smtp_cli_callback_failed(cli) : 0;
 }
 
-int smtp_cli_txn_abort(smtp_client *c, int status, const smtp_client_reply *r)
+int smtp_cli_txn_abort(smtp_client *cli, int status, const smtp_client_reply *r)
 {
-    if (!c->msg) return 0;
-    if (!c->m_decided && r) save_reply(c, r);
-    return finish(c, c->m_decided ? c->m_status : status);
+    if (!cli->msg) return 0;
+    if (!cli->m_decided && r) save_reply(cli, r);
+    return finish(cli, cli->m_decided ? cli->m_status : status);
 }
 
 /* All recipients answered and no data was sent yet: is there anyone to send to? */
-static void judge_recipients(smtp_client *c)
+static void judge_recipients(smtp_client *cli)
 {
-    int aon = (c->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) != 0;
-    if (c->m_ok == 0 || (aon && c->m_rej > 0))
-        decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 1);
+    int aon = (cli->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) != 0;
+    if (cli->m_ok == 0 || (aon && cli->m_rej > 0))
+        decide(cli, cli->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 1);
 }
 
-static int on_rcpt_reply(smtp_client *c, const struct smtp_cli_expect *x,
+static int on_rcpt_reply(smtp_client *cli, const struct smtp_cli_expect *x,
                          const smtp_client_reply *r)
 {
-    c->m_rcpt_replied++;
+    cli->m_rcpt_replied++;
     if (r->code / 100 == 2) {
-        c->m_ok++;
-        c->rcpt_ok[x->index] = 1;
+        cli->m_ok++;
+        cli->rcpt_ok[x->index] = 1;
     } else {
-        c->m_rej++;
-        if (r->code / 100 == 4) c->m_temp++;
+        cli->m_rej++;
+        if (r->code / 100 == 4) cli->m_temp++;
         /* The first refusal is the deciding reply if the message fails for it. */
-        if (!c->saved.set && !c->m_decided) save_reply(c, r);
+        if (!cli->saved.set && !cli->m_decided) save_reply(cli, r);
     }
     int cr;
-    SMTP_CALLBACK(c, cr, on_rcpt, x->index, 0, r);
-    if (cr < 0) return smtp_cli_callback_failed(c);
+    SMTP_CALLBACK(cli, cr, on_rcpt, x->index, 0, r);
+    if (cr < 0) return smtp_cli_callback_failed(cli);
     /* Before DATA (or while BDAT chunks go out): with no recipient, stop and RSET. */
-    if (c->m_rcpt_replied == c->msg->nrcpts && !c->m_decided &&
-        (c->m_data == SMTP_CLI_DATA_NONE || c->m_data == SMTP_CLI_DATA_BDAT))
-        judge_recipients(c);
+    if (cli->m_rcpt_replied == cli->msg->nrcpts && !cli->m_decided &&
+        (cli->m_data == SMTP_CLI_DATA_NONE || cli->m_data == SMTP_CLI_DATA_BDAT))
+        judge_recipients(cli);
     return 0;
 }
 
-static void on_data_reply(smtp_client *c, const smtp_client_reply *r)
+static void on_data_reply(smtp_client *cli, const smtp_client_reply *r)
 {
     if (r->code == 354) {
-        if (c->m_decided || c->m_ok == 0) {
-            decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 0);
-            c->m_data = SMTP_CLI_DATA_ABORT;
-        } else if ((c->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) && c->m_rej) {
-            c->m_data = SMTP_CLI_DATA_ABORT; /* not reached: DATA waits for every RCPT */
+        if (cli->m_decided || cli->m_ok == 0) {
+            decide(cli, cli->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 0);
+            cli->m_data = SMTP_CLI_DATA_ABORT;
+        } else if ((cli->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) && cli->m_rej) {
+            cli->m_data = SMTP_CLI_DATA_ABORT; /* not reached: DATA waits for every RCPT */
         } else {
-            c->m_data = SMTP_CLI_DATA_BODY;
+            cli->m_data = SMTP_CLI_DATA_BODY;
         }
         return;
     }
-    c->m_data = SMTP_CLI_DATA_FAIL;
+    cli->m_data = SMTP_CLI_DATA_FAIL;
     /* With no recipient accepted, the recipients' refusals tell more than DATA's 554. */
-    if (c->m_ok == 0)
-        decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 1);
+    if (cli->m_ok == 0)
+        decide(cli, cli->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL, 1);
     else
-        decide(c, status_of(r->code), r, 1);
+        decide(cli, status_of(r->code), r, 1);
 }
 
-static void on_lmtp_reply(smtp_client *c, const smtp_client_reply *r)
+static void on_lmtp_reply(smtp_client *cli, const smtp_client_reply *r)
 {
     if (r->code / 100 == 2) {
-        c->m_lmtp_ok++;
+        cli->m_lmtp_ok++;
     } else {
-        c->m_lmtp_rej++;
-        if (r->code / 100 == 4) c->m_lmtp_temp++;
+        cli->m_lmtp_rej++;
+        if (r->code / 100 == 4) cli->m_lmtp_temp++;
     }
-    save_reply(c, r);
+    save_reply(cli, r);
 }
 
-int smtp_cli_txn_reply(smtp_client *c, const struct smtp_cli_expect *x, const smtp_client_reply *r)
+int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
+                       const smtp_client_reply *r)
 {
-    if (!c->msg) return 0; /* not reached: replies of a reported message are ignored */
-    c->m_pending--;
+    if (!cli->msg) return 0; /* not reached: replies of a reported message are ignored */
+    cli->m_pending--;
     switch (x->kind) {
     case SMTP_CLI_X_MAIL:
         if (r->code / 100 == 2) {
-            c->m_mail = SMTP_CLI_MAIL_OK;
+            cli->m_mail = SMTP_CLI_MAIL_OK;
         } else {
-            c->m_mail = SMTP_CLI_MAIL_FAIL;
-            decide(c, status_of(r->code), r, 0);
+            cli->m_mail = SMTP_CLI_MAIL_FAIL;
+            decide(cli, status_of(r->code), r, 0);
         }
         break;
     case SMTP_CLI_X_RCPT: {
-        int rv = on_rcpt_reply(c, x, r);
+        int rv = on_rcpt_reply(cli, x, r);
         if (rv < 0) return rv;
         break;
     }
-    case SMTP_CLI_X_DATA: on_data_reply(c, r); break;
+    case SMTP_CLI_X_DATA: on_data_reply(cli, r); break;
     case SMTP_CLI_X_DATA_END:
         if (x->flag) break; /* the reply to the lone dot of an aborted message */
         /* RFC 5321 4.1.1.4: the transaction is over whatever the reply. */
         if (r->code / 100 == 2) {
-            save_reply(c, r);
-            c->m_delivered = 1;
+            save_reply(cli, r);
+            cli->m_delivered = 1;
         } else {
-            decide(c, status_of(r->code), r, 0);
+            decide(cli, status_of(r->code), r, 0);
         }
         break;
     case SMTP_CLI_X_BDAT:
-        if (c->m_ok == 0 && c->m_rcpt_replied == c->msg->nrcpts) {
+        if (cli->m_ok == 0 && cli->m_rcpt_replied == cli->msg->nrcpts) {
             /* No recipient accepted (BDAT went pipelined before the RCPT replies): their
              * refusals decide, as for DATA, whatever BDAT got: a 554 tells less, and a 250 to
              * LAST delivers to no one. That 250 ends the transaction; anything else is closed
              * with RSET (RFC 3030 2). */
-            decide(c, c->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL,
+            decide(cli, cli->m_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL, NULL,
                    !(x->flag && r->code / 100 == 2));
         } else if (r->code / 100 != 2) {
             /* RFC 3030 2: no more BDAT after a failed one; close the transaction. */
-            decide(c, status_of(r->code), r, 1);
-        } else if (x->flag && !c->m_decided) {
-            save_reply(c, r);
-            c->m_delivered = 1;
+            decide(cli, status_of(r->code), r, 1);
+        } else if (x->flag && !cli->m_decided) {
+            save_reply(cli, r);
+            cli->m_delivered = 1;
         }
         break;
     case SMTP_CLI_X_LMTP: {
-        on_lmtp_reply(c, r);
+        on_lmtp_reply(cli, r);
         int cr;
-        SMTP_CALLBACK(c, cr, on_rcpt, x->index, 1, r);
-        if (cr < 0) return smtp_cli_callback_failed(c);
+        SMTP_CALLBACK(cli, cr, on_rcpt, x->index, 1, r);
+        if (cr < 0) return smtp_cli_callback_failed(cli);
         break;
     }
     default: break;
     }
-    if (c->m_pending || c->m_data == SMTP_CLI_DATA_ABORT) return 0;
-    if (c->m_decided) return finish(c, c->m_status);
-    if (c->m_data == SMTP_CLI_DATA_END) {
-        if (!smtp_cli_lmtp(c))
-            return finish(c, c->m_delivered ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_PERMFAIL);
-        if (c->m_lmtp_ok) return finish(c, SMTP_CLIENT_DELIVERED);
-        return finish(c, c->m_lmtp_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL);
+    if (cli->m_pending || cli->m_data == SMTP_CLI_DATA_ABORT) return 0;
+    if (cli->m_decided) return finish(cli, cli->m_status);
+    if (cli->m_data == SMTP_CLI_DATA_END) {
+        if (!smtp_cli_lmtp(cli))
+            return finish(cli, cli->m_delivered ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_PERMFAIL);
+        if (cli->m_lmtp_ok) return finish(cli, SMTP_CLIENT_DELIVERED);
+        return finish(cli, cli->m_lmtp_temp ? SMTP_CLIENT_TEMPFAIL : SMTP_CLIENT_PERMFAIL);
     }
     return 0;
 }
