@@ -380,7 +380,8 @@ void smtp_srv_sync_begin(smtp_server *srv)
 void smtp_srv_sync_settle(smtp_server *srv)
 {
     /* A BDAT's reply comes after its chunk (RFC 3030 2): settled once the chunk was read. */
-    if (!srv->sync_owed || srv->decision != SMTP_SRV_DEC_NONE || srv->input == SMTP_SRV_IN_CHUNK)
+    if (!srv->sync_owed || srv->decision != SMTP_SRV_DECISION_NONE ||
+        srv->input == SMTP_SRV_IN_CHUNK)
         return;
     srv->sync_owed = 0;
     srv->sync_end = srv->out_total;
@@ -410,7 +411,7 @@ static int sync_checked(const smtp_server *srv)
 static int out_of_sync(smtp_server *srv)
 {
     if (!sync_checked(srv)) return 0;
-    if (srv->decision != SMTP_SRV_DEC_NONE) {
+    if (srv->decision != SMTP_SRV_DECISION_NONE) {
         if (srv->sync_owed) srv->sync_early = 1;
         return 0;
     }
@@ -435,7 +436,7 @@ static int ends_group(const smtp_server *srv, smtp_verb verb)
 /* The client did not wait: drop what is pending, 554 and close (as Postfix and Exim do). */
 static int sync_violation(smtp_server *srv)
 {
-    srv->decision = SMTP_SRV_DEC_NONE;
+    srv->decision = SMTP_SRV_DECISION_NONE;
     srv->lmtp_left = 0;
     srv->lmtp_fill = 0;
     srv->sync_owed = 0;
@@ -456,7 +457,7 @@ int smtp_srv_greet(smtp_server *srv)
 {
     srv->phase = SMTP_SRV_GREETING;
     smtp_srv_sync_begin(srv);
-    if (SMTP_SRV_ASK0(srv, SMTP_SRV_DEC_CONNECT, on_connect) < 0) return -1;
+    if (SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_CONNECT, on_connect) < 0) return -1;
     smtp_srv_sync_settle(srv);
     return 0;
 }
@@ -496,13 +497,13 @@ static int cmd_helo(smtp_server *srv, const smtp_command *cmd)
                               lmtp ? "Error: use LHLO" : "Error: command not recognized");
     /* RFC 5321 4.1.4: HELO/EHLO in a session resets it as RSET does. */
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
-    srv->dec_verb = cmd->verb;
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_HELO, on_helo, cmd->verb, cmd->domain);
+    srv->decision_verb = cmd->verb;
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_HELO, on_helo, cmd->verb, cmd->domain);
 }
 
 void smtp_srv_helo_accepted(smtp_server *srv)
 {
-    srv->ehlo = srv->dec_verb != SMTP_VERB_HELO; /* RFC 5321 4.1.1.1, RFC 2033 4.1 */
+    srv->ehlo = srv->decision_verb != SMTP_VERB_HELO; /* RFC 5321 4.1.1.1, RFC 2033 4.1 */
     srv->phase = SMTP_SRV_READY;
 }
 
@@ -574,7 +575,7 @@ static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
     if (smtp_srv_mail_auth(srv, &m.params, &m.auth) < 0) return -1;
     srv->binarymime = (m.params.present & SMTP_MAIL_BODY) && m.params.body == SMTP_BODY_BINARYMIME;
     srv->smtputf8 = utf8;
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_MAIL, on_mail, &m);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_MAIL, on_mail, &m);
 }
 
 void smtp_srv_mail_accepted(smtp_server *srv)
@@ -606,7 +607,7 @@ static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
     if (e < 0)
         return path_fault(srv, e, srv->smtputf8, "5.1.3", "Error: bad recipient address syntax");
     rc.index = srv->rcpts;
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_RCPT, on_rcpt, &rc);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_RCPT, on_rcpt, &rc);
 }
 
 void smtp_srv_rcpt_accepted(smtp_server *srv)
@@ -617,7 +618,7 @@ void smtp_srv_rcpt_accepted(smtp_server *srv)
 
 static int cmd_vrfy(smtp_server *srv, const smtp_command *cmd)
 {
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_VRFY, on_vrfy, cmd->arg);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_VRFY, on_vrfy, cmd->arg);
 }
 
 static int cmd_starttls(smtp_server *srv)
@@ -708,7 +709,7 @@ static int slowed_down(const smtp_server *srv)
 static int can_consume(const smtp_server *srv)
 {
     return srv->phase != SMTP_SRV_NEW && srv->phase != SMTP_SRV_TLS_WAIT && !srv->error &&
-           !srv->closing && srv->decision == SMTP_SRV_DEC_NONE && !srv->lmtp_fill &&
+           !srv->closing && srv->decision == SMTP_SRV_DECISION_NONE && !srv->lmtp_fill &&
            !slowed_down(srv) && smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
 }
 
@@ -806,7 +807,7 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
 
 int smtp_server_pending(const smtp_server *srv)
 {
-    return srv && srv->decision != SMTP_SRV_DEC_NONE;
+    return srv && srv->decision != SMTP_SRV_DECISION_NONE;
 }
 
 int smtp_server_want_read(const smtp_server *srv)
@@ -866,7 +867,7 @@ smtp_server_wait smtp_server_timeout(const smtp_server *srv, uint32_t *ms)
     smtp_server_wait w = SMTP_SERVER_WAIT_NONE;
     uint32_t t = 0;
     if (srv && srv->phase != SMTP_SRV_NEW && srv->phase != SMTP_SRV_TLS_WAIT && !srv->closing &&
-        !srv->error && srv->decision == SMTP_SRV_DEC_NONE && !smtp_server_output_delay(srv)) {
+        !srv->error && srv->decision == SMTP_SRV_DECISION_NONE && !smtp_server_output_delay(srv)) {
         int command = srv->input == SMTP_SRV_IN_COMMAND;
         w = command ? SMTP_SERVER_WAIT_COMMAND : SMTP_SERVER_WAIT_DATA;
         t = command ? srv->set.timeout_command : srv->set.timeout_data;
@@ -881,7 +882,7 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
     if (srv->in_callback || srv->closing || srv->error) return SMTP_ERR_INVALID_STATE;
-    srv->decision = SMTP_SRV_DEC_NONE;
+    srv->decision = SMTP_SRV_DECISION_NONE;
     srv->lmtp_left = 0;
     /* Before the PROXY header nobody has been greeted: close without a word. */
     int greeted = srv->phase != SMTP_SRV_PROXY;

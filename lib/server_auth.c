@@ -161,7 +161,7 @@ static int ask_auth(smtp_server *srv)
 {
     srv->cred.mechanism.ptr = srv->auth_name;
     srv->cred.mechanism.len = strlen(srv->auth_name);
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_AUTH, on_auth, &srv->cred);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_AUTH, on_auth, &srv->cred);
 }
 
 static const char bad_credentials[] = "Error: authentication failed";
@@ -212,7 +212,7 @@ static int ask_sasl(smtp_server *srv, int has_response, smtp_span response)
     step.step = srv->auth_step;
     step.has_response = has_response;
     step.response = response;
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_SASL, on_sasl, &step);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_SASL, on_sasl, &step);
 }
 
 /* Finds `name` in the advertised list and keeps its advertised spelling. */
@@ -308,14 +308,14 @@ int smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params, smtp_sp
 int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
-    if (srv->error || srv->closing || srv->decision != SMTP_SRV_DEC_SASL)
+    if (srv->error || srv->closing || srv->decision != SMTP_SRV_DECISION_SASL)
         return SMTP_ERR_INVALID_STATE;
     if ((!data && len) || len > SMTP_SERVER_MAX_CHALLENGE) return SMTP_ERR_INVALID_ARGUMENT;
     size_t need = 4 + ((len + 2) / 3) * 4 + 2;
     if (smtp_srv_out_room(srv) < need) return SMTP_ERR_NOBUF;
     int r = challenge(srv, data ? data : "", len);
     if (r < 0) return smtp_srv_fail(srv, r);
-    srv->decision = SMTP_SRV_DEC_NONE;
+    srv->decision = SMTP_SRV_DECISION_NONE;
     if (srv->in_callback) srv->answered = 1;
     smtp_srv_sync_settle(srv);
     return 0;
@@ -324,10 +324,11 @@ int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len)
 int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
-    if (srv->error || (srv->decision != SMTP_SRV_DEC_AUTH && srv->decision != SMTP_SRV_DEC_SASL))
+    if (srv->error ||
+        (srv->decision != SMTP_SRV_DECISION_AUTH && srv->decision != SMTP_SRV_DECISION_SASL))
         return SMTP_ERR_INVALID_STATE;
     if (!identity) {
-        if (len || srv->decision == SMTP_SRV_DEC_SASL) return SMTP_ERR_INVALID_ARGUMENT;
+        if (len || srv->decision == SMTP_SRV_DECISION_SASL) return SMTP_ERR_INVALID_ARGUMENT;
     } else {
         if (!len || len > SMTP_SERVER_MAX_IDENTITY) return SMTP_ERR_INVALID_ARGUMENT;
         if (smtp_span_has_ctl(identity, len)) return SMTP_ERR_UNSAFE_ARGUMENT;

@@ -30,14 +30,14 @@ int smtp_srv_data_begin(smtp_server *srv, int bdat)
     srv->bdat = bdat;
     if (bdat) {
         srv->input = SMTP_SRV_IN_CHUNK;
-        srv->chunk_left = srv->dec_chunk;
-        srv->chunk_total = srv->dec_chunk;
-        srv->chunk_last = srv->dec_last;
+        srv->chunk_left = srv->decision_chunk;
+        srv->chunk_total = srv->decision_chunk;
+        srv->chunk_last = srv->decision_last;
         srv->chunk_deliver = 1;
     } else {
         srv->input = SMTP_SRV_IN_DATA;
         srv->carried = 0;
-        smtp_data_decoder_init(&srv->dec, srv->set.bare_policy);
+        smtp_data_decoder_init(&srv->decoder, srv->set.bare_policy);
     }
     return 0;
 }
@@ -46,13 +46,13 @@ int smtp_srv_message_end(smtp_server *srv)
 {
     smtp_server_message msg;
     msg.size = srv->msg_size;
-    msg.data_flags = srv->bdat ? 0 : smtp_data_decoder_flags(&srv->dec);
+    msg.data_flags = srv->bdat ? 0 : smtp_data_decoder_flags(&srv->decoder);
     msg.bdat = srv->bdat;
     msg.recipients = srv->rcpts;
     srv->input = SMTP_SRV_IN_COMMAND;
     srv->lmtp_left = srv->rcpts;
     srv->lmtp_ok = 0;
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_MESSAGE, on_message_end, &msg);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_MESSAGE, on_message_end, &msg);
 }
 
 int smtp_srv_cmd_data(smtp_server *srv)
@@ -68,7 +68,7 @@ int smtp_srv_cmd_data(smtp_server *srv)
     /* RFC 3030 3: a BODY=BINARYMIME message can only be sent with BDAT. */
     if (srv->binarymime)
         return smtp_srv_reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
-    return SMTP_SRV_ASK0(srv, SMTP_SRV_DEC_DATA, on_data_start);
+    return SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_DATA, on_data_start);
 }
 
 void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size)
@@ -114,12 +114,12 @@ int smtp_srv_bdat_refused(smtp_server *srv, int code, const char *enhanced, cons
         return 0;
     }
     size_t rcpts = srv->rcpts;
-    int r =
-        smtp_srv_hold_reply(srv, code, enhanced, text, len, copies_owed(srv, srv->dec_last, rcpts));
+    int r = smtp_srv_hold_reply(srv, code, enhanced, text, len,
+                                copies_owed(srv, srv->decision_last, rcpts));
     if (r < 0) return r;
     smtp_srv_clear_transaction(srv, 0);
-    if (!srv->dec_last) smtp_srv_chunks_failed(srv, rcpts);
-    smtp_srv_skip_chunk(srv, srv->dec_chunk);
+    if (!srv->decision_last) smtp_srv_chunks_failed(srv, rcpts);
+    smtp_srv_skip_chunk(srv, srv->decision_chunk);
     return 0;
 }
 
@@ -167,9 +167,9 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
         srv->chunk_deliver = 1;
         return 0;
     } else {
-        srv->dec_chunk = size;
-        srv->dec_last = cmd->last;
-        return SMTP_SRV_ASK0(srv, SMTP_SRV_DEC_BDAT, on_data_start);
+        srv->decision_chunk = size;
+        srv->decision_last = cmd->last;
+        return SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_BDAT, on_data_start);
     }
     if (r < 0) return r;
     smtp_srv_skip_chunk(srv, size);
@@ -245,7 +245,7 @@ static size_t decode_window(const smtp_server *srv, size_t len)
 static int data_content(smtp_server *srv, smtp_span span)
 {
     if (srv->discard) return 0;
-    if (smtp_data_decoder_flags(&srv->dec) & SMTP_DATA_FLAG_REJECT)
+    if (smtp_data_decoder_flags(&srv->decoder) & SMTP_DATA_FLAG_REJECT)
         return drop_message(srv, SMTP_SERVER_ABORT_BARE);
     uint64_t max = srv->set.max_message_size;
     if (max && span.len > max - srv->msg_size) return drop_message(srv, SMTP_SERVER_ABORT_SIZE);
@@ -256,7 +256,7 @@ static int data_content(smtp_server *srv, smtp_span span)
 static int data_end(smtp_server *srv)
 {
     srv->input = SMTP_SRV_IN_COMMAND;
-    if (!srv->discard && (smtp_data_decoder_flags(&srv->dec) & SMTP_DATA_FLAG_REJECT) &&
+    if (!srv->discard && (smtp_data_decoder_flags(&srv->decoder) & SMTP_DATA_FLAG_REJECT) &&
         drop_message(srv, SMTP_SERVER_ABORT_BARE) < 0)
         return -1;
     if (!srv->discard) return smtp_srv_message_end(srv);
@@ -278,8 +278,8 @@ static smtp_ssize data_decode(smtp_server *srv, const char *data, size_t len)
     while (!srv->stop) {
         smtp_span span = {NULL, 0};
         size_t used = 0;
-        int ev =
-            smtp_data_decode(&srv->dec, data + pos, decode_window(srv, len - pos), &span, &used);
+        int ev = smtp_data_decode(&srv->decoder, data + pos, decode_window(srv, len - pos), &span,
+                                  &used);
         pos += used;
         if (ev == SMTP_DATA_CONTENT) {
             int r = data_content(srv, span);

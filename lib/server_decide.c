@@ -14,22 +14,23 @@
 
 #include <string.h>
 
-/* Is `code` an acceptance for decision `dec`? (0 is the default acceptance everywhere.) */
-static int accepts(smtp_srv_decision dec, int code)
+/* Is `code` an acceptance for decision `decision`? (0 is the default acceptance everywhere.) */
+static int accepts(smtp_srv_decision decision, int code)
 {
     if (code == 0) return 1;
-    switch (dec) {
-    case SMTP_SRV_DEC_CONNECT: return code == 220;
-    case SMTP_SRV_DEC_HELO:
-    case SMTP_SRV_DEC_MAIL:
-    case SMTP_SRV_DEC_MESSAGE: return code == 250;
-    case SMTP_SRV_DEC_RCPT:
-    case SMTP_SRV_DEC_VRFY: return code == 250 || code == 251 || code == 252;
-    case SMTP_SRV_DEC_DATA: return code == 354;
-    case SMTP_SRV_DEC_AUTH:
-    case SMTP_SRV_DEC_SASL: return code == 235; /* SASL: only through smtp_server_auth_accept */
-    case SMTP_SRV_DEC_XCLIENT: return code == 220;
-    case SMTP_SRV_DEC_XFORWARD: return code == 250;
+    switch (decision) {
+    case SMTP_SRV_DECISION_CONNECT: return code == 220;
+    case SMTP_SRV_DECISION_HELO:
+    case SMTP_SRV_DECISION_MAIL:
+    case SMTP_SRV_DECISION_MESSAGE: return code == 250;
+    case SMTP_SRV_DECISION_RCPT:
+    case SMTP_SRV_DECISION_VRFY: return code == 250 || code == 251 || code == 252;
+    case SMTP_SRV_DECISION_DATA: return code == 354;
+    case SMTP_SRV_DECISION_AUTH:
+    case SMTP_SRV_DECISION_SASL:
+        return code == 235; /* SASL: only through smtp_server_auth_accept */
+    case SMTP_SRV_DECISION_XCLIENT: return code == 220;
+    case SMTP_SRV_DECISION_XFORWARD: return code == 250;
     default: return 0;
     }
 }
@@ -46,14 +47,14 @@ static int check_text(const char *text, size_t len)
 }
 
 /* The default enhanced code of a reply: the class, refined for MAIL and RCPT (RFC 3463). */
-static const char *default_enhanced(smtp_srv_decision dec, int code)
+static const char *default_enhanced(smtp_srv_decision decision, int code)
 {
-    int auth = dec == SMTP_SRV_DEC_AUTH || dec == SMTP_SRV_DEC_SASL;
+    int auth = decision == SMTP_SRV_DECISION_AUTH || decision == SMTP_SRV_DECISION_SASL;
     if (auth && code == 535) return "5.7.8"; /* RFC 4954 6: authentication credentials invalid */
     if (code >= 500) return "5.0.0";
     if (code >= 400) return "4.0.0";
-    if (dec == SMTP_SRV_DEC_MAIL) return "2.1.0";
-    if (dec == SMTP_SRV_DEC_RCPT) return "2.1.5";
+    if (decision == SMTP_SRV_DECISION_MAIL) return "2.1.0";
+    if (decision == SMTP_SRV_DECISION_RCPT) return "2.1.5";
     return "2.0.0";
 }
 
@@ -64,13 +65,13 @@ static int apply_message(smtp_server *srv, int code, const char *enhanced, const
 {
     int ok = code < 300;
     if (!code) code = 250;
-    if (!enhanced) enhanced = default_enhanced(SMTP_SRV_DEC_MESSAGE, code);
+    if (!enhanced) enhanced = default_enhanced(SMTP_SRV_DECISION_MESSAGE, code);
     if (!text) text = ok ? "Ok: queued" : "Error: message not accepted", len = strlen(text);
     if (srv->set.flags & SMTP_SERVER_LMTP) {
         int r = smtp_srv_lmtp_line(srv, code, enhanced, text, len);
         if (r < 0) return r;
         if (--srv->lmtp_left) {
-            srv->decision = SMTP_SRV_DEC_MESSAGE; /* more replies owed */
+            srv->decision = SMTP_SRV_DECISION_MESSAGE; /* more replies owed */
             return 0;
         }
         smtp_srv_clear_transaction(srv, srv->lmtp_ok);
@@ -98,36 +99,36 @@ static int apply_connect(smtp_server *srv, int code, const char *text, size_t le
     return smtp_srv_reply_host(srv, code ? code : 220, NULL, buf);
 }
 
-static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *enhanced,
+static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const char *enhanced,
                  const char *text, size_t len)
 {
-    int ok = accepts(dec, code);
-    if (!ok && !enhanced) enhanced = default_enhanced(dec, code);
-    switch (dec) {
-    case SMTP_SRV_DEC_CONNECT: return apply_connect(srv, code, text, len);
-    case SMTP_SRV_DEC_MESSAGE: return apply_message(srv, code, enhanced, text, len);
-    case SMTP_SRV_DEC_HELO:
+    int ok = accepts(decision, code);
+    if (!ok && !enhanced) enhanced = default_enhanced(decision, code);
+    switch (decision) {
+    case SMTP_SRV_DECISION_CONNECT: return apply_connect(srv, code, text, len);
+    case SMTP_SRV_DECISION_MESSAGE: return apply_message(srv, code, enhanced, text, len);
+    case SMTP_SRV_DECISION_HELO:
         if (ok) {
             smtp_srv_helo_accepted(srv);
-            if (srv->dec_verb == SMTP_VERB_HELO)
+            if (srv->decision_verb == SMTP_VERB_HELO)
                 return smtp_srv_reply_line(srv, 250, NULL, srv->set.hostname,
                                            strlen(srv->set.hostname));
             return smtp_srv_reply_ehlo(srv);
         }
         break;
-    case SMTP_SRV_DEC_MAIL:
+    case SMTP_SRV_DECISION_MAIL:
         if (ok) {
             smtp_srv_mail_accepted(srv);
             if (!text) text = "Ok", len = 2;
         }
         break;
-    case SMTP_SRV_DEC_RCPT:
+    case SMTP_SRV_DECISION_RCPT:
         if (ok) {
             smtp_srv_rcpt_accepted(srv);
             if (!text) text = "Ok", len = 2;
         }
         break;
-    case SMTP_SRV_DEC_DATA:
+    case SMTP_SRV_DECISION_DATA:
         if (ok) {
             int r = smtp_srv_data_begin(srv, 0);
             if (r < 0) return r;
@@ -135,11 +136,11 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
             return smtp_srv_reply_line(srv, 354, NULL, "End data with <CR><LF>.<CR><LF>", 31);
         }
         break;
-    case SMTP_SRV_DEC_BDAT:
+    case SMTP_SRV_DECISION_BDAT:
         if (ok) return smtp_srv_data_begin(srv, 1); /* the chunk's reply comes after it */
         return smtp_srv_bdat_refused(srv, code, enhanced, text, len);
-    case SMTP_SRV_DEC_AUTH:
-    case SMTP_SRV_DEC_SASL:
+    case SMTP_SRV_DECISION_AUTH:
+    case SMTP_SRV_DECISION_SASL:
         if (ok) {
             smtp_srv_auth_success(srv);
             code = 235;
@@ -149,14 +150,14 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
             text = "Authentication credentials invalid", len = strlen(text);
         }
         break;
-    case SMTP_SRV_DEC_XCLIENT:
+    case SMTP_SRV_DECISION_XCLIENT:
         if (ok) {
             smtp_srv_xclient_reset(srv);
             return apply_connect(srv, 220, text, len);
         }
         break;
-    case SMTP_SRV_DEC_XFORWARD: break;
-    case SMTP_SRV_DEC_VRFY:
+    case SMTP_SRV_DECISION_XFORWARD: break;
+    case SMTP_SRV_DECISION_VRFY:
         if (ok && !code) {
             code = 252;
             enhanced = "2.5.0";
@@ -167,25 +168,25 @@ static int apply(smtp_server *srv, smtp_srv_decision dec, int code, const char *
     default: return SMTP_ERR_INVALID_STATE;
     }
     if (!code) code = 250;
-    if (!enhanced) enhanced = default_enhanced(dec, code);
+    if (!enhanced) enhanced = default_enhanced(decision, code);
     if (!text) text = code < 400 ? "Ok" : "Error: command rejected", len = strlen(text);
     int r = smtp_srv_reply_line(srv, code, enhanced, text, len);
     if (r < 0) return r;
     if (code == 421) srv->closing = 1;
     r = smtp_srv_count_error(srv, code);
     if (r < 0) return r;
-    if (!ok && (dec == SMTP_SRV_DEC_AUTH || dec == SMTP_SRV_DEC_SASL))
+    if (!ok && (decision == SMTP_SRV_DECISION_AUTH || decision == SMTP_SRV_DECISION_SASL))
         return smtp_srv_auth_failed(srv);
     return 0;
 }
 
 int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len)
 {
-    smtp_srv_decision dec = srv->decision;
-    if (dec == SMTP_SRV_DEC_NONE) return SMTP_ERR_INVALID_STATE;
-    if (code != 0 && !accepts(dec, code) && !(code >= 400 && code <= 599))
+    smtp_srv_decision decision = srv->decision;
+    if (decision == SMTP_SRV_DECISION_NONE) return SMTP_ERR_INVALID_STATE;
+    if (code != 0 && !accepts(decision, code) && !(code >= 400 && code <= 599))
         return SMTP_ERR_INVALID_ARGUMENT;
-    if (dec == SMTP_SRV_DEC_BDAT && code == 354) return SMTP_ERR_INVALID_ARGUMENT;
+    if (decision == SMTP_SRV_DECISION_BDAT && code == 354) return SMTP_ERR_INVALID_ARGUMENT;
     if (enhanced) {
         size_t el = strlen(enhanced);
         if (!code || smtp_enhanced_prefix(enhanced, el, code) != el)
@@ -194,31 +195,31 @@ int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char 
     int r = check_text(text, len);
     if (r < 0) return r;
     /* Room for the reply and, with the hard error limit, a 421 after it. */
-    size_t need = dec == SMTP_SRV_DEC_HELO ? SMTP_SRV_RESERVE : 1024;
+    size_t need = decision == SMTP_SRV_DECISION_HELO ? SMTP_SRV_RESERVE : 1024;
     if (smtp_srv_out_room(srv) < need) return SMTP_ERR_NOBUF;
-    srv->decision = SMTP_SRV_DEC_NONE;
+    srv->decision = SMTP_SRV_DECISION_NONE;
     if (srv->in_callback) srv->answered = 1;
-    return apply(srv, dec, code, enhanced, text, len);
+    return apply(srv, decision, code, enhanced, text, len);
 }
 
 int smtp_srv_decided(smtp_server *srv, int r)
 {
     if (smtp_srv_cb_result(srv, r) < 0) return -1;
-    if (srv->decision == SMTP_SRV_DEC_NONE) return 0;
+    if (srv->decision == SMTP_SRV_DECISION_NONE) return 0;
     if (r == SMTP_SERVER_DEFER) {
         srv->stop = 1;
         return 0;
     }
-    if (srv->decision == SMTP_SRV_DEC_MESSAGE && srv->answered) {
+    if (srv->decision == SMTP_SRV_DECISION_MESSAGE && srv->answered) {
         /* LMTP: the replies not given repeat the last one given. */
-        srv->decision = SMTP_SRV_DEC_NONE;
+        srv->decision = SMTP_SRV_DECISION_NONE;
         srv->lmtp_fill = srv->lmtp_left;
         srv->lmtp_left = 0;
         return smtp_srv_lmtp_fill(srv);
     }
-    if (srv->decision == SMTP_SRV_DEC_MESSAGE && (srv->set.flags & SMTP_SERVER_LMTP)) {
+    if (srv->decision == SMTP_SRV_DECISION_MESSAGE && (srv->set.flags & SMTP_SERVER_LMTP)) {
         /* LMTP without any reply: every recipient gets the default acceptance. */
-        srv->decision = SMTP_SRV_DEC_NONE;
+        srv->decision = SMTP_SRV_DECISION_NONE;
         int e = smtp_srv_lmtp_line(srv, 250, "2.0.0", "Ok", 2);
         if (e < 0) return e;
         srv->lmtp_fill = srv->lmtp_left - 1;
@@ -226,7 +227,7 @@ int smtp_srv_decided(smtp_server *srv, int r)
         return smtp_srv_lmtp_fill(srv);
     }
     /* A mechanism run by the application has no default acceptance. */
-    if (srv->decision == SMTP_SRV_DEC_SASL) return smtp_srv_apply(srv, 535, NULL, NULL, 0);
+    if (srv->decision == SMTP_SRV_DECISION_SASL) return smtp_srv_apply(srv, 535, NULL, NULL, 0);
     return smtp_srv_apply(srv, 0, NULL, NULL, 0);
 }
 
@@ -234,9 +235,9 @@ int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const ch
                       size_t len)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
-    if (srv->error || srv->decision == SMTP_SRV_DEC_NONE) return SMTP_ERR_INVALID_STATE;
+    if (srv->error || srv->decision == SMTP_SRV_DECISION_NONE) return SMTP_ERR_INVALID_STATE;
     /* on_sasl accepts only with smtp_server_auth_accept, which names the identity. */
-    if (srv->decision == SMTP_SRV_DEC_SASL && code < 400) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->decision == SMTP_SRV_DECISION_SASL && code < 400) return SMTP_ERR_INVALID_ARGUMENT;
     int r = smtp_srv_apply(srv, code, enhanced, text, len);
     if (r == SMTP_ERR_NOMEM || r == SMTP_ERR_CALLBACK_FAILURE) return smtp_srv_fail(srv, r);
     if (r < 0) return r;

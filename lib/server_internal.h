@@ -49,19 +49,19 @@ typedef enum smtp_srv_mech {
 
 /* The decision the application owes (smtp_server_reply). */
 typedef enum smtp_srv_decision {
-    SMTP_SRV_DEC_NONE = 0,
-    SMTP_SRV_DEC_CONNECT,
-    SMTP_SRV_DEC_HELO,
-    SMTP_SRV_DEC_MAIL,
-    SMTP_SRV_DEC_RCPT,
-    SMTP_SRV_DEC_DATA, /* DATA: 354 */
-    SMTP_SRV_DEC_BDAT, /* first BDAT of a message: no reply on acceptance */
-    SMTP_SRV_DEC_MESSAGE,
-    SMTP_SRV_DEC_VRFY,
-    SMTP_SRV_DEC_AUTH,    /* on_auth: PLAIN/LOGIN credentials */
-    SMTP_SRV_DEC_SASL,    /* on_sasl: a step of another mechanism */
-    SMTP_SRV_DEC_XCLIENT, /* on_xclient: 220 and a reset on acceptance */
-    SMTP_SRV_DEC_XFORWARD /* on_xforward: 250 */
+    SMTP_SRV_DECISION_NONE = 0,
+    SMTP_SRV_DECISION_CONNECT,
+    SMTP_SRV_DECISION_HELO,
+    SMTP_SRV_DECISION_MAIL,
+    SMTP_SRV_DECISION_RCPT,
+    SMTP_SRV_DECISION_DATA, /* DATA: 354 */
+    SMTP_SRV_DECISION_BDAT, /* first BDAT of a message: no reply on acceptance */
+    SMTP_SRV_DECISION_MESSAGE,
+    SMTP_SRV_DECISION_VRFY,
+    SMTP_SRV_DECISION_AUTH,    /* on_auth: PLAIN/LOGIN credentials */
+    SMTP_SRV_DECISION_SASL,    /* on_sasl: a step of another mechanism */
+    SMTP_SRV_DECISION_XCLIENT, /* on_xclient: 220 and a reset on acceptance */
+    SMTP_SRV_DECISION_XFORWARD /* on_xforward: 250 */
 } smtp_srv_decision;
 
 /*
@@ -114,14 +114,14 @@ struct smtp_server {
 
     /* The pending decision. */
     smtp_srv_decision decision;
-    int answered;        /* smtp_server_reply was called during the policy callback */
-    smtp_verb dec_verb;  /* HELO/EHLO/LHLO for DEC_HELO */
-    int dec_last;        /* BDAT LAST for DEC_BDAT */
-    uint64_t dec_chunk;  /* BDAT size for DEC_BDAT */
-    size_t lmtp_left;    /* LMTP replies still owed for DEC_MESSAGE */
-    size_t lmtp_fill;    /* copies of lmtp_last still to queue (no room yet) */
-    int lmtp_ok;         /* an LMTP recipient accepted the message */
-    char lmtp_last[512]; /* the last LMTP reply line, with CRLF */
+    int answered;            /* smtp_server_reply was called during the policy callback */
+    smtp_verb decision_verb; /* HELO/EHLO/LHLO for DECISION_HELO */
+    int decision_last;       /* BDAT LAST for DECISION_BDAT */
+    uint64_t decision_chunk; /* BDAT size for DECISION_BDAT */
+    size_t lmtp_left;        /* LMTP replies still owed for DECISION_MESSAGE */
+    size_t lmtp_fill;        /* copies of lmtp_last still to queue (no room yet) */
+    int lmtp_ok;             /* an LMTP recipient accepted the message */
+    char lmtp_last[512];     /* the last LMTP reply line, with CRLF */
     size_t lmtp_last_len;
 
     /* The transaction. */
@@ -135,7 +135,7 @@ struct smtp_server {
     int chunk_last;       /* the chunk being read is LAST */
     int chunk_deliver;    /* the chunk goes to on_data (else it is discarded) */
     uint64_t chunk_total; /* the current chunk's size, for its 250 reply */
-    smtp_data_decoder dec;
+    smtp_data_decoder decoder;
     /*
      * A DATA content byte a read took while the decoder had not seen it (smtp_server_read: a
      * pause always consumes at least one byte); the decoder reads it first at the next read.
@@ -174,12 +174,12 @@ struct smtp_server {
     unsigned auth_step;      /* on_sasl's step counter */
     char auth_name[24];      /* the mechanism's advertised name, NUL-terminated */
     size_t login_user_len;   /* LOGIN: the user name kept at scratch[0..) */
-    smtp_server_auth cred;   /* the credentials of a pending DEC_AUTH (spans into scratch) */
+    smtp_server_auth cred;   /* the credentials of a pending DECISION_AUTH (spans into scratch) */
     unsigned auth_failures;  /* failed exchanges, for auth_attempt_limit */
     int authenticated;
     int identity_given; /* smtp_server_auth_accept named the identity of the pending decision */
     char identity[SMTP_SERVER_MAX_IDENTITY + 1];
-    smtp_span xclient_login; /* XCLIENT LOGIN of a pending DEC_XCLIENT (into scratch) */
+    smtp_span xclient_login; /* XCLIENT LOGIN of a pending DECISION_XCLIENT (into scratch) */
 
     /* PROXY header (server_proxy.c). */
     unsigned char proxy_buf[SMTP_SRV_PROXY_BUF];
@@ -243,16 +243,17 @@ static inline int smtp_srv_returned(smtp_server *srv, int r)
                     : 0)
 
 /*
- * SMTP_SRV_ASK asks the application for decision `dec` through its policy callback `name`: the
- * decision is pending from now until it is answered, by smtp_server_reply (during the callback
- * or later) or by the callback's result (smtp_srv_decided: 0 accepts, DEFER waits). Evaluates
- * to smtp_srv_decided's result. SMTP_SRV_ASK0: for a callback with no argument of its own.
+ * SMTP_SRV_ASK asks the application for decision `kind` (SMTP_SRV_DECISION_*) through its
+ * policy callback `name`: the decision is pending from now until it is answered, by
+ * smtp_server_reply (during the callback or later) or by the callback's result
+ * (smtp_srv_decided: 0 accepts, DEFER waits). Evaluates to smtp_srv_decided's result.
+ * SMTP_SRV_ASK0: for a callback with no argument of its own.
  */
-#define SMTP_SRV_ASK(srv, dec, name, ...)                                                          \
-    ((srv)->decision = (dec), (srv)->answered = 0,                                                 \
+#define SMTP_SRV_ASK(srv, kind, name, ...)                                                         \
+    ((srv)->decision = (kind), (srv)->answered = 0,                                                \
      smtp_srv_decided((srv), SMTP_SRV_CALL(srv, name, __VA_ARGS__)))
-#define SMTP_SRV_ASK0(srv, dec, name)                                                              \
-    ((srv)->decision = (dec), (srv)->answered = 0,                                                 \
+#define SMTP_SRV_ASK0(srv, kind, name)                                                             \
+    ((srv)->decision = (kind), (srv)->answered = 0,                                                \
      smtp_srv_decided((srv), SMTP_SRV_CALL0(srv, name)))
 
 /* The current command or response requires the client to wait for its reply (RFC 2920). */
@@ -275,7 +276,7 @@ int smtp_srv_parser_result(smtp_server *srv);
 
 /* The greeting was given; `refused`: it was a refusal (554 or 421). */
 void smtp_srv_greeted(smtp_server *srv, int refused);
-/* HELO/EHLO/LHLO (srv->dec_verb) was accepted. */
+/* HELO/EHLO/LHLO (srv->decision_verb) was accepted. */
 void smtp_srv_helo_accepted(smtp_server *srv);
 /* MAIL was accepted: the transaction begins. */
 void smtp_srv_mail_accepted(smtp_server *srv);
@@ -356,9 +357,9 @@ int smtp_srv_take_carry(smtp_server *srv, char byte);
 /* DATA and BDAT commands. */
 int smtp_srv_cmd_data(smtp_server *srv);
 int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);
-/* After DEC_DATA/DEC_BDAT was accepted: start reading the content (`bdat`: a chunk). */
+/* After DECISION_DATA/DECISION_BDAT was accepted: start reading the content (`bdat`: a chunk). */
 int smtp_srv_data_begin(smtp_server *srv, int bdat);
-/* DEC_BDAT was refused: the transaction fails; the reply waits for the chunk (but a 421). */
+/* DECISION_BDAT was refused: the transaction fails; the reply waits for the chunk (but a 421). */
 int smtp_srv_bdat_refused(smtp_server *srv, int code, const char *enhanced, const char *text,
                           size_t len);
 /* Reads the next `size` payload octets and drops them; then the held reply is queued. */

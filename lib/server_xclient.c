@@ -134,11 +134,11 @@ int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
     memset(&a, 0, sizeof a);
     const char *fault = parse_attrs(srv, cmd->arg, verb, &a);
     if (fault) return smtp_srv_reply(srv, 501, "5.5.4", fault);
-    if (verb == FOR_XFORWARD) return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_XFORWARD, on_xforward, &a);
+    if (verb == FOR_XFORWARD) return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_XFORWARD, on_xforward, &a);
     srv->xclient_login = (a.present & SMTP_SERVER_XATTR_LOGIN) && !unavailable(a.login)
                              ? a.login
                              : (smtp_span){NULL, 0};
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DEC_XCLIENT, on_xclient, &a);
+    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_XCLIENT, on_xclient, &a);
 }
 
 void smtp_srv_xclient_reset(smtp_server *srv)
