@@ -445,7 +445,7 @@ static int sync_violation(smtp_server *srv)
     /* Best effort: the queue may be full (the client did not read either); then it is dropped,
      * without failing the session. */
     static const char text[] = "Error: SMTP protocol synchronization";
-    if (smtp_srv_reply_line(srv, 554, "5.5.0", text, sizeof text - 1) == 0)
+    if (smtp_srv_queue_line(srv, 554, "5.5.0", text, sizeof text - 1) == 0)
         smtp_srv_count_error(srv, 554);
     srv->closing = 1;
     return 0;
@@ -485,7 +485,7 @@ int smtp_server_start(smtp_server *srv)
 static int junk(smtp_server *srv)
 {
     if (!srv->set.junk_command_limit || ++srv->junk <= srv->set.junk_command_limit) return 0;
-    int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many junk commands");
+    int r = smtp_srv_queue_host_reply(srv, 421, "4.7.0", "Error: too many junk commands");
     return r < 0 ? smtp_srv_fail(srv, r) : 1;
 }
 
@@ -493,8 +493,8 @@ static int cmd_helo(smtp_server *srv, const smtp_command *cmd)
 {
     int lmtp = (srv->set.flags & SMTP_SERVER_LMTP) != 0;
     if (lmtp != (cmd->verb == SMTP_VERB_LHLO))
-        return smtp_srv_reply(srv, 500, "5.5.1",
-                              lmtp ? "Error: use LHLO" : "Error: command not recognized");
+        return smtp_srv_queue_reply(srv, 500, "5.5.1",
+                                    lmtp ? "Error: use LHLO" : "Error: command not recognized");
     /* RFC 5321 4.1.4: HELO/EHLO in a session resets it as RSET does. */
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
     srv->decision_verb = cmd->verb;
@@ -527,16 +527,16 @@ static unsigned param_extensions(const smtp_server *srv)
 static int param_fault(smtp_server *srv, const smtp_param_fault *f)
 {
     /* RFC 5321 4.1.1.11: 555 for an unrecognized parameter, 501 for a malformed one. */
-    return smtp_srv_reply(srv, f->reply_code == 555 ? 555 : 501, "5.5.4",
-                          f->text ? f->text : "Error");
+    return smtp_srv_queue_reply(srv, f->reply_code == 555 ? 555 : 501, "5.5.4",
+                                f->text ? f->text : "Error");
 }
 
 /* A path that failed smtp_path_parse: non-ASCII without SMTPUTF8 is 553 5.6.7 (RFC 6531). */
 static int path_fault(smtp_server *srv, int err, int utf8, const char *enhanced, const char *what)
 {
     if (err == SMTP_ERR_UTF8 && !utf8)
-        return smtp_srv_reply(srv, 553, "5.6.7", "Error: non-ASCII address without SMTPUTF8");
-    return smtp_srv_reply(srv, 501, enhanced, what);
+        return smtp_srv_queue_reply(srv, 553, "5.6.7", "Error: non-ASCII address without SMTPUTF8");
+    return smtp_srv_queue_reply(srv, 501, enhanced, what);
 }
 
 static unsigned path_flags(const smtp_server *srv, int utf8)
@@ -549,11 +549,11 @@ static unsigned path_flags(const smtp_server *srv, int utf8)
 static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
 {
     if (srv->phase == SMTP_SRV_NO_HELO)
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: send HELO/EHLO first");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: send HELO/EHLO first");
     if (smtp_srv_in_transaction(srv))
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: nested MAIL command");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: nested MAIL command");
     if (srv->set.max_messages && srv->messages >= srv->set.max_messages) {
-        int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many messages");
+        int r = smtp_srv_queue_host_reply(srv, 421, "4.7.0", "Error: too many messages");
         return r < 0 ? smtp_srv_fail(srv, r) : 0;
     }
     smtp_server_mail m;
@@ -570,8 +570,8 @@ static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
     if (e < 0) return path_fault(srv, e, utf8, "5.1.7", "Error: bad sender address syntax");
     uint64_t max = srv->set.max_message_size;
     if ((m.params.present & SMTP_MAIL_SIZE) && max && m.params.size > max)
-        return smtp_srv_reply(srv, 552, "5.3.4",
-                              "Error: message size exceeds fixed limit"); /* RFC 1870 */
+        return smtp_srv_queue_reply(srv, 552, "5.3.4",
+                                    "Error: message size exceeds fixed limit"); /* RFC 1870 */
     if (smtp_srv_mail_auth(srv, &m.params, &m.auth) < 0) return -1;
     srv->binarymime = (m.params.present & SMTP_MAIL_BODY) && m.params.body == SMTP_BODY_BINARYMIME;
     srv->smtputf8 = utf8;
@@ -586,12 +586,12 @@ void smtp_srv_mail_accepted(smtp_server *srv)
 static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
 {
     if (!smtp_srv_in_transaction(srv))
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: need MAIL command");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: need MAIL command");
     if (srv->phase == SMTP_SRV_MESSAGE)
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: RCPT inside BDAT transfer");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: RCPT inside BDAT transfer");
     if (srv->rcpts >= srv->set.max_recipients)
-        return smtp_srv_reply(srv, 452, "4.5.3",
-                              "Error: too many recipients"); /* RFC 5321 4.5.3.1.10 */
+        return smtp_srv_queue_reply(srv, 452, "4.5.3",
+                                    "Error: too many recipients"); /* RFC 5321 4.5.3.1.10 */
     smtp_server_rcpt rc;
     memset(&rc, 0, sizeof rc);
     smtp_params_opts opts;
@@ -624,10 +624,10 @@ static int cmd_vrfy(smtp_server *srv, const smtp_command *cmd)
 static int cmd_starttls(smtp_server *srv)
 {
     if (!(srv->set.extensions & SMTP_SERVER_EXT_STARTTLS))
-        return smtp_srv_reply(srv, 502, "5.5.1", "Error: command not implemented");
-    if (srv->tls) return smtp_srv_reply(srv, 554, "5.5.1", "Error: TLS already active");
+        return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");
+    if (srv->tls) return smtp_srv_queue_reply(srv, 554, "5.5.1", "Error: TLS already active");
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
-    if (smtp_srv_reply(srv, 220, "2.0.0", "Ready to start TLS") < 0) return -1;
+    if (smtp_srv_queue_reply(srv, 220, "2.0.0", "Ready to start TLS") < 0) return -1;
     /* RFC 3207 4.2: nothing after this line is read before the handshake. */
     srv->phase = SMTP_SRV_TLS_WAIT;
     return smtp_srv_cb_result(srv, SMTP_SRV_CALL0(srv, on_starttls));
@@ -636,7 +636,7 @@ static int cmd_starttls(smtp_server *srv)
 static int cmd_quit(smtp_server *srv)
 {
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
-    if (smtp_srv_reply(srv, 221, "2.0.0", "Bye") < 0) return -1;
+    if (smtp_srv_queue_reply(srv, 221, "2.0.0", "Bye") < 0) return -1;
     srv->closing = 1;
     return 0;
 }
@@ -646,7 +646,7 @@ static int cmd_error(smtp_server *srv, const smtp_command *cmd)
 {
     const char *enhanced = NULL, *text = NULL;
     int code = smtp_cmd_error_reply(cmd->error, cmd->verb, &enhanced, &text);
-    if (smtp_srv_reply(srv, code, enhanced, text) < 0) return -1;
+    if (smtp_srv_queue_reply(srv, code, enhanced, text) < 0) return -1;
     /* RFC 3030 3: a BDAT whose size cannot be read leaves the stream out of sync: close. */
     if (code == 521) srv->closing = 1;
     return 0;
@@ -657,8 +657,9 @@ static int dispatch(smtp_server *srv, const smtp_command *cmd)
     if (cmd->error) return cmd_error(srv, cmd);
     /* Only the BDATs pipelined right after a refused one belong to its failed message. */
     if (cmd->verb != SMTP_VERB_BDAT) srv->chunk_failed = 0;
+    /* RFC 5321 3.1: a client greeted with a refusal may only QUIT. */
     if (srv->phase == SMTP_SRV_REFUSED && cmd->verb != SMTP_VERB_QUIT)
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: no SMTP service here"); /* RFC 5321 3.1 */
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: no SMTP service here");
     int j;
     switch (cmd->verb) {
     case SMTP_VERB_HELO:
@@ -674,24 +675,24 @@ static int dispatch(smtp_server *srv, const smtp_command *cmd)
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
         /* RFC 5321 4.1.1.5: always 250, clears the transaction, never closes. */
         if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
-        return smtp_srv_reply(srv, 250, "2.0.0", "Ok");
+        return smtp_srv_queue_reply(srv, 250, "2.0.0", "Ok");
     case SMTP_VERB_NOOP:
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
-        return smtp_srv_reply(srv, 250, "2.0.0", "Ok");
+        return smtp_srv_queue_reply(srv, 250, "2.0.0", "Ok");
     case SMTP_VERB_VRFY:
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
         return cmd_vrfy(srv, cmd);
     case SMTP_VERB_HELP:
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
-        return smtp_srv_reply(srv, 214, "2.0.0", "See RFC 5321");
+        return smtp_srv_queue_reply(srv, 214, "2.0.0", "See RFC 5321");
     case SMTP_VERB_ETRN:
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
-        return smtp_srv_reply(srv, 502, "5.5.1", "Error: command not implemented");
+        return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");
     case SMTP_VERB_AUTH: return smtp_srv_cmd_auth(srv, cmd);
     case SMTP_VERB_XCLIENT:
     case SMTP_VERB_XFORWARD: return smtp_srv_cmd_xclient(srv, cmd);
     case SMTP_VERB_EXPN: /* no list expansion: it would disclose addresses */
-    default: return smtp_srv_reply(srv, 502, "5.5.1", "Error: command not implemented");
+    default: return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");
     }
 }
 
@@ -759,7 +760,7 @@ static int tls_injection(smtp_server *srv)
     srv->injection = 1;
     if (smtp_srv_cb_result(srv, SMTP_SRV_CALL0(srv, on_tls_injection)) < 0) return srv->error;
     if (srv->set.flags & SMTP_SERVER_KEEP_TLS_INJECTION) return 0;
-    int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: pipelined input after STARTTLS");
+    int r = smtp_srv_queue_host_reply(srv, 421, "4.7.0", "Error: pipelined input after STARTTLS");
     if (r < 0) return smtp_srv_fail(srv, r);
     return 0; /* the 421 closed the session: no handshake is awaited any more */
 }
@@ -889,7 +890,7 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
     if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
     if (text && greeted) {
         /* Dropped when the queue is at max_output; a failed growth is fatal (NOMEM). */
-        smtp_srv_reply_host(srv, 421, enhanced, text);
+        smtp_srv_queue_host_reply(srv, 421, enhanced, text);
         if (srv->error) return srv->error;
     }
     srv->out_delay = 0; /* the adapter's decision to end: no more slowing down */

@@ -89,13 +89,13 @@ int smtp_srv_auth_failed(smtp_server *srv)
     srv->auth_failures++;
     unsigned limit = srv->set.auth_attempt_limit;
     if (!limit || srv->auth_failures < limit || srv->closing) return 0;
-    int r = smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many authentication failures");
+    int r = smtp_srv_queue_host_reply(srv, 421, "4.7.0", "Error: too many authentication failures");
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
 static int fail(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
-    if (smtp_srv_reply(srv, code, enhanced, text) < 0) return -1;
+    if (smtp_srv_queue_reply(srv, code, enhanced, text) < 0) return -1;
     return smtp_srv_auth_failed(srv);
 }
 
@@ -233,18 +233,20 @@ static smtp_srv_mech find_mech(smtp_server *srv, smtp_span name)
 int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd)
 {
     if (!(srv->set.extensions & SMTP_SERVER_EXT_AUTH))
-        return smtp_srv_reply(srv, 502, "5.5.1", "Error: command not implemented");
+        return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");
     if (!smtp_srv_auth_offered(srv)) /* RFC 4954 4, RFC 5248: 538 5.7.11 */
-        return smtp_srv_reply(srv, 538, "5.7.11", "Error: authentication requires encryption");
-    if (!srv->ehlo) return smtp_srv_reply(srv, 503, "5.5.1", "Error: send EHLO first");
+        return smtp_srv_queue_reply(srv, 538, "5.7.11",
+                                    "Error: authentication requires encryption");
+    if (!srv->ehlo) return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: send EHLO first");
     /* RFC 4954 4: no AUTH after a successful one, nor during a mail transaction. */
     if (srv->authenticated)
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: already authenticated");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: already authenticated");
     if (smtp_srv_in_transaction(srv))
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
     smtp_srv_mech kind = find_mech(srv, cmd->mechanism);
     if (kind == SMTP_SRV_MECH_NONE) /* RFC 4954 4: 504 5.5.4 */
-        return smtp_srv_reply(srv, 504, "5.5.4", "Error: unsupported authentication mechanism");
+        return smtp_srv_queue_reply(srv, 504, "5.5.4",
+                                    "Error: unsupported authentication mechanism");
     if (smtp_srv_scratch(srv) < 0) return -1;
     srv->auth_mech = kind;
     srv->phase = SMTP_SRV_AUTH;

@@ -59,15 +59,15 @@ int smtp_srv_cmd_data(smtp_server *srv)
 {
     switch (srv->phase) {
     case SMTP_SRV_MAIL: /* RFC 5321 3.3: no recipient accepted may be answered 554 */
-        return smtp_srv_reply(srv, 554, "5.5.1", "Error: no valid recipients");
+        return smtp_srv_queue_reply(srv, 554, "5.5.1", "Error: no valid recipients");
     case SMTP_SRV_RCPTS: break;
     case SMTP_SRV_MESSAGE:
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
-    default: return smtp_srv_reply(srv, 503, "5.5.1", "Error: need MAIL command");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
+    default: return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: need MAIL command");
     }
     /* RFC 3030 3: a BODY=BINARYMIME message can only be sent with BDAT. */
     if (srv->binarymime)
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
     return SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_DATA, on_data_start);
 }
 
@@ -107,7 +107,7 @@ int smtp_srv_bdat_refused(smtp_server *srv, int code, const char *enhanced, cons
 {
     if (!text) text = "Error: command rejected", len = strlen(text);
     if (code == 421) {
-        int r = smtp_srv_reply_line(srv, code, enhanced, text, len);
+        int r = smtp_srv_queue_line(srv, code, enhanced, text, len);
         if (r < 0) return r;
         srv->closing = 1;
         smtp_srv_clear_transaction(srv, 0);
@@ -196,7 +196,7 @@ static int chunk_done(smtp_server *srv)
     if (srv->chunk_last) return smtp_srv_message_end(srv);
     char text[64];
     snprintf(text, sizeof text, "Ok: %llu octets received", (unsigned long long)srv->chunk_total);
-    return smtp_srv_reply(srv, 250, "2.0.0", text);
+    return smtp_srv_queue_reply(srv, 250, "2.0.0", text);
 }
 
 static smtp_ssize chunk_read(smtp_server *srv, const char *data, size_t len)

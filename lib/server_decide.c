@@ -68,7 +68,7 @@ static int apply_message(smtp_server *srv, int code, const char *enhanced, const
     if (!enhanced) enhanced = default_enhanced(SMTP_SRV_DECISION_MESSAGE, code);
     if (!text) text = ok ? "Ok: queued" : "Error: message not accepted", len = strlen(text);
     if (srv->set.flags & SMTP_SERVER_LMTP) {
-        int r = smtp_srv_lmtp_line(srv, code, enhanced, text, len);
+        int r = smtp_srv_queue_lmtp_line(srv, code, enhanced, text, len);
         if (r < 0) return r;
         if (--srv->lmtp_left) {
             srv->decision = SMTP_SRV_DECISION_MESSAGE; /* more replies owed */
@@ -78,7 +78,7 @@ static int apply_message(smtp_server *srv, int code, const char *enhanced, const
         if (code == 421) srv->closing = 1;
         return 0;
     }
-    int r = smtp_srv_reply_line(srv, code, enhanced, text, len);
+    int r = smtp_srv_queue_line(srv, code, enhanced, text, len);
     if (r < 0) return r;
     smtp_srv_clear_transaction(srv, ok);
     if (code == 421) srv->closing = 1;
@@ -96,7 +96,7 @@ static int apply_connect(smtp_server *srv, int code, const char *text, size_t le
     memcpy(buf, text, len);
     buf[len] = '\0';
     smtp_srv_greeted(srv, refuse);
-    return smtp_srv_reply_host(srv, code ? code : 220, NULL, buf);
+    return smtp_srv_queue_host_reply(srv, code ? code : 220, NULL, buf);
 }
 
 static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const char *enhanced,
@@ -111,9 +111,9 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
         if (ok) {
             smtp_srv_helo_accepted(srv);
             if (srv->decision_verb == SMTP_VERB_HELO)
-                return smtp_srv_reply_line(srv, 250, NULL, srv->set.hostname,
+                return smtp_srv_queue_line(srv, 250, NULL, srv->set.hostname,
                                            strlen(srv->set.hostname));
-            return smtp_srv_reply_ehlo(srv);
+            return smtp_srv_queue_ehlo(srv);
         }
         break;
     case SMTP_SRV_DECISION_MAIL:
@@ -133,7 +133,7 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
             int r = smtp_srv_data_begin(srv, 0);
             if (r < 0) return r;
             /* An intermediate reply: no enhanced code (RFC 2034 3). */
-            return smtp_srv_reply_line(srv, 354, NULL, "End data with <CR><LF>.<CR><LF>", 31);
+            return smtp_srv_queue_line(srv, 354, NULL, "End data with <CR><LF>.<CR><LF>", 31);
         }
         break;
     case SMTP_SRV_DECISION_BDAT:
@@ -170,7 +170,7 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
     if (!code) code = 250;
     if (!enhanced) enhanced = default_enhanced(decision, code);
     if (!text) text = code < 400 ? "Ok" : "Error: command rejected", len = strlen(text);
-    int r = smtp_srv_reply_line(srv, code, enhanced, text, len);
+    int r = smtp_srv_queue_line(srv, code, enhanced, text, len);
     if (r < 0) return r;
     if (code == 421) srv->closing = 1;
     r = smtp_srv_count_error(srv, code);
@@ -220,7 +220,7 @@ int smtp_srv_decided(smtp_server *srv, int r)
     if (srv->decision == SMTP_SRV_DECISION_MESSAGE && (srv->set.flags & SMTP_SERVER_LMTP)) {
         /* LMTP without any reply: every recipient gets the default acceptance. */
         srv->decision = SMTP_SRV_DECISION_NONE;
-        int e = smtp_srv_lmtp_line(srv, 250, "2.0.0", "Ok", 2);
+        int e = smtp_srv_queue_lmtp_line(srv, 250, "2.0.0", "Ok", 2);
         if (e < 0) return e;
         srv->lmtp_fill = srv->lmtp_left - 1;
         srv->lmtp_left = 0;

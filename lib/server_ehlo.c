@@ -96,7 +96,7 @@ smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv)
     return smtp_emit_reply(NULL, 0, 250, NULL, lines, n);
 }
 
-int smtp_srv_reply_ehlo(smtp_server *srv)
+int smtp_srv_queue_ehlo(smtp_server *srv)
 {
     smtp_span lines[EHLO_MAX_LINES];
     char scratch[EHLO_SCRATCH], buf[SMTP_SRV_RESERVE];

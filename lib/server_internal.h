@@ -297,7 +297,7 @@ size_t smtp_srv_out_room(const smtp_server *srv);
  * Queues one reply line of text[0..len); `enhanced` is dropped without ENHANCEDSTATUSCODES,
  * NULL for none. Counts nothing and closes nothing. Errors are the emitter's or smtp_srv_out's.
  */
-int smtp_srv_reply_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+int smtp_srv_queue_line(smtp_server *srv, int code, const char *enhanced, const char *text,
                         size_t len);
 /* After a queued 4xx/5xx: counts it; at the hard error limit a 421 follows (Postfix's rule). */
 int smtp_srv_count_error(smtp_server *srv, int code);
@@ -307,9 +307,9 @@ int smtp_srv_count_error(smtp_server *srv, int code);
  * 421 follows and the session closes. A 421 closes the session. Returns 0, or the session's
  * error: a reply that cannot be queued fails the session.
  */
-int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
+int smtp_srv_queue_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
 /* Queues "CODE <hostname> text" (greeting and 421 lines carry the server's name). */
-int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text);
+int smtp_srv_queue_host_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
 /*
  * Formats the reply to a refused BDAT (or a refused message) and keeps it, `copies` times
  * owed, until smtp_srv_release_held queues it: after the chunk was read (RFC 3030 2).
@@ -324,8 +324,8 @@ int smtp_srv_hold_reply(smtp_server *srv, int code, const char *enhanced, const 
 int smtp_srv_release_held(smtp_server *srv);
 /* Queues an LMTP reply line and keeps it for the copies owed to later recipients (lmtp_fill);
  * a 2xx marks the message taken (lmtp_ok). */
-int smtp_srv_lmtp_line(smtp_server *srv, int code, const char *enhanced, const char *text,
-                       size_t len);
+int smtp_srv_queue_lmtp_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+                             size_t len);
 /* Queues LMTP reply copies still owed (after a write made room); once all are queued, the
  * message has ended. */
 int smtp_srv_lmtp_fill(smtp_server *srv);
@@ -333,7 +333,7 @@ int smtp_srv_lmtp_fill(smtp_server *srv);
 /* ---- server_ehlo.c ---- */
 
 /* Queues the 250 reply to EHLO/LHLO with the configured capabilities. */
-int smtp_srv_reply_ehlo(smtp_server *srv);
+int smtp_srv_queue_ehlo(smtp_server *srv);
 /* Measures the largest EHLO reply the settings can produce (for smtp_server_new). */
 smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
 

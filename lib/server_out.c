@@ -3,6 +3,11 @@
  * The server engine's output: the bounded queue the adapter pulls from (smtp_server_write)
  * and the reply lines formatted into it.
  *
+ * smtp_srv_queue_line queues one formatted line and does nothing else; smtp_srv_queue_reply
+ * queues a reply of the engine's own with what it does to the session (an error counted, a
+ * 421 closing). The application's answers to decisions (smtp_server_reply) are turned into
+ * replies in server_decide.c.
+ *
  * Every line goes through the reply emitter, so no reply can carry CR, LF or NUL (DESIGN.md
  * invariant 5). Enhanced status codes (RFC 2034 3) go on every 2xx/4xx/5xx reply when
  * ENHANCEDSTATUSCODES is configured, except the greeting and the replies to HELO/EHLO/LHLO;
@@ -98,7 +103,7 @@ static smtp_ssize format_line(const smtp_server *srv, char line[512], int code,
     return smtp_emit_reply1(line, 512, code, enhanced, text, len);
 }
 
-int smtp_srv_reply_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+int smtp_srv_queue_line(smtp_server *srv, int code, const char *enhanced, const char *text,
                         size_t len)
 {
     char line[512];
@@ -112,24 +117,24 @@ int smtp_srv_count_error(smtp_server *srv, int code)
     if (code < 400 || srv->closing) return 0;
     srv->errors++;
     if (!srv->set.hard_error_limit || srv->errors < srv->set.hard_error_limit) return 0;
-    return smtp_srv_reply_host(srv, 421, "4.7.0", "Error: too many errors");
+    return smtp_srv_queue_host_reply(srv, 421, "4.7.0", "Error: too many errors");
 }
 
-int smtp_srv_reply(smtp_server *srv, int code, const char *enhanced, const char *text)
+int smtp_srv_queue_reply(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
-    int r = smtp_srv_reply_line(srv, code, enhanced, text, strlen(text));
+    int r = smtp_srv_queue_line(srv, code, enhanced, text, strlen(text));
     if (r == 0 && code == 421) srv->closing = 1;
     if (r == 0 && code != 421) r = smtp_srv_count_error(srv, code);
     /* The engine's own replies fit by construction (SMTP_SRV_RESERVE): a failure is internal. */
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
-int smtp_srv_reply_host(smtp_server *srv, int code, const char *enhanced, const char *text)
+int smtp_srv_queue_host_reply(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
     char buf[SMTP_MAX_DOMAIN + SMTP_SRV_MAX_TEXT + 2];
     int n = snprintf(buf, sizeof buf, "%s%s%s", srv->set.hostname, *text ? " " : "", text);
     if (n < 0 || (size_t)n >= sizeof buf) return SMTP_ERR_INVALID_ARGUMENT;
-    int r = smtp_srv_reply_line(srv, code, enhanced, buf, (size_t)n);
+    int r = smtp_srv_queue_line(srv, code, enhanced, buf, (size_t)n);
     if (r < 0) return r;
     if (code == 421) srv->closing = 1;
     return 0;
@@ -171,8 +176,8 @@ int smtp_srv_release_held(smtp_server *srv)
     return smtp_srv_count_error(srv, srv->held_code);
 }
 
-int smtp_srv_lmtp_line(smtp_server *srv, int code, const char *enhanced, const char *text,
-                       size_t len)
+int smtp_srv_queue_lmtp_line(smtp_server *srv, int code, const char *enhanced, const char *text,
+                             size_t len)
 {
     char line[512];
     smtp_ssize n = format_line(srv, line, code, enhanced, text, len);

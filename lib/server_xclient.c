@@ -126,14 +126,14 @@ int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
     int verb = cmd->verb == SMTP_VERB_XCLIENT ? FOR_XCLIENT : FOR_XFORWARD;
     unsigned need = verb == FOR_XCLIENT ? SMTP_SERVER_TRUST_XCLIENT : SMTP_SERVER_TRUST_XFORWARD;
     if (!(srv->trust & need))
-        return smtp_srv_reply(srv, 550, "5.7.0", "Error: insufficient authorization");
+        return smtp_srv_queue_reply(srv, 550, "5.7.0", "Error: insufficient authorization");
     if (smtp_srv_in_transaction(srv))
-        return smtp_srv_reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
+        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: MAIL transaction in progress");
     if (smtp_srv_scratch(srv) < 0) return -1;
     smtp_server_xattrs a;
     memset(&a, 0, sizeof a);
     const char *fault = parse_attrs(srv, cmd->arg, verb, &a);
-    if (fault) return smtp_srv_reply(srv, 501, "5.5.4", fault);
+    if (fault) return smtp_srv_queue_reply(srv, 501, "5.5.4", fault);
     if (verb == FOR_XFORWARD) return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_XFORWARD, on_xforward, &a);
     srv->xclient_login = (a.present & SMTP_SERVER_XATTR_LOGIN) && !unavailable(a.login)
                              ? a.login
