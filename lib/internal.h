@@ -78,7 +78,7 @@ static inline int smtp_hex_value(unsigned char c)
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Spans and grammar pieces used by more than one parser (lib/mem.c). */
+/* Spans and grammar pieces used by more than one parser (lib/grammar.c). */
 
 /* Does p[0..n) hold a control byte (C0, HTAB included, or DEL)? */
 bool smtp_span_has_ctl(const char *p, size_t n);

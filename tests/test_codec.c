@@ -199,7 +199,7 @@ static void test_utf8_exhaustive(void)
     CHECK_INT(at, 1);
 }
 
-/* The shared helpers of internal.h (lib/mem.c), used by the command, caps, path and params
+/* The shared helpers of internal.h (lib/grammar.c), used by the command, caps, path and params
  * parsers alike. */
 static void test_shared_helpers(void)
 {

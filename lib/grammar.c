@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* The grammar helpers several parsers share (internal.h): span comparisons, classes, numbers. */
+#include "internal.h"
+
+#include <string.h>
+
+bool smtp_span_ieq(const char *ptr, size_t len, const char *lower_lit)
+{
+    size_t i = 0;
+    for (; i < len; i++) {
+        if (lower_lit[i] == '\0' ||
+            smtp_lower((unsigned char)ptr[i]) != (unsigned char)lower_lit[i])
+            return false;
+    }
+    return lower_lit[i] == '\0';
+}
+
+bool smtp_span_iprefix(const char *ptr, size_t len, const char *lower_lit)
+{
+    size_t i = 0;
+    for (; lower_lit[i] != '\0'; i++) {
+        if (i >= len || smtp_lower((unsigned char)ptr[i]) != (unsigned char)lower_lit[i])
+            return false;
+    }
+    return true;
+}
+
+bool smtp_span_ieq_span(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen) return false;
+    for (size_t i = 0; i < alen; i++) {
+        if (smtp_lower((unsigned char)a[i]) != smtp_lower((unsigned char)b[i])) return false;
+    }
+    return true;
+}
+
+bool smtp_span_has_ctl(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (smtp_is_ctl((unsigned char)p[i])) return true;
+    }
+    return false;
+}
+
+bool smtp_is_atext(unsigned char c)
+{
+    return smtp_is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+bool smtp_is_sasl_mech(const char *p, size_t n)
+{
+    if (n == 0 || n > 20) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (!smtp_is_alnum(c) && c != '-' && c != '_') return false;
+    }
+    return true;
+}
+
+int smtp_parse_uint(const char *p, size_t n, size_t max_digits, uint64_t limit, uint64_t *out)
+{
+    if (n == 0) return SMTP_ERR_SYNTAX;
+    for (size_t i = 0; i < n; i++) {
+        if (!smtp_is_digit((unsigned char)p[i])) return SMTP_ERR_SYNTAX;
+    }
+    if (n > max_digits) return SMTP_ERR_OVERFLOW;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (d > limit || x > (limit - d) / 10) return SMTP_ERR_OVERFLOW;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return 0;
+}
