@@ -212,8 +212,8 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
     cli->out = block + off[1];
     cli->out_cap = set.max_output;
     cli->scratch = block + off[2];
-    cli->rtext = block + off[3];
-    cli->rtext_cap = set.max_reply_text;
+    cli->r_text = block + off[3];
+    cli->r_text_cap = set.max_reply_text;
     cli->saved.text = block + off[4];
     cli->rcpt_ok = (unsigned char *)block + off[5];
     cli->body = block + off[5] + set.max_recipients;
@@ -261,7 +261,7 @@ char *smtp_cli_out_room(smtp_client *cli, size_t *room)
 void smtp_cli_out_commit(smtp_client *cli, size_t n, smtp_verb verb)
 {
     cli->out_len += n;
-    cli->queued += n;
+    cli->out_total += n;
     if (verb != SMTP_VERB_UNKNOWN) cli->last_verb = verb;
 }
 
@@ -275,7 +275,7 @@ void smtp_cli_expect_push(smtp_client *cli, int kind, uint32_t index, int flag)
     /* Callers check smtp_cli_xq_free first; the queue is sized for a whole transaction. */
     if (cli->xq_len == cli->xq_cap) return;
     struct smtp_cli_expect *x = &cli->xq[(cli->xq_head + cli->xq_len) % cli->xq_cap];
-    x->end = cli->queued;
+    x->end = cli->out_total;
     x->index = index;
     x->kind = (uint8_t)kind;
     x->flag = (uint8_t)flag;
@@ -328,12 +328,11 @@ static int produce(smtp_client *cli)
 {
     for (;;) {
         int rv = 0;
-        if (cli->err) return cli->err;
+        if (cli->error) return cli->error;
         switch (cli->phase) {
         case SMTP_CLI_HELLO:
             if (cli->xq_len) return 0;
-            rv = emit_simple(cli,
-                             (cli->set.flags & SMTP_CLIENT_LMTP) ? SMTP_VERB_LHLO : SMTP_VERB_EHLO,
+            rv = emit_simple(cli, smtp_cli_lmtp(cli) ? SMTP_VERB_LHLO : SMTP_VERB_EHLO,
                              cli->set.helo_name, SMTP_CLI_X_EHLO);
             if (rv > 0) cli->phase = SMTP_CLI_WAIT;
             break;
@@ -371,10 +370,10 @@ static int produce(smtp_client *cli)
 
 int smtp_cli_callback_failed(smtp_client *cli)
 {
-    cli->err = SMTP_ERR_CALLBACK_FAILURE;
+    cli->error = SMTP_ERR_CALLBACK_FAILURE;
     cli->phase = SMTP_CLI_DONE;
     cli->ended = 1;
-    return cli->err;
+    return cli->error;
 }
 
 int smtp_cli_end(smtp_client *cli, smtp_client_end end, int error, const smtp_client_reply *reply,
@@ -394,9 +393,9 @@ int smtp_cli_end(smtp_client *cli, smtp_client_end end, int error, const smtp_cl
     cli->phase = send_quit ? SMTP_CLI_QUIT : SMTP_CLI_DONE;
     if (!send_quit) cli->out_len = 0; /* nothing more goes out */
     smtp_client_session_result res = {end, error, reply};
-    int r;
-    SMTP_CALLBACK(cli, r, on_session_end, &res);
-    return r < 0 ? smtp_cli_callback_failed(cli) : 0;
+    int cr;
+    SMTP_CALLBACK(cli, cr, on_session_end, &res);
+    return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
 }
 
 int smtp_cli_fail(smtp_client *cli, int error, const smtp_client_reply *reply)
@@ -406,21 +405,21 @@ int smtp_cli_fail(smtp_client *cli, int error, const smtp_client_reply *reply)
                               : SMTP_CLIENT_END_PROTOCOL;
     int rv = smtp_cli_end(cli, end, error, reply, 0);
     cli->phase = SMTP_CLI_DONE;
-    cli->err = rv < 0 ? rv : error;
-    return cli->err;
+    cli->error = rv < 0 ? rv : error;
+    return cli->error;
 }
 
 /* ---- reading replies ---- */
 
 static void text_append(smtp_client *cli, const char *p, size_t n)
 {
-    size_t room = cli->rtext_cap - cli->rtext_len;
+    size_t room = cli->r_text_cap - cli->r_text_len;
     if (n > room) {
         n = room;
         cli->r_truncated = 1;
     }
-    if (n) memcpy(cli->rtext + cli->rtext_len, p, n);
-    cli->rtext_len += n;
+    if (n) memcpy(cli->r_text + cli->r_text_len, p, n);
+    cli->r_text_len += n;
 }
 
 static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, void *user_data)
@@ -430,7 +429,7 @@ static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, voi
     if (line->index == 0) {
         cli->r_code = line->code;
         cli->r_lines = 0;
-        cli->rtext_len = 0;
+        cli->r_text_len = 0;
         cli->r_truncated = 0;
         cli->r_enh_len = 0;
         if (line->enhanced.len) {
@@ -442,7 +441,7 @@ static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, voi
         text_append(cli, "\n", 1);
     }
     text_append(cli, line->text.ptr, line->text.len);
-    if (cli->r_enh_len && cli->r_enh_off + cli->r_enh_len > cli->rtext_len) cli->r_enh_len = 0;
+    if (cli->r_enh_len && cli->r_enh_off + cli->r_enh_len > cli->r_text_len) cli->r_enh_len = 0;
     /* The capabilities come from a 250 EHLO reply, read line by line (never truncated). */
     if (cli->xq_len && cli->xq[cli->xq_head].kind == SMTP_CLI_X_EHLO)
         smtp_caps_add_line(&cli->caps_next, line->text.ptr, line->text.len);
@@ -507,8 +506,7 @@ static int on_hello_reply(smtp_client *cli, int kind, const smtp_client_reply *r
     }
     /* RFC 5321 4.1.4: a server that does not know EHLO answers 500 or 502: fall back to HELO
      * (not in LMTP, which has no HELO, RFC 2033 4.1). */
-    if (kind == SMTP_CLI_X_EHLO && !(cli->set.flags & SMTP_CLIENT_LMTP) &&
-        (r->code == 500 || r->code == 502)) {
+    if (kind == SMTP_CLI_X_EHLO && !smtp_cli_lmtp(cli) && (r->code == 500 || r->code == 502)) {
         cli->phase = SMTP_CLI_HELO;
         return 0;
     }
@@ -519,9 +517,9 @@ static int on_starttls_reply(smtp_client *cli, const smtp_client_reply *r)
 {
     if (r->code == 220) {
         cli->phase = SMTP_CLI_TLS;
-        int rv;
-        SMTP_CALLBACK0(cli, rv, on_starttls);
-        return rv < 0 ? smtp_cli_callback_failed(cli) : 0;
+        int cr;
+        SMTP_CALLBACK0(cli, cr, on_starttls);
+        return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
     }
     if (cli->set.tls == SMTP_CLIENT_TLS_REQUIRED)
         return smtp_cli_end(cli, SMTP_CLIENT_END_TLS_UNAVAILABLE, 0, r, 1);
@@ -551,10 +549,10 @@ static int handle_reply(smtp_client *cli)
     smtp_client_reply r;
     memset(&r, 0, sizeof r);
     r.code = cli->r_code;
-    r.text.ptr = cli->rtext;
-    r.text.len = cli->rtext_len;
+    r.text.ptr = cli->r_text;
+    r.text.len = cli->r_text_len;
     if (cli->r_enh_len) {
-        r.enhanced.ptr = cli->rtext + cli->r_enh_off;
+        r.enhanced.ptr = cli->r_text + cli->r_enh_off;
         r.enhanced.len = cli->r_enh_len;
     }
     r.lines = cli->r_lines;
@@ -612,14 +610,14 @@ static void hold(smtp_client *cli, size_t used, size_t len)
     cli->held = old;
     if (used < len && len - used > old) {
         cli->held = len - used;
-        cli->held_written = cli->written;
+        cli->held_written = cli->out_written;
     }
 }
 
 smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
 {
     if (!cli || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err) return cli->err;
+    if (cli->error) return cli->error;
     if (cli->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t used = 0;
     while (used < len && cli->phase != SMTP_CLI_DONE) {
@@ -628,7 +626,7 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
         if (cli->phase == SMTP_CLI_TLS) return smtp_cli_fail(cli, SMTP_ERR_PROTO, NULL);
         if (!cli->r_started) {
             /* What was out when the reply's first byte arrived (held: an earlier read). */
-            uint64_t out = used < cli->held ? cli->held_written : cli->written;
+            uint64_t out = used < cli->held ? cli->held_written : cli->out_written;
             cli->r_started = 1;
             cli->r_solicited = cli->xq_len > 0 && cli->xq[cli->xq_head].end <= out;
         }
@@ -639,7 +637,7 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
         cli->r_complete = 0;
         cli->r_started = 0;
         int rv = handle_reply(cli);
-        if (rv < 0 || cli->err) return cli->err ? cli->err : smtp_cli_fail(cli, rv, NULL);
+        if (rv < 0 || cli->error) return cli->error ? cli->error : smtp_cli_fail(cli, rv, NULL);
         rv = produce(cli);
         if (rv < 0) return smtp_cli_fail(cli, rv, NULL);
         if (cli->phase == SMTP_CLI_TLS) {
@@ -647,7 +645,8 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
             break;
         }
         /* Bytes left while no written command awaits a reply: an extra reply, read now. */
-        if (used < len && !(cli->xq_len > 0 && cli->xq[cli->xq_head].end <= cli->written)) continue;
+        if (used < len && !(cli->xq_len > 0 && cli->xq[cli->xq_head].end <= cli->out_written))
+            continue;
         if (cli->out_len > 0 || cli->xq_len == 0) break;
     }
     hold(cli, used, len);
@@ -657,7 +656,7 @@ smtp_ssize smtp_client_read(smtp_client *cli, const char *data, size_t len)
 smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
 {
     if (!cli || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err) return cli->err;
+    if (cli->error) return cli->error;
     if (cli->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t total = 0;
     int rv = 0;
@@ -670,7 +669,7 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
         memcpy(dest + total, cli->out + cli->out_head, n);
         cli->out_head += n;
         cli->out_len -= n;
-        cli->written += n;
+        cli->out_written += n;
         total += n;
     }
     /* Refill now so that smtp_client_want_write tells the truth about what is left. */
@@ -694,28 +693,28 @@ int smtp_cli_kick(smtp_client *cli)
 
 int smtp_client_want_read(const smtp_client *cli)
 {
-    return cli && !cli->err && cli->phase != SMTP_CLI_DONE && cli->phase != SMTP_CLI_TLS;
+    return cli && !cli->error && cli->phase != SMTP_CLI_DONE && cli->phase != SMTP_CLI_TLS;
 }
 
 int smtp_client_want_write(const smtp_client *cli)
 {
-    return cli && !cli->err && cli->out_len > 0;
+    return cli && !cli->error && cli->out_len > 0;
 }
 
 int smtp_client_want_close(const smtp_client *cli)
 {
-    return !cli || cli->err || (cli->phase == SMTP_CLI_DONE && cli->out_len == 0);
+    return !cli || cli->error || (cli->phase == SMTP_CLI_DONE && cli->out_len == 0);
 }
 
 int smtp_client_want_tls(const smtp_client *cli)
 {
-    return cli && !cli->err && cli->phase == SMTP_CLI_TLS;
+    return cli && !cli->error && cli->phase == SMTP_CLI_TLS;
 }
 
 int smtp_client_tls_done(smtp_client *cli, int ok)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err || cli->phase != SMTP_CLI_TLS) return SMTP_ERR_INVALID_STATE;
+    if (cli->error || cli->phase != SMTP_CLI_TLS) return SMTP_ERR_INVALID_STATE;
     if (!ok) {
         int rv = smtp_cli_end(cli, SMTP_CLIENT_END_TLS_FAILED, 0, NULL, 0);
         cli->phase = SMTP_CLI_DONE;
@@ -735,7 +734,7 @@ int smtp_client_tls_done(smtp_client *cli, int ok)
 int smtp_client_quit(smtp_client *cli)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err || cli->ended || cli->quit_asked) return SMTP_ERR_INVALID_STATE;
+    if (cli->error || cli->ended || cli->quit_asked) return SMTP_ERR_INVALID_STATE;
     cli->quit_asked = 1;
     return smtp_cli_kick(cli);
 }
@@ -743,7 +742,7 @@ int smtp_client_quit(smtp_client *cli)
 int smtp_client_eof(smtp_client *cli)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err) return cli->err == SMTP_ERR_CALLBACK_FAILURE ? cli->err : 0;
+    if (cli->error) return cli->error == SMTP_ERR_CALLBACK_FAILURE ? cli->error : 0;
     if (cli->phase == SMTP_CLI_DONE) return 0;
     int rv = smtp_cli_end(cli, SMTP_CLIENT_END_CLOSED, 0, NULL, 0);
     cli->phase = SMTP_CLI_DONE;
@@ -754,7 +753,7 @@ int smtp_client_eof(smtp_client *cli)
 int smtp_client_timeout_expired(smtp_client *cli)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err || cli->phase == SMTP_CLI_DONE) return SMTP_ERR_INVALID_STATE;
+    if (cli->error || cli->phase == SMTP_CLI_DONE) return SMTP_ERR_INVALID_STATE;
     int rv = smtp_cli_end(cli, SMTP_CLIENT_END_TIMEOUT, 0, NULL, 0);
     cli->phase = SMTP_CLI_DONE;
     cli->out_len = 0;
@@ -765,7 +764,7 @@ smtp_client_wait smtp_client_timeout(const smtp_client *cli, uint32_t *ms)
 {
     smtp_client_wait w = SMTP_CLIENT_WAIT_NONE;
     uint32_t t = 0;
-    if (cli && !cli->err && cli->phase != SMTP_CLI_DONE && cli->phase != SMTP_CLI_TLS) {
+    if (cli && !cli->error && cli->phase != SMTP_CLI_DONE && cli->phase != SMTP_CLI_TLS) {
         const smtp_client_settings *s = &cli->set;
         if (cli->xq_len) {
             const struct smtp_cli_expect *x = &cli->xq[cli->xq_head];

@@ -89,7 +89,7 @@ struct smtp_client {
     smtp_reply_parser *rp;
     int in_callback; /* an application callback or the body source is running */
 
-    int err;   /* the sticky error of a failed session */
+    int error; /* the sticky error of a failed session */
     int phase; /* enum smtp_cli_phase */
     int ended; /* on_session_end was called */
     int quit_asked;
@@ -113,8 +113,8 @@ struct smtp_client {
     /* output: out[out_head .. out_head + out_len) is pending */
     char *out;
     size_t out_cap, out_head, out_len;
-    uint64_t queued;  /* octets ever put in the output */
-    uint64_t written; /* octets ever pulled by smtp_client_write */
+    uint64_t out_total;   /* octets ever put in the output */
+    uint64_t out_written; /* octets ever pulled by smtp_client_write */
     smtp_verb last_verb;
     char *scratch; /* out_cap octets: SASL messages */
 
@@ -139,8 +139,8 @@ struct smtp_client {
     size_t r_lines;
     int r_truncated;
     size_t r_enh_off, r_enh_len;
-    char *rtext;
-    size_t rtext_cap, rtext_len;
+    char *r_text;
+    size_t r_text_cap, r_text_len;
 
     /* the message in progress */
     const smtp_client_message *msg;

@@ -269,7 +269,7 @@ int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
 {
     int utf8 = 0, rv;
     if (!cli || !m) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err || cli->ended || cli->quit_asked || cli->msg || cli->phase == SMTP_CLI_DONE)
+    if (cli->error || cli->ended || cli->quit_asked || cli->msg || cli->phase == SMTP_CLI_DONE)
         return SMTP_ERR_INVALID_STATE;
     if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > cli->set.max_recipients ||
         (!m->read_body && !m->body && m->body_len))
@@ -362,7 +362,7 @@ static int body_pull(smtp_client *cli)
 int smtp_client_body_ready(smtp_client *cli)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
-    if (cli->err || !cli->msg || cli->in_callback || cli->phase == SMTP_CLI_DONE)
+    if (cli->error || !cli->msg || cli->in_callback || cli->phase == SMTP_CLI_DONE)
         return SMTP_ERR_INVALID_STATE;
     cli->body_wait = 0;
     return smtp_cli_kick(cli);
@@ -533,9 +533,9 @@ static int emit_mail(smtp_client *cli)
     if (missing >= 0) {
         smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED, NULL, 0, 0, (smtp_cap)missing, size};
         txn_clear(cli);
-        int r;
-        SMTP_CALLBACK(cli, r, on_message, &res);
-        return r < 0 ? smtp_cli_callback_failed(cli) : 1;
+        int cr;
+        SMTP_CALLBACK(cli, cr, on_message, &res);
+        return cr < 0 ? smtp_cli_callback_failed(cli) : 1;
     }
     cli->m_size = size;
     int n = mail_params(cli, m, size, PARAMS_OFFERED, params, sizeof params);
@@ -688,9 +688,9 @@ static int finish(smtp_client *cli, int status)
         smtp_cli_lmtp(cli) && cli->m_data == SMTP_CLI_DATA_END ? cli->m_lmtp_ok : cli->m_ok;
     res.rejected = cli->m_rej + cli->m_lmtp_rej;
     txn_clear(cli);
-    int r;
-    SMTP_CALLBACK(cli, r, on_message, &res);
-    return r < 0 ? smtp_cli_callback_failed(cli) : 0;
+    int cr;
+    SMTP_CALLBACK(cli, cr, on_message, &res);
+    return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
 }
 
 int smtp_cli_txn_abort(smtp_client *cli, int status, const smtp_client_reply *r)

@@ -342,7 +342,7 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
         smtp_server_del(srv);
         return r;
     }
-    srv->tls = (settings->flags & SMTP_SERVER_TLS) != 0;
+    srv->tls_active = (settings->flags & SMTP_SERVER_TLS) != 0;
     srv->trust = settings->trust;
     *pp = srv;
     return 0;
@@ -517,7 +517,7 @@ static unsigned param_extensions(const smtp_server *srv)
         p |= SMTP_PARAM_EXT_BINARYMIME;
     if (e & SMTP_SERVER_EXT_SMTPUTF8) p |= SMTP_PARAM_EXT_SMTPUTF8;
     if (e & SMTP_SERVER_EXT_DSN) p |= SMTP_PARAM_EXT_DSN;
-    if ((e & SMTP_SERVER_EXT_REQUIRETLS) && srv->tls) p |= SMTP_PARAM_EXT_REQUIRETLS;
+    if ((e & SMTP_SERVER_EXT_REQUIRETLS) && srv->tls_active) p |= SMTP_PARAM_EXT_REQUIRETLS;
     if (e & SMTP_SERVER_EXT_MT_PRIORITY) p |= SMTP_PARAM_EXT_MTPRIORITY;
     if (e & SMTP_SERVER_EXT_DELIVERBY) p |= SMTP_PARAM_EXT_DELIVERBY;
     if (smtp_srv_auth_offered(srv)) p |= SMTP_PARAM_EXT_AUTH; /* RFC 4954 5 */
@@ -625,7 +625,8 @@ static int cmd_starttls(smtp_server *srv)
 {
     if (!(srv->set.extensions & SMTP_SERVER_EXT_STARTTLS))
         return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");
-    if (srv->tls) return smtp_srv_queue_reply(srv, 554, "5.5.1", "Error: TLS already active");
+    if (srv->tls_active)
+        return smtp_srv_queue_reply(srv, 554, "5.5.1", "Error: TLS already active");
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
     if (smtp_srv_queue_reply(srv, 220, "2.0.0", "Ready to start TLS") < 0) return -1;
     /* RFC 3207 4.2: nothing after this line is read before the handshake. */
@@ -855,7 +856,7 @@ int smtp_server_tls_done(smtp_server *srv, int ok)
     }
     /* RFC 3207 4.2: discard all knowledge obtained from the client. */
     srv->phase = SMTP_SRV_NO_HELO;
-    srv->tls = 1;
+    srv->tls_active = 1;
     srv->injection = 0;
     srv->ehlo = 0;
     smtp_srv_clear_transaction(srv, 0);

@@ -29,7 +29,7 @@ int smtp_srv_auth_offered(const smtp_server *srv)
     const smtp_server_settings *s = &srv->set;
     /* RFC 4954 4: no plaintext passwords over an unencrypted channel unless allowed. */
     return (s->extensions & SMTP_SERVER_EXT_AUTH) && s->auth_mechanisms[0] &&
-           (srv->tls || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT));
+           (srv->tls_active || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT));
 }
 
 /* The next space-separated word of `list` from *pos; 0 at the end. */
@@ -174,12 +174,12 @@ static int plain_message(smtp_server *srv, smtp_span m)
     const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(end - z1 - 1)) : NULL;
     if (!z2 || memchr(z2 + 1, '\0', (size_t)(end - z2 - 1)))
         return fail(srv, 535, "5.7.8", bad_credentials);
-    smtp_server_auth *c = &srv->cred;
-    c->authzid = (smtp_span){p, (size_t)(z1 - p)};
-    c->authcid = (smtp_span){z1 + 1, (size_t)(z2 - z1 - 1)};
-    c->password = (smtp_span){z2 + 1, (size_t)(end - z2 - 1)};
-    if (!identity_ok(c->authzid.ptr, c->authzid.len, 1) ||
-        !identity_ok(c->authcid.ptr, c->authcid.len, 0) || !c->password.len)
+    smtp_server_auth *cred = &srv->cred;
+    cred->authzid = (smtp_span){p, (size_t)(z1 - p)};
+    cred->authcid = (smtp_span){z1 + 1, (size_t)(z2 - z1 - 1)};
+    cred->password = (smtp_span){z2 + 1, (size_t)(end - z2 - 1)};
+    if (!identity_ok(cred->authzid.ptr, cred->authzid.len, 1) ||
+        !identity_ok(cred->authcid.ptr, cred->authcid.len, 0) || !cred->password.len)
         return fail(srv, 535, "5.7.8", bad_credentials);
     return ask_auth(srv);
 }
@@ -197,10 +197,10 @@ static int login_user(smtp_server *srv, smtp_span user)
 static int login_password(smtp_server *srv, smtp_span password)
 {
     if (!password.len) return fail(srv, 535, "5.7.8", bad_credentials);
-    smtp_server_auth *c = &srv->cred;
-    c->authzid = (smtp_span){srv->scratch, 0};
-    c->authcid = (smtp_span){srv->scratch, srv->login_user_len};
-    c->password = password;
+    smtp_server_auth *cred = &srv->cred;
+    cred->authzid = (smtp_span){srv->scratch, 0};
+    cred->authcid = (smtp_span){srv->scratch, srv->login_user_len};
+    cred->password = password;
     return ask_auth(srv);
 }
 

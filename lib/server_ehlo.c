@@ -21,7 +21,7 @@ static size_t ehlo_lines(const smtp_server *srv, int all, smtp_span *lines, char
 {
     const smtp_server_settings *s = &srv->set;
     unsigned ext = s->extensions;
-    int tls = all || srv->tls;
+    int tls = all || srv->tls_active;
     size_t n = 0, used = 0;
 #define EHLO_LIT(lit) (lines[n].ptr = (lit), lines[n].len = sizeof(lit) - 1, n++)
 #define EHLO_FMT(...)                                                                              \
@@ -52,7 +52,7 @@ static size_t ehlo_lines(const smtp_server *srv, int all, smtp_span *lines, char
     if (ext & SMTP_SERVER_EXT_DSN) EHLO_LIT("DSN");
     if (ext & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES) EHLO_LIT("ENHANCEDSTATUSCODES");
     /* RFC 3207 4.2: STARTTLS is not offered once TLS is up. */
-    if ((ext & SMTP_SERVER_EXT_STARTTLS) && (all || !srv->tls)) EHLO_LIT("STARTTLS");
+    if ((ext & SMTP_SERVER_EXT_STARTTLS) && (all || !srv->tls_active)) EHLO_LIT("STARTTLS");
     if ((ext & SMTP_SERVER_EXT_AUTH) && s->auth_mechanisms[0] &&
         (tls || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT)))
         EHLO_FMT("AUTH %s", s->auth_mechanisms);

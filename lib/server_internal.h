@@ -107,7 +107,7 @@ struct smtp_server {
     int error;            /* sticky fatal error, 0 while none; closing then */
     int in_callback;      /* callbacks running (SMTP_SRV_CALL): no reentrant state changes */
     int stop;             /* the current read must return (pause) */
-    int tls;              /* the connection is encrypted */
+    int tls_active;       /* the connection is encrypted */
     int injection;        /* TLS_WAIT: bytes after STARTTLS were reported */
     int ehlo;             /* past NO_HELO: the hello was EHLO or LHLO, so extensions apply */
     smtp_srv_input input; /* what the read loop reads next (PROXY: the phase says) */
