@@ -923,5 +923,5 @@ int smtp_server_eof(smtp_server *srv)
 
 int smtp_server_tls(const smtp_server *srv)
 {
-    return srv && srv->tls;
+    return srv && srv->tls_active;
 }
