@@ -143,8 +143,9 @@ struct smtp_client {
     size_t r_text_cap, r_text_len;
 
     /* the message in progress */
-    const smtp_client_message *msg;
-    int m_bdat;      /* the body goes with BDAT */
+    const smtp_client_message *msg; /* &msg_copy while a message is in progress, else NULL */
+    smtp_client_message msg_copy;   /* the submitted message (what it points to is borrowed) */
+    int m_bdat;                     /* the body goes with BDAT */
     uint64_t m_size; /* the size computed or given when MAIL was prepared (result.size) */
     int m_mail;      /* enum smtp_cli_mail */
     int m_data;      /* enum smtp_cli_data */

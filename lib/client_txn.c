@@ -265,10 +265,21 @@ void smtp_client_message_init(smtp_client_message *msg)
     if (msg) memset(msg, 0, sizeof *msg);
 }
 
-int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
+/* The size of each version of smtp_client_message (common.h: versioned structs); 0: unknown. */
+static size_t message_size(int version)
+{
+    return version == 1 ? sizeof(smtp_client_message) : 0;
+}
+
+int smtp_client_submit_versioned(smtp_client *cli, int version, const smtp_client_message *msg)
 {
     int utf8 = 0, rv;
-    if (!cli || !m) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
+    /* The caller's version over the defaults; what it points to stays borrowed. */
+    smtp_client_message copy;
+    smtp_client_message_init(&copy);
+    memcpy(&copy, msg, message_size(version));
+    const smtp_client_message *m = &copy;
     if (cli->error || cli->ended || cli->quit_asked || cli->msg || cli->phase == SMTP_CLI_DONE)
         return SMTP_ERR_INVALID_STATE;
     if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > cli->set.max_recipients ||
@@ -289,7 +300,8 @@ int smtp_client_submit(smtp_client *cli, const smtp_client_message *m)
     if ((rv = check_values(m)) != 0) return rv;
     if ((rv = check_lengths(cli, m, utf8)) != 0) return rv;
     txn_clear(cli);
-    cli->msg = m;
+    cli->msg_copy = copy;
+    cli->msg = &cli->msg_copy;
     cli->m_utf8 = utf8;
     memset(cli->rcpt_ok, 0, m->nrcpts);
     /* The message is taken: what follows (a body source that fails at once, say) is the

@@ -190,6 +190,35 @@ static void test_settings_copied(void)
     smtp_client_del(c);
 }
 
+/* smtp_client_submit copies the message struct (versioned): changing or reusing it after the
+ * call changes nothing of the message in progress; an unknown version is refused. */
+static void test_message_copied(void)
+{
+    smtp_client_settings s;
+    smtp_client *c;
+    char out[512];
+    settings(&s);
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_rcpt to = {.address = "b@example.org"};
+    smtp_client_message m;
+    smtp_client_message_init(&m);
+    m.sender = "a@example.org";
+    m.rcpts = &to;
+    m.nrcpts = 1;
+    m.body = "hi\r\n";
+    m.body_len = 4;
+    CHECK_INT(smtp_client_submit_versioned(c, SMTP_CLIENT_MESSAGE_VERSION + 1, &m),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    m.sender = "changed@example.org";
+    m.nrcpts = 0;
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n", 8), 8);
+    CHECK_MEM(out, drain(c, out, sizeof out), "EHLO client.example\r\n");
+    CHECK_INT(smtp_client_read(c, "250 mx\r\n", 8), 8);
+    CHECK_MEM(out, drain(c, out, sizeof out), "MAIL FROM:<a@example.org>\r\n");
+    smtp_client_del(c);
+}
+
 static void test_misuse(void)
 {
     smtp_client *c;
@@ -728,6 +757,7 @@ int main(void)
 {
     test_bad_settings();
     test_settings_copied();
+    test_message_copied();
     test_misuse();
     test_alloc_failures();
     test_steady_state();

@@ -473,12 +473,12 @@ typedef smtp_ssize (*smtp_client_read_body_fn)(smtp_client *cli, char *dest, siz
 
 /*
  * A message: its envelope and its body. Fill with smtp_client_message_init, then set fields.
- * Everything it points to is borrowed from smtp_client_submit until on_message reports the
- * message. Parameters go only to a server that offers their extension; when one is not
- * offered the message is refused before anything is sent (SMTP_CLIENT_UNSUPPORTED) if the
- * extension is needed for a correct delivery (SMTPUTF8, 8BITMIME, BINARYMIME, REQUIRETLS,
- * DELIVERBY, FUTURERELEASE) or required by a flag, and silently left out otherwise (SIZE,
- * DSN, MT-PRIORITY).
+ * smtp_client_submit copies the struct; everything it points to (strings, recipients, the
+ * body) is borrowed until on_message reports the message. Parameters go only to a server that
+ * offers their extension; when one is not offered the message is refused before anything is
+ * sent (SMTP_CLIENT_UNSUPPORTED) if the extension is needed for a correct delivery (SMTPUTF8,
+ * 8BITMIME, BINARYMIME, REQUIRETLS, DELIVERBY, FUTURERELEASE) or required by a flag, and
+ * silently left out otherwise (SIZE, DSN, MT-PRIORITY).
  *
  * The body is sent as it is pulled: for DATA a leading '.' is doubled, bare LF and bare CR
  * become CRLF and a last line without a line end gets one (RFC 5321 4.5.2, 2.3.8), then
@@ -529,6 +529,9 @@ typedef struct smtp_client_message {
     unsigned flags;        /* SMTP_CLIENT_MSG_* */
 } smtp_client_message;
 
+/* The version of smtp_client_message this header describes (common.h: versioned structs). */
+#define SMTP_CLIENT_MESSAGE_VERSION 1
+
 /* smtp_client_message_init clears `*msg` (no parameter, no flag). NULL is ignored. */
 SMTP_API void smtp_client_message_init(smtp_client_message *msg);
 
@@ -550,7 +553,13 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
  *                              smtp_emit_mail), or would not fit in max_output;
  *   SMTP_ERR_INVALID_STATE     a message is in progress, or the session is ending or over.
  */
-SMTP_API int smtp_client_submit(smtp_client *cli, const smtp_client_message *msg);
+#define smtp_client_submit(cli, msg)                                                               \
+    smtp_client_submit_versioned((cli), SMTP_CLIENT_MESSAGE_VERSION, (msg))
+/* smtp_client_submit_versioned is smtp_client_submit with the message version the caller uses
+ * (an unknown one: SMTP_ERR_INVALID_ARGUMENT). The struct is copied; what it points to is
+ * borrowed until on_message. */
+SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
+                                          const smtp_client_message *msg);
 
 /*
  * smtp_client_body_ready tells the client that the body source of the current message, which
