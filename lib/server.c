@@ -338,6 +338,7 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
         srv->scratch = smtp_malloc(mem, srv->scratch_cap);
         if (!srv->scratch) r = SMTP_ERR_NOMEM;
     }
+    if (!r && prealloc) r = smtp_srv_env_reserve(srv);
     if (r) {
         smtp_server_del(srv);
         return r;
@@ -355,6 +356,7 @@ void smtp_server_del(smtp_server *srv)
     smtp_free(srv->mem, srv->out);
     smtp_free(srv->mem, srv->scratch);
     smtp_free(srv->mem, srv->strings);
+    smtp_srv_env_free(srv);
     smtp_free(srv->mem, srv);
 }
 
@@ -364,6 +366,7 @@ size_t smtp_server_memory(const smtp_server *srv)
     const smtp_server_settings *s = &srv->set;
     size_t n = sizeof *srv + srv->parser_bytes + srv->out_cap;
     if (srv->scratch) n += srv->scratch_cap;
+    n += smtp_srv_env_memory(srv);
     /* copy_strings' one allocation */
     n += strlen(s->hostname) + 1 + strlen(s->auth_mechanisms) + 1;
     if (s->mt_priority_profile) n += strlen(s->mt_priority_profile) + 1;
@@ -498,13 +501,15 @@ static int cmd_helo(smtp_server *srv, const smtp_command *cmd)
     /* RFC 5321 4.1.4: HELO/EHLO in a session resets it as RSET does. */
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
     srv->decision_verb = cmd->verb;
+    srv->ask_path = cmd->domain;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_HELO, on_helo, cmd->verb, cmd->domain);
 }
 
-void smtp_srv_helo_accepted(smtp_server *srv)
+int smtp_srv_helo_accepted(smtp_server *srv)
 {
     srv->ehlo = srv->decision_verb != SMTP_VERB_HELO; /* RFC 5321 4.1.1.1, RFC 2033 4.1 */
     srv->phase = SMTP_SRV_READY;
+    return smtp_srv_env_helo(srv, srv->ask_path);
 }
 
 /* The parameter extensions the client may use now (what was advertised). */
@@ -575,12 +580,15 @@ static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
     if (smtp_srv_mail_auth(srv, &m.params, &m.auth) < 0) return -1;
     srv->binarymime = (m.params.present & SMTP_MAIL_BODY) && m.params.body == SMTP_BODY_BINARYMIME;
     srv->smtputf8 = utf8;
+    srv->ask_path = cmd->path;
+    srv->ask_params = cmd->params;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_MAIL, on_mail, &m);
 }
 
-void smtp_srv_mail_accepted(smtp_server *srv)
+int smtp_srv_mail_accepted(smtp_server *srv)
 {
     srv->phase = SMTP_SRV_MAIL;
+    return smtp_srv_env_mail(srv);
 }
 
 static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
@@ -607,13 +615,16 @@ static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
     if (e < 0)
         return path_fault(srv, e, srv->smtputf8, "5.1.3", "Error: bad recipient address syntax");
     rc.index = srv->rcpts;
+    srv->ask_path = cmd->path;
+    srv->ask_params = cmd->params;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_RCPT, on_rcpt, &rc);
 }
 
-void smtp_srv_rcpt_accepted(smtp_server *srv)
+int smtp_srv_rcpt_accepted(smtp_server *srv)
 {
     srv->rcpts++;
     srv->phase = SMTP_SRV_RCPTS;
+    return smtp_srv_env_rcpt(srv);
 }
 
 static int cmd_vrfy(smtp_server *srv, const smtp_command *cmd)

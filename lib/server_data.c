@@ -45,10 +45,12 @@ int smtp_srv_data_begin(smtp_server *srv, int bdat)
 int smtp_srv_message_end(smtp_server *srv)
 {
     smtp_server_message msg;
+    memset(&msg, 0, sizeof msg);
     msg.size = srv->msg_size;
     msg.data_flags = srv->bdat ? 0 : smtp_data_decoder_flags(&srv->decoder);
     msg.bdat = srv->bdat;
     msg.recipients = srv->rcpts;
+    smtp_srv_env_fill(srv, &msg);
     srv->input = SMTP_SRV_IN_COMMAND;
     srv->lmtp_left = srv->rcpts;
     srv->lmtp_ok = 0;

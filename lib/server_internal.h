@@ -85,6 +85,8 @@ typedef enum smtp_srv_phase {
     SMTP_SRV_TLS_WAIT  /* STARTTLS accepted: until smtp_server_tls_done (RFC 3207 4.2) */
 } smtp_srv_phase;
 
+struct smtp_srv_env_item;
+
 struct smtp_server {
     const smtp_mem *mem;
     smtp_server_callbacks cb;
@@ -193,6 +195,16 @@ struct smtp_server {
     uint64_t sync_end;    /* out_total at the end of the last reply the client must wait for */
     int sync_owed;        /* such a reply is owed but not queued yet (a decision pending) */
     int sync_early;       /* input was offered while that decision was pending */
+    /* The envelope (server_envelope.c, SMTP_SERVER_ENVELOPE): the address being decided, and
+     * the copies of the accepted ones. */
+    smtp_span ask_path, ask_params;
+    char *env;
+    size_t env_len, env_cap;
+    struct smtp_srv_env_item *env_items;
+    smtp_server_address *env_addrs;
+    size_t env_nitems, env_items_cap;
+    char *helo_name; /* SMTP_MAX_DOMAIN octets once a hello was accepted */
+    size_t helo_len;
 };
 
 /* Is a transaction open: MAIL accepted, and its message not ended (RFC 5321 3.3)? */
@@ -276,12 +288,26 @@ int smtp_srv_parser_result(smtp_server *srv);
 
 /* The greeting was given; `refused`: it was a refusal (554 or 421). */
 void smtp_srv_greeted(smtp_server *srv, int refused);
-/* HELO/EHLO/LHLO (srv->decision_verb) was accepted. */
-void smtp_srv_helo_accepted(smtp_server *srv);
-/* MAIL was accepted: the transaction begins. */
-void smtp_srv_mail_accepted(smtp_server *srv);
-/* RCPT was accepted: one more recipient. */
-void smtp_srv_rcpt_accepted(smtp_server *srv);
+/* HELO/EHLO/LHLO (srv->decision_verb) was accepted; 0, or the session's error. */
+int smtp_srv_helo_accepted(smtp_server *srv);
+/* MAIL was accepted: the transaction begins; 0, or the session's error. */
+int smtp_srv_mail_accepted(smtp_server *srv);
+/* RCPT was accepted: one more recipient; 0, or the session's error. */
+int smtp_srv_rcpt_accepted(smtp_server *srv);
+
+/* ---- server_envelope.c (SMTP_SERVER_ENVELOPE; each a no-op without it) ---- */
+/* Copies the accepted MAIL (srv->ask_path, ask_params), starting a new envelope. */
+int smtp_srv_env_mail(smtp_server *srv);
+/* Copies an accepted RCPT. */
+int smtp_srv_env_rcpt(smtp_server *srv);
+/* Copies the accepted HELO/EHLO/LHLO name. */
+int smtp_srv_env_helo(smtp_server *srv, smtp_span domain);
+/* Points msg->sender and msg->rcpts at the envelope (valid until the next MAIL). */
+void smtp_srv_env_fill(smtp_server *srv, smtp_server_message *msg);
+/* Allocates the buffers at their largest (SMTP_SERVER_PREALLOCATE). */
+int smtp_srv_env_reserve(smtp_server *srv);
+size_t smtp_srv_env_memory(const smtp_server *srv);
+void smtp_srv_env_free(smtp_server *srv);
 
 /* ---- server_out.c ---- */
 

@@ -331,13 +331,25 @@ static void log_content(struct state *st)
 
 static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
 {
-    (void)srv;
     struct state *st = ud;
     if (enter(st)) return -1;
     if (msg->size != st->content.len) vec_logf(st->log, "BUG size %zu delivered", st->content.len);
     log_content(st);
     vec_logf(st->log, "message size=%llu bdat=%d flags=%u rcpts=%zu", (unsigned long long)msg->size,
              msg->bdat, msg->data_flags, msg->recipients);
+    if (vec_opt_has(st->options, "envelope")) {
+        /* The envelope the engine kept (SMTP_SERVER_ENVELOPE), and the HELO name. */
+        smtp_span h = smtp_server_helo(srv);
+        vec_logf(st->log, "envelope helo=\"%.*s\" from=\"%.*s\" params=\"%.*s\"", (int)h.len,
+                 h.ptr ? h.ptr : "", (int)msg->sender.path.len, msg->sender.path.ptr,
+                 (int)msg->sender.params.len, msg->sender.params.ptr ? msg->sender.params.ptr : "");
+        for (size_t i = 0; i < msg->recipients; i++)
+            vec_logf(st->log, "envelope to=\"%.*s\" params=\"%.*s\"", (int)msg->rcpts[i].path.len,
+                     msg->rcpts[i].path.ptr, (int)msg->rcpts[i].params.len,
+                     msg->rcpts[i].params.ptr ? msg->rcpts[i].params.ptr : "");
+    } else if (msg->rcpts || msg->sender.path.len) {
+        vec_logf(st->log, "BUG an envelope without SMTP_SERVER_ENVELOPE");
+    }
     struct answer a[8];
     size_t n = 0;
     if (vec_opt_has(st->options, "reject-end")) {
@@ -559,18 +571,51 @@ static int on_proxy(smtp_server *srv, const smtp_server_proxy *px, void *ud)
     return 0;
 }
 
-static const char *const known_words[] = {
-    "lmtp",           "tls",           "starttls",      "auth-plaintext",
-    "keep-injection", "no-pipelining", "no-esc",        "no-chunking",
-    "no-size",        "binarymime",    "all-ext",       "empty-helo",
-    "no-brackets",    "lenient-lf",    "normalize",     "allow",
-    "defer",          "defer-connect", "defer-helo",    "defer-mail",
-    "defer-rcpt",     "defer-data",    "defer-end",     "defer-vrfy",
-    "refuse-connect", "close-connect", "reject-data",   "reject-end",
-    "vrfy-resolve",   "lmtp-one",      "pause-data",    "timeout",
-    "shutdown",       "auth",          "sasl-mechs",    "trust-xclient",
-    "trust-xforward", "trust-late",    "proxy",         "strict",
-    "defer-auth",     "defer-sasl",    "defer-xclient", NULL};
+static const char *const known_words[] = {"lmtp",
+                                          "tls",
+                                          "starttls",
+                                          "auth-plaintext",
+                                          "keep-injection",
+                                          "no-pipelining",
+                                          "no-esc",
+                                          "no-chunking",
+                                          "no-size",
+                                          "binarymime",
+                                          "all-ext",
+                                          "empty-helo",
+                                          "no-brackets",
+                                          "lenient-lf",
+                                          "normalize",
+                                          "allow",
+                                          "defer",
+                                          "defer-connect",
+                                          "defer-helo",
+                                          "defer-mail",
+                                          "defer-rcpt",
+                                          "defer-data",
+                                          "defer-end",
+                                          "defer-vrfy",
+                                          "refuse-connect",
+                                          "close-connect",
+                                          "reject-data",
+                                          "reject-end",
+                                          "vrfy-resolve",
+                                          "lmtp-one",
+                                          "pause-data",
+                                          "timeout",
+                                          "shutdown",
+                                          "auth",
+                                          "sasl-mechs",
+                                          "trust-xclient",
+                                          "trust-xforward",
+                                          "trust-late",
+                                          "proxy",
+                                          "strict",
+                                          "defer-auth",
+                                          "defer-sasl",
+                                          "defer-xclient",
+                                          "envelope",
+                                          NULL};
 static const char *const known_keys[] = {"max-size",   "max-rcpt",      "max-msgs", "errors",
                                          "soft",       "delay",         "junk",     "out",
                                          "auth-limit", "max-auth-line", "fail",     NULL};
@@ -613,6 +658,7 @@ static void settings_from(const char *o, smtp_server_settings *s)
     if (vec_opt_has(o, "trust-xforward")) s->trust |= SMTP_SERVER_TRUST_XFORWARD;
     if (vec_opt_has(o, "proxy")) s->flags |= SMTP_SERVER_PROXY;
     if (vec_opt_has(o, "strict")) s->flags |= SMTP_SERVER_STRICT_PIPELINING;
+    if (vec_opt_has(o, "envelope")) s->flags |= SMTP_SERVER_ENVELOPE;
     if (vec_opt_has(o, "no-pipelining")) s->extensions &= ~SMTP_SERVER_EXT_PIPELINING;
     if (vec_opt_has(o, "no-esc")) s->extensions &= ~SMTP_SERVER_EXT_ENHANCEDSTATUSCODES;
     if (vec_opt_has(o, "no-chunking")) s->extensions &= ~SMTP_SERVER_EXT_CHUNKING;

@@ -414,10 +414,66 @@ static void test_line_on_demand(void)
     CHECK_INT(smtp_line_init(&f, 16, 0x4, &mem), SMTP_ERR_INVALID_ARGUMENT);
 }
 
+/* Feeds a transaction of `n` recipients and its message; pulls the replies. */
+static void transaction(smtp_server *srv, int n)
+{
+    char line[128], out[65536];
+    const char *mail = "MAIL FROM:<a@example.org> SIZE=10\r\n";
+    CHECK_INT(smtp_server_read(srv, mail, strlen(mail)), (smtp_ssize)strlen(mail));
+    pull(srv, out, sizeof out);
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(line, sizeof line, "RCPT TO:<r%d@example.net> NOTIFY=NEVER\r\n", i);
+        CHECK_INT(smtp_server_read(srv, line, (size_t)k), k);
+        pull(srv, out, sizeof out);
+    }
+    const char *data = "DATA\r\nx\r\n.\r\n";
+    CHECK_INT(smtp_server_read(srv, data, strlen(data)), (smtp_ssize)strlen(data));
+    pull(srv, out, sizeof out);
+}
+
+/*
+ * SMTP_SERVER_ENVELOPE: the envelope's buffers are counted exactly, grow to the largest
+ * transaction and are kept (nothing allocated for a transaction that fits); with
+ * SMTP_SERVER_PREALLOCATE they are there from _new, and nothing is allocated after.
+ */
+static void test_envelope(int prealloc)
+{
+    struct sized z;
+    memset(&z, 0, sizeof z);
+    smtp_mem mem = sized_mem(&z);
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.flags |= SMTP_SERVER_ENVELOPE | (prealloc ? SMTP_SERVER_PREALLOCATE : 0);
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, &mem, NULL), 0);
+    size_t at_new = smtp_server_memory(srv);
+    CHECK_INT(at_new, live_bytes(&z));
+    if (prealloc) CHECK(at_new >= 1001 * 2048); /* (max_recipients + 1) addresses of max_line */
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_read(srv, "EHLO c.example\r\n", 16), 16);
+    pull(srv, out, sizeof out);
+    transaction(srv, 40);
+    CHECK_INT(smtp_server_memory(srv), live_bytes(&z));
+    int calls = z.fm.calls;
+    size_t grown = smtp_server_memory(srv);
+    transaction(srv, 40); /* the same size again: nothing more */
+    transaction(srv, 3);
+    CHECK_INT(z.fm.calls, calls);
+    CHECK_INT(smtp_server_memory(srv), grown);
+    CHECK_INT(smtp_server_memory(srv), live_bytes(&z));
+    if (prealloc) CHECK_INT(grown, at_new);
+    smtp_server_del(srv);
+    CHECK_INT(z.fm.live, 0);
+}
+
 int main(void)
 {
     test_exact();
     test_preallocate();
+    test_envelope(0);
+    test_envelope(1);
     test_parser_buffer();
     test_growth_failure();
     test_shutdown_growth_failure();

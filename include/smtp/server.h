@@ -112,10 +112,20 @@ typedef struct smtp_server smtp_server;
  * afterwards, and SMTP_ERR_NOMEM can come from smtp_server_new only (systems that reserve
  * memory up front; tests that check it). An idle session then costs about max_output +
  * 2 * max_line octets more; with AUTH (whose decoding buffer is allocated at _new anyway)
- * about max_output + max_auth_line more.
+ * about max_output + max_auth_line more. With SMTP_SERVER_ENVELOPE the envelope's buffers too:
+ * about (max_recipients + 1) * (max_line + 64) octets.
  */
 #define SMTP_SERVER_PREALLOCATE 0x40u
-#define SMTP_SERVER_FLAGS_ALL 0x7fu
+/*
+ * Keep the envelope for on_message_end (smtp_server_message.sender and .rcpts) and the name
+ * of the accepted HELO/EHLO/LHLO (smtp_server_helo): the path and parameters of MAIL and of
+ * each accepted RCPT are copied when the application accepts them, into buffers that grow on
+ * demand to the largest transaction seen and are kept (nothing is allocated per message once
+ * they are large enough). Off by default: an application that keeps what on_mail and on_rcpt
+ * report needs no copy.
+ */
+#define SMTP_SERVER_ENVELOPE 0x80u
+#define SMTP_SERVER_FLAGS_ALL 0xffu
 
 /*
  * Trust granted to the peer (smtp_server_settings.trust, smtp_server_set_trust): it may send
@@ -245,12 +255,26 @@ typedef struct smtp_server_rcpt {
     size_t index; /* how many recipients were accepted before this one */
 } smtp_server_rcpt;
 
+/* An address of the envelope (smtp_server_message): as the client sent it, accepted. */
+typedef struct smtp_server_address {
+    smtp_span path;   /* with its angle brackets: "<a@example.org>", "<>" for the null path */
+    smtp_span params; /* the parameters after it, as sent ("SIZE=100 BODY=8BITMIME"), or empty;
+                         smtp_mail_params_parse / smtp_rcpt_params_parse read them */
+} smtp_server_address;
+
 /* A complete message, reported to on_message_end. */
 typedef struct smtp_server_message {
     uint64_t size;       /* content octets delivered through on_data */
     unsigned data_flags; /* SMTP_DATA_FLAG_* seen by the DATA decoder (0 for BDAT) */
     int bdat;            /* 1 when received with BDAT (RFC 3030), 0 with DATA */
     size_t recipients;   /* accepted recipients: LMTP expects that many replies */
+    /*
+     * With SMTP_SERVER_ENVELOPE, the envelope (RFC 5321 3.3), valid during the callback (and
+     * until the decision is answered when deferred): MAIL's reverse-path and parameters, and
+     * the `recipients` accepted RCPTs in the order accepted. Without it: empty and NULL.
+     */
+    smtp_server_address sender;
+    const smtp_server_address *rcpts;
 } smtp_server_message;
 
 /* Why a message that was being received is dropped (on_message_abort). */
@@ -570,6 +594,13 @@ SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size
  * SMTP_ERR_NOMEM: the output queue could not grow; the session failed (fatal and sticky).
  */
 SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len);
+
+/*
+ * smtp_server_helo returns the name the client gave with the accepted HELO, EHLO or LHLO (at
+ * most 255 octets, not NUL-terminated), valid until the next hello or smtp_server_del; {NULL,
+ * 0} before one was accepted, after STARTTLS until the next, and without SMTP_SERVER_ENVELOPE.
+ */
+SMTP_API smtp_span smtp_server_helo(const smtp_server *srv);
 
 /*
  * smtp_server_tls returns 1 when the session runs over TLS: from the start (SMTP_SERVER_TLS,
