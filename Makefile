@@ -1,26 +1,52 @@
 # SPDX-License-Identifier: MIT
 # A thin wrapper over CMake (as Neovim does). The two set-up commands are `make demo` and
-# `make test`; everything else is CMake.
+# `make test`; everything else is CMake. `make install PREFIX=/some/where` (and DESTDIR=) installs.
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
+PREFIX ?=
+DESTDIR ?=
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build test demo bench fuzz fuzz-long fuzz-build clean install format
+.PHONY: all configure build test demo bench fuzz fuzz-long fuzz-build clean install format
 
 all: build
 
-$(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+# The build directory is configured with exactly BUILD_TYPE and CMAKE_FLAGS: they are kept in
+# $(BUILD_DIR)/make-config, compared on every run, and when they changed the directory is
+# configured afresh (its cache dropped, as cmake --fresh does), so that a flag taken away is
+# gone too; the build then recompiles what the new flags change. A directory configured by
+# hand (no make-config) is configured on top of its cache once.
+CONFIG = $(BUILD_TYPE) $(CMAKE_FLAGS)
+STAMP = $(BUILD_DIR)/make-config
+quote = '$(subst ','\'',$(1))'
+configure:
+	@want=$(call quote,$(CONFIG)); \
+	if [ -f $(BUILD_DIR)/CMakeCache.txt ] && [ -f $(STAMP) ] && \
+	   [ "$$(cat $(STAMP))" = "$$want" ]; then exit 0; fi; \
+	if [ -f $(STAMP) ] && [ -f $(BUILD_DIR)/CMakeCache.txt ]; then \
+	    echo "== $(BUILD_DIR) was configured with: $$(cat $(STAMP))"; \
+	    echo "== now: $$want; configuring afresh"; \
+	    rm -rf $(BUILD_DIR)/CMakeCache.txt $(BUILD_DIR)/CMakeFiles; \
+	fi; \
+	echo cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(call quote,$(CMAKE_FLAGS)); \
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) && \
+	printf '%s\n' "$$want" > $(STAMP)
 
-build: $(BUILD_DIR)/CMakeCache.txt
+build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# ctest's exit status is make test's; then, once, the interop tests that were skipped and why
+# (tests/interop/skipped.sh reads ctest's log).
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	@rm -f $(BUILD_DIR)/Testing/Temporary/LastTest.log; \
+	status=0; ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) || status=$$?; \
+	sh tests/interop/skipped.sh $(BUILD_DIR); exit $$status
 
-demo: build
+# The demo runs smtp-send and smtp-sink: only they (and the libraries) are built.
+demo: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target smtp-send smtp-sink
 	sh examples/demo.sh $(BUILD_DIR)/examples
 
 # Benchmarks (bench/run.sh): a Release tree of its own, without the tests; prints one table.
@@ -46,8 +72,12 @@ fuzz: fuzz-build
 fuzz-long: fuzz-build
 	sh fuzz/run.sh long $(FUZZ_DIR) $(PER)
 
+# PREFIX: where to install (default: the configured CMAKE_INSTALL_PREFIX, /usr/local unless
+# CMAKE_FLAGS said otherwise); DESTDIR: a staging directory the tree is written under. Nothing
+# installed names the prefix (cmake/install.cmake), so the tree works from where it lands.
 install: build
-	cmake --install $(BUILD_DIR)
+	$(if $(DESTDIR),DESTDIR=$(call quote,$(DESTDIR))) cmake --install $(BUILD_DIR) \
+		$(if $(PREFIX),--prefix $(call quote,$(PREFIX)))
 
 format:
 	clang-format -i lib/*.c lib/*.h include/smtp/*.h tests/*.c tests/*.h examples/*.c
