@@ -1,37 +1,322 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs the built libsmtp into a temporary prefix, then builds two consumers against it:
-# one with CMake's find_package(smtp), one with pkg-config's flags (read from smtp.pc by hand
-# when pkg-config is not installed), with the compiler and flags of the build (a sanitizer build
-# needs its flags to link). Usage: install.sh BUILD_DIR SOURCE_DIR CC CFLAGS
+# The installed libsmtp works from wherever it is installed (cmake/install.cmake):
+#  1. cmake --install into a temporary prefix, and with DESTDIR into a staging tree: headers,
+#     libraries, the three .pc files (relocatable: nothing installed names the prefix), the
+#     CMake package, the programs, their man pages and the documents;
+#  2. find_package(smtp CONFIG COMPONENTS io [tls]) finds each component built; a missing one
+#     fails with its reason, and is only reported under OPTIONAL_COMPONENTS;
+#  3. consumers (tests/install/consumer.c) built against the installed tree, as the build is
+#     (static or shared, checked on the binaries), with the build's compiler and flags (a
+#     sanitizer build needs them to link): one with CMake (tests/install/CMakeLists.txt), one
+#     per component with a plain Makefile and pkg-config from the staged tree, used as installed
+#     (a plain parse of the .pc files when pkg-config is missing). Each sends a message to the
+#     installed smtp-sink on 127.0.0.1 (STARTTLS when the TLS adapter is built), and one
+#     receives a message from the installed smtp-send; smtp-sink's JSON lines are checked.
+# Every process started is stopped by its PID; every wait is bounded.
+# Usage: install.sh BUILD_DIR SOURCE_DIR CC CFLAGS SHARED(ON|OFF) TLS(1|0) PROGRAMS(1|0) MKCERT
+#   MKCERT: the test certificate maker (tests/e2e/mkcert.c), or "none"
+# Environment: SMTP_TEST_NO_PKG_CONFIG=1 parses the .pc files even where pkg-config is;
+# SMTP_TEST_KEEP=1 keeps the temporary directory.
 set -eu
-build=$1
-src=$2
-cc=$3
-cflags_build=$4
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-for f in include/smtp/smtp.h include/smtp/version.h include/smtp/reply.h; do
-    test -f "$tmp/prefix/$f" || { echo "missing $f"; exit 1; }
-done
-pc=$(ls "$tmp"/prefix/lib*/pkgconfig/smtp.pc "$tmp"/prefix/lib/*/pkgconfig/smtp.pc 2>/dev/null | head -n 1)
-test -n "$pc" || { echo "no smtp.pc installed"; exit 1; }
-cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
-    -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$cflags_build" >/dev/null
-cmake --build "$tmp/consumer" >/dev/null
-"$tmp/consumer/consumer"
-# pkg-config: the .pc names the prefix given at configure time, so rewrite it for this prefix.
-sed "s|^prefix=.*|prefix=$tmp/prefix|" "$pc" > "$tmp/smtp.pc"
-if command -v pkg-config >/dev/null 2>&1; then
-    cflags=$(PKG_CONFIG_PATH="$tmp" pkg-config --cflags smtp)
-    libs=$(PKG_CONFIG_PATH="$tmp" pkg-config --libs smtp)
+build=$1 src=$2 cc=$3 cflags_build=$4 shared=$5 tls=$6 programs=$7 mkcert=$8
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-install.XXXXXX")
+pids=
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    [ -n "${SMTP_TEST_KEEP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+fail() {
+    echo "FAIL: $*"
+    for f in "$tmp"/*.log; do
+        [ -f "$f" ] && { echo "---- $(basename "$f")"; tail -c 3000 "$f"; }
+    done
+    exit 1
+}
+step() { echo "== $*"; }
+
+# ---- 1. Install, into a prefix and staged under DESTDIR ----
+P=$tmp/prefix
+step "cmake --install $build --prefix \$tmp/prefix"
+cmake --install "$build" --prefix "$P" >"$tmp/install.log" 2>&1 || fail "cmake --install failed"
+step "DESTDIR=\$tmp/stage cmake --install $build --prefix /usr"
+DESTDIR=$tmp/stage cmake --install "$build" --prefix /usr >"$tmp/install-destdir.log" 2>&1 ||
+    fail "cmake --install with DESTDIR failed"
+S=$tmp/stage/usr
+[ "$(ls -A "$tmp/stage")" = usr ] || fail "DESTDIR install wrote outside \$DESTDIR/usr"
+
+# libdir is lib, lib64 or lib/<multiarch> (GNUInstallDirs): found by smtp.pc.
+pcdir_of() {
+    d=$(dirname "$(find "$1" -name smtp.pc -path '*/pkgconfig/*' | head -n 1)")
+    [ -f "$d/smtp.pc" ] || fail "no smtp.pc under $1"
+    echo "$d"
+}
+pc_P=$(pcdir_of "$P")
+pc_S=$(pcdir_of "$S")
+libdir_P=$(dirname "$pc_P")
+libdir_S=$(dirname "$pc_S")
+
+expect() { # expect FILE...: each exists under $P
+    for f in "$@"; do [ -e "$P/$f" ] || fail "not installed: $f"; done
+}
+absent() {
+    for f in "$@"; do [ ! -e "$P/$f" ] || fail "installed, but should not be: $f"; done
+}
+expect include/smtp/smtp.h include/smtp/version.h include/smtp/io.h \
+    share/doc/libsmtp/LICENSE share/doc/libsmtp/README.md share/doc/libsmtp/CHANGELOG.md
+cmdir=${libdir_P#"$P"/}/cmake/smtp
+expect "$cmdir/smtpConfig.cmake" "$cmdir/smtpConfigVersion.cmake" "$cmdir/smtpTargets.cmake" \
+    "$cmdir/smtpIoTargets.cmake"
+if [ "$shared" = ON ]; then lib=so; else lib=a; fi
+expect "${libdir_P#"$P"/}/libsmtp.$lib" "${libdir_P#"$P"/}/libsmtp_io.$lib"
+pcs="smtp smtp-io"
+if [ "$tls" = 1 ]; then
+    pcs="$pcs smtp-tls"
+    expect include/smtp/tls.h "$cmdir/smtpTlsTargets.cmake" "${libdir_P#"$P"/}/libsmtp_tls.$lib" \
+        "${pc_P#"$P"/}/smtp-tls.pc"
 else
-    libdir=$(dirname "$(dirname "$pc")")
-    cflags="-I$tmp/prefix/include"
-    libs="-L$libdir -lsmtp"
-    grep -q '^Libs: -L${libdir} -lsmtp' "$pc" || { echo "unexpected Libs in smtp.pc"; exit 1; }
+    absent include/smtp/tls.h "$cmdir/smtpTlsTargets.cmake" "${pc_P#"$P"/}/smtp-tls.pc"
 fi
-"$cc" $cflags_build $cflags "$src/tests/install/consumer.c" -o "$tmp/consumer-pc" $libs
-LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") "$tmp/consumer-pc"
-echo "install: headers, library, smtpConfig.cmake and smtp.pc all work"
+if [ "$programs" = 1 ]; then
+    expect bin/smtp-send bin/smtp-sink share/man/man1/smtp-send.1 share/man/man1/smtp-sink.1
+    [ "$tls" = 1 ] && expect bin/mail-send
+    for f in smtp-send smtp-sink; do [ -x "$P/bin/$f" ] || fail "bin/$f is not executable"; done
+fi
+# Relocatable: no installed text file names the prefix or the staging tree.
+if grep -rIlF "$P" "$P" >"$tmp/named.log" || grep -rIlF "$tmp/stage" "$S" >>"$tmp/named.log"; then
+    fail "installed files name their install prefix: $(cat "$tmp/named.log")"
+fi
+for pc in $pcs; do
+    # shellcheck disable=SC2016
+    grep -q '^prefix=${pcfiledir}/' "$pc_P/$pc.pc" || fail "$pc.pc: prefix is not \${pcfiledir}/..."
+    grep -q '^License: MIT$' "$pc_P/$pc.pc" || fail "$pc.pc: no License: MIT"
+done
+step "installed: headers, libraries ($lib), CMake package, $pcs.pc, programs and documents"
+
+# ---- 2. find_package(smtp CONFIG ...) ----
+# probe NAME PREFIX ARGS...: configures a project that only calls find_package(smtp ARGS), with
+# CMAKE_PREFIX_PATH=PREFIX; the output in $tmp/NAME.log.
+probe() {
+    name=$1 prefix=$2
+    shift 2
+    mkdir -p "$tmp/$name"
+    # shellcheck disable=SC2016
+    printf 'cmake_minimum_required(VERSION 3.20)\nproject(probe LANGUAGES C)\n%s\n%s\n' \
+        "find_package(smtp 0.1 CONFIG $*)" \
+        'message(STATUS "probe: smtp_FOUND=${smtp_FOUND} io=${smtp_io_FOUND} tls=${smtp_tls_FOUND}")' \
+        >"$tmp/$name/CMakeLists.txt"
+    cmake -S "$tmp/$name" -B "$tmp/$name/b" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/$name.log" 2>&1
+}
+want_tls_msg="libsmtp was built without mbedTLS: the tls component is not installed (Debian: apt-get install libmbedtls-dev, then rebuild libsmtp)"
+if [ "$tls" = 1 ]; then
+    probe find_all "$P" REQUIRED COMPONENTS io tls || fail "find_package(smtp COMPONENTS io tls)"
+    grep -q 'probe: smtp_FOUND=1 io=TRUE tls=TRUE' "$tmp/find_all.log" || fail "io and tls not found"
+    # A libsmtp without the TLS adapter: the same tree without the tls export set.
+    notls=$tmp/notls
+    cp -R "$P" "$notls"
+    rm -f "$notls/$cmdir"/smtpTlsTargets*.cmake
+else
+    notls=$P
+fi
+probe find_io "$notls" REQUIRED COMPONENTS io || fail "find_package(smtp COMPONENTS io)"
+grep -q 'probe: smtp_FOUND=1 io=TRUE' "$tmp/find_io.log" || fail "io not found"
+if probe find_notls "$notls" REQUIRED COMPONENTS io tls; then
+    fail "find_package(smtp REQUIRED COMPONENTS io tls) succeeded without the tls component"
+fi
+tr -s ' \n' ' ' <"$tmp/find_notls.log" | grep -qF "$want_tls_msg" ||
+    fail "find_package(smtp REQUIRED COMPONENTS tls) failed without saying why"
+probe find_optional "$notls" REQUIRED COMPONENTS io OPTIONAL_COMPONENTS tls ||
+    fail "find_package(smtp OPTIONAL_COMPONENTS tls) failed without the tls component"
+grep -q 'probe: smtp_FOUND=1 io=TRUE tls=FALSE' "$tmp/find_optional.log" ||
+    fail "OPTIONAL_COMPONENTS tls: wrong result"
+if probe find_unknown "$P" REQUIRED COMPONENTS nosuch; then fail "an unknown component was found"; fi
+grep -q "libsmtp has no component 'nosuch'" "$tmp/find_unknown.log" ||
+    fail "an unknown component failed without saying why"
+if [ "$tls" = 1 ]; then comps="io tls"; else comps=io; fi
+step "find_package(smtp CONFIG COMPONENTS $comps): found; a missing tls says why"
+
+# ---- 3. Consumers ----
+# The CMake consumer, built against $P.
+step "CMake consumer: find_package(smtp COMPONENTS io OPTIONAL_COMPONENTS tls)"
+cmake -S "$src/tests/install" -B "$tmp/cmake-consumer" -DCMAKE_PREFIX_PATH="$P" \
+    -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$cflags_build" >"$tmp/cmake-consumer.log" 2>&1 ||
+    fail "the CMake consumer does not configure"
+cmake --build "$tmp/cmake-consumer" >>"$tmp/cmake-consumer.log" 2>&1 ||
+    fail "the CMake consumer does not build"
+
+# pc_get FILE FIELD: FIELD (Libs, Cflags, Requires) of a .pc file with its ${variables}
+# expanded, ${pcfiledir} being the file's directory: what pkg-config reads, for a machine
+# without it.
+pc_get() {
+    awk -v field="$2" -v dir="$(dirname "$1")" '
+        function expand(s,   out) {
+            out = ""
+            while (match(s, /\$\{[A-Za-z0-9_.]+\}/)) {
+                out = out substr(s, 1, RSTART - 1) var[substr(s, RSTART + 2, RLENGTH - 3)]
+                s = substr(s, RSTART + RLENGTH)
+            }
+            return out s
+        }
+        BEGIN { var["pcfiledir"] = dir }
+        /^[ \t]*#/ { next }
+        /^[A-Za-z0-9_.]+[ \t]*=/ {
+            i = index($0, "="); n = substr($0, 1, i - 1); sub(/[ \t]+$/, "", n)
+            v = substr($0, i + 1); sub(/^[ \t]+/, "", v); var[n] = expand(v); next
+        }
+        /^[A-Za-z0-9_.]+[ \t]*:/ {
+            i = index($0, ":"); n = substr($0, 1, i - 1); sub(/[ \t]+$/, "", n)
+            if (n == field) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print expand(v) }
+        }
+    ' "$1"
+}
+# pc_flags DIR MODULE FIELD: FIELD of MODULE, then of what it Requires, in pkg-config's order.
+pc_flags() {
+    printf '%s ' "$(pc_get "$1/$2.pc" "$3")"
+    for req in $(pc_get "$1/$2.pc" Requires | sed 's/[<>=!]=*[ ]*[^ ,]*//g; s/,/ /g'); do
+        pc_flags "$1" "$req" "$3"
+    done
+}
+# pc_consumer NAME MODULE [CPPFLAGS]: the Makefile consumer of MODULE, built against the staged
+# tree $S; with pkg-config when there is one (SMTP_TEST_NO_PKG_CONFIG=1: never), else with
+# the flags read by pc_flags.
+pc_consumer() {
+    mkdir -p "$tmp/$1"
+    set -- "$1" "$2" "${3:-}"
+    if command -v pkg-config >/dev/null 2>&1 && [ -z "${SMTP_TEST_NO_PKG_CONFIG:-}" ]; then
+        PKG_CONFIG_PATH=$pc_S make -C "$tmp/$1" -f "$src/tests/install/Makefile" CC="$cc" \
+            CFLAGS="$cflags_build -Wall -Wextra -Werror" CPPFLAGS="$3" PKGS="$2" \
+            >"$tmp/$1.log" 2>&1 || fail "the pkg-config consumer of $2 does not build"
+        how="pkg-config $(pkg-config --version)"
+    else
+        make -C "$tmp/$1" -f "$src/tests/install/Makefile" CC="$cc" \
+            CFLAGS="$cflags_build -Wall -Wextra -Werror" CPPFLAGS="$3" PKGS="$2" \
+            SMTP_CFLAGS="$(pc_flags "$pc_S" "$2" Cflags)" SMTP_LIBS="$(pc_flags "$pc_S" "$2" Libs)" \
+            >"$tmp/$1.log" 2>&1 || fail "the consumer of $2 (flags parsed from its .pc) does not build"
+        how="the .pc files parsed (no pkg-config)"
+    fi
+    step "Makefile consumer of $2.pc, with $how"
+}
+# run_path MODULE: the library directories MODULE's consumer runs with: the staged libdir and
+# every -L of its flags (mbedTLS outside the system's directories, as .ci/mbedtls3.sh has it).
+run_path() {
+    if command -v pkg-config >/dev/null 2>&1 && [ -z "${SMTP_TEST_NO_PKG_CONFIG:-}" ]; then
+        libs=$(PKG_CONFIG_PATH=$pc_S pkg-config --static --libs "$1")
+    else
+        libs=$(pc_flags "$pc_S" "$1" Libs)
+    fi
+    path=$libdir_S
+    for f in $libs; do
+        case $f in -L*) path=$path:${f#-L} ;; esac
+    done
+    echo "$path"
+}
+pc_consumer pc-io smtp-io
+[ "$tls" = 1 ] && pc_consumer pc-tls smtp-tls -DCONSUMER_TLS
+
+# Linked as built: a shared build's consumers need libsmtp*.so, a static build's none.
+if command -v readelf >/dev/null 2>&1; then
+    for bin in "$tmp/cmake-consumer/consumer" "$tmp/pc-io/consumer"; do
+        needed=$(readelf -d "$bin" | grep -c 'NEEDED.*libsmtp' || true)
+        if [ "$shared" = ON ] && [ "$needed" -eq 0 ]; then fail "$bin: not linked with libsmtp.so"; fi
+        if [ "$shared" = OFF ] && [ "$needed" -ne 0 ]; then fail "$bin: linked with a libsmtp.so"; fi
+    done
+    step "the consumers link libsmtp $([ "$shared" = ON ] && echo shared || echo static)"
+fi
+
+if [ "$programs" != 1 ]; then
+    echo "install: the programs were not built (SMTP_BUILD_EXAMPLES=OFF): no message sent"
+    exit 0
+fi
+
+# ---- the consumers against the installed programs over 127.0.0.1 ----
+# start_sink: the installed smtp-sink on 127.0.0.1, a port the kernel chooses (read from its
+# "listening" line into $port), with STARTTLS when the build has TLS.
+tls_opts=
+if [ "$tls" = 1 ]; then
+    [ -x "$mkcert" ] || fail "no certificate maker ($mkcert)"
+    mkdir -p "$tmp/pki"
+    "$mkcert" "$tmp/pki" >"$tmp/mkcert.log" 2>&1 || fail "mkcert failed"
+    tls_opts="--tls-cert $tmp/pki/cert.pem --tls-key $tmp/pki/key.pem"
+fi
+# wait_line FILE SED PID: prints what SED finds in FILE once it is there (within 20 s), while
+# PID runs.
+wait_line() {
+    i=0
+    while [ $i -lt 400 ]; do
+        v=$(sed -n "$2" "$1" 2>/dev/null || true)
+        [ -n "$v" ] && { echo "$v"; return 0; }
+        kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+# shellcheck disable=SC2086
+"$P/bin/smtp-sink" --listen 127.0.0.1:0 --discard --hostname sink.example $tls_opts \
+    >"$tmp/sink.out" 2>"$tmp/sink.log" &
+sink=$!
+pids="$pids $sink"
+port=$(wait_line "$tmp/sink.log" 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
+    "$sink") || fail "the installed smtp-sink did not start"
+
+# send NAME BINARY [ENV...]: BINARY sends its message to the sink (to "localhost", the name of
+# the test certificate, with the CA when the consumer has TLS); smtp-sink must print its line.
+sent=0
+send() {
+    name=$1 bin=$2
+    shift 2
+    if [ "$tls" = 1 ] && [ "$name" != pc-io ]; then
+        set -- "$@" "$bin" send localhost "$port" "$tmp/pki/ca.pem"
+    else
+        set -- "$@" "$bin" send 127.0.0.1 "$port"
+    fi
+    env "$@" >"$tmp/$name.out" 2>"$tmp/$name-run.log" || fail "$name could not send"
+    grep -q '^consumer: DELIVERED 250, [0-9]* octets$' "$tmp/$name.out" || fail "$name: no delivery"
+    sent=$((sent + 1))
+    wait_line "$tmp/sink.out" "${sent}p" "$sink" >"$tmp/sink.line" || fail "smtp-sink did not print line $sent"
+    octets=$(sed -n 's/^consumer: DELIVERED 250, \([0-9]*\) octets$/\1/p' "$tmp/$name.out")
+    grep -q '"from":"consumer@example.org"' "$tmp/sink.line" || fail "$name: wrong sender"
+    grep -q '"to":\["sink@example.org"\]' "$tmp/sink.line" || fail "$name: wrong recipient"
+    grep -q "\"size\":$octets," "$tmp/sink.line" || fail "$name: smtp-sink got another size"
+    if [ "$tls" = 1 ] && [ "$name" != pc-io ]; then
+        grep -q '"tls":true' "$tmp/sink.line" || fail "$name: the message did not come over TLS"
+        via="STARTTLS, smtp_tls_client_run"
+    else
+        grep -q '"tls":false' "$tmp/sink.line" || fail "$name: TLS unexpected"
+        via="smtp_io_client_run"
+    fi
+    step "$name: one message ($octets octets, $via) accepted by smtp-sink"
+}
+send cmake-consumer "$tmp/cmake-consumer/consumer"
+send pc-io "$tmp/pc-io/consumer" LD_LIBRARY_PATH="$(run_path smtp-io)"
+[ "$tls" = 1 ] && send pc-tls "$tmp/pc-tls/consumer" LD_LIBRARY_PATH="$(run_path smtp-tls)"
+
+# The consumer receives: the installed smtp-send sends it a message.
+io_path=$(run_path smtp-io)
+LD_LIBRARY_PATH=$io_path "$tmp/pc-io/consumer" receive >"$tmp/receive.out" 2>"$tmp/receive.log" &
+recv=$!
+pids="$pids $recv"
+rport=$(wait_line "$tmp/receive.log" 's/^consumer: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
+    "$recv") || fail "the receiving consumer did not start"
+printf 'Subject: to a consumer\r\n\r\nfrom the installed smtp-send\r\n' >"$tmp/message.eml"
+"$P/bin/smtp-send" --server "127.0.0.1:$rport" --helo send.example --from a@example.org \
+    --to b@example.org --data "$tmp/message.eml" >"$tmp/smtp-send.log" 2>&1 ||
+    fail "the installed smtp-send could not send to the consumer"
+i=0
+while kill -0 "$recv" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 "$recv" 2>/dev/null && fail "the receiving consumer did not stop"
+wait "$recv" || fail "the receiving consumer failed"
+size=$(wc -c <"$tmp/message.eml" | tr -d ' ')
+grep -q "^consumer: received $size octets$" "$tmp/receive.out" ||
+    fail "the consumer did not receive the $size octets: $(cat "$tmp/receive.out")"
+step "pc-io: received one message ($size octets) from the installed smtp-send"
+
+kill "$sink"
+wait "$sink" 2>/dev/null || true
+pids=
+echo "install: prefix and DESTDIR installs, find_package components, pkg-config, programs and" \
+    "consumers all work ($lib)"
