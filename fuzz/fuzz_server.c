@@ -47,7 +47,8 @@
  * none, 1); byte 6 = bits 0-1: the end (EOF, timer expired, shutdown, EOF), bit 2: a 4096-octet
  * output queue, bit 3: max_line 512, bits 4-5: trust XCLIENT/XFORWARD, bit 6: AUTH also offers
  * XOAUTH2 and CRAM-MD5, bit 7: max_recipients 100; byte 7 = bits 0-6: the callback call that
- * fails (0: none; on_data is not counted), bit 7: SMTP_SERVER_PREALLOCATE (where it exists); bytes
+ * fails (0: none; on_data is not counted), bit 7: SMTP_SERVER_PREALLOCATE (where it exists; without
+ * it, SMTP_SERVER_ENVELOPE when bytes 0 and 1 differ in their low bit); bytes
  * 8-15 = the decision table (policy call k uses byte 8 + k % 8: bits 0-2 the action, bit 3 a text
  * of its own, bits 4-5 how many LMTP replies refuse); byte 16 = on_data returns SMTP_PAUSE at call
  * i when bit i % 8 is set; the rest is the client's stream.
@@ -89,7 +90,7 @@ struct run {
     struct fmem mem;
     struct flog ev, out;
     const uint8_t *hdr;
-    int split, lmtp, strict;
+    int split, lmtp, strict, envelope;
     struct fsplit sp;
     unsigned fail_at, calls, policy_calls, data_calls, pause_mask;
     int failed, pending_set, last_refused;
@@ -279,7 +280,6 @@ static void log_content(struct run *r)
 
 static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
 {
-    (void)srv;
     struct run *r = ud;
     if (enter(r)) return -1;
     FUZZ_ASSERT(r->in_message);
@@ -288,6 +288,23 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
     r->in_message = 0;
     FLOG(&r->ev, "end size=%llu flags=%x bdat=%d rcpts=%zu", (unsigned long long)msg->size,
          msg->data_flags, msg->bdat, msg->recipients);
+    if (r->envelope) {
+        /* SMTP_SERVER_ENVELOPE: the sender and every accepted recipient, logged so that the
+         * whole and split runs must agree on them too. */
+        FUZZ_ASSERT(msg->sender.path.len > 0 && (msg->recipients == 0 || msg->rcpts));
+        smtp_span h = smtp_server_helo(srv);
+        FLOG(&r->ev, "envelope helo=%.*s from=%.*s %.*s", (int)h.len, h.ptr ? h.ptr : "",
+             (int)msg->sender.path.len, msg->sender.path.ptr, (int)msg->sender.params.len,
+             msg->sender.params.ptr ? msg->sender.params.ptr : "");
+        for (size_t i = 0; i < msg->recipients; i++) {
+            FUZZ_ASSERT(msg->rcpts[i].path.len > 0);
+            FLOG(&r->ev, "envelope to=%.*s %.*s", (int)msg->rcpts[i].path.len,
+                 msg->rcpts[i].path.ptr, (int)msg->rcpts[i].params.len,
+                 msg->rcpts[i].params.ptr ? msg->rcpts[i].params.ptr : "");
+        }
+    } else {
+        FUZZ_ASSERT(msg->rcpts == NULL && msg->sender.path.len == 0);
+    }
     log_content(r);
     int rc = decide(r, 554, GIVE_END, msg->recipients);
     r->end_open = rc == SMTP_SERVER_DEFER;
@@ -602,6 +619,12 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     prealloc = h[7] >> 7;
     if (prealloc) s.flags |= SMTP_SERVER_PREALLOCATE;
 #endif
+#ifdef SMTP_SERVER_ENVELOPE
+    /* The envelope on half of the inputs (the piece-size seed's parity), not preallocated
+     * (that would be (max_recipients + 1) * max_line octets per run). */
+    r->envelope = !prealloc && ((h[0] ^ h[1]) & 1);
+    if (r->envelope) s.flags |= SMTP_SERVER_ENVELOPE;
+#endif
     r->pause_mask = h[16];
 
     smtp_server_callbacks cb = {.on_connect = on_connect,
@@ -630,8 +653,10 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     }
     /* DESIGN.md invariant 7: preallocated, nothing after _new; on demand, the output queue
      * doubles up to max_output (512 to 16384: 5 reallocations) and the decoding buffer comes
-     * once: a small budget that does not grow with the input. */
-    fmem_budget(&r->mem, prealloc ? 0 : 8);
+     * once: a small budget that does not grow with the input. The envelope's buffers double
+     * too (its text from 256 octets, its two address arrays from 8 up to max_recipients + 1,
+     * the HELO name once): at most 24 more within 4096 octets of input. */
+    fmem_budget(&r->mem, prealloc ? 0 : r->envelope ? 32 : 8);
     rc = smtp_server_start(r->srv);
     FLOG(&r->ev, "start %s\n", smtp_error_name(rc));
     if (rc < 0) r->failed = 1;
