@@ -654,8 +654,8 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     /* DESIGN.md invariant 7: preallocated, nothing after _new; on demand, the output queue
      * doubles up to max_output (512 to 16384: 5 reallocations) and the decoding buffer comes
      * once: a small budget that does not grow with the input. The envelope's buffers double
-     * too (its text from 256 octets, its two address arrays from 8 up to max_recipients + 1,
-     * the HELO name once): at most 24 more within 4096 octets of input. */
+     * too (its text from 256 octets, its address array from 8 up to max_recipients + 1,
+     * the HELO name once): about 15 more within 4096 octets of input. */
     fmem_budget(&r->mem, prealloc ? 0 : r->envelope ? 32 : 8);
     rc = smtp_server_start(r->srv);
     FLOG(&r->ev, "start %s\n", smtp_error_name(rc));

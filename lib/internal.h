@@ -146,6 +146,16 @@ int smtp_ip_parse(const char *p, size_t n, unsigned flags, unsigned char out[16]
 
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The capacity a growing buffer of `cap` (0: none yet, then `first`) takes to hold `need`:
+ * doubled until it does, so that growth costs O(log need) reallocations. */
+static inline size_t smtp_grown_cap(size_t cap, size_t need, size_t first)
+{
+    if (!cap) cap = first;
+    while (cap < need)
+        cap *= 2;
+    return cap;
+}
+
 /*
  * Calls the application's callback `name` of engine `o` (fields cb, user_data, in_callback)
  * with the engine first and its user_data last, behind the reentrancy guard: while in_callback

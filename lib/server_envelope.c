@@ -17,10 +17,13 @@
 
 #include <string.h>
 
-/* One address of the envelope: offsets into srv->env. */
+/* One address of the envelope: offsets into srv->env. The items and the spans built from them
+ * (env_addrs) share one allocation, so that they grow together or not at all. */
 struct smtp_srv_env_item {
     size_t path_off, path_len, params_off, params_len;
 };
+
+#define ENV_ITEM_SIZE (sizeof(struct smtp_srv_env_item) + sizeof(smtp_server_address))
 
 static int kept(const smtp_server *srv)
 {
@@ -31,24 +34,18 @@ static int kept(const smtp_server *srv)
 static int reserve(smtp_server *srv, size_t more, size_t items)
 {
     if (srv->env_len + more > srv->env_cap) {
-        size_t cap = srv->env_cap ? srv->env_cap : 256;
-        while (cap < srv->env_len + more)
-            cap *= 2;
+        size_t cap = smtp_grown_cap(srv->env_cap, srv->env_len + more, 256);
         char *p = smtp_realloc(srv->mem, srv->env, cap);
         if (!p) return SMTP_ERR_NOMEM;
         srv->env = p;
         srv->env_cap = cap;
     }
     if (items > srv->env_items_cap) {
-        size_t cap = srv->env_items_cap ? srv->env_items_cap : 8;
-        while (cap < items)
-            cap *= 2;
-        struct smtp_srv_env_item *it = smtp_realloc(srv->mem, srv->env_items, cap * sizeof *it);
+        size_t cap = smtp_grown_cap(srv->env_items_cap, items, 8);
+        struct smtp_srv_env_item *it = smtp_realloc(srv->mem, srv->env_items, cap * ENV_ITEM_SIZE);
         if (!it) return SMTP_ERR_NOMEM;
         srv->env_items = it;
-        smtp_server_address *a = smtp_realloc(srv->mem, srv->env_addrs, cap * sizeof *a);
-        if (!a) return SMTP_ERR_NOMEM;
-        srv->env_addrs = a;
+        srv->env_addrs = (smtp_server_address *)(void *)(it + cap);
         srv->env_items_cap = cap;
     }
     return 0;
@@ -130,16 +127,14 @@ int smtp_srv_env_reserve(smtp_server *srv)
 
 size_t smtp_srv_env_memory(const smtp_server *srv)
 {
-    return srv->env_cap +
-           srv->env_items_cap * (sizeof(struct smtp_srv_env_item) + sizeof(smtp_server_address)) +
+    return srv->env_cap + srv->env_items_cap * ENV_ITEM_SIZE +
            (srv->helo_name ? SMTP_MAX_DOMAIN : 0);
 }
 
 void smtp_srv_env_free(smtp_server *srv)
 {
     smtp_free(srv->mem, srv->env);
-    smtp_free(srv->mem, srv->env_items);
-    smtp_free(srv->mem, srv->env_addrs);
+    smtp_free(srv->mem, srv->env_items); /* env_addrs with it */
     smtp_free(srv->mem, srv->helo_name);
 }
 

@@ -201,7 +201,7 @@ struct smtp_server {
     char *env;
     size_t env_len, env_cap;
     struct smtp_srv_env_item *env_items;
-    smtp_server_address *env_addrs;
+    smtp_server_address *env_addrs; /* after env_items, in its allocation */
     size_t env_nitems, env_items_cap;
     char *helo_name; /* SMTP_MAX_DOMAIN octets once a hello was accepted */
     size_t helo_len;

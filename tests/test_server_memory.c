@@ -468,12 +468,54 @@ static void test_envelope(int prealloc)
     CHECK_INT(z.fm.live, 0);
 }
 
+/*
+ * The envelope's buffers cannot grow, at each of their allocations in turn: the session fails
+ * with SMTP_ERR_NOMEM (sticky), smtp_server_memory still equals what is allocated, and
+ * smtp_server_del frees it all.
+ */
+static void test_envelope_growth_failure(void)
+{
+    int failed = 0;
+    for (int k = 1; k <= 12; k++) {
+        struct sized z;
+        memset(&z, 0, sizeof z);
+        smtp_mem mem = sized_mem(&z);
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        s.flags |= SMTP_SERVER_ENVELOPE;
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, NULL, &s, &mem, NULL), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        char out[65536], line[128];
+        pull(srv, out, sizeof out);
+        CHECK_INT(smtp_server_read(srv, "EHLO c.example\r\n", 16), 16);
+        pull(srv, out, sizeof out);
+        z.fm.fail_at = z.fm.calls + k;
+        smtp_ssize r = smtp_server_read(srv, "MAIL FROM:<a@example.org>\r\n", 27);
+        for (int i = 0; i < 40 && r > 0; i++) {
+            pull(srv, out, sizeof out);
+            int n = snprintf(line, sizeof line, "RCPT TO:<r%d@example.net> NOTIFY=NEVER\r\n", i);
+            r = smtp_server_read(srv, line, (size_t)n);
+        }
+        if (r < 0) {
+            failed++;
+            CHECK_INT(r, SMTP_ERR_NOMEM);
+            CHECK_INT(smtp_server_read(srv, "RSET\r\n", 6), SMTP_ERR_NOMEM);
+        }
+        CHECK_INT(smtp_server_memory(srv), live_bytes(&z));
+        smtp_server_del(srv);
+        CHECK_INT(z.fm.live, 0);
+    }
+    CHECK(failed >= 6); /* the text and the address arrays grew several times each */
+}
+
 int main(void)
 {
     test_exact();
     test_preallocate();
     test_envelope(0);
     test_envelope(1);
+    test_envelope_growth_failure();
     test_parser_buffer();
     test_growth_failure();
     test_shutdown_growth_failure();

@@ -52,9 +52,7 @@ static int buf_append(smtp_io_conn *c, smtp_io_buf *b, const char *data, size_t 
 {
     if (len == 0) return 0;
     if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : SMTP_IO_CHUNK;
-        while (cap < b->len + len)
-            cap *= 2;
+        size_t cap = smtp_grown_cap(b->cap, b->len + len, SMTP_IO_CHUNK);
         char *p = smtp_realloc(c->mem, b->ptr, cap);
         if (!p) return SMTP_ERR_NOMEM;
         b->ptr = p;
