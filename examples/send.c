@@ -87,13 +87,13 @@ static void format_reply(char *dst, size_t cap, const smtp_client_reply *r)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) *p = '?';
 }
 
-static int on_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *reply,
+static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *reply,
                    void *ud)
 {
     (void)cli;
     send_session *s = ud;
-    rcpt_result *r = &s->results[index];
-    if (after_data) {
+    rcpt_result *r = &s->results[rcpt - s->msg.rcpts];
+    if (reply->command != SMTP_VERB_RCPT) { /* LMTP: the reply after the data */
         r->data_code = reply->code;
         format_reply(r->data_reply, sizeof r->data_reply, reply);
     } else {

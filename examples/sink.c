@@ -316,7 +316,13 @@ int sink_run(const sink_options *o)
     }
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
-    engine_settings(o, &ls.server);
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    engine_settings(o, &ss);
+    ls.server = &ss;
+    smtp_io_settings io;
+    smtp_io_settings_init(&io);
+    ls.io = &io;
     ls.on_accept = on_accept;
     ls.on_close = on_close;
     ls.user_data = &st;
@@ -330,8 +336,8 @@ int sink_run(const sink_options *o)
             ex_authfile_free(&st.auth);
             return EX_USAGE;
         }
-        ls.io.tls_new = tls_new;
-        ls.io.implicit_tls = o->implicit_tls;
+        io.tls_new = tls_new;
+        io.implicit_tls = o->implicit_tls;
     }
 #endif
     int rc = smtp_io_loop_new(&st.loop, &ls, NULL);

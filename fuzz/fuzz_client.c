@@ -208,7 +208,7 @@ static void start_message(struct run *r, size_t i)
     FLOG(&r->ev, "submit %zu %s\n", i, smtp_error_name(t->submit_rc));
 }
 
-static int c_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *rep,
+static int c_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *rep,
                   void *ud)
 {
     struct run *r = ud;
@@ -216,7 +216,9 @@ static int c_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_cli
     if (enter(r)) return -1;
     struct tmsg *t = &r->t[r->cur];
     FUZZ_ASSERT(t->submitted && !t->reported);
-    FUZZ_ASSERT(index < t->m.nrcpts);
+    FUZZ_ASSERT(rcpt >= t->m.rcpts && rcpt < t->m.rcpts + t->m.nrcpts);
+    size_t index = (size_t)(rcpt - t->m.rcpts);
+    int after_data = rep->command != SMTP_VERB_RCPT;
     FUZZ_ASSERT(!after_data || r->lmtp);
     int *seen = after_data ? &t->lmtp_seen[index] : &t->rcpt_seen[index];
     FUZZ_ASSERT(!*seen);

@@ -50,6 +50,7 @@ void smtp_client_settings_init_versioned(int version, smtp_client_settings *s)
 {
     if (!s || version != SMTP_CLIENT_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
+    s->helo_name = "localhost";
     s->max_reply_line = 2048;
     s->max_reply_lines = 1000;
     s->max_reply_text = 4096;

@@ -734,7 +734,7 @@ static int on_rcpt_reply(smtp_client *cli, const struct smtp_cli_expect *x,
         if (!cli->saved.set && !cli->m_decided) save_reply(cli, r);
     }
     int cr;
-    SMTP_CALLBACK(cli, cr, on_rcpt, x->index, 0, r);
+    SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[x->index], r);
     if (cr < 0) return smtp_cli_callback_failed(cli);
     /* Before DATA (or while BDAT chunks go out): with no recipient, stop and RSET. */
     if (cli->m_rcpt_replied == cli->msg->nrcpts && !cli->m_decided &&
@@ -824,7 +824,7 @@ int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
     case SMTP_CLI_X_LMTP: {
         on_lmtp_reply(cli, r);
         int cr;
-        SMTP_CALLBACK(cli, cr, on_rcpt, x->index, 1, r);
+        SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[x->index], r);
         if (cr < 0) return smtp_cli_callback_failed(cli);
         break;
     }

@@ -144,6 +144,14 @@ size_t smtp_path_scan(const char *p, size_t n, bool stop_at_space, bool *open_qu
  */
 int smtp_ip_parse(const char *p, size_t n, unsigned flags, unsigned char out[16], size_t *bad);
 
+/* The longest text smtp_ip_format writes, with its NUL ("ffff:...:ffff", 8 * 5 octets). */
+#define SMTP_IP_TEXT_MAX 46
+/*
+ * Writes the address addr[0..len) (len 4 or 16) as text, NUL-terminated: the dotted quad, or
+ * IPv6 in RFC 5952's form. Returns its length. (lib/ipaddr.c)
+ */
+size_t smtp_ip_format(const unsigned char *addr, size_t len, char out[SMTP_IP_TEXT_MAX]);
+
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The capacity a growing buffer of `cap` (0: none yet, then `first`) takes to hold `need`:

@@ -155,3 +155,65 @@ int smtp_ip_parse(const char *s, size_t n, unsigned flags, unsigned char out[16]
     if (bad) *bad = skip + at;
     return ok ? family : 0;
 }
+
+/* Appends the decimal `v` (0..255) at out[o..); returns the new offset. */
+static size_t put_dec(char *out, size_t o, unsigned v)
+{
+    if (v >= 100) out[o++] = (char)('0' + v / 100);
+    if (v >= 10) out[o++] = (char)('0' + v / 10 % 10);
+    out[o++] = (char)('0' + v % 10);
+    return o;
+}
+
+/*
+ * RFC 5952 4: lowercase hex without leading zeros; the longest run of two or more zero groups
+ * (the first of equal ones) becomes "::"; RFC 5952 5: an IPv4-mapped address ends in its
+ * dotted quad.
+ */
+size_t smtp_ip_format(const unsigned char *addr, size_t len, char out[SMTP_IP_TEXT_MAX])
+{
+    size_t o = 0;
+    if (len == 4) {
+        for (int k = 0; k < 4; k++) {
+            if (k) out[o++] = '.';
+            o = put_dec(out, o, addr[k]);
+        }
+        out[o] = '\0';
+        return o;
+    }
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    int ngroups = memcmp(addr, mapped, 12) == 0 ? 6 : 8;
+    unsigned g[8];
+    for (int k = 0; k < 8; k++)
+        g[k] = (unsigned)addr[2 * k] << 8 | addr[2 * k + 1];
+    int best = -1, bestlen = 1;
+    for (int k = 0; k < ngroups;) {
+        int e = k;
+        while (e < ngroups && g[e] == 0)
+            e++;
+        if (e - k > bestlen) best = k, bestlen = e - k;
+        k = e > k ? e : k + 1;
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (int k = 0; k < ngroups; k++) {
+        if (k == best) {
+            out[o++] = ':';
+            out[o++] = ':';
+            k += bestlen - 1;
+            continue;
+        }
+        if (k && k != best + bestlen) out[o++] = ':';
+        int shift = g[k] >= 0x1000 ? 12 : g[k] >= 0x100 ? 8 : g[k] >= 0x10 ? 4 : 0;
+        for (; shift >= 0; shift -= 4)
+            out[o++] = hex[g[k] >> shift & 0xf];
+    }
+    if (ngroups == 6) {
+        if (best + bestlen != 6) out[o++] = ':';
+        for (int k = 12; k < 16; k++) {
+            if (k > 12) out[o++] = '.';
+            o = put_dec(out, o, addr[k]);
+        }
+    }
+    out[o] = '\0';
+    return o;
+}

@@ -182,6 +182,13 @@ struct smtp_server {
     int identity_given; /* smtp_server_auth_accept named the identity of the pending decision */
     char identity[SMTP_SERVER_MAX_IDENTITY + 1];
     smtp_span xclient_login; /* XCLIENT LOGIN of a pending DECISION_XCLIENT (into scratch) */
+    smtp_span xclient_addr;  /* ADDR and PORT of a pending DECISION_XCLIENT (into scratch) */
+    smtp_span xclient_port;
+    unsigned xclient_has; /* of those, SMTP_SERVER_XATTR_ADDR and _PORT when sent */
+
+    /* The client's address (server_peer.c): RFC 5952 text, "" while unknown. */
+    char client_addr[SMTP_IP_TEXT_MAX];
+    uint16_t client_port;
 
     /* PROXY header (server_proxy.c). */
     unsigned char proxy_buf[SMTP_SRV_PROXY_BUF];
@@ -418,6 +425,12 @@ int smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params, smtp_sp
 void smtp_srv_set_identity(smtp_server *srv, const char *p, size_t n);
 
 /* ---- server_xclient.c ---- */
+
+/* server_peer.c: the client's address from binary (len 4 or 16; another len: unknown) or
+ * from text (smtp_ip_parse `flags`; 0 or SMTP_ERR_INVALID_ARGUMENT). */
+void smtp_srv_set_client(smtp_server *srv, const unsigned char *addr, size_t len, unsigned port);
+int smtp_srv_set_client_text(smtp_server *srv, const char *addr, size_t len, unsigned flags,
+                             unsigned port);
 
 /* XCLIENT and XFORWARD. */
 int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd);

@@ -47,6 +47,12 @@ static void bad_header(smtp_server *srv)
 /* Reports the header and starts the greeting decision. */
 static int header_done(smtp_server *srv, const smtp_server_proxy *px)
 {
+    /* The client the proxy speaks for; UNSPEC and LOCAL keep the socket's peer. */
+    if (px->family == SMTP_SERVER_PROXY_TCP4 || px->family == SMTP_SERVER_PROXY_TCP6)
+        smtp_srv_set_client(srv, (const unsigned char *)px->src_addr.ptr, px->src_addr.len,
+                            px->src_port);
+    else if (px->family == SMTP_SERVER_PROXY_UNIX)
+        smtp_srv_set_client(srv, NULL, 0, 0);
     if (smtp_srv_cb_result(srv, SMTP_SRV_CALL(srv, on_proxy, px)) < 0) return -1;
     return smtp_srv_greet(srv);
 }

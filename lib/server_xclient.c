@@ -138,6 +138,9 @@ int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
     srv->xclient_login = (a.present & SMTP_SERVER_XATTR_LOGIN) && !unavailable(a.login)
                              ? a.login
                              : (smtp_span){NULL, 0};
+    srv->xclient_has = a.present & (SMTP_SERVER_XATTR_ADDR | SMTP_SERVER_XATTR_PORT);
+    srv->xclient_addr = a.addr;
+    srv->xclient_port = a.port;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_XCLIENT, on_xclient, &a);
 }
 
@@ -155,6 +158,19 @@ void smtp_srv_xclient_reset(smtp_server *srv)
     if (srv->xclient_login.len)
         smtp_srv_set_identity(srv, srv->xclient_login.ptr, srv->xclient_login.len);
     srv->xclient_login = (smtp_span){NULL, 0};
+    /* ADDR and PORT name the client from now on; "[UNAVAILABLE]" makes it unknown. A PORT
+     * without ADDR changes the port of the address kept. */
+    if (srv->xclient_has & SMTP_SERVER_XATTR_ADDR) {
+        smtp_span a = srv->xclient_addr;
+        if (unavailable(a) || smtp_srv_set_client_text(srv, a.ptr, a.len, SMTP_IP_TAG, 0) < 0)
+            smtp_srv_set_client(srv, NULL, 0, 0);
+    }
+    uint64_t port;
+    smtp_span p = srv->xclient_port;
+    if ((srv->xclient_has & SMTP_SERVER_XATTR_PORT) && srv->client_addr[0])
+        srv->client_port =
+            (uint16_t)(smtp_parse_uint(p.ptr, p.len, 5, 65535, &port) == 0 ? port : 0);
+    srv->xclient_has = 0;
 }
 
 int smtp_server_set_trust(smtp_server *srv, unsigned trust)

@@ -25,7 +25,11 @@ for f in "$tmp"/block*.c; do
     if [ -n "$example" ] && [ -f "$src/examples/$example.c" ]; then
         tail -n +2 "$src/examples/$example.c" | cmp -s - "$f" ||
             { echo "README's block for examples/$example.c differs from the file"; exit 1; }
-        echo "== examples/$example.c: README shows it as it is"
+        # The task examples are short: at most 25 lines of user C (example_lines.sh).
+        lines=$(sh "$src/tests/example_lines.sh" "$f")
+        [ "${lines% *}" -le 25 ] ||
+            { echo "examples/$example.c has ${lines% *} lines of user C (at most 25)"; exit 1; }
+        echo "== examples/$example.c: README shows it as it is (${lines% *} lines of user C)"
         count=$((count + 1))
         continue
     fi

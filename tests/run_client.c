@@ -317,11 +317,13 @@ static void log_output(struct cstate *st, const char *p, size_t n)
 
 /* ---- callbacks ---- */
 
-static int on_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *r,
+static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *r,
                    void *ud)
 {
     (void)cli;
     struct cstate *st = ud;
+    size_t index = (size_t)(rcpt - st->msgs[st->cur].rcpts);
+    int after_data = r->command != SMTP_VERB_RCPT;
     char head[32];
     int n = snprintf(head, sizeof head, "%s %zu", after_data ? "lmtp" : "rcpt", index);
     vec_log_raw(st->log, head, (size_t)n);

@@ -106,10 +106,10 @@ struct capp {
     int error;
 };
 
-static int c_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *r,
+static int c_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *r,
                   void *ud)
 {
-    (void)index, (void)after_data, (void)r;
+    (void)rcpt, (void)r;
     probe(cli);
     ((struct capp *)ud)->rcpts++;
     return 0;

@@ -20,11 +20,11 @@ struct app {
     int fail_in; /* fail this callback kind: 1 rcpt, 2 message, 3 end */
 };
 
-static int on_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *r,
+static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *r,
                    void *ud)
 {
     struct app *a = ud;
-    (void)cli, (void)index, (void)after_data, (void)r;
+    (void)cli, (void)rcpt, (void)r;
     a->rcpts++;
     return a->fail_in == 1 ? -1 : 0;
 }
@@ -120,7 +120,18 @@ static void test_bad_settings(void)
     smtp_client *c = (smtp_client *)1;
     smtp_client_settings s;
     CHECK_INT(smtp_client_new(NULL, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
-    CHECK_INT(smtp_client_new(&c, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(c == (smtp_client *)1);
+    /* The defaults need nothing more: EHLO localhost. */
+    CHECK_INT(smtp_client_new(&c, NULL, NULL, NULL, NULL), 0);
+    CHECK_INT(smtp_client_read(c, "220 x\r\n", 7), 7);
+    char out[64];
+    smtp_ssize n = smtp_client_write(c, out, sizeof out);
+    CHECK(n == 16 && memcmp(out, "EHLO localhost\r\n", 16) == 0);
+    smtp_client_del(c);
+    settings(&s);
+    s.helo_name = NULL;
+    c = (smtp_client *)1;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
     CHECK(c == NULL);
     settings(&s);
     s.helo_name = "not a domain";

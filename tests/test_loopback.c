@@ -980,12 +980,14 @@ static int s_tls_injection(smtp_server *srv, void *ud)
 
 /* ---- the client's application and the checks of each message ---- */
 
-static int c_rcpt(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *r,
+static int c_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *r,
                   void *ud)
 {
     struct world *w = ud;
     (void)cli;
-    CHECK(w->active && index < w->t.m.nrcpts);
+    size_t index = (size_t)(rcpt - w->t.m.rcpts);
+    int after_data = r->command != SMTP_VERB_RCPT;
+    CHECK(w->active && rcpt >= w->t.m.rcpts && index < w->t.m.nrcpts);
     if (index >= MAXR) return -1;
     int *slot = after_data ? &w->t.cli_lmtp[index] : &w->t.cli_rcpt[index];
     CHECK_INT(*slot, 0); /* one reply each */

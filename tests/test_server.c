@@ -716,6 +716,115 @@ static void test_timeouts(void)
     smtp_server_del(srv);
 }
 
+/* The address smtp_server_client_address gives, "-" when unknown, and its port. */
+static void check_client(const smtp_server *srv, const char *want, unsigned want_port)
+{
+    unsigned port = 7;
+    const char *a = smtp_server_client_address(srv, &port);
+    CHECK_STR(a ? a : "-", want);
+    CHECK_INT(port, want_port);
+}
+
+/* A session after `pre` (a PROXY header or nothing) was fed whole or split at `cut`. */
+static smtp_server *peer_session(unsigned flags, const char *pre, size_t len, size_t cut)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.flags = flags;
+    s.trust = SMTP_SERVER_TRUST_XCLIENT;
+    smtp_server *srv = NULL;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_set_client_address(srv, "192.0.2.7", 2525), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[512];
+    if (cut > len) cut = len;
+    CHECK_INT(smtp_server_read(srv, pre, cut), cut);
+    CHECK_INT(smtp_server_read(srv, pre + cut, len - cut), len - cut);
+    pull(srv, out, sizeof out);
+    return srv;
+}
+
+/* smtp_server_client_address: the adapter's value, replaced by PROXY and XCLIENT. */
+static void test_client_address(void)
+{
+    check_client(NULL, "-", 0);
+    CHECK(smtp_server_client_address(NULL, NULL) == NULL);
+    CHECK_INT(smtp_server_set_client_address(NULL, "192.0.2.1", 25), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_server *srv = NULL;
+    CHECK_INT(smtp_server_new(&srv, NULL, NULL, NULL, NULL), 0);
+    check_client(srv, "-", 0);
+    /* The forms of RFC 4291 2.2 in, RFC 5952 out. */
+    static const char *const forms[][2] = {
+        {"192.0.2.1", "192.0.2.1"},
+        {"2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
+        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},    /* the first of equal runs */
+        {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},          /* the longest run */
+        {"2001:db8:1:1:1:1:0:1", "2001:db8:1:1:1:1:0:1"}, /* one zero group stays */
+        {"0:0:0:0:0:0:0:0", "::"},
+        {"1::", "1::"},
+        {"::1", "::1"},
+        {"::ffff:192.0.2.1", "::ffff:192.0.2.1"},
+        {"::ffff:c000:201", "::ffff:192.0.2.1"},
+        {"fe80::ffff:0:0", "fe80::ffff:0:0"},
+        {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        CHECK_INT(smtp_server_set_client_address(srv, forms[i][0], 25), 0);
+        check_client(srv, forms[i][1], 25);
+    }
+    static const char *const bad[] = {"",         "192.0.2",      "[192.0.2.1]", "IPv6:::1",
+                                      "::1%eth0", "host.example", "1.2.3.4 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(smtp_server_set_client_address(srv, bad[i], 25), SMTP_ERR_INVALID_ARGUMENT);
+        check_client(srv, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 25); /* unchanged */
+    }
+    CHECK_INT(smtp_server_set_client_address(srv, "192.0.2.1", 65536), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_set_client_address(srv, NULL, 25), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_server_del(srv);
+
+    /* A PROXY header names the client it speaks for, whole or split at any octet. */
+    static const char v1[] = "PROXY TCP6 2001:db8::5 2001:db8::1 40000 25\r\n";
+    static const char v1_unknown[] = "PROXY UNKNOWN\r\n";
+    static const unsigned char v2[] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49,
+                                       0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c, 198,  51,   100,  9,
+                                       192,  0,    2,    1,    0x9c, 0x41, 0x00, 0x19};
+    static const unsigned char v2_local[] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
+                                             0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00};
+    for (size_t cut = 0; cut <= sizeof v1 - 1; cut++) {
+        srv = peer_session(SMTP_SERVER_PROXY, v1, sizeof v1 - 1, cut);
+        check_client(srv, "2001:db8::5", 40000);
+        smtp_server_del(srv);
+    }
+    for (size_t cut = 0; cut <= sizeof v2; cut++) {
+        srv = peer_session(SMTP_SERVER_PROXY, (const char *)v2, sizeof v2, cut);
+        check_client(srv, "198.51.100.9", 40001);
+        smtp_server_del(srv);
+    }
+    /* UNKNOWN and LOCAL carry no client: the socket's peer stays. */
+    srv = peer_session(SMTP_SERVER_PROXY, v1_unknown, sizeof v1_unknown - 1, 3);
+    check_client(srv, "192.0.2.7", 2525);
+    smtp_server_del(srv);
+    srv = peer_session(SMTP_SERVER_PROXY, (const char *)v2_local, sizeof v2_local, 5);
+    check_client(srv, "192.0.2.7", 2525);
+    smtp_server_del(srv);
+
+    /* XCLIENT: accepted, ADDR and PORT replace the client; refused, nothing changes. */
+    srv = peer_session(0, "EHLO proxy.example\r\n", 20, 20);
+    feed(srv, "XCLIENT ADDR=IPv6:2001:DB8::0:9 PORT=4711\r\n");
+    check_client(srv, "2001:db8::9", 4711);
+    feed(srv, "XCLIENT PORT=25\r\n"); /* the port of the address kept */
+    check_client(srv, "2001:db8::9", 25);
+    feed(srv, "XCLIENT ADDR=[UNAVAILABLE]\r\n");
+    check_client(srv, "-", 0);
+    feed(srv, "XCLIENT PORT=26\r\n"); /* no address: no port either */
+    check_client(srv, "-", 0);
+    feed(srv, "XCLIENT ADDR=10.0.0.1 PORT=[TEMPUNAVAIL]\r\n");
+    check_client(srv, "10.0.0.1", 0);
+    feed(srv, "XCLIENT ADDR=10.0.0.300\r\n"); /* 501: nothing changes */
+    check_client(srv, "10.0.0.1", 0);
+    smtp_server_del(srv);
+}
+
 int main(void)
 {
     test_settings();
@@ -730,5 +839,6 @@ int main(void)
     test_lmtp_refusal_per_recipient();
     test_deferred_empty_chunk();
     test_timeouts();
+    test_client_address();
     return check_finish();
 }

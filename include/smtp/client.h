@@ -12,7 +12,7 @@
  *
  *   smtp_client_settings s;
  *   smtp_client_settings_init(&s);
- *   s.helo_name = "client.example.org";
+ *   s.helo_name = "client.example.org";          // default "localhost"
  *   smtp_client *cli;
  *   smtp_client_new(&cli, &callbacks, &s, NULL, app);
  *   message.body = text; message.body_len = len;   // or message.read_body = a source
@@ -120,7 +120,9 @@ typedef struct smtp_client_crypto {
 typedef struct smtp_client_settings {
     /*
      * The name sent with EHLO, HELO or LHLO: a domain or an address literal ("[192.0.2.1]"),
-     * checked with smtp_domain_parse (RFC 5321 4.1.1.1). Required.
+     * checked with smtp_domain_parse (RFC 5321 4.1.1.1); NULL is refused. Default "localhost"
+     * (as Go's net/smtp): enough for submission to your own server; an MTA that relays to
+     * others sets its fully-qualified name (RFC 5321 4.1.4), which many servers require.
      */
     const char *helo_name;
     /* SMTP_CLIENT_* flags; 0 by default. */
@@ -216,8 +218,8 @@ typedef struct smtp_client_reply {
      * The command the reply answers: SMTP_VERB_UNKNOWN for the greeting and for an unsolicited
      * reply; SMTP_VERB_DATA for the 354 and for the reply after the end of the data;
      * SMTP_VERB_BDAT for the reply to a BDAT chunk, BDAT LAST included. In LMTP the replies
-     * after the data, one per accepted recipient (on_rcpt with after_data 1, and the deciding
-     * reply of on_message), likewise answer DATA, or BDAT when the message went with BDAT.
+     * after the data, one per accepted recipient (on_rcpt, and the deciding reply of
+     * on_message), likewise answer DATA, or BDAT when the message went with BDAT.
      */
     smtp_verb command;
     int code; /* 200..599 */
@@ -310,6 +312,23 @@ typedef struct smtp_client_session_result {
     const smtp_client_reply *reply; /* the reply that ended the session, or NULL */
 } smtp_client_session_result;
 
+/* Recipient of a message. */
+typedef struct smtp_client_rcpt {
+    /* The mailbox without angle brackets ("user@example.org"), NUL-terminated. */
+    const char *address;
+    /*
+     * DSN (RFC 3461 4.1): SMTP_NOTIFY_* bits for NOTIFY=, 0 for none. NOTIFY and ORCPT are
+     * sent only when the server offers DSN; see SMTP_CLIENT_MSG_REQUIRE_DSN.
+     */
+    unsigned notify;
+    /*
+     * DSN ORCPT (RFC 3461 4.2): the original recipient, an RFC 822 address sent as
+     * "ORCPT=rfc822;" and its xtext encoding (at least one character, at most 500 with
+     * "rfc822;", ASCII); NULL for none ("" is refused by smtp_client_submit).
+     */
+    const char *orcpt;
+} smtp_client_rcpt;
+
 /* The version of smtp_client_callbacks this header describes (common.h: versioned structs). */
 #define SMTP_CLIENT_CALLBACKS_VERSION 1
 
@@ -323,10 +342,12 @@ typedef struct smtp_client_session_result {
  */
 typedef struct smtp_client_callbacks {
     /*
-     * The reply to RCPT for recipient `index` of the current message (2xx: accepted). In LMTP
-     * mode, also the reply after the data for each accepted recipient (`after_data` 1).
+     * The reply to RCPT for recipient `rcpt` (2xx: accepted), an element of the current
+     * message's `rcpts` (its index is rcpt - message.rcpts). In LMTP mode, also the reply after
+     * the data for each accepted recipient: then reply->command is SMTP_VERB_DATA or
+     * SMTP_VERB_BDAT instead of SMTP_VERB_RCPT.
      */
-    int (*on_rcpt)(smtp_client *cli, size_t index, int after_data, const smtp_client_reply *reply,
+    int (*on_rcpt)(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *reply,
                    void *user_data);
     /*
      * The outcome of the current message. The message (envelope and body) is no longer
@@ -348,18 +369,14 @@ typedef struct smtp_client_callbacks {
 
 /*
  * smtp_client_new creates a client in `*pcli`, waiting for the server's greeting.
- * `callbacks` (NULL: none) and `settings` (NULL: defaults, which lack helo_name and so fail)
- * are copied, the settings' strings too. `mem` is the allocator (NULL: smtp_mem_default());
- * it must outlive the client. `user_data` is passed to every callback. All memory is
- * allocated here, bounded by the settings; nothing is allocated later.
- * (A macro: smtp_client_new_versioned with the versions of this header.)
- * Returns 0, or:
- *   SMTP_ERR_INVALID_ARGUMENT  pcli NULL; a setting out of range; a helo_name that is missing
- *                              or not a domain or address literal; an auth_mech the client
- *                              does not implement, or whose credential or crypto functions
- *                              are missing; an unknown flag; a version this library lacks;
- *   SMTP_ERR_NOMEM             the allocator failed.
- * On error *pcli is NULL (when pcli is not NULL).
+ * `callbacks` (NULL: none) and `settings` (NULL: defaults) are copied, the settings' strings too.
+ * `mem` is the allocator (NULL: smtp_mem_default()); it must outlive the client. `user_data` is
+ * passed to every callback. All memory is allocated here, bounded by the settings; nothing is
+ * allocated later. (A macro: smtp_client_new_versioned with the versions of this header.) Returns
+ * 0, or: SMTP_ERR_INVALID_ARGUMENT  pcli NULL; a setting out of range; a helo_name that is NULL or
+ * not a domain or address literal; an auth_mech the client does not implement, or whose credential
+ * or crypto functions are missing; an unknown flag; a version this library lacks; SMTP_ERR_NOMEM
+ * the allocator failed. On error *pcli is NULL (when pcli is not NULL).
  */
 #define smtp_client_new(pcli, callbacks, settings, mem, user_data)                                 \
     smtp_client_new_versioned((pcli), SMTP_CLIENT_CALLBACKS_VERSION, (callbacks),                  \
@@ -428,23 +445,6 @@ SMTP_API int smtp_client_want_write(const smtp_client *cli);
  * Also 1 for a NULL cli.
  */
 SMTP_API int smtp_client_want_close(const smtp_client *cli);
-
-/* Recipient of a message. */
-typedef struct smtp_client_rcpt {
-    /* The mailbox without angle brackets ("user@example.org"), NUL-terminated. */
-    const char *address;
-    /*
-     * DSN (RFC 3461 4.1): SMTP_NOTIFY_* bits for NOTIFY=, 0 for none. NOTIFY and ORCPT are
-     * sent only when the server offers DSN; see SMTP_CLIENT_MSG_REQUIRE_DSN.
-     */
-    unsigned notify;
-    /*
-     * DSN ORCPT (RFC 3461 4.2): the original recipient, an RFC 822 address sent as
-     * "ORCPT=rfc822;" and its xtext encoding (at least one character, at most 500 with
-     * "rfc822;", ASCII); NULL for none ("" is refused by smtp_client_submit).
-     */
-    const char *orcpt;
-} smtp_client_rcpt;
 
 /* smtp_client_message.flags */
 /* Deliver to none unless every recipient is accepted (default: deliver to the accepted). */

@@ -178,8 +178,17 @@ typedef struct smtp_io_settings {
     void *user_data;
 } smtp_io_settings;
 
-/* smtp_io_settings_init fills `*s` with the defaults above. NULL is ignored. */
-SMTP_API void smtp_io_settings_init(smtp_io_settings *s);
+/* The version of smtp_io_settings this header describes (common.h: versioned structs). */
+#define SMTP_IO_SETTINGS_VERSION 1
+
+/*
+ * smtp_io_settings_init fills `*s` with the defaults above. NULL is ignored.
+ * (A macro: smtp_io_settings_init_versioned with SMTP_IO_SETTINGS_VERSION.)
+ */
+#define smtp_io_settings_init(s) smtp_io_settings_init_versioned(SMTP_IO_SETTINGS_VERSION, (s))
+/* smtp_io_settings_init_versioned fills the fields of smtp_io_settings version `version`
+ * (1 .. SMTP_IO_SETTINGS_VERSION) with their defaults; another version is ignored. */
+SMTP_API void smtp_io_settings_init_versioned(int version, smtp_io_settings *s);
 
 /* ---- Connections: the pieces for an application's own poll/epoll loop ---- */
 
@@ -193,10 +202,18 @@ SMTP_API void smtp_io_settings_init(smtp_io_settings *s);
  * is made non-blocking and closed by smtp_io_conn_del. `settings` (NULL: defaults) is copied;
  * `mem` (NULL: default) must outlive the connection.
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (pc or cli NULL, fd < 0, implicit_tls without
- * tls_new, read_size over 65536); SMTP_ERR_NOMEM. On error *pc is NULL and fd is left open.
+ * tls_new, read_size over 65536, a settings version this library lacks); SMTP_ERR_NOMEM. On
+ * error *pc is NULL and fd is left open.
+ * (A macro: smtp_io_conn_new_client_versioned with this header's version.)
  */
-SMTP_API int smtp_io_conn_new_client(smtp_io_conn **pc, int fd, smtp_client *cli,
-                                     const smtp_io_settings *settings, const smtp_mem *mem);
+#define smtp_io_conn_new_client(pc, fd, cli, settings, mem)                                        \
+    smtp_io_conn_new_client_versioned((pc), (fd), (cli), SMTP_IO_SETTINGS_VERSION, (settings),     \
+                                      (mem))
+/* smtp_io_conn_new_client_versioned is smtp_io_conn_new_client with the caller's version. */
+SMTP_API int smtp_io_conn_new_client_versioned(smtp_io_conn **pc, int fd, smtp_client *cli,
+                                               int settings_version,
+                                               const smtp_io_settings *settings,
+                                               const smtp_mem *mem);
 
 /*
  * smtp_io_conn_new_server creates a server engine (smtp_server_new with `callbacks`,
@@ -210,11 +227,17 @@ SMTP_API int smtp_io_conn_new_client(smtp_io_conn **pc, int fd, smtp_client *cli
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (as smtp_io_conn_new_client, or from
  * smtp_server_new); SMTP_ERR_NOMEM; SMTP_ERR_CALLBACK_FAILURE (on_connect failed).
  * On error *pc is NULL and fd is left open.
+ * (A macro: smtp_io_conn_new_server_versioned with this header's versions.)
  */
-SMTP_API int smtp_io_conn_new_server(smtp_io_conn **pc, int fd,
-                                     const smtp_server_callbacks *callbacks,
-                                     const smtp_server_settings *server_settings, void *user_data,
-                                     const smtp_io_settings *settings, const smtp_mem *mem);
+#define smtp_io_conn_new_server(pc, fd, callbacks, server_settings, user_data, settings, mem)      \
+    smtp_io_conn_new_server_versioned((pc), (fd), SMTP_SERVER_CALLBACKS_VERSION, (callbacks),      \
+                                      SMTP_SERVER_SETTINGS_VERSION, (server_settings),             \
+                                      (user_data), SMTP_IO_SETTINGS_VERSION, (settings), (mem))
+/* smtp_io_conn_new_server_versioned is smtp_io_conn_new_server with the caller's versions. */
+SMTP_API int smtp_io_conn_new_server_versioned(
+    smtp_io_conn **pc, int fd, int callbacks_version, const smtp_server_callbacks *callbacks,
+    int server_settings_version, const smtp_server_settings *server_settings, void *user_data,
+    int settings_version, const smtp_io_settings *settings, const smtp_mem *mem);
 
 /*
  * smtp_io_conn_del closes the descriptor (after queueing a TLS close_notify and trying once to
@@ -331,21 +354,31 @@ SMTP_API int smtp_io_connect(const char *host, const char *port, uint32_t timeou
  * defaults. Returns how the connection ended (SMTP_IO_DONE when the session ran to its end;
  * the engine's on_session_end says how the conversation went) with the detail in *detail
  * (may be NULL); SMTP_IO_ERROR with SMTP_ERR_INVALID_ARGUMENT for cli NULL or fd < 0.
+ * (A macro: smtp_io_client_run_versioned with this header's version.)
  */
-SMTP_API smtp_io_status smtp_io_client_run(smtp_client *cli, int fd,
-                                           const smtp_io_settings *settings, const smtp_mem *mem,
-                                           int *detail);
+#define smtp_io_client_run(cli, fd, settings, mem, detail)                                         \
+    smtp_io_client_run_versioned((cli), (fd), SMTP_IO_SETTINGS_VERSION, (settings), (mem), (detail))
+/* smtp_io_client_run_versioned is smtp_io_client_run with the caller's version. */
+SMTP_API smtp_io_status smtp_io_client_run_versioned(smtp_client *cli, int fd, int settings_version,
+                                                     const smtp_io_settings *settings,
+                                                     const smtp_mem *mem, int *detail);
 
 /*
  * smtp_io_server_run serves the accepted descriptor `fd` with a server session made as by
  * smtp_io_conn_new_server, until it ends, and frees the session. It takes `fd` and always
  * closes it. Returns as smtp_io_client_run (SMTP_IO_DONE after QUIT or the engine's close,
  * SMTP_IO_EOF when the client vanished).
+ * (A macro: smtp_io_server_run_versioned with this header's versions.)
  */
-SMTP_API smtp_io_status smtp_io_server_run(int fd, const smtp_server_callbacks *callbacks,
-                                           const smtp_server_settings *server_settings,
-                                           void *user_data, const smtp_io_settings *settings,
-                                           const smtp_mem *mem, int *detail);
+#define smtp_io_server_run(fd, callbacks, server_settings, user_data, settings, mem, detail)       \
+    smtp_io_server_run_versioned((fd), SMTP_SERVER_CALLBACKS_VERSION, (callbacks),                 \
+                                 SMTP_SERVER_SETTINGS_VERSION, (server_settings), (user_data),     \
+                                 SMTP_IO_SETTINGS_VERSION, (settings), (mem), (detail))
+/* smtp_io_server_run_versioned is smtp_io_server_run with the caller's versions. */
+SMTP_API smtp_io_status smtp_io_server_run_versioned(
+    int fd, int callbacks_version, const smtp_server_callbacks *callbacks,
+    int server_settings_version, const smtp_server_settings *server_settings, void *user_data,
+    int settings_version, const smtp_io_settings *settings, const smtp_mem *mem, int *detail);
 
 /* ---- The multi-connection loop: accepted and outgoing connections ---- */
 
@@ -353,22 +386,30 @@ typedef struct smtp_io_loop smtp_io_loop;
 
 /*
  * What the factory decides for a new connection (smtp_io_loop_settings.on_accept). The loop
- * fills it with the loop's defaults before the call.
+ * fills it with the loop's defaults before the call; the structs it points to are of the
+ * versions given to smtp_io_loop_new (this header's), and copied by the engine.
  */
 typedef struct smtp_io_session {
-    /* The callbacks of the session (copied by the engine; NULL: all defaults). */
+    /* The callbacks of the session (NULL: all defaults); preset to the loop's `callbacks`. */
     const smtp_server_callbacks *callbacks;
-    /* The engine's settings (copied): initialized from smtp_io_loop_settings.server. */
-    smtp_server_settings settings;
-    /* The user_data of the session's callbacks (and of on_close). */
+    /* The engine's settings (NULL: defaults); preset to the loop's `server`. */
+    const smtp_server_settings *settings;
+    /* The user_data of the session's callbacks (and on_close's session_data); preset to NULL
+     * (without on_accept every session gets the loop's user_data). */
     void *user_data;
 } smtp_io_session;
 
 typedef struct smtp_io_loop_settings {
-    /* I/O settings of every connection (copied; its user_data goes to its callbacks). */
-    smtp_io_settings io;
-    /* The default engine settings handed to on_accept (strings borrowed until smtp_io_loop_del). */
-    smtp_server_settings server;
+    /* I/O settings of every connection (copied; NULL: defaults; its user_data goes to its
+     * callbacks). */
+    const smtp_io_settings *io;
+    /*
+     * The sessions' engine settings and callbacks, used as they are when on_accept is NULL and
+     * handed to on_accept as defaults otherwise (NULL: the engine's defaults). Both structs and
+     * the settings' strings are borrowed until smtp_io_loop_del.
+     */
+    const smtp_server_settings *server;
+    const smtp_server_callbacks *callbacks;
     /* Connections held at most; when reached the loop stops accepting until one closes.
      * Default 1000; at least 1. */
     size_t max_connections;
@@ -383,8 +424,10 @@ typedef struct smtp_io_loop_settings {
      * The factory: a connection was accepted from `peer` (`peerlen` octets) as `conn`. Fill
      * `*session` (callbacks, settings, user_data) and return 0, or return a negative value to
      * close the connection at once without a word (to refuse with a 554 greeting, accept and
-     * refuse in on_connect instead). `conn` stays valid until on_close. Required to listen;
-     * NULL for a loop that only drives outgoing connections (smtp_io_loop_add_client).
+     * refuse in on_connect instead). `conn` stays valid until on_close. May be NULL: every
+     * session then gets `server`, `callbacks` and `user_data` as they are. A loop that listens
+     * needs on_accept or callbacks (a loop that only drives outgoing connections,
+     * smtp_io_loop_add_client, needs neither).
      */
     int (*on_accept)(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t peerlen,
                      smtp_io_session *session, void *user_data);
@@ -396,23 +439,44 @@ typedef struct smtp_io_loop_settings {
      */
     void (*on_close)(smtp_io_conn *conn, smtp_io_status status, int detail, void *session_data,
                      void *user_data);
-    /* Passed last to on_accept and on_close. */
+    /* Passed last to on_accept and on_close, and the sessions' user_data without on_accept. */
     void *user_data;
 } smtp_io_loop_settings;
 
-/* smtp_io_loop_settings_init fills `*s` with the defaults above (io and server with theirs).
- * NULL is ignored. */
-SMTP_API void smtp_io_loop_settings_init(smtp_io_loop_settings *s);
+/* The version of smtp_io_loop_settings this header describes (common.h: versioned structs). */
+#define SMTP_IO_LOOP_SETTINGS_VERSION 1
+
+/*
+ * smtp_io_loop_settings_init fills `*s` with the defaults above (io, server and callbacks
+ * NULL). NULL is ignored. (A macro: smtp_io_loop_settings_init_versioned with
+ * SMTP_IO_LOOP_SETTINGS_VERSION.)
+ */
+#define smtp_io_loop_settings_init(s)                                                              \
+    smtp_io_loop_settings_init_versioned(SMTP_IO_LOOP_SETTINGS_VERSION, (s))
+/* smtp_io_loop_settings_init_versioned fills the fields of smtp_io_loop_settings version
+ * `version` (1 .. SMTP_IO_LOOP_SETTINGS_VERSION) with their defaults; another is ignored. */
+SMTP_API void smtp_io_loop_settings_init_versioned(int version, smtp_io_loop_settings *s);
 
 /*
  * smtp_io_loop_new creates a loop (an epoll instance on Linux, a pollfd table elsewhere, a
- * wake-up pipe). `settings` is copied (on_accept is needed to listen); `mem` (NULL: default) must
- * outlive the loop. Returns 0; SMTP_ERR_INVALID_ARGUMENT (pl or settings NULL,
- * max_connections 0, io settings as smtp_io_conn_new_client); SMTP_ERR_NOMEM;
+ * wake-up pipe). `settings` and its io settings are copied (the server settings and callbacks
+ * are borrowed); `mem` (NULL: default) must outlive the loop. Returns 0;
+ * SMTP_ERR_INVALID_ARGUMENT (pl or settings NULL, max_connections 0, io settings as
+ * smtp_io_conn_new_client, a struct version this library lacks); SMTP_ERR_NOMEM;
  * SMTP_ERR_INVALID_STATE (epoll_create1 or pipe failed: out of descriptors).
+ * (A macro: smtp_io_loop_new_versioned with this header's versions.)
  */
-SMTP_API int smtp_io_loop_new(smtp_io_loop **pl, const smtp_io_loop_settings *settings,
-                              const smtp_mem *mem);
+#define smtp_io_loop_new(pl, settings, mem)                                                        \
+    smtp_io_loop_new_versioned((pl), SMTP_IO_LOOP_SETTINGS_VERSION, (settings),                    \
+                               SMTP_IO_SETTINGS_VERSION, SMTP_SERVER_CALLBACKS_VERSION,            \
+                               SMTP_SERVER_SETTINGS_VERSION, (mem))
+/* smtp_io_loop_new_versioned is smtp_io_loop_new with the versions of the caller's structs:
+ * the loop settings, their io settings, and the server callbacks and settings it hands to
+ * sessions (its own and those on_accept puts in smtp_io_session). */
+SMTP_API int smtp_io_loop_new_versioned(smtp_io_loop **pl, int settings_version,
+                                        const smtp_io_loop_settings *settings,
+                                        int io_settings_version, int callbacks_version,
+                                        int server_settings_version, const smtp_mem *mem);
 
 /* smtp_io_loop_del closes every connection (on_close with SMTP_IO_SHUTDOWN) and listener and
  * frees the loop. NULL is ignored. */
@@ -430,7 +494,8 @@ SMTP_API int smtp_io_loop_listen(smtp_io_loop *loop, const char *host, const cha
 /*
  * smtp_io_loop_add_listener adds a listening socket the application made (inherited from a
  * supervisor, say); the loop makes it non-blocking and closes it in smtp_io_loop_del.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (loop NULL, fd < 0, no on_accept); SMTP_ERR_NOMEM;
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (loop NULL, fd < 0, neither on_accept nor callbacks);
+ * SMTP_ERR_NOMEM;
  * SMTP_ERR_INVALID_STATE (after shutdown, or epoll_ctl refused the descriptor).
  */
 SMTP_API int smtp_io_loop_add_listener(smtp_io_loop *loop, int fd);
@@ -448,10 +513,16 @@ SMTP_API int smtp_io_loop_add_listener(smtp_io_loop *loop, int fd);
  * if it already ended: on_close was called). Errors, with fd left open and nothing called:
  * SMTP_ERR_INVALID_ARGUMENT (loop or cli NULL, fd < 0, settings as smtp_io_conn_new_client),
  * SMTP_ERR_INVALID_STATE (the loop is shutting down), SMTP_ERR_NOMEM.
+ * (A macro: smtp_io_loop_add_client_versioned with this header's version.)
  */
-SMTP_API int smtp_io_loop_add_client(smtp_io_loop *loop, int fd, smtp_client *cli,
-                                     const smtp_io_settings *settings, void *session_data,
-                                     smtp_io_conn **pconn);
+#define smtp_io_loop_add_client(loop, fd, cli, settings, session_data, pconn)                      \
+    smtp_io_loop_add_client_versioned((loop), (fd), (cli), SMTP_IO_SETTINGS_VERSION, (settings),   \
+                                      (session_data), (pconn))
+/* smtp_io_loop_add_client_versioned is smtp_io_loop_add_client with the caller's version. */
+SMTP_API int smtp_io_loop_add_client_versioned(smtp_io_loop *loop, int fd, smtp_client *cli,
+                                               int settings_version,
+                                               const smtp_io_settings *settings, void *session_data,
+                                               smtp_io_conn **pconn);
 
 /*
  * smtp_io_loop_port returns the local port of the `index`th listener (in the order added),

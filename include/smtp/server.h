@@ -603,6 +603,24 @@ SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, siz
 SMTP_API smtp_span smtp_server_helo(const smtp_server *srv);
 
 /*
+ * smtp_server_set_client_address tells the session the client's address and port, as the
+ * adapter learned them from the socket (the I/O adapter of <smtp/io.h> does it for every
+ * session it makes). `addr` is NUL-terminated: a dotted quad or IPv6 text (RFC 4291 2.2,
+ * without brackets or zone). A PROXY header (SMTP_SERVER_PROXY) of family TCP4 or TCP6 and an
+ * accepted XCLIENT with ADDR or PORT replace them with the client they speak for.
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv or addr NULL, not an address, port over 65535).
+ */
+SMTP_API int smtp_server_set_client_address(smtp_server *srv, const char *addr, unsigned port);
+
+/*
+ * smtp_server_client_address returns the client's address as text (a dotted quad, or IPv6 in
+ * RFC 5952 form: "2001:db8::1", "::ffff:192.0.2.1"), NUL-terminated and owned by the session
+ * until it changes, and stores its port in *port (when not NULL). NULL (port 0) while it is
+ * unknown: never set, a PROXY header of family UNIX, XCLIENT ADDR=[UNAVAILABLE]; NULL srv.
+ */
+SMTP_API const char *smtp_server_client_address(const smtp_server *srv, unsigned *port);
+
+/*
  * smtp_server_tls returns 1 when the session runs over TLS: from the start (SMTP_SERVER_TLS,
  * implicit TLS) or since smtp_server_tls_done(srv, 1) after STARTTLS; else 0 (NULL: 0).
  */

@@ -139,13 +139,14 @@ static smtp_io_status finish_run(smtp_io_conn *c, int *detail)
     return st;
 }
 
-smtp_io_status smtp_io_client_run(smtp_client *cli, int fd, const smtp_io_settings *settings,
-                                  const smtp_mem *mem, int *detail)
+smtp_io_status smtp_io_client_run_versioned(smtp_client *cli, int fd, int settings_version,
+                                            const smtp_io_settings *settings, const smtp_mem *mem,
+                                            int *detail)
 {
     int det_dummy;
     if (!detail) detail = &det_dummy;
     smtp_io_conn *c;
-    int r = smtp_io_conn_new_client(&c, fd, cli, settings, mem);
+    int r = smtp_io_conn_new_client_versioned(&c, fd, cli, settings_version, settings, mem);
     if (r < 0) {
         if (fd >= 0) close(fd);
         *detail = r;
@@ -155,15 +156,17 @@ smtp_io_status smtp_io_client_run(smtp_client *cli, int fd, const smtp_io_settin
     return finish_run(c, detail);
 }
 
-smtp_io_status smtp_io_server_run(int fd, const smtp_server_callbacks *callbacks,
-                                  const smtp_server_settings *server_settings, void *user_data,
-                                  const smtp_io_settings *settings, const smtp_mem *mem,
-                                  int *detail)
+smtp_io_status smtp_io_server_run_versioned(
+    int fd, int callbacks_version, const smtp_server_callbacks *callbacks,
+    int server_settings_version, const smtp_server_settings *server_settings, void *user_data,
+    int settings_version, const smtp_io_settings *settings, const smtp_mem *mem, int *detail)
 {
     int det_dummy;
     if (!detail) detail = &det_dummy;
     smtp_io_conn *c;
-    int r = smtp_io_conn_new_server(&c, fd, callbacks, server_settings, user_data, settings, mem);
+    int r = smtp_io_conn_new_server_versioned(&c, fd, callbacks_version, callbacks,
+                                              server_settings_version, server_settings, user_data,
+                                              settings_version, settings, mem);
     if (r < 0) {
         if (fd >= 0) close(fd);
         *detail = r;

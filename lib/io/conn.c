@@ -582,14 +582,6 @@ static int pump(smtp_io_conn *c, int64_t now)
 int smtp_io_conn_alloc(smtp_io_conn **pc, int fd, const smtp_io_settings *settings,
                        const smtp_mem *mem)
 {
-    smtp_io_settings defaults;
-    if (!settings) {
-        smtp_io_settings_init(&defaults);
-        settings = &defaults;
-    }
-    if (settings->read_size == 0 || settings->read_size > SMTP_IO_MAX_READ ||
-        (settings->implicit_tls && !settings->tls_new))
-        return SMTP_ERR_INVALID_ARGUMENT;
     mem = smtp_mem_or_default(mem);
     smtp_io_conn *c = smtp_calloc(mem, 1, sizeof *c);
     if (!c) return SMTP_ERR_NOMEM;
@@ -628,14 +620,17 @@ static void prepare_fd(int fd)
     smtp_io_fd_nodelay(fd);
 }
 
-int smtp_io_conn_new_client(smtp_io_conn **pc, int fd, smtp_client *cli,
-                            const smtp_io_settings *settings, const smtp_mem *mem)
+int smtp_io_conn_new_client_versioned(smtp_io_conn **pc, int fd, smtp_client *cli,
+                                      int settings_version, const smtp_io_settings *settings,
+                                      const smtp_mem *mem)
 {
     if (!pc) return SMTP_ERR_INVALID_ARGUMENT;
     *pc = NULL;
     if (!cli || fd < 0) return SMTP_ERR_INVALID_ARGUMENT;
+    smtp_io_settings set;
+    int r = smtp_io_settings_copy(settings_version, settings, &set);
     smtp_io_conn *c;
-    int r = smtp_io_conn_alloc(&c, fd, settings, mem);
+    if (r == 0) r = smtp_io_conn_alloc(&c, fd, &set, mem);
     if (r < 0) return r;
     c->cli = cli;
     prepare_fd(fd);
@@ -647,16 +642,15 @@ int smtp_io_conn_new_client(smtp_io_conn **pc, int fd, smtp_client *cli,
     return 0;
 }
 
-int smtp_io_conn_init_server(smtp_io_conn *c, const smtp_server_callbacks *callbacks,
-                             const smtp_server_settings *server_settings, void *user_data,
-                             int64_t now)
+int smtp_io_conn_init_server(smtp_io_conn *c, const smtp_io_server_args *a, int64_t now)
 {
-    int r = smtp_server_new(&c->srv, callbacks, server_settings, c->mem, user_data);
+    int r = smtp_server_new_versioned(&c->srv, a->callbacks_version, a->callbacks,
+                                      a->settings_version, a->settings, c->mem, a->user_data);
     if (r < 0) return r;
     prepare_fd(c->fd);
+    smtp_io_fd_tell_peer(c->fd, c->srv);
     c->write_since = now;
-    c->sync_probe =
-        server_settings && (server_settings->flags & SMTP_SERVER_STRICT_PIPELINING) != 0;
+    c->sync_probe = a->settings && (a->settings->flags & SMTP_SERVER_STRICT_PIPELINING) != 0;
     r = smtp_server_start(c->srv);
     if (r < 0) return r;
     if (c->set.implicit_tls) (void)start_tls(c, now);
@@ -664,17 +658,24 @@ int smtp_io_conn_init_server(smtp_io_conn *c, const smtp_server_callbacks *callb
     return 0;
 }
 
-int smtp_io_conn_new_server(smtp_io_conn **pc, int fd, const smtp_server_callbacks *callbacks,
-                            const smtp_server_settings *server_settings, void *user_data,
-                            const smtp_io_settings *settings, const smtp_mem *mem)
+int smtp_io_conn_new_server_versioned(smtp_io_conn **pc, int fd, int callbacks_version,
+                                      const smtp_server_callbacks *callbacks,
+                                      int server_settings_version,
+                                      const smtp_server_settings *server_settings, void *user_data,
+                                      int settings_version, const smtp_io_settings *settings,
+                                      const smtp_mem *mem)
 {
     if (!pc) return SMTP_ERR_INVALID_ARGUMENT;
     *pc = NULL;
     if (fd < 0) return SMTP_ERR_INVALID_ARGUMENT;
+    smtp_io_settings set;
+    int r = smtp_io_settings_copy(settings_version, settings, &set);
     smtp_io_conn *c;
-    int r = smtp_io_conn_alloc(&c, fd, settings, mem);
+    if (r == 0) r = smtp_io_conn_alloc(&c, fd, &set, mem);
     if (r < 0) return r;
-    r = smtp_io_conn_init_server(c, callbacks, server_settings, user_data, smtp_io_now_ms());
+    smtp_io_server_args a = {callbacks_version, callbacks, server_settings_version, server_settings,
+                             user_data};
+    r = smtp_io_conn_init_server(c, &a, smtp_io_now_ms());
     if (r < 0) {
         smtp_io_conn_free(c);
         return r;

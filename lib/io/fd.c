@@ -5,6 +5,7 @@
  */
 #include "io_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -43,6 +44,29 @@ void smtp_io_fd_nodelay(int fd)
 #endif
 }
 
+void smtp_io_fd_tell_peer(int fd, smtp_server *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char text[INET6_ADDRSTRLEN];
+    unsigned port;
+    const void *addr;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0) return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)&ss;
+        addr = &in->sin_addr;
+        port = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)&ss;
+        addr = &in6->sin6_addr;
+        port = ntohs(in6->sin6_port);
+    } else {
+        return; /* a UNIX socket, a pipe: no address */
+    }
+    if (inet_ntop(ss.ss_family, addr, text, sizeof text))
+        (void)smtp_server_set_client_address(srv, text, port);
+}
+
 int64_t smtp_io_now_ms(void)
 {
     struct timespec ts;
@@ -50,14 +74,27 @@ int64_t smtp_io_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void smtp_io_settings_init(smtp_io_settings *s)
+void smtp_io_settings_init_versioned(int version, smtp_io_settings *s)
 {
-    if (!s) return;
+    if (!s || version != SMTP_IO_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
     s->write_timeout_ms = 300000;
     s->linger_ms = 10000;
     s->handshake_timeout_ms = 60000;
     s->read_size = 16384;
+}
+
+int smtp_io_settings_copy(int version, const smtp_io_settings *settings, smtp_io_settings *out)
+{
+    /* Version 1 is the only one yet: a later one copies the fields of `version` over the
+     * defaults. */
+    if (version != SMTP_IO_SETTINGS_VERSION) return SMTP_ERR_INVALID_ARGUMENT;
+    smtp_io_settings_init(out);
+    if (settings) *out = *settings;
+    if (out->read_size == 0 || out->read_size > SMTP_IO_MAX_READ ||
+        (out->implicit_tls && !out->tls_new))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    return 0;
 }
 
 const char *smtp_io_status_name(smtp_io_status status)

@@ -87,13 +87,20 @@ struct smtp_io_conn {
 };
 
 /* conn.c */
-/* Allocates a connection shell around `fd` (no engine yet). */
+/* Allocates a connection shell around `fd` (no engine yet) with checked `settings`
+ * (smtp_io_settings_copy). */
 int smtp_io_conn_alloc(smtp_io_conn **pc, int fd, const smtp_io_settings *settings,
                        const smtp_mem *mem);
+/* The server structs of a session and the versions the application compiled them with. */
+typedef struct smtp_io_server_args {
+    int callbacks_version;
+    const smtp_server_callbacks *callbacks;
+    int settings_version;
+    const smtp_server_settings *settings;
+    void *user_data;
+} smtp_io_server_args;
 /* Creates and starts the server engine of a shell (smtp_io_conn_new_server's work). */
-int smtp_io_conn_init_server(smtp_io_conn *c, const smtp_server_callbacks *callbacks,
-                             const smtp_server_settings *server_settings, void *user_data,
-                             int64_t now);
+int smtp_io_conn_init_server(smtp_io_conn *c, const smtp_io_server_args *args, int64_t now);
 /* Frees a shell or a connection without closing its descriptor. */
 void smtp_io_conn_free(smtp_io_conn *c);
 /* Graceful stop: 421 now when no transaction is open (or `force`), else when it ends. */
@@ -101,10 +108,17 @@ int smtp_io_conn_drain(smtp_io_conn *c, int force, int64_t now);
 /* Ends the connection with `status` (the first end counts). */
 void smtp_io_conn_finish(smtp_io_conn *c, smtp_io_status status, int detail);
 
+/* fd.c: the settings of `version` (NULL: the defaults) into *out, checked: 0 or
+ * SMTP_ERR_INVALID_ARGUMENT (an unknown version, read_size 0 or over SMTP_IO_MAX_READ,
+ * implicit_tls without tls_new). */
+int smtp_io_settings_copy(int version, const smtp_io_settings *settings, smtp_io_settings *out);
+
 /* fd.c: descriptor helpers. */
 int smtp_io_fd_nonblock(int fd, int on);
 void smtp_io_fd_cloexec(int fd);
 void smtp_io_fd_nodelay(int fd);
+/* Tells the server engine the socket's peer address (smtp_server_set_client_address). */
+void smtp_io_fd_tell_peer(int fd, smtp_server *srv);
 
 /* poller.c: epoll on Linux, poll elsewhere. */
 typedef struct smtp_io_poller smtp_io_poller;

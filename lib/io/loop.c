@@ -42,6 +42,8 @@
 struct smtp_io_loop {
     const smtp_mem *mem;
     smtp_io_loop_settings set;
+    smtp_io_settings io;                   /* set.io points here */
+    int callbacks_version, server_version; /* of set.callbacks, set.server and sessions' */
     smtp_io_poller *poller;
     smtp_io_heap heap; /* every open connection */
     smtp_io_pollent **listeners;
@@ -56,30 +58,40 @@ struct smtp_io_loop {
     int64_t grace_deadline;
 };
 
-void smtp_io_loop_settings_init(smtp_io_loop_settings *s)
+void smtp_io_loop_settings_init_versioned(int version, smtp_io_loop_settings *s)
 {
-    if (!s) return;
+    if (!s || version != SMTP_IO_LOOP_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
-    smtp_io_settings_init(&s->io);
-    smtp_server_settings_init(&s->server);
     s->max_connections = 1000;
     s->backlog = 511;
     s->shutdown_grace_ms = 30000;
 }
 
-int smtp_io_loop_new(smtp_io_loop **pl, const smtp_io_loop_settings *settings, const smtp_mem *mem)
+int smtp_io_loop_new_versioned(smtp_io_loop **pl, int settings_version,
+                               const smtp_io_loop_settings *settings, int io_settings_version,
+                               int callbacks_version, int server_settings_version,
+                               const smtp_mem *mem)
 {
     if (!pl) return SMTP_ERR_INVALID_ARGUMENT;
     *pl = NULL;
-    if (!settings || settings->max_connections == 0 || settings->io.read_size == 0 ||
-        settings->io.read_size > SMTP_IO_MAX_READ ||
-        (settings->io.implicit_tls && !settings->io.tls_new))
+    smtp_io_settings io;
+    /* The server structs' versions are checked by smtp_server_new at each session; checked
+     * here too, so that a loop that cannot make a session is refused up front. */
+    if (!settings || settings_version != SMTP_IO_LOOP_SETTINGS_VERSION ||
+        settings->max_connections == 0 ||
+        smtp_io_settings_copy(io_settings_version, settings->io, &io) < 0 ||
+        callbacks_version < 1 || callbacks_version > SMTP_SERVER_CALLBACKS_VERSION ||
+        server_settings_version < 1 || server_settings_version > SMTP_SERVER_SETTINGS_VERSION)
         return SMTP_ERR_INVALID_ARGUMENT;
     mem = smtp_mem_or_default(mem);
     smtp_io_loop *l = smtp_calloc(mem, 1, sizeof *l);
     if (!l) return SMTP_ERR_NOMEM;
     l->mem = mem;
     l->set = *settings;
+    l->io = io;
+    l->set.io = &l->io;
+    l->callbacks_version = callbacks_version;
+    l->server_version = server_settings_version;
     l->wake[0] = l->wake[1] = -1;
     int r = smtp_io_poller_new(&l->poller, mem);
     if (r == 0 && pipe(l->wake) < 0) r = SMTP_ERR_INVALID_STATE;
@@ -156,15 +168,14 @@ static void new_conn(smtp_io_loop *l, int fd, const struct sockaddr *peer, sockl
                      int64_t now)
 {
     smtp_io_conn *c;
-    if (smtp_io_conn_alloc(&c, fd, &l->set.io, l->mem) < 0) {
+    if (smtp_io_conn_alloc(&c, fd, &l->io, l->mem) < 0) {
         close(fd);
         return;
     }
-    smtp_io_session s;
-    s.callbacks = NULL;
-    s.settings = l->set.server;
-    s.user_data = NULL;
-    if (l->set.on_accept(c, peer, peerlen, &s, l->set.user_data) < 0) {
+    /* Without a factory every session is the loop's (and its user_data too). */
+    smtp_io_session s = {l->set.callbacks, l->set.server,
+                         l->set.on_accept ? NULL : l->set.user_data};
+    if (l->set.on_accept && l->set.on_accept(c, peer, peerlen, &s, l->set.user_data) < 0) {
         smtp_io_conn_free(c);
         close(fd);
         return;
@@ -175,7 +186,9 @@ static void new_conn(smtp_io_loop *l, int fd, const struct sockaddr *peer, sockl
         close_unlinked(l, c);
         return;
     }
-    int r = smtp_io_conn_init_server(c, s.callbacks, &s.settings, s.user_data, now);
+    smtp_io_server_args a = {l->callbacks_version, s.callbacks, l->server_version, s.settings,
+                             s.user_data};
+    int r = smtp_io_conn_init_server(c, &a, now);
     if (r < 0) smtp_io_conn_finish(c, SMTP_IO_ERROR, r);
     (void)settle(l, c);
 }
@@ -364,15 +377,17 @@ size_t smtp_io_loop_connections(const smtp_io_loop *l)
 
 /* ---- outgoing connections ---- */
 
-int smtp_io_loop_add_client(smtp_io_loop *l, int fd, smtp_client *cli,
-                            const smtp_io_settings *settings, void *session_data,
-                            smtp_io_conn **pconn)
+int smtp_io_loop_add_client_versioned(smtp_io_loop *l, int fd, smtp_client *cli,
+                                      int settings_version, const smtp_io_settings *settings,
+                                      void *session_data, smtp_io_conn **pconn)
 {
     if (pconn) *pconn = NULL;
     if (!l || fd < 0 || !cli) return SMTP_ERR_INVALID_ARGUMENT;
     if (l->shutting_down || l->shutdown_req) return SMTP_ERR_INVALID_STATE;
     smtp_io_conn *c;
-    int r = smtp_io_conn_new_client(&c, fd, cli, settings ? settings : &l->set.io, l->mem);
+    int r = settings
+                ? smtp_io_conn_new_client_versioned(&c, fd, cli, settings_version, settings, l->mem)
+                : smtp_io_conn_new_client(&c, fd, cli, &l->io, l->mem);
     if (r < 0) return r;
     c->loop_data = session_data;
     if (smtp_io_heap_push(&l->heap, c, l->mem) < 0) {
@@ -388,7 +403,7 @@ int smtp_io_loop_add_client(smtp_io_loop *l, int fd, smtp_client *cli,
 
 int smtp_io_loop_add_listener(smtp_io_loop *l, int fd)
 {
-    if (!l || fd < 0 || !l->set.on_accept) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!l || fd < 0 || (!l->set.on_accept && !l->set.callbacks)) return SMTP_ERR_INVALID_ARGUMENT;
     if (l->shutting_down || l->shutdown_req) return SMTP_ERR_INVALID_STATE;
     smtp_io_pollent *pe = smtp_calloc(l->mem, 1, sizeof *pe);
     if (!pe) return SMTP_ERR_NOMEM;

@@ -729,7 +729,7 @@ case_mail_send() {
     $W "$bin/mail-send" localhost "$port" "$tmp/ca.pem" a@example.org b@example.org \
         <"$tmp/msg" >"$tmp/send.out" 2>"$tmp/send.err" || fail "mail-send exited $?"
     expect_line "$tmp/send.out" "b@example.org: 250 2.1.5 Ok"
-    expect_in "$tmp/send.out" "message to b@example.org: DELIVERED 250"
+    expect_in "$tmp/send.out" "message: DELIVERED 250"
     expect_in "$tmp/sink.out" '"tls":true'
     cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
     $W "$bin/mail-send" localhost "$port" /nonexistent/ca.pem a@example.org b@example.org \
@@ -737,6 +737,48 @@ case_mail_send() {
     [ $? -eq 75 ] || fail "mail-send with a CA that does not load did not fail with 75"
     [ "$(count_new)" -eq 1 ] || fail "a message went without TLS"
     stop_sink
+}
+
+# examples/mail-receive.c, the README's "Receive messages": the body streamed whole (dots
+# unstuffed, DATA and BDAT), the envelope with its parameters, the client's address, HELO, TLS
+# and AUTH state; an empty message refused with 554 and not stored. It listens on a port a
+# stopped smtp-sink had (the example takes a port number) and is stopped by its PID.
+case_mail_receive() {
+    make_message
+    start_sink --discard
+    free=$port
+    stop_sink
+    "$bin/mail-receive" "$free" >"$tmp/recv.out" 2>"$tmp/recv.err" &
+    sink_pid=$!
+    port=$free
+    printf 'QUIT\r\n' >"$tmp/quit"
+    i=0
+    until "$raw" "$port" "$tmp/quit" 2>/dev/null | grep -q '^221'; do
+        i=$((i + 1))
+        [ $i -lt 200 ] || fail "mail-receive did not listen within 10 s"
+        kill -0 "$sink_pid" 2>/dev/null || fail "mail-receive exited at start"
+        sleep 0.05
+    done
+    send 0 --from a@example.org --to b@example.org --to c@example.org --data "$tmp/msg" \
+        --helo client.example --no-chunking
+    send 0 --from "" --to d@example.org --data "$tmp/msg" --helo other.example
+    printf '' >"$tmp/empty"
+    send 69 --from a@example.org --to b@example.org --data "$tmp/empty" --helo client.example
+    expect_in "$tmp/send.out" "554 5.6.0 Nothing stored"
+    kill -TERM "$sink_pid"
+    wait "$sink_pid" 2>/dev/null
+    sink_pid=
+    n=$(wc -c <"$tmp/msg" | tr -d ' ')
+    expect_in "$tmp/recv.out" \
+        "from <a@example.org> SIZE=$n BODY=8BITMIME (helo client.example, 127.0.0.1 port "
+    expect_in "$tmp/recv.out" ", tls 0, auth none): $n octets"
+    expect_in "$tmp/recv.out" "to <b@example.org>"
+    expect_in "$tmp/recv.out" "to <c@example.org>"
+    expect_in "$tmp/recv.out" "from <> SIZE=$n BODY=8BITMIME (helo other.example"
+    expect_in "$tmp/recv.out" "to <d@example.org>"
+    # Each body is printed whole before its envelope line: the first one, byte for byte.
+    head -c "$n" "$tmp/recv.out" | cmp -s - "$tmp/msg" || fail "the first body differs"
+    [ "$(grep -c '^from ' "$tmp/recv.out")" -eq 3 ] || fail "not three messages reported"
 }
 
 case_tls_required() {

@@ -141,7 +141,10 @@ static int receive_one(void)
     receiver r = {0};
     smtp_io_loop_settings s;
     smtp_io_loop_settings_init(&s);
-    s.server.hostname = "consumer.example.org";
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    ss.hostname = "consumer.example.org";
+    s.server = &ss;
     s.on_accept = on_accept;
     s.on_close = on_close;
     s.user_data = &r;

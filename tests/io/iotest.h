@@ -68,7 +68,9 @@ struct iot_server {
     uint64_t bytes;
     uint64_t hash; /* XOR of the hashes of every message */
     int starttls;
-    int tls_messages; /* messages received over TLS */
+    int tls_messages;            /* messages received over TLS */
+    int from_loopback;           /* messages whose client address was 127.0.0.1 with a port */
+    smtp_server_settings server; /* the sessions' settings (iot_loop), hostname mx.test */
 };
 
 struct iot_session {
@@ -105,12 +107,14 @@ static inline int iot_on_data(smtp_server *s, smtp_span d, void *ud)
 
 static inline int iot_on_message_end(smtp_server *s, const smtp_server_message *m, void *ud)
 {
-    (void)s;
     struct iot_session *ss = ud;
     ss->srv->messages++;
     ss->srv->bdat_messages += m->bdat;
     ss->srv->hash ^= ss->h;
     if (ss->conn && smtp_io_conn_tls(ss->conn)) ss->srv->tls_messages++;
+    unsigned port;
+    const char *addr = smtp_server_client_address(s, &port);
+    if (addr && strcmp(addr, "127.0.0.1") == 0 && port > 0) ss->srv->from_loopback++;
     return 0;
 }
 
@@ -151,7 +155,6 @@ static inline int iot_on_accept(smtp_io_conn *conn, const struct sockaddr *peer,
     srv->open_sessions++;
     session->callbacks = &iot_callbacks;
     session->user_data = ss;
-    session->settings.hostname = "mx.test";
     return 0;
 }
 
@@ -173,6 +176,12 @@ static smtp_io_loop *volatile iot_current_loop;
 /* A loop listening on 127.0.0.1 with a kernel-chosen port (*port). */
 static inline smtp_io_loop *iot_loop(struct iot_server *srv, smtp_io_loop_settings *ls, int *port)
 {
+    if (ls->server)
+        srv->server = *ls->server;
+    else
+        smtp_server_settings_init(&srv->server);
+    srv->server.hostname = "mx.test";
+    ls->server = &srv->server;
     ls->on_accept = iot_on_accept;
     ls->on_close = iot_on_close;
     ls->user_data = srv;

@@ -182,12 +182,27 @@ static void test_api(void)
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
     smtp_io_loop *l = NULL;
-    /* Without on_accept a loop drives clients only: it takes no listener. */
+    /* Without on_accept or callbacks a loop drives clients only: it takes no listener. */
     CHECK_INT(smtp_io_loop_new(&l, &ls, NULL), 0);
     int lport, lsock = iot_listen(4, &lport);
     CHECK_INT(smtp_io_loop_add_listener(l, lsock), SMTP_ERR_INVALID_ARGUMENT);
     close(lsock);
     smtp_io_loop_del(l);
+    /* Versions this library lacks, of any struct the loop takes, are refused up front. */
+    CHECK_INT(smtp_io_loop_new_versioned(&l, 2, &ls, SMTP_IO_SETTINGS_VERSION, 1, 1, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_io_loop_new_versioned(&l, 1, &ls, 0, 1, 1, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_io_loop_new_versioned(&l, 1, &ls, 1, SMTP_SERVER_CALLBACKS_VERSION + 1, 1, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_io_loop_new_versioned(&l, 1, &ls, 1, 1, SMTP_SERVER_SETTINGS_VERSION + 1, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(l == NULL);
+    smtp_io_settings bad;
+    smtp_io_settings_init(&bad);
+    bad.read_size = 0;
+    ls.io = &bad;
+    CHECK_INT(smtp_io_loop_new(&l, &ls, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    ls.io = NULL;
     ls.max_connections = 0;
     CHECK_INT(smtp_io_loop_new(&l, &ls, NULL), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_io_loop_run_once(NULL, 0), SMTP_ERR_INVALID_ARGUMENT);

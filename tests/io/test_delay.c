@@ -114,7 +114,9 @@ static void test_loop_hold(void)
     struct iot_server srv = {0};
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
-    server_settings(&ls.server, 1, 60000); /* longer than this test may take */
+    smtp_server_settings ss;
+    server_settings(&ss, 1, 60000); /* longer than this test may take */
+    ls.server = &ss;
     int port;
     smtp_io_loop *loop = iot_loop(&srv, &ls, &port);
     if (!loop) {

@@ -65,6 +65,7 @@ static void test_many_messages(void)
         smtp_io_loop_run_once(loop, 10);
     CHECK_INT(srv.messages, nconn * nmsg);
     CHECK(srv.hash == expected_hash(nconn, nmsg, body));
+    CHECK_INT(srv.from_loopback, nconn * nmsg); /* the adapter told each session its peer */
     CHECK_INT(srv.accepted, nconn);
     CHECK_INT(srv.closed[SMTP_IO_DONE], nconn);
     CHECK_INT(smtp_io_loop_connections(loop), 0);
@@ -81,7 +82,10 @@ static void test_large_message(int chunking)
     struct iot_server srv = {0};
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
-    ls.server.max_message_size = 0;
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    ss.max_message_size = 0;
+    ls.server = &ss;
     int port;
     smtp_io_loop *loop = iot_loop(&srv, &ls, &port);
     if (!loop) {
@@ -211,7 +215,11 @@ static void test_server_partial_writes(void)
     struct iot_server srv = {0};
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
-    ls.server.max_output = 4096;
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    ss.hostname = "mx.test";
+    ss.max_output = 4096;
+    ls.server = &ss;
     int port = 0;
     ls.on_accept = iot_on_accept;
     ls.on_close = iot_on_close;

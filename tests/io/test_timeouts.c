@@ -13,10 +13,16 @@ static smtp_io_loop *timeout_loop(struct iot_server *srv, int *port, uint32_t ca
 {
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
-    ls.io.server_timeout_cap_ms = cap_ms;
-    ls.io.write_timeout_ms = write_ms;
-    ls.io.linger_ms = 300;
-    ls.server.timeout_data = 1000;
+    smtp_io_settings io;
+    smtp_io_settings_init(&io);
+    io.server_timeout_cap_ms = cap_ms;
+    io.write_timeout_ms = write_ms;
+    io.linger_ms = 300;
+    ls.io = &io;
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    ss.timeout_data = 1000;
+    ls.server = &ss;
     return iot_loop(srv, &ls, port);
 }
 

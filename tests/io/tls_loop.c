@@ -106,12 +106,19 @@ static void run(int implicit)
     struct iot_server srv = {0};
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
-    ls.io.tls_new = glue_new;
-    ls.io.implicit_tls = implicit;
+    smtp_io_settings io;
+    smtp_io_settings_init(&io);
+    io.tls_new = glue_new;
+    io.implicit_tls = implicit;
+    ls.io = &io;
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    ss.hostname = "mx.test";
     if (implicit)
-        ls.server.flags |= SMTP_SERVER_TLS;
+        ss.flags |= SMTP_SERVER_TLS;
     else
-        ls.server.extensions |= SMTP_SERVER_EXT_STARTTLS;
+        ss.extensions |= SMTP_SERVER_EXT_STARTTLS;
+    ls.server = &ss;
     ls.on_accept = iot_on_accept;
     ls.on_close = iot_on_close;
     ls.user_data = &srv;
