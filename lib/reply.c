@@ -33,37 +33,54 @@ struct smtp_reply_parser {
     int in_callback;
 };
 
-void smtp_reply_settings_init(smtp_reply_settings *settings)
+void smtp_reply_settings_init_versioned(int version, smtp_reply_settings *settings)
 {
-    if (!settings) return;
+    if (!settings || version != SMTP_REPLY_SETTINGS_VERSION) return;
     settings->max_line = REPLY_DEFAULT_MAX_LINE;
     settings->max_lines = REPLY_DEFAULT_MAX_LINES;
 }
 
-int smtp_reply_parser_new(smtp_reply_parser **pparser, const smtp_reply_callbacks *callbacks,
-                          const smtp_reply_settings *settings, const smtp_mem *mem, void *user_data)
+/* The size of each version of the structs (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
 {
-    smtp_reply_settings defaults;
-    if (!pparser) return SMTP_ERR_INVALID_ARGUMENT;
-    if (!settings) {
-        smtp_reply_settings_init(&defaults);
-        settings = &defaults;
-    }
+    return version == 1 ? sizeof(smtp_reply_settings) : 0;
+}
+
+static size_t callbacks_size(int version)
+{
+    return version == 1 ? sizeof(smtp_reply_callbacks) : 0;
+}
+
+int smtp_reply_parser_new_versioned(smtp_reply_parser **pparser, int callbacks_version,
+                                    const smtp_reply_callbacks *callbacks, int settings_version,
+                                    const smtp_reply_settings *settings, const smtp_mem *mem,
+                                    void *user_data)
+{
+    if (pparser) *pparser = NULL;
+    if (!pparser || !settings_size(settings_version) || !callbacks_size(callbacks_version))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    /* What a caller's version lacks keeps its default. */
+    smtp_reply_settings set;
+    smtp_reply_settings_init(&set);
+    if (settings) memcpy(&set, settings, settings_size(settings_version));
+    smtp_reply_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    if (callbacks) memcpy(&cb, callbacks, callbacks_size(callbacks_version));
     /* "250\r\n" plus one octet: anything smaller could not hold a reply line. */
-    if (settings->max_line < 6 || settings->max_lines == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    if (set.max_line < 6 || set.max_lines == 0) return SMTP_ERR_INVALID_ARGUMENT;
     mem = smtp_mem_or_default(mem);
     smtp_reply_parser *p = smtp_calloc(mem, 1, sizeof *p);
     if (!p) return SMTP_ERR_NOMEM;
-    p->buf = smtp_malloc(mem, settings->max_line);
+    p->buf = smtp_malloc(mem, set.max_line);
     if (!p->buf) {
         smtp_free(mem, p);
         return SMTP_ERR_NOMEM;
     }
     p->mem = mem;
-    if (callbacks) p->cb = *callbacks;
+    p->cb = cb;
     p->user_data = user_data;
-    p->max_line = settings->max_line;
-    p->max_lines = settings->max_lines;
+    p->max_line = set.max_line;
+    p->max_lines = set.max_lines;
     *pparser = p;
     return 0;
 }

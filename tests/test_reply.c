@@ -198,6 +198,48 @@ static void test_emit(void)
     CHECK_INT(smtp_emit_reply1(buf, 8, 250, NULL, "ok", 2), 8);
 }
 
+/*
+ * The versioned entry points (common.h): version 1 is read; an unknown version is refused with
+ * nothing allocated, and smtp_reply_settings_init_versioned leaves the struct untouched.
+ */
+static void test_versions(void)
+{
+    smtp_reply_settings s = {.max_line = 7, .max_lines = 3};
+    smtp_reply_settings_init_versioned(SMTP_REPLY_SETTINGS_VERSION + 1, &s); /* ignored */
+    smtp_reply_settings_init_versioned(0, &s);
+    CHECK_INT(s.max_line, 7);
+    CHECK_INT(s.max_lines, 3);
+    smtp_reply_settings_init_versioned(1, &s);
+    CHECK_INT(s.max_line, 2048);
+    CHECK_INT(s.max_lines, 1000);
+    smtp_reply_settings_init_versioned(1, NULL);
+    struct counter c = {0, 0};
+    smtp_reply_callbacks cb = {count_line};
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
+    smtp_reply_parser *p = (smtp_reply_parser *)&p;
+    CHECK_INT(
+        smtp_reply_parser_new_versioned(&p, SMTP_REPLY_CALLBACKS_VERSION + 1, &cb, 1, &s, &mem, &c),
+        SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(p == NULL);
+    CHECK_INT(smtp_reply_parser_new_versioned(&p, 1, &cb, 0, &s, &mem, &c),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(
+        smtp_reply_parser_new_versioned(&p, 1, &cb, SMTP_REPLY_SETTINGS_VERSION + 1, &s, &mem, &c),
+        SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(f.calls, 0);
+    /* Version 1: its callbacks and settings are the parser's. */
+    s.max_lines = 1;
+    CHECK_INT(smtp_reply_parser_new_versioned(&p, 1, &cb, 1, &s, &mem, &c), 0);
+    CHECK_INT(smtp_reply_parser_read(p, "250 a\r\n250-b\r\n250 c\r\n", 21),
+              SMTP_ERR_REPLY_TOO_LONG);
+    CHECK_INT(c.lines, 2);
+    smtp_reply_parser_del(p);
+    CHECK_INT(f.live, 0);
+    CHECK_INT(smtp_reply_parser_new_versioned(&p, 1, NULL, 1, NULL, NULL, NULL), 0);
+    smtp_reply_parser_del(p);
+}
+
 /* What the emitter writes, the parser reads back unchanged. */
 static void test_roundtrip(void)
 {
@@ -257,6 +299,7 @@ int main(void)
     test_endless_reply();
     test_emit();
     test_roundtrip();
+    test_versions();
     test_errors();
     return check_finish();
 }

@@ -47,6 +47,9 @@ typedef struct smtp_reply_line {
 /* The opaque reply parser. */
 typedef struct smtp_reply_parser smtp_reply_parser;
 
+/* The version of smtp_reply_callbacks this header describes (common.h: versioned structs). */
+#define SMTP_REPLY_CALLBACKS_VERSION 1
+
 /*
  * Callbacks of the reply parser: the parser first, user_data last. A NULL callback is a
  * no-op. Inside one, smtp_reply_parser_read on the same parser returns SMTP_ERR_INVALID_STATE
@@ -61,6 +64,9 @@ typedef struct smtp_reply_callbacks {
     int (*on_line)(smtp_reply_parser *parser, const smtp_reply_line *line, void *user_data);
 } smtp_reply_callbacks;
 
+/* The version of smtp_reply_settings this header describes (common.h: versioned structs). */
+#define SMTP_REPLY_SETTINGS_VERSION 1
+
 /* Limits of the reply parser. Fill with smtp_reply_settings_init, then change fields. */
 typedef struct smtp_reply_settings {
     /*
@@ -73,21 +79,37 @@ typedef struct smtp_reply_settings {
     size_t max_lines;
 } smtp_reply_settings;
 
-/* smtp_reply_settings_init fills `settings` with the defaults. NULL is ignored. */
-SMTP_API void smtp_reply_settings_init(smtp_reply_settings *settings);
+/*
+ * smtp_reply_settings_init fills `settings` with the defaults. NULL is ignored.
+ * (A macro: smtp_reply_settings_init_versioned with SMTP_REPLY_SETTINGS_VERSION.)
+ */
+#define smtp_reply_settings_init(settings)                                                         \
+    smtp_reply_settings_init_versioned(SMTP_REPLY_SETTINGS_VERSION, (settings))
+/*
+ * smtp_reply_settings_init_versioned fills the fields of smtp_reply_settings version `version`
+ * (1 .. SMTP_REPLY_SETTINGS_VERSION) with their defaults; another version is ignored.
+ */
+SMTP_API void smtp_reply_settings_init_versioned(int version, smtp_reply_settings *settings);
 
 /*
  * smtp_reply_parser_new creates a parser and stores it in *pparser.
  * `callbacks` is copied; NULL means no callbacks. `settings` is copied; NULL means defaults.
  * `mem` is the allocator (NULL: smtp_mem_default()); it must outlive the parser.
  * `user_data` is passed to every callback.
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (pparser NULL, max_line < 6 or max_lines 0) or
- * SMTP_ERR_NOMEM.
+ * (A macro: smtp_reply_parser_new_versioned with the versions of this header.)
+ * Returns 0, SMTP_ERR_INVALID_ARGUMENT (pparser NULL, max_line < 6, max_lines 0 or a version
+ * this library lacks) or SMTP_ERR_NOMEM. On error *pparser is NULL (when pparser is not NULL).
  */
-SMTP_API int smtp_reply_parser_new(smtp_reply_parser **pparser,
-                                   const smtp_reply_callbacks *callbacks,
-                                   const smtp_reply_settings *settings, const smtp_mem *mem,
-                                   void *user_data);
+#define smtp_reply_parser_new(pparser, callbacks, settings, mem, user_data)                        \
+    smtp_reply_parser_new_versioned((pparser), SMTP_REPLY_CALLBACKS_VERSION, (callbacks),          \
+                                    SMTP_REPLY_SETTINGS_VERSION, (settings), (mem), (user_data))
+/* smtp_reply_parser_new_versioned is smtp_reply_parser_new with the struct versions the caller
+ * uses. */
+SMTP_API int smtp_reply_parser_new_versioned(smtp_reply_parser **pparser, int callbacks_version,
+                                             const smtp_reply_callbacks *callbacks,
+                                             int settings_version,
+                                             const smtp_reply_settings *settings,
+                                             const smtp_mem *mem, void *user_data);
 
 /* smtp_reply_parser_del frees the parser. NULL is allowed. */
 SMTP_API void smtp_reply_parser_del(smtp_reply_parser *parser);
