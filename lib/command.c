@@ -345,9 +345,9 @@ struct smtp_cmd_parser {
     int in_callback;
 };
 
-void smtp_cmd_settings_init(smtp_cmd_settings *settings)
+void smtp_cmd_settings_init_versioned(int version, smtp_cmd_settings *settings)
 {
-    if (!settings) return;
+    if (!settings || version != SMTP_CMD_SETTINGS_VERSION) return;
     settings->max_line = SMTP_DEFAULT_MAX_LINE;
     settings->max_auth_line = SMTP_DEFAULT_MAX_AUTH_LINE;
     settings->flags = 0;
@@ -358,16 +358,33 @@ static bool limit_valid(size_t n)
     return n >= SMTP_MIN_LINE && n <= SMTP_MAX_LINE_LIMIT;
 }
 
-int smtp_cmd_parser_new(smtp_cmd_parser **pp, const smtp_cmd_callbacks *callbacks,
-                        const smtp_cmd_settings *settings, const smtp_mem *mem, void *user_data)
+/* The size of each version of the structs (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
+{
+    return version == 1 ? sizeof(smtp_cmd_settings) : 0;
+}
+
+static size_t callbacks_size(int version)
+{
+    return version == 1 ? sizeof(smtp_cmd_callbacks) : 0;
+}
+
+int smtp_cmd_parser_new_versioned(smtp_cmd_parser **pp, int callbacks_version,
+                                  const smtp_cmd_callbacks *callbacks, int settings_version,
+                                  const smtp_cmd_settings *settings, const smtp_mem *mem,
+                                  void *user_data)
 {
     if (!pp) return SMTP_ERR_INVALID_ARGUMENT;
     *pp = NULL;
+    if (!settings_size(settings_version) || !callbacks_size(callbacks_version))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    /* What a caller's version lacks keeps its default. */
     smtp_cmd_settings s;
-    if (settings)
-        s = *settings;
-    else
-        smtp_cmd_settings_init(&s);
+    smtp_cmd_settings_init(&s);
+    if (settings) memcpy(&s, settings, settings_size(settings_version));
+    smtp_cmd_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    if (callbacks) memcpy(&cb, callbacks, callbacks_size(callbacks_version));
     if (!limit_valid(s.max_line) || !limit_valid(s.max_auth_line) ||
         (s.flags & ~SMTP_CMD_FLAGS_ALL))
         return SMTP_ERR_INVALID_ARGUMENT;
@@ -383,7 +400,7 @@ int smtp_cmd_parser_new(smtp_cmd_parser **pp, const smtp_cmd_callbacks *callback
         smtp_free(mem, p);
         return rv;
     }
-    if (callbacks) p->cb = *callbacks;
+    p->cb = cb;
     p->settings = s;
     p->mem = mem;
     p->user_data = user_data;

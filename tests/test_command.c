@@ -265,6 +265,7 @@ struct rec {
     smtp_cmd_parser *p;
     int commands, sasl, pause_on; /* pause_on: verb to pause after, 0 none */
     smtp_verb last_verb;
+    smtp_cmd_error last_error;
     const char *last_line_ptr;
     char last_line[64];
     int arm_sasl_on_auth;
@@ -276,6 +277,7 @@ static int rec_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud)
     struct rec *r = ud;
     r->commands++;
     r->last_verb = c->verb;
+    r->last_error = c->error;
     r->last_line_ptr = c->line.ptr;
     size_t n = c->line.len < sizeof r->last_line - 1 ? c->line.len : sizeof r->last_line - 1;
     memcpy(r->last_line, c->line.ptr ? c->line.ptr : "", n);
@@ -358,6 +360,51 @@ static void test_parser_new(void)
     smtp_cmd_parser_del(p);
     CHECK_INT(cnt.live, 0);
     smtp_cmd_parser_del(NULL);
+}
+
+/*
+ * The versioned entry points (common.h): version 1 is read; an unknown version is refused with
+ * nothing allocated, and smtp_cmd_settings_init_versioned leaves the struct untouched.
+ */
+static void test_parser_versions(void)
+{
+    smtp_cmd_settings s = {.max_line = 9, .max_auth_line = 10, .flags = 0x3};
+    smtp_cmd_settings_init_versioned(SMTP_CMD_SETTINGS_VERSION + 1, &s); /* ignored */
+    smtp_cmd_settings_init_versioned(0, &s);
+    CHECK_INT(s.max_line, 9);
+    CHECK_INT(s.max_auth_line, 10);
+    CHECK_INT(s.flags, 0x3);
+    smtp_cmd_settings_init_versioned(1, &s);
+    CHECK_INT(s.max_line, 512);
+    CHECK_INT(s.max_auth_line, 12288);
+    CHECK_INT(s.flags, 0);
+    smtp_cmd_settings_init_versioned(1, NULL);
+    struct rec r = {0};
+    smtp_cmd_callbacks cb = {rec_command, rec_sasl};
+    struct failmem cnt = {0};
+    smtp_mem mem = failmem_mem(&cnt);
+    smtp_cmd_parser *p = (smtp_cmd_parser *)&p;
+    CHECK_INT(
+        smtp_cmd_parser_new_versioned(&p, SMTP_CMD_CALLBACKS_VERSION + 1, &cb, 1, &s, &mem, &r),
+        SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(p == NULL);
+    CHECK_INT(smtp_cmd_parser_new_versioned(&p, 1, &cb, 0, &s, &mem, &r),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(
+        smtp_cmd_parser_new_versioned(&p, 1, &cb, SMTP_CMD_SETTINGS_VERSION + 1, &s, &mem, &r),
+        SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(cnt.calls, 0);
+    /* Version 1: its callbacks and settings (a flag) are the parser's. */
+    s.flags = SMTP_CMD_LENIENT_BARE_LF;
+    CHECK_INT(smtp_cmd_parser_new_versioned(&p, 1, &cb, 1, &s, &mem, &r), 0);
+    CHECK_INT(smtp_cmd_parser_read(p, "NOOP\n", 5), 5);
+    CHECK_INT(r.commands, 1);
+    CHECK_INT(r.last_verb, SMTP_VERB_NOOP);
+    CHECK_INT(r.last_error, SMTP_CMD_OK); /* without the flag: SMTP_CMD_ERR_BARE_LF */
+    smtp_cmd_parser_del(p);
+    CHECK_INT(cnt.live, 0);
+    CHECK_INT(smtp_cmd_parser_new_versioned(&p, 1, NULL, 1, NULL, NULL, NULL), 0);
+    smtp_cmd_parser_del(p);
 }
 
 static void test_parser_read(void)
@@ -664,6 +711,7 @@ int main(void)
     test_parse_errors();
     test_error_reply();
     test_parser_new();
+    test_parser_versions();
     test_parser_read();
     test_parser_sticky_failure();
     test_parser_reentry();

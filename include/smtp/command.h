@@ -166,6 +166,9 @@ typedef struct smtp_sasl_response {
     int cancelled;  /* 1 when the line is "*": the client cancels the exchange */
 } smtp_sasl_response;
 
+/* The version of smtp_cmd_callbacks this header describes (common.h: versioned structs). */
+#define SMTP_CMD_CALLBACKS_VERSION 1
+
 /*
  * Callbacks: the parser first, user_data last. A NULL callback is a no-op. Each returns 0 to
  * continue, SMTP_PAUSE to make smtp_cmd_parser_read return right after the line just
@@ -186,6 +189,10 @@ typedef struct smtp_cmd_callbacks {
                             void *user_data);
 } smtp_cmd_callbacks;
 
+/* The version of smtp_cmd_settings this header describes (common.h: versioned structs). */
+#define SMTP_CMD_SETTINGS_VERSION 1
+
+/* Limits and flags of the command parser. Fill with smtp_cmd_settings_init, then change fields. */
 typedef struct smtp_cmd_settings {
     /*
      * The longest command line in octets, CRLF included: 512 by default (RFC 5321
@@ -201,8 +208,17 @@ typedef struct smtp_cmd_settings {
     unsigned flags; /* SMTP_CMD_* flags; 0 by default */
 } smtp_cmd_settings;
 
-/* smtp_cmd_settings_init fills `*settings` with the defaults above. NULL is ignored. */
-SMTP_API void smtp_cmd_settings_init(smtp_cmd_settings *settings);
+/*
+ * smtp_cmd_settings_init fills `*settings` with the defaults above. NULL is ignored.
+ * (A macro: smtp_cmd_settings_init_versioned with SMTP_CMD_SETTINGS_VERSION.)
+ */
+#define smtp_cmd_settings_init(settings)                                                           \
+    smtp_cmd_settings_init_versioned(SMTP_CMD_SETTINGS_VERSION, (settings))
+/*
+ * smtp_cmd_settings_init_versioned fills the fields of smtp_cmd_settings version `version`
+ * (1 .. SMTP_CMD_SETTINGS_VERSION) with their defaults; another version is ignored.
+ */
+SMTP_API void smtp_cmd_settings_init_versioned(int version, smtp_cmd_settings *settings);
 
 /*
  * smtp_cmd_parser_new creates a parser in `*pp`. `callbacks` (NULL: all no-ops) and `settings`
@@ -211,12 +227,20 @@ SMTP_API void smtp_cmd_settings_init(smtp_cmd_settings *settings);
  * here; its buffer of max(max_line, max_auth_line) - 1 bytes, for lines split across reads, is
  * allocated by the first smtp_cmd_parser_read that ends inside a line (a peer that sends whole
  * lines never needs it), or by smtp_cmd_parser_reserve, then kept until smtp_cmd_parser_del.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (pp NULL, a limit out of range, an unknown flag);
- * SMTP_ERR_NOMEM. On error *pp is NULL (when pp is not NULL) and nothing stays allocated.
+ * (A macro: smtp_cmd_parser_new_versioned with the versions of this header.)
+ * Returns 0; SMTP_ERR_INVALID_ARGUMENT (pp NULL, a limit out of range, an unknown flag, a
+ * version this library lacks); SMTP_ERR_NOMEM. On error *pp is NULL (when pp is not NULL) and
+ * nothing stays allocated.
  */
-SMTP_API int smtp_cmd_parser_new(smtp_cmd_parser **pp, const smtp_cmd_callbacks *callbacks,
-                                 const smtp_cmd_settings *settings, const smtp_mem *mem,
-                                 void *user_data);
+#define smtp_cmd_parser_new(pp, callbacks, settings, mem, user_data)                               \
+    smtp_cmd_parser_new_versioned((pp), SMTP_CMD_CALLBACKS_VERSION, (callbacks),                   \
+                                  SMTP_CMD_SETTINGS_VERSION, (settings), (mem), (user_data))
+/* smtp_cmd_parser_new_versioned is smtp_cmd_parser_new with the struct versions the caller
+ * uses. */
+SMTP_API int smtp_cmd_parser_new_versioned(smtp_cmd_parser **pp, int callbacks_version,
+                                           const smtp_cmd_callbacks *callbacks,
+                                           int settings_version, const smtp_cmd_settings *settings,
+                                           const smtp_mem *mem, void *user_data);
 
 /* smtp_cmd_parser_del frees the parser. NULL is ignored. */
 SMTP_API void smtp_cmd_parser_del(smtp_cmd_parser *p);
