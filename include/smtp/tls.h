@@ -96,6 +96,9 @@ typedef enum smtp_tls_version_min {
 /* The default: one whole TLS record (16384 octets of data and its header and overhead). */
 #define SMTP_TLS_DEFAULT_BUFFER 17408
 
+/* The version of smtp_tls_settings this header describes (common.h: versioned structs). */
+#define SMTP_TLS_SETTINGS_VERSION 1
+
 /*
  * Settings of a config. Fill with smtp_tls_settings_init, then change fields. Strings are read
  * by smtp_tls_config_new only (they need not outlive the call). Certificates and keys come
@@ -137,8 +140,16 @@ typedef struct smtp_tls_settings {
 /*
  * smtp_tls_settings_init fills `*s` with the defaults for `role` (verification REQUIRED for a
  * client, NONE for a server; TLS 1.2 at least; default buffers; no file). NULL is ignored.
+ * (A macro: smtp_tls_settings_init_versioned with SMTP_TLS_SETTINGS_VERSION.)
  */
-SMTP_API void smtp_tls_settings_init(smtp_tls_settings *s, smtp_tls_role role);
+#define smtp_tls_settings_init(s, role)                                                            \
+    smtp_tls_settings_init_versioned(SMTP_TLS_SETTINGS_VERSION, (s), (role))
+/*
+ * smtp_tls_settings_init_versioned fills the fields of smtp_tls_settings version `version`
+ * (1 .. SMTP_TLS_SETTINGS_VERSION) with their defaults for `role`; another version is ignored.
+ */
+SMTP_API void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s,
+                                               smtp_tls_role role);
 
 /* The shared configuration: certificates, CA chain, random generator. Opaque. */
 typedef struct smtp_tls_config smtp_tls_config;
@@ -150,18 +161,26 @@ typedef struct smtp_tls_config smtp_tls_config;
  * `mem` (NULL: smtp_mem_default()) allocates the config and, unless smtp_tls_new is given
  * another, its sessions; it must outlive them. When `err` is not NULL, a failure writes a
  * NUL-terminated reason (the setting and mbedTLS's text) to err[0..errlen).
+ * (A macro: smtp_tls_config_new_versioned with SMTP_TLS_SETTINGS_VERSION.)
  * Returns 0, or:
  *   SMTP_ERR_INVALID_ARGUMENT  pcfg or settings NULL; a value out of range; a server without
  *                              certificate or key; a key without certificate (or the reverse);
  *                              no CA while verify is not NONE; a file or text that does not
  *                              load; a key that does not match the certificate;
- *                              SMTP_TLS_MIN_1_3 with an mbedTLS without TLS 1.3;
+ *                              SMTP_TLS_MIN_1_3 with an mbedTLS without TLS 1.3; a version
+ *                              this library lacks;
  *   SMTP_ERR_INVALID_STATE     the system gave no entropy to seed the random generator;
  *   SMTP_ERR_NOMEM             the allocator or mbedTLS ran out of memory.
  * On error *pcfg is NULL (when pcfg is not NULL) and nothing stays allocated.
  */
-SMTP_API int smtp_tls_config_new(smtp_tls_config **pcfg, const smtp_tls_settings *settings,
-                                 const smtp_mem *mem, char *err, size_t errlen);
+#define smtp_tls_config_new(pcfg, settings, mem, err, errlen)                                      \
+    smtp_tls_config_new_versioned((pcfg), SMTP_TLS_SETTINGS_VERSION, (settings), (mem), (err),     \
+                                  (errlen))
+/* smtp_tls_config_new_versioned is smtp_tls_config_new with the settings version the caller
+ * uses. */
+SMTP_API int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
+                                           const smtp_tls_settings *settings, const smtp_mem *mem,
+                                           char *err, size_t errlen);
 
 /* smtp_tls_config_del frees the config; every session made from it must be gone. NULL ok. */
 SMTP_API void smtp_tls_config_del(smtp_tls_config *cfg);

@@ -26,9 +26,9 @@
 /* A personalization string for the DRBG (NIST SP 800-90A): tells this generator apart. */
 static const unsigned char drbg_personalization[] = "libsmtp tls config";
 
-void smtp_tls_settings_init(smtp_tls_settings *s, smtp_tls_role role)
+void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s, smtp_tls_role role)
 {
-    if (!s) return;
+    if (!s || version != SMTP_TLS_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
     s->role = role;
     s->verify = role == SMTP_TLS_SERVER ? SMTP_TLS_VERIFY_NONE : SMTP_TLS_VERIFY_REQUIRED;
@@ -265,13 +265,28 @@ static int seed_rng(smtp_tls_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int smtp_tls_config_new(smtp_tls_config **pcfg, const smtp_tls_settings *settings,
-                        const smtp_mem *mem, char *err, size_t errlen)
+/* The size of each version of smtp_tls_settings (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
+{
+    return version == 1 ? sizeof(smtp_tls_settings) : 0;
+}
+
+int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
+                                  const smtp_tls_settings *settings_in, const smtp_mem *mem,
+                                  char *err, size_t errlen)
 {
     if (pcfg) *pcfg = NULL;
     if (err && errlen > 0) err[0] = '\0';
-    if (!pcfg || !settings)
+    if (!pcfg || !settings_in)
         return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT, "pcfg or settings NULL", 0);
+    if (!settings_size(settings_version))
+        return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT,
+                            "settings version: unknown to this library", 0);
+    /* What a caller's version lacks keeps its default (for the role every version has). */
+    smtp_tls_settings set;
+    smtp_tls_settings_init(&set, settings_in->role);
+    memcpy(&set, settings_in, settings_size(settings_version));
+    const smtp_tls_settings *settings = &set;
     int ret = check_settings(settings, err, errlen);
     if (ret != 0) return ret;
     mem = mem ? mem : smtp_mem_default();

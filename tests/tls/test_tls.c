@@ -608,6 +608,52 @@ static void test_arguments(void)
     smtp_tls_config_del(scfg);
 }
 
+/*
+ * The versioned entry points (common.h): version 1 is read; an unknown version is refused with
+ * a reason and nothing allocated, and smtp_tls_settings_init_versioned leaves the struct
+ * untouched.
+ */
+static void test_versions(void)
+{
+    smtp_tls_settings s;
+    memset(&s, 0, sizeof s);
+    s.role = SMTP_TLS_SERVER;
+    s.verify = SMTP_TLS_VERIFY_OPTIONAL;
+    s.in_buffer = 5;
+    smtp_tls_settings_init_versioned(SMTP_TLS_SETTINGS_VERSION + 1, &s, SMTP_TLS_CLIENT);
+    smtp_tls_settings_init_versioned(0, &s, SMTP_TLS_CLIENT); /* both ignored */
+    CHECK_INT(s.role, SMTP_TLS_SERVER);
+    CHECK_INT(s.verify, SMTP_TLS_VERIFY_OPTIONAL);
+    CHECK_INT(s.in_buffer, 5);
+    smtp_tls_settings_init_versioned(1, &s, SMTP_TLS_CLIENT);
+    CHECK_INT(s.role, SMTP_TLS_CLIENT);
+    CHECK_INT(s.verify, SMTP_TLS_VERIFY_REQUIRED);
+    CHECK_INT(s.in_buffer, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_settings_init_versioned(1, NULL, SMTP_TLS_CLIENT);
+    s.ca_pem = pki.ca;
+    struct failmem fm = {0};
+    smtp_mem mem = failmem_mem(&fm);
+    smtp_tls_config *cfg = (smtp_tls_config *)&cfg;
+    char why[256] = "untouched";
+    CHECK_INT(smtp_tls_config_new_versioned(&cfg, SMTP_TLS_SETTINGS_VERSION + 1, &s, &mem, why,
+                                            sizeof why),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(cfg == NULL);
+    CHECK(strstr(why, "version") != NULL);
+    CHECK_INT(smtp_tls_config_new_versioned(&cfg, 0, &s, &mem, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(fm.calls, 0);
+    /* Version 1: its fields are the config's (a buffer too small is seen). */
+    s.in_buffer = SMTP_TLS_MIN_BUFFER - 1;
+    CHECK_INT(smtp_tls_config_new_versioned(&cfg, 1, &s, &mem, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    s.in_buffer = SMTP_TLS_MIN_BUFFER;
+    CHECK_INT(smtp_tls_config_new_versioned(&cfg, 1, &s, &mem, NULL, 0), 0);
+    smtp_tls *t = NULL;
+    CHECK_INT(smtp_tls_new(&t, cfg, "localhost", NULL), 0);
+    smtp_tls_del(t);
+    smtp_tls_config_del(cfg);
+    CHECK_INT(fm.live, 0);
+}
+
 /* Every allocation failure of config and session creation is reported and leaks nothing; a
  * session allocates through smtp_mem once, at creation, and never after. */
 static void test_memory(void)
@@ -671,6 +717,7 @@ int main(int argc, char **argv)
     test_config_errors();
     test_files();
     test_arguments();
+    test_versions();
     test_memory();
     return check_finish();
 }
