@@ -174,7 +174,14 @@ SMTP_API int smtp_error_is_fatal(int err);
  * current version: a program built against an older header keeps working with a newer
  * library, which reads only the fields that version had and gives the later ones their
  * defaults. Call the plain names; the `_versioned` ones exist for that macro and for language
- * bindings.
+ * bindings. An unknown version makes a `_new` function return SMTP_ERR_INVALID_ARGUMENT and a
+ * `_settings_init` function do nothing.
+ * Versioned: the settings and callbacks of the engines (smtp_client_*, smtp_server_*) and of
+ * the parsers (smtp_reply_*, smtp_cmd_*), smtp_client_message and smtp_tls_settings.
+ * smtp_client_crypto has no version of its own: it is reached only through
+ * smtp_client_settings.crypto, so a field added to it comes with a new
+ * SMTP_CLIENT_SETTINGS_VERSION, and smtp_client_new copies only the crypto fields that the
+ * caller's settings version had.
  */
 
 #ifdef __cplusplus
