@@ -283,16 +283,19 @@ static int parse_list(const char *s, size_t len, const param_def *defs, size_t n
     return rc < 0 ? list_fault(c, &it) : 0;
 }
 
-static const smtp_params_opts *opts_or_default(const smtp_params_opts *opts, smtp_params_opts *dflt)
+/* The options of the caller's `version` over the defaults into *use (version 1 is the only one
+ * yet: a later one copies the fields its version had); NULL options: the defaults. */
+static int opts_of(int version, const smtp_params_opts *opts, smtp_params_opts *use)
 {
-    if (opts) return opts;
-    smtp_params_opts_init(dflt);
-    return dflt;
+    if (version != SMTP_PARAMS_OPTS_VERSION) return SMTP_ERR_INVALID_ARGUMENT;
+    smtp_params_opts_init(use);
+    if (opts) *use = *opts;
+    return 0;
 }
 
-void smtp_params_opts_init(smtp_params_opts *o)
+void smtp_params_opts_init_versioned(int version, smtp_params_opts *o)
 {
-    if (!o) return;
+    if (!o || version != SMTP_PARAMS_OPTS_VERSION) return;
     memset(o, 0, sizeof *o);
     o->extensions = SMTP_PARAM_EXT_ALL;
 }
@@ -473,13 +476,14 @@ static bool carries_smtputf8(const char *s, size_t len, unsigned extensions)
     return false;
 }
 
-int smtp_mail_params_parse(const char *s, size_t len, const smtp_params_opts *opts,
-                           smtp_mail_params *out)
+int smtp_mail_params_parse_versioned(int version, const char *s, size_t len,
+                                     const smtp_params_opts *opts, smtp_mail_params *out)
 {
     if (!out || (!s && len)) return SMTP_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    smtp_params_opts dflt;
-    pctx c = {opts_or_default(opts, &dflt), &out->fault, &out->present, &out->extra, false};
+    smtp_params_opts use;
+    if (opts_of(version, opts, &use) < 0) return SMTP_ERR_INVALID_ARGUMENT;
+    pctx c = {&use, &out->fault, &out->present, &out->extra, false};
     c.utf8 = c.opts->smtputf8 || carries_smtputf8(s, len, c.opts->extensions);
     return parse_list(s, len, mail_defs, SMTP_ARRAY_LEN(mail_defs), out, &c);
 }
@@ -590,13 +594,14 @@ static const param_def rcpt_defs[] = {
     {"rrvs", SMTP_PARAM_EXT_RRVS, SMTP_RCPT_RRVS, true, rcpt_rrvs},
 };
 
-int smtp_rcpt_params_parse(const char *s, size_t len, const smtp_params_opts *opts,
-                           smtp_rcpt_params *out)
+int smtp_rcpt_params_parse_versioned(int version, const char *s, size_t len,
+                                     const smtp_params_opts *opts, smtp_rcpt_params *out)
 {
     if (!out || (!s && len)) return SMTP_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    smtp_params_opts dflt;
-    pctx c = {opts_or_default(opts, &dflt), &out->fault, &out->present, &out->extra, false};
+    smtp_params_opts use;
+    if (opts_of(version, opts, &use) < 0) return SMTP_ERR_INVALID_ARGUMENT;
+    pctx c = {&use, &out->fault, &out->present, &out->extra, false};
     c.utf8 = c.opts->smtputf8 != 0;
     return parse_list(s, len, rcpt_defs, SMTP_ARRAY_LEN(rcpt_defs), out, &c);
 }

@@ -27,6 +27,26 @@ static void test_arguments(void)
     CHECK_INT(smtp_datetime_parse("x", 1, NULL), SMTP_ERR_INVALID_ARGUMENT);
 }
 
+/* The options are versioned: an unknown version is refused, version 1's fields are read. */
+static void test_versions(void)
+{
+    smtp_params_opts o;
+    memset(&o, 0x5a, sizeof o);
+    smtp_params_opts_init_versioned(0, &o);
+    smtp_params_opts_init_versioned(SMTP_PARAMS_OPTS_VERSION + 1, &o);
+    CHECK_INT(o.smtputf8, 0x5a5a5a5a); /* untouched */
+    smtp_params_opts_init_versioned(SMTP_PARAMS_OPTS_VERSION, NULL);
+    smtp_params_opts_init(&o);
+    CHECK_INT(o.extensions, SMTP_PARAM_EXT_ALL);
+    smtp_mail_params m;
+    smtp_rcpt_params r;
+    CHECK_INT(smtp_mail_params_parse_versioned(2, "SIZE=1", 6, &o, &m), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_rcpt_params_parse_versioned(0, "", 0, NULL, &r), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_mail_params_parse_versioned(1, "SIZE=1", 6, &o, &m), 0);
+    o.extensions = 0; /* SIZE not offered: refused (555) */
+    CHECK_INT(smtp_mail_params_parse_versioned(1, "SIZE=1", 6, &o, &m), SMTP_ERR_SYNTAX);
+}
+
 static void test_defaults_and_spans(void)
 {
     const char *s = "SIZE=5 ENVID=abc AUTH=<>";
@@ -137,6 +157,7 @@ static void test_random(void)
 int main(void)
 {
     test_arguments();
+    test_versions();
     test_defaults_and_spans();
     test_iterator_sticky();
     test_datetime();

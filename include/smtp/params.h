@@ -111,8 +111,17 @@ typedef struct smtp_params_opts {
     void *user_data;               /* passed to `unknown` */
 } smtp_params_opts;
 
-/* smtp_params_opts_init sets all extensions, smtputf8 0, no callback. NULL is ignored. */
-SMTP_API void smtp_params_opts_init(smtp_params_opts *o);
+/* The version of smtp_params_opts this header describes (common.h: versioned structs). */
+#define SMTP_PARAMS_OPTS_VERSION 1
+
+/*
+ * smtp_params_opts_init sets all extensions, smtputf8 0, no callback. NULL is ignored.
+ * (A macro: smtp_params_opts_init_versioned with SMTP_PARAMS_OPTS_VERSION.)
+ */
+#define smtp_params_opts_init(o) smtp_params_opts_init_versioned(SMTP_PARAMS_OPTS_VERSION, (o))
+/* smtp_params_opts_init_versioned fills the fields of smtp_params_opts version `version` with
+ * their defaults; another version is ignored. */
+SMTP_API void smtp_params_opts_init_versioned(int version, smtp_params_opts *o);
 
 /*
  * Why a typed parse failed. Reply codes (RFC 5321 4.1.1.11, 4.2.3): 501 for a syntax error in
@@ -224,10 +233,17 @@ typedef struct smtp_rcpt_params {
  *  SMTP_ERR_UTF8      UTF-8 without SMTPUTF8, or malformed (501);
  *  SMTP_ERR_DUPLICATE a parameter given twice, or both HOLDFOR and HOLDUNTIL (501);
  *  SMTP_ERR_CALLBACK_FAILURE  the unknown-parameter callback returned a negative value;
- *  SMTP_ERR_INVALID_ARGUMENT  NULL `out`, or NULL `s` with len > 0.
+ *  SMTP_ERR_INVALID_ARGUMENT  NULL `out`, or NULL `s` with len > 0, or an options version
+ *                             this library lacks.
+ * (A macro: smtp_mail_params_parse_versioned with SMTP_PARAMS_OPTS_VERSION.)
  */
-SMTP_API int smtp_mail_params_parse(const char *s, size_t len, const smtp_params_opts *opts,
-                                    smtp_mail_params *out);
+#define smtp_mail_params_parse(s, len, opts, out)                                                  \
+    smtp_mail_params_parse_versioned(SMTP_PARAMS_OPTS_VERSION, (s), (len), (opts), (out))
+/* smtp_mail_params_parse_versioned is smtp_mail_params_parse with the caller's version of
+ * smtp_params_opts. */
+SMTP_API int smtp_mail_params_parse_versioned(int version, const char *s, size_t len,
+                                              const smtp_params_opts *opts,
+                                              smtp_mail_params *out);
 
 /*
  * smtp_rcpt_params_parse parses the parameters of RCPT TO into `*out` (cleared first).
@@ -236,8 +252,13 @@ SMTP_API int smtp_mail_params_parse(const char *s, size_t len, const smtp_params
  * NOTIFY item; SMTP_ERR_TOO_LONG an ORCPT value over 500 characters (RFC 3461 4.2);
  * SMTP_ERR_XTEXT / SMTP_ERR_UTF8 an ORCPT address that is not valid in its encoding.
  */
-SMTP_API int smtp_rcpt_params_parse(const char *s, size_t len, const smtp_params_opts *opts,
-                                    smtp_rcpt_params *out);
+#define smtp_rcpt_params_parse(s, len, opts, out)                                                  \
+    smtp_rcpt_params_parse_versioned(SMTP_PARAMS_OPTS_VERSION, (s), (len), (opts), (out))
+/* smtp_rcpt_params_parse_versioned is smtp_rcpt_params_parse with the caller's version of
+ * smtp_params_opts. */
+SMTP_API int smtp_rcpt_params_parse_versioned(int version, const char *s, size_t len,
+                                              const smtp_params_opts *opts,
+                                              smtp_rcpt_params *out);
 
 /*
  * smtp_datetime_parse parses an RFC 3339 5.6 date-time ("2024-02-29T12:00:00.5+01:00"; 'T' and
