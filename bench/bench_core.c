@@ -145,7 +145,7 @@ struct text {
     size_t lines;
 };
 
-static int count_cmd(smtp_cmd_parser *parser, const smtp_command *cmd, void *ud)
+static int count_cmd(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *ud)
 {
     (void)parser;
     size_t *n = ud;

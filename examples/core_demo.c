@@ -79,7 +79,7 @@ static void copy_mailbox(char *dst, size_t cap, const smtp_path *p)
     dst[n] = '\0';
 }
 
-static int on_command(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *user_data)
 {
     (void)parser;
     struct server *s = user_data;

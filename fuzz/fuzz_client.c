@@ -438,7 +438,7 @@ static void check_output(struct run *r)
         FUZZ_ASSERT(nl > l && nl[-1] == '\r');
         size_t ll = (size_t)(nl - l) - 1; /* without CRLF */
         i += ll + 2;
-        smtp_command c;
+        smtp_cmd c;
         int rc = smtp_cmd_parse(l, ll, 0, &c);
         if (data_next) {
             data_next = 0;

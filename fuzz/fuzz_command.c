@@ -132,10 +132,10 @@ static int same_span(smtp_span a, smtp_span b)
 }
 
 /* smtp_cmd_parse on the reported line must find what the streaming parser found. */
-static void check_one_line_parse(const struct run *r, const smtp_command *c)
+static void check_one_line_parse(const struct run *r, const smtp_cmd *c)
 {
     if (c->error == SMTP_CMD_ERR_LINE_TOO_LONG) return;
-    smtp_command o;
+    smtp_cmd o;
     int rv = smtp_cmd_parse(c->line.ptr, c->line.len, r->flags, &o);
     if (rv != (o.error == SMTP_CMD_OK ? 0 : SMTP_ERR_SYNTAX)) abort();
     if (o.verb != c->verb || !same_span(o.name, c->name)) abort();
@@ -173,7 +173,7 @@ static void check_line_place(const struct run *r, smtp_span line, size_t limit)
     if (line.len > limit - 1) abort();
 }
 
-static int on_command(smtp_cmd_parser *parser, const smtp_command *c, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_cmd *c, void *user_data)
 {
     (void)parser;
     struct run *r = user_data;

@@ -135,7 +135,7 @@ static void check_emit_roundtrip(const smtp_path *p, unsigned flags, int rcpt)
     free(exact);
 
     if (n < 2 || line[n - 2] != '\r' || line[n - 1] != '\n') abort();
-    smtp_command c;
+    smtp_cmd c;
     if (smtp_cmd_parse(line, (size_t)n - 2, 0, &c) != 0) abort();
     if (c.verb != (rcpt ? SMTP_VERB_RCPT : SMTP_VERB_MAIL) || c.params.len != 0) abort();
     smtp_span inner = {c.path.ptr + 1, c.path.len - 2};

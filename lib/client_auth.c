@@ -154,68 +154,37 @@ int smtp_cli_auth_start(smtp_client *cli)
 
 /* ---- building messages ---- */
 
-/* A bounded string builder: a write that does not fit sets err and is dropped. */
-struct sb {
-    char *p;
-    size_t len, cap;
-    int err;
-};
-
-static void sb_put(struct sb *b, const void *s, size_t n)
-{
-    if (b->err || n > b->cap - b->len) {
-        b->err = 1;
-        return;
-    }
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
 /* RFC 5802 5.1 saslname: ',' and '=' are written "=2C" and "=3D". */
-static void sb_saslname(struct sb *b, const char *s)
+static void sb_saslname(smtp_strbuf *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == ',')
-            sb_puts(b, "=2C");
+            smtp_strbuf_puts(b, "=2C");
         else if (*s == '=')
-            sb_puts(b, "=3D");
+            smtp_strbuf_puts(b, "=3D");
         else
-            sb_put(b, s, 1);
+            smtp_strbuf_put(b, s, 1);
     }
 }
 
 /* RFC 5802 7: gs2-header = "n," ["a=" saslname] "," (no channel binding). */
-static void sb_gs2_header(struct sb *b, const smtp_client_settings *s)
+static void sb_gs2_header(smtp_strbuf *b, const smtp_client_settings *s)
 {
-    sb_puts(b, "n,");
+    smtp_strbuf_puts(b, "n,");
     if (s->auth_authzid) {
-        sb_puts(b, "a=");
+        smtp_strbuf_puts(b, "a=");
         sb_saslname(b, s->auth_authzid);
     }
-    sb_puts(b, ",");
+    smtp_strbuf_puts(b, ",");
 }
 
 /* RFC 5802 7: client-first-message-bare = "n=" saslname ",r=" c-nonce. */
-static void sb_client_first_bare(struct sb *b, const smtp_client *cli)
+static void sb_client_first_bare(smtp_strbuf *b, const smtp_client *cli)
 {
-    sb_puts(b, "n=");
+    smtp_strbuf_puts(b, "n=");
     sb_saslname(b, cli->set.auth_user);
-    sb_puts(b, ",r=");
-    sb_put(b, cli->auth_nonce, sizeof cli->auth_nonce);
-}
-
-static void sb_base64(struct sb *b, const void *data, size_t n)
-{
-    smtp_ssize e = b->err ? -1 : smtp_base64_encode(data, n, b->p + b->len, b->cap - b->len);
-    if (e < 0)
-        b->err = 1;
-    else
-        b->len += (size_t)e;
+    smtp_strbuf_puts(b, ",r=");
+    smtp_strbuf_put(b, cli->auth_nonce, sizeof cli->auth_nonce);
 }
 
 /* Builds the raw SASL message the client makes up itself for the current step into scratch;
@@ -223,38 +192,40 @@ static void sb_base64(struct sb *b, const void *data, size_t n)
 static size_t build(smtp_client *cli, size_t limit)
 {
     const smtp_client_settings *s = &cli->set;
-    struct sb b = {cli->scratch, 0, limit, 0};
+    smtp_strbuf b = {cli->scratch, 0, limit, 0};
     switch (cli->auth_mech) {
     case MECH_PLAIN: /* RFC 4616 2: [authzid] NUL authcid NUL passwd */
-        if (s->auth_authzid) sb_puts(&b, s->auth_authzid);
-        sb_put(&b, "", 1);
-        sb_puts(&b, s->auth_user);
-        sb_put(&b, "", 1);
-        sb_puts(&b, s->auth_password);
+        if (s->auth_authzid) smtp_strbuf_puts(&b, s->auth_authzid);
+        smtp_strbuf_put(&b, "", 1);
+        smtp_strbuf_puts(&b, s->auth_user);
+        smtp_strbuf_put(&b, "", 1);
+        smtp_strbuf_puts(&b, s->auth_password);
         break;
-    case MECH_LOGIN: sb_puts(&b, cli->auth_step == 1 ? s->auth_user : s->auth_password); break;
+    case MECH_LOGIN:
+        smtp_strbuf_puts(&b, cli->auth_step == 1 ? s->auth_user : s->auth_password);
+        break;
     case MECH_XOAUTH2: /* "user=" user ^A "auth=Bearer " token ^A ^A */
-        sb_puts(&b, "user=");
-        sb_puts(&b, s->auth_user);
-        sb_puts(&b, "\001auth=Bearer ");
-        sb_puts(&b, s->auth_token);
-        sb_puts(&b, "\001\001");
+        smtp_strbuf_puts(&b, "user=");
+        smtp_strbuf_puts(&b, s->auth_user);
+        smtp_strbuf_puts(&b, "\001auth=Bearer ");
+        smtp_strbuf_puts(&b, s->auth_token);
+        smtp_strbuf_puts(&b, "\001\001");
         break;
     case MECH_OAUTHBEARER: /* RFC 7628 3.1: gs2-header ^A "auth=Bearer " token ^A ^A */
-        sb_puts(&b, "n,");
+        smtp_strbuf_puts(&b, "n,");
         if (s->auth_authzid) {
-            sb_puts(&b, "a=");
-            sb_puts(&b, s->auth_authzid);
+            smtp_strbuf_puts(&b, "a=");
+            smtp_strbuf_puts(&b, s->auth_authzid);
         }
-        sb_puts(&b, ",\001auth=Bearer ");
-        sb_puts(&b, s->auth_token);
-        sb_puts(&b, "\001\001");
+        smtp_strbuf_puts(&b, ",\001auth=Bearer ");
+        smtp_strbuf_puts(&b, s->auth_token);
+        smtp_strbuf_puts(&b, "\001\001");
         break;
     case MECH_SCRAM_SHA_256: /* RFC 5802 7: client-first-message */
         sb_gs2_header(&b, s);
         sb_client_first_bare(&b, cli);
         break;
-    default: b.err = 1;
+    default: b.err = SMTP_ERR_INVALID_STATE;
     }
     return b.err ? (size_t)-1 : b.len;
 }
@@ -420,9 +391,9 @@ out:
  * proof appended (RFC 5802 3, 7). */
 static int scram_first(smtp_client *cli, const smtp_client_reply *r)
 {
-    struct sb b = {cli->sasl, 0, cli->sasl_cap, 0};
+    smtp_strbuf b = {cli->sasl, 0, cli->sasl_cap, 0};
     sb_client_first_bare(&b, cli);
-    sb_puts(&b, ",");
+    smtp_strbuf_puts(&b, ",");
     size_t sf = b.len;
     smtp_ssize n = b.err ? -1 : decode_challenge(cli, r, sf);
     if (n < 0) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
@@ -455,15 +426,15 @@ static int scram_first(smtp_client *cli, const smtp_client_reply *r)
         return answer(cli, 0, 0, STEP_END);
     }
     /* client-final-message-without-proof = "c=" base64(gs2-header) ",r=" nonce */
-    sb_puts(&b, ",");
+    smtp_strbuf_puts(&b, ",");
     size_t cf = b.len;
-    struct sb gs2 = {cli->scratch, 0, cli->out_cap, 0};
+    smtp_strbuf gs2 = {cli->scratch, 0, cli->out_cap, 0};
     sb_gs2_header(&gs2, &cli->set);
-    sb_puts(&b, "c=");
-    if (gs2.err) b.err = 1;
-    sb_base64(&b, gs2.p, gs2.len);
-    sb_puts(&b, ",r=");
-    sb_put(&b, nonce.ptr, nonce.len);
+    smtp_strbuf_puts(&b, "c=");
+    if (gs2.err) b.err = gs2.err;
+    smtp_strbuf_base64(&b, gs2.p, gs2.len);
+    smtp_strbuf_puts(&b, ",r=");
+    smtp_strbuf_put(&b, nonce.ptr, nonce.len);
     /* The salt, decoded into scratch with room for INT(1) after it. */
     smtp_ssize slen = smtp_base64_decode(salt.ptr, salt.len, cli->scratch, cli->out_cap - 4);
     if (slen <= 0 || b.err) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
@@ -471,8 +442,8 @@ static int scram_first(smtp_client *cli, const smtp_client_reply *r)
     if (scram_keys(cli, (unsigned char *)cli->scratch, (size_t)slen, (uint32_t)iterations,
                    cli->sasl, b.len, proof) < 0)
         return SMTP_ERR_CALLBACK_FAILURE;
-    sb_puts(&b, ",p=");
-    sb_base64(&b, proof, sizeof proof);
+    smtp_strbuf_puts(&b, ",p=");
+    smtp_strbuf_base64(&b, proof, sizeof proof);
     wipe(proof, sizeof proof);
     if (b.err) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     return answer(cli, cf, b.len - cf, 1);

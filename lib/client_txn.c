@@ -24,7 +24,6 @@
 #include <smtp/codec.h>
 #include <smtp/path.h>
 
-#include <stdio.h>
 #include <string.h>
 
 #define PARAMS_MAX SMTP_MAX_MAIL_LINE /* the longest MAIL line (<smtp/command.h>) bounds them */
@@ -105,43 +104,33 @@ static int check_values(const smtp_client_message *m)
 
 /* ---- parameters ---- */
 
-struct pbuf {
-    char *p;
-    size_t len, cap;
-    int err;
-};
-
-static void pb_add(struct pbuf *b, const char *s, size_t n)
+/*
+ * The parameters go into a string builder one at a time, each after a space but the first.
+ * The builder is made one octet short of the buffer: the caller's line keeps that octet.
+ */
+static smtp_strbuf params_buf(char *out, size_t cap)
 {
-    if (b->err) return;
-    if (b->len + n + 1 > b->cap) {
-        b->err = SMTP_ERR_TOO_LONG;
-        return;
-    }
-    if (b->len) b->p[b->len++] = ' ';
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+    return (smtp_strbuf){out, 0, cap ? cap - 1 : 0, 0};
 }
 
-static void pb_num(struct pbuf *b, const char *key, long long v, const char *suffix)
+static void pb_add(smtp_strbuf *b, const char *s, size_t n)
 {
-    char tmp[64];
-    int n = snprintf(tmp, sizeof tmp, "%s%lld%s", key, v, suffix);
-    pb_add(b, tmp, (size_t)n);
+    if (b->len) smtp_strbuf_put(b, " ", 1);
+    smtp_strbuf_put(b, s, n);
+}
+
+static void pb_num(smtp_strbuf *b, const char *key, int64_t v, const char *suffix)
+{
+    pb_add(b, key, strlen(key));
+    smtp_strbuf_int(b, v);
+    smtp_strbuf_puts(b, suffix);
 }
 
 /* "KEY=" and the xtext encoding of `raw` (RFC 3461 4). */
-static void pb_xtext(struct pbuf *b, const char *key, const char *raw)
+static void pb_xtext(smtp_strbuf *b, const char *key, const char *raw)
 {
-    char tmp[PARAMS_MAX];
-    size_t k = strlen(key);
-    memcpy(tmp, key, k);
-    smtp_ssize n = smtp_xtext_encode(raw, strlen(raw), tmp + k, sizeof tmp - k);
-    if (n < 0) {
-        if (!b->err) b->err = n == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)n;
-        return;
-    }
-    pb_add(b, tmp, k + (size_t)n);
+    pb_add(b, key, strlen(key));
+    smtp_strbuf_xtext(b, raw);
 }
 
 /*
@@ -163,13 +152,12 @@ static int mail_params(const smtp_client *cli, const smtp_client_message *m, uin
                        int mode, char *out, size_t cap)
 {
     int full = mode == PARAMS_LONGEST;
-    struct pbuf b = {out, 0, cap, 0};
+    smtp_strbuf b = params_buf(out, cap);
     if (full) {
         pb_add(&b, "SIZE=18446744073709551615", 25); /* the longest SIZE */
     } else if (size && offered(cli, SMTP_CAP_SIZE, mode)) {
-        char tmp[32];
-        int n = snprintf(tmp, sizeof tmp, "SIZE=%llu", (unsigned long long)size);
-        pb_add(&b, tmp, (size_t)n);
+        pb_add(&b, "SIZE=", 5);
+        smtp_strbuf_uint(&b, size);
     }
     if (m->body_type == SMTP_BODY_8BITMIME) pb_add(&b, "BODY=8BITMIME", 13);
     if (m->body_type == SMTP_BODY_BINARYMIME) pb_add(&b, "BODY=BINARYMIME", 15);
@@ -183,17 +171,13 @@ static int mail_params(const smtp_client *cli, const smtp_client_message *m, uin
     if (m->mt_priority_set && offered(cli, SMTP_CAP_MT_PRIORITY, mode))
         pb_num(&b, "MT-PRIORITY=", m->mt_priority, "");
     if (m->by_mode != SMTP_BY_NONE)
-        pb_num(&b, "BY=", (long long)m->by_time,
+        pb_num(&b, "BY=", m->by_time,
                m->by_mode == SMTP_BY_RETURN ? (m->by_trace ? ";RT" : ";R")
                                             : (m->by_trace ? ";NT" : ";N"));
-    if (m->holdfor) pb_num(&b, "HOLDFOR=", (long long)m->holdfor, "");
+    if (m->holdfor) pb_num(&b, "HOLDFOR=", m->holdfor, "");
     if (m->holduntil) {
-        char tmp[PARAMS_MAX];
-        int n = snprintf(tmp, sizeof tmp, "HOLDUNTIL=%s", m->holduntil);
-        if (n < 0 || (size_t)n >= sizeof tmp)
-            b.err = SMTP_ERR_TOO_LONG;
-        else
-            pb_add(&b, tmp, (size_t)n);
+        pb_add(&b, "HOLDUNTIL=", 10);
+        smtp_strbuf_puts(&b, m->holduntil);
     }
     return b.err ? b.err : (int)b.len;
 }
@@ -201,15 +185,24 @@ static int mail_params(const smtp_client *cli, const smtp_client_message *m, uin
 static int rcpt_params(const smtp_client *cli, const smtp_client_rcpt *r, int mode, char *out,
                        size_t cap)
 {
-    struct pbuf b = {out, 0, cap, 0};
+    smtp_strbuf b = params_buf(out, cap);
     if (!offered(cli, SMTP_CAP_DSN, mode)) return 0;
-    if (r->notify) {
-        char tmp[64] = "NOTIFY=";
-        if (r->notify & SMTP_NOTIFY_NEVER) strcat(tmp, "NEVER,");
-        if (r->notify & SMTP_NOTIFY_SUCCESS) strcat(tmp, "SUCCESS,");
-        if (r->notify & SMTP_NOTIFY_FAILURE) strcat(tmp, "FAILURE,");
-        if (r->notify & SMTP_NOTIFY_DELAY) strcat(tmp, "DELAY,");
-        pb_add(&b, tmp, strlen(tmp) - 1);
+    if (r->notify) { /* RFC 3461 4.1: NOTIFY=NEVER, or a list of the others */
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } kinds[] = {{SMTP_NOTIFY_NEVER, "NEVER"},
+                     {SMTP_NOTIFY_SUCCESS, "SUCCESS"},
+                     {SMTP_NOTIFY_FAILURE, "FAILURE"},
+                     {SMTP_NOTIFY_DELAY, "DELAY"}};
+        pb_add(&b, "NOTIFY=", 7);
+        const char *sep = "";
+        for (size_t i = 0; i < SMTP_ARRAY_LEN(kinds); i++) {
+            if (!(r->notify & kinds[i].bit)) continue;
+            smtp_strbuf_puts(&b, sep);
+            smtp_strbuf_puts(&b, kinds[i].name);
+            sep = ",";
+        }
     }
     if (r->orcpt) pb_xtext(&b, "ORCPT=rfc822;", r->orcpt);
     return b.err ? b.err : (int)b.len;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The command parser (server side): one line -> smtp_command, and the streaming parser that
+ * The command parser (server side): one line -> smtp_cmd, and the streaming parser that
  * frames the input with the line framer (line.h) and reports each line through callbacks.
  *
  * How a line is parsed (RFC 5321 4.1.1): the verb is the bytes before the first SP, looked up
@@ -165,7 +165,7 @@ static size_t trimmed_len(const char *line, size_t len)
 }
 
 /* Sets up a command with only its line, name and verb (all a line-level error reports). */
-static void command_head(smtp_command *c, const char *line, size_t len)
+static void command_head(smtp_cmd *c, const char *line, size_t len)
 {
     memset(c, 0, sizeof *c);
     c->line = span_of(line, len);
@@ -197,7 +197,7 @@ static size_t path_end(const char *p, size_t n)
 }
 
 /* MAIL FROM:<reverse-path> [SP params], RCPT TO:<forward-path> [SP params] (RFC 5321 4.1.1.2-3). */
-static smtp_cmd_error parse_path_command(smtp_command *c, const char *keyword, unsigned flags)
+static smtp_cmd_error parse_path_command(smtp_cmd *c, const char *keyword, unsigned flags)
 {
     const char *a = c->arg.ptr;
     size_t n = c->arg.len;
@@ -232,7 +232,7 @@ static smtp_cmd_error parse_path_command(smtp_command *c, const char *keyword, u
 }
 
 /* BDAT SP chunk-size [SP end-marker] (RFC 3030 2): chunk-size = 1*DIGIT, end-marker = "LAST". */
-static smtp_cmd_error parse_bdat(smtp_command *c)
+static smtp_cmd_error parse_bdat(smtp_cmd *c)
 {
     const char *a = c->arg.ptr;
     size_t n = c->arg.len, i = 0;
@@ -250,7 +250,7 @@ static smtp_cmd_error parse_bdat(smtp_command *c)
 }
 
 /* AUTH SP mechanism [SP initial-response] (RFC 4954 4). */
-static smtp_cmd_error parse_auth(smtp_command *c)
+static smtp_cmd_error parse_auth(smtp_cmd *c)
 {
     const char *a = c->arg.ptr;
     size_t n = c->arg.len;
@@ -270,7 +270,7 @@ static smtp_cmd_error parse_auth(smtp_command *c)
 
 /* HELO/EHLO/LHLO SP ( Domain / address-literal ) (RFC 5321 4.1.1.1, RFC 2033 4.1), at most
  * 255 octets (RFC 5321 4.5.3.1.2): longer is a syntax error (501), never a cut name. */
-static smtp_cmd_error parse_hello(smtp_command *c, unsigned flags)
+static smtp_cmd_error parse_hello(smtp_cmd *c, unsigned flags)
 {
     if (c->arg.len == 0)
         return (flags & SMTP_CMD_LENIENT_EMPTY_HELO) ? SMTP_CMD_OK : SMTP_CMD_ERR_MISSING_ARGUMENT;
@@ -280,7 +280,7 @@ static smtp_cmd_error parse_hello(smtp_command *c, unsigned flags)
     return SMTP_CMD_OK;
 }
 
-static smtp_cmd_error parse_argument(smtp_command *c, unsigned flags)
+static smtp_cmd_error parse_argument(smtp_cmd *c, unsigned flags)
 {
     switch (c->verb) {
     case SMTP_VERB_UNKNOWN: return SMTP_CMD_ERR_UNKNOWN_VERB;
@@ -307,7 +307,7 @@ static smtp_cmd_error parse_argument(smtp_command *c, unsigned flags)
 }
 
 /* Parses a line known to hold no CR, LF or NUL. */
-static void parse_clean_line(const char *line, size_t len, unsigned flags, smtp_command *c)
+static void parse_clean_line(const char *line, size_t len, unsigned flags, smtp_cmd *c)
 {
     command_head(c, line, len);
     size_t end = trimmed_len(line, len);
@@ -318,7 +318,7 @@ static void parse_clean_line(const char *line, size_t len, unsigned flags, smtp_
     c->error = parse_argument(c, flags);
 }
 
-int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_command *out)
+int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_cmd *out)
 {
     if (!out || (!line && len) || (flags & ~SMTP_CMD_FLAGS_ALL)) return SMTP_ERR_INVALID_ARGUMENT;
     if (!line) line = ""; /* an empty line; spares pointer arithmetic on NULL */
@@ -455,7 +455,7 @@ static int deliver_sasl(smtp_cmd_parser *p, const smtp_line *ln)
 
 static int deliver_command(smtp_cmd_parser *p, const smtp_line *ln)
 {
-    smtp_command c;
+    smtp_cmd c;
     const char *text = ln->text.ptr;
     size_t len = ln->text.len;
     command_head(&c, text, len);

@@ -154,6 +154,24 @@ size_t smtp_ip_format(const unsigned char *addr, size_t len, char out[SMTP_IP_TE
 
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * A bounded string builder (lib/strbuf.c) over p[0..cap): each append either fits whole or
+ * sets `err` (SMTP_ERR_TOO_LONG when there is no room, an encoder's own error otherwise), and
+ * every append after a failure is dropped: check err once at the end. Make it with
+ * {buffer, 0, capacity, 0}.
+ */
+typedef struct smtp_strbuf {
+    char *p;
+    size_t len, cap;
+    int err;
+} smtp_strbuf;
+void smtp_strbuf_put(smtp_strbuf *b, const void *s, size_t n);
+void smtp_strbuf_puts(smtp_strbuf *b, const char *s);
+void smtp_strbuf_base64(smtp_strbuf *b, const void *data, size_t n); /* RFC 4648 4 */
+void smtp_strbuf_xtext(smtp_strbuf *b, const char *raw);             /* RFC 3461 4 */
+void smtp_strbuf_uint(smtp_strbuf *b, uint64_t v);                   /* decimal */
+void smtp_strbuf_int(smtp_strbuf *b, int64_t v);                     /* decimal */
+
 /* The capacity a growing buffer of `cap` (0: none yet, then `first`) takes to hold `need`:
  * doubled until it does, so that growth costs O(log need) reallocations. */
 static inline size_t smtp_grown_cap(size_t cap, size_t need, size_t first)

@@ -205,7 +205,7 @@ static int copy_strings(smtp_server *srv)
     return 0;
 }
 
-static int on_command(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data);
+static int on_command(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *user_data);
 static int on_sasl_response(smtp_cmd_parser *parser, const smtp_sasl_response *resp,
                             void *user_data);
 
@@ -492,7 +492,7 @@ static int junk(smtp_server *srv)
     return r < 0 ? smtp_srv_fail(srv, r) : 1;
 }
 
-static int cmd_helo(smtp_server *srv, const smtp_command *cmd)
+static int cmd_helo(smtp_server *srv, const smtp_cmd *cmd)
 {
     int lmtp = (srv->set.flags & SMTP_SERVER_LMTP) != 0;
     if (lmtp != (cmd->verb == SMTP_VERB_LHLO))
@@ -551,7 +551,7 @@ static unsigned path_flags(const smtp_server *srv, int utf8)
     return f;
 }
 
-static int cmd_mail(smtp_server *srv, const smtp_command *cmd)
+static int cmd_mail(smtp_server *srv, const smtp_cmd *cmd)
 {
     if (srv->phase == SMTP_SRV_NO_HELO)
         return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: send HELO/EHLO first");
@@ -591,7 +591,7 @@ int smtp_srv_mail_accepted(smtp_server *srv)
     return smtp_srv_env_mail(srv);
 }
 
-static int cmd_rcpt(smtp_server *srv, const smtp_command *cmd)
+static int cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
 {
     if (!smtp_srv_in_transaction(srv))
         return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: need MAIL command");
@@ -627,7 +627,7 @@ int smtp_srv_rcpt_accepted(smtp_server *srv)
     return smtp_srv_env_rcpt(srv);
 }
 
-static int cmd_vrfy(smtp_server *srv, const smtp_command *cmd)
+static int cmd_vrfy(smtp_server *srv, const smtp_cmd *cmd)
 {
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_VRFY, on_vrfy, cmd->arg);
 }
@@ -654,7 +654,7 @@ static int cmd_quit(smtp_server *srv)
 }
 
 /* A line the command parser flagged: answer with the reply it names. */
-static int cmd_error(smtp_server *srv, const smtp_command *cmd)
+static int cmd_error(smtp_server *srv, const smtp_cmd *cmd)
 {
     const char *enhanced = NULL, *text = NULL;
     int code = smtp_cmd_error_reply(cmd->error, cmd->verb, &enhanced, &text);
@@ -664,7 +664,7 @@ static int cmd_error(smtp_server *srv, const smtp_command *cmd)
     return 0;
 }
 
-static int dispatch(smtp_server *srv, const smtp_command *cmd)
+static int dispatch(smtp_server *srv, const smtp_cmd *cmd)
 {
     if (cmd->error) return cmd_error(srv, cmd);
     /* Only the BDATs pipelined right after a refused one belong to its failed message. */
@@ -747,7 +747,7 @@ int smtp_srv_parser_result(smtp_server *srv)
     return 0;
 }
 
-static int on_command(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *user_data)
 {
     (void)parser;
     smtp_server *srv = user_data;

@@ -230,7 +230,7 @@ static smtp_srv_mech find_mech(smtp_server *srv, smtp_span name)
     return SMTP_SRV_MECH_NONE;
 }
 
-int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd)
+int smtp_srv_cmd_auth(smtp_server *srv, const smtp_cmd *cmd)
 {
     if (!(srv->set.extensions & SMTP_SERVER_EXT_AUTH))
         return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");

@@ -143,7 +143,7 @@ static int chunk_too_big(smtp_server *srv, int last)
     return r;
 }
 
-int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd)
+int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_cmd *cmd)
 {
     uint64_t size = cmd->chunk_size;
     int r;

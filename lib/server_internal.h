@@ -389,7 +389,7 @@ smtp_ssize smtp_srv_data_read(smtp_server *srv, const char *data, size_t len);
 int smtp_srv_take_carry(smtp_server *srv, char byte);
 /* DATA and BDAT commands. */
 int smtp_srv_cmd_data(smtp_server *srv);
-int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_command *cmd);
+int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_cmd *cmd);
 /* After DECISION_DATA/DECISION_BDAT was accepted: start reading the content (`bdat`: a chunk). */
 int smtp_srv_data_begin(smtp_server *srv, int bdat);
 /* DECISION_BDAT was refused: the transaction fails; the reply waits for the chunk (but a 421). */
@@ -410,7 +410,7 @@ int smtp_srv_auth_offered(const smtp_server *srv);
 /* Checks the AUTH settings and callbacks for smtp_server_new (1: valid). */
 int smtp_srv_auth_settings_ok(const smtp_server_settings *s, const smtp_server_callbacks *cb);
 /* The AUTH command. */
-int smtp_srv_cmd_auth(smtp_server *srv, const smtp_command *cmd);
+int smtp_srv_cmd_auth(smtp_server *srv, const smtp_cmd *cmd);
 /* A SASL response line (the command parser's on_sasl_response). */
 int smtp_srv_sasl_response(smtp_server *srv, const smtp_sasl_response *resp);
 /* An AUTH decision was accepted: the identity is set, the exchange ends. */
@@ -433,7 +433,7 @@ int smtp_srv_set_client_text(smtp_server *srv, const char *addr, size_t len, uns
                              unsigned port);
 
 /* XCLIENT and XFORWARD. */
-int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd);
+int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_cmd *cmd);
 /* XCLIENT was accepted: the session starts over as for a new client (before the 220). */
 void smtp_srv_xclient_reset(smtp_server *srv);
 

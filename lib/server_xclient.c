@@ -121,7 +121,7 @@ static const char *parse_attrs(smtp_server *srv, smtp_span arg, int verb, smtp_s
     return NULL;
 }
 
-int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_command *cmd)
+int smtp_srv_cmd_xclient(smtp_server *srv, const smtp_cmd *cmd)
 {
     int verb = cmd->verb == SMTP_VERB_XCLIENT ? FOR_XCLIENT : FOR_XFORWARD;
     unsigned need = verb == FOR_XCLIENT ? SMTP_SERVER_TRUST_XCLIENT : SMTP_SERVER_TRUST_XFORWARD;

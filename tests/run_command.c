@@ -90,7 +90,7 @@ static int callback_result(struct state *st)
     return 0;
 }
 
-static void log_command(vec_log *log, const smtp_command *c)
+static void log_command(vec_log *log, const smtp_cmd *c)
 {
     const char *name = smtp_verb_name(c->verb);
     vec_log_raw(log, name, strlen(name));
@@ -122,7 +122,7 @@ static void log_command(vec_log *log, const smtp_command *c)
     vec_logf(log, "%s", "");
 }
 
-static int on_command(smtp_cmd_parser *parser, const smtp_command *c, void *user_data)
+static int on_command(smtp_cmd_parser *parser, const smtp_cmd *c, void *user_data)
 {
     (void)parser;
     struct state *st = user_data;

@@ -130,7 +130,7 @@ static void test_framer_init_errors(void)
 /* ---- smtp_cmd_parse ---- */
 
 /* Every non-empty span of `c` lies inside its line. */
-static int spans_inside(const smtp_command *c)
+static int spans_inside(const smtp_cmd *c)
 {
     const smtp_span *s[] = {&c->name,   &c->arg,       &c->domain,          &c->path,
                             &c->params, &c->mechanism, &c->initial_response};
@@ -144,7 +144,7 @@ static int spans_inside(const smtp_command *c)
     return 1;
 }
 
-static int parse(const char *s, unsigned flags, smtp_command *c)
+static int parse(const char *s, unsigned flags, smtp_cmd *c)
 {
     int rv = smtp_cmd_parse(s, strlen(s), flags, c);
     CHECK(c->line.ptr == (strlen(s) ? s : NULL));
@@ -154,7 +154,7 @@ static int parse(const char *s, unsigned flags, smtp_command *c)
 
 static void test_parse_verbs(void)
 {
-    smtp_command c;
+    smtp_cmd c;
     CHECK_INT(parse("MAIL FROM:<\"a> b\"@c> SIZE=1 BODY=7BIT", 0, &c), 0);
     CHECK_INT(c.verb, SMTP_VERB_MAIL);
     CHECK_MEM(c.path.ptr, c.path.len, "<\"a> b\"@c>");
@@ -180,7 +180,7 @@ static void test_parse_verbs(void)
     CHECK(c.arg.ptr == NULL);
     for (int v = SMTP_VERB_HELO; v <= SMTP_VERB_XFORWARD; v++) {
         const char *name = smtp_verb_name((smtp_verb)v);
-        smtp_command d;
+        smtp_cmd d;
         smtp_cmd_parse(name, strlen(name), SMTP_CMD_LENIENT_EMPTY_HELO, &d);
         CHECK_INT(d.verb, v);
     }
@@ -188,7 +188,7 @@ static void test_parse_verbs(void)
 
 static void test_parse_errors(void)
 {
-    smtp_command c;
+    smtp_cmd c;
     CHECK_INT(parse("FOO bar", 0, &c), SMTP_ERR_SYNTAX);
     CHECK_INT(c.error, SMTP_CMD_ERR_UNKNOWN_VERB);
     CHECK_MEM(c.name.ptr, c.name.len, "FOO");
@@ -221,7 +221,7 @@ static void test_parse_errors(void)
     CHECK_INT(c.error, SMTP_CMD_ERR_UNKNOWN_VERB);
     /* Misuse: out untouched. */
     memset(&c, 0x5a, sizeof c);
-    smtp_command copy = c;
+    smtp_cmd copy = c;
     CHECK_INT(smtp_cmd_parse(NULL, 3, 0, &c), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_cmd_parse("NOOP", 4, 0x100, &c), SMTP_ERR_INVALID_ARGUMENT);
     CHECK(memcmp(&c, &copy, sizeof c) == 0);
@@ -271,7 +271,7 @@ struct rec {
     int arm_sasl_on_auth;
 };
 
-static int rec_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud)
+static int rec_command(smtp_cmd_parser *parser, const smtp_cmd *c, void *ud)
 {
     (void)parser;
     struct rec *r = ud;
@@ -444,7 +444,7 @@ static void test_parser_read(void)
     smtp_cmd_parser_del(r.p);
 }
 
-static int fail_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud)
+static int fail_command(smtp_cmd_parser *parser, const smtp_cmd *c, void *ud)
 {
     (void)parser;
     (void)c;
@@ -453,7 +453,7 @@ static int fail_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud
 }
 
 /* The callbacks get their parser; reading it again from inside is refused (not sticky). */
-static int reenter_command(smtp_cmd_parser *parser, const smtp_command *c, void *ud)
+static int reenter_command(smtp_cmd_parser *parser, const smtp_cmd *c, void *ud)
 {
     (void)c;
     *(smtp_ssize *)ud = smtp_cmd_parser_read(parser, "NOOP\r\n", 6);
@@ -674,7 +674,7 @@ static void test_emit_bdat_auth_sasl(void)
 /* What the emitters write, the parser reads back with the same spans. */
 static void test_round_trip(void)
 {
-    smtp_command c;
+    smtp_cmd c;
     smtp_ssize n = smtp_emit_mail(out, sizeof out, "\"x y\"@z", 7, "BODY=8BITMIME", 13);
     CHECK(n > 2);
     CHECK_INT(smtp_cmd_parse(out, (size_t)n - 2, SMTP_CMD_STRICT_PATH_SPACE, &c), 0);

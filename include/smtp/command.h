@@ -99,7 +99,7 @@ SMTP_API int smtp_cmd_error_reply(smtp_cmd_error error, smtp_verb verb, const ch
  * `name` and `line` are set: `verb` is what the first word names (so a bad BDAT line is still
  * known as BDAT), and for LINE_TOO_LONG `line` holds only the first limit-1 octets.
  */
-typedef struct smtp_command {
+typedef struct smtp_cmd {
     smtp_verb verb;
     smtp_cmd_error error;
     smtp_span line; /* the whole line without its line end */
@@ -123,7 +123,7 @@ typedef struct smtp_command {
     smtp_span initial_response; /* AUTH: as sent ("=" is a zero-length response); or absent */
     uint64_t chunk_size;        /* BDAT */
     int last;                   /* BDAT: 1 with the LAST marker, else 0 */
-} smtp_command;
+} smtp_cmd;
 
 /*
  * Parser flags (smtp_cmd_settings.flags, smtp_cmd_parse). Lenient flags accept what RFC 5321
@@ -144,10 +144,10 @@ typedef struct smtp_command {
  * framing layer does). A CR, LF or NUL in the line gives SMTP_CMD_ERR_BARE_CR, _BARE_LF or
  * _NUL, whichever comes first.
  * Returns 0 when out->error is SMTP_CMD_OK; SMTP_ERR_SYNTAX when out->error holds the peer's
- * error (out is filled as documented at smtp_command); SMTP_ERR_INVALID_ARGUMENT when `out`
+ * error (out is filled as documented at smtp_cmd); SMTP_ERR_INVALID_ARGUMENT when `out`
  * is NULL, `line` is NULL with len > 0, or `flags` holds an unknown bit (out untouched).
  */
-SMTP_API int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_command *out);
+SMTP_API int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_cmd *out);
 
 /* The streaming parser: consumes a server's input stream and reports one command per line. */
 typedef struct smtp_cmd_parser smtp_cmd_parser;
@@ -183,7 +183,7 @@ typedef struct smtp_sasl_response {
  */
 typedef struct smtp_cmd_callbacks {
     /* One command line, well-formed or not (cmd->error). */
-    int (*on_command)(smtp_cmd_parser *parser, const smtp_command *cmd, void *user_data);
+    int (*on_command)(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *user_data);
     /* One SASL response line. */
     int (*on_sasl_response)(smtp_cmd_parser *parser, const smtp_sasl_response *resp,
                             void *user_data);
