@@ -92,12 +92,15 @@ static void pump(conn *c)
         if (m <= 0 || bufferevent_write(c->bev, notify, (size_t)m) < 0) conn_close(c);
         return;
     }
-    if (!d->eof && (d->tls || ENG_WANTS_READ(d)))
+    /* Read while the engine takes input, and during a pending decision (a deferred on_connect...)
+     * to notice a client that goes away: the high-water mark bounds what is read ahead. */
+    if (!d->eof && (d->tls || ENG_WANTS_READ(d) || (d->srv && smtp_server_pending(d->srv))))
         bufferevent_enable(c->bev, EV_READ);
     else
         bufferevent_disable(c->bev, EV_READ);
     uint32_t ms = 0; /* the engine's timeout: restarted on a new wait and on progress */
-    int wait = (int)ENG(d, timeout, &ms);
+    int wait =
+        d->srv ? (int)smtp_server_timeout(d->srv, &ms) : (int)smtp_client_timeout(d->cli, &ms);
     if (wait != c->wait || moved) {
         struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
         c->wait = wait;

@@ -60,12 +60,13 @@ static void on_timer(uv_timer_t *t)
     pump(c);
 }
 
-/* The socket is read only while its buffer is empty (pump), so the whole buffer is offered. */
+/* The socket is read into the free end of the connection's buffer (pump says when). */
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
     conn *c = h->data;
     (void)hint;
-    *b = c->d.tls ? uv_buf_init(c->cin, sizeof c->cin) : uv_buf_init(c->d.in, sizeof c->d.in);
+    *b = c->d.tls ? uv_buf_init(c->cin, sizeof c->cin)
+                  : uv_buf_init(c->d.in + c->d.in_len, (unsigned)(sizeof c->d.in - c->d.in_len));
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -73,7 +74,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     conn *c = s->data;
     if (n < 0 && n != UV_EOF) fprintf(stderr, "%s: read: %s\n", WHO(&c->d), uv_strerror((int)n));
     if (n < 0) c->d.eof = 1, demo_tls_eof(&c->d);
-    if (n > 0) *(b->base == c->cin ? &c->cin_len : &c->d.in_len) = (size_t)n;
+    if (n > 0) *(b->base == c->cin ? &c->cin_len : &c->d.in_len) += (size_t)n;
     pump(c);
 }
 
@@ -122,12 +123,18 @@ static void pump(conn *c)
             conn_close(c);
         return;
     }
-    int want = !d->eof && (d->tls ? !c->cin_len : !d->in_len && ENG_WANTS_READ(d));
+    /* Read once all was consumed (the client takes one read at a time), and during a pending
+     * decision (a deferred on_connect...) to notice a client that goes away. */
+    int want = !d->eof && (d->tls ? !c->cin_len
+                           : ENG_WANTS_READ(d)
+                               ? !d->in_len
+                               : d->srv && smtp_server_pending(d->srv) && d->in_len < sizeof d->in);
     if (want && !c->reading) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (!want && c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = want;
     uint32_t ms = 0; /* the engine's timeout: restarted on a new wait and on progress */
-    int wait = (int)ENG(d, timeout, &ms);
+    int wait =
+        d->srv ? (int)smtp_server_timeout(d->srv, &ms) : (int)smtp_client_timeout(d->cli, &ms);
     if (wait != c->wait || moved) {
         c->wait = wait;
         (void)(ms ? uv_timer_start(&c->timer, on_timer, ms, 0) : uv_timer_stop(&c->timer));
