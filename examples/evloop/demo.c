@@ -85,6 +85,7 @@ int demo_init(int argc, char **argv)
 {
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
     demo.prog = slash ? slash + 1 : argc > 0 ? argv[0] : "demo";
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, also into a file */
     demo.stall = argc > 2 && strcmp(argv[2], "--stall") == 0;
     int a = 2 + demo.stall;
     char *end;
