@@ -283,14 +283,16 @@ static int parse_list(const char *s, size_t len, const param_def *defs, size_t n
     return rc < 0 ? list_fault(c, &it) : 0;
 }
 
-/* The options of the caller's `version` over the defaults into *use (version 1 is the only one
- * yet: a later one copies the fields its version had); NULL options: the defaults. */
-static int opts_of(int version, const smtp_params_opts *opts, smtp_params_opts *use)
+/* The options to read: the caller's when its `version` is this library's (read in place: the
+ * parsers run per MAIL and RCPT), the defaults in *dflt for NULL; NULL for an unknown version.
+ * (A later version copies an older caller's fields over the defaults into *dflt.) */
+static const smtp_params_opts *opts_of(int version, const smtp_params_opts *opts,
+                                       smtp_params_opts *dflt)
 {
-    if (version != SMTP_PARAMS_OPTS_VERSION) return SMTP_ERR_INVALID_ARGUMENT;
-    smtp_params_opts_init(use);
-    if (opts) *use = *opts;
-    return 0;
+    if (version != SMTP_PARAMS_OPTS_VERSION) return NULL;
+    if (opts) return opts;
+    smtp_params_opts_init(dflt);
+    return dflt;
 }
 
 void smtp_params_opts_init_versioned(int version, smtp_params_opts *o)
@@ -481,9 +483,10 @@ int smtp_mail_params_parse_versioned(int version, const char *s, size_t len,
 {
     if (!out || (!s && len)) return SMTP_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    smtp_params_opts use;
-    if (opts_of(version, opts, &use) < 0) return SMTP_ERR_INVALID_ARGUMENT;
-    pctx c = {&use, &out->fault, &out->present, &out->extra, false};
+    smtp_params_opts dflt;
+    const smtp_params_opts *use = opts_of(version, opts, &dflt);
+    if (!use) return SMTP_ERR_INVALID_ARGUMENT;
+    pctx c = {use, &out->fault, &out->present, &out->extra, false};
     c.utf8 = c.opts->smtputf8 || carries_smtputf8(s, len, c.opts->extensions);
     return parse_list(s, len, mail_defs, SMTP_ARRAY_LEN(mail_defs), out, &c);
 }
@@ -599,9 +602,10 @@ int smtp_rcpt_params_parse_versioned(int version, const char *s, size_t len,
 {
     if (!out || (!s && len)) return SMTP_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    smtp_params_opts use;
-    if (opts_of(version, opts, &use) < 0) return SMTP_ERR_INVALID_ARGUMENT;
-    pctx c = {&use, &out->fault, &out->present, &out->extra, false};
+    smtp_params_opts dflt;
+    const smtp_params_opts *use = opts_of(version, opts, &dflt);
+    if (!use) return SMTP_ERR_INVALID_ARGUMENT;
+    pctx c = {use, &out->fault, &out->present, &out->extra, false};
     c.utf8 = c.opts->smtputf8 != 0;
     return parse_list(s, len, rcpt_defs, SMTP_ARRAY_LEN(rcpt_defs), out, &c);
 }
