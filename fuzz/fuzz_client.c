@@ -55,8 +55,10 @@
  * a second message, bit 5 QUIT after the last message, bit 6 the TLS handshake fails, bit 7
  * the timer expires at the end; byte 4 = message options: 8BITMIME, UTF-8 addresses, DSN,
  * SIZE declared, REQUIRETLS, MT-PRIORITY, DELIVERBY, all-or-nothing; byte 5 = bits 0-1 the
- * recipients - 1, bits 2-4 the first body, bits 5-7 the second body; byte 6 = the callback
- * call that fails (0: none); byte 7 = bit 0 REQUIRE_DSN, bit 1 HOLDFOR, bit 2
+ * recipients - 1, bits 2-4 the first body, bits 5-7 the second body; byte 6 = bits 0-6 the
+ * callback call that fails (0: none), bit 7 the application's commands (smtp_client_command:
+ * VRFY before the first message, NOOP before the second, each message submitted while its
+ * command is pending); byte 7 = bit 0 REQUIRE_DSN, bit 1 HOLDFOR, bit 2
  * BODY=BINARYMIME, bits 3-4 the body: in memory (0), or from a source (tests/body_source.h)
  * giving it in pieces of sizes seeded by bytes 0-1 (1), that also says SMTP_ERR_AGAIN before
  * every (k+1)th piece, the harness calling smtp_client_body_ready once the client's output
@@ -148,6 +150,8 @@ struct run {
     struct fsplit sp;
     smtp_client_settings cs;
     unsigned fail_at, calls;
+    int commands;       /* byte 6 bit 7: VRFY and NOOP before the messages */
+    smtp_verb cmd_verb; /* the command awaiting its reply, or SMTP_VERB_UNKNOWN */
     struct tmsg t[NMSG];
     size_t nmsgs, cur;
     int session_ends;
@@ -198,9 +202,20 @@ static void give_body(struct run *r, struct tmsg *t, size_t i)
     body_source_attach(&t->src, &t->m);
 }
 
+/* The application's command before message i (byte 6 bit 7); its reply comes to c_reply. */
+static void send_command(struct run *r, size_t i)
+{
+    if (!r->commands) return;
+    smtp_verb v = i == 0 ? SMTP_VERB_VRFY : SMTP_VERB_NOOP;
+    int rc = smtp_client_command(r->cli, v, i == 0 ? "postmaster" : NULL);
+    FLOG(&r->ev, "command %s %s\n", smtp_verb_name(v), smtp_error_name(rc));
+    if (rc == 0) r->cmd_verb = v;
+}
+
 static void start_message(struct run *r, size_t i)
 {
     struct tmsg *t = &r->t[i];
+    send_command(r, i);
     r->cur = i;
     t->submitted = 1;
     give_body(r, t, i);
@@ -267,6 +282,22 @@ static int c_message(smtp_client *cli, const smtp_client_result *res, void *ud)
         int rc = smtp_client_quit(r->cli);
         FLOG(&r->ev, "quit %s\n", smtp_error_name(rc));
     }
+    return 0;
+}
+
+static int c_reply(smtp_client *cli, const smtp_client_reply *rep, void *ud)
+{
+    struct run *r = ud;
+    (void)cli;
+    if (enter(r)) return -1;
+    /* The command sent, answered once, before the message submitted after it began. */
+    FUZZ_ASSERT(r->cmd_verb != SMTP_VERB_UNKNOWN && rep->command == r->cmd_verb);
+    FUZZ_ASSERT(rep->code / 100 != 3 && rep->code != 421);
+    FUZZ_ASSERT(!r->t[r->cur].rcpt_seen[0] && !r->t[r->cur].reported);
+    r->cmd_verb = SMTP_VERB_UNKNOWN;
+    FLOG(&r->ev, "reply %s", smtp_verb_name(rep->command));
+    log_reply(r, rep);
+    flog_str(&r->ev, "\n");
     return 0;
 }
 
@@ -579,7 +610,8 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     fsplit_init(&r->sp, (unsigned)h[0] | (unsigned)h[1] << 8);
     fmem_init(&r->mem);
     r->lmtp = h[2] & 1;
-    r->fail_at = h[6];
+    r->fail_at = h[6] & 0x7fu;
+    r->commands = (h[6] & 0x80u) != 0;
     r->nmsgs = h[3] & 0x10 ? 2 : 1;
 
     smtp_client_settings *cs = &r->cs;
@@ -611,7 +643,11 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     for (size_t i = 0; i < r->nmsgs; i++)
         make_message(r, i);
 
-    smtp_client_callbacks cb = {c_rcpt, c_message, c_starttls, c_session_end};
+    smtp_client_callbacks cb = {.on_rcpt = c_rcpt,
+                                .on_message = c_message,
+                                .on_starttls = c_starttls,
+                                .on_session_end = c_session_end,
+                                .on_reply = c_reply};
     int rc = smtp_client_new(&r->cli, &cb, cs, &r->mem.mem, r);
     if (rc < 0) {
         FUZZ_ASSERT(r->cli == NULL && r->mem.live == 0);

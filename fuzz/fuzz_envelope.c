@@ -466,7 +466,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (w->srv_tls) cs.flags |= SMTP_CLIENT_TLS;
     if (h[1] & 0x40) cs.max_output = 1024;
     if (h[1] & 0x80) cs.max_body_buffer = 7;
-    smtp_client_callbacks ccb = {NULL, c_message, NULL, c_session_end};
+    smtp_client_callbacks ccb = {.on_message = c_message, .on_session_end = c_session_end};
     FUZZ_ASSERT(smtp_client_new(&w->cli, &ccb, &cs, &w->cmem.mem, w) == 0);
     fmem_budget(&w->cmem, 0); /* client.h: nothing is allocated after _new */
 

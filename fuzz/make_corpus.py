@@ -226,7 +226,8 @@ def client_header(o, seed):
     nto = max(1, min(4, len(re.findall(r"(?:^|\s)to=", o))))
     b5 = (nto - 1) | (seed & 0x3F) << 2
     b7 = (1 if has(o, "reqdsn") else 0) | (2 if opt_str(o, "holdfor") else 0) | (4 if has(o, "binary") else 0)
-    return bytes([seed, 0, b2, b3, b4, b5, 0, b7])
+    b6 = 0x80 if opt_str(o, "cmd") is not None else 0  # the application's commands
+    return bytes([seed, 0, b2, b3, b4, b5, b6, b7])
 
 
 def client_stream(o, data):

@@ -168,7 +168,11 @@ static size_t settings_size(int version)
 
 static size_t callbacks_size(int version)
 {
-    return version == 1 ? sizeof(smtp_client_callbacks) : 0;
+    switch (version) {
+    case 1: return offsetof(smtp_client_callbacks, on_reply);
+    case 2: return sizeof(smtp_client_callbacks);
+    default: return 0;
+    }
 }
 
 int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
@@ -352,6 +356,17 @@ static int produce(smtp_client *cli)
             rv = smtp_cli_auth_produce(cli);
             break;
         case SMTP_CLI_READY:
+            if (cli->cmd_verb != SMTP_VERB_UNKNOWN) { /* the application's command first */
+                if (cli->cmd_sent || cli->xq_len) return 0;
+                rv = emit_simple(cli, cli->cmd_verb, cli->cmd_has_arg ? cli->cmd_arg : NULL,
+                                 SMTP_CLI_X_COMMAND);
+                if (rv > 0) {
+                    cli->xq[(cli->xq_head + cli->xq_len - 1) % cli->xq_cap].index =
+                        (uint32_t)cli->cmd_verb;
+                    cli->cmd_sent = 1;
+                }
+                break;
+            }
             rv = smtp_cli_txn_produce(cli);
             if (rv == 0 && cli->quit_asked && !smtp_cli_txn_busy(cli) && !cli->need_rset)
                 cli->phase = SMTP_CLI_QUIT, rv = 1;
@@ -470,6 +485,7 @@ static smtp_verb verb_of(const struct smtp_cli_expect *x)
     case SMTP_CLI_X_DATA:
     case SMTP_CLI_X_DATA_END: return SMTP_VERB_DATA;
     case SMTP_CLI_X_BDAT: return SMTP_VERB_BDAT;
+    case SMTP_CLI_X_COMMAND: return (smtp_verb)x->index;
     default: return SMTP_VERB_UNKNOWN;
     }
 }
@@ -597,6 +613,12 @@ static int handle_reply(smtp_client *cli)
     case SMTP_CLI_X_QUIT:
         cli->phase = SMTP_CLI_DONE;
         return smtp_cli_end(cli, SMTP_CLIENT_END_QUIT, 0, &r, 0);
+    case SMTP_CLI_X_COMMAND: {
+        cli->cmd_verb = SMTP_VERB_UNKNOWN; /* before the callback: it may send the next */
+        int cr;
+        SMTP_CALLBACK(cli, cr, on_reply, &r);
+        return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
+    }
     default: return smtp_cli_txn_reply(cli, &x, &r);
     }
 }
@@ -737,6 +759,32 @@ int smtp_client_quit(smtp_client *cli)
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
     if (cli->error || cli->ended || cli->quit_asked) return SMTP_ERR_INVALID_STATE;
     cli->quit_asked = 1;
+    return smtp_cli_kick(cli);
+}
+
+int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg)
+{
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    switch (verb) {
+    case SMTP_VERB_NOOP:
+    case SMTP_VERB_RSET:
+    case SMTP_VERB_VRFY:
+    case SMTP_VERB_EXPN:
+    case SMTP_VERB_HELP:
+    case SMTP_VERB_ETRN: break;
+    default: return SMTP_ERR_INVALID_ARGUMENT;
+    }
+    size_t len = arg ? strlen(arg) : 0;
+    smtp_ssize need = smtp_emit_command(NULL, 0, verb, arg, len);
+    if (need < 0) return (int)need;
+    if ((size_t)need > cli->out_cap) return SMTP_ERR_TOO_LONG;
+    if (cli->error || cli->ended || cli->quit_asked || cli->cmd_verb != SMTP_VERB_UNKNOWN ||
+        cli->msg)
+        return SMTP_ERR_INVALID_STATE;
+    cli->cmd_verb = verb;
+    cli->cmd_sent = 0;
+    cli->cmd_has_arg = arg != NULL;
+    if (arg) memcpy(cli->cmd_arg, arg, len + 1); /* need <= 512: the line holds it */
     return smtp_cli_kick(cli);
 }
 

@@ -44,8 +44,9 @@ enum smtp_cli_expect_kind {
     SMTP_CLI_X_DATA,     /* the 354 */
     SMTP_CLI_X_DATA_END, /* after CRLF.CRLF; flag: the lone dot of an aborted message */
     SMTP_CLI_X_BDAT,     /* flag: BDAT LAST */
-    SMTP_CLI_X_LMTP      /* index: the recipient whose reply after the data this is;
+    SMTP_CLI_X_LMTP,     /* index: the recipient whose reply after the data this is;
                             flag: the data went with BDAT (the reply answers BDAT LAST) */
+    SMTP_CLI_X_COMMAND   /* the application's command (smtp_client_command): cmd_verb */
 };
 
 /* One awaited reply: what it answers, and where its command ends in the output stream. */
@@ -158,6 +159,13 @@ struct smtp_client {
     size_t m_lmtp_ok, m_lmtp_rej, m_lmtp_temp;
     unsigned char *rcpt_ok; /* max_recipients flags */
     int need_rset;          /* a transaction is open after a failure: send RSET */
+
+    /* The application's command (smtp_client_command): its verb while it is pending (to send,
+     * or sent and awaiting its reply), else SMTP_VERB_UNKNOWN; its argument, copied. */
+    smtp_verb cmd_verb;
+    int cmd_sent;
+    int cmd_has_arg;
+    char cmd_arg[SMTP_MAX_COMMAND_LINE];
     struct smtp_cli_saved saved;
 
     /*

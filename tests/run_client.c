@@ -39,6 +39,9 @@
  * it says SMTP_ERR_AGAIN after the last byte).
  * A body is in memory (message.body), so the client computes its SIZE=, unless piece=, size=,
  * noend or bodybuf= ask for a body source (tests/body_source.h).
+ * cmd=VERB[:ARG] between messages: the application's command (smtp_client_command), logged
+ *   reply VERB CODE text="..." [enh=X]   its reply (on_reply)
+ *   command N SMTP_ERR_...               the command was refused
  */
 #include "body_source.h"
 #include "tls/refcrypto.h"
@@ -50,7 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAXMSG 8
+#define MAXMSG 16
 #define MAXRCPT 16
 
 struct rmsg {
@@ -61,6 +64,8 @@ struct rmsg {
     size_t piece;
     int noend;
     struct body_source src; /* the body source, when one is asked for */
+    smtp_verb cmd;          /* not UNKNOWN: this item is smtp_client_command(cmd, cmd_arg) */
+    const char *cmd_arg;
 };
 
 struct cstate {
@@ -167,6 +172,16 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         m->m.rcpts = m->rcpts;
         return 0;
     }
+    if (key_is(tok, klen, "cmd") && v) {
+        if (st->nmsgs == MAXMSG) return -1;
+        m = &st->msgs[st->nmsgs++];
+        char *colon = strchr(v, ':');
+        if (colon) *colon = '\0';
+        for (int k = 1; k < 64 && !m->cmd; k++)
+            if (strcmp(smtp_verb_name((smtp_verb)k), v) == 0) m->cmd = (smtp_verb)k;
+        m->cmd_arg = colon ? colon + 1 : NULL;
+        return m->cmd ? 0 : -1;
+    }
     /* session settings */
     if (key_is(tok, klen, "helo") && v)
         s->helo_name = v;
@@ -220,7 +235,7 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         if (st->pkt_to <= st->pkt_from) return -1;
     }
     /* message fields */
-    else if (!m)
+    else if (!m || m->cmd)
         return -1;
     else if (key_is(tok, klen, "to") && v) {
         if (m->m.nrcpts == MAXRCPT) return -1;
@@ -350,6 +365,17 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     return 0;
 }
 
+static int on_reply(smtp_client *cli, const smtp_client_reply *r, void *ud)
+{
+    (void)cli;
+    struct cstate *st = ud;
+    vec_log_raw(st->log, "reply", 5);
+    log_reply(st->log, r, 1);
+    vec_logf(st->log, "%s", "");
+    st->active = 0;
+    return 0;
+}
+
 static int on_starttls(smtp_client *cli, void *ud)
 {
     (void)cli;
@@ -390,9 +416,12 @@ static void pump(struct cstate *st)
         if (!st->active && st->next < st->nmsgs && !st->session_ended) {
             st->cur = st->next++;
             st->active = 1; /* before: on_message may report the message at once */
-            int rv = smtp_client_submit(st->cli, &st->msgs[st->cur].m);
+            struct rmsg *it = &st->msgs[st->cur];
+            int rv = it->cmd ? smtp_client_command(st->cli, it->cmd, it->cmd_arg)
+                             : smtp_client_submit(st->cli, &it->m);
             if (rv < 0) {
-                vec_logf(st->log, "submit %zu %s", st->cur, smtp_error_name(rv));
+                vec_logf(st->log, "%s %zu %s", it->cmd ? "command" : "submit", st->cur,
+                         smtp_error_name(rv));
                 st->active = 0;
             }
             progress = 1;
@@ -451,8 +480,12 @@ static void *open_client(const char *options, vec_log *log)
     struct apply_ctx ctx = {st, &s};
     if (vec_opt_each(options, apply_word, &ctx) != 0) goto bad;
     for (size_t i = 0; i < st->nmsgs; i++)
-        set_body(st, &st->msgs[i]);
-    smtp_client_callbacks cb = {on_rcpt, on_message, on_starttls, on_session_end};
+        if (!st->msgs[i].cmd) set_body(st, &st->msgs[i]);
+    smtp_client_callbacks cb = {.on_rcpt = on_rcpt,
+                                .on_message = on_message,
+                                .on_starttls = on_starttls,
+                                .on_session_end = on_session_end,
+                                .on_reply = on_reply};
     int rv = smtp_client_new(&st->cli, &cb, &s, NULL, st);
     if (rv) {
         vec_logf(log, "new %s", smtp_error_name(rv));

@@ -136,7 +136,8 @@ static int c_end(smtp_client *cli, const smtp_client_session_result *res, void *
     return 0;
 }
 
-static const smtp_client_callbacks capp_callbacks = {c_rcpt, c_message, NULL, c_end};
+static const smtp_client_callbacks capp_callbacks = {
+    .on_rcpt = c_rcpt, .on_message = c_message, .on_session_end = c_end};
 
 /* ---- a byte queue ---- */
 

@@ -54,7 +54,10 @@ static int on_end(smtp_client *cli, const smtp_client_session_result *res, void 
     return a->fail_in == 3 ? -1 : 0;
 }
 
-static const smtp_client_callbacks app_cb = {on_rcpt, on_message, on_starttls, on_end};
+static const smtp_client_callbacks app_cb = {.on_rcpt = on_rcpt,
+                                             .on_message = on_message,
+                                             .on_starttls = on_starttls,
+                                             .on_session_end = on_end};
 
 static void settings(smtp_client_settings *s)
 {
@@ -764,6 +767,81 @@ static void test_emit_limits(void)
     CHECK_INT(smtp_emit_command(NULL, 0, SMTP_VERB_MAIL, arg, 512 - 6), SMTP_ERR_TOO_LONG);
 }
 
+/* The application's commands: their states, ordering with messages, the callbacks' version. */
+static int cmd_replies;
+static int on_cmd_reply(smtp_client *cli, const smtp_client_reply *r, void *ud)
+{
+    (void)cli, (void)r;
+    cmd_replies++;
+    return ((struct app *)ud)->fail_in == 4 ? -1 : 0;
+}
+
+static void test_commands(void)
+{
+    struct app a = {0};
+    smtp_client_callbacks cb = app_cb;
+    cb.on_reply = on_cmd_reply;
+    smtp_client_settings s;
+    settings(&s);
+    smtp_client *c;
+    CHECK_INT(smtp_client_command(NULL, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &a), 0);
+    char out[4096];
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_QUIT, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_MAIL, "FROM:<a@b>"), SMTP_ERR_INVALID_ARGUMENT);
+    char longarg[600];
+    memset(longarg, 'v', sizeof longarg - 1);
+    longarg[sizeof longarg - 1] = '\0';
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_VRFY, longarg), SMTP_ERR_TOO_LONG);
+    /* Before the greeting: queued; a second one waits its turn; a message waits for it. */
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_VRFY, "postmaster"), 0);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_STATE);
+    smtp_client_message m;
+    message(&m);
+    m.body = "x\r\n";
+    m.body_len = 3;
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_read(c, "220 x\r\n", 7), 7);
+    size_t n = drain(c, out, sizeof out);
+    CHECK(n == 21 && memcmp(out, "EHLO client.example\r\n", 21) == 0);
+    CHECK_INT(smtp_client_read(c, "250-x\r\n250 PIPELINING\r\n", 23), 23);
+    n = drain(c, out, sizeof out);
+    out[n] = '\0';
+    CHECK_STR(out, "VRFY postmaster\r\n"); /* alone, the message after its reply */
+    CHECK_INT(smtp_client_read(c, "252 2.0.0 maybe\r\n", 17), 17);
+    CHECK_INT(cmd_replies, 1);
+    n = drain(c, out, sizeof out);
+    out[n] = '\0';
+    CHECK_STR(out, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+    smtp_client_del(c);
+
+    /* A failing on_reply fails the session. */
+    a.fail_in = 4;
+    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), 0);
+    CHECK(feed(c, "220 x\r\n250 x\r\n") > 0);
+    CHECK_INT(feed(c, "250 ok\r\n"), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK(smtp_client_want_close(c)); /* failed: nothing more in or out */
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+
+    /* Callbacks of version 1 end before on_reply: it is never read (here: garbage). */
+    a.fail_in = 0;
+    cmd_replies = 0;
+    smtp_client_callbacks v1 = app_cb;
+    memset(&v1.on_reply, 0xff, sizeof v1.on_reply);
+    CHECK_INT(smtp_client_new_versioned(&c, 1, &v1, SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), 0);
+    CHECK(feed(c, "220 x\r\n250 x\r\n250 ok\r\n") > 0);
+    CHECK_INT(cmd_replies, 0);
+    CHECK_INT(smtp_client_quit(c), 0);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+    CHECK_INT(smtp_client_new_versioned(&c, 3, &cb, SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a),
+              SMTP_ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     test_bad_settings();
@@ -779,6 +857,7 @@ int main(void)
     test_starttls_state();
     test_body_backpressure();
     test_emit_limits();
+    test_commands();
     test_sasl_crypto();
     return check_finish();
 }

@@ -226,7 +226,7 @@ static int client_run(int n, struct capp *a)
     s.auth_user = "user";
     s.auth_password = "secret";
     s.flags |= SMTP_CLIENT_AUTH_PLAINTEXT;
-    smtp_client_callbacks cb = {NULL, c_message, NULL, c_end};
+    smtp_client_callbacks cb = {.on_message = c_message, .on_session_end = c_end};
     smtp_client *c = NULL;
     int r = smtp_client_new(&c, &cb, &s, &mem, a);
     if (r < 0) {
@@ -302,7 +302,7 @@ static int loop_run(int side, int n, int *delivered)
     smtp_client_settings cs;
     smtp_client_settings_init(&cs);
     cs.helo_name = "client.example.org";
-    smtp_client_callbacks ccb = {NULL, c_message, NULL, c_end};
+    smtp_client_callbacks ccb = {.on_message = c_message, .on_session_end = c_end};
     int rc = smtp_client_new(&cli, &ccb, &cs, &cmem, &a);
     CHECK(rs == 0 || rs == SMTP_ERR_NOMEM);
     CHECK(rc == 0 || rc == SMTP_ERR_NOMEM);

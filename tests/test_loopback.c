@@ -1468,7 +1468,10 @@ static void setup(struct world *w, const struct scenario *sc)
     if (sc->auth == AUTH_XOAUTH2) cs.auth_mech = "XOAUTH2";
     if (sc->auth == AUTH_XOAUTH2 || sc->auth == AUTH_OAUTHBEARER) cs.auth_token = AUTH_TOKEN;
     if (sc->auth == AUTH_OAUTHBEARER) cs.auth_authzid = AUTH_ZID;
-    smtp_client_callbacks ccb = {c_rcpt, c_message, c_starttls, c_session_end};
+    smtp_client_callbacks ccb = {.on_rcpt = c_rcpt,
+                                 .on_message = c_message,
+                                 .on_starttls = c_starttls,
+                                 .on_session_end = c_session_end};
     w->cli_mem = (smtp_mem){&w->cmem, cm_malloc, cm_free, cm_calloc, cm_realloc};
     CHECK_INT(smtp_client_new(&w->cli, &ccb, &cs, &w->cli_mem, w), 0);
     w->cli_calls_new = w->cmem.calls;

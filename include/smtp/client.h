@@ -329,8 +329,11 @@ typedef struct smtp_client_rcpt {
     const char *orcpt;
 } smtp_client_rcpt;
 
-/* The version of smtp_client_callbacks this header describes (common.h: versioned structs). */
-#define SMTP_CLIENT_CALLBACKS_VERSION 1
+/*
+ * The version of smtp_client_callbacks this header describes (common.h: versioned structs):
+ * 2 added on_reply.
+ */
+#define SMTP_CLIENT_CALLBACKS_VERSION 2
 
 /*
  * Callbacks. Each gets the client first and the user_data given to smtp_client_new last. A
@@ -365,6 +368,12 @@ typedef struct smtp_client_callbacks {
      */
     int (*on_session_end)(smtp_client *cli, const smtp_client_session_result *result,
                           void *user_data);
+    /*
+     * The reply to the application's command (smtp_client_command): reply->command is its
+     * verb (NOOP, RSET, VRFY, EXPN, HELP or ETRN). The next command, or a message, may be
+     * sent from here. Since version 2.
+     */
+    int (*on_reply)(smtp_client *cli, const smtp_client_reply *reply, void *user_data);
 } smtp_client_callbacks;
 
 /*
@@ -560,6 +569,27 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
  * borrowed until on_message. */
 SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
                                           const smtp_client_message *msg);
+
+/*
+ * smtp_client_command sends a command of the application's between messages: NOOP, RSET,
+ * VRFY, EXPN, HELP or ETRN (RFC 5321 4.1.1, RFC 1985) with its argument `arg` (NUL-terminated,
+ * copied; NULL for none). The command goes out once the session is ready (after the greeting,
+ * EHLO, STARTTLS and AUTH), and its reply, whatever its code, comes to on_reply; a 3xx
+ * reply is a protocol violation, and a 421 ends the session instead (on_session_end). One
+ * command at a time: call the next one from on_reply or after it. A message submitted while
+ * the command is pending waits for its reply, as does QUIT. Monitoring probes (NOOP, VRFY)
+ * and a proxy relaying its client's commands use it; the engine sends RSET by itself after a
+ * failed transaction.
+ * Returns 0, or:
+ *   SMTP_ERR_INVALID_ARGUMENT  cli NULL; another verb; an argument for RSET, none for VRFY,
+ *                              EXPN or ETRN (smtp_emit_command's grammar);
+ *   SMTP_ERR_UNSAFE_ARGUMENT   the argument holds CR, LF or another control byte;
+ *   SMTP_ERR_TOO_LONG          the line would exceed 512 octets (RFC 5321 4.5.3.1.4) or
+ *                              max_output;
+ *   SMTP_ERR_INVALID_STATE     a command is pending, a message is in progress, or the session
+ *                              is ending or over.
+ */
+SMTP_API int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg);
 
 /*
  * smtp_client_body_ready tells the client that the body source of the current message, which

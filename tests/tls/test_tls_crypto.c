@@ -137,7 +137,7 @@ static smtp_client *client(const smtp_client_crypto *k, const char *user, const 
     s.auth_user = user;
     s.auth_password = pass;
     s.crypto = k;
-    smtp_client_callbacks cb = {NULL, NULL, NULL, on_end};
+    smtp_client_callbacks cb = {.on_session_end = on_end};
     CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, a), 0);
     return c;
 }
