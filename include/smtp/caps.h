@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — the EHLO capability parser (RFC 5321 4.1.1.1 and the extensions' RFCs).
  *
  * A client keeps an smtp_caps for the life of a session (and refills it after STARTTLS or
@@ -23,34 +23,35 @@
 extern "C" {
 #endif
 
-/* The extensions smtp_caps knows (the RFC defining each keyword in brackets). */
+/** The extensions smtp_caps knows (the RFC defining each keyword in brackets). */
 typedef enum smtp_cap {
-    SMTP_CAP_PIPELINING = 0,          /* PIPELINING [RFC 2920] */
-    SMTP_CAP_SIZE = 1,                /* SIZE [n] [RFC 1870] */
-    SMTP_CAP_8BITMIME = 2,            /* 8BITMIME [RFC 6152] */
-    SMTP_CAP_SMTPUTF8 = 3,            /* SMTPUTF8 [RFC 6531] */
-    SMTP_CAP_CHUNKING = 4,            /* CHUNKING [RFC 3030] */
-    SMTP_CAP_BINARYMIME = 5,          /* BINARYMIME [RFC 3030] */
-    SMTP_CAP_DSN = 6,                 /* DSN [RFC 3461] */
-    SMTP_CAP_ENHANCEDSTATUSCODES = 7, /* ENHANCEDSTATUSCODES [RFC 2034] */
-    SMTP_CAP_STARTTLS = 8,            /* STARTTLS [RFC 3207] */
-    SMTP_CAP_AUTH = 9,                /* AUTH mech... and the old AUTH=mech... [RFC 4954] */
-    SMTP_CAP_REQUIRETLS = 10,         /* REQUIRETLS [RFC 8689] */
-    SMTP_CAP_DELIVERBY = 11,          /* DELIVERBY [min-by-time] [RFC 2852] */
-    SMTP_CAP_MT_PRIORITY = 12,        /* MT-PRIORITY [profile] [RFC 6710] */
-    SMTP_CAP_FUTURERELEASE = 13,      /* FUTURERELEASE interval date-time [RFC 4865] */
-    SMTP_CAP_LIMITS = 14,             /* LIMITS name=value... [RFC 9422] */
-    SMTP_CAP_XCLIENT = 15,            /* XCLIENT attribute... [Postfix] */
-    SMTP_CAP_XFORWARD = 16,           /* XFORWARD attribute... [Postfix] */
-    SMTP_CAP_VRFY = 17,               /* VRFY [RFC 5321 3.5] */
-    SMTP_CAP_ETRN = 18,               /* ETRN [RFC 1985] */
-    SMTP_CAP_HELP = 19,               /* HELP [RFC 5321 4.1.1.8] */
-    SMTP_CAP_EXPN = 20,               /* EXPN [RFC 5321 3.5] */
-    SMTP_CAP_RRVS = 21,               /* RRVS [RFC 7293] */
-    SMTP_CAP_COUNT = 22               /* the number of capabilities, not one */
+    SMTP_CAP_PIPELINING = 0,          /**< PIPELINING [RFC 2920] */
+    SMTP_CAP_SIZE = 1,                /**< SIZE [n] [RFC 1870] */
+    SMTP_CAP_8BITMIME = 2,            /**< 8BITMIME [RFC 6152] */
+    SMTP_CAP_SMTPUTF8 = 3,            /**< SMTPUTF8 [RFC 6531] */
+    SMTP_CAP_CHUNKING = 4,            /**< CHUNKING [RFC 3030] */
+    SMTP_CAP_BINARYMIME = 5,          /**< BINARYMIME [RFC 3030] */
+    SMTP_CAP_DSN = 6,                 /**< DSN [RFC 3461] */
+    SMTP_CAP_ENHANCEDSTATUSCODES = 7, /**< ENHANCEDSTATUSCODES [RFC 2034] */
+    SMTP_CAP_STARTTLS = 8,            /**< STARTTLS [RFC 3207] */
+    SMTP_CAP_AUTH = 9,                /**< AUTH mech... and the old AUTH=mech... [RFC 4954] */
+    SMTP_CAP_REQUIRETLS = 10,         /**< REQUIRETLS [RFC 8689] */
+    SMTP_CAP_DELIVERBY = 11,          /**< DELIVERBY [min-by-time] [RFC 2852] */
+    SMTP_CAP_MT_PRIORITY = 12,        /**< MT-PRIORITY [profile] [RFC 6710] */
+    SMTP_CAP_FUTURERELEASE = 13,      /**< FUTURERELEASE interval date-time [RFC 4865] */
+    SMTP_CAP_LIMITS = 14,             /**< LIMITS name=value... [RFC 9422] */
+    SMTP_CAP_XCLIENT = 15,            /**< XCLIENT attribute... [Postfix] */
+    SMTP_CAP_XFORWARD = 16,           /**< XFORWARD attribute... [Postfix] */
+    SMTP_CAP_VRFY = 17,               /**< VRFY [RFC 5321 3.5] */
+    SMTP_CAP_ETRN = 18,               /**< ETRN [RFC 1985] */
+    SMTP_CAP_HELP = 19,               /**< HELP [RFC 5321 4.1.1.8] */
+    SMTP_CAP_EXPN = 20,               /**< EXPN [RFC 5321 3.5] */
+    SMTP_CAP_RRVS = 21,               /**< RRVS [RFC 7293] */
+    SMTP_CAP_COUNT = 22               /**< the number of capabilities, not one */
 } smtp_cap;
 
-/* SASL mechanisms with a bit in smtp_caps_auth_mechs (others: smtp_caps_has_auth). */
+/** SASL mechanisms with a bit in smtp_caps_auth_mechs (others: smtp_caps_has_auth). */
+/** @{ */
 #define SMTP_AUTH_PLAIN 0x0001u
 #define SMTP_AUTH_LOGIN 0x0002u
 #define SMTP_AUTH_CRAM_MD5 0x0004u
@@ -65,8 +66,10 @@ typedef enum smtp_cap {
 #define SMTP_AUTH_ANONYMOUS 0x0800u
 #define SMTP_AUTH_GSSAPI 0x1000u
 #define SMTP_AUTH_NTLM 0x2000u
+/** @} */
 
-/* Attributes of XCLIENT and XFORWARD (Postfix XCLIENT_README, XFORWARD_README). */
+/** Attributes of XCLIENT and XFORWARD (Postfix XCLIENT_README, XFORWARD_README). */
+/** @{ */
 #define SMTP_XATTR_NAME 0x001u
 #define SMTP_XATTR_ADDR 0x002u
 #define SMTP_XATTR_PORT 0x004u
@@ -78,20 +81,21 @@ typedef enum smtp_cap {
 #define SMTP_XATTR_DESTPORT 0x100u
 #define SMTP_XATTR_SOURCE 0x200u
 #define SMTP_XATTR_IDENT 0x400u
+/** @} */
 
-/* The limits of RFC 9422 (smtp_caps_limit). */
+/** The limits of RFC 9422 (smtp_caps_limit). */
 typedef enum smtp_caps_limit_name {
-    SMTP_LIMIT_MAILMAX = 0,      /* transactions per session */
-    SMTP_LIMIT_RCPTMAX = 1,      /* recipients per transaction */
-    SMTP_LIMIT_RCPTDOMAINMAX = 2 /* distinct recipient domains per transaction */
+    SMTP_LIMIT_MAILMAX = 0,      /**< transactions per session */
+    SMTP_LIMIT_RCPTMAX = 1,      /**< recipients per transaction */
+    SMTP_LIMIT_RCPTDOMAINMAX = 2 /**< distinct recipient domains per transaction */
 } smtp_caps_limit_name;
 
-/* Bounds of the copies smtp_caps keeps. */
-#define SMTP_CAPS_DOMAIN_MAX 255    /* RFC 5321 4.5.3.1.2 */
-#define SMTP_CAPS_AUTH_LIST_MAX 255 /* the mechanism names, space-separated */
-#define SMTP_CAPS_PROFILE_MAX 32    /* an MT-PRIORITY profile name */
+/** Bounds of the copies smtp_caps keeps. */
+#define SMTP_CAPS_DOMAIN_MAX 255    /**< RFC 5321 4.5.3.1.2 */
+#define SMTP_CAPS_AUTH_LIST_MAX 255 /**< the mechanism names, space-separated */
+#define SMTP_CAPS_PROFILE_MAX 32    /**< an MT-PRIORITY profile name */
 
-/*
+/**
  * The capabilities of one EHLO reply. Fields are private: read them with the functions below.
  * Set up with smtp_caps_init; owns no memory, needs no cleanup, may be copied.
  */
@@ -118,10 +122,10 @@ typedef struct smtp_caps {
     char profile_[SMTP_CAPS_PROFILE_MAX];
 } smtp_caps;
 
-/* smtp_caps_init empties `caps` (no capability, no line seen). NULL is ignored. */
+/** smtp_caps_init empties `caps` (no capability, no line seen). NULL is ignored. */
 SMTP_API void smtp_caps_init(smtp_caps *caps);
 
-/*
+/**
  * smtp_caps_add_line adds the next line of the EHLO reply: `line`/`len` is the text after the
  * reply code and its separator (a trailing CRLF or LF, if present, is ignored). The first line
  * after smtp_caps_init gives the server's domain (its first word); the others are keyword
@@ -133,30 +137,30 @@ SMTP_API void smtp_caps_init(smtp_caps *caps);
  */
 SMTP_API int smtp_caps_add_line(smtp_caps *caps, const char *line, size_t len);
 
-/* smtp_caps_has returns 1 if the server announced `cap`, else 0 (also for NULL or a bad cap). */
+/** smtp_caps_has returns 1 if the server announced `cap`, else 0 (also for NULL or a bad cap). */
 SMTP_API int smtp_caps_has(const smtp_caps *caps, smtp_cap cap);
 
-/* smtp_cap_name returns the EHLO keyword of `cap` ("8BITMIME"), or NULL for a bad value. */
+/** smtp_cap_name returns the EHLO keyword of `cap` ("8BITMIME"), or NULL for a bad value. */
 SMTP_API const char *smtp_cap_name(smtp_cap cap);
 
-/*
+/**
  * smtp_caps_size returns the SIZE limit in octets (RFC 1870), or 0 when there is none known:
  * SIZE absent, without a number, "SIZE 0" (no limit), or a parameter that is not a number
  * fitting 64 bits. When SIZE is announced more than once the smallest limit wins.
  */
 SMTP_API uint64_t smtp_caps_size(const smtp_caps *caps);
 
-/* smtp_caps_auth_mechs returns the SMTP_AUTH_* bits of the announced mechanisms. */
+/** smtp_caps_auth_mechs returns the SMTP_AUTH_* bits of the announced mechanisms. */
 SMTP_API uint32_t smtp_caps_auth_mechs(const smtp_caps *caps);
 
-/*
+/**
  * smtp_caps_has_auth returns 1 if the mechanism `mech`/`len` (any case) was announced by
  * AUTH or AUTH=, else 0. It searches the bounded copy of the list: a name that did not fit
  * (smtp_caps_auth_truncated) is not found, though its SMTP_AUTH_* bit is set if it has one.
  */
 SMTP_API int smtp_caps_has_auth(const smtp_caps *caps, const char *mech, size_t len);
 
-/*
+/**
  * smtp_caps_auth_list returns the announced mechanism names, each once, in the order first
  * seen, separated by one space, as the server spelled them (AUTH and AUTH= merged). The span
  * points into `caps` and is valid while `caps` is. Names that are not valid SASL names
@@ -164,26 +168,26 @@ SMTP_API int smtp_caps_has_auth(const smtp_caps *caps, const char *mech, size_t 
  */
 SMTP_API smtp_span smtp_caps_auth_list(const smtp_caps *caps);
 
-/* smtp_caps_auth_truncated returns 1 if a mechanism name was dropped for lack of room. */
+/** smtp_caps_auth_truncated returns 1 if a mechanism name was dropped for lack of room. */
 SMTP_API int smtp_caps_auth_truncated(const smtp_caps *caps);
 
-/*
+/**
  * smtp_caps_domain returns the first word of the first line (the server's domain or address
  * literal), pointing into `caps`; empty when there was none, when it held a control byte, or
  * when it was longer than SMTP_CAPS_DOMAIN_MAX.
  */
 SMTP_API smtp_span smtp_caps_domain(const smtp_caps *caps);
 
-/* smtp_caps_deliverby_min returns DELIVERBY's min-by-time in seconds, 0 when none was given. */
+/** smtp_caps_deliverby_min returns DELIVERBY's min-by-time in seconds, 0 when none was given. */
 SMTP_API uint32_t smtp_caps_deliverby_min(const smtp_caps *caps);
 
-/*
+/**
  * smtp_caps_mt_priority_profile returns MT-PRIORITY's priority profile ("MIXER", "STANAG4406",
  * "NSEP"...), pointing into `caps`; empty when none was given.
  */
 SMTP_API smtp_span smtp_caps_mt_priority_profile(const smtp_caps *caps);
 
-/*
+/**
  * smtp_caps_future_release gets FUTURERELEASE's max-future-release-interval (seconds) and
  * max-future-release-date-time (seconds since the epoch, UTC). Returns 1 and fills the
  * non-NULL pointers if both were announced and readable, else 0 and leaves them alone.
@@ -191,19 +195,19 @@ SMTP_API smtp_span smtp_caps_mt_priority_profile(const smtp_caps *caps);
 SMTP_API int smtp_caps_future_release(const smtp_caps *caps, uint64_t *max_interval,
                                       int64_t *max_datetime);
 
-/* smtp_caps_limit returns the LIMITS value `which` (RFC 9422), 0 when not announced. */
+/** smtp_caps_limit returns the LIMITS value `which` (RFC 9422), 0 when not announced. */
 SMTP_API uint32_t smtp_caps_limit(const smtp_caps *caps, smtp_caps_limit_name which);
 
-/* smtp_caps_xclient returns the SMTP_XATTR_* bits XCLIENT announced (unknown names ignored). */
+/** smtp_caps_xclient returns the SMTP_XATTR_* bits XCLIENT announced (unknown names ignored). */
 SMTP_API unsigned smtp_caps_xclient(const smtp_caps *caps);
 
-/* smtp_caps_xforward returns the SMTP_XATTR_* bits XFORWARD announced. */
+/** smtp_caps_xforward returns the SMTP_XATTR_* bits XFORWARD announced. */
 SMTP_API unsigned smtp_caps_xforward(const smtp_caps *caps);
 
-/* smtp_caps_unknown returns how many keyword lines had a keyword smtp_caps does not know. */
+/** smtp_caps_unknown returns how many keyword lines had a keyword smtp_caps does not know. */
 SMTP_API unsigned smtp_caps_unknown(const smtp_caps *caps);
 
-/*
+/**
  * smtp_caps_malformed returns how many lines were not fully understood: a keyword that is not
  * an ehlo-keyword, parameters on a keyword that takes none, or parameters that do not follow
  * their extension's grammar (those are ignored, the keyword still counts as announced).

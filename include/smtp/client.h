@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — the client session engine: a sans-I/O SMTP (RFC 5321) and LMTP (RFC 2033) client.
  *
  * The engine holds one connection's conversation. The adapter (the code that owns the socket,
@@ -51,23 +51,23 @@
 extern "C" {
 #endif
 
-/* The opaque client session. */
+/** The opaque client session. */
 typedef struct smtp_client smtp_client;
 
-/* STARTTLS policy (RFC 3207). */
+/** STARTTLS policy (RFC 3207). */
 typedef enum smtp_client_tls_policy {
-    /* Never send STARTTLS. */
+    /** Never send STARTTLS. */
     SMTP_CLIENT_TLS_NONE = 0,
-    /* Use STARTTLS when the server offers it; go on in plaintext when it is absent or refused. */
+    /** Use STARTTLS when the server offers it; go on in plaintext when it is absent or refused. */
     SMTP_CLIENT_TLS_OPPORTUNISTIC = 1,
-    /*
+    /**
      * STARTTLS or nothing: when the server does not offer it or refuses it, the client sends
      * QUIT and nothing else, and the session ends (SMTP_CLIENT_END_TLS_UNAVAILABLE).
      */
     SMTP_CLIENT_TLS_REQUIRED = 2
 } smtp_client_tls_policy;
 
-/*
+/**
  * Cryptographic functions for the SASL mechanisms that need them (smtp_client_settings.crypto).
  * The engine holds no cryptography of its own; the application supplies it, e.g. mbedTLS's
  * with smtp_tls_crypto() (<smtp/tls.h>). A mechanism is offered only when every function it
@@ -81,55 +81,55 @@ typedef enum smtp_client_tls_policy {
  * (4096 usually; at most settings.auth_max_iterations).
  */
 typedef struct smtp_client_crypto {
-    /* HMAC-MD5 (RFC 2104) of msg[0..len) under key[0..keylen): 16 octets to out. */
+    /** HMAC-MD5 (RFC 2104) of msg[0..len) under key[0..keylen): 16 octets to out. */
     int (*hmac_md5)(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
                     unsigned char *out, void *ctx);
-    /* HMAC-SHA-256 (RFC 2104, FIPS 180-4) of msg under key: 32 octets to out. */
+    /** HMAC-SHA-256 (RFC 2104, FIPS 180-4) of msg under key: 32 octets to out. */
     int (*hmac_sha256)(const unsigned char *key, size_t keylen, const unsigned char *msg,
                        size_t len, unsigned char *out, void *ctx);
-    /* SHA-256 of msg[0..len): 32 octets to out. */
+    /** SHA-256 of msg[0..len): 32 octets to out. */
     int (*sha256)(const unsigned char *msg, size_t len, unsigned char *out, void *ctx);
-    /* Fills buf[0..len) with bytes from a cryptographically secure generator (SCRAM's client
+    /** Fills buf[0..len) with bytes from a cryptographically secure generator (SCRAM's client
      * nonce: 15 octets, sent as 20 base64 characters). */
     int (*random)(unsigned char *buf, size_t len, void *ctx);
-    void *ctx; /* passed last to each function */
+    void *ctx; /**< passed last to each function */
 } smtp_client_crypto;
 
 /* smtp_client_settings.flags */
-/* Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */
+/** Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */
 #define SMTP_CLIENT_LMTP 0x01u
-/*
+/**
  * The connection is already protected by TLS (implicit TLS on port 465, RFC 8314 3.3): no
  * STARTTLS is sent and AUTH may run.
  */
 #define SMTP_CLIENT_TLS 0x02u
-/* Allow AUTH without TLS (dangerous: the credentials travel in clear); see auth_user. */
+/** Allow AUTH without TLS (dangerous: the credentials travel in clear); see auth_user. */
 #define SMTP_CLIENT_AUTH_PLAINTEXT 0x04u
-/* Never pipeline (by default MAIL, RCPT and DATA/BDAT are pipelined when offered, RFC 2920). */
+/** Never pipeline (by default MAIL, RCPT and DATA/BDAT are pipelined when offered, RFC 2920). */
 #define SMTP_CLIENT_NO_PIPELINING 0x08u
-/* Never use BDAT (by default the body goes with BDAT when CHUNKING is offered, RFC 3030). */
+/** Never use BDAT (by default the body goes with BDAT when CHUNKING is offered, RFC 3030). */
 #define SMTP_CLIENT_NO_CHUNKING 0x10u
 
-/* The version of smtp_client_settings this header describes (common.h: versioned structs). */
+/** The version of smtp_client_settings this header describes (common.h: versioned structs). */
 #define SMTP_CLIENT_SETTINGS_VERSION 1
 
-/*
+/**
  * Settings of a client. Fill with smtp_client_settings_init, then change fields. Strings are
  * copied by smtp_client_new (as are the crypto functions): they need not outlive the call.
  */
 typedef struct smtp_client_settings {
-    /*
+    /**
      * The name sent with EHLO, HELO or LHLO: a domain or an address literal ("[192.0.2.1]"),
      * checked with smtp_domain_parse (RFC 5321 4.1.1.1); NULL is refused. Default "localhost"
      * (as Go's net/smtp): enough for submission to your own server; an MTA that relays to
      * others sets its fully-qualified name (RFC 5321 4.1.4), which many servers require.
      */
     const char *helo_name;
-    /* SMTP_CLIENT_* flags; 0 by default. */
+    /** SMTP_CLIENT_* flags; 0 by default. */
     unsigned flags;
-    /* The STARTTLS policy; SMTP_CLIENT_TLS_NONE by default. */
+    /** The STARTTLS policy; SMTP_CLIENT_TLS_NONE by default. */
     smtp_client_tls_policy tls;
-    /*
+    /**
      * SASL authentication (RFC 4954), done after EHLO (after the TLS handshake when STARTTLS
      * is used) when auth_user is not NULL; without TLS only with SMTP_CLIENT_AUTH_PLAINTEXT,
      * else the session ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE. auth_password serves
@@ -143,51 +143,54 @@ typedef struct smtp_client_settings {
      * PLAIN, LOGIN with a password. A server that offers CRAM-MD5 but cannot check it for the
      * account makes AUTH fail: name the mechanism then.
      */
+    /** @{ */
     const char *auth_user;
     const char *auth_password;
     const char *auth_token;
     const char *auth_authzid;
     const char *auth_mech;
-    /*
+    /** @} */
+    /**
      * The cryptography CRAM-MD5 and SCRAM-SHA-256 need (see smtp_client_crypto); NULL (the
      * default): those mechanisms are neither picked nor accepted in auth_mech. The struct is
      * copied; its ctx must outlive the client.
      */
     const smtp_client_crypto *crypto;
-    /*
+    /**
      * The most SCRAM iterations (RFC 5802 5.1 "i") the client computes: default 1000000, at
      * least 1. A server asking for more gets "*" (the exchange is cancelled) and the session
      * ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE: each iteration is one HMAC, run inside
      * smtp_client_read.
      */
     uint32_t auth_max_iterations;
-    /* The longest reply line, CRLF included (default 2048, at least 6; smtp_reply_settings). */
+    /** The longest reply line, CRLF included (default 2048, at least 6; smtp_reply_settings). */
     size_t max_reply_line;
-    /* The most lines of one reply (default 1000). */
+    /** The most lines of one reply (default 1000). */
     size_t max_reply_lines;
-    /*
+    /**
      * The reply text kept for results (every line's text joined by LF), in octets: default
      * 4096, at least 64. Longer replies are truncated in results (smtp_client_reply.truncated);
      * the EHLO reply is read line by line and never truncated for the capabilities.
      */
     size_t max_reply_text;
-    /*
+    /**
      * The output queue in octets: default 16384, at least 1024. It holds commands not yet
      * pulled by smtp_client_write and encoded body data; it bounds how many commands one
      * pipelined flight holds before the adapter pulls some (the rest follow as room frees).
      * An AUTH command longer than this cannot be sent (SMTP_CLIENT_END_AUTH_UNAVAILABLE).
      */
     size_t max_output;
-    /* The buffer a body source (smtp_client_message.read_body) is read into: default 16384
+    /** The buffer a body source (smtp_client_message.read_body) is read into: default 16384
      * octets, at least 1. A body in memory is encoded from where it is, without a copy. */
     size_t max_body_buffer;
-    /* The most recipients of one message (default 1000, at least 1, at most 100000). */
+    /** The most recipients of one message (default 1000, at least 1, at most 100000). */
     size_t max_recipients;
-    /*
+    /**
      * Timeouts in milliseconds (RFC 5321 4.5.3.2): greeting 5 min, MAIL 5 min, RCPT 5 min,
      * DATA initiation 2 min, each data block 3 min, end of data 10 min; other commands
      * (EHLO, STARTTLS, AUTH, RSET, QUIT) 5 min. 0 disables one. See smtp_client_timeout.
      */
+    /** @{ */
     uint32_t timeout_greeting;
     uint32_t timeout_mail;
     uint32_t timeout_rcpt;
@@ -195,26 +198,27 @@ typedef struct smtp_client_settings {
     uint32_t timeout_data_block;
     uint32_t timeout_data_end;
     uint32_t timeout_command;
+    /** @} */
 } smtp_client_settings;
 
-/*
+/**
  * smtp_client_settings_init fills `*settings` with the defaults above. NULL is ignored.
  * (A macro: smtp_client_settings_init_versioned with SMTP_CLIENT_SETTINGS_VERSION.)
  */
 #define smtp_client_settings_init(settings)                                                        \
     smtp_client_settings_init_versioned(SMTP_CLIENT_SETTINGS_VERSION, (settings))
-/*
+/**
  * smtp_client_settings_init_versioned fills the fields of smtp_client_settings version
  * `version` (1 .. SMTP_CLIENT_SETTINGS_VERSION) with their defaults; another version is
  * ignored.
  */
 SMTP_API void smtp_client_settings_init_versioned(int version, smtp_client_settings *settings);
 
-/*
+/**
  * A server reply as reported to callbacks. Every span is valid only during the callback.
  */
 typedef struct smtp_client_reply {
-    /*
+    /**
      * The command the reply answers: SMTP_VERB_UNKNOWN for the greeting and for an unsolicited
      * reply; SMTP_VERB_DATA for the 354 and for the reply after the end of the data;
      * SMTP_VERB_BDAT for the reply to a BDAT chunk, BDAT LAST included. In LMTP the replies
@@ -222,24 +226,24 @@ typedef struct smtp_client_reply {
      * on_message), likewise answer DATA, or BDAT when the message went with BDAT.
      */
     smtp_verb command;
-    int code; /* 200..599 */
-    /* The enhanced status code of the first line ("5.1.1", RFC 3463), empty when none. */
+    int code; /**< 200..599 */
+    /** The enhanced status code of the first line ("5.1.1", RFC 3463), empty when none. */
     smtp_span enhanced;
-    /* The text of every line after the code and separator, joined by LF (no final LF). */
+    /** The text of every line after the code and separator, joined by LF (no final LF). */
     smtp_span text;
-    size_t lines;  /* how many lines the reply had */
-    int truncated; /* 1 when `text` was cut at max_reply_text octets */
+    size_t lines;  /**< how many lines the reply had */
+    int truncated; /**< 1 when `text` was cut at max_reply_text octets */
 } smtp_client_reply;
 
-/* The outcome of a message. */
+/** The outcome of a message. */
 typedef enum smtp_client_status {
-    /* Accepted after the data, for `accepted` recipients (LMTP: delivered to at least one). */
+    /** Accepted after the data, for `accepted` recipients (LMTP: delivered to at least one). */
     SMTP_CLIENT_DELIVERED = 0,
-    /* A 4xx reply, a 421, a lost connection, a timeout: try again later. */
+    /** A 4xx reply, a 421, a lost connection, a timeout: try again later. */
     SMTP_CLIENT_TEMPFAIL = 1,
-    /* A 5xx reply: do not try again as is. */
+    /** A 5xx reply: do not try again as is. */
     SMTP_CLIENT_PERMFAIL = 2,
-    /*
+    /**
      * Refused by the client before anything of the message was sent: the message needs an
      * extension the server does not offer (`missing`), or declares a SIZE above the server's
      * limit (`missing` is SMTP_CAP_SIZE).
@@ -247,13 +251,13 @@ typedef enum smtp_client_status {
     SMTP_CLIENT_UNSUPPORTED = 3
 } smtp_client_status;
 
-/* smtp_client_status_name returns "DELIVERED", "TEMPFAIL"...; "INVALID" for another value. */
+/** smtp_client_status_name returns "DELIVERED", "TEMPFAIL"...; "INVALID" for another value. */
 SMTP_API const char *smtp_client_status_name(smtp_client_status status);
 
-/* What on_message reports. */
+/** What on_message reports. */
 typedef struct smtp_client_result {
     smtp_client_status status;
-    /*
+    /**
      * The reply that decided the outcome, by status:
      *  - DELIVERED: the 2xx after the end of the data (DATA's CRLF.CRLF or BDAT LAST); in
      *    LMTP the last reply after the data, which may be a refusal of another recipient.
@@ -273,10 +277,10 @@ typedef struct smtp_client_result {
      *  - UNSUPPORTED: NULL (nothing was sent).
      */
     const smtp_client_reply *reply;
-    size_t accepted;  /* recipients accepted by RCPT (LMTP: delivered after the data) */
-    size_t rejected;  /* recipients refused by RCPT (LMTP: refused after the data too) */
-    smtp_cap missing; /* SMTP_CLIENT_UNSUPPORTED: the extension that was needed */
-    /*
+    size_t accepted;  /**< recipients accepted by RCPT (LMTP: delivered after the data) */
+    size_t rejected;  /**< recipients refused by RCPT (LMTP: refused after the data too) */
+    smtp_cap missing; /**< SMTP_CLIENT_UNSUPPORTED: the extension that was needed */
+    /**
      * The message's size as the client computed or was given it (RFC 1870: the octets
      * transmitted, CRLF line ends counted): declared with SIZE= when the server offers it, and
      * the size found over its limit when `missing` is SMTP_CAP_SIZE; 0 when unknown or when
@@ -285,43 +289,43 @@ typedef struct smtp_client_result {
     uint64_t size;
 } smtp_client_result;
 
-/* Why a session ended (on_session_end). */
+/** Why a session ended (on_session_end). */
 typedef enum smtp_client_end {
-    SMTP_CLIENT_END_QUIT = 0,         /* QUIT was sent and answered: the normal end */
+    SMTP_CLIENT_END_QUIT = 0,         /**< QUIT was sent and answered: the normal end */
     SMTP_CLIENT_END_SHUTDOWN,         /* the server sent 421 (RFC 5321 3.8), or a 221 that
                                          answered nothing (it closes: Postfix does so) */
-    SMTP_CLIENT_END_REJECTED,         /* a refusal: greeting, EHLO/HELO/LHLO, RSET (`reply`) */
-    SMTP_CLIENT_END_PROTOCOL,         /* the server broke the protocol (`error`) */
-    SMTP_CLIENT_END_CLOSED,           /* the server closed the connection (smtp_client_eof) */
-    SMTP_CLIENT_END_TIMEOUT,          /* smtp_client_timeout_expired */
-    SMTP_CLIENT_END_TLS_UNAVAILABLE,  /* TLS required, STARTTLS not offered or refused */
-    SMTP_CLIENT_END_TLS_FAILED,       /* the adapter's TLS handshake failed */
+    SMTP_CLIENT_END_REJECTED,         /**< a refusal: greeting, EHLO/HELO/LHLO, RSET (`reply`) */
+    SMTP_CLIENT_END_PROTOCOL,         /**< the server broke the protocol (`error`) */
+    SMTP_CLIENT_END_CLOSED,           /**< the server closed the connection (smtp_client_eof) */
+    SMTP_CLIENT_END_TIMEOUT,          /**< smtp_client_timeout_expired */
+    SMTP_CLIENT_END_TLS_UNAVAILABLE,  /**< TLS required, STARTTLS not offered or refused */
+    SMTP_CLIENT_END_TLS_FAILED,       /**< the adapter's TLS handshake failed */
     SMTP_CLIENT_END_AUTH_UNAVAILABLE, /* no usable mechanism, AUTH refused over plaintext,
                                          or SCRAM cancelled (auth_max_iterations) */
-    SMTP_CLIENT_END_AUTH_FAILED,      /* the server refused the credentials (`reply`) */
-    SMTP_CLIENT_END_ERROR             /* a local failure (`error`: a callback, memory) */
+    SMTP_CLIENT_END_AUTH_FAILED,      /**< the server refused the credentials (`reply`) */
+    SMTP_CLIENT_END_ERROR             /**< a local failure (`error`: a callback, memory) */
 } smtp_client_end;
 
-/* smtp_client_end_name returns "QUIT", "SHUTDOWN"...; "INVALID" for another value. */
+/** smtp_client_end_name returns "QUIT", "SHUTDOWN"...; "INVALID" for another value. */
 SMTP_API const char *smtp_client_end_name(smtp_client_end end);
 
-/* What on_session_end reports. */
+/** What on_session_end reports. */
 typedef struct smtp_client_session_result {
     smtp_client_end end;
-    int error;                      /* SMTP_ERR_* for END_PROTOCOL and END_ERROR, else 0 */
-    const smtp_client_reply *reply; /* the reply that ended the session, or NULL */
+    int error;                      /**< SMTP_ERR_* for END_PROTOCOL and END_ERROR, else 0 */
+    const smtp_client_reply *reply; /**< the reply that ended the session, or NULL */
 } smtp_client_session_result;
 
-/* Recipient of a message. */
+/** Recipient of a message. */
 typedef struct smtp_client_rcpt {
-    /* The mailbox without angle brackets ("user@example.org"), NUL-terminated. */
+    /** The mailbox without angle brackets ("user@example.org"), NUL-terminated. */
     const char *address;
-    /*
+    /**
      * DSN (RFC 3461 4.1): SMTP_NOTIFY_* bits for NOTIFY=, 0 for none. NOTIFY and ORCPT are
      * sent only when the server offers DSN; see SMTP_CLIENT_MSG_REQUIRE_DSN.
      */
     unsigned notify;
-    /*
+    /**
      * DSN ORCPT (RFC 3461 4.2): the original recipient, an RFC 822 address sent as
      * "ORCPT=rfc822;" and its xtext encoding (at least one character, at most 500 with
      * "rfc822;", ASCII); NULL for none ("" is refused by smtp_client_submit).
@@ -329,13 +333,13 @@ typedef struct smtp_client_rcpt {
     const char *orcpt;
 } smtp_client_rcpt;
 
-/*
+/**
  * The version of smtp_client_callbacks this header describes (common.h: versioned structs):
  * 2 added on_reply.
  */
 #define SMTP_CLIENT_CALLBACKS_VERSION 2
 
-/*
+/**
  * Callbacks. Each gets the client first and the user_data given to smtp_client_new last. A
  * NULL callback is a no-op. Each returns 0 to go on or a negative value to fail: the feeding
  * call then returns SMTP_ERR_CALLBACK_FAILURE and the session is failed (sticky).
@@ -344,7 +348,7 @@ typedef struct smtp_client_rcpt {
  * called; smtp_client_submit and smtp_client_quit may be.
  */
 typedef struct smtp_client_callbacks {
-    /*
+    /**
      * The reply to RCPT for recipient `rcpt` (2xx: accepted), an element of the current
      * message's `rcpts` (its index is rcpt - message.rcpts). In LMTP mode, also the reply after
      * the data for each accepted recipient: then reply->command is SMTP_VERB_DATA or
@@ -352,23 +356,23 @@ typedef struct smtp_client_callbacks {
      */
     int (*on_rcpt)(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *reply,
                    void *user_data);
-    /*
+    /**
      * The outcome of the current message. The message (envelope and body) is no longer
      * borrowed; the next message may be submitted from here.
      */
     int (*on_message)(smtp_client *cli, const smtp_client_result *result, void *user_data);
-    /*
+    /**
      * The server answered STARTTLS with 220: start the TLS handshake on the connection now,
      * then call smtp_client_tls_done (smtp_client_want_tls says the same).
      */
     int (*on_starttls)(smtp_client *cli, void *user_data);
-    /*
+    /**
      * The outcome of the session is known (once). After a refusal the client may still send
      * QUIT: keep calling smtp_client_write until smtp_client_want_close.
      */
     int (*on_session_end)(smtp_client *cli, const smtp_client_session_result *result,
                           void *user_data);
-    /*
+    /**
      * The reply to the application's command (smtp_client_command): reply->command is its
      * verb (NOOP, RSET, VRFY, EXPN, HELP or ETRN). The next command, or a message, may be
      * sent from here. Since version 2.
@@ -376,7 +380,7 @@ typedef struct smtp_client_callbacks {
     int (*on_reply)(smtp_client *cli, const smtp_client_reply *reply, void *user_data);
 } smtp_client_callbacks;
 
-/*
+/**
  * smtp_client_new creates a client in `*pcli`, waiting for the server's greeting.
  * `callbacks` (NULL: none) and `settings` (NULL: defaults) are copied, the settings' strings too.
  * `mem` is the allocator (NULL: smtp_mem_default()); it must outlive the client. `user_data` is
@@ -390,16 +394,16 @@ typedef struct smtp_client_callbacks {
 #define smtp_client_new(pcli, callbacks, settings, mem, user_data)                                 \
     smtp_client_new_versioned((pcli), SMTP_CLIENT_CALLBACKS_VERSION, (callbacks),                  \
                               SMTP_CLIENT_SETTINGS_VERSION, (settings), (mem), (user_data))
-/* smtp_client_new_versioned is smtp_client_new with the struct versions the caller uses. */
+/** smtp_client_new_versioned is smtp_client_new with the struct versions the caller uses. */
 SMTP_API int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
                                        const smtp_client_callbacks *callbacks, int settings_version,
                                        const smtp_client_settings *settings, const smtp_mem *mem,
                                        void *user_data);
 
-/* smtp_client_del frees the client. NULL is ignored. */
+/** smtp_client_del frees the client. NULL is ignored. */
 SMTP_API void smtp_client_del(smtp_client *cli);
 
-/*
+/**
  * smtp_client_read consumes server output `data`/`len`, split anywhere: pass the bytes as
  * they arrived, not more than one read of the connection gave (the client takes bytes that
  * come in one call for bytes that arrived together). It returns the number of bytes consumed,
@@ -432,7 +436,7 @@ SMTP_API void smtp_client_del(smtp_client *cli);
 SMTP_API smtp_ssize smtp_client_read(smtp_client *cli, const char *data,
                                      size_t len) SMTP_WARN_UNUSED;
 
-/*
+/**
  * smtp_client_write copies up to `cap` bytes to send into `dest` and returns how many (0 when
  * there is nothing to send now). Bytes are produced on demand: commands as soon as they may be
  * sent, body data as it is pulled from the message's body.
@@ -442,13 +446,13 @@ SMTP_API smtp_ssize smtp_client_read(smtp_client *cli, const char *data,
  */
 SMTP_API smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
-/* smtp_client_want_read returns 1 while the session expects or tolerates server bytes. */
+/** smtp_client_want_read returns 1 while the session expects or tolerates server bytes. */
 SMTP_API int smtp_client_want_read(const smtp_client *cli);
 
-/* smtp_client_want_write returns 1 when smtp_client_write has bytes to give. */
+/** smtp_client_want_write returns 1 when smtp_client_write has bytes to give. */
 SMTP_API int smtp_client_want_write(const smtp_client *cli);
 
-/*
+/**
  * smtp_client_want_close returns 1 when the session is over (QUIT answered, 421, a failure,
  * eof) and everything to send was pulled: nothing more will be sent, close the connection.
  * Also 1 for a NULL cli.
@@ -456,14 +460,14 @@ SMTP_API int smtp_client_want_write(const smtp_client *cli);
 SMTP_API int smtp_client_want_close(const smtp_client *cli);
 
 /* smtp_client_message.flags */
-/* Deliver to none unless every recipient is accepted (default: deliver to the accepted). */
+/** Deliver to none unless every recipient is accepted (default: deliver to the accepted). */
 #define SMTP_CLIENT_MSG_ALL_OR_NOTHING 0x1u
-/* Refuse the message (SMTP_CLIENT_UNSUPPORTED) rather than drop DSN parameters. */
+/** Refuse the message (SMTP_CLIENT_UNSUPPORTED) rather than drop DSN parameters. */
 #define SMTP_CLIENT_MSG_REQUIRE_DSN 0x2u
-/* Refuse the message rather than drop MT-PRIORITY. */
+/** Refuse the message rather than drop MT-PRIORITY. */
 #define SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY 0x4u
 
-/*
+/**
  * A body source (smtp_client_message.read_body): copies up to `cap` octets of the body, the
  * raw message (header, empty line, text, any line ends), into `dest` and returns how many.
  * The engine calls it whenever it has room, with the message as `cli`'s current one and
@@ -480,7 +484,7 @@ SMTP_API int smtp_client_want_close(const smtp_client *cli);
 typedef smtp_ssize (*smtp_client_read_body_fn)(smtp_client *cli, char *dest, size_t cap,
                                                void *user_data);
 
-/*
+/**
  * A message: its envelope and its body. Fill with smtp_client_message_init, then set fields.
  * smtp_client_submit copies the struct; everything it points to (strings, recipients, the
  * body) is borrowed until on_message reports the message. Parameters go only to a server that
@@ -495,56 +499,64 @@ typedef smtp_ssize (*smtp_client_read_body_fn)(smtp_client *cli, char *dest, siz
  * go unchanged, in chunks of exact sizes, the last one marked LAST (RFC 3030).
  */
 typedef struct smtp_client_message {
-    /* The reverse-path without angle brackets; "" for the null path "<>". Required. */
+    /** The reverse-path without angle brackets; "" for the null path "<>". Required. */
+    /** @{ */
     const char *sender;
-    const smtp_client_rcpt *rcpts; /* at least one */
+    const smtp_client_rcpt *rcpts; /**< at least one */
     size_t nrcpts;
-    /*
+    /** @} */
+    /**
      * The body in memory: `body_len` octets at `body` (NULL with 0: an empty body). Used when
      * read_body is NULL. Unless `size` gives it, the client computes its exact size as
      * transmitted for SIZE= (RFC 1870) when the server offers SIZE.
      */
+    /** @{ */
     const char *body;
     size_t body_len;
-    /* A body source instead (see smtp_client_read_body_fn), and its user_data. */
+    /** @} */
+    /** A body source instead (see smtp_client_read_body_fn), and its user_data. */
+    /** @{ */
     smtp_client_read_body_fn read_body;
     void *read_body_data;
-    /*
+    /** @} */
+    /**
      * The body's size as transmitted (RFC 1870 3: CRLF line ends counted, dot-stuffing not),
      * declared with SIZE= and checked against the server's limit. 0: unknown, then no SIZE=
      * is sent for a body source, and the client computes it for a body in memory (a scan of
      * the body; give the size when you know it to spare that).
      */
     uint64_t size;
-    /*
+    /**
      * SMTP_BODY_8BITMIME (RFC 6152) or SMTP_BODY_BINARYMIME (RFC 3030: sent with BDAT, bytes
      * unchanged); SMTP_BODY_NONE (default) or SMTP_BODY_7BIT send no BODY parameter.
      */
     smtp_body body_type;
-    smtp_ret ret; /* DSN RET= (RFC 3461 4.3); SMTP_RET_NONE for none */
-    /* DSN ENVID (RFC 3461 4.4), raw (xtext-encoded by the client: 1 to 100 characters once
+    smtp_ret ret; /**< DSN RET= (RFC 3461 4.3); SMTP_RET_NONE for none */
+    /** DSN ENVID (RFC 3461 4.4), raw (xtext-encoded by the client: 1 to 100 characters once
      * encoded, ASCII; "" is refused by smtp_client_submit); NULL for none. */
     const char *envid;
-    int requiretls;      /* non-zero: REQUIRETLS (RFC 8689); the session must also use TLS */
-    int mt_priority_set; /* non-zero: send MT-PRIORITY=mt_priority (RFC 6710) */
-    int mt_priority;     /* -9..9 */
-    /* DELIVERBY (RFC 2852): BY=by_time;R|N[T] when by_mode is not SMTP_BY_NONE. */
+    int requiretls;      /**< non-zero: REQUIRETLS (RFC 8689); the session must also use TLS */
+    int mt_priority_set; /**< non-zero: send MT-PRIORITY=mt_priority (RFC 6710) */
+    int mt_priority;     /**< -9..9 */
+    /** DELIVERBY (RFC 2852): BY=by_time;R|N[T] when by_mode is not SMTP_BY_NONE. */
+    /** @{ */
     smtp_by_mode by_mode;
-    int64_t by_time; /* seconds; > 0 in R mode; within -999999999..999999999 */
+    int64_t by_time; /**< seconds; > 0 in R mode; within -999999999..999999999 */
     int by_trace;
-    /* FUTURERELEASE (RFC 4865): HOLDFOR=holdfor when non-zero, or HOLDUNTIL=holduntil. */
+    /** @} */
+    /** FUTURERELEASE (RFC 4865): HOLDFOR=holdfor when non-zero, or HOLDUNTIL=holduntil. */
     uint32_t holdfor;
-    const char *holduntil; /* an RFC 3339 date-time, or NULL */
-    unsigned flags;        /* SMTP_CLIENT_MSG_* */
+    const char *holduntil; /**< an RFC 3339 date-time, or NULL */
+    unsigned flags;        /**< SMTP_CLIENT_MSG_* */
 } smtp_client_message;
 
-/* The version of smtp_client_message this header describes (common.h: versioned structs). */
+/** The version of smtp_client_message this header describes (common.h: versioned structs). */
 #define SMTP_CLIENT_MESSAGE_VERSION 1
 
-/* smtp_client_message_init clears `*msg` (no parameter, no flag). NULL is ignored. */
+/** smtp_client_message_init clears `*msg` (no parameter, no flag). NULL is ignored. */
 SMTP_API void smtp_client_message_init(smtp_client_message *msg);
 
-/*
+/**
  * smtp_client_submit starts a message. Allowed while no message is in progress (before the
  * greeting too, and from on_message); the message is sent when the session is ready. The
  * envelope is checked here: on any error nothing is sent and nothing is kept. Once it returned
@@ -564,13 +576,13 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
  */
 #define smtp_client_submit(cli, msg)                                                               \
     smtp_client_submit_versioned((cli), SMTP_CLIENT_MESSAGE_VERSION, (msg))
-/* smtp_client_submit_versioned is smtp_client_submit with the message version the caller uses
+/** smtp_client_submit_versioned is smtp_client_submit with the message version the caller uses
  * (an unknown one: SMTP_ERR_INVALID_ARGUMENT). The struct is copied; what it points to is
  * borrowed until on_message. */
 SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
                                           const smtp_client_message *msg);
 
-/*
+/**
  * smtp_client_command sends a command of the application's between messages: NOOP, RSET,
  * VRFY, EXPN, HELP or ETRN (RFC 5321 4.1.1, RFC 1985) with its argument `arg` (NUL-terminated,
  * copied; NULL for none). The command goes out once the session is ready (after the greeting,
@@ -591,7 +603,7 @@ SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
  */
 SMTP_API int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg);
 
-/*
+/**
  * smtp_client_body_ready tells the client that the body source of the current message, which
  * last returned SMTP_ERR_AGAIN, has octets again: the engine pulls them as it has room.
  * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), SMTP_ERR_INVALID_STATE (no message in
@@ -600,28 +612,28 @@ SMTP_API int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *a
  */
 SMTP_API int smtp_client_body_ready(smtp_client *cli);
 
-/*
+/**
  * smtp_client_quit asks the client to send QUIT once no message is in progress (now, if
  * none). Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL) or SMTP_ERR_INVALID_STATE (the
  * session is already ending or over).
  */
 SMTP_API int smtp_client_quit(smtp_client *cli);
 
-/*
+/**
  * smtp_client_eof tells the client the server closed the connection. Unless the session was
  * done, it ends with SMTP_CLIENT_END_CLOSED and the message in progress fails temporarily.
  * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), or SMTP_ERR_CALLBACK_FAILURE.
  */
 SMTP_API int smtp_client_eof(smtp_client *cli);
 
-/*
+/**
  * smtp_client_want_tls returns 1 when the server has accepted STARTTLS with 220 and the
  * adapter must now run the TLS handshake (no byte may be read or written in plaintext until
  * smtp_client_tls_done).
  */
 SMTP_API int smtp_client_want_tls(const smtp_client *cli);
 
-/*
+/**
  * smtp_client_tls_done reports the end of the TLS handshake. With `ok` non-zero the session
  * goes on over TLS: the capabilities are forgotten and EHLO is sent again (RFC 3207 4.2);
  * with `ok` 0 the session ends (SMTP_CLIENT_END_TLS_FAILED) and nothing more is sent.
@@ -630,19 +642,19 @@ SMTP_API int smtp_client_want_tls(const smtp_client *cli);
  */
 SMTP_API int smtp_client_tls_done(smtp_client *cli, int ok);
 
-/* What the client is waiting for (smtp_client_timeout). */
+/** What the client is waiting for (smtp_client_timeout). */
 typedef enum smtp_client_wait {
-    SMTP_CLIENT_WAIT_NONE = 0,   /* for the application or the adapter, or done: no timer */
-    SMTP_CLIENT_WAIT_GREETING,   /* the 220 greeting */
-    SMTP_CLIENT_WAIT_COMMAND,    /* the reply to EHLO, STARTTLS, AUTH, RSET, QUIT... */
-    SMTP_CLIENT_WAIT_MAIL,       /* the reply to MAIL */
-    SMTP_CLIENT_WAIT_RCPT,       /* the reply to RCPT */
-    SMTP_CLIENT_WAIT_DATA,       /* the 354 to DATA */
-    SMTP_CLIENT_WAIT_DATA_BLOCK, /* sending body data (or the reply to a BDAT chunk) */
-    SMTP_CLIENT_WAIT_DATA_END    /* the reply after the end of data or to BDAT LAST */
+    SMTP_CLIENT_WAIT_NONE = 0,   /**< for the application or the adapter, or done: no timer */
+    SMTP_CLIENT_WAIT_GREETING,   /**< the 220 greeting */
+    SMTP_CLIENT_WAIT_COMMAND,    /**< the reply to EHLO, STARTTLS, AUTH, RSET, QUIT... */
+    SMTP_CLIENT_WAIT_MAIL,       /**< the reply to MAIL */
+    SMTP_CLIENT_WAIT_RCPT,       /**< the reply to RCPT */
+    SMTP_CLIENT_WAIT_DATA,       /**< the 354 to DATA */
+    SMTP_CLIENT_WAIT_DATA_BLOCK, /**< sending body data (or the reply to a BDAT chunk) */
+    SMTP_CLIENT_WAIT_DATA_END    /**< the reply after the end of data or to BDAT LAST */
 } smtp_client_wait;
 
-/*
+/**
  * smtp_client_timeout says what the client waits for now and stores in *ms (when not NULL)
  * the timeout that applies, from the settings (0: none). The adapter re-arms its timer when
  * the value returned changes after a read or write (RFC 5321 4.5.3.2: each timeout covers one
@@ -650,7 +662,7 @@ typedef enum smtp_client_wait {
  */
 SMTP_API smtp_client_wait smtp_client_timeout(const smtp_client *cli, uint32_t *ms);
 
-/*
+/**
  * smtp_client_timeout_expired tells the client the timeout of the current wait expired: the
  * session ends (SMTP_CLIENT_END_TIMEOUT), the message in progress fails temporarily and
  * nothing more is sent. Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL),
@@ -658,13 +670,13 @@ SMTP_API smtp_client_wait smtp_client_timeout(const smtp_client *cli, uint32_t *
  */
 SMTP_API int smtp_client_timeout_expired(smtp_client *cli);
 
-/*
+/**
  * smtp_client_tls returns 1 when the session runs over TLS: from the start (SMTP_CLIENT_TLS,
  * implicit TLS) or since smtp_client_tls_done(cli, 1) after STARTTLS; else 0 (NULL: 0).
  */
 SMTP_API int smtp_client_tls(const smtp_client *cli);
 
-/*
+/**
  * smtp_client_caps returns the capabilities of the server's last EHLO (or LHLO) reply; empty
  * before it, after HELO, and after STARTTLS until the new EHLO reply. Valid while cli is.
  */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — SMTP/LMTP commands: the server's streaming command parser, a stateless parser for
  * one line, and the client's command emitters.
  *
@@ -20,65 +20,65 @@
 extern "C" {
 #endif
 
-/* The command verbs. Verbs are recognised case-insensitively. */
+/** The command verbs. Verbs are recognised case-insensitively. */
 typedef enum smtp_verb {
-    SMTP_VERB_UNKNOWN = 0, /* not a verb libsmtp knows: answer 500 (or 502) */
+    SMTP_VERB_UNKNOWN = 0, /**< not a verb libsmtp knows: answer 500 (or 502) */
     SMTP_VERB_HELO,
     SMTP_VERB_EHLO,
-    SMTP_VERB_LHLO, /* RFC 2033 */
+    SMTP_VERB_LHLO, /**< RFC 2033 */
     SMTP_VERB_MAIL,
     SMTP_VERB_RCPT,
     SMTP_VERB_DATA,
-    SMTP_VERB_BDAT, /* RFC 3030 */
+    SMTP_VERB_BDAT, /**< RFC 3030 */
     SMTP_VERB_RSET,
     SMTP_VERB_NOOP,
     SMTP_VERB_QUIT,
     SMTP_VERB_VRFY,
     SMTP_VERB_EXPN,
     SMTP_VERB_HELP,
-    SMTP_VERB_STARTTLS, /* RFC 3207 */
-    SMTP_VERB_AUTH,     /* RFC 4954 */
-    SMTP_VERB_ETRN,     /* RFC 1985 */
-    SMTP_VERB_XCLIENT,  /* Postfix */
-    SMTP_VERB_XFORWARD  /* Postfix; the highest value */
+    SMTP_VERB_STARTTLS, /**< RFC 3207 */
+    SMTP_VERB_AUTH,     /**< RFC 4954 */
+    SMTP_VERB_ETRN,     /**< RFC 1985 */
+    SMTP_VERB_XCLIENT,  /**< Postfix */
+    SMTP_VERB_XFORWARD  /**< Postfix; the highest value */
 } smtp_verb;
 
-/*
+/**
  * smtp_verb_name returns the canonical upper-case name of `verb` ("MAIL"), or "UNKNOWN" for
  * SMTP_VERB_UNKNOWN and any value that is not an smtp_verb. Never NULL; static storage.
  */
 SMTP_API const char *smtp_verb_name(smtp_verb verb);
 
-/* What is wrong with a command line. The comment gives the reply smtp_cmd_error_reply() picks. */
+/** What is wrong with a command line. The comment gives the reply smtp_cmd_error_reply() picks. */
 typedef enum smtp_cmd_error {
     SMTP_CMD_OK = 0,
-    SMTP_CMD_ERR_UNKNOWN_VERB,        /* 500 5.5.1: the verb is not recognised */
-    SMTP_CMD_ERR_SYNTAX,              /* 501 5.5.4: the argument breaks the verb's grammar */
-    SMTP_CMD_ERR_MISSING_ARGUMENT,    /* 501 5.5.4: a required argument is absent */
-    SMTP_CMD_ERR_UNEXPECTED_ARGUMENT, /* 501 5.5.4: DATA, RSET, QUIT, STARTTLS with an argument */
-    /*
+    SMTP_CMD_ERR_UNKNOWN_VERB,        /**< 500 5.5.1: the verb is not recognised */
+    SMTP_CMD_ERR_SYNTAX,              /**< 501 5.5.4: the argument breaks the verb's grammar */
+    SMTP_CMD_ERR_MISSING_ARGUMENT,    /**< 501 5.5.4: a required argument is absent */
+    SMTP_CMD_ERR_UNEXPECTED_ARGUMENT, /**< 501 5.5.4: DATA, RSET, QUIT, STARTTLS with an argument */
+    /**
      * 521 5.5.4: a BDAT whose chunk size is missing, malformed or above UINT64_MAX. The
      * server cannot tell how many octets of chunk data follow, so it cannot stay in sync with
      * the stream: it must reply and close the connection (RFC 3030 3, as Postfix does).
      */
     SMTP_CMD_ERR_BDAT,
-    /*
+    /**
      * 500 5.5.2 (5.5.6 for AUTH and SASL lines, RFC 4954 4): the line exceeded its limit
      * (RFC 5321 4.5.3.1.4). The rest of the line was discarded; the next line is a command.
      */
     SMTP_CMD_ERR_LINE_TOO_LONG,
-    SMTP_CMD_ERR_BARE_LF, /* 500 5.5.2: an LF without CR ended the line (RFC 5321 2.3.8) */
-    SMTP_CMD_ERR_BARE_CR, /* 500 5.5.2: a CR not followed by LF inside the line */
-    SMTP_CMD_ERR_NUL      /* 500 5.5.2: a NUL byte inside the line */
+    SMTP_CMD_ERR_BARE_LF, /**< 500 5.5.2: an LF without CR ended the line (RFC 5321 2.3.8) */
+    SMTP_CMD_ERR_BARE_CR, /**< 500 5.5.2: a CR not followed by LF inside the line */
+    SMTP_CMD_ERR_NUL      /**< 500 5.5.2: a NUL byte inside the line */
 } smtp_cmd_error;
 
-/*
+/**
  * smtp_cmd_error_name returns the enumerator name of `error` without its prefix ("SYNTAX",
  * "OK"), or "INVALID" for a value that is not an smtp_cmd_error. Never NULL; static storage.
  */
 SMTP_API const char *smtp_cmd_error_name(smtp_cmd_error error);
 
-/*
+/**
  * smtp_cmd_error_reply gives the reply a server sends for a command of verb `verb` that has
  * error `error` (for a SASL response line, pass SMTP_VERB_AUTH). It returns the reply code
  * (500, 501 or 521), or 0 for SMTP_CMD_OK and values that are not an smtp_cmd_error. When
@@ -91,7 +91,7 @@ SMTP_API const char *smtp_cmd_error_name(smtp_cmd_error error);
 SMTP_API int smtp_cmd_error_reply(smtp_cmd_error error, smtp_verb verb, const char **enhanced,
                                   const char **text);
 
-/*
+/**
  * A parsed command. Every span borrows the line (valid only during the callback, or as long
  * as the line given to smtp_cmd_parse); an absent element is the span {NULL, 0}.
  *
@@ -102,43 +102,45 @@ SMTP_API int smtp_cmd_error_reply(smtp_cmd_error error, smtp_verb verb, const ch
 typedef struct smtp_cmd {
     smtp_verb verb;
     smtp_cmd_error error;
-    smtp_span line; /* the whole line without its line end */
-    smtp_span name; /* the verb as sent ("mail"): the line's bytes before the first SP */
-    /*
+    smtp_span line; /**< the whole line without its line end */
+    smtp_span name; /**< the verb as sent ("mail"): the line's bytes before the first SP */
+    /**
      * Everything after the verb and the SPs that follow it, trailing SP and HTAB removed
      * (RFC 5321 4.1.1: a server should tolerate trailing white space). This is the argument
      * of VRFY, EXPN, HELP, NOOP, ETRN and the attribute string of XCLIENT and XFORWARD.
      */
+    /** @{ */
     smtp_span arg;
     smtp_span domain; /* HELO, EHLO, LHLO: the client's name, one word of at most 255 octets
                          (SMTP_MAX_DOMAIN; longer: SMTP_CMD_ERR_SYNTAX), not validated */
-    /*
+    /** @} */
+    /**
      * MAIL, RCPT: the path with its angle brackets ("<a@b>", "<>"), found quote-aware (a
      * quoted local part may hold '>' and SP); under SMTP_CMD_LENIENT_PATH_BRACKETS, a path
      * sent without brackets is the word after the colon.
      */
     smtp_span path;
-    smtp_span params;           /* MAIL, RCPT: the parameters after the path (may be empty) */
-    smtp_span mechanism;        /* AUTH: the SASL mechanism, 1-20 of A-Z a-z 0-9 '-' '_' */
-    smtp_span initial_response; /* AUTH: as sent ("=" is a zero-length response); or absent */
-    uint64_t chunk_size;        /* BDAT */
-    int last;                   /* BDAT: 1 with the LAST marker, else 0 */
+    smtp_span params;           /**< MAIL, RCPT: the parameters after the path (may be empty) */
+    smtp_span mechanism;        /**< AUTH: the SASL mechanism, 1-20 of A-Z a-z 0-9 '-' '_' */
+    smtp_span initial_response; /**< AUTH: as sent ("=" is a zero-length response); or absent */
+    uint64_t chunk_size;        /**< BDAT */
+    int last;                   /**< BDAT: 1 with the LAST marker, else 0 */
 } smtp_cmd;
 
 /*
  * Parser flags (smtp_cmd_settings.flags, smtp_cmd_parse). Lenient flags accept what RFC 5321
  * forbids; use them only to talk to known broken peers.
  */
-/* Accept LF alone as a line end (streaming parser only; lines keep no CR either way). */
+/** Accept LF alone as a line end (streaming parser only; lines keep no CR either way). */
 #define SMTP_CMD_LENIENT_BARE_LF 0x1u
-/* Reject "MAIL FROM: <a@b>" (SP after the colon), accepted by default as most servers do. */
+/** Reject "MAIL FROM: <a@b>" (SP after the colon), accepted by default as most servers do. */
 #define SMTP_CMD_STRICT_PATH_SPACE 0x2u
-/* Accept "MAIL FROM:a@b" (a path without angle brackets). */
+/** Accept "MAIL FROM:a@b" (a path without angle brackets). */
 #define SMTP_CMD_LENIENT_PATH_BRACKETS 0x4u
-/* Accept HELO, EHLO and LHLO without a name (then `domain` is empty). */
+/** Accept HELO, EHLO and LHLO without a name (then `domain` is empty). */
 #define SMTP_CMD_LENIENT_EMPTY_HELO 0x8u
 
-/*
+/**
  * smtp_cmd_parse parses one complete command line `line` of `len` bytes, without its CRLF,
  * into `*out` under `flags` (SMTP_CMD_* above). It does not check the line length (the
  * framing layer does). A CR, LF or NUL in the line gives SMTP_CMD_ERR_BARE_CR, _BARE_LF or
@@ -149,27 +151,27 @@ typedef struct smtp_cmd {
  */
 SMTP_API int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_cmd *out);
 
-/* The streaming parser: consumes a server's input stream and reports one command per line. */
+/** The streaming parser: consumes a server's input stream and reports one command per line. */
 typedef struct smtp_cmd_parser smtp_cmd_parser;
 
-/*
+/**
  * A SASL response line (RFC 4954 4), read instead of a command after
  * smtp_cmd_parser_expect_sasl().
  */
 typedef struct smtp_sasl_response {
-    /*
+    /**
      * SMTP_CMD_OK, or a line-level error: LINE_TOO_LONG (limit max_auth_line), BARE_LF,
      * BARE_CR or NUL. Answer it with smtp_cmd_error_reply(error, SMTP_VERB_AUTH, ...).
      */
     smtp_cmd_error error;
-    smtp_span line; /* the line without CRLF, not decoded (base64 is for <smtp/codec.h>) */
-    int cancelled;  /* 1 when the line is "*": the client cancels the exchange */
+    smtp_span line; /**< the line without CRLF, not decoded (base64 is for <smtp/codec.h>) */
+    int cancelled;  /**< 1 when the line is "*": the client cancels the exchange */
 } smtp_sasl_response;
 
-/* The version of smtp_cmd_callbacks this header describes (common.h: versioned structs). */
+/** The version of smtp_cmd_callbacks this header describes (common.h: versioned structs). */
 #define SMTP_CMD_CALLBACKS_VERSION 1
 
-/*
+/**
  * Callbacks: the parser first, user_data last. A NULL callback is a no-op. Each returns 0 to
  * continue, SMTP_PAUSE to make smtp_cmd_parser_read return right after the line just
  * reported (with the bytes after it unconsumed), or a negative value to fail
@@ -182,45 +184,45 @@ typedef struct smtp_sasl_response {
  * the application must decide before the next command is read.
  */
 typedef struct smtp_cmd_callbacks {
-    /* One command line, well-formed or not (cmd->error). */
+    /** One command line, well-formed or not (cmd->error). */
     int (*on_command)(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *user_data);
-    /* One SASL response line. */
+    /** One SASL response line. */
     int (*on_sasl_response)(smtp_cmd_parser *parser, const smtp_sasl_response *resp,
                             void *user_data);
 } smtp_cmd_callbacks;
 
-/* The version of smtp_cmd_settings this header describes (common.h: versioned structs). */
+/** The version of smtp_cmd_settings this header describes (common.h: versioned structs). */
 #define SMTP_CMD_SETTINGS_VERSION 1
 
-/* Limits and flags of the command parser. Fill with smtp_cmd_settings_init, then change fields. */
+/** Limits and flags of the command parser. Fill with smtp_cmd_settings_init, then change fields. */
 typedef struct smtp_cmd_settings {
-    /*
+    /**
      * The longest command line in octets, CRLF included: 512 by default (RFC 5321
      * 4.5.3.1.4). Servers offering extensions that lengthen MAIL and RCPT (SIZE, DSN,
      * AUTH=) should raise it (Postfix uses 2048). At least 8, at most 1048576.
      */
     size_t max_line;
-    /*
+    /**
      * The longest AUTH command line and SASL response line, CRLF included: 12288 by default
      * (RFC 4954 4). At least 8, at most 1048576.
      */
     size_t max_auth_line;
-    unsigned flags; /* SMTP_CMD_* flags; 0 by default */
+    unsigned flags; /**< SMTP_CMD_* flags; 0 by default */
 } smtp_cmd_settings;
 
-/*
+/**
  * smtp_cmd_settings_init fills `*settings` with the defaults above. NULL is ignored.
  * (A macro: smtp_cmd_settings_init_versioned with SMTP_CMD_SETTINGS_VERSION.)
  */
 #define smtp_cmd_settings_init(settings)                                                           \
     smtp_cmd_settings_init_versioned(SMTP_CMD_SETTINGS_VERSION, (settings))
-/*
+/**
  * smtp_cmd_settings_init_versioned fills the fields of smtp_cmd_settings version `version`
  * (1 .. SMTP_CMD_SETTINGS_VERSION) with their defaults; another version is ignored.
  */
 SMTP_API void smtp_cmd_settings_init_versioned(int version, smtp_cmd_settings *settings);
 
-/*
+/**
  * smtp_cmd_parser_new creates a parser in `*pp`. `callbacks` (NULL: all no-ops) and `settings`
  * (NULL: defaults) are copied. `mem` is the allocator (NULL: smtp_mem_default()); it must
  * outlive the parser. `user_data` is passed to every callback. The parser itself is allocated
@@ -235,17 +237,17 @@ SMTP_API void smtp_cmd_settings_init_versioned(int version, smtp_cmd_settings *s
 #define smtp_cmd_parser_new(pp, callbacks, settings, mem, user_data)                               \
     smtp_cmd_parser_new_versioned((pp), SMTP_CMD_CALLBACKS_VERSION, (callbacks),                   \
                                   SMTP_CMD_SETTINGS_VERSION, (settings), (mem), (user_data))
-/* smtp_cmd_parser_new_versioned is smtp_cmd_parser_new with the struct versions the caller
+/** smtp_cmd_parser_new_versioned is smtp_cmd_parser_new with the struct versions the caller
  * uses. */
 SMTP_API int smtp_cmd_parser_new_versioned(smtp_cmd_parser **pp, int callbacks_version,
                                            const smtp_cmd_callbacks *callbacks,
                                            int settings_version, const smtp_cmd_settings *settings,
                                            const smtp_mem *mem, void *user_data);
 
-/* smtp_cmd_parser_del frees the parser. NULL is ignored. */
+/** smtp_cmd_parser_del frees the parser. NULL is ignored. */
 SMTP_API void smtp_cmd_parser_del(smtp_cmd_parser *p);
 
-/*
+/**
  * smtp_cmd_parser_read consumes `len` bytes of `data` (any split of the stream: a line may
  * span reads) and reports each complete line through the callbacks, in order. Line ends are
  * CRLF; a line over its limit, a bare LF, a bare CR or a NUL is reported as a command with an
@@ -259,14 +261,14 @@ SMTP_API void smtp_cmd_parser_del(smtp_cmd_parser *p);
 SMTP_API smtp_ssize smtp_cmd_parser_read(smtp_cmd_parser *p, const char *data,
                                          size_t len) SMTP_WARN_UNUSED;
 
-/*
+/**
  * smtp_cmd_parser_reserve allocates the parser's line buffer now, if it is not yet, so that
  * smtp_cmd_parser_read never allocates (for code that reserves its memory up front).
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (p NULL); SMTP_ERR_NOMEM (the parser is unchanged).
  */
 SMTP_API int smtp_cmd_parser_reserve(smtp_cmd_parser *p);
 
-/*
+/**
  * smtp_cmd_parser_expect_sasl makes the parser read the next line as a SASL response
  * (reported by on_sasl_response, limit max_auth_line) instead of a command; after it, lines
  * are commands again. Call it when sending a 334 challenge, from on_command (for the AUTH
@@ -293,7 +295,7 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
  * The checks run in that order.
  */
 
-/*
+/**
  * Line limits of the emitters, CRLF included. RFC 5321 4.5.3.1.4 sets 512 octets and lets
  * extensions raise it: each MAIL or RCPT parameter libsmtp knows adds what its RFC grants (or
  * its SP, keyword and longest value): MAIL SIZE 26 (RFC 1870), BODY 16, SMTPUTF8 10
@@ -304,12 +306,14 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
  * those extensions should read lines that long (smtp_cmd_settings.max_line; the server
  * engine's default is 2048).
  */
+/** @{ */
 #define SMTP_MAX_COMMAND_LINE 512
 #define SMTP_MAX_MAIL_LINE 1263
 #define SMTP_MAX_RCPT_LINE 1048
-#define SMTP_MAX_AUTH_LINE 12288 /* AUTH and SASL response lines (RFC 4954 4) */
+#define SMTP_MAX_AUTH_LINE 12288 /**< AUTH and SASL response lines (RFC 4954 4) */
+/** @} */
 
-/*
+/**
  * smtp_emit_command writes "VERB[ SP arg]" CRLF, with the canonical verb name. `arg` is
  * written as is (for MAIL the whole "FROM:<a@b> SIZE=10"; its limit is 512 whatever the
  * parameters: use smtp_emit_mail and smtp_emit_rcpt for longer ones). Invalid: an argument for
@@ -319,7 +323,7 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
 SMTP_API smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, const char *arg,
                                       size_t arglen);
 
-/*
+/**
  * smtp_emit_mail writes "MAIL FROM:<mailbox>[ SP params]" CRLF. `mailbox` comes without its
  * angle brackets; empty gives the null reverse-path "<>". `params` ("SIZE=10 BODY=8BITMIME")
  * is written as is; the line may have 512 octets plus the allowance of each known keyword in
@@ -329,15 +333,15 @@ SMTP_API smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, co
 SMTP_API smtp_ssize smtp_emit_mail(char *dest, size_t cap, const char *mailbox, size_t mlen,
                                    const char *params, size_t plen);
 
-/* smtp_emit_rcpt writes "RCPT TO:<mailbox>[ SP params]" CRLF, as smtp_emit_mail (limit: 512
+/** smtp_emit_rcpt writes "RCPT TO:<mailbox>[ SP params]" CRLF, as smtp_emit_mail (limit: 512
  * plus NOTIFY's and ORCPT's allowances, SMTP_MAX_RCPT_LINE); an empty mailbox is invalid. */
 SMTP_API smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t mlen,
                                    const char *params, size_t plen);
 
-/* smtp_emit_bdat writes "BDAT size[ LAST]" CRLF (RFC 3030 2); `last` non-zero adds LAST. */
+/** smtp_emit_bdat writes "BDAT size[ LAST]" CRLF (RFC 3030 2); `last` non-zero adds LAST. */
 SMTP_API smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int last);
 
-/*
+/**
  * smtp_emit_auth writes "AUTH mechanism[ SP initial-response]" CRLF (RFC 4954 4).
  * `initial_response` is base64 text, not raw data: NULL for none, or a zero length for an
  * empty response (written "="). Invalid: a mechanism that is not 1-20 of A-Z a-z 0-9 '-'
@@ -346,7 +350,7 @@ SMTP_API smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int la
 SMTP_API smtp_ssize smtp_emit_auth(char *dest, size_t cap, const char *mech, size_t mechlen,
                                    const char *initial_response, size_t irlen);
 
-/*
+/**
  * smtp_emit_sasl_response writes a SASL response line: `text` (base64, or "*" to cancel,
  * possibly empty) then CRLF (RFC 4954 4). Invalid: a byte outside the base64 alphabet and
  * '=' (other than a lone "*").

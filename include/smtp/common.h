@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — common definitions shared by every part of the library:
  * the export macro, spans, the allocator, the size type, the error codes and the conventions.
  *
@@ -43,13 +43,13 @@ extern "C" {
 #define SMTP_API
 #endif
 
-/*
+/**
  * smtp_ssize is the signed size returned by stream functions: bytes consumed or produced
  * (>= 0), or a negative SMTP_ERR_* code. It is ptrdiff_t, a standard C type (not POSIX ssize_t).
  */
 typedef ptrdiff_t smtp_ssize;
 
-/*
+/**
  * smtp_span is a borrowed run of bytes: `len` bytes at `ptr`, not NUL-terminated. A span
  * passed to a callback is valid only during that callback.
  */
@@ -58,14 +58,14 @@ typedef struct smtp_span {
     size_t len;
 } smtp_span;
 
-/*
+/**
  * smtp_mem is a custom allocator. Every allocation libsmtp makes goes through it. Each
  * function receives `user_data` from this struct as its last parameter. All four functions
  * must be set; they follow the contracts of malloc, free, calloc and realloc.
  * Functions taking a `const smtp_mem *` accept NULL for smtp_mem_default().
  */
 typedef struct smtp_mem {
-    /* Passed as the last argument of each function below. */
+    /** Passed as the last argument of each function below. */
     void *user_data;
     void *(*malloc)(size_t size, void *user_data);
     void (*free)(void *ptr, void *user_data);
@@ -73,13 +73,13 @@ typedef struct smtp_mem {
     void *(*realloc)(void *ptr, size_t size, void *user_data);
 } smtp_mem;
 
-/*
+/**
  * smtp_mem_default returns the allocator backed by the C library's malloc family.
  * The returned pointer is static and never NULL.
  */
 SMTP_API const smtp_mem *smtp_mem_default(void);
 
-/*
+/**
  * A callback returns SMTP_PAUSE (where its documentation allows it) to make the feeding call
  * return at once, having consumed the bytes of the event just reported and nothing after them.
  */
@@ -95,7 +95,7 @@ SMTP_API const smtp_mem *smtp_mem_default(void);
 #define SMTP_WARN_UNUSED
 #endif
 
-/*
+/**
  * The error codes, one list (name, value, description) from which the enum, smtp_error_name
  * and smtp_error_text are generated. Every error is negative; 0 is success. The groups:
  *  - misuse by the caller, or "not now" (-1 .. -99): the call did nothing;
@@ -136,26 +136,26 @@ SMTP_API const smtp_mem *smtp_mem_default(void);
     X(ERR_BASE64, -305, "malformed base64")                                                        \
     X(ERR_DUPLICATE, -306, "parameter given more than once")
 
-/* The error codes: SMTP_OK, SMTP_ERR_INVALID_ARGUMENT... (SMTP_ERROR_MAP). */
+/** The error codes: SMTP_OK, SMTP_ERR_INVALID_ARGUMENT... (SMTP_ERROR_MAP). */
 typedef enum smtp_error {
 #define SMTP_ERROR_ENUM(name, value, text) SMTP_##name = value,
     SMTP_ERROR_MAP(SMTP_ERROR_ENUM)
 #undef SMTP_ERROR_ENUM
 } smtp_error;
 
-/*
+/**
  * smtp_error_name returns the enumerator name of `err` ("SMTP_ERR_NOMEM"), or
  * "SMTP_ERR_UNKNOWN" for a value that is not an smtp_error. Never NULL; static storage.
  */
 SMTP_API const char *smtp_error_name(int err);
 
-/*
+/**
  * smtp_error_text returns a one-line English description of `err`, or "unknown error".
  * Never NULL; static storage.
  */
 SMTP_API const char *smtp_error_text(int err);
 
-/*
+/**
  * smtp_error_is_fatal tells whether `err`, returned by a call on an object (an engine, a
  * parser, an adapter's connection), means the object has failed for good: every later call
  * returns the same error, so close the connection and delete the object.

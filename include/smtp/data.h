@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — DATA transparency (RFC 5321 4.5.2 and 4.1.1.4): the server's unstuffing decoder and
  * the client's stuffing encoder, both streaming over chunks of any size.
  *
@@ -22,7 +22,7 @@ extern "C" {
 
 /* ---- Decoder (server side) ---- */
 
-/*
+/**
  * What the decoder does with a bare LF (an LF not preceded by CR) or a bare CR (a CR not
  * followed by LF) in the content. In every policy the content is consumed up to the real
  * CRLF.CRLF, the decoder flags what it saw (smtp_data_decoder_flags), and a bare LF/CR never
@@ -30,48 +30,48 @@ extern "C" {
  * end the data.
  */
 typedef enum smtp_data_policy {
-    /*
+    /**
      * The default. Bytes are delivered unchanged (as with ALLOW) and the decoder sets
      * SMTP_DATA_FLAG_REJECT: the server must refuse the message (5xx, e.g. 550 5.6.0) once the
      * end of data has been read, so that the stream stays in sync.
      */
     SMTP_DATA_BARE_REJECT = 0,
-    /* A bare LF and a bare CR are each delivered as CRLF (the message is accepted). */
+    /** A bare LF and a bare CR are each delivered as CRLF (the message is accepted). */
     SMTP_DATA_BARE_NORMALIZE = 1,
-    /* Bare LF and bare CR are kept as data bytes. */
+    /** Bare LF and bare CR are kept as data bytes. */
     SMTP_DATA_BARE_ALLOW = 2
 } smtp_data_policy;
 
-/* Flags of smtp_data_decoder_flags: what the decoder has seen since smtp_data_decoder_init. */
-#define SMTP_DATA_FLAG_BARE_LF 0x1u /* an LF not preceded by CR */
-#define SMTP_DATA_FLAG_BARE_CR 0x2u /* a CR not followed by LF */
+/** Flags of smtp_data_decoder_flags: what the decoder has seen since smtp_data_decoder_init. */
+#define SMTP_DATA_FLAG_BARE_LF 0x1u /**< an LF not preceded by CR */
+#define SMTP_DATA_FLAG_BARE_CR 0x2u /**< a CR not followed by LF */
 #define SMTP_DATA_FLAG_LONG_LINE                                                                   \
-    0x4u                           /* a line over 1000 octets with its CRLF (RFC 5321 4.5.3.1.6) */
-#define SMTP_DATA_FLAG_REJECT 0x8u /* policy REJECT and a bare LF or CR was seen */
+    0x4u /**< a line over 1000 octets with its CRLF (RFC 5321 4.5.3.1.6) */
+#define SMTP_DATA_FLAG_REJECT 0x8u /**< policy REJECT and a bare LF or CR was seen */
 
-/* The longest line RFC 5321 4.5.3.1.6 allows, CRLF included, stuffed dot excluded. */
+/** The longest line RFC 5321 4.5.3.1.6 allows, CRLF included, stuffed dot excluded. */
 #define SMTP_DATA_MAX_LINE 1000
 
-/* Results of smtp_data_decode (a negative value is an SMTP_ERR_* code). */
+/** Results of smtp_data_decode (a negative value is an SMTP_ERR_* code). */
 typedef enum smtp_data_event {
-    SMTP_DATA_NEED_INPUT = 0, /* all of the input was consumed; feed more */
-    SMTP_DATA_CONTENT = 1,    /* *out holds message content; call again with the rest */
-    SMTP_DATA_END = 2         /* CRLF.CRLF was read: the message is complete */
+    SMTP_DATA_NEED_INPUT = 0, /**< all of the input was consumed; feed more */
+    SMTP_DATA_CONTENT = 1,    /**< *out holds message content; call again with the rest */
+    SMTP_DATA_END = 2         /**< CRLF.CRLF was read: the message is complete */
 } smtp_data_event;
 
-/*
+/**
  * The unstuffing decoder. Fields are private. Embed it anywhere, set it up with
  * smtp_data_decoder_init before each message; it owns no memory and needs no cleanup.
  */
 typedef struct smtp_data_decoder {
-    uint64_t size_;       /* decoded octets delivered */
-    uint64_t line_start_; /* decoded offset where the current line began */
+    uint64_t size_;       /**< decoded octets delivered */
+    uint64_t line_start_; /**< decoded offset where the current line began */
     unsigned char state_;
     unsigned char policy_;
     unsigned char flags_;
 } smtp_data_decoder;
 
-/*
+/**
  * smtp_data_decoder_init prepares `dec` for the bytes that follow a 354 reply: the start of
  * data counts as the start of a line, so ".\r\n" at once is an empty message.
  * `policy` is an smtp_data_policy; an unknown value is treated as SMTP_DATA_BARE_REJECT.
@@ -79,7 +79,7 @@ typedef struct smtp_data_decoder {
  */
 SMTP_API void smtp_data_decoder_init(smtp_data_decoder *dec, smtp_data_policy policy);
 
-/*
+/**
  * smtp_data_decode reads the DATA stream in `data`/`len` (any chunking) and reports one thing
  * per call. It stores in *consumed how many bytes of `data` it used (always, even 0); the
  * caller passes the unconsumed rest (plus any new bytes) to the next call.
@@ -101,28 +101,28 @@ SMTP_API void smtp_data_decoder_init(smtp_data_decoder *dec, smtp_data_policy po
 SMTP_API int smtp_data_decode(smtp_data_decoder *dec, const char *data, size_t len, smtp_span *out,
                               size_t *consumed);
 
-/* smtp_data_decoder_size returns the number of content octets delivered so far (0 for NULL). */
+/** smtp_data_decoder_size returns the number of content octets delivered so far (0 for NULL). */
 SMTP_API uint64_t smtp_data_decoder_size(const smtp_data_decoder *dec);
 
-/* smtp_data_decoder_flags returns the SMTP_DATA_FLAG_* bits seen so far (sticky; 0 for NULL). */
+/** smtp_data_decoder_flags returns the SMTP_DATA_FLAG_* bits seen so far (sticky; 0 for NULL). */
 SMTP_API unsigned smtp_data_decoder_flags(const smtp_data_decoder *dec);
 
 /* ---- Encoder (client side) ---- */
 
 typedef enum smtp_data_encode_mode {
-    /*
+    /**
      * DATA (RFC 5321 4.5.2): a '.' at the start of a line is doubled, a bare LF and a bare CR
      * become CRLF, and smtp_data_encode_finish writes the CRLF.CRLF end (adding the CRLF of
      * the last line when the body did not end with one).
      */
     SMTP_DATA_ENCODE_DOT = 0,
-    /* BDAT (RFC 3030): bare LF and bare CR become CRLF; no stuffing, no end marker. */
+    /** BDAT (RFC 3030): bare LF and bare CR become CRLF; no stuffing, no end marker. */
     SMTP_DATA_ENCODE_CRLF = 1,
-    /* BDAT with BODY=BINARYMIME (RFC 3030 3): bytes are copied unchanged. */
+    /** BDAT with BODY=BINARYMIME (RFC 3030 3): bytes are copied unchanged. */
     SMTP_DATA_ENCODE_RAW = 2
 } smtp_data_encode_mode;
 
-/*
+/**
  * The worst-case output of one smtp_data_encode call for `in_len` input bytes, in every mode:
  * 2 * in_len + 1 (every byte may double, and a CR held from the previous call may complete
  * first), saturated at SIZE_MAX.
@@ -130,35 +130,35 @@ typedef enum smtp_data_encode_mode {
 #define SMTP_DATA_ENCODE_BOUND(in_len)                                                             \
     ((in_len) > (SIZE_MAX - 1) / 2 ? SIZE_MAX : 2 * (size_t)(in_len) + 1)
 
-/* The most smtp_data_encode_finish ever writes ("\r\n.\r\n"). */
+/** The most smtp_data_encode_finish ever writes ("\r\n.\r\n"). */
 #define SMTP_DATA_ENCODE_FINISH_MAX 5
 
-/*
+/**
  * An output buffer of this many bytes always lets smtp_data_encode make progress: the encoder
  * writes in indivisible units of at most 2 bytes ("\r\n" or "..").
  */
 #define SMTP_DATA_ENCODE_MIN_OUT 2
 
-/* The stuffing encoder. Fields are private; it owns no memory and needs no cleanup. */
+/** The stuffing encoder. Fields are private; it owns no memory and needs no cleanup. */
 typedef struct smtp_data_encoder {
     unsigned char state_;
     unsigned char mode_;
 } smtp_data_encoder;
 
-/*
+/**
  * smtp_data_encoder_init prepares `enc` for one message body in `mode` (an
  * smtp_data_encode_mode; an unknown value is treated as SMTP_DATA_ENCODE_DOT). A NULL `enc`
  * is ignored.
  */
 SMTP_API void smtp_data_encoder_init(smtp_data_encoder *enc, smtp_data_encode_mode mode);
 
-/*
+/**
  * smtp_data_encode_bound returns SMTP_DATA_ENCODE_BOUND(in_len): an output capacity with which
  * one smtp_data_encode call always consumes all of `in_len` input bytes.
  */
 SMTP_API size_t smtp_data_encode_bound(size_t in_len);
 
-/*
+/**
  * smtp_data_encode encodes body bytes `in`/`in_len` (any chunking; writes of one byte are fine)
  * into `out`/`out_cap`. It consumes as much input as fits and stores in *consumed the input
  * bytes used and in *produced the bytes written; the caller sends the output and calls again
@@ -176,7 +176,7 @@ SMTP_API size_t smtp_data_encode_bound(size_t in_len);
 SMTP_API int smtp_data_encode(smtp_data_encoder *enc, const char *in, size_t in_len, char *out,
                               size_t out_cap, size_t *consumed, size_t *produced);
 
-/*
+/**
  * smtp_data_encode_finish ends the body: in DOT mode it writes the end of data, exactly one
  * CRLF "." CRLF (".\r\n" after a body ending with CRLF or an empty body, "\r\n.\r\n"
  * otherwise); in CRLF mode it completes a body ending with a bare CR ("\n"); in RAW mode it

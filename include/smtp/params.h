@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2 esmtp-param, and the
  * extensions that define them).
  *
@@ -32,36 +32,36 @@ extern "C" {
 
 /* ---- the iterator ---- */
 
-/* One parameter. */
+/** One parameter. */
 typedef struct smtp_param {
-    smtp_span key;   /* the esmtp-keyword as written (compare case-insensitively) */
-    smtp_span value; /* the esmtp-value as written; empty when there is no '=' */
-    int has_value;   /* 1 when the parameter had "=value" */
-    int utf8;        /* 1 when the value holds UTF-8 (RFC 6531 3.3) */
-    size_t offset;   /* where the keyword starts in the parameter string */
+    smtp_span key;   /**< the esmtp-keyword as written (compare case-insensitively) */
+    smtp_span value; /**< the esmtp-value as written; empty when there is no '=' */
+    int has_value;   /**< 1 when the parameter had "=value" */
+    int utf8;        /**< 1 when the value holds UTF-8 (RFC 6531 3.3) */
+    size_t offset;   /**< where the keyword starts in the parameter string */
 } smtp_param;
 
-/* Iterator flag: accept UTF-8 (well formed) in values, as RFC 6531 3.3 allows with SMTPUTF8. */
+/** Iterator flag: accept UTF-8 (well formed) in values, as RFC 6531 3.3 allows with SMTPUTF8. */
 #define SMTP_PARAM_UTF8 0x01u
 
-/* The iterator's state; read only error and error_at. */
+/** The iterator's state; read only error and error_at. */
 typedef struct smtp_param_iter {
     const char *s;
     size_t len;
     size_t pos;
     unsigned flags;
-    int error;       /* the sticky error, 0 while none */
-    size_t error_at; /* after an error: the offset of the offending byte */
+    int error;       /**< the sticky error, 0 while none */
+    size_t error_at; /**< after an error: the offset of the offending byte */
 } smtp_param_iter;
 
-/*
+/**
  * smtp_param_iter_init prepares `it` to walk the `len` bytes at `s`: parameters separated by
  * one or more SP (leading and trailing SP are ignored; the command parser may hand the string
  * with or without its first SP). `flags`: SMTP_PARAM_UTF8 or 0. A NULL `it` is ignored.
  */
 SMTP_API void smtp_param_iter_init(smtp_param_iter *it, const char *s, size_t len, unsigned flags);
 
-/*
+/**
  * smtp_param_next stores the next parameter in `*p`. Grammar (RFC 5321 4.1.2):
  * esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"); esmtp-value = 1*(%d33-60 / %d62-126),
  * plus UTF8-non-ascii with SMTP_PARAM_UTF8 (RFC 6531 3.3).
@@ -74,21 +74,23 @@ SMTP_API int smtp_param_next(smtp_param_iter *it, smtp_param *p);
 
 /* ---- typed parsing ---- */
 
-/* Extensions whose parameters the typed parsers know (smtp_params_opts.extensions). */
-#define SMTP_PARAM_EXT_SIZE 0x0001u          /* SIZE */
-#define SMTP_PARAM_EXT_8BITMIME 0x0002u      /* BODY=7BIT, BODY=8BITMIME */
-#define SMTP_PARAM_EXT_BINARYMIME 0x0004u    /* BODY=7BIT, BODY=BINARYMIME */
-#define SMTP_PARAM_EXT_SMTPUTF8 0x0008u      /* SMTPUTF8 */
-#define SMTP_PARAM_EXT_DSN 0x0010u           /* RET, ENVID, NOTIFY, ORCPT */
-#define SMTP_PARAM_EXT_AUTH 0x0020u          /* AUTH= */
-#define SMTP_PARAM_EXT_REQUIRETLS 0x0040u    /* REQUIRETLS */
-#define SMTP_PARAM_EXT_MTPRIORITY 0x0080u    /* MT-PRIORITY */
-#define SMTP_PARAM_EXT_DELIVERBY 0x0100u     /* BY */
-#define SMTP_PARAM_EXT_FUTURERELEASE 0x0200u /* HOLDFOR, HOLDUNTIL */
-#define SMTP_PARAM_EXT_RRVS 0x0400u          /* RRVS */
+/** Extensions whose parameters the typed parsers know (smtp_params_opts.extensions). */
+/** @{ */
+#define SMTP_PARAM_EXT_SIZE 0x0001u          /**< SIZE */
+#define SMTP_PARAM_EXT_8BITMIME 0x0002u      /**< BODY=7BIT, BODY=8BITMIME */
+#define SMTP_PARAM_EXT_BINARYMIME 0x0004u    /**< BODY=7BIT, BODY=BINARYMIME */
+#define SMTP_PARAM_EXT_SMTPUTF8 0x0008u      /**< SMTPUTF8 */
+#define SMTP_PARAM_EXT_DSN 0x0010u           /**< RET, ENVID, NOTIFY, ORCPT */
+#define SMTP_PARAM_EXT_AUTH 0x0020u          /**< AUTH= */
+#define SMTP_PARAM_EXT_REQUIRETLS 0x0040u    /**< REQUIRETLS */
+#define SMTP_PARAM_EXT_MTPRIORITY 0x0080u    /**< MT-PRIORITY */
+#define SMTP_PARAM_EXT_DELIVERBY 0x0100u     /**< BY */
+#define SMTP_PARAM_EXT_FUTURERELEASE 0x0200u /**< HOLDFOR, HOLDUNTIL */
+#define SMTP_PARAM_EXT_RRVS 0x0400u          /**< RRVS */
 #define SMTP_PARAM_EXT_ALL 0x07ffu
+/** @} */
 
-/*
+/**
  * The callback for a parameter the parser does not know, or whose extension is not in
  * smtp_params_opts.extensions (a server that did not advertise DSN must answer NOTIFY with
  * 555, RFC 5321 4.1.1.11). Return 0 when the application handles the parameter itself (the
@@ -99,41 +101,41 @@ typedef int (*smtp_param_unknown_cb)(const smtp_param *param, void *user_data);
 
 #define SMTP_PARAM_UNRECOGNIZED 1
 
-/* Options of the typed parsers. NULL options mean smtp_params_opts_init's defaults. */
+/** Options of the typed parsers. NULL options mean smtp_params_opts_init's defaults. */
 typedef struct smtp_params_opts {
-    unsigned extensions; /* SMTP_PARAM_EXT_* the server offers; others are unknown */
-    /*
+    unsigned extensions; /**< SMTP_PARAM_EXT_* the server offers; others are unknown */
+    /**
      * RCPT: the transaction's MAIL carried SMTPUTF8, so UTF-8 values (ORCPT in the unitext
      * form) are allowed. MAIL needs no flag: its own SMTPUTF8 parameter allows them.
      */
     int smtputf8;
-    smtp_param_unknown_cb unknown; /* NULL: every unknown parameter is refused (555) */
-    void *user_data;               /* passed to `unknown` */
+    smtp_param_unknown_cb unknown; /**< NULL: every unknown parameter is refused (555) */
+    void *user_data;               /**< passed to `unknown` */
 } smtp_params_opts;
 
-/* The version of smtp_params_opts this header describes (common.h: versioned structs). */
+/** The version of smtp_params_opts this header describes (common.h: versioned structs). */
 #define SMTP_PARAMS_OPTS_VERSION 1
 
-/*
+/**
  * smtp_params_opts_init sets all extensions, smtputf8 0, no callback. NULL is ignored.
  * (A macro: smtp_params_opts_init_versioned with SMTP_PARAMS_OPTS_VERSION.)
  */
 #define smtp_params_opts_init(o) smtp_params_opts_init_versioned(SMTP_PARAMS_OPTS_VERSION, (o))
-/* smtp_params_opts_init_versioned fills the fields of smtp_params_opts version `version` with
+/** smtp_params_opts_init_versioned fills the fields of smtp_params_opts version `version` with
  * their defaults; another version is ignored. */
 SMTP_API void smtp_params_opts_init_versioned(int version, smtp_params_opts *o);
 
-/*
+/**
  * Why a typed parse failed. Reply codes (RFC 5321 4.1.1.11, 4.2.3): 501 for a syntax error in
  * a parameter, 555 for a parameter that is not recognized or not implemented; both go with the
  * enhanced status 5.5.4 (RFC 3463: invalid command arguments). reply_code is 0 when the fault
  * is not the client's (a callback failure).
  */
 typedef struct smtp_param_fault {
-    smtp_span key;    /* the failing parameter's keyword; empty when no parameter was found */
-    size_t offset;    /* offset in the parameter string of the failing parameter or byte */
-    int reply_code;   /* 501, 555, or 0 */
-    const char *text; /* a short English reason, static, e.g. "SIZE value is not a number" */
+    smtp_span key;    /**< the failing parameter's keyword; empty when no parameter was found */
+    size_t offset;    /**< offset in the parameter string of the failing parameter or byte */
+    int reply_code;   /**< 501, 555, or 0 */
+    const char *text; /**< a short English reason, static, e.g. "SIZE value is not a number" */
 } smtp_param_fault;
 
 typedef enum smtp_body {
@@ -147,7 +149,8 @@ typedef enum smtp_ret { SMTP_RET_NONE = 0, SMTP_RET_FULL, SMTP_RET_HDRS } smtp_r
 
 typedef enum smtp_by_mode { SMTP_BY_NONE = 0, SMTP_BY_NOTIFY, SMTP_BY_RETURN } smtp_by_mode;
 
-/* smtp_mail_params.present bits: which parameters were given. */
+/** smtp_mail_params.present bits: which parameters were given. */
+/** @{ */
 #define SMTP_MAIL_SIZE 0x0001u
 #define SMTP_MAIL_BODY 0x0002u
 #define SMTP_MAIL_SMTPUTF8 0x0004u
@@ -159,65 +162,70 @@ typedef enum smtp_by_mode { SMTP_BY_NONE = 0, SMTP_BY_NOTIFY, SMTP_BY_RETURN } s
 #define SMTP_MAIL_BY 0x0100u
 #define SMTP_MAIL_HOLDFOR 0x0200u
 #define SMTP_MAIL_HOLDUNTIL 0x0400u
+/** @} */
 
-/* The parameters of MAIL FROM. Only the fields whose `present` bit is set are meaningful. */
+/** The parameters of MAIL FROM. Only the fields whose `present` bit is set are meaningful. */
 typedef struct smtp_mail_params {
-    unsigned present; /* SMTP_MAIL_* */
-    uint64_t size;    /* SIZE: the declared message size in octets (RFC 1870) */
-    smtp_body body;   /* BODY */
-    smtp_ret ret;     /* RET */
-    smtp_span envid;  /* ENVID as written (xtext, validated, at most 100 characters) */
-    smtp_span auth;   /* AUTH as written (xtext, validated); "<>" for no identity */
-    int mt_priority;  /* MT-PRIORITY: -9..9 */
-    int64_t by_time;  /* BY: seconds, -999999999..999999999 (> 0 in R mode) */
+    unsigned present; /**< SMTP_MAIL_* */
+    uint64_t size;    /**< SIZE: the declared message size in octets (RFC 1870) */
+    smtp_body body;   /**< BODY */
+    smtp_ret ret;     /**< RET */
+    smtp_span envid;  /**< ENVID as written (xtext, validated, at most 100 characters) */
+    smtp_span auth;   /**< AUTH as written (xtext, validated); "<>" for no identity */
+    int mt_priority;  /**< MT-PRIORITY: -9..9 */
+    int64_t by_time;  /**< BY: seconds, -999999999..999999999 (> 0 in R mode) */
     smtp_by_mode by_mode;
-    int by_trace;          /* BY: the T modifier */
-    uint32_t holdfor;      /* HOLDFOR: seconds (at most 999999999) */
-    smtp_span holduntil;   /* HOLDUNTIL as written (an RFC 3339 date-time) */
-    int64_t holduntil_utc; /* HOLDUNTIL in seconds since 1970-01-01T00:00:00Z */
-    size_t extra;          /* unknown parameters the callback accepted */
+    int by_trace;          /**< BY: the T modifier */
+    uint32_t holdfor;      /**< HOLDFOR: seconds (at most 999999999) */
+    smtp_span holduntil;   /**< HOLDUNTIL as written (an RFC 3339 date-time) */
+    int64_t holduntil_utc; /**< HOLDUNTIL in seconds since 1970-01-01T00:00:00Z */
+    size_t extra;          /**< unknown parameters the callback accepted */
     smtp_param_fault fault;
 } smtp_mail_params;
 
-/* NOTIFY bits (RFC 3461 4.1). */
+/** NOTIFY bits (RFC 3461 4.1). */
+/** @{ */
 #define SMTP_NOTIFY_NEVER 0x1u
 #define SMTP_NOTIFY_SUCCESS 0x2u
 #define SMTP_NOTIFY_FAILURE 0x4u
 #define SMTP_NOTIFY_DELAY 0x8u
+/** @} */
 
-/* ORCPT address types the parser checks specially. */
+/** ORCPT address types the parser checks specially. */
 typedef enum smtp_orcpt_type {
-    SMTP_ORCPT_OTHER = 0, /* any other atom: the address is validated as xtext */
-    SMTP_ORCPT_RFC822,    /* "rfc822": xtext (RFC 3461 4.2) */
-    SMTP_ORCPT_UTF8       /* "utf-8": utf-8-addr-xtext, or -unitext with SMTPUTF8 (RFC 6533) */
+    SMTP_ORCPT_OTHER = 0, /**< any other atom: the address is validated as xtext */
+    SMTP_ORCPT_RFC822,    /**< "rfc822": xtext (RFC 3461 4.2) */
+    SMTP_ORCPT_UTF8       /**< "utf-8": utf-8-addr-xtext, or -unitext with SMTPUTF8 (RFC 6533) */
 } smtp_orcpt_type;
 
 typedef enum smtp_rrvs_mode {
     SMTP_RRVS_NONE = 0,
-    SMTP_RRVS_REJECT,  /* ";R" or no mode: refuse if the mailbox changed owner */
-    SMTP_RRVS_CONTINUE /* ";C": deliver anyway, without the RRVS check downstream */
+    SMTP_RRVS_REJECT,  /**< ";R" or no mode: refuse if the mailbox changed owner */
+    SMTP_RRVS_CONTINUE /**< ";C": deliver anyway, without the RRVS check downstream */
 } smtp_rrvs_mode;
 
-/* smtp_rcpt_params.present bits. */
+/** smtp_rcpt_params.present bits. */
+/** @{ */
 #define SMTP_RCPT_NOTIFY 0x1u
 #define SMTP_RCPT_ORCPT 0x2u
 #define SMTP_RCPT_RRVS 0x4u
+/** @} */
 
-/* The parameters of RCPT TO. */
+/** The parameters of RCPT TO. */
 typedef struct smtp_rcpt_params {
-    unsigned present; /* SMTP_RCPT_* */
-    unsigned notify;  /* SMTP_NOTIFY_* (NEVER alone, or any of the other three) */
+    unsigned present; /**< SMTP_RCPT_* */
+    unsigned notify;  /**< SMTP_NOTIFY_* (NEVER alone, or any of the other three) */
     smtp_orcpt_type orcpt_type;
-    smtp_span orcpt_type_name; /* the addr-type as written ("rfc822") */
-    smtp_span orcpt_addr;      /* the encoded address as written; decode with <smtp/codec.h> */
-    smtp_span rrvs;            /* RRVS date-time as written */
-    int64_t rrvs_utc;          /* RRVS in seconds since the epoch */
+    smtp_span orcpt_type_name; /**< the addr-type as written ("rfc822") */
+    smtp_span orcpt_addr;      /**< the encoded address as written; decode with <smtp/codec.h> */
+    smtp_span rrvs;            /**< RRVS date-time as written */
+    int64_t rrvs_utc;          /**< RRVS in seconds since the epoch */
     smtp_rrvs_mode rrvs_mode;
-    size_t extra; /* unknown parameters the callback accepted */
+    size_t extra; /**< unknown parameters the callback accepted */
     smtp_param_fault fault;
 } smtp_rcpt_params;
 
-/*
+/**
  * smtp_mail_params_parse parses the parameters of MAIL FROM (everything after the path) into
  * `*out` (cleared first). Keywords are case-insensitive, as are the values of BODY, RET and BY's
  * modes. UTF-8 is allowed in values when the string carries SMTPUTF8 (anywhere) or
@@ -239,13 +247,13 @@ typedef struct smtp_rcpt_params {
  */
 #define smtp_mail_params_parse(s, len, opts, out)                                                  \
     smtp_mail_params_parse_versioned(SMTP_PARAMS_OPTS_VERSION, (s), (len), (opts), (out))
-/* smtp_mail_params_parse_versioned is smtp_mail_params_parse with the caller's version of
+/** smtp_mail_params_parse_versioned is smtp_mail_params_parse with the caller's version of
  * smtp_params_opts. */
 SMTP_API int smtp_mail_params_parse_versioned(int version, const char *s, size_t len,
                                               const smtp_params_opts *opts,
                                               smtp_mail_params *out);
 
-/*
+/**
  * smtp_rcpt_params_parse parses the parameters of RCPT TO into `*out` (cleared first).
  * Errors as smtp_mail_params_parse, where: SMTP_ERR_SYNTAX also covers NOTIFY lists (NEVER with
  * another value, unknown or empty items) and RRVS date-times; SMTP_ERR_DUPLICATE a repeated
@@ -254,13 +262,13 @@ SMTP_API int smtp_mail_params_parse_versioned(int version, const char *s, size_t
  */
 #define smtp_rcpt_params_parse(s, len, opts, out)                                                  \
     smtp_rcpt_params_parse_versioned(SMTP_PARAMS_OPTS_VERSION, (s), (len), (opts), (out))
-/* smtp_rcpt_params_parse_versioned is smtp_rcpt_params_parse with the caller's version of
+/** smtp_rcpt_params_parse_versioned is smtp_rcpt_params_parse with the caller's version of
  * smtp_params_opts. */
 SMTP_API int smtp_rcpt_params_parse_versioned(int version, const char *s, size_t len,
                                               const smtp_params_opts *opts,
                                               smtp_rcpt_params *out);
 
-/*
+/**
  * smtp_datetime_parse parses an RFC 3339 5.6 date-time ("2024-02-29T12:00:00.5+01:00"; 'T' and
  * 'Z' in either case; seconds 00-60 for a leap second; days checked against the month and leap
  * years) and stores in *utc the seconds since 1970-01-01T00:00:00Z (fractions dropped).

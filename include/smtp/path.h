@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — the grammar of SMTP paths and domains (RFC 5321 4.1.2, 4.1.3, 4.5.3.1;
  * RFC 6531 3.3 for SMTPUTF8).
  *
@@ -17,76 +17,78 @@
 extern "C" {
 #endif
 
-/* RFC 5321 4.5.3.1: size limits, in octets. */
-#define SMTP_MAX_LOCAL_PART 64 /* 4.5.3.1.1 */
-#define SMTP_MAX_DOMAIN 255    /* 4.5.3.1.2 */
-#define SMTP_MAX_PATH 256      /* 4.5.3.1.3, brackets and source route included */
-#define SMTP_MAX_LABEL 63      /* RFC 1035 2.3.4, checked on ASCII labels */
+/** RFC 5321 4.5.3.1: size limits, in octets. */
+#define SMTP_MAX_LOCAL_PART 64 /**< 4.5.3.1.1 */
+#define SMTP_MAX_DOMAIN 255    /**< 4.5.3.1.2 */
+#define SMTP_MAX_PATH 256      /**< 4.5.3.1.3, brackets and source route included */
+#define SMTP_MAX_LABEL 63      /**< RFC 1035 2.3.4, checked on ASCII labels */
 
 /* Input flags of smtp_path_parse and smtp_domain_parse. */
-/* Accept the null path "<>" (MAIL FROM's reverse-path, RFC 5321 4.1.1.2). */
+/** Accept the null path "<>" (MAIL FROM's reverse-path, RFC 5321 4.1.1.2). */
 #define SMTP_PATH_ALLOW_NULL 0x01u
-/* Accept "<Postmaster>" without a domain, any case (RCPT TO, RFC 5321 4.1.1.3). */
+/** Accept "<Postmaster>" without a domain, any case (RCPT TO, RFC 5321 4.1.1.3). */
 #define SMTP_PATH_ALLOW_POSTMASTER 0x02u
-/*
+/**
  * SMTPUTF8 is in effect (RFC 6531 3.3): UTF-8 is allowed in the local part and as U-labels in
  * domains. Without it any byte >= 0x80 is SMTP_ERR_UTF8.
  */
 #define SMTP_PATH_UTF8 0x04u
-/*
+/**
  * Lenient (dangerous): also accept a path without its angle brackets ("user@example.com"), as
  * some broken clients send. The 256-octet limit still counts the two missing brackets.
  */
 #define SMTP_PATH_LENIENT_BRACKETS 0x08u
 
-/* Output flags (smtp_path.flags). */
-#define SMTP_PATH_F_NULL 0x01u         /* the null path "<>" */
-#define SMTP_PATH_F_POSTMASTER 0x02u   /* "<Postmaster>" without a domain */
-#define SMTP_PATH_F_SOURCE_ROUTE 0x04u /* a source route was present and stripped */
-#define SMTP_PATH_F_QUOTED 0x08u       /* the local part is a quoted string */
-#define SMTP_PATH_F_UTF8 0x10u         /* holds UTF-8: the path needs SMTPUTF8 */
-#define SMTP_PATH_F_NO_BRACKETS 0x20u  /* accepted without brackets (lenient flag) */
+/** Output flags (smtp_path.flags). */
+#define SMTP_PATH_F_NULL 0x01u         /**< the null path "<>" */
+#define SMTP_PATH_F_POSTMASTER 0x02u   /**< "<Postmaster>" without a domain */
+#define SMTP_PATH_F_SOURCE_ROUTE 0x04u /**< a source route was present and stripped */
+#define SMTP_PATH_F_QUOTED 0x08u       /**< the local part is a quoted string */
+#define SMTP_PATH_F_UTF8 0x10u         /**< holds UTF-8: the path needs SMTPUTF8 */
+#define SMTP_PATH_F_NO_BRACKETS 0x20u  /**< accepted without brackets (lenient flag) */
 
-/* What a domain is. */
+/** What a domain is. */
 typedef enum smtp_domain_kind {
-    SMTP_DOMAIN_NONE = 0, /* no domain (null path, "<Postmaster>") */
-    SMTP_DOMAIN_NAME,     /* dot-separated labels (LDH, or U-labels with SMTPUTF8) */
-    SMTP_DOMAIN_IPV4,     /* "[1.2.3.4]" */
-    SMTP_DOMAIN_IPV6,     /* "[IPv6:...]" */
-    SMTP_DOMAIN_GENERAL   /* "[tag:content]", General-address-literal */
+    SMTP_DOMAIN_NONE = 0, /**< no domain (null path, "<Postmaster>") */
+    SMTP_DOMAIN_NAME,     /**< dot-separated labels (LDH, or U-labels with SMTPUTF8) */
+    SMTP_DOMAIN_IPV4,     /**< "[1.2.3.4]" */
+    SMTP_DOMAIN_IPV6,     /**< "[IPv6:...]" */
+    SMTP_DOMAIN_GENERAL   /**< "[tag:content]", General-address-literal */
 } smtp_domain_kind;
 
-/* A parsed domain. Spans borrow the parsed input. */
+/** A parsed domain. Spans borrow the parsed input. */
 typedef struct smtp_domain {
     smtp_domain_kind kind;
-    /* The domain exactly as written; for a literal, brackets included. */
+    /** The domain exactly as written; for a literal, brackets included. */
     smtp_span text;
-    /* Literals: the text inside the brackets after the tag ("1.2.3.4", "::1", "content"). */
+    /** Literals: the text inside the brackets after the tag ("1.2.3.4", "::1", "content"). */
     smtp_span literal;
-    /* General-address-literal: its Standardized-tag. Empty otherwise. */
+    /** General-address-literal: its Standardized-tag. Empty otherwise. */
     smtp_span tag;
-    /* IPV4: the address in addr[0..3]; IPV6: addr[0..15], network byte order. */
+    /** IPV4: the address in addr[0..3]; IPV6: addr[0..15], network byte order. */
     unsigned char addr[16];
-    /* Non-zero when a label holds UTF-8 (a U-label, RFC 6531 3.3). */
+    /** Non-zero when a label holds UTF-8 (a U-label, RFC 6531 3.3). */
     int utf8;
 } smtp_domain;
 
-/* A parsed path. Spans borrow the parsed input; empty spans have len 0. */
+/** A parsed path. Spans borrow the parsed input; empty spans have len 0. */
 typedef struct smtp_path {
-    unsigned flags; /* SMTP_PATH_F_* */
-    /* "local@domain" as written, without brackets and source route (empty for "<>"). */
+    unsigned flags; /**< SMTP_PATH_F_* */
+    /** "local@domain" as written, without brackets and source route (empty for "<>"). */
     smtp_span mailbox;
-    /* The local part as written: a quoted string keeps its quotes and backslashes. */
+    /** The local part as written: a quoted string keeps its quotes and backslashes. */
     smtp_span local;
-    /* The source route "@a,@b" as written, without its ':' (RFC 5321 4.1.2 A-d-l). */
+    /** The source route "@a,@b" as written, without its ':' (RFC 5321 4.1.2 A-d-l). */
+    /** @{ */
     smtp_span route;
     smtp_domain domain;
-    /* On error: the offset in the input of the byte where the grammar failed (for TOO_LONG,
+    /** @} */
+    /** On error: the offset in the input of the byte where the grammar failed (for TOO_LONG,
      * the start of the element that is too long). 0 on success. */
     size_t error_at;
 } smtp_path;
 
-/*
+/**
  * smtp_path_parse parses the path token `s` (`len` bytes: "<...>", as it follows "MAIL FROM:"
  * or "RCPT TO:") under the SMTP_PATH_* `flags`, and fills `*out`.
  *
@@ -107,7 +109,7 @@ typedef struct smtp_path {
  */
 SMTP_API int smtp_path_parse(const char *s, size_t len, unsigned flags, smtp_path *out);
 
-/*
+/**
  * smtp_domain_parse parses `s` as a whole Domain or address literal (RFC 5321 4.1.2: the
  * argument of EHLO/HELO), for a server checking a client's greeting or a client checking its
  * configured name. Only SMTP_PATH_UTF8 is meaningful in `flags`. `error_at`, if not NULL,

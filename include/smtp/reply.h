@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — SMTP replies: the streaming reply parser (client side) and the reply emitter
  * (server side). RFC 5321 4.2, RFC 2034 / RFC 3463 (enhanced status codes).
  *
@@ -23,40 +23,40 @@
 extern "C" {
 #endif
 
-/* One line of a reply, as reported to on_line. Every span is valid only during the callback. */
+/** One line of a reply, as reported to on_line. Every span is valid only during the callback. */
 typedef struct smtp_reply_line {
-    /* The reply code, 200..599 (the first digit is 2-5, RFC 5321 4.2.1). */
+    /** The reply code, 200..599 (the first digit is 2-5, RFC 5321 4.2.1). */
     int code;
-    /* 1 on the final line of the reply ("250 ..." or "250" alone), 0 on a continuation line. */
+    /** 1 on the final line of the reply ("250 ..." or "250" alone), 0 on a continuation line. */
     int last;
-    /* 0-based position of this line in its reply. */
+    /** 0-based position of this line in its reply. */
     size_t index;
-    /* The text after the separator, possibly empty (a final line "250\r\n" has none). */
+    /** The text after the separator, possibly empty (a final line "250\r\n" has none). */
     smtp_span text;
-    /*
+    /**
      * The enhanced status code ("2.1.5") when `text` begins with one (RFC 3463 2:
      * class.subject.detail, 1-3 digits each) whose class equals the reply code's first digit,
      * followed by SP or the end of the line; else an empty span (len 0). A 3xx reply has none
      * (RFC 3463 2: the class is 2, 4 or 5).
      */
     smtp_span enhanced;
-    /* The text after the enhanced status code and its SP; equal to `text` when there is none. */
+    /** The text after the enhanced status code and its SP; equal to `text` when there is none. */
     smtp_span message;
 } smtp_reply_line;
 
-/* The opaque reply parser. */
+/** The opaque reply parser. */
 typedef struct smtp_reply_parser smtp_reply_parser;
 
-/* The version of smtp_reply_callbacks this header describes (common.h: versioned structs). */
+/** The version of smtp_reply_callbacks this header describes (common.h: versioned structs). */
 #define SMTP_REPLY_CALLBACKS_VERSION 1
 
-/*
+/**
  * Callbacks of the reply parser: the parser first, user_data last. A NULL callback is a
  * no-op. Inside one, smtp_reply_parser_read on the same parser returns SMTP_ERR_INVALID_STATE
  * and smtp_reply_parser_del must not be called.
  */
 typedef struct smtp_reply_callbacks {
-    /*
+    /**
      * Called once per reply line, in order. Return 0 to go on, SMTP_PAUSE to make
      * smtp_reply_parser_read return right after this line, or a negative value to fail (the
      * read returns SMTP_ERR_CALLBACK_FAILURE and the parser stays failed).
@@ -64,34 +64,34 @@ typedef struct smtp_reply_callbacks {
     int (*on_line)(smtp_reply_parser *parser, const smtp_reply_line *line, void *user_data);
 } smtp_reply_callbacks;
 
-/* The version of smtp_reply_settings this header describes (common.h: versioned structs). */
+/** The version of smtp_reply_settings this header describes (common.h: versioned structs). */
 #define SMTP_REPLY_SETTINGS_VERSION 1
 
-/* Limits of the reply parser. Fill with smtp_reply_settings_init, then change fields. */
+/** Limits of the reply parser. Fill with smtp_reply_settings_init, then change fields. */
 typedef struct smtp_reply_settings {
-    /*
+    /**
      * The longest reply line accepted, in octets including CRLF (RFC 5321 4.5.3.1.5 sets 512;
      * the default, 2048, tolerates servers that exceed it). At least 6. The parser allocates a
      * buffer of this size once, in smtp_reply_parser_new.
      */
     size_t max_line;
-    /* The most lines one reply may have (default 1000); memory stays bounded either way. */
+    /** The most lines one reply may have (default 1000); memory stays bounded either way. */
     size_t max_lines;
 } smtp_reply_settings;
 
-/*
+/**
  * smtp_reply_settings_init fills `settings` with the defaults. NULL is ignored.
  * (A macro: smtp_reply_settings_init_versioned with SMTP_REPLY_SETTINGS_VERSION.)
  */
 #define smtp_reply_settings_init(settings)                                                         \
     smtp_reply_settings_init_versioned(SMTP_REPLY_SETTINGS_VERSION, (settings))
-/*
+/**
  * smtp_reply_settings_init_versioned fills the fields of smtp_reply_settings version `version`
  * (1 .. SMTP_REPLY_SETTINGS_VERSION) with their defaults; another version is ignored.
  */
 SMTP_API void smtp_reply_settings_init_versioned(int version, smtp_reply_settings *settings);
 
-/*
+/**
  * smtp_reply_parser_new creates a parser and stores it in *pparser.
  * `callbacks` is copied; NULL means no callbacks. `settings` is copied; NULL means defaults.
  * `mem` is the allocator (NULL: smtp_mem_default()); it must outlive the parser.
@@ -103,7 +103,7 @@ SMTP_API void smtp_reply_settings_init_versioned(int version, smtp_reply_setting
 #define smtp_reply_parser_new(pparser, callbacks, settings, mem, user_data)                        \
     smtp_reply_parser_new_versioned((pparser), SMTP_REPLY_CALLBACKS_VERSION, (callbacks),          \
                                     SMTP_REPLY_SETTINGS_VERSION, (settings), (mem), (user_data))
-/* smtp_reply_parser_new_versioned is smtp_reply_parser_new with the struct versions the caller
+/** smtp_reply_parser_new_versioned is smtp_reply_parser_new with the struct versions the caller
  * uses. */
 SMTP_API int smtp_reply_parser_new_versioned(smtp_reply_parser **pparser, int callbacks_version,
                                              const smtp_reply_callbacks *callbacks,
@@ -111,10 +111,10 @@ SMTP_API int smtp_reply_parser_new_versioned(smtp_reply_parser **pparser, int ca
                                              const smtp_reply_settings *settings,
                                              const smtp_mem *mem, void *user_data);
 
-/* smtp_reply_parser_del frees the parser. NULL is allowed. */
+/** smtp_reply_parser_del frees the parser. NULL is allowed. */
 SMTP_API void smtp_reply_parser_del(smtp_reply_parser *parser);
 
-/*
+/**
  * smtp_reply_parser_read consumes `len` bytes of server output and reports complete lines.
  * A line split across calls is kept (up to max_line octets) until its CRLF arrives.
  * Returns the number of bytes consumed: `len`, or fewer when on_line returned SMTP_PAUSE
@@ -134,21 +134,21 @@ SMTP_API void smtp_reply_parser_del(smtp_reply_parser *parser);
 SMTP_API smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data,
                                            size_t len) SMTP_WARN_UNUSED;
 
-/*
+/**
  * smtp_reply_parser_idle returns 1 when the parser stands between replies with no partial
  * line held (so a connection closing now loses no reply), 0 otherwise (inside a line or a
  * multi-line reply, or failed; 0 for NULL).
  */
 SMTP_API int smtp_reply_parser_idle(const smtp_reply_parser *parser);
 
-/*
+/**
  * smtp_reply_parser_reset forgets any partial line or reply and a sticky error, keeping the
  * settings, callbacks and buffer (e.g. after the TLS handshake of STARTTLS, RFC 3207 4.2).
  * NULL is ignored.
  */
 SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *parser);
 
-/*
+/**
  * smtp_emit_reply writes a reply of one or more lines into `dest`: every line but the last is
  * "CODE-[ENH ]TEXT\r\n", the last "CODE[ SP ENH][ SP TEXT]\r\n" (an empty last line without an
  * enhanced code is "CODE\r\n"). When `enhanced` is not NULL it is put on every line
@@ -167,7 +167,7 @@ SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *parser);
 SMTP_API smtp_ssize smtp_emit_reply(char *dest, size_t cap, int code, const char *enhanced,
                                     const smtp_span *lines, size_t nlines);
 
-/*
+/**
  * smtp_emit_reply1 is smtp_emit_reply for a single line given as `text`/`len`.
  * Same returns and errors.
  */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — the server session engine: a sans-I/O SMTP (RFC 5321) and LMTP (RFC 2033) server
  * protocol engine.
  *
@@ -41,10 +41,10 @@
 extern "C" {
 #endif
 
-/* The opaque server session. */
+/** The opaque server session. */
 typedef struct smtp_server smtp_server;
 
-/*
+/**
  * A policy callback returns SMTP_SERVER_DEFER to answer later with smtp_server_reply (after a
  * database or DNS lookup). Until then the engine processes no later input: smtp_server_read
  * returns having consumed the bytes up to the end of the command (or of the message) that
@@ -52,47 +52,49 @@ typedef struct smtp_server smtp_server;
  */
 #define SMTP_SERVER_DEFER 2
 
-/* Extensions advertised in the EHLO reply (smtp_server_settings.extensions). */
-#define SMTP_SERVER_EXT_PIPELINING 0x0001u          /* RFC 2920 */
-#define SMTP_SERVER_EXT_SIZE 0x0002u                /* RFC 1870: "SIZE n" (max_message_size) */
-#define SMTP_SERVER_EXT_8BITMIME 0x0004u            /* RFC 6152 */
-#define SMTP_SERVER_EXT_SMTPUTF8 0x0008u            /* RFC 6531 */
-#define SMTP_SERVER_EXT_CHUNKING 0x0010u            /* RFC 3030: BDAT */
-#define SMTP_SERVER_EXT_BINARYMIME 0x0020u          /* RFC 3030; only with CHUNKING */
-#define SMTP_SERVER_EXT_DSN 0x0040u                 /* RFC 3461 */
-#define SMTP_SERVER_EXT_ENHANCEDSTATUSCODES 0x0080u /* RFC 2034: then every reply has one */
-#define SMTP_SERVER_EXT_STARTTLS 0x0100u            /* RFC 3207; never over TLS */
+/** Extensions advertised in the EHLO reply (smtp_server_settings.extensions). */
+/** @{ */
+#define SMTP_SERVER_EXT_PIPELINING 0x0001u          /**< RFC 2920 */
+#define SMTP_SERVER_EXT_SIZE 0x0002u                /**< RFC 1870: "SIZE n" (max_message_size) */
+#define SMTP_SERVER_EXT_8BITMIME 0x0004u            /**< RFC 6152 */
+#define SMTP_SERVER_EXT_SMTPUTF8 0x0008u            /**< RFC 6531 */
+#define SMTP_SERVER_EXT_CHUNKING 0x0010u            /**< RFC 3030: BDAT */
+#define SMTP_SERVER_EXT_BINARYMIME 0x0020u          /**< RFC 3030; only with CHUNKING */
+#define SMTP_SERVER_EXT_DSN 0x0040u                 /**< RFC 3461 */
+#define SMTP_SERVER_EXT_ENHANCEDSTATUSCODES 0x0080u /**< RFC 2034: then every reply has one */
+#define SMTP_SERVER_EXT_STARTTLS 0x0100u            /**< RFC 3207; never over TLS */
 #define SMTP_SERVER_EXT_AUTH                                                                       \
-    0x0200u /* RFC 4954; over TLS only unless SMTP_SERVER_AUTH_PLAINTEXT                           \
+    0x0200u /**< RFC 4954; over TLS only unless SMTP_SERVER_AUTH_PLAINTEXT                         \
              */
-#define SMTP_SERVER_EXT_REQUIRETLS 0x0400u  /* RFC 8689; over TLS only */
-#define SMTP_SERVER_EXT_DELIVERBY 0x0800u   /* RFC 2852: "DELIVERBY [deliverby_min]" */
-#define SMTP_SERVER_EXT_MT_PRIORITY 0x1000u /* RFC 6710: "MT-PRIORITY [mt_priority_profile]" */
-#define SMTP_SERVER_EXT_LIMITS 0x2000u      /* RFC 9422: "LIMITS RCPTMAX=n MAILMAX=n" */
+#define SMTP_SERVER_EXT_REQUIRETLS 0x0400u  /**< RFC 8689; over TLS only */
+#define SMTP_SERVER_EXT_DELIVERBY 0x0800u   /**< RFC 2852: "DELIVERBY [deliverby_min]" */
+#define SMTP_SERVER_EXT_MT_PRIORITY 0x1000u /**< RFC 6710: "MT-PRIORITY [mt_priority_profile]" */
+#define SMTP_SERVER_EXT_LIMITS 0x2000u      /**< RFC 9422: "LIMITS RCPTMAX=n MAILMAX=n" */
 #define SMTP_SERVER_EXT_ALL 0x3fffu
+/** @} */
 
 /* Behaviour flags (smtp_server_settings.flags). */
-/*
+/**
  * LMTP (RFC 2033): LHLO instead of HELO/EHLO, one reply per accepted recipient after data —
  * also when the engine refuses the message (too big, a bare LF/CR, a refused BDAT LAST).
  */
 #define SMTP_SERVER_LMTP 0x01u
-/* The connection is already encrypted (implicit TLS, RFC 8314): no STARTTLS, AUTH allowed. */
+/** The connection is already encrypted (implicit TLS, RFC 8314): no STARTTLS, AUTH allowed. */
 #define SMTP_SERVER_TLS 0x02u
-/* Offer and accept AUTH without TLS (dangerous: passwords in clear text). */
+/** Offer and accept AUTH without TLS (dangerous: passwords in clear text). */
 #define SMTP_SERVER_AUTH_PLAINTEXT 0x04u
-/*
+/**
  * Do not close the connection when bytes follow STARTTLS before the handshake (they are still
  * never consumed: the adapter must drop them). The default closes with 421 (CVE-2011-0411).
  */
 #define SMTP_SERVER_KEEP_TLS_INJECTION 0x08u
-/*
+/**
  * Expect a HAProxy PROXY protocol header (version 1 or 2) before anything else: the greeting
  * waits for it, on_proxy reports it, and a malformed one closes the connection without a
  * reply. Only for listeners behind a proxy: a direct client could forge its address.
  */
 #define SMTP_SERVER_PROXY 0x10u
-/*
+/**
  * Enforce RFC 2920 command synchronization (as Postfix and Exim do): a client that sends
  * anything before the reply it must wait for was written gets "554 5.5.0 Error: SMTP protocol
  * synchronization" and the connection closes. It must wait for the greeting, for the reply to
@@ -106,7 +108,7 @@ typedef struct smtp_server smtp_server;
  * remembered: once the decision is made, the next read with input is a violation.
  */
 #define SMTP_SERVER_STRICT_PIPELINING 0x20u
-/*
+/**
  * Allocate every buffer in smtp_server_new at its largest (the output queue at max_output, the
  * decoding buffer, the command line buffer) instead of on demand: nothing is allocated
  * afterwards, and SMTP_ERR_NOMEM can come from smtp_server_new only (systems that reserve
@@ -116,7 +118,7 @@ typedef struct smtp_server smtp_server;
  * about (max_recipients + 1) * (max_line + 64) octets.
  */
 #define SMTP_SERVER_PREALLOCATE 0x40u
-/*
+/**
  * Keep the envelope for on_message_end (smtp_server_message.sender and .rcpts) and the name
  * of the accepted HELO/EHLO/LHLO (smtp_server_helo): the path and parameters of MAIL and of
  * each accepted RCPT are copied when the application accepts them, into buffers that grow on
@@ -124,121 +126,127 @@ typedef struct smtp_server smtp_server;
  * they are large enough). Off by default: an application that keeps what on_mail and on_rcpt
  * report needs no copy.
  */
+/** @{ */
 #define SMTP_SERVER_ENVELOPE 0x80u
 #define SMTP_SERVER_FLAGS_ALL 0xffu
+/** @} */
 
-/*
+/**
  * Trust granted to the peer (smtp_server_settings.trust, smtp_server_set_trust): it may send
  * Postfix's XCLIENT (to impersonate the client it proxies) or XFORWARD (to pass on the
  * original client's attributes). Grant it only to your own proxies and content filters.
  * Untrusted peers get 550 5.7.0 and the commands are not advertised.
  */
+/** @{ */
 #define SMTP_SERVER_TRUST_XCLIENT 0x1u
 #define SMTP_SERVER_TRUST_XFORWARD 0x2u
 #define SMTP_SERVER_TRUST_ALL 0x3u
+/** @} */
 
-/* The longest identity an AUTH exchange or XCLIENT LOGIN may establish, in octets. */
+/** The longest identity an AUTH exchange or XCLIENT LOGIN may establish, in octets. */
 #define SMTP_SERVER_MAX_IDENTITY 255
-/* The longest SASL challenge (raw octets, before base64) smtp_server_auth_challenge sends. */
+/** The longest SASL challenge (raw octets, before base64) smtp_server_auth_challenge sends. */
 #define SMTP_SERVER_MAX_CHALLENGE 1024
 
-/*
+/**
  * Settings. Fill with smtp_server_settings_init, then change fields. Strings are copied by
  * smtp_server_new (they need not outlive the call).
  */
 typedef struct smtp_server_settings {
-    /*
+    /**
      * The server's name, first word of the greeting and of the EHLO reply: 1-255 printable
      * ASCII octets without SP. Default "localhost". The banner never shows a software name or
      * version ("220 <hostname> ESMTP").
      */
+    /** @{ */
     const char *hostname;
     unsigned extensions; /* SMTP_SERVER_EXT_*; default PIPELINING SIZE 8BITMIME SMTPUTF8
                             CHUNKING ENHANCEDSTATUSCODES DSN */
-    unsigned flags;      /* SMTP_SERVER_* flags; default 0 */
-    /*
+    unsigned flags;      /**< SMTP_SERVER_* flags; default 0 */
+    /** @} */
+    /**
      * Lenient SMTP_CMD_* flags of the command parser: SMTP_CMD_LENIENT_EMPTY_HELO (HELO/EHLO
      * without a name), SMTP_CMD_LENIENT_PATH_BRACKETS ("MAIL FROM:a@b"),
      * SMTP_CMD_STRICT_PATH_SPACE, SMTP_CMD_LENIENT_BARE_LF. Default 0.
      */
     unsigned cmd_flags;
-    /* What a bare LF or CR in DATA content does (<smtp/data.h>); default REJECT: 550 5.6.0. */
+    /** What a bare LF or CR in DATA content does (<smtp/data.h>); default REJECT: 550 5.6.0. */
     smtp_data_policy bare_policy;
-    /* Largest message in octets (0: no limit). Default 10240000 (Postfix's). */
+    /** Largest message in octets (0: no limit). Default 10240000 (Postfix's). */
     uint64_t max_message_size;
-    /* Longest command line with CRLF; default 2048 (extensions lengthen MAIL/RCPT). */
+    /** Longest command line with CRLF; default 2048 (extensions lengthen MAIL/RCPT). */
     size_t max_line;
-    /* Longest AUTH line and SASL response with CRLF; default 12288 (RFC 4954 4). */
+    /** Longest AUTH line and SASL response with CRLF; default 12288 (RFC 4954 4). */
     size_t max_auth_line;
-    /* Recipients per message, then 452 4.5.3; default 1000, at least 100 (RFC 5321 4.5.3.1.8). */
+    /** Recipients per message, then 452 4.5.3; default 1000, at least 100 (RFC 5321 4.5.3.1.8). */
     size_t max_recipients;
-    /* Messages per connection, then 421 4.7.0 at the next MAIL; default 1000 (0: no limit). */
+    /** Messages per connection, then 421 4.7.0 at the next MAIL; default 1000 (0: no limit). */
     size_t max_messages;
-    /* Error replies (4xx/5xx) before 421 4.7.0 and close; default 20 (Postfix); 0: no limit. */
+    /** Error replies (4xx/5xx) before 421 4.7.0 and close; default 20 (Postfix); 0: no limit. */
     unsigned hard_error_limit;
-    /*
+    /**
      * Error replies after which every further reply is delayed by error_delay_ms (Postfix's
      * smtpd_soft_error_limit: slows down clients that probe or guess); default 10; 0: never.
      * The engine has no clock: it asks the adapter to hold its output
      * (smtp_server_output_delay). Both error counts restart after an accepted message.
      */
     unsigned soft_error_limit;
-    /* That delay in milliseconds (Postfix's smtpd_error_sleep_time); default 1000, at most
+    /** That delay in milliseconds (Postfix's smtpd_error_sleep_time); default 1000, at most
      * 300000 (a client waits five minutes for a reply, RFC 5321 4.5.3.2); 0: no delay, but
      * past the soft limit commands are still read one at a time, each once the replies
      * before it were written (set soft_error_limit to 0 to turn both off). */
     unsigned error_delay_ms;
-    /* NOOP, RSET, VRFY, ETRN, HELP before 421 4.7.0 and close; default 100 (Postfix). */
+    /** NOOP, RSET, VRFY, ETRN, HELP before 421 4.7.0 and close; default 100 (Postfix). */
     unsigned junk_command_limit;
-    /* Failed AUTH exchanges before 421 4.7.0 and close; default 3; 0: no limit. */
+    /** Failed AUTH exchanges before 421 4.7.0 and close; default 3; 0: no limit. */
     unsigned auth_attempt_limit;
-    /*
+    /**
      * The output queue bound in octets; default 16384, at least 4096. The engine stops
      * consuming input while less than 2048 octets are free, so the peer cannot make it buffer
      * without bound (a client pipelining without reading its replies). The queue starts at
      * 512 octets and grows on demand up to this bound, then keeps its size.
      */
     size_t max_output;
-    /* Milliseconds to wait for a command (RFC 5321 4.5.3.2.7: at least five minutes, 300000);
+    /** Milliseconds to wait for a command (RFC 5321 4.5.3.2.7: at least five minutes, 300000);
      * default 300000. */
     uint32_t timeout_command;
-    /* Milliseconds to wait for more message data (RFC 5321 4.5.3.2.6); default 300000; 0:
+    /** Milliseconds to wait for more message data (RFC 5321 4.5.3.2.6); default 300000; 0:
      * none. */
     uint32_t timeout_data;
-    /*
+    /**
      * The AUTH mechanisms advertised, space separated; default "PLAIN LOGIN". PLAIN
      * (RFC 4616) and LOGIN are built in and need on_auth; any other name (XOAUTH2,
      * OAUTHBEARER, CRAM-MD5, SCRAM-SHA-256...) is run by on_sasl. Each name is a SASL
      * mechanism name (RFC 4422 3.1: 1-20 of A-Z 0-9 '-' '_').
      */
     const char *auth_mechanisms;
-    unsigned deliverby_min;          /* DELIVERBY's min-by-time in seconds; 0: none shown */
-    const char *mt_priority_profile; /* MT-PRIORITY's profile ("MIXER"); NULL: none shown */
-    unsigned trust;                  /* SMTP_SERVER_TRUST_* granted to this peer; default 0 */
+    unsigned deliverby_min;          /**< DELIVERBY's min-by-time in seconds; 0: none shown */
+    const char *mt_priority_profile; /**< MT-PRIORITY's profile ("MIXER"); NULL: none shown */
+    unsigned trust;                  /**< SMTP_SERVER_TRUST_* granted to this peer; default 0 */
 } smtp_server_settings;
 
-/* The version of smtp_server_settings this header describes (common.h: versioned structs). */
+/** The version of smtp_server_settings this header describes (common.h: versioned structs). */
 #define SMTP_SERVER_SETTINGS_VERSION 1
 
-/*
+/**
  * smtp_server_settings_init fills `*s` with the defaults above. NULL is ignored.
  * (A macro: smtp_server_settings_init_versioned with SMTP_SERVER_SETTINGS_VERSION.)
  */
 #define smtp_server_settings_init(s)                                                               \
     smtp_server_settings_init_versioned(SMTP_SERVER_SETTINGS_VERSION, (s))
-/*
+/**
  * smtp_server_settings_init_versioned fills the fields of smtp_server_settings version
  * `version` (1 .. SMTP_SERVER_SETTINGS_VERSION) with their defaults; another version is
  * ignored.
  */
 SMTP_API void smtp_server_settings_init_versioned(int version, smtp_server_settings *s);
 
-/* The arguments of MAIL FROM, valid during the callback (spans borrow the command line). */
+/** The arguments of MAIL FROM, valid during the callback (spans borrow the command line). */
 typedef struct smtp_server_mail {
-    smtp_span path;          /* as sent, with its angle brackets ("<>" for the null path) */
-    smtp_path parsed;        /* smtp_path_parse of `path` */
-    smtp_mail_params params; /* the checked parameters */
-    /*
+    smtp_span path;          /**< as sent, with its angle brackets ("<>" for the null path) */
+    smtp_path parsed;        /**< smtp_path_parse of `path` */
+    smtp_mail_params params; /**< the checked parameters */
+    /**
      * AUTH= (RFC 4954 5), xtext-decoded: the mailbox with its angle brackets, or "<>". An
      * unauthenticated client's value is replaced by "<>", as RFC 4954 5 requires; whether to
      * trust an authenticated client's value is the application's call. {NULL, 0} when the
@@ -247,117 +255,123 @@ typedef struct smtp_server_mail {
     smtp_span auth;
 } smtp_server_mail;
 
-/* The arguments of RCPT TO, valid during the callback. */
+/** The arguments of RCPT TO, valid during the callback. */
+/** @{ */
 typedef struct smtp_server_rcpt {
     smtp_span path;
     smtp_path parsed;
     smtp_rcpt_params params;
-    size_t index; /* how many recipients were accepted before this one */
+    size_t index; /**< how many recipients were accepted before this one */
+    /** @} */
 } smtp_server_rcpt;
 
-/* An address of the envelope (smtp_server_message): as the client sent it, accepted. */
+/** An address of the envelope (smtp_server_message): as the client sent it, accepted. */
 typedef struct smtp_server_address {
-    smtp_span path;   /* with its angle brackets: "<a@example.org>", "<>" for the null path */
+    smtp_span path;   /**< with its angle brackets: "<a@example.org>", "<>" for the null path */
     smtp_span params; /* the parameters after it, as sent ("SIZE=100 BODY=8BITMIME"), or empty;
                          smtp_mail_params_parse / smtp_rcpt_params_parse read them */
 } smtp_server_address;
 
-/* A complete message, reported to on_message_end. */
+/** A complete message, reported to on_message_end. */
 typedef struct smtp_server_message {
-    uint64_t size;       /* content octets delivered through on_data */
-    unsigned data_flags; /* SMTP_DATA_FLAG_* seen by the DATA decoder (0 for BDAT) */
-    int bdat;            /* 1 when received with BDAT (RFC 3030), 0 with DATA */
-    size_t recipients;   /* accepted recipients: LMTP expects that many replies */
-    /*
+    uint64_t size;       /**< content octets delivered through on_data */
+    unsigned data_flags; /**< SMTP_DATA_FLAG_* seen by the DATA decoder (0 for BDAT) */
+    int bdat;            /**< 1 when received with BDAT (RFC 3030), 0 with DATA */
+    size_t recipients;   /**< accepted recipients: LMTP expects that many replies */
+    /**
      * With SMTP_SERVER_ENVELOPE, the envelope (RFC 5321 3.3), valid during the callback (and
      * until the decision is answered when deferred): MAIL's reverse-path and parameters, and
      * the `recipients` accepted RCPTs in the order accepted. Without it: empty and NULL.
      */
+    /** @{ */
     smtp_server_address sender;
     const smtp_server_address *rcpts;
+    /** @} */
 } smtp_server_message;
 
-/* Why a message that was being received is dropped (on_message_abort). */
+/** Why a message that was being received is dropped (on_message_abort). */
 typedef enum smtp_server_abort_reason {
-    SMTP_SERVER_ABORT_EOF = 1, /* smtp_server_eof: the connection was lost */
-    /* Over max_message_size: the rest is read and dropped, then 552 5.3.4 (a BDAT's size is
+    SMTP_SERVER_ABORT_EOF = 1, /**< smtp_server_eof: the connection was lost */
+    /** Over max_message_size: the rest is read and dropped, then 552 5.3.4 (a BDAT's size is
      * judged from its line; the BDATs pipelined after it get the 552 too). */
     SMTP_SERVER_ABORT_SIZE,
-    /* A bare LF/CR under SMTP_DATA_BARE_REJECT: 550 5.6.0. A DATA message both too big and
+    /** A bare LF/CR under SMTP_DATA_BARE_REJECT: 550 5.6.0. A DATA message both too big and
      * with a bare LF/CR is aborted for the first in the stream, whatever the split (an octet
      * that is both the first over the limit and a bare LF/CR counts as BARE). */
     SMTP_SERVER_ABORT_BARE,
-    SMTP_SERVER_ABORT_RESET,    /* RSET, HELO/EHLO or a failed BDAT ended the transaction */
-    SMTP_SERVER_ABORT_TIMEOUT,  /* smtp_server_timeout_expired */
-    SMTP_SERVER_ABORT_SHUTDOWN, /* smtp_server_shutdown, a 421, or a pipelining violation */
+    SMTP_SERVER_ABORT_RESET,    /**< RSET, HELO/EHLO or a failed BDAT ended the transaction */
+    SMTP_SERVER_ABORT_TIMEOUT,  /**< smtp_server_timeout_expired */
+    SMTP_SERVER_ABORT_SHUTDOWN, /**< smtp_server_shutdown, a 421, or a pipelining violation */
 } smtp_server_abort_reason;
 
-/* smtp_server_abort_name returns "EOF", "SIZE"..., or "INVALID". Never NULL; static. */
+/** smtp_server_abort_name returns "EOF", "SIZE"..., or "INVALID". Never NULL; static. */
 SMTP_API const char *smtp_server_abort_name(smtp_server_abort_reason reason);
 
-/* Credentials of AUTH PLAIN or LOGIN, for on_auth. */
+/** Credentials of AUTH PLAIN or LOGIN, for on_auth. */
 typedef struct smtp_server_auth {
-    smtp_span mechanism; /* "PLAIN" or "LOGIN", as advertised */
-    /* PLAIN's authorization identity (RFC 4616 2): whom the client wants to act as; empty
+    smtp_span mechanism; /**< "PLAIN" or "LOGIN", as advertised */
+    /** PLAIN's authorization identity (RFC 4616 2): whom the client wants to act as; empty
      * when none was given (always for LOGIN). */
     smtp_span authzid;
-    smtp_span authcid;  /* the user name: 1-255 octets of UTF-8 without control bytes */
-    smtp_span password; /* at least one octet; any byte but NUL */
+    smtp_span authcid;  /**< the user name: 1-255 octets of UTF-8 without control bytes */
+    smtp_span password; /**< at least one octet; any byte but NUL */
 } smtp_server_auth;
 
-/* One step of an AUTH exchange run by the application (on_sasl). */
+/** One step of an AUTH exchange run by the application (on_sasl). */
 typedef struct smtp_server_sasl {
-    smtp_span mechanism; /* as advertised in auth_mechanisms ("XOAUTH2") */
-    unsigned step;       /* 0 for the AUTH command, then 1, 2... for the responses to challenges */
-    int has_response;    /* 0 only at step 0 when AUTH came without an initial response */
-    smtp_span response;  /* the client's response, base64-decoded (may be empty) */
+    smtp_span mechanism; /**< as advertised in auth_mechanisms ("XOAUTH2") */
+    unsigned step;      /**< 0 for the AUTH command, then 1, 2... for the responses to challenges */
+    int has_response;   /**< 0 only at step 0 when AUTH came without an initial response */
+    smtp_span response; /**< the client's response, base64-decoded (may be empty) */
 } smtp_server_sasl;
 
-/* Attributes of XCLIENT or XFORWARD (Postfix), xtext-decoded; see the present bits. */
-#define SMTP_SERVER_XATTR_NAME 0x001u     /* client host name, "[UNAVAILABLE]", "[TEMPUNAVAIL]" */
-#define SMTP_SERVER_XATTR_ADDR 0x002u     /* client address: IPv4, or IPv6 ("IPV6:" optional) */
-#define SMTP_SERVER_XATTR_PORT 0x004u     /* client port, 0-65535 */
-#define SMTP_SERVER_XATTR_PROTO 0x008u    /* "SMTP" or "ESMTP" (any case) */
-#define SMTP_SERVER_XATTR_HELO 0x010u     /* the HELO/EHLO name the client sent */
-#define SMTP_SERVER_XATTR_LOGIN 0x020u    /* XCLIENT: the SASL login name */
-#define SMTP_SERVER_XATTR_DESTADDR 0x040u /* XCLIENT: the address the client connected to */
-#define SMTP_SERVER_XATTR_DESTPORT 0x080u /* XCLIENT: the port the client connected to */
-#define SMTP_SERVER_XATTR_IDENT 0x100u    /* XFORWARD: the original queue id */
-#define SMTP_SERVER_XATTR_SOURCE 0x200u   /* XFORWARD: "LOCAL" or "REMOTE" */
+/** Attributes of XCLIENT or XFORWARD (Postfix), xtext-decoded; see the present bits. */
+#define SMTP_SERVER_XATTR_NAME 0x001u     /**< client host name, "[UNAVAILABLE]", "[TEMPUNAVAIL]" */
+#define SMTP_SERVER_XATTR_ADDR 0x002u     /**< client address: IPv4, or IPv6 ("IPV6:" optional) */
+#define SMTP_SERVER_XATTR_PORT 0x004u     /**< client port, 0-65535 */
+#define SMTP_SERVER_XATTR_PROTO 0x008u    /**< "SMTP" or "ESMTP" (any case) */
+#define SMTP_SERVER_XATTR_HELO 0x010u     /**< the HELO/EHLO name the client sent */
+#define SMTP_SERVER_XATTR_LOGIN 0x020u    /**< XCLIENT: the SASL login name */
+#define SMTP_SERVER_XATTR_DESTADDR 0x040u /**< XCLIENT: the address the client connected to */
+#define SMTP_SERVER_XATTR_DESTPORT 0x080u /**< XCLIENT: the port the client connected to */
+#define SMTP_SERVER_XATTR_IDENT 0x100u    /**< XFORWARD: the original queue id */
+#define SMTP_SERVER_XATTR_SOURCE 0x200u   /**< XFORWARD: "LOCAL" or "REMOTE" */
 
-/*
+/**
  * The attributes one XCLIENT or XFORWARD command carried. Every value may also be
  * "[UNAVAILABLE]" or "[TEMPUNAVAIL]" (Postfix). A value given twice keeps the last one.
  * Spans borrow an internal buffer, valid until the decision is answered.
  */
 typedef struct smtp_server_xattrs {
-    unsigned present; /* SMTP_SERVER_XATTR_* */
+    unsigned present; /**< SMTP_SERVER_XATTR_* */
     smtp_span name, addr, port, proto, helo, login, destaddr, destport, ident, source;
 } smtp_server_xattrs;
 
-/* The address family of a PROXY header. */
+/** The address family of a PROXY header. */
 typedef enum smtp_server_proxy_family {
-    SMTP_SERVER_PROXY_UNSPEC = 0, /* v1 UNKNOWN, v2 UNSPEC or LOCAL: use the socket's addresses */
+    SMTP_SERVER_PROXY_UNSPEC = 0, /**< v1 UNKNOWN, v2 UNSPEC or LOCAL: use the socket's addresses */
     SMTP_SERVER_PROXY_TCP4,
     SMTP_SERVER_PROXY_TCP6,
-    SMTP_SERVER_PROXY_UNIX /* v2 only */
+    SMTP_SERVER_PROXY_UNIX /**< v2 only */
 } smtp_server_proxy_family;
 
-/* A PROXY protocol header (HAProxy's proxy-protocol.txt), for on_proxy. */
+/** A PROXY protocol header (HAProxy's proxy-protocol.txt), for on_proxy. */
 typedef struct smtp_server_proxy {
-    int version; /* 1 (text) or 2 (binary) */
-    int local;   /* v2 LOCAL command: the proxy's own connection (a health check) */
+    int version; /**< 1 (text) or 2 (binary) */
+    int local;   /**< v2 LOCAL command: the proxy's own connection (a health check) */
     smtp_server_proxy_family family;
-    /* Addresses in network byte order: 4 (TCP4) or 16 (TCP6) octets, or a 108-octet UNIX
+    /** Addresses in network byte order: 4 (TCP4) or 16 (TCP6) octets, or a 108-octet UNIX
      * path padded with NULs; empty for UNSPEC. Valid during the callback. */
+    /** @{ */
     smtp_span src_addr, dst_addr;
-    uint16_t src_port, dst_port; /* 0 for UNSPEC and UNIX */
+    uint16_t src_port, dst_port; /**< 0 for UNSPEC and UNIX */
+    /** @} */
 } smtp_server_proxy;
 
-/* The version of smtp_server_callbacks this header describes (common.h: versioned structs). */
+/** The version of smtp_server_callbacks this header describes (common.h: versioned structs). */
 #define SMTP_SERVER_CALLBACKS_VERSION 1
 
-/*
+/**
  * Callbacks. Every one receives the session first and `user_data` last. A NULL callback means
  * the default: accept (policy callbacks) or ignore (notifications).
  *
@@ -381,20 +395,20 @@ typedef struct smtp_server_proxy {
  * return SMTP_ERR_INVALID_STATE).
  */
 typedef struct smtp_server_callbacks {
-    /*
+    /**
      * The connection is up: decide the greeting. Accept: "220 <hostname> ESMTP". Refuse with
      * 554 (the engine then answers 503 to everything but QUIT, RFC 5321 3.1) or 421 (closes).
      */
     int (*on_connect)(smtp_server *srv, void *user_data);
-    /* HELO, EHLO or LHLO `verb` with the client's `domain`: one word of at most 255 octets
+    /** HELO, EHLO or LHLO `verb` with the client's `domain`: one word of at most 255 octets
      * (SMTP_MAX_DOMAIN; a longer one got 501), not otherwise validated; may be empty under
      * SMTP_CMD_LENIENT_EMPTY_HELO. Accept: 250 and the EHLO capability list. */
     int (*on_helo)(smtp_server *srv, smtp_verb verb, smtp_span domain, void *user_data);
-    /* MAIL FROM, checked (path, parameters, SIZE against the limit). Accept: 250 2.1.0. */
+    /** MAIL FROM, checked (path, parameters, SIZE against the limit). Accept: 250 2.1.0. */
     int (*on_mail)(smtp_server *srv, const smtp_server_mail *mail, void *user_data);
-    /* RCPT TO, checked. Accept (250, 251, 252): counted as a recipient; default 250 2.1.5. */
+    /** RCPT TO, checked. Accept (250, 251, 252): counted as a recipient; default 250 2.1.5. */
     int (*on_rcpt)(smtp_server *srv, const smtp_server_rcpt *rcpt, void *user_data);
-    /*
+    /**
      * DATA, or the first BDAT of a message. Accept: 354 (DATA) or streaming starts (BDAT: the
      * reply comes after the chunk). Refusing the first BDAT ends the transaction (RFC 3030 2:
      * the client must start over; no on_reset follows) and its payload is dropped; the
@@ -402,17 +416,17 @@ typedef struct smtp_server_callbacks {
      * recipient), and the BDATs pipelined after it are dropped with the same reply.
      */
     int (*on_data_start)(smtp_server *srv, void *user_data);
-    /* A piece of the message content (unstuffed for DATA, raw for BDAT), in order. The span
+    /** A piece of the message content (unstuffed for DATA, raw for BDAT), in order. The span
      * borrows the input or static storage: valid during the call only. */
     int (*on_data)(smtp_server *srv, smtp_span data, void *user_data);
-    /*
+    /**
      * The whole message was received and handed over through on_data. Accept: 250 2.0.0 (in
      * LMTP mode, one reply per accepted recipient: call smtp_server_reply msg->recipients
      * times; the replies not given repeat the last one given, or 250 when none was).
      * Nothing is acknowledged before this callback returned or its deferred reply came.
      */
     int (*on_message_end)(smtp_server *srv, const smtp_server_message *msg, void *user_data);
-    /*
+    /**
      * A message that on_data_start accepted will not complete: drop what on_data gave. Once
      * per message: one aborted for SIZE or BARE while the rest of it is read and dropped gets
      * no second call (nor on_reset) when the session ends (EOF, timeout, shutdown) first.
@@ -421,24 +435,24 @@ typedef struct smtp_server_callbacks {
      * more of it will be acknowledged.
      */
     int (*on_message_abort)(smtp_server *srv, smtp_server_abort_reason reason, void *user_data);
-    /* A transaction (an accepted MAIL) ended without a message: RSET, HELO/EHLO, STARTTLS,
+    /** A transaction (an accepted MAIL) ended without a message: RSET, HELO/EHLO, STARTTLS,
      * QUIT, a refused DATA end. Notification only. */
     int (*on_reset)(smtp_server *srv, void *user_data);
-    /* VRFY `arg`. Default 252 2.5.0 (no user enumeration); the application may resolve it. */
+    /** VRFY `arg`. Default 252 2.5.0 (no user enumeration); the application may resolve it. */
     int (*on_vrfy)(smtp_server *srv, smtp_span arg, void *user_data);
-    /*
+    /**
      * STARTTLS was accepted and "220 2.0.0 Ready to start TLS" queued: once that reply is
      * written, start the TLS handshake, then call smtp_server_tls_done. Notification only.
      */
     int (*on_starttls)(smtp_server *srv, void *user_data);
-    /*
+    /**
      * Bytes were fed after the STARTTLS line, before smtp_server_tls_done: plaintext
      * pipelined over the TLS boundary (RFC 3207 4.2, CVE-2011-0411). They are never consumed.
      * Unless SMTP_SERVER_KEEP_TLS_INJECTION, the engine then queues 421 and closes.
      * Reported once. Notification only.
      */
     int (*on_tls_injection)(smtp_server *srv, void *user_data);
-    /*
+    /**
      * AUTH PLAIN or LOGIN credentials (RFC 4954, RFC 4616): a policy callback. Accept (return
      * 0, reply 235, or smtp_server_auth_accept to name the identity): "235 2.7.0
      * Authentication successful", and the identity is authzid when given, else authcid.
@@ -447,7 +461,7 @@ typedef struct smtp_server_callbacks {
      * Required when auth_mechanisms lists PLAIN or LOGIN and AUTH is enabled.
      */
     int (*on_auth)(smtp_server *srv, const smtp_server_auth *auth, void *user_data);
-    /*
+    /**
      * A step of an AUTH exchange of any other mechanism: a policy callback that answers
      * with smtp_server_auth_challenge (a 334 challenge: the client's response comes back as
      * the next step), smtp_server_auth_accept (235), or smtp_server_reply with a 4xx/5xx
@@ -456,27 +470,27 @@ typedef struct smtp_server_callbacks {
      * auth_mechanisms lists a mechanism other than PLAIN and LOGIN and AUTH is enabled.
      */
     int (*on_sasl)(smtp_server *srv, const smtp_server_sasl *step, void *user_data);
-    /*
+    /**
      * XCLIENT from a trusted peer (policy). Accept (0 or 220): the session is reset as for
      * a new connection (HELO, transaction, authentication, error counts) and greeted again
      * with "220 <hostname> ESMTP"; a LOGIN attribute becomes the authenticated identity.
      * Refuse with a 4xx/5xx: nothing changes.
      */
     int (*on_xclient)(smtp_server *srv, const smtp_server_xattrs *attrs, void *user_data);
-    /*
+    /**
      * XFORWARD from a trusted peer (policy). Accept (0 or 250): "250 2.0.0 Ok". The
      * application keeps the attributes for the next transaction (Postfix forgets them after
      * each one).
      */
     int (*on_xforward)(smtp_server *srv, const smtp_server_xattrs *attrs, void *user_data);
-    /*
+    /**
      * The PROXY header was read (SMTP_SERVER_PROXY), before on_connect decides the greeting.
      * The application may call smtp_server_set_trust here. Notification only.
      */
     int (*on_proxy)(smtp_server *srv, const smtp_server_proxy *proxy, void *user_data);
 } smtp_server_callbacks;
 
-/*
+/**
  * smtp_server_new creates a session in `*pp`. `callbacks` (NULL: all defaults) and `settings`
  * (NULL: defaults) are copied; `mem` is the allocator (NULL: smtp_mem_default()), which must
  * outlive the session; `user_data` goes to every callback.
@@ -502,16 +516,16 @@ typedef struct smtp_server_callbacks {
 #define smtp_server_new(pp, callbacks, settings, mem, user_data)                                   \
     smtp_server_new_versioned((pp), SMTP_SERVER_CALLBACKS_VERSION, (callbacks),                    \
                               SMTP_SERVER_SETTINGS_VERSION, (settings), (mem), (user_data))
-/* smtp_server_new_versioned is smtp_server_new with the struct versions the caller uses. */
+/** smtp_server_new_versioned is smtp_server_new with the struct versions the caller uses. */
 SMTP_API int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
                                        const smtp_server_callbacks *callbacks, int settings_version,
                                        const smtp_server_settings *settings, const smtp_mem *mem,
                                        void *user_data);
 
-/* smtp_server_del frees the session (no callback is called). NULL is ignored. */
+/** smtp_server_del frees the session (no callback is called). NULL is ignored. */
 SMTP_API void smtp_server_del(smtp_server *srv);
 
-/*
+/**
  * smtp_server_start begins the conversation: on_connect decides the greeting (at once or
  * deferred). Call it once, when the connection is up.
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL); SMTP_ERR_INVALID_STATE (called twice, or
@@ -519,7 +533,7 @@ SMTP_API void smtp_server_del(smtp_server *srv);
  */
 SMTP_API int smtp_server_start(smtp_server *srv);
 
-/*
+/**
  * smtp_server_read consumes client bytes `data`/`len` (split anywhere) and processes every
  * complete command, message part or chunk in order, calling the callbacks and queueing
  * replies. It returns the number of bytes consumed: `len`, or fewer when it must stop — a
@@ -537,7 +551,7 @@ SMTP_API int smtp_server_start(smtp_server *srv);
 SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data,
                                      size_t len) SMTP_WARN_UNUSED;
 
-/*
+/**
  * smtp_server_write copies up to `cap` bytes of pending output to `dest` and removes them from
  * the queue; returns the number copied (0 when nothing is pending). It may be called from a
  * callback. After a write, the engine may queue more (LMTP replies waiting for room). Copying
@@ -547,7 +561,7 @@ SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data,
  */
 SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
-/*
+/**
  * smtp_server_reply answers the pending decision: inside a policy callback (then return 0),
  * or later after SMTP_SERVER_DEFER. `code` is the reply code, or 0 for the default
  * acceptance. `enhanced` is an RFC 3463 code ("5.7.1") or NULL for a default one (sent only
@@ -570,7 +584,7 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) 
 SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
                                size_t len);
 
-/*
+/**
  * smtp_server_auth_challenge answers a pending on_sasl step with a challenge: "334 " and the
  * base64 of `data`/`len` (len 0: an empty challenge, "334 "). The client's response comes
  * back as the next on_sasl step; "*" from the client cancels (501 5.0.0).
@@ -582,7 +596,7 @@ SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced,
  */
 SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len);
 
-/*
+/**
  * smtp_server_auth_accept ends a pending on_auth or on_sasl decision with success: "235 2.7.0
  * Authentication successful", and `identity`/`len` becomes the authenticated identity
  * (smtp_server_auth_identity). For on_auth, NULL keeps the default (authzid, else authcid);
@@ -595,14 +609,14 @@ SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size
  */
 SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len);
 
-/*
+/**
  * smtp_server_helo returns the name the client gave with the accepted HELO, EHLO or LHLO (at
  * most 255 octets, not NUL-terminated), valid until the next hello or smtp_server_del; {NULL,
  * 0} before one was accepted, after STARTTLS until the next, and without SMTP_SERVER_ENVELOPE.
  */
 SMTP_API smtp_span smtp_server_helo(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_set_client_address tells the session the client's address and port, as the
  * adapter learned them from the socket (the I/O adapter of <smtp/io.h> does it for every
  * session it makes). `addr` is NUL-terminated: a dotted quad or IPv6 text (RFC 4291 2.2,
@@ -612,7 +626,7 @@ SMTP_API smtp_span smtp_server_helo(const smtp_server *srv);
  */
 SMTP_API int smtp_server_set_client_address(smtp_server *srv, const char *addr, unsigned port);
 
-/*
+/**
  * smtp_server_client_address returns the client's address as text (a dotted quad, or IPv6 in
  * RFC 5952 form: "2001:db8::1", "::ffff:192.0.2.1"), NUL-terminated and owned by the session
  * until it changes, and stores its port in *port (when not NULL). NULL (port 0) while it is
@@ -620,13 +634,13 @@ SMTP_API int smtp_server_set_client_address(smtp_server *srv, const char *addr, 
  */
 SMTP_API const char *smtp_server_client_address(const smtp_server *srv, unsigned *port);
 
-/*
+/**
  * smtp_server_tls returns 1 when the session runs over TLS: from the start (SMTP_SERVER_TLS,
  * implicit TLS) or since smtp_server_tls_done(srv, 1) after STARTTLS; else 0 (NULL: 0).
  */
 SMTP_API int smtp_server_tls(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_auth_identity returns the authenticated identity (NUL-terminated, at most
  * SMTP_SERVER_MAX_IDENTITY octets, owned by the session and valid until the next state
  * change), or NULL while the client is not authenticated. Authentication lasts for the
@@ -634,7 +648,7 @@ SMTP_API int smtp_server_tls(const smtp_server *srv);
  */
 SMTP_API const char *smtp_server_auth_identity(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_set_trust sets the SMTP_SERVER_TRUST_* bits granted to the peer, replacing
  * settings.trust (e.g. from on_connect or on_proxy, once the peer's address is known). The
  * next EHLO reply advertises XCLIENT/XFORWARD accordingly. It may be called from a callback.
@@ -642,20 +656,20 @@ SMTP_API const char *smtp_server_auth_identity(const smtp_server *srv);
  */
 SMTP_API int smtp_server_set_trust(smtp_server *srv, unsigned trust);
 
-/* smtp_server_pending returns 1 while a decision waits for smtp_server_reply, else 0. */
+/** smtp_server_pending returns 1 while a decision waits for smtp_server_reply, else 0. */
 SMTP_API int smtp_server_pending(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_want_read returns 1 when the engine can consume input now (no decision pending,
  * not closing, not waiting for TLS, room for replies), else 0.
  */
 SMTP_API int smtp_server_want_read(const smtp_server *srv);
 
-/* smtp_server_want_write returns 1 when output is pending (see smtp_server_output_delay for
+/** smtp_server_want_write returns 1 when output is pending (see smtp_server_output_delay for
  * when to send it), else 0. */
 SMTP_API int smtp_server_want_write(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_output_delay returns how many milliseconds the adapter should hold the pending
  * output before it writes it (smtp_server_write), or 0 to write it now. It is non-zero once
  * the client has made soft_error_limit error replies (Postfix's smtpd_soft_error_limit and
@@ -669,7 +683,7 @@ SMTP_API int smtp_server_want_write(const smtp_server *srv);
  */
 SMTP_API unsigned smtp_server_output_delay(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_want_tls returns 1 from the moment the 220 reply to STARTTLS is queued until
  * smtp_server_tls_done: the adapter writes out all pending output (until
  * smtp_server_want_write is 0), then runs the TLS handshake and reads no more plaintext (RFC
@@ -678,7 +692,7 @@ SMTP_API unsigned smtp_server_output_delay(const smtp_server *srv);
  */
 SMTP_API int smtp_server_want_tls(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_in_transaction returns 1 from an accepted MAIL until the transaction ends (the
  * final reply to its message, RSET, HELO/EHLO, STARTTLS, QUIT, an abort), else 0. A MAIL
  * still being decided is smtp_server_pending, not yet a transaction. An adapter stopping
@@ -686,21 +700,21 @@ SMTP_API int smtp_server_want_tls(const smtp_server *srv);
  */
 SMTP_API int smtp_server_in_transaction(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_memory returns the octets the session holds from its allocator now: the session
  * itself, its setting strings, the command parser, the output queue and (once used) the
  * decoding buffer; not the allocator's own overhead. 0 for NULL.
  */
 SMTP_API size_t smtp_server_memory(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_want_close returns 1 when the connection should be closed now: after QUIT's 221,
  * a 421, a 521, a failed TLS handshake or a fatal error, once all output was written; also 1
  * for a NULL srv. Else 0.
  */
 SMTP_API int smtp_server_want_close(const smtp_server *srv);
 
-/*
+/**
  * smtp_server_tls_done reports the end of the TLS handshake after STARTTLS. With `ok` non-zero
  * the session goes on over TLS (RFC 3207 4.2): every piece of session state is forgotten
  * (HELO, transaction, AUTH), EHLO is required again and STARTTLS is no longer offered; feed
@@ -711,14 +725,14 @@ SMTP_API int smtp_server_want_close(const smtp_server *srv);
  */
 SMTP_API int smtp_server_tls_done(smtp_server *srv, int ok);
 
-/* What the server is waiting for (smtp_server_timeout). */
+/** What the server is waiting for (smtp_server_timeout). */
 typedef enum smtp_server_wait {
-    SMTP_SERVER_WAIT_NONE = 0, /* for the application or the adapter, or closing: no timer */
-    SMTP_SERVER_WAIT_COMMAND,  /* a command (or the PROXY header, or a SASL response) */
-    SMTP_SERVER_WAIT_DATA      /* more message data (DATA content, a BDAT chunk) */
+    SMTP_SERVER_WAIT_NONE = 0, /**< for the application or the adapter, or closing: no timer */
+    SMTP_SERVER_WAIT_COMMAND,  /**< a command (or the PROXY header, or a SASL response) */
+    SMTP_SERVER_WAIT_DATA      /**< more message data (DATA content, a BDAT chunk) */
 } smtp_server_wait;
 
-/*
+/**
  * smtp_server_timeout says what the server waits for from the client now and stores in *ms
  * (when not NULL) the timeout that applies, from the settings (RFC 5321 4.5.3.2):
  * timeout_command between commands, timeout_data inside a message; 0 with
@@ -728,7 +742,7 @@ typedef enum smtp_server_wait {
  */
 SMTP_API smtp_server_wait smtp_server_timeout(const smtp_server *srv, uint32_t *ms);
 
-/*
+/**
  * smtp_server_timeout_expired tells the engine that the timeout from smtp_server_timeout
  * passed without input: it queues "421 4.4.2 <hostname> Error: timeout exceeded", drops any
  * message in progress (on_message_abort TIMEOUT) and closes.
@@ -739,14 +753,14 @@ SMTP_API smtp_server_wait smtp_server_timeout(const smtp_server *srv, uint32_t *
  */
 SMTP_API int smtp_server_timeout_expired(smtp_server *srv);
 
-/*
+/**
  * smtp_server_shutdown queues "421 4.3.2 <hostname> Service shutting down" (RFC 5321 3.8),
  * drops any message in progress (on_message_abort SHUTDOWN) and closes. Returns as
  * smtp_server_timeout_expired.
  */
 SMTP_API int smtp_server_shutdown(smtp_server *srv);
 
-/*
+/**
  * smtp_server_eof tells the engine that the client closed the connection (or it broke): a
  * message in progress is aborted (on_message_abort EOF; nothing is acknowledged), an open
  * transaction reported (on_reset). The session then only wants to close.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — the umbrella header. Include this one header to get the whole public API.
  *
  * The core is sans-I/O: it never reads a socket, a clock or a file. Bytes go in, events come
@@ -24,13 +24,13 @@
 extern "C" {
 #endif
 
-/*
+/**
  * smtp_lib_version returns the version of the library actually linked, "MAJOR.MINOR.PATCH"
  * (compare with SMTP_VERSION_STRING, the version of the headers). Static storage.
  */
 SMTP_API const char *smtp_lib_version(void);
 
-/* smtp_lib_version_number returns the linked library's SMTP_VERSION_NUMBER. */
+/** smtp_lib_version_number returns the linked library's SMTP_VERSION_NUMBER. */
 SMTP_API int smtp_lib_version_number(void);
 
 #ifdef __cplusplus

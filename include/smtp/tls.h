@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/*
+/** @file
  * libsmtp — the optional TLS adapter (library smtp_tls, CMake target smtp::tls), built on
  * mbedTLS 2.28 or 3.x. It is a byte-stream filter that knows no socket: ciphertext goes in and
  * out on the network side, plaintext in and out on the application side. The adapter that owns
@@ -60,46 +60,46 @@
 extern "C" {
 #endif
 
-/* The side of the connection a config serves. */
+/** The side of the connection a config serves. */
 typedef enum smtp_tls_role { SMTP_TLS_CLIENT = 0, SMTP_TLS_SERVER = 1 } smtp_tls_role;
 
-/* How the peer's certificate is checked (smtp_tls_settings.verify). */
+/** How the peer's certificate is checked (smtp_tls_settings.verify). */
 typedef enum smtp_tls_verify {
-    /*
+    /**
      * Client: the server's chain must lead to a configured CA and name the host given to
      * smtp_tls_new, or the handshake fails. Server: a client certificate is required and must
      * lead to a configured CA. The client's default.
      */
     SMTP_TLS_VERIFY_REQUIRED = 0,
-    /*
+    /**
      * The certificate is checked and the outcome reported (smtp_tls_verify_result), but a
      * failure does not stop the handshake. DANGEROUS for a client: an active attacker can read
      * and change the session (opportunistic TLS, RFC 7435; log the result). Server: a client
      * certificate is asked for, not required.
      */
     SMTP_TLS_VERIFY_OPTIONAL = 1,
-    /*
+    /**
      * No check at all. DANGEROUS for a client, as above, and nothing is reported. Server: no
      * client certificate is asked for (the server's default).
      */
     SMTP_TLS_VERIFY_NONE = 2
 } smtp_tls_verify;
 
-/* The lowest protocol version accepted (smtp_tls_settings.min_version). */
+/** The lowest protocol version accepted (smtp_tls_settings.min_version). */
 typedef enum smtp_tls_version_min {
-    SMTP_TLS_MIN_1_2 = 0, /* TLS 1.2 (RFC 8314 4.1 requires at least 1.2); the default */
-    SMTP_TLS_MIN_1_3 = 1  /* TLS 1.3 only: needs an mbedTLS 3.x built with TLS 1.3 */
+    SMTP_TLS_MIN_1_2 = 0, /**< TLS 1.2 (RFC 8314 4.1 requires at least 1.2); the default */
+    SMTP_TLS_MIN_1_3 = 1  /**< TLS 1.3 only: needs an mbedTLS 3.x built with TLS 1.3 */
 } smtp_tls_version_min;
 
-/* The smallest per-session ciphertext buffer (smtp_tls_settings.in_buffer, .out_buffer). */
+/** The smallest per-session ciphertext buffer (smtp_tls_settings.in_buffer, .out_buffer). */
 #define SMTP_TLS_MIN_BUFFER 1024
-/* The default: one whole TLS record (16384 octets of data and its header and overhead). */
+/** The default: one whole TLS record (16384 octets of data and its header and overhead). */
 #define SMTP_TLS_DEFAULT_BUFFER 17408
 
-/* The version of smtp_tls_settings this header describes (common.h: versioned structs). */
+/** The version of smtp_tls_settings this header describes (common.h: versioned structs). */
 #define SMTP_TLS_SETTINGS_VERSION 1
 
-/*
+/**
  * Settings of a config. Fill with smtp_tls_settings_init, then change fields. Strings are read
  * by smtp_tls_config_new only (they need not outlive the call). Certificates and keys come
  * from PEM (or DER) files or from NUL-terminated PEM text in memory; both may be given for the
@@ -107,54 +107,60 @@ typedef enum smtp_tls_version_min {
  */
 typedef struct smtp_tls_settings {
     smtp_tls_role role;
-    /* SMTP_TLS_VERIFY_REQUIRED for a client, SMTP_TLS_VERIFY_NONE for a server by default. */
+    /** SMTP_TLS_VERIFY_REQUIRED for a client, SMTP_TLS_VERIFY_NONE for a server by default. */
     smtp_tls_verify verify;
-    smtp_tls_version_min min_version; /* SMTP_TLS_MIN_1_2 by default */
-    /*
+    smtp_tls_version_min min_version; /**< SMTP_TLS_MIN_1_2 by default */
+    /**
      * The own certificate chain (leaf first, then intermediates) and its private key: required
      * for a server, optional for a client (a client certificate). NULL: none.
      */
+    /** @{ */
     const char *cert_file;
     const char *key_file;
     const char *cert_pem;
     const char *key_pem;
-    const char *key_password; /* for an encrypted key; NULL: none */
-    /*
+    const char *key_password; /**< for an encrypted key; NULL: none */
+    /** @} */
+    /**
      * Trusted CAs: a file of certificates, a directory whose every file is read (Debian:
      * "/etc/ssl/certs"), PEM text. At least one is required unless verify is
      * SMTP_TLS_VERIFY_NONE (a server that asks for client certificates needs them too).
      */
+    /** @{ */
     const char *ca_file;
     const char *ca_path;
     const char *ca_pem;
-    /*
+    /** @} */
+    /**
      * The ciphertext buffers of each session, in octets, allocated by smtp_tls_new: received
      * bytes not yet decrypted (in) and encrypted bytes not yet pulled (out). Default
      * SMTP_TLS_DEFAULT_BUFFER each, at least SMTP_TLS_MIN_BUFFER. Smaller buffers only mean
      * more calls. mbedTLS adds its own record buffers (about 2 x 16 KiB per session).
      */
+    /** @{ */
     size_t in_buffer;
     size_t out_buffer;
+    /** @} */
 } smtp_tls_settings;
 
-/*
+/**
  * smtp_tls_settings_init fills `*s` with the defaults for `role` (verification REQUIRED for a
  * client, NONE for a server; TLS 1.2 at least; default buffers; no file). NULL is ignored.
  * (A macro: smtp_tls_settings_init_versioned with SMTP_TLS_SETTINGS_VERSION.)
  */
 #define smtp_tls_settings_init(s, role)                                                            \
     smtp_tls_settings_init_versioned(SMTP_TLS_SETTINGS_VERSION, (s), (role))
-/*
+/**
  * smtp_tls_settings_init_versioned fills the fields of smtp_tls_settings version `version`
  * (1 .. SMTP_TLS_SETTINGS_VERSION) with their defaults for `role`; another version is ignored.
  */
 SMTP_API void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s,
                                                smtp_tls_role role);
 
-/* The shared configuration: certificates, CA chain, random generator. Opaque. */
+/** The shared configuration: certificates, CA chain, random generator. Opaque. */
 typedef struct smtp_tls_config smtp_tls_config;
 
-/*
+/**
  * smtp_tls_config_new creates a config in `*pcfg`: it seeds the random generator (mbedTLS
  * entropy and CTR-DRBG, once for every session of the config), loads the certificates, key
  * and CAs, and checks that the key matches the certificate. `settings` is read only here.
@@ -176,27 +182,27 @@ typedef struct smtp_tls_config smtp_tls_config;
 #define smtp_tls_config_new(pcfg, settings, mem, err, errlen)                                      \
     smtp_tls_config_new_versioned((pcfg), SMTP_TLS_SETTINGS_VERSION, (settings), (mem), (err),     \
                                   (errlen))
-/* smtp_tls_config_new_versioned is smtp_tls_config_new with the settings version the caller
+/** smtp_tls_config_new_versioned is smtp_tls_config_new with the settings version the caller
  * uses. */
 SMTP_API int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
                                            const smtp_tls_settings *settings, const smtp_mem *mem,
                                            char *err, size_t errlen);
 
-/* smtp_tls_config_del frees the config; every session made from it must be gone. NULL ok. */
+/** smtp_tls_config_del frees the config; every session made from it must be gone. NULL ok. */
 SMTP_API void smtp_tls_config_del(smtp_tls_config *cfg);
 
-/* One connection's TLS session. Opaque. */
+/** One connection's TLS session. Opaque. */
 typedef struct smtp_tls smtp_tls;
 
-/* Where a session stands (smtp_tls_get_state). */
+/** Where a session stands (smtp_tls_get_state). */
 typedef enum smtp_tls_state {
-    SMTP_TLS_HANDSHAKE = 0, /* the handshake is in progress */
-    SMTP_TLS_OPEN = 1,      /* the handshake is done: application data flows */
-    SMTP_TLS_CLOSED = 2,    /* the peer sent close_notify: no more data will come from it */
-    SMTP_TLS_FAILED = 3     /* a fatal error: smtp_tls_error says which; pull what is left */
+    SMTP_TLS_HANDSHAKE = 0, /**< the handshake is in progress */
+    SMTP_TLS_OPEN = 1,      /**< the handshake is done: application data flows */
+    SMTP_TLS_CLOSED = 2,    /**< the peer sent close_notify: no more data will come from it */
+    SMTP_TLS_FAILED = 3     /**< a fatal error: smtp_tls_error says which; pull what is left */
 } smtp_tls_state;
 
-/*
+/**
  * smtp_tls_new creates a session in `*ps` for one connection, with config `cfg` (borrowed: it
  * must outlive the session). `host` is, for a client, the server's name: sent as SNI and, with
  * verification, matched against the certificate (RFC 6125; with SMTP it is the MX host or the
@@ -210,10 +216,10 @@ typedef enum smtp_tls_state {
 SMTP_API int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host,
                           const smtp_mem *mem);
 
-/* smtp_tls_del frees the session (no close_notify is sent: see smtp_tls_close). NULL ok. */
+/** smtp_tls_del frees the session (no close_notify is sent: see smtp_tls_close). NULL ok. */
 SMTP_API void smtp_tls_del(smtp_tls *tls);
 
-/*
+/**
  * smtp_tls_feed takes ciphertext received from the peer, `data`/`len`, split anywhere. It
  * copies what fits in the in buffer and advances the handshake. Returns the number of bytes
  * taken: fewer than `len` (possibly 0) when the buffer is full — read plaintext, then feed the
@@ -225,7 +231,7 @@ SMTP_API void smtp_tls_del(smtp_tls *tls);
  */
 SMTP_API smtp_ssize smtp_tls_feed(smtp_tls *tls, const char *data, size_t len);
 
-/*
+/**
  * smtp_tls_feed_eof tells the session that the peer closed the connection: once the bytes fed
  * before are used, a handshake in progress fails and an open session that got no close_notify
  * fails as truncated (SMTP_ERR_PROTO; SMTP ends with QUIT and its reply, so a lost tail shows
@@ -234,7 +240,7 @@ SMTP_API smtp_ssize smtp_tls_feed(smtp_tls *tls, const char *data, size_t len);
  */
 SMTP_API int smtp_tls_feed_eof(smtp_tls *tls);
 
-/*
+/**
  * smtp_tls_pull copies up to `cap` bytes of ciphertext to send to the peer into `dest` and
  * returns how many (0: nothing to send now). It advances the handshake first (a client's first
  * pull gives its ClientHello). It works in every state: after a failure it gives the alert
@@ -243,7 +249,7 @@ SMTP_API int smtp_tls_feed_eof(smtp_tls *tls);
  */
 SMTP_API smtp_ssize smtp_tls_pull(smtp_tls *tls, char *dest, size_t cap);
 
-/*
+/**
  * smtp_tls_write encrypts plaintext `data`/`len` for the peer. Returns the number of bytes
  * taken: fewer than `len` (possibly 0) while the out buffer is full (pull, then write the
  * rest) or the handshake is not done yet. Errors: SMTP_ERR_INVALID_ARGUMENT (tls NULL, data
@@ -252,7 +258,7 @@ SMTP_API smtp_ssize smtp_tls_pull(smtp_tls *tls, char *dest, size_t cap);
  */
 SMTP_API smtp_ssize smtp_tls_write(smtp_tls *tls, const char *data, size_t len);
 
-/*
+/**
  * smtp_tls_read copies up to `cap` bytes of decrypted plaintext into `dest`. Returns how many;
  * 0 when none is ready (feed more ciphertext; or the handshake is not done; or the peer closed:
  * SMTP_TLS_CLOSED). Errors: SMTP_ERR_INVALID_ARGUMENT (tls NULL, dest NULL with cap > 0; not
@@ -261,7 +267,7 @@ SMTP_API smtp_ssize smtp_tls_write(smtp_tls *tls, const char *data, size_t len);
  */
 SMTP_API smtp_ssize smtp_tls_read(smtp_tls *tls, char *dest, size_t cap);
 
-/*
+/**
  * smtp_tls_close queues a close_notify alert (RFC 8446 6.1, RFC 5246 7.2.1): pull and send
  * it, then close the connection. Nothing may be written after it; the peer's own close_notify
  * can still be read. Calling it again does nothing. Returns 0, SMTP_ERR_INVALID_ARGUMENT (tls
@@ -270,19 +276,19 @@ SMTP_API smtp_ssize smtp_tls_read(smtp_tls *tls, char *dest, size_t cap);
  */
 SMTP_API int smtp_tls_close(smtp_tls *tls);
 
-/* smtp_tls_get_state returns where the session stands; SMTP_TLS_FAILED for a NULL tls. */
+/** smtp_tls_get_state returns where the session stands; SMTP_TLS_FAILED for a NULL tls. */
 SMTP_API smtp_tls_state smtp_tls_get_state(const smtp_tls *tls);
 
-/* smtp_tls_want_pull returns 1 when smtp_tls_pull has bytes to give, else 0. */
+/** smtp_tls_want_pull returns 1 when smtp_tls_pull has bytes to give, else 0. */
 SMTP_API int smtp_tls_want_pull(const smtp_tls *tls);
 
-/*
+/**
  * smtp_tls_want_feed returns 1 when the session can take ciphertext now (room in the in
  * buffer, not failed, not closed by the peer, no eof fed), else 0.
  */
 SMTP_API int smtp_tls_want_feed(const smtp_tls *tls);
 
-/*
+/**
  * smtp_tls_error returns why the session failed: what was being done and mbedTLS's text
  * (mbedtls_strerror), with the certificate problems when verification failed
  * ("handshake: X509 - Certificate verification failed... [The certificate Common Name (CN)
@@ -291,10 +297,10 @@ SMTP_API int smtp_tls_want_feed(const smtp_tls *tls);
  */
 SMTP_API const char *smtp_tls_error(const smtp_tls *tls);
 
-/* smtp_tls_error_code returns the (negative) mbedTLS error code of the failure, or 0. */
+/** smtp_tls_error_code returns the (negative) mbedTLS error code of the failure, or 0. */
 SMTP_API int smtp_tls_error_code(const smtp_tls *tls);
 
-/*
+/**
  * smtp_tls_version and smtp_tls_ciphersuite name the negotiated protocol ("TLSv1.2") and
  * cipher suite ("TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"), for logs and Received headers;
  * NULL before the handshake is done (or for a NULL tls). Static storage.
@@ -302,10 +308,10 @@ SMTP_API int smtp_tls_error_code(const smtp_tls *tls);
 SMTP_API const char *smtp_tls_version(const smtp_tls *tls);
 SMTP_API const char *smtp_tls_ciphersuite(const smtp_tls *tls);
 
-/* smtp_tls_verify_result's value when no verification took place. */
+/** smtp_tls_verify_result's value when no verification took place. */
 #define SMTP_TLS_VERIFY_UNAVAILABLE 0xffffffffu
 
-/*
+/**
  * smtp_tls_verify_result returns the outcome of the check of the peer's certificate: 0 when
  * it verified (chain and, for a client, host name), else mbedTLS's MBEDTLS_X509_BADCERT_* /
  * BADCRL_* bits (with SMTP_TLS_VERIFY_OPTIONAL the handshake goes on anyway), or
@@ -314,7 +320,7 @@ SMTP_API const char *smtp_tls_ciphersuite(const smtp_tls *tls);
  */
 SMTP_API uint32_t smtp_tls_verify_result(const smtp_tls *tls);
 
-/*
+/**
  * smtp_tls_verify_text writes a one-line description of smtp_tls_verify_result to
  * `buf`/`cap` (NUL-terminated, cut to fit): "verified", "not verified", or the problems
  * joined by "; " ("The certificate is not correctly signed by the trusted CA"). Returns the
@@ -322,7 +328,7 @@ SMTP_API uint32_t smtp_tls_verify_result(const smtp_tls *tls);
  */
 SMTP_API int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap);
 
-/*
+/**
  * smtp_tls_peer_subject writes the subject of the peer's certificate ("CN=mail.example.org")
  * to `buf`/`cap`, NUL-terminated, cut to fit. Returns its length, 0 when the peer sent no
  * certificate (or the handshake is not done), SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL,
@@ -332,7 +338,7 @@ SMTP_API int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap);
 
 /* ---- The client's SASL cryptography (<smtp/client.h>) ---- */
 
-/*
+/**
  * smtp_tls_crypto fills `*crypto` with mbedTLS's HMAC-MD5, HMAC-SHA-256 and SHA-256, and
  * random bytes from `cfg`'s generator (the CTR-DRBG a config seeds once), for the client's
  * CRAM-MD5 and SCRAM-SHA-256 (smtp_client_settings.crypto). `cfg` may be a config of either
@@ -350,7 +356,7 @@ SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
 
 /* ---- With the I/O adapter (<smtp/io.h>) ---- */
 
-/*
+/**
  * smtp_tls_io_filter_new creates a session, as smtp_tls_new(&tls, cfg, host, mem), and fills
  * `*filter` to run it under the I/O adapter (smtp_io_settings.tls_new; call it from that
  * factory). filter->ctx is the smtp_tls session, so smtp_io_conn_filter(conn)->ctx gives it to
@@ -374,7 +380,7 @@ SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg
 
 /* ---- The common client task ---- */
 
-/*
+/**
  * smtp_tls_client_run connects to `host` (a name or an address) and `port` (NULL: 465 when
  * the client has SMTP_CLIENT_TLS, else 25) within `timeout_ms` (0: the system's), and runs the
  * session `cli` there until it ends, blocking (smtp_io_client_run). TLS follows the client's
