@@ -256,7 +256,7 @@ SMTP_API const char *smtp_client_status_name(smtp_client_status status);
 
 /** What on_message reports. */
 typedef struct smtp_client_result {
-    smtp_client_status status;
+    smtp_client_status status; /**< the message's outcome */
     /**
      * The reply that decided the outcome, by status:
      *  - DELIVERED: the 2xx after the end of the data (DATA's CRLF.CRLF or BDAT LAST); in
@@ -311,7 +311,7 @@ SMTP_API const char *smtp_client_end_name(smtp_client_end end);
 
 /** What on_session_end reports. */
 typedef struct smtp_client_session_result {
-    smtp_client_end end;
+    smtp_client_end end;            /**< why the session ended */
     int error;                      /**< SMTP_ERR_* for END_PROTOCOL and END_ERROR, else 0 */
     const smtp_client_reply *reply; /**< the reply that ended the session, or NULL */
 } smtp_client_session_result;

@@ -76,10 +76,10 @@ SMTP_API smtp_ssize smtp_xtext_decode(const char *in, size_t len, char *out, siz
 /**
  * smtp_utf8addr_decoded_len validates `in` as utf-8-addr-xtext (or, with
  * SMTP_UTF8ADDR_UNITEXT, utf-8-addr-unitext) and returns the length of its UTF-8 decoding.
- * Literal bytes are QCHAR: "!".."~" except '+', '=' and '\'. "\x{HEX}" (hex digits in either
+ * Literal bytes are QCHAR: "!".."~" except '+', '=' and '\'. "`\x{HEX}`" (hex digits in either
  * case) is an EmbeddedUnicodeChar: 2 to 6 digits, no leading zero, naming either one of the
  * characters that cannot appear literally (SP, '+', '=', '\'), or a scalar value from U+0080
- * to U+10FFFF that is not a surrogate. Controls (even as \x{..}) are refused. Raw UTF-8 with
+ * to U+10FFFF that is not a surrogate. Controls (even as `\x{..}`) are refused. Raw UTF-8 with
  * the UNITEXT flag must be well formed.
  * Errors: SMTP_ERR_XTEXT (malformed), SMTP_ERR_UTF8 (raw byte >= 0x80 without the flag, or
  * malformed UTF-8), SMTP_ERR_INVALID_ARGUMENT (NULL `in` with len > 0, unknown flag).
@@ -96,8 +96,8 @@ SMTP_API smtp_ssize smtp_utf8addr_decode(const char *in, size_t len, unsigned fl
 
 /**
  * smtp_utf8addr_encoded_len returns the length of the RFC 6533 encoding of the UTF-8 string
- * `in`: SP, '+', '=' and '\' become \x{20}, \x{2B}, \x{3D}, \x{5C}; non-ASCII characters
- * become \x{HEX} (uppercase, shortest form), or stay raw with SMTP_UTF8ADDR_UNITEXT.
+ * `in`: SP, '+', '=' and '\' become `\x{20}`, `\x{2B}`, `\x{3D}`, `\x{5C}`; non-ASCII characters
+ * become `\x{HEX}` (uppercase, shortest form), or stay raw with SMTP_UTF8ADDR_UNITEXT.
  * Errors: SMTP_ERR_UTF8 (`in` is not well-formed UTF-8), SMTP_ERR_UNSAFE_ARGUMENT (a control
  * byte), SMTP_ERR_OVERFLOW, SMTP_ERR_INVALID_ARGUMENT (NULL `in` with len > 0, unknown flag).
  */

@@ -100,10 +100,10 @@ SMTP_API int smtp_cmd_error_reply(smtp_cmd_error error, smtp_verb verb, const ch
  * known as BDAT), and for LINE_TOO_LONG `line` holds only the first limit-1 octets.
  */
 typedef struct smtp_cmd {
-    smtp_verb verb;
-    smtp_cmd_error error;
-    smtp_span line; /**< the whole line without its line end */
-    smtp_span name; /**< the verb as sent ("mail"): the line's bytes before the first SP */
+    smtp_verb verb;       /**< the command the first word names */
+    smtp_cmd_error error; /**< SMTP_CMD_OK, or what is wrong with the line */
+    smtp_span line;       /**< the whole line without its line end */
+    smtp_span name;       /**< the verb as sent ("mail"): the line's bytes before the first SP */
     /**
      * Everything after the verb and the SPs that follow it, trailing SP and HTAB removed
      * (RFC 5321 4.1.1: a server should tolerate trailing white space). This is the argument

@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-/*
+/**
  * SMTP_API marks every exported symbol. The library is built with hidden visibility; define
  * SMTP_STATIC when linking the static library on Windows. SMTP_BUILDING is set by the build.
  */
@@ -54,8 +54,8 @@ typedef ptrdiff_t smtp_ssize;
  * passed to a callback is valid only during that callback.
  */
 typedef struct smtp_span {
-    const char *ptr;
-    size_t len;
+    const char *ptr; /**< the first byte */
+    size_t len;      /**< the number of bytes */
 } smtp_span;
 
 /**
@@ -67,10 +67,10 @@ typedef struct smtp_span {
 typedef struct smtp_mem {
     /** Passed as the last argument of each function below. */
     void *user_data;
-    void *(*malloc)(size_t size, void *user_data);
-    void (*free)(void *ptr, void *user_data);
-    void *(*calloc)(size_t nmemb, size_t size, void *user_data);
-    void *(*realloc)(void *ptr, size_t size, void *user_data);
+    void *(*malloc)(size_t size, void *user_data);               /**< as malloc */
+    void (*free)(void *ptr, void *user_data);                    /**< as free */
+    void *(*calloc)(size_t nmemb, size_t size, void *user_data); /**< as calloc */
+    void *(*realloc)(void *ptr, size_t size, void *user_data);   /**< as realloc */
 } smtp_mem;
 
 /**
@@ -85,7 +85,7 @@ SMTP_API const smtp_mem *smtp_mem_default(void);
  */
 #define SMTP_PAUSE 1
 
-/*
+/**
  * SMTP_WARN_UNUSED marks a function whose result must be used: one that may do less than it
  * was asked (take fewer bytes than given) or that reports an outcome the caller must act on.
  */

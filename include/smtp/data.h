@@ -109,6 +109,7 @@ SMTP_API unsigned smtp_data_decoder_flags(const smtp_data_decoder *dec);
 
 /* ---- Encoder (client side) ---- */
 
+/** What the encoder produces: the body of DATA, of BDAT, or of BDAT with BINARYMIME. */
 typedef enum smtp_data_encode_mode {
     /**
      * DATA (RFC 5321 4.5.2): a '.' at the start of a line is doubled, a bare LF and a bare CR

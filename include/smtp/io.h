@@ -54,17 +54,18 @@ SMTP_API int64_t smtp_io_now_ms(void);
 
 /* ---- How a connection ended ---- */
 
+/** How a connection ended (smtp_io_conn_status), with a detail code as each value says. */
 typedef enum smtp_io_status {
     SMTP_IO_OK = 0,  /**< still open (or, from smtp_io_connect, connected) */
     SMTP_IO_DONE,    /**< the session ended (QUIT, 421, the engine's close) and was closed */
     SMTP_IO_EOF,     /**< the peer closed or reset the connection before the session ended */
     SMTP_IO_SYSERR,  /**< a socket call failed; detail: its errno */
-    SMTP_IO_TIMEOUT, /* a deadline passed: an engine timeout, stalled output, connect, TLS
+    SMTP_IO_TIMEOUT, /**< a deadline passed: an engine timeout, stalled output, connect, TLS
                       * handshake; detail 0 */
-    SMTP_IO_TLS,     /* TLS failed: the handshake or the filter failed (detail: the filter's
+    SMTP_IO_TLS,     /**< TLS failed: the handshake or the filter failed (detail: the filter's
                       * negative code), or the engine asked for TLS and no factory was set
                       * (detail: SMTP_ERR_INVALID_STATE) */
-    SMTP_IO_ERROR,   /* a library error; detail: the SMTP_ERR_* code (an engine's fatal error,
+    SMTP_IO_ERROR,   /**< a library error; detail: the SMTP_ERR_* code (an engine's fatal error,
                       * memory, misuse) */
     SMTP_IO_RESOLVE, /**< smtp_io_connect: the name did not resolve; detail: the EAI_* code */
     SMTP_IO_SHUTDOWN /**< closed by smtp_io_loop_shutdown or smtp_io_loop_del */
@@ -91,7 +92,7 @@ SMTP_API const char *smtp_io_status_text(smtp_io_status status, int detail, char
  * int; SMTP_ERR_* codes are welcome): every negative return is fatal for the connection.
  */
 typedef struct smtp_io_filter {
-    void *ctx;
+    void *ctx; /**< the TLS session, passed first to each function */
     /**
      * Advances the handshake with the bytes fed so far: returns 1 once it is complete, 0
      * while it needs more (pull what it produced and send it, feed what arrives), or a
@@ -119,6 +120,7 @@ typedef struct smtp_io_filter {
     void (*del)(void *ctx);
 } smtp_io_filter;
 
+/** The opaque connection: a socket, its engine and its TLS filter. */
 typedef struct smtp_io_conn smtp_io_conn;
 
 /**
@@ -136,6 +138,7 @@ typedef int (*smtp_io_tls_factory)(smtp_io_filter *filter, smtp_io_conn *conn, v
 #define SMTP_IO_TRACE_IN 1  /**< plaintext received from the peer, as it arrives */
 #define SMTP_IO_TRACE_OUT 2 /**< plaintext the engine produced, as it is pulled */
 
+/** Settings of a connection. Fill with smtp_io_settings_init, then change fields. */
 typedef struct smtp_io_settings {
     /**
      * Output that makes no progress (the peer reads nothing) ends the connection with
@@ -251,8 +254,10 @@ SMTP_API void smtp_io_conn_del(smtp_io_conn *conn);
 SMTP_API int smtp_io_conn_fd(const smtp_io_conn *conn);
 
 /** smtp_io_conn_client / _server return the engine (NULL for the other role or NULL conn). */
+/** @{ */
 SMTP_API smtp_client *smtp_io_conn_client(const smtp_io_conn *conn);
 SMTP_API smtp_server *smtp_io_conn_server(const smtp_io_conn *conn);
+/** @} */
 
 /** smtp_io_conn_filter returns the TLS filter in use (its ctx is the TLS session), or NULL. */
 SMTP_API const smtp_io_filter *smtp_io_conn_filter(const smtp_io_conn *conn);
@@ -291,9 +296,11 @@ SMTP_API int64_t smtp_io_conn_deadline(const smtp_io_conn *conn);
  * Return 0, or the negative SMTP_ERR_* of an engine's fatal error or of misuse (conn NULL:
  * SMTP_ERR_INVALID_ARGUMENT); the connection is then done.
  */
+/** @{ */
 SMTP_API int smtp_io_conn_on_readable(smtp_io_conn *conn, int64_t now);
 SMTP_API int smtp_io_conn_on_writable(smtp_io_conn *conn, int64_t now);
 SMTP_API int smtp_io_conn_on_timer(smtp_io_conn *conn, int64_t now);
+/** @} */
 
 /**
  * smtp_io_conn_flush processes what the application changed outside the handlers (a
@@ -384,6 +391,7 @@ SMTP_API smtp_io_status smtp_io_server_run_versioned(
 
 /* ---- The multi-connection loop: accepted and outgoing connections ---- */
 
+/** The opaque multi-connection loop. */
 typedef struct smtp_io_loop smtp_io_loop;
 
 /**
@@ -401,6 +409,7 @@ typedef struct smtp_io_session {
     void *user_data;
 } smtp_io_session;
 
+/** Settings of a loop. Fill with smtp_io_loop_settings_init, then change fields. */
 typedef struct smtp_io_loop_settings {
     /** I/O settings of every connection (copied; NULL: defaults; its user_data goes to its
      * callbacks). */

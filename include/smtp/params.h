@@ -46,10 +46,10 @@ typedef struct smtp_param {
 
 /** The iterator's state; read only error and error_at. */
 typedef struct smtp_param_iter {
-    const char *s;
-    size_t len;
-    size_t pos;
-    unsigned flags;
+    const char *s;   /**< the parameter string */
+    size_t len;      /**< its length */
+    size_t pos;      /**< the offset of the next parameter */
+    unsigned flags;  /**< SMTP_PARAM_UTF8 or 0 */
     int error;       /**< the sticky error, 0 while none */
     size_t error_at; /**< after an error: the offset of the offending byte */
 } smtp_param_iter;
@@ -99,6 +99,7 @@ SMTP_API int smtp_param_next(smtp_param_iter *it, smtp_param *p);
  */
 typedef int (*smtp_param_unknown_cb)(const smtp_param *param, void *user_data);
 
+/** What an smtp_param_unknown_cb returns to refuse the parameter (reply code 555). */
 #define SMTP_PARAM_UNRECOGNIZED 1
 
 /** Options of the typed parsers. NULL options mean smtp_params_opts_init's defaults. */
@@ -138,6 +139,7 @@ typedef struct smtp_param_fault {
     const char *text; /**< a short English reason, static, e.g. "SIZE value is not a number" */
 } smtp_param_fault;
 
+/** The BODY parameter (RFC 6152, RFC 3030); SMTP_BODY_NONE when absent. */
 typedef enum smtp_body {
     SMTP_BODY_NONE = 0,
     SMTP_BODY_7BIT,
@@ -145,8 +147,10 @@ typedef enum smtp_body {
     SMTP_BODY_BINARYMIME
 } smtp_body;
 
+/** The RET parameter (RFC 3461 4.3); SMTP_RET_NONE when absent. */
 typedef enum smtp_ret { SMTP_RET_NONE = 0, SMTP_RET_FULL, SMTP_RET_HDRS } smtp_ret;
 
+/** The mode of the BY parameter (RFC 2852): N (notify) or R (return). */
 typedef enum smtp_by_mode { SMTP_BY_NONE = 0, SMTP_BY_NOTIFY, SMTP_BY_RETURN } smtp_by_mode;
 
 /** smtp_mail_params.present bits: which parameters were given. */
@@ -166,21 +170,21 @@ typedef enum smtp_by_mode { SMTP_BY_NONE = 0, SMTP_BY_NOTIFY, SMTP_BY_RETURN } s
 
 /** The parameters of MAIL FROM. Only the fields whose `present` bit is set are meaningful. */
 typedef struct smtp_mail_params {
-    unsigned present; /**< SMTP_MAIL_* */
-    uint64_t size;    /**< SIZE: the declared message size in octets (RFC 1870) */
-    smtp_body body;   /**< BODY */
-    smtp_ret ret;     /**< RET */
-    smtp_span envid;  /**< ENVID as written (xtext, validated, at most 100 characters) */
-    smtp_span auth;   /**< AUTH as written (xtext, validated); "<>" for no identity */
-    int mt_priority;  /**< MT-PRIORITY: -9..9 */
-    int64_t by_time;  /**< BY: seconds, -999999999..999999999 (> 0 in R mode) */
-    smtp_by_mode by_mode;
-    int by_trace;          /**< BY: the T modifier */
-    uint32_t holdfor;      /**< HOLDFOR: seconds (at most 999999999) */
-    smtp_span holduntil;   /**< HOLDUNTIL as written (an RFC 3339 date-time) */
-    int64_t holduntil_utc; /**< HOLDUNTIL in seconds since 1970-01-01T00:00:00Z */
-    size_t extra;          /**< unknown parameters the callback accepted */
-    smtp_param_fault fault;
+    unsigned present;       /**< SMTP_MAIL_* */
+    uint64_t size;          /**< SIZE: the declared message size in octets (RFC 1870) */
+    smtp_body body;         /**< BODY */
+    smtp_ret ret;           /**< RET */
+    smtp_span envid;        /**< ENVID as written (xtext, validated, at most 100 characters) */
+    smtp_span auth;         /**< AUTH as written (xtext, validated); "<>" for no identity */
+    int mt_priority;        /**< MT-PRIORITY: -9..9 */
+    int64_t by_time;        /**< BY: seconds, -999999999..999999999 (> 0 in R mode) */
+    smtp_by_mode by_mode;   /**< BY: the R or N mode */
+    int by_trace;           /**< BY: the T modifier */
+    uint32_t holdfor;       /**< HOLDFOR: seconds (at most 999999999) */
+    smtp_span holduntil;    /**< HOLDUNTIL as written (an RFC 3339 date-time) */
+    int64_t holduntil_utc;  /**< HOLDUNTIL in seconds since 1970-01-01T00:00:00Z */
+    size_t extra;           /**< unknown parameters the callback accepted */
+    smtp_param_fault fault; /**< why the parse failed */
 } smtp_mail_params;
 
 /** NOTIFY bits (RFC 3461 4.1). */
@@ -198,6 +202,7 @@ typedef enum smtp_orcpt_type {
     SMTP_ORCPT_UTF8       /**< "utf-8": utf-8-addr-xtext, or -unitext with SMTPUTF8 (RFC 6533) */
 } smtp_orcpt_type;
 
+/** The mode of the RRVS parameter (RFC 7293). */
 typedef enum smtp_rrvs_mode {
     SMTP_RRVS_NONE = 0,
     SMTP_RRVS_REJECT,  /**< ";R" or no mode: refuse if the mailbox changed owner */
@@ -213,16 +218,16 @@ typedef enum smtp_rrvs_mode {
 
 /** The parameters of RCPT TO. */
 typedef struct smtp_rcpt_params {
-    unsigned present; /**< SMTP_RCPT_* */
-    unsigned notify;  /**< SMTP_NOTIFY_* (NEVER alone, or any of the other three) */
-    smtp_orcpt_type orcpt_type;
-    smtp_span orcpt_type_name; /**< the addr-type as written ("rfc822") */
-    smtp_span orcpt_addr;      /**< the encoded address as written; decode with <smtp/codec.h> */
-    smtp_span rrvs;            /**< RRVS date-time as written */
-    int64_t rrvs_utc;          /**< RRVS in seconds since the epoch */
-    smtp_rrvs_mode rrvs_mode;
-    size_t extra; /**< unknown parameters the callback accepted */
-    smtp_param_fault fault;
+    unsigned present;           /**< SMTP_RCPT_* */
+    unsigned notify;            /**< SMTP_NOTIFY_* (NEVER alone, or any of the other three) */
+    smtp_orcpt_type orcpt_type; /**< ORCPT: the addr-type */
+    smtp_span orcpt_type_name;  /**< the addr-type as written ("rfc822") */
+    smtp_span orcpt_addr;       /**< the encoded address as written; decode with <smtp/codec.h> */
+    smtp_span rrvs;             /**< RRVS date-time as written */
+    int64_t rrvs_utc;           /**< RRVS in seconds since the epoch */
+    smtp_rrvs_mode rrvs_mode;   /**< RRVS: the mode */
+    size_t extra;               /**< unknown parameters the callback accepted */
+    smtp_param_fault fault;     /**< why the parse failed */
 } smtp_rcpt_params;
 
 /**

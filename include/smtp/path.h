@@ -58,7 +58,7 @@ typedef enum smtp_domain_kind {
 
 /** A parsed domain. Spans borrow the parsed input. */
 typedef struct smtp_domain {
-    smtp_domain_kind kind;
+    smtp_domain_kind kind; /**< none, a name or an address literal */
     /** The domain exactly as written; for a literal, brackets included. */
     smtp_span text;
     /** Literals: the text inside the brackets after the tag ("1.2.3.4", "::1", "content"). */

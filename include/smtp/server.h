@@ -256,19 +256,17 @@ typedef struct smtp_server_mail {
 } smtp_server_mail;
 
 /** The arguments of RCPT TO, valid during the callback. */
-/** @{ */
 typedef struct smtp_server_rcpt {
-    smtp_span path;
-    smtp_path parsed;
-    smtp_rcpt_params params;
-    size_t index; /**< how many recipients were accepted before this one */
-    /** @} */
+    smtp_span path;          /**< as sent, with its angle brackets */
+    smtp_path parsed;        /**< smtp_path_parse of `path` */
+    smtp_rcpt_params params; /**< the checked parameters */
+    size_t index;            /**< how many recipients were accepted before this one */
 } smtp_server_rcpt;
 
 /** An address of the envelope (smtp_server_message): as the client sent it, accepted. */
 typedef struct smtp_server_address {
     smtp_span path;   /**< with its angle brackets: "<a@example.org>", "<>" for the null path */
-    smtp_span params; /* the parameters after it, as sent ("SIZE=100 BODY=8BITMIME"), or empty;
+    smtp_span params; /**< the parameters after it, as sent ("SIZE=100 BODY=8BITMIME"), or empty;
                          smtp_mail_params_parse / smtp_rcpt_params_parse read them */
 } smtp_server_address;
 
@@ -344,22 +342,25 @@ typedef struct smtp_server_sasl {
  */
 typedef struct smtp_server_xattrs {
     unsigned present; /**< SMTP_SERVER_XATTR_* */
+    /** The values, each under its SMTP_SERVER_XATTR_* bit. */
+    /** @{ */
     smtp_span name, addr, port, proto, helo, login, destaddr, destport, ident, source;
+    /** @} */
 } smtp_server_xattrs;
 
 /** The address family of a PROXY header. */
 typedef enum smtp_server_proxy_family {
     SMTP_SERVER_PROXY_UNSPEC = 0, /**< v1 UNKNOWN, v2 UNSPEC or LOCAL: use the socket's addresses */
-    SMTP_SERVER_PROXY_TCP4,
-    SMTP_SERVER_PROXY_TCP6,
-    SMTP_SERVER_PROXY_UNIX /**< v2 only */
+    SMTP_SERVER_PROXY_TCP4,       /**< IPv4 */
+    SMTP_SERVER_PROXY_TCP6,       /**< IPv6 */
+    SMTP_SERVER_PROXY_UNIX        /**< v2 only */
 } smtp_server_proxy_family;
 
 /** A PROXY protocol header (HAProxy's proxy-protocol.txt), for on_proxy. */
 typedef struct smtp_server_proxy {
     int version; /**< 1 (text) or 2 (binary) */
     int local;   /**< v2 LOCAL command: the proxy's own connection (a health check) */
-    smtp_server_proxy_family family;
+    smtp_server_proxy_family family; /**< the address family */
     /** Addresses in network byte order: 4 (TCP4) or 16 (TCP6) octets, or a 108-octet UNIX
      * path padded with NULs; empty for UNSPEC. Valid during the callback. */
     /** @{ */

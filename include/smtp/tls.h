@@ -106,7 +106,7 @@ typedef enum smtp_tls_version_min {
  * CA, which then holds both.
  */
 typedef struct smtp_tls_settings {
-    smtp_tls_role role;
+    smtp_tls_role role; /**< client or server */
     /** SMTP_TLS_VERIFY_REQUIRED for a client, SMTP_TLS_VERIFY_NONE for a server by default. */
     smtp_tls_verify verify;
     smtp_tls_version_min min_version; /**< SMTP_TLS_MIN_1_2 by default */
@@ -305,8 +305,10 @@ SMTP_API int smtp_tls_error_code(const smtp_tls *tls);
  * cipher suite ("TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"), for logs and Received headers;
  * NULL before the handshake is done (or for a NULL tls). Static storage.
  */
+/** @{ */
 SMTP_API const char *smtp_tls_version(const smtp_tls *tls);
 SMTP_API const char *smtp_tls_ciphersuite(const smtp_tls *tls);
+/** @} */
 
 /** smtp_tls_verify_result's value when no verification took place. */
 #define SMTP_TLS_VERIFY_UNAVAILABLE 0xffffffffu
@@ -346,9 +348,11 @@ SMTP_API int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap);
  * only. A function mbedTLS was built without (MD5 is optional in mbedTLS) stays NULL, which
  * disables its mechanism. Each function returns 0 or SMTP_ERR_PROTO (mbedTLS failed).
  *
+ * @code
  *   smtp_client_crypto crypto;
  *   smtp_tls_crypto(&crypto, cfg);
  *   client_settings.crypto = &crypto;    // borrowed: keep it alive with the client
+ * @endcode
  *
  * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (crypto NULL).
  */
