@@ -136,5 +136,10 @@ if(TARGET smtp-send AND TARGET smtp-sink)
           DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 endif()
 
+# The API reference's section-3 man pages (cmake/docs.cmake), when `make docs` built them before
+# the install: the optional component docs.
+install(DIRECTORY ${SMTP_DOCS_DIR}/man/man3/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man3
+        COMPONENT docs OPTIONAL)
+
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md
         ${PROJECT_SOURCE_DIR}/CHANGELOG.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
