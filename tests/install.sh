@@ -12,7 +12,8 @@
 #     per component with a plain Makefile and pkg-config from the staged tree, used as installed
 #     (a plain parse of the .pc files when pkg-config is missing). Each sends a message to the
 #     installed smtp-sink on 127.0.0.1 (STARTTLS when the TLS adapter is built), and one
-#     receives a message from the installed smtp-send; smtp-sink's JSON lines are checked.
+#     receives a message from the installed smtp-send; smtp-sink's JSON lines are checked
+#     (tests/consumers.sh, shared with tests/deb.sh).
 # Every process started is stopped by its PID; every wait is bounded.
 # Usage: install.sh BUILD_DIR SOURCE_DIR CC CFLAGS SHARED(ON|OFF) TLS(1|0) PROGRAMS(1|0) MKCERT
 #   MKCERT: the test certificate maker (tests/e2e/mkcert.c), or "none"
@@ -232,91 +233,18 @@ if [ "$programs" != 1 ]; then
     exit 0
 fi
 
-# ---- the consumers against the installed programs over 127.0.0.1 ----
-# start_sink: the installed smtp-sink on 127.0.0.1, a port the kernel chooses (read from its
-# "listening" line into $port), with STARTTLS when the build has TLS.
-tls_opts=
-if [ "$tls" = 1 ]; then
-    [ -x "$mkcert" ] || fail "no certificate maker ($mkcert)"
-    mkdir -p "$tmp/pki"
-    "$mkcert" "$tmp/pki" >"$tmp/mkcert.log" 2>&1 || fail "mkcert failed"
-    tls_opts="--tls-cert $tmp/pki/cert.pem --tls-key $tmp/pki/key.pem"
-fi
-# wait_line FILE SED PID: prints what SED finds in FILE once it is there (within 20 s), while
-# PID runs.
-wait_line() {
-    i=0
-    while [ $i -lt 400 ]; do
-        v=$(sed -n "$2" "$1" 2>/dev/null || true)
-        [ -n "$v" ] && { echo "$v"; return 0; }
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.05
-        i=$((i + 1))
-    done
-    return 1
-}
-# shellcheck disable=SC2086
-"$P/bin/smtp-sink" --listen 127.0.0.1:0 --discard --hostname sink.example $tls_opts \
-    >"$tmp/sink.out" 2>"$tmp/sink.log" &
-sink=$!
-pids="$pids $sink"
-port=$(wait_line "$tmp/sink.log" 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
-    "$sink") || fail "the installed smtp-sink did not start"
-
-# send NAME BINARY [ENV...]: BINARY sends its message to the sink (to "localhost", the name of
-# the test certificate, with the CA when the consumer has TLS); smtp-sink must print its line.
-sent=0
-send() {
-    name=$1 bin=$2
-    shift 2
-    if [ "$tls" = 1 ] && [ "$name" != pc-io ]; then
-        set -- "$@" "$bin" send localhost "$port" "$tmp/pki/ca.pem"
-    else
-        set -- "$@" "$bin" send 127.0.0.1 "$port"
-    fi
-    env "$@" >"$tmp/$name.out" 2>"$tmp/$name-run.log" || fail "$name could not send"
-    grep -q '^consumer: DELIVERED 250, [0-9]* octets$' "$tmp/$name.out" || fail "$name: no delivery"
-    sent=$((sent + 1))
-    wait_line "$tmp/sink.out" "${sent}p" "$sink" >"$tmp/sink.line" || fail "smtp-sink did not print line $sent"
-    octets=$(sed -n 's/^consumer: DELIVERED 250, \([0-9]*\) octets$/\1/p' "$tmp/$name.out")
-    grep -q '"from":"consumer@example.org"' "$tmp/sink.line" || fail "$name: wrong sender"
-    grep -q '"to":\["sink@example.org"\]' "$tmp/sink.line" || fail "$name: wrong recipient"
-    grep -q "\"size\":$octets," "$tmp/sink.line" || fail "$name: smtp-sink got another size"
-    if [ "$tls" = 1 ] && [ "$name" != pc-io ]; then
-        grep -q '"tls":true' "$tmp/sink.line" || fail "$name: the message did not come over TLS"
-        via="STARTTLS, smtp_tls_client_run"
-    else
-        grep -q '"tls":false' "$tmp/sink.line" || fail "$name: TLS unexpected"
-        via="smtp_io_client_run"
-    fi
-    step "$name: one message ($octets octets, $via) accepted by smtp-sink"
-}
-send cmake-consumer "$tmp/cmake-consumer/consumer"
-send pc-io "$tmp/pc-io/consumer" LD_LIBRARY_PATH="$(run_path smtp-io)"
-[ "$tls" = 1 ] && send pc-tls "$tmp/pc-tls/consumer" LD_LIBRARY_PATH="$(run_path smtp-tls)"
-
+# ---- the consumers against the installed programs over 127.0.0.1 (tests/consumers.sh) ----
+# smtp-sink with STARTTLS when the build has TLS; the CMake consumer and pc-tls send over TLS
+# then, pc-io in plain text.
+. "$src/tests/consumers.sh"
+[ "$tls" = 1 ] && make_pki "$mkcert"
+start_sink "$P/bin/smtp-sink" "$tls"
+send cmake-consumer "$tmp/cmake-consumer/consumer" "$tls"
+send pc-io "$tmp/pc-io/consumer" 0 LD_LIBRARY_PATH="$(run_path smtp-io)"
+[ "$tls" = 1 ] && send pc-tls "$tmp/pc-tls/consumer" 1 LD_LIBRARY_PATH="$(run_path smtp-tls)"
 # The consumer receives: the installed smtp-send sends it a message.
-io_path=$(run_path smtp-io)
-LD_LIBRARY_PATH=$io_path "$tmp/pc-io/consumer" receive >"$tmp/receive.out" 2>"$tmp/receive.log" &
-recv=$!
-pids="$pids $recv"
-rport=$(wait_line "$tmp/receive.log" 's/^consumer: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
-    "$recv") || fail "the receiving consumer did not start"
-printf 'Subject: to a consumer\r\n\r\nfrom the installed smtp-send\r\n' >"$tmp/message.eml"
-"$P/bin/smtp-send" --server "127.0.0.1:$rport" --helo send.example --from a@example.org \
-    --to b@example.org --data "$tmp/message.eml" >"$tmp/smtp-send.log" 2>&1 ||
-    fail "the installed smtp-send could not send to the consumer"
-i=0
-while kill -0 "$recv" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-kill -0 "$recv" 2>/dev/null && fail "the receiving consumer did not stop"
-wait "$recv" || fail "the receiving consumer failed"
-size=$(wc -c <"$tmp/message.eml" | tr -d ' ')
-grep -q "^consumer: received $size octets$" "$tmp/receive.out" ||
-    fail "the consumer did not receive the $size octets: $(cat "$tmp/receive.out")"
-step "pc-io: received one message ($size octets) from the installed smtp-send"
-
-kill "$sink"
-wait "$sink" 2>/dev/null || true
+receive pc-io "$tmp/pc-io/consumer" "$P/bin/smtp-send" LD_LIBRARY_PATH="$(run_path smtp-io)"
+stop_sink
 pids=
 echo "install: prefix and DESTDIR installs, find_package components, pkg-config, programs and" \
     "consumers all work ($lib)"
