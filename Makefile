@@ -9,7 +9,7 @@ DESTDIR ?=
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all configure build test demo bench fuzz fuzz-long fuzz-build clean install format docs
+.PHONY: all configure build test demo bench fuzz fuzz-long fuzz-build clean install format docs deb
 
 all: build
 
@@ -83,6 +83,28 @@ fuzz-long: fuzz-build
 install: build
 	$(if $(DESTDIR),DESTDIR=$(call quote,$(DESTDIR))) cmake --install $(BUILD_DIR) \
 		$(if $(PREFIX),--prefix $(call quote,$(PREFIX)))
+
+# Debian packages (debian/): libsmtp1, libsmtp-dev and smtp-tools, built by dpkg-buildpackage
+# from a copy of the tree in $(DEB_DIR)/src (the files git knows, untracked ones too, but not
+# the ignored build trees; without git, the tree minus .git and build*), so the tree stays
+# clean; the .deb files land in $(DEB_DIR). Needs dpkg-dev, debhelper, fakeroot, cmake and
+# libmbedtls-dev. DEB_DIR: outside the tree, or a name git ignores (build*). tests/deb.sh
+# builds, checks, installs and uses the packages.
+DEB_DIR ?= build-deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null 2>&1 && command -v dh >/dev/null 2>&1 || \
+	    { echo "make deb: dpkg-buildpackage and debhelper are needed:" \
+	        "apt-get install dpkg-dev debhelper fakeroot"; exit 1; }
+	@rm -rf $(call quote,$(DEB_DIR))/src && mkdir -p $(call quote,$(DEB_DIR))/src && \
+	rm -f $(call quote,$(DEB_DIR))/*.deb $(call quote,$(DEB_DIR))/*.changes \
+	    $(call quote,$(DEB_DIR))/*.buildinfo && \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z -c -o --exclude-standard | tar -cf - --null --ignore-failed-read -T - ; \
+	else \
+	    tar -cf - --exclude=./.git --exclude='./build*' --exclude=./$(call quote,$(DEB_DIR)) . ; \
+	fi | tar -xf - -C $(call quote,$(DEB_DIR))/src
+	cd $(call quote,$(DEB_DIR))/src && dpkg-buildpackage -us -uc -b -j$(JOBS)
+	@ls $(call quote,$(DEB_DIR))/*.deb
 
 format:
 	clang-format -i lib/*.c lib/*.h include/smtp/*.h tests/*.c tests/*.h examples/*.c
