@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=sh disable=SC2154
 # Sourced by tests/install.sh and tests/deb.sh: the consumers of an installed libsmtp
 # (tests/install/consumer.c) and the installed programs exchange messages over 127.0.0.1.
 # The caller defines fail MESSAGE and step MESSAGE, and sets $tmp (its temporary directory) and
