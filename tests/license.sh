@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The licence: LICENSE holds the MIT text, and every source, build and script file of the tree
 # carries "SPDX-License-Identifier: MIT" in its first three lines (fuzz corpora and protocol
-# vectors are data, not source).
+# vectors are data, not source). debian/ holds data in Debian's formats, which need no SPDX line
+# (debian/copyright states the licence; debian/rules has the line); the build trees that an
+# in-place dpkg-buildpackage leaves there (debian/build-*, debian/tmp, debian/<package>) are
+# generated, as ./build* are: debian/'s directories are skipped.
 # Usage: license.sh SOURCE_DIR
 set -eu
 top=$1
@@ -12,7 +15,8 @@ grep -q 'Permission is hereby granted, free of charge' "$top/LICENSE" ||
     { echo "LICENSE: the MIT permission notice is missing"; status=1; }
 count=0
 for f in $(cd "$top" && find . \( -path ./.git -o -path './build*' -o -path ./fuzz/corpus \
-        -o -path ./fuzz/crashes -o -path ./tests/vectors -o -name node_modules \) -prune -o \
+        -o -path ./fuzz/crashes -o -path ./tests/vectors -o -name node_modules \
+        -o \( -path './debian/*' -type d \) \) -prune -o \
         -type f \( -name '*.c' -o -name '*.h' -o -name '*.in' -o -name '*.sh' -o -name '*.py' \
         -o -name '*.mjs' -o -name '*.dict' -o -name '*.1' -o -name '*.3' \
         -o -name CMakeLists.txt -o -name Makefile -o -name run \) -print); do
