@@ -205,6 +205,17 @@ for pc in smtp smtp-io smtp-tls; do
     v=$(pkg-config --modversion "$pc") || fail "pkg-config does not find $pc"
     [ "$v" = "$cmake_version" ] || fail "pkg-config --modversion $pc: $v"
 done
+if command -v man >/dev/null 2>&1; then
+    man -w 1libsmtp smtp-sink | grep -q 'smtp-sink\.1libsmtp' || fail "man 1libsmtp smtp-sink: no page"
+fi
+# The shared build's pkg-config and CMake files (not the static build's): no -DSMTP_STATIC,
+# mbedTLS only for a static link.
+pkg-config --cflags smtp-tls | grep -q SMTP_STATIC && fail "smtp.pc is the static build's"
+pkg-config --libs smtp-tls | grep -q mbedtls && fail "smtp-tls.pc is the static build's"
+pkg-config --static --libs smtp-tls | grep -q -- '-lmbedtls' ||
+    fail "pkg-config --static --libs smtp-tls does not name mbedTLS"
+grep -q '^set(_smtp_static OFF)$' "$L/cmake/smtp/smtpConfig.cmake" ||
+    fail "smtpConfig.cmake is the static build's"
 step "installed: sonames libsmtp*.so.1, no run path, the programs run, pkg-config finds" \
     "smtp smtp-io smtp-tls $cmake_version"
 
