@@ -155,7 +155,15 @@ def main():
         if new != text:
             with open(path, "w") as f:
                 f.write(new)
-    print("man3.py: %d function pages in %s" % (count, man_dir))
+    # Doxygen also makes a link page per struct member (calloc.3, len.3, flags.3...): names that
+    # belong to other packages' pages (manpages-dev has calloc(3)) and would overwrite them
+    # when installed. Only the library's own names stay: smtp_*, SMTP_*.
+    dropped = 0
+    for page in os.listdir(man_dir):
+        if not page.startswith(("smtp_", "SMTP_")):
+            os.remove(os.path.join(man_dir, page))
+            dropped += 1
+    print("man3.py: %d function pages in %s (%d member link pages dropped)" % (count, man_dir, dropped))
 
 
 if __name__ == "__main__":

@@ -160,8 +160,10 @@ contains "$2" /usr/include/smtp/smtp.h /usr/include/smtp/io.h /usr/include/smtp/
     "$L/libsmtp.a" "$L/libsmtp_io.a" "$L/libsmtp_tls.a" "$L/pkgconfig/smtp.pc" \
     "$L/pkgconfig/smtp-io.pc" "$L/pkgconfig/smtp-tls.pc" "$L/cmake/smtp/smtpConfig.cmake" \
     "$L/cmake/smtp/smtpTlsTargets.cmake" /usr/share/doc/libsmtp-dev/README.md.gz \
-    /usr/share/doc/libsmtp-dev/changelog.gz /usr/share/doc/libsmtp-dev/copyright
-lacks "$2" '\.so\.' '^/usr/bin' '/man3/'
+    /usr/share/doc/libsmtp-dev/changelog.gz /usr/share/doc/libsmtp-dev/copyright \
+    /usr/share/man/man3/smtp_client_new_versioned.3.gz /usr/share/man/man3/smtp_server_read.3.gz \
+    /usr/share/man/man3/smtp_tls_client_run.3.gz /usr/share/man/man3/smtp_client.h.3.gz
+lacks "$2" '\.so\.' '^/usr/bin' '/man3/client\.h'
 contains "$3" /usr/bin/smtp-send /usr/bin/smtp-sink /usr/share/man/man1/smtp-send.1.gz \
     /usr/share/man/man1/smtp-sink.1libsmtp.gz \
     /usr/share/doc/smtp-tools/copyright
