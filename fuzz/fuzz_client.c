@@ -55,15 +55,15 @@
  * a second message, bit 5 QUIT after the last message, bit 6 the TLS handshake fails, bit 7
  * the timer expires at the end; byte 4 = message options: 8BITMIME, UTF-8 addresses, DSN,
  * SIZE declared, REQUIRETLS, MT-PRIORITY, DELIVERBY, all-or-nothing; byte 5 = bits 0-1 the
- * recipients - 1, bits 2-4 the first body, bits 5-7 the second body; byte 6 = bits 0-6 the
+ * recipients - 1, bits 2-4 the first body, bits 5-7 the second body; byte 6 = bits 0-5 the
  * callback call that fails (0: none), bit 7 the application's commands (smtp_client_command:
- * VRFY before the first message, NOOP before the second, each message submitted while its
- * command is pending); byte 7 = bit 0 REQUIRE_DSN, bit 1 HOLDFOR, bit 2
- * BODY=BINARYMIME, bits 3-4 the body: in memory (0), or from a source (tests/body_source.h)
- * giving it in pieces of sizes seeded by bytes 0-1 (1), that also says SMTP_ERR_AGAIN before
- * every (k+1)th piece, the harness calling smtp_client_body_ready once the client's output
- * is drained (2), or that fails once k/8 of the body was read (3), k being bits 5-7; the rest
- * is the server's stream.
+ * VRFY before the first message, NOOP before the second; with bit 6 smtp_client_xclient
+ * instead: XCLIENT, then XFORWARD; each message submitted while its command is pending); byte 7 =
+ * bit 0 REQUIRE_DSN, bit 1 HOLDFOR, bit 2 BODY=BINARYMIME, bits 3-4 the body: in memory (0), or
+ * from a source (tests/body_source.h) giving it in pieces of sizes seeded by bytes 0-1 (1), that
+ * also says SMTP_ERR_AGAIN before every (k+1)th piece, the harness calling smtp_client_body_ready
+ * once the client's output is drained (2), or that fails once k/8 of the body was read (3), k being
+ * bits 5-7; the rest is the server's stream.
  */
 #include "fuzz_common.h"
 
@@ -150,7 +150,7 @@ struct run {
     struct fsplit sp;
     smtp_client_settings cs;
     unsigned fail_at, calls;
-    int commands;       /* byte 6 bit 7: VRFY and NOOP before the messages */
+    int commands;       /* byte 6 bits 6-7: VRFY and NOOP (1), XCLIENT and XFORWARD (2) */
     smtp_verb cmd_verb; /* the command awaiting its reply, or SMTP_VERB_UNKNOWN */
     struct tmsg t[NMSG];
     size_t nmsgs, cur;
@@ -206,17 +206,27 @@ static void give_body(struct run *r, struct tmsg *t, size_t i)
 static void send_command(struct run *r, size_t i)
 {
     if (!r->commands) return;
-    smtp_verb v = i == 0 ? SMTP_VERB_VRFY : SMTP_VERB_NOOP;
-    int rc = smtp_client_command(r->cli, v, i == 0 ? "postmaster" : NULL);
+    static const smtp_client_xattr xa[] = {
+        {"ADDR", "192.0.2.7"}, {"NAME", "client.example"}, {"LOGIN", "a+b=c"}};
+    smtp_verb v = r->commands == 2 ? (i == 0 ? SMTP_VERB_XCLIENT : SMTP_VERB_XFORWARD)
+                                   : (i == 0 ? SMTP_VERB_VRFY : SMTP_VERB_NOOP);
+    int rc;
+    /* Set first: on_reply may come from inside the call (an XCLIENT not offered is dropped
+     * at once when the session is ready). */
+    r->cmd_verb = v;
+    if (r->commands == 2)
+        rc = smtp_client_xclient(r->cli, v, xa, i == 0 ? 3 : 2);
+    else
+        rc = smtp_client_command(r->cli, v, i == 0 ? "postmaster" : NULL);
     FLOG(&r->ev, "command %s %s\n", smtp_verb_name(v), smtp_error_name(rc));
-    if (rc == 0) r->cmd_verb = v;
+    if (rc != 0) r->cmd_verb = SMTP_VERB_UNKNOWN;
 }
 
 static void start_message(struct run *r, size_t i)
 {
     struct tmsg *t = &r->t[i];
+    r->cur = i; /* first: the command's reply may come at once, before message i starts */
     send_command(r, i);
-    r->cur = i;
     t->submitted = 1;
     give_body(r, t, i);
     t->submit_rc = smtp_client_submit(r->cli, &t->m);
@@ -290,12 +300,15 @@ static int c_reply(smtp_client *cli, const smtp_client_reply *rep, void *ud)
     struct run *r = ud;
     (void)cli;
     if (enter(r)) return -1;
-    /* The command sent, answered once, before the message submitted after it began. */
-    FUZZ_ASSERT(r->cmd_verb != SMTP_VERB_UNKNOWN && rep->command == r->cmd_verb);
-    FUZZ_ASSERT(rep->code / 100 != 3 && rep->code != 421);
+    /* The command sent, answered once, before the message submitted after it began; NULL: an
+     * XCLIENT or XFORWARD the server does not offer, not sent. */
+    FUZZ_ASSERT(r->cmd_verb != SMTP_VERB_UNKNOWN && (!rep || rep->command == r->cmd_verb));
+    FUZZ_ASSERT(rep || r->cmd_verb == SMTP_VERB_XCLIENT || r->cmd_verb == SMTP_VERB_XFORWARD);
+    FUZZ_ASSERT(!rep || (rep->code / 100 != 3 && rep->code != 421));
+    FUZZ_ASSERT(!rep || rep->code != 220 || rep->command == SMTP_VERB_XCLIENT);
     FUZZ_ASSERT(!r->t[r->cur].rcpt_seen[0] && !r->t[r->cur].reported);
+    FLOG(&r->ev, "reply %s", smtp_verb_name(r->cmd_verb));
     r->cmd_verb = SMTP_VERB_UNKNOWN;
-    FLOG(&r->ev, "reply %s", smtp_verb_name(rep->command));
     log_reply(r, rep);
     flog_str(&r->ev, "\n");
     return 0;
@@ -610,8 +623,8 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     fsplit_init(&r->sp, (unsigned)h[0] | (unsigned)h[1] << 8);
     fmem_init(&r->mem);
     r->lmtp = h[2] & 1;
-    r->fail_at = h[6] & 0x7fu;
-    r->commands = (h[6] & 0x80u) != 0;
+    r->fail_at = h[6] & 0x3fu;
+    r->commands = (h[6] & 0x80u) ? (h[6] & 0x40u ? 2 : 1) : 0;
     r->nmsgs = h[3] & 0x10 ? 2 : 1;
 
     smtp_client_settings *cs = &r->cs;

@@ -227,6 +227,8 @@ def client_header(o, seed):
     b5 = (nto - 1) | (seed & 0x3F) << 2
     b7 = (1 if has(o, "reqdsn") else 0) | (2 if opt_str(o, "holdfor") else 0) | (4 if has(o, "binary") else 0)
     b6 = 0x80 if opt_str(o, "cmd") is not None else 0  # the application's commands
+    if opt_str(o, "xclient") is not None or opt_str(o, "xforward") is not None:
+        b6 = 0xC0  # smtp_client_xclient: XCLIENT, then XFORWARD
     return bytes([seed, 0, b2, b3, b4, b5, b6, b7])
 
 

@@ -238,15 +238,19 @@ static const struct {
     {"ident", SMTP_XATTR_IDENT},
 };
 
+unsigned smtp_xattr_bit(const char *name, size_t len)
+{
+    for (size_t i = 0; i < SMTP_ARRAY_LEN(xattr_names); i++)
+        if (smtp_span_ieq(name, len, xattr_names[i].lower)) return xattr_names[i].bit;
+    return 0;
+}
+
 static unsigned read_xattrs(struct words w)
 {
     unsigned bits = 0;
     smtp_span s;
-    while (next_word(&w, &s)) {
-        for (size_t i = 0; i < SMTP_ARRAY_LEN(xattr_names); i++) {
-            if (smtp_span_ieq(s.ptr, s.len, xattr_names[i].lower)) bits |= xattr_names[i].bit;
-        }
-    }
+    while (next_word(&w, &s))
+        bits |= smtp_xattr_bit(s.ptr, s.len);
     return bits;
 }
 

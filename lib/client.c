@@ -328,6 +328,38 @@ static int emit_simple(smtp_client *cli, smtp_verb verb, const char *arg, int ki
     return 1;
 }
 
+/* The words of the pending XCLIENT/XFORWARD whose attribute the server's EHLO announced for
+ * it, into out (NUL-terminated); 0 when none is (or the command is not offered at all). */
+static int offered_xattrs(const smtp_client *cli, char out[SMTP_MAX_COMMAND_LINE])
+{
+    unsigned bits = !cli->ehlo                           ? 0
+                    : cli->cmd_verb == SMTP_VERB_XCLIENT ? smtp_caps_xclient(&cli->caps)
+                                                         : smtp_caps_xforward(&cli->caps);
+    size_t o = 0;
+    for (const char *w = cli->cmd_arg; *w;) {
+        const char *end = strchr(w, ' ');
+        size_t len = end ? (size_t)(end - w) : strlen(w);
+        const char *eq = memchr(w, '=', len);
+        if (eq && (smtp_xattr_bit(w, (size_t)(eq - w)) & bits)) {
+            if (o) out[o++] = ' ';
+            memcpy(out + o, w, len);
+            o += len;
+        }
+        w += len + (end != NULL);
+    }
+    out[o] = '\0';
+    return o > 0;
+}
+
+/* An XCLIENT/XFORWARD the server does not offer is not sent: on_reply says so with NULL. */
+static int drop_command(smtp_client *cli)
+{
+    cli->cmd_verb = SMTP_VERB_UNKNOWN;
+    int cr;
+    SMTP_CALLBACK(cli, cr, on_reply, NULL);
+    return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
+}
+
 /* Emits what the session may send now, as far as the output queue has room. */
 static int produce(smtp_client *cli)
 {
@@ -358,8 +390,17 @@ static int produce(smtp_client *cli)
         case SMTP_CLI_READY:
             if (cli->cmd_verb != SMTP_VERB_UNKNOWN) { /* the application's command first */
                 if (cli->cmd_sent || cli->xq_len) return 0;
-                rv = emit_simple(cli, cli->cmd_verb, cli->cmd_has_arg ? cli->cmd_arg : NULL,
-                                 SMTP_CLI_X_COMMAND);
+                char offered[SMTP_MAX_COMMAND_LINE];
+                const char *arg = cli->cmd_has_arg ? cli->cmd_arg : NULL;
+                if (cli->cmd_verb == SMTP_VERB_XCLIENT || cli->cmd_verb == SMTP_VERB_XFORWARD) {
+                    if (!offered_xattrs(cli, offered)) {
+                        rv = drop_command(cli);
+                        if (rv < 0) return rv;
+                        continue;
+                    }
+                    arg = offered;
+                }
+                rv = emit_simple(cli, cli->cmd_verb, arg, SMTP_CLI_X_COMMAND);
                 if (rv > 0) {
                     cli->xq[(cli->xq_head + cli->xq_len - 1) % cli->xq_cap].index =
                         (uint32_t)cli->cmd_verb;
@@ -548,11 +589,14 @@ static int on_starttls_reply(smtp_client *cli, const smtp_client_reply *r)
  * answers anything: 354 to DATA and 334 to AUTH are the only intermediate replies, so a 3xx
  * to RCPT (which allows 250/251/252, 4xx, 5xx) is no refusal but a protocol error too. DATA
  * gets 354 or a refusal: a 2xx would leave the body unsent yet look like success. */
-static int plausible(int kind, int code)
+static int plausible(const struct smtp_cli_expect *x, int code)
 {
+    int kind = x->kind;
     if (kind == SMTP_CLI_X_DATA && code / 100 == 2) return 0;
     switch (code) {
-    case 220: return kind == SMTP_CLI_X_GREETING || kind == SMTP_CLI_X_STARTTLS;
+    case 220: /* and XCLIENT's new greeting (Postfix XCLIENT_README) */
+        return kind == SMTP_CLI_X_GREETING || kind == SMTP_CLI_X_STARTTLS ||
+               (kind == SMTP_CLI_X_COMMAND && x->index == SMTP_VERB_XCLIENT);
     case 221: return kind == SMTP_CLI_X_QUIT;
     case 235:
     case 334: return kind == SMTP_CLI_X_AUTH;
@@ -587,7 +631,7 @@ static int handle_reply(smtp_client *cli)
     }
     struct smtp_cli_expect x = expect_pop(cli);
     r.command = verb_of(&x);
-    if (x.kind != SMTP_CLI_X_IGNORE && !plausible(x.kind, r.code))
+    if (x.kind != SMTP_CLI_X_IGNORE && !plausible(&x, r.code))
         return smtp_cli_fail(cli, SMTP_ERR_PROTO, &r);
     if (r.code == 421 && x.kind != SMTP_CLI_X_QUIT && x.kind != SMTP_CLI_X_IGNORE) {
         int rv = smtp_cli_end(cli, SMTP_CLIENT_END_SHUTDOWN, 0, &r, 0);
@@ -615,6 +659,13 @@ static int handle_reply(smtp_client *cli)
         return smtp_cli_end(cli, SMTP_CLIENT_END_QUIT, 0, &r, 0);
     case SMTP_CLI_X_COMMAND: {
         cli->cmd_verb = SMTP_VERB_UNKNOWN; /* before the callback: it may send the next */
+        if (r.command == SMTP_VERB_XCLIENT && r.code == 220) {
+            /* The session starts over as for the client XCLIENT named: EHLO again (and AUTH
+             * when configured; TLS stays), the capabilities those of the new EHLO reply. */
+            cli->phase = SMTP_CLI_HELLO;
+            cli->ehlo = 0;
+            smtp_caps_init(&cli->caps);
+        }
         int cr;
         SMTP_CALLBACK(cli, cr, on_reply, &r);
         return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
@@ -785,6 +836,35 @@ int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg)
     cli->cmd_sent = 0;
     cli->cmd_has_arg = arg != NULL;
     if (arg) memcpy(cli->cmd_arg, arg, len + 1); /* need <= 512: the line holds it */
+    return smtp_cli_kick(cli);
+}
+
+int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_client_xattr *attrs, size_t n)
+{
+    if (!cli || (verb != SMTP_VERB_XCLIENT && verb != SMTP_VERB_XFORWARD) || !attrs || !n)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    /* "NAME=xtext" words; the verb, its SP and CRLF take 10 of the line's 512 octets. */
+    char line[SMTP_MAX_COMMAND_LINE];
+    smtp_strbuf b = {line, 0, SMTP_MAX_COMMAND_LINE - 10, 0};
+    for (size_t i = 0; i < n; i++) {
+        const smtp_client_xattr *a = &attrs[i];
+        if (!a->name || !a->value || !smtp_xattr_bit(a->name, strlen(a->name)))
+            return SMTP_ERR_INVALID_ARGUMENT;
+        if (b.len) smtp_strbuf_put(&b, " ", 1);
+        smtp_strbuf_puts(&b, a->name);
+        smtp_strbuf_put(&b, "=", 1);
+        smtp_strbuf_xtext(&b, a->value);
+    }
+    if (b.err) return b.err;
+    if (b.len + 10 > cli->out_cap) return SMTP_ERR_TOO_LONG;
+    if (cli->error || cli->ended || cli->quit_asked || cli->cmd_verb != SMTP_VERB_UNKNOWN ||
+        cli->msg)
+        return SMTP_ERR_INVALID_STATE;
+    memcpy(cli->cmd_arg, b.p, b.len);
+    cli->cmd_arg[b.len] = '\0';
+    cli->cmd_verb = verb;
+    cli->cmd_sent = 0;
+    cli->cmd_has_arg = 1;
     return smtp_cli_kick(cli);
 }
 

@@ -154,6 +154,10 @@ size_t smtp_ip_format(const unsigned char *addr, size_t len, char out[SMTP_IP_TE
 
 #define SMTP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The SMTP_XATTR_* bit of an XCLIENT/XFORWARD attribute name (any case), 0 for an unknown one.
+ * (lib/caps.c) */
+unsigned smtp_xattr_bit(const char *name, size_t len);
+
 /*
  * A bounded string builder (lib/strbuf.c) over p[0..cap): each append either fits whole or
  * sets `err` (SMTP_ERR_TOO_LONG when there is no room, an encoder's own error otherwise), and

@@ -40,7 +40,9 @@
  * A body is in memory (message.body), so the client computes its SIZE=, unless piece=, size=,
  * noend or bodybuf= ask for a body source (tests/body_source.h).
  * cmd=VERB[:ARG] between messages: the application's command (smtp_client_command), logged
+ * xclient=NAME:VALUE,NAME:VALUE... and xforward=...: smtp_client_xclient's attributes
  *   reply VERB CODE text="..." [enh=X]   its reply (on_reply)
+ *   reply none                           on_reply without a reply (XCLIENT/XFORWARD not offered)
  *   command N SMTP_ERR_...               the command was refused
  */
 #include "body_source.h"
@@ -66,6 +68,8 @@ struct rmsg {
     struct body_source src; /* the body source, when one is asked for */
     smtp_verb cmd;          /* not UNKNOWN: this item is smtp_client_command(cmd, cmd_arg) */
     const char *cmd_arg;
+    smtp_client_xattr xattrs[12]; /* XCLIENT, XFORWARD: smtp_client_xclient(cmd, xattrs) */
+    size_t nxattrs;
 };
 
 struct cstate {
@@ -170,6 +174,21 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         smtp_client_message_init(&m->m);
         m->m.sender = v;
         m->m.rcpts = m->rcpts;
+        return 0;
+    }
+    if ((key_is(tok, klen, "xclient") || key_is(tok, klen, "xforward")) && v) {
+        if (st->nmsgs == MAXMSG) return -1;
+        m = &st->msgs[st->nmsgs++];
+        m->cmd = key_is(tok, klen, "xclient") ? SMTP_VERB_XCLIENT : SMTP_VERB_XFORWARD;
+        for (char *p = v; p && *p && m->nxattrs < 12;) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = '\0';
+            char *colon = strchr(p, ':');
+            if (colon) *colon = '\0';
+            m->xattrs[m->nxattrs].name = p;
+            m->xattrs[m->nxattrs++].value = colon ? colon + 1 : NULL;
+            p = comma ? comma + 1 : NULL;
+        }
         return 0;
     }
     if (key_is(tok, klen, "cmd") && v) {
@@ -370,7 +389,10 @@ static int on_reply(smtp_client *cli, const smtp_client_reply *r, void *ud)
     (void)cli;
     struct cstate *st = ud;
     vec_log_raw(st->log, "reply", 5);
-    log_reply(st->log, r, 1);
+    if (r)
+        log_reply(st->log, r, 1);
+    else
+        vec_log_raw(st->log, " none", 5);
     vec_logf(st->log, "%s", "");
     st->active = 0;
     return 0;
@@ -417,8 +439,9 @@ static void pump(struct cstate *st)
             st->cur = st->next++;
             st->active = 1; /* before: on_message may report the message at once */
             struct rmsg *it = &st->msgs[st->cur];
-            int rv = it->cmd ? smtp_client_command(st->cli, it->cmd, it->cmd_arg)
-                             : smtp_client_submit(st->cli, &it->m);
+            int rv = it->nxattrs ? smtp_client_xclient(st->cli, it->cmd, it->xattrs, it->nxattrs)
+                     : it->cmd   ? smtp_client_command(st->cli, it->cmd, it->cmd_arg)
+                                 : smtp_client_submit(st->cli, &it->m);
             if (rv < 0) {
                 vec_logf(st->log, "%s %zu %s", it->cmd ? "command" : "submit", st->cur,
                          smtp_error_name(rv));

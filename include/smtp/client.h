@@ -373,9 +373,11 @@ typedef struct smtp_client_callbacks {
     int (*on_session_end)(smtp_client *cli, const smtp_client_session_result *result,
                           void *user_data);
     /**
-     * The reply to the application's command (smtp_client_command): reply->command is its
-     * verb (NOOP, RSET, VRFY, EXPN, HELP or ETRN). The next command, or a message, may be
-     * sent from here. Since version 2.
+     * The reply to the application's command (smtp_client_command, smtp_client_xclient):
+     * reply->command is its verb (NOOP, RSET, VRFY, EXPN, HELP, ETRN, XCLIENT or XFORWARD).
+     * NULL when an XCLIENT or XFORWARD was not sent because the server does not offer it or
+     * any of its attributes. The next command, or a message, may be sent from here. Since
+     * version 2.
      */
     int (*on_reply)(smtp_client *cli, const smtp_client_reply *reply, void *user_data);
 } smtp_client_callbacks;
@@ -602,6 +604,40 @@ SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
  *                              is ending or over.
  */
 SMTP_API int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg);
+
+/**
+ * An attribute of Postfix's XCLIENT or XFORWARD (smtp_client_xclient): its name as Postfix
+ * writes it ("NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT", "IDENT",
+ * "SOURCE"...) and its value, raw (the client xtext-encodes it); "[UNAVAILABLE]" and
+ * "[TEMPUNAVAIL]" are sent as they are. This struct will not grow.
+ */
+typedef struct smtp_client_xattr {
+    const char *name;  /**< the attribute's name (smtp_caps_xclient's SMTP_XATTR_* names) */
+    const char *value; /**< its raw value, NUL-terminated */
+} smtp_client_xattr;
+
+/**
+ * smtp_client_xclient sends Postfix's XCLIENT: a proxy or content filter tells a server that
+ * trusts it (Postfix's smtpd_authorized_xclient_hosts) who the real client is. `verb` is
+ * SMTP_VERB_XCLIENT or SMTP_VERB_XFORWARD; `attrs[0..n)` are copied, xtext-encoded. Like
+ * smtp_client_command it goes out between messages once the session is ready, one command at a
+ * time, and on_reply reports the reply. Only the attributes the server's EHLO announced for
+ * that command are sent (Postfix refuses the whole command for an unknown one); when it
+ * announced none of them, or not the command at all, nothing is sent and on_reply is called
+ * with a NULL reply (from inside this call when the session is already ready). XCLIENT accepted (220) starts the session over as for a new client: the
+ * client sends EHLO again (and AUTH when configured; TLS stays) and the capabilities are those
+ * of the new EHLO reply. XFORWARD (250) describes the next transaction only (Postfix forgets it
+ * after each one): send it before each message.
+ * Returns 0, or:
+ *   SMTP_ERR_INVALID_ARGUMENT  cli NULL; another verb; n 0 or attrs NULL; an attribute with
+ *                              a NULL name or value, or a name libsmtp does not know;
+ *   SMTP_ERR_UNSAFE_ARGUMENT   a value holds a control byte (C0 or DEL; other bytes are
+ *                              xtext-encoded as "+HH");
+ *   SMTP_ERR_TOO_LONG          the line would exceed 512 octets (RFC 5321 4.5.3.1.4);
+ *   SMTP_ERR_INVALID_STATE     as smtp_client_command.
+ */
+SMTP_API int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_client_xattr *attrs,
+                                 size_t n);
 
 /**
  * smtp_client_body_ready tells the client that the body source of the current message, which
