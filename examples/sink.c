@@ -8,6 +8,18 @@
  *
  * SIGINT and SIGTERM call smtp_io_loop_shutdown (async-signal-safe): the loop closes its
  * listeners, sends 421 to idle connections, lets open transactions finish, and returns.
+ *
+ * Fault injection (faults.h): each policy callback first counts its decision point and looks
+ * up the rules. --disconnect returns -1: the engine's feeding call fails
+ * (SMTP_ERR_CALLBACK_FAILURE), the adapter ends the connection (SMTP_IO_ERROR) and closes it
+ * without writing anything more (lib/io/conn.c: a finished connection pushes no output), so
+ * the client sees the connection closed with no reply. --reply with a refusal answers it and
+ * skips the callback's own work (a refused RCPT is not kept, a refused DATA opens no file, a
+ * refused '.' drops the file and prints no JSON line); an acceptance code replaces the
+ * default reply. --delay returns SMTP_SERVER_DEFER and keeps the reply (the default
+ * acceptance, a --reply rule's or the callback's own) on a timer list: sink_run drives the
+ * loop with smtp_io_loop_run_once up to the nearest deadline, then answers with
+ * smtp_server_reply and smtp_io_loop_update.
  */
 #include "sink.h"
 #include "authfile.h"
@@ -24,7 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+typedef struct sink_session sink_session;
 
 typedef struct sink_state {
     const sink_options *o;
@@ -32,10 +47,19 @@ typedef struct sink_state {
     ex_maildir maildir;
     ex_authfile auth;
     unsigned long long connections, messages;
+    sink_session *timers; /* sessions with a --delay reply due, unordered */
 } sink_state;
 
+/* A reply kept for later (--delay): code 0 is the engine's default acceptance. */
+typedef struct sink_reply {
+    int code;
+    char enhanced[12];
+    char text[EX_FAULT_TEXT_MAX + 1];
+    size_t len;
+} sink_reply;
+
 /* One connection. The envelope is kept until the message is answered. */
-typedef struct sink_session {
+struct sink_session {
     sink_state *st;
     smtp_io_conn *conn;
     unsigned long long id;
@@ -47,7 +71,17 @@ typedef struct sink_session {
     size_t to_len, to_cap, nto;
     ex_maildir_msg *msg; /* allocated at the first message with --maildir */
     int storing;         /* msg holds an open file */
-} sink_session;
+    /* Fault injection: occurrences of each decision point, the decision in progress. */
+    unsigned long count[EX_FAULT_POINTS];
+    int replied;            /* the decision in progress has its reply */
+    unsigned long defer_ms; /* the decision in progress is answered this late */
+    const ex_fault *accept; /* a --reply rule with an acceptance code for it */
+    sink_reply later;       /* the reply of a deferred decision */
+    ex_fault_point later_point;
+    int64_t due;              /* when (now_ms) */
+    sink_session *next_timer; /* in st->timers while a reply is due */
+    int timed;                /* in st->timers */
+};
 
 static sink_state *the_state; /* for the signal handler */
 
@@ -62,34 +96,181 @@ static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
 }
 #endif
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *const point_names[EX_FAULT_POINTS] = {"CONNECT", "HELO", "MAIL", "RCPT",
+                                                         "DATA",    ".",    "VRFY"};
+
+/* Answers the decision in progress now, or keeps the reply for later under --delay. */
+static int answer(sink_session *s, smtp_server *srv, int code, const char *enhanced,
+                  const char *text, size_t len)
+{
+    s->replied = 1;
+    if (s->defer_ms == 0) return smtp_server_reply(srv, code, enhanced, text, len) == 0 ? 0 : -1;
+    s->later.code = code;
+    snprintf(s->later.enhanced, sizeof s->later.enhanced, "%s", enhanced ? enhanced : "");
+    s->later.len = len < EX_FAULT_TEXT_MAX ? len : EX_FAULT_TEXT_MAX;
+    if (s->later.len > 0) memcpy(s->later.text, text, s->later.len);
+    return 0;
+}
+
+static int answer_fault(sink_session *s, smtp_server *srv, const ex_fault *r)
+{
+    size_t len = strlen(r->text);
+    return answer(s, srv, r->code, r->enhanced[0] ? r->enhanced : NULL, len ? r->text : NULL, len);
+}
+
+/*
+ * The start of a policy callback: counts the decision point and applies the rules for this
+ * occurrence. Returns -1 (--disconnect: fail the session, nothing is written), 1 (a --reply
+ * refusal was given: skip the callback's work) or 0 (go on).
+ */
+static int fault_begin(sink_session *s, smtp_server *srv, ex_fault_point point)
+{
+    const ex_faults *f = &s->st->o->faults;
+    unsigned long n = ++s->count[point];
+    s->replied = 0;
+    s->defer_ms = 0;
+    s->accept = NULL;
+    s->later.code = 0;
+    s->later.len = 0;
+    s->later_point = point;
+    if (f->n == 0) return 0;
+    if (ex_faults_find(f, EX_FAULT_DISCONNECT, point, n) != NULL) {
+        if (s->st->o->verbose)
+            fprintf(stderr, "smtp-sink: [%llu] --disconnect %s#%lu\n", s->id, point_names[point],
+                    n);
+        return -1;
+    }
+    const ex_fault *d = ex_faults_find(f, EX_FAULT_DELAY, point, n);
+    if (d != NULL) s->defer_ms = d->ms;
+    const ex_fault *r = ex_faults_find(f, EX_FAULT_REPLY, point, n);
+    if (r == NULL) return 0;
+    if (!ex_fault_refuses(r)) {
+        s->accept = r;
+        return 0;
+    }
+    return answer_fault(s, srv, r) < 0 ? -1 : 1;
+}
+
+/* The end of a policy callback that returns `rc`: the acceptance rule, the deferral. */
+static int fault_end(sink_session *s, smtp_server *srv, int rc)
+{
+    if (rc < 0) return rc;
+    if (!s->replied && s->accept != NULL && answer_fault(s, srv, s->accept) < 0) return -1;
+    if (s->defer_ms == 0) return 0;
+    s->due = now_ms() + (int64_t)s->defer_ms;
+    s->defer_ms = 0;
+    if (!s->timed) {
+        s->timed = 1;
+        s->next_timer = s->st->timers;
+        s->st->timers = s;
+    }
+    return SMTP_SERVER_DEFER;
+}
+
+static void timer_unlink(sink_session *s)
+{
+    if (!s->timed) return;
+    for (sink_session **p = &s->st->timers; *p != NULL; p = &(*p)->next_timer)
+        if (*p == s) {
+            *p = s->next_timer;
+            break;
+        }
+    s->timed = 0;
+}
+
+/* Milliseconds until the nearest --delay reply is due, or -1 when none is. */
+static int timers_wait(const sink_state *st)
+{
+    if (st->timers == NULL) return -1;
+    int64_t first = st->timers->due;
+    for (const sink_session *s = st->timers; s != NULL; s = s->next_timer)
+        if (s->due < first) first = s->due;
+    int64_t d = first - now_ms();
+    return d < 0 ? 0 : d > 60000 ? 60000 : (int)d;
+}
+
+/* Answers the deferred decisions that are due. Each answer may close its connection
+ * (smtp_io_loop_update calls on_close) or defer again (on_message_end from inside
+ * smtp_server_reply): the list is searched again after each. */
+static void timers_fire(sink_state *st)
+{
+    for (;;) {
+        int64_t now = now_ms();
+        sink_session *s = st->timers;
+        while (s != NULL && s->due > now)
+            s = s->next_timer;
+        if (s == NULL) return;
+        timer_unlink(s);
+        sink_reply r = s->later;
+        ex_fault_point point = s->later_point;
+        smtp_io_conn *conn = s->conn;
+        smtp_server *srv = smtp_io_conn_server(conn);
+        const char *enh = r.enhanced[0] ? r.enhanced : NULL;
+        const char *text = r.len ? r.text : NULL;
+        int rc = smtp_server_reply(srv, r.code, enh, text, r.len);
+        /* In LMTP the end of the data owes one reply per accepted recipient: the same. */
+        for (size_t i = 0; rc == 0 && point == EX_FAULT_DOT && i < s->nto && !s->timed &&
+                           smtp_server_pending(srv);
+             i++)
+            rc = smtp_server_reply(srv, r.code, enh, text, r.len);
+        if (rc != 0)
+            fprintf(stderr, "smtp-sink: [%llu] delayed reply: %s\n", s->id, smtp_error_text(rc));
+        (void)smtp_io_loop_update(st->loop, conn); /* may free s */
+    }
+}
+
+static int on_connect(smtp_server *srv, void *ud)
+{
+    sink_session *s = ud;
+    return fault_end(s, srv, fault_begin(s, srv, EX_FAULT_CONNECT));
+}
+
+static int on_vrfy(smtp_server *srv, smtp_span arg, void *ud)
+{
+    (void)arg;
+    sink_session *s = ud;
+    return fault_end(s, srv, fault_begin(s, srv, EX_FAULT_VRFY));
+}
+
 static int on_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
 {
-    (void)srv;
     (void)verb;
     sink_session *s = ud;
+    int rc = fault_begin(s, srv, EX_FAULT_HELO);
+    if (rc != 0) return fault_end(s, srv, rc);
     s->helo_len = domain.len < sizeof s->helo ? domain.len : sizeof s->helo;
     if (s->helo_len > 0) memcpy(s->helo, domain.ptr, s->helo_len);
-    return 0;
+    return fault_end(s, srv, 0);
 }
 
 static int on_mail(smtp_server *srv, const smtp_server_mail *mail, void *ud)
 {
-    (void)srv;
     sink_session *s = ud;
+    int rc = fault_begin(s, srv, EX_FAULT_MAIL);
+    if (rc != 0) return fault_end(s, srv, rc);
     smtp_span box = mail->parsed.mailbox; /* empty for the null path <> */
     s->from_len = box.len < sizeof s->from ? box.len : sizeof s->from;
     if (s->from_len > 0) memcpy(s->from, box.ptr, s->from_len);
     s->to_len = s->nto = 0;
-    return 0;
+    return fault_end(s, srv, 0);
 }
 
 static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rcpt, void *ud)
 {
     sink_session *s = ud;
+    int rc = fault_begin(s, srv, EX_FAULT_RCPT);
+    if (rc != 0) return fault_end(s, srv, rc);
     size_t max = s->st->o->max_recipients;
     if (max != 0 && rcpt->index >= max) {
         static const char text[] = "Error: too many recipients";
-        return smtp_server_reply(srv, 452, "4.5.3", text, sizeof text - 1) == 0 ? 0 : -1;
+        return fault_end(s, srv, answer(s, srv, 452, "4.5.3", text, sizeof text - 1));
     }
     smtp_span box = rcpt->parsed.mailbox;
     if (box.len == 0) box = rcpt->parsed.local; /* <Postmaster> */
@@ -100,7 +281,7 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rcpt, void *ud)
         char *to = realloc(s->to, cap);
         if (to == NULL) {
             static const char text[] = "Error: out of memory";
-            return smtp_server_reply(srv, 452, "4.3.1", text, sizeof text - 1) == 0 ? 0 : -1;
+            return fault_end(s, srv, answer(s, srv, 452, "4.3.1", text, sizeof text - 1));
         }
         s->to = to;
         s->to_cap = cap;
@@ -109,25 +290,26 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rcpt, void *ud)
     s->to_len += box.len;
     s->to[s->to_len++] = '\0';
     s->nto++;
-    return 0;
+    return fault_end(s, srv, 0);
 }
 
-static int refuse_storage(smtp_server *srv, int err)
+static int refuse_storage(sink_session *s, smtp_server *srv, int err)
 {
     char text[160];
     int n = snprintf(text, sizeof text, "Error: cannot store the message: %s", strerror(err));
-    return smtp_server_reply(srv, 451, "4.3.0", text, (size_t)n) == 0 ? 0 : -1;
+    return fault_end(s, srv, answer(s, srv, 451, "4.3.0", text, (size_t)n));
 }
 
 static int on_data_start(smtp_server *srv, void *ud)
 {
     sink_session *s = ud;
-    if (s->st->o->maildir == NULL) return 0;
+    int rc = fault_begin(s, srv, EX_FAULT_DATA);
+    if (rc != 0 || s->st->o->maildir == NULL) return fault_end(s, srv, rc);
     if (s->msg == NULL && (s->msg = malloc(sizeof *s->msg)) == NULL)
-        return refuse_storage(srv, ENOMEM);
-    if (ex_maildir_begin(&s->st->maildir, s->msg) != 0) return refuse_storage(srv, errno);
+        return refuse_storage(s, srv, ENOMEM);
+    if (ex_maildir_begin(&s->st->maildir, s->msg) != 0) return refuse_storage(s, srv, errno);
     s->storing = 1;
-    return 0;
+    return fault_end(s, srv, 0);
 }
 
 static int on_data(smtp_server *srv, smtp_span data, void *ud)
@@ -180,14 +362,20 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *m, void *
 {
     sink_session *s = ud;
     const char *file = NULL;
+    int rc = fault_begin(s, srv, EX_FAULT_DOT);
+    if (rc != 0) {
+        if (s->storing) ex_maildir_abort(s->msg); /* refused: nothing kept, no JSON line */
+        s->storing = 0;
+        return fault_end(s, srv, rc);
+    }
     if (s->storing) {
         s->storing = 0;
-        if (ex_maildir_commit(&s->st->maildir, s->msg) != 0) return refuse_storage(srv, errno);
+        if (ex_maildir_commit(&s->st->maildir, s->msg) != 0) return refuse_storage(s, srv, errno);
         file = s->msg->new_path;
     }
     s->st->messages++;
     print_json(s, m->size, file);
-    return 0;
+    return fault_end(s, srv, 0);
 }
 
 static int on_message_abort(smtp_server *srv, smtp_server_abort_reason reason, void *ud)
@@ -216,6 +404,7 @@ static int on_auth(smtp_server *srv, const smtp_server_auth *auth, void *ud)
 }
 
 static const smtp_server_callbacks callbacks = {
+    .on_connect = on_connect,
     .on_helo = on_helo,
     .on_mail = on_mail,
     .on_rcpt = on_rcpt,
@@ -224,6 +413,7 @@ static const smtp_server_callbacks callbacks = {
     .on_message_end = on_message_end,
     .on_message_abort = on_message_abort,
     .on_auth = on_auth,
+    .on_vrfy = on_vrfy,
 };
 
 static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t peerlen,
@@ -250,6 +440,7 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
     sink_state *st = ud;
     sink_session *s = session_data;
     if (s == NULL) return;
+    timer_unlink(s);
     if (st->o->verbose) {
         char text[256];
         fprintf(stderr, "smtp-sink: [%llu] closed: %s\n", s->id,
@@ -365,7 +556,8 @@ int sink_run(const sink_options *o)
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "smtp-sink: listening on %s port %d\n", o->any_host ? "*" : o->host,
             smtp_io_loop_port(st.loop, 0));
-    rc = smtp_io_loop_run(st.loop);
+    while ((rc = smtp_io_loop_run_once(st.loop, timers_wait(&st))) > 0)
+        timers_fire(&st);
     if (rc < 0) {
         fprintf(stderr, "smtp-sink: %s\n", smtp_error_text(rc));
         status = EX_SOFTWARE;

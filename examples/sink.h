@@ -6,6 +6,7 @@
 #define EX_SINK_H
 
 #include "args.h"
+#include "faults.h"
 
 #include <smtp/smtp.h>
 
@@ -30,6 +31,7 @@ typedef struct sink_options {
     int lenient, pipelining_strict, proxy_protocol;
     size_t max_connections;
     size_t max_messages; /* per connection; 0: no limit (the default) */
+    ex_faults faults;    /* --reply, --disconnect, --delay */
 } sink_options;
 
 /*

@@ -46,6 +46,17 @@ static void help(void)
           "                             (RFC 2920 synchronization, as Postfix does)\n"
           "      --proxy-protocol       expect a HAProxy PROXY v1/v2 header first\n"
           "\n"
+          "Fault injection, to test clients (each repeatable; the first matching rule wins):\n"
+          "      --reply 'CMD[#N]:CODE [X.Y.Z] [TEXT]'\n"
+          "                             answer CMD (its Nth time in the connection, else\n"
+          "                             every time) with CODE: 4xx/5xx, or 250 (251, 252 for\n"
+          "                             RCPT, VRFY); e.g. 'RCPT#2:550 5.1.1 no such user'\n"
+          "      --disconnect 'CMD[#N]' close the connection without a reply at CMD\n"
+          "      --delay 'CMD[#N]:MS'   answer CMD MS milliseconds late\n"
+          "                             CMD: CONNECT (the greeting), HELO (EHLO, LHLO), MAIL,\n"
+          "                             RCPT, DATA (the first BDAT), '.' (the end of the\n"
+          "                             data, also BDAT LAST) or VRFY\n"
+          "\n"
           "TLS and authentication (TLS needs a build with mbedTLS):\n"
           "      --tls-cert FILE        certificate chain (PEM); with --tls-key, offer STARTTLS\n"
           "      --tls-key FILE         private key (PEM)\n"
@@ -82,6 +93,9 @@ enum {
     OPT_IMPLICIT_TLS,
     OPT_AUTH_FILE,
     OPT_INSECURE_AUTH,
+    OPT_REPLY,
+    OPT_DISCONNECT,
+    OPT_DELAY,
     OPT_VERSION
 };
 
@@ -104,6 +118,9 @@ static const struct option long_options[] = {
     {"implicit-tls", no_argument, NULL, OPT_IMPLICIT_TLS},
     {"auth-file", required_argument, NULL, OPT_AUTH_FILE},
     {"allow-insecure-auth", no_argument, NULL, OPT_INSECURE_AUTH},
+    {"reply", required_argument, NULL, OPT_REPLY},
+    {"disconnect", required_argument, NULL, OPT_DISCONNECT},
+    {"delay", required_argument, NULL, OPT_DELAY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -139,6 +156,13 @@ static void readable(const char *opt, const char *path)
         fprintf(stderr, "Try '" PROG " --help' for more information.\n");
         exit(EX_USAGE);
     }
+}
+
+static void fault(sink_options *o, ex_fault_kind kind, const char *opt, const char *spec)
+{
+    char why[160];
+    if (ex_faults_add(&o->faults, kind, spec, why, sizeof why) != 0)
+        usage_error("%s '%s': %s", opt, spec, why);
 }
 
 static void parse_options(int argc, char **argv, sink_options *o)
@@ -183,6 +207,9 @@ static void parse_options(int argc, char **argv, sink_options *o)
         case OPT_IMPLICIT_TLS: o->implicit_tls = 1; break;
         case OPT_AUTH_FILE: o->auth_file = optarg; break;
         case OPT_INSECURE_AUTH: o->insecure_auth = 1; break;
+        case OPT_REPLY: fault(o, EX_FAULT_REPLY, "--reply", optarg); break;
+        case OPT_DISCONNECT: fault(o, EX_FAULT_DISCONNECT, "--disconnect", optarg); break;
+        case OPT_DELAY: fault(o, EX_FAULT_DELAY, "--delay", optarg); break;
         case 'v': o->verbose = 1; break;
         case 'h': help(); break;
         case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
@@ -231,5 +258,7 @@ int main(int argc, char **argv)
     sink_options o;
     memset(&o, 0, sizeof o);
     parse_options(argc, argv, &o);
-    return sink_run(&o);
+    int status = sink_run(&o);
+    ex_faults_free(&o.faults);
+    return status;
 }

@@ -1,0 +1,216 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# smtp-sink's fault injection (--reply, --disconnect, --delay) against smtp-send and a raw
+# client, over 127.0.0.1 only.
+# Usage: faults.sh BINDIR RAWSMTP
+#   BINDIR  where smtp-send and smtp-sink are
+#   RAWSMTP the raw client (tests/e2e/rawsmtp.c)
+# SMTP_E2E_WRAPPER (e.g. "valgrind -q --error-exitcode=99") runs both programs under a tool.
+# smtp-sink listens on a port the kernel chooses and is stopped by its PID; every wait is
+# bounded. Exit 0: pass, 1: fail, 77: skipped.
+set -u
+bin=$1
+raw=$2
+W=${SMTP_E2E_WRAPPER:-}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-faults.XXXXXX")
+sink_pid=
+port=
+step=start
+
+[ -x "$bin/smtp-sink" ] && [ -x "$bin/smtp-send" ] || {
+    echo "SKIP: smtp-sink or smtp-send not built"
+    exit 77
+}
+
+cleanup() {
+    if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
+        kill -KILL "$sink_pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL ($step): $*"
+    for f in "$tmp"/*.out "$tmp"/*.err; do
+        [ -f "$f" ] || continue
+        echo "---- $(basename "$f")"
+        head -c 4000 "$f"
+    done
+    exit 1
+}
+
+# start_sink [OPTIONS...]: starts smtp-sink in the background, waits for its port.
+start_sink() {
+    rm -f "$tmp/sink.out" "$tmp/sink.err"
+    $W "$bin/smtp-sink" --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" 2>"$tmp/sink.err" &
+    sink_pid=$!
+    i=0
+    while [ $i -lt 200 ]; do
+        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
+            "$tmp/sink.err")
+        [ -n "$port" ] && return 0
+        kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    fail "smtp-sink did not listen within 10 s"
+}
+
+# stop_sink: SIGTERM by PID, waits at most 20 s, checks it exited 0.
+stop_sink() {
+    kill -TERM "$sink_pid"
+    i=0
+    while kill -0 "$sink_pid" 2>/dev/null && [ $i -lt 400 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    kill -0 "$sink_pid" 2>/dev/null && fail "smtp-sink still running 20 s after SIGTERM"
+    wait "$sink_pid"
+    rc=$?
+    sink_pid=
+    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
+}
+
+# send EXPECTED_STATUS [OPTIONS...]: smtp-send from a@example.org with $tmp/msg.
+send() {
+    expect=$1
+    shift
+    $W "$bin/smtp-send" --server "127.0.0.1:$port" --from a@example.org --data "$tmp/msg" \
+        --timeout 20 "$@" >"$tmp/send.out" 2>"$tmp/send.err"
+    rc=$?
+    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
+}
+
+expect_in() { # FILE PATTERN (fixed string)
+    grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
+}
+
+expect_not_in() { # FILE PATTERN (fixed string)
+    grep -F -q -- "$2" "$1" && fail "$(basename "$1") has: $2"
+    return 0
+}
+
+count_new() {
+    ls "$tmp/md/new" | wc -l | tr -d ' '
+}
+
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
+printf 'From: a@example.org\r\nSubject: faults\r\n\r\nbody\r\n' >"$tmp/msg"
+
+# --reply RCPT#2: the second recipient refused with the text given, the first and third
+# accepted and delivered; the JSON line lists only those two.
+step=reply-rcpt
+start_sink --maildir "$tmp/md" --reply 'RCPT#2:550 5.1.1 no such user'
+send 69 --to r1@example.org --to r2@example.org --to r3@example.org
+expect_in "$tmp/send.out" "r1@example.org: delivered: 250"
+expect_in "$tmp/send.out" "r2@example.org: refused: 550 5.1.1 no such user"
+expect_in "$tmp/send.out" "r3@example.org: delivered: 250"
+expect_in "$tmp/sink.out" '"to":["r1@example.org","r3@example.org"]'
+[ "$(count_new)" -eq 1 ] || fail "expected 1 message stored, found $(count_new)"
+# #N counts per connection: a new connection's second RCPT is refused again.
+send 69 --to r1@example.org --to r2@example.org
+expect_in "$tmp/send.out" "r2@example.org: refused: 550 5.1.1 no such user"
+stop_sink
+
+# --reply DATA:451: a temporary failure (75), with DATA and with BDAT; nothing stored.
+step=reply-data
+start_sink --maildir "$tmp/md2" --reply 'DATA:451 4.3.0 try later'
+for how in --no-chunking ""; do
+    # shellcheck disable=SC2086
+    send 75 --to b@example.org $how
+    expect_in "$tmp/send.out" "b@example.org: deferred: 451 4.3.0 try later"
+done
+[ -z "$(ls "$tmp/md2/new")" ] || fail "a message refused at DATA was stored"
+[ -s "$tmp/sink.out" ] && fail "a message refused at DATA was logged"
+stop_sink
+
+# --reply '.:552': refused after the data (DATA and BDAT LAST); nothing stored or logged.
+step=reply-dot
+start_sink --maildir "$tmp/md" --reply '.:552 5.3.4 too big'
+rm -f "$tmp/md/new/"*
+for how in --no-chunking ""; do
+    # shellcheck disable=SC2086
+    send 69 --to b@example.org $how
+    expect_in "$tmp/send.out" "b@example.org: refused: 552 5.3.4 too big"
+done
+[ "$(count_new)" -eq 0 ] || fail "a message refused at '.' was stored"
+[ -z "$(ls "$tmp/md/tmp")" ] || fail "tmp/ not empty after a refusal at '.'"
+[ -s "$tmp/sink.out" ] && fail "a message refused at '.' was logged: $(cat "$tmp/sink.out")"
+stop_sink
+
+# --reply CONNECT (the greeting: the engine puts the host name first, no enhanced code) and
+# an acceptance code for VRFY.
+step=reply-connect
+start_sink --discard --hostname mx.example --reply 'CONNECT:554 5.7.1 go away'
+send 69 --to b@example.org
+expect_in "$tmp/send.err" "REJECTED: 554 mx.example go away"
+stop_sink
+start_sink --discard --reply 'VRFY:250 2.1.5 <u@example.org>'
+printf 'EHLO raw.example\r\nVRFY u\r\nQUIT\r\n' >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+expect_in "$tmp/raw.out" "250 2.1.5 <u@example.org>"
+stop_sink
+
+# --disconnect MAIL: the connection is closed with no reply to MAIL (no 250, 421 or 5xx).
+step=disconnect
+start_sink --discard --disconnect MAIL
+send 75 --to b@example.org --no-pipelining
+expect_in "$tmp/send.out" "b@example.org: not sent: connection closed by the server"
+printf 'EHLO raw.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n' >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+expect_in "$tmp/raw.out" "220 "
+for code in "250 2.1.0" "250 2.1.5" "421" "503" "554"; do
+    expect_not_in "$tmp/raw.out" "$code"
+done
+# Only the second MAIL of a connection: the first message is delivered.
+stop_sink
+start_sink --discard --disconnect 'MAIL#2'
+send 75 --to b@example.org --count 2
+expect_in "$tmp/sink.out" '"to":["b@example.org"]'
+[ "$(wc -l <"$tmp/sink.out")" -eq 1 ] || fail "expected one message through"
+stop_sink
+
+# --delay RCPT:800: the reply comes at least 800 ms late, and the message goes through.
+step=delay
+start_sink --discard --delay RCPT:800
+t0=$(now_ms)
+send 0 --to b@example.org
+t1=$(now_ms)
+expect_in "$tmp/send.out" "b@example.org: delivered: 250"
+[ $((t1 - t0)) -ge 800 ] || fail "RCPT answered after $((t1 - t0)) ms, expected >= 800"
+echo "delay RCPT:800: smtp-send took $((t1 - t0)) ms"
+stop_sink
+# A late refusal, and a late acceptance with its own text at '.', in LMTP too.
+start_sink --discard --delay 'RCPT#1:300' --reply 'RCPT#1:450 4.2.1 later' \
+    --delay .:300 --reply '.:250 2.0.0 queued late'
+send 75 --to r1@example.org --to r2@example.org
+expect_in "$tmp/send.out" "r1@example.org: deferred: 450 4.2.1 later"
+expect_in "$tmp/send.out" "r2@example.org: delivered: 250 2.0.0 queued late"
+stop_sink
+start_sink --discard --lmtp --delay .:300 --reply '.:250 2.0.0 queued late'
+send 0 --lmtp --to r1@example.org --to r2@example.org
+expect_in "$tmp/send.out" "r1@example.org: delivered: 250 2.0.0 queued late"
+expect_in "$tmp/send.out" "r2@example.org: delivered: 250 2.0.0 queued late"
+stop_sink
+
+# Invalid specs: exit 64, naming the spec.
+step=invalid
+for args in "--reply RSET:550" "--reply RCPT#0:550" "--reply RCPT#x:550" "--reply RCPT" \
+    "--reply RCPT:55" "--reply RCPT:5500" "--reply RCPT:354" "--reply DATA:250" \
+    "--reply CONNECT:220" "--reply MAIL:550x" "--reply RCPT:550_4.1.1" \
+    "--reply RCPT:550_4.1.1_wrong_class" "--reply RCPT:550_5.1_short" \
+    "--reply RCPT:650" "--disconnect MAIL:1" "--disconnect BOGUS" "--delay RCPT" \
+    "--delay RCPT:0" "--delay RCPT:3600001" "--delay RCPT:1x"; do
+    # Underscores stand for spaces inside one argument.
+    opt=${args%% *}
+    spec=$(echo "${args#* }" | tr _ ' ')
+    $W "$bin/smtp-sink" --discard "$opt" "$spec" >"$tmp/o.out" 2>"$tmp/o.err" </dev/null
+    rc=$?
+    [ $rc -eq 64 ] || fail "smtp-sink $opt '$spec' exited $rc, expected 64"
+    expect_in "$tmp/o.err" "smtp-sink: $opt '$spec': "
+done
+echo "PASS"
