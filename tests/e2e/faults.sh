@@ -215,4 +215,10 @@ for args in "--reply RSET:550" "--reply RCPT#0:550" "--reply RCPT#x:550" "--repl
     [ $rc -eq 64 ] || fail "smtp-sink $opt '$spec' exited $rc, expected 64"
     expect_in "$tmp/o.err" "smtp-sink: $opt '$spec': "
 done
+# --help names the three options.
+step=help
+$W "$bin/smtp-sink" --help >"$tmp/help.out" 2>&1 || fail "smtp-sink --help"
+for opt in "--reply 'CMD[#N]:CODE" "--disconnect 'CMD[#N]'" "--delay 'CMD[#N]:MS'"; do
+    expect_in "$tmp/help.out" "$opt"
+done
 echo "PASS"
