@@ -84,8 +84,8 @@ starttls)
     pargs="$tmp/cert.pem $tmp/key.pem $tmp/ca.pem"
     run "$@"
     check_delivered " over TLS"
-    has_re "server: TLSv1\.[23], TLS-.*"
-    has_re "client: TLSv1\.[23], TLS-.*"
+    has_re "server: TLSv1\.[23], TLS[0-9-]*-.*"
+    has_re "client: TLSv1\.[23], TLS[0-9-]*-.*"
     ;;
 stall)
     pargs=--stall
