@@ -39,7 +39,10 @@ int main(int argc, char **argv)
     if (smtp_client_new(&cli, &cb, &s, NULL, NULL) != 0 || smtp_client_submit(cli, &m) != 0 ||
         smtp_client_quit(cli) != 0) /* QUIT once the message is done */
         return 64;
-    smtp_io_status st = smtp_tls_client_run(cli, argv[1], argv[2], argv[3], 30000, NULL);
+    char why[256]; /* why TLS failed: a certificate, a name, an alert */
+    smtp_io_status st =
+        smtp_tls_client_run_err(cli, argv[1], argv[2], argv[3], 30000, NULL, why, sizeof why);
+    if (st == SMTP_IO_TLS) fprintf(stderr, "mail-send: TLS: %s\n", why);
     smtp_client_del(cli);
     return st == SMTP_IO_DONE ? 0 : 75;
 }

@@ -302,17 +302,20 @@ static void end_reason(const send_session *s, const smtp_client_session_result *
         else
             auth_unavailable(s, buf, cap);
         return;
-    case SMTP_CLIENT_END_TLS_FAILED: {
-        const char *why = "";
+    case SMTP_CLIENT_END_TLS_FAILED:
 #ifdef SMTP_EXAMPLES_HAVE_TLS
         /* The TLS layer knows why the handshake failed (a certificate, a name, an alert). */
-        const smtp_io_filter *f = s->conn != NULL ? smtp_io_conn_filter(s->conn) : NULL;
-        if (f != NULL) why = smtp_tls_error(f->ctx);
+        if (ex_tls_failure(s->conn, buf, cap)) return;
 #endif
-        snprintf(buf, cap, "TLS handshake failed%s%s", why[0] ? ": " : "", why);
+        snprintf(buf, cap, "TLS handshake failed");
         return;
-    }
-    case SMTP_CLIENT_END_CLOSED: snprintf(buf, cap, "connection closed by the server"); return;
+    case SMTP_CLIENT_END_CLOSED:
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+        /* Implicit TLS: the engine saw the connection close when the handshake failed. */
+        if (ex_tls_failure(s->conn, buf, cap)) return;
+#endif
+        snprintf(buf, cap, "connection closed by the server");
+        return;
     case SMTP_CLIENT_END_TIMEOUT: snprintf(buf, cap, "timeout waiting for the server"); return;
     case SMTP_CLIENT_END_PROTOCOL:
     case SMTP_CLIENT_END_ERROR:
@@ -333,8 +336,15 @@ static int on_session_end(smtp_client *cli, const smtp_client_session_result *re
     int st = EX_OK;
     switch (res->end) {
     case SMTP_CLIENT_END_QUIT: break;
+    case SMTP_CLIENT_END_CLOSED: {
+        st = EX_TEMPFAIL;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+        char tls_why[8]; /* implicit TLS whose handshake failed: a TLS failure */
+        if (ex_tls_failure(s->conn, tls_why, sizeof tls_why)) st = EX_IOERR;
+#endif
+        break;
+    }
     case SMTP_CLIENT_END_SHUTDOWN:
-    case SMTP_CLIENT_END_CLOSED:
     case SMTP_CLIENT_END_TIMEOUT: st = EX_TEMPFAIL; break;
     case SMTP_CLIENT_END_REJECTED:
     case SMTP_CLIENT_END_AUTH_FAILED:

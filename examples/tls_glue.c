@@ -47,6 +47,20 @@ void ex_tls_free(ex_tls *t)
     t->cfg = NULL;
 }
 
+int ex_tls_failure(const smtp_io_conn *conn, char *buf, size_t cap)
+{
+    smtp_tls *tls = conn != NULL ? smtp_tls_io_filter_session(smtp_io_conn_filter(conn)) : NULL;
+    buf[0] = '\0';
+    if (tls == NULL || smtp_tls_get_state(tls) != SMTP_TLS_FAILED) return 0;
+    char why[400];
+    smtp_tls_failure_text(tls, why, sizeof why);
+    if (smtp_tls_verify_failed(tls))
+        snprintf(buf, cap, "TLS: %s; try --cafile FILE or --no-verify", why);
+    else
+        snprintf(buf, cap, "TLS handshake failed: %s", why);
+    return 1;
+}
+
 void ex_tls_describe(const smtp_io_conn *conn, char *buf, size_t cap)
 {
     const smtp_io_filter *f = smtp_io_conn_filter(conn);

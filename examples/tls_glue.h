@@ -35,6 +35,14 @@ void ex_tls_free(ex_tls *t);
  * 0 or a negative code. */
 int ex_tls_filter(ex_tls *t, smtp_io_filter *f);
 
+/*
+ * ex_tls_failure writes why the connection's TLS session failed, for smtp-send's lines: "TLS:
+ * certificate verification failed: <reason>; try --cafile FILE or --no-verify" when the
+ * certificate did not verify, else "TLS handshake failed: <smtp_tls_error>". Returns 1, or 0
+ * (buf "") when the connection has no failed TLS session.
+ */
+int ex_tls_failure(const smtp_io_conn *conn, char *buf, size_t cap);
+
 /* ex_tls_describe writes "TLSv1.3 TLS-AES-256-GCM-SHA384" for the connection's session. */
 void ex_tls_describe(const smtp_io_conn *conn, char *buf, size_t cap);
 

@@ -11,7 +11,7 @@
  *
  *   smtp_tls_settings ts;
  *   smtp_tls_settings_init(&ts, SMTP_TLS_CLIENT);      // verification ON by default
- *   ts.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+ *   ts.ca_file = "my-ca.pem";            // optional: the system's store by default
  *   smtp_tls_config *cfg;
  *   char why[256];
  *   if (smtp_tls_config_new(&cfg, &ts, NULL, why, sizeof why) < 0) die(why);
@@ -123,8 +123,13 @@ typedef struct smtp_tls_settings {
     /** @} */
     /**
      * Trusted CAs: a file of certificates, a directory whose every file is read (Debian:
-     * "/etc/ssl/certs"), PEM text. At least one is required unless verify is
-     * SMTP_TLS_VERIFY_NONE (a server that asks for client certificates needs them too).
+     * "/etc/ssl/certs"), PEM text. Any of them replaces the system's store. A client that
+     * verifies (verify not SMTP_TLS_VERIFY_NONE) and names none of them gets the system's
+     * store: the first of these files that can be read and holds certificates,
+     * /etc/ssl/certs/ca-certificates.crt (Debian, Ubuntu), /etc/pki/tls/certs/ca-bundle.crt
+     * (Fedora, RHEL), /etc/ssl/cert.pem (the BSDs, macOS), else the directory /etc/ssl/certs;
+     * none found makes smtp_tls_config_new fail. A server that asks for client certificates
+     * (verify not NONE) must name its CAs: it gets no system store.
      */
     /** @{ */
     const char *ca_file;
@@ -171,12 +176,11 @@ typedef struct smtp_tls_config smtp_tls_config;
  * Returns 0, or:
  *   SMTP_ERR_INVALID_ARGUMENT  pcfg or settings NULL; a value out of range; a server without
  *                              certificate or key; a key without certificate (or the reverse);
- *                              no CA while verify is not NONE; a file or text that does not
- *                              load; a key that does not match the certificate;
- *                              SMTP_TLS_MIN_1_3 with an mbedTLS without TLS 1.3; a version
- *                              this library lacks;
- *   SMTP_ERR_INVALID_STATE     the system gave no entropy to seed the random generator;
- *   SMTP_ERR_NOMEM             the allocator or mbedTLS ran out of memory.
+ *                              a client that verifies with no CA given and no system store
+ *                              found; a server that verifies with no CA; a file or text that does
+ * not load; a key that does not match the certificate; SMTP_TLS_MIN_1_3 with an mbedTLS without
+ * TLS 1.3; a version this library lacks; SMTP_ERR_INVALID_STATE     the system gave no entropy to
+ * seed the random generator; SMTP_ERR_NOMEM             the allocator or mbedTLS ran out of memory.
  * On error *pcfg is NULL (when pcfg is not NULL) and nothing stays allocated.
  */
 #define smtp_tls_config_new(pcfg, settings, mem, err, errlen)                                      \
@@ -207,6 +211,11 @@ typedef enum smtp_tls_state {
  * must outlive the session). `host` is, for a client, the server's name: sent as SNI and, with
  * verification, matched against the certificate (RFC 6125; with SMTP it is the MX host or the
  * submission server's name, RFC 7672 / RFC 8314); it is copied. A server passes NULL.
+ * An IP address as `host` ("192.0.2.1", "2001:db8::1", or as SMTP writes address literals,
+ * "[192.0.2.1]", "[IPv6:2001:db8::1]") is not sent as SNI (RFC 6066 3 allows host names
+ * only), and with verification the certificate must carry that address among its
+ * subjectAltName iPAddress entries (compared as binary: RFC 6125 1.7.2, RFC 5280 4.2.1.6);
+ * a mismatch is reported as BADCERT_CN_MISMATCH, with its own words in smtp_tls_verify_text.
  * `mem` (NULL: the config's allocator) allocates the session and its two buffers here, once;
  * mbedTLS allocates its own record buffers with its allocator.
  * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (ps or cfg NULL; a client whose verification is not
@@ -331,12 +340,50 @@ SMTP_API uint32_t smtp_tls_verify_result(const smtp_tls *tls);
 SMTP_API int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap);
 
 /**
+ * smtp_tls_verify_failed tells whether the session failed because the peer's certificate did
+ * not verify (then smtp_tls_verify_text says why, and smtp_tls_failure_text says it in one
+ * line).
+ * Returns 1 when it did, 0 otherwise (not failed, failed for another reason, NULL tls).
+ */
+SMTP_API int smtp_tls_verify_failed(const smtp_tls *tls);
+
+/**
+ * smtp_tls_failure_text writes why the session failed, in one line for a user, to
+ * `buf`/`cap` (NUL-terminated, cut to fit): for a certificate that did not verify
+ * "certificate verification failed: " and smtp_tls_verify_text ("certificate verification
+ * failed: The certificate is not correctly signed by the trusted CA"), else smtp_tls_error.
+ * Returns the length written (0: the session has not failed), or SMTP_ERR_INVALID_ARGUMENT
+ * (tls or buf NULL, cap 0).
+ */
+SMTP_API int smtp_tls_failure_text(const smtp_tls *tls, char *buf, size_t cap);
+
+/**
  * smtp_tls_peer_subject writes the subject of the peer's certificate ("CN=mail.example.org")
  * to `buf`/`cap`, NUL-terminated, cut to fit. Returns its length, 0 when the peer sent no
  * certificate (or the handshake is not done), SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL,
  * cap 0).
  */
 SMTP_API int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap);
+
+/**
+ * smtp_tls_peer_issuer writes the issuer of the peer's certificate ("CN=Example CA,O=Example")
+ * to `buf`/`cap`, NUL-terminated, cut to fit.
+ * Returns its length, 0 when the peer sent no certificate (or the handshake is not done),
+ * SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL, cap 0).
+ */
+SMTP_API int smtp_tls_peer_issuer(const smtp_tls *tls, char *buf, size_t cap);
+
+/**
+ * smtp_tls_peer_not_before and smtp_tls_peer_not_after write the start and the end of the
+ * validity of the peer's certificate, in UTC, as "2025-01-31T23:59:59Z" (20 characters; give
+ * `cap` at least 21), to `buf`/`cap`, NUL-terminated.
+ * Return its length, 0 when the peer sent no certificate (or the handshake is not done, or
+ * cap is too small: buf is then ""), SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL, cap 0).
+ */
+/** @{ */
+SMTP_API int smtp_tls_peer_not_before(const smtp_tls *tls, char *buf, size_t cap);
+SMTP_API int smtp_tls_peer_not_after(const smtp_tls *tls, char *buf, size_t cap);
+/** @} */
 
 /* ---- The client's SASL cryptography (<smtp/client.h>) ---- */
 
@@ -382,6 +429,15 @@ SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
 SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg, const char *host,
                                     const smtp_mem *mem);
 
+/**
+ * smtp_tls_io_filter_session gives the session of a filter that smtp_tls_io_filter_new
+ * filled, for the queries above: after a connection ended with SMTP_IO_TLS (on_close, or
+ * before smtp_io_conn_del), smtp_tls_failure_text(smtp_tls_io_filter_session(
+ * smtp_io_conn_filter(conn)), buf, sizeof buf) says why.
+ * Returns the session, or NULL when `filter` is NULL or another kind of filter.
+ */
+SMTP_API smtp_tls *smtp_tls_io_filter_session(const smtp_io_filter *filter);
+
 /* ---- The common client task ---- */
 
 /**
@@ -390,20 +446,33 @@ SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg
  * session `cli` there until it ends, blocking (smtp_io_client_run). TLS follows the client's
  * settings: from the first byte with SMTP_CLIENT_TLS (implicit TLS, RFC 8314), or after the
  * server's 220 to STARTTLS under SMTP_CLIENT_TLS_OPPORTUNISTIC or _REQUIRED (RFC 3207). The
- * server's certificate must verify for `host` against `ca_file` (PEM; NULL: the system's store,
- * /etc/ssl/certs); the configuration is made only when TLS starts. Submit the messages (and
- * quit) before the call or from the client's callbacks; on_message and on_session_end report
- * how the conversation went. Links smtp_io.
- * Returns how the connection ended (smtp_io_status) with its detail in *detail (may be NULL):
- * SMTP_IO_DONE when the session ran to its end; SMTP_IO_RESOLVE, SMTP_IO_SYSERR or
- * SMTP_IO_TIMEOUT when no address could be reached (as smtp_io_connect; the client engine was
- * not run); SMTP_IO_TLS when the handshake or the configuration failed (detail: the
- * SMTP_ERR_* of smtp_tls_config_new or of the handshake: a certificate that does not verify
- * gives SMTP_ERR_PROTO); SMTP_IO_ERROR with SMTP_ERR_INVALID_ARGUMENT for cli or host NULL;
- * the other statuses as smtp_io_client_run.
+ * server's certificate must verify for `host` (a host name, or an IP address matched
+ * against the certificate's iPAddress names: smtp_tls_new) against `ca_file` (PEM; NULL: the
+ * system's store, as smtp_tls_settings says); the configuration is made only when TLS starts.
+ * Submit the messages (and quit) before the call or from the client's callbacks; on_message and
+ * on_session_end report how the conversation went. Links smtp_io. Returns how the connection ended
+ * (smtp_io_status) with its detail in *detail (may be NULL): SMTP_IO_DONE when the session ran to
+ * its end; SMTP_IO_RESOLVE, SMTP_IO_SYSERR or SMTP_IO_TIMEOUT when no address could be reached (as
+ * smtp_io_connect; the client engine was not run); SMTP_IO_TLS when the handshake or the
+ * configuration failed (detail: the SMTP_ERR_* of smtp_tls_config_new or of the handshake: a
+ * certificate that does not verify gives SMTP_ERR_PROTO); SMTP_IO_ERROR with
+ * SMTP_ERR_INVALID_ARGUMENT for cli or host NULL; the other statuses as smtp_io_client_run.
  */
 SMTP_API smtp_io_status smtp_tls_client_run(smtp_client *cli, const char *host, const char *port,
                                             const char *ca_file, uint32_t timeout_ms, int *detail);
+
+/**
+ * smtp_tls_client_run_err is smtp_tls_client_run that also says why TLS failed: when it
+ * returns SMTP_IO_TLS and `err` is not NULL, a NUL-terminated reason is written to
+ * err[0..errlen): the configuration's error (smtp_tls_config_new's text), the session's
+ * smtp_tls_failure_text ("certificate verification failed: The certificate is not correctly
+ * signed by the trusted CA"), or smtp_io_status_text when neither said anything. For any
+ * other status err is "". The parameters and the return value are smtp_tls_client_run's.
+ */
+SMTP_API smtp_io_status smtp_tls_client_run_err(smtp_client *cli, const char *host,
+                                                const char *port, const char *ca_file,
+                                                uint32_t timeout_ms, int *detail, char *err,
+                                                size_t errlen);
 
 #ifdef __cplusplus
 }

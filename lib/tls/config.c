@@ -117,9 +117,43 @@ static int check_settings(const smtp_tls_settings *s, char *err, size_t errlen)
         return config_error(err, errlen, bad, "cert and key: both a file and PEM text given", 0);
     if (s->role == SMTP_TLS_SERVER && !has_cert)
         return config_error(err, errlen, bad, "server: no certificate and key", 0);
-    if (s->verify != SMTP_TLS_VERIFY_NONE && !s->ca_file && !s->ca_path && !s->ca_pem)
-        return config_error(err, errlen, bad, "verification on but no CA (ca_file, ca_path)", 0);
+    if (s->role == SMTP_TLS_SERVER && s->verify != SMTP_TLS_VERIFY_NONE && !s->ca_file &&
+        !s->ca_path && !s->ca_pem)
+        return config_error(err, errlen, bad, "server: client certificates asked for but no CA", 0);
     return 0;
+}
+
+/* The system's trusted CAs, in the order of smtp_tls_settings (tls.h): the first bundle file
+ * that can be read, else the directory. */
+static const char *const system_ca_files[] = {
+    "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, Arch, Gentoo */
+    "/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL and CentOS */
+    "/etc/ssl/cert.pem",                  /* the BSDs, macOS, Alpine */
+};
+static const char system_ca_path[] = "/etc/ssl/certs";
+
+/* Loads the system's store for a client that named no CA. */
+static int load_system_cas(smtp_tls_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof system_ca_files / sizeof system_ca_files[0]; i++) {
+        FILE *f = fopen(system_ca_files[i], "rb");
+        if (!f) continue;
+        fclose(f);
+        int ret = mbedtls_x509_crt_parse_file(&cfg->ca, system_ca_files[i]);
+        if (ret >= 0 && cfg->ca.raw.len > 0) return 0;
+        if (ret < 0 && smtp_tls_map_error(ret) == SMTP_ERR_NOMEM)
+            return config_error(err, errlen, SMTP_ERR_NOMEM, system_ca_files[i], ret);
+        /* unreadable as certificates: try the next place */
+    }
+    int ret = mbedtls_x509_crt_parse_path(&cfg->ca, system_ca_path);
+    if (ret >= 0 && cfg->ca.raw.len > 0) return 0;
+    if (ret < 0 && smtp_tls_map_error(ret) == SMTP_ERR_NOMEM)
+        return config_error(err, errlen, SMTP_ERR_NOMEM, system_ca_path, ret);
+    return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT,
+                        "verification on but no CA given (ca_file, ca_path, ca_pem) and no system "
+                        "store found (/etc/ssl/certs/ca-certificates.crt, "
+                        "/etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/cert.pem, /etc/ssl/certs)",
+                        0);
 }
 
 /* Parsing functions return 0, a positive count of certificates they skipped, or an error. A
@@ -128,6 +162,12 @@ static int load_cas(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err,
 {
     char what[300];
     int ret;
+    if (s->role == SMTP_TLS_CLIENT && s->verify != SMTP_TLS_VERIFY_NONE && !s->ca_file &&
+        !s->ca_path && !s->ca_pem) {
+        if ((ret = load_system_cas(cfg, err, errlen)) != 0) return ret;
+        cfg->has_ca = 1;
+        return 0;
+    }
     if (s->ca_file && (ret = mbedtls_x509_crt_parse_file(&cfg->ca, s->ca_file)) < 0) {
         snprintf(what, sizeof what, "ca_file %s", s->ca_file);
         return config_error(err, errlen, load_code(ret), what, ret);

@@ -74,3 +74,10 @@ int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg, const c
     filter->del = f_del;
     return 0;
 }
+
+smtp_tls *smtp_tls_io_filter_session(const smtp_io_filter *filter)
+{
+    /* Only a filter this file filled has an smtp_tls in ctx. */
+    if (!filter || filter->handshake != f_handshake) return NULL;
+    return filter->ctx;
+}

@@ -23,6 +23,9 @@
  */
 #include "tls_internal.h"
 
+#include <mbedtls/asn1.h>
+
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +53,11 @@ struct smtp_tls {
     int close_wanted; /* smtp_tls_close was called */
     int close_sent;   /* the close_notify alert was handed to mbedTLS */
     int verified;     /* mbedTLS checked a peer certificate (verify_callback ran) */
+    size_t ip_len;    /* the host is an IP literal of 4 or 16 octets (ip), else 0 */
+    unsigned char ip[16];
+    char host[256];   /* the host as given (for the messages about an IP literal) */
+    char *last_words; /* smtp_tls_keep_failure: where smtp_tls_del leaves the failure text */
+    size_t last_words_cap;
     tls_queue in, out;
     char error[320];
 };
@@ -103,14 +111,81 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     return n == 0 ? MBEDTLS_ERR_SSL_WANT_WRITE : (int)n;
 }
 
-/* Notes that mbedTLS checked a peer certificate; the flags are left as mbedTLS set them. */
+/*
+ * The address of an IP literal host: "192.0.2.1", "2001:db8::1", or in brackets as SMTP writes
+ * address literals (RFC 5321 4.1.3): "[192.0.2.1]", "[IPv6:2001:db8::1]" (and "[2001:db8::1]").
+ * Writes the 4 or 16 octets to addr; returns their number, or 0 for a host name.
+ */
+static size_t ip_literal(const char *host, unsigned char addr[16])
+{
+    char text[256];
+    size_t n = strlen(host);
+    int v6_only = 0;
+    if (n >= sizeof text) return 0;
+    if (host[0] == '[') {
+        if (n < 3 || host[n - 1] != ']') return 0;
+        host++;
+        n -= 2;
+        static const char tag[] = "ipv6:";
+        size_t i = 0;
+        while (i < 5 && i < n && (host[i] | 0x20) == tag[i])
+            i++;
+        if (i == 5) {
+            host += 5;
+            n -= 5;
+            v6_only = 1;
+        }
+    }
+    memcpy(text, host, n);
+    text[n] = '\0';
+    if (!v6_only && inet_pton(AF_INET, text, addr) == 1) return 4;
+    if (inet_pton(AF_INET6, text, addr) == 1) return 16;
+    return 0;
+}
+
+/*
+ * 1 when the certificate names the address in an iPAddress subjectAltName (RFC 5280 4.2.1.6:
+ * [7] OCTET STRING of 4 or 16 octets), compared as binary. mbedTLS keeps every SAN entry, the
+ * types it cannot parse too (2.28 knows only dNSName and otherName), in subject_alt_names:
+ * the tag byte and the contents, which the parser bounded.
+ */
+static int crt_names_ip(const mbedtls_x509_crt *crt, const unsigned char *ip, size_t len)
+{
+    const int ip_tag = MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7;
+    for (const mbedtls_x509_sequence *s = &crt->subject_alt_names; s != NULL; s = s->next) {
+        if (s->buf.p != NULL && s->buf.tag == ip_tag && s->buf.len == len &&
+            memcmp(s->buf.p, ip, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Notes that mbedTLS checked a peer certificate. For an IP literal host, whose name mbedTLS was
+ * not given, checks the leaf's iPAddress names and marks a mismatch as mbedTLS marks a host
+ * name that does not match (BADCERT_CN_MISMATCH): with VERIFY_REQUIRED the handshake fails.
+ */
 static int verify_callback(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
-    (void)crt;
-    (void)depth;
-    (void)flags;
-    ((smtp_tls *)ctx)->verified = 1;
+    smtp_tls *tls = ctx;
+    tls->verified = 1;
+    if (depth == 0 && tls->ip_len > 0 && !crt_names_ip(crt, tls->ip, tls->ip_len))
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     return 0;
+}
+
+/* Writes the problems in flags to buf, as smtp_tls_flags_text, but for an IP literal says that
+ * the address is missing instead of mbedTLS's words about the Common Name. */
+static size_t problems_text(const smtp_tls *tls, char *buf, size_t cap, uint32_t flags)
+{
+    if (tls->ip_len == 0 || !(flags & MBEDTLS_X509_BADCERT_CN_MISMATCH))
+        return smtp_tls_flags_text(buf, cap, flags);
+    size_t n = smtp_tls_flags_text(buf, cap, flags & ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH);
+    if (n + 1 < cap)
+        snprintf(buf + n, cap - n, "%sThe certificate names no IP address %s (iPAddress)",
+                 n > 0 ? "; " : "", tls->host);
+    n = strlen(buf);
+    return n;
 }
 
 /* Makes the session FAILED with mbedTLS's reason; returns the sticky error. */
@@ -123,7 +198,7 @@ static int tls_fail(smtp_tls *tls, int mbedtls_err, const char *what)
     if (mbedtls_err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
         size_t used = strlen(tls->error);
         char problems[240];
-        smtp_tls_flags_text(problems, sizeof problems, mbedtls_ssl_get_verify_result(&tls->ssl));
+        problems_text(tls, problems, sizeof problems, mbedtls_ssl_get_verify_result(&tls->ssl));
         if (used + 4 < sizeof tls->error)
             snprintf(tls->error + used, sizeof tls->error - used, " [%s]", problems);
     }
@@ -175,9 +250,17 @@ static void flush_pending(smtp_tls *tls)
     }
 }
 
+void smtp_tls_keep_failure(smtp_tls *tls, char *buf, size_t cap)
+{
+    tls->last_words = buf;
+    tls->last_words_cap = cap;
+}
+
 void smtp_tls_del(smtp_tls *tls)
 {
     if (!tls) return;
+    if (tls->last_words && tls->last_words_cap > 0 && tls->state == SMTP_TLS_FAILED)
+        (void)smtp_tls_failure_text(tls, tls->last_words, tls->last_words_cap);
     mbedtls_ssl_free(&tls->ssl);
     smtp_mem mem = tls->mem;
     mem.free(tls, mem.user_data);
@@ -214,8 +297,14 @@ int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host, const sm
     tls->out.cap = cfg->out_buffer;
     mbedtls_ssl_init(&tls->ssl);
     int ret = mbedtls_ssl_setup(&tls->ssl, &cfg->conf);
-    /* The host name is the SNI and the name the certificate must carry (RFC 6125). */
-    if (ret == 0 && host) ret = mbedtls_ssl_set_hostname(&tls->ssl, host);
+    if (host) {
+        snprintf(tls->host, sizeof tls->host, "%s", host);
+        tls->ip_len = ip_literal(host, tls->ip);
+    }
+    /* A host name is the SNI and the name the certificate must carry (RFC 6125). An IP
+     * literal is no SNI (RFC 6066 3): mbedTLS gets no name (NULL: 3.6 then knows that no name
+     * check was meant) and verify_callback checks the iPAddress names. */
+    if (ret == 0 && host) ret = mbedtls_ssl_set_hostname(&tls->ssl, tls->ip_len ? NULL : host);
     if (ret != 0) {
         smtp_tls_del(tls);
         return smtp_tls_map_error(ret) == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM
@@ -390,7 +479,7 @@ int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap)
         int n = snprintf(buf, cap, "%s", flags == 0 ? "verified" : "not verified");
         return n < 0 ? 0 : (int)min_size((size_t)n, cap - 1);
     }
-    return (int)smtp_tls_flags_text(buf, cap, flags);
+    return (int)problems_text(tls, buf, cap, flags);
 }
 
 int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap)
@@ -407,4 +496,73 @@ int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap)
         return 0;
     }
     return n;
+}
+
+int smtp_tls_verify_failed(const smtp_tls *tls)
+{
+    return tls != NULL && tls->state == SMTP_TLS_FAILED &&
+           tls->mbed_err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+}
+
+/* The peer's certificate once the handshake is done, else NULL. mbedTLS keeps it with
+ * MBEDTLS_SSL_KEEP_PEER_CERTIFICATE (the default). */
+static const mbedtls_x509_crt *peer_cert(const smtp_tls *tls)
+{
+    return handshake_done(tls) ? mbedtls_ssl_get_peer_cert(&tls->ssl) : NULL;
+}
+
+int smtp_tls_peer_issuer(const smtp_tls *tls, char *buf, size_t cap)
+{
+    if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    buf[0] = '\0';
+    const mbedtls_x509_crt *peer = peer_cert(tls);
+    if (!peer) return 0;
+    int n = mbedtls_x509_dn_gets(buf, cap, &peer->issuer);
+    if (n < 0) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return n;
+}
+
+/* Writes a certificate time as "YYYY-MM-DDThh:mm:ssZ" (X.509 times are UTC, RFC 5280 4.1.2.5). */
+static int time_text(const mbedtls_x509_time *t, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", t->year, t->mon, t->day, t->hour,
+                     t->min, t->sec);
+    if (n < 0 || (size_t)n >= cap) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return n;
+}
+
+int smtp_tls_peer_not_before(const smtp_tls *tls, char *buf, size_t cap)
+{
+    if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    buf[0] = '\0';
+    const mbedtls_x509_crt *peer = peer_cert(tls);
+    return peer ? time_text(&peer->valid_from, buf, cap) : 0;
+}
+
+int smtp_tls_peer_not_after(const smtp_tls *tls, char *buf, size_t cap)
+{
+    if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    buf[0] = '\0';
+    const mbedtls_x509_crt *peer = peer_cert(tls);
+    return peer ? time_text(&peer->valid_to, buf, cap) : 0;
+}
+
+int smtp_tls_failure_text(const smtp_tls *tls, char *buf, size_t cap)
+{
+    if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    int n;
+    if (smtp_tls_verify_failed(tls)) {
+        char why[240];
+        problems_text(tls, why, sizeof why, mbedtls_ssl_get_verify_result(&tls->ssl));
+        n = snprintf(buf, cap, "certificate verification failed: %s", why);
+    } else {
+        n = snprintf(buf, cap, "%s", smtp_tls_error(tls));
+    }
+    return n < 0 ? 0 : (int)min_size((size_t)n, cap - 1);
 }

@@ -53,4 +53,8 @@ void smtp_tls_describe(char *buf, size_t cap, const char *what, int mbedtls_err)
  * "; ", to buf[0..cap), NUL-terminated; returns the length written. */
 size_t smtp_tls_flags_text(char *buf, size_t cap, uint32_t flags);
 
+/* Makes smtp_tls_del write the session's smtp_tls_failure_text to buf[0..cap) when it failed
+ * (smtp_tls_client_run, whose sessions the I/O adapter frees). */
+void smtp_tls_keep_failure(smtp_tls *tls, char *buf, size_t cap);
+
 #endif /* SMTP_TLS_INTERNAL_H */

@@ -830,6 +830,38 @@ case_valgrind() {
     case_json
 }
 
+# TLS to an IP address: the certificate's iPAddress names are checked (ipcert.pem names
+# 127.0.0.1 and ::1 only, no DNS name); a certificate that does not verify is reported with
+# mbedTLS's reason and the options to try, by smtp-send and through the blocking API
+# (mail-send: smtp_tls_client_run_err).
+case_tls_ip() {
+    make_cert
+    make_message
+    start_sink --discard --tls-cert "$tmp/ipcert.pem" --tls-key "$tmp/key.pem"
+    $W "$bin/smtp-send" --server "127.0.0.1:$port" --tls-required --cafile "$tmp/ca.pem" \
+        --from a@example.org --to b@example.org --data "$tmp/msg" >"$tmp/send.out" \
+        2>"$tmp/send.err" || fail "STARTTLS to 127.0.0.1 with an IP certificate"
+    expect_in "$tmp/sink.out" '"tls":true'
+    # The name localhost is not in the certificate.
+    send 74 --server "localhost:$port" --tls-required --cafile "$tmp/ca.pem" \
+        --from a@example.org --to b@example.org --data "$tmp/msg"
+    expect_in "$tmp/send.out" "b@example.org: not sent: TLS: certificate verification failed: "
+    expect_in "$tmp/send.out" "; try --cafile FILE or --no-verify"
+    # The system's store does not know the test CA.
+    send 74 --server "127.0.0.1:$port" --tls-required --from a@example.org --to b@example.org \
+        --data "$tmp/msg"
+    expect_line "$tmp/send.out" "b@example.org: not sent: TLS: certificate verification failed: \
+The certificate is not correctly signed by the trusted CA; try --cafile FILE or --no-verify"
+    $W "$bin/mail-send" 127.0.0.1 "$port" "$tmp/ca.pem" a@example.org b@example.org \
+        <"$tmp/msg" >"$tmp/mail.out" 2>"$tmp/mail.err" || fail "mail-send to 127.0.0.1 exited $?"
+    $W "$bin/mail-send" localhost "$port" "$tmp/ca.pem" a@example.org b@example.org \
+        <"$tmp/msg" >"$tmp/mail.out" 2>"$tmp/mail.err"
+    [ $? -eq 75 ] || fail "mail-send with a name the certificate lacks did not fail with 75"
+    expect_line "$tmp/mail.err" "mail-send: TLS: certificate verification failed: \
+The certificate Common Name (CN) does not match with the expected CN"
+    stop_sink
+}
+
 command -v "case_$case_name" >/dev/null 2>&1 || { echo "unknown case $case_name"; exit 2; }
 "case_$case_name"
 echo "PASS ($case_name)"

@@ -45,6 +45,7 @@ struct cert_spec {
     unsigned char serial;
     const char *not_before, *not_after; /* YYYYMMDDhhmmss */
     const char *const *dns;             /* NULL-terminated, or NULL */
+    const char *const *ips;             /* iPAddress entries: "\x04" + 4 octets or "\x10" + 16 */
 };
 
 static int gen_key(mbedtls_pk_context *pk, struct pki_rng *rng)
@@ -56,11 +57,21 @@ static int gen_key(mbedtls_pk_context *pk, struct pki_rng *rng)
     return ret;
 }
 
-/* DER of SubjectAltName: SEQUENCE { [2] name ... }; names are short (< 128 octets). */
-static size_t san_der(const char *const *dns, unsigned char *out, size_t cap)
+/* DER of SubjectAltName: SEQUENCE { [2] name ... [7] address ... }; names are short (< 128
+ * octets). An address is given as its length octet, then the octets. */
+static size_t san_der(const char *const *dns, const char *const *ips, unsigned char *out,
+                      size_t cap)
 {
     size_t n = 2;
-    for (size_t i = 0; dns[i]; i++) {
+    for (size_t i = 0; ips && ips[i]; i++) {
+        size_t len = (unsigned char)ips[i][0];
+        if (n + 2 + len > cap) return 0;
+        out[n++] = 0x87;
+        out[n++] = (unsigned char)len;
+        memcpy(out + n, ips[i] + 1, len);
+        n += len;
+    }
+    for (size_t i = 0; dns && dns[i]; i++) {
         size_t len = strlen(dns[i]);
         if (n + 2 + len > cap || len > 127) return 0;
         out[n++] = 0x82;
@@ -108,9 +119,9 @@ static int make_cert(const struct cert_spec *c, struct pki_rng *rng, char *out, 
         ret = mbedtls_x509write_crt_set_key_usage(
             &crt, c->is_ca ? MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN
                            : MBEDTLS_X509_KU_DIGITAL_SIGNATURE);
-    if (ret == 0 && c->dns) {
+    if (ret == 0 && (c->dns || c->ips)) {
         unsigned char der[256];
-        size_t n = san_der(c->dns, der, sizeof der);
+        size_t n = san_der(c->dns, c->ips, der, sizeof der);
         ret = n ? mbedtls_x509write_crt_set_extension(
                       &crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
                       MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, der, n)
@@ -137,6 +148,11 @@ static void chain(char *out, size_t cap, const char *a, const char *b)
 int test_pki_make(test_pki *pki)
 {
     static const char *const names[] = {"localhost", "mail.test", NULL};
+    static const char *const addresses[] = {
+        "\x04\x7f\x00\x00\x01",                                                 /* 127.0.0.1 */
+        "\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", /* ::1 */
+        "\x10\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x25", /* 2001:db8::25 */
+        NULL};
     static const char ca_name[] = "CN=libsmtp Test CA,O=libsmtp";
     struct pki_rng rng;
     mbedtls_pk_context ca_key, other_ca_key, srv_key, cli_key, other_key;
@@ -158,7 +174,7 @@ int test_pki_make(test_pki *pki)
         ret = gen_key(keys[i], &rng);
 
     struct cert_spec ca = {ca_name, ca_name,          &ca_key,          &ca_key, 1,
-                           1,       "20200101000000", "20491231235959", NULL};
+                           1,       "20200101000000", "20491231235959", NULL,    NULL};
     struct cert_spec other = {"CN=Unrelated CA,O=elsewhere",
                               "CN=Unrelated CA,O=elsewhere",
                               &other_ca_key,
@@ -167,19 +183,24 @@ int test_pki_make(test_pki *pki)
                               2,
                               "20200101000000",
                               "20491231235959",
+                              NULL,
                               NULL};
     struct cert_spec srv = {"CN=localhost,O=libsmtp", ca_name,          &srv_key, &ca_key, 0, 3,
-                            "20200101000000",         "20491231235959", names};
+                            "20200101000000",         "20491231235959", names,    NULL};
     struct cert_spec old = {"CN=localhost,O=libsmtp", ca_name,          &srv_key, &ca_key, 0, 4,
-                            "20010101000000",         "20021231235959", names};
+                            "20010101000000",         "20021231235959", names,    NULL};
+    struct cert_spec ipc = {"CN=ip-only,O=libsmtp", ca_name,          &srv_key, &ca_key,  0, 6,
+                            "20200101000000",       "20491231235959", NULL,     addresses};
     struct cert_spec cli = {"CN=client.test,O=libsmtp", ca_name,          &cli_key, &ca_key, 0, 5,
-                            "20200101000000",           "20491231235959", NULL};
+                            "20200101000000",           "20491231235959", NULL,     NULL};
     if (ret == 0) ret = make_cert(&ca, &rng, pki->ca, sizeof pki->ca);
     if (ret == 0) ret = make_cert(&other, &rng, pki->other_ca, sizeof pki->other_ca);
     if (ret == 0) ret = make_cert(&srv, &rng, leaf, sizeof leaf);
     if (ret == 0) chain(pki->server_chain, sizeof pki->server_chain, leaf, pki->ca);
     if (ret == 0) ret = make_cert(&old, &rng, leaf, sizeof leaf);
     if (ret == 0) chain(pki->expired_chain, sizeof pki->expired_chain, leaf, pki->ca);
+    if (ret == 0) ret = make_cert(&ipc, &rng, leaf, sizeof leaf);
+    if (ret == 0) chain(pki->ip_chain, sizeof pki->ip_chain, leaf, pki->ca);
     if (ret == 0) ret = make_cert(&cli, &rng, pki->client_cert, sizeof pki->client_cert);
     if (ret == 0) ret = write_key(&srv_key, pki->server_key, sizeof pki->server_key);
     if (ret == 0) ret = write_key(&cli_key, pki->client_key, sizeof pki->client_key);

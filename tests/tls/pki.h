@@ -6,6 +6,8 @@
  *   server      "CN=localhost", SAN DNS localhost and mail.test, signed by ca; its chain
  *               (server_chain) is the leaf then ca;
  *   expired     the same name and key, valid 2001 to 2002 only;
+ *   ip          "CN=ip-only", SAN iPAddress 127.0.0.1, ::1 and 2001:db8::25 only (no DNS name),
+ *               the server's key, signed by ca; ip_chain is the leaf then ca;
  *   client      "CN=client.test", signed by ca (a client certificate);
  *   other_ca    "CN=Unrelated CA", self-signed, signed nothing here.
  */
@@ -26,6 +28,7 @@ typedef struct test_pki {
     char server_chain[2 * PKI_PEM_MAX];
     char server_key[PKI_PEM_MAX];
     char expired_chain[2 * PKI_PEM_MAX];
+    char ip_chain[2 * PKI_PEM_MAX];
     char client_cert[PKI_PEM_MAX];
     char client_key[PKI_PEM_MAX];
     char other_key[PKI_PEM_MAX]; /* a key that matches no certificate above */

@@ -473,7 +473,7 @@ static void test_config_errors(void)
 
     smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
     CHECK_INT(s.verify, SMTP_TLS_VERIFY_REQUIRED); /* verification is on by default */
-    CHECK_INT(config_error(&s, "no CA"), SMTP_ERR_INVALID_ARGUMENT);
+    /* (no CA named: the system's store, test_system_store) */
     s.ca_file = "/nonexistent/ca.pem";
     CHECK_INT(config_error(&s, "ca_file /nonexistent/ca.pem: "), SMTP_ERR_INVALID_ARGUMENT);
     s.ca_file = NULL;
@@ -500,6 +500,7 @@ static void test_config_errors(void)
     char tiny[8];
     s.min_version = SMTP_TLS_MIN_1_2;
     s.ca_pem = NULL;
+    s.ca_file = "/nonexistent/ca.pem";
     CHECK_INT(smtp_tls_config_new(&cfg, &s, NULL, tiny, sizeof tiny), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT((int)strlen(tiny), 7); /* cut to fit */
     smtp_tls_settings_init(NULL, SMTP_TLS_CLIENT);
@@ -705,6 +706,180 @@ static void test_memory(void)
     CHECK_INT(fm.live, 0);
 }
 
+/* Runs a client of ccfg for host against scfg; returns 1 when the client reached OPEN. */
+static int ip_handshake(smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg,
+                        const char *want_problem)
+{
+    pair p;
+    pair_open(&p, ccfg, host, scfg, 700);
+    pair_run(&p);
+    int open = smtp_tls_get_state(p.cli) == SMTP_TLS_OPEN;
+    char text[300], line[400];
+    CHECK(smtp_tls_verify_text(p.cli, text, sizeof text) > 0);
+    if (!want_problem) {
+        if (!open) fprintf(stderr, "%s: %s\n", host, smtp_tls_error(p.cli));
+        CHECK_INT(smtp_tls_get_state(p.cli), SMTP_TLS_OPEN);
+        CHECK_INT(smtp_tls_verify_result(p.cli), 0);
+        CHECK_STR(text, "verified");
+        CHECK_INT(smtp_tls_verify_failed(p.cli), 0);
+        CHECK_INT(smtp_tls_failure_text(p.cli, line, sizeof line), 0);
+        CHECK_STR(line, "");
+    } else {
+        CHECK(strstr(text, want_problem) != NULL);
+        if (!strstr(text, want_problem))
+            fprintf(stderr, "%s: \"%s\", wanted \"%s\"\n", host, text, want_problem);
+        uint32_t f = smtp_tls_verify_result(p.cli);
+        CHECK(f != SMTP_TLS_VERIFY_UNAVAILABLE && (f & BADCERT_CN_MISMATCH));
+        if (!open) {
+            CHECK_INT(smtp_tls_verify_failed(p.cli), 1);
+            CHECK(smtp_tls_failure_text(p.cli, line, sizeof line) > 0);
+            CHECK(strncmp(line, "certificate verification failed: ", 33) == 0);
+            CHECK(strstr(line, want_problem) != NULL);
+            CHECK(strstr(smtp_tls_error(p.cli), want_problem) != NULL);
+        }
+    }
+    pair_close(&p);
+    return open;
+}
+
+/* 1 when the client's ClientHello for host holds `text` (the SNI would). */
+static int hello_holds(smtp_tls_config *ccfg, const char *host, const char *text)
+{
+    smtp_tls *cli = NULL;
+    CHECK_INT(smtp_tls_new(&cli, ccfg, host, NULL), 0);
+    char hello[4096];
+    smtp_ssize n = smtp_tls_pull(cli, hello, sizeof hello);
+    CHECK(n > 0);
+    int found = 0;
+    size_t len = strlen(text);
+    for (smtp_ssize i = 0; n > 0 && i + (smtp_ssize)len <= n && !found; i++)
+        found = memcmp(hello + i, text, len) == 0;
+    smtp_tls_del(cli);
+    return found;
+}
+
+/* IP literals: no SNI, the certificate's iPAddress names checked as binary, v4 and v6. */
+static void test_ip_literals(void)
+{
+    smtp_tls_config *ipcfg = server_config(pki.ip_chain, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *dnscfg = server_config(pki.server_chain, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *good =
+        client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *opt = client_config(pki.ca, SMTP_TLS_VERIFY_OPTIONAL, SMTP_TLS_DEFAULT_BUFFER);
+    static const char *const match[] = {"127.0.0.1",    "[127.0.0.1]",
+                                        "::1",          "[::1]",
+                                        "[IPv6:::1]",   "[ipv6:0:0:0:0:0:0:0:1]",
+                                        "2001:db8::25", "[IPv6:2001:DB8:0::25]"};
+    wire_seed = 77;
+    for (size_t i = 0; i < sizeof match / sizeof match[0]; i++)
+        CHECK_INT(ip_handshake(good, match[i], ipcfg, NULL), 1);
+    /* Another address; an IPv4 address where only IPv6 may stand; a mapped address. */
+    CHECK_INT(ip_handshake(good, "127.0.0.2", ipcfg, "names no IP address 127.0.0.2"), 0);
+    CHECK_INT(ip_handshake(good, "[IPv6:::2]", ipcfg, "names no IP address [IPv6:::2]"), 0);
+    CHECK_INT(ip_handshake(good, "::ffff:127.0.0.1", ipcfg, "names no IP address"), 0);
+    CHECK_INT(ip_handshake(good, "2001:db8::26", ipcfg, "names no IP address"), 0);
+    /* A certificate with DNS names only does not serve an address; nor the reverse. */
+    CHECK_INT(ip_handshake(good, "127.0.0.1", dnscfg, "names no IP address 127.0.0.1"), 0);
+    CHECK_INT(ip_handshake(good, "localhost", ipcfg, "Common Name"), 0);
+    /* OPTIONAL: the handshake goes on and the problem is told. */
+    CHECK_INT(ip_handshake(opt, "192.0.2.1", ipcfg, "names no IP address 192.0.2.1"), 1);
+
+    /* The peer's certificate: subject, issuer, validity. */
+    pair p;
+    pair_open(&p, good, "[127.0.0.1]", ipcfg, 20000);
+    char buf[200];
+    CHECK_INT(smtp_tls_peer_issuer(p.cli, buf, sizeof buf), 0); /* not yet */
+    CHECK_INT(smtp_tls_peer_not_after(p.cli, buf, sizeof buf), 0);
+    pair_run(&p);
+    check_open(&p);
+    CHECK(smtp_tls_peer_subject(p.cli, buf, sizeof buf) > 0);
+    CHECK(strstr(buf, "CN=ip-only") != NULL);
+    CHECK(smtp_tls_peer_issuer(p.cli, buf, sizeof buf) > 0);
+    CHECK(strstr(buf, "CN=libsmtp Test CA") != NULL);
+    CHECK_INT(smtp_tls_peer_not_before(p.cli, buf, sizeof buf), 20);
+    CHECK_STR(buf, "2020-01-01T00:00:00Z");
+    CHECK_INT(smtp_tls_peer_not_after(p.cli, buf, sizeof buf), 20);
+    CHECK_STR(buf, "2049-12-31T23:59:59Z");
+    CHECK_INT(smtp_tls_peer_not_after(p.cli, buf, 20), 0); /* too small */
+    CHECK_STR(buf, "");
+    CHECK_INT(smtp_tls_peer_issuer(p.srv, buf, sizeof buf), 0); /* no client certificate */
+    CHECK_INT(smtp_tls_peer_not_before(p.srv, buf, sizeof buf), 0);
+    CHECK_INT(smtp_tls_peer_issuer(NULL, buf, sizeof buf), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_peer_not_before(p.cli, NULL, 5), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_peer_not_after(p.cli, buf, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_failure_text(NULL, buf, sizeof buf), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_verify_failed(NULL), 0);
+    pair_close(&p);
+
+    /* No SNI for an address (RFC 6066 3); a host name is sent. */
+    CHECK_INT(hello_holds(good, "localhost", "localhost"), 1);
+    CHECK_INT(hello_holds(good, "127.0.0.1", "127.0.0.1"), 0);
+    CHECK_INT(hello_holds(good, "[127.0.0.1]", "127.0.0.1"), 0);
+    CHECK_INT(hello_holds(good, "[IPv6:2001:db8::25]", "2001:db8::25"), 0);
+    CHECK_INT(hello_holds(good, "2001:db8::25", "2001:db8::25"), 0);
+
+    /* The filter's session. */
+    smtp_io_filter f, other;
+    memset(&other, 0, sizeof other);
+    CHECK_INT(smtp_tls_io_filter_new(&f, good, "127.0.0.1", NULL), 0);
+    CHECK(smtp_tls_io_filter_session(&f) == f.ctx);
+    CHECK(smtp_tls_io_filter_session(&other) == NULL);
+    CHECK(smtp_tls_io_filter_session(NULL) == NULL);
+    f.del(f.ctx);
+
+    smtp_tls_config_del(opt);
+    smtp_tls_config_del(good);
+    smtp_tls_config_del(dnscfg);
+    smtp_tls_config_del(ipcfg);
+}
+
+/* A client that names no CA gets the system's store (tls.h), which does not know the test CA;
+ * a server that asks for client certificates gets none. */
+static void test_system_store(void)
+{
+    static const char *const places[] = {"/etc/ssl/certs/ca-certificates.crt",
+                                         "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem",
+                                         "/etc/ssl/certs"};
+    int have = 0;
+    for (size_t i = 0; i < 4 && !have; i++) {
+        FILE *f = fopen(places[i], "r");
+        if (f) {
+            have = 1;
+            fclose(f);
+        }
+    }
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
+    smtp_tls_config *cfg = NULL;
+    char why[512] = "";
+    int rc = smtp_tls_config_new(&cfg, &s, NULL, why, sizeof why);
+    if (have) {
+        if (rc != 0) fprintf(stderr, "system store: %s\n", why);
+        CHECK_INT(rc, 0);
+    } else {
+        fprintf(stderr, "note: no system CA store here, only its absence tested\n");
+        CHECK_INT(rc, SMTP_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(why, "no system store found") != NULL);
+    }
+    if (cfg) {
+        smtp_tls_config *scfg = server_config(pki.server_chain, SMTP_TLS_DEFAULT_BUFFER);
+        wire_seed = 5;
+        uint32_t f = client_fails(cfg, "localhost", scfg, "not correctly signed");
+        CHECK(f != SMTP_TLS_VERIFY_UNAVAILABLE && (f & BADCERT_NOT_TRUSTED));
+        smtp_tls_config_del(scfg);
+        smtp_tls_config_del(cfg);
+    }
+    /* Verification off: no store is loaded, none is needed. */
+    s.verify = SMTP_TLS_VERIFY_NONE;
+    CHECK_INT(smtp_tls_config_new(&cfg, &s, NULL, NULL, 0), 0);
+    smtp_tls_config_del(cfg);
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    s.cert_pem = pki.server_chain;
+    s.key_pem = pki.server_key;
+    s.verify = SMTP_TLS_VERIFY_OPTIONAL;
+    CHECK_INT(config_error(&s, "no CA"), SMTP_ERR_INVALID_ARGUMENT);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) file_dir = argv[1];
@@ -719,5 +894,7 @@ int main(int argc, char **argv)
     test_arguments();
     test_versions();
     test_memory();
+    test_ip_literals();
+    test_system_store();
     return check_finish();
 }
