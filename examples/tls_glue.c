@@ -6,7 +6,6 @@
 #include "tls_glue.h"
 
 #include <stdio.h>
-#include <unistd.h>
 
 int ex_tls_filter(ex_tls *t, smtp_io_filter *f)
 {
@@ -21,12 +20,8 @@ int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char 
     t->host = host;
     if (no_verify) {
         ts.verify = SMTP_TLS_VERIFY_NONE;
-    } else if (cafile != NULL) {
-        ts.ca_file = cafile;
-    } else if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
-        ts.ca_file = "/etc/ssl/certs/ca-certificates.crt"; /* Debian's bundle */
     } else {
-        ts.ca_path = "/etc/ssl/certs";
+        ts.ca_file = cafile; /* NULL: the system's store (smtp_tls_settings) */
     }
     return smtp_tls_config_new(&t->cfg, &ts, NULL, err, errlen) == 0 ? 0 : -1;
 }

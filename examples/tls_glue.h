@@ -18,9 +18,10 @@ typedef struct ex_tls {
 } ex_tls;
 
 /*
- * ex_tls_client_init loads the client config: the CAs of `cafile`, or the system's
- * (/etc/ssl/certs) when NULL; `no_verify` turns verification off. `host` (borrowed) is sent as
- * SNI and checked against the certificate. Returns 0, or -1 with a reason in err.
+ * ex_tls_client_init loads the client config: the CAs of `cafile`, or the system's store
+ * (the library's rule, smtp_tls_settings) when NULL; `no_verify` turns verification off.
+ * `host` (borrowed) is sent as SNI (unless an address) and checked against the certificate.
+ * Returns 0, or -1 with a reason in err.
  */
 int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char *host, char *err,
                        size_t errlen);
