@@ -14,6 +14,7 @@
 #include <smtp/command.h>
 #include <smtp/path.h>
 #include <smtp/params.h>
+#include <smtp/mtasts.h>
 #include <smtp/codec.h>
 #include <smtp/caps.h>
 #include <smtp/data.h>
