@@ -12,7 +12,7 @@
 static const vec_runner *const runners[] = {
     &vec_runner_reply,  &vec_runner_command,     &vec_runner_path,        &vec_runner_params,
     &vec_runner_caps,   &vec_runner_data_decode, &vec_runner_data_encode, &vec_runner_codec,
-    &vec_runner_server, &vec_runner_client,
+    &vec_runner_server, &vec_runner_client,      &vec_runner_mtasts,
 };
 
 static void *xrealloc(void *p, size_t n)

@@ -81,6 +81,7 @@ extern const vec_runner vec_runner_data_encode;
 extern const vec_runner vec_runner_codec;
 extern const vec_runner vec_runner_server;
 extern const vec_runner vec_runner_client;
+extern const vec_runner vec_runner_mtasts;
 
 /*
  * Calls fn(word, len, ctx) for each space-separated word of `options`, in order; stops at and
