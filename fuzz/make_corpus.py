@@ -284,6 +284,9 @@ def seeds_for(runner, options, data):
                 for s, t, p in ((0x00, SERVER_TABLES[0], True), (0x35, SERVER_TABLES[1], False))]
     if runner == "client":
         return [("client", client_header(options, s) + client_stream(options, data)) for s in (0x00, 0x6B)]
+    if runner == "mtasts":
+        # no header: the whole input is the policy and, split at its first SP, pattern and host
+        return [("mtasts", data)]
     return []  # reply has its own hand-made corpus
 
 
