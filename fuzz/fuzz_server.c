@@ -603,6 +603,11 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     s.extensions = ((unsigned)h[3] | (unsigned)h[4] << 8) & SMTP_SERVER_EXT_ALL;
     s.deliverby_min = 60;
     s.mt_priority_profile = "MIXER";
+    s.future_release_interval = 604800;
+    s.future_release_until = "2030-01-01T00:00:00Z";
+    s.ehlo_keywords = "XSHADOW\nX-EXPIRES 86400";
+    s.mail_param_names = "XSHADOW X-TAG";
+    s.rcpt_param_names = "X-NOTE";
     s.cmd_flags = h[5] & 0xfu;
     static const uint64_t sizes[4] = {10240000, 100, 5000, 0};
     s.max_message_size = sizes[(h[5] >> 4) & 3];

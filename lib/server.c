@@ -60,9 +60,28 @@
 
 #include <string.h>
 
-void smtp_server_settings_init_versioned(int version, smtp_server_settings *s)
+/* The size of each version of the structs (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
 {
-    if (!s || version != SMTP_SERVER_SETTINGS_VERSION) return;
+    switch (version) {
+    case 1: return offsetof(smtp_server_settings, future_release_interval);
+    case 2: return sizeof(smtp_server_settings);
+    default: return 0;
+    }
+}
+
+static size_t callbacks_size(int version)
+{
+    switch (version) {
+    case 1: return offsetof(smtp_server_callbacks, on_etrn);
+    case 2: return sizeof(smtp_server_callbacks);
+    default: return 0;
+    }
+}
+
+/* The defaults of the current version. */
+static void settings_defaults(smtp_server_settings *s)
+{
     memset(s, 0, sizeof *s);
     s->hostname = "localhost";
     s->extensions = SMTP_SERVER_EXT_PIPELINING | SMTP_SERVER_EXT_SIZE | SMTP_SERVER_EXT_8BITMIME |
@@ -83,6 +102,16 @@ void smtp_server_settings_init_versioned(int version, smtp_server_settings *s)
     s->timeout_command = 300000;
     s->timeout_data = 300000;
     s->auth_mechanisms = "PLAIN LOGIN";
+}
+
+void smtp_server_settings_init_versioned(int version, smtp_server_settings *s)
+{
+    /* A caller of an older version has the smaller struct of its header: only its fields. */
+    size_t n = settings_size(version);
+    if (!s || !n) return;
+    smtp_server_settings d;
+    settings_defaults(&d);
+    memcpy(s, &d, n);
 }
 
 const char *smtp_server_abort_name(smtp_server_abort_reason reason)
@@ -163,9 +192,58 @@ static int check_string(const char *s, size_t min, size_t max, int sp)
     return 1;
 }
 
+/* An esmtp-keyword (RFC 5321 4.1.2): (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"). */
+static int is_keyword(const char *p, size_t n)
+{
+    if (n == 0 || !smtp_is_alnum((unsigned char)p[0])) return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!smtp_is_alnum((unsigned char)p[i]) && p[i] != '-') return 0;
+    return 1;
+}
+
+/* A space-separated list of esmtp-keywords (mail_param_names, rcpt_param_names). */
+static int check_keywords(const char *s)
+{
+    if (!s) return 1;
+    if (!check_string(s, 1, 400, 1)) return 0;
+    for (const char *w = s; *w;) {
+        size_t n = strcspn(w, " ");
+        if (!is_keyword(w, n)) return 0;
+        w += n;
+        while (*w == ' ')
+            w++;
+    }
+    return 1;
+}
+
+/* ehlo_keywords: LF-separated ehlo-lines (RFC 5321 4.1.1.1), printable, at most 8. */
+static int check_ehlo_keywords(const char *s)
+{
+    if (!s) return 1;
+    size_t lines = 0;
+    for (const char *l = s;; l++) {
+        size_t n = strcspn(l, "\n");
+        size_t k = strcspn(l, " \n");
+        if (!is_keyword(l, k) || ++lines > SMTP_SRV_EHLO_EXTRA) return 0;
+        for (size_t i = k; i < n; i++)
+            if ((unsigned char)l[i] < 0x20 || (unsigned char)l[i] > 0x7e) return 0;
+        l += n;
+        if (!*l) return 1;
+    }
+}
+
 static int check_settings(const smtp_server_settings *s)
 {
     if (!check_string(s->hostname, 1, SMTP_MAX_DOMAIN, 0)) return 0;
+    if (!check_keywords(s->mail_param_names) || !check_keywords(s->rcpt_param_names)) return 0;
+    if (!check_ehlo_keywords(s->ehlo_keywords)) return 0;
+    if (s->extensions & SMTP_SERVER_EXT_FUTURERELEASE) {
+        int64_t t;
+        const char *u = s->future_release_until;
+        if (!s->future_release_interval || s->future_release_interval > 999999999 || !u ||
+            smtp_datetime_parse(u, strlen(u), &t) != 0)
+            return 0;
+    }
     if (!check_string(s->auth_mechanisms, 0, 400, 1)) return 0;
     if (!check_string(s->mt_priority_profile, 0, 64, 0)) return 0;
     if (s->extensions & ~SMTP_SERVER_EXT_ALL) return 0;
@@ -182,25 +260,46 @@ static int check_settings(const smtp_server_settings *s)
     return 1;
 }
 
+/* The optional setting strings copy_strings copies after hostname and auth_mechanisms. */
+static const char **optional_string(smtp_server_settings *s, int i)
+{
+    const char **f[] = {&s->mt_priority_profile, &s->future_release_until, &s->ehlo_keywords,
+                        &s->mail_param_names, &s->rcpt_param_names};
+    return i < (int)SMTP_ARRAY_LEN(f) ? f[i] : NULL;
+}
+
+/* The octets of the setting strings (with their NULs), as copy_strings lays them out. */
+static size_t strings_size(const smtp_server_settings *cs)
+{
+    smtp_server_settings *s = (smtp_server_settings *)(uintptr_t)cs;
+    size_t n = strlen(s->hostname) + 1 + (s->auth_mechanisms ? strlen(s->auth_mechanisms) : 0) + 1;
+    for (int i = 0; optional_string(s, i); i++)
+        if (*optional_string(s, i)) n += strlen(*optional_string(s, i)) + 1;
+    return n;
+}
+
 /* Copies the setting strings into one allocation owned by the session. */
 static int copy_strings(smtp_server *srv)
 {
-    const smtp_server_settings *s = &srv->set;
-    size_t hl = strlen(s->hostname) + 1;
-    size_t al = (s->auth_mechanisms ? strlen(s->auth_mechanisms) : 0) + 1;
-    size_t ml = s->mt_priority_profile ? strlen(s->mt_priority_profile) + 1 : 0;
-    srv->strings = smtp_malloc(srv->mem, hl + al + ml);
+    smtp_server_settings *s = &srv->set;
+    srv->strings = smtp_malloc(srv->mem, strings_size(s));
     if (!srv->strings) return SMTP_ERR_NOMEM;
     char *p = srv->strings;
+    size_t hl = strlen(s->hostname) + 1;
     memcpy(p, s->hostname, hl);
-    srv->set.hostname = p;
+    s->hostname = p;
     p += hl;
+    size_t al = (s->auth_mechanisms ? strlen(s->auth_mechanisms) : 0) + 1;
     memcpy(p, s->auth_mechanisms ? s->auth_mechanisms : "", al);
-    srv->set.auth_mechanisms = p;
+    s->auth_mechanisms = p;
     p += al;
-    if (ml) {
-        memcpy(p, s->mt_priority_profile, ml);
-        srv->set.mt_priority_profile = p;
+    for (int i = 0; optional_string(s, i); i++) {
+        const char **f = optional_string(s, i);
+        if (!*f) continue;
+        size_t n = strlen(*f) + 1;
+        memcpy(p, *f, n);
+        *f = p;
+        p += n;
     }
     return 0;
 }
@@ -282,17 +381,6 @@ static int new_parser(smtp_server *srv)
     return smtp_cmd_parser_new(&srv->parser, &ccb, &cs, &srv->parser_mem, srv);
 }
 
-/* The size of each version of the structs (common.h: versioned structs); 0: unknown. */
-static size_t settings_size(int version)
-{
-    return version == 1 ? sizeof(smtp_server_settings) : 0;
-}
-
-static size_t callbacks_size(int version)
-{
-    return version == 1 ? sizeof(smtp_server_callbacks) : 0;
-}
-
 int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
                               const smtp_server_callbacks *callbacks_in, int settings_version,
                               const smtp_server_settings *settings_in, const smtp_mem *mem,
@@ -304,7 +392,7 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
         return SMTP_ERR_INVALID_ARGUMENT;
     /* What a caller's version lacks keeps its default. */
     smtp_server_settings set;
-    smtp_server_settings_init(&set);
+    settings_defaults(&set);
     if (settings_in) memcpy(&set, settings_in, settings_size(settings_version));
     smtp_server_callbacks cbs;
     memset(&cbs, 0, sizeof cbs);
@@ -367,10 +455,7 @@ size_t smtp_server_memory(const smtp_server *srv)
     size_t n = sizeof *srv + srv->parser_bytes + srv->out_cap;
     if (srv->scratch) n += srv->scratch_cap;
     n += smtp_srv_env_memory(srv);
-    /* copy_strings' one allocation */
-    n += strlen(s->hostname) + 1 + strlen(s->auth_mechanisms) + 1;
-    if (s->mt_priority_profile) n += strlen(s->mt_priority_profile) + 1;
-    return n;
+    return n + strings_size(s); /* copy_strings' one allocation */
 }
 
 /* ---- RFC 2920 synchronization (SMTP_SERVER_STRICT_PIPELINING) ---- */
@@ -513,6 +598,20 @@ int smtp_srv_helo_accepted(smtp_server *srv)
 }
 
 /* The parameter extensions the client may use now (what was advertised). */
+/* The parameter parsers' unknown-parameter hook: the application's own names (settings
+ * mail_param_names, rcpt_param_names, given as `names`) are accepted; any other is 555. */
+static int application_param(const smtp_param *param, void *names)
+{
+    for (const char *w = names; *w;) {
+        size_t n = strcspn(w, " ");
+        if (smtp_span_ieq_span(param->key.ptr, param->key.len, w, n)) return 0;
+        w += n;
+        while (*w == ' ')
+            w++;
+    }
+    return SMTP_PARAM_UNRECOGNIZED;
+}
+
 static unsigned param_extensions(const smtp_server *srv)
 {
     unsigned e = srv->set.extensions, p = 0;
@@ -525,6 +624,8 @@ static unsigned param_extensions(const smtp_server *srv)
     if ((e & SMTP_SERVER_EXT_REQUIRETLS) && srv->tls_active) p |= SMTP_PARAM_EXT_REQUIRETLS;
     if (e & SMTP_SERVER_EXT_MT_PRIORITY) p |= SMTP_PARAM_EXT_MTPRIORITY;
     if (e & SMTP_SERVER_EXT_DELIVERBY) p |= SMTP_PARAM_EXT_DELIVERBY;
+    if (e & SMTP_SERVER_EXT_FUTURERELEASE) p |= SMTP_PARAM_EXT_FUTURERELEASE;
+    if (e & SMTP_SERVER_EXT_RRVS) p |= SMTP_PARAM_EXT_RRVS;
     if (smtp_srv_auth_offered(srv)) p |= SMTP_PARAM_EXT_AUTH; /* RFC 4954 5 */
     return p;
 }
@@ -566,8 +667,18 @@ static int cmd_mail(smtp_server *srv, const smtp_cmd *cmd)
     smtp_params_opts opts;
     smtp_params_opts_init(&opts);
     opts.extensions = param_extensions(srv);
+    if (srv->set.mail_param_names) {
+        opts.unknown = application_param;
+        opts.user_data = (void *)(uintptr_t)srv->set.mail_param_names;
+    }
     if (smtp_mail_params_parse(cmd->params.ptr, cmd->params.len, &opts, &m.params) < 0)
         return param_fault(srv, &m.params.fault);
+    m.param_text = cmd->params;
+    /* RFC 4865: a HOLDFOR longer than the interval the server announced. */
+    if ((m.params.present & SMTP_MAIL_HOLDFOR) &&
+        m.params.holdfor > srv->set.future_release_interval)
+        return smtp_srv_queue_reply(srv, 501, "5.5.4",
+                                    "Error: HOLDFOR exceeds max-future-release-interval");
     int utf8 = (m.params.present & SMTP_MAIL_SMTPUTF8) != 0;
     m.path = cmd->path;
     int e = smtp_path_parse(cmd->path.ptr, cmd->path.len,
@@ -606,8 +717,13 @@ static int cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
     smtp_params_opts_init(&opts);
     opts.extensions = param_extensions(srv);
     opts.smtputf8 = srv->smtputf8;
+    if (srv->set.rcpt_param_names) {
+        opts.unknown = application_param;
+        opts.user_data = (void *)(uintptr_t)srv->set.rcpt_param_names;
+    }
     if (smtp_rcpt_params_parse(cmd->params.ptr, cmd->params.len, &opts, &rc.params) < 0)
         return param_fault(srv, &rc.params.fault);
+    rc.param_text = cmd->params;
     rc.path = cmd->path;
     int e =
         smtp_path_parse(cmd->path.ptr, cmd->path.len,
@@ -696,10 +812,12 @@ static int dispatch(smtp_server *srv, const smtp_cmd *cmd)
         return cmd_vrfy(srv, cmd);
     case SMTP_VERB_HELP:
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
-        return smtp_srv_queue_reply(srv, 214, "2.0.0", "See RFC 5321");
+        return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_HELP, on_help, cmd->arg);
     case SMTP_VERB_ETRN:
         if ((j = junk(srv)) != 0) return j < 0 ? j : 0;
-        return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");
+        if (!srv->cb.on_etrn)
+            return smtp_srv_queue_reply(srv, 502, "5.5.1", "Error: command not implemented");
+        return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_ETRN, on_etrn, cmd->arg);
     case SMTP_VERB_AUTH: return smtp_srv_cmd_auth(srv, cmd);
     case SMTP_VERB_XCLIENT:
     case SMTP_VERB_XFORWARD: return smtp_srv_cmd_xclient(srv, cmd);

@@ -31,6 +31,8 @@ static int accepts(smtp_srv_decision decision, int code)
         return code == 235; /* SASL: only through smtp_server_auth_accept */
     case SMTP_SRV_DECISION_XCLIENT: return code == 220;
     case SMTP_SRV_DECISION_XFORWARD: return code == 250;
+    case SMTP_SRV_DECISION_ETRN: return code >= 250 && code <= 253; /* RFC 1985 5 */
+    case SMTP_SRV_DECISION_HELP: return code == 211 || code == 214; /* RFC 5321 4.2.3 */
     default: return 0;
     }
 }
@@ -157,6 +159,12 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
         }
         break;
     case SMTP_SRV_DECISION_XFORWARD: break;
+    case SMTP_SRV_DECISION_ETRN:
+        if (ok && !code) text = "Queuing started", len = strlen(text);
+        break;
+    case SMTP_SRV_DECISION_HELP:
+        if (ok && !code) code = 214, text = "See RFC 5321", len = strlen(text);
+        break;
     case SMTP_SRV_DECISION_VRFY:
         if (ok && !code) {
             code = 252;

@@ -74,18 +74,29 @@ static size_t ehlo_lines(const smtp_server *srv, int all, smtp_span *lines, char
         else
             EHLO_LIT("MT-PRIORITY");
     }
+    if (ext & SMTP_SERVER_EXT_FUTURERELEASE) /* RFC 4865 3 */
+        EHLO_FMT("FUTURERELEASE %u %s", (unsigned)s->future_release_interval,
+                 s->future_release_until);
+    if (ext & SMTP_SERVER_EXT_RRVS) EHLO_LIT("RRVS"); /* RFC 7293 3 */
     if (ext & SMTP_SERVER_EXT_LIMITS) {
         if (s->max_messages)
             EHLO_FMT("LIMITS RCPTMAX=%zu MAILMAX=%zu", s->max_recipients, s->max_messages);
         else
             EHLO_FMT("LIMITS RCPTMAX=%zu", s->max_recipients);
     }
+    /* The application's own lines (settings.ehlo_keywords, checked at smtp_server_new). */
+    for (const char *l = s->ehlo_keywords; l && *l;) {
+        size_t k = strcspn(l, "\n");
+        lines[n].ptr = l;
+        lines[n++].len = k;
+        l += k + (l[k] == '\n');
+    }
 #undef EHLO_LIT
 #undef EHLO_FMT
     return n;
 }
 
-#define EHLO_MAX_LINES 20
+#define EHLO_MAX_LINES (20 + SMTP_SRV_EHLO_EXTRA)
 #define EHLO_SCRATCH 1200
 
 smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv)

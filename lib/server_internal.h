@@ -42,6 +42,9 @@ typedef enum smtp_srv_mech {
     SMTP_SRV_MECH_OTHER     /* run by on_sasl */
 } smtp_srv_mech;
 
+/* The most capability lines of the application's own (settings.ehlo_keywords). */
+#define SMTP_SRV_EHLO_EXTRA 8
+
 /* The PROXY header reader's buffer: the v2 header (16) and the largest address block (216). */
 #define SMTP_SRV_PROXY_BUF 232
 /* Scratch space kept for the LOGIN user name while the password is read. */
@@ -58,10 +61,12 @@ typedef enum smtp_srv_decision {
     SMTP_SRV_DECISION_BDAT, /* first BDAT of a message: no reply on acceptance */
     SMTP_SRV_DECISION_MESSAGE,
     SMTP_SRV_DECISION_VRFY,
-    SMTP_SRV_DECISION_AUTH,    /* on_auth: PLAIN/LOGIN credentials */
-    SMTP_SRV_DECISION_SASL,    /* on_sasl: a step of another mechanism */
-    SMTP_SRV_DECISION_XCLIENT, /* on_xclient: 220 and a reset on acceptance */
-    SMTP_SRV_DECISION_XFORWARD /* on_xforward: 250 */
+    SMTP_SRV_DECISION_AUTH,     /* on_auth: PLAIN/LOGIN credentials */
+    SMTP_SRV_DECISION_SASL,     /* on_sasl: a step of another mechanism */
+    SMTP_SRV_DECISION_XCLIENT,  /* on_xclient: 220 and a reset on acceptance */
+    SMTP_SRV_DECISION_XFORWARD, /* on_xforward: 250 */
+    SMTP_SRV_DECISION_ETRN,     /* on_etrn: 250, 251, 252, 253 */
+    SMTP_SRV_DECISION_HELP      /* on_help: 211, 214 */
 } smtp_srv_decision;
 
 /*

@@ -259,6 +259,12 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     if (p->present & SMTP_MAIL_SIZE) vec_log_raw(st->log, " size", 5);
     if (p->present & SMTP_MAIL_BODY) vec_log_raw(st->log, " body", 5);
     if (p->present & SMTP_MAIL_SMTPUTF8) vec_log_raw(st->log, " smtputf8", 9);
+    if (p->present & SMTP_MAIL_HOLDFOR) {
+        char n[32];
+        vec_log_raw(st->log, n, (size_t)snprintf(n, sizeof n, " holdfor=%u", (unsigned)p->holdfor));
+    }
+    if (p->present & SMTP_MAIL_HOLDUNTIL) log_span(st->log, " holduntil=", p->holduntil);
+    if (p->extra) log_span(st->log, " params=", m->param_text);
     if (m->auth.ptr) log_span(st->log, " auth=", m->auth);
     const char *id = smtp_server_auth_identity(srv);
     if (id) {
@@ -276,7 +282,11 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
     struct state *st = ud;
     if (enter(st)) return -1;
     log_span(st->log, "rcpt ", rc->path);
-    vec_logf(st->log, " index=%zu", rc->index);
+    char idx[32];
+    vec_log_raw(st->log, idx, (size_t)snprintf(idx, sizeof idx, " index=%zu", rc->index));
+    if (rc->params.present & SMTP_RCPT_RRVS) log_span(st->log, " rrvs=", rc->params.rrvs);
+    if (rc->params.extra) log_span(st->log, " params=", rc->param_text);
+    vec_logf(st->log, "%s", "");
     struct answer a = {0, NULL, NULL, A_REPLY};
     size_t n = 0;
     if (span_prefix(rc->parsed.local, "bad"))
@@ -399,6 +409,32 @@ static int on_vrfy(smtp_server *srv, smtp_span arg, void *ud)
     vec_logf(st->log, "%s", "");
     struct answer a = {250, "2.1.5", "User exists", A_REPLY};
     return decide(st, K_VRFY, &a, vec_opt_has(st->options, "vrfy-resolve") ? 1 : 0);
+}
+
+/* ETRN (option etrn): "@bad..." and "#bad..." get 458, anything else is accepted. */
+static int on_etrn(smtp_server *srv, smtp_span arg, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    log_span(st->log, "etrn ", arg);
+    vec_logf(st->log, "%s", "");
+    struct answer a = {458, "4.0.0", "Unable to queue messages", A_REPLY};
+    size_t skip = arg.len && (arg.ptr[0] == '@' || arg.ptr[0] == '#');
+    smtp_span rest = {arg.ptr + skip, arg.len - skip};
+    return decide(st, K_VRFY, &a, span_prefix(rest, "bad") ? 1 : 0);
+}
+
+/* HELP (option help): "HELP MAIL" gets its own 214; anything else the default. */
+static int on_help(smtp_server *srv, smtp_span arg, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    log_span(st->log, "help ", arg);
+    vec_logf(st->log, "%s", "");
+    struct answer a = {214, "2.0.0", "MAIL FROM:<address> [parameters]", A_REPLY};
+    return decide(st, K_VRFY, &a, span_prefix(arg, "MAIL") ? 1 : 0);
 }
 
 static int on_starttls(smtp_server *srv, void *ud)
@@ -615,6 +651,12 @@ static const char *const known_words[] = {"lmtp",
                                           "defer-sasl",
                                           "defer-xclient",
                                           "envelope",
+                                          "futurerelease",
+                                          "rrvs",
+                                          "ehlo-extra",
+                                          "app-params",
+                                          "etrn",
+                                          "help",
                                           NULL};
 static const char *const known_keys[] = {"max-size",   "max-rcpt",      "max-msgs", "errors",
                                          "soft",       "delay",         "junk",     "out",
@@ -664,10 +706,22 @@ static void settings_from(const char *o, smtp_server_settings *s)
     if (vec_opt_has(o, "no-chunking")) s->extensions &= ~SMTP_SERVER_EXT_CHUNKING;
     if (vec_opt_has(o, "no-size")) s->extensions &= ~SMTP_SERVER_EXT_SIZE;
     if (vec_opt_has(o, "binarymime")) s->extensions |= SMTP_SERVER_EXT_BINARYMIME;
-    if (vec_opt_has(o, "all-ext")) {
-        s->extensions = SMTP_SERVER_EXT_ALL;
+    if (vec_opt_has(o, "all-ext")) { /* the extensions of settings version 1 */
+        s->extensions =
+            SMTP_SERVER_EXT_ALL & ~(SMTP_SERVER_EXT_FUTURERELEASE | SMTP_SERVER_EXT_RRVS);
         s->deliverby_min = 60;
         s->mt_priority_profile = "MIXER";
+    }
+    if (vec_opt_has(o, "futurerelease")) {
+        s->extensions |= SMTP_SERVER_EXT_FUTURERELEASE;
+        s->future_release_interval = 604800;
+        s->future_release_until = "2026-12-14T12:00:00Z";
+    }
+    if (vec_opt_has(o, "rrvs")) s->extensions |= SMTP_SERVER_EXT_RRVS;
+    if (vec_opt_has(o, "ehlo-extra")) s->ehlo_keywords = "XSHADOW\nX-EXPIRES 86400 hard";
+    if (vec_opt_has(o, "app-params")) {
+        s->mail_param_names = "XSHADOW X-TAG";
+        s->rcpt_param_names = "X-NOTE";
     }
     if (vec_opt_has(o, "empty-helo")) s->cmd_flags |= SMTP_CMD_LENIENT_EMPTY_HELO;
     if (vec_opt_has(o, "no-brackets")) s->cmd_flags |= SMTP_CMD_LENIENT_PATH_BRACKETS;
@@ -718,7 +772,9 @@ static void *srv_open(const char *options, vec_log *log)
                                 .on_sasl = on_sasl,
                                 .on_xclient = on_xclient,
                                 .on_xforward = on_xforward,
-                                .on_proxy = on_proxy};
+                                .on_proxy = on_proxy,
+                                .on_etrn = vec_opt_has(options, "etrn") ? on_etrn : NULL,
+                                .on_help = vec_opt_has(options, "help") ? on_help : NULL};
     int r = smtp_server_new(&st->srv, &cb, &s, NULL, st);
     if (r < 0) {
         vec_logf(log, "new error=%s", smtp_error_name(r));

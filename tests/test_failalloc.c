@@ -87,6 +87,10 @@ static int server_run(int n, unsigned flags, int *messages)
     smtp_server_settings_init(&s);
     s.hostname = "mx.example.org";
     s.extensions = SMTP_SERVER_EXT_ALL & ~SMTP_SERVER_EXT_STARTTLS;
+    s.future_release_interval = 604800;
+    s.future_release_until = "2030-01-01T00:00:00Z";
+    s.ehlo_keywords = "XSHADOW\nX-EXPIRES 86400"; /* copied: one more string to fail */
+    s.mail_param_names = "XSHADOW";
     s.flags = SMTP_SERVER_AUTH_PLAINTEXT | flags;
     s.trust = SMTP_SERVER_TRUST_ALL;
     s.max_output = 4096; /* the smallest: the queue fills and grows to it */

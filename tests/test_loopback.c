@@ -259,7 +259,7 @@ static int auth_sasl(int auth)
 
 /* What the session offers a message (derived from the scenario only). */
 struct offer {
-    int pipe, lmtp, tls, size, eight, utf8, bdat, binary, dsn, reqtls, prio, by;
+    int pipe, lmtp, tls, size, eight, utf8, bdat, binary, dsn, reqtls, prio, by, hold;
 };
 
 static struct offer offer_of(const struct scenario *sc)
@@ -280,6 +280,7 @@ static struct offer offer_of(const struct scenario *sc)
     o.reqtls = (e & SMTP_SERVER_EXT_REQUIRETLS) && o.tls;
     o.prio = (e & SMTP_SERVER_EXT_MT_PRIORITY) != 0;
     o.by = (e & SMTP_SERVER_EXT_DELIVERBY) != 0;
+    o.hold = (e & SMTP_SERVER_EXT_FUTURERELEASE) != 0;
     return o;
 }
 
@@ -348,6 +349,8 @@ struct srv_txn {
     int64_t by_time;
     smtp_by_mode by_mode;
     int by_trace;
+    uint32_t holdfor;
+    int64_t holduntil_utc;
     size_t nrcpt;
     struct srv_rcpt r[MAXR];
     int data_started, ended, bdat, aborted;
@@ -631,12 +634,13 @@ static void gen_message(struct world *w, struct tmsg *t, size_t idx)
         if (!o->by) t->missing = SMTP_CAP_DELIVERBY;
         break;
     case K_HOLD:
-        /* The server never offers FUTURERELEASE: the client's clear refusal every time. */
+        /* Within the week the server announces with FUTURERELEASE; without it, the client's
+         * clear refusal. */
         if (chance(50))
             t->m.holdfor = 1 + (uint32_t)below(3600);
         else
             t->m.holduntil = "2030-01-02T03:04:05Z";
-        t->missing = SMTP_CAP_FUTURERELEASE;
+        if (!o->hold) t->missing = SMTP_CAP_FUTURERELEASE;
         break;
     case K_AON: t->m.flags |= SMTP_CLIENT_MSG_ALL_OR_NOTHING; break;
     default: break;
@@ -774,6 +778,8 @@ static int s_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     x->by_time = p->by_time;
     x->by_mode = p->by_mode;
     x->by_trace = p->by_trace;
+    x->holdfor = p->holdfor;
+    x->holduntil_utc = p->holduntil_utc;
     struct answer no = {550, "5.7.1", "Sender rejected", 0, NULL};
     x->mail_code = span_prefix(m->parsed.local, "spammer") ? 550 : 250;
     return srv_decide(w, srv, &no, x->mail_code == 550);
@@ -1032,7 +1038,12 @@ static void check_params(struct world *w, const struct tmsg *t)
         CHECK_INT(x->by_mode, t->m.by_mode);
         CHECK_INT(x->by_trace, t->m.by_trace);
     }
-    CHECK(!(pr & (SMTP_MAIL_HOLDFOR | SMTP_MAIL_HOLDUNTIL | SMTP_MAIL_AUTH)));
+    /* FUTURERELEASE (RFC 4865) as the application asked, when the server offers it. */
+    CHECK_INT(!!(pr & SMTP_MAIL_HOLDFOR), t->m.holdfor != 0);
+    if (pr & SMTP_MAIL_HOLDFOR) CHECK_INT(x->holdfor, t->m.holdfor);
+    CHECK_INT(!!(pr & SMTP_MAIL_HOLDUNTIL), t->m.holduntil != NULL);
+    if (pr & SMTP_MAIL_HOLDUNTIL) CHECK(x->holduntil_utc == 1893553445); /* 2030-01-02T03:04:05Z */
+    CHECK(!(pr & SMTP_MAIL_AUTH));
     CHECK_INT(x->tls, o->tls);
 }
 
@@ -1412,6 +1423,8 @@ static void setup(struct world *w, const struct scenario *sc)
     ss.junk_command_limit = 0; /* every failed transaction costs an RSET */
     ss.deliverby_min = 60;
     ss.mt_priority_profile = "MIXER";
+    ss.future_release_interval = 604800; /* FUTURERELEASE: a week */
+    ss.future_release_until = "2030-01-01T00:00:00Z";
     if (sc->srv_out) ss.max_output = sc->srv_out;
     if (sc->prealloc) ss.flags |= SMTP_SERVER_PREALLOCATE;
     if (sc->auth) {

@@ -716,6 +716,65 @@ static void test_timeouts(void)
     smtp_server_del(srv);
 }
 
+/* Settings and callbacks of version 1 (before FUTURERELEASE, the application's keywords and
+ * parameters, on_etrn and on_help): init fills only their part, new reads only their part. */
+static void test_versions(void)
+{
+    smtp_server_settings s;
+    memset(&s, 0x5a, sizeof s);
+    smtp_server_settings_init_versioned(1, &s);
+    CHECK_INT(s.max_recipients, 1000);
+    const unsigned char *tail = (const unsigned char *)&s.future_release_interval;
+    size_t n = sizeof s - offsetof(smtp_server_settings, future_release_interval);
+    for (size_t i = 0; i < n; i++)
+        CHECK(tail[i] == 0x5a); /* a version-1 caller's struct ends before */
+    smtp_server_settings_init_versioned(3, &s);
+    CHECK_INT(s.future_release_interval, 0x5a5a5a5a); /* unknown version: untouched */
+    /* A version-1 struct with garbage after it: the new fields keep their defaults. */
+    smtp_server_settings_init_versioned(1, &s);
+    s.extensions |= SMTP_SERVER_EXT_FUTURERELEASE; /* needs version 2's fields */
+    smtp_server *srv = NULL;
+    CHECK_INT(smtp_server_new_versioned(&srv, 1, NULL, 1, &s, NULL, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    s.extensions &= ~SMTP_SERVER_EXT_FUTURERELEASE;
+    smtp_server_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    memset(&cb.on_etrn, 0xff, sizeof cb.on_etrn); /* version 1 ends before: never read */
+    CHECK_INT(smtp_server_new_versioned(&srv, 1, &cb, 1, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[1024];
+    pull(srv, out, sizeof out);
+    feed(srv, "EHLO c\r\nETRN @example.org\r\n"); /* no on_etrn: 502, no crash */
+    smtp_server_del(srv);
+    CHECK_INT(smtp_server_new_versioned(&srv, 3, NULL, 2, NULL, NULL, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    /* Settings version 2 checked. */
+    static const struct {
+        const char *keywords, *mail, *until;
+        uint32_t interval;
+    } bad[] = {{"-X", NULL, NULL, 0},        {"X\n", NULL, NULL, 0},
+               {"X Y\x01", NULL, NULL, 0},   {"A\nB\nC\nD\nE\nF\nG\nH\nI", NULL, NULL, 0},
+               {NULL, "X=1", NULL, 0},       {NULL, "", NULL, 0},
+               {NULL, NULL, "tomorrow", 60}, {NULL, NULL, "2026-12-14T00:00:00Z", 0},
+               {NULL, NULL, NULL, 60}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        smtp_server_settings_init(&s);
+        s.ehlo_keywords = bad[i].keywords;
+        s.mail_param_names = bad[i].mail;
+        s.future_release_until = bad[i].until;
+        s.future_release_interval = bad[i].interval;
+        if (bad[i].until || bad[i].interval) s.extensions |= SMTP_SERVER_EXT_FUTURERELEASE;
+        CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    }
+    smtp_server_settings_init(&s);
+    s.ehlo_keywords = "A\nB\nC\nD\nE\nF\nG\nX-H 1 2 3";
+    s.mail_param_names = "XA XB";
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    /* The strings are copied and counted. */
+    CHECK(smtp_server_memory(srv) > 0);
+    smtp_server_del(srv);
+}
+
 /* The address smtp_server_client_address gives, "-" when unknown, and its port. */
 static void check_client(const smtp_server *srv, const char *want, unsigned want_port)
 {
@@ -840,5 +899,6 @@ int main(void)
     test_deferred_empty_chunk();
     test_timeouts();
     test_client_address();
+    test_versions();
     return check_finish();
 }

@@ -70,7 +70,15 @@ typedef struct smtp_server smtp_server;
 #define SMTP_SERVER_EXT_DELIVERBY 0x0800u   /**< RFC 2852: "DELIVERBY [deliverby_min]" */
 #define SMTP_SERVER_EXT_MT_PRIORITY 0x1000u /**< RFC 6710: "MT-PRIORITY [mt_priority_profile]" */
 #define SMTP_SERVER_EXT_LIMITS 0x2000u      /**< RFC 9422: "LIMITS RCPTMAX=n MAILMAX=n" */
-#define SMTP_SERVER_EXT_ALL 0x3fffu
+/**
+ * RFC 4865: "FUTURERELEASE interval date-time" (settings future_release_interval and
+ * future_release_until, both required): MAIL accepts HOLDFOR and HOLDUNTIL. Since settings
+ * version 2.
+ */
+#define SMTP_SERVER_EXT_FUTURERELEASE 0x4000u
+#define SMTP_SERVER_EXT_RRVS 0x8000u /**< RFC 7293: RCPT accepts RRVS. Since settings version 2.   \
+                                      */
+#define SMTP_SERVER_EXT_ALL 0xffffu
 /** @} */
 
 /* Behaviour flags (smtp_server_settings.flags). */
@@ -223,10 +231,44 @@ typedef struct smtp_server_settings {
     unsigned deliverby_min;          /**< DELIVERBY's min-by-time in seconds; 0: none shown */
     const char *mt_priority_profile; /**< MT-PRIORITY's profile ("MIXER"); NULL: none shown */
     unsigned trust;                  /**< SMTP_SERVER_TRUST_* granted to this peer; default 0 */
+    /**
+     * FUTURERELEASE's max-future-release-interval in seconds (1 .. 999999999), required with
+     * SMTP_SERVER_EXT_FUTURERELEASE: a MAIL whose HOLDFOR asks for more gets 501 5.5.4.
+     * Since version 2; default 0.
+     */
+    uint32_t future_release_interval;
+    /**
+     * FUTURERELEASE's max-future-release-date-time (RFC 3339, "2026-12-14T12:00:00Z"),
+     * required with SMTP_SERVER_EXT_FUTURERELEASE. The engine has no clock: the application
+     * writes it (now plus the interval) for each session, and judges a HOLDUNTIL against it
+     * in on_mail (params.holduntil_utc). Since version 2; default NULL.
+     */
+    const char *future_release_until;
+    /**
+     * Capability lines of the application's own added to the EHLO reply, separated by LF: each
+     * an ehlo-line (RFC 5321 4.1.1.1: a keyword of letters, digits and '-' starting with a
+     * letter or digit, then space-separated printable parameters), at most 8 lines; the whole
+     * EHLO reply must still fit in 2048 octets. For a vendor extension ("XSHADOW",
+     * "X-EXPIRES 86400"). Since version 2; default NULL: none.
+     */
+    const char *ehlo_keywords;
+    /**
+     * MAIL and RCPT parameters of the application's own (RFC 5321 4.1.2 esmtp-keyword),
+     * space-separated ("XSHADOW X-TAG"): the engine accepts them, with or without a value,
+     * counted in params.extra, and hands the parameter text to on_mail and on_rcpt
+     * (smtp_server_mail.param_text); any other unknown parameter is refused with 555. Since
+     * version 2; default NULL: none.
+     */
+    const char *mail_param_names;
+    const char *rcpt_param_names; /**< the same for RCPT (since version 2) */
 } smtp_server_settings;
 
-/** The version of smtp_server_settings this header describes (common.h: versioned structs). */
-#define SMTP_SERVER_SETTINGS_VERSION 1
+/**
+ * The version of smtp_server_settings this header describes (common.h: versioned structs):
+ * 2 added future_release_interval, future_release_until, ehlo_keywords, mail_param_names and
+ * rcpt_param_names.
+ */
+#define SMTP_SERVER_SETTINGS_VERSION 2
 
 /**
  * smtp_server_settings_init fills `*s` with the defaults above. NULL is ignored.
@@ -253,6 +295,9 @@ typedef struct smtp_server_mail {
      * parameter was not sent. Accepted only while AUTH is offered (else 555).
      */
     smtp_span auth;
+    /** The parameters as sent ("SIZE=100 XSHADOW=1"), or empty: an application parameter of
+     * mail_param_names is read here (smtp_param_iter_init). */
+    smtp_span param_text;
 } smtp_server_mail;
 
 /** The arguments of RCPT TO, valid during the callback. */
@@ -261,6 +306,7 @@ typedef struct smtp_server_rcpt {
     smtp_path parsed;        /**< smtp_path_parse of `path` */
     smtp_rcpt_params params; /**< the checked parameters */
     size_t index;            /**< how many recipients were accepted before this one */
+    smtp_span param_text;    /**< the parameters as sent, or empty (see smtp_server_mail) */
 } smtp_server_rcpt;
 
 /** An address of the envelope (smtp_server_message): as the client sent it, accepted. */
@@ -369,15 +415,16 @@ typedef struct smtp_server_proxy {
     /** @} */
 } smtp_server_proxy;
 
-/** The version of smtp_server_callbacks this header describes (common.h: versioned structs). */
-#define SMTP_SERVER_CALLBACKS_VERSION 1
+/** The version of smtp_server_callbacks this header describes (common.h: versioned structs):
+ * 2 added on_etrn and on_help. */
+#define SMTP_SERVER_CALLBACKS_VERSION 2
 
 /**
  * Callbacks. Every one receives the session first and `user_data` last. A NULL callback means
  * the default: accept (policy callbacks) or ignore (notifications).
  *
  * Policy callbacks (on_connect, on_helo, on_mail, on_rcpt, on_data_start, on_message_end,
- * on_vrfy) decide one reply. Each either
+ * on_vrfy, on_etrn, on_help) decide one reply. Each either
  *  - returns 0: the engine sends its default acceptance, unless the callback has already
  *    called smtp_server_reply (the usual way to refuse: reply 550 then return 0);
  *  - returns SMTP_SERVER_DEFER: the decision comes later through smtp_server_reply (order is
@@ -489,6 +536,17 @@ typedef struct smtp_server_callbacks {
      * The application may call smtp_server_set_trust here. Notification only.
      */
     int (*on_proxy)(smtp_server *srv, const smtp_server_proxy *proxy, void *user_data);
+    /**
+     * ETRN `arg` (RFC 1985: "[@]domain" or "#queue", as sent): a policy callback. Accept (0 or
+     * 250, 251, 252, 253): "250 2.0.0 Queuing started" by default; refuse with 458, 459 or any
+     * 4xx/5xx. NULL: ETRN is not implemented (502), as before version 2. Since version 2.
+     */
+    int (*on_etrn)(smtp_server *srv, smtp_span arg, void *user_data);
+    /**
+     * HELP `arg` (empty when none): a policy callback that answers with 211 or 214 (one line
+     * of text) or a 4xx/5xx. Default "214 2.0.0 See RFC 5321" (also when NULL). Since version 2.
+     */
+    int (*on_help)(smtp_server *srv, smtp_span arg, void *user_data);
 } smtp_server_callbacks;
 
 /**
@@ -569,13 +627,13 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) 
  * with ENHANCEDSTATUSCODES); `text`/`len` is one line of text (NULL/0: a default text).
  * Codes allowed: 421 always (queued, then the connection closes); on_connect 220, 554 or any
  * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354;
- * on_vrfy 250, 251, 252; on_auth 235; on_xclient 220; on_xforward 250; and 4xx/5xx for
- * every one (on_sasl: 4xx/5xx only; accept with smtp_server_auth_accept).
- * Answered after SMTP_SERVER_DEFER, the decision also completes at once what needs no more
- * input: an empty BDAT chunk ("BDAT 0 LAST" whose on_data_start was deferred) gets its reply,
- * or ends the message, so on_message_end may be called from inside this call (and may defer).
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, a code not allowed here, an enhanced code
- * of another class or malformed, text NULL with len > 0, text over 400 octets);
+ * on_vrfy 250, 251, 252; on_auth 235; on_xclient 220; on_xforward 250; on_etrn 250, 251,
+ * 252, 253; on_help 211, 214; and 4xx/5xx for every one (on_sasl: 4xx/5xx only; accept with
+ * smtp_server_auth_accept). Answered after SMTP_SERVER_DEFER, the decision also completes at once
+ * what needs no more input: an empty BDAT chunk ("BDAT 0 LAST" whose on_data_start was deferred)
+ * gets its reply, or ends the message, so on_message_end may be called from inside this call (and
+ * may defer). Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, a code not allowed here, an enhanced
+ * code of another class or malformed, text NULL with len > 0, text over 400 octets);
  * SMTP_ERR_UNSAFE_ARGUMENT (CR, LF, NUL or another control byte in the text);
  * SMTP_ERR_INVALID_STATE (no decision pending, or the session failed or closed);
  * SMTP_ERR_NOBUF (the output queue has no room: write, then reply again). On those errors
