@@ -78,7 +78,7 @@ int ex_authfile_load(ex_authfile *af, const char *path, char *err, size_t err_ca
             colon == line + ll - 1) {
             snprintf(err, err_cap, "%s:%zu: expected user:password", path, lineno);
             ex_authfile_free(af);
-            return -1;
+            return -2;
         }
         struct ex_auth_entry *e = &af->entries[af->count++];
         e->user = line;
@@ -89,7 +89,7 @@ int ex_authfile_load(ex_authfile *af, const char *path, char *err, size_t err_ca
     if (af->count == 0) {
         snprintf(err, err_cap, "%s: no user:password line", path);
         ex_authfile_free(af);
-        return -1;
+        return -2;
     }
     return 0;
 }

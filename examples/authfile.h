@@ -20,7 +20,8 @@ typedef struct ex_authfile {
  * ex_authfile_load reads `path`. Format: one "user:password" a line, split at the first ':'
  * (a password may hold ':'); LF or CRLF line ends; empty lines and lines starting with '#'
  * are skipped. A line without ':', with an empty user or password, or with a NUL byte is an
- * error. Returns 0, or -1 with a message in `err` (line number included).
+ * error. Returns 0; -1 when the file cannot be read (or memory runs out); -2 when it is
+ * malformed (no entry at all, or a bad line). `err` holds a message (line number included).
  */
 int ex_authfile_load(ex_authfile *af, const char *path, char *err, size_t err_cap);
 

@@ -20,6 +20,11 @@
  * acceptance, a --reply rule's or the callback's own) on a timer list: sink_run drives the
  * loop with smtp_io_loop_run_once up to the nearest deadline, then answers with
  * smtp_server_reply and smtp_io_loop_update.
+ *
+ * Each JSON line also says who sent the message and when: "peer" (smtp_server_client_address,
+ * so a PROXY header or XCLIENT counts), "time" (RFC 3339 in UTC, when the message was accepted),
+ * "conn" (the connection's number, as -v logs it) and, over TLS, "tls_version" and "tls_cipher"
+ * of the TLS adapter's session (null without TLS).
  */
 #include "sink.h"
 #include "authfile.h"
@@ -32,6 +37,7 @@
 #endif
 
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +54,8 @@ typedef struct sink_state {
     ex_authfile auth;
     unsigned long long connections, messages;
     sink_session *timers; /* sessions with a --delay reply due, unordered */
+    time_t stamp_sec;     /* the second that stamp holds, formatted once per second */
+    char stamp[24];       /* "2026-12-07T12:34:56" */
 } sink_state;
 
 /* A reply kept for later (--delay): code 0 is the engine's default acceptance. */
@@ -81,6 +89,7 @@ struct sink_session {
     int64_t due;              /* when (now_ms) */
     sink_session *next_timer; /* in st->timers while a reply is due */
     int timed;                /* in st->timers */
+    int tls_logged;           /* -v: the TLS line was written */
 };
 
 static sink_state *the_state; /* for the signal handler */
@@ -101,6 +110,59 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "ADDR:PORT" or "[IPV6]:PORT" of the engine's client (the socket's, or what a PROXY header or
+ * XCLIENT said); 0 (buf "") when it is unknown. */
+static int format_peer(const smtp_server *srv, char *buf, size_t cap)
+{
+    unsigned port = 0;
+    const char *addr = smtp_server_client_address(srv, &port);
+    buf[0] = '\0';
+    if (addr == NULL) return 0;
+    snprintf(buf, cap, strchr(addr, ':') != NULL ? "[%s]:%u" : "%s:%u", addr, port);
+    return 1;
+}
+
+/* The TLS session's protocol and cipher suite, NULL each when the connection is not over TLS. */
+static void tls_names(const smtp_io_conn *conn, const char **version, const char **cipher)
+{
+    *version = *cipher = NULL;
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (!smtp_io_conn_tls(conn)) return;
+    const smtp_tls *tls = smtp_tls_io_filter_session(smtp_io_conn_filter(conn));
+    *version = smtp_tls_version(tls);
+    *cipher = smtp_tls_ciphersuite(tls);
+#else
+    (void)conn;
+#endif
+}
+
+/* -v: the TLS line, once, at the first decision after the handshake. */
+static void log_tls(sink_session *s)
+{
+    if (!s->st->o->verbose || s->tls_logged || !smtp_io_conn_tls(s->conn)) return;
+    const char *version, *cipher;
+    tls_names(s->conn, &version, &cipher);
+    s->tls_logged = 1;
+    fprintf(stderr, "smtp-sink: [%llu] TLS %s %s\n", s->id, version ? version : "?",
+            cipher ? cipher : "?");
+}
+
+/* Now as RFC 3339 in UTC with milliseconds: "2026-12-07T12:34:56.789Z". The date and time of
+ * day are formatted once per second (gmtime_r and strftime cost more than the rest). */
+static void format_time(sink_state *st, char *buf, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != st->stamp_sec || st->stamp[0] == '\0') {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        if (strftime(st->stamp, sizeof st->stamp, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            st->stamp[0] = '\0';
+        st->stamp_sec = ts.tv_sec;
+    }
+    snprintf(buf, cap, "%s.%03dZ", st->stamp, (int)(ts.tv_nsec / 1000000));
 }
 
 static const char *const point_names[EX_FAULT_POINTS] = {"CONNECT", "HELO", "MAIL", "RCPT",
@@ -134,6 +196,7 @@ static int fault_begin(sink_session *s, smtp_server *srv, ex_fault_point point)
 {
     const ex_faults *f = &s->st->o->faults;
     unsigned long n = ++s->count[point];
+    log_tls(s);
     s->replied = 0;
     s->defer_ms = 0;
     s->accept = NULL;
@@ -229,6 +292,13 @@ static void timers_fire(sink_state *st)
 static int on_connect(smtp_server *srv, void *ud)
 {
     sink_session *s = ud;
+    if (s->st->o->verbose && s->st->o->proxy_protocol) {
+        char peer[80];
+        if (format_peer(srv, peer, sizeof peer))
+            fprintf(stderr, "smtp-sink: [%llu] PROXY: client %s\n", s->id, peer);
+        else
+            fprintf(stderr, "smtp-sink: [%llu] PROXY: client unknown\n", s->id);
+    }
     return fault_end(s, srv, fault_begin(s, srv, EX_FAULT_CONNECT));
 }
 
@@ -321,8 +391,14 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
 }
 
 /* The line of an accepted message, built in a buffer and written with one write(2). */
-static void print_json(const sink_session *s, uint64_t size, const char *file)
+static void print_json(sink_session *s, uint64_t size, const char *file)
 {
+    char peer[80], when[40];
+    const char *version, *cipher;
+    smtp_server *srv = smtp_io_conn_server(s->conn);
+    int have_peer = format_peer(srv, peer, sizeof peer);
+    format_time(s->st, when, sizeof when);
+    tls_names(s->conn, &version, &cipher);
     ex_jline j;
     ex_jline_init(&j, STDOUT_FILENO);
     ex_jline_lit(&j, "{\"from\":");
@@ -348,9 +424,28 @@ static void print_json(const sink_session *s, uint64_t size, const char *file)
         ex_jline_lit(&j, ",\"tls\":true,\"auth\":");
     else
         ex_jline_lit(&j, ",\"tls\":false,\"auth\":");
-    const char *user = smtp_server_auth_identity(smtp_io_conn_server(s->conn));
+    const char *user = smtp_server_auth_identity(srv);
     if (user != NULL)
         ex_jline_string(&j, user, strlen(user));
+    else
+        ex_jline_lit(&j, "null");
+    ex_jline_lit(&j, ",\"peer\":");
+    if (have_peer)
+        ex_jline_string(&j, peer, strlen(peer));
+    else
+        ex_jline_lit(&j, "null");
+    ex_jline_lit(&j, ",\"time\":");
+    ex_jline_string(&j, when, strlen(when));
+    ex_jline_lit(&j, ",\"conn\":");
+    ex_jline_u64(&j, s->id);
+    ex_jline_lit(&j, ",\"tls_version\":");
+    if (version != NULL)
+        ex_jline_string(&j, version, strlen(version));
+    else
+        ex_jline_lit(&j, "null");
+    ex_jline_lit(&j, ",\"tls_cipher\":");
+    if (cipher != NULL)
+        ex_jline_string(&j, cipher, strlen(cipher));
     else
         ex_jline_lit(&j, "null");
     ex_jline_lit(&j, "}\n");
@@ -419,8 +514,6 @@ static const smtp_server_callbacks callbacks = {
 static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t peerlen,
                      smtp_io_session *session, void *ud)
 {
-    (void)peer;
-    (void)peerlen;
     sink_state *st = ud;
     sink_session *s = calloc(1, sizeof *s);
     if (s == NULL) return -1;
@@ -429,7 +522,17 @@ static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t 
     s->id = ++st->connections;
     session->callbacks = &callbacks;
     session->user_data = s;
-    if (st->o->verbose) fprintf(stderr, "smtp-sink: [%llu] connected\n", s->id);
+    if (st->o->verbose) {
+        char host[NI_MAXHOST], serv[NI_MAXSERV];
+        if (peer != NULL && getnameinfo(peer, peerlen, host, sizeof host, serv, sizeof serv,
+                                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+            fprintf(stderr,
+                    strchr(host, ':') ? "smtp-sink: [%llu] connected from [%s]:%s\n"
+                                      : "smtp-sink: [%llu] connected from %s:%s\n",
+                    s->id, host, serv);
+        else
+            fprintf(stderr, "smtp-sink: [%llu] connected\n", s->id);
+    }
     return 0;
 }
 
@@ -500,9 +603,10 @@ int sink_run(const sink_options *o)
     }
     if (o->auth_file != NULL) {
         char err[512];
-        if (ex_authfile_load(&st.auth, o->auth_file, err, sizeof err) != 0) {
+        int rc = ex_authfile_load(&st.auth, o->auth_file, err, sizeof err);
+        if (rc != 0) {
             fprintf(stderr, "smtp-sink: --auth-file: %s\n", err);
-            return EX_NOINPUT;
+            return rc == -2 ? EX_DATAERR : EX_NOINPUT;
         }
     }
     smtp_io_loop_settings ls;
@@ -523,9 +627,10 @@ int sink_run(const sink_options *o)
     if (o->tls_cert != NULL) {
         char err[512];
         if (ex_tls_server_init(&tls_config, o->tls_cert, o->tls_key, err, sizeof err) != 0) {
+            /* The files were readable (smtp-sink.c): what fails is their contents. */
             fprintf(stderr, "smtp-sink: TLS: %s\n", err);
             ex_authfile_free(&st.auth);
-            return EX_USAGE;
+            return EX_DATAERR;
         }
         io.tls_new = tls_new;
         io.implicit_tls = o->implicit_tls;

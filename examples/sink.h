@@ -38,8 +38,8 @@ typedef struct sink_options {
  * sink_run listens, serves connections until SIGINT or SIGTERM (then stops accepting, lets
  * open transactions finish, and returns EX_OK), printing one JSON line per accepted message.
  * Returns a sysexits.h status: EX_OK, EX_UNAVAILABLE (cannot listen), EX_CANTCREAT (cannot
- * create the Maildir), EX_NOINPUT (cannot read --auth-file, --tls-cert or --tls-key),
- * EX_SOFTWARE.
+ * create the Maildir), EX_NOINPUT (cannot read --auth-file), EX_DATAERR (--auth-file,
+ * --tls-cert or --tls-key malformed), EX_SOFTWARE.
  */
 int sink_run(const sink_options *o);
 

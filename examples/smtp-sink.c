@@ -4,16 +4,20 @@
  * smtp-sink, but it stores messages in a Maildir or counts them, and prints one JSON line per
  * message). Built on libsmtp's server engine and the I/O adapter's multi-connection loop.
  *
- * This file checks the options (any mistake exits 64, EX_USAGE); sink.c runs the server.
+ * This file checks the options (any mistake exits 64, EX_USAGE; a file it cannot read 66,
+ * EX_NOINPUT); sink.c runs the server (a malformed file: 65, EX_DATAERR).
  */
 #include "args.h"
 #include "sink.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROG "smtp-sink"
@@ -27,7 +31,8 @@ static void help(void)
           "\n"
           "  -l, --listen ADDR:PORT     address to listen on (default 127.0.0.1:2525);\n"
           "                             IPv6 as [ADDR]:PORT, '*:PORT' for every address,\n"
-          "                             port 0 for one the kernel chooses (printed on stderr)\n"
+          "                             port 0 for one the kernel chooses (printed on stderr);\n"
+          "                             a bare PORT is 127.0.0.1:PORT\n"
           "  -m, --maildir DIR          store each message in the Maildir DIR (created if\n"
           "                             missing), fsynced before the 250 reply\n"
           "      --discard              store nothing, only count (\"file\": null)\n"
@@ -65,13 +70,20 @@ static void help(void)
           "                             over TLS only unless --allow-insecure-auth\n"
           "      --allow-insecure-auth  offer AUTH without TLS (passwords in clear text)\n"
           "\n"
-          "  -v, --verbose              log connections on standard error\n"
+          "  -v, --verbose              log connections (peer, TLS) on standard error\n"
           "  -h, --help                 show this help and exit\n"
           "      --version              show the version and exit\n"
           "\n"
           "Each accepted message prints {\"from\", \"to\": [...], \"size\", \"file\", \"helo\",\n"
-          "\"tls\", \"auth\"} on one line. SIGINT or SIGTERM: stop accepting, let open\n"
-          "transactions finish, exit 0.\n",
+          "\"tls\", \"auth\", \"peer\", \"time\", \"conn\", \"tls_version\", \"tls_cipher\"}\n"
+          "on one line: peer \"ADDR:PORT\" (\"[ADDR]:PORT\" for IPv6; with --proxy-protocol\n"
+          "the PROXY header's client), time RFC 3339 in UTC, conn the connection's number\n"
+          "(as -v logs it), tls_version and tls_cipher null without TLS.\n"
+          "SIGINT or SIGTERM: stop accepting, let open transactions finish, exit 0.\n"
+          "\n"
+          "Exit status: 0 stopped by a signal; 64 bad options; 65 a malformed --tls-cert,\n"
+          "--tls-key or --auth-file; 66 one of them unreadable; 69 cannot listen; 73 cannot\n"
+          "create the Maildir.\n",
           stdout);
     exit(EX_OK);
 }
@@ -149,13 +161,27 @@ static int hostname_ok(const char *s)
     return 1;
 }
 
+/* A file named by an option must open for reading and not be a directory: else exit 66
+ * (EX_NOINPUT). What it holds is checked when it is loaded (sink.c: 65, EX_DATAERR). */
 static void readable(const char *opt, const char *path)
 {
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, PROG ": %s: cannot read %s\n", opt, path);
-        fprintf(stderr, "Try '" PROG " --help' for more information.\n");
-        exit(EX_USAGE);
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    int err = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (fd >= 0) close(fd);
+    if (err != 0) {
+        fprintf(stderr, PROG ": %s: cannot read %s: %s\n", opt, path, strerror(err));
+        exit(EX_NOINPUT);
     }
+}
+
+/* Only digits: a bare port. */
+static int all_digits(const char *s)
+{
+    if (*s == '\0') return 0;
+    for (; *s != '\0'; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
 }
 
 static void fault(sink_options *o, ex_fault_kind kind, const char *opt, const char *spec)
@@ -228,6 +254,10 @@ static void parse_options(int argc, char **argv, sink_options *o)
         o->any_host = 1;
         snprintf(buf, sizeof buf, "any%s", listen + 1);
         spec = buf;
+    } else if (all_digits(listen)) {
+        /* "2525": a port on the loopback address, not a host named 2525 (0.0.9.221). */
+        snprintf(buf, sizeof buf, "127.0.0.1:%s", listen);
+        spec = buf;
     }
     if (ex_parse_endpoint(spec, "2525", 1, o->host, sizeof o->host, o->port, sizeof o->port,
                           &why) != 0)
@@ -243,14 +273,15 @@ static void parse_options(int argc, char **argv, sink_options *o)
     if (tls && (o->tls_cert == NULL || o->tls_key == NULL))
         usage_error("%s", "--tls-cert, --tls-key and --implicit-tls need both --tls-cert and "
                           "--tls-key");
-    if (o->tls_cert != NULL) readable("--tls-cert", o->tls_cert);
-    if (o->tls_key != NULL) readable("--tls-key", o->tls_key);
-    if (o->auth_file != NULL) readable("--auth-file", o->auth_file);
     if (o->auth_file != NULL && !tls && !o->insecure_auth)
         usage_error("%s", "--auth-file: AUTH is offered only over TLS: add --tls-cert and "
                           "--tls-key, or --allow-insecure-auth");
     if (o->insecure_auth && o->auth_file == NULL)
         usage_error("%s", "--allow-insecure-auth needs --auth-file");
+    /* The files last: a bad command line is 64 whatever its files are. */
+    if (o->tls_cert != NULL) readable("--tls-cert", o->tls_cert);
+    if (o->tls_key != NULL) readable("--tls-key", o->tls_key);
+    if (o->auth_file != NULL) readable("--auth-file", o->auth_file);
 }
 
 int main(int argc, char **argv)

@@ -231,10 +231,10 @@ static void test_authfile(void)
     CHECK(!ex_authfile_check(&af, "bo", 2, "x", 1));
     CHECK(!ex_authfile_check(&af, "carol", 5, "x", 1));
     ex_authfile_free(&af);
-    CHECK(load("nocolon\n", &af) == -1);
-    CHECK(load(":pw\n", &af) == -1);
-    CHECK(load("user:\n", &af) == -1);
-    CHECK(load("# only a comment\n", &af) == -1);
+    CHECK(load("nocolon\n", &af) == -2);
+    CHECK(load(":pw\n", &af) == -2);
+    CHECK(load("user:\n", &af) == -2);
+    CHECK(load("# only a comment\n", &af) == -2);
     char err[256];
     CHECK(ex_authfile_load(&af, "/nonexistent/users", err, sizeof err) == -1);
     CHECK(strstr(err, "/nonexistent/users") != NULL);

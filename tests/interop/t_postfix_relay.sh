@@ -71,7 +71,7 @@ relay() {
         fail "Postfix's sendmail failed"
     json_lines 1
     expect_in "$T/sink.out" "{\"from\":\"a@example.org\",\"to\":[\"b@$1\",\"c@$1\"],\"size\":"
-    expect_in "$T/sink.out" "\"helo\":\"postfix.test\",\"tls\":$2,\"auth\":null}"
+    expect_in "$T/sink.out" "\"helo\":\"postfix.test\",\"tls\":$2,\"auth\":null,"
     # pickup(8)'s trace field: "Received: by postfix.test (Postfix, from userid 0)" and the id.
     stored 1 "$T/msg-$1" "Received: by postfix.test (Postfix, from userid 0)"
     "$BIN/smtp-send" --timeout 30 --server "127.0.0.1:$pf_port" --helo client.example \
