@@ -1,0 +1,259 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# smtp-sink's JSON keys "peer", "time", "conn", "tls_version" and "tls_cipher", the -v lines
+# that go with them, `--listen PORT`, and the exit status of unreadable (66) and malformed (65)
+# --auth-file, --tls-cert and --tls-key, against smtp-send and a raw client over 127.0.0.1.
+# Usage: sinkjson.sh BINDIR RAWSMTP [MKCERT]
+#   BINDIR  where smtp-send and smtp-sink are
+#   RAWSMTP the raw client (tests/e2e/rawsmtp.c)
+#   MKCERT  makes a CA and a certificate for localhost (tests/e2e/mkcert.c); "none" or absent
+#           in a build without TLS: the TLS checks are skipped, the others run
+# SMTP_E2E_WRAPPER (e.g. "valgrind -q --error-exitcode=99") runs both programs under a tool.
+# smtp-sink listens on a port the kernel chooses and is stopped by its PID; every wait is
+# bounded. Exit 0: pass, 1: fail, 77: skipped.
+set -u
+bin=$1
+raw=$2
+mkcert=${3:-none}
+W=${SMTP_E2E_WRAPPER:-}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-sinkjson.XXXXXX")
+sink_pid=
+port=
+step=start
+
+[ -x "$bin/smtp-sink" ] && [ -x "$bin/smtp-send" ] && [ -x "$raw" ] || {
+    echo "SKIP: smtp-sink, smtp-send or rawsmtp not built"
+    exit 77
+}
+
+cleanup() {
+    if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
+        kill -KILL "$sink_pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL ($step): $*"
+    for f in "$tmp"/*.out "$tmp"/*.err; do
+        [ -f "$f" ] || continue
+        echo "---- $(basename "$f")"
+        head -c 4000 "$f"
+    done
+    exit 1
+}
+
+# start_sink [OPTIONS...]: starts smtp-sink -v in the background, waits for its port. A later
+# --listen in OPTIONS replaces the first (getopt: the last one wins).
+start_sink() {
+    rm -f "$tmp/sink.out" "$tmp/sink.err"
+    $W "$bin/smtp-sink" -v --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" 2>"$tmp/sink.err" &
+    sink_pid=$!
+    i=0
+    while [ $i -lt 200 ]; do
+        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
+            "$tmp/sink.err" 2>/dev/null)
+        [ -n "$port" ] && return 0
+        kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    fail "smtp-sink did not listen on 127.0.0.1 within 10 s"
+}
+
+# stop_sink: SIGTERM by PID, waits at most 20 s, checks it exited 0.
+stop_sink() {
+    kill -TERM "$sink_pid"
+    i=0
+    while kill -0 "$sink_pid" 2>/dev/null && [ $i -lt 400 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    kill -0 "$sink_pid" 2>/dev/null && fail "smtp-sink still running 20 s after SIGTERM"
+    wait "$sink_pid"
+    rc=$?
+    sink_pid=
+    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
+}
+
+# send EXPECTED_STATUS [OPTIONS...]: smtp-send from a@example.org to b@example.org.
+send() {
+    expect=$1
+    shift
+    $W "$bin/smtp-send" --server "127.0.0.1:$port" --from a@example.org --to b@example.org \
+        --data "$tmp/msg" --timeout 20 "$@" >"$tmp/send.out" 2>"$tmp/send.err"
+    rc=$?
+    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
+}
+
+expect_in() { # FILE PATTERN (fixed string)
+    grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
+}
+
+# line N: the Nth JSON line of smtp-sink.
+line() {
+    sed -n "${1}p" "$tmp/sink.out"
+}
+
+# field N KEY: the raw JSON value of KEY in line N (strings keep their quotes).
+field() {
+    line "$1" | sed -n "s/.*,\"$2\":\\(\"[^\"]*\"\\|[^,}]*\\)[,}].*/\\1/p"
+}
+
+# lines N: smtp-sink's standard output holds N lines.
+lines() {
+    [ "$(wc -l <"$tmp/sink.out" | tr -d ' ')" -eq "$1" ] ||
+        fail "expected $1 JSON line(s), got $(wc -l <"$tmp/sink.out")"
+}
+
+printf 'From: a@example.org\r\nSubject: sinkjson\r\n\r\nbody\r\n' >"$tmp/msg"
+
+# "peer": the client's address and real port, the one -v logs at the connection; "conn": 1.
+step=peer
+start_sink --discard
+send 0
+lines 1
+peer=$(field 1 peer)
+case "$peer" in
+'"127.0.0.1:'[0-9]*'"') ;;
+*) fail "peer is $peer, expected \"127.0.0.1:PORT\"" ;;
+esac
+cport=${peer#\"127.0.0.1:}
+cport=${cport%\"}
+case "$cport" in *[!0-9]*) fail "peer's port '$cport' is not a number" ;; esac
+[ "$cport" -ge 1 ] && [ "$cport" -le 65535 ] || fail "peer's port $cport out of range"
+[ "$cport" -ne "$port" ] || fail "peer's port is the listener's ($port)"
+expect_in "$tmp/sink.err" "smtp-sink: [1] connected from 127.0.0.1:$cport"
+[ "$(field 1 conn)" = 1 ] || fail "conn is $(field 1 conn), expected 1"
+
+# "time": RFC 3339 in UTC with milliseconds, within a minute of now.
+step="time"
+t=$(field 1 time)
+echo "$t" | grep -E -q '^"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"$' ||
+    fail "time $t is not RFC 3339 YYYY-MM-DDTHH:MM:SS.mmmZ"
+t=${t#\"}
+t=${t%\"}
+secs=$(date -u -d "$t" +%s 2>/dev/null) || fail "date cannot parse time $t"
+now=$(date -u +%s)
+d=$((now - secs))
+[ $d -ge -60 ] && [ $d -le 60 ] || fail "time $t is $d s away from now"
+
+# Without TLS: "tls_version" and "tls_cipher" are null.
+step=no-tls
+[ "$(field 1 tls_version)" = null ] || fail "tls_version is $(field 1 tls_version) without TLS"
+[ "$(field 1 tls_cipher)" = null ] || fail "tls_cipher is $(field 1 tls_cipher) without TLS"
+grep -q '\] TLS ' "$tmp/sink.err" && fail "a TLS line without TLS"
+
+# "conn" counts connections: two more connections are 2 and 3; two messages in one connection
+# (the raw client, the fourth connection) both say 4.
+step=conn
+send 0
+send 0
+printf 'EHLO raw.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<c@example.org>\r\nDATA\r\ny\r\n.\r\nQUIT\r\n' \
+    >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+lines 5
+got=$(for n in 1 2 3 4 5; do field $n conn; done | tr '\n' ' ')
+[ "$got" = "1 2 3 4 4 " ] || fail "conn values: $got, expected 1 2 3 4 4"
+for n in 2 3 4 5; do
+    field $n peer | grep -q '^"127\.0\.0\.1:[0-9][0-9]*"$' || fail "line $n: peer $(field $n peer)"
+done
+stop_sink
+
+# A PROXY header: "peer" is the client it speaks for, IPv6 in brackets; -v says so too.
+step=proxy
+start_sink --discard --proxy-protocol
+body='EHLO raw.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n'
+# shellcheck disable=SC2059
+printf "PROXY TCP4 192.0.2.1 192.0.2.2 40000 25\\r\\n$body" >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+# shellcheck disable=SC2059
+printf "PROXY TCP6 2001:db8::7 2001:db8::2 40001 25\\r\\n$body" >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+lines 2
+[ "$(field 1 peer)" = '"192.0.2.1:40000"' ] || fail "PROXY TCP4: peer $(field 1 peer)"
+[ "$(field 2 peer)" = '"[2001:db8::7]:40001"' ] || fail "PROXY TCP6: peer $(field 2 peer)"
+expect_in "$tmp/sink.err" "smtp-sink: [1] PROXY: client 192.0.2.1:40000"
+expect_in "$tmp/sink.err" "smtp-sink: [2] PROXY: client [2001:db8::7]:40001"
+stop_sink
+
+# --listen PORT is 127.0.0.1:PORT ("0": a port the kernel chooses), not a host named PORT.
+step=listen-port
+start_sink --discard --listen 0
+[ "$port" -ne 0 ] && [ "$port" -ne 2525 ] || fail "--listen 0 listens on port $port"
+send 0
+lines 1
+stop_sink
+$W "$bin/smtp-sink" --discard --listen 99999 >"$tmp/o.out" 2>"$tmp/o.err"
+[ $? -eq 64 ] || fail "--listen 99999 did not exit 64"
+
+# Exit status: an unreadable file 66 (EX_NOINPUT), a malformed one 65 (EX_DATAERR); a bad
+# command line stays 64 whatever its files.
+step=exit-status
+sink_exit() { # EXPECTED MESSAGE OPTIONS...
+    expect=$1
+    msg=$2
+    shift 2
+    $W "$bin/smtp-sink" --listen 127.0.0.1:0 --discard "$@" >"$tmp/o.out" 2>"$tmp/o.err" </dev/null
+    rc=$?
+    [ $rc -eq "$expect" ] || fail "smtp-sink $* exited $rc, expected $expect"
+    expect_in "$tmp/o.err" "$msg"
+}
+printf 'u:p\n' >"$tmp/users"
+printf 'no colon here\n' >"$tmp/bad-users"
+sink_exit 66 "--auth-file: cannot read $tmp/nonexistent" --auth-file "$tmp/nonexistent" \
+    --allow-insecure-auth
+sink_exit 66 "--auth-file: cannot read $tmp" --auth-file "$tmp" --allow-insecure-auth
+sink_exit 65 "bad-users:1: expected user:password" --auth-file "$tmp/bad-users" \
+    --allow-insecure-auth
+sink_exit 64 "AUTH is offered only over TLS" --auth-file "$tmp/nonexistent"
+
+if [ -x "$mkcert" ]; then
+    "$mkcert" "$tmp" >"$tmp/mkcert.err" 2>&1 || fail "mkcert could not make the certificates"
+    printf 'not a certificate\n' >"$tmp/garbage.pem"
+    sink_exit 66 "--tls-cert: cannot read" --tls-cert "$tmp/nonexistent" --tls-key "$tmp/key.pem"
+    sink_exit 66 "--tls-key: cannot read" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/nonexistent"
+    sink_exit 65 "TLS:" --tls-cert "$tmp/garbage.pem" --tls-key "$tmp/key.pem"
+    sink_exit 65 "TLS:" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/garbage.pem"
+    sink_exit 65 "expected user:password" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
+        --auth-file "$tmp/bad-users"
+
+    # Over STARTTLS: "tls_version" and "tls_cipher" name the session, as the -v TLS line does;
+    # a connection without TLS on the same sink has them null.
+    step=starttls
+    start_sink --discard --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+    $W "$bin/smtp-send" --server "localhost:$port" --starttls --cafile "$tmp/ca.pem" \
+        --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 20 \
+        >"$tmp/send.out" 2>"$tmp/send.err" || fail "STARTTLS send"
+    send 0
+    lines 2
+    v=$(field 1 tls_version)
+    c=$(field 1 tls_cipher)
+    case "$v" in '"TLSv1.'[23]'"') ;; *) fail "tls_version is $v over STARTTLS" ;; esac
+    case "$c" in '"TLS-'?*'"') ;; *) fail "tls_cipher is $c over STARTTLS" ;; esac
+    line 1 | grep -q '"tls":true,' || fail "line 1 is not over TLS"
+    v=${v#\"}
+    c=${c#\"}
+    expect_in "$tmp/sink.err" "smtp-sink: [1] TLS ${v%\"} ${c%\"}"
+    [ "$(field 2 tls_version)" = null ] || fail "tls_version $(field 2 tls_version) without TLS"
+    [ "$(field 2 tls_cipher)" = null ] || fail "tls_cipher $(field 2 tls_cipher) without TLS"
+    grep -q '^smtp-sink: \[2\] TLS ' "$tmp/sink.err" && fail "a TLS line for connection 2"
+    stop_sink
+
+    # Implicit TLS (RFC 8314): the same keys.
+    step=implicit-tls
+    start_sink --discard --implicit-tls --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+    $W "$bin/smtp-send" --server "localhost:$port" --tls --cafile "$tmp/ca.pem" \
+        --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 20 \
+        >"$tmp/send.out" 2>"$tmp/send.err" || fail "implicit TLS send"
+    lines 1
+    case "$(field 1 tls_version)" in '"TLSv1.'[23]'"') ;; *) fail "tls_version $(field 1 tls_version)" ;; esac
+    expect_in "$tmp/sink.err" "smtp-sink: [1] TLS TLSv1."
+    stop_sink
+else
+    echo "no mkcert (a build without TLS): TLS checks skipped"
+fi
+
+echo "PASS"
+exit 0
