@@ -22,7 +22,7 @@
  * smtp_server_reply and smtp_io_loop_update.
  *
  * Each JSON line also says who sent the message and when: "peer" (smtp_server_client_address,
- * so a PROXY header or XCLIENT counts), "time" (RFC 3339 in UTC, when the message was accepted),
+ * so a PROXY header counts), "time" (RFC 3339 in UTC, when the message was accepted),
  * "conn" (the connection's number, as -v logs it) and, over TLS, "tls_version" and "tls_cipher"
  * of the TLS adapter's session (null without TLS).
  */

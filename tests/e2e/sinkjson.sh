@@ -171,9 +171,24 @@ printf "PROXY TCP4 192.0.2.1 192.0.2.2 40000 25\\r\\n$body" >"$tmp/raw"
 # shellcheck disable=SC2059
 printf "PROXY TCP6 2001:db8::7 2001:db8::2 40001 25\\r\\n$body" >"$tmp/raw"
 "$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
-lines 2
+# Family UNKNOWN: the socket's address stays. Version 2, family UNIX (AF_UNIX, stream; 216
+# octets of addresses): no address at all, "peer" is null.
+# shellcheck disable=SC2059
+printf "PROXY UNKNOWN\\r\\n$body" >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+{
+    printf '\r\n\r\n\000\r\nQUIT\n\041\061\000\330'
+    head -c 216 /dev/zero
+    # shellcheck disable=SC2059
+    printf "$body"
+} >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+lines 4
 [ "$(field 1 peer)" = '"192.0.2.1:40000"' ] || fail "PROXY TCP4: peer $(field 1 peer)"
 [ "$(field 2 peer)" = '"[2001:db8::7]:40001"' ] || fail "PROXY TCP6: peer $(field 2 peer)"
+field 3 peer | grep -q '^"127\.0\.0\.1:[0-9][0-9]*"$' || fail "PROXY UNKNOWN: peer $(field 3 peer)"
+[ "$(field 4 peer)" = null ] || fail "PROXY v2 UNIX: peer $(field 4 peer)"
+expect_in "$tmp/sink.err" "smtp-sink: [4] PROXY: client unknown"
 expect_in "$tmp/sink.err" "smtp-sink: [1] PROXY: client 192.0.2.1:40000"
 expect_in "$tmp/sink.err" "smtp-sink: [2] PROXY: client [2001:db8::7]:40001"
 stop_sink
