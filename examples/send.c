@@ -9,6 +9,12 @@
  * the message in memory: the engine encodes it from there as it sends, and declares its SIZE.
  * The worst outcome of all messages and sessions decides the exit status:
  *   70 (a local failure) > 74 (connection) > 76 (protocol) > 69 (permanent) > 75 (temporary) > 0.
+ *
+ * --probe submits no message: a NOOP (smtp_client_command) is queued before the greeting
+ * instead. The engine sends it once the session is ready (after EHLO, STARTTLS and AUTH), so
+ * its reply (on_reply) is the moment to print what the server offers, then QUIT. The keywords
+ * are the EHLO reply's own lines, taken from the connection's trace (the last EHLO or LHLO:
+ * the one after STARTTLS); SIZE and AUTH come from the engine's parsed capabilities.
  */
 #include "send.h"
 #include "transcript.h"
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* What one recipient got: the RCPT reply, and in LMTP the reply after the data. */
@@ -50,6 +57,11 @@ typedef struct send_session {
     smtp_io_conn *conn;
     ex_transcript tr;
     char tag[24];
+    /* --probe: the server's bytes after the last EHLO/LHLO (its reply first), and whether
+     * the probe was printed. */
+    char ehlo[8192];
+    size_t ehlo_len;
+    int ehlo_capture, probed;
 } send_session;
 
 static int rank(int status)
@@ -369,7 +381,8 @@ static int on_session_end(smtp_client *cli, const smtp_client_session_result *re
      * order of on_message and on_session_end varies, so count deliveries, not reports. */
     int harmless = res->end == SMTP_CLIENT_END_SHUTDOWN || res->end == SMTP_CLIENT_END_CLOSED ||
                    res->end == SMTP_CLIENT_END_TIMEOUT;
-    if (!harmless || s->delivered < s->o->count) s->status = worst(s->status, st);
+    if (s->o->probe) harmless = harmless && s->probed;
+    if (!harmless || (!s->o->probe && s->delivered < s->o->count)) s->status = worst(s->status, st);
     return 0;
 }
 
@@ -391,12 +404,34 @@ static void note_tls(send_session *s, smtp_io_conn *conn)
 #endif
 }
 
+/* --probe: keeps the server's bytes after each EHLO or LHLO the client sends (a command
+ * line the engine writes at the start of a line: at the start of a write or after an LF). */
+static void capture_ehlo(send_session *s, int direction, const char *data, size_t len)
+{
+    if (direction == SMTP_IO_TRACE_OUT) {
+        for (size_t i = 0; i + 5 <= len; i++) {
+            if ((i == 0 || data[i - 1] == '\n') && (strncasecmp(data + i, "EHLO ", 5) == 0 ||
+                                                    strncasecmp(data + i, "LHLO ", 5) == 0)) {
+                s->ehlo_len = 0;
+                s->ehlo_capture = 1;
+            }
+        }
+        return;
+    }
+    if (!s->ehlo_capture) return;
+    size_t room = sizeof s->ehlo - s->ehlo_len;
+    if (len > room) len = room;
+    memcpy(s->ehlo + s->ehlo_len, data, len);
+    s->ehlo_len += len;
+}
+
 /* The engine's first output over TLS (the new EHLO) is traced in the same step that ends the
  * handshake, before on_progress: the note is made here, ahead of those bytes. */
 static void on_trace(smtp_io_conn *conn, int direction, const char *data, size_t len, void *ud)
 {
     send_session *s = ud;
-    note_tls(s, conn);
+    if (s->o->verbose) note_tls(s, conn);
+    if (s->o->probe) capture_ehlo(s, direction, data, len);
     ex_transcript_add(&s->tr, direction == SMTP_IO_TRACE_OUT ? EX_CLIENT : EX_SERVER, data, len);
 }
 
@@ -424,10 +459,86 @@ static int on_progress(smtp_io_conn *conn, void *ud)
     return 0;
 }
 
+/* One line of the server's text on standard output, control bytes as '?'. */
+static void print_text(const char *label, const char *p, size_t n)
+{
+    printf("%s: ", label);
+    for (size_t i = 0; i < n; i++)
+        putchar((unsigned char)p[i] < 0x20 || (unsigned char)p[i] == 0x7f ? '?' : p[i]);
+    putchar('\n');
+}
+
+/* --probe's report: the EHLO reply's lines ("ehlo:" the first, "capability:" each keyword
+ * line), the TLS session and the server's certificate, AUTH's mechanisms and SIZE. */
+static void print_probe(send_session *s)
+{
+    const char *p = s->ehlo, *end = s->ehlo + s->ehlo_len;
+    for (int first = 1; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL) break; /* a line cut by the buffer's end */
+        size_t n = (size_t)(nl - p);
+        if (n > 0 && p[n - 1] == '\r') n--;
+        if (n < 4 || p[0] != '2') break; /* not a 2xx line of the EHLO reply */
+        print_text(first ? "ehlo" : "capability", p + 4, n - 4);
+        first = 0;
+        int last = p[3] != '-';
+        p = nl + 1;
+        if (last) break;
+    }
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    smtp_tls *tls = s->conn != NULL && smtp_io_conn_tls(s->conn)
+                        ? smtp_tls_io_filter_session(smtp_io_conn_filter(s->conn))
+                        : NULL;
+    if (tls != NULL) {
+        char buf[512], until[32];
+        const char *v = smtp_tls_version(tls), *c = smtp_tls_ciphersuite(tls);
+        printf("tls: %s %s\n", v != NULL ? v : "?", c != NULL ? c : "?");
+        if (smtp_tls_peer_subject(tls, buf, sizeof buf) > 0)
+            print_text("tls-subject", buf, strlen(buf));
+        if (smtp_tls_peer_issuer(tls, buf, sizeof buf) > 0)
+            print_text("tls-issuer", buf, strlen(buf));
+        if (smtp_tls_peer_not_before(tls, buf, sizeof buf) > 0 &&
+            smtp_tls_peer_not_after(tls, until, sizeof until) > 0)
+            printf("tls-validity: %s to %s\n", buf, until);
+    } else
+#endif
+    {
+        printf("tls: none\n");
+    }
+    const smtp_caps *caps = smtp_client_caps(s->cli);
+    if (smtp_caps_has(caps, SMTP_CAP_AUTH)) {
+        smtp_span list = smtp_caps_auth_list(caps);
+        print_text("auth", list.ptr, list.len);
+    } else {
+        printf("auth: not offered\n");
+    }
+    if (s->o->auth_user != NULL) printf("authenticated: %s\n", s->o->auth_user);
+    if (!smtp_caps_has(caps, SMTP_CAP_SIZE))
+        printf("size: not offered\n");
+    else if (smtp_caps_size(caps) == 0)
+        printf("size: no limit\n");
+    else
+        printf("size: %llu\n", (unsigned long long)smtp_caps_size(caps));
+    fflush(stdout);
+}
+
+/* --probe: the NOOP's reply comes once the session is ready (EHLO, STARTTLS, AUTH done). */
+static int on_reply(smtp_client *cli, const smtp_client_reply *reply, void *ud)
+{
+    send_session *s = ud;
+    if (s->o->probe && !s->probed && reply != NULL && reply->command == SMTP_VERB_NOOP) {
+        s->probed = 1;
+        if (!s->o->quiet) print_probe(s);
+    }
+    (void)smtp_client_quit(cli);
+    return 0;
+}
+
 static const smtp_client_callbacks client_callbacks = {
     .on_rcpt = on_rcpt,
     .on_message = on_message,
     .on_session_end = on_session_end,
+    .on_reply = on_reply,
 };
 
 /* The envelope of every copy: the body is 8-bit when any byte is (RFC 6152). */
@@ -491,6 +602,14 @@ static int new_engine(send_session *s)
         fprintf(stderr, "smtp-send: cannot start a client: %s\n", smtp_error_text(rc));
         return EX_SOFTWARE;
     }
+    if (o->probe) { /* no message: a NOOP whose reply says the session is ready */
+        rc = smtp_client_command(s->cli, SMTP_VERB_NOOP, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "smtp-send: cannot queue NOOP: %s\n", smtp_error_text(rc));
+            return EX_SOFTWARE;
+        }
+        return EX_OK;
+    }
     build_message(s);
     rc = submit_next(s);
     if (rc != 0) {
@@ -515,7 +634,7 @@ static int connect_session(send_session *s, smtp_io_loop *loop)
     }
     smtp_io_settings ios;
     smtp_io_settings_init(&ios);
-    ios.on_trace = o->verbose ? on_trace : NULL;
+    ios.on_trace = o->verbose || o->probe ? on_trace : NULL;
     ios.on_progress = on_progress;
     ios.user_data = s;
     if (o->timeout_ms != 0) ios.write_timeout_ms = ios.handshake_timeout_ms = o->timeout_ms;
@@ -606,8 +725,10 @@ int send_run(const send_options *o)
         s->o = o;
         if (n > 1) snprintf(s->tag, sizeof s->tag, "[%zu] ", i + 1);
         ex_transcript_init(&s->tr, o->verbose ? stderr : NULL, s->tag);
-        s->rcpts = calloc(o->nrcpts, sizeof *s->rcpts);
-        s->results = calloc(o->nrcpts, sizeof *s->results);
+        ex_transcript_mask_auth(&s->tr, !o->show_secrets);
+        /* --probe has no recipient: one element all the same (calloc(0) may give NULL) */
+        s->rcpts = calloc(o->nrcpts + 1, sizeof *s->rcpts);
+        s->results = calloc(o->nrcpts + 1, sizeof *s->results);
         if (s->rcpts == NULL || s->results == NULL) return EX_OSERR;
         status = new_engine(s);
         if (status == EX_OK) s->status = connect_session(s, loop);

@@ -26,6 +26,8 @@ typedef struct send_options {
     const char *cafile;
     const char *auth_user, *auth_password, *auth_mech;
     int insecure_auth;
+    int show_secrets; /* -v shows AUTH's payloads and SASL responses (else "****") */
+    int probe;        /* --probe: EHLO (STARTTLS, AUTH), print what the server offers, QUIT */
     /* DSN (RFC 3461): RET (SMTP_RET_NONE: none), ENVID (NULL: none), NOTIFY bits for every
      * recipient (0: none), ORCPT=rfc822;<the recipient> for each; dsn_required refuses the
      * message when the server does not offer DSN (else the parameters are left out). */
@@ -42,7 +44,8 @@ typedef struct send_options {
 /*
  * send_run opens o->sessions connections, sends o->count copies of the message on each,
  * prints the results and returns the exit status (EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE,
- * EX_PROTOCOL, EX_IOERR, EX_SOFTWARE).
+ * EX_PROTOCOL, EX_IOERR, EX_SOFTWARE). With o->probe it opens one connection, sends no
+ * message, prints what the server offers once the session is ready, and quits.
  */
 int send_run(const send_options *o);
 

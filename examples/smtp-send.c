@@ -15,12 +15,14 @@
 #include "send.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define PROG "smtp-send"
@@ -30,7 +32,9 @@
 static void help(void)
 {
     fputs("Usage: " PROG " [OPTION]... --from ADDR --to ADDR [--to ADDR]...\n"
+          "  or:  " PROG " --probe [OPTION]...\n"
           "Send a message (from --data FILE or standard input) to an SMTP or LMTP server.\n"
+          "Empty standard input is refused (exit 64): --data /dev/null sends an empty message.\n"
           "\n"
           "Envelope and message:\n"
           "  -s, --server HOST[:PORT]  server to connect to; IPv6 as [ADDR]:PORT\n"
@@ -43,6 +47,10 @@ static void help(void)
           "      --no-pipelining       never pipeline commands (RFC 2920)\n"
           "      --no-chunking         never use BDAT (RFC 3030), always DATA\n"
           "      --timeout SECONDS     connect and per-reply timeout (default: RFC 5321's)\n"
+          "      --probe               send no message: EHLO (STARTTLS and AUTH as the options\n"
+          "                            say), print the server's capabilities, the TLS version,\n"
+          "                            cipher and certificate, the AUTH mechanisms and the SIZE\n"
+          "                            limit, then QUIT; no --from, --to or --data\n"
           "\n"
           "TLS (needs a build with mbedTLS):\n"
           "      --starttls            use STARTTLS when the server offers it\n"
@@ -50,11 +58,19 @@ static void help(void)
           "      --tls                 implicit TLS from the first byte (RFC 8314)\n"
           "      --cafile FILE         trusted CA certificates (PEM) instead of the system's\n"
           "      --no-verify           do not verify the server's certificate (dangerous)\n"
-          "\n"
-          "Authentication (RFC 4954):\n"
+          "\n",
+          stdout);
+    fputs("Authentication (RFC 4954):\n"
           "      --auth-user USER      authenticate as USER\n"
           "      --auth-password PASS  password (SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN) or\n"
-          "                            bearer token (XOAUTH2, OAUTHBEARER)\n"
+          "                            bearer token (XOAUTH2, OAUTHBEARER); visible to other\n"
+          "                            users in the process list: prefer the next ways\n"
+          "      --auth-password-file FILE\n"
+          "                            the password is FILE's first line (without its line\n"
+          "                            end)\n"
+          "                            Without either: the SMTP_PASSWORD environment variable,\n"
+          "                            else a prompt on the terminal (/dev/tty, not echoed) when\n"
+          "                            standard error is a terminal, else exit 64\n"
           "      --auth-mech MECH      SCRAM-SHA-256, CRAM-MD5 (both need mbedTLS), PLAIN,\n"
           "                            LOGIN, XOAUTH2 or OAUTHBEARER (default: the strongest\n"
           "                            the server offers)\n"
@@ -69,11 +85,14 @@ static void help(void)
           "      --dsn-required        refuse to send (exit 69) when the server does not offer\n"
           "                            DSN; without it the DSN parameters are left out and a\n"
           "                            warning is printed\n"
-          "\n"
-          "Output and load:\n"
+          "\n",
+          stdout);
+    fputs("Output and load:\n"
           "  -v, --verbose             print the protocol transcript on standard error\n"
           "                            (client lines 'C: ', server lines 'S: '; BDAT chunk\n"
-          "                            data as 'C: <N octets of BDAT data>')\n"
+          "                            data as 'C: <N octets of BDAT data>'; AUTH's payload and\n"
+          "                            the SASL responses as '****')\n"
+          "      --show-secrets        show AUTH's payload and the SASL responses in -v\n"
           "  -q, --quiet               print nothing on success\n"
           "      --count N             send the message N times per connection (default 1)\n"
           "      --sessions N          open N connections in parallel (default 1); with\n"
@@ -81,7 +100,8 @@ static void help(void)
           "  -h, --help                show this help and exit\n"
           "      --version             show the version and exit\n"
           "\n"
-          "Exit status (sysexits.h): 0 every recipient accepted the message; 64 bad options;\n"
+          "Exit status (sysexits.h): 0 every recipient accepted the message (--probe: the\n"
+          "session worked); 64 bad options or empty standard input;\n"
           "69 the message or a recipient was refused permanently (5xx); 74 connection or TLS\n"
           "failure; 75 temporary failure (4xx, timeout, connection lost); 76 the server broke\n"
           "the protocol.\n",
@@ -111,7 +131,10 @@ enum {
     OPT_DSN_REQUIRED,
     OPT_COUNT,
     OPT_SESSIONS,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_PROBE,
+    OPT_AUTH_PASSWORD_FILE,
+    OPT_SHOW_SECRETS
 };
 
 static const struct option long_options[] = {
@@ -144,6 +167,9 @@ static const struct option long_options[] = {
     {"sessions", required_argument, NULL, OPT_SESSIONS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"probe", no_argument, NULL, OPT_PROBE},
+    {"auth-password-file", required_argument, NULL, OPT_AUTH_PASSWORD_FILE},
+    {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
     {NULL, 0, NULL, 0},
 };
 
@@ -241,9 +267,84 @@ static void default_helo(send_options *o)
     o->helo = "localhost";
 }
 
+/* A password: up to 1023 octets, kept for the program's life. */
+static char password[1024];
+
+/* --auth-password-file: the first line, without its LF (or CRLF). */
+static const char *password_from_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) usage_error("--auth-password-file: cannot open %s: %s", path, strerror(errno));
+    int ok = fgets(password, sizeof password, f) != NULL;
+    fclose(f);
+    if (!ok) usage_error("--auth-password-file: %s is empty", path);
+    size_t n = strlen(password);
+    if (n > 0 && password[n - 1] == '\n') {
+        password[--n] = '\0';
+        if (n > 0 && password[n - 1] == '\r') password[--n] = '\0';
+    } else if (n == sizeof password - 1) {
+        usage_error("--auth-password-file: the first line of %s is over %zu octets", path,
+                    sizeof password - 2);
+    }
+    if (n == 0) usage_error("--auth-password-file: the first line of %s is empty", path);
+    return password;
+}
+
+/* The password asked on the terminal (/dev/tty: standard input carries the message), not
+ * echoed. Only when standard error is a terminal too: a script never waits on a prompt.
+ * NULL when there is no terminal to ask on. */
+static const char *password_from_tty(const char *user)
+{
+    if (!isatty(STDERR_FILENO)) return NULL;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    FILE *tty = fdopen(fd, "r+");
+    if (tty == NULL) {
+        close(fd);
+        return NULL;
+    }
+    struct termios old, quiet;
+    int restore = tcgetattr(fd, &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        (void)tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    fprintf(tty, "Password for %s: ", user);
+    fflush(tty);
+    int ok = fgets(password, sizeof password, tty) != NULL;
+    if (restore) (void)tcsetattr(fd, TCSAFLUSH, &old);
+    fclose(tty);
+    if (!ok) usage_error("%s", "no password read from the terminal");
+    password[strcspn(password, "\r\n")] = '\0';
+    if (password[0] == '\0') usage_error("%s", "empty password");
+    return password;
+}
+
+/* --auth-user without --auth-password: --auth-password-file, SMTP_PASSWORD, the terminal. */
+static void find_password(send_options *o, const char *file)
+{
+    if (o->auth_password != NULL) return;
+    if (file != NULL) {
+        o->auth_password = password_from_file(file);
+        return;
+    }
+    const char *env = getenv("SMTP_PASSWORD");
+    if (env != NULL && env[0] != '\0') {
+        o->auth_password = env;
+        return;
+    }
+    o->auth_password = password_from_tty(o->auth_user);
+    if (o->auth_password == NULL)
+        usage_error("%s", "--auth-user needs a password: --auth-password, --auth-password-file, "
+                          "SMTP_PASSWORD, or a terminal to ask on");
+}
+
 static void parse_options(int argc, char **argv, send_options *o)
 {
-    const char *server = NULL, *data = NULL;
+    const char *server = NULL, *data = NULL, *password_file = NULL;
+    int count_given = 0, sessions_given = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "s:f:t:d:vqh", long_options, NULL)) != -1) {
         switch (opt) {
@@ -278,16 +379,35 @@ static void parse_options(int argc, char **argv, send_options *o)
         case OPT_DSN_REQUIRED: o->dsn_required = 1; break;
         case 'v': o->verbose = 1; break;
         case 'q': o->quiet = 1; break;
-        case OPT_COUNT: o->count = (size_t)number("--count", optarg, 1, 10000000); break;
-        case OPT_SESSIONS: o->sessions = (size_t)number("--sessions", optarg, 1, 1000); break;
+        case OPT_COUNT:
+            o->count = (size_t)number("--count", optarg, 1, 10000000);
+            count_given = 1;
+            break;
+        case OPT_SESSIONS:
+            o->sessions = (size_t)number("--sessions", optarg, 1, 1000);
+            sessions_given = 1;
+            break;
+        case OPT_PROBE: o->probe = 1; break;
+        case OPT_AUTH_PASSWORD_FILE: password_file = optarg; break;
+        case OPT_SHOW_SECRETS: o->show_secrets = 1; break;
         case 'h': help(); break;
         case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
         default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); exit(EX_USAGE);
         }
     }
     if (optind < argc) usage_error("unexpected argument '%s'", argv[optind]);
+    if (o->probe) {
+        if (o->from != NULL || o->nrcpts > 0 || data != NULL)
+            usage_error("%s", "--probe sends no message: no --from, --to or --data");
+        if (count_given || sessions_given)
+            usage_error("%s", "--probe opens one session: no --count or --sessions");
+        if (o->dsn_ret != SMTP_RET_NONE || o->dsn_envid != NULL || o->dsn_notify != 0 ||
+            o->dsn_orcpt || o->dsn_required)
+            usage_error("%s", "--probe sends no message: no --dsn-* option");
+        o->from = "";
+    }
     if (o->from == NULL) usage_error("%s", "--from is required (--from '' sends the null path <>)");
-    if (o->nrcpts == 0) usage_error("%s", "at least one --to is required");
+    if (o->nrcpts == 0 && !o->probe) usage_error("%s", "at least one --to is required");
     check_address("--from", o->from, 1);
     for (size_t i = 0; i < o->nrcpts; i++)
         check_address("--to", o->rcpts[i], 0);
@@ -305,8 +425,12 @@ static void parse_options(int argc, char **argv, send_options *o)
     if (o->cafile != NULL && access(o->cafile, R_OK) != 0)
         usage_error("--cafile: cannot read %s", o->cafile);
 
-    if ((o->auth_user == NULL) != (o->auth_password == NULL))
+    if (o->auth_user == NULL && o->auth_password != NULL)
         usage_error("%s", "--auth-user and --auth-password go together");
+    if (password_file != NULL && o->auth_password != NULL)
+        usage_error("%s", "--auth-password and --auth-password-file exclude each other");
+    if (password_file != NULL && o->auth_user == NULL)
+        usage_error("%s", "--auth-password-file needs --auth-user");
     if (o->auth_mech != NULL) {
         static const char *const mechs[] = {"PLAIN",       "LOGIN",    "XOAUTH2",
                                             "OAUTHBEARER", "CRAM-MD5", "SCRAM-SHA-256"};
@@ -349,6 +473,8 @@ static void parse_options(int argc, char **argv, send_options *o)
                           sizeof o->host, o->port, sizeof o->port, &why) != 0)
         usage_error("--server: %s", why);
     o->data_path = data;
+    /* Last: no prompt for a command line that is wrong anyway. */
+    if (o->auth_user != NULL) find_password(o, password_file);
 }
 
 /* Reads the whole message: it may be sent many times, and SIZE= declares its length as
@@ -382,6 +508,13 @@ static void read_message(send_options *o)
         exit(EX_NOINPUT);
     }
     if (f != stdin) fclose(f);
+    if (f == stdin && len == 0) {
+        /* Most likely a mistake (a pipe that produced nothing, a forgotten --data): an empty
+         * message on purpose comes from an empty file, such as --data /dev/null. */
+        fprintf(stderr, PROG ": standard input is empty: no message sent (--data /dev/null "
+                             "sends an empty message)\n");
+        exit(EX_USAGE);
+    }
     o->body = buf;
     o->body_len = len;
 }
@@ -393,7 +526,7 @@ int main(int argc, char **argv)
     o.count = 1;
     o.sessions = 1;
     parse_options(argc, argv, &o);
-    read_message(&o);
+    if (!o.probe) read_message(&o);
     int status = send_run(&o);
     free(o.body);
     return status;

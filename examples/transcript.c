@@ -9,6 +9,10 @@
  * BDAT (RFC 3030 2): when a client line "BDAT n" or "BDAT n LAST" ends, the next n client
  * octets are chunk data whatever they hold; they are counted, not printed, and summarised
  * when the chunk is complete or when something else must be printed first.
+ *
+ * Masking AUTH (RFC 4954 4): a client line starting "AUTH " (case-blind) opens the exchange;
+ * what follows its mechanism is hidden, and so is every client line until the server answers
+ * with a code other than 334 (the end of the exchange: 235, 535, 501...).
  */
 #include "transcript.h"
 
@@ -23,6 +27,13 @@ void ex_transcript_init(ex_transcript *t, FILE *out, const char *tag)
         t->side[i].mid_line = t->side[i].pending_cr = 0;
     t->head_len = 0;
     t->bdat_left = t->bdat_unshown = 0;
+    t->mask_auth = t->in_auth = t->mask_line = t->mask_shown = 0;
+    t->shead_len = 0;
+}
+
+void ex_transcript_mask_auth(ex_transcript *t, int on)
+{
+    t->mask_auth = on;
 }
 
 static void show_bdat(ex_transcript *t)
@@ -48,13 +59,43 @@ static void start_line(ex_transcript *t, int side)
     if (s->mid_line) return;
     fprintf(t->out, "%s%s", t->tag, side == EX_CLIENT ? "C: " : "S: ");
     s->mid_line = 1;
-    if (side == EX_CLIENT) t->head_len = 0;
+    if (side == EX_CLIENT) {
+        t->head_len = 0;
+        t->mask_shown = 0;
+        if (t->in_auth) t->mask_line = 1; /* a SASL response */
+    } else {
+        t->shead_len = 0;
+    }
+}
+
+/* Whether the client line's head is "AUTH MECH " complete with this byte: the rest is hidden. */
+static int auth_head_done(const ex_transcript *t)
+{
+    if (t->head_len < 7 || t->head[t->head_len - 1] != ' ' || strncasecmp(t->head, "AUTH ", 5) != 0)
+        return 0;
+    size_t spaces = 0;
+    for (size_t i = 0; i < t->head_len; i++)
+        spaces += t->head[i] == ' ';
+    return spaces == 2;
 }
 
 static void put_byte(ex_transcript *t, int side, unsigned char c)
 {
     start_line(t, side);
-    if (side == EX_CLIENT && t->head_len < sizeof t->head) t->head[t->head_len++] = (char)c;
+    int grew = 0;
+    if (side == EX_CLIENT && t->head_len < sizeof t->head) {
+        t->head[t->head_len++] = (char)c;
+        grew = 1;
+    }
+    if (side == EX_SERVER && t->shead_len < sizeof t->shead) t->shead[t->shead_len++] = (char)c;
+    if (side == EX_CLIENT && t->mask_auth) {
+        if (t->mask_line) {
+            if (!t->mask_shown) fputs("****", t->out);
+            t->mask_shown = 1;
+            return;
+        }
+        if (grew && auth_head_done(t)) t->mask_line = 1; /* this space shown, the rest not */
+    }
     if ((c < 0x20 && c != '\t') || c == 0x7f)
         fprintf(t->out, "\\x%02x", c);
     else
@@ -65,6 +106,8 @@ static void put_byte(ex_transcript *t, int side, unsigned char c)
 static void client_line_end(ex_transcript *t)
 {
     const char *h = t->head;
+    t->mask_line = 0;
+    if (t->mask_auth && t->head_len >= 5 && strncasecmp(h, "AUTH ", 5) == 0) t->in_auth = 1;
     size_t n = t->head_len, i = 5;
     if (n < 6 || strncasecmp(h, "BDAT ", 5) != 0) return; /* verbs are case-blind (2.4) */
     uint64_t size = 0;
@@ -96,7 +139,10 @@ void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len)
             if (c == '\n') {
                 putc('\n', t->out);
                 s->mid_line = 0;
-                if (side == EX_CLIENT) client_line_end(t);
+                if (side == EX_CLIENT)
+                    client_line_end(t);
+                else if (t->in_auth && !(t->shead_len == 3 && memcmp(t->shead, "334", 3) == 0))
+                    t->in_auth = 0; /* the exchange is over */
                 continue;
             }
             put_byte(t, side, '\r');

@@ -25,6 +25,13 @@ typedef struct ex_transcript {
     size_t head_len;
     uint64_t bdat_left;    /* octets of the current BDAT chunk still to come */
     uint64_t bdat_unshown; /* octets of it that went by since its last summary line */
+    /* Masking AUTH (ex_transcript_mask_auth): */
+    int mask_auth;  /* hide AUTH's initial response and the SASL responses */
+    int in_auth;    /* an AUTH exchange is under way (until a reply other than 334) */
+    int mask_line;  /* the rest of the client's current line is hidden */
+    int mask_shown; /* "****" was printed for it on this output line */
+    char shead[3];  /* the start of the server's current line (its code) */
+    size_t shead_len;
 } ex_transcript;
 
 #define EX_CLIENT 0
@@ -40,6 +47,14 @@ void ex_transcript_init(ex_transcript *t, FILE *out, const char *tag);
  * is summarised (see above).
  */
 void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len);
+
+/*
+ * ex_transcript_mask_auth(t, 1) hides secrets: a client line "AUTH MECH initial-response" is
+ * shown as "AUTH MECH ****", and every client line of the exchange after it (the SASL responses
+ * to the server's 334 challenges, until a reply with another code) as "****". Off after
+ * ex_transcript_init.
+ */
+void ex_transcript_mask_auth(ex_transcript *t, int on);
 
 /* ex_transcript_note prints an out-of-band line ("* TLS started") between protocol lines. */
 void ex_transcript_note(ex_transcript *t, const char *text);

@@ -15,6 +15,7 @@ bin=$2
 raw=$3
 mkcert=${4:-none}
 W=${SMTP_E2E_WRAPPER:-}
+unset SMTP_PASSWORD # smtp-send --auth-user takes its password from there
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-e2e.XXXXXX")
 sink_pid=
 port=
