@@ -46,9 +46,14 @@
 /* RFC 5321 4.5.3.2 */
 #define MIN_MS(m) ((uint32_t)(m)*60u * 1000u)
 
-void smtp_client_settings_init_versioned(int version, smtp_client_settings *s)
+static size_t settings_size(int version);
+
+void smtp_client_settings_init_versioned(int version, smtp_client_settings *settings)
 {
-    if (!s || version != SMTP_CLIENT_SETTINGS_VERSION) return;
+    size_t size = settings_size(version);
+    if (!settings || !size) return;
+    /* Filled whole here, then copied as far as the caller's version reaches. */
+    smtp_client_settings full, *s = &full;
     memset(s, 0, sizeof *s);
     s->helo_name = "localhost";
     s->max_reply_line = 2048;
@@ -65,6 +70,8 @@ void smtp_client_settings_init_versioned(int version, smtp_client_settings *s)
     s->timeout_data_end = MIN_MS(10);
     s->timeout_command = MIN_MS(5);
     s->auth_max_iterations = 1000000;
+    s->auth_min_iterations = 4096; /* RFC 7677 4 */
+    memcpy(settings, s, size);
 }
 
 const char *smtp_client_status_name(smtp_client_status status)
@@ -88,7 +95,7 @@ const char *smtp_client_end_name(smtp_client_end end)
 
 #define KNOWN_FLAGS                                                                                \
     (SMTP_CLIENT_LMTP | SMTP_CLIENT_TLS | SMTP_CLIENT_AUTH_PLAINTEXT | SMTP_CLIENT_NO_PIPELINING | \
-     SMTP_CLIENT_NO_CHUNKING)
+     SMTP_CLIENT_NO_CHUNKING | SMTP_CLIENT_AUTH_EXTERNAL)
 
 static int check_settings(const smtp_client_settings *s)
 {
@@ -163,7 +170,11 @@ static size_t layout(const smtp_client_settings *s, size_t off[8])
 /* The size of each version of the structs (common.h: versioned structs); 0: unknown. */
 static size_t settings_size(int version)
 {
-    return version == 1 ? sizeof(smtp_client_settings) : 0;
+    switch (version) {
+    case 1: return offsetof(smtp_client_settings, auth_min_iterations);
+    case 2: return sizeof(smtp_client_settings);
+    default: return 0;
+    }
 }
 
 static size_t callbacks_size(int version)
@@ -547,7 +558,7 @@ static int after_hello(smtp_client *cli, const smtp_client_reply *r)
 
 int smtp_cli_after_tls(smtp_client *cli)
 {
-    if (cli->set.auth_user) return smtp_cli_auth_start(cli);
+    if (smtp_cli_auth_wanted(&cli->set)) return smtp_cli_auth_start(cli);
     cli->phase = SMTP_CLI_READY;
     return 0;
 }
@@ -803,6 +814,16 @@ int smtp_client_tls_done(smtp_client *cli, int ok)
     cli->held = 0; /* nothing crossed the boundary (it would have failed the session) */
     cli->phase = SMTP_CLI_HELLO;
     return smtp_cli_kick(cli);
+}
+
+int smtp_client_tls_verified(smtp_client *cli, int verified)
+{
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    /* Only about TLS that is up or being set up: a word said in plaintext would otherwise
+     * outlive a later STARTTLS whose handshake nobody checked. */
+    if (!cli->tls_active && cli->phase != SMTP_CLI_TLS) return SMTP_ERR_INVALID_STATE;
+    cli->tls_verified = verified != 0;
+    return 0;
 }
 
 int smtp_client_quit(smtp_client *cli)

@@ -3,14 +3,16 @@
  * The client session engine: SASL authentication (RFC 4954) with PLAIN (RFC 4616), LOGIN
  * (draft-murchison-sasl-login), XOAUTH2 (Google's), OAUTHBEARER (RFC 7628), and, with the
  * application's crypto functions (settings.crypto), CRAM-MD5 (RFC 2195) and SCRAM-SHA-256
- * (RFC 5802, RFC 7677; no channel binding: gs2 flag "n").
+ * (RFC 5802, RFC 7677; no channel binding: gs2 flag "n"); and EXTERNAL (RFC 4422 appendix A)
+ * when the TLS layer presents a client certificate (SMTP_CLIENT_AUTH_EXTERNAL).
  *
  * AUTH runs once the final EHLO reply is in: after the TLS handshake when STARTTLS is used,
  * so the mechanism is chosen only from what the server offered over TLS (RFC 3207 4.2). It
  * never runs over plaintext unless the settings allow it.
  *
- * Steps (auth_step). 0 is the AUTH command: PLAIN, XOAUTH2, OAUTHBEARER and SCRAM-SHA-256
- * send their first message as the initial response; LOGIN and CRAM-MD5 wait for a challenge.
+ * Steps (auth_step). 0 is the AUTH command: PLAIN, XOAUTH2, OAUTHBEARER, SCRAM-SHA-256 and
+ * EXTERNAL (the authorization identity, or "=" for none) send their first message as the
+ * initial response; LOGIN and CRAM-MD5 wait for a challenge.
  * LOGIN answers its two 334 challenges with the user name (1), then the password (2).
  * CRAM-MD5 answers its challenge with "user SP hex(HMAC-MD5(password, challenge))" (1).
  * SCRAM answers the server-first message with the client-final message (1), and the
@@ -41,22 +43,24 @@ enum {
     MECH_OAUTHBEARER,
     MECH_CRAM_MD5,
     MECH_SCRAM_SHA_256,
-    MECH_LAST = MECH_SCRAM_SHA_256
+    MECH_EXTERNAL,
+    MECH_LAST = MECH_EXTERNAL
 };
 
 #define STEP_END 9
 
 static const char *const mech_names[] = {
-    "", "PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER", "CRAM-MD5", "SCRAM-SHA-256"};
+    "", "PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER", "CRAM-MD5", "SCRAM-SHA-256", "EXTERNAL"};
 static const char *const mech_lower[] = {
-    "", "plain", "login", "xoauth2", "oauthbearer", "cram-md5", "scram-sha-256"};
+    "", "plain", "login", "xoauth2", "oauthbearer", "cram-md5", "scram-sha-256", "external"};
 static const uint32_t mech_bits[] = {0,
                                      SMTP_AUTH_PLAIN,
                                      SMTP_AUTH_LOGIN,
                                      SMTP_AUTH_XOAUTH2,
                                      SMTP_AUTH_OAUTHBEARER,
                                      SMTP_AUTH_CRAM_MD5,
-                                     SMTP_AUTH_SCRAM_SHA_256};
+                                     SMTP_AUTH_SCRAM_SHA_256,
+                                     SMTP_AUTH_EXTERNAL};
 
 #define SCRAM_NONCE_RAW 15 /* octets of randomness: 20 base64 characters, no padding */
 #define SHA256_LEN 32
@@ -75,9 +79,17 @@ static int crypto_ok(const smtp_client_settings *s, int mech)
     return 1;
 }
 
+/* EXTERNAL's credential is the client certificate the TLS layer presents. */
 static int has_credential(const smtp_client_settings *s, int mech)
 {
+    if (mech == MECH_EXTERNAL) return (s->flags & SMTP_CLIENT_AUTH_EXTERNAL) != 0;
+    if (!s->auth_user) return 0;
     return uses_token(mech) ? s->auth_token != NULL : s->auth_password != NULL;
+}
+
+int smtp_cli_auth_wanted(const smtp_client_settings *s)
+{
+    return s->auth_user || (s->flags & SMTP_CLIENT_AUTH_EXTERNAL);
 }
 
 int smtp_cli_auth_named(const smtp_client_settings *s)
@@ -87,7 +99,7 @@ int smtp_cli_auth_named(const smtp_client_settings *s)
         if (!smtp_span_ieq(s->auth_mech, strlen(s->auth_mech), mech_lower[m])) continue;
         if (!crypto_ok(s, m)) return -1;
         /* The named mechanism needs its kind of credential. */
-        if (s->auth_user && !has_credential(s, m)) return -1;
+        if ((smtp_cli_auth_wanted(s) || m == MECH_EXTERNAL) && !has_credential(s, m)) return -1;
         return m;
     }
     return -1;
@@ -105,14 +117,17 @@ size_t smtp_cli_auth_buffer_size(const smtp_client_settings *s)
 /*
  * The strongest offered mechanism the credentials allow: a bearer token over a password (it
  * is scoped and revocable); then SCRAM-SHA-256 (the password never leaves the client and the
- * server proves it knows it), CRAM-MD5 (the password never leaves the client), PLAIN, LOGIN.
- * Or the one named.
+ * server proves it knows it), CRAM-MD5 (the password never leaves the client), PLAIN, LOGIN;
+ * EXTERNAL only when neither a password nor a token is configured. Or the one named.
+ * EXTERNAL needs TLS even with SMTP_CLIENT_AUTH_PLAINTEXT: the certificate is TLS's.
  */
 static int choose(const smtp_client *cli)
 {
     uint32_t offered = cli->ehlo ? smtp_caps_auth_mechs(&cli->caps) : 0;
     int named = smtp_cli_auth_named(&cli->set);
-    if (named > 0) return (offered & mech_bits[named]) ? named : MECH_NONE;
+    if (!cli->tls_active) offered &= ~(uint32_t)SMTP_AUTH_EXTERNAL;
+    if (named > 0)
+        return (offered & mech_bits[named]) && has_credential(&cli->set, named) ? named : MECH_NONE;
     static const int order[] = {MECH_OAUTHBEARER, MECH_XOAUTH2, MECH_SCRAM_SHA_256,
                                 MECH_CRAM_MD5,    MECH_PLAIN,   MECH_LOGIN};
     for (size_t i = 0; i < SMTP_ARRAY_LEN(order); i++) {
@@ -120,6 +135,10 @@ static int choose(const smtp_client *cli)
         if ((offered & mech_bits[m]) && crypto_ok(&cli->set, m) && has_credential(&cli->set, m))
             return m;
     }
+    const smtp_client_settings *s = &cli->set;
+    if ((offered & SMTP_AUTH_EXTERNAL) && has_credential(s, MECH_EXTERNAL) && !s->auth_password &&
+        !s->auth_token)
+        return MECH_EXTERNAL;
     return MECH_NONE;
 }
 
@@ -225,6 +244,9 @@ static size_t build(smtp_client *cli, size_t limit)
         sb_gs2_header(&b, s);
         sb_client_first_bare(&b, cli);
         break;
+    case MECH_EXTERNAL: /* RFC 4422 A.1: the authorization identity, or empty ("=") */
+        if (s->auth_authzid) smtp_strbuf_puts(&b, s->auth_authzid);
+        break;
     default: b.err = SMTP_ERR_INVALID_STATE;
     }
     return b.err ? (size_t)-1 : b.len;
@@ -238,9 +260,9 @@ int smtp_cli_auth_produce(smtp_client *cli)
     int from_sasl = 0;
     char *dst = smtp_cli_out_room(cli, &room);
     if (step == STEP_END) {
-        const char *text = cli->auth_cancelled || mech == MECH_PLAIN ? "*"
-                           : mech == MECH_OAUTHBEARER                ? "AQ==" /* RFC 7628 3.2.3 */
-                                                                     : "";
+        /* "*" cancels; RFC 7628 3.2.3's "AQ==" and XOAUTH2's empty line end an error. */
+        int cancel = cli->auth_cancelled || mech == MECH_PLAIN || mech == MECH_EXTERNAL;
+        const char *text = cancel ? "*" : mech == MECH_OAUTHBEARER ? "AQ==" : "";
         e = smtp_emit_sasl_response(dst, room, text, strlen(text));
     } else if (step == 0 && (mech == MECH_LOGIN || mech == MECH_CRAM_MD5)) {
         e = smtp_emit_auth(dst, room, mech_names[mech], strlen(mech_names[mech]), NULL, 0);
@@ -421,7 +443,11 @@ static int scram_first(smtp_client *cli, const smtp_client_reply *r)
         iterations = iterations * 10 + (uint64_t)(count.ptr[i] - '0');
     }
     if (count.len == 0 || iterations == 0) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
-    if (iterations > cli->set.auth_max_iterations) {
+    /* RFC 7677 4: fewer than 4096 iterations (auth_min_iterations) weaken the stored key. A
+     * floor above the ceiling counts as the ceiling (a version-1 caller's low ceiling). */
+    uint32_t floor = cli->set.auth_min_iterations;
+    if (floor > cli->set.auth_max_iterations) floor = cli->set.auth_max_iterations;
+    if (iterations > cli->set.auth_max_iterations || iterations < floor) {
         cli->auth_cancelled = 1; /* RFC 4954 4: "*" cancels the exchange */
         return answer(cli, 0, 0, STEP_END);
     }
@@ -481,7 +507,7 @@ static int challenge(smtp_client *cli, const smtp_client_reply *r)
     if (mech == MECH_CRAM_MD5 && step == 0) return cram_md5(cli, r);
     if (mech == MECH_SCRAM_SHA_256 && step == 0) return scram_first(cli, r);
     if (mech == MECH_SCRAM_SHA_256 && step == 1) return scram_final(cli, r);
-    if (step == 0 && (mech == MECH_PLAIN || uses_token(mech))) {
+    if (step == 0 && (mech == MECH_PLAIN || mech == MECH_EXTERNAL || uses_token(mech))) {
         cli->auth_step = STEP_END; /* an error challenge (RFC 7628 3.2.2) or an odd one: end it */
         cli->phase = SMTP_CLI_AUTH;
         return 0;

@@ -95,7 +95,8 @@ struct smtp_client {
     int ended; /* on_session_end was called */
     int quit_asked;
     int tls_active;
-    int ehlo; /* the session began with EHLO/LHLO (else HELO): caps are meaningful */
+    int tls_verified; /* the adapter said the server's certificate verified (RFC 8689 4.2) */
+    int ehlo;         /* the session began with EHLO/LHLO (else HELO): caps are meaningful */
     smtp_caps caps;
     smtp_caps caps_next; /* filled while an EHLO reply arrives */
 
@@ -227,6 +228,8 @@ int smtp_cli_txn_busy(const smtp_client *cli);
 /* The mechanism named by settings.auth_mech (0: none named, -1: unknown name, or its
  * credential or crypto functions are missing). */
 int smtp_cli_auth_named(const smtp_client_settings *s);
+/* Whether the settings ask for AUTH: a user name, or SASL EXTERNAL (the flag or by name). */
+int smtp_cli_auth_wanted(const smtp_client_settings *s);
 /* The size of the SASL buffer the settings need (0: none). */
 size_t smtp_cli_auth_buffer_size(const smtp_client_settings *s);
 /* Picks the mechanism after the final EHLO; ends the session when none may be used. */

@@ -506,7 +506,9 @@ static int missing_ext(const smtp_client *cli, const smtp_client_message *m, uin
         if (!(e && smtp_cli_chunking(cli) && smtp_caps_has(k, SMTP_CAP_CHUNKING)))
             return SMTP_CAP_CHUNKING;
     }
-    if (m->requiretls && !(e && cli->tls_active && smtp_caps_has(k, SMTP_CAP_REQUIRETLS)))
+    /* RFC 8689 4.2: REQUIRETLS only over TLS whose server certificate the adapter verified. */
+    if (m->requiretls &&
+        !(e && cli->tls_active && cli->tls_verified && smtp_caps_has(k, SMTP_CAP_REQUIRETLS)))
         return SMTP_CAP_REQUIRETLS;
     if (m->by_mode != SMTP_BY_NONE && !(e && smtp_caps_has(k, SMTP_CAP_DELIVERBY)))
         return SMTP_CAP_DELIVERBY;

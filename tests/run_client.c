@@ -29,8 +29,10 @@
  * Options (values use the input escapes: \r \n \s \t \\ \xHH). Session: helo=NAME lmtp nopipe
  * nochunk tls=opp|req tls_at=N tls_fail implicit_tls user=U pass=P token=T authzid=Z mech=M
  * plainauth crypto (the reference crypto hook of tests/tls/refcrypto.h, whose random bytes
- * give RFC 7677's SCRAM client nonce) maxiter=N out=N bodybuf=N (the body source's buffer:
- * every body is a source then) maxrcpt=N replytext=N wcap=N noquit quitfirst packet=A-B.
+ * give RFC 7677's SCRAM client nonce) maxiter=N miniter=N external (SMTP_CLIENT_AUTH_EXTERNAL)
+ * tls_unverified (the TLS, implicit or after STARTTLS, is not reported verified: by default
+ * the runner calls smtp_client_tls_verified(cli, 1) with it) out=N bodybuf=N (the body source's
+ * buffer: every body is a source then) maxrcpt=N replytext=N wcap=N noquit quitfirst packet=A-B.
  * Messages, in order, each opened by from=ADDR (empty: the null path): to=ADDR (a recipient)
  * notify=SUCCESS,FAILURE,DELAY,NEVER orcpt=ADDR (for the last recipient) body=TEXT (appended)
  * bodyrep=N (the body is repeated N times) piece=N (the source gives N bytes at a time)
@@ -81,6 +83,7 @@ struct cstate {
     int noquit, quit_sent, session_ended, failed;
     size_t tls_at, off;
     int tls_fail;
+    int tls_unverified; /* the handshake is not reported verified (smtp_client_tls_verified) */
     size_t wcap;
     int bodybuf; /* bodybuf= was given: every body is a source */
     char *line;
@@ -235,6 +238,12 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         s->crypto = &st->crypto;
     } else if (key_is(tok, klen, "maxiter") && v)
         s->auth_max_iterations = (uint32_t)num;
+    else if (key_is(tok, klen, "miniter") && v)
+        s->auth_min_iterations = (uint32_t)num;
+    else if (key_is(tok, klen, "external"))
+        s->flags |= SMTP_CLIENT_AUTH_EXTERNAL;
+    else if (key_is(tok, klen, "tls_unverified"))
+        st->tls_unverified = 1;
     else if (key_is(tok, klen, "out") && v)
         s->max_output = num;
     else if (key_is(tok, klen, "bodybuf") && v) {
@@ -432,6 +441,7 @@ static void pump(struct cstate *st)
         progress = 0;
         if (smtp_client_want_tls(st->cli) && st->off == st->tls_at) {
             vec_logf(st->log, "tls %s", st->tls_fail ? "failed" : "ok");
+            if (!st->tls_fail && !st->tls_unverified) smtp_client_tls_verified(st->cli, 1);
             smtp_client_tls_done(st->cli, !st->tls_fail);
             progress = 1;
         }
@@ -515,6 +525,8 @@ static void *open_client(const char *options, vec_log *log)
         st->failed = 1;
         return st;
     }
+    /* Implicit TLS: the adapter's handshake verified the server, unless told otherwise. */
+    if ((s.flags & SMTP_CLIENT_TLS) && !st->tls_unverified) smtp_client_tls_verified(st->cli, 1);
     pump(st);
     return st;
 bad:

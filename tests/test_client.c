@@ -701,6 +701,7 @@ static void test_sasl_crypto(void)
         s.auth_user = "user";
         s.auth_password = "pencil";
         s.crypto = &failing_crypto;
+        s.auth_min_iterations = 1; /* SCRAM_FIRST asks for one iteration */
         CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
         snprintf(ehlo, sizeof ehlo, "220 hi\r\n250-mx\r\n250 AUTH PLAIN %s\r\n", cases[i].mechs);
         smtp_ssize n = feed(c, ehlo);
@@ -715,6 +716,130 @@ static void test_sasl_crypto(void)
         smtp_client_del(c);
     }
     sasl_fail = 0;
+}
+
+/* Feeds the greeting, an EHLO reply offering SCRAM-SHA-256 and SCRAM_FIRST (i=1) to a client
+ * of settings version `version`; returns what the client answered the challenge. */
+static size_t scram_one_iteration(int version, const smtp_client_settings *s, char *out, size_t cap)
+{
+    smtp_client *c;
+    size_t n = 0;
+    CHECK_INT(
+        smtp_client_new_versioned(&c, SMTP_CLIENT_CALLBACKS_VERSION, NULL, version, s, NULL, NULL),
+        0);
+    if (!c) return 0;
+    CHECK(feed(c, "220 hi\r\n250-mx\r\n250 AUTH SCRAM-SHA-256\r\n") > 0);
+    smtp_ssize r = smtp_client_read(c, SCRAM_FIRST, strlen(SCRAM_FIRST));
+    CHECK_INT(r, (smtp_ssize)strlen(SCRAM_FIRST));
+    if (r > 0) n = drain(c, out, cap);
+    smtp_client_del(c);
+    return n;
+}
+
+/* Settings version 2 added auth_min_iterations: a version-1 caller gets its default (4096,
+ * RFC 7677 4), and smtp_client_settings_init_versioned(1) writes nothing past version 1. */
+static void test_settings_versions(void)
+{
+    union {
+        smtp_client_settings s;
+        unsigned char b[sizeof(smtp_client_settings)];
+    } u;
+    size_t v1 = offsetof(smtp_client_settings, auth_min_iterations);
+    memset(&u, 0xab, sizeof u);
+    smtp_client_settings_init_versioned(1, &u.s);
+    CHECK(u.s.auth_max_iterations == 1000000);
+    for (size_t i = v1; i < sizeof u.b; i++)
+        CHECK(u.b[i] == 0xab);
+    smtp_client_settings_init_versioned(2, &u.s);
+    CHECK(u.s.auth_min_iterations == 4096);
+    u.s.auth_min_iterations = 7;
+    smtp_client_settings_init_versioned(3, &u.s); /* unknown: ignored */
+    CHECK(u.s.auth_min_iterations == 7);
+
+    smtp_client_crypto crypto;
+    struct ref_crypto_state st;
+    smtp_client_settings s;
+    char out[512];
+    settings(&s);
+    ref_crypto_init(&crypto, &st, NULL, 0);
+    s.flags |= SMTP_CLIENT_TLS;
+    s.auth_user = "user";
+    s.auth_password = "pencil";
+    s.crypto = &crypto;
+    s.auth_min_iterations = 1;
+    /* Version 2 with no floor computes the proof (the client-final message "c=biws,..."). */
+    size_t n = scram_one_iteration(2, &s, out, sizeof out);
+    CHECK(n > 8 && memcmp(out, "Yz1iaXdz", 8) == 0);
+    /* Version 1: auth_min_iterations is past its end, never read: the default 4096 holds. */
+    ref_crypto_init(&crypto, &st, NULL, 0);
+    s.auth_min_iterations = 1;
+    CHECK_MEM(out, scram_one_iteration(1, &s, out, sizeof out), "*\r\n");
+    /* Version 2 with the default floor: cancelled too. */
+    ref_crypto_init(&crypto, &st, NULL, 0);
+    s.auth_min_iterations = 4096;
+    CHECK_MEM(out, scram_one_iteration(2, &s, out, sizeof out), "*\r\n");
+}
+
+/* SASL EXTERNAL: named only with SMTP_CLIENT_AUTH_EXTERNAL (the client certificate); the flag
+ * alone makes AUTH run; a password mechanism named with it still needs its credentials. */
+static void test_external_settings(void)
+{
+    smtp_client_settings s;
+    smtp_client *c;
+    settings(&s);
+    s.auth_mech = "EXTERNAL";
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.flags |= SMTP_CLIENT_AUTH_EXTERNAL;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_del(c);
+    s.auth_mech = "plain"; /* AUTH runs (the flag), and PLAIN has no user nor password */
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.auth_mech = NULL;
+    CHECK_INT(smtp_client_new(&c, NULL, &s, NULL, NULL), 0);
+    smtp_client_del(c);
+}
+
+/* smtp_client_tls_verified: only about TLS that is up or whose handshake runs. */
+static void test_tls_verified(void)
+{
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    CHECK_INT(smtp_client_tls_verified(NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    settings(&s);
+    s.tls = SMTP_CLIENT_TLS_OPPORTUNISTIC;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_tls_verified(c, 1), SMTP_ERR_INVALID_STATE); /* plaintext */
+    CHECK_INT(feed(c, "220 hi\r\n250-mx\r\n250 STARTTLS\r\n220 go\r\n"), 38);
+    CHECK(smtp_client_want_tls(c));
+    CHECK_INT(smtp_client_tls_verified(c, 1), 0); /* the handshake is done, tls_done to come */
+    CHECK_INT(smtp_client_tls_done(c, 1), 0);
+    CHECK_INT(smtp_client_tls_verified(c, 0), 0);
+    CHECK_INT(smtp_client_tls_verified(c, 1), 0);
+    smtp_client_del(c);
+
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(feed(c, "220 hi\r\n250-mx\r\n250 STARTTLS\r\n220 go\r\n"), 38);
+    CHECK_INT(smtp_client_tls_done(c, 0), 0); /* failed: no TLS to speak of */
+    CHECK_INT(smtp_client_tls_verified(c, 1), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+
+    /* Implicit TLS: from the start, before the greeting. A message with REQUIRETLS is sent
+     * only while the TLS is said verified. */
+    settings(&s);
+    s.flags |= SMTP_CLIENT_TLS;
+    memset(&a, 0, sizeof a);
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_tls_verified(c, 1), 0);
+    CHECK_INT(smtp_client_tls_verified(c, 0), 0); /* taken back */
+    smtp_client_message m;
+    message(&m);
+    m.requiretls = 1;
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK(feed(c, "220 hi\r\n250-mx\r\n250 REQUIRETLS\r\n") > 0);
+    CHECK_INT(a.messages, 1);
+    CHECK_INT(a.delivered, 0);
+    smtp_client_del(c);
 }
 
 /*
@@ -859,5 +984,8 @@ int main(void)
     test_emit_limits();
     test_commands();
     test_sasl_crypto();
+    test_settings_versions();
+    test_external_settings();
+    test_tls_verified();
     return check_finish();
 }

@@ -1370,6 +1370,8 @@ static int tls_step(struct world *w)
         return 0;
     CHECK_INT(w->c2s.len, 0); /* nothing crossed the boundary (RFC 3207 4.2) */
     CHECK_INT(smtp_server_tls_done(w->srv, 1), 0);
+    /* The simulated handshake checked the server's certificate (RFC 8689 4.2: REQUIRETLS). */
+    CHECK_INT(smtp_client_tls_verified(w->cli, 1), 0);
     CHECK_INT(smtp_client_tls_done(w->cli, 1), 0);
     w->srv_tls_wait = 0;
     w->srv_tls = 1;
@@ -1487,6 +1489,7 @@ static void setup(struct world *w, const struct scenario *sc)
                                  .on_session_end = c_session_end};
     w->cli_mem = (smtp_mem){&w->cmem, cm_malloc, cm_free, cm_calloc, cm_realloc};
     CHECK_INT(smtp_client_new(&w->cli, &ccb, &cs, &w->cli_mem, w), 0);
+    if (cs.flags & SMTP_CLIENT_TLS) CHECK_INT(smtp_client_tls_verified(w->cli, 1), 0);
     w->cli_calls_new = w->cmem.calls;
 }
 

@@ -22,6 +22,7 @@
  *                                                  // buf[n..len) and feed it again later
  *     m = smtp_client_write(cli, out, sizeof out); // send out[0..m)
  *     smtp_client_want_tls(cli) -> handshake, then smtp_client_tls_done(cli, ok)
+ *                                   (and smtp_client_tls_verified(cli, 1) if the cert verified)
  *     smtp_client_timeout(cli, &ms) -> arm a timer; on expiry smtp_client_timeout_expired(cli)
  *   smtp_client_quit(cli);                         // after the last message
  *   ... until smtp_client_want_close(cli)
@@ -109,9 +110,21 @@ typedef struct smtp_client_crypto {
 #define SMTP_CLIENT_NO_PIPELINING 0x08u
 /** Never use BDAT (by default the body goes with BDAT when CHUNKING is offered, RFC 3030). */
 #define SMTP_CLIENT_NO_CHUNKING 0x10u
+/**
+ * The TLS layer presents a client certificate: the client may authenticate with SASL EXTERNAL
+ * (RFC 4422 appendix A, RFC 4954), by name (auth_mech "EXTERNAL", which needs this flag) or
+ * picked when the server offers it and neither auth_password nor auth_token is set. AUTH then
+ * runs even without auth_user. EXTERNAL is used over TLS only (implicit, or after STARTTLS),
+ * SMTP_CLIENT_AUTH_PLAINTEXT notwithstanding. The engine never sees the certificate: the
+ * adapter's TLS configuration holds it (smtp_tls_settings.cert_file...).
+ */
+#define SMTP_CLIENT_AUTH_EXTERNAL 0x20u
 
-/** The version of smtp_client_settings this header describes (common.h: versioned structs). */
-#define SMTP_CLIENT_SETTINGS_VERSION 1
+/**
+ * The version of smtp_client_settings this header describes (common.h: versioned structs):
+ * 2 added auth_min_iterations.
+ */
+#define SMTP_CLIENT_SETTINGS_VERSION 2
 
 /**
  * Settings of a client. Fill with smtp_client_settings_init, then change fields. Strings are
@@ -131,16 +144,18 @@ typedef struct smtp_client_settings {
     smtp_client_tls_policy tls;
     /**
      * SASL authentication (RFC 4954), done after EHLO (after the TLS handshake when STARTTLS
-     * is used) when auth_user is not NULL; without TLS only with SMTP_CLIENT_AUTH_PLAINTEXT,
-     * else the session ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE. auth_password serves
-     * SCRAM-SHA-256, CRAM-MD5, PLAIN and LOGIN (it is used as given: no SASLprep normalisation);
-     * auth_token (an OAuth 2.0 bearer token) serves OAUTHBEARER (RFC 7628) and XOAUTH2.
-     * auth_authzid (NULL: none) is the identity to act as (PLAIN, OAUTHBEARER, SCRAM-SHA-256).
-     * auth_mech names the mechanism to use ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER", and with
-     * `crypto` "CRAM-MD5", "SCRAM-SHA-256"); NULL picks the strongest the server offers that the
-     * credentials allow: OAUTHBEARER, XOAUTH2 with a token; SCRAM-SHA-256 (mutual authentication,
-     * the password never leaves the client), CRAM-MD5 (the password never leaves the client),
-     * PLAIN, LOGIN with a password. A server that offers CRAM-MD5 but cannot check it for the
+     * is used) when auth_user is not NULL or SMTP_CLIENT_AUTH_EXTERNAL is set; without TLS only
+     * with SMTP_CLIENT_AUTH_PLAINTEXT, else the session ends with SMTP_CLIENT_END_AUTH_UNAVAILABLE.
+     * auth_password serves SCRAM-SHA-256, CRAM-MD5, PLAIN and LOGIN (it is used as given: no
+     * SASLprep normalisation); auth_token (an OAuth 2.0 bearer token) serves OAUTHBEARER (RFC 7628)
+     * and XOAUTH2. auth_authzid (NULL: none) is the identity to act as (PLAIN, OAUTHBEARER,
+     * SCRAM-SHA-256, EXTERNAL: its initial response, empty "=" when NULL). auth_mech names the
+     * mechanism to use ("PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER", with `crypto` "CRAM-MD5",
+     * "SCRAM-SHA-256", with SMTP_CLIENT_AUTH_EXTERNAL "EXTERNAL"); NULL picks the strongest the
+     * server offers that the credentials allow: OAUTHBEARER, XOAUTH2 with a token; SCRAM-SHA-256
+     * (mutual authentication, the password never leaves the client), CRAM-MD5 (the password never
+     * leaves the client), PLAIN, LOGIN with a password; EXTERNAL with SMTP_CLIENT_AUTH_EXTERNAL and
+     * neither a password nor a token. A server that offers CRAM-MD5 but cannot check it for the
      * account makes AUTH fail: name the mechanism then.
      */
     /** @{ */
@@ -199,6 +214,14 @@ typedef struct smtp_client_settings {
     uint32_t timeout_data_end;
     uint32_t timeout_command;
     /** @} */
+    /**
+     * The fewest SCRAM iterations the client accepts: default 4096 (RFC 7677 4); 0 or 1: no
+     * floor; a value above auth_max_iterations counts as auth_max_iterations. A server asking for
+     * fewer gets "*" (the exchange is cancelled) and the session ends with
+     * SMTP_CLIENT_END_AUTH_UNAVAILABLE, as above. Since version 2 (a version-1 caller gets the
+     * default).
+     */
+    uint32_t auth_min_iterations;
 } smtp_client_settings;
 
 /**
@@ -245,7 +268,8 @@ typedef enum smtp_client_status {
     SMTP_CLIENT_PERMFAIL = 2,
     /**
      * Refused by the client before anything of the message was sent: the message needs an
-     * extension the server does not offer (`missing`), or declares a SIZE above the server's
+     * extension the server does not offer (`missing`; REQUIRETLS also when the session's TLS
+     * was not verified: see smtp_client_tls_verified), or declares a SIZE above the server's
      * limit (`missing` is SMTP_CAP_SIZE).
      */
     SMTP_CLIENT_UNSUPPORTED = 3
@@ -301,7 +325,8 @@ typedef enum smtp_client_end {
     SMTP_CLIENT_END_TLS_UNAVAILABLE,  /**< TLS required, STARTTLS not offered or refused */
     SMTP_CLIENT_END_TLS_FAILED,       /**< the adapter's TLS handshake failed */
     SMTP_CLIENT_END_AUTH_UNAVAILABLE, /* no usable mechanism, AUTH refused over plaintext,
-                                         or SCRAM cancelled (auth_max_iterations) */
+                                         or SCRAM cancelled (auth_max_iterations,
+                                         auth_min_iterations) */
     SMTP_CLIENT_END_AUTH_FAILED,      /**< the server refused the credentials (`reply`) */
     SMTP_CLIENT_END_ERROR             /**< a local failure (`error`: a callback, memory) */
 } smtp_client_end;
@@ -537,7 +562,10 @@ typedef struct smtp_client_message {
     /** DSN ENVID (RFC 3461 4.4), raw (xtext-encoded by the client: 1 to 100 characters once
      * encoded, ASCII; "" is refused by smtp_client_submit); NULL for none. */
     const char *envid;
-    int requiretls;      /**< non-zero: REQUIRETLS (RFC 8689); the session must also use TLS */
+    /** non-zero: REQUIRETLS (RFC 8689); the session must also use TLS whose server certificate
+     * the adapter verified (RFC 8689 4.2: smtp_client_tls_verified), else the message is
+     * refused (SMTP_CLIENT_UNSUPPORTED, missing SMTP_CAP_REQUIRETLS) */
+    int requiretls;
     int mt_priority_set; /**< non-zero: send MT-PRIORITY=mt_priority (RFC 6710) */
     int mt_priority;     /**< -9..9 */
     /** DELIVERBY (RFC 2852): BY=by_time;R|N[T] when by_mode is not SMTP_BY_NONE. */
@@ -624,10 +652,11 @@ typedef struct smtp_client_xattr {
  * time, and on_reply reports the reply. Only the attributes the server's EHLO announced for
  * that command are sent (Postfix refuses the whole command for an unknown one); when it
  * announced none of them, or not the command at all, nothing is sent and on_reply is called
- * with a NULL reply (from inside this call when the session is already ready). XCLIENT accepted (220) starts the session over as for a new client: the
- * client sends EHLO again (and AUTH when configured; TLS stays) and the capabilities are those
- * of the new EHLO reply. XFORWARD (250) describes the next transaction only (Postfix forgets it
- * after each one): send it before each message.
+ * with a NULL reply (from inside this call when the session is already ready). XCLIENT
+ * accepted (220) starts the session over as for a new client: the client sends EHLO again (and
+ * AUTH when configured; TLS stays) and the capabilities are those of the new EHLO reply.
+ * XFORWARD (250) describes the next transaction only (Postfix forgets it after each one): send
+ * it before each message.
  * Returns 0, or:
  *   SMTP_ERR_INVALID_ARGUMENT  cli NULL; another verb; n 0 or attrs NULL; an attribute with
  *                              a NULL name or value, or a name libsmtp does not know;
@@ -677,6 +706,19 @@ SMTP_API int smtp_client_want_tls(const smtp_client *cli);
  * asked for), or SMTP_ERR_CALLBACK_FAILURE.
  */
 SMTP_API int smtp_client_tls_done(smtp_client *cli, int ok);
+
+/**
+ * smtp_client_tls_verified tells the client whether the server's certificate was verified
+ * (its chain to a trusted CA and its name against the host, RFC 8689 4.2); until then the TLS
+ * is taken as unverified. Messages with REQUIRETLS are sent only over verified TLS; other
+ * messages, STARTTLS and AUTH do not depend on it. Call it once the handshake is done: after
+ * STARTTLS before or after smtp_client_tls_done(cli, 1); with implicit TLS (SMTP_CLIENT_TLS)
+ * the application's, any time before the first message (smtp_tls_io_filter_report makes
+ * libsmtp's TLS filter call it). `verified` 0 takes it back.
+ * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), or SMTP_ERR_INVALID_STATE (the session
+ * neither runs over TLS nor waits for its handshake: nothing to verify).
+ */
+SMTP_API int smtp_client_tls_verified(smtp_client *cli, int verified);
 
 /** What the client is waiting for (smtp_client_timeout). */
 typedef enum smtp_client_wait {
