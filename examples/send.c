@@ -444,10 +444,12 @@ static smtp_client_crypto crypto;
 
 static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
 {
-    (void)conn;
     send_session *s = ud;
     ex_transcript_note(&s->tr, "TLS handshake");
-    return ex_tls_filter(&tls_config, filter);
+    int rc = ex_tls_filter(&tls_config, filter);
+    /* REQUIRETLS (RFC 8689 4.2) needs the engine to know the certificate verified. */
+    if (rc == 0) rc = smtp_tls_io_filter_report(filter, smtp_io_conn_client(conn));
+    return rc;
 }
 #endif
 

@@ -420,7 +420,10 @@ SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
  *   static int tls_new(smtp_io_filter *f, smtp_io_conn *conn, void *user_data)
  *   {
  *       struct app *a = user_data;
- *       return smtp_tls_io_filter_new(f, a->client_cfg, a->server_name, NULL);
+ *       int rc = smtp_tls_io_filter_new(f, a->client_cfg, a->server_name, NULL);
+ *       if (rc == 0 && smtp_io_conn_client(conn))   // REQUIRETLS needs the verification
+ *           rc = smtp_tls_io_filter_report(f, smtp_io_conn_client(conn));
+ *       return rc;
  *   }
  *
  * Returns 0; SMTP_ERR_INVALID_ARGUMENT (filter NULL, or smtp_tls_new's reasons);
@@ -428,6 +431,18 @@ SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
  */
 SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg, const char *host,
                                     const smtp_mem *mem);
+
+/**
+ * smtp_tls_io_filter_report ties a filter that smtp_tls_io_filter_new filled to the client
+ * engine `cli` (smtp_io_conn_client(conn) in the factory; NULL unties it): as its handshake
+ * completes, the filter calls smtp_client_tls_verified(cli, 1) when the server's certificate
+ * verified (smtp_tls_verify_result 0: the chain and the host name given), else
+ * smtp_client_tls_verified(cli, 0). The I/O adapter does not look at certificates, and a
+ * client sends REQUIRETLS messages only over verified TLS (RFC 8689 4.2); smtp_tls_client_run
+ * does this itself. Call it from the factory, before the handshake completes.
+ * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (`filter` NULL or another kind of filter).
+ */
+SMTP_API int smtp_tls_io_filter_report(smtp_io_filter *filter, smtp_client *cli);
 
 /**
  * smtp_tls_io_filter_session gives the session of a filter that smtp_tls_io_filter_new

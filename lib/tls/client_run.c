@@ -5,7 +5,8 @@
  * a CA file or the system's store, and runs the session; the reason of a TLS failure is kept
  * for the caller (smtp_tls_client_run_err) as the session is freed. The TLS configuration is made
  * only when the session asks for TLS (implicit TLS, or the server's 220 to STARTTLS), so a session
- * without TLS never needs a CA.
+ * without TLS never needs a CA. The filter tells the engine whether the server's certificate
+ * verified (smtp_tls_io_filter_report), which REQUIRETLS needs.
  */
 #include "tls_internal.h"
 
@@ -23,7 +24,6 @@ struct client_run {
 
 static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *user_data)
 {
-    (void)conn;
     struct client_run *r = user_data;
     if (!r->cfg) {
         smtp_tls_settings ts;
@@ -34,6 +34,8 @@ static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *user_data)
     }
     int rc = smtp_tls_io_filter_new(filter, r->cfg, r->host, NULL);
     if (rc == 0 && r->err) smtp_tls_keep_failure(filter->ctx, r->err, r->errlen);
+    /* RFC 8689 4.2: REQUIRETLS once the server's certificate verified (against r->host). */
+    if (rc == 0) (void)smtp_tls_io_filter_report(filter, smtp_io_conn_client(conn));
     return rc;
 }
 

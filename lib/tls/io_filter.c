@@ -16,10 +16,15 @@
 
 static int f_handshake(void *ctx)
 {
+    smtp_client *cli;
     switch (smtp_tls_get_state(ctx)) {
     case SMTP_TLS_HANDSHAKE: return 0;
     case SMTP_TLS_OPEN:
-    case SMTP_TLS_CLOSED: return 1;
+    case SMTP_TLS_CLOSED:
+        /* Before the adapter's smtp_client_tls_done: the engine knows it before any MAIL. */
+        cli = smtp_tls_take_report(ctx);
+        if (cli) (void)smtp_client_tls_verified(cli, smtp_tls_verify_result(ctx) == 0);
+        return 1;
     case SMTP_TLS_FAILED: break;
     }
     return SMTP_ERR_PROTO;
@@ -72,6 +77,14 @@ int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg, const c
     filter->write = f_write;
     filter->close = f_close;
     filter->del = f_del;
+    return 0;
+}
+
+int smtp_tls_io_filter_report(smtp_io_filter *filter, smtp_client *cli)
+{
+    smtp_tls *tls = smtp_tls_io_filter_session(filter);
+    if (!tls) return SMTP_ERR_INVALID_ARGUMENT;
+    smtp_tls_set_report(tls, cli);
     return 0;
 }
 

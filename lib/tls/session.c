@@ -58,6 +58,7 @@ struct smtp_tls {
     char host[256];   /* the host as given (for the messages about an IP literal) */
     char *last_words; /* smtp_tls_keep_failure: where smtp_tls_del leaves the failure text */
     size_t last_words_cap;
+    smtp_client *report; /* smtp_tls_io_filter_report: told the verification once OPEN */
     tls_queue in, out;
     char error[320];
 };
@@ -254,6 +255,18 @@ void smtp_tls_keep_failure(smtp_tls *tls, char *buf, size_t cap)
 {
     tls->last_words = buf;
     tls->last_words_cap = cap;
+}
+
+void smtp_tls_set_report(smtp_tls *tls, smtp_client *cli)
+{
+    tls->report = cli;
+}
+
+smtp_client *smtp_tls_take_report(smtp_tls *tls)
+{
+    smtp_client *cli = tls->report;
+    tls->report = NULL;
+    return cli;
 }
 
 void smtp_tls_del(smtp_tls *tls)

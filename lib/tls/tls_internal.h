@@ -57,4 +57,9 @@ size_t smtp_tls_flags_text(char *buf, size_t cap, uint32_t flags);
  * (smtp_tls_client_run, whose sessions the I/O adapter frees). */
 void smtp_tls_keep_failure(smtp_tls *tls, char *buf, size_t cap);
 
+/* The client engine a session's filter reports its verification to (smtp_tls_io_filter_report):
+ * set it, and take it (once: the pointer is cleared). */
+void smtp_tls_set_report(smtp_tls *tls, smtp_client *cli);
+smtp_client *smtp_tls_take_report(smtp_tls *tls);
+
 #endif /* SMTP_TLS_INTERNAL_H */
