@@ -48,7 +48,9 @@
  * Each piece fed is a fresh heap copy of exactly its size, so reading past it is an ASan error.
  * FUZZ_TRACE=1 in the environment prints the event log at each on_message.
  *
- * Input layout: bytes 0-1 = piece-size seed; byte 2 = bit 0 LMTP, bit 1 pipelining, bit 2
+ * Input layout: bytes 0-1 = piece-size seed (byte 1's bit 7 also: the TLS, implicit or after
+ * STARTTLS, is not reported verified, smtp_client_tls_verified; bit 6: the TLS layer presents a
+ * client certificate, SMTP_CLIENT_AUTH_EXTERNAL); byte 2 = bit 0 LMTP, bit 1 pipelining, bit 2
  * chunking, bits 3-4 the STARTTLS policy (none, opportunistic, required, none), bit 5
  * tls_active, bit 6 authenticate, bit 7 auth_allow_plaintext; byte 3 = bits 0-2 the
  * credentials and mechanism (see creds[]), bit 3 small reply limits and output queue, bit 4
@@ -402,7 +404,9 @@ static void feed_stream(struct run *r, const char *in, size_t len)
         if (fmark_at(in + pos, avail - pos, TLS_MARK) > 0) {
             pos += sizeof TLS_MARK - 1;
             if (smtp_client_want_tls(r->cli)) {
-                int rc = smtp_client_tls_done(r->cli, !(r->hdr[3] & 0x40));
+                int ok = !(r->hdr[3] & 0x40);
+                if (ok && !(r->hdr[1] & 0x80)) (void)smtp_client_tls_verified(r->cli, 1);
+                int rc = smtp_client_tls_done(r->cli, ok);
                 FLOG(&r->ev, "tls-done %s\n", smtp_error_name(rc));
                 drain(r);
             }
@@ -647,6 +651,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         cs->auth_authzid = c[3];
     }
     if (h[2] & 0x80) cs->flags |= SMTP_CLIENT_AUTH_PLAINTEXT;
+    if (h[1] & 0x40) cs->flags |= SMTP_CLIENT_AUTH_EXTERNAL;
     if (h[3] & 8) {
         cs->max_reply_line = 64;
         cs->max_reply_lines = 4;
@@ -668,6 +673,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         return;
     }
     fmem_budget(&r->mem, 0); /* client.h: nothing is allocated after _new */
+    if ((h[2] & 0x20) && !(h[1] & 0x80)) FUZZ_ASSERT(smtp_client_tls_verified(r->cli, 1) == 0);
     start_message(r, 0);
     drain(r);
 

@@ -229,7 +229,8 @@ def client_header(o, seed):
     b6 = 0x80 if opt_str(o, "cmd") is not None else 0  # the application's commands
     if opt_str(o, "xclient") is not None or opt_str(o, "xforward") is not None:
         b6 = 0xC0  # smtp_client_xclient: XCLIENT, then XFORWARD
-    return bytes([seed, 0, b2, b3, b4, b5, b6, b7])
+    b1 = (0x80 if has(o, "tls_unverified") else 0) | (0x40 if has(o, "external") else 0)
+    return bytes([seed, b1, b2, b3, b4, b5, b6, b7])
 
 
 def client_stream(o, data):
