@@ -833,6 +833,87 @@ static void test_ip_literals(void)
     smtp_tls_config_del(ipcfg);
 }
 
+/* smtp_tls_io_filter_report: the filter tells the client engine, as its handshake completes,
+ * whether the server's certificate verified; REQUIRETLS (RFC 8689 4.2) goes out only then. */
+static int report_status;
+
+static int report_on_message(smtp_client *cli, const smtp_client_result *r, void *ud)
+{
+    (void)cli, (void)ud;
+    report_status = (int)r->status;
+    return 0;
+}
+
+/* Runs the handshake of a filter of `ccfg` tied to an implicit-TLS client engine, then its
+ * session up to MAIL; returns 1 when MAIL went out with REQUIRETLS, 0 when the message was
+ * refused (UNSUPPORTED), -1 otherwise. */
+static int report_run(smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg, int tie)
+{
+    smtp_client_settings s;
+    smtp_client_settings_init(&s);
+    s.flags |= SMTP_CLIENT_TLS;
+    smtp_client_callbacks cb = {.on_message = report_on_message};
+    smtp_client *cli = NULL;
+    CHECK_INT(smtp_client_new(&cli, &cb, &s, NULL, NULL), 0);
+    static const smtp_client_rcpt to = {"b@example.net", 0, NULL};
+    smtp_client_message m;
+    smtp_client_message_init(&m);
+    m.sender = "a@example.org";
+    m.rcpts = &to;
+    m.nrcpts = 1;
+    m.requiretls = 1;
+    CHECK_INT(smtp_client_submit(cli, &m), 0);
+
+    smtp_io_filter f;
+    pair p;
+    memset(&p, 0, sizeof p);
+    CHECK_INT(smtp_tls_io_filter_new(&f, ccfg, host, NULL), 0);
+    CHECK_INT(smtp_tls_io_filter_report(&f, tie ? cli : NULL), 0);
+    p.cli = f.ctx; /* freed by pair_close */
+    CHECK_INT(smtp_tls_new(&p.srv, scfg, NULL, NULL), 0);
+    p.c2s = wire_new(300);
+    p.s2c = wire_new(300);
+    pair_run(&p);
+    CHECK_INT(f.handshake(f.ctx), 1);
+    pair_close(&p);
+
+    report_status = -1;
+    static const char *const replies[] = {"220 hi\r\n", "250-mx\r\n250 REQUIRETLS\r\n"};
+    char out[512];
+    int mail = 0;
+    for (size_t i = 0; i < 2; i++) {
+        CHECK_INT(smtp_client_read(cli, replies[i], strlen(replies[i])),
+                  (smtp_ssize)strlen(replies[i]));
+        smtp_ssize n = smtp_client_write(cli, out, sizeof out - 1);
+        out[n > 0 ? n : 0] = '\0';
+        if (strstr(out, "MAIL FROM:<a@example.org> REQUIRETLS")) mail = 1;
+    }
+    smtp_client_del(cli);
+    return mail ? 1 : report_status == SMTP_CLIENT_UNSUPPORTED ? 0 : -1;
+}
+
+static void test_filter_report(void)
+{
+    smtp_tls_config *scfg = server_config(pki.server_chain, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *req = client_config(pki.ca, SMTP_TLS_VERIFY_REQUIRED, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *opt = client_config(pki.ca, SMTP_TLS_VERIFY_OPTIONAL, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *none = client_config(NULL, SMTP_TLS_VERIFY_NONE, SMTP_TLS_DEFAULT_BUFFER);
+    wire_seed = 11;
+    CHECK_INT(report_run(req, "localhost", scfg, 1), 1);
+    CHECK_INT(report_run(opt, "localhost", scfg, 1), 1);
+    CHECK_INT(report_run(req, "localhost", scfg, 0), 0);     /* not tied: never said verified */
+    CHECK_INT(report_run(opt, "other.example", scfg, 1), 0); /* the name does not match */
+    CHECK_INT(report_run(none, "localhost", scfg, 1), 0);    /* nothing was checked */
+    smtp_io_filter other;
+    memset(&other, 0, sizeof other);
+    CHECK_INT(smtp_tls_io_filter_report(&other, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_io_filter_report(NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_tls_config_del(none);
+    smtp_tls_config_del(opt);
+    smtp_tls_config_del(req);
+    smtp_tls_config_del(scfg);
+}
+
 /* A client that names no CA gets the system's store (tls.h), which does not know the test CA;
  * a server that asks for client certificates gets none. */
 static void test_system_store(void)
@@ -896,5 +977,6 @@ int main(int argc, char **argv)
     test_memory();
     test_ip_literals();
     test_system_store();
+    test_filter_report();
     return check_finish();
 }
