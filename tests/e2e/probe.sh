@@ -16,8 +16,7 @@ mkcert=${2:-none}
 W=${SMTP_E2E_WRAPPER:-}
 unset SMTP_PASSWORD # smtp-send --auth-user takes its password from there
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-probe.XXXXXX")
-sink_pid=
-port=
+. "$(dirname "$0")/sink.sh"
 step=start
 
 [ -x "$bin/smtp-sink" ] && [ -x "$bin/smtp-send" ] || {
@@ -25,55 +24,6 @@ step=start
     exit 77
 }
 
-cleanup() {
-    if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
-        kill -KILL "$sink_pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL ($step): $*"
-    for f in "$tmp"/*.out "$tmp"/*.err; do
-        [ -f "$f" ] || continue
-        echo "---- $(basename "$f")"
-        head -c 4000 "$f"
-    done
-    exit 1
-}
-
-# start_sink [OPTIONS...]: starts smtp-sink in the background, waits for its port.
-start_sink() {
-    rm -f "$tmp/sink.out" "$tmp/sink.err"
-    $W "$bin/smtp-sink" --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" 2>"$tmp/sink.err" &
-    sink_pid=$!
-    i=0
-    while [ $i -lt 200 ]; do
-        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
-            "$tmp/sink.err" 2>/dev/null)
-        [ -n "$port" ] && return 0
-        kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
-        sleep 0.05
-        i=$((i + 1))
-    done
-    fail "smtp-sink did not listen within 10 s"
-}
-
-# stop_sink: SIGTERM by PID, waits at most 20 s, checks it exited 0.
-stop_sink() {
-    kill -TERM "$sink_pid"
-    i=0
-    while kill -0 "$sink_pid" 2>/dev/null && [ $i -lt 400 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    kill -0 "$sink_pid" 2>/dev/null && fail "smtp-sink still running 20 s after SIGTERM"
-    wait "$sink_pid"
-    rc=$?
-    sink_pid=
-    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
-}
 
 # send EXPECTED_STATUS [OPTIONS...]: smtp-send to 127.0.0.1:$port, standard input from
 # /dev/null (the options say where the message comes from).
@@ -84,19 +34,6 @@ send() {
         2>"$tmp/send.err" </dev/null
     rc=$?
     [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
-}
-
-expect_in() { # FILE PATTERN (fixed string)
-    grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
-}
-
-expect_not_in() { # FILE PATTERN (fixed string)
-    grep -F -q -- "$2" "$1" && fail "$(basename "$1") has: $2"
-    return 0
-}
-
-expect_line() { # FILE LINE: a whole line, exactly
-    grep -x -F -q -- "$2" "$1" || fail "$(basename "$1") lacks the line: $2"
 }
 
 messages() { # how many messages smtp-sink reported (one JSON line each)

@@ -17,64 +17,8 @@ mkcert=${4:-none}
 W=${SMTP_E2E_WRAPPER:-}
 unset SMTP_PASSWORD # smtp-send --auth-user takes its password from there
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-e2e.XXXXXX")
-sink_pid=
-port=
+. "$(dirname "$0")/sink.sh"
 
-cleanup() {
-    if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
-        kill -KILL "$sink_pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL ($case_name): $*"
-    for f in "$tmp"/*.out "$tmp"/*.err; do
-        [ -f "$f" ] || continue
-        echo "---- $(basename "$f")"
-        head -c 4000 "$f"
-    done
-    exit 1
-}
-
-# start_sink [OPTIONS...]: starts smtp-sink in the background, waits for its port.
-start_sink() {
-    # The redirections below truncate these files in the background child: remove them first,
-    # so that the port of a previous smtp-sink can never be read from a stale sink.err.
-    rm -f "$tmp/sink.out" "$tmp/sink.err"
-    $W "$bin/smtp-sink" --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" 2>"$tmp/sink.err" &
-    sink_pid=$!
-    i=0
-    while [ $i -lt 200 ]; do
-        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
-            "$tmp/sink.err")
-        [ -n "$port" ] && return 0
-        kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
-        sleep 0.05
-        i=$((i + 1))
-    done
-    fail "smtp-sink did not listen within 10 s"
-}
-
-# stop_sink [SIGNAL]: signals smtp-sink by PID, waits at most 20 s, checks it exited 0.
-stop_sink() {
-    kill "-${1:-TERM}" "$sink_pid"
-    wait_sink
-}
-
-wait_sink() {
-    i=0
-    while kill -0 "$sink_pid" 2>/dev/null && [ $i -lt 400 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    kill -0 "$sink_pid" 2>/dev/null && fail "smtp-sink still running 20 s after the signal"
-    wait "$sink_pid"
-    rc=$?
-    sink_pid=
-    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
-}
 
 # send EXPECTED_STATUS [OPTIONS...]: runs smtp-send against the sink.
 send() {
@@ -83,28 +27,6 @@ send() {
     $W "$bin/smtp-send" --server "127.0.0.1:$port" "$@" >"$tmp/send.out" 2>"$tmp/send.err"
     rc=$?
     [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
-}
-
-expect_in() { # FILE PATTERN (fixed string)
-    grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
-}
-
-# wait_for FILE REGEX: waits at most 10 s for a line of FILE that matches REGEX.
-wait_for() {
-    i=0
-    until grep -q -- "$2" "$1" 2>/dev/null; do
-        [ $i -lt 200 ] || fail "$(basename "$1") has no line matching $2 after 10 s"
-        sleep 0.05
-        i=$((i + 1))
-    done
-}
-
-expect_line() { # FILE LINE: a whole line, exactly
-    grep -x -F -q -- "$2" "$1" || fail "$(basename "$1") lacks the line: $2"
-}
-
-count_new() {
-    ls "$tmp/md/new" | wc -l | tr -d ' '
 }
 
 # A message with CRLF line ends, lines that need dot-stuffing, 8-bit bytes, a tab, an empty

@@ -17,8 +17,8 @@ raw=$2
 mkcert=${3:-none}
 W=${SMTP_E2E_WRAPPER:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-sinkjson.XXXXXX")
-sink_pid=
-port=
+SINK_OPTS=-v # every smtp-sink logs its connections
+. "$(dirname "$0")/sink.sh"
 step=start
 
 [ -x "$bin/smtp-sink" ] && [ -x "$bin/smtp-send" ] && [ -x "$raw" ] || {
@@ -26,56 +26,6 @@ step=start
     exit 77
 }
 
-cleanup() {
-    if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
-        kill -KILL "$sink_pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL ($step): $*"
-    for f in "$tmp"/*.out "$tmp"/*.err; do
-        [ -f "$f" ] || continue
-        echo "---- $(basename "$f")"
-        head -c 4000 "$f"
-    done
-    exit 1
-}
-
-# start_sink [OPTIONS...]: starts smtp-sink -v in the background, waits for its port. A later
-# --listen in OPTIONS replaces the first (getopt: the last one wins).
-start_sink() {
-    rm -f "$tmp/sink.out" "$tmp/sink.err"
-    $W "$bin/smtp-sink" -v --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" 2>"$tmp/sink.err" &
-    sink_pid=$!
-    i=0
-    while [ $i -lt 200 ]; do
-        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
-            "$tmp/sink.err" 2>/dev/null)
-        [ -n "$port" ] && return 0
-        kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
-        sleep 0.05
-        i=$((i + 1))
-    done
-    fail "smtp-sink did not listen on 127.0.0.1 within 10 s"
-}
-
-# stop_sink: SIGTERM by PID, waits at most 20 s, checks it exited 0.
-stop_sink() {
-    kill -TERM "$sink_pid"
-    i=0
-    while kill -0 "$sink_pid" 2>/dev/null && [ $i -lt 400 ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    kill -0 "$sink_pid" 2>/dev/null && fail "smtp-sink still running 20 s after SIGTERM"
-    wait "$sink_pid"
-    rc=$?
-    sink_pid=
-    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
-}
 
 # send EXPECTED_STATUS [OPTIONS...]: smtp-send from a@example.org to b@example.org.
 send() {
@@ -85,10 +35,6 @@ send() {
         --data "$tmp/msg" --timeout 20 "$@" >"$tmp/send.out" 2>"$tmp/send.err"
     rc=$?
     [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
-}
-
-expect_in() { # FILE PATTERN (fixed string)
-    grep -F -q -- "$2" "$1" || fail "$(basename "$1") lacks: $2"
 }
 
 # line N: the Nth JSON line of smtp-sink.
