@@ -37,6 +37,19 @@ def inline(node):
     return re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(out)).strip()
 
 
+def return_items(part):
+    """A "Returns" paragraph as roff: its lead, then one indented item per error code it lists
+    (SMTP_ERR_X and what causes it), so that each code stands on its own line."""
+    starts = [m.start() for m in re.finditer(r"(?:(?<=\s)|^)(?:\\fB)?SMTP_ERR_[A-Z_]+", part)]
+    if len(starts) < 2:
+        return [".PP\n" + part]
+    out = [".PP\n" + part[: starts[0]].rstrip()]
+    for a, b in zip(starts, starts[1:] + [len(part)]):
+        item = re.sub(r"(?:[;,]|\s+or|\s+and)?\s*$", "", part[a:b].rstrip())
+        out.append('.IP "\\(bu" 2\n' + item)
+    return out
+
+
 def blocks(node, sections):
     """The paragraphs of a description as roff, sorted into sections."""
     lines = []
@@ -45,8 +58,10 @@ def blocks(node, sections):
         # A paragraph is cut before a sentence that begins with "Returns": from there on it
         # is the return value.
         for part in re.split(r"(?<=[.)])\s+(?=(?:It )?[Rr]eturns?\b)", text) if text else []:
-            where = "RETURN VALUE" if re.match(r"(It )?[Rr]eturns?\b", part) else "DESCRIPTION"
-            sections.setdefault(where, []).append(".PP\n" + part)
+            if re.match(r"(It )?[Rr]eturns?\b", part):
+                sections.setdefault("RETURN VALUE", []).extend(return_items(part))
+            else:
+                sections.setdefault("DESCRIPTION", []).append(".PP\n" + part)
         for child in para:
             if child.tag in ("itemizedlist", "orderedlist"):
                 for item in child.findall("listitem"):
