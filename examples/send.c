@@ -16,6 +16,7 @@
  * are the EHLO reply's own lines, taken from the connection's trace (the last EHLO or LHLO:
  * the one after STARTTLS); SIZE and AUTH come from the engine's parsed capabilities.
  */
+#include "json.h"
 #include "send.h"
 #include "transcript.h"
 
@@ -36,6 +37,11 @@ typedef struct rcpt_result {
     char reply[200];
     int data_code; /* LMTP only: the reply after the data, 0 when none */
     char data_reply[200];
+    /* --json: the replies whole (every line, joined by LF; malloc'd) and their enhanced
+     * codes. */
+    char enhanced[16], data_enhanced[16];
+    char *text, *data_text;
+    size_t text_len, data_text_len;
 } rcpt_result;
 
 typedef struct send_session {
@@ -57,6 +63,9 @@ typedef struct send_session {
     smtp_io_conn *conn;
     ex_transcript tr;
     char tag[24];
+    size_t index;          /* the session's number, from 1 */
+    int64_t connect_start; /* smtp_io_now_ms before the connect */
+    int64_t connect_ms;    /* how long the connect took */
     /* --probe: the server's bytes after the last EHLO/LHLO (its reply first), and whether
      * the probe was printed. */
     char ehlo[8192];
@@ -99,6 +108,22 @@ static void format_reply(char *dst, size_t cap, const smtp_client_reply *r)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) *p = '?';
 }
 
+/* --json: keeps a reply whole (its enhanced code and every line of its text). */
+static void keep_reply(const smtp_client_reply *r, char *enhanced, size_t cap, char **text,
+                       size_t *len)
+{
+    size_t n = r->enhanced.len < cap ? r->enhanced.len : cap - 1;
+    memcpy(enhanced, r->enhanced.ptr, n);
+    enhanced[n] = '\0';
+    free(*text);
+    *text = malloc(r->text.len + 1);
+    *len = 0;
+    if (*text != NULL) {
+        memcpy(*text, r->text.ptr, r->text.len);
+        *len = r->text.len;
+    }
+}
+
 static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *reply,
                    void *ud)
 {
@@ -108,15 +133,29 @@ static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_cl
     if (reply->command != SMTP_VERB_RCPT) { /* LMTP: the reply after the data */
         r->data_code = reply->code;
         format_reply(r->data_reply, sizeof r->data_reply, reply);
+        if (s->o->json)
+            keep_reply(reply, r->data_enhanced, sizeof r->data_enhanced, &r->data_text,
+                       &r->data_text_len);
     } else {
         r->code = reply->code;
         format_reply(r->reply, sizeof r->reply, reply);
+        if (s->o->json) keep_reply(reply, r->enhanced, sizeof r->enhanced, &r->text, &r->text_len);
     }
     return 0;
 }
 
+/* Frees the replies --json kept. */
+static void free_results(send_session *s)
+{
+    for (size_t i = 0; i < s->o->nrcpts; i++) {
+        free(s->results[i].text);
+        free(s->results[i].data_text);
+    }
+}
+
 static int submit_next(send_session *s)
 {
+    free_results(s);
     memset(s->results, 0, s->o->nrcpts * sizeof *s->results);
     if (smtp_client_submit(s->cli, &s->msg) != 0) return -1;
     s->in_message = 1;
@@ -163,30 +202,34 @@ static int needs_message_reason(const rcpt_result *r)
  * One line per recipient: "ADDR: VERDICT: REASON". `why` is the message's reason (the reply
  * that decided it, or a local cause); a recipient's own reply comes first.
  */
+/* A recipient's verdict ("delivered", "refused", "deferred", "not sent") given the message's
+ * outcome; *text is the reason its line shows: its own reply, or `why`. */
+static const char *verdict_of(const rcpt_result *r, smtp_client_status status, const char *why,
+                              const char **text)
+{
+    *text = r->reply;
+    if (r->code == 0) {
+        *text = why;
+        return "not sent";
+    }
+    if (r->code >= 500) return "refused";
+    if (r->code >= 400) return "deferred";
+    if (r->data_code != 0) {
+        *text = r->data_reply;
+        return r->data_code < 400 ? "delivered" : r->data_code < 500 ? "deferred" : "refused";
+    }
+    *text = why;
+    return status == SMTP_CLIENT_DELIVERED  ? "delivered"
+           : status == SMTP_CLIENT_TEMPFAIL ? "deferred"
+                                            : "refused";
+}
+
 static void print_results(const send_session *s, smtp_client_status status, const char *why)
 {
     const send_options *o = s->o;
     for (size_t i = 0; i < o->nrcpts; i++) {
         const rcpt_result *r = &s->results[i];
-        const char *verdict, *text = r->reply;
-        if (r->code == 0) {
-            verdict = "not sent";
-            text = why;
-        } else if (r->code >= 500) {
-            verdict = "refused";
-        } else if (r->code >= 400) {
-            verdict = "deferred";
-        } else if (r->data_code != 0) {
-            verdict = r->data_code < 400   ? "delivered"
-                      : r->data_code < 500 ? "deferred"
-                                           : "refused";
-            text = r->data_reply;
-        } else {
-            verdict = status == SMTP_CLIENT_DELIVERED  ? "delivered"
-                      : status == SMTP_CLIENT_TEMPFAIL ? "deferred"
-                                                       : "refused";
-            text = why;
-        }
+        const char *text, *verdict = verdict_of(r, status, why, &text);
         printf("%s%s: %s%s%s\n", s->tag, o->rcpts[i], verdict, text[0] ? ": " : "", text);
     }
     fflush(stdout);
@@ -223,6 +266,120 @@ static void warn_dsn_dropped(send_session *s, const smtp_client_result *res)
     }
 }
 
+/* ---- --json: one line per message ---- */
+
+/* "code":N,"enhanced":"X.Y.Z","reply":"TEXT", or nulls when there was no reply (code 0);
+ * an empty enhanced code is null. */
+static void json_reply(ex_jline *j, int code, const char *enhanced, size_t enhanced_len,
+                       const char *text, size_t text_len)
+{
+    if (code == 0) {
+        ex_jline_lit(j, "\"code\":null,\"enhanced\":null,\"reply\":null");
+        return;
+    }
+    ex_jline_lit(j, "\"code\":");
+    ex_jline_u64(j, (uint64_t)code);
+    ex_jline_lit(j, ",\"enhanced\":");
+    if (enhanced_len > 0)
+        ex_jline_string(j, enhanced, enhanced_len);
+    else
+        ex_jline_lit(j, "null");
+    ex_jline_lit(j, ",\"reply\":");
+    ex_jline_string(j, text != NULL ? text : "", text != NULL ? text_len : 0);
+}
+
+/* "tls":false, or {"version":...,"cipher":...} of the connection's session. */
+static void json_tls(ex_jline *j, const send_session *s)
+{
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    smtp_tls *tls = s->conn != NULL && smtp_io_conn_tls(s->conn)
+                        ? smtp_tls_io_filter_session(smtp_io_conn_filter(s->conn))
+                        : NULL;
+    if (tls != NULL) {
+        const char *v = smtp_tls_version(tls), *c = smtp_tls_ciphersuite(tls);
+        ex_jline_lit(j, "\"tls\":{\"version\":");
+        ex_jline_string(j, v != NULL ? v : "?", v != NULL ? strlen(v) : 1);
+        ex_jline_lit(j, ",\"cipher\":");
+        ex_jline_string(j, c != NULL ? c : "?", c != NULL ? strlen(c) : 1);
+        ex_jline_lit(j, "}");
+        return;
+    }
+#else
+    (void)s;
+#endif
+    ex_jline_lit(j, "\"tls\":false");
+}
+
+/* The message's line: its envelope, every recipient's verdict and own reply, the message's
+ * outcome and the reply that decided it, TLS, and the times. Written with one write(2) when
+ * it fits in EX_JLINE_CAP octets. */
+static void print_json(send_session *s, const smtp_client_result *res)
+{
+    static size_t messages; /* every session's, in the order their outcomes came */
+    const send_options *o = s->o;
+    ex_jline j;
+    ex_jline_init(&j, STDOUT_FILENO);
+    char server[EX_HOST_MAX + EX_PORT_MAX + 4];
+    snprintf(server, sizeof server, strchr(o->host, ':') != NULL ? "[%s]:%s" : "%s:%s", o->host,
+             o->port);
+    ex_jline_lit(&j, "{\"server\":");
+    ex_jline_string(&j, server, strlen(server));
+    ex_jline_lit(&j, ",\"message\":");
+    ex_jline_u64(&j, ++messages);
+    ex_jline_lit(&j, ",\"session\":");
+    ex_jline_u64(&j, s->index);
+    ex_jline_lit(&j, ",\"from\":");
+    ex_jline_string(&j, o->from, strlen(o->from));
+    ex_jline_lit(&j, ",\"to\":[");
+    for (size_t i = 0; i < o->nrcpts; i++) {
+        if (i > 0) ex_jline_lit(&j, ",");
+        ex_jline_string(&j, o->rcpts[i], strlen(o->rcpts[i]));
+    }
+    ex_jline_lit(&j, "],\"rcpts\":[");
+    for (size_t i = 0; i < o->nrcpts; i++) {
+        const rcpt_result *r = &s->results[i];
+        const char *text, *verdict = verdict_of(r, res->status, "", &text);
+        if (i > 0) ex_jline_lit(&j, ",");
+        ex_jline_lit(&j, "{\"address\":");
+        ex_jline_string(&j, o->rcpts[i], strlen(o->rcpts[i]));
+        ex_jline_lit(&j, ",\"status\":");
+        ex_jline_string(&j, verdict, strlen(verdict));
+        ex_jline_lit(&j, ",");
+        /* Its own last reply: LMTP's after the data, else the RCPT's. */
+        if (r->data_code != 0)
+            json_reply(&j, r->data_code, r->data_enhanced, strlen(r->data_enhanced), r->data_text,
+                       r->data_text_len);
+        else
+            json_reply(&j, r->code, r->enhanced, strlen(r->enhanced), r->text, r->text_len);
+        ex_jline_lit(&j, "}");
+    }
+    const char *st = smtp_client_status_name(res->status);
+    ex_jline_lit(&j, "],\"status\":");
+    ex_jline_string(&j, st, strlen(st));
+    ex_jline_lit(&j, ",");
+    /* As the lines: a reply that did not refuse (an EHLO reply before a missing extension was
+     * found) did not decide the message. */
+    const smtp_client_reply *rp = res->reply;
+    if (rp != NULL && (res->status == SMTP_CLIENT_DELIVERED || rp->code >= 400))
+        json_reply(&j, rp->code, rp->enhanced.ptr, rp->enhanced.len, rp->text.ptr, rp->text.len);
+    else
+        json_reply(&j, 0, NULL, 0, NULL, 0);
+    if (res->status == SMTP_CLIENT_UNSUPPORTED) {
+        const char *m = smtp_cap_name(res->missing);
+        if (m == NULL) m = "?";
+        ex_jline_lit(&j, ",\"missing\":");
+        ex_jline_string(&j, m, strlen(m));
+    }
+    ex_jline_lit(&j, ",");
+    json_tls(&j, s);
+    ex_jline_lit(&j, ",\"connect_ms\":");
+    ex_jline_u64(&j, (uint64_t)s->connect_ms);
+    ex_jline_lit(&j, ",\"total_ms\":");
+    ex_jline_u64(&j, (uint64_t)(smtp_io_now_ms() - s->connect_start));
+    ex_jline_lit(&j, "}\n");
+    (void)ex_jline_flush(&j);
+}
+
 static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
 {
     (void)cli;
@@ -232,7 +389,9 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     if (res->status == SMTP_CLIENT_DELIVERED) s->delivered++;
     s->status = worst(s->status, message_status(s, res));
     warn_dsn_dropped(s, res);
-    if (s->o->count == 1 && s->o->sessions == 1 && !s->o->quiet) {
+    if (s->o->json) {
+        print_json(s, res);
+    } else if (s->o->count == 1 && s->o->sessions == 1 && !s->o->quiet) {
         /* The reply that decided the message; one that did not refuse (an EHLO reply before
          * TLS was found missing) says nothing, unless the message was delivered. */
         char why[200] = "";
@@ -628,7 +787,9 @@ static int connect_session(send_session *s, smtp_io_loop *loop)
     smtp_io_status st;
     int detail;
     char text[256];
+    s->connect_start = smtp_io_now_ms();
     int fd = smtp_io_connect(o->host, o->port, o->timeout_ms ? o->timeout_ms : 30000, &st, &detail);
+    s->connect_ms = smtp_io_now_ms() - s->connect_start;
     if (fd < 0) {
         fprintf(stderr, "smtp-send: %s%s port %s: %s\n", s->tag, o->host, o->port,
                 smtp_io_status_text(st, detail, text, sizeof text));
@@ -725,6 +886,7 @@ int send_run(const send_options *o)
     for (size_t i = 0; i < n && status == EX_OK; i++) {
         send_session *s = &ss[i];
         s->o = o;
+        s->index = i + 1;
         if (n > 1) snprintf(s->tag, sizeof s->tag, "[%zu] ", i + 1);
         ex_transcript_init(&s->tr, o->verbose ? stderr : NULL, s->tag);
         ex_transcript_mask_auth(&s->tr, !o->show_secrets);
@@ -747,15 +909,20 @@ int send_run(const send_options *o)
         handled += ss[i].handled;
         delivered += ss[i].delivered;
         smtp_client_del(ss[i].cli);
+        if (ss[i].results != NULL) free_results(&ss[i]);
         free(ss[i].rcpts);
         free(ss[i].results);
     }
     if ((o->count > 1 || n > 1) && !o->quiet) {
         size_t wanted = o->count * n;
-        printf("%zu of %zu messages delivered over %zu connection%s in %.3f s: %.1f messages/s\n",
-               delivered, wanted, n, n == 1 ? "" : "s", secs,
-               secs > 0 ? (double)delivered / secs : (double)delivered);
-        if (handled < wanted) printf("%zu messages not attempted\n", wanted - handled);
+        /* --json: standard output holds only the JSON lines */
+        FILE *out = o->json ? stderr : stdout;
+        fprintf(out,
+                "%zu of %zu messages delivered over %zu connection%s in %.3f s: %.1f "
+                "messages/s\n",
+                delivered, wanted, n, n == 1 ? "" : "s", secs,
+                secs > 0 ? (double)delivered / secs : (double)delivered);
+        if (handled < wanted) fprintf(out, "%zu messages not attempted\n", wanted - handled);
     }
     free(ss);
 #ifdef SMTP_EXAMPLES_HAVE_TLS

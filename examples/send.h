@@ -36,6 +36,7 @@ typedef struct send_options {
     unsigned dsn_notify;
     int dsn_orcpt, dsn_required;
     int verbose, quiet;
+    int json; /* --json: one JSON line per message on standard output instead of the lines */
     size_t count, sessions;
     char *body; /* the whole message */
     size_t body_len;

@@ -94,6 +94,13 @@ static void help(void)
           "                            the SASL responses as '****')\n"
           "      --show-secrets        show AUTH's payload and the SASL responses in -v\n"
           "  -q, --quiet               print nothing on success\n"
+          "      --json                one JSON object per message on standard output, one\n"
+          "                            line each, instead of the per-recipient lines: server,\n"
+          "                            message (its number from 1), session, from, to, rcpts\n"
+          "                            (address, status, code, enhanced, reply), status, code,\n"
+          "                            enhanced, reply (every line of a reply, joined by \\n),\n"
+          "                            tls (false or version and cipher), connect_ms, total_ms;\n"
+          "                            the load summary goes to standard error\n"
           "      --count N             send the message N times per connection (default 1)\n"
           "      --sessions N          open N connections in parallel (default 1); with\n"
           "                            --count or --sessions above 1, print messages/second\n"
@@ -134,7 +141,8 @@ enum {
     OPT_VERSION,
     OPT_PROBE,
     OPT_AUTH_PASSWORD_FILE,
-    OPT_SHOW_SECRETS
+    OPT_SHOW_SECRETS,
+    OPT_JSON
 };
 
 static const struct option long_options[] = {
@@ -170,6 +178,7 @@ static const struct option long_options[] = {
     {"probe", no_argument, NULL, OPT_PROBE},
     {"auth-password-file", required_argument, NULL, OPT_AUTH_PASSWORD_FILE},
     {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
+    {"json", no_argument, NULL, OPT_JSON},
     {NULL, 0, NULL, 0},
 };
 
@@ -390,6 +399,7 @@ static void parse_options(int argc, char **argv, send_options *o)
         case OPT_PROBE: o->probe = 1; break;
         case OPT_AUTH_PASSWORD_FILE: password_file = optarg; break;
         case OPT_SHOW_SECRETS: o->show_secrets = 1; break;
+        case OPT_JSON: o->json = 1; break;
         case 'h': help(); break;
         case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
         default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); exit(EX_USAGE);
@@ -399,6 +409,7 @@ static void parse_options(int argc, char **argv, send_options *o)
     if (o->probe) {
         if (o->from != NULL || o->nrcpts > 0 || data != NULL)
             usage_error("%s", "--probe sends no message: no --from, --to or --data");
+        if (o->json) usage_error("%s", "--probe sends no message: no --json");
         if (count_given || sessions_given)
             usage_error("%s", "--probe opens one session: no --count or --sessions");
         if (o->dsn_ret != SMTP_RET_NONE || o->dsn_envid != NULL || o->dsn_notify != 0 ||
