@@ -284,6 +284,8 @@ def seeds_for(runner, options, data):
         return [("server", server_header(options, s, t, p) + data)
                 for s, t, p in ((0x00, SERVER_TABLES[0], True), (0x35, SERVER_TABLES[1], False))]
     if runner == "client":
+        if opt_str(options, "proxy") is not None:
+            return []  # fuzz_client has no header bit for smtp_client_proxy_header
         return [("client", client_header(options, s) + client_stream(options, data)) for s in (0x00, 0x6B)]
     if runner == "mtasts":
         # no header: the whole input is the policy and, split at its first SP, pattern and host

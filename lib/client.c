@@ -889,6 +889,75 @@ int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_client_xatt
     return smtp_cli_kick(cli);
 }
 
+/* The 12-octet signature of a v2 PROXY header (proxy-protocol.txt 2.2). */
+static const unsigned char proxy_v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                               0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+
+int smtp_client_proxy_header(smtp_client *cli, int version, const char *src_addr, unsigned src_port,
+                             const char *dst_addr, unsigned dst_port)
+{
+    if (!cli || (version != 1 && version != 2) || !src_addr != !dst_addr || src_port > 65535 ||
+        dst_port > 65535)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    unsigned char src[16], dst[16];
+    int fam = 0; /* 0: unknown (no addresses), else 4 or 16 */
+    if (src_addr) {
+        fam = smtp_ip_parse(src_addr, strlen(src_addr), 0, src, NULL);
+        if (!fam || smtp_ip_parse(dst_addr, strlen(dst_addr), 0, dst, NULL) != fam)
+            return SMTP_ERR_INVALID_ARGUMENT;
+    } else if (src_port || dst_port) {
+        return SMTP_ERR_INVALID_ARGUMENT;
+    }
+    /* Only as the first octets of the connection, once, and in plaintext. */
+    if (cli->error || cli->ended || cli->phase != SMTP_CLI_GREETING || cli->r_started ||
+        cli->out_total || cli->out_written || cli->tls_active)
+        return SMTP_ERR_INVALID_STATE;
+    size_t room;
+    char *out = smtp_cli_out_room(cli, &room); /* max_output >= 1024: a header fits */
+    size_t n;
+    if (version == 1 && !fam) {
+        memcpy(out, "PROXY UNKNOWN\r\n", 15);
+        n = 15;
+    } else if (version == 1) {
+        /* The addresses in RFC 5952's form, which the receiver's canonical check accepts. */
+        char st[SMTP_IP_TEXT_MAX], dt[SMTP_IP_TEXT_MAX];
+        smtp_ip_format(src, (size_t)fam, st);
+        smtp_ip_format(dst, (size_t)fam, dt);
+        smtp_strbuf b = {out, 0, room, 0};
+        smtp_strbuf_puts(&b, fam == 4 ? "PROXY TCP4 " : "PROXY TCP6 ");
+        smtp_strbuf_puts(&b, st);
+        smtp_strbuf_put(&b, " ", 1);
+        smtp_strbuf_puts(&b, dt);
+        smtp_strbuf_put(&b, " ", 1);
+        smtp_strbuf_uint(&b, src_port);
+        smtp_strbuf_put(&b, " ", 1);
+        smtp_strbuf_uint(&b, dst_port);
+        smtp_strbuf_put(&b, "\r\n", 2);
+        n = b.len;
+    } else {
+        unsigned char *h = (unsigned char *)out;
+        size_t block = fam ? 2 * (size_t)fam + 4 : 0;
+        memcpy(h, proxy_v2_sig, sizeof proxy_v2_sig);
+        /* Version 2 with PROXY, or LOCAL without addresses (the receiver keeps the socket's
+         * endpoints, as HAProxy sends for an unknown family). */
+        h[12] = fam ? 0x21 : 0x20;
+        h[13] = fam == 4 ? 0x11 : fam == 16 ? 0x21 : 0x00;
+        h[14] = 0;
+        h[15] = (unsigned char)block;
+        if (fam) {
+            unsigned char *a = h + 16;
+            memcpy(a, src, (size_t)fam);
+            memcpy(a + fam, dst, (size_t)fam);
+            a += 2 * fam;
+            a[0] = (unsigned char)(src_port >> 8), a[1] = (unsigned char)src_port;
+            a[2] = (unsigned char)(dst_port >> 8), a[3] = (unsigned char)dst_port;
+        }
+        n = 16 + block;
+    }
+    smtp_cli_out_commit(cli, n, SMTP_VERB_UNKNOWN);
+    return 0;
+}
+
 int smtp_client_eof(smtp_client *cli)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;

@@ -46,6 +46,10 @@
  *   reply VERB CODE text="..." [enh=X]   its reply (on_reply)
  *   reply none                           on_reply without a reply (XCLIENT/XFORWARD not offered)
  *   command N SMTP_ERR_...               the command was refused
+ * proxy=V[,SRC,SPORT,DST,DPORT]: smtp_client_proxy_header(V, ...) right after smtp_client_new
+ * (without addresses: unknown); the header is pulled at once and logged whole, escaped
+ *   proxy <bytes>                        the header the client sent
+ *   proxy SMTP_ERR_...                   the call was refused
  */
 #include "body_source.h"
 #include "tls/refcrypto.h"
@@ -99,6 +103,10 @@ struct cstate {
     size_t pkt_from, pkt_to, received;
     char *pkt;
     size_t pkt_len;
+    /* proxy=: smtp_client_proxy_header's arguments (proxy_version 0: not called) */
+    int proxy_version;
+    const char *proxy_src, *proxy_dst;
+    unsigned proxy_sport, proxy_dport;
 };
 
 /* ---- options ---- */
@@ -203,6 +211,20 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
             if (strcmp(smtp_verb_name((smtp_verb)k), v) == 0) m->cmd = (smtp_verb)k;
         m->cmd_arg = colon ? colon + 1 : NULL;
         return m->cmd ? 0 : -1;
+    }
+    if (key_is(tok, klen, "proxy") && v) {
+        /* V[,SRC,SPORT,DST,DPORT] (commas: IPv6 addresses hold colons) */
+        char *f[5] = {v, NULL, NULL, NULL, NULL};
+        for (int k = 1; k < 5 && f[k - 1]; k++) {
+            char *comma = strchr(f[k - 1], ',');
+            if (comma) *comma = '\0', f[k] = comma + 1;
+        }
+        st->proxy_version = atoi(f[0]);
+        st->proxy_src = f[1];
+        st->proxy_sport = f[2] ? (unsigned)strtoul(f[2], NULL, 10) : 0;
+        st->proxy_dst = f[3];
+        st->proxy_dport = f[4] ? (unsigned)strtoul(f[4], NULL, 10) : 0;
+        return 0;
     }
     /* session settings */
     if (key_is(tok, klen, "helo") && v)
@@ -527,6 +549,19 @@ static void *open_client(const char *options, vec_log *log)
     }
     /* Implicit TLS: the adapter's handshake verified the server, unless told otherwise. */
     if ((s.flags & SMTP_CLIENT_TLS) && !st->tls_unverified) smtp_client_tls_verified(st->cli, 1);
+    if (st->proxy_version) {
+        rv = smtp_client_proxy_header(st->cli, st->proxy_version, st->proxy_src, st->proxy_sport,
+                                      st->proxy_dst, st->proxy_dport);
+        vec_log_raw(log, "proxy ", 6);
+        if (rv) {
+            vec_log_raw(log, smtp_error_name(rv), strlen(smtp_error_name(rv)));
+        } else {
+            char hdr[256]; /* only the header is queued before the greeting */
+            smtp_ssize n = smtp_client_write(st->cli, hdr, sizeof hdr);
+            if (n > 0) vec_log_escaped(log, hdr, (size_t)n);
+        }
+        vec_logf(log, "%s", "");
+    }
     pump(st);
     return st;
 bad:

@@ -9,7 +9,9 @@
 
 #include <smtp/client.h>
 #include <smtp/command.h>
+#include <smtp/server.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -967,6 +969,185 @@ static void test_commands(void)
               SMTP_ERR_INVALID_ARGUMENT);
 }
 
+/* smtp_client_proxy_header: its argument checks and when it may be called. */
+static void test_proxy_header(void)
+{
+    smtp_client *c;
+    smtp_client_settings s;
+    settings(&s);
+    char out[256];
+    struct app a = {0};
+    CHECK_INT(smtp_client_proxy_header(NULL, 1, NULL, 0, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    static const struct {
+        int version;
+        const char *src, *dst;
+        unsigned sport, dport;
+    } bad[] = {
+        {0, NULL, NULL, 0, 0},
+        {3, "192.0.2.1", "192.0.2.2", 1, 2},
+        {-1, NULL, NULL, 0, 0},
+        {1, "192.0.2.1", NULL, 1, 0}, /* one address only */
+        {2, NULL, "192.0.2.2", 0, 2},
+        {1, "192.0.2.1", "2001:db8::2", 1, 2}, /* families differ */
+        {2, "2001:db8::1", "192.0.2.2", 1, 2},
+        {1, "192.0.2.1", "192.0.2.2", 65536, 2}, /* ports */
+        {2, "192.0.2.1", "192.0.2.2", 1, 70000},
+        {1, NULL, NULL, 1, 0}, /* a port without addresses */
+        {2, NULL, NULL, 0, 25},
+        {1, "192.0.2.256", "192.0.2.2", 1, 2}, /* not addresses */
+        {1, "example.org", "192.0.2.2", 1, 2},
+        {2, "192.0.2.1", "", 1, 2},
+        {1, "[192.0.2.1]", "192.0.2.2", 1, 2},
+        {2, "2001:db8::1%eth0", "2001:db8::2", 1, 2},
+        {1, "IPv6:2001:db8::1", "2001:db8::2", 1, 2},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(smtp_client_proxy_header(c, bad[i].version, bad[i].src, bad[i].sport, bad[i].dst,
+                                           bad[i].dport),
+                  SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(!smtp_client_want_write(c)); /* nothing queued by the refusals */
+    CHECK_INT(smtp_client_proxy_header(c, 1, "192.0.2.1", 0, "192.0.2.2", 65535), 0);
+    CHECK(smtp_client_want_write(c));
+    /* Once: a second call, also before the header was pulled, is refused. */
+    CHECK_INT(smtp_client_proxy_header(c, 2, NULL, 0, NULL, 0), SMTP_ERR_INVALID_STATE);
+    size_t n = drain(c, out, sizeof out);
+    out[n] = '\0';
+    CHECK_STR(out, "PROXY TCP4 192.0.2.1 192.0.2.2 0 65535\r\n");
+    CHECK_INT(smtp_client_proxy_header(c, 1, NULL, 0, NULL, 0), SMTP_ERR_INVALID_STATE);
+    /* It awaits no reply: the greeting is still what the client waits for. */
+    CHECK_INT(smtp_client_timeout(c, NULL), SMTP_CLIENT_WAIT_GREETING);
+    CHECK_INT(smtp_client_read(c, "220 x\r\n", 7), 7);
+    n = drain(c, out, sizeof out);
+    CHECK(n == 21 && memcmp(out, "EHLO client.example\r\n", 21) == 0);
+    smtp_client_del(c);
+
+    /* After the first byte of the greeting was read: too late. */
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_read(c, "2", 1), 1);
+    CHECK_INT(smtp_client_proxy_header(c, 1, NULL, 0, NULL, 0), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+    /* After the greeting and EHLO. */
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 x\r\n") > 0);
+    CHECK_INT(smtp_client_proxy_header(c, 2, NULL, 0, NULL, 0), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+    /* After the session ended (the server went away before greeting). */
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_eof(c), 0);
+    CHECK_INT(smtp_client_proxy_header(c, 1, NULL, 0, NULL, 0), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+    /* Implicit TLS: the header would go inside the TLS. */
+    s.flags |= SMTP_CLIENT_TLS;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_proxy_header(c, 1, NULL, 0, NULL, 0), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+    /* A submitted message and a pending command do not stop it: neither is out before the
+     * greeting. */
+    s.flags = 0;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    smtp_client_message m;
+    message(&m);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_proxy_header(c, 2, NULL, 0, NULL, 0), 0);
+    n = drain(c, out, sizeof out);
+    CHECK(n == 16 && memcmp(out, "\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16) == 0);
+    smtp_client_del(c);
+}
+
+/* The round trip: what smtp_server with SMTP_SERVER_PROXY reads from the client's header. */
+struct proxy_seen {
+    int calls;
+    smtp_server_proxy px;
+    unsigned char src[16], dst[16];
+    char addr[64];
+    unsigned port;
+};
+
+static int rt_on_proxy(smtp_server *srv, const smtp_server_proxy *px, void *ud)
+{
+    struct proxy_seen *p = ud;
+    p->calls++;
+    p->px = *px;
+    memcpy(p->src, px->src_addr.ptr, px->src_addr.len < 16 ? px->src_addr.len : 16);
+    memcpy(p->dst, px->dst_addr.ptr, px->dst_addr.len < 16 ? px->dst_addr.len : 16);
+    unsigned port = 0;
+    const char *a = smtp_server_client_address(srv, &port);
+    snprintf(p->addr, sizeof p->addr, "%s", a ? a : "-");
+    p->port = port;
+    return 0;
+}
+
+static void proxy_round_trip(int version, const char *src, unsigned sport, const char *dst,
+                             unsigned dport, const char *want_addr, unsigned want_port, size_t alen,
+                             const char *want_src, const char *want_dst)
+{
+    struct proxy_seen seen;
+    memset(&seen, 0, sizeof seen);
+    smtp_server_settings ss;
+    smtp_server_settings_init(&ss);
+    ss.flags = SMTP_SERVER_PROXY;
+    smtp_server_callbacks scb = {0};
+    scb.on_proxy = rt_on_proxy;
+    smtp_server *srv = NULL;
+    CHECK_INT(smtp_server_new(&srv, &scb, &ss, NULL, &seen), 0);
+    CHECK_INT(smtp_server_set_client_address(srv, "198.51.100.9", 40000), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    struct app a = {0};
+    smtp_client_settings cs;
+    settings(&cs);
+    smtp_client *c;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &cs, NULL, &a), 0);
+    CHECK_INT(smtp_client_proxy_header(c, version, src, sport, dst, dport), 0);
+    CHECK_INT(smtp_client_quit(c), 0);
+    /* Pump: the client's bytes to the server in pieces of 1..7 octets, the replies whole. */
+    char buf[4096];
+    int rounds = 0;
+    size_t step = 1;
+    while (!smtp_client_want_close(c) && !smtp_server_want_close(srv) && rounds++ < 1000) {
+        smtp_ssize n = smtp_client_write(c, buf, step);
+        step = step % 7 + 1;
+        if (n > 0) CHECK_INT(smtp_server_read(srv, buf, (size_t)n), n);
+        smtp_ssize m = smtp_server_write(srv, buf, sizeof buf);
+        if (m > 0) CHECK_INT(smtp_client_read(c, buf, (size_t)m), m);
+        if (n <= 0 && m <= 0) break;
+    }
+    CHECK_INT(a.ends, 1);
+    CHECK_INT(a.end, SMTP_CLIENT_END_QUIT);
+    CHECK_INT(seen.calls, 1);
+    CHECK_INT(seen.px.version, version);
+    CHECK_STR(seen.addr, want_addr);
+    CHECK_INT(seen.port, want_port);
+    CHECK_INT(seen.px.src_addr.len, alen);
+    CHECK_INT(seen.px.dst_addr.len, alen);
+    if (alen) {
+        CHECK(memcmp(seen.src, want_src, alen) == 0);
+        CHECK(memcmp(seen.dst, want_dst, alen) == 0);
+        CHECK_INT(seen.px.src_port, sport);
+        CHECK_INT(seen.px.dst_port, dport);
+        CHECK_INT(seen.px.family, alen == 4 ? SMTP_SERVER_PROXY_TCP4 : SMTP_SERVER_PROXY_TCP6);
+    } else {
+        CHECK_INT(seen.px.family, SMTP_SERVER_PROXY_UNSPEC);
+        CHECK_INT(seen.px.local, version == 2);
+    }
+    smtp_client_del(c);
+    smtp_server_del(srv);
+}
+
+static void test_proxy_round_trip(void)
+{
+    static const char v4s[] = "\xC0\x00\x02\x01", v4d[] = "\xC0\x00\x02\x02";
+    static const char v6s[] = "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01";
+    static const char v6d[] = "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\x01\0\0\0\x02";
+    for (int v = 1; v <= 2; v++) {
+        proxy_round_trip(v, "192.0.2.1", 4711, "192.0.2.2", 25, "192.0.2.1", 4711, 4, v4s, v4d);
+        proxy_round_trip(v, "2001:DB8:0::1", 65535, "2001:db8::1:0:2", 0, "2001:db8::1", 65535, 16,
+                         v6s, v6d);
+        /* Unknown: the server keeps the connection's own peer. */
+        proxy_round_trip(v, NULL, 0, NULL, 0, "198.51.100.9", 40000, 0, NULL, NULL);
+    }
+}
+
 int main(void)
 {
     test_bad_settings();
@@ -987,5 +1168,7 @@ int main(void)
     test_settings_versions();
     test_external_settings();
     test_tls_verified();
+    test_proxy_header();
+    test_proxy_round_trip();
     return check_finish();
 }

@@ -669,6 +669,34 @@ SMTP_API int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_cl
                                  size_t n);
 
 /**
+ * smtp_client_proxy_header sends a HAProxy PROXY protocol header (proxy-protocol.txt) as the
+ * first octets of the connection, so that a server behind a middlebox built on libsmtp (one
+ * that trusts it: Postfix's smtpd_upstream_proxy_protocol, smtp_server's SMTP_SERVER_PROXY)
+ * learns who the real client is. Call it once, before the first smtp_client_write and
+ * smtp_client_read; the header is queued before anything else and awaits no reply (the client
+ * still waits for the greeting). `version` is 1 (text) or 2 (binary). `src_addr` and
+ * `src_port` are the real client's address and port, `dst_addr` and `dst_port` those it
+ * connected to: addresses as NUL-terminated text, both of one family, IPv4 dotted quads (TCP4)
+ * or IPv6 (RFC 4291 2.2, sent in RFC 5952's form: TCP6); ports 0..65535. Version 1 sends
+ * "PROXY TCP4 src dst sport dport" CRLF (TCP6 for IPv6); version 2 the 12-octet signature,
+ * version 2 with the PROXY command, TCP over IPv4 or IPv6, the length, then the addresses and
+ * ports in network order (no TLV). Both addresses NULL and both ports 0 say the origin is
+ * unknown: "PROXY UNKNOWN" CRLF, or version 2 with the LOCAL command and family UNSPEC (as
+ * HAProxy sends it): the server keeps the connection's own endpoints.
+ * Returns 0, or:
+ *   SMTP_ERR_INVALID_ARGUMENT  cli NULL; a version other than 1 and 2; an address that is
+ *                              not IPv4 or IPv6 text; addresses of different families, or
+ *                              one NULL and not the other; a port over 65535, or not 0
+ *                              without addresses;
+ *   SMTP_ERR_INVALID_STATE     a header was already queued, an octet was already written or
+ *                              read, or the session is over; the session runs over implicit
+ *                              TLS (SMTP_CLIENT_TLS: the header goes before the handshake,
+ *                              in plaintext, so the adapter writes it itself).
+ */
+SMTP_API int smtp_client_proxy_header(smtp_client *cli, int version, const char *src_addr,
+                                      unsigned src_port, const char *dst_addr, unsigned dst_port);
+
+/**
  * smtp_client_body_ready tells the client that the body source of the current message, which
  * last returned SMTP_ERR_AGAIN, has octets again: the engine pulls them as it has room.
  * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), SMTP_ERR_INVALID_STATE (no message in
