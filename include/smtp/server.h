@@ -76,8 +76,8 @@ typedef struct smtp_server smtp_server;
  * version 2.
  */
 #define SMTP_SERVER_EXT_FUTURERELEASE 0x4000u
-#define SMTP_SERVER_EXT_RRVS 0x8000u /**< RFC 7293: RCPT accepts RRVS. Since settings version 2.   \
-                                      */
+/** RFC 7293: RCPT accepts RRVS. Since settings version 2. */
+#define SMTP_SERVER_EXT_RRVS 0x8000u
 #define SMTP_SERVER_EXT_ALL 0xffffu
 /** @} */
 
