@@ -1069,8 +1069,11 @@ static int rt_on_proxy(smtp_server *srv, const smtp_server_proxy *px, void *ud)
     struct proxy_seen *p = ud;
     p->calls++;
     p->px = *px;
-    memcpy(p->src, px->src_addr.ptr, px->src_addr.len < 16 ? px->src_addr.len : 16);
-    memcpy(p->dst, px->dst_addr.ptr, px->dst_addr.len < 16 ? px->dst_addr.len : 16);
+    /* UNKNOWN and LOCAL carry no address: empty spans, possibly {NULL, 0}. */
+    if (px->src_addr.len)
+        memcpy(p->src, px->src_addr.ptr, px->src_addr.len < 16 ? px->src_addr.len : 16);
+    if (px->dst_addr.len)
+        memcpy(p->dst, px->dst_addr.ptr, px->dst_addr.len < 16 ? px->dst_addr.len : 16);
     unsigned port = 0;
     const char *a = smtp_server_client_address(srv, &port);
     snprintf(p->addr, sizeof p->addr, "%s", a ? a : "-");
