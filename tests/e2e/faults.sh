@@ -13,24 +13,13 @@ bin=$1
 raw=$2
 W=${SMTP_E2E_WRAPPER:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-faults.XXXXXX")
+# smtp-send from a@example.org with $tmp/msg (send, tests/e2e/sink.sh).
+SEND_OPTS="--from a@example.org --data $tmp/msg --timeout 20"
 . "$(dirname "$0")/sink.sh"
 step=start
 
-[ -x "$bin/smtp-sink" ] && [ -x "$bin/smtp-send" ] || {
-    echo "SKIP: smtp-sink or smtp-send not built"
-    exit 77
-}
+require_programs smtp-sink smtp-send
 
-
-# send EXPECTED_STATUS [OPTIONS...]: smtp-send from a@example.org with $tmp/msg.
-send() {
-    expect=$1
-    shift
-    $W "$bin/smtp-send" --server "127.0.0.1:$port" --from a@example.org --data "$tmp/msg" \
-        --timeout 20 "$@" >"$tmp/send.out" 2>"$tmp/send.err"
-    rc=$?
-    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
-}
 
 now_ms() {
     echo $(($(date +%s%N) / 1000000))

@@ -19,10 +19,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-probe.XXXXXX")
 . "$(dirname "$0")/sink.sh"
 step=start
 
-[ -x "$bin/smtp-sink" ] && [ -x "$bin/smtp-send" ] || {
-    echo "SKIP: smtp-sink or smtp-send not built"
-    exit 77
-}
+require_programs smtp-sink smtp-send
 
 
 # send EXPECTED_STATUS [OPTIONS...]: smtp-send to 127.0.0.1:$port, standard input from

@@ -20,15 +20,6 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-e2e.XXXXXX")
 . "$(dirname "$0")/sink.sh"
 
 
-# send EXPECTED_STATUS [OPTIONS...]: runs smtp-send against the sink.
-send() {
-    expect=$1
-    shift
-    $W "$bin/smtp-send" --server "127.0.0.1:$port" "$@" >"$tmp/send.out" 2>"$tmp/send.err"
-    rc=$?
-    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
-}
-
 # A message with CRLF line ends, lines that need dot-stuffing, 8-bit bytes, a tab, an empty
 # line and a long line: what the Maildir holds must be the same bytes.
 make_message() {

@@ -18,6 +18,8 @@ raw=$2
 mkcert=${3:-none}
 W=${SMTP_E2E_WRAPPER:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-sendjson.XXXXXX")
+# smtp-send from a@example.org with $tmp/msg (send, tests/e2e/sink.sh).
+SEND_OPTS="--from a@example.org --data $tmp/msg --timeout 20"
 . "$(dirname "$0")/sink.sh"
 step=start
 raw_pid=
@@ -30,16 +32,6 @@ trap 'if [ -n "$raw_pid" ]; then kill "$raw_pid" 2>/dev/null; fi; cleanup' EXIT
 command -v python3 >/dev/null 2>&1 || {
     echo "SKIP: python3 not found (it parses the JSON)"
     exit 77
-}
-
-# send EXPECTED_STATUS [OPTIONS...]: smtp-send from a@example.org with $tmp/msg.
-send() {
-    expect=$1
-    shift
-    $W "$bin/smtp-send" --server "127.0.0.1:$port" --from a@example.org --data "$tmp/msg" \
-        --timeout 20 "$@" >"$tmp/send.out" 2>"$tmp/send.err"
-    rc=$?
-    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
 }
 
 # check PYTHON: runs the Python statements on L, the list of send.out's objects (every line

@@ -3,7 +3,8 @@
 # smtp-sink started on a port the kernel chooses and stopped by its PID, every wait bounded,
 # failures reported with the outputs kept in $tmp. The script sets bin (where smtp-sink is), W
 # (a wrapper such as valgrind, may be empty), tmp (its own temporary directory), and names what
-# it checks in $step or $case_name; SINK_OPTS (optional) goes before every smtp-sink's options.
+# it checks in $step or $case_name; SINK_OPTS (optional) goes before every smtp-sink's options,
+# SEND_OPTS (optional) before every smtp-send's (send).
 # shellcheck shell=sh
 sink_pid=
 port=
@@ -65,6 +66,28 @@ wait_sink() {
     rc=$?
     sink_pid=
     [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
+}
+
+# require_programs NAME...: skips the script (exit 77) unless each program of $bin is built.
+require_programs() {
+    for p in "$@"; do
+        [ -x "$bin/$p" ] || {
+            echo "SKIP: $p not built"
+            exit 77
+        }
+    done
+}
+
+# send EXPECTED_STATUS [OPTIONS...]: smtp-send to the sink with SEND_OPTS and OPTIONS, its
+# output in $tmp/send.out and send.err; fails unless it exits EXPECTED_STATUS.
+send() {
+    expect=$1
+    shift
+    # shellcheck disable=SC2086
+    $W "$bin/smtp-send" --server "127.0.0.1:$port" ${SEND_OPTS:-} "$@" >"$tmp/send.out" \
+        2>"$tmp/send.err"
+    rc=$?
+    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
 }
 
 expect_in() { # FILE PATTERN (fixed string)

@@ -18,6 +18,8 @@ mkcert=${3:-none}
 W=${SMTP_E2E_WRAPPER:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-sinkjson.XXXXXX")
 SINK_OPTS=-v # every smtp-sink logs its connections
+# smtp-send from a@example.org to b@example.org (send, tests/e2e/sink.sh).
+SEND_OPTS="--from a@example.org --to b@example.org --data $tmp/msg --timeout 20"
 . "$(dirname "$0")/sink.sh"
 step=start
 
@@ -26,16 +28,6 @@ step=start
     exit 77
 }
 
-
-# send EXPECTED_STATUS [OPTIONS...]: smtp-send from a@example.org to b@example.org.
-send() {
-    expect=$1
-    shift
-    $W "$bin/smtp-send" --server "127.0.0.1:$port" --from a@example.org --to b@example.org \
-        --data "$tmp/msg" --timeout 20 "$@" >"$tmp/send.out" 2>"$tmp/send.err"
-    rc=$?
-    [ $rc -eq "$expect" ] || fail "smtp-send $* exited $rc, expected $expect"
-}
 
 # line N: the Nth JSON line of smtp-sink.
 line() {
