@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # One section-3 man page per public function, from doxygen's XML output (docs/Doxyfile,
 # GENERATE_XML): NAME, SYNOPSIS (the header and the prototype), DESCRIPTION, RETURN VALUE (the
-# paragraphs of the description that begin with "Return"), PARAMETERS when the comment has
-# @param, and SEE ALSO (the header's page). Doxygen's own man output puts a function only on
+# paragraphs of the description that begin with "Return", @return and a tagged paragraph per
+# @retval), PARAMETERS (a tagged paragraph per @param), and SEE ALSO (the header's page). Doxygen's own man output puts a function only on
 # its header's page (MAN_LINKS makes a .so link to it); this script writes the function's own
 # page over that link. Function-like macros with a lower-case name (the plain names of the
 # versioned entry points: smtp_client_new...) get a page too.
@@ -78,11 +78,15 @@ def blocks(node, sections):
             elif child.tag == "simplesect" and child.get("kind") == "return":
                 blocks(child, {"DESCRIPTION": sections.setdefault("RETURN VALUE", [])})
             elif child.tag == "parameterlist":
+                # @param: a tagged paragraph per parameter; @retval: one per return value,
+                # after the @return sentence.
+                retval = child.get("kind") == "retval"
                 for item in child.findall("parameteritem"):
                     names = ", ".join(inline(n) for n in item.iter("parametername"))
                     desc = item.find("parameterdescription")
                     text = " ".join(inline(p) for p in desc.findall("para")) if desc is not None else ""
-                    sections.setdefault("PARAMETERS", []).append(
+                    sections.setdefault("RETURN VALUE" if retval else "PARAMETERS", []).append(
+                        ".TP\n.B " + names + "\n" + text if retval else
                         ".TP\n.I " + names + "\n" + text)
     return lines
 
@@ -144,7 +148,7 @@ def main():
                 ".B " + esc(prototype(m)),
                 ".fi",
             ]
-            for title in ("PARAMETERS", "DESCRIPTION", "RETURN VALUE"):
+            for title in ("DESCRIPTION", "PARAMETERS", "RETURN VALUE"):
                 if sections.get(title):
                     page.append(".SH " + title)
                     page.extend(sections[title])

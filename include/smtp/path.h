@@ -89,8 +89,8 @@ typedef struct smtp_path {
 } smtp_path;
 
 /**
- * smtp_path_parse parses the path token `s` (`len` bytes: "<...>", as it follows "MAIL FROM:"
- * or "RCPT TO:") under the SMTP_PATH_* `flags`, and fills `*out`.
+ * smtp_path_parse parses the path token of MAIL FROM: or RCPT TO: ("<...>") and splits it
+ * into spans that borrow the input.
  *
  * Local parts are Dot-string or Quoted-string and kept as written (quoted-pairs are only
  * validated). Domains are names or address literals (IPv4, every IPv6 form of RFC 5321 4.1.3
@@ -98,26 +98,43 @@ typedef struct smtp_path {
  * accepted, stripped from `mailbox`, and reported. The whole grammar is checked before the
  * length limits, so SMTP_ERR_TOO_LONG means the path is otherwise well formed.
  *
- * Returns 0, or:
- *  SMTP_ERR_INVALID_ARGUMENT  `s` (with len > 0) or `out` is NULL, or an unknown flag is set;
- *  SMTP_ERR_SYNTAX            the token does not follow the grammar, or is "<>" / "<Postmaster>"
- *                             where its flag does not allow it;
- *  SMTP_ERR_UTF8              malformed UTF-8 (overlong, surrogate, above U+10FFFF, truncated),
- *                             or any byte >= 0x80 without SMTP_PATH_UTF8;
- *  SMTP_ERR_TOO_LONG          local part > 64, domain > 255, a label > 63, or path > 256 octets.
- * On error, out->error_at says where; the other fields are unspecified.
+ * @param s      The token as it follows "MAIL FROM:" or "RCPT TO:", `len` octets; need not
+ *               be NUL-terminated. May be NULL when `len` is 0.
+ * @param len    The length of `s` in octets.
+ * @param flags  SMTP_PATH_ALLOW_NULL, SMTP_PATH_ALLOW_POSTMASTER, SMTP_PATH_UTF8 and
+ *               SMTP_PATH_LENIENT_BRACKETS, or'ed; 0 for none.
+ * @param out    Receives the path. On error, `out->error_at` says where the grammar failed
+ *               and the other fields are unspecified.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `s` is NULL with `len` > 0, `out` is NULL, or an unknown
+ *         flag is set.
+ * @retval SMTP_ERR_SYNTAX The token does not follow the grammar, or is "<>" or "<Postmaster>"
+ *         where its flag does not allow it.
+ * @retval SMTP_ERR_UTF8 Malformed UTF-8 (overlong, surrogate, above U+10FFFF, truncated), or
+ *         any octet >= 0x80 without SMTP_PATH_UTF8.
+ * @retval SMTP_ERR_TOO_LONG A local part over 64 octets, a domain over 255, a label over 63,
+ *         or a path over 256.
  */
 SMTP_API int smtp_path_parse(const char *s, size_t len, unsigned flags, smtp_path *out);
 
 /**
- * smtp_domain_parse parses `s` as a whole Domain or address literal (RFC 5321 4.1.2: the
- * argument of EHLO/HELO), for a server checking a client's greeting or a client checking its
- * configured name. Only SMTP_PATH_UTF8 is meaningful in `flags`. `error_at`, if not NULL,
- * receives the offset of the failure.
+ * smtp_domain_parse parses a whole Domain or address literal (RFC 5321 4.1.2): the argument of
+ * EHLO or HELO, for a server checking a client's greeting or a client checking its configured
+ * name.
  *
- * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (NULL `s` with len > 0, NULL `out`, unknown flag),
- * SMTP_ERR_SYNTAX (not a domain or address literal; an empty string), SMTP_ERR_UTF8 (as for
- * smtp_path_parse), SMTP_ERR_TOO_LONG (more than 255 octets, or a label over 63).
+ * @param s         The domain, `len` octets; need not be NUL-terminated. May be NULL when
+ *                  `len` is 0.
+ * @param len       The length of `s` in octets.
+ * @param flags     0, or SMTP_PATH_UTF8 to accept U-labels (the other SMTP_PATH_* flags are
+ *                  accepted and have no effect).
+ * @param out       Receives the domain; its spans borrow `s`.
+ * @param error_at  If not NULL, receives the offset of the failure (0 on success).
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `s` is NULL with `len` > 0, `out` is NULL, or an unknown
+ *         flag is set.
+ * @retval SMTP_ERR_SYNTAX Not a domain or an address literal, or an empty string.
+ * @retval SMTP_ERR_UTF8 As for smtp_path_parse.
+ * @retval SMTP_ERR_TOO_LONG More than 255 octets, or a label over 63.
  */
 SMTP_API int smtp_domain_parse(const char *s, size_t len, unsigned flags, smtp_domain *out,
                                size_t *error_at);
