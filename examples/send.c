@@ -25,6 +25,8 @@
 #include "tls_glue.h"
 #endif
 
+#include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -781,6 +783,35 @@ static int new_engine(send_session *s)
 }
 
 /* Connects session `s` and hands it to the loop. */
+/* A connection that could not be made: a temporary failure (EX_TEMPFAIL, as a timeout once
+ * connected), as an MTA defers the mail; a name that does not exist is EX_NOHOST; a local
+ * failure (no descriptor, no memory) EX_OSERR. */
+static int connect_failure(smtp_io_status st, int detail)
+{
+    switch (st) {
+    case SMTP_IO_TIMEOUT: return EX_TEMPFAIL;
+    case SMTP_IO_RESOLVE:
+        return detail == EAI_NONAME
+#ifdef EAI_NODATA
+                       || detail == EAI_NODATA
+#endif
+                   ? EX_NOHOST
+               : detail == EAI_AGAIN ? EX_TEMPFAIL
+                                     : EX_OSERR;
+    case SMTP_IO_SYSERR:
+        switch (detail) {
+        case EMFILE:
+        case ENFILE:
+        case ENOMEM:
+        case ENOBUFS:
+        case EACCES:
+        case EPERM: return EX_OSERR;
+        default: return EX_TEMPFAIL; /* refused, unreachable, reset, timed out */
+        }
+    default: return EX_TEMPFAIL;
+    }
+}
+
 static int connect_session(send_session *s, smtp_io_loop *loop)
 {
     const send_options *o = s->o;
@@ -791,9 +822,10 @@ static int connect_session(send_session *s, smtp_io_loop *loop)
     int fd = smtp_io_connect(o->host, o->port, o->timeout_ms ? o->timeout_ms : 30000, &st, &detail);
     s->connect_ms = smtp_io_now_ms() - s->connect_start;
     if (fd < 0) {
-        fprintf(stderr, "smtp-send: %s%s port %s: %s\n", s->tag, o->host, o->port,
-                smtp_io_status_text(st, detail, text, sizeof text));
-        return EX_IOERR;
+        smtp_io_status_text(st, detail, text, sizeof text);
+        fprintf(stderr, "smtp-send: %s%s port %s: %s\n", s->tag, o->host, o->port, text);
+        if (!o->probe && !o->json) print_results(s, SMTP_CLIENT_TEMPFAIL, text);
+        return connect_failure(st, detail);
     }
     smtp_io_settings ios;
     smtp_io_settings_init(&ios);
@@ -829,6 +861,13 @@ static void connection_ended(send_session *s, smtp_io_conn *conn)
     case SMTP_IO_EOF:
     case SMTP_IO_TIMEOUT: s->status = worst(s->status, EX_TEMPFAIL); break;
     case SMTP_IO_SYSERR:
+        /* the server reset the connection or went away: temporary, as when it closes */
+        if (detail == ECONNRESET || detail == EPIPE || detail == ETIMEDOUT ||
+            detail == EHOSTUNREACH || detail == ENETUNREACH) {
+            s->status = worst(s->status, EX_TEMPFAIL);
+            break;
+        }
+        /* fall through */
     case SMTP_IO_TLS: s->status = worst(s->status, EX_IOERR); break;
     default: s->status = worst(s->status, EX_SOFTWARE); break;
     }

@@ -40,7 +40,7 @@ static void help(void)
           "  -s, --server HOST[:PORT]  server to connect to; IPv6 as [ADDR]:PORT\n"
           "                            (default localhost:25, with --tls localhost:465)\n"
           "  -f, --from ADDR           envelope sender; --from '' sends the null path <>\n"
-          "  -t, --to ADDR             a recipient (repeat for more)\n"
+          "  -t, --to ADDR[,ADDR]...   recipients (repeat, or a comma-separated list)\n"
           "  -d, --data FILE           the message, headers and body ('-': standard input)\n"
           "      --helo NAME           name sent with EHLO/LHLO (default: this host's name)\n"
           "      --lmtp                speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
@@ -182,19 +182,65 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* An address as the engine will send it: no brackets, no control byte, a valid path. */
+/* An address as the engine will send it: no brackets, no control byte, a valid path. The
+ * error names the value and says what is wrong with it and where. */
 static void check_address(const char *opt, const char *addr, int is_sender)
 {
     size_t len = strlen(addr);
     if (is_sender && len == 0) return; /* the null reverse-path <> */
-    if (len > 0 && addr[0] == '<') usage_error("%s: give the address without angle brackets", opt);
+    if (len == 0) usage_error("%s: an empty address", opt);
+    if (addr[0] == '<')
+        usage_error("%s '%s': give the address without angle brackets", opt, addr);
     char path[1024];
-    if (len + 3 > sizeof path) usage_error("%s: address too long", opt);
+    if (len + 3 > sizeof path) usage_error("%s: address too long (%zu octets)", opt, len);
     snprintf(path, sizeof path, "<%s>", addr);
     smtp_path parsed;
     unsigned flags = SMTP_PATH_UTF8 | (is_sender ? 0 : SMTP_PATH_ALLOW_POSTMASTER);
-    if (smtp_path_parse(path, len + 2, flags, &parsed) != 0)
-        usage_error("%s: not a valid mailbox (RFC 5321 4.1.2)", opt);
+    int rc = smtp_path_parse(path, len + 2, flags, &parsed);
+    if (rc != 0) {
+        /* error_at counts the '<' the check added; past the end: the address is cut short */
+        size_t at = parsed.error_at > 0 ? parsed.error_at - 1 : 0;
+        if (at >= len)
+            usage_error("%s '%s': not a valid mailbox (RFC 5321 4.1.2): %s at its end", opt, addr,
+                        smtp_error_text(rc));
+        usage_error("%s '%s': not a valid mailbox (RFC 5321 4.1.2): %s at octet %zu ('%c')", opt,
+                    addr, smtp_error_text(rc), at + 1,
+                    (unsigned char)addr[at] >= 0x20 && (unsigned char)addr[at] < 0x7f ? addr[at]
+                                                                                       : '?');
+    }
+}
+
+/* --to takes one address or a comma-separated list ("a@x, b@y"); a comma inside a quoted
+ * local part ("a,b"@x) is part of it. Each element is added as given, without the blanks
+ * around it; an empty element is an error. The copies live until the program ends. */
+static void add_rcpts(send_options *o, const char *arg)
+{
+    const char *p = arg;
+    for (;;) {
+        while (*p == ' ' || *p == '\t') p++;
+        const char *start = p;
+        int quoted = 0;
+        for (; *p != '\0' && (quoted || *p != ','); p++) {
+            if (quoted && *p == '\\' && p[1] != '\0')
+                p++;
+            else if (*p == '"')
+                quoted = !quoted;
+        }
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if (end == start)
+            usage_error("--to '%s': an empty address in the list", arg);
+        if (o->nrcpts == SEND_MAX_RCPTS)
+            usage_error("too many recipients (at most %d)", SEND_MAX_RCPTS);
+        char *one = strndup(start, (size_t)(end - start));
+        if (one == NULL) {
+            fprintf(stderr, PROG ": out of memory\n");
+            exit(EX_OSERR);
+        }
+        o->rcpts[o->nrcpts++] = one;
+        if (*p == '\0') return;
+        p++; /* the comma */
+    }
 }
 
 static uint64_t number(const char *opt, const char *arg, uint64_t min, uint64_t max)
@@ -360,9 +406,7 @@ static void parse_options(int argc, char **argv, send_options *o)
         case 's': server = optarg; break;
         case 'f': o->from = optarg; break;
         case 't':
-            if (o->nrcpts == SEND_MAX_RCPTS)
-                usage_error("too many recipients (at most %d)", SEND_MAX_RCPTS);
-            o->rcpts[o->nrcpts++] = optarg;
+            add_rcpts(o, optarg);
             break;
         case 'd': data = optarg; break;
         case OPT_HELO: o->helo = optarg; break;

@@ -82,12 +82,12 @@ for args in "--probe --to b@example.org" "--probe --from a@example.org" \
     [ $rc -eq 64 ] || fail "smtp-send $args exited $rc, expected 64"
     expect_in "$tmp/o.err" "smtp-send: --probe "
 done
-# No server there: a connection failure, 74.
+# No server there: a connection failure, temporary: 75.
 start_sink --discard
 dead=$port
 stop_sink
 port=$dead
-send 74 --probe
+send 75 --probe
 port=
 
 # ---- Empty standard input: refused (64), nothing sent; an empty file is a choice.

@@ -77,6 +77,21 @@ case_recipients() {
     expect_in "$tmp/sink.out" '"to":["r1@example.org","r2@example.org"]'
     cmp "$tmp/msg" "$(the_file)" || fail "stored message differs"
     stop_sink
+    # --to takes a comma-separated list (blanks around the commas dropped); a comma inside a
+    # quoted local part belongs to it; lists and repeated --to add up in order.
+    start_sink --discard
+    send 0 --from a@example.org --to 'r1@example.org, "x,y"@example.org' --to r3@example.org \
+        --data "$tmp/msg"
+    expect_in "$tmp/send.out" '"x,y"@example.org: delivered: 250'
+    expect_in "$tmp/sink.out" '"to":["r1@example.org","\"x,y\"@example.org","r3@example.org"]'
+    stop_sink
+    # A bad element is named, with what is wrong and where; an empty one is refused.
+    send 64 --from a@example.org --to 'r1@example.org,x y@example.org' --data "$tmp/msg"
+    expect_in "$tmp/send.err" "--to 'x y@example.org': not a valid mailbox (RFC 5321 4.1.2): syntax error at octet 2"
+    send 64 --from a@example.org --to 'r1@example.org,,r2@example.org' --data "$tmp/msg"
+    expect_in "$tmp/send.err" "an empty address in the list"
+    send 64 --from a@example.org --to 'r1@' --data "$tmp/msg"
+    expect_in "$tmp/send.err" "--to 'r1@': not a valid mailbox (RFC 5321 4.1.2): syntax error at its end"
 }
 
 case_max_size() {
@@ -129,8 +144,17 @@ case_refused_connection() {
     stop_sink
     port=$closed
     printf 'x\r\n' >"$tmp/msg"
-    send 74 --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 5
+    # A refused connection is temporary (75), as a timeout is: an MTA would retry.
+    send 75 --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 5
     expect_in "$tmp/send.err" "refused"
+    expect_in "$tmp/send.out" "b@example.org: not sent: socket error: Connection refused"
+    # A name that does not exist (RFC 6761: .invalid never resolves): EX_NOHOST (68), or 75
+    # where the machine has no resolver to ask (EAI_AGAIN), named either way.
+    $W "$bin/smtp-send" --server nonexistent.invalid:25 --from a@example.org --to b@example.org \
+        --data "$tmp/msg" --timeout 5 >"$tmp/send.out" 2>"$tmp/send.err"
+    rc=$?
+    [ $rc -eq 68 ] || [ $rc -eq 75 ] || fail "an unknown host exited $rc, expected 68 (or 75)"
+    expect_in "$tmp/send.err" "nonexistent.invalid port 25: name resolution failed"
 }
 
 case_bad_options() {
