@@ -10,6 +10,10 @@
  * The worst outcome of all messages and sessions decides the exit status:
  *   70 (a local failure) > 74 (connection) > 76 (protocol) > 69 (permanent) > 75 (temporary) > 0.
  *
+ * A load run (--count or --sessions above 1) shows a progress line on standard error when it
+ * is a terminal, redrawn at most once a second as messages end, and ends with a summary that
+ * accounts for every message: delivered, refused, deferred, not attempted.
+ *
  * --probe submits no message: a NOOP (smtp_client_command) is queued before the greeting
  * instead. The engine sends it once the session is ready (after EHLO, STARTTLS and AUTH), so
  * its reply (on_reply) is the moment to print what the server offers, then QUIT. The keywords
@@ -54,6 +58,7 @@ typedef struct send_session {
     rcpt_result *results;
     int in_message;
     size_t submitted, handled, delivered;
+    size_t deferred, refused; /* messages TEMPFAIL; PERMFAIL or UNSUPPORTED */
     int status;    /* the worst exit status of this session */
     int ended;     /* on_session_end was called */
     int tls_noted; /* the transcript told that TLS is up */
@@ -382,6 +387,64 @@ static void print_json(send_session *s, const smtp_client_result *res)
     (void)ex_jline_flush(&j);
 }
 
+/* ---- load runs: the progress line and the totals ---- */
+
+typedef struct load_totals {
+    size_t wanted, handled, delivered, deferred, refused;
+} load_totals;
+
+static load_totals totals_of(const send_session *ss, size_t n, size_t count)
+{
+    load_totals t = {count * n, 0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        t.handled += ss[i].handled;
+        t.delivered += ss[i].delivered;
+        t.deferred += ss[i].deferred;
+        t.refused += ss[i].refused;
+    }
+    return t;
+}
+
+/* The progress line of a load run on a terminal: the sessions (all of them, from
+ * send_run), when it started, when it was last drawn, and whether it is on the screen. */
+static struct {
+    const send_session *ss;
+    size_t n;
+    int64_t start, drawn;
+    int shown;
+} progress;
+
+static void progress_draw(int64_t now)
+{
+    const send_options *o = progress.ss[0].o;
+    load_totals t = totals_of(progress.ss, progress.n, o->count);
+    double secs = (double)(now - progress.start) / 1000.0;
+    fprintf(stderr, "\r%zu of %zu messages, %.1f messages/s, %zu failed\033[K", t.handled,
+            t.wanted, secs > 0 ? (double)t.handled / secs : 0.0, t.deferred + t.refused);
+    fflush(stderr);
+    progress.drawn = now;
+    progress.shown = 1;
+}
+
+/* A message ended: redraw when a second has passed since the line was last drawn. */
+static void progress_tick(void)
+{
+    if (progress.ss == NULL) return;
+    int64_t now = smtp_io_now_ms();
+    if (now - progress.drawn >= 1000) progress_draw(now);
+}
+
+/* The run ended: the line's last state stays, and what follows starts on a line of its own. */
+static void progress_end(void)
+{
+    if (progress.ss == NULL) return;
+    if (progress.shown) {
+        progress_draw(smtp_io_now_ms());
+        fputc('\n', stderr);
+    }
+    progress.ss = NULL;
+}
+
 static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
 {
     (void)cli;
@@ -389,6 +452,9 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     s->in_message = 0;
     s->handled++;
     if (res->status == SMTP_CLIENT_DELIVERED) s->delivered++;
+    else if (res->status == SMTP_CLIENT_TEMPFAIL) s->deferred++;
+    else s->refused++;
+    progress_tick();
     s->status = worst(s->status, message_status(s, res));
     warn_dsn_dropped(s, res);
     if (s->o->json) {
@@ -922,6 +988,14 @@ int send_run(const send_options *o)
         return EX_OSERR;
     }
     int64_t start = smtp_io_now_ms();
+    /* The progress line: a load run, on a terminal, neither -q nor -v (whose transcript
+     * would break it up). */
+    if ((o->count > 1 || n > 1) && !o->quiet && !o->verbose && isatty(STDERR_FILENO)) {
+        progress.ss = ss;
+        progress.n = n;
+        progress.start = progress.drawn = start;
+        progress.shown = 0;
+    }
     for (size_t i = 0; i < n && status == EX_OK; i++) {
         send_session *s = &ss[i];
         s->o = o;
@@ -941,27 +1015,32 @@ int send_run(const send_options *o)
         status = EX_OSERR;
     }
     smtp_io_loop_del(loop); /* closes what is left (after a failure above) */
+    progress_end();
     double secs = (double)(smtp_io_now_ms() - start) / 1000.0;
-    size_t handled = 0, delivered = 0;
+    load_totals t = totals_of(ss, n, o->count);
     for (size_t i = 0; i < n; i++) {
         status = worst(status, ss[i].status);
-        handled += ss[i].handled;
-        delivered += ss[i].delivered;
         smtp_client_del(ss[i].cli);
         if (ss[i].results != NULL) free_results(&ss[i]);
         free(ss[i].rcpts);
         free(ss[i].results);
     }
     if ((o->count > 1 || n > 1) && !o->quiet) {
-        size_t wanted = o->count * n;
         /* --json: standard output holds only the JSON lines */
         FILE *out = o->json ? stderr : stdout;
         fprintf(out,
                 "%zu of %zu messages delivered over %zu connection%s in %.3f s: %.1f "
                 "messages/s\n",
-                delivered, wanted, n, n == 1 ? "" : "s", secs,
-                secs > 0 ? (double)delivered / secs : (double)delivered);
-        if (handled < wanted) fprintf(out, "%zu messages not attempted\n", wanted - handled);
+                t.delivered, t.wanted, n, n == 1 ? "" : "s", secs,
+                secs > 0 ? (double)t.delivered / secs : (double)t.delivered);
+        if (t.handled < t.wanted)
+            fprintf(out, "%zu messages not attempted\n", t.wanted - t.handled);
+        /* every message in one of four counts; the rate over every message that was tried */
+        fprintf(out,
+                "summary: %zu delivered, %zu refused, %zu deferred, %zu not attempted; "
+                "%zu attempted at %.1f messages/s\n",
+                t.delivered, t.refused, t.deferred, t.wanted - t.handled, t.handled,
+                secs > 0 ? (double)t.handled / secs : (double)t.handled);
     }
     free(ss);
 #ifdef SMTP_EXAMPLES_HAVE_TLS

@@ -296,6 +296,30 @@ case_load() {
     [ "$(sed 's/.*"file":"\([^"]*\)".*/\1/' "$tmp/sink.out" | sort -u | wc -l)" -eq 200 ] ||
         fail "a file was reported twice"
     for f in "$tmp/md/new"/*; do cmp -s "$tmp/msg" "$f" || fail "$f differs"; done
+    expect_in "$tmp/send.out" "summary: 200 delivered, 0 refused, 0 deferred, 0 not attempted; 200 attempted at"
+    # Not on a terminal: no progress line.
+    if grep -q "messages, .* failed" "$tmp/send.err"; then fail "a progress line without a terminal"; fi
+    stop_sink
+    # The summary accounts for every message: the 2nd refused, the 3rd deferred, the session
+    # cut at the 5th (deferred), the 6th never tried; the worst status is the refusal's, 69.
+    start_sink --discard --reply 'MAIL#2:550 5.7.1 not you' --reply 'MAIL#3:451 4.3.0 later' \
+        --disconnect 'MAIL#5'
+    send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --count 6
+    expect_in "$tmp/send.out" "2 of 6 messages delivered over 1 connection"
+    expect_in "$tmp/send.out" "1 messages not attempted"
+    expect_in "$tmp/send.out" "summary: 2 delivered, 1 refused, 2 deferred, 1 not attempted; 5 attempted at"
+    stop_sink
+    # On a terminal (script(1) gives one), a progress line redrawn at most once a second as
+    # messages end; its last state stays, on a line of its own, before the summary.
+    start_sink --discard --delay 'DATA:600'
+    script -q -e -c "'$bin/smtp-send' --server 127.0.0.1:$port --from a@example.org \
+        --to b@example.org --data '$tmp/msg' --count 4" "$tmp/typescript" >/dev/null 2>&1 ||
+        fail "smtp-send under script(1) failed"
+    tr '\r' '\n' <"$tmp/typescript" >"$tmp/progress"
+    expect_in "$tmp/progress" "4 of 4 messages, "
+    grep -q "^[1-3] of 4 messages, [0-9.]* messages/s, 0 failed" "$tmp/progress" ||
+        fail "no progress line before the end: $(cat "$tmp/progress")"
+    expect_in "$tmp/progress" "summary: 4 delivered, 0 refused, 0 deferred, 0 not attempted"
     stop_sink
 }
 
