@@ -30,6 +30,7 @@
 #include "authfile.h"
 #include "json.h"
 #include "maildir.h"
+#include "workers.h"
 
 #include <smtp/io.h>
 #ifdef SMTP_EXAMPLES_HAVE_TLS
@@ -49,6 +50,7 @@ typedef struct sink_session sink_session;
 
 typedef struct sink_state {
     const sink_options *o;
+    const ex_worker *worker; /* --workers: this process's part; NULL for one process */
     smtp_io_loop *loop;
     ex_maildir maildir;
     ex_authfile auth;
@@ -399,6 +401,7 @@ static void print_json(sink_session *s, uint64_t size, const char *file)
     int have_peer = format_peer(srv, peer, sizeof peer);
     format_time(s->st, when, sizeof when);
     tls_names(s->conn, &version, &cipher);
+    ex_workers_lock(s->st->worker); /* workers: one line at a time, whole */
     ex_jline j;
     ex_jline_init(&j, STDOUT_FILENO);
     ex_jline_lit(&j, "{\"from\":");
@@ -450,6 +453,7 @@ static void print_json(sink_session *s, uint64_t size, const char *file)
         ex_jline_lit(&j, "null");
     ex_jline_lit(&j, "}\n");
     (void)ex_jline_flush(&j); /* stdout gone (a closed pipe): the message is stored anyway */
+    ex_workers_unlock(s->st->worker);
 }
 
 /* The end of the data: durable first (fsync), then the JSON line, then the engine's 250. */
@@ -519,7 +523,10 @@ static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t 
     if (s == NULL) return -1;
     s->st = st;
     s->conn = conn;
+    /* Workers number their connections apart: worker w of n gives w+1, w+1+n, w+1+2n... */
     s->id = ++st->connections;
+    if (st->worker != NULL)
+        s->id = (s->id - 1) * st->worker->count + st->worker->index + 1;
     session->callbacks = &callbacks;
     session->user_data = s;
     if (st->o->verbose) {
@@ -592,23 +599,55 @@ static void engine_settings(const sink_options *o, smtp_server_settings *ss)
     ss->max_messages = o->max_messages;
 }
 
-int sink_run(const sink_options *o)
+/* What the server needs from files (the Maildir, --auth-file, the certificate): opened and
+ * checked; on failure a message and the status. With --workers the parent checks them once,
+ * so that a mistake is reported before any worker starts, and each worker opens them again
+ * (its own random generator for TLS, seeded after the fork). */
+static int open_files(sink_state *st, const sink_options *o)
 {
-    sink_state st;
-    memset(&st, 0, sizeof st);
-    st.o = o;
-    if (o->maildir != NULL && ex_maildir_open(&st.maildir, o->maildir) != 0) {
+    if (o->maildir != NULL && ex_maildir_open(&st->maildir, o->maildir) != 0) {
         fprintf(stderr, "smtp-sink: --maildir %s: %s\n", o->maildir, strerror(errno));
         return EX_CANTCREAT;
     }
     if (o->auth_file != NULL) {
         char err[512];
-        int rc = ex_authfile_load(&st.auth, o->auth_file, err, sizeof err);
+        int rc = ex_authfile_load(&st->auth, o->auth_file, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "smtp-sink: --auth-file: %s\n", err);
             return rc == -2 ? EX_DATAERR : EX_NOINPUT;
         }
     }
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    if (o->tls_cert != NULL) {
+        char err[512];
+        if (ex_tls_server_init(&tls_config, o->tls_cert, o->tls_key, err, sizeof err) != 0) {
+            /* The files were readable (smtp-sink.c): what fails is their contents. */
+            fprintf(stderr, "smtp-sink: TLS: %s\n", err);
+            ex_authfile_free(&st->auth);
+            return EX_DATAERR;
+        }
+    }
+#endif
+    return EX_OK;
+}
+
+static void close_files(sink_state *st)
+{
+    ex_authfile_free(&st->auth);
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    ex_tls_free(&tls_config);
+#endif
+}
+
+/* One process's server: listens itself (w NULL), or serves a worker's sockets. */
+static int serve(const sink_options *o, const ex_worker *w)
+{
+    sink_state st;
+    memset(&st, 0, sizeof st);
+    st.o = o;
+    st.worker = w;
+    int status = open_files(&st, o);
+    if (status != EX_OK) return status;
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
     smtp_server_settings ss;
@@ -622,16 +661,8 @@ int sink_run(const sink_options *o)
     ls.on_close = on_close;
     ls.user_data = &st;
     if (o->max_connections != 0) ls.max_connections = o->max_connections;
-    int status = EX_OK;
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     if (o->tls_cert != NULL) {
-        char err[512];
-        if (ex_tls_server_init(&tls_config, o->tls_cert, o->tls_key, err, sizeof err) != 0) {
-            /* The files were readable (smtp-sink.c): what fails is their contents. */
-            fprintf(stderr, "smtp-sink: TLS: %s\n", err);
-            ex_authfile_free(&st.auth);
-            return EX_DATAERR;
-        }
         io.tls_new = tls_new;
         io.implicit_tls = o->implicit_tls;
     }
@@ -642,14 +673,26 @@ int sink_run(const sink_options *o)
         status = EX_SOFTWARE;
         goto out;
     }
-    smtp_io_status ios;
-    int detail;
-    if (smtp_io_loop_listen(st.loop, o->any_host ? NULL : o->host, o->port, &ios, &detail) < 0) {
-        char text[256];
-        fprintf(stderr, "smtp-sink: cannot listen on %s port %s: %s\n", o->any_host ? "*" : o->host,
-                o->port, smtp_io_status_text(ios, detail, text, sizeof text));
-        status = EX_UNAVAILABLE;
-        goto out;
+    if (w != NULL) {
+        for (size_t i = 0; i < w->nfds; i++) {
+            if ((rc = smtp_io_loop_add_listener(st.loop, w->fds[i])) != 0) {
+                fprintf(stderr, "smtp-sink: worker %zu: %s\n", w->index + 1, smtp_error_text(rc));
+                status = EX_SOFTWARE;
+                goto out;
+            }
+        }
+    } else {
+        smtp_io_status ios;
+        int detail;
+        if (smtp_io_loop_listen(st.loop, o->any_host ? NULL : o->host, o->port, &ios, &detail) <
+            0) {
+            char text[256];
+            fprintf(stderr, "smtp-sink: cannot listen on %s port %s: %s\n",
+                    o->any_host ? "*" : o->host, o->port,
+                    smtp_io_status_text(ios, detail, text, sizeof text));
+            status = EX_UNAVAILABLE;
+            goto out;
+        }
     }
     the_state = &st;
     struct sigaction sa;
@@ -659,13 +702,23 @@ int sink_run(const sink_options *o)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "smtp-sink: listening on %s port %d\n", o->any_host ? "*" : o->host,
-            smtp_io_loop_port(st.loop, 0));
+    if (w != NULL) { /* the parent blocked them until this handler was in place */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+    } else {
+        fprintf(stderr, "smtp-sink: listening on %s port %d\n", o->any_host ? "*" : o->host,
+                smtp_io_loop_port(st.loop, 0));
+    }
     while ((rc = smtp_io_loop_run_once(st.loop, timers_wait(&st))) > 0)
         timers_fire(&st);
     if (rc < 0) {
         fprintf(stderr, "smtp-sink: %s\n", smtp_error_text(rc));
         status = EX_SOFTWARE;
+    } else if (w != NULL) {
+        ex_worker_report(w, st.connections, st.messages);
     } else {
         fprintf(stderr, "smtp-sink: stopped after %llu connection(s), %llu message(s)\n",
                 st.connections, st.messages);
@@ -673,9 +726,29 @@ int sink_run(const sink_options *o)
     the_state = NULL;
 out:
     smtp_io_loop_del(st.loop);
-    ex_authfile_free(&st.auth);
-#ifdef SMTP_EXAMPLES_HAVE_TLS
-    ex_tls_free(&tls_config);
-#endif
+    close_files(&st);
+    return status;
+}
+
+static int serve_worker(const ex_worker *w, void *ud)
+{
+    return serve(ud, w);
+}
+
+int sink_run(const sink_options *o)
+{
+    if (o->workers <= 1) return serve(o, NULL);
+    /* Every file checked once, before any worker starts. */
+    sink_state st;
+    memset(&st, 0, sizeof st);
+    int status = open_files(&st, o);
+    close_files(&st);
+    if (status != EX_OK) return status;
+    unsigned long long connections, messages;
+    status = ex_workers_run(o->any_host ? NULL : o->host, o->port, o->workers, serve_worker,
+                            (void *)o, &connections, &messages);
+    if (status == EX_OK)
+        fprintf(stderr, "smtp-sink: stopped after %llu connection(s), %llu message(s)\n",
+                connections, messages);
     return status;
 }

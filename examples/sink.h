@@ -31,6 +31,7 @@ typedef struct sink_options {
     int lenient, pipelining_strict, proxy_protocol;
     size_t max_connections;
     size_t max_messages; /* per connection; 0: no limit (the default) */
+    size_t workers;      /* processes sharing the port (--workers; 0 or 1: this one) */
     ex_faults faults;    /* --reply, --disconnect, --delay */
 } sink_options;
 

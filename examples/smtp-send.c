@@ -584,5 +584,6 @@ int main(int argc, char **argv)
     if (!o.probe) read_message(&o);
     int status = send_run(&o);
     free(o.body);
+    for (size_t i = 0; i < o.nrcpts; i++) free((char *)o.rcpts[i]); /* add_rcpts' copies */
     return status;
 }

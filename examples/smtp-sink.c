@@ -9,6 +9,7 @@
  */
 #include "args.h"
 #include "sink.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +44,8 @@ static void help(void)
           "      --max-recipients N     recipients per message; more get 452 4.5.3\n"
           "      --max-connections N    connections served at once (default 1000)\n"
           "      --max-messages N       messages per connection, then 421 (default: no limit)\n"
+          "      --workers N            N processes sharing the port (SO_REUSEPORT), 1 to 64\n"
+          "                             (default 1); --max-connections counts per worker\n"
           "      --bare-lf POLICY       a bare LF or CR in DATA: reject (550 5.6.0, the\n"
           "                             default), normalize (to CRLF) or allow (keep it)\n"
           "      --lenient              accept client bugs: HELO without a name, MAIL FROM\n"
@@ -82,7 +85,8 @@ static void help(void)
           "SIGINT or SIGTERM: stop accepting, let open transactions finish, exit 0.\n"
           "\n"
           "Exit status: 0 stopped by a signal; 64 bad options; 65 a malformed --tls-cert,\n"
-          "--tls-key or --auth-file; 66 one of them unreadable; 69 cannot listen; 73 cannot\n"
+          "--tls-key or --auth-file; 66 one of them unreadable; 69 cannot listen; 70 an\n"
+          "internal failure or a worker that died; 71 a worker cannot start; 73 cannot\n"
           "create the Maildir.\n",
           stdout);
     exit(EX_OK);
@@ -96,6 +100,7 @@ enum {
     OPT_MAX_RCPTS,
     OPT_MAX_CONNS,
     OPT_MAX_MSGS,
+    OPT_WORKERS,
     OPT_BARE_LF,
     OPT_LENIENT,
     OPT_STRICT,
@@ -121,6 +126,7 @@ static const struct option long_options[] = {
     {"max-recipients", required_argument, NULL, OPT_MAX_RCPTS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
     {"max-messages", required_argument, NULL, OPT_MAX_MSGS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {"bare-lf", required_argument, NULL, OPT_BARE_LF},
     {"lenient", no_argument, NULL, OPT_LENIENT},
     {"pipelining-strict", no_argument, NULL, OPT_STRICT},
@@ -214,6 +220,9 @@ static void parse_options(int argc, char **argv, sink_options *o)
             break;
         case OPT_MAX_MSGS:
             o->max_messages = (size_t)number("--max-messages", optarg, 1, 100000000);
+            break;
+        case OPT_WORKERS:
+            o->workers = (size_t)number("--workers", optarg, 1, EX_WORKERS_MAX);
             break;
         case OPT_BARE_LF:
             if (strcmp(optarg, "reject") == 0)

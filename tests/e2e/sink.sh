@@ -4,7 +4,8 @@
 # failures reported with the outputs kept in $tmp. The script sets bin (where smtp-sink is), W
 # (a wrapper such as valgrind, may be empty), tmp (its own temporary directory), and names what
 # it checks in $step or $case_name; SINK_OPTS (optional) goes before every smtp-sink's options,
-# SEND_OPTS (optional) before every smtp-send's (send).
+# SEND_OPTS (optional) before every smtp-send's (send); SINK_OUT (optional) is where
+# smtp-sink's standard output goes instead of $tmp/sink.out (a FIFO, say).
 # shellcheck shell=sh
 sink_pid=
 port=
@@ -34,12 +35,13 @@ start_sink() {
     # so that the port of a previous smtp-sink can never be read from a stale sink.err.
     rm -f "$tmp/sink.out" "$tmp/sink.err"
     # shellcheck disable=SC2086
-    $W "$bin/smtp-sink" ${SINK_OPTS:-} --listen 127.0.0.1:0 "$@" >"$tmp/sink.out" \
+    $W "$bin/smtp-sink" ${SINK_OPTS:-} --listen 127.0.0.1:0 "$@" >"${SINK_OUT:-$tmp/sink.out}" \
         2>"$tmp/sink.err" &
     sink_pid=$!
     i=0
     while [ $i -lt 200 ]; do
-        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
+        # "... port N", or with --workers "... port N (2 workers)"
+        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)\( ([0-9]* workers)\)\{0,1\}$/\1/p' \
             "$tmp/sink.err" 2>/dev/null)
         [ -n "$port" ] && return 0
         kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
@@ -55,6 +57,7 @@ stop_sink() {
     wait_sink
 }
 
+# wait_sink [STATUS]: waits at most 20 s for smtp-sink to exit, checks it exited STATUS (0).
 wait_sink() {
     i=0
     while kill -0 "$sink_pid" 2>/dev/null && [ $i -lt 400 ]; do
@@ -65,7 +68,7 @@ wait_sink() {
     wait "$sink_pid"
     rc=$?
     sink_pid=
-    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
+    [ $rc -eq "${1:-0}" ] || fail "smtp-sink exited $rc, expected ${1:-0}"
 }
 
 # require_programs NAME...: skips the script (exit 77) unless each program of $bin is built.
