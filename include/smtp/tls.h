@@ -149,15 +149,27 @@ typedef struct smtp_tls_settings {
 } smtp_tls_settings;
 
 /**
- * smtp_tls_settings_init fills `*s` with the defaults for `role` (verification REQUIRED for a
- * client, NONE for a server; TLS 1.2 at least; default buffers; no file). NULL is ignored.
- * (A macro: smtp_tls_settings_init_versioned with SMTP_TLS_SETTINGS_VERSION.)
+ * smtp_tls_settings_init fills `*s` with the defaults for `role`, in this header's version of
+ * smtp_tls_settings.
+ *
+ * A macro: smtp_tls_settings_init_versioned with SMTP_TLS_SETTINGS_VERSION. See
+ * smtp_tls_settings_init_versioned.
  */
 #define smtp_tls_settings_init(s, role)                                                            \
     smtp_tls_settings_init_versioned(SMTP_TLS_SETTINGS_VERSION, (s), (role))
 /**
  * smtp_tls_settings_init_versioned fills the fields of smtp_tls_settings version `version`
- * (1 .. SMTP_TLS_SETTINGS_VERSION) with their defaults for `role`; another version is ignored.
+ * with their defaults for `role`.
+ *
+ * The defaults: verification SMTP_TLS_VERIFY_REQUIRED for a client and SMTP_TLS_VERIFY_NONE
+ * for a server, TLS 1.2 at least, SMTP_TLS_DEFAULT_BUFFER for both buffers, no file and no
+ * PEM text. Call it through smtp_tls_settings_init, then change fields.
+ *
+ * @param version  The version of smtp_tls_settings the caller was built with
+ *                 (1 .. SMTP_TLS_SETTINGS_VERSION); another version is ignored.
+ * @param s        The settings to fill, every field; NULL is ignored.
+ * @param role     SMTP_TLS_CLIENT or SMTP_TLS_SERVER: stored in `s->role`, and chooses the
+ *                 verification default.
  */
 SMTP_API void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s,
                                                smtp_tls_role role);
@@ -166,33 +178,70 @@ SMTP_API void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s
 typedef struct smtp_tls_config smtp_tls_config;
 
 /**
- * smtp_tls_config_new creates a config in `*pcfg`: it seeds the random generator (mbedTLS
- * entropy and CTR-DRBG, once for every session of the config), loads the certificates, key
- * and CAs, and checks that the key matches the certificate. `settings` is read only here.
- * `mem` (NULL: smtp_mem_default()) allocates the config and, unless smtp_tls_new is given
- * another, its sessions; it must outlive them. When `err` is not NULL, a failure writes a
- * NUL-terminated reason (the setting and mbedTLS's text) to err[0..errlen).
- * (A macro: smtp_tls_config_new_versioned with SMTP_TLS_SETTINGS_VERSION.)
- * Returns 0, or:
- *   SMTP_ERR_INVALID_ARGUMENT  pcfg or settings NULL; a value out of range; a server without
- *                              certificate or key; a key without certificate (or the reverse);
- *                              a client that verifies with no CA given and no system store
- *                              found; a server that verifies with no CA; a file or text that does
- * not load; a key that does not match the certificate; SMTP_TLS_MIN_1_3 with an mbedTLS without
- * TLS 1.3; a version this library lacks; SMTP_ERR_INVALID_STATE     the system gave no entropy to
- * seed the random generator; SMTP_ERR_NOMEM             the allocator or mbedTLS ran out of memory.
- * On error *pcfg is NULL (when pcfg is not NULL) and nothing stays allocated.
+ * smtp_tls_config_new creates a config in `*pcfg` from settings of this header's version.
+ *
+ * A macro: smtp_tls_config_new_versioned with SMTP_TLS_SETTINGS_VERSION. See
+ * smtp_tls_config_new_versioned.
  */
 #define smtp_tls_config_new(pcfg, settings, mem, err, errlen)                                      \
     smtp_tls_config_new_versioned((pcfg), SMTP_TLS_SETTINGS_VERSION, (settings), (mem), (err),     \
                                   (errlen))
-/** smtp_tls_config_new_versioned is smtp_tls_config_new with the settings version the caller
- * uses. */
+/**
+ * smtp_tls_config_new_versioned creates the configuration that the sessions of one role share,
+ * in `*pcfg`.
+ *
+ * It seeds the random generator (mbedTLS entropy and CTR-DRBG, once for every session of the
+ * config), loads the certificates, key and CAs, and checks that the key matches the
+ * certificate. Call it through smtp_tls_config_new. Free the config with smtp_tls_config_del
+ * after its last session.
+ *
+ * @code
+ *   smtp_tls_settings ts;
+ *   smtp_tls_settings_init(&ts, SMTP_TLS_CLIENT);   // verification on by default
+ *   ts.ca_file = "my-ca.pem";                       // optional: the system's store by default
+ *   smtp_tls_config *cfg;
+ *   char why[256];
+ *   if (smtp_tls_config_new(&cfg, &ts, NULL, why, sizeof why) < 0)
+ *       fprintf(stderr, "TLS configuration: %s\n", why);
+ * @endcode
+ *
+ * @param pcfg              Receives the config, which the caller owns; NULL on error.
+ * @param settings_version  The version of smtp_tls_settings the caller was built with
+ *                          (SMTP_TLS_SETTINGS_VERSION); the fields that version lacks keep
+ *                          their defaults.
+ * @param settings          The settings, read only during this call: its strings need not
+ *                          outlive it.
+ * @param mem               Allocates the config and, unless smtp_tls_new is given another, its
+ *                          sessions; it must outlive them. NULL: smtp_mem_default().
+ * @param err               When not NULL, a failure writes a NUL-terminated reason (the
+ *                          setting and mbedTLS's text) to err[0..errlen); success leaves "".
+ * @param errlen            The size of `err` in octets; 0 writes nothing.
+ * @return 0 on success, or one of these negative error codes (then `*pcfg` is NULL, when
+ *         `pcfg` is not NULL, and nothing stays allocated):
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `pcfg` or `settings` is NULL; a settings version this
+ *         library lacks; a value out of range (role, verify, min_version, a buffer below
+ *         SMTP_TLS_MIN_BUFFER); a certificate without a key or the reverse, or both a file and
+ *         PEM text for one of them; a server without certificate and key; a server that
+ *         verifies with no CA; a client that verifies with no CA given and no system store
+ *         found; a file or text that does not load, or CAs given that hold no certificate; a
+ *         key that does not match the certificate; SMTP_TLS_MIN_1_3 with an mbedTLS without
+ *         TLS 1.3.
+ * @retval SMTP_ERR_INVALID_STATE  The system gave no entropy to seed the random generator, or
+ *         the PSA crypto of mbedTLS 3.x would not initialize.
+ * @retval SMTP_ERR_NOMEM  The allocator or mbedTLS ran out of memory.
+ */
 SMTP_API int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
                                            const smtp_tls_settings *settings, const smtp_mem *mem,
                                            char *err, size_t errlen);
 
-/** smtp_tls_config_del frees the config; every session made from it must be gone. NULL ok. */
+/**
+ * smtp_tls_config_del frees a config.
+ *
+ * Every session made from it must be gone (smtp_tls_del), and every client that uses it
+ * through smtp_tls_crypto.
+ *
+ * @param cfg  The config; NULL is ignored.
+ */
 SMTP_API void smtp_tls_config_del(smtp_tls_config *cfg);
 
 /** One connection's TLS session. Opaque. */
@@ -207,193 +256,357 @@ typedef enum smtp_tls_state {
 } smtp_tls_state;
 
 /**
- * smtp_tls_new creates a session in `*ps` for one connection, with config `cfg` (borrowed: it
- * must outlive the session). `host` is, for a client, the server's name: sent as SNI and, with
- * verification, matched against the certificate (RFC 6125; with SMTP it is the MX host or the
- * submission server's name, RFC 7672 / RFC 8314); it is copied. A server passes NULL.
- * An IP address as `host` ("192.0.2.1", "2001:db8::1", or as SMTP writes address literals,
- * "[192.0.2.1]", "[IPv6:2001:db8::1]") is not sent as SNI (RFC 6066 3 allows host names
- * only), and with verification the certificate must carry that address among its
- * subjectAltName iPAddress entries (compared as binary: RFC 6125 1.7.2, RFC 5280 4.2.1.6);
- * a mismatch is reported as BADCERT_CN_MISMATCH, with its own words in smtp_tls_verify_text.
- * `mem` (NULL: the config's allocator) allocates the session and its two buffers here, once;
+ * smtp_tls_new creates the TLS session of one connection in `*ps`, with config `cfg`.
+ *
+ * A client's `host` is the server's name: sent as SNI and, with verification, matched against
+ * the certificate (RFC 6125; with SMTP it is the MX host or the submission server's name,
+ * RFC 7672 / RFC 8314). An IP address as `host` ("192.0.2.1", "2001:db8::1", or as SMTP
+ * writes address literals, "[192.0.2.1]", "[IPv6:2001:db8::1]") is not sent as SNI
+ * (RFC 6066 3 allows host names only), and with verification the certificate must carry that
+ * address among its subjectAltName iPAddress entries (compared as binary: RFC 6125 1.7.2,
+ * RFC 5280 4.2.1.6); a mismatch is reported as BADCERT_CN_MISMATCH, with its own words in
+ * smtp_tls_verify_text. The session and its two ciphertext buffers are allocated here, once;
  * mbedTLS allocates its own record buffers with its allocator.
- * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (ps or cfg NULL; a client whose verification is not
- * NONE without host; a server with a host; a host that is empty, over 255 octets or holds a
- * control byte), SMTP_ERR_NOMEM. On error *ps is NULL (when ps is not NULL).
+ *
+ * @code
+ *   smtp_tls *tls;
+ *   if (smtp_tls_new(&tls, cfg, "mail.example.org", NULL) < 0)   // a server: NULL host
+ *       return -1;
+ *   char out[SMTP_TLS_DEFAULT_BUFFER];
+ *   smtp_ssize n;
+ *   while ((n = smtp_tls_pull(tls, out, sizeof out)) > 0)   // first the ClientHello
+ *       send(fd, out, (size_t)n, 0);
+ *   // then feed what arrives (smtp_tls_feed) and pull again, until SMTP_TLS_OPEN
+ * @endcode
+ *
+ * @param ps    Receives the session, which the caller owns (smtp_tls_del); NULL on error.
+ * @param cfg   The config, borrowed: it must outlive the session.
+ * @param host  For a client, the server's host name or IP address, as above; copied. NULL
+ *              only for a client with SMTP_TLS_VERIFY_NONE. A server passes NULL.
+ * @param mem   Allocates the session and its buffers; NULL: the config's allocator.
+ * @return 0 on success, or one of these negative error codes (then `*ps` is NULL, when `ps`
+ *         is not NULL):
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `ps` or `cfg` is NULL; a client whose verification is not
+ *         SMTP_TLS_VERIFY_NONE without `host`; a server with a `host`; a `host` that is empty,
+ *         over 255 octets, or holds a space or a control byte; mbedTLS refused the setup or
+ *         the host name.
+ * @retval SMTP_ERR_NOMEM  The allocator or mbedTLS ran out of memory.
  */
 SMTP_API int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host,
                           const smtp_mem *mem);
 
-/** smtp_tls_del frees the session (no close_notify is sent: see smtp_tls_close). NULL ok. */
+/**
+ * smtp_tls_del frees a session and its buffers.
+ *
+ * No close_notify is sent: see smtp_tls_close.
+ *
+ * @param tls  The session; NULL is ignored.
+ */
 SMTP_API void smtp_tls_del(smtp_tls *tls);
 
 /**
- * smtp_tls_feed takes ciphertext received from the peer, `data`/`len`, split anywhere. It
- * copies what fits in the in buffer and advances the handshake. Returns the number of bytes
- * taken: fewer than `len` (possibly 0) when the buffer is full — read plaintext, then feed the
- * rest again. After feeding, call smtp_tls_read until it returns 0, and smtp_tls_pull. Once
- * the peer's close_notify was read (SMTP_TLS_CLOSED), bytes fed are dropped (and counted taken).
- * Errors: SMTP_ERR_INVALID_ARGUMENT (tls NULL, data NULL with len > 0; not sticky);
- * SMTP_ERR_INVALID_STATE (after smtp_tls_feed_eof; not sticky); the sticky error of a failed
- * session (also when this call made the handshake fail).
+ * smtp_tls_feed takes ciphertext received from the peer and advances the handshake with it.
+ *
+ * The ciphertext may be split anywhere. What fits in the in buffer is copied; when fewer than
+ * `len` octets are taken (possibly 0: the buffer is full), read plaintext, then feed the rest
+ * again. After feeding, call smtp_tls_read until it gives 0, and smtp_tls_pull. Once the
+ * peer's close_notify was read (SMTP_TLS_CLOSED), bytes fed are dropped (and counted taken).
+ *
+ * @param tls   The session.
+ * @param data  The ciphertext, `len` octets; may be NULL when `len` is 0.
+ * @param len   The length of `data` in octets.
+ * @return The number of octets taken (0 .. `len`), or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` is NULL, or `data` is NULL with `len` > 0; not
+ *         sticky.
+ * @retval SMTP_ERR_INVALID_STATE  smtp_tls_feed_eof was called before; not sticky.
+ * @retval SMTP_ERR_PROTO  The session failed, in this call or before: a failed handshake (a
+ *         certificate that does not verify, a host name mismatch, an alert, garbage) or a
+ *         broken stream; sticky.
+ * @retval SMTP_ERR_NOMEM  mbedTLS ran out of memory, in this call or before; sticky.
  */
 SMTP_API smtp_ssize smtp_tls_feed(smtp_tls *tls, const char *data, size_t len);
 
 /**
- * smtp_tls_feed_eof tells the session that the peer closed the connection: once the bytes fed
- * before are used, a handshake in progress fails and an open session that got no close_notify
- * fails as truncated (SMTP_ERR_PROTO; SMTP ends with QUIT and its reply, so a lost tail shows
- * there too). Returns 0, SMTP_ERR_INVALID_ARGUMENT (tls NULL), or the session's sticky error
- * (when the handshake failed here).
+ * smtp_tls_feed_eof tells the session that the peer closed the connection.
+ *
+ * Once the bytes fed before are used, a handshake in progress fails (here), and an open
+ * session that got no close_notify fails as truncated: SMTP_ERR_PROTO from smtp_tls_read
+ * once it has read what came before (SMTP ends with QUIT and its reply, so a lost tail shows
+ * there too). Nothing may be fed after it.
+ *
+ * @param tls  The session.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` is NULL.
+ * @retval SMTP_ERR_PROTO  The session failed: its handshake, cut short here, or earlier; sticky.
+ * @retval SMTP_ERR_NOMEM  mbedTLS ran out of memory, here or earlier; sticky.
  */
 SMTP_API int smtp_tls_feed_eof(smtp_tls *tls);
 
 /**
- * smtp_tls_pull copies up to `cap` bytes of ciphertext to send to the peer into `dest` and
- * returns how many (0: nothing to send now). It advances the handshake first (a client's first
- * pull gives its ClientHello). It works in every state: after a failure it gives the alert
- * mbedTLS queued for the peer, if any. Pull until it returns 0.
- * Errors: SMTP_ERR_INVALID_ARGUMENT (tls NULL, dest NULL with cap > 0).
+ * smtp_tls_pull copies up to `cap` octets of ciphertext to send to the peer into `dest`.
+ *
+ * It advances the handshake first (a client's first pull gives its ClientHello). It works in
+ * every state and never gives the session's sticky error: after a failure it gives the alert
+ * mbedTLS queued for the peer, if any. Pull until it gives 0.
+ *
+ * @param tls   The session.
+ * @param dest  Where the ciphertext goes, `cap` octets; may be NULL when `cap` is 0.
+ * @param cap   The size of `dest` in octets.
+ * @return The number of octets copied (0: nothing to send now), or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` is NULL, or `dest` is NULL with `cap` > 0.
  */
 SMTP_API smtp_ssize smtp_tls_pull(smtp_tls *tls, char *dest, size_t cap);
 
 /**
- * smtp_tls_write encrypts plaintext `data`/`len` for the peer. Returns the number of bytes
- * taken: fewer than `len` (possibly 0) while the out buffer is full (pull, then write the
- * rest) or the handshake is not done yet. Errors: SMTP_ERR_INVALID_ARGUMENT (tls NULL, data
- * NULL with len > 0; not sticky); SMTP_ERR_INVALID_STATE (after smtp_tls_close; not sticky);
- * the sticky error of a failed session.
+ * smtp_tls_write encrypts plaintext for the peer, to be pulled with smtp_tls_pull.
+ *
+ * Fewer than `len` octets (possibly 0) are taken while the out buffer is full (pull, then
+ * write the rest) or the handshake is not done yet.
+ *
+ * @param tls   The session.
+ * @param data  The plaintext, `len` octets; may be NULL when `len` is 0.
+ * @param len   The length of `data` in octets.
+ * @return The number of octets taken (0 .. `len`), or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` is NULL, or `data` is NULL with `len` > 0; not
+ *         sticky.
+ * @retval SMTP_ERR_INVALID_STATE  After smtp_tls_close; not sticky.
+ * @retval SMTP_ERR_PROTO  The session failed, in this call (the handshake, or mbedTLS could not
+ *         write) or before; sticky.
+ * @retval SMTP_ERR_NOMEM  mbedTLS ran out of memory, in this call or before; sticky.
  */
 SMTP_API smtp_ssize smtp_tls_write(smtp_tls *tls, const char *data, size_t len);
 
 /**
- * smtp_tls_read copies up to `cap` bytes of decrypted plaintext into `dest`. Returns how many;
- * 0 when none is ready (feed more ciphertext; or the handshake is not done; or the peer closed:
- * SMTP_TLS_CLOSED). Errors: SMTP_ERR_INVALID_ARGUMENT (tls NULL, dest NULL with cap > 0; not
- * sticky); SMTP_ERR_PROTO (a bad record, a fatal alert from the peer, a stream that ended
- * without close_notify after smtp_tls_feed_eof), SMTP_ERR_NOMEM: sticky.
+ * smtp_tls_read copies up to `cap` octets of decrypted plaintext into `dest`.
+ *
+ * It advances the handshake first. It gives 0 when no plaintext is ready: feed more
+ * ciphertext; or the handshake is not done; or the peer closed (SMTP_TLS_CLOSED).
+ *
+ * @param tls   The session.
+ * @param dest  Where the plaintext goes, `cap` octets; may be NULL when `cap` is 0.
+ * @param cap   The size of `dest` in octets; 0 reads nothing.
+ * @return The number of octets copied (0: none ready), or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` is NULL, or `dest` is NULL with `cap` > 0; not
+ *         sticky.
+ * @retval SMTP_ERR_PROTO  A bad record, a fatal alert from the peer, a stream that ended
+ *         without close_notify after smtp_tls_feed_eof, a failed handshake, or an earlier
+ *         failure; sticky.
+ * @retval SMTP_ERR_NOMEM  mbedTLS ran out of memory, in this call or before; sticky.
  */
 SMTP_API smtp_ssize smtp_tls_read(smtp_tls *tls, char *dest, size_t cap);
 
 /**
- * smtp_tls_close queues a close_notify alert (RFC 8446 6.1, RFC 5246 7.2.1): pull and send
- * it, then close the connection. Nothing may be written after it; the peer's own close_notify
- * can still be read. Calling it again does nothing. Returns 0, SMTP_ERR_INVALID_ARGUMENT (tls
- * NULL), SMTP_ERR_INVALID_STATE (the handshake is not done), or the sticky error of a failed
- * session.
+ * smtp_tls_close queues a close_notify alert for the peer (RFC 8446 6.1, RFC 5246 7.2.1).
+ *
+ * Pull and send it, then close the connection. Nothing may be written after it; the peer's
+ * own close_notify can still be read. Calling it again does nothing.
+ *
+ * @param tls  The session.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE  The handshake is not done; not sticky.
+ * @retval SMTP_ERR_PROTO  The session failed, before or as the alert was queued; sticky.
+ * @retval SMTP_ERR_NOMEM  mbedTLS ran out of memory, here or before; sticky.
  */
 SMTP_API int smtp_tls_close(smtp_tls *tls);
 
-/** smtp_tls_get_state returns where the session stands; SMTP_TLS_FAILED for a NULL tls. */
+/**
+ * smtp_tls_get_state tells where the session stands.
+ *
+ * @param tls  The session; may be NULL.
+ * @return The session's state; SMTP_TLS_FAILED for a NULL `tls`.
+ */
 SMTP_API smtp_tls_state smtp_tls_get_state(const smtp_tls *tls);
 
-/** smtp_tls_want_pull returns 1 when smtp_tls_pull has bytes to give, else 0. */
+/**
+ * smtp_tls_want_pull tells whether smtp_tls_pull has ciphertext to give.
+ *
+ * It looks at what the session holds now (encrypted records, also an alert after a failure,
+ * and a close_notify that smtp_tls_close asked for) and runs no handshake step: a new client
+ * session gives 0 although its first smtp_tls_pull gives the ClientHello.
+ *
+ * @param tls  The session; may be NULL.
+ * @return 1 when smtp_tls_pull has bytes to give, else 0 (also for a NULL `tls`, and for a
+ *         client that has not pulled its ClientHello yet).
+ */
 SMTP_API int smtp_tls_want_pull(const smtp_tls *tls);
 
 /**
- * smtp_tls_want_feed returns 1 when the session can take ciphertext now (room in the in
- * buffer, not failed, not closed by the peer, no eof fed), else 0.
+ * smtp_tls_want_feed tells whether the session can take ciphertext now.
+ *
+ * @param tls  The session; may be NULL.
+ * @return 1 when it can (room in the in buffer, not failed, not closed by the peer, no eof
+ *         fed), else 0 (also for a NULL `tls`).
  */
 SMTP_API int smtp_tls_want_feed(const smtp_tls *tls);
 
 /**
- * smtp_tls_error returns why the session failed: what was being done and mbedTLS's text
- * (mbedtls_strerror), with the certificate problems when verification failed
+ * smtp_tls_error says why the session failed: what was being done, and mbedTLS's text.
+ *
+ * The text is mbedtls_strerror's, with the certificate problems when verification failed
  * ("handshake: X509 - Certificate verification failed... [The certificate Common Name (CN)
- * does not match with the expected CN]"). "" while the session has not failed. Never NULL;
- * owned by the session.
+ * does not match with the expected CN]").
+ *
+ * @param tls  The session; may be NULL.
+ * @return The text, never NULL: "" while the session has not failed, "no session" (static)
+ *         for a NULL `tls`. Owned by the session.
  */
 SMTP_API const char *smtp_tls_error(const smtp_tls *tls);
 
-/** smtp_tls_error_code returns the (negative) mbedTLS error code of the failure, or 0. */
+/**
+ * smtp_tls_error_code gives the mbedTLS error code of the session's failure.
+ *
+ * @param tls  The session; may be NULL.
+ * @return The (negative) mbedTLS code, or 0 when the session has not failed (or `tls` is
+ *         NULL).
+ */
 SMTP_API int smtp_tls_error_code(const smtp_tls *tls);
 
 /**
- * smtp_tls_version and smtp_tls_ciphersuite name the negotiated protocol ("TLSv1.2") and
- * cipher suite ("TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"), for logs and Received headers;
- * NULL before the handshake is done (or for a NULL tls). Static storage.
+ * smtp_tls_version names the negotiated protocol ("TLSv1.2"), for logs and Received headers.
+ *
+ * @param tls  The session; may be NULL.
+ * @return The name, in static storage; NULL before the handshake is done, once the session
+ *         failed, or for a NULL `tls`.
  */
-/** @{ */
 SMTP_API const char *smtp_tls_version(const smtp_tls *tls);
+
+/**
+ * smtp_tls_ciphersuite names the negotiated cipher suite
+ * ("TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"), for logs and Received headers.
+ *
+ * @param tls  The session; may be NULL.
+ * @return The name, in static storage; NULL before the handshake is done, once the session
+ *         failed, or for a NULL `tls`.
+ */
 SMTP_API const char *smtp_tls_ciphersuite(const smtp_tls *tls);
-/** @} */
 
 /** smtp_tls_verify_result's value when no verification took place. */
 #define SMTP_TLS_VERIFY_UNAVAILABLE 0xffffffffu
 
 /**
- * smtp_tls_verify_result returns the outcome of the check of the peer's certificate: 0 when
- * it verified (chain and, for a client, host name), else mbedTLS's MBEDTLS_X509_BADCERT_* /
- * BADCRL_* bits (with SMTP_TLS_VERIFY_OPTIONAL the handshake goes on anyway), or
- * SMTP_TLS_VERIFY_UNAVAILABLE when no certificate was checked (VERIFY_NONE, no certificate
- * received, handshake not far enough, NULL tls).
+ * smtp_tls_verify_result gives the outcome of the check of the peer's certificate.
+ *
+ * With SMTP_TLS_VERIFY_OPTIONAL the handshake goes on whatever the outcome.
+ *
+ * @param tls  The session; may be NULL.
+ * @return 0 when the certificate verified (the chain and, for a client, the host name); else
+ *         mbedTLS's MBEDTLS_X509_BADCERT_* / BADCRL_* bits; or SMTP_TLS_VERIFY_UNAVAILABLE
+ *         when no certificate was checked (SMTP_TLS_VERIFY_NONE, no certificate received,
+ *         handshake not far enough, NULL `tls`).
  */
 SMTP_API uint32_t smtp_tls_verify_result(const smtp_tls *tls);
 
 /**
- * smtp_tls_verify_text writes a one-line description of smtp_tls_verify_result to
- * `buf`/`cap` (NUL-terminated, cut to fit): "verified", "not verified", or the problems
- * joined by "; " ("The certificate is not correctly signed by the trusted CA"). Returns the
- * length written (without the NUL), or SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL, cap 0).
+ * smtp_tls_verify_text writes a one-line description of smtp_tls_verify_result to `buf`.
+ *
+ * The text is "verified", "not verified" (SMTP_TLS_VERIFY_UNAVAILABLE), or the problems joined
+ * by "; " ("The certificate is not correctly signed by the trusted CA").
+ *
+ * @param tls  The session.
+ * @param buf  Receives the text, NUL-terminated, cut to fit.
+ * @param cap  The size of `buf` in octets.
+ * @return The length written (without the NUL), or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` or `buf` is NULL, or `cap` is 0.
  */
 SMTP_API int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap);
 
 /**
  * smtp_tls_verify_failed tells whether the session failed because the peer's certificate did
- * not verify (then smtp_tls_verify_text says why, and smtp_tls_failure_text says it in one
- * line).
- * Returns 1 when it did, 0 otherwise (not failed, failed for another reason, NULL tls).
+ * not verify.
+ *
+ * Then smtp_tls_verify_text says why, and smtp_tls_failure_text says it in one line.
+ *
+ * @param tls  The session; may be NULL.
+ * @return 1 when it did, 0 otherwise (not failed, failed for another reason, NULL `tls`).
  */
 SMTP_API int smtp_tls_verify_failed(const smtp_tls *tls);
 
 /**
- * smtp_tls_failure_text writes why the session failed, in one line for a user, to
- * `buf`/`cap` (NUL-terminated, cut to fit): for a certificate that did not verify
- * "certificate verification failed: " and smtp_tls_verify_text ("certificate verification
- * failed: The certificate is not correctly signed by the trusted CA"), else smtp_tls_error.
- * Returns the length written (0: the session has not failed), or SMTP_ERR_INVALID_ARGUMENT
- * (tls or buf NULL, cap 0).
+ * smtp_tls_failure_text writes why the session failed, in one line for a user, to `buf`.
+ *
+ * For a certificate that did not verify the text is "certificate verification failed: " and
+ * smtp_tls_verify_text ("certificate verification failed: The certificate is not correctly
+ * signed by the trusted CA"), else smtp_tls_error.
+ *
+ * @param tls  The session.
+ * @param buf  Receives the text, NUL-terminated, cut to fit; "" while the session has not
+ *             failed.
+ * @param cap  The size of `buf` in octets.
+ * @return The length written (without the NUL; 0: the session has not failed), or a negative
+ *         error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` or `buf` is NULL, or `cap` is 0.
  */
 SMTP_API int smtp_tls_failure_text(const smtp_tls *tls, char *buf, size_t cap);
 
 /**
  * smtp_tls_peer_subject writes the subject of the peer's certificate ("CN=mail.example.org")
- * to `buf`/`cap`, NUL-terminated, cut to fit. Returns its length, 0 when the peer sent no
- * certificate (or the handshake is not done), SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL,
- * cap 0).
+ * to `buf`.
+ *
+ * @param tls  The session.
+ * @param buf  Receives the subject, NUL-terminated; "" when there is none or it does not fit
+ *             whole (it is not cut).
+ * @param cap  The size of `buf` in octets.
+ * @return Its length (without the NUL); 0 when the peer sent no certificate, the handshake is
+ *         not done, the session failed, or `cap` is too small; or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` or `buf` is NULL, or `cap` is 0.
  */
 SMTP_API int smtp_tls_peer_subject(const smtp_tls *tls, char *buf, size_t cap);
 
 /**
- * smtp_tls_peer_issuer writes the issuer of the peer's certificate ("CN=Example CA,O=Example")
- * to `buf`/`cap`, NUL-terminated, cut to fit.
- * Returns its length, 0 when the peer sent no certificate (or the handshake is not done),
- * SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL, cap 0).
+ * smtp_tls_peer_issuer writes the issuer of the peer's certificate ("CN=Example CA, O=Example")
+ * to `buf`.
+ *
+ * @param tls  The session.
+ * @param buf  Receives the issuer, NUL-terminated; "" when there is none or it does not fit
+ *             whole (it is not cut).
+ * @param cap  The size of `buf` in octets.
+ * @return Its length (without the NUL); 0 when the peer sent no certificate, the handshake is
+ *         not done, the session failed, or `cap` is too small; or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` or `buf` is NULL, or `cap` is 0.
  */
 SMTP_API int smtp_tls_peer_issuer(const smtp_tls *tls, char *buf, size_t cap);
 
 /**
- * smtp_tls_peer_not_before and smtp_tls_peer_not_after write the start and the end of the
- * validity of the peer's certificate, in UTC, as "2025-01-31T23:59:59Z" (20 characters; give
- * `cap` at least 21), to `buf`/`cap`, NUL-terminated.
- * Return its length, 0 when the peer sent no certificate (or the handshake is not done, or
- * cap is too small: buf is then ""), SMTP_ERR_INVALID_ARGUMENT (tls or buf NULL, cap 0).
+ * smtp_tls_peer_not_before writes the start of the validity of the peer's certificate, in UTC,
+ * to `buf`.
+ *
+ * The form is "2025-01-31T23:59:59Z": 20 characters, so give `cap` at least 21.
+ *
+ * @param tls  The session.
+ * @param buf  Receives the time, NUL-terminated; "" when there is none or `cap` is too small.
+ * @param cap  The size of `buf` in octets.
+ * @return Its length (20); 0 when the peer sent no certificate, the handshake is not done, the
+ *         session failed, or `cap` is too small; or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` or `buf` is NULL, or `cap` is 0.
  */
-/** @{ */
 SMTP_API int smtp_tls_peer_not_before(const smtp_tls *tls, char *buf, size_t cap);
+
+/**
+ * smtp_tls_peer_not_after writes the end of the validity of the peer's certificate, in UTC, to
+ * `buf`.
+ *
+ * The form is "2025-01-31T23:59:59Z": 20 characters, so give `cap` at least 21.
+ *
+ * @param tls  The session.
+ * @param buf  Receives the time, NUL-terminated; "" when there is none or `cap` is too small.
+ * @param cap  The size of `buf` in octets.
+ * @return Its length (20); 0 when the peer sent no certificate, the handshake is not done, the
+ *         session failed, or `cap` is too small; or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` or `buf` is NULL, or `cap` is 0.
+ */
 SMTP_API int smtp_tls_peer_not_after(const smtp_tls *tls, char *buf, size_t cap);
-/** @} */
 
 /* ---- The client's SASL cryptography (<smtp/client.h>) ---- */
 
 /**
- * smtp_tls_crypto fills `*crypto` with mbedTLS's HMAC-MD5, HMAC-SHA-256 and SHA-256, and
- * random bytes from `cfg`'s generator (the CTR-DRBG a config seeds once), for the client's
- * CRAM-MD5 and SCRAM-SHA-256 (smtp_client_settings.crypto). `cfg` may be a config of either
- * role; it must outlive every client using the hook. With `cfg` NULL, random is NULL: CRAM-MD5
- * only. A function mbedTLS was built without (MD5 is optional in mbedTLS) stays NULL, which
- * disables its mechanism. Each function returns 0 or SMTP_ERR_PROTO (mbedTLS failed).
+ * smtp_tls_crypto fills `*crypto` with mbedTLS's cryptography for the client's CRAM-MD5 and
+ * SCRAM-SHA-256 (smtp_client_settings.crypto).
+ *
+ * The hook gets mbedTLS's HMAC-MD5, HMAC-SHA-256 and SHA-256, and random bytes from `cfg`'s
+ * generator (the CTR-DRBG a config seeds once). A function mbedTLS was built without (MD5 is
+ * optional in mbedTLS) stays NULL, which disables its mechanism. Each function of the hook
+ * gives 0 or SMTP_ERR_PROTO (mbedTLS failed).
  *
  * @code
  *   smtp_client_crypto crypto;
@@ -401,7 +614,11 @@ SMTP_API int smtp_tls_peer_not_after(const smtp_tls *tls, char *buf, size_t cap)
  *   client_settings.crypto = &crypto;    // borrowed: keep it alive with the client
  * @endcode
  *
- * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (crypto NULL).
+ * @param crypto  The hook to fill, every field.
+ * @param cfg     A config of either role, for the random bytes; it must outlive every client
+ *                using the hook. NULL: random is NULL, so CRAM-MD5 only.
+ * @return 0 on success, or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `crypto` is NULL.
  */
 SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
 
@@ -409,14 +626,17 @@ SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
 
 /**
  * smtp_tls_io_filter_new creates a session, as smtp_tls_new(&tls, cfg, host, mem), and fills
- * `*filter` to run it under the I/O adapter (smtp_io_settings.tls_new; call it from that
- * factory). filter->ctx is the smtp_tls session, so smtp_io_conn_filter(conn)->ctx gives it to
- * smtp_tls_version, smtp_tls_error and the other queries; the filter's del frees it (with the
- * connection). Its handshake() returns 1 once the handshake is done (OPEN, or CLOSED when the
- * peer's close_notify came right after it), 0 while it runs, SMTP_ERR_PROTO when it failed;
- * its read() returns SMTP_ERR_PROTO, the adapter's end of stream, once the peer's
- * close_notify was read; close() queues the close_notify.
+ * `*filter` to run it under the I/O adapter.
  *
+ * Call it from the adapter's TLS factory (smtp_io_settings.tls_new). filter->ctx is the
+ * smtp_tls session, so smtp_io_conn_filter(conn)->ctx gives it to smtp_tls_version,
+ * smtp_tls_error and the other queries; the filter's del frees it (with the connection). Its
+ * handshake() gives 1 once the handshake is done (OPEN, or CLOSED when the peer's
+ * close_notify came right after it), 0 while it runs, SMTP_ERR_PROTO when it failed; its
+ * read() gives SMTP_ERR_PROTO, the adapter's end of stream, once the peer's close_notify was
+ * read; close() queues the close_notify.
+ *
+ * @code
  *   static int tls_new(smtp_io_filter *f, smtp_io_conn *conn, void *user_data)
  *   {
  *       struct app *a = user_data;
@@ -425,64 +645,118 @@ SMTP_API int smtp_tls_crypto(smtp_client_crypto *crypto, smtp_tls_config *cfg);
  *           rc = smtp_tls_io_filter_report(f, smtp_io_conn_client(conn));
  *       return rc;
  *   }
+ * @endcode
  *
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (filter NULL, or smtp_tls_new's reasons);
- * SMTP_ERR_NOMEM. On error `*filter` is left untouched and nothing stays allocated.
+ * @param filter  The filter to fill (the factory's); left untouched on error.
+ * @param cfg     The config, as for smtp_tls_new: it must outlive the connection.
+ * @param host    A client's server name, NULL for a server, as for smtp_tls_new.
+ * @param mem     Allocates the session, as for smtp_tls_new; NULL: the config's allocator.
+ * @return 0 on success, or one of these negative error codes (then nothing stays allocated):
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `filter` is NULL, or one of smtp_tls_new's reasons.
+ * @retval SMTP_ERR_NOMEM  The allocator or mbedTLS ran out of memory.
  */
 SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg, const char *host,
                                     const smtp_mem *mem);
 
 /**
- * smtp_tls_io_filter_report ties a filter that smtp_tls_io_filter_new filled to the client
- * engine `cli` (smtp_io_conn_client(conn) in the factory; NULL unties it): as its handshake
- * completes, the filter calls smtp_client_tls_verified(cli, 1) when the server's certificate
- * verified (smtp_tls_verify_result 0: the chain and the host name given), else
- * smtp_client_tls_verified(cli, 0). The I/O adapter does not look at certificates, and a
- * client sends REQUIRETLS messages only over verified TLS (RFC 8689 4.2); smtp_tls_client_run
- * does this itself. Call it from the factory, before the handshake completes.
- * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (`filter` NULL or another kind of filter).
+ * smtp_tls_io_filter_report makes a filter that smtp_tls_io_filter_new filled tell the client
+ * engine `cli` whether the server's certificate verified.
+ *
+ * As its handshake completes, the filter calls smtp_client_tls_verified(cli, 1) when the
+ * server's certificate verified (smtp_tls_verify_result 0: the chain and the host name
+ * given), else smtp_client_tls_verified(cli, 0). The I/O adapter does not look at
+ * certificates, and a client sends REQUIRETLS messages only over verified TLS (RFC 8689 4.2);
+ * smtp_tls_client_run does this itself. Call it from the factory, before the handshake
+ * completes.
+ *
+ * @param filter  A filter that smtp_tls_io_filter_new filled.
+ * @param cli     The client engine to tell (smtp_io_conn_client(conn) in the factory); NULL
+ *                unties the filter from the engine it was tied to.
+ * @return 0 on success, or a negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `filter` is NULL or another kind of filter.
  */
 SMTP_API int smtp_tls_io_filter_report(smtp_io_filter *filter, smtp_client *cli);
 
 /**
- * smtp_tls_io_filter_session gives the session of a filter that smtp_tls_io_filter_new
- * filled, for the queries above: after a connection ended with SMTP_IO_TLS (on_close, or
- * before smtp_io_conn_del), smtp_tls_failure_text(smtp_tls_io_filter_session(
- * smtp_io_conn_filter(conn)), buf, sizeof buf) says why.
- * Returns the session, or NULL when `filter` is NULL or another kind of filter.
+ * smtp_tls_io_filter_session gives the session of a filter that smtp_tls_io_filter_new filled,
+ * for the queries above.
+ *
+ * After a connection ended with SMTP_IO_TLS (on_close, or before smtp_io_conn_del),
+ * smtp_tls_failure_text(smtp_tls_io_filter_session(smtp_io_conn_filter(conn)), buf,
+ * sizeof buf) says why.
+ *
+ * @param filter  The filter; may be NULL.
+ * @return The session, owned by the filter, or NULL when `filter` is NULL or another kind of
+ *         filter.
  */
 SMTP_API smtp_tls *smtp_tls_io_filter_session(const smtp_io_filter *filter);
 
 /* ---- The common client task ---- */
 
 /**
- * smtp_tls_client_run connects to `host` (a name or an address) and `port` (NULL: 465 when
- * the client has SMTP_CLIENT_TLS, else 25) within `timeout_ms` (0: the system's), and runs the
- * session `cli` there until it ends, blocking (smtp_io_client_run). TLS follows the client's
- * settings: from the first byte with SMTP_CLIENT_TLS (implicit TLS, RFC 8314), or after the
- * server's 220 to STARTTLS under SMTP_CLIENT_TLS_OPPORTUNISTIC or _REQUIRED (RFC 3207). The
- * server's certificate must verify for `host` (a host name, or an IP address matched
- * against the certificate's iPAddress names: smtp_tls_new) against `ca_file` (PEM; NULL: the
- * system's store, as smtp_tls_settings says); the configuration is made only when TLS starts.
- * Submit the messages (and quit) before the call or from the client's callbacks; on_message and
- * on_session_end report how the conversation went. Links smtp_io. Returns how the connection ended
- * (smtp_io_status) with its detail in *detail (may be NULL): SMTP_IO_DONE when the session ran to
- * its end; SMTP_IO_RESOLVE, SMTP_IO_SYSERR or SMTP_IO_TIMEOUT when no address could be reached (as
- * smtp_io_connect; the client engine was not run); SMTP_IO_TLS when the handshake or the
- * configuration failed (detail: the SMTP_ERR_* of smtp_tls_config_new or of the handshake: a
- * certificate that does not verify gives SMTP_ERR_PROTO); SMTP_IO_ERROR with
- * SMTP_ERR_INVALID_ARGUMENT for cli or host NULL; the other statuses as smtp_io_client_run.
+ * smtp_tls_client_run connects to a server and runs the client session `cli` there until it
+ * ends, with TLS as the client's settings ask, blocking.
+ *
+ * It connects with smtp_io_connect and runs the session with smtp_io_client_run. TLS follows
+ * the client's settings: from the first byte with SMTP_CLIENT_TLS (implicit TLS, RFC 8314),
+ * or after the server's 220 to STARTTLS under SMTP_CLIENT_TLS_OPPORTUNISTIC or _REQUIRED
+ * (RFC 3207). The server's certificate must verify for `host` against `ca_file`; the
+ * configuration is made only when TLS starts. Submit the messages (and quit) before the call
+ * or from the client's callbacks; on_message and on_session_end report how the conversation
+ * went. Links smtp_io.
+ *
+ * @param cli         The client engine, borrowed; its flags choose implicit TLS or STARTTLS.
+ * @param host        The server: a host name, or an IP address matched against the
+ *                    certificate's iPAddress names (smtp_tls_new).
+ * @param port        A port number or service name; NULL: 465 when the client has
+ *                    SMTP_CLIENT_TLS, else 25.
+ * @param ca_file     The trusted CAs (PEM); NULL: the system's store, as smtp_tls_settings
+ *                    says.
+ * @param timeout_ms  The connect timeout, in milliseconds, as for smtp_io_connect; 0: the
+ *                    system's.
+ * @param detail      Receives the detail of the status (as smtp_io_status says); may be NULL.
+ * @return How the connection ended:
+ * @retval SMTP_IO_DONE     The session ran to its end.
+ * @retval SMTP_IO_RESOLVE  `host` did not resolve (detail: the EAI_* code); the client engine
+ *         was not run.
+ * @retval SMTP_IO_SYSERR   No address could be reached (the client engine was not run), or a
+ *         socket call failed later (detail: the errno value).
+ * @retval SMTP_IO_TIMEOUT  The connection timed out (the client engine was not run), or a
+ *         deadline of the session passed.
+ * @retval SMTP_IO_TLS      The configuration or the handshake failed (detail: the SMTP_ERR_*
+ *         code of smtp_tls_config_new, of smtp_tls_new or of the handshake; a certificate that
+ *         does not verify gives SMTP_ERR_PROTO).
+ * @retval SMTP_IO_EOF      The server closed the connection before the session ended.
+ * @retval SMTP_IO_ERROR    `cli` or `host` is NULL (detail: SMTP_ERR_INVALID_ARGUMENT), or a
+ *         library error during the session, as smtp_io_client_run.
  */
 SMTP_API smtp_io_status smtp_tls_client_run(smtp_client *cli, const char *host, const char *port,
                                             const char *ca_file, uint32_t timeout_ms, int *detail);
 
 /**
- * smtp_tls_client_run_err is smtp_tls_client_run that also says why TLS failed: when it
- * returns SMTP_IO_TLS and `err` is not NULL, a NUL-terminated reason is written to
- * err[0..errlen): the configuration's error (smtp_tls_config_new's text), the session's
- * smtp_tls_failure_text ("certificate verification failed: The certificate is not correctly
- * signed by the trusted CA"), or smtp_io_status_text when neither said anything. For any
- * other status err is "". The parameters and the return value are smtp_tls_client_run's.
+ * smtp_tls_client_run_err is smtp_tls_client_run that also says why TLS failed.
+ *
+ * When it returns SMTP_IO_TLS, a NUL-terminated reason is written to err[0..errlen): the
+ * configuration's error (smtp_tls_config_new's text), the session's smtp_tls_failure_text
+ * ("certificate verification failed: The certificate is not correctly signed by the trusted
+ * CA"), or smtp_io_status_text when neither said anything. For any other status `err` is "".
+ *
+ * @param cli         The client engine, as for smtp_tls_client_run.
+ * @param host        The server, as for smtp_tls_client_run.
+ * @param port        The port, as for smtp_tls_client_run; NULL: 465 or 25.
+ * @param ca_file     The trusted CAs (PEM), as for smtp_tls_client_run; NULL: the system's.
+ * @param timeout_ms  The connect timeout in milliseconds, as for smtp_tls_client_run.
+ * @param detail      Receives the detail of the status; may be NULL.
+ * @param err         Receives the reason of a TLS failure, else ""; may be NULL.
+ * @param errlen      The size of `err` in octets; 0 writes nothing.
+ * @return How the connection ended, as for smtp_tls_client_run:
+ * @retval SMTP_IO_DONE     The session ran to its end.
+ * @retval SMTP_IO_RESOLVE  `host` did not resolve.
+ * @retval SMTP_IO_SYSERR   No address could be reached, or a socket call failed.
+ * @retval SMTP_IO_TIMEOUT  The connection or a deadline of the session timed out.
+ * @retval SMTP_IO_TLS      The configuration or the handshake failed: `err` says why.
+ * @retval SMTP_IO_EOF      The server closed the connection before the session ended.
+ * @retval SMTP_IO_ERROR    `cli` or `host` is NULL, or a library error during the session.
  */
 SMTP_API smtp_io_status smtp_tls_client_run_err(smtp_client *cli, const char *host,
                                                 const char *port, const char *ca_file,
