@@ -44,8 +44,11 @@ typedef enum smtp_verb {
 } smtp_verb;
 
 /**
- * smtp_verb_name returns the canonical upper-case name of `verb` ("MAIL"), or "UNKNOWN" for
- * SMTP_VERB_UNKNOWN and any value that is not an smtp_verb. Never NULL; static storage.
+ * smtp_verb_name returns the canonical upper-case name of `verb` ("MAIL").
+ *
+ * @param verb  The verb.
+ * @return The name in static storage, never NULL: "UNKNOWN" for SMTP_VERB_UNKNOWN and any
+ *         value that is not an smtp_verb.
  */
 SMTP_API const char *smtp_verb_name(smtp_verb verb);
 
@@ -74,19 +77,31 @@ typedef enum smtp_cmd_error {
 
 /**
  * smtp_cmd_error_name returns the enumerator name of `error` without its prefix ("SYNTAX",
- * "OK"), or "INVALID" for a value that is not an smtp_cmd_error. Never NULL; static storage.
+ * "OK").
+ *
+ * @param error  The command error.
+ * @return The name in static storage, never NULL: "INVALID" for a value that is not an
+ *         smtp_cmd_error.
  */
 SMTP_API const char *smtp_cmd_error_name(smtp_cmd_error error);
 
 /**
  * smtp_cmd_error_reply gives the reply a server sends for a command of verb `verb` that has
- * error `error` (for a SASL response line, pass SMTP_VERB_AUTH). It returns the reply code
- * (500, 501 or 521), or 0 for SMTP_CMD_OK and values that are not an smtp_cmd_error. When
- * not NULL, `*enhanced` receives the RFC 3463 enhanced status code ("5.5.4") and `*text` a
- * short text stating the expected grammar ("Syntax: MAIL FROM:<reverse-path> [SP
- * <mail-parameters>]") or the problem ("Error: bare <LF> received"); both static, or NULL when
- * 0 is returned. Any error on a BDAT line gives 521: the server must close (see
- * SMTP_CMD_ERR_BDAT).
+ * error `error`.
+ *
+ * Any error on a BDAT line gives 521: the server must close (see SMTP_CMD_ERR_BDAT).
+ *
+ * @param error     What is wrong with the line: `cmd->error` of a command, or `resp->error`
+ *                  of a SASL response line.
+ * @param verb      The command's verb (`cmd->verb`); SMTP_VERB_AUTH for a SASL response line.
+ *                  A value that is not an smtp_verb counts as SMTP_VERB_UNKNOWN.
+ * @param enhanced  If not NULL, receives the RFC 3463 enhanced status code ("5.5.4") in
+ *                  static storage, or NULL when 0 is returned.
+ * @param text      If not NULL, receives a short text in static storage stating the expected
+ *                  grammar ("Syntax: MAIL FROM:<reverse-path> [SP <mail-parameters>]") or the
+ *                  problem ("Error: bare <LF> received"), or NULL when 0 is returned.
+ * @return The reply code, 500, 501 or 521; or 0 for SMTP_CMD_OK and values that are not an
+ *         smtp_cmd_error.
  */
 SMTP_API int smtp_cmd_error_reply(smtp_cmd_error error, smtp_verb verb, const char **enhanced,
                                   const char **text);
@@ -141,13 +156,24 @@ typedef struct smtp_cmd {
 #define SMTP_CMD_LENIENT_EMPTY_HELO 0x8u
 
 /**
- * smtp_cmd_parse parses one complete command line `line` of `len` bytes, without its CRLF,
- * into `*out` under `flags` (SMTP_CMD_* above). It does not check the line length (the
- * framing layer does). A CR, LF or NUL in the line gives SMTP_CMD_ERR_BARE_CR, _BARE_LF or
- * _NUL, whichever comes first.
- * Returns 0 when out->error is SMTP_CMD_OK; SMTP_ERR_SYNTAX when out->error holds the peer's
- * error (out is filled as documented at smtp_cmd); SMTP_ERR_INVALID_ARGUMENT when `out`
- * is NULL, `line` is NULL with len > 0, or `flags` holds an unknown bit (out untouched).
+ * smtp_cmd_parse parses one complete command line into `*out`.
+ *
+ * It is stateless and allocates nothing. It does not check the line length (the framing
+ * layer does). A CR, LF or NUL in the line gives SMTP_CMD_ERR_BARE_CR, _BARE_LF or _NUL,
+ * whichever comes first.
+ *
+ * @param line   The line without its CRLF, `len` octets; need not be NUL-terminated. May be
+ *               NULL when `len` is 0. The spans of `*out` borrow it.
+ * @param len    The length of `line` in octets.
+ * @param flags  The SMTP_CMD_* parser flags, or'ed; 0 for none. SMTP_CMD_LENIENT_BARE_LF is
+ *               accepted and has no effect here.
+ * @param out    Receives the command; must not be NULL.
+ * @return 0 when the command is well formed (`out->error` is SMTP_CMD_OK), or one of these
+ *         negative error codes:
+ * @retval SMTP_ERR_SYNTAX `out->error` holds the peer's error; `out` is filled as documented
+ *         at smtp_cmd.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `out` is NULL, `line` is NULL with `len` > 0, or `flags`
+ *         holds an unknown bit; `out` is untouched.
  */
 SMTP_API int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_cmd *out);
 
@@ -184,9 +210,29 @@ typedef struct smtp_sasl_response {
  * the application must decide before the next command is read.
  */
 typedef struct smtp_cmd_callbacks {
-    /** One command line, well-formed or not (cmd->error). */
+    /**
+     * on_command reports one command line, well-formed or not (`cmd->error`).
+     *
+     * @param parser     The parser reporting the line.
+     * @param cmd        The command; it and its spans are valid only during the callback.
+     * @param user_data  The `user_data` given to smtp_cmd_parser_new.
+     * @return 0 to continue, SMTP_PAUSE to make smtp_cmd_parser_read return right after this
+     *         line, or a negative value to fail.
+     */
     int (*on_command)(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *user_data);
-    /** One SASL response line. */
+    /**
+     * on_sasl_response reports one SASL response line, read after
+     * smtp_cmd_parser_expect_sasl.
+     *
+     * Call smtp_cmd_parser_expect_sasl again from here to read the next line as a SASL
+     * response too (after sending another 334 challenge).
+     *
+     * @param parser     The parser reporting the line.
+     * @param resp       The response; it and its span are valid only during the callback.
+     * @param user_data  The `user_data` given to smtp_cmd_parser_new.
+     * @return 0 to continue, SMTP_PAUSE to make smtp_cmd_parser_read return right after this
+     *         line, or a negative value to fail.
+     */
     int (*on_sasl_response)(smtp_cmd_parser *parser, const smtp_sasl_response *resp,
                             void *user_data);
 } smtp_cmd_callbacks;
@@ -211,68 +257,135 @@ typedef struct smtp_cmd_settings {
 } smtp_cmd_settings;
 
 /**
- * smtp_cmd_settings_init fills `*settings` with the defaults above. NULL is ignored.
- * (A macro: smtp_cmd_settings_init_versioned with SMTP_CMD_SETTINGS_VERSION.)
+ * smtp_cmd_settings_init fills `*settings` with the defaults of this header's version.
+ * See smtp_cmd_settings_init_versioned (a macro: it passes SMTP_CMD_SETTINGS_VERSION).
  */
 #define smtp_cmd_settings_init(settings)                                                           \
     smtp_cmd_settings_init_versioned(SMTP_CMD_SETTINGS_VERSION, (settings))
 /**
  * smtp_cmd_settings_init_versioned fills the fields of smtp_cmd_settings version `version`
- * (1 .. SMTP_CMD_SETTINGS_VERSION) with their defaults; another version is ignored.
+ * with their defaults.
+ *
+ * The defaults are those documented at smtp_cmd_settings: `max_line` 512, `max_auth_line`
+ * 12288, `flags` 0.
+ *
+ * @param version   The version of smtp_cmd_settings the caller was compiled with
+ *                  (SMTP_CMD_SETTINGS_VERSION, 1 .. the library's); another version is
+ *                  ignored.
+ * @param settings  The settings to fill; NULL is ignored.
  */
 SMTP_API void smtp_cmd_settings_init_versioned(int version, smtp_cmd_settings *settings);
 
 /**
- * smtp_cmd_parser_new creates a parser in `*pp`. `callbacks` (NULL: all no-ops) and `settings`
- * (NULL: defaults) are copied. `mem` is the allocator (NULL: smtp_mem_default()); it must
- * outlive the parser. `user_data` is passed to every callback. The parser itself is allocated
- * here; its buffer of max(max_line, max_auth_line) - 1 bytes, for lines split across reads, is
- * allocated by the first smtp_cmd_parser_read that ends inside a line (a peer that sends whole
- * lines never needs it), or by smtp_cmd_parser_reserve, then kept until smtp_cmd_parser_del.
- * (A macro: smtp_cmd_parser_new_versioned with the versions of this header.)
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (pp NULL, a limit out of range, an unknown flag, a
- * version this library lacks); SMTP_ERR_NOMEM. On error *pp is NULL (when pp is not NULL) and
- * nothing stays allocated.
+ * smtp_cmd_parser_new creates a streaming command parser in `*pp`.
+ * See smtp_cmd_parser_new_versioned (a macro: it passes the struct versions of this header).
  */
 #define smtp_cmd_parser_new(pp, callbacks, settings, mem, user_data)                               \
     smtp_cmd_parser_new_versioned((pp), SMTP_CMD_CALLBACKS_VERSION, (callbacks),                   \
                                   SMTP_CMD_SETTINGS_VERSION, (settings), (mem), (user_data))
-/** smtp_cmd_parser_new_versioned is smtp_cmd_parser_new with the struct versions the caller
- * uses. */
+/**
+ * smtp_cmd_parser_new_versioned creates a streaming command parser in `*pp`, for the struct
+ * versions the caller was compiled with.
+ *
+ * The parser itself is allocated here; its buffer of max(max_line, max_auth_line) - 1 bytes,
+ * for lines split across reads, is allocated by the first smtp_cmd_parser_read that ends
+ * inside a line (a peer that sends whole lines never needs it), or by
+ * smtp_cmd_parser_reserve, then kept until smtp_cmd_parser_del. Fields that the caller's
+ * versions lack keep their defaults. Call it through the macro smtp_cmd_parser_new.
+ *
+ * @param pp                 Receives the new parser, which the caller frees with
+ *                           smtp_cmd_parser_del; set to NULL on error. Must not be NULL.
+ * @param callbacks_version  SMTP_CMD_CALLBACKS_VERSION as the caller was compiled with.
+ * @param callbacks          The callbacks, copied; NULL makes every callback a no-op.
+ * @param settings_version   SMTP_CMD_SETTINGS_VERSION as the caller was compiled with.
+ * @param settings           The limits and flags, copied; NULL for the defaults.
+ * @param mem                The allocator, NULL for smtp_mem_default(); not copied: it must
+ *                           outlive the parser.
+ * @param user_data          Passed to every callback as its last argument; may be NULL.
+ * @return 0 on success, or one of these negative error codes (then `*pp` is NULL, when `pp` is
+ *         not NULL, and nothing stays allocated):
+ * @retval SMTP_ERR_INVALID_ARGUMENT `pp` is NULL, a version this library lacks, `max_line` or
+ *         `max_auth_line` below 8 or above 1048576, or an unknown flag.
+ * @retval SMTP_ERR_NOMEM The parser could not be allocated.
+ */
 SMTP_API int smtp_cmd_parser_new_versioned(smtp_cmd_parser **pp, int callbacks_version,
                                            const smtp_cmd_callbacks *callbacks,
                                            int settings_version, const smtp_cmd_settings *settings,
                                            const smtp_mem *mem, void *user_data);
 
-/** smtp_cmd_parser_del frees the parser. NULL is ignored. */
+/**
+ * smtp_cmd_parser_del frees the parser `p` and its line buffer.
+ *
+ * It must not be called from one of the parser's own callbacks.
+ *
+ * @param p  The parser; NULL is ignored.
+ */
 SMTP_API void smtp_cmd_parser_del(smtp_cmd_parser *p);
 
 /**
- * smtp_cmd_parser_read consumes `len` bytes of `data` (any split of the stream: a line may
- * span reads) and reports each complete line through the callbacks, in order. Line ends are
- * CRLF; a line over its limit, a bare LF, a bare CR or a NUL is reported as a command with an
- * error, and reading goes on with the next line.
- * Returns the number of bytes consumed: `len`, or less when a callback returned SMTP_PAUSE
- * (the bytes after the paused line are left for the caller, who feeds them again later).
- * Errors: SMTP_ERR_INVALID_ARGUMENT (p NULL, or data NULL with len > 0; nothing happens);
- * SMTP_ERR_CALLBACK_FAILURE when a callback failed, SMTP_ERR_NOMEM when the line buffer could
- * not be allocated (see smtp_cmd_parser_reserve): returned by this and every later call.
+ * smtp_cmd_parser_read consumes bytes of the client's stream and reports each complete line
+ * through the callbacks, in order.
+ *
+ * Any split of the stream is fine: a line may span reads. Line ends are CRLF; a line over its
+ * limit, a bare LF, a bare CR or a NUL is reported as a command with an error (or as a SASL
+ * response with an error), and reading goes on with the next line.
+ *
+ * @code
+ * smtp_cmd_callbacks cb = {.on_command = on_command}; // the application's callback
+ * smtp_cmd_parser *p;
+ * if (smtp_cmd_parser_new(&p, &cb, NULL, NULL, conn) < 0)
+ *     return -1;
+ * smtp_ssize n = smtp_cmd_parser_read(p, buf, len); // buf: len bytes from the client
+ * if (n < 0)
+ *     smtp_cmd_parser_del(p); // and close the connection
+ * // 0 <= n < len: a callback paused; feed buf + n again when ready
+ * @endcode
+ *
+ * @param p     The parser; must not be NULL.
+ * @param data  The bytes read from the client, `len` of them; the spans given to callbacks
+ *              may point into it. May be NULL when `len` is 0.
+ * @param len   The number of bytes in `data`.
+ * @return The number of bytes consumed: `len`, or less when a callback returned SMTP_PAUSE
+ *         (the bytes after the paused line are left for the caller, who feeds them again
+ *         later); or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `p` is NULL, or `data` is NULL with `len` > 0; nothing
+ *         happens.
+ * @retval SMTP_ERR_INVALID_STATE Called from one of the parser's own callbacks; nothing
+ *         happens.
+ * @retval SMTP_ERR_CALLBACK_FAILURE A callback returned a negative value, in this call or an
+ *         earlier one: every later call returns it too.
+ * @retval SMTP_ERR_NOMEM The buffer for a line split across reads could not be allocated (see
+ *         smtp_cmd_parser_reserve), in this call or an earlier one: every later call returns
+ *         it too.
  */
 SMTP_API smtp_ssize smtp_cmd_parser_read(smtp_cmd_parser *p, const char *data,
                                          size_t len) SMTP_WARN_UNUSED;
 
 /**
  * smtp_cmd_parser_reserve allocates the parser's line buffer now, if it is not yet, so that
- * smtp_cmd_parser_read never allocates (for code that reserves its memory up front).
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (p NULL); SMTP_ERR_NOMEM (the parser is unchanged).
+ * smtp_cmd_parser_read never allocates.
+ *
+ * It is for code that reserves its memory up front.
+ *
+ * @param p  The parser; must not be NULL.
+ * @return 0 on success (also when the buffer was already there), or one of these negative
+ *         error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `p` is NULL.
+ * @retval SMTP_ERR_NOMEM The buffer could not be allocated; the parser is unchanged.
  */
 SMTP_API int smtp_cmd_parser_reserve(smtp_cmd_parser *p);
 
 /**
- * smtp_cmd_parser_expect_sasl makes the parser read the next line as a SASL response
- * (reported by on_sasl_response, limit max_auth_line) instead of a command; after it, lines
- * are commands again. Call it when sending a 334 challenge, from on_command (for the AUTH
- * line itself) or between reads. Returns 0, or SMTP_ERR_INVALID_ARGUMENT when p is NULL.
+ * smtp_cmd_parser_expect_sasl makes the parser read the next line as a SASL response instead
+ * of a command.
+ *
+ * That line is reported by on_sasl_response, with the limit `max_auth_line`; after it, lines
+ * are commands again. Call it when sending a 334 challenge: from on_command (for the AUTH
+ * line itself), from on_sasl_response, or between reads.
+ *
+ * @param p  The parser; must not be NULL.
+ * @return 0 on success, or this negative error code:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `p` is NULL.
  */
 SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
 
@@ -280,7 +393,7 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
  * Command emitters (client side). Each writes one complete command line with its CRLF into
  * `dest` (capacity `cap`; not NUL-terminated) and returns the number of bytes written; with
  * `dest` NULL and `cap` 0 it writes nothing and returns the number that would be written (after
- * the same checks), as smtp_emit_reply does.
+ * the same checks but the last), as smtp_emit_reply does.
  * On any error, nothing at all is written to `dest` (DESIGN.md invariant 5):
  *  - SMTP_ERR_INVALID_ARGUMENT: a NULL pointer with a non-zero length (`dest` NULL with `cap`
  *    > 0 included), a verb that is not a
@@ -292,7 +405,9 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
  *    (RFC 5321 4.5.3.1.4), SMTP_MAX_AUTH_LINE (12288) for AUTH and SASL lines (RFC 4954 4), or
  *    for smtp_emit_mail and smtp_emit_rcpt 512 plus what the parameters present allow (below);
  *  - SMTP_ERR_NOBUF: the line does not fit in `cap` bytes.
- * The checks run in that order.
+ * The checks run in this order: NULL pointers and the verb, control bytes, the grammar, the
+ * length, the capacity. So an argument with a control byte is SMTP_ERR_UNSAFE_ARGUMENT even
+ * where it also breaks the grammar (smtp_emit_rcpt checks for an empty mailbox first).
  */
 
 /**
@@ -314,46 +429,163 @@ SMTP_API int smtp_cmd_parser_expect_sasl(smtp_cmd_parser *p);
 /** @} */
 
 /**
- * smtp_emit_command writes "VERB[ SP arg]" CRLF, with the canonical verb name. `arg` is
- * written as is (for MAIL the whole "FROM:<a@b> SIZE=10"; its limit is 512 whatever the
- * parameters: use smtp_emit_mail and smtp_emit_rcpt for longer ones). Invalid: an argument for
- * DATA, RSET, QUIT or STARTTLS; no argument for HELO, EHLO, LHLO, MAIL, RCPT, BDAT, AUTH, VRFY,
- * EXPN, ETRN, XCLIENT or XFORWARD (NOOP and HELP take either).
+ * smtp_emit_command writes the command line "VERB[ SP arg]" CRLF, with the canonical verb
+ * name.
+ *
+ * `arg` is written as is: only its presence is checked against the verb, and its bytes for
+ * control bytes. The limit is SMTP_MAX_AUTH_LINE for AUTH and 512 for every other verb, MAIL
+ * and RCPT included whatever their parameters: use smtp_emit_mail and smtp_emit_rcpt for
+ * longer ones.
+ *
+ * @param dest    The buffer that receives the line, not NUL-terminated; NULL with `cap` 0 to
+ *                get the length only.
+ * @param cap     The capacity of `dest` in bytes.
+ * @param verb    The command, any smtp_verb but SMTP_VERB_UNKNOWN.
+ * @param arg     The argument, `arglen` octets (for MAIL the whole "FROM:<a@b> SIZE=10"); may
+ *                be NULL when `arglen` is 0. An empty argument writes the verb alone.
+ * @param arglen  The length of `arg` in octets.
+ * @return The number of bytes written (with `dest` NULL, that would be written), or one of
+ *         these negative error codes, having written nothing:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `dest` is NULL with `cap` > 0, `arg` is NULL with
+ *         `arglen` > 0, `verb` is SMTP_VERB_UNKNOWN or not an smtp_verb; an argument for DATA,
+ *         RSET, QUIT or STARTTLS; no argument for HELO, EHLO, LHLO, MAIL, RCPT, BDAT, AUTH,
+ *         VRFY, EXPN, ETRN, XCLIENT or XFORWARD (NOOP and HELP take either).
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT `arg` holds a control byte.
+ * @retval SMTP_ERR_TOO_LONG The line would exceed 512 octets, or SMTP_MAX_AUTH_LINE for AUTH.
+ * @retval SMTP_ERR_NOBUF The line does not fit in `cap` bytes.
  */
 SMTP_API smtp_ssize smtp_emit_command(char *dest, size_t cap, smtp_verb verb, const char *arg,
                                       size_t arglen);
 
 /**
- * smtp_emit_mail writes "MAIL FROM:<mailbox>[ SP params]" CRLF. `mailbox` comes without its
- * angle brackets; empty gives the null reverse-path "<>". `params` ("SIZE=10 BODY=8BITMIME")
- * is written as is; the line may have 512 octets plus the allowance of each known keyword in
- * it (see SMTP_MAX_MAIL_LINE). Invalid: a '>' or SP in `mailbox` outside a quoted string, or an
- * unterminated quoted string (it would end the path early).
+ * smtp_emit_mail writes the command line "MAIL FROM:<mailbox>[ SP params]" CRLF.
+ *
+ * The line may have 512 octets plus the allowance of each known keyword in `params`, counted
+ * once and matched without regard to case (see SMTP_MAX_MAIL_LINE).
+ *
+ * @code
+ * char line[SMTP_MAX_MAIL_LINE];
+ * smtp_ssize n = smtp_emit_mail(line, sizeof line, "a@example.org", 13, "SIZE=1024", 9);
+ * if (n < 0)
+ *     return n; // nothing was written
+ * // send n bytes of line
+ * @endcode
+ *
+ * @param dest     The buffer that receives the line, not NUL-terminated; NULL with `cap` 0 to
+ *                 get the length only.
+ * @param cap      The capacity of `dest` in bytes.
+ * @param mailbox  The reverse-path without its angle brackets ("a@example.org"), `mlen`
+ *                 octets, written as is; empty gives the null reverse-path "<>". May be NULL
+ *                 when `mlen` is 0.
+ * @param mlen     The length of `mailbox` in octets.
+ * @param params   The MAIL parameters ("SIZE=10 BODY=8BITMIME"), `plen` octets, written as is
+ *                 after one SP; empty for none. May be NULL when `plen` is 0.
+ * @param plen     The length of `params` in octets.
+ * @return The number of bytes written (with `dest` NULL, that would be written), or one of
+ *         these negative error codes, having written nothing:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `dest` is NULL with `cap` > 0, `mailbox` is NULL with
+ *         `mlen` > 0 or `params` is NULL with `plen` > 0; a '>' or SP in `mailbox` outside a
+ *         quoted string, or an unterminated quoted string or quoted pair (it would end the
+ *         path early).
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT `mailbox` or `params` holds a control byte.
+ * @retval SMTP_ERR_TOO_LONG The line would exceed 512 octets plus the allowances of the
+ *         parameters present.
+ * @retval SMTP_ERR_NOBUF The line does not fit in `cap` bytes.
  */
 SMTP_API smtp_ssize smtp_emit_mail(char *dest, size_t cap, const char *mailbox, size_t mlen,
                                    const char *params, size_t plen);
 
-/** smtp_emit_rcpt writes "RCPT TO:<mailbox>[ SP params]" CRLF, as smtp_emit_mail (limit: 512
- * plus NOTIFY's and ORCPT's allowances, SMTP_MAX_RCPT_LINE); an empty mailbox is invalid. */
+/**
+ * smtp_emit_rcpt writes the command line "RCPT TO:<mailbox>[ SP params]" CRLF.
+ *
+ * It works as smtp_emit_mail does; the limit is 512 plus NOTIFY's and ORCPT's allowances
+ * (SMTP_MAX_RCPT_LINE), and an empty mailbox is invalid ("<>" is not a forward-path).
+ *
+ * @param dest     The buffer that receives the line, not NUL-terminated; NULL with `cap` 0 to
+ *                 get the length only.
+ * @param cap      The capacity of `dest` in bytes.
+ * @param mailbox  The forward-path without its angle brackets, `mlen` octets, written as is;
+ *                 must not be empty.
+ * @param mlen     The length of `mailbox` in octets.
+ * @param params   The RCPT parameters ("NOTIFY=NEVER"), `plen` octets, written as is after
+ *                 one SP; empty for none. May be NULL when `plen` is 0.
+ * @param plen     The length of `params` in octets.
+ * @return The number of bytes written (with `dest` NULL, that would be written), or one of
+ *         these negative error codes, having written nothing:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `mlen` is 0; `dest` is NULL with `cap` > 0, `mailbox` is
+ *         NULL with `mlen` > 0 or `params` is NULL with `plen` > 0; a '>' or SP in `mailbox`
+ *         outside a quoted string, or an unterminated quoted string or quoted pair.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT `mailbox` or `params` holds a control byte.
+ * @retval SMTP_ERR_TOO_LONG The line would exceed 512 octets plus the allowances of the
+ *         parameters present.
+ * @retval SMTP_ERR_NOBUF The line does not fit in `cap` bytes.
+ */
 SMTP_API smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t mlen,
                                    const char *params, size_t plen);
 
-/** smtp_emit_bdat writes "BDAT size[ LAST]" CRLF (RFC 3030 2); `last` non-zero adds LAST. */
+/**
+ * smtp_emit_bdat writes the command line "BDAT size[ LAST]" CRLF (RFC 3030 2).
+ *
+ * The line has at most 32 octets, so it is never too long.
+ *
+ * @param dest  The buffer that receives the line, not NUL-terminated; NULL with `cap` 0 to get
+ *              the length only.
+ * @param cap   The capacity of `dest` in bytes.
+ * @param size  The size of the chunk that follows, in octets; 0 is allowed.
+ * @param last  Non-zero to add LAST: this chunk ends the message.
+ * @return The number of bytes written (with `dest` NULL, that would be written), or one of
+ *         these negative error codes, having written nothing:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `dest` is NULL with `cap` > 0.
+ * @retval SMTP_ERR_NOBUF The line does not fit in `cap` bytes.
+ */
 SMTP_API smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int last);
 
 /**
- * smtp_emit_auth writes "AUTH mechanism[ SP initial-response]" CRLF (RFC 4954 4).
- * `initial_response` is base64 text, not raw data: NULL for none, or a zero length for an
- * empty response (written "="). Invalid: a mechanism that is not 1-20 of A-Z a-z 0-9 '-'
- * '_'; an initial response with a byte outside the base64 alphabet and '='.
+ * smtp_emit_auth writes the command line "AUTH mechanism[ SP initial-response]" CRLF
+ * (RFC 4954 4).
+ *
+ * The limit is SMTP_MAX_AUTH_LINE.
+ *
+ * @param dest              The buffer that receives the line, not NUL-terminated; NULL with
+ *                          `cap` 0 to get the length only.
+ * @param cap               The capacity of `dest` in bytes.
+ * @param mech              The SASL mechanism name, `mechlen` octets.
+ * @param mechlen           The length of `mech` in octets.
+ * @param initial_response  The initial response as base64 text, not raw data, `irlen`
+ *                          octets: NULL for none, or a zero length for an empty response
+ *                          (written "=").
+ * @param irlen             The length of `initial_response` in octets.
+ * @return The number of bytes written (with `dest` NULL, that would be written), or one of
+ *         these negative error codes, having written nothing:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `dest` is NULL with `cap` > 0, `mech` is NULL with
+ *         `mechlen` > 0 or `initial_response` is NULL with `irlen` > 0; a mechanism that is
+ *         not 1-20 of A-Z a-z 0-9 '-' '_'; an initial response with a byte outside the base64
+ *         alphabet and '='.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT `mech` or `initial_response` holds a control byte.
+ * @retval SMTP_ERR_TOO_LONG The line would exceed SMTP_MAX_AUTH_LINE (12288) octets.
+ * @retval SMTP_ERR_NOBUF The line does not fit in `cap` bytes.
  */
 SMTP_API smtp_ssize smtp_emit_auth(char *dest, size_t cap, const char *mech, size_t mechlen,
                                    const char *initial_response, size_t irlen);
 
 /**
- * smtp_emit_sasl_response writes a SASL response line: `text` (base64, or "*" to cancel,
- * possibly empty) then CRLF (RFC 4954 4). Invalid: a byte outside the base64 alphabet and
- * '=' (other than a lone "*").
+ * smtp_emit_sasl_response writes a SASL response line: `text` then CRLF (RFC 4954 4).
+ *
+ * The limit is SMTP_MAX_AUTH_LINE.
+ *
+ * @param dest  The buffer that receives the line, not NUL-terminated; NULL with `cap` 0 to get
+ *              the length only.
+ * @param cap   The capacity of `dest` in bytes.
+ * @param text  The response, `len` octets: base64 text, possibly empty, or "*" to cancel the
+ *              exchange. May be NULL when `len` is 0.
+ * @param len   The length of `text` in octets.
+ * @return The number of bytes written (with `dest` NULL, that would be written), or one of
+ *         these negative error codes, having written nothing:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `dest` is NULL with `cap` > 0, or `text` is NULL with
+ *         `len` > 0; a byte outside the base64 alphabet and '=' (other than a lone "*").
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT `text` holds a control byte.
+ * @retval SMTP_ERR_TOO_LONG The line would exceed SMTP_MAX_AUTH_LINE (12288) octets.
+ * @retval SMTP_ERR_NOBUF The line does not fit in `cap` bytes.
  */
 SMTP_API smtp_ssize smtp_emit_sasl_response(char *dest, size_t cap, const char *text, size_t len);
 
