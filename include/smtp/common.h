@@ -67,15 +67,47 @@ typedef struct smtp_span {
 typedef struct smtp_mem {
     /** Passed as the last argument of each function below. */
     void *user_data;
-    void *(*malloc)(size_t size, void *user_data);               /**< as malloc */
-    void (*free)(void *ptr, void *user_data);                    /**< as free */
-    void *(*calloc)(size_t nmemb, size_t size, void *user_data); /**< as calloc */
-    void *(*realloc)(void *ptr, size_t size, void *user_data);   /**< as realloc */
+    /**
+     * Allocates `size` bytes, as malloc.
+     *
+     * @param size       The number of bytes wanted.
+     * @param user_data  The `user_data` of this struct.
+     * @return The memory, or NULL when it cannot be allocated.
+     */
+    void *(*malloc)(size_t size, void *user_data);
+    /**
+     * Frees memory from this allocator, as free.
+     *
+     * @param ptr        Memory returned by this struct's malloc, calloc or realloc, or NULL.
+     * @param user_data  The `user_data` of this struct.
+     */
+    void (*free)(void *ptr, void *user_data);
+    /**
+     * Allocates `nmemb` * `size` bytes set to zero, as calloc.
+     *
+     * @param nmemb      The number of elements.
+     * @param size       The size of one element in bytes.
+     * @param user_data  The `user_data` of this struct.
+     * @return The memory, or NULL when it cannot be allocated (also when `nmemb` * `size`
+     *         overflows).
+     */
+    void *(*calloc)(size_t nmemb, size_t size, void *user_data);
+    /**
+     * Resizes memory from this allocator to `size` bytes, as realloc.
+     *
+     * @param ptr        Memory returned by this struct's malloc, calloc or realloc, or NULL (then
+     *                   it allocates, as malloc).
+     * @param size       The new size in bytes.
+     * @param user_data  The `user_data` of this struct.
+     * @return The resized memory, or NULL when it cannot be resized (`ptr` then stays valid).
+     */
+    void *(*realloc)(void *ptr, size_t size, void *user_data);
 } smtp_mem;
 
 /**
  * smtp_mem_default returns the allocator backed by the C library's malloc family.
- * The returned pointer is static and never NULL.
+ *
+ * @return The allocator, in static storage; never NULL. Its `user_data` is NULL.
  */
 SMTP_API const smtp_mem *smtp_mem_default(void);
 
@@ -144,25 +176,35 @@ typedef enum smtp_error {
 } smtp_error;
 
 /**
- * smtp_error_name returns the enumerator name of `err` ("SMTP_ERR_NOMEM"), or
- * "SMTP_ERR_UNKNOWN" for a value that is not an smtp_error. Never NULL; static storage.
+ * smtp_error_name returns the enumerator name of the error code `err`.
+ *
+ * @param err  An smtp_error value, or any other int.
+ * @return The name, as "SMTP_ERR_NOMEM" for SMTP_ERR_NOMEM and "SMTP_OK" for 0, or
+ *         "SMTP_ERR_UNKNOWN" for a value that is not an smtp_error. Never NULL; static storage.
  */
 SMTP_API const char *smtp_error_name(int err);
 
 /**
- * smtp_error_text returns a one-line English description of `err`, or "unknown error".
- * Never NULL; static storage.
+ * smtp_error_text returns a one-line English description of the error code `err`.
+ *
+ * @param err  An smtp_error value, or any other int.
+ * @return The description ("out of memory" for SMTP_ERR_NOMEM), or "unknown error" for a value
+ *         that is not an smtp_error. Never NULL; static storage.
  */
 SMTP_API const char *smtp_error_text(int err);
 
 /**
  * smtp_error_is_fatal tells whether `err`, returned by a call on an object (an engine, a
- * parser, an adapter's connection), means the object has failed for good: every later call
- * returns the same error, so close the connection and delete the object.
- * Returns 1 for resource failures and peer protocol violations (-100 .. -299); 0 for success,
- * caller misuse (the call did nothing: fix the call), SMTP_ERR_NOBUF and SMTP_ERR_AGAIN (try
- * again), syntax errors of parse functions (about one element, not an object) and any value
- * that is not an smtp_error.
+ * parser, an adapter's connection), means the object has failed for good.
+ *
+ * After a fatal error every later call on the object returns the same error, so close the
+ * connection and delete the object.
+ *
+ * @param err  The value a call returned (any int).
+ * @return 1 for resource failures and peer protocol violations (-100 .. -299); 0 for success,
+ *         caller misuse (the call did nothing: fix the call), SMTP_ERR_NOBUF and SMTP_ERR_AGAIN
+ *         (try again), syntax errors of parse functions (about one element, not an object)
+ *         and any value that is not an smtp_error.
  */
 SMTP_API int smtp_error_is_fatal(int err);
 

@@ -72,39 +72,82 @@ typedef struct smtp_data_decoder {
 } smtp_data_decoder;
 
 /**
- * smtp_data_decoder_init prepares `dec` for the bytes that follow a 354 reply: the start of
- * data counts as the start of a line, so ".\r\n" at once is an empty message.
- * `policy` is an smtp_data_policy; an unknown value is treated as SMTP_DATA_BARE_REJECT.
- * A NULL `dec` is ignored.
+ * smtp_data_decoder_init prepares `dec` for the bytes that follow a 354 reply.
+ *
+ * The start of data counts as the start of a line, so ".\r\n" at once is an empty message.
+ * Call it before each message: it also sets the size and the flags back to 0.
+ *
+ * @param dec     The decoder, owned by the caller (embedded anywhere). A NULL `dec` is ignored.
+ * @param policy  What to do with a bare LF or bare CR, an smtp_data_policy; an unknown value is
+ *                treated as SMTP_DATA_BARE_REJECT.
  */
 SMTP_API void smtp_data_decoder_init(smtp_data_decoder *dec, smtp_data_policy policy);
 
 /**
  * smtp_data_decode reads the DATA stream in `data`/`len` (any chunking) and reports one thing
- * per call. It stores in *consumed how many bytes of `data` it used (always, even 0); the
- * caller passes the unconsumed rest (plus any new bytes) to the next call.
+ * per call.
  *
- * Returns:
- *  - SMTP_DATA_CONTENT: `*out` is the next piece of the message content, non-empty. It points
- *    into `data` (zero copy) or, for a CRLF split across chunks or a normalized bare LF/CR, at
- *    static storage. Valid until `data` changes. A span ends where a stuffed dot is removed, at
- *    a chunk edge, or before an inserted/held byte. The delivered content ends with the CRLF
- *    of the last line (RFC 5321 4.1.1.4).
- *  - SMTP_DATA_NEED_INPUT: everything was consumed and nothing more can be delivered (the last
- *    bytes may be held: a CR or a line-start "." or ".\r" whose meaning the next byte decides).
- *  - SMTP_DATA_END: CRLF "." CRLF was read; *consumed ends right after its LF, so the bytes
- *    after it in `data` are the next command. Re-initialize before the next message.
- *  - SMTP_ERR_INVALID_ARGUMENT: `dec`, `out` or `consumed` is NULL, or `data` is NULL with a
- *    non-zero `len`.
- *  - SMTP_ERR_INVALID_STATE: called again after SMTP_DATA_END without smtp_data_decoder_init.
+ * The caller passes the rest of `data` that the call did not consume (plus any new bytes) to
+ * the next call.
+ *
+ * Each piece `*out` delivered with SMTP_DATA_CONTENT is non-empty. It points into `data` (zero
+ * copy) or, for a held CR (a CRLF split across chunks, or a bare CR) or a normalized bare
+ * LF/CR, at static storage. Valid until `data` changes. A span ends where a stuffed dot is
+ * removed, at a chunk edge, or before an inserted/held byte. The delivered content ends with
+ * the CRLF of the last line (RFC 5321 4.1.1.4).
+ *
+ * @code
+ * // after smtp_data_decoder_init(&dec, SMTP_DATA_BARE_REJECT), for each chunk buf/len read:
+ * smtp_span piece;
+ * size_t used;
+ * int ev;
+ * while ((ev = smtp_data_decode(&dec, buf, len, &piece, &used)) == SMTP_DATA_CONTENT) {
+ *     fwrite(piece.ptr, 1, piece.len, spool);
+ *     buf += used, len -= used;
+ * }
+ * buf += used, len -= used; // NEED_INPUT: len is 0; END: buf/len start the next command
+ * @endcode
+ *
+ * @param dec       The decoder, set up by smtp_data_decoder_init.
+ * @param data      The bytes read after the 354 reply, `len` octets: the rest the previous
+ *                  call did not consume, then any new bytes. May be NULL when `len` is 0.
+ * @param len       The length of `data` in octets.
+ * @param out       Receives, with SMTP_DATA_CONTENT, the next piece of the message content;
+ *                  left unchanged otherwise.
+ * @param consumed  Receives, on every call, the number of bytes of `data` used; it may be 0 (it
+ *                  is 0 on error).
+ * @return An smtp_data_event (>= 0), or a negative error code:
+ * @retval SMTP_DATA_CONTENT `*out` is the next piece of the message content; call again with
+ *         the rest of `data`.
+ * @retval SMTP_DATA_NEED_INPUT Everything was consumed and nothing more can be delivered (the
+ *         last bytes may be held: a CR or a line-start "." or ".\r" whose meaning the next
+ *         byte decides); call again with more bytes.
+ * @retval SMTP_DATA_END CRLF "." CRLF was read; *consumed ends right after its LF, so the bytes
+ *         after it in `data` are the next command. Re-initialize before the next message.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `dec`, `out` or `consumed` is NULL, or `data` is NULL with
+ *         a non-zero `len`.
+ * @retval SMTP_ERR_INVALID_STATE Called again after SMTP_DATA_END without
+ *         smtp_data_decoder_init.
  */
 SMTP_API int smtp_data_decode(smtp_data_decoder *dec, const char *data, size_t len, smtp_span *out,
                               size_t *consumed);
 
-/** smtp_data_decoder_size returns the number of content octets delivered so far (0 for NULL). */
+/**
+ * smtp_data_decoder_size returns the number of content octets delivered so far.
+ *
+ * @param dec  The decoder; may be NULL.
+ * @return The octets delivered with SMTP_DATA_CONTENT since smtp_data_decoder_init (stuffed
+ *         dots excluded), or 0 for a NULL `dec`.
+ */
 SMTP_API uint64_t smtp_data_decoder_size(const smtp_data_decoder *dec);
 
-/** smtp_data_decoder_flags returns the SMTP_DATA_FLAG_* bits seen so far (sticky; 0 for NULL). */
+/**
+ * smtp_data_decoder_flags returns the SMTP_DATA_FLAG_* bits seen so far.
+ *
+ * @param dec  The decoder; may be NULL.
+ * @return The bits seen since smtp_data_decoder_init (sticky: a bit once set stays set), or 0
+ *         for a NULL `dec`.
+ */
 SMTP_API unsigned smtp_data_decoder_flags(const smtp_data_decoder *dec);
 
 /* ---- Encoder (client side) ---- */
@@ -147,45 +190,91 @@ typedef struct smtp_data_encoder {
 } smtp_data_encoder;
 
 /**
- * smtp_data_encoder_init prepares `enc` for one message body in `mode` (an
- * smtp_data_encode_mode; an unknown value is treated as SMTP_DATA_ENCODE_DOT). A NULL `enc`
- * is ignored.
+ * smtp_data_encoder_init prepares `enc` for one message body in `mode`.
+ *
+ * Call it before each body; the body starts at the start of a line.
+ *
+ * @param enc   The encoder, owned by the caller (embedded anywhere). A NULL `enc` is ignored.
+ * @param mode  An smtp_data_encode_mode; an unknown value is treated as SMTP_DATA_ENCODE_DOT.
  */
 SMTP_API void smtp_data_encoder_init(smtp_data_encoder *enc, smtp_data_encode_mode mode);
 
 /**
- * smtp_data_encode_bound returns SMTP_DATA_ENCODE_BOUND(in_len): an output capacity with which
- * one smtp_data_encode call always consumes all of `in_len` input bytes.
+ * smtp_data_encode_bound returns an output capacity with which one smtp_data_encode call
+ * always consumes all of `in_len` input bytes.
+ *
+ * @param in_len  The number of input bytes.
+ * @return SMTP_DATA_ENCODE_BOUND(`in_len`): 2 * `in_len` + 1, saturated at SIZE_MAX.
  */
 SMTP_API size_t smtp_data_encode_bound(size_t in_len);
 
 /**
- * smtp_data_encode encodes body bytes `in`/`in_len` (any chunking; writes of one byte are fine)
- * into `out`/`out_cap`. It consumes as much input as fits and stores in *consumed the input
- * bytes used and in *produced the bytes written; the caller sends the output and calls again
- * with the unconsumed input. The output is never split inside a unit ("\r\n", ".."), so
- * concatenating every call's output gives the encoded stream.
+ * smtp_data_encode encodes the body bytes `in`/`in_len` into `out`/`out_cap`, as much of them
+ * as fits.
  *
- * Returns 0, or:
- *  - SMTP_ERR_NOBUF: `in_len` > 0 but `out_cap` could not hold the next unit; nothing was
- *    consumed nor written (an `out_cap` of SMTP_DATA_ENCODE_MIN_OUT or more never fails so);
- *  - SMTP_ERR_INVALID_ARGUMENT: a NULL `enc`, `consumed` or `produced`, or a NULL `in` or
- *    `out` with a non-zero length;
- *  - SMTP_ERR_INVALID_STATE: called after smtp_data_encode_finish succeeded.
- * On error *consumed and *produced are 0 (when not NULL).
+ * Any chunking works (writes of one byte are fine): the caller sends the output and calls again
+ * with the unconsumed input, and concatenating every call's output gives the encoded stream.
+ * The output is never split inside a ".." nor inside the "\r\n" written for a CRLF or a bare
+ * LF of the input. A CR at the end of the input, or followed by a byte other than LF, is
+ * written at once, and its LF (the input's own, or the one that makes a bare CR into CRLF) may
+ * come in the next call's output or from smtp_data_encode_finish.
+ *
+ * @code
+ * smtp_data_encoder enc;
+ * smtp_data_encoder_init(&enc, SMTP_DATA_ENCODE_DOT);
+ * char out[4096];
+ * size_t used, n;
+ * while (len > 0 && smtp_data_encode(&enc, body, len, out, sizeof out, &used, &n) == 0) {
+ *     fwrite(out, 1, n, peer);
+ *     body += used, len -= used;
+ * }
+ * if (smtp_data_encode_finish(&enc, out, sizeof out, &n) == 0)
+ *     fwrite(out, 1, n, peer); // the end of data, CRLF "." CRLF
+ * @endcode
+ *
+ * @param enc       The encoder, set up by smtp_data_encoder_init.
+ * @param in        The body bytes, `in_len` octets; any byte values. May be NULL when `in_len`
+ *                  is 0.
+ * @param in_len    The length of `in` in octets; 0 writes nothing.
+ * @param out       The caller's buffer, `out_cap` octets; receives the encoded bytes. May be
+ *                  NULL when `out_cap` is 0.
+ * @param out_cap   The size of `out` in octets: SMTP_DATA_ENCODE_BOUND(`in_len`) takes all of
+ *                  `in` in one call, SMTP_DATA_ENCODE_MIN_OUT always makes progress.
+ * @param consumed  Receives the number of input bytes used (0 on error). It may be 0 on
+ *                  success, when the call wrote only the LF after a CR of the previous call.
+ * @param produced  Receives the number of bytes written to `out` (0 on error).
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_NOBUF `in_len` > 0 but `out_cap` could not hold the next unit; nothing was
+ *         consumed nor written (an `out_cap` of SMTP_DATA_ENCODE_MIN_OUT or more never fails
+ *         so).
+ * @retval SMTP_ERR_INVALID_ARGUMENT A NULL `enc`, `consumed` or `produced`, or a NULL `in` or
+ *         `out` with a non-zero length.
+ * @retval SMTP_ERR_INVALID_STATE Called after smtp_data_encode_finish succeeded.
  */
 SMTP_API int smtp_data_encode(smtp_data_encoder *enc, const char *in, size_t in_len, char *out,
                               size_t out_cap, size_t *consumed, size_t *produced);
 
 /**
- * smtp_data_encode_finish ends the body: in DOT mode it writes the end of data, exactly one
- * CRLF "." CRLF (".\r\n" after a body ending with CRLF or an empty body, "\r\n.\r\n"
- * otherwise); in CRLF mode it completes a body ending with a bare CR ("\n"); in RAW mode it
- * writes nothing. At most SMTP_DATA_ENCODE_FINISH_MAX bytes. Stores the count in *produced.
+ * smtp_data_encode_finish ends the body with what its mode needs after the last byte.
  *
- * Returns 0, or SMTP_ERR_NOBUF (nothing written: call again with more room),
- * SMTP_ERR_INVALID_ARGUMENT (NULL `enc` or `produced`, or NULL `out` with a non-zero
- * `out_cap`), SMTP_ERR_INVALID_STATE (already finished; re-initialize for the next body).
+ * In DOT mode it writes the end of data, exactly one CRLF "." CRLF: ".\r\n" after an empty
+ * body or one ending with CRLF (or a bare LF, written as CRLF), "\n.\r\n" after one ending with
+ * a CR (whose CRLF it completes), "\r\n.\r\n" otherwise. In CRLF mode it completes a body
+ * ending with a bare CR ("\n"); in RAW mode it writes nothing. At most
+ * SMTP_DATA_ENCODE_FINISH_MAX bytes. After it the encoder takes nothing more until
+ * smtp_data_encoder_init.
+ *
+ * @param enc       The encoder, set up by smtp_data_encoder_init.
+ * @param out       The caller's buffer, `out_cap` octets; receives the final bytes. May be NULL
+ *                  when `out_cap` is 0.
+ * @param out_cap   The size of `out` in octets; SMTP_DATA_ENCODE_FINISH_MAX is always enough.
+ * @param produced  Receives the number of bytes written to `out` (0 on error).
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_NOBUF `out_cap` is too small; nothing was written: call again with more
+ *         room.
+ * @retval SMTP_ERR_INVALID_ARGUMENT A NULL `enc` or `produced`, or a NULL `out` with a non-zero
+ *         `out_cap`.
+ * @retval SMTP_ERR_INVALID_STATE Already finished; re-initialize for the next body.
  */
 SMTP_API int smtp_data_encode_finish(smtp_data_encoder *enc, char *out, size_t out_cap,
                                      size_t *produced);
