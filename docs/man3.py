@@ -71,7 +71,7 @@ def blocks(node, sections):
                 code = []
                 for codeline in child.findall("codeline"):
                     code.append(esc("".join(
-                        " " if e.tag == "sp" else (e.text or "") + (e.tail or "")
+                        (" " if e.tag == "sp" else (e.text or "")) + (e.tail or "")
                         for e in codeline.iter() if e is not codeline)))
                 sections.setdefault("DESCRIPTION", []).append(
                     ".PP\n.nf\n" + "\n".join(code) + "\n.fi")
