@@ -23,27 +23,29 @@
 struct allowance {
     const char *keyword; /* lowercase */
     size_t octets;
+    unsigned slot; /* keywords with the same slot share one allowance (counted once) */
 };
 
 static const struct allowance mail_allowances[] = {
-    {"size", 26},        /* RFC 1870 3 (5) */
-    {"body", 16},        /* " BODY=BINARYMIME" (RFC 6152 2, RFC 3030 3) */
-    {"smtputf8", 10},    /* RFC 6531 3.1 (5) */
-    {"ret", 9},          /* " RET=HDRS" (RFC 3461 4.3) */
-    {"envid", 107},      /* " ENVID=" and 100 characters of xtext (RFC 3461 4.4) */
-    {"auth", 500},       /* RFC 4954 3 */
-    {"requiretls", 11},  /* " REQUIRETLS" (RFC 8689) */
-    {"mt-priority", 15}, /* " MT-PRIORITY=-9" (RFC 6710) */
-    {"by", 17},          /* " BY=-999999999;RT" (RFC 2852) */
+    {"size", 26, 0},        /* RFC 1870 3 (5) */
+    {"body", 16, 1},        /* " BODY=BINARYMIME" (RFC 6152 2, RFC 3030 3) */
+    {"smtputf8", 10, 2},    /* RFC 6531 3.1 (5) */
+    {"ret", 9, 3},          /* " RET=HDRS" (RFC 3461 4.3) */
+    {"envid", 107, 4},      /* " ENVID=" and 100 characters of xtext (RFC 3461 4.4) */
+    {"auth", 500, 5},       /* RFC 4954 3 */
+    {"requiretls", 11, 6},  /* " REQUIRETLS" (RFC 8689) */
+    {"mt-priority", 15, 7}, /* " MT-PRIORITY=-9" (RFC 6710) */
+    {"by", 17, 8},          /* " BY=-999999999;RT" (RFC 2852) */
     /* " HOLDUNTIL=" and a date-time with a 3-digit fraction and an offset (RFC 4865, RFC 3339
-     * 5.6); " HOLDFOR=" and 9 digits is shorter, and only one of them may be given. */
-    {"holduntil", 40},
-    {"holdfor", 0},
+     * 5.6); " HOLDFOR=" and 9 digits is shorter. Only one of them may be given (RFC 4865 3):
+     * one allowance for either, counted once even if both are. */
+    {"holduntil", 40, 9},
+    {"holdfor", 40, 9},
 };
 
 static const struct allowance rcpt_allowances[] = {
-    {"notify", 29}, /* " NOTIFY=SUCCESS,FAILURE,DELAY" (RFC 3461 4.1) */
-    {"orcpt", 507}, /* " ORCPT=" and 500 characters (RFC 3461 4.2) */
+    {"notify", 29, 0}, /* " NOTIFY=SUCCESS,FAILURE,DELAY" (RFC 3461 4.1) */
+    {"orcpt", 507, 1}, /* " ORCPT=" and 500 characters (RFC 3461 4.2) */
 };
 
 /*
@@ -63,9 +65,10 @@ static size_t path_line_limit(const char *params, size_t plen, const struct allo
         while (i < plen && params[i] != ' ' && params[i] != '=')
             i++;
         for (size_t k = 0; k < count; k++) {
-            if ((seen & (1u << k)) || !smtp_span_ieq(params + start, i - start, table[k].keyword))
+            if ((seen & (1u << table[k].slot)) ||
+                !smtp_span_ieq(params + start, i - start, table[k].keyword))
                 continue;
-            seen |= 1u << k;
+            seen |= 1u << table[k].slot;
             limit += table[k].octets;
         }
         while (i < plen && params[i] != ' ')

@@ -628,6 +628,15 @@ static void test_emit_mail_rcpt(void)
     /* "MAIL FROM:<" 11 + box + ">" + CRLF = 512 with a box of 498. */
     CHECK_INT(smtp_emit_mail(out, sizeof out, box, 498, NULL, 0), 512);
     CHECK_REFUSED(smtp_emit_mail(out, sizeof out, box, 499, NULL, 0), SMTP_ERR_TOO_LONG);
+    /* HOLDFOR and HOLDUNTIL share one allowance of 40 (RFC 4865: only one may be given):
+     * either alone raises the limit to 552, both together still to 552. " HOLDFOR=100" is 12
+     * octets: a box of 498 + 40 - 12 = 526 fits, 527 does not. */
+    CHECK_INT(smtp_emit_mail(out, sizeof out, box, 526, "HOLDFOR=100", 11), 552);
+    CHECK_REFUSED(smtp_emit_mail(out, sizeof out, box, 527, "HOLDFOR=100", 11), SMTP_ERR_TOO_LONG);
+    CHECK_INT(smtp_emit_mail(out, sizeof out, box, 526, "HOLDUNTIL=2", 11), 552);
+    CHECK_REFUSED(smtp_emit_mail(out, sizeof out, box, 517, "HOLDFOR=1 HOLDUNTIL=2", 21),
+                  SMTP_ERR_TOO_LONG);
+    CHECK_INT(smtp_emit_mail(out, sizeof out, box, 516, "HOLDFOR=1 HOLDUNTIL=2", 21), 552);
 }
 
 static void test_emit_bdat_auth_sasl(void)
