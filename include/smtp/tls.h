@@ -95,6 +95,8 @@ typedef enum smtp_tls_version_min {
 #define SMTP_TLS_MIN_BUFFER 1024
 /** The default: one whole TLS record (16384 octets of data and its header and overhead). */
 #define SMTP_TLS_DEFAULT_BUFFER 17408
+/** The largest per-session ciphertext buffer: 16 MiB (more buys nothing; a record is 17 KiB). */
+#define SMTP_TLS_MAX_BUFFER 16777216
 
 /** The version of smtp_tls_settings this header describes (common.h: versioned structs). */
 #define SMTP_TLS_SETTINGS_VERSION 1
@@ -139,8 +141,8 @@ typedef struct smtp_tls_settings {
     /**
      * The ciphertext buffers of each session, in octets, allocated by smtp_tls_new: received
      * bytes not yet decrypted (in) and encrypted bytes not yet pulled (out). Default
-     * SMTP_TLS_DEFAULT_BUFFER each, at least SMTP_TLS_MIN_BUFFER. Smaller buffers only mean
-     * more calls. mbedTLS adds its own record buffers (about 2 x 16 KiB per session).
+     * SMTP_TLS_DEFAULT_BUFFER each, from SMTP_TLS_MIN_BUFFER to SMTP_TLS_MAX_BUFFER. Smaller
+     * buffers only mean more calls. mbedTLS adds its own record buffers (about 2 x 16 KiB per session).
      */
     /** @{ */
     size_t in_buffer;
@@ -220,7 +222,7 @@ typedef struct smtp_tls_config smtp_tls_config;
  *         `pcfg` is not NULL, and nothing stays allocated):
  * @retval SMTP_ERR_INVALID_ARGUMENT  `pcfg` or `settings` is NULL; a settings version this
  *         library lacks; a value out of range (role, verify, min_version, a buffer below
- *         SMTP_TLS_MIN_BUFFER); a certificate without a key or the reverse, or both a file and
+ *         SMTP_TLS_MIN_BUFFER or above SMTP_TLS_MAX_BUFFER); a certificate without a key or the reverse, or both a file and
  *         PEM text for one of them; a server without certificate and key; a server that
  *         verifies with no CA; a client that verifies with no CA given and no system store
  *         found; a file or text that does not load, or CAs given that hold no certificate; a

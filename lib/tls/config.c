@@ -110,6 +110,9 @@ static int check_settings(const smtp_tls_settings *s, char *err, size_t errlen)
         return config_error(err, errlen, bad, "min_version: unknown version", 0);
     if (s->in_buffer < SMTP_TLS_MIN_BUFFER || s->out_buffer < SMTP_TLS_MIN_BUFFER)
         return config_error(err, errlen, bad, "in_buffer/out_buffer: below SMTP_TLS_MIN_BUFFER", 0);
+    /* bounded, so that smtp_tls_new's one block (session and both buffers) cannot overflow */
+    if (s->in_buffer > SMTP_TLS_MAX_BUFFER || s->out_buffer > SMTP_TLS_MAX_BUFFER)
+        return config_error(err, errlen, bad, "in_buffer/out_buffer: above SMTP_TLS_MAX_BUFFER", 0);
     int has_cert = s->cert_file || s->cert_pem, has_key = s->key_file || s->key_pem;
     if (has_cert != has_key)
         return config_error(err, errlen, bad, "cert and key: one given without the other", 0);

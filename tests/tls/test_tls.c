@@ -462,7 +462,15 @@ static void test_config_errors(void)
     s.key_pem = pki.server_key;
     s.in_buffer = SMTP_TLS_MIN_BUFFER - 1;
     CHECK_INT(config_error(&s, "SMTP_TLS_MIN_BUFFER"), SMTP_ERR_INVALID_ARGUMENT);
+    /* Above the maximum: refused, so that a session's one block (the session and both
+     * buffers) cannot wrap around SIZE_MAX (it did: SIZE_MAX - 4096 and 8192 gave 5599). */
+    s.in_buffer = SIZE_MAX - 4096;
+    s.out_buffer = 8192;
+    CHECK_INT(config_error(&s, "SMTP_TLS_MAX_BUFFER"), SMTP_ERR_INVALID_ARGUMENT);
     s.in_buffer = SMTP_TLS_DEFAULT_BUFFER;
+    s.out_buffer = SMTP_TLS_MAX_BUFFER + 1;
+    CHECK_INT(config_error(&s, "SMTP_TLS_MAX_BUFFER"), SMTP_ERR_INVALID_ARGUMENT);
+    s.out_buffer = SMTP_TLS_DEFAULT_BUFFER;
     s.verify = SMTP_TLS_VERIFY_REQUIRED; /* client certificates without a CA */
     CHECK_INT(config_error(&s, "no CA"), SMTP_ERR_INVALID_ARGUMENT);
     s.verify = (smtp_tls_verify)7;
