@@ -37,7 +37,7 @@
  * arrived together.
  *
  * Negative returns are SMTP_ERR_* codes. Errors of the feeding call smtp_client_read (a server
- * protocol violation, a failed callback, memory) are fatal and sticky: the session has failed,
+ * protocol violation, a failed callback) are fatal and sticky: the session has failed,
  * on_session_end has said why, and every later feeding call returns the same error.
  */
 #ifndef SMTP_CLIENT_H
@@ -82,16 +82,53 @@ typedef enum smtp_client_tls_policy {
  * (4096 usually; at most settings.auth_max_iterations).
  */
 typedef struct smtp_client_crypto {
-    /** HMAC-MD5 (RFC 2104) of msg[0..len) under key[0..keylen): 16 octets to out. */
+    /**
+     * hmac_md5 computes HMAC-MD5 (RFC 2104) of msg[0..len) under key[0..keylen): 16 octets to
+     * out.
+     *
+     * @param key     The key (CRAM-MD5: the password), `keylen` octets.
+     * @param keylen  The length of `key` in octets.
+     * @param msg     The message (CRAM-MD5: the server's challenge, decoded), `len` octets.
+     * @param len     The length of `msg` in octets.
+     * @param out     Receives the 16 octets of the MAC.
+     * @param ctx     smtp_client_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
     int (*hmac_md5)(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
                     unsigned char *out, void *ctx);
-    /** HMAC-SHA-256 (RFC 2104, FIPS 180-4) of msg under key: 32 octets to out. */
+    /**
+     * hmac_sha256 computes HMAC-SHA-256 (RFC 2104, FIPS 180-4) of msg under key: 32 octets to
+     * out.
+     *
+     * @param key     The key, `keylen` octets.
+     * @param keylen  The length of `key` in octets.
+     * @param msg     The message, `len` octets.
+     * @param len     The length of `msg` in octets.
+     * @param out     Receives the 32 octets of the MAC.
+     * @param ctx     smtp_client_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
     int (*hmac_sha256)(const unsigned char *key, size_t keylen, const unsigned char *msg,
                        size_t len, unsigned char *out, void *ctx);
-    /** SHA-256 of msg[0..len): 32 octets to out. */
+    /**
+     * sha256 computes SHA-256 of msg[0..len): 32 octets to out.
+     *
+     * @param msg  The message, `len` octets.
+     * @param len  The length of `msg` in octets.
+     * @param out  Receives the 32 octets of the digest.
+     * @param ctx  smtp_client_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
     int (*sha256)(const unsigned char *msg, size_t len, unsigned char *out, void *ctx);
-    /** Fills buf[0..len) with bytes from a cryptographically secure generator (SCRAM's client
-     * nonce: 15 octets, sent as 20 base64 characters). */
+    /**
+     * random fills buf[0..len) with bytes from a cryptographically secure generator (SCRAM's
+     * client nonce: 15 octets, sent as 20 base64 characters).
+     *
+     * @param buf  Receives the random octets.
+     * @param len  How many octets to write to `buf`.
+     * @param ctx  smtp_client_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
     int (*random)(unsigned char *buf, size_t len, void *ctx);
     void *ctx; /**< passed last to each function */
 } smtp_client_crypto;
@@ -225,15 +262,20 @@ typedef struct smtp_client_settings {
 } smtp_client_settings;
 
 /**
- * smtp_client_settings_init fills `*settings` with the defaults above. NULL is ignored.
- * (A macro: smtp_client_settings_init_versioned with SMTP_CLIENT_SETTINGS_VERSION.)
+ * smtp_client_settings_init fills `*settings` with the defaults above.
+ *
+ * A macro: smtp_client_settings_init_versioned with SMTP_CLIENT_SETTINGS_VERSION. See
+ * smtp_client_settings_init_versioned.
  */
 #define smtp_client_settings_init(settings)                                                        \
     smtp_client_settings_init_versioned(SMTP_CLIENT_SETTINGS_VERSION, (settings))
 /**
  * smtp_client_settings_init_versioned fills the fields of smtp_client_settings version
- * `version` (1 .. SMTP_CLIENT_SETTINGS_VERSION) with their defaults; another version is
- * ignored.
+ * `version` with their defaults.
+ *
+ * @param version   The version of smtp_client_settings the caller was compiled with,
+ *                  1 .. SMTP_CLIENT_SETTINGS_VERSION; with another version nothing is written.
+ * @param settings  The settings to fill, as far as that version reaches. NULL is ignored.
  */
 SMTP_API void smtp_client_settings_init_versioned(int version, smtp_client_settings *settings);
 
@@ -275,7 +317,13 @@ typedef enum smtp_client_status {
     SMTP_CLIENT_UNSUPPORTED = 3
 } smtp_client_status;
 
-/** smtp_client_status_name returns "DELIVERED", "TEMPFAIL"...; "INVALID" for another value. */
+/**
+ * smtp_client_status_name returns the name of a message's outcome.
+ *
+ * @param status  An smtp_client_status.
+ * @return "DELIVERED", "TEMPFAIL", "PERMFAIL" or "UNSUPPORTED", or "INVALID" for another
+ *         value; static storage, never NULL.
+ */
 SMTP_API const char *smtp_client_status_name(smtp_client_status status);
 
 /** What on_message reports. */
@@ -328,10 +376,16 @@ typedef enum smtp_client_end {
                                          or SCRAM cancelled (auth_max_iterations,
                                          auth_min_iterations) */
     SMTP_CLIENT_END_AUTH_FAILED,      /**< the server refused the credentials (`reply`) */
-    SMTP_CLIENT_END_ERROR             /**< a local failure (`error`: a callback, memory) */
+    SMTP_CLIENT_END_ERROR             /**< a local failure (`error`: a callback) */
 } smtp_client_end;
 
-/** smtp_client_end_name returns "QUIT", "SHUTDOWN"...; "INVALID" for another value. */
+/**
+ * smtp_client_end_name returns the name of the reason a session ended.
+ *
+ * @param end  An smtp_client_end.
+ * @return The enumerator's name without its prefix ("QUIT", "SHUTDOWN", "REJECTED"...,
+ *         "ERROR"), or "INVALID" for another value; static storage, never NULL.
+ */
 SMTP_API const char *smtp_client_end_name(smtp_client_end end);
 
 /** What on_session_end reports. */
@@ -374,115 +428,240 @@ typedef struct smtp_client_rcpt {
  */
 typedef struct smtp_client_callbacks {
     /**
-     * The reply to RCPT for recipient `rcpt` (2xx: accepted), an element of the current
-     * message's `rcpts` (its index is rcpt - message.rcpts). In LMTP mode, also the reply after
-     * the data for each accepted recipient: then reply->command is SMTP_VERB_DATA or
-     * SMTP_VERB_BDAT instead of SMTP_VERB_RCPT.
+     * on_rcpt reports the reply to RCPT for recipient `rcpt` (2xx: accepted).
+     *
+     * In LMTP mode, also the reply after the data for each accepted recipient: then
+     * reply->command is SMTP_VERB_DATA or SMTP_VERB_BDAT instead of SMTP_VERB_RCPT.
+     *
+     * @param cli        The client.
+     * @param rcpt       The recipient, an element of the current message's `rcpts` (its index
+     *                   is rcpt - message.rcpts).
+     * @param reply      The reply; valid only during the call.
+     * @param user_data  The user_data given to smtp_client_new.
+     * @return 0 to go on, or a negative value to fail the session (the feeding call returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_rcpt)(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *reply,
                    void *user_data);
     /**
-     * The outcome of the current message. The message (envelope and body) is no longer
-     * borrowed; the next message may be submitted from here.
+     * on_message reports the outcome of the current message.
+     *
+     * The message (envelope and body) is no longer borrowed; the next message may be submitted
+     * from here.
+     *
+     * @param cli        The client.
+     * @param result     The outcome; it and the reply it points to are valid only during the
+     *                   call.
+     * @param user_data  The user_data given to smtp_client_new.
+     * @return 0 to go on, or a negative value to fail the session (the feeding call returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_message)(smtp_client *cli, const smtp_client_result *result, void *user_data);
     /**
-     * The server answered STARTTLS with 220: start the TLS handshake on the connection now,
-     * then call smtp_client_tls_done (smtp_client_want_tls says the same).
+     * on_starttls says the server answered STARTTLS with 220: start the TLS handshake on the
+     * connection now, then call smtp_client_tls_done (smtp_client_want_tls says the same).
+     *
+     * @param cli        The client.
+     * @param user_data  The user_data given to smtp_client_new.
+     * @return 0 to go on, or a negative value to fail the session (the feeding call returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_starttls)(smtp_client *cli, void *user_data);
     /**
-     * The outcome of the session is known (once). After a refusal the client may still send
-     * QUIT: keep calling smtp_client_write until smtp_client_want_close.
+     * on_session_end reports the outcome of the session, once, as soon as it is known.
+     *
+     * After a refusal the client may still send QUIT: keep calling smtp_client_write until
+     * smtp_client_want_close.
+     *
+     * @param cli        The client.
+     * @param result     Why the session ended; it and the reply it points to are valid only
+     *                   during the call.
+     * @param user_data  The user_data given to smtp_client_new.
+     * @return 0 to go on, or a negative value to fail the session (the feeding call returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_session_end)(smtp_client *cli, const smtp_client_session_result *result,
                           void *user_data);
     /**
-     * The reply to the application's command (smtp_client_command, smtp_client_xclient):
-     * reply->command is its verb (NOOP, RSET, VRFY, EXPN, HELP, ETRN, XCLIENT or XFORWARD).
-     * NULL when an XCLIENT or XFORWARD was not sent because the server does not offer it or
-     * any of its attributes. The next command, or a message, may be sent from here. Since
-     * version 2.
+     * on_reply reports the reply to the application's command (smtp_client_command,
+     * smtp_client_xclient).
+     *
+     * The next command, or a message, may be sent from here. Since version 2.
+     *
+     * @param cli        The client.
+     * @param reply      The reply, valid only during the call: reply->command is the command's
+     *                   verb (NOOP, RSET, VRFY, EXPN, HELP, ETRN, XCLIENT or XFORWARD). NULL
+     *                   when an XCLIENT or XFORWARD was not sent because the server does not
+     *                   offer it or any of its attributes.
+     * @param user_data  The user_data given to smtp_client_new.
+     * @return 0 to go on, or a negative value to fail the session (the feeding call returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_reply)(smtp_client *cli, const smtp_client_reply *reply, void *user_data);
 } smtp_client_callbacks;
 
 /**
  * smtp_client_new creates a client in `*pcli`, waiting for the server's greeting.
- * `callbacks` (NULL: none) and `settings` (NULL: defaults) are copied, the settings' strings too.
- * `mem` is the allocator (NULL: smtp_mem_default()); it must outlive the client. `user_data` is
- * passed to every callback. All memory is allocated here, bounded by the settings; nothing is
- * allocated later. (A macro: smtp_client_new_versioned with the versions of this header.) Returns
- * 0, or: SMTP_ERR_INVALID_ARGUMENT  pcli NULL; a setting out of range; a helo_name that is NULL or
- * not a domain or address literal; an auth_mech the client does not implement, or whose credential
- * or crypto functions are missing; an unknown flag; a version this library lacks; SMTP_ERR_NOMEM
- * the allocator failed. On error *pcli is NULL (when pcli is not NULL).
+ *
+ * A macro: smtp_client_new_versioned with the versions of this header
+ * (SMTP_CLIENT_CALLBACKS_VERSION, SMTP_CLIENT_SETTINGS_VERSION). See smtp_client_new_versioned.
  */
 #define smtp_client_new(pcli, callbacks, settings, mem, user_data)                                 \
     smtp_client_new_versioned((pcli), SMTP_CLIENT_CALLBACKS_VERSION, (callbacks),                  \
                               SMTP_CLIENT_SETTINGS_VERSION, (settings), (mem), (user_data))
-/** smtp_client_new_versioned is smtp_client_new with the struct versions the caller uses. */
+/**
+ * smtp_client_new_versioned creates a client in `*pcli`, waiting for the server's greeting.
+ *
+ * All memory is allocated here, bounded by the settings; nothing is allocated later. Call it
+ * through smtp_client_new, which passes the struct versions of this header.
+ *
+ * @code
+ * smtp_client_callbacks cb = {.on_message = on_message, .on_session_end = on_session_end};
+ * smtp_client_settings s;
+ * smtp_client_settings_init(&s);
+ * s.helo_name = "client.example.org";
+ * smtp_client *cli;
+ * int rv = smtp_client_new(&cli, &cb, &s, NULL, app);
+ * if (rv < 0) fprintf(stderr, "smtp_client_new: %s\n", smtp_error_text(rv));
+ * @endcode
+ *
+ * @param pcli               Receives the client, or NULL on error (when `pcli` is not NULL).
+ * @param callbacks_version  The version of smtp_client_callbacks the caller was compiled with
+ *                           (SMTP_CLIENT_CALLBACKS_VERSION).
+ * @param callbacks          The callbacks, copied; NULL: none.
+ * @param settings_version   The version of smtp_client_settings the caller was compiled with
+ *                           (SMTP_CLIENT_SETTINGS_VERSION).
+ * @param settings           The settings, copied with their strings and crypto functions;
+ *                           NULL: the defaults.
+ * @param mem                The allocator (NULL: smtp_mem_default()); it must outlive the
+ *                           client.
+ * @param user_data          Passed to every callback.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `pcli` is NULL; a version this library lacks; a setting
+ *         out of range (a size under its minimum, max_recipients over 100000, a size so
+ *         large the block would overflow, auth_max_iterations 0, an unknown `tls` policy);
+ *         a helo_name that is NULL or not a domain or address literal; an unknown flag; an
+ *         auth_mech the client does not implement, whose crypto functions are missing, or
+ *         whose credential is missing while AUTH is asked for (auth_user set, or
+ *         SMTP_CLIENT_AUTH_EXTERNAL; "EXTERNAL" always needs that flag).
+ * @retval SMTP_ERR_NOMEM The allocator failed.
+ */
 SMTP_API int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
                                        const smtp_client_callbacks *callbacks, int settings_version,
                                        const smtp_client_settings *settings, const smtp_mem *mem,
                                        void *user_data);
 
-/** smtp_client_del frees the client. NULL is ignored. */
+/**
+ * smtp_client_del frees the client.
+ *
+ * Not from inside a callback or a body source.
+ *
+ * @param cli  The client. NULL is ignored.
+ */
 SMTP_API void smtp_client_del(smtp_client *cli);
 
 /**
- * smtp_client_read consumes server output `data`/`len`, split anywhere: pass the bytes as
- * they arrived, not more than one read of the connection gave (the client takes bytes that
- * come in one call for bytes that arrived together). It returns the number of bytes consumed,
- * which is less than `len` when a complete reply leaves the client with output to send while a
- * command it wrote out still awaits a reply (pipelining), or with nothing to wait for: then
+ * smtp_client_read consumes server output `data`/`len`, split anywhere.
+ *
+ * Pass the bytes as they arrived, not more than one read of the connection gave (the client
+ * takes bytes that come in one call for bytes that arrived together). The call may consume
+ * less than `len`: when a complete reply leaves the client with output to send while a
+ * command it wrote out still awaits a reply (pipelining), or with nothing to wait for. Then
  * send what smtp_client_write gives, let the application act, and feed the rest again, before
- * any byte read later (those bytes arrived before what is sent now). It returns 0 once the
- * session is done. Errors (fatal and sticky; on_session_end has reported
- * SMTP_CLIENT_END_PROTOCOL or _ERROR):
- *   SMTP_ERR_PROTO            an unsolicited or extra reply (one that arrived before the
- *                             command it would answer was written out, e.g. in the same read
- *                             as the reply before it, or when no reply was awaited; a 421
- *                             or 221 ends the session cleanly instead, RFC 5321 3.8), a
- *                             reply code that cannot answer the awaited command (220 to
- *                             EHLO, 354 to MAIL, 334 outside AUTH: RFC 5321 4.3.2), bytes
- *                             after the 220 to STARTTLS (an injection, RFC 3207 5),
- *                             a SASL challenge after the exchange should be over or that is
- *                             malformed (not base64; a SCRAM message that breaks RFC 5802 7
- *                             or whose nonce does not begin with the client's), or a SCRAM
- *                             server signature that does not verify, or a 235 before it was
- *                             verified (the server does not know the password: nothing more
- *                             is sent, not even QUIT);
- *   SMTP_ERR_REPLY_CODE, _REPLY_SEPARATOR, _REPLY_MISMATCH, _REPLY_TOO_LONG, _LINE_TOO_LONG,
- *   _BARE_LF, _BARE_CR, _NUL  a malformed reply (<smtp/reply.h>);
- *   SMTP_ERR_CALLBACK_FAILURE a callback failed;
- *   SMTP_ERR_CALLBACK_FAILURE a body source failed (smtp_client_read_body_fn);
- *   SMTP_ERR_INVALID_ARGUMENT cli NULL or data NULL with len > 0 (not sticky);
- *   SMTP_ERR_INVALID_STATE    called inside a callback (not sticky).
+ * any byte read later (those bytes arrived before what is sent now). Errors are fatal and
+ * sticky (on_session_end has reported SMTP_CLIENT_END_PROTOCOL or _ERROR; every later feeding
+ * call returns the same error), except SMTP_ERR_INVALID_ARGUMENT and SMTP_ERR_INVALID_STATE.
+ *
+ * @code
+ * // in[0..got): what one read of the connection gave
+ * size_t off = 0;
+ * while (off < got) {
+ *     smtp_ssize n = smtp_client_read(cli, in + off, got - off);
+ *     if (n <= 0) break; // < 0: the session failed; 0: it is over
+ *     off += (size_t)n;
+ *     flush(cli); // the application's: sends what smtp_client_write gives
+ * }
+ * @endcode
+ *
+ * @param cli   The client.
+ * @param data  The bytes the server sent, `len` of them. May be NULL when `len` is 0.
+ * @param len   The number of bytes at `data`.
+ * @return The number of bytes consumed (0 once the session is done), or one of these negative
+ *         error codes:
+ * @retval SMTP_ERR_PROTO An unsolicited or extra reply (one that arrived before the command
+ *         it would answer was written out, in the same read as the reply before it for
+ *         example, or when no reply was awaited; a 421 or 221 ends the session cleanly
+ *         instead, RFC 5321 3.8); a reply code that cannot answer the awaited command (220 to
+ *         EHLO, 354 to MAIL, 334 outside AUTH, a 2xx to DATA: RFC 5321 4.3.2); bytes after the
+ *         220 to STARTTLS (an injection, RFC 3207 5); a SASL challenge after the exchange
+ *         should be over or that is malformed (not base64; a SCRAM message that breaks
+ *         RFC 5802 7 or whose nonce does not begin with the client's); or a SCRAM server
+ *         signature that does not verify, or a 235 before it was verified (the server does
+ *         not know the password: nothing more is sent, not even QUIT).
+ * @retval SMTP_ERR_REPLY_CODE A malformed reply: a line without a valid 2xx-5xx code
+ *         (<smtp/reply.h>).
+ * @retval SMTP_ERR_REPLY_SEPARATOR A malformed reply: a code followed by a byte other than
+ *         SP, '-' or CRLF.
+ * @retval SMTP_ERR_REPLY_MISMATCH A malformed reply: a continuation line with another code.
+ * @retval SMTP_ERR_REPLY_TOO_LONG A reply of more than max_reply_lines lines.
+ * @retval SMTP_ERR_LINE_TOO_LONG A reply line longer than max_reply_line.
+ * @retval SMTP_ERR_BARE_LF A malformed reply: an LF without its CR.
+ * @retval SMTP_ERR_BARE_CR A malformed reply: a CR without its LF.
+ * @retval SMTP_ERR_NUL A malformed reply: a NUL byte.
+ * @retval SMTP_ERR_CALLBACK_FAILURE A callback failed, or a body source
+ *         (smtp_client_read_body_fn) or a crypto function (smtp_client_crypto) did.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL, or `data` is NULL with `len` > 0 (not
+ *         sticky).
+ * @retval SMTP_ERR_INVALID_STATE Called inside a callback or a body source (not sticky).
  */
 SMTP_API smtp_ssize smtp_client_read(smtp_client *cli, const char *data,
                                      size_t len) SMTP_WARN_UNUSED;
 
 /**
- * smtp_client_write copies up to `cap` bytes to send into `dest` and returns how many (0 when
- * there is nothing to send now). Bytes are produced on demand: commands as soon as they may be
- * sent, body data as it is pulled from the message's body.
- * Errors: SMTP_ERR_INVALID_ARGUMENT (cli NULL, dest NULL with cap > 0); SMTP_ERR_INVALID_STATE
- * (inside a callback); the sticky error of a failed session (a body source that failed:
- * SMTP_ERR_CALLBACK_FAILURE).
+ * smtp_client_write copies up to `cap` bytes to send into `dest` and returns how many.
+ *
+ * Bytes are produced on demand: commands as soon as they may be sent, body data as it is
+ * pulled from the message's body. A body source that fails while this call pulls it fails the
+ * session; the bytes copied before are returned all the same, and the next call gives the
+ * sticky error.
+ *
+ * @param cli   The client.
+ * @param dest  Receives the bytes to send. May be NULL when `cap` is 0.
+ * @param cap   The room at `dest`, in bytes.
+ * @return The number of bytes copied (0 when there is nothing to send now), the sticky error
+ *         of a failed session (any fatal error of smtp_client_read), or one of these negative
+ *         error codes:
+ * @retval SMTP_ERR_CALLBACK_FAILURE A body source (smtp_client_read_body_fn) or a callback
+ *         failed, in this call or before.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL, or `dest` is NULL with `cap` > 0.
+ * @retval SMTP_ERR_INVALID_STATE Called inside a callback or a body source.
  */
 SMTP_API smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
-/** smtp_client_want_read returns 1 while the session expects or tolerates server bytes. */
+/**
+ * smtp_client_want_read tells whether the session expects or tolerates server bytes.
+ *
+ * @param cli  The client; may be NULL.
+ * @return 1 while it does; 0 during the TLS handshake, once the session is done or has
+ *         failed, and for a NULL `cli`.
+ */
 SMTP_API int smtp_client_want_read(const smtp_client *cli);
 
-/** smtp_client_want_write returns 1 when smtp_client_write has bytes to give. */
+/**
+ * smtp_client_want_write tells whether smtp_client_write has bytes to give.
+ *
+ * @param cli  The client; may be NULL.
+ * @return 1 when it has; 0 when not, when the session has failed, and for a NULL `cli`.
+ */
 SMTP_API int smtp_client_want_write(const smtp_client *cli);
 
 /**
- * smtp_client_want_close returns 1 when the session is over (QUIT answered, 421, a failure,
- * eof) and everything to send was pulled: nothing more will be sent, close the connection.
- * Also 1 for a NULL cli.
+ * smtp_client_want_close tells whether the session is over and the connection may be closed.
+ *
+ * @param cli  The client; may be NULL.
+ * @return 1 when the session is over (QUIT answered, 421, a failure, eof) and everything to
+ *         send was pulled (a failed session sends nothing more at once): nothing more will be
+ *         sent, close the connection. Also 1 for a NULL `cli`; else 0.
  */
 SMTP_API int smtp_client_want_close(const smtp_client *cli);
 
@@ -495,18 +674,26 @@ SMTP_API int smtp_client_want_close(const smtp_client *cli);
 #define SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY 0x4u
 
 /**
- * A body source (smtp_client_message.read_body): copies up to `cap` octets of the body, the
- * raw message (header, empty line, text, any line ends), into `dest` and returns how many.
- * The engine calls it whenever it has room, with the message as `cli`'s current one and
- * `user_data` as smtp_client_message.read_body_data. Return:
- *   > 0             octets copied (at most `cap`; any amount: the engine asks again);
- *   0               the end of the body;
- *   SMTP_ERR_AGAIN  no octet ready now: the engine asks again after smtp_client_body_ready;
- *   other negative  the body cannot be read: a message cannot be cut short in SMTP, so the
- *                   session fails (SMTP_CLIENT_END_ERROR with SMTP_ERR_CALLBACK_FAILURE, the
- *                   message TEMPFAIL) and nothing more is sent, not even the end of data:
- *                   close the connection. The server never acknowledges a partial body.
+ * smtp_client_read_body_fn is a body source (smtp_client_message.read_body): it copies up to
+ * `cap` octets of the body, the raw message (header, empty line, text, any line ends), into
+ * `dest` and returns how many.
+ *
+ * The engine calls it whenever it has room, with the message as `cli`'s current one.
  * Ready-made sources for a file descriptor and a FILE* are in <smtp/io.h>.
+ *
+ * @param cli        The client whose current message this is.
+ * @param dest       Receives the octets.
+ * @param cap        The room at `dest`, in octets (at least 1).
+ * @param user_data  smtp_client_message.read_body_data.
+ * @return
+ *   - > 0: octets copied (at most `cap`; any amount: the engine asks again; more than `cap`
+ *     counts as a failure);
+ *   - 0: the end of the body;
+ *   - SMTP_ERR_AGAIN: no octet ready now: the engine asks again after smtp_client_body_ready;
+ *   - another negative value: the body cannot be read. A message cannot be cut short in SMTP,
+ *     so the session fails (SMTP_CLIENT_END_ERROR with SMTP_ERR_CALLBACK_FAILURE, the message
+ *     TEMPFAIL) and nothing more is sent, not even the end of data: close the connection.
+ *     The server never acknowledges a partial body.
  */
 typedef smtp_ssize (*smtp_client_read_body_fn)(smtp_client *cli, char *dest, size_t cap,
                                                void *user_data);
@@ -583,53 +770,75 @@ typedef struct smtp_client_message {
 /** The version of smtp_client_message this header describes (common.h: versioned structs). */
 #define SMTP_CLIENT_MESSAGE_VERSION 1
 
-/** smtp_client_message_init clears `*msg` (no parameter, no flag). NULL is ignored. */
+/**
+ * smtp_client_message_init clears `*msg` (no parameter, no flag).
+ *
+ * @param msg  The message to clear. NULL is ignored.
+ */
 SMTP_API void smtp_client_message_init(smtp_client_message *msg);
 
 /**
- * smtp_client_submit starts a message. Allowed while no message is in progress (before the
- * greeting too, and from on_message); the message is sent when the session is ready. The
- * envelope is checked here: on any error nothing is sent and nothing is kept. Once it returned
- * 0 the message's outcome comes through on_message only, also when the session fails at once
- * (a body source that fails on its first read).
- * Returns 0, or:
- *   SMTP_ERR_INVALID_ARGUMENT  cli or msg NULL; no sender or no recipient; more recipients
- *                              than max_recipients; a path that is not valid (smtp_path_parse
- *                              with the null path allowed for the sender, "Postmaster" for
- *                              recipients, UTF-8 allowed); a parameter value out of range
- *                              (an empty ENVID or ORCPT, RFC 3461 4.2, 4.4, is one);
- *   SMTP_ERR_UNSAFE_ARGUMENT   a string holds CR, LF or another control byte;
- *   SMTP_ERR_TOO_LONG          a MAIL or RCPT line would exceed its limit (512 octets,
- *                              RFC 5321 4.5.3.1.4, plus what its parameters allow: see
- *                              smtp_emit_mail), or would not fit in max_output;
- *   SMTP_ERR_INVALID_STATE     a message is in progress, or the session is ending or over.
+ * smtp_client_submit starts a message.
+ *
+ * A macro: smtp_client_submit_versioned with SMTP_CLIENT_MESSAGE_VERSION. See
+ * smtp_client_submit_versioned.
  */
 #define smtp_client_submit(cli, msg)                                                               \
     smtp_client_submit_versioned((cli), SMTP_CLIENT_MESSAGE_VERSION, (msg))
-/** smtp_client_submit_versioned is smtp_client_submit with the message version the caller uses
- * (an unknown one: SMTP_ERR_INVALID_ARGUMENT). The struct is copied; what it points to is
- * borrowed until on_message. */
+/**
+ * smtp_client_submit_versioned starts a message, given the message version the caller uses.
+ *
+ * Allowed while no message is in progress (before the greeting too, and from on_message); the
+ * message is sent when the session is ready. The envelope is checked here: on any error
+ * nothing is sent and nothing is kept. Once it returned 0 the message's outcome comes through
+ * on_message only, also when the session fails at once (a body source that fails on its first
+ * read). Call it through smtp_client_submit, which passes SMTP_CLIENT_MESSAGE_VERSION.
+ *
+ * @param cli      The client.
+ * @param version  The version of smtp_client_message the caller was compiled with
+ *                 (SMTP_CLIENT_MESSAGE_VERSION).
+ * @param msg      The message. The struct is copied; what it points to (strings, recipients,
+ *                 the body) is borrowed until on_message.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` or `msg` is NULL; an unknown `version`; no sender or
+ *         no recipient, or a recipient without an address; more recipients than
+ *         max_recipients; `body` NULL with `body_len` > 0 and no `read_body`; a path that is
+ *         not valid (smtp_path_parse with the null path allowed for the sender, "Postmaster"
+ *         for recipients, UTF-8 allowed; a path too long included); a parameter value out of
+ *         range (an empty ENVID or ORCPT, RFC 3461 4.2, 4.4, is one).
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A string (the sender, an address, ENVID, ORCPT, HOLDUNTIL)
+ *         holds CR, LF or another control byte.
+ * @retval SMTP_ERR_TOO_LONG A MAIL or RCPT line would exceed its limit (512 octets,
+ *         RFC 5321 4.5.3.1.4, plus what its parameters allow: see smtp_emit_mail), or would
+ *         not fit in max_output.
+ * @retval SMTP_ERR_INVALID_STATE A message is in progress, or the session is ending or over
+ *         (smtp_client_quit was called, the session ended or failed).
+ */
 SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
                                           const smtp_client_message *msg);
 
 /**
  * smtp_client_command sends a command of the application's between messages: NOOP, RSET,
- * VRFY, EXPN, HELP or ETRN (RFC 5321 4.1.1, RFC 1985) with its argument `arg` (NUL-terminated,
- * copied; NULL for none). The command goes out once the session is ready (after the greeting,
- * EHLO, STARTTLS and AUTH), and its reply, whatever its code, comes to on_reply; a 3xx
- * reply is a protocol violation, and a 421 ends the session instead (on_session_end). One
- * command at a time: call the next one from on_reply or after it. A message submitted while
- * the command is pending waits for its reply, as does QUIT. Monitoring probes (NOOP, VRFY)
- * and a proxy relaying its client's commands use it; the engine sends RSET by itself after a
- * failed transaction.
- * Returns 0, or:
- *   SMTP_ERR_INVALID_ARGUMENT  cli NULL; another verb; an argument for RSET, none for VRFY,
- *                              EXPN or ETRN (smtp_emit_command's grammar);
- *   SMTP_ERR_UNSAFE_ARGUMENT   the argument holds CR, LF or another control byte;
- *   SMTP_ERR_TOO_LONG          the line would exceed 512 octets (RFC 5321 4.5.3.1.4) or
- *                              max_output;
- *   SMTP_ERR_INVALID_STATE     a command is pending, a message is in progress, or the session
- *                              is ending or over.
+ * VRFY, EXPN, HELP or ETRN (RFC 5321 4.1.1, RFC 1985).
+ *
+ * The command goes out once the session is ready (after the greeting, EHLO, STARTTLS and
+ * AUTH), and its reply, whatever its code, comes to on_reply; a 3xx reply is a protocol
+ * violation, and a 421 ends the session instead (on_session_end). One command at a time: call
+ * the next one from on_reply or after it. A message submitted while the command is pending
+ * waits for its reply, as does QUIT. Monitoring probes (NOOP, VRFY) and a proxy relaying its
+ * client's commands use it; the engine sends RSET by itself after a failed transaction.
+ *
+ * @param cli   The client.
+ * @param verb  SMTP_VERB_NOOP, SMTP_VERB_RSET, SMTP_VERB_VRFY, SMTP_VERB_EXPN, SMTP_VERB_HELP
+ *              or SMTP_VERB_ETRN.
+ * @param arg   The command's argument, NUL-terminated, copied; NULL for none.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL; another verb; an argument for RSET, none
+ *         for VRFY, EXPN or ETRN (smtp_emit_command's grammar).
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT The argument holds CR, LF or another control byte.
+ * @retval SMTP_ERR_TOO_LONG The line would exceed 512 octets (RFC 5321 4.5.3.1.4).
+ * @retval SMTP_ERR_INVALID_STATE A command is pending, a message is in progress, or the
+ *         session is ending or over.
  */
 SMTP_API int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg);
 
@@ -645,106 +854,161 @@ typedef struct smtp_client_xattr {
 } smtp_client_xattr;
 
 /**
- * smtp_client_xclient sends Postfix's XCLIENT: a proxy or content filter tells a server that
- * trusts it (Postfix's smtpd_authorized_xclient_hosts) who the real client is. `verb` is
- * SMTP_VERB_XCLIENT or SMTP_VERB_XFORWARD; `attrs[0..n)` are copied, xtext-encoded. Like
- * smtp_client_command it goes out between messages once the session is ready, one command at a
- * time, and on_reply reports the reply. Only the attributes the server's EHLO announced for
- * that command are sent (Postfix refuses the whole command for an unknown one); when it
- * announced none of them, or not the command at all, nothing is sent and on_reply is called
- * with a NULL reply (from inside this call when the session is already ready). XCLIENT
- * accepted (220) starts the session over as for a new client: the client sends EHLO again (and
- * AUTH when configured; TLS stays) and the capabilities are those of the new EHLO reply.
+ * smtp_client_xclient sends Postfix's XCLIENT or XFORWARD: a proxy or content filter tells a
+ * server that trusts it (Postfix's smtpd_authorized_xclient_hosts) who the real client is.
+ *
+ * Like smtp_client_command it goes out between messages once the session is ready, one
+ * command at a time, and on_reply reports the reply. Only the attributes the server's EHLO
+ * announced for that command are sent (Postfix refuses the whole command for an unknown one);
+ * when it announced none of them, or not the command at all, nothing is sent and on_reply is
+ * called with a NULL reply (from inside this call when the session is already ready). XCLIENT
+ * accepted (220) starts the session over as for a new client: the client sends EHLO again
+ * (and AUTH when configured; TLS stays) and the capabilities are those of the new EHLO reply.
  * XFORWARD (250) describes the next transaction only (Postfix forgets it after each one): send
  * it before each message.
- * Returns 0, or:
- *   SMTP_ERR_INVALID_ARGUMENT  cli NULL; another verb; n 0 or attrs NULL; an attribute with
- *                              a NULL name or value, or a name libsmtp does not know;
- *   SMTP_ERR_UNSAFE_ARGUMENT   a value holds a control byte (C0 or DEL; other bytes are
- *                              xtext-encoded as "+HH");
- *   SMTP_ERR_TOO_LONG          the line would exceed 512 octets (RFC 5321 4.5.3.1.4);
- *   SMTP_ERR_INVALID_STATE     as smtp_client_command.
+ *
+ * @param cli    The client.
+ * @param verb   SMTP_VERB_XCLIENT or SMTP_VERB_XFORWARD.
+ * @param attrs  The attributes, `attrs[0..n)`: copied, their values xtext-encoded.
+ * @param n      How many attributes `attrs` holds; at least 1.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL; another verb; `n` 0 or `attrs` NULL; an
+ *         attribute with a NULL name or value, or a name libsmtp does not know.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A value holds a control byte (C0 or DEL; other bytes are
+ *         xtext-encoded as "+HH").
+ * @retval SMTP_ERR_TOO_LONG The line would exceed 512 octets (RFC 5321 4.5.3.1.4).
+ * @retval SMTP_ERR_INVALID_STATE As smtp_client_command.
+ * @retval SMTP_ERR_CALLBACK_FAILURE The server does not offer the command or any of the
+ *         attributes, and on_reply, called from inside this call with a NULL reply, failed:
+ *         the session has failed.
  */
 SMTP_API int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_client_xattr *attrs,
                                  size_t n);
 
 /**
  * smtp_client_proxy_header sends a HAProxy PROXY protocol header (proxy-protocol.txt) as the
- * first octets of the connection, so that a server behind a middlebox built on libsmtp (one
- * that trusts it: Postfix's smtpd_upstream_proxy_protocol, smtp_server's SMTP_SERVER_PROXY)
- * learns who the real client is. Call it once, before the first smtp_client_write and
- * smtp_client_read; the header is queued before anything else and awaits no reply (the client
- * still waits for the greeting). `version` is 1 (text) or 2 (binary). `src_addr` and
- * `src_port` are the real client's address and port, `dst_addr` and `dst_port` those it
- * connected to: addresses as NUL-terminated text, both of one family, IPv4 dotted quads (TCP4)
- * or IPv6 (RFC 4291 2.2, sent in RFC 5952's form: TCP6); ports 0..65535. Version 1 sends
- * "PROXY TCP4 src dst sport dport" CRLF (TCP6 for IPv6); version 2 the 12-octet signature,
- * version 2 with the PROXY command, TCP over IPv4 or IPv6, the length, then the addresses and
- * ports in network order (no TLV). Both addresses NULL and both ports 0 say the origin is
- * unknown: "PROXY UNKNOWN" CRLF, or version 2 with the LOCAL command and family UNSPEC (as
- * HAProxy sends it): the server keeps the connection's own endpoints.
- * Returns 0, or:
- *   SMTP_ERR_INVALID_ARGUMENT  cli NULL; a version other than 1 and 2; an address that is
- *                              not IPv4 or IPv6 text; addresses of different families, or
- *                              one NULL and not the other; a port over 65535, or not 0
- *                              without addresses;
- *   SMTP_ERR_INVALID_STATE     a header was already queued, an octet was already written or
- *                              read, or the session is over; the session runs over implicit
- *                              TLS (SMTP_CLIENT_TLS: the header goes before the handshake,
- *                              in plaintext, so the adapter writes it itself).
+ * first octets of the connection.
+ *
+ * It tells a server behind a middlebox built on libsmtp (one that trusts it: Postfix's
+ * smtpd_upstream_proxy_protocol, smtp_server's SMTP_SERVER_PROXY) who the real client is.
+ * Call it once, before the first smtp_client_write and smtp_client_read; the header is queued
+ * before anything else and awaits no reply (the client still waits for the greeting).
+ * Version 1 sends "PROXY TCP4 src dst sport dport" CRLF (TCP6 for IPv6); version 2 the
+ * 12-octet signature, version 2 with the PROXY command, TCP over IPv4 or IPv6, the length,
+ * then the addresses and ports in network order (no TLV). Both addresses NULL and both ports
+ * 0 say the origin is unknown: "PROXY UNKNOWN" CRLF, or version 2 with the LOCAL command and
+ * family UNSPEC (as HAProxy sends it): the server keeps the connection's own endpoints.
+ *
+ * @param cli       The client.
+ * @param version   1 (text) or 2 (binary).
+ * @param src_addr  The real client's address as NUL-terminated text: an IPv4 dotted quad
+ *                  (TCP4) or IPv6 (RFC 4291 2.2, sent in RFC 5952's form: TCP6); NULL with
+ *                  `dst_addr` NULL for an unknown origin.
+ * @param src_port  The real client's port, 0..65535 (0 without addresses).
+ * @param dst_addr  The address the real client connected to, of the same family as
+ *                  `src_addr`; NULL with `src_addr` NULL.
+ * @param dst_port  The port the real client connected to, 0..65535 (0 without addresses).
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL; a version other than 1 and 2; an address
+ *         that is not IPv4 or IPv6 text; addresses of different families, or one NULL and not
+ *         the other; a port over 65535, or not 0 without addresses.
+ * @retval SMTP_ERR_INVALID_STATE A header was already queued, an octet was already written or
+ *         read, or the session is over; the session runs over implicit TLS (SMTP_CLIENT_TLS:
+ *         the header goes before the handshake, in plaintext, so the adapter writes it
+ *         itself).
  */
 SMTP_API int smtp_client_proxy_header(smtp_client *cli, int version, const char *src_addr,
                                       unsigned src_port, const char *dst_addr, unsigned dst_port);
 
 /**
  * smtp_client_body_ready tells the client that the body source of the current message, which
- * last returned SMTP_ERR_AGAIN, has octets again: the engine pulls them as it has room.
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), SMTP_ERR_INVALID_STATE (no message in
- * progress, inside a callback or the session is over), or the session's error if pulling
- * failed it.
+ * last returned SMTP_ERR_AGAIN, has octets again.
+ *
+ * The engine pulls them as it has room, from inside this call too.
+ *
+ * @param cli  The client.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE No message in progress, inside a callback or a body source,
+ *         or the session is over or has failed.
+ * @retval SMTP_ERR_CALLBACK_FAILURE Pulling failed the session: the body source failed (or a
+ *         callback the client ran as it went on did).
  */
 SMTP_API int smtp_client_body_ready(smtp_client *cli);
 
 /**
  * smtp_client_quit asks the client to send QUIT once no message is in progress (now, if
- * none). Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL) or SMTP_ERR_INVALID_STATE (the
- * session is already ending or over).
+ * none).
+ *
+ * @param cli  The client.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE The session is already ending or over (QUIT was already
+ *         asked for, the session ended or failed).
+ * @retval SMTP_ERR_CALLBACK_FAILURE The client went on producing output at once and a body
+ *         source (or a callback it ran) failed: the session has failed.
  */
 SMTP_API int smtp_client_quit(smtp_client *cli);
 
 /**
- * smtp_client_eof tells the client the server closed the connection. Unless the session was
- * done, it ends with SMTP_CLIENT_END_CLOSED and the message in progress fails temporarily.
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), or SMTP_ERR_CALLBACK_FAILURE.
+ * smtp_client_eof tells the client the server closed the connection.
+ *
+ * Unless the session was done, it ends with SMTP_CLIENT_END_CLOSED and the message in
+ * progress fails temporarily; nothing more is sent.
+ *
+ * @param cli  The client.
+ * @return 0 on success (also when the session was done or had failed otherwise than by a
+ *         callback), or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_message or on_session_end failed, or the session had
+ *         already failed by a callback (sticky).
  */
 SMTP_API int smtp_client_eof(smtp_client *cli);
 
 /**
- * smtp_client_want_tls returns 1 when the server has accepted STARTTLS with 220 and the
- * adapter must now run the TLS handshake (no byte may be read or written in plaintext until
- * smtp_client_tls_done).
+ * smtp_client_want_tls tells whether the adapter must now run the TLS handshake.
+ *
+ * That is when the server has accepted STARTTLS with 220: no byte may be read or written in
+ * plaintext until smtp_client_tls_done.
+ *
+ * @param cli  The client; may be NULL.
+ * @return 1 when the handshake is due; else 0 (also for a failed session and a NULL `cli`).
  */
 SMTP_API int smtp_client_want_tls(const smtp_client *cli);
 
 /**
- * smtp_client_tls_done reports the end of the TLS handshake. With `ok` non-zero the session
- * goes on over TLS: the capabilities are forgotten and EHLO is sent again (RFC 3207 4.2);
- * with `ok` 0 the session ends (SMTP_CLIENT_END_TLS_FAILED) and nothing more is sent.
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), SMTP_ERR_INVALID_STATE (no handshake was
- * asked for), or SMTP_ERR_CALLBACK_FAILURE.
+ * smtp_client_tls_done reports the end of the TLS handshake.
+ *
+ * With `ok` non-zero the session goes on over TLS: the capabilities are forgotten and EHLO is
+ * sent again (RFC 3207 4.2); with `ok` 0 the session ends (SMTP_CLIENT_END_TLS_FAILED, the
+ * message in progress TEMPFAIL) and nothing more is sent.
+ *
+ * @param cli  The client.
+ * @param ok   Non-zero when the handshake succeeded, 0 when it failed.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE No handshake was asked for (smtp_client_want_tls is 0), or
+ *         the session has failed.
+ * @retval SMTP_ERR_CALLBACK_FAILURE With `ok` 0: on_message or on_session_end failed.
  */
 SMTP_API int smtp_client_tls_done(smtp_client *cli, int ok);
 
 /**
  * smtp_client_tls_verified tells the client whether the server's certificate was verified
- * (its chain to a trusted CA and its name against the host, RFC 8689 4.2); until then the TLS
- * is taken as unverified. Messages with REQUIRETLS are sent only over verified TLS; other
- * messages, STARTTLS and AUTH do not depend on it. Call it once the handshake is done: after
- * STARTTLS before or after smtp_client_tls_done(cli, 1); with implicit TLS (SMTP_CLIENT_TLS)
- * the application's, any time before the first message (smtp_tls_io_filter_report makes
- * libsmtp's TLS filter call it). `verified` 0 takes it back.
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL), or SMTP_ERR_INVALID_STATE (the session
- * neither runs over TLS nor waits for its handshake: nothing to verify).
+ * (its chain to a trusted CA and its name against the host, RFC 8689 4.2).
+ *
+ * Until then the TLS is taken as unverified. Messages with REQUIRETLS are sent only over
+ * verified TLS; other messages, STARTTLS and AUTH do not depend on it. Call it once the
+ * handshake is done: after STARTTLS before or after smtp_client_tls_done(cli, 1); with
+ * implicit TLS (SMTP_CLIENT_TLS) the application's, any time before the first message
+ * (smtp_tls_io_filter_report makes libsmtp's TLS filter call it).
+ *
+ * @param cli       The client.
+ * @param verified  Non-zero: the certificate verified; 0 takes it back.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE The session neither runs over TLS nor waits for its
+ *         handshake: nothing to verify.
  */
 SMTP_API int smtp_client_tls_verified(smtp_client *cli, int verified);
 
@@ -761,30 +1025,51 @@ typedef enum smtp_client_wait {
 } smtp_client_wait;
 
 /**
- * smtp_client_timeout says what the client waits for now and stores in *ms (when not NULL)
- * the timeout that applies, from the settings (0: none). The adapter re-arms its timer when
- * the value returned changes after a read or write (RFC 5321 4.5.3.2: each timeout covers one
- * wait); the engine never reads a clock.
+ * smtp_client_timeout says what the client waits for now, and the timeout that applies.
+ *
+ * The adapter re-arms its timer when the value returned changes after a read or write
+ * (RFC 5321 4.5.3.2: each timeout covers one wait); the engine never reads a clock.
+ *
+ * @param cli  The client; may be NULL (then SMTP_CLIENT_WAIT_NONE).
+ * @param ms   If not NULL, receives the timeout of that wait in milliseconds, from the
+ *             settings (0: none).
+ * @return What the client waits for; SMTP_CLIENT_WAIT_NONE when no timer applies (waiting for
+ *         the application or the adapter, during the TLS handshake, once the session is done
+ *         or has failed).
  */
 SMTP_API smtp_client_wait smtp_client_timeout(const smtp_client *cli, uint32_t *ms);
 
 /**
- * smtp_client_timeout_expired tells the client the timeout of the current wait expired: the
- * session ends (SMTP_CLIENT_END_TIMEOUT), the message in progress fails temporarily and
- * nothing more is sent. Returns 0, SMTP_ERR_INVALID_ARGUMENT (cli NULL),
- * SMTP_ERR_INVALID_STATE (done), or SMTP_ERR_CALLBACK_FAILURE.
+ * smtp_client_timeout_expired tells the client the timeout of the current wait expired.
+ *
+ * The session ends (SMTP_CLIENT_END_TIMEOUT), the message in progress fails temporarily and
+ * nothing more is sent.
+ *
+ * @param cli  The client.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE The session is done or has failed.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_message or on_session_end failed.
  */
 SMTP_API int smtp_client_timeout_expired(smtp_client *cli);
 
 /**
- * smtp_client_tls returns 1 when the session runs over TLS: from the start (SMTP_CLIENT_TLS,
- * implicit TLS) or since smtp_client_tls_done(cli, 1) after STARTTLS; else 0 (NULL: 0).
+ * smtp_client_tls tells whether the session runs over TLS.
+ *
+ * @param cli  The client; may be NULL.
+ * @return 1 when it does: from the start (SMTP_CLIENT_TLS, implicit TLS) or since
+ *         smtp_client_tls_done(cli, 1) after STARTTLS; else 0 (0 for a NULL `cli`).
  */
 SMTP_API int smtp_client_tls(const smtp_client *cli);
 
 /**
- * smtp_client_caps returns the capabilities of the server's last EHLO (or LHLO) reply; empty
- * before it, after HELO, and after STARTTLS until the new EHLO reply. Valid while cli is.
+ * smtp_client_caps returns the capabilities of the server's last EHLO (or LHLO) reply.
+ *
+ * They are empty before it, after HELO, and after STARTTLS (or an accepted XCLIENT) until the
+ * new EHLO reply.
+ *
+ * @param cli  The client; may be NULL.
+ * @return The capabilities, valid while `cli` is; NULL for a NULL `cli`.
  */
 SMTP_API const smtp_caps *smtp_client_caps(const smtp_client *cli);
 

@@ -26,12 +26,20 @@ extern "C" {
 #endif
 
 /**
- * smtp_lib_version returns the version of the library actually linked, "MAJOR.MINOR.PATCH"
- * (compare with SMTP_VERSION_STRING, the version of the headers). Static storage.
+ * smtp_lib_version returns the version of the library actually linked.
+ *
+ * Compare it with SMTP_VERSION_STRING, the version of the headers the program was built with.
+ *
+ * @return "MAJOR.MINOR.PATCH", in static storage; never NULL.
  */
 SMTP_API const char *smtp_lib_version(void);
 
-/** smtp_lib_version_number returns the linked library's SMTP_VERSION_NUMBER. */
+/**
+ * smtp_lib_version_number returns the linked library's SMTP_VERSION_NUMBER.
+ *
+ * @return (MAJOR << 16) | (MINOR << 8) | PATCH of the linked library, to compare with the
+ *         headers' SMTP_VERSION_NUMBER.
+ */
 SMTP_API int smtp_lib_version_number(void);
 
 #ifdef __cplusplus
