@@ -436,11 +436,20 @@ static int produce(smtp_client *cli)
 
 /* ---- ending ---- */
 
+/*
+ * An application callback failed: the session fails with SMTP_ERR_CALLBACK_FAILURE. As for
+ * any other end, the message in progress is reported (on_message, TEMPFAIL) and then the
+ * session's end (on_session_end, END_ERROR), unless the end was being reported already (the
+ * failing callback is on_session_end, or an on_message of the end's abort).
+ */
 int smtp_cli_callback_failed(smtp_client *cli)
 {
+    if (!cli->ended)
+        (void)smtp_cli_end(cli, SMTP_CLIENT_END_ERROR, SMTP_ERR_CALLBACK_FAILURE, NULL, 0);
     cli->error = SMTP_ERR_CALLBACK_FAILURE;
     cli->phase = SMTP_CLI_DONE;
     cli->ended = 1;
+    cli->out_len = 0; /* nothing more goes out */
     return cli->error;
 }
 

@@ -505,6 +505,12 @@ static void test_callback_failure(void)
         CHECK_INT(smtp_client_read(c, "2", 1), SMTP_ERR_CALLBACK_FAILURE);
         CHECK_INT(smtp_client_write(c, out, sizeof out), SMTP_ERR_CALLBACK_FAILURE);
         CHECK(smtp_client_want_close(c));
+        /* What was promised still comes (client.h): a failing on_rcpt ends the message
+         * (on_message, once) and the session (END_ERROR); a failing on_message ends the
+         * session; a failing on_session_end is the last call. */
+        CHECK_INT(a.messages, 1);
+        CHECK_INT(a.ends, 1);
+        if (k != 3) CHECK_INT(a.end, SMTP_CLIENT_END_ERROR);
         smtp_client_del(c);
     }
 }
