@@ -55,20 +55,48 @@ typedef struct smtp_param_iter {
 } smtp_param_iter;
 
 /**
- * smtp_param_iter_init prepares `it` to walk the `len` bytes at `s`: parameters separated by
- * one or more SP (leading and trailing SP are ignored; the command parser may hand the string
- * with or without its first SP). `flags`: SMTP_PARAM_UTF8 or 0. A NULL `it` is ignored.
+ * smtp_param_iter_init prepares `it` to walk the parameters in the `len` bytes at `s`.
+ *
+ * Parameters are separated by one or more SP; leading and trailing SP are ignored, so the
+ * command parser may hand the string with or without its first SP. Nothing is copied: `it`
+ * borrows `s`.
+ *
+ * @param it     The iterator to prepare. NULL is ignored.
+ * @param s      The parameter string, `len` octets; need not be NUL-terminated. NULL stands
+ *               for an empty string.
+ * @param len    The length of `s` in octets.
+ * @param flags  SMTP_PARAM_UTF8 to accept UTF-8 in values, or 0.
  */
 SMTP_API void smtp_param_iter_init(smtp_param_iter *it, const char *s, size_t len, unsigned flags);
 
 /**
- * smtp_param_next stores the next parameter in `*p`. Grammar (RFC 5321 4.1.2):
- * esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"); esmtp-value = 1*(%d33-60 / %d62-126),
- * plus UTF8-non-ascii with SMTP_PARAM_UTF8 (RFC 6531 3.3).
- * Returns 1 (a parameter), 0 (no more), or SMTP_ERR_SYNTAX (bad keyword, "key=" with an empty
- * value, '=' or a control byte in a value, any separator but SP), SMTP_ERR_UTF8 (a byte
- * >= 0x80 without the flag, or malformed UTF-8), SMTP_ERR_INVALID_ARGUMENT (NULL argument).
- * After an error it->error_at is set and every later call returns the same error.
+ * smtp_param_next stores the next parameter of the string in `*p`.
+ *
+ * Grammar (RFC 5321 4.1.2): esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-");
+ * esmtp-value = 1*(\%d33-60 / \%d62-126), plus UTF8-non-ascii with SMTP_PARAM_UTF8 (RFC 6531
+ * 3.3). After a syntax or UTF-8 error `it->error` and `it->error_at` are set and every later
+ * call returns the same error.
+ *
+ * @code
+ * smtp_param_iter it;
+ * smtp_param p;
+ * int rv;
+ * smtp_param_iter_init(&it, s, len, 0);
+ * while ((rv = smtp_param_next(&it, &p)) == 1)
+ *     printf("%.*s\n", (int)p.key.len, p.key.ptr);
+ * if (rv < 0) printf("%s at offset %zu\n", smtp_error_name(rv), it.error_at);
+ * @endcode
+ *
+ * @param it  The iterator, prepared by smtp_param_iter_init.
+ * @param p   Receives the parameter; its spans borrow the string. Cleared on every call, also
+ *            at the end and on error.
+ * @return 1 when `*p` holds a parameter, 0 when there are no more, or one of these negative
+ *         error codes:
+ * @retval SMTP_ERR_SYNTAX A keyword that does not start with a letter or digit (keywords are
+ *         ASCII, even with UTF-8), "key=" with an empty value, '=', a control byte or DEL in a
+ *         value, or a separator other than SP.
+ * @retval SMTP_ERR_UTF8 A byte >= 0x80 in a value without SMTP_PARAM_UTF8, or malformed UTF-8.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `it` or `p` is NULL (not sticky).
  */
 SMTP_API int smtp_param_next(smtp_param_iter *it, smtp_param *p);
 
@@ -93,9 +121,14 @@ SMTP_API int smtp_param_next(smtp_param_iter *it, smtp_param *p);
 /**
  * The callback for a parameter the parser does not know, or whose extension is not in
  * smtp_params_opts.extensions (a server that did not advertise DSN must answer NOTIFY with
- * 555, RFC 5321 4.1.1.11). Return 0 when the application handles the parameter itself (the
- * parse goes on and counts it in `extra`), SMTP_PARAM_UNRECOGNIZED to refuse it (the parse
- * fails with reply code 555), or a negative value to abort (SMTP_ERR_CALLBACK_FAILURE).
+ * 555, RFC 5321 4.1.1.11).
+ *
+ * @param param      The parameter; its spans borrow the parameter string.
+ * @param user_data  smtp_params_opts.user_data.
+ * @return 0 when the application handles the parameter itself (the parse goes on and counts
+ *         it in `extra`), SMTP_PARAM_UNRECOGNIZED to refuse it (the parse fails with reply
+ *         code 555; any other positive value refuses too), or a negative value to abort
+ *         (SMTP_ERR_CALLBACK_FAILURE).
  */
 typedef int (*smtp_param_unknown_cb)(const smtp_param *param, void *user_data);
 
@@ -118,12 +151,19 @@ typedef struct smtp_params_opts {
 #define SMTP_PARAMS_OPTS_VERSION 1
 
 /**
- * smtp_params_opts_init sets all extensions, smtputf8 0, no callback. NULL is ignored.
- * (A macro: smtp_params_opts_init_versioned with SMTP_PARAMS_OPTS_VERSION.)
+ * smtp_params_opts_init fills `o` with the defaults of this header's version.
+ *
+ * See smtp_params_opts_init_versioned.
  */
 #define smtp_params_opts_init(o) smtp_params_opts_init_versioned(SMTP_PARAMS_OPTS_VERSION, (o))
-/** smtp_params_opts_init_versioned fills the fields of smtp_params_opts version `version` with
- * their defaults; another version is ignored. */
+/**
+ * smtp_params_opts_init_versioned fills the fields of smtp_params_opts version `version` with
+ * their defaults: all extensions (SMTP_PARAM_EXT_ALL), smtputf8 0, no callback.
+ *
+ * @param version  The struct version the caller was compiled with (SMTP_PARAMS_OPTS_VERSION);
+ *                 another version is ignored.
+ * @param o        The options to fill. NULL is ignored.
+ */
 SMTP_API void smtp_params_opts_init_versioned(int version, smtp_params_opts *o);
 
 /**
@@ -231,53 +271,119 @@ typedef struct smtp_rcpt_params {
 } smtp_rcpt_params;
 
 /**
- * smtp_mail_params_parse parses the parameters of MAIL FROM (everything after the path) into
- * `*out` (cleared first). Keywords are case-insensitive, as are the values of BODY, RET and BY's
- * modes. UTF-8 is allowed in values when the string carries SMTPUTF8 (anywhere) or
- * opts->smtputf8 is set.
+ * smtp_mail_params_parse parses the parameters of MAIL FROM with this header's version of
+ * smtp_params_opts.
  *
- * Returns 0, or (with out->fault saying which parameter and why):
- *  SMTP_ERR_SYNTAX    malformed list or value, a value where none is allowed or none where one
- *                     is needed (501); an unknown or disabled parameter refused (555);
- *  SMTP_ERR_OVERFLOW  SIZE above 2^64-1 or longer than 20 digits, HOLDFOR or BY time longer
- *                     than 9 digits, MT-PRIORITY outside -9..9 (501);
- *  SMTP_ERR_TOO_LONG  ENVID over 100 characters (RFC 3461 4.4) (501);
- *  SMTP_ERR_XTEXT     ENVID or AUTH is not valid xtext (501);
- *  SMTP_ERR_UTF8      UTF-8 without SMTPUTF8, or malformed (501);
- *  SMTP_ERR_DUPLICATE a parameter given twice, or both HOLDFOR and HOLDUNTIL (501);
- *  SMTP_ERR_CALLBACK_FAILURE  the unknown-parameter callback returned a negative value;
- *  SMTP_ERR_INVALID_ARGUMENT  NULL `out`, or NULL `s` with len > 0, or an options version
- *                             this library lacks.
- * (A macro: smtp_mail_params_parse_versioned with SMTP_PARAMS_OPTS_VERSION.)
+ * See smtp_mail_params_parse_versioned.
  */
 #define smtp_mail_params_parse(s, len, opts, out)                                                  \
     smtp_mail_params_parse_versioned(SMTP_PARAMS_OPTS_VERSION, (s), (len), (opts), (out))
-/** smtp_mail_params_parse_versioned is smtp_mail_params_parse with the caller's version of
- * smtp_params_opts. */
+/**
+ * smtp_mail_params_parse_versioned parses the parameters of MAIL FROM (everything after the
+ * path) into `*out`, reading `opts` as the version of smtp_params_opts the caller uses.
+ *
+ * Keywords are case-insensitive, as are the values of BODY, RET and BY's modes. UTF-8 is
+ * allowed in values when the string carries SMTPUTF8 (anywhere, and SMTP_PARAM_EXT_SMTPUTF8
+ * is enabled) or `opts->smtputf8` is set. On an error other than SMTP_ERR_INVALID_ARGUMENT,
+ * `out->fault` says which parameter failed, why, and the reply code to answer with (501 or
+ * 555; 0 for a callback failure). Call it through the macro smtp_mail_params_parse.
+ *
+ * @code
+ * smtp_mail_params mp;
+ * const char *s = "SIZE=1000 BODY=8BITMIME";
+ * int rv = smtp_mail_params_parse(s, strlen(s), NULL, &mp);
+ * // rv == 0, mp.present == (SMTP_MAIL_SIZE | SMTP_MAIL_BODY), mp.size == 1000
+ * s = "SIZE=10k";
+ * rv = smtp_mail_params_parse(s, strlen(s), NULL, &mp);
+ * // rv == SMTP_ERR_SYNTAX, mp.fault.reply_code == 501: answer "501 5.5.4 " mp.fault.text
+ * @endcode
+ *
+ * @param version  The version of smtp_params_opts the caller uses (SMTP_PARAMS_OPTS_VERSION).
+ * @param s        The parameter string, `len` octets; need not be NUL-terminated. May be NULL
+ *                 when `len` is 0. The spans of `*out` borrow it.
+ * @param len      The length of `s` in octets.
+ * @param opts     The options, read in place during the call; NULL for the defaults of
+ *                 smtp_params_opts_init.
+ * @param out      Receives the parameters; cleared first.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_SYNTAX A malformed list or value, a value where none is allowed or none
+ *         where one is needed (501); an unknown or disabled parameter refused, including
+ *         BODY=8BITMIME or BODY=BINARYMIME when its extension is not enabled (555).
+ * @retval SMTP_ERR_OVERFLOW SIZE above 2^64-1 or longer than 20 digits, HOLDFOR or BY time
+ *         longer than 9 digits, MT-PRIORITY outside -9..9 (501).
+ * @retval SMTP_ERR_TOO_LONG ENVID over 100 characters (RFC 3461 4.4) (501).
+ * @retval SMTP_ERR_XTEXT ENVID or AUTH is not valid xtext (501).
+ * @retval SMTP_ERR_UTF8 UTF-8 in a value without SMTPUTF8, or malformed UTF-8 (501).
+ * @retval SMTP_ERR_DUPLICATE A parameter given twice, or both HOLDFOR and HOLDUNTIL (501).
+ * @retval SMTP_ERR_CALLBACK_FAILURE The unknown-parameter callback returned a negative value.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `out` is NULL, `s` is NULL with `len` > 0, or `version`
+ *         is one this library lacks.
+ */
 SMTP_API int smtp_mail_params_parse_versioned(int version, const char *s, size_t len,
                                               const smtp_params_opts *opts,
                                               smtp_mail_params *out);
 
 /**
- * smtp_rcpt_params_parse parses the parameters of RCPT TO into `*out` (cleared first).
- * Errors as smtp_mail_params_parse, where: SMTP_ERR_SYNTAX also covers NOTIFY lists (NEVER with
- * another value, unknown or empty items) and RRVS date-times; SMTP_ERR_DUPLICATE a repeated
- * NOTIFY item; SMTP_ERR_TOO_LONG an ORCPT value over 500 characters (RFC 3461 4.2);
- * SMTP_ERR_XTEXT / SMTP_ERR_UTF8 an ORCPT address that is not valid in its encoding.
+ * smtp_rcpt_params_parse parses the parameters of RCPT TO with this header's version of
+ * smtp_params_opts.
+ *
+ * See smtp_rcpt_params_parse_versioned.
  */
 #define smtp_rcpt_params_parse(s, len, opts, out)                                                  \
     smtp_rcpt_params_parse_versioned(SMTP_PARAMS_OPTS_VERSION, (s), (len), (opts), (out))
-/** smtp_rcpt_params_parse_versioned is smtp_rcpt_params_parse with the caller's version of
- * smtp_params_opts. */
+/**
+ * smtp_rcpt_params_parse_versioned parses the parameters of RCPT TO (everything after the
+ * path) into `*out`, reading `opts` as the version of smtp_params_opts the caller uses.
+ *
+ * Keywords are case-insensitive, as are NOTIFY's items, ORCPT's type and RRVS's mode. As for
+ * MAIL, on an error other than SMTP_ERR_INVALID_ARGUMENT `out->fault` says which parameter
+ * failed, why, and the reply code. UTF-8 is allowed in values only when `opts->smtputf8` is
+ * set (the transaction's MAIL carried SMTPUTF8). Call it through the macro
+ * smtp_rcpt_params_parse.
+ *
+ * @param version  The version of smtp_params_opts the caller uses (SMTP_PARAMS_OPTS_VERSION).
+ * @param s        The parameter string, `len` octets; need not be NUL-terminated. May be NULL
+ *                 when `len` is 0. The spans of `*out` borrow it.
+ * @param len      The length of `s` in octets.
+ * @param opts     The options, read in place during the call; NULL for the defaults of
+ *                 smtp_params_opts_init.
+ * @param out      Receives the parameters; cleared first.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_SYNTAX A malformed list or value, a value where none is allowed or none
+ *         where one is needed, a NOTIFY list with NEVER and another item or an unknown or
+ *         empty item, an ORCPT without "type;address" (an atom, then a non-empty address),
+ *         an RRVS that is not a date-time with an optional ";C" or ";R" (501); an unknown or
+ *         disabled parameter refused (555).
+ * @retval SMTP_ERR_TOO_LONG An ORCPT value over 500 characters (RFC 3461 4.2) (501).
+ * @retval SMTP_ERR_XTEXT An ORCPT address that is not valid xtext (utf-8-addr-xtext for the
+ *         type "utf-8") (501).
+ * @retval SMTP_ERR_UTF8 UTF-8 in a value without `opts->smtputf8`, malformed UTF-8, or raw
+ *         UTF-8 in an ORCPT address of a type other than "utf-8" (501).
+ * @retval SMTP_ERR_DUPLICATE A parameter given twice, or a NOTIFY item repeated (501).
+ * @retval SMTP_ERR_CALLBACK_FAILURE The unknown-parameter callback returned a negative value.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `out` is NULL, `s` is NULL with `len` > 0, or `version`
+ *         is one this library lacks.
+ */
 SMTP_API int smtp_rcpt_params_parse_versioned(int version, const char *s, size_t len,
                                               const smtp_params_opts *opts,
                                               smtp_rcpt_params *out);
 
 /**
- * smtp_datetime_parse parses an RFC 3339 5.6 date-time ("2024-02-29T12:00:00.5+01:00"; 'T' and
- * 'Z' in either case; seconds 00-60 for a leap second; days checked against the month and leap
- * years) and stores in *utc the seconds since 1970-01-01T00:00:00Z (fractions dropped).
- * Returns 0, SMTP_ERR_SYNTAX, or SMTP_ERR_INVALID_ARGUMENT (NULL `s` with len > 0, NULL `utc`).
+ * smtp_datetime_parse parses an RFC 3339 5.6 date-time and stores in `*utc` the seconds since
+ * 1970-01-01T00:00:00Z.
+ *
+ * The form is "2024-02-29T12:00:00.5+01:00": 'T' and 'Z' in either case; seconds 00-60 for a
+ * leap second; days checked against the month and leap years; fractions of a second are
+ * accepted and dropped.
+ *
+ * @param s    The date-time, `len` octets and nothing else; need not be NUL-terminated. May
+ *             be NULL when `len` is 0.
+ * @param len  The length of `s` in octets.
+ * @param utc  Receives the time in seconds since the epoch; untouched on error.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_SYNTAX Not a date-time of that form with nothing after it: a field out of
+ *         its range (a day the month lacks, an offset over 23:59) or a '.' without digits.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `s` is NULL with `len` > 0, or `utc` is NULL.
  */
 SMTP_API int smtp_datetime_parse(const char *s, size_t len, int64_t *utc);
 

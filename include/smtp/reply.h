@@ -57,9 +57,15 @@ typedef struct smtp_reply_parser smtp_reply_parser;
  */
 typedef struct smtp_reply_callbacks {
     /**
-     * Called once per reply line, in order. Return 0 to go on, SMTP_PAUSE to make
-     * smtp_reply_parser_read return right after this line, or a negative value to fail (the
-     * read returns SMTP_ERR_CALLBACK_FAILURE and the parser stays failed).
+     * Called once per reply line, in order; the line with `line->last` set completes the
+     * reply.
+     *
+     * @param parser     The parser that read the line.
+     * @param line       The line; it and its spans are valid only during the call.
+     * @param user_data  The `user_data` given to smtp_reply_parser_new.
+     * @return 0 to go on, SMTP_PAUSE to make smtp_reply_parser_read return right after this
+     *         line, or a negative value to fail (the read returns SMTP_ERR_CALLBACK_FAILURE and
+     *         the parser stays failed). Any other positive value counts as 0.
      */
     int (*on_line)(smtp_reply_parser *parser, const smtp_reply_line *line, void *user_data);
 } smtp_reply_callbacks;
@@ -80,96 +86,173 @@ typedef struct smtp_reply_settings {
 } smtp_reply_settings;
 
 /**
- * smtp_reply_settings_init fills `settings` with the defaults. NULL is ignored.
- * (A macro: smtp_reply_settings_init_versioned with SMTP_REPLY_SETTINGS_VERSION.)
+ * smtp_reply_settings_init fills `settings` with the defaults of this header's version.
+ *
+ * See smtp_reply_settings_init_versioned.
  */
 #define smtp_reply_settings_init(settings)                                                         \
     smtp_reply_settings_init_versioned(SMTP_REPLY_SETTINGS_VERSION, (settings))
 /**
  * smtp_reply_settings_init_versioned fills the fields of smtp_reply_settings version `version`
- * (1 .. SMTP_REPLY_SETTINGS_VERSION) with their defaults; another version is ignored.
+ * with their defaults.
+ *
+ * @param version   The struct version the caller was compiled with
+ *                  (1 .. SMTP_REPLY_SETTINGS_VERSION); another version is ignored.
+ * @param settings  The settings to fill. NULL is ignored.
  */
 SMTP_API void smtp_reply_settings_init_versioned(int version, smtp_reply_settings *settings);
 
 /**
- * smtp_reply_parser_new creates a parser and stores it in *pparser.
- * `callbacks` is copied; NULL means no callbacks. `settings` is copied; NULL means defaults.
- * `mem` is the allocator (NULL: smtp_mem_default()); it must outlive the parser.
- * `user_data` is passed to every callback.
- * (A macro: smtp_reply_parser_new_versioned with the versions of this header.)
- * Returns 0, SMTP_ERR_INVALID_ARGUMENT (pparser NULL, max_line < 6, max_lines 0 or a version
- * this library lacks) or SMTP_ERR_NOMEM. On error *pparser is NULL (when pparser is not NULL).
+ * smtp_reply_parser_new creates a reply parser with the struct versions of this header.
+ *
+ * See smtp_reply_parser_new_versioned.
  */
 #define smtp_reply_parser_new(pparser, callbacks, settings, mem, user_data)                        \
     smtp_reply_parser_new_versioned((pparser), SMTP_REPLY_CALLBACKS_VERSION, (callbacks),          \
                                     SMTP_REPLY_SETTINGS_VERSION, (settings), (mem), (user_data))
-/** smtp_reply_parser_new_versioned is smtp_reply_parser_new with the struct versions the caller
- * uses. */
+/**
+ * smtp_reply_parser_new_versioned creates a reply parser and stores it in `*pparser`, reading
+ * `callbacks` and `settings` as the struct versions the caller uses.
+ *
+ * The callbacks and settings are copied. The parser allocates its line buffer (max_line
+ * octets) here, once. Call it through the macro smtp_reply_parser_new, which passes the
+ * versions of this header.
+ *
+ * @code
+ * smtp_reply_callbacks cb = {.on_line = my_line};
+ * smtp_reply_parser *p;
+ * if (smtp_reply_parser_new(&p, &cb, NULL, NULL, my_state) < 0) return -1;
+ * smtp_ssize n = smtp_reply_parser_read(p, buf, len); // n < 0: the server broke the protocol
+ * smtp_reply_parser_del(p);
+ * @endcode
+ *
+ * @param pparser            Receives the new parser, or NULL on error (when `pparser` is not
+ *                           NULL). Free it with smtp_reply_parser_del.
+ * @param callbacks_version  The version of smtp_reply_callbacks the caller uses
+ *                           (SMTP_REPLY_CALLBACKS_VERSION).
+ * @param callbacks          The callbacks, copied; NULL for none.
+ * @param settings_version   The version of smtp_reply_settings the caller uses
+ *                           (SMTP_REPLY_SETTINGS_VERSION).
+ * @param settings           The limits, copied; NULL for the defaults.
+ * @param mem                The allocator, or NULL for smtp_mem_default(); it must outlive the
+ *                           parser.
+ * @param user_data          Passed to every callback.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `pparser` is NULL, `max_line` is below 6, `max_lines` is 0,
+ *         or a struct version this library lacks.
+ * @retval SMTP_ERR_NOMEM The parser or its line buffer could not be allocated.
+ */
 SMTP_API int smtp_reply_parser_new_versioned(smtp_reply_parser **pparser, int callbacks_version,
                                              const smtp_reply_callbacks *callbacks,
                                              int settings_version,
                                              const smtp_reply_settings *settings,
                                              const smtp_mem *mem, void *user_data);
 
-/** smtp_reply_parser_del frees the parser. NULL is allowed. */
+/**
+ * smtp_reply_parser_del frees the parser.
+ *
+ * It must not be called from the parser's own on_line.
+ *
+ * @param parser  The parser to free. NULL is allowed.
+ */
 SMTP_API void smtp_reply_parser_del(smtp_reply_parser *parser);
 
 /**
  * smtp_reply_parser_read consumes `len` bytes of server output and reports complete lines.
- * A line split across calls is kept (up to max_line octets) until its CRLF arrives.
- * Returns the number of bytes consumed: `len`, or fewer when on_line returned SMTP_PAUSE
- * (call again with the rest). Returns a negative error on a protocol violation, after which
- * the parser is failed and returns the same error on every call (reset it to reuse it):
- *   SMTP_ERR_REPLY_CODE       a line does not begin with three digits, the first one 2-5;
- *   SMTP_ERR_REPLY_SEPARATOR  the code is followed by a byte other than SP, '-' or CRLF;
- *   SMTP_ERR_REPLY_MISMATCH   a line of a multi-line reply has another code than the first;
- *   SMTP_ERR_REPLY_TOO_LONG   a reply has more than max_lines lines;
- *   SMTP_ERR_LINE_TOO_LONG    a line exceeds max_line octets;
- *   SMTP_ERR_BARE_LF / SMTP_ERR_BARE_CR / SMTP_ERR_NUL   in a line;
- *   SMTP_ERR_CALLBACK_FAILURE on_line returned a negative value;
- *   SMTP_ERR_INVALID_ARGUMENT parser NULL, or data NULL with len > 0 (not sticky);
- *   SMTP_ERR_INVALID_STATE    called from its own on_line (not sticky).
- * No reply is ever made up: a violation is reported as an error, never as a reply.
+ *
+ * A line split across calls is kept (up to max_line octets) until its CRLF arrives. After a
+ * protocol violation or a callback failure the parser is failed and every later call returns
+ * the same error (reset it to reuse it). No reply is ever made up: a violation is reported as
+ * an error, never as a reply.
+ *
+ * @param parser  The parser.
+ * @param data    Server output, split anywhere; need not be NUL-terminated. May be NULL when
+ *                `len` is 0.
+ * @param len     The length of `data` in octets.
+ * @return The number of bytes consumed: `len`, or fewer when on_line returned SMTP_PAUSE (call
+ *         again with the rest); or one of these negative error codes:
+ * @retval SMTP_ERR_REPLY_CODE A line does not begin with three digits, the first one 2-5.
+ * @retval SMTP_ERR_REPLY_SEPARATOR The code is followed by a byte other than SP, '-' or CRLF.
+ * @retval SMTP_ERR_REPLY_MISMATCH A line of a multi-line reply has another code than the first.
+ * @retval SMTP_ERR_REPLY_TOO_LONG A reply has more than max_lines lines.
+ * @retval SMTP_ERR_LINE_TOO_LONG A line exceeds max_line octets.
+ * @retval SMTP_ERR_BARE_LF A line ends in LF without CR before it.
+ * @retval SMTP_ERR_BARE_CR A CR inside a line.
+ * @retval SMTP_ERR_NUL A NUL inside a line.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_line returned a negative value.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `parser` is NULL, or `data` is NULL with `len` > 0 (not
+ *         sticky).
+ * @retval SMTP_ERR_INVALID_STATE Called from the parser's own on_line (not sticky).
  */
 SMTP_API smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data,
                                            size_t len) SMTP_WARN_UNUSED;
 
 /**
- * smtp_reply_parser_idle returns 1 when the parser stands between replies with no partial
- * line held (so a connection closing now loses no reply), 0 otherwise (inside a line or a
- * multi-line reply, or failed; 0 for NULL).
+ * smtp_reply_parser_idle tells whether the parser stands between replies with no partial line
+ * held, so that a connection closing now loses no reply.
+ *
+ * @param parser  The parser, or NULL.
+ * @return 1 when idle; 0 inside a line or a multi-line reply, when the parser failed, or for
+ *         NULL.
  */
 SMTP_API int smtp_reply_parser_idle(const smtp_reply_parser *parser);
 
 /**
  * smtp_reply_parser_reset forgets any partial line or reply and a sticky error, keeping the
- * settings, callbacks and buffer (e.g. after the TLS handshake of STARTTLS, RFC 3207 4.2).
- * NULL is ignored.
+ * settings, callbacks and buffer.
+ *
+ * Use it to read a new stream with the same parser, for example after the TLS handshake of
+ * STARTTLS (RFC 3207 4.2).
+ *
+ * @param parser  The parser. NULL is ignored.
  */
 SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *parser);
 
 /**
- * smtp_emit_reply writes a reply of one or more lines into `dest`: every line but the last is
- * "CODE-[ENH ]TEXT\r\n", the last "CODE[ SP ENH][ SP TEXT]\r\n" (an empty last line without an
- * enhanced code is "CODE\r\n"). When `enhanced` is not NULL it is put on every line
- * (RFC 2034 4). `lines` holds `nlines` texts (nlines >= 1; a text may be empty).
- * Returns the number of bytes written, or with dest NULL and cap 0 the number that would be.
- * On any error nothing at all is written:
- *   SMTP_ERR_INVALID_ARGUMENT  code not 200..599 or with a second digit above 5 (RFC 5321
- *                              4.2 Reply-code), enhanced not "C.SSS.DDD" with C equal to the
- *                              code's first digit (so never on a 3xx reply: RFC 3463 2 has
- *                              classes 2, 4 and 5 only), nlines 0, or a line longer than 512 octets
- *                              with its CRLF (RFC 5321 4.5.3.1.5);
- *   SMTP_ERR_UNSAFE_ARGUMENT   a text holds CR, LF, NUL or another control byte (TAB is
- *                              allowed: RFC 5321 textstring), or DEL;
- *   SMTP_ERR_NOBUF             the reply does not fit in `cap` bytes.
+ * smtp_emit_reply writes a reply of one or more lines into `dest`.
+ *
+ * Every line but the last is "CODE-[ENH ]TEXT\r\n", the last "CODE[ SP ENH][ SP TEXT]\r\n" (an
+ * empty text adds nothing, not even its SP: an empty last line without an enhanced code is
+ * "CODE\r\n"). When `enhanced` is not NULL it is put on every line (RFC 2034 4). Every
+ * argument is checked and the size computed before anything is written: on any error nothing
+ * at all is written, so a peer is never sent half a reply or a line broken by an injected CRLF.
+ *
+ * @param dest      Where to write, `cap` bytes; NULL with `cap` 0 to measure the reply.
+ * @param cap       The size of `dest` in bytes.
+ * @param code      The reply code: 200..599 with a second digit of at most 5 (RFC 5321 4.2
+ *                  Reply-code).
+ * @param enhanced  The enhanced status code, NUL-terminated ("2.1.5"): "C.SSS.DDD" (1-3 digits
+ *                  each) with C equal to the first digit of `code`, so never on a 3xx reply
+ *                  (RFC 3463 2 has classes 2, 4 and 5 only); NULL for none.
+ * @param lines     The texts of the lines, `nlines` spans (a text may be empty); each line with
+ *                  its CRLF must fit in 512 octets (RFC 5321 4.5.3.1.5).
+ * @param nlines    The number of lines, at least 1.
+ * @return The number of bytes written, or with `dest` NULL and `cap` 0 the number that would
+ *         be; or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `code` or `enhanced` is not as above, `lines` is NULL,
+ *         `nlines` is 0, a span is NULL with a length, `dest` is NULL with `cap` > 0, or a line
+ *         is longer than 512 octets with its CRLF.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A text holds CR, LF, NUL, another control byte (TAB is
+ *         allowed: RFC 5321 textstring) or DEL.
+ * @retval SMTP_ERR_NOBUF The reply does not fit in `cap` bytes.
  */
 SMTP_API smtp_ssize smtp_emit_reply(char *dest, size_t cap, int code, const char *enhanced,
                                     const smtp_span *lines, size_t nlines);
 
 /**
- * smtp_emit_reply1 is smtp_emit_reply for a single line given as `text`/`len`.
- * Same returns and errors.
+ * smtp_emit_reply1 is smtp_emit_reply for a reply of a single line given as `text`/`len`.
+ *
+ * @param dest      As for smtp_emit_reply.
+ * @param cap       As for smtp_emit_reply.
+ * @param code      As for smtp_emit_reply.
+ * @param enhanced  As for smtp_emit_reply.
+ * @param text      The text of the line, `len` octets; may be NULL when `len` is 0.
+ * @param len       The length of `text` in octets; 0 for no text ("250\r\n").
+ * @return As smtp_emit_reply: the number of bytes written (or that would be), or one of these
+ *         negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT As for smtp_emit_reply, and `text` NULL with `len` > 0.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT As for smtp_emit_reply.
+ * @retval SMTP_ERR_NOBUF As for smtp_emit_reply.
  */
 SMTP_API smtp_ssize smtp_emit_reply1(char *dest, size_t cap, int code, const char *enhanced,
                                      const char *text, size_t len);

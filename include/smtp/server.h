@@ -271,15 +271,22 @@ typedef struct smtp_server_settings {
 #define SMTP_SERVER_SETTINGS_VERSION 2
 
 /**
- * smtp_server_settings_init fills `*s` with the defaults above. NULL is ignored.
- * (A macro: smtp_server_settings_init_versioned with SMTP_SERVER_SETTINGS_VERSION.)
+ * smtp_server_settings_init fills `*s` with the defaults of this header's version.
+ *
+ * See smtp_server_settings_init_versioned.
  */
 #define smtp_server_settings_init(s)                                                               \
     smtp_server_settings_init_versioned(SMTP_SERVER_SETTINGS_VERSION, (s))
 /**
  * smtp_server_settings_init_versioned fills the fields of smtp_server_settings version
- * `version` (1 .. SMTP_SERVER_SETTINGS_VERSION) with their defaults; another version is
- * ignored.
+ * `version` with their defaults (given with each field above).
+ *
+ * A caller of an older version has the smaller struct of its header: only the fields that
+ * version had are written.
+ *
+ * @param version  The struct version the caller was compiled with
+ *                 (1 .. SMTP_SERVER_SETTINGS_VERSION); another version is ignored.
+ * @param s        The settings to fill. NULL is ignored.
  */
 SMTP_API void smtp_server_settings_init_versioned(int version, smtp_server_settings *s);
 
@@ -348,7 +355,13 @@ typedef enum smtp_server_abort_reason {
     SMTP_SERVER_ABORT_SHUTDOWN, /**< smtp_server_shutdown, a 421, or a pipelining violation */
 } smtp_server_abort_reason;
 
-/** smtp_server_abort_name returns "EOF", "SIZE"..., or "INVALID". Never NULL; static. */
+/**
+ * smtp_server_abort_name returns the name of an abort reason, for logs.
+ *
+ * @param reason  The reason.
+ * @return "EOF", "SIZE", "BARE", "RESET", "TIMEOUT" or "SHUTDOWN", or "INVALID" for a value
+ *         that is not an smtp_server_abort_reason. Never NULL; static storage.
+ */
 SMTP_API const char *smtp_server_abort_name(smtp_server_abort_reason reason);
 
 /** Credentials of AUTH PLAIN or LOGIN, for on_auth. */
@@ -444,115 +457,282 @@ typedef struct smtp_server_proxy {
  */
 typedef struct smtp_server_callbacks {
     /**
-     * The connection is up: decide the greeting. Accept: "220 <hostname> ESMTP". Refuse with
-     * 554 (the engine then answers 503 to everything but QUIT, RFC 5321 3.1) or 421 (closes).
+     * The connection is up: decide the greeting (a policy callback).
+     *
+     * Accept: "220 <hostname> ESMTP". Refuse with 554 (the engine then answers 503 to everything
+     * but QUIT, RFC 5321 3.1) or 421 (closes).
+     *
+     * @param srv        The session.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_connect)(smtp_server *srv, void *user_data);
-    /** HELO, EHLO or LHLO `verb` with the client's `domain`: one word of at most 255 octets
-     * (SMTP_MAX_DOMAIN; a longer one got 501), not otherwise validated; may be empty under
-     * SMTP_CMD_LENIENT_EMPTY_HELO. Accept: 250 and the EHLO capability list. */
+    /**
+     * HELO, EHLO or LHLO was received: decide its reply (a policy callback).
+     *
+     * Accept: 250 and, for EHLO and LHLO, the capability list.
+     *
+     * @param srv        The session.
+     * @param verb       SMTP_VERB_HELO, SMTP_VERB_EHLO or SMTP_VERB_LHLO.
+     * @param domain     The client's name: one word of at most 255 octets (SMTP_MAX_DOMAIN; a
+     *                   longer one got 501), not otherwise validated; may be empty under
+     *                   SMTP_CMD_LENIENT_EMPTY_HELO. Valid during the call.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
+     */
     int (*on_helo)(smtp_server *srv, smtp_verb verb, smtp_span domain, void *user_data);
-    /** MAIL FROM, checked (path, parameters, SIZE against the limit). Accept: 250 2.1.0. */
+    /**
+     * MAIL FROM was received and checked (path, parameters, SIZE against the limit): decide its
+     * reply (a policy callback).
+     *
+     * Accept: 250 2.1.0; the transaction begins.
+     *
+     * @param srv        The session.
+     * @param mail       The arguments of MAIL FROM, valid during the call.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
+     */
     int (*on_mail)(smtp_server *srv, const smtp_server_mail *mail, void *user_data);
-    /** RCPT TO, checked. Accept (250, 251, 252): counted as a recipient; default 250 2.1.5. */
+    /**
+     * RCPT TO was received and checked: decide its reply (a policy callback).
+     *
+     * Accept (250, 251, 252): counted as a recipient; default 250 2.1.5.
+     *
+     * @param srv        The session.
+     * @param rcpt       The arguments of RCPT TO, valid during the call.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
+     */
     int (*on_rcpt)(smtp_server *srv, const smtp_server_rcpt *rcpt, void *user_data);
     /**
-     * DATA, or the first BDAT of a message. Accept: 354 (DATA) or streaming starts (BDAT: the
-     * reply comes after the chunk). Refusing the first BDAT ends the transaction (RFC 3030 2:
-     * the client must start over; no on_reset follows) and its payload is dropped; the
-     * refusal is sent once the chunk was read (in LMTP, after BDAT LAST, once per accepted
-     * recipient), and the BDATs pipelined after it are dropped with the same reply.
+     * DATA, or the first BDAT of a message, was received: decide whether the message may come (a
+     * policy callback).
+     *
+     * Accept: 354 (DATA) or streaming starts (BDAT: the reply comes after the chunk). Refusing the
+     * first BDAT ends the transaction (RFC 3030 2: the client must start over; no on_reset
+     * follows) and its payload is dropped; the refusal is sent once the chunk was read (in LMTP,
+     * after BDAT LAST, once per accepted recipient), and the BDATs pipelined after it are dropped
+     * with the same reply.
+     *
+     * @param srv        The session.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_data_start)(smtp_server *srv, void *user_data);
-    /** A piece of the message content (unstuffed for DATA, raw for BDAT), in order. The span
-     * borrows the input or static storage: valid during the call only. */
+    /**
+     * A piece of the message content (unstuffed for DATA, raw for BDAT), in order.
+     *
+     * @param srv        The session.
+     * @param data       The piece, not empty. It borrows the input or static storage: valid
+     *                   during the call only.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 to go on, SMTP_PAUSE to make smtp_server_read return right after this piece (see
+     *         above), or a negative value to fail the session. Any other positive value counts
+     *         as 0.
+     */
     int (*on_data)(smtp_server *srv, smtp_span data, void *user_data);
     /**
-     * The whole message was received and handed over through on_data. Accept: 250 2.0.0 (in
-     * LMTP mode, one reply per accepted recipient: call smtp_server_reply msg->recipients
-     * times; the replies not given repeat the last one given, or 250 when none was).
-     * Nothing is acknowledged before this callback returned or its deferred reply came.
+     * The whole message was received and handed over through on_data: decide its final reply (a
+     * policy callback).
+     *
+     * Accept: 250 2.0.0 (in LMTP mode, one reply per accepted recipient: call smtp_server_reply
+     * msg->recipients times; the replies not given repeat the last one given, or 250 when none
+     * was). Nothing is acknowledged before this callback returned or its deferred reply came.
+     *
+     * @param srv        The session.
+     * @param msg        The message: its size, how it came and, with SMTP_SERVER_ENVELOPE, its
+     *                   envelope; valid during the call (the envelope until the decision is
+     *                   answered when deferred).
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_message_end)(smtp_server *srv, const smtp_server_message *msg, void *user_data);
     /**
-     * A message that on_data_start accepted will not complete: drop what on_data gave. Once
-     * per message: one aborted for SIZE or BARE while the rest of it is read and dropped gets
-     * no second call (nor on_reset) when the session ends (EOF, timeout, shutdown) first.
-     * Also after on_message_end when the session ends before its decision is complete (it
-     * was deferred and not answered, or in LMTP not every reply owed was given): nothing
-     * more of it will be acknowledged.
+     * A message that on_data_start accepted will not complete: drop what on_data gave.
+     *
+     * Once per message: one aborted for SIZE or BARE while the rest of it is read and dropped gets
+     * no second call (nor on_reset) when the session ends (EOF, timeout, shutdown) first. Also
+     * after on_message_end when the session ends before its decision is complete (it was deferred
+     * and not answered, or in LMTP not every reply owed was given): nothing more of it will be
+     * acknowledged. A notification.
+     *
+     * @param srv        The session.
+     * @param reason     Why the message is dropped.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0, or a negative value to fail the session (the call that reported it returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_message_abort)(smtp_server *srv, smtp_server_abort_reason reason, void *user_data);
-    /** A transaction (an accepted MAIL) ended without a message: RSET, HELO/EHLO, STARTTLS,
-     * QUIT, a refused DATA end. Notification only. */
+    /**
+     * A transaction (an accepted MAIL) ended without a message: RSET, HELO/EHLO, STARTTLS, QUIT, a
+     * refused DATA end, or the end of the session.
+     *
+     * A notification.
+     *
+     * @param srv        The session.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0, or a negative value to fail the session (the call that reported it returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
+     */
     int (*on_reset)(smtp_server *srv, void *user_data);
-    /** VRFY `arg`. Default 252 2.5.0 (no user enumeration); the application may resolve it. */
+    /**
+     * VRFY was received: decide its reply (a policy callback).
+     *
+     * Default 252 2.5.0 (no user enumeration); the application may resolve the argument.
+     *
+     * @param srv        The session.
+     * @param arg        The argument of VRFY as sent, valid during the call.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
+     */
     int (*on_vrfy)(smtp_server *srv, smtp_span arg, void *user_data);
     /**
-     * STARTTLS was accepted and "220 2.0.0 Ready to start TLS" queued: once that reply is
-     * written, start the TLS handshake, then call smtp_server_tls_done. Notification only.
+     * STARTTLS was accepted and "220 2.0.0 Ready to start TLS" queued: once that reply is written,
+     * start the TLS handshake, then call smtp_server_tls_done.
+     *
+     * A notification.
+     *
+     * @param srv        The session.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0, or a negative value to fail the session (the call that reported it returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_starttls)(smtp_server *srv, void *user_data);
     /**
-     * Bytes were fed after the STARTTLS line, before smtp_server_tls_done: plaintext
-     * pipelined over the TLS boundary (RFC 3207 4.2, CVE-2011-0411). They are never consumed.
-     * Unless SMTP_SERVER_KEEP_TLS_INJECTION, the engine then queues 421 and closes.
-     * Reported once. Notification only.
+     * Bytes were fed after the STARTTLS line, before smtp_server_tls_done: plaintext pipelined
+     * over the TLS boundary (RFC 3207 4.2, CVE-2011-0411).
+     *
+     * They are never consumed. Unless SMTP_SERVER_KEEP_TLS_INJECTION, the engine then queues 421
+     * and closes. Reported once. A notification.
+     *
+     * @param srv        The session.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0, or a negative value to fail the session (the call that reported it returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_tls_injection)(smtp_server *srv, void *user_data);
     /**
-     * AUTH PLAIN or LOGIN credentials (RFC 4954, RFC 4616): a policy callback. Accept (return
-     * 0, reply 235, or smtp_server_auth_accept to name the identity): "235 2.7.0
-     * Authentication successful", and the identity is authzid when given, else authcid.
-     * Refuse: 535 5.7.8 for bad credentials (RFC 4954 6), 454 4.7.0 for a temporary failure,
-     * any 4xx/5xx. The spans stay valid until the decision is answered (also after DEFER).
+     * AUTH PLAIN or LOGIN credentials were received (RFC 4954, RFC 4616): decide (a policy
+     * callback).
+     *
+     * Accept (return 0, reply 235, or smtp_server_auth_accept to name the identity): "235 2.7.0
+     * Authentication successful", and the identity is authzid when given, else authcid. Refuse:
+     * 535 5.7.8 for bad credentials (RFC 4954 6), 454 4.7.0 for a temporary failure, any 4xx/5xx.
      * Required when auth_mechanisms lists PLAIN or LOGIN and AUTH is enabled.
+     *
+     * @param srv        The session.
+     * @param auth       The credentials; the spans stay valid until the decision is answered
+     *                   (also after SMTP_SERVER_DEFER).
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_auth)(smtp_server *srv, const smtp_server_auth *auth, void *user_data);
     /**
-     * A step of an AUTH exchange of any other mechanism: a policy callback that answers
-     * with smtp_server_auth_challenge (a 334 challenge: the client's response comes back as
-     * the next step), smtp_server_auth_accept (235), or smtp_server_reply with a 4xx/5xx
-     * refusal. Returning 0 without answering refuses with 535 5.7.8: there is no default
-     * acceptance. The response stays valid until the decision is answered. Required when
-     * auth_mechanisms lists a mechanism other than PLAIN and LOGIN and AUTH is enabled.
+     * A step of an AUTH exchange of any other mechanism: decide (a policy callback).
+     *
+     * Answer with smtp_server_auth_challenge (a 334 challenge: the client's response comes back as
+     * the next step), smtp_server_auth_accept (235), or smtp_server_reply with a 4xx/5xx refusal.
+     * There is no default acceptance. Required when auth_mechanisms lists a mechanism other than
+     * PLAIN and LOGIN and AUTH is enabled.
+     *
+     * @param srv        The session.
+     * @param step       The step; its response stays valid until the decision is answered.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (without an answer given: a refusal, 535 5.7.8), SMTP_SERVER_DEFER to answer
+     *         later, or a negative value to fail the session.
      */
     int (*on_sasl)(smtp_server *srv, const smtp_server_sasl *step, void *user_data);
     /**
-     * XCLIENT from a trusted peer (policy). Accept (0 or 220): the session is reset as for
-     * a new connection (HELO, transaction, authentication, error counts) and greeted again
-     * with "220 <hostname> ESMTP"; a LOGIN attribute becomes the authenticated identity.
-     * Refuse with a 4xx/5xx: nothing changes.
+     * XCLIENT was received from a trusted peer: decide (a policy callback).
+     *
+     * Accept (0 or 220): the session is reset as for a new connection (HELO, transaction,
+     * authentication, error counts) and greeted again with "220 <hostname> ESMTP"; a LOGIN
+     * attribute becomes the authenticated identity. Refuse with a 4xx/5xx: nothing changes.
+     *
+     * @param srv        The session.
+     * @param attrs      The attributes; the spans stay valid until the decision is answered.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_xclient)(smtp_server *srv, const smtp_server_xattrs *attrs, void *user_data);
     /**
-     * XFORWARD from a trusted peer (policy). Accept (0 or 250): "250 2.0.0 Ok". The
-     * application keeps the attributes for the next transaction (Postfix forgets them after
-     * each one).
+     * XFORWARD was received from a trusted peer: decide (a policy callback).
+     *
+     * Accept (0 or 250): "250 2.0.0 Ok". The application keeps the attributes for the next
+     * transaction (Postfix forgets them after each one).
+     *
+     * @param srv        The session.
+     * @param attrs      The attributes; the spans stay valid until the decision is answered.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_xforward)(smtp_server *srv, const smtp_server_xattrs *attrs, void *user_data);
     /**
      * The PROXY header was read (SMTP_SERVER_PROXY), before on_connect decides the greeting.
-     * The application may call smtp_server_set_trust here. Notification only.
+     *
+     * The application may call smtp_server_set_trust here. A notification.
+     *
+     * @param srv        The session.
+     * @param proxy      The header; its address spans are valid during the call.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0, or a negative value to fail the session (the call that reported it returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_proxy)(smtp_server *srv, const smtp_server_proxy *proxy, void *user_data);
     /**
-     * ETRN `arg` (RFC 1985: "[@]domain" or "#queue", as sent): a policy callback. Accept (0 or
-     * 250, 251, 252, 253): "250 2.0.0 Queuing started" by default; refuse with 458, 459 or any
-     * 4xx/5xx. NULL: ETRN is not implemented (502), as before version 2. Since version 2.
+     * ETRN was received (RFC 1985): decide its reply (a policy callback).
+     *
+     * Accept (0 or 250, 251, 252, 253): "250 2.0.0 Queuing started" by default; refuse with 458,
+     * 459 or any 4xx/5xx. NULL: ETRN is not implemented (502), as before version 2. Since
+     * version 2.
+     *
+     * @param srv        The session.
+     * @param arg        The argument as sent: "[@]domain" or "#queue"; valid during the call.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_etrn)(smtp_server *srv, smtp_span arg, void *user_data);
     /**
-     * HELP `arg` (empty when none): a policy callback that answers with 211 or 214 (one line
-     * of text) or a 4xx/5xx. Default "214 2.0.0 See RFC 5321" (also when NULL). Since version 2.
+     * HELP was received: answer it (a policy callback).
+     *
+     * Answer with 211 or 214 (one line of text) or a 4xx/5xx. Default "214 2.0.0 See RFC 5321"
+     * (also when NULL). Since version 2.
+     *
+     * @param srv        The session.
+     * @param arg        The argument, empty when none; valid during the call.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (the default acceptance, unless a reply was already given), SMTP_SERVER_DEFER to
+     *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_help)(smtp_server *srv, smtp_span arg, void *user_data);
 } smtp_server_callbacks;
 
 /**
- * smtp_server_new creates a session in `*pp`. `callbacks` (NULL: all defaults) and `settings`
- * (NULL: defaults) are copied; `mem` is the allocator (NULL: smtp_mem_default()), which must
- * outlive the session; `user_data` goes to every callback.
+ * smtp_server_new creates a server session with the struct versions of this header.
+ *
+ * See smtp_server_new_versioned.
+ */
+#define smtp_server_new(pp, callbacks, settings, mem, user_data)                                   \
+    smtp_server_new_versioned((pp), SMTP_SERVER_CALLBACKS_VERSION, (callbacks),                    \
+                              SMTP_SERVER_SETTINGS_VERSION, (settings), (mem), (user_data))
+/**
+ * smtp_server_new_versioned creates the session of one connection and stores it in `*pp`,
+ * reading `callbacks` and `settings` as the struct versions the caller uses.
+ *
+ * The callbacks and settings are copied, strings included (they need not outlive the call).
+ * Call it through the macro smtp_server_new, which passes the versions of this header.
+ *
  * Memory: the session, its command parser and the first 512 octets of the output queue are
  * allocated here. The output queue grows on demand up to max_output. The parser's line buffer
  * (max_line octets, or max_auth_line with SMTP_SERVER_EXT_AUTH: without AUTH offered, an AUTH
@@ -562,225 +742,408 @@ typedef struct smtp_server_callbacks {
  * else when first used (after smtp_server_set_trust). All are kept until smtp_server_del, so
  * that a session allocates nothing per message (steady state). With SMTP_SERVER_PREALLOCATE
  * all are allocated here, at their largest, instead. smtp_server_memory tells the total.
- * Returns 0, or SMTP_ERR_INVALID_ARGUMENT (pp NULL, a setting out of range: hostname empty,
- * over 255 octets or with a byte outside 0x21-0x7E, max_recipients < 100, max_output < 4096,
- * timeout_command < 300000, error_delay_ms > 300000, line limits outside the command parser's
- * range, an unknown flag or extension bit, an AUTH list or MT-PRIORITY profile with control
- * bytes, an EHLO reply that would not fit in 2048 octets, an unknown trust bit; with
- * SMTP_SERVER_EXT_AUTH: an AUTH list that is empty or holds a name that is not a SASL
- * mechanism name, PLAIN or LOGIN listed without on_auth, another mechanism listed without
- * on_sasl; a struct version this library lacks), SMTP_ERR_NOMEM. On error *pp is NULL and
- * nothing stays allocated. (A macro: smtp_server_new_versioned with this header's versions.)
+ *
+ * @param pp                 Receives the session, or NULL on error (when `pp` is not NULL).
+ *                           Free it with smtp_server_del.
+ * @param callbacks_version  The version of smtp_server_callbacks the caller uses
+ *                           (SMTP_SERVER_CALLBACKS_VERSION).
+ * @param callbacks          The callbacks, copied; NULL for all defaults.
+ * @param settings_version   The version of smtp_server_settings the caller uses
+ *                           (SMTP_SERVER_SETTINGS_VERSION).
+ * @param settings           The settings, copied; NULL for the defaults.
+ * @param mem                The allocator, or NULL for smtp_mem_default(); it must outlive the
+ *                           session.
+ * @param user_data          Passed to every callback.
+ * @return 0 on success, or one of these negative error codes (then nothing stays allocated):
+ * @retval SMTP_ERR_INVALID_ARGUMENT `pp` is NULL, a struct version this library lacks, or a
+ *         setting out of range: hostname NULL, empty, over 255 octets or with a byte outside
+ *         0x21-0x7E; max_recipients < 100; max_output < 4096; timeout_command < 300000;
+ *         error_delay_ms > 300000; line limits outside the command parser's range (8 .. 1048576
+ *         octets); an unknown bit in flags, cmd_flags, extensions or trust, or an unknown
+ *         bare_policy; an AUTH list over 400 octets or an MT-PRIORITY profile over 64 octets,
+ *         or either with a byte outside printable ASCII (or SP in the profile);
+ *         mail_param_names or rcpt_param_names that are not space-separated esmtp-keywords (at
+ *         most 400 octets); ehlo_keywords that are not at most 8 LF-separated printable lines,
+ *         each starting with an esmtp-keyword; SMTP_SERVER_EXT_FUTURERELEASE without a
+ *         future_release_interval of 1 .. 999999999 and a future_release_until that is an RFC
+ *         3339 date-time; an EHLO reply that would not fit in 2048 octets; with
+ *         SMTP_SERVER_EXT_AUTH, an AUTH list that is empty or holds a name that is not a SASL
+ *         mechanism name, PLAIN or LOGIN listed without on_auth, or another mechanism listed
+ *         without on_sasl.
+ * @retval SMTP_ERR_NOMEM An allocation failed.
  */
-#define smtp_server_new(pp, callbacks, settings, mem, user_data)                                   \
-    smtp_server_new_versioned((pp), SMTP_SERVER_CALLBACKS_VERSION, (callbacks),                    \
-                              SMTP_SERVER_SETTINGS_VERSION, (settings), (mem), (user_data))
-/** smtp_server_new_versioned is smtp_server_new with the struct versions the caller uses. */
 SMTP_API int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
                                        const smtp_server_callbacks *callbacks, int settings_version,
                                        const smtp_server_settings *settings, const smtp_mem *mem,
                                        void *user_data);
 
-/** smtp_server_del frees the session (no callback is called). NULL is ignored. */
+/**
+ * smtp_server_del frees the session; no callback is called.
+ *
+ * It must not be called from a callback.
+ *
+ * @param srv  The session. NULL is ignored.
+ */
 SMTP_API void smtp_server_del(smtp_server *srv);
 
 /**
- * smtp_server_start begins the conversation: on_connect decides the greeting (at once or
- * deferred). Call it once, when the connection is up.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL); SMTP_ERR_INVALID_STATE (called twice, or
- * from a callback); SMTP_ERR_CALLBACK_FAILURE.
+ * smtp_server_start begins the conversation: on_connect decides the greeting, at once or
+ * deferred.
+ *
+ * Call it once, when the connection is up. With SMTP_SERVER_PROXY the greeting waits for the
+ * PROXY header: on_proxy, then on_connect, are called once smtp_server_read has read it.
+ *
+ * @param srv  The session, new.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE Called twice, or from a callback.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_connect returned a negative value (fatal and sticky).
  */
 SMTP_API int smtp_server_start(smtp_server *srv);
 
 /**
- * smtp_server_read consumes client bytes `data`/`len` (split anywhere) and processes every
- * complete command, message part or chunk in order, calling the callbacks and queueing
- * replies. It returns the number of bytes consumed: `len`, or fewer when it must stop — a
+ * smtp_server_read consumes client bytes and processes every complete command, message part
+ * or chunk in them, in order, calling the callbacks and queueing replies.
+ *
+ * The input may be split anywhere. The call stops before the end of the input when it must: a
  * decision is pending, the output queue is nearly full (write, then feed the rest again), the
  * session is closing, STARTTLS waits for the handshake (bytes after the STARTTLS line are
  * never consumed), output is to be held (smtp_server_output_delay), or on_data returned
  * SMTP_PAUSE (a pause consumes at least one byte). The caller keeps the unconsumed bytes and
  * feeds them again later, followed by new ones.
- * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0; nothing happens);
- * SMTP_ERR_INVALID_STATE (before smtp_server_start, or from a callback);
- * SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM (the output queue, the decoding buffer or the
- * command line buffer could not be allocated): fatal and sticky (every later call returns
- * them).
+ *
+ * @code
+ * smtp_ssize n = smtp_server_read(srv, in, in_len);
+ * if (n < 0) return n;                           // fatal: close the connection
+ * memmove(in, in + n, in_len - (size_t)n);       // keep what was not consumed
+ * in_len -= (size_t)n;
+ * while ((n = smtp_server_write(srv, out, sizeof out)) > 0)
+ *     send_all(fd, out, (size_t)n);              // after smtp_server_output_delay, if any
+ * @endcode
+ *
+ * @param srv   The session, started.
+ * @param data  The bytes the client sent, split anywhere; need not be NUL-terminated. May be
+ *              NULL when `len` is 0.
+ * @param len   The length of `data` in octets.
+ * @return The number of bytes consumed, `len` or fewer; or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, or `data` is NULL with `len` > 0 (nothing
+ *         happens).
+ * @retval SMTP_ERR_INVALID_STATE Before smtp_server_start, or from a callback.
+ * @retval SMTP_ERR_CALLBACK_FAILURE A callback returned a negative value (fatal and sticky:
+ *         every later call returns it).
+ * @retval SMTP_ERR_NOMEM The output queue, the decoding buffer or the command line buffer
+ *         could not be allocated (fatal and sticky).
  */
 SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data,
                                      size_t len) SMTP_WARN_UNUSED;
 
 /**
  * smtp_server_write copies up to `cap` bytes of pending output to `dest` and removes them from
- * the queue; returns the number copied (0 when nothing is pending). It may be called from a
- * callback. After a write, the engine may queue more (LMTP replies waiting for room). Copying
- * at least one byte ends the delay of smtp_server_output_delay.
- * Errors: SMTP_ERR_INVALID_ARGUMENT (srv NULL, dest NULL with cap > 0); SMTP_ERR_NOMEM (the
- * queue could not grow for LMTP replies still owed: the session failed).
+ * the queue.
+ *
+ * It may be called from a callback. After a write, the engine may queue more (LMTP replies
+ * waiting for room). Copying at least one byte ends the delay of smtp_server_output_delay.
+ *
+ * @param srv   The session.
+ * @param dest  Where to copy, `cap` bytes; may be NULL when `cap` is 0.
+ * @param cap   The size of `dest` in bytes.
+ * @return The number of bytes copied (0 when nothing is pending), or one of these negative
+ *         error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, or `dest` is NULL with `cap` > 0.
+ * @retval SMTP_ERR_NOMEM The queue could not grow for LMTP replies still owed: the session
+ *         failed.
  */
 SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
 /**
- * smtp_server_reply answers the pending decision: inside a policy callback (then return 0),
- * or later after SMTP_SERVER_DEFER. `code` is the reply code, or 0 for the default
- * acceptance. `enhanced` is an RFC 3463 code ("5.7.1") or NULL for a default one (sent only
- * with ENHANCEDSTATUSCODES); `text`/`len` is one line of text (NULL/0: a default text).
+ * smtp_server_reply answers the pending decision of a policy callback, inside the callback
+ * (then return 0) or later after SMTP_SERVER_DEFER.
+ *
  * Codes allowed: 421 always (queued, then the connection closes); on_connect 220, 554 or any
- * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354;
- * on_vrfy 250, 251, 252; on_auth 235; on_xclient 220; on_xforward 250; on_etrn 250, 251,
- * 252, 253; on_help 211, 214; and 4xx/5xx for every one (on_sasl: 4xx/5xx only; accept with
- * smtp_server_auth_accept). Answered after SMTP_SERVER_DEFER, the decision also completes at once
- * what needs no more input: an empty BDAT chunk ("BDAT 0 LAST" whose on_data_start was deferred)
- * gets its reply, or ends the message, so on_message_end may be called from inside this call (and
- * may defer). Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, a code not allowed here, an enhanced
- * code of another class or malformed, text NULL with len > 0, text over 400 octets);
- * SMTP_ERR_UNSAFE_ARGUMENT (CR, LF, NUL or another control byte in the text);
- * SMTP_ERR_INVALID_STATE (no decision pending, or the session failed or closed);
- * SMTP_ERR_NOBUF (the output queue has no room: write, then reply again). On those errors
- * nothing changes and the decision stays pending. SMTP_ERR_CALLBACK_FAILURE, SMTP_ERR_NOMEM:
- * the decision was made but the session then failed (fatal and sticky).
+ * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354 for
+ * DATA (the first BDAT of a message is accepted with 0 only); on_vrfy 250, 251, 252; on_auth
+ * 235; on_xclient 220; on_xforward 250; on_etrn 250, 251, 252, 253; on_help 211, 214; and
+ * 4xx/5xx for every one (on_sasl: 4xx/5xx only; accept with smtp_server_auth_accept).
+ * Answered after SMTP_SERVER_DEFER, the decision also completes at once what needs no more
+ * input: an empty BDAT chunk ("BDAT 0 LAST" whose on_data_start was deferred) gets its reply,
+ * or ends the message, so on_message_end may be called from inside this call (and may
+ * defer). On SMTP_ERR_INVALID_ARGUMENT, SMTP_ERR_UNSAFE_ARGUMENT, SMTP_ERR_INVALID_STATE and
+ * SMTP_ERR_NOBUF nothing changes and the decision stays pending.
+ *
+ * @code
+ * // In on_rcpt: refuse at once, then return 0.
+ * smtp_server_reply(srv, 550, "5.1.1", "Error: no such user", 19);
+ * // Or return SMTP_SERVER_DEFER from on_rcpt and, once a lookup is done:
+ * int rv = smtp_server_reply(srv, 0, NULL, NULL, 0);   // the default acceptance
+ * @endcode
+ *
+ * @param srv       The session.
+ * @param code      The reply code (see above), or 0 for the default acceptance.
+ * @param enhanced  An RFC 3463 code of the reply code's class ("5.7.1"), NUL-terminated, or
+ *                  NULL for a default one; must be NULL with `code` 0. Sent only with
+ *                  ENHANCEDSTATUSCODES, and never on a greeting, an accepted XCLIENT's 220, the
+ *                  250 of an accepted hello or 354.
+ * @param text      One line of text, `len` octets, or NULL (with `len` 0) for a default text.
+ *                  A greeting or an accepted XCLIENT's 220 puts it after the hostname; the
+ *                  replies to an accepted hello and DATA are fixed and ignore it.
+ * @param len       The length of `text`, at most 400 octets.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL; a code this decision does not allow, or a
+ *         4xx/5xx whose second digit is above 5 (RFC 5321 4.2); `enhanced` malformed, of
+ *         another class, or given with `code` 0; `text` NULL with `len` > 0, `len` over 400
+ *         octets, or a greeting or 220 line ("CODE hostname text") over 512 octets.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A control byte other than TAB (CR, LF, NUL...) or DEL in
+ *         the text.
+ * @retval SMTP_ERR_INVALID_STATE No decision is pending (none was asked, it was answered, or
+ *         the session ended), or the session failed.
+ * @retval SMTP_ERR_NOBUF The output queue has no room for the reply: write, then reply again.
+ * @retval SMTP_ERR_CALLBACK_FAILURE The decision was made, but a callback it led to
+ *         (on_message_end of an empty BDAT chunk) failed: fatal and sticky.
+ * @retval SMTP_ERR_NOMEM The decision was made, but the output queue or the envelope could not
+ *         grow: fatal and sticky.
  */
 SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
                                size_t len);
 
 /**
  * smtp_server_auth_challenge answers a pending on_sasl step with a challenge: "334 " and the
- * base64 of `data`/`len` (len 0: an empty challenge, "334 "). The client's response comes
- * back as the next on_sasl step; "*" from the client cancels (501 5.0.0).
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, data NULL with len > 0, len over
- * SMTP_SERVER_MAX_CHALLENGE); SMTP_ERR_INVALID_STATE (no on_sasl decision pending, or the
- * session failed or closed); SMTP_ERR_NOBUF (no room in the output queue: write, then call
- * again). On those errors nothing changes. SMTP_ERR_NOMEM: the output queue could not grow;
- * the session failed (fatal and sticky).
+ * base64 of `data`.
+ *
+ * The client's response comes back as the next on_sasl step; "*" from the client cancels
+ * (501 5.0.0). On the errors other than SMTP_ERR_NOMEM nothing changes.
+ *
+ * @param srv   The session.
+ * @param data  The challenge, raw octets (before base64); may be NULL when `len` is 0.
+ * @param len   The length of `data`, at most SMTP_SERVER_MAX_CHALLENGE; 0 for an empty
+ *              challenge ("334 ").
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, `data` is NULL with `len` > 0, or `len` is
+ *         over SMTP_SERVER_MAX_CHALLENGE.
+ * @retval SMTP_ERR_INVALID_STATE No on_sasl decision is pending, or the session failed or is
+ *         closing.
+ * @retval SMTP_ERR_NOBUF No room in the output queue: write, then call again.
+ * @retval SMTP_ERR_NOMEM The output queue could not grow: the session failed (fatal and
+ *         sticky).
  */
 SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len);
 
 /**
  * smtp_server_auth_accept ends a pending on_auth or on_sasl decision with success: "235 2.7.0
- * Authentication successful", and `identity`/`len` becomes the authenticated identity
- * (smtp_server_auth_identity). For on_auth, NULL keeps the default (authzid, else authcid);
- * for on_sasl an identity is required.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL; identity NULL for on_sasl or with len > 0;
- * len 0 or over SMTP_SERVER_MAX_IDENTITY); SMTP_ERR_UNSAFE_ARGUMENT (a control byte in
- * the identity); SMTP_ERR_INVALID_STATE (no AUTH decision pending, or the session failed
- * or closed); SMTP_ERR_NOBUF (no room for the reply). On those errors nothing changes.
- * SMTP_ERR_NOMEM: the output queue could not grow; the session failed (fatal and sticky).
+ * Authentication successful".
+ *
+ * `identity` becomes the authenticated identity (smtp_server_auth_identity). On the errors
+ * other than SMTP_ERR_NOMEM nothing changes.
+ *
+ * @param srv       The session.
+ * @param identity  The identity, `len` octets, copied. For on_auth, NULL keeps the default
+ *                  (authzid, else authcid); for on_sasl it is required.
+ * @param len       The length of `identity`, 1 .. SMTP_SERVER_MAX_IDENTITY; 0 with `identity`
+ *                  NULL.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL; `identity` NULL with `len` > 0 or for
+ *         on_sasl; `len` 0 or over SMTP_SERVER_MAX_IDENTITY with an identity.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A control byte (TAB included) or DEL in the identity.
+ * @retval SMTP_ERR_INVALID_STATE No on_auth or on_sasl decision is pending (none was asked, it
+ *         was answered, or the session ended), or the session failed.
+ * @retval SMTP_ERR_NOBUF No room for the reply in the output queue: write, then call again.
+ * @retval SMTP_ERR_NOMEM The output queue could not grow: the session failed (fatal and
+ *         sticky).
  */
 SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len);
 
 /**
- * smtp_server_helo returns the name the client gave with the accepted HELO, EHLO or LHLO (at
- * most 255 octets, not NUL-terminated), valid until the next hello or smtp_server_del; {NULL,
- * 0} before one was accepted, after STARTTLS until the next, and without SMTP_SERVER_ENVELOPE.
+ * smtp_server_helo returns the name the client gave with the accepted HELO, EHLO or LHLO.
+ *
+ * The name is kept only with SMTP_SERVER_ENVELOPE.
+ *
+ * @param srv  The session, or NULL.
+ * @return The name (at most 255 octets, not NUL-terminated), valid until the next hello or
+ *         smtp_server_del; {NULL, 0} for NULL, without SMTP_SERVER_ENVELOPE, before a hello
+ *         was accepted, and after the TLS handshake of STARTTLS or an accepted XCLIENT until
+ *         the next one.
  */
 SMTP_API smtp_span smtp_server_helo(const smtp_server *srv);
 
 /**
  * smtp_server_set_client_address tells the session the client's address and port, as the
- * adapter learned them from the socket (the I/O adapter of <smtp/io.h> does it for every
- * session it makes). `addr` is NUL-terminated: a dotted quad or IPv6 text (RFC 4291 2.2,
- * without brackets or zone). A PROXY header (SMTP_SERVER_PROXY) of family TCP4 or TCP6 and an
- * accepted XCLIENT with ADDR or PORT replace them with the client they speak for.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv or addr NULL, not an address, port over 65535).
+ * adapter learned them from the socket.
+ *
+ * The I/O adapter of <smtp/io.h> does it for every session it makes. A PROXY header
+ * (SMTP_SERVER_PROXY) of family TCP4 or TCP6 and an accepted XCLIENT with ADDR or PORT replace
+ * them with the client they speak for. It may be called at any time.
+ *
+ * @param srv   The session.
+ * @param addr  The address, NUL-terminated: a dotted quad or IPv6 text (RFC 4291 2.2, without
+ *              brackets or zone). Copied (and kept in RFC 5952 form).
+ * @param port  The port, 0 .. 65535.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` or `addr` is NULL, `addr` is not an address, or
+ *         `port` is over 65535.
  */
 SMTP_API int smtp_server_set_client_address(smtp_server *srv, const char *addr, unsigned port);
 
 /**
- * smtp_server_client_address returns the client's address as text (a dotted quad, or IPv6 in
- * RFC 5952 form: "2001:db8::1", "::ffff:192.0.2.1"), NUL-terminated and owned by the session
- * until it changes, and stores its port in *port (when not NULL). NULL (port 0) while it is
- * unknown: never set, a PROXY header of family UNIX, XCLIENT ADDR=[UNAVAILABLE]; NULL srv.
+ * smtp_server_client_address returns the client's address as text and stores its port in
+ * `*port`.
+ *
+ * @param srv   The session, or NULL.
+ * @param port  Receives the port when not NULL; 0 while the address is unknown.
+ * @return The address, a dotted quad or IPv6 in RFC 5952 form ("2001:db8::1",
+ *         "::ffff:192.0.2.1"), NUL-terminated and owned by the session until it changes; or
+ *         NULL while it is unknown (never set, a PROXY header of family UNIX, XCLIENT
+ *         ADDR=[UNAVAILABLE]) and for NULL `srv`.
  */
 SMTP_API const char *smtp_server_client_address(const smtp_server *srv, unsigned *port);
 
 /**
- * smtp_server_tls returns 1 when the session runs over TLS: from the start (SMTP_SERVER_TLS,
- * implicit TLS) or since smtp_server_tls_done(srv, 1) after STARTTLS; else 0 (NULL: 0).
+ * smtp_server_tls tells whether the session runs over TLS: from the start (SMTP_SERVER_TLS,
+ * implicit TLS) or since smtp_server_tls_done(srv, 1) after STARTTLS.
+ *
+ * @param srv  The session, or NULL.
+ * @return 1 over TLS, else 0 (0 for NULL).
  */
 SMTP_API int smtp_server_tls(const smtp_server *srv);
 
 /**
- * smtp_server_auth_identity returns the authenticated identity (NUL-terminated, at most
- * SMTP_SERVER_MAX_IDENTITY octets, owned by the session and valid until the next state
- * change), or NULL while the client is not authenticated. Authentication lasts for the
- * session: RSET and EHLO keep it; the TLS handshake of STARTTLS and XCLIENT end it.
+ * smtp_server_auth_identity returns the authenticated identity of the client.
+ *
+ * Authentication lasts for the session: RSET and EHLO keep it; the TLS handshake of STARTTLS
+ * and XCLIENT end it (an XCLIENT LOGIN sets a new one).
+ *
+ * @param srv  The session, or NULL.
+ * @return The identity (NUL-terminated, at most SMTP_SERVER_MAX_IDENTITY octets, owned by the
+ *         session and valid until the next state change), or NULL while the client is not
+ *         authenticated (and for NULL).
  */
 SMTP_API const char *smtp_server_auth_identity(const smtp_server *srv);
 
 /**
  * smtp_server_set_trust sets the SMTP_SERVER_TRUST_* bits granted to the peer, replacing
- * settings.trust (e.g. from on_connect or on_proxy, once the peer's address is known). The
- * next EHLO reply advertises XCLIENT/XFORWARD accordingly. It may be called from a callback.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL, an unknown bit).
+ * settings.trust.
+ *
+ * Call it once the peer's address is known, from on_connect or on_proxy for example: it may be
+ * called from a callback. The next EHLO reply advertises XCLIENT/XFORWARD accordingly.
+ *
+ * @param srv    The session.
+ * @param trust  SMTP_SERVER_TRUST_XCLIENT and SMTP_SERVER_TRUST_XFORWARD, or'ed; 0 for none.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, or `trust` has an unknown bit.
  */
 SMTP_API int smtp_server_set_trust(smtp_server *srv, unsigned trust);
 
-/** smtp_server_pending returns 1 while a decision waits for smtp_server_reply, else 0. */
+/**
+ * smtp_server_pending tells whether a decision waits for smtp_server_reply.
+ *
+ * @param srv  The session, or NULL.
+ * @return 1 while a decision is pending, else 0 (0 for NULL).
+ */
 SMTP_API int smtp_server_pending(const smtp_server *srv);
 
 /**
- * smtp_server_want_read returns 1 when the engine can consume input now (no decision pending,
- * not closing, not waiting for TLS, room for replies), else 0.
+ * smtp_server_want_read tells whether the engine can consume input now.
+ *
+ * @param srv  The session, or NULL.
+ * @return 1 when it can: started, no decision pending, not closing or failed, not waiting for
+ *         TLS, no output held back (smtp_server_output_delay; past the soft error limit, any
+ *         output pending), no LMTP reply waiting for room, and room for replies in the output
+ *         queue; else 0 (0 for NULL).
  */
 SMTP_API int smtp_server_want_read(const smtp_server *srv);
 
-/** smtp_server_want_write returns 1 when output is pending (see smtp_server_output_delay for
- * when to send it), else 0. */
+/**
+ * smtp_server_want_write tells whether output is pending (see smtp_server_output_delay for
+ * when to send it).
+ *
+ * @param srv  The session, or NULL.
+ * @return 1 when output is pending, else 0 (0 for NULL).
+ */
 SMTP_API int smtp_server_want_write(const smtp_server *srv);
 
 /**
- * smtp_server_output_delay returns how many milliseconds the adapter should hold the pending
- * output before it writes it (smtp_server_write), or 0 to write it now. It is non-zero once
- * the client has made soft_error_limit error replies (Postfix's smtpd_soft_error_limit and
- * smtpd_error_sleep_time): every reply after that is delayed by error_delay_ms. The delay
- * counts from when the adapter first sees the value non-zero (arm a timer, without blocking
- * other connections), and smtp_server_write ends it. Meanwhile the engine consumes no input
- * (smtp_server_want_read is 0, smtp_server_read stops right after the command that drew the
- * reply, so each reply is delayed on its own) and smtp_server_timeout is 0 (the wait for the
- * client starts once the reply was sent). An adapter that ignores it just does not delay.
- * smtp_server_shutdown and smtp_server_timeout_expired cancel the delay.
+ * smtp_server_output_delay tells how long the adapter should hold the pending output before it
+ * writes it (smtp_server_write).
+ *
+ * The delay is non-zero once the client has made soft_error_limit error replies (Postfix's
+ * smtpd_soft_error_limit and smtpd_error_sleep_time): every reply after that is delayed by
+ * error_delay_ms. The delay counts from when the adapter first sees the value non-zero (arm a
+ * timer, without blocking other connections), and smtp_server_write ends it. Meanwhile the
+ * engine consumes no input (smtp_server_want_read is 0, smtp_server_read stops right after the
+ * command that drew the reply, so each reply is delayed on its own) and smtp_server_timeout is
+ * 0 (the wait for the client starts once the reply was sent). An adapter that ignores it just
+ * does not delay. smtp_server_shutdown and smtp_server_timeout_expired cancel the delay.
+ *
+ * @param srv  The session, or NULL.
+ * @return The delay in milliseconds, or 0 to write now (also when nothing is pending, and for
+ *         NULL).
  */
 SMTP_API unsigned smtp_server_output_delay(const smtp_server *srv);
 
 /**
- * smtp_server_want_tls returns 1 from the moment the 220 reply to STARTTLS is queued until
- * smtp_server_tls_done: the adapter writes out all pending output (until
- * smtp_server_want_write is 0), then runs the TLS handshake and reads no more plaintext (RFC
- * 3207 4.2; bytes already read after the STARTTLS line are never consumed: drop them). 0 otherwise,
- * and once the session is closing (plaintext injected after STARTTLS, a shutdown) or failed.
+ * smtp_server_want_tls tells whether the adapter should now run the TLS handshake of STARTTLS.
+ *
+ * That is from the moment the 220 reply to STARTTLS is queued until smtp_server_tls_done. The
+ * adapter then writes out all pending output (until smtp_server_want_write is 0), then runs the
+ * TLS handshake and reads no more plaintext (RFC 3207 4.2; bytes already read after the
+ * STARTTLS line are never consumed: drop them).
+ *
+ * @param srv  The session, or NULL.
+ * @return 1 in that state; 0 otherwise, once the session is closing (plaintext injected after
+ *         STARTTLS, a shutdown) or failed, and for NULL.
  */
 SMTP_API int smtp_server_want_tls(const smtp_server *srv);
 
 /**
- * smtp_server_in_transaction returns 1 from an accepted MAIL until the transaction ends (the
- * final reply to its message, RSET, HELO/EHLO, STARTTLS, QUIT, an abort), else 0. A MAIL
- * still being decided is smtp_server_pending, not yet a transaction. An adapter stopping
- * gracefully lets sessions in a transaction (or with a decision pending) finish first.
+ * smtp_server_in_transaction tells whether a mail transaction is open.
+ *
+ * A transaction is open from an accepted MAIL until it ends (the final reply to its message,
+ * RSET, HELO/EHLO, STARTTLS, QUIT, an abort). A MAIL still being decided is
+ * smtp_server_pending, not yet a transaction. An adapter stopping gracefully lets sessions in a
+ * transaction (or with a decision pending) finish first.
+ *
+ * @param srv  The session, or NULL.
+ * @return 1 in a transaction, else 0 (0 for NULL).
  */
 SMTP_API int smtp_server_in_transaction(const smtp_server *srv);
 
 /**
- * smtp_server_memory returns the octets the session holds from its allocator now: the session
- * itself, its setting strings, the command parser, the output queue and (once used) the
- * decoding buffer; not the allocator's own overhead. 0 for NULL.
+ * smtp_server_memory tells how many octets the session holds from its allocator now.
+ *
+ * That is the session itself, its setting strings, the command parser, the output queue,
+ * (once used) the decoding buffer and (SMTP_SERVER_ENVELOPE) the envelope's buffers; not the
+ * allocator's own overhead.
+ *
+ * @param srv  The session, or NULL.
+ * @return The octets held, 0 for NULL.
  */
 SMTP_API size_t smtp_server_memory(const smtp_server *srv);
 
 /**
- * smtp_server_want_close returns 1 when the connection should be closed now: after QUIT's 221,
- * a 421, a 521, a failed TLS handshake or a fatal error, once all output was written; also 1
- * for a NULL srv. Else 0.
+ * smtp_server_want_close tells whether the connection should be closed now.
+ *
+ * That is after QUIT's 221, a 421, a 521, a failed TLS handshake, a malformed PROXY header, a
+ * pipelining violation (554), smtp_server_eof, smtp_server_timeout_expired,
+ * smtp_server_shutdown or a fatal error, once all output was written.
+ *
+ * @param srv  The session, or NULL.
+ * @return 1 when the connection should be closed (1 for NULL), else 0.
  */
 SMTP_API int smtp_server_want_close(const smtp_server *srv);
 
 /**
- * smtp_server_tls_done reports the end of the TLS handshake after STARTTLS. With `ok` non-zero
- * the session goes on over TLS (RFC 3207 4.2): every piece of session state is forgotten
- * (HELO, transaction, AUTH), EHLO is required again and STARTTLS is no longer offered; feed
- * decrypted bytes from now on. With `ok` 0 the handshake failed: nothing more can be said in
- * either plaintext or TLS, so the session closes without a word (smtp_server_want_close).
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT (srv NULL); SMTP_ERR_INVALID_STATE (no STARTTLS is
- * waiting, the 220 has not been written yet, the session is closing, or from a callback).
+ * smtp_server_tls_done reports the end of the TLS handshake after STARTTLS.
+ *
+ * With `ok` non-zero the session goes on over TLS (RFC 3207 4.2): every piece of session state
+ * is forgotten (HELO, transaction, AUTH), EHLO is required again and STARTTLS is no longer
+ * offered; feed decrypted bytes from now on. With `ok` 0 the handshake failed: nothing more
+ * can be said in either plaintext or TLS, so the session closes without a word
+ * (smtp_server_want_close).
+ *
+ * @param srv  The session.
+ * @param ok   Non-zero when the handshake succeeded, 0 when it failed.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE No STARTTLS is waiting, output is still pending (the 220 has
+ *         not been written yet), the session is closing, or called from a callback.
  */
 SMTP_API int smtp_server_tls_done(smtp_server *srv, int ok);
 
@@ -792,39 +1155,69 @@ typedef enum smtp_server_wait {
 } smtp_server_wait;
 
 /**
- * smtp_server_timeout says what the server waits for from the client now and stores in *ms
- * (when not NULL) the timeout that applies, from the settings (RFC 5321 4.5.3.2):
- * timeout_command between commands, timeout_data inside a message; 0 with
- * SMTP_SERVER_WAIT_NONE when no client timeout applies (not started, a decision is pending, a
- * TLS handshake, closing, output held by smtp_server_output_delay). The adapter restarts its
- * timer whenever it feeds bytes and when the value returned changes.
+ * smtp_server_timeout says what the server waits for from the client now, and the timeout that
+ * applies from the settings (RFC 5321 4.5.3.2).
+ *
+ * The timeout is timeout_command between commands and timeout_data inside a message. The
+ * adapter restarts its timer whenever it feeds bytes and when the value returned changes.
+ *
+ * @param srv  The session, or NULL.
+ * @param ms   Receives the timeout in milliseconds when not NULL; 0 with SMTP_SERVER_WAIT_NONE.
+ * @return SMTP_SERVER_WAIT_COMMAND or SMTP_SERVER_WAIT_DATA, or SMTP_SERVER_WAIT_NONE when no
+ *         client timeout applies (not started, a decision is pending, a TLS handshake, closing
+ *         or failed, output held by smtp_server_output_delay; NULL).
  */
 SMTP_API smtp_server_wait smtp_server_timeout(const smtp_server *srv, uint32_t *ms);
 
 /**
  * smtp_server_timeout_expired tells the engine that the timeout from smtp_server_timeout
- * passed without input: it queues "421 4.4.2 <hostname> Error: timeout exceeded", drops any
- * message in progress (on_message_abort TIMEOUT) and closes.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT; SMTP_ERR_INVALID_STATE (from a callback, or closing);
- * SMTP_ERR_CALLBACK_FAILURE; SMTP_ERR_NOMEM (the output queue could not grow for the 421:
- * fatal and sticky, the session only wants to close). A 421 that finds the queue at
- * max_output is dropped and the call returns 0.
+ * passed without input.
+ *
+ * The engine queues "421 4.4.2 <hostname> Error: timeout exceeded", drops any message in
+ * progress (on_message_abort TIMEOUT) and closes. An open transaction without a message is
+ * reported (on_reset) and a pending decision is dropped. A 421 that finds no room in the output
+ * queue is dropped and the call succeeds; before the PROXY header was read none is queued.
+ *
+ * @param srv  The session.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE Called from a callback, or the session is closing or failed.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_message_abort or on_reset returned a negative value.
+ * @retval SMTP_ERR_NOMEM The output queue could not grow for the 421: fatal and sticky, the
+ *         session only wants to close.
  */
 SMTP_API int smtp_server_timeout_expired(smtp_server *srv);
 
 /**
- * smtp_server_shutdown queues "421 4.3.2 <hostname> Service shutting down" (RFC 5321 3.8),
- * drops any message in progress (on_message_abort SHUTDOWN) and closes. Returns as
- * smtp_server_timeout_expired.
+ * smtp_server_shutdown ends the session from the server's side (RFC 5321 3.8).
+ *
+ * The engine queues "421 4.3.2 <hostname> Service shutting down", drops any message in progress
+ * (on_message_abort SHUTDOWN) and closes. As smtp_server_timeout_expired: an open transaction
+ * is reported (on_reset), a pending decision dropped, a 421 without room dropped, and none
+ * queued before the PROXY header.
+ *
+ * @param srv  The session.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE Called from a callback, or the session is closing or failed.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_message_abort or on_reset returned a negative value.
+ * @retval SMTP_ERR_NOMEM The output queue could not grow for the 421: fatal and sticky, the
+ *         session only wants to close.
  */
 SMTP_API int smtp_server_shutdown(smtp_server *srv);
 
 /**
- * smtp_server_eof tells the engine that the client closed the connection (or it broke): a
- * message in progress is aborted (on_message_abort EOF; nothing is acknowledged), an open
- * transaction reported (on_reset). The session then only wants to close.
- * Returns 0; SMTP_ERR_INVALID_ARGUMENT; SMTP_ERR_INVALID_STATE (from a callback);
- * SMTP_ERR_CALLBACK_FAILURE.
+ * smtp_server_eof tells the engine that the client closed the connection (or it broke).
+ *
+ * A message in progress is aborted (on_message_abort EOF; nothing is acknowledged), an open
+ * transaction reported (on_reset), a pending decision dropped. The session then only wants to
+ * close. It may be called after the session decided to close (after QUIT or a 421).
+ *
+ * @param srv  The session.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE Called from a callback, or the session failed.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_message_abort or on_reset returned a negative value.
  */
 SMTP_API int smtp_server_eof(smtp_server *srv);
 
