@@ -873,9 +873,11 @@ int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_client_xatt
 {
     if (!cli || (verb != SMTP_VERB_XCLIENT && verb != SMTP_VERB_XFORWARD) || !attrs || !n)
         return SMTP_ERR_INVALID_ARGUMENT;
-    /* "NAME=xtext" words; the verb, its SP and CRLF take 10 of the line's 512 octets. */
+    /* "NAME=xtext" words; the verb, its SP and CRLF take 10 ("XCLIENT ") or 11 ("XFORWARD ")
+     * of the line's 512 octets. */
+    const size_t frame = (verb == SMTP_VERB_XCLIENT ? sizeof "XCLIENT " : sizeof "XFORWARD ") + 1;
     char line[SMTP_MAX_COMMAND_LINE];
-    smtp_strbuf b = {line, 0, SMTP_MAX_COMMAND_LINE - 10, 0};
+    smtp_strbuf b = {line, 0, SMTP_MAX_COMMAND_LINE - frame, 0};
     for (size_t i = 0; i < n; i++) {
         const smtp_client_xattr *a = &attrs[i];
         if (!a->name || !a->value || !smtp_xattr_bit(a->name, strlen(a->name)))
@@ -886,7 +888,7 @@ int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_client_xatt
         smtp_strbuf_xtext(&b, a->value);
     }
     if (b.err) return b.err;
-    if (b.len + 10 > cli->out_cap) return SMTP_ERR_TOO_LONG;
+    if (b.len + frame > cli->out_cap) return SMTP_ERR_TOO_LONG;
     if (cli->error || cli->ended || cli->quit_asked || cli->cmd_verb != SMTP_VERB_UNKNOWN ||
         cli->msg)
         return SMTP_ERR_INVALID_STATE;
