@@ -424,12 +424,13 @@ SMTP_API smtp_tls_state smtp_tls_get_state(const smtp_tls *tls);
  * smtp_tls_want_pull tells whether smtp_tls_pull has ciphertext to give.
  *
  * It looks at what the session holds now (encrypted records, also an alert after a failure,
- * and a close_notify that smtp_tls_close asked for) and runs no handshake step: a new client
- * session gives 0 although its first smtp_tls_pull gives the ClientHello.
+ * and a close_notify that smtp_tls_close asked for) and runs no handshake step; a new client
+ * session gives 1: it speaks first, and its first smtp_tls_pull makes and gives the
+ * ClientHello.
  *
  * @param tls  The session; may be NULL.
- * @return 1 when smtp_tls_pull has bytes to give, else 0 (also for a NULL `tls`, and for a
- *         client that has not pulled its ClientHello yet).
+ * @return 1 when smtp_tls_pull has bytes to give (or, for a new client, will make them),
+ *         else 0 (also for a NULL `tls`).
  */
 SMTP_API int smtp_tls_want_pull(const smtp_tls *tls);
 

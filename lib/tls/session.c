@@ -53,6 +53,7 @@ struct smtp_tls {
     int close_wanted; /* smtp_tls_close was called */
     int close_sent;   /* the close_notify alert was handed to mbedTLS */
     int verified;     /* mbedTLS checked a peer certificate (verify_callback ran) */
+    int stepped;      /* the handshake took a step (a client's ClientHello is made then) */
     size_t ip_len;    /* the host is an IP literal of 4 or 16 octets (ip), else 0 */
     unsigned char ip[16];
     char host[256];   /* the host as given (for the messages about an IP literal) */
@@ -220,6 +221,7 @@ static int is_retry(int ret)
 static void drive_handshake(smtp_tls *tls)
 {
     if (tls->state != SMTP_TLS_HANDSHAKE) return;
+    tls->stepped = 1;
     int ret = mbedtls_ssl_handshake(&tls->ssl);
     if (ret == 0)
         tls->state = SMTP_TLS_OPEN;
@@ -440,6 +442,9 @@ int smtp_tls_want_pull(const smtp_tls *tls)
 {
     if (!tls) return 0;
     if (tls->out.len > 0) return 1;
+    /* a new client speaks first: its first pull makes and gives the ClientHello */
+    if (tls->state == SMTP_TLS_HANDSHAKE && !tls->stepped && tls->cfg->role == SMTP_TLS_CLIENT)
+        return 1;
     return tls->state != SMTP_TLS_FAILED &&
            (tls->out_blocked || (tls->close_wanted && !tls->close_sent));
 }

@@ -605,8 +605,10 @@ static void test_arguments(void)
     CHECK_INT(smtp_tls_verify_result(NULL), SMTP_TLS_VERIFY_UNAVAILABLE);
     CHECK_INT(smtp_tls_error_code(NULL), 0);
     CHECK(smtp_tls_error(NULL) != NULL);
-    /* A client's first pull gives a ClientHello: a TLS handshake record. */
+    /* A client's first pull gives a ClientHello: a TLS handshake record. A new client wants
+     * to be pulled (it speaks first): an adapter that waits for want_pull must not stall. */
     CHECK_INT(smtp_tls_want_feed(t), 1);
+    CHECK_INT(smtp_tls_want_pull(t), 1);
     char hello[2048];
     smtp_ssize n = smtp_tls_pull(t, hello, sizeof hello);
     CHECK(n > 5 && hello[0] == 0x16 && hello[1] == 0x03);
