@@ -347,7 +347,7 @@ struct smtp_cmd_parser {
 
 void smtp_cmd_settings_init_versioned(int version, smtp_cmd_settings *settings)
 {
-    if (!settings || version != SMTP_CMD_SETTINGS_VERSION) return;
+    if (!settings || version < 1 || version > SMTP_CMD_SETTINGS_VERSION) return;
     settings->max_line = SMTP_DEFAULT_MAX_LINE;
     settings->max_auth_line = SMTP_DEFAULT_MAX_AUTH_LINE;
     settings->flags = 0;

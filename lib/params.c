@@ -297,7 +297,7 @@ static const smtp_params_opts *opts_of(int version, const smtp_params_opts *opts
 
 void smtp_params_opts_init_versioned(int version, smtp_params_opts *o)
 {
-    if (!o || version != SMTP_PARAMS_OPTS_VERSION) return;
+    if (!o || version < 1 || version > SMTP_PARAMS_OPTS_VERSION) return;
     memset(o, 0, sizeof *o);
     o->extensions = SMTP_PARAM_EXT_ALL;
 }

@@ -35,7 +35,7 @@ struct smtp_reply_parser {
 
 void smtp_reply_settings_init_versioned(int version, smtp_reply_settings *settings)
 {
-    if (!settings || version != SMTP_REPLY_SETTINGS_VERSION) return;
+    if (!settings || version < 1 || version > SMTP_REPLY_SETTINGS_VERSION) return;
     settings->max_line = REPLY_DEFAULT_MAX_LINE;
     settings->max_lines = REPLY_DEFAULT_MAX_LINES;
 }

@@ -76,7 +76,7 @@ int64_t smtp_io_now_ms(void)
 
 void smtp_io_settings_init_versioned(int version, smtp_io_settings *s)
 {
-    if (!s || version != SMTP_IO_SETTINGS_VERSION) return;
+    if (!s || version < 1 || version > SMTP_IO_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
     s->write_timeout_ms = 300000;
     s->linger_ms = 10000;

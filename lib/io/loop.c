@@ -60,7 +60,7 @@ struct smtp_io_loop {
 
 void smtp_io_loop_settings_init_versioned(int version, smtp_io_loop_settings *s)
 {
-    if (!s || version != SMTP_IO_LOOP_SETTINGS_VERSION) return;
+    if (!s || version < 1 || version > SMTP_IO_LOOP_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
     s->max_connections = 1000;
     s->backlog = 511;

@@ -28,7 +28,7 @@ static const unsigned char drbg_personalization[] = "libsmtp tls config";
 
 void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s, smtp_tls_role role)
 {
-    if (!s || version != SMTP_TLS_SETTINGS_VERSION) return;
+    if (!s || version < 1 || version > SMTP_TLS_SETTINGS_VERSION) return;
     memset(s, 0, sizeof *s);
     s->role = role;
     s->verify = role == SMTP_TLS_SERVER ? SMTP_TLS_VERIFY_NONE : SMTP_TLS_VERIFY_REQUIRED;
