@@ -1100,9 +1100,8 @@ SMTP_API int smtp_io_loop_add_listener(smtp_io_loop *loop, int fd);
  * @retval SMTP_ERR_INVALID_ARGUMENT `loop` or `cli` is NULL, `fd` < 0, or `settings` refused
  *         as by smtp_io_conn_new_client_versioned.
  * @retval SMTP_ERR_INVALID_STATE The loop is shutting down (smtp_io_loop_shutdown was called).
- * @retval SMTP_ERR_NOMEM No memory for the connection, or for its place among the loop's. In
- *         the second case the connection had taken its first step: on_progress, on_trace
- *         and tls_new may have been called, and TLS bytes written to `fd`.
+ * @retval SMTP_ERR_NOMEM No memory for the connection, or for its place among the loop's
+ *         (made first: nothing was called and nothing written to `fd`).
  */
 SMTP_API int smtp_io_loop_add_client_versioned(smtp_io_loop *loop, int fd, smtp_client *cli,
                                                int settings_version,

@@ -42,7 +42,7 @@ static void sift_down(smtp_io_heap *h, size_t i)
     place(h, i, c);
 }
 
-int smtp_io_heap_push(smtp_io_heap *h, smtp_io_conn *c, const smtp_mem *mem)
+int smtp_io_heap_reserve(smtp_io_heap *h, const smtp_mem *mem)
 {
     if (h->len == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
@@ -51,6 +51,12 @@ int smtp_io_heap_push(smtp_io_heap *h, smtp_io_conn *c, const smtp_mem *mem)
         h->items = items;
         h->cap = cap;
     }
+    return 0;
+}
+
+int smtp_io_heap_push(smtp_io_heap *h, smtp_io_conn *c, const smtp_mem *mem)
+{
+    if (smtp_io_heap_reserve(h, mem) < 0) return SMTP_ERR_NOMEM;
     place(h, h->len++, c);
     sift_up(h, c->heap_index);
     return 0;

@@ -137,6 +137,8 @@ typedef struct smtp_io_heap {
     size_t len;
     size_t cap;
 } smtp_io_heap;
+/* Makes room for one more connection (then smtp_io_heap_push cannot fail). */
+int smtp_io_heap_reserve(smtp_io_heap *h, const smtp_mem *mem);
 int smtp_io_heap_push(smtp_io_heap *h, smtp_io_conn *c, const smtp_mem *mem);
 void smtp_io_heap_remove(smtp_io_heap *h, smtp_io_conn *c);
 /* Restores the order after c->deadline changed. */

@@ -384,16 +384,16 @@ int smtp_io_loop_add_client_versioned(smtp_io_loop *l, int fd, smtp_client *cli,
     if (pconn) *pconn = NULL;
     if (!l || fd < 0 || !cli) return SMTP_ERR_INVALID_ARGUMENT;
     if (l->shutting_down || l->shutdown_req) return SMTP_ERR_INVALID_STATE;
+    /* The heap's room first: once the connection is made it has taken its first step (a
+     * trace, implicit TLS's ClientHello), and nothing may fail after that. */
+    if (smtp_io_heap_reserve(&l->heap, l->mem) < 0) return SMTP_ERR_NOMEM;
     smtp_io_conn *c;
     int r = settings
                 ? smtp_io_conn_new_client_versioned(&c, fd, cli, settings_version, settings, l->mem)
                 : smtp_io_conn_new_client(&c, fd, cli, &l->io, l->mem);
     if (r < 0) return r;
     c->loop_data = session_data;
-    if (smtp_io_heap_push(&l->heap, c, l->mem) < 0) {
-        smtp_io_conn_free(c); /* the descriptor stays the caller's, as on any error */
-        return SMTP_ERR_NOMEM;
-    }
+    (void)smtp_io_heap_push(&l->heap, c, l->mem); /* reserved above */
     /* A connection that ended at once is closed now (on_close was called). */
     if (!settle(l, c) && pconn) *pconn = c;
     return 0;

@@ -327,6 +327,90 @@ static void test_graceful_shutdown(void)
     smtp_io_loop_del(loop);
 }
 
+/* An allocator that counts its calls; while `fail` is set, realloc fails (the loop's heap of
+ * connections grows with realloc; a connection is made with calloc). */
+struct counting_mem {
+    int fail, calls;
+};
+
+static void *cm_malloc(size_t n, void *ud)
+{
+    struct counting_mem *m = ud;
+    m->calls++;
+    return malloc(n);
+}
+
+static void *cm_calloc(size_t k, size_t n, void *ud)
+{
+    struct counting_mem *m = ud;
+    m->calls++;
+    return calloc(k, n);
+}
+
+static void *cm_realloc(void *p, size_t n, void *ud)
+{
+    struct counting_mem *m = ud;
+    m->calls++;
+    return m->fail ? NULL : realloc(p, n);
+}
+
+static void cm_free(void *p, void *ud)
+{
+    (void)ud;
+    free(p);
+}
+
+static int traced;
+
+static void count_trace(smtp_io_conn *conn, int dir, const char *data, size_t len, void *ud)
+{
+    (void)conn, (void)dir, (void)data, (void)len, (void)ud;
+    traced++;
+}
+
+/* smtp_io_loop_add_client out of memory: the loop's room for the connection is made before
+ * the connection, so a failure has done nothing (no allocation of a connection, no trace, the
+ * descriptor the caller's); with memory back, the same descriptor and client work. */
+static void test_add_client_nomem(void)
+{
+    struct counting_mem cm = {0, 0};
+    smtp_mem mem = {&cm, cm_malloc, cm_free, cm_calloc, cm_realloc};
+    smtp_io_loop_settings ls;
+    smtp_io_loop_settings_init(&ls);
+    smtp_io_loop *loop;
+    CHECK_INT(smtp_io_loop_new(&loop, &ls, &mem), 0);
+    smtp_client_settings cs;
+    smtp_client_settings_init(&cs);
+    smtp_client_callbacks cb = {0};
+    smtp_client *cli;
+    CHECK_INT(smtp_client_new(&cli, &cb, &cs, NULL, NULL), 0);
+    int sv[2];
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    smtp_io_settings ios;
+    smtp_io_settings_init(&ios);
+    ios.on_trace = count_trace;
+    /* A greeting waits on the socket: a connection that took its first step would read it
+     * and trace it. */
+    CHECK_INT(write(sv[1], "220 hi\r\n", 8), 8);
+    smtp_io_conn *conn = (smtp_io_conn *)&cm;
+    cm.fail = 1;
+    cm.calls = 0;
+    traced = 0;
+    CHECK_INT(smtp_io_loop_add_client(loop, sv[0], cli, &ios, NULL, &conn), SMTP_ERR_NOMEM);
+    CHECK(conn == NULL);
+    CHECK_INT(cm.calls, 1); /* the heap's room, tried first: no connection was made */
+    CHECK_INT(traced, 0);
+    CHECK(fcntl(sv[0], F_GETFD) != -1);
+    CHECK_INT(smtp_io_loop_connections(loop), 0);
+    cm.fail = 0;
+    CHECK_INT(smtp_io_loop_add_client(loop, sv[0], cli, &ios, NULL, &conn), 0);
+    CHECK(conn != NULL);
+    CHECK_INT(smtp_io_loop_connections(loop), 1);
+    smtp_io_loop_del(loop); /* closes sv[0] */
+    smtp_client_del(cli);
+    close(sv[1]);
+}
+
 int main(void)
 {
     iot_limit_time(100);
@@ -337,5 +421,6 @@ int main(void)
     test_vanish_mid_data();
     test_server_partial_writes();
     test_graceful_shutdown();
+    test_add_client_nomem();
     return check_finish();
 }
