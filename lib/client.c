@@ -259,6 +259,7 @@ void smtp_client_del(smtp_client *cli)
 {
     if (!cli) return;
     smtp_reply_parser_del(cli->rp);
+    smtp_free(cli->mem, cli->inc_rcpts);
     smtp_free(cli->mem, cli);
 }
 
@@ -840,6 +841,12 @@ int smtp_client_quit(smtp_client *cli)
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
     if (cli->error || cli->ended || cli->quit_asked) return SMTP_ERR_INVALID_STATE;
     cli->quit_asked = 1;
+    /* A transaction opened with smtp_client_mail_from whose data has not begun ends here (QUIT
+     * closes it at the server); one whose data is going out is finished first. */
+    if (smtp_cli_txn_cancellable(cli)) {
+        int rv = smtp_cli_txn_cancel(cli);
+        if (rv < 0) return rv;
+    }
     return smtp_cli_kick(cli);
 }
 
@@ -859,13 +866,21 @@ int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg)
     smtp_ssize need = smtp_emit_command(NULL, 0, verb, arg, len);
     if (need < 0) return (int)need;
     if ((size_t)need > cli->out_cap) return SMTP_ERR_TOO_LONG;
+    /* RSET may end a transaction opened with smtp_client_mail_from whose data has not begun. */
+    int cancel = verb == SMTP_VERB_RSET && smtp_cli_txn_cancellable(cli);
     if (cli->error || cli->ended || cli->quit_asked || cli->cmd_verb != SMTP_VERB_UNKNOWN ||
-        cli->msg)
+        (cli->msg && !cancel))
         return SMTP_ERR_INVALID_STATE;
     cli->cmd_verb = verb;
     cli->cmd_sent = 0;
     cli->cmd_has_arg = arg != NULL;
     if (arg) memcpy(cli->cmd_arg, arg, len + 1); /* need <= 512: the line holds it */
+    if (cancel) {
+        /* on_message reports the transaction (at once when no reply is owed), then RSET goes
+         * out after its replies, alone */
+        int rv = smtp_cli_txn_cancel(cli);
+        if (rv < 0) return rv;
+    }
     return smtp_cli_kick(cli);
 }
 

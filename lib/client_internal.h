@@ -159,6 +159,11 @@ struct smtp_client {
     size_t m_rcpt_sent, m_rcpt_replied, m_ok, m_rej, m_temp;
     size_t m_lmtp_ok, m_lmtp_rej, m_lmtp_temp;
     unsigned char *rcpt_ok; /* max_recipients flags */
+    /* A transaction opened with smtp_client_mail_from: its MAIL and DATA replies go to on_reply;
+     * m_open while recipients may still be added (until smtp_client_data); its recipients
+     * are copied into inc_rcpts (max_recipients, allocated at the first smtp_client_mail_from). */
+    int m_incremental, m_open;
+    smtp_client_rcpt *inc_rcpts;
     int need_rset;          /* a transaction is open after a failure: send RSET */
 
     /* The application's command (smtp_client_command): its verb while it is pending (to send,
@@ -223,6 +228,12 @@ int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
 int smtp_cli_txn_abort(smtp_client *cli, int status, const smtp_client_reply *r);
 /* Whether the message in progress still has something to say before QUIT. */
 int smtp_cli_txn_busy(const smtp_client *cli);
+/* Whether the message in progress is a transaction opened with smtp_client_mail_from whose data has
+ * not begun, which RSET or QUIT may end. */
+int smtp_cli_txn_cancellable(const smtp_client *cli);
+/* Ends such a transaction (TEMPFAIL, no reply): once the replies it is owed are in, on_message
+ * reports it; the application's RSET (or QUIT) closes it at the server. */
+int smtp_cli_txn_cancel(smtp_client *cli);
 
 /* ---- lib/client_auth.c ---- */
 /* The mechanism named by settings.auth_mech (0: none named, -1: unknown name, or its

@@ -88,17 +88,23 @@ static int check_values(const smtp_client_message *m)
         smtp_ssize n = smtp_xtext_encoded_len(m->envid, strlen(m->envid));
         if (n <= 0 || n > 100 || has_8bit(m->envid)) return SMTP_ERR_INVALID_ARGUMENT;
     }
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        unsigned nt = m->rcpts[i].notify;
-        if (nt & ~0xfu) return SMTP_ERR_INVALID_ARGUMENT;
-        if ((nt & SMTP_NOTIFY_NEVER) && (nt & ~SMTP_NOTIFY_NEVER)) return SMTP_ERR_INVALID_ARGUMENT;
-        /* RFC 3461 4.2: the ORCPT value, "rfc822;" and the xtext (1*xtext: an empty address
-         * is malformed), is at most 500 characters. */
-        const char *o = m->rcpts[i].orcpt;
-        if (!o) continue;
-        smtp_ssize n = smtp_xtext_encoded_len(o, strlen(o));
-        if (n <= 0 || n > 500 - 7 || has_8bit(o)) return SMTP_ERR_INVALID_ARGUMENT;
-    }
+    if (m->flags & ~(SMTP_CLIENT_MSG_ALL_OR_NOTHING | SMTP_CLIENT_MSG_REQUIRE_DSN |
+                     SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY | SMTP_CLIENT_MSG_SMTPUTF8))
+        return SMTP_ERR_INVALID_ARGUMENT;
+    return 0;
+}
+
+static int check_rcpt_values(const smtp_client_rcpt *r)
+{
+    unsigned nt = r->notify;
+    if (nt & ~0xfu) return SMTP_ERR_INVALID_ARGUMENT;
+    if ((nt & SMTP_NOTIFY_NEVER) && (nt & ~SMTP_NOTIFY_NEVER)) return SMTP_ERR_INVALID_ARGUMENT;
+    /* RFC 3461 4.2: the ORCPT value, "rfc822;" and the xtext (1*xtext: an empty address is
+     * malformed), is at most 500 characters. */
+    const char *o = r->orcpt;
+    if (!o) return 0;
+    smtp_ssize n = smtp_xtext_encoded_len(o, strlen(o));
+    if (n <= 0 || n > 500 - 7 || has_8bit(o)) return SMTP_ERR_INVALID_ARGUMENT;
     return 0;
 }
 
@@ -223,14 +229,24 @@ static int check_lengths(smtp_client *cli, const smtp_client_message *m, int utf
                                       params, (size_t)n);
         if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e; /* max_output */
     }
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        const smtp_client_rcpt *r = &m->rcpts[i];
-        int n = rcpt_params(cli, r, PARAMS_LONGEST, params, sizeof params);
-        if (n < 0) return n;
-        smtp_ssize e = smtp_emit_rcpt(cli->scratch, cli->out_cap, r->address, strlen(r->address),
-                                      params, (size_t)n);
-        if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e;
-    }
+    return 0;
+}
+
+/* A recipient whole: its address (present, no control byte, a path: `*utf8` set when it needs
+ * SMTPUTF8), its DSN values, and its longest RCPT line. */
+static int check_rcpt(smtp_client *cli, const smtp_client_rcpt *r, int *utf8)
+{
+    if (!r->address) return SMTP_ERR_INVALID_ARGUMENT;
+    if (has_ctl(r->address) || (r->orcpt && has_ctl(r->orcpt))) return SMTP_ERR_UNSAFE_ARGUMENT;
+    int rv = check_path(r->address, SMTP_PATH_ALLOW_POSTMASTER, utf8);
+    if (rv == 0) rv = check_rcpt_values(r);
+    if (rv != 0) return rv;
+    char params[PARAMS_MAX];
+    int n = rcpt_params(cli, r, PARAMS_LONGEST, params, sizeof params);
+    if (n < 0) return n;
+    smtp_ssize e = smtp_emit_rcpt(cli->scratch, cli->out_cap, r->address, strlen(r->address),
+                                  params, (size_t)n);
+    if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e;
     return 0;
 }
 
@@ -250,6 +266,7 @@ static void txn_clear(smtp_client *cli)
     cli->m_ok = cli->m_rej = cli->m_temp = 0;
     cli->m_lmtp_ok = cli->m_lmtp_rej = cli->m_lmtp_temp = 0;
     cli->saved.set = 0;
+    cli->m_incremental = cli->m_open = 0;
     body_reset(cli);
 }
 
@@ -264,20 +281,23 @@ static size_t message_size(int version)
     return version == 1 ? sizeof(smtp_client_message) : 0;
 }
 
-int smtp_client_submit_versioned(smtp_client *cli, int version, const smtp_client_message *msg)
+/* The checks a message passes before it is taken, by smtp_client_submit (with its recipients)
+ * and smtp_client_mail_from (without); `*utf8` is set when an address needs SMTPUTF8. */
+static int finish(smtp_client *cli, int status);
+static void decide(smtp_client *cli, int status, const smtp_client_reply *r, int rset);
+static void judge_recipients(smtp_client *cli);
+
+static int may_begin(const smtp_client *cli)
 {
-    int utf8 = 0, rv;
-    if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
-    /* The caller's version over the defaults; what it points to stays borrowed. */
-    smtp_client_message copy;
-    smtp_client_message_init(&copy);
-    memcpy(&copy, msg, message_size(version));
-    const smtp_client_message *m = &copy;
-    if (cli->error || cli->ended || cli->quit_asked || cli->msg || cli->phase == SMTP_CLI_DONE)
-        return SMTP_ERR_INVALID_STATE;
-    if (!m->sender || !m->rcpts || m->nrcpts == 0 || m->nrcpts > cli->set.max_recipients ||
-        (!m->read_body && !m->body && m->body_len))
-        return SMTP_ERR_INVALID_ARGUMENT;
+    return !(cli->error || cli->ended || cli->quit_asked || cli->msg ||
+             cli->phase == SMTP_CLI_DONE);
+}
+
+static int check_message(smtp_client *cli, const smtp_client_message *m, int *utf8)
+{
+    int rv;
+    if (!may_begin(cli)) return SMTP_ERR_INVALID_STATE;
+    if (!m->sender || (!m->read_body && !m->body && m->body_len)) return SMTP_ERR_INVALID_ARGUMENT;
     if (has_ctl(m->sender) || (m->envid && has_ctl(m->envid)) ||
         (m->holduntil && has_ctl(m->holduntil)))
         return SMTP_ERR_UNSAFE_ARGUMENT;
@@ -286,21 +306,115 @@ int smtp_client_submit_versioned(smtp_client *cli, int version, const smtp_clien
         if (has_ctl(m->rcpts[i].address) || (m->rcpts[i].orcpt && has_ctl(m->rcpts[i].orcpt)))
             return SMTP_ERR_UNSAFE_ARGUMENT;
     }
-    if (m->sender[0] && (rv = check_path(m->sender, 0, &utf8)) != 0) return rv;
+    if (m->sender[0] && (rv = check_path(m->sender, 0, utf8)) != 0) return rv;
     for (size_t i = 0; i < m->nrcpts; i++)
-        if ((rv = check_path(m->rcpts[i].address, SMTP_PATH_ALLOW_POSTMASTER, &utf8)) != 0)
+        if ((rv = check_path(m->rcpts[i].address, SMTP_PATH_ALLOW_POSTMASTER, utf8)) != 0)
             return rv;
     if ((rv = check_values(m)) != 0) return rv;
-    if ((rv = check_lengths(cli, m, utf8)) != 0) return rv;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if ((rv = check_rcpt(cli, &m->rcpts[i], utf8)) != 0) return rv;
+    return check_lengths(cli, m, *utf8);
+}
+
+/* Takes the checked message (copied) and starts it: a whole envelope, or an open one. */
+static void txn_begin(smtp_client *cli, const smtp_client_message *copy, int utf8, int open)
+{
     txn_clear(cli);
-    cli->msg_copy = copy;
+    cli->msg_copy = *copy;
     cli->msg = &cli->msg_copy;
     cli->m_utf8 = utf8;
-    memset(cli->rcpt_ok, 0, m->nrcpts);
+    cli->m_incremental = cli->m_open = open;
+    memset(cli->rcpt_ok, 0, cli->set.max_recipients);
     /* The message is taken: what follows (a body source that fails at once, say) is the
      * session's, reported by on_message and on_session_end, not an error of this call. */
     (void)smtp_cli_kick(cli);
+}
+
+int smtp_client_submit_versioned(smtp_client *cli, int version, const smtp_client_message *msg)
+{
+    int utf8 = 0;
+    if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
+    /* The caller's version over the defaults; what it points to stays borrowed. */
+    smtp_client_message copy;
+    smtp_client_message_init(&copy);
+    memcpy(&copy, msg, message_size(version));
+    if (!copy.rcpts || copy.nrcpts == 0 || copy.nrcpts > cli->set.max_recipients)
+        return may_begin(cli) ? SMTP_ERR_INVALID_ARGUMENT : SMTP_ERR_INVALID_STATE;
+    int rv = check_message(cli, &copy, &utf8);
+    if (rv != 0) return rv;
+    txn_begin(cli, &copy, utf8, 0);
     return 0;
+}
+
+int smtp_client_mail_from_versioned(smtp_client *cli, int version, const smtp_client_message *msg)
+{
+    int utf8 = 0;
+    if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
+    smtp_client_message copy;
+    smtp_client_message_init(&copy);
+    memcpy(&copy, msg, message_size(version));
+    int rv = check_message(cli, &copy, &utf8);
+    if (rv == 0 && (copy.rcpts || copy.nrcpts)) rv = SMTP_ERR_INVALID_ARGUMENT;
+    if (rv != 0) return rv;
+    if (!cli->inc_rcpts) {
+        cli->inc_rcpts = smtp_malloc(cli->mem, cli->set.max_recipients * sizeof *cli->inc_rcpts);
+        if (!cli->inc_rcpts) return SMTP_ERR_NOMEM;
+    }
+    copy.rcpts = cli->inc_rcpts;
+    copy.nrcpts = 0;
+    txn_begin(cli, &copy, utf8 || (copy.flags & SMTP_CLIENT_MSG_SMTPUTF8), 1);
+    return 0;
+}
+
+int smtp_client_rcpt_to(smtp_client *cli, const smtp_client_rcpt *rcpt)
+{
+    if (!cli || !rcpt) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->error || cli->ended || !cli->msg || !cli->m_open || cli->m_decided)
+        return SMTP_ERR_INVALID_STATE;
+    if (cli->msg_copy.nrcpts >= cli->set.max_recipients) return SMTP_ERR_INVALID_ARGUMENT;
+    int utf8 = 0;
+    int rv = check_rcpt(cli, rcpt, &utf8);
+    if (rv != 0) return rv;
+    /* RFC 6531 3.4: SMTPUTF8 goes with MAIL, which may be out already. */
+    if (utf8 && !cli->m_utf8) return SMTP_ERR_UTF8;
+    cli->inc_rcpts[cli->msg_copy.nrcpts++] = *rcpt;
+    return smtp_cli_kick(cli);
+}
+
+/* The replies of a transaction all arrived with nothing more to send: report it. */
+static int settle(smtp_client *cli)
+{
+    if (cli->msg && cli->m_decided && !cli->m_pending && cli->m_data != SMTP_CLI_DATA_ABORT)
+        return finish(cli, cli->m_status);
+    return 0;
+}
+
+int smtp_client_data(smtp_client *cli)
+{
+    if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->error || cli->ended || !cli->msg || !cli->m_open || cli->m_decided ||
+        cli->msg_copy.nrcpts == 0)
+        return SMTP_ERR_INVALID_STATE;
+    cli->m_open = 0;
+    /* Every recipient answered already: is there anyone to send to? */
+    if (cli->m_rcpt_replied == cli->msg->nrcpts) judge_recipients(cli);
+    int rv = settle(cli);
+    if (rv < 0) return rv;
+    return smtp_cli_kick(cli);
+}
+
+int smtp_cli_txn_cancellable(const smtp_client *cli)
+{
+    return cli->msg && cli->m_incremental && !cli->m_decided &&
+           (cli->m_open || cli->m_data == SMTP_CLI_DATA_NONE);
+}
+
+int smtp_cli_txn_cancel(smtp_client *cli)
+{
+    cli->m_open = 0;
+    cli->saved.set = 0;
+    decide(cli, SMTP_CLIENT_TEMPFAIL, NULL, 0);
+    return settle(cli);
 }
 
 /* ---- the body ---- */
@@ -490,8 +604,6 @@ static int emit_bdat(smtp_client *cli)
 
 /* ---- the transaction's commands ---- */
 
-static int finish(smtp_client *cli, int status);
-
 /* The extension a message needs that the server lacks, or -1 (RFC 6531 3.4, RFC 6152 3,
  * RFC 3030 3, RFC 8689 4.1, RFC 2852 4, RFC 4865 3, RFC 1870 6). */
 static int missing_ext(const smtp_client *cli, const smtp_client_message *m, uint64_t size)
@@ -614,6 +726,7 @@ int smtp_cli_txn_produce(smtp_client *cli)
     }
     if (cli->m_decided) return 0;
     if (cli->m_rcpt_sent < cli->msg->nrcpts) return emit_rcpt(cli);
+    if (cli->m_open) return 0; /* more recipients may come (smtp_client_rcpt_to) */
     switch (cli->m_data) {
     case SMTP_CLI_DATA_NONE:
         /* All or nothing: no data before every recipient has answered, so that nothing can
@@ -732,10 +845,19 @@ static int on_rcpt_reply(smtp_client *cli, const struct smtp_cli_expect *x,
     SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[x->index], r);
     if (cr < 0) return smtp_cli_callback_failed(cli);
     /* Before DATA (or while BDAT chunks go out): with no recipient, stop and RSET. */
-    if (cli->m_rcpt_replied == cli->msg->nrcpts && !cli->m_decided &&
+    if (cli->m_rcpt_replied == cli->msg->nrcpts && !cli->m_decided && !cli->m_open &&
         (cli->m_data == SMTP_CLI_DATA_NONE || cli->m_data == SMTP_CLI_DATA_BDAT))
         judge_recipients(cli);
     return 0;
+}
+
+/* A transaction opened with smtp_client_mail_from: its MAIL and DATA replies go to on_reply. */
+static int report_step(smtp_client *cli, const smtp_client_reply *r)
+{
+    if (!cli->m_incremental) return 0;
+    int cr;
+    SMTP_CALLBACK(cli, cr, on_reply, r);
+    return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
 }
 
 static void on_data_reply(smtp_client *cli, const smtp_client_reply *r)
@@ -776,20 +898,28 @@ int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
     if (!cli->msg) return 0; /* not reached: replies of a reported message are ignored */
     cli->m_pending--;
     switch (x->kind) {
-    case SMTP_CLI_X_MAIL:
+    case SMTP_CLI_X_MAIL: {
         if (r->code / 100 == 2) {
             cli->m_mail = SMTP_CLI_MAIL_OK;
         } else {
             cli->m_mail = SMTP_CLI_MAIL_FAIL;
             decide(cli, status_of(r->code), r, 0);
         }
+        int rv = report_step(cli, r);
+        if (rv < 0 || !cli->msg) return rv;
         break;
+    }
     case SMTP_CLI_X_RCPT: {
         int rv = on_rcpt_reply(cli, x, r);
         if (rv < 0) return rv;
         break;
     }
-    case SMTP_CLI_X_DATA: on_data_reply(cli, r); break;
+    case SMTP_CLI_X_DATA: {
+        on_data_reply(cli, r);
+        int rv = report_step(cli, r);
+        if (rv < 0 || !cli->msg) return rv;
+        break;
+    }
     case SMTP_CLI_X_DATA_END:
         if (x->flag) break; /* the reply to the lone dot of an aborted message */
         /* RFC 5321 4.1.1.4: the transaction is over whatever the reply. */

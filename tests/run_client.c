@@ -41,6 +41,14 @@
  * it says SMTP_ERR_AGAIN after the last byte).
  * A body is in memory (message.body), so the client computes its SIZE=, unless piece=, size=,
  * noend or bodybuf= ask for a body source (tests/body_source.h).
+ * inc[=all|wait|rset|rsetnow|quit] (a message option): the message goes through
+ * smtp_client_mail_from, then smtp_client_rcpt_to for each recipient (all at once; with wait,
+ * each after the previous one's reply), then smtp_client_data; instead of the data,
+ * smtp_client_command(RSET) once every recipient answered (rset) or at once (rsetnow), or
+ * smtp_client_quit once every recipient answered (quit); msgutf8 sets
+ * SMTP_CLIENT_MSG_SMTPUTF8. MAIL's and
+ * DATA's replies are logged as "reply VERB ..." (on_reply); refusals of the calls as
+ *   mail_from N SMTP_ERR_... / rcpt_to I SMTP_ERR_... / data SMTP_ERR_... / rset SMTP_ERR_...
  * cmd=VERB[:ARG] between messages: the application's command (smtp_client_command), logged
  * xclient=NAME:VALUE,NAME:VALUE... and xforward=...: smtp_client_xclient's attributes
  *   reply VERB CODE text="..." [enh=X]   its reply (on_reply)
@@ -76,7 +84,14 @@ struct rmsg {
     const char *cmd_arg;
     smtp_client_xattr xattrs[12]; /* XCLIENT, XFORWARD: smtp_client_xclient(cmd, xattrs) */
     size_t nxattrs;
+    /* inc=...: the message goes through smtp_client_mail_from, smtp_client_rcpt_to and
+     * smtp_client_data (INC_*), instead of smtp_client_submit */
+    int inc;
+    size_t inc_added, inc_replied; /* recipients given, and answered (on_rcpt) */
+    int inc_done;                  /* smtp_client_data (or RSET, or nothing) was called */
 };
+
+enum { INC_NONE, INC_ALL, INC_WAIT, INC_RSET, INC_RSET_NOW, INC_QUIT };
 
 struct cstate {
     smtp_client *cli;
@@ -319,7 +334,17 @@ static int apply(struct cstate *st, smtp_client_settings *s, const char *tok, si
         m->m.flags |= SMTP_CLIENT_MSG_REQUIRE_DSN;
     else if (key_is(tok, klen, "reqprio"))
         m->m.flags |= SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY;
-    else if (key_is(tok, klen, "ret") && v)
+    else if (key_is(tok, klen, "msgutf8"))
+        m->m.flags |= SMTP_CLIENT_MSG_SMTPUTF8;
+    else if (key_is(tok, klen, "inc")) {
+        m->inc = !v || strcmp(v, "all") == 0 ? INC_ALL
+                 : strcmp(v, "wait") == 0    ? INC_WAIT
+                 : strcmp(v, "rset") == 0    ? INC_RSET
+                 : strcmp(v, "rsetnow") == 0 ? INC_RSET_NOW
+                 : strcmp(v, "quit") == 0    ? INC_QUIT
+                                             : -1;
+        if (m->inc < 0) return -1;
+    } else if (key_is(tok, klen, "ret") && v)
         m->m.ret = strcmp(v, "full") == 0 ? SMTP_RET_FULL : SMTP_RET_HDRS;
     else if (key_is(tok, klen, "envid") && v)
         m->m.envid = v;
@@ -387,8 +412,13 @@ static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_cl
 {
     (void)cli;
     struct cstate *st = ud;
-    size_t index = (size_t)(rcpt - st->msgs[st->cur].rcpts);
+    /* the recipient by its address: smtp_client_rcpt_to's recipients are the engine's copies */
+    struct rmsg *it = &st->msgs[st->cur];
+    size_t index = 0;
+    while (index + 1 < it->m.nrcpts && it->rcpts[index].address != rcpt->address)
+        index++;
     int after_data = r->command != SMTP_VERB_RCPT;
+    if (!after_data) it->inc_replied++;
     char head[32];
     int n = snprintf(head, sizeof head, "%s %zu", after_data ? "lmtp" : "rcpt", index);
     vec_log_raw(st->log, head, (size_t)n);
@@ -425,7 +455,8 @@ static int on_reply(smtp_client *cli, const smtp_client_reply *r, void *ud)
     else
         vec_log_raw(st->log, " none", 5);
     vec_logf(st->log, "%s", "");
-    st->active = 0;
+    /* the reply of a command item ends it; MAIL's and DATA's belong to an inc= message */
+    if (!r || (r->command != SMTP_VERB_MAIL && r->command != SMTP_VERB_DATA)) st->active = 0;
     return 0;
 }
 
@@ -455,6 +486,41 @@ static int on_session_end(smtp_client *cli, const smtp_client_session_result *re
 
 /* ---- driving ---- */
 
+/* An inc= message: its recipients (all at once, or each after the previous one's reply with
+ * inc=wait), then smtp_client_data; or RSET (inc=rset: once every recipient answered;
+ * inc=rsetnow: at once) or QUIT (inc=quit, once every recipient answered) instead. Returns
+ * whether anything was called. */
+static int inc_step(struct cstate *st, struct rmsg *it)
+{
+    int progress = 0;
+    while (it->inc_added < it->m.nrcpts &&
+           (it->inc != INC_WAIT || it->inc_replied == it->inc_added)) {
+        int rv = smtp_client_rcpt_to(st->cli, &it->rcpts[it->inc_added]);
+        if (rv < 0) vec_logf(st->log, "rcpt_to %zu %s", it->inc_added, smtp_error_name(rv));
+        it->inc_added++;
+        progress = 1;
+    }
+    int answered = it->inc_replied == it->inc_added;
+    if (it->inc_added < it->m.nrcpts || it->inc_done ||
+        (it->inc != INC_ALL && it->inc != INC_RSET_NOW && !answered))
+        return progress;
+    it->inc_done = 1;
+    int rv;
+    const char *what = "data";
+    if (it->inc == INC_RSET || it->inc == INC_RSET_NOW) {
+        what = "rset";
+        rv = smtp_client_command(st->cli, SMTP_VERB_RSET, NULL);
+    } else if (it->inc == INC_QUIT) {
+        what = "quit";
+        st->quit_sent = 1;
+        rv = smtp_client_quit(st->cli);
+    } else {
+        rv = smtp_client_data(st->cli);
+    }
+    if (rv < 0) vec_logf(st->log, "%s %s", what, smtp_error_name(rv));
+    return 1;
+}
+
 /* Acts as the application and the adapter until nothing more happens. */
 static void pump(struct cstate *st)
 {
@@ -471,16 +537,27 @@ static void pump(struct cstate *st)
             st->cur = st->next++;
             st->active = 1; /* before: on_message may report the message at once */
             struct rmsg *it = &st->msgs[st->cur];
+            smtp_client_message open = it->m; /* inc=: the message without its recipients */
+            open.rcpts = NULL;
+            open.nrcpts = 0;
             int rv = it->nxattrs ? smtp_client_xclient(st->cli, it->cmd, it->xattrs, it->nxattrs)
                      : it->cmd   ? smtp_client_command(st->cli, it->cmd, it->cmd_arg)
+                     : it->inc   ? smtp_client_mail_from(st->cli, &open)
                                  : smtp_client_submit(st->cli, &it->m);
             if (rv < 0) {
-                vec_logf(st->log, "%s %zu %s", it->cmd ? "command" : "submit", st->cur,
-                         smtp_error_name(rv));
+                vec_logf(st->log, "%s %zu %s",
+                         it->cmd   ? "command"
+                         : it->inc ? "mail_from"
+                                   : "submit",
+                         st->cur, smtp_error_name(rv));
                 st->active = 0;
+                it->inc_done = 1;
             }
             progress = 1;
         }
+        if (st->active && st->msgs[st->cur].inc && !st->msgs[st->cur].inc_done &&
+            inc_step(st, &st->msgs[st->cur]))
+            progress = 1;
         if (!st->active && st->next == st->nmsgs && !st->noquit && !st->quit_sent &&
             !st->session_ended) {
             st->quit_sent = 1;

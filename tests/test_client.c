@@ -1157,6 +1157,94 @@ static void test_proxy_round_trip(void)
     }
 }
 
+/* The transaction given one command at a time: what each call refuses, and in which state;
+ * the recipients' table allocated once (a failure of it refuses MAIL and keeps nothing), then
+ * no allocation per message. */
+static void test_incremental_calls(void)
+{
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_message m;
+    settings(&s);
+    s.max_recipients = 2;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, &mem, &a), 0);
+    smtp_client_rcpt r = {.address = "b@example.net"};
+    /* nothing open */
+    CHECK_INT(smtp_client_rcpt_to(c, &r), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_data(c), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_rcpt_to(NULL, &r), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_rcpt_to(c, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_data(NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_mail_from(NULL, &m), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_mail_from_versioned(c, 99, &m), SMTP_ERR_INVALID_ARGUMENT);
+    message(&m); /* with its recipient: refused, the recipients come one by one */
+    CHECK_INT(smtp_client_mail_from(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    m.rcpts = NULL;
+    m.nrcpts = 0;
+    m.sender = "a b@example.org";
+    CHECK_INT(smtp_client_mail_from(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    m.sender = "a@example.org\r\nRSET";
+    CHECK_INT(smtp_client_mail_from(c, &m), SMTP_ERR_UNSAFE_ARGUMENT);
+    m.sender = "a@example.org";
+    m.flags = 0x100;
+    CHECK_INT(smtp_client_mail_from(c, &m), SMTP_ERR_INVALID_ARGUMENT);
+    m.flags = 0;
+    /* the recipients' table: out of memory refuses MAIL and leaves nothing behind */
+    f.fail_at = f.calls + 1;
+    CHECK_INT(smtp_client_mail_from(c, &m), SMTP_ERR_NOMEM);
+    f.fail_at = 0;
+    CHECK_INT(smtp_client_rcpt_to(c, &r), SMTP_ERR_INVALID_STATE);
+    int calls = f.calls;
+    CHECK_INT(smtp_client_mail_from(c, &m), 0);
+    CHECK_INT(f.calls, calls + 1); /* the table, once */
+    /* open: a second transaction, a submission, a command other than RSET wait their turn */
+    CHECK_INT(smtp_client_mail_from(c, &m), SMTP_ERR_INVALID_STATE);
+    message(&m);
+    CHECK_INT(smtp_client_submit(c, &m), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_data(c), SMTP_ERR_INVALID_STATE); /* no recipient yet */
+    smtp_client_rcpt bad = {.address = NULL};
+    CHECK_INT(smtp_client_rcpt_to(c, &bad), SMTP_ERR_INVALID_ARGUMENT);
+    bad.address = "x y@example.net";
+    CHECK_INT(smtp_client_rcpt_to(c, &bad), SMTP_ERR_INVALID_ARGUMENT);
+    bad.address = "b@example.net\r\nDATA";
+    CHECK_INT(smtp_client_rcpt_to(c, &bad), SMTP_ERR_UNSAFE_ARGUMENT);
+    bad.address = "b@example.net";
+    bad.orcpt = "";
+    CHECK_INT(smtp_client_rcpt_to(c, &bad), SMTP_ERR_INVALID_ARGUMENT);
+    bad.orcpt = NULL;
+    bad.address = "r\xc3\xa9@example.net"; /* UTF-8, and MAIL without SMTPUTF8 */
+    CHECK_INT(smtp_client_rcpt_to(c, &bad), SMTP_ERR_UTF8);
+    CHECK_INT(smtp_client_rcpt_to(c, &r), 0);
+    CHECK_INT(smtp_client_rcpt_to(c, &r), 0);
+    CHECK_INT(smtp_client_rcpt_to(c, &r), SMTP_ERR_INVALID_ARGUMENT); /* max_recipients 2 */
+    CHECK_INT(smtp_client_data(c), 0);
+    CHECK_INT(smtp_client_data(c), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_client_rcpt_to(c, &r), SMTP_ERR_INVALID_STATE);
+    /* the data is going out: RSET no longer ends it */
+    CHECK(feed(c, "220 hi\r\n250-mx\r\n250 PIPELINING\r\n") > 0);
+    CHECK_INT(smtp_client_command(c, SMTP_VERB_RSET, NULL), SMTP_ERR_INVALID_STATE);
+    CHECK(feed(c, "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
+    CHECK_INT(a.delivered, 1);
+    /* the next transactions allocate nothing */
+    calls = f.calls;
+    for (int i = 0; i < 50; i++) {
+        smtp_client_message_init(&m);
+        m.sender = "a@example.org";
+        CHECK_INT(smtp_client_mail_from(c, &m), 0);
+        CHECK_INT(smtp_client_rcpt_to(c, &r), 0);
+        CHECK_INT(smtp_client_data(c), 0);
+        CHECK(feed(c, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
+    }
+    CHECK_INT(a.delivered, 51);
+    CHECK_INT(f.calls, calls);
+    smtp_client_del(c);
+    CHECK_INT(f.live, 0);
+}
+
 int main(void)
 {
     test_bad_settings();
@@ -1179,5 +1267,6 @@ int main(void)
     test_tls_verified();
     test_proxy_header();
     test_proxy_round_trip();
+    test_incremental_calls();
     return check_finish();
 }

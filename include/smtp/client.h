@@ -484,15 +484,16 @@ typedef struct smtp_client_callbacks {
                           void *user_data);
     /**
      * on_reply reports the reply to the application's command (smtp_client_command,
-     * smtp_client_xclient).
+     * smtp_client_xclient), and to MAIL and DATA of a transaction opened with
+     * smtp_client_mail_from.
      *
      * The next command, or a message, may be sent from here. Since version 2.
      *
      * @param cli        The client.
      * @param reply      The reply, valid only during the call: reply->command is the command's
-     *                   verb (NOOP, RSET, VRFY, EXPN, HELP, ETRN, XCLIENT or XFORWARD). NULL
-     *                   when an XCLIENT or XFORWARD was not sent because the server does not
-     *                   offer it or any of its attributes.
+     *                   verb (NOOP, RSET, VRFY, EXPN, HELP, ETRN, XCLIENT or XFORWARD; MAIL or
+     *                   DATA: 354 or a refusal). NULL when an XCLIENT or XFORWARD was not sent
+     *                   because the server does not offer it or any of its attributes.
      * @param user_data  The user_data given to smtp_client_new.
      * @return 0 to go on, or a negative value to fail the session (the feeding call returns
      *         SMTP_ERR_CALLBACK_FAILURE).
@@ -672,6 +673,11 @@ SMTP_API int smtp_client_want_close(const smtp_client *cli);
 #define SMTP_CLIENT_MSG_REQUIRE_DSN 0x2u
 /** Refuse the message rather than drop MT-PRIORITY. */
 #define SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY 0x4u
+/**
+ * Send SMTPUTF8 with MAIL (RFC 6531 3.4) even when no address given so far needs it: for a
+ * transaction opened with smtp_client_mail_from whose recipients, added later, may hold UTF-8.
+ */
+#define SMTP_CLIENT_MSG_SMTPUTF8 0x8u
 
 /**
  * smtp_client_read_body_fn is a body source (smtp_client_message.read_body): it copies up to
@@ -818,6 +824,106 @@ SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
                                           const smtp_client_message *msg);
 
 /**
+ * smtp_client_mail_from opens a transaction whose recipients come one at a time: MAIL with the
+ * message's sender and parameters now, each recipient with smtp_client_rcpt_to, then the data
+ * with smtp_client_data.
+ *
+ * A middlebox relays its client's commands this way (each reply is the command's own), an MTA
+ * adds recipients as it resolves them. `msg` is the message without its recipients (`rcpts`
+ * NULL, `nrcpts` 0): the sender, the parameters, the body or body source (pulled only after
+ * smtp_client_data, and only once the server takes the data: a source may answer
+ * SMTP_ERR_AGAIN until its bytes arrive). The commands go out as they are given, pipelined when
+ * the server offers PIPELINING (MAIL and the recipients given before its reply in one flight);
+ * the replies are reported as they arrive: MAIL's and DATA's (354, or the refusal) to
+ * on_reply, each recipient's to on_rcpt, and the outcome to on_message, as for
+ * smtp_client_submit (which sends a whole envelope the same way). A refused MAIL ends the
+ * transaction (on_reply, then on_message once no reply is owed). smtp_client_command(RSET)
+ * before the data ends the transaction (on_message: TEMPFAIL without a reply) and sends RSET;
+ * smtp_client_quit ends it too. SMTPUTF8 goes with MAIL when the sender needs it or the flag
+ * SMTP_CLIENT_MSG_SMTPUTF8 asks for it; SMTP_CLIENT_MSG_REQUIRE_DSN concerns RET and ENVID
+ * (a recipient's NOTIFY and ORCPT are left out when the server lacks DSN). Call it through
+ * smtp_client_mail_from, which passes SMTP_CLIENT_MESSAGE_VERSION.
+ *
+ * @code
+ *   smtp_client_message m;
+ *   smtp_client_message_init(&m);
+ *   m.sender = "a@example.org";
+ *   m.read_body = relay_body; // SMTP_ERR_AGAIN until the client's data arrives
+ *   m.read_body_data = conn;
+ *   smtp_client_mail_from(cli, &m);                  // on_reply: MAIL's reply
+ *   smtp_client_rcpt_to(cli, &(smtp_client_rcpt){.address = "b@example.net"}); // on_rcpt
+ *   smtp_client_data(cli);                           // on_reply: 354; on_message: the end
+ * @endcode
+ *
+ * @param cli      The client.
+ * @param version  The version of smtp_client_message the caller was compiled with
+ *                 (SMTP_CLIENT_MESSAGE_VERSION).
+ * @param msg      The message without recipients. The struct is copied; what it points to
+ *                 (strings, the body) is borrowed until on_message.
+ * @return 0 on success, or one of these negative error codes (then nothing is sent or kept):
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` or `msg` is NULL; an unknown `version`; `rcpts` or
+ *         `nrcpts` given; no sender; `body` NULL with `body_len` > 0 and no `read_body`; a
+ *         sender that is not a path; a parameter value out of range; an unknown flag.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A string (the sender, ENVID, HOLDUNTIL) holds CR, LF or
+ *         another control byte.
+ * @retval SMTP_ERR_TOO_LONG The MAIL line would exceed its limit, or would not fit in
+ *         max_output.
+ * @retval SMTP_ERR_NOMEM No memory for the recipients' table (max_recipients entries,
+ *         allocated at the first call and kept until smtp_client_del).
+ * @retval SMTP_ERR_INVALID_STATE A message is in progress, or the session is ending or over.
+ */
+SMTP_API int smtp_client_mail_from_versioned(smtp_client *cli, int version,
+                                             const smtp_client_message *msg);
+/** See smtp_client_mail_from_versioned. */
+#define smtp_client_mail_from(cli, msg)                                                            \
+    smtp_client_mail_from_versioned((cli), SMTP_CLIENT_MESSAGE_VERSION, (msg))
+
+/**
+ * smtp_client_rcpt_to adds a recipient to a transaction opened with smtp_client_mail_from.
+ *
+ * RCPT goes out at once when the session allows it (pipelined after MAIL with PIPELINING, else
+ * after the previous reply); its reply comes to on_rcpt with `rcpt` pointing to the engine's
+ * copy of the struct.
+ *
+ * @param cli   The client.
+ * @param rcpt  The recipient. The struct is copied; its strings (address, ORCPT) are borrowed
+ *              until on_rcpt has reported its reply (or on_message the transaction's end).
+ * @return 0 on success, or one of these negative error codes (then nothing is sent or kept):
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` or `rcpt` is NULL; no address, or one that is not a
+ *         path ("Postmaster" allowed); a DSN value out of range; the transaction has
+ *         max_recipients recipients already.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT The address or ORCPT holds a control byte.
+ * @retval SMTP_ERR_UTF8 The address needs SMTPUTF8 and neither the sender nor the flag
+ *         SMTP_CLIENT_MSG_SMTPUTF8 put it on MAIL.
+ * @retval SMTP_ERR_TOO_LONG The RCPT line would exceed its limit or max_output.
+ * @retval SMTP_ERR_INVALID_STATE No transaction opened with smtp_client_mail_from, or its data
+ *         was asked for already (smtp_client_data), or it has failed (its MAIL was refused:
+ *         on_message will report it), or the session failed.
+ */
+SMTP_API int smtp_client_rcpt_to(smtp_client *cli, const smtp_client_rcpt *rcpt);
+
+/**
+ * smtp_client_data ends the recipients of a transaction opened with smtp_client_mail_from: the
+ * data follows (DATA, or BDAT with CHUNKING) once a recipient is accepted.
+ *
+ * With PIPELINING, DATA goes out at once, in the flight of the last recipients; its reply
+ * comes to on_reply (354, then the body is sent; or a refusal). When every recipient was
+ * refused, nothing more is sent (an open transaction is closed with RSET) and on_message
+ * reports the message, with the first refusal; a 354 that arrives anyway is answered with an
+ * empty message (RFC 2920 3.1). With SMTP_CLIENT_MSG_ALL_OR_NOTHING the data waits for every
+ * recipient's reply.
+ *
+ * @param cli  The client.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
+ * @retval SMTP_ERR_INVALID_STATE No open transaction of smtp_client_mail_from, no recipient
+ *         added, the transaction failed (its MAIL was refused), or the session failed.
+ * @retval SMTP_ERR_CALLBACK_FAILURE on_message, called from inside this call because every
+ *         recipient had been refused already, failed.
+ */
+SMTP_API int smtp_client_data(smtp_client *cli);
+
+/**
  * smtp_client_command sends a command of the application's between messages: NOOP, RSET,
  * VRFY, EXPN, HELP or ETRN (RFC 5321 4.1.1, RFC 1985).
  *
@@ -826,7 +932,10 @@ SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
  * violation, and a 421 ends the session instead (on_session_end). One command at a time: call
  * the next one from on_reply or after it. A message submitted while the command is pending
  * waits for its reply, as does QUIT. Monitoring probes (NOOP, VRFY) and a proxy relaying its
- * client's commands use it; the engine sends RSET by itself after a failed transaction.
+ * client's commands use it; the engine sends RSET by itself after a failed transaction. RSET is
+ * also allowed during a transaction opened with smtp_client_mail_from whose data has not
+ * begun: it ends the transaction (on_message: TEMPFAIL, no reply; from inside this call when
+ * no reply is owed) and goes out once the transaction's owed replies are in.
  *
  * @param cli   The client.
  * @param verb  SMTP_VERB_NOOP, SMTP_VERB_RSET, SMTP_VERB_VRFY, SMTP_VERB_EXPN, SMTP_VERB_HELP
@@ -837,8 +946,11 @@ SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
  *         for VRFY, EXPN or ETRN (smtp_emit_command's grammar).
  * @retval SMTP_ERR_UNSAFE_ARGUMENT The argument holds CR, LF or another control byte.
  * @retval SMTP_ERR_TOO_LONG The line would exceed 512 octets (RFC 5321 4.5.3.1.4).
- * @retval SMTP_ERR_INVALID_STATE A command is pending, a message is in progress, or the
- *         session is ending or over.
+ * @retval SMTP_ERR_INVALID_STATE A command is pending, a message is in progress (but for RSET
+ *         ending a transaction of smtp_client_mail_from before its data), or the session is
+ *         ending or over.
+ * @retval SMTP_ERR_CALLBACK_FAILURE RSET ended a transaction with no reply owed, and
+ *         on_message, called from inside this call, failed.
  */
 SMTP_API int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg);
 
@@ -940,13 +1052,17 @@ SMTP_API int smtp_client_body_ready(smtp_client *cli);
  * smtp_client_quit asks the client to send QUIT once no message is in progress (now, if
  * none).
  *
+ * A transaction opened with smtp_client_mail_from whose data has not begun ends here
+ * (on_message: TEMPFAIL, no reply, once its owed replies are in); QUIT closes it at the server.
+ *
  * @param cli  The client.
  * @return 0 on success, or one of these negative error codes:
  * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL.
  * @retval SMTP_ERR_INVALID_STATE The session is already ending or over (QUIT was already
  *         asked for, the session ended or failed).
  * @retval SMTP_ERR_CALLBACK_FAILURE The client went on producing output at once and a body
- *         source (or a callback it ran) failed: the session has failed.
+ *         source (or a callback it ran) failed, or on_message, reporting an open transaction
+ *         from inside this call, failed: the session has failed.
  */
 SMTP_API int smtp_client_quit(smtp_client *cli);
 
