@@ -80,6 +80,17 @@ send 74 "$pf_port" --tls-required --from a@example.org --to b@example.org --data
 grep -q '^C: MAIL' "$T/send.err" && fail "MAIL sent after a failed verification"
 pf_wait_files "$PF/mail/1/new" 0
 
+# --probe over STARTTLS: the capabilities after TLS, the TLS version, cipher and certificate
+# (subject, issuer, validity), no message (kept in $T/probe.out; the closing note of issue #17
+# shows one).
+send 0 "$pf_port" --probe --tls-required --cafile "$T/pki/ca.pem"
+cp "$T/send.out" "$T/probe.out"
+expect_in "$T/probe.out" "tls: TLSv1."
+expect_in "$T/probe.out" "capability: PIPELINING"
+expect_in "$T/probe.out" "tls-subject: CN=localhost"
+grep -q '^C: MAIL' "$T/send.err" && fail "--probe sent MAIL"
+[ -n "${SMTP_PROBE_KEEP:-}" ] && cp "$T/probe.out" "$SMTP_PROBE_KEEP"
+
 [ "$(pf_log_count "improper command pipelining")" -eq 0 ] || fail "Postfix saw improper pipelining"
 tls=$(sed -n 's/.*TLS connection established from [^ ]*: \([^ ]*\) with cipher \([^ ]*\).*/\1 \2/p' \
     "$T/postfix.log" | head -n 1)
