@@ -172,7 +172,8 @@ static size_t settings_size(int version)
 {
     switch (version) {
     case 1: return offsetof(smtp_client_settings, auth_min_iterations);
-    case 2: return sizeof(smtp_client_settings);
+    case 2: return offsetof(smtp_client_settings, reuse_max_messages);
+    case 3: return sizeof(smtp_client_settings);
     default: return 0;
     }
 }
@@ -673,7 +674,10 @@ static int handle_reply(smtp_client *cli)
     case SMTP_CLI_X_STARTTLS: return on_starttls_reply(cli, &r);
     case SMTP_CLI_X_AUTH: return smtp_cli_auth_reply(cli, &r);
     case SMTP_CLI_X_RSET:
-        if (r.code / 100 == 2) return 0;
+        if (r.code / 100 == 2) {
+            if (x.flag == 2) cli->probe = 0; /* the reuse probe: MAIL may go */
+            return 0;
+        }
         return smtp_cli_end(cli, SMTP_CLIENT_END_REJECTED, 0, &r, 1);
     case SMTP_CLI_X_QUIT:
         cli->phase = SMTP_CLI_DONE;
@@ -834,6 +838,24 @@ int smtp_client_tls_verified(smtp_client *cli, int verified)
     if (!cli->tls_active && cli->phase != SMTP_CLI_TLS) return SMTP_ERR_INVALID_STATE;
     cli->tls_verified = verified != 0;
     return 0;
+}
+
+smtp_client_reuse_state smtp_client_reuse(smtp_client *cli, uint64_t idle_ms, uint64_t age_ms)
+{
+    if (!cli || cli->error || cli->ended || cli->quit_asked || cli->phase >= SMTP_CLI_QUIT)
+        return SMTP_CLIENT_REUSE_NO;
+    const smtp_client_settings *s = &cli->set;
+    if ((s->reuse_max_messages && cli->messages >= s->reuse_max_messages) ||
+        (s->reuse_max_age && age_ms >= s->reuse_max_age) ||
+        (s->reuse_max_idle && idle_ms >= s->reuse_max_idle))
+        return SMTP_CLIENT_REUSE_NO;
+    if (cli->msg || cli->cmd_verb != SMTP_VERB_UNKNOWN) return SMTP_CLIENT_REUSE_BUSY;
+    if (cli->phase != SMTP_CLI_READY) return SMTP_CLIENT_REUSE_YES; /* it waits for ready */
+    if (cli->probe || (s->reuse_probe_idle && idle_ms >= s->reuse_probe_idle)) {
+        cli->probe = 1;
+        return SMTP_CLIENT_REUSE_PROBE;
+    }
+    return SMTP_CLIENT_REUSE_YES;
 }
 
 int smtp_client_quit(smtp_client *cli)

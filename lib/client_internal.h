@@ -37,7 +37,7 @@ enum smtp_cli_expect_kind {
     SMTP_CLI_X_HELO,
     SMTP_CLI_X_STARTTLS,
     SMTP_CLI_X_AUTH,
-    SMTP_CLI_X_RSET,
+    SMTP_CLI_X_RSET, /* flag 2: the reuse probe (smtp_client_reuse) */
     SMTP_CLI_X_QUIT,
     SMTP_CLI_X_MAIL,
     SMTP_CLI_X_RCPT,     /* index: the recipient */
@@ -165,6 +165,10 @@ struct smtp_client {
     int m_incremental, m_open;
     smtp_client_rcpt *inc_rcpts;
     int need_rset;          /* a transaction is open after a failure: send RSET */
+    /* Reuse (smtp_client_reuse): messages reported so far; probe 1: the next message is
+     * preceded by RSET, 2: that RSET is out and MAIL waits for its 2xx. */
+    uint64_t messages;
+    int probe;
 
     /* The application's command (smtp_client_command): its verb while it is pending (to send,
      * or sent and awaiting its reply), else SMTP_VERB_UNKNOWN; its argument, copied. */

@@ -650,7 +650,8 @@ static int emit_mail(smtp_client *cli)
         size = body_size(cli);
     int missing = missing_ext(cli, m, size);
     if (missing >= 0) {
-        smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED, NULL, 0, 0, (smtp_cap)missing, size};
+        smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED,    NULL, 0, 0, (smtp_cap)missing, size,
+                                  SMTP_CLIENT_RESULT_NOT_SENT};
         txn_clear(cli);
         int cr;
         SMTP_CALLBACK(cli, cr, on_message, &res);
@@ -715,6 +716,21 @@ int smtp_cli_txn_produce(smtp_client *cli)
         return rv;
     }
     if (!cli->msg) return 0;
+    if (cli->m_mail == SMTP_CLI_MAIL_NONE && cli->probe) {
+        /* The reuse probe: RSET alone, and MAIL only after its 2xx (a dead or confused
+         * connection ends the session before anything of the message went out). */
+        if (cli->probe == 2 || smtp_cli_xq_free(cli) == 0 ||
+            !smtp_cli_may_send(cli, SMTP_VERB_RSET))
+            return 0;
+        size_t room;
+        char *dst = smtp_cli_out_room(cli, &room);
+        if (room < 6) return 0;
+        memcpy(dst, "RSET\r\n", 6);
+        smtp_cli_out_commit(cli, 6, SMTP_VERB_RSET);
+        smtp_cli_expect_push(cli, SMTP_CLI_X_RSET, 0, 2); /* flag 2: the probe */
+        cli->probe = 2;
+        return 1;
+    }
     if (cli->m_mail == SMTP_CLI_MAIL_NONE) return emit_mail(cli);
     if (cli->m_data == SMTP_CLI_DATA_ABORT) {
         /* RFC 2920 3.1: DATA got 354 though no recipient was accepted: send an empty
@@ -807,6 +823,8 @@ static int finish(smtp_client *cli, int status)
     res.accepted =
         smtp_cli_lmtp(cli) && cli->m_data == SMTP_CLI_DATA_END ? cli->m_lmtp_ok : cli->m_ok;
     res.rejected = cli->m_rej + cli->m_lmtp_rej;
+    if (cli->m_mail == SMTP_CLI_MAIL_NONE) res.flags |= SMTP_CLIENT_RESULT_NOT_SENT;
+    cli->messages++;
     txn_clear(cli);
     int cr;
     SMTP_CALLBACK(cli, cr, on_message, &res);

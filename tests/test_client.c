@@ -18,6 +18,7 @@
 /* ---- a tiny application ---- */
 struct app {
     int messages, delivered, rcpts, ends, tls;
+    unsigned last_flags; /* smtp_client_result.flags of the last message */
     smtp_client_end end;
     int fail_in; /* fail this callback kind: 1 rcpt, 2 message, 3 end */
 };
@@ -36,6 +37,7 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     struct app *a = ud;
     (void)cli;
     a->messages++;
+    a->last_flags = res->flags;
     if (res->status == SMTP_CLIENT_DELIVERED) a->delivered++;
     return a->fail_in == 2 ? -1 : 0;
 }
@@ -745,7 +747,8 @@ static size_t scram_one_iteration(int version, const smtp_client_settings *s, ch
 }
 
 /* Settings version 2 added auth_min_iterations: a version-1 caller gets its default (4096,
- * RFC 7677 4), and smtp_client_settings_init_versioned(1) writes nothing past version 1. */
+ * RFC 7677 4), and smtp_client_settings_init_versioned(1) writes nothing past version 1; version
+ * 3 the reuse limits, likewise. */
 static void test_settings_versions(void)
 {
     union {
@@ -758,10 +761,15 @@ static void test_settings_versions(void)
     CHECK(u.s.auth_max_iterations == 1000000);
     for (size_t i = v1; i < sizeof u.b; i++)
         CHECK(u.b[i] == 0xab);
+    memset(&u, 0xab, sizeof u);
     smtp_client_settings_init_versioned(2, &u.s);
     CHECK(u.s.auth_min_iterations == 4096);
+    for (size_t i = offsetof(smtp_client_settings, reuse_max_messages); i < sizeof u.b; i++)
+        CHECK(u.b[i] == 0xab); /* version 3's reuse limits: not the version-2 caller's */
+    smtp_client_settings_init_versioned(3, &u.s);
+    CHECK(u.s.reuse_max_messages == 0 && u.s.reuse_probe_idle == 0);
     u.s.auth_min_iterations = 7;
-    smtp_client_settings_init_versioned(3, &u.s); /* unknown: ignored */
+    smtp_client_settings_init_versioned(4, &u.s); /* unknown: ignored */
     CHECK(u.s.auth_min_iterations == 7);
 
     smtp_client_crypto crypto;
@@ -1245,6 +1253,93 @@ static void test_incremental_calls(void)
     CHECK_INT(f.live, 0);
 }
 
+/* Connection reuse (a connection cache): the limits smtp_client_reuse checks, the liveness
+ * probe (RSET, then MAIL only after its 250), a probe that fails (the message NOT_SENT), and a
+ * version-2 caller without the reuse settings (no limits). */
+static void test_reuse(void)
+{
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_message m;
+    char out[512];
+    settings(&s);
+    s.reuse_max_messages = 2;
+    s.reuse_max_age = 60000;
+    s.reuse_max_idle = 30000;
+    s.reuse_probe_idle = 5000;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(smtp_client_reuse(NULL, 0, 0), SMTP_CLIENT_REUSE_NO);
+    CHECK_INT(smtp_client_reuse(c, 0, 0), SMTP_CLIENT_REUSE_YES); /* before the greeting */
+    CHECK(feed(c, "220 hi\r\n250-mx\r\n250 PIPELINING\r\n") > 0);
+    CHECK_INT(smtp_client_reuse(c, 4999, 1000), SMTP_CLIENT_REUSE_YES);
+    CHECK_INT(smtp_client_reuse(c, 0, 60000), SMTP_CLIENT_REUSE_NO);    /* too old */
+    CHECK_INT(smtp_client_reuse(c, 30000, 1000), SMTP_CLIENT_REUSE_NO); /* idle too long */
+    message(&m);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(smtp_client_reuse(c, 0, 1000), SMTP_CLIENT_REUSE_BUSY);
+    CHECK(feed(c, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
+    CHECK_INT(a.delivered, 1);
+    /* idle past the probe limit: RSET alone first, MAIL after its 250 */
+    CHECK_INT(smtp_client_reuse(c, 5000, 2000), SMTP_CLIENT_REUSE_PROBE);
+    CHECK_INT(smtp_client_reuse(c, 0, 2000), SMTP_CLIENT_REUSE_PROBE); /* marked: stays */
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    size_t n = drain(c, out, sizeof out);
+    CHECK_MEM(out, n, "RSET\r\n");
+    CHECK_INT(smtp_client_read(c, "250 2.0.0 ok\r\n", 14), 14);
+    n = drain(c, out, sizeof out);
+    CHECK_MEM(out, n, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+    CHECK(feed(c, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
+    CHECK_INT(a.delivered, 2);
+    CHECK_INT(a.last_flags, 0);
+    CHECK_INT(smtp_client_reuse(c, 0, 3000), SMTP_CLIENT_REUSE_NO); /* 2 messages: the limit */
+    CHECK_INT(smtp_client_quit(c), 0);
+    CHECK_INT(smtp_client_reuse(c, 0, 3000), SMTP_CLIENT_REUSE_NO);
+    smtp_client_del(c);
+
+    /* A probe the server refuses: the session ends, the message went nowhere (NOT_SENT). */
+    a = (struct app){0};
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 hi\r\n250-mx\r\n250 PIPELINING\r\n") > 0);
+    CHECK_INT(smtp_client_reuse(c, 9000, 9000), SMTP_CLIENT_REUSE_PROBE);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    n = drain(c, out, sizeof out);
+    CHECK_MEM(out, n, "RSET\r\n");
+    CHECK(feed(c, "421 4.4.2 timeout\r\n") > 0);
+    CHECK_INT(a.messages, 1);
+    CHECK_INT(a.delivered, 0);
+    CHECK_INT(a.last_flags, SMTP_CLIENT_RESULT_NOT_SENT);
+    CHECK_INT(a.end, SMTP_CLIENT_END_SHUTDOWN);
+    CHECK_INT(smtp_client_reuse(c, 0, 0), SMTP_CLIENT_REUSE_NO);
+    smtp_client_del(c);
+
+    /* The connection lost under the probe: the same. */
+    a = (struct app){0};
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 hi\r\n250-mx\r\n250 PIPELINING\r\n") > 0);
+    CHECK_INT(smtp_client_reuse(c, 9000, 9000), SMTP_CLIENT_REUSE_PROBE);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    drain(c, out, sizeof out);
+    CHECK_INT(smtp_client_eof(c), 0);
+    CHECK_INT(a.last_flags, SMTP_CLIENT_RESULT_NOT_SENT);
+    CHECK_INT(a.end, SMTP_CLIENT_END_CLOSED);
+    smtp_client_del(c);
+
+    /* Version 2 settings (no reuse fields): no limit, no probe. */
+    smtp_client_settings v2;
+    settings(&v2);
+    v2.reuse_max_messages = 1;
+    v2.reuse_probe_idle = 1;
+    a = (struct app){0};
+    CHECK_INT(
+        smtp_client_new_versioned(&c, SMTP_CLIENT_CALLBACKS_VERSION, &app_cb, 2, &v2, NULL, &a), 0);
+    CHECK(feed(c, "220 hi\r\n250 mx\r\n") > 0);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK(feed(c, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
+    CHECK_INT(smtp_client_reuse(c, 1000000, 1000000), SMTP_CLIENT_REUSE_YES);
+    smtp_client_del(c);
+}
+
 int main(void)
 {
     test_bad_settings();
@@ -1268,5 +1363,6 @@ int main(void)
     test_proxy_header();
     test_proxy_round_trip();
     test_incremental_calls();
+    test_reuse();
     return check_finish();
 }

@@ -159,9 +159,9 @@ typedef struct smtp_client_crypto {
 
 /**
  * The version of smtp_client_settings this header describes (common.h: versioned structs):
- * 2 added auth_min_iterations.
+ * 2 added auth_min_iterations, 3 the connection reuse limits (reuse_max_messages...).
  */
-#define SMTP_CLIENT_SETTINGS_VERSION 2
+#define SMTP_CLIENT_SETTINGS_VERSION 3
 
 /**
  * Settings of a client. Fill with smtp_client_settings_init, then change fields. Strings are
@@ -259,6 +259,21 @@ typedef struct smtp_client_settings {
      * default).
      */
     uint32_t auth_min_iterations;
+    /**
+     * Connection reuse, as Postfix's connection cache (smtp_connection_reuse_count_limit,
+     * smtp_connection_reuse_time_limit, smtp_connection_cache_time_limit): limits that
+     * smtp_client_reuse checks with the times the adapter measured. The most messages a
+     * session takes (0: no limit), the oldest it may be (milliseconds since it started), the
+     * longest it may have been idle, and the idle time beyond which the next message is
+     * preceded by RSET, a liveness probe whose 250 must come before MAIL (0 disables each).
+     * Defaults 0: no limit, no probe. Since version 3.
+     */
+    /** @{ */
+    uint32_t reuse_max_messages;
+    uint32_t reuse_max_age;
+    uint32_t reuse_max_idle;
+    uint32_t reuse_probe_idle;
+    /** @} */
 } smtp_client_settings;
 
 /**
@@ -359,7 +374,16 @@ typedef struct smtp_client_result {
      * MAIL was never prepared.
      */
     uint64_t size;
+    /**
+     * SMTP_CLIENT_RESULT_* flags. SMTP_CLIENT_RESULT_NOT_SENT: nothing of the message reached
+     * the server (no MAIL went out: the session ended first, a reuse probe failed, a
+     * transaction ended before its MAIL), so it may be given at once to another connection.
+     */
+    unsigned flags;
 } smtp_client_result;
+
+/** smtp_client_result.flags: nothing of the message went out (no MAIL was written). */
+#define SMTP_CLIENT_RESULT_NOT_SENT 0x1u
 
 /** Why a session ended (on_session_end). */
 typedef enum smtp_client_end {
@@ -1168,6 +1192,47 @@ SMTP_API smtp_client_wait smtp_client_timeout(const smtp_client *cli, uint32_t *
  * @retval SMTP_ERR_CALLBACK_FAILURE on_message or on_session_end failed.
  */
 SMTP_API int smtp_client_timeout_expired(smtp_client *cli);
+
+/** Whether a session may take another message (smtp_client_reuse). */
+typedef enum smtp_client_reuse_state {
+    /** Close it: the session is over, failing or ending (QUIT asked), or a reuse limit was
+     *  reached (then call smtp_client_quit). */
+    SMTP_CLIENT_REUSE_NO = 0,
+    SMTP_CLIENT_REUSE_YES,   /**< give it the next message */
+    SMTP_CLIENT_REUSE_PROBE, /**< give it the next message: RSET goes first (a liveness probe) */
+    SMTP_CLIENT_REUSE_BUSY   /**< a message or a command is in progress: not now */
+} smtp_client_reuse_state;
+
+/**
+ * smtp_client_reuse tells whether a session may take another message, for a connection cache.
+ *
+ * The engine reads no clock: the adapter gives the times it measured. NO when the session is
+ * over or ending, or reuse_max_messages messages were reported, or `age_ms` reached
+ * reuse_max_age, or `idle_ms` reached reuse_max_idle; the connection should be closed (QUIT
+ * while the session is open). PROBE when `idle_ms` reached reuse_probe_idle: from then on the
+ * next message is preceded by RSET, and MAIL waits for its 2xx. A probe that fails (no reply,
+ * the connection lost, a refusal) ends the session, and the message is reported with
+ * SMTP_CLIENT_RESULT_NOT_SENT: give it to another connection. A session that has not reached
+ * its greeting yet is YES (a message given now waits for it).
+ *
+ * @code
+ *   // before giving a cached connection its next message
+ *   switch (smtp_client_reuse(cli, now - last_used, now - opened)) {
+ *   case SMTP_CLIENT_REUSE_YES:
+ *   case SMTP_CLIENT_REUSE_PROBE: smtp_client_submit(cli, &msg); break;
+ *   case SMTP_CLIENT_REUSE_NO: smtp_client_quit(cli); break; // and open another
+ *   case SMTP_CLIENT_REUSE_BUSY: break;                      // try another
+ *   }
+ * @endcode
+ *
+ * @param cli      The client; may be NULL (then NO).
+ * @param idle_ms  Milliseconds since the session's last message (or command) ended, or since
+ *                 it started when it had none.
+ * @param age_ms   Milliseconds since the session started (the connection was made).
+ * @return What to do with the session (smtp_client_reuse_state).
+ */
+SMTP_API smtp_client_reuse_state smtp_client_reuse(smtp_client *cli, uint64_t idle_ms,
+                                                   uint64_t age_ms);
 
 /**
  * smtp_client_tls tells whether the session runs over TLS.
