@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench/run.sh BUILD_DIR: every benchmark of issue #8, printed as one table (measurement, ours,
-# Postfix, target, met?). `make bench` builds a Release tree and runs this; it can be re-run
-# alone on a built tree:  bash bench/run.sh build-bench
+# bench/run.sh BUILD_DIR: every benchmark of issues #8 and #17, printed as one table
+# (measurement, ours, Postfix, target, met?). `make bench` builds a Release tree and runs this;
+# it can be re-run alone on a built tree:  bash bench/run.sh build-bench
 # or only some parts, e.g. the memory per idle connection:  BENCH_ONLY=idle bash bench/run.sh build-bench
 #
 # Measurements, never assertions (the exit status is 0 whatever the figures are):
@@ -18,10 +18,16 @@
 #     another, so every round has the same placement (a server and its clients on different
 #     cores); the 1-session pipelined load is also run with the client on the sinks' CPU, as
 #     an informational row; round trips per message from smtp-send -v transcripts;
-#  5. resident memory per idle connection, at BENCH_IDLE connections held by bench/idle_hold.
+#  5. resident memory per idle connection, at BENCH_IDLE connections held by bench/idle_hold;
+#  6. (part "tools", issue #17) our smtp-sink --workers 2 against --workers 1 under 50 pipelined
+#     smtp-send sessions (target 1.6x the messages per second), with the CPU time per message
+#     of the sink (parent and workers, /proc/PID/stat) and of the client; and smtp-send's load
+#     mode against Postfix's smtp-source on the same sink (ours, --discard), 50 sessions, 1 KiB,
+#     messages per second and CPU time per message of each client (target: smtp-send at least
+#     as fast; smtp-source cannot pipeline, so the target row runs smtp-send unpipelined).
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
 # the message counts of the end-to-end runs, default 1), BENCH_CORE_RUNS (default 3), BENCH_ONLY (the parts to run, default
-# "core engines sink e2e rtt idle"), BENCH_WITHOUT (see below). Raw
+# "core engines sink e2e tools rtt idle"), BENCH_WITHOUT (see below). Raw
 # outputs (callgrind files, transcripts, every run's figure) stay in BUILD_DIR/bench-out.
 #
 # Postfix (smtp-sink, smtp-source) and valgrind come from Debian packages. When one is missing
@@ -147,17 +153,24 @@ wait_listen() { # wait_listen PID PORT: up to 30 s (valgrind starts slowly)
 }
 
 # start_ours NAME [PREFIX...]: (valgrind, taskset) our smtp-sink on a kernel-chosen port; sets spid, sport.
+# ours_args (more smtp-sink options, e.g. --workers 2) and ours_stdout (where its JSON lines go,
+# default BUILD_DIR/bench-out/NAME.out) are empty unless a caller sets them.
+ours_args=()
+ours_stdout=
 start_ours() {
     local name=$1
     shift
     : >"$out/$name.err"
     "$@" "$ex/smtp-sink" --discard -l 127.0.0.1:0 --hostname sink.bench.test \
-        --max-connections 20000 >>"$out/$name.out" 2>"$out/$name.err" &
+        --max-connections 20000 "${ours_args[@]}" >>"${ours_stdout:-$out/$name.out}" \
+        2>"$out/$name.err" &
     spid=$!
     pids="$pids $spid"
     sport=
     for _ in $(seq 300); do
-        sport=$(sed -n 's/^smtp-sink: listening on .* port \([0-9]*\)$/\1/p' "$out/$name.err")
+        # "... port N", or with --workers "... port N (n workers)"
+        sport=$(sed -n 's/^smtp-sink: listening on .* port \([0-9]*\)\( (.*)\)\{0,1\}$/\1/p' \
+            "$out/$name.err")
         [ -n "$sport" ] && break
         kill -0 "$spid" 2>/dev/null || break
         sleep 0.1
@@ -198,8 +211,8 @@ pin_sink=()
 pin_client=()
 pin_same=() # the client on the sinks' CPU (the informational same-CPU row)
 placement="not pinned"
+cpus= # the CPUs this process may run on, one a line (set by setup_pinning)
 setup_pinning() {
-    local cpus
     # The CPUs this process may run on, in order (Cpus_allowed_list, e.g. "0-1" or "0,2-3").
     cpus=$(awk '/^Cpus_allowed_list:/ { n = split($2, r, ","); for (i = 1; i <= n; i++) {
         if (split(r[i], b, "-") == 2) { for (c = b[1]; c <= b[2]; c++) print c } else print r[i] } }'         /proc/self/status 2>/dev/null)
@@ -222,12 +235,40 @@ setup_pinning() {
 # ---- loads ----
 now_ns() { date +%s%N; }
 # load KIND SESSIONS TOTAL PORT [PREFIX...]: sends about TOTAL messages, the client run under
-# PREFIX (e.g. taskset -c 1); prints messages per second.
+# PREFIX (e.g. taskset -c 1); prints messages per second. When load_cpu names a file, the
+# client's CPU time (user + system, clock ticks) is appended to it: the client then runs in a
+# subshell, which reads its own cutime and cstime once it has waited for it.
+load_cpu=
 load() {
     local kind=$1 s=$2 total=$3 port=$4 t0 t1 rc count
     shift 4
     count=$(((total + s - 1) / s))
     t0=$(now_ns)
+    if [ -n "$load_cpu" ]; then
+        (
+            load_client "$kind" "$s" "$count" "$port" "$@"
+            rc=$?
+            read -r st <"/proc/$BASHPID/stat"
+            read -r -a f <<<"${st##*) }" # f[0] is field 3 (state): cutime 16, cstime 17
+            echo $((f[13] + f[14])) >>"$load_cpu"
+            exit $rc
+        )
+    else
+        load_client "$kind" "$s" "$count" "$port" "$@"
+    fi
+    rc=$?
+    t1=$(now_ns)
+    if [ $rc -ne 0 ]; then
+        echo "$kind $s $total: exit $rc" >>"$out/load.log"
+        echo fail
+        return
+    fi
+    awk -v n=$((count * s)) -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f\n", n / (ns / 1e9) }'
+}
+# load_client KIND SESSIONS COUNT PORT [PREFIX...]: the client of load (COUNT per session).
+load_client() {
+    local kind=$1 s=$2 count=$3 port=$4
+    shift 4
     case $kind in
     source)
         "$@" "$PF_SOURCE" -d -s "$s" -m $((count * s)) -F "$out/msg.lf" -f "$FROM" -t "$TO" \
@@ -243,14 +284,6 @@ load() {
             >>"$out/load.log" 2>&1
         ;;
     esac
-    rc=$?
-    t1=$(now_ns)
-    if [ $rc -ne 0 ]; then
-        echo "$kind $s $total: exit $rc" >>"$out/load.log"
-        echo fail
-        return
-    fi
-    awk -v n=$((count * s)) -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f\n", n / (ns / 1e9) }'
 }
 
 median() { # median FILE: the median of the numbers in FILE ("fail" if any failed)
@@ -623,16 +656,244 @@ run_idle() {
         "< 8 + kernel buffers" "$(met_lt "$idle_ours" 8)"
 }
 
+# ==== 6. issue #17: smtp-sink --workers, and smtp-send's load mode against smtp-source ====
+# ticks PID...: CPU time (user + system, clock ticks) of live processes, summed.
+ticks() {
+    local p st t=0
+    local -a f
+    for p in "$@"; do
+        { read -r st <"/proc/$p/stat"; } 2>/dev/null || continue
+        read -r -a f <<<"${st##*) }" # f[0] is field 3 (state): utime 14, stime 15
+        t=$((t + f[11] + f[12]))
+    done
+    echo "$t"
+}
+# children PID: the processes whose parent is PID (smtp-sink's workers), one a line.
+children() {
+    local s st
+    local -a f
+    for s in /proc/[0-9]*/stat; do
+        { read -r st <"$s"; } 2>/dev/null || continue
+        read -r -a f <<<"${st##*) }" # f[1] is field 4 (ppid)
+        [ "${f[1]}" = "$1" ] && echo "${s//[!0-9]/}"
+    done
+}
+# cpu_busy CPU...: busy time (clock ticks: user, nice, system, irq, softirq, steal) of those
+# CPUs since boot, from /proc/stat; every CPU ("cpu" line) when none is named.
+cpu_busy() {
+    awk -v want=" $* " '(want == "  " && $1 == "cpu") || (want != "  " && index(want, " " substr($1, 4) " ") && $1 ~ /^cpu[0-9]/) {
+        t += $2 + $3 + $4 + $7 + $8 + $9 } END { print t + 0 }' /proc/stat
+}
+medianf() { # medianf FORMAT FILE: median with decimals ("fail" if any failed)
+    if grep -q fail "$2"; then
+        echo fail
+        return
+    fi
+    sort -g "$2" | awk -v fmt="$1" '{ v[NR] = $1 } END { if (NR == 0) print "-";
+        else printf fmt "\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratios() { # ratios A [B]: "[xlowest-highest]" of the round-by-round ratios of A's figures to B's
+    # (to 1 without B)
+    grep -q fail "$1" "${2:-$1}" && return
+    paste "$1" "${2:-/dev/null}" | awk '{ if (NF == 1) $2 = 1 } $2 > 0 { r = $1 / $2; if (n == 0 || r < lo) lo = r; if (n == 0 || r > hi) hi = r; n++ }
+        END { if (n > 1) printf "[x%.2f-%.2f]", lo, hi }'
+}
+
+run_tools() {
+    setup_pinning
+    local hz ncpu shared=0 r1 r2 x s1 s2 c1 c2 b1 b2 o1 o2 verdict ceil cr w1_pid w1_port w2_pid w2_port \
+        cl_pid cl_port total_p total_u total rep k kinds w1_pids w2_pids cl_pids src wplace wpids
+    local -a wpin_sink wpin_client set_cpus=()
+    hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+    ncpu=$(echo "$cpus" | grep -c .)
+    # CPU times are in clock ticks (10 ms): about 0.5 s a run resolves 2% of a run's figure.
+    total_p=$((80000 * scale)) # pipelined, 50 sessions
+    total_u=$((20000 * scale)) # unpipelined (smtp-source, smtp-send --no-pipelining --no-chunking)
+    ours_stdout=/dev/null      # the JSON lines (written all the same, 80,000 a run: not kept)
+    load_cpu=$out/tools-client.ticks
+
+    # Placement of the workers' rows. Two workers need two CPUs; with 3 or more, the sinks get
+    # the first two and the client the others; with 2, sinks and client share both (taskset -c
+    # 0,1 for all, the scheduler places them), the same for 1 and 2 workers: there is no CPU
+    # left for the client, which the ceiling row quantifies.
+    wpin_sink=()
+    wpin_client=()
+    wplace="not pinned ($ncpu CPUs shared by sinks and client)"
+    [ "$ncpu" -le 2 ] && shared=$ncpu
+    read -r -a set_cpus <<<"$(echo "$cpus" | paste -sd' ' -)" # unpinned: every allowed CPU
+    if [ ${#pin_sink[@]} -gt 0 ]; then
+        local two
+        two=$(echo "$cpus" | sed -n 1,2p | paste -sd, -)
+        wpin_sink=(taskset -c "$two")
+        read -r -a set_cpus <<<"${two//,/ }"
+        if [ "$ncpu" -ge 3 ]; then
+            local rest
+            rest=$(echo "$cpus" | sed -n '3,$p' | paste -sd, -)
+            wpin_client=(taskset -c "$rest")
+            wplace="sinks on CPUs $two, client on CPU(s) $rest"
+            shared=0
+        else
+            wpin_client=(taskset -c "$two")
+            wplace="sinks and client on CPUs $two (taskset, the scheduler places them)"
+            shared=2
+        fi
+    fi
+
+    # tools_run NAME KIND TOTAL PORT "SINK PIDS" [PREFIX...]: one load of 50 sessions; appends its
+    # msgs/s, the sink's and the client's CPU time per message (us), the sink's CPUs busy (its
+    # CPU time over the load's duration), the other processes' (the busy time of the CPUs of
+    # the workers' rows, less the sink's and the client's) and, when sink and client share
+    # `shared` CPUs, the ceiling: the most those CPUs, less the other processes' share, carry
+    # at this run's costs per message (sink + client), in msgs/s and as a ratio to this run's
+    # rate, to bench-out/tools-NAME.{rate,sink,client,busy,others,ceil,ceilx}.
+    tools_run() {
+        local name=$1 kind=$2 total=$3 port=$4 n k0 k1 a0 a1 rate c what
+        local -a sp
+        read -r -a sp <<<"$5"
+        shift 5
+        n=$(((total + 49) / 50 * 50))
+        : >"$load_cpu"
+        k0=$(ticks "${sp[@]}")
+        a0=$(cpu_busy "${set_cpus[@]}")
+        rate=$(load "$kind" 50 "$total" "$port" "$@")
+        a1=$(cpu_busy "${set_cpus[@]}")
+        k1=$(ticks "${sp[@]}")
+        c=$(tail -n 1 "$load_cpu")
+        echo "$rate" >>"$out/tools-$name.rate"
+        if [ "$rate" = fail ] || [ -z "$c" ]; then
+            for what in sink client busy others ceil ceilx; do
+                echo fail >>"$out/tools-$name.$what"
+            done
+            return
+        fi
+        awk -v k=$((k1 - k0)) -v a=$((a1 - a0)) -v c="$c" -v n="$n" -v hz="$hz" -v r="$rate" \
+            -v m="$shared" -v o="$out/tools-$name" 'BEGIN { d = n / r; x = a - k - c; if (x < 0) x = 0
+                printf "%.2f\n", k * 1e6 / hz / n >>(o ".sink")
+                printf "%.2f\n", c * 1e6 / hz / n >>(o ".client")
+                printf "%.3f\n", k / hz / d >>(o ".busy")
+                printf "%.3f\n", x / hz / d >>(o ".others")
+                if (m > 0 && k + c > 0) {
+                    ceil = (m - x / hz / d) * n / ((k + c) / hz)
+                    printf "%.0f\n", ceil >>(o ".ceil"); printf "%.3f\n", ceil / r >>(o ".ceilx") } }'
+    }
+    # start_workers NAME N [PREFIX...]: our sink with --workers N; sets spid, sport and wpids
+    # (the parent and its workers, whose CPU time is the sink's).
+    start_workers() {
+        local name=$1 n=$2
+        shift 2
+        ours_args=(--workers "$n")
+        start_ours "$name" "$@" || exit 1
+        ours_args=()
+        wpids=$spid
+        [ "$n" -gt 1 ] || return 0
+        for _ in $(seq 100); do
+            wpids="$spid $(children "$spid" | paste -sd' ' -)"
+            [ "$(echo "$wpids" | wc -w)" -gt "$n" ] && return 0
+            sleep 0.05
+        done
+        note "smtp-sink --workers $n: found only $wpids"
+    }
+
+    note "smtp-sink --workers and the load clients ($wplace)"
+    start_workers tools-w1 1 "${wpin_sink[@]}"
+    w1_pid=$spid w1_port=$sport w1_pids=$wpids
+    start_workers tools-w2 2 "${wpin_sink[@]}"
+    w2_pid=$spid w2_port=$sport w2_pids=$wpids
+    start_workers tools-cl 1 "${pin_sink[@]}"
+    cl_pid=$spid cl_port=$sport cl_pids=$wpids
+    kinds="send-nopipe send"
+    [ $have_postfix = 1 ] && kinds="source $kinds"
+    for rep in $(seq "$reps"); do
+        note "smtp-sink --workers, load clients: round $rep of $reps"
+        tools_run w1 send "$total_p" "$w1_port" "$w1_pids" "${wpin_client[@]}"
+        tools_run w2 send "$total_p" "$w2_port" "$w2_pids" "${wpin_client[@]}"
+        for k in $kinds; do
+            total=$total_u
+            [ "$k" = send ] && total=$total_p
+            tools_run "cl-$k" "$k" "$total" "$cl_port" "$cl_pids" "${pin_client[@]}"
+        done
+    done
+    stop "$w1_pid"
+    stop "$w2_pid"
+    stop "$cl_pid"
+    load_cpu=
+    ours_stdout=
+
+    section "smtp-sink --workers 2 against --workers 1 (issue #17): 50 pipelined smtp-send sessions, $total_p 1 KiB messages a run, sinks --discard; median [slowest-fastest] of $reps interleaved runs; $wplace"
+    r1=$(median "$out/tools-w1.rate")
+    r2=$(median "$out/tools-w2.rate")
+    x=$(ratio "$r2" "$r1")
+    s1=$(medianf %.1f "$out/tools-w1.sink")
+    s2=$(medianf %.1f "$out/tools-w2.sink")
+    c1=$(medianf %.1f "$out/tools-w1.client")
+    c2=$(medianf %.1f "$out/tools-w2.client")
+    b1=$(medianf %.2f "$out/tools-w1.busy")
+    b2=$(medianf %.2f "$out/tools-w2.busy")
+    o1=$(medianf %.2f "$out/tools-w1.others")
+    o2=$(medianf %.2f "$out/tools-w2.others")
+    verdict=$(met_ge "$x" 1.6)
+    # The ceiling of --workers 1's runs (tools_run): what the shared CPUs could carry at their
+    # costs per message, the workers adding nothing, against their rate; median of the rounds.
+    ceil=-
+    cr=-
+    if [ "$shared" -gt 0 ]; then
+        ceil=$(median "$out/tools-w1.ceil")
+        cr=$(medianf %.2f "$out/tools-w1.ceilx")
+        [ "$verdict" = NO ] && [ "$(met_lt "$cr" 1.6)" = yes ] &&
+            verdict="NO (out of reach here: ceiling x$cr)"
+    fi
+    row "sink msgs/s, --workers 1" "$r1 $(spread "$out/tools-w1.rate")" "-" "-" ""
+    row "sink msgs/s, --workers 2 (x --workers 1; by round)" \
+        "$(echo "$r2 $(spread "$out/tools-w2.rate") (x$x) $(ratios "$out/tools-w2.rate" "$out/tools-w1.rate")" | tr -s ' ')" \
+        "-" ">= 1.6x --workers 1" "$verdict"
+    row "  sink CPU us/msg (parent and workers), --workers 1 / 2" "$s1 / $s2 (x$(ratio "$s2" "$s1"))" \
+        "-" "-" ""
+    row "  sink CPUs busy (CPU time / duration), --workers 1 / 2" "$b1 / $b2" "-" "-" ""
+    row "  client CPU us/msg (smtp-send), --workers 1 / 2" "$c1 / $c2" "-" "-" ""
+    local set_label=${set_cpus[*]:-all}
+    row "  other processes on CPUs ${set_label// /,} (CPUs busy), --workers 1 / 2" "$o1 / $o2" "-" "-" ""
+    if [ "$shared" -gt 0 ]; then
+        row "  ceiling: ($shared CPU(s) - others) / (sink + client CPU/msg)" \
+            "$(echo "$ceil (x$cr) $(ratios "$out/tools-w1.ceilx")" | tr -s ' ')" \
+            "-" "-" ""
+    fi
+
+    section "load clients on our smtp-sink (issue #17): 50 sessions, 1 KiB, msgs/s and CPU us/msg of each client (ours: smtp-send; Postfix: smtp-source); median [slowest-fastest] of $reps interleaved runs; $placement"
+    src=$PF_MISSING
+    local csrc=$PF_MISSING ssrc=$PF_MISSING a ca sa p cp
+    if [ $have_postfix = 1 ]; then
+        src=$(median "$out/tools-cl-source.rate")
+        csrc=$(medianf %.1f "$out/tools-cl-source.client")
+        ssrc=$(medianf %.1f "$out/tools-cl-source.sink")
+    fi
+    a=$(median "$out/tools-cl-send-nopipe.rate")
+    ca=$(medianf %.1f "$out/tools-cl-send-nopipe.client")
+    sa=$(medianf %.1f "$out/tools-cl-send-nopipe.sink")
+    p=$(median "$out/tools-cl-send.rate")
+    cp=$(medianf %.1f "$out/tools-cl-send.client")
+    row "client msgs/s, smtp-send --no-pipelining --no-chunking" "$a $(spread "$out/tools-cl-send-nopipe.rate")" \
+        "$(vs "$src" "$a" "$(spread "$out/tools-cl-source.rate")")" ">= smtp-source" \
+        "$(met_ge "$(ratio "$a" "$src")" 1)"
+    [ $have_postfix = 1 ] && [ "$reps" -gt 1 ] && row "  by round, smtp-send / smtp-source" \
+        "$(ratios "$out/tools-cl-send-nopipe.rate" "$out/tools-cl-source.rate")" "-" "-" ""
+    row "  client CPU us/msg, the same" "$ca" "$(vs "$csrc" "$ca")" "-" ""
+    row "  sink CPU us/msg, the same" "$sa" "$(vs "$ssrc" "$sa")" "-" ""
+    row "client msgs/s, smtp-send pipelined (smtp-source cannot)" "$p $(spread "$out/tools-cl-send.rate")" \
+        "$(vs "$src" "$p" "$(spread "$out/tools-cl-source.rate")")" "-" ""
+    row "  client CPU us/msg, the same" "$cp" "$(vs "$csrc" "$cp")" "-" ""
+}
+
 # ==== run the sections asked for (BENCH_ONLY, default all), then print the table ====
-for part in ${BENCH_ONLY:-core engines sink e2e rtt idle}; do
+for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle}; do
     case $part in
     core) run_core ;;
     engines) run_engines ;;
     sink) run_sink ;;
     e2e) run_e2e ;;
+    tools) run_tools ;;
     rtt) run_rtt ;;
     idle) run_idle ;;
-    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e rtt idle)" && exit 2 ;;
+    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e tools rtt idle)" && exit 2 ;;
     esac
 done
 
