@@ -11,7 +11,6 @@
 #include "workers.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -119,16 +119,25 @@ static int bind_all(const char *host, const char *port, ex_worker *w, size_t cou
     return bound;
 }
 
-/* The lock file: unlinked at once, known only by its descriptor, inherited by the workers. */
-static int lock_file(void)
+/* The JSON lines' lock: a robust, process-shared mutex in an anonymous shared mapping that
+ * every worker inherits; NULL on failure (errno set). */
+static pthread_mutex_t *shared_lock(void)
 {
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/smtp-sink-lock-XXXXXX", dir != NULL && dir[0] ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) return -1;
-    (void)unlink(path);
-    return fd;
+    void *p = mmap(NULL, sizeof(pthread_mutex_t), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc == 0) rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (rc == 0) rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (rc == 0) rc = pthread_mutex_init(p, &a);
+    pthread_mutexattr_destroy(&a);
+    if (rc != 0) {
+        munmap(p, sizeof(pthread_mutex_t));
+        errno = rc;
+        return NULL;
+    }
+    return p;
 }
 
 static void close_sockets(ex_worker *w, size_t count)
@@ -147,11 +156,12 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
     if (count < 1 || count > EX_WORKERS_MAX) return EX_SOFTWARE;
     int bound = bind_all(host, port, w, count);
     if (bound < 0) return EX_UNAVAILABLE;
-    int lock = lock_file(), result[2] = {-1, -1};
-    if (lock < 0 || pipe(result) < 0) {
+    pthread_mutex_t *lock = shared_lock();
+    int result[2] = {-1, -1};
+    if (lock == NULL || pipe(result) < 0) {
         fprintf(stderr, "smtp-sink: cannot start the workers: %s\n", strerror(errno));
         close_sockets(w, count);
-        if (lock >= 0) close(lock);
+        if (lock != NULL) munmap(lock, sizeof *lock);
         return EX_OSERR;
     }
     fprintf(stderr, "smtp-sink: listening on %s port %d (%zu workers)\n", host ? host : "*", bound,
@@ -170,7 +180,7 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
     for (; started < count; started++) {
         w[started].index = started;
         w[started].count = count;
-        w[started].lock_fd = lock;
+        w[started].lock = lock;
         w[started].result_fd = result[1];
         fflush(NULL); /* nothing buffered is written twice */
         pid_t pid = fork();
@@ -196,7 +206,6 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
     }
     close_sockets(w, count); /* the workers have theirs */
     close(result[1]);
-    close(lock);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -235,6 +244,7 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
         *messages += rec[1];
     }
     close(result[0]);
+    munmap(lock, sizeof *lock); /* every worker is gone */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     nworker_pids = 0;
@@ -251,23 +261,15 @@ void ex_worker_report(const ex_worker *w, unsigned long long connections,
     while (n < 0 && errno == EINTR);
 }
 
-static void set_lock(const ex_worker *w, short type)
-{
-    if (w == NULL) return;
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = type;
-    fl.l_whence = SEEK_SET; /* l_start 0, l_len 0: the whole file */
-    while (fcntl(w->lock_fd, F_SETLKW, &fl) < 0 && errno == EINTR) {
-    }
-}
-
 void ex_workers_lock(const ex_worker *w)
 {
-    set_lock(w, F_WRLCK);
+    if (w == NULL) return;
+    /* A worker that died holding it (killed mid-line): its line stays cut, the parent stops
+     * every worker anyway (a failure); the lock itself is made usable again. */
+    if (pthread_mutex_lock(w->lock) == EOWNERDEAD) pthread_mutex_consistent(w->lock);
 }
 
 void ex_workers_unlock(const ex_worker *w)
 {
-    set_lock(w, F_UNLCK);
+    if (w != NULL) pthread_mutex_unlock(w->lock);
 }

@@ -5,11 +5,16 @@
  * used. The parent binds every worker's sockets (so the port is known and any error is
  * reported once, before a worker starts), forks the workers, forwards SIGINT and SIGTERM to
  * them, and adds up what each one served. Workers write their JSON lines under a lock
- * (ex_workers_lock), so that lines never interleave mid-line, whatever their length.
+ * (ex_workers_lock), so that lines never interleave mid-line, whatever their length: a
+ * process-shared robust mutex in memory the workers share, taken without a system call when
+ * no other worker holds it (an fcntl lock cost two system calls a message, a third of a
+ * worker's time: BENCHMARKS.md), and released by the kernel's robust-futex list if its
+ * holder dies.
  */
 #ifndef EX_WORKERS_H
 #define EX_WORKERS_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #define EX_WORKERS_MAX 64 /* --workers 1..64 */
@@ -20,7 +25,7 @@ typedef struct ex_worker {
     size_t index, count; /* index from 0, of count workers */
     int fds[EX_WORKERS_FDS];
     size_t nfds;
-    int lock_fd;   /* the JSON lines' lock (a file only the workers know) */
+    pthread_mutex_t *lock; /* the JSON lines' lock, in memory the workers share */
     int result_fd; /* the pipe to the parent (ex_worker_report) */
 } ex_worker;
 
@@ -44,8 +49,8 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
 void ex_worker_report(const ex_worker *w, unsigned long long connections,
                       unsigned long long messages);
 
-/* ex_workers_lock and ex_workers_unlock hold the JSON lines' lock (an fcntl write lock,
- * released by the kernel if the worker dies); a no-op when `w` is NULL (one process). */
+/* ex_workers_lock and ex_workers_unlock hold the JSON lines' lock; a no-op when `w` is NULL
+ * (one process). */
 void ex_workers_lock(const ex_worker *w);
 void ex_workers_unlock(const ex_worker *w);
 
