@@ -348,6 +348,9 @@ int smtp_srv_count_error(smtp_server *srv, int code);
 int smtp_srv_queue_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
 /* Queues "CODE <hostname> text" (greeting and 421 lines carry the server's name). */
 int smtp_srv_queue_host_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
+/* Does "CODE <hostname> text" with `len` octets of text and no enhanced code fit in a reply
+ * line (512 octets with CRLF, RFC 5321 4.5.3.1.5)? */
+int smtp_srv_host_reply_fits(const smtp_server *srv, size_t len);
 /*
  * Formats the reply to a refused BDAT (or a refused message) and keeps it, `copies` times
  * owed, until smtp_srv_release_held queues it: after the chunk was read (RFC 3030 2).

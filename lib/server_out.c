@@ -129,6 +129,12 @@ int smtp_srv_queue_reply(smtp_server *srv, int code, const char *enhanced, const
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
+int smtp_srv_host_reply_fits(const smtp_server *srv, size_t len)
+{
+    /* "CODE SP hostname [SP text] CRLF", as queued below without an enhanced code. */
+    return 4 + strlen(srv->set.hostname) + (len ? 1 + len : 0) + 2 <= 512;
+}
+
 int smtp_srv_queue_host_reply(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
     char buf[SMTP_MAX_DOMAIN + SMTP_SRV_MAX_TEXT + 2];

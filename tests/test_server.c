@@ -884,6 +884,289 @@ static void test_client_address(void)
     smtp_server_del(srv);
 }
 
+/* ---- an application that defers every decision ---- */
+
+static int defer_connect(smtp_server *srv, void *ud)
+{
+    (void)srv, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
+{
+    (void)srv, (void)verb, (void)domain, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)srv, (void)m, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
+{
+    (void)srv, (void)rc, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
+{
+    (void)srv, (void)msg, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_arg(smtp_server *srv, smtp_span arg, void *ud)
+{
+    (void)srv, (void)arg, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_auth(smtp_server *srv, const smtp_server_auth *au, void *ud)
+{
+    (void)srv, (void)au, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_sasl(smtp_server *srv, const smtp_server_sasl *step, void *ud)
+{
+    (void)srv, (void)step, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_xattrs(smtp_server *srv, const smtp_server_xattrs *x, void *ud)
+{
+    (void)srv, (void)x, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static const smtp_server_callbacks defer_all = {.on_connect = defer_connect,
+                                                .on_helo = defer_helo,
+                                                .on_mail = defer_mail,
+                                                .on_rcpt = defer_rcpt,
+                                                .on_data_start = defer_start,
+                                                .on_message_end = defer_end,
+                                                .on_vrfy = defer_arg,
+                                                .on_auth = defer_auth,
+                                                .on_sasl = defer_sasl,
+                                                .on_xclient = defer_xattrs,
+                                                .on_xforward = defer_xattrs,
+                                                .on_etrn = defer_arg,
+                                                .on_help = defer_arg};
+
+/* A session of defer_all driven as an adapter drives it; decisions are counted from 1 (the
+ * greeting). */
+struct drive {
+    smtp_server *srv;
+    int decisions; /* decisions seen pending so far */
+    int stop;      /* the decision to leave pending when it comes (0: none) */
+    char out[8192];
+    size_t olen; /* output pulled since the last drive_take */
+};
+
+/* Pulls the output into d->out. */
+static void drive_pull(struct drive *d)
+{
+    d->olen += pull(d->srv, d->out + d->olen, sizeof d->out - d->olen);
+}
+
+/* Answers the pending decisions with the default; returns 1 when the stop-th is pending. */
+static int drive_answer(struct drive *d)
+{
+    while (smtp_server_pending(d->srv)) {
+        if (++d->decisions == d->stop) return 1;
+        CHECK_INT(smtp_server_reply(d->srv, 0, NULL, NULL, 0), 0);
+        drive_pull(d);
+    }
+    return 0;
+}
+
+/* Feeds all of `s` (answering with the default as decisions come) until the stop-th decision
+ * is pending or the input is consumed; returns the octets consumed. */
+static size_t drive_feed(struct drive *d, const char *s)
+{
+    size_t len = strlen(s), pos = 0;
+    for (;;) {
+        drive_pull(d);
+        if (drive_answer(d)) break;
+        if (pos == len) break;
+        smtp_ssize n = smtp_server_read(d->srv, s + pos, len - pos);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        pos += (size_t)n;
+    }
+    return pos;
+}
+
+/* Compares the output pulled since the last call with `want`, then forgets it. */
+static void drive_take(struct drive *d, const char *want)
+{
+    CHECK_MEM(d->out, d->olen, want);
+    d->olen = 0;
+}
+
+static smtp_server *drive_new(struct drive *d, const smtp_server_settings *s)
+{
+    memset(d, 0, sizeof *d);
+    CHECK_INT(smtp_server_new(&d->srv, &defer_all, s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(d->srv), 0);
+    return d->srv;
+}
+
+/*
+ * An answer smtp_server_reply refuses changes nothing (server.h): the decision stays pending,
+ * nothing is queued, the session is where it was, and a valid answer given after it answers
+ * that same decision. Here the codes whose second digit is over 5 (RFC 5321 4.2), for every
+ * kind of decision.
+ */
+static void test_bad_code_keeps_decision(void)
+{
+    enum { AUTH = 1, SASL = 2, LMTP = 4, XCLIENT = 8, XFORWARD = 16 };
+    static const char mail[] = "EHLO c\r\nMAIL FROM:<a@b.example>\r\n";
+    static const char rcpt[] = "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n";
+    static const struct {
+        int setup;
+        const char *in; /* the client's input, ending with the command decided */
+        int stop;       /* which decision that is (the greeting is 1) */
+        int good;       /* a valid answer to it, with its text or NULL */
+        const char *text;
+        const char *want; /* the output of that answer */
+        const char *next; /* more input, answered with the defaults */
+        const char *then; /* the output it gives */
+    } cases[] = {
+        {0, "", 1, 0, NULL, "220 localhost ESMTP\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {0, "", 1, 554, "No", "554 localhost No\r\n", "NOOP\r\n",
+         "503 5.5.1 Error: no SMTP service here\r\n"},
+        {0, "HELO c\r\n", 2, 0, NULL, "250 localhost\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\n", 2, 550, NULL, "550 5.0.0 Error: command rejected\r\n",
+         "MAIL FROM:<a@b.example>\r\n", "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+        {0, mail, 3, 0, NULL, "250 2.1.0 Ok\r\n", "RCPT TO:<c@d.example>\r\n", "250 2.1.5 Ok\r\n"},
+        {0, rcpt, 4, 450, "Later", "450 4.0.0 Later\r\n", "DATA\r\n",
+         "554 5.5.1 Error: no valid recipients\r\n"},
+        {0, rcpt, 4, 251, NULL, "251 2.1.5 Ok\r\n", "DATA\r\nx\r\n.\r\n",
+         "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n", 5, 354, NULL,
+         "354 End data with <CR><LF>.<CR><LF>\r\n", "x\r\n.\r\n", "250 2.0.0 Ok: queued\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 3 LAST\r\n", 5, 0,
+         NULL, "", "abc", "250 2.0.0 Ok: queued\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 3 LAST\r\n", 5, 554,
+         "No", "", "abcNOOP\r\n", "554 5.0.0 No\r\n250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nx\r\n.\r\n", 6,
+         0, NULL, "250 2.0.0 Ok: queued\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {LMTP,
+         "LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nRCPT TO:<e@d.example>\r\n"
+         "DATA\r\nx\r\n.\r\n",
+         7, 452, "Full", "452 4.0.0 Full\r\n", "NOOP\r\n",
+         "250 2.0.0 Ok: queued\r\n250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\nVRFY x\r\n", 3, 0, NULL,
+         "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\r\n", "NOOP\r\n",
+         "250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\nETRN @d.example\r\n", 3, 0, NULL, "250 2.0.0 Queuing started\r\n",
+         "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {0, "HELP\r\n", 2, 214, "Ask", "214 2.0.0 Ask\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {AUTH, "EHLO c\r\nAUTH PLAIN AHUAcA==\r\n", 3, 0, NULL,
+         "235 2.7.0 Authentication successful\r\n", "AUTH PLAIN AHUAcA==\r\n",
+         "503 5.5.1 Error: already authenticated\r\n"},
+        {SASL, "EHLO c\r\nAUTH X-TEST\r\n", 3, 535, NULL,
+         "535 5.7.8 Authentication credentials invalid\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {XCLIENT, "EHLO c\r\nXCLIENT ADDR=192.0.2.1\r\n", 3, 0, NULL, "220 localhost ESMTP\r\n",
+         "MAIL FROM:<a@b.example>\r\n", "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+        {XCLIENT, "EHLO c\r\nXCLIENT ADDR=192.0.2.1\r\n", 3, 550, NULL,
+         "550 5.0.0 Error: command rejected\r\n", "MAIL FROM:<a@b.example>\r\n",
+         "250 2.1.0 Ok\r\n"},
+        {XFORWARD, "EHLO c\r\nXFORWARD NAME=d.example\r\n", 3, 0, NULL, "250 2.0.0 Ok\r\n",
+         "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+    };
+    static const int bad[] = {460, 599, 261, 570};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        int setup = cases[i].setup;
+        if (setup & (AUTH | SASL)) {
+            s.extensions |= SMTP_SERVER_EXT_AUTH;
+            s.flags |= SMTP_SERVER_AUTH_PLAINTEXT;
+            s.auth_mechanisms = setup & AUTH ? "PLAIN" : "X-TEST";
+        }
+        if (setup & LMTP) s.flags |= SMTP_SERVER_LMTP;
+        if (setup & XCLIENT) s.trust = SMTP_SERVER_TRUST_XCLIENT;
+        if (setup & XFORWARD) s.trust = SMTP_SERVER_TRUST_XFORWARD;
+        struct drive d;
+        smtp_server *srv = drive_new(&d, &s);
+        d.stop = cases[i].stop;
+        CHECK_INT(drive_feed(&d, cases[i].in), strlen(cases[i].in));
+        CHECK_INT(d.decisions, cases[i].stop);
+        d.olen = 0;
+        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+            CHECK_INT(smtp_server_reply(srv, bad[b], NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+            CHECK_INT(smtp_server_reply(srv, bad[b], NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+            CHECK_INT(smtp_server_pending(srv), 1);
+            CHECK_INT(smtp_server_want_write(srv), 0);
+            CHECK_INT(smtp_server_want_read(srv), 0);
+            CHECK_INT(smtp_server_want_close(srv), 0);
+        }
+        const char *t = cases[i].text;
+        CHECK_INT(smtp_server_reply(srv, cases[i].good, NULL, t, t ? strlen(t) : 0), 0);
+        drive_pull(&d);
+        drive_take(&d, cases[i].want);
+        d.stop = 0;
+        CHECK_INT(drive_feed(&d, cases[i].next), strlen(cases[i].next));
+        drive_take(&d, cases[i].then);
+        smtp_server_del(srv);
+    }
+}
+
+/*
+ * The greeting and an accepted XCLIENT's 220 carry the hostname before the text: one whose
+ * line would be over 512 octets (RFC 5321 4.5.3.1.5) is refused and changes nothing (the
+ * greeting stays to be decided; XCLIENT does not reset the session); one that just fits goes.
+ */
+static void test_long_host_line_keeps_decision(void)
+{
+    char host[SMTP_MAX_DOMAIN + 1], text[400], want[600];
+    memset(host, 'h', SMTP_MAX_DOMAIN);
+    host[SMTP_MAX_DOMAIN] = '\0';
+    memset(text, 't', sizeof text);
+    /* "220 " host " " text CRLF: 512 octets with 250 octets of text. */
+    const size_t fits = 512 - 4 - SMTP_MAX_DOMAIN - 1 - 2;
+    CHECK_INT(fits, 250);
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.hostname = host;
+    s.trust = SMTP_SERVER_TRUST_XCLIENT;
+    s.flags |= SMTP_SERVER_ENVELOPE;
+    for (int xclient = 0; xclient < 2; xclient++) {
+        struct drive d;
+        smtp_server *srv = drive_new(&d, &s);
+        d.stop = xclient ? 3 : 1;
+        CHECK_INT(smtp_server_set_client_address(srv, "192.0.2.7", 2525), 0);
+        const char *in = xclient ? "EHLO c.example\r\nXCLIENT ADDR=192.0.2.1 PORT=25\r\n" : "";
+        CHECK_INT(drive_feed(&d, in), strlen(in));
+        d.olen = 0;
+        int codes[] = {220, 554, 421};
+        for (int k = 0; k < (xclient ? 1 : 3); k++) {
+            for (size_t len = fits + 1; len <= sizeof text; len += sizeof text - fits - 1) {
+                CHECK_INT(smtp_server_reply(srv, codes[k], NULL, text, len),
+                          SMTP_ERR_INVALID_ARGUMENT);
+                CHECK_INT(smtp_server_pending(srv), 1);
+                CHECK_INT(smtp_server_want_write(srv), 0);
+                CHECK_INT(smtp_server_want_read(srv), 0);
+                check_client(srv, "192.0.2.7", 2525); /* XCLIENT: not applied */
+                smtp_span h = smtp_server_helo(srv);
+                CHECK_MEM(h.ptr ? h.ptr : "", h.len, xclient ? "c.example" : "");
+            }
+        }
+        CHECK_INT(smtp_server_reply(srv, 220, NULL, text, fits), 0);
+        drive_pull(&d);
+        snprintf(want, sizeof want, "220 %s %.*s\r\n", host, (int)fits, text);
+        CHECK_INT(strlen(want), 512);
+        drive_take(&d, want);
+        if (xclient) check_client(srv, "192.0.2.1", 25);
+        CHECK_INT(drive_feed(&d, "MAIL FROM:<a@b.example>\r\n"), 25);
+        drive_take(&d, "503 5.5.1 Error: send HELO/EHLO first\r\n"); /* greeted anew */
+        smtp_server_del(srv);
+    }
+}
+
 int main(void)
 {
     test_settings();
@@ -897,6 +1180,8 @@ int main(void)
     test_output_bound();
     test_lmtp_refusal_per_recipient();
     test_deferred_empty_chunk();
+    test_bad_code_keeps_decision();
+    test_long_host_line_keeps_decision();
     test_timeouts();
     test_client_address();
     test_versions();
