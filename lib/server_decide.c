@@ -113,7 +113,7 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
     case SMTP_SRV_DECISION_MESSAGE: return apply_message(srv, code, enhanced, text, len);
     case SMTP_SRV_DECISION_HELO:
         if (ok) {
-            if (smtp_srv_helo_accepted(srv) < 0) return srv->error;
+            smtp_srv_helo_accepted(srv);
             if (srv->decision_verb == SMTP_VERB_HELO)
                 return smtp_srv_queue_line(srv, 250, NULL, srv->set.hostname,
                                            strlen(srv->set.hostname));
@@ -122,13 +122,13 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
         break;
     case SMTP_SRV_DECISION_MAIL:
         if (ok) {
-            if (smtp_srv_mail_accepted(srv) < 0) return srv->error;
+            smtp_srv_mail_accepted(srv);
             if (!text) text = "Ok", len = 2;
         }
         break;
     case SMTP_SRV_DECISION_RCPT:
         if (ok) {
-            if (smtp_srv_rcpt_accepted(srv) < 0) return srv->error;
+            smtp_srv_rcpt_accepted(srv);
             if (!text) text = "Ok", len = 2;
         }
         break;

@@ -3,7 +3,9 @@
  * Unit tests of the server session engine's API: settings validation, misuse, the reply call,
  * deferral and the consumed count, output in small pieces, STARTTLS calls and the queries an
  * adapter drives by (want_tls, in_transaction, output_delay: the soft error limit),
- * allocation failure at every step, and no allocation per message in steady state.
+ * allocation failure at every step, and no allocation per message in steady state; answers
+ * refused for every kind of decision leave it pending; the envelope of deferred decisions
+ * does not depend on the caller's input buffer.
  */
 #include "check.h"
 #include "failmem.h"
@@ -1167,6 +1169,174 @@ static void test_long_host_line_keeps_decision(void)
     }
 }
 
+/* ---- the envelope of deferred decisions ---- */
+
+/* Defers HELO, MAIL and RCPT; the answer it will give is chosen from the command, as it is
+ * read; each message's envelope is logged. */
+struct env_app {
+    int code; /* the answer to the decision pending */
+    char log[2048];
+    size_t len;
+};
+
+static void env_log(struct env_app *a, const char *what, smtp_span s)
+{
+    int n = snprintf(a->log + a->len, sizeof a->log - a->len, "%s=\"%.*s\" ", what, (int)s.len,
+                     s.ptr ? s.ptr : "");
+    if (n > 0) a->len += (size_t)n;
+    if (a->len >= sizeof a->log) a->len = sizeof a->log - 1;
+}
+
+static int span_starts(smtp_span s, const char *p)
+{
+    return s.len >= strlen(p) && memcmp(s.ptr, p, strlen(p)) == 0;
+}
+
+static int env_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
+{
+    (void)srv, (void)verb;
+    struct env_app *a = ud;
+    a->code = span_starts(domain, "bad") ? 550 : 0;
+    return SMTP_SERVER_DEFER;
+}
+
+static int env_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)srv;
+    struct env_app *a = ud;
+    a->code = span_starts(m->path, "<spammer") ? 550 : 0;
+    return SMTP_SERVER_DEFER;
+}
+
+static int env_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
+{
+    (void)srv;
+    struct env_app *a = ud;
+    a->code = span_starts(rc->path, "<bad") ? 550 : 0;
+    return SMTP_SERVER_DEFER;
+}
+
+static int env_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
+{
+    struct env_app *a = ud;
+    env_log(a, "helo", smtp_server_helo(srv));
+    env_log(a, "from", msg->sender.path);
+    env_log(a, "params", msg->sender.params);
+    for (size_t i = 0; i < msg->recipients; i++) {
+        env_log(a, "to", msg->rcpts[i].path);
+        env_log(a, "params", msg->rcpts[i].params);
+    }
+    a->log[a->len - 1] = '\n';
+    return 0;
+}
+
+/*
+ * Feeds `in` split at `cut` (0: whole) as an adapter that reuses its buffer: each read gets a
+ * heap copy of the bytes still unread, overwritten and freed as soon as the read returned, and
+ * the deferred decisions are answered only then. Returns the output (in out).
+ */
+static size_t env_feed(smtp_server *srv, struct env_app *a, const char *in, size_t cut, char *out,
+                       size_t cap)
+{
+    size_t len = strlen(in), have = cut && cut < len ? cut : len, pos = 0, olen = 0;
+    for (;;) {
+        size_t n = have - pos;
+        char *buf = malloc(n + 1);
+        if (!buf) abort();
+        memcpy(buf, in + pos, n);
+        smtp_ssize r = smtp_server_read(srv, buf, n);
+        memset(buf, 'Z', n + 1);
+        free(buf);
+        CHECK(r >= 0);
+        if (r < 0) break;
+        pos += (size_t)r;
+        olen += pull(srv, out + olen, cap - olen);
+        int answered = 0;
+        while (smtp_server_pending(srv)) {
+            CHECK_INT(smtp_server_reply(srv, a->code, NULL, NULL, 0), 0);
+            olen += pull(srv, out + olen, cap - olen);
+            answered = 1;
+        }
+        if (pos == have && have == len) break;
+        if (pos == have)
+            have = len; /* the rest of the input arrives */
+        else if (r == 0 && !answered) {
+            CHECK(0); /* stuck */
+            break;
+        }
+    }
+    return olen;
+}
+
+/*
+ * SMTP_SERVER_ENVELOPE with on_helo, on_mail and on_rcpt deferred: what the envelope and
+ * smtp_server_helo give is what the client sent, although each command's bytes were consumed,
+ * overwritten and freed by the adapter before its decision was answered; refused commands
+ * leave nothing (a refused hello keeps the name before it). Fed whole and split at every
+ * octet, with and without SMTP_SERVER_PREALLOCATE.
+ */
+static void test_deferred_envelope(void)
+{
+    static const char in[] =
+        "EHLO client.example\r\n"
+        "MAIL FROM:<alice@example.org> SIZE=22 BODY=8BITMIME\r\n"
+        "RCPT TO:<bob@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.net\r\n"
+        "RCPT TO:<bad@example.net>\r\n"
+        "RCPT TO:<Postmaster>\r\n"
+        "DATA\r\nSubject: hi\r\n\r\nHello\r\n.\r\n"
+        "EHLO bad.example\r\n"
+        "MAIL FROM:<spammer@example.org>\r\n"
+        "MAIL FROM:<> RET=HDRS\r\n"
+        "RCPT TO:<carol@example.net>\r\n"
+        "BDAT 2 LAST\r\nhi"
+        "HELO second.example\r\n"
+        "MAIL FROM:<d@example.org>\r\n"
+        "RCPT TO:<e@example.net> NOTIFY=NEVER\r\n"
+        "DATA\r\nx\r\n.\r\n"
+        "QUIT\r\n";
+    static const char want[] =
+        "helo=\"client.example\" from=\"<alice@example.org>\" params=\"SIZE=22 BODY=8BITMIME\" "
+        "to=\"<bob@example.net>\" params=\"NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.net\" "
+        "to=\"<Postmaster>\" params=\"\"\n"
+        "helo=\"client.example\" from=\"<>\" params=\"RET=HDRS\" to=\"<carol@example.net>\" "
+        "params=\"\"\n"
+        "helo=\"second.example\" from=\"<d@example.org>\" params=\"\" to=\"<e@example.net>\" "
+        "params=\"NOTIFY=NEVER\"\n";
+    smtp_server_callbacks cb = {0};
+    cb.on_helo = env_helo;
+    cb.on_mail = env_mail;
+    cb.on_rcpt = env_rcpt;
+    cb.on_message_end = env_end;
+    static char whole[8192], out[8192];
+    size_t whole_len = 0;
+    for (int prealloc = 0; prealloc < 2; prealloc++) {
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        s.flags |= SMTP_SERVER_ENVELOPE | (prealloc ? SMTP_SERVER_PREALLOCATE : 0);
+        for (size_t cut = 0; cut < sizeof in - 1; cut++) {
+            struct env_app a;
+            memset(&a, 0, sizeof a);
+            smtp_server *srv;
+            CHECK_INT(smtp_server_new(&srv, &cb, &s, NULL, &a), 0);
+            CHECK_INT(smtp_server_start(srv), 0);
+            size_t olen = pull(srv, out, sizeof out);
+            olen += env_feed(srv, &a, in, cut, out + olen, sizeof out - olen);
+            CHECK_STR(a.log, want);
+            if (prealloc == 0 && cut == 0) {
+                memcpy(whole, out, olen + 1);
+                whole_len = olen;
+                CHECK(strstr(whole, "550 5.0.0") != NULL);
+                CHECK(strstr(whole, "221 2.0.0 Bye\r\n") != NULL);
+            }
+            CHECK_MEM(out, olen, whole); /* split invariance */
+            smtp_span h = smtp_server_helo(srv);
+            CHECK_MEM(h.ptr, h.len, "second.example");
+            smtp_server_del(srv);
+        }
+    }
+    CHECK(whole_len > 0);
+}
+
 int main(void)
 {
     test_settings();
@@ -1182,6 +1352,7 @@ int main(void)
     test_deferred_empty_chunk();
     test_bad_code_keeps_decision();
     test_long_host_line_keeps_decision();
+    test_deferred_envelope();
     test_timeouts();
     test_client_address();
     test_versions();
