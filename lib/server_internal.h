@@ -128,6 +128,8 @@ struct smtp_server {
     size_t lmtp_left;        /* LMTP replies still owed for DECISION_MESSAGE */
     size_t lmtp_fill;        /* copies of lmtp_last still to queue (no room yet) */
     int lmtp_ok;             /* an LMTP recipient accepted the message */
+    int lmtp_fill_error;     /* queueing those copies failed in an smtp_server_write that had
+                              * copied octets: the error its next call reports; 0: none */
     char lmtp_last[512];     /* the last LMTP reply line, with CRLF */
     size_t lmtp_last_len;
 

@@ -76,6 +76,11 @@ int smtp_srv_out(smtp_server *srv, const char *p, size_t n)
 smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
 {
     if (!srv || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->lmtp_fill_error) {
+        int e = srv->lmtp_fill_error; /* the last call's refill failed: reported now, once */
+        srv->lmtp_fill_error = 0;
+        return e;
+    }
     size_t n = srv->out_len < cap ? srv->out_len : cap;
     if (n) {
         memcpy(dest, srv->out + srv->out_head, n);
@@ -87,7 +92,12 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
     if (!srv->out_len) srv->out_head = 0;
     if (srv->lmtp_fill && !srv->error) {
         int r = smtp_srv_lmtp_fill(srv);
-        if (r < 0) return smtp_srv_fail(srv, r);
+        if (r < 0) {
+            /* The session failed; the octets copied are the caller's all the same. */
+            r = smtp_srv_fail(srv, r);
+            if (!n) return r;
+            srv->lmtp_fill_error = r;
+        }
     }
     return (smtp_ssize)n;
 }

@@ -853,7 +853,9 @@ SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data,
  *         error codes:
  * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, or `dest` is NULL with `cap` > 0.
  * @retval SMTP_ERR_NOMEM The queue could not grow for LMTP replies still owed: the session
- *         failed.
+ *         failed. Reported once: by the call that failed when it copied nothing, else (it
+ *         returns the bytes it copied) by the next call. Later calls copy what is still
+ *         queued, as after any fatal error.
  */
 SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
