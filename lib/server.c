@@ -586,15 +586,15 @@ static int cmd_helo(smtp_server *srv, const smtp_cmd *cmd)
     /* RFC 5321 4.1.4: HELO/EHLO in a session resets it as RSET does. */
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_RESET) < 0) return -1;
     srv->decision_verb = cmd->verb;
-    srv->ask_path = cmd->domain;
+    if (smtp_srv_env_ask(srv, cmd) < 0) return -1;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_HELO, on_helo, cmd->verb, cmd->domain);
 }
 
-int smtp_srv_helo_accepted(smtp_server *srv)
+void smtp_srv_helo_accepted(smtp_server *srv)
 {
     srv->ehlo = srv->decision_verb != SMTP_VERB_HELO; /* RFC 5321 4.1.1.1, RFC 2033 4.1 */
     srv->phase = SMTP_SRV_READY;
-    return smtp_srv_env_helo(srv, srv->ask_path);
+    smtp_srv_env_helo(srv);
 }
 
 /* The parameter extensions the client may use now (what was advertised). */
@@ -691,15 +691,14 @@ static int cmd_mail(smtp_server *srv, const smtp_cmd *cmd)
     if (smtp_srv_mail_auth(srv, &m.params, &m.auth) < 0) return -1;
     srv->binarymime = (m.params.present & SMTP_MAIL_BODY) && m.params.body == SMTP_BODY_BINARYMIME;
     srv->smtputf8 = utf8;
-    srv->ask_path = cmd->path;
-    srv->ask_params = cmd->params;
+    if (smtp_srv_env_ask(srv, cmd) < 0) return -1;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_MAIL, on_mail, &m);
 }
 
-int smtp_srv_mail_accepted(smtp_server *srv)
+void smtp_srv_mail_accepted(smtp_server *srv)
 {
     srv->phase = SMTP_SRV_MAIL;
-    return smtp_srv_env_mail(srv);
+    smtp_srv_env_add(srv);
 }
 
 static int cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
@@ -731,16 +730,15 @@ static int cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
     if (e < 0)
         return path_fault(srv, e, srv->smtputf8, "5.1.3", "Error: bad recipient address syntax");
     rc.index = srv->rcpts;
-    srv->ask_path = cmd->path;
-    srv->ask_params = cmd->params;
+    if (smtp_srv_env_ask(srv, cmd) < 0) return -1;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_RCPT, on_rcpt, &rc);
 }
 
-int smtp_srv_rcpt_accepted(smtp_server *srv)
+void smtp_srv_rcpt_accepted(smtp_server *srv)
 {
     srv->rcpts++;
     srv->phase = SMTP_SRV_RCPTS;
-    return smtp_srv_env_rcpt(srv);
+    smtp_srv_env_add(srv);
 }
 
 static int cmd_vrfy(smtp_server *srv, const smtp_cmd *cmd)

@@ -7,8 +7,10 @@
  * server_auth.c, server_xclient.c).
  *
  * Default texts and enhanced codes (RFC 3463) fill what the application left out; an answer
- * that is neither an acceptance of the decision nor a 4xx/5xx refusal is refused
- * (SMTP_ERR_INVALID_ARGUMENT) and changes nothing.
+ * that is neither an acceptance of the decision nor a 4xx/5xx refusal, or whose reply line
+ * could not be formatted, is refused (SMTP_ERR_INVALID_ARGUMENT) and changes nothing: it is
+ * checked whole (check_answer) before the decision is cleared and the state it changes is
+ * touched.
  */
 #include "server_internal.h"
 
@@ -111,7 +113,7 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
     case SMTP_SRV_DECISION_MESSAGE: return apply_message(srv, code, enhanced, text, len);
     case SMTP_SRV_DECISION_HELO:
         if (ok) {
-            if (smtp_srv_helo_accepted(srv) < 0) return srv->error;
+            smtp_srv_helo_accepted(srv);
             if (srv->decision_verb == SMTP_VERB_HELO)
                 return smtp_srv_queue_line(srv, 250, NULL, srv->set.hostname,
                                            strlen(srv->set.hostname));
@@ -120,13 +122,13 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
         break;
     case SMTP_SRV_DECISION_MAIL:
         if (ok) {
-            if (smtp_srv_mail_accepted(srv) < 0) return srv->error;
+            smtp_srv_mail_accepted(srv);
             if (!text) text = "Ok", len = 2;
         }
         break;
     case SMTP_SRV_DECISION_RCPT:
         if (ok) {
-            if (smtp_srv_rcpt_accepted(srv) < 0) return srv->error;
+            smtp_srv_rcpt_accepted(srv);
             if (!text) text = "Ok", len = 2;
         }
         break;
@@ -188,12 +190,18 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
     return 0;
 }
 
-int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len)
+/*
+ * Checks an answer to `decision` for everything that could make its reply fail, so that a
+ * refused answer changes nothing (server.h: the decision stays pending): once it passed,
+ * apply() can only fail for want of memory, which fails the session.
+ */
+static int check_answer(const smtp_server *srv, smtp_srv_decision decision, int code,
+                        const char *enhanced, const char *text, size_t len)
 {
-    smtp_srv_decision decision = srv->decision;
-    if (decision == SMTP_SRV_DECISION_NONE) return SMTP_ERR_INVALID_STATE;
-    if (code != 0 && !accepts(decision, code) && !(code >= 400 && code <= 599))
-        return SMTP_ERR_INVALID_ARGUMENT;
+    int ok = accepts(decision, code);
+    if (!ok && !(code >= 400 && code <= 599)) return SMTP_ERR_INVALID_ARGUMENT;
+    /* RFC 5321 4.2: the second digit is 0-5 (every accepting code is). */
+    if (code / 10 % 10 > 5) return SMTP_ERR_INVALID_ARGUMENT;
     if (decision == SMTP_SRV_DECISION_BDAT && code == 354) return SMTP_ERR_INVALID_ARGUMENT;
     if (enhanced) {
         size_t el = strlen(enhanced);
@@ -202,9 +210,22 @@ int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char 
     }
     int r = check_text(text, len);
     if (r < 0) return r;
+    /* The greeting and an accepted XCLIENT's 220 put the hostname before the text. */
+    int greeting =
+        decision == SMTP_SRV_DECISION_CONNECT || (decision == SMTP_SRV_DECISION_XCLIENT && ok);
+    if (greeting && text && !smtp_srv_host_reply_fits(srv, len)) return SMTP_ERR_INVALID_ARGUMENT;
     /* Room for the reply and, with the hard error limit, a 421 after it. */
     size_t need = decision == SMTP_SRV_DECISION_HELO ? SMTP_SRV_RESERVE : 1024;
     if (smtp_srv_out_room(srv) < need) return SMTP_ERR_NOBUF;
+    return 0;
+}
+
+int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len)
+{
+    smtp_srv_decision decision = srv->decision;
+    if (decision == SMTP_SRV_DECISION_NONE) return SMTP_ERR_INVALID_STATE;
+    int r = check_answer(srv, decision, code, enhanced, text, len);
+    if (r < 0) return r;
     srv->decision = SMTP_SRV_DECISION_NONE;
     if (srv->in_callback) srv->answered = 1;
     return apply(srv, decision, code, enhanced, text, len);

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The server's envelope (SMTP_SERVER_ENVELOPE): MAIL's and each accepted RCPT's path and
- * parameters, and the HELO name, copied when the application accepts them, so that
+ * parameters, and the HELO name, kept for the commands the application accepts, so that
  * on_message_end can hand over the whole envelope (RFC 5321 3.3) and no application has to
  * collect it from on_mail and on_rcpt.
  *
- * The command's spans are valid until its decision is answered (server.h), so the copy is
- * made then: a refused command leaves nothing. The texts go back to back into one buffer;
- * offsets are kept while collecting (the buffer moves when it grows) and become spans only at
- * the end of the message. Both buffers grow on demand to the largest transaction seen and are
- * kept until smtp_server_del, so the steady state allocates nothing per message (DESIGN.md
- * invariant 7); with SMTP_SERVER_PREALLOCATE they are allocated at their largest in
- * smtp_server_new instead.
+ * A command's spans borrow the caller's input, which is gone once smtp_server_read returns,
+ * while a deferred decision is answered later: so what the envelope needs is copied when the
+ * command is read (smtp_srv_env_ask), and joins the envelope only when it is accepted. An
+ * address being decided waits right after the envelope so far (a MAIL starts a new one), where
+ * the next command overwrites it if it was refused; a hello name being decided waits in the
+ * second half of the name buffer, so that a refused hello leaves the accepted name as it was.
+ * Acceptance copies nothing more and cannot fail.
+ *
+ * The texts go back to back into one buffer; offsets are kept while collecting (the buffer
+ * moves when it grows) and become spans only at the end of the message. Both buffers grow on
+ * demand to the largest transaction seen and are kept until smtp_server_del, so the steady
+ * state allocates nothing per message (DESIGN.md invariant 7); with SMTP_SERVER_PREALLOCATE
+ * they are allocated at their largest in smtp_server_new instead.
  */
 #include "server_internal.h"
 
@@ -30,7 +36,7 @@ static int kept(const smtp_server *srv)
     return (srv->set.flags & SMTP_SERVER_ENVELOPE) != 0;
 }
 
-/* Room for `more` octets of text and one more item. */
+/* Room for `more` octets of text after the envelope so far, and for `items` items. */
 static int reserve(smtp_server *srv, size_t more, size_t items)
 {
     if (srv->env_len + more > srv->env_cap) {
@@ -51,53 +57,70 @@ static int reserve(smtp_server *srv, size_t more, size_t items)
     return 0;
 }
 
-static size_t put(smtp_server *srv, smtp_span s)
+/* The name buffer: the accepted hello's name, then the one being decided. */
+#define HELO_BUF (2 * SMTP_MAX_DOMAIN)
+
+static int reserve_helo(smtp_server *srv)
 {
-    size_t off = srv->env_len;
-    if (s.len) memcpy(srv->env + off, s.ptr, s.len);
-    srv->env_len += s.len;
-    return off;
+    if (!srv->helo_name) srv->helo_name = smtp_malloc(srv->mem, HELO_BUF);
+    return srv->helo_name ? 0 : SMTP_ERR_NOMEM;
 }
 
-/* Appends the address being decided (srv->ask_path, ask_params); a failure fails the session. */
-static int append(smtp_server *srv)
+/* Copies the hello name being decided after the accepted one. */
+static int ask_helo(smtp_server *srv, smtp_span domain)
 {
-    size_t n = srv->env_nitems;
-    int r = reserve(srv, srv->ask_path.len + srv->ask_params.len, n + 1);
-    if (r < 0) return smtp_srv_fail(srv, r);
-    struct smtp_srv_env_item *it = &srv->env_items[n];
-    it->path_off = put(srv, srv->ask_path);
-    it->path_len = srv->ask_path.len;
-    it->params_off = put(srv, srv->ask_params);
-    it->params_len = srv->ask_params.len;
-    srv->env_nitems = n + 1;
-    return 0;
-}
-
-int smtp_srv_env_mail(smtp_server *srv)
-{
-    if (!kept(srv)) return 0;
-    srv->env_len = 0; /* a new transaction: the helo name is kept apart */
-    srv->env_nitems = 0;
-    return append(srv);
-}
-
-int smtp_srv_env_rcpt(smtp_server *srv)
-{
-    return kept(srv) ? append(srv) : 0;
-}
-
-int smtp_srv_env_helo(smtp_server *srv, smtp_span domain)
-{
-    if (!kept(srv)) return 0;
-    if (!srv->helo_name) {
-        srv->helo_name = smtp_malloc(srv->mem, SMTP_MAX_DOMAIN);
-        if (!srv->helo_name) return smtp_srv_fail(srv, SMTP_ERR_NOMEM);
-    }
+    if (reserve_helo(srv) < 0) return smtp_srv_fail(srv, SMTP_ERR_NOMEM);
     /* The command parser refuses a longer name (RFC 5321 4.5.3.1.2). */
-    srv->helo_len = domain.len < SMTP_MAX_DOMAIN ? domain.len : SMTP_MAX_DOMAIN;
-    if (srv->helo_len) memcpy(srv->helo_name, domain.ptr, srv->helo_len);
+    srv->helo_ask_len = domain.len < SMTP_MAX_DOMAIN ? domain.len : SMTP_MAX_DOMAIN;
+    if (srv->helo_ask_len) memcpy(srv->helo_name + SMTP_MAX_DOMAIN, domain.ptr, srv->helo_ask_len);
     return 0;
+}
+
+/* Copies the address being decided after the envelope so far, with room for its item. */
+static int ask_address(smtp_server *srv, smtp_span path, smtp_span params)
+{
+    int r = reserve(srv, path.len + params.len, srv->env_nitems + 1);
+    if (r < 0) return smtp_srv_fail(srv, r);
+    char *p = srv->env + srv->env_len;
+    if (path.len) memcpy(p, path.ptr, path.len);
+    if (params.len) memcpy(p + path.len, params.ptr, params.len);
+    srv->ask_path_len = path.len;
+    srv->ask_params_len = params.len;
+    return 0;
+}
+
+int smtp_srv_env_ask(smtp_server *srv, const smtp_cmd *cmd)
+{
+    if (!kept(srv)) return 0;
+    switch (cmd->verb) {
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_LHLO: return ask_helo(srv, cmd->domain);
+    case SMTP_VERB_MAIL:
+        srv->env_len = 0; /* a new transaction: the helo name is kept apart */
+        srv->env_nitems = 0;
+        break;
+    default: break;
+    }
+    return ask_address(srv, cmd->path, cmd->params);
+}
+
+void smtp_srv_env_add(smtp_server *srv)
+{
+    if (!kept(srv)) return;
+    struct smtp_srv_env_item *it = &srv->env_items[srv->env_nitems++];
+    it->path_off = srv->env_len;
+    it->path_len = srv->ask_path_len;
+    it->params_off = it->path_off + it->path_len;
+    it->params_len = srv->ask_params_len;
+    srv->env_len = it->params_off + it->params_len;
+}
+
+void smtp_srv_env_helo(smtp_server *srv)
+{
+    if (!kept(srv)) return;
+    srv->helo_len = srv->helo_ask_len;
+    if (srv->helo_len) memcpy(srv->helo_name, srv->helo_name + SMTP_MAX_DOMAIN, srv->helo_len);
 }
 
 void smtp_srv_env_fill(smtp_server *srv, smtp_server_message *msg)
@@ -118,17 +141,12 @@ int smtp_srv_env_reserve(smtp_server *srv)
     /* The largest transaction: MAIL and max_recipients RCPTs of max_line octets each. */
     size_t items = srv->set.max_recipients + 1;
     int r = reserve(srv, items * srv->set.max_line, items);
-    if (r == 0 && !srv->helo_name) {
-        srv->helo_name = smtp_malloc(srv->mem, SMTP_MAX_DOMAIN);
-        if (!srv->helo_name) r = SMTP_ERR_NOMEM;
-    }
-    return r;
+    return r < 0 ? r : reserve_helo(srv);
 }
 
 size_t smtp_srv_env_memory(const smtp_server *srv)
 {
-    return srv->env_cap + srv->env_items_cap * ENV_ITEM_SIZE +
-           (srv->helo_name ? SMTP_MAX_DOMAIN : 0);
+    return srv->env_cap + srv->env_items_cap * ENV_ITEM_SIZE + (srv->helo_name ? HELO_BUF : 0);
 }
 
 void smtp_srv_env_free(smtp_server *srv)

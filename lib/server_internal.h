@@ -128,6 +128,8 @@ struct smtp_server {
     size_t lmtp_left;        /* LMTP replies still owed for DECISION_MESSAGE */
     size_t lmtp_fill;        /* copies of lmtp_last still to queue (no room yet) */
     int lmtp_ok;             /* an LMTP recipient accepted the message */
+    int lmtp_fill_error;     /* queueing those copies failed in an smtp_server_write that had
+                              * copied octets: the error its next call reports; 0: none */
     char lmtp_last[512];     /* the last LMTP reply line, with CRLF */
     size_t lmtp_last_len;
 
@@ -207,16 +209,19 @@ struct smtp_server {
     uint64_t sync_end;    /* out_total at the end of the last reply the client must wait for */
     int sync_owed;        /* such a reply is owed but not queued yet (a decision pending) */
     int sync_early;       /* input was offered while that decision was pending */
-    /* The envelope (server_envelope.c, SMTP_SERVER_ENVELOPE): the address being decided, and
-     * the copies of the accepted ones. */
-    smtp_span ask_path, ask_params;
+    /* The envelope (server_envelope.c, SMTP_SERVER_ENVELOPE): the copies of the accepted
+     * addresses, followed by the copy of the one being decided (ask_path_len octets of path,
+     * ask_params_len of parameters, at env + env_len). */
     char *env;
     size_t env_len, env_cap;
+    size_t ask_path_len, ask_params_len;
     struct smtp_srv_env_item *env_items;
     smtp_server_address *env_addrs; /* after env_items, in its allocation */
     size_t env_nitems, env_items_cap;
-    char *helo_name; /* SMTP_MAX_DOMAIN octets once a hello was accepted */
-    size_t helo_len;
+    /* 2 * SMTP_MAX_DOMAIN octets once a hello was read: the accepted hello's name (helo_len
+     * octets), then the one being decided (helo_ask_len). */
+    char *helo_name;
+    size_t helo_len, helo_ask_len;
 };
 
 /* Is a transaction open: MAIL accepted, and its message not ended (RFC 5321 3.3)? */
@@ -300,20 +305,25 @@ int smtp_srv_parser_result(smtp_server *srv);
 
 /* The greeting was given; `refused`: it was a refusal (554 or 421). */
 void smtp_srv_greeted(smtp_server *srv, int refused);
-/* HELO/EHLO/LHLO (srv->decision_verb) was accepted; 0, or the session's error. */
-int smtp_srv_helo_accepted(smtp_server *srv);
-/* MAIL was accepted: the transaction begins; 0, or the session's error. */
-int smtp_srv_mail_accepted(smtp_server *srv);
-/* RCPT was accepted: one more recipient; 0, or the session's error. */
-int smtp_srv_rcpt_accepted(smtp_server *srv);
+/* HELO/EHLO/LHLO (srv->decision_verb) was accepted. */
+void smtp_srv_helo_accepted(smtp_server *srv);
+/* MAIL was accepted: the transaction begins. */
+void smtp_srv_mail_accepted(smtp_server *srv);
+/* RCPT was accepted: one more recipient. */
+void smtp_srv_rcpt_accepted(smtp_server *srv);
 
 /* ---- server_envelope.c (SMTP_SERVER_ENVELOPE; each a no-op without it) ---- */
-/* Copies the accepted MAIL (srv->ask_path, ask_params), starting a new envelope. */
-int smtp_srv_env_mail(smtp_server *srv);
-/* Copies an accepted RCPT. */
-int smtp_srv_env_rcpt(smtp_server *srv);
-/* Copies the accepted HELO/EHLO/LHLO name. */
-int smtp_srv_env_helo(smtp_server *srv, smtp_span domain);
+/*
+ * Copies what the envelope needs of a HELO/EHLO/LHLO, MAIL or RCPT about to be decided: its
+ * name, or its path and parameters (a MAIL starts a new envelope). Its spans borrow the
+ * caller's input, gone once smtp_server_read returns, and the decision may come later. 0, or
+ * -1 with the session failed (NOMEM).
+ */
+int smtp_srv_env_ask(smtp_server *srv, const smtp_cmd *cmd);
+/* The hello asked was accepted: its name becomes smtp_server_helo's. */
+void smtp_srv_env_helo(smtp_server *srv);
+/* The MAIL or RCPT asked was accepted: its address joins the envelope. */
+void smtp_srv_env_add(smtp_server *srv);
 /* Points msg->sender and msg->rcpts at the envelope (valid until the next MAIL). */
 void smtp_srv_env_fill(smtp_server *srv, smtp_server_message *msg);
 /* Allocates the buffers at their largest (SMTP_SERVER_PREALLOCATE). */
@@ -348,6 +358,9 @@ int smtp_srv_count_error(smtp_server *srv, int code);
 int smtp_srv_queue_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
 /* Queues "CODE <hostname> text" (greeting and 421 lines carry the server's name). */
 int smtp_srv_queue_host_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
+/* Does "CODE <hostname> text" with `len` octets of text and no enhanced code fit in a reply
+ * line (512 octets with CRLF, RFC 5321 4.5.3.1.5)? */
+int smtp_srv_host_reply_fits(const smtp_server *srv, size_t len);
 /*
  * Formats the reply to a refused BDAT (or a refused message) and keeps it, `copies` times
  * owed, until smtp_srv_release_held queues it: after the chunk was read (RFC 3030 2).

@@ -76,6 +76,11 @@ int smtp_srv_out(smtp_server *srv, const char *p, size_t n)
 smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
 {
     if (!srv || (!dest && cap)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->lmtp_fill_error) {
+        int e = srv->lmtp_fill_error; /* the last call's refill failed: reported now, once */
+        srv->lmtp_fill_error = 0;
+        return e;
+    }
     size_t n = srv->out_len < cap ? srv->out_len : cap;
     if (n) {
         memcpy(dest, srv->out + srv->out_head, n);
@@ -87,7 +92,12 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
     if (!srv->out_len) srv->out_head = 0;
     if (srv->lmtp_fill && !srv->error) {
         int r = smtp_srv_lmtp_fill(srv);
-        if (r < 0) return smtp_srv_fail(srv, r);
+        if (r < 0) {
+            /* The session failed; the octets copied are the caller's all the same. */
+            r = smtp_srv_fail(srv, r);
+            if (!n) return r;
+            srv->lmtp_fill_error = r;
+        }
     }
     return (smtp_ssize)n;
 }
@@ -127,6 +137,12 @@ int smtp_srv_queue_reply(smtp_server *srv, int code, const char *enhanced, const
     if (r == 0 && code != 421) r = smtp_srv_count_error(srv, code);
     /* The engine's own replies fit by construction (SMTP_SRV_RESERVE): a failure is internal. */
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
+}
+
+int smtp_srv_host_reply_fits(const smtp_server *srv, size_t len)
+{
+    /* "CODE SP hostname [SP text] CRLF", as queued below without an enhanced code. */
+    return 4 + strlen(srv->set.hostname) + (len ? 1 + len : 0) + 2 <= 512;
 }
 
 int smtp_srv_queue_host_reply(smtp_server *srv, int code, const char *enhanced, const char *text)

@@ -3,7 +3,9 @@
  * Unit tests of the server session engine's API: settings validation, misuse, the reply call,
  * deferral and the consumed count, output in small pieces, STARTTLS calls and the queries an
  * adapter drives by (want_tls, in_transaction, output_delay: the soft error limit),
- * allocation failure at every step, and no allocation per message in steady state.
+ * allocation failure at every step, and no allocation per message in steady state; answers
+ * refused for every kind of decision leave it pending; the envelope of deferred decisions
+ * does not depend on the caller's input buffer.
  */
 #include "check.h"
 #include "failmem.h"
@@ -884,6 +886,457 @@ static void test_client_address(void)
     smtp_server_del(srv);
 }
 
+/* ---- an application that defers every decision ---- */
+
+static int defer_connect(smtp_server *srv, void *ud)
+{
+    (void)srv, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
+{
+    (void)srv, (void)verb, (void)domain, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)srv, (void)m, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
+{
+    (void)srv, (void)rc, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
+{
+    (void)srv, (void)msg, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_arg(smtp_server *srv, smtp_span arg, void *ud)
+{
+    (void)srv, (void)arg, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_auth(smtp_server *srv, const smtp_server_auth *au, void *ud)
+{
+    (void)srv, (void)au, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_sasl(smtp_server *srv, const smtp_server_sasl *step, void *ud)
+{
+    (void)srv, (void)step, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static int defer_xattrs(smtp_server *srv, const smtp_server_xattrs *x, void *ud)
+{
+    (void)srv, (void)x, (void)ud;
+    return SMTP_SERVER_DEFER;
+}
+
+static const smtp_server_callbacks defer_all = {.on_connect = defer_connect,
+                                                .on_helo = defer_helo,
+                                                .on_mail = defer_mail,
+                                                .on_rcpt = defer_rcpt,
+                                                .on_data_start = defer_start,
+                                                .on_message_end = defer_end,
+                                                .on_vrfy = defer_arg,
+                                                .on_auth = defer_auth,
+                                                .on_sasl = defer_sasl,
+                                                .on_xclient = defer_xattrs,
+                                                .on_xforward = defer_xattrs,
+                                                .on_etrn = defer_arg,
+                                                .on_help = defer_arg};
+
+/* A session of defer_all driven as an adapter drives it; decisions are counted from 1 (the
+ * greeting). */
+struct drive {
+    smtp_server *srv;
+    int decisions; /* decisions seen pending so far */
+    int stop;      /* the decision to leave pending when it comes (0: none) */
+    char out[8192];
+    size_t olen; /* output pulled since the last drive_take */
+};
+
+/* Pulls the output into d->out. */
+static void drive_pull(struct drive *d)
+{
+    d->olen += pull(d->srv, d->out + d->olen, sizeof d->out - d->olen);
+}
+
+/* Answers the pending decisions with the default; returns 1 when the stop-th is pending. */
+static int drive_answer(struct drive *d)
+{
+    while (smtp_server_pending(d->srv)) {
+        if (++d->decisions == d->stop) return 1;
+        CHECK_INT(smtp_server_reply(d->srv, 0, NULL, NULL, 0), 0);
+        drive_pull(d);
+    }
+    return 0;
+}
+
+/* Feeds all of `s` (answering with the default as decisions come) until the stop-th decision
+ * is pending or the input is consumed; returns the octets consumed. */
+static size_t drive_feed(struct drive *d, const char *s)
+{
+    size_t len = strlen(s), pos = 0;
+    for (;;) {
+        drive_pull(d);
+        if (drive_answer(d)) break;
+        if (pos == len) break;
+        smtp_ssize n = smtp_server_read(d->srv, s + pos, len - pos);
+        CHECK(n > 0);
+        if (n <= 0) break;
+        pos += (size_t)n;
+    }
+    return pos;
+}
+
+/* Compares the output pulled since the last call with `want`, then forgets it. */
+static void drive_take(struct drive *d, const char *want)
+{
+    CHECK_MEM(d->out, d->olen, want);
+    d->olen = 0;
+}
+
+static smtp_server *drive_new(struct drive *d, const smtp_server_settings *s)
+{
+    memset(d, 0, sizeof *d);
+    CHECK_INT(smtp_server_new(&d->srv, &defer_all, s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(d->srv), 0);
+    return d->srv;
+}
+
+/*
+ * An answer smtp_server_reply refuses changes nothing (server.h): the decision stays pending,
+ * nothing is queued, the session is where it was, and a valid answer given after it answers
+ * that same decision. Here the codes whose second digit is over 5 (RFC 5321 4.2), for every
+ * kind of decision.
+ */
+static void test_bad_code_keeps_decision(void)
+{
+    enum { AUTH = 1, SASL = 2, LMTP = 4, XCLIENT = 8, XFORWARD = 16 };
+    static const char mail[] = "EHLO c\r\nMAIL FROM:<a@b.example>\r\n";
+    static const char rcpt[] = "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n";
+    static const struct {
+        int setup;
+        const char *in; /* the client's input, ending with the command decided */
+        int stop;       /* which decision that is (the greeting is 1) */
+        int good;       /* a valid answer to it, with its text or NULL */
+        const char *text;
+        const char *want; /* the output of that answer */
+        const char *next; /* more input, answered with the defaults */
+        const char *then; /* the output it gives */
+    } cases[] = {
+        {0, "", 1, 0, NULL, "220 localhost ESMTP\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {0, "", 1, 554, "No", "554 localhost No\r\n", "NOOP\r\n",
+         "503 5.5.1 Error: no SMTP service here\r\n"},
+        {0, "HELO c\r\n", 2, 0, NULL, "250 localhost\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\n", 2, 550, NULL, "550 5.0.0 Error: command rejected\r\n",
+         "MAIL FROM:<a@b.example>\r\n", "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+        {0, mail, 3, 0, NULL, "250 2.1.0 Ok\r\n", "RCPT TO:<c@d.example>\r\n", "250 2.1.5 Ok\r\n"},
+        {0, rcpt, 4, 450, "Later", "450 4.0.0 Later\r\n", "DATA\r\n",
+         "554 5.5.1 Error: no valid recipients\r\n"},
+        {0, rcpt, 4, 251, NULL, "251 2.1.5 Ok\r\n", "DATA\r\nx\r\n.\r\n",
+         "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n", 5, 354, NULL,
+         "354 End data with <CR><LF>.<CR><LF>\r\n", "x\r\n.\r\n", "250 2.0.0 Ok: queued\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 3 LAST\r\n", 5, 0,
+         NULL, "", "abc", "250 2.0.0 Ok: queued\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 3 LAST\r\n", 5, 554,
+         "No", "", "abcNOOP\r\n", "554 5.0.0 No\r\n250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nx\r\n.\r\n", 6,
+         0, NULL, "250 2.0.0 Ok: queued\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {LMTP,
+         "LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nRCPT TO:<e@d.example>\r\n"
+         "DATA\r\nx\r\n.\r\n",
+         7, 452, "Full", "452 4.0.0 Full\r\n", "NOOP\r\n",
+         "250 2.0.0 Ok: queued\r\n250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\nVRFY x\r\n", 3, 0, NULL,
+         "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\r\n", "NOOP\r\n",
+         "250 2.0.0 Ok\r\n"},
+        {0, "EHLO c\r\nETRN @d.example\r\n", 3, 0, NULL, "250 2.0.0 Queuing started\r\n",
+         "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {0, "HELP\r\n", 2, 214, "Ask", "214 2.0.0 Ask\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {AUTH, "EHLO c\r\nAUTH PLAIN AHUAcA==\r\n", 3, 0, NULL,
+         "235 2.7.0 Authentication successful\r\n", "AUTH PLAIN AHUAcA==\r\n",
+         "503 5.5.1 Error: already authenticated\r\n"},
+        {SASL, "EHLO c\r\nAUTH X-TEST\r\n", 3, 535, NULL,
+         "535 5.7.8 Authentication credentials invalid\r\n", "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+        {XCLIENT, "EHLO c\r\nXCLIENT ADDR=192.0.2.1\r\n", 3, 0, NULL, "220 localhost ESMTP\r\n",
+         "MAIL FROM:<a@b.example>\r\n", "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+        {XCLIENT, "EHLO c\r\nXCLIENT ADDR=192.0.2.1\r\n", 3, 550, NULL,
+         "550 5.0.0 Error: command rejected\r\n", "MAIL FROM:<a@b.example>\r\n",
+         "250 2.1.0 Ok\r\n"},
+        {XFORWARD, "EHLO c\r\nXFORWARD NAME=d.example\r\n", 3, 0, NULL, "250 2.0.0 Ok\r\n",
+         "NOOP\r\n", "250 2.0.0 Ok\r\n"},
+    };
+    static const int bad[] = {460, 599, 261, 570};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        int setup = cases[i].setup;
+        if (setup & (AUTH | SASL)) {
+            s.extensions |= SMTP_SERVER_EXT_AUTH;
+            s.flags |= SMTP_SERVER_AUTH_PLAINTEXT;
+            s.auth_mechanisms = setup & AUTH ? "PLAIN" : "X-TEST";
+        }
+        if (setup & LMTP) s.flags |= SMTP_SERVER_LMTP;
+        if (setup & XCLIENT) s.trust = SMTP_SERVER_TRUST_XCLIENT;
+        if (setup & XFORWARD) s.trust = SMTP_SERVER_TRUST_XFORWARD;
+        struct drive d;
+        smtp_server *srv = drive_new(&d, &s);
+        d.stop = cases[i].stop;
+        CHECK_INT(drive_feed(&d, cases[i].in), strlen(cases[i].in));
+        CHECK_INT(d.decisions, cases[i].stop);
+        d.olen = 0;
+        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+            CHECK_INT(smtp_server_reply(srv, bad[b], NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+            CHECK_INT(smtp_server_reply(srv, bad[b], NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+            CHECK_INT(smtp_server_pending(srv), 1);
+            CHECK_INT(smtp_server_want_write(srv), 0);
+            CHECK_INT(smtp_server_want_read(srv), 0);
+            CHECK_INT(smtp_server_want_close(srv), 0);
+        }
+        const char *t = cases[i].text;
+        CHECK_INT(smtp_server_reply(srv, cases[i].good, NULL, t, t ? strlen(t) : 0), 0);
+        drive_pull(&d);
+        drive_take(&d, cases[i].want);
+        d.stop = 0;
+        CHECK_INT(drive_feed(&d, cases[i].next), strlen(cases[i].next));
+        drive_take(&d, cases[i].then);
+        smtp_server_del(srv);
+    }
+}
+
+/*
+ * The greeting and an accepted XCLIENT's 220 carry the hostname before the text: one whose
+ * line would be over 512 octets (RFC 5321 4.5.3.1.5) is refused and changes nothing (the
+ * greeting stays to be decided; XCLIENT does not reset the session); one that just fits goes.
+ */
+static void test_long_host_line_keeps_decision(void)
+{
+    char host[SMTP_MAX_DOMAIN + 1], text[400], want[600];
+    memset(host, 'h', SMTP_MAX_DOMAIN);
+    host[SMTP_MAX_DOMAIN] = '\0';
+    memset(text, 't', sizeof text);
+    /* "220 " host " " text CRLF: 512 octets with 250 octets of text. */
+    const size_t fits = 512 - 4 - SMTP_MAX_DOMAIN - 1 - 2;
+    CHECK_INT(fits, 250);
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.hostname = host;
+    s.trust = SMTP_SERVER_TRUST_XCLIENT;
+    s.flags |= SMTP_SERVER_ENVELOPE;
+    for (int xclient = 0; xclient < 2; xclient++) {
+        struct drive d;
+        smtp_server *srv = drive_new(&d, &s);
+        d.stop = xclient ? 3 : 1;
+        CHECK_INT(smtp_server_set_client_address(srv, "192.0.2.7", 2525), 0);
+        const char *in = xclient ? "EHLO c.example\r\nXCLIENT ADDR=192.0.2.1 PORT=25\r\n" : "";
+        CHECK_INT(drive_feed(&d, in), strlen(in));
+        d.olen = 0;
+        int codes[] = {220, 554, 421};
+        for (int k = 0; k < (xclient ? 1 : 3); k++) {
+            for (size_t len = fits + 1; len <= sizeof text; len += sizeof text - fits - 1) {
+                CHECK_INT(smtp_server_reply(srv, codes[k], NULL, text, len),
+                          SMTP_ERR_INVALID_ARGUMENT);
+                CHECK_INT(smtp_server_pending(srv), 1);
+                CHECK_INT(smtp_server_want_write(srv), 0);
+                CHECK_INT(smtp_server_want_read(srv), 0);
+                check_client(srv, "192.0.2.7", 2525); /* XCLIENT: not applied */
+                smtp_span h = smtp_server_helo(srv);
+                CHECK_MEM(h.ptr ? h.ptr : "", h.len, xclient ? "c.example" : "");
+            }
+        }
+        CHECK_INT(smtp_server_reply(srv, 220, NULL, text, fits), 0);
+        drive_pull(&d);
+        snprintf(want, sizeof want, "220 %s %.*s\r\n", host, (int)fits, text);
+        CHECK_INT(strlen(want), 512);
+        drive_take(&d, want);
+        if (xclient) check_client(srv, "192.0.2.1", 25);
+        CHECK_INT(drive_feed(&d, "MAIL FROM:<a@b.example>\r\n"), 25);
+        drive_take(&d, "503 5.5.1 Error: send HELO/EHLO first\r\n"); /* greeted anew */
+        smtp_server_del(srv);
+    }
+}
+
+/* ---- the envelope of deferred decisions ---- */
+
+/* Defers HELO, MAIL and RCPT; the answer it will give is chosen from the command, as it is
+ * read; each message's envelope is logged. */
+struct env_app {
+    int code; /* the answer to the decision pending */
+    char log[2048];
+    size_t len;
+};
+
+static void env_log(struct env_app *a, const char *what, smtp_span s)
+{
+    int n = snprintf(a->log + a->len, sizeof a->log - a->len, "%s=\"%.*s\" ", what, (int)s.len,
+                     s.ptr ? s.ptr : "");
+    if (n > 0) a->len += (size_t)n;
+    if (a->len >= sizeof a->log) a->len = sizeof a->log - 1;
+}
+
+static int span_starts(smtp_span s, const char *p)
+{
+    return s.len >= strlen(p) && memcmp(s.ptr, p, strlen(p)) == 0;
+}
+
+static int env_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
+{
+    (void)srv, (void)verb;
+    struct env_app *a = ud;
+    a->code = span_starts(domain, "bad") ? 550 : 0;
+    return SMTP_SERVER_DEFER;
+}
+
+static int env_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)srv;
+    struct env_app *a = ud;
+    a->code = span_starts(m->path, "<spammer") ? 550 : 0;
+    return SMTP_SERVER_DEFER;
+}
+
+static int env_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
+{
+    (void)srv;
+    struct env_app *a = ud;
+    a->code = span_starts(rc->path, "<bad") ? 550 : 0;
+    return SMTP_SERVER_DEFER;
+}
+
+static int env_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
+{
+    struct env_app *a = ud;
+    env_log(a, "helo", smtp_server_helo(srv));
+    env_log(a, "from", msg->sender.path);
+    env_log(a, "params", msg->sender.params);
+    for (size_t i = 0; i < msg->recipients; i++) {
+        env_log(a, "to", msg->rcpts[i].path);
+        env_log(a, "params", msg->rcpts[i].params);
+    }
+    a->log[a->len - 1] = '\n';
+    return 0;
+}
+
+/*
+ * Feeds `in` split at `cut` (0: whole) as an adapter that reuses its buffer: each read gets a
+ * heap copy of the bytes still unread, overwritten and freed as soon as the read returned, and
+ * the deferred decisions are answered only then. Returns the output (in out).
+ */
+static size_t env_feed(smtp_server *srv, struct env_app *a, const char *in, size_t cut, char *out,
+                       size_t cap)
+{
+    size_t len = strlen(in), have = cut && cut < len ? cut : len, pos = 0, olen = 0;
+    for (;;) {
+        size_t n = have - pos;
+        char *buf = malloc(n + 1);
+        if (!buf) abort();
+        memcpy(buf, in + pos, n);
+        smtp_ssize r = smtp_server_read(srv, buf, n);
+        memset(buf, 'Z', n + 1);
+        free(buf);
+        CHECK(r >= 0);
+        if (r < 0) break;
+        pos += (size_t)r;
+        olen += pull(srv, out + olen, cap - olen);
+        int answered = 0;
+        while (smtp_server_pending(srv)) {
+            CHECK_INT(smtp_server_reply(srv, a->code, NULL, NULL, 0), 0);
+            olen += pull(srv, out + olen, cap - olen);
+            answered = 1;
+        }
+        if (pos == have && have == len) break;
+        if (pos == have)
+            have = len; /* the rest of the input arrives */
+        else if (r == 0 && !answered) {
+            CHECK(0); /* stuck */
+            break;
+        }
+    }
+    return olen;
+}
+
+/*
+ * SMTP_SERVER_ENVELOPE with on_helo, on_mail and on_rcpt deferred: what the envelope and
+ * smtp_server_helo give is what the client sent, although each command's bytes were consumed,
+ * overwritten and freed by the adapter before its decision was answered; refused commands
+ * leave nothing (a refused hello keeps the name before it). Fed whole and split at every
+ * octet, with and without SMTP_SERVER_PREALLOCATE.
+ */
+static void test_deferred_envelope(void)
+{
+    static const char in[] =
+        "EHLO client.example\r\n"
+        "MAIL FROM:<alice@example.org> SIZE=22 BODY=8BITMIME\r\n"
+        "RCPT TO:<bob@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.net\r\n"
+        "RCPT TO:<bad@example.net>\r\n"
+        "RCPT TO:<Postmaster>\r\n"
+        "DATA\r\nSubject: hi\r\n\r\nHello\r\n.\r\n"
+        "EHLO bad.example\r\n"
+        "MAIL FROM:<spammer@example.org>\r\n"
+        "MAIL FROM:<> RET=HDRS\r\n"
+        "RCPT TO:<carol@example.net>\r\n"
+        "BDAT 2 LAST\r\nhi"
+        "HELO second.example\r\n"
+        "MAIL FROM:<d@example.org>\r\n"
+        "RCPT TO:<e@example.net> NOTIFY=NEVER\r\n"
+        "DATA\r\nx\r\n.\r\n"
+        "QUIT\r\n";
+    static const char want[] =
+        "helo=\"client.example\" from=\"<alice@example.org>\" params=\"SIZE=22 BODY=8BITMIME\" "
+        "to=\"<bob@example.net>\" params=\"NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.net\" "
+        "to=\"<Postmaster>\" params=\"\"\n"
+        "helo=\"client.example\" from=\"<>\" params=\"RET=HDRS\" to=\"<carol@example.net>\" "
+        "params=\"\"\n"
+        "helo=\"second.example\" from=\"<d@example.org>\" params=\"\" to=\"<e@example.net>\" "
+        "params=\"NOTIFY=NEVER\"\n";
+    smtp_server_callbacks cb = {0};
+    cb.on_helo = env_helo;
+    cb.on_mail = env_mail;
+    cb.on_rcpt = env_rcpt;
+    cb.on_message_end = env_end;
+    static char whole[8192], out[8192];
+    size_t whole_len = 0;
+    for (int prealloc = 0; prealloc < 2; prealloc++) {
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        s.flags |= SMTP_SERVER_ENVELOPE | (prealloc ? SMTP_SERVER_PREALLOCATE : 0);
+        for (size_t cut = 0; cut < sizeof in - 1; cut++) {
+            struct env_app a;
+            memset(&a, 0, sizeof a);
+            smtp_server *srv;
+            CHECK_INT(smtp_server_new(&srv, &cb, &s, NULL, &a), 0);
+            CHECK_INT(smtp_server_start(srv), 0);
+            size_t olen = pull(srv, out, sizeof out);
+            olen += env_feed(srv, &a, in, cut, out + olen, sizeof out - olen);
+            CHECK_STR(a.log, want);
+            if (prealloc == 0 && cut == 0) {
+                memcpy(whole, out, olen + 1);
+                whole_len = olen;
+                CHECK(strstr(whole, "550 5.0.0") != NULL);
+                CHECK(strstr(whole, "221 2.0.0 Bye\r\n") != NULL);
+            }
+            CHECK_MEM(out, olen, whole); /* split invariance */
+            smtp_span h = smtp_server_helo(srv);
+            CHECK_MEM(h.ptr, h.len, "second.example");
+            smtp_server_del(srv);
+        }
+    }
+    CHECK(whole_len > 0);
+}
+
 int main(void)
 {
     test_settings();
@@ -897,6 +1350,9 @@ int main(void)
     test_output_bound();
     test_lmtp_refusal_per_recipient();
     test_deferred_empty_chunk();
+    test_bad_code_keeps_decision();
+    test_long_host_line_keeps_decision();
+    test_deferred_envelope();
     test_timeouts();
     test_client_address();
     test_versions();

@@ -6,7 +6,8 @@
  * decoding buffer comes with the first command that needs it; the command parser's buffer is
  * sized for AUTH lines only when AUTH may be offered and allocated with the first command line
  * split across reads; a buffer that cannot be allocated or a queue that cannot grow fails the
- * session cleanly (SMTP_ERR_NOMEM, sticky, nothing leaked); SMTP_SERVER_PREALLOCATE allocates
+ * session cleanly (SMTP_ERR_NOMEM, sticky, nothing leaked), and when it happens in
+ * smtp_server_write no octet already queued is lost; SMTP_SERVER_PREALLOCATE allocates
  * everything at once; the command line framer (lib/line.c) allocates its buffer on demand only
  * for a line split across reads, once, and reports a failure to do so without losing a byte.
  */
@@ -509,6 +510,91 @@ static void test_envelope_growth_failure(void)
     CHECK(failed >= 6); /* the text and the address arrays grew several times each */
 }
 
+/*
+ * LMTP replies still owed are queued by smtp_server_write as the queue drains (RFC 2033 4.2).
+ * When the queue cannot grow for them, that write still returns the octets it copied, and the
+ * next call reports SMTP_ERR_NOMEM (once; the session failed): nothing queued is lost. With
+ * max_output 8193 the queue has doubled to 8192 octets when the copies stop for room, so a
+ * write that makes room may have to grow it (whether one does depends on the write size).
+ * No size is a multiple of a reply line (14 octets), so that octets lost would show.
+ */
+static void test_lmtp_fill_failure(void)
+{
+    enum { RCPTS = 600 };
+    static const char line[] = "250 2.0.0 Ok\r\n";
+    const size_t total = RCPTS * (sizeof line - 1);
+    static char in[RCPTS * 32 + 64], out[65536];
+    size_t len = (size_t)snprintf(in, sizeof in, "LHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+    for (int i = 0; i < RCPTS; i++)
+        len += (size_t)snprintf(in + len, sizeof in - len, "RCPT TO:<r%d@b.example>\r\n", i);
+    len += (size_t)snprintf(in + len, sizeof in - len, "DATA\r\nx\r\n");
+    /* Write sizes: the first eight make a write grow the queue, the others do not. */
+    static const size_t caps[] = {1, 5, 13, 25, 41, 69, 151, 207, 50, 301};
+    int failures = 0;
+    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+        size_t cap = caps[c];
+        struct failmem f = {0};
+        smtp_mem mem = failmem_mem(&f);
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        s.flags = SMTP_SERVER_LMTP;
+        s.max_output = 8193;
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, NULL, &s, &mem, NULL), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        for (size_t pos = 0; pos < len;) {
+            pull(srv, out, sizeof out);
+            smtp_ssize n = smtp_server_read(srv, in + pos, len - pos);
+            CHECK(n > 0);
+            if (n <= 0) break;
+            pos += (size_t)n;
+        }
+        pull(srv, out, sizeof out);
+        /* The end of the message: its replies fill the queue, the rest waits for room. */
+        CHECK_INT(smtp_server_read(srv, ".\r\n", 3), 3);
+        CHECK_INT(smtp_server_want_read(srv), 0);
+        size_t got = 0;
+        int failed = 0, reported = 0;
+        for (;;) {
+            f.fail_at = f.calls + 1;
+            int calls = f.calls;
+            smtp_ssize n = smtp_server_write(srv, out + got, cap);
+            if (failed && !reported) {
+                CHECK_INT(n, SMTP_ERR_NOMEM); /* the call after the failure */
+                reported = 1;
+                continue;
+            }
+            if (f.calls > calls) {
+                failed = 1;
+                CHECK_INT(n, (smtp_ssize)cap); /* the octets copied before it failed */
+                if (n < 0) break;
+            }
+            CHECK(n >= 0);
+            if (n <= 0) break;
+            got += (size_t)n;
+        }
+        for (size_t i = 0; i < got; i++) {
+            if (out[i] != line[i % (sizeof line - 1)]) {
+                CHECK(0); /* octets lost before out[i] */
+                break;
+            }
+        }
+        if (failed) {
+            failures++;
+            CHECK(reported);
+            CHECK(got < total);
+            CHECK_INT(got % (sizeof line - 1), 0); /* all that was queued: whole replies */
+            CHECK_INT(smtp_server_want_close(srv), 1);
+            CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), SMTP_ERR_NOMEM); /* sticky */
+        } else {
+            CHECK_INT(got, total);
+        }
+        smtp_server_del(srv);
+        CHECK_INT(f.live, 0);
+    }
+    CHECK_INT(failures, 8);
+}
+
 int main(void)
 {
     test_exact();
@@ -519,6 +605,7 @@ int main(void)
     test_parser_buffer();
     test_growth_failure();
     test_shutdown_growth_failure();
+    test_lmtp_fill_failure();
     test_line_buffer_failure();
     test_line_on_demand();
     return check_finish();

@@ -128,11 +128,12 @@ typedef struct smtp_server smtp_server;
 #define SMTP_SERVER_PREALLOCATE 0x40u
 /**
  * Keep the envelope for on_message_end (smtp_server_message.sender and .rcpts) and the name
- * of the accepted HELO/EHLO/LHLO (smtp_server_helo): the path and parameters of MAIL and of
- * each accepted RCPT are copied when the application accepts them, into buffers that grow on
- * demand to the largest transaction seen and are kept (nothing is allocated per message once
- * they are large enough). Off by default: an application that keeps what on_mail and on_rcpt
- * report needs no copy.
+ * of the accepted HELO/EHLO/LHLO (smtp_server_helo): the hello's name and the path and
+ * parameters of MAIL and RCPT are copied as each command is read (so that a deferred decision
+ * needs nothing more of the caller's input) and kept once the application accepts it. The
+ * buffers grow on demand to the largest transaction seen and are kept (nothing is allocated
+ * per message once they are large enough). Off by default: an application that keeps what
+ * on_mail and on_rcpt report needs no copy.
  */
 /** @{ */
 #define SMTP_SERVER_ENVELOPE 0x80u
@@ -831,8 +832,9 @@ SMTP_API int smtp_server_start(smtp_server *srv);
  * @retval SMTP_ERR_INVALID_STATE Before smtp_server_start, or from a callback.
  * @retval SMTP_ERR_CALLBACK_FAILURE A callback returned a negative value (fatal and sticky:
  *         every later call returns it).
- * @retval SMTP_ERR_NOMEM The output queue, the decoding buffer or the command line buffer
- *         could not be allocated (fatal and sticky).
+ * @retval SMTP_ERR_NOMEM The output queue, the decoding buffer, the command line buffer or
+ *         (SMTP_SERVER_ENVELOPE) the envelope's buffers could not be allocated (fatal and
+ *         sticky).
  */
 SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data,
                                      size_t len) SMTP_WARN_UNUSED;
@@ -851,7 +853,9 @@ SMTP_API smtp_ssize smtp_server_read(smtp_server *srv, const char *data,
  *         error codes:
  * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, or `dest` is NULL with `cap` > 0.
  * @retval SMTP_ERR_NOMEM The queue could not grow for LMTP replies still owed: the session
- *         failed.
+ *         failed. Reported once: by the call that failed when it copied nothing, else (it
+ *         returns the bytes it copied) by the next call. Later calls copy what is still
+ *         queued, as after any fatal error.
  */
 SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) SMTP_WARN_UNUSED;
 
@@ -899,8 +903,8 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) 
  * @retval SMTP_ERR_NOBUF The output queue has no room for the reply: write, then reply again.
  * @retval SMTP_ERR_CALLBACK_FAILURE The decision was made, but a callback it led to
  *         (on_message_end of an empty BDAT chunk) failed: fatal and sticky.
- * @retval SMTP_ERR_NOMEM The decision was made, but the output queue or the envelope could not
- *         grow: fatal and sticky.
+ * @retval SMTP_ERR_NOMEM The decision was made, but the output queue could not grow: fatal and
+ *         sticky.
  */
 SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
                                size_t len);
