@@ -629,7 +629,7 @@ int smtp_io_conn_new_client_versioned(smtp_io_conn **pc, int fd, smtp_client *cl
     if (!cli || fd < 0) return SMTP_ERR_INVALID_ARGUMENT;
     smtp_io_settings set;
     int r = smtp_io_settings_copy(settings_version, settings, &set);
-    smtp_io_conn *c;
+    smtp_io_conn *c = NULL;
     if (r == 0) r = smtp_io_conn_alloc(&c, fd, &set, mem);
     if (r < 0) return r;
     c->cli = cli;
@@ -670,7 +670,7 @@ int smtp_io_conn_new_server_versioned(smtp_io_conn **pc, int fd, int callbacks_v
     if (fd < 0) return SMTP_ERR_INVALID_ARGUMENT;
     smtp_io_settings set;
     int r = smtp_io_settings_copy(settings_version, settings, &set);
-    smtp_io_conn *c;
+    smtp_io_conn *c = NULL;
     if (r == 0) r = smtp_io_conn_alloc(&c, fd, &set, mem);
     if (r < 0) return r;
     smtp_io_server_args a = {callbacks_version, callbacks, server_settings_version, server_settings,
