@@ -30,6 +30,7 @@
 #include "authfile.h"
 #include "json.h"
 #include "maildir.h"
+#include "transcript.h"
 #include "workers.h"
 
 #include <smtp/io.h>
@@ -92,6 +93,8 @@ struct sink_session {
     sink_session *next_timer; /* in st->timers while a reply is due */
     int timed;                /* in st->timers */
     int tls_logged;           /* -v: the TLS line was written */
+    ex_transcript tr;         /* -v: the commands and replies, "smtp-sink: [n] C: ..." */
+    char tag[48];
 };
 
 static sink_state *the_state; /* for the signal handler */
@@ -525,10 +528,13 @@ static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t 
     s->conn = conn;
     /* Workers number their connections apart: worker w of n gives w+1, w+1+n, w+1+2n... */
     s->id = ++st->connections;
-    if (st->worker != NULL)
-        s->id = (s->id - 1) * st->worker->count + st->worker->index + 1;
+    if (st->worker != NULL) s->id = (s->id - 1) * st->worker->count + st->worker->index + 1;
     session->callbacks = &callbacks;
     session->user_data = s;
+    snprintf(s->tag, sizeof s->tag, "smtp-sink: [%llu] ", s->id);
+    ex_transcript_init(&s->tr, st->o->verbose ? stderr : NULL, s->tag);
+    ex_transcript_mask_auth(&s->tr, 1);      /* no password in a log */
+    ex_transcript_summarize_data(&s->tr, 1); /* nor every message */
     if (st->o->verbose) {
         char host[NI_MAXHOST], serv[NI_MAXSERV];
         if (peer != NULL && getnameinfo(peer, peerlen, host, sizeof host, serv, sizeof serv,
@@ -551,6 +557,7 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
     sink_session *s = session_data;
     if (s == NULL) return;
     timer_unlink(s);
+    ex_transcript_end(&s->tr);
     if (st->o->verbose) {
         char text[256];
         fprintf(stderr, "smtp-sink: [%llu] closed: %s\n", s->id,
@@ -560,6 +567,15 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
     free(s->msg);
     free(s->to);
     free(s);
+}
+
+/* -v: every octet of a session, in and out, to its transcript (smtp_io_settings.on_trace). */
+static void on_trace(smtp_io_conn *conn, int direction, const char *data, size_t len, void *ud)
+{
+    (void)ud;
+    sink_session *s = smtp_io_conn_session_data(conn);
+    if (s != NULL)
+        ex_transcript_add(&s->tr, direction == SMTP_IO_TRACE_IN ? EX_CLIENT : EX_SERVER, data, len);
 }
 
 static void on_signal(int sig)
@@ -656,6 +672,7 @@ static int serve(const sink_options *o, const ex_worker *w)
     ls.server = &ss;
     smtp_io_settings io;
     smtp_io_settings_init(&io);
+    if (o->verbose) io.on_trace = on_trace;
     ls.io = &io;
     ls.on_accept = on_accept;
     ls.on_close = on_close;

@@ -10,6 +10,9 @@
  * octets are chunk data whatever they hold; they are counted, not printed, and summarised
  * when the chunk is complete or when something else must be printed first.
  *
+ * DATA content (ex_transcript_summarize_data): after a server line with code 354, the client's
+ * octets up to CRLF.CRLF are counted and summarised, and the dot is shown alone.
+ *
  * Masking AUTH (RFC 4954 4): a client line starting "AUTH " (case-blind) opens the exchange;
  * what follows its mechanism is hidden, and so is every client line until the server answers
  * with a code other than 334 (the end of the exchange: 235, 535, 501...).
@@ -29,6 +32,43 @@ void ex_transcript_init(ex_transcript *t, FILE *out, const char *tag)
     t->bdat_left = t->bdat_unshown = 0;
     t->mask_auth = t->in_auth = t->mask_line = t->mask_shown = 0;
     t->shead_len = 0;
+    t->summarize_data = t->in_data = t->data_match = 0;
+    t->data_unshown = 0;
+}
+
+void ex_transcript_summarize_data(ex_transcript *t, int on)
+{
+    t->summarize_data = on;
+}
+
+static void show_data(ex_transcript *t)
+{
+    if (t->data_unshown == 0) return;
+    fprintf(t->out, "%sC: <%llu octet%s of DATA content>\n", t->tag,
+            (unsigned long long)t->data_unshown, t->data_unshown == 1 ? "" : "s");
+    t->data_unshown = 0;
+}
+
+/*
+ * A client octet of DATA content: counted, not shown, until the content's end, CRLF "." CRLF
+ * (RFC 5321 4.1.1.4; the CRLF before the dot counts as the 354's, for an empty message). The
+ * content's octets are summarised, then the dot is shown as its own line. Returns whether the
+ * end was reached.
+ */
+static int data_octet(ex_transcript *t, unsigned char c)
+{
+    static const char end[] = "\r\n.\r\n";
+    if ((char)c == end[t->data_match])
+        t->data_match++;
+    else
+        t->data_match = c == '\r' ? 1 : 0;
+    t->data_unshown++;
+    if (t->data_match < 5) return 0;
+    t->data_unshown -= 3; /* ".\r\n" is the end, not content */
+    show_data(t);
+    fprintf(t->out, "%sC: .\n", t->tag);
+    t->in_data = 0;
+    return 1;
 }
 
 void ex_transcript_mask_auth(ex_transcript *t, int on)
@@ -47,7 +87,10 @@ static void show_bdat(ex_transcript *t)
 static void break_line(ex_transcript *t, int side)
 {
     struct ex_transcript_side *s = &t->side[side];
-    if (side == EX_CLIENT) show_bdat(t);
+    if (side == EX_CLIENT) {
+        show_bdat(t);
+        show_data(t);
+    }
     if (s->pending_cr) fputs("\\r", t->out);
     if (s->mid_line) fputs("\\\n", t->out);
     s->mid_line = s->pending_cr = 0;
@@ -125,6 +168,10 @@ void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len)
     break_line(t, !side);
     struct ex_transcript_side *s = &t->side[side];
     for (size_t i = 0; i < len; i++) {
+        if (side == EX_CLIENT && t->in_data) {
+            (void)data_octet(t, (unsigned char)data[i]);
+            continue;
+        }
         if (side == EX_CLIENT && t->bdat_left > 0) {
             uint64_t k = len - i < t->bdat_left ? len - i : t->bdat_left;
             t->bdat_left -= k;
@@ -143,6 +190,11 @@ void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len)
                     client_line_end(t);
                 else if (t->in_auth && !(t->shead_len == 3 && memcmp(t->shead, "334", 3) == 0))
                     t->in_auth = 0; /* the exchange is over */
+                else if (t->summarize_data && t->shead_len == 3 &&
+                         memcmp(t->shead, "354", 3) == 0) {
+                    t->in_data = 1; /* the content follows */
+                    t->data_match = 2;
+                }
                 continue;
             }
             put_byte(t, side, '\r');

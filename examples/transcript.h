@@ -5,7 +5,8 @@
  * (RFC 3030: the octets after the "BDAT n" line) is not shown as lines, since a chunk may end
  * mid-line and the next command would look like part of the message: it is one summary line
  * "C: <n octets of BDAT data>" instead (several, adding up to n, when the server spoke or a note
- * came while the chunk was being sent).
+ * came while the chunk was being sent). DATA content may be summarised the same way
+ * (ex_transcript_summarize_data).
  */
 #ifndef EX_TRANSCRIPT_H
 #define EX_TRANSCRIPT_H
@@ -32,6 +33,11 @@ typedef struct ex_transcript {
     int mask_shown; /* "****" was printed for it on this output line */
     char shead[3];  /* the start of the server's current line (its code) */
     size_t shead_len;
+    /* Summarising DATA content (ex_transcript_summarize_data): */
+    int summarize_data;
+    int in_data;           /* after a 354, until the client's CRLF.CRLF */
+    int data_match;        /* octets of "\r\n.\r\n" matched so far */
+    uint64_t data_unshown; /* content octets not yet summarised */
 } ex_transcript;
 
 #define EX_CLIENT 0
@@ -55,6 +61,14 @@ void ex_transcript_add(ex_transcript *t, int side, const char *data, size_t len)
  * ex_transcript_init.
  */
 void ex_transcript_mask_auth(ex_transcript *t, int on);
+
+/*
+ * ex_transcript_summarize_data(t, 1) shows a message's DATA content (the client's octets after
+ * a 354 reply) as one summary line "C: <n octets of DATA content>" and its end as "C: .",
+ * rather than line by line: a server logging each command (smtp-sink -v) does not copy every
+ * message to its log. Off after ex_transcript_init.
+ */
+void ex_transcript_summarize_data(ex_transcript *t, int on);
 
 /* ex_transcript_note prints an out-of-band line ("* TLS started") between protocol lines. */
 void ex_transcript_note(ex_transcript *t, const char *text);

@@ -438,6 +438,20 @@ SMTP_API smtp_client *smtp_io_conn_client(const smtp_io_conn *conn);
 SMTP_API smtp_server *smtp_io_conn_server(const smtp_io_conn *conn);
 
 /**
+ * smtp_io_conn_session_data returns the session's user_data of a loop's connection.
+ *
+ * For a connection a loop accepted it is the user_data on_accept set (smtp_io_session.user_data,
+ * the loop's user_data without a factory); for smtp_io_loop_add_client's, its `session_data`.
+ * The callbacks of smtp_io_settings (on_trace, on_progress, tls_new), shared by every
+ * connection, find their session with it.
+ *
+ * @param conn  The connection.
+ * @return The session's user_data; NULL for a connection of no loop (smtp_io_conn_new_client,
+ *         smtp_io_conn_new_server), during on_accept, or when `conn` is NULL.
+ */
+SMTP_API void *smtp_io_conn_session_data(const smtp_io_conn *conn);
+
+/**
  * smtp_io_conn_filter returns the TLS filter in use, whose `ctx` is the TLS session.
  *
  * @param conn  The connection.

@@ -720,6 +720,11 @@ smtp_server *smtp_io_conn_server(const smtp_io_conn *c)
     return c ? c->srv : NULL;
 }
 
+void *smtp_io_conn_session_data(const smtp_io_conn *c)
+{
+    return c ? c->loop_data : NULL;
+}
+
 const smtp_io_filter *smtp_io_conn_filter(const smtp_io_conn *c)
 {
     return c ? c->filter : NULL;

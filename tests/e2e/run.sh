@@ -530,13 +530,19 @@ case_proxy_protocol() {
 case_auth() {
     printf '# users\nalice:s3cret:with colon\n\nbob:pw\n' >"$tmp/users"
     printf 'x\r\n' >"$tmp/msg"
-    start_sink --discard --auth-file "$tmp/users" --allow-insecure-auth
+    start_sink -v --discard --auth-file "$tmp/users" --allow-insecure-auth
     send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
         --auth-password 's3cret:with colon' --allow-insecure-auth
     expect_in "$tmp/sink.out" '"auth":"alice",'
     send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user bob \
         --auth-password pw --auth-mech LOGIN --allow-insecure-auth
     expect_in "$tmp/sink.out" '"auth":"bob",'
+    # smtp-sink -v logs the commands, never a password: AUTH's payloads are masked.
+    expect_in "$tmp/sink.err" "smtp-sink: [1] C: AUTH PLAIN ****"
+    expect_in "$tmp/sink.err" "smtp-sink: [2] C: AUTH LOGIN"
+    expect_in "$tmp/sink.err" "smtp-sink: [2] C: ****"
+    expect_in "$tmp/sink.err" "smtp-sink: [2] S: 235 2.7.0 Authentication successful"
+    grep -q 'cHc=\|YWxpY2\|Ym9i' "$tmp/sink.err" && fail "a credential in smtp-sink's log"
     send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
         --auth-password wrong --allow-insecure-auth
     expect_in "$tmp/send.out" "b@example.org: not sent: 535 5.7.8"

@@ -99,6 +99,28 @@ for n in 2 3 4 5; do
 done
 stop_sink
 
+# -v logs each command and reply of a session, with its connection's number (the raw client's
+# pipelined session, connection 4, in the order its bytes came and went); the content of a
+# message that follows a 354 is summarised (smtp-send --no-chunking: the 48-octet message),
+# BDAT chunk data too (the default), never copied into the log.
+step=transcript
+expect_in "$tmp/sink.err" "smtp-sink: [4] C: EHLO raw.example"
+expect_in "$tmp/sink.err" "smtp-sink: [4] C: RCPT TO:<c@example.org>"
+expect_in "$tmp/sink.err" "smtp-sink: [4] S: 354 End data with <CR><LF>.<CR><LF>"
+expect_in "$tmp/sink.err" "smtp-sink: [4] S: 221 2.0.0 Bye"
+start_sink --discard
+send 0 --no-chunking
+send 0
+stop_sink
+expect_in "$tmp/sink.err" "smtp-sink: [1] C: DATA"
+expect_in "$tmp/sink.err" "smtp-sink: [1] S: 354 End data with <CR><LF>.<CR><LF>"
+expect_in "$tmp/sink.err" "smtp-sink: [1] C: <48 octets of DATA content>"
+expect_in "$tmp/sink.err" "smtp-sink: [1] C: ."
+expect_in "$tmp/sink.err" "smtp-sink: [1] S: 250 2.0.0 Ok: queued"
+expect_in "$tmp/sink.err" "smtp-sink: [2] C: BDAT 48 LAST"
+expect_in "$tmp/sink.err" "smtp-sink: [2] C: <48 octets of BDAT data>"
+grep -q 'C: body$' "$tmp/sink.err" && fail "a message line in the log"
+
 # A PROXY header: "peer" is the client it speaks for, IPv6 in brackets; -v says so too.
 step=proxy
 start_sink --discard --proxy-protocol
