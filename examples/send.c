@@ -59,9 +59,9 @@ typedef struct send_session {
     int in_message;
     size_t submitted, handled, delivered;
     size_t deferred, refused; /* messages TEMPFAIL; PERMFAIL or UNSUPPORTED */
-    int status;    /* the worst exit status of this session */
-    int ended;     /* on_session_end was called */
-    int tls_noted; /* the transcript told that TLS is up */
+    int status;               /* the worst exit status of this session */
+    int ended;                /* on_session_end was called */
+    int tls_noted;            /* the transcript told that TLS is up */
     /* The results of a message no reply decided (the session ended under it): printed when
      * on_session_end or the connection's end says why. */
     int print_pending;
@@ -419,8 +419,8 @@ static void progress_draw(int64_t now)
     const send_options *o = progress.ss[0].o;
     load_totals t = totals_of(progress.ss, progress.n, o->count);
     double secs = (double)(now - progress.start) / 1000.0;
-    fprintf(stderr, "\r%zu of %zu messages, %.1f messages/s, %zu failed\033[K", t.handled,
-            t.wanted, secs > 0 ? (double)t.handled / secs : 0.0, t.deferred + t.refused);
+    fprintf(stderr, "\r%zu of %zu messages, %.1f messages/s, %zu failed\033[K", t.handled, t.wanted,
+            secs > 0 ? (double)t.handled / secs : 0.0, t.deferred + t.refused);
     fflush(stderr);
     progress.drawn = now;
     progress.shown = 1;
@@ -451,9 +451,12 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     send_session *s = ud;
     s->in_message = 0;
     s->handled++;
-    if (res->status == SMTP_CLIENT_DELIVERED) s->delivered++;
-    else if (res->status == SMTP_CLIENT_TEMPFAIL) s->deferred++;
-    else s->refused++;
+    if (res->status == SMTP_CLIENT_DELIVERED)
+        s->delivered++;
+    else if (res->status == SMTP_CLIENT_TEMPFAIL)
+        s->deferred++;
+    else
+        s->refused++;
     progress_tick();
     s->status = worst(s->status, message_status(s, res));
     warn_dsn_dropped(s, res);
@@ -470,6 +473,10 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
                 snprintf(why, sizeof why,
                          "the message (%llu octets) is over the server's SIZE limit",
                          (unsigned long long)res->size);
+            else if (res->missing == SMTP_CAP_REQUIRETLS &&
+                     smtp_caps_has(smtp_client_caps(s->cli), SMTP_CAP_REQUIRETLS))
+                snprintf(why, sizeof why,
+                         "REQUIRETLS: the server's certificate was not verified (RFC 8689 4.2)");
             else
                 snprintf(why, sizeof why, "the server does not offer %s",
                          smtp_cap_name(res->missing));
@@ -790,6 +797,7 @@ static void build_message(send_session *s)
         s->rcpts[i].orcpt = o->dsn_orcpt ? o->rcpts[i] : NULL;
     }
     if (o->dsn_required) s->msg.flags |= SMTP_CLIENT_MSG_REQUIRE_DSN;
+    s->msg.requiretls = o->requiretls;
     for (size_t i = 0; i < o->body_len; i++) {
         if ((unsigned char)o->body[i] >= 0x80) {
             s->msg.body_type = SMTP_BODY_8BITMIME;
@@ -862,8 +870,7 @@ static int connect_failure(smtp_io_status st, int detail)
                        || detail == EAI_NODATA
 #endif
                    ? EX_NOHOST
-               : detail == EAI_AGAIN ? EX_TEMPFAIL
-                                     : EX_OSERR;
+                   : detail == EAI_AGAIN ? EX_TEMPFAIL : EX_OSERR;
     case SMTP_IO_SYSERR:
         switch (detail) {
         case EMFILE:

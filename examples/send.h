@@ -35,6 +35,7 @@ typedef struct send_options {
     const char *dsn_envid;
     unsigned dsn_notify;
     int dsn_orcpt, dsn_required;
+    int requiretls; /* --requiretls: MAIL with REQUIRETLS (RFC 8689) */
     int verbose, quiet;
     int json; /* --json: one JSON line per message on standard output instead of the lines */
     size_t count, sessions;

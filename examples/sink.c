@@ -93,6 +93,7 @@ struct sink_session {
     sink_session *next_timer; /* in st->timers while a reply is due */
     int timed;                /* in st->timers */
     int tls_logged;           /* -v: the TLS line was written */
+    int requiretls;           /* the message's MAIL had REQUIRETLS (RFC 8689) */
     ex_transcript tr;         /* -v: the commands and replies, "smtp-sink: [n] C: ..." */
     char tag[48];
 };
@@ -334,6 +335,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *mail, void *ud)
     s->from_len = box.len < sizeof s->from ? box.len : sizeof s->from;
     if (s->from_len > 0) memcpy(s->from, box.ptr, s->from_len);
     s->to_len = s->nto = 0;
+    s->requiretls = (mail->params.present & SMTP_MAIL_REQUIRETLS) != 0;
     return fault_end(s, srv, 0);
 }
 
@@ -454,7 +456,10 @@ static void print_json(sink_session *s, uint64_t size, const char *file)
         ex_jline_string(&j, cipher, strlen(cipher));
     else
         ex_jline_lit(&j, "null");
-    ex_jline_lit(&j, "}\n");
+    if (s->requiretls)
+        ex_jline_lit(&j, ",\"requiretls\":true}\n");
+    else
+        ex_jline_lit(&j, ",\"requiretls\":false}\n");
     (void)ex_jline_flush(&j); /* stdout gone (a closed pipe): the message is stored anyway */
     ex_workers_unlock(s->st->worker);
 }
@@ -603,6 +608,8 @@ static void engine_settings(const sink_options *o, smtp_server_settings *ss)
     else if (o->tls_cert != NULL)
         ss->extensions |= SMTP_SERVER_EXT_STARTTLS;
     if (o->auth_file != NULL) ss->extensions |= SMTP_SERVER_EXT_AUTH;
+    /* RFC 8689: offered over TLS only (the engine advertises it once TLS is up) */
+    if (o->tls_cert != NULL) ss->extensions |= SMTP_SERVER_EXT_REQUIRETLS;
     if (o->insecure_auth) ss->flags |= SMTP_SERVER_AUTH_PLAINTEXT;
     if (o->lenient)
         ss->cmd_flags |=

@@ -58,6 +58,8 @@ static void help(void)
           "      --tls                 implicit TLS from the first byte (RFC 8314)\n"
           "      --cafile FILE         trusted CA certificates (PEM) instead of the system's\n"
           "      --no-verify           do not verify the server's certificate (dangerous)\n"
+          "      --requiretls          REQUIRETLS (RFC 8689): every hop must use verified\n"
+          "                            TLS; needs --tls-required or --tls, and verification\n"
           "\n",
           stdout);
     fputs("Authentication (RFC 4954):\n"
@@ -140,6 +142,7 @@ enum {
     OPT_SESSIONS,
     OPT_VERSION,
     OPT_PROBE,
+    OPT_REQUIRETLS,
     OPT_AUTH_PASSWORD_FILE,
     OPT_SHOW_SECRETS,
     OPT_JSON
@@ -176,6 +179,7 @@ static const struct option long_options[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {"probe", no_argument, NULL, OPT_PROBE},
+    {"requiretls", no_argument, NULL, OPT_REQUIRETLS},
     {"auth-password-file", required_argument, NULL, OPT_AUTH_PASSWORD_FILE},
     {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
     {"json", no_argument, NULL, OPT_JSON},
@@ -189,8 +193,7 @@ static void check_address(const char *opt, const char *addr, int is_sender)
     size_t len = strlen(addr);
     if (is_sender && len == 0) return; /* the null reverse-path <> */
     if (len == 0) usage_error("%s: an empty address", opt);
-    if (addr[0] == '<')
-        usage_error("%s '%s': give the address without angle brackets", opt, addr);
+    if (addr[0] == '<') usage_error("%s '%s': give the address without angle brackets", opt, addr);
     char path[1024];
     if (len + 3 > sizeof path) usage_error("%s: address too long (%zu octets)", opt, len);
     snprintf(path, sizeof path, "<%s>", addr);
@@ -206,7 +209,7 @@ static void check_address(const char *opt, const char *addr, int is_sender)
         usage_error("%s '%s': not a valid mailbox (RFC 5321 4.1.2): %s at octet %zu ('%c')", opt,
                     addr, smtp_error_text(rc), at + 1,
                     (unsigned char)addr[at] >= 0x20 && (unsigned char)addr[at] < 0x7f ? addr[at]
-                                                                                       : '?');
+                                                                                      : '?');
     }
 }
 
@@ -217,7 +220,8 @@ static void add_rcpts(send_options *o, const char *arg)
 {
     const char *p = arg;
     for (;;) {
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         const char *start = p;
         int quoted = 0;
         for (; *p != '\0' && (quoted || *p != ','); p++) {
@@ -227,9 +231,9 @@ static void add_rcpts(send_options *o, const char *arg)
                 quoted = !quoted;
         }
         const char *end = p;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) end--;
-        if (end == start)
-            usage_error("--to '%s': an empty address in the list", arg);
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (end == start) usage_error("--to '%s': an empty address in the list", arg);
         if (o->nrcpts == SEND_MAX_RCPTS)
             usage_error("too many recipients (at most %d)", SEND_MAX_RCPTS);
         char *one = strndup(start, (size_t)(end - start));
@@ -405,9 +409,7 @@ static void parse_options(int argc, char **argv, send_options *o)
         switch (opt) {
         case 's': server = optarg; break;
         case 'f': o->from = optarg; break;
-        case 't':
-            add_rcpts(o, optarg);
-            break;
+        case 't': add_rcpts(o, optarg); break;
         case 'd': data = optarg; break;
         case OPT_HELO: o->helo = optarg; break;
         case OPT_LMTP: o->lmtp = 1; break;
@@ -441,6 +443,7 @@ static void parse_options(int argc, char **argv, send_options *o)
             sessions_given = 1;
             break;
         case OPT_PROBE: o->probe = 1; break;
+        case OPT_REQUIRETLS: o->requiretls = 1; break;
         case OPT_AUTH_PASSWORD_FILE: password_file = optarg; break;
         case OPT_SHOW_SECRETS: o->show_secrets = 1; break;
         case OPT_JSON: o->json = 1; break;
@@ -473,6 +476,13 @@ static void parse_options(int argc, char **argv, send_options *o)
         usage_error("%s", "--cafile and --no-verify need --tls, --starttls or --tls-required");
     if (o->cafile != NULL && o->no_verify)
         usage_error("%s", "--cafile and --no-verify exclude each other");
+    /* RFC 8689 4.2: REQUIRETLS only over TLS whose server certificate was verified. */
+    if (o->requiretls && !o->tls && !o->tls_required)
+        usage_error("%s", "--requiretls needs --tls-required or --tls (RFC 8689: the message "
+                          "goes over verified TLS only)");
+    if (o->requiretls && o->no_verify)
+        usage_error("%s", "--requiretls excludes --no-verify (RFC 8689 4.2: the server's "
+                          "certificate must be verified)");
 #ifndef SMTP_EXAMPLES_HAVE_TLS
     if (o->tls || o->starttls || o->tls_required || o->cafile != NULL || o->no_verify)
         usage_error("%s", "this smtp-send was built without TLS (mbedTLS not found)");
@@ -584,6 +594,7 @@ int main(int argc, char **argv)
     if (!o.probe) read_message(&o);
     int status = send_run(&o);
     free(o.body);
-    for (size_t i = 0; i < o.nrcpts; i++) free((char *)o.rcpts[i]); /* add_rcpts' copies */
+    for (size_t i = 0; i < o.nrcpts; i++)
+        free((char *)o.rcpts[i]); /* add_rcpts' copies */
     return status;
 }

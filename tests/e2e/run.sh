@@ -205,7 +205,7 @@ case_json() {
     expected="{\"from\":\"a@example.org\",\"to\":[\"b@example.org\",\"c@example.org\"],\"size\":$size,\"file\":\"$file\",\"helo\":\"client.example\",\"tls\":false,\"auth\":null}"
     # The keys added since (peer, time, conn, tls_*) follow, the line before them unchanged.
     case "$line" in
-    "${expected%\}},\"peer\":\"127.0.0.1:"[1-9]*"\",\"time\":\"20"*"Z\",\"conn\":1,\"tls_version\":null,\"tls_cipher\":null}") ;;
+    "${expected%\}},\"peer\":\"127.0.0.1:"[1-9]*"\",\"time\":\"20"*"Z\",\"conn\":1,\"tls_version\":null,\"tls_cipher\":null,\"requiretls\":false}") ;;
     *) fail "JSON line: $line, expected $expected and the added keys" ;;
     esac
     # Null sender, and a HELO name that needs escaping (quote, backslash, 8-bit, invalid UTF-8).

@@ -215,6 +215,23 @@ if [ -x "$mkcert" ]; then
     [ "$(field 2 tls_version)" = null ] || fail "tls_version $(field 2 tls_version) without TLS"
     [ "$(field 2 tls_cipher)" = null ] || fail "tls_cipher $(field 2 tls_cipher) without TLS"
     grep -q '^smtp-sink: \[2\] TLS ' "$tmp/sink.err" && fail "a TLS line for connection 2"
+    # REQUIRETLS (RFC 8689): offered over TLS only, "requiretls" says whether MAIL asked for
+    # it; smtp-send --requiretls needs a verified certificate (refused with --no-verify) and
+    # TLS (refused without --tls-required: 64); over TLS that did not verify, nothing is sent.
+    [ "$(field 1 requiretls)" = false ] || fail "requiretls $(field 1 requiretls) without asking"
+    $W "$bin/smtp-send" --server "localhost:$port" --tls-required --cafile "$tmp/ca.pem" \
+        --requiretls -v --from a@example.org --to b@example.org --data "$tmp/msg" --timeout 20 \
+        >"$tmp/send.out" 2>"$tmp/send.err" || fail "--requiretls send"
+    lines 3
+    [ "$(field 3 requiretls)" = true ] || fail "requiretls is $(field 3 requiretls)"
+    expect_in "$tmp/send.err" "C: MAIL FROM:<a@example.org> SIZE="
+    expect_in "$tmp/send.err" " REQUIRETLS"
+    grep -q 'S: 250[- ]REQUIRETLS$' "$tmp/send.err" || fail "REQUIRETLS not offered over TLS"
+    send 64 --requiretls
+    expect_in "$tmp/send.err" "--requiretls needs --tls-required or --tls"
+    send 64 --requiretls --tls-required --no-verify
+    expect_in "$tmp/send.err" "--requiretls excludes --no-verify"
+    lines 3
     stop_sink
 
     # Implicit TLS (RFC 8314): the same keys.

@@ -29,12 +29,12 @@ workers_of() {
     done
 }
 
-# Each line a whole JSON object of the sink's shape: one "from" at its start, one
-# "tls_cipher" before its end.
+# Each line a whole JSON object of the sink's shape: one "from" at its start, "tls_cipher"
+# and "requiretls" at its end.
 check_lines() {
     n=$(wc -l <"$1")
     [ "$n" -eq "$2" ] || fail "$1: $n lines, expected $2"
-    bad=$(grep -cv '^{"from":.*"tls_cipher":null}$' "$1")
+    bad=$(grep -cv '^{"from":.*"tls_cipher":null,"requiretls":false}$' "$1")
     [ "$bad" -eq 0 ] || fail "$1: $bad lines cut or mixed"
     twice=$(grep -c '"from":.*"from":' "$1")
     [ "$twice" -eq 0 ] || fail "$1: $twice lines hold two messages"
