@@ -13,6 +13,11 @@ pf_init
 pf_mailbox b@example.org
 enc_port=$(free_port)
 pf_service "127.0.0.1:$enc_port inet n - n - - smtpd -o smtpd_tls_security_level=encrypt"
+# A third port whose certificate names no host, only IP addresses (mkcert's ipcert.pem: SAN
+# iPAddress 127.0.0.1, ::1): reached by address, verified against the address (RFC 6125 and
+# RFC 5280 iPAddress; no SNI for an address, RFC 6066 3).
+ip_port=$(free_port)
+pf_service "127.0.0.1:$ip_port inet n - n - - smtpd -o smtpd_tls_cert_file=$T/pki/ipcert.pem -o smtpd_tls_key_file=$T/pki/key.pem"
 pf_set "smtpd_tls_security_level = may" \
     "smtpd_tls_cert_file = $T/pki/cert.pem" \
     "smtpd_tls_key_file = $T/pki/key.pem" \
@@ -79,6 +84,19 @@ grep -q '^C: STARTTLS' "$T/send.err" && fail "STARTTLS without --starttls"
 send 74 "$pf_port" --tls-required --from a@example.org --to b@example.org --data "$T/msg8"
 grep -q '^C: MAIL' "$T/send.err" && fail "MAIL sent after a failed verification"
 pf_wait_files "$PF/mail/1/new" 0
+
+# By IP address, verified: Postfix's certificate names 127.0.0.1 among its iPAddress names;
+# by the name localhost (not in that certificate) the handshake fails (74).
+"$BIN/smtp-send" -v --timeout 30 --server "127.0.0.1:$ip_port" --helo client.example \
+    --tls-required --cafile "$T/pki/ca.pem" --from a@example.org --to b@example.org \
+    --data "$T/msg8" >"$T/send.out" 2>"$T/send.err" || fail "smtp-send to 127.0.0.1 (IP certificate) exited $?"
+expect_in "$T/send.out" "b@example.org: delivered: 250 2.0.0 Ok"
+pf_delivered 1 1 "$T/msg8" ESMTPS
+[ -n "${SMTP_PROBE_KEEP:-}" ] && cat "$T/send.out" "$T/send.err" >"$SMTP_PROBE_KEEP.ip"
+send 74 "$ip_port" --tls-required --cafile "$T/pki/ca.pem" --from a@example.org \
+    --to b@example.org --data "$T/msg8"
+expect_in "$T/send.out" "b@example.org: not sent: TLS: certificate verification failed: "
+grep -q '^C: MAIL' "$T/send.err" && fail "MAIL sent after a failed verification"
 
 # --probe over STARTTLS: the capabilities after TLS, the TLS version, cipher and certificate
 # (subject, issuer, validity), no message (kept in $T/probe.out; the closing note of issue #17
