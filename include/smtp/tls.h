@@ -765,12 +765,14 @@ SMTP_API void smtp_tls_dane_init_versioned(int version, smtp_tls_dane *dane);
  *         server session; no record or more than SMTP_TLS_DANE_MAX_TLSA; a record with NULL
  *         data and a length, or more than SMTP_TLS_DANE_MAX_DATA octets; no base domain (none
  *         given, and the session's host is an IP address or NULL); a base_domain or mx_host
- *         that is empty, over 253 octets without a final dot, an IP address, or holds a
- *         space, a control byte or "*"; mbedTLS refused the base domain.
- * @retval SMTP_ERR_INVALID_STATE  The handshake has started (smtp_tls_pull was called), or the
- *         session failed.
+ *         that is empty, over 253 octets without a final dot, an IP address, or has an empty
+ *         label, a space, "*" or a byte that is not printable ASCII.
+ * @retval SMTP_ERR_INVALID_STATE  The handshake has started (a first smtp_tls_pull,
+ *         smtp_tls_feed, smtp_tls_read or smtp_tls_write was made), or the session failed.
  * @retval SMTP_ERR_NOMEM  The allocator ran out of memory (nothing changed), or mbedTLS did as
  *         it made the session anew (the session is then SMTP_TLS_FAILED).
+ * @retval SMTP_ERR_PROTO  mbedTLS refused to make the session anew (not expected: the names
+ *         were checked); the session is then SMTP_TLS_FAILED.
  */
 SMTP_API int smtp_tls_set_dane_versioned(smtp_tls *tls, int version, const smtp_tls_dane *dane);
 
@@ -880,7 +882,7 @@ SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg
  *
  * As its handshake completes, the filter calls smtp_client_tls_verified(cli, 1) when the
  * server's certificate verified (smtp_tls_verify_result 0: the chain and the host name
- * given), else smtp_client_tls_verified(cli, 0). The I/O adapter does not look at
+ * given, or with DANE a TLSA record that matched), else smtp_client_tls_verified(cli, 0). The I/O adapter does not look at
  * certificates, and a client sends REQUIRETLS messages only over verified TLS (RFC 8689 4.2);
  * smtp_tls_client_run does this itself. Call it from the factory, before the handshake
  * completes.

@@ -93,17 +93,20 @@ static int rec_usable(const smtp_tls_tlsa *r)
 
 /*
  * The length of a reference identifier without its final dot, or 0 when it is not one: empty,
- * too long, a byte that is no printable ASCII, a space or "*" (no wildcard in a reference,
- * RFC 6125 6.4.3), or an IP address (RFC 6066 3: no SNI; TLSA base domains are names).
+ * too long, an empty label, a byte that is no printable ASCII, a space or "*" (no wildcard in
+ * a reference, RFC 6125 6.4.3), or an IP address (RFC 6066 3: no SNI; TLSA base domains are
+ * names).
  */
 static size_t name_len(const char *name)
 {
     size_t n = strlen(name);
     if (n > 0 && name[n - 1] == '.') n--;
-    if (n == 0 || n > NAME_MAX_LEN || name[0] == '[') return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)name[i] <= 0x20 || (unsigned char)name[i] >= 0x7f || name[i] == '*')
-            return 0;
+    if (n == 0 || n > NAME_MAX_LEN || name[0] == '[' || name[0] == '.' || name[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c <= 0x20 || c >= 0x7f || c == '*' || (c == '.' && name[i - 1] == '.')) return 0;
+    }
     char text[NAME_MAX_LEN + 1];
     unsigned char addr[16];
     memcpy(text, name, n);

@@ -391,8 +391,9 @@ static void test_api(void)
     for (size_t i = 1; i < 253; i += 2)
         long_name[i] = '.';
     static const char *const wrong[] = {
-        "",          ".",           "a b",         "*.dane.test",  "mx\001",
-        "192.0.2.1", "[192.0.2.1]", "2001:db8::1", "\xc3\xa9.test"};
+        "",          ".",           "a b",         "*.dane.test",   "mx\001",
+        "192.0.2.1", "[192.0.2.1]", "2001:db8::1", "\xc3\xa9.test", "a..test",
+        ".a.test",   "a.test.."};
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
         bad = d;
         bad.base_domain = wrong[i];
