@@ -62,6 +62,7 @@ typedef struct send_session {
     int status;               /* the worst exit status of this session */
     int ended;                /* on_session_end was called */
     int tls_noted;            /* the transcript told that TLS is up */
+    int dane_noted;           /* DANE's outcome was printed */
     /* The results of a message no reply decided (the session ended under it): printed when
      * on_session_end or the connection's end says why. */
     int print_pending;
@@ -638,6 +639,22 @@ static void note_tls(send_session *s, smtp_io_conn *conn)
 #endif
 }
 
+/* "smtp-send: DANE: <outcome>" on standard error once the handshake is done, with
+ * --dane-tlsa and without -q: the record that matched, or that none was usable. */
+static void note_dane(send_session *s, smtp_io_conn *conn)
+{
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    char text[600];
+    if (s->dane_noted || s->o->dane_ntlsa == 0 || s->o->quiet || !smtp_io_conn_tls(conn)) return;
+    s->dane_noted = 1;
+    if (ex_tls_dane_text(conn, text, sizeof text))
+        fprintf(stderr, "smtp-send: %sDANE: %s\n", s->tag, text);
+#else
+    (void)s;
+    (void)conn;
+#endif
+}
+
 /* --probe: keeps the server's bytes after each EHLO or LHLO the client sends (a command
  * line the engine writes at the start of a line: at the start of a write or after an LF). */
 static void capture_ehlo(send_session *s, int direction, const char *data, size_t len)
@@ -665,6 +682,7 @@ static void on_trace(smtp_io_conn *conn, int direction, const char *data, size_t
 {
     send_session *s = ud;
     if (s->o->verbose) note_tls(s, conn);
+    note_dane(s, conn);
     if (s->o->probe) capture_ehlo(s, direction, data, len);
     ex_transcript_add(&s->tr, direction == SMTP_IO_TRACE_OUT ? EX_CLIENT : EX_SERVER, data, len);
 }
@@ -692,6 +710,7 @@ static int on_progress(smtp_io_conn *conn, void *ud)
 {
     send_session *s = ud;
     if (s->o->verbose) note_tls(s, conn);
+    note_dane(s, conn);
     return 0;
 }
 
@@ -736,6 +755,7 @@ static void print_probe(send_session *s)
         if (smtp_tls_peer_not_before(tls, buf, sizeof buf) > 0 &&
             smtp_tls_peer_not_after(tls, until, sizeof until) > 0)
             printf("tls-validity: %s to %s\n", buf, until);
+        if (ex_tls_dane_text(s->conn, buf, sizeof buf)) print_text("tls-dane", buf, strlen(buf));
     } else
 #endif
     {
@@ -816,9 +836,10 @@ static int new_engine(send_session *s)
                (o->no_pipelining ? SMTP_CLIENT_NO_PIPELINING : 0) |
                (o->no_chunking ? SMTP_CLIENT_NO_CHUNKING : 0) | (o->tls ? SMTP_CLIENT_TLS : 0) |
                (o->insecure_auth ? SMTP_CLIENT_AUTH_PLAINTEXT : 0);
-    cs.tls = o->tls_required ? SMTP_CLIENT_TLS_REQUIRED
-             : o->starttls   ? SMTP_CLIENT_TLS_OPPORTUNISTIC
-                             : SMTP_CLIENT_TLS_NONE;
+    /* TLSA records make TLS mandatory, usable or not (RFC 7672 2.2). */
+    cs.tls = o->tls_required || o->dane_ntlsa > 0 ? SMTP_CLIENT_TLS_REQUIRED
+             : o->starttls                        ? SMTP_CLIENT_TLS_OPPORTUNISTIC
+                                                  : SMTP_CLIENT_TLS_NONE;
     cs.auth_user = o->auth_user;
     cs.auth_mech = o->auth_mech;
 #ifdef SMTP_EXAMPLES_HAVE_TLS
@@ -967,11 +988,13 @@ int send_run(const send_options *o)
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     if (o->tls || o->starttls || o->tls_required) {
         char err[512];
-        if (ex_tls_client_init(&tls_config, o->cafile, o->no_verify, o->host, err, sizeof err) !=
-            0) {
+        /* DANE's sessions need no CA (their records alone decide): no store is loaded. */
+        if (ex_tls_client_init(&tls_config, o->cafile, o->no_verify || o->dane_ntlsa > 0, o->host,
+                               err, sizeof err) != 0) {
             fprintf(stderr, "smtp-send: TLS: %s\n", err);
             return EX_USAGE;
         }
+        if (o->dane_ntlsa > 0) ex_tls_dane(&tls_config, o->dane_tlsa, o->dane_ntlsa, o->dane_name);
     }
     if (o->auth_user != NULL) {
         char err[512];

@@ -8,6 +8,7 @@
 #include "args.h"
 
 #include <smtp/smtp.h>
+#include <smtp/tls.h> /* smtp_tls_tlsa: a type only, smtp-send without TLS refuses DANE */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,11 @@ typedef struct send_options {
     uint32_t timeout_ms; /* 0: RFC 5321's timeouts and a 30 s connect timeout */
     int starttls, tls_required, tls, no_verify;
     const char *cafile;
+    /* --dane-tlsa (RFC 7672): the records, their data malloc'd; --dane-name: the TLSA base
+     * domain (NULL: the --server host). With records, TLS is required. */
+    smtp_tls_tlsa dane_tlsa[SMTP_TLS_DANE_MAX_TLSA];
+    size_t dane_ntlsa;
+    const char *dane_name;
     const char *auth_user, *auth_password, *auth_mech;
     int insecure_auth;
     int show_secrets; /* -v shows AUTH's payloads and SASL responses (else "****") */

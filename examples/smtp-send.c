@@ -14,6 +14,7 @@
 #include "args.h"
 #include "send.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -60,6 +61,13 @@ static void help(void)
           "      --no-verify           do not verify the server's certificate (dangerous)\n"
           "      --requiretls          REQUIRETLS (RFC 8689): every hop must use verified\n"
           "                            TLS; needs --tls-required or --tls, and verification\n"
+          "      --dane-tlsa \"U S M HEX\"\n"
+          "                            authenticate the server by this TLSA record (DANE,\n"
+          "                            RFC 7672; repeat for each record): usage, selector,\n"
+          "                            matching type, the data in hexadecimal (as dig +short\n"
+          "                            prints it); TLS becomes required, CAs do not count\n"
+          "      --dane-name NAME      the TLSA base domain, when it is not --server's host: the\n"
+          "                            SNI and a name a DANE-TA certificate may carry\n"
           "\n",
           stdout);
     fputs("Authentication (RFC 4954):\n"
@@ -145,7 +153,9 @@ enum {
     OPT_REQUIRETLS,
     OPT_AUTH_PASSWORD_FILE,
     OPT_SHOW_SECRETS,
-    OPT_JSON
+    OPT_JSON,
+    OPT_DANE_TLSA,
+    OPT_DANE_NAME
 };
 
 static const struct option long_options[] = {
@@ -183,6 +193,8 @@ static const struct option long_options[] = {
     {"auth-password-file", required_argument, NULL, OPT_AUTH_PASSWORD_FILE},
     {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"dane-tlsa", required_argument, NULL, OPT_DANE_TLSA},
+    {"dane-name", required_argument, NULL, OPT_DANE_NAME},
     {NULL, 0, NULL, 0},
 };
 
@@ -310,6 +322,91 @@ static void dsn_text(const char *opt, const char *what, const char *s, smtp_ssiz
         usage_error("%s: %s '%s' is %lld characters in xtext, at most %lld are allowed "
                     "(RFC 3461)",
                     opt, what, s, (long long)n, (long long)max);
+}
+
+/* One field of --dane-tlsa after the blanks before it: a number 0..255 followed by a blank
+ * or the end. */
+static uint8_t tlsa_field(const char *arg, const char **p, const char *what)
+{
+    static const char form[] = "(expected \"USAGE SELECTOR MTYPE HEX\", e.g. \"3 1 1 0a1b...\")";
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+    if (**p == '\0') usage_error("--dane-tlsa '%s': no %s %s", arg, what, form);
+    unsigned v = 0;
+    const char *start = *p;
+    for (; **p >= '0' && **p <= '9'; (*p)++) {
+        v = v * 10 + (unsigned)(**p - '0');
+        if (v > 255) usage_error("--dane-tlsa '%s': the %s is over 255", arg, what);
+    }
+    if (*p == start || (**p != ' ' && **p != '\t' && **p != '\0'))
+        usage_error("--dane-tlsa '%s': the %s is not a number %s", arg, what, form);
+    return (uint8_t)v;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * --dane-tlsa "U S M HEX": a TLSA record in its presentation form (RFC 6698 2.2): the usage,
+ * selector and matching type as numbers 0..255 (any value: those the library does not know
+ * make the record unusable, RFC 7672 3.1.3), then the data in hexadecimal, blanks allowed
+ * inside (dig prints it in groups). The data is copied; it lives until the program ends.
+ */
+static void add_tlsa(send_options *o, const char *arg)
+{
+    if (o->dane_ntlsa == SMTP_TLS_DANE_MAX_TLSA)
+        usage_error("too many --dane-tlsa (at most %d)", SMTP_TLS_DANE_MAX_TLSA);
+    smtp_tls_tlsa *r = &o->dane_tlsa[o->dane_ntlsa];
+    const char *p = arg;
+    r->usage = tlsa_field(arg, &p, "usage");
+    r->selector = tlsa_field(arg, &p, "selector");
+    r->mtype = tlsa_field(arg, &p, "matching type");
+    size_t digits = 0;
+    for (const char *q = p; *q != '\0'; q++) {
+        if (*q == ' ' || *q == '\t') continue;
+        if (hex_value(*q) < 0)
+            usage_error("--dane-tlsa '%s': '%c' at octet %zu is not a hexadecimal digit", arg,
+                        (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f ? *q : '?',
+                        (size_t)(q - arg) + 1);
+        digits++;
+    }
+    if (digits == 0) usage_error("--dane-tlsa '%s': no association data after \"U S M\"", arg);
+    if (digits % 2 != 0)
+        usage_error("--dane-tlsa '%s': an odd number of hexadecimal digits (%zu)", arg, digits);
+    if (digits / 2 > SMTP_TLS_DANE_MAX_DATA)
+        usage_error("--dane-tlsa: over %d octets of data", SMTP_TLS_DANE_MAX_DATA);
+    unsigned char *data = malloc(digits / 2);
+    if (data == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        exit(EX_OSERR);
+    }
+    size_t n = 0;
+    int high = -1;
+    for (; *p != '\0'; p++) {
+        int v = hex_value(*p);
+        if (v < 0) continue; /* a blank */
+        if (high < 0) {
+            high = v;
+        } else {
+            data[n++] = (unsigned char)(high << 4 | v);
+            high = -1;
+        }
+    }
+    r->data = data;
+    r->len = n;
+    o->dane_ntlsa++;
+}
+
+/* Is the host of --server an IP address (no TLSA base domain then)? */
+static int is_address(const char *host)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
 static void default_helo(send_options *o)
@@ -447,6 +544,8 @@ static void parse_options(int argc, char **argv, send_options *o)
         case OPT_AUTH_PASSWORD_FILE: password_file = optarg; break;
         case OPT_SHOW_SECRETS: o->show_secrets = 1; break;
         case OPT_JSON: o->json = 1; break;
+        case OPT_DANE_TLSA: add_tlsa(o, optarg); break;
+        case OPT_DANE_NAME: o->dane_name = optarg; break;
         case 'h': help(); break;
         case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
         default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); exit(EX_USAGE);
@@ -477,14 +576,23 @@ static void parse_options(int argc, char **argv, send_options *o)
     if (o->cafile != NULL && o->no_verify)
         usage_error("%s", "--cafile and --no-verify exclude each other");
     /* RFC 8689 4.2: REQUIRETLS only over TLS whose server certificate was verified. */
-    if (o->requiretls && !o->tls && !o->tls_required)
+    /* (--dane-tlsa makes TLS required: --starttls with it is enough) */
+    if (o->requiretls && !o->tls && !o->tls_required && o->dane_ntlsa == 0)
         usage_error("%s", "--requiretls needs --tls-required or --tls (RFC 8689: the message "
                           "goes over verified TLS only)");
     if (o->requiretls && o->no_verify)
         usage_error("%s", "--requiretls excludes --no-verify (RFC 8689 4.2: the server's "
                           "certificate must be verified)");
+    if (o->dane_ntlsa > 0 && !o->tls && !o->starttls && !o->tls_required)
+        usage_error("%s", "--dane-tlsa needs --tls, --starttls or --tls-required");
+    if (o->dane_ntlsa > 0 && (o->cafile != NULL || o->no_verify))
+        usage_error("%s", "--dane-tlsa authenticates the server by its TLSA records: no "
+                          "--cafile or --no-verify");
+    if (o->dane_name != NULL && o->dane_ntlsa == 0)
+        usage_error("%s", "--dane-name needs --dane-tlsa");
 #ifndef SMTP_EXAMPLES_HAVE_TLS
-    if (o->tls || o->starttls || o->tls_required || o->cafile != NULL || o->no_verify)
+    if (o->tls || o->starttls || o->tls_required || o->cafile != NULL || o->no_verify ||
+        o->dane_ntlsa > 0)
         usage_error("%s", "this smtp-send was built without TLS (mbedTLS not found)");
 #endif
     if (o->cafile != NULL && access(o->cafile, R_OK) != 0)
@@ -537,6 +645,17 @@ static void parse_options(int argc, char **argv, send_options *o)
     if (ex_parse_endpoint(server != NULL ? server : "localhost", o->tls ? "465" : "25", 0, o->host,
                           sizeof o->host, o->port, sizeof o->port, &why) != 0)
         usage_error("--server: %s", why);
+    if (o->dane_name != NULL) {
+        smtp_domain dn;
+        size_t n = strlen(o->dane_name);
+        if (n > 0 && o->dane_name[n - 1] == '.') n--; /* a final dot is allowed */
+        if (smtp_domain_parse(o->dane_name, n, 0, &dn, NULL) != 0 || dn.kind != SMTP_DOMAIN_NAME)
+            usage_error("--dane-name: '%s' is not a domain name", o->dane_name);
+    } else if (o->dane_ntlsa > 0 && is_address(o->host)) {
+        usage_error("--dane-tlsa: --server %s is an address: give the TLSA base domain with "
+                    "--dane-name",
+                    o->host);
+    }
     o->data_path = data;
     /* Last: no prompt for a command line that is wrong anyway. */
     if (o->auth_user != NULL) find_password(o, password_file);
@@ -596,5 +715,7 @@ int main(int argc, char **argv)
     free(o.body);
     for (size_t i = 0; i < o.nrcpts; i++)
         free((char *)o.rcpts[i]); /* add_rcpts' copies */
+    for (size_t i = 0; i < o.dane_ntlsa; i++)
+        free((void *)o.dane_tlsa[i].data); /* add_tlsa's */
     return status;
 }

@@ -9,7 +9,34 @@
 
 int ex_tls_filter(ex_tls *t, smtp_io_filter *f)
 {
-    return smtp_tls_io_filter_new(f, t->cfg, t->host, NULL);
+    int rc = smtp_tls_io_filter_new(f, t->cfg, t->host, NULL);
+    if (rc == 0 && t->dane.ntlsa > 0 &&
+        (rc = smtp_tls_set_dane(smtp_tls_io_filter_session(f), &t->dane)) != 0)
+        f->del(f->ctx);
+    return rc;
+}
+
+void ex_tls_dane(ex_tls *t, const smtp_tls_tlsa *tlsa, size_t n, const char *base_domain)
+{
+    smtp_tls_dane_init(&t->dane);
+    t->dane.tlsa = tlsa;
+    t->dane.ntlsa = n;
+    t->dane.base_domain = base_domain; /* the MX host: t->host, the library's default */
+}
+
+/* The connection's TLS session, or NULL. */
+static smtp_tls *conn_tls(const smtp_io_conn *conn)
+{
+    return conn != NULL ? smtp_tls_io_filter_session(smtp_io_conn_filter(conn)) : NULL;
+}
+
+int ex_tls_dane_text(const smtp_io_conn *conn, char *buf, size_t cap)
+{
+    smtp_tls *tls = conn_tls(conn);
+    buf[0] = '\0';
+    if (smtp_tls_dane_result(tls, NULL, NULL) == SMTP_TLS_DANE_OFF) return 0;
+    smtp_tls_verify_text(tls, buf, cap);
+    return 1;
 }
 
 int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char *host, char *err,
@@ -18,6 +45,7 @@ int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char 
     smtp_tls_settings ts;
     smtp_tls_settings_init(&ts, SMTP_TLS_CLIENT);
     t->host = host;
+    smtp_tls_dane_init(&t->dane);
     if (no_verify) {
         ts.verify = SMTP_TLS_VERIFY_NONE;
     } else {
@@ -33,6 +61,7 @@ int ex_tls_server_init(ex_tls *t, const char *cert, const char *key, char *err, 
     ts.cert_file = cert;
     ts.key_file = key;
     t->host = NULL;
+    smtp_tls_dane_init(&t->dane);
     return smtp_tls_config_new(&t->cfg, &ts, NULL, err, errlen) == 0 ? 0 : -1;
 }
 
@@ -44,12 +73,14 @@ void ex_tls_free(ex_tls *t)
 
 int ex_tls_failure(const smtp_io_conn *conn, char *buf, size_t cap)
 {
-    smtp_tls *tls = conn != NULL ? smtp_tls_io_filter_session(smtp_io_conn_filter(conn)) : NULL;
+    smtp_tls *tls = conn_tls(conn);
     buf[0] = '\0';
     if (tls == NULL || smtp_tls_get_state(tls) != SMTP_TLS_FAILED) return 0;
-    char why[400];
+    char why[600];
     smtp_tls_failure_text(tls, why, sizeof why);
-    if (smtp_tls_verify_failed(tls))
+    if (smtp_tls_verify_failed(tls) && smtp_tls_dane_result(tls, NULL, NULL) != SMTP_TLS_DANE_OFF)
+        snprintf(buf, cap, "TLS: %s", why); /* "DANE authentication failed: ..." */
+    else if (smtp_tls_verify_failed(tls))
         snprintf(buf, cap, "TLS: %s; try --cafile FILE or --no-verify", why);
     else
         snprintf(buf, cap, "TLS handshake failed: %s", why);

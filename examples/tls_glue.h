@@ -14,7 +14,8 @@
 
 typedef struct ex_tls {
     smtp_tls_config *cfg;
-    const char *host; /* client: the name to verify; NULL for a server */
+    const char *host;   /* client: the name to verify; NULL for a server */
+    smtp_tls_dane dane; /* client: DANE for every session when dane.ntlsa > 0 (ex_tls_dane) */
 } ex_tls;
 
 /*
@@ -29,6 +30,20 @@ int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char 
 /* ex_tls_server_init loads a server's certificate chain and key. Returns 0 or -1 (err). */
 int ex_tls_server_init(ex_tls *t, const char *cert, const char *key, char *err, size_t errlen);
 
+/*
+ * ex_tls_dane makes every session of the client config `t` authenticate the server by the
+ * `n` TLSA records (RFC 7672; borrowed, they must outlive the sessions) instead of CAs;
+ * `base_domain` is the TLSA base domain (NULL: the host given to ex_tls_client_init).
+ */
+void ex_tls_dane(ex_tls *t, const smtp_tls_tlsa *tlsa, size_t n, const char *base_domain);
+
+/*
+ * ex_tls_dane_text writes DANE's outcome for the connection's session ("DANE-EE TLSA record 1
+ * of 1 (3 1 1) matched the server's certificate"). Returns 1, or 0 (buf "") when the session
+ * has no DANE.
+ */
+int ex_tls_dane_text(const smtp_io_conn *conn, char *buf, size_t cap);
+
 /* ex_tls_free frees the config (after the last connection). */
 void ex_tls_free(ex_tls *t);
 
@@ -38,6 +53,7 @@ int ex_tls_filter(ex_tls *t, smtp_io_filter *f);
 
 /*
  * ex_tls_failure writes why the connection's TLS session failed, for smtp-send's lines: "TLS:
+ * DANE authentication failed: <reason>" when the TLSA records turned the server down, "TLS:
  * certificate verification failed: <reason>; try --cafile FILE or --no-verify" when the
  * certificate did not verify, else "TLS handshake failed: <smtp_tls_error>". Returns 1, or 0
  * (buf "") when the connection has no failed TLS session.

@@ -219,7 +219,9 @@ SMTP_API int smtp_error_is_fatal(int err);
  * bindings. An unknown version makes a `_new` function return SMTP_ERR_INVALID_ARGUMENT and a
  * `_settings_init` function do nothing.
  * Versioned: the settings and callbacks of the engines (smtp_client_*, smtp_server_*) and of
- * the parsers (smtp_reply_*, smtp_cmd_*), smtp_client_message and smtp_tls_settings.
+ * the parsers (smtp_reply_*, smtp_cmd_*), smtp_client_message, smtp_tls_settings and
+ * smtp_tls_dane (with smtp_tls_tlsa, the records it points to), smtp_io_settings,
+ * smtp_io_loop_settings and smtp_params_opts.
  * smtp_client_crypto has no version of its own: it is reached only through
  * smtp_client_settings.crypto, so a field added to it comes with a new
  * SMTP_CLIENT_SETTINGS_VERSION, and smtp_client_new copies only the crypto fields that the

@@ -38,11 +38,16 @@
  * gives its ClientHello. Each call does what it can now and never waits: 0 means "nothing now",
  * and the state, smtp_tls_want_pull and smtp_tls_want_feed say what is missing.
  *
+ * DANE (RFC 7672): a client session given the server's TLSA records (smtp_tls_set_dane, after
+ * smtp_tls_new) is authenticated by them instead of certificate authorities;
+ * smtp_tls_dane_result and smtp_tls_verify_text tell the outcome.
+ *
  * Errors: negative SMTP_ERR_* codes (there is no TLS-specific code): SMTP_ERR_PROTO for a
  * failed handshake or a broken TLS stream (a certificate that does not verify, a host name
- * mismatch, garbage, a truncated stream), SMTP_ERR_NOMEM when mbedTLS or the allocator runs out
- * of memory. They are sticky: the session is SMTP_TLS_FAILED, and smtp_tls_error gives the
- * mbedTLS text (mbedtls_strerror) and smtp_tls_error_code the mbedTLS code.
+ * mismatch, a DANE mismatch, garbage, a truncated stream), SMTP_ERR_NOMEM when mbedTLS or the
+ * allocator runs out of memory. They are sticky: the session is SMTP_TLS_FAILED, and
+ * smtp_tls_error gives the mbedTLS text (mbedtls_strerror) and smtp_tls_error_code the mbedTLS
+ * code.
  *
  * Threads: a session is used by one thread at a time. Sessions of one config may run in
  * different threads only when mbedTLS was built with MBEDTLS_THREADING_C (Debian's is): the
@@ -490,13 +495,18 @@ SMTP_API const char *smtp_tls_ciphersuite(const smtp_tls *tls);
 /**
  * smtp_tls_verify_result gives the outcome of the check of the peer's certificate.
  *
- * With SMTP_TLS_VERIFY_OPTIONAL the handshake goes on whatever the outcome.
+ * With SMTP_TLS_VERIFY_OPTIONAL the handshake goes on whatever the outcome. With DANE
+ * (smtp_tls_set_dane) it is DANE's outcome: 0 when a TLSA record matched;
+ * MBEDTLS_X509_BADCERT_NOT_TRUSTED when none did, BADCERT_CN_MISMATCH for a DANE-TA name
+ * mismatch, the chain's problems when a DANE-TA chain did not validate;
+ * SMTP_TLS_VERIFY_UNAVAILABLE when no record was usable (nothing was authenticated).
  *
  * @param tls  The session; may be NULL.
- * @return 0 when the certificate verified (the chain and, for a client, the host name); else
- *         mbedTLS's MBEDTLS_X509_BADCERT_* / BADCRL_* bits; or SMTP_TLS_VERIFY_UNAVAILABLE
- *         when no certificate was checked (SMTP_TLS_VERIFY_NONE, no certificate received,
- *         handshake not far enough, NULL `tls`).
+ * @return 0 when the certificate verified (the chain and, for a client, the host name; or a
+ *         TLSA record); else mbedTLS's MBEDTLS_X509_BADCERT_* / BADCRL_* bits; or
+ *         SMTP_TLS_VERIFY_UNAVAILABLE when no certificate was checked (SMTP_TLS_VERIFY_NONE,
+ *         no certificate received, handshake not far enough, no usable TLSA record, NULL
+ *         `tls`).
  */
 SMTP_API uint32_t smtp_tls_verify_result(const smtp_tls *tls);
 
@@ -504,7 +514,13 @@ SMTP_API uint32_t smtp_tls_verify_result(const smtp_tls *tls);
  * smtp_tls_verify_text writes a one-line description of smtp_tls_verify_result to `buf`.
  *
  * The text is "verified", "not verified" (SMTP_TLS_VERIFY_UNAVAILABLE), or the problems joined
- * by "; " ("The certificate is not correctly signed by the trusted CA").
+ * by "; " ("The certificate is not correctly signed by the trusted CA"). With DANE
+ * (smtp_tls_set_dane) it is DANE's outcome, records counted from 1: "DANE-EE TLSA record 1 of
+ * 2 (3 1 1) matched the server's certificate", "DANE-TA TLSA record 2 of 2 (2 0 1) matched
+ * certificate 3 of the server's chain, for mx.example.org", "no usable TLSA record (2 given):
+ * TLS without authentication (RFC 7672 2.2)", "TLSA mismatch: no usable TLSA record (2 of 2)
+ * matches the server's certificate chain", "name mismatch for DANE-TA: ...", "DANE-TA chain
+ * does not validate: ...", or "not verified" before the check.
  *
  * @param tls  The session.
  * @param buf  Receives the text, NUL-terminated, cut to fit.
@@ -518,7 +534,8 @@ SMTP_API int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap);
  * smtp_tls_verify_failed tells whether the session failed because the peer's certificate did
  * not verify.
  *
- * Then smtp_tls_verify_text says why, and smtp_tls_failure_text says it in one line.
+ * Then smtp_tls_verify_text says why, and smtp_tls_failure_text says it in one line. A DANE
+ * authentication that failed (smtp_tls_dane_result) is such a failure.
  *
  * @param tls  The session; may be NULL.
  * @return 1 when it did, 0 otherwise (not failed, failed for another reason, NULL `tls`).
@@ -530,7 +547,9 @@ SMTP_API int smtp_tls_verify_failed(const smtp_tls *tls);
  *
  * For a certificate that did not verify the text is "certificate verification failed: " and
  * smtp_tls_verify_text ("certificate verification failed: The certificate is not correctly
- * signed by the trusted CA"), else smtp_tls_error.
+ * signed by the trusted CA"); with DANE it is "DANE authentication failed: " and
+ * smtp_tls_verify_text ("DANE authentication failed: TLSA mismatch: ..."); else
+ * smtp_tls_error.
  *
  * @param tls  The session.
  * @param buf  Receives the text, NUL-terminated, cut to fit; "" while the session has not
@@ -600,6 +619,202 @@ SMTP_API int smtp_tls_peer_not_before(const smtp_tls *tls, char *buf, size_t cap
  */
 SMTP_API int smtp_tls_peer_not_after(const smtp_tls *tls, char *buf, size_t cap);
 
+/* ---- DANE (RFC 7672): the server authenticated by TLSA records ---- */
+
+/**
+ * @name TLSA fields (RFC 6698 2.1, with the names of RFC 7218)
+ * The values of smtp_tls_tlsa's usage, selector and mtype this library uses. Other values are
+ * accepted and make their record unusable.
+ * @{
+ */
+#define SMTP_TLS_TLSA_PKIX_TA 0  /**< usage PKIX-TA(0): unusable with SMTP (RFC 7672 3.1.3) */
+#define SMTP_TLS_TLSA_PKIX_EE 1  /**< usage PKIX-EE(1): unusable with SMTP (RFC 7672 3.1.3) */
+#define SMTP_TLS_TLSA_DANE_TA 2  /**< usage DANE-TA(2): a trust anchor of the server's chain */
+#define SMTP_TLS_TLSA_DANE_EE 3  /**< usage DANE-EE(3): the server's own certificate or key */
+#define SMTP_TLS_TLSA_CERT 0     /**< selector Cert(0): the whole certificate, DER */
+#define SMTP_TLS_TLSA_SPKI 1     /**< selector SPKI(1): its SubjectPublicKeyInfo, DER */
+#define SMTP_TLS_TLSA_FULL 0     /**< matching type Full(0): the selected bytes themselves */
+#define SMTP_TLS_TLSA_SHA2_256 1 /**< matching type SHA2-256(1): their SHA-256, 32 octets */
+#define SMTP_TLS_TLSA_SHA2_512 2 /**< matching type SHA2-512(2): their SHA-512, 64 octets */
+/** @} */
+
+/** The most TLSA records smtp_tls_set_dane takes. */
+#define SMTP_TLS_DANE_MAX_TLSA 100
+/** The longest certificate association data of one record (a TLSA RDATA is at most 65535). */
+#define SMTP_TLS_DANE_MAX_DATA 65532
+
+/**
+ * One TLSA record (RFC 6698 2.1) as the application's resolver gave it. It has no version of
+ * its own: it is reached only through smtp_tls_dane.tlsa, so a field added to it comes with a
+ * new SMTP_TLS_DANE_VERSION.
+ */
+typedef struct smtp_tls_tlsa {
+    uint8_t usage;             /**< certificate usage: SMTP_TLS_TLSA_DANE_TA... */
+    uint8_t selector;          /**< SMTP_TLS_TLSA_CERT or SMTP_TLS_TLSA_SPKI */
+    uint8_t mtype;             /**< matching type: SMTP_TLS_TLSA_FULL... */
+    const unsigned char *data; /**< the certificate association data, `len` octets */
+    size_t len;                /**< its length: 32 for SHA2-256, 64 for SHA2-512 */
+} smtp_tls_tlsa;
+
+/** The version of smtp_tls_dane this header describes (common.h: versioned structs). */
+#define SMTP_TLS_DANE_VERSION 1
+
+/**
+ * What DANE authenticates one connection with (smtp_tls_set_dane): the TLSA records found for
+ * the server and the names its certificate may carry. Fill with smtp_tls_dane_init, then set
+ * the fields. The library looks up nothing: the records are those of "_25._tcp." and the TLSA
+ * base domain, which the application's resolver found DNSSEC-secure (RFC 7672 2.2). Everything
+ * is copied by smtp_tls_set_dane.
+ */
+typedef struct smtp_tls_dane {
+    const smtp_tls_tlsa *tlsa; /**< the TLSA records, `ntlsa` of them */
+    size_t ntlsa;              /**< how many: 1 .. SMTP_TLS_DANE_MAX_TLSA */
+    /**
+     * The TLSA base domain: the MX host name after its DNSSEC-secure CNAMEs, where the records
+     * were found (RFC 7672 2.2.3). It is sent as SNI (RFC 7672 8.1) and is a reference
+     * identifier for DANE-TA (RFC 7672 3.2.3). NULL: the host name given to smtp_tls_new.
+     */
+    const char *base_domain;
+    /**
+     * The MX host name as the MX record gave it, before CNAMEs: another reference identifier
+     * for DANE-TA (RFC 7672 3.2.3). NULL: the host name given to smtp_tls_new (none when that
+     * is an IP address).
+     */
+    const char *mx_host;
+} smtp_tls_dane;
+
+/**
+ * smtp_tls_dane_init clears `*dane` in this header's version of smtp_tls_dane.
+ *
+ * A macro: smtp_tls_dane_init_versioned with SMTP_TLS_DANE_VERSION. See
+ * smtp_tls_dane_init_versioned.
+ */
+#define smtp_tls_dane_init(dane) smtp_tls_dane_init_versioned(SMTP_TLS_DANE_VERSION, (dane))
+/**
+ * smtp_tls_dane_init_versioned clears the fields of smtp_tls_dane version `version`: no record,
+ * no name.
+ *
+ * Call it through smtp_tls_dane_init, then set the fields.
+ *
+ * @param version  The version of smtp_tls_dane the caller was built with
+ *                 (1 .. SMTP_TLS_DANE_VERSION); another version is ignored.
+ * @param dane     The struct to clear, every field; NULL is ignored.
+ */
+SMTP_API void smtp_tls_dane_init_versioned(int version, smtp_tls_dane *dane);
+
+/**
+ * smtp_tls_set_dane makes a client session authenticate the server with DANE, from settings
+ * of this header's version.
+ *
+ * A macro: smtp_tls_set_dane_versioned with SMTP_TLS_DANE_VERSION. See
+ * smtp_tls_set_dane_versioned.
+ */
+#define smtp_tls_set_dane(tls, dane)                                                               \
+    smtp_tls_set_dane_versioned((tls), SMTP_TLS_DANE_VERSION, (dane))
+/**
+ * smtp_tls_set_dane_versioned makes a client session authenticate the server with DANE
+ * (RFC 7672) instead of its config's certificate authorities.
+ *
+ * Call it after smtp_tls_new (or smtp_tls_io_filter_new: smtp_tls_io_filter_session) and
+ * before the first smtp_tls_pull. The records are checked as RFC 7672 3 says, whatever the
+ * config's verify mode:
+ *  - DANE-EE(3): the server's certificate, or its public key, matches the record. Its names and
+ *    dates are not looked at (RFC 7672 3.1.1).
+ *  - DANE-TA(2): a certificate of the chain the server sent above its own, or that
+ *    certificate's key, matches the record (the server must send it, RFC 7672 3.1.2); the chain
+ *    from it down to the server's certificate validates (signatures, dates; the trust anchor's
+ *    own dates excepted, as RFC 5280 6.1 has no dates for one); and the server's certificate
+ *    names a reference identifier (RFC 7672 3.2.3): base_domain or mx_host, in a
+ *    subjectAltName dNSName, else in the subject's CN when it has no dNSName, "*" being
+ *    allowed as the whole leftmost label only (RFC 6125 6.4.3).
+ *  - Unusable records are ignored: PKIX-TA(0) and PKIX-EE(1) (RFC 7672 3.1.3), an unknown
+ *    usage, selector or matching type, a digest of the wrong length, no data.
+ *
+ * When no record is usable the session goes on without authentication (RFC 7672 2.2: TLS is
+ * still required). When some are and none matches, the handshake fails as a certificate that
+ * does not verify (smtp_tls_verify_failed), whatever certificate authorities would say. After
+ * the check smtp_tls_dane_result says which record matched or why none did,
+ * smtp_tls_verify_text says it in words, and smtp_tls_verify_result is 0 only when a record
+ * matched: a filter tied with smtp_tls_io_filter_report then tells the client engine the
+ * server was authenticated (REQUIRETLS, RFC 8689 4.2). The records and names are copied into
+ * one block from the session's allocator; mbedTLS's record buffers are made anew for the
+ * session (the handshake runs with a configuration that lets DANE decide). A second call
+ * replaces the first.
+ *
+ * @code
+ *   static const unsigned char spki_sha256[32] = {...};   // from "_25._tcp.mx.example.org"
+ *   smtp_tls_tlsa rr = {SMTP_TLS_TLSA_DANE_EE, SMTP_TLS_TLSA_SPKI, SMTP_TLS_TLSA_SHA2_256,
+ *                       spki_sha256, sizeof spki_sha256};
+ *   smtp_tls_dane dane;
+ *   smtp_tls_dane_init(&dane);
+ *   dane.tlsa = &rr;
+ *   dane.ntlsa = 1;
+ *   smtp_tls *tls;
+ *   if (smtp_tls_new(&tls, cfg, "mx.example.org", NULL) < 0 ||
+ *       smtp_tls_set_dane(tls, &dane) < 0)
+ *       return -1;
+ * @endcode
+ *
+ * @param tls      A client session whose handshake has not started.
+ * @param version  The version of smtp_tls_dane the caller was built with
+ *                 (SMTP_TLS_DANE_VERSION).
+ * @param dane     The records and names, read only during this call.
+ * @return 0 on success, or one of these negative error codes (then the session is as it was,
+ *         unless it says SMTP_TLS_FAILED):
+ * @retval SMTP_ERR_INVALID_ARGUMENT  `tls` or `dane` is NULL; a version this library lacks; a
+ *         server session; no record or more than SMTP_TLS_DANE_MAX_TLSA; a record with NULL
+ *         data and a length, or more than SMTP_TLS_DANE_MAX_DATA octets; no base domain (none
+ *         given, and the session's host is an IP address or NULL); a base_domain or mx_host
+ *         that is empty, over 253 octets without a final dot, an IP address, or has an empty
+ *         label, a space, "*" or a byte that is not printable ASCII.
+ * @retval SMTP_ERR_INVALID_STATE  The handshake has started (a first smtp_tls_pull,
+ *         smtp_tls_feed, smtp_tls_read or smtp_tls_write was made), or the session failed.
+ * @retval SMTP_ERR_NOMEM  The allocator ran out of memory (nothing changed), or mbedTLS did as
+ *         it made the session anew (the session is then SMTP_TLS_FAILED).
+ * @retval SMTP_ERR_PROTO  mbedTLS refused to make the session anew (not expected: the names
+ *         were checked); the session is then SMTP_TLS_FAILED.
+ */
+SMTP_API int smtp_tls_set_dane_versioned(smtp_tls *tls, int version, const smtp_tls_dane *dane);
+
+/** What DANE made of a session (smtp_tls_dane_result). */
+typedef enum smtp_tls_dane_status {
+    SMTP_TLS_DANE_OFF = 0,     /**< no DANE: smtp_tls_set_dane was not called */
+    SMTP_TLS_DANE_PENDING = 1, /**< the server's certificate has not been checked yet */
+    /** A record matched: the server is authenticated. */
+    SMTP_TLS_DANE_MATCHED = 2,
+    /** No record was usable: TLS without authentication (RFC 7672 2.2). */
+    SMTP_TLS_DANE_UNUSABLE = 3,
+    /** Usable records, none matched the server's chain: the handshake failed. */
+    SMTP_TLS_DANE_MISMATCH = 4,
+    /**
+     * A DANE-TA record matched and the chain validated, but the server's certificate names no
+     * reference identifier: the handshake failed.
+     */
+    SMTP_TLS_DANE_NAME_MISMATCH = 5,
+    /**
+     * A DANE-TA record matched, but the chain from it to the server's certificate does not
+     * validate (a signature, an expired certificate): the handshake failed.
+     */
+    SMTP_TLS_DANE_CHAIN_INVALID = 6
+} smtp_tls_dane_status;
+
+/**
+ * smtp_tls_dane_result tells what DANE made of the server's certificate chain.
+ *
+ * When several records fail, the one that got furthest is reported: a name mismatch, then an
+ * invalid chain, then a plain mismatch.
+ *
+ * @param tls    The session; may be NULL.
+ * @param index  When not NULL, receives the index in smtp_tls_dane.tlsa of the record that
+ *               matched (MATCHED) or that got furthest (NAME_MISMATCH, CHAIN_INVALID), else
+ *               SIZE_MAX.
+ * @param usage  When not NULL, receives that record's usage (SMTP_TLS_TLSA_DANE_EE or
+ *               SMTP_TLS_TLSA_DANE_TA), else 0.
+ * @return The outcome; SMTP_TLS_DANE_OFF for a NULL `tls`.
+ */
+SMTP_API smtp_tls_dane_status smtp_tls_dane_result(const smtp_tls *tls, size_t *index,
+                                                   uint8_t *usage);
+
 /* ---- The client's SASL cryptography (<smtp/client.h>) ---- */
 
 /**
@@ -667,7 +882,7 @@ SMTP_API int smtp_tls_io_filter_new(smtp_io_filter *filter, smtp_tls_config *cfg
  *
  * As its handshake completes, the filter calls smtp_client_tls_verified(cli, 1) when the
  * server's certificate verified (smtp_tls_verify_result 0: the chain and the host name
- * given), else smtp_client_tls_verified(cli, 0). The I/O adapter does not look at
+ * given, or with DANE a TLSA record that matched), else smtp_client_tls_verified(cli, 0). The I/O adapter does not look at
  * certificates, and a client sends REQUIRETLS messages only over verified TLS (RFC 8689 4.2);
  * smtp_tls_client_run does this itself. Call it from the factory, before the handshake
  * completes.

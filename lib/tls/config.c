@@ -3,7 +3,8 @@
  * The shared TLS configuration (smtp_tls_config): it seeds one random generator (mbedTLS
  * entropy + CTR-DRBG) for all its sessions, loads the own certificate chain and key and the
  * trusted CAs from files or PEM text, checks that the key matches the certificate, and fills
- * one mbedtls_ssl_config that every session of the config reads (mbedtls_ssl_setup).
+ * the mbedtls_ssl_config that every session of the config reads (mbedtls_ssl_setup), and for a
+ * client a second one for its sessions with DANE (setup_ssl_configs).
  *
  * Defaults follow RFC 8314 4.1 (TLS 1.2 or later) and RFC 7817 / RFC 6125 for a client
  * (certificate and host name verified); the caller may only weaken verification explicitly.
@@ -272,24 +273,43 @@ static int authmode(smtp_tls_verify v)
     }
 }
 
-static int setup_ssl_config(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err,
+/* Fills one mbedTLS configuration: the role, the versions, the random generator, `mode` (an
+ * MBEDTLS_SSL_VERIFY_*), the CAs when `with_ca`, the own certificate. */
+static int setup_ssl_config(smtp_tls_config *cfg, mbedtls_ssl_config *conf,
+                            const smtp_tls_settings *s, int mode, int with_ca, char *err,
                             size_t errlen)
 {
     int endpoint = s->role == SMTP_TLS_SERVER ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT;
-    int ret = mbedtls_ssl_config_defaults(&cfg->conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
+    int ret = mbedtls_ssl_config_defaults(conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
                                           MBEDTLS_SSL_PRESET_DEFAULT);
     if (ret != 0) return config_error(err, errlen, load_code(ret), "ssl config", ret);
-    if (set_min_version(&cfg->conf, s->min_version) != 0)
+    if (set_min_version(conf, s->min_version) != 0)
         return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT,
                             "min_version: TLS 1.3 is not available in this mbedTLS", 0);
-    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &cfg->drbg);
-    mbedtls_ssl_conf_authmode(&cfg->conf, authmode(s->verify));
+    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &cfg->drbg);
+    mbedtls_ssl_conf_authmode(conf, mode);
     /* Renegotiation stays off (mbedTLS's default): SMTP never needs it. */
-    if (cfg->has_ca) mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
-    if (cfg->has_own &&
-        (ret = mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->own_cert, &cfg->own_key)) != 0)
+    if (with_ca && cfg->has_ca) mbedtls_ssl_conf_ca_chain(conf, &cfg->ca, NULL);
+    if (cfg->has_own && (ret = mbedtls_ssl_conf_own_cert(conf, &cfg->own_cert, &cfg->own_key)) != 0)
         return config_error(err, errlen, load_code(ret), "own certificate", ret);
     return 0;
+}
+
+/*
+ * The session configurations: `conf` as the settings say and, for a client, `dane_conf` for
+ * its sessions with DANE (smtp_tls_set_dane). There verification is OPTIONAL, so that mbedTLS
+ * calls the verify callback and goes on whatever it thinks of the chain, and the callback's
+ * DANE check ends the handshake when it fails (a callback's error is fatal in every mode); no
+ * CA is given, since none counts (RFC 7672 3).
+ */
+static int setup_ssl_configs(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err,
+                             size_t errlen)
+{
+    int ret = setup_ssl_config(cfg, &cfg->conf, s, authmode(s->verify), 1, err, errlen);
+    if (ret == 0 && s->role == SMTP_TLS_CLIENT)
+        ret =
+            setup_ssl_config(cfg, &cfg->dane_conf, s, MBEDTLS_SSL_VERIFY_OPTIONAL, 0, err, errlen);
+    return ret;
 }
 
 static int seed_rng(smtp_tls_config *cfg, char *err, size_t errlen)
@@ -346,10 +366,11 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
     mbedtls_x509_crt_init(&cfg->own_cert);
     mbedtls_pk_init(&cfg->own_key);
     mbedtls_ssl_config_init(&cfg->conf);
+    mbedtls_ssl_config_init(&cfg->dane_conf);
     /* The RNG first: 3.x needs it to parse keys. */
     if ((ret = seed_rng(cfg, err, errlen)) != 0 || (ret = load_cas(cfg, settings, err, errlen)) ||
         (ret = load_own(cfg, settings, err, errlen)) ||
-        (ret = setup_ssl_config(cfg, settings, err, errlen))) {
+        (ret = setup_ssl_configs(cfg, settings, err, errlen))) {
         smtp_tls_config_del(cfg);
         return ret;
     }
@@ -360,6 +381,7 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
 void smtp_tls_config_del(smtp_tls_config *cfg)
 {
     if (!cfg) return;
+    mbedtls_ssl_config_free(&cfg->dane_conf);
     mbedtls_ssl_config_free(&cfg->conf);
     mbedtls_pk_free(&cfg->own_key);
     mbedtls_x509_crt_free(&cfg->own_cert);

@@ -20,6 +20,12 @@
  * bytes, or the handshake step, which flushes first); write flushes before new data and hands
  * mbedTLS no more than fits in the out queue with a record's overhead, so that a record is
  * never left half-sent with its data counted twice or lost.
+ *
+ * With DANE (smtp_tls_set_dane, dane.c) the session runs on the config's second mbedTLS
+ * configuration, whose verification is OPTIONAL: verify_callback drops what mbedTLS thinks of
+ * the chain at every depth and, at the leaf (its last call), hands the chain the server sent
+ * to the DANE check; a failure there is the callback's error, which ends the handshake in
+ * every mode. The end of the handshake checks the outcome once more.
  */
 #include "tls_internal.h"
 
@@ -60,6 +66,7 @@ struct smtp_tls {
     char *last_words; /* smtp_tls_keep_failure: where smtp_tls_del leaves the failure text */
     size_t last_words_cap;
     smtp_client *report; /* smtp_tls_io_filter_report: told the verification once OPEN */
+    tls_dane *dane;      /* smtp_tls_set_dane: the records, then the outcome; NULL: none */
     tls_queue in, out;
     char error[320];
 };
@@ -171,6 +178,12 @@ static int verify_callback(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t
 {
     smtp_tls *tls = ctx;
     tls->verified = 1;
+    if (tls->dane) {
+        /* RFC 7672 3: the TLSA records alone decide, whatever certificate authorities say. */
+        *flags = 0;
+        if (depth != 0) return 0;
+        return tls_dane_check(tls->dane, crt) == 0 ? 0 : MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+    }
     if (depth == 0 && tls->ip_len > 0 && !crt_names_ip(crt, tls->ip, tls->ip_len))
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     return 0;
@@ -190,9 +203,28 @@ static size_t problems_text(const smtp_tls *tls, char *buf, size_t cap, uint32_t
     return n;
 }
 
+/* Writes "DANE authentication failed: " and DANE's outcome to buf[0..cap), cap > 0; returns the
+ * length written. */
+static size_t dane_failure_text(const smtp_tls *tls, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "DANE authentication failed: ");
+    size_t used = n < 0 ? 0 : min_size((size_t)n, cap - 1);
+    return used + tls_dane_text(tls->dane, buf + used, cap - used);
+}
+
 /* Makes the session FAILED with mbedTLS's reason; returns the sticky error. */
 static int tls_fail(smtp_tls *tls, int mbedtls_err, const char *what)
 {
+    if (tls->dane && tls_dane_failed(tls->dane)) {
+        /* DANE turned the chain down: a certificate that did not verify, in DANE's words (the
+         * callback's error reached mbedTLS as a fatal one). */
+        tls->state = SMTP_TLS_FAILED;
+        tls->mbed_err = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+        tls->err = SMTP_ERR_PROTO;
+        size_t n = (size_t)snprintf(tls->error, sizeof tls->error, "%s: ", what);
+        if (n < sizeof tls->error) dane_failure_text(tls, tls->error + n, sizeof tls->error - n);
+        return tls->err;
+    }
     tls->state = SMTP_TLS_FAILED;
     tls->mbed_err = mbedtls_err;
     tls->err = smtp_tls_map_error(mbedtls_err);
@@ -223,10 +255,16 @@ static void drive_handshake(smtp_tls *tls)
     if (tls->state != SMTP_TLS_HANDSHAKE) return;
     tls->stepped = 1;
     int ret = mbedtls_ssl_handshake(&tls->ssl);
-    if (ret == 0)
+    if (ret == 0 && tls->dane && tls_dane_finish(tls->dane) != 0) {
+        /* Not expected (the callback fails the handshake first), but no DANE, no session. */
+        (void)mbedtls_ssl_send_alert_message(&tls->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                             MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+        tls_fail(tls, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, "handshake");
+    } else if (ret == 0) {
         tls->state = SMTP_TLS_OPEN;
-    else if (!is_retry(ret))
+    } else if (!is_retry(ret)) {
         tls_fail(tls, ret, "handshake");
+    }
 }
 
 /* Lets mbedTLS hand over the bytes it holds after a short send, then a wanted close_notify. */
@@ -277,6 +315,7 @@ void smtp_tls_del(smtp_tls *tls)
     if (tls->last_words && tls->last_words_cap > 0 && tls->state == SMTP_TLS_FAILED)
         (void)smtp_tls_failure_text(tls, tls->last_words, tls->last_words_cap);
     mbedtls_ssl_free(&tls->ssl);
+    tls_dane_del(tls->dane);
     smtp_mem mem = tls->mem;
     mem.free(tls, mem.user_data);
 }
@@ -290,6 +329,19 @@ static int host_ok(const char *host)
         if (c < 0x21 || c == 0x7f) return 0;
     }
     return 1;
+}
+
+/* Sets up mbedTLS's side of the session on `conf`: the host name when `named` (NULL: none to
+ * check), then the byte queues and the verify callback. Returns an mbedTLS code. */
+static int ssl_start(smtp_tls *tls, const mbedtls_ssl_config *conf, int named, const char *name)
+{
+    mbedtls_ssl_init(&tls->ssl);
+    int ret = mbedtls_ssl_setup(&tls->ssl, conf);
+    if (ret == 0 && named) ret = mbedtls_ssl_set_hostname(&tls->ssl, name);
+    if (ret != 0) return ret;
+    mbedtls_ssl_set_bio(&tls->ssl, tls, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_verify(&tls->ssl, verify_callback, tls);
+    return 0;
 }
 
 int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host, const smtp_mem *mem)
@@ -310,8 +362,6 @@ int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host, const sm
     tls->in.cap = cfg->in_buffer;
     tls->out.buf = tls->in.buf + cfg->in_buffer;
     tls->out.cap = cfg->out_buffer;
-    mbedtls_ssl_init(&tls->ssl);
-    int ret = mbedtls_ssl_setup(&tls->ssl, &cfg->conf);
     if (host) {
         snprintf(tls->host, sizeof tls->host, "%s", host);
         tls->ip_len = ip_literal(host, tls->ip);
@@ -319,16 +369,53 @@ int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host, const sm
     /* A host name is the SNI and the name the certificate must carry (RFC 6125). An IP
      * literal is no SNI (RFC 6066 3): mbedTLS gets no name (NULL: 3.6 then knows that no name
      * check was meant) and verify_callback checks the iPAddress names. */
-    if (ret == 0 && host) ret = mbedtls_ssl_set_hostname(&tls->ssl, tls->ip_len ? NULL : host);
+    int ret = ssl_start(tls, &cfg->conf, host != NULL, tls->ip_len ? NULL : host);
     if (ret != 0) {
         smtp_tls_del(tls);
         return smtp_tls_map_error(ret) == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM
                                                          : SMTP_ERR_INVALID_ARGUMENT;
     }
-    mbedtls_ssl_set_bio(&tls->ssl, tls, bio_send, bio_recv, NULL);
-    mbedtls_ssl_set_verify(&tls->ssl, verify_callback, tls);
     *ps = tls;
     return 0;
+}
+
+/* The size of each version of smtp_tls_dane (common.h: versioned structs); 0: unknown. */
+static size_t dane_size(int version)
+{
+    return version == 1 ? sizeof(smtp_tls_dane) : 0;
+}
+
+int smtp_tls_set_dane_versioned(smtp_tls *tls, int version, const smtp_tls_dane *dane_in)
+{
+    if (!tls || !dane_in || !dane_size(version) || tls->cfg->role != SMTP_TLS_CLIENT)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (tls->state != SMTP_TLS_HANDSHAKE || tls->stepped) return SMTP_ERR_INVALID_STATE;
+    smtp_tls_dane in;
+    smtp_tls_dane_init(&in);
+    memcpy(&in, dane_in, dane_size(version));
+    tls_dane *d;
+    int rc = tls_dane_new(&d, &in, tls->ip_len == 0 && tls->host[0] ? tls->host : NULL, &tls->mem);
+    if (rc != 0) return rc;
+    /* The handshake has not begun: mbedTLS's side is made anew on the DANE configuration,
+     * with the TLSA base domain as SNI (RFC 7672 8.1; tls_dane_new checked it). */
+    mbedtls_ssl_free(&tls->ssl);
+    int ret = ssl_start(tls, &tls->cfg->dane_conf, 1, tls_dane_sni(d));
+    if (ret != 0) {
+        tls_dane_del(d);
+        tls_fail(tls, ret, "DANE setup");
+        return tls->err;
+    }
+    tls_dane_del(tls->dane);
+    tls->dane = d;
+    return 0;
+}
+
+smtp_tls_dane_status smtp_tls_dane_result(const smtp_tls *tls, size_t *index, uint8_t *usage)
+{
+    if (index) *index = SIZE_MAX;
+    if (usage) *usage = 0;
+    if (!tls || !tls->dane) return SMTP_TLS_DANE_OFF;
+    return tls_dane_status(tls->dane, index, usage);
 }
 
 smtp_ssize smtp_tls_feed(smtp_tls *tls, const char *data, size_t len)
@@ -486,12 +573,14 @@ uint32_t smtp_tls_verify_result(const smtp_tls *tls)
 {
     /* Before a certificate was checked mbedTLS may report 0 ("verified"): trust the flag. */
     if (!tls || !tls->verified) return SMTP_TLS_VERIFY_UNAVAILABLE;
+    if (tls->dane) return tls_dane_flags(tls->dane);
     return mbedtls_ssl_get_verify_result(&tls->ssl);
 }
 
 int smtp_tls_verify_text(const smtp_tls *tls, char *buf, size_t cap)
 {
     if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    if (tls->dane) return (int)tls_dane_text(tls->dane, buf, cap);
     uint32_t flags = smtp_tls_verify_result(tls);
     if (flags == 0 || flags == SMTP_TLS_VERIFY_UNAVAILABLE) {
         int n = snprintf(buf, cap, "%s", flags == 0 ? "verified" : "not verified");
@@ -575,7 +664,9 @@ int smtp_tls_failure_text(const smtp_tls *tls, char *buf, size_t cap)
 {
     if (!tls || !buf || cap == 0) return SMTP_ERR_INVALID_ARGUMENT;
     int n;
-    if (smtp_tls_verify_failed(tls)) {
+    if (smtp_tls_verify_failed(tls) && tls->dane) {
+        n = (int)dane_failure_text(tls, buf, cap);
+    } else if (smtp_tls_verify_failed(tls)) {
         char why[240];
         problems_text(tls, why, sizeof why, mbedtls_ssl_get_verify_result(&tls->ssl));
         n = snprintf(buf, cap, "certificate verification failed: %s", why);

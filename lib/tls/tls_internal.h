@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal definitions of the TLS adapter shared by config.c and session.c: the config object
- * and the helpers that turn mbedTLS results into libsmtp errors and text. Not installed.
+ * Internal definitions of the TLS adapter shared by its files: the config object, the helpers
+ * that turn mbedTLS results into libsmtp errors and text, and the DANE check (dane.c) that a
+ * session runs. Not installed.
  *
  * mbedTLS versions: 2.28 (Debian's) and 3.x are both supported. Their API differences are
  * guarded with MBEDTLS_VERSION_NUMBER where they are used, each with a comment naming the
@@ -37,6 +38,9 @@ struct smtp_tls_config {
     mbedtls_x509_crt own_cert;
     mbedtls_pk_context own_key;
     mbedtls_ssl_config conf;
+    /* A client's sessions with DANE (smtp_tls_set_dane) run on this one: the same but for
+     * verification OPTIONAL and no CA, so that the DANE check alone decides (dane.c). */
+    mbedtls_ssl_config dane_conf;
 };
 
 /* The libsmtp error for an mbedTLS error code: SMTP_ERR_NOMEM for allocation failures of any
@@ -61,5 +65,44 @@ void smtp_tls_keep_failure(smtp_tls *tls, char *buf, size_t cap);
  * set it, and take it (once: the pointer is cleared). */
 void smtp_tls_set_report(smtp_tls *tls, smtp_client *cli);
 smtp_client *smtp_tls_take_report(smtp_tls *tls);
+
+/* ---- DANE (dane.c): a session's TLSA records, the check of the server's chain, the outcome */
+
+typedef struct tls_dane tls_dane;
+
+/*
+ * Makes *pd from the caller's records and names (smtp_tls_set_dane), copied into one block of
+ * `mem`; `host` is the session's host name (NULL when none or an IP address), the default of
+ * both names. Returns 0, SMTP_ERR_INVALID_ARGUMENT (tls.h says which input) or
+ * SMTP_ERR_NOMEM; *pd is NULL on error.
+ */
+int tls_dane_new(tls_dane **pd, const smtp_tls_dane *in, const char *host, const smtp_mem *mem);
+void tls_dane_del(tls_dane *d);
+
+/* The TLSA base domain without a final dot: the SNI (RFC 7672 8.1). */
+const char *tls_dane_sni(const tls_dane *d);
+
+/* Checks the chain the server sent, `leaf` first and the rest by `next` (the verify callback's
+ * certificate at depth 0). Returns 0 when the session may go on (a record matched, or none
+ * was usable), -1 when DANE authentication failed. */
+int tls_dane_check(tls_dane *d, mbedtls_x509_crt *leaf);
+
+/* 1 when the check turned the chain down (MISMATCH, NAME_MISMATCH, CHAIN_INVALID), else 0. */
+int tls_dane_failed(const tls_dane *d);
+
+/* At the end of a handshake that succeeded: the outcome when no chain was checked (the server
+ * sent none); returns as tls_dane_check. */
+int tls_dane_finish(tls_dane *d);
+
+/* The outcome, as smtp_tls_dane_result (index and usage are set only when a record is named). */
+smtp_tls_dane_status tls_dane_status(const tls_dane *d, size_t *index, uint8_t *usage);
+
+/* The outcome as smtp_tls_verify_result gives it: 0 when a record matched, BADCERT_* bits for
+ * a failure, SMTP_TLS_VERIFY_UNAVAILABLE when nothing was authenticated. */
+uint32_t tls_dane_flags(const tls_dane *d);
+
+/* Writes the outcome in one line to buf[0..cap), NUL-terminated and cut to fit; returns the
+ * length written. */
+size_t tls_dane_text(const tls_dane *d, char *buf, size_t cap);
 
 #endif /* SMTP_TLS_INTERNAL_H */

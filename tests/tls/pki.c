@@ -12,6 +12,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
@@ -153,11 +154,14 @@ int test_pki_make(test_pki *pki)
         "\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", /* ::1 */
         "\x10\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x25", /* 2001:db8::25 */
         NULL};
+    static const char *const dane_names[] = {"mx.dane.test", "*.pool.dane.test", NULL};
     static const char ca_name[] = "CN=libsmtp Test CA,O=libsmtp";
+    static const char inter_name[] = "CN=libsmtp Test Intermediate,O=libsmtp";
     struct pki_rng rng;
-    mbedtls_pk_context ca_key, other_ca_key, srv_key, cli_key, other_key;
-    mbedtls_pk_context *keys[] = {&ca_key, &other_ca_key, &srv_key, &cli_key, &other_key};
-    char leaf[PKI_PEM_MAX];
+    mbedtls_pk_context ca_key, other_ca_key, srv_key, cli_key, other_key, inter_key;
+    mbedtls_pk_context *keys[] = {&ca_key,  &other_ca_key, &srv_key,
+                                  &cli_key, &other_key,    &inter_key};
+    char leaf[PKI_PEM_MAX], old_inter[PKI_PEM_MAX], old_pair[2 * PKI_PEM_MAX];
     int ret;
 
     memset(pki, 0, sizeof *pki);
@@ -193,10 +197,36 @@ int test_pki_make(test_pki *pki)
                             "20200101000000",       "20491231235959", NULL,     addresses};
     struct cert_spec cli = {"CN=client.test,O=libsmtp", ca_name,          &cli_key, &ca_key, 0, 5,
                             "20200101000000",           "20491231235959", NULL,     NULL};
+    struct cert_spec inter = {inter_name, ca_name,          &inter_key,       &ca_key, 1,
+                              7,          "20200101000000", "20491231235959", NULL,    NULL};
+    struct cert_spec dane = {"CN=mx.dane.test,O=libsmtp",
+                             inter_name,
+                             &srv_key,
+                             &inter_key,
+                             0,
+                             8,
+                             "20200101000000",
+                             "20491231235959",
+                             dane_names,
+                             NULL};
     if (ret == 0) ret = make_cert(&ca, &rng, pki->ca, sizeof pki->ca);
     if (ret == 0) ret = make_cert(&other, &rng, pki->other_ca, sizeof pki->other_ca);
-    if (ret == 0) ret = make_cert(&srv, &rng, leaf, sizeof leaf);
-    if (ret == 0) chain(pki->server_chain, sizeof pki->server_chain, leaf, pki->ca);
+    if (ret == 0) ret = make_cert(&srv, &rng, pki->server_cert, sizeof pki->server_cert);
+    if (ret == 0) chain(pki->server_chain, sizeof pki->server_chain, pki->server_cert, pki->ca);
+    if (ret == 0) ret = make_cert(&inter, &rng, pki->inter, sizeof pki->inter);
+    if (ret == 0) ret = make_cert(&dane, &rng, leaf, sizeof leaf);
+    if (ret == 0) {
+        chain(pki->dane_short_chain, sizeof pki->dane_short_chain, leaf, pki->inter);
+        chain(pki->dane_chain, sizeof pki->dane_chain, pki->dane_short_chain, pki->ca);
+    }
+    inter.serial = 9; /* its expired twin */
+    inter.not_before = "20010101000000";
+    inter.not_after = "20021231235959";
+    if (ret == 0) ret = make_cert(&inter, &rng, old_inter, sizeof old_inter);
+    if (ret == 0) {
+        chain(old_pair, sizeof old_pair, leaf, old_inter);
+        chain(pki->dane_old_inter_chain, sizeof pki->dane_old_inter_chain, old_pair, pki->ca);
+    }
     if (ret == 0) ret = make_cert(&old, &rng, leaf, sizeof leaf);
     if (ret == 0) chain(pki->expired_chain, sizeof pki->expired_chain, leaf, pki->ca);
     if (ret == 0) ret = make_cert(&ipc, &rng, leaf, sizeof leaf);
@@ -212,6 +242,38 @@ int test_pki_make(test_pki *pki)
     mbedtls_entropy_free(&rng.entropy);
     if (ret != 0) fprintf(stderr, "test PKI: mbedTLS error -0x%04x\n", (unsigned)-ret);
     return ret == 0 ? 0 : -1;
+}
+
+/* 3.0 and 3.1 made the raw SubjectPublicKeyInfo private (lib/tls/dane.c). */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && MBEDTLS_VERSION_NUMBER < 0x03020000
+#define CRT_SPKI(crt) (&(crt)->MBEDTLS_PRIVATE(pk_raw))
+#else
+#define CRT_SPKI(crt) (&(crt)->pk_raw)
+#endif
+
+size_t test_pki_tlsa(const char *pem, size_t index, int selector, int mtype, unsigned char *out,
+                     size_t cap)
+{
+    mbedtls_x509_crt chain;
+    size_t n = 0;
+    mbedtls_x509_crt_init(&chain);
+    if (mbedtls_x509_crt_parse(&chain, (const unsigned char *)pem, strlen(pem) + 1) == 0) {
+        const mbedtls_x509_crt *c = &chain;
+        for (size_t i = 0; c != NULL && i < index; i++)
+            c = c->next;
+        const mbedtls_x509_buf *sel = c == NULL ? NULL : selector == 0 ? &c->raw : CRT_SPKI(c);
+        const mbedtls_md_info_t *md =
+            mbedtls_md_info_from_type(mtype == 1 ? MBEDTLS_MD_SHA256 : MBEDTLS_MD_SHA512);
+        if (sel != NULL && mtype == 0 && sel->len <= cap) {
+            memcpy(out, sel->p, sel->len);
+            n = sel->len;
+        } else if (sel != NULL && mtype != 0 && md != NULL && mbedtls_md_get_size(md) <= cap &&
+                   mbedtls_md(md, sel->p, sel->len, out) == 0) {
+            n = mbedtls_md_get_size(md);
+        }
+    }
+    mbedtls_x509_crt_free(&chain);
+    return n;
 }
 
 int test_pki_write_file(const char *dir, const char *name, const char *text, char *path, size_t cap)

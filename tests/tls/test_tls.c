@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "failmem.h"
+#include "pair.h"
 #include "pki.h"
 #include "wire.h"
 
@@ -30,82 +31,14 @@ static const char *file_dir = ".";
 #define BADCERT_CN_MISMATCH 0x04u
 #define BADCERT_NOT_TRUSTED 0x08u
 
-/* A pair of sessions and the two wires between them. */
-typedef struct pair {
-    smtp_tls *cli, *srv;
-    wire *c2s, *s2c;
-} pair;
-
 static smtp_tls_config *server_config(const char *chain, size_t buffer)
 {
-    smtp_tls_settings s;
-    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
-    s.cert_pem = chain;
-    s.key_pem = pki.server_key;
-    s.in_buffer = s.out_buffer = buffer;
-    smtp_tls_config *cfg = NULL;
-    char why[256];
-    int rc = smtp_tls_config_new(&cfg, &s, NULL, why, sizeof why);
-    if (rc != 0) fprintf(stderr, "server config: %s\n", why);
-    CHECK_INT(rc, 0);
-    return cfg;
+    return pair_server_config(chain, pki.server_key, buffer);
 }
 
 static smtp_tls_config *client_config(const char *ca, smtp_tls_verify verify, size_t buffer)
 {
-    smtp_tls_settings s;
-    smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
-    s.ca_pem = ca;
-    s.verify = verify;
-    s.in_buffer = s.out_buffer = buffer;
-    smtp_tls_config *cfg = NULL;
-    char why[256];
-    int rc = smtp_tls_config_new(&cfg, &s, NULL, why, sizeof why);
-    if (rc != 0) fprintf(stderr, "client config: %s\n", why);
-    CHECK_INT(rc, 0);
-    return cfg;
-}
-
-static void pair_open(pair *p, smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg,
-                      size_t max_piece)
-{
-    memset(p, 0, sizeof *p);
-    CHECK_INT(smtp_tls_new(&p->cli, ccfg, host, NULL), 0);
-    CHECK_INT(smtp_tls_new(&p->srv, scfg, NULL, NULL), 0);
-    p->c2s = wire_new(max_piece);
-    p->s2c = wire_new(max_piece);
-}
-
-static void pair_close(pair *p)
-{
-    smtp_tls_del(p->cli);
-    smtp_tls_del(p->srv);
-    wire_del(p->c2s);
-    wire_del(p->s2c);
-}
-
-/* Moves ciphertext both ways until nothing moves any more (both sides done or stuck). */
-static void pair_run(pair *p)
-{
-    int quiet = 0;
-    for (int i = 0; i < 200000 && quiet < 8; i++) {
-        smtp_ssize moved = 0, r;
-        if ((r = wire_pull(p->c2s, p->cli)) > 0) moved += r;
-        if ((r = wire_feed(p->c2s, p->srv)) > 0) moved += r;
-        if ((r = wire_pull(p->s2c, p->srv)) > 0) moved += r;
-        if ((r = wire_feed(p->s2c, p->cli)) > 0) moved += r;
-        quiet = moved ? 0 : quiet + 1;
-    }
-}
-
-static void check_open(pair *p)
-{
-    CHECK_INT(smtp_tls_get_state(p->cli), SMTP_TLS_OPEN);
-    CHECK_INT(smtp_tls_get_state(p->srv), SMTP_TLS_OPEN);
-    if (smtp_tls_get_state(p->cli) == SMTP_TLS_FAILED)
-        fprintf(stderr, "client: %s\n", smtp_tls_error(p->cli));
-    if (smtp_tls_get_state(p->srv) == SMTP_TLS_FAILED)
-        fprintf(stderr, "server: %s\n", smtp_tls_error(p->srv));
+    return pair_client_config(ca, verify, buffer);
 }
 
 /* Sends len bytes each way at once through write/pull/feed/read in random pieces, and checks
@@ -694,14 +627,10 @@ static void test_memory(void)
     struct failmem cm = {0};
     smtp_mem cmem = failmem_mem(&cm);
     pair p;
-    memset(&p, 0, sizeof p);
-    CHECK_INT(smtp_tls_new(&p.cli, ccfg, "localhost", &cmem), 0);
-    CHECK_INT(smtp_tls_new(&p.srv, scfg, NULL, NULL), 0);
+    pair_open_mem(&p, ccfg, "localhost", &cmem, scfg, 333);
     CHECK_INT(cm.calls, 1);
     CHECK(cm.last_size >= 2 * SMTP_TLS_DEFAULT_BUFFER);
     int srv_calls = fm.calls;
-    p.c2s = wire_new(333);
-    p.s2c = wire_new(333);
     wire_seed = 3;
     pair_run(&p);
     check_open(&p);
@@ -757,13 +686,7 @@ static int hello_holds(smtp_tls_config *ccfg, const char *host, const char *text
 {
     smtp_tls *cli = NULL;
     CHECK_INT(smtp_tls_new(&cli, ccfg, host, NULL), 0);
-    char hello[4096];
-    smtp_ssize n = smtp_tls_pull(cli, hello, sizeof hello);
-    CHECK(n > 0);
-    int found = 0;
-    size_t len = strlen(text);
-    for (smtp_ssize i = 0; n > 0 && i + (smtp_ssize)len <= n && !found; i++)
-        found = memcmp(hello + i, text, len) == 0;
+    int found = pair_hello_holds(cli, text);
     smtp_tls_del(cli);
     return found;
 }
@@ -854,10 +777,11 @@ static int report_on_message(smtp_client *cli, const smtp_client_result *r, void
     return 0;
 }
 
-/* Runs the handshake of a filter of `ccfg` tied to an implicit-TLS client engine, then its
- * session up to MAIL; returns 1 when MAIL went out with REQUIRETLS, 0 when the message was
- * refused (UNSUPPORTED), -1 otherwise. */
-static int report_run(smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg, int tie)
+/* Runs the handshake of a filter of `ccfg` tied to an implicit-TLS client engine (with DANE
+ * when `dane` is not NULL), then its session up to MAIL; returns 1 when MAIL went out with
+ * REQUIRETLS, 0 when the message was refused (UNSUPPORTED), -1 otherwise. */
+static int report_run(smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg, int tie,
+                      const smtp_tls_dane *dane)
 {
     smtp_client_settings s;
     smtp_client_settings_init(&s);
@@ -879,6 +803,7 @@ static int report_run(smtp_tls_config *ccfg, const char *host, smtp_tls_config *
     memset(&p, 0, sizeof p);
     CHECK_INT(smtp_tls_io_filter_new(&f, ccfg, host, NULL), 0);
     CHECK_INT(smtp_tls_io_filter_report(&f, tie ? cli : NULL), 0);
+    if (dane) CHECK_INT(smtp_tls_set_dane(smtp_tls_io_filter_session(&f), dane), 0);
     p.cli = f.ctx; /* freed by pair_close */
     CHECK_INT(smtp_tls_new(&p.srv, scfg, NULL, NULL), 0);
     p.c2s = wire_new(300);
@@ -909,11 +834,24 @@ static void test_filter_report(void)
     smtp_tls_config *opt = client_config(pki.ca, SMTP_TLS_VERIFY_OPTIONAL, SMTP_TLS_DEFAULT_BUFFER);
     smtp_tls_config *none = client_config(NULL, SMTP_TLS_VERIFY_NONE, SMTP_TLS_DEFAULT_BUFFER);
     wire_seed = 11;
-    CHECK_INT(report_run(req, "localhost", scfg, 1), 1);
-    CHECK_INT(report_run(opt, "localhost", scfg, 1), 1);
-    CHECK_INT(report_run(req, "localhost", scfg, 0), 0);     /* not tied: never said verified */
-    CHECK_INT(report_run(opt, "other.example", scfg, 1), 0); /* the name does not match */
-    CHECK_INT(report_run(none, "localhost", scfg, 1), 0);    /* nothing was checked */
+    CHECK_INT(report_run(req, "localhost", scfg, 1, NULL), 1);
+    CHECK_INT(report_run(opt, "localhost", scfg, 1, NULL), 1);
+    CHECK_INT(report_run(req, "localhost", scfg, 0, NULL), 0); /* not tied: never said verified */
+    CHECK_INT(report_run(opt, "other.example", scfg, 1, NULL), 0); /* the name does not match */
+    CHECK_INT(report_run(none, "localhost", scfg, 1, NULL), 0);    /* nothing was checked */
+    /* DANE: a record that matched authenticates the server, whatever the config and the name
+     * (DANE-EE); records that are all unusable leave it unauthenticated (RFC 7672 2.2). */
+    unsigned char spki[32];
+    smtp_tls_tlsa rr = {SMTP_TLS_TLSA_DANE_EE, SMTP_TLS_TLSA_SPKI, SMTP_TLS_TLSA_SHA2_256, spki,
+                        test_pki_tlsa(pki.server_chain, 0, 1, 1, spki, sizeof spki)};
+    smtp_tls_dane dane;
+    smtp_tls_dane_init(&dane);
+    dane.tlsa = &rr;
+    dane.ntlsa = 1;
+    CHECK_INT(rr.len, 32);
+    CHECK_INT(report_run(none, "other.example", scfg, 1, &dane), 1);
+    rr.usage = SMTP_TLS_TLSA_PKIX_EE;
+    CHECK_INT(report_run(req, "localhost", scfg, 1, &dane), 0);
     smtp_io_filter other;
     memset(&other, 0, sizeof other);
     CHECK_INT(smtp_tls_io_filter_report(&other, NULL), SMTP_ERR_INVALID_ARGUMENT);
