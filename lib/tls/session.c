@@ -197,7 +197,7 @@ static size_t problems_text(const smtp_tls *tls, char *buf, size_t cap, uint32_t
         return smtp_tls_flags_text(buf, cap, flags);
     size_t n = smtp_tls_flags_text(buf, cap, flags & ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH);
     if (n + 1 < cap)
-        snprintf(buf + n, cap - n, "%sThe certificate names no IP address %s (iPAddress)",
+        snprintf(buf + n, cap - n, "%sThe certificate names no IP address %.64s (iPAddress)",
                  n > 0 ? "; " : "", tls->host);
     n = strlen(buf);
     return n;
