@@ -63,6 +63,7 @@ typedef struct send_session {
     int ended;                /* on_session_end was called */
     int tls_noted;            /* the transcript told that TLS is up */
     int dane_noted;           /* DANE's outcome was printed */
+    int mta_sts_noted;        /* MTA-STS testing: what enforce would refuse was reported */
     /* The results of a message no reply decided (the session ended under it): printed when
      * on_session_end or the connection's end says why. */
     int print_pending;
@@ -80,6 +81,14 @@ typedef struct send_session {
     size_t ehlo_len;
     int ehlo_capture, probed;
 } send_session;
+
+/* The MTA-STS mode in force: none when no policy was given. */
+static smtp_mtasts_mode mta_sts_mode(const send_options *o)
+{
+    return o->mta_sts ? o->mta_sts_policy.mode : SMTP_MTASTS_NONE;
+}
+
+static void note_mta_sts(send_session *s, smtp_io_conn *conn, int ended);
 
 static int rank(int status)
 {
@@ -452,6 +461,7 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     send_session *s = ud;
     s->in_message = 0;
     s->handled++;
+    note_mta_sts(s, s->conn, 1);
     if (res->status == SMTP_CLIENT_DELIVERED)
         s->delivered++;
     else if (res->status == SMTP_CLIENT_TEMPFAIL)
@@ -655,6 +665,37 @@ static void note_dane(send_session *s, smtp_io_conn *conn)
 #endif
 }
 
+/* MTA-STS testing (RFC 8461 5): what enforce would have refused is reported, once per session,
+ * and the message goes on: a certificate that does not verify (after the handshake), or no TLS
+ * at all (when the first message ends in plaintext). */
+static void note_mta_sts(send_session *s, smtp_io_conn *conn, int ended)
+{
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    char text[600];
+    if (s->mta_sts_noted || mta_sts_mode(s->o) != SMTP_MTASTS_TESTING || s->o->quiet ||
+        conn == NULL)
+        return;
+    if (smtp_io_conn_tls(conn)) {
+        s->mta_sts_noted = 1;
+        if (ex_tls_unverified(conn, text, sizeof text))
+            fprintf(stderr,
+                    "smtp-send: %sMTA-STS: the certificate does not verify for %s: %s (mode "
+                    "testing: sending anyway)\n",
+                    s->tag, s->o->mta_sts_mx, text);
+    } else if (ended) {
+        s->mta_sts_noted = 1;
+        fprintf(stderr,
+                "smtp-send: %sMTA-STS: the session is not over TLS (mode testing: sent "
+                "anyway)\n",
+                s->tag);
+    }
+#else
+    (void)s;
+    (void)conn;
+    (void)ended;
+#endif
+}
+
 /* --probe: keeps the server's bytes after each EHLO or LHLO the client sends (a command
  * line the engine writes at the start of a line: at the start of a write or after an LF). */
 static void capture_ehlo(send_session *s, int direction, const char *data, size_t len)
@@ -683,6 +724,7 @@ static void on_trace(smtp_io_conn *conn, int direction, const char *data, size_t
     send_session *s = ud;
     if (s->o->verbose) note_tls(s, conn);
     note_dane(s, conn);
+    note_mta_sts(s, conn, 0);
     if (s->o->probe) capture_ehlo(s, direction, data, len);
     ex_transcript_add(&s->tr, direction == SMTP_IO_TRACE_OUT ? EX_CLIENT : EX_SERVER, data, len);
 }
@@ -979,8 +1021,36 @@ static void on_conn_close(smtp_io_conn *conn, smtp_io_status status, int detail,
     s->conn = NULL;
 }
 
+/*
+ * MTA-STS (RFC 8461 4.1, 5): before connecting, the MX must be one the policy names. enforce:
+ * a MX it does not name gets nothing, a temporary failure (75: an MTA defers and looks for a
+ * new policy, 5.1); testing: it is reported and the message goes. Returns EX_OK to go on.
+ */
+static int mta_sts_check(const send_options *o)
+{
+    smtp_mtasts_mode mode = mta_sts_mode(o);
+    if (mode == SMTP_MTASTS_NONE) return EX_OK;
+    const char *mx = o->mta_sts_mx;
+    size_t n = strlen(mx);
+    if (n > 0 && mx[n - 1] == '.') n--;
+    if (smtp_mtasts_policy_match(&o->mta_sts_policy, mx, n) == 1) return EX_OK;
+    char why[400];
+    snprintf(why, sizeof why, "MTA-STS: the policy names no MX matching %s", mx);
+    if (mode == SMTP_MTASTS_TESTING) {
+        if (!o->quiet) fprintf(stderr, "smtp-send: %s (mode testing: sending anyway)\n", why);
+        return EX_OK;
+    }
+    fprintf(stderr, "smtp-send: %s (mode enforce: nothing sent, RFC 8461 5)\n", why);
+    if (!o->probe && !o->json && !o->quiet)
+        for (size_t i = 0; i < o->nrcpts; i++)
+            printf("%s: not sent: %s\n", o->rcpts[i], why);
+    return EX_TEMPFAIL;
+}
+
 int send_run(const send_options *o)
 {
+    int checked = mta_sts_check(o);
+    if (checked != EX_OK) return checked;
     size_t n = o->sessions;
     send_session *ss = calloc(n, sizeof *ss);
     if (ss == NULL) return EX_OSERR;
@@ -988,8 +1058,13 @@ int send_run(const send_options *o)
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     if (o->tls || o->starttls || o->tls_required) {
         char err[512];
-        /* DANE's sessions need no CA (their records alone decide): no store is loaded. */
-        if (ex_tls_client_init(&tls_config, o->cafile, o->no_verify || o->dane_ntlsa > 0, o->host,
+        /* DANE's sessions need no CA (their records alone decide): no store is loaded.
+         * MTA-STS: the certificate must name the MX (RFC 8461 4.1), checked but not enforced
+         * in testing mode. */
+        int verify = o->no_verify || o->dane_ntlsa > 0        ? 1
+                     : mta_sts_mode(o) == SMTP_MTASTS_TESTING ? EX_TLS_VERIFY_OPTIONAL
+                                                              : 0;
+        if (ex_tls_client_init(&tls_config, o->cafile, verify, o->mta_sts ? o->mta_sts_mx : o->host,
                                err, sizeof err) != 0) {
             fprintf(stderr, "smtp-send: TLS: %s\n", err);
             return EX_USAGE;

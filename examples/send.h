@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <smtp/mtasts.h>
+
 #include <sysexits.h>
 
 #define SEND_MAX_RCPTS 1000
@@ -30,6 +32,14 @@ typedef struct send_options {
     smtp_tls_tlsa dane_tlsa[SMTP_TLS_DANE_MAX_TLSA];
     size_t dane_ntlsa;
     const char *dane_name;
+    /* --mta-sts-policy (RFC 8461): the policy (its text malloc'd, the spans of `mta_sts` point
+     * into it), whether one was given, and --mta-sts-mx: the MX host it is checked for (the
+     * --server host by default). enforce: TLS required and verified against that name, the MX
+     * must match; testing: both only reported. */
+    int mta_sts;
+    smtp_mtasts_policy mta_sts_policy;
+    char *mta_sts_text;
+    const char *mta_sts_mx;
     const char *auth_user, *auth_password, *auth_mech;
     int insecure_auth;
     int show_secrets; /* -v shows AUTH's payloads and SASL responses (else "****") */

@@ -68,6 +68,11 @@ static void help(void)
           "                            prints it); TLS becomes required, CAs do not count\n"
           "      --dane-name NAME      the TLSA base domain, when it is not --server's host: the\n"
           "                            SNI and a name a DANE-TA certificate may carry\n"
+          "      --mta-sts-policy FILE the recipient domain's MTA-STS policy (RFC 8461), as\n"
+          "                            fetched: enforce requires verified TLS and an MX the\n"
+          "                            policy names; testing reports, then sends anyway\n"
+          "      --mta-sts-mx NAME     the MX host the policy is checked for (default: the\n"
+          "                            --server host); the certificate must name it\n"
           "\n",
           stdout);
     fputs("Authentication (RFC 4954):\n"
@@ -155,7 +160,9 @@ enum {
     OPT_SHOW_SECRETS,
     OPT_JSON,
     OPT_DANE_TLSA,
-    OPT_DANE_NAME
+    OPT_DANE_NAME,
+    OPT_MTA_STS_POLICY,
+    OPT_MTA_STS_MX
 };
 
 static const struct option long_options[] = {
@@ -195,6 +202,8 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"dane-tlsa", required_argument, NULL, OPT_DANE_TLSA},
     {"dane-name", required_argument, NULL, OPT_DANE_NAME},
+    {"mta-sts-policy", required_argument, NULL, OPT_MTA_STS_POLICY},
+    {"mta-sts-mx", required_argument, NULL, OPT_MTA_STS_MX},
     {NULL, 0, NULL, 0},
 };
 
@@ -257,6 +266,87 @@ static void add_rcpts(send_options *o, const char *arg)
         if (*p == '\0') return;
         p++; /* the comma */
     }
+}
+
+/*
+ * --mta-sts-policy FILE (RFC 8461): the policy text as fetched from
+ * https://mta-sts.DOMAIN/.well-known/mta-sts.txt (at most 64 KiB, 3.3), parsed here: an
+ * unreadable file exits 66, one that is not a policy 65. enforce makes TLS required (or keeps
+ * --tls) and verified against the MX name; testing makes it opportunistic, verified and
+ * reported only; none changes nothing. DANE takes precedence over MTA-STS (RFC 8461 2): the
+ * two options exclude each other here, as do --no-verify and enforce or testing.
+ */
+static void load_mta_sts(send_options *o, const char *path)
+{
+#ifndef SMTP_EXAMPLES_HAVE_TLS
+    (void)o;
+    (void)path;
+    usage_error("%s", "--mta-sts-policy: this smtp-send was built without TLS (mbedTLS not found)");
+#else
+    if (o->dane_ntlsa > 0)
+        usage_error("%s", "--mta-sts-policy excludes --dane-tlsa (RFC 8461 2: DANE, where the "
+                          "domain has it, takes precedence)");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, PROG ": --mta-sts-policy %s: cannot read: %s\n", path, strerror(errno));
+        exit(EX_NOINPUT);
+    }
+    enum { MAX = 65536 };
+    char *text = malloc(MAX + 1);
+    size_t len = text != NULL ? fread(text, 1, MAX + 1, f) : 0;
+    int bad = text == NULL || ferror(f);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, PROG ": --mta-sts-policy %s: cannot read\n", path);
+        exit(EX_NOINPUT);
+    }
+    if (len > MAX) {
+        fprintf(stderr, PROG ": --mta-sts-policy %s: over 64 KiB (RFC 8461 3.3)\n", path);
+        exit(EX_DATAERR);
+    }
+    int rc = smtp_mtasts_parse(text, len, &o->mta_sts_policy);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": --mta-sts-policy %s: not an MTA-STS policy (RFC 8461 3.2): %s\n",
+                path, smtp_error_text(rc));
+        exit(EX_DATAERR);
+    }
+    o->mta_sts = 1;
+    o->mta_sts_text = text;
+    switch (o->mta_sts_policy.mode) {
+    case SMTP_MTASTS_ENFORCE:
+        if (o->no_verify)
+            usage_error("%s", "--mta-sts-policy (enforce) excludes --no-verify (RFC 8461 4: "
+                              "the certificate must verify)");
+        if (!o->tls) o->tls_required = 1, o->starttls = 0;
+        break;
+    case SMTP_MTASTS_TESTING:
+        if (o->no_verify)
+            usage_error("%s", "--mta-sts-policy (testing) excludes --no-verify: the "
+                              "certificate is checked to report it");
+        if (!o->tls && !o->tls_required) o->starttls = 1;
+        break;
+    default: break; /* none: the policy asks nothing */
+    }
+#endif
+}
+
+static int is_address(const char *host);
+
+/* The MX the policy is checked for: --mta-sts-mx, else the --server host, a name either way. */
+static void mta_sts_mx(send_options *o)
+{
+    const char *mx = o->mta_sts_mx != NULL ? o->mta_sts_mx : o->host;
+    size_t n = strlen(mx);
+    smtp_domain d;
+    if (n > 0 && mx[n - 1] == '.') n--; /* a final dot is allowed */
+    if (smtp_domain_parse(mx, n, 0, &d, NULL) != 0 || d.kind != SMTP_DOMAIN_NAME ||
+        is_address(mx)) {
+        if (o->mta_sts_mx != NULL) usage_error("--mta-sts-mx: '%s' is not a host name", mx);
+        usage_error("--mta-sts-policy: --server %s is an address: name the MX host with "
+                    "--mta-sts-mx NAME",
+                    mx);
+    }
+    o->mta_sts_mx = mx;
 }
 
 static uint64_t number(const char *opt, const char *arg, uint64_t min, uint64_t max)
@@ -499,7 +589,7 @@ static void find_password(send_options *o, const char *file)
 
 static void parse_options(int argc, char **argv, send_options *o)
 {
-    const char *server = NULL, *data = NULL, *password_file = NULL;
+    const char *server = NULL, *data = NULL, *password_file = NULL, *policy_file = NULL;
     int count_given = 0, sessions_given = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "s:f:t:d:vqh", long_options, NULL)) != -1) {
@@ -546,6 +636,8 @@ static void parse_options(int argc, char **argv, send_options *o)
         case OPT_JSON: o->json = 1; break;
         case OPT_DANE_TLSA: add_tlsa(o, optarg); break;
         case OPT_DANE_NAME: o->dane_name = optarg; break;
+        case OPT_MTA_STS_POLICY: policy_file = optarg; break;
+        case OPT_MTA_STS_MX: o->mta_sts_mx = optarg; break;
         case 'h': help(); break;
         case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
         default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); exit(EX_USAGE);
@@ -571,6 +663,9 @@ static void parse_options(int argc, char **argv, send_options *o)
 
     if (o->tls + (o->starttls || o->tls_required) > 1)
         usage_error("%s", "--tls (implicit TLS) excludes --starttls and --tls-required");
+    if (o->mta_sts_mx != NULL && policy_file == NULL)
+        usage_error("%s", "--mta-sts-mx needs --mta-sts-policy");
+    if (policy_file != NULL) load_mta_sts(o, policy_file);
     if ((o->cafile != NULL || o->no_verify) && !o->tls && !o->starttls && !o->tls_required)
         usage_error("%s", "--cafile and --no-verify need --tls, --starttls or --tls-required");
     if (o->cafile != NULL && o->no_verify)
@@ -656,6 +751,7 @@ static void parse_options(int argc, char **argv, send_options *o)
                     "--dane-name",
                     o->host);
     }
+    if (o->mta_sts) mta_sts_mx(o);
     o->data_path = data;
     /* Last: no prompt for a command line that is wrong anyway. */
     if (o->auth_user != NULL) find_password(o, password_file);
@@ -717,5 +813,6 @@ int main(int argc, char **argv)
         free((char *)o.rcpts[i]); /* add_rcpts' copies */
     for (size_t i = 0; i < o.dane_ntlsa; i++)
         free((void *)o.dane_tlsa[i].data); /* add_tlsa's */
+    free(o.mta_sts_text);
     return status;
 }

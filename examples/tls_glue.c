@@ -39,6 +39,15 @@ int ex_tls_dane_text(const smtp_io_conn *conn, char *buf, size_t cap)
     return 1;
 }
 
+int ex_tls_unverified(const smtp_io_conn *conn, char *buf, size_t cap)
+{
+    smtp_tls *tls = conn_tls(conn);
+    buf[0] = '\0';
+    if (tls == NULL || smtp_tls_verify_result(tls) == 0) return 0;
+    smtp_tls_verify_text(tls, buf, cap);
+    return 1;
+}
+
 int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char *host, char *err,
                        size_t errlen)
 {
@@ -46,7 +55,10 @@ int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char 
     smtp_tls_settings_init(&ts, SMTP_TLS_CLIENT);
     t->host = host;
     smtp_tls_dane_init(&t->dane);
-    if (no_verify) {
+    if (no_verify == EX_TLS_VERIFY_OPTIONAL) {
+        ts.verify = SMTP_TLS_VERIFY_OPTIONAL; /* checked, reported, not enforced */
+        ts.ca_file = cafile;
+    } else if (no_verify) {
         ts.verify = SMTP_TLS_VERIFY_NONE;
     } else {
         ts.ca_file = cafile; /* NULL: the system's store (smtp_tls_settings) */

@@ -18,9 +18,14 @@ typedef struct ex_tls {
     smtp_tls_dane dane; /* client: DANE for every session when dane.ntlsa > 0 (ex_tls_dane) */
 } ex_tls;
 
+/* ex_tls_client_init's `no_verify` for a verification that is made and reported, not
+ * enforced (MTA-STS testing mode): the session goes on when the certificate does not verify. */
+#define EX_TLS_VERIFY_OPTIONAL 2
+
 /*
  * ex_tls_client_init loads the client config: the CAs of `cafile`, or the system's store
- * (the library's rule, smtp_tls_settings) when NULL; `no_verify` turns verification off.
+ * (the library's rule, smtp_tls_settings) when NULL; `no_verify` turns verification off (1) or
+ * makes it optional (EX_TLS_VERIFY_OPTIONAL).
  * `host` (borrowed) is sent as SNI (unless an address) and checked against the certificate.
  * Returns 0, or -1 with a reason in err.
  */
@@ -43,6 +48,13 @@ void ex_tls_dane(ex_tls *t, const smtp_tls_tlsa *tlsa, size_t n, const char *bas
  * has no DANE.
  */
 int ex_tls_dane_text(const smtp_io_conn *conn, char *buf, size_t cap);
+
+/*
+ * ex_tls_unverified writes why the connection's TLS session did not verify the server's
+ * certificate (smtp_tls_verify_text). Returns 1, or 0 (buf "") when there is no TLS session or
+ * its certificate verified.
+ */
+int ex_tls_unverified(const smtp_io_conn *conn, char *buf, size_t cap);
 
 /* ex_tls_free frees the config (after the last connection). */
 void ex_tls_free(ex_tls *t);

@@ -164,8 +164,6 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
         if (lock != NULL) munmap(lock, sizeof *lock);
         return EX_OSERR;
     }
-    fprintf(stderr, "smtp-sink: listening on %s port %d (%zu workers)\n", host ? host : "*", bound,
-            count);
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
@@ -204,6 +202,11 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
         worker_pids[started] = pid;
         nworker_pids = started + 1;
     }
+    /* Said once every worker exists (the sockets were listening since bind_all: a client that
+     * connects earlier waits in the backlog), so that whoever waits for this line finds them. */
+    if (status == EX_OK)
+        fprintf(stderr, "smtp-sink: listening on %s port %d (%zu workers)\n", host ? host : "*",
+                bound, count);
     close_sockets(w, count); /* the workers have theirs */
     close(result[1]);
     sigaction(SIGINT, &sa, NULL);

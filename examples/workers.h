@@ -34,9 +34,9 @@ typedef int (*ex_worker_fn)(const ex_worker *w, void *ud);
 
 /*
  * ex_workers_run binds `count` sets of listening sockets on `host` (NULL: every address) and
- * `port` (0: one the kernel chooses, the same for every set), prints "smtp-sink: listening
- * on HOST port N" on standard error, starts `count` processes that each call `fn` with their
- * own set, and waits for them. SIGINT and SIGTERM are passed on to every worker; a worker that
+ * `port` (0: one the kernel chooses, the same for every set), starts `count` processes that
+ * each call `fn` with their own set, prints "smtp-sink: listening on HOST port N (n workers)"
+ * on standard error once they all exist, and waits for them. SIGINT and SIGTERM are passed on to every worker; a worker that
  * fails (a status other than 0, or killed by a signal) stops the others. `connections` and
  * `messages` receive the totals the workers reported. Returns 0 when every worker returned
  * 0, else the first failure's status (EX_SOFTWARE for a worker killed by a signal), or
