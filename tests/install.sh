@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The installed libsmtp works from wherever it is installed (cmake/install.cmake):
 #  1. cmake --install into a temporary prefix, and with DESTDIR into a staging tree: headers,
-#     libraries, the three .pc files (relocatable: nothing installed names the prefix), the
+#     libraries, the .pc files (relocatable: nothing installed names the prefix), the
 #     CMake package, the programs, their man pages and the documents;
-#  2. find_package(smtp CONFIG COMPONENTS io [tls]) finds each component built; a missing one
-#     fails with its reason, and is only reported under OPTIONAL_COMPONENTS;
+#  2. find_package(smtp CONFIG COMPONENTS io [tls] [idn]) finds each component built; a missing
+#     one fails with its reason, and is only reported under OPTIONAL_COMPONENTS;
 #  3. consumers (tests/install/consumer.c) built against the installed tree, as the build is
 #     (static or shared, checked on the binaries), with the build's compiler and flags (a
 #     sanitizer build needs them to link): one with CMake (tests/install/CMakeLists.txt), one
@@ -13,14 +13,16 @@
 #     (a plain parse of the .pc files when pkg-config is missing). Each sends a message to the
 #     installed smtp-sink on 127.0.0.1 (STARTTLS when the TLS adapter is built), and one
 #     receives a message from the installed smtp-send; smtp-sink's JSON lines are checked
-#     (tests/consumers.sh, shared with tests/deb.sh).
+#     (tests/consumers.sh, shared with tests/deb.sh). With the IDNA component, the CMake
+#     consumer and one of pkg-config smtp-idn send a UTF-8 EHLO name in A-label form.
 # Every process started is stopped by its PID; every wait is bounded.
 # Usage: install.sh BUILD_DIR SOURCE_DIR CC CFLAGS SHARED(ON|OFF) TLS(1|0) PROGRAMS(1|0) MKCERT
+#   IDN(1|0)
 #   MKCERT: the test certificate maker (tests/e2e/mkcert.c), or "none"
 # Environment: SMTP_TEST_NO_PKG_CONFIG=1 parses the .pc files even where pkg-config is;
 # SMTP_TEST_KEEP=1 keeps the temporary directory.
 set -eu
-build=$1 src=$2 cc=$3 cflags_build=$4 shared=$5 tls=$6 programs=$7 mkcert=$8
+build=$1 src=$2 cc=$3 cflags_build=$4 shared=$5 tls=$6 programs=$7 mkcert=$8 idn=$9
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-install.XXXXXX")
 pids=
 cleanup() {
@@ -82,6 +84,13 @@ if [ "$tls" = 1 ]; then
 else
     absent include/smtp/tls.h "$cmdir/smtpTlsTargets.cmake" "${pc_P#"$P"/}/smtp-tls.pc"
 fi
+if [ "$idn" = 1 ]; then
+    pcs="$pcs smtp-idn"
+    expect include/smtp/idn.h "$cmdir/smtpIdnTargets.cmake" "${libdir_P#"$P"/}/libsmtp_idn.$lib" \
+        "${pc_P#"$P"/}/smtp-idn.pc"
+else
+    absent include/smtp/idn.h "$cmdir/smtpIdnTargets.cmake" "${pc_P#"$P"/}/smtp-idn.pc"
+fi
 if [ "$programs" = 1 ]; then
     expect bin/smtp-send bin/smtp-sink share/man/man1/smtp-send.1 share/man/man1/smtp-sink.1
     [ "$tls" = 1 ] && expect bin/mail-send
@@ -108,7 +117,7 @@ probe() {
     # shellcheck disable=SC2016
     printf 'cmake_minimum_required(VERSION 3.20)\nproject(probe LANGUAGES C)\n%s\n%s\n' \
         "find_package(smtp 0.1 CONFIG $*)" \
-        'message(STATUS "probe: smtp_FOUND=${smtp_FOUND} io=${smtp_io_FOUND} tls=${smtp_tls_FOUND}")' \
+        'message(STATUS "probe: smtp_FOUND=${smtp_FOUND} io=${smtp_io_FOUND} tls=${smtp_tls_FOUND} idn=${smtp_idn_FOUND}")' \
         >"$tmp/$name/CMakeLists.txt"
     cmake -S "$tmp/$name" -B "$tmp/$name/b" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/$name.log" 2>&1
 }
@@ -137,12 +146,35 @@ grep -q 'probe: smtp_FOUND=1 io=TRUE tls=FALSE' "$tmp/find_optional.log" ||
 if probe find_unknown "$P" REQUIRED COMPONENTS nosuch; then fail "an unknown component was found"; fi
 grep -q "libsmtp has no component 'nosuch'" "$tmp/find_unknown.log" ||
     fail "an unknown component failed without saying why"
-if [ "$tls" = 1 ]; then comps="io tls"; else comps=io; fi
-step "find_package(smtp CONFIG COMPONENTS $comps): found; a missing tls says why"
+# The same for idn: found when built; a tree without it says why.
+want_idn_msg="libsmtp was built without libidn2: the idn component is not installed (Debian: apt-get install libidn2-dev, then rebuild libsmtp)"
+if [ "$idn" = 1 ]; then
+    probe find_idn "$P" REQUIRED COMPONENTS io idn || fail "find_package(smtp COMPONENTS io idn)"
+    grep -q 'probe: smtp_FOUND=1 io=TRUE tls=[A-Z]* idn=TRUE' "$tmp/find_idn.log" ||
+        fail "io and idn not found"
+    noidn=$tmp/noidn
+    cp -R "$P" "$noidn"
+    rm -f "$noidn/$cmdir"/smtpIdnTargets*.cmake
+else
+    noidn=$P
+fi
+if probe find_noidn "$noidn" REQUIRED COMPONENTS io idn; then
+    fail "find_package(smtp REQUIRED COMPONENTS io idn) succeeded without the idn component"
+fi
+tr -s ' \n' ' ' <"$tmp/find_noidn.log" | grep -qF "$want_idn_msg" ||
+    fail "find_package(smtp REQUIRED COMPONENTS idn) failed without saying why"
+probe find_optional_idn "$noidn" REQUIRED COMPONENTS io OPTIONAL_COMPONENTS idn ||
+    fail "find_package(smtp OPTIONAL_COMPONENTS idn) failed without the idn component"
+grep -q 'probe: smtp_FOUND=1 io=TRUE tls=[A-Z]* idn=FALSE' "$tmp/find_optional_idn.log" ||
+    fail "OPTIONAL_COMPONENTS idn: wrong result"
+comps=io
+[ "$tls" = 1 ] && comps="$comps tls"
+[ "$idn" = 1 ] && comps="$comps idn"
+step "find_package(smtp CONFIG COMPONENTS $comps): found; a missing tls or idn says why"
 
 # ---- 3. Consumers ----
 # The CMake consumer, built against $P.
-step "CMake consumer: find_package(smtp COMPONENTS io OPTIONAL_COMPONENTS tls)"
+step "CMake consumer: find_package(smtp COMPONENTS io OPTIONAL_COMPONENTS tls idn)"
 cmake -S "$src/tests/install" -B "$tmp/cmake-consumer" -DCMAKE_PREFIX_PATH="$P" \
     -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$cflags_build" >"$tmp/cmake-consumer.log" 2>&1 ||
     fail "the CMake consumer does not configure"
@@ -174,14 +206,17 @@ pc_get() {
         }
     ' "$1"
 }
-# pc_flags DIR MODULE FIELD: FIELD of MODULE, then of what it Requires, in pkg-config's order.
+# pc_flags DIR MODULES FIELD: FIELD of each of MODULES, then of what it Requires, in
+# pkg-config's order.
 pc_flags() {
-    printf '%s ' "$(pc_get "$1/$2.pc" "$3")"
-    for req in $(pc_get "$1/$2.pc" Requires | sed 's/[<>=!]=*[ ]*[^ ,]*//g; s/,/ /g'); do
-        pc_flags "$1" "$req" "$3"
+    for mod in $2; do
+        printf '%s ' "$(pc_get "$1/$mod.pc" "$3")"
+        for req in $(pc_get "$1/$mod.pc" Requires | sed 's/[<>=!]=*[ ]*[^ ,]*//g; s/,/ /g'); do
+            pc_flags "$1" "$req" "$3"
+        done
     done
 }
-# pc_consumer NAME MODULE [CPPFLAGS]: the Makefile consumer of MODULE, built against the staged
+# pc_consumer NAME MODULES [CPPFLAGS]: the Makefile consumer of MODULES, built against the staged
 # tree $S; with pkg-config when there is one (SMTP_TEST_NO_PKG_CONFIG=1: never), else with
 # the flags read by pc_flags.
 pc_consumer() {
@@ -199,7 +234,7 @@ pc_consumer() {
             >"$tmp/$1.log" 2>&1 || fail "the consumer of $2 (flags parsed from its .pc) does not build"
         how="the .pc files parsed (no pkg-config)"
     fi
-    step "Makefile consumer of $2.pc, with $how"
+    step "Makefile consumer of pkg-config $2, with $how"
 }
 # run_path MODULE: the library directories MODULE's consumer runs with: the staged libdir and
 # every -L of its flags (mbedTLS outside the system's directories, as .ci/mbedtls3.sh has it).
@@ -217,6 +252,7 @@ run_path() {
 }
 pc_consumer pc-io smtp-io
 [ "$tls" = 1 ] && pc_consumer pc-tls smtp-tls -DCONSUMER_TLS
+[ "$idn" = 1 ] && pc_consumer pc-idn "smtp-io smtp-idn" -DCONSUMER_IDN
 
 # Linked as built: a shared build's consumers need libsmtp*.so, a static build's none.
 if command -v readelf >/dev/null 2>&1; then
@@ -242,6 +278,11 @@ start_sink "$P/bin/smtp-sink" "$tls"
 send cmake-consumer "$tmp/cmake-consumer/consumer" "$tls"
 send pc-io "$tmp/pc-io/consumer" 0 LD_LIBRARY_PATH="$(run_path smtp-io)"
 [ "$tls" = 1 ] && send pc-tls "$tmp/pc-tls/consumer" 1 LD_LIBRARY_PATH="$(run_path smtp-tls)"
+if [ "$idn" = 1 ]; then
+    send pc-idn "$tmp/pc-idn/consumer" 0 LD_LIBRARY_PATH="$(run_path "smtp-io smtp-idn")"
+    grep -q '"helo":"consumer.xn--bcher-kva.example"' "$tmp/sink.line" ||
+        fail "pc-idn: the EHLO name did not come in A-label form"
+fi
 # The consumer receives: the installed smtp-send sends it a message.
 receive pc-io "$tmp/pc-io/consumer" "$P/bin/smtp-send" LD_LIBRARY_PATH="$(run_path smtp-io)"
 stop_sink
