@@ -28,6 +28,9 @@
 #ifdef SMTP_EXAMPLES_HAVE_TLS
 #include "tls_glue.h"
 #endif
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+#include <smtp/idn.h>
+#endif
 
 #include <errno.h>
 #include <netdb.h>
@@ -59,9 +62,9 @@ typedef struct send_session {
     int in_message;
     size_t submitted, handled, delivered;
     size_t deferred, refused; /* messages TEMPFAIL; PERMFAIL or UNSUPPORTED */
-    int status;    /* the worst exit status of this session */
-    int ended;     /* on_session_end was called */
-    int tls_noted; /* the transcript told that TLS is up */
+    int status;               /* the worst exit status of this session */
+    int ended;                /* on_session_end was called */
+    int tls_noted;            /* the transcript told that TLS is up */
     /* The results of a message no reply decided (the session ended under it): printed when
      * on_session_end or the connection's end says why. */
     int print_pending;
@@ -419,8 +422,8 @@ static void progress_draw(int64_t now)
     const send_options *o = progress.ss[0].o;
     load_totals t = totals_of(progress.ss, progress.n, o->count);
     double secs = (double)(now - progress.start) / 1000.0;
-    fprintf(stderr, "\r%zu of %zu messages, %.1f messages/s, %zu failed\033[K", t.handled,
-            t.wanted, secs > 0 ? (double)t.handled / secs : 0.0, t.deferred + t.refused);
+    fprintf(stderr, "\r%zu of %zu messages, %.1f messages/s, %zu failed\033[K", t.handled, t.wanted,
+            secs > 0 ? (double)t.handled / secs : 0.0, t.deferred + t.refused);
     fflush(stderr);
     progress.drawn = now;
     progress.shown = 1;
@@ -451,9 +454,12 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     send_session *s = ud;
     s->in_message = 0;
     s->handled++;
-    if (res->status == SMTP_CLIENT_DELIVERED) s->delivered++;
-    else if (res->status == SMTP_CLIENT_TEMPFAIL) s->deferred++;
-    else s->refused++;
+    if (res->status == SMTP_CLIENT_DELIVERED)
+        s->delivered++;
+    else if (res->status == SMTP_CLIENT_TEMPFAIL)
+        s->deferred++;
+    else
+        s->refused++;
     progress_tick();
     s->status = worst(s->status, message_status(s, res));
     warn_dsn_dropped(s, res);
@@ -804,6 +810,9 @@ static int new_engine(send_session *s)
     smtp_client_settings cs;
     smtp_client_settings_init(&cs);
     cs.helo_name = o->helo;
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+    cs.idna_to_ascii = smtp_idn_to_ascii; /* U-labels as A-labels where SMTPUTF8 is missing */
+#endif
     cs.flags = (o->lmtp ? SMTP_CLIENT_LMTP : 0) |
                (o->no_pipelining ? SMTP_CLIENT_NO_PIPELINING : 0) |
                (o->no_chunking ? SMTP_CLIENT_NO_CHUNKING : 0) | (o->tls ? SMTP_CLIENT_TLS : 0) |
@@ -862,8 +871,7 @@ static int connect_failure(smtp_io_status st, int detail)
                        || detail == EAI_NODATA
 #endif
                    ? EX_NOHOST
-               : detail == EAI_AGAIN ? EX_TEMPFAIL
-                                     : EX_OSERR;
+                   : detail == EAI_AGAIN ? EX_TEMPFAIL : EX_OSERR;
     case SMTP_IO_SYSERR:
         switch (detail) {
         case EMFILE:

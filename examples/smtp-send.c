@@ -14,6 +14,10 @@
 #include "args.h"
 #include "send.h"
 
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+#include <smtp/idn.h>
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -42,7 +46,8 @@ static void help(void)
           "  -f, --from ADDR           envelope sender; --from '' sends the null path <>\n"
           "  -t, --to ADDR[,ADDR]...   recipients (repeat, or a comma-separated list)\n"
           "  -d, --data FILE           the message, headers and body ('-': standard input)\n"
-          "      --helo NAME           name sent with EHLO/LHLO (default: this host's name)\n"
+          "      --helo NAME           name sent with EHLO/LHLO (default: this host's name;\n"
+          "                            U-labels need IDNA support, see --version)\n"
           "      --lmtp                speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
           "      --no-pipelining       never pipeline commands (RFC 2920)\n"
           "      --no-chunking         never use BDAT (RFC 3030), always DATA\n"
@@ -189,8 +194,7 @@ static void check_address(const char *opt, const char *addr, int is_sender)
     size_t len = strlen(addr);
     if (is_sender && len == 0) return; /* the null reverse-path <> */
     if (len == 0) usage_error("%s: an empty address", opt);
-    if (addr[0] == '<')
-        usage_error("%s '%s': give the address without angle brackets", opt, addr);
+    if (addr[0] == '<') usage_error("%s '%s': give the address without angle brackets", opt, addr);
     char path[1024];
     if (len + 3 > sizeof path) usage_error("%s: address too long (%zu octets)", opt, len);
     snprintf(path, sizeof path, "<%s>", addr);
@@ -206,7 +210,7 @@ static void check_address(const char *opt, const char *addr, int is_sender)
         usage_error("%s '%s': not a valid mailbox (RFC 5321 4.1.2): %s at octet %zu ('%c')", opt,
                     addr, smtp_error_text(rc), at + 1,
                     (unsigned char)addr[at] >= 0x20 && (unsigned char)addr[at] < 0x7f ? addr[at]
-                                                                                       : '?');
+                                                                                      : '?');
     }
 }
 
@@ -217,7 +221,8 @@ static void add_rcpts(send_options *o, const char *arg)
 {
     const char *p = arg;
     for (;;) {
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         const char *start = p;
         int quoted = 0;
         for (; *p != '\0' && (quoted || *p != ','); p++) {
@@ -227,9 +232,9 @@ static void add_rcpts(send_options *o, const char *arg)
                 quoted = !quoted;
         }
         const char *end = p;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) end--;
-        if (end == start)
-            usage_error("--to '%s': an empty address in the list", arg);
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (end == start) usage_error("--to '%s': an empty address in the list", arg);
         if (o->nrcpts == SEND_MAX_RCPTS)
             usage_error("too many recipients (at most %d)", SEND_MAX_RCPTS);
         char *one = strndup(start, (size_t)(end - start));
@@ -306,6 +311,36 @@ static void dsn_text(const char *opt, const char *what, const char *s, smtp_ssiz
         usage_error("%s: %s '%s' is %lld characters in xtext, at most %lld are allowed "
                     "(RFC 3461)",
                     opt, what, s, (long long)n, (long long)max);
+}
+
+/* --version: the library's version, and whether U-labels are converted (IDNA: libidn2). */
+static void version(void)
+{
+    printf(PROG " (libsmtp %s)\n", smtp_lib_version());
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+    puts("IDNA: yes (libidn2): U-labels go as A-labels to a server without SMTPUTF8");
+#else
+    puts("IDNA: no (built without libidn2): U-labels need a server with SMTPUTF8");
+#endif
+    exit(EX_OK);
+}
+
+/* --helo: a domain or an address literal; with IDNA, U-labels too (sent as A-labels). */
+static void check_helo(const char *helo)
+{
+    smtp_domain d;
+    int rc = smtp_domain_parse(helo, strlen(helo), SMTP_PATH_UTF8, &d, NULL);
+    if (rc != 0) usage_error("--helo: '%s' is not a domain or an address literal", helo);
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+    char a[256];
+    rc = d.utf8 ? smtp_idn_to_ascii(helo, strlen(helo), a, sizeof a) : 0;
+    if (rc < 0)
+        usage_error("--helo: '%s' has no A-label form (IDNA2008): %s", helo, smtp_error_text(rc));
+#else
+    if (d.utf8)
+        usage_error("--helo: '%s' holds UTF-8: this smtp-send was built without IDNA (libidn2)",
+                    helo);
+#endif
 }
 
 static void default_helo(send_options *o)
@@ -405,9 +440,7 @@ static void parse_options(int argc, char **argv, send_options *o)
         switch (opt) {
         case 's': server = optarg; break;
         case 'f': o->from = optarg; break;
-        case 't':
-            add_rcpts(o, optarg);
-            break;
+        case 't': add_rcpts(o, optarg); break;
         case 'd': data = optarg; break;
         case OPT_HELO: o->helo = optarg; break;
         case OPT_LMTP: o->lmtp = 1; break;
@@ -445,7 +478,7 @@ static void parse_options(int argc, char **argv, send_options *o)
         case OPT_SHOW_SECRETS: o->show_secrets = 1; break;
         case OPT_JSON: o->json = 1; break;
         case 'h': help(); break;
-        case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
+        case OPT_VERSION: version(); break;
         default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); exit(EX_USAGE);
         }
     }
@@ -519,9 +552,7 @@ static void parse_options(int argc, char **argv, send_options *o)
                           "--dsn-orcpt");
 
     if (o->helo == NULL) default_helo(o);
-    smtp_domain d;
-    if (smtp_domain_parse(o->helo, strlen(o->helo), 0, &d, NULL) != 0)
-        usage_error("--helo: '%s' is not a domain or an address literal", o->helo);
+    check_helo(o->helo);
 
     const char *why;
     if (ex_parse_endpoint(server != NULL ? server : "localhost", o->tls ? "465" : "25", 0, o->host,
@@ -584,6 +615,7 @@ int main(int argc, char **argv)
     if (!o.probe) read_message(&o);
     int status = send_run(&o);
     free(o.body);
-    for (size_t i = 0; i < o.nrcpts; i++) free((char *)o.rcpts[i]); /* add_rcpts' copies */
+    for (size_t i = 0; i < o.nrcpts; i++)
+        free((char *)o.rcpts[i]); /* add_rcpts' copies */
     return status;
 }
