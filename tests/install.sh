@@ -276,6 +276,10 @@ fi
 [ "$tls" = 1 ] && make_pki "$mkcert"
 start_sink "$P/bin/smtp-sink" "$tls"
 send cmake-consumer "$tmp/cmake-consumer/consumer" "$tls"
+if [ "$idn" = 1 ]; then
+    grep -q '"helo":"consumer.xn--bcher-kva.example"' "$tmp/sink.line" ||
+        fail "cmake-consumer: the EHLO name did not come in A-label form"
+fi
 send pc-io "$tmp/pc-io/consumer" 0 LD_LIBRARY_PATH="$(run_path smtp-io)"
 [ "$tls" = 1 ] && send pc-tls "$tmp/pc-tls/consumer" 1 LD_LIBRARY_PATH="$(run_path smtp-tls)"
 if [ "$idn" = 1 ]; then
