@@ -77,20 +77,20 @@ expect "$cmdir/smtpConfig.cmake" "$cmdir/smtpConfigVersion.cmake" "$cmdir/smtpTa
 if [ "$shared" = ON ]; then lib=so; else lib=a; fi
 expect "${libdir_P#"$P"/}/libsmtp.$lib" "${libdir_P#"$P"/}/libsmtp_io.$lib"
 pcs="smtp smtp-io"
-if [ "$tls" = 1 ]; then
-    pcs="$pcs smtp-tls"
-    expect include/smtp/tls.h "$cmdir/smtpTlsTargets.cmake" "${libdir_P#"$P"/}/libsmtp_tls.$lib" \
-        "${pc_P#"$P"/}/smtp-tls.pc"
-else
-    absent include/smtp/tls.h "$cmdir/smtpTlsTargets.cmake" "${pc_P#"$P"/}/smtp-tls.pc"
-fi
-if [ "$idn" = 1 ]; then
-    pcs="$pcs smtp-idn"
-    expect include/smtp/idn.h "$cmdir/smtpIdnTargets.cmake" "${libdir_P#"$P"/}/libsmtp_idn.$lib" \
-        "${pc_P#"$P"/}/smtp-idn.pc"
-else
-    absent include/smtp/idn.h "$cmdir/smtpIdnTargets.cmake" "${pc_P#"$P"/}/smtp-idn.pc"
-fi
+# installed_component NAME EXPORT BUILT: an optional component's header, export set, library
+# and .pc file are installed when it was built (BUILT 1); otherwise neither its header, its
+# export set nor its .pc file is.
+installed_component() {
+    if [ "$3" = 1 ]; then
+        pcs="$pcs smtp-$1"
+        expect "include/smtp/$1.h" "$cmdir/$2.cmake" "${libdir_P#"$P"/}/libsmtp_$1.$lib" \
+            "${pc_P#"$P"/}/smtp-$1.pc"
+    else
+        absent "include/smtp/$1.h" "$cmdir/$2.cmake" "${pc_P#"$P"/}/smtp-$1.pc"
+    fi
+}
+installed_component tls smtpTlsTargets "$tls"
+installed_component idn smtpIdnTargets "$idn"
 if [ "$programs" = 1 ]; then
     expect bin/smtp-send bin/smtp-sink share/man/man1/smtp-send.1 share/man/man1/smtp-sink.1
     [ "$tls" = 1 ] && expect bin/mail-send
@@ -121,52 +121,40 @@ probe() {
         >"$tmp/$name/CMakeLists.txt"
     cmake -S "$tmp/$name" -B "$tmp/$name/b" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/$name.log" 2>&1
 }
-want_tls_msg="libsmtp was built without mbedTLS: the tls component is not installed (Debian: apt-get install libmbedtls-dev, then rebuild libsmtp)"
-if [ "$tls" = 1 ]; then
-    probe find_all "$P" REQUIRED COMPONENTS io tls || fail "find_package(smtp COMPONENTS io tls)"
-    grep -q 'probe: smtp_FOUND=1 io=TRUE tls=TRUE' "$tmp/find_all.log" || fail "io and tls not found"
-    # A libsmtp without the TLS adapter: the same tree without the tls export set.
-    notls=$tmp/notls
-    cp -R "$P" "$notls"
-    rm -f "$notls/$cmdir"/smtpTlsTargets*.cmake
-else
-    notls=$P
-fi
-probe find_io "$notls" REQUIRED COMPONENTS io || fail "find_package(smtp COMPONENTS io)"
+# optional_component COMP BUILT EXPORT WHY: an optional component (tls, idn) is found when it
+# was built (BUILT 1); in a libsmtp without it (the same tree without its export set EXPORT, or
+# the tree itself when it was not built: $without) REQUIRED fails saying WHY, and
+# OPTIONAL_COMPONENTS only sets smtp_COMP_FOUND to FALSE.
+optional_component() {
+    comp=$1 built=$2 export=$3 why=$4
+    if [ "$built" = 1 ]; then
+        probe "find_$comp" "$P" REQUIRED COMPONENTS io "$comp" ||
+            fail "find_package(smtp COMPONENTS io $comp)"
+        grep -q "probe: smtp_FOUND=1 io=TRUE .*$comp=TRUE" "$tmp/find_$comp.log" ||
+            fail "io and $comp not found"
+        without=$tmp/no$comp
+        cp -R "$P" "$without"
+        rm -f "$without/$cmdir/$export"*.cmake
+    else
+        without=$P
+    fi
+    if probe "find_no$comp" "$without" REQUIRED COMPONENTS io "$comp"; then
+        fail "find_package(smtp REQUIRED COMPONENTS io $comp) succeeded without the $comp component"
+    fi
+    tr -s ' \n' ' ' <"$tmp/find_no$comp.log" | grep -qF "$why" ||
+        fail "find_package(smtp REQUIRED COMPONENTS $comp) failed without saying why"
+    probe "find_optional_$comp" "$without" REQUIRED COMPONENTS io OPTIONAL_COMPONENTS "$comp" ||
+        fail "find_package(smtp OPTIONAL_COMPONENTS $comp) failed without the $comp component"
+    grep -q "probe: smtp_FOUND=1 io=TRUE .*$comp=FALSE" "$tmp/find_optional_$comp.log" ||
+        fail "OPTIONAL_COMPONENTS $comp: wrong result"
+}
+optional_component tls "$tls" smtpTlsTargets "libsmtp was built without mbedTLS: the tls component is not installed (Debian: apt-get install libmbedtls-dev, then rebuild libsmtp)"
+probe find_io "$without" REQUIRED COMPONENTS io || fail "find_package(smtp COMPONENTS io)"
 grep -q 'probe: smtp_FOUND=1 io=TRUE' "$tmp/find_io.log" || fail "io not found"
-if probe find_notls "$notls" REQUIRED COMPONENTS io tls; then
-    fail "find_package(smtp REQUIRED COMPONENTS io tls) succeeded without the tls component"
-fi
-tr -s ' \n' ' ' <"$tmp/find_notls.log" | grep -qF "$want_tls_msg" ||
-    fail "find_package(smtp REQUIRED COMPONENTS tls) failed without saying why"
-probe find_optional "$notls" REQUIRED COMPONENTS io OPTIONAL_COMPONENTS tls ||
-    fail "find_package(smtp OPTIONAL_COMPONENTS tls) failed without the tls component"
-grep -q 'probe: smtp_FOUND=1 io=TRUE tls=FALSE' "$tmp/find_optional.log" ||
-    fail "OPTIONAL_COMPONENTS tls: wrong result"
+optional_component idn "$idn" smtpIdnTargets "libsmtp was built without libidn2: the idn component is not installed (Debian: apt-get install libidn2-dev, then rebuild libsmtp)"
 if probe find_unknown "$P" REQUIRED COMPONENTS nosuch; then fail "an unknown component was found"; fi
 grep -q "libsmtp has no component 'nosuch'" "$tmp/find_unknown.log" ||
     fail "an unknown component failed without saying why"
-# The same for idn: found when built; a tree without it says why.
-want_idn_msg="libsmtp was built without libidn2: the idn component is not installed (Debian: apt-get install libidn2-dev, then rebuild libsmtp)"
-if [ "$idn" = 1 ]; then
-    probe find_idn "$P" REQUIRED COMPONENTS io idn || fail "find_package(smtp COMPONENTS io idn)"
-    grep -q 'probe: smtp_FOUND=1 io=TRUE tls=[A-Z]* idn=TRUE' "$tmp/find_idn.log" ||
-        fail "io and idn not found"
-    noidn=$tmp/noidn
-    cp -R "$P" "$noidn"
-    rm -f "$noidn/$cmdir"/smtpIdnTargets*.cmake
-else
-    noidn=$P
-fi
-if probe find_noidn "$noidn" REQUIRED COMPONENTS io idn; then
-    fail "find_package(smtp REQUIRED COMPONENTS io idn) succeeded without the idn component"
-fi
-tr -s ' \n' ' ' <"$tmp/find_noidn.log" | grep -qF "$want_idn_msg" ||
-    fail "find_package(smtp REQUIRED COMPONENTS idn) failed without saying why"
-probe find_optional_idn "$noidn" REQUIRED COMPONENTS io OPTIONAL_COMPONENTS idn ||
-    fail "find_package(smtp OPTIONAL_COMPONENTS idn) failed without the idn component"
-grep -q 'probe: smtp_FOUND=1 io=TRUE tls=[A-Z]* idn=FALSE' "$tmp/find_optional_idn.log" ||
-    fail "OPTIONAL_COMPONENTS idn: wrong result"
 comps=io
 [ "$tls" = 1 ] && comps="$comps tls"
 [ "$idn" = 1 ] && comps="$comps idn"
