@@ -299,9 +299,11 @@ typedef struct smtp_client_settings {
      *
      * It must answer the same for the same domain every time: the client calls it when it
      * decides and again as it writes each command. A different answer then fails the session
-     * (SMTP_ERR_CALLBACK_FAILURE). It runs inside the call that checks or writes (see above:
-     * smtp_client_new, smtp_client_rcpt_to, smtp_client_read, smtp_client_write...) and may
-     * not call the client. Since version 3.
+     * (SMTP_ERR_CALLBACK_FAILURE). It is called from inside smtp_client_new (the helo_name),
+     * smtp_client_rcpt_to, and any call that makes the client write MAIL or RCPT
+     * (smtp_client_read, smtp_client_write, smtp_client_submit...), and may not call the
+     * client. The client allocates nothing for it; the function may (smtp_idn_to_ascii:
+     * libidn2's malloc, freed before it returns). Since version 3.
      *
      * @param domain  The domain as written in the address or helo_name, `len` octets, valid
      *                UTF-8 with at least one U-label; not NUL-terminated.
