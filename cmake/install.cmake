@@ -2,15 +2,17 @@
 # Installation, included by the top-level CMakeLists once every target exists. The layout is
 # GNUInstallDirs' under CMAKE_INSTALL_PREFIX, or under the prefix given to `cmake --install
 # --prefix` (and DESTDIR): nothing installed names the prefix, so the tree works wherever it is
-# put. Three components, each a library, a CMake export set and a pkg-config file:
+# put. Four components, each a library, a CMake export set and a pkg-config file:
 #
 #   component  library   target      export set (lib/cmake/smtp/)  pkg-config
 #   (core)     smtp      smtp::smtp  smtpTargets.cmake             smtp
 #   io         smtp_io   smtp::io    smtpIoTargets.cmake           smtp-io (Requires: smtp)
 #   tls        smtp_tls  smtp::tls   smtpTlsTargets.cmake          smtp-tls (Requires: smtp-io)
+#   idn        smtp_idn  smtp::idn   smtpIdnTargets.cmake          smtp-idn (Requires: smtp)
 #
-# tls is installed only when the mbedTLS adapter was built; smtpConfig.cmake (from
-# cmake/smtpConfig.cmake.in) tells a consumer that asks for a missing component why.
+# tls is installed only when the mbedTLS adapter was built, idn only when libidn2 was found;
+# smtpConfig.cmake (from cmake/smtpConfig.cmake.in) tells a consumer that asks for a missing
+# component why.
 include(CMakePackageConfigHelpers)
 set(SMTP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/smtp)
 
@@ -50,13 +52,55 @@ function(smtp_install_component target export pc)
           DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
 
-# Headers: the core's always, <smtp/io.h> and <smtp/tls.h> with their libraries.
+# smtp_install_linked(TARGET EXPORT PC VAR LIB...): smtp_install_component for a component that
+# links libraries from outside libsmtp privately (mbedTLS, libidn2). LIB... (full paths, as
+# find_library gives them) become -L (outside the compiler's own directories) and -l flags in
+# its .pc file: in Libs.private when TARGET is shared, as it records them itself (for
+# `pkg-config --static`), in Libs when TARGET is only a static archive, which every consumer's
+# link must follow with them (@SMTP_PC_LIBS@, @SMTP_PC_LIBS_PRIVATE@). VAR_HINTS receives their
+# directories, which smtpConfig.cmake searches first, and VAR_RPATH those outside the compiler's
+# own: a library unpacked privately (as .ci/mbedtls3.sh does) stays in the run path of the
+# installed shared library and programs; empty for Debian's packages.
+function(smtp_install_linked target export pc var)
+  set(flags)
+  set(hints)
+  set(rpath)
+  foreach(lib ${ARGN})
+    get_filename_component(dir "${lib}" DIRECTORY)
+    get_filename_component(name "${lib}" NAME_WE)
+    string(REGEX REPLACE "^lib" "" name "${name}")
+    if(NOT dir IN_LIST hints)
+      list(APPEND hints "${dir}")
+      if(NOT dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
+        string(APPEND flags " -L${dir}")
+        list(APPEND rpath "${dir}")
+      endif()
+    endif()
+    string(APPEND flags " -l${name}")
+  endforeach()
+  if(BUILD_SHARED_LIBS)
+    set(SMTP_PC_LIBS "")
+    set(SMTP_PC_LIBS_PRIVATE "${flags}")
+    set_target_properties(${target} PROPERTIES INSTALL_RPATH "${rpath}")
+  else()
+    set(SMTP_PC_LIBS "${flags}")
+    set(SMTP_PC_LIBS_PRIVATE "")
+  endif()
+  smtp_install_component(${target} ${export} ${pc})
+  set(${var}_HINTS "${hints}" PARENT_SCOPE)
+  set(${var}_RPATH "${rpath}" PARENT_SCOPE)
+endfunction()
+
+# Headers: the core's always, <smtp/io.h>, <smtp/tls.h> and <smtp/idn.h> with their libraries.
 set(SMTP_HEADERS_LEFT_OUT)
 if(NOT TARGET smtp_io)
   list(APPEND SMTP_HEADERS_LEFT_OUT PATTERN io.h EXCLUDE)
 endif()
 if(NOT TARGET smtp_tls)
   list(APPEND SMTP_HEADERS_LEFT_OUT PATTERN tls.h EXCLUDE)
+endif()
+if(NOT TARGET smtp_idn)
+  list(APPEND SMTP_HEADERS_LEFT_OUT PATTERN idn.h EXCLUDE)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/smtp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h" ${SMTP_HEADERS_LEFT_OUT})
@@ -68,42 +112,20 @@ if(TARGET smtp_io)
   smtp_install_component(smtp_io smtpIoTargets smtp-io)
 endif()
 
-# mbedTLS as smtp_tls links it: -L (outside the compiler's own directories) and -l flags for
-# smtp-tls.pc, and the directories smtpConfig.cmake searches first. A shared libsmtp_tls records
-# mbedTLS itself, so the .pc lists it in Libs.private (for `pkg-config --static`); a static
-# build installs only libsmtp_tls.a, which every consumer's link must follow with mbedTLS, so
-# the .pc lists it in Libs. An mbedTLS outside the system's directories (unpacked privately,
-# as .ci/mbedtls3.sh does) stays in the run path of the installed shared library and programs:
-# SMTP_MBEDTLS_RPATH, empty for Debian's libmbedtls-dev.
-set(SMTP_PC_MBEDTLS)
+# The components over other libraries: tls over mbedTLS, idn over libidn2.
 set(SMTP_MBEDTLS_HINTS)
 set(SMTP_MBEDTLS_RPATH)
 if(TARGET smtp_tls)
-  foreach(lib ${SMTP_MBEDTLS_LIBRARY} ${SMTP_MBEDX509_LIBRARY} ${SMTP_MBEDCRYPTO_LIBRARY})
-    get_filename_component(dir "${lib}" DIRECTORY)
-    get_filename_component(name "${lib}" NAME_WE)
-    string(REGEX REPLACE "^lib" "" name "${name}")
-    if(NOT dir IN_LIST SMTP_MBEDTLS_HINTS)
-      list(APPEND SMTP_MBEDTLS_HINTS "${dir}")
-      if(NOT dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
-        string(APPEND SMTP_PC_MBEDTLS " -L${dir}")
-        list(APPEND SMTP_MBEDTLS_RPATH "${dir}")
-      endif()
-    endif()
-    string(APPEND SMTP_PC_MBEDTLS " -l${name}")
-  endforeach()
-  if(BUILD_SHARED_LIBS)
-    set(SMTP_PC_TLS_LIBS "")
-    set(SMTP_PC_TLS_LIBS_PRIVATE "${SMTP_PC_MBEDTLS}")
-    set_target_properties(smtp_tls PROPERTIES INSTALL_RPATH "${SMTP_MBEDTLS_RPATH}")
-  else()
-    set(SMTP_PC_TLS_LIBS "${SMTP_PC_MBEDTLS}")
-    set(SMTP_PC_TLS_LIBS_PRIVATE "")
-  endif()
-  smtp_install_component(smtp_tls smtpTlsTargets smtp-tls)
+  smtp_install_linked(smtp_tls smtpTlsTargets smtp-tls SMTP_MBEDTLS ${SMTP_MBEDTLS_LIBRARY}
+                      ${SMTP_MBEDX509_LIBRARY} ${SMTP_MBEDCRYPTO_LIBRARY})
+endif()
+set(SMTP_IDN2_HINTS)
+set(SMTP_IDN2_RPATH)
+if(TARGET smtp_idn)
+  smtp_install_linked(smtp_idn smtpIdnTargets smtp-idn SMTP_IDN2 ${SMTP_IDN2_LIBRARY})
 endif()
 
-# find_package(smtp CONFIG [COMPONENTS io tls]).
+# find_package(smtp CONFIG [COMPONENTS io tls idn]).
 if(BUILD_SHARED_LIBS)
   set(SMTP_CONFIG_STATIC OFF)
 else()
@@ -118,13 +140,13 @@ install(FILES ${PROJECT_BINARY_DIR}/smtpConfig.cmake ${PROJECT_BINARY_DIR}/smtpC
 
 # The programs (with their man pages) when they were built. A shared build finds its libraries
 # relative to the program ($ORIGIN), so an installed tree runs from any prefix; a private
-# mbedTLS stays in the run path, as above.
+# mbedTLS or libidn2 stays in the run path, as above.
 if(TARGET smtp-send AND TARGET smtp-sink)
   set(SMTP_PROGRAMS smtp-send smtp-sink)
   if(TARGET mail-send)
     list(APPEND SMTP_PROGRAMS mail-send)
   endif()
-  set(SMTP_PROGRAMS_RPATH ${SMTP_MBEDTLS_RPATH})
+  set(SMTP_PROGRAMS_RPATH ${SMTP_MBEDTLS_RPATH} ${SMTP_IDN2_RPATH})
   if(BUILD_SHARED_LIBS AND NOT IS_ABSOLUTE "${CMAKE_INSTALL_BINDIR}"
      AND NOT IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
     file(RELATIVE_PATH SMTP_BIN_TO_LIB "/${CMAKE_INSTALL_BINDIR}" "/${CMAKE_INSTALL_LIBDIR}")

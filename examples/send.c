@@ -28,6 +28,9 @@
 #ifdef SMTP_EXAMPLES_HAVE_TLS
 #include "tls_glue.h"
 #endif
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+#include <smtp/idn.h>
+#endif
 
 #include <errno.h>
 #include <netdb.h>
@@ -874,6 +877,9 @@ static int new_engine(send_session *s)
     smtp_client_settings cs;
     smtp_client_settings_init(&cs);
     cs.helo_name = o->helo;
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+    cs.idna_to_ascii = smtp_idn_to_ascii; /* U-labels as A-labels where SMTPUTF8 is missing */
+#endif
     cs.flags = (o->lmtp ? SMTP_CLIENT_LMTP : 0) |
                (o->no_pipelining ? SMTP_CLIENT_NO_PIPELINING : 0) |
                (o->no_chunking ? SMTP_CLIENT_NO_CHUNKING : 0) | (o->tls ? SMTP_CLIENT_TLS : 0) |

@@ -15,6 +15,10 @@
 #include "send.h"
 
 #include <arpa/inet.h>
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+#include <smtp/idn.h>
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,7 +47,8 @@ static void help(void)
           "  -f, --from ADDR           envelope sender; --from '' sends the null path <>\n"
           "  -t, --to ADDR[,ADDR]...   recipients (repeat, or a comma-separated list)\n"
           "  -d, --data FILE           the message, headers and body ('-': standard input)\n"
-          "      --helo NAME           name sent with EHLO/LHLO (default: this host's name)\n"
+          "      --helo NAME           name sent with EHLO/LHLO (default: this host's name;\n"
+          "                            U-labels need IDNA support, see --version)\n"
           "      --lmtp                speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
           "      --no-pipelining       never pipeline commands (RFC 2920)\n"
           "      --no-chunking         never use BDAT (RFC 3030), always DATA\n"
@@ -499,6 +504,36 @@ static int is_address(const char *host)
     return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
+/* --version: the library's version, and whether U-labels are converted (IDNA: libidn2). */
+static void version(void)
+{
+    printf(PROG " (libsmtp %s)\n", smtp_lib_version());
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+    puts("IDNA: yes (libidn2): U-labels go as A-labels to a server without SMTPUTF8");
+#else
+    puts("IDNA: no (built without libidn2): U-labels need a server with SMTPUTF8");
+#endif
+    exit(EX_OK);
+}
+
+/* --helo: a domain or an address literal; with IDNA, U-labels too (sent as A-labels). */
+static void check_helo(const char *helo)
+{
+    smtp_domain d;
+    int rc = smtp_domain_parse(helo, strlen(helo), SMTP_PATH_UTF8, &d, NULL);
+    if (rc != 0) usage_error("--helo: '%s' is not a domain or an address literal", helo);
+#ifdef SMTP_EXAMPLES_HAVE_IDN
+    char a[256];
+    rc = d.utf8 ? smtp_idn_to_ascii(helo, strlen(helo), a, sizeof a) : 0;
+    if (rc < 0)
+        usage_error("--helo: '%s' has no A-label form (IDNA2008): %s", helo, smtp_error_text(rc));
+#else
+    if (d.utf8)
+        usage_error("--helo: '%s' holds UTF-8: this smtp-send was built without IDNA (libidn2)",
+                    helo);
+#endif
+}
+
 static void default_helo(send_options *o)
 {
     static char host[256];
@@ -639,7 +674,7 @@ static void parse_options(int argc, char **argv, send_options *o)
         case OPT_MTA_STS_POLICY: policy_file = optarg; break;
         case OPT_MTA_STS_MX: o->mta_sts_mx = optarg; break;
         case 'h': help(); break;
-        case OPT_VERSION: printf(PROG " (libsmtp %s)\n", smtp_lib_version()); exit(EX_OK);
+        case OPT_VERSION: version(); break;
         default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); exit(EX_USAGE);
         }
     }
@@ -732,9 +767,7 @@ static void parse_options(int argc, char **argv, send_options *o)
                           "--dsn-orcpt");
 
     if (o->helo == NULL) default_helo(o);
-    smtp_domain d;
-    if (smtp_domain_parse(o->helo, strlen(o->helo), 0, &d, NULL) != 0)
-        usage_error("--helo: '%s' is not a domain or an address literal", o->helo);
+    check_helo(o->helo);
 
     const char *why;
     if (ex_parse_endpoint(server != NULL ? server : "localhost", o->tls ? "465" : "25", 0, o->host,

@@ -112,6 +112,34 @@ static int check_settings(const smtp_client_settings *s)
     return 0;
 }
 
+int smtp_cli_idna(const smtp_client_settings *s, const char *domain, size_t len,
+                  char out[SMTP_MAX_DOMAIN + 1])
+{
+    smtp_domain d;
+    if (!s->idna_to_ascii) return SMTP_ERR_UTF8;
+    int n = s->idna_to_ascii(domain, len, out, SMTP_MAX_DOMAIN + 1);
+    /* What the application's function gave must be an ASCII domain name: it goes out as is. */
+    if (n < 0 || n > SMTP_MAX_DOMAIN || smtp_domain_parse(out, (size_t)n, 0, &d, NULL) != 0 ||
+        d.kind != SMTP_DOMAIN_NAME)
+        return SMTP_ERR_UTF8;
+    out[n] = '\0';
+    return n;
+}
+
+/* A helo_name with U-labels goes in its A-label form when the settings have idna_to_ascii
+ * (client.h): `helo` receives it and the settings point to it. Otherwise, or when it is
+ * refused, the name stays as given (and check_settings refuses it). */
+static void helo_alabels(smtp_client_settings *s, char helo[SMTP_MAX_DOMAIN + 1])
+{
+    smtp_domain d;
+    if (!s->helo_name || !s->idna_to_ascii) return;
+    size_t n = strlen(s->helo_name);
+    if (smtp_domain_parse(s->helo_name, n, SMTP_PATH_UTF8, &d, NULL) != 0 || !d.utf8 ||
+        d.kind != SMTP_DOMAIN_NAME)
+        return;
+    if (smtp_cli_idna(s, s->helo_name, n, helo) >= 0) s->helo_name = helo;
+}
+
 static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, void *user_data);
 
 /* The settings' strings, copied into the client's block (each with its NUL). */
@@ -195,6 +223,7 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
     smtp_client_settings set;
     smtp_client_callbacks cb;
     size_t off[8];
+    char helo[SMTP_MAX_DOMAIN + 1];
     if (pcli) *pcli = NULL;
     if (!pcli || !settings_size(settings_version) || !callbacks_size(callbacks_version))
         return SMTP_ERR_INVALID_ARGUMENT;
@@ -203,6 +232,7 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
     if (settings) memcpy(&set, settings, settings_size(settings_version));
     memset(&cb, 0, sizeof cb);
     if (callbacks) memcpy(&cb, callbacks, callbacks_size(callbacks_version));
+    helo_alabels(&set, helo); /* before the layout: the A-label form is the string copied */
     int rv = check_settings(&set);
     if (rv) return rv;
     mem = smtp_mem_or_default(mem);

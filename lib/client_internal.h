@@ -12,6 +12,7 @@
 #include <smtp/caps.h>
 #include <smtp/client.h>
 #include <smtp/data.h>
+#include <smtp/path.h>
 #include <smtp/reply.h>
 
 /* What the session sends next once the expectation queue allows it. */
@@ -151,7 +152,8 @@ struct smtp_client {
     uint64_t m_size; /* the size computed or given when MAIL was prepared (result.size) */
     int m_mail;      /* enum smtp_cli_mail */
     int m_data;      /* enum smtp_cli_data */
-    int m_utf8;      /* an address needs SMTPUTF8 */
+    int m_utf8;      /* SMTPUTF8 goes with MAIL: an address needs it, or the flag asks for it;
+                        0: addresses go in ASCII, U-labels as A-labels (settings.idna_to_ascii) */
     int m_decided;   /* the message has failed (m_status); replies still owed are read */
     int m_status;
     int m_delivered;
@@ -164,7 +166,7 @@ struct smtp_client {
      * are copied into inc_rcpts (max_recipients, allocated at the first smtp_client_mail_from). */
     int m_incremental, m_open;
     smtp_client_rcpt *inc_rcpts;
-    int need_rset;          /* a transaction is open after a failure: send RSET */
+    int need_rset; /* a transaction is open after a failure: send RSET */
     /* Reuse (smtp_client_reuse): messages reported so far; probe 1: the next message is
      * preceded by RSET, 2: that RSET is out and MAIL waits for its 2xx. */
     uint64_t messages;
@@ -221,6 +223,11 @@ int smtp_cli_kick(smtp_client *cli);
 int smtp_cli_callback_failed(smtp_client *cli);
 /* Moves on once the hello (and STARTTLS) steps are over: AUTH or ready. */
 int smtp_cli_after_tls(smtp_client *cli);
+/* The A-label form of a domain holding U-labels by settings.idna_to_ascii, into `out`
+ * (NUL-terminated): its length, or SMTP_ERR_UTF8 when there is no such function, it refused,
+ * or what it gave is not an ASCII domain name. */
+int smtp_cli_idna(const smtp_client_settings *s, const char *domain, size_t len,
+                  char out[SMTP_MAX_DOMAIN + 1]);
 
 /* ---- lib/client_txn.c ---- */
 /* Emits the next unit of the message (a command, body data); 1 if anything was emitted. */

@@ -45,17 +45,24 @@ static int has_8bit(const char *s)
     return 0;
 }
 
+/* Parses mailbox[0..n) as the path "<mailbox>" (RFC 5321 4.1.2), written into `buf`: the
+ * spans of `*p` point there. */
+static int parse_mailbox(const char *mailbox, size_t n, unsigned flags, char buf[SMTP_MAX_PATH + 3],
+                         smtp_path *p)
+{
+    if (n > SMTP_MAX_PATH) return SMTP_ERR_TOO_LONG;
+    buf[0] = '<';
+    memcpy(buf + 1, mailbox, n);
+    buf[n + 1] = '>';
+    return smtp_path_parse(buf, n + 2, flags, p);
+}
+
 /* Checks a mailbox as a path (RFC 5321 4.1.2); sets *utf8 when it needs SMTPUTF8. */
 static int check_path(const char *mailbox, unsigned flags, int *utf8)
 {
     char buf[SMTP_MAX_PATH + 3];
-    size_t n = strlen(mailbox);
     smtp_path p;
-    if (n > SMTP_MAX_PATH) return SMTP_ERR_INVALID_ARGUMENT;
-    buf[0] = '<';
-    memcpy(buf + 1, mailbox, n);
-    buf[n + 1] = '>';
-    if (smtp_path_parse(buf, n + 2, flags | SMTP_PATH_UTF8, &p) != 0)
+    if (parse_mailbox(mailbox, strlen(mailbox), flags | SMTP_PATH_UTF8, buf, &p) != 0)
         return SMTP_ERR_INVALID_ARGUMENT;
     if (p.flags & SMTP_PATH_F_UTF8) *utf8 = 1;
     return 0;
@@ -250,6 +257,94 @@ static int check_rcpt(smtp_client *cli, const smtp_client_rcpt *r, int *utf8)
     return 0;
 }
 
+/* ---- IDNA: addresses in A-label form (smtp_client_settings.idna_to_ascii) ---- */
+
+/*
+ * The A-label form of a mailbox whose only UTF-8 is in U-labels of its domain, into `out`
+ * (NUL-terminated): the domain as the application's function converts it, the rest as given.
+ * Its length, or SMTP_ERR_UTF8 when it has none: UTF-8 in the local part (RFC 6531 3.3: only
+ * SMTPUTF8 carries it) or a source route, no function, a domain refused, or a form that is
+ * not a valid ASCII path (each A-label's "xn--" and punycode may make it too long,
+ * RFC 5321 4.5.3.1).
+ */
+static int alabel_form(const smtp_client *cli, const char *mailbox, char out[SMTP_MAX_PATH + 1])
+{
+    char buf[SMTP_MAX_PATH + 3], dom[SMTP_MAX_DOMAIN + 1];
+    size_t n = strlen(mailbox);
+    smtp_path p;
+    if (parse_mailbox(mailbox, n, SMTP_PATH_ALLOW_POSTMASTER | SMTP_PATH_UTF8, buf, &p) != 0)
+        return SMTP_ERR_UTF8;
+    if (!(p.flags & SMTP_PATH_F_UTF8)) {
+        memcpy(out, mailbox, n + 1);
+        return (int)n;
+    }
+    if (p.domain.kind != SMTP_DOMAIN_NAME || !p.domain.utf8) return SMTP_ERR_UTF8;
+    size_t head = (size_t)(p.domain.text.ptr - (buf + 1)); /* source route, local part, '@' */
+    size_t tail = head + p.domain.text.len;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)mailbox[i] >= 0x80 && (i < head || i >= tail)) return SMTP_ERR_UTF8;
+    int d = smtp_cli_idna(&cli->set, p.domain.text.ptr, p.domain.text.len, dom);
+    if (d < 0) return d;
+    size_t len = head + (size_t)d + (n - tail);
+    if (len > SMTP_MAX_PATH - 2) return SMTP_ERR_UTF8;
+    memcpy(out, mailbox, head);
+    memcpy(out + head, dom, (size_t)d);
+    memcpy(out + head + (size_t)d, mailbox + tail, n - tail + 1);
+    if (parse_mailbox(out, len, SMTP_PATH_ALLOW_POSTMASTER, buf, &p) != 0) return SMTP_ERR_UTF8;
+    return (int)len;
+}
+
+/* Whether a recipient can go in A-label form: its address converts, and its RCPT line (with
+ * the parameters `mode` gives) keeps its limits and fits in the output queue. */
+static int rcpt_alabels_fit(smtp_client *cli, const smtp_client_rcpt *r, int mode)
+{
+    char addr[SMTP_MAX_PATH + 1], params[PARAMS_MAX];
+    int an = alabel_form(cli, r->address, addr);
+    int n = rcpt_params(cli, r, mode, params, sizeof params);
+    return an >= 0 && n >= 0 &&
+           smtp_emit_rcpt(cli->scratch, cli->out_cap, addr, (size_t)an, params, (size_t)n) >= 0;
+}
+
+/*
+ * Whether a message that needs SMTPUTF8 goes in A-label form instead: the server lacks
+ * SMTPUTF8, the application gave idna_to_ascii, the message did not ask for SMTPUTF8 itself,
+ * and every address known so far converts with its MAIL or RCPT line within its limits
+ * (client.h). Decided before MAIL, so that nothing fails half-way through the transaction;
+ * a recipient added later (smtp_client_rcpt_to) is checked as it comes.
+ */
+static int go_alabels(smtp_client *cli, const smtp_client_message *m, uint64_t size)
+{
+    char addr[SMTP_MAX_PATH + 1], params[PARAMS_MAX];
+    if (!cli->set.idna_to_ascii || (m->flags & SMTP_CLIENT_MSG_SMTPUTF8) ||
+        (cli->ehlo && smtp_caps_has(&cli->caps, SMTP_CAP_SMTPUTF8)))
+        return 0;
+    int an = alabel_form(cli, m->sender, addr);
+    if (an < 0) return 0;
+    cli->m_utf8 = 0;
+    int n = mail_params(cli, m, size, PARAMS_OFFERED, params, sizeof params);
+    cli->m_utf8 = 1;
+    if (n < 0 ||
+        smtp_emit_mail(cli->scratch, cli->out_cap, addr, (size_t)an, params, (size_t)n) < 0)
+        return 0;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (!rcpt_alabels_fit(cli, &m->rcpts[i], PARAMS_OFFERED)) return 0;
+    return 1;
+}
+
+/* The address as it goes out: as given, or in A-label form when the transaction is not
+ * SMTPUTF8's. A conversion that worked when the client decided and fails now is the
+ * application's function answering otherwise: SMTP_ERR_CALLBACK_FAILURE (client.h). */
+static int address_out(const smtp_client *cli, const char *address, char buf[SMTP_MAX_PATH + 1],
+                       const char **out)
+{
+    *out = address;
+    if (cli->m_utf8 || !has_8bit(address)) return (int)strlen(address);
+    int n = alabel_form(cli, address, buf);
+    if (n < 0) return SMTP_ERR_CALLBACK_FAILURE;
+    *out = buf;
+    return n;
+}
+
 static void body_reset(smtp_client *cli)
 {
     cli->body_off = cli->body_head = cli->body_len = 0;
@@ -375,8 +470,9 @@ int smtp_client_rcpt_to(smtp_client *cli, const smtp_client_rcpt *rcpt)
     int utf8 = 0;
     int rv = check_rcpt(cli, rcpt, &utf8);
     if (rv != 0) return rv;
-    /* RFC 6531 3.4: SMTPUTF8 goes with MAIL, which may be out already. */
-    if (utf8 && !cli->m_utf8) return SMTP_ERR_UTF8;
+    /* RFC 6531 3.4: SMTPUTF8 goes with MAIL, which may be out already; without it the
+     * recipient may still go in A-label form (idna_to_ascii). */
+    if (utf8 && !cli->m_utf8 && !rcpt_alabels_fit(cli, rcpt, PARAMS_LONGEST)) return SMTP_ERR_UTF8;
     cli->inc_rcpts[cli->msg_copy.nrcpts++] = *rcpt;
     return smtp_cli_kick(cli);
 }
@@ -648,6 +744,7 @@ static int emit_mail(smtp_client *cli)
     uint64_t size = m->size;
     if (!size && !m->read_body && cli->ehlo && smtp_caps_has(&cli->caps, SMTP_CAP_SIZE))
         size = body_size(cli);
+    if (cli->m_utf8 && go_alabels(cli, m, size)) cli->m_utf8 = 0;
     int missing = missing_ext(cli, m, size);
     if (missing >= 0) {
         smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED,    NULL, 0, 0, (smtp_cap)missing, size,
@@ -658,11 +755,15 @@ static int emit_mail(smtp_client *cli)
         return cr < 0 ? smtp_cli_callback_failed(cli) : 1;
     }
     cli->m_size = size;
+    char alabels[SMTP_MAX_PATH + 1];
+    const char *sender;
+    int sn = address_out(cli, m->sender, alabels, &sender);
+    if (sn < 0) return sn;
     int n = mail_params(cli, m, size, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
     char *dst = smtp_cli_out_room(cli, &room);
-    smtp_ssize e = smtp_emit_mail(dst, room, m->sender, strlen(m->sender), params, (size_t)n);
+    smtp_ssize e = smtp_emit_mail(dst, room, sender, (size_t)sn, params, (size_t)n);
     if (e == SMTP_ERR_NOBUF) return 0;
     if (e < 0) return (int)e;
     smtp_cli_out_commit(cli, (size_t)e, SMTP_VERB_MAIL);
@@ -681,11 +782,15 @@ static int emit_rcpt(smtp_client *cli)
     const smtp_client_rcpt *r = &cli->msg->rcpts[cli->m_rcpt_sent];
     char params[PARAMS_MAX];
     if (!smtp_cli_may_send(cli, SMTP_VERB_RCPT) || smtp_cli_xq_free(cli) < 3) return 0;
+    char alabels[SMTP_MAX_PATH + 1];
+    const char *address;
+    int an = address_out(cli, r->address, alabels, &address);
+    if (an < 0) return an;
     int n = rcpt_params(cli, r, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
     char *dst = smtp_cli_out_room(cli, &room);
-    smtp_ssize e = smtp_emit_rcpt(dst, room, r->address, strlen(r->address), params, (size_t)n);
+    smtp_ssize e = smtp_emit_rcpt(dst, room, address, (size_t)an, params, (size_t)n);
     if (e == SMTP_ERR_NOBUF) return 0;
     if (e < 0) return (int)e;
     smtp_cli_out_commit(cli, (size_t)e, SMTP_VERB_RCPT);

@@ -8,16 +8,17 @@
 #     with apt-get: sonames libsmtp*.so.1, no run path in the libraries and programs, the man
 #     pages, pkg-config's version;
 #  4. consumers built against the installed packages only (/usr): the CMake project of
-#     tests/install with find_package(smtp) (linked with libsmtp_tls.so.1), the Makefile one
-#     with pkg-config for smtp-io and smtp-tls, and one linked with the static libraries
-#     (pkg-config --static). Each sends a message to /usr/bin/smtp-sink on 127.0.0.1 (STARTTLS
-#     but for smtp-io's), and one receives a message from /usr/bin/smtp-send
+#     tests/install with find_package(smtp) (linked with libsmtp_tls.so.1 and libsmtp_idn.so.1),
+#     the Makefile one with pkg-config for smtp-io, smtp-tls and smtp-idn, and one linked with the
+#     static libraries (pkg-config --static). Each sends a message to /usr/bin/smtp-sink on
+#     127.0.0.1 (STARTTLS but for smtp-io's and smtp-idn's; the EHLO name of the idn ones in
+#     A-label form), and one receives a message from /usr/bin/smtp-send
 #     (tests/consumers.sh, as tests/install.sh does);
 #  5. the packages purged (and whatever apt-get installed with them), the list of installed
 #     packages checked to be what it was; on a failure the exit trap purges them too.
 # Needs root, dpkg-buildpackage, debhelper, lintian, apt-get and pkg-config (skipped, exit 77,
 # without them; .ci/run installs them), and the build dependencies (debian/control: cmake,
-# libmbedtls-dev). Refuses to run when a libsmtp package or one of their files is already there.
+# libmbedtls-dev, libidn2-dev). Refuses to run when a libsmtp package or one of their files is already there.
 # Usage: deb.sh [SOURCE_DIR] (default: the tree this script is in)
 # Environment: SMTP_TEST_KEEP=1 keeps the temporary directory.
 set -eu
@@ -152,17 +153,19 @@ lacks() {
 L=/usr/lib/$multiarch
 # shellcheck disable=SC2086
 set -- $debs
-contains "$1" "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1" \
+contains "$1" "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1" "$L/libsmtp_idn.so.1" \
     /usr/share/doc/libsmtp1/copyright
 lacks "$1" '\.so$' '\.a$' '^/usr/include' '^/usr/bin'
 contains "$2" /usr/include/smtp/smtp.h /usr/include/smtp/io.h /usr/include/smtp/tls.h \
-    /usr/include/smtp/version.h "$L/libsmtp.so" "$L/libsmtp_io.so" "$L/libsmtp_tls.so" \
-    "$L/libsmtp.a" "$L/libsmtp_io.a" "$L/libsmtp_tls.a" "$L/pkgconfig/smtp.pc" \
-    "$L/pkgconfig/smtp-io.pc" "$L/pkgconfig/smtp-tls.pc" "$L/cmake/smtp/smtpConfig.cmake" \
-    "$L/cmake/smtp/smtpTlsTargets.cmake" /usr/share/doc/libsmtp-dev/README.md.gz \
-    /usr/share/doc/libsmtp-dev/changelog.gz /usr/share/doc/libsmtp-dev/copyright \
-    /usr/share/man/man3/smtp_client_new_versioned.3.gz /usr/share/man/man3/smtp_server_read.3.gz \
-    /usr/share/man/man3/smtp_tls_client_run.3.gz /usr/share/man/man3/smtp_client.h.3.gz
+    /usr/include/smtp/idn.h /usr/include/smtp/version.h "$L/libsmtp.so" "$L/libsmtp_io.so" \
+    "$L/libsmtp_tls.so" "$L/libsmtp_idn.so" "$L/libsmtp.a" "$L/libsmtp_io.a" "$L/libsmtp_tls.a" \
+    "$L/libsmtp_idn.a" "$L/pkgconfig/smtp.pc" "$L/pkgconfig/smtp-io.pc" "$L/pkgconfig/smtp-tls.pc" \
+    "$L/pkgconfig/smtp-idn.pc" "$L/cmake/smtp/smtpConfig.cmake" \
+    "$L/cmake/smtp/smtpTlsTargets.cmake" "$L/cmake/smtp/smtpIdnTargets.cmake" \
+    /usr/share/doc/libsmtp-dev/README.md.gz /usr/share/doc/libsmtp-dev/changelog.gz \
+    /usr/share/doc/libsmtp-dev/copyright /usr/share/man/man3/smtp_client_new_versioned.3.gz \
+    /usr/share/man/man3/smtp_server_read.3.gz /usr/share/man/man3/smtp_tls_client_run.3.gz \
+    /usr/share/man/man3/smtp_idn_to_ascii.3.gz /usr/share/man/man3/smtp_client.h.3.gz
 lacks "$2" '\.so\.' '^/usr/bin' '/man3/client\.h'
 contains "$3" /usr/bin/smtp-send /usr/bin/smtp-sink /usr/share/man/man1/smtp-send.1.gz \
     /usr/share/man/man1/smtp-sink.1libsmtp.gz \
@@ -189,12 +192,12 @@ log=$tmp/apt.log
 installed=1
 # shellcheck disable=SC2086
 apt-get install -y -q $debs >"$log" 2>&1 || fail "apt-get install of the packages failed"
-for f in "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1"; do
+for f in "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1" "$L/libsmtp_idn.so.1"; do
     soname=$(readelf -d "$f" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
     [ "$soname" = "$(basename "$f")" ] || fail "$f: soname '$soname'"
 done
-for f in "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1" /usr/bin/smtp-send \
-    /usr/bin/smtp-sink; do
+for f in "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1" "$L/libsmtp_idn.so.1" \
+    /usr/bin/smtp-send /usr/bin/smtp-sink; do
     if readelf -d "$f" | grep -qE '\((RPATH|RUNPATH)\)'; then
         fail "$f has a run path: $(readelf -d "$f" | grep -E 'RPATH|RUNPATH')"
     fi
@@ -203,7 +206,7 @@ for prog in smtp-send smtp-sink; do
     /usr/bin/$prog --version | grep -qF "(libsmtp $cmake_version)" ||
         fail "/usr/bin/$prog --version: $(/usr/bin/$prog --version 2>&1)"
 done
-for pc in smtp smtp-io smtp-tls; do
+for pc in smtp smtp-io smtp-tls smtp-idn; do
     v=$(pkg-config --modversion "$pc") || fail "pkg-config does not find $pc"
     [ "$v" = "$cmake_version" ] || fail "pkg-config --modversion $pc: $v"
 done
@@ -216,10 +219,15 @@ pkg-config --cflags smtp-tls | grep -q SMTP_STATIC && fail "smtp.pc is the stati
 pkg-config --libs smtp-tls | grep -q mbedtls && fail "smtp-tls.pc is the static build's"
 pkg-config --static --libs smtp-tls | grep -q -- '-lmbedtls' ||
     fail "pkg-config --static --libs smtp-tls does not name mbedTLS"
+pkg-config --libs smtp-idn | grep -q idn2 && fail "smtp-idn.pc is the static build's"
+pkg-config --static --libs smtp-idn | grep -q -- '-lidn2' ||
+    fail "pkg-config --static --libs smtp-idn does not name libidn2"
+/usr/bin/smtp-send --version | grep -q '^IDNA: yes' ||
+    fail "/usr/bin/smtp-send was built without IDNA: $(/usr/bin/smtp-send --version 2>&1)"
 grep -q '^set(_smtp_static OFF)$' "$L/cmake/smtp/smtpConfig.cmake" ||
     fail "smtpConfig.cmake is the static build's"
-step "installed: sonames libsmtp*.so.1, no run path, the programs run, pkg-config finds" \
-    "smtp smtp-io smtp-tls $cmake_version"
+step "installed: sonames libsmtp*.so.1, no run path, the programs run (smtp-send with IDNA)," \
+    "pkg-config finds smtp smtp-io smtp-tls smtp-idn $cmake_version"
 
 # ---- 4. consumers of the installed packages ----
 cflags="-O2 -Wall -Wextra -Werror"
@@ -239,26 +247,32 @@ consumer() {
 }
 consumer pc-io smtp-io ""
 consumer pc-tls smtp-tls -DCONSUMER_TLS
-# The static libraries: libsmtp*.a by name, then what pkg-config --static adds (mbedTLS).
-static_libs=$(pkg-config --static --libs smtp-tls | sed 's/-lsmtp\([a-z_]*\)/-l:libsmtp\1.a/g')
-consumer pc-static smtp-tls -DCONSUMER_TLS "$static_libs"
+consumer pc-idn "smtp-io smtp-idn" -DCONSUMER_IDN
+# The static libraries: libsmtp*.a by name, then what pkg-config --static adds (mbedTLS,
+# libidn2).
+static_libs=$(pkg-config --static --libs smtp-tls smtp-idn |
+    sed 's/-lsmtp\([a-z_]*\)/-l:libsmtp\1.a/g')
+consumer pc-static "smtp-tls smtp-idn" "-DCONSUMER_TLS -DCONSUMER_IDN" "$static_libs"
 # needed BINARY PATTERN COUNT: BINARY's NEEDED entries matching PATTERN number COUNT.
 needed() {
     n=$(readelf -d "$1" | grep NEEDED | grep -c "$2" || true)
     [ "$n" -eq "$3" ] || fail "$1: $n NEEDED entries match '$2', not $3: $(readelf -d "$1" | grep NEEDED)"
 }
 needed "$tmp/cmake-consumer/consumer" '\[libsmtp_tls\.so\.1\]' 1
+needed "$tmp/cmake-consumer/consumer" '\[libsmtp_idn\.so\.1\]' 1
 needed "$tmp/pc-io/consumer" '\[libsmtp_io\.so\.1\]' 1
 needed "$tmp/pc-tls/consumer" '\[libsmtp_tls\.so\.1\]' 1
+needed "$tmp/pc-idn/consumer" '\[libsmtp_idn\.so\.1\]' 1
 needed "$tmp/pc-static/consumer" 'libsmtp' 0
 needed "$tmp/pc-static/consumer" '\[libmbedtls\.so' 1
-for bin in cmake-consumer pc-io pc-tls pc-static; do
+needed "$tmp/pc-static/consumer" '\[libidn2\.so' 1
+for bin in cmake-consumer pc-io pc-tls pc-idn pc-static; do
     if readelf -d "$tmp/$bin/consumer" | grep -qE '\((RPATH|RUNPATH)\)'; then
         fail "$bin: built with a run path: the installed libraries need none"
     fi
 done
-step "consumers built against /usr: find_package(smtp) (smtp::tls), pkg-config smtp-io and" \
-    "smtp-tls (shared), pkg-config --static smtp-tls (libsmtp*.a)"
+step "consumers built against /usr: find_package(smtp) (smtp::tls, smtp::idn), pkg-config" \
+    "smtp-io, smtp-tls and smtp-idn (shared), pkg-config --static smtp-tls smtp-idn (libsmtp*.a)"
 
 # The certificates for smtp-sink's STARTTLS: tests/e2e/mkcert.c with the system's mbedTLS.
 log=$tmp/mkcert-build.log
@@ -269,8 +283,13 @@ log=
 make_pki "$tmp/mkcert"
 start_sink /usr/bin/smtp-sink 1
 send cmake-consumer "$tmp/cmake-consumer/consumer" 1
+grep -q '"helo":"consumer.xn--bcher-kva.example"' "$tmp/sink.line" ||
+    fail "cmake-consumer: the EHLO name did not come in A-label form"
 send pc-io "$tmp/pc-io/consumer" 0
 send pc-tls "$tmp/pc-tls/consumer" 1
+send pc-idn "$tmp/pc-idn/consumer" 0
+grep -q '"helo":"consumer.xn--bcher-kva.example"' "$tmp/sink.line" ||
+    fail "pc-idn: the EHLO name did not come in A-label form"
 send pc-static "$tmp/pc-static/consumer" 1
 receive pc-io "$tmp/pc-io/consumer" /usr/bin/smtp-send
 stop_sink
@@ -282,4 +301,4 @@ uninstall || fail "after apt-get purge the installed packages differ from before
     "$(diff "$tmp/before.list" "$tmp/after.list" || true)"
 step "purged $pkgs: the installed packages are as before"
 echo "deb: $pkgs $version built ($build_seconds s), lintian-clean of errors, installed, used by" \
-    "four consumers and purged in $(($(date +%s) - t0)) s"
+    "five consumers and purged in $(($(date +%s) - t0)) s"

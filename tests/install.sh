@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The installed libsmtp works from wherever it is installed (cmake/install.cmake):
 #  1. cmake --install into a temporary prefix, and with DESTDIR into a staging tree: headers,
-#     libraries, the three .pc files (relocatable: nothing installed names the prefix), the
+#     libraries, the .pc files (relocatable: nothing installed names the prefix), the
 #     CMake package, the programs, their man pages and the documents;
-#  2. find_package(smtp CONFIG COMPONENTS io [tls]) finds each component built; a missing one
-#     fails with its reason, and is only reported under OPTIONAL_COMPONENTS;
+#  2. find_package(smtp CONFIG COMPONENTS io [tls] [idn]) finds each component built; a missing
+#     one fails with its reason, and is only reported under OPTIONAL_COMPONENTS;
 #  3. consumers (tests/install/consumer.c) built against the installed tree, as the build is
 #     (static or shared, checked on the binaries), with the build's compiler and flags (a
 #     sanitizer build needs them to link): one with CMake (tests/install/CMakeLists.txt), one
@@ -13,14 +13,16 @@
 #     (a plain parse of the .pc files when pkg-config is missing). Each sends a message to the
 #     installed smtp-sink on 127.0.0.1 (STARTTLS when the TLS adapter is built), and one
 #     receives a message from the installed smtp-send; smtp-sink's JSON lines are checked
-#     (tests/consumers.sh, shared with tests/deb.sh).
+#     (tests/consumers.sh, shared with tests/deb.sh). With the IDNA component, the CMake
+#     consumer and one of pkg-config smtp-idn send a UTF-8 EHLO name in A-label form.
 # Every process started is stopped by its PID; every wait is bounded.
 # Usage: install.sh BUILD_DIR SOURCE_DIR CC CFLAGS SHARED(ON|OFF) TLS(1|0) PROGRAMS(1|0) MKCERT
+#   IDN(1|0)
 #   MKCERT: the test certificate maker (tests/e2e/mkcert.c), or "none"
 # Environment: SMTP_TEST_NO_PKG_CONFIG=1 parses the .pc files even where pkg-config is;
 # SMTP_TEST_KEEP=1 keeps the temporary directory.
 set -eu
-build=$1 src=$2 cc=$3 cflags_build=$4 shared=$5 tls=$6 programs=$7 mkcert=$8
+build=$1 src=$2 cc=$3 cflags_build=$4 shared=$5 tls=$6 programs=$7 mkcert=$8 idn=$9
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-install.XXXXXX")
 pids=
 cleanup() {
@@ -75,13 +77,20 @@ expect "$cmdir/smtpConfig.cmake" "$cmdir/smtpConfigVersion.cmake" "$cmdir/smtpTa
 if [ "$shared" = ON ]; then lib=so; else lib=a; fi
 expect "${libdir_P#"$P"/}/libsmtp.$lib" "${libdir_P#"$P"/}/libsmtp_io.$lib"
 pcs="smtp smtp-io"
-if [ "$tls" = 1 ]; then
-    pcs="$pcs smtp-tls"
-    expect include/smtp/tls.h "$cmdir/smtpTlsTargets.cmake" "${libdir_P#"$P"/}/libsmtp_tls.$lib" \
-        "${pc_P#"$P"/}/smtp-tls.pc"
-else
-    absent include/smtp/tls.h "$cmdir/smtpTlsTargets.cmake" "${pc_P#"$P"/}/smtp-tls.pc"
-fi
+# installed_component NAME EXPORT BUILT: an optional component's header, export set, library
+# and .pc file are installed when it was built (BUILT 1); otherwise neither its header, its
+# export set nor its .pc file is.
+installed_component() {
+    if [ "$3" = 1 ]; then
+        pcs="$pcs smtp-$1"
+        expect "include/smtp/$1.h" "$cmdir/$2.cmake" "${libdir_P#"$P"/}/libsmtp_$1.$lib" \
+            "${pc_P#"$P"/}/smtp-$1.pc"
+    else
+        absent "include/smtp/$1.h" "$cmdir/$2.cmake" "${pc_P#"$P"/}/smtp-$1.pc"
+    fi
+}
+installed_component tls smtpTlsTargets "$tls"
+installed_component idn smtpIdnTargets "$idn"
 if [ "$programs" = 1 ]; then
     expect bin/smtp-send bin/smtp-sink share/man/man1/smtp-send.1 share/man/man1/smtp-sink.1
     [ "$tls" = 1 ] && expect bin/mail-send
@@ -108,41 +117,52 @@ probe() {
     # shellcheck disable=SC2016
     printf 'cmake_minimum_required(VERSION 3.20)\nproject(probe LANGUAGES C)\n%s\n%s\n' \
         "find_package(smtp 0.1 CONFIG $*)" \
-        'message(STATUS "probe: smtp_FOUND=${smtp_FOUND} io=${smtp_io_FOUND} tls=${smtp_tls_FOUND}")' \
+        'message(STATUS "probe: smtp_FOUND=${smtp_FOUND} io=${smtp_io_FOUND} tls=${smtp_tls_FOUND} idn=${smtp_idn_FOUND}")' \
         >"$tmp/$name/CMakeLists.txt"
     cmake -S "$tmp/$name" -B "$tmp/$name/b" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/$name.log" 2>&1
 }
-want_tls_msg="libsmtp was built without mbedTLS: the tls component is not installed (Debian: apt-get install libmbedtls-dev, then rebuild libsmtp)"
-if [ "$tls" = 1 ]; then
-    probe find_all "$P" REQUIRED COMPONENTS io tls || fail "find_package(smtp COMPONENTS io tls)"
-    grep -q 'probe: smtp_FOUND=1 io=TRUE tls=TRUE' "$tmp/find_all.log" || fail "io and tls not found"
-    # A libsmtp without the TLS adapter: the same tree without the tls export set.
-    notls=$tmp/notls
-    cp -R "$P" "$notls"
-    rm -f "$notls/$cmdir"/smtpTlsTargets*.cmake
-else
-    notls=$P
-fi
-probe find_io "$notls" REQUIRED COMPONENTS io || fail "find_package(smtp COMPONENTS io)"
+# optional_component COMP BUILT EXPORT WHY: an optional component (tls, idn) is found when it
+# was built (BUILT 1); in a libsmtp without it (the same tree without its export set EXPORT, or
+# the tree itself when it was not built: $without) REQUIRED fails saying WHY, and
+# OPTIONAL_COMPONENTS only sets smtp_COMP_FOUND to FALSE.
+optional_component() {
+    comp=$1 built=$2 export=$3 why=$4
+    if [ "$built" = 1 ]; then
+        probe "find_$comp" "$P" REQUIRED COMPONENTS io "$comp" ||
+            fail "find_package(smtp COMPONENTS io $comp)"
+        grep -q "probe: smtp_FOUND=1 io=TRUE .*$comp=TRUE" "$tmp/find_$comp.log" ||
+            fail "io and $comp not found"
+        without=$tmp/no$comp
+        cp -R "$P" "$without"
+        rm -f "$without/$cmdir/$export"*.cmake
+    else
+        without=$P
+    fi
+    if probe "find_no$comp" "$without" REQUIRED COMPONENTS io "$comp"; then
+        fail "find_package(smtp REQUIRED COMPONENTS io $comp) succeeded without the $comp component"
+    fi
+    tr -s ' \n' ' ' <"$tmp/find_no$comp.log" | grep -qF "$why" ||
+        fail "find_package(smtp REQUIRED COMPONENTS $comp) failed without saying why"
+    probe "find_optional_$comp" "$without" REQUIRED COMPONENTS io OPTIONAL_COMPONENTS "$comp" ||
+        fail "find_package(smtp OPTIONAL_COMPONENTS $comp) failed without the $comp component"
+    grep -q "probe: smtp_FOUND=1 io=TRUE .*$comp=FALSE" "$tmp/find_optional_$comp.log" ||
+        fail "OPTIONAL_COMPONENTS $comp: wrong result"
+}
+optional_component tls "$tls" smtpTlsTargets "libsmtp was built without mbedTLS: the tls component is not installed (Debian: apt-get install libmbedtls-dev, then rebuild libsmtp)"
+probe find_io "$without" REQUIRED COMPONENTS io || fail "find_package(smtp COMPONENTS io)"
 grep -q 'probe: smtp_FOUND=1 io=TRUE' "$tmp/find_io.log" || fail "io not found"
-if probe find_notls "$notls" REQUIRED COMPONENTS io tls; then
-    fail "find_package(smtp REQUIRED COMPONENTS io tls) succeeded without the tls component"
-fi
-tr -s ' \n' ' ' <"$tmp/find_notls.log" | grep -qF "$want_tls_msg" ||
-    fail "find_package(smtp REQUIRED COMPONENTS tls) failed without saying why"
-probe find_optional "$notls" REQUIRED COMPONENTS io OPTIONAL_COMPONENTS tls ||
-    fail "find_package(smtp OPTIONAL_COMPONENTS tls) failed without the tls component"
-grep -q 'probe: smtp_FOUND=1 io=TRUE tls=FALSE' "$tmp/find_optional.log" ||
-    fail "OPTIONAL_COMPONENTS tls: wrong result"
+optional_component idn "$idn" smtpIdnTargets "libsmtp was built without libidn2: the idn component is not installed (Debian: apt-get install libidn2-dev, then rebuild libsmtp)"
 if probe find_unknown "$P" REQUIRED COMPONENTS nosuch; then fail "an unknown component was found"; fi
 grep -q "libsmtp has no component 'nosuch'" "$tmp/find_unknown.log" ||
     fail "an unknown component failed without saying why"
-if [ "$tls" = 1 ]; then comps="io tls"; else comps=io; fi
-step "find_package(smtp CONFIG COMPONENTS $comps): found; a missing tls says why"
+comps=io
+[ "$tls" = 1 ] && comps="$comps tls"
+[ "$idn" = 1 ] && comps="$comps idn"
+step "find_package(smtp CONFIG COMPONENTS $comps): found; a missing tls or idn says why"
 
 # ---- 3. Consumers ----
 # The CMake consumer, built against $P.
-step "CMake consumer: find_package(smtp COMPONENTS io OPTIONAL_COMPONENTS tls)"
+step "CMake consumer: find_package(smtp COMPONENTS io OPTIONAL_COMPONENTS tls idn)"
 cmake -S "$src/tests/install" -B "$tmp/cmake-consumer" -DCMAKE_PREFIX_PATH="$P" \
     -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$cflags_build" >"$tmp/cmake-consumer.log" 2>&1 ||
     fail "the CMake consumer does not configure"
@@ -174,14 +194,17 @@ pc_get() {
         }
     ' "$1"
 }
-# pc_flags DIR MODULE FIELD: FIELD of MODULE, then of what it Requires, in pkg-config's order.
+# pc_flags DIR MODULES FIELD: FIELD of each of MODULES, then of what it Requires, in
+# pkg-config's order.
 pc_flags() {
-    printf '%s ' "$(pc_get "$1/$2.pc" "$3")"
-    for req in $(pc_get "$1/$2.pc" Requires | sed 's/[<>=!]=*[ ]*[^ ,]*//g; s/,/ /g'); do
-        pc_flags "$1" "$req" "$3"
+    for mod in $2; do
+        printf '%s ' "$(pc_get "$1/$mod.pc" "$3")"
+        for req in $(pc_get "$1/$mod.pc" Requires | sed 's/[<>=!]=*[ ]*[^ ,]*//g; s/,/ /g'); do
+            pc_flags "$1" "$req" "$3"
+        done
     done
 }
-# pc_consumer NAME MODULE [CPPFLAGS]: the Makefile consumer of MODULE, built against the staged
+# pc_consumer NAME MODULES [CPPFLAGS]: the Makefile consumer of MODULES, built against the staged
 # tree $S; with pkg-config when there is one (SMTP_TEST_NO_PKG_CONFIG=1: never), else with
 # the flags read by pc_flags.
 pc_consumer() {
@@ -199,7 +222,7 @@ pc_consumer() {
             >"$tmp/$1.log" 2>&1 || fail "the consumer of $2 (flags parsed from its .pc) does not build"
         how="the .pc files parsed (no pkg-config)"
     fi
-    step "Makefile consumer of $2.pc, with $how"
+    step "Makefile consumer of pkg-config $2, with $how"
 }
 # run_path MODULE: the library directories MODULE's consumer runs with: the staged libdir and
 # every -L of its flags (mbedTLS outside the system's directories, as .ci/mbedtls3.sh has it).
@@ -217,6 +240,7 @@ run_path() {
 }
 pc_consumer pc-io smtp-io
 [ "$tls" = 1 ] && pc_consumer pc-tls smtp-tls -DCONSUMER_TLS
+[ "$idn" = 1 ] && pc_consumer pc-idn "smtp-io smtp-idn" -DCONSUMER_IDN
 
 # Linked as built: a shared build's consumers need libsmtp*.so, a static build's none.
 if command -v readelf >/dev/null 2>&1; then
@@ -240,8 +264,17 @@ fi
 [ "$tls" = 1 ] && make_pki "$mkcert"
 start_sink "$P/bin/smtp-sink" "$tls"
 send cmake-consumer "$tmp/cmake-consumer/consumer" "$tls"
+if [ "$idn" = 1 ]; then
+    grep -q '"helo":"consumer.xn--bcher-kva.example"' "$tmp/sink.line" ||
+        fail "cmake-consumer: the EHLO name did not come in A-label form"
+fi
 send pc-io "$tmp/pc-io/consumer" 0 LD_LIBRARY_PATH="$(run_path smtp-io)"
 [ "$tls" = 1 ] && send pc-tls "$tmp/pc-tls/consumer" 1 LD_LIBRARY_PATH="$(run_path smtp-tls)"
+if [ "$idn" = 1 ]; then
+    send pc-idn "$tmp/pc-idn/consumer" 0 LD_LIBRARY_PATH="$(run_path "smtp-io smtp-idn")"
+    grep -q '"helo":"consumer.xn--bcher-kva.example"' "$tmp/sink.line" ||
+        fail "pc-idn: the EHLO name did not come in A-label form"
+fi
 # The consumer receives: the installed smtp-send sends it a message.
 receive pc-io "$tmp/pc-io/consumer" "$P/bin/smtp-send" LD_LIBRARY_PATH="$(run_path smtp-io)"
 stop_sink

@@ -3,8 +3,8 @@
 # The core is sans-I/O (docs/DESIGN.md, "Layers"). Two checks:
 # 1. The include direction, on the sources: a core file never includes an engine's header or
 #    internal header, an engine never includes the other engine's internal header, and no file
-#    of the core or the engines includes an adapter's header or a socket, poll, clock, thread or
-#    TLS header.
+#    of the core or the engines includes an adapter's header or a socket, poll, clock, thread,
+#    TLS or IDNA (libidn2) header.
 # 2. On the built static library: the objects may call only pure libc functions (memory,
 #    string and in-memory formatting: snprintf writes to a buffer, never a stream). It lists
 #    every undefined symbol of each object in libsmtp.a (nm -u) and fails on any symbol outside
@@ -24,8 +24,8 @@ for f in "$src"/lib/*.c "$src"/lib/*.h; do
     for inc in $incs; do
         bad=
         case "$inc" in
-        smtp/io.h|smtp/tls.h|sys/socket.h|netinet/*|arpa/*|netdb.h|poll.h|sys/epoll.h|unistd.h|\
-        time.h|sys/time.h|pthread.h|threads.h|signal.h|fcntl.h|stdio.h|mbedtls/*)
+        smtp/io.h|smtp/tls.h|smtp/idn.h|sys/socket.h|netinet/*|arpa/*|netdb.h|poll.h|sys/epoll.h|\
+        unistd.h|time.h|sys/time.h|pthread.h|threads.h|signal.h|fcntl.h|stdio.h|mbedtls/*|idn2.h)
             # stdio.h is allowed for snprintf only; the symbol check catches any stream call.
             [ "$inc" = stdio.h ] || bad="an adapter's or the system's I/O header" ;;
         esac

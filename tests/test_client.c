@@ -1340,6 +1340,120 @@ static void test_reuse(void)
     smtp_client_del(c);
 }
 
+/* ---- IDNA (settings.idna_to_ascii) ---- */
+
+/* A converter that gives idna_answer whatever the domain (NULL: refuses), and refuses from its
+ * call idna_refuse_from on (0: never); a length over `cap` is a faulty converter's. */
+static const char *idna_answer;
+static int idna_calls, idna_refuse_from;
+static int stub_idna(const char *domain, size_t len, char *out, size_t cap)
+{
+    (void)domain, (void)len;
+    idna_calls++;
+    if (!idna_answer || (idna_refuse_from && idna_calls >= idna_refuse_from))
+        return SMTP_ERR_SYNTAX;
+    size_t n = strlen(idna_answer);
+    memcpy(out, idna_answer, n < cap ? n : cap);
+    return (int)n;
+}
+
+/* The helo_name: converted once, in smtp_client_new; what the converter gives is checked (an
+ * ASCII domain name, within 255 octets); a version-2 caller has no converter. */
+static void test_idna_helo(void)
+{
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    char out[512];
+    settings(&s);
+    s.helo_name = "client.b\xc3\xbc"
+                  "cher.example";
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), SMTP_ERR_INVALID_ARGUMENT);
+    s.idna_to_ascii = stub_idna;
+    idna_answer = "client.xn--bcher-kva.example";
+    idna_calls = idna_refuse_from = 0;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(idna_calls, 1);
+    CHECK_INT(smtp_client_read(c, "220 hi\r\n", 8), 8);
+    CHECK_MEM(out, drain(c, out, sizeof out), "EHLO client.xn--bcher-kva.example\r\n");
+    CHECK_INT(idna_calls, 1);
+    smtp_client_del(c);
+    /* an ASCII name is not converted */
+    settings(&s);
+    s.idna_to_ascii = stub_idna;
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+    CHECK_INT(idna_calls, 1);
+    smtp_client_del(c);
+    /* refused, or a faulty answer: not a name, not ASCII, empty, too long */
+    static char long_name[300];
+    memset(long_name, 'a', sizeof long_name - 1);
+    const char *bad[] = {NULL, "[192.0.2.1]", "br\xc3\xb6ken.example", "", "a..b", long_name};
+    s.helo_name = "client.b\xc3\xbc"
+                  "cher.example";
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        idna_answer = bad[i];
+        CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), SMTP_ERR_INVALID_ARGUMENT);
+    }
+    /* version 2 ends before idna_to_ascii: never read */
+    idna_answer = "client.xn--bcher-kva.example";
+    idna_calls = 0;
+    CHECK_INT(
+        smtp_client_new_versioned(&c, SMTP_CLIENT_CALLBACKS_VERSION, &app_cb, 2, &s, NULL, &a),
+        SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(idna_calls, 0);
+}
+
+/* The addresses: converted only for a server without SMTPUTF8, with no allocation; a converter
+ * that answers otherwise when the command is written than when the client decided fails the
+ * session (SMTP_ERR_CALLBACK_FAILURE). */
+static void test_idna_addresses(void)
+{
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
+    struct app a = {0};
+    smtp_client_settings s;
+    smtp_client *c;
+    smtp_client_message m;
+    static const smtp_client_rcpt ulabel[] = {{"info@b\xc3\xbc"
+                                               "cher.example",
+                                               0, NULL}};
+    settings(&s);
+    s.idna_to_ascii = stub_idna;
+    idna_answer = "xn--bcher-kva.example";
+    idna_calls = idna_refuse_from = 0;
+    message(&m);
+    m.rcpts = ulabel;
+    /* SMTPUTF8 offered: the converter is not called */
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, &mem, &a), 0);
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK(feed(c, "220 hi\r\n250-mx\r\n250 SMTPUTF8\r\n250 ok\r\n250 ok\r\n354 go\r\n"
+                  "250 queued\r\n") > 0);
+    CHECK_INT(a.delivered, 1);
+    CHECK_INT(idna_calls, 0);
+    smtp_client_del(c);
+    /* without SMTPUTF8: twice per address (the decision, the command), nothing allocated */
+    a = (struct app){0};
+    CHECK_INT(smtp_client_new(&c, &app_cb, &s, &mem, &a), 0);
+    CHECK(feed(c, "220 hi\r\n250 mx\r\n") > 0);
+    int calls = f.calls;
+    for (int i = 0; i < 20; i++) {
+        CHECK_INT(smtp_client_submit(c, &m), 0);
+        CHECK(feed(c, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
+    }
+    CHECK_INT(a.delivered, 20);
+    CHECK_INT(idna_calls, 40);
+    CHECK_INT(f.calls, calls);
+    /* the converter refuses when RCPT is written, after it converted for the decision */
+    idna_refuse_from = idna_calls + 2;
+    CHECK_INT(smtp_client_submit(c, &m), 0);
+    CHECK_INT(feed(c, "250 ok\r\n"), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT(a.messages, 21);
+    CHECK_INT(a.delivered, 20);
+    CHECK_INT(a.end, SMTP_CLIENT_END_ERROR);
+    smtp_client_del(c);
+    CHECK_INT(f.live, 0);
+}
+
 int main(void)
 {
     test_bad_settings();
@@ -1364,5 +1478,7 @@ int main(void)
     test_proxy_round_trip();
     test_incremental_calls();
     test_reuse();
+    test_idna_helo();
+    test_idna_addresses();
     return check_finish();
 }

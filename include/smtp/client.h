@@ -159,7 +159,8 @@ typedef struct smtp_client_crypto {
 
 /**
  * The version of smtp_client_settings this header describes (common.h: versioned structs):
- * 2 added auth_min_iterations, 3 the connection reuse limits (reuse_max_messages...).
+ * 2 added auth_min_iterations, 3 the connection reuse limits (reuse_max_messages...) and
+ * idna_to_ascii.
  */
 #define SMTP_CLIENT_SETTINGS_VERSION 3
 
@@ -172,7 +173,9 @@ typedef struct smtp_client_settings {
      * The name sent with EHLO, HELO or LHLO: a domain or an address literal ("[192.0.2.1]"),
      * checked with smtp_domain_parse (RFC 5321 4.1.1.1); NULL is refused. Default "localhost"
      * (as Go's net/smtp): enough for submission to your own server; an MTA that relays to
-     * others sets its fully-qualified name (RFC 5321 4.1.4), which many servers require.
+     * others sets its fully-qualified name (RFC 5321 4.1.4), which many servers require. A
+     * name with U-labels is refused, unless idna_to_ascii is set: it is then sent in its
+     * A-label form.
      */
     const char *helo_name;
     /** SMTP_CLIENT_* flags; 0 by default. */
@@ -274,6 +277,46 @@ typedef struct smtp_client_settings {
     uint32_t reuse_max_idle;
     uint32_t reuse_probe_idle;
     /** @} */
+    /**
+     * idna_to_ascii converts a domain holding U-labels to its A-label form (IDNA, RFC 5890),
+     * for a server that lacks SMTPUTF8: smtp_idn_to_ascii (<smtp/idn.h>, the library smtp_idn,
+     * built with libidn2) is one. NULL (the default): nothing is converted, and a message
+     * with UTF-8 in an address needs SMTPUTF8.
+     *
+     * With it set, the client converts:
+     *   - a UTF-8 helo_name, once, in smtp_client_new (EHLO, HELO and LHLO send the A-label
+     *     form);
+     *   - the addresses of a message that needs SMTPUTF8 only for U-labels in domains (every
+     *     local part ASCII) when the server does not offer SMTPUTF8: MAIL and RCPT then carry
+     *     the A-label forms and no SMTPUTF8 parameter. A message with a UTF-8 local part still
+     *     needs SMTPUTF8. The decision is made before MAIL: a domain the function refuses, or
+     *     an address or a line its A-label form makes too long (RFC 5321 4.5.3.1), makes the
+     *     message SMTP_CLIENT_UNSUPPORTED (missing SMTP_CAP_SMTPUTF8) with nothing sent, as
+     *     without the function. A server that offers SMTPUTF8 gets the addresses as they are
+     *     (RFC 6531);
+     *   - a recipient with U-labels in its domain given to smtp_client_rcpt_to while its
+     *     transaction's MAIL goes without SMTPUTF8.
+     *
+     * It must answer the same for the same domain every time: the client calls it when it
+     * decides and again as it writes each command. A different answer then fails the session
+     * (SMTP_ERR_CALLBACK_FAILURE). It is called from inside smtp_client_new (the helo_name),
+     * smtp_client_rcpt_to, and any call that makes the client write MAIL or RCPT
+     * (smtp_client_read, smtp_client_write, smtp_client_submit...), and may not call the
+     * client. The client allocates nothing for it; the function may (smtp_idn_to_ascii:
+     * libidn2's malloc, freed before it returns). Since version 3.
+     *
+     * @param domain  The domain as written in the address or helo_name, `len` octets, valid
+     *                UTF-8 with at least one U-label; not NUL-terminated.
+     * @param len     The length of `domain` in octets.
+     * @param out     Receives the A-label form, ASCII (a NUL after it is allowed).
+     * @param cap     The room at `out` in octets (256: a domain is at most 255 octets and its
+     *                NUL).
+     * @return The length of the A-label form written to `out` (without a NUL), or a negative
+     *         SMTP_ERR_* code when the domain cannot be converted. The client checks the
+     *         result is an ASCII domain (smtp_domain_parse); one that is not counts as
+     *         refused.
+     */
+    int (*idna_to_ascii)(const char *domain, size_t len, char *out, size_t cap);
 } smtp_client_settings;
 
 /**
@@ -565,7 +608,8 @@ typedef struct smtp_client_callbacks {
  * @retval SMTP_ERR_INVALID_ARGUMENT `pcli` is NULL; a version this library lacks; a setting
  *         out of range (a size under its minimum, max_recipients over 100000, a size so
  *         large the block would overflow, auth_max_iterations 0, an unknown `tls` policy);
- *         a helo_name that is NULL or not a domain or address literal; an unknown flag; an
+ *         a helo_name that is NULL or not a domain or address literal (one with U-labels
+ *         without idna_to_ascii, or whose A-label form it refused); an unknown flag; an
  *         auth_mech the client does not implement, whose crypto functions are missing, or
  *         whose credential is missing while AUTH is asked for (auth_user set, or
  *         SMTP_CLIENT_AUTH_EXTERNAL; "EXTERNAL" always needs that flag).
@@ -700,6 +744,7 @@ SMTP_API int smtp_client_want_close(const smtp_client *cli);
 /**
  * Send SMTPUTF8 with MAIL (RFC 6531 3.4) even when no address given so far needs it: for a
  * transaction opened with smtp_client_mail_from whose recipients, added later, may hold UTF-8.
+ * Its addresses are then never converted to A-labels (smtp_client_settings.idna_to_ascii).
  */
 #define SMTP_CLIENT_MSG_SMTPUTF8 0x8u
 
@@ -735,7 +780,8 @@ typedef smtp_ssize (*smtp_client_read_body_fn)(smtp_client *cli, char *dest, siz
  * offers their extension; when one is not offered the message is refused before anything is
  * sent (SMTP_CLIENT_UNSUPPORTED) if the extension is needed for a correct delivery (SMTPUTF8,
  * 8BITMIME, BINARYMIME, REQUIRETLS, DELIVERBY, FUTURERELEASE) or required by a flag, and
- * silently left out otherwise (SIZE, DSN, MT-PRIORITY).
+ * silently left out otherwise (SIZE, DSN, MT-PRIORITY). SMTPUTF8 is not needed when the only
+ * UTF-8 is in U-labels of domains and the settings convert them (idna_to_ascii).
  *
  * The body is sent as it is pulled: for DATA a leading '.' is doubled, bare LF and bare CR
  * become CRLF and a last line without a line end gets one (RFC 5321 4.5.2, 2.3.8), then
@@ -864,7 +910,10 @@ SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
  * transaction (on_reply, then on_message once no reply is owed). smtp_client_command(RSET)
  * before the data ends the transaction (on_message: TEMPFAIL without a reply) and sends RSET;
  * smtp_client_quit ends it too. SMTPUTF8 goes with MAIL when the sender needs it or the flag
- * SMTP_CLIENT_MSG_SMTPUTF8 asks for it; SMTP_CLIENT_MSG_REQUIRE_DSN concerns RET and ENVID
+ * SMTP_CLIENT_MSG_SMTPUTF8 asks for it (with settings.idna_to_ascii, a sender whose UTF-8 is in
+ * U-labels only goes in A-label form to a server without SMTPUTF8, and MAIL without it; so do
+ * the recipients given so far, and then every later one must have an A-label form);
+ * SMTP_CLIENT_MSG_REQUIRE_DSN concerns RET and ENVID
  * (a recipient's NOTIFY and ORCPT are left out when the server lacks DSN). Call it through
  * smtp_client_mail_from, which passes SMTP_CLIENT_MESSAGE_VERSION.
  *
@@ -917,8 +966,10 @@ SMTP_API int smtp_client_mail_from_versioned(smtp_client *cli, int version,
  *         path ("Postmaster" allowed); a DSN value out of range; the transaction has
  *         max_recipients recipients already.
  * @retval SMTP_ERR_UNSAFE_ARGUMENT The address or ORCPT holds a control byte.
- * @retval SMTP_ERR_UTF8 The address needs SMTPUTF8 and neither the sender nor the flag
- *         SMTP_CLIENT_MSG_SMTPUTF8 put it on MAIL.
+ * @retval SMTP_ERR_UTF8 The address needs SMTPUTF8, neither the sender nor the flag
+ *         SMTP_CLIENT_MSG_SMTPUTF8 put it on MAIL, and it cannot go in A-label form instead
+ *         (no settings.idna_to_ascii, a UTF-8 local part, a domain it refused, an A-label form
+ *         too long).
  * @retval SMTP_ERR_TOO_LONG The RCPT line would exceed its limit or max_output.
  * @retval SMTP_ERR_INVALID_STATE No transaction opened with smtp_client_mail_from, or its data
  *         was asked for already (smtp_client_data), or it has failed (its MAIL was refused:

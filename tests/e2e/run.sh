@@ -436,6 +436,44 @@ broken_server() {
     wait $server_pid
 }
 
+# IDNA: U-labels to a server without SMTPUTF8 (rawsmtp --serve offers nothing). With libidn2
+# (smtp-send --version says "IDNA: yes") EHLO, MAIL and RCPT carry the A-label forms and no
+# SMTPUTF8, and the recipient's line names the address as given; a UTF-8 local part still needs
+# SMTPUTF8 (not sent: 69), a --helo without an A-label form is refused (64). Without libidn2 the
+# message is not sent (69) and a UTF-8 --helo is refused (64).
+case_idna() {
+    printf 'Subject: idna\r\n\r\nx\r\n' >"$tmp/msg"
+    u=$(printf 'b\303\274cher.example')   # bücher.example
+    m=$(printf 'm\303\274nchen.example')  # münchen.example
+    if $W "$bin/smtp-send" --version | grep -q '^IDNA: yes'; then
+        serve_script '220 hi\r\n250 hi\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n'
+        send 0 --from "a@$m" --to "info@$u" --helo "client.$u" --data "$tmp/msg" \
+            --no-pipelining --timeout 10
+        wait $server_pid
+        expect_in "$tmp/server.out" "EHLO client.xn--bcher-kva.example"
+        expect_in "$tmp/server.out" "MAIL FROM:<a@xn--mnchen-3ya.example>"
+        expect_in "$tmp/server.out" "RCPT TO:<info@xn--bcher-kva.example>"
+        expect_not_in "$tmp/server.out" "SMTPUTF8"
+        expect_in "$tmp/send.out" "info@$u: delivered: 250 queued"
+        serve_script '220 hi\r\n250 hi\r\n221 bye\r\n'
+        send 69 --from a@example.org --to "j$(printf '\303\266')rg@$u" --data "$tmp/msg" --timeout 10
+        wait $server_pid
+        expect_in "$tmp/send.out" "not sent: the server does not offer SMTPUTF8"
+        expect_not_in "$tmp/server.out" "MAIL FROM"
+        send 64 --from a@example.org --to b@example.org --helo "$(printf '\342\230\203').example" \
+            --data "$tmp/msg"
+        expect_in "$tmp/send.err" "has no A-label form"
+    else
+        serve_script '220 hi\r\n250 hi\r\n221 bye\r\n'
+        send 69 --from a@example.org --to "info@$u" --data "$tmp/msg" --timeout 10
+        wait $server_pid
+        expect_in "$tmp/send.out" "not sent: the server does not offer SMTPUTF8"
+        expect_not_in "$tmp/server.out" "MAIL FROM"
+        send 64 --from a@example.org --to b@example.org --helo "client.$u" --data "$tmp/msg"
+        expect_in "$tmp/send.err" "built without IDNA"
+    fi
+}
+
 case_server_faults() {
     printf 'x\r\n' >"$tmp/msg"
     # Protocol violations: 76.

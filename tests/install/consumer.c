@@ -7,7 +7,10 @@
  *   consumer send HOST PORT [CAFILE]   one message with smtp_io_connect + smtp_io_client_run,
  *                                      or, built with CONSUMER_TLS, smtp_tls_client_run
  *                                      (STARTTLS required when CAFILE is given); prints
- *                                      "consumer: DELIVERED 250, N octets"
+ *                                      "consumer: DELIVERED 250, N octets"; built with
+ *                                      CONSUMER_IDN, its EHLO name is consumer.bücher.example,
+ *                                      sent as consumer.xn--bcher-kva.example by
+ *                                      smtp_idn_to_ascii
  *   consumer receive                   an smtp_io_loop on 127.0.0.1, port chosen by the kernel
  *                                      (printed on stderr as "consumer: listening on 127.0.0.1
  *                                      port N"), until one message was received and its
@@ -22,6 +25,9 @@
 #include <smtp/io.h>
 #endif
 #include <smtp/smtp.h>
+#ifdef CONSUMER_IDN
+#include <smtp/idn.h>
+#endif
 
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +61,18 @@ static int send_one(const char *host, const char *port, const char *ca_file)
     smtp_client_settings s;
     smtp_client_settings_init(&s);
     s.helo_name = "consumer.example.org";
+#ifdef CONSUMER_IDN
+    char a[256];
+    const char *u = "consumer.b\xc3\xbc"
+                    "cher.example";
+    if (smtp_idn_to_ascii(u, strlen(u), a, sizeof a) < 0 ||
+        strcmp(a, "consumer.xn--bcher-kva.example") != 0) {
+        fprintf(stderr, "consumer: smtp_idn_to_ascii does not give the A-label form\n");
+        return 1;
+    }
+    s.helo_name = u;
+    s.idna_to_ascii = smtp_idn_to_ascii;
+#endif
     if (ca_file != NULL) s.tls = SMTP_CLIENT_TLS_REQUIRED;
     smtp_client_callbacks cb = {.on_message = on_message};
     smtp_client_rcpt to[] = {{.address = "sink@example.org"}};
