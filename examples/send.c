@@ -40,11 +40,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* What one recipient got: the RCPT reply, and in LMTP the reply after the data. */
+/* What one recipient got: the RCPT reply, and in LMTP (or a message split by the server's
+ * LIMITS RCPTMAX) the reply after the data. */
 typedef struct rcpt_result {
     int code; /* 0: no reply (the message failed before RCPT was answered) */
     char reply[200];
-    int data_code; /* LMTP only: the reply after the data, 0 when none */
+    int data_code; /* LMTP or a split message: the reply after the data, 0 when none */
     char data_reply[200];
     /* --json: the replies whole (every line, joined by LF; malloc'd) and their enhanced
      * codes. */
@@ -150,7 +151,7 @@ static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_cl
     (void)cli;
     send_session *s = ud;
     rcpt_result *r = &s->results[rcpt - s->msg.rcpts];
-    if (reply->command != SMTP_VERB_RCPT) { /* LMTP: the reply after the data */
+    if (reply->command != SMTP_VERB_RCPT) { /* the reply after the data (LMTP, RCPTMAX) */
         r->data_code = reply->code;
         format_reply(r->data_reply, sizeof r->data_reply, reply);
         if (s->o->json)

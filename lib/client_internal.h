@@ -166,6 +166,13 @@ struct smtp_client {
      * are copied into inc_rcpts (max_recipients, allocated at the first smtp_client_mail_from). */
     int m_incremental, m_open;
     smtp_client_rcpt *inc_rcpts;
+    /* LIMITS RCPTMAX (RFC 9422 4.2): a whole envelope over the server's limit goes as several
+     * transactions over the same session, each for msg->rcpts[t_first .. t_end); t_split: the
+     * message is split; its recipients delivered and not delivered so far, and whether any of
+     * those failed temporarily. m_rcpt_sent is an index into msg->rcpts, m_rcpt_replied counts
+     * the replies of the transaction. */
+    int t_split;
+    size_t t_first, t_end, t_delivered, t_failed, t_temp;
     int need_rset; /* a transaction is open after a failure: send RSET */
     /* Reuse (smtp_client_reuse): messages reported so far; probe 1: the next message is
      * preceded by RSET, 2: that RSET is out and MAIL waits for its 2xx. */

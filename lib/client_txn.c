@@ -362,7 +362,21 @@ static void txn_clear(smtp_client *cli)
     cli->m_lmtp_ok = cli->m_lmtp_rej = cli->m_lmtp_temp = 0;
     cli->saved.set = 0;
     cli->m_incremental = cli->m_open = 0;
+    cli->t_split = 0;
+    cli->t_first = cli->t_end = cli->t_delivered = cli->t_failed = cli->t_temp = 0;
     body_reset(cli);
+}
+
+/* The end of the recipients of the transaction in progress (all of them unless split). */
+static size_t txn_end(const smtp_client *cli)
+{
+    return cli->t_split ? cli->t_end : cli->msg->nrcpts;
+}
+
+/* How many recipients the transaction in progress has. */
+static size_t txn_rcpts(const smtp_client *cli)
+{
+    return txn_end(cli) - cli->t_first;
 }
 
 void smtp_client_message_init(smtp_client_message *msg)
@@ -493,7 +507,7 @@ int smtp_client_data(smtp_client *cli)
         return SMTP_ERR_INVALID_STATE;
     cli->m_open = 0;
     /* Every recipient answered already: is there anyone to send to? */
-    if (cli->m_rcpt_replied == cli->msg->nrcpts) judge_recipients(cli);
+    if (cli->m_rcpt_replied == txn_rcpts(cli)) judge_recipients(cli);
     int rv = settle(cli);
     if (rv < 0) return rv;
     return smtp_cli_kick(cli);
@@ -622,7 +636,7 @@ static void expect_final(smtp_client *cli, int kind, int flag)
         cli->m_pending++;
         return;
     }
-    for (size_t i = 0; i < cli->msg->nrcpts; i++) {
+    for (size_t i = cli->t_first; i < txn_end(cli); i++) {
         if (!cli->rcpt_ok[i]) continue;
         smtp_cli_expect_push(cli, SMTP_CLI_X_LMTP, (uint32_t)i, kind == SMTP_CLI_X_BDAT);
         cli->m_pending++;
@@ -665,7 +679,7 @@ static int emit_bdat(smtp_client *cli)
     int rv = body_pull(cli);
     if (rv < 0) return rv;
     int complete = body_complete(cli);
-    int may_end = complete && (!smtp_cli_lmtp(cli) || cli->m_rcpt_replied == cli->msg->nrcpts);
+    int may_end = complete && (!smtp_cli_lmtp(cli) || cli->m_rcpt_replied == txn_rcpts(cli));
     size_t avail;
     body_at_hand(cli, &avail);
     /* Wait for a worthwhile chunk unless the body is complete. */
@@ -746,6 +760,18 @@ static int emit_mail(smtp_client *cli)
         size = body_size(cli);
     if (cli->m_utf8 && go_alabels(cli, m, size)) cli->m_utf8 = 0;
     int missing = missing_ext(cli, m, size);
+    /* LIMITS RCPTMAX (RFC 9422 4.2): more recipients than the server takes in a transaction go
+     * in several, the same body each time; a body source cannot be read twice, and all or
+     * nothing cannot hold across transactions: those messages are refused (missing LIMITS). */
+    uint64_t rcptmax = cli->ehlo ? smtp_caps_limit(&cli->caps, SMTP_LIMIT_RCPTMAX) : 0;
+    if (missing < 0 && !cli->m_incremental && !cli->t_split && rcptmax > 0 && m->nrcpts > rcptmax) {
+        if (m->read_body || (m->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING)) {
+            missing = SMTP_CAP_LIMITS;
+        } else {
+            cli->t_split = 1;
+            cli->t_end = (size_t)rcptmax;
+        }
+    }
     if (missing >= 0) {
         smtp_client_result res = {SMTP_CLIENT_UNSUPPORTED,    NULL, 0, 0, (smtp_cap)missing, size,
                                   SMTP_CLIENT_RESULT_NOT_SENT};
@@ -846,14 +872,14 @@ int smtp_cli_txn_produce(smtp_client *cli)
         return 1;
     }
     if (cli->m_decided) return 0;
-    if (cli->m_rcpt_sent < cli->msg->nrcpts) return emit_rcpt(cli);
+    if (cli->m_rcpt_sent < txn_end(cli)) return emit_rcpt(cli);
     if (cli->m_open) return 0; /* more recipients may come (smtp_client_rcpt_to) */
     switch (cli->m_data) {
     case SMTP_CLI_DATA_NONE:
         /* All or nothing: no data before every recipient has answered, so that nothing can
          * be delivered to some only (without PIPELINING this is lockstep anyway). */
         if ((cli->msg->flags & SMTP_CLIENT_MSG_ALL_OR_NOTHING) &&
-            cli->m_rcpt_replied < cli->msg->nrcpts)
+            cli->m_rcpt_replied < txn_rcpts(cli))
             return 0;
         if (cli->m_bdat) {
             cli->m_data = SMTP_CLI_DATA_BDAT;
@@ -928,7 +954,12 @@ static int finish(smtp_client *cli, int status)
     res.accepted =
         smtp_cli_lmtp(cli) && cli->m_data == SMTP_CLI_DATA_END ? cli->m_lmtp_ok : cli->m_ok;
     res.rejected = cli->m_rej + cli->m_lmtp_rej;
-    if (cli->m_mail == SMTP_CLI_MAIL_NONE) res.flags |= SMTP_CLIENT_RESULT_NOT_SENT;
+    if (cli->t_split) { /* the totals over its transactions */
+        res.accepted = cli->t_delivered;
+        res.rejected = cli->t_failed;
+    }
+    if (cli->m_mail == SMTP_CLI_MAIL_NONE && cli->t_first == 0)
+        res.flags |= SMTP_CLIENT_RESULT_NOT_SENT;
     cli->messages++;
     txn_clear(cli);
     int cr;
@@ -940,7 +971,12 @@ int smtp_cli_txn_abort(smtp_client *cli, int status, const smtp_client_reply *r)
 {
     if (!cli->msg) return 0;
     if (!cli->m_decided && r) save_reply(cli, r);
-    return finish(cli, cli->m_decided ? cli->m_status : status);
+    status = cli->m_decided ? cli->m_status : status;
+    if (cli->t_split) { /* earlier transactions may have delivered it to some */
+        cli->t_failed += cli->m_ok + cli->m_rej;
+        if (cli->t_delivered) status = SMTP_CLIENT_DELIVERED;
+    }
+    return finish(cli, status);
 }
 
 /* All recipients answered and no data was sent yet: is there anyone to send to? */
@@ -968,7 +1004,7 @@ static int on_rcpt_reply(smtp_client *cli, const struct smtp_cli_expect *x,
     SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[x->index], r);
     if (cr < 0) return smtp_cli_callback_failed(cli);
     /* Before DATA (or while BDAT chunks go out): with no recipient, stop and RSET. */
-    if (cli->m_rcpt_replied == cli->msg->nrcpts && !cli->m_decided && !cli->m_open &&
+    if (cli->m_rcpt_replied == txn_rcpts(cli) && !cli->m_decided && !cli->m_open &&
         (cli->m_data == SMTP_CLI_DATA_NONE || cli->m_data == SMTP_CLI_DATA_BDAT))
         judge_recipients(cli);
     return 0;
@@ -1015,6 +1051,81 @@ static void on_lmtp_reply(smtp_client *cli, const smtp_client_reply *r)
     save_reply(cli, r);
 }
 
+/* The saved deciding reply as a reply, or NULL. */
+static const smtp_client_reply *saved_reply(const smtp_client *cli, smtp_client_reply *rep)
+{
+    if (!cli->saved.set) return NULL;
+    memset(rep, 0, sizeof *rep);
+    rep->command = cli->saved.command;
+    rep->code = cli->saved.code;
+    rep->text.ptr = cli->saved.text;
+    rep->text.len = cli->saved.len;
+    rep->enhanced.ptr = cli->saved.text + cli->saved.enh_off;
+    rep->enhanced.len = cli->saved.enh_len;
+    rep->lines = cli->saved.lines;
+    rep->truncated = cli->saved.truncated;
+    return rep;
+}
+
+/*
+ * A transaction of a split message has every reply (RFC 9422 4.2). Its recipients' outcomes
+ * are added up; in SMTP each recipient its RCPT accepted is told the transaction's final reply
+ * through on_rcpt (reply->command DATA or BDAT, as LMTP's replies after the data are), so that
+ * the application knows who has the message. Then the next transaction starts (after the RSET
+ * a failure asked for), or, after the last one or a refused MAIL (which would refuse them all),
+ * the message is reported: DELIVERED when some recipient has it, with the totals.
+ */
+static int split_txn_end(smtp_client *cli)
+{
+    smtp_client_reply rep;
+    const smtp_client_reply *final = saved_reply(cli, &rep);
+    if (smtp_cli_lmtp(cli)) {
+        cli->t_delivered += cli->m_lmtp_ok;
+        cli->t_failed += cli->m_lmtp_rej;
+        cli->t_temp += cli->m_lmtp_temp;
+        if (cli->m_data != SMTP_CLI_DATA_END) { /* DATA refused: its accepted got nothing */
+            cli->t_failed += cli->m_ok;
+            if (cli->m_status == SMTP_CLIENT_TEMPFAIL) cli->t_temp += cli->m_ok;
+        }
+    } else if (cli->m_ok > 0) {
+        int delivered = !cli->m_decided && cli->m_delivered;
+        if (delivered)
+            cli->t_delivered += cli->m_ok;
+        else
+            cli->t_failed += cli->m_ok;
+        if (!delivered && (!final || final->code < 500)) cli->t_temp += cli->m_ok;
+        for (size_t i = cli->t_first; final && i < cli->t_end; i++) {
+            if (!cli->rcpt_ok[i]) continue;
+            int cr;
+            SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[i], final);
+            if (cr < 0) return smtp_cli_callback_failed(cli);
+        }
+    }
+    cli->t_failed += cli->m_rej;
+    cli->t_temp += cli->m_temp;
+    int mail_refused = cli->m_mail == SMTP_CLI_MAIL_FAIL;
+    if (mail_refused || cli->t_end >= cli->msg->nrcpts) {
+        int status = cli->t_delivered ? SMTP_CLIENT_DELIVERED
+                     : cli->t_temp || (mail_refused && cli->m_status == SMTP_CLIENT_TEMPFAIL)
+                         ? SMTP_CLIENT_TEMPFAIL
+                         : SMTP_CLIENT_PERMFAIL;
+        return finish(cli, status);
+    }
+    /* The next transaction: the same message to the next recipients. */
+    uint64_t rcptmax = cli->t_end - cli->t_first;
+    cli->t_first = cli->t_end;
+    cli->t_end = cli->msg->nrcpts - cli->t_first > rcptmax ? cli->t_first + (size_t)rcptmax
+                                                           : cli->msg->nrcpts;
+    cli->m_bdat = cli->m_mail = cli->m_data = cli->m_decided = cli->m_status = 0;
+    cli->m_delivered = 0;
+    cli->m_rcpt_sent = cli->t_first;
+    cli->m_rcpt_replied = 0;
+    cli->m_ok = cli->m_rej = cli->m_temp = 0;
+    cli->m_lmtp_ok = cli->m_lmtp_rej = cli->m_lmtp_temp = 0;
+    body_reset(cli);
+    return 0;
+}
+
 int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
                        const smtp_client_reply *r)
 {
@@ -1054,7 +1165,7 @@ int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
         }
         break;
     case SMTP_CLI_X_BDAT:
-        if (cli->m_ok == 0 && cli->m_rcpt_replied == cli->msg->nrcpts) {
+        if (cli->m_ok == 0 && cli->m_rcpt_replied == txn_rcpts(cli)) {
             /* No recipient accepted (BDAT went pipelined before the RCPT replies): their
              * refusals decide, as for DATA, whatever BDAT got: a 554 tells less, and a 250 to
              * LAST delivers to no one. That 250 ends the transaction; anything else is closed
@@ -1079,6 +1190,8 @@ int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
     default: break;
     }
     if (cli->m_pending || cli->m_data == SMTP_CLI_DATA_ABORT) return 0;
+    if (cli->t_split && (cli->m_decided || cli->m_data == SMTP_CLI_DATA_END))
+        return split_txn_end(cli);
     if (cli->m_decided) return finish(cli, cli->m_status);
     if (cli->m_data == SMTP_CLI_DATA_END) {
         if (!smtp_cli_lmtp(cli))

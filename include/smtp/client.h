@@ -498,7 +498,9 @@ typedef struct smtp_client_callbacks {
      * on_rcpt reports the reply to RCPT for recipient `rcpt` (2xx: accepted).
      *
      * In LMTP mode, also the reply after the data for each accepted recipient: then
-     * reply->command is SMTP_VERB_DATA or SMTP_VERB_BDAT instead of SMTP_VERB_RCPT.
+     * reply->command is SMTP_VERB_DATA or SMTP_VERB_BDAT instead of SMTP_VERB_RCPT. Likewise
+     * for a message split by the server's LIMITS RCPTMAX (smtp_client_submit): each accepted
+     * recipient gets its transaction's final reply (or DATA's refusal) after its RCPT reply.
      *
      * @param cli        The client.
      * @param rcpt       The recipient, an element of the current message's `rcpts` (its index
@@ -865,7 +867,14 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
  * smtp_client_submit_versioned starts a message, given the message version the caller uses.
  *
  * Allowed while no message is in progress (before the greeting too, and from on_message); the
- * message is sent when the session is ready. The envelope is checked here: on any error
+ * message is sent when the session is ready. When the server announces LIMITS RCPTMAX
+ * (RFC 9422 4.2) below the number of recipients, the message goes as several transactions
+ * over the session, the same body each time, each recipient told its transaction's outcome
+ * (on_rcpt after the data, as LMTP's); on_message then reports the message once: DELIVERED
+ * when some recipient has it, `accepted` and `rejected` over all the transactions, a refused
+ * MAIL leaving the recipients after it unattempted (no on_rcpt). A body source cannot be sent
+ * twice, nor can SMTP_CLIENT_MSG_ALL_OR_NOTHING hold across transactions: such a message is
+ * refused before MAIL (SMTP_CLIENT_UNSUPPORTED, `missing` SMTP_CAP_LIMITS). The envelope is checked here: on any error
  * nothing is sent and nothing is kept. Once it returned 0 the message's outcome comes through
  * on_message only, also when the session fails at once (a body source that fails on its first
  * read). Call it through smtp_client_submit, which passes SMTP_CLIENT_MESSAGE_VERSION.
