@@ -416,10 +416,8 @@ static int check_message(smtp_client *cli, const smtp_client_message *m, int *ut
             return SMTP_ERR_UNSAFE_ARGUMENT;
     }
     if (m->sender[0] && (rv = check_path(m->sender, 0, utf8)) != 0) return rv;
-    for (size_t i = 0; i < m->nrcpts; i++)
-        if ((rv = check_path(m->rcpts[i].address, SMTP_PATH_ALLOW_POSTMASTER, utf8)) != 0)
-            return rv;
     if ((rv = check_values(m)) != 0) return rv;
+    /* each recipient's path, values and longest line, parsed once (check_rcpt) */
     for (size_t i = 0; i < m->nrcpts; i++)
         if ((rv = check_rcpt(cli, &m->rcpts[i], utf8)) != 0) return rv;
     return check_lengths(cli, m, *utf8);
