@@ -338,7 +338,9 @@ static int address_out(const smtp_client *cli, const char *address, char buf[SMT
                        const char **out)
 {
     *out = address;
-    if (cli->m_utf8 || !has_8bit(address)) return (int)strlen(address);
+    /* without the hook a UTF-8 address goes with SMTPUTF8 or not at all: no scan for it */
+    if (cli->m_utf8 || !cli->set.idna_to_ascii || !has_8bit(address))
+        return (int)strlen(address);
     int n = alabel_form(cli, address, buf);
     if (n < 0) return SMTP_ERR_CALLBACK_FAILURE;
     *out = buf;
@@ -410,11 +412,6 @@ static int check_message(smtp_client *cli, const smtp_client_message *m, int *ut
     if (has_ctl(m->sender) || (m->envid && has_ctl(m->envid)) ||
         (m->holduntil && has_ctl(m->holduntil)))
         return SMTP_ERR_UNSAFE_ARGUMENT;
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        if (!m->rcpts[i].address) return SMTP_ERR_INVALID_ARGUMENT;
-        if (has_ctl(m->rcpts[i].address) || (m->rcpts[i].orcpt && has_ctl(m->rcpts[i].orcpt)))
-            return SMTP_ERR_UNSAFE_ARGUMENT;
-    }
     if (m->sender[0] && (rv = check_path(m->sender, 0, utf8)) != 0) return rv;
     if ((rv = check_values(m)) != 0) return rv;
     /* each recipient's path, values and longest line, parsed once (check_rcpt) */
@@ -431,7 +428,7 @@ static void txn_begin(smtp_client *cli, const smtp_client_message *copy, int utf
     cli->msg = &cli->msg_copy;
     cli->m_utf8 = utf8;
     cli->m_incremental = cli->m_open = open;
-    memset(cli->rcpt_ok, 0, cli->set.max_recipients);
+    memset(cli->rcpt_ok, 0, copy->nrcpts); /* smtp_client_rcpt_to clears its own */
     /* The message is taken: what follows (a body source that fails at once, say) is the
      * session's, reported by on_message and on_session_end, not an error of this call. */
     (void)smtp_cli_kick(cli);
@@ -485,6 +482,7 @@ int smtp_client_rcpt_to(smtp_client *cli, const smtp_client_rcpt *rcpt)
     /* RFC 6531 3.4: SMTPUTF8 goes with MAIL, which may be out already; without it the
      * recipient may still go in A-label form (idna_to_ascii). */
     if (utf8 && !cli->m_utf8 && !rcpt_alabels_fit(cli, rcpt, PARAMS_LONGEST)) return SMTP_ERR_UTF8;
+    cli->rcpt_ok[cli->msg_copy.nrcpts] = 0;
     cli->inc_rcpts[cli->msg_copy.nrcpts++] = *rcpt;
     return smtp_cli_kick(cli);
 }
