@@ -33,7 +33,7 @@ static pid_t serve_one(int lfd, const smtp_server_settings *ss, const smtp_io_se
     if (!ok)
         fprintf(stderr, "server: %s (%d), %d messages, %d filters\n", smtp_io_status_name(st),
                 detail, srv.messages, toy_made);
-    _exit(ok ? 0 : 1);
+    iot_exit(ok ? 0 : 1);
 }
 
 /* The client's transcript: counts what went each way. */

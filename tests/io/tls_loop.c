@@ -88,12 +88,12 @@ static void run(int implicit)
         int ok = read(go[0], &c, 1) == 1;
         /* Two good clients at once, then one expecting another name. */
         pid_t a = fork();
-        if (a == 0) _exit(client_child(port, implicit, "localhost", nmsg, 1) ? 0 : 1);
+        if (a == 0) iot_exit(client_child(port, implicit, "localhost", nmsg, 1) ? 0 : 1);
         ok = client_child(port, implicit, "mail.test", nmsg, 1) && ok;
         int st;
         ok = waitpid(a, &st, 0) == a && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ok;
         ok = client_child(port, implicit, "wrong.example", 1, 0) && ok;
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     close(go[0]);
 
