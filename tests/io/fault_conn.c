@@ -8,7 +8,9 @@
  * detail the API documents (EOF, DONE, SYSERR and its errno, ERROR and its code, TLS,
  * TIMEOUT), the message in progress aborted and reported failed, never acknowledged; the
  * descriptors are closed and (ASan, valgrind) nothing leaks. Memory runs out at every
- * allocation of a session in turn.
+ * allocation of a session in turn. Also: on_progress failing, bytes after the 220 to STARTTLS,
+ * lingering, handshake and write timeouts, TLS factories that fail or forget a function,
+ * early talkers under strict pipelining, and the queries' documented answers.
  */
 #include "faults.h"
 #include "toyfilter.h"
@@ -159,6 +161,107 @@ static void test_progress_fails(void)
     CHECK_INT(p.cli.delivered, 1);
     CHECK_INT(p.status[0], SMTP_IO_EOF);
     CHECK(p.srv.messages >= 1); /* the next message may have been taken, unacknowledged */
+    fk_close(&p);
+}
+
+static int fail_at_once(smtp_io_conn *conn, void *ud)
+{
+    (void)conn, (void)ud;
+    return -1;
+}
+
+/* on_progress failing at the connection's first step: it ends before a byte is sent; its
+ * handlers then do nothing and return that error again; the server sees the end and nothing
+ * else. */
+static void test_progress_fails_at_once(void)
+{
+    struct fk_pair p;
+    CHECK_INT(fk_open(&p), 0);
+    p.cio.on_progress = fail_at_once;
+    CHECK_INT(fk_start(&p, 1, 100, NULL), 0);
+    smtp_io_conn *c = p.conn[1];
+    CHECK_INT(smtp_io_conn_done(c), 1);
+    int64_t now = smtp_io_now_ms();
+    CHECK_INT(smtp_io_conn_on_readable(c, now), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT(smtp_io_conn_on_writable(c, now), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT(smtp_io_conn_on_timer(c, now), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT(smtp_io_conn_events(c), 0);
+    CHECK(smtp_io_conn_deadline(c) == SMTP_IO_NEVER);
+    CHECK_INT(fk_run(&p, 5000), 1);
+    CHECK_INT(p.status[1], SMTP_IO_ERROR);
+    CHECK_INT(p.status[0], SMTP_IO_EOF);
+    CHECK_INT(p.srv.mails, 0);
+    CHECK_INT(p.cli.failed, 1);
+    fk_close(&p);
+}
+
+/* The queries' documented answers for NULL, for a client connection, and once done (a
+ * connection that ended with EOF: its handlers return 0). */
+static void test_queries(void)
+{
+    int detail = 1;
+    CHECK(smtp_io_conn_client(NULL) == NULL);
+    CHECK(smtp_io_conn_server(NULL) == NULL);
+    CHECK(smtp_io_conn_session_data(NULL) == NULL);
+    CHECK_INT(smtp_io_conn_busy(NULL), 0);
+    CHECK_INT(smtp_io_conn_status(NULL, &detail), SMTP_IO_OK);
+    CHECK_INT(detail, 0);
+    CHECK_INT(smtp_io_conn_status(NULL, NULL), SMTP_IO_OK);
+    struct fk_pair p;
+    CHECK_INT(fk_open(&p), 0);
+    CHECK_INT(smtp_io_conn_new_server(NULL, p.fd[0], NULL, NULL, NULL, NULL, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    smtp_io_conn *c = (smtp_io_conn *)&p;
+    CHECK_INT(smtp_io_conn_new_server(&c, -1, NULL, NULL, NULL, NULL, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(c == NULL);
+    CHECK_INT(fk_start(&p, 1, 100, NULL), 0);
+    CHECK(smtp_io_conn_client(p.conn[1]) == p.cli.cli);
+    CHECK(smtp_io_conn_server(p.conn[1]) == NULL);
+    CHECK(smtp_io_conn_session_data(p.conn[1]) == NULL); /* of no loop */
+    CHECK_INT(smtp_io_conn_busy(p.conn[1]), 0);          /* a client is never busy */
+    CHECK_INT(smtp_io_conn_status(p.conn[1], NULL), SMTP_IO_OK);
+    /* The server's peer goes away: its connection ends with EOF. */
+    smtp_io_conn_del(p.conn[1]);
+    p.conn[1] = NULL;
+    p.fd[1] = -1;
+    CHECK_INT(fk_run(&p, 2000), 1);
+    CHECK_INT(p.status[0], SMTP_IO_EOF);
+    fk_close(&p);
+}
+
+/*
+ * Strict pipelining, with the client's bytes already waiting when its connection is served:
+ * they are read before the greeting (EINTR retried) and judged early (554); a client that
+ * closed its side before its greeting ends the session with EOF.
+ */
+static void test_early_talkers(void)
+{
+    struct fk_pair p;
+    CHECK_INT(fk_open(&p), 0);
+    p.ss.flags |= SMTP_SERVER_STRICT_PIPELINING;
+    CHECK_INT(iot_send(p.fd[1], "EHLO early.test\r\n"), 0);
+    iot_sleep_ms(20);
+    shim_fail(SHIM_RECV, p.fd[0], EINTR, 1);
+    CHECK_INT(
+        smtp_io_conn_new_server(&p.conn[0], p.fd[0], &iot_callbacks, &p.ss, &p.sess, &p.sio, NULL),
+        0);
+    CHECK_INT(shim_hits(SHIM_RECV), 1);
+    char buf[512];
+    CHECK(iot_read_until(p.fd[1], buf, sizeof buf, "554", 2000) > 0);
+    CHECK(strncmp(buf, "220 mx.test", 11) == 0 && strstr(buf, "554 5.5.0"));
+    fk_close(&p);
+
+    CHECK_INT(fk_open(&p), 0);
+    p.ss.flags |= SMTP_SERVER_STRICT_PIPELINING;
+    CHECK_INT(shutdown(p.fd[1], SHUT_WR), 0);
+    iot_sleep_ms(20);
+    CHECK_INT(
+        smtp_io_conn_new_server(&p.conn[0], p.fd[0], &iot_callbacks, &p.ss, &p.sess, &p.sio, NULL),
+        0);
+    CHECK_INT(fk_run(&p, 2000), 1);
+    CHECK_INT(p.status[0], SMTP_IO_EOF);
+    CHECK(p.closed[0]);
     fk_close(&p);
 }
 
@@ -322,47 +425,54 @@ static void test_client_write_stall(void)
     fk_close(&p);
 }
 
-/* TLS factories that fail: their code is the TLS detail; a filter left incomplete is refused
- * (INVALID_ARGUMENT) and freed by its own del. */
-static int refusing_new(smtp_io_filter *f, smtp_io_conn *conn, void *ud)
-{
-    (void)f, (void)conn, (void)ud;
-    return SMTP_ERR_NOMEM;
-}
-
-static int incomplete_dels;
+/* TLS factories that fail: their code is the TLS detail. A filter left without one of its
+ * five functions is refused (INVALID_ARGUMENT) and freed by its own del, when it has one. */
+static int factory_code; /* < 0: the factory fails with it; else the function it forgets */
+static int forgotten_dels;
 
 static void count_del(void *ctx)
 {
-    incomplete_dels++;
+    forgotten_dels++;
     free(ctx);
 }
 
-static int incomplete_new(smtp_io_filter *f, smtp_io_conn *conn, void *ud)
+static int forgetful_new(smtp_io_filter *f, smtp_io_conn *conn, void *ud)
 {
+    if (factory_code < 0) return factory_code;
     int r = toy_new(f, conn, ud);
-    f->read = NULL;
     f->del = count_del;
+    switch (factory_code) {
+    case 0: f->handshake = NULL; break;
+    case 1: f->feed = NULL; break;
+    case 2: f->pull = NULL; break;
+    case 3: f->read = NULL; break;
+    case 4: f->write = NULL; break;
+    default: /* and without del: the factory's ctx is its own to free (here: static) */
+        toy_del(f->ctx);
+        f->ctx = NULL;
+        f->write = NULL;
+        f->del = NULL;
+        break;
+    }
     return r;
 }
 
 static void test_factory_failures(void)
 {
-    smtp_io_tls_factory factories[] = {refusing_new, incomplete_new};
-    int details[] = {SMTP_ERR_NOMEM, SMTP_ERR_INVALID_ARGUMENT};
-    for (int i = 0; i < 2; i++) {
+    for (int code = -1; code <= 5; code++) {
         struct fk_pair p;
         CHECK_INT(fk_open(&p), 0);
         p.ss.extensions |= SMTP_SERVER_EXT_STARTTLS;
         p.sio.tls_new = toy_new;
         p.cs.tls = SMTP_CLIENT_TLS_REQUIRED;
-        p.cio.tls_new = factories[i];
-        incomplete_dels = 0;
+        p.cio.tls_new = forgetful_new;
+        factory_code = code < 0 ? SMTP_ERR_NOMEM : code;
+        forgotten_dels = 0;
         CHECK_INT(fk_start(&p, 1, 100, NULL), 0);
         CHECK_INT(fk_run(&p, 5000), 1);
         CHECK_INT(p.status[1], SMTP_IO_TLS);
-        CHECK_INT(p.detail[1], details[i]);
-        CHECK_INT(incomplete_dels, i);
+        CHECK_INT(p.detail[1], code < 0 ? SMTP_ERR_NOMEM : SMTP_ERR_INVALID_ARGUMENT);
+        CHECK_INT(forgotten_dels, code >= 0 && code < 5);
         CHECK_INT(p.cli.end, SMTP_CLIENT_END_TLS_FAILED);
         CHECK_INT(p.cli.failed, 1);
         CHECK(p.closed[0] && p.closed[1]);
@@ -430,6 +540,9 @@ int main(void)
         test_send_fails(&send_cases[i]);
     test_recv_fails();
     test_progress_fails();
+    test_progress_fails_at_once();
+    test_queries();
+    test_early_talkers();
     test_client_starttls_injection();
     test_linger();
     test_handshake_timeout();

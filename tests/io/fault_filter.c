@@ -2,18 +2,19 @@
 /*
  * The TLS seam (conn.c's filter stages) with a filter that misbehaves as a TLS peer or
  * library may (faultfilter.h): slow peers (a few octets per call, each way, over STARTTLS and
- * implicit TLS) lose nothing; an alert during the handshake ends that side with TLS and its
- * code, and the other with the end of the stream, the message failed; a close_notify in the
- * middle of a command or of a body ends the server with EOF, the message aborted and never
- * acknowledged; a record that does not decrypt, an alert to send, a write refused end with
- * TLS. A session that ended well queues a close_notify; one that failed does not. Every
- * filter made is freed.
+ * implicit TLS, early talkers judged) lose nothing; an alert during the handshake ends that
+ * side with TLS and its code, and the other with the end of the stream, the message failed; a
+ * close_notify in the middle of a command or of a body ends the server with EOF, the message
+ * aborted and never acknowledged; a record that does not decrypt, an alert to send, a write
+ * refused (at once, or after plaintext was kept) end with TLS. A session that ended well
+ * queues a close_notify; one that failed does not. Every filter made is freed.
  */
 #include "faults.h"
 #include "faultfilter.h"
 
-/* A STARTTLS (or implicit TLS) pair whose filters are ff_new's. */
-static void start(struct fk_pair *p, int implicit, int nmsg, size_t body)
+/* A STARTTLS (or implicit TLS) pair whose filters are ff_new's: its settings, then
+ * fk_start. */
+static void setup(struct fk_pair *p, int implicit)
 {
     CHECK_INT(fk_open(p), 0);
     p->sio.tls_new = p->cio.tls_new = ff_new;
@@ -25,6 +26,11 @@ static void start(struct fk_pair *p, int implicit, int nmsg, size_t body)
         p->ss.extensions |= SMTP_SERVER_EXT_STARTTLS;
         p->cs.tls = SMTP_CLIENT_TLS_REQUIRED;
     }
+}
+
+static void start(struct fk_pair *p, int implicit, int nmsg, size_t body)
+{
+    setup(p, implicit);
     CHECK_INT(fk_start(p, nmsg, body, NULL), 0);
 }
 
@@ -47,7 +53,9 @@ static int look_at_filter(smtp_io_conn *conn, void *ud)
     return 0;
 }
 
-/* Both peers slow: records one to three octets at a time, every way. */
+/* Both peers slow: records one to three octets at a time, every way. The server judges early
+ * talkers (strict pipelining: under implicit TLS the filter hands it the first plaintext) and
+ * gives the handshake all the time it needs (handshake_timeout_ms 0). */
 static void test_slow_peers(int implicit)
 {
     ff_reset();
@@ -58,8 +66,10 @@ static void test_slow_peers(int implicit)
         ff_knobs[i].write_max = 3;
     }
     struct fk_pair p;
-    seen_filter = seen_tls = 0;
-    start(&p, implicit, 2, 5000);
+    setup(&p, implicit);
+    p.ss.flags |= SMTP_SERVER_STRICT_PIPELINING;
+    p.sio.handshake_timeout_ms = 0;
+    CHECK_INT(fk_start(&p, 2, 5000, NULL), 0);
     CHECK_INT(fk_run(&p, 20000), 1);
     CHECK_INT(p.status[0], SMTP_IO_DONE);
     CHECK_INT(p.status[1], SMTP_IO_DONE);
@@ -149,9 +159,10 @@ static void test_end_mid_stream(size_t after, int in_body)
 static void test_filter_fails(int which)
 {
     ff_reset();
-    int side = which == 1 ? 1 : 0;
+    int side = which == 1 || which == 3;
     switch (which) {
-    case 0: /* a record that does not decrypt, in the middle of the body */
+    case 0: /* a record that does not decrypt, in the middle of the body (fed in pieces) */
+        ff_knobs[0].feed_max = 1000;
         ff_knobs[0].feed_fail_after = 3000;
         ff_knobs[0].feed_fail = SMTP_ERR_PROTO;
         break;
@@ -161,12 +172,17 @@ static void test_filter_fails(int which)
     case 2: /* the server's library refuses plaintext */
         ff_knobs[0].write_fail = SMTP_ERR_NOMEM;
         break;
+    case 3: /* the client's takes a little at a time, then refuses what was kept */
+        ff_knobs[1].write_max = 100;
+        ff_knobs[1].write_fail_after = 2000;
+        ff_knobs[1].write_fail = SMTP_ERR_NOMEM;
+        break;
     }
     struct fk_pair p;
     start(&p, which == 1, 1, 20000);
     CHECK_INT(fk_run(&p, 5000), 1);
     CHECK_INT(p.status[side], SMTP_IO_TLS);
-    CHECK_INT(p.detail[side], which == 2 ? SMTP_ERR_NOMEM : SMTP_ERR_PROTO);
+    CHECK_INT(p.detail[side], which >= 2 ? SMTP_ERR_NOMEM : SMTP_ERR_PROTO);
     CHECK_INT(p.status[!side], SMTP_IO_EOF);
     CHECK_INT(p.cli.delivered, 0);
     CHECK_INT(p.srv.messages, 0);
@@ -187,7 +203,7 @@ int main(void)
     }
     test_end_mid_stream(30, 0);    /* inside EHLO or MAIL */
     test_end_mid_stream(10000, 1); /* inside the body */
-    for (int which = 0; which < 3; which++)
+    for (int which = 0; which < 4; which++)
         test_filter_fails(which);
     return check_finish();
 }

@@ -8,7 +8,9 @@
  * a loop or a listener that cannot be made says why and leaks nothing; listening on every
  * address shares one port; a session refused at accept or by on_connect; memory running out
  * at accept; a shutdown whose grace period ends with several transactions open, and client
- * connections at shutdown (the message in progress finished, then QUIT; a stuck one cut).
+ * connections at shutdown (the message in progress finished, then QUIT; a stuck one cut); the
+ * loop's arguments (versions, NULLs, sessions without on_accept, calls after shutdown was
+ * asked).
  */
 #include "faults.h"
 
@@ -269,6 +271,17 @@ static void test_listen(void)
     CHECK(port > 0);
     for (int i = 1; i < n; i++)
         CHECK_INT(smtp_io_loop_port(loop, (size_t)i), port);
+    /* The second address's socket refused by epoll: the first stays, its count is returned
+     * with ERROR all the same. */
+    if (n == 2) {
+        shim_rule_add((struct shim_rule){
+            .call = SHIM_EPOLL_CTL, .fd = -1, .err = ENOMEM, .times = 1, .skip = 1});
+        CHECK_INT(smtp_io_loop_listen(loop, NULL, "0", &st, &detail), 1);
+        CHECK_INT(st, SMTP_IO_ERROR);
+        CHECK_INT(detail, SMTP_ERR_INVALID_STATE);
+        CHECK(smtp_io_loop_port(loop, 2) > 0);
+        shim_clear();
+    }
     /* The port is taken now. */
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
@@ -580,6 +593,78 @@ static void test_add_client_ends_at_once(void)
     close(lfd);
 }
 
+/* A session callback that checks its user_data: the loop's, when there is no on_accept. */
+static int saw_loop_data;
+
+static int check_user_data(smtp_server *srv, void *ud)
+{
+    (void)srv;
+    saw_loop_data += ud == (void *)&saw_loop_data;
+    return 0;
+}
+
+/*
+ * The loop's own arguments: versions it lacks and NULLs are refused; a loop without on_accept
+ * gives every session its callbacks and its user_data; a shutdown asked (from a signal
+ * handler, say) refuses new listeners and clients at once, before the loop has run.
+ */
+static void test_loop_arguments(void)
+{
+    smtp_io_loop_settings ls;
+    smtp_io_loop_settings_init(&ls);
+    smtp_io_loop *loop = NULL;
+    CHECK_INT(smtp_io_loop_new_versioned(NULL, SMTP_IO_LOOP_SETTINGS_VERSION, &ls,
+                                         SMTP_IO_SETTINGS_VERSION, SMTP_SERVER_CALLBACKS_VERSION,
+                                         SMTP_SERVER_SETTINGS_VERSION, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_io_loop_new_versioned(&loop, SMTP_IO_LOOP_SETTINGS_VERSION, NULL,
+                                         SMTP_IO_SETTINGS_VERSION, SMTP_SERVER_CALLBACKS_VERSION,
+                                         SMTP_SERVER_SETTINGS_VERSION, NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_io_loop_new_versioned(&loop, SMTP_IO_LOOP_SETTINGS_VERSION, &ls,
+                                         SMTP_IO_SETTINGS_VERSION, 0, SMTP_SERVER_SETTINGS_VERSION,
+                                         NULL),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK(loop == NULL);
+    smtp_io_loop_settings_init_versioned(SMTP_IO_LOOP_SETTINGS_VERSION + 1, &ls);
+    smtp_io_loop_settings_init(NULL);
+    CHECK_INT(ls.max_connections, 1000);
+
+    static const smtp_server_callbacks cb = {.on_connect = check_user_data};
+    ls.callbacks = &cb;
+    ls.user_data = &saw_loop_data;
+    CHECK_INT(smtp_io_loop_new(&loop, &ls, NULL), 0);
+    CHECK_INT(smtp_io_loop_listen(loop, "127.0.0.1", "0", NULL, NULL), 1);
+    int fd = iot_connect(smtp_io_loop_port(loop, 0));
+    char buf[256];
+    CHECK(loop_expect(loop, fd, "220", buf, sizeof buf));
+    CHECK_INT(saw_loop_data, 1);
+    close(fd);
+    /* A client added with no place to be told (pconn NULL) runs all the same. */
+    smtp_client *cli;
+    smtp_client_settings cs;
+    smtp_client_settings_init(&cs);
+    CHECK_INT(smtp_client_new(&cli, NULL, &cs, NULL, NULL), 0);
+    fd = iot_connect(smtp_io_loop_port(loop, 0));
+    CHECK_INT(smtp_io_loop_add_client(loop, fd, cli, NULL, NULL, NULL), 0);
+    CHECK_INT(smtp_io_loop_connections(loop), 2);
+    CHECK_INT(smtp_io_loop_add_client(loop, fd, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    smtp_io_loop_shutdown(loop);
+    int lport, lfd = iot_listen(4, &lport);
+    CHECK_INT(smtp_io_loop_add_listener(loop, lfd), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_io_loop_add_listener(loop, -1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_io_loop_add_listener(NULL, lfd), SMTP_ERR_INVALID_ARGUMENT);
+    int cfd = iot_connect(lport);
+    CHECK_INT(smtp_io_loop_add_client(loop, cfd, cli, NULL, NULL, NULL), SMTP_ERR_INVALID_STATE);
+    CHECK(!fk_fd_closed(lfd) && !fk_fd_closed(cfd));
+    close(cfd);
+    close(lfd);
+    CHECK_INT(smtp_io_loop_update(NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    iot_finish_loop(loop);
+    smtp_io_loop_del(loop);
+    smtp_client_del(cli);
+}
+
 int main(void)
 {
     iot_limit_time(100);
@@ -598,5 +683,6 @@ int main(void)
     test_grace_over();
     test_clients_at_shutdown();
     test_add_client_ends_at_once();
+    test_loop_arguments();
     return check_finish();
 }

@@ -20,13 +20,14 @@
 
 struct ff_knobs {
     size_t feed_max, pull_max, read_max, write_max; /* octets per call at most; 0: no limit */
-    int handshake_fail;     /* < 0: the handshake fails with it once the peer's hello came */
-    size_t read_end_after;  /* with read_end: the plaintext octets read before the end */
-    int read_end;           /* < 0: what read returns then (the end of the stream) */
-    size_t feed_fail_after; /* with feed_fail: the ciphertext octets fed before it fails */
-    int feed_fail;          /* < 0 */
-    int pull_fail;          /* < 0: pull fails with it once the handshake is done */
-    int write_fail;         /* < 0: write fails with it */
+    int handshake_fail;      /* < 0: the handshake fails with it once the peer's hello came */
+    size_t read_end_after;   /* with read_end: the plaintext octets read before the end */
+    int read_end;            /* < 0: what read returns then (the end of the stream) */
+    size_t feed_fail_after;  /* with feed_fail: the ciphertext octets fed before it fails */
+    int feed_fail;           /* < 0 */
+    int pull_fail;           /* < 0: pull fails with it once the handshake is done */
+    size_t write_fail_after; /* with write_fail: the plaintext octets taken before it fails */
+    int write_fail;          /* < 0 */
 };
 
 struct ff_counts {
@@ -40,7 +41,7 @@ struct ff {
     struct toy *toy; /* made by toy_new */
     struct ff_knobs k;
     int role; /* 0: server, 1: client */
-    size_t fed, read;
+    size_t fed, read, written;
 };
 
 static inline size_t ff_cap(size_t len, size_t max)
@@ -86,8 +87,10 @@ static smtp_ssize ff_read(void *ctx, char *dest, size_t cap)
 static smtp_ssize ff_write(void *ctx, const char *data, size_t len)
 {
     struct ff *f = ctx;
-    if (f->k.write_fail) return f->k.write_fail;
-    return toy_write(f->toy, data, ff_cap(len, f->k.write_max));
+    if (f->k.write_fail && f->written + len > f->k.write_fail_after) return f->k.write_fail;
+    smtp_ssize n = toy_write(f->toy, data, ff_cap(len, f->k.write_max));
+    if (n > 0) f->written += (size_t)n;
+    return n;
 }
 
 static void ff_close(void *ctx)
