@@ -8,9 +8,10 @@
  * detail the API documents (EOF, DONE, SYSERR and its errno, ERROR and its code, TLS,
  * TIMEOUT), the message in progress aborted and reported failed, never acknowledged; the
  * descriptors are closed and (ASan, valgrind) nothing leaks. Memory runs out at every
- * allocation of a session in turn. Also: on_progress failing, bytes after the 220 to STARTTLS,
- * lingering, handshake and write timeouts, TLS factories that fail or forget a function,
- * early talkers under strict pipelining, and the queries' documented answers.
+ * allocation of a session in turn, and while pipelined commands wait for the engine. Also:
+ * on_progress failing, bytes after the 220 to STARTTLS, lingering, handshake and write timeouts,
+ * TLS factories that fail or forget a function, early talkers under strict pipelining, and the
+ * queries' documented answers.
  */
 #include "faults.h"
 #include "toyfilter.h"
@@ -530,6 +531,56 @@ static void test_nomem_everywhere(int client_side)
     CHECK(nomem > 0);
 }
 
+/*
+ * Memory runs out while the server keeps pipelined commands its engine cannot take yet (its
+ * output queue is full: the socket takes nothing for a while): each run ends with every reply
+ * sent in order (DONE), or with ERROR and SMTP_ERR_NOMEM; nothing leaks.
+ */
+static void test_nomem_pipelined(void)
+{
+    char script[16384];
+    size_t len = (size_t)snprintf(script, sizeof script, "EHLO x.test\r\nMAIL FROM:<a@b.c>\r\n");
+    for (int i = 0; i < 400; i++)
+        len += (size_t)snprintf(script + len, sizeof script - len, "RCPT TO:<u%d@d.e>\r\n", i);
+    snprintf(script + len, sizeof script - len, "QUIT\r\n");
+    int completed = 0, nomem = 0;
+    for (int k = 1; k < 100 && !completed; k++) {
+        struct failmem fm = {0};
+        fm.fail_at = k;
+        smtp_mem mem = failmem_mem(&fm);
+        struct fk_pair p;
+        CHECK_INT(fk_open(&p), 0);
+        p.ss.max_output = 4096;
+        p.ss.max_recipients = 1000;
+        shim_fail(SHIM_SEND, p.fd[0], EAGAIN, 20);
+        CHECK_INT(iot_send(p.fd[1], script), 0);
+        int r = smtp_io_conn_new_server(&p.conn[0], p.fd[0], &iot_callbacks, &p.ss, &p.sess, &p.sio,
+                                        &mem);
+        if (r < 0) {
+            CHECK_INT(r, SMTP_ERR_NOMEM);
+        } else {
+            CHECK_INT(fk_run(&p, 5000), 1);
+            if (p.status[0] == SMTP_IO_ERROR) {
+                CHECK_INT(p.detail[0], SMTP_ERR_NOMEM);
+                nomem++;
+            } else {
+                CHECK_INT(p.status[0], SMTP_IO_DONE);
+                static char buf[32768];
+                CHECK(iot_read_until(p.fd[1], buf, sizeof buf, "221 ", 2000) > 0);
+                int n = 0;
+                for (const char *q = buf; (q = strstr(q, "250 2.1.5")) != NULL; q++)
+                    n++;
+                CHECK_INT(n, 400);
+                completed = fm.calls < k;
+            }
+        }
+        fk_close(&p);
+        CHECK_INT(fm.live, 0);
+    }
+    CHECK(completed);
+    CHECK(nomem > 0);
+}
+
 int main(void)
 {
     iot_limit_time(100);
@@ -550,5 +601,6 @@ int main(void)
     test_factory_failures();
     test_nomem_everywhere(0);
     test_nomem_everywhere(1);
+    test_nomem_pipelined();
     return check_finish();
 }
