@@ -404,9 +404,12 @@ static int run_filter(smtp_io_conn *c, int64_t now, int *progress)
     while (c->in.len == 0 && !c->filter_end && !c->done) {
         smtp_ssize n = f->read(f->ctx, tmp, sizeof tmp);
         if (n < 0) {
-            /* close_notify, or a broken stream: the end of input either way */
+            /* close_notify, or a broken stream: the end of input either way. Ciphertext kept
+             * for the filter can no longer be read: dropped, or the end would wait for a
+             * filter that takes nothing more. */
             c->filter_end = 1;
             peer_gone(c);
+            buf_clear(c, &c->cin);
             *progress = 1;
             break;
         }

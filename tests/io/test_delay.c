@@ -163,7 +163,7 @@ static void test_blocking_hold(void)
         smtp_server_settings ss;
         server_settings(&ss, 1, 300);
         smtp_io_status st = smtp_io_server_run(fd, NULL, &ss, NULL, NULL, NULL, NULL);
-        _exit(st == SMTP_IO_DONE ? 0 : 1);
+        iot_exit(st == SMTP_IO_DONE ? 0 : 1);
     }
     close(lfd);
     int fd = iot_connect(port);

@@ -93,7 +93,7 @@ static void hold_connections(int port, int n, int ready_fd, int go_fd)
     for (int i = 0; fds && i < n; i++)
         if (fds[i] > 0) close(fds[i]);
     free(fds);
-    _exit(ok ? 0 : 1);
+    iot_exit(ok ? 0 : 1);
 }
 
 static const char *const mode_names[] = {"default", "max_output 4096, lines 1024",

@@ -25,13 +25,13 @@ static int spawn_clients(int port, int nconn, int nmsg, size_t body_size, pid_t 
                         smtp_io_status_name(st), c.delivered, c.failed,
                         smtp_client_end_name(c.end));
             iot_client_fini(&c);
-            _exit(ok ? 0 : 1);
+            iot_exit(ok ? 0 : 1);
         }
     }
     int bad = 0, status;
     while (wait(&status) > 0)
         bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    _exit(bad);
+    iot_exit(bad);
 }
 
 /* The hash the server must have seen: every (connection, message) body once. */
@@ -113,7 +113,7 @@ static void test_large_message(int chunking)
         smtp_io_status st = ok ? smtp_io_client_run(c.cli, fd, &ios, NULL, NULL) : SMTP_IO_ERROR;
         ok = ok && st == SMTP_IO_DONE && c.delivered == 2;
         iot_client_fini(&c);
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     CHECK_INT(iot_run_until_child(loop, pid), 0);
     for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
@@ -159,7 +159,7 @@ static void test_slow_client(void)
             const char *want = part == 0 ? "354" : part == 1 ? "250 2.0.0" : "221";
             ok = ok && iot_read_until(fd, buf, sizeof buf, want, 5000) > 0 && strstr(buf, want);
         }
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     CHECK_INT(iot_run_until_child(loop, pid), 0);
     for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
@@ -194,7 +194,7 @@ static void test_vanish_mid_data(void)
         iot_sleep_ms(50);
         /* Nothing may have been acknowledged. */
         ok = ok && iot_read_until(fd, buf, sizeof buf, NULL, 100) == 0;
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     CHECK_INT(iot_run_until_child(loop, pid), 0);
     for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
@@ -260,7 +260,7 @@ static void test_server_partial_writes(void)
         if (!ok) fprintf(stderr, "partial writes: %d of %d recipients answered\n", count, nrcpt);
         free(script);
         free(buf);
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     CHECK_INT(iot_run_until_child(loop, pid), 0);
     for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
@@ -303,7 +303,7 @@ static void test_graceful_shutdown(void)
         /* The listener is gone. */
         ok = ok && iot_connect(port) < 0;
         if (!ok) fprintf(stderr, "shutdown: client saw [%s]\n", buf);
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     close(sync[1]);
     char c;

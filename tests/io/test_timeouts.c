@@ -56,7 +56,7 @@ static void test_silent_client(int in_data)
         int64_t took = smtp_io_now_ms() - t0;
         ok = ok && took >= 150 && took < 3000;
         if (!ok) fprintf(stderr, "silent client: took %lld ms, saw [%s]\n", (long long)took, buf);
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     CHECK_INT(iot_run_until_child(loop, pid), 0);
     for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
@@ -104,7 +104,7 @@ static void test_write_stall(void)
             }
             if (w < 0) break; /* reset by the server: expected */
         }
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     CHECK_INT(iot_run_until_child(loop, pid), 0);
     for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)

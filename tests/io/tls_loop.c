@@ -4,7 +4,9 @@
  * the server loop offers STARTTLS with a certificate made at run time (tests/tls/pki.c) and
  * blocking clients require it and verify the name (RFC 3207, RFC 6125); a second loop speaks
  * implicit TLS (RFC 8314); a client that expects another name fails the handshake and
- * delivers nothing. Every message must arrive over TLS.
+ * delivers nothing. Every message must arrive over TLS. A client driven by hand sends its
+ * close_notify in the middle of a command line and of a body: EOF, nothing acknowledged; a
+ * plaintext client on the implicit-TLS port: the handshake fails with an alert (TLS).
  */
 #include "iotest.h"
 #include "pki.h"
@@ -69,6 +71,45 @@ static int client_child(int port, int implicit, const char *host, int nmsg, int 
     return ok;
 }
 
+/* The server loop on `lfd`: STARTTLS offered, or implicit TLS, with the run-time PKI. */
+static smtp_io_loop *tls_loop_new(struct iot_server *srv, int implicit, int lfd)
+{
+    smtp_tls_settings ts;
+    smtp_tls_settings_init(&ts, SMTP_TLS_SERVER);
+    ts.cert_pem = pki.server_chain;
+    ts.key_pem = pki.server_key;
+    char why[256];
+    CHECK_INT(smtp_tls_config_new(&glue_server_cfg, &ts, NULL, why, sizeof why), 0);
+    smtp_io_loop_settings ls;
+    smtp_io_loop_settings_init(&ls);
+    smtp_io_settings io;
+    smtp_io_settings_init(&io);
+    io.tls_new = glue_new;
+    io.implicit_tls = implicit;
+    ls.io = &io;
+    smtp_server_settings_init(&srv->server);
+    srv->server.hostname = "mx.test";
+    if (implicit)
+        srv->server.flags |= SMTP_SERVER_TLS;
+    else
+        srv->server.extensions |= SMTP_SERVER_EXT_STARTTLS;
+    ls.server = &srv->server;
+    ls.on_accept = iot_on_accept;
+    ls.on_close = iot_on_close;
+    ls.user_data = srv;
+    smtp_io_loop *loop = NULL;
+    CHECK_INT(smtp_io_loop_new(&loop, &ls, NULL), 0);
+    CHECK_INT(smtp_io_loop_add_listener(loop, lfd), 0);
+    return loop;
+}
+
+static void tls_loop_del(smtp_io_loop *loop)
+{
+    iot_finish_loop(loop);
+    smtp_io_loop_del(loop);
+    smtp_tls_config_del(glue_server_cfg);
+}
+
 static void run(int implicit)
 {
     int nmsg = iot_small() ? 2 : 5;
@@ -88,43 +129,17 @@ static void run(int implicit)
         int ok = read(go[0], &c, 1) == 1;
         /* Two good clients at once, then one expecting another name. */
         pid_t a = fork();
-        if (a == 0) _exit(client_child(port, implicit, "localhost", nmsg, 1) ? 0 : 1);
+        if (a == 0) iot_exit(client_child(port, implicit, "localhost", nmsg, 1) ? 0 : 1);
         ok = client_child(port, implicit, "mail.test", nmsg, 1) && ok;
         int st;
         ok = waitpid(a, &st, 0) == a && WIFEXITED(st) && WEXITSTATUS(st) == 0 && ok;
         ok = client_child(port, implicit, "wrong.example", 1, 0) && ok;
-        _exit(ok ? 0 : 1);
+        iot_exit(ok ? 0 : 1);
     }
     close(go[0]);
 
-    smtp_tls_settings ts;
-    smtp_tls_settings_init(&ts, SMTP_TLS_SERVER);
-    ts.cert_pem = pki.server_chain;
-    ts.key_pem = pki.server_key;
-    char why[256];
-    CHECK_INT(smtp_tls_config_new(&glue_server_cfg, &ts, NULL, why, sizeof why), 0);
     struct iot_server srv = {0};
-    smtp_io_loop_settings ls;
-    smtp_io_loop_settings_init(&ls);
-    smtp_io_settings io;
-    smtp_io_settings_init(&io);
-    io.tls_new = glue_new;
-    io.implicit_tls = implicit;
-    ls.io = &io;
-    smtp_server_settings ss;
-    smtp_server_settings_init(&ss);
-    ss.hostname = "mx.test";
-    if (implicit)
-        ss.flags |= SMTP_SERVER_TLS;
-    else
-        ss.extensions |= SMTP_SERVER_EXT_STARTTLS;
-    ls.server = &ss;
-    ls.on_accept = iot_on_accept;
-    ls.on_close = iot_on_close;
-    ls.user_data = &srv;
-    smtp_io_loop *loop = NULL;
-    CHECK_INT(smtp_io_loop_new(&loop, &ls, NULL), 0);
-    CHECK_INT(smtp_io_loop_add_listener(loop, lfd), 0);
+    smtp_io_loop *loop = tls_loop_new(&srv, implicit, lfd);
     glue_made = 0;
     CHECK_INT(write(go[1], "g", 1), 1);
     close(go[1]);
@@ -136,9 +151,108 @@ static void run(int implicit)
     CHECK_INT(srv.starttls, implicit ? 0 : 3);
     CHECK_INT(glue_made, 3);
     CHECK_INT(srv.closed[SMTP_IO_DONE], 2);
-    iot_finish_loop(loop);
-    smtp_io_loop_del(loop);
-    smtp_tls_config_del(glue_server_cfg);
+    tls_loop_del(loop);
+}
+
+/* A TLS client driven by hand over `fd` (smtp_tls's feed and pull) while the loop runs: it can
+ * stop anywhere, and send its close_notify there. */
+struct hand {
+    smtp_tls *tls;
+    int fd;
+    char got[4096]; /* the plaintext received */
+    size_t len;
+    int eof; /* the server closed the connection */
+};
+
+static void hand_step(smtp_io_loop *loop, struct hand *h)
+{
+    char buf[16384];
+    smtp_ssize n;
+    while ((n = smtp_tls_pull(h->tls, buf, sizeof buf)) > 0)
+        if (write(h->fd, buf, (size_t)n) != n) h->eof = 1;
+    (void)smtp_io_loop_run_once(loop, 5);
+    ssize_t r = recv(h->fd, buf, sizeof buf, MSG_DONTWAIT);
+    h->eof |= r == 0 || (r < 0 && errno != EAGAIN);
+    for (ssize_t off = 0; r > 0 && off < r; off += n)
+        if ((n = smtp_tls_feed(h->tls, buf + off, (size_t)(r - off))) <= 0) break;
+    while ((n = smtp_tls_read(h->tls, h->got + h->len, sizeof h->got - 1 - h->len)) > 0)
+        h->len += (size_t)n;
+    h->got[h->len] = '\0';
+}
+
+/* Steps until the plaintext received holds `want` (NULL: until the server closed), up to 2 s. */
+static int hand_until(smtp_io_loop *loop, struct hand *h, const char *want)
+{
+    int64_t end = smtp_io_now_ms() + 2000;
+    while (smtp_io_now_ms() < end && (want ? !strstr(h->got, want) : !h->eof))
+        hand_step(loop, h);
+    return want ? strstr(h->got, want) != NULL : h->eof;
+}
+
+/*
+ * The client's close_notify arrives in the middle of a command line, or of a body: the server
+ * ends the session with EOF (not TLS: the peer closed), the message in progress is aborted,
+ * nothing is acknowledged.
+ */
+static void test_close_notify_mid_command(int in_body)
+{
+    int port, lfd = iot_listen(4, &port);
+    struct iot_server srv = {0};
+    smtp_io_loop *loop = tls_loop_new(&srv, 1, lfd);
+    smtp_tls_settings ts;
+    smtp_tls_settings_init(&ts, SMTP_TLS_CLIENT);
+    ts.ca_pem = pki.ca;
+    smtp_tls_config *cfg;
+    CHECK_INT(smtp_tls_config_new(&cfg, &ts, NULL, NULL, 0), 0);
+    struct hand h = {0};
+    CHECK_INT(smtp_tls_new(&h.tls, cfg, "localhost", NULL), 0);
+    h.fd = iot_connect(port);
+    CHECK(hand_until(loop, &h, "220 mx.test"));
+    const char *talk = in_body ? "EHLO hand.test\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\n"
+                                 "DATA\r\n"
+                               : "EHLO hand.test\r\n";
+    CHECK_INT(smtp_tls_write(h.tls, talk, strlen(talk)), (smtp_ssize)strlen(talk));
+    CHECK(hand_until(loop, &h, in_body ? "354 " : "250 "));
+    const char *cut = in_body ? "half a body\r\nand half a li" : "MAIL FROM:<a@b";
+    CHECK_INT(smtp_tls_write(h.tls, cut, strlen(cut)), (smtp_ssize)strlen(cut));
+    CHECK_INT(smtp_tls_close(h.tls), 0);
+    CHECK(hand_until(loop, &h, NULL));
+    for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
+        smtp_io_loop_run_once(loop, 10);
+    CHECK_INT(srv.closed[SMTP_IO_EOF], 1);
+    CHECK_INT(srv.aborts[SMTP_SERVER_ABORT_EOF], in_body);
+    CHECK_INT(srv.mails, in_body);
+    CHECK_INT(srv.messages, 0);
+    smtp_tls_del(h.tls);
+    smtp_tls_config_del(cfg);
+    close(h.fd);
+    tls_loop_del(loop);
+}
+
+/* A client that talks plaintext to the implicit-TLS port: the handshake fails with an alert
+ * (TLS, with the filter's code), and the client never sees a greeting. */
+static void test_plaintext_to_implicit(void)
+{
+    int port, lfd = iot_listen(4, &port);
+    struct iot_server srv = {0};
+    smtp_io_loop *loop = tls_loop_new(&srv, 1, lfd);
+    int fd = iot_connect(port);
+    CHECK_INT(iot_send(fd, "EHLO plain.test\r\n"), 0);
+    char buf[4096];
+    size_t len = 0;
+    int64_t end = smtp_io_now_ms() + 2000;
+    ssize_t r = -1;
+    while (smtp_io_now_ms() < end && r != 0) {
+        (void)smtp_io_loop_run_once(loop, 5);
+        r = recv(fd, buf + len, sizeof buf - 1 - len, MSG_DONTWAIT);
+        if (r > 0) len += (size_t)r;
+    }
+    buf[len] = '\0';
+    CHECK_INT(r, 0);
+    CHECK(strstr(buf, "220") == NULL);
+    CHECK_INT(srv.closed[SMTP_IO_TLS], 1);
+    close(fd);
+    tls_loop_del(loop);
 }
 
 int main(void)
@@ -147,5 +261,8 @@ int main(void)
     if (test_pki_make(&pki) < 0) return 1;
     run(0);
     run(1);
+    test_close_notify_mid_command(0);
+    test_close_notify_mid_command(1);
+    test_plaintext_to_implicit();
     return check_finish();
 }
