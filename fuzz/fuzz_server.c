@@ -4,7 +4,10 @@
  *
  * The harness plays the application and the adapter. Policy callbacks decide from a table in
  * the input (accept, refuse 4xx/5xx, 421, defer then accept or refuse, or fail); deferred
- * decisions are answered as soon as the read returns, as a real adapter does; STARTTLS
+ * decisions are answered, each by its id (smtp_server_reply_to), once the read returned and
+ * the engine takes no more input (at once, unless settings.max_pending lets it read commands
+ * ahead: pipelined deferral), or at the end of the input, in an order the input chooses, and
+ * optionally the oldest one from inside the next policy callback; STARTTLS
  * boundaries are marked in the stream by "[TLS]": while the engine waits for the handshake,
  * the marker means "the handshake completed" (smtp_server_tls_done), and any byte before
  * it is plaintext injected across the boundary (RFC 3207 4.2); the adapter feeds nothing past
@@ -32,6 +35,13 @@
  *    delivered outside a message (on_data only between on_data_start and the end or abort);
  *  - smtp_server_read never consumes more than it was given; a failed callback makes the
  *    error sticky (a later read returns the same);
+ *  - pipelined deferral (settings.max_pending from the input): the replies leave in command
+ *    order whatever the order of the answers (each answer of a MAIL or RCPT, and each refusal,
+ *    carries its decision's number "fz#N", given in callback order: the numbers in the output
+ *    never decrease), and only numbers of decisions made; the ids
+ *    of smtp_server_decision are new and increasing; no policy callback and no content while
+ *    the on_data_start of a DATA or BDAT is deferred (nothing after them is read, as a command
+ *    or as content, before they are answered);
  *  - after smtp_server_new the engine allocates nothing with SMTP_SERVER_PREALLOCATE, and at
  *    most a few growth steps without it, however long the session (invariant 7); every block
  *    is freed by smtp_server_del.
@@ -51,13 +61,17 @@
  * it, SMTP_SERVER_ENVELOPE when bytes 0 and 1 differ in their low bit); bytes
  * 8-15 = the decision table (policy call k uses byte 8 + k % 8: bits 0-2 the action, bit 3 a text
  * of its own, bits 4-5 how many LMTP replies refuse); byte 16 = on_data returns SMTP_PAUSE at call
- * i when bit i % 8 is set; the rest is the client's stream.
+ * i when bit i % 8 is set; byte 17 = bits 0-2: max_pending (1, 2, 3, 4, 8, 16, 64, 1024),
+ * bits 3-6: the order of the answers given together (0: oldest first; else a permutation
+ * drawn from it), bit 7: a policy callback answers the oldest decision deferred before it
+ * (smtp_server_reply_to from a callback); the rest is the client's stream.
  */
 #include "fuzz_common.h"
 
 #include <smtp/server.h>
 
-#define HEADER 17
+#define HEADER 18
+#define MAX_PEND 1100
 #define TLS_MARK "[TLS]"
 #define MAX_MSGS 64
 
@@ -83,6 +97,8 @@ struct pending {
     unsigned refuse_n; /* LMTP: how many of the recipients' replies refuse */
     size_t rcpts, msg;
     int data_start; /* on_data_start's: a refusal means no content will come */
+    uint64_t id;    /* smtp_server_decision's, for smtp_server_reply_to */
+    unsigned tag;   /* its number in callback order, in its texts ("fz#N") */
 };
 
 struct run {
@@ -93,9 +109,15 @@ struct run {
     int split, lmtp, strict, envelope;
     struct fsplit sp;
     unsigned fail_at, calls, policy_calls, data_calls, pause_mask;
-    int failed, pending_set, last_refused;
+    int failed, last_refused;
     size_t steps;
-    struct pending pend;
+    /* Deferred decisions, oldest first (several with max_pending above 1). */
+    struct pending pend[MAX_PEND];
+    size_t npend;
+    unsigned order_seed, batches, tags;
+    int pipelined, answer_in_callback;
+    uint64_t last_id;
+    int group_end_pending; /* a deferred on_data_start: nothing may be read before its answer */
     int starttls_wait;
     /* the message in progress */
     int in_message;
@@ -110,21 +132,30 @@ struct run {
 
 /* ---- decisions ---- */
 
-static const char *own_text(int code)
+/* A text of the harness's own: the decision's number and its outcome. */
+static size_t own_text(char *t, size_t cap, const struct pending *p)
 {
-    return code < 400 ? "fz accepted" : "fz refused";
+    return (size_t)snprintf(t, cap, "fz#%u %s", p->tag, p->code < 400 ? "accepted" : "refused");
+}
+
+/* Gives the answer of `p`: to its decision by id (deferred), or to the callback's own. */
+static int reply(struct run *r, const struct pending *p, int code, const char *t, size_t n)
+{
+    if (p->id) return smtp_server_reply_to(r->srv, p->id, code, NULL, t, n);
+    return smtp_server_reply(r->srv, code, NULL, t, n);
 }
 
 static int give(struct run *r, const struct pending *p)
 {
     smtp_server *srv = r->srv;
+    char own[32];
     switch (p->how) {
-    case GIVE_DEFAULT: return 0;
+    case GIVE_DEFAULT: return p->id ? reply(r, p, 0, NULL, 0) : 0;
     case GIVE_SASL_ACCEPT: return smtp_server_auth_accept(srv, "fz", 2);
     case GIVE_CHALLENGE: return smtp_server_auth_challenge(srv, "fz?", 3);
     case GIVE_REPLY: {
-        const char *t = p->own_text ? own_text(p->code) : NULL;
-        return smtp_server_reply(srv, p->code, NULL, t, t ? strlen(t) : 0);
+        size_t n = p->own_text ? own_text(own, sizeof own, p) : 0;
+        return reply(r, p, p->code, n ? own : NULL, n);
     }
     case GIVE_END: {
         /* on_message_end: the harness's own acceptance text, so the output shows which
@@ -133,8 +164,7 @@ static int give(struct run *r, const struct pending *p)
         int n = snprintf(t, sizeof t, "Queued as FZ%zu", p->msg);
         size_t replies = r->lmtp ? p->rcpts : 1;
         for (size_t i = 0; i < replies; i++) {
-            int rc = i < p->refuse_n ? smtp_server_reply(srv, 552, NULL, NULL, 0)
-                                     : smtp_server_reply(srv, 250, NULL, t, (size_t)n);
+            int rc = i < p->refuse_n ? reply(r, p, 552, NULL, 0) : reply(r, p, 250, t, (size_t)n);
             if (rc < 0) return rc;
         }
         return 0;
@@ -150,15 +180,29 @@ static int enter(struct run *r)
     return r->fail_at && r->calls == r->fail_at;
 }
 
+static void answer_one(struct run *r, const struct pending *p);
+
 /*
  * Decides a policy callback from the table. `refuse5` is the 5xx code for this callback,
- * `accept` how acceptance is given (GIVE_DEFAULT, GIVE_END, GIVE_SASL_ACCEPT).
+ * `accept` how acceptance is given (GIVE_DEFAULT, GIVE_END, GIVE_SASL_ACCEPT); `tagged`: a
+ * MAIL or RCPT, whose acceptance carries its number too (pipelined deferral).
  */
-static int decide(struct run *r, int refuse5, enum give accept, size_t rcpts)
+static int decide_tagged(struct run *r, int refuse5, enum give accept, size_t rcpts, int tagged)
 {
     unsigned d = r->hdr[8 + r->policy_calls % 8];
     r->policy_calls++;
-    struct pending p = {accept, 0, (d >> 3) & 1, (d >> 4) & 3, rcpts, r->msgs, 0};
+    /* Nothing is read after a DATA or BDAT before its on_data_start is answered. */
+    FUZZ_ASSERT(!r->group_end_pending);
+    uint64_t id = smtp_server_decision(r->srv);
+    FUZZ_ASSERT(id > r->last_id); /* a new id for each decision */
+    r->last_id = id;
+    /* An answer from a callback to the oldest decision deferred before this one. */
+    if (r->answer_in_callback && r->npend) {
+        struct pending old = r->pend[0];
+        memmove(r->pend, r->pend + 1, --r->npend * sizeof *r->pend);
+        answer_one(r, &old);
+    }
+    struct pending p = {accept, 0, (d >> 3) & 1, (d >> 4) & 3, rcpts, r->msgs, 0, 0, ++r->tags};
     int defer = 0;
     switch ((enum action)(d & 7)) {
     case ACT_ACCEPT:
@@ -172,13 +216,18 @@ static int decide(struct run *r, int refuse5, enum give accept, size_t rcpts)
     }
     /* A SASL step that is not accepted or refused gets a challenge. */
     if (accept == GIVE_SASL_ACCEPT && (d & 7) == ACT_ACCEPT2) p.how = GIVE_CHALLENGE;
+    /* Pipelined: every MAIL and RCPT answer and every refusal names its decision. */
+    if (r->pipelined && (p.how == GIVE_REPLY || (tagged && p.how == GIVE_DEFAULT))) {
+        if (p.how == GIVE_DEFAULT) p.how = GIVE_REPLY, p.code = 250;
+        p.own_text = 1;
+    }
     r->last_refused = p.how == GIVE_REPLY;
     if (p.how == GIVE_END && r->msgs < MAX_MSGS)
         r->accepted[r->msgs] = (unsigned char)(r->lmtp ? (rcpts > p.refuse_n ? 1 : 0) : 1);
-    if (defer) {
-        FLOG(&r->ev, "defer\n");
-        r->pend = p;
-        r->pending_set = 1;
+    if (defer && r->npend < MAX_PEND) {
+        FLOG(&r->ev, "defer %llu\n", (unsigned long long)id);
+        p.id = id;
+        r->pend[r->npend++] = p;
         return SMTP_SERVER_DEFER;
     }
     int rc = give(r, &p);
@@ -187,6 +236,11 @@ static int decide(struct run *r, int refuse5, enum give accept, size_t rcpts)
         abort();
     }
     return 0;
+}
+
+static int decide(struct run *r, int refuse5, enum give accept, size_t rcpts)
+{
+    return decide_tagged(r, refuse5, accept, rcpts, 0);
 }
 
 /* ---- callbacks ---- */
@@ -224,7 +278,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     const char *id = smtp_server_auth_identity(srv);
     if (id) flog_span(&r->ev, "id", id, strlen(id));
     flog_str(&r->ev, "\n");
-    return decide(r, 550, GIVE_DEFAULT, 0);
+    return decide_tagged(r, 550, GIVE_DEFAULT, 0, 1);
 }
 
 static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
@@ -236,7 +290,7 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
     flog_span(&r->ev, "path", rc->path.ptr, rc->path.len);
     FLOG(&r->ev, " index=%zu present=%x notify=%x\n", rc->index, rc->params.present,
          rc->params.notify);
-    return decide(r, 550, GIVE_DEFAULT, 0);
+    return decide_tagged(r, 550, GIVE_DEFAULT, 0, 1);
 }
 
 static int on_data_start(smtp_server *srv, void *ud)
@@ -251,10 +305,12 @@ static int on_data_start(smtp_server *srv, void *ud)
     r->in_message = 1;
     r->content.len = 0;
     int rc = decide(r, 554, GIVE_DEFAULT, 0);
-    if (rc == SMTP_SERVER_DEFER)
-        r->pend.data_start = 1;
-    else if (r->last_refused)
+    if (rc == SMTP_SERVER_DEFER) {
+        r->pend[r->npend - 1].data_start = 1;
+        r->group_end_pending = 1;
+    } else if (r->last_refused) {
         r->in_message = 0;
+    }
     return rc;
 }
 
@@ -264,6 +320,7 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     (void)srv;
     struct run *r = ud;
     FUZZ_ASSERT(r->in_message);
+    FUZZ_ASSERT(!r->group_end_pending);
     FUZZ_ASSERT(data.len > 0);
     flog_raw(&r->content, data.ptr, data.len);
     unsigned i = r->data_calls++;
@@ -454,24 +511,52 @@ static void drain(struct run *r)
     FUZZ_ASSERT(fdrain(&r->out, r->split ? &r->sp : NULL, server_write, r->srv) == 0);
 }
 
-/* Answers a deferred decision; the answer may start the next decision, deferred in turn. */
+/* Answers one deferred decision (from the adapter, or from a callback). */
+static void answer_one(struct run *r, const struct pending *p)
+{
+    if (r->failed) return;
+    drain(r);
+    /* Pending, unless a 421 closed the session and dropped it. */
+    FUZZ_ASSERT(smtp_server_pending(r->srv) || smtp_server_want_close(r->srv));
+    if (p->data_start) {
+        r->group_end_pending = 0;
+        if (p->how == GIVE_REPLY) r->in_message = 0;
+    }
+    int rc = give(r, p);
+    FLOG(&r->ev, "answered %llu %s\n", (unsigned long long)p->id, smtp_error_name(rc));
+    if (rc == SMTP_ERR_CALLBACK_FAILURE || rc == SMTP_ERR_NOMEM) {
+        r->failed = 1;
+    } else if (rc == SMTP_ERR_INVALID_STATE && smtp_server_want_close(r->srv)) {
+        /* A 421 before it closed the session and dropped the decision. */
+    } else if (rc != 0) {
+        /* Every answer the harness gives is allowed where it gives it. */
+        FUZZ_ASSERT(0);
+    }
+    drain(r);
+}
+
+/*
+ * Answers the decisions deferred so far, in the order the input chooses; an answer may start
+ * the next decision, deferred in turn: answered with the next batch.
+ */
 static void answer_pending(struct run *r)
 {
-    while (r->pending_set && !r->failed) {
-        FUZZ_ASSERT(smtp_server_pending(r->srv));
-        struct pending p = r->pend;
-        r->pending_set = 0;
-        drain(r);
-        if (p.data_start && p.how == GIVE_REPLY) r->in_message = 0;
-        int rc = give(r, &p);
-        FLOG(&r->ev, "answered %s\n", smtp_error_name(rc));
-        if (rc == SMTP_ERR_CALLBACK_FAILURE || rc == SMTP_ERR_NOMEM) {
-            r->failed = 1;
-        } else if (rc != 0) {
-            /* Every answer the harness gives is allowed where it gives it. */
-            FUZZ_ASSERT(0);
+    while (r->npend && !r->failed) {
+        static struct pending batch[MAX_PEND];
+        size_t n = r->npend;
+        memcpy(batch, r->pend, n * sizeof *batch);
+        r->npend = 0;
+        unsigned x = r->order_seed * 2654435761u + ++r->batches;
+        for (size_t left = n; left; left--) {
+            size_t k = 0;
+            if (r->order_seed) {
+                x = x * 1103515245u + 12345u;
+                k = (x >> 16) % left;
+            }
+            struct pending p = batch[k];
+            memmove(batch + k, batch + k + 1, (left - 1 - k) * sizeof *batch);
+            answer_one(r, &p);
         }
-        drain(r);
     }
 }
 
@@ -511,6 +596,7 @@ static void feed_stream(struct run *r, const char *in, size_t len)
             continue;
         }
         int waiting_tls = r->starttls_wait;
+        size_t out_before = r->out.len;
         char *piece = fcopy(in + pos, n);
         smtp_ssize got = smtp_server_read(r->srv, piece, n);
         free(piece);
@@ -529,9 +615,12 @@ static void feed_stream(struct run *r, const char *in, size_t len)
             injected_drop = 1;
             continue;
         }
-        int answered = r->pending_set;
-        answer_pending(r);
-        if (got > 0 || answered) continue;
+        /* The adapter answers once the engine takes no more input (it may read ahead first),
+         * or once the input is all in and no more of it is taken. */
+        int answered = r->npend && (!smtp_server_want_read(r->srv) || (got == 0 && !more));
+        if (answered) answer_pending(r);
+        /* A read may make progress without a byte (an empty chunk's reply). */
+        if (got > 0 || answered || r->out.len != out_before) continue;
         /* Nothing consumed and nothing to answer: the engine will read no more of this. */
         if (smtp_server_want_close(r->srv) || !smtp_server_want_read(r->srv)) break;
         if (!more) break;
@@ -549,6 +638,7 @@ static void check_output(const struct run *r)
     FUZZ_ASSERT(n == 0 || p[n - 1] == '\n');
     int cont = 0, code = 0;
     size_t queued[MAX_MSGS] = {0};
+    unsigned last_tag = 0;
     for (size_t i = 0; i < n;) {
         const char *nl = memchr(p + i, '\n', n - i);
         size_t ll = (size_t)(nl - (p + i)) + 1; /* with CRLF */
@@ -565,6 +655,15 @@ static void check_output(const struct run *r)
         static const char dflt[] = "Ok: queued";
         for (size_t k = 4; k + sizeof dflt - 1 <= ll; k++)
             FUZZ_ASSERT(memcmp(l + k, dflt, sizeof dflt - 1) != 0);
+        /* Replies in command order: decisions are numbered in callback order. */
+        for (size_t k = 4; k + 3 < ll; k++) {
+            if (memcmp(l + k, "fz#", 3) != 0) continue;
+            unsigned tag = (unsigned)strtoul(l + k + 3, NULL, 10);
+            /* (an LMTP reply and a refused BDAT's repeat for the recipients and BDATs after) */
+            FUZZ_ASSERT(tag >= last_tag && tag <= r->tags);
+            last_tag = tag;
+            break;
+        }
         const char *q = NULL;
         for (size_t k = 4; k + 12 <= ll && !q; k++)
             if (memcmp(l + k, "Queued as FZ", 12) == 0) q = l + k + 12;
@@ -631,6 +730,11 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     if (r->envelope) s.flags |= SMTP_SERVER_ENVELOPE;
 #endif
     r->pause_mask = h[16];
+    static const size_t pendings[8] = {1, 2, 3, 4, 8, 16, 64, 1024};
+    s.max_pending = pendings[h[17] & 7];
+    r->pipelined = s.max_pending > 1;
+    r->order_seed = (h[17] >> 3) & 15u;
+    r->answer_in_callback = h[17] >> 7;
 
     smtp_server_callbacks cb = {.on_connect = on_connect,
                                 .on_helo = on_helo,

@@ -188,7 +188,17 @@ def server_header(o, seed, table, prealloc):
         table = bytes([0x5] * 8)
     pause = 0xFF if has(o, "pause-data") else 0
     b7 = min(opt_num(o, "fail", 0), 127) | (0x80 if prealloc else 0)
-    return bytes([seed, 0, b2, ext & 0xFF, ext >> 8, b5, b6, b7]) + table + bytes([pause])
+    # byte 17: max_pending (pipeline=N, rounded down to the harness's steps), the answers'
+    # order (order=DIGITS other than oldest first: a seed from the digits)
+    steps = [1, 2, 3, 4, 8, 16, 64, 1024]
+    pending = opt_num(o, "pipeline", 1)
+    b17 = max(i for i, n in enumerate(steps) if n <= pending)
+    order = opt_str(o, "order")
+    if order and order not in ("1234", "12", "123"):
+        b17 |= (sum(order.encode()) % 15 + 1) << 3
+    if pending > 1 and re.search(r"(?:^|\s)defer-", o):
+        table = bytes([0x5] * 8)
+    return bytes([seed, 0, b2, ext & 0xFF, ext >> 8, b5, b6, b7]) + table + bytes([pause, b17])
 
 
 def client_header(o, seed):

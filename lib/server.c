@@ -40,7 +40,9 @@
  * transition of the state it changes (smtp_srv_helo_accepted and the others below, next to
  * their commands; smtp_srv_data_begin for a message). While a decision is pending the read
  * loop stops: the bytes after the command stay unconsumed, so pipelined commands are processed
- * later and in order (RFC 2920 3.1). A decision answered later resumes at once what needs no
+ * later and in order (RFC 2920 3.1); with settings.max_pending above 1, the RCPT, DATA and BDAT
+ * of the group after a MAIL or RCPT are read ahead, their replies waiting for the decisions
+ * before them (server_pipe.c). A decision answered later resumes at once what needs no
  * input (smtp_srv_resume: an empty BDAT chunk ends with its reply or the message's end), since
  * the adapter may have nothing more to feed.
  *
@@ -65,7 +67,8 @@ static size_t settings_size(int version)
 {
     switch (version) {
     case 1: return offsetof(smtp_server_settings, future_release_interval);
-    case 2: return sizeof(smtp_server_settings);
+    case 2: return offsetof(smtp_server_settings, max_pending);
+    case 3: return sizeof(smtp_server_settings);
     default: return 0;
     }
 }
@@ -102,6 +105,7 @@ static void settings_defaults(smtp_server_settings *s)
     s->timeout_command = 300000;
     s->timeout_data = 300000;
     s->auth_mechanisms = "PLAIN LOGIN";
+    s->max_pending = 1;
 }
 
 void smtp_server_settings_init_versioned(int version, smtp_server_settings *s)
@@ -123,6 +127,7 @@ const char *smtp_server_abort_name(smtp_server_abort_reason reason)
     case SMTP_SERVER_ABORT_RESET: return "RESET";
     case SMTP_SERVER_ABORT_TIMEOUT: return "TIMEOUT";
     case SMTP_SERVER_ABORT_SHUTDOWN: return "SHUTDOWN";
+    case SMTP_SERVER_ABORT_NO_RECIPIENTS: return "NO_RECIPIENTS";
     }
     return "INVALID";
 }
@@ -257,6 +262,7 @@ static int check_settings(const smtp_server_settings *s)
     if (s->timeout_command < 300000) return 0; /* RFC 5321 4.5.3.2.7 */
     if (s->error_delay_ms > 300000) return 0;  /* RFC 5321 4.5.3.2: the client would give up */
     if (s->trust & ~SMTP_SERVER_TRUST_ALL) return 0;
+    if (s->max_pending < 1 || s->max_pending > SMTP_SRV_MAX_PENDING) return 0;
     return 1;
 }
 
@@ -427,12 +433,14 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
         if (!srv->scratch) r = SMTP_ERR_NOMEM;
     }
     if (!r && prealloc) r = smtp_srv_env_reserve(srv);
+    if (!r) r = smtp_srv_pipe_new(srv);
     if (r) {
         smtp_server_del(srv);
         return r;
     }
     srv->tls_active = (settings->flags & SMTP_SERVER_TLS) != 0;
     srv->trust = settings->trust;
+    srv->ext_allowed = settings->extensions;
     *pp = srv;
     return 0;
 }
@@ -445,6 +453,7 @@ void smtp_server_del(smtp_server *srv)
     smtp_free(srv->mem, srv->scratch);
     smtp_free(srv->mem, srv->strings);
     smtp_srv_env_free(srv);
+    smtp_srv_pipe_free(srv);
     smtp_free(srv->mem, srv);
 }
 
@@ -455,6 +464,7 @@ size_t smtp_server_memory(const smtp_server *srv)
     size_t n = sizeof *srv + srv->parser_bytes + srv->out_cap;
     if (srv->scratch) n += srv->scratch_cap;
     n += smtp_srv_env_memory(srv);
+    n += srv->ring_cap * sizeof *srv->ring;
     return n + strings_size(s); /* copy_strings' one allocation */
 }
 
@@ -468,7 +478,7 @@ void smtp_srv_sync_begin(smtp_server *srv)
 void smtp_srv_sync_settle(smtp_server *srv)
 {
     /* A BDAT's reply comes after its chunk (RFC 3030 2): settled once the chunk was read. */
-    if (!srv->sync_owed || srv->decision != SMTP_SRV_DECISION_NONE ||
+    if (!srv->sync_owed || srv->decision != SMTP_SRV_DECISION_NONE || srv->ring_len ||
         srv->input == SMTP_SRV_IN_CHUNK)
         return;
     srv->sync_owed = 0;
@@ -529,6 +539,7 @@ static int sync_violation(smtp_server *srv)
     srv->lmtp_fill = 0;
     srv->sync_owed = 0;
     srv->sync_early = 0;
+    if (smtp_srv_pipe_drop(srv, SMTP_SERVER_ABORT_SHUTDOWN) < 0) return srv->error;
     if (smtp_srv_reset_transaction(srv, SMTP_SERVER_ABORT_SHUTDOWN) < 0) return srv->error;
     /* Best effort: the queue may be full (the client did not read either); then it is dropped,
      * without failing the session. */
@@ -701,15 +712,30 @@ void smtp_srv_mail_accepted(smtp_server *srv)
     smtp_srv_env_add(srv);
 }
 
-static int cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
+int smtp_srv_rcpt_refusal(const smtp_server *srv, size_t pending, const char **enhanced,
+                          const char **text)
 {
-    if (!smtp_srv_in_transaction(srv))
-        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    /* A RCPT read ahead (server_pipe.c) counts on the MAIL pending being accepted. */
+    if (!smtp_srv_in_transaction(srv) && !(srv->spec && srv->decision == SMTP_SRV_DECISION_MAIL))
+        return *enhanced = "5.5.1", *text = "Error: need MAIL command", 503;
     if (srv->phase == SMTP_SRV_MESSAGE)
-        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: RCPT inside BDAT transfer");
-    if (srv->rcpts >= srv->set.max_recipients)
-        return smtp_srv_queue_reply(srv, 452, "4.5.3",
-                                    "Error: too many recipients"); /* RFC 5321 4.5.3.1.10 */
+        return *enhanced = "5.5.1", *text = "Error: RCPT inside BDAT transfer", 503;
+    if (srv->rcpts + pending >= srv->set.max_recipients) /* RFC 5321 4.5.3.1.10 */
+        return *enhanced = "4.5.3", *text = "Error: too many recipients", 452;
+    return 0;
+}
+
+int smtp_srv_cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
+{
+    /* The recipients still being decided count as accepted (pipelined deferral). */
+    size_t pending = srv->spec ? smtp_srv_pending_rcpts(srv) : 0;
+    if (srv->phase != SMTP_SRV_MAIL && srv->phase != SMTP_SRV_RCPTS) { /* else none but 452 */
+        const char *enhanced, *text;
+        int code = smtp_srv_rcpt_refusal(srv, pending, &enhanced, &text);
+        if (code) return smtp_srv_queue_reply(srv, code, enhanced, text);
+    } else if (srv->rcpts + pending >= srv->set.max_recipients) { /* RFC 5321 4.5.3.1.10 */
+        return smtp_srv_queue_reply(srv, 452, "4.5.3", "Error: too many recipients");
+    }
     smtp_server_rcpt rc;
     memset(&rc, 0, sizeof rc);
     smtp_params_opts opts;
@@ -729,7 +755,7 @@ static int cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
                         SMTP_PATH_ALLOW_POSTMASTER | path_flags(srv, srv->smtputf8), &rc.parsed);
     if (e < 0)
         return path_fault(srv, e, srv->smtputf8, "5.1.3", "Error: bad recipient address syntax");
-    rc.index = srv->rcpts;
+    rc.index = srv->rcpts + pending;
     if (smtp_srv_env_ask(srv, cmd) < 0) return -1;
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_RCPT, on_rcpt, &rc);
 }
@@ -792,7 +818,7 @@ static int dispatch(smtp_server *srv, const smtp_cmd *cmd)
     case SMTP_VERB_EHLO:
     case SMTP_VERB_LHLO: return cmd_helo(srv, cmd);
     case SMTP_VERB_MAIL: return cmd_mail(srv, cmd);
-    case SMTP_VERB_RCPT: return cmd_rcpt(srv, cmd);
+    case SMTP_VERB_RCPT: return smtp_srv_cmd_rcpt(srv, cmd);
     case SMTP_VERB_DATA: return smtp_srv_cmd_data(srv);
     case SMTP_VERB_BDAT: return smtp_srv_cmd_bdat(srv, cmd);
     case SMTP_VERB_QUIT: return cmd_quit(srv);
@@ -824,27 +850,26 @@ static int dispatch(smtp_server *srv, const smtp_cmd *cmd)
     }
 }
 
-/*
- * Past the soft error limit, each command is read only once the replies before it were
- * written: its own reply is then the only one the adapter holds (smtp_server_output_delay).
- */
-static int slowed_down(const smtp_server *srv)
+/* Can the session go on: no decision pending, room for a reply...? Input aside. */
+static int can_proceed(const smtp_server *srv)
 {
-    unsigned soft = srv->set.soft_error_limit;
-    return srv->out_delay || (soft && srv->errors >= soft && srv->out_len);
+    return srv->phase != SMTP_SRV_NEW && srv->phase != SMTP_SRV_TLS_WAIT && !srv->error &&
+           !srv->closing && srv->decision == SMTP_SRV_DECISION_NONE && !srv->lmtp_fill &&
+           smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
 }
 
 /* Can input be consumed now? */
 static int can_consume(const smtp_server *srv)
 {
-    return srv->phase != SMTP_SRV_NEW && srv->phase != SMTP_SRV_TLS_WAIT && !srv->error &&
-           !srv->closing && srv->decision == SMTP_SRV_DECISION_NONE && !srv->lmtp_fill &&
-           !slowed_down(srv) && smtp_srv_out_room(srv) >= SMTP_SRV_RESERVE;
+    return can_proceed(srv) && !smtp_srv_slowed_down(srv);
 }
 
 int smtp_srv_resume(smtp_server *srv)
 {
-    if (srv->in_callback || !can_consume(srv)) return 0; /* the read loop goes on by itself */
+    /* Past the soft error limit too: completing an empty chunk reads nothing, and its reply is
+     * held like any other (smtp_server_output_delay); the adapter may have no input to feed,
+     * the client waiting for that reply. */
+    if (srv->in_callback || srv->ring_len || !can_proceed(srv)) return 0;
     if (srv->input == SMTP_SRV_IN_CHUNK && srv->chunk_left == 0 &&
         smtp_srv_data_read(srv, NULL, 0) < 0)
         return srv->error ? srv->error : SMTP_ERR_CALLBACK_FAILURE;
@@ -854,6 +879,9 @@ int smtp_srv_resume(smtp_server *srv)
 int smtp_srv_parser_result(smtp_server *srv)
 {
     if (srv->error) return -1;
+    /* Commands read ahead whose decisions were answered meanwhile: their replies, in order. */
+    if (srv->ring_len && srv->decision == SMTP_SRV_DECISION_NONE && smtp_srv_pipe_flush(srv) < 0)
+        return -1;
     smtp_srv_sync_settle(srv);
     /* Under strict pipelining, stop after a reply the client must wait for, so that the read
      * loop sees whether more input came before it was written. */
@@ -868,6 +896,14 @@ static int on_command(smtp_cmd_parser *parser, const smtp_cmd *cmd, void *user_d
     (void)parser;
     smtp_server *srv = user_data;
     if (ends_group(srv, cmd->verb)) smtp_srv_sync_begin(srv);
+    if (srv->admitted) {
+        /* A command let in while decisions are pending is read ahead (server_pipe.c). */
+        srv->admitted = 0;
+        if (srv->decision != SMTP_SRV_DECISION_NONE || srv->ring_len) {
+            if (smtp_srv_pipe_dispatch(srv, cmd) < 0) return -1;
+            return smtp_srv_parser_result(srv);
+        }
+    }
     if (dispatch(srv, cmd) < 0) return -1;
     return smtp_srv_parser_result(srv);
 }
@@ -906,7 +942,14 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
             if (r < 0) return r;
             break;
         }
-        if (srv->stop || !can_consume(srv)) break;
+        if (srv->ring_len && srv->decision == SMTP_SRV_DECISION_NONE) {
+            int r = smtp_srv_pipe_flush(srv);
+            if (r < 0) return r;
+        }
+        /* While a decision is pending, PIPELINING may let the next command in (server_pipe.c). */
+        if (srv->stop || (!can_consume(srv) &&
+                          !(srv->ring_cap && smtp_srv_pipe_admit(srv, data + pos, len - pos))))
+            break;
         smtp_ssize n;
         if (srv->phase == SMTP_SRV_PROXY) {
             if (pos == len) break;
@@ -936,12 +979,15 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
 
 int smtp_server_pending(const smtp_server *srv)
 {
-    return srv && srv->decision != SMTP_SRV_DECISION_NONE;
+    return srv && (srv->decision != SMTP_SRV_DECISION_NONE || srv->ring_len);
 }
 
 int smtp_server_want_read(const smtp_server *srv)
 {
-    return srv && can_consume(srv);
+    if (!srv) return 0;
+    if (srv->admitted) return !srv->error && !srv->closing; /* the rest of a line read ahead */
+    if (srv->ring_len && srv->decision == SMTP_SRV_DECISION_NONE) return 0; /* in a callback */
+    return can_consume(srv) || (smtp_srv_pipe_open(srv) && !srv->pipe_wait);
 }
 
 int smtp_server_want_write(const smtp_server *srv)
@@ -996,7 +1042,8 @@ smtp_server_wait smtp_server_timeout(const smtp_server *srv, uint32_t *ms)
     smtp_server_wait w = SMTP_SERVER_WAIT_NONE;
     uint32_t t = 0;
     if (srv && srv->phase != SMTP_SRV_NEW && srv->phase != SMTP_SRV_TLS_WAIT && !srv->closing &&
-        !srv->error && srv->decision == SMTP_SRV_DECISION_NONE && !smtp_server_output_delay(srv)) {
+        !srv->error && srv->decision == SMTP_SRV_DECISION_NONE && !srv->ring_len &&
+        !smtp_server_output_delay(srv)) {
         int command = srv->input == SMTP_SRV_IN_COMMAND;
         w = command ? SMTP_SERVER_WAIT_COMMAND : SMTP_SERVER_WAIT_DATA;
         t = command ? srv->set.timeout_command : srv->set.timeout_data;
@@ -1015,6 +1062,7 @@ static int end_session(smtp_server *srv, smtp_server_abort_reason why, const cha
     srv->lmtp_left = 0;
     /* Before the PROXY header nobody has been greeted: close without a word. */
     int greeted = srv->phase != SMTP_SRV_PROXY;
+    if (smtp_srv_pipe_drop(srv, why) < 0) return srv->error;
     if (smtp_srv_reset_transaction(srv, why) < 0) return srv->error;
     if (text && greeted) {
         /* Dropped when the queue is at max_output; a failed growth is fatal (NOMEM). */

@@ -57,20 +57,55 @@ int smtp_srv_message_end(smtp_server *srv)
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_MESSAGE, on_message_end, &msg);
 }
 
-int smtp_srv_cmd_data(smtp_server *srv)
+/* The reply DATA gets from the session's state, or 0 when on_data_start decides. */
+static int data_refusal(const smtp_server *srv, const char **enhanced, const char **text)
 {
+    *enhanced = "5.5.1";
     switch (srv->phase) {
     case SMTP_SRV_MAIL: /* RFC 5321 3.3: no recipient accepted may be answered 554 */
-        return smtp_srv_queue_reply(srv, 554, "5.5.1", "Error: no valid recipients");
+        return *text = "Error: no valid recipients", 554;
     case SMTP_SRV_RCPTS: break;
-    case SMTP_SRV_MESSAGE:
-        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: DATA inside BDAT transfer");
-    default: return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: need MAIL command");
+    case SMTP_SRV_MESSAGE: return *text = "Error: DATA inside BDAT transfer", 503;
+    default: return *text = "Error: need MAIL command", 503;
     }
     /* RFC 3030 3: a BODY=BINARYMIME message can only be sent with BDAT. */
-    if (srv->binarymime)
-        return smtp_srv_queue_reply(srv, 503, "5.5.1", "Error: BINARYMIME requires BDAT");
+    if (srv->binarymime) return *text = "Error: BINARYMIME requires BDAT", 503;
+    return 0;
+}
+
+int smtp_srv_cmd_data(smtp_server *srv)
+{
+    if (srv->phase != SMTP_SRV_RCPTS || srv->binarymime) { /* else none applies */
+        const char *enhanced, *text;
+        int code = data_refusal(srv, &enhanced, &text);
+        return smtp_srv_queue_reply(srv, code, enhanced, text);
+    }
     return SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_DATA, on_data_start);
+}
+
+/*
+ * An on_data_start asked early accepted a message the state refuses once the decisions before
+ * it were answered (no recipient accepted, or MAIL refused): nothing of it will come.
+ */
+static int overridden(smtp_server *srv, const smtp_srv_slot *slot)
+{
+    if (slot->kind == SMTP_SRV_DECISION_NONE || !smtp_srv_accepts(slot->kind, slot->code)) return 0;
+    int r = SMTP_SRV_CALL(srv, on_message_abort, SMTP_SERVER_ABORT_NO_RECIPIENTS);
+    return smtp_srv_cb_result(srv, r);
+}
+
+int smtp_srv_data_commit(smtp_server *srv, const smtp_srv_slot *slot)
+{
+    const char *enhanced, *text;
+    int code = data_refusal(srv, &enhanced, &text);
+    if (code) {
+        /* The refusal a server gives, whatever on_data_start said (a 354 included). */
+        if (smtp_srv_queue_reply(srv, code, enhanced, text) < 0) return -1;
+        return overridden(srv, slot);
+    }
+    if (slot->kind == SMTP_SRV_DECISION_NONE) /* not asked early: asked now */
+        return SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_DATA, on_data_start);
+    return smtp_srv_apply_kept(srv, slot);
 }
 
 void smtp_srv_skip_chunk(smtp_server *srv, uint64_t size)
@@ -143,9 +178,9 @@ static int chunk_too_big(smtp_server *srv, int last)
     return r;
 }
 
-int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_cmd *cmd)
+/* A BDAT of `size` octets (`last`): `slot` is the BDAT read ahead whose turn came, or NULL. */
+static int bdat(smtp_server *srv, uint64_t size, int last, const smtp_srv_slot *slot)
 {
-    uint64_t size = cmd->chunk_size;
     int r;
     /*
      * Every refused BDAT still has its payload: it is read and dropped, and only then answered
@@ -154,28 +189,41 @@ int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_cmd *cmd)
     if (!(srv->set.extensions & SMTP_SERVER_EXT_CHUNKING))
         r = hold(srv, 502, "5.5.1", "Error: command not implemented", 1);
     else if (srv->chunk_failed)
-        chunk_after_failure(srv, cmd->last), r = 0;
+        chunk_after_failure(srv, last), r = 0;
     else if (!smtp_srv_in_transaction(srv))
         r = hold(srv, 503, "5.5.1", "Error: need MAIL command", 1);
     else if (srv->phase == SMTP_SRV_MAIL)
         r = hold(srv, 554, "5.5.1", "Error: no valid recipients", 1);
     else if (srv->set.max_message_size && size > srv->set.max_message_size - srv->msg_size)
-        r = chunk_too_big(srv, cmd->last); /* from the BDAT line: before any octet is read */
+        r = chunk_too_big(srv, last); /* from the BDAT line: before any octet is read */
     else if (srv->phase == SMTP_SRV_MESSAGE) {
         srv->input = SMTP_SRV_IN_CHUNK;
         srv->chunk_left = size;
         srv->chunk_total = size;
-        srv->chunk_last = cmd->last;
+        srv->chunk_last = last;
         srv->chunk_deliver = 1;
         return 0;
     } else {
         srv->decision_chunk = size;
-        srv->decision_last = cmd->last;
+        srv->decision_last = last;
+        if (slot && slot->kind != SMTP_SRV_DECISION_NONE) return smtp_srv_apply_kept(srv, slot);
         return SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_BDAT, on_data_start);
     }
     if (r < 0) return r;
+    /* A BDAT read ahead whose on_data_start accepted: refused by the state now. */
+    if (slot && overridden(srv, slot) < 0) return -1;
     smtp_srv_skip_chunk(srv, size);
     return 0;
+}
+
+int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_cmd *cmd)
+{
+    return bdat(srv, cmd->chunk_size, cmd->last, NULL);
+}
+
+int smtp_srv_bdat_commit(smtp_server *srv, const smtp_srv_slot *slot)
+{
+    return bdat(srv, slot->chunk, slot->last, slot);
 }
 
 /* Hands content to the application; returns 1 when on_data asked to pause. */

@@ -16,6 +16,14 @@
 
 #include <string.h>
 
+/* check_args is smtp_srv_apply's, inlined there (the hot path: every decision) and in the
+ * wrapper that server_pipe.c calls. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DECIDE_INLINE static inline __attribute__((always_inline))
+#else
+#define DECIDE_INLINE static inline
+#endif
+
 /* Is `code` an acceptance for decision `decision`? (0 is the default acceptance everywhere.) */
 static int accepts(smtp_srv_decision decision, int code)
 {
@@ -121,16 +129,16 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
         }
         break;
     case SMTP_SRV_DECISION_MAIL:
-        if (ok) {
-            smtp_srv_mail_accepted(srv);
-            if (!text) text = "Ok", len = 2;
-        }
-        break;
     case SMTP_SRV_DECISION_RCPT:
-        if (ok) {
-            smtp_srv_rcpt_accepted(srv);
-            if (!text) text = "Ok", len = 2;
+        if (!ok) {
+            smtp_srv_env_drop(srv);
+            break;
         }
+        if (decision == SMTP_SRV_DECISION_MAIL)
+            smtp_srv_mail_accepted(srv);
+        else
+            smtp_srv_rcpt_accepted(srv);
+        if (!text) text = "Ok", len = 2;
         break;
     case SMTP_SRV_DECISION_DATA:
         if (ok) {
@@ -193,10 +201,12 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
 /*
  * Checks an answer to `decision` for everything that could make its reply fail, so that a
  * refused answer changes nothing (server.h: the decision stays pending): once it passed,
- * apply() can only fail for want of memory, which fails the session.
+ * apply() can only fail for want of memory, which fails the session. The room
+ * for the reply is checked apart (check_answer): an answer kept for a command read ahead has
+ * its room kept since the command was read (server_pipe.c).
  */
-static int check_answer(const smtp_server *srv, smtp_srv_decision decision, int code,
-                        const char *enhanced, const char *text, size_t len)
+DECIDE_INLINE int check_args(const smtp_server *srv, smtp_srv_decision decision, int code,
+                             const char *enhanced, const char *text, size_t len)
 {
     int ok = accepts(decision, code);
     if (!ok && !(code >= 400 && code <= 599)) return SMTP_ERR_INVALID_ARGUMENT;
@@ -214,6 +224,14 @@ static int check_answer(const smtp_server *srv, smtp_srv_decision decision, int 
     int greeting =
         decision == SMTP_SRV_DECISION_CONNECT || (decision == SMTP_SRV_DECISION_XCLIENT && ok);
     if (greeting && text && !smtp_srv_host_reply_fits(srv, len)) return SMTP_ERR_INVALID_ARGUMENT;
+    return 0;
+}
+
+static int check_answer(const smtp_server *srv, smtp_srv_decision decision, int code,
+                        const char *enhanced, const char *text, size_t len)
+{
+    int r = check_args(srv, decision, code, enhanced, text, len);
+    if (r < 0) return r;
     /* Room for the reply and, with the hard error limit, a 421 after it. */
     size_t need = decision == SMTP_SRV_DECISION_HELO ? SMTP_SRV_RESERVE : 1024;
     if (smtp_srv_out_room(srv) < need) return SMTP_ERR_NOBUF;
@@ -228,7 +246,30 @@ int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char 
     if (r < 0) return r;
     srv->decision = SMTP_SRV_DECISION_NONE;
     if (srv->in_callback) srv->answered = 1;
+    /* A decision asked early (server_pipe.c): its command is judged at its turn. */
+    if (srv->decision_spec) return smtp_srv_pipe_answer_head(srv, code, enhanced, text, len);
     return apply(srv, decision, code, enhanced, text, len);
+}
+
+/* The same for the other files (server_pipe.c, server_data.c). */
+int smtp_srv_accepts(smtp_srv_decision decision, int code)
+{
+    return accepts(decision, code);
+}
+
+int smtp_srv_check_answer(const smtp_server *srv, smtp_srv_decision decision, int code,
+                          const char *enhanced, const char *text, size_t len)
+{
+    return check_args(srv, decision, code, enhanced, text, len);
+}
+
+int smtp_srv_apply_kept(smtp_server *srv, const smtp_srv_slot *slot)
+{
+    /* Checked when it was kept: given now as to the decision pending, it is applied. */
+    srv->decision = slot->kind;
+    int r = smtp_srv_apply(srv, slot->code, slot->has_enhanced ? slot->enhanced : NULL,
+                           slot->has_text ? slot->text : NULL, slot->has_text ? slot->len : 0);
+    return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
 int smtp_srv_decided(smtp_server *srv, int r)
@@ -236,7 +277,9 @@ int smtp_srv_decided(smtp_server *srv, int r)
     if (smtp_srv_cb_result(srv, r) < 0) return -1;
     if (srv->decision == SMTP_SRV_DECISION_NONE) return 0;
     if (r == SMTP_SERVER_DEFER) {
-        srv->stop = 1;
+        /* The read stops here, unless commands may be read ahead (server_pipe.c). */
+        if (!srv->ring_cap) srv->stop = 1;
+        srv->pipe_wait = 0; /* the next command is yet to be looked at */
         return 0;
     }
     if (srv->decision == SMTP_SRV_DECISION_MESSAGE && srv->answered) {
@@ -260,19 +303,55 @@ int smtp_srv_decided(smtp_server *srv, int r)
     return smtp_srv_apply(srv, 0, NULL, NULL, 0);
 }
 
-int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
-                      size_t len)
+/*
+ * After an answer given outside the callbacks: the replies of the commands read ahead that it
+ * frees (in order), then what needs no more input. Before settling: what resumes may owe the
+ * reply the client waits for (RFC 2920).
+ */
+static int after_answer(smtp_server *srv)
 {
-    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
-    if (srv->error || srv->decision == SMTP_SRV_DECISION_NONE) return SMTP_ERR_INVALID_STATE;
-    /* on_sasl accepts only with smtp_server_auth_accept, which names the identity. */
-    if (srv->decision == SMTP_SRV_DECISION_SASL && code < 400) return SMTP_ERR_INVALID_ARGUMENT;
-    int r = smtp_srv_apply(srv, code, enhanced, text, len);
-    if (r == SMTP_ERR_NOMEM || r == SMTP_ERR_CALLBACK_FAILURE) return smtp_srv_fail(srv, r);
+    if (srv->in_callback) return 0; /* the engine goes on once the callbacks returned */
+    int r = smtp_srv_pipe_flush(srv);
     if (r < 0) return r;
-    /* Before settling: what resumes may owe the reply the client waits for (RFC 2920). */
     r = smtp_srv_resume(srv);
     if (r < 0) return r;
     smtp_srv_sync_settle(srv);
     return 0;
+}
+
+int smtp_server_reply_to(smtp_server *srv, uint64_t id, int code, const char *enhanced,
+                         const char *text, size_t len)
+{
+    if (!srv || id == 0 || id > srv->last_id) return SMTP_ERR_INVALID_ARGUMENT;
+    if (srv->error) return SMTP_ERR_INVALID_STATE;
+    int r;
+    if (srv->decision != SMTP_SRV_DECISION_NONE && srv->decision_id == id) {
+        /* on_sasl accepts only with smtp_server_auth_accept, which names the identity. */
+        if (srv->decision == SMTP_SRV_DECISION_SASL && code < 400) return SMTP_ERR_INVALID_ARGUMENT;
+        r = smtp_srv_apply(srv, code, enhanced, text, len);
+        if (r == SMTP_ERR_NOMEM || r == SMTP_ERR_CALLBACK_FAILURE) return smtp_srv_fail(srv, r);
+    } else {
+        r = smtp_srv_pipe_answer(srv, id, code, enhanced, text, len); /* one read ahead */
+    }
+    if (r < 0) return r;
+    return after_answer(srv);
+}
+
+int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
+                      size_t len)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    /* In a policy callback, the decision it makes; elsewhere the oldest one pending. */
+    uint64_t id = smtp_server_decision(srv);
+    if (srv->error || id == 0) return SMTP_ERR_INVALID_STATE;
+    return smtp_server_reply_to(srv, id, code, enhanced, text, len);
+}
+
+uint64_t smtp_server_decision(const smtp_server *srv)
+{
+    if (!srv) return 0;
+    /* The policy callback of a command read ahead runs while srv->spec is its slot; any other
+     * policy callback makes the pending decision. */
+    if (srv->spec) return srv->spec->id;
+    return srv->decision != SMTP_SRV_DECISION_NONE ? srv->decision_id : 0;
 }

@@ -5,7 +5,8 @@
  * by encryption, XCLIENT and XFORWARD by trust).
  *
  * The same builder measures the largest list the settings can produce, so that
- * smtp_server_new refuses settings whose reply would not fit in SMTP_SRV_RESERVE.
+ * smtp_server_new refuses settings whose reply would not fit in SMTP_SRV_RESERVE, and so that
+ * smtp_server_set_extensions refuses a session's list that would not.
  */
 #include "server_internal.h"
 
@@ -115,4 +116,25 @@ int smtp_srv_queue_ehlo(smtp_server *srv)
     smtp_ssize len = smtp_emit_reply(buf, sizeof buf, 250, NULL, lines, n);
     if (len < 0) return (int)len;
     return smtp_srv_out(srv, buf, (size_t)len);
+}
+
+int smtp_server_set_extensions(smtp_server *srv, unsigned extensions, uint64_t max_message_size)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    /* Only what smtp_server_new checked and sized the session for (AUTH's buffers...). */
+    if (extensions & ~srv->ext_allowed) return SMTP_ERR_INVALID_ARGUMENT;
+    /* Once a hello was accepted the client may rely on the list (RFC 5321 4.1.1.1) and a
+     * transaction may have begun under the old limit. */
+    if (srv->error || srv->phase > SMTP_SRV_NO_HELO) return SMTP_ERR_INVALID_STATE;
+    unsigned old_ext = srv->set.extensions;
+    uint64_t old_size = srv->set.max_message_size;
+    srv->set.extensions = extensions;
+    srv->set.max_message_size = max_message_size;
+    smtp_ssize n = smtp_srv_ehlo_size(srv); /* a longer SIZE value may not fit */
+    if (n < 0 || n > SMTP_SRV_RESERVE) {
+        srv->set.extensions = old_ext;
+        srv->set.max_message_size = old_size;
+        return SMTP_ERR_INVALID_ARGUMENT;
+    }
+    return 0;
 }

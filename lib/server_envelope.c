@@ -7,11 +7,14 @@
  *
  * A command's spans borrow the caller's input, which is gone once smtp_server_read returns,
  * while a deferred decision is answered later: so what the envelope needs is copied when the
- * command is read (smtp_srv_env_ask), and joins the envelope only when it is accepted. An
- * address being decided waits right after the envelope so far (a MAIL starts a new one), where
- * the next command overwrites it if it was refused; a hello name being decided waits in the
- * second half of the name buffer, so that a refused hello leaves the accepted name as it was.
- * Acceptance copies nothing more and cannot fail.
+ * command is read (smtp_srv_env_ask), and joins the envelope only when it is accepted. The
+ * addresses being decided wait right after the envelope so far (a MAIL starts a new one), in
+ * command order: the one pending first, then those of the RCPTs read ahead of their turn
+ * (server_pipe.c). Decisions are judged in that order, so the one judged is always first:
+ * accepted, it joins the envelope where it is; refused, its copy is dropped and those after it
+ * move down (smtp_srv_env_drop), so refused addresses take no room. A hello name being decided
+ * waits in the second half of the name buffer, so that a refused hello leaves the accepted
+ * name as it was. Acceptance copies nothing more and cannot fail.
  *
  * The texts go back to back into one buffer; offsets are kept while collecting (the buffer
  * moves when it grows) and become spans only at the end of the message. Both buffers grow on
@@ -36,11 +39,11 @@ static int kept(const smtp_server *srv)
     return (srv->set.flags & SMTP_SERVER_ENVELOPE) != 0;
 }
 
-/* Room for `more` octets of text after the envelope so far, and for `items` items. */
-static int reserve(smtp_server *srv, size_t more, size_t items)
+/* Room for `more` octets of text after the first `at`, and for `items` items. */
+static int reserve(smtp_server *srv, size_t at, size_t more, size_t items)
 {
-    if (srv->env_len + more > srv->env_cap) {
-        size_t cap = smtp_grown_cap(srv->env_cap, srv->env_len + more, 256);
+    if (at + more > srv->env_cap) {
+        size_t cap = smtp_grown_cap(srv->env_cap, at + more, 256);
         char *p = smtp_realloc(srv->mem, srv->env, cap);
         if (!p) return SMTP_ERR_NOMEM;
         srv->env = p;
@@ -76,16 +79,31 @@ static int ask_helo(smtp_server *srv, smtp_span domain)
     return 0;
 }
 
-/* Copies the address being decided after the envelope so far, with room for its item. */
+/*
+ * Copies the address being decided after the envelope so far, with room for its item; a RCPT
+ * read ahead (srv->spec) after those being decided before it, with room for every item they
+ * may add (at most a MAIL and max_recipients RCPTs: server_pipe.c lets no more in).
+ */
 static int ask_address(smtp_server *srv, smtp_span path, smtp_span params)
 {
-    int r = reserve(srv, path.len + params.len, srv->env_nitems + 1);
+    size_t at = srv->spec ? srv->env_tail : srv->env_len, items = srv->env_nitems + 1;
+    if (srv->spec) {
+        items += 1 + srv->ring_rcpts;
+        if (items > srv->set.max_recipients + 1) items = srv->set.max_recipients + 1;
+    }
+    int r = reserve(srv, at, path.len + params.len, items);
     if (r < 0) return smtp_srv_fail(srv, r);
-    char *p = srv->env + srv->env_len;
+    char *p = srv->env + at;
     if (path.len) memcpy(p, path.ptr, path.len);
     if (params.len) memcpy(p + path.len, params.ptr, params.len);
-    srv->ask_path_len = path.len;
-    srv->ask_params_len = params.len;
+    if (srv->spec) {
+        srv->spec->path_len = path.len;
+        srv->spec->params_len = params.len;
+    } else {
+        srv->ask_path_len = path.len;
+        srv->ask_params_len = params.len;
+    }
+    srv->env_tail = at + path.len + params.len;
     return 0;
 }
 
@@ -116,6 +134,16 @@ void smtp_srv_env_add(smtp_server *srv)
     srv->env_len = it->params_off + it->params_len;
 }
 
+void smtp_srv_env_drop(smtp_server *srv)
+{
+    if (!kept(srv)) return;
+    size_t n = srv->ask_path_len + srv->ask_params_len, from = srv->env_len + n;
+    if (srv->env_tail > from)
+        memmove(srv->env + srv->env_len, srv->env + from, srv->env_tail - from);
+    srv->env_tail -= n;
+    srv->ask_path_len = srv->ask_params_len = 0;
+}
+
 void smtp_srv_env_helo(smtp_server *srv)
 {
     if (!kept(srv)) return;
@@ -140,7 +168,7 @@ int smtp_srv_env_reserve(smtp_server *srv)
     if (!kept(srv)) return 0;
     /* The largest transaction: MAIL and max_recipients RCPTs of max_line octets each. */
     size_t items = srv->set.max_recipients + 1;
-    int r = reserve(srv, items * srv->set.max_line, items);
+    int r = reserve(srv, 0, items * srv->set.max_line, items);
     return r < 0 ? r : reserve_helo(srv);
 }
 

@@ -6,7 +6,8 @@
  * (output queue and reply lines), server_ehlo.c (the EHLO capability list), server_decide.c
  * (the application's decisions), server_data.c (DATA and BDAT streaming and the end of a
  * message), server_auth.c (AUTH and its SASL exchanges), server_xclient.c (XCLIENT and
- * XFORWARD), server_proxy.c (the PROXY protocol header).
+ * XFORWARD), server_proxy.c (the PROXY protocol header), server_pipe.c (commands read while
+ * decisions are pending: pipelined deferral).
  */
 #ifndef SMTP_SERVER_INTERNAL_H
 #define SMTP_SERVER_INTERNAL_H
@@ -26,6 +27,15 @@
 #define SMTP_SRV_OUT_MIN 512
 /* The longest reply text an application may give (a reply line stays under 512 octets). */
 #define SMTP_SRV_MAX_TEXT 400
+
+/*
+ * Output room each command read ahead (server_pipe.c) keeps for its reply, beyond
+ * SMTP_SRV_RESERVE (the pending decision's reply and a 421): a reply line is at most 512
+ * octets.
+ */
+#define SMTP_SRV_SLOT_ROOM 512
+/* The largest max_pending (smtp_server_settings). */
+#define SMTP_SRV_MAX_PENDING 1024
 
 /* What the engine reads next. */
 typedef enum smtp_srv_input {
@@ -92,6 +102,33 @@ typedef enum smtp_srv_phase {
 
 struct smtp_srv_env_item;
 
+/*
+ * A command read while decisions are pending (server_pipe.c): RCPT, DATA or BDAT read ahead
+ * under PIPELINING. Its decision may be asked early and answered in any order; the command
+ * itself is judged against the session's real state only once every command before it was
+ * answered (smtp_srv_pipe_flush), in command order.
+ */
+typedef struct smtp_srv_slot {
+    uint64_t id;            /* the decision asked early; 0: none */
+    smtp_srv_decision kind; /* RCPT, DATA, BDAT; NONE when none was asked */
+    smtp_verb verb;         /* the command */
+    int answered;           /* the application's answer is stored below */
+    int code;               /* the answer: 0 for the default acceptance */
+    int has_enhanced, has_text;
+    char enhanced[16];
+    size_t len;
+    char text[SMTP_SRV_MAX_TEXT];
+    /* A reply of the engine's own instead of a decision (static strings): a line the parser
+     * refused (line_error: the same whatever the state), or a RCPT's faulty path or parameter
+     * (503 instead when no transaction is open by then). */
+    int reply_code;
+    int line_error;
+    const char *reply_enhanced, *reply_text;
+    uint64_t chunk;              /* BDAT: the chunk's size */
+    int last;                    /* BDAT LAST */
+    size_t path_len, params_len; /* RCPT: its envelope copy (SMTP_SERVER_ENVELOPE) */
+} smtp_srv_slot;
+
 struct smtp_server {
     const smtp_mem *mem;
     smtp_server_callbacks cb;
@@ -121,6 +158,8 @@ struct smtp_server {
 
     /* The pending decision. */
     smtp_srv_decision decision;
+    uint64_t decision_id;    /* its id (smtp_server_decision) */
+    uint64_t last_id;        /* the last id given; ids count from 1 */
     int answered;            /* smtp_server_reply was called during the policy callback */
     smtp_verb decision_verb; /* HELO/EHLO/LHLO for DECISION_HELO */
     int decision_last;       /* BDAT LAST for DECISION_BDAT */
@@ -168,6 +207,20 @@ struct smtp_server {
     int chunk_failed;
     size_t failed_rcpts;
 
+    /*
+     * Pipelined deferral (server_pipe.c, settings.max_pending > 1): the commands read after
+     * the pending decision, in order, ring[ring_head ..) of ring_cap (max_pending) slots.
+     * ring_rcpts counts the RCPT decisions among them; ring_closed: one of them ends the group
+     * (DATA, BDAT, a 521), nothing more is read. decision_spec: the pending decision is the first
+     * slot's (asked early). spec: the slot of the command being read ahead now. admitted: a command
+     * was let in and the parser is reading its line; pipe_wait: the next command was seen
+     * and must wait for the answers.
+     */
+    smtp_srv_slot *ring;
+    size_t ring_cap, ring_head, ring_len, ring_rcpts;
+    int ring_closed, decision_spec, admitted, pipe_wait;
+    smtp_srv_slot *spec;
+
     /* Counters. */
     size_t messages;
     unsigned errors, junk;
@@ -176,7 +229,8 @@ struct smtp_server {
      * (smtp_srv_scratch), then kept; scratch_cap is its size either way. */
     char *scratch;
     size_t scratch_cap;
-    unsigned trust; /* SMTP_SERVER_TRUST_* */
+    unsigned trust;       /* SMTP_SERVER_TRUST_* */
+    unsigned ext_allowed; /* settings.extensions: what smtp_server_set_extensions may offer */
 
     /* AUTH (server_auth.c). */
     smtp_srv_mech auth_mech; /* the kind of the exchange in progress (the AUTH phase) */
@@ -215,6 +269,7 @@ struct smtp_server {
     char *env;
     size_t env_len, env_cap;
     size_t ask_path_len, ask_params_len;
+    size_t env_tail; /* the end of the copies: the addresses being decided follow env_len */
     struct smtp_srv_env_item *env_items;
     smtp_server_address *env_addrs; /* after env_items, in its allocation */
     size_t env_nitems, env_items_cap;
@@ -233,6 +288,16 @@ static inline int smtp_srv_in_transaction(const smtp_server *srv)
     case SMTP_SRV_MESSAGE: return 1;
     default: return 0;
     }
+}
+
+/*
+ * Past the soft error limit, each command is read only once the replies before it were
+ * written: its own reply is then the only one the adapter holds (smtp_server_output_delay).
+ */
+static inline int smtp_srv_slowed_down(const smtp_server *srv)
+{
+    unsigned soft = srv->set.soft_error_limit;
+    return srv->out_delay || (soft && srv->errors >= soft && srv->out_len);
 }
 
 /* ---- server.c ---- */
@@ -275,15 +340,28 @@ static inline int smtp_srv_returned(smtp_server *srv, int r)
  * SMTP_SRV_ASK asks the application for decision `kind` (SMTP_SRV_DECISION_*) through its
  * policy callback `name`: the decision is pending from now until it is answered, by
  * smtp_server_reply (during the callback or later) or by the callback's result
- * (smtp_srv_decided: 0 accepts, DEFER waits). Evaluates to smtp_srv_decided's result.
- * SMTP_SRV_ASK0: for a callback with no argument of its own.
+ * (smtp_srv_decided: 0 accepts, DEFER waits). Evaluates to smtp_srv_decided's result. A
+ * command read ahead (srv->spec) asks into its slot instead (smtp_srv_spec_ask,
+ * smtp_srv_spec_decided). SMTP_SRV_ASK0: for a callback with no argument of its own.
  */
 #define SMTP_SRV_ASK(srv, kind, name, ...)                                                         \
-    ((srv)->decision = (kind), (srv)->answered = 0,                                                \
-     smtp_srv_decided((srv), SMTP_SRV_CALL(srv, name, __VA_ARGS__)))
+    ((srv)->spec ? smtp_srv_spec_decided((srv), (smtp_srv_spec_ask((srv), (kind)),                 \
+                                                 SMTP_SRV_CALL(srv, name, __VA_ARGS__)))           \
+                 : (smtp_srv_ask((srv), (kind)),                                                   \
+                    smtp_srv_decided((srv), SMTP_SRV_CALL(srv, name, __VA_ARGS__))))
 #define SMTP_SRV_ASK0(srv, kind, name)                                                             \
-    ((srv)->decision = (kind), (srv)->answered = 0,                                                \
-     smtp_srv_decided((srv), SMTP_SRV_CALL0(srv, name)))
+    ((srv)->spec                                                                                   \
+         ? smtp_srv_spec_decided((srv),                                                            \
+                                 (smtp_srv_spec_ask((srv), (kind)), SMTP_SRV_CALL0(srv, name)))    \
+         : (smtp_srv_ask((srv), (kind)), smtp_srv_decided((srv), SMTP_SRV_CALL0(srv, name))))
+
+/* Makes decision `kind` the pending one, with a new id, before its callback runs. */
+static inline void smtp_srv_ask(smtp_server *srv, smtp_srv_decision kind)
+{
+    srv->decision = kind;
+    srv->answered = 0;
+    srv->decision_id = ++srv->last_id;
+}
 
 /* The current command or response requires the client to wait for its reply (RFC 2920). */
 void smtp_srv_sync_begin(smtp_server *srv);
@@ -311,6 +389,15 @@ void smtp_srv_helo_accepted(smtp_server *srv);
 void smtp_srv_mail_accepted(smtp_server *srv);
 /* RCPT was accepted: one more recipient. */
 void smtp_srv_rcpt_accepted(smtp_server *srv);
+/* The RCPT command (a RCPT read ahead too: srv->spec). */
+int smtp_srv_cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd);
+/*
+ * The reply a RCPT gets from the session's state before its path and parameters are read
+ * (no transaction, inside BDAT, too many recipients counting `pending` more), or 0 when there
+ * is none; *enhanced and *text are static.
+ */
+int smtp_srv_rcpt_refusal(const smtp_server *srv, size_t pending, const char **enhanced,
+                          const char **text);
 
 /* ---- server_envelope.c (SMTP_SERVER_ENVELOPE; each a no-op without it) ---- */
 /*
@@ -324,6 +411,9 @@ int smtp_srv_env_ask(smtp_server *srv, const smtp_cmd *cmd);
 void smtp_srv_env_helo(smtp_server *srv);
 /* The MAIL or RCPT asked was accepted: its address joins the envelope. */
 void smtp_srv_env_add(smtp_server *srv);
+/* The MAIL or RCPT asked was refused: its copy is dropped (those of the commands read ahead
+ * after it move down). */
+void smtp_srv_env_drop(smtp_server *srv);
 /* Points msg->sender and msg->rcpts at the envelope (valid until the next MAIL). */
 void smtp_srv_env_fill(smtp_server *srv, smtp_server_message *msg);
 /* Allocates the buffers at their largest (SMTP_SERVER_PREALLOCATE). */
@@ -394,6 +484,47 @@ smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
 int smtp_srv_decided(smtp_server *srv, int r);
 /* Applies a decision (code 0: default acceptance). */
 int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len);
+/* Checks an answer to decision `kind` as smtp_srv_apply does, the room for its reply aside. */
+int smtp_srv_check_answer(const smtp_server *srv, smtp_srv_decision kind, int code,
+                          const char *enhanced, const char *text, size_t len);
+/* Applies the answer kept for a command read ahead (its decision's kind), checked already;
+ * errors are fatal (0, or the session's error). */
+int smtp_srv_apply_kept(smtp_server *srv, const smtp_srv_slot *slot);
+/* Is `code` an acceptance for decision `kind` (0: the default acceptance)? */
+int smtp_srv_accepts(smtp_srv_decision kind, int code);
+
+/* ---- server_pipe.c ---- */
+
+/* Allocates the slots (max_pending of them, when above 1) at smtp_server_new. */
+int smtp_srv_pipe_new(smtp_server *srv);
+void smtp_srv_pipe_free(smtp_server *srv);
+/* May the read loop let in the command at p[0..n) while a decision is pending? 1: the parser
+ * reads it (as a command read ahead), 0: stop. */
+int smtp_srv_pipe_admit(smtp_server *srv, const char *p, size_t n);
+/* Is the pipeline open: could a command be read ahead now (the input aside)? */
+int smtp_srv_pipe_open(const smtp_server *srv);
+/* Reads a command let in by smtp_srv_pipe_admit: asks its decision early into a slot. */
+int smtp_srv_pipe_dispatch(smtp_server *srv, const smtp_cmd *cmd);
+/* Judges, in command order, the commands read ahead whose turn came; the first one still
+ * unanswered becomes the pending decision. 0, or the session's fatal error. */
+int smtp_srv_pipe_flush(smtp_server *srv);
+/* The session ends (`why`) or closes: the commands read ahead are dropped unanswered (an
+ * on_data_start accepted early gets its on_message_abort). 0, or -1 with the session failed. */
+int smtp_srv_pipe_drop(smtp_server *srv, smtp_server_abort_reason why);
+/* An answer to decision `id` read ahead and not yet the pending one: checked, then kept. */
+int smtp_srv_pipe_answer(smtp_server *srv, uint64_t id, int code, const char *enhanced,
+                         const char *text, size_t len);
+/* An answer to the pending decision asked early: kept in its slot, then flushed. */
+int smtp_srv_pipe_answer_head(smtp_server *srv, int code, const char *enhanced, const char *text,
+                              size_t len);
+/* The slot a command read ahead asks into: a new id; its callback runs next. */
+void smtp_srv_spec_ask(smtp_server *srv, smtp_srv_decision kind);
+/* A policy callback of a command read ahead returned `r`: the default answer kept, or DEFER. */
+int smtp_srv_spec_decided(smtp_server *srv, int r);
+/* An engine reply to the command read ahead (a faulty RCPT): kept in its slot. */
+void smtp_srv_spec_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
+/* How many RCPT decisions are pending (recipients that may yet be accepted). */
+size_t smtp_srv_pending_rcpts(const smtp_server *srv);
 
 /* ---- server_data.c ---- */
 
@@ -408,6 +539,10 @@ int smtp_srv_take_carry(smtp_server *srv, char byte);
 /* DATA and BDAT commands. */
 int smtp_srv_cmd_data(smtp_server *srv);
 int smtp_srv_cmd_bdat(smtp_server *srv, const smtp_cmd *cmd);
+/* A DATA or BDAT read ahead (server_pipe.c) judged at its turn: the state's refusal, else the
+ * answer to its on_data_start asked early (asked now if it was not). */
+int smtp_srv_data_commit(smtp_server *srv, const smtp_srv_slot *slot);
+int smtp_srv_bdat_commit(smtp_server *srv, const smtp_srv_slot *slot);
 /* After DECISION_DATA/DECISION_BDAT was accepted: start reading the content (`bdat`: a chunk). */
 int smtp_srv_data_begin(smtp_server *srv, int bdat);
 /* DECISION_BDAT was refused: the transaction fails; the reply waits for the chunk (but a 421). */

@@ -132,6 +132,11 @@ int smtp_srv_count_error(smtp_server *srv, int code)
 
 int smtp_srv_queue_reply(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
+    if (srv->spec) {
+        /* A command read ahead (server_pipe.c): its reply waits for those before it. */
+        smtp_srv_spec_reply(srv, code, enhanced, text);
+        return 0;
+    }
     int r = smtp_srv_queue_line(srv, code, enhanced, text, strlen(text));
     if (r == 0 && code == 421) srv->closing = 1;
     if (r == 0 && code != 421) r = smtp_srv_count_error(srv, code);

@@ -6,14 +6,24 @@
  *    draining the output before each event and after each read (so the interleaving does not
  *    depend on how the input was split);
  *  - it keeps the bytes smtp_server_read did not consume and feeds them again, answers deferred
- *    decisions as soon as a read returns (and reads again only if bytes are left, as a real
- *    adapter with nothing more from the client), and plays the TLS handshake: while STARTTLS waits,
- * the marker "[TLS]" at the head of the unread input means "the handshake completed" (anything else
- * there is plaintext injected before it).
+ *    decisions once a read returned and the engine takes no more input (smtp_server_want_read:
+ *    at once, unless commands may be read ahead, pipeline=N), then reads again only if bytes
+ *    are left, as a real adapter with nothing more from the client; what is still pending at
+ *    the end of the input is answered then (never with no-answer); and it plays the TLS
+ *    handshake: while STARTTLS waits, the marker "[TLS]" at the head of the unread input means
+ *    "the handshake completed" (anything else there is plaintext injected before it).
+ * Pipelined deferral (pipeline=N: settings.max_pending): the decisions pending together are
+ * answered, each by its id (smtp_server_reply_to), in the order order=DIGITS gives (order=2134:
+ * the 2nd oldest first, then the 1st, 3rd, 4th; positions past the digits after, in order).
+ * order=all replays the input fed whole once more for each of the other 23 orders of four (the
+ * transcript is the first's, 1234; the split replays check it alone) and logs "BUG order ..."
+ * when another one's events differ but for its "answer" lines: whatever the order of the
+ * answers, the same replies in the same order.
  *
  * Application decisions follow the addresses, so transcripts stay readable:
  *   HELO/EHLO "bad.example" -> 550 5.7.1; MAIL from a local part "spammer" -> 550 5.7.1;
- *   RCPT local part "bad..." -> 550 5.1.1, "temp..." -> 450 4.2.1; in LMTP, "fail..." is accepted
+ *   RCPT local part "bad..." -> 550 5.1.1, "temp..." -> 450 4.2.1, "close..." -> 421 4.3.2 (the
+ *   session closes); in LMTP, "fail..." is accepted
  *   at RCPT but gets 552 5.2.2 after the data (other recipients 250 2.1.5).
  * Options (words):
  *   lmtp tls starttls auth-plaintext keep-injection    session flags (starttls: the extension)
@@ -27,7 +37,9 @@
  *   max-size=N max-rcpt=N max-msgs=N errors=N soft=N delay=MS junk=N out=N   limits
  *   defer (every decision) defer-connect defer-helo defer-mail defer-rcpt defer-data
  *   defer-end defer-vrfy defer-auth defer-sasl defer-xclient   answer later, after the read
- *   returned
+ *   returned; pipeline=N order=DIGITS|all no-answer    pipelined deferral (above)
+ *   pipe-ext (on_connect narrows the extensions to PIPELINING SIZE 8BITMIME ENHANCEDSTATUSCODES
+ *   and SIZE 5000: smtp_server_set_extensions)
  *   refuse-connect close-connect reject-data reject-end vrfy-resolve lmtp-one
  *   pause-data (on_data returns SMTP_PAUSE)   fail=K (the K-th callback fails)
  *   timeout (at close, before EOF: the adapter's timer expired)  shutdown (likewise)
@@ -101,11 +113,15 @@ struct state {
     int defer[K_COUNT];
     int failed;
     unsigned long fail_at, calls;
-    /* Deferred decision: the answers to give after the read returns. */
-    int pending;
-    enum kind pending_kind;
-    struct answer answers[8];
-    size_t nanswers;
+    /* Deferred decisions, oldest first: the answers to give once the read returned. */
+    struct pend {
+        uint64_t id;
+        enum kind kind;
+        struct answer answers[8];
+        size_t nanswers;
+    } pend[64];
+    size_t npend;
+    char order[10]; /* the order of answers in a batch: positions from 1 */
     /* LMTP: which accepted recipients fail after the data. */
     unsigned char lmtp_fail[2048];
     size_t rcpts;
@@ -175,53 +191,75 @@ static int span_prefix(smtp_span s, const char *p)
     return s.len >= n && memcmp(s.ptr, p, n) == 0;
 }
 
-static int give(struct state *st, const struct answer *a)
+/* Gives an answer: to decision `id` (deferred), or to the callback's own (id 0). */
+static int give(struct state *st, uint64_t id, const struct answer *a)
 {
     const char *t = a->text;
+    size_t n = t ? strlen(t) : 0;
     switch (a->action) {
     case A_CHALLENGE: return smtp_server_auth_challenge(st->srv, t, strlen(t));
-    case A_ACCEPT: return smtp_server_auth_accept(st->srv, t, t ? strlen(t) : 0);
-    default: return smtp_server_reply(st->srv, a->code, a->enhanced, t, t ? strlen(t) : 0);
+    case A_ACCEPT: return smtp_server_auth_accept(st->srv, t, n);
+    default:
+        if (id) return smtp_server_reply_to(st->srv, id, a->code, a->enhanced, t, n);
+        return smtp_server_reply(st->srv, a->code, a->enhanced, t, n);
     }
 }
 
 /* Gives the decision now (smtp_server_reply, then return 0) or defers it. */
 static int decide(struct state *st, enum kind k, const struct answer *a, size_t n)
 {
-    if (st->defer[k]) {
+    if (st->defer[k] && st->npend < sizeof st->pend / sizeof st->pend[0]) {
         vec_logf(st->log, "defer %s", kind_names[k]);
-        st->pending = 1;
-        st->pending_kind = k;
-        memcpy(st->answers, a, n * sizeof *a);
-        st->nanswers = n;
+        struct pend *p = &st->pend[st->npend++];
+        p->id = smtp_server_decision(st->srv);
+        p->kind = k;
+        memcpy(p->answers, a, n * sizeof *a);
+        p->nanswers = n;
         return SMTP_SERVER_DEFER;
     }
     for (size_t i = 0; i < n; i++) {
-        int r = give(st, &a[i]);
+        int r = give(st, 0, &a[i]);
         if (r < 0) vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
     }
     return 0;
 }
 
+/* Answers one deferred decision (drained after, so each reply shows after its answer). */
+static void answer_one(struct state *st, const struct pend *p)
+{
+    static const struct answer dflt = {0, NULL, NULL, A_REPLY};
+    vec_logf(st->log, "answer %s", kind_names[p->kind]);
+    for (size_t i = 0; i < (p->nanswers ? p->nanswers : 1); i++) {
+        int r = give(st, p->id, p->nanswers ? &p->answers[i] : &dflt);
+        if (r == SMTP_ERR_INVALID_STATE) {
+            drain(st);
+            if (smtp_server_want_close(st->srv)) break; /* a 421 before it dropped it */
+        }
+        if (r < 0) vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
+    }
+    drain(st);
+}
+
 /*
- * Answers a deferred decision after the read returned. The answer may itself lead to the next
- * decision (an empty BDAT chunk completes at once: on_message_end), which may be deferred in
- * turn: the answers are copied first.
+ * Answers the decisions deferred so far, in the batch order (st->order). An answer may itself
+ * lead to the next decision (an empty BDAT chunk completes at once: on_message_end), which may
+ * be deferred in turn: it belongs to the next batch, so the batch is copied first.
  */
 static void answer_pending(struct state *st)
 {
-    struct answer answers[8];
-    size_t n = st->nanswers ? st->nanswers : 1;
-    memcpy(answers, st->answers, sizeof answers);
-    if (!st->nanswers) answers[0] = (struct answer){0, NULL, NULL, A_REPLY};
-    st->pending = 0;
-    vec_logf(st->log, "answer %s", kind_names[st->pending_kind]);
-    for (size_t i = 0; i < n && !st->pending; i++) {
-        int r = give(st, &answers[i]);
-        if (r < 0 && !(r == SMTP_ERR_INVALID_STATE && smtp_server_want_close(st->srv)))
-            vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
+    struct pend batch[sizeof st->pend / sizeof st->pend[0]];
+    size_t n = st->npend, done = 0;
+    memcpy(batch, st->pend, n * sizeof *batch);
+    st->npend = 0;
+    unsigned char given[sizeof batch / sizeof batch[0]] = {0};
+    for (const char *o = st->order; *o; o++) {
+        size_t k = (size_t)(*o - '1');
+        if (k < n && !given[k]) answer_one(st, &batch[k]), given[k] = 1, done++;
     }
-    if (!st->pending && smtp_server_pending(st->srv)) vec_logf(st->log, "BUG still pending");
+    for (size_t k = 0; k < n; k++)
+        if (!given[k]) answer_one(st, &batch[k]);
+    (void)done;
+    if (!st->npend && smtp_server_pending(st->srv)) vec_logf(st->log, "BUG still pending");
 }
 
 static int on_connect(smtp_server *srv, void *ud)
@@ -234,6 +272,14 @@ static int on_connect(smtp_server *srv, void *ud)
         a = (struct answer){554, NULL, "No service", A_REPLY};
     if (vec_opt_has(st->options, "close-connect")) a = (struct answer){421, NULL, "Busy", A_REPLY};
     if (vec_opt_has(st->options, "trust-late")) smtp_server_set_trust(srv, SMTP_SERVER_TRUST_ALL);
+    if (vec_opt_has(st->options, "pipe-ext")) {
+        /* A proxy's list: its own and upstream's; nothing the settings lack. */
+        unsigned ext = SMTP_SERVER_EXT_PIPELINING | SMTP_SERVER_EXT_SIZE |
+                       SMTP_SERVER_EXT_8BITMIME | SMTP_SERVER_EXT_ENHANCEDSTATUSCODES;
+        if (smtp_server_set_extensions(srv, ext | SMTP_SERVER_EXT_AUTH, 5000) == 0 ||
+            smtp_server_set_extensions(srv, ext, 5000) != 0)
+            vec_logf(st->log, "BUG set_extensions");
+    }
     return decide(st, K_CONNECT, &a, a.code ? 1 : 0);
 }
 
@@ -293,6 +339,8 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
         a = (struct answer){550, "5.1.1", "User unknown", A_REPLY}, n = 1;
     else if (span_prefix(rc->parsed.local, "temp"))
         a = (struct answer){450, "4.2.1", "Try later", A_REPLY}, n = 1;
+    else if (span_prefix(rc->parsed.local, "close"))
+        a = (struct answer){421, "4.3.2", "Going down", A_REPLY}, n = 1;
     else if (st->rcpts < sizeof st->lmtp_fail)
         st->lmtp_fail[st->rcpts++] = (unsigned char)span_prefix(rc->parsed.local, "fail");
     return decide(st, K_RCPT, &a, n);
@@ -657,10 +705,12 @@ static const char *const known_words[] = {"lmtp",
                                           "app-params",
                                           "etrn",
                                           "help",
+                                          "no-answer",
+                                          "pipe-ext",
                                           NULL};
-static const char *const known_keys[] = {"max-size",   "max-rcpt",      "max-msgs", "errors",
-                                         "soft",       "delay",         "junk",     "out",
-                                         "auth-limit", "max-auth-line", "fail",     NULL};
+static const char *const known_keys[] = {
+    "max-size", "max-rcpt",   "max-msgs",      "errors", "soft",     "delay", "junk",
+    "out",      "auth-limit", "max-auth-line", "fail",   "pipeline", "order", NULL};
 
 static int options_known(const char *options)
 {
@@ -738,15 +788,17 @@ static void settings_from(const char *o, smtp_server_settings *s)
     s->max_output = vec_opt_num(o, "out", s->max_output);
     s->auth_attempt_limit = (unsigned)vec_opt_num(o, "auth-limit", s->auth_attempt_limit);
     s->max_auth_line = vec_opt_num(o, "max-auth-line", s->max_auth_line);
+    s->max_pending = vec_opt_num(o, "pipeline", s->max_pending);
 }
 
-static void *srv_open(const char *options, vec_log *log)
+/* One session answering its batches in `order` (positions from 1). */
+static struct state *one_open(const char *options, vec_log *log, const char *order)
 {
-    if (!options_known(options)) return NULL;
     struct state *st = calloc(1, sizeof *st);
     if (!st) abort();
     st->log = log;
     st->options = options;
+    snprintf(st->order, sizeof st->order, "%s", order);
     st->fail_at = vec_opt_num(options, "fail", 0);
     st->hold = vec_opt_has(options, "strict");
     static const char *const defer_words[K_COUNT] = {
@@ -786,7 +838,7 @@ static void *srv_open(const char *options, vec_log *log)
         vec_logf(log, "start error=%s", smtp_error_name(r));
         st->failed = 1;
     }
-    if (st->pending) answer_pending(st);
+    if (st->npend) answer_pending(st);
     drain(st);
     return st;
 }
@@ -866,9 +918,11 @@ static void pump(struct state *st)
             bytes_drop(&st->in, 1);
             continue;
         }
-        /* As a real adapter: answer, then read again only with input in hand (an engine
-         * that could advance after the answer must do so without a read). */
-        while (st->pending) {
+        /* As a real adapter: answer once the engine takes no more input (it may read
+         * commands ahead first), then read again only with input in hand (an engine that
+         * could advance after the answer must do so without a read). */
+        while (st->npend && !smtp_server_want_read(st->srv) &&
+               !vec_opt_has(st->options, "no-answer")) {
             answer_pending(st);
             drain(st);
             n = 1;
@@ -878,19 +932,24 @@ static void pump(struct state *st)
     }
 }
 
-static void srv_feed(void *state, const char *data, size_t len, vec_log *log)
+static void one_feed(struct state *st, const char *data, size_t len, vec_log *log)
 {
-    struct state *st = state;
     st->log = log;
     if (st->failed) return;
     vec_log_raw(&st->in, data, len);
     pump(st);
 }
 
-static void srv_close(void *state, vec_log *log)
+static void one_close(struct state *st, vec_log *log)
 {
-    struct state *st = state;
     st->log = log;
+    /* The input ended with decisions pending that let commands be read ahead: answered, and
+     * what they let the engine read is fed. */
+    while (st->srv && !st->failed && st->npend && !vec_opt_has(st->options, "no-answer")) {
+        answer_pending(st);
+        drain(st);
+        pump(st);
+    }
     if (st->srv && !st->failed) {
         int r = 0;
         if (vec_opt_has(st->options, "timeout")) {
@@ -918,6 +977,100 @@ static void srv_close(void *state, vec_log *log)
     free(st->out.buf);
     free(st->content.buf);
     free(st);
+}
+
+/* A replay's session; with order=all, its input kept for the other orders of four answers. */
+#define ORDERS 24
+struct group {
+    struct state *st;
+    const char *options;
+    int all;
+    vec_log input;
+    size_t feeds;
+};
+
+/* The i-th order of "1234", lexicographically (0: "1234", 23: "4321"). */
+static void nth_order(size_t i, char out[5])
+{
+    char left[5] = "1234";
+    static const size_t fact[4] = {6, 2, 1, 1};
+    for (size_t k = 0; k < 4; k++) {
+        size_t j = i / fact[k];
+        i %= fact[k];
+        out[k] = left[j];
+        memmove(left + j, left + j + 1, strlen(left + j));
+    }
+    out[4] = '\0';
+}
+
+static void *srv_open(const char *options, vec_log *log)
+{
+    if (!options_known(options)) return NULL;
+    struct group *g = calloc(1, sizeof *g);
+    if (!g) abort();
+    const char *o = strstr(options, "order=");
+    char order[10] = "";
+    if (o) snprintf(order, sizeof order, "%.*s", (int)strcspn(o + 6, " "), o + 6);
+    g->options = options;
+    g->all = strcmp(order, "all") == 0;
+    if (g->all) nth_order(0, order);
+    g->st = one_open(options, log, order);
+    return g;
+}
+
+static void srv_feed(void *state, const char *data, size_t len, vec_log *log)
+{
+    struct group *g = state;
+    one_feed(g->st, data, len, log);
+    if (g->all) vec_log_raw(&g->input, data, len);
+    g->feeds++;
+}
+
+/* The next line of `log` from *pos that is not an "answer" line, or NULL at its end. */
+static const char *next_event(const vec_log *log, size_t *pos, size_t *len)
+{
+    while (*pos < log->len) {
+        const char *l = log->buf + *pos, *nl = memchr(l, '\n', log->len - *pos);
+        size_t n = nl ? (size_t)(nl - l) : log->len - *pos;
+        *pos += n + (nl != NULL);
+        if (n >= 7 && memcmp(l, "answer ", 7) == 0) continue;
+        *len = n;
+        return l;
+    }
+    return NULL;
+}
+
+static void srv_close(void *state, vec_log *log)
+{
+    struct group *g = state;
+    one_close(g->st, log);
+    /* Fed whole: whatever the order of the answers, the same events (replies above all) in the
+     * same order. */
+    vec_log first = *log; /* compared as it is now, before any BUG line is added */
+    first.buf = malloc(log->len + 1);
+    if (!first.buf) abort();
+    memcpy(first.buf, log->buf, log->len);
+    for (size_t i = 1; g->all && g->feeds <= 1 && i < ORDERS; i++) {
+        char order[5];
+        nth_order(i, order);
+        vec_log other = {0};
+        struct state *st = one_open(g->options, &other, order);
+        if (g->feeds) one_feed(st, g->input.buf, g->input.len, &other);
+        one_close(st, &other);
+        size_t a = 0, b = 0, la = 0, lb = 0;
+        const char *x, *y;
+        do {
+            x = next_event(&first, &a, &la);
+            y = next_event(&other, &b, &lb);
+        } while (x && y && la == lb && memcmp(x, y, la) == 0);
+        if (x || y)
+            vec_logf(log, "BUG order %s: \"%.*s\" instead of \"%.*s\"", order, (int)lb, y ? y : "",
+                     (int)la, x ? x : "");
+        free(other.buf);
+    }
+    free(first.buf);
+    free(g->input.buf);
+    free(g);
 }
 
 const vec_runner vec_runner_server = {"server", "NOOP", srv_open, srv_feed, srv_close};

@@ -5,7 +5,9 @@
  * adapter drives by (want_tls, in_transaction, output_delay: the soft error limit),
  * allocation failure at every step, and no allocation per message in steady state; answers
  * refused for every kind of decision leave it pending; the envelope of deferred decisions
- * does not depend on the caller's input buffer.
+ * does not depend on the caller's input buffer; pipelined deferral (settings.max_pending): the
+ * ids and their misuse, answers given from callbacks, the bounds (max_pending, the output
+ * queue, max_recipients), no allocation per message; smtp_server_set_extensions.
  */
 #include "check.h"
 #include "failmem.h"
@@ -730,7 +732,7 @@ static void test_versions(void)
     size_t n = sizeof s - offsetof(smtp_server_settings, future_release_interval);
     for (size_t i = 0; i < n; i++)
         CHECK(tail[i] == 0x5a); /* a version-1 caller's struct ends before */
-    smtp_server_settings_init_versioned(3, &s);
+    smtp_server_settings_init_versioned(4, &s);
     CHECK_INT(s.future_release_interval, 0x5a5a5a5a); /* unknown version: untouched */
     /* A version-1 struct with garbage after it: the new fields keep their defaults. */
     smtp_server_settings_init_versioned(1, &s);
@@ -1337,6 +1339,504 @@ static void test_deferred_envelope(void)
     CHECK(whole_len > 0);
 }
 
+/* ---- pipelined deferral (settings.max_pending) ---- */
+
+/* Settings version 3 (max_pending): a version-2 caller's struct ends before it, and a
+ * version-2 struct passed to smtp_server_new gets its default. */
+static void test_settings_v3(void)
+{
+    union {
+        smtp_server_settings s;
+        unsigned char b[sizeof(smtp_server_settings)];
+    } u;
+    memset(&u, 0xab, sizeof u);
+    smtp_server_settings_init_versioned(2, &u.s);
+    CHECK_INT(u.s.max_recipients, 1000);
+    CHECK(u.s.rcpt_param_names == NULL);
+    for (size_t i = offsetof(smtp_server_settings, max_pending); i < sizeof u.b; i++)
+        CHECK(u.b[i] == 0xab); /* version 3's field: not the version-2 caller's */
+    smtp_server_settings_init_versioned(3, &u.s);
+    CHECK_INT(u.s.max_pending, 1);
+    u.s.max_pending = 7;
+    smtp_server_settings_init_versioned(4, &u.s); /* unknown: ignored */
+    CHECK_INT(u.s.max_pending, 7);
+    /* A version-2 struct with garbage where max_pending would be: the default, 1. */
+    memset(&u, 0xab, sizeof u);
+    smtp_server_settings_init_versioned(2, &u.s);
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new_versioned(&srv, 2, NULL, 2, &u.s, NULL, NULL), 0);
+    size_t v2 = smtp_server_memory(srv);
+    smtp_server_del(srv);
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_memory(srv), v2);
+    smtp_server_del(srv);
+    /* Range 1 .. 1024; each unit above 1 is a slot allocated by smtp_server_new. */
+    s.max_pending = 0;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.max_pending = 1025;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    s.max_pending = 1024;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    size_t slots = smtp_server_memory(srv) - v2;
+    CHECK(slots >= 1024 * 400 && slots <= 1024 * 600); /* about 500 octets a slot */
+    smtp_server_del(srv);
+    /* Every allocation of smtp_server_new may fail, the slots' too: nothing stays. */
+    s.max_pending = 8;
+    for (int n = 1; n < 20; n++) {
+        struct failmem f = {.fail_at = n};
+        smtp_mem mem = failmem_mem(&f);
+        int r = smtp_server_new(&srv, NULL, &s, &mem, NULL);
+        if (r == 0) smtp_server_del(srv);
+        CHECK(r == 0 || r == SMTP_ERR_NOMEM);
+        CHECK_INT(f.live, 0);
+        if (r == 0) break;
+    }
+}
+
+/* An application that defers every MAIL, RCPT and DATA (or answers some from callbacks). */
+struct papp {
+    uint64_t ids[256]; /* the decisions deferred, in order */
+    int nids, rcpts, data_starts, aborts, messages;
+    smtp_server_abort_reason why;
+    int rcpt_refuses;      /* on_rcpt refuses with smtp_server_reply and returns 0 */
+    int rcpt_answers_mail; /* on_rcpt answers the first id (MAIL) with 250 */
+    int reply_rv;          /* what that call returned */
+    uint64_t in_cb;        /* smtp_server_decision in the last on_rcpt */
+    int fail_data_start;
+    size_t content;
+};
+
+static int papp_defer(smtp_server *srv, struct papp *a)
+{
+    a->ids[a->nids++ % 256] = smtp_server_decision(srv);
+    return SMTP_SERVER_DEFER;
+}
+
+static int papp_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)m;
+    return papp_defer(srv, ud);
+}
+
+static int papp_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
+{
+    struct papp *a = ud;
+    CHECK_INT(rc->index, a->rcpts); /* the recipients pending count as accepted */
+    a->rcpts++;
+    a->in_cb = smtp_server_decision(srv);
+    if (a->rcpt_answers_mail) {
+        a->rcpt_answers_mail = 0;
+        a->reply_rv = smtp_server_reply_to(srv, a->ids[0], 250, NULL, NULL, 0);
+    }
+    if (a->rcpt_refuses) {
+        a->reply_rv = smtp_server_reply(srv, 550, "5.1.1", "No such user", 12);
+        return 0;
+    }
+    return papp_defer(srv, a);
+}
+
+static int papp_data_start(smtp_server *srv, void *ud)
+{
+    struct papp *a = ud;
+    a->data_starts++;
+    if (a->fail_data_start) return -1;
+    return papp_defer(srv, a);
+}
+
+static int papp_data(smtp_server *srv, smtp_span data, void *ud)
+{
+    (void)srv;
+    ((struct papp *)ud)->content += data.len;
+    return 0;
+}
+
+static int papp_end(smtp_server *srv, const smtp_server_message *msg, void *ud)
+{
+    (void)srv, (void)msg;
+    ((struct papp *)ud)->messages++;
+    return 0;
+}
+
+static int papp_abort(smtp_server *srv, smtp_server_abort_reason why, void *ud)
+{
+    (void)srv;
+    struct papp *a = ud;
+    a->aborts++;
+    a->why = why;
+    return 0;
+}
+
+static const smtp_server_callbacks papp_cb = {.on_mail = papp_mail,
+                                              .on_rcpt = papp_rcpt,
+                                              .on_data_start = papp_data_start,
+                                              .on_data = papp_data,
+                                              .on_message_end = papp_end,
+                                              .on_message_abort = papp_abort};
+
+/* A session of papp_cb with settings `s`, greeted and past EHLO. */
+static smtp_server *papp_session(struct papp *a, const smtp_server_settings *s, const smtp_mem *mem)
+{
+    memset(a, 0, sizeof *a);
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, &papp_cb, s, mem, a), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[2048];
+    CHECK_INT(smtp_server_read(srv, "EHLO c\r\n", 8), 8);
+    pull(srv, out, sizeof out);
+    return srv;
+}
+
+/* The same, reading ahead up to max_pending. */
+static smtp_server *papp_new(struct papp *a, size_t max_pending, const smtp_mem *mem)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.max_pending = max_pending;
+    s.max_output = 65536;
+    return papp_session(a, &s, mem);
+}
+
+/* Answers the deferred decisions a->ids[k] with the default acceptance, k as `order` says,
+ * and compares the replies that follow with `want`. */
+static void answer_ids(smtp_server *srv, const struct papp *a, const char *order, const char *want)
+{
+    for (const char *o = order; *o; o++)
+        CHECK_INT(smtp_server_reply_to(srv, a->ids[*o - '0'], 0, NULL, NULL, 0), 0);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, want);
+}
+
+static const char group[] = "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n"
+                            "RCPT TO:<e@f.example>\r\nDATA\r\n";
+
+/* Ids, the order of the replies, and every misuse of smtp_server_reply_to. */
+static void test_pipelined_ids(void)
+{
+    struct papp a;
+    smtp_server *srv = papp_new(&a, 8, NULL);
+    char out[4096];
+    CHECK_INT(smtp_server_decision(srv), 0);
+    CHECK_INT(smtp_server_decision(NULL), 0);
+    /* The group is read up to DATA, which ends it: the body stays unread. */
+    char in[256];
+    snprintf(in, sizeof in, "%sbody\r\n.\r\n", group);
+    CHECK_INT(smtp_server_read(srv, in, strlen(in)), (smtp_ssize)strlen(group));
+    CHECK_INT(a.nids, 4);
+    CHECK(a.ids[0] > 2 && a.ids[1] == a.ids[0] + 1 && a.ids[3] == a.ids[0] + 3);
+    CHECK_INT(smtp_server_decision(srv), a.ids[0]); /* the oldest pending */
+    CHECK_INT(smtp_server_pending(srv), 1);
+    CHECK_INT(smtp_server_want_read(srv), 0); /* DATA ended the group */
+    CHECK_INT(timeout_ms(srv), 0);
+    CHECK_INT(smtp_server_want_write(srv), 0);
+    /* Misuse changes nothing. */
+    CHECK_INT(smtp_server_reply_to(NULL, a.ids[0], 250, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply_to(srv, 0, 250, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[3] + 1, 250, NULL, NULL, 0),
+              SMTP_ERR_INVALID_ARGUMENT); /* never given */
+    CHECK_INT(smtp_server_reply_to(srv, 2, 250, NULL, NULL, 0),
+              SMTP_ERR_INVALID_STATE); /* EHLO's: answered long ago */
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[2], 354, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[2], 550, "4.1.1", NULL, 0),
+              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[2], 550, NULL, "a\nb", 3), SMTP_ERR_UNSAFE_ARGUMENT);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[3], 250, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
+    /* The second RCPT and DATA answered first: kept, nothing goes out. */
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[2], 251, NULL, "Forwarded", 9), 0);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[2], 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[3], 354, NULL, NULL, 0), 0);
+    CHECK_INT(smtp_server_want_write(srv), 0);
+    CHECK_INT(smtp_server_pending(srv), 1);
+    /* MAIL: its reply alone, the first RCPT being unanswered. */
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[0], 250, NULL, NULL, 0), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.1.0 Ok\r\n");
+    CHECK_INT(smtp_server_decision(srv), a.ids[1]);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[0], 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
+    /* smtp_server_reply outside the callbacks: the oldest, then the kept answers follow. */
+    CHECK_INT(smtp_server_reply(srv, 550, "5.1.1", "No", 2), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out,
+              "550 5.1.1 No\r\n251 2.1.5 Forwarded\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+    CHECK_INT(smtp_server_pending(srv), 0);
+    CHECK_INT(smtp_server_decision(srv), 0);
+    CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_read(srv, in + strlen(group), 9), 9);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.0.0 Ok: queued\r\n");
+    CHECK_INT(a.messages, 1);
+    CHECK_INT(a.content, 6);
+    /* A failed session takes no answer. */
+    a.fail_data_start = 1;
+    a.rcpts = 0;
+    CHECK_INT(smtp_server_read(srv, group, strlen(group)), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[4], 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), SMTP_ERR_INVALID_STATE);
+    smtp_server_del(srv);
+}
+
+/* Answers given from the callbacks of commands read ahead. */
+static void test_pipelined_callbacks(void)
+{
+    struct papp a;
+    char out[4096];
+    /* on_rcpt refusing with smtp_server_reply answers its own decision, not MAIL's; DATA,
+     * every recipient refused already, is not asked early. */
+    smtp_server *srv = papp_new(&a, 8, NULL);
+    a.rcpt_refuses = 1;
+    CHECK_INT(smtp_server_read(srv, group, strlen(group)), (smtp_ssize)strlen(group));
+    CHECK_INT(a.reply_rv, 0);
+    CHECK_INT(a.nids, 1); /* MAIL alone deferred */
+    CHECK_INT(a.data_starts, 0);
+    CHECK(a.in_cb == a.ids[0] + 2);
+    CHECK_INT(smtp_server_want_write(srv), 0);
+    CHECK_INT(smtp_server_decision(srv), a.ids[0]);
+    CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.1.0 Ok\r\n550 5.1.1 No such user\r\n550 5.1.1 No such user\r\n"
+                   "554 5.5.1 Error: no valid recipients\r\n");
+    CHECK_INT(smtp_server_pending(srv), 0);
+    smtp_server_del(srv);
+    /* DATA accepted early, its recipients refused after: 554 whatever the answer, the abort;
+     * what follows is read as commands. */
+    srv = papp_new(&a, 8, NULL);
+    CHECK_INT(smtp_server_read(srv, group, strlen(group)), (smtp_ssize)strlen(group));
+    CHECK_INT(a.nids, 4);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[3], 354, NULL, NULL, 0), 0);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[2], 550, NULL, NULL, 0), 0);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[1], 450, NULL, NULL, 0), 0);
+    CHECK_INT(a.aborts, 0);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[0], 250, NULL, NULL, 0), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.1.0 Ok\r\n450 4.0.0 Error: command rejected\r\n"
+                   "550 5.0.0 Error: command rejected\r\n554 5.5.1 Error: no valid recipients\r\n");
+    CHECK_INT(a.aborts, 1);
+    CHECK_INT(a.why, SMTP_SERVER_ABORT_NO_RECIPIENTS);
+    CHECK_INT(smtp_server_in_transaction(srv), 1); /* MAIL's: RSET ends it */
+    CHECK_INT(smtp_server_read(srv, "x\r\n.\r\n", 6), 6);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "500 5.5.1 Error: command not recognized\r\n"
+                   "500 5.5.1 Error: command not recognized\r\n");
+    CHECK_INT(a.messages, 0);
+    CHECK_STR(smtp_server_abort_name(SMTP_SERVER_ABORT_NO_RECIPIENTS), "NO_RECIPIENTS");
+    smtp_server_del(srv);
+    /* on_rcpt answering MAIL (by its id): MAIL's reply goes out at once. */
+    srv = papp_new(&a, 8, NULL);
+    a.rcpt_answers_mail = 1;
+    CHECK_INT(smtp_server_read(srv, group, strlen(group)), (smtp_ssize)strlen(group));
+    CHECK_INT(a.reply_rv, 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.1.0 Ok\r\n");
+    CHECK_INT(smtp_server_decision(srv), a.ids[1]); /* the first RCPT */
+    answer_ids(srv, &a, "231",
+               "250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+    smtp_server_del(srv);
+}
+
+/*
+ * Past the soft error limit, an empty BDAT read ahead and accepted completes with the answer
+ * that frees it, though replies are pending: its reply is held like any other (the client
+ * waits for it and sends nothing more).
+ */
+static void test_pipelined_empty_chunk_slowed(void)
+{
+    struct papp a;
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.max_pending = 8;
+    s.soft_error_limit = 1;
+    s.error_delay_ms = 0;
+    smtp_server *srv = papp_session(&a, &s, NULL);
+    char out[2048];
+    CHECK_INT(smtp_server_read(srv, "FOO\r\n", 5), 5); /* the limit: one error */
+    pull(srv, out, sizeof out);
+    static const char in[] = "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 0\r\n";
+    CHECK_INT(smtp_server_read(srv, in, strlen(in)), (smtp_ssize)strlen(in));
+    CHECK_INT(a.nids, 3);
+    answer_ids(srv, &a, "210",
+               "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 0 octets received\r\n");
+    smtp_server_del(srv);
+}
+
+/* The bounds: max_pending, the room of the output queue, max_recipients. */
+static void test_pipelined_bounds(void)
+{
+    struct papp a;
+    char out[65536], in[16384];
+    size_t n = (size_t)snprintf(in, sizeof in, "MAIL FROM:<a@b.example>\r\n");
+    for (int i = 0; i < 120; i++) /* each RCPT line of the same length */
+        n += (size_t)snprintf(in + n, sizeof in - n, "RCPT TO:<r%03d@d.example>\r\n", i);
+    size_t mail_len = strlen("MAIL FROM:<a@b.example>\r\n"),
+           rcpt_len = strlen("RCPT TO:<r000@d.example>\r\n");
+    /* max_pending 3: MAIL and two RCPTs, then reading stops. */
+    smtp_server *srv = papp_new(&a, 3, NULL);
+    CHECK_INT(smtp_server_read(srv, in, n), (smtp_ssize)(mail_len + 2 * rcpt_len));
+    CHECK_INT(a.nids, 3);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    CHECK_INT(smtp_server_read(srv, in + mail_len + 2 * rcpt_len, rcpt_len), 0);
+    CHECK_INT(smtp_server_reply_to(srv, a.ids[0], 0, NULL, NULL, 0), 0);
+    CHECK_INT(smtp_server_want_read(srv), 1); /* room for one more */
+    smtp_server_del(srv);
+    /* The output queue: 4096 octets keep room for 2048 + 4 replies of 512. */
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.max_pending = 100;
+    s.max_output = 4096;
+    srv = papp_session(&a, &s, NULL);
+    CHECK_INT(smtp_server_read(srv, in, n), (smtp_ssize)(mail_len + 4 * rcpt_len));
+    CHECK_INT(a.rcpts, 4);
+    smtp_server_del(srv);
+    /* max_recipients 100: the 101st RCPT waits for the answers, then gets 452 in turn. */
+    s.max_output = 200000;
+    s.max_pending = 1024;
+    s.max_recipients = 100;
+    srv = papp_session(&a, &s, NULL);
+    smtp_ssize got = smtp_server_read(srv, in, n);
+    CHECK_INT(got, (smtp_ssize)(mail_len + 100 * rcpt_len));
+    CHECK_INT(a.rcpts, 100);
+    CHECK_INT(smtp_server_want_read(srv), 0); /* the next RCPT was seen: it waits */
+    for (int i = 100; i >= 0; i--)
+        CHECK_INT(smtp_server_reply_to(srv, a.ids[i], 0, NULL, NULL, 0), 0);
+    CHECK_INT(smtp_server_read(srv, in + got, rcpt_len), (smtp_ssize)rcpt_len);
+    size_t olen = pull(srv, out, sizeof out);
+    CHECK(olen > 38 && strcmp(out + olen - 38, "452 4.5.3 Error: too many recipients\r\n") == 0);
+    CHECK_INT(a.rcpts, 100);
+    smtp_server_del(srv);
+}
+
+/* Steady state with groups read ahead: no allocation per message, and none after
+ * smtp_server_new with SMTP_SERVER_PREALLOCATE (the envelope too). */
+static void test_pipelined_no_alloc(void)
+{
+    static const char msg[] = "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n"
+                              "RCPT TO:<bad@d.example>\r\nRCPT TO:<e@f.example>\r\nDATA\r\n"
+                              "x\r\n.\r\n";
+    for (int pre = 0; pre < 2; pre++) {
+        struct failmem f = {0};
+        smtp_mem mem = failmem_mem(&f);
+        struct papp a;
+        memset(&a, 0, sizeof a);
+        smtp_server_settings s;
+        smtp_server_settings_init(&s);
+        s.max_pending = 8;
+        s.flags |= SMTP_SERVER_ENVELOPE | (pre ? SMTP_SERVER_PREALLOCATE : 0);
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, &papp_cb, &s, &mem, &a), 0);
+        int after_new = f.calls;
+        CHECK_INT(smtp_server_start(srv), 0);
+        feed(srv, "EHLO c\r\n");
+        int warm = 0;
+        for (int m = 0; m < 20; m++) {
+            if (m == 1) warm = f.calls;
+            a.nids = 0;
+            a.rcpts = 0;
+            size_t len = strlen(msg);
+            smtp_ssize k = smtp_server_read(srv, msg, len);
+            CHECK_INT(a.nids, 5);
+            /* Answered last to first; the third RCPT refused. */
+            for (int i = 4; i >= 0; i--)
+                CHECK_INT(smtp_server_reply_to(srv, a.ids[i], i == 2 ? 550 : 0, NULL, NULL, 0), 0);
+            CHECK_INT(smtp_server_read(srv, msg + k, len - (size_t)k),
+                      (smtp_ssize)(len - (size_t)k));
+            char out[4096];
+            pull(srv, out, sizeof out);
+        }
+        CHECK_INT(a.messages, 20);
+        CHECK_INT(f.calls, pre ? after_new : warm);
+        smtp_server_del(srv);
+        CHECK_INT(f.live, 0);
+    }
+}
+
+/* Feeds `in`, all consumed in one read (its replies stay queued). */
+static void say(smtp_server *srv, const char *in)
+{
+    CHECK_INT(smtp_server_read(srv, in, strlen(in)), (smtp_ssize)strlen(in));
+}
+
+/* smtp_server_set_extensions: a subset of the settings' extensions, until a hello is accepted. */
+static int ext_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
+{
+    (void)verb, (void)domain;
+    *(int *)ud =
+        smtp_server_set_extensions(srv, SMTP_SERVER_EXT_PIPELINING | SMTP_SERVER_EXT_SIZE, 1000);
+    return 0;
+}
+
+static void test_set_extensions(void)
+{
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.extensions |= SMTP_SERVER_EXT_STARTTLS;
+    smtp_server_callbacks cb = {.on_helo = ext_helo};
+    int rv = 1;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, &cb, &s, NULL, &rv), 0);
+    CHECK_INT(smtp_server_set_extensions(NULL, 0, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_set_extensions(srv, SMTP_SERVER_EXT_AUTH, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_set_extensions(srv, 0x10000, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_set_extensions(srv, 0, 0), 0); /* before the start too */
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    say(srv, "EHLO c\r\n");
+    CHECK_INT(rv, 0); /* from on_helo, before the reply */
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250-localhost\r\n250-PIPELINING\r\n250 SIZE 1000\r\n");
+    say(srv, "MAIL FROM:<a@b.example> SIZE=2000\r\nMAIL FROM:<a@b.example> BODY=8BITMIME\r\n");
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "552 Error: message size exceeds fixed limit\r\n"
+                   "555 parameter not recognized or not implemented\r\n");
+    /* Once a hello was accepted, the list stays. */
+    CHECK_INT(smtp_server_set_extensions(srv, SMTP_SERVER_EXT_SIZE, 0), SMTP_ERR_INVALID_STATE);
+    say(srv, "EHLO again\r\n");
+    CHECK_INT(rv, SMTP_ERR_INVALID_STATE);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250-localhost\r\n250-PIPELINING\r\n250 SIZE 1000\r\n");
+    smtp_server_del(srv);
+    /* STARTTLS: the handshake forgets the hello; a new list for the EHLO after it. */
+    cb.on_helo = NULL;
+    CHECK_INT(smtp_server_new(&srv, &cb, &s, NULL, &rv), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    say(srv, "EHLO c\r\nSTARTTLS\r\n");
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_set_extensions(srv, 0, 0), SMTP_ERR_INVALID_STATE);
+    CHECK_INT(smtp_server_tls_done(srv, 1), 0);
+    CHECK_INT(smtp_server_set_extensions(srv, SMTP_SERVER_EXT_STARTTLS | SMTP_SERVER_EXT_DSN, 0),
+              0);
+    say(srv, "EHLO c\r\n");
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250-localhost\r\n250 DSN\r\n"); /* no STARTTLS over TLS */
+    smtp_server_del(srv);
+    /* A SIZE whose digits would push the EHLO reply past 2048 octets: refused, unchanged. */
+    static char lines[8 * 230];
+    size_t k = 0;
+    for (int i = 0; i < 8; i++) {
+        k += (size_t)snprintf(lines + k, sizeof lines - k, "%sX%d", i ? "\n" : "", i);
+        memset(lines + k, 'a', 222);
+        lines[k] = ' ';
+        k += 222;
+    }
+    lines[k] = '\0';
+    smtp_server_settings_init(&s);
+    s.ehlo_keywords = lines;
+    s.max_message_size = 1;
+    smtp_ssize cut = -1;
+    for (size_t trim = 0; trim < 400 && cut < 0; trim++) {
+        lines[k - trim] = '\0';
+        if (smtp_server_new(&srv, NULL, &s, NULL, NULL) == 0) cut = (smtp_ssize)trim;
+    }
+    CHECK(cut >= 0);
+    if (cut >= 0) {
+        CHECK_INT(smtp_server_set_extensions(srv, s.extensions, UINT64_MAX),
+                  SMTP_ERR_INVALID_ARGUMENT);
+        CHECK_INT(smtp_server_set_extensions(srv, s.extensions, 9), 0);
+        smtp_server_del(srv);
+    }
+}
+
 int main(void)
 {
     test_settings();
@@ -1356,5 +1856,12 @@ int main(void)
     test_timeouts();
     test_client_address();
     test_versions();
+    test_settings_v3();
+    test_pipelined_ids();
+    test_pipelined_callbacks();
+    test_pipelined_empty_chunk_slowed();
+    test_pipelined_bounds();
+    test_pipelined_no_alloc();
+    test_set_extensions();
     return check_finish();
 }

@@ -27,6 +27,46 @@
  * Protocol errors of the client are not errors of the engine: it answers them (500, 501, 503,
  * 555...). Negative returns are the caller's misuse or a fatal condition (memory, a failed
  * callback) and are sticky for the feeding calls.
+ *
+ * Pipelined deferral (settings.max_pending above 1). An application that decides after a round
+ * trip, a proxy above all, keeps its client's PIPELINING (RFC 2920): while the decision of a
+ * MAIL or a RCPT is deferred, the engine reads on, and runs the policy callbacks of the RCPT,
+ * DATA and BDAT commands the client sent in the same group at once, each as if the decisions
+ * before it will be accepted (on_rcpt's index counts the recipients still pending). Each
+ * decision has an id (smtp_server_decision, in its callback) and is answered with
+ * smtp_server_reply_to, in any order. The replies go out in command order, an answer waiting
+ * in the engine for those before it, and each is the reply a server reading one command at a
+ * time gives: the RCPTs after a refused MAIL get 503 5.5.1 and a DATA or BDAT without an
+ * accepted recipient 554 5.5.1 (503 without MAIL), whatever the application answered them; an
+ * on_data_start that accepted then gets on_message_abort SMTP_SERVER_ABORT_NO_RECIPIENTS (no
+ * content follows, nothing is acknowledged). DATA and BDAT end the group: nothing after them
+ * is read, the content and a BDAT's chunk included, until they are answered and judged; then
+ * the content comes to on_data as for a DATA read in turn. Every other command (EHLO, RSET,
+ * MAIL, NOOP, QUIT, STARTTLS, AUTH, VRFY...) waits unread until every decision before it was
+ * answered. The group is bounded: at most max_pending decisions and commands waiting, and
+ * only while the output queue has room for all their replies; then reading stops until an
+ * answer comes.
+ *
+ * @code
+ * // A proxy: each command goes upstream (<smtp/client.h>) as it is read, so the client's
+ * // MAIL, RCPTs and DATA leave in one upstream flight; upstream's replies answer them.
+ * static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+ * {
+ *     struct relay *r = ud;
+ *     r->mail_id = smtp_server_decision(srv);
+ *     smtp_client_mail_from(r->up, &r->msg);            // its sender from m->path
+ *     return SMTP_SERVER_DEFER;
+ * }
+ * static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
+ * {
+ *     struct relay *r = ud;
+ *     r->rcpt_id[r->nrcpt++] = smtp_server_decision(srv);
+ *     smtp_client_rcpt_to(r->up, &r->rcpt);             // its address from rc->path
+ *     return SMTP_SERVER_DEFER;
+ * }
+ * // Later, from the client engine's on_reply (MAIL) and on_rcpt (each RCPT):
+ * smtp_server_reply_to(srv, r->mail_id, reply->code, enhanced, text, text_len);
+ * @endcode
  */
 #ifndef SMTP_SERVER_H
 #define SMTP_SERVER_H
@@ -48,7 +88,9 @@ typedef struct smtp_server smtp_server;
  * A policy callback returns SMTP_SERVER_DEFER to answer later with smtp_server_reply (after a
  * database or DNS lookup). Until then the engine processes no later input: smtp_server_read
  * returns having consumed the bytes up to the end of the command (or of the message) that
- * asked, and smtp_server_want_read is 0.
+ * asked, and smtp_server_want_read is 0. With settings.max_pending above 1, a deferred MAIL
+ * or RCPT lets the RCPT, DATA and BDAT of the client's group be read ahead (pipelined
+ * deferral, above).
  */
 #define SMTP_SERVER_DEFER 2
 
@@ -262,14 +304,23 @@ typedef struct smtp_server_settings {
      */
     const char *mail_param_names;
     const char *rcpt_param_names; /**< the same for RCPT (since version 2) */
+    /**
+     * The most decisions pending at once, counting the commands read ahead with them
+     * (pipelined deferral, above): 1 .. 1024. Above 1, while the decision of a MAIL or RCPT
+     * is deferred, a client that EHLO offered PIPELINING has its RCPT, DATA and BDAT read
+     * ahead and their decisions asked early, up to max_pending commands pending together.
+     * Above 1, smtp_server_new allocates max_pending slots of about 500 octets. Since version
+     * 3; default 1: nothing is read after a deferred command until it is answered.
+     */
+    size_t max_pending;
 } smtp_server_settings;
 
 /**
  * The version of smtp_server_settings this header describes (common.h: versioned structs):
  * 2 added future_release_interval, future_release_until, ehlo_keywords, mail_param_names and
- * rcpt_param_names.
+ * rcpt_param_names; 3 added max_pending.
  */
-#define SMTP_SERVER_SETTINGS_VERSION 2
+#define SMTP_SERVER_SETTINGS_VERSION 3
 
 /**
  * smtp_server_settings_init fills `*s` with the defaults of this header's version.
@@ -313,8 +364,10 @@ typedef struct smtp_server_rcpt {
     smtp_span path;          /**< as sent, with its angle brackets */
     smtp_path parsed;        /**< smtp_path_parse of `path` */
     smtp_rcpt_params params; /**< the checked parameters */
-    size_t index;            /**< how many recipients were accepted before this one */
-    smtp_span param_text;    /**< the parameters as sent, or empty (see smtp_server_mail) */
+    /** How many recipients were accepted before this one; read ahead (settings.max_pending),
+     * those still pending count as accepted. */
+    size_t index;
+    smtp_span param_text; /**< the parameters as sent, or empty (see smtp_server_mail) */
 } smtp_server_rcpt;
 
 /** An address of the envelope (smtp_server_message): as the client sent it, accepted. */
@@ -354,14 +407,21 @@ typedef enum smtp_server_abort_reason {
     SMTP_SERVER_ABORT_RESET,    /**< RSET, HELO/EHLO or a failed BDAT ended the transaction */
     SMTP_SERVER_ABORT_TIMEOUT,  /**< smtp_server_timeout_expired */
     SMTP_SERVER_ABORT_SHUTDOWN, /**< smtp_server_shutdown, a 421, or a pipelining violation */
+    /**
+     * A DATA or BDAT read ahead (settings.max_pending above 1): on_data_start accepted it
+     * early, but once the decisions before it were answered no recipient was accepted (or MAIL
+     * was refused), so the engine refused it (554 5.5.1, or 503 5.5.1) and no content comes.
+     */
+    SMTP_SERVER_ABORT_NO_RECIPIENTS,
 } smtp_server_abort_reason;
 
 /**
  * smtp_server_abort_name returns the name of an abort reason, for logs.
  *
  * @param reason  The reason.
- * @return "EOF", "SIZE", "BARE", "RESET", "TIMEOUT" or "SHUTDOWN", or "INVALID" for a value
- *         that is not an smtp_server_abort_reason. Never NULL; static storage.
+ * @return "EOF", "SIZE", "BARE", "RESET", "TIMEOUT", "SHUTDOWN" or "NO_RECIPIENTS", or
+ *         "INVALID" for a value that is not an smtp_server_abort_reason. Never NULL; static
+ *         storage.
  */
 SMTP_API const char *smtp_server_abort_name(smtp_server_abort_reason reason);
 
@@ -441,8 +501,10 @@ typedef struct smtp_server_proxy {
  * on_vrfy, on_etrn, on_help) decide one reply. Each either
  *  - returns 0: the engine sends its default acceptance, unless the callback has already
  *    called smtp_server_reply (the usual way to refuse: reply 550 then return 0);
- *  - returns SMTP_SERVER_DEFER: the decision comes later through smtp_server_reply (order is
- *    kept: no later command is read meanwhile);
+ *  - returns SMTP_SERVER_DEFER: the decision comes later through smtp_server_reply, or
+ *    smtp_server_reply_to with the id smtp_server_decision gives in the callback (order is
+ *    kept: no later command is read meanwhile, but for the commands read ahead with
+ *    settings.max_pending above 1, whose replies wait for the earlier ones);
  *  - returns a negative value: the feeding call fails with SMTP_ERR_CALLBACK_FAILURE and the
  *    session is dead (sticky).
  * Other positive values count as 0. on_data may also return SMTP_PAUSE: smtp_server_read then
@@ -451,10 +513,12 @@ typedef struct smtp_server_proxy {
  * replaces a bare LF or CR under SMTP_DATA_BARE_NORMALIZE, a bare CR held from the read
  * before), the read still consumes the next byte, which the engine keeps and reads first
  * next time; nothing after the piece is delivered before the next read. Callbacks may call
- * smtp_server_reply, smtp_server_write (it only copies replies already queued; the client's
- * write, which produces output, may not be called from its callbacks) and the query
- * functions, never smtp_server_read, smtp_server_del or the other state-changing calls (they
- * return SMTP_ERR_INVALID_STATE).
+ * smtp_server_reply and smtp_server_reply_to (an answer to another decision than the
+ * callback's own takes effect once the callback returned), smtp_server_set_extensions,
+ * smtp_server_write (it only copies replies already queued; the client's write, which
+ * produces output, may not be called from its callbacks) and the query functions, never
+ * smtp_server_read, smtp_server_del or the other state-changing calls (they return
+ * SMTP_ERR_INVALID_STATE).
  */
 typedef struct smtp_server_callbacks {
     /**
@@ -512,6 +576,11 @@ typedef struct smtp_server_callbacks {
     /**
      * DATA, or the first BDAT of a message, was received: decide whether the message may come (a
      * policy callback).
+     *
+     * Read ahead (settings.max_pending above 1), it runs before the decisions of the MAIL and
+     * RCPTs before it are answered; whatever it answers, the engine refuses the command once
+     * they are if no recipient was accepted (and on_message_abort NO_RECIPIENTS follows an
+     * acceptance), and nothing of the message is read before that.
      *
      * Accept: 354 (DATA) or streaming starts (BDAT: the reply comes after the chunk). Refusing the
      * first BDAT ends the transaction (RFC 3030 2: the client must start over; no on_reset
@@ -863,6 +932,10 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) 
  * smtp_server_reply answers the pending decision of a policy callback, inside the callback
  * (then return 0) or later after SMTP_SERVER_DEFER.
  *
+ * Called from a policy callback it answers that callback's decision; elsewhere the oldest
+ * decision pending (the only one, unless commands were read ahead: settings.max_pending).
+ * It is smtp_server_reply_to with smtp_server_decision's id.
+ *
  * Codes allowed: 421 always (queued, then the connection closes); on_connect 220, 554 or any
  * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354 for
  * DATA (the first BDAT of a message is accepted with 0 only); on_vrfy 250, 251, 252; on_auth
@@ -908,6 +981,61 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) 
  */
 SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
                                size_t len);
+
+/**
+ * smtp_server_decision returns the id of a decision, for smtp_server_reply_to.
+ *
+ * Ids count from 1 in each session and are never reused. Keep the id of a decision deferred
+ * while others may be asked (settings.max_pending above 1): in its policy callback.
+ *
+ * @param srv  The session, or NULL.
+ * @return Called from a policy callback before it answers: the id of the decision that
+ *         callback makes. Elsewhere: the id of the oldest decision pending (the one
+ *         smtp_server_reply answers), or 0 when none is (and for NULL).
+ */
+SMTP_API uint64_t smtp_server_decision(const smtp_server *srv);
+
+/**
+ * smtp_server_reply_to answers decision `id` (smtp_server_decision), pending or read ahead,
+ * as smtp_server_reply answers the oldest one.
+ *
+ * The codes allowed are smtp_server_reply's. The replies leave in command order: an answer to
+ * a decision read ahead (settings.max_pending above 1) is checked and kept, and its reply goes
+ * out once every decision before it was answered (then the engine judges the command as if it
+ * had just been read: a RCPT after a refused MAIL gets 503 5.5.1, a DATA or BDAT without an
+ * accepted recipient 554 5.5.1, whatever the answer). So the engine may carry on from inside
+ * this call with the commands that answer frees (an empty BDAT chunk's on_message_end, an
+ * on_message_abort NO_RECIPIENTS); called from a callback, it carries on once the callbacks
+ * returned. On SMTP_ERR_INVALID_ARGUMENT, SMTP_ERR_UNSAFE_ARGUMENT, SMTP_ERR_INVALID_STATE and
+ * SMTP_ERR_NOBUF nothing changes and the decision stays pending.
+ *
+ * @code
+ * // In on_rcpt: keep the id, ask upstream, return SMTP_SERVER_DEFER. Upstream's reply:
+ * rv = smtp_server_reply_to(srv, id, 550, "5.1.1", "No such user", 12);
+ * @endcode
+ *
+ * @param srv       The session.
+ * @param id        The decision's id, from smtp_server_decision.
+ * @param code      The reply code (see smtp_server_reply), or 0 for the default acceptance.
+ * @param enhanced  An RFC 3463 code of the reply code's class, or NULL (see
+ *                  smtp_server_reply).
+ * @param text      One line of text, `len` octets, or NULL (with `len` 0) for a default text.
+ * @param len       The length of `text`, at most 400 octets.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, `id` is 0 or was never given, or the answer
+ *         is not one smtp_server_reply allows for that decision.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A control byte other than TAB or DEL in the text.
+ * @retval SMTP_ERR_INVALID_STATE Decision `id` is not pending: it was answered already, or
+ *         dropped when the session ended or closed (a 421); or the session failed.
+ * @retval SMTP_ERR_NOBUF The output queue has no room for the reply: write, then reply again
+ *         (only for the oldest decision pending).
+ * @retval SMTP_ERR_CALLBACK_FAILURE The decision was made, but a callback it led to failed:
+ *         fatal and sticky.
+ * @retval SMTP_ERR_NOMEM The decision was made, but the output queue could not grow: fatal and
+ *         sticky.
+ */
+SMTP_API int smtp_server_reply_to(smtp_server *srv, uint64_t id, int code, const char *enhanced,
+                                  const char *text, size_t len);
 
 /**
  * smtp_server_auth_challenge answers a pending on_sasl step with a challenge: "334 " and the
@@ -1036,10 +1164,39 @@ SMTP_API const char *smtp_server_auth_identity(const smtp_server *srv);
 SMTP_API int smtp_server_set_trust(smtp_server *srv, unsigned trust);
 
 /**
+ * smtp_server_set_extensions changes, for this session, the extensions the EHLO (or LHLO)
+ * reply advertises and the message size limit, replacing settings.extensions and
+ * settings.max_message_size.
+ *
+ * A proxy calls it once it knows what its upstream offers, from a deferred on_connect or
+ * on_helo: its own extensions intersected with upstream's, and the smaller SIZE. It may be
+ * called from a callback, and only until a hello is accepted (the client may rely on the
+ * list from then on, and a transaction may begin under the limit): again after the TLS
+ * handshake of STARTTLS or an accepted XCLIENT, which forget the hello. Everything the
+ * extensions govern follows: the parameters MAIL and RCPT accept, BDAT, STARTTLS, AUTH,
+ * PIPELINING (no command is read ahead without it), the enhanced codes of the replies after
+ * this call.
+ *
+ * @param srv               The session.
+ * @param extensions        SMTP_SERVER_EXT_* bits, or'ed: only bits of settings.extensions (the
+ *                          session was checked and sized for those: AUTH's mechanisms and
+ *                          buffers, FUTURERELEASE's values).
+ * @param max_message_size  The largest message in octets, shown by SIZE; 0: no limit.
+ * @return 0 on success, or one of these negative error codes (then nothing changes):
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL, `extensions` has a bit settings.extensions
+ *         lacks, or the EHLO reply would not fit in 2048 octets.
+ * @retval SMTP_ERR_INVALID_STATE A hello was accepted since the session began (or since the
+ *         last STARTTLS handshake or XCLIENT), or the session failed.
+ */
+SMTP_API int smtp_server_set_extensions(smtp_server *srv, unsigned extensions,
+                                        uint64_t max_message_size);
+
+/**
  * smtp_server_pending tells whether a decision waits for smtp_server_reply.
  *
  * @param srv  The session, or NULL.
- * @return 1 while a decision is pending, else 0 (0 for NULL).
+ * @return 1 while a decision is pending (or, settings.max_pending above 1, a command read ahead
+ *         waits for its turn), else 0 (0 for NULL).
  */
 SMTP_API int smtp_server_pending(const smtp_server *srv);
 
@@ -1050,7 +1207,10 @@ SMTP_API int smtp_server_pending(const smtp_server *srv);
  * @return 1 when it can: started, no decision pending, not closing or failed, not waiting for
  *         TLS, no output held back (smtp_server_output_delay; past the soft error limit, any
  *         output pending), no LMTP reply waiting for room, and room for replies in the output
- *         queue; else 0 (0 for NULL).
+ *         queue; and with settings.max_pending above 1, while a MAIL's or RCPT's decision is
+ *         pending, as long as a command may be read ahead (room for one more, no DATA or BDAT
+ *         read ahead, and the next command not seen yet to be one that must wait); else 0 (0
+ *         for NULL).
  */
 SMTP_API int smtp_server_want_read(const smtp_server *srv);
 
