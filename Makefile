@@ -63,7 +63,7 @@ COVERAGE_LINES ?= 98
 COVERAGE_BRANCHES ?= 90
 COVERAGE_EXCEPT ?=
 COVERAGE_INTEROP ?= OFF
-COVERAGE_SKIP = ^(symbols|io/symbols|tls/symbols|sans-io|fuzz-instrumented)$$
+COVERAGE_SKIP = ^(symbols|io/symbols|tls/symbols|idn/symbols|sans-io|fuzz-instrumented)$$
 # -u __gcov_dump: the forked children of the adapter's tests write their counters before _exit
 # (iot_exit in tests/io/iotest.h calls it through a weak reference, which alone links nothing).
 COVERAGE_CMAKE_FLAGS = -DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS='--coverage -O0' \
