@@ -137,17 +137,21 @@ step "lintian: no error, $(grep -c '^W: ' "$log" || true) warnings" \
 
 # ---- 3. the packages' contents, installed ----
 # contains DEB PATH...: each PATH (a file or a link) is in DEB; lacks DEB PATH...: none is.
-listing() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|'; }
+# The listing is read whole into a file first: grep -q on the pipe would stop reading at its
+# first match and dpkg-deb would report its tar killed by SIGPIPE.
+listing() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|' >"$tmp/listing"; }
 contains() {
     deb=$1
     shift
-    for f in "$@"; do listing "$deb" | grep -qxF "$f" || fail "$(basename "$deb") lacks $f"; done
+    listing "$deb"
+    for f in "$@"; do grep -qxF "$f" "$tmp/listing" || fail "$(basename "$deb") lacks $f"; done
 }
 lacks() {
     deb=$1
     shift
+    listing "$deb"
     for f in "$@"; do
-        if listing "$deb" | grep -qE "$f"; then fail "$(basename "$deb") holds $f"; fi
+        if grep -qE "$f" "$tmp/listing"; then fail "$(basename "$deb") holds $f"; fi
     done
 }
 L=/usr/lib/$multiarch
