@@ -1071,6 +1071,10 @@ int send_run(const send_options *o)
         int verify = o->no_verify || o->dane_ntlsa > 0        ? 1
                      : mta_sts_mode(o) == SMTP_MTASTS_TESTING ? EX_TLS_VERIFY_OPTIONAL
                                                               : 0;
+        /* MTA-STS enforce refuses --no-verify: the hint names what can help */
+        if (mta_sts_mode(o) == SMTP_MTASTS_ENFORCE)
+            ex_tls_verify_hint("MTA-STS enforce needs a certificate that verifies for the MX: "
+                               "try --cafile FILE");
         if (ex_tls_client_init(&tls_config, o->cafile, verify, o->mta_sts ? o->mta_sts_mx : o->host,
                                err, sizeof err) != 0) {
             fprintf(stderr, "smtp-send: TLS: %s\n", err);

@@ -83,6 +83,14 @@ void ex_tls_free(ex_tls *t)
     t->cfg = NULL;
 }
 
+/* What ex_tls_failure suggests after a certificate that did not verify (ex_tls_verify_hint). */
+static const char *verify_hint = "try --cafile FILE or --no-verify";
+
+void ex_tls_verify_hint(const char *hint)
+{
+    verify_hint = hint;
+}
+
 int ex_tls_failure(const smtp_io_conn *conn, char *buf, size_t cap)
 {
     smtp_tls *tls = conn_tls(conn);
@@ -93,7 +101,7 @@ int ex_tls_failure(const smtp_io_conn *conn, char *buf, size_t cap)
     if (smtp_tls_verify_failed(tls) && smtp_tls_dane_result(tls, NULL, NULL) != SMTP_TLS_DANE_OFF)
         snprintf(buf, cap, "TLS: %s", why); /* "DANE authentication failed: ..." */
     else if (smtp_tls_verify_failed(tls))
-        snprintf(buf, cap, "TLS: %s; try --cafile FILE or --no-verify", why);
+        snprintf(buf, cap, "TLS: %s; %s", why, verify_hint);
     else
         snprintf(buf, cap, "TLS handshake failed: %s", why);
     return 1;

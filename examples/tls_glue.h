@@ -56,6 +56,10 @@ int ex_tls_dane_text(const smtp_io_conn *conn, char *buf, size_t cap);
  */
 int ex_tls_unverified(const smtp_io_conn *conn, char *buf, size_t cap);
 
+/* ex_tls_verify_hint replaces what ex_tls_failure suggests after a certificate that did not
+ * verify ("try --cafile FILE or --no-verify"; `hint` is borrowed). */
+void ex_tls_verify_hint(const char *hint);
+
 /* ex_tls_free frees the config (after the last connection). */
 void ex_tls_free(ex_tls *t);
 

@@ -74,8 +74,10 @@ jsonl 1
 # The MX matches a wildcard (--mta-sts-mx), but the certificate names localhost, not it: 74.
 send 74 --mta-sts-policy "$tmp/wild" --mta-sts-mx mx1.example.org --cafile "$tmp/ca.pem"
 expect_in "$tmp/send.out" "b@example.org: not sent: TLS: certificate verification failed: "
-# A certificate the trust store does not know (no --cafile: the system's): 74.
+# A certificate the trust store does not know (no --cafile: the system's): 74, and the hint
+# does not suggest --no-verify, which enforce refuses.
 send 74 --mta-sts-policy "$tmp/enforce"
+expect_in "$tmp/send.out" "; MTA-STS enforce needs a certificate that verifies for the MX: try --cafile FILE"
 # REQUIRETLS over the verified session: accepted, and the sink says so.
 send 0 --mta-sts-policy "$tmp/enforce" --cafile "$tmp/ca.pem" --requiretls
 jsonl 2
