@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -175,6 +178,7 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
     sigemptyset(&sa.sa_mask);
     int status = EX_OK;
     size_t started = 0;
+    pid_t parent = getpid();
     for (; started < count; started++) {
         w[started].index = started;
         w[started].count = count;
@@ -189,6 +193,13 @@ int ex_workers_run(const char *host, const char *port, size_t count, ex_worker_f
             break;
         }
         if (pid == 0) {
+#ifdef __linux__
+            /* A parent killed outright (SIGKILL: no chance to pass a signal on) must not leave
+             * its workers serving the port: each gets SIGTERM then, and stops as for one.
+             * The parent may have died between fork and here: then stop at once. */
+            (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent) raise(SIGTERM);
+#endif
             close(result[0]);
             for (size_t i = 0; i < count; i++)
                 if (i != started)

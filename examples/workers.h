@@ -4,7 +4,8 @@
  * BSDs), so that the kernel spreads the connections over them and a multi-core machine is
  * used. The parent binds every worker's sockets (so the port is known and any error is
  * reported once, before a worker starts), forks the workers, forwards SIGINT and SIGTERM to
- * them, and adds up what each one served. Workers write their JSON lines under a lock
+ * them, and adds up what each one served. A parent killed outright takes its workers with it
+ * (Linux: PR_SET_PDEATHSIG sends each SIGTERM). Workers write their JSON lines under a lock
  * (ex_workers_lock), so that lines never interleave mid-line, whatever their length: a
  * process-shared robust mutex in memory the workers share, taken without a system call when
  * no other worker holds it (an fcntl lock cost two system calls a message, a third of a

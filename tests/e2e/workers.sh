@@ -83,6 +83,25 @@ kill -KILL "$first"
 wait_sink 70 # the other worker stopped too
 expect_in "$tmp/sink.err" "(pid $first) killed by signal 9"
 
+step=parent_killed
+# The parent killed outright (SIGKILL: it cannot pass a signal on): its workers stop too
+# (Linux: they get SIGTERM when it dies), nothing is left serving the port.
+start_sink --workers 2 --discard
+kids=$(workers_of)
+[ "$(echo "$kids" | wc -w)" -eq 2 ] || fail "expected 2 workers, found: $kids"
+kill -KILL "$sink_pid"
+wait "$sink_pid" 2>/dev/null
+sink_pid=
+i=0
+while [ $i -lt 200 ]; do
+    alive=
+    for k in $kids; do kill -0 "$k" 2>/dev/null && alive="$alive $k"; done
+    [ -z "$alive" ] && break
+    sleep 0.05
+    i=$((i + 1))
+done
+[ -z "$alive" ] || fail "workers$alive still running 10 s after their parent was killed"
+
 step=bad_option
 for n in 0 65 x; do
     $W "$bin/smtp-sink" --discard --workers $n >"$tmp/o.out" 2>"$tmp/o.err"
