@@ -210,7 +210,8 @@ static size_t callbacks_size(int version)
 {
     switch (version) {
     case 1: return offsetof(smtp_client_callbacks, on_reply);
-    case 2: return sizeof(smtp_client_callbacks);
+    case 2: return offsetof(smtp_client_callbacks, on_ready);
+    case 3: return sizeof(smtp_client_callbacks);
     default: return 0;
     }
 }
@@ -600,8 +601,15 @@ static int after_hello(smtp_client *cli, const smtp_client_reply *r)
 int smtp_cli_after_tls(smtp_client *cli)
 {
     if (smtp_cli_auth_wanted(&cli->set)) return smtp_cli_auth_start(cli);
+    return smtp_cli_ready(cli);
+}
+
+int smtp_cli_ready(smtp_client *cli)
+{
     cli->phase = SMTP_CLI_READY;
-    return 0;
+    int cr;
+    SMTP_CALLBACK0(cli, cr, on_ready);
+    return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
 }
 
 static int on_hello_reply(smtp_client *cli, int kind, const smtp_client_reply *r)

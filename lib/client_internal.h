@@ -230,6 +230,8 @@ int smtp_cli_kick(smtp_client *cli);
 int smtp_cli_callback_failed(smtp_client *cli);
 /* Moves on once the hello (and STARTTLS) steps are over: AUTH or ready. */
 int smtp_cli_after_tls(smtp_client *cli);
+/* The session is ready for messages and commands: on_ready. */
+int smtp_cli_ready(smtp_client *cli);
 /* The A-label form of a domain holding U-labels by settings.idna_to_ascii, into `out`
  * (NUL-terminated): its length, or SMTP_ERR_UTF8 when there is no such function, it refused,
  * or what it gave is not an ASCII domain name. */

@@ -979,7 +979,8 @@ static void test_commands(void)
     CHECK_INT(smtp_client_quit(c), 0);
     CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_STATE);
     smtp_client_del(c);
-    CHECK_INT(smtp_client_new_versioned(&c, 3, &cb, SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a),
+    CHECK_INT(smtp_client_new_versioned(&c, SMTP_CLIENT_CALLBACKS_VERSION + 1, &cb,
+                                        SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a),
               SMTP_ERR_INVALID_ARGUMENT);
 }
 
@@ -1454,8 +1455,63 @@ static void test_idna_addresses(void)
     CHECK_INT(f.live, 0);
 }
 
+/* on_ready: once the session is ready (the capabilities known), again after an accepted
+ * XCLIENT's new hello; a failing one fails the session; version 2 callbacks never have it. */
+static int ready_calls, ready_pipelining, ready_fail;
+
+static int on_ready_cb(smtp_client *cli, void *ud)
+{
+    (void)ud;
+    ready_calls++;
+    ready_pipelining = smtp_caps_has(smtp_client_caps(cli), SMTP_CAP_PIPELINING);
+    return ready_fail ? -1 : 0;
+}
+
+static void test_on_ready(void)
+{
+    struct app a = {0};
+    smtp_client_callbacks cb = app_cb;
+    cb.on_ready = on_ready_cb;
+    smtp_client_settings s;
+    settings(&s);
+    smtp_client *c;
+    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 x\r\n") > 0);
+    CHECK_INT(ready_calls, 0);
+    CHECK(feed(c, "250-x\r\n250-PIPELINING\r\n250 XCLIENT ADDR NAME\r\n") > 0);
+    CHECK_INT(ready_calls, 1);
+    CHECK_INT(ready_pipelining, 1);
+    smtp_client_xattr attr = {"ADDR", "192.0.2.1"};
+    CHECK_INT(smtp_client_xclient(c, SMTP_VERB_XCLIENT, &attr, 1), 0);
+    CHECK(feed(c, "220 y\r\n") > 0); /* the new greeting: EHLO again */
+    CHECK_INT(ready_calls, 1);
+    CHECK(feed(c, "250 y\r\n") > 0);
+    CHECK_INT(ready_calls, 2);
+    CHECK_INT(ready_pipelining, 0); /* the new EHLO's capabilities */
+    smtp_client_del(c);
+
+    /* A failing on_ready fails the session. */
+    ready_fail = 1;
+    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 x\r\n") > 0);
+    CHECK_INT(feed(c, "250 x\r\n"), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK(smtp_client_want_close(c));
+    smtp_client_del(c);
+    ready_fail = 0;
+
+    /* Version 2 callbacks end before on_ready: never read (here: garbage). */
+    smtp_client_callbacks v2 = app_cb;
+    memset(&v2.on_ready, 0xff, sizeof v2.on_ready);
+    ready_calls = 0;
+    CHECK_INT(smtp_client_new_versioned(&c, 2, &v2, SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 x\r\n250 x\r\n") > 0);
+    CHECK_INT(ready_calls, 0);
+    smtp_client_del(c);
+}
+
 int main(void)
 {
+    test_on_ready();
     test_bad_settings();
     test_settings_copied();
     test_message_copied();

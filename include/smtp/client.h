@@ -481,9 +481,9 @@ typedef struct smtp_client_rcpt {
 
 /**
  * The version of smtp_client_callbacks this header describes (common.h: versioned structs):
- * 2 added on_reply.
+ * 2 added on_reply, 3 on_ready.
  */
-#define SMTP_CLIENT_CALLBACKS_VERSION 2
+#define SMTP_CLIENT_CALLBACKS_VERSION 3
 
 /**
  * Callbacks. Each gets the client first and the user_data given to smtp_client_new last. A
@@ -568,6 +568,22 @@ typedef struct smtp_client_callbacks {
      *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_reply)(smtp_client *cli, const smtp_client_reply *reply, void *user_data);
+    /**
+     * on_ready says the session is ready for messages and commands: the greeting, the hello,
+     * STARTTLS and AUTH went as the settings asked, and smtp_client_caps holds what the
+     * server's last EHLO offered.
+     *
+     * Called each time the session becomes ready: once after the start, and again after an
+     * accepted XCLIENT's new hello. A middlebox answers its own client's greeting or EHLO from
+     * here (with the capabilities upstream offers); messages and commands given earlier are
+     * already on their way. Since version 3.
+     *
+     * @param cli        The client.
+     * @param user_data  The user_data given to smtp_client_new.
+     * @return 0 to go on, or a negative value to fail the session (the feeding call returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
+     */
+    int (*on_ready)(smtp_client *cli, void *user_data);
 } smtp_client_callbacks;
 
 /**

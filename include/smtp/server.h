@@ -1037,6 +1037,54 @@ SMTP_API uint64_t smtp_server_decision(const smtp_server *srv);
 SMTP_API int smtp_server_reply_to(smtp_server *srv, uint64_t id, int code, const char *enhanced,
                                   const char *text, size_t len);
 
+/** The longest text of a relayed reply (smtp_server_relay_to), its lines joined by LF. */
+#define SMTP_SERVER_MAX_RELAY_TEXT 400
+/** The most lines a relayed reply (smtp_server_relay_to) may have. */
+#define SMTP_SERVER_MAX_RELAY_LINES 16
+
+/**
+ * smtp_server_relay_to answers decision `id` with another server's reply, relayed as it is:
+ * what a proxy or a content filter does with its upstream's verdict.
+ *
+ * `text` is the reply as smtp_client_reply reports it: the text of each line after the code
+ * and its separator (enhanced status codes included), lines joined by LF. It goes out line by
+ * line behind `code`, "-" after the code of every line but the last, " " on the last one,
+ * nothing added or changed: no enhanced code of the engine's, no hostname before a greeting's
+ * text; an empty line goes as the code alone. So a 354 keeps its text, and a multi-line
+ * refusal keeps its lines. An accepted hello and an accepted first BDAT are the exceptions:
+ * the engine's own reply goes out (its capability list; the chunk's reply after it). Otherwise
+ * as smtp_server_reply_to: the codes each decision allows (but 0, the default acceptance), the
+ * replies in command order, what the engine does once a decision is answered.
+ *
+ * @code
+ * // A client engine's on_rcpt for the recipient whose RCPT the server deferred (id kept):
+ * smtp_server_relay_to(srv, id, reply->code, reply->text.ptr, reply->text.len);
+ * @endcode
+ *
+ * @param srv   The session.
+ * @param id    The decision's id (smtp_server_decision), or 0 for the decision smtp_server_reply
+ *              would answer.
+ * @param code  The reply code, 200..599, one the decision allows (see smtp_server_reply).
+ * @param text  The lines' text joined by LF, `len` octets; NULL with `len` 0 for one line
+ *              without text.
+ * @param len   The length of `text`, at most SMTP_SERVER_MAX_RELAY_TEXT octets.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL; `id` was never given; `code` outside
+ *         200..599 or not one the decision allows; `text` NULL with `len` > 0, `len` over
+ *         SMTP_SERVER_MAX_RELAY_TEXT octets, or more than SMTP_SERVER_MAX_RELAY_LINES lines.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A control byte other than TAB and LF (CR, NUL...) or DEL in
+ *         the text.
+ * @retval SMTP_ERR_INVALID_STATE `id` 0 and no decision pending, or decision `id` is not
+ *         pending (see smtp_server_reply_to); or the session failed.
+ * @retval SMTP_ERR_NOBUF The output queue has no room for the reply: write, then relay again.
+ * @retval SMTP_ERR_CALLBACK_FAILURE The decision was made, but a callback it led to failed:
+ *         fatal and sticky.
+ * @retval SMTP_ERR_NOMEM The decision was made, but the output queue could not grow: fatal and
+ *         sticky.
+ */
+SMTP_API int smtp_server_relay_to(smtp_server *srv, uint64_t id, int code, const char *text,
+                                  size_t len);
+
 /**
  * smtp_server_auth_challenge answers a pending on_sasl step with a challenge: "334 " and the
  * base64 of `data`.
