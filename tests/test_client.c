@@ -1509,8 +1509,39 @@ static void test_on_ready(void)
     smtp_client_del(c);
 }
 
+/* SMTP_CLIENT_MSG_NO_CHUNKING: DATA to a server offering CHUNKING; BINARYMIME keeps BDAT. */
+static void test_msg_no_chunking(void)
+{
+    for (int binary = 0; binary <= 1; binary++) {
+        struct app a = {0};
+        smtp_client_settings s;
+        settings(&s);
+        smtp_client *c;
+        CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+        smtp_client_message m;
+        message(&m);
+        m.body = "x\r\n";
+        m.body_len = 3;
+        m.flags = SMTP_CLIENT_MSG_NO_CHUNKING;
+        if (binary) m.body_type = SMTP_BODY_BINARYMIME;
+        CHECK_INT(smtp_client_submit(c, &m), 0);
+        CHECK(feed(c, "220 x\r\n") > 0);
+        CHECK_INT(smtp_client_read(c, "250-x\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n",
+                                   53),
+                  53);
+        char out[4096];
+        size_t n = drain(c, out, sizeof out - 1);
+        out[n] = '\0';
+        CHECK_STR(out, binary ? "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n"
+                                "RCPT TO:<b@example.net>\r\nBDAT 3 LAST\r\nx\r\n"
+                              : "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+        smtp_client_del(c);
+    }
+}
+
 int main(void)
 {
+    test_msg_no_chunking();
     test_on_ready();
     test_bad_settings();
     test_settings_copied();

@@ -765,6 +765,12 @@ SMTP_API int smtp_client_want_close(const smtp_client *cli);
  * Its addresses are then never converted to A-labels (smtp_client_settings.idna_to_ascii).
  */
 #define SMTP_CLIENT_MSG_SMTPUTF8 0x8u
+/**
+ * Send this message with DATA even when the server offers CHUNKING (a proxy whose own client
+ * sent DATA relays upstream's 354): as SMTP_CLIENT_NO_CHUNKING for one message. A message with
+ * BODY=BINARYMIME still goes with BDAT, which it needs.
+ */
+#define SMTP_CLIENT_MSG_NO_CHUNKING 0x10u
 
 /**
  * smtp_client_read_body_fn is a body source (smtp_client_message.read_body): it copies up to
