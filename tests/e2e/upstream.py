@@ -62,6 +62,16 @@ def send(conn, modes, lines):
         conn.sendall(data)
 
 
+def data_end(conn, log, modes, buf):
+    """The data's end in buf: the message stored and accepted; returns (rest, still in data)."""
+    end = buf.find(b"\r\n.\r\n")
+    if end < 0:
+        return buf, True
+    log.write("STORED %d\n" % (end + 2))
+    send(conn, modes, ["250-2.0.0 Message accepted for delivery", "250 2.0.0 queue id FAKE123"])
+    return buf[end + 5 :], False
+
+
 def serve(conn, log, modes):
     buf = b""
     ehlo = EHLO + (["250-XCLIENT ADDR PORT PROTO HELO NAME"] if "xclient" in modes else [])
@@ -71,7 +81,6 @@ def serve(conn, log, modes):
     if greeted:
         send(conn, modes, ["220 up.example ESMTP fake upstream"])
     in_data = False
-    size = 0
     while True:
         chunk = conn.recv(65536)
         if not chunk:
@@ -82,14 +91,9 @@ def serve(conn, log, modes):
             if "kill-data" in modes:
                 conn.shutdown(socket.SHUT_RDWR)
                 return
-            end = buf.find(b"\r\n.\r\n")
-            if end < 0:
+            buf, in_data = data_end(conn, log, modes, buf)
+            if in_data:
                 continue
-            size = end + 2
-            buf = buf[end + 5 :]
-            in_data = False
-            log.write("STORED %d\n" % size)
-            send(conn, modes, ["250-2.0.0 Message accepted for delivery", "250 2.0.0 queue id FAKE123"])
         while b"\r\n" in buf and not in_data:
             line, buf = buf.split(b"\r\n", 1)
             cmd = line.decode("latin-1")
@@ -118,13 +122,8 @@ def serve(conn, log, modes):
             elif verb == "DATA":
                 send(conn, modes, ["354 Go ahead, fake upstream; end with <CRLF>.<CRLF>"])
                 in_data = True
-                end = buf.find(b"\r\n.\r\n")
-                if end >= 0 and "kill-data" not in modes:
-                    log.write("STORED %d\n" % (end + 2))
-                    buf = buf[end + 5 :]
-                    in_data = False
-                    send(conn, modes, ["250-2.0.0 Message accepted for delivery",
-                                       "250 2.0.0 queue id FAKE123"])
+                if "kill-data" not in modes:
+                    buf, in_data = data_end(conn, log, modes, buf)
             elif verb == "RSET":
                 send(conn, modes, ["250 2.0.0 Reset (fake)"])
             elif verb == "VRFY":
