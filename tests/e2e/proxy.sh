@@ -4,7 +4,7 @@
 # replies as they are (a recipient refused upstream with a two-line 550, the 354's text, a
 # two-line final reply) and upstream getting the group in one flight; upstream's replies one
 # octet per packet; upstream cut in the middle of the data (451 then 421, nothing stored);
-# upstream unreachable (421 4.4.1); XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
+# upstream unreachable (421 4.4.1); filters that pass, refuse and hang; XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
 # through the proxy to smtp-sink, with STARTTLS on both sides; 1,000 connections at once.
 # Usage: proxy.sh BINDIR RAWSMTP [MKCERT]
 #   BINDIR  where smtp-proxy, smtp-send and smtp-sink are
@@ -202,6 +202,37 @@ start_proxy --upstream "127.0.0.1:$up_port" --upstream-proxy-protocol v1
 raw_session "$tmp/pipelined"
 pipelined_replies | expect_transcript
 expect_in "$tmp/up.log" "R b'PROXY TCP4 127.0.0.1 127.0.0.1 "
+stop_proxy
+stop_upstream
+
+# ---- --filter: what it prints goes upstream (exit 0); exit 1 refuses with 550 5.7.1 and its
+# first line of standard error, and nothing goes upstream but RSET; a filter that hangs gets
+# 451 4.7.1 after --filter-timeout. The filter only ever sees whole messages.
+step=filter
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port" --filter "sed '1i X-Filtered: yes'"
+raw_session "$tmp/pipelined"
+expect_in "$tmp/raw.out" "354 End data with"
+expect_in "$tmp/raw.out" "250 2.0.0 queue id FAKE123"
+expect_in "$tmp/up.log" "X-Filtered: yes"
+expect_in "$tmp/up.log" "STORED 38"
+stop_proxy
+stop_upstream
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port" \
+    --filter 'cat >/dev/null; echo "spam detected (score 9.5)" >&2; echo more >&2; exit 1'
+raw_session "$tmp/pipelined"
+expect_line "$tmp/raw.out" "550 5.7.1 spam detected (score 9.5)"
+expect_not_in "$tmp/up.log" "STORED"
+expect_not_in "$tmp/up.log" "DATA"
+expect_in "$tmp/up.log" "RSET"
+stop_proxy
+stop_upstream
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port" --filter 'sleep 30' --filter-timeout 1
+raw_session "$tmp/pipelined"
+expect_line "$tmp/raw.out" "451 4.7.1 Content filter failed, try again later"
+expect_not_in "$tmp/up.log" "STORED"
 stop_proxy
 stop_upstream
 
