@@ -129,6 +129,7 @@ struct px_conn {
     int body_end;     /* the client's message is complete */
     int body_abort;   /* the client's message will not complete: upstream must not get it */
     int body_waiting; /* the body source answered SMTP_ERR_AGAIN */
+    int paused_once;  /* -v: the client's connection was paused for this message */
     /* --filter: the message spooled (spool_fd), the filter's output and standard error, the
      * filter's process while it runs, and the decision of the message's end it answers. */
     int spool_fd, out_fd, err_fd, spool_err;
@@ -788,7 +789,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     msg.flags |= SMTP_CLIENT_MSG_NO_CHUNKING;
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
-    p->body_end = p->body_abort = p->body_waiting = 0;
+    p->body_end = p->body_abort = p->body_waiting = p->paused_once = 0;
     p->early_code = 0;
     p->lmtp_given = 0;
     if (p->st->o->xforward && smtp_caps_has(smtp_client_caps(p->cli), SMTP_CAP_XFORWARD)) {
@@ -924,6 +925,8 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     p->body_len += data.len;
     if (p->body_waiting) touch_up(p);
     if (p->body_len - p->body_off >= PX_BODY_HIGH && p->down) {
+        if (!p->paused_once) LOG(p, "client paused: %d KiB wait for upstream", PX_BODY_HIGH / 1024);
+        p->paused_once = 1;
         smtp_io_conn_pause(p->down, 1); /* until upstream took most of it */
         return SMTP_PAUSE;
     }
@@ -1176,6 +1179,27 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
     schedule(p);
 }
 
+/* Upstream is gone: the client's session ends with 421 once nothing waits for upstream and no
+ * message is coming (one the engine refused, for its size say, is read to its end first). */
+static void maybe_shut(px_conn *p)
+{
+    if (!p->shut || p->pend_len || p->in_body || p->end_id || p->srv == NULL) return;
+    if (smtp_server_want_close(p->srv) || smtp_server_pending(p->srv) ||
+        smtp_server_timeout(p->srv, NULL) == SMTP_SERVER_WAIT_DATA)
+        return;
+    p->shut = 0;
+    (void)smtp_server_shutdown(p->srv);
+}
+
+/* The client's connection after each of its events: a 421 that waited for a message's end. */
+static int down_progress(smtp_io_conn *conn, void *ud)
+{
+    (void)ud;
+    px_conn *p = smtp_io_conn_session_data(conn);
+    if (p != NULL) maybe_shut(p);
+    return 0;
+}
+
 /* After the loop's turn: each marked connection is brought up to date. */
 static void work(px_state *st)
 {
@@ -1198,11 +1222,7 @@ static void work(px_state *st)
         }
         if (p->dirty_down && p->down != NULL) {
             p->dirty_down = 0;
-            if (p->shut && p->pend_len == 0 && !p->in_body && p->srv &&
-                !smtp_server_want_close(p->srv)) {
-                (void)smtp_server_shutdown(p->srv);
-                p->shut = 0;
-            }
+            maybe_shut(p);
             if (p->down != NULL) (void)smtp_io_loop_update(st->loop, p->down);
         }
         if (p->down_gone && p->up_gone && !p->queued) {
@@ -1406,6 +1426,7 @@ int main(int argc, char **argv)
     smtp_io_settings_init(&st.up_io);
     smtp_io_settings io;
     smtp_io_settings_init(&io);
+    io.on_progress = down_progress;
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     char err[512];
     if (o.tls_cert != NULL) {

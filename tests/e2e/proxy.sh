@@ -110,7 +110,7 @@ pipelined_replies() {
 220 proxy.example ESMTP
 250-proxy.example
 250-PIPELINING
-250-SIZE 1000000
+250-SIZE 10000000
 250-8BITMIME
 250-CHUNKING
 250-DSN
@@ -172,6 +172,38 @@ start_proxy --upstream "127.0.0.1:$dead"
 raw_session "$tmp/pipelined"
 expect_line "$tmp/raw.out" "421 4.4.1 proxy.example upstream unavailable"
 stop_proxy
+
+# ---- An 8 MB message (smtp-send, BDAT) to an upstream that stalls, more than the kernel's
+# socket buffers hold: the client is paused (flow control) and every octet arrives, as DATA.
+step=flow-control
+python3 -c 'import sys
+sys.stdout.write(("x" * 98 + "\r\n") * 80000)' >"$tmp/big.eml"
+start_upstream slow
+start_proxy --upstream "127.0.0.1:$up_port" -v
+port=$pport
+send 0 --from a@example.org --to b@example.org --data "$tmp/big.eml" --timeout 60
+expect_in "$tmp/send.out" "b@example.org: delivered: 250 2.0.0 Message accepted for delivery"
+expect_in "$tmp/up.log" "STORED 8000000"
+expect_in "$tmp/proxy.err" "client paused: 256 KiB wait for upstream"
+stop_proxy
+stop_upstream
+
+# ---- A message over upstream's SIZE (500000) without SIZE= on MAIL: the proxy's 552 after
+# the data; upstream's connection cut before the end of the data (nothing stored), then 421.
+step=size
+python3 -c 'import sys
+sys.stdout.write("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+sys.stdout.write(("x" * 98 + "\r\n") * 9000 + ".\r\nNOOP\r\n")' >"$tmp/big"
+start_upstream small
+start_proxy --upstream "127.0.0.1:$up_port"
+raw_session "$tmp/big"
+expect_in "$tmp/raw.out" "250-SIZE 500000"
+expect_in "$tmp/raw.out" "552 5.3.4 "
+expect_in "$tmp/raw.out" "250 2.0.0 Ok"
+expect_in "$tmp/raw.out" "421 4.3.2 proxy.example"
+expect_not_in "$tmp/up.log" "STORED"
+stop_proxy
+stop_upstream
 
 # ---- XCLIENT: upstream learns the client's address and hello; its new session answers EHLO.
 step=xclient
