@@ -93,6 +93,7 @@ struct smtp_client {
 
     int error; /* the sticky error of a failed session */
     int phase; /* enum smtp_cli_phase */
+    char *helo_own; /* smtp_client_set_helo's name (NULL: settings.helo_name), allocated once */
     int ended; /* on_session_end was called */
     int quit_asked;
     int tls_active;

@@ -1482,20 +1482,35 @@ static void test_on_ready(void)
     CHECK_INT(ready_calls, 1);
     CHECK_INT(ready_pipelining, 1);
     smtp_client_xattr attr = {"ADDR", "192.0.2.1"};
+    /* smtp_client_set_helo: the EHLO after XCLIENT gives the proxied client's name. */
+    CHECK_INT(smtp_client_set_helo(NULL, "a.example"), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_set_helo(c, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_set_helo(c, "not a name"), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_set_helo(c, "b\xc3\xbc" "cher.example"), SMTP_ERR_UTF8); /* no IDNA */
+    CHECK_INT(smtp_client_set_helo(c, "first.example"), 0);
+    CHECK_INT(smtp_client_set_helo(c, "proxied.example"), 0); /* the last one counts */
     CHECK_INT(smtp_client_xclient(c, SMTP_VERB_XCLIENT, &attr, 1), 0);
-    CHECK(feed(c, "220 y\r\n") > 0); /* the new greeting: EHLO again */
+    char out[256];
+    size_t n = drain(c, out, sizeof out - 1);
+    out[n] = '\0';
+    CHECK_STR(out, "XCLIENT ADDR=192.0.2.1\r\n");
+    CHECK_INT((int)smtp_client_read(c, "220 y\r\n", 7), 7); /* the new greeting: EHLO again */
+    n = drain(c, out, sizeof out - 1);
+    out[n] = '\0';
+    CHECK_STR(out, "EHLO proxied.example\r\n");
     CHECK_INT(ready_calls, 1);
     CHECK(feed(c, "250 y\r\n") > 0);
     CHECK_INT(ready_calls, 2);
     CHECK_INT(ready_pipelining, 0); /* the new EHLO's capabilities */
     smtp_client_del(c);
 
-    /* A failing on_ready fails the session. */
+    /* A failing on_ready fails the session; smtp_client_set_helo after the end is refused. */
     ready_fail = 1;
     CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &a), 0);
     CHECK(feed(c, "220 x\r\n") > 0);
     CHECK_INT(feed(c, "250 x\r\n"), SMTP_ERR_CALLBACK_FAILURE);
     CHECK(smtp_client_want_close(c));
+    CHECK_INT(smtp_client_set_helo(c, "late.example"), SMTP_ERR_INVALID_STATE);
     smtp_client_del(c);
     ready_fail = 0;
 

@@ -1139,6 +1139,27 @@ SMTP_API int smtp_client_proxy_header(smtp_client *cli, int version, const char 
                                       unsigned src_port, const char *dst_addr, unsigned dst_port);
 
 /**
+ * smtp_client_set_helo changes the name the client gives in its next hellos (EHLO, LHLO, or
+ * HELO after a refused EHLO), in place of settings.helo_name.
+ *
+ * A proxy gives upstream its own client's name this way in the EHLO that follows an accepted
+ * XCLIENT (Postfix records the name of that EHLO, not XCLIENT's HELO attribute). A hello
+ * already sent is not changed.
+ *
+ * @param cli   The client.
+ * @param name  A domain name or an address literal ("[192.0.2.1]"), at most 255 octets,
+ *              NUL-terminated, copied; U-labels go in their A-label form (settings.idna_to_ascii).
+ * @return 0 on success, or one of these negative error codes (then nothing changes):
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` or `name` is NULL, or `name` is not a domain name or
+ *         an address literal.
+ * @retval SMTP_ERR_UTF8 `name` has U-labels and settings.idna_to_ascii is NULL or refused it.
+ * @retval SMTP_ERR_NOMEM No memory for the name (SMTP_MAX_DOMAIN + 1 octets, allocated at the
+ *         first call and kept until smtp_client_del).
+ * @retval SMTP_ERR_INVALID_STATE The session is over or failed.
+ */
+SMTP_API int smtp_client_set_helo(smtp_client *cli, const char *name);
+
+/**
  * smtp_client_body_ready tells the client that the body source of the current message, which
  * last returned SMTP_ERR_AGAIN, has octets again.
  *
