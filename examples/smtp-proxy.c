@@ -107,6 +107,10 @@ struct px_conn {
     char helo[SMTP_MAX_DOMAIN + 1];
     smtp_verb helo_verb;
     int xclient_done;
+    /* A VRFY, HELP or ETRN that waits for the proxy's own command upstream (RSET). */
+    smtp_verb held_verb;
+    uint64_t held_id;
+    char held_arg[SMTP_MAX_COMMAND_LINE];
     uint64_t greet_id, helo_id; /* the greeting and a hello waiting for upstream; 0: none */
     /* Decisions waiting for upstream, oldest first (a ring). */
     px_pend pend[PX_MAX_PENDING];
@@ -326,6 +330,8 @@ static void upstream_lost(px_conn *p, const smtp_client_reply *r, const char *wh
     }
     if (p->helo_id) answer(p, p->helo_id, 421, "4.4.2", "Upstream connection lost");
     p->helo_id = 0;
+    if (p->held_id) answer(p, p->held_id, 451, "4.4.2", "Upstream connection lost");
+    p->held_id = 0;
     while (p->pend_len) {
         px_pend *e = pend_front(p);
         if (e->kind == P_END && p->in_body) break; /* answered at on_message_end */
@@ -358,6 +364,19 @@ static int up_ready(smtp_client *cli, void *ud)
     return 0;
 }
 
+/* The client's command that waited for the proxy's own command upstream goes now. */
+static void send_held(px_conn *p)
+{
+    uint64_t id = p->held_id;
+    p->held_id = 0;
+    if (smtp_client_command(p->cli, p->held_verb, p->held_arg[0] ? p->held_arg : NULL) != 0 ||
+        pend_push(p, P_COMMAND, id) != 0) {
+        answer(p, id, 451, "4.3.0", "Cannot relay the command now");
+        return;
+    }
+    touch_up(p);
+}
+
 /* The replies to MAIL, DATA (354 or a refusal) and the commands sent for the client. */
 static int up_reply(smtp_client *cli, const smtp_client_reply *r, void *ud)
 {
@@ -376,6 +395,7 @@ static int up_reply(smtp_client *cli, const smtp_client_reply *r, void *ud)
             LOG(p, "upstream does not offer it: not sent");
         else
             LOG(p, "upstream: %s %d", smtp_verb_name(r->command), r->code);
+        if (p->held_id) send_held(p);
         return 0;
     }
     if (r == NULL) return 0;
@@ -720,6 +740,9 @@ static int on_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
         a[na++] = (smtp_client_xattr){"PROTO", verb == SMTP_VERB_HELO ? "SMTP" : "ESMTP"};
         if (p->helo[0]) a[na++] = (smtp_client_xattr){"HELO", p->helo};
         a[na++] = (smtp_client_xattr){"NAME", "[UNAVAILABLE]"};
+        /* Postfix records the name of the EHLO after XCLIENT: the client's, when it is one. */
+        if (p->helo[0] && smtp_client_set_helo(p->cli, p->helo) != 0)
+            LOG(p, "the client's hello name cannot go upstream: the proxy's instead");
         if (pend_push(p, P_OWN, 0) == 0 && smtp_client_xclient(p->cli, SMTP_VERB_XCLIENT, a, na) == 0) {
             p->up_ready = 0; /* until the new session (or the refusal) */
             p->helo_id = smtp_server_decision(srv);
@@ -1012,7 +1035,16 @@ static int forward(px_conn *p, smtp_verb verb, smtp_span arg)
     if (arg.len >= sizeof buf) return 0;
     memcpy(buf, arg.ptr, arg.len);
     buf[arg.len] = '\0';
-    if (smtp_client_command(p->cli, verb, arg.len ? buf : NULL) != 0) {
+    int rc = smtp_client_command(p->cli, verb, arg.len ? buf : NULL);
+    if (rc == SMTP_ERR_INVALID_STATE && p->pend_len && !p->held_id) {
+        /* The proxy's own command (the RSET of the client's RSET) is still out: this one
+         * follows once it is answered, as the client's own order has it. */
+        p->held_verb = verb;
+        memcpy(p->held_arg, buf, arg.len + 1);
+        p->held_id = smtp_server_decision(p->srv);
+        return SMTP_SERVER_DEFER;
+    }
+    if (rc != 0) {
         smtp_server_reply(p->srv, 451, "4.3.0", "Cannot relay the command now", 28);
         return 0;
     }
@@ -1454,6 +1486,9 @@ int main(int argc, char **argv)
                     SMTP_SERVER_EXT_ENHANCEDSTATUSCODES;
     if (o.tls_cert != NULL) ss.extensions |= SMTP_SERVER_EXT_STARTTLS;
     ss.max_message_size = 0; /* upstream's SIZE, once known */
+    /* Upstream's SIZE is advertised and a MAIL's SIZE= held to it, but a message over it
+     * goes to upstream whole, which refuses it as it would directly: the session goes on. */
+    ss.flags |= SMTP_SERVER_SIZE_ADVISORY;
     ss.max_pending = PX_MAX_PENDING / 2;
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);

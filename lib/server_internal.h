@@ -37,6 +37,11 @@
 /* The largest max_pending (smtp_server_settings). */
 #define SMTP_SRV_MAX_PENDING 1024
 
+/* The limit a message's content is held to: max_message_size, or none when it is only
+ * advertised (SMTP_SERVER_SIZE_ADVISORY). */
+#define SMTP_SRV_BODY_LIMIT(srv)                                                                   \
+    (((srv)->set.flags & SMTP_SERVER_SIZE_ADVISORY) ? 0 : (srv)->set.max_message_size)
+
 /* What the engine reads next. */
 typedef enum smtp_srv_input {
     SMTP_SRV_IN_COMMAND = 0, /* command lines (or a SASL response) */

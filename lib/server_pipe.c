@@ -207,7 +207,7 @@ int smtp_srv_pipe_dispatch(smtp_server *srv, const smtp_cmd *cmd)
     if (cmd->verb != SMTP_VERB_BDAT) srv->chunk_failed = 0;
     srv->spec = s;
     int r = 0;
-    uint64_t max = srv->set.max_message_size;
+    uint64_t max = SMTP_SRV_BODY_LIMIT(srv);
     switch (cmd->verb) {
     case SMTP_VERB_RCPT: r = smtp_srv_cmd_rcpt(srv, cmd); break;
     case SMTP_VERB_DATA:

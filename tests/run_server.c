@@ -35,6 +35,7 @@
  *   empty-helo no-brackets lenient-lf                  command parser flags
  *   normalize allow                                    bare LF/CR policy (default reject)
  *   max-size=N max-rcpt=N max-msgs=N errors=N soft=N delay=MS junk=N out=N   limits
+ *   size-advisory (SMTP_SERVER_SIZE_ADVISORY: max-size advertised, not held to)
  *   defer (every decision) defer-connect defer-helo defer-mail defer-rcpt defer-data
  *   defer-end defer-vrfy defer-auth defer-sasl defer-xclient   answer later, after the read
  *   returned; pipeline=N order=DIGITS|all no-answer    pipelined deferral (above)
@@ -683,6 +684,7 @@ static const char *const known_words[] = {"lmtp",
                                           "starttls",
                                           "auth-plaintext",
                                           "keep-injection",
+                                          "size-advisory",
                                           "no-pipelining",
                                           "no-esc",
                                           "no-chunking",
@@ -766,6 +768,7 @@ static void settings_from(const char *o, smtp_server_settings *s)
     if (vec_opt_has(o, "tls")) s->flags |= SMTP_SERVER_TLS;
     if (vec_opt_has(o, "auth-plaintext")) s->flags |= SMTP_SERVER_AUTH_PLAINTEXT;
     if (vec_opt_has(o, "keep-injection")) s->flags |= SMTP_SERVER_KEEP_TLS_INJECTION;
+    if (vec_opt_has(o, "size-advisory")) s->flags |= SMTP_SERVER_SIZE_ADVISORY;
     if (vec_opt_has(o, "starttls")) s->extensions |= SMTP_SERVER_EXT_STARTTLS;
     if (vec_opt_has(o, "auth")) s->extensions |= SMTP_SERVER_EXT_AUTH;
     if (vec_opt_has(o, "sasl-mechs")) s->auth_mechanisms = "PLAIN LOGIN XOAUTH2 CRAM-MD5";

@@ -179,7 +179,16 @@ typedef struct smtp_server smtp_server;
  */
 /** @{ */
 #define SMTP_SERVER_ENVELOPE 0x80u
-#define SMTP_SERVER_FLAGS_ALL 0xffu
+/** @} */
+/**
+ * max_message_size is advertised (SIZE) and checked against a MAIL's SIZE= (552 5.3.4), but a
+ * message whose content goes over it is not cut: it is delivered whole and the application
+ * decides (a proxy relays its upstream's limit and lets upstream refuse the message, so that
+ * the session goes on as it would with upstream itself).
+ */
+/** @{ */
+#define SMTP_SERVER_SIZE_ADVISORY 0x100u
+#define SMTP_SERVER_FLAGS_ALL 0x1ffu
 /** @} */
 
 /**

@@ -70,6 +70,9 @@ def data_end(conn, log, modes, buf):
     end = buf.find(b"\r\n.\r\n")
     if end < 0:
         return buf, True
+    if "small" in modes and end + 2 > 500000:
+        send(conn, modes, ["552 5.3.4 Message size exceeds fixed maximum message size (fake)"])
+        return buf[end + 5 :], False
     log.write("STORED %d\n" % (end + 2))
     send(conn, modes, ["250-2.0.0 Message accepted for delivery", "250 2.0.0 queue id FAKE123"])
     return buf[end + 5 :], False
