@@ -66,15 +66,6 @@ except OSError:
     pass' 2>/dev/null
 }
 
-# known_bug TEXT: records a known bug of smtp-proxy that a check found (the test goes on);
-# known_bugs, at the end of the test, fails naming each one recorded.
-known_bug() {
-    echo "KNOWN BUG: $*" | tee -a "$T/known-bugs.txt"
-}
-known_bugs() {
-    [ -s "$T/known-bugs.txt" ] || return 0
-    fail "$(wc -l <"$T/known-bugs.txt" | tr -d ' ') known smtp-proxy bug(s) (issue #15): $(cat "$T/known-bugs.txt")"
-}
 
 # swaks_both NAME [SWAKS OPTIONS...]: the same swaks command directly to the server (127.0.0.1:
 # $port) and through the proxy ($pport), transcripts in $T/NAME-direct.log and NAME-proxy.log;

@@ -8,11 +8,11 @@
 # the same connection; a 600 KB message (over the proxy's 256 KiB body buffer, so its flow
 # control pauses the client). Every call's outcome must be the same both ways, and aiosmtpd must
 # get each proxied message with the same bytes, recipients and MAIL parameters (SIZE=,
-# BODY=8BITMIME) as the direct one. KNOWN BUG (issue #15), checked last: a VRFY right after the
-# RSET that smtplib sends when every recipient was refused gets the proxy's "451 Cannot relay
-# the command now" (aiosmtpd's 252 directly) while the proxy's own RSET upstream waits for its
-# reply (aiosmtpd answers RSET half a second late here, so that the check does not depend on
-# timing).
+# BODY=8BITMIME) as the direct one. Once a bug (issue #15, fixed), checked last: a VRFY right
+# after the RSET that smtplib sends when every recipient was refused got the proxy's "451 Cannot
+# relay the command now" (aiosmtpd's 252 directly) while the proxy's own RSET upstream waited
+# for its reply (aiosmtpd answers RSET half a second late here, so that the check does not
+# depend on timing); it now waits for that reply.
 . "${SMTP_SRC:?}/tests/interop/lib.sh"
 . "$INTEROP/peers.sh"
 . "$INTEROP/py_aiosmtpd.sh"

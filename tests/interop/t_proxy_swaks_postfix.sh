@@ -8,10 +8,10 @@
 # pipelining" in Postfix's log); an unknown recipient's "550 5.1.1 ..." and a "552 5.3.4" after
 # the data (message_size_limit below the message, which swaks sends without SIZE=, from an
 # smtpd that does not announce SIZE) reach swaks exactly as Postfix gives them to swaks
-# directly; nothing is delivered for a refused message. Last, two KNOWN BUGS of smtp-proxy
-# (the test fails naming them, after every other check passed): the HELO Postfix records must be
-# swaks's (XCLIENT's HELO), not the proxy's; over a SIZE that Postfix announces, the session must
-# go on as it does directly (QUIT answered 221).
+# directly; nothing is delivered for a refused message. Last, two once bugs of smtp-proxy
+# (issue #15, fixed): the HELO Postfix records must be swaks's (the EHLO after XCLIENT), not the
+# proxy's; over a SIZE that Postfix announces, the session must go on as it does directly (QUIT
+# answered 221).
 . "${SMTP_SRC:?}/tests/interop/lib.sh"
 . "$INTEROP/postfix.sh"
 . "$INTEROP/peers.sh"
@@ -86,18 +86,17 @@ stop_proxy
 [ "$(pf_log_count 'improper command pipelining')" -eq 0 ] ||
     fail "Postfix saw improper command pipelining"
 
-# KNOWN BUGS (issue #15), checked last so that every check above ran; each is recorded and the
-# test fails at the end naming them all.
-# 4. With SIZE announced (Postfix's first smtpd), a message over it without SIZE=: the proxy
-# refuses it itself (its engine's 552, whose text happens to be Postfix's) and cuts upstream,
-# so the client's next command, QUIT here, gets 421 4.3.2 where Postfix directly answers 221.
+# Once bugs of smtp-proxy (issue #15, fixed), checked last.
+# 4. With SIZE announced (Postfix's first smtpd), a message over it without SIZE=: upstream gets
+# it whole and refuses it, and the client's next command, QUIT here, gets 221 as directly (the
+# proxy once refused it itself and cut upstream, and QUIT got 421 4.3.2).
 start_proxy --upstream "127.0.0.1:$pf_port" --xclient
 swaks_to "$pf_port" 26 "$T/sw-552size-direct.log" --to c@example.org --data "@$T/big"
 swaks_to "$pport" 26 "$T/sw-552size-proxy.log" --to c@example.org --data "@$T/big"
 replies "$T/sw-552size-direct.log" >"$T/sw-552size-direct.log.replies"
 replies "$T/sw-552size-proxy.log" >"$T/sw-552size-proxy.log.replies"
 cmp -s "$T/sw-552size-direct.log.replies" "$T/sw-552size-proxy.log.replies" ||
-    known_bug "over upstream's SIZE without SIZE=: the client's session differs: $(diff "$T/sw-552size-direct.log.replies" "$T/sw-552size-proxy.log.replies" | grep '^[<>]' | tr '\n' ' ')"
+    fail "over upstream's SIZE without SIZE=: the client's session differs: $(diff "$T/sw-552size-direct.log.replies" "$T/sw-552size-proxy.log.replies" | grep '^[<>]' | tr '\n' ' ')"
 pf_wait_files "$PF/mail/2/new" 0
 stop_proxy
 # 5. The HELO Postfix records for a client through smtp-proxy --xclient must be the client's
@@ -105,7 +104,6 @@ stop_proxy
 # name, and Postfix records that one: Received "from proxy.test (unknown [...])", and
 # "helo=<proxy.test>" in its reject lines.
 grep -F -q "Received: from swaks.example (unknown [$caddr])" "$T/deliver.hdr" ||
-    known_bug "Postfix records the proxy's HELO, not the client's: $(grep '^Received' "$T/deliver.hdr")"
-known_bugs
+    fail "Postfix records the proxy's HELO, not the client's: $(grep '^Received' "$T/deliver.hdr")"
 pf_stop
 echo "PASS (postfix $(version_of postfix))"
