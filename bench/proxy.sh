@@ -207,7 +207,7 @@ run_proxy() {
         section "smtp-proxy (issue #15): $ex/smtp-proxy missing: skipped"
         return
     fi
-    local NG_MISSING="nginx mail missing: skipped (apt-get install nginx libnginx-mod-mail)"
+    local NG_MISSING="nginx missing: skipped"
     if ! without nginx; then
         have_nginx_mail || apt_install nginx libnginx-mod-mail || true
         if ! command -v python3 >/dev/null 2>&1; then
@@ -217,7 +217,7 @@ run_proxy() {
             ver=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
         fi
     fi
-    [ $nginx_ok = 1 ] || note "$NG_MISSING"
+    [ $nginx_ok = 1 ] || note "$NG_MISSING (its mail module: Debian packages nginx and libnginx-mod-mail; run as root to have them installed)"
 
     # ---- 1. messages per second, the three paths interleaved ----
     note "proxy: direct, smtp-proxy and nginx in front of one sink ($placement)"
