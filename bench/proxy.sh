@@ -171,18 +171,15 @@ px_idle() {
     for p in "$@"; do rss0+=("$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status")"); done
     rm -f "$out/$name.fifo"
     mkfifo "$out/$name.fifo"
-    "$bench/idle_hold" 127.0.0.1 "$port" "$PX_IDLE" ehlo <"$out/$name.fifo" >"$out/$name.held" \
-        2>"$out/$name.hold.err" &
+    # idle_hold's "held K" line is read from a pipe (2 minutes at most); it holds the
+    # connections until descriptor 8, the other end of its standard input, closes.
+    exec 7< <(exec "$bench/idle_hold" 127.0.0.1 "$port" "$PX_IDLE" ehlo <"$out/$name.fifo" \
+        2>"$out/$name.hold.err")
     hpid=$!
     pids="$pids $hpid"
     exec 8>"$out/$name.fifo"
-    for _ in $(seq 1200); do
-        grep -q '^held' "$out/$name.held" && break
-        kill -0 "$hpid" 2>/dev/null || break
-        sleep 0.1
-    done
-    held=$(sed -n 's/^held //p' "$out/$name.held")
-    sleep 0.5
+    read -r -t 120 _ held <&7 || held=0
+    sleep 0.5 # the last greetings and EHLO replies settle
     idle_kib=
     local i=0
     for p in "$@"; do
@@ -190,7 +187,7 @@ px_idle() {
             -v n="${held:-0}" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "fail" }')"
         i=$((i + 1))
     done
-    exec 8>&-
+    exec 8>&- 7<&-
     wait "$hpid" 2>/dev/null
     forget "$hpid"
     rm -f "$out/$name.fifo"
