@@ -45,6 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROG "smtp-proxy"
@@ -66,6 +68,8 @@ typedef struct px_options {
     const char *tls_cert, *tls_key, *cafile;
     smtp_client_tls_policy up_tls;
     int lmtp, verbose;
+    const char *filter;         /* --filter: the message through `sh -c filter` */
+    uint32_t filter_timeout_ms; /* --filter-timeout */
     size_t max_connections;
     const char *hostname;
 } px_options;
@@ -125,6 +129,14 @@ struct px_conn {
     int body_end;     /* the client's message is complete */
     int body_abort;   /* the client's message will not complete: upstream must not get it */
     int body_waiting; /* the body source answered SMTP_ERR_AGAIN */
+    int paused_once;  /* -v: the client's connection was paused for this message */
+    /* --filter: the message spooled (spool_fd), the filter's output and standard error, the
+     * filter's process while it runs, and the decision of the message's end it answers. */
+    int spool_fd, out_fd, err_fd, spool_err;
+    pid_t filter_pid;
+    int64_t filter_deadline;
+    uint64_t end_id;
+    px_conn *next_filter;
     /* Upstream's verdict on the message when it came before the client finished sending it. */
     int early_code;
     size_t early_len;
@@ -139,6 +151,7 @@ struct px_state {
     smtp_client_settings cs;
     smtp_io_settings up_io;
     px_conn *work;
+    px_conn *filters; /* connections whose filter runs */
     unsigned long long connections;
 };
 
@@ -249,6 +262,8 @@ static void answer(px_conn *p, uint64_t id, int code, const char *enhanced, cons
     if (rc < 0 && rc != SMTP_ERR_INVALID_STATE) LOG(p, "reply: %s", smtp_error_name(rc));
     touch_down(p);
 }
+
+static void close_fd(int *fd);
 
 /* ---- upstream's side: the client engine's callbacks ---- */
 
@@ -401,6 +416,7 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     (void)cli;
     px_conn *p = ud;
     p->txn = 0;
+    close_fd(&p->out_fd); /* --filter: its output went (or will not) */
     const smtp_client_reply *r = res->reply;
     for (px_pend *e; (e = pend_front(p)) != NULL;) {
         if (e->kind == P_OWN || e->kind == P_COMMAND) break;
@@ -464,6 +480,14 @@ static smtp_ssize up_body(smtp_client *cli, char *dest, size_t cap, void *ud)
     (void)cli;
     px_conn *p = ud;
     if (p->body_abort) return SMTP_ERR_CALLBACK_FAILURE; /* never a partial message upstream */
+    if (p->out_fd >= 0) { /* --filter: what it printed, whole */
+        ssize_t k;
+        do
+            k = read(p->out_fd, dest, cap);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) return SMTP_ERR_CALLBACK_FAILURE;
+        return (smtp_ssize)k;
+    }
     size_t n = p->body_len - p->body_off;
     if (n == 0) {
         if (p->body_end) return 0;
@@ -479,6 +503,166 @@ static smtp_ssize up_body(smtp_client *cli, char *dest, size_t cap, void *ud)
         touch_down(p);
     }
     return (smtp_ssize)n;
+}
+
+
+/* ---- --filter: the whole message through a command before it goes upstream ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An unlinked temporary file, for the spool and the filter's outputs. */
+static int temp_fd(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/smtp-proxy.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    return fd;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+static void filter_files_close(px_conn *p)
+{
+    close_fd(&p->spool_fd);
+    close_fd(&p->out_fd);
+    close_fd(&p->err_fd);
+}
+
+/* Ends the upstream transaction without its data (the message is not forwarded). */
+static void upstream_rset(px_conn *p)
+{
+    if (p->txn && !p->up_dead && p->cli != NULL &&
+        smtp_client_command(p->cli, SMTP_VERB_RSET, NULL) == 0) {
+        pend_push(p, P_OWN, 0);
+        touch_up(p);
+    }
+}
+
+static void filter_unlink(px_conn *p)
+{
+    for (px_conn **q = &p->st->filters; *q != NULL; q = &(*q)->next_filter) {
+        if (*q == p) {
+            *q = p->next_filter;
+            break;
+        }
+    }
+    p->next_filter = NULL;
+}
+
+/* Stops a filter that still runs (the client left, or the proxy stops): our own child. */
+static void filter_kill(px_conn *p)
+{
+    if (p->filter_pid <= 0) return;
+    kill(p->filter_pid, SIGKILL);
+    waitpid(p->filter_pid, NULL, 0);
+    p->filter_pid = 0;
+    filter_unlink(p);
+}
+
+/* Runs `sh -c filter` on the spooled message. Returns 0, or -1 (then nothing runs). */
+static int filter_start(px_conn *p)
+{
+    p->out_fd = temp_fd();
+    p->err_fd = temp_fd();
+    if (p->out_fd < 0 || p->err_fd < 0 || lseek(p->spool_fd, 0, SEEK_SET) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (dup2(p->spool_fd, 0) < 0 || dup2(p->out_fd, 1) < 0 || dup2(p->err_fd, 2) < 0)
+            _exit(126);
+        execl("/bin/sh", "sh", "-c", p->st->o->filter, (char *)NULL);
+        _exit(127);
+    }
+    p->filter_pid = pid;
+    p->filter_deadline = mono_ms() + p->st->o->filter_timeout_ms;
+    p->next_filter = p->st->filters;
+    p->st->filters = p;
+    return 0;
+}
+
+/* The first line the filter wrote to its standard error, printable ASCII only. */
+static size_t filter_reason(px_conn *p, char *buf, size_t cap)
+{
+    size_t n = 0;
+    char tmp[300];
+    ssize_t k = pread(p->err_fd, tmp, sizeof tmp, 0);
+    for (ssize_t i = 0; i < k && tmp[i] != '\n' && n + 1 < cap; i++)
+        buf[n++] = tmp[i] >= 0x20 && tmp[i] < 0x7f ? tmp[i] : '?';
+    buf[n] = '\0';
+    return n;
+}
+
+/* The filter ended (status as waitpid gives it; -1: timed out): forward, refuse or defer. */
+static void filter_done(px_conn *p, int status)
+{
+    uint64_t id = p->end_id;
+    p->end_id = 0;
+    close_fd(&p->spool_fd);
+    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !p->up_dead &&
+        lseek(p->out_fd, 0, SEEK_SET) == 0) {
+        LOG(p, "filter: exit 0, forwarded");
+        close_fd(&p->err_fd);
+        p->body_end = 1;
+        /* DATA upstream now; its 354 is the engine's business, its verdict the client's. */
+        if (pend_push(p, P_OWN, 0) == 0 && smtp_client_data(p->cli) == 0 &&
+            pend_push(p, P_END, id) == 0) {
+            touch_up(p);
+            return;
+        }
+        answer(p, id, 451, "4.3.0", "Cannot relay the data now");
+        filter_files_close(p);
+        return;
+    }
+    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1) {
+        char why[200];
+        size_t n = filter_reason(p, why, sizeof why);
+        LOG(p, "filter: exit 1, refused: %s", why);
+        answer(p, id, 550, "5.7.1", n ? why : "Message refused by the content filter");
+    } else {
+        if (status == -1)
+            LOG(p, "filter: timed out after %u ms", (unsigned)p->st->o->filter_timeout_ms);
+        else
+            LOG(p, "filter: failed (status %d)", status);
+        answer(p, id, 451, "4.7.1", p->up_dead ? "Upstream connection lost"
+                                                : "Content filter failed, try again later");
+    }
+    filter_files_close(p);
+    upstream_rset(p); /* a refused message is never forwarded */
+}
+
+/* After each turn of the loop: the filters that ended or ran out of time. */
+static void filters_check(px_state *st)
+{
+    int64_t now = mono_ms();
+    px_conn *p = st->filters;
+    while (p != NULL) {
+        px_conn *next = p->next_filter;
+        int status;
+        pid_t r = waitpid(p->filter_pid, &status, WNOHANG);
+        if (r == 0 && now >= p->filter_deadline) {
+            kill(p->filter_pid, SIGKILL);
+            waitpid(p->filter_pid, NULL, 0);
+            status = -1;
+            r = p->filter_pid;
+        }
+        if (r == p->filter_pid || r < 0) {
+            p->filter_pid = 0;
+            filter_unlink(p);
+            filter_done(p, r < 0 ? 0x7f00 : status);
+        }
+        p = next;
+    }
 }
 
 static const smtp_client_callbacks up_callbacks = {
@@ -605,7 +789,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     msg.flags |= SMTP_CLIENT_MSG_NO_CHUNKING;
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
-    p->body_end = p->body_abort = p->body_waiting = 0;
+    p->body_end = p->body_abort = p->body_waiting = p->paused_once = 0;
     p->early_code = 0;
     p->lmtp_given = 0;
     if (p->st->o->xforward && smtp_caps_has(smtp_client_caps(p->cli), SMTP_CAP_XFORWARD)) {
@@ -677,6 +861,15 @@ static int on_data_start(smtp_server *srv, void *ud)
         smtp_server_reply(srv, 503, "5.5.1", "Error: need RCPT command", 24);
         return 0;
     }
+    if (p->st->o->filter != NULL) {
+        /* The filter sees only whole messages: the client's data is spooled first, under the
+         * proxy's own 354 (the engine refuses DATA itself if upstream accepted no recipient). */
+        close_fd(&p->spool_fd);
+        p->spool_fd = temp_fd();
+        p->spool_err = p->spool_fd < 0;
+        p->in_body = 1;
+        return 0;
+    }
     int rc = smtp_client_data(p->cli);
     if (rc != 0) {
         LOG(p, "DATA not relayed: %s", smtp_error_name(rc));
@@ -698,6 +891,19 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
 {
     (void)srv;
     px_conn *p = ud;
+    if (p->st->o->filter != NULL) {
+        while (!p->spool_err && data.len) {
+            ssize_t k = write(p->spool_fd, data.ptr, data.len);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                p->spool_err = 1;
+                break;
+            }
+            data.ptr += k;
+            data.len -= (size_t)k;
+        }
+        return 0;
+    }
     if (p->body_abort || p->up_dead) return 0; /* dropped: the verdict comes at the end */
     if (p->body_len + data.len > p->body_cap) {
         if (p->body_off) {
@@ -719,6 +925,8 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     p->body_len += data.len;
     if (p->body_waiting) touch_up(p);
     if (p->body_len - p->body_off >= PX_BODY_HIGH && p->down) {
+        if (!p->paused_once) LOG(p, "client paused: %d KiB wait for upstream", PX_BODY_HIGH / 1024);
+        p->paused_once = 1;
         smtp_io_conn_pause(p->down, 1); /* until upstream took most of it */
         return SMTP_PAUSE;
     }
@@ -731,6 +939,20 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
     p->in_body = 0;
     p->body_end = 1;
     p->lmtp_owed = msg->recipients;
+    if (p->st->o->filter != NULL) {
+        if (p->up_dead || p->spool_err || filter_start(p) != 0) {
+            LOG(p, "filter: %s", p->up_dead ? "upstream lost" : "cannot run");
+            filter_files_close(p);
+            const char *why = p->up_dead ? "Upstream connection lost" : "Cannot filter now";
+            smtp_server_reply(srv, 451, p->up_dead ? "4.4.2" : "4.3.0", why, strlen(why));
+            if (p->up_dead) p->shut = 1;
+            upstream_rset(p);
+            touch_down(p);
+            return 0;
+        }
+        p->end_id = smtp_server_decision(srv);
+        return SMTP_SERVER_DEFER;
+    }
     if (p->early_code) { /* upstream decided already: its verdict, now */
         smtp_server_relay_to(srv, 0, p->early_code, p->early_text, p->early_len);
         p->early_code = 0;
@@ -752,6 +974,12 @@ static int on_message_abort(smtp_server *srv, smtp_server_abort_reason why, void
     (void)srv;
     px_conn *p = ud;
     p->in_body = 0;
+    if (p->st->o->filter != NULL) { /* nothing went upstream: the transaction ends there */
+        filter_kill(p);
+        filter_files_close(p);
+        upstream_rset(p);
+        return 0;
+    }
     if (p->txn) {
         /* The client's message will not complete: upstream must not get a partial one. The
          * body source fails, and the client engine closes the connection. */
@@ -907,6 +1135,7 @@ static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t 
     p->down = conn;
     p->id = ++st->connections;
     p->up_gone = 1;
+    p->spool_fd = p->out_fd = p->err_fd = -1;
     if (peer != NULL) sockaddr_text(peer, p->peer_addr, sizeof p->peer_addr, &p->peer_port);
     struct sockaddr_storage local;
     socklen_t ll = sizeof local;
@@ -933,6 +1162,7 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
         p->srv = NULL;
         p->down_gone = 1;
         LOG(p, "closed: %s", smtp_io_status_text(status, detail, text, sizeof text));
+        filter_kill(p);
         if (p->body_waiting || p->txn) p->body_abort = 1;
         touch_up(p); /* upstream's session ends too (QUIT, or cut mid-message) */
     } else {
@@ -947,6 +1177,27 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
         touch_down(p);
     }
     schedule(p);
+}
+
+/* Upstream is gone: the client's session ends with 421 once nothing waits for upstream and no
+ * message is coming (one the engine refused, for its size say, is read to its end first). */
+static void maybe_shut(px_conn *p)
+{
+    if (!p->shut || p->pend_len || p->in_body || p->end_id || p->srv == NULL) return;
+    if (smtp_server_want_close(p->srv) || smtp_server_pending(p->srv) ||
+        smtp_server_timeout(p->srv, NULL) == SMTP_SERVER_WAIT_DATA)
+        return;
+    p->shut = 0;
+    (void)smtp_server_shutdown(p->srv);
+}
+
+/* The client's connection after each of its events: a 421 that waited for a message's end. */
+static int down_progress(smtp_io_conn *conn, void *ud)
+{
+    (void)ud;
+    px_conn *p = smtp_io_conn_session_data(conn);
+    if (p != NULL) maybe_shut(p);
+    return 0;
 }
 
 /* After the loop's turn: each marked connection is brought up to date. */
@@ -971,14 +1222,12 @@ static void work(px_state *st)
         }
         if (p->dirty_down && p->down != NULL) {
             p->dirty_down = 0;
-            if (p->shut && p->pend_len == 0 && !p->in_body && p->srv &&
-                !smtp_server_want_close(p->srv)) {
-                (void)smtp_server_shutdown(p->srv);
-                p->shut = 0;
-            }
+            maybe_shut(p);
             if (p->down != NULL) (void)smtp_io_loop_update(st->loop, p->down);
         }
         if (p->down_gone && p->up_gone && !p->queued) {
+            filter_kill(p);
+            filter_files_close(p);
             smtp_client_del(p->cli);
             free(p->rcpts);
             free(p->body);
@@ -1008,6 +1257,11 @@ static void help(void)
           "                             required\n"
           "      --cafile FILE          CAs to verify upstream's certificate (default: the\n"
           "                             system's store)\n"
+          "      --filter 'COMMAND'     pipe each whole message through sh -c COMMAND: what it\n"
+          "                             prints goes upstream (exit 0); exit 1 refuses it (550\n"
+          "                             5.7.1 and its first line of stderr); else 451 4.7.1\n"
+          "      --filter-timeout SECONDS\n"
+          "                             the filter's time per message (default 60)\n"
           "      --lmtp                 speak LMTP on both sides\n"
           "      --max-connections N    client connections at once (default 1000)\n"
           "      --hostname NAME        name in the greeting and EHLO reply (and upstream's EHLO)\n"
@@ -1020,7 +1274,7 @@ static void help(void)
 static void parse(int argc, char **argv, px_options *o)
 {
     enum { O_XCLIENT = 256, O_XFORWARD, O_PROXY, O_CERT, O_KEY, O_UPTLS, O_CAFILE, O_LMTP };
-    enum { O_MAXCONN = 300, O_HOSTNAME, O_VERSION };
+    enum { O_MAXCONN = 300, O_HOSTNAME, O_VERSION, O_FILTER, O_FILTER_TIMEOUT };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"upstream", required_argument, NULL, 'u'},
@@ -1032,6 +1286,8 @@ static void parse(int argc, char **argv, px_options *o)
         {"upstream-tls", required_argument, NULL, O_UPTLS},
         {"cafile", required_argument, NULL, O_CAFILE},
         {"lmtp", no_argument, NULL, O_LMTP},
+        {"filter", required_argument, NULL, O_FILTER},
+        {"filter-timeout", required_argument, NULL, O_FILTER_TIMEOUT},
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"hostname", required_argument, NULL, O_HOSTNAME},
         {"verbose", no_argument, NULL, 'v'},
@@ -1041,6 +1297,7 @@ static void parse(int argc, char **argv, px_options *o)
     memset(o, 0, sizeof *o);
     strcpy(o->listen_host, "127.0.0.1");
     strcpy(o->listen_port, "10025");
+    o->filter_timeout_ms = 60000;
     int have_upstream = 0, c;
     const char *why;
     uint64_t v;
@@ -1081,6 +1338,15 @@ static void parse(int argc, char **argv, px_options *o)
             break;
         case O_CAFILE: o->cafile = optarg; break;
         case O_LMTP: o->lmtp = 1; break;
+        case O_FILTER:
+            if (*optarg == '\0') usage_error("--filter: an empty command");
+            o->filter = optarg;
+            break;
+        case O_FILTER_TIMEOUT:
+            if (ex_parse_u64(optarg, 1, 86400, &v) != 0)
+                usage_error("--filter-timeout %s: seconds from 1 to 86400", optarg);
+            o->filter_timeout_ms = (uint32_t)v * 1000;
+            break;
         case O_MAXCONN:
             if (ex_parse_u64(optarg, 1, 1000000, &v) != 0)
                 usage_error("--max-connections %s: a number from 1 to 1000000", optarg);
@@ -1101,6 +1367,9 @@ static void parse(int argc, char **argv, px_options *o)
     if (!have_upstream) usage_error("--upstream HOST:PORT is required");
     if (o->xclient + o->xforward + (o->proxy_version != 0) > 1)
         usage_error("--xclient, --xforward and --upstream-proxy-protocol exclude each other");
+    if (o->filter != NULL && o->lmtp)
+        usage_error("--filter and --lmtp: a filter's single verdict cannot answer LMTP's per "
+                    "recipient replies");
     if ((o->tls_cert != NULL) != (o->tls_key != NULL))
         usage_error("--tls-cert and --tls-key go together");
 #ifndef SMTP_EXAMPLES_HAVE_TLS
@@ -1157,6 +1426,7 @@ int main(int argc, char **argv)
     smtp_io_settings_init(&st.up_io);
     smtp_io_settings io;
     smtp_io_settings_init(&io);
+    io.on_progress = down_progress;
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     char err[512];
     if (o.tls_cert != NULL) {
@@ -1217,8 +1487,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, PROG ": listening on %s port %d, relaying to %s port %s\n", o.listen_host,
             smtp_io_loop_port(st.loop, 0), o.up_host, o.up_port);
-    while ((rc = smtp_io_loop_run_once(st.loop, st.work ? 0 : -1)) > 0)
+    while ((rc = smtp_io_loop_run_once(st.loop, st.work ? 0 : st.filters ? 20 : -1)) > 0) {
+        filters_check(&st);
         work(&st);
+    }
     work(&st);
     int status = EX_OK;
     if (rc < 0) {

@@ -4,7 +4,7 @@
 # replies as they are (a recipient refused upstream with a two-line 550, the 354's text, a
 # two-line final reply) and upstream getting the group in one flight; upstream's replies one
 # octet per packet; upstream cut in the middle of the data (451 then 421, nothing stored);
-# upstream unreachable (421 4.4.1); XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
+# upstream unreachable (421 4.4.1); filters that pass, refuse and hang; XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
 # through the proxy to smtp-sink, with STARTTLS on both sides; 1,000 connections at once.
 # Usage: proxy.sh BINDIR RAWSMTP [MKCERT]
 #   BINDIR  where smtp-proxy, smtp-send and smtp-sink are
@@ -110,7 +110,7 @@ pipelined_replies() {
 220 proxy.example ESMTP
 250-proxy.example
 250-PIPELINING
-250-SIZE 1000000
+250-SIZE 10000000
 250-8BITMIME
 250-CHUNKING
 250-DSN
@@ -173,6 +173,38 @@ raw_session "$tmp/pipelined"
 expect_line "$tmp/raw.out" "421 4.4.1 proxy.example upstream unavailable"
 stop_proxy
 
+# ---- An 8 MB message (smtp-send, BDAT) to an upstream that stalls, more than the kernel's
+# socket buffers hold: the client is paused (flow control) and every octet arrives, as DATA.
+step=flow-control
+python3 -c 'import sys
+sys.stdout.write(("x" * 98 + "\r\n") * 80000)' >"$tmp/big.eml"
+start_upstream slow
+start_proxy --upstream "127.0.0.1:$up_port" -v
+port=$pport
+send 0 --from a@example.org --to b@example.org --data "$tmp/big.eml" --timeout 60
+expect_in "$tmp/send.out" "b@example.org: delivered: 250 2.0.0 Message accepted for delivery"
+expect_in "$tmp/up.log" "STORED 8000000"
+expect_in "$tmp/proxy.err" "client paused: 256 KiB wait for upstream"
+stop_proxy
+stop_upstream
+
+# ---- A message over upstream's SIZE (500000) without SIZE= on MAIL: the proxy's 552 after
+# the data; upstream's connection cut before the end of the data (nothing stored), then 421.
+step=size
+python3 -c 'import sys
+sys.stdout.write("EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+sys.stdout.write(("x" * 98 + "\r\n") * 9000 + ".\r\nNOOP\r\n")' >"$tmp/big"
+start_upstream small
+start_proxy --upstream "127.0.0.1:$up_port"
+raw_session "$tmp/big"
+expect_in "$tmp/raw.out" "250-SIZE 500000"
+expect_in "$tmp/raw.out" "552 5.3.4 "
+expect_in "$tmp/raw.out" "250 2.0.0 Ok"
+expect_in "$tmp/raw.out" "421 4.3.2 proxy.example"
+expect_not_in "$tmp/up.log" "STORED"
+stop_proxy
+stop_upstream
+
 # ---- XCLIENT: upstream learns the client's address and hello; its new session answers EHLO.
 step=xclient
 start_upstream xclient
@@ -202,6 +234,37 @@ start_proxy --upstream "127.0.0.1:$up_port" --upstream-proxy-protocol v1
 raw_session "$tmp/pipelined"
 pipelined_replies | expect_transcript
 expect_in "$tmp/up.log" "R b'PROXY TCP4 127.0.0.1 127.0.0.1 "
+stop_proxy
+stop_upstream
+
+# ---- --filter: what it prints goes upstream (exit 0); exit 1 refuses with 550 5.7.1 and its
+# first line of standard error, and nothing goes upstream but RSET; a filter that hangs gets
+# 451 4.7.1 after --filter-timeout. The filter only ever sees whole messages.
+step=filter
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port" --filter "sed '1i X-Filtered: yes'"
+raw_session "$tmp/pipelined"
+expect_in "$tmp/raw.out" "354 End data with"
+expect_in "$tmp/raw.out" "250 2.0.0 queue id FAKE123"
+expect_in "$tmp/up.log" "X-Filtered: yes"
+expect_in "$tmp/up.log" "STORED 38"
+stop_proxy
+stop_upstream
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port" \
+    --filter 'cat >/dev/null; echo "spam detected (score 9.5)" >&2; echo more >&2; exit 1'
+raw_session "$tmp/pipelined"
+expect_line "$tmp/raw.out" "550 5.7.1 spam detected (score 9.5)"
+expect_not_in "$tmp/up.log" "STORED"
+expect_not_in "$tmp/up.log" "DATA"
+expect_in "$tmp/up.log" "RSET"
+stop_proxy
+stop_upstream
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port" --filter 'sleep 30' --filter-timeout 1
+raw_session "$tmp/pipelined"
+expect_line "$tmp/raw.out" "451 4.7.1 Content filter failed, try again later"
+expect_not_in "$tmp/up.log" "STORED"
 stop_proxy
 stop_upstream
 

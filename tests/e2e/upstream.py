@@ -13,7 +13,8 @@ that the proxy relays them as they are. Recipients whose local part starts with 
 refused with a two-line 550.
 MODEs: bytewise (each reply sent one octet per packet: the anti-virus proxy or UTM case),
 kill-data (the connection is cut once the first octets of the data arrived: nothing stored),
-xclient, xforward (offer them), proxy (expect a PROXY v1 header first).
+xclient, xforward (offer them), proxy (expect a PROXY v1 header first), slow (a 4 KiB receive
+buffer, and 2 s without reading at the start of the data), small (SIZE 500000, else 10000000).
 """
 import socket
 import sys
@@ -22,7 +23,7 @@ import time
 EHLO = [
     "250-up.example Hello, pleased to meet you",
     "250-PIPELINING",
-    "250-SIZE 1000000",
+    "250-SIZE %d",
     "250-8BITMIME",
     "250-ENHANCEDSTATUSCODES",
 ]
@@ -42,6 +43,8 @@ def main():
     os.rename(portfile + ".tmp", portfile)
     while True:
         conn, _ = srv.accept()
+        if "slow" in modes:  # a small window, read slowly: the proxy's side fills up
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         conn.settimeout(30)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
@@ -74,13 +77,15 @@ def data_end(conn, log, modes, buf):
 
 def serve(conn, log, modes):
     buf = b""
-    ehlo = EHLO + (["250-XCLIENT ADDR PORT PROTO HELO NAME"] if "xclient" in modes else [])
+    ehlo = [line % (500000 if "small" in modes else 10000000) if "%" in line else line for line in EHLO]
+    ehlo += (["250-XCLIENT ADDR PORT PROTO HELO NAME"] if "xclient" in modes else [])
     ehlo += ["250-XFORWARD ADDR PORT PROTO HELO SOURCE"] if "xforward" in modes else []
     ehlo += ["250 DSN"]
     greeted = "proxy" not in modes
     if greeted:
         send(conn, modes, ["220 up.example ESMTP fake upstream"])
     in_data = False
+    stalled = False
     while True:
         chunk = conn.recv(65536)
         if not chunk:
@@ -88,6 +93,12 @@ def serve(conn, log, modes):
         log.write("R %r\n" % chunk)
         buf += chunk
         if in_data:
+            if "slow" in modes and not stalled:
+                # A stalled upstream (a content scanner at work): the proxy must hold the
+                # client back meanwhile.
+                time.sleep(2)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                stalled = True
             if "kill-data" in modes:
                 conn.shutdown(socket.SHUT_RDWR)
                 return
