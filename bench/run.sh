@@ -27,9 +27,11 @@
 #     mode against Postfix's smtp-source on the same sink (ours, --discard), 50 sessions, 1 KiB,
 #     messages per second and CPU time per message of each client (target: smtp-send at least
 #     as fast; smtp-source cannot pipeline, so the target row runs smtp-send unpipelined).
+#  7. (part "proxy", issue #15, bench/proxy.sh) smtp-proxy against direct and against nginx's
+#     mail proxy: messages per second, round trips per message, memory per idle connection.
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
 # the message counts of the end-to-end runs, default 1), BENCH_CORE_RUNS (default 3), BENCH_ONLY (the parts to run, default
-# "core engines sink e2e tools rtt idle"), BENCH_WITHOUT (see below). Raw
+# "core engines sink e2e tools rtt idle proxy"), BENCH_WITHOUT (see below). Raw
 # outputs (callgrind files, transcripts, every run's figure) stay in BUILD_DIR/bench-out.
 #
 # Postfix (smtp-sink, smtp-source) and valgrind come from Debian packages. When one is missing
@@ -94,7 +96,7 @@ apt_install() { # apt_install PACKAGE...: as root on Debian only
     { apt-get update -q && apt-get install -y -q --no-install-recommends "$@"; } \
         >>"$out/apt.log" 2>&1 || note "could not install $* (see $out/apt.log)"
 }
-# BENCH_WITHOUT="postfix valgrind" behaves as if they were missing (and installs nothing).
+# BENCH_WITHOUT="postfix valgrind nginx" behaves as if they were missing (and installs nothing).
 without() { case " ${BENCH_WITHOUT:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 PF_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 PF_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
@@ -897,8 +899,12 @@ run_tools() {
     row "  client CPU us/msg, the same" "$cp" "$(vs "$csrc" "$cp")" "-" ""
 }
 
+# ==== 7. issue #15: smtp-proxy against direct and nginx's mail proxy (bench/proxy.sh) ====
+# shellcheck source=bench/proxy.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proxy.sh"
+
 # ==== run the sections asked for (BENCH_ONLY, default all), then print the table ====
-for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle}; do
+for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle proxy}; do
     case $part in
     core) run_core ;;
     engines) run_engines ;;
@@ -907,7 +913,8 @@ for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle}; do
     tools) run_tools ;;
     rtt) run_rtt ;;
     idle) run_idle ;;
-    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e tools rtt idle)" && exit 2 ;;
+    proxy) run_proxy ;;
+    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e tools rtt idle proxy)" && exit 2 ;;
     esac
 done
 

@@ -364,6 +364,26 @@ static int up_ready(smtp_client *cli, void *ud)
     return 0;
 }
 
+/* The data goes upstream with `verb`, the client's command (BDAT falls back to DATA without
+ * CHUNKING). A DATA's reply is awaited: by the client's DATA (P_DATA with its decision), or
+ * by the proxy alone (id 0: a 354 upstream gave for a client's BDAT, or the filter's data).
+ * Returns 0, or -1 (nothing sent). */
+static int data_upstream(px_conn *p, smtp_verb verb, uint64_t id)
+{
+    int bdat = verb == SMTP_VERB_BDAT &&
+               smtp_caps_has(smtp_client_caps(p->cli), SMTP_CAP_CHUNKING);
+    int binary = p->binary; /* BODY=BINARYMIME: BDAT both ways (the proxy offers it so) */
+    int rc = smtp_client_data_as(p->cli, bdat || binary ? SMTP_CLIENT_DATA_BDAT
+                                                        : SMTP_CLIENT_DATA_DATA);
+    if (rc != 0) {
+        LOG(p, "data not relayed: %s", smtp_error_name(rc));
+        return -1;
+    }
+    touch_up(p);
+    if (bdat || binary) return 0;
+    return pend_push(p, P_DATA, id);
+}
+
 /* The client's command that waited for the proxy's own command upstream goes now. */
 static void send_held(px_conn *p)
 {
@@ -634,9 +654,8 @@ static void filter_done(px_conn *p, int status)
         LOG(p, "filter: exit 0, forwarded");
         close_fd(&p->err_fd);
         p->body_end = 1;
-        /* DATA upstream now; its 354 is the engine's business, its verdict the client's. */
-        if (pend_push(p, P_OWN, 0) == 0 && smtp_client_data(p->cli) == 0 &&
-            pend_push(p, P_END, id) == 0) {
+        /* The data upstream now (BDAT when it can: one flight); its verdict the client's. */
+        if (data_upstream(p, SMTP_VERB_BDAT, 0) == 0 && pend_push(p, P_END, id) == 0) {
             touch_up(p);
             return;
         }
@@ -807,9 +826,6 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     if (mp->present & SMTP_MAIL_REQUIRETLS) msg.requiretls = 1;
     msg.read_body = up_body;
     msg.read_body_data = p;
-    /* The client sends DATA or BDAT: upstream gets the same when it can, so that its 354 is
-     * the one the client sees. The engine tells which at on_data_start; until then DATA. */
-    msg.flags |= SMTP_CLIENT_MSG_NO_CHUNKING;
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
     p->body_end = p->body_abort = p->body_waiting = p->paused_once = 0;
@@ -893,21 +909,18 @@ static int on_data_start(smtp_server *srv, void *ud)
         p->in_body = 1;
         return 0;
     }
-    int rc = smtp_client_data(p->cli);
-    if (rc != 0) {
-        LOG(p, "DATA not relayed: %s", smtp_error_name(rc));
+    /* Upstream gets the client's command. DATA waits for upstream's 354 (or its refusal),
+     * which the client then gets as it is. A BDAT has no go-ahead: accepted now, the chunks
+     * stream, and the verdict is upstream's after the last one (a DATA's refusal upstream
+     * included, when upstream lacks CHUNKING). */
+    smtp_verb verb = smtp_server_decision_command(srv);
+    uint64_t id = verb == SMTP_VERB_DATA ? smtp_server_decision(srv) : 0;
+    if (data_upstream(p, verb, id) != 0) {
         smtp_server_reply(srv, 451, "4.3.0", "Cannot relay the data now", 25);
         return 0;
     }
-    touch_up(p);
     p->in_body = 1;
-    /* DATA waits for upstream's 354 (or its refusal), and so does a BDAT sent upstream as
-     * DATA (relay() accepts it on the 354). A BINARYMIME message goes with BDAT both ways:
-     * nothing to wait for, its verdict is upstream's after the last chunk. */
-    if (p->binary) return 0;
-    uint64_t id = smtp_server_decision(srv);
-    if (pend_push(p, P_DATA, id) != 0) return -1;
-    return SMTP_SERVER_DEFER;
+    return id ? SMTP_SERVER_DEFER : 0;
 }
 
 static int on_data(smtp_server *srv, smtp_span data, void *ud)
@@ -1490,6 +1503,7 @@ int main(int argc, char **argv)
      * goes to upstream whole, which refuses it as it would directly: the session goes on. */
     ss.flags |= SMTP_SERVER_SIZE_ADVISORY;
     ss.max_pending = PX_MAX_PENDING / 2;
+    ss.max_messages = 0; /* upstream's limit, not one of the proxy's own */
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);
     ls.server = &ss;

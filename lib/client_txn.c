@@ -496,6 +496,22 @@ static int settle(smtp_client *cli)
     return 0;
 }
 
+int smtp_client_data_as(smtp_client *cli, smtp_client_data_command how)
+{
+    if (!cli || (unsigned)how > SMTP_CLIENT_DATA_BDAT) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->error || cli->ended || !cli->msg || !cli->m_open || cli->m_decided ||
+        cli->msg_copy.nrcpts == 0)
+        return SMTP_ERR_INVALID_STATE;
+    /* The data's command is chosen now (MAIL's parameters do not depend on it): BINARYMIME
+     * needs BDAT whatever is asked, and BDAT needs the server's CHUNKING. */
+    if (how == SMTP_CLIENT_DATA_DATA)
+        cli->m_bdat = cli->msg->body_type == SMTP_BODY_BINARYMIME && cli->m_bdat;
+    else if (how == SMTP_CLIENT_DATA_BDAT)
+        cli->m_bdat = cli->ehlo && smtp_cli_chunking(cli) &&
+                      smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING);
+    return smtp_client_data(cli);
+}
+
 int smtp_client_data(smtp_client *cli)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;

@@ -388,6 +388,27 @@ int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const ch
     return smtp_server_reply_to(srv, id, code, enhanced, text, len);
 }
 
+smtp_verb smtp_server_decision_command(const smtp_server *srv)
+{
+    if (!srv) return SMTP_VERB_UNKNOWN;
+    if (srv->spec) return srv->spec->verb; /* a command read ahead, its callback running */
+    switch (srv->decision) {
+    case SMTP_SRV_DECISION_HELO: return srv->decision_verb;
+    case SMTP_SRV_DECISION_MAIL: return SMTP_VERB_MAIL;
+    case SMTP_SRV_DECISION_RCPT: return SMTP_VERB_RCPT;
+    case SMTP_SRV_DECISION_DATA: return SMTP_VERB_DATA;
+    case SMTP_SRV_DECISION_BDAT: return SMTP_VERB_BDAT;
+    case SMTP_SRV_DECISION_VRFY: return SMTP_VERB_VRFY;
+    case SMTP_SRV_DECISION_AUTH:
+    case SMTP_SRV_DECISION_SASL: return SMTP_VERB_AUTH;
+    case SMTP_SRV_DECISION_XCLIENT: return SMTP_VERB_XCLIENT;
+    case SMTP_SRV_DECISION_XFORWARD: return SMTP_VERB_XFORWARD;
+    case SMTP_SRV_DECISION_ETRN: return SMTP_VERB_ETRN;
+    case SMTP_SRV_DECISION_HELP: return SMTP_VERB_HELP;
+    default: return SMTP_VERB_UNKNOWN; /* the greeting, the end of a message, none */
+    }
+}
+
 uint64_t smtp_server_decision(const smtp_server *srv)
 {
     if (!srv) return 0;

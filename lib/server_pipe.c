@@ -45,7 +45,9 @@ int smtp_srv_pipe_new(smtp_server *srv)
      * once it is answered and the next one's turn comes (decision_spec). */
     size_t n = srv->set.max_pending;
     if (n == 1) return 0;
-    srv->ring = smtp_calloc(srv->mem, n, sizeof *srv->ring);
+    /* Not zeroed: a slot is cleared when a command takes it (smtp_srv_pipe_dispatch), so the
+     * ring costs no resident memory until commands are read ahead. */
+    srv->ring = smtp_malloc(srv->mem, n * sizeof *srv->ring);
     if (!srv->ring) return SMTP_ERR_NOMEM;
     srv->ring_cap = n;
     return 0;

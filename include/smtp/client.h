@@ -1029,6 +1029,28 @@ SMTP_API int smtp_client_rcpt_to(smtp_client *cli, const smtp_client_rcpt *rcpt)
  */
 SMTP_API int smtp_client_data(smtp_client *cli);
 
+/** The command smtp_client_data_as sends the data with. */
+typedef enum smtp_client_data_command {
+    SMTP_CLIENT_DATA_AUTO = 0, /**< as smtp_client_data: BDAT with CHUNKING (but see the flags) */
+    SMTP_CLIENT_DATA_DATA,     /**< DATA (a BODY=BINARYMIME message still goes with BDAT) */
+    SMTP_CLIENT_DATA_BDAT      /**< BDAT when the server offers CHUNKING, else DATA */
+} smtp_client_data_command;
+
+/**
+ * smtp_client_data_as is smtp_client_data with the data's command chosen now, whatever the
+ * settings' SMTP_CLIENT_NO_CHUNKING and the message's SMTP_CLIENT_MSG_NO_CHUNKING say.
+ *
+ * A proxy sends upstream the command its own client sent (smtp_server_decision_command in
+ * on_data_start): DATA, so that the 354 its client gets is upstream's; BDAT, so that the whole
+ * message goes in the flight of its envelope, with no 354 to wait for.
+ *
+ * @param cli  The client.
+ * @param how  SMTP_CLIENT_DATA_AUTO, SMTP_CLIENT_DATA_DATA or SMTP_CLIENT_DATA_BDAT.
+ * @return As smtp_client_data, or:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL, or `how` is not one of the three.
+ */
+SMTP_API int smtp_client_data_as(smtp_client *cli, smtp_client_data_command how);
+
 /**
  * smtp_client_command sends a command of the application's between messages: NOOP, RSET,
  * VRFY, EXPN, HELP or ETRN (RFC 5321 4.1.1, RFC 1985).

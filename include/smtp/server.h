@@ -1005,6 +1005,22 @@ SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced,
 SMTP_API uint64_t smtp_server_decision(const smtp_server *srv);
 
 /**
+ * smtp_server_decision_command returns the command whose decision is being made: the one of
+ * the policy callback running (a command read ahead included), else the oldest pending.
+ *
+ * on_data_start tells DATA from the first BDAT of a message with it (a proxy sends upstream
+ * the command its client sent, so that DATA's 354 is upstream's).
+ *
+ * @param srv  The session, or NULL.
+ * @return SMTP_VERB_HELO, SMTP_VERB_EHLO or SMTP_VERB_LHLO; SMTP_VERB_MAIL, SMTP_VERB_RCPT,
+ *         SMTP_VERB_DATA, SMTP_VERB_BDAT, SMTP_VERB_VRFY, SMTP_VERB_AUTH (on_auth and on_sasl),
+ *         SMTP_VERB_XCLIENT, SMTP_VERB_XFORWARD, SMTP_VERB_ETRN or SMTP_VERB_HELP; or
+ *         SMTP_VERB_UNKNOWN for the greeting, the end of a message (smtp_server_message.bdat
+ *         says how it came), no decision, and NULL.
+ */
+SMTP_API smtp_verb smtp_server_decision_command(const smtp_server *srv);
+
+/**
  * smtp_server_reply_to answers decision `id` (smtp_server_decision), pending or read ahead,
  * as smtp_server_reply answers the oldest one.
  *

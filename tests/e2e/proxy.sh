@@ -32,6 +32,7 @@ cleanup_all() {
     cleanup
 }
 trap cleanup_all EXIT
+trap 'exit 1' INT TERM HUP PIPE # the EXIT trap then stops what was started
 
 require_programs smtp-proxy smtp-send smtp-sink
 command -v python3 >/dev/null 2>&1 || {
