@@ -71,7 +71,9 @@ int smtp_io_poller_set(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events)
 {
     if (pe->registered && events == pe->events) return 0;
     if (events == 0) {
-        (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, pe->fd, NULL);
+        /* Out of the set (not MOD with no events: EPOLLHUP would still wake the loop for a
+         * connection that waits for its application); nothing to do when it is not in it. */
+        if (pe->registered) (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, pe->fd, NULL);
         pe->registered = 0;
         pe->events = 0;
         return 0;

@@ -14,6 +14,8 @@
  */
 #include "faults.h"
 
+#include "../../lib/io/io_internal.h" /* the poller, tested alone below */
+
 /* The server connections accepted, as on_accept saw them. */
 static smtp_io_conn *accepted[8];
 static int naccepted;
@@ -665,9 +667,36 @@ static void test_loop_arguments(void)
     smtp_client_del(cli);
 }
 
+/* The poller takes a descriptor out of the set once: a connection that waits for its
+ * application (events 0) again costs no epoll_ctl (it once cost a DEL failing with ENOENT,
+ * one wasted system call per deferred decision). */
+static void test_poller_calls(void)
+{
+    smtp_io_poller *p = NULL;
+    CHECK_INT(smtp_io_poller_new(&p, smtp_mem_default()), 0);
+    if (!p) return;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    smtp_io_pollent pe;
+    memset(&pe, 0, sizeof pe);
+    pe.fd = fd;
+    shim_clear();
+    CHECK_INT(smtp_io_poller_set(p, &pe, 0), 0); /* never in the set: nothing to do */
+    CHECK_INT((int)shim_calls(SHIM_EPOLL_CTL), 0);
+    CHECK_INT(smtp_io_poller_set(p, &pe, SMTP_IO_READ), 0);
+    CHECK_INT(smtp_io_poller_set(p, &pe, SMTP_IO_READ), 0); /* unchanged: nothing */
+    CHECK_INT(smtp_io_poller_set(p, &pe, 0), 0);
+    CHECK_INT(smtp_io_poller_set(p, &pe, 0), 0); /* out already: nothing */
+#ifdef __linux__
+    CHECK_INT((int)shim_calls(SHIM_EPOLL_CTL), 2); /* ADD, DEL */
+#endif
+    close(fd);
+    smtp_io_poller_del(p);
+}
+
 int main(void)
 {
     iot_limit_time(100);
+    test_poller_calls();
     iot_raise_nofile(512);
     int errs[] = {EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPROTO, EINTR};
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
