@@ -60,7 +60,8 @@
  * fails (0: none; on_data is not counted), bit 7: SMTP_SERVER_PREALLOCATE (where it exists; without
  * it, SMTP_SERVER_ENVELOPE when bytes 0 and 1 differ in their low bit); bytes
  * 8-15 = the decision table (policy call k uses byte 8 + k % 8: bits 0-2 the action, bit 3 a text
- * of its own, bits 4-5 how many LMTP replies refuse); byte 16 = on_data returns SMTP_PAUSE at call
+ * of its own, bits 4-5 how many LMTP replies refuse, bit 6 that text relayed on two lines with
+ * smtp_server_relay_to, as a proxy gives its upstream's reply); byte 16 = on_data returns SMTP_PAUSE at call
  * i when bit i % 8 is set; byte 17 = bits 0-2: max_pending (1, 2, 3, 4, 8, 16, 64, 1024),
  * bits 3-6: the order of the answers given together (0: oldest first; else a permutation
  * drawn from it), bit 7: a policy callback answers the oldest decision deferred before it
@@ -94,6 +95,7 @@ struct pending {
     enum give how;
     int code;
     int own_text;
+    int relay; /* given with smtp_server_relay_to: its text on two lines */
     unsigned refuse_n; /* LMTP: how many of the recipients' replies refuse */
     size_t rcpts, msg;
     int data_start; /* on_data_start's: a refusal means no content will come */
@@ -141,6 +143,12 @@ static size_t own_text(char *t, size_t cap, const struct pending *p)
 /* Gives the answer of `p`: to its decision by id (deferred), or to the callback's own. */
 static int reply(struct run *r, const struct pending *p, int code, const char *t, size_t n)
 {
+    if (p->relay && n && code) {
+        /* As a proxy relays its upstream's reply: two lines, both naming the decision. */
+        char two[80];
+        int k = snprintf(two, sizeof two, "%.*s\n%.*s", (int)n, t, (int)n, t);
+        return smtp_server_relay_to(r->srv, p->id, code, two, (size_t)k);
+    }
     if (p->id) return smtp_server_reply_to(r->srv, p->id, code, NULL, t, n);
     return smtp_server_reply(r->srv, code, NULL, t, n);
 }
@@ -202,7 +210,8 @@ static int decide_tagged(struct run *r, int refuse5, enum give accept, size_t rc
         memmove(r->pend, r->pend + 1, --r->npend * sizeof *r->pend);
         answer_one(r, &old);
     }
-    struct pending p = {accept, 0, (d >> 3) & 1, (d >> 4) & 3, rcpts, r->msgs, 0, 0, ++r->tags};
+    struct pending p = {accept, 0,        (d >> 3) & 1, (d >> 6) & 1, (d >> 4) & 3,
+                        rcpts,  r->msgs, 0,            0,            ++r->tags};
     int defer = 0;
     switch ((enum action)(d & 7)) {
     case ACT_ACCEPT:
