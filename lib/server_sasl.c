@@ -104,8 +104,11 @@ static smtp_ssize saslname(const char *p, size_t n, char *out)
         char c = p[i];
         if (c == ',') return -1;
         if (c == '=') {
-            if (n - i < 3 || p[i + 1] != '2' || (p[i + 2] != 'C' && p[i + 2] != 'D')) return -1;
-            c = p[i + 2] == 'C' ? ',' : '=';
+            if (n - i < 3) return -1;
+            if (p[i + 1] == '2' && p[i + 2] == 'C')
+                c = ',';
+            else if (p[i + 1] != '3' || p[i + 2] != 'D')
+                return -1;
             i += 2;
         }
         if (k == SMTP_SERVER_MAX_IDENTITY) return -1;
