@@ -88,8 +88,8 @@ static int derive_scram(struct ex_auth_entry *e, const smtp_crypto *crypto)
 {
     unsigned char salt[16];
     if (crypto->random == NULL || crypto->random(salt, sizeof salt, crypto->ctx) < 0) return -1;
-    if (smtp_server_scram_make(&e->scram, crypto, e->password, e->password_len, salt,
-                               sizeof salt, EX_SCRAM_ITERATIONS) < 0)
+    if (smtp_server_scram_make(&e->scram, crypto, e->password, e->password_len, salt, sizeof salt,
+                               EX_SCRAM_ITERATIONS) < 0)
         return -1;
     e->has_scram = 1;
     return 0;
@@ -182,8 +182,8 @@ static int same_secret(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* A password against a SCRAM entry: the StoredKey it gives with the entry's salt. */
-static int scram_matches(const ex_authfile *af, const struct ex_auth_entry *e,
-                         const char *password, size_t len)
+static int scram_matches(const ex_authfile *af, const struct ex_auth_entry *e, const char *password,
+                         size_t len)
 {
     smtp_server_scram c;
     if (smtp_server_scram_make(&c, af->crypto, password, len, e->scram.salt, e->scram.salt_len,

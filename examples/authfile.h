@@ -17,7 +17,7 @@ typedef struct ex_authfile {
     struct ex_auth_entry {
         const char *user, *password; /* password NULL for a SCRAM entry */
         size_t user_len, password_len;
-        int has_scram;          /* a SCRAM entry, or one derived from the password */
+        int has_scram;           /* a SCRAM entry, or one derived from the password */
         smtp_server_scram scram; /* with has_scram */
     } * entries;
     const smtp_crypto *crypto; /* ex_authfile_load's, for ex_authfile_check */

@@ -518,8 +518,8 @@ static int on_auth(smtp_server *srv, const smtp_server_auth *auth, void *ud)
 static int on_auth_lookup(smtp_server *srv, const smtp_server_auth_lookup *lk, void *ud)
 {
     sink_session *s = ud;
-    const struct ex_auth_entry *e = ex_authfile_find(&s->st->auth, lk->authcid.ptr,
-                                                     lk->authcid.len);
+    const struct ex_auth_entry *e =
+        ex_authfile_find(&s->st->auth, lk->authcid.ptr, lk->authcid.len);
     if (lk->authzid.len != 0 && (lk->authzid.len != lk->authcid.len ||
                                  memcmp(lk->authzid.ptr, lk->authcid.ptr, lk->authcid.len) != 0))
         e = NULL;
@@ -706,8 +706,8 @@ static void auth_settings(const sink_state *st, smtp_server_settings *ss)
     const smtp_crypto *k = st->auth.crypto;
     if (k == NULL) return;
     ss->crypto = k;
-    ss->auth_mechanisms = k->hmac_md5 != NULL ? "SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN"
-                                              : "SCRAM-SHA-256 PLAIN LOGIN";
+    ss->auth_mechanisms =
+        k->hmac_md5 != NULL ? "SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN" : "SCRAM-SHA-256 PLAIN LOGIN";
 }
 
 int sink_make_scram(const char *user)

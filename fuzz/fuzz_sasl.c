@@ -43,7 +43,7 @@ static const unsigned char nonce_bytes[30] = {4,  70, 84, 55, 34, 78, 53, 51, 63
                                               74, 72, 8,  70, 44, 74, 36, 3,  73, 14};
 static const char nonce_text[] = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
 
-static smtp_server_scram pencil;         /* "user" */
+static smtp_server_scram pencil;            /* "user" */
 static unsigned char pencil_client_key[32]; /* its ClientKey: what a right proof gives back */
 
 enum { M_NONE, M_SCRAM, M_CRAM, M_TOKEN };
@@ -60,20 +60,20 @@ struct run {
     int pending; /* M_* of the decision pending, or M_NONE */
     int pending_known;
     /* What the crypto hook saw. */
-    int mech, known;            /* the last exchange's mechanism and whether its user is known */
-    char authzid[256];          /* SCRAM: the authzid its lookup saw */
+    int mech, known;   /* the last exchange's mechanism and whether its user is known */
+    char authzid[256]; /* SCRAM: the authzid its lookup saw */
     size_t authzid_len;
-    int right_keys;             /* ClientKeys recovered right for a known account */
-    int right_key_seen;         /* in the current exchange */
-    int cram_real_key;          /* the last CRAM-MD5 digest was computed under the real key */
+    int right_keys;     /* ClientKeys recovered right for a known account */
+    int right_key_seen; /* in the current exchange */
+    int cram_real_key;  /* the last CRAM-MD5 digest was computed under the real key */
     int token_accepted;
     char token_identity[256];
 };
 
 static struct run *cur; /* the run the crypto wrappers report to */
 
-static int w_hmac_md5(const unsigned char *key, size_t keylen, const unsigned char *msg,
-                      size_t len, unsigned char *out, void *ctx)
+static int w_hmac_md5(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
+                      unsigned char *out, void *ctx)
 {
     cur->cram_real_key = keylen == 16 && memcmp(key, "tanstaaftanstaaf", 16) == 0;
     return ref_hmac_md5(key, keylen, msg, len, out, ctx);
@@ -273,9 +273,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
                                        : strcmp(id, "user") == 0);
             break;
         case M_CRAM: FUZZ_ASSERT(r->known && r->cram_real_key && !strcmp(id, "tim")); break;
-        case M_TOKEN:
-            FUZZ_ASSERT(r->token_accepted && !strcmp(id, r->token_identity));
-            break;
+        case M_TOKEN: FUZZ_ASSERT(r->token_accepted && !strcmp(id, r->token_identity)); break;
         default: FUZZ_ASSERT(0);
         }
     } else {

@@ -49,12 +49,9 @@ static smtp_srv_mech mech_kind(const smtp_server_settings *s, const smtp_server_
     static const struct {
         const char *name;
         smtp_srv_mech kind;
-    } names[] = {{"plain", SMTP_SRV_MECH_PLAIN},
-                 {"login", SMTP_SRV_MECH_LOGIN},
-                 {"cram-md5", SMTP_SRV_MECH_CRAM_MD5},
-                 {"scram-sha-256", SMTP_SRV_MECH_SCRAM},
-                 {"xoauth2", SMTP_SRV_MECH_XOAUTH2},
-                 {"oauthbearer", SMTP_SRV_MECH_OAUTHBEARER},
+    } names[] = {{"plain", SMTP_SRV_MECH_PLAIN},       {"login", SMTP_SRV_MECH_LOGIN},
+                 {"cram-md5", SMTP_SRV_MECH_CRAM_MD5}, {"scram-sha-256", SMTP_SRV_MECH_SCRAM},
+                 {"xoauth2", SMTP_SRV_MECH_XOAUTH2},   {"oauthbearer", SMTP_SRV_MECH_OAUTHBEARER},
                  {"external", SMTP_SRV_MECH_EXTERNAL}};
     const smtp_crypto *k = s->crypto;
     for (size_t i = 0; i < SMTP_ARRAY_LEN(names); i++) {
@@ -62,15 +59,14 @@ static smtp_srv_mech mech_kind(const smtp_server_settings *s, const smtp_server_
         switch (names[i].kind) {
         case SMTP_SRV_MECH_CRAM_MD5:
             return cb->on_auth_lookup && k && k->hmac_md5 && k->random ? names[i].kind
-                                                                         : SMTP_SRV_MECH_OTHER;
+                                                                       : SMTP_SRV_MECH_OTHER;
         case SMTP_SRV_MECH_SCRAM:
             return cb->on_auth_lookup && k && k->hmac_sha256 && k->sha256 && k->random
                        ? names[i].kind
                        : SMTP_SRV_MECH_OTHER;
         case SMTP_SRV_MECH_XOAUTH2:
         case SMTP_SRV_MECH_OAUTHBEARER:
-        case SMTP_SRV_MECH_EXTERNAL:
-            return cb->on_auth_token ? names[i].kind : SMTP_SRV_MECH_OTHER;
+        case SMTP_SRV_MECH_EXTERNAL: return cb->on_auth_token ? names[i].kind : SMTP_SRV_MECH_OTHER;
         default: return names[i].kind;
         }
     }
@@ -163,7 +159,6 @@ int smtp_srv_auth_refuse(smtp_server *srv, int code, const char *enhanced, const
     if (smtp_srv_queue_reply(srv, code, enhanced, text) < 0) return -1;
     return smtp_srv_auth_failed(srv);
 }
-
 
 void smtp_srv_auth_success(smtp_server *srv)
 {
@@ -259,7 +254,8 @@ static int plain_message(smtp_server *srv, smtp_span m)
 /* LOGIN: the user name, kept at the head of the scratch buffer; then ask for the password. */
 static int login_user(smtp_server *srv, smtp_span user)
 {
-    if (!smtp_srv_identity_ok(user.ptr, user.len, 0)) return smtp_srv_auth_refuse(srv, 535, "5.7.8", bad_credentials);
+    if (!smtp_srv_identity_ok(user.ptr, user.len, 0))
+        return smtp_srv_auth_refuse(srv, 535, "5.7.8", bad_credentials);
     memmove(srv->scratch, user.ptr, user.len);
     srv->login_user_len = user.len;
     srv->auth_step = 1;

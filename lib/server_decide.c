@@ -50,9 +50,8 @@ static int accepts(smtp_srv_decision decision, int code)
     case SMTP_SRV_DECISION_DATA: return code == 354;
     case SMTP_SRV_DECISION_AUTH:
     case SMTP_SRV_DECISION_SASL:
-    case SMTP_SRV_DECISION_TOKEN:
-        return code == 235; /* SASL, TOKEN: only through smtp_server_auth_accept */
-    case SMTP_SRV_DECISION_LOOKUP: return 0; /* only 0: the user is unknown */
+    case SMTP_SRV_DECISION_TOKEN: return code == 235; /* SASL, TOKEN: smtp_server_auth_accept */
+    case SMTP_SRV_DECISION_LOOKUP: return 0;          /* 0 only (above): an unknown user */
     case SMTP_SRV_DECISION_XCLIENT: return code == 220;
     case SMTP_SRV_DECISION_XFORWARD: return code == 250;
     case SMTP_SRV_DECISION_ETRN: return code >= 250 && code <= 253; /* RFC 1985 5 */
@@ -75,7 +74,8 @@ static int check_text(const char *text, size_t len)
 /* The default enhanced code of a reply: the class, refined for MAIL and RCPT (RFC 3463). */
 static const char *default_enhanced(smtp_srv_decision decision, int code)
 {
-    if (is_auth(decision) && code == 535) return "5.7.8"; /* RFC 4954 6: authentication credentials invalid */
+    /* RFC 4954 6: authentication credentials invalid */
+    if (is_auth(decision) && code == 535) return "5.7.8";
     if (code >= 500) return "5.0.0";
     if (code >= 400) return "4.0.0";
     if (decision == SMTP_SRV_DECISION_MAIL) return "2.1.0";

@@ -46,12 +46,12 @@ typedef enum smtp_srv_input {
 
 /* The kind of an AUTH exchange in progress. */
 typedef enum smtp_srv_mech {
-    SMTP_SRV_MECH_NONE = 0, /* not a mechanism advertised */
-    SMTP_SRV_MECH_PLAIN,    /* RFC 4616: one message, initial response or after "334 " */
-    SMTP_SRV_MECH_LOGIN,    /* user name, then password, each after a 334 prompt */
-    SMTP_SRV_MECH_CRAM_MD5, /* RFC 2195, built in (server_sasl.c): on_auth_lookup */
-    SMTP_SRV_MECH_SCRAM,    /* SCRAM-SHA-256 (RFC 5802, RFC 7677), built in: on_auth_lookup */
-    SMTP_SRV_MECH_XOAUTH2,  /* Google's, built in: on_auth_token */
+    SMTP_SRV_MECH_NONE = 0,    /* not a mechanism advertised */
+    SMTP_SRV_MECH_PLAIN,       /* RFC 4616: one message, initial response or after "334 " */
+    SMTP_SRV_MECH_LOGIN,       /* user name, then password, each after a 334 prompt */
+    SMTP_SRV_MECH_CRAM_MD5,    /* RFC 2195, built in (server_sasl.c): on_auth_lookup */
+    SMTP_SRV_MECH_SCRAM,       /* SCRAM-SHA-256 (RFC 5802, RFC 7677), built in: on_auth_lookup */
+    SMTP_SRV_MECH_XOAUTH2,     /* Google's, built in: on_auth_token */
     SMTP_SRV_MECH_OAUTHBEARER, /* RFC 7628, built in: on_auth_token */
     SMTP_SRV_MECH_EXTERNAL,    /* RFC 4422 appendix A, built in: on_auth_token; over TLS only */
     SMTP_SRV_MECH_OTHER        /* run by on_sasl */
@@ -263,16 +263,16 @@ struct smtp_server {
     unsigned xclient_has; /* of those, SMTP_SERVER_XATTR_ADDR and _PORT when sent */
 
     /* The built-in mechanisms (server_sasl.c). */
-    smtp_crypto crypto;         /* settings.crypto's copy (settings.crypto points here) */
-    size_t auth_head;           /* responses are decoded at scratch + auth_head */
-    smtp_server_token token;    /* the request of a pending DECISION_TOKEN (spans into scratch) */
+    smtp_crypto crypto;      /* settings.crypto's copy (settings.crypto points here) */
+    size_t auth_head;        /* responses are decoded at scratch + auth_head */
+    smtp_server_token token; /* the request of a pending DECISION_TOKEN (spans into scratch) */
     smtp_server_auth_lookup lookup; /* that of a pending DECISION_LOOKUP */
     unsigned char cram_random[16];  /* CRAM-MD5's challenge is made of it and the hostname */
     unsigned char scram_stored[SMTP_SERVER_SCRAM_KEY], scram_server[SMTP_SERVER_SCRAM_KEY];
-    int auth_unknown;        /* the credentials are made up: the exchange must fail */
-    smtp_span cram_digest;   /* CRAM-MD5: the client's 32 hex digits (into scratch) */
-    size_t scram_gs2_len;    /* the gs2 header kept at scratch + 2 * SMTP_SRV_LOGIN_USER */
-    size_t scram_nonce_off;  /* the combined nonce, inside the kept server-first message */
+    int auth_unknown;       /* the credentials are made up: the exchange must fail */
+    smtp_span cram_digest;  /* CRAM-MD5: the client's 32 hex digits (into scratch) */
+    size_t scram_gs2_len;   /* the gs2 header kept at scratch + 2 * SMTP_SRV_LOGIN_USER */
+    size_t scram_nonce_off; /* the combined nonce, inside the kept server-first message */
     size_t scram_nonce_len;
     /* A refusal of XOAUTH2 or OAUTHBEARER, sent once the client answered the error challenge
      * (RFC 7628 3.2.2): code 0 while none waits. */

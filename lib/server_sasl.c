@@ -383,8 +383,7 @@ static int scram_final(smtp_server *srv, smtp_span m)
  * keys that match no proof. */
 static int scram_mock(smtp_server *srv)
 {
-    const char *secret = srv->set.auth_mock_secret ? srv->set.auth_mock_secret
-                                                   : srv->set.hostname;
+    const char *secret = srv->set.auth_mock_secret ? srv->set.auth_mock_secret : srv->set.hostname;
     const smtp_crypto *k = &srv->crypto;
     unsigned char salt[SHA256_LEN];
     if (k->hmac_sha256((const unsigned char *)secret, strlen(secret),
@@ -418,8 +417,7 @@ static int kvpairs(const char *p, size_t n, smtp_span *auth, smtp_span *user)
         const char *v = p + k + 1, *sep = memchr(v, '\001', n - k - 1);
         if (!sep) return -1;
         for (const char *c = v; c < sep; c++)
-            if (smtp_is_ctl((unsigned char)*c) && *c != '\t' && *c != '\r' && *c != '\n')
-                return -1;
+            if (smtp_is_ctl((unsigned char)*c) && *c != '\t' && *c != '\r' && *c != '\n') return -1;
         smtp_span val = {v, (size_t)(sep - v)};
         if (smtp_span_ieq(p + i, k - i, "auth")) *auth = val;
         if (smtp_span_ieq(p + i, k - i, "user")) *user = val;
@@ -593,12 +591,12 @@ int smtp_server_auth_scram(smtp_server *srv, const smtp_server_scram *cred)
     return answered(srv, scram_server_first(srv, cred->salt, cred->salt_len, cred->iterations));
 }
 
-int smtp_server_scram_make(smtp_server_scram *out, const smtp_crypto *crypto,
-                           const char *password, size_t len, const unsigned char *salt,
-                           size_t salt_len, uint32_t iterations)
+int smtp_server_scram_make(smtp_server_scram *out, const smtp_crypto *crypto, const char *password,
+                           size_t len, const unsigned char *salt, size_t salt_len,
+                           uint32_t iterations)
 {
-    if (!out || !crypto || !crypto->hmac_sha256 || !crypto->sha256 || !password || !len ||
-        !salt || !salt_len || salt_len > SMTP_SERVER_SCRAM_SALT_MAX || !iterations)
+    if (!out || !crypto || !crypto->hmac_sha256 || !crypto->sha256 || !password || !len || !salt ||
+        !salt_len || salt_len > SMTP_SERVER_SCRAM_SALT_MAX || !iterations)
         return SMTP_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     /* RFC 5802 2.2: Hi(str, salt, i) = U1 XOR U2 ... Ui, U1 = HMAC(str, salt + INT(1)),

@@ -102,9 +102,9 @@ enum kind {
     K_TOKEN,
     K_COUNT
 };
-static const char *const kind_names[K_COUNT] = {
-    "connect", "helo", "mail", "rcpt", "data", "end", "vrfy", "auth", "sasl", "xclient", "lookup",
-    "token"};
+static const char *const kind_names[K_COUNT] = {"connect", "helo",    "mail",   "rcpt",
+                                                "data",    "end",     "vrfy",   "auth",
+                                                "sasl",    "xclient", "lookup", "token"};
 
 /* One scripted answer: a reply, or (AUTH) a challenge or an acceptance naming an identity, or
  * (a lookup) a password or the SCRAM credentials of "pencil" (RFC 7677). */
@@ -139,8 +139,8 @@ struct state {
     unsigned char lmtp_fail[2048];
     size_t rcpts;
     int starttls_seen;
-    int hold;       /* strict: output is pulled only at [WAIT] and at close */
-    char ident[64]; /* an identity to accept with (AUTH answers borrow it) */
+    int hold;           /* strict: output is pulled only at [WAIT] and at close */
+    char ident[64];     /* an identity to accept with (AUTH answers borrow it) */
     smtp_crypto crypto; /* builtin: the reference crypto, its random fixed */
     struct ref_crypto_state crypto_state;
 };
@@ -891,7 +891,7 @@ static struct state *one_open(const char *options, vec_log *log, const char *ord
     int builtin = vec_opt_has(options, "builtin");
     if (builtin) {
         /* RFC 2195's challenge, or RFC 7677's server nonce (tests/test_server_sasl.c). */
-        static const unsigned char cram[16] = {0, 0, 0, 0, 0, 0, 0x07, 0x68,
+        static const unsigned char cram[16] = {0, 0, 0, 0, 0,    0,    0x07, 0x68,
                                                0, 0, 0, 0, 0x29, 0x8d, 0xfc, 0x08};
         static const unsigned char scram[30] = {4,  70, 84, 55, 34, 78, 53, 51, 63, 16,
                                                 48, 63, 50, 33, 31, 68, 83, 86, 36, 39,

@@ -27,7 +27,7 @@
     } while (0)
 
 /* RFC 2195 2: the challenge "<1896.697170952@postoffice.reston.mci.net>" from 16 octets. */
-static const unsigned char rfc2195_random[16] = {0, 0, 0, 0, 0, 0, 0x07, 0x68,
+static const unsigned char rfc2195_random[16] = {0, 0, 0, 0, 0,    0,    0x07, 0x68,
                                                  0, 0, 0, 0, 0x29, 0x8d, 0xfc, 0x08};
 /* RFC 7677 3: the server nonce "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0" from 30 octets. */
 static const unsigned char rfc7677_random[30] = {4,  70, 84, 55, 34, 78, 53, 51, 63, 16,
@@ -67,9 +67,9 @@ static int answer_lookup(smtp_server *srv, struct app *a, smtp_span mech, smtp_s
         return smtp_server_auth_password(srv, "tanstaaftanstaaf", 16);
     if (span_is(mech, "SCRAM-SHA-256") && span_is(authcid, "user")) {
         unsigned char salt[16];
-        CHECK_INT((int)smtp_base64_decode(rfc7677_salt, strlen(rfc7677_salt), (char *)salt,
-                                          sizeof salt),
-                  16);
+        CHECK_INT(
+            (int)smtp_base64_decode(rfc7677_salt, strlen(rfc7677_salt), (char *)salt, sizeof salt),
+            16);
         smtp_server_scram cred;
         smtp_crypto good; /* the session's may be made to fail */
         struct ref_crypto_state st;
@@ -106,8 +106,7 @@ static int on_token(smtp_server *srv, const smtp_server_token *t, void *ud)
     copy_span(a->user, sizeof a->user, t->user);
     if (a->defer) return SMTP_SERVER_DEFER;
     if (span_is(t->mechanism, "EXTERNAL")) {
-        if (t->authzid.len == 0)
-            CHECK_INT(smtp_server_auth_accept(srv, "cert-subject", 12), 0);
+        if (t->authzid.len == 0) CHECK_INT(smtp_server_auth_accept(srv, "cert-subject", 12), 0);
         return 0; /* "admin": the default refusal */
     }
     if (span_is(t->token, "good")) CHECK_INT(smtp_server_auth_accept(srv, NULL, 0), 0);
@@ -209,7 +208,7 @@ static void test_cram_rfc2195(void)
     CHECK_ONCE(challenge_of(r), "<1896.697170952@postoffice.reston.mci.net>");
     static const char resp[] = "tim b913a602c7eda7a495b4e6e7334d3890";
     CHECK_ONCE(say(srv, b64_line("", resp, strlen(resp))),
-              "235 2.7.0 Authentication successful\r\n");
+               "235 2.7.0 Authentication successful\r\n");
     CHECK_ONCE(a.authcid, "tim");
     CHECK_ONCE(smtp_server_auth_identity(srv), "tim");
     smtp_server_del(srv);
@@ -220,7 +219,7 @@ static void test_cram_rfc2195(void)
     say(srv, "AUTH CRAM-MD5\r\n");
     static const char upper[] = "tim B913A602C7EDA7A495B4E6E7334D3890";
     CHECK_ONCE(say(srv, b64_line("", upper, strlen(upper))),
-              "235 2.7.0 Authentication successful\r\n");
+               "235 2.7.0 Authentication successful\r\n");
     smtp_server_del(srv);
 }
 
@@ -236,7 +235,7 @@ static void test_cram_refused(void)
         smtp_server *srv = start(&a, "CRAM-MD5 XOAUTH2");
         say(srv, "AUTH CRAM-MD5\r\n");
         CHECK_ONCE(say(srv, b64_line("", bad[i], strlen(bad[i]))),
-                  "535 5.7.8 Error: authentication failed\r\n");
+                   "535 5.7.8 Error: authentication failed\r\n");
         CHECK(smtp_server_auth_identity(srv) == NULL);
         CHECK_INT(a.lookups, 1);
         smtp_server_del(srv);
@@ -253,7 +252,7 @@ static void test_cram_refused(void)
         smtp_server *srv = start(&a, "CRAM-MD5");
         say(srv, "AUTH CRAM-MD5\r\n");
         CHECK_ONCE(say(srv, b64_line("", malformed[i], strlen(malformed[i]))),
-                  "501 5.5.2 Error: malformed SASL message\r\n");
+                   "501 5.5.2 Error: malformed SASL message\r\n");
         CHECK_INT(a.lookups, 0);
         smtp_server_del(srv);
     }
@@ -265,7 +264,7 @@ static void test_cram_refused(void)
     say(srv, "AUTH CRAM-MD5\r\n");
     static const char ctl[] = "t\001m b913a602c7eda7a495b4e6e7334d3890";
     CHECK_ONCE(say(srv, b64_line("", ctl, strlen(ctl))),
-              "535 5.7.8 Error: authentication failed\r\n");
+               "535 5.7.8 Error: authentication failed\r\n");
     /* The lookup fails for now: its 454. */
     a.temp = 1;
     say(srv, "AUTH CRAM-MD5\r\n");
@@ -285,7 +284,7 @@ static void test_scram_rfc7677(void)
     static const char first[] = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
     const char *r = say(srv, b64_line("AUTH SCRAM-SHA-256 ", first, strlen(first)));
     CHECK_ONCE(challenge_of(r), "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-                               "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+                                "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
     CHECK_ONCE(a.authcid, "user");
     CHECK_ONCE(a.authzid, "");
     CHECK(span_is(last_mech, "SCRAM-SHA-256"));
@@ -311,7 +310,7 @@ static void test_scram_wrong_proof(void)
     static const char final[] = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
                                 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVU=";
     CHECK_ONCE(say(srv, b64_line("", final, strlen(final))),
-              "535 5.7.8 Error: authentication failed\r\n");
+               "535 5.7.8 Error: authentication failed\r\n");
     CHECK(smtp_server_auth_identity(srv) == NULL);
     smtp_server_del(srv);
 }
@@ -331,8 +330,8 @@ static void server_first_for(const char *user, const char *secret, char *sf, siz
     say(srv, "EHLO c\r\n");
     char first[128];
     snprintf(first, sizeof first, "n,,n=%s,r=rOprNGfwEbeRWgbNEkqO", user);
-    snprintf(sf, cap, "%s", challenge_of(say(srv, b64_line("AUTH SCRAM-SHA-256 ", first,
-                                                            strlen(first)))));
+    snprintf(sf, cap, "%s",
+             challenge_of(say(srv, b64_line("AUTH SCRAM-SHA-256 ", first, strlen(first)))));
     /* Whatever the proof, an unknown user fails as a wrong password does. */
     static const char final[] = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
                                 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
@@ -399,7 +398,7 @@ static void test_scram_first_refused(void)
     app_init(&a, rfc7677_random, sizeof rfc7677_random);
     smtp_server *srv = start(&a, "SCRAM-SHA-256");
     CHECK_ONCE(say(srv, b64_line("AUTH SCRAM-SHA-256 ", big, strlen(big))),
-              "501 5.5.2 Error: SASL message too long\r\n");
+               "501 5.5.2 Error: SASL message too long\r\n");
     smtp_server_del(srv);
 }
 
@@ -443,13 +442,13 @@ static void test_scram_final_refused(void)
     struct app a;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_ONCE(scram_final_reply(first, bad[i], &a),
-                  "501 5.5.2 Error: malformed SASL message\r\n");
+                   "501 5.5.2 Error: malformed SASL message\r\n");
     /* An extension before the proof is part of the AuthMessage: the proof no longer matches. */
     CHECK_ONCE(scram_final_reply(first,
-                                "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,x=1,"
-                                "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-                                &a),
-              "535 5.7.8 Error: authentication failed\r\n");
+                                 "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,x=1,"
+                                 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+                                 &a),
+               "535 5.7.8 Error: authentication failed\r\n");
 }
 
 /* "y,," (the client could bind, thinks we cannot) and an authzid: the proof covers the gs2
@@ -493,8 +492,8 @@ static void test_scram_authzid(void)
     const char *nonce = server_first + 2;
     size_t nlen = (size_t)(strchr(nonce, ',') - nonce);
     snprintf(without, sizeof without, "c=%s,r=%.*s", gs2b64, (int)nlen, nonce);
-    int amlen = snprintf(am, sizeof am, "n=user,r=rOprNGfwEbeRWgbNEkqO,%s,%s", server_first,
-                         without);
+    int amlen =
+        snprintf(am, sizeof am, "n=user,r=rOprNGfwEbeRWgbNEkqO,%s,%s", server_first, without);
     a.crypto.hmac_sha256(cred.stored_key, 32, (const unsigned char *)am, (size_t)amlen, sig,
                          a.crypto.ctx);
     for (int i = 0; i < 32; i++)
@@ -522,16 +521,12 @@ static void test_scram_make(void)
     CHECK_INT(smtp_server_scram_make(&c, NULL, "p", 1, salt, 1, 1), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_server_scram_make(&c, &a.crypto, NULL, 1, salt, 1, 1),
               SMTP_ERR_INVALID_ARGUMENT);
-    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 0, salt, 1, 1),
-              SMTP_ERR_INVALID_ARGUMENT);
-    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, NULL, 1, 1),
-              SMTP_ERR_INVALID_ARGUMENT);
-    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, salt, 0, 1),
-              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 0, salt, 1, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, NULL, 1, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, salt, 0, 1), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, salt, sizeof salt, 1),
               SMTP_ERR_INVALID_ARGUMENT);
-    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, salt, 1, 0),
-              SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, salt, 1, 0), SMTP_ERR_INVALID_ARGUMENT);
     smtp_crypto k = a.crypto;
     k.sha256 = NULL;
     CHECK_INT(smtp_server_scram_make(&c, &k, "p", 1, salt, 1, 1), SMTP_ERR_INVALID_ARGUMENT);
@@ -548,8 +543,8 @@ static int bad_random(unsigned char *buf, size_t len, void *ctx)
     return -1;
 }
 
-static int bad_hmac(const unsigned char *key, size_t keylen, const unsigned char *msg,
-                    size_t len, unsigned char *out, void *ctx)
+static int bad_hmac(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
+                    unsigned char *out, void *ctx)
 {
     (void)key, (void)keylen, (void)msg, (void)len, (void)out, (void)ctx;
     return -1;
@@ -571,14 +566,14 @@ static void test_crypto_failure(void)
         sasl_settings(&s, &a, "CRAM-MD5 SCRAM-SHA-256");
         if (which == 0) a.crypto.random = bad_random;
         if (which == 1) a.crypto.hmac_md5 = bad_hmac;
-        if (which == 2) a.crypto.sha256 = bad_sha256; /* the proof's check */
+        if (which == 2) a.crypto.sha256 = bad_sha256;    /* the proof's check */
         if (which == 3) a.crypto.hmac_sha256 = bad_hmac; /* the made-up salt */
         CHECK_INT(smtp_server_new(&srv, &app_cb, &s, NULL, &a), 0);
         CHECK_INT(smtp_server_start(srv), 0);
         out(srv);
         say(srv, "EHLO c\r\n");
         const char *cmd = "AUTH CRAM-MD5\r\n";
-        if (which == 2) cmd = "AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9YWJj\r\n"; /* "user" */
+        if (which == 2) cmd = "AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9YWJj\r\n";     /* "user" */
         if (which == 3) cmd = "AUTH SCRAM-SHA-256 biwsbj1ub2JvZHkscj1hYmM=\r\n"; /* unknown */
         smtp_ssize n = smtp_server_read(srv, cmd, strlen(cmd));
         if (which == 1 || which == 2) {
@@ -637,7 +632,7 @@ static void test_lookup_deferred(void)
     /* Answered now: the server-first message. */
     CHECK_INT(answer_lookup(srv, &a, last_mech, (smtp_span){"user", 4}), 0);
     CHECK_ONCE(challenge_of(out(srv)), "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-                                      "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+                                       "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
     CHECK_INT(smtp_server_pending(srv), 0);
     cred.iterations = 1;
     CHECK_INT(smtp_server_auth_scram(srv, &cred), SMTP_ERR_INVALID_STATE); /* answered */
@@ -675,7 +670,7 @@ static void test_xoauth2(void)
     smtp_server *srv = start(&a, "XOAUTH2");
     static const char good[] = "user=me@example.org\001auth=Bearer good\001\001";
     CHECK_ONCE(say(srv, b64_line("AUTH XOAUTH2 ", good, sizeof good - 1)),
-              "235 2.7.0 Authentication successful\r\n");
+               "235 2.7.0 Authentication successful\r\n");
     CHECK_ONCE(a.user, "me@example.org");
     CHECK_ONCE(a.token, "good");
     CHECK_ONCE(smtp_server_auth_identity(srv), "me@example.org");
@@ -687,7 +682,7 @@ static void test_xoauth2(void)
     CHECK_ONCE(say(srv, "AUTH XOAUTH2\r\n"), "334 \r\n");
     static const char bad[] = "user=me@example.org\001auth=bearer  bad\001\001";
     CHECK_ONCE(challenge_of(say(srv, b64_line("", bad, sizeof bad - 1))),
-              "{\"status\":\"401\",\"schemes\":\"bearer\"}");
+               "{\"status\":\"401\",\"schemes\":\"bearer\"}");
     CHECK_ONCE(a.token, "bad");
     CHECK_ONCE(say(srv, "\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
     /* A temporary failure goes the same way, its reply the application's. */
@@ -698,18 +693,18 @@ static void test_xoauth2(void)
     say(srv, b64_line("AUTH XOAUTH2 ", bad, sizeof bad - 1));
     CHECK_ONCE(say(srv, "*\r\n"), "501 5.0.0 Authentication cancelled\r\n");
     static const char *const malformed[] = {
-        "user=me\001auth=Bearer good\001",          /* one ^A at the end */
-        "user=me\001auth=Basic good\001\001",       /* not a bearer token */
-        "user=me\001auth=Bearer \001\001",          /* no token */
-        "user=me\001\001",                          /* no auth */
-        "auth=Bearer good\001\001",                 /* no user */
+        "user=me\001auth=Bearer good\001",           /* one ^A at the end */
+        "user=me\001auth=Basic good\001\001",        /* not a bearer token */
+        "user=me\001auth=Bearer \001\001",           /* no token */
+        "user=me\001\001",                           /* no auth */
+        "auth=Bearer good\001\001",                  /* no user */
         "user=me\001=x\001auth=Bearer good\001\001", /* no key */
-        "user=me\001auth=Bearer good\001\001x",     /* something after */
-        "user=m\x02\001auth=Bearer good\001\001",   /* a control byte */
+        "user=me\001auth=Bearer good\001\001x",      /* something after */
+        "user=m\x02\001auth=Bearer good\001\001",    /* a control byte */
     };
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
         CHECK_ONCE(say(srv, b64_line("AUTH XOAUTH2 ", malformed[i], strlen(malformed[i]))),
-                  "501 5.5.2 Error: malformed SASL message\r\n");
+                   "501 5.5.2 Error: malformed SASL message\r\n");
     CHECK_INT(a.tokens, 3);
     smtp_server_del(srv);
 }
@@ -722,7 +717,7 @@ static void test_oauthbearer(void)
     static const char good[] =
         "n,a=me=2Cyou@example.org,\001host=mx.example.org\001port=587\001auth=Bearer good\001\001";
     CHECK_ONCE(say(srv, b64_line("AUTH OAUTHBEARER ", good, sizeof good - 1)),
-              "235 2.7.0 Authentication successful\r\n");
+               "235 2.7.0 Authentication successful\r\n");
     CHECK_ONCE(a.authzid, "me,you@example.org");
     CHECK_ONCE(smtp_server_auth_identity(srv), "me,you@example.org");
     smtp_server_del(srv);
@@ -731,7 +726,7 @@ static void test_oauthbearer(void)
     srv = start(&a, "OAUTHBEARER");
     static const char other[] = "n,,\001auth=Bearer other\001\001";
     CHECK_ONCE(say(srv, b64_line("AUTH OAUTHBEARER ", other, sizeof other - 1)),
-              "235 2.7.0 Authentication successful\r\n");
+               "235 2.7.0 Authentication successful\r\n");
     CHECK_ONCE(smtp_server_auth_identity(srv), "someone");
     smtp_server_del(srv);
 
@@ -740,7 +735,7 @@ static void test_oauthbearer(void)
     srv = start(&a, "OAUTHBEARER");
     static const char bad[] = "n,,\001auth=Bearer bad\001\001";
     CHECK_ONCE(challenge_of(say(srv, b64_line("AUTH OAUTHBEARER ", bad, sizeof bad - 1))),
-              "{\"status\":\"invalid_token\"}");
+               "{\"status\":\"invalid_token\"}");
     CHECK_ONCE(say(srv, "AQ==\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
     static const struct {
         const char *msg, *reply;
@@ -754,7 +749,7 @@ static void test_oauthbearer(void)
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         CHECK_ONCE(say(srv, b64_line("AUTH OAUTHBEARER ", refused[i].msg, strlen(refused[i].msg))),
-                  refused[i].reply);
+                   refused[i].reply);
     smtp_server_del(srv);
 }
 
@@ -764,7 +759,7 @@ static void test_external(void)
     app_init(&a, NULL, 0);
     smtp_server *srv = start(&a, "EXTERNAL XOAUTH2");
     CHECK_ONCE(say(srv, "AUTH EXTERNAL YWRtaW4=\r\n"), /* "admin": refused */
-              "535 5.7.8 Authentication credentials invalid\r\n");
+               "535 5.7.8 Authentication credentials invalid\r\n");
     CHECK_ONCE(a.authzid, "admin");
     CHECK_ONCE(say(srv, "AUTH EXTERNAL\r\n"), "334 \r\n");
     CHECK_ONCE(say(srv, "\r\n"), "235 2.7.0 Authentication successful\r\n");
@@ -792,7 +787,7 @@ static void test_external(void)
     out(srv);
     CHECK(strstr(say(srv, "EHLO c\r\n"), "AUTH XOAUTH2\r\n") != NULL);
     CHECK_ONCE(say(srv, "AUTH EXTERNAL =\r\n"),
-              "504 5.5.4 Error: unsupported authentication mechanism\r\n");
+               "504 5.5.4 Error: unsupported authentication mechanism\r\n");
     smtp_server_del(srv);
     /* EXTERNAL alone: no AUTH at all without TLS. */
     sasl_settings(&s, &a, "EXTERNAL");
@@ -802,7 +797,7 @@ static void test_external(void)
     out(srv);
     CHECK(strstr(say(srv, "EHLO c\r\n"), "AUTH") == NULL);
     CHECK_ONCE(say(srv, "AUTH EXTERNAL =\r\n"),
-              "538 5.7.11 Error: authentication requires encryption\r\n");
+               "538 5.7.11 Error: authentication requires encryption\r\n");
     smtp_server_del(srv);
 }
 
@@ -876,12 +871,10 @@ static void test_settings(void)
 /* ---- memory ---- */
 
 static const char *const scram_script[] = {
-    "EHLO c\r\n",
-    "AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=\r\n",
+    "EHLO c\r\n", "AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=\r\n",
     "Yz1iaXdzLHI9ck9wck5HZndFYmVSV2diTkVrcU8laHZZRHBXVWEyUmFUQ0FmdXhGSWxqKWhObEYkazAscD1kSHpi"
     "WmFwV0lrNGpVaE4rVXRlOXl0YWc5empmTUhnc3FtbWl6N0FuZFZRPQ==\r\n",
-    "\r\n",
-    NULL};
+    "\r\n", NULL};
 
 /* One session through RFC 7677's exchange under the failing allocator; 0 when it ran. */
 static int scram_session(struct failmem *f)

@@ -499,7 +499,7 @@ typedef struct smtp_server_scram {
     /** ServerKey = HMAC(SaltedPassword, "Server Key"). */
     unsigned char server_key[SMTP_SERVER_SCRAM_KEY];
     unsigned char salt[SMTP_SERVER_SCRAM_SALT_MAX]; /**< the salt, salt_len octets */
-    size_t salt_len;     /**< 1 .. SMTP_SERVER_SCRAM_SALT_MAX */
+    size_t salt_len;                                /**< 1 .. SMTP_SERVER_SCRAM_SALT_MAX */
     uint32_t iterations; /**< SaltedPassword's iteration count, at least 1 */
 } smtp_server_scram;
 
@@ -887,8 +887,7 @@ typedef struct smtp_server_callbacks {
      * @return 0 (without an answer given: an unknown user), SMTP_SERVER_DEFER to answer later,
      *         or a negative value to fail the session.
      */
-    int (*on_auth_lookup)(smtp_server *srv, const smtp_server_auth_lookup *lookup,
-                          void *user_data);
+    int (*on_auth_lookup)(smtp_server *srv, const smtp_server_auth_lookup *lookup, void *user_data);
     /**
      * XOAUTH2, OAUTHBEARER or EXTERNAL credentials were received: decide (a policy
      * callback). Since version 3.
@@ -1277,8 +1276,7 @@ SMTP_API int smtp_server_auth_scram(smtp_server *srv, const smtp_server_scram *c
  *         is 0, `salt_len` is out of range, or `iterations` is 0.
  * @retval SMTP_ERR_CALLBACK_FAILURE A crypto function failed (then `*out` is zeroed).
  */
-SMTP_API int smtp_server_scram_make(smtp_server_scram *out,
-                                    const smtp_crypto *crypto,
+SMTP_API int smtp_server_scram_make(smtp_server_scram *out, const smtp_crypto *crypto,
                                     const char *password, size_t len, const unsigned char *salt,
                                     size_t salt_len, uint32_t iterations);
 
