@@ -30,6 +30,7 @@
  * stream.
  */
 #include "../tests/tls/refcrypto.h"
+#include "../tests/tls/sasl_server.h"
 #include "fuzz_common.h"
 
 #include <smtp/codec.h>
@@ -298,19 +299,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         smtp_crypto k;
         struct ref_crypto_state ks;
         ref_crypto_init(&k, &ks, NULL, 0);
-        unsigned char salt[16], salted[32], u[32], next[32], msg[20];
+        unsigned char salt[16], salted[32];
         smtp_base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, (char *)salt, sizeof salt);
-        if (smtp_server_scram_make(&pencil, &k, "pencil", 6, salt, 16, 4096) < 0) abort();
-        memcpy(msg, salt, 16);
-        memcpy(msg + 16, "\0\0\0\1", 4);
-        k.hmac_sha256((const unsigned char *)"pencil", 6, msg, 20, u, k.ctx);
-        memcpy(salted, u, 32);
-        for (int j = 1; j < 4096; j++) {
-            k.hmac_sha256((const unsigned char *)"pencil", 6, u, 32, next, k.ctx);
-            memcpy(u, next, 32);
-            for (int i = 0; i < 32; i++)
-                salted[i] ^= u[i];
-        }
+        if (smtp_server_scram_make(&pencil, &k, "pencil", 6, salt, 16, 4096) < 0 ||
+            sasl_srv_hi(&k, "pencil", salt, 16, 4096, salted) < 0)
+            abort();
         k.hmac_sha256(salted, 32, (const unsigned char *)"Client Key", 10, pencil_client_key,
                       k.ctx);
     }
@@ -318,14 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_once(&split, data, size, 1);
     run_once(&whole, data, size, 0);
     flog_same("event logs", &whole.ev, &split.ev);
-    if (whole.failed || split.failed) {
-        struct flog *a = whole.out.len < split.out.len ? &whole.out : &split.out;
-        struct flog *b = a == &whole.out ? &split.out : &whole.out;
-        struct flog pre = {b->buf, a->len, a->len};
-        flog_same("outputs (prefix)", a, &pre);
-    } else {
-        flog_same("outputs", &whole.out, &split.out);
-    }
+    flog_same_output(&whole.out, &split.out, whole.failed || split.failed);
     run_free(&whole);
     run_free(&split);
     return 0;

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "failmem.h"
 #include "tls/refcrypto.h"
+#include "tls/sasl_server.h"
 
 #include <smtp/codec.h>
 #include <smtp/server.h>
@@ -225,35 +226,28 @@ static void test_cram_rfc2195(void)
 
 static void test_cram_refused(void)
 {
-    static const char *const bad[] = {
-        "tim b913a602c7eda7a495b4e6e7334d3891", /* a wrong digest */
-        "tom b913a602c7eda7a495b4e6e7334d3890", /* an unknown user: the same reply */
+    static const struct {
+        const char *response, *reply;
+        int lookups;
+    } cases[] = {
+        /* a wrong digest, and an unknown user: the same reply */
+        {"tim b913a602c7eda7a495b4e6e7334d3891", "535 5.7.8 Error: authentication failed\r\n", 1},
+        {"tom b913a602c7eda7a495b4e6e7334d3890", "535 5.7.8 Error: authentication failed\r\n", 1},
+        /* no space, 31 digits, not hex, no user */
+        {"timb913a602c7eda7a495b4e6e7334d3890", "501 5.5.2 Error: malformed SASL message\r\n", 0},
+        {"tim b913a602c7eda7a495b4e6e7334d389", "501 5.5.2 Error: malformed SASL message\r\n", 0},
+        {"tim b913a602c7eda7a495b4e6e7334d389g", "501 5.5.2 Error: malformed SASL message\r\n", 0},
+        {" b913a602c7eda7a495b4e6e7334d3890", "501 5.5.2 Error: malformed SASL message\r\n", 0},
     };
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct app a;
         app_init(&a, rfc2195_random, sizeof rfc2195_random);
         smtp_server *srv = start(&a, "CRAM-MD5 XOAUTH2");
         say(srv, "AUTH CRAM-MD5\r\n");
-        CHECK_ONCE(say(srv, b64_line("", bad[i], strlen(bad[i]))),
-                   "535 5.7.8 Error: authentication failed\r\n");
+        CHECK_ONCE(say(srv, b64_line("", cases[i].response, strlen(cases[i].response))),
+                   cases[i].reply);
         CHECK(smtp_server_auth_identity(srv) == NULL);
-        CHECK_INT(a.lookups, 1);
-        smtp_server_del(srv);
-    }
-    static const char *const malformed[] = {
-        "timb913a602c7eda7a495b4e6e7334d3890",  /* no space */
-        "tim b913a602c7eda7a495b4e6e7334d389",  /* 31 digits */
-        "tim b913a602c7eda7a495b4e6e7334d389g", /* not hex */
-        " b913a602c7eda7a495b4e6e7334d3890",    /* no user */
-    };
-    for (size_t i = 0; i < 4; i++) {
-        struct app a;
-        app_init(&a, rfc2195_random, sizeof rfc2195_random);
-        smtp_server *srv = start(&a, "CRAM-MD5");
-        say(srv, "AUTH CRAM-MD5\r\n");
-        CHECK_ONCE(say(srv, b64_line("", malformed[i], strlen(malformed[i]))),
-                   "501 5.5.2 Error: malformed SASL message\r\n");
-        CHECK_INT(a.lookups, 0);
+        CHECK_INT(a.lookups, cases[i].lookups);
         smtp_server_del(srv);
     }
     /* No initial response in CRAM-MD5 (RFC 2195 2); a user name with a control byte. */
@@ -472,17 +466,8 @@ static void test_scram_authzid(void)
     smtp_server_scram cred;
     CHECK_INT(smtp_server_scram_make(&cred, &a.crypto, "pencil", 6, salt, 16, 4096), 0);
     /* ClientKey is not kept by scram_make: derive it again from the salted password. */
-    unsigned char salted[32], u[32], next[32], msg[20];
-    memcpy(msg, salt, 16);
-    memcpy(msg + 16, "\0\0\0\1", 4);
-    a.crypto.hmac_sha256((const unsigned char *)"pencil", 6, msg, 20, u, a.crypto.ctx);
-    memcpy(salted, u, 32);
-    for (int j = 1; j < 4096; j++) {
-        a.crypto.hmac_sha256((const unsigned char *)"pencil", 6, u, 32, next, a.crypto.ctx);
-        memcpy(u, next, 32);
-        for (int i = 0; i < 32; i++)
-            salted[i] ^= u[i];
-    }
+    unsigned char salted[32];
+    CHECK_INT(sasl_srv_hi(&a.crypto, "pencil", salt, 16, 4096, salted), 0);
     unsigned char client_key[32], sig[32], proof[32];
     a.crypto.hmac_sha256(salted, 32, (const unsigned char *)"Client Key", 10, client_key,
                          a.crypto.ctx);
