@@ -81,19 +81,24 @@ static smtp_span mechanism(const smtp_server *srv)
     return (smtp_span){srv->auth_name, strlen(srv->auth_name)};
 }
 
-/* Asks on_auth_lookup for the credentials of srv->cred's names. */
+/* Asks on_auth_lookup for the credentials of srv->cred's names. The callback is there (the
+ * mechanism is built in only then) and AUTH is never read ahead: no SMTP_SRV_ASK needed. */
 static int ask_lookup(smtp_server *srv)
 {
     srv->lookup.mechanism = mechanism(srv);
     srv->lookup.authcid = srv->cred.authcid;
     srv->lookup.authzid = srv->cred.authzid;
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_LOOKUP, on_auth_lookup, &srv->lookup);
+    smtp_srv_ask(srv, SMTP_SRV_DECISION_LOOKUP);
+    srv->in_callback++;
+    int r = srv->cb.on_auth_lookup(srv, &srv->lookup, srv->user_data);
+    return smtp_srv_decided(srv, smtp_srv_returned(srv, r));
 }
 
 /* ---- gs2 header and saslname (RFC 5801 4, RFC 5802 7) ---- */
 
 /*
- * saslname = 1*(UTF8-char-safe / "=2C" / "=3D"): decodes p[0..n) into out (at most
+ * saslname = 1*(UTF8-char-safe / "=2C" / "=3D"): decodes p[0..n) (an attribute's value, so
+ * without ',') into out (at most
  * SMTP_SERVER_MAX_IDENTITY octets); returns its length, or -1 when it is malformed or not an
  * identity (UTF-8 without control bytes).
  */
@@ -102,7 +107,6 @@ static smtp_ssize saslname(const char *p, size_t n, char *out)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        if (c == ',') return -1;
         if (c == '=') {
             if (n - i < 3) return -1;
             if (p[i + 1] == '2' && p[i + 2] == 'C')
@@ -169,14 +173,14 @@ static int gs2_refused(smtp_server *srv, int e)
 
 /* ---- CRAM-MD5 (RFC 2195) ---- */
 
-/* The challenge, made again from cram_random whenever needed: "<N1.N2@hostname>". */
+/* The challenge, made again from cram_random whenever needed: "<N1.N2@hostname>"; it always
+ * fits in CRAM_CHALLENGE_MAX (below), the `cap` of every caller. */
 static size_t cram_challenge(const smtp_server *srv, char *out, size_t cap)
 {
     unsigned long long v[2] = {0, 0};
     for (int i = 0; i < 16; i++)
         v[i / 8] = v[i / 8] << 8 | srv->cram_random[i];
-    int n = snprintf(out, cap, "<%llu.%llu@%s>", v[0], v[1], srv->set.hostname);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    return (size_t)snprintf(out, cap, "<%llu.%llu@%s>", v[0], v[1], srv->set.hostname);
 }
 
 /* The most a challenge takes: two 20-digit numbers and a hostname of 255 octets. */
@@ -223,7 +227,7 @@ static int cram_check(smtp_server *srv, const char *secret, size_t len)
     for (size_t i = 0; i < MD5_LEN; i++)
         sent[i] = (unsigned char)(smtp_hex_value((unsigned char)hex[2 * i]) << 4 |
                                   smtp_hex_value((unsigned char)hex[2 * i + 1]));
-    int ok = same(mac, sent, MD5_LEN) && !srv->auth_unknown;
+    int ok = same(mac, sent, MD5_LEN) & !srv->auth_unknown; /* no early exit */
     return ok ? smtp_srv_auth_succeed(srv) : refuse(srv);
 }
 
@@ -337,15 +341,14 @@ static int scram_final(smtp_server *srv, smtp_span m)
     smtp_span cb, nonce, proof, ext;
     if (attr(m.ptr, m.len, &pos, 'c', &cb) < 0 || attr(m.ptr, m.len, &pos, 'r', &nonce) < 0)
         return refuse_malformed(srv);
-    size_t without_proof = pos ? pos - 1 : 0;
+    size_t without_proof = pos - 1;                     /* the ',' after the nonce */
     while (attr(m.ptr, m.len, &pos, 'p', &proof) < 0) { /* extensions before the proof */
         if (pos == m.len || !smtp_is_alpha((unsigned char)m.ptr[pos]) ||
             attr(m.ptr, m.len, &pos, m.ptr[pos], &ext) < 0)
             return refuse_malformed(srv);
         without_proof = pos - 1;
     }
-    if (pos != m.len || proof.ptr + proof.len != m.ptr + m.len || without_proof == 0)
-        return refuse_malformed(srv);
+    if (pos != m.len || proof.ptr + proof.len != m.ptr + m.len) return refuse_malformed(srv);
     /* RFC 5802 5.1 "c": base64 of the gs2 header (no channel binding data). */
     char expect[((SMTP_SRV_SCRAM_KEEP + 2) / 3) * 4 + 1];
     smtp_ssize el = smtp_base64_encode(kept, gs2, expect, sizeof expect);
@@ -368,7 +371,7 @@ static int scram_final(smtp_server *srv, smtp_span m)
     if (k->sha256(key, SHA256_LEN, h, k->ctx) < 0 ||
         k->hmac_sha256(srv->scram_server, SHA256_LEN, am, am_len, sig, k->ctx) < 0)
         return crypto_failed(srv);
-    int ok = same(h, srv->scram_stored, SHA256_LEN) && !srv->auth_unknown;
+    int ok = same(h, srv->scram_stored, SHA256_LEN) & !srv->auth_unknown;
     memset(key, 0, sizeof key);
     if (!ok) return refuse(srv);
     /* RFC 5802 7: server-final-message = "v=" base64(ServerSignature); RFC 4954 4 carries it
@@ -380,7 +383,7 @@ static int scram_final(smtp_server *srv, smtp_span m)
 }
 
 /* The made-up credentials of an unknown user: a salt from the name (the same every time),
- * keys that match no proof. */
+ * keys that match no proof (auth_unknown fails it anyway; the work is a known user's). */
 static int scram_mock(smtp_server *srv)
 {
     const char *secret = srv->set.auth_mock_secret ? srv->set.auth_mock_secret : srv->set.hostname;
@@ -388,12 +391,10 @@ static int scram_mock(smtp_server *srv)
     unsigned char salt[SHA256_LEN];
     if (k->hmac_sha256((const unsigned char *)secret, strlen(secret),
                        (const unsigned char *)srv->cred.authcid.ptr, srv->cred.authcid.len, salt,
-                       k->ctx) < 0 ||
-        k->hmac_sha256(salt, sizeof salt, (const unsigned char *)"Stored Key", 10,
-                       srv->scram_stored, k->ctx) < 0 ||
-        k->hmac_sha256(salt, sizeof salt, (const unsigned char *)"Server Key", 10,
-                       srv->scram_server, k->ctx) < 0)
+                       k->ctx) < 0)
         return crypto_failed(srv);
+    memcpy(srv->scram_stored, salt, SHA256_LEN);
+    memcpy(srv->scram_server, salt, SHA256_LEN);
     srv->auth_unknown = 1;
     return scram_server_first(srv, salt, MOCK_SALT, srv->set.auth_mock_iterations);
 }
@@ -447,7 +448,10 @@ static int ask_token(smtp_server *srv, smtp_span authzid, smtp_span user, smtp_s
     srv->token.token = token;
     srv->cred.authzid = authzid; /* the default identity (smtp_server_auth_accept) */
     srv->cred.authcid = user;
-    return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_TOKEN, on_auth_token, &srv->token);
+    smtp_srv_ask(srv, SMTP_SRV_DECISION_TOKEN); /* as ask_lookup */
+    srv->in_callback++;
+    int r = srv->cb.on_auth_token(srv, &srv->token, srv->user_data);
+    return smtp_srv_decided(srv, smtp_srv_returned(srv, r));
 }
 
 /* The message of XOAUTH2 ("user=" U ^A "auth=Bearer " T ^A ^A) or OAUTHBEARER (gs2-header

@@ -114,6 +114,8 @@ static int on_token(smtp_server *srv, const smtp_server_token *t, void *ud)
     if (span_is(t->token, "other")) CHECK_INT(smtp_server_auth_accept(srv, "someone", 7), 0);
     if (span_is(t->token, "temp"))
         CHECK_INT(smtp_server_reply(srv, 454, "4.7.0", "Token service down", 18), 0);
+    if (span_is(t->token, "close")) /* at once: no error challenge before a 421 */
+        CHECK_INT(smtp_server_reply(srv, 421, "4.3.2", "Going down", 10), 0);
     return 0;
 }
 
@@ -383,6 +385,17 @@ static void test_scram_first_refused(void)
         CHECK_INT(a.lookups, 0);
         smtp_server_del(srv);
     }
+    /* A user name over 255 octets once decoded. */
+    char longname[300];
+    int ln = snprintf(longname, sizeof longname, "n,,n=");
+    memset(longname + ln, 'u', 256);
+    snprintf(longname + ln + 256, sizeof longname - (size_t)ln - 256, ",r=abc");
+    struct app b;
+    app_init(&b, rfc7677_random, sizeof rfc7677_random);
+    smtp_server *s2 = start(&b, "SCRAM-SHA-256");
+    CHECK_ONCE(say(s2, b64_line("AUTH SCRAM-SHA-256 ", longname, strlen(longname))),
+               "501 5.5.2 Error: malformed SASL message\r\n");
+    smtp_server_del(s2);
     /* A nonce too long to be kept with the server-first message. */
     char big[3000];
     int n = snprintf(big, sizeof big, "n,,n=user,r=");
@@ -418,6 +431,9 @@ static void test_scram_final_refused(void)
         "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
         /* another nonce */
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k1,"
+        "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+        /* a shorter nonce */
+        "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k,"
         "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
         /* a short proof */
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzb",
@@ -493,6 +509,26 @@ static void test_scram_authzid(void)
     smtp_server_del(srv);
 }
 
+/* Crypto functions that fail. */
+static int bad_random(unsigned char *buf, size_t len, void *ctx)
+{
+    (void)buf, (void)len, (void)ctx;
+    return -1;
+}
+
+static int bad_hmac(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
+                    unsigned char *out, void *ctx)
+{
+    (void)key, (void)keylen, (void)msg, (void)len, (void)out, (void)ctx;
+    return -1;
+}
+
+static int bad_sha256(const unsigned char *msg, size_t len, unsigned char *out, void *ctx)
+{
+    (void)msg, (void)len, (void)out, (void)ctx;
+    return -1;
+}
+
 /* smtp_server_scram_make gives RFC 7677's keys: its proof verified above; here the
  * arguments. */
 static void test_scram_make(void)
@@ -515,6 +551,16 @@ static void test_scram_make(void)
     smtp_crypto k = a.crypto;
     k.sha256 = NULL;
     CHECK_INT(smtp_server_scram_make(&c, &k, "p", 1, salt, 1, 1), SMTP_ERR_INVALID_ARGUMENT);
+    k = a.crypto;
+    k.hmac_sha256 = NULL;
+    CHECK_INT(smtp_server_scram_make(&c, &k, "p", 1, salt, 1, 1), SMTP_ERR_INVALID_ARGUMENT);
+    k = a.crypto;
+    k.hmac_sha256 = bad_hmac;
+    CHECK_INT(smtp_server_scram_make(&c, &k, "p", 1, salt, 1, 3), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK_INT((int)c.iterations, 0); /* zeroed */
+    k = a.crypto;
+    k.sha256 = bad_sha256;
+    CHECK_INT(smtp_server_scram_make(&c, &k, "p", 1, salt, 1, 3), SMTP_ERR_CALLBACK_FAILURE);
     CHECK_INT(smtp_server_scram_make(&c, &a.crypto, "p", 1, salt, SMTP_SERVER_SCRAM_SALT_MAX, 2),
               0);
     CHECK_INT((int)c.salt_len, SMTP_SERVER_SCRAM_SALT_MAX);
@@ -522,28 +568,9 @@ static void test_scram_make(void)
 }
 
 /* A failing crypto function fails the session, as a failing callback. */
-static int bad_random(unsigned char *buf, size_t len, void *ctx)
-{
-    (void)buf, (void)len, (void)ctx;
-    return -1;
-}
-
-static int bad_hmac(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
-                    unsigned char *out, void *ctx)
-{
-    (void)key, (void)keylen, (void)msg, (void)len, (void)out, (void)ctx;
-    return -1;
-}
-
-static int bad_sha256(const unsigned char *msg, size_t len, unsigned char *out, void *ctx)
-{
-    (void)msg, (void)len, (void)out, (void)ctx;
-    return -1;
-}
-
 static void test_crypto_failure(void)
 {
-    for (int which = 0; which < 4; which++) {
+    for (int which = 0; which < 6; which++) {
         struct app a;
         app_init(&a, rfc2195_random, sizeof rfc2195_random);
         smtp_server *srv = NULL;
@@ -553,15 +580,17 @@ static void test_crypto_failure(void)
         if (which == 1) a.crypto.hmac_md5 = bad_hmac;
         if (which == 2) a.crypto.sha256 = bad_sha256;    /* the proof's check */
         if (which == 3) a.crypto.hmac_sha256 = bad_hmac; /* the made-up salt */
+        if (which == 4) a.crypto.random = bad_random;    /* SCRAM's server nonce */
+        if (which == 5) a.crypto.hmac_sha256 = bad_hmac; /* the proof's check */
         CHECK_INT(smtp_server_new(&srv, &app_cb, &s, NULL, &a), 0);
         CHECK_INT(smtp_server_start(srv), 0);
         out(srv);
         say(srv, "EHLO c\r\n");
         const char *cmd = "AUTH CRAM-MD5\r\n";
-        if (which == 2) cmd = "AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9YWJj\r\n";     /* "user" */
+        if (which == 2 || which >= 4) cmd = "AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9YWJj\r\n";
         if (which == 3) cmd = "AUTH SCRAM-SHA-256 biwsbj1ub2JvZHkscj1hYmM=\r\n"; /* unknown */
         smtp_ssize n = smtp_server_read(srv, cmd, strlen(cmd));
-        if (which == 1 || which == 2) {
+        if (which == 1 || which == 2 || which == 5) {
             CHECK_INT((int)n, (int)strlen(cmd));
             char r[256];
             snprintf(r, sizeof r, "%s", challenge_of(out(srv)));
@@ -602,6 +631,7 @@ static void test_lookup_deferred(void)
     CHECK_INT(smtp_server_auth_password(srv, "x", 1), SMTP_ERR_INVALID_ARGUMENT); /* SCRAM */
     CHECK_INT(smtp_server_auth_password(NULL, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_server_auth_scram(srv, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_auth_scram(NULL, &cred), SMTP_ERR_INVALID_ARGUMENT);
     cred.salt_len = 0;
     CHECK_INT(smtp_server_auth_scram(srv, &cred), SMTP_ERR_INVALID_ARGUMENT);
     cred.salt_len = SMTP_SERVER_SCRAM_SALT_MAX + 1;
@@ -678,19 +708,30 @@ static void test_xoauth2(void)
     say(srv, b64_line("AUTH XOAUTH2 ", bad, sizeof bad - 1));
     CHECK_ONCE(say(srv, "*\r\n"), "501 5.0.0 Authentication cancelled\r\n");
     static const char *const malformed[] = {
-        "user=me\001auth=Bearer good\001",           /* one ^A at the end */
-        "user=me\001auth=Basic good\001\001",        /* not a bearer token */
-        "user=me\001auth=Bearer \001\001",           /* no token */
-        "user=me\001\001",                           /* no auth */
-        "auth=Bearer good\001\001",                  /* no user */
-        "user=me\001=x\001auth=Bearer good\001\001", /* no key */
-        "user=me\001auth=Bearer good\001\001x",      /* something after */
-        "user=m\x02\001auth=Bearer good\001\001",    /* a control byte */
+        "user=me\001auth=Bearer good\001",            /* one ^A at the end */
+        "user=me\001auth=Basic good\001\001",         /* not a bearer token */
+        "user=me\001auth=Bearer \001\001",            /* no token */
+        "user=me\001\001",                            /* no auth */
+        "auth=Bearer good\001\001",                   /* no user */
+        "user=me\001=x\001auth=Bearer good\001\001",  /* no key */
+        "user=me\001auth=Bearer good\001\001x",       /* something after */
+        "user=m\x02\001auth=Bearer good\001\001",     /* a control byte */
+        "user=me\0011=x\001auth=Bearer good\001\001", /* a key not of letters */
+        "user=me\001auth",                            /* no '=' */
+        "user=me\001auth=Bearer x",                   /* no ^A after the value */
+        "user=me\001auth=Bearer   \001\001",          /* only spaces */
+        "user=me\001auth=Bearer a b\001\001",         /* a space in the token */
+        "user=me\001auth=Bearer a\x7f\001\001",       /* DEL in the token */
     };
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
         CHECK_ONCE(say(srv, b64_line("AUTH XOAUTH2 ", malformed[i], strlen(malformed[i]))),
                    "501 5.5.2 Error: malformed SASL message\r\n");
     CHECK_INT(a.tokens, 3);
+    /* TAB, CR and LF may stand in a value (RFC 7628 3.1); a 421 goes out at once. */
+    static const char tab[] = "user=me\001host=a\tb\r\n\001auth=Bearer close\001\001";
+    CHECK_ONCE(say(srv, b64_line("AUTH XOAUTH2 ", tab, sizeof tab - 1)),
+               "421 4.3.2 Going down\r\n");
+    CHECK_INT(smtp_server_want_close(srv), 1);
     smtp_server_del(srv);
 }
 
@@ -745,6 +786,8 @@ static void test_external(void)
     smtp_server *srv = start(&a, "EXTERNAL XOAUTH2");
     CHECK_ONCE(say(srv, "AUTH EXTERNAL YWRtaW4=\r\n"), /* "admin": refused */
                "535 5.7.8 Authentication credentials invalid\r\n");
+    CHECK_ONCE(say(srv, "AUTH EXTERNAL YQFi\r\n"), /* "a\x01b": not an identity */
+               "501 5.5.2 Error: malformed SASL message\r\n");
     CHECK_ONCE(a.authzid, "admin");
     CHECK_ONCE(say(srv, "AUTH EXTERNAL\r\n"), "334 \r\n");
     CHECK_ONCE(say(srv, "\r\n"), "235 2.7.0 Authentication successful\r\n");
