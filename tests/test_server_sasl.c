@@ -13,6 +13,7 @@
 #include "tls/refcrypto.h"
 #include "tls/sasl_server.h"
 
+#include <smtp/client.h>
 #include <smtp/codec.h>
 #include <smtp/server.h>
 
@@ -829,6 +830,107 @@ static void test_external(void)
     smtp_server_del(srv);
 }
 
+/* ---- libsmtp's client against the built-in mechanisms, in memory ---- */
+
+struct loop {
+    int ended;
+    smtp_client_end end;
+};
+
+static int loop_end(smtp_client *cli, const smtp_client_session_result *r, void *ud)
+{
+    (void)cli;
+    struct loop *l = ud;
+    l->ended = 1;
+    l->end = r->end;
+    return 0;
+}
+
+static int loop_message(smtp_client *cli, const smtp_client_result *r, void *ud)
+{
+    (void)r, (void)ud;
+    (void)smtp_client_quit(cli); /* after a failed AUTH the session is over: nothing to quit */
+    return 0;
+}
+
+/* Moves what one engine wrote to the other; 1 when anything moved. */
+static int loop_pump(smtp_client *cli, smtp_server *srv)
+{
+    char buf[4096];
+    int moved = 0;
+    smtp_ssize n;
+    while ((n = smtp_server_write(srv, buf, sizeof buf)) > 0) {
+        CHECK_INT((int)smtp_client_read(cli, buf, (size_t)n), (int)n);
+        moved = 1;
+    }
+    while ((n = smtp_client_write(cli, buf, sizeof buf)) > 0) {
+        CHECK_INT((int)smtp_server_read(srv, buf, (size_t)n), (int)n);
+        moved = 1;
+    }
+    return moved;
+}
+
+/* The client authenticates as `user` with `password` by `mech` (NULL: its pick); the end of
+ * its session. */
+static smtp_client_end loop_run(const char *mech, const char *user, const char *password,
+                                const char **identity)
+{
+    struct app a; /* the server's random: RFC 7677's server nonce */
+    app_init(&a, rfc7677_random, sizeof rfc7677_random);
+    smtp_server_settings ss;
+    sasl_settings(&ss, &a, "SCRAM-SHA-256 CRAM-MD5");
+    smtp_server *srv = NULL;
+    CHECK_INT(smtp_server_new(&srv, &app_cb, &ss, NULL, &a), 0);
+    smtp_crypto ck; /* the client's: RFC 7677's client nonce */
+    struct ref_crypto_state cks;
+    ref_crypto_init(&ck, &cks, NULL, 0);
+    smtp_client_settings cs;
+    smtp_client_settings_init(&cs);
+    cs.flags |= SMTP_CLIENT_TLS; /* as the server: AUTH runs */
+    cs.auth_user = user;
+    cs.auth_password = password;
+    cs.auth_mech = mech;
+    cs.crypto = &ck;
+    struct loop l = {0, SMTP_CLIENT_END_ERROR};
+    smtp_client_callbacks cb = {.on_message = loop_message, .on_session_end = loop_end};
+    smtp_client *cli = NULL;
+    CHECK_INT(smtp_client_new(&cli, &cb, &cs, NULL, &l), 0);
+    smtp_client_rcpt to = {"b@example.org", 0, NULL};
+    smtp_client_message m;
+    smtp_client_message_init(&m);
+    m.sender = "a@example.org";
+    m.rcpts = &to;
+    m.nrcpts = 1;
+    m.body = "x\r\n";
+    m.body_len = 3;
+    CHECK_INT(smtp_client_submit(cli, &m), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    for (int i = 0; i < 100 && loop_pump(cli, srv); i++)
+        ;
+    CHECK(l.ended);
+    static char id[64];
+    const char *got = smtp_server_auth_identity(srv);
+    snprintf(id, sizeof id, "%s", got ? got : "");
+    *identity = id;
+    smtp_client_del(cli);
+    smtp_server_del(srv);
+    return l.end;
+}
+
+static void test_own_client(void)
+{
+    const char *id;
+    /* SCRAM-SHA-256 is the client's pick; the server proves itself and the client checks it. */
+    CHECK_INT(loop_run(NULL, "user", "pencil", &id), SMTP_CLIENT_END_QUIT);
+    CHECK_ONCE(id, "user");
+    CHECK_INT(loop_run("CRAM-MD5", "tim", "tanstaaftanstaaf", &id), SMTP_CLIENT_END_QUIT);
+    CHECK_ONCE(id, "tim");
+    CHECK_INT(loop_run(NULL, "user", "pencil2", &id), SMTP_CLIENT_END_AUTH_FAILED);
+    CHECK_ONCE(id, "");
+    CHECK_INT(loop_run("CRAM-MD5", "tim", "wrong", &id), SMTP_CLIENT_END_AUTH_FAILED);
+    CHECK_INT(loop_run(NULL, "nobody", "pencil", &id), SMTP_CLIENT_END_AUTH_FAILED);
+}
+
 /* ---- settings ---- */
 
 static int on_sasl(smtp_server *srv, const smtp_server_sasl *step, void *ud)
@@ -962,6 +1064,7 @@ int main(void)
     test_xoauth2();
     test_oauthbearer();
     test_external();
+    test_own_client();
     test_settings();
     test_alloc_failures();
     return check_finish();
