@@ -436,6 +436,9 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
         if (!srv->out) r = SMTP_ERR_NOMEM;
     }
     srv->scratch_cap = scratch_size(settings);
+    /* A refused token's reply waits there for the answer to the error challenge. */
+    if ((settings->extensions & SMTP_SERVER_EXT_AUTH) && callbacks->on_auth_token)
+        srv->scratch_cap += SMTP_SRV_REFUSAL;
     /* A session that offers AUTH or trusts its peer from the start will need the decoding
      * buffer (its parser already holds AUTH-sized lines): at once. Others when first used. */
     if (!r && (prealloc || (settings->extensions & SMTP_SERVER_EXT_AUTH) || settings->trust)) {

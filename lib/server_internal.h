@@ -66,12 +66,21 @@ typedef enum smtp_srv_mech {
 #define SMTP_SRV_LOGIN_USER (SMTP_SERVER_MAX_IDENTITY + 1)
 /*
  * SCRAM's part of the scratch buffer (server_sasl.c), before the responses it decodes: the
- * decoded authcid and authzid (SMTP_SRV_LOGIN_USER each), then the gs2 header and the
- * AuthMessage so far (client-first-message-bare "," server-first-message ","), at most
- * SMTP_SRV_SCRAM_KEEP octets, which the client-final message is decoded right after.
+ * decoded authcid and authzid (SMTP_SRV_LOGIN_USER each), StoredKey and ServerKey, then the
+ * gs2 header and the AuthMessage so far (client-first-message-bare "," server-first-message
+ * ","), at most SMTP_SRV_SCRAM_KEEP octets, which the client-final message is decoded right
+ * after.
  */
 #define SMTP_SRV_SCRAM_KEEP 2048
-#define SMTP_SRV_SCRAM_HEAD (2 * SMTP_SRV_LOGIN_USER + SMTP_SRV_SCRAM_KEEP)
+#define SMTP_SRV_SCRAM_KEYS (2 * SMTP_SRV_LOGIN_USER)
+#define SMTP_SRV_SCRAM_HEAD (SMTP_SRV_SCRAM_KEYS + 2 * SMTP_SERVER_SCRAM_KEY + SMTP_SRV_SCRAM_KEEP)
+/*
+ * A refused XOAUTH2 or OAUTHBEARER token's reply, kept in the scratch buffer after the LOGIN
+ * user's room while the client answers the error challenge (the answer is decoded after it):
+ * the enhanced code (16 octets), then the text and its NUL. The buffer has that room when
+ * on_auth_token is set.
+ */
+#define SMTP_SRV_REFUSAL (16 + SMTP_SRV_MAX_TEXT + 1)
 
 /* The decision the application owes (smtp_server_reply). */
 typedef enum smtp_srv_decision {
@@ -263,23 +272,20 @@ struct smtp_server {
     unsigned xclient_has; /* of those, SMTP_SERVER_XATTR_ADDR and _PORT when sent */
 
     /* The built-in mechanisms (server_sasl.c). */
-    smtp_crypto crypto;      /* settings.crypto's copy (settings.crypto points here) */
-    size_t auth_head;        /* responses are decoded at scratch + auth_head */
-    smtp_server_token token; /* the request of a pending DECISION_TOKEN (spans into scratch) */
-    smtp_server_auth_lookup lookup; /* that of a pending DECISION_LOOKUP */
-    unsigned char cram_random[16];  /* CRAM-MD5's challenge is made of it and the hostname */
-    unsigned char scram_stored[SMTP_SERVER_SCRAM_KEY], scram_server[SMTP_SERVER_SCRAM_KEY];
+    smtp_crypto crypto;          /* settings.crypto's copy (settings.crypto points here) */
+    size_t auth_head;            /* responses are decoded at scratch + auth_head */
+    union {                      /* the request of the pending decision (spans into scratch) */
+        smtp_server_token token; /* DECISION_TOKEN */
+        smtp_server_auth_lookup lookup; /* DECISION_LOOKUP */
+    } ask;
     int auth_unknown;       /* the credentials are made up: the exchange must fail */
     smtp_span cram_digest;  /* CRAM-MD5: the client's 32 hex digits (into scratch) */
     size_t scram_gs2_len;   /* the gs2 header kept at scratch + 2 * SMTP_SRV_LOGIN_USER */
     size_t scram_nonce_off; /* the combined nonce, inside the kept server-first message */
     size_t scram_nonce_len;
     /* A refusal of XOAUTH2 or OAUTHBEARER, sent once the client answered the error challenge
-     * (RFC 7628 3.2.2): code 0 while none waits. */
+     * (RFC 7628 3.2.2): its code; its texts at scratch + SMTP_SRV_LOGIN_USER. */
     int refusal_code;
-    char refusal_enhanced[16];
-    char refusal_text[SMTP_SRV_MAX_TEXT + 1];
-    size_t refusal_len;
 
     /* The client's address (server_peer.c): RFC 5952 text, "" while unknown. */
     char client_addr[SMTP_IP_TEXT_MAX];

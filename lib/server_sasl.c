@@ -85,12 +85,12 @@ static smtp_span mechanism(const smtp_server *srv)
  * mechanism is built in only then) and AUTH is never read ahead: no SMTP_SRV_ASK needed. */
 static int ask_lookup(smtp_server *srv)
 {
-    srv->lookup.mechanism = mechanism(srv);
-    srv->lookup.authcid = srv->cred.authcid;
-    srv->lookup.authzid = srv->cred.authzid;
+    srv->ask.lookup.mechanism = mechanism(srv);
+    srv->ask.lookup.authcid = srv->cred.authcid;
+    srv->ask.lookup.authzid = srv->cred.authzid;
     smtp_srv_ask(srv, SMTP_SRV_DECISION_LOOKUP);
     srv->in_callback++;
-    int r = srv->cb.on_auth_lookup(srv, &srv->lookup, srv->user_data);
+    int r = srv->cb.on_auth_lookup(srv, &srv->ask.lookup, srv->user_data);
     return smtp_srv_decided(srv, smtp_srv_returned(srv, r));
 }
 
@@ -173,13 +173,17 @@ static int gs2_refused(smtp_server *srv, int e)
 
 /* ---- CRAM-MD5 (RFC 2195) ---- */
 
-/* The challenge, made again from cram_random whenever needed: "<N1.N2@hostname>"; it always
+/* CRAM-MD5's random octets, kept at the head of the scratch buffer (the LOGIN user's room: the
+ * response is decoded after it). */
+#define CRAM_RANDOM 16
+
+/* The challenge, made again from those octets whenever needed: "<N1.N2@hostname>"; it always
  * fits in CRAM_CHALLENGE_MAX (below), the `cap` of every caller. */
 static size_t cram_challenge(const smtp_server *srv, char *out, size_t cap)
 {
     unsigned long long v[2] = {0, 0};
-    for (int i = 0; i < 16; i++)
-        v[i / 8] = v[i / 8] << 8 | srv->cram_random[i];
+    for (int i = 0; i < CRAM_RANDOM; i++)
+        v[i / 8] = v[i / 8] << 8 | (unsigned char)srv->scratch[i];
     return (size_t)snprintf(out, cap, "<%llu.%llu@%s>", v[0], v[1], srv->set.hostname);
 }
 
@@ -190,7 +194,7 @@ static int cram_begin(smtp_server *srv, int has_ir)
 {
     /* RFC 2195 2: the server speaks first; there is no initial response. */
     if (has_ir) return refuse_malformed(srv);
-    if (srv->crypto.random(srv->cram_random, sizeof srv->cram_random, srv->crypto.ctx) < 0)
+    if (srv->crypto.random((unsigned char *)srv->scratch, CRAM_RANDOM, srv->crypto.ctx) < 0)
         return crypto_failed(srv);
     char c[CRAM_CHALLENGE_MAX];
     srv->auth_step = 1;
@@ -244,9 +248,19 @@ static char *scram_authzid(smtp_server *srv)
     return srv->scratch + SMTP_SRV_LOGIN_USER;
 }
 
+static unsigned char *scram_stored(smtp_server *srv)
+{
+    return (unsigned char *)srv->scratch + SMTP_SRV_SCRAM_KEYS;
+}
+
+static unsigned char *scram_server(smtp_server *srv)
+{
+    return (unsigned char *)srv->scratch + SMTP_SRV_SCRAM_KEYS + SMTP_SERVER_SCRAM_KEY;
+}
+
 static char *scram_kept(smtp_server *srv) /* the gs2 header, then the AuthMessage so far */
 {
-    return srv->scratch + 2 * SMTP_SRV_LOGIN_USER;
+    return srv->scratch + SMTP_SRV_SCRAM_KEYS + 2 * SMTP_SERVER_SCRAM_KEY;
 }
 
 /* The longest server-first message beyond the client's nonce: "r=", the server nonce,
@@ -322,7 +336,7 @@ static int scram_server_first(smtp_server *srv, const unsigned char *salt, size_
     size_t sf_end = b.len;
     smtp_strbuf_puts(&b, ",");
     if (b.err) return smtp_srv_fail(srv, SMTP_ERR_INVALID_STATE); /* sized in scram_first */
-    srv->auth_head = 2 * SMTP_SRV_LOGIN_USER + b.len; /* client-final completes AuthMessage */
+    srv->auth_head = (size_t)(kept - srv->scratch) + b.len;       /* client-final completes it */
     srv->auth_step = 1;
     return smtp_srv_auth_send(srv, kept + sf, sf_end - sf);
 }
@@ -364,14 +378,14 @@ static int scram_final(smtp_server *srv, smtp_span m)
     size_t am_len = (size_t)(m.ptr - (kept + gs2)) + without_proof;
     const smtp_crypto *k = &srv->crypto;
     unsigned char sig[SHA256_LEN], key[SHA256_LEN], h[SHA256_LEN];
-    if (k->hmac_sha256(srv->scram_stored, SHA256_LEN, am, am_len, sig, k->ctx) < 0)
+    if (k->hmac_sha256(scram_stored(srv), SHA256_LEN, am, am_len, sig, k->ctx) < 0)
         return crypto_failed(srv);
     for (size_t i = 0; i < SHA256_LEN; i++)
         key[i] = sent[i] ^ sig[i];
     if (k->sha256(key, SHA256_LEN, h, k->ctx) < 0 ||
-        k->hmac_sha256(srv->scram_server, SHA256_LEN, am, am_len, sig, k->ctx) < 0)
+        k->hmac_sha256(scram_server(srv), SHA256_LEN, am, am_len, sig, k->ctx) < 0)
         return crypto_failed(srv);
-    int ok = same(h, srv->scram_stored, SHA256_LEN) & !srv->auth_unknown;
+    int ok = same(h, scram_stored(srv), SHA256_LEN) & !srv->auth_unknown;
     memset(key, 0, sizeof key);
     if (!ok) return refuse(srv);
     /* RFC 5802 7: server-final-message = "v=" base64(ServerSignature); RFC 4954 4 carries it
@@ -393,8 +407,8 @@ static int scram_mock(smtp_server *srv)
                        (const unsigned char *)srv->cred.authcid.ptr, srv->cred.authcid.len, salt,
                        k->ctx) < 0)
         return crypto_failed(srv);
-    memcpy(srv->scram_stored, salt, SHA256_LEN);
-    memcpy(srv->scram_server, salt, SHA256_LEN);
+    memcpy(scram_stored(srv), salt, SHA256_LEN);
+    memcpy(scram_server(srv), salt, SHA256_LEN);
     srv->auth_unknown = 1;
     return scram_server_first(srv, salt, MOCK_SALT, srv->set.auth_mock_iterations);
 }
@@ -442,15 +456,15 @@ static int bearer(smtp_span auth, smtp_span *token)
 
 static int ask_token(smtp_server *srv, smtp_span authzid, smtp_span user, smtp_span token)
 {
-    srv->token.mechanism = mechanism(srv);
-    srv->token.authzid = authzid;
-    srv->token.user = user;
-    srv->token.token = token;
+    srv->ask.token.mechanism = mechanism(srv);
+    srv->ask.token.authzid = authzid;
+    srv->ask.token.user = user;
+    srv->ask.token.token = token;
     srv->cred.authzid = authzid; /* the default identity (smtp_server_auth_accept) */
     srv->cred.authcid = user;
     smtp_srv_ask(srv, SMTP_SRV_DECISION_TOKEN); /* as ask_lookup */
     srv->in_callback++;
-    int r = srv->cb.on_auth_token(srv, &srv->token, srv->user_data);
+    int r = srv->cb.on_auth_token(srv, &srv->ask.token, srv->user_data);
     return smtp_srv_decided(srv, smtp_srv_returned(srv, r));
 }
 
@@ -494,10 +508,11 @@ int smtp_srv_sasl_refusal(smtp_server *srv, int code, const char *enhanced, cons
     /* RFC 7628 3.2.2: the error as JSON in a challenge; the client answers it ("\x01"; for
      * XOAUTH2 an empty line), then the refusal. */
     srv->refusal_code = code;
-    snprintf(srv->refusal_enhanced, sizeof srv->refusal_enhanced, "%s", enhanced);
-    memcpy(srv->refusal_text, text, len);
-    srv->refusal_text[len] = '\0';
-    srv->refusal_len = len;
+    char *kept = srv->scratch + SMTP_SRV_LOGIN_USER; /* the token is no longer needed */
+    snprintf(kept, 16, "%s", enhanced);
+    memmove(kept + 16, text, len); /* the text may be the application's copy of the token */
+    kept[16 + len] = '\0';
+    srv->auth_head = SMTP_SRV_LOGIN_USER + SMTP_SRV_REFUSAL;
     static const char oauthbearer[] = "{\"status\":\"invalid_token\"}";
     static const char xoauth2[] = "{\"status\":\"401\",\"schemes\":\"bearer\"}";
     const char *json = mech == SMTP_SRV_MECH_XOAUTH2 ? xoauth2 : oauthbearer;
@@ -530,8 +545,8 @@ int smtp_srv_sasl_next(smtp_server *srv, smtp_span r)
     default:
         if (srv->auth_step == 0) return token_message(srv, r);
         /* The answer to the error challenge: then the refusal the application gave. */
-        return smtp_srv_auth_refuse(srv, srv->refusal_code, srv->refusal_enhanced,
-                                    srv->refusal_text);
+        return smtp_srv_auth_refuse(srv, srv->refusal_code, srv->scratch + SMTP_SRV_LOGIN_USER,
+                                    srv->scratch + SMTP_SRV_LOGIN_USER + 16);
     }
 }
 
@@ -590,8 +605,8 @@ int smtp_server_auth_scram(smtp_server *srv, const smtp_server_scram *cred)
     int r = lookup_pending(srv, SMTP_SRV_MECH_SCRAM);
     if (r < 0) return r;
     take(srv);
-    memcpy(srv->scram_stored, cred->stored_key, SHA256_LEN);
-    memcpy(srv->scram_server, cred->server_key, SHA256_LEN);
+    memcpy(scram_stored(srv), cred->stored_key, SHA256_LEN);
+    memcpy(scram_server(srv), cred->server_key, SHA256_LEN);
     return answered(srv, scram_server_first(srv, cred->salt, cred->salt_len, cred->iterations));
 }
 
