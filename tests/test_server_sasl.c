@@ -356,6 +356,19 @@ static void test_scram_unknown_user(void)
     CHECK(strcmp(a1, known) != 0);
 }
 
+/* AUTH SCRAM-SHA-256 with `msg` ("" for "=") draws `reply`, and no lookup. */
+static void first_refused(const char *msg, const char *reply)
+{
+    struct app a;
+    app_init(&a, rfc7677_random, sizeof rfc7677_random);
+    smtp_server *srv = start(&a, "SCRAM-SHA-256");
+    const char *line =
+        msg[0] ? b64_line("AUTH SCRAM-SHA-256 ", msg, strlen(msg)) : "AUTH SCRAM-SHA-256 =\r\n";
+    CHECK_ONCE(say(srv, line), reply);
+    CHECK_INT(a.lookups, 0);
+    smtp_server_del(srv);
+}
+
 /* The client-first messages the engine refuses, and how. */
 static void test_scram_first_refused(void)
 {
@@ -375,39 +388,20 @@ static void test_scram_first_refused(void)
         {"n,a=,n=user,r=abc", "501 5.5.2 Error: malformed SASL message\r\n"},
         {"", "501 5.5.2 Error: malformed SASL message\r\n"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct app a;
-        app_init(&a, rfc7677_random, sizeof rfc7677_random);
-        smtp_server *srv = start(&a, "SCRAM-SHA-256");
-        const char *line = cases[i].msg[0]
-                               ? b64_line("AUTH SCRAM-SHA-256 ", cases[i].msg, strlen(cases[i].msg))
-                               : "AUTH SCRAM-SHA-256 =\r\n";
-        CHECK_ONCE(say(srv, line), cases[i].reply);
-        CHECK_INT(a.lookups, 0);
-        smtp_server_del(srv);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        first_refused(cases[i].msg, cases[i].reply);
     /* A user name over 255 octets once decoded. */
     char longname[300];
     int ln = snprintf(longname, sizeof longname, "n,,n=");
     memset(longname + ln, 'u', 256);
     snprintf(longname + ln + 256, sizeof longname - (size_t)ln - 256, ",r=abc");
-    struct app b;
-    app_init(&b, rfc7677_random, sizeof rfc7677_random);
-    smtp_server *s2 = start(&b, "SCRAM-SHA-256");
-    CHECK_ONCE(say(s2, b64_line("AUTH SCRAM-SHA-256 ", longname, strlen(longname))),
-               "501 5.5.2 Error: malformed SASL message\r\n");
-    smtp_server_del(s2);
+    first_refused(longname, "501 5.5.2 Error: malformed SASL message\r\n");
     /* A nonce too long to be kept with the server-first message. */
     char big[3000];
     int n = snprintf(big, sizeof big, "n,,n=user,r=");
     memset(big + n, 'x', sizeof big - (size_t)n - 1);
     big[sizeof big - 1] = '\0';
-    struct app a;
-    app_init(&a, rfc7677_random, sizeof rfc7677_random);
-    smtp_server *srv = start(&a, "SCRAM-SHA-256");
-    CHECK_ONCE(say(srv, b64_line("AUTH SCRAM-SHA-256 ", big, strlen(big))),
-               "501 5.5.2 Error: SASL message too long\r\n");
-    smtp_server_del(srv);
+    first_refused(big, "501 5.5.2 Error: SASL message too long\r\n");
 }
 
 /* Runs RFC 7677's first message with `first`, then `final`: the reply to the final one. */
