@@ -81,26 +81,34 @@ static smtp_span mechanism(const smtp_server *srv)
     return (smtp_span){srv->auth_name, strlen(srv->auth_name)};
 }
 
-/* Asks on_auth_lookup for the credentials of srv->cred's names. The callback is there (the
- * mechanism is built in only then) and AUTH is never read ahead: no SMTP_SRV_ASK needed. */
+/* Asks decision `kind` (LOOKUP or TOKEN) of its callback, with the request in srv->ask. The
+ * callback is there (the mechanism is built in only then) and AUTH is never read ahead: the
+ * plain form of SMTP_SRV_ASK. */
+static int ask(smtp_server *srv, smtp_srv_decision kind)
+{
+    smtp_srv_ask(srv, kind);
+    srv->in_callback++;
+    int r = kind == SMTP_SRV_DECISION_LOOKUP
+                ? srv->cb.on_auth_lookup(srv, &srv->ask.lookup, srv->user_data)
+                : srv->cb.on_auth_token(srv, &srv->ask.token, srv->user_data);
+    return smtp_srv_decided(srv, smtp_srv_returned(srv, r));
+}
+
+/* Asks on_auth_lookup for the credentials of srv->cred's names. */
 static int ask_lookup(smtp_server *srv)
 {
     srv->ask.lookup.mechanism = mechanism(srv);
     srv->ask.lookup.authcid = srv->cred.authcid;
     srv->ask.lookup.authzid = srv->cred.authzid;
-    smtp_srv_ask(srv, SMTP_SRV_DECISION_LOOKUP);
-    srv->in_callback++;
-    int r = srv->cb.on_auth_lookup(srv, &srv->ask.lookup, srv->user_data);
-    return smtp_srv_decided(srv, smtp_srv_returned(srv, r));
+    return ask(srv, SMTP_SRV_DECISION_LOOKUP);
 }
 
 /* ---- gs2 header and saslname (RFC 5801 4, RFC 5802 7) ---- */
 
 /*
  * saslname = 1*(UTF8-char-safe / "=2C" / "=3D"): decodes p[0..n) (an attribute's value, so
- * without ',') into out (at most
- * SMTP_SERVER_MAX_IDENTITY octets); returns its length, or -1 when it is malformed or not an
- * identity (UTF-8 without control bytes).
+ * without ',') into out (at most SMTP_SERVER_MAX_IDENTITY octets); returns its length, or -1
+ * when it is malformed or not an identity (UTF-8 without control bytes).
  */
 static smtp_ssize saslname(const char *p, size_t n, char *out)
 {
@@ -462,10 +470,7 @@ static int ask_token(smtp_server *srv, smtp_span authzid, smtp_span user, smtp_s
     srv->ask.token.token = token;
     srv->cred.authzid = authzid; /* the default identity (smtp_server_auth_accept) */
     srv->cred.authcid = user;
-    smtp_srv_ask(srv, SMTP_SRV_DECISION_TOKEN); /* as ask_lookup */
-    srv->in_callback++;
-    int r = srv->cb.on_auth_token(srv, &srv->ask.token, srv->user_data);
-    return smtp_srv_decided(srv, smtp_srv_returned(srv, r));
+    return ask(srv, SMTP_SRV_DECISION_TOKEN);
 }
 
 /* The message of XOAUTH2 ("user=" U ^A "auth=Bearer " T ^A ^A) or OAUTHBEARER (gs2-header
