@@ -104,7 +104,9 @@ struct sink_session {
 static sink_state *the_state; /* for the signal handler */
 
 #ifdef SMTP_EXAMPLES_HAVE_TLS
-static ex_tls tls_config; /* the certificate and key, for every connection */
+static ex_tls tls_config;    /* the certificate and key, for every connection */
+static ex_tls random_config; /* without them, the random generator of the SASL crypto */
+static smtp_crypto crypto;   /* SCRAM-SHA-256 and CRAM-MD5 (--auth-file) */
 
 static int tls_new(smtp_io_filter *filter, smtp_io_conn *conn, void *ud)
 {
@@ -513,6 +515,25 @@ static int on_auth(smtp_server *srv, const smtp_server_auth *auth, void *ud)
     return smtp_server_reply(srv, 535, "5.7.8", text, sizeof text - 1) == 0 ? 0 : -1;
 }
 
+/* CRAM-MD5 and SCRAM-SHA-256 (built into the engine): the entry's password or SCRAM
+ * credentials; an authzid other than the user is refused, as on_auth does. A user without
+ * them is unknown to the engine, which then fails the exchange as for a wrong password. */
+static int on_auth_lookup(smtp_server *srv, const smtp_server_auth_lookup *lk, void *ud)
+{
+    sink_session *s = ud;
+    const struct ex_auth_entry *e =
+        ex_authfile_find(&s->st->auth, lk->authcid.ptr, lk->authcid.len);
+    if (lk->authzid.len != 0 && (lk->authzid.len != lk->authcid.len ||
+                                 memcmp(lk->authzid.ptr, lk->authcid.ptr, lk->authcid.len) != 0))
+        e = NULL;
+    int scram = lk->mechanism.len == 13 && memcmp(lk->mechanism.ptr, "SCRAM-SHA-256", 13) == 0;
+    if (e == NULL) return 0;
+    if (scram && e->has_scram) return smtp_server_auth_scram(srv, &e->scram) == 0 ? 0 : -1;
+    if (!scram && e->password != NULL)
+        return smtp_server_auth_password(srv, e->password, e->password_len) == 0 ? 0 : -1;
+    return 0;
+}
+
 static const smtp_server_callbacks callbacks = {
     .on_connect = on_connect,
     .on_helo = on_helo,
@@ -524,6 +545,7 @@ static const smtp_server_callbacks callbacks = {
     .on_message_abort = on_message_abort,
     .on_auth = on_auth,
     .on_vrfy = on_vrfy,
+    .on_auth_lookup = on_auth_lookup,
 };
 
 static int on_accept(smtp_io_conn *conn, const struct sockaddr *peer, socklen_t peerlen,
@@ -625,6 +647,8 @@ static void engine_settings(const sink_options *o, smtp_server_settings *ss)
     ss->max_messages = o->max_messages;
 }
 
+static void close_files(sink_state *st);
+
 /* What the server needs from files (the Maildir, --auth-file, the certificate): opened and
  * checked; on failure a message and the status. With --workers the parent checks them once,
  * so that a mistake is reported before any worker starts, and each worker opens them again
@@ -635,25 +659,37 @@ static int open_files(sink_state *st, const sink_options *o)
         fprintf(stderr, "smtp-sink: --maildir %s: %s\n", o->maildir, strerror(errno));
         return EX_CANTCREAT;
     }
-    if (o->auth_file != NULL) {
-        char err[512];
-        int rc = ex_authfile_load(&st->auth, o->auth_file, err, sizeof err);
-        if (rc != 0) {
-            fprintf(stderr, "smtp-sink: --auth-file: %s\n", err);
-            return rc == -2 ? EX_DATAERR : EX_NOINPUT;
-        }
-    }
+    const smtp_crypto *k = NULL; /* without mbedTLS, no SCRAM-SHA-256 nor CRAM-MD5 */
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     if (o->tls_cert != NULL) {
         char err[512];
         if (ex_tls_server_init(&tls_config, o->tls_cert, o->tls_key, err, sizeof err) != 0) {
             /* The files were readable (smtp-sink.c): what fails is their contents. */
             fprintf(stderr, "smtp-sink: TLS: %s\n", err);
-            ex_authfile_free(&st->auth);
             return EX_DATAERR;
         }
     }
+    if (o->auth_file != NULL) {
+        char err[512];
+        if (tls_config.cfg == NULL &&
+            ex_tls_client_init(&random_config, NULL, 1, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "smtp-sink: random generator: %s\n", err);
+            ex_tls_free(&tls_config);
+            return EX_SOFTWARE;
+        }
+        smtp_tls_crypto(&crypto, tls_config.cfg != NULL ? tls_config.cfg : random_config.cfg);
+        k = &crypto;
+    }
 #endif
+    if (o->auth_file != NULL) {
+        char err[512];
+        int rc = ex_authfile_load(&st->auth, o->auth_file, k, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "smtp-sink: --auth-file: %s\n", err);
+            close_files(st);
+            return rc == -2 ? EX_DATAERR : EX_NOINPUT;
+        }
+    }
     return EX_OK;
 }
 
@@ -662,6 +698,49 @@ static void close_files(sink_state *st)
     ex_authfile_free(&st->auth);
 #ifdef SMTP_EXAMPLES_HAVE_TLS
     ex_tls_free(&tls_config);
+    ex_tls_free(&random_config);
+#endif
+}
+
+/* The mechanisms --auth-file offers: SCRAM-SHA-256 and CRAM-MD5 too when the crypto is there
+ * (mbedTLS; CRAM-MD5 when it has MD5). */
+static void auth_settings(const sink_state *st, smtp_server_settings *ss)
+{
+    const smtp_crypto *k = st->auth.crypto;
+    if (k == NULL) return;
+    ss->crypto = k;
+    ss->auth_mechanisms =
+        k->hmac_md5 != NULL ? "SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN" : "SCRAM-SHA-256 PLAIN LOGIN";
+}
+
+int sink_make_scram(const char *user)
+{
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    char pw[1024], err[512];
+    if (fgets(pw, sizeof pw, stdin) == NULL) pw[0] = '\0';
+    size_t n = strcspn(pw, "\r\n");
+    pw[n] = '\0';
+    if (n == 0) {
+        fprintf(stderr, "smtp-sink: --make-scram: no password on standard input\n");
+        return EX_DATAERR;
+    }
+    int status = EX_OK;
+    if (ex_tls_client_init(&random_config, NULL, 1, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "smtp-sink: random generator: %s\n", err);
+        return EX_SOFTWARE;
+    }
+    smtp_tls_crypto(&crypto, random_config.cfg);
+    if (ex_authfile_make_scram(stdout, user, pw, n, &crypto) != 0) {
+        fprintf(stderr, "smtp-sink: --make-scram: the crypto failed\n");
+        status = EX_SOFTWARE;
+    }
+    memset(pw, 0, sizeof pw);
+    ex_tls_free(&random_config);
+    return status;
+#else
+    (void)user;
+    fprintf(stderr, "smtp-sink: --make-scram: this smtp-sink was built without mbedTLS\n");
+    return EX_USAGE;
 #endif
 }
 
@@ -697,6 +776,7 @@ static int serve(const sink_options *o, const ex_worker *w)
     smtp_server_settings ss;
     smtp_server_settings_init(&ss);
     engine_settings(o, &ss);
+    auth_settings(&st, &ss);
     ls.server = &ss;
     smtp_io_settings io;
     smtp_io_settings_init(&io);

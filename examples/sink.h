@@ -24,6 +24,7 @@ typedef struct sink_options {
     int implicit_tls;
     const char *auth_file;
     int insecure_auth;
+    const char *make_scram; /* --make-scram USER */
     int max_size_set;
     uint64_t max_size;
     size_t max_recipients; /* 0: the engine's default */
@@ -43,5 +44,12 @@ typedef struct sink_options {
  * --tls-cert or --tls-key malformed), EX_SOFTWARE.
  */
 int sink_run(const sink_options *o);
+
+/*
+ * sink_make_scram reads a password (one line) on standard input and prints `user`'s
+ * SCRAM-SHA-256 line for --auth-file. Returns EX_OK, EX_DATAERR (no password), EX_SOFTWARE
+ * (the crypto failed) or EX_USAGE (a build without mbedTLS).
+ */
+int sink_make_scram(const char *user);
 
 #endif /* EX_SINK_H */

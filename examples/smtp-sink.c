@@ -70,8 +70,13 @@ static void help(void)
           "      --tls-key FILE         private key (PEM)\n"
           "      --implicit-tls         TLS from the first byte (RFC 8314), no STARTTLS\n"
           "      --auth-file FILE       'user:password' lines: offer AUTH PLAIN and LOGIN,\n"
-          "                             over TLS only unless --allow-insecure-auth\n"
+          "                             with mbedTLS SCRAM-SHA-256 and CRAM-MD5 too; or\n"
+          "                             'user:{SCRAM-SHA-256}ITER,SALT,STORED,SERVER' lines\n"
+          "                             (no password kept; --make-scram); over TLS only\n"
+          "                             unless --allow-insecure-auth\n"
           "      --allow-insecure-auth  offer AUTH without TLS (passwords in clear text)\n"
+          "      --make-scram USER      read a password on standard input, print USER's\n"
+          "                             SCRAM-SHA-256 line for --auth-file, and exit\n"
           "\n"
           "  -v, --verbose              log connections (peer, TLS) and each command and reply\n"
           "                             on standard error (AUTH masked, message content\n"
@@ -115,6 +120,7 @@ enum {
     OPT_IMPLICIT_TLS,
     OPT_AUTH_FILE,
     OPT_INSECURE_AUTH,
+    OPT_MAKE_SCRAM,
     OPT_REPLY,
     OPT_DISCONNECT,
     OPT_DELAY,
@@ -141,6 +147,7 @@ static const struct option long_options[] = {
     {"implicit-tls", no_argument, NULL, OPT_IMPLICIT_TLS},
     {"auth-file", required_argument, NULL, OPT_AUTH_FILE},
     {"allow-insecure-auth", no_argument, NULL, OPT_INSECURE_AUTH},
+    {"make-scram", required_argument, NULL, OPT_MAKE_SCRAM},
     {"reply", required_argument, NULL, OPT_REPLY},
     {"disconnect", required_argument, NULL, OPT_DISCONNECT},
     {"delay", required_argument, NULL, OPT_DELAY},
@@ -247,6 +254,7 @@ static void parse_options(int argc, char **argv, sink_options *o)
         case OPT_IMPLICIT_TLS: o->implicit_tls = 1; break;
         case OPT_AUTH_FILE: o->auth_file = optarg; break;
         case OPT_INSECURE_AUTH: o->insecure_auth = 1; break;
+        case OPT_MAKE_SCRAM: o->make_scram = optarg; break;
         case OPT_REPLY: fault(o, EX_FAULT_REPLY, "--reply", optarg); break;
         case OPT_DISCONNECT: fault(o, EX_FAULT_DISCONNECT, "--disconnect", optarg); break;
         case OPT_DELAY: fault(o, EX_FAULT_DELAY, "--delay", optarg); break;
@@ -257,6 +265,18 @@ static void parse_options(int argc, char **argv, sink_options *o)
         }
     }
     if (optind < argc) usage_error("unexpected argument '%s'", argv[optind]);
+    if (o->make_scram != NULL) {
+        /* The user name of an --auth-file line: no ':', no control byte. */
+        const char *u = o->make_scram;
+        int ok = u[0] != '\0';
+        for (; *u; u++)
+            ok &= *u != ':' && (unsigned char)*u >= 0x20 && *u != 0x7f;
+        if (!ok) usage_error("--make-scram: '%s' is not a user name of --auth-file", o->make_scram);
+#ifndef SMTP_EXAMPLES_HAVE_TLS
+        usage_error("%s", "--make-scram: this smtp-sink was built without mbedTLS");
+#endif
+        return;
+    }
     if ((o->maildir == NULL) == !o->discard)
         usage_error("%s", "give exactly one of --maildir DIR and --discard");
     if (o->maildir != NULL && o->maildir[0] == '\0') usage_error("%s", "--maildir: empty path");
@@ -303,7 +323,7 @@ int main(int argc, char **argv)
     sink_options o;
     memset(&o, 0, sizeof o);
     parse_options(argc, argv, &o);
-    int status = sink_run(&o);
+    int status = o.make_scram != NULL ? sink_make_scram(o.make_scram) : sink_run(&o);
     ex_faults_free(&o.faults);
     return status;
 }

@@ -106,6 +106,23 @@ static inline void flog_same(const char *what, const struct flog *a, const struc
     abort();
 }
 
+/*
+ * The outputs of two runs of one input (whole and split) must agree: the same bytes, or, when
+ * a run failed (`failed`), one a prefix of the other (a fatal error drops the replies still
+ * queued, and how many were pulled before it depends on the split).
+ */
+static inline void flog_same_output(const struct flog *x, const struct flog *y, int failed)
+{
+    if (!failed) {
+        flog_same("outputs", x, y);
+        return;
+    }
+    const struct flog *a = x->len < y->len ? x : y;
+    const struct flog *b = a == x ? y : x;
+    struct flog pre = {b->buf, a->len, a->len};
+    flog_same("outputs (prefix)", a, &pre);
+}
+
 /* ---- piece sizes: a seeded xorshift, so both runs of one input are reproducible ---- */
 
 struct fsplit {

@@ -821,16 +821,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!strict) {
         run_once(&whole, data, size, 0);
         flog_same("event logs", &whole.ev, &split.ev);
-        if (whole.failed) {
-            /* A fatal error drops the replies still queued: how many were pulled before it
-             * depends on the split, so one output is a prefix of the other. */
-            struct flog *a = whole.out.len < split.out.len ? &whole.out : &split.out;
-            struct flog *b = a == &whole.out ? &split.out : &whole.out;
-            struct flog pre = {b->buf, a->len, a->len};
-            flog_same("outputs (prefix)", a, &pre);
-        } else {
-            flog_same("outputs", &whole.out, &split.out);
-        }
+        flog_same_output(&whole.out, &split.out, whole.failed);
         run_free(&whole);
     }
     run_free(&split);

@@ -291,8 +291,13 @@ def seeds_for(runner, options, data):
     if runner == "codec":
         return [("codec", data)]
     if runner == "server":
-        return [("server", server_header(options, s, t, p) + data)
-                for s, t, p in ((0x00, SERVER_TABLES[0], True), (0x35, SERVER_TABLES[1], False))]
+        seeds = [("server", server_header(options, s, t, p) + data)
+                 for s, t, p in ((0x00, SERVER_TABLES[0], True), (0x35, SERVER_TABLES[1], False))]
+        if has(options, "builtin"):  # the built-in SASL mechanisms: fuzz_sasl's flags byte
+            flags = (has(options, "defer-lookup") | has(options, "defer-token") << 1
+                     | has(options, "tls") << 2 | (opt_num(options, "max-auth-line", 0) == 512) << 3)
+            seeds.append(("sasl", bytes([flags, 0x07]) + data))
+        return seeds
     if runner == "client":
         if opt_str(options, "proxy") is not None:
             return []  # fuzz_client has no header bit for smtp_client_proxy_header

@@ -68,7 +68,8 @@ static size_t settings_size(int version)
     switch (version) {
     case 1: return offsetof(smtp_server_settings, future_release_interval);
     case 2: return offsetof(smtp_server_settings, max_pending);
-    case 3: return sizeof(smtp_server_settings);
+    case 3: return offsetof(smtp_server_settings, crypto);
+    case 4: return sizeof(smtp_server_settings);
     default: return 0;
     }
 }
@@ -77,7 +78,8 @@ static size_t callbacks_size(int version)
 {
     switch (version) {
     case 1: return offsetof(smtp_server_callbacks, on_etrn);
-    case 2: return sizeof(smtp_server_callbacks);
+    case 2: return offsetof(smtp_server_callbacks, on_auth_lookup);
+    case 3: return sizeof(smtp_server_callbacks);
     default: return 0;
     }
 }
@@ -106,6 +108,7 @@ static void settings_defaults(smtp_server_settings *s)
     s->timeout_data = 300000;
     s->auth_mechanisms = "PLAIN LOGIN";
     s->max_pending = 1;
+    s->auth_mock_iterations = 4096;
 }
 
 void smtp_server_settings_init_versioned(int version, smtp_server_settings *s)
@@ -250,6 +253,7 @@ static int check_settings(const smtp_server_settings *s)
             return 0;
     }
     if (!check_string(s->auth_mechanisms, 0, 400, 1)) return 0;
+    if (!s->auth_mock_iterations || s->auth_mock_iterations > 100000000) return 0;
     if (!check_string(s->mt_priority_profile, 0, 64, 0)) return 0;
     if (s->extensions & ~SMTP_SERVER_EXT_ALL) return 0;
     if (s->flags & ~SMTP_SERVER_FLAGS_ALL) return 0;
@@ -270,7 +274,7 @@ static int check_settings(const smtp_server_settings *s)
 static const char **optional_string(smtp_server_settings *s, int i)
 {
     const char **f[] = {&s->mt_priority_profile, &s->future_release_until, &s->ehlo_keywords,
-                        &s->mail_param_names, &s->rcpt_param_names};
+                        &s->mail_param_names,    &s->rcpt_param_names,     &s->auth_mock_secret};
     return i < (int)SMTP_ARRAY_LEN(f) ? f[i] : NULL;
 }
 
@@ -320,7 +324,9 @@ static size_t scratch_size(const smtp_server_settings *s)
 {
     size_t n = s->max_line;
     if (s->extensions & SMTP_SERVER_EXT_AUTH) {
-        size_t sasl = SMTP_SRV_LOGIN_USER + (s->max_auth_line / 4) * 3 + 3;
+        /* SCRAM keeps its AuthMessage before the response it decodes (server_sasl.c). */
+        size_t head = s->crypto ? SMTP_SRV_SCRAM_HEAD : SMTP_SRV_LOGIN_USER;
+        size_t sasl = head + (s->max_auth_line / 4) * 3 + 3;
         if (sasl > n) n = sasl;
     }
     return n;
@@ -414,6 +420,10 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
     srv->cb = *callbacks;
     srv->user_data = user_data;
     srv->set = *settings;
+    if (settings->crypto) {
+        srv->crypto = *settings->crypto; /* the hook is copied, its ctx borrowed */
+        srv->set.crypto = &srv->crypto;
+    }
     int r = copy_strings(srv);
     smtp_ssize ehlo = r < 0 ? 0 : smtp_srv_ehlo_size(srv);
     if (!r && (ehlo < 0 || ehlo > SMTP_SRV_RESERVE)) r = SMTP_ERR_INVALID_ARGUMENT;
@@ -426,6 +436,9 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
         if (!srv->out) r = SMTP_ERR_NOMEM;
     }
     srv->scratch_cap = scratch_size(settings);
+    /* A refused token's reply waits there for the answer to the error challenge. */
+    if ((settings->extensions & SMTP_SERVER_EXT_AUTH) && callbacks->on_auth_token)
+        srv->scratch_cap += SMTP_SRV_REFUSAL;
     /* A session that offers AUTH or trusts its peer from the start will need the decoding
      * buffer (its parser already holds AUTH-sized lines): at once. Others when first used. */
     if (!r && (prealloc || (settings->extensions & SMTP_SERVER_EXT_AUTH) || settings->trust)) {

@@ -4,15 +4,18 @@
  *
  * How it works: AUTH picks one of the advertised mechanisms. PLAIN (RFC 4616) and LOGIN are
  * run here: their credentials are decoded and checked for shape, then handed to on_auth, a
- * policy callback like the others (answer at once or DEFER). Any other mechanism is run by
- * the application through on_sasl, one step per client message: it answers each step with a
- * challenge (334), an acceptance (235) or a refusal.
+ * policy callback like the others (answer at once or DEFER). CRAM-MD5, SCRAM-SHA-256,
+ * XOAUTH2, OAUTHBEARER and EXTERNAL are built in too when their callbacks are set
+ * (server_sasl.c). Any other mechanism is run by the application through on_sasl, one step per
+ * client message: it answers each step with a challenge (334), an acceptance (235) or a
+ * refusal.
  *
  * Between a 334 and the client's answer the command parser reads the next line as a SASL
  * response (smtp_cmd_parser_expect_sasl: up to max_auth_line octets, "*" cancels). Responses
  * are base64-decoded into the session's scratch buffer, allocated at the first AUTH and then
- * kept, so later exchanges allocate nothing. The LOGIN user name is kept at the head of that buffer
- * while the password is read after it. The decoded data stays untouched while a decision is
+ * kept, so later exchanges allocate nothing. They are decoded at scratch + auth_head: after
+ * the LOGIN user name, kept at the head of that buffer while the password is read, or after
+ * what SCRAM keeps (server_sasl.c). The decoded data stays untouched while a decision is
  * pending, so the spans handed to the callbacks remain valid after DEFER.
  *
  * Every exchange that does not end in 235 counts against auth_attempt_limit; at the limit the
@@ -23,14 +26,6 @@
 #include <smtp/codec.h>
 
 #include <string.h>
-
-int smtp_srv_auth_offered(const smtp_server *srv)
-{
-    const smtp_server_settings *s = &srv->set;
-    /* RFC 4954 4: no plaintext passwords over an unencrypted channel unless allowed. */
-    return (s->extensions & SMTP_SERVER_EXT_AUTH) && s->auth_mechanisms[0] &&
-           (srv->tls_active || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT));
-}
 
 /* The next space-separated word of `list` from *pos; 0 at the end. */
 static int next_word(const char *list, size_t *pos, smtp_span *w)
@@ -47,11 +42,68 @@ static int next_word(const char *list, size_t *pos, smtp_span *w)
     return w->len > 0;
 }
 
-static smtp_srv_mech mech_kind(smtp_span name)
+/* How mechanism `name` runs: built in when its callback (and crypto) is there, else on_sasl. */
+static smtp_srv_mech mech_kind(const smtp_server_settings *s, const smtp_server_callbacks *cb,
+                               smtp_span name)
 {
-    if (smtp_span_ieq(name.ptr, name.len, "plain")) return SMTP_SRV_MECH_PLAIN;
-    if (smtp_span_ieq(name.ptr, name.len, "login")) return SMTP_SRV_MECH_LOGIN;
+    static const struct {
+        const char *name;
+        smtp_srv_mech kind;
+    } names[] = {{"plain", SMTP_SRV_MECH_PLAIN},       {"login", SMTP_SRV_MECH_LOGIN},
+                 {"cram-md5", SMTP_SRV_MECH_CRAM_MD5}, {"scram-sha-256", SMTP_SRV_MECH_SCRAM},
+                 {"xoauth2", SMTP_SRV_MECH_XOAUTH2},   {"oauthbearer", SMTP_SRV_MECH_OAUTHBEARER},
+                 {"external", SMTP_SRV_MECH_EXTERNAL}};
+    const smtp_crypto *k = s->crypto;
+    for (size_t i = 0; i < SMTP_ARRAY_LEN(names); i++) {
+        if (!smtp_span_ieq(name.ptr, name.len, names[i].name)) continue;
+        switch (names[i].kind) {
+        case SMTP_SRV_MECH_CRAM_MD5:
+            return cb->on_auth_lookup && k && k->hmac_md5 && k->random ? names[i].kind
+                                                                       : SMTP_SRV_MECH_OTHER;
+        case SMTP_SRV_MECH_SCRAM:
+            return cb->on_auth_lookup && k && k->hmac_sha256 && k->sha256 && k->random
+                       ? names[i].kind
+                       : SMTP_SRV_MECH_OTHER;
+        case SMTP_SRV_MECH_XOAUTH2:
+        case SMTP_SRV_MECH_OAUTHBEARER:
+        case SMTP_SRV_MECH_EXTERNAL: return cb->on_auth_token ? names[i].kind : SMTP_SRV_MECH_OTHER;
+        default: return names[i].kind;
+        }
+    }
     return SMTP_SRV_MECH_OTHER;
+}
+
+/* Is the mechanism offered on this connection? The built-in EXTERNAL needs TLS: its
+ * credential is the client certificate (RFC 4422 A). */
+static int offered_now(const smtp_server *srv, smtp_srv_mech kind)
+{
+    return kind != SMTP_SRV_MECH_EXTERNAL || srv->tls_active;
+}
+
+size_t smtp_srv_auth_list(const smtp_server *srv, char *out, size_t cap)
+{
+    const char *list = srv->set.auth_mechanisms;
+    size_t pos = 0, n = 0;
+    smtp_span w;
+    while (next_word(list, &pos, &w)) {
+        if (!offered_now(srv, mech_kind(&srv->set, &srv->cb, w))) continue;
+        if (n + !!n + w.len >= cap) break; /* not reached: the list is at most 400 octets */
+        if (n) out[n++] = ' ';
+        memcpy(out + n, w.ptr, w.len);
+        n += w.len;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+int smtp_srv_auth_offered(const smtp_server *srv)
+{
+    const smtp_server_settings *s = &srv->set;
+    char list[SMTP_SRV_AUTH_LIST];
+    /* RFC 4954 4: no plaintext passwords over an unencrypted channel unless allowed. */
+    return (s->extensions & SMTP_SERVER_EXT_AUTH) &&
+           (srv->tls_active || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT)) &&
+           smtp_srv_auth_list(srv, list, sizeof list) > 0;
 }
 
 int smtp_srv_auth_settings_ok(const smtp_server_settings *s, const smtp_server_callbacks *cb)
@@ -63,7 +115,16 @@ int smtp_srv_auth_settings_ok(const smtp_server_settings *s, const smtp_server_c
     while (next_word(list, &pos, &w)) {
         n++;
         if (!smtp_is_sasl_mech(w.ptr, w.len)) return 0;
-        if (mech_kind(w) == SMTP_SRV_MECH_OTHER ? !cb->on_sasl : !cb->on_auth) return 0;
+        switch (mech_kind(s, cb, w)) {
+        case SMTP_SRV_MECH_PLAIN:
+        case SMTP_SRV_MECH_LOGIN:
+            if (!cb->on_auth) return 0;
+            break;
+        case SMTP_SRV_MECH_OTHER:
+            if (!cb->on_sasl) return 0;
+            break;
+        default: break; /* built in, its callback there */
+        }
     }
     return n > 0;
 }
@@ -93,7 +154,7 @@ int smtp_srv_auth_failed(smtp_server *srv)
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
-static int fail(smtp_server *srv, int code, const char *enhanced, const char *text)
+int smtp_srv_auth_refuse(smtp_server *srv, int code, const char *enhanced, const char *text)
 {
     if (smtp_srv_queue_reply(srv, code, enhanced, text) < 0) return -1;
     return smtp_srv_auth_failed(srv);
@@ -124,25 +185,31 @@ static int challenge(smtp_server *srv, const char *data, size_t len)
     return smtp_cmd_parser_expect_sasl(srv->parser);
 }
 
-static int engine_challenge(smtp_server *srv, const char *text)
+int smtp_srv_auth_send(smtp_server *srv, const char *data, size_t len)
 {
-    int r = challenge(srv, text, strlen(text));
+    int r = challenge(srv, data, len);
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
-/* Where responses are decoded: after the room kept for the LOGIN user name. */
-static char *decode_area(smtp_server *srv, size_t *cap)
+static int engine_challenge(smtp_server *srv, const char *text)
 {
-    *cap = srv->scratch_cap - SMTP_SRV_LOGIN_USER;
-    return srv->scratch + SMTP_SRV_LOGIN_USER;
+    return smtp_srv_auth_send(srv, text, strlen(text));
 }
 
-/* Decodes base64 `in` into the decode area; 0, or -1 when it is not strict base64. */
+int smtp_srv_auth_succeed(smtp_server *srv)
+{
+    smtp_srv_auth_success(srv);
+    return smtp_srv_queue_reply(srv, 235, "2.7.0", "Authentication successful");
+}
+
+/* Decodes base64 `in` at scratch + auth_head; 0, or -1 when it is not strict base64. An
+ * empty response is an empty span there. */
 static int decode(smtp_server *srv, smtp_span in, smtp_span *out)
 {
-    size_t cap;
-    char *dst = decode_area(srv, &cap);
-    smtp_ssize n = smtp_base64_decode(in.ptr, in.len, dst, cap);
+    char *dst = srv->scratch + srv->auth_head;
+    smtp_ssize n = 0;
+    if (!(in.len == 1 && in.ptr[0] == '=')) /* RFC 4954 4: "=" is an empty initial response */
+        n = smtp_base64_decode(in.ptr, in.len, dst, srv->scratch_cap - srv->auth_head);
     if (n < 0) return -1;
     out->ptr = dst;
     out->len = (size_t)n;
@@ -150,7 +217,7 @@ static int decode(smtp_server *srv, smtp_span in, smtp_span *out)
 }
 
 /* RFC 4616 2: an identity is UTF-8; we also refuse control bytes (it reaches logs). */
-static int identity_ok(const char *p, size_t n, int may_be_empty)
+int smtp_srv_identity_ok(const char *p, size_t n, int may_be_empty)
 {
     if (!n) return may_be_empty;
     return n <= SMTP_SERVER_MAX_IDENTITY && !smtp_span_has_ctl(p, n) &&
@@ -173,21 +240,22 @@ static int plain_message(smtp_server *srv, smtp_span m)
     const char *z1 = memchr(p, '\0', m.len);
     const char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(end - z1 - 1)) : NULL;
     if (!z2 || memchr(z2 + 1, '\0', (size_t)(end - z2 - 1)))
-        return fail(srv, 535, "5.7.8", bad_credentials);
+        return smtp_srv_auth_refuse(srv, 535, "5.7.8", bad_credentials);
     smtp_server_auth *cred = &srv->cred;
     cred->authzid = (smtp_span){p, (size_t)(z1 - p)};
     cred->authcid = (smtp_span){z1 + 1, (size_t)(z2 - z1 - 1)};
     cred->password = (smtp_span){z2 + 1, (size_t)(end - z2 - 1)};
-    if (!identity_ok(cred->authzid.ptr, cred->authzid.len, 1) ||
-        !identity_ok(cred->authcid.ptr, cred->authcid.len, 0) || !cred->password.len)
-        return fail(srv, 535, "5.7.8", bad_credentials);
+    if (!smtp_srv_identity_ok(cred->authzid.ptr, cred->authzid.len, 1) ||
+        !smtp_srv_identity_ok(cred->authcid.ptr, cred->authcid.len, 0) || !cred->password.len)
+        return smtp_srv_auth_refuse(srv, 535, "5.7.8", bad_credentials);
     return ask_auth(srv);
 }
 
 /* LOGIN: the user name, kept at the head of the scratch buffer; then ask for the password. */
 static int login_user(smtp_server *srv, smtp_span user)
 {
-    if (!identity_ok(user.ptr, user.len, 0)) return fail(srv, 535, "5.7.8", bad_credentials);
+    if (!smtp_srv_identity_ok(user.ptr, user.len, 0))
+        return smtp_srv_auth_refuse(srv, 535, "5.7.8", bad_credentials);
     memmove(srv->scratch, user.ptr, user.len);
     srv->login_user_len = user.len;
     srv->auth_step = 1;
@@ -196,7 +264,7 @@ static int login_user(smtp_server *srv, smtp_span user)
 
 static int login_password(smtp_server *srv, smtp_span password)
 {
-    if (!password.len) return fail(srv, 535, "5.7.8", bad_credentials);
+    if (!password.len) return smtp_srv_auth_refuse(srv, 535, "5.7.8", bad_credentials);
     smtp_server_auth *cred = &srv->cred;
     cred->authzid = (smtp_span){srv->scratch, 0};
     cred->authcid = (smtp_span){srv->scratch, srv->login_user_len};
@@ -215,7 +283,7 @@ static int ask_sasl(smtp_server *srv, int has_response, smtp_span response)
     return SMTP_SRV_ASK(srv, SMTP_SRV_DECISION_SASL, on_sasl, &step);
 }
 
-/* Finds `name` in the advertised list and keeps its advertised spelling. */
+/* Finds `name` among the mechanisms offered now and keeps its advertised spelling. */
 static smtp_srv_mech find_mech(smtp_server *srv, smtp_span name)
 {
     const char *list = srv->set.auth_mechanisms;
@@ -223,9 +291,11 @@ static smtp_srv_mech find_mech(smtp_server *srv, smtp_span name)
     smtp_span w;
     while (next_word(list, &pos, &w)) {
         if (!smtp_span_ieq_span(w.ptr, w.len, name.ptr, name.len)) continue;
+        smtp_srv_mech kind = mech_kind(&srv->set, &srv->cb, w);
+        if (!offered_now(srv, kind)) break;
         memcpy(srv->auth_name, w.ptr, w.len); /* at most 20 octets (RFC 4422 3.1) */
         srv->auth_name[w.len] = '\0';
-        return mech_kind(w);
+        return kind;
     }
     return SMTP_SRV_MECH_NONE;
 }
@@ -253,17 +323,20 @@ int smtp_srv_cmd_auth(smtp_server *srv, const smtp_cmd *cmd)
     srv->auth_step = 0;
     srv->login_user_len = 0;
     srv->identity_given = 0;
+    srv->refusal_code = 0;
+    srv->cred = (smtp_server_auth){{NULL, 0}, {NULL, 0}, {NULL, 0}, {NULL, 0}};
+    /* SCRAM keeps its AuthMessage before what it decodes (server_sasl.c). */
+    srv->auth_head = kind == SMTP_SRV_MECH_SCRAM ? SMTP_SRV_SCRAM_HEAD : SMTP_SRV_LOGIN_USER;
     smtp_span ir = cmd->initial_response, resp = {NULL, 0};
     int has_ir = ir.ptr != NULL;
-    /* RFC 4954 4: "=" is an empty initial response. */
-    if (has_ir && !(ir.len == 1 && ir.ptr[0] == '=') && decode(srv, ir, &resp) < 0)
-        return fail(srv, 501, "5.5.2", "Error: cannot decode response");
-    if (has_ir && !resp.ptr) resp.ptr = srv->scratch + SMTP_SRV_LOGIN_USER;
+    if (has_ir && decode(srv, ir, &resp) < 0)
+        return smtp_srv_auth_refuse(srv, 501, "5.5.2", "Error: cannot decode response");
     switch (kind) {
     case SMTP_SRV_MECH_PLAIN: return has_ir ? plain_message(srv, resp) : engine_challenge(srv, "");
     case SMTP_SRV_MECH_LOGIN:
         return has_ir ? login_user(srv, resp) : engine_challenge(srv, "Username:");
-    default: return ask_sasl(srv, has_ir, resp);
+    case SMTP_SRV_MECH_OTHER: return ask_sasl(srv, has_ir, resp);
+    default: return smtp_srv_sasl_begin(srv, has_ir, resp);
     }
 }
 
@@ -273,19 +346,19 @@ int smtp_srv_sasl_response(smtp_server *srv, const smtp_sasl_response *resp)
     if (resp->error) {
         const char *enhanced = NULL, *text = NULL;
         int code = smtp_cmd_error_reply(resp->error, SMTP_VERB_AUTH, &enhanced, &text);
-        return fail(srv, code, enhanced, text);
+        return smtp_srv_auth_refuse(srv, code, enhanced, text);
     }
     /* RFC 4954 4: "*" cancels the exchange, answered with 501. */
-    if (resp->cancelled) return fail(srv, 501, "5.0.0", "Authentication cancelled");
+    if (resp->cancelled) return smtp_srv_auth_refuse(srv, 501, "5.0.0", "Authentication cancelled");
     smtp_span data;
     if (decode(srv, resp->line, &data) < 0)
-        return fail(srv, 501, "5.5.2", "Error: cannot decode response");
-    if (!data.ptr) data.ptr = srv->scratch + SMTP_SRV_LOGIN_USER;
+        return smtp_srv_auth_refuse(srv, 501, "5.5.2", "Error: cannot decode response");
     switch (srv->auth_mech) {
     case SMTP_SRV_MECH_PLAIN: return plain_message(srv, data);
     case SMTP_SRV_MECH_LOGIN:
         return srv->auth_step == 0 ? login_user(srv, data) : login_password(srv, data);
-    default: srv->auth_step++; return ask_sasl(srv, 1, data);
+    case SMTP_SRV_MECH_OTHER: srv->auth_step++; return ask_sasl(srv, 1, data);
+    default: return smtp_srv_sasl_next(srv, data);
     }
 }
 
@@ -326,11 +399,15 @@ int smtp_server_auth_challenge(smtp_server *srv, const char *data, size_t len)
 int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len)
 {
     if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
-    if (srv->error ||
-        (srv->decision != SMTP_SRV_DECISION_AUTH && srv->decision != SMTP_SRV_DECISION_SASL))
+    smtp_srv_decision d = srv->decision;
+    if (srv->error || (d != SMTP_SRV_DECISION_AUTH && d != SMTP_SRV_DECISION_SASL &&
+                       d != SMTP_SRV_DECISION_TOKEN))
         return SMTP_ERR_INVALID_STATE;
     if (!identity) {
-        if (len || srv->decision == SMTP_SRV_DECISION_SASL) return SMTP_ERR_INVALID_ARGUMENT;
+        if (len || d == SMTP_SRV_DECISION_SASL) return SMTP_ERR_INVALID_ARGUMENT;
+        /* A token's default identity: its authzid, else XOAUTH2's user (srv->cred). */
+        if (d == SMTP_SRV_DECISION_TOKEN && !srv->cred.authzid.len && !srv->cred.authcid.len)
+            return SMTP_ERR_INVALID_ARGUMENT;
     } else {
         if (!len || len > SMTP_SERVER_MAX_IDENTITY) return SMTP_ERR_INVALID_ARGUMENT;
         if (smtp_span_has_ctl(identity, len)) return SMTP_ERR_UNSAFE_ARGUMENT;

@@ -24,6 +24,18 @@
 #define DECIDE_INLINE static inline
 #endif
 
+/* Is the decision one of an AUTH exchange? */
+static int is_auth(smtp_srv_decision decision)
+{
+    switch (decision) {
+    case SMTP_SRV_DECISION_AUTH:
+    case SMTP_SRV_DECISION_SASL:
+    case SMTP_SRV_DECISION_LOOKUP:
+    case SMTP_SRV_DECISION_TOKEN: return 1;
+    default: return 0;
+    }
+}
+
 /* Is `code` an acceptance for decision `decision`? (0 is the default acceptance everywhere.) */
 static int accepts(smtp_srv_decision decision, int code)
 {
@@ -38,7 +50,8 @@ static int accepts(smtp_srv_decision decision, int code)
     case SMTP_SRV_DECISION_DATA: return code == 354;
     case SMTP_SRV_DECISION_AUTH:
     case SMTP_SRV_DECISION_SASL:
-        return code == 235; /* SASL: only through smtp_server_auth_accept */
+    case SMTP_SRV_DECISION_TOKEN: return code == 235; /* SASL, TOKEN: smtp_server_auth_accept */
+    case SMTP_SRV_DECISION_LOOKUP: return 0;          /* 0 only (above): an unknown user */
     case SMTP_SRV_DECISION_XCLIENT: return code == 220;
     case SMTP_SRV_DECISION_XFORWARD: return code == 250;
     case SMTP_SRV_DECISION_ETRN: return code >= 250 && code <= 253; /* RFC 1985 5 */
@@ -67,8 +80,8 @@ static int check_text(const char *text, size_t len, int relay)
 /* The default enhanced code of a reply: the class, refined for MAIL and RCPT (RFC 3463). */
 static const char *default_enhanced(smtp_srv_decision decision, int code)
 {
-    int auth = decision == SMTP_SRV_DECISION_AUTH || decision == SMTP_SRV_DECISION_SASL;
-    if (auth && code == 535) return "5.7.8"; /* RFC 4954 6: authentication credentials invalid */
+    /* RFC 4954 6: authentication credentials invalid */
+    if (is_auth(decision) && code == 535) return "5.7.8";
     if (code >= 500) return "5.0.0";
     if (code >= 400) return "4.0.0";
     if (decision == SMTP_SRV_DECISION_MAIL) return "2.1.0";
@@ -169,8 +182,12 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
             return smtp_srv_data_begin(srv, 1); /* the chunk's reply comes after it */
         }
         return smtp_srv_bdat_refused(srv, code, enhanced, text, len);
+    case SMTP_SRV_DECISION_LOOKUP:
+        if (ok) return smtp_srv_sasl_unknown(srv); /* goes on, to fail as a wrong password */
+        break;
     case SMTP_SRV_DECISION_AUTH:
     case SMTP_SRV_DECISION_SASL:
+    case SMTP_SRV_DECISION_TOKEN:
         if (ok) {
             smtp_srv_auth_success(srv);
             code = 235;
@@ -207,13 +224,17 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
     if (!code) code = 250;
     if (!enhanced) enhanced = default_enhanced(decision, code);
     if (!text) text = code < 400 ? "Ok" : "Error: command rejected", len = strlen(text);
+    if (!ok && decision == SMTP_SRV_DECISION_TOKEN) {
+        /* XOAUTH2 and OAUTHBEARER: the error challenge first (RFC 7628 3.2.2). */
+        int later = smtp_srv_sasl_refusal(srv, code, enhanced, text, len);
+        if (later) return later < 0 ? later : 0;
+    }
     int r = smtp_srv_queue_line(srv, code, enhanced, text, len);
     if (r < 0) return r;
     if (code == 421) srv->closing = 1;
     r = smtp_srv_count_error(srv, code);
     if (r < 0) return r;
-    if (!ok && (decision == SMTP_SRV_DECISION_AUTH || decision == SMTP_SRV_DECISION_SASL))
-        return smtp_srv_auth_failed(srv);
+    if (!ok && is_auth(decision)) return smtp_srv_auth_failed(srv);
     return 0;
 }
 
@@ -324,8 +345,9 @@ int smtp_srv_decided(smtp_server *srv, int r)
         srv->lmtp_left = 0;
         return smtp_srv_lmtp_fill(srv);
     }
-    /* A mechanism run by the application has no default acceptance. */
-    if (srv->decision == SMTP_SRV_DECISION_SASL) return smtp_srv_apply(srv, 535, NULL, NULL, 0);
+    /* A mechanism run by the application, or a token, has no default acceptance. */
+    if (srv->decision == SMTP_SRV_DECISION_SASL || srv->decision == SMTP_SRV_DECISION_TOKEN)
+        return smtp_srv_apply(srv, 535, NULL, NULL, 0);
     return smtp_srv_apply(srv, 0, NULL, NULL, 0);
 }
 
@@ -352,8 +374,10 @@ int smtp_server_reply_to(smtp_server *srv, uint64_t id, int code, const char *en
     if (srv->error) return SMTP_ERR_INVALID_STATE;
     int r;
     if (srv->decision != SMTP_SRV_DECISION_NONE && srv->decision_id == id) {
-        /* on_sasl accepts only with smtp_server_auth_accept, which names the identity. */
-        if (srv->decision == SMTP_SRV_DECISION_SASL && code < 400) return SMTP_ERR_INVALID_ARGUMENT;
+        /* on_sasl and on_auth_token accept only with smtp_server_auth_accept. */
+        if ((srv->decision == SMTP_SRV_DECISION_SASL || srv->decision == SMTP_SRV_DECISION_TOKEN) &&
+            code < 400)
+            return SMTP_ERR_INVALID_ARGUMENT;
         r = smtp_srv_apply(srv, code, enhanced, text, len);
         if (r == SMTP_ERR_NOMEM || r == SMTP_ERR_CALLBACK_FAILURE) return smtp_srv_fail(srv, r);
     } else {

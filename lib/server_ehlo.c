@@ -54,9 +54,14 @@ static size_t ehlo_lines(const smtp_server *srv, int all, smtp_span *lines, char
     if (ext & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES) EHLO_LIT("ENHANCEDSTATUSCODES");
     /* RFC 3207 4.2: STARTTLS is not offered once TLS is up. */
     if ((ext & SMTP_SERVER_EXT_STARTTLS) && (all || !srv->tls_active)) EHLO_LIT("STARTTLS");
-    if ((ext & SMTP_SERVER_EXT_AUTH) && s->auth_mechanisms[0] &&
-        (tls || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT)))
-        EHLO_FMT("AUTH %s", s->auth_mechanisms);
+    if ((ext & SMTP_SERVER_EXT_AUTH) && (tls || (s->flags & SMTP_SERVER_AUTH_PLAINTEXT))) {
+        char mechs[SMTP_SRV_AUTH_LIST];
+        if (all) /* measuring: every mechanism */
+            snprintf(mechs, sizeof mechs, "%s", s->auth_mechanisms);
+        else
+            smtp_srv_auth_list(srv, mechs, sizeof mechs); /* EXTERNAL over TLS only */
+        if (mechs[0]) EHLO_FMT("AUTH %s", mechs);
+    }
     /* Postfix's XCLIENT and XFORWARD, with the attributes accepted; to trusted peers only. */
     if (all || (srv->trust & SMTP_SERVER_TRUST_XCLIENT))
         EHLO_LIT("XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT");

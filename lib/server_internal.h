@@ -51,10 +51,15 @@ typedef enum smtp_srv_input {
 
 /* The kind of an AUTH exchange in progress. */
 typedef enum smtp_srv_mech {
-    SMTP_SRV_MECH_NONE = 0, /* not a mechanism advertised */
-    SMTP_SRV_MECH_PLAIN,    /* RFC 4616: one message, initial response or after "334 " */
-    SMTP_SRV_MECH_LOGIN,    /* user name, then password, each after a 334 prompt */
-    SMTP_SRV_MECH_OTHER     /* run by on_sasl */
+    SMTP_SRV_MECH_NONE = 0,    /* not a mechanism advertised */
+    SMTP_SRV_MECH_PLAIN,       /* RFC 4616: one message, initial response or after "334 " */
+    SMTP_SRV_MECH_LOGIN,       /* user name, then password, each after a 334 prompt */
+    SMTP_SRV_MECH_CRAM_MD5,    /* RFC 2195, built in (server_sasl.c): on_auth_lookup */
+    SMTP_SRV_MECH_SCRAM,       /* SCRAM-SHA-256 (RFC 5802, RFC 7677), built in: on_auth_lookup */
+    SMTP_SRV_MECH_XOAUTH2,     /* Google's, built in: on_auth_token */
+    SMTP_SRV_MECH_OAUTHBEARER, /* RFC 7628, built in: on_auth_token */
+    SMTP_SRV_MECH_EXTERNAL,    /* RFC 4422 appendix A, built in: on_auth_token; over TLS only */
+    SMTP_SRV_MECH_OTHER        /* run by on_sasl */
 } smtp_srv_mech;
 
 /* The most capability lines of the application's own (settings.ehlo_keywords). */
@@ -64,6 +69,23 @@ typedef enum smtp_srv_mech {
 #define SMTP_SRV_PROXY_BUF 232
 /* Scratch space kept for the LOGIN user name while the password is read. */
 #define SMTP_SRV_LOGIN_USER (SMTP_SERVER_MAX_IDENTITY + 1)
+/*
+ * SCRAM's part of the scratch buffer (server_sasl.c), before the responses it decodes: the
+ * decoded authcid and authzid (SMTP_SRV_LOGIN_USER each), StoredKey and ServerKey, then the
+ * gs2 header and the AuthMessage so far (client-first-message-bare "," server-first-message
+ * ","), at most SMTP_SRV_SCRAM_KEEP octets, which the client-final message is decoded right
+ * after.
+ */
+#define SMTP_SRV_SCRAM_KEEP 2048
+#define SMTP_SRV_SCRAM_KEYS (2 * SMTP_SRV_LOGIN_USER)
+#define SMTP_SRV_SCRAM_HEAD (SMTP_SRV_SCRAM_KEYS + 2 * SMTP_SERVER_SCRAM_KEY + SMTP_SRV_SCRAM_KEEP)
+/*
+ * A refused XOAUTH2 or OAUTHBEARER token's reply, kept in the scratch buffer after the LOGIN
+ * user's room while the client answers the error challenge (the answer is decoded after it):
+ * the enhanced code (16 octets), then the text and its NUL. The buffer has that room when
+ * on_auth_token is set.
+ */
+#define SMTP_SRV_REFUSAL (16 + SMTP_SRV_MAX_TEXT + 1)
 
 /* The decision the application owes (smtp_server_reply). */
 typedef enum smtp_srv_decision {
@@ -78,6 +100,8 @@ typedef enum smtp_srv_decision {
     SMTP_SRV_DECISION_VRFY,
     SMTP_SRV_DECISION_AUTH,     /* on_auth: PLAIN/LOGIN credentials */
     SMTP_SRV_DECISION_SASL,     /* on_sasl: a step of another mechanism */
+    SMTP_SRV_DECISION_LOOKUP,   /* on_auth_lookup: CRAM-MD5/SCRAM credentials; 0: unknown */
+    SMTP_SRV_DECISION_TOKEN,    /* on_auth_token: XOAUTH2, OAUTHBEARER, EXTERNAL */
     SMTP_SRV_DECISION_XCLIENT,  /* on_xclient: 220 and a reset on acceptance */
     SMTP_SRV_DECISION_XFORWARD, /* on_xforward: 250 */
     SMTP_SRV_DECISION_ETRN,     /* on_etrn: 250, 251, 252, 253 */
@@ -255,6 +279,22 @@ struct smtp_server {
     smtp_span xclient_addr;  /* ADDR and PORT of a pending DECISION_XCLIENT (into scratch) */
     smtp_span xclient_port;
     unsigned xclient_has; /* of those, SMTP_SERVER_XATTR_ADDR and _PORT when sent */
+
+    /* The built-in mechanisms (server_sasl.c). */
+    smtp_crypto crypto;          /* settings.crypto's copy (settings.crypto points here) */
+    size_t auth_head;            /* responses are decoded at scratch + auth_head */
+    union {                      /* the request of the pending decision (spans into scratch) */
+        smtp_server_token token; /* DECISION_TOKEN */
+        smtp_server_auth_lookup lookup; /* DECISION_LOOKUP */
+    } ask;
+    int auth_unknown;       /* the credentials are made up: the exchange must fail */
+    smtp_span cram_digest;  /* CRAM-MD5: the client's 32 hex digits (into scratch) */
+    size_t scram_gs2_len;   /* the gs2 header kept at scratch + 2 * SMTP_SRV_LOGIN_USER */
+    size_t scram_nonce_off; /* the combined nonce, inside the kept server-first message */
+    size_t scram_nonce_len;
+    /* A refusal of XOAUTH2 or OAUTHBEARER, sent once the client answered the error challenge
+     * (RFC 7628 3.2.2): its code; its texts at scratch + SMTP_SRV_LOGIN_USER. */
+    int refusal_code;
 
     /* The client's address (server_peer.c): RFC 5952 text, "" while unknown. */
     char client_addr[SMTP_IP_TEXT_MAX];
@@ -567,7 +607,12 @@ int smtp_srv_message_end(smtp_server *srv);
 
 /* ---- server_auth.c ---- */
 
-/* Is AUTH offered on this connection (extension on, TLS or the plaintext flag)? */
+/* The room for the AUTH mechanisms offered (settings.auth_mechanisms: 400 octets at most). */
+#define SMTP_SRV_AUTH_LIST 401
+/* Writes the mechanisms offered on this connection (EXTERNAL needs TLS), space separated and
+ * NUL-terminated, to out[0..cap); returns their length. */
+size_t smtp_srv_auth_list(const smtp_server *srv, char *out, size_t cap);
+/* Is AUTH offered on this connection (extension on, TLS or the plaintext flag, a mechanism)? */
 int smtp_srv_auth_offered(const smtp_server *srv);
 /* Checks the AUTH settings and callbacks for smtp_server_new (1: valid). */
 int smtp_srv_auth_settings_ok(const smtp_server_settings *s, const smtp_server_callbacks *cb);
@@ -585,6 +630,29 @@ void smtp_srv_auth_reset(smtp_server *srv);
 int smtp_srv_mail_auth(smtp_server *srv, const smtp_mail_params *params, smtp_span *out);
 /* Copies an identity (already checked) and marks the session authenticated. */
 void smtp_srv_set_identity(smtp_server *srv, const char *p, size_t n);
+/* Queues an exchange's refusal (a reply of the engine's own) and counts the failure; 0, or -1
+ * with the session failed. */
+int smtp_srv_auth_refuse(smtp_server *srv, int code, const char *enhanced, const char *text);
+/* Queues "334 " and the base64 of data[0..len), then reads a SASL response; 0, or -1 with the
+ * session failed. */
+int smtp_srv_auth_send(smtp_server *srv, const char *data, size_t len);
+/* Queues "235 2.7.0 Authentication successful": the exchange succeeded (cred's identity). */
+int smtp_srv_auth_succeed(smtp_server *srv);
+/* RFC 4616 2: an identity is UTF-8 of at most 255 octets, here without control bytes. */
+int smtp_srv_identity_ok(const char *p, size_t n, int may_be_empty);
+
+/* ---- server_sasl.c: CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER, EXTERNAL ---- */
+
+/* AUTH of a built-in mechanism (srv->auth_mech): its initial response, if any. */
+int smtp_srv_sasl_begin(smtp_server *srv, int has_ir, smtp_span response);
+/* A response of the client to a built-in mechanism's challenge, decoded. */
+int smtp_srv_sasl_next(smtp_server *srv, smtp_span response);
+/* DECISION_LOOKUP's default: the user is unknown, the exchange goes on to fail. */
+int smtp_srv_sasl_unknown(smtp_server *srv);
+/* A refusal of DECISION_TOKEN: 1 when it waits for the error challenge's answer (XOAUTH2,
+ * OAUTHBEARER: the challenge is queued), 0 when it is to be queued now, or -1 (failed). */
+int smtp_srv_sasl_refusal(smtp_server *srv, int code, const char *enhanced, const char *text,
+                          size_t len);
 
 /* ---- server_xclient.c ---- */
 

@@ -28,6 +28,9 @@
  * Options (words):
  *   lmtp tls starttls auth-plaintext keep-injection    session flags (starttls: the extension)
  *   auth (the AUTH extension) sasl-mechs (offer PLAIN LOGIN XOAUTH2 CRAM-MD5) auth-limit=N
+ *   builtin (the built-in SCRAM-SHA-256 CRAM-MD5 XOAUTH2 OAUTHBEARER EXTERNAL and PLAIN, the
+ *   reference crypto, hostname postoffice.reston.mci.net; random: RFC 7677's server nonce, or
+ *   RFC 2195's challenge with cram-random) defer-lookup defer-token
  *   max-auth-line=N  trust-xclient trust-xforward  trust-late (on_connect grants both)
  *   proxy (a PROXY header first)  strict (SMTP_SERVER_STRICT_PIPELINING; output is then held
  *   and pulled only at the input marker "[WAIT]", where the client waits for the replies)
@@ -52,17 +55,23 @@
  *   error challenge, and the (empty) answer to it 535. CRAM-MD5: challenge
  *   "<1.2@mx.example.org>", then "user c0ffee" is accepted, anything else 535.
  *   XCLIENT NAME=bad.example is refused 550 5.7.1; other XCLIENT and XFORWARD are accepted.
+ *   Built in: lookups of "user" (SCRAM, "pencil"), "tim" (CRAM-MD5, "tanstaaftanstaaf"),
+ *   "temp" (454 4.7.0); tokens "good" (accepted), others 535; EXTERNAL without authzid is
+ *   "cert-subject", with one refused.
  * Events: connect, helo VERB "domain", mail "path" [params], rcpt "path" index=N, data-start,
  *   data "line" (content, gathered and logged at the end of the message), message size=N
  *   bdat=B flags=F rcpts=N, abort REASON, reset, vrfy "arg", starttls, tls-started,
  *   tls-injection, auth MECH authzid=".." authcid=".." password="..", sasl MECH step=N
- *   response="..." (or no-response), xclient/xforward NAME="..." ..., proxy v=V ..., defer
+ *   response="..." (or no-response), lookup MECH authcid=".." authzid="..", token MECH
+ *   authzid=".." user=".." token="..", xclient/xforward NAME="..." ..., proxy v=V ..., defer
  *   KIND, S: reply line, delay MS (the replies after it are held that long: soft error limit),
  *   read error=..., and at close: timeout=SECONDS want-close=W.
  *   A mail event adds auth="..." (AUTH=) and identity="..." (once authenticated).
  */
+#include "tls/refcrypto.h"
 #include "vec.h"
 
+#include <smtp/codec.h>
 #include <smtp/server.h>
 
 #include <stdio.h>
@@ -92,13 +101,17 @@ enum kind {
     K_AUTH,
     K_SASL,
     K_XCLIENT,
+    K_LOOKUP,
+    K_TOKEN,
     K_COUNT
 };
-static const char *const kind_names[K_COUNT] = {"connect", "helo", "mail", "rcpt", "data",
-                                                "end",     "vrfy", "auth", "sasl", "xclient"};
+static const char *const kind_names[K_COUNT] = {"connect", "helo",    "mail",   "rcpt",
+                                                "data",    "end",     "vrfy",   "auth",
+                                                "sasl",    "xclient", "lookup", "token"};
 
-/* One scripted answer: a reply, or (AUTH) a challenge or an acceptance naming an identity. */
-enum action { A_REPLY, A_CHALLENGE, A_ACCEPT };
+/* One scripted answer: a reply, or (AUTH) a challenge or an acceptance naming an identity, or
+ * (a lookup) a password or the SCRAM credentials of "pencil" (RFC 7677). */
+enum action { A_REPLY, A_CHALLENGE, A_ACCEPT, A_PASSWORD, A_SCRAM };
 struct answer {
     int code;
     const char *enhanced;
@@ -129,8 +142,10 @@ struct state {
     unsigned char lmtp_fail[2048];
     size_t rcpts;
     int starttls_seen;
-    int hold;       /* strict: output is pulled only at [WAIT] and at close */
-    char ident[64]; /* an identity to accept with (AUTH answers borrow it) */
+    int hold;           /* strict: output is pulled only at [WAIT] and at close */
+    char ident[64];     /* an identity to accept with (AUTH answers borrow it) */
+    smtp_crypto crypto; /* builtin: the reference crypto, its random fixed */
+    struct ref_crypto_state crypto_state;
 };
 
 /* Pulls every pending output octet and logs the complete lines; output the engine asks to
@@ -211,6 +226,20 @@ static int relay(struct state *st, uint64_t id, enum kind k, const struct answer
     return smtp_server_relay_to(st->srv, id, code, buf, (size_t)n);
 }
 
+/* RFC 7677's credentials: "pencil", its salt, 4096 iterations; computed once. */
+static const smtp_server_scram *pencil(void)
+{
+    static smtp_server_scram cred;
+    if (cred.iterations) return &cred;
+    smtp_crypto k;
+    struct ref_crypto_state ks;
+    ref_crypto_init(&k, &ks, NULL, 0);
+    unsigned char salt[16];
+    smtp_base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, (char *)salt, sizeof salt);
+    if (smtp_server_scram_make(&cred, &k, "pencil", 6, salt, 16, 4096) < 0) abort();
+    return &cred;
+}
+
 /* Gives an answer: to decision `id` (deferred), or to the callback's own (id 0). */
 static int give(struct state *st, uint64_t id, enum kind k, const struct answer *a)
 {
@@ -223,6 +252,8 @@ static int give(struct state *st, uint64_t id, enum kind k, const struct answer 
     switch (a->action) {
     case A_CHALLENGE: return smtp_server_auth_challenge(st->srv, t, strlen(t));
     case A_ACCEPT: return smtp_server_auth_accept(st->srv, t, n);
+    case A_PASSWORD: return smtp_server_auth_password(st->srv, t, n);
+    case A_SCRAM: return smtp_server_auth_scram(st->srv, pencil());
     default:
         if (id) return smtp_server_reply_to(st->srv, id, a->code, a->enhanced, t, n);
         return smtp_server_reply(st->srv, a->code, a->enhanced, t, n);
@@ -599,6 +630,50 @@ static int on_sasl(smtp_server *srv, const smtp_server_sasl *sp, void *ud)
     return decide(st, K_SASL, &a, 1);
 }
 
+/* The built-in mechanisms (option builtin): "user" has SCRAM credentials ("pencil"), "tim"
+ * the CRAM-MD5 password "tanstaaftanstaaf", "temp" a lookup failing for now (454); anyone
+ * else is unknown. */
+static int on_auth_lookup(smtp_server *srv, const smtp_server_auth_lookup *lk, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    vec_log_raw(st->log, "lookup ", 7);
+    vec_log_raw(st->log, lk->mechanism.ptr, lk->mechanism.len);
+    log_span(st->log, " authcid=", lk->authcid);
+    log_span(st->log, " authzid=", lk->authzid);
+    vec_logf(st->log, "%s", "");
+    struct answer a = {0, NULL, NULL, A_REPLY};
+    size_t n = 0;
+    if (span_is(lk->authcid, "user") && span_is(lk->mechanism, "SCRAM-SHA-256"))
+        a = (struct answer){0, NULL, NULL, A_SCRAM}, n = 1;
+    if (span_is(lk->authcid, "tim") && span_is(lk->mechanism, "CRAM-MD5"))
+        a = (struct answer){0, NULL, "tanstaaftanstaaf", A_PASSWORD}, n = 1;
+    if (span_is(lk->authcid, "temp"))
+        a = (struct answer){454, "4.7.0", "Temporary authentication failure", A_REPLY}, n = 1;
+    return decide(st, K_LOOKUP, &a, n);
+}
+
+/* Tokens: "good" is accepted (the default identity), anything else refused 535; EXTERNAL
+ * without an authzid as "cert-subject", with one refused. */
+static int on_auth_token(smtp_server *srv, const smtp_server_token *t, void *ud)
+{
+    (void)srv;
+    struct state *st = ud;
+    if (enter(st)) return -1;
+    vec_log_raw(st->log, "token ", 6);
+    vec_log_raw(st->log, t->mechanism.ptr, t->mechanism.len);
+    log_span(st->log, " authzid=", t->authzid);
+    log_span(st->log, " user=", t->user);
+    log_span(st->log, " token=", t->token);
+    vec_logf(st->log, "%s", "");
+    struct answer a = {535, NULL, NULL, A_REPLY};
+    if (span_is(t->mechanism, "EXTERNAL") && !t->authzid.len)
+        a = (struct answer){0, NULL, "cert-subject", A_ACCEPT};
+    if (span_is(t->token, "good")) a = (struct answer){0, NULL, NULL, A_ACCEPT};
+    return decide(st, K_TOKEN, &a, 1);
+}
+
 static void log_xattrs(struct state *st, const char *what, const smtp_server_xattrs *x)
 {
     static const char *const names[] = {"NAME",  "ADDR",     "PORT",     "PROTO", "HELO",
@@ -732,6 +807,10 @@ static const char *const known_words[] = {"lmtp",
                                           "help",
                                           "no-answer",
                                           "pipe-ext",
+                                          "builtin",
+                                          "cram-random",
+                                          "defer-lookup",
+                                          "defer-token",
                                           NULL};
 static const char *const known_keys[] = {
     "max-size", "max-rcpt",   "max-msgs",      "errors", "soft",     "delay", "junk",
@@ -828,12 +907,28 @@ static struct state *one_open(const char *options, vec_log *log, const char *ord
     st->fail_at = vec_opt_num(options, "fail", 0);
     st->hold = vec_opt_has(options, "strict");
     static const char *const defer_words[K_COUNT] = {
-        "defer-connect", "defer-helo", "defer-mail", "defer-rcpt", "defer-data",
-        "defer-end",     "defer-vrfy", "defer-auth", "defer-sasl", "defer-xclient"};
+        "defer-connect", "defer-helo",    "defer-mail",   "defer-rcpt",
+        "defer-data",    "defer-end",     "defer-vrfy",   "defer-auth",
+        "defer-sasl",    "defer-xclient", "defer-lookup", "defer-token"};
     for (int k = 0; k < K_COUNT; k++)
         st->defer[k] = vec_opt_has(options, "defer") || vec_opt_has(options, defer_words[k]);
     smtp_server_settings s;
     settings_from(options, &s);
+    int builtin = vec_opt_has(options, "builtin");
+    if (builtin) {
+        /* RFC 2195's challenge, or RFC 7677's server nonce (tests/test_server_sasl.c). */
+        static const unsigned char cram[16] = {0, 0, 0, 0, 0,    0,    0x07, 0x68,
+                                               0, 0, 0, 0, 0x29, 0x8d, 0xfc, 0x08};
+        static const unsigned char scram[30] = {4,  70, 84, 55, 34, 78, 53, 51, 63, 16,
+                                                48, 63, 50, 33, 31, 68, 83, 86, 36, 39,
+                                                74, 72, 8,  70, 44, 74, 36, 3,  73, 14};
+        int c = vec_opt_has(options, "cram-random");
+        ref_crypto_init(&st->crypto, &st->crypto_state, c ? cram : scram,
+                        c ? sizeof cram : sizeof scram);
+        s.crypto = &st->crypto;
+        s.hostname = "postoffice.reston.mci.net";
+        s.auth_mechanisms = "SCRAM-SHA-256 CRAM-MD5 XOAUTH2 OAUTHBEARER EXTERNAL PLAIN";
+    }
     smtp_server_callbacks cb = {.on_connect = on_connect,
                                 .on_helo = on_helo,
                                 .on_mail = on_mail,
@@ -852,7 +947,9 @@ static struct state *one_open(const char *options, vec_log *log, const char *ord
                                 .on_xforward = on_xforward,
                                 .on_proxy = on_proxy,
                                 .on_etrn = vec_opt_has(options, "etrn") ? on_etrn : NULL,
-                                .on_help = vec_opt_has(options, "help") ? on_help : NULL};
+                                .on_help = vec_opt_has(options, "help") ? on_help : NULL,
+                                .on_auth_lookup = builtin ? on_auth_lookup : NULL,
+                                .on_auth_token = builtin ? on_auth_token : NULL};
     int r = smtp_server_new(&st->srv, &cb, &s, NULL, st);
     if (r < 0) {
         vec_logf(log, "new error=%s", smtp_error_name(r));

@@ -732,7 +732,7 @@ static void test_versions(void)
     size_t n = sizeof s - offsetof(smtp_server_settings, future_release_interval);
     for (size_t i = 0; i < n; i++)
         CHECK(tail[i] == 0x5a); /* a version-1 caller's struct ends before */
-    smtp_server_settings_init_versioned(4, &s);
+    smtp_server_settings_init_versioned(SMTP_SERVER_SETTINGS_VERSION + 1, &s);
     CHECK_INT(s.future_release_interval, 0x5a5a5a5a); /* unknown version: untouched */
     /* A version-1 struct with garbage after it: the new fields keep their defaults. */
     smtp_server_settings_init_versioned(1, &s);
@@ -750,7 +750,8 @@ static void test_versions(void)
     pull(srv, out, sizeof out);
     feed(srv, "EHLO c\r\nETRN @example.org\r\n"); /* no on_etrn: 502, no crash */
     smtp_server_del(srv);
-    CHECK_INT(smtp_server_new_versioned(&srv, 3, NULL, 2, NULL, NULL, NULL),
+    CHECK_INT(smtp_server_new_versioned(&srv, SMTP_SERVER_CALLBACKS_VERSION + 1, NULL, 2, NULL,
+                                        NULL, NULL),
               SMTP_ERR_INVALID_ARGUMENT);
     /* Settings version 2 checked. */
     static const struct {
@@ -1358,7 +1359,7 @@ static void test_settings_v3(void)
     smtp_server_settings_init_versioned(3, &u.s);
     CHECK_INT(u.s.max_pending, 1);
     u.s.max_pending = 7;
-    smtp_server_settings_init_versioned(4, &u.s); /* unknown: ignored */
+    smtp_server_settings_init_versioned(SMTP_SERVER_SETTINGS_VERSION + 1, &u.s); /* ignored */
     CHECK_INT(u.s.max_pending, 7);
     /* A version-2 struct with garbage where max_pending would be: the default, 1. */
     memset(&u, 0xab, sizeof u);

@@ -69,69 +69,17 @@ typedef enum smtp_client_tls_policy {
 } smtp_client_tls_policy;
 
 /**
- * Cryptographic functions for the SASL mechanisms that need them (smtp_client_settings.crypto).
- * The engine holds no cryptography of its own; the application supplies it, e.g. mbedTLS's
- * with smtp_tls_crypto() (<smtp/tls.h>). A mechanism is offered only when every function it
- * needs is set:
- *   CRAM-MD5 (RFC 2195)                     hmac_md5;
- *   SCRAM-SHA-256 (RFC 5802, RFC 7677)      hmac_sha256, sha256 and random.
- * Each function returns 0, or a negative value when it failed: the feeding call then returns
- * SMTP_ERR_CALLBACK_FAILURE and the session ends (SMTP_CLIENT_END_ERROR), as for a callback.
- * They are called from smtp_client_read (and random from the call that completes the EHLO
- * reply); SCRAM's key derivation runs hmac_sha256 once per iteration the server asks for
- * (4096 usually; at most settings.auth_max_iterations).
+ * The client's crypto hook (smtp_client_settings.crypto) is the library's one SASL crypto hook,
+ * smtp_crypto (<smtp/common.h>), which the server's built-in mechanisms use too. A mechanism
+ * is offered only when every function it needs is set: CRAM-MD5 (RFC 2195) hmac_md5;
+ * SCRAM-SHA-256 (RFC 5802, RFC 7677) hmac_sha256, sha256 and random. A failing function makes
+ * the feeding call return SMTP_ERR_CALLBACK_FAILURE and the session end
+ * (SMTP_CLIENT_END_ERROR), as for a callback. They are called from smtp_client_read (and
+ * random from the call that completes the EHLO reply); SCRAM's key derivation runs
+ * hmac_sha256 once per iteration the server asks for (4096 usually; at most
+ * settings.auth_max_iterations).
  */
-typedef struct smtp_client_crypto {
-    /**
-     * hmac_md5 computes HMAC-MD5 (RFC 2104) of msg[0..len) under key[0..keylen): 16 octets to
-     * out.
-     *
-     * @param key     The key (CRAM-MD5: the password), `keylen` octets.
-     * @param keylen  The length of `key` in octets.
-     * @param msg     The message (CRAM-MD5: the server's challenge, decoded), `len` octets.
-     * @param len     The length of `msg` in octets.
-     * @param out     Receives the 16 octets of the MAC.
-     * @param ctx     smtp_client_crypto.ctx.
-     * @return 0, or a negative value when it failed.
-     */
-    int (*hmac_md5)(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
-                    unsigned char *out, void *ctx);
-    /**
-     * hmac_sha256 computes HMAC-SHA-256 (RFC 2104, FIPS 180-4) of msg under key: 32 octets to
-     * out.
-     *
-     * @param key     The key, `keylen` octets.
-     * @param keylen  The length of `key` in octets.
-     * @param msg     The message, `len` octets.
-     * @param len     The length of `msg` in octets.
-     * @param out     Receives the 32 octets of the MAC.
-     * @param ctx     smtp_client_crypto.ctx.
-     * @return 0, or a negative value when it failed.
-     */
-    int (*hmac_sha256)(const unsigned char *key, size_t keylen, const unsigned char *msg,
-                       size_t len, unsigned char *out, void *ctx);
-    /**
-     * sha256 computes SHA-256 of msg[0..len): 32 octets to out.
-     *
-     * @param msg  The message, `len` octets.
-     * @param len  The length of `msg` in octets.
-     * @param out  Receives the 32 octets of the digest.
-     * @param ctx  smtp_client_crypto.ctx.
-     * @return 0, or a negative value when it failed.
-     */
-    int (*sha256)(const unsigned char *msg, size_t len, unsigned char *out, void *ctx);
-    /**
-     * random fills buf[0..len) with bytes from a cryptographically secure generator (SCRAM's
-     * client nonce: 15 octets, sent as 20 base64 characters).
-     *
-     * @param buf  Receives the random octets.
-     * @param len  How many octets to write to `buf`.
-     * @param ctx  smtp_client_crypto.ctx.
-     * @return 0, or a negative value when it failed.
-     */
-    int (*random)(unsigned char *buf, size_t len, void *ctx);
-    void *ctx; /**< passed last to each function */
-} smtp_client_crypto;
+typedef smtp_crypto smtp_client_crypto;
 
 /* smtp_client_settings.flags */
 /** Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */

@@ -112,6 +112,66 @@ typedef struct smtp_mem {
 SMTP_API const smtp_mem *smtp_mem_default(void);
 
 /**
+ * Cryptographic functions for the SASL mechanisms that need them: the client's
+ * (smtp_client_settings.crypto, there named smtp_client_crypto) and the server's built-in
+ * CRAM-MD5 and SCRAM-SHA-256 (smtp_server_settings.crypto). The engines hold no cryptography
+ * of their own; the application supplies it, e.g. mbedTLS's with smtp_tls_crypto()
+ * (<smtp/tls.h>). Each function returns 0, or a negative value when it failed: the engine's
+ * feeding call then returns SMTP_ERR_CALLBACK_FAILURE, as for a callback.
+ */
+typedef struct smtp_crypto {
+    /**
+     * hmac_md5 computes HMAC-MD5 (RFC 2104) of msg[0..len) under key[0..keylen): 16 octets to
+     * out.
+     *
+     * @param key     The key (CRAM-MD5: the password), `keylen` octets.
+     * @param keylen  The length of `key` in octets.
+     * @param msg     The message (CRAM-MD5: the server's challenge, decoded), `len` octets.
+     * @param len     The length of `msg` in octets.
+     * @param out     Receives the 16 octets of the MAC.
+     * @param ctx     smtp_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
+    int (*hmac_md5)(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
+                    unsigned char *out, void *ctx);
+    /**
+     * hmac_sha256 computes HMAC-SHA-256 (RFC 2104, FIPS 180-4) of msg under key: 32 octets to
+     * out.
+     *
+     * @param key     The key, `keylen` octets.
+     * @param keylen  The length of `key` in octets.
+     * @param msg     The message, `len` octets.
+     * @param len     The length of `msg` in octets.
+     * @param out     Receives the 32 octets of the MAC.
+     * @param ctx     smtp_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
+    int (*hmac_sha256)(const unsigned char *key, size_t keylen, const unsigned char *msg,
+                       size_t len, unsigned char *out, void *ctx);
+    /**
+     * sha256 computes SHA-256 of msg[0..len): 32 octets to out.
+     *
+     * @param msg  The message, `len` octets.
+     * @param len  The length of `msg` in octets.
+     * @param out  Receives the 32 octets of the digest.
+     * @param ctx  smtp_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
+    int (*sha256)(const unsigned char *msg, size_t len, unsigned char *out, void *ctx);
+    /**
+     * random fills buf[0..len) with bytes from a cryptographically secure generator (SCRAM's
+     * nonces, CRAM-MD5's challenge).
+     *
+     * @param buf  Receives the random octets.
+     * @param len  How many octets to write to `buf`.
+     * @param ctx  smtp_crypto.ctx.
+     * @return 0, or a negative value when it failed.
+     */
+    int (*random)(unsigned char *buf, size_t len, void *ctx);
+    void *ctx; /**< passed last to each function */
+} smtp_crypto;
+
+/**
  * A callback returns SMTP_PAUSE (where its documentation allows it) to make the feeding call
  * return at once, having consumed the bytes of the event just reported and nothing after them.
  */

@@ -274,9 +274,12 @@ typedef struct smtp_server_settings {
      * none. */
     uint32_t timeout_data;
     /**
-     * The AUTH mechanisms advertised, space separated; default "PLAIN LOGIN". PLAIN
-     * (RFC 4616) and LOGIN are built in and need on_auth; any other name (XOAUTH2,
-     * OAUTHBEARER, CRAM-MD5, SCRAM-SHA-256...) is run by on_sasl. Each name is a SASL
+     * The AUTH mechanisms advertised, space separated, in the order given; default "PLAIN
+     * LOGIN". Built in: PLAIN (RFC 4616) and LOGIN with on_auth; CRAM-MD5 (RFC 2195) and
+     * SCRAM-SHA-256 (RFC 5802, RFC 7677) with on_auth_lookup and `crypto` (since version 4);
+     * XOAUTH2, OAUTHBEARER (RFC 7628) and EXTERNAL (RFC 4422 appendix A) with on_auth_token
+     * (since version 4; EXTERNAL is offered over TLS only). Any other name, and one of those
+     * whose callback (or crypto function) is missing, is run by on_sasl. Each name is a SASL
      * mechanism name (RFC 4422 3.1: 1-20 of A-Z 0-9 '-' '_').
      */
     const char *auth_mechanisms;
@@ -322,14 +325,37 @@ typedef struct smtp_server_settings {
      * 3; default 1: nothing is read after a deferred command until it is answered.
      */
     size_t max_pending;
+    /**
+     * The cryptography of the built-in CRAM-MD5 (hmac_md5 and random) and SCRAM-SHA-256
+     * (hmac_sha256, sha256 and random): smtp_crypto (<smtp/common.h>), the client's hook too,
+     * which smtp_tls_crypto (<smtp/tls.h>) fills from mbedTLS. The struct is
+     * copied; its ctx must outlive the session. random makes CRAM-MD5's challenge (16 octets)
+     * and SCRAM's server nonce (30 octets). Since version 4; default NULL: neither is built in.
+     */
+    const smtp_crypto *crypto;
+    /**
+     * A secret of the server's that makes the salt SCRAM-SHA-256 shows for a user
+     * on_auth_lookup does not know: HMAC-SHA-256 of the user name under it, the same for the
+     * same name every time, so that a client cannot tell an unknown user from a wrong password
+     * (nor guess the salt without the secret). Keep it the same across restarts; NULL uses
+     * the hostname (the salt is then stable, but computable by anyone). Copied. Since version
+     * 4; default NULL.
+     */
+    const char *auth_mock_secret;
+    /**
+     * The iteration count shown with that salt: make it the count of your users' credentials.
+     * 1 .. 100000000. Since version 4; default 4096 (RFC 7677 4).
+     */
+    uint32_t auth_mock_iterations;
 } smtp_server_settings;
 
 /**
  * The version of smtp_server_settings this header describes (common.h: versioned structs):
  * 2 added future_release_interval, future_release_until, ehlo_keywords, mail_param_names and
- * rcpt_param_names; 3 added max_pending.
+ * rcpt_param_names; 3 added max_pending; 4 added crypto, auth_mock_secret and
+ * auth_mock_iterations.
  */
-#define SMTP_SERVER_SETTINGS_VERSION 3
+#define SMTP_SERVER_SETTINGS_VERSION 4
 
 /**
  * smtp_server_settings_init fills `*s` with the defaults of this header's version.
@@ -452,6 +478,59 @@ typedef struct smtp_server_sasl {
     smtp_span response; /**< the client's response, base64-decoded (may be empty) */
 } smtp_server_sasl;
 
+/**
+ * Whose credentials a built-in CRAM-MD5 or SCRAM-SHA-256 exchange needs (on_auth_lookup).
+ * Since callbacks version 3.
+ */
+typedef struct smtp_server_auth_lookup {
+    smtp_span mechanism; /**< "CRAM-MD5" or "SCRAM-SHA-256", as advertised */
+    /** The user name: 1-255 octets of UTF-8 without control bytes, compared as octets (no
+     * SASLprep: a name is looked up as the client sent it). SCRAM's "=2C" and "=3D" are
+     * decoded. */
+    smtp_span authcid;
+    /** SCRAM's authorization identity (RFC 5802 7 "a="), decoded: whom the client wants to act
+     * as; empty when none was given (always for CRAM-MD5). */
+    smtp_span authzid;
+} smtp_server_auth_lookup;
+
+/** The length of SCRAM-SHA-256's keys: a SHA-256 digest. */
+#define SMTP_SERVER_SCRAM_KEY 32
+/** The longest salt of smtp_server_scram, in octets. */
+#define SMTP_SERVER_SCRAM_SALT_MAX 64
+
+/**
+ * A user's SCRAM-SHA-256 credentials (RFC 5802 3), as a server stores them instead of the
+ * password: smtp_server_scram_make computes them, smtp_server_auth_scram gives them.
+ */
+typedef struct smtp_server_scram {
+    /** StoredKey = H(ClientKey), ClientKey = HMAC(SaltedPassword, "Client Key"). */
+    unsigned char stored_key[SMTP_SERVER_SCRAM_KEY];
+    /** ServerKey = HMAC(SaltedPassword, "Server Key"). */
+    unsigned char server_key[SMTP_SERVER_SCRAM_KEY];
+    unsigned char salt[SMTP_SERVER_SCRAM_SALT_MAX]; /**< the salt, salt_len octets */
+    size_t salt_len;                                /**< 1 .. SMTP_SERVER_SCRAM_SALT_MAX */
+    uint32_t iterations; /**< SaltedPassword's iteration count, at least 1 */
+} smtp_server_scram;
+
+/**
+ * A bearer token or an EXTERNAL request, for on_auth_token. The spans stay valid until the
+ * decision is answered. Since callbacks version 3.
+ */
+typedef struct smtp_server_token {
+    smtp_span mechanism; /**< "XOAUTH2", "OAUTHBEARER" or "EXTERNAL", as advertised */
+    /**
+     * Whom the client wants to act as: OAUTHBEARER's gs2 "a=" (RFC 7628 3.1, decoded), the
+     * whole message of EXTERNAL (RFC 4422 A.1); empty when none was given (always for
+     * XOAUTH2). UTF-8 without control bytes, at most 255 octets.
+     */
+    smtp_span authzid;
+    /** XOAUTH2's "user=": the account the token is for; empty for the others. */
+    smtp_span user;
+    /** The OAuth 2.0 bearer token ("auth=Bearer <token>", RFC 6750 2.1); empty for EXTERNAL,
+     * whose credential is the TLS client certificate the application checked. */
+    smtp_span token;
+} smtp_server_token;
+
 /** Attributes of XCLIENT or XFORWARD (Postfix), xtext-decoded; see the present bits. */
 #define SMTP_SERVER_XATTR_NAME 0x001u     /**< client host name, "[UNAVAILABLE]", "[TEMPUNAVAIL]" */
 #define SMTP_SERVER_XATTR_ADDR 0x002u     /**< client address: IPv4, or IPv6 ("IPV6:" optional) */
@@ -499,8 +578,8 @@ typedef struct smtp_server_proxy {
 } smtp_server_proxy;
 
 /** The version of smtp_server_callbacks this header describes (common.h: versioned structs):
- * 2 added on_etrn and on_help. */
-#define SMTP_SERVER_CALLBACKS_VERSION 2
+ * 2 added on_etrn and on_help; 3 on_auth_lookup and on_auth_token. */
+#define SMTP_SERVER_CALLBACKS_VERSION 3
 
 /**
  * Callbacks. Every one receives the session first and `user_data` last. A NULL callback means
@@ -795,6 +874,50 @@ typedef struct smtp_server_callbacks {
      *         answer later with smtp_server_reply, or a negative value to fail the session.
      */
     int (*on_help)(smtp_server *srv, smtp_span arg, void *user_data);
+    /**
+     * A built-in CRAM-MD5 or SCRAM-SHA-256 exchange needs a user's credentials: look them up
+     * (a policy callback). Since version 3.
+     *
+     * Answer with smtp_server_auth_password (CRAM-MD5: the password) or smtp_server_auth_scram
+     * (SCRAM-SHA-256: the stored credentials, never the password); the engine then checks the
+     * client's proof itself and ends the exchange (235 2.7.0 or 535 5.7.8). The identity is
+     * the authzid when given, else the authcid: refuse here an authzid the user may not act
+     * as. Return 0 without an answer (or answer smtp_server_reply code 0) when the user does
+     * not exist: the exchange goes on with made-up credentials (SCRAM: settings
+     * auth_mock_secret and auth_mock_iterations) and fails as a wrong password does, with the
+     * same replies and work. A 4xx/5xx reply is sent at once: 454 4.7.0 when the lookup
+     * failed for now. Required, with settings.crypto, for the built-in CRAM-MD5 and
+     * SCRAM-SHA-256.
+     *
+     * @param srv        The session.
+     * @param lookup     The mechanism and names; the spans stay valid until the decision is
+     *                   answered (also after SMTP_SERVER_DEFER).
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (without an answer given: an unknown user), SMTP_SERVER_DEFER to answer later,
+     *         or a negative value to fail the session.
+     */
+    int (*on_auth_lookup)(smtp_server *srv, const smtp_server_auth_lookup *lookup, void *user_data);
+    /**
+     * XOAUTH2, OAUTHBEARER or EXTERNAL credentials were received: decide (a policy
+     * callback). Since version 3.
+     *
+     * The engine parses the message (RFC 7628 3.1, Google's XOAUTH2 format, RFC 4422 A.1) and
+     * refuses a malformed one itself (535 5.7.8). Accept with smtp_server_auth_accept (NULL
+     * identity: the authzid, else XOAUTH2's user); refuse with smtp_server_reply, 535 5.7.8
+     * for a bad token, 454 4.7.0 for a temporary failure. For XOAUTH2 and OAUTHBEARER a
+     * refusal (but 421) first goes as the error challenge those mechanisms define (a 334 with
+     * a JSON status: RFC 7628 3.2.2), and the reply once the client answered it. EXTERNAL's
+     * credential is the TLS client certificate: the application checks it (its adapter knows
+     * it) and whether its subject may act as the authzid. There is no default acceptance:
+     * returning 0 without an answer refuses (535 5.7.8).
+     *
+     * @param srv        The session.
+     * @param token      The credentials; the spans stay valid until the decision is answered.
+     * @param user_data  The `user_data` given to smtp_server_new.
+     * @return 0 (without an answer given: a refusal), SMTP_SERVER_DEFER to answer later, or a
+     *         negative value to fail the session.
+     */
+    int (*on_auth_token)(smtp_server *srv, const smtp_server_token *token, void *user_data);
 } smtp_server_callbacks;
 
 /**
@@ -848,7 +971,9 @@ typedef struct smtp_server_callbacks {
  *         3339 date-time; an EHLO reply that would not fit in 2048 octets; with
  *         SMTP_SERVER_EXT_AUTH, an AUTH list that is empty or holds a name that is not a SASL
  *         mechanism name, PLAIN or LOGIN listed without on_auth, or another mechanism listed
- *         without on_sasl.
+ *         without on_sasl and not built in (CRAM-MD5 and SCRAM-SHA-256 with on_auth_lookup and
+ *         the crypto functions they need, XOAUTH2, OAUTHBEARER and EXTERNAL with
+ *         on_auth_token); auth_mock_iterations 0 or over 100000000.
  * @retval SMTP_ERR_NOMEM An allocation failed.
  */
 SMTP_API int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
@@ -948,8 +1073,9 @@ SMTP_API smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap) 
  * Codes allowed: 421 always (queued, then the connection closes); on_connect 220, 554 or any
  * 4xx/5xx; on_helo/on_mail/on_message_end 250; on_rcpt 250, 251, 252; on_data_start 354 for
  * DATA (the first BDAT of a message is accepted with 0 only); on_vrfy 250, 251, 252; on_auth
- * 235; on_xclient 220; on_xforward 250; on_etrn 250, 251, 252, 253; on_help 211, 214; and
- * 4xx/5xx for every one (on_sasl: 4xx/5xx only; accept with smtp_server_auth_accept).
+ * 235; on_xclient 220; on_xforward 250; on_etrn 250, 251, 252, 253; on_help 211, 214;
+ * on_auth_lookup 0 only (an unknown user); and 4xx/5xx for every one (on_sasl and
+ * on_auth_token: 4xx/5xx only, accept with smtp_server_auth_accept).
  * Answered after SMTP_SERVER_DEFER, the decision also completes at once what needs no more
  * input: an empty BDAT chunk ("BDAT 0 LAST" whose on_data_start was deferred) gets its reply,
  * or ends the message, so on_message_end may be called from inside this call (and may
@@ -1141,20 +1267,91 @@ SMTP_API int smtp_server_auth_challenge(smtp_server *srv, const char *data, size
  *
  * @param srv       The session.
  * @param identity  The identity, `len` octets, copied. For on_auth, NULL keeps the default
- *                  (authzid, else authcid); for on_sasl it is required.
+ *                  (authzid, else authcid); for on_auth_token, NULL takes the authzid, else
+ *                  XOAUTH2's user; for on_sasl it is required.
  * @param len       The length of `identity`, 1 .. SMTP_SERVER_MAX_IDENTITY; 0 with `identity`
  *                  NULL.
  * @return 0 on success, or one of these negative error codes:
- * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL; `identity` NULL with `len` > 0 or for
- *         on_sasl; `len` 0 or over SMTP_SERVER_MAX_IDENTITY with an identity.
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL; `identity` NULL with `len` > 0, for
+ *         on_sasl, or for on_auth_token without an authzid or user; `len` 0 or over
+ *         SMTP_SERVER_MAX_IDENTITY with an identity.
  * @retval SMTP_ERR_UNSAFE_ARGUMENT A control byte (TAB included) or DEL in the identity.
- * @retval SMTP_ERR_INVALID_STATE No on_auth or on_sasl decision is pending (none was asked, it
- *         was answered, or the session ended), or the session failed.
+ * @retval SMTP_ERR_INVALID_STATE No on_auth, on_sasl or on_auth_token decision is pending
+ *         (none was asked, it was answered, or the session ended), or the session failed.
  * @retval SMTP_ERR_NOBUF No room for the reply in the output queue: write, then call again.
  * @retval SMTP_ERR_NOMEM The output queue could not grow: the session failed (fatal and
  *         sticky).
  */
 SMTP_API int smtp_server_auth_accept(smtp_server *srv, const char *identity, size_t len);
+
+/**
+ * smtp_server_auth_password answers a pending on_auth_lookup of CRAM-MD5 with the user's
+ * password: the engine checks the client's digest (RFC 2195 2, compared in constant time) and
+ * ends the exchange with 235 2.7.0 or 535 5.7.8.
+ *
+ * On the errors other than SMTP_ERR_NOMEM and SMTP_ERR_CALLBACK_FAILURE nothing changes and
+ * the decision stays pending.
+ *
+ * @param srv       The session.
+ * @param password  The password, `len` octets (used as given: no SASLprep); not kept.
+ * @param len       The length of `password`, at least 1.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` or `password` is NULL, `len` is 0, or the exchange
+ *         is not CRAM-MD5.
+ * @retval SMTP_ERR_INVALID_STATE No on_auth_lookup decision is pending, or the session failed.
+ * @retval SMTP_ERR_NOBUF No room for the reply in the output queue: write, then call again.
+ * @retval SMTP_ERR_CALLBACK_FAILURE A crypto function failed: fatal and sticky.
+ * @retval SMTP_ERR_NOMEM The output queue could not grow: fatal and sticky.
+ */
+SMTP_API int smtp_server_auth_password(smtp_server *srv, const char *password, size_t len);
+
+/**
+ * smtp_server_auth_scram answers a pending on_auth_lookup of SCRAM-SHA-256 with the user's
+ * stored credentials: the engine sends the server-first message (its nonce from the crypto
+ * hook's random, the salt and the iteration count), checks the client's proof (RFC 5802 3:
+ * H(ClientProof XOR HMAC(StoredKey, AuthMessage)) == StoredKey, in constant time), proves
+ * itself with the ServerSignature ("v=", in a 334) and ends the exchange with 235 2.7.0, or
+ * 535 5.7.8 for a wrong proof.
+ *
+ * On the errors other than SMTP_ERR_NOMEM and SMTP_ERR_CALLBACK_FAILURE nothing changes and
+ * the decision stays pending.
+ *
+ * @param srv   The session.
+ * @param cred  The credentials, copied (smtp_server_scram_make).
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` or `cred` is NULL, the salt is empty or over
+ *         SMTP_SERVER_SCRAM_SALT_MAX octets, the iteration count 0, or the exchange is not
+ *         SCRAM-SHA-256.
+ * @retval SMTP_ERR_INVALID_STATE No on_auth_lookup decision is pending, or the session failed.
+ * @retval SMTP_ERR_NOBUF No room for the challenge in the output queue: write, then call
+ *         again.
+ * @retval SMTP_ERR_CALLBACK_FAILURE The crypto hook's random failed: fatal and sticky.
+ * @retval SMTP_ERR_NOMEM The output queue could not grow: fatal and sticky.
+ */
+SMTP_API int smtp_server_auth_scram(smtp_server *srv, const smtp_server_scram *cred);
+
+/**
+ * smtp_server_scram_make computes the SCRAM-SHA-256 credentials a server stores for a password
+ * (RFC 5802 3): SaltedPassword = Hi(password, salt, iterations), then StoredKey and ServerKey.
+ *
+ * It runs hmac_sha256 `iterations` times. The password is used as given: no SASLprep (a
+ * client that normalises a non-ASCII password differently will not match).
+ *
+ * @param out         Receives the credentials (the salt copied).
+ * @param crypto      The crypto hook: hmac_sha256 and sha256 are used.
+ * @param password    The password, `len` octets.
+ * @param len         The length of `password`, at least 1.
+ * @param salt        The salt, random and per user: `salt_len` octets.
+ * @param salt_len    1 .. SMTP_SERVER_SCRAM_SALT_MAX.
+ * @param iterations  The iteration count, at least 1 (RFC 7677 4: 4096 or more).
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT A pointer is NULL, hmac_sha256 or sha256 is missing, `len`
+ *         is 0, `salt_len` is out of range, or `iterations` is 0.
+ * @retval SMTP_ERR_CALLBACK_FAILURE A crypto function failed (then `*out` is zeroed).
+ */
+SMTP_API int smtp_server_scram_make(smtp_server_scram *out, const smtp_crypto *crypto,
+                                    const char *password, size_t len, const unsigned char *salt,
+                                    size_t salt_len, uint32_t iterations);
 
 /**
  * smtp_server_helo returns the name the client gave with the accepted HELO, EHLO or LHLO.

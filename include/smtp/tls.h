@@ -815,11 +815,12 @@ typedef enum smtp_tls_dane_status {
 SMTP_API smtp_tls_dane_status smtp_tls_dane_result(const smtp_tls *tls, size_t *index,
                                                    uint8_t *usage);
 
-/* ---- The client's SASL cryptography (<smtp/client.h>) ---- */
+/* ---- The SASL cryptography of both engines (smtp_crypto, <smtp/common.h>) ---- */
 
 /**
- * smtp_tls_crypto fills `*crypto` with mbedTLS's cryptography for the client's CRAM-MD5 and
- * SCRAM-SHA-256 (smtp_client_settings.crypto).
+ * smtp_tls_crypto fills `*crypto` with mbedTLS's cryptography for CRAM-MD5 and SCRAM-SHA-256:
+ * the client's (smtp_client_settings.crypto) and the server's built-in ones
+ * (smtp_server_settings.crypto, smtp_server_scram_make).
  *
  * The hook gets mbedTLS's HMAC-MD5, HMAC-SHA-256 and SHA-256, and random bytes from `cfg`'s
  * generator (the CTR-DRBG a config seeds once). A function mbedTLS was built without (MD5 is
@@ -834,7 +835,8 @@ SMTP_API smtp_tls_dane_status smtp_tls_dane_result(const smtp_tls *tls, size_t *
  *
  * @param crypto  The hook to fill, every field.
  * @param cfg     A config of either role, for the random bytes; it must outlive every client
- *                using the hook. NULL: random is NULL, so CRAM-MD5 only.
+ *                and server using the hook. NULL: random is NULL, so the client's CRAM-MD5
+ *                only (the server's CRAM-MD5 and SCRAM-SHA-256 need random too).
  * @return 0 on success, or a negative error code:
  * @retval SMTP_ERR_INVALID_ARGUMENT  `crypto` is NULL.
  */

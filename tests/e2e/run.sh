@@ -570,7 +570,7 @@ case_auth() {
     printf 'x\r\n' >"$tmp/msg"
     start_sink -v --discard --auth-file "$tmp/users" --allow-insecure-auth
     send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
-        --auth-password 's3cret:with colon' --allow-insecure-auth
+        --auth-password 's3cret:with colon' --auth-mech PLAIN --allow-insecure-auth
     expect_in "$tmp/sink.out" '"auth":"alice",'
     send 0 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user bob \
         --auth-password pw --auth-mech LOGIN --allow-insecure-auth
@@ -594,7 +594,9 @@ case_auth() {
     # A mechanism the server does not offer.
     send 69 --from a@example.org --to b@example.org --data "$tmp/msg" --auth-user alice \
         --auth-password pw --auth-mech XOAUTH2 --allow-insecure-auth
-    expect_line "$tmp/send.out" "b@example.org: not sent: AUTH XOAUTH2 not offered (offered: PLAIN LOGIN)"
+    offered="PLAIN LOGIN" # with mbedTLS SCRAM-SHA-256 and CRAM-MD5 too (case_sasl)
+    [ "$mkcert" = none ] || offered="SCRAM-SHA-256 CRAM-MD5 PLAIN LOGIN"
+    expect_line "$tmp/send.out" "b@example.org: not sent: AUTH XOAUTH2 not offered (offered: $offered)"
     [ "$(wc -l <"$tmp/sink.out")" -eq 2 ] || fail "expected 2 messages"
     stop_sink
     # AUTH required but not offered at all (issue #6: the line had no reason).
@@ -603,6 +605,52 @@ case_auth() {
         --auth-password pw --allow-insecure-auth
     expect_line "$tmp/send.out" "b@example.org: not sent: AUTH not offered"
     stop_sink
+}
+
+# SCRAM-SHA-256 and CRAM-MD5 (mbedTLS builds): smtp-sink --make-scram's entry and a password
+# entry, each mechanism against each, an unknown user and a wrong password alike, and the
+# entries --auth-file refuses.
+case_sasl() {
+    printf 'x\r\n' >"$tmp/msg"
+    printf 'pencil\n' | $W "$bin/smtp-sink" --make-scram scram >"$tmp/users" || fail "--make-scram"
+    grep -q '^scram:{SCRAM-SHA-256}4096,[A-Za-z0-9+/=]*,[A-Za-z0-9+/=]\{44\},[A-Za-z0-9+/=]\{44\}$' \
+        "$tmp/users" || fail "--make-scram printed: $(cat "$tmp/users")"
+    grep -q pencil "$tmp/users" && fail "--make-scram printed the password"
+    printf 'plain:{PLAIN}secret\n' >>"$tmp/users"
+    start_sink -v --discard --auth-file "$tmp/users" --allow-insecure-auth
+    a="--from a@example.org --to b@example.org --data $tmp/msg --allow-insecure-auth"
+    send 0 $a --auth-user scram --auth-password pencil -v # the strongest: SCRAM-SHA-256
+    expect_in "$tmp/send.err" "C: AUTH SCRAM-SHA-256 ****"
+    expect_in "$tmp/sink.out" '"auth":"scram",'
+    send 0 $a --auth-user plain --auth-password secret --auth-mech SCRAM-SHA-256
+    send 0 $a --auth-user plain --auth-password secret --auth-mech CRAM-MD5
+    send 0 $a --auth-user scram --auth-password pencil --auth-mech PLAIN # checked by its keys
+    expect_in "$tmp/sink.err" "smtp-sink: [1] C: AUTH SCRAM-SHA-256 ****"
+    expect_in "$tmp/sink.err" "smtp-sink: [3] C: AUTH CRAM-MD5"
+    [ "$(grep -c '"auth":"plain",' "$tmp/sink.out")" -eq 2 ] || fail "plain's two messages"
+    # A wrong password and an unknown user: the same refusal.
+    for u in "scram --auth-password pencil2" "nobody --auth-password pencil" \
+        "scram --auth-password pencil --auth-mech CRAM-MD5" \
+        "plain --auth-password secreT --auth-mech CRAM-MD5"; do
+        send 69 $a --auth-user $u
+        expect_in "$tmp/send.err" "session ended: AUTH_FAILED: 535 5.7.8 Error: authentication failed"
+    done
+    [ "$(wc -l <"$tmp/sink.out")" -eq 4 ] || fail "expected 4 messages"
+    stop_sink
+    # Malformed entries, and --make-scram without a password or with a bad name.
+    for bad in 'u:{SCRAM-SHA-256}4096,c2FsdA==,AAAA,AAAA' 'u:{SCRAM-SHA-256}0,c2FsdA==' \
+        'u:{SCRAM-SHA-256}x' 'u:{PLAIN}'; do
+        printf '%s\n' "$bad" >"$tmp/bad"
+        $W "$bin/smtp-sink" --discard --auth-file "$tmp/bad" --allow-insecure-auth \
+            >"$tmp/o.out" 2>"$tmp/o.err"
+        [ $? -eq 65 ] || fail "--auth-file '$bad' not refused"
+        expect_in "$tmp/o.err" "smtp-sink: --auth-file: $tmp/bad:1: expected user:"
+    done
+    $W "$bin/smtp-sink" --make-scram u </dev/null >"$tmp/o.out" 2>"$tmp/o.err"
+    [ $? -eq 65 ] || fail "--make-scram without a password"
+    expect_in "$tmp/o.err" "no password on standard input"
+    $W "$bin/smtp-sink" --make-scram u:v </dev/null >"$tmp/o.out" 2>"$tmp/o.err"
+    [ $? -eq 64 ] || fail "--make-scram u:v"
 }
 
 # DSN (RFC 3461): smtp-send's --dsn-* options on the wire (the -v transcript; smtp-sink offers
@@ -825,6 +873,16 @@ case_no_tls() {
         2>"$tmp/o.err"
     [ $? -eq 64 ] || fail "smtp-sink --tls-cert in a build without TLS"
     expect_in "$tmp/o.err" "this smtp-sink was built without TLS (mbedTLS not found)"
+    # No SCRAM-SHA-256 without mbedTLS: an entry is refused, --make-scram too.
+    printf 'u:{SCRAM-SHA-256}4096,c2FsdA==,%s,%s\n' "$(printf '%044d' 0)" "$(printf '%044d' 0)" \
+        >"$tmp/users"
+    $W "$bin/smtp-sink" --discard --auth-file "$tmp/users" --allow-insecure-auth \
+        >"$tmp/o.out" 2>"$tmp/o.err"
+    [ $? -eq 65 ] || fail "a SCRAM entry in a build without TLS"
+    expect_in "$tmp/o.err" "SCRAM-SHA-256 entries need a build with mbedTLS"
+    $W "$bin/smtp-sink" --make-scram u </dev/null >"$tmp/o.out" 2>"$tmp/o.err"
+    [ $? -eq 64 ] || fail "--make-scram in a build without TLS"
+    expect_in "$tmp/o.err" "built without mbedTLS"
 }
 
 # A short case under valgrind (when it is installed and the build is not instrumented).

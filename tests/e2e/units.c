@@ -215,7 +215,7 @@ static int load(const char *text, ex_authfile *af)
     char path[256], err[256];
     write_file("users", text);
     snprintf(path, sizeof path, "%s/users", dir);
-    return ex_authfile_load(af, path, err, sizeof err);
+    return ex_authfile_load(af, path, NULL, err, sizeof err);
 }
 
 static void test_authfile(void)
@@ -236,7 +236,7 @@ static void test_authfile(void)
     CHECK(load("user:\n", &af) == -2);
     CHECK(load("# only a comment\n", &af) == -2);
     char err[256];
-    CHECK(ex_authfile_load(&af, "/nonexistent/users", err, sizeof err) == -1);
+    CHECK(ex_authfile_load(&af, "/nonexistent/users", NULL, err, sizeof err) == -1);
     CHECK(strstr(err, "/nonexistent/users") != NULL);
 }
 

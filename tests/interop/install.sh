@@ -7,8 +7,9 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 need=
-# swaks needs Net::SSLeay for TLS (only recommended, and we install without recommends).
-for pkg in postfix swaks libnet-ssleay-perl msmtp curl python3 python3-aiosmtpd; do
+# swaks needs Net::SSLeay for TLS and Digest::HMAC_MD5 for AUTH CRAM-MD5 (only recommended,
+# and we install without recommends).
+for pkg in postfix swaks libnet-ssleay-perl libdigest-hmac-perl msmtp curl python3 python3-aiosmtpd; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 # Node.js may come from Debian (nodejs + npm) or from NodeSource (nodejs holds npm).

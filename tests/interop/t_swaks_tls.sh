@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # swaks against smtp-sink with TLS (a certificate made now, verified with its CA): STARTTLS
-# with AUTH PLAIN and LOGIN, pipelined, a mechanism not offered, a wrong password, AUTH not
+# with AUTH PLAIN, LOGIN and CRAM-MD5, pipelined, a mechanism not offered, a wrong password, AUTH not
 # offered before TLS; implicit TLS (--tls-on-connect, RFC 8314). Stored messages compared
 # byte for byte.
 . "$SMTP_SRC/tests/interop/lib.sh"
@@ -40,8 +40,16 @@ expect_in "$T/swaks.log" "~> AUTH LOGIN"
 expect_msg "$T/msg.swaks" '{"tls":true,"auth":"bob"}'
 sw 0 --tls
 expect_msg "$T/msg.swaks" '{"tls":true,"auth":null}'
-# CRAM-MD5 is not offered (28); a wrong password: 535 5.7.8 (28); no AUTH before TLS (28).
-sw 28 --tls --auth CRAM-MD5 --auth-user alice --auth-password s3cret
+# CRAM-MD5 (RFC 2195), checked by the server engine: swaks needs Digest::HMAC_MD5 for it.
+if perl -MDigest::HMAC_MD5 -e 1 2>/dev/null; then
+    sw 0 --tls --auth CRAM-MD5 --auth-user alice --auth-password s3cret
+    expect_in "$T/swaks.log" "~> AUTH CRAM-MD5"
+    expect_msg "$T/msg.swaks" '{"tls":true,"auth":"alice"}'
+else
+    [ -n "${CI:-}" ] && fail "swaks has no CRAM-MD5: libdigest-hmac-perl is missing"
+fi
+# CRAM-SHA1 is not offered (28); a wrong password: 535 5.7.8 (28); no AUTH before TLS (28).
+sw 28 --tls --auth CRAM-SHA1 --auth-user alice --auth-password s3cret
 sw 28 --tls --auth PLAIN --auth-user alice --auth-password wrong
 expect_in "$T/swaks.log" "<~* 535 5.7.8"
 sw 28 --auth PLAIN --auth-user alice --auth-password s3cret
