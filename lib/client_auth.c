@@ -231,12 +231,8 @@ static size_t build(smtp_client *cli, size_t limit)
         smtp_strbuf_puts(&b, "\001\001");
         break;
     case MECH_OAUTHBEARER: /* RFC 7628 3.1: gs2-header ^A "auth=Bearer " token ^A ^A */
-        smtp_strbuf_puts(&b, "n,");
-        if (s->auth_authzid) {
-            smtp_strbuf_puts(&b, "a=");
-            smtp_strbuf_puts(&b, s->auth_authzid);
-        }
-        smtp_strbuf_puts(&b, ",\001auth=Bearer ");
+        sb_gs2_header(&b, s); /* the authzid's ',' and '=' as "=2C" and "=3D" (RFC 5801 4) */
+        smtp_strbuf_puts(&b, "\001auth=Bearer ");
         smtp_strbuf_puts(&b, s->auth_token);
         smtp_strbuf_puts(&b, "\001\001");
         break;
