@@ -502,14 +502,14 @@ static void encoder_init(smtp_client *cli, const smtp_client_message *m);
 
 int smtp_client_data_as(smtp_client *cli, smtp_client_data_command how)
 {
-    if (!cli || (unsigned)how > SMTP_CLIENT_DATA_BDAT) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!cli || (unsigned)how > (unsigned)SMTP_CLIENT_DATA_BDAT) return SMTP_ERR_INVALID_ARGUMENT;
     if (cli->error || cli->ended || !cli->msg || !cli->m_open || cli->m_decided ||
         cli->msg_copy.nrcpts == 0)
         return SMTP_ERR_INVALID_STATE;
     /* The data's command is chosen now (MAIL's parameters do not depend on it, nor does
      * anything before the data): when MAIL went out already, its choice and the body's
      * encoder are made again; else emit_mail makes them with this one. */
-    cli->m_how = how;
+    cli->m_how = (int)how;
     if (cli->m_mail) {
         cli->m_bdat = use_bdat(cli, cli->msg);
         encoder_init(cli, cli->msg);

@@ -1906,12 +1906,12 @@ static void test_relay(void)
 }
 
 /* smtp_server_decision_command: each policy callback's command, read ahead too. */
-static smtp_verb seen_verbs[8];
+static smtp_verb seen_verbs[10];
 static size_t nseen;
 
 static int record_verb(smtp_server *srv)
 {
-    if (nseen < 8) seen_verbs[nseen++] = smtp_server_decision_command(srv);
+    if (nseen < 10) seen_verbs[nseen++] = smtp_server_decision_command(srv);
     return 0;
 }
 static int rv_helo(smtp_server *srv, smtp_verb v, smtp_span d, void *ud)
@@ -1931,6 +1931,34 @@ static int rv_rcpt(smtp_server *srv, const smtp_server_rcpt *r, void *ud)
     return record_verb(srv);
 }
 static int rv_start(smtp_server *srv, void *ud)
+{
+    (void)ud;
+    return record_verb(srv);
+}
+
+static int rv_arg(smtp_server *srv, smtp_span a, void *ud)
+{
+    (void)a, (void)ud;
+    return record_verb(srv);
+}
+static int rv_auth(smtp_server *srv, const smtp_server_auth *a, void *ud)
+{
+    (void)a, (void)ud;
+    return record_verb(srv);
+}
+static int rv_sasl(smtp_server *srv, const smtp_server_sasl *s, void *ud)
+{
+    (void)s, (void)ud;
+    record_verb(srv);
+    smtp_server_reply(srv, 535, NULL, NULL, 0);
+    return 0;
+}
+static int rv_xattrs(smtp_server *srv, const smtp_server_xattrs *x, void *ud)
+{
+    (void)x, (void)ud;
+    return record_verb(srv);
+}
+static int rv_connect(smtp_server *srv, void *ud)
 {
     (void)ud;
     return record_verb(srv);
@@ -1960,6 +1988,38 @@ static void test_decision_command(void)
         CHECK_INT(smtp_server_decision_command(srv), SMTP_VERB_MAIL);
         smtp_server_del(srv);
     }
+    /* The other policy callbacks, and none pending. */
+    static const smtp_server_callbacks all = {.on_connect = rv_connect,
+                                              .on_helo = rv_helo,
+                                              .on_vrfy = rv_arg,
+                                              .on_etrn = rv_arg,
+                                              .on_help = rv_arg,
+                                              .on_auth = rv_auth,
+                                              .on_sasl = rv_sasl,
+                                              .on_xclient = rv_xattrs,
+                                              .on_xforward = rv_xattrs};
+    smtp_server_settings st;
+    smtp_server_settings_init(&st);
+    st.extensions |= SMTP_SERVER_EXT_AUTH;
+    st.auth_mechanisms = "PLAIN X-TEST";
+    st.flags |= SMTP_SERVER_AUTH_PLAINTEXT;
+    st.trust = SMTP_SERVER_TRUST_ALL;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, &all, &st, NULL, NULL), 0);
+    nseen = 0;
+    CHECK_INT(smtp_server_start(srv), 0);
+    feed(srv, "EHLO c\r\nVRFY x\r\nETRN x.example\r\nHELP\r\nAUTH X-TEST\r\n"
+              "AUTH PLAIN AHUAcA==\r\nXFORWARD ADDR=192.0.2.1\r\nXCLIENT ADDR=192.0.2.1\r\n");
+    static const smtp_verb want[] = {SMTP_VERB_UNKNOWN, SMTP_VERB_EHLO, SMTP_VERB_VRFY,
+                                     SMTP_VERB_ETRN,    SMTP_VERB_HELP, SMTP_VERB_AUTH,
+                                     SMTP_VERB_AUTH,    SMTP_VERB_XFORWARD, SMTP_VERB_XCLIENT};
+    CHECK_INT((int)nseen, 9);
+    for (size_t i = 0; i < nseen && i < 9; i++)
+        CHECK_INT(seen_verbs[i], want[i]);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_decision_command(srv), SMTP_VERB_UNKNOWN); /* none pending */
+    smtp_server_del(srv);
 }
 
 int main(void)
