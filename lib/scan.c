@@ -50,12 +50,14 @@ static uint64_t zero_bytes(uint64_t x)
     return (x - ONES) & ~x & HIGHS;
 }
 
-static const char *scan_portable(const char *p, const char *end)
+/* `nul`: NUL is looked for too. */
+static const char *scan_portable(const char *p, const char *end, int nul)
 {
     while (end - p >= 8) {
         uint64_t x;
         memcpy(&x, p, 8);
         uint64_t hit = zero_bytes(x ^ (ONES * '\r')) | zero_bytes(x ^ (ONES * '\n'));
+        if (nul) hit |= zero_bytes(x);
         if (hit) {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__ORDER_LITTLE_ENDIAN__) &&               \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -66,56 +68,67 @@ static const char *scan_portable(const char *p, const char *end)
         }
         p += 8;
     }
-    while (p < end && *p != '\r' && *p != '\n')
+    while (p < end && *p != '\r' && *p != '\n' && (!nul || *p != '\0'))
         p++;
     return p;
 }
 
 #if defined(SCAN_SSE2)
-static const char *scan_simd(const char *p, const char *end)
+/* The octets of v that are CR, LF or (with `nul`) NUL, as a 16-bit mask. */
+static unsigned sse2_mask(__m128i v, int nul)
 {
-    const __m128i cr = _mm_set1_epi8('\r');
-    const __m128i lf = _mm_set1_epi8('\n');
+    __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+    if (nul) m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+
+static const char *scan_simd(const char *p, const char *end, int nul)
+{
     while (end - p >= 32) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-        __m128i ma = _mm_or_si128(_mm_cmpeq_epi8(a, cr), _mm_cmpeq_epi8(a, lf));
-        __m128i mb = _mm_or_si128(_mm_cmpeq_epi8(b, cr), _mm_cmpeq_epi8(b, lf));
-        unsigned m = (unsigned)_mm_movemask_epi8(ma) | (unsigned)_mm_movemask_epi8(mb) << 16;
+        unsigned m = sse2_mask(_mm_loadu_si128((const __m128i *)(const void *)p), nul) |
+                     sse2_mask(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), nul) << 16;
         if (m) return p + __builtin_ctz(m);
         p += 32;
     }
     if (end - p >= 16) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-        unsigned m =
-            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(a, cr), _mm_cmpeq_epi8(a, lf)));
+        unsigned m = sse2_mask(_mm_loadu_si128((const __m128i *)(const void *)p), nul);
         if (m) return p + __builtin_ctz(m);
         p += 16;
     }
-    return scan_portable(p, end);
+    return scan_portable(p, end, nul);
 }
 #elif defined(SCAN_NEON)
-static const char *scan_simd(const char *p, const char *end)
+static const char *scan_simd(const char *p, const char *end, int nul)
 {
     const uint8x16_t cr = vdupq_n_u8('\r');
     const uint8x16_t lf = vdupq_n_u8('\n');
     while (end - p >= 16) {
         uint8x16_t v = vld1q_u8((const uint8_t *)p);
         uint8x16_t m = vorrq_u8(vceqq_u8(v, cr), vceqq_u8(v, lf));
+        if (nul) m = vorrq_u8(m, vceqq_u8(v, vdupq_n_u8(0)));
         /* Four bits per octet: the narrowing shift packs the 128-bit mask into 64. */
         uint64_t bits =
             vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(m), 4)), 0);
         if (bits) return p + (__builtin_ctzll(bits) >> 2);
         p += 16;
     }
-    return scan_portable(p, end);
+    return scan_portable(p, end, nul);
 }
 #endif
 
 const char *smtp_scan_eol(const char *p, const char *end)
 {
 #if defined(SCAN_SSE2) || defined(SCAN_NEON)
-    if (SCAN_LIKELY(!smtp_scan_portable)) return scan_simd(p, end);
+    if (SCAN_LIKELY(!smtp_scan_portable)) return scan_simd(p, end, 0);
 #endif
-    return scan_portable(p, end);
+    return scan_portable(p, end, 0);
+}
+
+const char *smtp_scan_eol0(const char *p, const char *end)
+{
+#if defined(SCAN_SSE2) || defined(SCAN_NEON)
+    if (SCAN_LIKELY(!smtp_scan_portable)) return scan_simd(p, end, 1);
+#endif
+    return scan_portable(p, end, 1);
 }

@@ -25,4 +25,7 @@ extern const int smtp_scan_has_simd;
 /* smtp_scan_eol returns the first CR or LF in [p, end), or `end` when there is none. */
 const char *smtp_scan_eol(const char *p, const char *end);
 
+/* smtp_scan_eol0 returns the first CR, LF or NUL in [p, end), or `end` (the line framer's). */
+const char *smtp_scan_eol0(const char *p, const char *end);
+
 #endif /* SMTP_SCAN_H */

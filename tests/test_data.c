@@ -635,8 +635,8 @@ static void test_size_over_4gib(void)
     free(p);
 }
 
-/* smtp_scan_eol, both ways, against a byte loop: every start and length over a buffer with CR
- * and LF at random places, and none (the long runs of the SIMD loops). */
+/* smtp_scan_eol and smtp_scan_eol0, both ways, against a byte loop: every start and length over a
+ * buffer with CR and LF at random places, and none (the long runs of the SIMD loops). */
 static void test_scan_eol(void)
 {
     char buf[300];
@@ -650,13 +650,16 @@ static void test_scan_eol(void)
         }
         for (size_t start = 0; start < 40; start++) {
             for (size_t len = 0; start + len <= sizeof buf; len += 1 + len / 16) {
-                const char *p = buf + start, *end = p + len, *want = p;
+                const char *p = buf + start, *end = p + len, *want = p, *want0;
                 while (want < end && *want != '\r' && *want != '\n')
                     want++;
+                for (want0 = p; want0 < want && *want0 != '\0'; want0++)
+                    ;
                 for (int portable = 0; portable < 2; portable++) {
                     smtp_scan_portable = portable;
-                    if (smtp_scan_eol(p, end) != want) {
+                    if (smtp_scan_eol(p, end) != want || smtp_scan_eol0(p, end) != want0) {
                         CHECK(smtp_scan_eol(p, end) == want);
+                        CHECK(smtp_scan_eol0(p, end) == want0);
                         smtp_scan_portable = 0;
                         return;
                     }

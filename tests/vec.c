@@ -3,11 +3,12 @@
  * The protocol-vector harness (see vec.h for the file format and the four replays).
  * Usage: smtp_vectors FILE.vec...   The runner is named by the file's directory.
  *
- * The runners that read or write DATA content (data_decode, data_encode, server, client) replay
- * each case twice when the library has a SIMD line-end scanner (lib/scan.h): once with it, once
- * with the portable scanner every other target builds, so both are held to the same vectors
- * (the engines' second replay splits at every point but not at every pair of points: the
- * coders' own vectors have the pairs, and the sessions' pairs would double the suite's time).
+ * The runners that read or write DATA content or frame command lines (data_decode,
+ * data_encode, command, server, client) replay each case twice when the library has a SIMD line-end
+ * scanner (lib/scan.h): once with it, once with the portable scanner every other target builds, so
+ * both are held to the same vectors (the engines' second replay splits at every point but not at
+ * every pair of points: the coders' own vectors have the pairs, and the sessions' pairs would
+ * double the suite's time).
  */
 #include "vec.h"
 
@@ -493,11 +494,11 @@ static const vec_runner *runner_for(const char *file)
     return NULL;
 }
 
-/* Does the runner's code path decode or encode DATA content (lib/scan.h)? */
+/* Does the runner's code path scan with lib/scan.h (the DATA coders, the line framer)? */
 static int scans_data(const vec_runner *r)
 {
     return r == &vec_runner_data_decode || r == &vec_runner_data_encode ||
-           r == &vec_runner_server || r == &vec_runner_client;
+           r == &vec_runner_command || r == &vec_runner_server || r == &vec_runner_client;
 }
 
 int main(int argc, char **argv)
