@@ -42,11 +42,6 @@ bool smtp_span_has_ctl(const char *p, size_t n)
     return false;
 }
 
-bool smtp_is_atext(unsigned char c)
-{
-    return smtp_is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
 bool smtp_is_sasl_mech(const char *p, size_t n)
 {
     if (n == 0 || n > 20) return false;

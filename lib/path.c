@@ -101,11 +101,13 @@ static int parse_name(cursor *c, smtp_domain *d)
     size_t start = c->pos;
     for (;;) {
         size_t label = c->pos;
-        bool utf8 = false;
-        while (!at_end(c) && (smtp_is_alnum(peek(c)) || peek(c) == '-' || is_utf8_byte(peek(c)))) {
-            utf8 = utf8 || is_utf8_byte(peek(c));
-            c->pos++;
+        unsigned char high = 0; /* the OR of the label's octets: bit 7 for UTF-8 */
+        for (; c->pos < c->end; c->pos++) {
+            unsigned char ch = c->s[c->pos];
+            if (!smtp_is_alnum(ch) && ch != '-' && !is_utf8_byte(ch)) break;
+            high |= ch;
         }
+        bool utf8 = (high & 0x80) != 0;
         if (c->pos == label) return fail_at(c, c->pos);
         if (c->s[label] == '-') return fail_at(c, label);
         if (c->s[c->pos - 1] == '-') return fail_at(c, c->pos - 1);
@@ -257,6 +259,11 @@ static int parse_route(cursor *c, smtp_path *out)
 static int check_utf8(const char *s, size_t len, unsigned flags, size_t *err_at, bool *seen)
 {
     size_t i = 0;
+    for (; i + 8 <= len; i += 8) { /* ASCII, a word at a time */
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080)) break;
+    }
     while (i < len && (unsigned char)s[i] < 0x80)
         i++;
     *seen = i < len;
