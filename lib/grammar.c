@@ -60,6 +60,13 @@ int smtp_parse_uint(const char *p, size_t n, size_t max_digits, uint64_t limit, 
     }
     if (n > max_digits) return SMTP_ERR_OVERFLOW;
     uint64_t x = 0;
+    if (n <= 19) { /* below 10^19: no uint64_t overflow, one compare at the end */
+        for (size_t i = 0; i < n; i++)
+            x = x * 10 + (unsigned)(p[i] - '0');
+        if (x > limit) return SMTP_ERR_OVERFLOW;
+        *out = x;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         unsigned d = (unsigned)(p[i] - '0');
         if (d > limit || x > (limit - d) / 10) return SMTP_ERR_OVERFLOW;
