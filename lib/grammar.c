@@ -36,7 +36,15 @@ bool smtp_span_ieq_span(const char *a, size_t alen, const char *b, size_t blen)
 
 bool smtp_span_has_ctl(const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* a word at a time: any byte below 0x20, or DEL */
+        uint64_t x, del;
+        memcpy(&x, p + i, 8);
+        del = x ^ (ones * 0x7f);
+        if (((x - ones * 0x20) & ~x & highs) | ((del - ones) & ~del & highs)) return true;
+    }
+    for (; i < n; i++) {
         if (smtp_is_ctl((unsigned char)p[i])) return true;
     }
     return false;

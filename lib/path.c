@@ -423,6 +423,14 @@ size_t smtp_path_scan(const char *p, size_t n, bool stop_at_space, bool *open_qu
         const char *gt = i < n ? memchr(p + i, '>', n - i) : NULL;
         return gt ? (size_t)(gt - p) : n;
     }
+    for (; i + 8 <= n; i += 8) { /* the emitters' case: '>' or SP, skipped a word at a time */
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+        uint64_t x, gt, sp;
+        memcpy(&x, p + i, 8);
+        gt = x ^ (ones * '>');
+        sp = x ^ (ones * ' ');
+        if (((gt - ones) & ~gt & highs) | ((sp - ones) & ~sp & highs)) break;
+    }
     while (i < n && !ends_token(p[i], stop_at_space))
         i++;
     return i;
