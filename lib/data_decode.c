@@ -120,8 +120,9 @@ static int scan(smtp_data_decoder *d, const char *data, const char *p, const cha
                 smtp_span *out, size_t *consumed)
 {
     const char *start = p;
+    smtp_scan_window w = SMTP_SCAN_WINDOW_INIT;
     while (p < end) {
-        const char *q = smtp_scan_eol(p, end);
+        const char *q = smtp_scan_eol_w(&w, p, end);
         if (q == end) {
             p = end;
             break;

@@ -68,6 +68,7 @@ static const char *encode_lines(smtp_data_encoder *e, const char *p, const char 
                                 struct outbuf *b)
 {
     const int stuff = e->mode_ == SMTP_DATA_ENCODE_DOT;
+    smtp_scan_window w = SMTP_SCAN_WINDOW_INIT;
     while (p < end) {
         if (e->state_ == EN_CR) {
             if (room(b) < 1) break;
@@ -83,7 +84,7 @@ static const char *encode_lines(smtp_data_encoder *e, const char *p, const char 
             e->state_ = EN_MID;
             continue;
         }
-        const char *stop = smtp_scan_eol(p, end); /* the next CR or LF */
+        const char *stop = smtp_scan_eol_w(&w, p, end); /* the next CR or LF */
         size_t run = (size_t)(stop - p);
         if (stop + 1 < end && stop[0] == '\r' && stop[1] == '\n' && run + 2 <= room(b)) {
             /* The common case: the rest of a CRLF line in one copy. */
