@@ -78,25 +78,27 @@ struct bufs {
     size_t enc_len;
 };
 
+/* The time of one memcpy of src[0..len) into b->dst. */
+static double timed_copy(struct bufs *b, const char *src, size_t len)
+{
+    double t = now();
+    memcpy(b->dst, src, len);
+    t = now() - t;
+    sink += (size_t)b->dst[len / 2];
+    return t;
+}
+
 static double run_memcpy(void *arg)
 {
     struct bufs *b = arg;
-    double t = now();
-    memcpy(b->dst, b->src, b->src_len);
-    t = now() - t;
-    sink += (size_t)b->dst[b->src_len / 2];
-    return t;
+    return timed_copy(b, b->src, b->src_len);
 }
 
 /* memcpy of the decoder's input: the stuffed stream. */
 static double run_memcpy_enc(void *arg)
 {
     struct bufs *b = arg;
-    double t = now();
-    memcpy(b->dst, b->enc, b->enc_len);
-    t = now() - t;
-    sink += (size_t)b->dst[b->enc_len / 2];
-    return t;
+    return timed_copy(b, b->enc, b->enc_len);
 }
 
 static int cmp_double(const void *a, const void *b)
