@@ -79,8 +79,8 @@ enum { C_ATEXT = 1, C_LABEL = 2 };
 #define C_ALNUM(c)                                                                                 \
     (((c) >= '0' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
 #define C_ATEXT_ASCII(c)                                                                           \
-    ((c) < 64    ? (UINT64_C(0xa3ffacfa00000000) >> (c)) & 1                                       \
-     : (c) < 128 ? (UINT64_C(0x7fffffffc7fffffe) >> ((c)-64)) & 1                                  \
+    ((c) < 64    ? (UINT64_C(0xa3ffacfa00000000) >> ((c)&63)) & 1                                  \
+     : (c) < 128 ? (UINT64_C(0x7fffffffc7fffffe) >> ((c)&63)) & 1                                  \
                  : 0)
 #define C_OF(c)                                                                                    \
     (unsigned char)(((c) >= 0x80 ? C_ATEXT | C_LABEL : 0) | (C_ATEXT_ASCII(c) ? C_ATEXT : 0) |     \
