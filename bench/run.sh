@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench/run.sh BUILD_DIR: every benchmark of issues #8 and #17, printed as one table
+# bench/run.sh BUILD_DIR: every benchmark of issues #8, #17 and #18, printed as one table
 # (measurement, ours, Postfix, target, met?). `make bench` builds a Release tree and runs this;
 # it can be re-run alone on a built tree:  bash bench/run.sh build-bench
 # or only some parts, e.g. the memory per idle connection:  BENCH_ONLY=idle bash bench/run.sh build-bench
 #
 # Measurements, never assertions (the exit status is 0 whatever the figures are):
-#  1. core: bench_core (DATA decoder/encoder against memcpy, command and reply parsers);
+#  1. core: bench_core (DATA decoder/encoder against memcpy in 21 alternating pairs, command and
+#     reply parsers);
 #  2. instructions per message (callgrind): the server and client engines alone, in memory
 #     (bench_engine), and the whole smtp-sink process, ours and Postfix's, under the same
-#     load over 127.0.0.1; each is (Ir(N2) - Ir(N1)) / (N2 - N1), so start-up cancels out;
+#     load over 127.0.0.1; each is (Ir(N2) - Ir(N1)) / (N2 - N1), so start-up cancels out; and
+#     the sink's profile (each function's own instructions per message);
 #  3. heap allocations per message in steady state (bench_engine's counting allocator);
 #  4. end to end over 127.0.0.1: messages per second of both sinks under Postfix's
 #     smtp-source and our smtp-send (pipelined, and with --no-pipelining --no-chunking), at
@@ -486,7 +488,7 @@ run_sink() {
     done
     # The profile (issue #18): each function's own instructions per message (the difference of
     # the two runs), the largest of libsmtp's (its symbols in libsmtp.a) against 10% of the
-    # whole; the ten largest of all functions go to bench-out/profile-KIND.txt.
+    # whole; every function goes to bench-out/profile-KIND.txt.
     local lib
     lib=$(find "$build/lib" -name 'libsmtp.a' | head -n 1)
     [ -n "$lib" ] || return 0
