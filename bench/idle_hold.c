@@ -6,6 +6,10 @@
  *
  *   idle_hold HOST PORT N     prints "held K" on stdout once K connections were greeted
  *                             (K < N when the server stopped greeting or a limit was hit)
+ *   idle_hold HOST PORT N ehlo
+ *                             the same, each connection also saying EHLO and reading the
+ *                             whole reply before it is counted (bench/proxy.sh: an idle
+ *                             session after EHLO, which a proxy may answer differently)
  *
  * Connections are opened in batches of BATCH, each batch greeted before the next, so the
  * server's listen queue never overflows (a full queue would delay connects by SYN retries).
@@ -26,11 +30,38 @@
 #define BATCH 100
 #define GREETING_WAIT_MS 5000
 
-/* Reads until a line ending arrives on every one of fds[0..n); returns how many did. */
+/* Where a reply stands on one connection: the octets into its current line, and whether
+ * that line is the last of the reply (a space after the code, RFC 5321 4.2.1). */
+struct reply_pos {
+    size_t col;
+    int last;
+};
+
+/* Feeds octets of a reply; returns whether its last line ended in them. */
+static int reply_done(struct reply_pos *r, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            if (r->last) return 1;
+            r->col = 0;
+            continue;
+        }
+        if (r->col == 3) r->last = buf[i] == ' ';
+        r->col++;
+    }
+    return 0;
+}
+
+/* Reads until a whole reply arrives on every one of fds[0..n); returns how many did. */
 static size_t greet_all(const int *fds, size_t n)
 {
     struct pollfd *p = calloc(n, sizeof *p);
-    if (p == NULL) return 0;
+    struct reply_pos *pos = calloc(n, sizeof *pos);
+    if (p == NULL || pos == NULL) {
+        free(p);
+        free(pos);
+        return 0;
+    }
     size_t done = 0;
     for (size_t i = 0; i < n; i++) {
         p[i].fd = fds[i];
@@ -46,24 +77,36 @@ static size_t greet_all(const int *fds, size_t n)
             ssize_t got = read(p[i].fd, buf, sizeof buf);
             if (got <= 0) {
                 free(p);
+                free(pos);
                 return done; /* closed: the server refused the connection */
             }
-            if (memchr(buf, '\n', (size_t)got) != NULL) {
-                p[i].fd = -1; /* greeted (220 or not: the server holds the connection) */
+            if (reply_done(&pos[i], buf, (size_t)got)) {
+                p[i].fd = -1; /* answered (220 or not: the server holds the connection) */
                 done++;
             }
         }
     }
     free(p);
+    free(pos);
     return done;
+}
+
+/* Says EHLO on every one of fds[0..n); returns how many took it. */
+static size_t ehlo_all(const int *fds, size_t n)
+{
+    static const char ehlo[] = "EHLO idle.bench.test\r\n";
+    for (size_t i = 0; i < n; i++)
+        if (write(fds[i], ehlo, sizeof ehlo - 1) != (ssize_t)(sizeof ehlo - 1)) return i;
+    return n;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: idle_hold HOST PORT N\n");
+    if ((argc != 4 && argc != 5) || (argc == 5 && strcmp(argv[4], "ehlo") != 0)) {
+        fprintf(stderr, "usage: idle_hold HOST PORT N [ehlo]\n");
         return 2;
     }
+    int say_ehlo = argc == 5;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -93,6 +136,10 @@ int main(int argc, char **argv)
             fds[total + opened] = fd;
         }
         size_t greeted = greet_all(fds + total, opened);
+        if (say_ehlo && greeted == opened) {
+            greeted = ehlo_all(fds + total, opened);
+            if (greeted == opened) greeted = greet_all(fds + total, opened);
+        }
         total += opened;
         held += greeted;
         if (greeted < n) {

@@ -22,14 +22,18 @@
 #     an informational row; round trips per message from smtp-send -v transcripts;
 #  5. resident memory per idle connection, at BENCH_IDLE connections held by bench/idle_hold;
 #  6. (part "tools", issue #17) our smtp-sink --workers 2 against --workers 1 under 50 pipelined
-#     smtp-send sessions (target 1.6x the messages per second), with the CPU time per message
-#     of the sink (parent and workers, /proc/PID/stat) and of the client; and smtp-send's load
+#     sessions of bench/replay (prepared BDAT messages, about 1.5 us of client CPU a message:
+#     the sink's work measured, not the client's; target 1.6x the messages per second), with
+#     the CPU time per message of the sink (parent and workers, /proc/PID/stat) and of the
+#     client; the same rows with smtp-send as the load, for comparison; and smtp-send's load
 #     mode against Postfix's smtp-source on the same sink (ours, --discard), 50 sessions, 1 KiB,
 #     messages per second and CPU time per message of each client (target: smtp-send at least
 #     as fast; smtp-source cannot pipeline, so the target row runs smtp-send unpipelined).
+#  7. (part "proxy", issue #15, bench/proxy.sh) smtp-proxy against direct and against nginx's
+#     mail proxy: messages per second, round trips per message, memory per idle connection.
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
 # the message counts of the end-to-end runs, default 1), BENCH_CORE_RUNS (default 3), BENCH_ONLY (the parts to run, default
-# "core engines sink e2e tools rtt idle"), BENCH_WITHOUT (see below). Raw
+# "core engines sink e2e tools rtt idle proxy"), BENCH_WITHOUT (see below). Raw
 # outputs (callgrind files, transcripts, every run's figure) stay in BUILD_DIR/bench-out.
 #
 # Postfix (smtp-sink, smtp-source) and valgrind come from Debian packages. When one is missing
@@ -49,7 +53,7 @@ out=$build/bench-out
 reps=${BENCH_REPS:-5}
 idle_n=${BENCH_IDLE:-10000}
 scale=${BENCH_SCALE:-1}
-for prog in "$bench/bench_core" "$bench/bench_engine" "$bench/idle_hold" "$ex/smtp-sink" \
+for prog in "$bench/bench_core" "$bench/bench_engine" "$bench/idle_hold" "$bench/replay" "$ex/smtp-sink" \
     "$ex/smtp-send"; do
     if [ ! -x "$prog" ]; then
         echo "bench: $prog is missing (smtp-sink and smtp-send need the I/O adapter)" >&2
@@ -94,7 +98,7 @@ apt_install() { # apt_install PACKAGE...: as root on Debian only
     { apt-get update -q && apt-get install -y -q --no-install-recommends "$@"; } \
         >>"$out/apt.log" 2>&1 || note "could not install $* (see $out/apt.log)"
 }
-# BENCH_WITHOUT="postfix valgrind" behaves as if they were missing (and installs nothing).
+# BENCH_WITHOUT="postfix valgrind nginx" behaves as if they were missing (and installs nothing).
 without() { case " ${BENCH_WITHOUT:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 PF_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 PF_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
@@ -288,6 +292,9 @@ load_client() {
     send-data) # pipelined, DATA to every sink (BDAT is what `send` gives ours)
         "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --no-chunking --count "$count" --sessions "$s" >>"$out/load.log" 2>&1
+        ;;
+    replay) # bench/replay: prepared pipelined BDAT messages, replies counted (issue #17)
+        "$@" "$bench/replay" "$port" "$s" "$count" "$out/msg.eml" >>"$out/load.log" 2>&1
         ;;
     esac
 }
@@ -847,8 +854,10 @@ run_tools() {
     [ $have_postfix = 1 ] && kinds="source $kinds"
     for rep in $(seq "$reps"); do
         note "smtp-sink --workers, load clients: round $rep of $reps"
-        tools_run w1 send "$total_p" "$w1_port" "$w1_pids" "${wpin_client[@]}"
-        tools_run w2 send "$total_p" "$w2_port" "$w2_pids" "${wpin_client[@]}"
+        tools_run w1 replay "$total_p" "$w1_port" "$w1_pids" "${wpin_client[@]}"
+        tools_run w2 replay "$total_p" "$w2_port" "$w2_pids" "${wpin_client[@]}"
+        tools_run w1s send "$total_p" "$w1_port" "$w1_pids" "${wpin_client[@]}"
+        tools_run w2s send "$total_p" "$w2_port" "$w2_pids" "${wpin_client[@]}"
         for k in $kinds; do
             total=$total_u
             [ "$k" = send ] && total=$total_p
@@ -861,7 +870,7 @@ run_tools() {
     load_cpu=
     ours_stdout=
 
-    section "smtp-sink --workers 2 against --workers 1 (issue #17): 50 pipelined smtp-send sessions, $total_p 1 KiB messages a run, sinks --discard; median [slowest-fastest] of $reps interleaved runs; $wplace"
+    section "smtp-sink --workers 2 against --workers 1 (issue #17): 50 pipelined sessions of bench/replay (prepared BDAT messages), $total_p 1 KiB messages a run, sinks --discard; median [slowest-fastest] of $reps interleaved runs; $wplace"
     r1=$(median "$out/tools-w1.rate")
     r2=$(median "$out/tools-w2.rate")
     x=$(ratio "$r2" "$r1")
@@ -891,7 +900,7 @@ run_tools() {
     row "  sink CPU us/msg (parent and workers), --workers 1 / 2" "$s1 / $s2 (x$(ratio "$s2" "$s1"))" \
         "-" "-" ""
     row "  sink CPUs busy (CPU time / duration), --workers 1 / 2" "$b1 / $b2" "-" "-" ""
-    row "  client CPU us/msg (smtp-send), --workers 1 / 2" "$c1 / $c2" "-" "-" ""
+    row "  client CPU us/msg (bench/replay), --workers 1 / 2" "$c1 / $c2" "-" "-" ""
     local set_label=${set_cpus[*]:-all}
     row "  other processes on CPUs ${set_label// /,} (CPUs busy), --workers 1 / 2" "$o1 / $o2" "-" "-" ""
     if [ "$shared" -gt 0 ]; then
@@ -899,6 +908,13 @@ run_tools() {
             "$(echo "$ceil (x$cr) $(ratios "$out/tools-w1.ceilx")" | tr -s ' ')" \
             "-" "-" ""
     fi
+    # The same sinks under smtp-send's load (as before bench/replay): the client's cost shows.
+    r1=$(median "$out/tools-w1s.rate")
+    r2=$(median "$out/tools-w2s.rate")
+    row "  with smtp-send as the load: msgs/s --workers 1 / 2" \
+        "$r1 / $r2 (x$(ratio "$r2" "$r1"))" "-" "-" ""
+    row "  with smtp-send as the load: client CPU us/msg, --workers 1 / 2" \
+        "$(medianf %.1f "$out/tools-w1s.client") / $(medianf %.1f "$out/tools-w2s.client")" "-" "-" ""
 
     section "load clients on our smtp-sink (issue #17): 50 sessions, 1 KiB, msgs/s and CPU us/msg of each client (ours: smtp-send; Postfix: smtp-source); median [slowest-fastest] of $reps interleaved runs; $placement"
     src=$PF_MISSING
@@ -925,8 +941,12 @@ run_tools() {
     row "  client CPU us/msg, the same" "$cp" "$(vs "$csrc" "$cp")" "-" ""
 }
 
+# ==== 7. issue #15: smtp-proxy against direct and nginx's mail proxy (bench/proxy.sh) ====
+# shellcheck source=bench/proxy.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proxy.sh"
+
 # ==== run the sections asked for (BENCH_ONLY, default all), then print the table ====
-for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle}; do
+for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle proxy}; do
     case $part in
     core) run_core ;;
     engines) run_engines ;;
@@ -935,7 +955,8 @@ for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle}; do
     tools) run_tools ;;
     rtt) run_rtt ;;
     idle) run_idle ;;
-    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e tools rtt idle)" && exit 2 ;;
+    proxy) run_proxy ;;
+    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e tools rtt idle proxy)" && exit 2 ;;
     esac
 done
 

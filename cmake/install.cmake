@@ -142,7 +142,7 @@ install(FILES ${PROJECT_BINARY_DIR}/smtpConfig.cmake ${PROJECT_BINARY_DIR}/smtpC
 # relative to the program ($ORIGIN), so an installed tree runs from any prefix; a private
 # mbedTLS or libidn2 stays in the run path, as above.
 if(TARGET smtp-send AND TARGET smtp-sink)
-  set(SMTP_PROGRAMS smtp-send smtp-sink)
+  set(SMTP_PROGRAMS smtp-send smtp-sink smtp-proxy)
   if(TARGET mail-send)
     list(APPEND SMTP_PROGRAMS mail-send)
   endif()
@@ -155,7 +155,7 @@ if(TARGET smtp-send AND TARGET smtp-sink)
   set_target_properties(${SMTP_PROGRAMS} PROPERTIES INSTALL_RPATH "${SMTP_PROGRAMS_RPATH}")
   install(TARGETS ${SMTP_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(FILES ${PROJECT_SOURCE_DIR}/docs/smtp-send.1 ${PROJECT_SOURCE_DIR}/docs/smtp-sink.1
-          DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+          ${PROJECT_SOURCE_DIR}/docs/smtp-proxy.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 endif()
 
 # The API reference's section-3 man pages (cmake/docs.cmake), when `make docs` built them before

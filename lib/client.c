@@ -210,7 +210,8 @@ static size_t callbacks_size(int version)
 {
     switch (version) {
     case 1: return offsetof(smtp_client_callbacks, on_reply);
-    case 2: return sizeof(smtp_client_callbacks);
+    case 2: return offsetof(smtp_client_callbacks, on_ready);
+    case 3: return sizeof(smtp_client_callbacks);
     default: return 0;
     }
 }
@@ -286,11 +287,35 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
     return 0;
 }
 
+int smtp_client_set_helo(smtp_client *cli, const char *name)
+{
+    smtp_domain d;
+    char alabels[SMTP_MAX_DOMAIN + 1];
+    if (!cli || !name) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->error || cli->phase == SMTP_CLI_DONE) return SMTP_ERR_INVALID_STATE;
+    size_t n = strlen(name);
+    if (n > SMTP_MAX_DOMAIN || smtp_domain_parse(name, n, SMTP_PATH_UTF8, &d, NULL) != 0)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (d.utf8) { /* U-labels: their A-label form, as for settings.helo_name */
+        int k = smtp_cli_idna(&cli->set, name, n, alabels);
+        if (k < 0) return SMTP_ERR_UTF8;
+        name = alabels;
+        n = (size_t)k;
+    }
+    if (!cli->helo_own) {
+        cli->helo_own = smtp_malloc(cli->mem, SMTP_MAX_DOMAIN + 1);
+        if (!cli->helo_own) return SMTP_ERR_NOMEM;
+    }
+    memcpy(cli->helo_own, name, n + 1);
+    return 0;
+}
+
 void smtp_client_del(smtp_client *cli)
 {
     if (!cli) return;
     smtp_reply_parser_del(cli->rp);
     smtp_free(cli->mem, cli->inc_rcpts);
+    smtp_free(cli->mem, cli->helo_own);
     smtp_free(cli->mem, cli);
 }
 
@@ -413,12 +438,13 @@ static int produce(smtp_client *cli)
         case SMTP_CLI_HELLO:
             if (cli->xq_len) return 0;
             rv = emit_simple(cli, smtp_cli_lmtp(cli) ? SMTP_VERB_LHLO : SMTP_VERB_EHLO,
-                             cli->set.helo_name, SMTP_CLI_X_EHLO);
+                             cli->helo_own ? cli->helo_own : cli->set.helo_name, SMTP_CLI_X_EHLO);
             if (rv > 0) cli->phase = SMTP_CLI_WAIT;
             break;
         case SMTP_CLI_HELO:
             if (cli->xq_len) return 0;
-            rv = emit_simple(cli, SMTP_VERB_HELO, cli->set.helo_name, SMTP_CLI_X_HELO);
+            rv = emit_simple(cli, SMTP_VERB_HELO, cli->helo_own ? cli->helo_own : cli->set.helo_name,
+                             SMTP_CLI_X_HELO);
             if (rv > 0) cli->phase = SMTP_CLI_WAIT;
             break;
         case SMTP_CLI_STARTTLS:
@@ -602,8 +628,15 @@ static int after_hello(smtp_client *cli, const smtp_client_reply *r)
 int smtp_cli_after_tls(smtp_client *cli)
 {
     if (smtp_cli_auth_wanted(&cli->set)) return smtp_cli_auth_start(cli);
+    return smtp_cli_ready(cli);
+}
+
+int smtp_cli_ready(smtp_client *cli)
+{
     cli->phase = SMTP_CLI_READY;
-    return 0;
+    int cr;
+    SMTP_CALLBACK0(cli, cr, on_ready);
+    return cr < 0 ? smtp_cli_callback_failed(cli) : 0;
 }
 
 static int on_hello_reply(smtp_client *cli, int kind, const smtp_client_reply *r)

@@ -526,8 +526,7 @@ int smtp_cli_auth_reply(smtp_client *cli, const smtp_client_reply *r)
         /* RFC 5802 9: a server that did not prove it knows the password is not trusted. */
         if (cli->auth_mech == MECH_SCRAM_SHA_256 && !cli->auth_verified)
             return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
-        cli->phase = SMTP_CLI_READY;
-        return 0;
+        return smtp_cli_ready(cli);
     }
     return smtp_cli_end(cli, refused, 0, r, 1);
 }

@@ -93,6 +93,7 @@ struct smtp_client {
 
     int error; /* the sticky error of a failed session */
     int phase; /* enum smtp_cli_phase */
+    char *helo_own; /* smtp_client_set_helo's name (NULL: settings.helo_name), allocated once */
     int ended; /* on_session_end was called */
     int quit_asked;
     int tls_active;
@@ -230,6 +231,8 @@ int smtp_cli_kick(smtp_client *cli);
 int smtp_cli_callback_failed(smtp_client *cli);
 /* Moves on once the hello (and STARTTLS) steps are over: AUTH or ready. */
 int smtp_cli_after_tls(smtp_client *cli);
+/* The session is ready for messages and commands: on_ready. */
+int smtp_cli_ready(smtp_client *cli);
 /* The A-label form of a domain holding U-labels by settings.idna_to_ascii, into `out`
  * (NUL-terminated): its length, or SMTP_ERR_UTF8 when there is no such function, it refused,
  * or what it gave is not an ASCII domain name. */

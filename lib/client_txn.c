@@ -94,7 +94,8 @@ static int check_values(const smtp_client_message *m)
         if (n <= 0 || n > 100 || has_8bit(m->envid)) return SMTP_ERR_INVALID_ARGUMENT;
     }
     if (m->flags & ~(SMTP_CLIENT_MSG_ALL_OR_NOTHING | SMTP_CLIENT_MSG_REQUIRE_DSN |
-                     SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY | SMTP_CLIENT_MSG_SMTPUTF8))
+                     SMTP_CLIENT_MSG_REQUIRE_MT_PRIORITY | SMTP_CLIENT_MSG_SMTPUTF8 |
+                     SMTP_CLIENT_MSG_NO_CHUNKING))
         return SMTP_ERR_INVALID_ARGUMENT;
     return 0;
 }
@@ -492,6 +493,22 @@ static int settle(smtp_client *cli)
     return 0;
 }
 
+int smtp_client_data_as(smtp_client *cli, smtp_client_data_command how)
+{
+    if (!cli || (unsigned)how > SMTP_CLIENT_DATA_BDAT) return SMTP_ERR_INVALID_ARGUMENT;
+    if (cli->error || cli->ended || !cli->msg || !cli->m_open || cli->m_decided ||
+        cli->msg_copy.nrcpts == 0)
+        return SMTP_ERR_INVALID_STATE;
+    /* The data's command is chosen now (MAIL's parameters do not depend on it): BINARYMIME
+     * needs BDAT whatever is asked, and BDAT needs the server's CHUNKING. */
+    if (how == SMTP_CLIENT_DATA_DATA)
+        cli->m_bdat = cli->msg->body_type == SMTP_BODY_BINARYMIME && cli->m_bdat;
+    else if (how == SMTP_CLIENT_DATA_BDAT)
+        cli->m_bdat = cli->ehlo && smtp_cli_chunking(cli) &&
+                      smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING);
+    return smtp_client_data(cli);
+}
+
 int smtp_client_data(smtp_client *cli)
 {
     if (!cli) return SMTP_ERR_INVALID_ARGUMENT;
@@ -744,8 +761,9 @@ static int emit_mail(smtp_client *cli)
     const smtp_client_message *m = cli->msg;
     char params[PARAMS_MAX];
     if (!smtp_cli_may_send(cli, SMTP_VERB_MAIL) || smtp_cli_xq_free(cli) < 4) return 0;
-    cli->m_bdat =
-        cli->ehlo && smtp_cli_chunking(cli) && smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING);
+    cli->m_bdat = cli->ehlo && smtp_cli_chunking(cli) &&
+                  smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING) &&
+                  (!(m->flags & SMTP_CLIENT_MSG_NO_CHUNKING) || m->body_type == SMTP_BODY_BINARYMIME);
     /* A body in memory: its size as transmitted, computed only when SIZE is offered and the
      * application did not give it. */
     uint64_t size = m->size;

@@ -194,7 +194,7 @@ static int bdat(smtp_server *srv, uint64_t size, int last, const smtp_srv_slot *
         r = hold(srv, 503, "5.5.1", "Error: need MAIL command", 1);
     else if (srv->phase == SMTP_SRV_MAIL)
         r = hold(srv, 554, "5.5.1", "Error: no valid recipients", 1);
-    else if (srv->set.max_message_size && size > srv->set.max_message_size - srv->msg_size)
+    else if (SMTP_SRV_BODY_LIMIT(srv) && size > SMTP_SRV_BODY_LIMIT(srv) - srv->msg_size)
         r = chunk_too_big(srv, last); /* from the BDAT line: before any octet is read */
     else if (srv->phase == SMTP_SRV_MESSAGE) {
         srv->input = SMTP_SRV_IN_CHUNK;
@@ -285,7 +285,7 @@ static int drop_message(smtp_server *srv, smtp_server_abort_reason why)
  */
 static size_t decode_window(const smtp_server *srv, size_t len)
 {
-    uint64_t max = srv->set.max_message_size;
+    uint64_t max = SMTP_SRV_BODY_LIMIT(srv);
     if (!max || srv->discard || srv->set.bare_policy != SMTP_DATA_BARE_REJECT) return len;
     uint64_t room = max - srv->msg_size; /* msg_size <= max until the message is dropped */
     if (room == 0) room = 1;
@@ -297,7 +297,7 @@ static int data_content(smtp_server *srv, smtp_span span)
     if (srv->discard) return 0;
     if (smtp_data_decoder_flags(&srv->decoder) & SMTP_DATA_FLAG_REJECT)
         return drop_message(srv, SMTP_SERVER_ABORT_BARE);
-    uint64_t max = srv->set.max_message_size;
+    uint64_t max = SMTP_SRV_BODY_LIMIT(srv);
     if (max && span.len > max - srv->msg_size) return drop_message(srv, SMTP_SERVER_ABORT_SIZE);
     return deliver(srv, span);
 }

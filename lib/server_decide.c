@@ -47,13 +47,19 @@ static int accepts(smtp_srv_decision decision, int code)
     }
 }
 
-static int check_text(const char *text, size_t len)
+/* A relayed reply's text (smtp_server_relay_to) may hold LF between its lines. */
+static int check_text(const char *text, size_t len, int relay)
 {
     if (!text && len) return SMTP_ERR_INVALID_ARGUMENT;
     if (len > SMTP_SRV_MAX_TEXT) return SMTP_ERR_INVALID_ARGUMENT;
+    size_t lines = 1;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (c != '\t' && smtp_is_ctl(c)) return SMTP_ERR_UNSAFE_ARGUMENT;
+        if (c == '\n' && relay) {
+            if (++lines > SMTP_SERVER_MAX_RELAY_LINES) return SMTP_ERR_INVALID_ARGUMENT;
+        } else if (c != '\t' && smtp_is_ctl(c)) {
+            return SMTP_ERR_UNSAFE_ARGUMENT;
+        }
     }
     return 0;
 }
@@ -103,6 +109,12 @@ static int apply_connect(smtp_server *srv, int code, const char *text, size_t le
 {
     char buf[SMTP_SRV_MAX_TEXT + 1];
     int refuse = code && code != 220;
+    if (srv->relay) { /* another server's greeting, as it is: no hostname put before it */
+        smtp_srv_greeted(srv, refuse);
+        int r = smtp_srv_queue_line(srv, code, NULL, text, len);
+        if (r == 0 && code == 421) srv->closing = 1;
+        return r;
+    }
     if (!text) {
         text = !refuse ? "ESMTP" : code == 421 ? "Service not available" : "No SMTP service here";
         len = strlen(text);
@@ -123,6 +135,7 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
     case SMTP_SRV_DECISION_MESSAGE: return apply_message(srv, code, enhanced, text, len);
     case SMTP_SRV_DECISION_HELO:
         if (ok) {
+            srv->relay = 0; /* an accepted hello's reply is the engine's own */
             smtp_srv_helo_accepted(srv);
             if (srv->decision_verb == SMTP_VERB_HELO)
                 return smtp_srv_queue_line(srv, 250, NULL, srv->set.hostname,
@@ -150,12 +163,17 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
         if (ok) {
             int r = smtp_srv_data_begin(srv, 0);
             if (r < 0) return r;
-            /* An intermediate reply: no enhanced code (RFC 2034 3). */
+            /* An intermediate reply: no enhanced code (RFC 2034 3). A relayed one's text is
+             * the other server's. */
+            if (srv->relay) return smtp_srv_queue_line(srv, 354, NULL, text, len);
             return smtp_srv_queue_fixed(srv, SMTP_SRV_FIXED_DATA);
         }
         break;
     case SMTP_SRV_DECISION_BDAT:
-        if (ok) return smtp_srv_data_begin(srv, 1); /* the chunk's reply comes after it */
+        if (ok) {
+            srv->relay = 0;
+            return smtp_srv_data_begin(srv, 1); /* the chunk's reply comes after it */
+        }
         return smtp_srv_bdat_refused(srv, code, enhanced, text, len);
     case SMTP_SRV_DECISION_AUTH:
     case SMTP_SRV_DECISION_SASL:
@@ -170,6 +188,7 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
         break;
     case SMTP_SRV_DECISION_XCLIENT:
         if (ok) {
+            srv->relay = 0;
             smtp_srv_xclient_reset(srv);
             return apply_connect(srv, 220, text, len);
         }
@@ -224,11 +243,12 @@ DECIDE_INLINE int check_args(const smtp_server *srv, smtp_srv_decision decision,
         if (!code || smtp_enhanced_prefix(enhanced, el, code) != el)
             return SMTP_ERR_INVALID_ARGUMENT;
     }
-    int r = check_text(text, len);
+    int r = check_text(text, len, srv->relay_arg);
     if (r < 0) return r;
-    /* The greeting and an accepted XCLIENT's 220 put the hostname before the text. */
-    int greeting =
-        decision == SMTP_SRV_DECISION_CONNECT || (decision == SMTP_SRV_DECISION_XCLIENT && ok);
+    /* The greeting and an accepted XCLIENT's 220 put the hostname before the text (not before
+     * a relayed greeting's). */
+    int greeting = (decision == SMTP_SRV_DECISION_CONNECT && !srv->relay_arg) ||
+                   (decision == SMTP_SRV_DECISION_XCLIENT && ok);
     if (greeting && text && !smtp_srv_host_reply_fits(srv, len)) return SMTP_ERR_INVALID_ARGUMENT;
     return 0;
 }
@@ -254,7 +274,12 @@ int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char 
     if (srv->in_callback) srv->answered = 1;
     /* A decision asked early (server_pipe.c): its command is judged at its turn. */
     if (srv->decision_spec) return smtp_srv_pipe_answer_head(srv, code, enhanced, text, len);
-    return apply(srv, decision, code, enhanced, text, len);
+    /* A relayed reply: its lines as they are, for the first reply queued (server_out.c). */
+    srv->relay = srv->relay_arg;
+    srv->relay_arg = 0;
+    r = apply(srv, decision, code, enhanced, text, len);
+    srv->relay = 0;
+    return r;
 }
 
 /* The same for the other files (server_pipe.c, server_data.c). */
@@ -273,6 +298,7 @@ int smtp_srv_apply_kept(smtp_server *srv, const smtp_srv_slot *slot)
 {
     /* Checked when it was kept: given now as to the decision pending, it is applied. */
     srv->decision = slot->kind;
+    srv->relay_arg = slot->relay;
     int r = smtp_srv_apply(srv, slot->code, slot->has_enhanced ? slot->enhanced : NULL,
                            slot->has_text ? slot->text : NULL, slot->has_text ? slot->len : 0);
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
@@ -343,6 +369,21 @@ int smtp_server_reply_to(smtp_server *srv, uint64_t id, int code, const char *en
     return after_answer(srv);
 }
 
+int smtp_server_relay_to(smtp_server *srv, uint64_t id, int code, const char *text, size_t len)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    if (id == 0) {
+        id = smtp_server_decision(srv);
+        if (srv->error || id == 0) return SMTP_ERR_INVALID_STATE;
+    }
+    /* Every code a decision allows, but the default acceptance: a relayed reply has its own. */
+    if (code < 200 || code > 599 || (!text && len)) return SMTP_ERR_INVALID_ARGUMENT;
+    srv->relay_arg = 1;
+    int r = smtp_server_reply_to(srv, id, code, NULL, text ? text : "", text ? len : 0);
+    srv->relay_arg = 0;
+    return r;
+}
+
 int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const char *text,
                       size_t len)
 {
@@ -351,6 +392,27 @@ int smtp_server_reply(smtp_server *srv, int code, const char *enhanced, const ch
     uint64_t id = smtp_server_decision(srv);
     if (srv->error || id == 0) return SMTP_ERR_INVALID_STATE;
     return smtp_server_reply_to(srv, id, code, enhanced, text, len);
+}
+
+smtp_verb smtp_server_decision_command(const smtp_server *srv)
+{
+    if (!srv) return SMTP_VERB_UNKNOWN;
+    if (srv->spec) return srv->spec->verb; /* a command read ahead, its callback running */
+    switch (srv->decision) {
+    case SMTP_SRV_DECISION_HELO: return srv->decision_verb;
+    case SMTP_SRV_DECISION_MAIL: return SMTP_VERB_MAIL;
+    case SMTP_SRV_DECISION_RCPT: return SMTP_VERB_RCPT;
+    case SMTP_SRV_DECISION_DATA: return SMTP_VERB_DATA;
+    case SMTP_SRV_DECISION_BDAT: return SMTP_VERB_BDAT;
+    case SMTP_SRV_DECISION_VRFY: return SMTP_VERB_VRFY;
+    case SMTP_SRV_DECISION_AUTH:
+    case SMTP_SRV_DECISION_SASL: return SMTP_VERB_AUTH;
+    case SMTP_SRV_DECISION_XCLIENT: return SMTP_VERB_XCLIENT;
+    case SMTP_SRV_DECISION_XFORWARD: return SMTP_VERB_XFORWARD;
+    case SMTP_SRV_DECISION_ETRN: return SMTP_VERB_ETRN;
+    case SMTP_SRV_DECISION_HELP: return SMTP_VERB_HELP;
+    default: return SMTP_VERB_UNKNOWN; /* the greeting, the end of a message, none */
+    }
 }
 
 uint64_t smtp_server_decision(const smtp_server *srv)

@@ -37,6 +37,11 @@
 /* The largest max_pending (smtp_server_settings). */
 #define SMTP_SRV_MAX_PENDING 1024
 
+/* The limit a message's content is held to: max_message_size, or none when it is only
+ * advertised (SMTP_SERVER_SIZE_ADVISORY). */
+#define SMTP_SRV_BODY_LIMIT(srv)                                                                   \
+    (((srv)->set.flags & SMTP_SERVER_SIZE_ADVISORY) ? 0 : (srv)->set.max_message_size)
+
 /* What the engine reads next. */
 typedef enum smtp_srv_input {
     SMTP_SRV_IN_COMMAND = 0, /* command lines (or a SASL response) */
@@ -113,6 +118,7 @@ typedef struct smtp_srv_slot {
     smtp_srv_decision kind; /* RCPT, DATA, BDAT; NONE when none was asked */
     smtp_verb verb;         /* the command */
     int answered;           /* the application's answer is stored below */
+    int relay;              /* it is a relayed reply (smtp_server_relay_to): lines verbatim */
     int code;               /* the answer: 0 for the default acceptance */
     int has_enhanced, has_text;
     char enhanced[16];
@@ -161,6 +167,9 @@ struct smtp_server {
     uint64_t decision_id;    /* its id (smtp_server_decision) */
     uint64_t last_id;        /* the last id given; ids count from 1 */
     int answered;            /* smtp_server_reply was called during the policy callback */
+    /* relay_arg: the answer being given is a relayed reply (smtp_server_relay_to, or a slot's
+     * kept one); relay: the next reply line formatted is it (consumed by that line). */
+    int relay_arg, relay;
     smtp_verb decision_verb; /* HELO/EHLO/LHLO for DECISION_HELO */
     int decision_last;       /* BDAT LAST for DECISION_BDAT */
     uint64_t decision_chunk; /* BDAT size for DECISION_BDAT */

@@ -104,11 +104,44 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
 
 /* ---- reply lines ---- */
 
-/* Formats one reply line with CRLF into line[0..512); returns its length or the emitter's
- * error. The enhanced code is dropped without ENHANCEDSTATUSCODES. */
-static smtp_ssize format_line(const smtp_server *srv, char line[512], int code,
-                              const char *enhanced, const char *text, size_t len)
+/*
+ * A relayed reply (smtp_server_relay_to): each LF-separated line of `text` after the code, "-"
+ * between lines and " " before the last, nothing added ("CODE" CRLF for an empty last line).
+ * Its checks (at most SMTP_SRV_MAX_TEXT octets in SMTP_SERVER_MAX_RELAY_LINES lines) keep it
+ * within 512 octets.
+ */
+static smtp_ssize format_relay(char line[512], int code, const char *text, size_t len)
 {
+    size_t n = 0;
+    for (;;) {
+        const char *lf = len ? memchr(text, '\n', len) : NULL;
+        size_t k = lf ? (size_t)(lf - text) : len;
+        if (n + 4 + k + 2 > 512) return SMTP_ERR_TOO_LONG;
+        line[n] = (char)('0' + code / 100);
+        line[n + 1] = (char)('0' + code / 10 % 10);
+        line[n + 2] = (char)('0' + code % 10);
+        n += 3;
+        if (lf || k) line[n++] = lf ? '-' : ' ';
+        if (k) memcpy(line + n, text, k);
+        n += k;
+        line[n++] = '\r';
+        line[n++] = '\n';
+        if (!lf) return (smtp_ssize)n;
+        text = lf + 1;
+        len -= k + 1;
+    }
+}
+
+/* Formats one reply line with CRLF into line[0..512); returns its length or the emitter's
+ * error. The enhanced code is dropped without ENHANCEDSTATUSCODES. A relayed reply (the first
+ * line formatted after smtp_srv_apply set srv->relay) goes as it is. */
+static smtp_ssize format_line(smtp_server *srv, char line[512], int code, const char *enhanced,
+                              const char *text, size_t len)
+{
+    if (srv->relay) {
+        srv->relay = 0;
+        return format_relay(line, code, text, len);
+    }
     if (!(srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES)) enhanced = NULL;
     return smtp_emit_reply1(line, 512, code, enhanced, text, len);
 }
@@ -153,6 +186,7 @@ int smtp_srv_queue_fixed(smtp_server *srv, smtp_srv_fixed which)
 
 int smtp_srv_count_error(smtp_server *srv, int code)
 {
+    srv->relay = 0; /* what follows a relayed reply is the engine's own */
     if (code < 400 || srv->closing) return 0;
     srv->errors++;
     if (!srv->set.hard_error_limit || srv->errors < srv->set.hard_error_limit) return 0;

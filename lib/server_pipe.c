@@ -45,7 +45,9 @@ int smtp_srv_pipe_new(smtp_server *srv)
      * once it is answered and the next one's turn comes (decision_spec). */
     size_t n = srv->set.max_pending;
     if (n == 1) return 0;
-    srv->ring = smtp_calloc(srv->mem, n, sizeof *srv->ring);
+    /* Not zeroed: a slot is cleared when a command takes it (smtp_srv_pipe_dispatch), so the
+     * ring costs no resident memory until commands are read ahead. */
+    srv->ring = smtp_malloc(srv->mem, n * sizeof *srv->ring);
     if (!srv->ring) return SMTP_ERR_NOMEM;
     srv->ring_cap = n;
     return 0;
@@ -134,9 +136,11 @@ void smtp_srv_spec_ask(smtp_server *srv, smtp_srv_decision kind)
 }
 
 /* Keeps an answer checked already. */
-static void keep(smtp_srv_slot *s, int code, const char *enhanced, const char *text, size_t len)
+static void keep(smtp_srv_slot *s, int code, const char *enhanced, const char *text, size_t len,
+                 int relay)
 {
     s->answered = 1;
+    s->relay = relay;
     s->code = code;
     s->has_enhanced = enhanced != NULL;
     if (enhanced) {
@@ -152,7 +156,7 @@ int smtp_srv_spec_decided(smtp_server *srv, int r)
 {
     smtp_srv_slot *s = srv->spec;
     if (smtp_srv_cb_result(srv, r) < 0) return -1;
-    if (!s->answered && r != SMTP_SERVER_DEFER) keep(s, 0, NULL, NULL, 0); /* the default */
+    if (!s->answered && r != SMTP_SERVER_DEFER) keep(s, 0, NULL, NULL, 0, 0); /* the default */
     return 0;
 }
 
@@ -205,7 +209,7 @@ int smtp_srv_pipe_dispatch(smtp_server *srv, const smtp_cmd *cmd)
     if (cmd->verb != SMTP_VERB_BDAT) srv->chunk_failed = 0;
     srv->spec = s;
     int r = 0;
-    uint64_t max = srv->set.max_message_size;
+    uint64_t max = SMTP_SRV_BODY_LIMIT(srv);
     switch (cmd->verb) {
     case SMTP_VERB_RCPT: r = smtp_srv_cmd_rcpt(srv, cmd); break;
     case SMTP_VERB_DATA:
@@ -319,7 +323,8 @@ int smtp_srv_pipe_answer(smtp_server *srv, uint64_t id, int code, const char *en
     if (!s || s->answered) return SMTP_ERR_INVALID_STATE;
     int r = smtp_srv_check_answer(srv, s->kind, code, enhanced, text, len);
     if (r < 0) return r;
-    keep(s, code, enhanced, text, len);
+    keep(s, code, enhanced, text, len, srv->relay_arg);
+    srv->relay_arg = 0;
     srv->pipe_wait = 0;
     return 0;
 }
@@ -327,7 +332,8 @@ int smtp_srv_pipe_answer(smtp_server *srv, uint64_t id, int code, const char *en
 int smtp_srv_pipe_answer_head(smtp_server *srv, int code, const char *enhanced, const char *text,
                               size_t len)
 {
-    keep(slot_at(srv, 0), code, enhanced, text, len);
+    keep(slot_at(srv, 0), code, enhanced, text, len, srv->relay_arg);
+    srv->relay_arg = 0;
     srv->decision_spec = 0;
     return 0; /* judged by smtp_srv_pipe_flush, once the callbacks returned */
 }

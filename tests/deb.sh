@@ -171,7 +171,8 @@ contains "$2" /usr/include/smtp/smtp.h /usr/include/smtp/io.h /usr/include/smtp/
     /usr/share/man/man3/smtp_server_read.3.gz /usr/share/man/man3/smtp_tls_client_run.3.gz \
     /usr/share/man/man3/smtp_idn_to_ascii.3.gz /usr/share/man/man3/smtp_client.h.3.gz
 lacks "$2" '\.so\.' '^/usr/bin' '/man3/client\.h'
-contains "$3" /usr/bin/smtp-send /usr/bin/smtp-sink /usr/share/man/man1/smtp-send.1.gz \
+contains "$3" /usr/bin/smtp-send /usr/bin/smtp-sink /usr/bin/smtp-proxy \
+    /usr/share/man/man1/smtp-send.1.gz /usr/share/man/man1/smtp-proxy.1.gz \
     /usr/share/man/man1/smtp-sink.1libsmtp.gz \
     /usr/share/doc/smtp-tools/copyright
 lacks "$3" '^/usr/lib' '^/usr/include' 'mail-send'
@@ -201,12 +202,12 @@ for f in "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1" "$L/libsmt
     [ "$soname" = "$(basename "$f")" ] || fail "$f: soname '$soname'"
 done
 for f in "$L/libsmtp.so.1" "$L/libsmtp_io.so.1" "$L/libsmtp_tls.so.1" "$L/libsmtp_idn.so.1" \
-    /usr/bin/smtp-send /usr/bin/smtp-sink; do
+    /usr/bin/smtp-send /usr/bin/smtp-sink /usr/bin/smtp-proxy; do
     if readelf -d "$f" | grep -qE '\((RPATH|RUNPATH)\)'; then
         fail "$f has a run path: $(readelf -d "$f" | grep -E 'RPATH|RUNPATH')"
     fi
 done
-for prog in smtp-send smtp-sink; do
+for prog in smtp-send smtp-sink smtp-proxy; do
     /usr/bin/$prog --version | grep -qF "(libsmtp $cmake_version)" ||
         fail "/usr/bin/$prog --version: $(/usr/bin/$prog --version 2>&1)"
 done

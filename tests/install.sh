@@ -92,9 +92,10 @@ installed_component() {
 installed_component tls smtpTlsTargets "$tls"
 installed_component idn smtpIdnTargets "$idn"
 if [ "$programs" = 1 ]; then
-    expect bin/smtp-send bin/smtp-sink share/man/man1/smtp-send.1 share/man/man1/smtp-sink.1
+    expect bin/smtp-send bin/smtp-sink bin/smtp-proxy share/man/man1/smtp-send.1 \
+        share/man/man1/smtp-sink.1 share/man/man1/smtp-proxy.1
     [ "$tls" = 1 ] && expect bin/mail-send
-    for f in smtp-send smtp-sink; do [ -x "$P/bin/$f" ] || fail "bin/$f is not executable"; done
+    for f in smtp-send smtp-sink smtp-proxy; do [ -x "$P/bin/$f" ] || fail "bin/$f is not executable"; done
 fi
 # Relocatable: no installed text file names the prefix or the staging tree.
 if grep -rIlF "$P" "$P" >"$tmp/named.log" || grep -rIlF "$tmp/stage" "$S" >>"$tmp/named.log"; then

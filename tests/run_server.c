@@ -35,6 +35,7 @@
  *   empty-helo no-brackets lenient-lf                  command parser flags
  *   normalize allow                                    bare LF/CR policy (default reject)
  *   max-size=N max-rcpt=N max-msgs=N errors=N soft=N delay=MS junk=N out=N   limits
+ *   size-advisory (SMTP_SERVER_SIZE_ADVISORY: max-size advertised, not held to)
  *   defer (every decision) defer-connect defer-helo defer-mail defer-rcpt defer-data
  *   defer-end defer-vrfy defer-auth defer-sasl defer-xclient   answer later, after the read
  *   returned; pipeline=N order=DIGITS|all no-answer    pipelined deferral (above)
@@ -42,6 +43,8 @@
  *   and SIZE 5000: smtp_server_set_extensions)
  *   refuse-connect close-connect reject-data reject-end vrfy-resolve lmtp-one
  *   pause-data (on_data returns SMTP_PAUSE)   fail=K (the K-th callback fails)
+ *   relay (replies given with smtp_server_relay_to: the code, "ENH text" and "relayed" on a
+ *   second line; the default acceptances of hello, DATA/BDAT, AUTH and XCLIENT stay)
  *   timeout (at close, before EOF: the adapter's timer expired)  shutdown (likewise)
  * AUTH: PLAIN/LOGIN user "user" with password "secret" is accepted; "alias"/"secret" is
  *   accepted as identity "alias@example.org"; user "temp" gets 454 4.7.0; others 535.
@@ -191,11 +194,32 @@ static int span_prefix(smtp_span s, const char *p)
     return s.len >= n && memcmp(s.ptr, p, n) == 0;
 }
 
+/*
+ * Option relay: a reply answers as a proxy relays its upstream's (smtp_server_relay_to): the
+ * code (the acceptance's own for 0), then the enhanced code and text on a first line and
+ * "relayed" on a second. The default acceptance of DATA/BDAT (no 354 for BDAT), hello, AUTH
+ * and XCLIENT stays the engine's.
+ */
+static int relay(struct state *st, uint64_t id, enum kind k, const struct answer *a)
+{
+    static const int accept[K_COUNT] = {220, 0, 250, 250, 0, 250, 252, 0, 0, 0};
+    int code = a->code ? a->code : accept[k];
+    if (!code || k == K_AUTH || k == K_SASL || k == K_XCLIENT) return 1; /* not relayed */
+    char buf[SMTP_SERVER_MAX_RELAY_TEXT];
+    int n = snprintf(buf, sizeof buf, "%s%s%s\nrelayed", a->enhanced ? a->enhanced : "",
+                     a->enhanced ? " " : "", a->text ? a->text : k == K_CONNECT ? "up ESMTP" : "Ok");
+    return smtp_server_relay_to(st->srv, id, code, buf, (size_t)n);
+}
+
 /* Gives an answer: to decision `id` (deferred), or to the callback's own (id 0). */
-static int give(struct state *st, uint64_t id, const struct answer *a)
+static int give(struct state *st, uint64_t id, enum kind k, const struct answer *a)
 {
     const char *t = a->text;
     size_t n = t ? strlen(t) : 0;
+    if (a->action == A_REPLY && vec_opt_has(st->options, "relay")) {
+        int r = relay(st, id, k, a);
+        if (r != 1) return r;
+    }
     switch (a->action) {
     case A_CHALLENGE: return smtp_server_auth_challenge(st->srv, t, strlen(t));
     case A_ACCEPT: return smtp_server_auth_accept(st->srv, t, n);
@@ -218,7 +242,7 @@ static int decide(struct state *st, enum kind k, const struct answer *a, size_t 
         return SMTP_SERVER_DEFER;
     }
     for (size_t i = 0; i < n; i++) {
-        int r = give(st, 0, &a[i]);
+        int r = give(st, 0, k, &a[i]);
         if (r < 0) vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
     }
     return 0;
@@ -230,7 +254,7 @@ static void answer_one(struct state *st, const struct pend *p)
     static const struct answer dflt = {0, NULL, NULL, A_REPLY};
     vec_logf(st->log, "answer %s", kind_names[p->kind]);
     for (size_t i = 0; i < (p->nanswers ? p->nanswers : 1); i++) {
-        int r = give(st, p->id, p->nanswers ? &p->answers[i] : &dflt);
+        int r = give(st, p->id, p->kind, p->nanswers ? &p->answers[i] : &dflt);
         if (r == SMTP_ERR_INVALID_STATE) {
             drain(st);
             if (smtp_server_want_close(st->srv)) break; /* a 421 before it dropped it */
@@ -660,6 +684,7 @@ static const char *const known_words[] = {"lmtp",
                                           "starttls",
                                           "auth-plaintext",
                                           "keep-injection",
+                                          "size-advisory",
                                           "no-pipelining",
                                           "no-esc",
                                           "no-chunking",
@@ -685,7 +710,7 @@ static const char *const known_words[] = {"lmtp",
                                           "reject-end",
                                           "vrfy-resolve",
                                           "lmtp-one",
-                                          "pause-data",
+                                          "pause-data",     "relay",
                                           "timeout",
                                           "shutdown",
                                           "auth",
@@ -743,6 +768,7 @@ static void settings_from(const char *o, smtp_server_settings *s)
     if (vec_opt_has(o, "tls")) s->flags |= SMTP_SERVER_TLS;
     if (vec_opt_has(o, "auth-plaintext")) s->flags |= SMTP_SERVER_AUTH_PLAINTEXT;
     if (vec_opt_has(o, "keep-injection")) s->flags |= SMTP_SERVER_KEEP_TLS_INJECTION;
+    if (vec_opt_has(o, "size-advisory")) s->flags |= SMTP_SERVER_SIZE_ADVISORY;
     if (vec_opt_has(o, "starttls")) s->extensions |= SMTP_SERVER_EXT_STARTTLS;
     if (vec_opt_has(o, "auth")) s->extensions |= SMTP_SERVER_EXT_AUTH;
     if (vec_opt_has(o, "sasl-mechs")) s->auth_mechanisms = "PLAIN LOGIN XOAUTH2 CRAM-MD5";

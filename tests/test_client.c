@@ -979,7 +979,8 @@ static void test_commands(void)
     CHECK_INT(smtp_client_quit(c), 0);
     CHECK_INT(smtp_client_command(c, SMTP_VERB_NOOP, NULL), SMTP_ERR_INVALID_STATE);
     smtp_client_del(c);
-    CHECK_INT(smtp_client_new_versioned(&c, 3, &cb, SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a),
+    CHECK_INT(smtp_client_new_versioned(&c, SMTP_CLIENT_CALLBACKS_VERSION + 1, &cb,
+                                        SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a),
               SMTP_ERR_INVALID_ARGUMENT);
 }
 
@@ -1454,8 +1455,109 @@ static void test_idna_addresses(void)
     CHECK_INT(f.live, 0);
 }
 
+/* on_ready: once the session is ready (the capabilities known), again after an accepted
+ * XCLIENT's new hello; a failing one fails the session; version 2 callbacks never have it. */
+static int ready_calls, ready_pipelining, ready_fail;
+
+static int on_ready_cb(smtp_client *cli, void *ud)
+{
+    (void)ud;
+    ready_calls++;
+    ready_pipelining = smtp_caps_has(smtp_client_caps(cli), SMTP_CAP_PIPELINING);
+    return ready_fail ? -1 : 0;
+}
+
+static void test_on_ready(void)
+{
+    struct app a = {0};
+    smtp_client_callbacks cb = app_cb;
+    cb.on_ready = on_ready_cb;
+    smtp_client_settings s;
+    settings(&s);
+    smtp_client *c;
+    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 x\r\n") > 0);
+    CHECK_INT(ready_calls, 0);
+    CHECK(feed(c, "250-x\r\n250-PIPELINING\r\n250 XCLIENT ADDR NAME\r\n") > 0);
+    CHECK_INT(ready_calls, 1);
+    CHECK_INT(ready_pipelining, 1);
+    smtp_client_xattr attr = {"ADDR", "192.0.2.1"};
+    /* smtp_client_set_helo: the EHLO after XCLIENT gives the proxied client's name. */
+    CHECK_INT(smtp_client_set_helo(NULL, "a.example"), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_set_helo(c, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_set_helo(c, "not a name"), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_client_set_helo(c, "b\xc3\xbc" "cher.example"), SMTP_ERR_UTF8); /* no IDNA */
+    CHECK_INT(smtp_client_set_helo(c, "first.example"), 0);
+    CHECK_INT(smtp_client_set_helo(c, "proxied.example"), 0); /* the last one counts */
+    CHECK_INT(smtp_client_xclient(c, SMTP_VERB_XCLIENT, &attr, 1), 0);
+    char out[256];
+    size_t n = drain(c, out, sizeof out - 1);
+    out[n] = '\0';
+    CHECK_STR(out, "XCLIENT ADDR=192.0.2.1\r\n");
+    CHECK_INT((int)smtp_client_read(c, "220 y\r\n", 7), 7); /* the new greeting: EHLO again */
+    n = drain(c, out, sizeof out - 1);
+    out[n] = '\0';
+    CHECK_STR(out, "EHLO proxied.example\r\n");
+    CHECK_INT(ready_calls, 1);
+    CHECK(feed(c, "250 y\r\n") > 0);
+    CHECK_INT(ready_calls, 2);
+    CHECK_INT(ready_pipelining, 0); /* the new EHLO's capabilities */
+    smtp_client_del(c);
+
+    /* A failing on_ready fails the session; smtp_client_set_helo after the end is refused. */
+    ready_fail = 1;
+    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 x\r\n") > 0);
+    CHECK_INT(feed(c, "250 x\r\n"), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK(smtp_client_want_close(c));
+    CHECK_INT(smtp_client_set_helo(c, "late.example"), SMTP_ERR_INVALID_STATE);
+    smtp_client_del(c);
+    ready_fail = 0;
+
+    /* Version 2 callbacks end before on_ready: never read (here: garbage). */
+    smtp_client_callbacks v2 = app_cb;
+    memset(&v2.on_ready, 0xff, sizeof v2.on_ready);
+    ready_calls = 0;
+    CHECK_INT(smtp_client_new_versioned(&c, 2, &v2, SMTP_CLIENT_SETTINGS_VERSION, &s, NULL, &a), 0);
+    CHECK(feed(c, "220 x\r\n250 x\r\n") > 0);
+    CHECK_INT(ready_calls, 0);
+    smtp_client_del(c);
+}
+
+/* SMTP_CLIENT_MSG_NO_CHUNKING: DATA to a server offering CHUNKING; BINARYMIME keeps BDAT. */
+static void test_msg_no_chunking(void)
+{
+    for (int binary = 0; binary <= 1; binary++) {
+        struct app a = {0};
+        smtp_client_settings s;
+        settings(&s);
+        smtp_client *c;
+        CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+        smtp_client_message m;
+        message(&m);
+        m.body = "x\r\n";
+        m.body_len = 3;
+        m.flags = SMTP_CLIENT_MSG_NO_CHUNKING;
+        if (binary) m.body_type = SMTP_BODY_BINARYMIME;
+        CHECK_INT(smtp_client_submit(c, &m), 0);
+        CHECK(feed(c, "220 x\r\n") > 0);
+        CHECK_INT(smtp_client_read(c, "250-x\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n",
+                                   53),
+                  53);
+        char out[4096];
+        size_t n = drain(c, out, sizeof out - 1);
+        out[n] = '\0';
+        CHECK_STR(out, binary ? "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n"
+                                "RCPT TO:<b@example.net>\r\nBDAT 3 LAST\r\nx\r\n"
+                              : "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+        smtp_client_del(c);
+    }
+}
+
 int main(void)
 {
+    test_msg_no_chunking();
+    test_on_ready();
     test_bad_settings();
     test_settings_copied();
     test_message_copied();

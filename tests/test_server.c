@@ -1837,6 +1837,73 @@ static void test_set_extensions(void)
     }
 }
 
+/*
+ * smtp_server_relay_to: a 354 keeps its text, an empty text gives the code alone, lines go
+ * as they are without ENHANCEDSTATUSCODES' additions; what it refuses leaves the decision
+ * pending; the hard error limit's 421 after a relayed refusal is the engine's own.
+ */
+static void test_relay(void)
+{
+    static const smtp_server_callbacks cb = {.on_connect = defer_connect,
+                                             .on_mail = defer_mail,
+                                             .on_rcpt = defer_rcpt,
+                                             .on_data_start = defer_start,
+                                             .on_message_end = defer_end};
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.hard_error_limit = 2;
+    smtp_server *srv;
+    char out[4096];
+    CHECK_INT(smtp_server_new(&srv, &cb, &s, NULL, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    /* Misuse: nothing changes, the greeting stays pending. */
+    CHECK_INT(smtp_server_relay_to(NULL, 0, 220, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 0, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 250, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 220, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 220, "a\rb", 3), SMTP_ERR_UNSAFE_ARGUMENT);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 220, "a\n\x7f", 3), SMTP_ERR_UNSAFE_ARGUMENT);
+    CHECK_INT(smtp_server_relay_to(srv, 99, 220, "x", 1), SMTP_ERR_INVALID_ARGUMENT);
+    char many[2 * SMTP_SERVER_MAX_RELAY_LINES];
+    memset(many, '\n', sizeof many);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 220, many, SMTP_SERVER_MAX_RELAY_LINES),
+              SMTP_ERR_INVALID_ARGUMENT); /* 17 lines */
+    char big[SMTP_SERVER_MAX_RELAY_TEXT + 1];
+    memset(big, 'a', sizeof big);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 220, big, sizeof big), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT((int)pull(srv, out, sizeof out), 0);
+    /* The greeting, its last line without text: the code alone. */
+    CHECK_INT(smtp_server_relay_to(srv, 0, 220, "up.example ESMTP\nsecond\n", 24), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "220-up.example ESMTP\r\n220-second\r\n220\r\n");
+    feed(srv, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_relay_to(srv, 0, 250, "", 0), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250\r\n");
+    feed(srv, "RCPT TO:<c@d.example>\r\n");
+    CHECK_INT(smtp_server_relay_to(srv, 0, 250, "2.1.5 <c@d.example>... Recipient ok", 35), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "250 2.1.5 <c@d.example>... Recipient ok\r\n");
+    feed(srv, "DATA\r\n");
+    CHECK_INT(smtp_server_relay_to(srv, 0, 354, "Enter mail, end with \".\" on a line by itself",
+                                   44), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "354 Enter mail, end with \".\" on a line by itself\r\n");
+    feed(srv, "x\r\n.\r\n");
+    CHECK_INT(smtp_server_relay_to(srv, 0, 554, "5.7.1 refused\n5.7.1 by policy", 29), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "554-5.7.1 refused\r\n554 5.7.1 by policy\r\n");
+    /* The second error reaches the hard limit: the 421 after the relayed refusal is the
+     * engine's. */
+    feed(srv, "MAIL FROM:<a@b.example>\r\n");
+    CHECK_INT(smtp_server_relay_to(srv, 0, 451, "4.3.0 try\nagain", 15), 0);
+    pull(srv, out, sizeof out);
+    CHECK_STR(out, "451-4.3.0 try\r\n451 again\r\n421 4.7.0 localhost Error: too many errors\r\n");
+    CHECK_INT(smtp_server_relay_to(srv, 0, 250, "x", 1), SMTP_ERR_INVALID_STATE);
+    smtp_server_del(srv);
+}
+
 int main(void)
 {
     test_settings();
@@ -1863,5 +1930,6 @@ int main(void)
     test_pipelined_bounds();
     test_pipelined_no_alloc();
     test_set_extensions();
+    test_relay();
     return check_finish();
 }

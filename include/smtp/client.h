@@ -481,9 +481,9 @@ typedef struct smtp_client_rcpt {
 
 /**
  * The version of smtp_client_callbacks this header describes (common.h: versioned structs):
- * 2 added on_reply.
+ * 2 added on_reply, 3 on_ready.
  */
-#define SMTP_CLIENT_CALLBACKS_VERSION 2
+#define SMTP_CLIENT_CALLBACKS_VERSION 3
 
 /**
  * Callbacks. Each gets the client first and the user_data given to smtp_client_new last. A
@@ -568,6 +568,22 @@ typedef struct smtp_client_callbacks {
      *         SMTP_ERR_CALLBACK_FAILURE).
      */
     int (*on_reply)(smtp_client *cli, const smtp_client_reply *reply, void *user_data);
+    /**
+     * on_ready says the session is ready for messages and commands: the greeting, the hello,
+     * STARTTLS and AUTH went as the settings asked, and smtp_client_caps holds what the
+     * server's last EHLO offered.
+     *
+     * Called each time the session becomes ready: once after the start, and again after an
+     * accepted XCLIENT's new hello. A middlebox answers its own client's greeting or EHLO from
+     * here (with the capabilities upstream offers); messages and commands given earlier are
+     * already on their way. Since version 3.
+     *
+     * @param cli        The client.
+     * @param user_data  The user_data given to smtp_client_new.
+     * @return 0 to go on, or a negative value to fail the session (the feeding call returns
+     *         SMTP_ERR_CALLBACK_FAILURE).
+     */
+    int (*on_ready)(smtp_client *cli, void *user_data);
 } smtp_client_callbacks;
 
 /**
@@ -749,6 +765,12 @@ SMTP_API int smtp_client_want_close(const smtp_client *cli);
  * Its addresses are then never converted to A-labels (smtp_client_settings.idna_to_ascii).
  */
 #define SMTP_CLIENT_MSG_SMTPUTF8 0x8u
+/**
+ * Send this message with DATA even when the server offers CHUNKING (a proxy whose own client
+ * sent DATA relays upstream's 354): as SMTP_CLIENT_NO_CHUNKING for one message. A message with
+ * BODY=BINARYMIME still goes with BDAT, which it needs.
+ */
+#define SMTP_CLIENT_MSG_NO_CHUNKING 0x10u
 
 /**
  * smtp_client_read_body_fn is a body source (smtp_client_message.read_body): it copies up to
@@ -1007,6 +1029,28 @@ SMTP_API int smtp_client_rcpt_to(smtp_client *cli, const smtp_client_rcpt *rcpt)
  */
 SMTP_API int smtp_client_data(smtp_client *cli);
 
+/** The command smtp_client_data_as sends the data with. */
+typedef enum smtp_client_data_command {
+    SMTP_CLIENT_DATA_AUTO = 0, /**< as smtp_client_data: BDAT with CHUNKING (but see the flags) */
+    SMTP_CLIENT_DATA_DATA,     /**< DATA (a BODY=BINARYMIME message still goes with BDAT) */
+    SMTP_CLIENT_DATA_BDAT      /**< BDAT when the server offers CHUNKING, else DATA */
+} smtp_client_data_command;
+
+/**
+ * smtp_client_data_as is smtp_client_data with the data's command chosen now, whatever the
+ * settings' SMTP_CLIENT_NO_CHUNKING and the message's SMTP_CLIENT_MSG_NO_CHUNKING say.
+ *
+ * A proxy sends upstream the command its own client sent (smtp_server_decision_command in
+ * on_data_start): DATA, so that the 354 its client gets is upstream's; BDAT, so that the whole
+ * message goes in the flight of its envelope, with no 354 to wait for.
+ *
+ * @param cli  The client.
+ * @param how  SMTP_CLIENT_DATA_AUTO, SMTP_CLIENT_DATA_DATA or SMTP_CLIENT_DATA_BDAT.
+ * @return As smtp_client_data, or:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL, or `how` is not one of the three.
+ */
+SMTP_API int smtp_client_data_as(smtp_client *cli, smtp_client_data_command how);
+
 /**
  * smtp_client_command sends a command of the application's between messages: NOOP, RSET,
  * VRFY, EXPN, HELP or ETRN (RFC 5321 4.1.1, RFC 1985).
@@ -1115,6 +1159,27 @@ SMTP_API int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_cl
  */
 SMTP_API int smtp_client_proxy_header(smtp_client *cli, int version, const char *src_addr,
                                       unsigned src_port, const char *dst_addr, unsigned dst_port);
+
+/**
+ * smtp_client_set_helo changes the name the client gives in its next hellos (EHLO, LHLO, or
+ * HELO after a refused EHLO), in place of settings.helo_name.
+ *
+ * A proxy gives upstream its own client's name this way in the EHLO that follows an accepted
+ * XCLIENT (Postfix records the name of that EHLO, not XCLIENT's HELO attribute). A hello
+ * already sent is not changed.
+ *
+ * @param cli   The client.
+ * @param name  A domain name or an address literal ("[192.0.2.1]"), at most 255 octets,
+ *              NUL-terminated, copied; U-labels go in their A-label form (settings.idna_to_ascii).
+ * @return 0 on success, or one of these negative error codes (then nothing changes):
+ * @retval SMTP_ERR_INVALID_ARGUMENT `cli` or `name` is NULL, or `name` is not a domain name or
+ *         an address literal.
+ * @retval SMTP_ERR_UTF8 `name` has U-labels and settings.idna_to_ascii is NULL or refused it.
+ * @retval SMTP_ERR_NOMEM No memory for the name (SMTP_MAX_DOMAIN + 1 octets, allocated at the
+ *         first call and kept until smtp_client_del).
+ * @retval SMTP_ERR_INVALID_STATE The session is over or failed.
+ */
+SMTP_API int smtp_client_set_helo(smtp_client *cli, const char *name);
 
 /**
  * smtp_client_body_ready tells the client that the body source of the current message, which

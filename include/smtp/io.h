@@ -484,6 +484,31 @@ SMTP_API int smtp_io_conn_tls(const smtp_io_conn *conn);
 SMTP_API int smtp_io_conn_busy(const smtp_io_conn *conn);
 
 /**
+ * smtp_io_conn_pause stops or resumes reading from the connection's peer: flow control for an
+ * application that passes what the engine reads to a slower place (a proxy's upstream).
+ *
+ * While paused, nothing is read from the socket and nothing more is fed to the engine (what
+ * was read stays buffered, and the peer's end of file waits behind it); output still goes out
+ * and deadlines run. Pause from the engine's callbacks (a server's on_data returning
+ * SMTP_PAUSE stops the read at once); resume with `paused` 0 and then smtp_io_loop_update (or
+ * smtp_io_conn_flush outside a loop) to feed what is buffered.
+ *
+ * @param conn    The connection.
+ * @param paused  Non-zero to pause, 0 to resume.
+ * @return 0 on success, or SMTP_ERR_INVALID_ARGUMENT when `conn` is NULL.
+ */
+SMTP_API int smtp_io_conn_pause(smtp_io_conn *conn, int paused);
+
+/**
+ * smtp_io_conn_paused says whether reading from the connection's peer is paused
+ * (smtp_io_conn_pause).
+ *
+ * @param conn  The connection.
+ * @return 1 when paused, 0 when not or when `conn` is NULL.
+ */
+SMTP_API int smtp_io_conn_paused(const smtp_io_conn *conn);
+
+/**
  * smtp_io_conn_events returns the events to wait for on the descriptor.
  *
  * Ask again after every handler call and smtp_io_conn_flush.

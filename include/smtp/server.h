@@ -179,7 +179,16 @@ typedef struct smtp_server smtp_server;
  */
 /** @{ */
 #define SMTP_SERVER_ENVELOPE 0x80u
-#define SMTP_SERVER_FLAGS_ALL 0xffu
+/** @} */
+/**
+ * max_message_size is advertised (SIZE) and checked against a MAIL's SIZE= (552 5.3.4), but a
+ * message whose content goes over it is not cut: it is delivered whole and the application
+ * decides (a proxy relays its upstream's limit and lets upstream refuse the message, so that
+ * the session goes on as it would with upstream itself).
+ */
+/** @{ */
+#define SMTP_SERVER_SIZE_ADVISORY 0x100u
+#define SMTP_SERVER_FLAGS_ALL 0x1ffu
 /** @} */
 
 /**
@@ -996,6 +1005,22 @@ SMTP_API int smtp_server_reply(smtp_server *srv, int code, const char *enhanced,
 SMTP_API uint64_t smtp_server_decision(const smtp_server *srv);
 
 /**
+ * smtp_server_decision_command returns the command whose decision is being made: the one of
+ * the policy callback running (a command read ahead included), else the oldest pending.
+ *
+ * on_data_start tells DATA from the first BDAT of a message with it (a proxy sends upstream
+ * the command its client sent, so that DATA's 354 is upstream's).
+ *
+ * @param srv  The session, or NULL.
+ * @return SMTP_VERB_HELO, SMTP_VERB_EHLO or SMTP_VERB_LHLO; SMTP_VERB_MAIL, SMTP_VERB_RCPT,
+ *         SMTP_VERB_DATA, SMTP_VERB_BDAT, SMTP_VERB_VRFY, SMTP_VERB_AUTH (on_auth and on_sasl),
+ *         SMTP_VERB_XCLIENT, SMTP_VERB_XFORWARD, SMTP_VERB_ETRN or SMTP_VERB_HELP; or
+ *         SMTP_VERB_UNKNOWN for the greeting, the end of a message (smtp_server_message.bdat
+ *         says how it came), no decision, and NULL.
+ */
+SMTP_API smtp_verb smtp_server_decision_command(const smtp_server *srv);
+
+/**
  * smtp_server_reply_to answers decision `id` (smtp_server_decision), pending or read ahead,
  * as smtp_server_reply answers the oldest one.
  *
@@ -1036,6 +1061,54 @@ SMTP_API uint64_t smtp_server_decision(const smtp_server *srv);
  */
 SMTP_API int smtp_server_reply_to(smtp_server *srv, uint64_t id, int code, const char *enhanced,
                                   const char *text, size_t len);
+
+/** The longest text of a relayed reply (smtp_server_relay_to), its lines joined by LF. */
+#define SMTP_SERVER_MAX_RELAY_TEXT 400
+/** The most lines a relayed reply (smtp_server_relay_to) may have. */
+#define SMTP_SERVER_MAX_RELAY_LINES 16
+
+/**
+ * smtp_server_relay_to answers decision `id` with another server's reply, relayed as it is:
+ * what a proxy or a content filter does with its upstream's verdict.
+ *
+ * `text` is the reply as smtp_client_reply reports it: the text of each line after the code
+ * and its separator (enhanced status codes included), lines joined by LF. It goes out line by
+ * line behind `code`, "-" after the code of every line but the last, " " on the last one,
+ * nothing added or changed: no enhanced code of the engine's, no hostname before a greeting's
+ * text; an empty line goes as the code alone. So a 354 keeps its text, and a multi-line
+ * refusal keeps its lines. An accepted hello and an accepted first BDAT are the exceptions:
+ * the engine's own reply goes out (its capability list; the chunk's reply after it). Otherwise
+ * as smtp_server_reply_to: the codes each decision allows (but 0, the default acceptance), the
+ * replies in command order, what the engine does once a decision is answered.
+ *
+ * @code
+ * // A client engine's on_rcpt for the recipient whose RCPT the server deferred (id kept):
+ * smtp_server_relay_to(srv, id, reply->code, reply->text.ptr, reply->text.len);
+ * @endcode
+ *
+ * @param srv   The session.
+ * @param id    The decision's id (smtp_server_decision), or 0 for the decision smtp_server_reply
+ *              would answer.
+ * @param code  The reply code, 200..599, one the decision allows (see smtp_server_reply).
+ * @param text  The lines' text joined by LF, `len` octets; NULL with `len` 0 for one line
+ *              without text.
+ * @param len   The length of `text`, at most SMTP_SERVER_MAX_RELAY_TEXT octets.
+ * @return 0 on success, or one of these negative error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `srv` is NULL; `id` was never given; `code` outside
+ *         200..599 or not one the decision allows; `text` NULL with `len` > 0, `len` over
+ *         SMTP_SERVER_MAX_RELAY_TEXT octets, or more than SMTP_SERVER_MAX_RELAY_LINES lines.
+ * @retval SMTP_ERR_UNSAFE_ARGUMENT A control byte other than TAB and LF (CR, NUL...) or DEL in
+ *         the text.
+ * @retval SMTP_ERR_INVALID_STATE `id` 0 and no decision pending, or decision `id` is not
+ *         pending (see smtp_server_reply_to); or the session failed.
+ * @retval SMTP_ERR_NOBUF The output queue has no room for the reply: write, then relay again.
+ * @retval SMTP_ERR_CALLBACK_FAILURE The decision was made, but a callback it led to failed:
+ *         fatal and sticky.
+ * @retval SMTP_ERR_NOMEM The decision was made, but the output queue could not grow: fatal and
+ *         sticky.
+ */
+SMTP_API int smtp_server_relay_to(smtp_server *srv, uint64_t id, int code, const char *text,
+                                  size_t len);
 
 /**
  * smtp_server_auth_challenge answers a pending on_sasl step with a challenge: "334 " and the

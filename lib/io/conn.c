@@ -94,6 +94,7 @@ static smtp_ssize engine_write(smtp_io_conn *c, char *dest, size_t cap)
 
 static int engine_wants_read(const smtp_io_conn *c)
 {
+    if (c->paused) return 0; /* smtp_io_conn_pause: nothing read, nothing fed */
     if (c->srv) return smtp_server_want_read(c->srv);
     return smtp_client_want_read(c->cli) && !smtp_client_want_tls(c->cli);
 }
@@ -509,7 +510,8 @@ static void check_closed(smtp_io_conn *c, int64_t now)
 {
     if (c->done) return;
     if (c->eof_seen && !c->eof_given && c->cin.len == 0 &&
-        (c->in.len == 0 || !engine_wants_read(c)) && !(c->srv && smtp_server_pending(c->srv))) {
+        (c->in.len == 0 || (!c->paused && !engine_wants_read(c))) &&
+        !(c->srv && smtp_server_pending(c->srv))) {
         int was_closed = engine_closed(c);
         engine_eof(c);
         if (!was_closed) {
@@ -741,6 +743,18 @@ int smtp_io_conn_tls(const smtp_io_conn *c)
 int smtp_io_conn_busy(const smtp_io_conn *c)
 {
     return c && c->srv && (smtp_server_in_transaction(c->srv) || smtp_server_pending(c->srv));
+}
+
+int smtp_io_conn_pause(smtp_io_conn *c, int paused)
+{
+    if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+    c->paused = paused != 0;
+    return 0;
+}
+
+int smtp_io_conn_paused(const smtp_io_conn *c)
+{
+    return c && c->paused;
 }
 
 unsigned smtp_io_conn_events(const smtp_io_conn *c)

@@ -71,6 +71,7 @@ struct smtp_io_conn {
     unsigned eof_given : 1;   /* ...and given to the engine */
     unsigned filter_end : 1;  /* the filter's plaintext stream ended */
     unsigned lingering : 1;   /* the engine closed; writing out the rest */
+    unsigned paused : 1;      /* smtp_io_conn_pause: the peer is not read */
     unsigned timed_out : 1;   /* an engine timeout expired: the end is SMTP_IO_TIMEOUT */
     unsigned holding : 1;     /* server: hold_until is armed for the engine's output */
     unsigned drain : 1;       /* server: 421 once no transaction is open (graceful stop) */

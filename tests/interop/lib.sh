@@ -118,33 +118,53 @@ wait_pid() {
     return 0
 }
 
-# start_sink [OPTIONS...]: starts our smtp-sink on 127.0.0.1 (a port the kernel chooses, in
-# $port); its standard output (the JSON lines) goes to $T/sink.out.
-start_sink() {
-    rm -f "$T/sink.out" "$T/sink.err"
-    "$BIN/smtp-sink" --listen 127.0.0.1:0 "$@" >"$T/sink.out" 2>"$T/sink.err" &
-    sink_pid=$!
-    track "$sink_pid"
+# start_program OUT ERR NAME [OPTIONS...]: starts our program NAME (smtp-sink, smtp-proxy) from
+# $BIN with --listen 127.0.0.1:0 and OPTIONS, its standard output to OUT and its standard error
+# to ERR, and waits (bounded, 20 s) until ERR says "NAME: listening on 127.0.0.1 port N": sets
+# $started (its PID, tracked) and $listening (N). Fails when the program exits first.
+start_program() {
+    out=$1
+    err=$2
+    name=$3
+    shift 3
+    rm -f "$err"
+    "$BIN/$name" --listen 127.0.0.1:0 "$@" >"$out" 2>"$err" &
+    started=$!
+    track "$started"
     i=0
     while [ $i -lt 400 ]; do
-        port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1 port \([0-9][0-9]*\)$/\1/p' \
-            "$T/sink.err" 2>/dev/null)
-        [ -n "$port" ] && return 0
-        kill -0 "$sink_pid" 2>/dev/null || fail "smtp-sink exited at start"
+        listening=$(sed -n "s/^$name: listening on 127\.0\.0\.1 port \([0-9][0-9]*\).*/\1/p" \
+            "$err" 2>/dev/null)
+        [ -n "$listening" ] && return 0
+        kill -0 "$started" 2>/dev/null || fail "$name exited at start"
         sleep 0.05
         i=$((i + 1))
     done
-    fail "smtp-sink did not listen within 20 s"
+    fail "$name did not listen within 20 s"
+}
+
+# stop_program PID NAME: SIGTERM to PID (our program NAME); it must exit 0 within 20 s.
+stop_program() {
+    kill -TERM "$1"
+    wait_pid "$1" 20
+    wait "$1"
+    rc=$?
+    [ $rc -eq 0 ] || fail "$2 exited $rc"
+}
+
+# start_sink [OPTIONS...]: starts our smtp-sink on 127.0.0.1 (a port the kernel chooses, in
+# $port); its standard output (the JSON lines) goes to $T/sink.out.
+start_sink() {
+    rm -f "$T/sink.out"
+    start_program "$T/sink.out" "$T/sink.err" smtp-sink "$@"
+    sink_pid=$started
+    port=$listening
 }
 
 # stop_sink: SIGTERM to smtp-sink by PID; it must exit 0 within 20 s.
 stop_sink() {
-    kill -TERM "$sink_pid"
-    wait_pid "$sink_pid" 20
-    wait "$sink_pid"
-    rc=$?
+    stop_program "$sink_pid" smtp-sink
     sink_pid=
-    [ $rc -eq 0 ] || fail "smtp-sink exited $rc"
 }
 
 # expect_in FILE STRING: FILE holds STRING (fixed string).

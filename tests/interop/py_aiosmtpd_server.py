@@ -12,7 +12,12 @@ Options:
   --insecure-auth        offer AUTH without TLS (auth_require_tls=False)
   --tls CERT KEY         offer STARTTLS with this certificate
   --refuse-rcpt ADDR     answer RCPT TO:<ADDR> with 550 5.1.1 (repeatable)
-  --data-reply ADDR=REPLY  LMTP: the reply for ADDR after the data (default 250 2.0.0 ...)
+  --rcpt-reply ADDR=REPLY  answer RCPT TO:<ADDR> with REPLY, the recipient not taken
+                         (repeatable); a newline in REPLY separates the lines of a
+                         multi-line reply ("550-5.1.1 one" NL "550 5.1.1 two")
+  --rset-delay SECONDS   answer RSET that much later (a slow upstream for smtp-proxy's tests)
+  --data-reply ADDR=REPLY  LMTP: the reply for ADDR after the data (default 250 2.0.0 ...);
+                         a newline separates the lines of a multi-line reply
 """
 
 import argparse
@@ -36,14 +41,22 @@ def main():
     ap.add_argument("--insecure-auth", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--refuse-rcpt", action="append", default=[])
+    ap.add_argument("--rcpt-reply", action="append", default=[])
     ap.add_argument("--data-reply", action="append", default=[])
+    ap.add_argument("--rset-delay", type=float, default=0)
     a = ap.parse_args()
 
     users = {}
     for u in a.user:
         name, _, password = u.partition(":")
         users[name.encode()] = password.encode()
-    data_replies = dict(r.split("=", 1) for r in a.data_reply)
+    # aiosmtpd sends a handler's reply followed by CRLF: the lines of a multi-line reply are
+    # joined by CRLF.
+    def replies(args):
+        return {k: v.replace("\n", "\r\n") for k, v in (r.split("=", 1) for r in args)}
+
+    rcpt_replies = replies(a.rcpt_reply)
+    data_replies = replies(a.data_reply)
     count = [0]
 
     def authenticator(server, session, envelope, mechanism, auth_data):
@@ -66,9 +79,15 @@ def main():
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
             if address in a.refuse_rcpt:
                 return "550 5.1.1 <%s>: no such user" % address
+            if address in rcpt_replies:
+                return rcpt_replies[address]
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.append(rcpt_options)
             return "250 2.1.5 OK"
+
+        async def handle_RSET(self, server, session, envelope):
+            await asyncio.sleep(a.rset_delay)
+            return "250 OK"
 
         async def handle_DATA(self, server, session, envelope):
             count[0] += 1

@@ -14,6 +14,8 @@
  *   loadclient PORT slow N MS      N clients sending one message one byte every MS ms
  *   loadclient PORT noread SECS    one client pipelining EHLO without reading any reply until
  *                                  the connection is blocked, held SECS seconds, then closed
+ *   loadclient PORT rset N         N clients each abandoning a transaction with RSET, then
+ *                                  sending a message and RSET again on the same connection
  *   loadclient PORT one            one message
  *
  * Output: "acked=K" (messages that got 250 after their data), "failed=F" (scripts that did
@@ -56,6 +58,23 @@ static const struct step s_message[] = {
     {"RCPT TO:<sink@test.example>\r\n", 250, 0, 0},
     {"DATA\r\n", 354, 0, 0},
     {BODY ".\r\n", 250, 1, 0},
+    {"QUIT\r\n", 221, 0, 1},
+    {NULL, 0, 0, 0},
+};
+
+/* A transaction abandoned with RSET, then a message over the same connection (RFC 5321 4.1.1.5:
+ * RSET always gets 250 and the connection goes on). */
+static const struct step s_rset[] = {
+    {NULL, 220, 0, 0},
+    {"EHLO load.test.example\r\n", 250, 0, 0},
+    {"MAIL FROM:<load@test.example>\r\n", 250, 0, 0},
+    {"RCPT TO:<dropped@test.example>\r\n", 250, 0, 0},
+    {"RSET\r\n", 250, 0, 0},
+    {"MAIL FROM:<load@test.example>\r\n", 250, 0, 0},
+    {"RCPT TO:<sink@test.example>\r\n", 250, 0, 0},
+    {"DATA\r\n", 354, 0, 0},
+    {BODY ".\r\n", 250, 1, 0},
+    {"RSET\r\n", 250, 0, 0},
     {"QUIT\r\n", 221, 0, 1},
     {NULL, 0, 0, 0},
 };
@@ -417,7 +436,7 @@ static int noread(int secs)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: loadclient PORT concurrent|vanish|tls-vanish|slow|noread|one "
+        fprintf(stderr, "usage: loadclient PORT concurrent|vanish|tls-vanish|slow|noread|rset|one "
                         "[N] [MS]\n");
         return 2;
     }
@@ -446,6 +465,8 @@ int main(int argc, char **argv)
         kinds = 2;
     } else if (strcmp(mode, "slow") == 0) {
         slow = argc > 4 ? atoi(argv[4]) : 10;
+    } else if (strcmp(mode, "rset") == 0) {
+        one_script = s_rset;
     } else if (strcmp(mode, "one") != 0) {
         fprintf(stderr, "loadclient: unknown mode %s\n", mode);
         return 2;
