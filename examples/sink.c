@@ -39,6 +39,9 @@
 #endif
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -689,6 +692,24 @@ static void close_files(sink_state *st)
 #endif
 }
 
+/*
+ * Resident memory after a wave of connections (issue #19): each connection's engine and
+ * buffers are freed when it closes, but glibc's malloc keeps freed memory for reuse (it returns
+ * only a free top of its heap), so the sink's RSS stays at the wave's peak, about 4 KiB a
+ * connection, and the next wave reuses it. Once every connection of a wave of more than 256 is
+ * gone, the memory goes back to the system (malloc_trim): RSS falls back near its idle size.
+ */
+static void give_back(const sink_state *st, size_t *peak)
+{
+    size_t n = smtp_io_loop_connections(st->loop);
+    if (n > *peak) *peak = n;
+    if (n > 0 || *peak <= 256) return;
+    *peak = 0;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 /* One process's server: listens itself (w NULL), or serves a worker's sockets. */
 static int serve(const sink_options *o, const ex_worker *w)
 {
@@ -763,8 +784,11 @@ static int serve(const sink_options *o, const ex_worker *w)
         fprintf(stderr, "smtp-sink: listening on %s port %d\n", o->any_host ? "*" : o->host,
                 smtp_io_loop_port(st.loop, 0));
     }
-    while ((rc = smtp_io_loop_run_once(st.loop, timers_wait(&st))) > 0)
+    size_t peak = 0;
+    while ((rc = smtp_io_loop_run_once(st.loop, timers_wait(&st))) > 0) {
         timers_fire(&st);
+        give_back(&st, &peak);
+    }
     if (rc < 0) {
         fprintf(stderr, "smtp-sink: %s\n", smtp_error_text(rc));
         status = EX_SOFTWARE;

@@ -94,6 +94,7 @@ struct smtp_client {
     int error; /* the sticky error of a failed session */
     int phase; /* enum smtp_cli_phase */
     char *helo_own; /* smtp_client_set_helo's name (NULL: settings.helo_name), allocated once */
+    int m_how;      /* smtp_client_data_as's choice for the transaction (0: AUTO) */
     int ended; /* on_session_end was called */
     int quit_asked;
     int tls_active;

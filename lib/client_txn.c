@@ -355,6 +355,7 @@ static void txn_clear(smtp_client *cli)
 {
     cli->msg = NULL;
     cli->m_bdat = cli->m_mail = cli->m_data = cli->m_utf8 = cli->m_decided = cli->m_status = 0;
+    cli->m_how = SMTP_CLIENT_DATA_AUTO;
     cli->m_size = 0;
     cli->m_delivered = 0;
     cli->m_pending = cli->m_rcpt_sent = cli->m_rcpt_replied = 0;
@@ -493,19 +494,23 @@ static int settle(smtp_client *cli)
     return 0;
 }
 
+static int use_bdat(const smtp_client *cli, const smtp_client_message *m);
+static void encoder_init(smtp_client *cli, const smtp_client_message *m);
+
 int smtp_client_data_as(smtp_client *cli, smtp_client_data_command how)
 {
     if (!cli || (unsigned)how > SMTP_CLIENT_DATA_BDAT) return SMTP_ERR_INVALID_ARGUMENT;
     if (cli->error || cli->ended || !cli->msg || !cli->m_open || cli->m_decided ||
         cli->msg_copy.nrcpts == 0)
         return SMTP_ERR_INVALID_STATE;
-    /* The data's command is chosen now (MAIL's parameters do not depend on it): BINARYMIME
-     * needs BDAT whatever is asked, and BDAT needs the server's CHUNKING. */
-    if (how == SMTP_CLIENT_DATA_DATA)
-        cli->m_bdat = cli->msg->body_type == SMTP_BODY_BINARYMIME && cli->m_bdat;
-    else if (how == SMTP_CLIENT_DATA_BDAT)
-        cli->m_bdat = cli->ehlo && smtp_cli_chunking(cli) &&
-                      smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING);
+    /* The data's command is chosen now (MAIL's parameters do not depend on it, nor does
+     * anything before the data): when MAIL went out already, its choice and the body's
+     * encoder are made again; else emit_mail makes them with this one. */
+    cli->m_how = how;
+    if (cli->m_mail) {
+        cli->m_bdat = use_bdat(cli, cli->msg);
+        encoder_init(cli, cli->msg);
+    }
     return smtp_client_data(cli);
 }
 
@@ -756,14 +761,34 @@ static int missing_ext(const smtp_client *cli, const smtp_client_message *m, uin
     return -1;
 }
 
+/* Does the message go with BDAT? CHUNKING offered (and not refused by the settings), and the
+ * choice of smtp_client_data_as, else the message's flags; BINARYMIME needs BDAT. */
+static int use_bdat(const smtp_client *cli, const smtp_client_message *m)
+{
+    int chunking = cli->ehlo && smtp_cli_chunking(cli) && smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING);
+    int binary = m->body_type == SMTP_BODY_BINARYMIME;
+    switch (cli->m_how) {
+    case SMTP_CLIENT_DATA_BDAT: return chunking;
+    case SMTP_CLIENT_DATA_DATA: return chunking && binary;
+    default: return chunking && (!(m->flags & SMTP_CLIENT_MSG_NO_CHUNKING) || binary);
+    }
+}
+
+/* The body's encoder, for the command the data goes with (DATA: dot-stuffed, then CRLF.CRLF). */
+static void encoder_init(smtp_client *cli, const smtp_client_message *m)
+{
+    smtp_data_encode_mode mode = !cli->m_bdat                           ? SMTP_DATA_ENCODE_DOT
+                                 : m->body_type == SMTP_BODY_BINARYMIME ? SMTP_DATA_ENCODE_RAW
+                                                                        : SMTP_DATA_ENCODE_CRLF;
+    smtp_data_encoder_init(&cli->enc, mode);
+}
+
 static int emit_mail(smtp_client *cli)
 {
     const smtp_client_message *m = cli->msg;
     char params[PARAMS_MAX];
     if (!smtp_cli_may_send(cli, SMTP_VERB_MAIL) || smtp_cli_xq_free(cli) < 4) return 0;
-    cli->m_bdat = cli->ehlo && smtp_cli_chunking(cli) &&
-                  smtp_caps_has(&cli->caps, SMTP_CAP_CHUNKING) &&
-                  (!(m->flags & SMTP_CLIENT_MSG_NO_CHUNKING) || m->body_type == SMTP_BODY_BINARYMIME);
+    cli->m_bdat = use_bdat(cli, m);
     /* A body in memory: its size as transmitted, computed only when SIZE is offered and the
      * application did not give it. */
     uint64_t size = m->size;
@@ -807,10 +832,7 @@ static int emit_mail(smtp_client *cli)
     smtp_cli_expect_push(cli, SMTP_CLI_X_MAIL, 0, 0);
     cli->m_pending++;
     cli->m_mail = SMTP_CLI_MAIL_SENT;
-    smtp_data_encode_mode mode = !cli->m_bdat                           ? SMTP_DATA_ENCODE_DOT
-                                 : m->body_type == SMTP_BODY_BINARYMIME ? SMTP_DATA_ENCODE_RAW
-                                                                        : SMTP_DATA_ENCODE_CRLF;
-    smtp_data_encoder_init(&cli->enc, mode);
+    encoder_init(cli, m);
     return 1;
 }
 

@@ -1554,8 +1554,63 @@ static void test_msg_no_chunking(void)
     }
 }
 
+/* smtp_client_data_as: DATA to a server offering CHUNKING after MAIL went out with BDAT in
+ * view: dot-stuffed, then CRLF.CRLF (a body line "." must not end the message early); BDAT
+ * asked before MAIL went out; and the argument checks. */
+static smtp_ssize dot_body(smtp_client *cli, char *dest, size_t cap, void *ud)
+{
+    (void)cli;
+    int *done = ud;
+    static const char body[] = "a\r\n.\r\nb\r\n";
+    if (*done || cap < sizeof body - 1) return 0;
+    memcpy(dest, body, sizeof body - 1);
+    *done = 1;
+    return (smtp_ssize)(sizeof body - 1);
+}
+
+static void test_data_as(void)
+{
+    for (int how = 0; how < 3; how++) {
+        struct app a = {0};
+        smtp_client_settings s;
+        settings(&s);
+        smtp_client *c;
+        CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+        CHECK_INT(smtp_client_data_as(c, SMTP_CLIENT_DATA_DATA), SMTP_ERR_INVALID_STATE);
+        CHECK(feed(c, "220 x\r\n") > 0);
+        CHECK_INT(smtp_client_read(c, "250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n", 37), 37);
+        int done = 0;
+        smtp_client_message m;
+        smtp_client_message_init(&m);
+        m.sender = "a@example.org";
+        m.read_body = dot_body;
+        m.read_body_data = &done;
+        CHECK_INT(smtp_client_mail_from(c, &m), 0);
+        CHECK_INT(smtp_client_rcpt_to(c, &(smtp_client_rcpt){.address = "b@example.net"}), 0);
+        char out[4096];
+        size_t n = drain(c, out, sizeof out - 1); /* MAIL and RCPT out: BDAT was in view */
+        CHECK_INT(smtp_client_data_as(NULL, SMTP_CLIENT_DATA_DATA), SMTP_ERR_INVALID_ARGUMENT);
+        CHECK_INT(smtp_client_data_as(c, (smtp_client_data_command)3), SMTP_ERR_INVALID_ARGUMENT);
+        CHECK_INT(smtp_client_data_as(c, (smtp_client_data_command)how), 0);
+        n += drain(c, out + n, sizeof out - 1 - n);
+        out[n] = '\0';
+        CHECK_STR(out, how == SMTP_CLIENT_DATA_DATA
+                           ? "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
+                           : "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n"
+                             "BDAT 9 LAST\r\na\r\n.\r\nb\r\n");
+        if (how == SMTP_CLIENT_DATA_DATA) {
+            CHECK_INT((int)smtp_client_read(c, "250 ok\r\n250 ok\r\n354 go\r\n", 24), 24);
+            n = drain(c, out, sizeof out - 1);
+            out[n] = '\0';
+            CHECK_STR(out, "a\r\n..\r\nb\r\n.\r\n");
+        }
+        smtp_client_del(c);
+    }
+}
+
 int main(void)
 {
+    test_data_as();
     test_msg_no_chunking();
     test_on_ready();
     test_bad_settings();

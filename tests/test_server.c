@@ -105,7 +105,7 @@ static int bad_setting(int i, smtp_server_settings *s)
     case 4: s->max_recipients = 99; return 1; /* RFC 5321 4.5.3.1.8 */
     case 5: s->max_output = 4095; return 1;
     case 6: s->timeout_command = 299999; return 1; /* RFC 5321 4.5.3.2.7 */
-    case 7: s->flags = 0x100; return 1;
+    case 7: s->flags = 0x200; return 1; /* past SMTP_SERVER_FLAGS_ALL */
     case 8: s->extensions = 0x10000; return 1;
     case 9: s->cmd_flags = 0x100; return 1;
     case 10: s->max_line = 4; return 1;
@@ -1904,6 +1904,63 @@ static void test_relay(void)
     smtp_server_del(srv);
 }
 
+/* smtp_server_decision_command: each policy callback's command, read ahead too. */
+static smtp_verb seen_verbs[8];
+static size_t nseen;
+
+static int record_verb(smtp_server *srv)
+{
+    if (nseen < 8) seen_verbs[nseen++] = smtp_server_decision_command(srv);
+    return 0;
+}
+static int rv_helo(smtp_server *srv, smtp_verb v, smtp_span d, void *ud)
+{
+    (void)v, (void)d, (void)ud;
+    return record_verb(srv);
+}
+static int rv_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)m, (void)ud;
+    record_verb(srv);
+    return SMTP_SERVER_DEFER; /* what follows is read ahead */
+}
+static int rv_rcpt(smtp_server *srv, const smtp_server_rcpt *r, void *ud)
+{
+    (void)r, (void)ud;
+    return record_verb(srv);
+}
+static int rv_start(smtp_server *srv, void *ud)
+{
+    (void)ud;
+    return record_verb(srv);
+}
+
+static void test_decision_command(void)
+{
+    static const smtp_server_callbacks cb = {
+        .on_helo = rv_helo, .on_mail = rv_mail, .on_rcpt = rv_rcpt, .on_data_start = rv_start};
+    CHECK_INT(smtp_server_decision_command(NULL), SMTP_VERB_UNKNOWN);
+    for (int bdat = 0; bdat <= 1; bdat++) {
+        smtp_server_settings st;
+        smtp_server_settings_init(&st);
+        st.max_pending = 8;
+        smtp_server *srv;
+        CHECK_INT(smtp_server_new(&srv, &cb, &st, NULL, NULL), 0);
+        CHECK_INT(smtp_server_start(srv), 0);
+        nseen = 0;
+        feed(srv, bdat ? "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 1 LAST\r\n"
+                       : "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+        CHECK_INT((int)nseen, 4);
+        CHECK_INT(seen_verbs[0], SMTP_VERB_EHLO);
+        CHECK_INT(seen_verbs[1], SMTP_VERB_MAIL);
+        CHECK_INT(seen_verbs[2], SMTP_VERB_RCPT);
+        CHECK_INT(seen_verbs[3], bdat ? SMTP_VERB_BDAT : SMTP_VERB_DATA);
+        /* Outside the callbacks: the oldest decision pending, MAIL's. */
+        CHECK_INT(smtp_server_decision_command(srv), SMTP_VERB_MAIL);
+        smtp_server_del(srv);
+    }
+}
+
 int main(void)
 {
     test_settings();
@@ -1931,5 +1988,6 @@ int main(void)
     test_pipelined_no_alloc();
     test_set_extensions();
     test_relay();
+    test_decision_command();
     return check_finish();
 }
