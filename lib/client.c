@@ -571,7 +571,9 @@ static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, voi
             cli->r_enh_off = (size_t)(line->enhanced.ptr - line->text.ptr);
             cli->r_enh_len = line->enhanced.len;
         }
-        smtp_caps_init(&cli->caps_next);
+        /* Only an EHLO reply fills the capabilities (below): no other reply clears them. */
+        if (cli->xq_len && cli->xq[cli->xq_head].kind == SMTP_CLI_X_EHLO)
+            smtp_caps_init(&cli->caps_next);
     } else {
         text_append(cli, "\n", 1);
     }

@@ -33,9 +33,7 @@
 
 static int has_ctl(const char *s)
 {
-    for (; *s; s++)
-        if (smtp_is_ctl((unsigned char)*s)) return 1;
-    return 0;
+    return smtp_span_has_ctl(s, strlen(s));
 }
 
 static int has_8bit(const char *s)
@@ -340,8 +338,7 @@ static int address_out(const smtp_client *cli, const char *address, char buf[SMT
 {
     *out = address;
     /* without the hook a UTF-8 address goes with SMTPUTF8 or not at all: no scan for it */
-    if (cli->m_utf8 || !cli->set.idna_to_ascii || !has_8bit(address))
-        return (int)strlen(address);
+    if (cli->m_utf8 || !cli->set.idna_to_ascii || !has_8bit(address)) return (int)strlen(address);
     int n = alabel_form(cli, address, buf);
     if (n < 0) return SMTP_ERR_CALLBACK_FAILURE;
     *out = buf;

@@ -70,14 +70,50 @@ const char *smtp_verb_name(smtp_verb verb)
     return verb_valid(verb) ? verbs[verb].name : verbs[SMTP_VERB_UNKNOWN].name;
 }
 
+/*
+ * A verb of 4 to 8 letters as one number: the little-endian values of its first four and its
+ * last four octets (the same four for a 4-letter verb), each octet ORed with 0x20. For a
+ * letter that is its lower case; a byte b maps to a lowercase letter only when b is that
+ * letter in either case, so equal keys of equal lengths are the same verb, case aside.
+ */
+static uint32_t le32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+}
+
+#define VERB4(a, b, c, d)                                                                          \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define VERB8(a, b, c, d, e, f, g, h)                                                              \
+    ((uint64_t)VERB4(a, b, c, d) | (uint64_t)VERB4(e, f, g, h) << 32)
+
 static smtp_verb verb_lookup(const char *p, size_t n)
 {
-    /* The longest verb has 8 letters; compare in lower case against the canonical names. */
     if (n < 4 || n > 8) return SMTP_VERB_UNKNOWN;
-    for (size_t v = 1; v < SMTP_ARRAY_LEN(verbs); v++) {
-        const char *name = verbs[v].name;
-        if (smtp_span_ieq_span(p, n, name, strlen(name))) return (smtp_verb)v;
+    uint64_t key = ((uint64_t)le32(p) | (uint64_t)le32(p + n - 4) << 32) | 0x2020202020202020u;
+    if (n == 4) {
+        switch ((uint32_t)key) {
+        case VERB4('h', 'e', 'l', 'o'): return SMTP_VERB_HELO;
+        case VERB4('e', 'h', 'l', 'o'): return SMTP_VERB_EHLO;
+        case VERB4('l', 'h', 'l', 'o'): return SMTP_VERB_LHLO;
+        case VERB4('m', 'a', 'i', 'l'): return SMTP_VERB_MAIL;
+        case VERB4('r', 'c', 'p', 't'): return SMTP_VERB_RCPT;
+        case VERB4('d', 'a', 't', 'a'): return SMTP_VERB_DATA;
+        case VERB4('b', 'd', 'a', 't'): return SMTP_VERB_BDAT;
+        case VERB4('r', 's', 'e', 't'): return SMTP_VERB_RSET;
+        case VERB4('n', 'o', 'o', 'p'): return SMTP_VERB_NOOP;
+        case VERB4('q', 'u', 'i', 't'): return SMTP_VERB_QUIT;
+        case VERB4('v', 'r', 'f', 'y'): return SMTP_VERB_VRFY;
+        case VERB4('e', 'x', 'p', 'n'): return SMTP_VERB_EXPN;
+        case VERB4('h', 'e', 'l', 'p'): return SMTP_VERB_HELP;
+        case VERB4('a', 'u', 't', 'h'): return SMTP_VERB_AUTH;
+        case VERB4('e', 't', 'r', 'n'): return SMTP_VERB_ETRN;
+        default: return SMTP_VERB_UNKNOWN;
+        }
     }
+    if (n == 7 && key == VERB8('x', 'c', 'l', 'i', 'i', 'e', 'n', 't')) return SMTP_VERB_XCLIENT;
+    if (n == 8 && key == VERB8('s', 't', 'a', 'r', 't', 't', 'l', 's')) return SMTP_VERB_STARTTLS;
+    if (n == 8 && key == VERB8('x', 'f', 'o', 'r', 'w', 'a', 'r', 'd')) return SMTP_VERB_XFORWARD;
     return SMTP_VERB_UNKNOWN;
 }
 
@@ -164,14 +200,17 @@ static size_t trimmed_len(const char *line, size_t len)
     return len;
 }
 
-/* Sets up a command with only its line, name and verb (all a line-level error reports). */
-static void command_head(smtp_cmd *c, const char *line, size_t len)
+/* Sets up a command with only its line, name and verb (all a line-level error reports);
+ * returns the line's length without trailing SP and HTAB. */
+static size_t command_head(smtp_cmd *c, const char *line, size_t len)
 {
     memset(c, 0, sizeof *c);
     c->line = span_of(line, len);
-    size_t vl = verb_len(line, trimmed_len(line, len));
+    size_t end = trimmed_len(line, len);
+    size_t vl = verb_len(line, end);
     c->name = span_of(line, vl);
     c->verb = verb_lookup(line, vl);
+    return end;
 }
 
 static smtp_cmd_error error_of_status(smtp_line_status st)
@@ -197,14 +236,22 @@ static size_t path_end(const char *p, size_t n)
 }
 
 /* MAIL FROM:<reverse-path> [SP params], RCPT TO:<forward-path> [SP params] (RFC 5321 4.1.1.2-3). */
-static smtp_cmd_error parse_path_command(smtp_cmd *c, const char *keyword, unsigned flags)
+/* The length of MAIL's "FROM:" or RCPT's "TO:" (either case) at the start of a[0..n), or 0. */
+static size_t path_keyword(const char *a, size_t n, bool mail)
+{
+    if (mail)
+        return n >= 5 && (le32(a) | 0x20202020u) == VERB4('f', 'r', 'o', 'm') && a[4] == ':' ? 5
+                                                                                             : 0;
+    return n >= 3 && (a[0] | 0x20) == 't' && (a[1] | 0x20) == 'o' && a[2] == ':' ? 3 : 0;
+}
+
+static smtp_cmd_error parse_path_command(smtp_cmd *c, bool mail, unsigned flags)
 {
     const char *a = c->arg.ptr;
     size_t n = c->arg.len;
-    size_t kl = strlen(keyword);
     if (n == 0) return SMTP_CMD_ERR_MISSING_ARGUMENT;
-    if (!smtp_span_iprefix(a, n, keyword)) return SMTP_CMD_ERR_SYNTAX;
-    size_t i = kl;
+    size_t i = path_keyword(a, n, mail);
+    if (!i) return SMTP_CMD_ERR_SYNTAX;
     if (i < n && a[i] == ' ') {
         /* "MAIL FROM: <a@b>" is common; RFC 5321 has no SP there. */
         if (flags & SMTP_CMD_STRICT_PATH_SPACE) return SMTP_CMD_ERR_SYNTAX;
@@ -287,8 +334,8 @@ static smtp_cmd_error parse_argument(smtp_cmd *c, unsigned flags)
     case SMTP_VERB_HELO:
     case SMTP_VERB_EHLO:
     case SMTP_VERB_LHLO: return parse_hello(c, flags);
-    case SMTP_VERB_MAIL: return parse_path_command(c, "from:", flags);
-    case SMTP_VERB_RCPT: return parse_path_command(c, "to:", flags);
+    case SMTP_VERB_MAIL: return parse_path_command(c, true, flags);
+    case SMTP_VERB_RCPT: return parse_path_command(c, false, flags);
     case SMTP_VERB_BDAT: return parse_bdat(c);
     case SMTP_VERB_AUTH: return parse_auth(c);
     case SMTP_VERB_DATA:
@@ -306,11 +353,10 @@ static smtp_cmd_error parse_argument(smtp_cmd *c, unsigned flags)
     return SMTP_CMD_ERR_UNKNOWN_VERB;
 }
 
-/* Parses a line known to hold no CR, LF or NUL. */
-static void parse_clean_line(const char *line, size_t len, unsigned flags, smtp_cmd *c)
+/* Parses the argument of a line known to hold no CR, LF or NUL, once command_head has set
+ * up `c` and found the line's trimmed length `end`. */
+static void parse_clean_line(const char *line, size_t end, unsigned flags, smtp_cmd *c)
 {
-    command_head(c, line, len);
-    size_t end = trimmed_len(line, len);
     size_t a = c->name.len;
     while (a < end && line[a] == ' ')
         a++;
@@ -323,12 +369,11 @@ int smtp_cmd_parse(const char *line, size_t len, unsigned flags, smtp_cmd *out)
     if (!out || (!line && len) || (flags & ~SMTP_CMD_FLAGS_ALL)) return SMTP_ERR_INVALID_ARGUMENT;
     if (!line) line = ""; /* an empty line; spares pointer arithmetic on NULL */
     smtp_cmd_error lerr = error_of_status(smtp_line_scan(line, len));
-    if (lerr != SMTP_CMD_OK) {
-        command_head(out, line, len);
+    size_t end = command_head(out, line, len);
+    if (lerr != SMTP_CMD_OK)
         out->error = lerr;
-    } else {
-        parse_clean_line(line, len, flags, out);
-    }
+    else
+        parse_clean_line(line, end, flags, out);
     return out->error == SMTP_CMD_OK ? 0 : SMTP_ERR_SYNTAX;
 }
 
@@ -458,7 +503,7 @@ static int deliver_command(smtp_cmd_parser *p, const smtp_line *ln)
     smtp_cmd c;
     const char *text = ln->text.ptr;
     size_t len = ln->text.len;
-    command_head(&c, text, len);
+    size_t end = command_head(&c, text, len);
     size_t limit = c.verb == SMTP_VERB_AUTH ? p->settings.max_auth_line : p->settings.max_line;
     if (ln->status == SMTP_LINE_TOO_LONG || over_limit(len, limit)) {
         /* Report the same prefix however far past the limit the line went. */
@@ -468,7 +513,7 @@ static int deliver_command(smtp_cmd_parser *p, const smtp_line *ln)
     } else if (ln->status != SMTP_LINE_OK) {
         c.error = error_of_status(ln->status);
     } else {
-        parse_clean_line(text, len, p->settings.flags, &c);
+        parse_clean_line(text, end, p->settings.flags, &c);
     }
     int rv;
     SMTP_CALLBACK(p, rv, on_command, &c);

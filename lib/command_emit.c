@@ -95,15 +95,22 @@ static void add_str(struct line_pieces *l, const char *s)
     add(l, s, strlen(s));
 }
 
+/* The line's length with its CRLF. */
+static size_t line_length(const struct line_pieces *l)
+{
+    size_t total = 2;
+    for (size_t i = 0; i < l->count; i++)
+        total += l->piece[i].len;
+    return total;
+}
+
 /*
  * Checks the length against `limit`, then the capacity, then writes the line. With dest NULL
  * (cap is then 0) it only returns the length, as smtp_emit_reply does.
  */
 static smtp_ssize write_line(char *dest, size_t cap, const struct line_pieces *l, size_t limit)
 {
-    size_t total = 2;
-    for (size_t i = 0; i < l->count; i++)
-        total += l->piece[i].len;
+    size_t total = line_length(l);
     if (total > limit) return SMTP_ERR_TOO_LONG;
     if (!dest) return (smtp_ssize)total;
     if (total > cap) return SMTP_ERR_NOBUF;
@@ -179,7 +186,11 @@ static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, co
         add_str(&l, " ");
         add(&l, params, plen);
     }
-    return write_line(dest, cap, &l, path_line_limit(params, plen, table, count));
+    /* The parameters' allowances matter only to a line longer than the base limit. */
+    size_t limit = line_length(&l) > SMTP_MAX_COMMAND_LINE
+                       ? path_line_limit(params, plen, table, count)
+                       : SMTP_MAX_COMMAND_LINE;
+    return write_line(dest, cap, &l, limit);
 }
 
 smtp_ssize smtp_emit_mail(char *dest, size_t cap, const char *mailbox, size_t mlen,

@@ -3,9 +3,9 @@
  * The DATA unstuffing decoder (server side), RFC 5321 4.5.2 and 4.1.1.4.
  *
  * How it works. The decoder is a small state machine whose states only matter at line starts
- * and around CR; inside a line (state MID) it scans with memchr for the next LF and then for a
- * CR before it, and extends a zero-copy span over everything that is plain content, across
- * any number of lines. A span stops:
+ * and around CR; inside a line (state MID) it scans for the next CR or LF (scan.h: one pass,
+ * SIMD where there is some), and extends a zero-copy span over everything that is plain content,
+ * across any number of lines. A span stops:
  *  - at a line start followed by '.' (the next call decides: stuffed dot or end of data);
  *  - at a CR that ends the chunk (held in state CR: the next byte tells CRLF from bare CR);
  *  - at a bare LF/CR that the NORMALIZE policy rewrites (the CRLF comes from static storage);
@@ -27,7 +27,7 @@
  * excluded, CRLF included) and only flagged: a long line is a peer's fault the server may
  * tolerate, not a reason to lose sync.
  */
-#include "internal.h"
+#include "scan.h"
 
 #include <smtp/data.h>
 
@@ -113,43 +113,39 @@ static int deliver_held_bare_cr(smtp_data_decoder *d, smtp_span *out)
 
 /*
  * Scans content from p (state MID) and returns one span, or NEED_INPUT when the chunk ends
- * with nothing to deliver. `lf` caches the next LF (or `end`) so that a chunk with many bare
- * CRs is still scanned once.
+ * with nothing to deliver. Each step finds the next CR or LF (scan.h): in mail that is the
+ * CRLF ending the line, so a line costs one search and the span runs on to the next line.
  */
 static int scan(smtp_data_decoder *d, const char *data, const char *p, const char *end,
                 smtp_span *out, size_t *consumed)
 {
     const char *start = p;
-    const char *lf = NULL;
+    smtp_scan_window w = SMTP_SCAN_WINDOW_INIT;
     while (p < end) {
-        if (!lf || lf < p) {
-            lf = memchr(p, '\n', (size_t)(end - p));
-            if (!lf) lf = end;
+        const char *q = smtp_scan_eol_w(&w, p, end);
+        if (q == end) {
+            p = end;
+            break;
         }
-        const char *cr = memchr(p, '\r', (size_t)(lf - p));
-        if (!cr) {
-            if (lf == end) {
-                p = end;
-                break;
-            }
+        if (*q == '\n') {
             /* A bare LF: content (or CRLF under NORMALIZE), never a line start. */
             saw_bare(d, SMTP_DATA_FLAG_BARE_LF);
             if (d->policy_ == SMTP_DATA_BARE_NORMALIZE) {
-                *consumed = (size_t)(lf + 1 - data);
-                if (lf == start) {
+                *consumed = (size_t)(q + 1 - data);
+                if (q == start) {
                     d->state_ = ST_MID;
                     return deliver_eol(d, out, crlf, 2);
                 }
                 d->state_ = ST_EMIT_CRLF;
-                return deliver(d, out, start, (size_t)(lf - start));
+                return deliver(d, out, start, (size_t)(q - start));
             }
-            p = lf + 1;
+            p = q + 1;
             line_end(d, d->size_ + (uint64_t)(p - start));
             continue;
         }
-        if (cr + 1 < end && cr[1] == '\n') {
+        if (q + 1 < end && q[1] == '\n') {
             /* CRLF: the next byte starts a line. Stop if it is '.' or not here yet. */
-            p = cr + 2;
+            p = q + 2;
             line_end(d, d->size_ + (uint64_t)(p - start));
             if (p == end || *p == '.') {
                 d->state_ = ST_LINE_START;
@@ -158,16 +154,16 @@ static int scan(smtp_data_decoder *d, const char *data, const char *p, const cha
             }
             continue;
         }
-        if (cr + 1 == end) {
+        if (q + 1 == end) {
             /* Hold the CR: only the next chunk tells CRLF from a bare CR. */
             d->state_ = ST_CR;
             *consumed = (size_t)(end - data);
-            if (cr == start) return SMTP_DATA_NEED_INPUT;
-            return deliver(d, out, start, (size_t)(cr - start));
+            if (q == start) return SMTP_DATA_NEED_INPUT;
+            return deliver(d, out, start, (size_t)(q - start));
         }
         /* A bare CR inside the chunk. */
         saw_bare(d, SMTP_DATA_FLAG_BARE_CR);
-        p = cr + 1;
+        p = q + 1;
         if (d->policy_ == SMTP_DATA_BARE_NORMALIZE) {
             d->state_ = ST_EMIT_LF;
             *consumed = (size_t)(p - data);

@@ -2,8 +2,8 @@
 /*
  * The DATA stuffing encoder (client side), RFC 5321 4.5.2, and its BDAT variants (RFC 3030).
  *
- * How it works. Inside a line the encoder finds the next LF with memchr, then a CR before it,
- * and copies the run of plain bytes (with its CRLF when both fit) in one memcpy. It stops at:
+ * How it works. Inside a line the encoder finds the next CR or LF (scan.h: one pass) and copies the
+ * run of plain bytes (with its CRLF when both fit) in one memcpy. It stops at:
  *  - a line start ('.' is doubled in DOT mode);
  *  - a bare LF (written as CRLF);
  *  - a CR: CRLF is copied as is; any other CR is written at once and the encoder remembers it
@@ -16,7 +16,7 @@
  * Worst case: each input byte may become two output bytes ("." -> "..", LF -> CRLF) and a CR
  * held from the previous call may need its LF first, hence 2n + 1 (SMTP_DATA_ENCODE_BOUND).
  */
-#include "internal.h"
+#include "scan.h"
 
 #include <smtp/data.h>
 
@@ -68,7 +68,7 @@ static const char *encode_lines(smtp_data_encoder *e, const char *p, const char 
                                 struct outbuf *b)
 {
     const int stuff = e->mode_ == SMTP_DATA_ENCODE_DOT;
-    const char *lf = NULL; /* next LF at or after p, or end: cached across bare CRs */
+    smtp_scan_window w = SMTP_SCAN_WINDOW_INIT;
     while (p < end) {
         if (e->state_ == EN_CR) {
             if (room(b) < 1) break;
@@ -84,17 +84,12 @@ static const char *encode_lines(smtp_data_encoder *e, const char *p, const char 
             e->state_ = EN_MID;
             continue;
         }
-        if (!lf || lf < p) {
-            lf = memchr(p, '\n', (size_t)(end - p));
-            if (!lf) lf = end;
-        }
-        const char *cr = memchr(p, '\r', (size_t)(lf - p));
-        const char *stop = cr ? cr : lf;
+        const char *stop = smtp_scan_eol_w(&w, p, end); /* the next CR or LF */
         size_t run = (size_t)(stop - p);
-        if (cr && cr + 1 == lf && lf < end && run + 2 <= room(b)) {
+        if (stop + 1 < end && stop[0] == '\r' && stop[1] == '\n' && run + 2 <= room(b)) {
             /* The common case: the rest of a CRLF line in one copy. */
             put(b, p, run + 2);
-            p = lf + 1;
+            p = stop + 2;
             e->state_ = EN_LINE_START;
             continue;
         }

@@ -36,15 +36,18 @@ bool smtp_span_ieq_span(const char *a, size_t alen, const char *b, size_t blen)
 
 bool smtp_span_has_ctl(const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* a word at a time: any byte below 0x20, or DEL */
+        uint64_t x, del;
+        memcpy(&x, p + i, 8);
+        del = x ^ (ones * 0x7f);
+        if (((x - ones * 0x20) & ~x & highs) | ((del - ones) & ~del & highs)) return true;
+    }
+    for (; i < n; i++) {
         if (smtp_is_ctl((unsigned char)p[i])) return true;
     }
     return false;
-}
-
-bool smtp_is_atext(unsigned char c)
-{
-    return smtp_is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 bool smtp_is_sasl_mech(const char *p, size_t n)
@@ -65,6 +68,13 @@ int smtp_parse_uint(const char *p, size_t n, size_t max_digits, uint64_t limit, 
     }
     if (n > max_digits) return SMTP_ERR_OVERFLOW;
     uint64_t x = 0;
+    if (n <= 19) { /* below 10^19: no uint64_t overflow, one compare at the end */
+        for (size_t i = 0; i < n; i++)
+            x = x * 10 + (unsigned)(p[i] - '0');
+        if (x > limit) return SMTP_ERR_OVERFLOW;
+        *out = x;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         unsigned d = (unsigned)(p[i] - '0');
         if (d > limit || x > (limit - d) / 10) return SMTP_ERR_OVERFLOW;

@@ -83,8 +83,13 @@ static inline int smtp_hex_value(unsigned char c)
 /* Does p[0..n) hold a control byte (C0, HTAB included, or DEL)? */
 bool smtp_span_has_ctl(const char *p, size_t n);
 
-/* RFC 5322 3.2.3 atext, ASCII only: ALPHA / DIGIT / one of !#$%&'*+-/=?^_`{|}~. */
-bool smtp_is_atext(unsigned char c);
+/* RFC 5322 3.2.3 atext, ASCII only: ALPHA / DIGIT / one of !#$%&'*+-/=?^_`{|}~ (bit c of a
+ * map of the 128 ASCII codes: the path parser asks this of every octet of a local part). */
+static inline bool smtp_is_atext(unsigned char c)
+{
+    static const uint64_t map[2] = {UINT64_C(0xa3ffacfa00000000), UINT64_C(0x7fffffffc7fffffe)};
+    return c < 128 && ((map[c >> 6] >> (c & 63)) & 1u);
+}
 
 /*
  * RFC 4422 3.1: sasl-mech = 1*20mech-char, mech-char = UPPER-ALPHA / DIGIT / "-" / "_".

@@ -2,7 +2,9 @@
 /*
  * The line framer (see line.h for the contract).
  *
- * How it works: each call looks for the next LF with memchr. If no partial line is pending and
+ * How it works: a line that arrives whole, with no CR, LF or NUL before its CRLF, is found in
+ * one pass (smtp_scan_eol0) and handed out at once. Otherwise each call looks for the next LF
+ * with memchr. If no partial line is pending and
  * the LF is in this feed, the line is judged in place (zero copy). Otherwise the bytes before
  * the LF are appended to the buffer; once the buffer would overflow, the framer keeps its first
  * max-1 bytes (so the caller can still see which command was too long) and discards the rest up
@@ -11,6 +13,7 @@
  * bytes to keep (a feed ending inside a line), so a peer that sends whole lines costs nothing.
  */
 #include "line.h"
+#include "scan.h"
 
 #include <string.h>
 
@@ -87,6 +90,17 @@ static void append(smtp_line_framer *f, const char *data, size_t n)
 
 size_t smtp_line_next(smtp_line_framer *f, const char *data, size_t len, smtp_line *out)
 {
+    if (f->len == 0 && !f->discarding) {
+        /* The common case in one pass: a whole line whose first CR, LF or NUL is its CRLF. */
+        const char *end = data + len;
+        const char *q = smtp_scan_eol0(data, end);
+        if (q + 1 < end && q[0] == '\r' && q[1] == '\n' && (size_t)(q - data) <= f->max - 2) {
+            out->status = SMTP_LINE_OK;
+            out->text.ptr = data;
+            out->text.len = (size_t)(q - data);
+            return (size_t)(q - data) + 2;
+        }
+    }
     out->status = SMTP_LINE_NONE;
     out->text.ptr = NULL;
     out->text.len = 0;

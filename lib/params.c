@@ -469,6 +469,8 @@ static const param_def mail_defs[] = {
 static bool carries_smtputf8(const char *s, size_t len, unsigned extensions)
 {
     if (!(extensions & SMTP_PARAM_EXT_SMTPUTF8)) return false;
+    /* The keyword ends in '8': most parameter strings have none, and need no second pass. */
+    if (!len || !memchr(s, '8', len)) return false;
     smtp_param_iter it;
     smtp_param p;
     smtp_param_iter_init(&it, s, len, SMTP_PARAM_UTF8);

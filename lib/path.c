@@ -70,10 +70,34 @@ static bool is_utf8_byte(unsigned char c)
     return c >= 0x80; /* already validated as part of a well-formed sequence */
 }
 
+/*
+ * The classes the loops over a local part and a domain label ask of every octet, as one table
+ * computed at compile time: C_ATEXT (atext, RFC 5322 3.2.3, or an octet of UTF8-non-ascii) and
+ * C_LABEL (Let-dig or '-', RFC 5321 4.1.2, or an octet of a U-label).
+ */
+enum { C_ATEXT = 1, C_LABEL = 2 };
+#define C_ALNUM(c)                                                                                 \
+    (((c) >= '0' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
+#define C_ATEXT_ASCII(c)                                                                           \
+    ((c) < 64    ? (UINT64_C(0xa3ffacfa00000000) >> ((c)&63)) & 1                                  \
+     : (c) < 128 ? (UINT64_C(0x7fffffffc7fffffe) >> ((c)&63)) & 1                                  \
+                 : 0)
+#define C_OF(c)                                                                                    \
+    (unsigned char)(((c) >= 0x80 ? C_ATEXT | C_LABEL : 0) | (C_ATEXT_ASCII(c) ? C_ATEXT : 0) |     \
+                    (C_ALNUM(c) || (c) == '-' ? C_LABEL : 0))
+#define C_ROW(b)                                                                                   \
+    C_OF(b), C_OF(b + 1), C_OF(b + 2), C_OF(b + 3), C_OF(b + 4), C_OF(b + 5), C_OF(b + 6),         \
+        C_OF(b + 7), C_OF(b + 8), C_OF(b + 9), C_OF(b + 10), C_OF(b + 11), C_OF(b + 12),           \
+        C_OF(b + 13), C_OF(b + 14), C_OF(b + 15)
+static const unsigned char char_class[256] = {C_ROW(0u),   C_ROW(16u),  C_ROW(32u),  C_ROW(48u),
+                                              C_ROW(64u),  C_ROW(80u),  C_ROW(96u),  C_ROW(112u),
+                                              C_ROW(128u), C_ROW(144u), C_ROW(160u), C_ROW(176u),
+                                              C_ROW(192u), C_ROW(208u), C_ROW(224u), C_ROW(240u)};
+
 /* atext, and UTF8-non-ascii with SMTPUTF8 (RFC 6531 3.3). */
 static bool is_atext(unsigned char c)
 {
-    return smtp_is_atext(c) || is_utf8_byte(c);
+    return char_class[c] & C_ATEXT;
 }
 
 /* qtextSMTP: %d32-33 / %d35-91 / %d93-126, and UTF8-non-ascii. */
@@ -101,11 +125,13 @@ static int parse_name(cursor *c, smtp_domain *d)
     size_t start = c->pos;
     for (;;) {
         size_t label = c->pos;
-        bool utf8 = false;
-        while (!at_end(c) && (smtp_is_alnum(peek(c)) || peek(c) == '-' || is_utf8_byte(peek(c)))) {
-            utf8 = utf8 || is_utf8_byte(peek(c));
-            c->pos++;
+        unsigned char high = 0; /* the OR of the label's octets: bit 7 for UTF-8 */
+        for (; c->pos < c->end; c->pos++) {
+            unsigned char ch = c->s[c->pos];
+            if (!(char_class[ch] & C_LABEL)) break;
+            high |= ch;
         }
+        bool utf8 = (high & 0x80) != 0;
         if (c->pos == label) return fail_at(c, c->pos);
         if (c->s[label] == '-') return fail_at(c, label);
         if (c->s[c->pos - 1] == '-') return fail_at(c, c->pos - 1);
@@ -257,6 +283,11 @@ static int parse_route(cursor *c, smtp_path *out)
 static int check_utf8(const char *s, size_t len, unsigned flags, size_t *err_at, bool *seen)
 {
     size_t i = 0;
+    for (; i + 8 <= len; i += 8) { /* ASCII, a word at a time */
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080)) break;
+    }
     while (i < len && (unsigned char)s[i] < 0x80)
         i++;
     *seen = i < len;
@@ -387,6 +418,18 @@ size_t smtp_path_scan(const char *p, size_t n, bool stop_at_space, bool *open_qu
             return n;
         }
         i++;
+    }
+    if (!stop_at_space) { /* the command parser's case: the first '>' */
+        const char *gt = i < n ? memchr(p + i, '>', n - i) : NULL;
+        return gt ? (size_t)(gt - p) : n;
+    }
+    for (; i + 8 <= n; i += 8) { /* the emitters' case: '>' or SP, skipped a word at a time */
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+        uint64_t x, gt, sp;
+        memcpy(&x, p + i, 8);
+        gt = x ^ (ones * '>');
+        sp = x ^ (ones * ' ');
+        if (((gt - ones) & ~gt & highs) | ((sp - ones) & ~sp & highs)) break;
     }
     while (i < n && !ends_token(p[i], stop_at_space))
         i++;

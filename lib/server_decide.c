@@ -96,6 +96,7 @@ static int apply_message(smtp_server *srv, int code, const char *enhanced, const
 {
     int ok = code < 300;
     if (!code) code = 250;
+    int fixed = code == 250 && !enhanced && !text; /* the default acceptance, formatted once */
     if (!enhanced) enhanced = default_enhanced(SMTP_SRV_DECISION_MESSAGE, code);
     if (!text) text = ok ? "Ok: queued" : "Error: message not accepted", len = strlen(text);
     if (srv->set.flags & SMTP_SERVER_LMTP) {
@@ -109,7 +110,8 @@ static int apply_message(smtp_server *srv, int code, const char *enhanced, const
         if (code == 421) srv->closing = 1;
         return 0;
     }
-    int r = smtp_srv_queue_line(srv, code, enhanced, text, len);
+    int r = fixed ? smtp_srv_queue_fixed(srv, SMTP_SRV_FIXED_QUEUED)
+                  : smtp_srv_queue_line(srv, code, enhanced, text, len);
     if (r < 0) return r;
     smtp_srv_clear_transaction(srv, ok);
     if (code == 421) srv->closing = 1;
@@ -164,6 +166,10 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
             smtp_srv_mail_accepted(srv);
         else
             smtp_srv_rcpt_accepted(srv);
+        if ((!code || code == 250) && !enhanced && !text)
+            return smtp_srv_queue_fixed(srv, decision == SMTP_SRV_DECISION_MAIL
+                                                 ? SMTP_SRV_FIXED_MAIL
+                                                 : SMTP_SRV_FIXED_RCPT);
         if (!text) text = "Ok", len = 2;
         break;
     case SMTP_SRV_DECISION_DATA:
@@ -173,7 +179,7 @@ static int apply(smtp_server *srv, smtp_srv_decision decision, int code, const c
             /* An intermediate reply: no enhanced code (RFC 2034 3). A relayed one's text is
              * the other server's. */
             if (srv->relay) return smtp_srv_queue_line(srv, 354, NULL, text, len);
-            return smtp_srv_queue_line(srv, 354, NULL, "End data with <CR><LF>.<CR><LF>", 31);
+            return smtp_srv_queue_fixed(srv, SMTP_SRV_FIXED_DATA);
         }
         break;
     case SMTP_SRV_DECISION_BDAT:

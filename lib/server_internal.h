@@ -486,6 +486,15 @@ size_t smtp_srv_out_room(const smtp_server *srv);
  */
 int smtp_srv_queue_line(smtp_server *srv, int code, const char *enhanced, const char *text,
                         size_t len);
+/* The replies every message gets, formatted once (smtp_srv_queue_fixed). */
+typedef enum smtp_srv_fixed {
+    SMTP_SRV_FIXED_MAIL,   /* 250 2.1.0 Ok: MAIL accepted by default */
+    SMTP_SRV_FIXED_RCPT,   /* 250 2.1.5 Ok: RCPT accepted by default */
+    SMTP_SRV_FIXED_DATA,   /* 354 End data with <CR><LF>.<CR><LF> */
+    SMTP_SRV_FIXED_QUEUED, /* 250 2.0.0 Ok: queued: a message accepted by default */
+} smtp_srv_fixed;
+/* Queues a fixed reply line, as smtp_srv_queue_line would format it, without formatting it. */
+int smtp_srv_queue_fixed(smtp_server *srv, smtp_srv_fixed which);
 /* After a queued 4xx/5xx: counts it; at the hard error limit a 421 follows (Postfix's rule). */
 int smtp_srv_count_error(smtp_server *srv, int code);
 /*

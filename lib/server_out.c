@@ -155,6 +155,35 @@ int smtp_srv_queue_line(smtp_server *srv, int code, const char *enhanced, const 
     return smtp_srv_out(srv, line, (size_t)n);
 }
 
+/*
+ * The default acceptances of MAIL, RCPT, DATA and the message: four replies per message,
+ * formatted at compile time with and without their enhanced code (RFC 2034 3; none on a 354).
+ */
+struct fixed_line {
+    const char *with, *without;
+    unsigned char with_len, without_len;
+};
+#define FIXED(code, enh, text)                                                                     \
+    {                                                                                              \
+        code " " enh " " text "\r\n", code " " text "\r\n",                                        \
+            sizeof(code " " enh " " text "\r\n") - 1, sizeof(code " " text "\r\n") - 1             \
+    }
+static const struct fixed_line fixed_lines[] = {
+    [SMTP_SRV_FIXED_MAIL] = FIXED("250", "2.1.0", "Ok"),
+    [SMTP_SRV_FIXED_RCPT] = FIXED("250", "2.1.5", "Ok"),
+    [SMTP_SRV_FIXED_DATA] = {"354 End data with <CR><LF>.<CR><LF>\r\n",
+                             "354 End data with <CR><LF>.<CR><LF>\r\n", 37, 37},
+    [SMTP_SRV_FIXED_QUEUED] = FIXED("250", "2.0.0", "Ok: queued"),
+};
+
+int smtp_srv_queue_fixed(smtp_server *srv, smtp_srv_fixed which)
+{
+    const struct fixed_line *f = &fixed_lines[which];
+    if (srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES)
+        return smtp_srv_out(srv, f->with, f->with_len);
+    return smtp_srv_out(srv, f->without, f->without_len);
+}
+
 int smtp_srv_count_error(smtp_server *srv, int code)
 {
     srv->relay = 0; /* what follows a relayed reply is the engine's own */

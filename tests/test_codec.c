@@ -249,6 +249,15 @@ static void test_shared_helpers(void)
 
     CHECK(smtp_is_atext('{') && smtp_is_atext('~') && smtp_is_atext('z'));
     CHECK(!smtp_is_atext('.') && !smtp_is_atext('@') && !smtp_is_atext(0) && !smtp_is_atext(0xC3));
+    /* The bitmap against RFC 5322 3.2.3's definition, every octet. */
+    for (unsigned c = 0; c < 256; c++) {
+        bool want = c < 128 && (smtp_is_alnum((unsigned char)c) ||
+                                (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", (int)c) != NULL));
+        if (smtp_is_atext((unsigned char)c) != want) {
+            CHECK_INT((int)c, -1);
+            break;
+        }
+    }
 }
 
 int main(void)

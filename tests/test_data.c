@@ -4,9 +4,13 @@
  * property "decode(encode(body)) == body with normalized line ends, one end of data, consumed
  * == encoded length" over random bodies and random chunkings, a byte-by-byte reference decoder
  * and encoder compared with the memchr-based ones on random hostile streams, every split of
- * the smuggling sequences, huge inputs (a size over 4 GiB), and NOBUF paths.
+ * the smuggling sequences, huge inputs (a size over 4 GiB), and NOBUF paths. The coders' tests
+ * run twice where the library has a SIMD line-end scanner: with it, then with the portable one
+ * (lib/scan.h), which is also checked alone against a byte loop.
  */
 #include "check.h"
+
+#include "scan.h"
 
 #include <smtp/data.h>
 
@@ -631,8 +635,52 @@ static void test_size_over_4gib(void)
     free(p);
 }
 
+/* smtp_scan_eol and smtp_scan_eol0, both ways, against a byte loop: every start and length over a
+ * buffer with CR and LF at random places, and none (the long runs of the SIMD loops). */
+static void test_scan_eol(void)
+{
+    char buf[300];
+    uint32_t x = 7;
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < sizeof buf; i++) {
+            x = x * 1103515245u + 12345u;
+            unsigned r = (x >> 16) % 97;
+            buf[i] = r == 0 ? '\r' : r == 1 ? '\n' : r == 2 ? '\0' : (char)(0x20 + r);
+            if (round % 50 == 49) buf[i] = (char)(0x80 | r); /* high octets, no line end */
+        }
+        for (size_t start = 0; start < 40; start++) {
+            for (size_t len = 0; start + len <= sizeof buf; len += 1 + len / 16) {
+                const char *p = buf + start, *end = p + len, *want = p, *want0;
+                while (want < end && *want != '\r' && *want != '\n')
+                    want++;
+                for (want0 = p; want0 < want && *want0 != '\0'; want0++)
+                    ;
+                for (int portable = 0; portable < 2; portable++) {
+                    smtp_scan_portable = portable;
+                    if (smtp_scan_eol(p, end) != want || smtp_scan_eol0(p, end) != want0) {
+                        CHECK(smtp_scan_eol(p, end) == want);
+                        CHECK(smtp_scan_eol0(p, end) == want0);
+                        smtp_scan_portable = 0;
+                        return;
+                    }
+                }
+                smtp_scan_portable = 0;
+            }
+        }
+    }
+}
+
 int main(void)
 {
+    test_scan_eol();
+    for (int portable = 0; portable <= smtp_scan_has_simd; portable++) {
+        smtp_scan_portable = portable;
+        test_roundtrip_random();
+        test_bdat_modes_random();
+        test_decoder_vs_reference();
+        test_smuggling_every_split();
+    }
+    smtp_scan_portable = 0;
     test_decoder_api();
     test_encoder_api();
     test_encoder_bound_worst_case();

@@ -100,6 +100,31 @@ static char *json(const char *s, size_t len)
     return jline_text(&j);
 }
 
+/* Every octet value at every place of a 24-octet run of plain text is escaped as it is alone:
+ * the escaper's word-at-a-time path for plain runs against its octet-by-octet one. */
+static void test_jline_words(void)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        char one = (char)c, alone[16];
+        snprintf(alone, sizeof alone, "%s", json(&one, 1)); /* json's buffer is reused */
+        size_t an = strlen(alone);
+        for (size_t pos = 0; pos < 24; pos++) {
+            char in[24], want[64];
+            memset(in, 'a', sizeof in);
+            in[pos] = (char)c;
+            want[0] = '"';
+            memset(want + 1, 'a', pos);
+            memcpy(want + 1 + pos, alone + 1, an - 2);
+            memset(want + 1 + pos + an - 2, 'a', 23 - pos);
+            memcpy(want + 1 + pos + an - 2 + 23 - pos, "\"", 2);
+            if (strcmp(json(in, sizeof in), want) != 0) {
+                CHECK(strcmp(json(in, sizeof in), want) == 0);
+                return;
+            }
+        }
+    }
+}
+
 /* A line longer than the buffer leaves in several writes, unchanged: plain runs, escapes and
  * UTF-8 sequences that straddle the buffer's end. */
 static void test_jline_long(void)
@@ -196,6 +221,7 @@ static void test_json(void)
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3) == 3);
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2) == 0);
     test_jline_long();
+    test_jline_words();
     test_jline_nonblocking();
 }
 
