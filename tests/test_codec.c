@@ -2,8 +2,9 @@
 /*
  * Unit tests of the codecs: argument checks, round trips over many inputs, the length
  * functions against the real output, "nothing written" on errors, and an exhaustive check of
- * the UTF-8 validator against the count of well-formed sequences of each length; and the
- * grammar helpers of internal.h that several parsers share.
+ * the UTF-8 validator against the count of well-formed sequences of each length; the grammar
+ * helpers of internal.h that several parsers share; and the bounded string builder the client
+ * writes its SASL messages and parameters with.
  */
 #include "check.h"
 #include "internal.h"
@@ -260,9 +261,58 @@ static void test_shared_helpers(void)
     }
 }
 
+/* The string builder (lib/strbuf.c): an append fits whole or fails, the first failure sticks and
+ * what comes after it is dropped, an encoder's "no room" reads as TOO_LONG and its other errors
+ * as they are. */
+static void test_strbuf(void)
+{
+    char out[8];
+    smtp_strbuf b = {out, 0, sizeof out, 0};
+    smtp_strbuf_puts(&b, "ab");
+    smtp_strbuf_int(&b, -12);
+    smtp_strbuf_put(&b, NULL, 0);
+    CHECK_INT(b.err, 0);
+    CHECK_MEM(out, b.len, "ab-12");
+    smtp_strbuf_puts(&b, "cdef"); /* 4 > the 3 octets left: nothing of it is written */
+    CHECK_INT(b.err, SMTP_ERR_TOO_LONG);
+    CHECK_MEM(out, b.len, "ab-12");
+    smtp_strbuf_put(&b, "x", 1); /* would fit, but the first failure sticks */
+    smtp_strbuf_uint(&b, 7);
+    smtp_strbuf_base64(&b, "a", 1);
+    smtp_strbuf_xtext(&b, "a");
+    CHECK_INT(b.err, SMTP_ERR_TOO_LONG);
+    CHECK_MEM(out, b.len, "ab-12");
+
+    b = (smtp_strbuf){out, 0, sizeof out, 0};
+    smtp_strbuf_base64(&b, "ab", 2); /* "YWI=" */
+    smtp_strbuf_xtext(&b, "a+");     /* "a+2B" */
+    CHECK_INT(b.err, 0);
+    CHECK_MEM(out, b.len, "YWI=a+2B");
+    smtp_strbuf_base64(&b, "a", 1); /* the encoder's NOBUF */
+    CHECK_INT(b.err, SMTP_ERR_TOO_LONG);
+    CHECK_INT(b.len, 8);
+
+    b = (smtp_strbuf){out, 0, sizeof out, 0};
+    smtp_strbuf_xtext(&b, "a\001"); /* a control: xtext's own error, kept as it is */
+    CHECK_INT(b.err, SMTP_ERR_UNSAFE_ARGUMENT);
+    CHECK_INT(b.len, 0);
+
+    char wide[21];
+    b = (smtp_strbuf){wide, 0, 20, 0};
+    smtp_strbuf_int(&b, INT64_MIN); /* negated without overflow: exactly the 20 octets */
+    CHECK_INT(b.err, 0);
+    CHECK_MEM(wide, b.len, "-9223372036854775808");
+    b = (smtp_strbuf){wide, 0, 20, 0};
+    smtp_strbuf_uint(&b, 0);
+    smtp_strbuf_uint(&b, UINT64_MAX); /* 20 digits after the "0": too long */
+    CHECK_INT(b.err, SMTP_ERR_TOO_LONG);
+    CHECK_MEM(wide, b.len, "0");
+}
+
 int main(void)
 {
     test_shared_helpers();
+    test_strbuf();
     test_arguments();
     test_base64_round_trip();
     test_base64_canonical();
