@@ -6,7 +6,10 @@
  * implicit TLS (RFC 8314); a client that expects another name fails the handshake and
  * delivers nothing. Every message must arrive over TLS. A client driven by hand sends its
  * close_notify in the middle of a command line and of a body: EOF, nothing acknowledged; a
- * plaintext client on the implicit-TLS port: the handshake fails with an alert (TLS).
+ * plaintext client on the implicit-TLS port: the handshake fails with an alert (TLS). The
+ * one-call client (smtp_tls_client_run) delivers with a CA file, fails the handshake with the
+ * system's store (which does not know the test CA) and says why, and reports a refused
+ * connection and a missing argument without a TLS reason.
  */
 #include "iotest.h"
 #include "pki.h"
@@ -255,6 +258,73 @@ static void test_plaintext_to_implicit(void)
     tls_loop_del(loop);
 }
 
+/* The one-call client in a child, against the implicit-TLS loop on `port`: 1 when each run
+ * ended as expected. */
+static int client_run_child(int port, const char *ca_file)
+{
+    char ps[16], err[256];
+    snprintf(ps, sizeof ps, "%d", port);
+    smtp_client_settings cs;
+    smtp_client_settings_init(&cs);
+    cs.helo_name = "client.test";
+    cs.flags |= SMTP_CLIENT_TLS;
+    struct iot_client c;
+    int ok = iot_client_init(&c, 9, 1, 2000, &cs) == 0;
+    /* A CA file that knows the server: delivered, and no reason asked for. */
+    int detail = -1;
+    smtp_io_status st = smtp_tls_client_run(c.cli, "localhost", ps, ca_file, 10000, &detail);
+    ok = ok && st == SMTP_IO_DONE && c.delivered == 1 && c.end == SMTP_CLIENT_END_QUIT;
+    if (!ok)
+        fprintf(stderr, "client_run: %s, delivered %d\n", smtp_io_status_name(st), c.delivered);
+    iot_client_fini(&c);
+    /* The system's store, which does not know the test CA: TLS, and the reason why. */
+    ok = iot_client_init(&c, 10, 1, 2000, &cs) == 0 && ok;
+    st = smtp_tls_client_run_err(c.cli, "localhost", ps, NULL, 10000, &detail, err, sizeof err);
+    ok = ok && st == SMTP_IO_TLS && c.delivered == 0 && err[0] != '\0';
+    if (st != SMTP_IO_TLS || !err[0])
+        fprintf(stderr, "client_run, system store: %s \"%s\"\n", smtp_io_status_name(st), err);
+    /* Nobody listens: the connection's status, and no TLS reason (err emptied). */
+    int closed_port = 0, fd = iot_listen(0, &closed_port);
+    close(fd);
+    snprintf(ps, sizeof ps, "%d", closed_port);
+    strcpy(err, "stale");
+    st = smtp_tls_client_run_err(c.cli, "127.0.0.1", ps, ca_file, 10000, &detail, err, sizeof err);
+    ok = ok && fd >= 0 && st == SMTP_IO_SYSERR && detail == ECONNREFUSED && err[0] == '\0';
+    iot_client_fini(&c);
+    /* No client or no host: a library error before anything is tried. */
+    strcpy(err, "stale");
+    st = smtp_tls_client_run_err(NULL, "localhost", ps, NULL, 10000, &detail, err, sizeof err);
+    ok = ok && st == SMTP_IO_ERROR && detail == SMTP_ERR_INVALID_ARGUMENT && err[0] == '\0';
+    st = smtp_tls_client_run(c.cli, NULL, ps, NULL, 10000, NULL);
+    ok = ok && st == SMTP_IO_ERROR;
+    return ok;
+}
+
+static void test_client_run(void)
+{
+    char ca_file[512];
+    CHECK_INT(test_pki_write_file(".", "tls-loop-ca.pem", pki.ca, ca_file, sizeof ca_file), 0);
+    int port, lfd = iot_listen(4, &port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(lfd);
+        iot_exit(client_run_child(port, ca_file) ? 0 : 1);
+    }
+    struct iot_server srv = {0};
+    smtp_io_loop *loop = tls_loop_new(&srv, 1, lfd);
+    CHECK_INT(iot_run_until_child(loop, pid), 0);
+    for (int i = 0; i < 100 && smtp_io_loop_connections(loop); i++)
+        smtp_io_loop_run_once(loop, 10);
+    CHECK_INT(srv.messages, 1);
+    CHECK_INT(srv.tls_messages, 1);
+    CHECK_INT(srv.closed[SMTP_IO_DONE], 1);
+    /* The client that did not trust the server closed during the handshake (its alert is not
+     * flushed first: the server sees the end of the stream, or the alert). */
+    CHECK_INT(srv.closed[SMTP_IO_EOF] + srv.closed[SMTP_IO_TLS], 1);
+    tls_loop_del(loop);
+    remove(ca_file);
+}
+
 int main(void)
 {
     iot_limit_time(100);
@@ -264,5 +334,6 @@ int main(void)
     test_close_notify_mid_command(0);
     test_close_notify_mid_command(1);
     test_plaintext_to_implicit();
+    test_client_run();
     return check_finish();
 }

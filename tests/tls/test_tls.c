@@ -18,10 +18,13 @@
 #include "pki.h"
 #include "wire.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static test_pki pki;
 static const char *file_dir = ".";
@@ -143,10 +146,20 @@ static void test_handshake_and_data(void)
 static uint32_t client_fails(smtp_tls_config *ccfg, const char *host, smtp_tls_config *scfg,
                              const char *want_text)
 {
+    /* The client is an adapter's filter (smtp_tls_io_filter_new), whose handshake and read
+     * must report the failure to the adapter as an error. */
     pair p;
+    smtp_io_filter f;
     pair_open(&p, ccfg, host, scfg, 500);
+    smtp_tls_del(p.cli);
+    CHECK_INT(smtp_tls_io_filter_new(&f, ccfg, host, NULL), 0);
+    p.cli = f.ctx; /* freed by pair_close */
+    CHECK_INT(f.handshake(f.ctx), 0);
     pair_run(&p);
     CHECK_INT(smtp_tls_get_state(p.cli), SMTP_TLS_FAILED);
+    CHECK_INT(f.handshake(f.ctx), SMTP_ERR_PROTO);
+    char fbuf[16];
+    CHECK_INT(f.read(f.ctx, fbuf, sizeof fbuf), SMTP_ERR_PROTO);
     /* The client's fatal alert reaches the server, which fails too. */
     CHECK_INT(smtp_tls_get_state(p.srv), SMTP_TLS_FAILED);
     CHECK(strstr(smtp_tls_error(p.cli), want_text) != NULL);
@@ -909,6 +922,93 @@ static void test_system_store(void)
     CHECK_INT(config_error(&s, "no CA"), SMTP_ERR_INVALID_ARGUMENT);
 }
 
+/* A caller's buffer too small for an answer: the problems come cut short but terminated, a
+ * prefix of the whole text; a name or a time comes whole or not at all. And the empty
+ * requests (no buffer, no room) that are not errors. */
+static void test_small_buffers(void)
+{
+    smtp_tls_config *scfg = server_config(pki.server_chain, SMTP_TLS_DEFAULT_BUFFER);
+    smtp_tls_config *opt =
+        client_config(pki.other_ca, SMTP_TLS_VERIFY_OPTIONAL, SMTP_TLS_DEFAULT_BUFFER);
+    wire_seed = 5;
+    pair p;
+    pair_open(&p, opt, "other.test", scfg, 700);
+    CHECK_INT(smtp_tls_want_pull(p.srv), 0); /* a server waits for the ClientHello */
+    pair_run(&p);
+    check_open(&p);
+    char full[512], buf[512];
+    int n = smtp_tls_verify_text(p.cli, full, sizeof full);
+    CHECK(n > 20 && strstr(full, "; ") != NULL); /* not trusted; not this name */
+    for (size_t cap = 1; cap < (size_t)n + 2; cap += 3) {
+        memset(buf, 'x', sizeof buf);
+        int k = smtp_tls_verify_text(p.cli, buf, cap);
+        CHECK(k >= 0 && (size_t)k < cap && buf[k] == '\0' && strncmp(buf, full, (size_t)k) == 0);
+        CHECK(k == n || (size_t)k + 3 >= cap); /* cut only where the room ends */
+    }
+    CHECK(smtp_tls_peer_subject(p.cli, full, sizeof full) > 0);
+    CHECK(smtp_tls_peer_issuer(p.cli, full, sizeof full) > 0);
+    CHECK_INT(smtp_tls_peer_not_before(p.cli, full, sizeof full), 20); /* YYYY-MM-DDThh:mm:ssZ */
+    strcpy(buf, "x");
+    CHECK_INT(smtp_tls_peer_subject(p.cli, buf, 3), 0);
+    CHECK_STR(buf, "");
+    strcpy(buf, "x");
+    CHECK_INT(smtp_tls_peer_issuer(p.cli, buf, 3), 0);
+    CHECK_STR(buf, "");
+    strcpy(buf, "x");
+    CHECK_INT(smtp_tls_peer_not_after(p.cli, buf, 20), 0);
+    CHECK_STR(buf, "");
+    CHECK_INT(smtp_tls_peer_issuer(p.cli, buf, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_peer_not_before(p.cli, NULL, 4), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_pull(p.cli, NULL, 0), 0);
+    CHECK_INT(smtp_tls_read(p.cli, NULL, 0), 0);
+    CHECK_INT(smtp_tls_write(p.cli, NULL, 0), 0);
+    pair_close(&p);
+    smtp_tls_config_del(opt);
+    smtp_tls_config_del(scfg);
+}
+
+/* More configuration mistakes: a CA directory without a certificate, an own chain with one
+ * certificate that does not parse (it must load whole), an out_buffer too small, a
+ * certificate given both ways; and the reason is not written where there is no room. */
+static void test_config_more(void)
+{
+    char empty[512];
+    snprintf(empty, sizeof empty, "%s/tls-empty-ca-dir", file_dir);
+    CHECK(mkdir(empty, 0700) == 0 || errno == EEXIST);
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_CLIENT);
+    s.ca_path = empty;
+    CHECK_INT(config_error(&s, "CA: no certificate found"), SMTP_ERR_INVALID_ARGUMENT);
+
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    static const char broken[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    size_t len = strlen(pki.server_chain) + sizeof broken;
+    char *chain = malloc(len);
+    CHECK(chain != NULL);
+    snprintf(chain, len, "%s%s", pki.server_chain, broken);
+    s.cert_pem = chain;
+    s.key_pem = pki.server_key;
+    CHECK_INT(config_error(&s, "certificate (cert_pem): "), SMTP_ERR_INVALID_ARGUMENT);
+    free(chain);
+    s.cert_pem = pki.server_chain;
+    s.out_buffer = SMTP_TLS_MIN_BUFFER - 1;
+    CHECK_INT(config_error(&s, "SMTP_TLS_MIN_BUFFER"), SMTP_ERR_INVALID_ARGUMENT);
+    s.out_buffer = SMTP_TLS_DEFAULT_BUFFER;
+    s.cert_file = "/nonexistent/chain.pem";
+    CHECK_INT(config_error(&s, "both a file and PEM"), SMTP_ERR_INVALID_ARGUMENT);
+    s.cert_file = NULL;
+    /* Client certificates asked for, the CA a directory: which holds none. */
+    s.verify = SMTP_TLS_VERIFY_OPTIONAL;
+    s.ca_path = empty;
+    CHECK_INT(config_error(&s, "CA: no certificate found"), SMTP_ERR_INVALID_ARGUMENT);
+    char why[8] = "same";
+    smtp_tls_config *cfg = NULL;
+    CHECK_INT(smtp_tls_config_new(&cfg, &s, NULL, why, 0), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_STR(why, "same");
+    CHECK(cfg == NULL);
+    rmdir(empty);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) file_dir = argv[1];
@@ -926,5 +1026,7 @@ int main(int argc, char **argv)
     test_ip_literals();
     test_system_store();
     test_filter_report();
+    test_small_buffers();
+    test_config_more();
     return check_finish();
 }
