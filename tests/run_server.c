@@ -44,10 +44,13 @@
  *   returned; pipeline=N order=DIGITS|all no-answer    pipelined deferral (above)
  *   pipe-ext (on_connect narrows the extensions to PIPELINING SIZE 8BITMIME ENHANCEDSTATUSCODES
  *   and SIZE 5000: smtp_server_set_extensions)
- *   refuse-connect close-connect reject-data reject-end vrfy-resolve lmtp-one
+ *   refuse-connect close-connect reject-data close-data (on_data_start: 421 4.3.2) reject-end
+ *   vrfy-resolve lmtp-one
  *   pause-data (on_data returns SMTP_PAUSE)   fail=K (the K-th callback fails)
  *   relay (replies given with smtp_server_relay_to: the code, "ENH text" and "relayed" on a
  *   second line; the default acceptances of hello, DATA/BDAT, AUTH and XCLIENT stay)
+ *   no-message-cb (an application without on_data_start, on_data, on_message_end,
+ *   on_message_abort and on_reset: the engine's defaults; the content is not logged)
  *   timeout (at close, before EOF: the adapter's timer expired)  shutdown (likewise)
  * AUTH: PLAIN/LOGIN user "user" with password "secret" is accepted; "alias"/"secret" is
  *   accepted as identity "alias@example.org"; user "temp" gets 454 4.7.0; others 535.
@@ -409,7 +412,10 @@ static int on_data_start(smtp_server *srv, void *ud)
     vec_logf(st->log, "data-start");
     st->content.len = 0;
     struct answer a = {554, "5.7.1", "No data today", A_REPLY};
-    return decide(st, K_DATA, &a, vec_opt_has(st->options, "reject-data") ? 1 : 0);
+    int refuse = vec_opt_has(st->options, "reject-data");
+    if (vec_opt_has(st->options, "close-data"))
+        a = (struct answer){421, "4.3.2", "Going down", A_REPLY}, refuse = 1;
+    return decide(st, K_DATA, &a, refuse ? 1 : 0);
 }
 
 static int on_data(smtp_server *srv, smtp_span data, void *ud)
@@ -782,6 +788,8 @@ static const char *const known_words[] = {"lmtp",
                                           "refuse-connect",
                                           "close-connect",
                                           "reject-data",
+                                          "close-data",
+                                          "no-message-cb",
                                           "reject-end",
                                           "vrfy-resolve",
                                           "lmtp-one",
@@ -950,6 +958,13 @@ static struct state *one_open(const char *options, vec_log *log, const char *ord
                                 .on_help = vec_opt_has(options, "help") ? on_help : NULL,
                                 .on_auth_lookup = builtin ? on_auth_lookup : NULL,
                                 .on_auth_token = builtin ? on_auth_token : NULL};
+    if (vec_opt_has(options, "no-message-cb")) {
+        cb.on_data_start = NULL;
+        cb.on_data = NULL;
+        cb.on_message_end = NULL;
+        cb.on_message_abort = NULL;
+        cb.on_reset = NULL;
+    }
     int r = smtp_server_new(&st->srv, &cb, &s, NULL, st);
     if (r < 0) {
         vec_logf(log, "new error=%s", smtp_error_name(r));
