@@ -68,7 +68,8 @@
  *   response="..." (or no-response), lookup MECH authcid=".." authzid="..", token MECH
  *   authzid=".." user=".." token="..", xclient/xforward NAME="..." ..., proxy v=V ..., defer
  *   KIND, S: reply line, delay MS (the replies after it are held that long: soft error limit),
- *   read error=..., and at close: timeout=SECONDS want-close=W.
+ *   read error=..., reply error=... (an answer to a deferred decision led to a callback that
+ *   failed: fail=K), and at close: timeout=SECONDS want-close=W.
  *   A mail event adds auth="..." (AUTH=) and identity="..." (once authenticated).
  */
 #include "tls/refcrypto.h"
@@ -293,7 +294,10 @@ static void answer_one(struct state *st, const struct pend *p)
             drain(st);
             if (smtp_server_want_close(st->srv)) break; /* a 421 before it dropped it */
         }
-        if (r < 0) vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
+        if (r == SMTP_ERR_CALLBACK_FAILURE && st->fail_at) /* a callback it led to failed */
+            vec_logf(st->log, "reply error=%s", smtp_error_name(r));
+        else if (r < 0)
+            vec_logf(st->log, "BUG reply %s", smtp_error_name(r));
     }
     drain(st);
 }
