@@ -327,6 +327,7 @@ int smtp_srv_apply_kept(smtp_server *srv, const smtp_srv_slot *slot)
 
 int smtp_srv_decided(smtp_server *srv, int r)
 {
+    if (srv->spec) return smtp_srv_spec_decided(srv, r); /* kept in its slot */
     if (smtp_srv_cb_result(srv, r) < 0) return -1;
     if (srv->decision == SMTP_SRV_DECISION_NONE) return 0;
     if (r == SMTP_SERVER_DEFER) {

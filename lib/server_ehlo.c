@@ -12,8 +12,26 @@
 
 #include <smtp/reply.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Formats a capability line into scratch[*used..cap) as lines[*n] (empty if it cannot fit). */
+static void ehlo_fmt(smtp_span *lines, size_t *n, char *scratch, size_t *used, size_t cap,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void ehlo_fmt(smtp_span *lines, size_t *n, char *scratch, size_t *used, size_t cap,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(scratch + *used, cap - *used, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= cap - *used) k = 0;
+    lines[*n].ptr = scratch + *used;
+    lines[*n].len = (size_t)k;
+    *used += (size_t)k;
+    (*n)++;
+}
 
 /* Fills `lines` with the capability lines of the EHLO reply; returns how many. `tls` and
  * `all` say what to assume (smtp_srv_ehlo_size measures the worst case with all = 1). */
@@ -25,15 +43,7 @@ static size_t ehlo_lines(const smtp_server *srv, int all, smtp_span *lines, char
     int tls = all || srv->tls_active;
     size_t n = 0, used = 0;
 #define EHLO_LIT(lit) (lines[n].ptr = (lit), lines[n].len = sizeof(lit) - 1, n++)
-#define EHLO_FMT(...)                                                                              \
-    do {                                                                                           \
-        int k_ = snprintf(scratch + used, cap - used, __VA_ARGS__);                                \
-        if (k_ < 0 || (size_t)k_ >= cap - used) k_ = 0;                                            \
-        lines[n].ptr = scratch + used;                                                             \
-        lines[n].len = (size_t)k_;                                                                 \
-        used += (size_t)k_;                                                                        \
-        n++;                                                                                       \
-    } while (0)
+#define EHLO_FMT(...) ehlo_fmt(lines, &n, scratch, &used, cap, __VA_ARGS__)
     lines[n].ptr = s->hostname;
     lines[n].len = strlen(s->hostname);
     n++;

@@ -390,23 +390,26 @@ static inline int smtp_srv_returned(smtp_server *srv, int r)
  * policy callback `name`: the decision is pending from now until it is answered, by
  * smtp_server_reply (during the callback or later) or by the callback's result
  * (smtp_srv_decided: 0 accepts, DEFER waits). Evaluates to smtp_srv_decided's result. A
- * command read ahead (srv->spec) asks into its slot instead (smtp_srv_spec_ask,
- * smtp_srv_spec_decided). SMTP_SRV_ASK0: for a callback with no argument of its own.
+ * command read ahead (srv->spec) asks into its slot instead: smtp_srv_ask and smtp_srv_decided
+ * choose, so that each call site has the callback's call once. SMTP_SRV_ASK0: for a callback
+ * with no argument of its own.
  */
 #define SMTP_SRV_ASK(srv, kind, name, ...)                                                         \
-    ((srv)->spec ? smtp_srv_spec_decided((srv), (smtp_srv_spec_ask((srv), (kind)),                 \
-                                                 SMTP_SRV_CALL(srv, name, __VA_ARGS__)))           \
-                 : (smtp_srv_ask((srv), (kind)),                                                   \
-                    smtp_srv_decided((srv), SMTP_SRV_CALL(srv, name, __VA_ARGS__))))
+    (smtp_srv_ask((srv), (kind)), smtp_srv_decided((srv), SMTP_SRV_CALL(srv, name, __VA_ARGS__)))
 #define SMTP_SRV_ASK0(srv, kind, name)                                                             \
-    ((srv)->spec                                                                                   \
-         ? smtp_srv_spec_decided((srv),                                                            \
-                                 (smtp_srv_spec_ask((srv), (kind)), SMTP_SRV_CALL0(srv, name)))    \
-         : (smtp_srv_ask((srv), (kind)), smtp_srv_decided((srv), SMTP_SRV_CALL0(srv, name))))
+    (smtp_srv_ask((srv), (kind)), smtp_srv_decided((srv), SMTP_SRV_CALL0(srv, name)))
 
-/* Makes decision `kind` the pending one, with a new id, before its callback runs. */
+/* The slot a command read ahead asks into (server_pipe.c): a new id; its callback runs next. */
+void smtp_srv_spec_ask(smtp_server *srv, smtp_srv_decision kind);
+
+/* Makes decision `kind` the pending one, with a new id, before its callback runs; a command
+ * read ahead (srv->spec) asks into its slot instead. */
 static inline void smtp_srv_ask(smtp_server *srv, smtp_srv_decision kind)
 {
+    if (srv->spec) {
+        smtp_srv_spec_ask(srv, kind);
+        return;
+    }
     srv->decision = kind;
     srv->answered = 0;
     srv->decision_id = ++srv->last_id;
@@ -538,7 +541,8 @@ smtp_ssize smtp_srv_ehlo_size(const smtp_server *srv);
 
 /* ---- server_decide.c ---- */
 
-/* Calls a policy callback's result handling: default acceptance or deferral. */
+/* Calls a policy callback's result handling: default acceptance or deferral (a command read
+ * ahead: smtp_srv_spec_decided). */
 int smtp_srv_decided(smtp_server *srv, int r);
 /* Applies a decision (code 0: default acceptance). */
 int smtp_srv_apply(smtp_server *srv, int code, const char *enhanced, const char *text, size_t len);
@@ -575,8 +579,6 @@ int smtp_srv_pipe_answer(smtp_server *srv, uint64_t id, int code, const char *en
 /* An answer to the pending decision asked early: kept in its slot, then flushed. */
 int smtp_srv_pipe_answer_head(smtp_server *srv, int code, const char *enhanced, const char *text,
                               size_t len);
-/* The slot a command read ahead asks into: a new id; its callback runs next. */
-void smtp_srv_spec_ask(smtp_server *srv, smtp_srv_decision kind);
 /* A policy callback of a command read ahead returned `r`: the default answer kept, or DEFER. */
 int smtp_srv_spec_decided(smtp_server *srv, int r);
 /* An engine reply to the command read ahead (a faulty RCPT): kept in its slot. */
