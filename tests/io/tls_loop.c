@@ -290,13 +290,25 @@ static int client_run_child(int port, const char *ca_file)
     strcpy(err, "stale");
     st = smtp_tls_client_run_err(c.cli, "127.0.0.1", ps, ca_file, 10000, &detail, err, sizeof err);
     ok = ok && fd >= 0 && st == SMTP_IO_SYSERR && detail == ECONNREFUSED && err[0] == '\0';
-    iot_client_fini(&c);
-    /* No client or no host: a library error before anything is tried. */
+    /* No port: implicit TLS's 465 (or 25), at a name that cannot resolve (RFC 6761 6.4). A
+     * buffer of no room is not written. */
     strcpy(err, "stale");
-    st = smtp_tls_client_run_err(NULL, "localhost", ps, NULL, 10000, &detail, err, sizeof err);
-    ok = ok && st == SMTP_IO_ERROR && detail == SMTP_ERR_INVALID_ARGUMENT && err[0] == '\0';
+    st = smtp_tls_client_run_err(c.cli, "nonexistent.invalid", NULL, NULL, 10000, &detail, err, 0);
+    ok = ok && st == SMTP_IO_RESOLVE && strcmp(err, "stale") == 0;
+    if (st != SMTP_IO_RESOLVE)
+        fprintf(stderr, "client_run, .invalid: %s\n", smtp_io_status_name(st));
+    /* No client or no host: a library error before anything is tried. */
     st = smtp_tls_client_run(c.cli, NULL, ps, NULL, 10000, NULL);
     ok = ok && st == SMTP_IO_ERROR;
+    iot_client_fini(&c);
+    st = smtp_tls_client_run_err(NULL, "localhost", ps, NULL, 10000, &detail, err, sizeof err);
+    ok = ok && st == SMTP_IO_ERROR && detail == SMTP_ERR_INVALID_ARGUMENT && err[0] == '\0';
+    /* Without implicit TLS the port is 25's. */
+    smtp_client_settings_init(&cs);
+    ok = iot_client_init(&c, 11, 1, 2000, &cs) == 0 && ok;
+    st = smtp_tls_client_run(c.cli, "nonexistent.invalid", NULL, NULL, 10000, &detail);
+    ok = ok && st == SMTP_IO_RESOLVE;
+    iot_client_fini(&c);
     return ok;
 }
 
