@@ -11,6 +11,7 @@
 #include <smtp/tls.h>
 
 #include "check.h"
+#include "crypto_client.h"
 #include "refcrypto.h"
 #include "sasl_server.h"
 
@@ -108,48 +109,6 @@ static void test_random(smtp_tls_config *cfg)
     for (size_t i = 2000; i < sizeof big; i++)
         zeros += big[i] == 0;
     CHECK(zeros < 50);
-}
-
-/* ---- the client with the hook ---- */
-
-struct app {
-    smtp_client_end end;
-    int ended;
-};
-
-static int on_end(smtp_client *cli, const smtp_client_session_result *res, void *ud)
-{
-    struct app *a = ud;
-    (void)cli;
-    a->end = res->end;
-    a->ended = 1;
-    return 0;
-}
-
-static smtp_client *client(const smtp_client_crypto *k, const char *user, const char *pass,
-                           struct app *a)
-{
-    smtp_client_settings s;
-    smtp_client *c = NULL;
-    smtp_client_settings_init(&s);
-    s.helo_name = "client.example";
-    s.flags |= SMTP_CLIENT_TLS;
-    s.auth_user = user;
-    s.auth_password = pass;
-    s.crypto = k;
-    smtp_client_callbacks cb = {.on_session_end = on_end};
-    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, a), 0);
-    return c;
-}
-
-/* Feeds one server reply; returns the client's next line (without CRLF) in line. */
-static void step(smtp_client *c, const char *reply, char *line, size_t cap)
-{
-    CHECK_INT(smtp_client_read(c, reply, strlen(reply)), (smtp_ssize)strlen(reply));
-    smtp_ssize n = smtp_client_write(c, line, cap - 1);
-    CHECK(n >= 2);
-    if (n < 2) n = 2;
-    line[n - 2] = '\0';
 }
 
 /* RFC 7677's example and RFC 2195's, with mbedTLS's functions and the example's nonce. */
