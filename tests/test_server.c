@@ -171,6 +171,7 @@ static void test_misuse(void)
     CHECK_INT(smtp_server_read(srv, NULL, 0), 0);
     CHECK_INT(smtp_server_write(NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_server_write(srv, NULL, 5), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_server_write(srv, NULL, 0), 0); /* no room asked for: nothing, no error */
     CHECK_INT(smtp_server_reply(NULL, 250, NULL, NULL, 0), SMTP_ERR_INVALID_ARGUMENT);
     CHECK_INT(smtp_server_tls_done(srv, 1), SMTP_ERR_INVALID_STATE);
     CHECK_INT(smtp_server_tls_done(NULL, 1), SMTP_ERR_INVALID_ARGUMENT);

@@ -763,6 +763,9 @@ static void test_ip_literals(void)
     CHECK_INT(hello_holds(good, "[127.0.0.1]", "127.0.0.1"), 0);
     CHECK_INT(hello_holds(good, "[IPv6:2001:db8::25]", "2001:db8::25"), 0);
     CHECK_INT(hello_holds(good, "2001:db8::25", "2001:db8::25"), 0);
+    /* Brackets around something that is no address: a name like any other. */
+    CHECK_INT(hello_holds(good, "[x", "[x"), 1);
+    CHECK_INT(hello_holds(good, "[IPv]", "[IPv]"), 1);
 
     /* The filter's session. */
     smtp_io_filter f, other;
@@ -772,6 +775,8 @@ static void test_ip_literals(void)
     CHECK(smtp_tls_io_filter_session(&other) == NULL);
     CHECK(smtp_tls_io_filter_session(NULL) == NULL);
     f.del(f.ctx);
+    CHECK_INT(smtp_tls_io_filter_new(NULL, good, "127.0.0.1", NULL), SMTP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(smtp_tls_io_filter_new(&f, good, "bad host", NULL), SMTP_ERR_INVALID_ARGUMENT);
 
     smtp_tls_config_del(opt);
     smtp_tls_config_del(good);
@@ -944,6 +949,17 @@ static void test_small_buffers(void)
         int k = smtp_tls_verify_text(p.cli, buf, cap);
         CHECK(k >= 0 && (size_t)k < cap && buf[k] == '\0' && strncmp(buf, full, (size_t)k) == 0);
         CHECK(k == n || (size_t)k + 3 >= cap); /* cut only where the room ends */
+    }
+    pair_close(&p);
+    /* An address the certificate does not name, as the problems say it, cut short too. */
+    pair_open(&p, opt, "192.0.2.1", scfg, 700);
+    pair_run(&p);
+    check_open(&p);
+    n = smtp_tls_verify_text(p.cli, full, sizeof full);
+    CHECK(strstr(full, "names no IP address 192.0.2.1") != NULL);
+    for (size_t cap = 1; cap < (size_t)n + 2; cap += 5) {
+        int k = smtp_tls_verify_text(p.cli, buf, cap);
+        CHECK(k >= 0 && (size_t)k < cap && strncmp(buf, full, (size_t)k) == 0);
     }
     CHECK(smtp_tls_peer_subject(p.cli, full, sizeof full) > 0);
     CHECK(smtp_tls_peer_issuer(p.cli, full, sizeof full) > 0);
