@@ -74,13 +74,31 @@ int __wrap_mbedtls_ctr_drbg_random(void *p_rng, unsigned char *output, size_t ou
 
 /* ---- the tests ---- */
 
+/* A client of `k` as user/pass, greeted: line[0..cap) holds its EHLO. */
+static smtp_client *greeted(const smtp_client_crypto *k, const char *user, const char *pass,
+                            struct app *a, char *line, size_t cap)
+{
+    smtp_client *c = client(k, user, pass, a);
+    step(c, "220 hi\r\n", line, cap);
+    return c;
+}
+
+/* Feeds `reply`, at which a crypto function fails: the client fails with
+ * SMTP_ERR_CALLBACK_FAILURE, has nothing more to send, and is freed. */
+static void fails_on(smtp_client *c, const char *reply)
+{
+    char line[64];
+    CHECK_INT(smtp_client_read(c, reply, strlen(reply)), SMTP_ERR_CALLBACK_FAILURE);
+    CHECK(smtp_client_write(c, line, sizeof line) <= 0);
+    smtp_client_del(c);
+}
+
 /* The AUTH line a client of `k` sends to a server offering `mechs`. */
 static void auth_line(const smtp_client_crypto *k, const char *mechs, char *line, size_t cap)
 {
     struct app a = {0};
     char ehlo[128];
-    smtp_client *c = client(k, "tim", "tanstaaftanstaaf", &a);
-    step(c, "220 hi\r\n", line, cap);
+    smtp_client *c = greeted(k, "tim", "tanstaaftanstaaf", &a, line, cap);
     snprintf(ehlo, sizeof ehlo, "250-mx\r\n250 AUTH %s\r\n", mechs);
     step(c, ehlo, line, cap);
     smtp_client_del(c);
@@ -122,15 +140,10 @@ static void test_hmac_fails(void)
         SMTP_ERR_PROTO);
     struct app a = {0};
     char line[256];
-    smtp_client *c = client(&k, "tim", "tanstaaftanstaaf", &a);
-    step(c, "220 hi\r\n", line, sizeof line);
+    smtp_client *c = greeted(&k, "tim", "tanstaaftanstaaf", &a, line, sizeof line);
     step(c, "250-mx\r\n250 AUTH CRAM-MD5\r\n", line, sizeof line);
     CHECK_STR(line, "AUTH CRAM-MD5");
-    static const char challenge[] =
-        "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n";
-    CHECK_INT(smtp_client_read(c, challenge, strlen(challenge)), SMTP_ERR_CALLBACK_FAILURE);
-    CHECK(smtp_client_write(c, line, sizeof line) <= 0);
-    smtp_client_del(c);
+    fails_on(c, "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n");
     fail_hmac = 0;
 }
 
@@ -144,8 +157,7 @@ static void test_hash_fails(smtp_tls_config *cfg)
     CHECK_INT(k.sha256((const unsigned char *)"abc", 3, out, k.ctx), SMTP_ERR_PROTO);
     struct app a = {0};
     char line[256];
-    smtp_client *c = client(&k, "user", "pencil", &a);
-    step(c, "220 hi\r\n", line, sizeof line);
+    smtp_client *c = greeted(&k, "user", "pencil", &a, line, sizeof line);
     step(c, "250-mx\r\n250 AUTH SCRAM-SHA-256\r\n", line, sizeof line);
     CHECK(strncmp(line, "AUTH SCRAM-SHA-256 ", 19) == 0);
     /* The server-first message echoes the client's nonce (n,,n=user,r=NONCE), then a salt and
@@ -161,9 +173,7 @@ static void test_hash_fails(smtp_tls_config *cfg)
     smtp_ssize b = smtp_base64_encode(msg, strlen(msg), reply + 4, sizeof reply - 7);
     CHECK(b > 0);
     memcpy(reply + 4 + (b > 0 ? b : 0), "\r\n", 3);
-    CHECK_INT(smtp_client_read(c, reply, strlen(reply)), SMTP_ERR_CALLBACK_FAILURE);
-    CHECK(smtp_client_write(c, line, sizeof line) <= 0);
-    smtp_client_del(c);
+    fails_on(c, reply);
     fail_hash = 0;
 }
 
@@ -187,12 +197,8 @@ static void test_random(smtp_tls_config *cfg)
     drbg_fail_at = 1;
     struct app a = {0};
     char line[256];
-    smtp_client *c = client(&k, "user", "pencil", &a);
-    step(c, "220 hi\r\n", line, sizeof line);
-    static const char ehlo[] = "250-mx\r\n250 AUTH SCRAM-SHA-256\r\n";
-    CHECK_INT(smtp_client_read(c, ehlo, strlen(ehlo)), SMTP_ERR_CALLBACK_FAILURE);
-    CHECK(smtp_client_write(c, line, sizeof line) <= 0);
-    smtp_client_del(c);
+    fails_on(greeted(&k, "user", "pencil", &a, line, sizeof line),
+             "250-mx\r\n250 AUTH SCRAM-SHA-256\r\n");
     drbg_fail_at = 0;
 }
 
