@@ -511,6 +511,52 @@ static void test_envelope_growth_failure(void)
 }
 
 /*
+ * The hello name's buffer (SMTP_SERVER_ENVELOPE) cannot be allocated: the EHLO that needs it
+ * fails the session with SMTP_ERR_NOMEM (sticky) and smtp_server_memory still equals what is
+ * allocated; with SMTP_SERVER_PREALLOCATE, smtp_server_new fails at each of its allocations in
+ * turn, that one too, and leaves nothing allocated.
+ */
+static void test_helo_name_failure(void)
+{
+    struct sized z;
+    memset(&z, 0, sizeof z);
+    smtp_mem mem = sized_mem(&z);
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.flags |= SMTP_SERVER_ENVELOPE;
+    smtp_server *srv;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, &mem, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), 6); /* the line buffer is there */
+    pull(srv, out, sizeof out);
+    z.fm.fail_at = z.fm.calls + 1;
+    CHECK_INT(smtp_server_read(srv, "EHLO c.example\r\n", 16), SMTP_ERR_NOMEM);
+    CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), SMTP_ERR_NOMEM);
+    CHECK_INT(smtp_server_memory(srv), live_bytes(&z));
+    smtp_server_del(srv);
+    CHECK_INT(z.fm.live, 0);
+
+    s.flags |= SMTP_SERVER_PREALLOCATE;
+    int refused = 0;
+    for (int k = 1; k <= 16; k++) {
+        memset(&z, 0, sizeof z);
+        mem = sized_mem(&z);
+        z.fm.fail_at = k;
+        int r = smtp_server_new(&srv, NULL, &s, &mem, NULL);
+        if (r == 0) {
+            smtp_server_del(srv);
+            break;
+        }
+        CHECK_INT(r, SMTP_ERR_NOMEM);
+        CHECK_INT(z.fm.live, 0);
+        refused++;
+    }
+    CHECK(refused >= 4); /* the session, the envelope's two buffers, the hello name at least */
+}
+
+/*
  * LMTP replies still owed are queued by smtp_server_write as the queue drains (RFC 2033 4.2).
  * When the queue cannot grow for them, that write still returns the octets it copied, and the
  * next call reports SMTP_ERR_NOMEM (once; the session failed): nothing queued is lost. With
@@ -602,6 +648,7 @@ int main(void)
     test_envelope(0);
     test_envelope(1);
     test_envelope_growth_failure();
+    test_helo_name_failure();
     test_parser_buffer();
     test_growth_failure();
     test_shutdown_growth_failure();
