@@ -61,6 +61,8 @@
  *   Built in: lookups of "user" (SCRAM, "pencil"), "tim" (CRAM-MD5, "tanstaaftanstaaf"),
  *   "temp" (454 4.7.0); tokens "good" (accepted), others 535; EXTERNAL without authzid is
  *   "cert-subject", with one refused.
+ * Every policy callback checks that smtp_server_decision_command names its command (else
+ * "BUG KIND decided for VERB").
  * Events: connect, helo VERB "domain", mail "path" [params], rcpt "path" index=N, data-start,
  *   data "line" (content, gathered and logged at the end of the message), message size=N
  *   bdat=B flags=F rcpts=N, abort REASON, reset, vrfy "arg", starttls, tls-started,
@@ -264,9 +266,30 @@ static int give(struct state *st, uint64_t id, enum kind k, const struct answer 
     }
 }
 
-/* Gives the decision now (smtp_server_reply, then return 0) or defers it. */
+/* Whether `v` is a command that asks decision `k` (smtp_server_decision_command): K_VRFY
+ * stands for ETRN and HELP too, K_DATA for BDAT; the greeting and a message's end have none. */
+static int command_of(enum kind k, smtp_verb v)
+{
+    switch (k) {
+    case K_HELO: return v == SMTP_VERB_HELO || v == SMTP_VERB_EHLO || v == SMTP_VERB_LHLO;
+    case K_MAIL: return v == SMTP_VERB_MAIL;
+    case K_RCPT: return v == SMTP_VERB_RCPT;
+    case K_DATA: return v == SMTP_VERB_DATA || v == SMTP_VERB_BDAT;
+    case K_VRFY: return v == SMTP_VERB_VRFY || v == SMTP_VERB_ETRN || v == SMTP_VERB_HELP;
+    case K_AUTH:
+    case K_SASL: return v == SMTP_VERB_AUTH;
+    case K_XCLIENT: return v == SMTP_VERB_XCLIENT;
+    default: return v == SMTP_VERB_UNKNOWN;
+    }
+}
+
+/* Gives the decision now (smtp_server_reply, then return 0) or defers it; first checks that
+ * the engine names the command being decided. */
 static int decide(struct state *st, enum kind k, const struct answer *a, size_t n)
 {
+    smtp_verb v = smtp_server_decision_command(st->srv);
+    if (!command_of(k, v))
+        vec_logf(st->log, "BUG %s decided for %s", kind_names[k], smtp_verb_name(v));
     if (st->defer[k] && st->npend < sizeof st->pend / sizeof st->pend[0]) {
         vec_logf(st->log, "defer %s", kind_names[k]);
         struct pend *p = &st->pend[st->npend++];
@@ -712,10 +735,12 @@ static int on_xclient(smtp_server *srv, const smtp_server_xattrs *x, void *ud)
 
 static int on_xforward(smtp_server *srv, const smtp_server_xattrs *x, void *ud)
 {
-    (void)srv;
     struct state *st = ud;
     if (enter(st)) return -1;
     log_xattrs(st, "xforward", x);
+    if (smtp_server_decision_command(srv) != SMTP_VERB_XFORWARD)
+        vec_logf(st->log, "BUG xforward decided for %s",
+                 smtp_verb_name(smtp_server_decision_command(srv)));
     return 0;
 }
 
