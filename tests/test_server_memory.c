@@ -469,6 +469,31 @@ static void test_envelope(int prealloc)
     CHECK_INT(z.fm.live, 0);
 }
 
+/* A started session with SMTP_SERVER_ENVELOPE over z's allocator (*mem, which must outlive
+ * it), its greeting pulled. */
+static smtp_server *envelope_session(struct sized *z, smtp_mem *mem)
+{
+    memset(z, 0, sizeof *z);
+    *mem = sized_mem(z);
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.flags |= SMTP_SERVER_ENVELOPE;
+    smtp_server *srv = NULL;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, mem, NULL), 0);
+    CHECK_INT(smtp_server_start(srv), 0);
+    char out[4096];
+    pull(srv, out, sizeof out);
+    return srv;
+}
+
+/* smtp_server_memory equals what is allocated; smtp_server_del frees it all. */
+static void envelope_end(smtp_server *srv, struct sized *z)
+{
+    CHECK_INT(smtp_server_memory(srv), live_bytes(z));
+    smtp_server_del(srv);
+    CHECK_INT(z->fm.live, 0);
+}
+
 /*
  * The envelope's buffers cannot grow, at each of their allocations in turn: the session fails
  * with SMTP_ERR_NOMEM (sticky), smtp_server_memory still equals what is allocated, and
@@ -479,16 +504,9 @@ static void test_envelope_growth_failure(void)
     int failed = 0;
     for (int k = 1; k <= 12; k++) {
         struct sized z;
-        memset(&z, 0, sizeof z);
-        smtp_mem mem = sized_mem(&z);
-        smtp_server_settings s;
-        smtp_server_settings_init(&s);
-        s.flags |= SMTP_SERVER_ENVELOPE;
-        smtp_server *srv;
-        CHECK_INT(smtp_server_new(&srv, NULL, &s, &mem, NULL), 0);
-        CHECK_INT(smtp_server_start(srv), 0);
+        smtp_mem mem;
+        smtp_server *srv = envelope_session(&z, &mem);
         char out[65536], line[128];
-        pull(srv, out, sizeof out);
         CHECK_INT(smtp_server_read(srv, "EHLO c.example\r\n", 16), 16);
         pull(srv, out, sizeof out);
         z.fm.fail_at = z.fm.calls + k;
@@ -503,9 +521,7 @@ static void test_envelope_growth_failure(void)
             CHECK_INT(r, SMTP_ERR_NOMEM);
             CHECK_INT(smtp_server_read(srv, "RSET\r\n", 6), SMTP_ERR_NOMEM);
         }
-        CHECK_INT(smtp_server_memory(srv), live_bytes(&z));
-        smtp_server_del(srv);
-        CHECK_INT(z.fm.live, 0);
+        envelope_end(srv, &z);
     }
     CHECK(failed >= 6); /* the text and the address arrays grew several times each */
 }
@@ -519,26 +535,19 @@ static void test_envelope_growth_failure(void)
 static void test_helo_name_failure(void)
 {
     struct sized z;
-    memset(&z, 0, sizeof z);
-    smtp_mem mem = sized_mem(&z);
-    smtp_server_settings s;
-    smtp_server_settings_init(&s);
-    s.flags |= SMTP_SERVER_ENVELOPE;
-    smtp_server *srv;
-    CHECK_INT(smtp_server_new(&srv, NULL, &s, &mem, NULL), 0);
-    CHECK_INT(smtp_server_start(srv), 0);
+    smtp_mem mem;
+    smtp_server *srv = envelope_session(&z, &mem);
     char out[4096];
-    pull(srv, out, sizeof out);
     CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), 6); /* the line buffer is there */
     pull(srv, out, sizeof out);
     z.fm.fail_at = z.fm.calls + 1;
     CHECK_INT(smtp_server_read(srv, "EHLO c.example\r\n", 16), SMTP_ERR_NOMEM);
     CHECK_INT(smtp_server_read(srv, "NOOP\r\n", 6), SMTP_ERR_NOMEM);
-    CHECK_INT(smtp_server_memory(srv), live_bytes(&z));
-    smtp_server_del(srv);
-    CHECK_INT(z.fm.live, 0);
+    envelope_end(srv, &z);
 
-    s.flags |= SMTP_SERVER_PREALLOCATE;
+    smtp_server_settings s;
+    smtp_server_settings_init(&s);
+    s.flags |= SMTP_SERVER_ENVELOPE | SMTP_SERVER_PREALLOCATE;
     int refused = 0;
     for (int k = 1; k <= 16; k++) {
         memset(&z, 0, sizeof z);
