@@ -38,4 +38,11 @@ int ex_parse_endpoint(const char *arg, const char *default_port, int allow_port0
 __attribute__((format(printf, 2, 3), noreturn)) void ex_usage_error(const char *prog,
                                                                     const char *fmt, ...);
 
+/*
+ * ex_stop_on_signals makes SIGINT and SIGTERM call `fn` (which asks the loop to stop:
+ * smtp_io_loop_shutdown is async-signal-safe) and ignores SIGPIPE (a peer that closed is seen
+ * as a write error): the servers' signal set-up.
+ */
+void ex_stop_on_signals(void (*fn)(int));
+
 #endif /* EX_ARGS_H */

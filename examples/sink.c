@@ -847,13 +847,7 @@ static int serve(const sink_options *o, const ex_worker *w)
         }
     }
     the_state = &st;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ex_stop_on_signals(on_signal);
     if (w != NULL) { /* the parent blocked them until this handler was in place */
         sigset_t set;
         sigemptyset(&set);

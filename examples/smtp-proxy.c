@@ -1527,13 +1527,7 @@ int main(int argc, char **argv)
         return EX_UNAVAILABLE;
     }
     the_state = &st;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ex_stop_on_signals(on_signal);
     fprintf(stderr, PROG ": listening on %s port %d, relaying to %s port %s\n", o.listen_host,
             smtp_io_loop_port(st.loop, 0), o.up_host, o.up_port);
     while ((rc = smtp_io_loop_run_once(st.loop, st.work ? 0 : st.filters ? 20 : -1)) > 0) {
