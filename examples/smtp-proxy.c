@@ -491,7 +491,7 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
         p->early_code = r != NULL && r->code >= 400 ? r->code : 451;
         p->early_len = 0;
         if (r != NULL && r->code >= 400 && r->text.len <= sizeof p->early_text) {
-            memcpy(p->early_text, r->text.ptr, r->text.len);
+            if (r->text.len) memcpy(p->early_text, r->text.ptr, r->text.len);
             p->early_len = r->text.len;
         } else {
             p->early_code = 451;
@@ -744,7 +744,7 @@ static int on_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
     px_conn *p = ud;
     if (p->up_dead || !p->up_ready) return refuse_unavailable(p);
     size_t n = domain.len < sizeof p->helo - 1 ? domain.len : sizeof p->helo - 1;
-    memcpy(p->helo, domain.ptr, n);
+    if (n) memcpy(p->helo, domain.ptr, n); /* an empty span may have no pointer */
     p->helo[n] = '\0';
     p->helo_verb = verb;
     if (p->st->o->xclient && !p->xclient_done && smtp_caps_has(smtp_client_caps(p->cli), SMTP_CAP_XCLIENT)) {
@@ -1046,7 +1046,7 @@ static int forward(px_conn *p, smtp_verb verb, smtp_span arg)
     if (p->up_dead || !p->up_ready) return refuse_unavailable(p);
     char buf[SMTP_MAX_COMMAND_LINE];
     if (arg.len >= sizeof buf) return 0;
-    memcpy(buf, arg.ptr, arg.len);
+    if (arg.len) memcpy(buf, arg.ptr, arg.len); /* HELP alone: an empty span, no pointer */
     buf[arg.len] = '\0';
     int rc = smtp_client_command(p->cli, verb, arg.len ? buf : NULL);
     if (rc == SMTP_ERR_INVALID_STATE && p->pend_len && !p->held_id) {

@@ -141,6 +141,17 @@ stop_proxy
 expect_in "$tmp/proxy.err" "smtp-proxy: stopped after 1 connection(s)"
 stop_upstream
 
+# ---- HELP without an argument and VRFY go upstream and come back as they are.
+step=help
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port"
+printf 'EHLO c\r\nHELP\r\nVRFY b\r\nQUIT\r\n' >"$tmp/help"
+raw_session "$tmp/help"
+expect_line "$tmp/raw.out" "502 5.5.2 Not implemented (fake)"
+expect_line "$tmp/raw.out" "252 2.5.2 Cannot verify, will try (fake)"
+stop_proxy
+stop_upstream
+
 # ---- Upstream's replies one octet per packet: the client sees each one whole, the same.
 step=bytewise
 start_upstream bytewise
