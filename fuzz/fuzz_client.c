@@ -249,18 +249,20 @@ static int c_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_cli
 {
     struct run *r = ud;
     (void)cli;
-    if (enter(r)) return -1;
     struct tmsg *t = &r->t[r->cur];
+    int after_data = rep->command != SMTP_VERB_RCPT;
+    /* A recipient the server acknowledged after the data has the message, whether or not the
+     * application's callback (failing here, fail=K) takes the news: DELIVERED may follow. */
+    if (after_data && rep->code / 100 == 2) t->lmtp_ok++;
+    if (enter(r)) return -1;
     FUZZ_ASSERT(t->submitted && !t->reported);
     FUZZ_ASSERT(rcpt >= t->m.rcpts && rcpt < t->m.rcpts + t->m.nrcpts);
     size_t index = (size_t)(rcpt - t->m.rcpts);
-    int after_data = rep->command != SMTP_VERB_RCPT;
     if (split_by_rcptmax(r, t)) t->split = 1;
     FUZZ_ASSERT(!after_data || r->lmtp || t->split);
     int *seen = after_data ? &t->lmtp_seen[index] : &t->rcpt_seen[index];
     FUZZ_ASSERT(!*seen);
     *seen = 1;
-    if (after_data && rep->code / 100 == 2) t->lmtp_ok++;
     FLOG(&r->ev, "rcpt %zu after=%d", index, after_data);
     log_reply(r, rep);
     flog_str(&r->ev, "\n");

@@ -1120,22 +1120,28 @@ static int split_txn_end(smtp_client *cli)
             cli->t_failed += cli->m_ok;
             if (cli->m_status == SMTP_CLIENT_TEMPFAIL) cli->t_temp += cli->m_ok;
         }
-    } else if (cli->m_ok > 0) {
+    }
+    int tell = !smtp_cli_lmtp(cli) && cli->m_ok > 0 && final;
+    if (!smtp_cli_lmtp(cli) && cli->m_ok > 0) {
         int delivered = !cli->m_decided && cli->m_delivered;
         if (delivered)
             cli->t_delivered += cli->m_ok;
         else
             cli->t_failed += cli->m_ok;
         if (!delivered && (!final || final->code < 500)) cli->t_temp += cli->m_ok;
-        for (size_t i = cli->t_first; final && i < cli->t_end; i++) {
-            if (!cli->rcpt_ok[i]) continue;
-            int cr;
-            SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[i], final);
-            if (cr < 0) return smtp_cli_callback_failed(cli);
-        }
     }
     cli->t_failed += cli->m_rej;
     cli->t_temp += cli->m_temp;
+    /* Counted now: a callback failing below ends the session, and the message's end must not
+     * count this transaction's recipients a second time (smtp_cli_txn_abort adds m_ok and
+     * m_rej). */
+    cli->m_ok = cli->m_rej = cli->m_temp = 0;
+    for (size_t i = cli->t_first; tell && i < cli->t_end; i++) {
+        if (!cli->rcpt_ok[i]) continue;
+        int cr;
+        SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[i], final);
+        if (cr < 0) return smtp_cli_callback_failed(cli);
+    }
     int mail_refused = cli->m_mail == SMTP_CLI_MAIL_FAIL;
     if (mail_refused || cli->t_end >= cli->msg->nrcpts) {
         int status = cli->t_delivered ? SMTP_CLIENT_DELIVERED
