@@ -143,7 +143,7 @@ static size_t own_text(char *t, size_t cap, const struct pending *p)
 /* Gives the answer of `p`: to its decision by id (deferred), or to the callback's own. */
 static int reply(struct run *r, const struct pending *p, int code, const char *t, size_t n)
 {
-    if (p->relay && n && code) {
+    if (p->relay && p->how == GIVE_REPLY && n && code) { /* not a message's acceptance */
         /* As a proxy relays its upstream's reply: two lines, both naming the decision. */
         char two[80];
         int k = snprintf(two, sizeof two, "%.*s\n%.*s", (int)n, t, (int)n, t);
