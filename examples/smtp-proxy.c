@@ -244,10 +244,7 @@ static void relay(px_conn *p, uint64_t id, const smtp_client_reply *r)
 {
     if (p->srv == NULL || id == 0) return;
     int rc = smtp_server_relay_to(p->srv, id, r->code, r->text.ptr, r->text.len);
-    if (rc == SMTP_ERR_INVALID_ARGUMENT && r->code == 354) {
-        /* The client sent BDAT, which has no go-ahead: upstream's 354 accepts its data. */
-        rc = smtp_server_reply_to(p->srv, id, 0, NULL, NULL, 0);
-    } else if (rc == SMTP_ERR_INVALID_ARGUMENT || rc == SMTP_ERR_UNSAFE_ARGUMENT) {
+    if (rc == SMTP_ERR_INVALID_ARGUMENT || rc == SMTP_ERR_UNSAFE_ARGUMENT) {
         LOG(p, "upstream's %d reply cannot be relayed as it is (%s)", r->code,
             smtp_error_name(rc));
         int code = r->code >= 400 ? r->code : 451;
@@ -419,10 +416,7 @@ static int up_reply(smtp_client *cli, const smtp_client_reply *r, void *ud)
         return 0;
     }
     if (r == NULL) return 0;
-    if (k == P_DATA && r->code == 354 && p->in_body == 0) {
-        /* The client sent DATA: upstream's 354 is its go-ahead, text and all. */
-    }
-    relay(p, id, r);
+    relay(p, id, r); /* a DATA's 354 is the client's go-ahead, text and all */
     return 0;
 }
 
