@@ -133,6 +133,12 @@ struct px_conn {
     int body_end;     /* the client's message is complete */
     int body_abort;   /* the client's message will not complete: upstream must not get it */
     int body_waiting; /* the body source answered SMTP_ERR_AGAIN */
+    /* A message sent as one BDAT LAST: its octets still to come (the body is complete when
+     * they came, before the engine judged the BDAT: SMTP_SERVER_CHUNK_AHEAD). */
+    int chunk_counting;
+    uint64_t chunk_left;
+    size_t up_rcpts_ok; /* recipients upstream accepted in this transaction */
+    int txn_wait;       /* the client's side paused until upstream's transaction ended */
     int paused_once;  /* -v: the client's connection was paused for this message */
     /* --filter: the message spooled (spool_fd), the filter's output and standard error, the
      * filter's process while it runs, and the decision of the message's end it answers. */
@@ -306,8 +312,19 @@ static void set_extensions(px_conn *p)
 /* Upstream ended its session: what waits for it gets 451 4.4.2 (a greeting 421 4.4.1 or
  * upstream's own refusal), and the client's session ends with 421 once that is out. A message
  * the client is still sending is answered when it ends (on_message_end). */
+/* Upstream's transaction ended: the client's side reads on (see on_message_abort). */
+static void txn_wait_end(px_conn *p)
+{
+    if (!p->txn_wait) return;
+    p->txn_wait = 0;
+    if (p->down == NULL) return;
+    smtp_io_conn_pause(p->down, 0);
+    touch_down(p);
+}
+
 static void upstream_lost(px_conn *p, const smtp_client_reply *r, const char *why)
 {
+    txn_wait_end(p);
     if (p->up_dead) return;
     p->up_dead = 1;
     p->up_ready = 0;
@@ -433,6 +450,7 @@ static int up_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_cl
         }
         uint64_t id = e->id;
         pend_pop(p);
+        if (r->code >= 200 && r->code < 300) p->up_rcpts_ok++;
         relay(p, id, r);
         return 0;
     }
@@ -450,6 +468,7 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     (void)cli;
     px_conn *p = ud;
     p->txn = 0;
+    txn_wait_end(p);
     close_fd(&p->out_fd); /* --filter: its output went (or will not) */
     const smtp_client_reply *r = res->reply;
     for (px_pend *e; (e = pend_front(p)) != NULL;) {
@@ -478,7 +497,23 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
         else
             answer(p, id, 451, "4.4.2", "Upstream transaction failed");
     }
-    if (p->in_body) {
+    if (p->in_body && p->body_end && r != NULL && r->code != 354 &&
+        (r->command == SMTP_VERB_DATA || r->command == SMTP_VERB_BDAT)) {
+        /* The whole message went upstream before the engine judged the client's BDAT (its
+         * chunk came ahead of the envelope's replies): upstream's verdict, whatever it is,
+         * answers the message's end when it comes (a text too long to relay as on relay()). */
+        if (r->text.len <= sizeof p->early_text) {
+            p->early_code = r->code;
+            if (r->text.len) memcpy(p->early_text, r->text.ptr, r->text.len);
+            p->early_len = r->text.len;
+        } else {
+            LOG(p, "upstream's %d reply cannot be relayed as it is (too long)", r->code);
+            int code = r->code >= 400 ? r->code : 451;
+            p->early_code = code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code;
+            memcpy(p->early_text, "Upstream's reply not relayable", 30);
+            p->early_len = 30;
+        }
+    } else if (p->in_body) {
         /* Upstream decided before the client finished sending: its verdict waits for the end,
          * and nothing more of the message goes upstream. */
         p->body_abort = 1;
@@ -532,7 +567,8 @@ static smtp_ssize up_body(smtp_client *cli, char *dest, size_t cap, void *ud)
     memcpy(dest, p->body + p->body_off, n);
     p->body_off += n;
     if (p->body_off == p->body_len) p->body_off = p->body_len = 0;
-    if (p->down && smtp_io_conn_paused(p->down) && p->body_len - p->body_off < PX_BODY_LOW) {
+    if (p->down && smtp_io_conn_paused(p->down) && !p->txn_wait &&
+        p->body_len - p->body_off < PX_BODY_LOW) {
         smtp_io_conn_pause(p->down, 0);
         touch_down(p);
     }
@@ -823,6 +859,8 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
     p->body_end = p->body_abort = p->body_waiting = p->paused_once = 0;
+    p->chunk_counting = 0;
+    p->up_rcpts_ok = 0;
     p->early_code = 0;
     p->lmtp_given = 0;
     if (p->st->o->xforward && smtp_caps_has(smtp_client_caps(p->cli), SMTP_CAP_XFORWARD)) {
@@ -914,6 +952,15 @@ static int on_data_start(smtp_server *srv, void *ud)
         return 0;
     }
     p->in_body = 1;
+    /* A message in one BDAT LAST is complete once its octets came: upstream gets its LAST
+     * then, with the envelope when the chunk came ahead of the envelope's replies. */
+    uint64_t size;
+    int last;
+    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) == 0 && last) {
+        p->chunk_counting = size > 0;
+        p->chunk_left = size;
+        if (size == 0) p->body_end = 1;
+    }
     return id ? SMTP_SERVER_DEFER : 0;
 }
 
@@ -953,6 +1000,10 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     }
     memcpy(p->body + p->body_len, data.ptr, data.len);
     p->body_len += data.len;
+    if (p->chunk_counting && (p->chunk_left -= data.len) == 0) {
+        p->chunk_counting = 0;
+        p->body_end = 1;
+    }
     if (p->body_waiting) touch_up(p);
     if (p->body_len - p->body_off >= PX_BODY_HIGH && p->down) {
         if (!p->paused_once) LOG(p, "client paused: %d KiB wait for upstream", PX_BODY_HIGH / 1024);
@@ -1008,6 +1059,18 @@ static int on_message_abort(smtp_server *srv, smtp_server_abort_reason why, void
         filter_kill(p);
         filter_files_close(p);
         upstream_rset(p);
+        return 0;
+    }
+    if (p->txn && why == SMTP_SERVER_ABORT_NO_RECIPIENTS && p->up_rcpts_ok == 0) {
+        /* The BDAT (its chunk given ahead) was refused for upstream's own refusals: upstream
+         * has no recipient either, and its client engine ends the transaction there, after
+         * the replies to what it sent of the message: the client's next commands (its RSET,
+         * a new MAIL) wait for that, unread, rather than find upstream still in it. */
+        p->chunk_counting = 0;
+        if (p->down != NULL) {
+            smtp_io_conn_pause(p->down, 1);
+            p->txn_wait = 1;
+        }
         return 0;
     }
     if (p->txn) {
@@ -1497,6 +1560,10 @@ int main(int argc, char **argv)
      * goes to upstream whole, which refuses it as it would directly: the session goes on. */
     ss.flags |= SMTP_SERVER_SIZE_ADVISORY;
     ss.max_pending = PX_MAX_PENDING / 2;
+    /* A BDAT's chunk goes upstream with the envelope, in the same flight (not through a
+     * filter, which needs the message whole first, nor in LMTP, whose BDAT LAST waits for the
+     * recipients' replies). */
+    if (o.filter == NULL && !o.lmtp) ss.flags |= SMTP_SERVER_CHUNK_AHEAD;
     ss.max_messages = 0; /* upstream's limit, not one of the proxy's own */
     smtp_io_loop_settings ls;
     smtp_io_loop_settings_init(&ls);

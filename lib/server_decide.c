@@ -440,6 +440,18 @@ smtp_verb smtp_server_decision_command(const smtp_server *srv)
     }
 }
 
+int smtp_server_decision_chunk(const smtp_server *srv, uint64_t *size, int *last)
+{
+    if (!srv) return SMTP_ERR_INVALID_ARGUMENT;
+    uint64_t n;
+    int l;
+    int r = smtp_srv_pipe_chunk(srv, &n, &l);
+    if (r < 0) return r;
+    if (size) *size = n;
+    if (last) *last = l;
+    return 0;
+}
+
 uint64_t smtp_server_decision(const smtp_server *srv)
 {
     if (!srv) return 0;

@@ -197,6 +197,7 @@ struct smtp_server {
     smtp_verb decision_verb; /* HELO/EHLO/LHLO for DECISION_HELO */
     int decision_last;       /* BDAT LAST for DECISION_BDAT */
     uint64_t decision_chunk; /* BDAT size for DECISION_BDAT */
+    uint64_t decision_ahead; /* of it, the octets delivered ahead (SMTP_SERVER_CHUNK_AHEAD) */
     size_t lmtp_left;        /* LMTP replies still owed for DECISION_MESSAGE */
     size_t lmtp_fill;        /* copies of lmtp_last still to queue (no room yet) */
     int lmtp_ok;             /* an LMTP recipient accepted the message */
@@ -253,6 +254,7 @@ struct smtp_server {
     size_t ring_cap, ring_head, ring_len, ring_rcpts;
     int ring_closed, decision_spec, admitted, pipe_wait;
     smtp_srv_slot *spec;
+    uint64_t ahead; /* octets of the last slot's BDAT chunk given to on_data (CHUNK_AHEAD) */
 
     /* Counters. */
     size_t messages;
@@ -585,6 +587,12 @@ int smtp_srv_spec_decided(smtp_server *srv, int r);
 void smtp_srv_spec_reply(smtp_server *srv, int code, const char *enhanced, const char *text);
 /* How many RCPT decisions are pending (recipients that may yet be accepted). */
 size_t smtp_srv_pending_rcpts(const smtp_server *srv);
+/* May the chunk of the BDAT read ahead be delivered now (SMTP_SERVER_CHUNK_AHEAD)? */
+int smtp_srv_ahead_open(const smtp_server *srv);
+/* Delivers octets of that chunk from data[0..len) to on_data; the octets consumed, or -1. */
+smtp_ssize smtp_srv_ahead_read(smtp_server *srv, const char *data, size_t len);
+/* The BDAT read ahead in its slot, or the pending BDAT decision: its chunk's size and LAST. */
+int smtp_srv_pipe_chunk(const smtp_server *srv, uint64_t *size, int *last);
 
 /* ---- server_data.c ---- */
 

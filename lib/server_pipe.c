@@ -27,6 +27,9 @@
  * DATA and BDAT end the group: nothing after them is read (ring_closed), so message content is
  * never read as commands, and a BDAT's chunk stays unread until the BDAT is judged: then it is
  * streamed to on_data (accepted) or read and dropped (refused), as for a BDAT read in turn.
+ * With SMTP_SERVER_CHUNK_AHEAD, the chunk of a BDAT whose on_data_start accepted goes to
+ * on_data as it comes instead (smtp_srv_ahead_read, srv->ahead counting it); judged, the BDAT
+ * reads only the rest (server_data.c: decision_ahead), or drops it when refused.
  *
  * Bounds: at most max_pending commands pending, the one whose decision stopped the reading
  * included (a ring of max_pending slots: once it is answered, the first slot may be the
@@ -127,6 +130,55 @@ int smtp_srv_pipe_admit(smtp_server *srv, const char *p, size_t n)
     return 1;
 }
 
+/* The BDAT read ahead whose chunk may go to on_data now (SMTP_SERVER_CHUNK_AHEAD), or NULL:
+ * the last command of a closed group, accepted by on_data_start, its chunk not all given. */
+static const smtp_srv_slot *ahead_slot(const smtp_server *srv)
+{
+    if (!(srv->set.flags & SMTP_SERVER_CHUNK_AHEAD) || !srv->ring_closed || srv->in_callback ||
+        srv->error || srv->closing)
+        return NULL;
+    const smtp_srv_slot *s = slot_at(srv, srv->ring_len - 1);
+    if (s->verb != SMTP_VERB_BDAT || s->kind != SMTP_SRV_DECISION_BDAT || !s->answered ||
+        !smtp_srv_accepts(s->kind, s->code) || srv->ahead == s->chunk)
+        return NULL;
+    return s;
+}
+
+int smtp_srv_ahead_open(const smtp_server *srv)
+{
+    return ahead_slot(srv) != NULL;
+}
+
+smtp_ssize smtp_srv_ahead_read(smtp_server *srv, const char *data, size_t len)
+{
+    const smtp_srv_slot *s = ahead_slot(srv);
+    if (!s || len == 0) return 0;
+    uint64_t left = s->chunk - srv->ahead;
+    size_t n = left < len ? (size_t)left : len;
+    srv->ahead += n;
+    smtp_span span = {data, n};
+    int r = SMTP_SRV_CALL(srv, on_data, span);
+    if (smtp_srv_cb_result(srv, r) < 0) return -1;
+    if (r == SMTP_PAUSE) srv->stop = 1;
+    return (smtp_ssize)n;
+}
+
+int smtp_srv_pipe_chunk(const smtp_server *srv, uint64_t *size, int *last)
+{
+    const smtp_srv_slot *s = srv->spec;
+    if (!s && srv->decision == SMTP_SRV_DECISION_BDAT && srv->decision_spec) s = slot_at(srv, 0);
+    if (s) {
+        if (s->verb != SMTP_VERB_BDAT) return SMTP_ERR_INVALID_STATE;
+        *size = s->chunk;
+        *last = s->last;
+        return 0;
+    }
+    if (srv->decision != SMTP_SRV_DECISION_BDAT) return SMTP_ERR_INVALID_STATE;
+    *size = srv->decision_chunk;
+    *last = srv->decision_last;
+    return 0;
+}
+
 void smtp_srv_spec_ask(smtp_server *srv, smtp_srv_decision kind)
 {
     smtp_srv_slot *s = srv->spec;
@@ -199,6 +251,7 @@ int smtp_srv_pipe_dispatch(smtp_server *srv, const smtp_cmd *cmd)
     s->verb = cmd->verb;
     /* DATA and BDAT end the group (RFC 2920 3.1), and a 521 the stream (RFC 3030 3). */
     if (cmd->verb == SMTP_VERB_DATA || cmd->verb == SMTP_VERB_BDAT) srv->ring_closed = 1;
+    srv->ahead = 0;
     if (cmd->error) {
         s->line_error = 1;
         s->reply_code =
@@ -308,6 +361,7 @@ int smtp_srv_pipe_drop(smtp_server *srv, smtp_server_abort_reason why)
     srv->ring_rcpts = 0;
     srv->ring_closed = 0;
     srv->pipe_wait = 0;
+    srv->ahead = 0;
     if (srv->decision_spec) srv->decision = SMTP_SRV_DECISION_NONE;
     srv->decision_spec = 0;
     return smtp_srv_cb_result(srv, r);

@@ -39,6 +39,8 @@
  *   normalize allow                                    bare LF/CR policy (default reject)
  *   max-size=N max-rcpt=N max-msgs=N errors=N soft=N delay=MS junk=N out=N   limits
  *   size-advisory (SMTP_SERVER_SIZE_ADVISORY: max-size advertised, not held to)
+ *   ahead (SMTP_SERVER_CHUNK_AHEAD: data-start logs the BDAT's chunk=N [last]; "data ahead"
+ *   when content first comes while decisions are pending, a BUG without the option)
  *   defer (every decision) defer-connect defer-helo defer-mail defer-rcpt defer-data
  *   defer-end defer-vrfy defer-auth defer-sasl defer-xclient   answer later, after the read
  *   returned; pipeline=N order=DIGITS|all no-answer    pipelined deferral (above)
@@ -132,6 +134,7 @@ struct state {
     vec_log in;      /* unconsumed client bytes */
     vec_log out;     /* server output not yet logged (a partial line) */
     vec_log content; /* the message being received */
+    int ahead_seen;  /* ahead: content came while decisions were pending (logged once) */
     int defer[K_COUNT];
     int failed;
     unsigned long fail_at, calls;
@@ -433,11 +436,16 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
 
 static int on_data_start(smtp_server *srv, void *ud)
 {
-    (void)srv;
     struct state *st = ud;
     if (enter(st)) return -1;
-    vec_logf(st->log, "data-start");
+    uint64_t chunk;
+    int last;
+    if (vec_opt_has(st->options, "ahead") && smtp_server_decision_chunk(srv, &chunk, &last) == 0)
+        vec_logf(st->log, "data-start chunk=%llu%s", (unsigned long long)chunk, last ? " last" : "");
+    else
+        vec_logf(st->log, "data-start");
     st->content.len = 0;
+    st->ahead_seen = 0;
     struct answer a = {554, "5.7.1", "No data today", A_REPLY};
     int refuse = vec_opt_has(st->options, "reject-data");
     if (vec_opt_has(st->options, "close-data"))
@@ -447,11 +455,15 @@ static int on_data_start(smtp_server *srv, void *ud)
 
 static int on_data(smtp_server *srv, smtp_span data, void *ud)
 {
-    (void)srv;
     struct state *st = ud;
     st->calls++;
     if (st->fail_at && st->calls == st->fail_at) return -1;
     if (data.len == 0) vec_logf(st->log, "BUG empty data span");
+    if (smtp_server_pending(srv) && !st->ahead_seen) {
+        /* Only a BDAT's chunk may come before the decisions before it (SMTP_SERVER_CHUNK_AHEAD). */
+        vec_logf(st->log, "%s", vec_opt_has(st->options, "ahead") ? "data ahead" : "BUG data ahead");
+        st->ahead_seen = 1;
+    }
     vec_log_raw(&st->content, data.ptr, data.len);
     return vec_opt_has(st->options, "pause-data") ? SMTP_PAUSE : 0;
 }
@@ -794,7 +806,7 @@ static const char *const known_words[] = {"lmtp",
                                           "starttls",
                                           "auth-plaintext",
                                           "keep-injection",
-                                          "size-advisory",
+                                          "size-advisory",  "ahead",
                                           "no-pipelining",
                                           "no-esc",
                                           "no-chunking",
@@ -885,6 +897,7 @@ static void settings_from(const char *o, smtp_server_settings *s)
     if (vec_opt_has(o, "auth-plaintext")) s->flags |= SMTP_SERVER_AUTH_PLAINTEXT;
     if (vec_opt_has(o, "keep-injection")) s->flags |= SMTP_SERVER_KEEP_TLS_INJECTION;
     if (vec_opt_has(o, "size-advisory")) s->flags |= SMTP_SERVER_SIZE_ADVISORY;
+    if (vec_opt_has(o, "ahead")) s->flags |= SMTP_SERVER_CHUNK_AHEAD;
     if (vec_opt_has(o, "starttls")) s->extensions |= SMTP_SERVER_EXT_STARTTLS;
     if (vec_opt_has(o, "auth")) s->extensions |= SMTP_SERVER_EXT_AUTH;
     if (vec_opt_has(o, "sasl-mechs")) s->auth_mechanisms = "PLAIN LOGIN XOAUTH2 CRAM-MD5";

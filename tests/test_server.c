@@ -105,7 +105,7 @@ static int bad_setting(int i, smtp_server_settings *s)
     case 4: s->max_recipients = 99; return 1; /* RFC 5321 4.5.3.1.8 */
     case 5: s->max_output = 4095; return 1;
     case 6: s->timeout_command = 299999; return 1; /* RFC 5321 4.5.3.2.7 */
-    case 7: s->flags = 0x200; return 1; /* past SMTP_SERVER_FLAGS_ALL */
+    case 7: s->flags = SMTP_SERVER_FLAGS_ALL + 1; return 1; /* past the flags defined */
     case 8: s->extensions = 0x10000; return 1;
     case 9: s->cmd_flags = 0x100; return 1;
     case 10: s->max_line = 4; return 1;
@@ -2023,6 +2023,83 @@ static void test_decision_command(void)
     smtp_server_del(srv);
 }
 
+/* smtp_server_decision_chunk: the BDAT's chunk in on_data_start (read ahead or in turn), and
+ * outside the callbacks for a BDAT decision pending (asked early or in turn). */
+static int dc_status;
+static uint64_t dc_size;
+static int dc_last;
+static int dc_defer;
+
+static int dc_start(smtp_server *srv, void *ud)
+{
+    (void)ud;
+    dc_status = smtp_server_decision_chunk(srv, &dc_size, &dc_last);
+    return dc_defer ? SMTP_SERVER_DEFER : 0;
+}
+static int dc_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
+{
+    (void)m, (void)ud;
+    CHECK_INT(smtp_server_decision_chunk(srv, NULL, NULL), SMTP_ERR_INVALID_STATE);
+    return SMTP_SERVER_DEFER;
+}
+
+static void test_decision_chunk(void)
+{
+    CHECK_INT(smtp_server_decision_chunk(NULL, &dc_size, &dc_last), SMTP_ERR_INVALID_ARGUMENT);
+    static const smtp_server_callbacks cb = {.on_mail = dc_mail, .on_data_start = dc_start};
+    static const struct {
+        size_t pending;
+        const char *cmd;
+        int status;
+        uint64_t size;
+        int last;
+    } cases[] = {
+        {8, "BDAT 7 LAST\r\n", 0, 7, 1}, /* read ahead */
+        {8, "BDAT 12\r\n", 0, 12, 0},
+        {1, "BDAT 3 LAST\r\n", 0, 3, 1}, /* in turn */
+        {8, "DATA\r\n", SMTP_ERR_INVALID_STATE, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (dc_defer = 0; dc_defer <= 1; dc_defer++) {
+            smtp_server_settings st;
+            smtp_server_settings_init(&st);
+            st.max_pending = cases[i].pending;
+            smtp_server *srv;
+            CHECK_INT(smtp_server_new(&srv, &cb, &st, NULL, NULL), 0);
+            CHECK_INT(smtp_server_start(srv), 0);
+            dc_status = 99;
+            dc_size = 99;
+            dc_last = 99;
+            char in[160];
+            snprintf(in, sizeof in, "EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n%s",
+                     cases[i].cmd);
+            feed(srv, in);
+            if (cases[i].pending == 1) { /* MAIL's answer first: then the RCPT and the BDAT */
+                CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), 0);
+                feed(srv, in + strlen("EHLO c\r\nMAIL FROM:<a@b.example>\r\n"));
+            }
+            CHECK_INT(dc_status, cases[i].status);
+            if (cases[i].status == 0) {
+                CHECK_INT((int)dc_size, (int)cases[i].size);
+                CHECK_INT(dc_last, cases[i].last);
+            }
+            if (dc_defer && cases[i].status == 0) {
+                /* Outside the callbacks, once MAIL was answered: the BDAT's decision pends. */
+                if (cases[i].pending > 1) {
+                    CHECK_INT(smtp_server_decision_chunk(srv, NULL, NULL), SMTP_ERR_INVALID_STATE);
+                    CHECK_INT(smtp_server_reply(srv, 250, NULL, NULL, 0), 0); /* MAIL */
+                }
+                uint64_t size = 0;
+                int last = -1;
+                CHECK_INT(smtp_server_decision_chunk(srv, &size, &last), 0);
+                CHECK_INT((int)size, (int)cases[i].size);
+                CHECK_INT(last, cases[i].last);
+            }
+            smtp_server_del(srv);
+        }
+    }
+}
+
 int main(void)
 {
     test_settings();
@@ -2051,5 +2128,6 @@ int main(void)
     test_set_extensions();
     test_relay();
     test_decision_command();
+    test_decision_chunk();
     return check_finish();
 }

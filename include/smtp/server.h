@@ -41,7 +41,8 @@
  * on_data_start that accepted then gets on_message_abort SMTP_SERVER_ABORT_NO_RECIPIENTS (no
  * content follows, nothing is acknowledged). DATA and BDAT end the group: nothing after them
  * is read, the content and a BDAT's chunk included, until they are answered and judged; then
- * the content comes to on_data as for a DATA read in turn. Every other command (EHLO, RSET,
+ * the content comes to on_data as for a DATA read in turn (SMTP_SERVER_CHUNK_AHEAD lets a
+ * BDAT's chunk come early). Every other command (EHLO, RSET,
  * MAIL, NOOP, QUIT, STARTTLS, AUTH, VRFY...) waits unread until every decision before it was
  * answered. The group is bounded: at most max_pending decisions and commands waiting, and
  * only while the output queue has room for all their replies; then reading stops until an
@@ -188,7 +189,23 @@ typedef struct smtp_server smtp_server;
  */
 /** @{ */
 #define SMTP_SERVER_SIZE_ADVISORY 0x100u
-#define SMTP_SERVER_FLAGS_ALL 0x1ffu
+/** @} */
+/**
+ * With settings.max_pending above 1: the chunk of a BDAT read ahead whose on_data_start
+ * accepted it (at once, or later with smtp_server_reply_to) comes to on_data as it arrives,
+ * before the decisions of the MAIL and RCPTs before it are answered, instead of waiting
+ * unread for them. A proxy then sends its client's whole group, the message included, in one
+ * flight upstream (MAIL, RCPT, BDAT LAST and the chunk), as a client that pipelines BDAT does;
+ * smtp_server_decision_chunk tells on_data_start the chunk's size and whether it is the last.
+ * Only the first chunk of a message is read ahead (a BDAT ends the group). If the engine then
+ * refuses the BDAT (no recipient was accepted, or MAIL was refused: 554 or 503 5.5.1), the
+ * content already given is not a message: on_message_abort SMTP_SERVER_ABORT_NO_RECIPIENTS
+ * follows as for any acceptance read ahead, and the rest of the chunk is read and dropped.
+ * on_message_end still comes only once the BDAT was judged, with the whole size.
+ */
+/** @{ */
+#define SMTP_SERVER_CHUNK_AHEAD 0x200u
+#define SMTP_SERVER_FLAGS_ALL 0x3ffu
 /** @} */
 
 /**
@@ -668,7 +685,8 @@ typedef struct smtp_server_callbacks {
      * Read ahead (settings.max_pending above 1), it runs before the decisions of the MAIL and
      * RCPTs before it are answered; whatever it answers, the engine refuses the command once
      * they are if no recipient was accepted (and on_message_abort NO_RECIPIENTS follows an
-     * acceptance), and nothing of the message is read before that.
+     * acceptance), and nothing of the message is read before that (but see
+     * SMTP_SERVER_CHUNK_AHEAD).
      *
      * Accept: 354 (DATA) or streaming starts (BDAT: the reply comes after the chunk). Refusing the
      * first BDAT ends the transaction (RFC 3030 2: the client must start over; no on_reset
@@ -1145,6 +1163,20 @@ SMTP_API uint64_t smtp_server_decision(const smtp_server *srv);
  *         says how it came), no decision, and NULL.
  */
 SMTP_API smtp_verb smtp_server_decision_command(const smtp_server *srv);
+
+/**
+ * smtp_server_decision_chunk tells the size of the chunk of the BDAT whose decision is being
+ * made (in on_data_start: that of a BDAT read ahead included), and whether it is the last
+ * (BDAT ... LAST). With SMTP_SERVER_CHUNK_AHEAD a proxy knows from it when the content it
+ * forwards ahead is complete.
+ *
+ * @param srv   The session.
+ * @param size  Receives the chunk's size in octets, or NULL.
+ * @param last  Receives 1 for BDAT ... LAST, else 0; or NULL.
+ * @return 0; SMTP_ERR_INVALID_STATE when the decision is not a BDAT's (none, DATA, another
+ *         command); SMTP_ERR_INVALID_ARGUMENT when srv is NULL.
+ */
+SMTP_API int smtp_server_decision_chunk(const smtp_server *srv, uint64_t *size, int *last);
 
 /**
  * smtp_server_reply_to answers decision `id` (smtp_server_decision), pending or read ahead,

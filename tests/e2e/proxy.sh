@@ -141,6 +141,58 @@ stop_proxy
 expect_in "$tmp/proxy.err" "smtp-proxy: stopped after 1 connection(s)"
 stop_upstream
 
+# ---- BDAT pipelined: the client's chunk goes upstream with the envelope, in one flight (it
+# is read ahead of the envelope's replies: SMTP_SERVER_CHUNK_AHEAD); every verdict upstream's.
+step=bdat-one-flight
+printf 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<bad@example.org>\r\nBDAT 21 LAST\r\nSubject: t\r\n\r\nhello\r\nQUIT\r\n' \
+    >"$tmp/bdat"
+start_upstream chunking
+start_proxy --upstream "127.0.0.1:$up_port" -v
+raw_session "$tmp/bdat"
+pipelined_replies | sed -e '/^354 /d' -e '/^250-2\.0\.0 /d' \
+    -e 's/^250 2\.0\.0 queue id FAKE123$/250 2.0.0 queue id FAKE456 (fake, BDAT)/' | expect_transcript
+expect_in "$tmp/up.log" 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<bad@example.org>\r\nBDAT 21 LAST\r\nSubject: t\r\n\r\nhello\r\n'
+expect_in "$tmp/up.log" "STORED 21"
+stop_proxy
+stop_upstream
+
+# ---- BDAT read ahead, every recipient refused upstream, a message larger than the proxy's
+# chunks: the client gets upstream's 550 and the engine's 554, the upstream connection
+# survives (no partial message, no abort), and after RSET the next message goes through.
+step=bdat-refused
+{
+    printf 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bad@example.org>\r\nBDAT 20000 LAST\r\n'
+    i=0
+    while [ $i -lt 200 ]; do
+        printf '%098d\r\n' 0
+        i=$((i + 1))
+    done
+    printf 'RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 21 LAST\r\nSubject: t\r\n\r\nhello\r\nQUIT\r\n'
+} >"$tmp/bdat-refused"
+start_upstream chunking
+start_proxy --upstream "127.0.0.1:$up_port" -v
+raw_session "$tmp/bdat-refused"
+{
+    pipelined_replies | sed -n '1,9p'
+    cat <<'EOF'
+550-5.1.1 The email account that you tried to reach does
+550 5.1.1 not exist. Please check the address.
+554 5.5.1 Error: no valid recipients
+250 2.0.0 Ok
+250 2.1.0 Sender OK (fake)
+250 2.1.5 Recipient OK (fake)
+250 2.0.0 queue id FAKE456 (fake, BDAT)
+221 2.0.0 Bye
+EOF
+} | expect_transcript
+expect_in "$tmp/up.log" "STORED 21"
+[ "$(grep -c '^STORED' "$tmp/up.log")" = 1 ] || fail "upstream stored more than the second message"
+# One upstream connection for both messages: nothing closed it before the second was stored.
+[ "$(sed -n '/^STORED/q;/^CLOSED/p' "$tmp/up.log")" = "" ] || fail "the upstream connection was closed"
+expect_not_in "$tmp/proxy.err" "message aborted"
+stop_proxy
+stop_upstream
+
 # ---- HELP without an argument and VRFY go upstream and come back as they are.
 step=help
 start_upstream

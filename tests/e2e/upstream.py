@@ -14,7 +14,9 @@ refused with a two-line 550.
 MODEs: bytewise (each reply sent one octet per packet: the anti-virus proxy or UTM case),
 kill-data (the connection is cut once the first octets of the data arrived: nothing stored),
 xclient, xforward (offer them), proxy (expect a PROXY v1 header first), slow (a 4 KiB receive
-buffer, and 2 s without reading at the start of the data), small (SIZE 500000, else 10000000).
+buffer, and 2 s without reading at the start of the data), small (SIZE 500000, else 10000000),
+chunking (offer CHUNKING: BDAT's chunks are counted, a message stored at LAST; a BDAT in a
+transaction without an accepted recipient gets 554 once its chunk was read, RFC 3030 2).
 """
 import socket
 import sys
@@ -78,11 +80,45 @@ def data_end(conn, log, modes, buf):
     return buf[end + 5 :], False
 
 
+class Chunk:
+    """The BDAT being read: octets left, LAST, the message's octets so far, recipients."""
+
+    def __init__(self):
+        self.left = None
+        self.last = False
+        self.total = 0
+        self.rcpts = 0
+
+
+def chunk_read(conn, log, modes, buf, c):
+    """Consumes the chunk's octets in buf; once all came, replies. Returns the rest of buf."""
+    n = min(len(buf), c.left)
+    c.left -= n
+    c.total += n
+    buf = buf[n:]
+    if c.left:
+        return buf
+    c.left = None
+    if c.rcpts == 0:
+        send(conn, modes, ["554 5.5.1 No valid recipients (fake)"])
+    elif c.last:
+        log.write("STORED %d\n" % c.total)
+        send(conn, modes, ["250 2.0.0 queue id FAKE456 (fake, BDAT)"])
+    else:
+        send(conn, modes, ["250 2.0.0 %d octets (fake)" % c.total])
+        return buf
+    c.total = 0
+    c.rcpts = 0
+    return buf
+
+
 def serve(conn, log, modes):
     buf = b""
+    c = Chunk()
     ehlo = [line % (500000 if "small" in modes else 10000000) if "%" in line else line for line in EHLO]
     ehlo += (["250-XCLIENT ADDR PORT PROTO HELO NAME"] if "xclient" in modes else [])
     ehlo += ["250-XFORWARD ADDR PORT PROTO HELO SOURCE"] if "xforward" in modes else []
+    ehlo += ["250-CHUNKING"] if "chunking" in modes else []
     ehlo += ["250 DSN"]
     greeted = "proxy" not in modes
     if greeted:
@@ -108,7 +144,9 @@ def serve(conn, log, modes):
             buf, in_data = data_end(conn, log, modes, buf)
             if in_data:
                 continue
-        while b"\r\n" in buf and not in_data:
+        if c.left is not None:
+            buf = chunk_read(conn, log, modes, buf, c)
+        while b"\r\n" in buf and not in_data and c.left is None:
             line, buf = buf.split(b"\r\n", 1)
             cmd = line.decode("latin-1")
             verb = cmd.split(" ", 1)[0].upper()
@@ -126,19 +164,27 @@ def serve(conn, log, modes):
             elif verb == "XFORWARD":
                 send(conn, modes, ["250 2.0.0 Ok"])
             elif verb == "MAIL":
+                c.rcpts = 0
                 send(conn, modes, ["250 2.1.0 Sender OK (fake)"])
             elif verb == "RCPT":
                 if cmd[9:].lstrip("<").lower().startswith("bad"):
                     send(conn, modes, ["550-5.1.1 The email account that you tried to reach does",
                                        "550 5.1.1 not exist. Please check the address."])
                 else:
+                    c.rcpts += 1
                     send(conn, modes, ["250 2.1.5 Recipient OK (fake)"])
             elif verb == "DATA":
                 send(conn, modes, ["354 Go ahead, fake upstream; end with <CRLF>.<CRLF>"])
                 in_data = True
                 if "kill-data" not in modes:
                     buf, in_data = data_end(conn, log, modes, buf)
+            elif verb == "BDAT" and "chunking" in modes:
+                args = cmd.split()
+                c.left = int(args[1])
+                c.last = len(args) > 2 and args[2].upper() == "LAST"
+                buf = chunk_read(conn, log, modes, buf, c)
             elif verb == "RSET":
+                c.rcpts = 0
                 send(conn, modes, ["250 2.0.0 Reset (fake)"])
             elif verb == "VRFY":
                 send(conn, modes, ["252 2.5.2 Cannot verify, will try (fake)"])
