@@ -473,6 +473,38 @@ static void test_bdat_modes_random(void)
     }
 }
 
+/* Lines about the length limit (RFC 5321 4.5.3.1.6: 1000 octets with CRLF) after short
+ * lines and long runs of plain ones, at every alignment to the decoder's 64-octet blocks:
+ * the LONG_LINE flag as the byte-by-byte reference gives it (a line within a run of plain
+ * blocks is measured too). */
+static void test_decoder_long_lines(void)
+{
+    static const size_t lens[] = {935, 936, 997, 998, 999, 1000, 1062, 1063, 1064, 2000};
+    for (size_t lead = 0; lead < 140; lead++) {
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            struct buf in = {0};
+            for (size_t i = 0; i < lead; i++)
+                buf_add(&in, i % 7 ? "a" : "ab\r\n", i % 7 ? 1 : 4);
+            buf_add(&in, "\r\n", 2);
+            for (size_t i = 0; i < lens[k]; i++)
+                buf_add(&in, "y", 1);
+            buf_add(&in, "\r\nshort\r\n", 9);
+            for (size_t i = 0; i < 3 * lens[k]; i++) /* then a run of plain lines */
+                buf_add(&in, i % 70 == 69 ? "\r\n" : "z", i % 70 == 69 ? 2 : 1);
+            buf_add(&in, "\r\n.\r\n", 7);
+            for (int pol = 0; pol < 3; pol++) {
+                struct dec_result want, whole;
+                ref_decode(in.p, in.len, (smtp_data_policy)pol, &want);
+                decode_pieces(in.p, in.len, (smtp_data_policy)pol, NULL, 0, &whole);
+                CHECK(results_eq(&whole, &want));
+                buf_free(&want.content);
+                buf_free(&whole.content);
+            }
+            buf_free(&in);
+        }
+    }
+}
+
 /* Random hostile wire streams: the decoder equals the byte-by-byte reference. */
 static void test_decoder_vs_reference(void)
 {
@@ -678,6 +710,7 @@ int main(void)
         test_roundtrip_random();
         test_bdat_modes_random();
         test_decoder_vs_reference();
+        test_decoder_long_lines();
         test_smuggling_every_split();
     }
     smtp_scan_portable = 0;

@@ -30,7 +30,8 @@ typedef struct smtp_io_buf {
  */
 typedef struct smtp_io_pollent {
     size_t slot;
-    unsigned events;
+    unsigned events; /* the interest wanted (SMTP_IO_READ, SMTP_IO_WRITE) */
+    unsigned kernel; /* epoll: the interest the kernel has (smtp_io_poller_want keeps it) */
     int registered;
     int fd;
     int kind; /* SMTP_IO_ENT_* */
@@ -127,6 +128,10 @@ int smtp_io_poller_new(smtp_io_poller **pp, const smtp_mem *mem);
 void smtp_io_poller_del(smtp_io_poller *p);
 /* Registers, changes or removes (events 0) the interest of `pe` in its descriptor. */
 int smtp_io_poller_set(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events);
+/* As smtp_io_poller_set, but an interest dropped to 0 stays in the kernel until an event
+ * comes for it (the wait removes it then, without calling back): a connection that waits for
+ * its application between two reads, the common case, costs no system call at all. */
+int smtp_io_poller_want(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events);
 /* Waits up to timeout_ms (-1: forever) and calls `fn` for each ready entry with the events
  * (SMTP_IO_READ for input, hang-up or error too; SMTP_IO_WRITE). Returns the count or -errno. */
 int smtp_io_poller_wait(smtp_io_poller *p, int timeout_ms,

@@ -154,7 +154,7 @@ static void close_conn(smtp_io_loop *l, smtp_io_conn *c)
  * interest and deadline (returns 0). */
 static int settle(smtp_io_loop *l, smtp_io_conn *c)
 {
-    if (!smtp_io_conn_done(c) && smtp_io_poller_set(l->poller, &c->pe, smtp_io_conn_events(c)) < 0)
+    if (!smtp_io_conn_done(c) && smtp_io_poller_want(l->poller, &c->pe, smtp_io_conn_events(c)) < 0)
         smtp_io_conn_finish(c, SMTP_IO_SYSERR, errno);
     if (smtp_io_conn_done(c)) {
         close_conn(l, c);

@@ -3,7 +3,11 @@
  * Readiness for the loop: epoll on Linux, poll(2) elsewhere, behind one small interface.
  * Level-triggered in both. A descriptor with no interest is removed from the set (epoll would
  * still report hang-ups for it and poll too), so a connection that waits only for the
- * application or a deadline costs nothing per wake-up.
+ * application or a deadline costs nothing per wake-up. With epoll, smtp_io_poller_want drops
+ * an interest lazily: the descriptor stays in the kernel's set until an event comes for it,
+ * and only then is removed (that event is not reported), so a connection that stops reading
+ * while its application decides and reads again once it has (a proxy, each message) makes no
+ * epoll_ctl call unless its peer sends meanwhile.
  *
  * (Define SMTP_IO_FORCE_POLL to build the poll version on Linux too, to test it.)
  *
@@ -69,13 +73,14 @@ void smtp_io_poller_del(smtp_io_poller *p)
 
 int smtp_io_poller_set(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events)
 {
-    if (pe->registered && events == pe->events) return 0;
+    pe->events = events;
+    if (pe->registered && events == pe->kernel) return 0;
     if (events == 0) {
         /* Out of the set (not MOD with no events: EPOLLHUP would still wake the loop for a
          * connection that waits for its application); nothing to do when it is not in it. */
         if (pe->registered) (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, pe->fd, NULL);
         pe->registered = 0;
-        pe->events = 0;
+        pe->kernel = 0;
         return 0;
     }
     struct epoll_event ev = {0};
@@ -85,8 +90,17 @@ int smtp_io_poller_set(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events)
     if (epoll_ctl(p->epfd, pe->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, pe->fd, &ev) < 0)
         return SMTP_ERR_INVALID_STATE;
     pe->registered = 1;
-    pe->events = events;
+    pe->kernel = events;
     return 0;
+}
+
+int smtp_io_poller_want(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events)
+{
+    if (events == 0 && pe->registered) {
+        pe->events = 0; /* removed from the kernel's set if an event comes first */
+        return 0;
+    }
+    return smtp_io_poller_set(p, pe, events);
 }
 
 int smtp_io_poller_wait(smtp_io_poller *p, int timeout_ms,
@@ -96,10 +110,18 @@ int smtp_io_poller_wait(smtp_io_poller *p, int timeout_ms,
     int n = epoll_wait(p->epfd, evs, 256, timeout_ms);
     if (n < 0) return -errno;
     for (int i = 0; i < n; i++) {
+        smtp_io_pollent *pe = evs[i].data.ptr;
+        if (pe->registered && pe->events == 0) {
+            /* An interest dropped lazily (smtp_io_poller_want): out of the set now. */
+            (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, pe->fd, NULL);
+            pe->registered = 0;
+            pe->kernel = 0;
+            continue;
+        }
         unsigned ev = 0;
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ev |= SMTP_IO_READ;
         if (evs[i].events & EPOLLOUT) ev |= SMTP_IO_WRITE;
-        fn(evs[i].data.ptr, ev, arg);
+        fn(pe, ev, arg);
     }
     return n;
 }
@@ -141,6 +163,11 @@ int smtp_io_poller_set(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events)
         (short)(((events & SMTP_IO_READ) ? POLLIN : 0) | ((events & SMTP_IO_WRITE) ? POLLOUT : 0));
     pe->events = events;
     return 0;
+}
+
+int smtp_io_poller_want(smtp_io_poller *p, smtp_io_pollent *pe, unsigned events)
+{
+    return smtp_io_poller_set(p, pe, events); /* poll(2) has no set to keep in the kernel */
 }
 
 int smtp_io_poller_wait(smtp_io_poller *p, int timeout_ms,

@@ -693,10 +693,63 @@ static void test_poller_calls(void)
     smtp_io_poller_del(p);
 }
 
+static int want_events_seen;
+static void want_event(smtp_io_pollent *pe, unsigned events, void *arg)
+{
+    (void)pe, (void)arg;
+    want_events_seen += (events & SMTP_IO_READ) != 0;
+}
+
+/* smtp_io_poller_want (the loop's interest after each connection's turn): an interest dropped
+ * and taken back, as a connection that stops reading while its application decides, costs no
+ * epoll_ctl; an event that comes meanwhile is not reported and takes the descriptor out then. */
+static void test_poller_want(void)
+{
+    smtp_io_poller *p = NULL;
+    CHECK_INT(smtp_io_poller_new(&p, smtp_mem_default()), 0);
+    if (!p) return;
+    int sv[2];
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    smtp_io_pollent pe;
+    memset(&pe, 0, sizeof pe);
+    pe.fd = sv[0];
+    shim_clear();
+    CHECK_INT(smtp_io_poller_want(p, &pe, SMTP_IO_READ), 0);
+    for (int i = 0; i < 100; i++) { /* 100 deferred decisions */
+        CHECK_INT(smtp_io_poller_want(p, &pe, 0), 0);
+        CHECK_INT(smtp_io_poller_want(p, &pe, SMTP_IO_READ), 0);
+    }
+#ifdef __linux__
+    CHECK_INT((int)shim_calls(SHIM_EPOLL_CTL), 1); /* the ADD only */
+#endif
+    /* Input while the interest is dropped: not reported, and the descriptor leaves the set. */
+    CHECK_INT(smtp_io_poller_want(p, &pe, 0), 0);
+    CHECK_INT((int)write(sv[1], "x", 1), 1);
+    want_events_seen = 0;
+    (void)smtp_io_poller_wait(p, 100, want_event, NULL);
+    (void)smtp_io_poller_wait(p, 0, want_event, NULL); /* level-triggered: it would come again */
+    CHECK_INT(want_events_seen, 0);
+    CHECK_INT(pe.registered, 0);
+    /* Wanted again: reported. */
+    CHECK_INT(smtp_io_poller_want(p, &pe, SMTP_IO_READ), 0);
+    CHECK_INT(smtp_io_poller_wait(p, 100, want_event, NULL), 1);
+    CHECK_INT(want_events_seen, 1);
+#ifdef __linux__
+    CHECK_INT((int)shim_calls(SHIM_EPOLL_CTL), 3); /* ADD, the DEL of the wait, ADD */
+#endif
+    /* smtp_io_poller_set stays strict: 0 takes it out at once. */
+    CHECK_INT(smtp_io_poller_set(p, &pe, 0), 0);
+    CHECK_INT(pe.registered, 0);
+    close(sv[0]);
+    close(sv[1]);
+    smtp_io_poller_del(p);
+}
+
 int main(void)
 {
     iot_limit_time(100);
     test_poller_calls();
+    test_poller_want();
     iot_raise_nofile(512);
     int errs[] = {EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPROTO, EINTR};
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
