@@ -112,53 +112,58 @@ static int deliver_held_bare_cr(smtp_data_decoder *d, smtp_span *out)
 }
 
 #if defined(SMTP_SCAN_SSE2)
-/* The CR and LF octets of the 64 at p, one bit each. */
-static inline void crlf_masks(const char *p, uint64_t *cr, uint64_t *lf)
+/* The octets 0x08-0x0F of the 64 at p, one bit each: CR and LF among them (one comparison
+ * per 16 octets: x | 7 == 0x0F; the others, TAB above all, are told apart by the caller). */
+static inline uint64_t crlf_mask(const char *p)
 {
-    const __m128i vcr = _mm_set1_epi8('\r'), vlf = _mm_set1_epi8('\n');
-    uint64_t c = 0, l = 0;
+    const __m128i seven = _mm_set1_epi8(7), fifteen = _mm_set1_epi8(15);
+    uint64_t m = 0;
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        c |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr)) << (16 * k);
-        l |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vlf)) << (16 * k);
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, seven), fifteen))
+             << (16 * k);
     }
-    *cr = c;
-    *lf = l;
+    return m;
 }
 
 /*
- * The common case, 64 octets at a time: blocks of plain lines, where every CR is followed by
- * LF and every LF follows a CR within the block (so no bare CR or LF, and no CR at the block's
- * end whose LF would be in the next), and no line starts with '.' (the octet after each LF is
+ * The common case, 64 octets at a time: blocks of plain lines, whose CR and LF octets are all
+ * CRLF pairs within the block (so no bare CR or LF, and no CR at the block's end whose LF
+ * would be in the next), and where no line starts with '.' (the octet after each CRLF is
  * checked, the one past the block too). Such a block is content as it is: the span runs on
  * over it. Line lengths: a line within the run is no longer than the distance between two
  * LFs, so only the first line (begun before) is measured, and a block without LF stops the
  * run once the line so far and the next block could be over the limit (the scalar loop
- * measures it). Returns
- * where the first block that is not plain starts (the scalar loop takes it), or where fewer
- * than 65 octets are left. `p` is never a line start with '.' and never follows a CR (state
- * MID).
+ * measures it). Returns where the first block that is not plain starts (the scalar loop takes
+ * it), or where fewer than 66 octets are left. `p` is never a line start with '.' and never
+ * follows a CR (state MID).
  */
 static const char *plain_blocks(smtp_data_decoder *d, const char *start, const char *p,
                                 const char *end)
 {
     const char *last = NULL; /* after the last LF of the run */
-    while (end - p > 64) {
-        uint64_t cr, lf;
-        crlf_masks(p, &cr, &lf);
-        if ((cr << 1) != lf || (cr >> 63)) break; /* a bare CR or LF, or a CR at the end */
-        if (lf) {
-            uint64_t m = lf;
-            do
-                if (p[__builtin_ctzll(m) + 1] == '.') goto out; /* a line start with '.' */
-            while ((m &= m - 1) != 0);
-            if (!last) {
-                /* The line that ends at the run's first LF may have begun before: its length. */
-                uint64_t first = d->size_ + (uint64_t)(p + __builtin_ctzll(lf) + 1 - start);
-                if (first - d->line_start_ > SMTP_DATA_MAX_LINE)
-                    d->flags_ |= SMTP_DATA_FLAG_LONG_LINE;
+    while (end - p > 65) {
+        const char *after = NULL, *first = NULL;
+        for (uint64_t m = crlf_mask(p); m;) {
+            unsigned i = (unsigned)__builtin_ctzll(m);
+            if (p[i] != '\r') {
+                if (p[i] == '\n') goto out; /* a bare LF */
+                m &= m - 1;                  /* TAB, FF...: content */
+                continue;
             }
-            last = p + 64 - __builtin_clzll(lf);
+            /* A CR: its LF next (in the block), and the line after them does not start with
+             * '.'. */
+            if (i == 63 || p[i + 1] != '\n' || p[i + 2] == '.') goto out;
+            m &= m - 1;
+            m &= m - 1;
+            after = p + i + 2;
+            if (!first) first = after;
+        }
+        if (after) {
+            if (!last &&
+                d->size_ + (uint64_t)(first - start) - d->line_start_ > SMTP_DATA_MAX_LINE)
+                d->flags_ |= SMTP_DATA_FLAG_LONG_LINE; /* the run's first line, begun before */
+            last = after;
         } else if (last && p + 128 - last > SMTP_DATA_MAX_LINE) {
             break; /* with the next block, a line that may be long: the scalar loop measures */
         }
