@@ -73,6 +73,8 @@ static void random_body(struct buf *b, size_t max_len)
         ".",       "\r",      "\n",    "\r\n",     "\r\n.\r\n", "\n.\n",       "\r.\r",
         "\n.\r\n", "\r\n.\n", "..",    "\r\n..",   "x",         "hello ",      "\0",
         "\r\r\n",  "\r\n.\r", ".\r\n", "\r\n\r\n", "abc",       "\r\n.\r\r\n",
+        /* plain lines, for the decoder's 64-octet blocks (TAB and the other 0x08-0x0F) */
+        "the quick brown fox jumps over the lazy dog\r\n", "\tfolded\x0b\x0c\x0e\x0f\x08 words\r\n",
     };
     size_t target = rnd_below(max_len + 1);
     while (b->len < target) {
