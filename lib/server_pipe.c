@@ -10,11 +10,11 @@
  * a group: RCPT (anywhere), DATA and BDAT (last). Anything else (EHLO, RSET, MAIL, NOOP, QUIT,
  * STARTTLS, AUTH...) waits unread until every decision before it was answered, as before.
  *
- * A command let in this way is read ahead into a slot (smtp_srv_slot, a ring allocated with the
- * first command read ahead, or at smtp_server_new with SMTP_SERVER_PREALLOCATE): its policy
- * callback runs at once (on_rcpt, on_data_start) as if every decision before it will be
- * accepted, so that a proxy forwards the whole group in one flight, and its answer (now or
- * later, in any order: smtp_server_reply_to) is kept in the slot. A reply of the engine's own (a faulty path or parameter, a line the parser refused) is
+ * A command let in this way is read ahead into a slot (smtp_srv_slot, a ring allocated with
+ * the first one, see Bounds): its policy callback runs at once (on_rcpt, on_data_start) as
+ * if every decision before it will be accepted, so that a proxy forwards the whole group in one
+ * flight, and its answer (now or later, in any order: smtp_server_reply_to) is kept in the
+ * slot. A reply of the engine's own (a faulty path or parameter, a line the parser refused) is
  * kept there too. Nothing is judged against the session's state yet: once the decisions before
  * a slot are answered, smtp_srv_pipe_flush judges the command as if it had just been read
  * (commit: the same checks, in the same order, as a command read in turn) and queues its reply,
