@@ -4,11 +4,14 @@
  * with the Nth allocation failing, for every N until a run allocates fewer than N times.
  * Each run must end cleanly: smtp_*_new returns SMTP_ERR_NOMEM with nothing allocated, or
  * the session fails with SMTP_ERR_NOMEM (fatal and sticky: every later feeding call returns
- * it) and goes on answering its queries; nothing leaks (every block freed by _del; ASan and
- * valgrind check the rest). The sessions are long enough to reach every allocation the
- * engines make on demand (the server's output queue growing while the client does not read,
- * its decoding buffer at the first XCLIENT, AUTH= or SASL response), with and without
- * SMTP_SERVER_PREALLOCATE, and the client's with AUTH, two messages, BDAT and LMTP. A third
+ * it) and goes on answering its queries, or (the client's buffers of a first message)
+ * smtp_client_submit refuses the message with SMTP_ERR_NOMEM and the session goes on; nothing
+ * leaks (every block freed by _del; ASan and valgrind check the rest). The sessions are long
+ * enough to reach every allocation the engines make on demand (the server's output queue
+ * growing while the client does not read, its decoding buffer at the first XCLIENT, AUTH= or
+ * SASL response; the client's output queue, transaction buffers, SASL scratch and reply line
+ * buffer), with and without SMTP_SERVER_PREALLOCATE and SMTP_CLIENT_PREALLOCATE, and the
+ * client's with AUTH, two messages, BDAT and a reply split across reads. A third
  * loop wires the two engines together (as tests/test_loopback.c) and fails each side's
  * allocations in turn: the other side sees a lost connection, never a crash.
  */
