@@ -691,7 +691,10 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         FLOG(&r->ev, "new %s\n", smtp_error_name(rc));
         return;
     }
-    fmem_budget(&r->mem, 0); /* client.h: nothing is allocated after _new */
+    /* client.h: on demand, the output queue from 512 octets to max_output (6 at most), the
+     * buffers of a transaction, the SASL scratch and the reply line buffer, each once: then
+     * nothing more, however many messages */
+    fmem_budget(&r->mem, 9);
     if ((h[2] & 0x20) && !(h[1] & 0x80)) FUZZ_ASSERT(smtp_client_tls_verified(r->cli, 1) == 0);
     start_message(r, 0);
     drain(r);

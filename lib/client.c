@@ -95,7 +95,7 @@ const char *smtp_client_end_name(smtp_client_end end)
 
 #define KNOWN_FLAGS                                                                                \
     (SMTP_CLIENT_LMTP | SMTP_CLIENT_TLS | SMTP_CLIENT_AUTH_PLAINTEXT | SMTP_CLIENT_NO_PIPELINING | \
-     SMTP_CLIENT_NO_CHUNKING | SMTP_CLIENT_AUTH_EXTERNAL)
+     SMTP_CLIENT_NO_CHUNKING | SMTP_CLIENT_AUTH_EXTERNAL | SMTP_CLIENT_PREALLOCATE)
 
 static int check_settings(const smtp_client_settings *s)
 {
@@ -141,6 +141,7 @@ static void helo_alabels(smtp_client_settings *s, char helo[SMTP_MAX_DOMAIN + 1]
 }
 
 static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, void *user_data);
+static int preallocate(smtp_client *cli);
 
 /* The settings' strings, copied into the client's block (each with its NUL). */
 static const char **string_field(smtp_client_settings *s, int i)
@@ -171,26 +172,17 @@ static void copy_strings(smtp_client_settings *s, char *dst)
     }
 }
 
-/* Lays out the one block holding the client and its buffers; returns its size. */
-static size_t layout(const smtp_client_settings *s, size_t off[8])
+/* Lays out the one block holding the client, its reply text, its SASL buffer and its strings;
+ * returns its size. The output queue, the transaction's buffers and the SASL scratch come on
+ * demand (smtp_client_new_versioned in client.h). */
+static size_t layout(const smtp_client_settings *s, size_t off[3])
 {
     size_t n = (sizeof(smtp_client) + 15) & ~(size_t)15;
-    size_t xq = s->max_recipients + 16; /* MAIL, RCPTs, DATA, BDATs, RSET, QUIT... */
-    off[0] = n;                         /* xq */
-    n += xq * sizeof(struct smtp_cli_expect);
-    off[1] = n; /* out */
-    n += s->max_output;
-    off[2] = n; /* scratch */
-    n += s->max_output;
-    off[3] = n; /* reply text */
+    off[0] = n; /* reply text */
     n += s->max_reply_text;
-    off[4] = n; /* saved reply text */
-    n += s->max_reply_text;
-    off[5] = n; /* recipient flags, then the body ring */
-    n += s->max_recipients + s->max_body_buffer;
-    off[6] = n; /* the SASL buffer (CRAM-MD5, SCRAM), when one is needed */
+    off[1] = n; /* the SASL buffer (CRAM-MD5, SCRAM), when one is needed */
     n += smtp_cli_auth_buffer_size(s);
-    off[7] = n; /* the settings' strings */
+    off[2] = n; /* the settings' strings */
     n += strings_size(s);
     return n;
 }
@@ -223,7 +215,7 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
 {
     smtp_client_settings set;
     smtp_client_callbacks cb;
-    size_t off[8];
+    size_t off[3];
     char helo[SMTP_MAX_DOMAIN + 1];
     if (pcli) *pcli = NULL;
     if (!pcli || !settings_size(settings_version) || !callbacks_size(callbacks_version))
@@ -249,24 +241,17 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
     cli->mem = mem;
     cli->cb = cb;
     cli->set = set;
-    copy_strings(&cli->set, block + off[7]);
+    copy_strings(&cli->set, block + off[2]);
     if (set.crypto) {
         cli->crypto = *set.crypto;
         cli->set.crypto = &cli->crypto;
     }
     cli->user_data = user_data;
-    cli->xq = (struct smtp_cli_expect *)(void *)(block + off[0]);
-    cli->xq_cap = set.max_recipients + 16;
-    cli->out = block + off[1];
-    cli->out_cap = set.max_output;
-    cli->scratch = block + off[2];
-    cli->r_text = block + off[3];
+    cli->xq = cli->xq_min;
+    cli->xq_cap = SMTP_CLI_XQ_MIN;
+    cli->r_text = block + off[0];
     cli->r_text_cap = set.max_reply_text;
-    cli->saved.text = block + off[4];
-    cli->rcpt_ok = (unsigned char *)block + off[5];
-    cli->body = block + off[5] + set.max_recipients;
-    cli->body_cap = set.max_body_buffer;
-    cli->sasl = block + off[6];
+    cli->sasl = block + off[1];
     cli->sasl_cap = smtp_cli_auth_buffer_size(&set);
     cli->tls_active = (set.flags & SMTP_CLIENT_TLS) != 0;
     smtp_caps_init(&cli->caps);
@@ -277,8 +262,9 @@ int smtp_client_new_versioned(smtp_client **pcli, int callbacks_version,
     rs.max_lines = set.max_reply_lines;
     smtp_reply_callbacks rcb = {.on_line = on_reply_line};
     rv = smtp_reply_parser_new(&cli->rp, &rcb, &rs, mem, cli);
+    if (!rv && (set.flags & SMTP_CLIENT_PREALLOCATE)) rv = preallocate(cli);
     if (rv) {
-        smtp_free(mem, block);
+        smtp_client_del(cli);
         return rv;
     }
     cli->phase = SMTP_CLI_GREETING;
@@ -314,6 +300,9 @@ void smtp_client_del(smtp_client *cli)
 {
     if (!cli) return;
     smtp_reply_parser_del(cli->rp);
+    smtp_free(cli->mem, cli->out);
+    smtp_free(cli->mem, cli->scratch);
+    smtp_free(cli->mem, cli->txn);
     smtp_free(cli->mem, cli->inc_rcpts);
     smtp_free(cli->mem, cli->helo_own);
     smtp_free(cli->mem, cli);
@@ -321,14 +310,60 @@ void smtp_client_del(smtp_client *cli)
 
 /* ---- output queue and expectations ---- */
 
-char *smtp_cli_out_room(smtp_client *cli, size_t *room)
+char *smtp_cli_out_room(smtp_client *cli, size_t want, size_t *room)
 {
     if (cli->out_head) {
         memmove(cli->out, cli->out + cli->out_head, cli->out_len);
         cli->out_head = 0;
     }
+    size_t left = cli->set.max_output - cli->out_len;
+    if (want > left) want = left;
+    if (cli->out_len + want > cli->out_cap) {
+        /* Doubled, so that a session soon holds what its flights need and allocates no more
+         * (steady state: nothing per message). */
+        size_t cap = smtp_grown_cap(cli->out_cap, cli->out_len + want, SMTP_CLI_OUT_MIN);
+        if (cap > cli->set.max_output) cap = cli->set.max_output;
+        char *p = smtp_realloc(cli->mem, cli->out, cap);
+        if (!p) return NULL;
+        cli->out = p;
+        cli->out_cap = cap;
+    }
     *room = cli->out_cap - cli->out_len;
     return cli->out + cli->out_len;
+}
+
+int smtp_cli_txn_buffers(smtp_client *cli)
+{
+    if (cli->txn) return 0;
+    const smtp_client_settings *s = &cli->set;
+    size_t xq = s->max_recipients + 16; /* MAIL, RCPTs, DATA, BDATs, RSET, QUIT... */
+    size_t ring = xq * sizeof(struct smtp_cli_expect);
+    char *b =
+        smtp_malloc(cli->mem, ring + s->max_recipients + s->max_reply_text + s->max_body_buffer);
+    if (!b) return SMTP_ERR_NOMEM;
+    /* The replies awaited so far move over in order. */
+    struct smtp_cli_expect *x = (struct smtp_cli_expect *)(void *)b;
+    for (size_t i = 0; i < cli->xq_len; i++)
+        x[i] = cli->xq[(cli->xq_head + i) % cli->xq_cap];
+    cli->xq = x;
+    cli->xq_head = 0;
+    cli->xq_cap = xq;
+    cli->rcpt_ok = (unsigned char *)b + ring;
+    cli->saved.text = b + ring + s->max_recipients;
+    cli->body = cli->saved.text + s->max_reply_text;
+    cli->body_cap = s->max_body_buffer;
+    cli->txn = b;
+    return 0;
+}
+
+/* SMTP_CLIENT_PREALLOCATE: every buffer at its largest now, nothing allocated later. */
+static int preallocate(smtp_client *cli)
+{
+    size_t room;
+    if (!smtp_cli_out_room(cli, cli->set.max_output, &room)) return SMTP_ERR_NOMEM;
+    if (smtp_cli_auth_wanted(&cli->set) && smtp_cli_scratch(cli) < 0) return SMTP_ERR_NOMEM;
+    if (smtp_reply_parser_reserve(cli->rp) < 0) return SMTP_ERR_NOMEM;
+    return smtp_cli_txn_buffers(cli);
 }
 
 void smtp_cli_out_commit(smtp_client *cli, size_t n, smtp_verb verb)
@@ -387,7 +422,8 @@ int smtp_cli_may_send(const smtp_client *cli, smtp_verb verb)
 static int emit_simple(smtp_client *cli, smtp_verb verb, const char *arg, int kind)
 {
     size_t room;
-    char *dst = smtp_cli_out_room(cli, &room);
+    char *dst = smtp_cli_out_room(cli, SMTP_MAX_COMMAND_LINE, &room);
+    if (!dst) return SMTP_ERR_NOMEM;
     smtp_ssize n = smtp_emit_command(dst, room, verb, arg, arg ? strlen(arg) : 0);
     if (n == SMTP_ERR_NOBUF) return 0;
     if (n < 0) return (int)n; /* the arguments were checked: not reached */
@@ -952,7 +988,7 @@ int smtp_client_command(smtp_client *cli, smtp_verb verb, const char *arg)
     size_t len = arg ? strlen(arg) : 0;
     smtp_ssize need = smtp_emit_command(NULL, 0, verb, arg, len);
     if (need < 0) return (int)need;
-    if ((size_t)need > cli->out_cap) return SMTP_ERR_TOO_LONG;
+    if ((size_t)need > cli->set.max_output) return SMTP_ERR_TOO_LONG;
     /* RSET may end a transaction opened with smtp_client_mail_from whose data has not begun. */
     int cancel = verb == SMTP_VERB_RSET && smtp_cli_txn_cancellable(cli);
     if (cli->error || cli->ended || cli->quit_asked || cli->cmd_verb != SMTP_VERB_UNKNOWN ||
@@ -990,7 +1026,7 @@ int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_client_xatt
         smtp_strbuf_xtext(&b, a->value);
     }
     if (b.err) return b.err;
-    if (b.len + frame > cli->out_cap) return SMTP_ERR_TOO_LONG;
+    if (b.len + frame > cli->set.max_output) return SMTP_ERR_TOO_LONG;
     if (cli->error || cli->ended || cli->quit_asked || cli->cmd_verb != SMTP_VERB_UNKNOWN ||
         cli->msg)
         return SMTP_ERR_INVALID_STATE;
@@ -1025,8 +1061,9 @@ int smtp_client_proxy_header(smtp_client *cli, int version, const char *src_addr
     if (cli->error || cli->ended || cli->phase != SMTP_CLI_GREETING || cli->r_started ||
         cli->out_total || cli->out_written || cli->tls_active)
         return SMTP_ERR_INVALID_STATE;
-    size_t room;
-    char *out = smtp_cli_out_room(cli, &room); /* max_output >= 1024: a header fits */
+    size_t room; /* max_output >= 1024: a header (108 octets at most) fits in an empty queue */
+    char *out = smtp_cli_out_room(cli, SMTP_MAX_COMMAND_LINE, &room);
+    if (!out) return SMTP_ERR_NOMEM;
     size_t n;
     if (version == 1 && !fam) {
         memcpy(out, "PROXY UNKNOWN\r\n", 15);

@@ -248,13 +248,21 @@ static size_t build(smtp_client *cli, size_t limit)
     return b.err ? (size_t)-1 : b.len;
 }
 
+int smtp_cli_scratch(smtp_client *cli)
+{
+    if (!cli->scratch) cli->scratch = smtp_malloc(cli->mem, cli->set.max_output);
+    return cli->scratch ? 0 : SMTP_ERR_NOMEM;
+}
+
 int smtp_cli_auth_produce(smtp_client *cli)
 {
     size_t room;
     smtp_ssize e;
     int mech = cli->auth_mech, step = cli->auth_step;
     int from_sasl = 0;
-    char *dst = smtp_cli_out_room(cli, &room);
+    size_t max = cli->set.max_output;
+    char *dst = smtp_cli_out_room(cli, max, &room); /* an AUTH line may take all of it */
+    if (!dst || smtp_cli_scratch(cli) < 0) return SMTP_ERR_NOMEM;
     if (step == STEP_END) {
         /* "*" cancels; RFC 7628 3.2.3's "AQ==" and XOAUTH2's empty line end an error. */
         int cancel = cli->auth_cancelled || mech == MECH_PLAIN || mech == MECH_EXTERNAL;
@@ -265,7 +273,7 @@ int smtp_cli_auth_produce(smtp_client *cli)
     } else if (step == 2 && mech == MECH_SCRAM_SHA_256) {
         e = smtp_emit_sasl_response(dst, room, "", 0);
     } else {
-        size_t limit = cli->out_cap / 4; /* raw, then 4/3 as much base64 after it */
+        size_t limit = max / 4; /* raw, then 4/3 as much base64 after it */
         const char *raw = cli->scratch;
         size_t rawlen;
         from_sasl = step == 1 && (mech == MECH_CRAM_MD5 || mech == MECH_SCRAM_SHA_256);
@@ -277,7 +285,7 @@ int smtp_cli_auth_produce(smtp_client *cli)
         }
         if (rawlen == (size_t)-1)
             return smtp_cli_end(cli, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
-        smtp_ssize b = smtp_base64_encode(raw, rawlen, cli->scratch + limit, cli->out_cap - limit);
+        smtp_ssize b = smtp_base64_encode(raw, rawlen, cli->scratch + limit, max - limit);
         if (!from_sasl) wipe(cli->scratch, rawlen); /* do not keep the secret around */
         if (b < 0) return smtp_cli_end(cli, SMTP_CLIENT_END_AUTH_UNAVAILABLE, 0, NULL, 1);
         const char *b64 = cli->scratch + limit;
@@ -450,7 +458,7 @@ static int scram_first(smtp_client *cli, const smtp_client_reply *r)
     /* client-final-message-without-proof = "c=" base64(gs2-header) ",r=" nonce */
     smtp_strbuf_puts(&b, ",");
     size_t cf = b.len;
-    smtp_strbuf gs2 = {cli->scratch, 0, cli->out_cap, 0};
+    smtp_strbuf gs2 = {cli->scratch, 0, cli->set.max_output, 0}; /* made by the first AUTH line */
     sb_gs2_header(&gs2, &cli->set);
     smtp_strbuf_puts(&b, "c=");
     if (gs2.err) b.err = gs2.err;
@@ -458,7 +466,7 @@ static int scram_first(smtp_client *cli, const smtp_client_reply *r)
     smtp_strbuf_puts(&b, ",r=");
     smtp_strbuf_put(&b, nonce.ptr, nonce.len);
     /* The salt, decoded into scratch with room for INT(1) after it. */
-    smtp_ssize slen = smtp_base64_decode(salt.ptr, salt.len, cli->scratch, cli->out_cap - 4);
+    smtp_ssize slen = smtp_base64_decode(salt.ptr, salt.len, cli->scratch, cli->set.max_output - 4);
     if (slen <= 0 || b.err) return smtp_cli_fail(cli, SMTP_ERR_PROTO, r);
     unsigned char proof[SHA256_LEN];
     if (scram_keys(cli, (unsigned char *)cli->scratch, (size_t)slen, (uint32_t)iterations,

@@ -58,6 +58,12 @@ struct smtp_cli_expect {
     uint8_t flag;
 };
 
+/* The awaited replies outside a transaction: the greeting, EHLO, STARTTLS, AUTH, one command
+ * of the application's, RSET, QUIT. The ring starts with this many slots in the client. */
+#define SMTP_CLI_XQ_MIN 8
+/* The output queue's first allocation; it doubles on demand up to max_output. */
+#define SMTP_CLI_OUT_MIN 512
+
 /* The deciding reply of a message, copied so that it outlives the reply buffer. */
 struct smtp_cli_saved {
     int set;
@@ -115,17 +121,22 @@ struct smtp_client {
     char *sasl;
     size_t sasl_cap, sasl_off, sasl_len;
 
-    /* output: out[out_head .. out_head + out_len) is pending */
+    /* output: out[out_head .. out_head + out_len) is pending, in out_cap allocated octets
+     * (smtp_cli_out_room grows it on demand up to set.max_output; NULL until first used) */
     char *out;
     size_t out_cap, out_head, out_len;
     uint64_t out_total;   /* octets ever put in the output */
     uint64_t out_written; /* octets ever pulled by smtp_client_write */
     smtp_verb last_verb;
-    char *scratch; /* out_cap octets: SASL messages */
+    char *scratch; /* max_output octets for SASL messages, allocated at the first AUTH */
 
-    /* awaited replies, a ring */
+    /* awaited replies, a ring: xq_min until the first transaction, then in `txn` */
     struct smtp_cli_expect *xq;
     size_t xq_cap, xq_head, xq_len;
+    struct smtp_cli_expect xq_min[SMTP_CLI_XQ_MIN];
+    /* One allocation made for the first message (smtp_cli_txn_buffers) and kept: the ring of
+     * awaited replies at its largest (max_recipients + 16), rcpt_ok, saved.text and body. */
+    char *txn;
 
     /*
      * Input handed back: smtp_client_read returned early with bytes left, which the caller
@@ -214,7 +225,12 @@ static inline int smtp_cli_chunking(const smtp_client *cli)
 }
 
 /* ---- lib/client.c ---- */
-char *smtp_cli_out_room(smtp_client *cli, size_t *room);
+/* Room at the output queue's tail, grown first (up to max_output) so that at least `want`
+ * octets fit, or as many as max_output leaves; *room gets what is there. NULL: no memory. */
+char *smtp_cli_out_room(smtp_client *cli, size_t want, size_t *room);
+/* The buffers of a transaction (the client's `txn`), allocated at the first message:
+ * 0 or SMTP_ERR_NOMEM (nothing changed). */
+int smtp_cli_txn_buffers(smtp_client *cli);
 void smtp_cli_out_commit(smtp_client *cli, size_t n, smtp_verb verb);
 size_t smtp_cli_xq_free(const smtp_client *cli);
 void smtp_cli_expect_push(smtp_client *cli, int kind, uint32_t index, int flag);
@@ -265,6 +281,9 @@ int smtp_cli_auth_named(const smtp_client_settings *s);
 int smtp_cli_auth_wanted(const smtp_client_settings *s);
 /* The size of the SASL buffer the settings need (0: none). */
 size_t smtp_cli_auth_buffer_size(const smtp_client_settings *s);
+/* The scratch buffer of SASL messages (max_output octets), allocated at the first AUTH:
+ * 0 or SMTP_ERR_NOMEM. */
+int smtp_cli_scratch(smtp_client *cli);
 /* Picks the mechanism after the final EHLO; ends the session when none may be used. */
 int smtp_cli_auth_start(smtp_client *cli);
 /* Emits the next AUTH line; 1 if emitted. */

@@ -220,9 +220,17 @@ static int rcpt_params(const smtp_client *cli, const smtp_client_rcpt *r, int mo
     return b.err ? b.err : (int)b.len;
 }
 
-/* Emits the longest MAIL line the message can give, and the one with the least room under its
- * limit, into the scratch buffer, and the longest RCPT lines, so that no line can fail later,
- * half-way through a transaction (a RCPT line without parameters is far below 512). */
+/* Whether a MAIL or RCPT line of `e` octets fits in the output queue: 0, the emitter's error,
+ * or SMTP_ERR_TOO_LONG (longer than max_output). */
+static int line_fits(const smtp_client *cli, smtp_ssize e)
+{
+    if (e < 0) return (int)e;
+    return (size_t)e > cli->set.max_output ? SMTP_ERR_TOO_LONG : 0;
+}
+
+/* Measures the longest MAIL line the message can give, and the one with the least room under
+ * its limit, and the longest RCPT lines, so that no line can fail later, half-way through a
+ * transaction (a RCPT line without parameters is far below 512). */
 static int check_lengths(smtp_client *cli, const smtp_client_message *m, int utf8)
 {
     char params[PARAMS_MAX];
@@ -231,9 +239,9 @@ static int check_lengths(smtp_client *cli, const smtp_client_message *m, int utf
         int n = mail_params(cli, m, 0, mode, params, sizeof params);
         cli->m_utf8 = 0;
         if (n < 0) return n;
-        smtp_ssize e = smtp_emit_mail(cli->scratch, cli->out_cap, m->sender, strlen(m->sender),
-                                      params, (size_t)n);
-        if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e; /* max_output */
+        int e = line_fits(cli,
+                          smtp_emit_mail(NULL, 0, m->sender, strlen(m->sender), params, (size_t)n));
+        if (e < 0) return e;
     }
     return 0;
 }
@@ -250,10 +258,8 @@ static int check_rcpt(smtp_client *cli, const smtp_client_rcpt *r, int *utf8)
     char params[PARAMS_MAX];
     int n = rcpt_params(cli, r, PARAMS_LONGEST, params, sizeof params);
     if (n < 0) return n;
-    smtp_ssize e = smtp_emit_rcpt(cli->scratch, cli->out_cap, r->address, strlen(r->address),
-                                  params, (size_t)n);
-    if (e < 0) return e == SMTP_ERR_NOBUF ? SMTP_ERR_TOO_LONG : (int)e;
-    return 0;
+    return line_fits(cli,
+                     smtp_emit_rcpt(NULL, 0, r->address, strlen(r->address), params, (size_t)n));
 }
 
 /* ---- IDNA: addresses in A-label form (smtp_client_settings.idna_to_ascii) ---- */
@@ -301,7 +307,7 @@ static int rcpt_alabels_fit(smtp_client *cli, const smtp_client_rcpt *r, int mod
     int an = alabel_form(cli, r->address, addr);
     int n = rcpt_params(cli, r, mode, params, sizeof params);
     return an >= 0 && n >= 0 &&
-           smtp_emit_rcpt(cli->scratch, cli->out_cap, addr, (size_t)an, params, (size_t)n) >= 0;
+           line_fits(cli, smtp_emit_rcpt(NULL, 0, addr, (size_t)an, params, (size_t)n)) == 0;
 }
 
 /*
@@ -322,8 +328,7 @@ static int go_alabels(smtp_client *cli, const smtp_client_message *m, uint64_t s
     cli->m_utf8 = 0;
     int n = mail_params(cli, m, size, PARAMS_OFFERED, params, sizeof params);
     cli->m_utf8 = 1;
-    if (n < 0 ||
-        smtp_emit_mail(cli->scratch, cli->out_cap, addr, (size_t)an, params, (size_t)n) < 0)
+    if (n < 0 || line_fits(cli, smtp_emit_mail(NULL, 0, addr, (size_t)an, params, (size_t)n)) < 0)
         return 0;
     for (size_t i = 0; i < m->nrcpts; i++)
         if (!rcpt_alabels_fit(cli, &m->rcpts[i], PARAMS_OFFERED)) return 0;
@@ -416,7 +421,8 @@ static int check_message(smtp_client *cli, const smtp_client_message *m, int *ut
     /* each recipient's path, values and longest line, parsed once (check_rcpt) */
     for (size_t i = 0; i < m->nrcpts; i++)
         if ((rv = check_rcpt(cli, &m->rcpts[i], utf8)) != 0) return rv;
-    return check_lengths(cli, m, *utf8);
+    if ((rv = check_lengths(cli, m, *utf8)) != 0) return rv;
+    return smtp_cli_txn_buffers(cli); /* the first message's, then kept */
 }
 
 /* Takes the checked message (copied) and starts it: a whole envelope, or an open one. */
@@ -665,7 +671,8 @@ static int emit_body(smtp_client *cli)
         int rv = body_pull(cli);
         if (rv < 0) return rv;
         size_t room, avail;
-        char *dst = smtp_cli_out_room(cli, &room);
+        char *dst = smtp_cli_out_room(cli, cli->set.max_output, &room);
+        if (!dst) return SMTP_ERR_NOMEM;
         if (body_at_hand(cli, &avail), avail) {
             size_t made = encode_some(cli, dst, room);
             if (made == 0) return progress;
@@ -701,7 +708,8 @@ static int emit_bdat(smtp_client *cli)
     if (!complete && avail < cli->body_cap / 2 && avail < 8192) return 0;
     if (complete && !may_end) return 0; /* all of it goes with LAST shortly */
     size_t room;
-    char *dst = smtp_cli_out_room(cli, &room);
+    char *dst = smtp_cli_out_room(cli, cli->set.max_output, &room);
+    if (!dst) return SMTP_ERR_NOMEM;
     if (room < BDAT_HEAD_MAX + SMTP_DATA_ENCODE_MIN_OUT + 1) return 0;
     size_t made = encode_some(cli, dst + BDAT_HEAD_MAX, room - BDAT_HEAD_MAX - 1);
     int last = may_end && (body_at_hand(cli, &avail), avail == 0);
@@ -824,7 +832,8 @@ static int emit_mail(smtp_client *cli)
     int n = mail_params(cli, m, size, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
-    char *dst = smtp_cli_out_room(cli, &room);
+    char *dst = smtp_cli_out_room(cli, SMTP_MAX_MAIL_LINE, &room);
+    if (!dst) return SMTP_ERR_NOMEM;
     smtp_ssize e = smtp_emit_mail(dst, room, sender, (size_t)sn, params, (size_t)n);
     if (e == SMTP_ERR_NOBUF) return 0;
     if (e < 0) return (int)e;
@@ -848,7 +857,8 @@ static int emit_rcpt(smtp_client *cli)
     int n = rcpt_params(cli, r, PARAMS_OFFERED, params, sizeof params);
     if (n < 0) return n;
     size_t room;
-    char *dst = smtp_cli_out_room(cli, &room);
+    char *dst = smtp_cli_out_room(cli, SMTP_MAX_RCPT_LINE, &room);
+    if (!dst) return SMTP_ERR_NOMEM;
     smtp_ssize e = smtp_emit_rcpt(dst, room, address, (size_t)an, params, (size_t)n);
     if (e == SMTP_ERR_NOBUF) return 0;
     if (e < 0) return (int)e;
@@ -862,7 +872,8 @@ static int emit_rcpt(smtp_client *cli)
 static int emit_plain(smtp_client *cli, smtp_verb verb, const char *text, size_t len, int kind)
 {
     size_t room;
-    char *dst = smtp_cli_out_room(cli, &room);
+    char *dst = smtp_cli_out_room(cli, len, &room);
+    if (!dst) return SMTP_ERR_NOMEM;
     if (room < len) return 0;
     memcpy(dst, text, len);
     smtp_cli_out_commit(cli, len, verb);
@@ -887,7 +898,8 @@ int smtp_cli_txn_produce(smtp_client *cli)
             !smtp_cli_may_send(cli, SMTP_VERB_RSET))
             return 0;
         size_t room;
-        char *dst = smtp_cli_out_room(cli, &room);
+        char *dst = smtp_cli_out_room(cli, 6, &room);
+        if (!dst) return SMTP_ERR_NOMEM;
         if (room < 6) return 0;
         memcpy(dst, "RSET\r\n", 6);
         smtp_cli_out_commit(cli, 6, SMTP_VERB_RSET);
@@ -899,7 +911,8 @@ int smtp_cli_txn_produce(smtp_client *cli)
     if (cli->m_data == SMTP_CLI_DATA_ABORT) {
         /* RFC 2920 3.1: DATA got 354 though no recipient was accepted: send an empty
          * message, which the server must refuse for want of recipients. */
-        if (!emit_plain(cli, SMTP_VERB_UNKNOWN, ".\r\n", 3, SMTP_CLI_X_DATA_END)) return 0;
+        int rv = emit_plain(cli, SMTP_VERB_UNKNOWN, ".\r\n", 3, SMTP_CLI_X_DATA_END);
+        if (rv <= 0) return rv;
         cli->m_pending++;
         cli->m_data = SMTP_CLI_DATA_END;
         return 1;
@@ -919,7 +932,8 @@ int smtp_cli_txn_produce(smtp_client *cli)
             return 1;
         }
         if (!smtp_cli_may_send(cli, SMTP_VERB_DATA) || smtp_cli_xq_free(cli) == 0) return 0;
-        if (!emit_plain(cli, SMTP_VERB_DATA, "DATA\r\n", 6, SMTP_CLI_X_DATA)) return 0;
+        int rv = emit_plain(cli, SMTP_VERB_DATA, "DATA\r\n", 6, SMTP_CLI_X_DATA);
+        if (rv <= 0) return rv;
         cli->m_pending++;
         cli->m_data = SMTP_CLI_DATA_SENT;
         return 1;

@@ -4,11 +4,13 @@
  *
  * How it works: the input is cut at LF. A line found whole inside one read is handed to the
  * line handler as a span into the caller's buffer (no copy); only a line split across reads
- * is gathered in `buf`, allocated once with max_line octets. Each complete line is checked
- * (CRLF ending, no bare CR, no NUL, a 2xx-5xx code, a valid separator, the same code as the
- * reply's first line) and reported; a line whose separator is SP, or that ends right after the
- * code ("250\r\n", which real servers send), completes the reply. Any violation fails the
- * parser for good: a reply is never made up from bytes that do not form one.
+ * is gathered in `buf`, allocated with max_line octets when the first one comes (most
+ * sessions never split a line: an idle client holds no such buffer) and kept. Each complete
+ * line is checked (CRLF ending, no bare CR, no NUL, a 2xx-5xx code, a valid separator, the
+ * same code as the reply's first line) and reported; a line whose separator is SP, or that
+ * ends right after the code ("250\r\n", which real servers send), completes the reply. Any
+ * violation fails the parser for good: a reply is never made up from bytes that do not form
+ * one.
  */
 #include "internal.h"
 
@@ -25,7 +27,7 @@ struct smtp_reply_parser {
     void *user_data;
     size_t max_line;
     size_t max_lines;
-    char *buf;     /* a line split across reads, max_line octets */
+    char *buf;     /* a line split across reads, max_line octets; NULL until one is */
     size_t buflen; /* octets of it held so far */
     int code;      /* the code of the reply in progress, 0 between replies */
     size_t nlines; /* lines of the reply in progress */
@@ -71,11 +73,6 @@ int smtp_reply_parser_new_versioned(smtp_reply_parser **pparser, int callbacks_v
     mem = smtp_mem_or_default(mem);
     smtp_reply_parser *p = smtp_calloc(mem, 1, sizeof *p);
     if (!p) return SMTP_ERR_NOMEM;
-    p->buf = smtp_malloc(mem, set.max_line);
-    if (!p->buf) {
-        smtp_free(mem, p);
-        return SMTP_ERR_NOMEM;
-    }
     p->mem = mem;
     p->cb = cb;
     p->user_data = user_data;
@@ -90,6 +87,13 @@ void smtp_reply_parser_del(smtp_reply_parser *parser)
     if (!parser) return;
     smtp_free(parser->mem, parser->buf);
     smtp_free(parser->mem, parser);
+}
+
+int smtp_reply_parser_reserve(smtp_reply_parser *parser)
+{
+    if (!parser) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!parser->buf) parser->buf = smtp_malloc(parser->mem, parser->max_line);
+    return parser->buf ? 0 : SMTP_ERR_NOMEM;
 }
 
 void smtp_reply_parser_reset(smtp_reply_parser *parser)
@@ -201,6 +205,10 @@ smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data, s
             return p->error;
         }
         if (!lf) {
+            if (smtp_reply_parser_reserve(p) < 0) {
+                p->error = SMTP_ERR_NOMEM;
+                return p->error;
+            }
             memcpy(p->buf + p->buflen, start, take);
             p->buflen += take;
             return (smtp_ssize)len;

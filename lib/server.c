@@ -477,7 +477,7 @@ size_t smtp_server_memory(const smtp_server *srv)
     size_t n = sizeof *srv + srv->parser_bytes + srv->out_cap;
     if (srv->scratch) n += srv->scratch_cap;
     n += smtp_srv_env_memory(srv);
-    n += srv->ring_cap * sizeof *srv->ring;
+    if (srv->ring) n += srv->ring_cap * sizeof *srv->ring;
     return n + strings_size(s); /* copy_strings' one allocation */
 }
 

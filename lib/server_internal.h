@@ -559,8 +559,11 @@ int smtp_srv_accepts(smtp_srv_decision kind, int code);
 
 /* ---- server_pipe.c ---- */
 
-/* Allocates the slots (max_pending of them, when above 1) at smtp_server_new. */
+/* Sizes the ring (max_pending slots, when above 1) at smtp_server_new; allocates it there
+ * with SMTP_SERVER_PREALLOCATE only. */
 int smtp_srv_pipe_new(smtp_server *srv);
+/* Allocates the ring if it is not yet: 0 or SMTP_ERR_NOMEM. */
+int smtp_srv_pipe_ring(smtp_server *srv);
 void smtp_srv_pipe_free(smtp_server *srv);
 /* May the read loop let in the command at p[0..n) while a decision is pending? 1: the parser
  * reads it (as a command read ahead), 0: stop. */

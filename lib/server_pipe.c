@@ -10,8 +10,8 @@
  * a group: RCPT (anywhere), DATA and BDAT (last). Anything else (EHLO, RSET, MAIL, NOOP, QUIT,
  * STARTTLS, AUTH...) waits unread until every decision before it was answered, as before.
  *
- * A command let in this way is read ahead into a slot (smtp_srv_slot, a ring allocated at
- * smtp_server_new): its policy callback runs at once (on_rcpt, on_data_start) as
+ * A command let in this way is read ahead into a slot (smtp_srv_slot, a ring allocated with
+ * the first one, see Bounds): its policy callback runs at once (on_rcpt, on_data_start) as
  * if every decision before it will be accepted, so that a proxy forwards the whole group in one
  * flight, and its answer (now or later, in any order: smtp_server_reply_to) is kept in the
  * slot. A reply of the engine's own (a faulty path or parameter, a line the parser refused) is
@@ -36,7 +36,9 @@
  * pending decision), and only while the output queue keeps
  * SMTP_SRV_SLOT_ROOM octets per slot beyond SMTP_SRV_RESERVE, so that judging them never
  * lacks room; RCPTs only while the recipients accepted and pending stay under max_recipients.
- * Nothing is allocated after smtp_server_new.
+ * Nothing is allocated but the ring, once. Most sessions never read a command ahead (an idle
+ * one never does), so the ring's max_pending slots of about 520 octets cost nothing until
+ * then; when it cannot be allocated, the command is read in turn, as without read-ahead.
  */
 #include "server_internal.h"
 
@@ -48,12 +50,15 @@ int smtp_srv_pipe_new(smtp_server *srv)
      * once it is answered and the next one's turn comes (decision_spec). */
     size_t n = srv->set.max_pending;
     if (n == 1) return 0;
-    /* Not zeroed: a slot is cleared when a command takes it (smtp_srv_pipe_dispatch), so the
-     * ring costs no resident memory until commands are read ahead. */
-    srv->ring = smtp_malloc(srv->mem, n * sizeof *srv->ring);
-    if (!srv->ring) return SMTP_ERR_NOMEM;
     srv->ring_cap = n;
-    return 0;
+    return (srv->set.flags & SMTP_SERVER_PREALLOCATE) ? smtp_srv_pipe_ring(srv) : 0;
+}
+
+int smtp_srv_pipe_ring(smtp_server *srv)
+{
+    /* Not zeroed: a slot is cleared when a command takes it (smtp_srv_pipe_dispatch). */
+    if (!srv->ring) srv->ring = smtp_malloc(srv->mem, srv->ring_cap * sizeof *srv->ring);
+    return srv->ring ? 0 : SMTP_ERR_NOMEM;
 }
 
 void smtp_srv_pipe_free(smtp_server *srv)
@@ -122,7 +127,9 @@ int smtp_srv_pipe_admit(smtp_server *srv, const char *p, size_t n)
     if (verb == SMTP_VERB_RCPT &&
         srv->rcpts + smtp_srv_pending_rcpts(srv) >= srv->set.max_recipients)
         verb = SMTP_VERB_UNKNOWN; /* 452 or not depends on the decisions: read it in turn */
-    if (verb == SMTP_VERB_UNKNOWN) {
+    /* The ring comes with the first command read ahead; without it, the command is read in
+     * turn (and the ring tried again when an answer comes). */
+    if (verb == SMTP_VERB_UNKNOWN || smtp_srv_pipe_ring(srv) < 0) {
         srv->pipe_wait = 1; /* until an answer changes something */
         return 0;
     }

@@ -19,9 +19,10 @@
  * client's result, the client's per-recipient replies and the server's record of the
  * transaction (envelope, parameters, body byte for byte) against the model and against each
  * other. Each scenario also counts RSET and DATA commands on the wire, and both engines run on
- * a counting allocator: after _new the client may allocate nothing at all, however many
- * messages go through; so may the server when it preallocates (SMTP_SERVER_PREALLOCATE, half
- * of the scenarios), else it only grows its buffers to their bounds, a few times at most.
+ * a counting allocator: after _new, when they preallocate (SMTP_CLIENT_PREALLOCATE and
+ * SMTP_SERVER_PREALLOCATE, half of the scenarios), neither may allocate anything at all,
+ * however many messages go through; else each only grows its buffers to their bounds, a few
+ * times at most.
  *
  * LOOPBACK_TRACE=<scenario name prefix> prints a scenario's conversation.
  */
@@ -225,7 +226,7 @@ struct scenario {
     int auth;           /* AUTH_*: the client authenticates, and how */
     int auth_plaintext; /* AUTH is offered (and allowed by the client) without TLS */
     size_t cli_out, cli_body, srv_out; /* buffer sizes; 0: default */
-    int prealloc;                      /* the server has SMTP_SERVER_PREALLOCATE */
+    int prealloc;                      /* both engines preallocate (SMTP_*_PREALLOCATE) */
 };
 
 /* Authentication (RFC 4954): the mechanism and how the exchange ends. */
@@ -1468,6 +1469,7 @@ static void setup(struct world *w, const struct scenario *sc)
     cs.tls = sc->tls;
     if (sc->cli_out) cs.max_output = sc->cli_out;
     if (sc->cli_body) cs.max_body_buffer = sc->cli_body;
+    if (sc->prealloc) cs.flags |= SMTP_CLIENT_PREALLOCATE;
     if (sc->auth) {
         cs.auth_user = AUTH_USER;
         cs.auth_password = sc->auth == AUTH_BADPASS ? "wrong" : AUTH_PASS;
@@ -1493,12 +1495,13 @@ static void setup(struct world *w, const struct scenario *sc)
     w->cli_calls_new = w->cmem.calls;
 }
 
-/* The most allocations a server on demand makes after _new: the output queue doubles from 512
- * octets up to max_output, the decoding buffer and the command line buffer come once. */
-static size_t on_demand_allocs(const struct scenario *sc)
+/* The most allocations an engine on demand makes after _new: its output queue doubles from
+ * 512 octets up to its max_output (`out`), and `once` more buffers come once (the server's
+ * decoding and command line buffers; the client's transaction, SASL and reply line buffers). */
+static size_t on_demand_allocs(size_t out, size_t once)
 {
-    size_t n = 2;
-    for (size_t cap = 512; cap < (sc->srv_out ? sc->srv_out : 16384); cap *= 2)
+    size_t n = once + 1;
+    for (size_t cap = 512; cap < (out ? out : 16384); cap *= 2)
         n++;
     return n;
 }
@@ -1542,14 +1545,16 @@ static void check_session(struct world *w)
     CHECK_INT(w->tls_handshakes, starttls);
     CHECK_INT(w->starttls_seen, starttls);
     CHECK_INT(w->helos, 1 + (size_t)starttls); /* EHLO again after TLS (RFC 3207 4.2) */
-    /* Steady state (DESIGN.md invariant 7): nothing allocated after _new, whatever went
-     * through; a server without SMTP_SERVER_PREALLOCATE may grow its output queue, allocate its
-     * decoding buffer and its command line buffer, but never again per message. */
-    CHECK_INT(w->cmem.calls, w->cli_calls_new);
-    if (sc->prealloc)
+    /* Steady state (DESIGN.md invariant 7): with SMTP_*_PREALLOCATE nothing allocated after
+     * _new, whatever went through; on demand, an engine may grow its output queue and allocate
+     * each of its other buffers once, but never again per message. */
+    if (sc->prealloc) {
+        CHECK_INT(w->cmem.calls, w->cli_calls_new);
         CHECK_INT(w->smem.calls, w->srv_calls_new);
-    else
-        CHECK(w->smem.calls - w->srv_calls_new <= on_demand_allocs(sc));
+    } else {
+        CHECK(w->cmem.calls - w->cli_calls_new <= on_demand_allocs(sc->cli_out, 3));
+        CHECK(w->smem.calls - w->srv_calls_new <= on_demand_allocs(sc->srv_out, 2));
+    }
 }
 
 static void run(const struct scenario *sc, uint64_t seed)

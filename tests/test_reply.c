@@ -9,16 +9,39 @@
 
 static void test_alloc_failures(void)
 {
+    /* 1: the parser; 2: its line buffer, with the first line split across reads. */
     for (int n = 1; n <= 3; n++) {
         struct failmem f = {.fail_at = n};
         smtp_mem mem = failmem_mem(&f);
         smtp_reply_parser *p = NULL;
         int rv = smtp_reply_parser_new(&p, NULL, NULL, &mem, NULL);
-        if (n <= 2) {
+        if (n == 1) {
             CHECK_INT(rv, SMTP_ERR_NOMEM);
+            CHECK(p == NULL);
+            CHECK_INT(smtp_reply_parser_reserve(NULL), SMTP_ERR_INVALID_ARGUMENT);
         } else {
             CHECK_INT(rv, 0);
-            CHECK_INT(smtp_reply_parser_read(p, "250 ok\r\n", 8), 8);
+            CHECK_INT(f.calls, 1);
+            CHECK_INT(smtp_reply_parser_read(p, "250 ok\r\n", 8), 8); /* whole: no buffer */
+            CHECK_INT(f.calls, 1);
+            if (n == 2) {
+                struct failmem g = {.fail_at = 2}; /* smtp_reply_parser_reserve's */
+                smtp_mem gm = failmem_mem(&g);
+                smtp_reply_parser *q = NULL;
+                CHECK_INT(smtp_reply_parser_new(&q, NULL, NULL, &gm, NULL), 0);
+                CHECK_INT(smtp_reply_parser_reserve(q), SMTP_ERR_NOMEM);
+                CHECK_INT(smtp_reply_parser_reserve(q), 0); /* unchanged: it may be asked again */
+                smtp_reply_parser_del(q);
+                CHECK_INT(g.live, 0);
+                CHECK_INT(smtp_reply_parser_read(p, "250 o", 5), SMTP_ERR_NOMEM);
+                CHECK_INT(smtp_reply_parser_read(p, "k\r\n", 3), SMTP_ERR_NOMEM); /* sticky */
+            } else {
+                CHECK_INT(smtp_reply_parser_read(p, "250 o", 5), 5);
+                CHECK_INT(smtp_reply_parser_read(p, "k\r\n250 a", 8), 8);
+                CHECK_INT(f.calls, 2); /* allocated once, kept */
+                CHECK_INT(smtp_reply_parser_reserve(p), 0);
+                CHECK_INT(f.calls, 2);
+            }
             smtp_reply_parser_del(p);
         }
         CHECK_INT(f.live, 0);

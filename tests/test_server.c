@@ -1374,15 +1374,25 @@ static void test_settings_v3(void)
     CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
     CHECK_INT(smtp_server_memory(srv), v2);
     smtp_server_del(srv);
-    /* Range 1 .. 1024; each unit above 1 is a slot allocated by smtp_server_new. */
+    /* Range 1 .. 1024; each unit above 1 is a slot, allocated with the first command read
+     * ahead (test_pipelined_ring_nomem), or by smtp_server_new with SMTP_SERVER_PREALLOCATE. */
     s.max_pending = 0;
     CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
     s.max_pending = 1025;
     CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
     s.max_pending = 1024;
     CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
-    size_t slots = smtp_server_memory(srv) - v2;
-    CHECK(slots >= 1024 * 400 && slots <= 1024 * 600); /* about 500 octets a slot */
+    CHECK_INT(smtp_server_memory(srv), v2); /* an idle session: no slot yet */
+    smtp_server_del(srv);
+    s.flags |= SMTP_SERVER_PREALLOCATE;
+    smtp_server_settings s1 = s;
+    s1.max_pending = 1;
+    CHECK_INT(smtp_server_new(&srv, NULL, &s1, NULL, NULL), 0);
+    size_t pre1 = smtp_server_memory(srv);
+    smtp_server_del(srv);
+    CHECK_INT(smtp_server_new(&srv, NULL, &s, NULL, NULL), 0);
+    size_t slots = smtp_server_memory(srv) - pre1;
+    CHECK(slots >= 1024 * 400 && slots <= 1024 * 600); /* about 520 octets a slot */
     smtp_server_del(srv);
     /* Every allocation of smtp_server_new may fail, the slots' too: nothing stays. */
     s.max_pending = 8;
@@ -1660,6 +1670,39 @@ static void test_pipelined_empty_chunk_slowed(void)
     answer_ids(srv, &a, "210",
                "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: 0 octets received\r\n");
     smtp_server_del(srv);
+}
+
+/*
+ * The slots come with the first command read ahead. When they cannot be allocated the command
+ * waits to be read in turn, as without read-ahead, and they are tried again after an answer.
+ */
+static void test_pipelined_ring_nomem(void)
+{
+    struct papp a;
+    struct failmem f = {0};
+    smtp_mem mem = failmem_mem(&f);
+    smtp_server *srv = papp_new(&a, 8, &mem);
+    size_t idle = smtp_server_memory(srv);
+    int greeted = f.calls;
+    smtp_server_del(srv);
+    f = (struct failmem){.fail_at = greeted + 1};
+    srv = papp_new(&a, 8, &mem);
+    CHECK_INT(f.calls, greeted);
+    size_t mail = strlen("MAIL FROM:<a@b.example>\r\n"), len = strlen(group);
+    CHECK_INT(smtp_server_read(srv, group, len), (smtp_ssize)mail); /* RCPT waits */
+    CHECK_INT(f.calls, greeted + 1); /* the slots' allocation, failed */
+    CHECK_INT(a.nids, 1);
+    CHECK_INT(smtp_server_memory(srv), idle);
+    CHECK_INT(smtp_server_want_read(srv), 0);
+    answer_ids(srv, &a, "0", "250 2.1.0 Ok\r\n");
+    /* The first RCPT read in turn, the rest read ahead: the slots came this time. */
+    CHECK_INT(smtp_server_read(srv, group + mail, len - mail), (smtp_ssize)(len - mail));
+    CHECK_INT(a.nids, 4);
+    CHECK(smtp_server_memory(srv) >= idle + 8 * 400);
+    answer_ids(srv, &a, "321",
+               "250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+    smtp_server_del(srv);
+    CHECK_INT(f.live, 0);
 }
 
 /* The bounds: max_pending, the room of the output queue, max_recipients. */
@@ -2125,6 +2168,7 @@ int main(void)
     test_pipelined_empty_chunk_slowed();
     test_pipelined_bounds();
     test_pipelined_no_alloc();
+    test_pipelined_ring_nomem();
     test_set_extensions();
     test_relay();
     test_decision_command();

@@ -104,6 +104,15 @@ typedef smtp_crypto smtp_client_crypto;
  * adapter's TLS configuration holds it (smtp_tls_settings.cert_file...).
  */
 #define SMTP_CLIENT_AUTH_EXTERNAL 0x20u
+/**
+ * Allocate every buffer in smtp_client_new at its largest (the output queue at max_output, the
+ * buffers of a transaction, the SASL scratch when AUTH is asked for) instead of on demand:
+ * nothing is allocated afterwards (but smtp_client_mail_from's recipients' table and
+ * smtp_client_set_helo's name), and SMTP_ERR_NOMEM can come from smtp_client_new only. An idle
+ * client then costs about max_output + (max_recipients + 16) * 16 + max_recipients +
+ * max_reply_text + max_body_buffer octets more (about 50 KiB with the defaults).
+ */
+#define SMTP_CLIENT_PREALLOCATE 0x40u
 
 /**
  * The version of smtp_client_settings this header describes (common.h: versioned structs):
@@ -546,8 +555,20 @@ typedef struct smtp_client_callbacks {
 /**
  * smtp_client_new_versioned creates a client in `*pcli`, waiting for the server's greeting.
  *
- * All memory is allocated here, bounded by the settings; nothing is allocated later. Call it
- * through smtp_client_new, which passes the struct versions of this header.
+ * Call it through smtp_client_new, which passes the struct versions of this header.
+ *
+ * Memory, bounded by the settings: the client, its reply text (max_reply_text), its SASL buffer
+ * and its reply parser are allocated here. The output queue comes with the first command (512
+ * octets) and doubles on demand up to max_output; the buffers of a transaction (its awaited
+ * replies, max_recipients + 16 slots of 16 octets, the recipients' flags, a saved reply and
+ * the body source's max_body_buffer) with the first message (smtp_client_submit,
+ * smtp_client_mail_from), the SASL scratch (max_output) with the first AUTH line, the reply
+ * parser's line buffer (max_reply_line) with the first reply line split across reads. All are
+ * kept until smtp_client_del, so that a session allocates nothing per message (steady state).
+ * An allocation that fails on demand fails the session (SMTP_ERR_NOMEM, fatal, on_session_end
+ * with SMTP_CLIENT_END_ERROR), but for a message's buffers: smtp_client_submit then returns
+ * SMTP_ERR_NOMEM and the session goes on. With SMTP_CLIENT_PREALLOCATE all are allocated here,
+ * at their largest, instead.
  *
  * @code
  * smtp_client_callbacks cb = {.on_message = on_message, .on_session_end = on_session_end};
@@ -645,6 +666,8 @@ SMTP_API void smtp_client_del(smtp_client *cli);
  * @retval SMTP_ERR_NUL A malformed reply: a NUL byte.
  * @retval SMTP_ERR_CALLBACK_FAILURE A callback failed, or a body source
  *         (smtp_client_read_body_fn) or a crypto function (smtp_client_crypto) did.
+ * @retval SMTP_ERR_NOMEM A buffer allocated on demand could not be (see
+ *         smtp_client_new_versioned): the session failed.
  * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL, or `data` is NULL with `len` > 0 (not
  *         sticky).
  * @retval SMTP_ERR_INVALID_STATE Called inside a callback or a body source (not sticky).
@@ -668,6 +691,8 @@ SMTP_API smtp_ssize smtp_client_read(smtp_client *cli, const char *data,
  *         error codes:
  * @retval SMTP_ERR_CALLBACK_FAILURE A body source (smtp_client_read_body_fn) or a callback
  *         failed, in this call or before.
+ * @retval SMTP_ERR_NOMEM The output queue could not grow (see smtp_client_new_versioned):
+ *         the session failed.
  * @retval SMTP_ERR_INVALID_ARGUMENT `cli` is NULL, or `dest` is NULL with `cap` > 0.
  * @retval SMTP_ERR_INVALID_STATE Called inside a callback or a body source.
  */
@@ -866,6 +891,8 @@ SMTP_API void smtp_client_message_init(smtp_client_message *msg);
  * @retval SMTP_ERR_TOO_LONG A MAIL or RCPT line would exceed its limit (512 octets,
  *         RFC 5321 4.5.3.1.4, plus what its parameters allow: see smtp_emit_mail), or would
  *         not fit in max_output.
+ * @retval SMTP_ERR_NOMEM No memory for the buffers of a transaction (allocated with the first
+ *         message and kept until smtp_client_del); the session goes on, without the message.
  * @retval SMTP_ERR_INVALID_STATE A message is in progress, or the session is ending or over
  *         (smtp_client_quit was called, the session ended or failed).
  */
@@ -921,7 +948,8 @@ SMTP_API int smtp_client_submit_versioned(smtp_client *cli, int version,
  * @retval SMTP_ERR_TOO_LONG The MAIL line would exceed its limit, or would not fit in
  *         max_output.
  * @retval SMTP_ERR_NOMEM No memory for the recipients' table (max_recipients entries,
- *         allocated at the first call and kept until smtp_client_del).
+ *         allocated at the first call and kept until smtp_client_del) or for the buffers of a
+ *         transaction (as smtp_client_submit).
  * @retval SMTP_ERR_INVALID_STATE A message is in progress, or the session is ending or over.
  */
 SMTP_API int smtp_client_mail_from_versioned(smtp_client *cli, int version,
@@ -1104,6 +1132,7 @@ SMTP_API int smtp_client_xclient(smtp_client *cli, smtp_verb verb, const smtp_cl
  *         read, or the session is over; the session runs over implicit TLS (SMTP_CLIENT_TLS:
  *         the header goes before the handshake, in plaintext, so the adapter writes it
  *         itself).
+ * @retval SMTP_ERR_NOMEM No memory for the output queue's first 512 octets (nothing queued).
  */
 SMTP_API int smtp_client_proxy_header(smtp_client *cli, int version, const char *src_addr,
                                       unsigned src_port, const char *dst_addr, unsigned dst_port);

@@ -78,7 +78,7 @@ typedef struct smtp_reply_settings {
     /**
      * The longest reply line accepted, in octets including CRLF (RFC 5321 4.5.3.1.5 sets 512;
      * the default, 2048, tolerates servers that exceed it). At least 6. The parser allocates a
-     * buffer of this size once, in smtp_reply_parser_new.
+     * buffer of this size once, with the first line split across reads.
      */
     size_t max_line;
     /** The most lines one reply may have (default 1000); memory stays bounded either way. */
@@ -114,9 +114,9 @@ SMTP_API void smtp_reply_settings_init_versioned(int version, smtp_reply_setting
  * smtp_reply_parser_new_versioned creates a reply parser and stores it in `*pparser`, reading
  * `callbacks` and `settings` as the struct versions the caller uses.
  *
- * The callbacks and settings are copied. The parser allocates its line buffer (max_line
- * octets) here, once. Call it through the macro smtp_reply_parser_new, which passes the
- * versions of this header.
+ * The callbacks and settings are copied. The parser's line buffer (max_line octets) is
+ * allocated with the first line split across reads, then kept. Call it through the macro
+ * smtp_reply_parser_new, which passes the versions of this header.
  *
  * @code
  * smtp_reply_callbacks cb = {.on_line = my_line};
@@ -140,7 +140,7 @@ SMTP_API void smtp_reply_settings_init_versioned(int version, smtp_reply_setting
  * @return 0 on success, or one of these negative error codes:
  * @retval SMTP_ERR_INVALID_ARGUMENT `pparser` is NULL, `max_line` is below 6, `max_lines` is 0,
  *         or a struct version this library lacks.
- * @retval SMTP_ERR_NOMEM The parser or its line buffer could not be allocated.
+ * @retval SMTP_ERR_NOMEM The parser could not be allocated.
  */
 SMTP_API int smtp_reply_parser_new_versioned(smtp_reply_parser **pparser, int callbacks_version,
                                              const smtp_reply_callbacks *callbacks,
@@ -180,12 +180,28 @@ SMTP_API void smtp_reply_parser_del(smtp_reply_parser *parser);
  * @retval SMTP_ERR_BARE_CR A CR inside a line.
  * @retval SMTP_ERR_NUL A NUL inside a line.
  * @retval SMTP_ERR_CALLBACK_FAILURE on_line returned a negative value.
+ * @retval SMTP_ERR_NOMEM The line buffer, needed for the first line split across reads, could
+ *         not be allocated.
  * @retval SMTP_ERR_INVALID_ARGUMENT `parser` is NULL, or `data` is NULL with `len` > 0 (not
  *         sticky).
  * @retval SMTP_ERR_INVALID_STATE Called from the parser's own on_line (not sticky).
  */
 SMTP_API smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data,
                                            size_t len) SMTP_WARN_UNUSED;
+
+/**
+ * smtp_reply_parser_reserve allocates the parser's line buffer now, if it is not yet, so that
+ * smtp_reply_parser_read never allocates.
+ *
+ * It is for code that reserves its memory up front.
+ *
+ * @param parser  The parser; must not be NULL.
+ * @return 0 on success (also when the buffer was already there), or one of these negative
+ *         error codes:
+ * @retval SMTP_ERR_INVALID_ARGUMENT `parser` is NULL.
+ * @retval SMTP_ERR_NOMEM The buffer could not be allocated; the parser is unchanged.
+ */
+SMTP_API int smtp_reply_parser_reserve(smtp_reply_parser *parser);
 
 /**
  * smtp_reply_parser_idle tells whether the parser stands between replies with no partial line

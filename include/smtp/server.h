@@ -166,7 +166,8 @@ typedef struct smtp_server smtp_server;
  * memory up front; tests that check it). An idle session then costs about max_output +
  * 2 * max_line octets more; with AUTH (whose decoding buffer is allocated at _new anyway)
  * about max_output + max_auth_line more. With SMTP_SERVER_ENVELOPE the envelope's buffers too:
- * about (max_recipients + 1) * (max_line + 64) octets.
+ * about (max_recipients + 1) * (max_line + 64) octets. With max_pending above 1 the slots of
+ * commands read ahead too: about 520 * max_pending octets.
  */
 #define SMTP_SERVER_PREALLOCATE 0x40u
 /**
@@ -338,8 +339,10 @@ typedef struct smtp_server_settings {
      * (pipelined deferral, above): 1 .. 1024. Above 1, while the decision of a MAIL or RCPT
      * is deferred, a client that EHLO offered PIPELINING has its RCPT, DATA and BDAT read
      * ahead and their decisions asked early, up to max_pending commands pending together.
-     * Above 1, smtp_server_new allocates max_pending slots of about 500 octets. Since version
-     * 3; default 1: nothing is read after a deferred command until it is answered.
+     * Above 1, max_pending slots of about 520 octets are allocated with the first command read
+     * ahead (at smtp_server_new with SMTP_SERVER_PREALLOCATE); while they cannot be, commands
+     * are read in turn. Since version 3; default 1: nothing is read after a deferred command
+     * until it is answered.
      */
     size_t max_pending;
     /**
@@ -959,7 +962,8 @@ typedef struct smtp_server_callbacks {
  * line is held to max_line) comes with the first command line split across reads. A decoding
  * buffer (for XCLIENT, XFORWARD, AUTH= and SASL responses: max_line octets, or about
  * max_auth_line with AUTH) is allocated here too with SMTP_SERVER_EXT_AUTH or a trust bit,
- * else when first used (after smtp_server_set_trust). All are kept until smtp_server_del, so
+ * else when first used (after smtp_server_set_trust). The slots of commands read ahead
+ * (settings.max_pending) come with the first one. All are kept until smtp_server_del, so
  * that a session allocates nothing per message (steady state). With SMTP_SERVER_PREALLOCATE
  * all are allocated here, at their largest, instead. smtp_server_memory tells the total.
  *
@@ -1575,8 +1579,8 @@ SMTP_API int smtp_server_in_transaction(const smtp_server *srv);
  * smtp_server_memory tells how many octets the session holds from its allocator now.
  *
  * That is the session itself, its setting strings, the command parser, the output queue,
- * (once used) the decoding buffer and (SMTP_SERVER_ENVELOPE) the envelope's buffers; not the
- * allocator's own overhead.
+ * (once used) the decoding buffer and the slots of commands read ahead (settings.max_pending)
+ * and (SMTP_SERVER_ENVELOPE) the envelope's buffers; not the allocator's own overhead.
  *
  * @param srv  The session, or NULL.
  * @return The octets held, 0 for NULL.
