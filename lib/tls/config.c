@@ -21,6 +21,11 @@
 #define SMTP_TLS_NEED_PSA_INIT 1
 #endif
 
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECDSA_C)
+#include <mbedtls/ecdsa.h>
+#define SMTP_TLS_SIGN_IN_PLACE 1
+#endif
+
 #include <stdio.h>
 #include <string.h>
 
@@ -243,6 +248,40 @@ static int load_own(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err,
     return 0;
 }
 
+/*
+ * 2.28 signs with an EC key of type ECKEY (what parsing gives) through a copy made for each
+ * signature (its pk_wrap.c), so the comb table of the curve's base point, which
+ * mbedtls_ecp_mul keeps in the key's group, is computed again for every handshake. The same
+ * key as type ECDSA is signed with in place: one signature here makes the table, and the
+ * sessions only read it (so sessions in several threads stay safe). 3.x signs in place.
+ */
+static int sign_in_place(smtp_tls_config *cfg, char *err, size_t errlen)
+{
+#if defined(SMTP_TLS_SIGN_IN_PLACE)
+    if (!cfg->has_own || mbedtls_pk_get_type(&cfg->own_key) != MBEDTLS_PK_ECKEY) return 0;
+    mbedtls_pk_context key;
+    mbedtls_pk_init(&key);
+    unsigned char hash[32] = {0}, sig[MBEDTLS_ECDSA_MAX_LEN];
+    size_t len;
+    int ret = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA));
+    if (ret == 0) ret = mbedtls_ecdsa_from_keypair(mbedtls_pk_ec(key), mbedtls_pk_ec(cfg->own_key));
+    if (ret == 0)
+        ret = mbedtls_pk_sign(&key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, &len,
+                              mbedtls_ctr_drbg_random, &cfg->drbg);
+    if (ret != 0) {
+        mbedtls_pk_free(&key);
+        return config_error(err, errlen, load_code(ret), "key: ECDSA setup", ret);
+    }
+    mbedtls_pk_free(&cfg->own_key);
+    cfg->own_key = key;
+#else
+    (void)cfg;
+    (void)err;
+    (void)errlen;
+#endif
+    return 0;
+}
+
 /* 3.2 replaced mbedtls_ssl_conf_min_version(major, minor) by mbedtls_ssl_conf_min_tls_version;
  * TLS 1.3 is usable from 3.2 on (3.0 and 3.1 had it only as an experiment). */
 static int set_min_version(mbedtls_ssl_config *conf, smtp_tls_version_min v)
@@ -411,7 +450,7 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
 #endif
     /* The RNG first: 3.x needs it to parse keys. */
     if ((ret = seed_rng(cfg, err, errlen)) != 0 || (ret = load_cas(cfg, settings, err, errlen)) ||
-        (ret = load_own(cfg, settings, err, errlen)) ||
+        (ret = load_own(cfg, settings, err, errlen)) || (ret = sign_in_place(cfg, err, errlen)) ||
         (ret = setup_ssl_configs(cfg, settings, err, errlen))) {
         smtp_tls_config_del(cfg);
         return ret;
