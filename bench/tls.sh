@@ -20,8 +20,10 @@
 #    has no BDAT), 10 sessions of 1,000 1 KiB messages, the certificate verified (ipcert.pem
 #    names 127.0.0.1), each server's own choice of cipher suite (the table says which);
 #    target at least 2x smtp-server's.
-# Rates are medians of BENCH_REPS rounds, both servers in each round (ours first), servers on
-# the sinks' CPU and clients on the other (run.sh's placement). Needs mbedTLS (smtp-sink with
+# Rates are medians of BENCH_REPS rounds after a warm-up round, both servers in each round (ours
+# first), servers on the sinks' CPU and clients on the other (run.sh's placement); each
+# server's CPU time per operation alongside, and for handshakes its inverse (the rate at
+# saturation), which the machine's other work does not blur. Needs mbedTLS (smtp-sink with
 # TLS, e2e_mkcert) and python3; smtp-server needs node and the interop tests' npm install in
 # tests/interop/node (or BENCH_NODE_DIR), which this makes only as root (npm ci, as
 # tests/interop/install.sh does); a missing one makes its rows say "skipped", never fails.
@@ -73,6 +75,14 @@ tls_round() {
     echo $(($(ticks "$pid") - t0)) >>"$out/tls-$name.ticks"
 }
 
+# tls_busy NAME TOTAL: the server's CPU time over each round's duration (TOTAL / rate), median:
+# near 1, it was saturated; well below, the machine's other work or the client held it back.
+tls_busy() {
+    paste "$out/tls-$1.ticks" "$out/tls-$1.rate" | awk -v n="$2" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \
+        '$2 > 0 { print ($1 / hz) / (n / $2) }' >"$out/tls-$1.busy"
+    medianf %.2f "$out/tls-$1.busy"
+}
+
 # tls_cpu NAME TOTAL UNIT: the server's CPU time per operation over all rounds of NAME (TOTAL
 # operations a round), in ms (UNIT 1e3) or us (1e6).
 tls_cpu() {
@@ -84,7 +94,13 @@ tls_cpu() {
 # tls_offer NAME: "version cipher group" as the last handshakes load of NAME printed them.
 tls_offer() {
     tail -n 1 "$out/tls-$1.offer" 2>/dev/null |
-        sed -n 's/^sessions .* version \([^ ]*\) cipher \([^ ]*\) group \([^ ]*\)$/\1 \2 \3/p'
+        sed -n 's/^sessions .* version \([^ ]*\) cipher \([^ ]*\) group \([^ ]*\) .*/\1 \2 \3/p'
+}
+
+# tls_client_cpu NAME: the median of tls_load.py's CPU ms per session over the rounds of NAME.
+tls_client_cpu() {
+    sed -n 's/.* client_cpu_ms //p' "$out/tls-$1.offer" >"$out/tls-$1.client"
+    medianf %.2f "$out/tls-$1.client"
 }
 
 run_tls() {
@@ -159,6 +175,13 @@ run_tls() {
     fi
     ours_args=()
     ours_stdout=
+    # A round of a fifth, not counted: node compiles its hot paths as they run (its first
+    # thousand handshakes cost it twice the CPU of the next), and both heaps reach their size.
+    note "tls: warm-up round (not counted)"
+    tls_round warm-hs-ours handshakes $((hs / 5)) "$o_port" "$o_pid"
+    [ $node_ok = 1 ] && tls_round warm-hs-node handshakes $((hs / 5)) "$n_port" "$n_pid"
+    tls_round warm-msg-ours send-tls $((msgs / 5)) "$o_port" "$o_pid"
+    [ $node_ok = 1 ] && tls_round warm-msg-node send-tls $((msgs / 5)) "$n_port" "$n_pid"
     for rep in $(seq "$reps"); do
         note "tls: round $rep of $reps"
         tls_round hs-ours handshakes "$hs" "$o_port" "$o_pid"
@@ -193,8 +216,21 @@ run_tls() {
     [ $node_ok = 1 ] && c_node=$(tls_cpu hs-node "$hs" 1e3)
     row "  server CPU ms per handshake" "$(tls_cpu hs-ours "$hs" 1e3)" \
         "$(vs "$c_node" "$(tls_cpu hs-ours "$hs" 1e3)")" "-" ""
-    row "  negotiated (tls_load.py's one offer)" "${offer:-fail}" "$(tls_offer hs-node)" "the same" \
-        "$([ -n "$offer" ] && [ "$offer" = "$(tls_offer hs-node)" ] && echo yes || echo -)"
+    row "  server CPU busy (CPU time / duration)" "$(tls_busy hs-ours "$hs")" \
+        "$([ $node_ok = 1 ] && tls_busy hs-node "$hs" || echo "$NODE_MISSING")" "-" ""
+    # At saturation a server's rate is 1 / its CPU per handshake: the comparison the machine's
+    # other work does not blur (it decides how much of its CPU each server gets in a round).
+    local p_ours p_node=$NODE_MISSING
+    p_ours=$(awk -v c="$(tls_cpu hs-ours "$hs" 1e3)" 'BEGIN { if (c > 0) printf "%.0f", 1000 / c; else print "-" }')
+    [ $node_ok = 1 ] && p_node=$(awk -v c="$c_node" 'BEGIN { if (c > 0) printf "%.0f", 1000 / c; else print "-" }')
+    row "  handshakes per server CPU-second (1 / CPU per handshake)" "$p_ours" "$(vs "$p_node" "$p_ours")" \
+        ">= 2x smtp-server" "$(met_ge "$(ratio "$p_ours" "$p_node")" 2)"
+    row "  load client CPU ms per session (tls_load.py)" "$(tls_client_cpu hs-ours)" \
+        "$([ $node_ok = 1 ] && tls_client_cpu hs-node || echo "$NODE_MISSING")" "-" ""
+    local offer_node=$NODE_MISSING
+    [ $node_ok = 1 ] && offer_node=$(tls_offer hs-node)
+    row "  negotiated (tls_load.py's one offer)" "${offer:-fail}" "${offer_node:-fail}" "the same" \
+        "$([ -n "$offer" ] && [ "$offer" = "$offer_node" ] && echo yes || echo -)"
     m_ours=$(median "$out/tls-msg-ours.rate")
     [ $node_ok = 1 ] && m_node=$(median "$out/tls-msg-node.rate")
     r=$(ratio "$m_ours" "$m_node")
@@ -207,5 +243,7 @@ run_tls() {
     [ $node_ok = 1 ] && c_node=$(tls_cpu msg-node "$msgs" 1e6)
     row "  server CPU us per message" "$(tls_cpu msg-ours "$msgs" 1e6)" \
         "$(vs "$c_node" "$(tls_cpu msg-ours "$msgs" 1e6)")" "-" ""
+    row "  server CPU busy (CPU time / duration)" "$(tls_busy msg-ours "$msgs")" \
+        "$([ $node_ok = 1 ] && tls_busy msg-node "$msgs" || echo "$NODE_MISSING")" "-" ""
     row "  negotiated with smtp-send (each server's choice)" "${probe_ours:-fail}" "${probe_node:-fail}" "-" ""
 }
