@@ -31,9 +31,11 @@
 #     as fast; smtp-source cannot pipeline, so the target row runs smtp-send unpipelined).
 #  7. (part "proxy", issue #15, bench/proxy.sh) smtp-proxy against direct and against nginx's
 #     mail proxy: messages per second, round trips per message, memory per idle connection.
+#  8. (part "tls", issue #18, bench/tls.sh) smtp-sink against nodemailer's smtp-server over TLS:
+#     memory per idle TLS connection, STARTTLS handshakes per second, messages per second.
 # Environment: BENCH_REPS (default 5), BENCH_IDLE (default 10000), BENCH_SCALE (multiplies
 # the message counts of the end-to-end runs, default 1), BENCH_CORE_RUNS (default 3), BENCH_ONLY (the parts to run, default
-# "core engines sink e2e tools rtt idle proxy"), BENCH_WITHOUT (see below). Raw
+# "core engines sink e2e tools rtt idle proxy tls"), BENCH_WITHOUT (see below). Raw
 # outputs (callgrind files, transcripts, every run's figure) stay in BUILD_DIR/bench-out.
 #
 # Postfix (smtp-sink, smtp-source) and valgrind come from Debian packages. When one is missing
@@ -98,7 +100,7 @@ apt_install() { # apt_install PACKAGE...: as root on Debian only
     { apt-get update -q && apt-get install -y -q --no-install-recommends "$@"; } \
         >>"$out/apt.log" 2>&1 || note "could not install $* (see $out/apt.log)"
 }
-# BENCH_WITHOUT="postfix valgrind nginx" behaves as if they were missing (and installs nothing).
+# BENCH_WITHOUT="postfix valgrind nginx node" behaves as if they were missing (and installs nothing).
 without() { case " ${BENCH_WITHOUT:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 PF_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 PF_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
@@ -289,6 +291,11 @@ load_client() {
             --no-pipelining --no-chunking --count "$count" --sessions "$s" \
             >>"$out/load.log" 2>&1
         ;;
+    send-tls) # part tls: STARTTLS required, the certificate verified (bench/tls.sh's TLS_CA), DATA
+        "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
+            --tls-required --cafile "$TLS_CA" --no-chunking --count "$count" --sessions "$s" \
+            >>"$out/load.log" 2>&1
+        ;;
     send-data) # pipelined, DATA to every sink (BDAT is what `send` gives ours)
         "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --no-chunking --count "$count" --sessions "$s" >>"$out/load.log" 2>&1
@@ -311,10 +318,10 @@ median() { # median FILE: the median of the numbers in FILE ("fail" if any faile
 # vs THEIRS OURS [SPREAD]: Postfix's figure (and its spread), with our ratio to it when both
 # are numbers.
 vs() { case $1$2 in *[!0-9.]*) echo "$1" ;; *) echo "$1${3:+ $3} (ours x$(ratio "$2" "$1"))" ;; esac; }
-spread() { # spread FILE: "[min-max]" of a run's figures, in thousands
+spread() { # spread FILE [UNITS]: "[min-max]" of a run's figures, in thousands (UNITS: as they are)
     grep -q fail "$1" 2>/dev/null && return
-    sort -g "$1" 2>/dev/null | awk 'NR == 1 { lo = $1 } { hi = $1 }
-        END { if (NR > 1) printf "[%.0f-%.0fk]", lo / 1000, hi / 1000 }'
+    sort -g "$1" 2>/dev/null | awk -v k="${2:-k}" 'NR == 1 { lo = $1 } { hi = $1 }
+        END { d = k == "k" ? 1000 : 1; if (NR > 1) printf "[%.0f-%.0f%s]", lo / d, hi / d, k == "k" ? "k" : "" }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 
@@ -945,8 +952,12 @@ run_tools() {
 # shellcheck source=bench/proxy.sh
 . "$(dirname "${BASH_SOURCE[0]}")/proxy.sh"
 
+# ==== 8. issue #18: TLS, smtp-sink against nodemailer's smtp-server (bench/tls.sh) ====
+# shellcheck source=bench/tls.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
+
 # ==== run the sections asked for (BENCH_ONLY, default all), then print the table ====
-for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle proxy}; do
+for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle proxy tls}; do
     case $part in
     core) run_core ;;
     engines) run_engines ;;
@@ -956,7 +967,8 @@ for part in ${BENCH_ONLY:-core engines sink e2e tools rtt idle proxy}; do
     rtt) run_rtt ;;
     idle) run_idle ;;
     proxy) run_proxy ;;
-    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e tools rtt idle proxy)" && exit 2 ;;
+    tls) run_tls ;;
+    *) note "BENCH_ONLY: unknown part '$part' (core engines sink e2e tools rtt idle proxy tls)" && exit 2 ;;
     esac
 done
 

@@ -72,6 +72,11 @@ int ex_tls_server_init(ex_tls *t, const char *cert, const char *key, char *err, 
     smtp_tls_settings_init(&ts, SMTP_TLS_SERVER);
     ts.cert_file = cert;
     ts.key_file = key;
+    /* A server holds many sessions, most of them idle, and writes little: an out queue of
+     * 4 KiB instead of a whole record (17 KiB) keeps an idle TLS connection of smtp-sink under
+     * 64 KiB (issue #18, BENCHMARKS.md); a longer write only takes more calls. The in queue
+     * keeps its default: the I/O adapter reads up to 16 KiB at a time. */
+    ts.out_buffer = 4096;
     t->host = NULL;
     smtp_tls_dane_init(&t->dane);
     return smtp_tls_config_new(&t->cfg, &ts, NULL, err, errlen) == 0 ? 0 : -1;

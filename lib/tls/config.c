@@ -21,6 +21,11 @@
 #define SMTP_TLS_NEED_PSA_INIT 1
 #endif
 
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECDSA_C)
+#include <mbedtls/ecdsa.h>
+#define SMTP_TLS_SIGN_IN_PLACE 1
+#endif
+
 #include <stdio.h>
 #include <string.h>
 
@@ -243,6 +248,40 @@ static int load_own(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err,
     return 0;
 }
 
+/*
+ * 2.28 signs with an EC key of type ECKEY (what parsing gives) through a copy made for each
+ * signature (its pk_wrap.c), so the comb table of the curve's base point, which
+ * mbedtls_ecp_mul keeps in the key's group, is computed again for every handshake. The same
+ * key as type ECDSA is signed with in place: one signature here makes the table, and the
+ * sessions only read it (so sessions in several threads stay safe). 3.x signs in place.
+ */
+static int sign_in_place(smtp_tls_config *cfg, char *err, size_t errlen)
+{
+#if defined(SMTP_TLS_SIGN_IN_PLACE)
+    if (!cfg->has_own || mbedtls_pk_get_type(&cfg->own_key) != MBEDTLS_PK_ECKEY) return 0;
+    mbedtls_pk_context key;
+    mbedtls_pk_init(&key);
+    unsigned char hash[32] = {0}, sig[MBEDTLS_ECDSA_MAX_LEN];
+    size_t len;
+    int ret = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA));
+    if (ret == 0) ret = mbedtls_ecdsa_from_keypair(mbedtls_pk_ec(key), mbedtls_pk_ec(cfg->own_key));
+    if (ret == 0)
+        ret = mbedtls_pk_sign(&key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, &len,
+                              mbedtls_ctr_drbg_random, &cfg->drbg);
+    if (ret != 0) {
+        mbedtls_pk_free(&key);
+        return config_error(err, errlen, load_code(ret), "key: ECDSA setup", ret);
+    }
+    mbedtls_pk_free(&cfg->own_key);
+    cfg->own_key = key;
+#else
+    (void)cfg;
+    (void)err;
+    (void)errlen;
+#endif
+    return 0;
+}
+
 /* 3.2 replaced mbedtls_ssl_conf_min_version(major, minor) by mbedtls_ssl_conf_min_tls_version;
  * TLS 1.3 is usable from 3.2 on (3.0 and 3.1 had it only as an experiment). */
 static int set_min_version(mbedtls_ssl_config *conf, smtp_tls_version_min v)
@@ -273,6 +312,42 @@ static int authmode(smtp_tls_verify v)
     }
 }
 
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
+/*
+ * 2.28 prefers the largest curve both sides know (its list, mbedtls_ecp_grp_id_list, puts
+ * secp521r1 first, x25519 near the end), and a server chooses by its own order: an OpenSSL
+ * client's default offer (X25519 first, secp521r1 among the rest) cost our server a secp521r1
+ * ECDHE, 2.2 times secp256r1's instructions per handshake (BENCHMARKS.md, part tls). 3.x and
+ * OpenSSL prefer x25519, then secp256r1, secp384r1, secp521r1: this is that order, the other
+ * curves 2.28 knows after them in its own order, so that none a peer needs is lost (a TLS 1.2
+ * peer's ECDSA certificate must use a curve of the list too).
+ */
+static const mbedtls_ecp_group_id preferred_curves[] = {
+    MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_SECP521R1};
+#define N_PREFERRED (sizeof preferred_curves / sizeof preferred_curves[0])
+
+/* A curve's place in preferred_curves; N_PREFERRED for the others. */
+static size_t curve_rank(mbedtls_ecp_group_id g)
+{
+    size_t r = 0;
+    while (r < N_PREFERRED && preferred_curves[r] != g)
+        r++;
+    return r;
+}
+
+/* Writes the curves this mbedTLS has, by rank, to out[0..cap), ended by MBEDTLS_ECP_DP_NONE. */
+static void prefer_curves(mbedtls_ecp_group_id *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t rank = 0; rank <= N_PREFERRED; rank++)
+        for (const mbedtls_ecp_group_id *g = mbedtls_ecp_grp_id_list();
+             *g != MBEDTLS_ECP_DP_NONE && n + 1 < cap; g++)
+            if (curve_rank(*g) == rank) out[n++] = *g;
+    out[n] = MBEDTLS_ECP_DP_NONE;
+}
+#endif
+
 /* Fills one mbedTLS configuration: the role, the versions, the random generator, `mode` (an
  * MBEDTLS_SSL_VERIFY_*), the CAs when `with_ca`, the own certificate. */
 static int setup_ssl_config(smtp_tls_config *cfg, mbedtls_ssl_config *conf,
@@ -288,6 +363,9 @@ static int setup_ssl_config(smtp_tls_config *cfg, mbedtls_ssl_config *conf,
                             "min_version: TLS 1.3 is not available in this mbedTLS", 0);
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &cfg->drbg);
     mbedtls_ssl_conf_authmode(conf, mode);
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
+    mbedtls_ssl_conf_curves(conf, cfg->curves); /* filled by smtp_tls_config_new */
+#endif
     /* Renegotiation stays off (mbedTLS's default): SMTP never needs it. */
     if (with_ca && cfg->has_ca) mbedtls_ssl_conf_ca_chain(conf, &cfg->ca, NULL);
     if (cfg->has_own && (ret = mbedtls_ssl_conf_own_cert(conf, &cfg->own_cert, &cfg->own_key)) != 0)
@@ -367,9 +445,12 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
     mbedtls_pk_init(&cfg->own_key);
     mbedtls_ssl_config_init(&cfg->conf);
     mbedtls_ssl_config_init(&cfg->dane_conf);
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
+    prefer_curves(cfg->curves, sizeof cfg->curves / sizeof cfg->curves[0]);
+#endif
     /* The RNG first: 3.x needs it to parse keys. */
     if ((ret = seed_rng(cfg, err, errlen)) != 0 || (ret = load_cas(cfg, settings, err, errlen)) ||
-        (ret = load_own(cfg, settings, err, errlen)) ||
+        (ret = load_own(cfg, settings, err, errlen)) || (ret = sign_in_place(cfg, err, errlen)) ||
         (ret = setup_ssl_configs(cfg, settings, err, errlen))) {
         smtp_tls_config_del(cfg);
         return ret;

@@ -41,6 +41,10 @@ struct smtp_tls_config {
     /* A client's sessions with DANE (smtp_tls_set_dane) run on this one: the same but for
      * verification OPTIONAL and no CA, so that the DANE check alone decides (dane.c). */
     mbedtls_ssl_config dane_conf;
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
+    /* 2.28: the curves in the order of preference both confs use (config.c: prefer_curves). */
+    mbedtls_ecp_group_id curves[16];
+#endif
 };
 
 /* The libsmtp error for an mbedTLS error code: SMTP_ERR_NOMEM for allocation failures of any
