@@ -379,23 +379,34 @@ static int tls_on(smtp_io_conn *c, int64_t now)
     return r < 0 ? fail(c, SMTP_IO_ERROR, r) : 0;
 }
 
-/* Moves ciphertext into the filter, runs the handshake, and takes out plaintext while the
- * engine has nothing kept. */
+/* Ciphertext kept in `cin` into the filter, as much as it takes. 0, or -1 (failed). */
+static int feed_cipher(smtp_io_conn *c, int *progress)
+{
+    if (!c->cin.len) return 0;
+    smtp_ssize k = c->filter->feed(c->filter->ctx, c->cin.ptr, c->cin.len);
+    if (k < 0) return tls_fail(c, (int)k);
+    if (k > 0) {
+        buf_consume(c, &c->cin, (size_t)k);
+        *progress = 1;
+    }
+    return 0;
+}
+
+/*
+ * Moves ciphertext into the filter, runs the handshake, and takes out plaintext while the
+ * engine has nothing kept. A handshake step or a read may take ciphertext from the filter's
+ * buffer into the TLS library without giving anything yet (a record larger than that buffer
+ * comes in pieces): `cin` is fed again after them, and that is the progress that makes the
+ * loop go on; else the rest of the record would wait in `cin`, the socket unread, for ever.
+ */
 static int run_filter(smtp_io_conn *c, int64_t now, int *progress)
 {
     smtp_io_filter *f = c->filter;
-    if (c->cin.len) {
-        smtp_ssize k = f->feed(f->ctx, c->cin.ptr, c->cin.len);
-        if (k < 0) return tls_fail(c, (int)k);
-        if (k > 0) {
-            buf_consume(c, &c->cin, (size_t)k);
-            *progress = 1;
-        }
-    }
+    if (feed_cipher(c, progress) < 0) return -1;
     if (c->tls == SMTP_IO_TLS_HANDSHAKE) {
         int r = f->handshake(f->ctx);
         if (r < 0) return tls_fail(c, r);
-        if (r == 0) return 0;
+        if (r == 0) return feed_cipher(c, progress);
         *progress = 1;
         if (tls_on(c, now) < 0) return -1;
     }
@@ -418,7 +429,8 @@ static int run_filter(smtp_io_conn *c, int64_t now, int *progress)
         *progress = 1;
         if (deliver_plain(c, tmp, (size_t)n, now) < 0) return -1;
     }
-    return c->done ? -1 : 0;
+    if (c->done) return -1;
+    return c->filter_end ? 0 : feed_cipher(c, progress);
 }
 
 /* Creates the filter and starts the handshake. */

@@ -4,7 +4,8 @@
  * the server loop offers STARTTLS with a certificate made at run time (tests/tls/pki.c) and
  * blocking clients require it and verify the name (RFC 3207, RFC 6125); a second loop speaks
  * implicit TLS (RFC 8314); a client that expects another name fails the handshake and
- * delivers nothing. Every message must arrive over TLS. A client driven by hand sends its
+ * delivers nothing; the same with the server's ciphertext buffers at their smallest (1 KiB: a
+ * client's record taken by the TLS library in pieces). Every message must arrive over TLS. A client driven by hand sends its
  * close_notify in the middle of a command line and of a body: EOF, nothing acknowledged; a
  * plaintext client on the implicit-TLS port: the handshake fails with an alert (TLS). The
  * one-call client (smtp_tls_client_run) delivers with a CA file, fails the handshake with the
@@ -23,6 +24,10 @@ static test_pki pki;
 static smtp_tls_config *glue_client_cfg, *glue_server_cfg;
 static const char *glue_host = "localhost";
 static int glue_made;
+/* The server's ciphertext buffers at SMTP_TLS_MIN_BUFFER, smaller than the clients' 16 KiB
+ * records: the adapter must go on moving bytes while the TLS library takes a record in
+ * pieces. */
+static int small_buffers;
 
 static int glue_new(smtp_io_filter *f, smtp_io_conn *conn, void *user_data)
 {
@@ -81,6 +86,7 @@ static smtp_io_loop *tls_loop_new(struct iot_server *srv, int implicit, int lfd)
     smtp_tls_settings_init(&ts, SMTP_TLS_SERVER);
     ts.cert_pem = pki.server_chain;
     ts.key_pem = pki.server_key;
+    if (small_buffers) ts.in_buffer = ts.out_buffer = SMTP_TLS_MIN_BUFFER;
     char why[256];
     CHECK_INT(smtp_tls_config_new(&glue_server_cfg, &ts, NULL, why, sizeof why), 0);
     smtp_io_loop_settings ls;
@@ -343,6 +349,10 @@ int main(void)
     if (test_pki_make(&pki) < 0) return 1;
     run(0);
     run(1);
+    small_buffers = 1; /* messages of 30,000 octets, records of 16 KiB, through 1 KiB buffers */
+    run(0);
+    run(1);
+    small_buffers = 0;
     test_close_notify_mid_command(0);
     test_close_notify_mid_command(1);
     test_plaintext_to_implicit();
