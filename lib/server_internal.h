@@ -188,9 +188,9 @@ struct smtp_server {
 
     /* The pending decision. */
     smtp_srv_decision decision;
-    uint64_t decision_id;    /* its id (smtp_server_decision) */
-    uint64_t last_id;        /* the last id given; ids count from 1 */
-    int answered;            /* smtp_server_reply was called during the policy callback */
+    uint64_t decision_id; /* its id (smtp_server_decision) */
+    uint64_t last_id;     /* the last id given; ids count from 1 */
+    int answered;         /* smtp_server_reply was called during the policy callback */
     /* relay_arg: the answer being given is a relayed reply (smtp_server_relay_to, or a slot's
      * kept one); relay: the next reply line formatted is it (consumed by that line). */
     int relay_arg, relay;
@@ -266,6 +266,7 @@ struct smtp_server {
     size_t scratch_cap;
     unsigned trust;       /* SMTP_SERVER_TRUST_* */
     unsigned ext_allowed; /* settings.extensions: what smtp_server_set_extensions may offer */
+    unsigned param_ext;   /* smtp_srv_param_ext of set.extensions */
 
     /* AUTH (server_auth.c). */
     smtp_srv_mech auth_mech; /* the kind of the exchange in progress (the AUTH phase) */
@@ -443,6 +444,9 @@ void smtp_srv_helo_accepted(smtp_server *srv);
 void smtp_srv_mail_accepted(smtp_server *srv);
 /* RCPT was accepted: one more recipient. */
 void smtp_srv_rcpt_accepted(smtp_server *srv);
+/* The parameter extensions (SMTP_PARAM_EXT_*) that settings.extensions `e` allow, before those
+ * that depend on the session (REQUIRETLS, AUTH): kept in srv->param_ext. */
+unsigned smtp_srv_param_ext(unsigned e);
 /* The RCPT command (a RCPT read ahead too: srv->spec). */
 int smtp_srv_cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd);
 /*
