@@ -9,6 +9,9 @@
 #include "json.h"
 
 #include <errno.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,10 +127,56 @@ static int plain8(const unsigned char *p)
         highs);
 }
 
+#if defined(__SSE2__)
+/* plain8 for the 16 octets at p: signed, the bytes above 0x1f are 0x20-0x7f; of those, '"',
+ * '\\' and DEL are not plain. */
+static int plain16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i bad = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    __m128i ok = _mm_andnot_si128(bad, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
+    return _mm_movemask_epi8(ok) == 0xffff;
+}
+#endif
+
+/* Whether all `len` octets at u are plain: blocks, the last one overlapping the one before
+ * (never a load past the end), so that a whole string is judged in a few steps. */
+static int plain_all(const unsigned char *u, size_t len)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    if (len >= 16) {
+        for (; i + 16 <= len; i += 16)
+            if (!plain16(u + i)) return 0;
+        return i == len || plain16(u + len - 16);
+    }
+#endif
+    if (len >= 8) {
+        for (; i + 8 <= len; i += 8)
+            if (!plain8(u + i)) return 0;
+        return i == len || plain8(u + len - 8);
+    }
+    for (; i < len; i++)
+        if (!plain[u[i]]) return 0;
+    return 1;
+}
+
 void ex_jline_string(ex_jline *j, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
+    size_t room = EX_JLINE_CAP - j->len;
+    if (room >= 2 && len <= room - 2 && plain_all(u, len)) {
+        /* The common case: nothing to escape, copied whole with its quotes. */
+        char *o = j->buf + j->len;
+        o[0] = '"';
+        memcpy(o + 1, s, len);
+        o[len + 1] = '"';
+        j->len += len + 2;
+        return;
+    }
     need(j, 1);
     j->buf[j->len++] = '"';
     for (size_t i = 0; i < len;) {
