@@ -332,7 +332,7 @@ static int path_grammar(cursor *c, size_t len, unsigned flags, smtp_path *out)
         out->flags |= SMTP_PATH_F_NULL;
         return 0;
     }
-    if ((flags & SMTP_PATH_ALLOW_POSTMASTER) &&
+    if ((flags & SMTP_PATH_ALLOW_POSTMASTER) && c->end - c->pos == 10 &&
         smtp_span_ieq((const char *)c->s + c->pos, c->end - c->pos, "postmaster")) {
         /* RFC 5321 4.1.1.3: "<Postmaster>" names the local postmaster, without a domain. */
         out->local = span_of(c, c->pos, c->end);
