@@ -12,6 +12,12 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,28 +117,30 @@ static const unsigned char plain[256] = {
     /* 0xf0 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-/* Whether the 8 octets at p are all plain: a word at a time, none below 0x20, none at or above
- * 0x7f, no '"' and no '\\' (each test is the has-a-zero-byte or has-a-byte-below expression on
- * the word, exact as a yes/no). */
-static int plain8(const unsigned char *p)
+/* Whether the 8 octets of the word x are all plain: none below 0x20, none at or above 0x7f,
+ * no '"' and no '\\' (each test is the has-a-zero-byte or has-a-byte-below expression on the
+ * word, exact as a yes/no). */
+static int plain8(uint64_t x)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
-    uint64_t x, q, b, d;
-    memcpy(&x, p, 8);
-    q = x ^ (ones * '"');
-    b = x ^ (ones * '\\');
-    d = x ^ (ones * 0x7f);
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\'), d = x ^ (ones * 0x7f);
     return !(
         (((x - ones * 0x20) & ~x) | x | ((q - ones) & ~q) | ((b - ones) & ~b) | ((d - ones) & ~d)) &
         highs);
 }
 
-#if defined(__SSE2__)
-/* plain8 for the 16 octets at p: signed, the bytes above 0x1f are 0x20-0x7f; of those, '"',
- * '\\' and DEL are not plain. */
-static int plain16(const unsigned char *p)
+static uint64_t load8(const unsigned char *p)
 {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+#if defined(__SSE2__)
+/* plain8 for 16 octets: signed, the bytes above 0x1f are 0x20-0x7f; of those, '"', '\\' and
+ * DEL are not plain. */
+static int plain16(__m128i v)
+{
     __m128i bad = _mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
         _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
@@ -141,47 +149,59 @@ static int plain16(const unsigned char *p)
 }
 #endif
 
-/* Whether all `len` octets at u are plain: blocks, the last one overlapping the one before
- * (never a load past the end), so that a whole string is judged in a few steps. */
-static int plain_all(const unsigned char *u, size_t len)
+/*
+ * Copies the `len` octets at u to o if they are all plain, in blocks whose last one overlaps
+ * the one before (never a load past the end): each block is loaded once, judged and stored.
+ * Returns 0 at the first block that is not plain (o then holds a part, to be overwritten).
+ */
+static int copy_plain(char *o, const unsigned char *u, size_t len)
 {
     size_t i = 0;
 #if defined(__SSE2__)
     if (len >= 16) {
-        for (; i + 16 <= len; i += 16)
-            if (!plain16(u + i)) return 0;
-        return i == len || plain16(u + len - 16);
+        __m128i v;
+        for (; i + 16 <= len; i += 16) {
+            v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+            if (!plain16(v)) return 0;
+            _mm_storeu_si128((__m128i *)(void *)(o + i), v);
+        }
+        if (i == len) return 1;
+        v = _mm_loadu_si128((const __m128i *)(const void *)(u + len - 16));
+        if (!plain16(v)) return 0;
+        _mm_storeu_si128((__m128i *)(void *)(o + len - 16), v);
+        return 1;
     }
 #endif
     if (len >= 8) {
-        for (; i + 8 <= len; i += 8)
-            if (!plain8(u + i)) return 0;
-        return i == len || plain8(u + len - 8);
+        uint64_t x;
+        for (; i + 8 <= len; i += 8) {
+            if (!plain8(x = load8(u + i))) return 0;
+            memcpy(o + i, &x, 8);
+        }
+        if (i == len) return 1;
+        if (!plain8(x = load8(u + len - 8))) return 0;
+        memcpy(o + len - 8, &x, 8);
+        return 1;
     }
-    for (; i < len; i++)
+    for (; i < len; i++) {
         if (!plain[u[i]]) return 0;
+        o[i] = (char)u[i];
+    }
     return 1;
 }
 
-void ex_jline_string(ex_jline *j, const char *s, size_t len)
+/* ex_jline_string for a string with something to escape (or too long for the buffer's room):
+ * plain runs copied whole, the rest octet by octet. Kept out of line: the common case needs
+ * none of its registers. */
+static NOINLINE void string_slow(ex_jline *j, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-    size_t room = EX_JLINE_CAP - j->len;
-    if (room >= 2 && len <= room - 2 && plain_all(u, len)) {
-        /* The common case: nothing to escape, copied whole with its quotes. */
-        char *o = j->buf + j->len;
-        o[0] = '"';
-        memcpy(o + 1, s, len);
-        o[len + 1] = '"';
-        j->len += len + 2;
-        return;
-    }
     need(j, 1);
     j->buf[j->len++] = '"';
     for (size_t i = 0; i < len;) {
         size_t run = i;
-        while (run + 8 <= len && plain8(u + run))
+        while (run + 8 <= len && plain8(load8(u + run)))
             run += 8;
         while (run < len && plain[u[run]])
             run++;
@@ -225,13 +245,40 @@ void ex_jline_string(ex_jline *j, const char *s, size_t len)
     j->buf[j->len++] = '"';
 }
 
+void ex_jline_string(ex_jline *j, const char *s, size_t len)
+{
+    size_t room = EX_JLINE_CAP - j->len;
+    char *o = j->buf + j->len;
+    if (room >= 2 && len <= room - 2 && copy_plain(o + 1, (const unsigned char *)s, len)) {
+        /* The common case: nothing to escape, copied whole with its quotes. */
+        o[0] = '"';
+        o[len + 1] = '"';
+        j->len += len + 2;
+        return;
+    }
+    string_slow(j, s, len);
+}
+
 void ex_jline_u64(ex_jline *j, uint64_t v)
 {
+    /* Two digits a step, from a table of the hundred pairs. */
+    static const char pairs[] = "000102030405060708091011121314151617181920212223242526272829"
+                                "303132333435363738394041424344454647484950515253545556575859"
+                                "606162636465666768697071727374757677787980818283848586878889"
+                                "90919293949596979899";
     char digits[20];
     size_t n = 0;
-    do {
-        digits[sizeof digits - ++n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        n += 2;
+        memcpy(digits + sizeof digits - n, pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        n += 2;
+        memcpy(digits + sizeof digits - n, pairs + 2 * v, 2);
+    } else {
+        digits[sizeof digits - ++n] = (char)('0' + v);
+    }
     ex_jline_raw(j, digits + sizeof digits - n, n);
 }

@@ -182,6 +182,20 @@ static void test_jline_long(void)
     CHECK(n == w && memcmp(got, want, w) == 0);
 }
 
+/* Numbers, two digits a step: every length, a digit or a pair left at the front. */
+static void test_jline_u64(void)
+{
+    static const uint64_t v[] = {0, 7, 10, 99, 100, 101, 1024, 99999, 100000, 1000000007};
+    static const char *const want[] = {"0",   "7",    "10",    "99",     "100",
+                                       "101", "1024", "99999", "100000", "1000000007"};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        ex_jline j;
+        ex_jline_init(&j, -1);
+        ex_jline_u64(&j, v[i]);
+        CHECK(j.len == strlen(want[i]) && memcmp(j.buf, want[i], j.len) == 0);
+    }
+}
+
 /* A full non-blocking pipe (stdout inherited that way): the flush waits for room instead of
  * dropping the line. The reader, a child, starts draining only after the pipe filled up. */
 static void test_jline_nonblocking(void)
@@ -236,6 +250,7 @@ static void test_json(void)
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3) == 3);
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2) == 0);
     test_jline_long();
+    test_jline_u64();
     test_jline_words();
     test_jline_nonblocking();
 }
