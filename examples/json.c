@@ -137,15 +137,15 @@ static uint64_t load8(const unsigned char *p)
 }
 
 #if defined(__SSE2__)
-/* plain8 for 16 octets: signed, the bytes above 0x1f are 0x20-0x7f; of those, '"', '\\' and
- * DEL are not plain. */
-static int plain16(__m128i v)
+/* The plain octets of the 16 in v, one bit each: signed, the bytes above 0x1f are 0x20-0x7f;
+ * of those, '"', '\\' and DEL are not plain. */
+static unsigned plain_bits(__m128i v)
 {
     __m128i bad = _mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
         _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
-    __m128i ok = _mm_andnot_si128(bad, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
-    return _mm_movemask_epi8(ok) == 0xffff;
+    return (unsigned)_mm_movemask_epi8(
+        _mm_andnot_si128(bad, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f))));
 }
 #endif
 
@@ -158,20 +158,28 @@ static int copy_plain(char *o, const unsigned char *u, size_t len)
 {
     size_t i = 0;
 #if defined(__SSE2__)
+    __m128i v;
     if (len >= 16) {
-        __m128i v;
         for (; i + 16 <= len; i += 16) {
             v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-            if (!plain16(v)) return 0;
+            if (plain_bits(v) != 0xffff) return 0;
             _mm_storeu_si128((__m128i *)(void *)(o + i), v);
         }
         if (i == len) return 1;
         v = _mm_loadu_si128((const __m128i *)(const void *)(u + len - 16));
-        if (!plain16(v)) return 0;
+        if (plain_bits(v) != 0xffff) return 0;
         _mm_storeu_si128((__m128i *)(void *)(o + len - 16), v);
         return 1;
     }
-#endif
+    if (len >= 8) { /* the first 8 and the last 8, judged together */
+        __m128i a = _mm_loadl_epi64((const __m128i *)(const void *)u);
+        __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(u + len - 8));
+        if (plain_bits(_mm_unpacklo_epi64(a, b)) != 0xffff) return 0;
+        _mm_storel_epi64((__m128i *)(void *)o, a);
+        _mm_storel_epi64((__m128i *)(void *)(o + len - 8), b);
+        return 1;
+    }
+#else
     if (len >= 8) {
         uint64_t x;
         for (; i + 8 <= len; i += 8) {
@@ -183,6 +191,7 @@ static int copy_plain(char *o, const unsigned char *u, size_t len)
         memcpy(o + len - 8, &x, 8);
         return 1;
     }
+#endif
     for (; i < len; i++) {
         if (!plain[u[i]]) return 0;
         o[i] = (char)u[i];
