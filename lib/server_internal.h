@@ -488,7 +488,10 @@ void smtp_srv_env_free(smtp_server *srv);
  */
 int smtp_srv_out(smtp_server *srv, const char *p, size_t n);
 /* Free octets in the output queue (up to max_output). */
-size_t smtp_srv_out_room(const smtp_server *srv);
+static inline size_t smtp_srv_out_room(const smtp_server *srv)
+{
+    return srv->set.max_output - srv->out_len;
+}
 /*
  * Queues one reply line of text[0..len); `enhanced` is dropped without ENHANCEDSTATUSCODES,
  * NULL for none. Counts nothing and closes nothing. Errors are the emitter's or smtp_srv_out's.
