@@ -188,9 +188,9 @@ struct smtp_server {
 
     /* The pending decision. */
     smtp_srv_decision decision;
-    uint64_t decision_id; /* its id (smtp_server_decision) */
-    uint64_t last_id;     /* the last id given; ids count from 1 */
-    int answered;         /* smtp_server_reply was called during the policy callback */
+    uint64_t decision_id;    /* its id (smtp_server_decision) */
+    uint64_t last_id;        /* the last id given; ids count from 1 */
+    int answered;            /* smtp_server_reply was called during the policy callback */
     /* relay_arg: the answer being given is a relayed reply (smtp_server_relay_to, or a slot's
      * kept one); relay: the next reply line formatted is it (consumed by that line). */
     int relay_arg, relay;
