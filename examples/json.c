@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * JSON lines (json.h). The escaper copies runs of printable ASCII other than '"' and '\\'
- * whole (a word of 8 octets at a time, then octet by octet), and looks at every other position:
- * either the start of a well-formed UTF-8 sequence (RFC 3629 4, the table of valid byte ranges),
- * copied, or one stray or control byte, escaped, so no input can produce invalid JSON or invalid
- * UTF-8. The buffer is flushed only when full or at the end of the line.
+ * JSON lines (json.h). Most strings need no escape: the escaper first judges the whole string
+ * and copies it in the same blocks (SSE2 16 octets at a time, else a word of 8; the last block
+ * overlaps the one before, so no load passes the end). Otherwise it copies runs of printable
+ * ASCII other than '"' and '\\' whole (a word of 8 octets at a time, then octet by octet), and
+ * looks at every other position: either the start of a well-formed UTF-8 sequence (RFC 3629 4,
+ * the table of valid byte ranges), copied, or one stray or control byte, escaped, so no input
+ * can produce invalid JSON or invalid UTF-8. The buffer is flushed only when full or at the end
+ * of the line.
  */
 #include "json.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -18,9 +24,6 @@
 #else
 #define NOINLINE
 #endif
-#include <poll.h>
-#include <string.h>
-#include <unistd.h>
 
 size_t ex_utf8_seq(const unsigned char *s, size_t len)
 {
