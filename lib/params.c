@@ -47,18 +47,18 @@ static bool is_value_char(unsigned char c)
 static int iter_value(smtp_param_iter *it, smtp_param *p)
 {
     const unsigned char *s = (const unsigned char *)it->s;
-    size_t start = it->pos;
-    while (it->pos < it->len && s[it->pos] != ' ') {
-        unsigned char c = s[it->pos];
+    size_t start = it->pos, pos = start, len = it->len; /* locals: a char load may alias it */
+    for (; pos < len && s[pos] != ' '; pos++) {
+        unsigned char c = s[pos];
         if (c >= 0x80) {
-            if (!(it->flags & SMTP_PARAM_UTF8)) return iter_fail(it, it->pos, SMTP_ERR_UTF8);
+            if (!(it->flags & SMTP_PARAM_UTF8)) return iter_fail(it, pos, SMTP_ERR_UTF8);
             p->utf8 = 1;
         } else if (!is_value_char(c)) {
-            return iter_fail(it, it->pos, SMTP_ERR_SYNTAX);
+            return iter_fail(it, pos, SMTP_ERR_SYNTAX);
         }
-        it->pos++;
     }
-    if (it->pos == start) return iter_fail(it, start, SMTP_ERR_SYNTAX);
+    it->pos = pos;
+    if (pos == start) return iter_fail(it, start, SMTP_ERR_SYNTAX);
     size_t bad = 0;
     if (p->utf8 && smtp_utf8_check(it->s + start, it->pos - start, &bad) < 0)
         return iter_fail(it, start + bad, SMTP_ERR_UTF8);
@@ -74,16 +74,19 @@ int smtp_param_next(smtp_param_iter *it, smtp_param *p)
     memset(p, 0, sizeof *p);
     if (it->error) return it->error;
     const unsigned char *s = (const unsigned char *)it->s;
-    while (it->pos < it->len && s[it->pos] == ' ')
-        it->pos++;
-    if (it->pos == it->len) return 0;
-    size_t start = it->pos;
+    size_t pos = it->pos, len = it->len; /* locals: a char load may alias *it */
+    while (pos < len && s[pos] == ' ')
+        pos++;
+    it->pos = pos;
+    if (pos == len) return 0;
+    size_t start = pos;
     if (!smtp_is_alnum(s[start]))
         return iter_fail(it, start, SMTP_ERR_SYNTAX); /* keywords are ASCII, even with UTF-8 */
-    while (it->pos < it->len && (smtp_is_alnum(s[it->pos]) || s[it->pos] == '-'))
-        it->pos++;
+    while (pos < len && (smtp_is_alnum(s[pos]) || s[pos] == '-'))
+        pos++;
+    it->pos = pos;
     p->key.ptr = it->s + start;
-    p->key.len = it->pos - start;
+    p->key.len = pos - start;
     p->offset = start;
     if (it->pos < it->len && s[it->pos] == '=') {
         it->pos++;
@@ -179,11 +182,16 @@ typedef struct pctx {
 /* A known parameter: its keyword (lowercase), extension, presence bit and value parser. */
 typedef struct param_def {
     const char *name;
+    size_t len; /* of the name: the keyword's length is compared first */
     unsigned ext;
     unsigned bit;
     bool takes_value;
     int (*parse)(const smtp_param *p, void *out, pctx *c);
 } param_def;
+#define PARAM(name, ...)                                                                           \
+    {                                                                                              \
+        name, sizeof(name) - 1, __VA_ARGS__                                                        \
+    }
 
 /* Records why parameter `p` failed and returns `err`. */
 static int fault(pctx *c, const smtp_param *p, int err, int reply_code, const char *text)
@@ -215,7 +223,8 @@ static const param_def *find_def(const param_def *defs, size_t n, const smtp_par
                                  unsigned enabled)
 {
     for (size_t i = 0; i < n; i++) {
-        if ((defs[i].ext & enabled) && smtp_span_ieq(p->key.ptr, p->key.len, defs[i].name))
+        if ((defs[i].ext & enabled) && p->key.len == defs[i].len &&
+            smtp_span_ieq(p->key.ptr, p->key.len, defs[i].name))
             return &defs[i];
     }
     return NULL;
@@ -452,17 +461,18 @@ static int mail_holduntil(const smtp_param *p, void *out, pctx *c)
 }
 
 static const param_def mail_defs[] = {
-    {"size", SMTP_PARAM_EXT_SIZE, SMTP_MAIL_SIZE, true, mail_size},
-    {"body", SMTP_PARAM_EXT_8BITMIME | SMTP_PARAM_EXT_BINARYMIME, SMTP_MAIL_BODY, true, mail_body},
-    {"smtputf8", SMTP_PARAM_EXT_SMTPUTF8, SMTP_MAIL_SMTPUTF8, false, no_value},
-    {"ret", SMTP_PARAM_EXT_DSN, SMTP_MAIL_RET, true, mail_ret},
-    {"envid", SMTP_PARAM_EXT_DSN, SMTP_MAIL_ENVID, true, mail_envid},
-    {"auth", SMTP_PARAM_EXT_AUTH, SMTP_MAIL_AUTH, true, mail_auth},
-    {"requiretls", SMTP_PARAM_EXT_REQUIRETLS, SMTP_MAIL_REQUIRETLS, false, no_value},
-    {"mt-priority", SMTP_PARAM_EXT_MTPRIORITY, SMTP_MAIL_MT_PRIORITY, true, mail_mt_priority},
-    {"by", SMTP_PARAM_EXT_DELIVERBY, SMTP_MAIL_BY, true, mail_by},
-    {"holdfor", SMTP_PARAM_EXT_FUTURERELEASE, SMTP_MAIL_HOLDFOR, true, mail_holdfor},
-    {"holduntil", SMTP_PARAM_EXT_FUTURERELEASE, SMTP_MAIL_HOLDUNTIL, true, mail_holduntil},
+    PARAM("size", SMTP_PARAM_EXT_SIZE, SMTP_MAIL_SIZE, true, mail_size),
+    PARAM("body", SMTP_PARAM_EXT_8BITMIME | SMTP_PARAM_EXT_BINARYMIME, SMTP_MAIL_BODY, true,
+          mail_body),
+    PARAM("smtputf8", SMTP_PARAM_EXT_SMTPUTF8, SMTP_MAIL_SMTPUTF8, false, no_value),
+    PARAM("ret", SMTP_PARAM_EXT_DSN, SMTP_MAIL_RET, true, mail_ret),
+    PARAM("envid", SMTP_PARAM_EXT_DSN, SMTP_MAIL_ENVID, true, mail_envid),
+    PARAM("auth", SMTP_PARAM_EXT_AUTH, SMTP_MAIL_AUTH, true, mail_auth),
+    PARAM("requiretls", SMTP_PARAM_EXT_REQUIRETLS, SMTP_MAIL_REQUIRETLS, false, no_value),
+    PARAM("mt-priority", SMTP_PARAM_EXT_MTPRIORITY, SMTP_MAIL_MT_PRIORITY, true, mail_mt_priority),
+    PARAM("by", SMTP_PARAM_EXT_DELIVERBY, SMTP_MAIL_BY, true, mail_by),
+    PARAM("holdfor", SMTP_PARAM_EXT_FUTURERELEASE, SMTP_MAIL_HOLDFOR, true, mail_holdfor),
+    PARAM("holduntil", SMTP_PARAM_EXT_FUTURERELEASE, SMTP_MAIL_HOLDUNTIL, true, mail_holduntil),
 };
 
 /* Does the MAIL parameter string carry SMTPUTF8 (which allows UTF-8 in the other values)? */
@@ -594,9 +604,9 @@ static int rcpt_rrvs(const smtp_param *p, void *out, pctx *c)
 }
 
 static const param_def rcpt_defs[] = {
-    {"notify", SMTP_PARAM_EXT_DSN, SMTP_RCPT_NOTIFY, true, rcpt_notify},
-    {"orcpt", SMTP_PARAM_EXT_DSN, SMTP_RCPT_ORCPT, true, rcpt_orcpt},
-    {"rrvs", SMTP_PARAM_EXT_RRVS, SMTP_RCPT_RRVS, true, rcpt_rrvs},
+    PARAM("notify", SMTP_PARAM_EXT_DSN, SMTP_RCPT_NOTIFY, true, rcpt_notify),
+    PARAM("orcpt", SMTP_PARAM_EXT_DSN, SMTP_RCPT_ORCPT, true, rcpt_orcpt),
+    PARAM("rrvs", SMTP_PARAM_EXT_RRVS, SMTP_RCPT_RRVS, true, rcpt_rrvs),
 };
 
 int smtp_rcpt_params_parse_versioned(int version, const char *s, size_t len,
@@ -607,6 +617,7 @@ int smtp_rcpt_params_parse_versioned(int version, const char *s, size_t len,
     smtp_params_opts dflt;
     const smtp_params_opts *use = opts_of(version, opts, &dflt);
     if (!use) return SMTP_ERR_INVALID_ARGUMENT;
+    if (len == 0) return 0; /* most RCPTs: nothing to read */
     pctx c = {use, &out->fault, &out->present, &out->extra, false};
     c.utf8 = c.opts->smtputf8 != 0;
     return parse_list(s, len, rcpt_defs, SMTP_ARRAY_LEN(rcpt_defs), out, &c);

@@ -124,13 +124,14 @@ static int parse_name(cursor *c, smtp_domain *d)
 {
     size_t start = c->pos;
     for (;;) {
-        size_t label = c->pos;
-        unsigned char high = 0; /* the OR of the label's octets: bit 7 for UTF-8 */
-        for (; c->pos < c->end; c->pos++) {
-            unsigned char ch = c->s[c->pos];
+        size_t label = c->pos, pos = label, end = c->end;
+        unsigned char high = 0;    /* the OR of the label's octets: bit 7 for UTF-8 */
+        for (; pos < end; pos++) { /* on locals: a char load may alias the cursor */
+            unsigned char ch = c->s[pos];
             if (!(char_class[ch] & C_LABEL)) break;
             high |= ch;
         }
+        c->pos = pos;
         bool utf8 = (high & 0x80) != 0;
         if (c->pos == label) return fail_at(c, c->pos);
         if (c->s[label] == '-') return fail_at(c, label);
@@ -225,9 +226,10 @@ static int parse_quoted(cursor *c)
 static int parse_dot_string(cursor *c)
 {
     for (;;) {
-        size_t atom = c->pos;
-        while (!at_end(c) && is_atext(peek(c)))
-            c->pos++;
+        size_t atom = c->pos, pos = atom, end = c->end;
+        while (pos < end && is_atext(c->s[pos])) /* on locals, as in parse_name */
+            pos++;
+        c->pos = pos;
         if (c->pos == atom) return fail_at(c, c->pos);
         if (peek(c) != '.') return 0;
         c->pos++;
@@ -332,7 +334,7 @@ static int path_grammar(cursor *c, size_t len, unsigned flags, smtp_path *out)
         out->flags |= SMTP_PATH_F_NULL;
         return 0;
     }
-    if ((flags & SMTP_PATH_ALLOW_POSTMASTER) &&
+    if ((flags & SMTP_PATH_ALLOW_POSTMASTER) && c->end - c->pos == 10 &&
         smtp_span_ieq((const char *)c->s + c->pos, c->end - c->pos, "postmaster")) {
         /* RFC 5321 4.1.1.3: "<Postmaster>" names the local postmaster, without a domain. */
         out->local = span_of(c, c->pos, c->end);

@@ -454,6 +454,7 @@ int smtp_server_new_versioned(smtp_server **pp, int callbacks_version,
     srv->tls_active = (settings->flags & SMTP_SERVER_TLS) != 0;
     srv->trust = settings->trust;
     srv->ext_allowed = settings->extensions;
+    srv->param_ext = smtp_srv_param_ext(settings->extensions);
     *pp = srv;
     return 0;
 }
@@ -621,7 +622,6 @@ void smtp_srv_helo_accepted(smtp_server *srv)
     smtp_srv_env_helo(srv);
 }
 
-/* The parameter extensions the client may use now (what was advertised). */
 /* The parameter parsers' unknown-parameter hook: the application's own names (settings
  * mail_param_names, rcpt_param_names, given as `names`) are accepted; any other is 555. */
 static int application_param(const smtp_param *param, void *names)
@@ -636,20 +636,30 @@ static int application_param(const smtp_param *param, void *names)
     return SMTP_PARAM_UNRECOGNIZED;
 }
 
-static unsigned param_extensions(const smtp_server *srv)
+/* The parameter extensions that follow from settings.extensions alone (srv->param_ext, set
+ * with the extensions); param_extensions adds those that depend on the session. */
+unsigned smtp_srv_param_ext(unsigned e)
 {
-    unsigned e = srv->set.extensions, p = 0;
+    unsigned p = 0;
     if (e & SMTP_SERVER_EXT_SIZE) p |= SMTP_PARAM_EXT_SIZE;
     if (e & SMTP_SERVER_EXT_8BITMIME) p |= SMTP_PARAM_EXT_8BITMIME;
     if ((e & SMTP_SERVER_EXT_BINARYMIME) && (e & SMTP_SERVER_EXT_CHUNKING))
         p |= SMTP_PARAM_EXT_BINARYMIME;
     if (e & SMTP_SERVER_EXT_SMTPUTF8) p |= SMTP_PARAM_EXT_SMTPUTF8;
     if (e & SMTP_SERVER_EXT_DSN) p |= SMTP_PARAM_EXT_DSN;
-    if ((e & SMTP_SERVER_EXT_REQUIRETLS) && srv->tls_active) p |= SMTP_PARAM_EXT_REQUIRETLS;
     if (e & SMTP_SERVER_EXT_MT_PRIORITY) p |= SMTP_PARAM_EXT_MTPRIORITY;
     if (e & SMTP_SERVER_EXT_DELIVERBY) p |= SMTP_PARAM_EXT_DELIVERBY;
     if (e & SMTP_SERVER_EXT_FUTURERELEASE) p |= SMTP_PARAM_EXT_FUTURERELEASE;
     if (e & SMTP_SERVER_EXT_RRVS) p |= SMTP_PARAM_EXT_RRVS;
+    return p;
+}
+
+/* The parameter extensions the client may use now (what was advertised). */
+static unsigned param_extensions(const smtp_server *srv)
+{
+    unsigned p = srv->param_ext;
+    if ((srv->set.extensions & SMTP_SERVER_EXT_REQUIRETLS) && srv->tls_active)
+        p |= SMTP_PARAM_EXT_REQUIRETLS;
     if (smtp_srv_auth_offered(srv)) p |= SMTP_PARAM_EXT_AUTH; /* RFC 4954 5 */
     return p;
 }
@@ -686,8 +696,10 @@ static int cmd_mail(smtp_server *srv, const smtp_cmd *cmd)
         int r = smtp_srv_queue_host_reply(srv, 421, "4.7.0", "Error: too many messages");
         return r < 0 ? smtp_srv_fail(srv, r) : 0;
     }
+    /* Every field is set below (the parsers clear what they fill): no memset of the whole. */
     smtp_server_mail m;
-    memset(&m, 0, sizeof m);
+    m.path = cmd->path;
+    m.param_text = cmd->params;
     smtp_params_opts opts;
     smtp_params_opts_init(&opts);
     opts.extensions = param_extensions(srv);
@@ -697,14 +709,12 @@ static int cmd_mail(smtp_server *srv, const smtp_cmd *cmd)
     }
     if (smtp_mail_params_parse(cmd->params.ptr, cmd->params.len, &opts, &m.params) < 0)
         return param_fault(srv, &m.params.fault);
-    m.param_text = cmd->params;
     /* RFC 4865: a HOLDFOR longer than the interval the server announced. */
     if ((m.params.present & SMTP_MAIL_HOLDFOR) &&
         m.params.holdfor > srv->set.future_release_interval)
         return smtp_srv_queue_reply(srv, 501, "5.5.4",
                                     "Error: HOLDFOR exceeds max-future-release-interval");
     int utf8 = (m.params.present & SMTP_MAIL_SMTPUTF8) != 0;
-    m.path = cmd->path;
     int e = smtp_path_parse(cmd->path.ptr, cmd->path.len,
                             SMTP_PATH_ALLOW_NULL | path_flags(srv, utf8), &m.parsed);
     if (e < 0) return path_fault(srv, e, utf8, "5.1.7", "Error: bad sender address syntax");
@@ -749,8 +759,9 @@ int smtp_srv_cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
     } else if (srv->rcpts + pending >= srv->set.max_recipients) { /* RFC 5321 4.5.3.1.10 */
         return smtp_srv_queue_reply(srv, 452, "4.5.3", "Error: too many recipients");
     }
-    smtp_server_rcpt rc;
-    memset(&rc, 0, sizeof rc);
+    smtp_server_rcpt rc; /* every field is set below, as in cmd_mail */
+    rc.path = cmd->path;
+    rc.param_text = cmd->params;
     smtp_params_opts opts;
     smtp_params_opts_init(&opts);
     opts.extensions = param_extensions(srv);
@@ -761,8 +772,6 @@ int smtp_srv_cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd)
     }
     if (smtp_rcpt_params_parse(cmd->params.ptr, cmd->params.len, &opts, &rc.params) < 0)
         return param_fault(srv, &rc.params.fault);
-    rc.param_text = cmd->params;
-    rc.path = cmd->path;
     int e =
         smtp_path_parse(cmd->path.ptr, cmd->path.len,
                         SMTP_PATH_ALLOW_POSTMASTER | path_flags(srv, srv->smtputf8), &rc.parsed);

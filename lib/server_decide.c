@@ -325,6 +325,49 @@ int smtp_srv_apply_kept(smtp_server *srv, const smtp_srv_slot *slot)
     return r < 0 ? smtp_srv_fail(srv, r) : 0;
 }
 
+/*
+ * The default acceptance of the decisions every message makes (MAIL, RCPT, DATA, the message's
+ * end in SMTP): what smtp_srv_apply(srv, 0, NULL, NULL, 0) does, without the checks an answer
+ * of the application needs (code 0 without text always passes them) and with each reply
+ * formatted once (smtp_srv_queue_fixed). Any other decision, one asked early (server_pipe.c),
+ * or too little room for the reply: smtp_srv_apply.
+ */
+static int accept_default(smtp_server *srv)
+{
+    smtp_srv_decision decision = srv->decision;
+    switch (decision) {
+    case SMTP_SRV_DECISION_MESSAGE:
+        if (srv->set.flags & SMTP_SERVER_LMTP) return smtp_srv_apply(srv, 0, NULL, NULL, 0);
+        break;
+    case SMTP_SRV_DECISION_MAIL:
+    case SMTP_SRV_DECISION_RCPT:
+    case SMTP_SRV_DECISION_DATA: break;
+    default: return smtp_srv_apply(srv, 0, NULL, NULL, 0);
+    }
+    if (srv->decision_spec || srv->relay_arg || smtp_srv_out_room(srv) < 1024)
+        return smtp_srv_apply(srv, 0, NULL, NULL, 0);
+    srv->decision = SMTP_SRV_DECISION_NONE;
+    if (srv->in_callback) srv->answered = 1;
+    srv->relay = 0;
+    int r;
+    switch (decision) {
+    case SMTP_SRV_DECISION_MAIL:
+        smtp_srv_mail_accepted(srv);
+        return smtp_srv_queue_fixed(srv, SMTP_SRV_FIXED_MAIL);
+    case SMTP_SRV_DECISION_RCPT:
+        smtp_srv_rcpt_accepted(srv);
+        return smtp_srv_queue_fixed(srv, SMTP_SRV_FIXED_RCPT);
+    case SMTP_SRV_DECISION_DATA:
+        r = smtp_srv_data_begin(srv, 0);
+        return r < 0 ? r : smtp_srv_queue_fixed(srv, SMTP_SRV_FIXED_DATA);
+    default: /* the message: 250, and a message more */
+        r = smtp_srv_queue_fixed(srv, SMTP_SRV_FIXED_QUEUED);
+        if (r < 0) return r;
+        smtp_srv_clear_transaction(srv, 1);
+        return 0;
+    }
+}
+
 int smtp_srv_decided(smtp_server *srv, int r)
 {
     if (srv->spec) return smtp_srv_spec_decided(srv, r); /* kept in its slot */
@@ -355,7 +398,7 @@ int smtp_srv_decided(smtp_server *srv, int r)
     /* A mechanism run by the application, or a token, has no default acceptance. */
     if (srv->decision == SMTP_SRV_DECISION_SASL || srv->decision == SMTP_SRV_DECISION_TOKEN)
         return smtp_srv_apply(srv, 535, NULL, NULL, 0);
-    return smtp_srv_apply(srv, 0, NULL, NULL, 0);
+    return accept_default(srv);
 }
 
 /*

@@ -151,5 +151,6 @@ int smtp_server_set_extensions(smtp_server *srv, unsigned extensions, uint64_t m
         srv->set.max_message_size = old_size;
         return SMTP_ERR_INVALID_ARGUMENT;
     }
+    srv->param_ext = smtp_srv_param_ext(extensions);
     return 0;
 }

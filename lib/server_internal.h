@@ -266,6 +266,7 @@ struct smtp_server {
     size_t scratch_cap;
     unsigned trust;       /* SMTP_SERVER_TRUST_* */
     unsigned ext_allowed; /* settings.extensions: what smtp_server_set_extensions may offer */
+    unsigned param_ext;   /* smtp_srv_param_ext of set.extensions */
 
     /* AUTH (server_auth.c). */
     smtp_srv_mech auth_mech; /* the kind of the exchange in progress (the AUTH phase) */
@@ -443,6 +444,9 @@ void smtp_srv_helo_accepted(smtp_server *srv);
 void smtp_srv_mail_accepted(smtp_server *srv);
 /* RCPT was accepted: one more recipient. */
 void smtp_srv_rcpt_accepted(smtp_server *srv);
+/* The parameter extensions (SMTP_PARAM_EXT_*) that settings.extensions `e` allow, before those
+ * that depend on the session (REQUIRETLS, AUTH): kept in srv->param_ext. */
+unsigned smtp_srv_param_ext(unsigned e);
 /* The RCPT command (a RCPT read ahead too: srv->spec). */
 int smtp_srv_cmd_rcpt(smtp_server *srv, const smtp_cmd *cmd);
 /*
@@ -484,7 +488,10 @@ void smtp_srv_env_free(smtp_server *srv);
  */
 int smtp_srv_out(smtp_server *srv, const char *p, size_t n);
 /* Free octets in the output queue (up to max_output). */
-size_t smtp_srv_out_room(const smtp_server *srv);
+static inline size_t smtp_srv_out_room(const smtp_server *srv)
+{
+    return srv->set.max_output - srv->out_len;
+}
 /*
  * Queues one reply line of text[0..len); `enhanced` is dropped without ENHANCEDSTATUSCODES,
  * NULL for none. Counts nothing and closes nothing. Errors are the emitter's or smtp_srv_out's.

@@ -22,11 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-size_t smtp_srv_out_room(const smtp_server *srv)
-{
-    return srv->set.max_output - srv->out_len;
-}
-
 /* Makes room for n more octets at the queue's tail: compacts, or doubles the allocation (up
  * to max_output; the caller checked the bound). SMTP_ERR_NOMEM: nothing changed. */
 static int out_reserve(smtp_server *srv, size_t n)

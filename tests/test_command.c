@@ -184,6 +184,23 @@ static void test_parse_verbs(void)
         smtp_cmd_parse(name, strlen(name), SMTP_CMD_LENIENT_EMPTY_HELO, &d);
         CHECK_INT(d.verb, v);
     }
+    /* The verb is the octets before the first SP, wherever it is among the first five (a
+     * 4-letter verb is told without a search). */
+    static const struct {
+        const char *line, *name;
+        smtp_verb verb;
+    } heads[] = {
+        {"DATA", "DATA", SMTP_VERB_DATA},        {"DATA x", "DATA", SMTP_VERB_DATA},
+        {"DAT A", "DAT", SMTP_VERB_UNKNOWN},     {"D ATA", "D", SMTP_VERB_UNKNOWN},
+        {" DATA", "", SMTP_VERB_UNKNOWN},        {"DA A", "DA", SMTP_VERB_UNKNOWN},
+        {"DATAX y", "DATAX", SMTP_VERB_UNKNOWN}, {"QUI", "QUI", SMTP_VERB_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        parse(heads[i].line, 0, &c);
+        CHECK_INT(c.verb, heads[i].verb);
+        CHECK_INT(c.name.len, strlen(heads[i].name));
+        CHECK(c.name.len == 0 || memcmp(c.name.ptr, heads[i].name, c.name.len) == 0);
+    }
 }
 
 static void test_parse_errors(void)

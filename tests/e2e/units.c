@@ -100,26 +100,41 @@ static char *json(const char *s, size_t len)
     return jline_text(&j);
 }
 
-/* Every octet value at every place of a 24-octet run of plain text is escaped as it is alone:
- * the escaper's word-at-a-time path for plain runs against its octet-by-octet one. */
+/* Escapes `len` bytes into a string, read from the line's buffer (no flush: short). */
+static const char *json_buf(const char *s, size_t len)
+{
+    static ex_jline j;
+    ex_jline_init(&j, -1);
+    ex_jline_string(&j, s, len);
+    ex_jline_raw(&j, "", 1);
+    return j.buf;
+}
+
+/* Every octet value at every place of runs of plain text is escaped as it is alone: the
+ * escaper's whole-string check (blocks of 16 and 8 octets, the last one overlapping, and
+ * octets below 8) and its word-at-a-time path for plain runs against its octet-by-octet one. */
 static void test_jline_words(void)
 {
+    static const size_t lens[] = {5, 8, 12, 16, 24, 40};
     for (unsigned c = 0; c < 256; c++) {
         char one = (char)c, alone[16];
         snprintf(alone, sizeof alone, "%s", json(&one, 1)); /* json's buffer is reused */
         size_t an = strlen(alone);
-        for (size_t pos = 0; pos < 24; pos++) {
-            char in[24], want[64];
-            memset(in, 'a', sizeof in);
-            in[pos] = (char)c;
-            want[0] = '"';
-            memset(want + 1, 'a', pos);
-            memcpy(want + 1 + pos, alone + 1, an - 2);
-            memset(want + 1 + pos + an - 2, 'a', 23 - pos);
-            memcpy(want + 1 + pos + an - 2 + 23 - pos, "\"", 2);
-            if (strcmp(json(in, sizeof in), want) != 0) {
-                CHECK(strcmp(json(in, sizeof in), want) == 0);
-                return;
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+            size_t len = lens[l];
+            for (size_t pos = 0; pos < len; pos++) {
+                char in[40], want[64];
+                memset(in, 'a', len);
+                in[pos] = (char)c;
+                want[0] = '"';
+                memset(want + 1, 'a', pos);
+                memcpy(want + 1 + pos, alone + 1, an - 2);
+                memset(want + 1 + pos + an - 2, 'a', len - 1 - pos);
+                memcpy(want + 1 + pos + an - 2 + len - 1 - pos, "\"", 2);
+                if (strcmp(json_buf(in, len), want) != 0) {
+                    CHECK(strcmp(json_buf(in, len), want) == 0);
+                    return;
+                }
             }
         }
     }
@@ -165,6 +180,20 @@ static void test_jline_long(void)
     size_t n = fread(got, 1, sizeof got, f);
     fclose(f);
     CHECK(n == w && memcmp(got, want, w) == 0);
+}
+
+/* Numbers, two digits a step: every length, a digit or a pair left at the front. */
+static void test_jline_u64(void)
+{
+    static const uint64_t v[] = {0, 7, 10, 99, 100, 101, 1024, 99999, 100000, 1000000007};
+    static const char *const want[] = {"0",   "7",    "10",    "99",     "100",
+                                       "101", "1024", "99999", "100000", "1000000007"};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        ex_jline j;
+        ex_jline_init(&j, -1);
+        ex_jline_u64(&j, v[i]);
+        CHECK(j.len == strlen(want[i]) && memcmp(j.buf, want[i], j.len) == 0);
+    }
 }
 
 /* A full non-blocking pipe (stdout inherited that way): the flush waits for room instead of
@@ -221,6 +250,7 @@ static void test_json(void)
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3) == 3);
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2) == 0);
     test_jline_long();
+    test_jline_u64();
     test_jline_words();
     test_jline_nonblocking();
 }
