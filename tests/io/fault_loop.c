@@ -117,7 +117,9 @@ static void test_accept_fails(int err)
         CHECK_INT(srv.accepted, 0);
         for (int i = 0; i < 10; i++)
             CHECK_INT(smtp_io_loop_run_once(loop, 5), 1);
-        CHECK_INT(shim_calls(SHIM_ACCEPT), 1); /* not one more try during the pause */
+        /* Not one more try during the pause (when a loaded machine made these ten turns
+         * outlast it, the retry after it is right: nothing to check then). */
+        if (smtp_io_now_ms() - t0 < 90) CHECK_INT(shim_calls(SHIM_ACCEPT), 1);
     } else {
         CHECK_INT(srv.accepted, 1); /* the retry, in the same iteration */
     }
