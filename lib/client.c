@@ -859,10 +859,11 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
     if (cli->error) return cli->error;
     if (cli->in_callback) return SMTP_ERR_INVALID_STATE;
     size_t total = 0;
-    int rv = 0;
+    int rv = 0, dry = 0; /* dry: produce just ran and left nothing to send */
     while (total < cap) {
         if (cli->out_len == 0) {
             rv = produce(cli);
+            dry = rv >= 0 && cli->out_len == 0;
             if (rv < 0 || cli->out_len == 0) break;
         }
         size_t n = cli->out_len < cap - total ? cli->out_len : cap - total;
@@ -872,8 +873,9 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
         cli->out_written += n;
         total += n;
     }
-    /* Refill now so that smtp_client_want_write tells the truth about what is left. */
-    if (rv >= 0 && cli->out_len == 0) rv = produce(cli);
+    /* Refill now so that smtp_client_want_write tells the truth about what is left (unless
+     * the loop's own call just found nothing: produce sends all it may in one call). */
+    if (rv >= 0 && cli->out_len == 0 && !dry) rv = produce(cli);
     /* A failure (a body source) fails the session; the octets copied are returned all the
      * same, and the next call gives the sticky error. */
     if (rv < 0) {
