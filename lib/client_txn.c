@@ -62,7 +62,8 @@ static int check_path(const char *mailbox, size_t n, unsigned flags, int *utf8)
 {
     smtp_path p;
     bool open_quote;
-    if (parse_mailbox(mailbox, n, flags | SMTP_PATH_UTF8, &p) != 0) return SMTP_ERR_INVALID_ARGUMENT;
+    if (parse_mailbox(mailbox, n, flags | SMTP_PATH_UTF8, &p) != 0)
+        return SMTP_ERR_INVALID_ARGUMENT;
     if (p.domain.kind == SMTP_DOMAIN_GENERAL &&
         (smtp_path_scan(mailbox, n, true, &open_quote) != n || open_quote))
         return SMTP_ERR_INVALID_ARGUMENT;
@@ -252,7 +253,8 @@ static int line_fits(const smtp_client *cli, smtp_ssize e)
 static int check_lengths(smtp_client *cli, const smtp_client_message *m, size_t sn, int utf8)
 {
     char params[PARAMS_MAX];
-    if (!m->envid && !m->holduntil && MAIL_FRAME + sn + MAIL_FIXED_PARAMS_MAX <= SMTP_MAX_COMMAND_LINE)
+    if (!m->envid && !m->holduntil &&
+        MAIL_FRAME + sn + MAIL_FIXED_PARAMS_MAX <= SMTP_MAX_COMMAND_LINE)
         return 0;
     for (int mode = PARAMS_LONGEST; mode <= PARAMS_SHORTEST; mode++) {
         cli->m_utf8 = utf8 || mode == PARAMS_LONGEST;

@@ -79,7 +79,7 @@ static const char *plain_blocks(const char *p, const char *end, size_t room, int
         for (uint64_t m = smtp_scan_ctl8_mask64(p); m; m &= m - 1) {
             unsigned i = (unsigned)__builtin_ctzll(m);
             if (p[i] == '\n') return p; /* a bare LF */
-            if (p[i] != '\r') continue;  /* TAB, FF...: content */
+            if (p[i] != '\r') continue; /* TAB, FF...: content */
             if (i == 63 || p[i + 1] != '\n' || (stuff && p[i + 2] == '.')) return p;
             m &= m - 1; /* its LF */
         }
