@@ -293,6 +293,7 @@ int smtp_client_set_helo(smtp_client *cli, const char *name)
         if (!cli->helo_own) return SMTP_ERR_NOMEM;
     }
     memcpy(cli->helo_own, name, n + 1);
+    cli->dry = 0; /* the producer runs again (client_internal.h) */
     return 0;
 }
 
@@ -465,7 +466,7 @@ static int drop_command(smtp_client *cli)
 }
 
 /* Emits what the session may send now, as far as the output queue has room. */
-static int produce(smtp_client *cli)
+static int produce_all(smtp_client *cli)
 {
     for (;;) {
         int rv = 0;
@@ -526,6 +527,14 @@ static int produce(smtp_client *cli)
         }
         if (rv <= 0) return rv;
     }
+}
+
+/* produce_all, noting whether it left the queue empty with nothing it may send (`dry`). */
+static int produce(smtp_client *cli)
+{
+    int rv = produce_all(cli);
+    cli->dry = rv == 0 && cli->out_len == 0;
+    return rv;
 }
 
 /* ---- ending ---- */
@@ -862,6 +871,7 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
     int rv = 0;
     while (total < cap) {
         if (cli->out_len == 0) {
+            if (cli->dry) break; /* nothing changed since produce found nothing */
             rv = produce(cli);
             if (rv < 0 || cli->out_len == 0) break;
         }
@@ -873,7 +883,7 @@ smtp_ssize smtp_client_write(smtp_client *cli, char *dest, size_t cap)
         total += n;
     }
     /* Refill now so that smtp_client_want_write tells the truth about what is left. */
-    if (rv >= 0 && cli->out_len == 0) rv = produce(cli);
+    if (rv >= 0 && cli->out_len == 0 && !cli->dry) rv = produce(cli);
     /* A failure (a body source) fails the session; the octets copied are returned all the
      * same, and the next call gives the sticky error. */
     if (rv < 0) {
@@ -938,6 +948,7 @@ int smtp_client_tls_verified(smtp_client *cli, int verified)
      * outlive a later STARTTLS whose handshake nobody checked. */
     if (!cli->tls_active && cli->phase != SMTP_CLI_TLS) return SMTP_ERR_INVALID_STATE;
     cli->tls_verified = verified != 0;
+    cli->dry = 0;
     return 0;
 }
 
@@ -954,6 +965,7 @@ smtp_client_reuse_state smtp_client_reuse(smtp_client *cli, uint64_t idle_ms, ui
     if (cli->phase != SMTP_CLI_READY) return SMTP_CLIENT_REUSE_YES; /* it waits for ready */
     if (cli->probe || (s->reuse_probe_idle && idle_ms >= s->reuse_probe_idle)) {
         cli->probe = 1;
+        cli->dry = 0;
         return SMTP_CLIENT_REUSE_PROBE;
     }
     return SMTP_CLIENT_REUSE_YES;

@@ -127,6 +127,10 @@ struct smtp_client {
     size_t out_cap, out_head, out_len;
     uint64_t out_total;   /* octets ever put in the output */
     uint64_t out_written; /* octets ever pulled by smtp_client_write */
+    /* The last run of the producer left the queue empty with nothing it may send. Every change
+     * that could let it send runs it again (a reply read, an API call's kick), or clears this;
+     * until then smtp_client_write need not ask it. */
+    int dry;
     smtp_verb last_verb;
     char *scratch; /* max_output octets for SASL messages, allocated at the first AUTH */
 

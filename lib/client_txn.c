@@ -43,24 +43,29 @@ static int has_8bit(const char *s)
     return 0;
 }
 
-/* Parses mailbox[0..n) as the path "<mailbox>" (RFC 5321 4.1.2), written into `buf`: the
- * spans of `*p` point there. */
-static int parse_mailbox(const char *mailbox, size_t n, unsigned flags, char buf[SMTP_MAX_PATH + 3],
-                         smtp_path *p)
+/* Parses mailbox[0..n) as the path "<mailbox>" (RFC 5321 4.1.2) where it lies: the brackets
+ * are implied (SMTP_PATH_LENIENT_BRACKETS), so a mailbox may not bring its own. */
+static int parse_mailbox(const char *mailbox, size_t n, unsigned flags, smtp_path *p)
 {
-    if (n > SMTP_MAX_PATH) return SMTP_ERR_TOO_LONG;
-    buf[0] = '<';
-    memcpy(buf + 1, mailbox, n);
-    buf[n + 1] = '>';
-    return smtp_path_parse(buf, n + 2, flags, p);
+    if (n > 0 && mailbox[0] == '<') return SMTP_ERR_SYNTAX;
+    return smtp_path_parse(mailbox, n, flags | SMTP_PATH_LENIENT_BRACKETS, p);
 }
 
-/* Checks a mailbox as a path (RFC 5321 4.1.2); sets *utf8 when it needs SMTPUTF8. */
-static int check_path(const char *mailbox, unsigned flags, int *utf8)
+/*
+ * Checks a mailbox of n octets as a path (RFC 5321 4.1.2) that goes out as one token; sets
+ * *utf8 when it needs SMTPUTF8. One token: the receiver must not end the path early and read
+ * the rest as parameters. The path grammar leaves '>' and SP only in a quoted local part, which
+ * the token's scan skips too, and in a general address literal (dcontent, RFC 5321 4.1.3),
+ * which is the one case scanned (as smtp_emit_mail would).
+ */
+static int check_path(const char *mailbox, size_t n, unsigned flags, int *utf8)
 {
-    char buf[SMTP_MAX_PATH + 3];
     smtp_path p;
-    if (parse_mailbox(mailbox, strlen(mailbox), flags | SMTP_PATH_UTF8, buf, &p) != 0)
+    bool open_quote;
+    if (parse_mailbox(mailbox, n, flags | SMTP_PATH_UTF8, &p) != 0)
+        return SMTP_ERR_INVALID_ARGUMENT;
+    if (p.domain.kind == SMTP_DOMAIN_GENERAL &&
+        (smtp_path_scan(mailbox, n, true, &open_quote) != n || open_quote))
         return SMTP_ERR_INVALID_ARGUMENT;
     if (p.flags & SMTP_PATH_F_UTF8) *utf8 = 1;
     return 0;
@@ -228,19 +233,35 @@ static int line_fits(const smtp_client *cli, smtp_ssize e)
     return (size_t)e > cli->set.max_output ? SMTP_ERR_TOO_LONG : 0;
 }
 
+/*
+ * The longest the parameters of fixed length can make a MAIL line, each with its SP: SIZE,
+ * BODY, SMTPUTF8, RET, REQUIRETLS, MT-PRIORITY, BY, HOLDFOR (ENVID and HOLDUNTIL vary), and
+ * the longest RCPT parameters without ORCPT. A line that stays within 512 octets with them
+ * needs no measuring: it is within every limit and fits in any output queue (max_output is at
+ * least 1024).
+ */
+#define MAIL_FIXED_PARAMS_MAX                                                                      \
+    (sizeof " SIZE=18446744073709551615" + sizeof " BODY=BINARYMIME" + sizeof " SMTPUTF8" +        \
+     sizeof " RET=HDRS" + sizeof " REQUIRETLS" + sizeof " MT-PRIORITY=-9" +                        \
+     sizeof " BY=-999999999;RT" + sizeof " HOLDFOR=999999999" - 8)
+#define RCPT_NO_ORCPT_PARAMS_MAX (sizeof " NOTIFY=SUCCESS,FAILURE,DELAY" - 1)
+#define MAIL_FRAME (sizeof "MAIL FROM:<>\r\n" - 1)
+#define RCPT_FRAME (sizeof "RCPT TO:<>\r\n" - 1)
+
 /* Measures the longest MAIL line the message can give, and the one with the least room under
- * its limit, and the longest RCPT lines, so that no line can fail later, half-way through a
- * transaction (a RCPT line without parameters is far below 512). */
-static int check_lengths(smtp_client *cli, const smtp_client_message *m, int utf8)
+ * its limit, so that no line can fail later, half-way through a transaction. */
+static int check_lengths(smtp_client *cli, const smtp_client_message *m, size_t sn, int utf8)
 {
     char params[PARAMS_MAX];
+    if (!m->envid && !m->holduntil &&
+        MAIL_FRAME + sn + MAIL_FIXED_PARAMS_MAX <= SMTP_MAX_COMMAND_LINE)
+        return 0;
     for (int mode = PARAMS_LONGEST; mode <= PARAMS_SHORTEST; mode++) {
         cli->m_utf8 = utf8 || mode == PARAMS_LONGEST;
         int n = mail_params(cli, m, 0, mode, params, sizeof params);
         cli->m_utf8 = 0;
         if (n < 0) return n;
-        int e = line_fits(cli,
-                          smtp_emit_mail(NULL, 0, m->sender, strlen(m->sender), params, (size_t)n));
+        int e = line_fits(cli, smtp_emit_mail(NULL, 0, m->sender, sn, params, (size_t)n));
         if (e < 0) return e;
     }
     return 0;
@@ -251,15 +272,17 @@ static int check_lengths(smtp_client *cli, const smtp_client_message *m, int utf
 static int check_rcpt(smtp_client *cli, const smtp_client_rcpt *r, int *utf8)
 {
     if (!r->address) return SMTP_ERR_INVALID_ARGUMENT;
-    if (has_ctl(r->address) || (r->orcpt && has_ctl(r->orcpt))) return SMTP_ERR_UNSAFE_ARGUMENT;
-    int rv = check_path(r->address, SMTP_PATH_ALLOW_POSTMASTER, utf8);
+    size_t an = strlen(r->address);
+    if (smtp_span_has_ctl(r->address, an) || (r->orcpt && has_ctl(r->orcpt)))
+        return SMTP_ERR_UNSAFE_ARGUMENT;
+    int rv = check_path(r->address, an, SMTP_PATH_ALLOW_POSTMASTER, utf8);
     if (rv == 0) rv = check_rcpt_values(r);
     if (rv != 0) return rv;
+    if (!r->orcpt && RCPT_FRAME + an + RCPT_NO_ORCPT_PARAMS_MAX <= SMTP_MAX_COMMAND_LINE) return 0;
     char params[PARAMS_MAX];
     int n = rcpt_params(cli, r, PARAMS_LONGEST, params, sizeof params);
     if (n < 0) return n;
-    return line_fits(cli,
-                     smtp_emit_rcpt(NULL, 0, r->address, strlen(r->address), params, (size_t)n));
+    return line_fits(cli, smtp_emit_rcpt(NULL, 0, r->address, an, params, (size_t)n));
 }
 
 /* ---- IDNA: addresses in A-label form (smtp_client_settings.idna_to_ascii) ---- */
@@ -274,17 +297,17 @@ static int check_rcpt(smtp_client *cli, const smtp_client_rcpt *r, int *utf8)
  */
 static int alabel_form(const smtp_client *cli, const char *mailbox, char out[SMTP_MAX_PATH + 1])
 {
-    char buf[SMTP_MAX_PATH + 3], dom[SMTP_MAX_DOMAIN + 1];
+    char dom[SMTP_MAX_DOMAIN + 1];
     size_t n = strlen(mailbox);
     smtp_path p;
-    if (parse_mailbox(mailbox, n, SMTP_PATH_ALLOW_POSTMASTER | SMTP_PATH_UTF8, buf, &p) != 0)
+    if (parse_mailbox(mailbox, n, SMTP_PATH_ALLOW_POSTMASTER | SMTP_PATH_UTF8, &p) != 0)
         return SMTP_ERR_UTF8;
     if (!(p.flags & SMTP_PATH_F_UTF8)) {
         memcpy(out, mailbox, n + 1);
         return (int)n;
     }
     if (p.domain.kind != SMTP_DOMAIN_NAME || !p.domain.utf8) return SMTP_ERR_UTF8;
-    size_t head = (size_t)(p.domain.text.ptr - (buf + 1)); /* source route, local part, '@' */
+    size_t head = (size_t)(p.domain.text.ptr - mailbox); /* source route, local part, '@' */
     size_t tail = head + p.domain.text.len;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)mailbox[i] >= 0x80 && (i < head || i >= tail)) return SMTP_ERR_UTF8;
@@ -295,7 +318,7 @@ static int alabel_form(const smtp_client *cli, const char *mailbox, char out[SMT
     memcpy(out, mailbox, head);
     memcpy(out + head, dom, (size_t)d);
     memcpy(out + head + (size_t)d, mailbox + tail, n - tail + 1);
-    if (parse_mailbox(out, len, SMTP_PATH_ALLOW_POSTMASTER, buf, &p) != 0) return SMTP_ERR_UTF8;
+    if (parse_mailbox(out, len, SMTP_PATH_ALLOW_POSTMASTER, &p) != 0) return SMTP_ERR_UTF8;
     return (int)len;
 }
 
@@ -413,15 +436,16 @@ static int check_message(smtp_client *cli, const smtp_client_message *m, int *ut
     int rv;
     if (!may_begin(cli)) return SMTP_ERR_INVALID_STATE;
     if (!m->sender || (!m->read_body && !m->body && m->body_len)) return SMTP_ERR_INVALID_ARGUMENT;
-    if (has_ctl(m->sender) || (m->envid && has_ctl(m->envid)) ||
+    size_t sn = strlen(m->sender);
+    if (smtp_span_has_ctl(m->sender, sn) || (m->envid && has_ctl(m->envid)) ||
         (m->holduntil && has_ctl(m->holduntil)))
         return SMTP_ERR_UNSAFE_ARGUMENT;
-    if (m->sender[0] && (rv = check_path(m->sender, 0, utf8)) != 0) return rv;
+    if (sn && (rv = check_path(m->sender, sn, 0, utf8)) != 0) return rv;
     if ((rv = check_values(m)) != 0) return rv;
     /* each recipient's path, values and longest line, parsed once (check_rcpt) */
     for (size_t i = 0; i < m->nrcpts; i++)
         if ((rv = check_rcpt(cli, &m->rcpts[i], utf8)) != 0) return rv;
-    if ((rv = check_lengths(cli, m, *utf8)) != 0) return rv;
+    if ((rv = check_lengths(cli, m, sn, *utf8)) != 0) return rv;
     return smtp_cli_txn_buffers(cli); /* the first message's, then kept */
 }
 
@@ -791,10 +815,52 @@ static void encoder_init(smtp_client *cli, const smtp_client_message *m)
     smtp_data_encoder_init(&cli->enc, mode);
 }
 
+/*
+ * Writes the MAIL line (r NULL) or the RCPT line of r straight into the output queue: the
+ * address, checked at submission (a path, one token, no control octet), and after it the
+ * parameters, built in place. Then the line's limit, and a last look for control octets over
+ * the whole line, so that none reaches the wire even from a string changed behind the
+ * client's back (they are borrowed, client.h). Returns 1 when the line is out, 0 when the
+ * queue must first be pulled to make room, or an error (TOO_LONG: longer than the queue can
+ * ever hold, or than its limit).
+ */
+static int emit_path_line(smtp_client *cli, const smtp_client_rcpt *r, const char *address,
+                          size_t alen, uint64_t size)
+{
+    smtp_verb verb = r ? SMTP_VERB_RCPT : SMTP_VERB_MAIL;
+    const char *head = r ? "RCPT TO:<" : "MAIL FROM:<";
+    size_t hlen = r ? 9 : 11, room;
+    char *dst = smtp_cli_out_room(cli, r ? SMTP_MAX_RCPT_LINE : SMTP_MAX_MAIL_LINE, &room);
+    if (!dst) return SMTP_ERR_NOMEM;
+    size_t n = hlen + alen + 1; /* up to '>' */
+    if (n + 2 > room) return cli->out_len ? 0 : SMTP_ERR_TOO_LONG;
+    memcpy(dst, head, hlen);
+    memcpy(dst + hlen, address, alen);
+    dst[n - 1] = '>';
+    /* The parameters one octet further, for their SP, and within the room left for CRLF
+     * (params_buf keeps one octet of its buffer). */
+    char *params = dst + n + 1;
+    int pn = r ? rcpt_params(cli, r, PARAMS_OFFERED, params, room - n - 2)
+               : mail_params(cli, cli->msg, size, PARAMS_OFFERED, params, room - n - 2);
+    if (pn < 0) return cli->out_len ? 0 : pn;
+    size_t len = n;
+    if (pn > 0) {
+        dst[n] = ' ';
+        len += 1 + (size_t)pn;
+    }
+    if (len + 2 > SMTP_MAX_COMMAND_LINE &&
+        len + 2 > smtp_emit_path_limit(r != NULL, params, (size_t)pn))
+        return SMTP_ERR_TOO_LONG;
+    if (smtp_span_has_ctl(dst, len)) return SMTP_ERR_UNSAFE_ARGUMENT;
+    dst[len] = '\r';
+    dst[len + 1] = '\n';
+    smtp_cli_out_commit(cli, len + 2, verb);
+    return 1;
+}
+
 static int emit_mail(smtp_client *cli)
 {
     const smtp_client_message *m = cli->msg;
-    char params[PARAMS_MAX];
     if (!smtp_cli_may_send(cli, SMTP_VERB_MAIL) || smtp_cli_xq_free(cli) < 4) return 0;
     cli->m_bdat = use_bdat(cli, m);
     /* A body in memory: its size as transmitted, computed only when SIZE is offered and the
@@ -829,15 +895,8 @@ static int emit_mail(smtp_client *cli)
     const char *sender;
     int sn = address_out(cli, m->sender, alabels, &sender);
     if (sn < 0) return sn;
-    int n = mail_params(cli, m, size, PARAMS_OFFERED, params, sizeof params);
-    if (n < 0) return n;
-    size_t room;
-    char *dst = smtp_cli_out_room(cli, SMTP_MAX_MAIL_LINE, &room);
-    if (!dst) return SMTP_ERR_NOMEM;
-    smtp_ssize e = smtp_emit_mail(dst, room, sender, (size_t)sn, params, (size_t)n);
-    if (e == SMTP_ERR_NOBUF) return 0;
-    if (e < 0) return (int)e;
-    smtp_cli_out_commit(cli, (size_t)e, SMTP_VERB_MAIL);
+    int rv = emit_path_line(cli, NULL, sender, (size_t)sn, size);
+    if (rv <= 0) return rv;
     smtp_cli_expect_push(cli, SMTP_CLI_X_MAIL, 0, 0);
     cli->m_pending++;
     cli->m_mail = SMTP_CLI_MAIL_SENT;
@@ -848,21 +907,13 @@ static int emit_mail(smtp_client *cli)
 static int emit_rcpt(smtp_client *cli)
 {
     const smtp_client_rcpt *r = &cli->msg->rcpts[cli->m_rcpt_sent];
-    char params[PARAMS_MAX];
     if (!smtp_cli_may_send(cli, SMTP_VERB_RCPT) || smtp_cli_xq_free(cli) < 3) return 0;
     char alabels[SMTP_MAX_PATH + 1];
     const char *address;
     int an = address_out(cli, r->address, alabels, &address);
     if (an < 0) return an;
-    int n = rcpt_params(cli, r, PARAMS_OFFERED, params, sizeof params);
-    if (n < 0) return n;
-    size_t room;
-    char *dst = smtp_cli_out_room(cli, SMTP_MAX_RCPT_LINE, &room);
-    if (!dst) return SMTP_ERR_NOMEM;
-    smtp_ssize e = smtp_emit_rcpt(dst, room, address, (size_t)an, params, (size_t)n);
-    if (e == SMTP_ERR_NOBUF) return 0;
-    if (e < 0) return (int)e;
-    smtp_cli_out_commit(cli, (size_t)e, SMTP_VERB_RCPT);
+    int rv = emit_path_line(cli, r, address, (size_t)an, 0);
+    if (rv <= 0) return rv;
     smtp_cli_expect_push(cli, SMTP_CLI_X_RCPT, (uint32_t)cli->m_rcpt_sent, 0);
     cli->m_pending++;
     cli->m_rcpt_sent++;

@@ -3,10 +3,11 @@
  * Command emitters (client side): write one command line with its CRLF into the caller's
  * buffer.
  *
- * How it works: every emitter first describes its line as up to four pieces (fixed text and
- * caller arguments), checks the arguments and the total length, and only then copies the
- * pieces. So a refused call writes nothing at all (DESIGN.md invariant 5): no control byte
- * (CR, LF, NUL, HTAB, any C0, DEL) can reach the wire, and no half line is left in `dest`.
+ * How it works: every emitter first checks the arguments and the total length of its line
+ * (fixed text and caller arguments, described as up to four pieces, or added up by the MAIL
+ * and RCPT emitters, the client's hot ones), and only then copies. So a refused call writes
+ * nothing at all (DESIGN.md invariant 5): no control byte (CR, LF, NUL, HTAB, any C0, DEL) can
+ * reach the wire, and no half line is left in `dest`.
  */
 #include "internal.h"
 
@@ -169,35 +170,48 @@ static bool mailbox_is_one_token(const char *p, size_t n)
     return smtp_path_scan(p, n, true, &open_quote) == n && !open_quote;
 }
 
-static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, const char *mailbox,
-                                    size_t mlen, const char *params, size_t plen,
-                                    const struct allowance *table, size_t count)
+size_t smtp_emit_path_limit(bool rcpt, const char *params, size_t plen)
+{
+    return rcpt ? path_line_limit(params, plen, rcpt_allowances, SMTP_ARRAY_LEN(rcpt_allowances))
+                : path_line_limit(params, plen, mail_allowances, SMTP_ARRAY_LEN(mail_allowances));
+}
+
+/* "MAIL FROM:<" or "RCPT TO:<" (hlen octets), the mailbox, '>', [SP params], CRLF. */
+static smtp_ssize emit_path_command(char *dest, size_t cap, const char *head, size_t hlen,
+                                    const char *mailbox, size_t mlen, const char *params,
+                                    size_t plen, bool rcpt)
 {
     if (args_invalid(dest, cap, mailbox, mlen) || (!params && plen))
         return SMTP_ERR_INVALID_ARGUMENT;
     if (smtp_span_has_ctl(mailbox, mlen) || smtp_span_has_ctl(params, plen))
         return SMTP_ERR_UNSAFE_ARGUMENT;
     if (!mailbox_is_one_token(mailbox, mlen)) return SMTP_ERR_INVALID_ARGUMENT;
-    struct line_pieces l = {.count = 0};
-    add_str(&l, head);
-    add(&l, mailbox, mlen);
-    add_str(&l, ">");
-    if (plen) {
-        add_str(&l, " ");
-        add(&l, params, plen);
-    }
+    size_t total = hlen + mlen + 1 + (plen ? 1 + plen : 0) + 2;
     /* The parameters' allowances matter only to a line longer than the base limit. */
-    size_t limit = line_length(&l) > SMTP_MAX_COMMAND_LINE
-                       ? path_line_limit(params, plen, table, count)
-                       : SMTP_MAX_COMMAND_LINE;
-    return write_line(dest, cap, &l, limit);
+    if (total > SMTP_MAX_COMMAND_LINE && total > smtp_emit_path_limit(rcpt, params, plen))
+        return SMTP_ERR_TOO_LONG;
+    if (!dest) return (smtp_ssize)total;
+    if (total > cap) return SMTP_ERR_NOBUF;
+    char *o = dest;
+    memcpy(o, head, hlen);
+    o += hlen;
+    if (mlen) memcpy(o, mailbox, mlen);
+    o += mlen;
+    *o++ = '>';
+    if (plen) {
+        *o++ = ' ';
+        memcpy(o, params, plen);
+        o += plen;
+    }
+    *o++ = '\r';
+    *o++ = '\n';
+    return (smtp_ssize)total;
 }
 
 smtp_ssize smtp_emit_mail(char *dest, size_t cap, const char *mailbox, size_t mlen,
                           const char *params, size_t plen)
 {
-    return emit_path_command(dest, cap, "MAIL FROM:<", mailbox, mlen, params, plen, mail_allowances,
-                             SMTP_ARRAY_LEN(mail_allowances));
+    return emit_path_command(dest, cap, "MAIL FROM:<", 11, mailbox, mlen, params, plen, false);
 }
 
 smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t mlen,
@@ -205,8 +219,7 @@ smtp_ssize smtp_emit_rcpt(char *dest, size_t cap, const char *mailbox, size_t ml
 {
     /* RCPT TO:<> is not a forward-path (RFC 5321 4.1.1.3). */
     if (mlen == 0) return SMTP_ERR_INVALID_ARGUMENT;
-    return emit_path_command(dest, cap, "RCPT TO:<", mailbox, mlen, params, plen, rcpt_allowances,
-                             SMTP_ARRAY_LEN(rcpt_allowances));
+    return emit_path_command(dest, cap, "RCPT TO:<", 9, mailbox, mlen, params, plen, true);
 }
 
 smtp_ssize smtp_emit_bdat(char *dest, size_t cap, uint64_t size, int last)

@@ -63,12 +63,43 @@ static void put(struct outbuf *b, const char *s, size_t n)
     b->o += n;
 }
 
+#if defined(SMTP_SCAN_SSE2)
+/*
+ * The common case, 64 octets at a time: blocks of plain lines, which go out as they are. In a
+ * plain block every CR and LF is a CRLF pair within the block (no bare CR or LF, no CR at its
+ * end whose LF would be in the next one) and, when stuffing, no line starts with '.' (the
+ * octet after each CRLF is checked, the one past the block too: 66 octets must be at hand).
+ * Returns the end of the run of plain blocks from p that fit in `room`: p itself when the
+ * first is not plain. `p` never follows a CR and is never a line start with '.' to stuff.
+ */
+static const char *plain_blocks(const char *p, const char *end, size_t room, int stuff)
+{
+    const char *start = p;
+    while (end - p > 65 && (size_t)(p - start) + 64 <= room) {
+        for (uint64_t m = smtp_scan_ctl8_mask64(p); m; m &= m - 1) {
+            unsigned i = (unsigned)__builtin_ctzll(m);
+            if (p[i] == '\n') return p; /* a bare LF */
+            if (p[i] != '\r') continue; /* TAB, FF...: content */
+            if (i == 63 || p[i + 1] != '\n' || (stuff && p[i + 2] == '.')) return p;
+            m &= m - 1; /* its LF */
+        }
+        p += 64;
+    }
+    return p;
+}
+#endif
+
 /* Encodes with line-end normalization (and stuffing in DOT mode) until input or room ends. */
 static const char *encode_lines(smtp_data_encoder *e, const char *p, const char *end,
                                 struct outbuf *b)
 {
     const int stuff = e->mode_ == SMTP_DATA_ENCODE_DOT;
     smtp_scan_window w = SMTP_SCAN_WINDOW_INIT;
+#if defined(SMTP_SCAN_SSE2)
+    /* Where plain blocks may be tried again: past a block found not plain, which the loop
+     * below takes line by line. */
+    const char *retry = smtp_scan_portable ? end : p;
+#endif
     while (p < end) {
         if (e->state_ == EN_CR) {
             if (room(b) < 1) break;
@@ -84,6 +115,18 @@ static const char *encode_lines(smtp_data_encoder *e, const char *p, const char 
             e->state_ = EN_MID;
             continue;
         }
+#if defined(SMTP_SCAN_SSE2)
+        if (p >= retry) {
+            const char *q = plain_blocks(p, end, room(b), stuff);
+            retry = q + 64;
+            if (q > p) {
+                put(b, p, (size_t)(q - p));
+                e->state_ = q[-1] == '\n' ? EN_LINE_START : EN_MID;
+                p = q;
+                continue;
+            }
+        }
+#endif
         const char *stop = smtp_scan_eol_w(&w, p, end); /* the next CR or LF */
         size_t run = (size_t)(stop - p);
         if (stop + 1 < end && stop[0] == '\r' && stop[1] == '\n' && run + 2 <= room(b)) {

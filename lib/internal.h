@@ -133,6 +133,13 @@ size_t smtp_enhanced_prefix(const char *s, size_t len, int code);
 size_t smtp_path_scan(const char *p, size_t n, bool stop_at_space, bool *open_quote);
 
 /*
+ * The limit of a MAIL (rcpt false) or RCPT line with these parameters (without the SP before
+ * them): 512 octets plus what each extension keyword present allows (smtp_emit_mail, the one
+ * rule of both). (lib/command_emit.c)
+ */
+size_t smtp_emit_path_limit(bool rcpt, const char *params, size_t plen);
+
+/*
  * How smtp_ip_parse reads an address. Without a flag: RFC 4291 2.2 text and the dotted quad,
  * as PROXY v1 writes them (no leading zeros, "::" for one group or more, no tag).
  * SMTP_IP_RFC5321: an address literal's body (RFC 5321 4.1.3): IPv4 numbers may have leading

@@ -10,9 +10,10 @@
  * same code as the reply's first line) and reported; a line whose separator is SP, or that
  * ends right after the code ("250\r\n", which real servers send), completes the reply. Any
  * violation fails the parser for good: a reply is never made up from bytes that do not form
- * one.
+ * one. The common line, whole in the read and without a stray CR or NUL, is found and cleared
+ * of the line-end and NUL checks in one pass: its first CR, LF or NUL is its CRLF (scan.h).
  */
-#include "internal.h"
+#include "scan.h"
 
 #include <smtp/reply.h>
 
@@ -147,13 +148,17 @@ static void split_enhanced(smtp_reply_line *line)
     line->message = (smtp_span){t + e + (e < n), n - e - (e < n)};
 }
 
-/* Checks and reports one complete line (ending in LF); returns 0, SMTP_PAUSE or an error. */
-static int handle_line(smtp_reply_parser *p, const char *s, size_t n)
+/* Checks and reports one complete line (ending in LF); returns 0, SMTP_PAUSE or an error.
+ * `clean`: the caller found its first CR, LF or NUL to be its CRLF (the checks of line ends
+ * and NUL are done). */
+static int handle_line(smtp_reply_parser *p, const char *s, size_t n, int clean)
 {
-    if (n < 2 || s[n - 2] != '\r') return SMTP_ERR_BARE_LF;
+    if (!clean) {
+        if (n < 2 || s[n - 2] != '\r') return SMTP_ERR_BARE_LF;
+        if (memchr(s, '\r', n - 2)) return SMTP_ERR_BARE_CR;
+        if (memchr(s, '\0', n - 2)) return SMTP_ERR_NUL;
+    }
     n -= 2; /* the content, without CRLF */
-    if (memchr(s, '\r', n)) return SMTP_ERR_BARE_CR;
-    if (memchr(s, '\0', n)) return SMTP_ERR_NUL;
     if (n < 3 || s[0] < '2' || s[0] > '5' || !smtp_is_digit((unsigned char)s[1]) ||
         !smtp_is_digit((unsigned char)s[2]))
         return SMTP_ERR_REPLY_CODE;
@@ -197,6 +202,20 @@ smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data, s
     while (pos < len) {
         const char *start = data + pos;
         size_t avail = len - pos;
+        /* The common case: a whole line here whose first CR, LF or NUL is its CRLF, found in
+         * one pass (scan.h). */
+        const char *q = p->buflen ? NULL : smtp_scan_eol0(start, data + len);
+        if (q && q + 1 < data + len && q[0] == '\r' && q[1] == '\n' &&
+            (size_t)(q + 2 - start) <= p->max_line) {
+            pos += (size_t)(q + 2 - start);
+            int rv = handle_line(p, start, (size_t)(q + 2 - start), 1);
+            if (rv < 0) {
+                p->error = rv;
+                return rv;
+            }
+            if (rv == SMTP_PAUSE) break;
+            continue;
+        }
         const char *lf = memchr(start, '\n', avail);
         size_t take = lf ? (size_t)(lf - start) + 1 : avail;
         /* Without its LF the line still needs at least one more octet. */
@@ -221,7 +240,7 @@ smtp_ssize smtp_reply_parser_read(smtp_reply_parser *parser, const char *data, s
             linelen = p->buflen + take;
         }
         pos += take;
-        int rv = handle_line(p, line, linelen);
+        int rv = handle_line(p, line, linelen, 0);
         p->buflen = 0;
         if (rv < 0) {
             p->error = rv;

@@ -144,6 +144,25 @@ static inline const char *smtp_scan_eol_w(smtp_scan_window *w, const char *p, co
     return smtp_scan_eol(p, end);
 }
 
+#if defined(SMTP_SCAN_SSE2)
+/*
+ * The octets 0x08-0x0F of the 64 at p, one bit each: CR and LF among them, found with one
+ * comparison per 16 octets (x | 7 == 0x0F); the caller tells them from TAB and the other few
+ * by looking at the octet. For the coders' blocks of plain lines (lib/data_encode.c).
+ */
+static inline uint64_t smtp_scan_ctl8_mask64(const char *p)
+{
+    const __m128i seven = _mm_set1_epi8(7), fifteen = _mm_set1_epi8(15);
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, seven), fifteen))
+             << (16 * k);
+    }
+    return m;
+}
+#endif
+
 /* smtp_scan_eol0 returns the first CR, LF or NUL in [p, end), or `end` (the line framer's). */
 static inline const char *smtp_scan_eol0(const char *p, const char *end)
 {

@@ -237,6 +237,43 @@ static void test_message_copied(void)
     smtp_client_del(c);
 }
 
+/* The strings of a message are borrowed (client.h) and checked at submission. One changed
+ * behind the client's back is looked at once more as its line is written, so that no control
+ * octet reaches the wire: the session fails instead (the sender, then a recipient). */
+static void test_borrowed_changed(void)
+{
+    for (int which = 0; which < 2; which++) {
+        smtp_client_settings s;
+        smtp_client *c;
+        struct app a;
+        char out[512];
+        char sender[] = "a@example.org", address[] = "b@example.net";
+        smtp_client_rcpt to = {.address = address};
+        smtp_client_message m;
+        memset(&a, 0, sizeof a);
+        settings(&s);
+        CHECK_INT(smtp_client_new(&c, &app_cb, &s, NULL, &a), 0);
+        smtp_client_message_init(&m);
+        m.sender = sender;
+        m.rcpts = &to;
+        m.nrcpts = 1;
+        CHECK_INT(smtp_client_submit(c, &m), 0);
+        memcpy(which ? address : sender, "x\r\nDATA\r\n@x.y", 13);
+        CHECK_INT(smtp_client_read(c, "220 hi\r\n", 8), 8);
+        CHECK_MEM(out, drain(c, out, sizeof out), "EHLO client.example\r\n");
+        if (which) { /* without PIPELINING, RCPT waits for MAIL's reply */
+            CHECK_INT(smtp_client_read(c, "250 mx\r\n", 8), 8);
+            CHECK_MEM(out, drain(c, out, sizeof out), "MAIL FROM:<a@example.org>\r\n");
+        }
+        CHECK_INT(smtp_client_read(c, "250 ok\r\n", 8), SMTP_ERR_UNSAFE_ARGUMENT);
+        CHECK_INT(smtp_client_write(c, out, sizeof out), SMTP_ERR_UNSAFE_ARGUMENT); /* sticky */
+        CHECK_INT(a.messages, 1);
+        CHECK_INT(a.delivered, 0);
+        CHECK_INT(a.end, SMTP_CLIENT_END_PROTOCOL);
+        smtp_client_del(c);
+    }
+}
+
 static void test_misuse(void)
 {
     smtp_client *c;
@@ -1640,6 +1677,7 @@ int main(void)
     test_bad_settings();
     test_settings_copied();
     test_message_copied();
+    test_borrowed_changed();
     test_misuse();
     test_alloc_failures();
     test_steady_state();

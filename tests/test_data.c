@@ -475,6 +475,50 @@ static void test_bdat_modes_random(void)
     }
 }
 
+/* The encoder's 64-octet blocks of plain lines (lib/data_encode.c): plain lines with one
+ * piece that is not plain ('.' at a line start, a bare CR or LF, CRLF.CRLF, TAB...) at every
+ * alignment to the blocks, encoded whole and through small output buffers, in every mode:
+ * the reference's stream. */
+static void test_encoder_plain_blocks(void)
+{
+    static const char *const odd[] = {".",    "\n",    "\r",   "\r\n.", "\t",
+                                      "\r\r\n", "\n.", "..\r\n", "\r\n.\r\n", ""};
+    static const smtp_data_encode_mode modes[] = {SMTP_DATA_ENCODE_DOT, SMTP_DATA_ENCODE_CRLF,
+                                                  SMTP_DATA_ENCODE_RAW};
+    for (size_t lead = 0; lead < 140; lead++) {
+        for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
+            struct buf body = {0};
+            for (size_t i = 0; i < lead; i++) /* plain lines of 60 octets and CRLF */
+                buf_add(&body, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "p", 1);
+            buf_add(&body, odd[k], strlen(odd[k]));
+            for (size_t i = 0; i < 400; i++)
+                buf_add(&body, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "q", 1);
+            for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+                struct buf want = {0}, whole = {0}, pieces = {0};
+                ref_encode(&body, modes[m], &want);
+                smtp_data_encoder e;
+                size_t used = 0, made = 0, fin = 0;
+                smtp_data_encoder_init(&e, modes[m]);
+                whole.cap = smtp_data_encode_bound(body.len) + 5;
+                whole.p = malloc(whole.cap);
+                if (!whole.p) abort();
+                CHECK_INT(smtp_data_encode(&e, body.p, body.len, whole.p, whole.cap, &used, &made),
+                          0);
+                CHECK_INT(used, body.len);
+                CHECK_INT(smtp_data_encode_finish(&e, whole.p + made, whole.cap - made, &fin), 0);
+                whole.len = made + fin;
+                encode_random(&body, modes[m], &pieces, body.len, 2 + rnd_below(200));
+                CHECK(buf_eq(&whole, &want));
+                CHECK(buf_eq(&pieces, &want));
+                buf_free(&want);
+                buf_free(&whole);
+                buf_free(&pieces);
+            }
+            buf_free(&body);
+        }
+    }
+}
+
 /* Lines about the length limit (RFC 5321 4.5.3.1.6: 1000 octets with CRLF) after short
  * lines and long runs of plain ones, at every alignment to the decoder's 64-octet blocks:
  * the LONG_LINE flag as the byte-by-byte reference gives it (a line within a run of plain
@@ -711,6 +755,7 @@ int main(void)
         smtp_scan_portable = portable;
         test_roundtrip_random();
         test_bdat_modes_random();
+        test_encoder_plain_blocks();
         test_decoder_vs_reference();
         test_decoder_long_lines();
         test_smuggling_every_split();

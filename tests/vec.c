@@ -498,7 +498,8 @@ static const vec_runner *runner_for(const char *file)
 static int scans_data(const vec_runner *r)
 {
     return r == &vec_runner_data_decode || r == &vec_runner_data_encode ||
-           r == &vec_runner_command || r == &vec_runner_server || r == &vec_runner_client;
+           r == &vec_runner_command || r == &vec_runner_server || r == &vec_runner_client ||
+           r == &vec_runner_reply;
 }
 
 int main(int argc, char **argv)
