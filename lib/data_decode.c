@@ -112,20 +112,6 @@ static int deliver_held_bare_cr(smtp_data_decoder *d, smtp_span *out)
 }
 
 #if defined(SMTP_SCAN_SSE2)
-/* The octets 0x08-0x0F of the 64 at p, one bit each: CR and LF among them (one comparison
- * per 16 octets: x | 7 == 0x0F; the others, TAB above all, are told apart by the caller). */
-static inline uint64_t crlf_mask(const char *p)
-{
-    const __m128i seven = _mm_set1_epi8(7), fifteen = _mm_set1_epi8(15);
-    uint64_t m = 0;
-    for (int k = 0; k < 4; k++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, seven), fifteen))
-             << (16 * k);
-    }
-    return m;
-}
-
 /*
  * The common case, 64 octets at a time: blocks of plain lines, whose CR and LF octets are all
  * CRLF pairs within the block (so no bare CR or LF, and no CR at the block's end whose LF
@@ -144,7 +130,7 @@ static const char *plain_blocks(smtp_data_decoder *d, const char *start, const c
     const char *last = NULL; /* after the last LF of the run */
     while (end - p > 65) {
         const char *after = NULL, *first = NULL;
-        for (uint64_t m = crlf_mask(p); m;) {
+        for (uint64_t m = smtp_scan_ctl8_mask64(p); m;) {
             unsigned i = (unsigned)__builtin_ctzll(m);
             if (p[i] != '\r') {
                 if (p[i] == '\n') goto out; /* a bare LF */

@@ -148,7 +148,8 @@ static inline const char *smtp_scan_eol_w(smtp_scan_window *w, const char *p, co
 /*
  * The octets 0x08-0x0F of the 64 at p, one bit each: CR and LF among them, found with one
  * comparison per 16 octets (x | 7 == 0x0F); the caller tells them from TAB and the other few
- * by looking at the octet. For the coders' blocks of plain lines (lib/data_encode.c).
+ * by looking at the octet. For the coders' blocks of plain lines (lib/data_encode.c,
+ * lib/data_decode.c).
  */
 static inline uint64_t smtp_scan_ctl8_mask64(const char *p)
 {
