@@ -273,6 +273,29 @@ def envelope_seeds():
     return [h + b"\0".join(fields) + b"\0" + body for h, fields, body in cases]
 
 
+E2E = os.path.join(ROOT, "tests", "e2e")
+FAULT_KINDS = {"reply": b"r", "disconnect": b"d", "delay": b"w"}
+
+
+def faults_seeds():
+    """fuzz_faults (layout at the top of fuzz/fuzz_faults.c): the --reply, --disconnect and
+    --delay specs of each smtp-sink command line of the end-to-end tests (tests/e2e/*.sh), the
+    rules of one line together, then two connections that meet every decision point."""
+    spec = re.compile(r"--(reply|disconnect|delay)[ =](?:'([^']*)'|\"([^\"]*)\"|([^\s'\"]+))")
+    seeds = []
+    for name in sorted(os.listdir(E2E)):
+        if not name.endswith(".sh"):
+            continue
+        with open(os.path.join(E2E, name), encoding="utf-8") as f:
+            lines = f.read().replace("\\\n", " ").splitlines()
+        for line in lines:
+            rules = [FAULT_KINDS[m.group(1)] + "".join(g for g in m.groups()[1:] if g).encode()
+                     for m in spec.finditer(line)]
+            if rules:
+                seeds.append(b"\n".join(rules) + b"\n@CHMRRRD.VMRD.HMRD.\n@CHMRD.V")
+    return [bytes([0x40, flags]) + s for s in seeds for flags in (0, 1)]
+
+
 def seeds_for(runner, options, data):
     """The (target, bytes) seeds of one case."""
     if runner == "command":
@@ -327,6 +350,8 @@ def build():
                     seen[target].add(blob)
                     name = "vec-%s-%s-%03d%s" % (runner, stem, n, "" if k == 0 else chr(ord("a") + k))
                     out.setdefault(target, {})[name] = blob
+    for n, blob in enumerate(faults_seeds()):
+        out.setdefault("faults", {})["vec-faults-%03d" % n] = blob
     for n, blob in enumerate(envelope_seeds()):
         out.setdefault("envelope", {})["vec-envelope-%03d" % n] = blob
     return out
