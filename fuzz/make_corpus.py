@@ -296,6 +296,55 @@ def faults_seeds():
     return [bytes([0x40, flags]) + s for s in seeds for flags in (0, 1)]
 
 
+def dane_seeds():
+    """fuzz_dane (layout at the top of fuzz/fuzz_dane.c): the cases of tests/tls/test_tls_dane.c
+    as records naming the certificates of the test PKI."""
+    def rec(usage, selector, mtype, src=0, raw=None):
+        return bytes([usage, selector, mtype, src]) + (bytes([len(raw)]) + raw if raw is not None else b"")
+    ee = [rec(3, s, m) for s in (0, 1) for m in (0, 1, 2)]
+    cases = [
+        # DANE-EE, every selector and matching type; an expired leaf and another name pass
+        ([0, 0, 0, 6, 0, 200], ee[k:k + 1]) for k in range(6)
+    ] + [
+        ([4, 0, 0, 10, 0, 200], [rec(3, 1, 1)]),
+        ([0, 0, 0, 6, 0, 200], [rec(3, 1, 1, 0x44)]),  # one octet changed: a mismatch
+        # DANE-TA: the root, the intermediate, by certificate or key, names and wildcards
+        ([1, 0, 0, 1, 0, 255], [rec(2, 0, 1, 2)]),
+        ([1, 3, 1, 10, 0, 255], [rec(2, 1, 1, 1)]),
+        ([2, 2, 0, 10, 0, 255], [rec(2, 1, 2, 1)]),
+        ([1, 5, 0, 10, 0, 255], [rec(2, 0, 0, 1)]),  # *.pool.dane.test is one label only
+        ([1, 4, 0, 10, 0, 255], [rec(2, 0, 1, 1)]),  # nor the parent
+        ([1, 0, 0, 10, 0, 255], [rec(2, 0, 1, 1)]),  # a wrong name
+        ([3, 0, 0, 1, 0, 255], [rec(2, 1, 1, 1), rec(2, 0, 1, 2)]),  # the expired intermediate
+        ([4, 0, 0, 6, 0, 255], [rec(2, 0, 1, 1)]),  # the expired leaf
+        ([5, 8, 0, 0, 0, 255], [rec(2, 0, 1, 1)]),  # CN when no dNSName
+        ([7, 9, 0, 0, 0, 255], [rec(2, 1, 1, 1)]),  # CN without subjectAltName
+        ([6, 6, 0, 0, 0, 255], [rec(2, 0, 1, 1)]),  # an intermediate that signed nothing here
+        ([0, 6, 7, 0, 0, 40], [rec(2, 0, 1, 0)]),  # the anchor not sent (the leaf itself)
+        # unusable records: PKIX, unknown parameters, digests of the wrong length, no data
+        ([0, 6, 0, 0, 0, 255], [rec(0, 0, 1), rec(1, 1, 1), rec(3, 2, 1), rec(3, 0, 3),
+                                rec(3, 0, 1, 0x20), rec(3, 0, 0, 0x80, b"")]),
+        # the failure that got furthest, then a match after it
+        ([1, 10, 0, 1, 0, 255], [rec(3, 1, 1, 0x80, bytes(32)), rec(2, 0, 1, 2), rec(2, 1, 1, 1),
+                                 rec(3, 0, 2)]),
+        # no chain checked; no memory
+        ([0, 6, 0, 0, 2, 255], [rec(3, 1, 1)]),
+        ([0, 6, 0, 0, 2, 255], [rec(0, 1, 1)]),
+        ([0, 6, 0, 0, 1, 255], [rec(3, 1, 1)]),
+        # names from the input, refused names, short texts
+        ([1, 15, 0, 0, 0, 30], [rec(2, 0, 1, 1)]),
+        ([0, 11, 0, 0, 0, 255], [rec(3, 1, 1)]),
+        ([0, 13, 0, 0, 0, 255], [rec(3, 1, 1)]),
+        ([0, 0, 0, 0, 0, 255], [rec(3, 1, 1)]),
+        ([0, 6, 12, 0, 0, 1], [rec(3, 1, 1)]),
+    ]
+    out = []
+    for header, recs in cases:
+        extra = b"\x0dmx.dane.test." if header[1] == 15 else b""
+        out.append(bytes(header) + extra + b"".join(recs))
+    return out
+
+
 def seeds_for(runner, options, data):
     """The (target, bytes) seeds of one case."""
     if runner == "command":
@@ -352,6 +401,8 @@ def build():
                     out.setdefault(target, {})[name] = blob
     for n, blob in enumerate(faults_seeds()):
         out.setdefault("faults", {})["vec-faults-%03d" % n] = blob
+    for n, blob in enumerate(dane_seeds()):
+        out.setdefault("dane", {})["vec-dane-%03d" % n] = blob
     for n, blob in enumerate(envelope_seeds()):
         out.setdefault("envelope", {})["vec-envelope-%03d" % n] = blob
     return out
