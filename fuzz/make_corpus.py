@@ -345,6 +345,47 @@ def dane_seeds():
     return out
 
 
+def txn_seeds():
+    """fuzz_txn (layout at the top of fuzz/fuzz_txn.c): the incremental transactions of
+    tests/test_client.c and of smtp-proxy's relaying, as scripts of calls and deliveries."""
+    MAIL, RCPT, DATA, DATA_AS, RSET, NOOP, ALL, ONE, BODY, END, QUIT, CLOSE = range(12)
+    hello = [ALL, ALL]  # the greeting, then the hello's reply
+    body = [BODY, 5] + list(b"hello") + [BODY, 7] + list(b"\r\n.dot\n") + [END]
+    cases = [
+        # flags, reply choices, script
+        (0x06, [], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x00, [], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA] + [ALL] * 6 + [QUIT, ALL]),
+        (0x0B, [], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL] + body + [ALL, ALL, QUIT, ALL]),
+        (0x02, [], hello + [MAIL, 0, RCPT, 0, RSET, ALL, MAIL, 5, RCPT, 1, DATA_AS, 1] + [ONE] * 5 + [QUIT, ALL]),
+        # refusals: MAIL, some recipients, every recipient (a 354 all the same: an empty message)
+        (0x02, [0, 0, 4], hello + [MAIL, 0, RCPT, 0, RCPT, 1, ALL, ALL, QUIT, ALL]),
+        (0x02, [0, 0, 0, 2, 0, 4], hello + [MAIL, 0, RCPT, 0, RCPT, 1, RCPT, 2, DATA, ALL, ALL, QUIT, ALL]),
+        (0x02, [0, 0, 0, 2, 4, 0], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x06, [0, 0, 0, 2, 4], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x02, [0, 0, 0, 0, 3, 0], hello + [MAIL, 0, RCPT, 0, DATA, ALL, ALL, MAIL, 0, RCPT, 2, DATA, ALL, ALL, QUIT, ALL]),
+        # 421 in the middle; the server closes; QUIT in a transaction
+        (0x02, [0, 0, 0, 6], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x02, [], hello + [MAIL, 0, RCPT, 0, ONE, CLOSE]),
+        (0x02, [], hello + [MAIL, 0, RCPT, 0, QUIT, ALL, ALL]),
+        # LMTP with DATA and with BDAT, a refusal after the data
+        (0x03, [0, 0, 0, 0, 0, 0, 0, 3], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, ALL, QUIT, ALL]),
+        (0x07, [0, 0, 0, 0, 0, 2], hello + [MAIL, 0, RCPT, 0, RCPT, 1, RCPT, 5, DATA, ALL, ALL, QUIT, ALL]),
+        # DATA asked for with CHUNKING; BDAT asked for without; NOOP between; multi-line replies
+        (0x06, [0x80, 0x80, 0x80, 0x81], hello + [MAIL, 0, RCPT, 0, DATA_AS, 1, ALL, ALL, NOOP, ALL, QUIT, ALL]),
+        (0x02, [], hello + [NOOP, ALL, MAIL, 0, RCPT, 0, DATA_AS, 2, ALL, ALL, QUIT, ALL]),
+        # the whole transaction before the greeting; a body source in a BDAT flight
+        (0x86, [], [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, ALL, QUIT, ALL]),
+        (0x4E, [], hello + [MAIL, 0, RCPT, 0, DATA, ALL] + body + [ALL, ALL, QUIT, ALL]),
+        # UTF-8 without SMTPUTF8, refused arguments, all-or-nothing
+        (0x02, [], hello + [MAIL, 2, MAIL, 3, MAIL, 0x40, RCPT, 3, RCPT, 4, DATA, ALL, ALL, QUIT, ALL]),
+        (0x12, [0, 0, 0, 2], hello + [MAIL, 0x80, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+    ]
+    out = []
+    for n, (flags, choices, script) in enumerate(cases):
+        out.append(bytes([n * 37 & 0xFF, flags, len(choices)] + choices + script))
+    return out
+
+
 def seeds_for(runner, options, data):
     """The (target, bytes) seeds of one case."""
     if runner == "command":
@@ -403,6 +444,8 @@ def build():
         out.setdefault("faults", {})["vec-faults-%03d" % n] = blob
     for n, blob in enumerate(dane_seeds()):
         out.setdefault("dane", {})["vec-dane-%03d" % n] = blob
+    for n, blob in enumerate(txn_seeds()):
+        out.setdefault("txn", {})["vec-txn-%03d" % n] = blob
     for n, blob in enumerate(envelope_seeds()):
         out.setdefault("envelope", {})["vec-envelope-%03d" % n] = blob
     return out
