@@ -5,13 +5,11 @@
  * in the order the input calls them, against a model server that answers every command the
  * client sends with a well-formed reply whose code the input chooses.
  *
- * The model server reads the client's output as a server does (command lines, DATA content up
- * to CRLF.CRLF after its 354, BDAT chunks by their size) and answers each command with a reply
- * whose text carries its serial number ("s12"): so every reply the client reports names the
- * command it answered. In LMTP it answers the end of the data once per recipient it accepted
- * in the transaction. The replies are held until the input delivers them (all those pending,
- * or the oldest one), so the client sees them late, pipelined or one at a time; after a 421
- * the server answers nothing more.
+ * The model server (fuzz_model.h) reads the client's output as a server does and answers each
+ * command with a reply whose text carries its serial number ("s12"): so every reply the client
+ * reports names the command it answered. The replies are held until the input delivers them
+ * (all those pending, or the oldest one), so the client sees them late, pipelined or one at a
+ * time.
  *
  * Checked here, besides no crash, no leak, no over-read and no undefined behaviour:
  *  - each recipient's reply is reported once, in order, to the right recipient: on_rcpt names
@@ -43,44 +41,16 @@
  * deliver the oldest, body octets (a length byte and the octets), end of body, QUIT, the
  * server closes.
  */
-#include "fuzz_common.h"
-
-#include <smtp/client.h>
+#include "fuzz_model.h"
 
 #define HEADER 3
-#define MAX_REPLIES 512
 #define MAX_CALLS 64
-
-enum v { V_HELLO, V_MAIL, V_RCPT, V_DATA, V_END, V_BDAT, V_RSET, V_NOOP, V_QUIT, V_OTHER };
-static const char *const vname[] = {"HELLO", "MAIL", "RCPT", "DATA", "END",
-                                    "BDAT",  "RSET", "NOOP", "QUIT", "OTHER"};
-
-/* The codes each command may get, picked by a choice byte (index 0 is the usual one). */
-static const int codes[][8] = {
-    [V_HELLO] = {250, 250, 250, 250, 250, 250, 250, 250},
-    [V_MAIL] = {250, 250, 250, 451, 550, 421, 552, 503},
-    [V_RCPT] = {250, 251, 550, 250, 450, 553, 421, 252},
-    [V_DATA] = {354, 354, 354, 451, 554, 503, 421, 250},
-    [V_END] = {250, 250, 451, 554, 552, 421, 250, 550},
-    [V_BDAT] = {250, 250, 250, 451, 554, 421, 552, 250},
-    [V_RSET] = {250, 250, 250, 421, 500, 250, 250, 250},
-    [V_NOOP] = {250, 250, 421, 500, 250, 250, 250, 250},
-    [V_QUIT] = {221, 221, 221, 221, 221, 221, 221, 221},
-    [V_OTHER] = {500, 500, 500, 500, 500, 500, 500, 500},
-};
 
 static const char *const senders[] = {"a@example.org", "", "s\xc3\xa9@example.org", "bad address",
                                       "b@[192.0.2.1]", "c@example.org"};
 static const char *const rcpts[] = {"b@example.net", "c@example.net", "Postmaster",
                                     "\xc3\xbc@example.net", "not@", "d@example.com",
                                     "e@example.net", "f@example.net"};
-
-struct reply {
-    enum v verb;
-    int code;
-    char addr[64]; /* RCPT: its address; LMTP after the data: the recipient's */
-    int reported;
-};
 
 /* A call of the application that opened a transaction. */
 struct call {
@@ -99,23 +69,7 @@ struct run {
     struct fsplit sp;
     int split;
     unsigned flags;
-    const uint8_t *choice, *choice_end;
-    /* The model server. */
-    struct flog ob;    /* client output not yet parsed */
-    size_t ob_off;
-    int mode;          /* 0 commands, 1 DATA content, 2 a BDAT chunk */
-    size_t chunk_left;
-    int chunk_last;
-    int closed;        /* it sent 421 */
-    struct reply rep[MAX_REPLIES];
-    size_t nrep;
-    struct flog rb;    /* reply octets not yet delivered */
-    size_t rb_end[MAX_REPLIES], rb_first, rb_count; /* each pending reply's end in rb */
-    int txn_open;
-    char accepted[MAX_CALLS][64];
-    size_t naccepted;
-    /* What the client sent, as the server read it. */
-    enum v last_data_verb;
+    struct fmodel m;
     /* The application. */
     struct call calls[MAX_CALLS];
     size_t ncalls;
@@ -131,83 +85,7 @@ struct run {
     int body_end, body_waiting;
 };
 
-/* ---- the model server ---- */
-
-static int next_choice(struct run *r)
-{
-    return r->choice < r->choice_end ? *r->choice++ : 0;
-}
-
-static void serve_reply(struct run *r, enum v verb, const char *addr)
-{
-    if (r->closed || r->nrep == MAX_REPLIES) return;
-    int c = next_choice(r);
-    int code = codes[verb][c & 7];
-    size_t s = r->nrep++;
-    struct reply *rp = &r->rep[s];
-    memset(rp, 0, sizeof *rp);
-    rp->verb = verb;
-    rp->code = code;
-    if (addr) snprintf(rp->addr, sizeof rp->addr, "%s", addr);
-    const char *enh = "";
-    if (r->flags & 128) enh = code >= 500 ? "5.0.0 " : code >= 400 ? "4.0.0 " : code < 300 ? "2.0.0 " : "";
-    if (verb == V_HELLO) {
-        FLOG(&r->rb, "%d-s%zu hello\r\n", code, s);
-        if (r->flags & 2) flog_str(&r->rb, "250-PIPELINING\r\n");
-        if (r->flags & 4) flog_str(&r->rb, "250-CHUNKING\r\n");
-        if (r->flags & 16) flog_str(&r->rb, "250-SMTPUTF8\r\n250-8BITMIME\r\n");
-        if (r->flags & 32) flog_str(&r->rb, "250-DSN\r\n");
-        if (r->flags & 128) flog_str(&r->rb, "250-ENHANCEDSTATUSCODES\r\n");
-        FLOG(&r->rb, "%d SIZE 100000\r\n", code);
-    } else {
-        if (c & 0x80) FLOG(&r->rb, "%d-%ss%zu first\r\n", code, enh, s);
-        FLOG(&r->rb, "%d %ss%zu %s\r\n", code, enh, s, vname[verb]);
-    }
-    r->rb_end[(r->rb_first + r->rb_count++) % MAX_REPLIES] = r->rb.len;
-    if (code == 421) r->closed = 1;
-    if (verb == V_MAIL) {
-        r->txn_open = code / 100 == 2;
-        r->naccepted = 0;
-    }
-    if (verb == V_RCPT && r->txn_open && code / 100 == 2 && r->naccepted < MAX_CALLS)
-        snprintf(r->accepted[r->naccepted++], 64, "%s", addr ? addr : "");
-}
-
-/* The end of a message: one reply, or in LMTP one per recipient accepted. */
-static void serve_end(struct run *r, enum v verb)
-{
-    if ((r->flags & 1) && r->naccepted > 0) {
-        for (size_t i = 0; i < r->naccepted; i++)
-            serve_reply(r, verb, r->accepted[i]);
-    } else {
-        serve_reply(r, verb, NULL);
-    }
-    r->naccepted = 0;
-}
-
-/* The path between the first '<' and the next '>' of a line. */
-static void path_of(const char *line, size_t n, char *out, size_t cap)
-{
-    const char *lt = memchr(line, '<', n);
-    out[0] = '\0';
-    if (!lt) return;
-    const char *gt = memchr(lt, '>', n - (size_t)(lt - line));
-    if (!gt || (size_t)(gt - lt - 1) >= cap) return;
-    memcpy(out, lt + 1, (size_t)(gt - lt - 1));
-    out[gt - lt - 1] = '\0';
-}
-
-static int starts(const char *line, size_t n, const char *word)
-{
-    size_t k = strlen(word);
-    if (n < k) return 0;
-    for (size_t i = 0; i < k; i++) {
-        char c = line[i];
-        if (c >= 'a' && c <= 'z') c = (char)(c - 32);
-        if (c != word[i]) return 0;
-    }
-    return 1;
-}
+/* ---- what the model server read, checked against the calls ---- */
 
 /* A MAIL the server read: it must be the sender of the next call that was not NOT_SENT. */
 static void saw_mail(struct run *r, const char *path)
@@ -230,101 +108,28 @@ static void saw_rcpt(struct run *r, const char *path)
     c->sent_rcpts++;
 }
 
-static void saw_data(struct run *r, enum v verb)
+/* DATA, or the first BDAT of a message. */
+static void saw_data(struct run *r, int bdat)
 {
     FUZZ_ASSERT(r->mails_seen > 0);
     struct call *c = &r->calls[r->mail_call];
     FUZZ_ASSERT(c->data != 0); /* DATA or BDAT before smtp_client_data */
     int chunking = (r->flags & 4) != 0;
-    int bdat = c->data - 1 == SMTP_CLIENT_DATA_DATA ? 0 : chunking;
-    FUZZ_ASSERT((verb == V_BDAT) == bdat);
+    FUZZ_ASSERT(bdat == (c->data - 1 == SMTP_CLIENT_DATA_DATA ? 0 : chunking));
 }
 
-static void serve_line(struct run *r, const char *line, size_t n)
+static void on_command(void *ud, enum fm_verb v, const char *path, const struct flog *content,
+                       size_t serial)
 {
-    char path[128];
-    FLOG(&r->ev, "server reads");
-    flog_span(&r->ev, "line", line, n);
-    flog_str(&r->ev, "\n");
-    if (starts(line, n, "EHLO ") || starts(line, n, "LHLO ") || starts(line, n, "HELO ")) {
-        serve_reply(r, V_HELLO, NULL);
-    } else if (starts(line, n, "MAIL FROM:")) {
-        path_of(line, n, path, sizeof path);
-        saw_mail(r, path);
-        r->last_data_verb = V_OTHER;
-        serve_reply(r, V_MAIL, NULL);
-    } else if (starts(line, n, "RCPT TO:")) {
-        path_of(line, n, path, sizeof path);
-        saw_rcpt(r, path);
-        serve_reply(r, V_RCPT, path);
-    } else if (n == 4 && starts(line, n, "DATA")) {
-        saw_data(r, V_DATA);
-        serve_reply(r, V_DATA, NULL);
-        if (!r->closed && r->rep[r->nrep - 1].code == 354) r->mode = 1;
-    } else if (starts(line, n, "BDAT ")) {
-        char num[24];
-        size_t k = 0;
-        while (5 + k < n && k < sizeof num - 1 && line[5 + k] >= '0' && line[5 + k] <= '9')
-            num[k] = line[5 + k], k++;
-        num[k] = '\0';
-        FUZZ_ASSERT(k > 0);
-        if (r->last_data_verb != V_BDAT) saw_data(r, V_BDAT);
-        r->last_data_verb = V_BDAT;
-        r->chunk_left = strtoul(num, NULL, 10);
-        r->chunk_last = 5 + k < n;
-        r->mode = 2;
-    } else if (n == 4 && starts(line, n, "RSET")) {
-        r->rsets_seen++;
-        r->txn_open = 0;
-        r->naccepted = 0;
-        serve_reply(r, V_RSET, NULL);
-    } else if (n == 4 && starts(line, n, "NOOP")) {
-        serve_reply(r, V_NOOP, NULL);
-    } else if (n == 4 && starts(line, n, "QUIT")) {
-        serve_reply(r, V_QUIT, NULL);
-        r->closed = 1;
-    } else {
-        FUZZ_ASSERT(0); /* a command no call asked for */
-    }
-}
-
-/* Reads what the client wrote so far, as a server does. */
-static void serve(struct run *r)
-{
-    while (r->ob_off < r->ob.len) {
-        const char *p = r->ob.buf + r->ob_off;
-        size_t n = r->ob.len - r->ob_off;
-        if (r->mode == 1) { /* DATA content, up to CRLF.CRLF (".\r\n" alone when empty) */
-            size_t end = 0;
-            if (n >= 3 && memcmp(p, ".\r\n", 3) == 0) end = 3;
-            for (size_t i = 0; !end && i + 5 <= n; i++)
-                if (memcmp(p + i, "\r\n.\r\n", 5) == 0) end = i + 5;
-            if (!end) return;
-            r->ob_off += end;
-            r->mode = 0;
-            serve_end(r, V_END);
-            r->last_data_verb = V_OTHER;
-        } else if (r->mode == 2) {
-            size_t k = n < r->chunk_left ? n : r->chunk_left;
-            r->ob_off += k;
-            r->chunk_left -= k;
-            if (r->chunk_left) return;
-            r->mode = 0;
-            if (r->chunk_last) {
-                serve_end(r, V_BDAT);
-                r->last_data_verb = V_OTHER;
-            } else {
-                serve_reply(r, V_BDAT, NULL);
-            }
-        } else {
-            const char *crlf = NULL;
-            for (size_t i = 0; i + 1 < n && !crlf; i++)
-                if (p[i] == '\r' && p[i + 1] == '\n') crlf = p + i;
-            if (!crlf) return;
-            size_t len = (size_t)(crlf - p);
-            r->ob_off += len + 2;
-            serve_line(r, p, len);
-        }
+    (void)content, (void)serial;
+    struct run *r = ud;
+    switch (v) {
+    case FM_MAIL: saw_mail(r, path); break;
+    case FM_RCPT: saw_rcpt(r, path); break;
+    case FM_DATA: saw_data(r, 0); break;
+    case FM_BDAT_FIRST: saw_data(r, 1); break;
+    case FM_RSET: r->rsets_seen++; break;
+    default: break;
     }
 }
 
@@ -332,19 +137,15 @@ static void serve(struct run *r)
 
 static int serial_of(const smtp_client_reply *rp)
 {
-    for (size_t i = 0; i + 1 < rp->text.len; i++)
-        if (rp->text.ptr[i] == 's' && (i == 0 || rp->text.ptr[i - 1] == ' ') &&
-            rp->text.ptr[i + 1] >= '0' && rp->text.ptr[i + 1] <= '9')
-            return atoi(rp->text.ptr + i + 1);
-    return -1;
+    return fmodel_serial(rp->text.ptr, rp->text.len);
 }
 
 /* The reply a callback reports: one the server sent, with its code. */
-static struct reply *reported(struct run *r, const smtp_client_reply *rp)
+static struct fm_reply *reported(struct run *r, const smtp_client_reply *rp)
 {
     int s = serial_of(rp);
-    FUZZ_ASSERT(s >= 0 && (size_t)s < r->nrep);
-    struct reply *x = &r->rep[s];
+    FUZZ_ASSERT(s >= 0 && (size_t)s < r->m.nrep);
+    struct fm_reply *x = &r->m.rep[s];
     FUZZ_ASSERT(x->code == rp->code);
     return x;
 }
@@ -360,8 +161,8 @@ static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rc, const smtp_clie
 {
     (void)cli;
     struct run *r = ud;
-    struct reply *x = reported(r, rp);
-    int s = (int)(x - r->rep);
+    struct fm_reply *x = reported(r, rp);
+    int s = (int)(x - r->m.rep);
     FLOG(&r->ev, "on_rcpt s%d %d %s", s, rp->code, smtp_verb_name(rp->command));
     flog_span(&r->ev, "to", rc->address, strlen(rc->address));
     flog_str(&r->ev, "\n");
@@ -370,7 +171,7 @@ static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rc, const smtp_clie
     r->last_serial = s;
     FUZZ_ASSERT(strcmp(rc->address, x->addr) == 0);
     if (rp->command == SMTP_VERB_RCPT) {
-        FUZZ_ASSERT(x->verb == V_RCPT);
+        FUZZ_ASSERT(x->verb == FM_RCPT);
         struct call *c = call_now(r);
         if (rp->code / 100 == 2)
             c->ok2xx++;
@@ -378,7 +179,7 @@ static int on_rcpt(smtp_client *cli, const smtp_client_rcpt *rc, const smtp_clie
             c->refused++;
     } else {
         FUZZ_ASSERT(r->flags & 1); /* a reply after the data: LMTP only */
-        FUZZ_ASSERT(x->verb == (rp->command == SMTP_VERB_BDAT ? V_BDAT : V_END));
+        FUZZ_ASSERT(x->verb == (rp->command == SMTP_VERB_BDAT ? FM_BDAT : FM_END));
     }
     return 0;
 }
@@ -388,16 +189,16 @@ static int on_reply(smtp_client *cli, const smtp_client_reply *rp, void *ud)
     (void)cli;
     struct run *r = ud;
     FUZZ_ASSERT(rp != NULL);
-    struct reply *x = reported(r, rp);
-    FLOG(&r->ev, "on_reply s%d %d %s\n", (int)(x - r->rep), rp->code,
+    struct fm_reply *x = reported(r, rp);
+    FLOG(&r->ev, "on_reply s%d %d %s\n", (int)(x - r->m.rep), rp->code,
          smtp_verb_name(rp->command));
     FUZZ_ASSERT(!x->reported);
     x->reported = 1;
     switch (rp->command) {
-    case SMTP_VERB_MAIL: FUZZ_ASSERT(x->verb == V_MAIL); break;
-    case SMTP_VERB_DATA: FUZZ_ASSERT(x->verb == V_DATA); break;
-    case SMTP_VERB_NOOP: FUZZ_ASSERT(x->verb == V_NOOP); break;
-    case SMTP_VERB_RSET: FUZZ_ASSERT(x->verb == V_RSET); break;
+    case SMTP_VERB_MAIL: FUZZ_ASSERT(x->verb == FM_MAIL); break;
+    case SMTP_VERB_DATA: FUZZ_ASSERT(x->verb == FM_DATA); break;
+    case SMTP_VERB_NOOP: FUZZ_ASSERT(x->verb == FM_NOOP); break;
+    case SMTP_VERB_RSET: FUZZ_ASSERT(x->verb == FM_RSET); break;
     default: FUZZ_ASSERT(0);
     }
     return 0;
@@ -419,8 +220,8 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     if (res->status == SMTP_CLIENT_DELIVERED) {
         /* In LMTP the last reply after the data, which may refuse another recipient. */
         FUZZ_ASSERT(res->reply != NULL && ((r->flags & 1) || res->reply->code / 100 == 2));
-        struct reply *x = reported(r, res->reply);
-        FUZZ_ASSERT(x->verb == V_END || x->verb == V_BDAT);
+        struct fm_reply *x = reported(r, res->reply);
+        FUZZ_ASSERT(x->verb == FM_END || x->verb == FM_BDAT);
         FUZZ_ASSERT(c->data != 0);
     }
     if (!(r->flags & 1)) {
@@ -473,56 +274,28 @@ static smtp_ssize write_client(void *engine, char *dest, size_t cap)
 }
 
 /* Pulls the client's output and lets the server read it. */
-static void pump(struct run *r)
+static void pump(void *ud)
 {
+    struct run *r = ud;
     if (r->failed) return;
-    int rc = fdrain(&r->ob, r->split ? &r->sp : NULL, write_client, r->cli);
+    int rc = fdrain(&r->m.in, r->split ? &r->sp : NULL, write_client, r->cli);
     if (rc < 0) {
         FLOG(&r->ev, "write error %d\n", rc);
         r->failed = 1;
         return;
     }
-    serve(r);
+    fmodel_read(&r->m);
 }
 
 /* Feeds the client the pending replies up to the end of the `count`th. */
 static void deliver(struct run *r, size_t count)
 {
-    if (count > r->rb_count) count = r->rb_count;
-    if (count == 0) return;
-    size_t end = r->rb_end[(r->rb_first + count - 1) % MAX_REPLIES];
-    size_t pos = 0, next = 0;
-    while (pos < end && !r->failed) {
-        /* Whole: one reply a read, as a server that answers each command sends them (bytes
-         * after a reply nothing awaits are a server talking ahead: client.h). */
-        while (r->rb_end[(r->rb_first + next) % MAX_REPLIES] <= pos)
-            next++;
-        size_t n = r->rb_end[(r->rb_first + next) % MAX_REPLIES] - pos;
-        if (r->split) {
-            size_t k = fsplit_piece(&r->sp);
-            n = k < end - pos ? k : end - pos;
-        }
-        char *piece = fcopy(r->rb.buf + pos, n);
-        smtp_ssize k = smtp_client_read(r->cli, piece, n);
-        free(piece);
-        if (k < 0) {
-            FLOG(&r->ev, "read error %d\n", (int)k);
-            r->failed = 1;
-            break;
-        }
-        pos += (size_t)k;
-        pump(r);
-        if (k == 0) break; /* the client takes nothing more (its session ended) */
+    if (r->failed) return;
+    int rc = fmodel_deliver(&r->m, count, r->split ? &r->sp : NULL, r->cli, pump, r);
+    if (rc < 0) {
+        FLOG(&r->ev, "read error %d\n", rc);
+        r->failed = 1;
     }
-    /* What was not read stays unread: drop the delivered replies from the queue. */
-    memmove(r->rb.buf, r->rb.buf + end, r->rb.len - end);
-    r->rb.len -= end;
-    for (size_t i = 0; i < r->rb_count - count; i++) {
-        size_t a = (r->rb_first + count + i) % MAX_REPLIES;
-        r->rb_end[a] -= end;
-    }
-    r->rb_first = (r->rb_first + count) % MAX_REPLIES;
-    r->rb_count -= count;
 }
 
 static void log_rc(struct run *r, const char *what, int rc)
@@ -615,9 +388,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     fsplit_init(&r->sp, data[0]);
     size_t nch = data[2];
     if (nch > size - HEADER) nch = size - HEADER;
-    r->choice = data + HEADER;
-    r->choice_end = r->choice + nch;
-    const uint8_t *p = r->choice_end, *end = data + size;
+    const uint8_t *p = data + HEADER + nch, *end = data + size;
     fmem_init(&r->fm);
     smtp_client_settings s;
     smtp_client_settings_init(&s);
@@ -634,10 +405,13 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     fmem_budget(&r->fm, 1); /* the recipients' table, at the first smtp_client_mail_from */
     r->cur = 0;
     r->ncalls = 0;
-    /* The greeting. */
-    FLOG(&r->rb, "220 s0 model ESMTP\r\n");
-    r->rep[r->nrep++] = (struct reply){V_OTHER, 220, "", 0};
-    r->rb_end[r->rb_count++] = r->rb.len;
+    /* The model's caps: PIPELINING, CHUNKING, SMTPUTF8, DSN, enhanced codes, SIZE. */
+    unsigned caps = FM_SIZE | (r->flags & 2 ? FM_PIPELINING : 0) | (r->flags & 4 ? FM_CHUNKING : 0) |
+                    (r->flags & 16 ? FM_UTF8 : 0) | (r->flags & 32 ? FM_DSN : 0) |
+                    (r->flags & 128 ? FM_ENHANCED : 0);
+    fmodel_init(&r->m, caps, r->flags & 1, data + HEADER, nch, &r->ev);
+    r->m.on_command = on_command;
+    r->m.ud = r;
     int gone = 0;
     while (p < end && !r->failed && !gone) {
         int op = *p++ % 12;
@@ -649,7 +423,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         case 3: op_data(r, arg % 3), p += p < end; break;
         case 4: op_rset(r); break;
         case 5: log_rc(r, "noop", smtp_client_command(r->cli, SMTP_VERB_NOOP, NULL)); break;
-        case 6: deliver(r, r->rb_count); break;
+        case 6: deliver(r, r->m.rb_count); break;
         case 7: deliver(r, 1); break;
         case 8: {
             size_t n = p < end ? *p++ : 0;
@@ -668,9 +442,9 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     if (!gone) {
         body_more(r, NULL, 0, 1);
         (void)smtp_client_quit(r->cli);
-        for (int round = 0; round < 64 && r->rb_count && !r->failed; round++) {
+        for (int round = 0; round < 64 && r->m.rb_count && !r->failed; round++) {
             pump(r);
-            deliver(r, r->rb_count);
+            deliver(r, r->m.rb_count);
         }
     }
     FLOG(&r->ev, "eof -> %d\n", smtp_client_eof(r->cli));
@@ -681,12 +455,12 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         FUZZ_ASSERT(r->calls[i].reported || r->failed);
     if (r->ended && r->end == SMTP_CLIENT_END_QUIT) {
         /* A session that ended well: every RCPT reply was reported, every RSET asked sent. */
-        for (size_t i = 0; i < r->nrep; i++)
-            FUZZ_ASSERT(r->rep[i].verb != V_RCPT || r->rep[i].reported);
+        for (size_t i = 0; i < r->m.nrep; i++)
+            FUZZ_ASSERT(r->m.rep[i].verb != FM_RCPT || r->m.rep[i].reported);
         FUZZ_ASSERT(r->rsets_seen >= r->rset_asked);
     } else if (r->end_serial >= 0) {
         for (int i = 0; i < r->end_serial; i++)
-            FUZZ_ASSERT(r->rep[i].verb != V_RCPT || r->rep[i].reported);
+            FUZZ_ASSERT(r->m.rep[i].verb != FM_RCPT || r->m.rep[i].reported);
     }
     smtp_client_del(r->cli);
     FUZZ_ASSERT(r->fm.live == 0);
@@ -695,8 +469,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
 static void run_free(struct run *r)
 {
     flog_free(&r->ev);
-    flog_free(&r->ob);
-    flog_free(&r->rb);
+    fmodel_free(&r->m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
