@@ -122,10 +122,12 @@ struct px_conn {
     int lmtp_given;          /* LMTP: replies relayed for the message so far */
     size_t lmtp_owed;        /* LMTP: replies owed for the message */
     char sender[SMTP_MAX_PATH + 1], envid[101], holduntil[64];
+    /* The recipients' strings, which the client engine borrows until on_rcpt: each in a block
+     * of its own, so that the table grows without moving them; kept for the connection. */
     struct px_rcpt {
         char address[SMTP_MAX_PATH + 1];
         char orcpt[501];
-    } * rcpts;
+    } * *rcpts;
     size_t nrcpts, rcpts_cap;
     /* The body between the two engines. */
     char *body;
@@ -859,12 +861,16 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
     }
     if (p->nrcpts == p->rcpts_cap) {
         size_t cap = p->rcpts_cap ? p->rcpts_cap * 2 : 8;
-        struct px_rcpt *n = realloc(p->rcpts, cap * sizeof *n);
+        struct px_rcpt **n = realloc(p->rcpts, cap * sizeof *n);
         if (n == NULL) return -1;
+        for (size_t i = p->rcpts_cap; i < cap; i++)
+            n[i] = NULL;
         p->rcpts = n;
         p->rcpts_cap = cap;
     }
-    struct px_rcpt *r = &p->rcpts[p->nrcpts];
+    if (p->rcpts[p->nrcpts] == NULL && (p->rcpts[p->nrcpts] = malloc(sizeof **p->rcpts)) == NULL)
+        return -1;
+    struct px_rcpt *r = p->rcpts[p->nrcpts];
     if (unbracket(rc->path, r->address, sizeof r->address) != 0) {
         smtp_server_reply(srv, 501, "5.1.3", "Bad recipient address", 21);
         return 0;
@@ -1034,6 +1040,16 @@ static int on_reset(smtp_server *srv, void *ud)
     return 0;
 }
 
+/* Is a command of the proxy's own out (P_OWN: the RSET of the client's RSET, XCLIENT,
+ * XFORWARD)? Only that one's reply frees the client engine for a command of the client's
+ * (send_held); a message in progress upstream does not end before the client's does. */
+static int own_pending(const px_conn *p)
+{
+    for (size_t i = 0; i < p->pend_len; i++)
+        if (p->pend[(p->pend_head + i) % PX_MAX_PENDING].kind == P_OWN) return 1;
+    return 0;
+}
+
 /* VRFY, HELP and ETRN go upstream and come back as they are. */
 static int forward(px_conn *p, smtp_verb verb, smtp_span arg)
 {
@@ -1043,7 +1059,7 @@ static int forward(px_conn *p, smtp_verb verb, smtp_span arg)
     if (arg.len) memcpy(buf, arg.ptr, arg.len); /* HELP alone: an empty span, no pointer */
     buf[arg.len] = '\0';
     int rc = smtp_client_command(p->cli, verb, arg.len ? buf : NULL);
-    if (rc == SMTP_ERR_INVALID_STATE && p->pend_len && !p->held_id) {
+    if (rc == SMTP_ERR_INVALID_STATE && own_pending(p) && !p->held_id) {
         /* The proxy's own command (the RSET of the client's RSET) is still out: this one
          * follows once it is answered, as the client's own order has it. */
         p->held_verb = verb;
@@ -1268,6 +1284,8 @@ static void work(px_state *st)
             filter_kill(p);
             filter_files_close(p);
             smtp_client_del(p->cli);
+            for (size_t i = 0; i < p->rcpts_cap; i++)
+                free(p->rcpts[i]);
             free(p->rcpts);
             free(p->body);
             free(p);

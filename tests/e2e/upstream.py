@@ -14,7 +14,8 @@ refused with a two-line 550.
 MODEs: bytewise (each reply sent one octet per packet: the anti-virus proxy or UTM case),
 kill-data (the connection is cut once the first octets of the data arrived: nothing stored),
 xclient, xforward (offer them), proxy (expect a PROXY v1 header first), slow (a 4 KiB receive
-buffer, and 2 s without reading at the start of the data), small (SIZE 500000, else 10000000).
+buffer, and 2 s without reading at the start of the data), small (SIZE 500000, else 10000000),
+late354 (1 s before the 354).
 """
 import socket
 import sys
@@ -134,6 +135,8 @@ def serve(conn, log, modes):
                 else:
                     send(conn, modes, ["250 2.1.5 Recipient OK (fake)"])
             elif verb == "DATA":
+                if "late354" in modes:  # a round trip that takes its time
+                    time.sleep(1)
                 send(conn, modes, ["354 Go ahead, fake upstream; end with <CRLF>.<CRLF>"])
                 in_data = True
                 if "kill-data" not in modes:
