@@ -471,7 +471,10 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
         int own = r != NULL && ((k == P_MAIL && r->command == SMTP_VERB_MAIL) ||
                                 ((k == P_DATA || k == P_END) && (r->command == SMTP_VERB_DATA ||
                                                                  r->command == SMTP_VERB_BDAT)));
-        if (own && !(k == P_END && r->code == 354))
+        /* An acceptance only when upstream delivered: a 2xx that broke the protocol (to
+         * DATA, say) acknowledges nothing. */
+        if (own && !(k == P_END && r->code == 354) &&
+            (r->code >= 400 || res->status == SMTP_CLIENT_DELIVERED))
             relay(p, id, r);
         else if (res->status == SMTP_CLIENT_PERMFAIL && k != P_END)
             answer(p, id, 554, "5.5.1", "Error: transaction refused upstream");

@@ -5,7 +5,7 @@
 # two-line final reply) and upstream getting the group in one flight; upstream's replies one
 # octet per packet; upstream cut in the middle of the data (451 then 421, nothing stored);
 # upstream unreachable (421 4.4.1); a VRFY between BDAT chunks; ten recipients after a RSET;
-# filters that pass, refuse and hang; XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
+# a broken upstream's 250 to DATA; filters that pass, refuse and hang; XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
 # through the proxy to smtp-sink, with STARTTLS on both sides; 1,000 connections at once.
 # Usage: proxy.sh BINDIR RAWSMTP [MKCERT]
 #   BINDIR  where smtp-proxy, smtp-send and smtp-sink are
@@ -185,6 +185,21 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
     expect_in "$tmp/up.log" "RCPT TO:<r$i@example.org>\\r\\n"
 done
 [ "$(grep -o 'RCPT TO:<' "$tmp/up.log" | wc -l)" -eq 11 ] || fail "upstream got other RCPTs than 11"
+stop_proxy
+stop_upstream
+
+# ---- A broken upstream's 250 to DATA (a protocol error: nothing of the message went) was
+# relayed as the verdict on the client's BDAT LAST: a message acknowledged and never delivered
+# (the fuzz_proxy target's finding; late354: it comes once the client's message ended). Now
+# 451 4.4.2.
+step=data250
+start_upstream late354 data250
+start_proxy --upstream "127.0.0.1:$up_port"
+printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 5 LAST\r\nhelloQUIT\r\n' \
+    >"$tmp/data250"
+raw_session "$tmp/data250"
+expect_line "$tmp/raw.out" "451 4.4.2 Upstream transaction failed"
+expect_not_in "$tmp/raw.out" "DATA taken"
 stop_proxy
 stop_upstream
 

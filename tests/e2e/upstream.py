@@ -15,7 +15,7 @@ MODEs: bytewise (each reply sent one octet per packet: the anti-virus proxy or U
 kill-data (the connection is cut once the first octets of the data arrived: nothing stored),
 xclient, xforward (offer them), proxy (expect a PROXY v1 header first), slow (a 4 KiB receive
 buffer, and 2 s without reading at the start of the data), small (SIZE 500000, else 10000000),
-late354 (1 s before the 354).
+late354 (1 s before the 354), data250 (a broken server's 250 to DATA instead of its 354).
 """
 import socket
 import sys
@@ -137,6 +137,9 @@ def serve(conn, log, modes):
             elif verb == "DATA":
                 if "late354" in modes:  # a round trip that takes its time
                     time.sleep(1)
+                if "data250" in modes:  # a broken server: a 2xx to DATA, and no data taken
+                    send(conn, modes, ["250 2.0.0 DATA taken (broken fake)"])
+                    continue
                 send(conn, modes, ["354 Go ahead, fake upstream; end with <CRLF>.<CRLF>"])
                 in_data = True
                 if "kill-data" not in modes:
