@@ -57,25 +57,32 @@ static size_t depth_of[NCHAINS];
  * trust anchor? From pki.c: every pair is signed right and in date but the expired leaf
  * (chain 4), the CA above the expired intermediate (chain 3, depth 2: that one is not the
  * anchor, so its dates count) and the intermediate that did not sign the server (chain 6). */
-static const int valid[NCHAINS][MAX_DEPTH] = {
-    {0, 1, 0}, {0, 1, 1}, {0, 1, 0}, {0, 1, 0}, {0, 0, 0}, {0, 1, 0}, {0, 0, 0}, {0, 1, 0}};
+static const int valid[NCHAINS][MAX_DEPTH] = {{0, 1, 0}, {0, 1, 1}, {0, 1, 0}, {0, 1, 0},
+                                              {0, 0, 0}, {0, 1, 0}, {0, 0, 0}, {0, 1, 0}};
 
 /* The names each leaf presents to a reference identifier (subjectAltName dNSNames, else CN). */
 static const char *const leaf_names[NCHAINS][2] = {
-    {"localhost", "mail.test"},
-    {"mx.dane.test", "*.pool.dane.test"},
-    {"mx.dane.test", "*.pool.dane.test"},
-    {"mx.dane.test", "*.pool.dane.test"},
-    {"localhost", "mail.test"},
-    {"ip-only", NULL},
-    {"localhost", "mail.test"},
-    {"client.test", NULL},
+    {"localhost", "mail.test"},           {"mx.dane.test", "*.pool.dane.test"},
+    {"mx.dane.test", "*.pool.dane.test"}, {"mx.dane.test", "*.pool.dane.test"},
+    {"localhost", "mail.test"},           {"ip-only", NULL},
+    {"localhost", "mail.test"},           {"client.test", NULL},
 };
 
-static const char *const names[15] = {
-    NULL,        "mx.dane.test",   "MX.Dane.TEST.", "a.pool.dane.test", "pool.dane.test",
-    "b.a.pool.dane.test", "localhost", "mail.test.", "ip-only",     "client.test",
-    "other.test",  "127.0.0.1",    "::1",           "a..test",          "*.pool.dane.test"};
+static const char *const names[15] = {NULL,
+                                      "mx.dane.test",
+                                      "MX.Dane.TEST.",
+                                      "a.pool.dane.test",
+                                      "pool.dane.test",
+                                      "b.a.pool.dane.test",
+                                      "localhost",
+                                      "mail.test.",
+                                      "ip-only",
+                                      "client.test",
+                                      "other.test",
+                                      "127.0.0.1",
+                                      "::1",
+                                      "a..test",
+                                      "*.pool.dane.test"};
 
 /* The selections of every certificate: [chain][depth][selector][mtype]. */
 static unsigned char sel[NCHAINS][MAX_DEPTH][2][3][DATA_MAX];
@@ -87,10 +94,14 @@ static void setup(void)
     char pem[4][4 * PKI_PEM_MAX];
     snprintf(pem[0], sizeof pem[0], "%s%s", pki.server_cert, pki.inter);
     snprintf(pem[1], sizeof pem[1], "%s%s", pki.client_cert, pki.ca);
-    const char *text[NCHAINS] = {pki.server_chain,   pki.dane_chain,
-                                 pki.dane_short_chain, pki.dane_old_inter_chain,
-                                 pki.expired_chain,  pki.ip_chain,
-                                 pem[0],             pem[1]};
+    const char *text[NCHAINS] = {pki.server_chain,
+                                 pki.dane_chain,
+                                 pki.dane_short_chain,
+                                 pki.dane_old_inter_chain,
+                                 pki.expired_chain,
+                                 pki.ip_chain,
+                                 pem[0],
+                                 pem[1]};
     for (int c = 0; c < NCHAINS; c++) {
         mbedtls_x509_crt_init(&chains[c]);
         if (mbedtls_x509_crt_parse(&chains[c], (const unsigned char *)text[c],
@@ -102,8 +113,8 @@ static void setup(void)
         for (size_t d = 0; d < depth_of[c]; d++)
             for (int s = 0; s < 2; s++)
                 for (int m = 0; m < 3; m++)
-                    sel_len[c][d][s][m] = test_pki_tlsa(text[c], d, s, m, sel[c][d][s][m],
-                                                        DATA_MAX);
+                    sel_len[c][d][s][m] =
+                        test_pki_tlsa(text[c], d, s, m, sel[c][d][s][m], DATA_MAX);
     }
 }
 
@@ -210,8 +221,8 @@ static void ref_check(const struct rec *r, size_t n, int chain, const char *ids[
             for (int k = 0; valid[chain][d] && k < 2 && which == SIZE_MAX; k++)
                 for (size_t j = 0; leaf_names[chain][k] && j < nids && which == SIZE_MAX; j++)
                     if (ref_match(leaf_names[chain][k], ids[j], ref_name(ids[j]))) which = j;
-            if (valid[chain][d]) st = which == SIZE_MAX ? SMTP_TLS_DANE_NAME_MISMATCH
-                                                        : SMTP_TLS_DANE_MATCHED;
+            if (valid[chain][d])
+                st = which == SIZE_MAX ? SMTP_TLS_DANE_NAME_MISMATCH : SMTP_TLS_DANE_MATCHED;
             if (st == SMTP_TLS_DANE_MATCHED) {
                 *w = (struct want){st, i, d, which};
                 return;
@@ -375,8 +386,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t usage = 0xff;
             smtp_tls_dane_status st = tls_dane_status(d, &index, &usage);
             if (st != w.status || index != w.index)
-                fprintf(stderr, "chain %d: status %d record %zu, reference %d record %zu\n",
-                        chain, (int)st, index, (int)w.status, w.index);
+                fprintf(stderr, "chain %d: status %d record %zu, reference %d record %zu\n", chain,
+                        (int)st, index, (int)w.status, w.index);
             FUZZ_ASSERT(st == w.status && index == w.index);
             FUZZ_ASSERT(index == SIZE_MAX ? usage == 0xff : usage == recs[index].t.usage);
             int failed = st != SMTP_TLS_DANE_MATCHED && st != SMTP_TLS_DANE_UNUSABLE;
@@ -387,7 +398,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             case SMTP_TLS_DANE_MATCHED: FUZZ_ASSERT(f == 0); break;
             case SMTP_TLS_DANE_UNUSABLE: FUZZ_ASSERT(f == SMTP_TLS_VERIFY_UNAVAILABLE); break;
             case SMTP_TLS_DANE_MISMATCH: FUZZ_ASSERT(f == MBEDTLS_X509_BADCERT_NOT_TRUSTED); break;
-            case SMTP_TLS_DANE_NAME_MISMATCH: FUZZ_ASSERT(f == MBEDTLS_X509_BADCERT_CN_MISMATCH); break;
+            case SMTP_TLS_DANE_NAME_MISMATCH:
+                FUZZ_ASSERT(f == MBEDTLS_X509_BADCERT_CN_MISMATCH);
+                break;
             default: FUZZ_ASSERT(f != 0 && f != SMTP_TLS_VERIFY_UNAVAILABLE); break;
             }
         }

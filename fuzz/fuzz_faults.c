@@ -69,9 +69,10 @@ static char lower(char c)
 static int ref_point(const char *s, size_t n, ex_fault_point *pt)
 {
     static const char *const aliases[][2] = {
-        {"CONNECT", "CONNECT"}, {"HELO", "HELO"}, {"EHLO", "HELO"}, {"LHLO", "HELO"},
-        {"MAIL", "MAIL"},       {"RCPT", "RCPT"}, {"DATA", "DATA"}, {"BDAT", "DATA"},
-        {".", "."},             {"VRFY", "VRFY"}};
+        {"CONNECT", "CONNECT"}, {"HELO", "HELO"}, {"EHLO", "HELO"},
+        {"LHLO", "HELO"},       {"MAIL", "MAIL"}, {"RCPT", "RCPT"},
+        {"DATA", "DATA"},       {"BDAT", "DATA"}, {".", "."},
+        {"VRFY", "VRFY"}};
     for (size_t a = 0; a < sizeof aliases / sizeof aliases[0]; a++) {
         if (strlen(aliases[a][0]) != n) continue;
         size_t i = 0;
@@ -176,9 +177,9 @@ static void spec_of(const ex_fault *r, char *buf, size_t cap)
 
 struct sess {
     const ex_fault *rule;
-    int defer;       /* answer after SMTP_SERVER_DEFER */
-    int reached;     /* the rule's point was decided */
-    int pending;     /* the deferred answer is owed */
+    int defer;   /* answer after SMTP_SERVER_DEFER */
+    int reached; /* the rule's point was decided */
+    int pending; /* the deferred answer is owed */
     smtp_server *srv;
 };
 
@@ -188,8 +189,9 @@ static void answer_rule(struct sess *s)
     size_t len = strlen(r->text);
     int rc = smtp_server_reply(s->srv, r->code, r->enhanced[0] ? r->enhanced : NULL,
                                len ? r->text : NULL, len);
-    if (rc != 0) fprintf(stderr, "smtp_server_reply(%d \"%s\" \"%s\"): %d\n", r->code, r->enhanced,
-                         r->text, rc);
+    if (rc != 0)
+        fprintf(stderr, "smtp_server_reply(%d \"%s\" \"%s\"): %d\n", r->code, r->enhanced, r->text,
+                rc);
     FUZZ_ASSERT(rc == 0); /* the parser let through a reply the engine refuses */
 }
 

@@ -26,9 +26,9 @@ enum fm_verb {
     FM_HELLO,
     FM_MAIL,
     FM_RCPT,
-    FM_DATA,      /* a DATA line */
-    FM_END,       /* the end of a message: DATA's CRLF.CRLF or BDAT LAST */
-    FM_BDAT,      /* a BDAT chunk's reply; the first of a message is also told as FM_BDAT_FIRST */
+    FM_DATA, /* a DATA line */
+    FM_END,  /* the end of a message: DATA's CRLF.CRLF or BDAT LAST */
+    FM_BDAT, /* a BDAT chunk's reply; the first of a message is also told as FM_BDAT_FIRST */
     FM_BDAT_FIRST,
     FM_RSET,
     FM_NOOP,
@@ -49,8 +49,8 @@ enum fm_verb {
 struct fm_reply {
     enum fm_verb verb;
     int code;
-    char addr[64]; /* RCPT: its address; LMTP after the data: the recipient's */
-    int reported;  /* for the target's own use */
+    char addr[64];     /* RCPT: its address; LMTP after the data: the recipient's */
+    int reported;      /* for the target's own use */
     size_t start, end; /* its octets in fmodel.all */
 };
 
@@ -64,14 +64,17 @@ struct fmodel {
     void (*on_command)(void *ud, enum fm_verb v, const char *path, const struct flog *content,
                        size_t serial);
     void *ud;
-    /* The client's output as read. */
+    /* The client's output as read; the command line being told (MAIL, RCPT). */
     struct flog in;
+    const char *line;
+    size_t line_len;
     size_t in_off;
     int mode; /* 0 commands, 1 DATA content, 2 a BDAT chunk */
     size_t chunk_left;
     int chunk_last, chunk_first;
     struct flog content; /* the message's content so far (DATA's unstuffed) */
     int closed;          /* it sent 421 or 221 */
+    int end_in_txn;      /* the last end of data closed a transaction with a recipient */
     int txn_open;
     char accepted[FM_MAX_ACCEPTED][64];
     size_t naccepted;
@@ -83,7 +86,7 @@ struct fmodel {
     size_t rb_end[FM_MAX_REPLIES], rb_first, rb_count;
 };
 
-static const char *const fm_names[] = {"HELLO", "MAIL", "RCPT", "DATA", "END", "BDAT", "BDAT",
+static const char *const fm_names[] = {"HELLO", "MAIL", "RCPT", "DATA", "END",  "BDAT", "BDAT",
                                        "RSET",  "NOOP", "VRFY", "HELP", "QUIT", "OTHER"};
 
 /* The codes each reply may have, picked by a choice byte (index 0 is the usual one). */
@@ -185,6 +188,7 @@ static inline size_t fmodel_reply(struct fmodel *m, enum fm_verb verb, const cha
 static inline void fmodel_end(struct fmodel *m, enum fm_verb verb)
 {
     size_t s = SIZE_MAX;
+    m->end_in_txn = m->txn_open && m->naccepted > 0;
     if (m->lmtp && m->naccepted > 0) {
         for (size_t i = 0; i < m->naccepted; i++) {
             size_t k = fmodel_reply(m, verb, m->accepted[i]);
@@ -229,9 +233,8 @@ static inline void fmodel_line(struct fmodel *m, const char *line, size_t n)
     static const struct {
         const char *word;
         enum fm_verb verb;
-    } plain[] = {{"EHLO ", FM_HELLO}, {"LHLO ", FM_HELLO}, {"HELO ", FM_HELLO},
-                 {"RSET", FM_RSET},   {"NOOP", FM_NOOP},   {"VRFY ", FM_VRFY},
-                 {"HELP", FM_HELP},   {"QUIT", FM_QUIT}};
+    } plain[] = {{"EHLO ", FM_HELLO}, {"LHLO ", FM_HELLO}, {"HELO ", FM_HELLO}, {"RSET", FM_RSET},
+                 {"NOOP", FM_NOOP},   {"VRFY ", FM_VRFY},  {"HELP", FM_HELP},   {"QUIT", FM_QUIT}};
     char path[128];
     flog_str(m->ev, "server reads");
     flog_span(m->ev, "line", line, n);
@@ -239,6 +242,8 @@ static inline void fmodel_line(struct fmodel *m, const char *line, size_t n)
     if (fmodel_starts(line, n, "MAIL FROM:") || fmodel_starts(line, n, "RCPT TO:")) {
         enum fm_verb v = line[0] == 'M' || line[0] == 'm' ? FM_MAIL : FM_RCPT;
         fmodel_path(line, n, path, sizeof path);
+        m->line = line;
+        m->line_len = n;
         size_t s = fmodel_reply(m, v, path);
         m->on_command(m->ud, v, path, NULL, s);
         if (v == FM_MAIL) m->chunk_first = 1;
@@ -328,8 +333,9 @@ static inline void fmodel_read(struct fmodel *m)
 /*
  * Feeds `cli` the pending replies up to the end of the `count`th: one reply a read, as a server
  * that answers each command sends them (bytes after a reply nothing awaits are a server talking
- * ahead: client.h), or in pieces of the split's sizes. `pump` runs after each read. Returns 0,
- * or the read's error. What the client did not take is dropped with the replies delivered.
+ * ahead: client.h), or each reply in pieces of the split's sizes. `pump` runs after each read.
+ * Returns 0, or the read's error. What the client did not take is dropped with the replies
+ * delivered.
  */
 static inline int fmodel_deliver(struct fmodel *m, size_t count, struct fsplit *sp,
                                  smtp_client *cli, void (*pump)(void *ud), void *ud)
@@ -343,9 +349,10 @@ static inline int fmodel_deliver(struct fmodel *m, size_t count, struct fsplit *
         while (m->rb_end[(m->rb_first + next) % FM_MAX_REPLIES] <= pos)
             next++;
         size_t n = m->rb_end[(m->rb_first + next) % FM_MAX_REPLIES] - pos;
-        if (sp) {
+        if (sp) { /* pieces of that reply: how many replies a read held changes what the
+                   * application may do between them (a proxy's next MAIL) */
             size_t k = fsplit_piece(sp);
-            n = k < end - pos ? k : end - pos;
+            if (k < n) n = k;
         }
         char *piece = fcopy(m->rb.buf + pos, n);
         smtp_ssize k = smtp_client_read(cli, piece, n);

@@ -46,11 +46,11 @@
 #define HEADER 3
 #define MAX_CALLS 64
 
-static const char *const senders[] = {"a@example.org", "", "s\xc3\xa9@example.org", "bad address",
-                                      "b@[192.0.2.1]", "c@example.org"};
-static const char *const rcpts[] = {"b@example.net", "c@example.net", "Postmaster",
-                                    "\xc3\xbc@example.net", "not@", "d@example.com",
-                                    "e@example.net", "f@example.net"};
+static const char *const senders[] = {
+    "a@example.org", "", "s\xc3\xa9@example.org", "bad address", "b@[192.0.2.1]", "c@example.org"};
+static const char *const rcpts[] = {"b@example.net",        "c@example.net", "Postmaster",
+                                    "\xc3\xbc@example.net", "not@",          "d@example.com",
+                                    "e@example.net",        "f@example.net"};
 
 /* A call of the application that opened a transaction. */
 struct call {
@@ -209,8 +209,8 @@ static int on_message(smtp_client *cli, const smtp_client_result *res, void *ud)
     (void)cli;
     struct run *r = ud;
     struct call *c = call_now(r);
-    FLOG(&r->ev, "on_message %s accepted %zu rejected %zu flags %u", smtp_client_status_name(res->status),
-         res->accepted, res->rejected, res->flags);
+    FLOG(&r->ev, "on_message %s accepted %zu rejected %zu flags %u",
+         smtp_client_status_name(res->status), res->accepted, res->rejected, res->flags);
     if (res->reply) FLOG(&r->ev, " reply %d s%d", res->reply->code, serial_of(res->reply));
     flog_str(&r->ev, "\n");
     FUZZ_ASSERT(!c->reported);
@@ -352,7 +352,8 @@ static void op_rcpt(struct run *r, int arg)
 
 static void op_data(struct run *r, int how)
 {
-    int rc = how < 0 ? smtp_client_data(r->cli) : smtp_client_data_as(r->cli, (smtp_client_data_command)how);
+    int rc = how < 0 ? smtp_client_data(r->cli)
+                     : smtp_client_data_as(r->cli, (smtp_client_data_command)how);
     log_rc(r, "data", rc);
     if (rc != 0 || r->cur == r->ncalls) return; /* on_message may have come from inside */
     r->calls[r->cur].data = 1 + (how < 0 ? SMTP_CLIENT_DATA_AUTO : how);
@@ -406,9 +407,9 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     r->cur = 0;
     r->ncalls = 0;
     /* The model's caps: PIPELINING, CHUNKING, SMTPUTF8, DSN, enhanced codes, SIZE. */
-    unsigned caps = FM_SIZE | (r->flags & 2 ? FM_PIPELINING : 0) | (r->flags & 4 ? FM_CHUNKING : 0) |
-                    (r->flags & 16 ? FM_UTF8 : 0) | (r->flags & 32 ? FM_DSN : 0) |
-                    (r->flags & 128 ? FM_ENHANCED : 0);
+    unsigned caps = FM_SIZE | (r->flags & 2 ? FM_PIPELINING : 0) |
+                    (r->flags & 4 ? FM_CHUNKING : 0) | (r->flags & 16 ? FM_UTF8 : 0) |
+                    (r->flags & 32 ? FM_DSN : 0) | (r->flags & 128 ? FM_ENHANCED : 0);
     fmodel_init(&r->m, caps, r->flags & 1, data + HEADER, nch, &r->ev);
     r->m.on_command = on_command;
     r->m.ud = r;
@@ -442,7 +443,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     if (!gone) {
         body_more(r, NULL, 0, 1);
         (void)smtp_client_quit(r->cli);
-        for (int round = 0; round < 64 && r->m.rb_count && !r->failed; round++) {
+        for (long round = 0; round < 1L << 20 && r->m.rb_count && !r->failed; round++) {
             pump(r);
             deliver(r, r->m.rb_count);
         }

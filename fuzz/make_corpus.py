@@ -386,6 +386,48 @@ def txn_seeds():
     return out
 
 
+def proxy_seeds():
+    """fuzz_proxy (layout at the top of fuzz/fuzz_proxy.c): the sessions of tests/e2e/proxy.sh
+    as scripts of the client's commands and upstream's replies."""
+    (HELLO, MAIL, RCPT, DATA, BDAT, RSET, NOOP, VRFY, RAW, QUIT, FLUSH, ALL, ONE, UP_CLOSE,
+     DOWN_CLOSE, HELP) = range(16)
+    up = [ALL, ALL]  # upstream's greeting and hello: the client's greeting follows
+    body = list(b"Subject: x\n\n.dot\nhello")
+
+    def data(content):
+        return [DATA, len(content)] + list(content)
+
+    def bdat(last, content):
+        return [BDAT, 0x80 if last else 0, len(content)] + list(content)
+    every = 0x3F
+    cases = [
+        # caps, upstream's reply choices, script
+        (every, [], up + [HELLO, 0, FLUSH, MAIL, 0, RCPT, 2, RCPT, 3] + data(body) + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x31, [], up + [HELLO, 0, MAIL, 0, RCPT, 2, RCPT, 3] + bdat(0, b"abcde") + bdat(1, b"xyz") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (every, [], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(1, b"one chunk") + [FLUSH, ALL, ALL, MAIL, 3, RCPT, 2] + data(b"two") + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # refusals upstream: a recipient, MAIL, DATA, the end of data, a BDAT chunk
+        (0x30, [0, 0, 4, 0], up + [HELLO, 0, MAIL, 0, RCPT, 2, RCPT, 3] + data(b"abc") + [FLUSH, ONE, ONE, ONE, ONE, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 4], up + [HELLO, 0, MAIL, 0, RCPT, 2, RCPT, 3, FLUSH, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 0, 0, 3], up + [HELLO, 0, MAIL, 0, RCPT, 2] + data(b"abc") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 0, 0, 0, 3], up + [HELLO, 0, MAIL, 0, RCPT, 2] + data(b"abc") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 0, 0, 3], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(0, b"x" * 40) + bdat(0, b"y" * 40) + bdat(1, b"z") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # RSET in a transaction, then VRFY and HELP relayed; NOOP answered by the proxy
+        (0x31, [], up + [HELLO, 0, MAIL, 0, RCPT, 2, RSET, VRFY, 2, HELP, NOOP, FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # upstream lost: 421 to MAIL, closed mid-message, closed before its greeting
+        (0x31, [0, 0, 5], up + [HELLO, 0, MAIL, 0, RCPT, 2, FLUSH, ALL, ALL, MAIL, 0, FLUSH, ALL]),
+        (0x33, [], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(0, b"part") + [FLUSH, ALL, UP_CLOSE] + bdat(1, b"rest") + [FLUSH, ALL]),
+        (0x33, [], [UP_CLOSE, HELLO, 0, FLUSH]),
+        # the client goes away mid-message; a raw line; a refused path; 8-bit and UTF-8
+        (0x33, [], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(0, b"part") + [FLUSH, ALL, DOWN_CLOSE, ALL]),
+        (0x33, [], up + [HELLO, 0, RAW, 4] + list(b"XYZZ") + [MAIL, 0x06, RCPT, 5, MAIL, 0x18, RCPT, 1, FLUSH, ALL, ALL, QUIT, FLUSH]),
+        (0x37, [], up + [HELLO, 0, MAIL, 0x1D, RCPT, 0x85] + data(b"caf\xc3\xa9") + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # a pipelined group of many recipients (the proxy's recipient table grows)
+        (0x33, [], up + [HELLO, 0, MAIL, 0] + [RCPT, 2, RCPT, 3] * 10 + data(b"many") + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x30, [], up + [HELLO, 0, MAIL, 0] + [RCPT, 2, RCPT, 3] * 10 + data(b"many") + [FLUSH] + [ONE] * 24 + [QUIT, FLUSH, ALL]),
+    ]
+    return [bytes([n * 29 & 0xFF, caps, len(ch)] + ch + script) for n, (caps, ch, script) in enumerate(cases)]
+
+
 def seeds_for(runner, options, data):
     """The (target, bytes) seeds of one case."""
     if runner == "command":
@@ -446,6 +488,8 @@ def build():
         out.setdefault("dane", {})["vec-dane-%03d" % n] = blob
     for n, blob in enumerate(txn_seeds()):
         out.setdefault("txn", {})["vec-txn-%03d" % n] = blob
+    for n, blob in enumerate(proxy_seeds()):
+        out.setdefault("proxy", {})["vec-proxy-%03d" % n] = blob
     for n, blob in enumerate(envelope_seeds()):
         out.setdefault("envelope", {})["vec-envelope-%03d" % n] = blob
     return out
