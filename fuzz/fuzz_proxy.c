@@ -736,6 +736,7 @@ static void d_check(struct run *r, struct dcmd *d, const char *R, size_t n, int 
                         (int)d->kind, s, d->up);
                 struct flog got = {(char *)R, n, n};
                 flog_dump("reply", &got);
+
                 flog_dump("upstream's replies", &r->um.all);
                 flog_dump("the client wrote", &r->wire);
             }
@@ -787,7 +788,8 @@ static void d_read(struct run *r)
             /* its END goes before what was held: pushed in the order sent */
             struct dcmd endc = {D_END, "", d->msg, SIZE_MAX, 0, 0, 0, 0};
             size_t at = r->next_reply;
-            if (r->ncmd < MAX_D) {
+            FUZZ_ASSERT(r->ncmd < MAX_D); /* room kept for it */
+            {
                 memmove(&r->cmd[at + 1], &r->cmd[at], (r->ncmd - at) * sizeof r->cmd[0]);
                 r->cmd[at] = endc;
                 r->ncmd++;
@@ -1115,12 +1117,15 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
         int op = *p++ % 16;
         int arg = p < end ? *p : 0;
         size_t n;
-        if (r->bdat_msg != SIZE_MAX && (op <= 3 || op == 8)) {
-            /* Inside a BDAT transfer the model sends no command that would begin another
-             * exchange (the engine refuses them there: fuzz_server's ground); the op's bytes
-             * are skipped. */
-            if (op <= 2) p += p < end;
+        /* Inside a BDAT transfer the model sends no command that would begin another exchange
+         * (the engine refuses them there: fuzz_server's ground), and none once its table of
+         * commands is full but for the ends of data still owed: the op's bytes are skipped. */
+        int writes = op <= 9 || op == 15;
+        if ((r->bdat_msg != SIZE_MAX && (op <= 3 || op == 8)) ||
+            (writes && r->ncmd + MAX_MSG + 1 >= MAX_D)) {
+            if (op <= 2 || op == 7) p += p < end;
             if (op == 3 || op == 8) p += take(&p, end);
+            if (op == 4) p += p < end, p += take(&p, end);
             continue;
         }
         switch (op) {
