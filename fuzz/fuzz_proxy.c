@@ -819,7 +819,7 @@ static void d_read(struct run *r)
 /* ---- upstream: what it reads, checked against what the client sent ---- */
 
 /* Does line[0..n) hold `word`? */
-static int fmodel_has(const char *line, size_t n, const char *word)
+static int line_has(const char *line, size_t n, const char *word)
 {
     size_t k = strlen(word);
     for (size_t i = 0; i + k <= n; i++)
@@ -876,7 +876,7 @@ static void um_command(void *ud, enum fm_verb v, const char *path, const struct 
     case FM_MAIL:
     case FM_RCPT:
         d = d_match(r, v == FM_MAIL ? &r->mail_cur : &r->rcpt_cur, v == FM_MAIL ? is_mail : is_rcpt,
-                    path, fmodel_has(r->um.line, r->um.line_len, " NOTIFY="));
+                    path, line_has(r->um.line, r->um.line_len, " NOTIFY="));
         FUZZ_ASSERT(d != NULL); /* a MAIL or RCPT the client did not send */
         d->up = serial;
         break;
