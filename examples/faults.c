@@ -4,8 +4,8 @@
  *   --reply 'CMD[#N]:CODE [X.Y.Z] [TEXT]'   --disconnect 'CMD[#N]'   --delay 'CMD[#N]:MS'
  * CMD is CONNECT, HELO (also EHLO, LHLO), MAIL, RCPT, DATA (also BDAT), '.' or VRFY, in any
  * case. The checks follow smtp_server_reply (server.h): 4xx/5xx everywhere, the acceptance
- * codes of each decision but the greeting's, an enhanced code of the reply's class, a text of
- * at most 400 octets without control bytes.
+ * codes of each decision but the greeting's, a second digit of 0 to 5 (RFC 5321 4.2), an
+ * enhanced code of the reply's class, a text of at most 400 octets without control bytes.
  */
 #include "faults.h"
 
@@ -92,6 +92,7 @@ int ex_faults_add(ex_faults *f, ex_fault_kind kind, const char *spec, char *why,
         long code = decimal(p, 3, &p);
         if (code < 100 || (*p != '\0' && *p != ' '))
             return bad(why, cap, "CODE must be three digits");
+        if (code / 10 % 10 > 5) return bad(why, cap, "CODE's second digit must be 0 to 5");
         if (!(code >= 400 && code <= 599) && !accepts(r.point, (int)code))
             return bad(why, cap,
                        r.point == EX_FAULT_CONNECT || r.point == EX_FAULT_DATA

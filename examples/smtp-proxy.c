@@ -122,10 +122,12 @@ struct px_conn {
     int lmtp_given;          /* LMTP: replies relayed for the message so far */
     size_t lmtp_owed;        /* LMTP: replies owed for the message */
     char sender[SMTP_MAX_PATH + 1], envid[101], holduntil[64];
+    /* The recipients' strings, which the client engine borrows until on_rcpt: each in a block
+     * of its own, so that the table grows without moving them; kept for the connection. */
     struct px_rcpt {
         char address[SMTP_MAX_PATH + 1];
         char orcpt[501];
-    } * rcpts;
+    } * *rcpts;
     size_t nrcpts, rcpts_cap;
     /* The body between the two engines. */
     char *body;
@@ -488,7 +490,10 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
         int own = r != NULL && ((k == P_MAIL && r->command == SMTP_VERB_MAIL) ||
                                 ((k == P_DATA || k == P_END) && (r->command == SMTP_VERB_DATA ||
                                                                  r->command == SMTP_VERB_BDAT)));
-        if (own && !(k == P_END && r->code == 354))
+        /* An acceptance only when upstream delivered: a 2xx that broke the protocol (to
+         * DATA, say) acknowledges nothing. */
+        if (own && !(k == P_END && r->code == 354) &&
+            (r->code >= 400 || res->status == SMTP_CLIENT_DELIVERED))
             relay(p, id, r);
         else if (res->status == SMTP_CLIENT_PERMFAIL && k != P_END)
             answer(p, id, 554, "5.5.1", "Error: transaction refused upstream");
@@ -897,12 +902,16 @@ static int on_rcpt(smtp_server *srv, const smtp_server_rcpt *rc, void *ud)
     }
     if (p->nrcpts == p->rcpts_cap) {
         size_t cap = p->rcpts_cap ? p->rcpts_cap * 2 : 8;
-        struct px_rcpt *n = realloc(p->rcpts, cap * sizeof *n);
+        struct px_rcpt **n = realloc(p->rcpts, cap * sizeof *n);
         if (n == NULL) return -1;
+        for (size_t i = p->rcpts_cap; i < cap; i++)
+            n[i] = NULL;
         p->rcpts = n;
         p->rcpts_cap = cap;
     }
-    struct px_rcpt *r = &p->rcpts[p->nrcpts];
+    if (p->rcpts[p->nrcpts] == NULL && (p->rcpts[p->nrcpts] = malloc(sizeof **p->rcpts)) == NULL)
+        return -1;
+    struct px_rcpt *r = p->rcpts[p->nrcpts];
     if (unbracket(rc->path, r->address, sizeof r->address) != 0) {
         smtp_server_reply(srv, 501, "5.1.3", "Bad recipient address", 21);
         return 0;
@@ -1097,6 +1106,16 @@ static int on_reset(smtp_server *srv, void *ud)
     return 0;
 }
 
+/* Is a command of the proxy's own out (P_OWN: the RSET of the client's RSET, XCLIENT,
+ * XFORWARD)? Only that one's reply frees the client engine for a command of the client's
+ * (send_held); a message in progress upstream does not end before the client's does. */
+static int own_pending(const px_conn *p)
+{
+    for (size_t i = 0; i < p->pend_len; i++)
+        if (p->pend[(p->pend_head + i) % PX_MAX_PENDING].kind == P_OWN) return 1;
+    return 0;
+}
+
 /* VRFY, HELP and ETRN go upstream and come back as they are. */
 static int forward(px_conn *p, smtp_verb verb, smtp_span arg)
 {
@@ -1106,7 +1125,7 @@ static int forward(px_conn *p, smtp_verb verb, smtp_span arg)
     if (arg.len) memcpy(buf, arg.ptr, arg.len); /* HELP alone: an empty span, no pointer */
     buf[arg.len] = '\0';
     int rc = smtp_client_command(p->cli, verb, arg.len ? buf : NULL);
-    if (rc == SMTP_ERR_INVALID_STATE && p->pend_len && !p->held_id) {
+    if (rc == SMTP_ERR_INVALID_STATE && own_pending(p) && !p->held_id) {
         /* The proxy's own command (the RSET of the client's RSET) is still out: this one
          * follows once it is answered, as the client's own order has it. */
         p->held_verb = verb;
@@ -1331,6 +1350,8 @@ static void work(px_state *st)
             filter_kill(p);
             filter_files_close(p);
             smtp_client_del(p->cli);
+            for (size_t i = 0; i < p->rcpts_cap; i++)
+                free(p->rcpts[i]);
             free(p->rcpts);
             free(p->body);
             free(p);

@@ -275,6 +275,161 @@ def envelope_seeds():
     return [h + b"\0".join(fields) + b"\0" + body for h, fields, body in cases]
 
 
+E2E = os.path.join(ROOT, "tests", "e2e")
+FAULT_KINDS = {"reply": b"r", "disconnect": b"d", "delay": b"w"}
+
+
+def faults_seeds():
+    """fuzz_faults (layout at the top of fuzz/fuzz_faults.c): the --reply, --disconnect and
+    --delay specs of each smtp-sink command line of the end-to-end tests (tests/e2e/*.sh), the
+    rules of one line together, then two connections that meet every decision point."""
+    spec = re.compile(r"--(reply|disconnect|delay)[ =](?:'([^']*)'|\"([^\"]*)\"|([^\s'\"]+))")
+    seeds = []
+    for name in sorted(os.listdir(E2E)):
+        if not name.endswith(".sh"):
+            continue
+        with open(os.path.join(E2E, name), encoding="utf-8") as f:
+            lines = f.read().replace("\\\n", " ").splitlines()
+        for line in lines:
+            rules = [FAULT_KINDS[m.group(1)] + "".join(g for g in m.groups()[1:] if g).encode()
+                     for m in spec.finditer(line)]
+            if rules:
+                seeds.append(b"\n".join(rules) + b"\n@CHMRRRD.VMRD.HMRD.\n@CHMRD.V")
+    return [bytes([0x40, flags]) + s for s in seeds for flags in (0, 1)]
+
+
+def dane_seeds():
+    """fuzz_dane (layout at the top of fuzz/fuzz_dane.c): the cases of tests/tls/test_tls_dane.c
+    as records naming the certificates of the test PKI."""
+    def rec(usage, selector, mtype, src=0, raw=None):
+        return bytes([usage, selector, mtype, src]) + (bytes([len(raw)]) + raw if raw is not None else b"")
+    ee = [rec(3, s, m) for s in (0, 1) for m in (0, 1, 2)]
+    cases = [
+        # DANE-EE, every selector and matching type; an expired leaf and another name pass
+        ([0, 0, 0, 6, 0, 200], ee[k:k + 1]) for k in range(6)
+    ] + [
+        ([4, 0, 0, 10, 0, 200], [rec(3, 1, 1)]),
+        ([0, 0, 0, 6, 0, 200], [rec(3, 1, 1, 0x44)]),  # one octet changed: a mismatch
+        # DANE-TA: the root, the intermediate, by certificate or key, names and wildcards
+        ([1, 0, 0, 1, 0, 255], [rec(2, 0, 1, 2)]),
+        ([1, 3, 1, 10, 0, 255], [rec(2, 1, 1, 1)]),
+        ([2, 2, 0, 10, 0, 255], [rec(2, 1, 2, 1)]),
+        ([1, 5, 0, 10, 0, 255], [rec(2, 0, 0, 1)]),  # *.pool.dane.test is one label only
+        ([1, 4, 0, 10, 0, 255], [rec(2, 0, 1, 1)]),  # nor the parent
+        ([1, 0, 0, 10, 0, 255], [rec(2, 0, 1, 1)]),  # a wrong name
+        ([3, 0, 0, 1, 0, 255], [rec(2, 1, 1, 1), rec(2, 0, 1, 2)]),  # the expired intermediate
+        ([4, 0, 0, 6, 0, 255], [rec(2, 0, 1, 1)]),  # the expired leaf
+        ([5, 8, 0, 0, 0, 255], [rec(2, 0, 1, 1)]),  # CN when no dNSName
+        ([7, 9, 0, 0, 0, 255], [rec(2, 1, 1, 1)]),  # CN without subjectAltName
+        ([6, 6, 0, 0, 0, 255], [rec(2, 0, 1, 1)]),  # an intermediate that signed nothing here
+        ([0, 6, 7, 0, 0, 40], [rec(2, 0, 1, 0)]),  # the anchor not sent (the leaf itself)
+        # unusable records: PKIX, unknown parameters, digests of the wrong length, no data
+        ([0, 6, 0, 0, 0, 255], [rec(0, 0, 1), rec(1, 1, 1), rec(3, 2, 1), rec(3, 0, 3),
+                                rec(3, 0, 1, 0x20), rec(3, 0, 0, 0x80, b"")]),
+        # the failure that got furthest, then a match after it
+        ([1, 10, 0, 1, 0, 255], [rec(3, 1, 1, 0x80, bytes(32)), rec(2, 0, 1, 2), rec(2, 1, 1, 1),
+                                 rec(3, 0, 2)]),
+        # no chain checked; no memory
+        ([0, 6, 0, 0, 2, 255], [rec(3, 1, 1)]),
+        ([0, 6, 0, 0, 2, 255], [rec(0, 1, 1)]),
+        ([0, 6, 0, 0, 1, 255], [rec(3, 1, 1)]),
+        # names from the input, refused names, short texts
+        ([1, 15, 0, 0, 0, 30], [rec(2, 0, 1, 1)]),
+        ([0, 11, 0, 0, 0, 255], [rec(3, 1, 1)]),
+        ([0, 13, 0, 0, 0, 255], [rec(3, 1, 1)]),
+        ([0, 0, 0, 0, 0, 255], [rec(3, 1, 1)]),
+        ([0, 6, 12, 0, 0, 1], [rec(3, 1, 1)]),
+    ]
+    out = []
+    for header, recs in cases:
+        extra = b"\x0dmx.dane.test." if header[1] == 15 else b""
+        out.append(bytes(header) + extra + b"".join(recs))
+    return out
+
+
+def txn_seeds():
+    """fuzz_txn (layout at the top of fuzz/fuzz_txn.c): the incremental transactions of
+    tests/test_client.c and of smtp-proxy's relaying, as scripts of calls and deliveries."""
+    MAIL, RCPT, DATA, DATA_AS, RSET, NOOP, ALL, ONE, BODY, END, QUIT, CLOSE = range(12)
+    hello = [ALL, ALL]  # the greeting, then the hello's reply
+    body = [BODY, 5] + list(b"hello") + [BODY, 7] + list(b"\r\n.dot\n") + [END]
+    cases = [
+        # flags, reply choices, script
+        (0x06, [], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x00, [], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA] + [ALL] * 6 + [QUIT, ALL]),
+        (0x0B, [], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL] + body + [ALL, ALL, QUIT, ALL]),
+        (0x02, [], hello + [MAIL, 0, RCPT, 0, RSET, ALL, MAIL, 5, RCPT, 1, DATA_AS, 1] + [ONE] * 5 + [QUIT, ALL]),
+        # refusals: MAIL, some recipients, every recipient (a 354 all the same: an empty message)
+        (0x02, [0, 0, 4], hello + [MAIL, 0, RCPT, 0, RCPT, 1, ALL, ALL, QUIT, ALL]),
+        (0x02, [0, 0, 0, 2, 0, 4], hello + [MAIL, 0, RCPT, 0, RCPT, 1, RCPT, 2, DATA, ALL, ALL, QUIT, ALL]),
+        (0x02, [0, 0, 0, 2, 4, 0], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x06, [0, 0, 0, 2, 4], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x02, [0, 0, 0, 0, 3, 0], hello + [MAIL, 0, RCPT, 0, DATA, ALL, ALL, MAIL, 0, RCPT, 2, DATA, ALL, ALL, QUIT, ALL]),
+        # 421 in the middle; the server closes; QUIT in a transaction
+        (0x02, [0, 0, 0, 6], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+        (0x02, [], hello + [MAIL, 0, RCPT, 0, ONE, CLOSE]),
+        (0x02, [], hello + [MAIL, 0, RCPT, 0, QUIT, ALL, ALL]),
+        # LMTP with DATA and with BDAT, a refusal after the data
+        (0x03, [0, 0, 0, 0, 0, 0, 0, 3], hello + [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, ALL, QUIT, ALL]),
+        (0x07, [0, 0, 0, 0, 0, 2], hello + [MAIL, 0, RCPT, 0, RCPT, 1, RCPT, 5, DATA, ALL, ALL, QUIT, ALL]),
+        # DATA asked for with CHUNKING; BDAT asked for without; NOOP between; multi-line replies
+        (0x06, [0x80, 0x80, 0x80, 0x81], hello + [MAIL, 0, RCPT, 0, DATA_AS, 1, ALL, ALL, NOOP, ALL, QUIT, ALL]),
+        (0x02, [], hello + [NOOP, ALL, MAIL, 0, RCPT, 0, DATA_AS, 2, ALL, ALL, QUIT, ALL]),
+        # the whole transaction before the greeting; a body source in a BDAT flight
+        (0x86, [], [MAIL, 0, RCPT, 0, RCPT, 1, DATA, ALL, ALL, ALL, QUIT, ALL]),
+        (0x4E, [], hello + [MAIL, 0, RCPT, 0, DATA, ALL] + body + [ALL, ALL, QUIT, ALL]),
+        # UTF-8 without SMTPUTF8, refused arguments, all-or-nothing
+        (0x02, [], hello + [MAIL, 2, MAIL, 3, MAIL, 0x40, RCPT, 3, RCPT, 4, DATA, ALL, ALL, QUIT, ALL]),
+        (0x12, [0, 0, 0, 2], hello + [MAIL, 0x80, RCPT, 0, RCPT, 1, DATA, ALL, ALL, QUIT, ALL]),
+    ]
+    out = []
+    for n, (flags, choices, script) in enumerate(cases):
+        out.append(bytes([n * 37 & 0xFF, flags, len(choices)] + choices + script))
+    return out
+
+
+def proxy_seeds():
+    """fuzz_proxy (layout at the top of fuzz/fuzz_proxy.c): the sessions of tests/e2e/proxy.sh
+    as scripts of the client's commands and upstream's replies."""
+    (HELLO, MAIL, RCPT, DATA, BDAT, RSET, NOOP, VRFY, RAW, QUIT, FLUSH, ALL, ONE, UP_CLOSE,
+     DOWN_CLOSE, HELP) = range(16)
+    up = [ALL, ALL]  # upstream's greeting and hello: the client's greeting follows
+    body = list(b"Subject: x\n\n.dot\nhello")
+
+    def data(content):
+        return [DATA, len(content)] + list(content)
+
+    def bdat(last, content):
+        return [BDAT, 0x80 if last else 0, len(content)] + list(content)
+    every = 0x3F
+    cases = [
+        # caps, upstream's reply choices, script
+        (every, [], up + [HELLO, 0, FLUSH, MAIL, 0, RCPT, 2, RCPT, 3] + data(body) + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x31, [], up + [HELLO, 0, MAIL, 0, RCPT, 2, RCPT, 3] + bdat(0, b"abcde") + bdat(1, b"xyz") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (every, [], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(1, b"one chunk") + [FLUSH, ALL, ALL, MAIL, 3, RCPT, 2] + data(b"two") + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # refusals upstream: a recipient, MAIL, DATA, the end of data, a BDAT chunk
+        (0x30, [0, 0, 4, 0], up + [HELLO, 0, MAIL, 0, RCPT, 2, RCPT, 3] + data(b"abc") + [FLUSH, ONE, ONE, ONE, ONE, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 4], up + [HELLO, 0, MAIL, 0, RCPT, 2, RCPT, 3, FLUSH, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 0, 0, 3], up + [HELLO, 0, MAIL, 0, RCPT, 2] + data(b"abc") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 0, 0, 0, 3], up + [HELLO, 0, MAIL, 0, RCPT, 2] + data(b"abc") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x33, [0, 0, 0, 0, 3], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(0, b"x" * 40) + bdat(0, b"y" * 40) + bdat(1, b"z") + [FLUSH, ALL, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # RSET in a transaction, then VRFY and HELP relayed; NOOP answered by the proxy
+        (0x31, [], up + [HELLO, 0, MAIL, 0, RCPT, 2, RSET, VRFY, 2, HELP, NOOP, FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # upstream lost: 421 to MAIL, closed mid-message, closed before its greeting
+        (0x31, [0, 0, 5], up + [HELLO, 0, MAIL, 0, RCPT, 2, FLUSH, ALL, ALL, MAIL, 0, FLUSH, ALL]),
+        (0x33, [], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(0, b"part") + [FLUSH, ALL, UP_CLOSE] + bdat(1, b"rest") + [FLUSH, ALL]),
+        (0x33, [], [UP_CLOSE, HELLO, 0, FLUSH]),
+        # the client goes away mid-message; a raw line; a refused path; 8-bit and UTF-8
+        (0x33, [], up + [HELLO, 0, MAIL, 0, RCPT, 2] + bdat(0, b"part") + [FLUSH, ALL, DOWN_CLOSE, ALL]),
+        (0x33, [], up + [HELLO, 0, RAW, 4] + list(b"XYZZ") + [MAIL, 0x06, RCPT, 5, MAIL, 0x18, RCPT, 1, FLUSH, ALL, ALL, QUIT, FLUSH]),
+        (0x37, [], up + [HELLO, 0, MAIL, 0x1D, RCPT, 0x85] + data(b"caf\xc3\xa9") + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        # a pipelined group of many recipients (the proxy's recipient table grows)
+        (0x33, [], up + [HELLO, 0, MAIL, 0] + [RCPT, 2, RCPT, 3] * 10 + data(b"many") + [FLUSH, ALL, ALL, ALL, QUIT, FLUSH, ALL]),
+        (0x30, [], up + [HELLO, 0, MAIL, 0] + [RCPT, 2, RCPT, 3] * 10 + data(b"many") + [FLUSH] + [ONE] * 24 + [QUIT, FLUSH, ALL]),
+    ]
+    return [bytes([n * 29 & 0xFF, caps, len(ch)] + ch + script) for n, (caps, ch, script) in enumerate(cases)]
+
+
 def seeds_for(runner, options, data):
     """The (target, bytes) seeds of one case."""
     if runner == "command":
@@ -329,6 +484,14 @@ def build():
                     seen[target].add(blob)
                     name = "vec-%s-%s-%03d%s" % (runner, stem, n, "" if k == 0 else chr(ord("a") + k))
                     out.setdefault(target, {})[name] = blob
+    for n, blob in enumerate(faults_seeds()):
+        out.setdefault("faults", {})["vec-faults-%03d" % n] = blob
+    for n, blob in enumerate(dane_seeds()):
+        out.setdefault("dane", {})["vec-dane-%03d" % n] = blob
+    for n, blob in enumerate(txn_seeds()):
+        out.setdefault("txn", {})["vec-txn-%03d" % n] = blob
+    for n, blob in enumerate(proxy_seeds()):
+        out.setdefault("proxy", {})["vec-proxy-%03d" % n] = blob
     for n, blob in enumerate(envelope_seeds()):
         out.setdefault("envelope", {})["vec-envelope-%03d" % n] = blob
     return out

@@ -129,7 +129,7 @@ for args in "--reply RSET:550" "--reply RCPT#0:550" "--reply RCPT#x:550" "--repl
     "--reply RCPT:55" "--reply RCPT:5500" "--reply RCPT:354" "--reply DATA:250" \
     "--reply CONNECT:220" "--reply MAIL:550x" "--reply RCPT:550_4.1.1" \
     "--reply RCPT:550_4.1.1_wrong_class" "--reply RCPT:550_5.1_short" \
-    "--reply RCPT:650" "--disconnect MAIL:1" "--disconnect BOGUS" "--delay RCPT" \
+    "--reply RCPT:650" "--reply RCPT:585" "--reply CONNECT:470_4.7.0" "--disconnect MAIL:1" "--disconnect BOGUS" "--delay RCPT" \
     "--delay RCPT:0" "--delay RCPT:3600001" "--delay RCPT:1x"; do
     # Underscores stand for spaces inside one argument.
     opt=${args%% *}

@@ -4,7 +4,8 @@
 # replies as they are (a recipient refused upstream with a two-line 550, the 354's text, a
 # two-line final reply) and upstream getting the group in one flight; upstream's replies one
 # octet per packet; upstream cut in the middle of the data (451 then 421, nothing stored);
-# upstream unreachable (421 4.4.1); filters that pass, refuse and hang; XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
+# upstream unreachable (421 4.4.1); a VRFY between BDAT chunks; ten recipients after a RSET;
+# a broken upstream's 250 to DATA; filters that pass, refuse and hang; XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
 # through the proxy to smtp-sink, with STARTTLS on both sides; 1,000 connections at once.
 # Usage: proxy.sh BINDIR RAWSMTP [MKCERT]
 #   BINDIR  where smtp-proxy, smtp-send and smtp-sink are
@@ -201,6 +202,56 @@ printf 'EHLO c\r\nHELP\r\nVRFY b\r\nQUIT\r\n' >"$tmp/help"
 raw_session "$tmp/help"
 expect_line "$tmp/raw.out" "502 5.5.2 Not implemented (fake)"
 expect_line "$tmp/raw.out" "252 2.5.2 Cannot verify, will try (fake)"
+stop_proxy
+stop_upstream
+
+# ---- A VRFY between BDAT chunks while upstream (no CHUNKING: the chunks go as DATA) has not
+# sent its 354 yet (late354): answered at once with 451 4.3.0, and the message goes on. It was held for
+# a reply of the proxy's own command that was never coming: the client's session hung (the
+# fuzz_proxy target's finding).
+step=vrfy-in-bdat
+start_upstream late354
+start_proxy --upstream "127.0.0.1:$up_port"
+printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 4\r\nabcdVRFY b\r\nBDAT 2 LAST\r\nefQUIT\r\n' \
+    >"$tmp/vrfybdat"
+raw_session "$tmp/vrfybdat"
+expect_line "$tmp/raw.out" "451 4.3.0 Cannot relay the command now"
+expect_line "$tmp/raw.out" "250 2.0.0 queue id FAKE123"
+expect_line "$tmp/raw.out" "221 2.0.0 Bye"
+expect_in "$tmp/up.log" "STORED 8"
+stop_proxy
+stop_upstream
+
+# ---- Ten recipients pipelined after a RSET: their RCPTs wait for the RSET's reply upstream
+# while the proxy's table of recipients grows; the client engine read the first ones from the
+# table realloc() had freed (a use after free: the fuzz_proxy target's finding, under ASan).
+# Each goes upstream as the client sent it.
+step=rcpts-after-rset
+start_upstream
+start_proxy --upstream "127.0.0.1:$up_port"
+printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<r0@example.org>\r\nRSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<r1@example.org>\r\nRCPT TO:<r2@example.org>\r\nRCPT TO:<r3@example.org>\r\nRCPT TO:<r4@example.org>\r\nRCPT TO:<r5@example.org>\r\nRCPT TO:<r6@example.org>\r\nRCPT TO:<r7@example.org>\r\nRCPT TO:<r8@example.org>\r\nRCPT TO:<r9@example.org>\r\nRCPT TO:<r10@example.org>\r\nDATA\r\nSubject: t\r\n\r\nhello\r\n.\r\nQUIT\r\n' \
+    >"$tmp/rcpts"
+raw_session "$tmp/rcpts"
+expect_line "$tmp/raw.out" "250 2.0.0 queue id FAKE123"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    expect_in "$tmp/up.log" "RCPT TO:<r$i@example.org>\\r\\n"
+done
+[ "$(grep -o 'RCPT TO:<' "$tmp/up.log" | wc -l)" -eq 11 ] || fail "upstream got other RCPTs than 11"
+stop_proxy
+stop_upstream
+
+# ---- A broken upstream's 250 to DATA (a protocol error: nothing of the message went) was
+# relayed as the verdict on the client's BDAT LAST: a message acknowledged and never delivered
+# (the fuzz_proxy target's finding; late354: it comes once the client's message ended). Now
+# 451 4.4.2.
+step=data250
+start_upstream late354 data250
+start_proxy --upstream "127.0.0.1:$up_port"
+printf 'EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 5 LAST\r\nhelloQUIT\r\n' \
+    >"$tmp/data250"
+raw_session "$tmp/data250"
+expect_line "$tmp/raw.out" "451 4.4.2 Upstream transaction failed"
+expect_not_in "$tmp/raw.out" "DATA taken"
 stop_proxy
 stop_upstream
 

@@ -16,7 +16,8 @@ kill-data (the connection is cut once the first octets of the data arrived: noth
 xclient, xforward (offer them), proxy (expect a PROXY v1 header first), slow (a 4 KiB receive
 buffer, and 2 s without reading at the start of the data), small (SIZE 500000, else 10000000),
 chunking (offer CHUNKING: BDAT's chunks are counted, a message stored at LAST; a BDAT in a
-transaction without an accepted recipient gets 554 once its chunk was read, RFC 3030 2).
+transaction without an accepted recipient gets 554 once its chunk was read, RFC 3030 2),
+late354 (1 s before the 354), data250 (a broken server's 250 to DATA instead of its 354).
 """
 import socket
 import sys
@@ -174,6 +175,11 @@ def serve(conn, log, modes):
                     c.rcpts += 1
                     send(conn, modes, ["250 2.1.5 Recipient OK (fake)"])
             elif verb == "DATA":
+                if "late354" in modes:  # a round trip that takes its time
+                    time.sleep(1)
+                if "data250" in modes:  # a broken server: a 2xx to DATA, and no data taken
+                    send(conn, modes, ["250 2.0.0 DATA taken (broken fake)"])
+                    continue
                 send(conn, modes, ["354 Go ahead, fake upstream; end with <CRLF>.<CRLF>"])
                 in_data = True
                 if "kill-data" not in modes:
