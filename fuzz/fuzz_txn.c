@@ -403,7 +403,10 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
                                 .on_reply = on_reply,
                                 .on_ready = on_ready};
     FUZZ_ASSERT(smtp_client_new(&r->cli, &cb, &s, &r->fm.mem, r) == 0);
-    fmem_budget(&r->fm, 1); /* the recipients' table, at the first smtp_client_mail_from */
+    /* client.h: on demand, the output queue from 512 octets to max_output (6 at most), the
+     * buffers of a transaction, the reply line buffer, each once, and the recipients' table at
+     * the first smtp_client_mail_from: then nothing more, however many messages */
+    fmem_budget(&r->fm, 10);
     r->cur = 0;
     r->ncalls = 0;
     /* The model's caps: PIPELINING, CHUNKING, SMTPUTF8, DSN, enhanced codes, SIZE. */
