@@ -503,10 +503,12 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
             answer(p, id, 451, "4.4.2", "Upstream transaction failed");
     }
     if (p->in_body && p->body_end && r != NULL && r->code != 354 &&
-        (r->command == SMTP_VERB_DATA || r->command == SMTP_VERB_BDAT)) {
+        (r->command == SMTP_VERB_DATA || r->command == SMTP_VERB_BDAT) &&
+        (r->code >= 400 || res->status == SMTP_CLIENT_DELIVERED)) {
         /* The whole message went upstream before the engine judged the client's BDAT (its
-         * chunk came ahead of the envelope's replies): upstream's verdict, whatever it is,
-         * answers the message's end when it comes (a text too long to relay as on relay()). */
+         * chunk came ahead of the envelope's replies): upstream's verdict answers the
+         * message's end when it comes (a text too long to relay as on relay()); an acceptance
+         * only when upstream delivered (a 2xx that broke the protocol acknowledges nothing). */
         if (r->text.len <= sizeof p->early_text) {
             p->early_code = r->code;
             if (r->text.len) memcpy(p->early_text, r->text.ptr, r->text.len);

@@ -8,7 +8,9 @@
  * with the client's own command, smtp_client_command), upstream's reply relayed verbatim
  * (smtp_server_relay_to) to the decision waiting in a ring, in command order; the greeting
  * deferred until upstream is ready; the body streamed through a buffer drained by a body source
- * (SMTP_ERR_AGAIN until it arrives); the client's RSET sent upstream; upstream's loss answered
+ * (SMTP_ERR_AGAIN until it arrives); a message in one BDAT LAST read ahead of its envelope's
+ * replies (SMTP_SERVER_CHUNK_AHEAD) sent upstream with them, upstream's verdict kept for the
+ * message's end; the client's RSET sent upstream; upstream's loss answered
  * with the proxy's own 451 4.4.2 and a 421 once nothing waits. The program's glue cannot be
  * linked here (it is one with its event loop, --filter's processes, XCLIENT and TLS): this model
  * leaves out those four and the client connection's pause above 256 KiB, and follows the rest
@@ -87,6 +89,9 @@ struct px {
     char *body;
     size_t body_len, body_off, body_cap;
     int body_end, body_abort, body_waiting;
+    int chunk_counting; /* a message in one BDAT LAST: its octets still to come (CHUNK_AHEAD) */
+    uint64_t chunk_left;
+    size_t up_rcpts_ok; /* recipients upstream accepted in this transaction */
     int early_code;
     size_t early_len;
     char early_text[SMTP_SERVER_MAX_RELAY_TEXT];
@@ -251,6 +256,7 @@ static int up_rcpt(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_cl
     if (r->command == SMTP_VERB_RCPT) {
         if (!any || k != P_RCPT) return -1; /* the program: "upstream RCPT reply out of order" */
         pend_pop(p);
+        if (r->code >= 200 && r->code < 300) p->up_rcpts_ok++;
         relay(p, id, r);
     }
     return 0;
@@ -283,7 +289,21 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
         else
             answer(p, id, 451, "4.4.2", "Upstream transaction failed");
     }
-    if (p->in_body) {
+    if (p->in_body && p->body_end && r != NULL && r->code != 354 &&
+        (r->command == SMTP_VERB_DATA || r->command == SMTP_VERB_BDAT) &&
+        (r->code >= 400 || res->status == SMTP_CLIENT_DELIVERED)) {
+        /* The whole message went upstream before the engine judged the client's BDAT. */
+        if (r->text.len <= sizeof p->early_text) {
+            p->early_code = r->code;
+            if (r->text.len) memcpy(p->early_text, r->text.ptr, r->text.len);
+            p->early_len = r->text.len;
+        } else {
+            int code = r->code >= 400 ? r->code : 451;
+            p->early_code = code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code;
+            memcpy(p->early_text, "Upstream's reply not relayable", 30);
+            p->early_len = 30;
+        }
+    } else if (p->in_body) {
         p->body_abort = 1;
         p->early_code = r != NULL && r->code >= 400 ? r->code : 451;
         p->early_len = 0;
@@ -420,6 +440,8 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
     p->body_end = p->body_abort = p->body_waiting = 0;
+    p->chunk_counting = 0;
+    p->up_rcpts_ok = 0;
     p->early_code = 0;
     if (smtp_client_mail_from(p->cli, &msg) != 0) {
         smtp_server_reply(srv, 451, "4.3.0", "Cannot relay the transaction now", 32);
@@ -483,6 +505,13 @@ static int on_data_start(smtp_server *srv, void *ud)
         return 0;
     }
     p->in_body = 1;
+    uint64_t size;
+    int last;
+    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) == 0 && last) {
+        p->chunk_counting = size > 0;
+        p->chunk_left = size;
+        if (size == 0) p->body_end = 1;
+    }
     return id ? SMTP_SERVER_DEFER : 0;
 }
 
@@ -502,6 +531,10 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     }
     memcpy(p->body + p->body_len, data.ptr, data.len);
     p->body_len += data.len;
+    if (p->chunk_counting && (p->chunk_left -= data.len) == 0) {
+        p->chunk_counting = 0;
+        p->body_end = 1;
+    }
     return 0;
 }
 
@@ -527,9 +560,13 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
 
 static int on_message_abort(smtp_server *srv, smtp_server_abort_reason why, void *ud)
 {
-    (void)srv, (void)why;
+    (void)srv;
     struct px *p = ud;
     p->in_body = 0;
+    if (p->txn && why == SMTP_SERVER_ABORT_NO_RECIPIENTS && p->up_rcpts_ok == 0) {
+        p->chunk_counting = 0; /* upstream has no recipient either: it ends the transaction */
+        return 0;
+    }
     if (p->txn) p->body_abort = 1;
     return 0;
 }
@@ -1099,6 +1136,7 @@ static void run_once(struct run *r, const uint8_t *data, size_t size, int split)
     ss.max_message_size = 0;
     ss.flags |= SMTP_SERVER_SIZE_ADVISORY;
     ss.max_pending = PX_MAX_PENDING / 2;
+    ss.flags |= SMTP_SERVER_CHUNK_AHEAD; /* as smtp-proxy without --filter and --lmtp */
     ss.max_messages = 0;
     smtp_client_settings cs;
     smtp_client_settings_init(&cs);
