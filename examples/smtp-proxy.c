@@ -245,6 +245,14 @@ static void pend_pop(px_conn *p)
     p->pend_len--;
 }
 
+/* The proxy's own code for an upstream reply it cannot relay as it is: never an acceptance
+ * (451 for a 2xx or 3xx), and a second digit the engine takes (x51 for one over 5). */
+static int unrelayable_code(int code)
+{
+    if (code < 400) code = 451;
+    return code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code;
+}
+
 /* Answers a decision with upstream's reply as it is. A reply the engine cannot carry (a code
  * that decision does not allow, text over SMTP_SERVER_MAX_RELAY_TEXT) becomes the nearest
  * reply of the proxy's own: never an acceptance upstream did not give. */
@@ -255,9 +263,8 @@ static void relay(px_conn *p, uint64_t id, const smtp_client_reply *r)
     if (rc == SMTP_ERR_INVALID_ARGUMENT || rc == SMTP_ERR_UNSAFE_ARGUMENT) {
         LOG(p, "upstream's %d reply cannot be relayed as it is (%s)", r->code,
             smtp_error_name(rc));
-        int code = r->code >= 400 ? r->code : 451;
-        rc = smtp_server_reply_to(p->srv, id, code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code,
-                                  NULL, "Upstream's reply not relayable", 30);
+        rc = smtp_server_reply_to(p->srv, id, unrelayable_code(r->code), NULL,
+                                  "Upstream's reply not relayable", 30);
     }
     if (rc < 0 && rc != SMTP_ERR_INVALID_STATE) LOG(p, "reply: %s", smtp_error_name(rc));
     touch_down(p);
@@ -515,8 +522,7 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
             p->early_len = r->text.len;
         } else {
             LOG(p, "upstream's %d reply cannot be relayed as it is (too long)", r->code);
-            int code = r->code >= 400 ? r->code : 451;
-            p->early_code = code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code;
+            p->early_code = unrelayable_code(r->code);
             memcpy(p->early_text, "Upstream's reply not relayable", 30);
             p->early_len = 30;
         }

@@ -121,14 +121,21 @@ static void pend_pop(struct px *p)
     p->pend_len--;
 }
 
+/* The proxy's own code for an upstream reply it cannot relay as it is: never an acceptance
+ * (451 for a 2xx or 3xx), and a second digit the engine takes (x51 for one over 5). */
+static int unrelayable_code(int code)
+{
+    if (code < 400) code = 451;
+    return code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code;
+}
+
 static void relay(struct px *p, uint64_t id, const smtp_client_reply *r)
 {
     if (p->srv == NULL || id == 0) return;
     int rc = smtp_server_relay_to(p->srv, id, r->code, r->text.ptr, r->text.len);
     if (rc == SMTP_ERR_INVALID_ARGUMENT || rc == SMTP_ERR_UNSAFE_ARGUMENT) {
-        int code = r->code >= 400 ? r->code : 451;
-        rc = smtp_server_reply_to(p->srv, id, code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code,
-                                  NULL, "Upstream's reply not relayable", 30);
+        rc = smtp_server_reply_to(p->srv, id, unrelayable_code(r->code), NULL,
+                                  "Upstream's reply not relayable", 30);
     }
     FLOG(p->ev, "relay %d -> %d\n", r->code, rc);
 }
@@ -298,8 +305,7 @@ static int up_message(smtp_client *cli, const smtp_client_result *res, void *ud)
             if (r->text.len) memcpy(p->early_text, r->text.ptr, r->text.len);
             p->early_len = r->text.len;
         } else {
-            int code = r->code >= 400 ? r->code : 451;
-            p->early_code = code / 10 % 10 > 5 ? code / 100 * 100 + 51 : code;
+            p->early_code = unrelayable_code(r->code);
             memcpy(p->early_text, "Upstream's reply not relayable", 30);
             p->early_len = 30;
         }
