@@ -101,11 +101,18 @@ docs: configure
 	cmake --build $(BUILD_DIR) --target docs
 
 # Benchmarks (bench/run.sh): a Release tree of its own, without the tests; prints one table.
+# Issue #8's code (BENCH_BASELINE_REV) is built beside it for the end-to-end rows' comparison
+# (bench/baseline.sh; without git history they are measured without it).
+BENCH_BASELINE_REV ?= 47cece9
 bench:
 	cmake -S . -B $(BUILD_DIR)-bench -DCMAKE_BUILD_TYPE=Release -DSMTP_BUILD_BENCH=ON \
 		-DSMTP_BUILD_TESTS=OFF $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR)-bench -j $(JOBS)
-	cmake --build $(BUILD_DIR)-bench --target bench
+	if JOBS=$(JOBS) bash bench/baseline.sh $(BENCH_BASELINE_REV) $(BUILD_DIR)-bench-base $(CMAKE_FLAGS); then \
+		BENCH_BASELINE=$(abspath $(BUILD_DIR)-bench-base) cmake --build $(BUILD_DIR)-bench --target bench; \
+	else \
+		cmake --build $(BUILD_DIR)-bench --target bench; \
+	fi
 
 # Fuzzing (fuzz/README.md): a clang tree of its own with the libFuzzer targets over an
 # instrumented copy of the library. `make fuzz` is the CI smoke (SMTP_FUZZ_TOTAL_SECONDS shared,

@@ -62,6 +62,19 @@ for prog in "$bench/bench_core" "$bench/bench_engine" "$bench/idle_hold" "$bench
         exit 2
     fi
 done
+# BENCH_BASELINE: a built tree of an earlier commit (make bench builds #8's, bench/baseline.sh);
+# part e2e then also runs its smtp-sink under its smtp-send (and smtp-source) in the same rounds,
+# and each end-to-end row says how ours compares with it (issue #18: no regression).
+base_ex=
+base_name=
+if [ -n "${BENCH_BASELINE:-}" ]; then
+    if [ ! -x "$BENCH_BASELINE/examples/smtp-sink" ] || [ ! -x "$BENCH_BASELINE/examples/smtp-send" ]; then
+        echo "bench: BENCH_BASELINE=$BENCH_BASELINE has no built examples/smtp-sink and smtp-send" >&2
+        exit 2
+    fi
+    base_ex=$(cd "$BENCH_BASELINE/examples" && pwd)
+    base_name=$(cat "$BENCH_BASELINE/baseline-rev" 2>/dev/null || basename "$BENCH_BASELINE")
+fi
 rm -rf "$out"
 mkdir -p "$out"
 chmod 755 "$out"
@@ -162,14 +175,17 @@ wait_listen() { # wait_listen PID PORT: up to 30 s (valgrind starts slowly)
 
 # start_ours NAME [PREFIX...]: (valgrind, taskset) our smtp-sink on a kernel-chosen port; sets spid, sport.
 # ours_args (more smtp-sink options, e.g. --workers 2) and ours_stdout (where its JSON lines go,
-# default BUILD_DIR/bench-out/NAME.out) are empty unless a caller sets them.
+# default BUILD_DIR/bench-out/NAME.out) are empty unless a caller sets them. prog_ex, when set,
+# is the examples directory whose smtp-sink (here) and smtp-send (load_client) run instead of the
+# tree's: the baseline's (BENCH_BASELINE, part e2e).
 ours_args=()
+prog_ex=
 ours_stdout=
 start_ours() {
     local name=$1
     shift
     : >"$out/$name.err"
-    "$@" "$ex/smtp-sink" --discard -l 127.0.0.1:0 --hostname sink.bench.test \
+    "$@" "${prog_ex:-$ex}/smtp-sink" --discard -l 127.0.0.1:0 --hostname sink.bench.test \
         --max-connections 20000 "${ours_args[@]}" >>"${ours_stdout:-$out/$name.out}" \
         2>"$out/$name.err" &
     spid=$!
@@ -283,21 +299,21 @@ load_client() {
             "127.0.0.1:$port" >>"$out/load.log" 2>&1
         ;;
     send)
-        "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
+        "$@" "${prog_ex:-$ex}/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --count "$count" --sessions "$s" >>"$out/load.log" 2>&1
         ;;
     send-nopipe)
-        "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
+        "$@" "${prog_ex:-$ex}/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --no-pipelining --no-chunking --count "$count" --sessions "$s" \
             >>"$out/load.log" 2>&1
         ;;
     send-tls) # part tls: STARTTLS required, the certificate verified (bench/tls.sh's TLS_CA), DATA
-        "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
+        "$@" "${prog_ex:-$ex}/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --tls-required --cafile "$TLS_CA" --no-chunking --count "$count" --sessions "$s" \
             >>"$out/load.log" 2>&1
         ;;
     send-data) # pipelined, DATA to every sink (BDAT is what `send` gives ours)
-        "$@" "$ex/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
+        "$@" "${prog_ex:-$ex}/smtp-send" -q -s "127.0.0.1:$port" -f "$FROM" -t "$TO" -d "$out/msg.eml" \
             --no-chunking --count "$count" --sessions "$s" >>"$out/load.log" 2>&1
         ;;
     replay) # bench/replay: prepared pipelined BDAT messages, replies counted (issue #17)
@@ -540,6 +556,11 @@ run_e2e() {
     start_ours tput "${pin_sink[@]}" || exit 1
     ours_pid=$spid
     ours_port=$sport
+    if [ -n "$base_ex" ]; then
+        prog_ex=$base_ex start_ours tput-base "${pin_sink[@]}" || exit 1
+        base_pid=$spid
+        base_port=$sport
+    fi
     if [ $have_postfix = 1 ]; then
         start_postfix tput-postfix "${pin_sink[@]}" || exit 1
         pf_pid=$spid
@@ -566,6 +587,10 @@ run_e2e() {
                     load "$kind" "$s" "$total" "$pf_port" "${pin_client[@]}" \
                         >>"$out/tput-postfix-$kind-$s"
                 fi
+                if [ -n "$base_ex" ]; then
+                    prog_ex=$base_ex load "$kind" "$s" "$total" "$base_port" "${pin_client[@]}" \
+                        >>"$out/tput-base-$kind-$s"
+                fi
             done
         done
         # The other placement, for the row where it matters most (no target): the client on
@@ -580,6 +605,31 @@ run_e2e() {
     done
     stop "$ours_pid"
     [ $have_postfix = 1 ] && stop "$pf_pid"
+    [ -n "$base_ex" ] && stop "$base_pid"
+    # base_row KIND S: ours against the baseline's code under the same load, the median of the
+    # rounds' ratios (each round ran both, one after the other) and their spread.
+    base_row() {
+        local mine=$out/tput-ours-$1-$2 based=$out/tput-base-$1-$2 r
+        if [ -z "$base_ex" ]; then
+            [ "$1" = send ] && row "  against issue #8's code (BENCH_BASELINE)" \
+                "BENCH_BASELINE unset: skipped" "-" ">= x1.00 (no regression)" "-"
+            return 0
+        fi
+        [ "$1" = source ] && [ $have_postfix = 0 ] && return 0
+        if grep -q fail "$mine" "$based"; then
+            r=fail
+        else
+            paste "$mine" "$based" | awk '$2 > 0 { printf "%.4f\n", $1 / $2 }' >"$out/tput-vsbase-$1-$2"
+            r=$(sort -g "$out/tput-vsbase-$1-$2" | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+                else if (NR % 2) printf "%.2f\n", v[(NR + 1) / 2];
+                else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        fi
+        row "  against $base_name (BENCH_BASELINE), ours x by round" \
+            "x$r $(sort -g "$out/tput-vsbase-$1-$2" 2>/dev/null | awk 'NR == 1 { lo = $1 } { hi = $1 }
+                END { if (NR > 1) printf "[x%.2f-x%.2f]", lo, hi }')" \
+            "$(median "$out/tput-base-$1-$2") $(spread "$out/tput-base-$1-$2")" \
+            ">= x1.00 (no regression)" "$(met_ge "$r" 1.00)"
+    }
     same_cpu_row() {
         local ours theirs
         ours=$(median "$out/tput-ours-send-same-1")
@@ -609,9 +659,11 @@ run_e2e() {
             if [ "$kind" = send ]; then
                 row "sink msgs/s, $what, $s session(s)" "$shown_ours" "$shown_theirs" \
                     ">= 1.5x Postfix" "$(met_ge "$r" 1.5)"
+                base_row "$kind" "$s"
                 [ "$s" = 1 ] && [ ${#pin_same[@]} -gt 0 ] && same_cpu_row
             else
                 row "sink msgs/s, $what, $s session(s)" "$shown_ours" "$shown_theirs" "-" ""
+                base_row "$kind" "$s"
             fi
         done
     done
