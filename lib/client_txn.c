@@ -942,6 +942,11 @@ int smtp_cli_txn_produce(smtp_client *cli)
         return rv;
     }
     if (!cli->msg) return 0;
+    /* Nothing to send while DATA's 354 or the replies after the data are awaited, or after a
+     * refused DATA (the switch below, reached early: these are most calls). */
+    if (cli->m_data == SMTP_CLI_DATA_SENT || cli->m_data == SMTP_CLI_DATA_END ||
+        cli->m_data == SMTP_CLI_DATA_FAIL)
+        return 0;
     if (cli->m_mail == SMTP_CLI_MAIL_NONE && cli->probe) {
         /* The reuse probe: RSET alone, and MAIL only after its 2xx (a dead or confused
          * connection ends the session before anything of the message went out). */
