@@ -261,6 +261,11 @@ int smtp_cli_idna(const smtp_client_settings *s, const char *domain, size_t len,
                   char out[SMTP_MAX_DOMAIN + 1]);
 
 /* ---- lib/client_txn.c ---- */
+/* 1 when the C string mailbox (of length n: mailbox[n] is its NUL) is a plain ASCII
+ * local@domain that smtp_path_parse accepts as it is (SMTP_PATH_LENIENT_BRACKETS) with a
+ * domain name and no UTF-8, and that holds no control octet; 0 when it is anything else (then
+ * only the full checks can tell). */
+int smtp_cli_plain_mailbox(const char *mailbox, size_t n);
 /* Emits the next unit of the message (a command, body data); 1 if anything was emitted. */
 int smtp_cli_txn_produce(smtp_client *cli);
 /* Handles a reply to MAIL, RCPT, DATA, BDAT or after the data. */
