@@ -159,7 +159,8 @@ struct smtp_client {
     size_t r_lines;
     int r_truncated;
     size_t r_enh_off, r_enh_len;
-    char *r_text;
+    char *r_text;     /* the text of a reply of several lines, gathered */
+    const char *r_at; /* the reply's text: r_text, or a one-line reply's line where it lies */
     size_t r_text_cap, r_text_len;
 
     /* the message in progress */
