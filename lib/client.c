@@ -514,7 +514,7 @@ static int produce_all(smtp_client *cli)
                 }
                 break;
             }
-            rv = smtp_cli_txn_produce(cli);
+            rv = smtp_cli_txn_waits(cli) ? 0 : smtp_cli_txn_produce(cli);
             if (rv == 0 && cli->quit_asked && !smtp_cli_txn_busy(cli) && !cli->need_rset)
                 cli->phase = SMTP_CLI_QUIT, rv = 1;
             break;

@@ -269,6 +269,15 @@ int smtp_cli_idna(const smtp_client_settings *s, const char *domain, size_t len,
 int smtp_cli_plain_mailbox(const char *mailbox, size_t n);
 /* Emits the next unit of the message (a command, body data); 1 if anything was emitted. */
 int smtp_cli_txn_produce(smtp_client *cli);
+/* Whether smtp_cli_txn_produce has nothing to send for certain: no RSET owed, and no message,
+ * or one that awaits DATA's 354 or the replies after its data, or whose DATA was refused.
+ * Most of the producer's calls find this; the caller tests it before the call. */
+static inline int smtp_cli_txn_waits(const smtp_client *cli)
+{
+    return !cli->need_rset &&
+           (!cli->msg || cli->m_data == SMTP_CLI_DATA_SENT || cli->m_data == SMTP_CLI_DATA_END ||
+            cli->m_data == SMTP_CLI_DATA_FAIL);
+}
 /* Handles a reply to MAIL, RCPT, DATA, BDAT or after the data. */
 int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
                        const smtp_client_reply *r);

@@ -974,6 +974,8 @@ static int emit_plain(smtp_client *cli, smtp_verb verb, const char *text, size_t
     return 1;
 }
 
+/* Its caller tests smtp_cli_txn_waits first, where most calls end; the states it covers give 0
+ * here too (the switch's default). */
 int smtp_cli_txn_produce(smtp_client *cli)
 {
     if (cli->need_rset && !cli->msg && cli->quit_asked) cli->need_rset = 0; /* QUIT does it */
@@ -984,11 +986,6 @@ int smtp_cli_txn_produce(smtp_client *cli)
         return rv;
     }
     if (!cli->msg) return 0;
-    /* Nothing to send while DATA's 354 or the replies after the data are awaited, or after a
-     * refused DATA (the switch below, reached early: these are most calls). */
-    if (cli->m_data == SMTP_CLI_DATA_SENT || cli->m_data == SMTP_CLI_DATA_END ||
-        cli->m_data == SMTP_CLI_DATA_FAIL)
-        return 0;
     if (cli->m_mail == SMTP_CLI_MAIL_NONE && cli->probe) {
         /* The reuse probe: RSET alone, and MAIL only after its 2xx (a dead or confused
          * connection ends the session before anything of the message went out). */
