@@ -460,6 +460,14 @@ static size_t message_size(int version)
     return version == 1 ? sizeof(smtp_client_message) : 0;
 }
 
+/* The caller's version of a message over the defaults: what an older version lacks is zero
+ * (smtp_client_message_init), only that part cleared. */
+static void message_copy(smtp_client_message *copy, const smtp_client_message *msg, size_t size)
+{
+    memcpy(copy, msg, size);
+    if (size < sizeof *copy) memset((char *)copy + size, 0, sizeof *copy - size);
+}
+
 /* The checks a message passes before it is taken, by smtp_client_submit (with its recipients)
  * and smtp_client_mail_from (without); `*utf8` is set when an address needs SMTPUTF8. */
 static int finish(smtp_client *cli, int status);
@@ -511,8 +519,7 @@ int smtp_client_submit_versioned(smtp_client *cli, int version, const smtp_clien
     if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
     /* The caller's version over the defaults; what it points to stays borrowed. */
     smtp_client_message copy;
-    smtp_client_message_init(&copy);
-    memcpy(&copy, msg, message_size(version));
+    message_copy(&copy, msg, message_size(version));
     if (!copy.rcpts || copy.nrcpts == 0 || copy.nrcpts > cli->set.max_recipients)
         return may_begin(cli) ? SMTP_ERR_INVALID_ARGUMENT : SMTP_ERR_INVALID_STATE;
     int rv = check_message(cli, &copy, &utf8);
@@ -526,8 +533,7 @@ int smtp_client_mail_from_versioned(smtp_client *cli, int version, const smtp_cl
     int utf8 = 0;
     if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
     smtp_client_message copy;
-    smtp_client_message_init(&copy);
-    memcpy(&copy, msg, message_size(version));
+    message_copy(&copy, msg, message_size(version));
     int rv = check_message(cli, &copy, &utf8);
     if (rv == 0 && (copy.rcpts || copy.nrcpts)) rv = SMTP_ERR_INVALID_ARGUMENT;
     if (rv != 0) return rv;
@@ -870,13 +876,12 @@ static int emit_path_line(smtp_client *cli, const smtp_client_rcpt *r, const cha
                           size_t alen, uint64_t size)
 {
     smtp_verb verb = r ? SMTP_VERB_RCPT : SMTP_VERB_MAIL;
-    const char *head = r ? "RCPT TO:<" : "MAIL FROM:<";
     size_t hlen = r ? 9 : 11, room;
     char *dst = smtp_cli_out_room(cli, r ? SMTP_MAX_RCPT_LINE : SMTP_MAX_MAIL_LINE, &room);
     if (!dst) return SMTP_ERR_NOMEM;
     size_t n = hlen + alen + 1; /* up to '>' */
     if (n + 2 > room) return cli->out_len ? 0 : SMTP_ERR_TOO_LONG;
-    memcpy(dst, head, hlen);
+    memcpy(dst, r ? "RCPT TO:<" : "MAIL FROM:<", hlen);
     memcpy(dst + hlen, address, alen);
     dst[n - 1] = '>';
     /* The parameters one octet further, for their SP, and within the room left for CRLF
