@@ -881,7 +881,10 @@ static int emit_path_line(smtp_client *cli, const smtp_client_rcpt *r, const cha
     if (!dst) return SMTP_ERR_NOMEM;
     size_t n = hlen + alen + 1; /* up to '>' */
     if (n + 2 > room) return cli->out_len ? 0 : SMTP_ERR_TOO_LONG;
-    memcpy(dst, r ? "RCPT TO:<" : "MAIL FROM:<", hlen);
+    if (r) /* each of constant length: copied as one or two moves */
+        memcpy(dst, "RCPT TO:<", 9);
+    else
+        memcpy(dst, "MAIL FROM:<", 11);
     memcpy(dst + hlen, address, alen);
     dst[n - 1] = '>';
     /* The parameters one octet further, for their SP, and within the room left for CRLF
