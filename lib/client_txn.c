@@ -43,6 +43,18 @@ static int has_8bit(const char *s)
     return 0;
 }
 
+/* The classes of plain_class: atext (RFC 5322 3.2.3, as smtp_is_atext) and Let-dig or '-'. */
+enum { PLAIN_ATEXT = 1, PLAIN_LDH = 2 };
+#define PLAIN_BIT(lo, hi, c)                                                                       \
+    ((c) < 64 ? ((lo) >> ((c)&63)) & 1 : (c) < 128 ? ((hi) >> ((c)&63)) & 1 : 0)
+#define PLAIN_CLASS(c)                                                                             \
+    (unsigned char)(PLAIN_BIT(UINT64_C(0xa3ffacfa00000000), UINT64_C(0x7fffffffc7fffffe), c) |     \
+                    PLAIN_BIT(UINT64_C(0x03ff200000000000), UINT64_C(0x07fffffe07fffffe), c) << 1)
+#define PLAIN_4(c) PLAIN_CLASS(c), PLAIN_CLASS(c + 1), PLAIN_CLASS(c + 2), PLAIN_CLASS(c + 3)
+#define PLAIN_16(c) PLAIN_4(c), PLAIN_4(c + 4), PLAIN_4(c + 8), PLAIN_4(c + 12)
+#define PLAIN_64(c) PLAIN_16(c), PLAIN_16(c + 16), PLAIN_16(c + 32), PLAIN_16(c + 48)
+static const unsigned char plain_class[256] = {PLAIN_64(0u), PLAIN_64(64u)}; /* >= 128: none */
+
 /*
  * The common address in one pass: local@domain in ASCII, a dot-string (RFC 5321 4.1.2: atoms
  * of atext joined by single dots) and a domain of LDH labels, none starting or ending with
@@ -52,17 +64,6 @@ static int has_8bit(const char *s)
  * limit reached) is left to the full checks, which accept all that this accepts. The loops
  * stop at the string's NUL, which is in no class: no bound to test per octet.
  */
-/* The classes of plain_class: atext (RFC 5322 3.2.3, as smtp_is_atext) and Let-dig or '-'. */
-enum { PLAIN_ATEXT = 1, PLAIN_LDH = 2 };
-#define PLAIN_BIT(lo, hi, c) ((c) < 64 ? ((lo) >> (c)) & 1 : (c) < 128 ? ((hi) >> ((c)-64)) & 1 : 0)
-#define PLAIN_CLASS(c)                                                                             \
-    (unsigned char)(PLAIN_BIT(UINT64_C(0xa3ffacfa00000000), UINT64_C(0x7fffffffc7fffffe), c) |     \
-                    PLAIN_BIT(UINT64_C(0x03ff200000000000), UINT64_C(0x07fffffe07fffffe), c) << 1)
-#define PLAIN_4(c) PLAIN_CLASS(c), PLAIN_CLASS(c + 1), PLAIN_CLASS(c + 2), PLAIN_CLASS(c + 3)
-#define PLAIN_16(c) PLAIN_4(c), PLAIN_4(c + 4), PLAIN_4(c + 8), PLAIN_4(c + 12)
-#define PLAIN_64(c) PLAIN_16(c), PLAIN_16(c + 16), PLAIN_16(c + 32), PLAIN_16(c + 48)
-static const unsigned char plain_class[256] = {PLAIN_64(0u), PLAIN_64(64u)}; /* >= 128: none */
-
 int smtp_cli_plain_mailbox(const char *mailbox, size_t n)
 {
     const unsigned char *s = (const unsigned char *)mailbox, *p = s, *start;
