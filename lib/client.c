@@ -514,7 +514,7 @@ static int produce_all(smtp_client *cli)
                 }
                 break;
             }
-            rv = smtp_cli_txn_produce(cli);
+            rv = smtp_cli_txn_waits(cli) ? 0 : smtp_cli_txn_produce(cli);
             if (rv == 0 && cli->quit_asked && !smtp_cli_txn_busy(cli) && !cli->need_rset)
                 cli->phase = SMTP_CLI_QUIT, rv = 1;
             break;
@@ -622,7 +622,20 @@ static int on_reply_line(smtp_reply_parser *rp, const smtp_reply_line *line, voi
     } else {
         text_append(cli, "\n", 1);
     }
-    text_append(cli, line->text.ptr, line->text.len);
+    if (line->index == 0 && line->last) {
+        /* A reply of one line (most are): its text is used where it lies, in the input or the
+         * parser's buffer, which stay as they are until handle_reply, called as soon as the
+         * parser returns. A longer reply's lines are gathered: their input is gone by then. */
+        cli->r_at = line->text.ptr;
+        cli->r_text_len = line->text.len;
+        if (cli->r_text_len > cli->r_text_cap) {
+            cli->r_text_len = cli->r_text_cap;
+            cli->r_truncated = 1;
+        }
+    } else {
+        cli->r_at = cli->r_text;
+        text_append(cli, line->text.ptr, line->text.len);
+    }
     if (cli->r_enh_len && cli->r_enh_off + cli->r_enh_len > cli->r_text_len) cli->r_enh_len = 0;
     /* The capabilities come from a 250 EHLO reply, read line by line (never truncated). */
     if (cli->xq_len && cli->xq[cli->xq_head].kind == SMTP_CLI_X_EHLO)
@@ -742,10 +755,10 @@ static int handle_reply(smtp_client *cli)
     smtp_client_reply r;
     memset(&r, 0, sizeof r);
     r.code = cli->r_code;
-    r.text.ptr = cli->r_text;
+    r.text.ptr = cli->r_at;
     r.text.len = cli->r_text_len;
     if (cli->r_enh_len) {
-        r.enhanced.ptr = cli->r_text + cli->r_enh_off;
+        r.enhanced.ptr = cli->r_at + cli->r_enh_off;
         r.enhanced.len = cli->r_enh_len;
     }
     r.lines = cli->r_lines;

@@ -159,7 +159,8 @@ struct smtp_client {
     size_t r_lines;
     int r_truncated;
     size_t r_enh_off, r_enh_len;
-    char *r_text;
+    char *r_text;     /* the text of a reply of several lines, gathered */
+    const char *r_at; /* the reply's text: r_text, or a one-line reply's line where it lies */
     size_t r_text_cap, r_text_len;
 
     /* the message in progress */
@@ -261,8 +262,22 @@ int smtp_cli_idna(const smtp_client_settings *s, const char *domain, size_t len,
                   char out[SMTP_MAX_DOMAIN + 1]);
 
 /* ---- lib/client_txn.c ---- */
+/* 1 when the C string mailbox (of length n: mailbox[n] is its NUL) is a plain ASCII
+ * local@domain that smtp_path_parse accepts as it is (SMTP_PATH_LENIENT_BRACKETS) with a
+ * domain name and no UTF-8, and that holds no control octet; 0 when it is anything else (then
+ * only the full checks can tell). */
+int smtp_cli_plain_mailbox(const char *mailbox, size_t n);
 /* Emits the next unit of the message (a command, body data); 1 if anything was emitted. */
 int smtp_cli_txn_produce(smtp_client *cli);
+/* Whether smtp_cli_txn_produce has nothing to send for certain: no RSET owed, and no message,
+ * or one that awaits DATA's 354 or the replies after its data, or whose DATA was refused.
+ * Most of the producer's calls find this; the caller tests it before the call. */
+static inline int smtp_cli_txn_waits(const smtp_client *cli)
+{
+    return !cli->need_rset &&
+           (!cli->msg || cli->m_data == SMTP_CLI_DATA_SENT || cli->m_data == SMTP_CLI_DATA_END ||
+            cli->m_data == SMTP_CLI_DATA_FAIL);
+}
 /* Handles a reply to MAIL, RCPT, DATA, BDAT or after the data. */
 int smtp_cli_txn_reply(smtp_client *cli, const struct smtp_cli_expect *x,
                        const smtp_client_reply *r);

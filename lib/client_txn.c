@@ -43,6 +43,47 @@ static int has_8bit(const char *s)
     return 0;
 }
 
+/* The classes of plain_class: atext (RFC 5322 3.2.3, as smtp_is_atext) and Let-dig or '-'. */
+enum { PLAIN_ATEXT = 1, PLAIN_LDH = 2 };
+#define PLAIN_BIT(lo, hi, c)                                                                       \
+    ((c) < 64 ? ((lo) >> ((c)&63)) & 1 : (c) < 128 ? ((hi) >> ((c)&63)) & 1 : 0)
+#define PLAIN_CLASS(c)                                                                             \
+    (unsigned char)(PLAIN_BIT(UINT64_C(0xa3ffacfa00000000), UINT64_C(0x7fffffffc7fffffe), c) |     \
+                    PLAIN_BIT(UINT64_C(0x03ff200000000000), UINT64_C(0x07fffffe07fffffe), c) << 1)
+#define PLAIN_4(c) PLAIN_CLASS(c), PLAIN_CLASS(c + 1), PLAIN_CLASS(c + 2), PLAIN_CLASS(c + 3)
+#define PLAIN_16(c) PLAIN_4(c), PLAIN_4(c + 4), PLAIN_4(c + 8), PLAIN_4(c + 12)
+#define PLAIN_64(c) PLAIN_16(c), PLAIN_16(c + 16), PLAIN_16(c + 32), PLAIN_16(c + 48)
+static const unsigned char plain_class[256] = {PLAIN_64(0u), PLAIN_64(64u)}; /* >= 128: none */
+
+/*
+ * The common address in one pass: local@domain in ASCII, a dot-string (RFC 5321 4.1.2: atoms
+ * of atext joined by single dots) and a domain of LDH labels, none starting or ending with
+ * '-', within the limits of RFC 5321 4.5.3.1 (local part 64, label 63, path 256 with its
+ * brackets, which bounds the domain's 255). Every octet is atext, '.' or '@': no control
+ * octet. Anything else (a quoted local part, a literal, UTF-8, a source route, Postmaster, a
+ * limit reached) is left to the full checks, which accept all that this accepts. The loops
+ * stop at the string's NUL, which is in no class: no bound to test per octet.
+ */
+int smtp_cli_plain_mailbox(const char *mailbox, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)mailbox, *p = s, *start;
+    if (n > SMTP_MAX_PATH - 2) return 0;
+    for (;; p++) { /* the local part: atoms, each followed by '.' or, the last, by '@' */
+        for (start = p; plain_class[*p] & PLAIN_ATEXT;)
+            p++;
+        if (p == start) return 0;
+        if (*p == '@') break;
+        if (*p != '.') return 0;
+    }
+    if (p - s > SMTP_MAX_LOCAL_PART) return 0;
+    for (;;) { /* the domain: labels, each followed by '.' or, the last, by the end */
+        for (start = ++p; plain_class[*p] & PLAIN_LDH;)
+            p++;
+        if (p == start || *start == '-' || p[-1] == '-' || p - start > SMTP_MAX_LABEL) return 0;
+        if (*p != '.') return p == s + n;
+    }
+}
+
 /* Parses mailbox[0..n) as the path "<mailbox>" (RFC 5321 4.1.2) where it lies: the brackets
  * are implied (SMTP_PATH_LENIENT_BRACKETS), so a mailbox may not bring its own. */
 static int parse_mailbox(const char *mailbox, size_t n, unsigned flags, smtp_path *p)
@@ -273,9 +314,10 @@ static int check_rcpt(smtp_client *cli, const smtp_client_rcpt *r, int *utf8)
 {
     if (!r->address) return SMTP_ERR_INVALID_ARGUMENT;
     size_t an = strlen(r->address);
-    if (smtp_span_has_ctl(r->address, an) || (r->orcpt && has_ctl(r->orcpt)))
+    int plain = smtp_cli_plain_mailbox(r->address, an);
+    if ((!plain && smtp_span_has_ctl(r->address, an)) || (r->orcpt && has_ctl(r->orcpt)))
         return SMTP_ERR_UNSAFE_ARGUMENT;
-    int rv = check_path(r->address, an, SMTP_PATH_ALLOW_POSTMASTER, utf8);
+    int rv = plain ? 0 : check_path(r->address, an, SMTP_PATH_ALLOW_POSTMASTER, utf8);
     if (rv == 0) rv = check_rcpt_values(r);
     if (rv != 0) return rv;
     if (!r->orcpt && RCPT_FRAME + an + RCPT_NO_ORCPT_PARAMS_MAX <= SMTP_MAX_COMMAND_LINE) return 0;
@@ -419,6 +461,14 @@ static size_t message_size(int version)
     return version == 1 ? sizeof(smtp_client_message) : 0;
 }
 
+/* The caller's version of a message over the defaults: what an older version lacks is zero
+ * (smtp_client_message_init), only that part cleared. */
+static void message_copy(smtp_client_message *copy, const smtp_client_message *msg, size_t size)
+{
+    memcpy(copy, msg, size);
+    if (size < sizeof *copy) memset((char *)copy + size, 0, sizeof *copy - size);
+}
+
 /* The checks a message passes before it is taken, by smtp_client_submit (with its recipients)
  * and smtp_client_mail_from (without); `*utf8` is set when an address needs SMTPUTF8. */
 static int finish(smtp_client *cli, int status);
@@ -437,10 +487,11 @@ static int check_message(smtp_client *cli, const smtp_client_message *m, int *ut
     if (!may_begin(cli)) return SMTP_ERR_INVALID_STATE;
     if (!m->sender || (!m->read_body && !m->body && m->body_len)) return SMTP_ERR_INVALID_ARGUMENT;
     size_t sn = strlen(m->sender);
-    if (smtp_span_has_ctl(m->sender, sn) || (m->envid && has_ctl(m->envid)) ||
+    int plain = smtp_cli_plain_mailbox(m->sender, sn); /* the checks below in one pass */
+    if ((!plain && smtp_span_has_ctl(m->sender, sn)) || (m->envid && has_ctl(m->envid)) ||
         (m->holduntil && has_ctl(m->holduntil)))
         return SMTP_ERR_UNSAFE_ARGUMENT;
-    if (sn && (rv = check_path(m->sender, sn, 0, utf8)) != 0) return rv;
+    if (sn && !plain && (rv = check_path(m->sender, sn, 0, utf8)) != 0) return rv;
     if ((rv = check_values(m)) != 0) return rv;
     /* each recipient's path, values and longest line, parsed once (check_rcpt) */
     for (size_t i = 0; i < m->nrcpts; i++)
@@ -469,8 +520,7 @@ int smtp_client_submit_versioned(smtp_client *cli, int version, const smtp_clien
     if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
     /* The caller's version over the defaults; what it points to stays borrowed. */
     smtp_client_message copy;
-    smtp_client_message_init(&copy);
-    memcpy(&copy, msg, message_size(version));
+    message_copy(&copy, msg, message_size(version));
     if (!copy.rcpts || copy.nrcpts == 0 || copy.nrcpts > cli->set.max_recipients)
         return may_begin(cli) ? SMTP_ERR_INVALID_ARGUMENT : SMTP_ERR_INVALID_STATE;
     int rv = check_message(cli, &copy, &utf8);
@@ -484,8 +534,7 @@ int smtp_client_mail_from_versioned(smtp_client *cli, int version, const smtp_cl
     int utf8 = 0;
     if (!cli || !msg || !message_size(version)) return SMTP_ERR_INVALID_ARGUMENT;
     smtp_client_message copy;
-    smtp_client_message_init(&copy);
-    memcpy(&copy, msg, message_size(version));
+    message_copy(&copy, msg, message_size(version));
     int rv = check_message(cli, &copy, &utf8);
     if (rv == 0 && (copy.rcpts || copy.nrcpts)) rv = SMTP_ERR_INVALID_ARGUMENT;
     if (rv != 0) return rv;
@@ -828,13 +877,15 @@ static int emit_path_line(smtp_client *cli, const smtp_client_rcpt *r, const cha
                           size_t alen, uint64_t size)
 {
     smtp_verb verb = r ? SMTP_VERB_RCPT : SMTP_VERB_MAIL;
-    const char *head = r ? "RCPT TO:<" : "MAIL FROM:<";
     size_t hlen = r ? 9 : 11, room;
     char *dst = smtp_cli_out_room(cli, r ? SMTP_MAX_RCPT_LINE : SMTP_MAX_MAIL_LINE, &room);
     if (!dst) return SMTP_ERR_NOMEM;
     size_t n = hlen + alen + 1; /* up to '>' */
     if (n + 2 > room) return cli->out_len ? 0 : SMTP_ERR_TOO_LONG;
-    memcpy(dst, head, hlen);
+    if (r) /* each of constant length: copied as one or two moves */
+        memcpy(dst, "RCPT TO:<", 9);
+    else
+        memcpy(dst, "MAIL FROM:<", 11);
     memcpy(dst + hlen, address, alen);
     dst[n - 1] = '>';
     /* The parameters one octet further, for their SP, and within the room left for CRLF
@@ -932,6 +983,8 @@ static int emit_plain(smtp_client *cli, smtp_verb verb, const char *text, size_t
     return 1;
 }
 
+/* Its caller tests smtp_cli_txn_waits first, where most calls end; the states it covers give 0
+ * here too (the switch's default). */
 int smtp_cli_txn_produce(smtp_client *cli)
 {
     if (cli->need_rset && !cli->msg && cli->quit_asked) cli->need_rset = 0; /* QUIT does it */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The grammar helpers several parsers share (internal.h): span comparisons, classes, numbers. */
-#include "internal.h"
+#include "scan.h"
 
 #include <string.h>
 
@@ -38,6 +38,20 @@ bool smtp_span_has_ctl(const char *p, size_t n)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
     size_t i = 0;
+#if defined(SMTP_SCAN_SSE2)
+    /* 16 octets at a time, the last 16 overlapping the others: x <= 0x1F (unsigned) or DEL. */
+    if (n >= 16 && !smtp_scan_portable) {
+        const __m128i c0 = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+        for (;; i += 16) {
+            if (i + 16 > n) i = n - 16;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i m =
+                _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c0), v), _mm_cmpeq_epi8(v, del));
+            if (_mm_movemask_epi8(m)) return true;
+            if (i + 16 == n) return false;
+        }
+    }
+#endif
     for (; i + 8 <= n; i += 8) { /* a word at a time: any byte below 0x20, or DEL */
         uint64_t x, del;
         memcpy(&x, p + i, 8);

@@ -127,6 +127,10 @@ size_t smtp_enhanced_prefix(const char *s, size_t len, int code)
     /* RFC 3463 2: class = "2" / "4" / "5" (there are no 3xx enhanced codes). */
     if (cls != 2 && cls != 4 && cls != 5) return 0;
     if (len < 5 || s[0] != (char)('0' + cls) || s[1] != '.') return 0;
+    /* The common form, one digit each ("2.1.0"), at once; the loops below find the same. */
+    if (smtp_is_digit((unsigned char)s[2]) && s[3] == '.' && smtp_is_digit((unsigned char)s[4]) &&
+        (len == 5 || !smtp_is_digit((unsigned char)s[5])))
+        return 5;
     if (!digits1to3(s, len, &i) || i >= len || s[i] != '.') return 0;
     i++;
     return digits1to3(s, len, &i) ? i : 0;
