@@ -361,7 +361,7 @@ static int setup_ssl_config(smtp_tls_config *cfg, mbedtls_ssl_config *conf,
     if (set_min_version(conf, s->min_version) != 0)
         return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT,
                             "min_version: TLS 1.3 is not available in this mbedTLS", 0);
-    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &cfg->drbg);
+    mbedtls_ssl_conf_rng(conf, tls_rng, cfg);
     mbedtls_ssl_conf_authmode(conf, mode);
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
     mbedtls_ssl_conf_curves(conf, cfg->curves); /* filled by smtp_tls_config_new */
@@ -390,18 +390,27 @@ static int setup_ssl_configs(smtp_tls_config *cfg, const smtp_tls_settings *s, c
     return ret;
 }
 
+/* Seeds the DRBG and, with 2.28, makes from it the table of secp256r1's base point that the
+ * handshakes borrow (ecdhe_table.c). */
 static int seed_rng(smtp_tls_config *cfg, char *err, size_t errlen)
 {
 #if defined(SMTP_TLS_NEED_PSA_INIT)
     if (psa_crypto_init() != PSA_SUCCESS)
         return config_error(err, errlen, SMTP_ERR_INVALID_STATE, "psa_crypto_init failed", 0);
 #endif
+    const char *what = "random generator seed";
     int ret = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy,
                                     drbg_personalization, sizeof drbg_personalization - 1);
+#if defined(SMTP_TLS_LEND_TABLE)
+    if (ret == 0) {
+        what = "secp256r1 table";
+        ret = tls_table_init(cfg);
+    }
+#endif
     if (ret != 0) {
         int code =
             smtp_tls_map_error(ret) == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_ERR_INVALID_STATE;
-        return config_error(err, errlen, code, "random generator seed", ret);
+        return config_error(err, errlen, code, what, ret);
     }
     return 0;
 }
@@ -445,6 +454,9 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
     mbedtls_pk_init(&cfg->own_key);
     mbedtls_ssl_config_init(&cfg->conf);
     mbedtls_ssl_config_init(&cfg->dane_conf);
+#if defined(SMTP_TLS_LEND_TABLE)
+    mbedtls_ecp_group_init(&cfg->table);
+#endif
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
     prefer_curves(cfg->curves, sizeof cfg->curves / sizeof cfg->curves[0]);
 #endif
@@ -464,6 +476,9 @@ void smtp_tls_config_del(smtp_tls_config *cfg)
     if (!cfg) return;
     mbedtls_ssl_config_free(&cfg->dane_conf);
     mbedtls_ssl_config_free(&cfg->conf);
+#if defined(SMTP_TLS_LEND_TABLE)
+    tls_table_free(cfg);
+#endif
     mbedtls_pk_free(&cfg->own_key);
     mbedtls_x509_crt_free(&cfg->own_cert);
     mbedtls_x509_crt_free(&cfg->ca);
