@@ -26,16 +26,27 @@
 #define SMTP_TLS_SIGN_IN_PLACE 1
 #endif
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 /* A personalization string for the DRBG (NIST SP 800-90A): tells this generator apart. */
 static const unsigned char drbg_personalization[] = "libsmtp tls config";
 
+/* The size of each version of smtp_tls_settings (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
+{
+    switch (version) {
+    case 1: return offsetof(smtp_tls_settings, ticket_lifetime);
+    case 2: return sizeof(smtp_tls_settings);
+    default: return 0;
+    }
+}
+
 void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s, smtp_tls_role role)
 {
     if (!s || version < 1 || version > SMTP_TLS_SETTINGS_VERSION) return;
-    memset(s, 0, sizeof *s);
+    memset(s, 0, settings_size(version)); /* a version 1 caller's struct is shorter */
     s->role = role;
     s->verify = role == SMTP_TLS_SERVER ? SMTP_TLS_VERIFY_NONE : SMTP_TLS_VERIFY_REQUIRED;
     s->min_version = SMTP_TLS_MIN_1_2;
@@ -124,6 +135,16 @@ static int check_settings(const smtp_tls_settings *s, char *err, size_t errlen)
         return config_error(err, errlen, bad, "cert and key: one given without the other", 0);
     if ((s->cert_file && s->cert_pem) || (s->key_file && s->key_pem))
         return config_error(err, errlen, bad, "cert and key: both a file and PEM text given", 0);
+    if (s->ticket_lifetime > 0 && s->role != SMTP_TLS_SERVER)
+        return config_error(err, errlen, bad, "ticket_lifetime: only a server issues tickets", 0);
+    if (s->ticket_lifetime > SMTP_TLS_MAX_TICKET_LIFETIME)
+        return config_error(err, errlen, bad, "ticket_lifetime: above SMTP_TLS_MAX_TICKET_LIFETIME",
+                            0);
+#if !defined(SMTP_TLS_TICKETS)
+    if (s->ticket_lifetime > 0)
+        return config_error(err, errlen, bad, "ticket_lifetime: no session tickets in this mbedTLS",
+                            0);
+#endif
     if (s->role == SMTP_TLS_SERVER && !has_cert)
         return config_error(err, errlen, bad, "server: no certificate and key", 0);
     if (s->role == SMTP_TLS_SERVER && s->verify != SMTP_TLS_VERIFY_NONE && !s->ca_file &&
@@ -373,6 +394,26 @@ static int setup_ssl_config(smtp_tls_config *cfg, mbedtls_ssl_config *conf,
     return 0;
 }
 
+/* A server's session tickets (RFC 5077), when ticket_lifetime asks for them: AES-256-GCM keys
+ * from the config's DRBG, each used for ticket_lifetime seconds. */
+static int setup_tickets(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err, size_t errlen)
+{
+#if defined(SMTP_TLS_TICKETS)
+    if (s->ticket_lifetime == 0) return 0;
+    int ret = mbedtls_ssl_ticket_setup(&cfg->tickets, mbedtls_ctr_drbg_random, &cfg->drbg,
+                                       MBEDTLS_CIPHER_AES_256_GCM, s->ticket_lifetime);
+    if (ret != 0) return config_error(err, errlen, load_code(ret), "ticket keys", ret);
+    mbedtls_ssl_conf_session_tickets_cb(&cfg->conf, mbedtls_ssl_ticket_write,
+                                        mbedtls_ssl_ticket_parse, &cfg->tickets);
+#else
+    (void)cfg;
+    (void)s;
+    (void)err;
+    (void)errlen;
+#endif
+    return 0;
+}
+
 /*
  * The session configurations: `conf` as the settings say and, for a client, `dane_conf` for
  * its sessions with DANE (smtp_tls_set_dane). There verification is OPTIONAL, so that mbedTLS
@@ -415,12 +456,6 @@ static int seed_rng(smtp_tls_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* The size of each version of smtp_tls_settings (common.h: versioned structs); 0: unknown. */
-static size_t settings_size(int version)
-{
-    return version == 1 ? sizeof(smtp_tls_settings) : 0;
-}
-
 int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
                                   const smtp_tls_settings *settings_in, const smtp_mem *mem,
                                   char *err, size_t errlen)
@@ -454,6 +489,9 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
     mbedtls_pk_init(&cfg->own_key);
     mbedtls_ssl_config_init(&cfg->conf);
     mbedtls_ssl_config_init(&cfg->dane_conf);
+#if defined(SMTP_TLS_TICKETS)
+    mbedtls_ssl_ticket_init(&cfg->tickets);
+#endif
 #if defined(SMTP_TLS_LEND_TABLE)
     mbedtls_ecp_group_init(&cfg->table);
 #endif
@@ -463,7 +501,8 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
     /* The RNG first: 3.x needs it to parse keys. */
     if ((ret = seed_rng(cfg, err, errlen)) != 0 || (ret = load_cas(cfg, settings, err, errlen)) ||
         (ret = load_own(cfg, settings, err, errlen)) || (ret = sign_in_place(cfg, err, errlen)) ||
-        (ret = setup_ssl_configs(cfg, settings, err, errlen))) {
+        (ret = setup_ssl_configs(cfg, settings, err, errlen)) ||
+        (ret = setup_tickets(cfg, settings, err, errlen))) {
         smtp_tls_config_del(cfg);
         return ret;
     }
@@ -476,6 +515,9 @@ void smtp_tls_config_del(smtp_tls_config *cfg)
     if (!cfg) return;
     mbedtls_ssl_config_free(&cfg->dane_conf);
     mbedtls_ssl_config_free(&cfg->conf);
+#if defined(SMTP_TLS_TICKETS)
+    mbedtls_ssl_ticket_free(&cfg->tickets);
+#endif
 #if defined(SMTP_TLS_LEND_TABLE)
     tls_table_free(cfg);
 #endif

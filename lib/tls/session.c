@@ -567,6 +567,11 @@ int smtp_tls_error_code(const smtp_tls *tls)
     return tls && tls->state == SMTP_TLS_FAILED ? tls->mbed_err : 0;
 }
 
+mbedtls_ssl_context *tls_ssl(smtp_tls *tls)
+{
+    return &tls->ssl;
+}
+
 unsigned tls_tables_lent(const smtp_tls *tls)
 {
 #if defined(SMTP_TLS_LEND_TABLE)

@@ -33,6 +33,13 @@
 #define SMTP_TLS_LEND_TABLE 1
 #endif
 
+/* A server's session tickets (smtp_tls_settings.ticket_lifetime): mbedTLS's ticket module. */
+#if defined(MBEDTLS_SSL_TICKET_C) && defined(MBEDTLS_SSL_SESSION_TICKETS) &&                       \
+    defined(MBEDTLS_SSL_SRV_C)
+#include <mbedtls/ssl_ticket.h>
+#define SMTP_TLS_TICKETS 1
+#endif
+
 #if MBEDTLS_VERSION_NUMBER < 0x021C0000
 #error "libsmtp's TLS adapter needs mbedTLS 2.28 or later"
 #endif
@@ -56,6 +63,10 @@ struct smtp_tls_config {
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
     /* 2.28: the curves in the order of preference both confs use (config.c: prefer_curves). */
     mbedtls_ecp_group_id curves[16];
+#endif
+#if defined(SMTP_TLS_TICKETS)
+    /* A server's ticket keys (ticket_lifetime; unused at 0), locked by mbedTLS. */
+    mbedtls_ssl_ticket_context tickets;
 #endif
 #if defined(SMTP_TLS_LEND_TABLE)
     /* secp256r1 with the comb table of its base point (tls_table_init), lent to handshakes. */
@@ -92,6 +103,9 @@ typedef struct tls_lender {
 void tls_lender_enter(tls_lender *l);
 void tls_lender_leave(void);
 #endif
+
+/* The session's mbedTLS context, for the white-box tests (tests/tls/test_tls_tickets.c). */
+mbedtls_ssl_context *tls_ssl(smtp_tls *tls);
 
 /* How many times a table was lent to the session's handshake (0 without SMTP_TLS_LEND_TABLE):
  * for the tests (tests/tls/test_tls_ecdhe.c). */
