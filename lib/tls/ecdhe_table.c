@@ -16,6 +16,9 @@
  * tls_table_init, only read afterwards) to the session's ECDHE group when it is secp256r1 and
  * has none yet; mbedTLS frees the copy with the group. The table holds public multiples of G:
  * the multiplication, its blinding and its result are those of a table mbedTLS built itself.
+ * The session's ECDHE context is reached through ssl_internal.h, which 2.28 installs; its
+ * handshake struct is the same up to ecdh_ctx from 2.28.0 to 2.28.10, and a table is lent
+ * only to a group that has none, of the table's curve, loaded.
  * 3.x: not needed here (no such hook is used; the group's layout is private there).
  */
 #include "tls_internal.h"
