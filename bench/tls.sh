@@ -14,7 +14,10 @@
 #    BENCH_TLS_CLIENTS (default 128) threads of bench/tls_load.py (greeting, EHLO, STARTTLS, a
 #    full handshake, EHLO, QUIT; smtp-server's sessions wait on something else than its CPU,
 #    so that 16 clients kept it at a fifth of a CPU and 128 bring it near saturation),
-#    the servers' CPU time per handshake alongside; target at least 2x smtp-server's. The
+#    the servers' CPU time per handshake alongside; target at least 2x smtp-server's; then, in
+#    rows of their own that never replace these, the same sessions resumed with a TLS 1.2
+#    session ticket (tls_load.py --resume: each client thread's first session, not counted,
+#    gets one; ours runs with --tls-tickets 3600, smtp-server issues tickets by default). The
 #    load client is Python's ssl (OpenSSL), whose side of a handshake is cheap, with one offer
 #    for both servers: TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256, the group secp256r1 (the
 #    certificate's curve: a TLS 1.2 server signs only with a curve the client names);
@@ -59,14 +62,16 @@ tls_idle() {
 }
 
 # tls_round NAME KIND TOTAL PORT PID: one load of TOTAL sessions (KIND handshakes: TLS_CLIENTS
-# threads of tls_load.py, its rate from its own clock and its offer kept in tls-NAME.offer) or messages
-# (KIND send-tls: run.sh's load, 10 sessions); the rate appended to bench-out/tls-NAME.rate and
-# the server's CPU time (clock ticks) to tls-NAME.ticks.
+# threads of tls_load.py, its rate from its own clock and its offer kept in tls-NAME.offer;
+# KIND resumed: the same with --resume) or messages (KIND send-tls: run.sh's load, 10
+# sessions); the rate appended to bench-out/tls-NAME.rate and the server's CPU time (clock
+# ticks) to tls-NAME.ticks.
 tls_round() {
-    local name=$1 kind=$2 total=$3 port=$4 pid=$5 t0 line
+    local name=$1 kind=$2 total=$3 port=$4 pid=$5 t0 line resume=()
+    [ "$kind" = resumed ] && resume=(--resume) && kind=handshakes
     t0=$(ticks "$pid")
     if [ "$kind" = handshakes ]; then
-        line=$("${pin_client[@]}" python3 "$tls_src/bench/tls_load.py" \
+        line=$("${pin_client[@]}" python3 "$tls_src/bench/tls_load.py" "${resume[@]}" \
             handshakes 127.0.0.1 "$port" "$TLS_CLIENTS" "$total" 2>>"$out/tls-load.log")
         echo "$line" >>"$out/tls-$name.offer"
         awk -v l="$line" 'BEGIN { split(l, f, " "); if (f[1] == "sessions" && f[4] > 0)
@@ -103,6 +108,13 @@ tls_offer() {
 tls_probe() {
     "$ex/smtp-send" --probe --tls-required --cafile "$TLS_CA" -s "127.0.0.1:$1" 2>&1 |
         sed -n 's/^tls: //p'
+}
+
+# tls_resumed NAME: "R of N" over the rounds of NAME (tls_load.py --resume's count).
+tls_resumed() {
+    awk '/^sessions / { n += $2; for (i = 1; i < NF; i++) if ($i == "resumed") r += $(i + 1) }
+        END { if (n) printf "%d of %d\n", r, n; else print "fail" }' "$out/tls-$1.offer" 2>/dev/null ||
+        echo fail
 }
 
 # tls_client_cpu NAME: the median of tls_load.py's CPU ms per session over the rounds of NAME.
@@ -172,6 +184,13 @@ run_tls() {
 
     # ---- 2. and 3. handshakes and messages per second, interleaved rounds ----
     note "tls: handshakes and messages per second ($placement)"
+    # Tickets for the resumed rows (an smtp-sink without --tls-tickets: those rows say so);
+    # tls_load.py's full handshakes ask for none, so they are the same with or without.
+    local tickets=0
+    if "$ex/smtp-sink" --help 2>&1 | grep -q -- --tls-tickets; then
+        tickets=1
+        ours_args+=(--tls-tickets 3600)
+    fi
     start_ours tls-ours "${pin_sink[@]}" || exit 1
     o_pid=$spid o_port=$sport
     if [ $node_ok = 1 ]; then
@@ -191,10 +210,14 @@ run_tls() {
     [ $node_ok = 1 ] && tls_round warm-hs-node handshakes $((hs / 5)) "$n_port" "$n_pid"
     tls_round warm-msg-ours send-tls $((msgs / 5)) "$o_port" "$o_pid"
     [ $node_ok = 1 ] && tls_round warm-msg-node send-tls $((msgs / 5)) "$n_port" "$n_pid"
+    [ $tickets = 1 ] && tls_round warm-rs-ours resumed $((hs / 5)) "$o_port" "$o_pid"
+    [ $node_ok = 1 ] && tls_round warm-rs-node resumed $((hs / 5)) "$n_port" "$n_pid"
     for rep in $(seq "$reps"); do
         note "tls: round $rep of $reps"
         tls_round hs-ours handshakes "$hs" "$o_port" "$o_pid"
         [ $node_ok = 1 ] && tls_round hs-node handshakes "$hs" "$n_port" "$n_pid"
+        [ $tickets = 1 ] && tls_round rs-ours resumed "$hs" "$o_port" "$o_pid"
+        [ $node_ok = 1 ] && tls_round rs-node resumed "$hs" "$n_port" "$n_pid"
         tls_round msg-ours send-tls "$msgs" "$o_port" "$o_pid"
         [ $node_ok = 1 ] && tls_round msg-node send-tls "$msgs" "$n_port" "$n_pid"
     done
@@ -238,6 +261,22 @@ run_tls() {
     [ $node_ok = 1 ] && offer_node=$(tls_offer hs-node)
     row "  negotiated (tls_load.py's one offer)" "${offer:-fail}" "${offer_node:-fail}" "the same" \
         "$([ -n "$offer" ] && [ "$offer" = "$offer_node" ] && echo yes || echo -)"
+    # Resumed sessions: rows of their own, never in place of the full handshakes above.
+    local rs_ours="--tls-tickets missing: skipped" rs_node=$NODE_MISSING rc_ours=- rc_node=$NODE_MISSING
+    if [ $tickets = 1 ]; then
+        rs_ours="$(median "$out/tls-rs-ours.rate") $(spread "$out/tls-rs-ours.rate" 1)"
+        rc_ours=$(tls_cpu rs-ours "$hs" 1e3)
+    fi
+    if [ $node_ok = 1 ]; then
+        rs_node=$(vs "$(median "$out/tls-rs-node.rate")" "$(median "$out/tls-rs-ours.rate" 2>/dev/null)" \
+            "$(spread "$out/tls-rs-node.rate" 1)")
+        rc_node=$(vs "$(tls_cpu rs-node "$hs" 1e3)" "$rc_ours")
+    fi
+    row "RESUMED STARTTLS handshakes/s (TLS 1.2 ticket; separate row), $hs sessions" "$rs_ours" \
+        "$rs_node" "-" ""
+    row "  server CPU ms per resumed handshake" "$rc_ours" "$rc_node" "-" ""
+    row "  sessions resumed / offered a ticket" "$([ $tickets = 1 ] && tls_resumed rs-ours || echo -)" \
+        "$([ $node_ok = 1 ] && tls_resumed rs-node || echo "$NODE_MISSING")" "all" ""
     m_ours=$(median "$out/tls-msg-ours.rate")
     [ $node_ok = 1 ] && m_node=$(median "$out/tls-msg-node.rate")
     r=$(ratio "$m_ours" "$m_node")

@@ -10,6 +10,9 @@
 #include "args.h"
 #include "sink.h"
 #include "workers.h"
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+#include "tls_glue.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +72,9 @@ static void help(void)
           "      --tls-cert FILE        certificate chain (PEM); with --tls-key, offer STARTTLS\n"
           "      --tls-key FILE         private key (PEM)\n"
           "      --implicit-tls         TLS from the first byte (RFC 8314), no STARTTLS\n"
+          "      --tls-tickets SECONDS  issue TLS 1.2 session tickets good for SECONDS (1 to\n"
+          "                             86400; RFC 5077): resumed handshakes are cheap, but\n"
+          "                             their forward secrecy waits for the key's end\n"
           "      --auth-file FILE       'user:password' lines: offer AUTH PLAIN and LOGIN,\n"
           "                             with mbedTLS SCRAM-SHA-256 and CRAM-MD5 too; or\n"
           "                             'user:{SCRAM-SHA-256}ITER,SALT,STORED,SERVER' lines\n"
@@ -118,6 +124,7 @@ enum {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_IMPLICIT_TLS,
+    OPT_TLS_TICKETS,
     OPT_AUTH_FILE,
     OPT_INSECURE_AUTH,
     OPT_MAKE_SCRAM,
@@ -145,6 +152,7 @@ static const struct option long_options[] = {
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"implicit-tls", no_argument, NULL, OPT_IMPLICIT_TLS},
+    {"tls-tickets", required_argument, NULL, OPT_TLS_TICKETS},
     {"auth-file", required_argument, NULL, OPT_AUTH_FILE},
     {"allow-insecure-auth", no_argument, NULL, OPT_INSECURE_AUTH},
     {"make-scram", required_argument, NULL, OPT_MAKE_SCRAM},
@@ -156,6 +164,9 @@ static const struct option long_options[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
+
+/* --tls-tickets: the lifetime of the session tickets; 0: none (ex_tls_server_tickets). */
+static unsigned tls_tickets;
 
 static uint64_t number(const char *opt, const char *arg, uint64_t min, uint64_t max)
 {
@@ -252,6 +263,9 @@ static void parse_options(int argc, char **argv, sink_options *o)
         case OPT_TLS_CERT: o->tls_cert = optarg; break;
         case OPT_TLS_KEY: o->tls_key = optarg; break;
         case OPT_IMPLICIT_TLS: o->implicit_tls = 1; break;
+        case OPT_TLS_TICKETS:
+            tls_tickets = (unsigned)number("--tls-tickets", optarg, 1, 86400);
+            break;
         case OPT_AUTH_FILE: o->auth_file = optarg; break;
         case OPT_INSECURE_AUTH: o->insecure_auth = 1; break;
         case OPT_MAKE_SCRAM: o->make_scram = optarg; break;
@@ -307,6 +321,10 @@ static void parse_options(int argc, char **argv, sink_options *o)
     if (tls && (o->tls_cert == NULL || o->tls_key == NULL))
         usage_error("%s", "--tls-cert, --tls-key and --implicit-tls need both --tls-cert and "
                           "--tls-key");
+    if (tls_tickets > 0 && !tls) usage_error("%s", "--tls-tickets needs --tls-cert and --tls-key");
+#ifdef SMTP_EXAMPLES_HAVE_TLS
+    ex_tls_server_tickets(tls_tickets);
+#endif
     if (o->auth_file != NULL && !tls && !o->insecure_auth)
         usage_error("%s", "--auth-file: AUTH is offered only over TLS: add --tls-cert and "
                           "--tls-key, or --allow-insecure-auth");

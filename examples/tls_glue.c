@@ -66,12 +66,21 @@ int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char 
     return smtp_tls_config_new(&t->cfg, &ts, NULL, err, errlen) == 0 ? 0 : -1;
 }
 
+/* The session tickets' lifetime of the next server config (ex_tls_server_tickets); 0: none. */
+static unsigned server_tickets;
+
+void ex_tls_server_tickets(unsigned lifetime)
+{
+    server_tickets = lifetime;
+}
+
 int ex_tls_server_init(ex_tls *t, const char *cert, const char *key, char *err, size_t errlen)
 {
     smtp_tls_settings ts;
     smtp_tls_settings_init(&ts, SMTP_TLS_SERVER);
     ts.cert_file = cert;
     ts.key_file = key;
+    ts.ticket_lifetime = server_tickets;
     /* A server holds many sessions, most of them idle, and writes little: an out queue of
      * 4 KiB instead of a whole record (17 KiB) keeps an idle TLS connection of smtp-sink under
      * 64 KiB (issue #18, BENCHMARKS.md); a longer write only takes more calls. The in queue

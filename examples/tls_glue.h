@@ -35,6 +35,10 @@ int ex_tls_client_init(ex_tls *t, const char *cafile, int no_verify, const char 
 /* ex_tls_server_init loads a server's certificate chain and key. Returns 0 or -1 (err). */
 int ex_tls_server_init(ex_tls *t, const char *cert, const char *key, char *err, size_t errlen);
 
+/* ex_tls_server_tickets makes the server configs made after it issue TLS 1.2 session tickets
+ * good for `lifetime` seconds (smtp_tls_settings.ticket_lifetime; 0, the default: none). */
+void ex_tls_server_tickets(unsigned lifetime);
+
 /*
  * ex_tls_dane makes every session of the client config `t` authenticate the server by the
  * `n` TLSA records (RFC 7672; borrowed, they must outlive the sessions) instead of CAs;

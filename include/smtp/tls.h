@@ -104,7 +104,7 @@ typedef enum smtp_tls_version_min {
 #define SMTP_TLS_MAX_BUFFER 16777216
 
 /** The version of smtp_tls_settings this header describes (common.h: versioned structs). */
-#define SMTP_TLS_SETTINGS_VERSION 1
+#define SMTP_TLS_SETTINGS_VERSION 2
 
 /**
  * Settings of a config. Fill with smtp_tls_settings_init, then change fields. Strings are read
@@ -153,7 +153,21 @@ typedef struct smtp_tls_settings {
     size_t in_buffer;
     size_t out_buffer;
     /** @} */
+    /**
+     * Version 2. A server's TLS 1.2 session tickets (RFC 5077): the seconds a ticket stays good,
+     * which is also how long each ticket key is used (mbedTLS's ticket module keeps two, made
+     * from the config's random generator). 0, the default: no tickets, every handshake is full.
+     * Up to SMTP_TLS_MAX_TICKET_LIFETIME. A client that resumes with a ticket skips the key
+     * exchange and the signature; the resumed session keeps the keys of the full handshake that
+     * issued the ticket, so whoever holds a ticket key can read the sessions of its tickets:
+     * their forward secrecy starts when the key is dropped, up to twice the lifetime after the
+     * handshake. Must be 0 for a client.
+     */
+    unsigned ticket_lifetime;
 } smtp_tls_settings;
+
+/** The longest smtp_tls_settings.ticket_lifetime, in seconds: one day. */
+#define SMTP_TLS_MAX_TICKET_LIFETIME 86400u
 
 /**
  * smtp_tls_settings_init fills `*s` with the defaults for `role`, in this header's version of
@@ -170,7 +184,7 @@ typedef struct smtp_tls_settings {
  *
  * The defaults: verification SMTP_TLS_VERIFY_REQUIRED for a client and SMTP_TLS_VERIFY_NONE
  * for a server, TLS 1.2 at least, SMTP_TLS_DEFAULT_BUFFER for both buffers, no file and no
- * PEM text. Call it through smtp_tls_settings_init, then change fields.
+ * PEM text, no session tickets. Call it through smtp_tls_settings_init, then change fields.
  *
  * @param version  The version of smtp_tls_settings the caller was built with
  *                 (1 .. SMTP_TLS_SETTINGS_VERSION); another version is ignored.
@@ -232,7 +246,8 @@ typedef struct smtp_tls_config smtp_tls_config;
  *         verifies with no CA; a client that verifies with no CA given and no system store
  *         found; a file or text that does not load, or CAs given that hold no certificate; a
  *         key that does not match the certificate; SMTP_TLS_MIN_1_3 with an mbedTLS without
- *         TLS 1.3.
+ *         TLS 1.3; a ticket_lifetime for a client, above SMTP_TLS_MAX_TICKET_LIFETIME, or with
+ *         an mbedTLS without session tickets.
  * @retval SMTP_ERR_INVALID_STATE  The system gave no entropy to seed the random generator, or
  *         the PSA crypto of mbedTLS 3.x would not initialize.
  * @retval SMTP_ERR_NOMEM  The allocator or mbedTLS ran out of memory.

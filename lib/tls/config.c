@@ -26,16 +26,27 @@
 #define SMTP_TLS_SIGN_IN_PLACE 1
 #endif
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 /* A personalization string for the DRBG (NIST SP 800-90A): tells this generator apart. */
 static const unsigned char drbg_personalization[] = "libsmtp tls config";
 
+/* The size of each version of smtp_tls_settings (common.h: versioned structs); 0: unknown. */
+static size_t settings_size(int version)
+{
+    switch (version) {
+    case 1: return offsetof(smtp_tls_settings, ticket_lifetime);
+    case 2: return sizeof(smtp_tls_settings);
+    default: return 0;
+    }
+}
+
 void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s, smtp_tls_role role)
 {
     if (!s || version < 1 || version > SMTP_TLS_SETTINGS_VERSION) return;
-    memset(s, 0, sizeof *s);
+    memset(s, 0, settings_size(version)); /* a version 1 caller's struct is shorter */
     s->role = role;
     s->verify = role == SMTP_TLS_SERVER ? SMTP_TLS_VERIFY_NONE : SMTP_TLS_VERIFY_REQUIRED;
     s->min_version = SMTP_TLS_MIN_1_2;
@@ -124,6 +135,16 @@ static int check_settings(const smtp_tls_settings *s, char *err, size_t errlen)
         return config_error(err, errlen, bad, "cert and key: one given without the other", 0);
     if ((s->cert_file && s->cert_pem) || (s->key_file && s->key_pem))
         return config_error(err, errlen, bad, "cert and key: both a file and PEM text given", 0);
+    if (s->ticket_lifetime > 0 && s->role != SMTP_TLS_SERVER)
+        return config_error(err, errlen, bad, "ticket_lifetime: only a server issues tickets", 0);
+    if (s->ticket_lifetime > SMTP_TLS_MAX_TICKET_LIFETIME)
+        return config_error(err, errlen, bad, "ticket_lifetime: above SMTP_TLS_MAX_TICKET_LIFETIME",
+                            0);
+#if !defined(SMTP_TLS_TICKETS)
+    if (s->ticket_lifetime > 0)
+        return config_error(err, errlen, bad, "ticket_lifetime: no session tickets in this mbedTLS",
+                            0);
+#endif
     if (s->role == SMTP_TLS_SERVER && !has_cert)
         return config_error(err, errlen, bad, "server: no certificate and key", 0);
     if (s->role == SMTP_TLS_SERVER && s->verify != SMTP_TLS_VERIFY_NONE && !s->ca_file &&
@@ -361,7 +382,7 @@ static int setup_ssl_config(smtp_tls_config *cfg, mbedtls_ssl_config *conf,
     if (set_min_version(conf, s->min_version) != 0)
         return config_error(err, errlen, SMTP_ERR_INVALID_ARGUMENT,
                             "min_version: TLS 1.3 is not available in this mbedTLS", 0);
-    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &cfg->drbg);
+    mbedtls_ssl_conf_rng(conf, tls_rng, cfg);
     mbedtls_ssl_conf_authmode(conf, mode);
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
     mbedtls_ssl_conf_curves(conf, cfg->curves); /* filled by smtp_tls_config_new */
@@ -370,6 +391,26 @@ static int setup_ssl_config(smtp_tls_config *cfg, mbedtls_ssl_config *conf,
     if (with_ca && cfg->has_ca) mbedtls_ssl_conf_ca_chain(conf, &cfg->ca, NULL);
     if (cfg->has_own && (ret = mbedtls_ssl_conf_own_cert(conf, &cfg->own_cert, &cfg->own_key)) != 0)
         return config_error(err, errlen, load_code(ret), "own certificate", ret);
+    return 0;
+}
+
+/* A server's session tickets (RFC 5077), when ticket_lifetime asks for them: AES-256-GCM keys
+ * from the config's DRBG, each used for ticket_lifetime seconds. */
+static int setup_tickets(smtp_tls_config *cfg, const smtp_tls_settings *s, char *err, size_t errlen)
+{
+#if defined(SMTP_TLS_TICKETS)
+    if (s->ticket_lifetime == 0) return 0;
+    int ret = mbedtls_ssl_ticket_setup(&cfg->tickets, mbedtls_ctr_drbg_random, &cfg->drbg,
+                                       MBEDTLS_CIPHER_AES_256_GCM, s->ticket_lifetime);
+    if (ret != 0) return config_error(err, errlen, load_code(ret), "ticket keys", ret);
+    mbedtls_ssl_conf_session_tickets_cb(&cfg->conf, mbedtls_ssl_ticket_write,
+                                        mbedtls_ssl_ticket_parse, &cfg->tickets);
+#else
+    (void)cfg;
+    (void)s;
+    (void)err;
+    (void)errlen;
+#endif
     return 0;
 }
 
@@ -390,26 +431,29 @@ static int setup_ssl_configs(smtp_tls_config *cfg, const smtp_tls_settings *s, c
     return ret;
 }
 
+/* Seeds the DRBG and, with 2.28, makes from it the table of secp256r1's base point that the
+ * handshakes borrow (ecdhe_table.c). */
 static int seed_rng(smtp_tls_config *cfg, char *err, size_t errlen)
 {
 #if defined(SMTP_TLS_NEED_PSA_INIT)
     if (psa_crypto_init() != PSA_SUCCESS)
         return config_error(err, errlen, SMTP_ERR_INVALID_STATE, "psa_crypto_init failed", 0);
 #endif
+    const char *what = "random generator seed";
     int ret = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy,
                                     drbg_personalization, sizeof drbg_personalization - 1);
+#if defined(SMTP_TLS_LEND_TABLE)
+    if (ret == 0) {
+        what = "secp256r1 table";
+        ret = tls_table_init(cfg);
+    }
+#endif
     if (ret != 0) {
         int code =
             smtp_tls_map_error(ret) == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_ERR_INVALID_STATE;
-        return config_error(err, errlen, code, "random generator seed", ret);
+        return config_error(err, errlen, code, what, ret);
     }
     return 0;
-}
-
-/* The size of each version of smtp_tls_settings (common.h: versioned structs); 0: unknown. */
-static size_t settings_size(int version)
-{
-    return version == 1 ? sizeof(smtp_tls_settings) : 0;
 }
 
 int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
@@ -445,13 +489,20 @@ int smtp_tls_config_new_versioned(smtp_tls_config **pcfg, int settings_version,
     mbedtls_pk_init(&cfg->own_key);
     mbedtls_ssl_config_init(&cfg->conf);
     mbedtls_ssl_config_init(&cfg->dane_conf);
+#if defined(SMTP_TLS_TICKETS)
+    mbedtls_ssl_ticket_init(&cfg->tickets);
+#endif
+#if defined(SMTP_TLS_LEND_TABLE)
+    mbedtls_ecp_group_init(&cfg->table);
+#endif
 #if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECP_C)
     prefer_curves(cfg->curves, sizeof cfg->curves / sizeof cfg->curves[0]);
 #endif
     /* The RNG first: 3.x needs it to parse keys. */
     if ((ret = seed_rng(cfg, err, errlen)) != 0 || (ret = load_cas(cfg, settings, err, errlen)) ||
         (ret = load_own(cfg, settings, err, errlen)) || (ret = sign_in_place(cfg, err, errlen)) ||
-        (ret = setup_ssl_configs(cfg, settings, err, errlen))) {
+        (ret = setup_ssl_configs(cfg, settings, err, errlen)) ||
+        (ret = setup_tickets(cfg, settings, err, errlen))) {
         smtp_tls_config_del(cfg);
         return ret;
     }
@@ -464,6 +515,12 @@ void smtp_tls_config_del(smtp_tls_config *cfg)
     if (!cfg) return;
     mbedtls_ssl_config_free(&cfg->dane_conf);
     mbedtls_ssl_config_free(&cfg->conf);
+#if defined(SMTP_TLS_TICKETS)
+    mbedtls_ssl_ticket_free(&cfg->tickets);
+#endif
+#if defined(SMTP_TLS_LEND_TABLE)
+    tls_table_free(cfg);
+#endif
     mbedtls_pk_free(&cfg->own_key);
     mbedtls_x509_crt_free(&cfg->own_cert);
     mbedtls_x509_crt_free(&cfg->ca);

@@ -68,6 +68,9 @@ struct smtp_tls {
     smtp_client *report; /* smtp_tls_io_filter_report: told the verification once OPEN */
     tls_dane *dane;      /* smtp_tls_set_dane: the records, then the outcome; NULL: none */
     tls_queue in, out;
+#if defined(SMTP_TLS_LEND_TABLE)
+    tls_lender lender; /* what tls_rng lends to during a handshake step (ecdhe_table.c) */
+#endif
     char error[320];
 };
 
@@ -254,7 +257,13 @@ static void drive_handshake(smtp_tls *tls)
 {
     if (tls->state != SMTP_TLS_HANDSHAKE) return;
     tls->stepped = 1;
+#if defined(SMTP_TLS_LEND_TABLE)
+    tls_lender_enter(&tls->lender);
     int ret = mbedtls_ssl_handshake(&tls->ssl);
+    tls_lender_leave();
+#else
+    int ret = mbedtls_ssl_handshake(&tls->ssl);
+#endif
     if (ret == 0 && tls->dane && tls_dane_finish(tls->dane) != 0) {
         /* Not expected (the callback fails the handshake first), but no DANE, no session. */
         (void)mbedtls_ssl_send_alert_message(&tls->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
@@ -362,6 +371,10 @@ int smtp_tls_new(smtp_tls **ps, smtp_tls_config *cfg, const char *host, const sm
     tls->in.cap = cfg->in_buffer;
     tls->out.buf = tls->in.buf + cfg->in_buffer;
     tls->out.cap = cfg->out_buffer;
+#if defined(SMTP_TLS_LEND_TABLE)
+    tls->lender.cfg = cfg;
+    tls->lender.ssl = &tls->ssl;
+#endif
     if (host) {
         snprintf(tls->host, sizeof tls->host, "%s", host);
         tls->ip_len = ip_literal(host, tls->ip);
@@ -552,6 +565,21 @@ const char *smtp_tls_error(const smtp_tls *tls)
 int smtp_tls_error_code(const smtp_tls *tls)
 {
     return tls && tls->state == SMTP_TLS_FAILED ? tls->mbed_err : 0;
+}
+
+mbedtls_ssl_context *tls_ssl(smtp_tls *tls)
+{
+    return &tls->ssl;
+}
+
+unsigned tls_tables_lent(const smtp_tls *tls)
+{
+#if defined(SMTP_TLS_LEND_TABLE)
+    return tls->lender.lent;
+#else
+    (void)tls;
+    return 0;
+#endif
 }
 
 static int handshake_done(const smtp_tls *tls)

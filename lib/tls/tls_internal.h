@@ -21,6 +21,25 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+/* 2.28: the comb table of secp256r1's base point is lent to each handshake's ECDHE key
+ * (ecdhe_table.c). It needs the group's table field, 2.28's own ECC code (no _ALT) and
+ * secp256r1. */
+#if defined(MBEDTLS_ECP_C)
+#include <mbedtls/ecp.h> /* MBEDTLS_ECP_FIXED_POINT_OPTIM */
+#endif
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_ECDH_C) &&                              \
+    defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED) && !defined(MBEDTLS_ECP_ALT) &&                      \
+    !defined(MBEDTLS_ECDH_GEN_PUBLIC_ALT) && MBEDTLS_ECP_FIXED_POINT_OPTIM == 1
+#define SMTP_TLS_LEND_TABLE 1
+#endif
+
+/* A server's session tickets (smtp_tls_settings.ticket_lifetime): mbedTLS's ticket module. */
+#if defined(MBEDTLS_SSL_TICKET_C) && defined(MBEDTLS_SSL_SESSION_TICKETS) &&                       \
+    defined(MBEDTLS_SSL_SRV_C)
+#include <mbedtls/ssl_ticket.h>
+#define SMTP_TLS_TICKETS 1
+#endif
+
 #if MBEDTLS_VERSION_NUMBER < 0x021C0000
 #error "libsmtp's TLS adapter needs mbedTLS 2.28 or later"
 #endif
@@ -45,7 +64,52 @@ struct smtp_tls_config {
     /* 2.28: the curves in the order of preference both confs use (config.c: prefer_curves). */
     mbedtls_ecp_group_id curves[16];
 #endif
+#if defined(SMTP_TLS_TICKETS)
+    /* A server's ticket keys (ticket_lifetime; unused at 0), locked by mbedTLS. */
+    mbedtls_ssl_ticket_context tickets;
+#endif
+#if defined(SMTP_TLS_LEND_TABLE)
+    /* secp256r1 with the comb table of its base point (tls_table_init), lent to handshakes. */
+    mbedtls_ecp_group table;
+#endif
 };
+
+/* The random generator of every session of a config (mbedtls_ssl_conf_rng; p_cfg is the
+ * smtp_tls_config): the config's CTR-DRBG. With SMTP_TLS_LEND_TABLE it first lends the table
+ * of G to the ECDHE group of the session whose handshake the thread runs (tls_lender_enter). */
+int tls_rng(void *p_cfg, unsigned char *out, size_t len);
+
+#if defined(SMTP_TLS_LEND_TABLE)
+/* Makes cfg->table: secp256r1 and its base point's table (one key generated in it). Needs the
+ * config's DRBG seeded. Returns 0 or an mbedTLS code; cfg->table is freed by tls_table_free
+ * either way. */
+int tls_table_init(smtp_tls_config *cfg);
+void tls_table_free(smtp_tls_config *cfg);
+
+/* Gives `grp` a copy of the config's table when grp is the same curve, loaded, without a table
+ * yet. Returns 1 when it did, 0 when not (another curve, a table there, no memory: mbedTLS then
+ * builds its own). */
+int tls_table_lend(const smtp_tls_config *cfg, mbedtls_ecp_group *grp);
+
+/* A session as tls_rng sees it while its handshake steps: its config, its mbedTLS context, and
+ * how many tables it was lent. */
+typedef struct tls_lender {
+    const smtp_tls_config *cfg;
+    mbedtls_ssl_context *ssl;
+    unsigned lent;
+} tls_lender;
+
+/* Around a handshake step in this thread: tls_rng lends to `l`'s session until _leave. */
+void tls_lender_enter(tls_lender *l);
+void tls_lender_leave(void);
+#endif
+
+/* The session's mbedTLS context, for the white-box tests (tests/tls/test_tls_tickets.c). */
+mbedtls_ssl_context *tls_ssl(smtp_tls *tls);
+
+/* How many times a table was lent to the session's handshake (0 without SMTP_TLS_LEND_TABLE):
+ * for the tests (tests/tls/test_tls_ecdhe.c). */
+unsigned tls_tables_lent(const smtp_tls *tls);
 
 /* The libsmtp error for an mbedTLS error code: SMTP_ERR_NOMEM for allocation failures of any
  * module, SMTP_ERR_PROTO for the rest. */
