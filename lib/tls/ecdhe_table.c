@@ -27,12 +27,20 @@
 #include <mbedtls/ecdh.h>
 #include <mbedtls/platform.h>
 #include <mbedtls/ssl_internal.h>
+#include <mbedtls/version.h>
 
 /* The session whose handshake this thread runs (tls_lender_enter), NULL between steps. */
 static _Thread_local tls_lender *stepping;
 
 int tls_table_init(smtp_tls_config *cfg)
 {
+#if defined(MBEDTLS_VERSION_C)
+    /* The layout reached through ssl_internal.h is the one of the headers compiled against: a
+     * library of another branch than those headers (a mismatched install) gets no table lent,
+     * and builds its own as it would without this file. */
+    if ((mbedtls_version_get_number() & 0xFFFF0000u) != (MBEDTLS_VERSION_NUMBER & 0xFFFF0000u))
+        return 0;
+#endif
     mbedtls_mpi d;
     mbedtls_ecp_point q;
     mbedtls_mpi_init(&d);
