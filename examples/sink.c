@@ -302,7 +302,7 @@ static int timers_wait(const sink_state *st)
  * smtp_server_reply): the list is searched again after each. */
 static void timers_fire(sink_state *st)
 {
-    for (;;) {
+    while (st->timers != NULL) { /* the clock is read only when a reply waits */
         int64_t now = now_ms();
         sink_session *s = st->timers;
         while (s != NULL && s->due > now)
