@@ -20,6 +20,17 @@ const int smtp_scan_has_simd = 1;
 const int smtp_scan_has_simd = 0;
 #endif
 
+int smtp_scan_no_avx2 = 0;
+
+int smtp_scan_avx2_available(void)
+{
+#if defined(SMTP_SCAN_AVX2)
+    return __builtin_cpu_supports("avx2") != 0;
+#else
+    return 0;
+#endif
+}
+
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
