@@ -42,8 +42,8 @@ extern const int smtp_scan_has_simd;
 #if defined(SMTP_SCAN_SSE2)
 /*
  * x86-64 (GCC or Clang, as every SIMD path): a few loops have an AVX2 variant too, a
- * target("avx2") function taken at run time where the CPU has AVX2 (__builtin_cpu_supports, a
- * load and a test), the SSE2 one elsewhere.
+ * target("avx2") function taken at run time where the CPU and the system have AVX2 (CPUID and
+ * XGETBV, asked once: no library call, as the core may make none), the SSE2 one elsewhere.
  */
 #define SMTP_SCAN_AVX2 1
 #include <immintrin.h>
@@ -56,19 +56,24 @@ extern const int smtp_scan_has_simd;
  */
 extern int smtp_scan_no_avx2;
 
+/* Whether the CPU runs this build's AVX2 variants: 1 or 0 (asked of the CPU on the first call,
+ * then remembered). */
+int smtp_scan_avx2_available(void);
+
+/* What smtp_scan_avx2_available found: 1 or 0, -1 before its first call. */
+extern int smtp_scan_cpu_avx2_;
+
 /* Whether the AVX2 variants are taken: built, the CPU has AVX2, and not turned off. */
 static inline int smtp_scan_avx2(void)
 {
 #if defined(SMTP_SCAN_AVX2)
-    return !smtp_scan_portable && !smtp_scan_no_avx2 && __builtin_cpu_supports("avx2");
+    if (smtp_scan_portable || smtp_scan_no_avx2) return 0;
+    int known = __atomic_load_n(&smtp_scan_cpu_avx2_, __ATOMIC_RELAXED);
+    return known >= 0 ? known : smtp_scan_avx2_available();
 #else
     return 0;
 #endif
 }
-
-/* Whether the CPU runs this build's AVX2 variants (for the tests: else there is nothing to
- * force). */
-int smtp_scan_avx2_available(void);
 
 /* The portable path: the first CR or LF (or, with `nul`, NUL) in [p, end), or `end`. */
 const char *smtp_scan_eol_portable(const char *p, const char *end, int nul);
