@@ -84,6 +84,22 @@ const char *smtp_scan_eol_portable(const char *p, const char *end, int nul)
         }
         p += 8;
     }
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__ORDER_LITTLE_ENDIAN__) &&               \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (end - p >= 4) {
+        /* 4 to 7 octets: the first 4 and the last 4 (they overlap) as one word. The first
+         * match among the first 4 is the first of all; else the first among the last 4 is. */
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, end - 4, 4);
+        uint64_t x = lo | (uint64_t)hi << 32;
+        uint64_t hit = zero_bytes(x ^ (ONES * '\r')) | zero_bytes(x ^ (ONES * '\n'));
+        if (nul) hit |= zero_bytes(x);
+        if (!hit) return end;
+        unsigned i = (unsigned)__builtin_ctzll(hit) >> 3;
+        return i < 4 ? p + i : end - 8 + i;
+    }
+#endif
     while (p < end && *p != '\r' && *p != '\n' && (!nul || *p != '\0'))
         p++;
     return p;
