@@ -81,6 +81,7 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
         srv->lmtp_fill_error = 0;
         return e;
     }
+    if (!srv->out_len && !srv->lmtp_fill) return 0; /* nothing queued and nothing to refill */
     size_t n = srv->out_len < cap ? srv->out_len : cap;
     if (n) {
         memcpy(dest, srv->out + srv->out_head, n);
