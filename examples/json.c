@@ -271,6 +271,19 @@ void ex_jline_string(ex_jline *j, const char *s, size_t len)
     string_slow(j, s, len);
 }
 
+/* ex_jline_u64 where the line's buffer has no room for the digits: through a flush. Kept out
+ * of line, as string_slow. */
+static NOINLINE void u64_slow(ex_jline *j, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof digits - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    ex_jline_raw_slow(j, digits + sizeof digits - n, n);
+}
+
 void ex_jline_u64(ex_jline *j, uint64_t v)
 {
     /* Two digits a step, from a table of the hundred pairs, written from the last one back
@@ -279,12 +292,14 @@ void ex_jline_u64(ex_jline *j, uint64_t v)
                                 "303132333435363738394041424344454647484950515253545556575859"
                                 "606162636465666768697071727374757677787980818283848586878889"
                                 "90919293949596979899";
-    char digits[20];
     size_t n = 1;
     for (uint64_t t = v; t >= 10; t /= 10)
         n++;
-    int direct = EX_JLINE_CAP - j->len >= n;
-    char *o = (direct ? j->buf + j->len : digits) + n;
+    if (EX_JLINE_CAP - j->len < n) {
+        u64_slow(j, v);
+        return;
+    }
+    char *o = j->buf + j->len + n;
     while (v >= 100) {
         o -= 2;
         memcpy(o, pairs + 2 * (v % 100), 2);
@@ -296,8 +311,5 @@ void ex_jline_u64(ex_jline *j, uint64_t v)
     } else {
         *--o = (char)('0' + v);
     }
-    if (direct)
-        j->len += n;
-    else
-        ex_jline_raw_slow(j, digits, n);
+    j->len += n;
 }
