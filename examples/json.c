@@ -271,26 +271,45 @@ void ex_jline_string(ex_jline *j, const char *s, size_t len)
     string_slow(j, s, len);
 }
 
+/* ex_jline_u64 where the line's buffer has no room for the digits: through a flush. Kept out
+ * of line, as string_slow. */
+static NOINLINE void u64_slow(ex_jline *j, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof digits - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    ex_jline_raw_slow(j, digits + sizeof digits - n, n);
+}
+
 void ex_jline_u64(ex_jline *j, uint64_t v)
 {
-    /* Two digits a step, from a table of the hundred pairs. */
+    /* Two digits a step, from a table of the hundred pairs, written from the last one back
+     * straight into the line (its length counted first). */
     static const char pairs[] = "000102030405060708091011121314151617181920212223242526272829"
                                 "303132333435363738394041424344454647484950515253545556575859"
                                 "606162636465666768697071727374757677787980818283848586878889"
                                 "90919293949596979899";
-    char digits[20];
-    size_t n = 0;
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    if (EX_JLINE_CAP - j->len < n) {
+        u64_slow(j, v);
+        return;
+    }
+    char *o = j->buf + j->len + n;
     while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
+        o -= 2;
+        memcpy(o, pairs + 2 * (v % 100), 2);
         v /= 100;
-        n += 2;
-        memcpy(digits + sizeof digits - n, pairs + 2 * r, 2);
     }
     if (v >= 10) {
-        n += 2;
-        memcpy(digits + sizeof digits - n, pairs + 2 * v, 2);
+        o -= 2;
+        memcpy(o, pairs + 2 * v, 2);
     } else {
-        digits[sizeof digits - ++n] = (char)('0' + v);
+        *--o = (char)('0' + v);
     }
-    ex_jline_raw(j, digits + sizeof digits - n, n);
+    j->len += n;
 }

@@ -62,6 +62,7 @@ typedef struct sink_state {
     sink_session *timers; /* sessions with a --delay reply due, unordered */
     time_t stamp_sec;     /* the second that stamp holds, formatted once per second */
     char stamp[24];       /* "2026-12-07T12:34:56" */
+    size_t stamp_len;
 } sink_state;
 
 /* A reply kept for later (--delay): code 0 is the engine's default acceptance. */
@@ -71,6 +72,20 @@ typedef struct sink_reply {
     char text[EX_FAULT_TEXT_MAX + 1];
     size_t len;
 } sink_reply;
+
+/*
+ * The parts of the JSON line that are the same for each message of a session: from "helo" to
+ * the time's opening quote, and from its closing quote to "requiretls". Made at the first
+ * message and again when what they hold changed (the key); not used once the client
+ * authenticated (the identity is not part of the key).
+ */
+typedef struct json_fixed {
+    char *text; /* the middle, then the tail; NULL: none yet */
+    size_t mid_len, tail_len;
+    unsigned helo_gen, peer_gen;
+    int tls;
+    const char *peer, *version, *cipher;
+} json_fixed;
 
 /* One connection. The envelope is kept until the message is answered. */
 struct sink_session {
@@ -100,6 +115,8 @@ struct sink_session {
     char peer[80];            /* the JSON line's "peer", formatted for peer_addr:peer_port */
     char peer_addr[64];       /* the client address it was formatted for ("": none yet) */
     unsigned peer_port;
+    unsigned helo_gen, peer_gen; /* counts of the changes of helo and peer */
+    json_fixed fixed;            /* the JSON line's parts that change with neither message */
     ex_transcript tr; /* -v: the commands and replies, "smtp-sink: [n] C: ..." */
     char tag[48];
 };
@@ -175,9 +192,10 @@ static size_t format_time(sink_state *st, char buf[32])
         gmtime_r(&ts.tv_sec, &tm);
         if (strftime(st->stamp, sizeof st->stamp, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
             st->stamp[0] = '\0';
+        st->stamp_len = strlen(st->stamp);
         st->stamp_sec = ts.tv_sec;
     }
-    size_t n = strlen(st->stamp);
+    size_t n = st->stamp_len;
     unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
     memcpy(buf, st->stamp, n);
     buf[n] = '.';
@@ -199,6 +217,7 @@ static const char *session_peer(sink_session *s, const smtp_server *srv)
         snprintf(s->peer_addr, sizeof s->peer_addr, "%s", addr); /* longer: formatted each time */
         s->peer_port = port;
         format_peer(srv, s->peer, sizeof s->peer);
+        s->peer_gen++;
     }
     return s->peer;
 }
@@ -302,7 +321,7 @@ static int timers_wait(const sink_state *st)
  * smtp_server_reply): the list is searched again after each. */
 static void timers_fire(sink_state *st)
 {
-    for (;;) {
+    while (st->timers != NULL) { /* the clock is read only when a reply waits */
         int64_t now = now_ms();
         sink_session *s = st->timers;
         while (s != NULL && s->due > now)
@@ -355,6 +374,7 @@ static int on_helo(smtp_server *srv, smtp_verb verb, smtp_span domain, void *ud)
     if (rc != 0) return fault_end(s, srv, rc);
     s->helo_len = domain.len < sizeof s->helo ? domain.len : sizeof s->helo;
     if (s->helo_len > 0) memcpy(s->helo, domain.ptr, s->helo_len);
+    s->helo_gen++;
     return fault_end(s, srv, 0);
 }
 
@@ -429,6 +449,68 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     return 0;
 }
 
+/* The JSON line from "helo" to the time's opening quote. */
+static void json_middle(ex_jline *j, const sink_session *s, int tls, const char *user,
+                        const char *peer)
+{
+    ex_jline_lit(j, ",\"helo\":");
+    ex_jline_string(j, s->helo, s->helo_len);
+    if (tls)
+        ex_jline_lit(j, ",\"tls\":true,\"auth\":");
+    else
+        ex_jline_lit(j, ",\"tls\":false,\"auth\":");
+    if (user != NULL)
+        ex_jline_string(j, user, strlen(user));
+    else
+        ex_jline_lit(j, "null");
+    ex_jline_lit(j, ",\"peer\":");
+    if (peer != NULL)
+        ex_jline_string(j, peer, strlen(peer));
+    else
+        ex_jline_lit(j, "null");
+    ex_jline_lit(j, ",\"time\":\"");
+}
+
+/* The JSON line from the time's closing quote to "requiretls" and its colon. */
+static void json_tail(ex_jline *j, const sink_session *s, const char *version, const char *cipher)
+{
+    ex_jline_lit(j, "\",\"conn\":");
+    ex_jline_u64(j, s->id);
+    ex_jline_lit(j, ",\"tls_version\":");
+    if (version != NULL)
+        ex_jline_string(j, version, strlen(version));
+    else
+        ex_jline_lit(j, "null");
+    ex_jline_lit(j, ",\"tls_cipher\":");
+    if (cipher != NULL)
+        ex_jline_string(j, cipher, strlen(cipher));
+    else
+        ex_jline_lit(j, "null");
+    ex_jline_lit(j, ",\"requiretls\":");
+}
+
+/* s->fixed for these values, made again when they changed; 0 when it cannot be had (no
+ * memory): the caller writes the parts itself. */
+static int json_fixed_for(sink_session *s, int tls, const char *peer, const char *version,
+                          const char *cipher)
+{
+    json_fixed *f = &s->fixed;
+    if (f->text != NULL && f->helo_gen == s->helo_gen && f->peer_gen == s->peer_gen &&
+        f->tls == tls && f->peer == peer && f->version == version && f->cipher == cipher)
+        return 1;
+    /* Both parts fit the buffer: a name of 255 octets escaped is at most 1,530. */
+    ex_jline t;
+    ex_jline_init(&t, -1);
+    json_middle(&t, s, tls, NULL, peer);
+    size_t mid = t.len;
+    json_tail(&t, s, version, cipher);
+    char *text = realloc(f->text, t.len);
+    if (text == NULL) return 0;
+    memcpy(text, t.buf, t.len);
+    *f = (json_fixed){text, mid, t.len - mid, s->helo_gen, s->peer_gen, tls, peer, version, cipher};
+    return 1;
+}
+
 /* The line of an accepted message, built in a buffer and written with one write(2). */
 static void print_json(sink_session *s, uint64_t size, const char *file)
 {
@@ -438,6 +520,9 @@ static void print_json(sink_session *s, uint64_t size, const char *file)
     const char *peer = session_peer(s, srv);
     size_t when_len = format_time(s->st, when);
     tls_names(s->conn, &version, &cipher);
+    int tls = smtp_io_conn_tls(s->conn);
+    const char *user = smtp_server_auth_identity(srv);
+    int fixed = user == NULL && json_fixed_for(s, tls, peer, version, cipher);
     ex_workers_lock(s->st->worker); /* workers: one line at a time, whole */
     ex_jline j;
     ex_jline_init(&j, STDOUT_FILENO);
@@ -458,40 +543,20 @@ static void print_json(sink_session *s, uint64_t size, const char *file)
         ex_jline_string(&j, file, strlen(file));
     else
         ex_jline_lit(&j, "null");
-    ex_jline_lit(&j, ",\"helo\":");
-    ex_jline_string(&j, s->helo, s->helo_len);
-    if (smtp_io_conn_tls(s->conn))
-        ex_jline_lit(&j, ",\"tls\":true,\"auth\":");
+    if (fixed)
+        ex_jline_raw(&j, s->fixed.text, s->fixed.mid_len);
     else
-        ex_jline_lit(&j, ",\"tls\":false,\"auth\":");
-    const char *user = smtp_server_auth_identity(srv);
-    if (user != NULL)
-        ex_jline_string(&j, user, strlen(user));
+        json_middle(&j, s, tls, user, peer);
+    /* The time is digits, '-', ':', 'T', '.' and 'Z': nothing to escape. */
+    ex_jline_raw(&j, when, when_len);
+    if (fixed)
+        ex_jline_raw(&j, s->fixed.text + s->fixed.mid_len, s->fixed.tail_len);
     else
-        ex_jline_lit(&j, "null");
-    ex_jline_lit(&j, ",\"peer\":");
-    if (peer != NULL)
-        ex_jline_string(&j, peer, strlen(peer));
-    else
-        ex_jline_lit(&j, "null");
-    ex_jline_lit(&j, ",\"time\":");
-    ex_jline_string(&j, when, when_len);
-    ex_jline_lit(&j, ",\"conn\":");
-    ex_jline_u64(&j, s->id);
-    ex_jline_lit(&j, ",\"tls_version\":");
-    if (version != NULL)
-        ex_jline_string(&j, version, strlen(version));
-    else
-        ex_jline_lit(&j, "null");
-    ex_jline_lit(&j, ",\"tls_cipher\":");
-    if (cipher != NULL)
-        ex_jline_string(&j, cipher, strlen(cipher));
-    else
-        ex_jline_lit(&j, "null");
+        json_tail(&j, s, version, cipher);
     if (s->requiretls)
-        ex_jline_lit(&j, ",\"requiretls\":true}\n");
+        ex_jline_lit(&j, "true}\n");
     else
-        ex_jline_lit(&j, ",\"requiretls\":false}\n");
+        ex_jline_lit(&j, "false}\n");
     (void)ex_jline_flush(&j); /* stdout gone (a closed pipe): the message is stored anyway */
     ex_workers_unlock(s->st->worker);
 }
@@ -623,6 +688,7 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
     if (s->storing) ex_maildir_abort(s->msg);
     free(s->msg);
     free(s->to);
+    free(s->fixed.text);
     free(s);
 }
 

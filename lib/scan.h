@@ -39,6 +39,42 @@ extern int smtp_scan_portable;
 /* Whether this build has a SIMD path (else smtp_scan_portable changes nothing). */
 extern const int smtp_scan_has_simd;
 
+#if defined(SMTP_SCAN_SSE2)
+/*
+ * x86-64 (GCC or Clang, as every SIMD path): a few loops have an AVX2 variant too, a
+ * target("avx2") function taken at run time where the CPU and the system have AVX2 (CPUID and
+ * XGETBV, asked once: no library call, as the core may make none), the SSE2 one elsewhere.
+ */
+#define SMTP_SCAN_AVX2 1
+#include <immintrin.h>
+#endif
+
+/*
+ * Nonzero: the AVX2 variants are not taken even where the CPU has AVX2 (the SSE2 ones are). For
+ * the tests, which run each path; 0 by default. Exists in every build (it changes nothing
+ * without SMTP_SCAN_AVX2).
+ */
+extern int smtp_scan_no_avx2;
+
+/* Whether the CPU runs this build's AVX2 variants: 1 or 0 (asked of the CPU on the first call,
+ * then remembered). */
+int smtp_scan_avx2_available(void);
+
+/* What smtp_scan_avx2_available found: 1 or 0, -1 before its first call. */
+extern int smtp_scan_cpu_avx2_;
+
+/* Whether the AVX2 variants are taken: built, the CPU has AVX2, and not turned off. */
+static inline int smtp_scan_avx2(void)
+{
+#if defined(SMTP_SCAN_AVX2)
+    if (smtp_scan_portable || smtp_scan_no_avx2) return 0;
+    int known = __atomic_load_n(&smtp_scan_cpu_avx2_, __ATOMIC_RELAXED);
+    return known >= 0 ? known : smtp_scan_avx2_available();
+#else
+    return 0;
+#endif
+}
+
 /* The portable path: the first CR or LF (or, with `nul`, NUL) in [p, end), or `end`. */
 const char *smtp_scan_eol_portable(const char *p, const char *end, int nul);
 

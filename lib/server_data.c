@@ -22,6 +22,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The DATA decoder's flags (smtp_data_decoder_flags, read in place: a call for each span). */
+static unsigned decoder_flags(const smtp_server *srv)
+{
+    return srv->decoder.flags_;
+}
+
 int smtp_srv_data_begin(smtp_server *srv, int bdat)
 {
     srv->phase = SMTP_SRV_MESSAGE;
@@ -50,7 +56,7 @@ int smtp_srv_message_end(smtp_server *srv)
     smtp_server_message msg;
     memset(&msg, 0, sizeof msg);
     msg.size = srv->msg_size;
-    msg.data_flags = srv->bdat ? 0 : smtp_data_decoder_flags(&srv->decoder);
+    msg.data_flags = srv->bdat ? 0 : decoder_flags(srv);
     msg.bdat = srv->bdat;
     msg.recipients = srv->rcpts;
     smtp_srv_env_fill(srv, &msg);
@@ -305,7 +311,7 @@ static size_t decode_window(const smtp_server *srv, size_t len)
 static int data_content(smtp_server *srv, smtp_span span)
 {
     if (srv->discard) return 0;
-    if (smtp_data_decoder_flags(&srv->decoder) & SMTP_DATA_FLAG_REJECT)
+    if (decoder_flags(srv) & SMTP_DATA_FLAG_REJECT)
         return drop_message(srv, SMTP_SERVER_ABORT_BARE);
     uint64_t max = SMTP_SRV_BODY_LIMIT(srv);
     if (max && span.len > max - srv->msg_size) return drop_message(srv, SMTP_SERVER_ABORT_SIZE);
@@ -316,7 +322,7 @@ static int data_content(smtp_server *srv, smtp_span span)
 static int data_end(smtp_server *srv)
 {
     srv->input = SMTP_SRV_IN_COMMAND;
-    if (!srv->discard && (smtp_data_decoder_flags(&srv->decoder) & SMTP_DATA_FLAG_REJECT) &&
+    if (!srv->discard && (decoder_flags(srv) & SMTP_DATA_FLAG_REJECT) &&
         drop_message(srv, SMTP_SERVER_ABORT_BARE) < 0)
         return -1;
     if (!srv->discard) return smtp_srv_message_end(srv);

@@ -54,17 +54,22 @@ static int out_append(smtp_server *srv, const char *p, size_t n)
     return 0;
 }
 
+/*
+ * Postfix's smtpd_soft_error_limit: once the client has made that many errors, every reply
+ * waits smtpd_error_sleep_time. The engine has no clock: the adapter holds the output
+ * (smtp_server_output_delay) and no input is consumed until it was written.
+ */
+static void out_delay(smtp_server *srv)
+{
+    unsigned soft = srv->set.soft_error_limit;
+    if (soft && srv->errors >= soft) srv->out_delay = srv->set.error_delay_ms;
+}
+
 int smtp_srv_out(smtp_server *srv, const char *p, size_t n)
 {
     int r = out_append(srv, p, n);
     if (r < 0) return r;
-    /*
-     * Postfix's smtpd_soft_error_limit: once the client has made that many errors, every
-     * reply waits smtpd_error_sleep_time. The engine has no clock: the adapter holds the
-     * output (smtp_server_output_delay) and no input is consumed until it was written.
-     */
-    unsigned soft = srv->set.soft_error_limit;
-    if (soft && srv->errors >= soft) srv->out_delay = srv->set.error_delay_ms;
+    out_delay(srv);
     return 0;
 }
 
@@ -76,6 +81,7 @@ smtp_ssize smtp_server_write(smtp_server *srv, char *dest, size_t cap)
         srv->lmtp_fill_error = 0;
         return e;
     }
+    if (!srv->out_len && !srv->lmtp_fill) return 0; /* nothing queued and nothing to refill */
     size_t n = srv->out_len < cap ? srv->out_len : cap;
     if (n) {
         memcpy(dest, srv->out + srv->out_head, n);
@@ -154,8 +160,9 @@ int smtp_srv_queue_line(smtp_server *srv, int code, const char *enhanced, const 
  * The default acceptances of MAIL, RCPT, DATA and the message: four replies per message,
  * formatted at compile time with and without their enhanced code (RFC 2034 3; none on a 354).
  */
+#define FIXED_CAP 48
 struct fixed_line {
-    const char *with, *without;
+    char with[FIXED_CAP], without[FIXED_CAP]; /* padded with NULs: copied FIXED_CAP at a time */
     unsigned char with_len, without_len;
 };
 #define FIXED(code, enh, text)                                                                     \
@@ -174,9 +181,20 @@ static const struct fixed_line fixed_lines[] = {
 int smtp_srv_queue_fixed(smtp_server *srv, smtp_srv_fixed which)
 {
     const struct fixed_line *f = &fixed_lines[which];
-    if (srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES)
-        return smtp_srv_out(srv, f->with, f->with_len);
-    return smtp_srv_out(srv, f->without, f->without_len);
+    int enhanced = (srv->set.extensions & SMTP_SERVER_EXT_ENHANCEDSTATUSCODES) != 0;
+    const char *line = enhanced ? f->with : f->without;
+    size_t n = enhanced ? f->with_len : f->without_len;
+    size_t tail = srv->out_head + srv->out_len;
+    if (n <= smtp_srv_out_room(srv) && srv->out_cap - tail >= FIXED_CAP) {
+        /* Room at the tail as it is: one copy of a constant size (a few moves, no call); what
+         * lies past the line's n octets is free space. */
+        memcpy(srv->out + tail, line, FIXED_CAP);
+        srv->out_len += n;
+        srv->out_total += n;
+        out_delay(srv);
+        return 0;
+    }
+    return smtp_srv_out(srv, line, n);
 }
 
 int smtp_srv_count_error(smtp_server *srv, int code)

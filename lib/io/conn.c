@@ -290,6 +290,9 @@ static int push_output(smtp_io_conn *c, int64_t now, int *progress)
             c->wait_start = now; /* RFC 5321 4.5.3.2.5: each data block has its own timeout */
         if (!c->filter) {
             if (out_send(c, tmp, (size_t)n, now) < 0) return -1;
+            /* A server engine with nothing left is not asked again here (the next call asks:
+             * pump's, after this read). */
+            if (c->srv && !c->out.len && !smtp_server_want_write(c->srv)) return c->done ? -1 : 0;
             continue;
         }
         smtp_ssize k = c->filter->write(c->filter->ctx, tmp, (size_t)n);

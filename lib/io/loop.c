@@ -215,15 +215,25 @@ static void accept_some(smtp_io_loop *l, smtp_io_pollent *pe, int64_t now)
     }
 }
 
+/*
+ * The time of the events a wait returned: read once, when the first of them is handled (after
+ * the wait, not before it, so that a connection idle for a long wait does not start its next
+ * timeout in the past); the timers that follow use the same reading.
+ */
 struct ready_ctx {
     smtp_io_loop *loop;
     int64_t now;
+    int have_now;
 };
 
 static void on_ready(smtp_io_pollent *pe, unsigned events, void *arg)
 {
     struct ready_ctx *rc = arg;
     smtp_io_loop *l = rc->loop;
+    if (!rc->have_now) {
+        rc->now = smtp_io_now_ms();
+        rc->have_now = 1;
+    }
     if (pe->kind == SMTP_IO_ENT_WAKE) {
         char buf[64];
         while (read(pe->fd, buf, sizeof buf) > 0)
@@ -337,10 +347,12 @@ int smtp_io_loop_run_once(smtp_io_loop *l, int max_wait_ms)
     int64_t now = smtp_io_now_ms();
     if (l->shutdown_req && !l->shutting_down) begin_shutdown(l, now);
     if (finished(l)) return 0;
-    int n = smtp_io_poller_wait(l->poller, wait_time(l, max_wait_ms, now), on_ready,
-                                &(struct ready_ctx){l, smtp_io_now_ms()});
+    struct ready_ctx rc = {l, 0, 0};
+    int n = smtp_io_poller_wait(l->poller, wait_time(l, max_wait_ms, now), on_ready, &rc);
     if (n < 0 && n != -EINTR) return SMTP_ERR_INVALID_STATE;
-    now = smtp_io_now_ms();
+    /* A deadline that passed while the events were handled is met in the next turn (its wait
+     * is 0). */
+    now = rc.have_now ? rc.now : smtp_io_now_ms();
     run_timers(l, now);
     if (l->accept_pause_until && now >= l->accept_pause_until) {
         l->accept_pause_until = 0;

@@ -97,6 +97,20 @@ got=$(for n in 1 2 3 4 5; do field $n conn; done | tr '\n' ' ')
 for n in 2 3 4 5; do
     field $n peer | grep -q '^"127\.0\.0\.1:[0-9][0-9]*"$' || fail "line $n: peer $(field $n peer)"
 done
+
+# "helo" follows a new EHLO or HELO within a connection (smtp-sink keeps the line's parts that
+# do not change with the message, and makes them again when one changes).
+step=helo
+printf 'EHLO one.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\nEHLO two.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\ny\r\n.\r\nHELO three.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nz\r\n.\r\nQUIT\r\n' \
+    >"$tmp/raw"
+"$raw" "$port" "$tmp/raw" >"$tmp/raw.out" || fail "rawsmtp"
+lines 9
+got=$(for n in 6 7 8 9; do field $n helo; done | tr '\n' ' ')
+[ "$got" = '"one.example" "one.example" "two.example" "three.example" ' ] ||
+    fail "helo values: $got"
+got=$(for n in 6 7 8 9; do field $n conn; done | tr '\n' ' ')
+[ "$got" = "5 5 5 5 " ] || fail "conn values: $got, expected 5 5 5 5"
+[ "$(field 9 peer)" = "$(field 6 peer)" ] || fail "peer $(field 9 peer) after HELO"
 stop_sink
 
 # -v logs each command and reply of a session, with its connection's number (the raw client's

@@ -196,6 +196,30 @@ static void test_jline_u64(void)
     }
 }
 
+/* A number whose digits do not fit the room left in the buffer (2 to 9 octets short): the
+ * line leaves in two writes, unchanged. */
+static void test_jline_u64_full(void)
+{
+    for (size_t left = 1; left < 10; left++) {
+        ex_jline j;
+        ex_jline_init(&j, -1);
+        FILE *f = tmpfile();
+        CHECK(f != NULL);
+        if (f == NULL) return;
+        j.fd = fileno(f);
+        memset(j.buf, 'x', EX_JLINE_CAP - left);
+        j.len = EX_JLINE_CAP - left;
+        ex_jline_u64(&j, 1000000007);
+        CHECK(ex_jline_flush(&j) == 0);
+        rewind(f);
+        static char got[EX_JLINE_CAP + 16];
+        size_t n = fread(got, 1, sizeof got, f);
+        fclose(f);
+        CHECK(n == EX_JLINE_CAP - left + 10 && got[EX_JLINE_CAP - left - 1] == 'x' &&
+              memcmp(got + EX_JLINE_CAP - left, "1000000007", 10) == 0);
+    }
+}
+
 /* A full non-blocking pipe (stdout inherited that way): the flush waits for room instead of
  * dropping the line. The reader, a child, starts draining only after the pipe filled up. */
 static void test_jline_nonblocking(void)
@@ -251,6 +275,7 @@ static void test_json(void)
     CHECK(ex_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2) == 0);
     test_jline_long();
     test_jline_u64();
+    test_jline_u64_full();
     test_jline_words();
     test_jline_nonblocking();
 }
