@@ -1063,7 +1063,9 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
         return 0;
     }
     if (pend_push(p, P_END, smtp_server_decision(srv)) != 0) return -1;
-    touch_up(p);
+    /* Upstream's connection has news only for a body source that waits for the end; else
+     * the client engine has the body (or will pull it when its connection can take more). */
+    if (p->body_waiting) touch_up(p);
     return SMTP_SERVER_DEFER;
 }
 
