@@ -11,7 +11,9 @@
  * RCPT, DATA, end of data, VRFY, HELP and ETRN until upstream answered it. Each deferred
  * decision is a `pend` entry, oldest first, matched to the client engine's callbacks in command
  * order. The body streams through a buffer: the server's on_data fills it (pausing the
- * client's connection above PX_BODY_HIGH), the client's body source drains it.
+ * client's connection above PX_BODY_HIGH), the client's body source drains it. When the body
+ * source waits and the buffer is empty, on_data hands its octets to the client engine at once
+ * (smtp_client_body_ready) and keeps only what the engine did not take: no copy of its own.
  * Calls across the engines happen inside one engine's callbacks; the other connection is then
  * marked and brought up to date (smtp_io_loop_update) after the loop's turn, from `work`, so
  * that no connection is flushed or freed under a callback running on it.
@@ -129,9 +131,11 @@ struct px_conn {
         char orcpt[501];
     } * *rcpts;
     size_t nrcpts, rcpts_cap;
-    /* The body between the two engines. */
+    /* The body between the two engines: what the client engine could not take yet, and (only
+     * during on_data) the client's octets offered to it straight from the server engine. */
     char *body;
     size_t body_len, body_off, body_cap;
+    smtp_span body_now;
     int body_end;     /* the client's message is complete */
     int body_abort;   /* the client's message will not complete: upstream must not get it */
     int body_waiting; /* the body source answered SMTP_ERR_AGAIN */
@@ -571,6 +575,13 @@ static smtp_ssize up_body(smtp_client *cli, char *dest, size_t cap, void *ud)
         return (smtp_ssize)k;
     }
     size_t n = p->body_len - p->body_off;
+    if (n == 0 && p->body_now.len) { /* on_data's octets, not kept */
+        n = p->body_now.len < cap ? p->body_now.len : cap;
+        memcpy(dest, p->body_now.ptr, n);
+        p->body_now.ptr += n;
+        p->body_now.len -= n;
+        return (smtp_ssize)n;
+    }
     if (n == 0) {
         if (p->body_end) return 0;
         p->body_waiting = 1;
@@ -981,24 +992,9 @@ static int on_data_start(smtp_server *srv, void *ud)
     return id ? SMTP_SERVER_DEFER : 0;
 }
 
-static int on_data(smtp_server *srv, smtp_span data, void *ud)
+/* Keeps the client's octets for the body source. Returns 0, or -1 (out of memory). */
+static int body_keep(px_conn *p, smtp_span data)
 {
-    (void)srv;
-    px_conn *p = ud;
-    if (p->st->o->filter != NULL) {
-        while (!p->spool_err && data.len) {
-            ssize_t k = write(p->spool_fd, data.ptr, data.len);
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) {
-                p->spool_err = 1;
-                break;
-            }
-            data.ptr += k;
-            data.len -= (size_t)k;
-        }
-        return 0;
-    }
-    if (p->body_abort || p->up_dead) return 0; /* dropped: the verdict comes at the end */
     if (p->body_len + data.len > p->body_cap) {
         if (p->body_off) {
             memmove(p->body, p->body + p->body_off, p->body_len - p->body_off);
@@ -1017,10 +1013,42 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     }
     memcpy(p->body + p->body_len, data.ptr, data.len);
     p->body_len += data.len;
+    return 0;
+}
+
+static int on_data(smtp_server *srv, smtp_span data, void *ud)
+{
+    (void)srv;
+    px_conn *p = ud;
+    if (p->st->o->filter != NULL) {
+        while (!p->spool_err && data.len) {
+            ssize_t k = write(p->spool_fd, data.ptr, data.len);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                p->spool_err = 1;
+                break;
+            }
+            data.ptr += k;
+            data.len -= (size_t)k;
+        }
+        return 0;
+    }
+    if (p->body_abort || p->up_dead) return 0; /* dropped: the verdict comes at the end */
     if (p->chunk_counting && (p->chunk_left -= data.len) == 0) {
         p->chunk_counting = 0;
         p->body_end = 1;
     }
+    if (p->body_waiting && p->body_off == p->body_len) {
+        /* The client engine waits and nothing is kept: it takes the octets from the span
+         * (up_body), and only what it cannot take now is kept. */
+        p->body_now = data;
+        p->body_waiting = 0;
+        if (smtp_client_body_ready(p->cli) == SMTP_ERR_INVALID_STATE) p->body_waiting = 1;
+        data = p->body_now;
+        p->body_now = (smtp_span){NULL, 0};
+        touch_up(p);
+    }
+    if (data.len && body_keep(p, data) != 0) return -1;
     if (p->body_waiting) touch_up(p);
     if (p->body_len - p->body_off >= PX_BODY_HIGH && p->down) {
         if (!p->paused_once) LOG(p, "client paused: %d KiB wait for upstream", PX_BODY_HIGH / 1024);
