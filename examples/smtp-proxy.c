@@ -139,6 +139,7 @@ struct px_conn {
     int body_end;     /* the client's message is complete */
     int body_abort;   /* the client's message will not complete: upstream must not get it */
     int body_waiting; /* the body source answered SMTP_ERR_AGAIN */
+    int data_due;     /* a BDAT LAST accepted, upstream told at its first octets (data_due_start) */
     /* A message sent as one BDAT LAST: its octets still to come (the body is complete when
      * they came, before the engine judged the BDAT: SMTP_SERVER_CHUNK_AHEAD). */
     int chunk_counting;
@@ -882,7 +883,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     msg.read_body_data = p;
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
-    p->body_end = p->body_abort = p->body_waiting = p->paused_once = 0;
+    p->body_end = p->body_abort = p->body_waiting = p->paused_once = p->data_due = 0;
     p->chunk_counting = 0;
     p->up_rcpts_ok = 0;
     p->early_code = 0;
@@ -975,21 +976,42 @@ static int on_data_start(smtp_server *srv, void *ud)
      * included, when upstream lacks CHUNKING). */
     smtp_verb verb = smtp_server_decision_command(srv);
     uint64_t id = verb == SMTP_VERB_DATA ? smtp_server_decision(srv) : 0;
+    /* A message in one BDAT LAST is complete once its octets came: upstream gets its LAST
+     * then, with the envelope when the chunk came ahead of the envelope's replies. Upstream
+     * is told of the data at the chunk's first octets (on_data), so that the client engine
+     * takes them with the command rather than waiting for them. */
+    uint64_t size = 0;
+    int last = 0;
+    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) != 0) last = 0;
+    if (last && size > 0) {
+        p->chunk_counting = 1;
+        p->chunk_left = size;
+        p->data_due = 1;
+        p->in_body = 1;
+        return 0;
+    }
     if (data_upstream(p, verb, id) != 0) {
         smtp_server_reply(srv, 451, "4.3.0", "Cannot relay the data now", 25);
         return 0;
     }
     p->in_body = 1;
-    /* A message in one BDAT LAST is complete once its octets came: upstream gets its LAST
-     * then, with the envelope when the chunk came ahead of the envelope's replies. */
-    uint64_t size;
-    int last;
-    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) == 0 && last) {
-        p->chunk_counting = size > 0;
-        p->chunk_left = size;
-        if (size == 0) p->body_end = 1;
-    }
+    if (last) p->body_end = 1; /* BDAT 0 LAST */
     return id ? SMTP_SERVER_DEFER : 0;
+}
+
+/* The data of a BDAT LAST accepted with data_due goes upstream now: its octets came (on_data),
+ * the message ended, or it stopped first (then from work(): the client engine may end its
+ * transaction at once, which it must not do under its own callback). Nothing goes once
+ * upstream's transaction ended. A failure is the message's verdict at its end. */
+static void data_due_start(px_conn *p)
+{
+    if (!p->data_due) return;
+    p->data_due = 0;
+    if (!p->txn || p->up_dead || data_upstream(p, SMTP_VERB_BDAT, 0) == 0) return;
+    p->body_abort = 1;
+    p->early_code = 451;
+    memcpy(p->early_text, "4.3.0 Cannot relay the data now", 31);
+    p->early_len = 31;
 }
 
 /* Keeps the client's octets for the body source. Returns 0, or -1 (out of memory). */
@@ -1038,12 +1060,16 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
         p->chunk_counting = 0;
         p->body_end = 1;
     }
-    if (p->body_waiting && p->body_off == p->body_len) {
-        /* The client engine waits and nothing is kept: it takes the octets from the span
-         * (up_body), and only what it cannot take now is kept. */
+    if (p->data_due || p->body_waiting) {
+        /* The client engine takes the octets from the span (up_body, after what is kept):
+         * only what it cannot take now is kept. */
         p->body_now = data;
-        p->body_waiting = 0;
-        if (smtp_client_body_ready(p->cli) == SMTP_ERR_INVALID_STATE) p->body_waiting = 1;
+        if (p->data_due) {
+            data_due_start(p);
+        } else {
+            p->body_waiting = 0;
+            if (smtp_client_body_ready(p->cli) == SMTP_ERR_INVALID_STATE) p->body_waiting = 1;
+        }
         data = p->body_now;
         p->body_now = (smtp_span){NULL, 0};
         touch_up(p);
@@ -1079,6 +1105,7 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
         p->end_id = smtp_server_decision(srv);
         return SMTP_SERVER_DEFER;
     }
+    data_due_start(p);
     if (p->early_code) { /* upstream decided already: its verdict, now */
         smtp_server_relay_to(srv, 0, p->early_code, p->early_text, p->early_len);
         p->early_code = 0;
@@ -1108,6 +1135,7 @@ static int on_message_abort(smtp_server *srv, smtp_server_abort_reason why, void
         upstream_rset(p);
         return 0;
     }
+    if (p->data_due) touch_up(p); /* work() tells upstream of the data (data_due_start) */
     if (p->txn && why == SMTP_SERVER_ABORT_NO_RECIPIENTS && p->up_rcpts_ok == 0) {
         /* The BDAT (its chunk given ahead) was refused for upstream's own refusals: upstream
          * has no recipient either, and its client engine ends the transaction there, after
@@ -1322,6 +1350,7 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
         p->down_gone = 1;
         LOG(p, "closed: %s", smtp_io_status_text(status, detail, text, sizeof text));
         filter_kill(p);
+        data_due_start(p);
         if (p->body_waiting || p->txn) p->body_abort = 1;
         touch_up(p); /* upstream's session ends too (QUIT, or cut mid-message) */
     } else {
@@ -1367,6 +1396,7 @@ static void work(px_state *st)
         st->work = p->next_work;
         p->queued = 0;
         if (p->cli == NULL && !p->up_dead && !p->down_gone) up_start(p);
+        if (p->data_due && !p->in_body) data_due_start(p); /* a message stopped before its octets */
         if (p->dirty_up && p->up != NULL) {
             p->dirty_up = 0;
             if (p->body_waiting && (p->body_len > p->body_off || p->body_end || p->body_abort)) {
