@@ -738,6 +738,7 @@ static void filter_done(px_conn *p, int status)
 /* After each turn of the loop: the filters that ended or ran out of time. */
 static void filters_check(px_state *st)
 {
+    if (st->filters == NULL) return; /* no clock read each turn without --filter */
     int64_t now = mono_ms();
     px_conn *p = st->filters;
     while (p != NULL) {
