@@ -12,8 +12,9 @@
  * decision is a `pend` entry, oldest first, matched to the client engine's callbacks in command
  * order. The body streams through a buffer: the server's on_data fills it (pausing the
  * client's connection above PX_BODY_HIGH), the client's body source drains it. When the body
- * source waits and the buffer is empty, on_data hands its octets to the client engine at once
- * (smtp_client_body_ready) and keeps only what the engine did not take: no copy of its own.
+ * source waits, or a BDAT LAST's data is still to be told upstream (data_due), on_data hands
+ * its octets to the client engine at once (smtp_client_body_ready, smtp_client_data_as) and
+ * keeps only what the engine did not take: no copy of its own.
  * Calls across the engines happen inside one engine's callbacks; the other connection is then
  * marked and brought up to date (smtp_io_loop_update) after the loop's turn, from `work`, so
  * that no connection is flushed or freed under a callback running on it.
