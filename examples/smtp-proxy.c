@@ -11,7 +11,10 @@
  * RCPT, DATA, end of data, VRFY, HELP and ETRN until upstream answered it. Each deferred
  * decision is a `pend` entry, oldest first, matched to the client engine's callbacks in command
  * order. The body streams through a buffer: the server's on_data fills it (pausing the
- * client's connection above PX_BODY_HIGH), the client's body source drains it.
+ * client's connection above PX_BODY_HIGH), the client's body source drains it. When the body
+ * source waits, or a BDAT LAST's data is still to be told upstream (data_due), on_data hands
+ * its octets to the client engine at once (smtp_client_body_ready, smtp_client_data_as) and
+ * keeps only what the engine did not take: no copy of its own.
  * Calls across the engines happen inside one engine's callbacks; the other connection is then
  * marked and brought up to date (smtp_io_loop_update) after the loop's turn, from `work`, so
  * that no connection is flushed or freed under a callback running on it.
@@ -129,12 +132,15 @@ struct px_conn {
         char orcpt[501];
     } * *rcpts;
     size_t nrcpts, rcpts_cap;
-    /* The body between the two engines. */
+    /* The body between the two engines: what the client engine could not take yet, and (only
+     * during on_data) the client's octets offered to it straight from the server engine. */
     char *body;
     size_t body_len, body_off, body_cap;
+    smtp_span body_now;
     int body_end;     /* the client's message is complete */
     int body_abort;   /* the client's message will not complete: upstream must not get it */
     int body_waiting; /* the body source answered SMTP_ERR_AGAIN */
+    int data_due;     /* a BDAT LAST accepted, upstream told at its first octets (data_due_start) */
     /* A message sent as one BDAT LAST: its octets still to come (the body is complete when
      * they came, before the engine judged the BDAT: SMTP_SERVER_CHUNK_AHEAD). */
     int chunk_counting;
@@ -571,6 +577,13 @@ static smtp_ssize up_body(smtp_client *cli, char *dest, size_t cap, void *ud)
         return (smtp_ssize)k;
     }
     size_t n = p->body_len - p->body_off;
+    if (n == 0 && p->body_now.len) { /* on_data's octets, not kept */
+        n = p->body_now.len < cap ? p->body_now.len : cap;
+        memcpy(dest, p->body_now.ptr, n);
+        p->body_now.ptr += n;
+        p->body_now.len -= n;
+        return (smtp_ssize)n;
+    }
     if (n == 0) {
         if (p->body_end) return 0;
         p->body_waiting = 1;
@@ -726,6 +739,7 @@ static void filter_done(px_conn *p, int status)
 /* After each turn of the loop: the filters that ended or ran out of time. */
 static void filters_check(px_state *st)
 {
+    if (st->filters == NULL) return; /* no clock read each turn without --filter */
     int64_t now = mono_ms();
     px_conn *p = st->filters;
     while (p != NULL) {
@@ -871,7 +885,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     msg.read_body_data = p;
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
-    p->body_end = p->body_abort = p->body_waiting = p->paused_once = 0;
+    p->body_end = p->body_abort = p->body_waiting = p->paused_once = p->data_due = 0;
     p->chunk_counting = 0;
     p->up_rcpts_ok = 0;
     p->early_code = 0;
@@ -964,21 +978,66 @@ static int on_data_start(smtp_server *srv, void *ud)
      * included, when upstream lacks CHUNKING). */
     smtp_verb verb = smtp_server_decision_command(srv);
     uint64_t id = verb == SMTP_VERB_DATA ? smtp_server_decision(srv) : 0;
+    /* A message in one BDAT LAST is complete once its octets came: upstream gets its LAST
+     * then, with the envelope when the chunk came ahead of the envelope's replies. Upstream
+     * is told of the data at the chunk's first octets (on_data), so that the client engine
+     * takes them with the command rather than waiting for them. */
+    uint64_t size = 0;
+    int last = 0;
+    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) != 0) last = 0;
+    if (last && size > 0) {
+        p->chunk_counting = 1;
+        p->chunk_left = size;
+        p->data_due = 1;
+        p->in_body = 1;
+        return 0;
+    }
     if (data_upstream(p, verb, id) != 0) {
         smtp_server_reply(srv, 451, "4.3.0", "Cannot relay the data now", 25);
         return 0;
     }
     p->in_body = 1;
-    /* A message in one BDAT LAST is complete once its octets came: upstream gets its LAST
-     * then, with the envelope when the chunk came ahead of the envelope's replies. */
-    uint64_t size;
-    int last;
-    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) == 0 && last) {
-        p->chunk_counting = size > 0;
-        p->chunk_left = size;
-        if (size == 0) p->body_end = 1;
-    }
+    if (last) p->body_end = 1; /* BDAT 0 LAST */
     return id ? SMTP_SERVER_DEFER : 0;
+}
+
+/* The data of a BDAT LAST accepted with data_due goes upstream now: its octets came (on_data),
+ * the message ended, or it stopped first (then from work(): the client engine may end its
+ * transaction at once, which it must not do under its own callback). Nothing goes once
+ * upstream's transaction ended. A failure is the message's verdict at its end. */
+static void data_due_start(px_conn *p)
+{
+    if (!p->data_due) return;
+    p->data_due = 0;
+    if (!p->txn || p->up_dead || data_upstream(p, SMTP_VERB_BDAT, 0) == 0) return;
+    p->body_abort = 1;
+    p->early_code = 451;
+    memcpy(p->early_text, "4.3.0 Cannot relay the data now", 31);
+    p->early_len = 31;
+}
+
+/* Keeps the client's octets for the body source. Returns 0, or -1 (out of memory). */
+static int body_keep(px_conn *p, smtp_span data)
+{
+    if (p->body_len + data.len > p->body_cap) {
+        if (p->body_off) {
+            memmove(p->body, p->body + p->body_off, p->body_len - p->body_off);
+            p->body_len -= p->body_off;
+            p->body_off = 0;
+        }
+        if (p->body_len + data.len > p->body_cap) {
+            size_t cap = p->body_cap ? p->body_cap : 16384;
+            while (cap < p->body_len + data.len)
+                cap *= 2;
+            char *b = realloc(p->body, cap);
+            if (b == NULL) return -1;
+            p->body = b;
+            p->body_cap = cap;
+        }
+    }
+    memcpy(p->body + p->body_len, data.ptr, data.len);
+    p->body_len += data.len;
+    return 0;
 }
 
 static int on_data(smtp_server *srv, smtp_span data, void *ud)
@@ -999,28 +1058,25 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
         return 0;
     }
     if (p->body_abort || p->up_dead) return 0; /* dropped: the verdict comes at the end */
-    if (p->body_len + data.len > p->body_cap) {
-        if (p->body_off) {
-            memmove(p->body, p->body + p->body_off, p->body_len - p->body_off);
-            p->body_len -= p->body_off;
-            p->body_off = 0;
-        }
-        if (p->body_len + data.len > p->body_cap) {
-            size_t cap = p->body_cap ? p->body_cap : 16384;
-            while (cap < p->body_len + data.len)
-                cap *= 2;
-            char *b = realloc(p->body, cap);
-            if (b == NULL) return -1;
-            p->body = b;
-            p->body_cap = cap;
-        }
-    }
-    memcpy(p->body + p->body_len, data.ptr, data.len);
-    p->body_len += data.len;
     if (p->chunk_counting && (p->chunk_left -= data.len) == 0) {
         p->chunk_counting = 0;
         p->body_end = 1;
     }
+    if (p->data_due || p->body_waiting) {
+        /* The client engine takes the octets from the span (up_body, after what is kept):
+         * only what it cannot take now is kept. */
+        p->body_now = data;
+        if (p->data_due) {
+            data_due_start(p);
+        } else {
+            p->body_waiting = 0;
+            if (smtp_client_body_ready(p->cli) == SMTP_ERR_INVALID_STATE) p->body_waiting = 1;
+        }
+        data = p->body_now;
+        p->body_now = (smtp_span){NULL, 0};
+        touch_up(p);
+    }
+    if (data.len && body_keep(p, data) != 0) return -1;
     if (p->body_waiting) touch_up(p);
     if (p->body_len - p->body_off >= PX_BODY_HIGH && p->down) {
         if (!p->paused_once) LOG(p, "client paused: %d KiB wait for upstream", PX_BODY_HIGH / 1024);
@@ -1051,6 +1107,7 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
         p->end_id = smtp_server_decision(srv);
         return SMTP_SERVER_DEFER;
     }
+    data_due_start(p);
     if (p->early_code) { /* upstream decided already: its verdict, now */
         smtp_server_relay_to(srv, 0, p->early_code, p->early_text, p->early_len);
         p->early_code = 0;
@@ -1063,7 +1120,9 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
         return 0;
     }
     if (pend_push(p, P_END, smtp_server_decision(srv)) != 0) return -1;
-    touch_up(p);
+    /* Upstream's connection has news only for a body source that waits for the end; else
+     * the client engine has the body (or will pull it when its connection can take more). */
+    if (p->body_waiting) touch_up(p);
     return SMTP_SERVER_DEFER;
 }
 
@@ -1078,6 +1137,7 @@ static int on_message_abort(smtp_server *srv, smtp_server_abort_reason why, void
         upstream_rset(p);
         return 0;
     }
+    if (p->data_due) touch_up(p); /* work() tells upstream of the data (data_due_start) */
     if (p->txn && why == SMTP_SERVER_ABORT_NO_RECIPIENTS && p->up_rcpts_ok == 0) {
         /* The BDAT (its chunk given ahead) was refused for upstream's own refusals: upstream
          * has no recipient either, and its client engine ends the transaction there, after
@@ -1292,6 +1352,7 @@ static void on_close(smtp_io_conn *conn, smtp_io_status status, int detail, void
         p->down_gone = 1;
         LOG(p, "closed: %s", smtp_io_status_text(status, detail, text, sizeof text));
         filter_kill(p);
+        data_due_start(p);
         if (p->body_waiting || p->txn) p->body_abort = 1;
         touch_up(p); /* upstream's session ends too (QUIT, or cut mid-message) */
     } else {
@@ -1337,6 +1398,7 @@ static void work(px_state *st)
         st->work = p->next_work;
         p->queued = 0;
         if (p->cli == NULL && !p->up_dead && !p->down_gone) up_start(p);
+        if (p->data_due && !p->in_body) data_due_start(p); /* a message stopped before its octets */
         if (p->dirty_up && p->up != NULL) {
             p->dirty_up = 0;
             if (p->body_waiting && (p->body_len > p->body_off || p->body_end || p->body_abort)) {

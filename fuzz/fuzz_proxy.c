@@ -88,7 +88,9 @@ struct px {
     size_t nrcpts, rcpts_cap;
     char *body;
     size_t body_len, body_off, body_cap;
+    smtp_span body_now; /* on_data's octets offered to the client engine (smtp-proxy.c's) */
     int body_end, body_abort, body_waiting;
+    int data_due;       /* a BDAT LAST accepted, upstream told at its first octets */
     int chunk_counting; /* a message in one BDAT LAST: its octets still to come (CHUNK_AHEAD) */
     uint64_t chunk_left;
     size_t up_rcpts_ok; /* recipients upstream accepted in this transaction */
@@ -340,6 +342,13 @@ static smtp_ssize up_body(smtp_client *cli, char *dest, size_t cap, void *ud)
     struct px *p = ud;
     if (p->body_abort) return SMTP_ERR_CALLBACK_FAILURE;
     size_t n = p->body_len - p->body_off;
+    if (n == 0 && p->body_now.len) {
+        n = p->body_now.len < cap ? p->body_now.len : cap;
+        memcpy(dest, p->body_now.ptr, n);
+        p->body_now.ptr += n;
+        p->body_now.len -= n;
+        return (smtp_ssize)n;
+    }
     if (n == 0) {
         if (p->body_end) return 0;
         p->body_waiting = 1;
@@ -445,7 +454,7 @@ static int on_mail(smtp_server *srv, const smtp_server_mail *m, void *ud)
     msg.read_body_data = p;
     p->nrcpts = 0;
     p->body_len = p->body_off = 0;
-    p->body_end = p->body_abort = p->body_waiting = 0;
+    p->body_end = p->body_abort = p->body_waiting = p->data_due = 0;
     p->chunk_counting = 0;
     p->up_rcpts_ok = 0;
     p->early_code = 0;
@@ -506,19 +515,35 @@ static int on_data_start(smtp_server *srv, void *ud)
     }
     smtp_verb verb = smtp_server_decision_command(srv);
     uint64_t id = verb == SMTP_VERB_DATA ? smtp_server_decision(srv) : 0;
+    uint64_t size = 0;
+    int last = 0;
+    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) != 0) last = 0;
+    if (last && size > 0) {
+        p->chunk_counting = 1;
+        p->chunk_left = size;
+        p->data_due = 1;
+        p->in_body = 1;
+        return 0;
+    }
     if (data_upstream(p, verb, id) != 0) {
         smtp_server_reply(srv, 451, "4.3.0", "Cannot relay the data now", 25);
         return 0;
     }
     p->in_body = 1;
-    uint64_t size;
-    int last;
-    if (verb == SMTP_VERB_BDAT && smtp_server_decision_chunk(srv, &size, &last) == 0 && last) {
-        p->chunk_counting = size > 0;
-        p->chunk_left = size;
-        if (size == 0) p->body_end = 1;
-    }
+    if (last) p->body_end = 1;
     return id ? SMTP_SERVER_DEFER : 0;
+}
+
+/* smtp-proxy.c's data_due_start. */
+static void data_due_start(struct px *p)
+{
+    if (!p->data_due) return;
+    p->data_due = 0;
+    if (!p->txn || p->up_dead || data_upstream(p, SMTP_VERB_BDAT, 0) == 0) return;
+    p->body_abort = 1;
+    p->early_code = 451;
+    memcpy(p->early_text, "4.3.0 Cannot relay the data now", 31);
+    p->early_len = 31;
 }
 
 static int on_data(smtp_server *srv, smtp_span data, void *ud)
@@ -526,6 +551,22 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     (void)srv;
     struct px *p = ud;
     if (p->body_abort || p->up_dead) return 0;
+    if (p->chunk_counting && (p->chunk_left -= data.len) == 0) {
+        p->chunk_counting = 0;
+        p->body_end = 1;
+    }
+    if (p->data_due || p->body_waiting) { /* the client engine takes them from the span */
+        p->body_now = data;
+        if (p->data_due) {
+            data_due_start(p);
+        } else {
+            p->body_waiting = 0;
+            if (smtp_client_body_ready(p->cli) == SMTP_ERR_INVALID_STATE) p->body_waiting = 1;
+        }
+        data = p->body_now;
+        p->body_now = (smtp_span){NULL, 0};
+    }
+    if (data.len == 0) return 0;
     if (p->body_len + data.len > p->body_cap) {
         size_t cap = p->body_cap ? p->body_cap : 16384;
         while (cap < p->body_len + data.len)
@@ -537,10 +578,6 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     }
     memcpy(p->body + p->body_len, data.ptr, data.len);
     p->body_len += data.len;
-    if (p->chunk_counting && (p->chunk_left -= data.len) == 0) {
-        p->chunk_counting = 0;
-        p->body_end = 1;
-    }
     return 0;
 }
 
@@ -550,6 +587,7 @@ static int on_message_end(smtp_server *srv, const smtp_server_message *msg, void
     struct px *p = ud;
     p->in_body = 0;
     p->body_end = 1;
+    data_due_start(p);
     if (p->early_code) {
         smtp_server_relay_to(srv, 0, p->early_code, p->early_text, p->early_len);
         p->early_code = 0;
@@ -993,6 +1031,7 @@ static void down_close(struct run *r)
     if (p->down_gone) return;
     p->down_gone = 1;
     p->srv = NULL;
+    data_due_start(p);
     if (p->body_waiting || p->txn) p->body_abort = 1;
 }
 
@@ -1045,7 +1084,9 @@ static void pump(void *ud)
             p->up_gone = 1;
         }
         fmodel_read(&r->um);
-        /* smtp-proxy.c's work(): the body source's wake-up, QUIT upstream, the 421. */
+        /* smtp-proxy.c's work(): a message stopped before its octets, the body source's
+         * wake-up, QUIT upstream, the 421. */
+        if (p->data_due && !p->in_body) data_due_start(p);
         if (p->body_waiting && (p->body_len > p->body_off || p->body_end || p->body_abort)) {
             p->body_waiting = 0;
             (void)smtp_client_body_ready(p->cli);

@@ -4,7 +4,8 @@
 # replies as they are (a recipient refused upstream with a two-line 550, the 354's text, a
 # two-line final reply) and upstream getting the group in one flight; upstream's replies one
 # octet per packet; upstream cut in the middle of the data (451 then 421, nothing stored);
-# upstream unreachable (421 4.4.1); a VRFY between BDAT chunks; ten recipients after a RSET;
+# upstream unreachable (421 4.4.1); a BDAT LAST whose octets come after the envelope's replies
+# (taken, every recipient refused, the client gone); a VRFY between BDAT chunks; ten recipients after a RSET;
 # a broken upstream's 250 to DATA; filters that pass, refuse and hang; XCLIENT, XFORWARD and the PROXY header; LMTP; smtp-send
 # through the proxy to smtp-sink, with STARTTLS on both sides; 1,000 connections at once.
 # Usage: proxy.sh BINDIR RAWSMTP [MKCERT]
@@ -25,9 +26,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/smtp-proxy.XXXXXX")
 step=start
 proxy_pid=
 up_pid=
+raw_pid=
 
 cleanup_all() {
-    for pid in $proxy_pid $up_pid; do
+    for pid in $proxy_pid $up_pid $raw_pid; do
         kill -KILL "$pid" 2>/dev/null
     done
     cleanup
@@ -157,6 +159,22 @@ expect_in "$tmp/up.log" "STORED 21"
 stop_proxy
 stop_upstream
 
+# refused_replies: the client's transcript of a BDAT message whose recipients upstream all
+# refused, then RSET and a message upstream takes.
+refused_replies() {
+    pipelined_replies | sed -n '1,9p'
+    cat <<'EOF'
+550-5.1.1 The email account that you tried to reach does
+550 5.1.1 not exist. Please check the address.
+554 5.5.1 Error: no valid recipients
+250 2.0.0 Ok
+250 2.1.0 Sender OK (fake)
+250 2.1.5 Recipient OK (fake)
+250 2.0.0 queue id FAKE456 (fake, BDAT)
+221 2.0.0 Bye
+EOF
+}
+
 # ---- BDAT read ahead, every recipient refused upstream, a message larger than the proxy's
 # chunks: the client gets upstream's 550 and the engine's 554, the upstream connection
 # survives (no partial message, no abort), and after RSET the next message goes through.
@@ -173,24 +191,85 @@ step=bdat-refused
 start_upstream chunking
 start_proxy --upstream "127.0.0.1:$up_port" -v
 raw_session "$tmp/bdat-refused"
-{
-    pipelined_replies | sed -n '1,9p'
-    cat <<'EOF'
-550-5.1.1 The email account that you tried to reach does
-550 5.1.1 not exist. Please check the address.
-554 5.5.1 Error: no valid recipients
-250 2.0.0 Ok
-250 2.1.0 Sender OK (fake)
-250 2.1.5 Recipient OK (fake)
-250 2.0.0 queue id FAKE456 (fake, BDAT)
-221 2.0.0 Bye
-EOF
-} | expect_transcript
+refused_replies | expect_transcript
 expect_in "$tmp/up.log" "STORED 21"
 [ "$(grep -c '^STORED' "$tmp/up.log")" = 1 ] || fail "upstream stored more than the second message"
 # One upstream connection for both messages: nothing closed it before the second was stored.
 [ "$(sed -n '/^STORED/q;/^CLOSED/p' "$tmp/up.log")" = "" ] || fail "the upstream connection was closed"
 expect_not_in "$tmp/proxy.err" "message aborted"
+stop_proxy
+stop_upstream
+
+# raw_session_after FILE WATCHED PATTERN FILE2: rawsmtp sends FILE, then FILE2 once the file
+# WATCHED has a line matching PATTERN; its output, CRs removed, in $tmp/raw.out.
+raw_session_after() {
+    rm -f "$tmp/go" "$tmp/raw.crlf"
+    "$raw" "$pport" "$1" "$tmp/go" "$4" >"$tmp/raw.crlf" &
+    raw_pid=$!
+    wait_for "$2" "$3"
+    touch "$tmp/go"
+    wait "$raw_pid" || fail "rawsmtp"
+    raw_pid=
+    tr -d '\r' <"$tmp/raw.crlf" >"$tmp/raw.out"
+}
+
+# ---- BDAT LAST whose octets come after the envelope's replies: upstream is told of the data
+# at the chunk's first octets, and gets the command and the chunk in one flight.
+step=bdat-late-octets
+printf 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 21 LAST\r\n' \
+    >"$tmp/late1"
+printf 'Subject: t\r\n\r\nhello\r\nQUIT\r\n' >"$tmp/late2"
+start_upstream chunking
+start_proxy --upstream "127.0.0.1:$up_port"
+raw_session_after "$tmp/late1" "$tmp/raw.crlf" "^250 2.1.5 " "$tmp/late2"
+{
+    pipelined_replies | sed -n '1,10p'
+    printf '250 2.0.0 queue id FAKE456 (fake, BDAT)\n221 2.0.0 Bye\n'
+} | expect_transcript
+expect_in "$tmp/up.log" 'MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n'
+expect_in "$tmp/up.log" 'BDAT 21 LAST\r\nSubject: t\r\n\r\nhello\r\n'
+expect_in "$tmp/up.log" "STORED 21"
+stop_proxy
+stop_upstream
+
+# ---- The same with every recipient refused upstream before the chunk's first octet: the
+# client gets the engine's 554, upstream no data and no abort, and the next message goes.
+step=bdat-refused-before-octets
+printf 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bad@example.org>\r\nBDAT 21 LAST\r\n' \
+    >"$tmp/late1"
+printf 'Subject: t\r\n\r\nhello\r\nRSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 21 LAST\r\nSubject: t\r\n\r\nhello\r\nQUIT\r\n' \
+    >"$tmp/late2"
+start_upstream chunking
+start_proxy --upstream "127.0.0.1:$up_port" -v
+# The replies wait for the chunk's (RFC 2920 group): upstream's RSET shows that the proxy
+# took the refusal and ended the transaction there.
+raw_session_after "$tmp/late1" "$tmp/up.log" "RSET" "$tmp/late2"
+refused_replies | expect_transcript
+[ "$(grep -c '^STORED' "$tmp/up.log")" = 1 ] || fail "upstream stored more than the second message"
+[ "$(sed -n '/^STORED/q;/^CLOSED/p' "$tmp/up.log")" = "" ] || fail "the upstream connection was closed"
+expect_not_in "$tmp/proxy.err" "message aborted"
+stop_proxy
+stop_upstream
+
+# ---- The client gone after BDAT LAST, before any octet of its chunk: upstream gets no
+# message, and the proxy goes on.
+step=bdat-gone-before-octets
+printf 'EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 21 LAST\r\n' \
+    >"$tmp/late1"
+start_upstream chunking
+start_proxy --upstream "127.0.0.1:$up_port" -v
+"$raw" "$pport" "$tmp/late1" >"$tmp/raw.crlf" &
+raw_pid=$!
+wait_for "$tmp/raw.crlf" "^250 2.1.5 "
+kill "$raw_pid"
+wait "$raw_pid"
+raw_pid=
+wait_for "$tmp/up.log" "^CLOSED"
+expect_not_in "$tmp/up.log" "STORED"
+expect_not_in "$tmp/up.log" "BDAT"
+raw_session "$tmp/bdat"
+expect_line "$tmp/raw.out" "250 2.0.0 queue id FAKE456 (fake, BDAT)"
+expect_in "$tmp/up.log" "STORED 21"
 stop_proxy
 stop_upstream
 
