@@ -1152,8 +1152,12 @@ static int on_rcpt_reply(smtp_client *cli, const struct smtp_cli_expect *x,
         if (!cli->saved.set && !cli->m_decided) save_reply(cli, r);
     }
     int cr;
+    uint64_t txn = cli->messages;
     SMTP_CALLBACK(cli, cr, on_rcpt, &cli->msg->rcpts[x->index], r);
     if (cr < 0) return smtp_cli_callback_failed(cli);
+    /* The callback ended the transaction (smtp_client_data for its last recipient, refused,
+     * reports it at once), and may have begun the next: nothing more of this reply's. */
+    if (cli->messages != txn) return 0;
     /* Before DATA (or while BDAT chunks go out): with no recipient, stop and RSET. */
     if (cli->m_rcpt_replied == txn_rcpts(cli) && !cli->m_decided && !cli->m_open &&
         (cli->m_data == SMTP_CLI_DATA_NONE || cli->m_data == SMTP_CLI_DATA_BDAT))

@@ -1629,6 +1629,73 @@ static smtp_ssize dot_body(smtp_client *cli, char *dest, size_t cap, void *ud)
     return (smtp_ssize)(sizeof body - 1);
 }
 
+/* smtp_client_data called by on_rcpt for the last recipient, which was refused (as smtp-proxy
+ * may): the transaction ends inside the callback (on_message, PERMFAIL, nothing sent after
+ * RCPT), and the reply's handling after the callback must not look at it any more (it did: a
+ * NULL message read); then a second transaction the same way, and one accepted. */
+struct data_in_rcpt {
+    struct app a;
+    int calls, rv;
+};
+
+static int on_rcpt_data(smtp_client *cli, const smtp_client_rcpt *rcpt, const smtp_client_reply *r,
+                        void *ud)
+{
+    struct data_in_rcpt *d = ud;
+    (void)rcpt, (void)r;
+    d->calls++;
+    d->a.rcpts++;
+    d->rv = smtp_client_data(cli);
+    return 0;
+}
+
+static void test_data_in_on_rcpt(void)
+{
+    struct data_in_rcpt d = {{0}, 0, 0};
+    smtp_client_callbacks cb = app_cb;
+    cb.on_rcpt = on_rcpt_data;
+    smtp_client_settings s;
+    settings(&s);
+    smtp_client *c;
+    char out[4096];
+    CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &d), 0);
+    CHECK(feed(c, "220 x\r\n250-x\r\n250 PIPELINING\r\n") > 0);
+    for (int round = 0; round < 2; round++) {
+        smtp_client_message m;
+        smtp_client_message_init(&m);
+        m.sender = "a@example.org";
+        m.body = "hi\r\n";
+        m.body_len = 4;
+        CHECK_INT(smtp_client_mail_from(c, &m), 0);
+        CHECK_INT(smtp_client_rcpt_to(c, &(smtp_client_rcpt){.address = "b@example.net"}), 0);
+        size_t n = drain(c, out, sizeof out - 1);
+        out[n] = '\0';
+        CHECK_STR(out, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n");
+        CHECK_INT((int)smtp_client_read(c, "250 ok\r\n550 5.1.1 no\r\n", 22), 22);
+        CHECK_INT(d.calls, round + 1);
+        CHECK_INT(d.rv, 0);
+        CHECK_INT(d.a.messages, round + 1); /* ended inside on_rcpt, as PERMFAIL */
+        CHECK_INT(d.a.delivered, 0);
+        n = drain(c, out, sizeof out - 1); /* no DATA: RSET or nothing */
+        out[n] = '\0';
+        CHECK(strstr(out, "DATA") == NULL);
+        if (n) CHECK_INT((int)smtp_client_read(c, "250 ok\r\n", 8), 8);
+    }
+    /* and one accepted: DATA follows the RCPT's 250, the message delivered */
+    smtp_client_message m;
+    smtp_client_message_init(&m);
+    m.sender = "a@example.org";
+    m.body = "hi\r\n";
+    m.body_len = 4;
+    CHECK_INT(smtp_client_mail_from(c, &m), 0);
+    CHECK_INT(smtp_client_rcpt_to(c, &(smtp_client_rcpt){.address = "b@example.net"}), 0);
+    CHECK(feed(c, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
+    CHECK_INT(d.rv, 0);
+    CHECK_INT(d.a.delivered, 1);
+    CHECK_INT(d.a.messages, 3);
+    smtp_client_del(c);
+}
+
 static void test_data_as(void)
 {
     for (int how = 0; how < 3; how++) {
@@ -1671,6 +1738,7 @@ static void test_data_as(void)
 
 int main(void)
 {
+    test_data_in_on_rcpt();
     test_data_as();
     test_msg_no_chunking();
     test_on_ready();

@@ -993,7 +993,9 @@ SMTP_API int smtp_client_rcpt_to(smtp_client *cli, const smtp_client_rcpt *rcpt)
  * refused, nothing more is sent (an open transaction is closed with RSET) and on_message
  * reports the message, with the first refusal; a 354 that arrives anyway is answered with an
  * empty message (RFC 2920 3.1). With SMTP_CLIENT_MSG_ALL_OR_NOTHING the data waits for every
- * recipient's reply.
+ * recipient's reply. It may be called from on_rcpt (a relay that knows its last recipient
+ * when that recipient's reply comes): when that reply was the last and every recipient was
+ * refused, on_message reports the message before this call returns, still inside on_rcpt.
  *
  * @param cli  The client.
  * @return 0 on success, or one of these negative error codes:
