@@ -449,6 +449,15 @@ static int on_data(smtp_server *srv, smtp_span data, void *ud)
     return 0;
 }
 
+/* A string of the JSON line, or null for NULL. */
+static void json_str_or_null(ex_jline *j, const char *v)
+{
+    if (v != NULL)
+        ex_jline_string(j, v, strlen(v));
+    else
+        ex_jline_lit(j, "null");
+}
+
 /* The JSON line from "helo" to the time's opening quote. */
 static void json_middle(ex_jline *j, const sink_session *s, int tls, const char *user,
                         const char *peer)
@@ -459,15 +468,9 @@ static void json_middle(ex_jline *j, const sink_session *s, int tls, const char 
         ex_jline_lit(j, ",\"tls\":true,\"auth\":");
     else
         ex_jline_lit(j, ",\"tls\":false,\"auth\":");
-    if (user != NULL)
-        ex_jline_string(j, user, strlen(user));
-    else
-        ex_jline_lit(j, "null");
+    json_str_or_null(j, user);
     ex_jline_lit(j, ",\"peer\":");
-    if (peer != NULL)
-        ex_jline_string(j, peer, strlen(peer));
-    else
-        ex_jline_lit(j, "null");
+    json_str_or_null(j, peer);
     ex_jline_lit(j, ",\"time\":\"");
 }
 
@@ -477,15 +480,9 @@ static void json_tail(ex_jline *j, const sink_session *s, const char *version, c
     ex_jline_lit(j, "\",\"conn\":");
     ex_jline_u64(j, s->id);
     ex_jline_lit(j, ",\"tls_version\":");
-    if (version != NULL)
-        ex_jline_string(j, version, strlen(version));
-    else
-        ex_jline_lit(j, "null");
+    json_str_or_null(j, version);
     ex_jline_lit(j, ",\"tls_cipher\":");
-    if (cipher != NULL)
-        ex_jline_string(j, cipher, strlen(cipher));
-    else
-        ex_jline_lit(j, "null");
+    json_str_or_null(j, cipher);
     ex_jline_lit(j, ",\"requiretls\":");
 }
 

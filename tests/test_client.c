@@ -1649,6 +1649,18 @@ static int on_rcpt_data(smtp_client *cli, const smtp_client_rcpt *rcpt, const sm
     return 0;
 }
 
+/* Opens a transaction of a 4-octet body to b@example.net (smtp_client_mail_from, rcpt_to). */
+static void open_hi(smtp_client *c)
+{
+    smtp_client_message m;
+    smtp_client_message_init(&m);
+    m.sender = "a@example.org";
+    m.body = "hi\r\n";
+    m.body_len = 4;
+    CHECK_INT(smtp_client_mail_from(c, &m), 0);
+    CHECK_INT(smtp_client_rcpt_to(c, &(smtp_client_rcpt){.address = "b@example.net"}), 0);
+}
+
 static void test_data_in_on_rcpt(void)
 {
     struct data_in_rcpt d = {{0}, 0, 0};
@@ -1661,13 +1673,7 @@ static void test_data_in_on_rcpt(void)
     CHECK_INT(smtp_client_new(&c, &cb, &s, NULL, &d), 0);
     CHECK(feed(c, "220 x\r\n250-x\r\n250 PIPELINING\r\n") > 0);
     for (int round = 0; round < 2; round++) {
-        smtp_client_message m;
-        smtp_client_message_init(&m);
-        m.sender = "a@example.org";
-        m.body = "hi\r\n";
-        m.body_len = 4;
-        CHECK_INT(smtp_client_mail_from(c, &m), 0);
-        CHECK_INT(smtp_client_rcpt_to(c, &(smtp_client_rcpt){.address = "b@example.net"}), 0);
+        open_hi(c);
         size_t n = drain(c, out, sizeof out - 1);
         out[n] = '\0';
         CHECK_STR(out, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n");
@@ -1682,13 +1688,7 @@ static void test_data_in_on_rcpt(void)
         if (n) CHECK_INT((int)smtp_client_read(c, "250 ok\r\n", 8), 8);
     }
     /* and one accepted: DATA follows the RCPT's 250, the message delivered */
-    smtp_client_message m;
-    smtp_client_message_init(&m);
-    m.sender = "a@example.org";
-    m.body = "hi\r\n";
-    m.body_len = 4;
-    CHECK_INT(smtp_client_mail_from(c, &m), 0);
-    CHECK_INT(smtp_client_rcpt_to(c, &(smtp_client_rcpt){.address = "b@example.net"}), 0);
+    open_hi(c);
     CHECK(feed(c, "250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n") > 0);
     CHECK_INT(d.rv, 0);
     CHECK_INT(d.a.delivered, 1);

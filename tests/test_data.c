@@ -475,6 +475,17 @@ static void test_bdat_modes_random(void)
     }
 }
 
+/* Appends `lead` octets of plain lines (60 octets and CRLF), the piece `odd`, then `tail`
+ * octets of plain lines again: `odd` at every alignment to the SIMD blocks as `lead` grows. */
+static void plain_around(struct buf *b, size_t lead, const char *odd, size_t tail)
+{
+    for (size_t i = 0; i < lead; i++)
+        buf_add(b, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "p", 1);
+    buf_add(b, odd, strlen(odd));
+    for (size_t i = 0; i < tail; i++)
+        buf_add(b, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "q", 1);
+}
+
 /* The encoder's 64-octet blocks of plain lines (lib/data_encode.c): plain lines with one
  * piece that is not plain ('.' at a line start, a bare CR or LF, CRLF.CRLF, TAB...) at every
  * alignment to the blocks, encoded whole and through small output buffers, in every mode:
@@ -488,11 +499,7 @@ static void test_encoder_plain_blocks(void)
     for (size_t lead = 0; lead < 140; lead++) {
         for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
             struct buf body = {0};
-            for (size_t i = 0; i < lead; i++) /* plain lines of 60 octets and CRLF */
-                buf_add(&body, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "p", 1);
-            buf_add(&body, odd[k], strlen(odd[k]));
-            for (size_t i = 0; i < 400; i++)
-                buf_add(&body, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "q", 1);
+            plain_around(&body, lead, odd[k], 400);
             for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
                 struct buf want = {0}, whole = {0}, pieces = {0};
                 ref_encode(&body, modes[m], &want);
@@ -562,11 +569,7 @@ static void test_decoder_plain_blocks(void)
     for (size_t lead = 0; lead < 140; lead++) {
         for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
             struct buf in = {0};
-            for (size_t i = 0; i < lead; i++) /* plain lines of 60 octets and CRLF */
-                buf_add(&in, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "p", 1);
-            buf_add(&in, odd[k], strlen(odd[k]));
-            for (size_t i = 0; i < 300; i++)
-                buf_add(&in, i % 62 == 60 ? "\r" : i % 62 == 61 ? "\n" : "q", 1);
+            plain_around(&in, lead, odd[k], 300);
             buf_add(&in, "\r\n.\r\n", 5);
             for (int pol = 0; pol < 3; pol++) {
                 struct dec_result want, got;

@@ -140,6 +140,16 @@ static void test_jline_words(void)
     }
 }
 
+/* A line whose writes go to a temporary file (returned, NULL with a failed check). */
+static FILE *jline_file(ex_jline *j)
+{
+    ex_jline_init(j, -1);
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (f != NULL) j->fd = fileno(f);
+    return f;
+}
+
 /* A line longer than the buffer leaves in several writes, unchanged: plain runs, escapes and
  * UTF-8 sequences that straddle the buffer's end. */
 static void test_jline_long(void)
@@ -162,11 +172,8 @@ static void test_jline_long(void)
     }
     want[w++] = '"';
     ex_jline j;
-    ex_jline_init(&j, -1);
-    FILE *f = tmpfile();
-    CHECK(f != NULL);
+    FILE *f = jline_file(&j);
     if (f == NULL) return;
-    j.fd = fileno(f);
     ex_jline_string(&j, in, sizeof in);
     ex_jline_lit(&j, ",");
     ex_jline_u64(&j, 0);
@@ -202,11 +209,8 @@ static void test_jline_u64_full(void)
 {
     for (size_t left = 1; left < 10; left++) {
         ex_jline j;
-        ex_jline_init(&j, -1);
-        FILE *f = tmpfile();
-        CHECK(f != NULL);
+        FILE *f = jline_file(&j);
         if (f == NULL) return;
-        j.fd = fileno(f);
         memset(j.buf, 'x', EX_JLINE_CAP - left);
         j.len = EX_JLINE_CAP - left;
         ex_jline_u64(&j, 1000000007);
