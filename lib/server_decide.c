@@ -103,8 +103,8 @@ static inline int word_has_ctl(const char *p)
  */
 DECIDE_INLINE int check_text(const char *text, size_t len, int relay)
 {
-    if (!text && len) return SMTP_ERR_INVALID_ARGUMENT;
-    if (len > SMTP_SRV_MAX_TEXT) return SMTP_ERR_INVALID_ARGUMENT;
+    if (!len) return 0; /* most answers: the default text */
+    if (!text || len > SMTP_SRV_MAX_TEXT) return SMTP_ERR_INVALID_ARGUMENT;
     size_t lines = 1, i = 0;
 #if defined(SMTP_SCAN_SSE2)
     if (len >= 16 && !smtp_scan_portable) {
