@@ -563,6 +563,11 @@ int smtp_srv_check_answer(const smtp_server *srv, smtp_srv_decision kind, int co
 int smtp_srv_apply_kept(smtp_server *srv, const smtp_srv_slot *slot);
 /* Is `code` an acceptance for decision `kind` (0: the default acceptance)? */
 int smtp_srv_accepts(smtp_srv_decision kind, int code);
+/* Checks a reply's text: at most SMTP_SRV_MAX_TEXT octets, no control but TAB and, with
+ * `relay`, LF between at most SMTP_SERVER_MAX_RELAY_LINES lines. Returns 0,
+ * SMTP_ERR_INVALID_ARGUMENT (too long, too many lines, NULL with a length) or
+ * SMTP_ERR_UNSAFE_ARGUMENT (a control). */
+int smtp_srv_check_text(const char *text, size_t len, int relay);
 
 /* ---- server_pipe.c ---- */
 

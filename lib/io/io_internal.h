@@ -85,7 +85,8 @@ struct smtp_io_conn {
     /* The loop's bookkeeping. */
     smtp_io_pollent pe;
     size_t heap_index;
-    void *loop_data; /* the session's user_data, for on_close */
+    int64_t heap_deadline; /* the deadline the heap placed it by (heap.c) */
+    void *loop_data;       /* the session's user_data, for on_close */
 };
 
 /* conn.c */
@@ -147,7 +148,7 @@ typedef struct smtp_io_heap {
 int smtp_io_heap_reserve(smtp_io_heap *h, const smtp_mem *mem);
 int smtp_io_heap_push(smtp_io_heap *h, smtp_io_conn *c, const smtp_mem *mem);
 void smtp_io_heap_remove(smtp_io_heap *h, smtp_io_conn *c);
-/* Restores the order after c->deadline changed. */
+/* Restores the order after c->deadline changed; nothing to do when it did not. */
 void smtp_io_heap_update(smtp_io_heap *h, smtp_io_conn *c);
 /* Restores the order of the whole heap (after many deadlines changed). */
 void smtp_io_heap_rebuild(smtp_io_heap *h);

@@ -312,7 +312,7 @@ void smtp_io_loop_shutdown(smtp_io_loop *l)
 static int wait_time(const smtp_io_loop *l, int max_wait_ms, int64_t now)
 {
     int64_t until = SMTP_IO_NEVER;
-    if (l->heap.len) until = l->heap.items[0]->deadline;
+    if (l->heap.len) until = l->heap.items[0]->heap_deadline; /* the earliest (heap.c) */
     if (l->accept_pause_until && l->accept_pause_until < until) until = l->accept_pause_until;
     if (l->shutting_down && !l->grace_over && l->grace_deadline < until) until = l->grace_deadline;
     int64_t wait = until == SMTP_IO_NEVER ? -1 : until - now;
@@ -326,7 +326,7 @@ static void run_timers(smtp_io_loop *l, int64_t now)
 {
     /* Each expired connection either moves its deadline or closes; a connection whose
      * deadline does not move is closed, so this always ends. */
-    while (l->heap.len && l->heap.items[0]->deadline <= now) {
+    while (l->heap.len && l->heap.items[0]->heap_deadline <= now) {
         smtp_io_conn *c = l->heap.items[0];
         (void)smtp_io_conn_on_timer(c, now);
         if (!smtp_io_conn_done(c) && smtp_io_conn_deadline(c) <= now)
