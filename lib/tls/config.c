@@ -54,12 +54,20 @@ void smtp_tls_settings_init_versioned(int version, smtp_tls_settings *s, smtp_tl
     s->out_buffer = SMTP_TLS_DEFAULT_BUFFER;
 }
 
+/* The ECP module's allocation failure (its header comes with MBEDTLS_ECP_C). */
+#if defined(MBEDTLS_ERR_ECP_ALLOC_FAILED)
+#define ECP_ALLOC_FAILED (-MBEDTLS_ERR_ECP_ALLOC_FAILED)
+#else
+#define ECP_ALLOC_FAILED (-MBEDTLS_ERR_SSL_ALLOC_FAILED)
+#endif
+
 int smtp_tls_map_error(int mbedtls_err)
 {
     /* An mbedTLS code is a high-level part (multiples of 0x80) plus a low-level part. */
     int high = (-mbedtls_err) & ~0x7f, low = (-mbedtls_err) & 0x7f;
     if (high == -MBEDTLS_ERR_SSL_ALLOC_FAILED || high == -MBEDTLS_ERR_X509_ALLOC_FAILED ||
-        high == -MBEDTLS_ERR_PK_ALLOC_FAILED || low == -MBEDTLS_ERR_MPI_ALLOC_FAILED)
+        high == -MBEDTLS_ERR_PK_ALLOC_FAILED || high == ECP_ALLOC_FAILED ||
+        low == -MBEDTLS_ERR_MPI_ALLOC_FAILED)
         return SMTP_ERR_NOMEM;
     return SMTP_ERR_PROTO;
 }

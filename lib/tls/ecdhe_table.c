@@ -63,7 +63,8 @@ void tls_table_free(smtp_tls_config *cfg)
 int tls_table_lend(const smtp_tls_config *cfg, mbedtls_ecp_group *grp)
 {
     const mbedtls_ecp_group *from = &cfg->table;
-    if (from->T == NULL || grp->id != from->id || grp->pbits == 0 || grp->T != NULL) return 0;
+    /* a group of the table's curve (mbedtls_ecp_group_load sets the id) and without a table */
+    if (from->T == NULL || grp->id != from->id || grp->T != NULL) return 0;
     mbedtls_ecp_point *t = mbedtls_calloc(from->T_size, sizeof *t);
     if (!t) return 0; /* mbedTLS builds its own */
     size_t i;

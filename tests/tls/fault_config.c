@@ -10,6 +10,11 @@
  *    off;
  *  - a random generator that cannot be seeded, a configuration mbedTLS will not fill, an own
  *    certificate it cannot take: each refused with its reason, nothing made.
+ *  - with mbedTLS 2.28, the table of secp256r1's base point a config lends to handshakes
+ *    (lib/tls/ecdhe_table.c, whose copy is linked here too): a library of another branch than
+ *    the headers lends none, a table that cannot be made refuses the config with its reason,
+ *    a copy that runs out of memory lends nothing and leaks nothing, and the random generator
+ *    lends only to the handshake of its own config's session.
  * Usage: fault_tls_config (the test makes its certificates at run time, tests/tls/pki.c).
  */
 #include <smtp/tls.h>
@@ -21,6 +26,7 @@
 
 #include "check.h"
 #include "pki.h"
+#include "tls_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +108,58 @@ int __wrap_mbedtls_ssl_conf_own_cert(mbedtls_ssl_config *conf, mbedtls_x509_crt 
     return __real_mbedtls_ssl_conf_own_cert(conf, own_cert, pk_key);
 }
 
+static int other_branch;  /* mbedtls_version_get_number reports 3.0.0 */
+static int load_fails;    /* mbedtls_ecp_group_load fails */
+static int gen_fails;     /* mbedtls_ecp_gen_keypair: 1 fails, 2 succeeds doing nothing */
+static int copy_fails_at; /* mbedtls_ecp_copy fails at this call from now (1: the next) */
+static int calloc_fails;  /* the next calloc fails */
+
+unsigned int __real_mbedtls_version_get_number(void);
+unsigned int __wrap_mbedtls_version_get_number(void);
+unsigned int __wrap_mbedtls_version_get_number(void)
+{
+    return other_branch ? 0x03000000u : __real_mbedtls_version_get_number();
+}
+
+int __real_mbedtls_ecp_group_load(mbedtls_ecp_group *grp, mbedtls_ecp_group_id id);
+int __wrap_mbedtls_ecp_group_load(mbedtls_ecp_group *grp, mbedtls_ecp_group_id id);
+int __wrap_mbedtls_ecp_group_load(mbedtls_ecp_group *grp, mbedtls_ecp_group_id id)
+{
+    if (load_fails) return MBEDTLS_ERR_ECP_ALLOC_FAILED;
+    return __real_mbedtls_ecp_group_load(grp, id);
+}
+
+int __real_mbedtls_ecp_gen_keypair(mbedtls_ecp_group *grp, mbedtls_mpi *d, mbedtls_ecp_point *q,
+                                   int (*f_rng)(void *, unsigned char *, size_t), void *p_rng);
+int __wrap_mbedtls_ecp_gen_keypair(mbedtls_ecp_group *grp, mbedtls_mpi *d, mbedtls_ecp_point *q,
+                                   int (*f_rng)(void *, unsigned char *, size_t), void *p_rng);
+int __wrap_mbedtls_ecp_gen_keypair(mbedtls_ecp_group *grp, mbedtls_mpi *d, mbedtls_ecp_point *q,
+                                   int (*f_rng)(void *, unsigned char *, size_t), void *p_rng)
+{
+    if (gen_fails == 1) return MBEDTLS_ERR_ECP_RANDOM_FAILED;
+    if (gen_fails == 2) return 0; /* as an mbedTLS built without the comb method's table */
+    return __real_mbedtls_ecp_gen_keypair(grp, d, q, f_rng, p_rng);
+}
+
+int __real_mbedtls_ecp_copy(mbedtls_ecp_point *p, const mbedtls_ecp_point *q);
+int __wrap_mbedtls_ecp_copy(mbedtls_ecp_point *p, const mbedtls_ecp_point *q);
+int __wrap_mbedtls_ecp_copy(mbedtls_ecp_point *p, const mbedtls_ecp_point *q)
+{
+    if (copy_fails_at > 0 && --copy_fails_at == 0) return MBEDTLS_ERR_MPI_ALLOC_FAILED;
+    return __real_mbedtls_ecp_copy(p, q);
+}
+
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size)
+{
+    if (calloc_fails) {
+        calloc_fails = 0;
+        return NULL;
+    }
+    return __real_calloc(n, size);
+}
+
 /* ---- the tests ---- */
 
 static test_pki pki;
@@ -166,6 +224,72 @@ static void test_mbedtls_refuses(void)
     CHECK_INT(config(&s, ""), 0);
 }
 
+#if defined(SMTP_TLS_LEND_TABLE)
+static smtp_tls_config *server_config(void)
+{
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    s.cert_pem = pki.server_chain;
+    s.key_pem = pki.server_key;
+    smtp_tls_config *cfg = NULL;
+    CHECK_INT(smtp_tls_config_new(&cfg, &s, NULL, NULL, 0), 0);
+    return cfg;
+}
+
+static void test_table(void)
+{
+    smtp_tls_settings s;
+    smtp_tls_settings_init(&s, SMTP_TLS_SERVER);
+    s.cert_pem = pki.server_chain;
+    s.key_pem = pki.server_key;
+    /* the table cannot be made: the config is refused, and says why */
+    load_fails = 1;
+    CHECK_INT(config(&s, "secp256r1 table: "), SMTP_ERR_NOMEM);
+    load_fails = 0;
+    gen_fails = 1;
+    CHECK_INT(config(&s, "secp256r1 table: "), SMTP_ERR_INVALID_STATE);
+    gen_fails = 2; /* a key made without leaving a table behind */
+    CHECK_INT(config(&s, "secp256r1 table: "), SMTP_ERR_INVALID_STATE);
+    gen_fails = 0;
+    /* a library of another branch than the headers: no table, nothing lent, the config works */
+    other_branch = 1;
+    smtp_tls_config *none = server_config();
+    other_branch = 0;
+    smtp_tls_config *cfg = server_config();
+    if (!none || !cfg) return;
+    CHECK(none->table.T == NULL && cfg->table.T != NULL);
+    mbedtls_ecp_group g;
+    mbedtls_ecp_group_init(&g);
+    CHECK_INT(mbedtls_ecp_group_load(&g, MBEDTLS_ECP_DP_SECP256R1), 0);
+    CHECK_INT(tls_table_lend(none, &g), 0);
+    /* a copy that runs out of memory: nothing lent, nothing left (ASan and valgrind watch) */
+    calloc_fails = 1;
+    CHECK_INT(tls_table_lend(cfg, &g), 0);
+    for (int at = 1; at <= 3; at++) {
+        copy_fails_at = at;
+        CHECK_INT(tls_table_lend(cfg, &g), 0);
+        CHECK(g.T == NULL);
+    }
+    copy_fails_at = 0;
+    CHECK_INT(tls_table_lend(cfg, &g), 1);
+    mbedtls_ecp_group_free(&g);
+    /* the random generator lends only within a handshake step of its own config's session */
+    unsigned char out[16];
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_init(&ssl); /* no handshake under way */
+    tls_lender l = {cfg, &ssl, 0};
+    CHECK_INT(tls_rng(cfg, out, sizeof out), 0); /* outside any step */
+    tls_lender_enter(&l);
+    CHECK_INT(tls_rng(none, out, sizeof out), 0); /* another config's generator */
+    CHECK_INT(tls_rng(cfg, out, sizeof out), 0);  /* a session without a handshake */
+    tls_lender_leave();
+    CHECK_INT((long)l.lent, 0);
+    mbedtls_ssl_free(&ssl);
+    smtp_tls_config_del(cfg);
+    smtp_tls_config_del(none);
+}
+#endif
+
 int main(void)
 {
     if (test_pki_make(&pki) < 0) return 1;
@@ -177,5 +301,8 @@ int main(void)
         fprintf(stderr, "note: no /etc/ssl/certs/ca-certificates.crt, system store not tested\n");
     }
     test_mbedtls_refuses();
+#if defined(SMTP_TLS_LEND_TABLE)
+    test_table();
+#endif
     return check_finish();
 }
