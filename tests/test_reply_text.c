@@ -45,7 +45,7 @@ static char background(int bg, size_t i)
 /* Compares one text both ways; returns 1 when they agree. */
 static int agree(const char *text, size_t len, int relay)
 {
-    char *copy = malloc(len ? len : 1);
+    char *copy = calloc(len ? len : 1, 1); /* calloc: gcc -O2 sees a 0-length text as read */
     if (!copy) return 0;
     if (len) memcpy(copy, text, len);
     int got = smtp_srv_check_text(copy, len, relay), want = reference(copy, len, relay);
