@@ -23,6 +23,7 @@
 
 static test_pki pki;
 
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
 static smtp_tls_config *server(unsigned lifetime)
 {
     smtp_tls_settings s;
@@ -33,7 +34,6 @@ static smtp_tls_config *server(unsigned lifetime)
     return pair_config(&s, 4096);
 }
 
-#if MBEDTLS_VERSION_NUMBER < 0x03000000
 /* One handshake of `ccfg` with `scfg`, resuming `offer` when not NULL; the client's session
  * (master secret, ticket) lands in `got`. Returns the octets the server sent. */
 static size_t handshake(smtp_tls_config *ccfg, smtp_tls_config *scfg,
