@@ -21,6 +21,7 @@
 
 #include <smtp/path.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,18 @@ static int same_path(const smtp_path *a, const smtp_path *b)
            same_span(x->text, y->text) && same_span(x->literal, y->literal) &&
            same_span(x->tag, y->tag) && memcmp(x->addr, y->addr, sizeof x->addr) == 0 &&
            x->utf8 == y->utf8 && a->error_at == b->error_at;
+}
+
+/* same_path knows the last field of each struct: a field added at the end fails here until
+ * same_path and the fast path (which sets every field by name) know it too. */
+static void test_layout(void)
+{
+    size_t dom = offsetof(smtp_domain, utf8) + sizeof(int), path;
+    dom = (dom + _Alignof(smtp_domain) - 1) / _Alignof(smtp_domain) * _Alignof(smtp_domain);
+    path = offsetof(smtp_path, error_at) + sizeof(size_t);
+    CHECK_INT(sizeof(smtp_domain), dom);
+    CHECK_INT(sizeof(smtp_path), path);
+    CHECK_INT(offsetof(smtp_path, domain) + sizeof(smtp_domain), offsetof(smtp_path, error_at));
 }
 
 static void report(const char *what, const char *s, size_t n, unsigned flags)
@@ -354,6 +367,7 @@ static void test_examples(void)
     CHECK_INT(p.domain.utf8, 0);
     CHECK_INT(p.error_at, 0);
     CHECK(one_str("<bob@example.net>"));
+    CHECK(one_str("<a@b>")); /* the shortest */
     CHECK(one_str("<a.b-c+d@x-1.y>"));
     CHECK(one_str("<!#$%&'*+/=?^_`{|}~@0>"));
     /* Left to the full parser, valid or not. */
@@ -406,6 +420,7 @@ static void test_examples(void)
 
 int main(void)
 {
+    test_layout();
     test_examples();
     test_vectors();
     test_small_alphabet();
