@@ -11,8 +11,14 @@
  * parsing and reported only once the whole grammar has passed, so that SMTP_ERR_TOO_LONG
  * always describes an otherwise valid path. Nothing is copied: the results are spans. The
  * addresses inside IPv4 and IPv6 literals are read by smtp_ip_parse (lib/ipaddr.c).
+ *
+ * Most paths are a plain "<local@domain>" in ASCII, and smtp_path_parse first tries
+ * smtp_path_parse_plain, one pass that accepts only such a path within every limit and fills
+ * the result as the full parser would; anything else goes to the full parser
+ * (tests/test_path_fast.c compares the two).
  */
 #include "internal.h"
+#include "path_internal.h"
 
 #include <smtp/codec.h>
 #include <smtp/path.h>
@@ -73,9 +79,10 @@ static bool is_utf8_byte(unsigned char c)
 /*
  * The classes the loops over a local part and a domain label ask of every octet, as one table
  * computed at compile time: C_ATEXT (atext, RFC 5322 3.2.3, or an octet of UTF8-non-ascii) and
- * C_LABEL (Let-dig or '-', RFC 5321 4.1.2, or an octet of a U-label).
+ * C_LABEL (Let-dig or '-', RFC 5321 4.1.2, or an octet of a U-label); C_PLAIN_ATEXT and
+ * C_PLAIN_LDH are the same classes without the octets >= 0x80 (the fast path's).
  */
-enum { C_ATEXT = 1, C_LABEL = 2 };
+enum { C_ATEXT = 1, C_LABEL = 2, C_PLAIN_ATEXT = 4, C_PLAIN_LDH = 8 };
 #define C_ALNUM(c)                                                                                 \
     (((c) >= '0' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
 #define C_ATEXT_ASCII(c)                                                                           \
@@ -83,8 +90,9 @@ enum { C_ATEXT = 1, C_LABEL = 2 };
      : (c) < 128 ? (UINT64_C(0x7fffffffc7fffffe) >> ((c)&63)) & 1                                  \
                  : 0)
 #define C_OF(c)                                                                                    \
-    (unsigned char)(((c) >= 0x80 ? C_ATEXT | C_LABEL : 0) | (C_ATEXT_ASCII(c) ? C_ATEXT : 0) |     \
-                    (C_ALNUM(c) || (c) == '-' ? C_LABEL : 0))
+    (unsigned char)(((c) >= 0x80 ? C_ATEXT | C_LABEL : 0) |                                        \
+                    (C_ATEXT_ASCII(c) ? C_ATEXT | C_PLAIN_ATEXT : 0) |                             \
+                    (C_ALNUM(c) || (c) == '-' ? C_LABEL | C_PLAIN_LDH : 0))
 #define C_ROW(b)                                                                                   \
     C_OF(b), C_OF(b + 1), C_OF(b + 2), C_OF(b + 3), C_OF(b + 4), C_OF(b + 5), C_OF(b + 6),         \
         C_OF(b + 7), C_OF(b + 8), C_OF(b + 9), C_OF(b + 10), C_OF(b + 11), C_OF(b + 12),           \
@@ -349,7 +357,69 @@ static int path_grammar(cursor *c, size_t len, unsigned flags, smtp_path *out)
     return parse_mailbox(c, out);
 }
 
+/* The longest domain a plain path of SMTP_MAX_PATH octets can hold ("<" 1 "@" ... ">") is within
+ * SMTP_MAX_DOMAIN: the fast path needs no check of its own for the domain. */
+_Static_assert(SMTP_MAX_PATH - 4 <= SMTP_MAX_DOMAIN, "a plain path bounds its domain");
+
+/*
+ * One pass over a plain "<local@domain>": the atoms of the dot-string (RFC 5321 4.1.2), each
+ * followed by '.' or, the last, by '@', then the LDH labels, none empty or starting or ending
+ * with '-', each followed by '.' or, the last, by the closing '>'; local part 64 octets at
+ * most, labels 63, the path 256 with its brackets (RFC 5321 4.5.3.1). Without brackets (the
+ * lenient flag), UTF-8, a quoted string, a literal, a source route or "<Postmaster>", it
+ * returns 0. Such a path parses the same under every flag: "<>" and "<Postmaster>" hold no
+ * '@', and the brackets are there. "<a@b>" is the shortest.
+ */
+static inline __attribute__((always_inline)) int path_plain(const char *str, size_t len,
+                                                            smtp_path *out)
+{
+    if (len < 5 || len > SMTP_MAX_PATH || str[0] != '<' || str[len - 1] != '>') return 0;
+    const unsigned char *s = (const unsigned char *)str, *end = s + len - 1, *p = s + 1, *start;
+    for (;; p++) { /* the local part */
+        for (start = p; char_class[*p] & C_PLAIN_ATEXT;)
+            p++;
+        if (p == start) return 0;
+        if (*p == '@') break;
+        if (*p != '.') return 0;
+    }
+    const unsigned char *at = p;
+    if (at - (s + 1) > SMTP_MAX_LOCAL_PART) return 0;
+    for (;;) { /* the domain */
+        for (start = ++p; char_class[*p] & C_PLAIN_LDH;)
+            p++;
+        if (p == start || *start == '-' || p[-1] == '-' || p - start > SMTP_MAX_LABEL) return 0;
+        if (*p != '.') break;
+    }
+    if (p != end) return 0;
+    /* Every field of smtp_path as the full parser leaves it, one by one (a memset of the whole
+     * is a loop of 18 stores); test_path_fast compares each field with the full parser's. */
+    out->flags = 0;
+    out->mailbox = (smtp_span){str + 1, len - 2};
+    out->local = (smtp_span){str + 1, (size_t)(at - (s + 1))};
+    out->route = (smtp_span){NULL, 0};
+    out->domain.kind = SMTP_DOMAIN_NAME;
+    out->domain.text = (smtp_span){(const char *)at + 1, (size_t)(end - (at + 1))};
+    out->domain.literal = (smtp_span){NULL, 0};
+    out->domain.tag = (smtp_span){NULL, 0};
+    memset(out->domain.addr, 0, sizeof out->domain.addr);
+    out->domain.utf8 = 0;
+    out->error_at = 0;
+    return 1;
+}
+
+int smtp_path_parse_plain(const char *s, size_t len, smtp_path *out)
+{
+    return path_plain(s, len, out);
+}
+
 int smtp_path_parse(const char *s, size_t len, unsigned flags, smtp_path *out)
+{
+    if ((!s && len) || !out || (flags & ~PATH_KNOWN_FLAGS)) return SMTP_ERR_INVALID_ARGUMENT;
+    if (path_plain(s, len, out)) return 0;
+    return smtp_path_parse_full(s, len, flags, out);
+}
+
+int smtp_path_parse_full(const char *s, size_t len, unsigned flags, smtp_path *out)
 {
     if ((!s && len) || !out || (flags & ~PATH_KNOWN_FLAGS)) return SMTP_ERR_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
